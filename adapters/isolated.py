@@ -7,20 +7,22 @@ a WebDataset sidecar), any allocation a `MemoryError` once the task's memory lim
 every good episode beside the bad file was lost with it.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
-under the root the discovery opens (Python's audit hook, event "open": every file opened through Python, zarr's
-stores, json, numpy, tarfile and zipfile included). When an error the adapter did not handle escapes, the file opened
-last (or, for a `RecursionError`, the one of the last opened that is JSON too deep to parse: `_Watch.culprit`) is
-taken for the one whose parse failed: discovery starts again with that
+under the root the discovery opens: Python's audit hook, event "open" (every file opened through Python, zarr's
+stores, json, numpy, tarfile and zipfile included), and the doors' own event (`adapters.storage.declared`: the file
+`location.readable` hands a library that opens it itself, HDF5, pyarrow, PyAV, declared again when the library fails
+inside; every object opened on a store, so a root on an object store has the same boundary). When an error the
+adapter did not handle escapes, the file opened last (or, for a `RecursionError`, the one of the last opened that is
+JSON too deep to parse: `_Watch.culprit`) is taken for the one whose parse failed: discovery starts again with that
 file refused at its open (`Unparsed`, an `OSError` and a `ValueError` naming the file and the first error, which the
 adapter's own per-file handling flags as it flags an unreadable file), and the refs it already gave are not given
 twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file costs one more pass over the discovery;
-past `MAX_REFUSED` files, or when no file under the root was opened (a root on an object store, a file a C library
-opened itself: HDF5, pyarrow, FFmpeg), or when the adapter does not handle the refusal either, the error ends the
-source's discovery as before. An `AdapterError` (the adapter's own verdict on the whole source) and an error of the
-environment (`adapters.storage.faults`: retried by the job) pass through untouched.
+past `MAX_REFUSED` files, or when no file under the root was opened (nor declared), or when the adapter does not
+handle the refusal either, the error ends the source's discovery as before. An `AdapterError` (the adapter's own
+verdict on the whole source) and an error of the environment (`adapters.storage.faults`: retried by the job) pass
+through untouched.
 
 `isolated_read` gives a read's `RecursionError` or `MemoryError`, and any failure past the memory limit, the
-adapter's `AdapterError` naming the file last opened under the ref's paths (else its first path).
+adapter's `AdapterError` naming the file last opened (or declared) under the ref's paths (else its first path).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from upath import UPath
+
+from adapters.storage.declared import EVENT
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ class Unparsed(OSError, ValueError):
 class _Watch:
     """The files opened under `roots` while `live`, the last one kept; opens of `refused` raise `Unparsed`."""
 
-    roots: tuple[str, ...]  # absolute, without a trailing separator
+    roots: tuple[str, ...]  # absolute paths or object URLs (`_key`), without a trailing separator
     refused: dict[str, str] = field(default_factory=dict)  # absolute path -> reason
     recent: list[str] = field(default_factory=list)  # the last `RECENT` files opened, the latest last
     live: bool = False
@@ -82,9 +88,9 @@ class _Watch:
         """The file whose parse most likely failed: the latest opened that exists and is not refused yet, unless
         the error is a `RecursionError` and an earlier one is the JSON document (or JSON line) that recurses (zarr
         opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them)."""
-        live = [p for p in reversed(self.recent) if p not in self.refused and os.path.isfile(p)]
+        live = [p for p in reversed(self.recent) if p not in self.refused and (_is_url(p) or os.path.isfile(p))]
         if isinstance(e, RecursionError):
-            deep = next((p for p in live if _recurses(p)), None)
+            deep = next((p for p in live if not _is_url(p) and _recurses(p)), None)  # objects: not fetched again
             if deep is not None:
                 return deep
         return live[0] if live else None
@@ -108,26 +114,36 @@ def _recurses(path: str) -> bool:
     return False
 
 
-def _local(where: Any) -> str | None:
-    """`where` as an absolute local path; None for a URL or anything else."""
+def _is_url(text: str) -> bool:
+    return "://" in text
+
+
+def _key(where: Any) -> str | None:
+    """`where` as the boundary names files: an absolute local path, or an object's URL (a `UPath` on a store, or
+    its text) without a trailing "/"; None for anything else (a descriptor, a `file://` URL Python opens itself)."""
+    if isinstance(where, UPath):
+        where = str(where)
     try:
         text = os.fsdecode(os.fspath(where))
     except TypeError:
         return None
-    return None if "://" in text else os.path.abspath(text)
+    if _is_url(text):
+        return None if text.startswith("file://") else text.rstrip("/")
+    return os.path.abspath(text)
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    if event != "open" or not _watches:
+    if not _watches or (event != "open" and event != EVENT):
         return
     live = [w for w in _watches if w.live]
-    path = _local(args[0]) if live and args and not isinstance(args[0], int) else None
-    if path is None:
+    path = _key(args[0]) if live and args and not isinstance(args[0], int) else None
+    if path is None or (event == "open" and _is_url(path)):
         return
+    failed = event == EVENT and args[1]  # the door's library failed inside: the file is named, never refused again
     for w in live:
         if w.covers(path):
             reason = w.refused.get(path)
-            if reason is not None:
+            if reason is not None and not failed:
                 raise Unparsed(path, reason)
             w.opened(path)  # a probe of a file that is not there (zarr's `.zmetadata`) is left out by `culprit`
 
@@ -172,7 +188,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
 
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        local = _local(root)
+        local = _key(root)
         if local is None:
             yield from discover(self, root, *args, **kwargs)
             return
@@ -218,7 +234,7 @@ def isolated_read(read: Any, own: type[Exception]) -> Any:
     from adapters.storage.memory_limit import active
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
-        roots = tuple(p for p in (_local(x) for x in ref.paths) if p is not None)
+        roots = tuple(p for p in (_key(x) for x in ref.paths) if p is not None)
         watch = _watching(roots) if roots else None
         if watch is not None:
             watch.live = True

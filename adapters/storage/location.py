@@ -14,6 +14,10 @@ STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global tabl
 `readable` refuses a Git LFS pointer file, naming it (`schemas.lfs.LfsPointer`), for every library that opens a file
 through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it.
 
+These are the doors the per-file boundary learns a file's opens by where Python's audit hook does not see them
+(`adapters.storage.declared`): `readable` declares the file it hands a library, `local_path` the file whose path it
+gives, an object's `open` the object.
+
 `metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
 
 An object's `is_file()` says False only for an object that is not there: fsspec's `isfile` answers False for any error
@@ -37,6 +41,7 @@ from upath import UPath
 from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import register_implementation
 
+from adapters.storage.declared import declare, declared
 from adapters.storage.faults import environment_fault
 from adapters.storage.reads import (
     SEEK_BLOCK,
@@ -63,7 +68,15 @@ _CACHE: list[LocalCache] = []
 _CACHE_LOCK = threading.Lock()
 
 
-class _AnswersIsFile:
+class _ObjectDoors:
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """An object opened, declared to the per-file boundary once open (as Python's own open is, for a local file:
+        `adapters.storage.declared`)."""
+        return _declared(super().open(*args, **kwargs), self)  # type: ignore[misc]
+
+    def __open_reader__(self) -> Any:  # `read_text` and `read_bytes` open through it, not `open`
+        return _declared(super().__open_reader__(), self)  # type: ignore[misc]
+
     def is_file(self, *, follow_symlinks: bool = True) -> bool:
         try:
             return self.fs.info(self.path)["type"] == "file"  # type: ignore[attr-defined]
@@ -73,11 +86,20 @@ class _AnswersIsFile:
             return False  # not there, or not readable as a file: fsspec's answer
 
 
-class ObjectS3Path(_AnswersIsFile, S3Path):
+def _declared(f: Any, loc: UPath) -> Any:
+    try:
+        declare(str(loc))  # a file refused by the boundary is refused here
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+class ObjectS3Path(_ObjectDoors, S3Path):
     __slots__ = ()
 
 
-class ObjectGCSPath(_AnswersIsFile, GCSPath):
+class ObjectGCSPath(_ObjectDoors, GCSPath):
     __slots__ = ()
 
 
@@ -145,16 +167,18 @@ def readable(
     """What a library opens: a local path as a string, an object as a file object (seekable with at most
     `block_size * max_blocks` bytes held, or with `stream` a front-to-back read one block ahead), closed on exit."""
     loc = locate(loc)
-    if not is_object(loc):
-        _no_pointer(loc)
-        yield str(loc)
-        return
-    with _object_file(loc, stream, block_size, max_blocks) as f:
-        size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
-        if size < MAX_POINTER_BYTES:  # only a small object can be a pointer
-            refuse_pointer(loc, getattr(f, "inner", f).read(MAX_POINTER_BYTES))  # past the meter: not the reader's
-            f.seek(0)
-        yield f
+    with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
+        if not is_object(loc):
+            _no_pointer(loc)
+            yield str(loc)
+            return
+        with _object_file(loc, stream, block_size, max_blocks) as f:
+            size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
+            if size < MAX_POINTER_BYTES:  # only a small object can be a pointer
+                # past the meter: not the reader's
+                refuse_pointer(loc, getattr(f, "inner", f).read(MAX_POINTER_BYTES))
+                f.seek(0)
+            yield f
 
 
 def _no_pointer(path: Path) -> None:
@@ -208,6 +232,7 @@ def local_path(loc: Where) -> Path:
     """A local path for a library that can only open a path (projectaria_tools' VRS reader): a local file itself, an
     object as its copy in this process's bounded cache (fetched once, counted by `metering` as read whole)."""
     loc = locate(loc)
+    declare(str(loc))  # the library opens it itself: named to the per-file boundary here (`declared`)
     if not is_object(loc):
         return loc
     with _CACHE_LOCK:

@@ -13,10 +13,20 @@ when the task ends (so a reused worker starts the next task with the limit it ha
 and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Hostile input"), where a process per
 episode would fork a 260 MB worker. Relative to the worker's own data (a Ray worker holds about 410 MB of it once the
 pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
-the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB. What the
-limit counts is mapped memory: heap an earlier task freed but the allocator kept is inside "what it holds now", so a
-task may reuse that before it reaches the limit (a worker's bound is its retained heap plus the limit; the pytest
-process, after thousands of tests, inflated a 384 MiB bomb under a 128 MiB limit: its unit tests run in a fresh child).
+the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.
+
+What the limit counts is mapped memory, and allocators keep what a task freed mapped for the next: glibc's malloc
+raises its mmap threshold to the largest block freed (up to 32 MiB), after which freed blocks stay in its heap, and
+pyarrow's mimalloc maps a 1 GiB arena at its first buffer. A later task would reuse that memory before the limit saw
+a byte (a worker that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow allocated
+384 MiB under it in a fresh one). So the allocators are settled before a task runs (`settle_allocators`: once per
+process, at its first task; a Ray worker of an ingest has them from its start, `allocator_env`): glibc's thresholds
+fixed at 128 KiB, so a block past it is mapped for itself and unmapped when freed, and pyarrow allocating through
+glibc (its system pool); what glibc still holds free (small blocks' holes, `mallinfo2`) is taken off the base, so a
+task may add `mib` whatever was freed before it (past `mib` of such holes, what they hold). The price: a block mapped
+afresh is faulted in afresh, a page at a time; a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1, so a
+worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the
+kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
 
 `Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
 library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
@@ -27,9 +37,11 @@ reason a quarantine row keeps: the limit, the file, what the task took, the erro
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import re
 import resource
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 MIB = 1 << 20
@@ -43,7 +55,66 @@ _ALLOCATION = re.compile(
     r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory"
 )
 _active: list[Limit] = []  # the limits in force in this process, innermost last
-_warmed = False
+_settled = False
+# glibc's mallopt parameters (malloc.h: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3); 128 KiB is glibc's own starting
+# value of both, kept fixed (setting either turns off glibc's raising them)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+THRESHOLD = 128 << 10
+HUGE_PAGES = "glibc.malloc.hugetlb=1"  # malloc's mappings advised for transparent huge pages (glibc 2.35+)
+
+
+def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment that settles a process's allocators from its start, as `settle_allocators` does later (glibc
+    reads it at its first malloc, Arrow at its first pool), with huge pages, which only a start can ask for; an
+    operator's own `GLIBC_TUNABLES` kept before ours."""
+    own = environ.get("GLIBC_TUNABLES", "")
+    tunables = own if HUGE_PAGES in own else ":".join(t for t in (own, HUGE_PAGES) if t)
+    return {
+        "MALLOC_MMAP_THRESHOLD_": str(THRESHOLD),
+        "MALLOC_TRIM_THRESHOLD_": str(THRESHOLD),
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+        "GLIBC_TUNABLES": tunables,
+    }
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc with `mallinfo2` (2.33+), else None (musl, macOS: nothing to settle)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def settle_allocators() -> None:
+    """Large blocks mapped and unmapped for themselves, pyarrow allocating through glibc (the module's docstring)."""
+    global _settled
+    import pyarrow as pa
+
+    _settled = True
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, THRESHOLD)
+        _LIBC.mallopt(_M_TRIM_THRESHOLD, THRESHOLD)
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
+def _free_held() -> int:
+    """Bytes glibc's malloc holds free in its heaps (every arena's free chunks and top), which a task reuses without
+    mapping anything; 0 where not glibc."""
+    return 0 if _LIBC is None else int(_LIBC.mallinfo2().fordblks)
 
 
 def _status(*keys: str) -> dict[str, int]:
@@ -122,18 +193,6 @@ def active() -> Limit | None:
     return _active[-1] if _active else None
 
 
-def _warm() -> None:
-    """Allocators that reserve their arena on first use reserve it now, outside any task: pyarrow's mimalloc takes
-    128 MiB of address space (writable, so counted) at its first buffer, which would be charged to the first task
-    of each worker (one of 128 MiB could not even open a parquet writer)."""
-    global _warmed
-    if not _warmed:
-        import pyarrow as pa
-
-        pa.allocate_buffer(1)
-        _warmed = True
-
-
 @contextlib.contextmanager
 def task_memory(mib: int | None) -> Iterator[Limit | None]:
     """The block under a limit of `mib` MiB of private memory on top of what the process holds now (None: no limit,
@@ -141,13 +200,15 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     if mib is None:
         yield None
         return
-    _warm()
+    if not _settled:
+        settle_allocators()
     now = _statm()
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
         yield None
         return
     base, rss = now
+    base -= _free_held()  # what the allocator holds free counts against the task when reused (the docstring)
     want = base + mib * MIB
     if hard != resource.RLIM_INFINITY:
         want = min(want, hard)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
+from adapters.storage.memory_limit import allocator_env
 from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
@@ -201,10 +202,12 @@ def _run_on_ray(
 
 
 def init_job_ray(spec: JobSpec, address: str | None) -> bool:
-    """Ray as every job starts it, with SVT-AV1's log level and the driver's `EIDATA_*` settings on every worker;
-    True when this call started it."""
+    """Ray as every job starts it, with SVT-AV1's log level, the allocators' settings the task memory limit needs
+    from a worker's start (`memory_limit.allocator_env`) and the driver's `EIDATA_*` settings on every worker; True
+    when this call started it."""
     par = spec.parallelism
-    env = {"SVT_LOG": "1", **{k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}}
+    own = {k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}
+    env = {"SVT_LOG": "1", **allocator_env(os.environ), **own}
     return init_ray(address, par.num_cpus, par.object_store_mb, env=env)
 
 

@@ -4,7 +4,11 @@ never its neighbours' nor the source's discovery (issue 58 item 2; review 6 N23-
 A toy adapter shows the mechanism (the file opened last is refused at its open on the next pass, each ref given once,
 no file refused twice); the real adapters then meet 10^5-deep JSON where review 6 put it (a LeRobot `info.json` and
 `episodes.jsonl` line, a Zarr root `.zattrs`, an ego-video folder sidecar) and where no report did (a LeRobot
-`tasks.jsonl` line, a Zarr array's `.zarray`), each beside a good dataset, store or clip that is still discovered."""
+`tasks.jsonl` line, a Zarr array's `.zarray`), each beside a good dataset, store or clip that is still discovered.
+Then files a C library opens itself, which Python's audit hook never sees: a corrupt parquet footer in pyarrow and a
+corrupt mp4 in FFmpeg (PyAV), each failing with what no adapter catches (planted: the `MemoryError` a library raises
+when the task's memory limit stops its parse), are named by the door that handed them over
+(`adapters.storage.declared`), not taken for the file Python opened last: a neighbour's sidecar, a meta file."""
 
 from __future__ import annotations
 
@@ -142,3 +146,59 @@ def test_a_deep_sidecar_in_a_gzipped_shard_costs_that_shard_only(tmp_path: Path)
     bad = [r for r in refs if r.paths[0] == str(shard)]
     assert len(good) == 2 and all(r.error is None for r in good), [(r.raw_id, r.error) for r in refs]
     assert bad and all(shard.name in r.error and "RecursionError" in r.error for r in bad), [r.error for r in bad]
+
+
+def _failing_as_memory(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str, error: type[Exception] | tuple[type[Exception], ...]
+) -> None:
+    """`module.name` as it is, but a failure of its own (`error`: a corrupt file) raised as a `MemoryError`, which
+    no adapter catches (a library's parse stopped by the task's memory limit)."""
+    real = getattr(module, name)
+
+    def planted(*args: object, **kwargs: object) -> object:
+        try:
+            return real(*args, **kwargs)
+        except error as e:
+            raise MemoryError(f"planted: {type(e).__name__} inside {name}") from e
+
+    monkeypatch.setattr(module, name, planted)
+
+
+def test_a_parquet_pyarrow_fails_in_costs_its_dataset_named_by_the_parquet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = np.linspace(0.1, 1.0, 30 * len(MOTORS)).reshape(30, len(MOTORS))
+    for name in ("a_good", "b_bad"):
+        write_arm_dataset(tmp_path / name, "so101_follower", list(MOTORS), rows)
+    (data,) = (tmp_path / "b_bad").rglob("*.parquet")
+    raw = data.read_bytes()
+    footer = int.from_bytes(raw[-8:-4], "little")
+    data.write_bytes(raw[: -8 - footer] + b"\xff" * footer + raw[-8:])  # the footer's thrift overwritten
+    _failing_as_memory(monkeypatch, pq, "read_metadata", (OSError, pa.ArrowException))
+    refs = list(get_adapter("lerobot", {}).discover(tmp_path))
+    assert [r.subset for r in refs if r.error is None] == ["a_good"], [(r.subset, r.error) for r in refs]
+    bad = [r for r in refs if r.subset == "b_bad"]
+    assert bad and all(str(data) in r.error and "planted" in r.error for r in bad), [r.error for r in bad]
+
+
+def test_a_video_ffmpeg_fails_in_costs_its_clip_not_the_sidecar_opened_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clip `a` has a sidecar (opened by Python), clip `b` none and a corrupt mp4: the file Python opened last when
+    FFmpeg failed on `b.mp4` was `a.json`, taken for the culprit and refused (the good clip flagged); the same failure
+    again, with no other file seen, then ended the source's discovery. Now `b.mp4`, declared by `readable`."""
+    import av
+
+    for clip in ("a", "b"):
+        _video(tmp_path / f"root/{clip}.mp4")
+    (tmp_path / "root/a.json").write_text(json.dumps({"caption": "a worker at a bench"}))
+    bad_mp4 = tmp_path / "root/b.mp4"
+    bad_mp4.write_bytes(bytes(4096))
+    _failing_as_memory(monkeypatch, av, "open", av.error.InvalidDataError)
+    refs = list(get_adapter("ego_video", {"layout": "folder", "clip_s": 10}).discover(tmp_path / "root"))
+    assert [r.raw_id for r in refs if r.error is None] == ["a"], [(r.raw_id, r.error) for r in refs]
+    (bad,) = [r for r in refs if r.raw_id == "b"]
+    assert str(bad_mp4) in bad.error and "planted" in bad.error, bad.error
