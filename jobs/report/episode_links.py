@@ -56,12 +56,16 @@ class EpisodeLinks:
         return f"eidata report {shlex.quote(self.corpus)} --episode {dataset.removeprefix(DATASETS_DIR + '/')}:{index}"
 
     def cell(self, uid: str) -> Markup:
-        """The episode as a table cell: a link to its page, else to the note on pages, titled with its command."""
+        """The episode as a table cell: its uid linked (`link`)."""
+        return self.link(uid, uid)
+
+    def link(self, uid: str, text: str) -> Markup:
+        """`text` linked to the episode's page, else to the note on pages, titled with the command that writes it."""
         if uid in self.pages:
-            return Markup(f'<a href="{escape(self.pages[uid])}">{escape(uid)}</a>')
+            return Markup(f'<a href="{escape(self.pages[uid])}">{escape(text)}</a>')
         if uid in self.named:
-            return Markup(f'<a href="#{PAGES_NOTE}" title="{escape(self.command(uid))}">{escape(uid)}</a>')
-        return Markup(escape(uid))
+            return Markup(f'<a href="#{PAGES_NOTE}" title="{escape(self.command(uid))}">{escape(text)}</a>')
+        return Markup(escape(text))
 
     def summary(self) -> str:
         """What was written, in a line: the command's last words."""

@@ -290,30 +290,7 @@ def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> 
 @section("episodes", "Every episode, flagged ones first")
 def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> str:
     rows = curation.episode_rows(root)
-    by_name = {d.name: d for d in datasets}
-    flagged = [r for r in rows if r["tier"] in curation.FLAGGED]
-    parts = []
-    for r in flagged[: curation.MAX_PAIRS]:
-        ds = by_name.get(r["dataset"])
-        if ds is None:
-            continue
-        i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
-        clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
-        why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
-        left = curation.episode_sample(ds, i, f"{r['tier']}: {r['episode_uid']}")
-        right = (
-            None
-            if clean is None
-            else curation.episode_sample(ds, clean, f"clean: {ds.episodes[clean]['episode_index']}")
-        )
-        fig = curation.pair_figure(left, right, float(ds.info.fps))
-        caption = f"{r['episode_uid']} ({r['tier']}): {why}" + ("" if right else " (no clean episode in its dataset)")
-        parts.append(
-            f'<div id="ep-{_e(r["episode_uid"])}">'
-            + _figure(png_data_uri(fig), f"episode {r['episode_uid']}", caption)
-            + (f'<a href="{_e(links.pages[r["episode_uid"]])}">its page</a>' if r["episode_uid"] in links.pages else "")
-            + "</div>"
-        )
+    parts = curation.flagged_pairs(rows, datasets, lambda uid: links.link(uid, "its page"))
     shown = rows[: curation.MAX_EPISODE_ROWS]
     table = _table(
         ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
