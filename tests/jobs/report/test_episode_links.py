@@ -70,3 +70,8 @@ def test_every_link_of_the_report_answers(corpus: Path, tmp_path: Path, pages: i
     assert f"{len(written)} of the {len(links.named)} episodes this report names have a page" in note
     if len(written) < len(links.named):
         assert "--episode-pages all" in html.unescape(note)
+
+
+def test_the_help_states_the_default_count() -> None:
+    text = Path(__file__).resolve().parents[3].joinpath("jobs/commands.toml").read_text()
+    assert f"default {DEFAULT_PAGES};" in text.split('"--episode-pages"')[1].split("\n")[0]
