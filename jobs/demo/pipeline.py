@@ -15,8 +15,7 @@ from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from jobs.demo.corpus import SOURCES, placed_spec, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
-from jobs.report.episode_page import write_linked_pages
-from jobs.report.page import build_report
+from jobs.report.command import write_report
 from jobs.runtime.options import Arg
 from jobs.spec import load_spec
 from jobs.stages.caption import CaptionJob, CaptionStage
@@ -78,9 +77,9 @@ def run_pipeline_demo(
     manifest = curate(corpus, "demo_train", where, balance="subset", val_fraction=0.2, options=storage)
     print(f'\n4. eidata curate --name demo_train --where "{where}" --balance subset -> {manifest}')
     with read_corpus(corpus, storage, copy=True) as readable:  # the report reads files by path
-        report_path = build_report(readable.root, out / "report.html")
-        pages = write_linked_pages(readable.root, report_path)  # the flagged episodes' pages it links to
-    print(f"\n5. eidata report {corpus} --out {report_path}  (open it in a browser; {len(pages)} episode pages)")
+        # and the pages of the first episodes it names (the default count; each other link names its command)
+        report_path, links = write_report(readable.root, out / "report.html", corpus=str(corpus))
+    print(f"\n5. eidata report {corpus} --out {report_path}  (open it in a browser; episode pages: {links.summary()})")
     print(f"\ndone in {time.perf_counter() - t0:.1f} s; corpus at {corpus}")
     return 0
 

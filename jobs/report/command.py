@@ -1,5 +1,6 @@
-"""`eidata report ROOT`: the corpus page (`jobs.report.page`) and, beside it, the page of each episode it links to
-(`jobs.report.episode_page`); with `--episode DATASET:INDEX` that one episode's page alone.
+"""`eidata report ROOT`: the corpus page (`jobs.report.page`) and, beside it, the pages of the first
+`--episode-pages N|all` episodes it names (`jobs.report.episode_links`, `jobs.report.episode_page`); with
+`--episode DATASET:INDEX` that one episode's page alone.
 
 Exit 0 with the page written; 1 for a corpus the report cannot read (no catalog); 2 for no corpus (a missing folder or
 bucket, a refused credential) or an episode the corpus lacks (the message names the dataset and the index).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.storage.urls import StorageError
@@ -17,26 +19,48 @@ from ingest.storage.corpus import read_corpus
 from jobs.report import page
 from jobs.report.data import ReportError
 from jobs.report.episode_data import EpisodeNotFound, episode_href, parse_episode
-from jobs.report.episode_page import episode_html, write_linked_pages
+from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
+from jobs.report.episode_page import episode_html, write_pages
 from schemas.storage import is_remote
 
 
+def write_report(
+    root: Path, out: Path, exports: Sequence[Path] = (), pages: int | None = DEFAULT_PAGES, corpus: str | None = None
+) -> tuple[Path, EpisodeLinks]:
+    """The corpus page written to `out` and beside it the pages of the first `pages` episodes it names (None: all;
+    `jobs.report.episode_links`); `corpus`: ROOT as the user spelled it, for the command each other link names."""
+    links = named_episodes(root, corpus or str(root))
+    write_pages(root, links, Path(out).parent, pages)
+    return page.build_report(root, out, exports, links), links
+
+
 def cli_report(args: argparse.Namespace) -> int:
-    """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode DATASET:INDEX]`."""
-    if getattr(args, "episode", None) is None:
-        status = page.cli_report(args)
-        if status != 0:
-            return status
-        if is_remote(str(args.root)):  # each page would copy the bucket's files once more
-            how = f"eidata report {args.root} --episode DATASET:INDEX"
-            print(f"episode pages: not written for a bucket; `{how}` puts one where the report links it")
-            return status
-        report = Path(getattr(args, "out", None) or Path(args.root) / "report.html")
-        written = write_linked_pages(Path(args.root), report)
-        if written:
-            print(f"episode pages: {len(written)} flagged episodes in {written[0].parent}")
-        return status
-    return cli_episode(args)
+    """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode-pages N|all] [--episode DATASET:INDEX]`."""
+    if getattr(args, "episode", None) is not None:
+        return cli_episode(args)
+    out = getattr(args, "out", None)
+    exports = [Path(p) for p in getattr(args, "exports", None) or []]
+    try:
+        limit = pages_limit(getattr(args, "episode_pages", None))
+    except ValueError as err:
+        print(f"eidata report: {err}", file=sys.stderr)
+        return 2
+    try:
+        # a bucket's files copied (the report opens them by path); the credential from the AWS environment
+        with read_corpus(args.root, copy=True) as corpus:
+            if out or not is_remote(str(args.root)):
+                report = Path(out or corpus.root / "report.html")
+                where, links = write_report(corpus.root, report, exports, limit, str(args.root))
+            else:  # the report put in the bucket; each page would copy its files once more: each link names its command
+                links = named_episodes(corpus.root, str(args.root))
+                html = page.report_html(corpus.root, exports, links)
+                where = corpus.put("report.html", html.encode("utf-8"))
+    except (StorageError, ReportError) as err:
+        print(f"eidata report: {err}", file=sys.stderr)
+        return 2 if isinstance(err, StorageError) else 1
+    print(f"report: {where}")
+    print(f"episode pages: {links.summary()}")
+    return 0
 
 
 def cli_episode(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ Counts and reasons come from the catalog's views (`jobs.catalog.views`), frames 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from ingest.storage.tree import MARKER
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
-from jobs.report.plots import TIER_COLORS, _empty
+from jobs.report.markup import escape, figure
+from jobs.report.plots import TIER_COLORS, _empty, png_data_uri
 from schemas.canonical import ACTION, STATE, Camera, image_key
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import MANIFEST_JSON, Manifest
@@ -210,3 +212,21 @@ def pair_figure(flagged: EpisodeSample, clean: EpisodeSample | None, fps: float)
                 ax.set_title(s.label, fontsize=8, loc="left")
         fig.axes[-1].set_xlabel("s", fontsize=7)
     return fig
+
+
+def flagged_pairs(rows: list[dict[str, Any]], datasets: list[DatasetView], link: Callable[[str], str]) -> list[str]:
+    """HTML of the first `MAX_PAIRS` flagged episodes of `rows` (`episode_rows`), each beside a clean episode of its
+    dataset, captioned with why it was lowered and followed by `link(episode_uid)` (its page)."""
+    by_name = {d.name: d for d in datasets}
+    parts = []
+    for r in [r for r in rows if r["tier"] in FLAGGED and r["dataset"] in by_name][:MAX_PAIRS]:
+        ds, uid = by_name[r["dataset"]], r["episode_uid"]
+        i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
+        clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
+        why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
+        left = episode_sample(ds, i, f"{r['tier']}: {uid}")
+        right = None if clean is None else episode_sample(ds, clean, f"clean: {ds.episodes[clean]['episode_index']}")
+        caption = f"{uid} ({r['tier']}): {why}" + ("" if right else " (no clean episode in its dataset)")
+        uri = png_data_uri(pair_figure(left, right, float(ds.info.fps)))
+        parts.append(f'<div id="ep-{escape(uid)}">{figure(uri, f"episode {uid}", caption)}{link(uid)}</div>')
+    return parts

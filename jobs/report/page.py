@@ -8,10 +8,7 @@ is there and that each of its images decoded, and records the verdict in `<body 
 
 from __future__ import annotations
 
-import argparse
-import html
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -20,18 +17,15 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
-from ingest.storage.corpus import read_corpus
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
-from jobs.report import curation, episode_data
+from jobs.report import curation
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     DatasetView,
-    ReportError,
     coverage_by_source,
     durations_by_source,
     frame_strip,
@@ -44,6 +38,11 @@ from jobs.report.data import (
     source_findings,
     wrist_trajectories,
 )
+from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
+from jobs.report.markup import Markup
+from jobs.report.markup import escape as _e
+from jobs.report.markup import figure as _figure
+from jobs.report.markup import table as _table
 from jobs.report.plots import (
     coverage_figure,
     hours_figure,
@@ -86,26 +85,11 @@ class Section:
     body: str  # HTML
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _figure(uri: str, alt: str, caption: str = "") -> str:
-    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{_e(alt)}" src="{uri}">{cap}</figure>'
-
-
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 # -- sections ---------------------------------------------------------------------------------------------------
 
 
 @section("losses", "What the corpus lost, biggest first")
-def _losses(root: Path, _: list[DatasetView]) -> str:
+def _losses(root: Path, _: list[DatasetView], links: EpisodeLinks) -> str:
     totals = losses.loss_totals(root)
     if not totals:
         return '<p class="note">nothing lost: no episode quarantined, demoted, without action or without hands</p>'
@@ -122,9 +106,15 @@ def _losses(root: Path, _: list[DatasetView]) -> str:
         + _table(["lost", "episodes", "by source"], [[t["loss"], t["episodes"], t["by_source"]] for t in totals])
         + _table(
             ["lost", "source", "reason", "episodes", "example"],
-            [[r["outcome"], r["source"], r["reason"], r["episodes"], r["example"]] for r in rows],
+            [[r["outcome"], r["source"], r["reason"], r["episodes"], _example(r, links)] for r in rows],
         )
     )
+
+
+def _example(row: dict[str, object], links: EpisodeLinks) -> Markup:
+    """A loss's example: a written episode links to its page, a quarantined one to its quarantine record."""
+    example = str(row["example"])
+    return links.quarantined(example) if row["outcome"] == "quarantined" else links.cell(example)
 
 
 @section("hours", "Hours by source × tier")
@@ -298,37 +288,15 @@ def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> 
 
 
 @section("episodes", "Every episode, flagged ones first")
-def _episodes(root: Path, datasets: list[DatasetView]) -> str:
+def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> str:
     rows = curation.episode_rows(root)
-    by_name = {d.name: d for d in datasets}
-    flagged = [r for r in rows if r["tier"] in curation.FLAGGED]
-    parts = []
-    for r in flagged[: curation.MAX_PAIRS]:
-        ds = by_name.get(r["dataset"])
-        if ds is None:
-            continue
-        i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
-        clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
-        why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
-        left = curation.episode_sample(ds, i, f"{r['tier']}: {r['episode_uid']}")
-        right = (
-            None
-            if clean is None
-            else curation.episode_sample(ds, clean, f"clean: {ds.episodes[clean]['episode_index']}")
-        )
-        fig = curation.pair_figure(left, right, float(ds.info.fps))
-        caption = f"{r['episode_uid']} ({r['tier']}): {why}" + ("" if right else " (no clean episode in its dataset)")
-        parts.append(
-            f'<div id="ep-{_e(r["episode_uid"])}">'
-            + _figure(png_data_uri(fig), f"episode {r['episode_uid']}", caption)
-            + f'<a href="{_e(episode_data.episode_href(r["dataset"], r["episode_index"]))}">its page</a></div>'
-        )
+    parts = curation.flagged_pairs(rows, datasets, lambda uid: links.link(uid, "its page"))
     shown = rows[: curation.MAX_EPISODE_ROWS]
     table = _table(
         ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
             [
-                r["episode_uid"],
+                links.cell(r["episode_uid"]),
                 r["dataset"],
                 r["tier"],
                 f"{r['duration_s']:.1f}",
@@ -344,7 +312,8 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
     note = f'<p class="note">{more} more episodes: `eidata query ROOT "SELECT * FROM episodes"`</p>' if more else ""
     quarantined = curation.quarantined_rows(root, curation.MAX_EPISODE_ROWS)
     q = (
-        '<p class="note">Quarantined: never written, so no frames; the raw file is named.</p>'
+        f'<p class="note" id="{QUARANTINED}">Quarantined: never written, so no frames and no page; the raw file is '
+        "named.</p>"
         + _table(
             ["raw episode", "source", "dataset", "step", "error", "message", "file"],
             [
@@ -361,7 +330,7 @@ def _episodes(root: Path, datasets: list[DatasetView]) -> str:
         if parts
         else '<p class="note">no flagged (low or rejected) episode</p>'
     )
-    return head + "".join(parts) + table + note + q
+    return head + "".join(parts) + links.note() + table + note + q
 
 
 @section("coverage", "Latents and caption coverage")
@@ -397,20 +366,24 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
     )
 
 
-def build_report(root: Path, out: Path, exports: Sequence[Path] = ()) -> Path:
+def build_report(root: Path, out: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> Path:
     """Render every section and write the page atomically to `out`; `exports`: folders of exports made from it."""
-    return write_text_atomic(Path(out), report_html(root, exports))
+    return write_text_atomic(Path(out), report_html(root, exports, links))
 
 
-def report_html(root: Path, exports: Sequence[Path] = ()) -> str:
-    """The page of the corpus folder `root`, every section rendered; `exports`: folders holding exports of it."""
+def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> str:
+    """The page of the corpus folder `root`, every section rendered; `exports`: folders holding exports of it;
+    `links`: the episode pages written beside it (`jobs.report.episode_links`; None: none, each link names the
+    command that writes its page)."""
     root = Path(root)
     require_catalog(root)
     datasets = load_datasets(root)
+    links = links or named_episodes(root, str(root))
+    extra = {"curated": {"exports": exports}, "losses": {"links": links}, "episodes": {"links": links}}
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            build = partial(_curated, exports=exports) if key == "curated" else BUILDERS[key]
+            build = partial(BUILDERS[key], **extra.get(key, {}))
             sections.append(Section(key, title, build(root, datasets)))
             bar.update(1)
     episodes = sum(len(d.episodes) for d in datasets)
@@ -421,20 +394,3 @@ def report_html(root: Path, exports: Sequence[Path] = ()) -> str:
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
     return render_page(root, sections, summary)
-
-
-def cli_report(args: argparse.Namespace) -> int:
-    """`eidata report ROOT [--out FILE] [--exports DIR ...]`: the page written to FILE, else to ROOT/report.html (a
-    bucket's put there);
-    exit 1 for a corpus the report cannot read, 2 for no corpus (a missing folder or bucket, a refused credential)."""
-    out = getattr(args, "out", None)
-    try:
-        # a bucket's files copied (the report opens them by path); the credential from the AWS environment
-        with read_corpus(args.root, copy=True) as corpus:
-            page = report_html(corpus.root, [Path(p) for p in getattr(args, "exports", None) or []])
-            where = write_text_atomic(Path(out), page) if out else corpus.put("report.html", page.encode("utf-8"))
-    except (StorageError, ReportError) as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 2 if isinstance(err, StorageError) else 1
-    print(f"report: {where} ({len(page.encode('utf-8')) / 1e6:.1f} MB)")
-    return 0

@@ -14,9 +14,9 @@ from adapters.storage.urls import filesystem
 from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.corpus import BucketCorpus, Corpus
 from jobs.catalog.build import rebuild_catalog
+from jobs.report.command import cli_report
 from jobs.report.command import cli_report as episode_report
 from jobs.report.episode_data import episode_href, frame_indices
-from jobs.report.page import cli_report
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import write_dataset
 

@@ -13,6 +13,7 @@ import pytest
 from adapters.registry import get_adapter
 from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
+from jobs.report.episode_links import DEFAULT_PAGES
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.manifest import Manifest
@@ -57,7 +58,9 @@ def test_every_step_runs_and_the_report_is_written(demo: tuple[Path, str]) -> No
     assert 'data-section="frames"' in report.read_text()
     links = re.findall(r'<a href="(report_episodes/[^"]+)">its page</a>', report.read_text())
     assert links and all((out / link).is_file() for link in links)  # each flagged episode's page, beside the report
-    assert f"; {len(links)} episode pages)" in text
+    named = re.findall(r"episode pages: (\d+) of the (\d+) episodes the report names", text)
+    assert named and int(named[0][0]) == min(DEFAULT_PAGES, int(named[0][1]))  # the default count, said
+    assert len(list((out / "report_episodes").iterdir())) == int(named[0][0])
     hours = text.split("hours by source x tier")[1].split("\n3. ")[0]
     assert all(f"\n{source} " in hours for source in WRITTEN)  # the query lists every source
 

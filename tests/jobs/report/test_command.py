@@ -1,6 +1,6 @@
 """`eidata report`: with `--episode DATASET:INDEX` one episode's page where the corpus report links it (exit 0), an
-episode the corpus lacks named (exit 2), no catalog (exit 1); without it the corpus page and, beside it, the page of
-each flagged episode it links to."""
+episode the corpus lacks named (exit 2), no catalog (exit 1); without it the corpus page and, beside it, the pages of
+the first `--episode-pages` episodes it names (each other one's link names the command that writes its page)."""
 
 from __future__ import annotations
 
@@ -43,14 +43,24 @@ def test_an_episode_the_corpus_lacks_exits_2_naming_it(
     assert not out.exists()
 
 
-def test_the_corpus_report_links_each_flagged_episode_to_its_page(
+def test_the_corpus_report_links_every_episode_and_writes_the_pages_asked(
     corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = tmp_path / "r.html"
-    assert main(["report", str(corpus), "--out", str(report)]) == 0
-    assert "episode pages: 1 flagged episodes in" in capsys.readouterr().out
+    assert main(["report", str(corpus), "--out", str(report), "--episode-pages", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "episode pages: 1 of the 3 episodes the report names; the other 2: `eidata report" in out
     links = re.findall(r'<a href="([^"]+)">its page</a>', report.read_text())
-    assert links == [episode_href(DATASET, 1)]  # the one flagged episode
+    assert links == [episode_href(DATASET, 1)]  # the one flagged episode, the losses' example, first
     linked = (report.parent / links[0]).read_text()
     assert "<h1>episode datasets/oxe/bridge:1</h1>" in linked and REASONS[0] in linked
     assert sorted(p.name for p in (tmp_path / "report_episodes").iterdir()) == ["oxe__bridge_1.html"]
+    for index in (0, 2):  # the others link to the note, titled with the command that writes their page
+        assert (
+            f'href="#episode-pages" title="eidata report {corpus} --episode oxe/bridge:{index}"' in report.read_text()
+        )
+    assert main(["report", str(corpus), "--out", str(report), "--episode-pages", "all"]) == 0
+    assert "episode pages: 3 of the 3 episodes the report names\n" in capsys.readouterr().out
+    assert len(list((tmp_path / "report_episodes").iterdir())) == 3
+    assert main(["report", str(corpus), "--out", str(report), "--episode-pages", "some"]) == 2
+    assert "--episode-pages 'some': a count of pages" in capsys.readouterr().err

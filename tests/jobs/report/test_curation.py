@@ -48,3 +48,13 @@ def test_manifests_and_exports_made_from_the_corpus(corpus: Path, tmp_path: Path
     (e,) = curation.exports([tmp_path / "exports"])
     assert (e.folder, e.version, e.episodes) == ("exports/robots", "v3.0", 2)
     assert e.cameras == ["head"] and e.skipped == {}
+
+
+def test_each_flagged_pair_is_followed_by_its_link(corpus: Path) -> None:
+    rows, datasets = curation.episode_rows(corpus), load_datasets(corpus)
+    pairs = curation.flagged_pairs(rows, datasets, lambda uid: f"<a>{uid}</a>")
+    assert len(pairs) == 1 and pairs[0].startswith(
+        '<div id="ep-oxe/bridge/e1"><figure><img alt="episode oxe/bridge/e1"'
+    )
+    assert pairs[0].endswith("</figure><a>oxe/bridge/e1</a></div>") and "no clean episode" not in pairs[0]
+    assert curation.flagged_pairs(rows, [d for d in datasets if d.name != "datasets/oxe/bridge"], str) == []

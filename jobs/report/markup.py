@@ -1,0 +1,25 @@
+"""The HTML pieces the corpus report and the episode pages are made of: escaped text, a table, a figure; `Markup` is
+HTML already made (a table cell that is a link), written as it is."""
+
+from __future__ import annotations
+
+import html
+
+
+class Markup(str):
+    """HTML already escaped: `escape` and `table` write it as it is."""
+
+
+def escape(text: object) -> str:
+    return text if isinstance(text, Markup) else html.escape(str(text), quote=True)
+
+
+def figure(uri: str, alt: str, caption: str = "") -> str:
+    cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{escape(alt)}" src="{uri}">{cap}</figure>'
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
