@@ -59,7 +59,13 @@ def cli_report(args: argparse.Namespace) -> int:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2 if isinstance(err, StorageError) else 1
     print(f"report: {where}")
-    print(f"episode pages: {links.summary()}")
+    if out or not is_remote(str(args.root)):
+        print(f"episode pages: {links.summary()}")
+    else:  # --episode-pages writes none into a bucket: name the commands that do put them where the report links
+        print(
+            f"episode pages: not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one "
+            "where its link points, `--out FILE --episode-pages all` writes them all beside a local copy"
+        )
     return 0
 
 

@@ -67,5 +67,9 @@ def test_eidata_report_episode_of_a_bucket_corpus(
     assert sorted(set(map(int, re.findall(r'data-frame="(\d+)"', page)))) == frame_indices(12)  # the 12-frame episode
     assert episode_report(argparse.Namespace(root=url, out=None, episode="demo/a:5")) == 2
     assert "no episode 5 in dataset datasets/demo/a" in capsys.readouterr().err
-    assert episode_report(argparse.Namespace(root=url, out=str(tmp_path / "r.html"), episode=None)) == 0
+    assert episode_report(argparse.Namespace(root=url, out=None, episode=None)) == 0
     assert "episode pages: not written for a bucket; `eidata report s3://" in capsys.readouterr().out  # said, not lost
+    # a local copy of the report: its pages beside it
+    assert episode_report(argparse.Namespace(root=url, out=str(tmp_path / "r.html"), episode=None)) == 0
+    assert "episode pages: 2 of the 2 episodes the report names" in capsys.readouterr().out
+    assert (tmp_path / episode_href("demo/a", 1)).is_file()
