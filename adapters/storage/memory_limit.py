@@ -90,6 +90,7 @@ def _glibc() -> ctypes.CDLL | None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallinfo2.restype = _Mallinfo2
         libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.malloc_trim.argtypes = (ctypes.c_size_t,)
     except (OSError, AttributeError):
         return None
     return libc
@@ -109,6 +110,9 @@ def settle_allocators() -> None:
         _LIBC.mallopt(_M_TRIM_THRESHOLD, THRESHOLD)
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
+
+
+FLOOR_MIB = 64  # what a task may always map anew, whatever the holes it may reuse (`task_memory`)
 
 
 def _free_held() -> int:
@@ -202,14 +206,19 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
         return
     if not _settled:
         settle_allocators()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)  # the heap's free top given back first, so what stays free is only holes
     now = _statm()
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
         yield None
         return
-    base, rss = now
-    base -= _free_held()  # what the allocator holds free counts against the task when reused (the docstring)
-    want = base + mib * MIB
+    mapped, rss = now
+    base = mapped - _free_held()  # what the allocator holds free counts against the task when reused (the docstring)
+    # never below what is mapped plus a floor: with holes past `mib`, a limit under the mapping would refuse every new
+    # map, a thread's stack included, and Thread.start then waits forever for a thread that never ran (a deadline
+    # watchdog hung a test process that had 1 GB free in holes)
+    want = max(base + mib * MIB, mapped + min(mib, FLOOR_MIB) * MIB)
     if hard != resource.RLIM_INFINITY:
         want = min(want, hard)
     if soft != resource.RLIM_INFINITY:

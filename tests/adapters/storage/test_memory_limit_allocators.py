@@ -133,3 +133,34 @@ def test_memory_an_earlier_task_freed_is_not_reused_past_the_limit(tmp_path: Pat
         verdict, reached, taken = lines[name].split()
         assert (verdict, reached) == ("refused", "True"), lines
         assert int(taken) <= LIMIT_MIB, lines
+
+
+HOLES = """
+import threading
+from adapters.storage.memory_limit import MIB, task_memory
+
+with task_memory(128):  # a worker's first task settles its allocators
+    pass
+# a long-lived worker's history: 600 MiB of 64 KiB blocks (under the mmap threshold: in the heap) freed but for one
+# in 16, so the free memory is holes the heap cannot give back
+blocks = [bytearray(64 * 1024) for _ in range(9600)]
+pins = blocks[::16]
+del blocks
+with task_memory(128):
+    t = threading.Thread(target=lambda: None)
+    t.start()  # its stack is a new mapping
+    t.join()
+    print("thread started", flush=True)
+    extra = bytearray(32 * MIB)  # a new mapping within the limit
+    print("mapped", len(extra) // MIB, flush=True)
+"""
+
+
+def test_holes_past_the_limit_never_put_it_below_the_mapping() -> None:
+    """With more memory free in heap holes than the task's limit, `base + mib` fell below what the process had mapped:
+    every new map was refused, a thread's stack too, and Thread.start waited forever for a thread that never ran (the
+    ingest step's deadline watchdog hung a test process). The limit is never below the mapping plus a floor."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", HOLES], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["thread", "started", "mapped", "32"]
