@@ -164,6 +164,7 @@ class Limit:
     base: int  # private data (and stack) at the start, bytes
     rss: int  # VmRSS at the start, bytes
     peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
+    soft: int = 0  # the soft RLIMIT_DATA set for the block, bytes (`base + mib`, never under the mapping's floor)
 
     def taken(self) -> int | None:
         """The task's resident peak above what the process held at its start, bytes (None: not known)."""
@@ -223,7 +224,7 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
         want = min(want, hard)
     if soft != resource.RLIM_INFINITY:
         want = min(want, soft)  # an outer limit (a nested task, the operator's ulimit) is never raised
-    limit = Limit(mib, base, rss, _reset_peak())
+    limit = Limit(mib, base, rss, _reset_peak(), want)
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
     try:
