@@ -164,7 +164,7 @@ class Limit:
     base: int  # private data (and stack) at the start, bytes
     rss: int  # VmRSS at the start, bytes
     peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
-    soft: int = 0  # the soft RLIMIT_DATA set for the block, bytes (`base + mib`, never under the mapping's floor)
+    soft: int  # the soft RLIMIT_DATA set for the block, bytes (`base + mib`, never under the mapping's floor)
 
     def taken(self) -> int | None:
         """The task's resident peak above what the process held at its start, bytes (None: not known)."""

@@ -51,21 +51,20 @@ def cli_report(args: argparse.Namespace) -> int:
             if out or not is_remote(str(args.root)):
                 report = Path(out or corpus.root / "report.html")
                 where, links = write_report(corpus.root, report, exports, limit, str(args.root))
+                pages = links.summary()
             else:  # the report put in the bucket; each page would copy its files once more: each link names its command
                 links = named_episodes(corpus.root, str(args.root))
                 html = page.report_html(corpus.root, exports, links)
                 where = corpus.put("report.html", html.encode("utf-8"))
+                pages = (
+                    f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
+                    " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
+                )
     except (StorageError, ReportError) as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2 if isinstance(err, StorageError) else 1
     print(f"report: {where}")
-    if out or not is_remote(str(args.root)):
-        print(f"episode pages: {links.summary()}")
-    else:  # --episode-pages writes none into a bucket: name the commands that do put them where the report links
-        print(
-            f"episode pages: not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one "
-            "where its link points, `--out FILE --episode-pages all` writes them all beside a local copy"
-        )
+    print(f"episode pages: {pages}")
     return 0
 
 
