@@ -1,13 +1,37 @@
-"""Which action an episode has (issue 55): the canonical one, its robot's own command, or none.
+"""The action contract (issues 55, 65): which action an episode has, in which space it can leave, and what each
+consumer means by the action row at frame t. Every exporter and the trainer read this module; none decides it again.
 
-A robot eidata has no description of fills no canonical dim, so its 50-dim `action` is padding; yet its recording
-may hold a real command, kept as `action.native` at 10 Hz. That command is the episode's action: it is not
-`actionless` (the quality step, `ingest.qa.quality`), the catalog says so (`action_kind`), and an export of it puts
-the command in `action` (`jobs/export/`), never the padding.
+Which action an episode has (`ActionKind`): the canonical one, its robot's own command, or none. A robot eidata has
+no description of fills no canonical dim, so its 50-dim `action` is padding; yet its recording may hold a real command,
+kept as `action.native` at 10 Hz. That command is the episode's action: it is not `actionless` (the quality step,
+`ingest.qa.quality`), the catalog says so (`action_kind`), and every consumer trains on it (`ActionSpace.native`).
+
+Where a row's value belongs in time (`Timing`) is the one convention the consumers do not share:
+
+- eidata's corpus and trainer: row t holds what was commanded at t: the canonical wrist delta t -> t+1, the gripper
+  command at t, the fingertips at t+1 (DESIGN.md section 3); the trainer's chunk for an observation at t is rows
+  t .. t+K-1 (`training/episodes.py` `anchors`).
+- LeRobot: row t holds the command sent at t, recorded in the same frame as the observation read just before it
+  (huggingface/lerobot `src/lerobot/record.py` `record_loop` @ v0.3.3: `observation = robot.get_observation()`,
+  `sent_action = robot.send_action(action)`, one `frame` built of both).
+- GR00T: row t is the recorded command at t; its data configs read `action_indices = list(range(16))` from t
+  (NVIDIA/Isaac-GR00T `gr00t/experiment/data_config.py` @ f4e12be) and `meta/modality.json` says per part whether it
+  is absolute.
+- LDA-1B: row t of an end-effector action holds the pose OBSERVED at t, the same column as the state (its own
+  modality template maps one column to both: jiangranlv/latent-dynamics-action `lda/dataloader/
+  calculate_delta_min_max.py` @ 99bf08b). With `use_delta_action` it differences consecutive rows itself
+  (`lda/utils/rotation_convert.py` `calculate_delta_eef`, called from `gr00t_lerobot/datasets.py`
+  `get_delta_action_from_raw_data`) and moves gripper and hand rows one step forward (`get_next_state`), so a chunk
+  read from t starts with the motion t -> t+1 and the gripper state at t+1. Joint-space robots go to LDA as
+  `{side}_arm` / `{side}_hand` joint rows read as they are (`gr00t_lerobot/data_config.py` joint configs).
+
+An exporter converts the corpus's `commanded` rows to its consumer's `Timing` with `rows_for`; the consumers' values
+are proven against the corpus's recorded states, never against the exported rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -17,6 +41,66 @@ class ActionKind(StrEnum):
     canonical = "canonical"  # the action mask fills at least one of the 50 canonical dims
     native = "native"  # no canonical dim, but `action.native` holds a command that moves
     none = "none"  # neither: visual forecasting only
+
+
+class ActionSpace(StrEnum):
+    """The space an export or the trainer takes the action in (the user's choice, `--action-space`)."""
+
+    canonical = "canonical"  # the 50-dim hand-centric space: wrist pose, gripper, fingertips per hand
+    joints = "joints"  # a described robot's joint targets (its `action.native`, mapped by its joint-space spec)
+    native = "native"  # the recording's own command as it was recorded (`action.native`), whatever it holds
+
+
+class Timing(StrEnum):
+    """Which frame's value row t of an action holds."""
+
+    commanded = "commanded"  # what was commanded at t (reached at about t+1): eidata's corpus, LeRobot, GR00T
+    observed = "observed"  # the pose observed at t; the consumer takes row t+1 as the target (LDA)
+
+
+class Reference(StrEnum):
+    absolute = "absolute"  # a pose or a joint target in a fixed frame
+    relative = "relative"  # the motion from t to t+1 (a canonical wrist delta)
+
+
+class Part(StrEnum):
+    """The parts an action may hold, per hand (the canonical space) or as one block (a command)."""
+
+    wrist_position = "wrist_position"
+    wrist_rotation = "wrist_rotation"
+    gripper = "gripper"  # opening, 0 closed .. 1 open
+    fingers = "fingers"  # the fingertips in the wrist frame (a dexterous or human hand)
+    joints = "joints"  # joint targets of a described robot
+    command = "command"  # a recording's own command of unknown meaning
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One consumer's reading of an action row: which frame it belongs to and whether it is absolute."""
+
+    consumer: str
+    timing: Timing
+    reference: Reference
+    cite: str
+
+
+CONVENTIONS: dict[str, Convention] = {
+    c.consumer: c
+    for c in (
+        Convention("eidata", Timing.commanded, Reference.relative, "DESIGN.md section 3; training/episodes.py"),
+        Convention("lerobot", Timing.commanded, Reference.absolute, "huggingface/lerobot record.py record_loop"),
+        Convention("gr00t", Timing.commanded, Reference.absolute, "NVIDIA/Isaac-GR00T data_config.py action_indices"),
+        Convention("lda", Timing.observed, Reference.absolute, "latent-dynamics-action calculate_delta_min_max.py"),
+    )
+}
+
+
+def rows_for(n: int, timing: Timing) -> np.ndarray:
+    """Per exported frame t (of `n`), the row of the corpus's recorded STATE whose pose the consumer's action row t
+    holds, for an absolute pose action: `commanded` -> t+1 (the pose the command at t reached; the last frame holds its
+    own), `observed` -> t."""
+    t = np.arange(n)
+    return np.minimum(t + 1, max(n - 1, 0)) if timing is Timing.commanded else t
 
 
 def native_command_moves(native: np.ndarray | None, valid: np.ndarray | None = None) -> bool:
@@ -42,3 +126,14 @@ def action_kind(mask: np.ndarray, native: np.ndarray | None, valid: np.ndarray |
     if np.asarray(mask, dtype=bool).any():
         return ActionKind.canonical
     return ActionKind.native if native_command_moves(native, valid) else ActionKind.none
+
+
+def trainable_spaces(kind: ActionKind, *, has_native: bool, has_joint_map: bool) -> tuple[ActionSpace, ...]:
+    """The spaces an episode's action can leave in: canonical where it has canonical dims, joints where a described
+    robot's joint targets are its native command, native where a native command is kept (`has_native`)."""
+    if kind is ActionKind.none:
+        return ()
+    if kind is ActionKind.native:
+        return (ActionSpace.native,)
+    joints = (ActionSpace.joints,) if has_native and has_joint_map else ()
+    return (ActionSpace.canonical, *joints, *((ActionSpace.native,) if has_native else ()))
