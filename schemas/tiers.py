@@ -145,8 +145,16 @@ def notes_of(verdicts: Iterable[TierVerdict]) -> list[str]:
     return [v.reason for v in verdicts if v.tier is QualityTier.high]
 
 
-# a number standing alone (not part of a name like `so101` or `range_m100_100`, nor `MANO-21`), with its % sign
-_FIGURE = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w])|(?<=\.\.)\d+(?:\.\d+)?(?![\w])")
+# a number standing alone (not part of a name like `so101` or `range_m100_100`, nor `MANO-21`, `6D`), with its % sign
+# or a unit written against it (`0.53x`, `20ms`): the unit stays, the figure goes. Never part of a number: a match
+# may not stop before `.<digit>` (`0.53x` once left `#.53x`, splitting one reason into a group per value).
+_UNIT = r"(?:x|ms|us|ns|s|Hz|mm|cm|m|deg|px|fps|KB|MB|GB|KiB|MiB|GiB)"
+_END = r"(?![\w]|\.\d)"
+_FIGURE = re.compile(
+    rf"(?<![\w.-])\d+(?=x\d+{_END})|(?<=\dx)\d+{_END}"  # a size, WIDTHxHEIGHT
+    rf"|(?<![\w.-])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:%{_END}|(?={_UNIT}{_END})|{_END})"
+    rf"|(?<=\.\.)\d+(?:\.\d+)?{_END}"
+)
 FIGURE = "#"  # what stands for a figure in a grouped reason
 
 

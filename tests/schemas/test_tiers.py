@@ -121,7 +121,15 @@ def test_figures_leave_the_words_episodes_share() -> None:
     assert (
         grouped("qa_tracking_corr: correlation 0.14 < 0.80, 1.5e-3 rad") == "qa_tracking_corr: correlation # < #, # rad"
     )
-    kept = "MANO-21 keypoints of robot_type 'so101', range_m100_100, 6D rotation, 0xe15b3f21"
+    # a figure with its unit against it: one group, whatever the value (it once left `#.53x`, `#.40x`, `#.07x`)
+    glitch = "qa_glitch_value: state.left.joint_6.pos left its trend by {}x its trend's range ({}ms) > 0.50x"
+    assert (
+        grouped(glitch.format("0.53", 20))
+        == grouped(glitch.format("1.07", 5))
+        == ("qa_glitch_value: state.left.joint_6.pos left its trend by #x its trend's range (#ms) > #x")
+    )
+    assert grouped("a frame of 16000x16000 in a 160x120 stream") == "a frame of #x# in a #x# stream"
+    kept = "MANO-21 keypoints of robot_type 'so101', range_m100_100, 6D rotation, 0xe15b3f21, v2.1, 1.5D"
     assert grouped(kept) == kept
 
 
