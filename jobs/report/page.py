@@ -97,7 +97,7 @@ def _losses(root: Path, _: list[DatasetView], links: EpisodeLinks) -> str:
     caption = (
         "Quarantined: never written. Demoted: lowered to low or rejected by a finding. Without action: a robot's "
         "episode with neither a canonical nor a native action. Without hands: human episodes with no tracked hand. "
-        "Reasons as the catalog's tier_reasons, figures as # (each episode's are in tier_details)."
+        "Each reason with the figures of its example episode (the catalog's tier_reasons group them, figures as #)."
     )
     quarantined = quarantine_reasons(root)
     chart = _figure(png_data_uri(quarantine_figure(quarantined)), "quarantine reasons") if quarantined else ""
@@ -106,7 +106,7 @@ def _losses(root: Path, _: list[DatasetView], links: EpisodeLinks) -> str:
         + _table(["lost", "episodes", "by source"], [[t["loss"], t["episodes"], t["by_source"]] for t in totals])
         + _table(
             ["lost", "source", "reason", "episodes", "example"],
-            [[r["outcome"], r["source"], r["reason"], r["episodes"], _example(r, links)] for r in rows],
+            [[r["outcome"], r["source"], r["said"], r["episodes"], _example(r, links)] for r in rows],
         )
     )
 

@@ -109,6 +109,8 @@ def test_losses_lead_biggest_first_and_agree_with_the_catalog(corpus: Path) -> N
     demoted = [r for r in rows if r["outcome"].startswith("demoted")]
     grouped = TRACKING.replace("0.14", "#").replace("0.80", "#")
     assert [(r["outcome"], r["reason"]) for r in demoted] == [("demoted to low", grouped)]
+    # people read the example's own figures, never # (issue 68); the reason column keeps # so that episodes group
+    assert [r["said"] for r in demoted] == [TRACKING] and "#" not in loss_summary(corpus)
     said = [line.split() for line in loss_summary(corpus).splitlines() if not line.startswith("        ")]
     assert said[1:] == [
         ["3", "quarantined:", "lingzu", "2,", "oxe", "1"],
