@@ -325,6 +325,11 @@ def read_corpus(
     if not is_remote(str(where)):
         if not Path(where).is_dir():
             raise StorageError(f"{where}: no such corpus folder")
+        if not any((Path(where) / d).is_dir() for d in ("datasets", "catalog")):
+            raise NotACorpus(  # a raw dataset given as ROOT got advice for a corpus (newcomer review 7, item 8)
+                f"{where}: not an eidata corpus (no datasets/ or catalog/ folder); a raw dataset is ingested first: "
+                "`eidata ingest SPEC` writes the corpus, whose folder these commands take"
+            )
         yield Corpus(Path(where))
         return
     url = str(where).rstrip("/")

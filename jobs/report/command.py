@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
-from ingest.storage.corpus import read_corpus
+from ingest.storage.corpus import NotACorpus, read_corpus
 from jobs.report import page
 from jobs.report.data import ReportError
 from jobs.report.episode_data import EpisodeNotFound, episode_href, parse_episode
@@ -60,9 +60,9 @@ def cli_report(args: argparse.Namespace) -> int:
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
                 )
-    except (StorageError, ReportError) as err:
+    except (StorageError, ReportError, NotACorpus) as err:
         print(f"eidata report: {err}", file=sys.stderr)
-        return 2 if isinstance(err, StorageError) else 1
+        return 2 if isinstance(err, StorageError | NotACorpus) else 1
     print(f"report: {where}")
     print(f"episode pages: {pages}")
     return 0
@@ -77,7 +77,7 @@ def cli_episode(args: argparse.Namespace) -> int:
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
-    except (StorageError, ReportError) as err:
+    except (StorageError, ReportError, NotACorpus) as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2 if isinstance(err, (StorageError, EpisodeNotFound)) else 1
     print(f"episode page: {where} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")

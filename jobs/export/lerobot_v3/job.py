@@ -30,7 +30,7 @@ from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from ingest.storage.corpus import Corpus, read_corpus
+from ingest.storage.corpus import Corpus, NotACorpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
@@ -325,6 +325,6 @@ cli = Stage(
     lambda job, args: export_corpus(job.root, job.out, **job.model_dump(exclude={"root", "out"})),
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
-    usage_errors=(ValidationError, StorageError),
+    usage_errors=(ValidationError, StorageError, NotACorpus),
     job_errors=(PlanError, OutputLeasedError, ConstantActionError),
 )
