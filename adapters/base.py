@@ -180,11 +180,10 @@ class ManoParams:
 class HandTrack:
     """One hand's native signals, on their own timestamps, in `HandSignals.frame`.
 
-    The wrist is declared, not built: `position` (T,3) metres plus `rotation` in one of `WRIST_ROTATION_UNITS`
-    (`ingest.canonical` turns them into poses). `gripper` is the opening 0 (closed) .. 1 (open), already converted
-    from the source's own unit by the adapter; `keypoints` are MANO-21 points (T,21,3) in metres, or `mano` declares
-    the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`); given both, the keypoints are
-    the truth and the MANO ones are measured against them (`ingest.canonical.mano.evaluate`)."""
+    The wrist is declared, not built: `position` (T,3) m plus `rotation` in one of `WRIST_ROTATION_UNITS`. `gripper`
+    is the opening 0 (closed) .. 1 (open) from the source's unit; `keypoints` are MANO-21 points (T,21,3) in metres,
+    or `mano` declares the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`); given both,
+    the keypoints are the truth and the MANO ones are measured against them (`ingest.canonical.mano.evaluate`)."""
 
     position: Stream | None = None
     rotation: Stream | None = None
@@ -195,6 +194,7 @@ class HandTrack:
     # finger the hand lacks is NaN throughout and stays out of the mask
     fingertips: Stream | None = None
     mano: ManoParams | None = None
+    gripper_command: Stream | None = None  # the opening 0..1 the action commands, none measured (hand_state)
 
     def __post_init__(self) -> None:
         if self.rotation is not None and self.rotation.unit not in WRIST_ROTATION_UNITS:

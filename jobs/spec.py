@@ -11,7 +11,8 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -70,6 +71,22 @@ def _walk(node: yaml.Node | None, loc: Loc) -> tuple[int, int | None]:
     return len(loc), line
 
 
+def _untagged(node: yaml.Node | None, loc: Loc) -> Loc:
+    """`loc` without pydantic's union tags inside it: a part the YAML mapping lacks whose next part it has
+    (`sources.0.robot.description.arms` -> `sources.0.robot.arms`), so the issue names the nested key and its line."""
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        found, _ = _walk(node, (*out, part))
+        if found == len(out) + 1:
+            out.append(part)
+        elif i + 1 < len(loc) and isinstance(part, str) and _walk(node, (*out, loc[i + 1]))[0] == len(out) + 1:
+            continue  # a union's tag
+        else:
+            out += loc[i:]
+            break
+    return tuple(out)
+
+
 def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[SpecIssue]:
     """YAML lets a mapping repeat a key and keeps the last value silently; a spec must not."""
     out: list[SpecIssue] = []
@@ -103,7 +120,7 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
             field = model.model_fields.get(part) if isinstance(part, str) else None
             if field is None:
                 return None
-            tp = field.annotation
+            tp = _the_model(field.annotation)
         else:
             origin, args = get_origin(strip_type(tp)), get_args(strip_type(tp))
             if origin is list and args and isinstance(part, int):
@@ -114,6 +131,14 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
                 return None
         data = data[part] if isinstance(data, dict | list) and _has(data, part) else None
     return as_model(tp)
+
+
+def _the_model(tp: Any) -> Any:
+    """The one model among a union's members (`robot: str | RobotSpec`: a name or a description), else `tp`."""
+    bare = strip_type(tp)
+    members = get_args(bare) if get_origin(bare) in (Union, UnionType) else ()
+    models = [m for a in members if (m := as_model(a)) is not None]
+    return models[0] if len(models) == 1 else tp
 
 
 def _has(data: dict | list, part: str | int) -> bool:
@@ -155,7 +180,8 @@ def _field_at(loc: Loc, data: Any) -> tuple[str, FieldInfo] | None:
 
 def _issues(exc: ValidationError, root: yaml.Node | None, data: Any) -> list[SpecIssue]:
     out: list[SpecIssue] = []
-    for loc, kind, msg in flat_errors(exc):
+    for tagged, kind, msg in flat_errors(exc):
+        loc = _untagged(root, tagged)
         found, line = _walk(root, loc)
         # Parts past the deepest existing node are pydantic's union tags ("int", "literal[...]"): drop them. A missing
         # key is the one exception: it is named, and its line is that of the mapping that lacks it.

@@ -14,7 +14,9 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -87,7 +89,14 @@ class SourceSpec(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict, description="the adapter's own options (its options_model), validated here"
     )
-    robot: str | RobotSpec | None = Field(
+    # tagged by the value's kind, so a description's problem is reported alone, not beside "should be a string"
+    robot: (
+        Annotated[
+            Annotated[str, Tag("name")] | Annotated[RobotSpec, Tag("description")],
+            Discriminator(lambda v: "name" if isinstance(v, str) else "description"),
+        ]
+        | None
+    ) = Field(
         None,
         description="the robot that recorded this source, when eidata ships no description of it: a name in the "
         "spec's `robots:` section, or a description given here (named after the source): its URDF, joints, units, "

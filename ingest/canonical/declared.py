@@ -1,5 +1,6 @@
 """A raw episode of a robot its job spec declares (`schemas.robots.declared`): named after that robot, its joints
-found where the declaration says (the vector's order, or column names), its units those declared. What follows is
+found where the declaration says (the vector's order, or column names), its units those declared (its gripper's
+values those recorded, whatever unit the adapter would guess from its robot_type). What follows is
 the FK path every joint-space robot takes (`ingest.canonical.joint_space`)."""
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ def _vector(streams: dict[str, Stream], first: tuple[str, ...]) -> tuple[str, li
 
 
 def joint_map(raw: RawEpisode, robot: DeclaredRobot) -> dict[str, str]:
-    """The recording's column name -> URDF joint: by name where the declaration maps columns; else by position in
-    the state (and action) vector, each arm's joints then its gripper joint, the arms in the order written."""
+    """The recording's column name -> URDF joint: by name where the declaration maps columns (a gripper's column
+    is its own joint name); else by position in the state (and action) vector, each arm's joints then its gripper
+    joint, the arms in the order written."""
     out: dict[str, str] = {}
     order: list[str] = []
     for arm in robot.arms.values():
         out |= arm.columns
+        if arm.gripper is not None and arm.gripper.column:  # a column (`action.gripper`) named as the gripper's joint
+            out[arm.gripper.column] = arm.gripper.column
         if arm.joints:
             order += [*arm.joints, *([arm.gripper.joint] if arm.gripper and arm.gripper.joint else [])]
     if order:
@@ -45,5 +49,7 @@ def joint_map(raw: RawEpisode, robot: DeclaredRobot) -> dict[str, str]:
 def as_declared(raw: RawEpisode, name: str, robot: DeclaredRobot) -> RawEpisode:
     """`raw` as an episode of the declared robot `name`: its embodiment, its joints' columns, its units."""
     opts = raw.joint_space or JointSpaceOptions()
-    opts = opts.model_copy(update={"units": robot.units, "joint_map": {**opts.joint_map, **joint_map(raw, robot)}})
+    # the declared gripper's open/closed are in the recording's values: no unit the adapter guessed from robot_type
+    update = {"units": robot.units, "gripper_unit": None, "joint_map": {**opts.joint_map, **joint_map(raw, robot)}}
+    opts = opts.model_copy(update=update)
     return replace(raw, embodiment=name, joint_space=opts)

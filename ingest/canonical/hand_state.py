@@ -52,7 +52,8 @@ def hand_streams(sig: HandSignals, wrists: dict[int, Stream]) -> dict[int, list[
     if sig.canonical:
         return {}
     return {
-        hand: [s for s in (wrists.get(hand), h.gripper, h.keypoints) if s is not None] for hand, h in sig.hands.items()
+        hand: [s for s in (wrists.get(hand), h.gripper, h.gripper_command, h.keypoints) if s is not None]
+        for hand, h in sig.hands.items()
     }
 
 
@@ -142,6 +143,9 @@ def hand_block(
         g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
         out[:, GRIPPER.start] = g
         avail[GRIPPER] = True
+    elif track.gripper_command is not None:
+        out[:, GRIPPER.start] = last_command(track.gripper_command, grid_abs)
+        avail[GRIPPER] = True
     if kp_values is not None and poses is not None:
         out[:, FINGERTIPS_XYZ] = fingertips_in_wrist(kp, poses)
         avail[FINGERTIPS_XYZ] = True
@@ -186,6 +190,25 @@ def action_from_state(state: np.ndarray, poses: dict[int, np.ndarray], tracked: 
         action[:, hand_dims(hand, GRIPPER)] = state[nxt, hand_dims(hand, GRIPPER)]
         action[:, hand_dims(hand, FINGERTIPS_XYZ)] = state[nxt, hand_dims(hand, FINGERTIPS_XYZ)]
     return action
+
+
+def last_command(command: Stream, grid_abs: np.ndarray) -> np.ndarray:
+    """(N,) the opening last commanded strictly before each grid time (the first command at or before the first
+    sample): the state of a gripper the source records only as its command. With `commanded_grippers` the action at
+    frame k is the command at k, and the state at k+1 is that same command at the source's own rate."""
+    t, v = command.timestamps, command.values.reshape(-1).astype(np.float64)
+    before = np.searchsorted(t, np.asarray(grid_abs) - 1e-6, side="left") - 1  # a sample at the grid time is not before
+    return v[np.clip(before, 0, len(v) - 1)]
+
+
+def commanded_grippers(action: np.ndarray, sig: HandSignals, grid_abs: np.ndarray) -> np.ndarray:
+    """`action` with each hand's gripper the opening its action commands at each grid time (held: the command at or
+    before it), where the source records the command and no measured opening (`HandTrack.gripper_command`)."""
+    out = np.array(action, copy=True)
+    for hand, track in sig.hands.items():
+        if track.gripper is None and (c := track.gripper_command) is not None:
+            out[:, hand_dims(hand, GRIPPER).start] = rs.resample_hold(c.timestamps, c.values.reshape(-1), grid_abs)
+    return out
 
 
 def untracked_zero(values: np.ndarray, tracked: np.ndarray) -> np.ndarray:

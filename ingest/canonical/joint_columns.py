@@ -13,7 +13,7 @@ import numpy as np
 
 from adapters.base import Stream
 from ingest.canonical.joint_numbering import renumbered
-from schemas.robots.joint_space import JointSpaceOptions, JointUnitsRecord, name_key
+from schemas.robots.joint_space import ArmMap, JointMap, JointSpaceOptions, JointUnitsRecord, name_key
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
@@ -42,15 +42,24 @@ class Column:
 
 
 def _names(key: str, s: Stream) -> list[str]:
-    """The stream's component names, `<key>.<index>` where it has none for every column."""
+    """The stream's component names, `<key>.<index>` where it has none for every column; a scalar column (one value
+    a frame: lerobot's `action.gripper` of shape (1,) read as (T,)) is named by its key."""
+    if s.values.ndim == 1:
+        return [key]
     width = s.values.shape[1]
     return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
 
 
+def _matrix(s: Stream) -> np.ndarray:
+    """(T, width) values: a scalar column as one column."""
+    return s.values[:, None] if s.values.ndim == 1 else s.values
+
+
 def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
-    """(key, stream, component names) of the 2-D float streams, the ones named like `first` ahead of the others."""
+    """(key, stream, component names) of the numeric vector and scalar streams, the ones named like `first` ahead of
+    the others."""
     preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
-    usable = lambda s: s.values.ndim == 2 and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
+    usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
     keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
     return [(k, streams[k], _names(k, streams[k])) for k in keys]
 
@@ -68,8 +77,10 @@ class Resolver:
         for key, _, names in self.table:
             for i, n in enumerate(names):
                 self.by_key.setdefault(name_key(n), Column(key, i, n))
-                if n in explicit:
-                    self.by_urdf.setdefault(explicit[n], Column(key, i, n))
+                # a one-value stream answers to its key as well (`action.gripper`, recorded (T, 1))
+                for given in {n, key} if len(names) == 1 else {n}:
+                    if given in explicit:
+                        self.by_urdf.setdefault(explicit[given], Column(key, i, n))
 
     def modality(self, slice_key: str | None, width: int) -> list[Column] | None:
         """The columns of a GR00T modality slice (`state.left_arm` / `action.left_arm`) of exactly `width` values."""
@@ -77,7 +88,7 @@ class Resolver:
             return None
         key = f"{self.group}.{slice_key}"
         s = self.streams.get(key)
-        if s is None or s.values.ndim != 2 or s.values.shape[1] != width:
+        if s is None or _matrix(s).shape[1] != width:
             return None
         return [Column(key, i, name) for i, name in enumerate(_names(key, s))]
 
@@ -129,4 +140,26 @@ class Resolver:
             other = self.streams[key].timestamps
             if len(other) != len(ts) or not np.array_equal(other, ts):
                 raise JointSpaceError(f"{self.group} joints come from streams on different clocks: {sorted(clocks)}")
-        return ts, np.stack([self.streams[c.stream].values[:, c.index].astype(np.float64) for c in cols], axis=1)
+        return ts, np.stack([_matrix(self.streams[c.stream])[:, c.index].astype(np.float64) for c in cols], axis=1)
+
+    def width(self, key: str) -> int | None:
+        """How many values a frame of stream `key` holds (None: no such numeric stream here)."""
+        return next((len(names) for k, _, names in self.table if k == key), None)
+
+
+def arm_prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
+    """The arm's own side prefixes plus the dataset's numbered ones for its side (`sides`: arm1 -> left)."""
+    return (*arm.prefixes, *(p for p, side in opts.sides.items() if side == arm.side))
+
+
+def numbering_groups(arm: ArmMap) -> tuple[tuple[JointMap, ...], ...]:
+    """The joints whose numbering is checked together: the arm with its gripper, then the arm alone."""
+    return ((*arm.joints, arm.gripper.joint), arm.joints) if arm.gripper else (arm.joints,)
+
+
+def calibration_name(col: str, urdf: str, side: str, two_arms: bool, opts: JointSpaceOptions) -> str:
+    """The name a column's motor calibration is keyed by: the column's own (`shoulder_pan.pos`, `motor_0`), else the
+    arm's side and joint (`right_shoulder_pan`, lerobot's per-arm files given as {right: {...}}); else the column."""
+    keys = {name_key(k) for k in opts.calibration or {}}
+    options = (col, f"{side}_{urdf}" if two_arms else urdf, urdf if not two_arms else col)
+    return next((n for n in options if name_key(n) in keys), col)

@@ -15,9 +15,11 @@ batched FK call per description, never per frame):
   recorded state goes to the notes (`command_tracking`), while the canonical action stays the state delta every EEF
   source gets (`hand_state.action_from_state`), so state t + action t is state t+1 exactly.
 
-Natives stay as they were. What cannot be resolved is a `JointSpaceError` naming the dataset, the field and the
-missing joints: `canonicalize` keeps the natives, fills no canonical dim and records the reason (joint space is never
-a demotion). Nothing is written back to the raw episode (`EvaluatedHands`).
+A gripper is read from its state column, else from its action column (the command, `joint_gripper`). Natives stay
+as they were. What cannot be resolved is a `JointSpaceError` naming the dataset, the field and the missing joints:
+`canonicalize` keeps the natives, fills no canonical dim and records the reason (joint space is never a demotion),
+unless the robot refuses (`JointSpaceSpec.unresolved`, a declared robot): then `JointSpaceRefused` quarantines the
+episode. Nothing is written back to the raw episode (`EvaluatedHands`).
 """
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ from ingest.canonical.joint_columns import (
     JointSpaceError,
     NativeLimits,
     Resolver,
+    arm_prefixes,
+    calibration_name,
+    numbering_groups,
 )
+from ingest.canonical.joint_gripper import read_gripper
 from ingest.canonical.joint_numbering import NumberingError
-from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, ticks_percent, to_radians
+from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, to_radians
 from ingest.frames import compose, offset_matrix, se3_inverse
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
     ArmMap,
-    GripperMap,
-    JointMap,
     JointSpaceOptions,
     JointSpaceSpec,
     JointUnit,
@@ -64,23 +68,6 @@ class EvaluatedHands:
     joint_units: JointUnitsRecord | None = None  # the unit the arm joints were read in, to the lineage
     native_limits: NativeLimits = field(default_factory=dict)  # for the behaviour QA's saturation check
     reasons: tuple[str, ...] = ()  # tier reasons, after the raw episode's own
-
-
-def gripper_opening(
-    raw_value: np.ndarray, grip: GripperMap, unit: str, arm_unit: JointUnit, name: str, opts: JointSpaceOptions
-) -> np.ndarray:
-    """A gripper value -> opening 0 (closed) .. 1 (open), clipped; CalibrationMissing where the unit needs one."""
-    if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
-        raw_value = ticks_percent(raw_value, name, opts)
-        unit = "percent" if unit == "fraction" else unit
-    if unit == "percent":
-        opening = raw_value / 100.0
-    elif unit == "fraction":
-        opening = raw_value
-    else:
-        q = to_radians(raw_value[:, None], [name], arm_unit, opts)[:, 0]
-        opening = (q - grip.closed_q) / (grip.open_q - grip.closed_q)
-    return np.clip(opening, 0.0, 1.0)
 
 
 def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
@@ -146,31 +133,22 @@ class _Arm:
     names: list[str] = field(default_factory=list)  # per column, the name its calibration is found under
 
 
-def _cal_name(col: str, urdf: str, side: str, two_arms: bool, opts: JointSpaceOptions) -> str:
-    """The name a column's motor calibration is keyed by: the column's own (`shoulder_pan.pos`, `motor_0`), else the
-    arm's side and joint (`right_shoulder_pan`, lerobot's per-arm files given as {right: {...}}); else the column."""
-    keys = {name_key(k) for k in opts.calibration or {}}
-    options = (col, f"{side}_{urdf}" if two_arms else urdf, urdf if not two_arms else col)
-    return next((n for n in options if name_key(n) in keys), col)
-
-
-def _prefixes(arm: ArmMap, opts: JointSpaceOptions) -> tuple[str, ...]:
-    """The arm's own side prefixes plus the dataset's numbered ones for its side (`sides`: arm1 -> left)."""
-    return (*arm.prefixes, *(p for p, side in opts.sides.items() if side == arm.side))
-
-
 def _read_arms(res: Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     arms, missing = [], []
     for arm in spec.arms:
         try:
-            cols, miss = res.find(arm.joints, _prefixes(arm, res.opts), arm.modality_arm, arm.motor_ids, _groups(arm))
+            prefixes, groups = arm_prefixes(arm, res.opts), numbering_groups(arm)
+            cols, miss = res.find(arm.joints, prefixes, arm.modality_arm, arm.motor_ids, groups)
         except NumberingError as err:
             raise JointSpaceError(f"{where}: {err}") from err
         missing += [f"{arm.side}: {m}" for m in miss]
         if not miss:
             ts, raw = res.values([c for c in cols if c is not None])
             two = len(spec.arms) > 1
-            names = [_cal_name(c.name, j.urdf, arm.side, two, res.opts) for c, j in zip(cols, arm.joints, strict=True)]  # type: ignore[union-attr]
+            names = [
+                calibration_name(c.name, j.urdf, arm.side, two, res.opts)  # type: ignore[union-attr]
+                for c, j in zip(cols, arm.joints, strict=True)
+            ]
             arms.append(_Arm(arm, cols, ts, raw, names=names))  # type: ignore[arg-type]
     if missing:
         have = [n for _, _, names in res.table for n in names][:40]
@@ -181,11 +159,6 @@ def _read_arms(res: Resolver, spec: JointSpaceSpec, where: str) -> list[_Arm]:
     if len({len(a.ts) for a in arms}) > 1 or any(not np.array_equal(a.ts, arms[0].ts) for a in arms):
         raise JointSpaceError(f"{where}: the arms' joints are on different clocks")
     return arms
-
-
-def _groups(arm: ArmMap) -> tuple[tuple[JointMap, ...], ...]:
-    """The joints whose numbering is checked together: the arm with its gripper, then the arm alone."""
-    return ((*arm.joints, arm.gripper.joint), arm.joints) if arm.gripper else (arm.joints,)
 
 
 def _unsided(res: Resolver, spec: JointSpaceSpec) -> str:
@@ -234,9 +207,13 @@ def _native_limits(
             elif unit == "range_m100_100":
                 lo, hi = -100.0, 100.0
             if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-                comp = list(res.streams[c.stream].names or ())
-                wide = len(comp) == res.streams[c.stream].values.shape[1]
-                out[f"{c.stream}.{comp[c.index] if wide else c.index}"] = (lo, hi)
+                s = res.streams[c.stream]
+                comp = list(s.names or ())
+                if s.values.ndim == 1:  # a scalar column is its own native column
+                    out[c.stream] = (lo, hi)
+                else:
+                    wide = len(comp) == s.values.shape[1]
+                    out[f"{c.stream}.{comp[c.index] if wide else c.index}"] = (lo, hi)
     return out
 
 
@@ -299,7 +276,9 @@ def _fk_signals(
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
         if a.arm.gripper is not None:
-            track.gripper = _gripper(states, a.arm, units, opts, where)
+            grip, commanded, note = read_gripper(raw, states, a.arm, units, opts, where)
+            track.gripper, track.gripper_command = (None, grip) if commanded else (grip, None)
+            notes.append(note)
         if a.arm.hand is not None:
             track.fingertips, track.keypoints = _hand(states, spec, a.arm, where)
         tracks[0 if a.arm.side == "left" else 1] = track
@@ -307,23 +286,11 @@ def _fk_signals(
     return HandSignals(hands=tracks, frame="robot_base", apply_offset=False, notes=notes)
 
 
-def _gripper(res: Resolver, arm: ArmMap, units: JointUnit, opts: JointSpaceOptions, where: str) -> Stream:
-    grip = arm.gripper
-    assert grip is not None
-    [col], missing = res.find((grip.joint,), _prefixes(arm, opts), arm.modality_hand, arm.motor_ids, _groups(arm))
-    if missing or col is None:
-        raise JointSpaceError(f"{where}: {arm.side} gripper joint {grip.joint.urdf!r} not found")
-    ts, v = res.values([col])
-    unit = opts.gripper_unit or grip.unit
-    name = _cal_name(col.name, grip.joint.urdf, arm.side, len(arm.prefixes) > 0 and arm.prefixes != ("",), opts)
-    return Stream(ts, gripper_opening(v[:, 0], grip, unit, units, name, opts), unit="0..1")
-
-
 def _hand(res: Resolver, spec: JointSpaceSpec, arm: ArmMap, where: str) -> tuple[Stream, Stream]:
     """(fingertips, MANO-21 keypoints) streams of one dexterous hand, both in the wrist frame (`frame="wrist"`)."""
     assert arm.hand is not None
     hand = arm.hand.spec()
-    cols, missing = res.find(arm.hand.joints(), _prefixes(arm, res.opts), arm.modality_hand)
+    cols, missing = res.find(arm.hand.joints(), arm_prefixes(arm, res.opts), arm.modality_hand)
     if missing:
         raise JointSpaceError(f"{where}: {arm.side} hand joints {missing} not found")
     ts, v = res.values([c for c in cols if c is not None])
@@ -375,4 +342,11 @@ def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> EvaluatedHands:
     try:
         return joint_space_signals(raw, emb.joint_space)
     except JointSpaceError as err:
+        if emb.joint_space.unresolved == "refuse":  # a declared robot: its columns are the user's word
+            raise JointSpaceRefused(f"{emb.name} ({emb.joint_space.source}): {err}") from err
         return EvaluatedHands(raw.hands, err.joint_units, err.native_limits, (f"joint space ({emb.name}): {err}",))
+
+
+class JointSpaceRefused(ValueError):
+    """A robot whose joint space refuses what does not resolve (one the job spec declares): the episode is
+    quarantined with this message, naming the dataset, episode and field, never kept as natives only."""

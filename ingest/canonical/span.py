@@ -19,6 +19,7 @@ from ingest.canonical.decouple import FORWARD_AXIS, as_opencv, decouple
 from ingest.canonical.hand_state import (
     HandWindow,
     action_from_state,
+    commanded_grippers,
     hand_block,
     hand_streams,
     in_window,
@@ -202,7 +203,10 @@ def _mask_and_action(ctx: EpisodeContext, span: Span) -> None:
         if ctx.sig.canonical:  # a given state: a hand is tracked where its dims are finite
             span.tracked[:, hand] = np.isfinite(span.state[:, hand_dims(hand, slice(0, 25))][:, dims]).all(axis=1)
         span.tracked[:, hand] &= dims.any()
-    action = span.action if span.action is not None else action_from_state(span.state, span.poses, span.tracked)
+    if span.action is None:  # state deltas; a gripper recorded only as its command: that command (`hand_state`)
+        action = commanded_grippers(action_from_state(span.state, span.poses, span.tracked), ctx.sig, span.grid_abs)
+    else:
+        action = span.action
     action[:, ~mask] = 0.0
     interp = np.zeros(len(span.grid), dtype=bool)
     tol = ctx.spec.interpolation_tolerance_s

@@ -31,6 +31,12 @@ class DeclaredGripper(BaseModel):
     column: str | None = Field(None, description="or the recording's column that holds it (values as recorded)")
     open: float = Field(description="the value when fully open")
     closed: float = Field(description="the value when closed")
+    tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="how far past open..closed a value may lie, as a share of the range, before the "
+        "episode is refused naming the column (noise at the ends is clipped)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> DeclaredGripper:
@@ -92,6 +98,7 @@ class DeclaredRobot(BaseModel):
                     closed_q=to(g.closed),
                     open_q=to(g.open),
                     source=f"declared in the job spec ({self.source})",
+                    range_tolerance=g.tolerance,
                 )
             arms.append(
                 ArmMap(
@@ -109,6 +116,7 @@ class DeclaredRobot(BaseModel):
             units=self.units,
             arms=tuple(arms),
             source=self.source or f"declared in a job spec: {self.urdf}",
+            unresolved="refuse",
         )
 
     def embodiment(self, name: str) -> Embodiment:

@@ -108,6 +108,12 @@ class GripperMap(BaseModel):
     closed_q: float = Field(description="joint value (rad, or m if prismatic) when closed; percent/fraction: 0")
     open_q: float = Field(description="joint value when fully open (unit 'joint'); percent: 100, fraction: 1")
     source: str = Field(min_length=1, description="where the direction and the end values come from")
+    range_tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="values past closed..open by more than this share of the range are refused, naming the episode "
+        "and column (a declared gripper: the range is the user's word); None: clipped to 0..1",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> GripperMap:
@@ -181,6 +187,12 @@ class JointSpaceSpec(BaseModel):
     )
     arms: tuple[ArmMap, ...] = Field(min_length=1, max_length=2)
     source: str = Field(min_length=1, description="where the names, units, links and offsets come from")
+    unresolved: Literal["natives", "refuse"] = Field(
+        "natives",
+        description="an episode whose joints or gripper do not resolve: kept with its natives and the reason "
+        "(a shipped robot, whose datasets vary), or refused naming the field (a robot the job spec declares: its "
+        "columns are the user's word, never a silent fall back)",
+    )
 
     @model_validator(mode="after")
     def _sides(self) -> JointSpaceSpec:

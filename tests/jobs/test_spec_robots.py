@@ -195,3 +195,102 @@ def test_a_public_urdf_declared_in_the_spec_gives_canonical_actions_that_hold_th
     assert np.linalg.norm(wrist, axis=1).max() < 1.19, "within the Gen3's reach (1.187 m straight up)"
     action = ep.action[:, 25:28]
     assert np.ptp(action, axis=0).max() > 0.01, "the canonical action moves"
+
+
+def _with_gripper_command(root: Path, values: np.ndarray, key: str = "action.gripper") -> None:
+    """A scalar column beside the arm's vectors, as a recorder that writes the gripper only as its command does (a
+    real Dobot CR5 LeRobot v2.1 set's `action.gripper`, 0/1, shape (1,))."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(data)
+    pq.write_table(table.append_column(key, pa.array(values.astype(np.float32))), data)
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"][key] = {"dtype": "float32", "shape": [1], "names": None}
+    (root / "meta/info.json").write_text(json.dumps(info))
+
+
+def _steps(spec_path: Path) -> dict:
+    spec = load_spec(spec_path)
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    return dict(run_steps(run, tuple(s for s in STEPS if s[0] != "write")))
+
+
+ARM = {"joints": ["shoulder", "elbow", "wrist"], "eef_link": "tool"}
+
+
+def _command_recording(root: Path, n: int = 40) -> np.ndarray:
+    """Two episodes of the planar arm, the gripper recorded only as its command: 1 open, then 0 from frame 17, then
+    1 again from frame 29 (a teleoperator's button), the arm's vector holding only joints."""
+    t = np.arange(n) / 10.0
+    deg = np.stack([40 * np.sin(t), 30 * np.cos(t) - 30, 20 * np.sin(2 * t)], axis=1)
+    write_lerobot_v3(root, (n, n), cameras={}, names=["m_a", "m_b", "m_c"], vectors=lambda e, k: (deg, deg))
+    one = np.where((np.arange(n) >= 17) & (np.arange(n) < 29), 0.0, 1.0)
+    _with_gripper_command(root, np.concatenate([one, one]))
+    return one
+
+
+def test_a_declared_gripper_from_the_action_column_is_the_canonical_gripper(tmp_path: Path) -> None:
+    """Issue 65: declared from `action.gripper` (open 1, closed 0), the gripper is read, never a fall back to natives:
+    the canonical action's gripper at frame k is the recorded command at k, the state's the command before it."""
+    recorded = _command_recording(tmp_path / "raw")
+    arm = ARM | {"gripper": {"column": "action.gripper", "open": 1, "closed": 0}}
+    declared = {"urdf": "robots/arm.urdf", "units": "deg", "arms": {"right": arm}}
+    [ep] = _steps(_spec(tmp_path, declared))["judge"].episodes  # robot_type so100_follower: no percent guessed
+    assert ep.action_kind.value == "canonical" and not any("native" in r for r in ep.tier_reasons), ep.tier_reasons
+    n = ep.num_frames  # a 10 Hz recording: grid frame k is row k
+    assert np.array_equal(ep.action[:, 34], recorded[:n]), "action gripper = the command recorded at the frame"
+    assert np.array_equal(ep.state[1:, 34], recorded[: n - 1]) and ep.state[0, 34] == recorded[0]
+    assert ep.mask[34] and ep.state[:, 34].min() == 0.0 and "action.gripper" in " ".join(ep.notes)
+
+
+@pytest.mark.parametrize(
+    ("gripper", "said"),
+    [
+        ({"column": "action", "open": 1, "closed": 0}, "action stream 'action' holds 3 values a frame"),
+        ({"column": "action.grip", "open": 1, "closed": 0}, "gripper 'action.grip' not found in the state or action"),
+        ({"column": "action.gripper", "open": 100, "closed": 50}, "field action.gripper: right gripper values 0..1"),
+    ],
+)
+def test_a_declared_gripper_that_does_not_fit_its_column_refuses_the_episode(
+    tmp_path: Path, gripper: dict, said: str
+) -> None:
+    """A planted misfit (the arm's whole vector, a column the recording lacks, a range the values lie outside) refuses
+    the episode naming the dataset, episode and field: never the silent "native only" with exit 0 of issue 65."""
+    from ingest.canonical.joint_space import JointSpaceRefused
+    from jobs.ingest.worker import process_episode
+
+    _command_recording(tmp_path / "raw")
+    arm = ARM | {"gripper": gripper}
+    spec_path = _spec(tmp_path, {"urdf": "robots/arm.urdf", "units": "deg", "arms": {"right": arm}})
+    with pytest.raises(JointSpaceRefused, match="episode episode_000000") as err:
+        _steps(spec_path)
+    assert said in str(err.value), str(err.value)
+    spec = load_spec(spec_path)
+    answer = process_episode(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)))
+    assert type(answer).__name__ == "Rejected" and answer.stage == "canonicalize" and said in answer.message
+
+
+@pytest.mark.parametrize(
+    ("key", "said"), [("colum", "did you mean 'column'?"), ("cmd", "allowed: joint, column, open")]
+)
+def test_a_robot_under_its_source_is_refused_at_the_nested_key_naming_the_allowed_ones(
+    tmp_path: Path, key: str, said: str
+) -> None:
+    """Issue 65: a wrong key deep in a source's `robot:` was reported at the `robot:` line, beside a "should be a
+    valid string" of the other union member, with no allowed keys; now at its own line and field, alone."""
+    _command_recording(tmp_path / "raw", 12)
+    arm = ARM | {"gripper": {key: "action.gripper", "open": 1, "closed": 0}}
+    path = _spec(tmp_path, {"urdf": "robots/arm.urdf", "units": "deg", "arms": {"right": arm}})
+    spec = yaml.safe_load(path.read_text())
+    spec["sources"][0]["robot"], spec["robots"] = spec.pop("robots")["acme_arm"], {}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    line = 1 + next(i for i, text in enumerate(path.read_text().splitlines()) if text.strip().startswith(f"{key}:"))
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    [issue] = err.value.errors
+    assert issue.loc == f"sources[0].robot.arms.right.gripper.{key}" and issue.line == line, issue
+    assert said in issue.message, issue.message

@@ -6,7 +6,7 @@ in dataset_converter.py @ 04635a8e; grippers `/hdas/feedback_gripper_<side>.posi
 Galaxea Open-World LeRobot `info.json` was found (its LeRobot release was announced, not published where we can read
 it): the layout is the converter's, the values generated (arms swaying about a mid pose, grippers 10 .. 90 percent).
 Checked by invariants: each wrist within its arm's reach of its arm base, left of the right one; the torso and the
-grippers (scalar columns the joint-space resolver does not read: joint_space.yaml `galaxea_r1lite`) left as natives,
+grippers (their unit only in docs, not the maker's code: joint_space.yaml `galaxea_r1lite`) left as natives,
 their canonical dims masked, never filled."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.joint_space import gripper_opening
+from ingest.canonical.joint_gripper import gripper_opening
 from ingest.canonical.joint_units import to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter

@@ -166,7 +166,7 @@ INT_STEPS = {"so101_bimanual_chunk_index_v21"}  # layouts whose state columns ar
 def test_real_layouts_stats_read_in_their_unit(layout: str, embodiment: str, options: dict, expected: tuple) -> None:
     """Each layout's real stats.json min/max per joint, walked through, read against its robot's limits: the unit
     its recorder writes (lerobot followers RANGE_M100_100, Unitree radians, the hand-made bimanual raw steps)."""
-    from ingest.canonical.joint_space import _cal_name
+    from ingest.canonical.joint_columns import calibration_name
     from schemas.robots.joint_space import name_key
     from schemas.robots.registry import default_registry
 
@@ -188,7 +188,7 @@ def test_real_layouts_stats_read_in_their_unit(layout: str, embodiment: str, opt
             assert len(found) == 1, (j.urdf, arm.side)
             cols.append(keys[found.pop()])
             joints.append(j.urdf)
-            cal.append(_cal_name(names[cols[-1]], j.urdf, arm.side, len(spec.arms) > 1, opts))
+            cal.append(calibration_name(names[cols[-1]], j.urdf, arm.side, len(spec.arms) > 1, opts))
     lo, hi = np.array(ranges["min"])[cols], np.array(ranges["max"])[cols]
     t = (0.5 - 0.5 * np.cos(np.linspace(0, 2 * np.pi, 400)))[:, None]
     lower, upper = _limits(spec.description, tuple(joints))
