@@ -5,7 +5,7 @@ GR00T's loader takes, for a step at row t of an episode, every key's rows `t + d
 (`gr00t/data/dataset.py:702`); its data configs read the observation at t (`observation_indices = [0]`) and the
 action chunk t .. t+15 (`action_indices = list(range(16))`, `gr00t/experiment/data_config.py:64-65`), each row as
 recorded: the action row t is the command recorded at t, as eidata's corpus stores it (no shift). Past the episode's
-end an absolute key repeats its last row and a relative one is 0 (`dataset.py:604-620,733`; `absolute` defaults to
+end an absolute key repeats its last row and a relative one is 0 (`dataset.py:612-620,733`; `absolute` defaults to
 true, `gr00t/data/schema.py:68`).
 """
 
