@@ -11,7 +11,6 @@ import json
 import shutil
 from pathlib import Path
 
-import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -29,21 +28,12 @@ from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE, hand_b
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import FeatureSpec, load_info
 from schemas.modality import ModalityJson, check_modality
-from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
 from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"
 FRANKA = ["right_eef_position", "right_eef_rotation", "right_gripper"]
 HUMAN = [f"{h}_{p}" for h in ("left", "right") for p in ("eef_position", "eef_rotation", "fingertips")]
-JOINTS = [f"arm.j{i}" for i in range(6)]
-COMMAND = [*(f"arm.j{i}.target" for i in range(6)), "gripper.target"]
-
-
-def native_episode(n: int, uid: str, k: int) -> dict:
-    """An episode of a robot without a description: no canonical dim, its joints and a 7-D command that moves."""
-    rng = np.random.default_rng(100 + k)
-    ep = episode(n, "stack", uid, "unknown", mask=[0] * 50, action_kind="native")
-    return {**ep, "native": rng.normal(size=(n, len(JOINTS))), "native_action": rng.normal(size=(n, len(COMMAND)))}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +62,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clip = episode(5, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
     write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
     natives = [native_episode(6, "lab/cr5/a", 0), native_episode(4, "lab/cr5/b", 1)]
-    names = {"native_state_names": JOINTS, "native_action_names": COMMAND}
+    names = {"native_state_names": NATIVE_JOINTS, "native_action_names": NATIVE_COMMAND}
     write_dataset(root / "datasets/lab/cr5", "unknown", natives, mask=nothing, **names)
     shutil.copytree(realdata(GR00T), root / "datasets/gr00t/picknplace")  # foreign layout: refused, left alone
     return root
@@ -159,7 +149,7 @@ def test_a_robot_without_a_description_gives_its_recorded_command(corpus: Path, 
     assert m.column("state", NATIVE_KEY) == STATE_NATIVE and m.column("action", NATIVE_KEY) == ACTION_NATIVE
     assert m.action[NATIVE_KEY].absolute is True and m.state[NATIVE_KEY].absolute is None  # GR00T's default: true
     names = {g: info.features[m.column(g, NATIVE_KEY)].flat_names() for g in ("state", "action")}
-    assert names == {"state": JOINTS, "action": COMMAND}
+    assert names == {"state": NATIVE_JOINTS, "action": NATIVE_COMMAND}
     # the slices read back the recorded command and joints, every value, of every episode
     for k, n in enumerate((6, 4)):
         t = pq.read_table(root / f"data/chunk-000/episode_{k:06d}.parquet")
@@ -224,43 +214,6 @@ def test_cli_exit_codes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli_export(argparse.Namespace(root=str(broken), format="gr00t", out=None, dry_run=False)) == 1
     out = capsys.readouterr().out
     assert "error     datasets/oxe/bridge" in out and "info.json" in out and "unchanged datasets/ego4d/clips" in out
-
-
-def test_out_writes_a_copy_and_leaves_the_corpus_as_it_was(corpus: Path, tmp_path: Path, capsys) -> None:
-    src = tmp_path / "corpus"
-    shutil.copytree(corpus / "datasets/lab", src / "datasets/lab")
-    shutil.copytree(corpus / "datasets/oxe", src / "datasets/oxe")
-    for modality in src.rglob(MODALITY_PATH):
-        modality.unlink()
-    before = {p: p.stat().st_mtime_ns for p in src.rglob("*")}
-    out = tmp_path / "out"
-    assert main(["export", str(src), "--format", "gr00t", "--out", str(out), "--dry-run"]) == 0
-    assert "to write  datasets/lab/cr5 (native action)" in capsys.readouterr().out and not out.exists()
-    assert main(["export", str(src), "--format", "gr00t", "--out", str(out)]) == 0
-    said = capsys.readouterr().out
-    assert "gr00t: 2 written, 0 unchanged, 0 error" in said
-    assert f"GR00T: LeRobotSingleDataset('{out}/lab/cr5', modality_configs=" in said
-    assert {p: p.stat().st_mtime_ns for p in src.rglob("*")} == before  # nothing written into the corpus
-    for name in ("lab/cr5", "oxe/bridge"):
-        ds, orig = out / name, src / "datasets" / name
-        m = ModalityJson.load(ds / MODALITY_PATH)
-        assert check_modality(m, load_info(ds / "meta/info.json")) == []
-        assert (ds / "data/chunk-000/episode_000001.parquet").samefile(orig / "data/chunk-000/episode_000001.parquet")
-        with av.open(str(ds / "videos/chunk-000/observation.images.head/episode_000001.mp4")) as c:
-            frames = [f for f in c.decode(video=0)]  # GR00T's decord reads H.264, not the corpus's AV1
-            assert c.streams.video[0].codec_context.name == "h264" and all(f.key_frame for f in frames)
-        assert len(frames) == json.loads((ds / "meta/episodes.jsonl").read_text().splitlines()[1])["length"]
-        stats = json.loads((ds / "meta/stats.json").read_text())
-        columns = sorted({m.column(g, k) for g in ("state", "action") for k in getattr(m, g)})
-        assert sorted(stats) == columns
-        for column in columns:
-            values = np.concatenate(
-                [np.asarray(pq.read_table(f, columns=[column])[column].to_pylist()) for f in orig.rglob("*.parquet")]
-            ).astype(np.float32)
-            np.testing.assert_allclose(stats[column]["q99"], np.quantile(values, 0.99, axis=0), rtol=1e-6)
-            np.testing.assert_allclose(stats[column]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert main(["export", str(src), "--format", "gr00t", "--out", str(out)]) == 0  # a rerun replaces them whole
-    assert not [p for p in (out / "lab").iterdir() if p.name.startswith(".")]
 
 
 # -- the real GR00T sample ---------------------------------------------------------------------------------------
