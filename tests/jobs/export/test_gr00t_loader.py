@@ -72,6 +72,7 @@ def _needs() -> tuple[str, Path]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    _needs()  # before building anything
     tmp = tmp_path_factory.mktemp("gr00t_loader")
     root, spec = tmp / "corpus", CanonicalizeSpec(image=ImageSpec(size="64x64"))
     for raw in gr00t_raws()[:2]:
