@@ -14,9 +14,11 @@ Where a row's value belongs in time (`Timing`) is the one convention the consume
 - LeRobot: row t holds the command sent at t, recorded in the same frame as the observation read just before it
   (huggingface/lerobot `src/lerobot/record.py` `record_loop` @ v0.3.3: `observation = robot.get_observation()`,
   `sent_action = robot.send_action(action)`, one `frame` built of both).
-- GR00T: row t is the recorded command at t; its data configs read `action_indices = list(range(16))` from t
-  (NVIDIA/Isaac-GR00T `gr00t/experiment/data_config.py` @ f4e12be) and `meta/modality.json` says per part whether it
-  is absolute.
+- GR00T: row t is the recorded command at t, read as it is: for a step at row t its loader takes every key's rows
+  `t + delta_indices` (NVIDIA/Isaac-GR00T `gr00t/data/dataset.py:702` @ f4e12be), its data configs the observation
+  at t and the action chunk t .. t+15 (`gr00t/experiment/data_config.py:64-65`: `observation_indices = [0]`,
+  `action_indices = list(range(16))`); `meta/modality.json` says per part whether it is absolute (the default,
+  `gr00t/data/schema.py:68`: past the episode's end the last row repeats) or relative (0 there, `dataset.py:733`).
 - LDA-1B: row t of an end-effector action holds the pose OBSERVED at t, the same column as the state (its own
   modality template maps one column to both: jiangranlv/latent-dynamics-action `lda/dataloader/
   calculate_delta_min_max.py` @ 99bf08b). With `use_delta_action` it differences consecutive rows itself
@@ -89,7 +91,13 @@ CONVENTIONS: dict[str, Convention] = {
     for c in (
         Convention("eidata", Timing.commanded, Reference.relative, "DESIGN.md section 3; training/episodes.py"),
         Convention("lerobot", Timing.commanded, Reference.absolute, "huggingface/lerobot record.py record_loop"),
-        Convention("gr00t", Timing.commanded, Reference.absolute, "NVIDIA/Isaac-GR00T data_config.py action_indices"),
+        Convention(
+            "gr00t",
+            Timing.commanded,
+            Reference.absolute,
+            "NVIDIA/Isaac-GR00T @ f4e12be gr00t/experiment/data_config.py:64-65 (action_indices = list(range(16))), "
+            "gr00t/data/dataset.py:702 (rows t + delta_indices), gr00t/data/schema.py:68 (absolute by default)",
+        ),
         Convention("lda", Timing.observed, Reference.absolute, "latent-dynamics-action calculate_delta_min_max.py"),
     )
 }

@@ -41,7 +41,7 @@ FRAME_OPTIONS = (
 )
 # formats that write no frame: a frame size given to them is refused (exit 2) rather than ignored
 NO_FRAMES = {
-    "gr00t": "it writes meta/modality.json beside each dataset's own videos, no frame (GR00T's loader resizes them)",
+    "gr00t": "each dataset's cameras keep their size (GR00T's own transforms resize at load)",
     "lingbot-va": "its latents are made at --size HxW (Wan2.2's input, as LingBot-VA resizes), its videos linked",
     # not frameless, but one dataset per canonical dataset, each at its own size (LDA's transforms resize at load):
     # the resize is not wired into its all-intra re-encode yet (jobs/export/lda/video.py), so refused, not ignored

@@ -1,23 +1,34 @@
-"""`eidata export ROOT --format gr00t`: a GR00T `meta/modality.json` beside every canonical dataset of a corpus.
+"""`eidata export ROOT --format gr00t [--out DIR]`: a GR00T `meta/modality.json` for every dataset of a corpus, written
+beside the dataset (in place, the default) or with a copy of the dataset under DIR (`gr00t_copy.py`).
 
-The 50-dim canonical `observation.state` / `action` (DESIGN.md section 3) are cut into the per-hand slices LDA /
-starVLA configs name: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`), `{hand}_gripper` (1),
-`{hand}_fingertips` (15, five tips xyz in the wrist frame), only the parts some episode fills (the union of the lineage
-masks; without lineage, info.json's mask). Action wrist slices are deltas (`absolute: false`); gripper command and
-fingertips at t+1 are absolute. Cameras get their short name as alias.
+What a dataset gives GR00T is its action's kind (the action contract, `schemas/actions.py` `ActionKind`):
+- canonical: the 50-dim `observation.state` / `action` (DESIGN.md section 3) cut into the per-hand slices LDA /
+  starVLA configs name: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`), `{hand}_gripper` (1),
+  `{hand}_fingertips` (15, five tips xyz in the wrist frame), only the parts some episode fills (the union of the
+  lineage masks; without lineage, info.json's mask). Action wrist slices are deltas (`absolute: false`); gripper
+  command and fingertips at t+1 are absolute.
+- native (a robot eidata has no description of: no canonical dim, its command kept as `action.native` and its joints
+  as `observation.state.native`, at 10 Hz): one slice `native` over each of those columns whole (`original_key`),
+  `absolute: true`, the names it covers checked against info.json's. GR00T reads the rows as recorded: its row t is
+  the command recorded at t, as in the corpus (`schemas.actions.CONVENTIONS["gr00t"]`).
+- none (no canonical dim, no native command): video and language only, said in a note.
+A dataset that cannot be described (not eidata's canonical layout, or a native command that is not a named vector) is
+refused, naming it; the others are written and the export exits 1.
 
-GR00T reads language per frame from integer columns indexing `tasks.jsonl`: the task is `task_index` itself
-(`annotation.human.action.task_description`); a caption is declared (`annotation.eidata.caption`) only when the dataset
-has that per-frame column (lineage captions cannot be read by GR00T: the export counts the episodes it leaves out).
-Every slice is checked against the features it names before the file is written atomically and read back. A bucket's
-corpus is exported on its scratch under the output's lease, each dataset's new file published as one meta-change
-commit record at the clean end (DESIGN.md 3.2); a dry run reads it without the lease.
+Cameras get their short name as alias. GR00T reads language per frame from integer columns indexing `tasks.jsonl`:
+the task is `task_index` itself (`annotation.human.action.task_description`); a caption is declared
+(`annotation.eidata.caption`) only when the dataset has that per-frame column (lineage captions cannot be read by
+GR00T: the export counts the episodes it leaves out). Every slice is checked against the features it names before the
+file is written atomically and read back. In place, a bucket's corpus is exported on its scratch under the output's
+lease, each dataset's new file published as one meta-change commit record at the clean end (DESIGN.md 3.2); a dry run
+reads it without the lease.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -32,16 +43,20 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
 from ingest.storage.lease import OutputLeasedError
-from jobs.runtime.stage import Failed, Stage, Usage
+from jobs.export.gr00t_config import loader_text, modality_configs
+from jobs.runtime.stage import Failed, Stage
+from schemas.actions import ActionKind
 from schemas.canonical import (
     ACTION,
     ACTION_NAMES,
+    ACTION_NATIVE,
     CANONICAL_DIM,
     FINGERTIPS_XYZ,
     GRIPPER,
     HANDS,
     STATE,
     STATE_NAMES,
+    STATE_NATIVE,
     WRIST_POS,
     WRIST_ROT6D,
     hand_dims,
@@ -61,13 +76,21 @@ PARTS: tuple[tuple[str, slice, str | None, bool], ...] = (
     ("gripper", GRIPPER, None, True),
     ("fingertips", FINGERTIPS_XYZ, None, True),
 )
+NATIVE_KEY = "native"  # a robot without a description: `state.native` / `action.native`, each its column whole
+NATIVE_COLUMNS = {"state": STATE_NATIVE, "action": ACTION_NATIVE}
 TASK_ANNOTATION = "human.action.task_description"  # GR00T's usual language key, mapped onto `task_index`
 CAPTION_ANNOTATION = "eidata.caption"  # column `annotation.eidata.caption`, when a dataset has one
-Status = Literal["written", "to write", "unchanged", "skipped", "error"]  # "to write": a dry run's plan
+# "to write": a dry run's plan; "refused": a dataset that cannot be described (the export exits 1)
+Status = Literal["written", "to write", "unchanged", "refused", "error"]
+FAILED: tuple[Status, ...] = ("refused", "error")
 
 
 class ExportError(ValueError):
     """The modality built for a dataset does not fit its features (names the dataset and the slice)."""
+
+
+class RefusedError(ExportError):
+    """A dataset whose action GR00T cannot be given (names the dataset and why)."""
 
 
 class DatasetExport(BaseModel):
@@ -75,11 +98,18 @@ class DatasetExport(BaseModel):
 
     dataset: str
     status: Status
+    kind: ActionKind | None = None
     state: list[str] = []
     action: list[str] = []
     video: list[str] = []
     annotation: list[str] = []
     notes: list[str] = []
+    path: str = ""  # the folder GR00T reads (an `--out` copy's)
+
+    @property
+    def configs(self) -> str:
+        """GR00T's `modality_configs` for this dataset (`gr00t_config.py`)."""
+        return modality_configs(self.video, self.state, self.action, self.annotation)
 
 
 # -- pure: the modality of one dataset --------------------------------------------------------------------------
@@ -104,6 +134,28 @@ def used_dims(info: InfoJson, episode_masks: list[list[int]]) -> np.ndarray:
     return np.asarray(mask, dtype=bool) if mask is not None else np.ones(CANONICAL_DIM, dtype=bool)
 
 
+def dataset_kind(info: InfoJson, used: np.ndarray, kinds: list[ActionKind | None]) -> ActionKind:
+    """The action a dataset gives GR00T: canonical where an episode fills a canonical dim; else native where it keeps
+    `action.native` and some episode's command is native (or, ingested before the lineage said, not said to be
+    none); else none."""
+    if used.any():
+        return ActionKind.canonical
+    if ACTION_NATIVE in info.features and (not kinds or any(k is not ActionKind.none for k in kinds)):
+        return ActionKind.native
+    return ActionKind.none
+
+
+def _video_annotation(info: InfoJson) -> tuple[dict[str, ColumnSpec], dict[str, ColumnSpec]]:
+    video = {
+        k.removeprefix(VIDEO_PREFIX) if k.startswith(VIDEO_PREFIX) else k.replace(".", "_"): ColumnSpec(original_key=k)
+        for k in info.video_keys
+    }
+    annotation = {TASK_ANNOTATION: ColumnSpec(original_key="task_index")}
+    if f"annotation.{CAPTION_ANNOTATION}" in info.features:
+        annotation[CAPTION_ANNOTATION] = ColumnSpec()
+    return video, annotation
+
+
 def build_modality(info: InfoJson, used: np.ndarray) -> tuple[ModalityJson, dict[tuple[str, str], list[str]]]:
     """The modality of a canonical dataset and, per (group, key), the canonical names its slice must cover."""
     state: dict[str, SliceSpec] = {}
@@ -120,23 +172,48 @@ def build_modality(info: InfoJson, used: np.ndarray) -> tuple[ModalityJson, dict
             action[key] = SliceSpec(**common, absolute=action_absolute, dtype=info.features[ACTION].dtype)
             expected[("state", key)] = list(STATE_NAMES[sl])
             expected[("action", key)] = list(ACTION_NAMES[sl])
-    video = {
-        k.removeprefix(VIDEO_PREFIX) if k.startswith(VIDEO_PREFIX) else k.replace(".", "_"): ColumnSpec(original_key=k)
-        for k in info.video_keys
-    }
-    annotation = {TASK_ANNOTATION: ColumnSpec(original_key="task_index")}
-    if f"annotation.{CAPTION_ANNOTATION}" in info.features:
-        annotation[CAPTION_ANNOTATION] = ColumnSpec()
+    video, annotation = _video_annotation(info)
     return ModalityJson(state=state, action=action, video=video, annotation=annotation), expected
+
+
+def native_modality(info: InfoJson, where: str) -> tuple[ModalityJson, dict[tuple[str, str], list[str]]]:
+    """The modality of a robot without a description: `native` over `observation.state.native` (when kept) and
+    `action.native`, each whole, absolute (GR00T pads an absolute chunk past the episode's end with its last row,
+    `gr00t/data/dataset.py:733` @ f4e12be), and the names each slice must cover (info.json's). Refused when the
+    command is not a 1-D vector with a name per value."""
+    groups: dict[str, dict[str, SliceSpec]] = {"state": {}, "action": {}}
+    expected: dict[tuple[str, str], list[str]] = {}
+    for group, column in NATIVE_COLUMNS.items():
+        ft = info.features.get(column)
+        if ft is None:
+            continue
+        names = ft.flat_names()
+        if len(ft.shape) != 1 or not names or len(names) != ft.shape[0]:
+            shape = list(ft.shape)
+            raise RefusedError(f"{where}: {column!r} is {ft.dtype}{shape} with names {names}: not a named vector")
+        spec = SliceSpec(start=0, end=len(names), original_key=column, dtype=ft.dtype)
+        groups[group][NATIVE_KEY] = spec.model_copy(update={"absolute": True}) if group == "action" else spec
+        expected[(group, NATIVE_KEY)] = list(names)
+    video, annotation = _video_annotation(info)
+    return ModalityJson(**groups, video=video, annotation=annotation), expected
 
 
 # -- one dataset on disk -----------------------------------------------------------------------------------------
 
 
-def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False) -> DatasetExport:
-    """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset."""
+class Described(BaseModel):
+    """A dataset's modality, checked against its features, and what the user is told of it."""
+
+    modality: ModalityJson
+    kind: ActionKind
+    info: InfoJson
+    notes: list[str] = []
+
+
+def describe(root: Path, name: str) -> Described:
+    """The checked modality of the dataset at `root` (named `name` in messages); RefusedError for a dataset that
+    cannot be described, ExportError for one whose modality does not fit its features."""
     root = Path(root)
-    name = name or root.name
     try:
         info = load_info(root / INFO_PATH)
     except ValidationError as e:
@@ -146,50 +223,85 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
     except OSError as e:
         raise ExportError(f"{root / INFO_PATH}: cannot read ({e})") from e
     if not is_canonical(info):
-        why = "not a canonical eidata dataset (observation.state / action are not the 50-dim canonical layout)"
-        return DatasetExport(dataset=name, status="skipped", notes=[why])
+        why = "observation.state / action are not the 50-dim canonical layout"
+        raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
     lines = read_jsonl(root / EPISODES_PATH) if (root / EPISODES_PATH).is_file() else []
     lineages = [EpisodeLineage.of(line) for _, line in lines]
     masks = [lin.mask for lin in lineages if lin.mask is not None]
-    modality, expected = build_modality(info, used_dims(info, masks))
+    used = used_dims(info, masks)
+    kind = dataset_kind(info, used, [lin.action_kind for lin in lineages])
+    notes = []
+    if kind is ActionKind.native:
+        modality, expected = native_modality(info, name)
+        width = info.features[ACTION_NATIVE].shape[0]
+        kept = " and observation.state.native" if modality.state else " (no observation.state.native: no state)"
+        notes.append(f"robot without a description: its command action.native ({width} dims){kept}, at 10 Hz")
+        still = sum(lin.action_kind is ActionKind.none for lin in lineages)
+        if still:
+            notes.append(f"{still} episode(s) whose command never moves (action_kind none) are read as recorded")
+    else:
+        modality, expected = build_modality(info, used)
     problems = check_modality(modality, info, expected)
     if any(p.severity == "error" for p in problems):
         raise ExportError(f"{root}: modality does not fit the features: " + "; ".join(p.message for p in problems))
-    notes = [f"{p.severity}: {p.message}" for p in problems]
+    notes += [f"{p.severity}: {p.message}" for p in problems]
     captions = sum(lin.caption_text() is not None for lin in lineages)
     if captions and CAPTION_ANNOTATION not in modality.annotation:
         notes.append(
             f"{captions} captioned episode(s): the caption is in episodes.jsonl lineage only, GR00T reads language "
             f"from a per-frame column (annotation.{CAPTION_ANNOTATION}), so it is not declared"
         )
-    if not modality.state:
-        notes.append("no state/action part is filled (actionless): video and language only")
+    if kind is ActionKind.none:
+        notes.append("no command (no canonical dim, no native command): video and language only")
+    return Described(modality=modality, kind=kind, info=info, notes=notes)
+
+
+def result_of(name: str, status: Status, described: Described) -> DatasetExport:
+    m = described.modality
+    groups = {k: list(getattr(m, k)) for k in ("state", "action", "video", "annotation")}
+    return DatasetExport(dataset=name, status=status, kind=described.kind, notes=described.notes, **groups)
+
+
+def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False) -> DatasetExport:
+    """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset, in place."""
+    root = Path(root)
+    name = name or root.name
+    described = describe(root, name)
     path = root / MODALITY_PATH
-    text = modality.dumps()
+    text = described.modality.dumps()
     status: Status = "unchanged" if path.is_file() and path.read_text(encoding="utf-8") == text else "written"
     if status == "written" and dry_run:  # said as what it is: planned, not done
         status = "to write"
     elif status == "written":
-        write_text_atomic(path, text)
-        if ModalityJson.load(path) != modality:  # what GR00T will read is what was checked
-            raise ExportError(f"{path}: reads back different from what was written")
-    groups = {k: list(getattr(modality, k)) for k in ("state", "action", "video", "annotation")}
-    return DatasetExport(dataset=name, status=status, notes=notes, **groups)
+        write_modality(path, described.modality)
+    return result_of(name, status, described)
+
+
+def write_modality(path: Path, modality: ModalityJson) -> None:
+    """`modality` at `path`, atomically, and read back: what GR00T will read is what was checked."""
+    write_text_atomic(path, modality.dumps())
+    if ModalityJson.load(path) != modality:
+        raise ExportError(f"{path}: reads back different from what was written")
 
 
 # -- a corpus ----------------------------------------------------------------------------------------------------
 
 
-def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | None = None) -> list[DatasetExport]:
-    """Every dataset under `ROOT/datasets/`; a dataset that fails its checks is reported, the others go on."""
+def for_each_dataset(
+    corpus_root: Path, what: str, export: Callable[[Path, str], DatasetExport], progress: bool | None
+) -> list[DatasetExport]:
+    """`export(dataset, rel)` of every dataset under `ROOT/datasets/`; one that is refused or fails is reported
+    (named, with why), the others go on."""
     corpus_root = Path(corpus_root)
     datasets = settled_datasets(corpus_root)
     out = []
-    with closing(Progress(len(datasets), "export gr00t", unit="dataset", enabled=progress)) as bar:
+    with closing(Progress(len(datasets), what, unit="dataset", enabled=progress)) as bar:
         for ds in datasets:
             rel = ds.relative_to(corpus_root).as_posix()
             try:
-                out.append(export_dataset(ds, rel, dry_run=dry_run))
+                out.append(export(ds, rel))
+            except RefusedError as e:
+                out.append(DatasetExport(dataset=rel, status="refused", notes=[str(e)]))
             except (ValueError, OSError) as e:  # ExportError, unreadable meta: name the dataset, keep going
                 reraise_environment(e)
                 out.append(DatasetExport(dataset=rel, status="error", notes=[str(e)]))
@@ -197,12 +309,30 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
     return out
 
 
+def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | None = None) -> list[DatasetExport]:
+    """Every dataset under `ROOT/datasets/`, its modality.json written in place."""
+    return for_each_dataset(
+        corpus_root, "export gr00t", lambda ds, rel: export_dataset(ds, rel, dry_run=dry_run), progress
+    )
+
+
 def export_corpus(
-    where: Path | str, options: StorageOptions | None = None, *, dry_run: bool = False, progress: bool | None = None
+    where: Path | str,
+    options: StorageOptions | None = None,
+    *,
+    out: Path | str | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
 ) -> list[DatasetExport]:
     """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
     opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
-    for a dry run (`read_corpus`: no lease, nothing written)."""
+    for a dry run (`read_corpus`: no lease, nothing written). With `out`: a copy of every dataset there, with its
+    modality (`gr00t_copy.export_copies`), the corpus only read."""
+    if out is not None:
+        from jobs.export.gr00t_copy import export_copies
+
+        with read_corpus(where, options, meta=True) as corpus:
+            return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)
     if dry_run:
         with read_corpus(where, options, meta=True) as corpus:
             return export_gr00t(corpus.root, dry_run=True, progress=progress)
@@ -213,40 +343,47 @@ def export_corpus(
 def _summary(results: list[DatasetExport]) -> str:
     lines = []
     for r in results:
-        lines.append(f"{r.status:9s} {r.dataset}")
+        lines.append(f"{r.status:9s} {r.dataset}" + (f" ({r.kind.value} action)" if r.kind else ""))
         if r.status in ("written", "to write", "unchanged"):
             lines.append(f"          state/action: {', '.join(r.state) or '-'}")
             lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
         lines += [f"          note: {n}" for n in r.notes]
+        if r.status in ("written", "to write", "unchanged") and r.state:
+            read = loader_text(r.path, r.configs) if r.path else f"modality_configs={r.configs}"
+            lines.append(f"          GR00T: {read}")
     return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
 
 
-def _root(args: argparse.Namespace) -> str:
-    if getattr(args, "out", None):
-        raise Usage("eidata export: --format gr00t writes meta/modality.json in place; --out is not used")
+def _where(args: argparse.Namespace) -> str:
     return str(args.root)
 
 
 def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
     # the credential and endpoint from the AWS environment
-    results = export_corpus(where, dry_run=bool(getattr(args, "dry_run", False)))
+    out = getattr(args, "out", None) or None
+    results = export_corpus(where, out=out, dry_run=bool(getattr(args, "dry_run", False)))
     if not results:
         raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
     return results
 
 
 def _counts(results: list[DatasetExport]) -> dict[str, int]:
-    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", "skipped", "error")}
-    return {s: n for s, n in counts.items() if n or s != "to write"}  # "to write": a dry run's
+    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", *FAILED)}
+    return {s: n for s, n in counts.items() if n or s not in ("to write", "refused")}  # said where they happen
 
 
-# Exit 0 when every canonical dataset has a valid modality.json, 1 when one failed, 2 for a bad call
+def failed(results: list[DatasetExport]) -> bool:
+    """Exit 1: a dataset refused or failed (every other dataset was still written)."""
+    return any(r.status in FAILED for r in results)
+
+
+# Exit 0 when every dataset has a valid modality.json, 1 when one was refused or failed, 2 for a bad call
 cli = Stage(
     "export",
-    _root,
+    _where,
     _export,
     _summary,
-    lambda results: bool(_counts(results)["error"]),
+    failed,
     usage_errors=(StorageError, NotACorpus),  # no corpus, no bucket, a refused credential: before any work
     job_errors=(OutputLeasedError,),
 )

@@ -1,5 +1,7 @@
-"""`eidata export --format gr00t`: modality.json round-trips against our features and data; the real GR00T sample's
-own modality.json parses losslessly and validates against its info.json; broken slices are caught."""
+"""`eidata export --format gr00t`: modality.json round-trips against our features and data, a robot without a
+description gives its recorded command (`native`), a dataset that cannot be described is refused (exit 1), `--out`
+writes a copy (links, modality, GR00T's stats) and leaves the corpus as it was; the real GR00T sample's own
+modality.json parses losslessly and validates against its info.json; broken slices are caught."""
 
 from __future__ import annotations
 
@@ -14,12 +16,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import main
-from jobs.export.gr00t import CAPTION_ANNOTATION, TASK_ANNOTATION, build_modality, export_gr00t, is_canonical
-from schemas.canonical import ACTION, STATE, hand_block
+from jobs.export.gr00t import (
+    CAPTION_ANNOTATION,
+    NATIVE_KEY,
+    TASK_ANNOTATION,
+    build_modality,
+    export_gr00t,
+    is_canonical,
+)
+from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE, hand_block
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import FeatureSpec, load_info
 from schemas.modality import ModalityJson, check_modality
-from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
 from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"
@@ -52,7 +61,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nothing = [0] * 50
     clip = episode(5, "cooking", "ego4d/clips/v0", "human_video", mask=nothing, tier="actionless")
     write_dataset(root / "datasets/ego4d/clips", "human_video", [clip], mask=nothing)
-    shutil.copytree(realdata(GR00T), root / "datasets/gr00t/picknplace")  # foreign layout: left alone
+    natives = [native_episode(6, "lab/cr5/a", 0), native_episode(4, "lab/cr5/b", 1)]
+    names = {"native_state_names": NATIVE_JOINTS, "native_action_names": NATIVE_COMMAND}
+    write_dataset(root / "datasets/lab/cr5", "unknown", natives, mask=nothing, **names)
+    shutil.copytree(realdata(GR00T), root / "datasets/gr00t/picknplace")  # foreign layout: refused, left alone
     return root
 
 
@@ -113,7 +125,7 @@ def test_caption_in_lineage_only_is_reported_not_declared(exported: dict) -> Non
     bridge = exported["datasets/oxe/bridge"]
     assert bridge.annotation == [TASK_ANNOTATION]
     assert any("1 captioned episode(s)" in n for n in bridge.notes)
-    assert "actionless" in " ".join(exported["datasets/ego4d/clips"].notes)
+    assert "no command" in " ".join(exported["datasets/ego4d/clips"].notes)
 
 
 def test_caption_column_is_declared_when_the_dataset_has_one(corpus: Path) -> None:
@@ -126,9 +138,48 @@ def test_caption_column_is_declared_when_the_dataset_has_one(corpus: Path) -> No
     assert [q.code for q in check_modality(m, info)] == ["modality_annotation_not_index"]
 
 
-def test_foreign_dataset_is_skipped_and_untouched(corpus: Path, exported: dict) -> None:
+def test_a_robot_without_a_description_gives_its_recorded_command(corpus: Path, exported: dict) -> None:
+    root = corpus / "datasets/lab/cr5"
+    result = exported["datasets/lab/cr5"]
+    assert result.status == "written" and result.kind == "native"
+    assert result.state == result.action == [NATIVE_KEY]
+    info = load_info(root / "meta/info.json")
+    m = ModalityJson.load(root / MODALITY_PATH)
+    assert check_modality(m, info) == []
+    assert m.column("state", NATIVE_KEY) == STATE_NATIVE and m.column("action", NATIVE_KEY) == ACTION_NATIVE
+    assert m.action[NATIVE_KEY].absolute is True and m.state[NATIVE_KEY].absolute is None  # GR00T's default: true
+    names = {g: info.features[m.column(g, NATIVE_KEY)].flat_names() for g in ("state", "action")}
+    assert names == {"state": NATIVE_JOINTS, "action": NATIVE_COMMAND}
+    # the slices read back the recorded command and joints, every value, of every episode
+    for k, n in enumerate((6, 4)):
+        t = pq.read_table(root / f"data/chunk-000/episode_{k:06d}.parquet")
+        expected = native_episode(n, "lab/cr5/x", k)
+        for group, key in (("state", "native"), ("action", "native_action")):
+            s = getattr(m, group)[NATIVE_KEY]
+            got = np.asarray(t[m.column(group, NATIVE_KEY)].to_pylist())[:, s.start : s.end]
+            np.testing.assert_allclose(got, np.asarray(expected[key], np.float32))
+    assert any("action.native (7 dims)" in n for n in result.notes)
+
+
+def test_a_native_command_without_names_is_refused(corpus: Path, tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(corpus / "datasets/lab", broken / "datasets/lab")
+    shutil.copytree(corpus / "datasets/oxe", broken / "datasets/oxe")
+    info_path = broken / "datasets/lab/cr5/meta/info.json"
+    raw = json.loads(info_path.read_text())
+    raw["features"][ACTION_NATIVE]["names"] = None
+    info_path.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    assert main(["export", str(broken), "--format", "gr00t", "--out", str(out)]) == 1
+    said = capsys.readouterr().out
+    assert "refused   datasets/lab/cr5" in said and "'action.native'" in said and "not a named vector" in said
+    assert not (out / "lab").exists() and (out / "oxe/bridge" / MODALITY_PATH).is_file()  # the others written
+
+
+def test_foreign_dataset_is_refused_and_untouched(corpus: Path, exported: dict) -> None:
     result = exported["datasets/gr00t/picknplace"]
-    assert result.status == "skipped" and "not a canonical" in result.notes[0]
+    assert result.status == "refused" and "not a canonical" in result.notes[0]
+    assert "datasets/gr00t/picknplace" in result.notes[0]
     ours = corpus / "datasets/gr00t/picknplace" / MODALITY_PATH
     assert ours.read_bytes() == (realdata(GR00T) / MODALITY_PATH).read_bytes()
     assert not is_canonical(load_info(ours.parent / "info.json"))
@@ -138,7 +189,7 @@ def test_rerun_is_unchanged_and_repairs_a_tampered_file(corpus: Path, exported: 
     path = corpus / "datasets/oxe/bridge" / MODALITY_PATH
     before = path.read_bytes()
     again = {r.dataset: r.status for r in export_gr00t(corpus, progress=False)}
-    assert again["datasets/oxe/bridge"] == "unchanged" and again["datasets/gr00t/picknplace"] == "skipped"
+    assert again["datasets/oxe/bridge"] == "unchanged" and again["datasets/gr00t/picknplace"] == "refused"
     path.write_text("{}")
     assert {r.dataset: r.status for r in export_gr00t(corpus, dry_run=True, progress=False)}[
         "datasets/oxe/bridge"
@@ -150,9 +201,8 @@ def test_rerun_is_unchanged_and_repairs_a_tampered_file(corpus: Path, exported: 
 
 
 def test_cli_exit_codes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["export", str(corpus), "--format", "gr00t"]) == 0
-    assert "gr00t: 0 written, 4 unchanged, 1 skipped, 0 error" in capsys.readouterr().out
-    assert main(["export", str(corpus), "--format", "gr00t", "--out", str(tmp_path)]) == 2
+    assert main(["export", str(corpus), "--format", "gr00t"]) == 1  # the foreign dataset is refused
+    assert "gr00t: 0 written, 5 unchanged, 1 refused, 0 error" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "nope"), "--format", "gr00t"]) == 2
     assert main(["export", str(corpus), "--format", "nope"]) == 2
     broken = tmp_path / "broken"

@@ -1,0 +1,132 @@
+"""`eidata export ROOT --format gr00t --out DIR`: a copy of every dataset GR00T can be given, at DIR/<source>/<subset>,
+with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads; the corpus is only read.
+
+Each exported dataset holds the corpus dataset's meta files (copied), every episode's parquet hard-linked where the
+file system allows (the same bytes, no space; a bucket corpus's streamed, another file system's copied), every
+camera re-encoded as all-intra H.264 (`jobs/export/lda/video.py`): GR00T reads frames with decord (its default
+backend, `gr00t/utils/video.py:63-72` @ f4e12be) or OpenCV, and neither opens eidata's AV1 (decord 0.6.0: "cannot
+find video stream"; OpenCV 5.0: "Failed to get pixel format"), so a corpus exported in place gives GR00T state,
+action and language but no frame. Then `meta/stats.json` in GR00T's form (per column named by the modality:
+mean/std/min/max/q01/q99 over every frame, exact: `jobs/export/lda/stats.py`, the file LDA's fork of GR00T's loader
+reads too). Without it, or with one its pydantic model refuses, GR00T's `LeRobotSingleDataset` computes one over
+every parquet column and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`): into the corpus, for a
+corpus exported in place. A dataset is written whole in `DIR/.<subset>.partial-<id>` and renamed into place
+(`ingest/storage/tree.py`); a rerun writes it again. A refused dataset gets no folder. A dry run plans each dataset's
+bytes (its source files') and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ingest.storage.corpus import Corpus
+from ingest.storage.tree import Tree, open_tree
+from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
+from jobs.export.lda.stats import ColumnStats, dumps
+from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
+from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, TASKS_PATH, read_jsonl
+from schemas.storage import StorageOptions
+
+COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
+
+
+def episode_files(described: Described, root: Path) -> list[tuple[str, int]]:
+    """Every episode's parquet and mp4 of the dataset at `root`, relative to it, as info.json places them, each with
+    its episode's length."""
+    info, files = described.info, []
+    for _, line in read_jsonl(root / EPISODES_PATH):
+        index, length = int(line["episode_index"]), int(line["length"])
+        files += [(f, length) for f in (info.data_file(index), *(info.video_file(index, k) for k in info.video_keys))]
+    return files
+
+
+def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> None:
+    """The corpus video `src` as all-intra H.264 at `dst` (a bucket corpus's fetched into a temporary file first)."""
+    if src.is_file():
+        transcode(src, dst, fps, length)
+        return
+    with tempfile.TemporaryDirectory(dir=dst.parent.parent) as tmp:
+        corpus.copy_to(src, Path(tmp) / src.name)
+        transcode(Path(tmp) / src.name, dst, fps, length)
+
+
+def h264_info(info_text: str, video_keys: list[str]) -> str:
+    """info.json with each camera's codec said as what was written."""
+    raw = json.loads(info_text)
+    for key in video_keys:
+        vinfo = raw["features"][key].setdefault("info", {})
+        vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p"})
+        vinfo["video.keyframe_interval"] = KEYFRAME_INTERVAL
+    return json.dumps(raw, indent=4) + "\n"
+
+
+def stats_columns(described: Described) -> dict[str, int]:
+    """The columns the modality slices (GR00T reads their statistics by `original_key`) -> width."""
+    m = described.modality
+    keys = {m.column(g, k) for g in ("state", "action") for k in getattr(m, g)}  # type: ignore[arg-type]
+    return {k: int(described.info.features[k].shape[0]) for k in sorted(keys)}
+
+
+def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> int:
+    """The GR00T dataset of `src` written into the empty folder `dst`; returns the episode files linked or copied."""
+    (dst / "meta").mkdir(parents=True, exist_ok=True)
+    for rel in COPIED_META:
+        if (src / rel).is_file():
+            shutil.copyfile(src / rel, dst / rel)
+    info = described.info
+    (dst / INFO_PATH).write_text(h264_info((src / INFO_PATH).read_text(encoding="utf-8"), info.video_keys))
+    widths = stats_columns(described)
+    stats = ColumnStats(widths)
+    files = episode_files(described, src)
+    for rel, length in files:
+        if not rel.endswith(".parquet"):
+            reencode(corpus, src / rel, dst / rel, int(info.fps), length)
+            continue
+        corpus.copy_to(src / rel, dst / rel, link=True)
+        if widths:
+            table = pq.read_table(dst / rel, columns=list(widths))
+            stats.add({k: table.column(k).to_pylist() for k in widths})
+    (dst / LEGACY_STATS_PATH).write_text(dumps(stats.result()), encoding="utf-8")
+    write_modality(dst / MODALITY_PATH, described.modality)
+    return len(files)
+
+
+def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str) -> DatasetExport:
+    """The dataset `rel` (`datasets/<source>/<subset>`) at `src` into the output `tree` as `<source>/<subset>`."""
+    described = describe(src, rel)
+    name = rel.removeprefix("datasets/")
+    count = [0]
+
+    def writer(folder: Path) -> None:
+        count[0] = write_copy(corpus, src, described, folder)
+
+    def estimate() -> int:
+        return sum(corpus.size(src / f) for f, _ in episode_files(described, src))
+
+    written = tree.fill(name, writer, estimate)
+    result = result_of(rel, "written" if written else "to write", described)
+    where = f"{tree.where}/{name}" if isinstance(tree.where, str) else str(Path(tree.where) / name)
+    what = f"{count[0]} episode files written" if written else "episode files to write"
+    result.notes.insert(0, f"{what} (parquet linked, video as all-intra H.264), modality.json and stats.json")
+    result.path = where
+    return result
+
+
+def export_copies(
+    corpus: Corpus,
+    out: Path | str,
+    options: StorageOptions | None = None,
+    *,
+    dry_run: bool = False,
+    progress: bool | None = None,
+) -> list[DatasetExport]:
+    """Every dataset of `corpus` (read: `read_corpus`) copied into `out` with its modality (module docstring)."""
+    with open_tree(out, options, "export-gr00t", dry_run=dry_run) as tree:
+        export = lambda ds, rel: export_copy(corpus, tree, ds, rel)  # noqa: E731
+        return for_each_dataset(corpus.root, "export gr00t", export, progress)

@@ -1,0 +1,62 @@
+"""`eidata export --format gr00t --out DIR` (`jobs/export/gr00t_copy.py`): a copy of every dataset, parquet linked,
+cameras as all-intra H.264 (GR00T's decord reads no AV1), modality.json and GR00T's stats.json (equal to numpy's),
+the corpus left as it was; a dry run writes nothing. GR00T's own loader on such an export: `test_gr00t_loader.py`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.cli import main
+from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import load_info
+from schemas.modality import ModalityJson, check_modality
+from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    bridge = [episode(6, "pick", "oxe/bridge/e0", "franka"), episode(5, "open", "oxe/bridge/e1", "franka")]
+    write_dataset(root / "datasets/oxe/bridge", "franka", bridge)
+    natives = [native_episode(6, "lab/cr5/a", 0), native_episode(4, "lab/cr5/b", 1)]
+    names = {"native_state_names": NATIVE_JOINTS, "native_action_names": NATIVE_COMMAND}
+    write_dataset(root / "datasets/lab/cr5", "unknown", natives, mask=[0] * 50, **names)
+    return root
+
+
+def test_out_writes_a_copy_and_leaves_the_corpus_as_it_was(src: Path, tmp_path: Path, capsys) -> None:
+    before = {p: p.stat().st_mtime_ns for p in src.rglob("*")}
+    out = tmp_path / "out"
+    assert main(["export", str(src), "--format", "gr00t", "--out", str(out), "--dry-run"]) == 0
+    assert "to write  datasets/lab/cr5 (native action)" in capsys.readouterr().out and not out.exists()
+    assert main(["export", str(src), "--format", "gr00t", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "gr00t: 2 written, 0 unchanged, 0 error" in said
+    assert f"GR00T: LeRobotSingleDataset('{out}/lab/cr5', modality_configs=" in said
+    assert {p: p.stat().st_mtime_ns for p in src.rglob("*")} == before  # nothing written into the corpus
+    for name in ("lab/cr5", "oxe/bridge"):
+        ds, orig = out / name, src / "datasets" / name
+        m = ModalityJson.load(ds / MODALITY_PATH)
+        assert check_modality(m, load_info(ds / "meta/info.json")) == []
+        assert (ds / "data/chunk-000/episode_000001.parquet").samefile(orig / "data/chunk-000/episode_000001.parquet")
+        with av.open(str(ds / "videos/chunk-000/observation.images.head/episode_000001.mp4")) as c:
+            frames = [f for f in c.decode(video=0)]  # GR00T's decord reads H.264, not the corpus's AV1
+            assert c.streams.video[0].codec_context.name == "h264" and all(f.key_frame for f in frames)
+        assert len(frames) == json.loads((ds / "meta/episodes.jsonl").read_text().splitlines()[1])["length"]
+        stats = json.loads((ds / "meta/stats.json").read_text())
+        columns = sorted({m.column(g, k) for g in ("state", "action") for k in getattr(m, g)})
+        assert sorted(stats) == columns
+        for column in columns:
+            values = np.concatenate(
+                [np.asarray(pq.read_table(f, columns=[column])[column].to_pylist()) for f in orig.rglob("*.parquet")]
+            ).astype(np.float32)
+            np.testing.assert_allclose(stats[column]["q99"], np.quantile(values, 0.99, axis=0), rtol=1e-6)
+            np.testing.assert_allclose(stats[column]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert main(["export", str(src), "--format", "gr00t", "--out", str(out)]) == 0  # a rerun replaces them whole
+    assert not [p for p in (out / "lab").iterdir() if p.name.startswith(".")]
