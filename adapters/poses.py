@@ -140,8 +140,8 @@ def hand_track(
     notes: list[str] | None = None,
 ) -> HandTrack:
     """The hand `hand` declares, from `read(pick)` -> (timestamps, (T,k) values), or None where the episode lacks
-    the pick (only the gripper may be absent). ValueError for values of the wrong width. A gripper whose values are
-    not its `gripper_levels` is left out, the reason appended to `notes`."""
+    the pick (only the gripper may be absent). ValueError for values of the wrong width. A declared gripper the
+    episode lacks, or whose values are not its `gripper_levels`, is left out, the reason appended to `notes`."""
     whole = read(Pick(key=hand.pose)) if hand.pose is not None else None
     if whole is not None and whole[1].shape[1] != 3 + ROTATION_WIDTH[hand.rotation_unit]:
         raise ValueError(f"{hand.pose}: {whole[1].shape[1]} columns, not x, y, z and a {hand.rotation_unit} rotation")
@@ -157,6 +157,8 @@ def hand_track(
     )
     grip = read(hand.gripper) if hand.gripper is not None else None
     off = off_levels(grip[1], hand) if grip is not None else None
+    if hand.gripper is not None and grip is None:
+        off = f"no {hand.gripper.said()} in this episode: gripper opening not filled"
     if off is not None and notes is not None:
         notes.append(off)
     if grip is not None and off is None:
