@@ -79,6 +79,9 @@ class PoseHand(_Data):
     gripper_signs: tuple[float, ...] = (1.0,)  # the gripper value = sum of sign x column (finger positions)
     gripper_closed: float = 0.0  # the gripper value of the closed gripper
     gripper_open: float | None = None  # ... and of the open one (metres of finger travel, a width, 1 for a 0..1)
+    # the only values the maker's code writes (a gripper recorded as open/closed levels); a recording holding others
+    # was not written by that code: its gripper is not read, and the hand's notes say so
+    gripper_levels: tuple[float, ...] = ()
     command: Pick | None = None
 
     @model_validator(mode="after")
@@ -130,9 +133,15 @@ def gripper_opening(values: np.ndarray, hand: PoseHand) -> np.ndarray:
     return np.clip((q @ signs - hand.gripper_closed) / (hand.gripper_open - hand.gripper_closed), 0.0, 1.0)
 
 
-def hand_track(hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarray] | None], frame: str) -> HandTrack:
+def hand_track(
+    hand: PoseHand,
+    read: Callable[[Pick], tuple[np.ndarray, np.ndarray] | None],
+    frame: str,
+    notes: list[str] | None = None,
+) -> HandTrack:
     """The hand `hand` declares, from `read(pick)` -> (timestamps, (T,k) values), or None where the episode lacks
-    the pick (only the gripper may be absent). ValueError for values of the wrong width."""
+    the pick (only the gripper may be absent). ValueError for values of the wrong width. A declared gripper the
+    episode lacks, or whose values are not its `gripper_levels`, is left out, the reason appended to `notes`."""
     whole = read(Pick(key=hand.pose)) if hand.pose is not None else None
     if whole is not None and whole[1].shape[1] != 3 + ROTATION_WIDTH[hand.rotation_unit]:
         raise ValueError(f"{hand.pose}: {whole[1].shape[1]} columns, not x, y, z and a {hand.rotation_unit} rotation")
@@ -147,9 +156,30 @@ def hand_track(hand: PoseHand, read: Callable[[Pick], tuple[np.ndarray, np.ndarr
         rotation=Stream(rot[0], quat_xyzw(rot[1], hand.rotation_unit), ("qx", "qy", "qz", "qw"), "quat_xyzw", frame),
     )
     grip = read(hand.gripper) if hand.gripper is not None else None
-    if grip is not None:
+    off = off_levels(grip[1], hand) if grip is not None else None
+    if hand.gripper is not None and grip is None:
+        off = f"no {hand.gripper.said()} in this episode: gripper opening not filled"
+    if off is not None and notes is not None:
+        notes.append(off)
+    if grip is not None and off is None:
         track.gripper = Stream(grip[0], gripper_opening(grip[1], hand), unit="0..1")
     return track
+
+
+def off_levels(values: np.ndarray, hand: PoseHand) -> str | None:
+    """Why the gripper values are not the levels the maker's code writes (`PoseHand.gripper_levels`); None if they
+    are, or if the hand declares no levels."""
+    if not hand.gripper_levels:
+        return None
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    off = ~np.isclose(v[:, None], np.asarray(hand.gripper_levels)[None, :], atol=1e-6).any(axis=1)
+    if not off.any():
+        return None
+    return (
+        f"{hand.gripper.said() if hand.gripper else 'gripper'}: {int(off.sum())} of {len(v)} values (e.g. "
+        f"{v[off][0]:.4g}) are not the levels {list(hand.gripper_levels)} the maker's code writes for this robot: "
+        "gripper not read"
+    )
 
 
 def command_tracking(

@@ -17,7 +17,8 @@ the root (a zip without `.zip`) / the episode folder inside it.
 
 G1 (`unitree_g1_dex3`): both wrists and the Dex3-1 fingertips by FK of `states.arm_state` / `states.hand_state`
 through the shipped `g1_arms` and `dex3_hand_*` descriptions. H1_2 (`unitree_h1_2`): both wrists by FK of
-`states.arm_state` through `h1_2_arms`, the recorder's own IK model; its Inspire hands' internal values stay native.
+`states.arm_state` through `h1_2_arms`, the recorder's own IK model, and the Inspire fingertips by FK of
+`states.hand_state` (Inspire 0..1, the right hand first: `steps.py`) through `inspire_hand_*` on its mounts.
 The action is the recorded command, `actions.sol_q` (the IK's 14 arm joint targets) and the hands' angles
 (`steps.py`); the teleoperator's head and wrist poses are kept as natives, never taken for a command.
 """
@@ -178,7 +179,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
         if steps.robot == "g1":
             embodiment = "unitree_g1_dex3" if hand_width == 14 else "unitree_g1"
         else:
-            embodiment = "unitree_h1_2"  # arms by FK; the Inspire hands' internal values stay native
+            embodiment = "unitree_h1_2"  # arms and Inspire fingertips by FK
         meta: dict[str, Any] = {
             "task": ref.locator["task"],
             "robot": steps.robot,

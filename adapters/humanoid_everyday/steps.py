@@ -10,11 +10,11 @@ What a step holds, as the maker's recorder and loader write and read it. Sources
 | `robot_type` | G1 when "g1" (also under `states`); H1_2 has none | - | R:74,135; H:96-112 |
 | `states.arm_state` (14) | state, `kLeftShoulderPitch` .. `kRightWristYaw` (below) | rad | R:139-154 |
 | `states.leg_state` (15 G1, 13 H1_2) | state, when in every step | rad | R:155-172 |
-| `states.hand_state` (14 Dex3-1, 12 Inspire) | state | rad / Inspire's own | R:174-203 |
+| `states.hand_state` (14 Dex3-1, 12 Inspire) | state | rad / Inspire 0..1, 1 = open (below) | R:174-203 |
 | `states.imu.*` (quaternion, accelerometer, gyroscope, rpy) | signals, when in every step | quat wxyz | R:214-219 |
 | `states.odometry.*` (position, velocity, rpy, quat) | signals, when in every step | quat w, x, y, z | R:221-226 |
 | `actions.sol_q` (14) | action: the arms' joint targets, named as `arm_state` | rad | R:94,236; H:215-218 |
-| `actions.{left,right}_angles` (7 G1, 12 H1) | actions: hand targets (H1 raw) | rad / internal | R:79-92; H:201-213 |
+| `actions.{left,right}_angles` (7 G1, 12 H1) | actions: hand targets (H1: retargeted) | rad | R:79-92; H:201-213 |
 | `actions.tau_ff` (14), `armtime`, `iktime` | signals, when in every step | N m, UNIX s | R:233-237 |
 | `actions.head_rmat`, `{left,right}_pose` | signals (as above): the operator's head, wrists | 3x3, 4x4 | R:239-241 |
 | `image` | the camera's frames, relative to the episode folder | 480x640 RGB | R:245,258-270; C:141 |
@@ -35,6 +35,18 @@ solves `sol_q` over the same joints of h1_2.urdf in tree order (robot_arm_ik.py:
 Dex3-1 hands in Unitree's motor order per hand (`schemas/robots/hands.yaml` dex3_hand_*: the right hand has index
 before middle, where the README's list, README.md:183-189, repeats the left hand's order). Legs keep the README's
 names (natives only), which are the recorder's H1 leg motors 0..12 (robot_arm.py:405-422).
+
+H1_2's Inspire hands: `hand_state` is the recorder's `H1HandController.get_hand_state()`, the 12 `q` of Unitree's
+`rt/inspire/state` in message order (Ausbxuse/avp_teleop@94cd19e teleop/robot_control/robot_hand.py:53-56, written
+as read by worker.py:159): **the right hand's six first** (`get_right_q` reads states 0..5, `get_left_q` 6..11; its
+replay.py:61-62 sends `hand_state[0:6]` as the right hand's command), each hand pinky, ring, middle, index, thumb
+bend, thumb rotation, in 0 (closed) .. 1 (open) (unitreerobotics/unitree_sdk2@9ed6755
+example/humanoid/low_level/inspire_hand.cpp, the maker's H1 hand example: "[0, 1] 0: close 1: open", the same
+joint order and state indices; the recorder's labels open = ones, close = zeros). The README's list (left first) is
+not what the recorder writes. They are named by `schemas/robots/hands.yaml` `inspire_hand_*` (`kRightHandPinky` ..),
+so FK turns them into fingertips. The hands' `actions.*_angles` are not that unit: the retargeter's 12 joint angles
+per hand, which the recorder turns into commands as `1.7 - q` (fingers) / `1.2 - q` / `0.5 - q` (thumb) without the
+normalization (master.py:85-92): natives only.
 """
 
 from __future__ import annotations
@@ -60,12 +72,15 @@ LEG_NAMES = {
     15: (*(f"k{s}{j}" for s in ("Left", "Right") for j in _LEG), "kWaistYaw", "kWaistRoll", "kWaistPitch"),
     13: (*(f"k{s}{j}" for s in ("Left", "Right") for j in _LEG), "kWaistYaw"),
 }
-_INSPIRE = ("PinkyBending", "RingBending", "MiddleBending", "IndexBending", "ThumbBending", "ThumbRotating")
-INSPIRE_NAMES = tuple(f"{side}{j}" for side in ("Left", "Right") for j in _INSPIRE)
 
 
 def dex3_names(side: str) -> tuple[str, ...]:
     return tuple(load_hands().hands[f"dex3_hand_{side}"].native_names)
+
+
+def inspire_names() -> tuple[str, ...]:
+    """H1_2's 12 hand values as the recorder writes them: the right hand's six, then the left's (module docstring)."""
+    return tuple(n for side in ("right", "left") for n in load_hands().hands[f"inspire_hand_{side}"].native_names)
 
 
 ROBOTS = {"g1": "unitree_g1", "h1": "unitree_h1_2"}  # robot_type value -> the robot_type recorded here
@@ -165,7 +180,7 @@ def _hand_names(robot: str, width: int) -> tuple[str, ...] | None:
     if robot == "g1" and width == 14:
         return (*dex3_names("left"), *dex3_names("right"))
     if robot == "h1" and width == 12:
-        return INSPIRE_NAMES
+        return inspire_names()
     return None
 
 

@@ -197,7 +197,7 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         if pos is not None and never_moves(pos[1]):
             sig.notes.append(f"{side}: {at.said()} all zero, no {side} hand")
             continue
-        track = sig.hands[SIDES[side]] = hand_track(hand, read, layout.frame)
+        track = sig.hands[SIDES[side]] = hand_track(hand, read, layout.frame, sig.notes)
         note = command_tracking(side, hand, read, track.position) if track.position is not None else None
         sig.notes += [note] if note else []
     if not sig.hands:

@@ -58,11 +58,11 @@ def steps_of(spec: EpisodeSpec) -> list[dict[str, Any]]:
     times = T0 + spec.seed * 100 + np.arange(n) / HZ + rng.uniform(-spec.jitter_s, spec.jitter_s, n)
     arm = arm_motion(n + 1, spec.seed)
     g1 = spec.robot == "g1"
-    hand_w, leg_w, angles_w = (14, 15, 7) if g1 else (12, 13, 12)
+    leg_w, angles_w = (15, 7) if g1 else (13, 12)
     close = 0.5 * (1 - np.cos(np.linspace(0, 2 * np.pi, n)))  # 0 open .. 1 closed .. 0
     out = []
     for i in range(n):
-        hand = _dex3(close[i]) if g1 else [1.0 - close[i]] * hand_w  # Inspire: 1 open
+        hand = _dex3(close[i]) if g1 else _inspire(close[i])
         step: dict[str, Any] = {"time": float(times[i])}
         if g1:
             step["robot_type"] = "g1"
@@ -116,6 +116,12 @@ def _dex3(closed: float) -> list[float]:
     left = [0.0, 1.0, 1.7, -1.5, -1.7, -1.5, -1.7]
     right = [0.0, -1.0, -1.7, 1.5, 1.7, 1.5, 1.7]
     return [closed * v for v in left + right]
+
+
+def _inspire(closed: float) -> list[float]:
+    """H1_2's two Inspire hands as its recorder writes `hand_state`: the right hand's six values first, each 1 open ..
+    0 closed (adapters/humanoid_everyday/steps.py); the right hand closes `closed` of the way, the left stays open."""
+    return [1.0 - closed] * 6 + [1.0] * 6
 
 
 def frame(i: int) -> np.ndarray:

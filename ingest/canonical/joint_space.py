@@ -99,7 +99,7 @@ def _hand_points(spec: JointSpaceSpec, arm: ArmMap, q: np.ndarray) -> tuple[np.n
     tips = [hand.fingertips[f] for f in FINGERS]
     links = sorted({t for t in (*tips, *hand.keypoints) if t is not None})
     pos = model.forward(qh, links, base=hand.base_link)[..., :3, 3]  # (n, k, 3) in the hand base frame
-    wrist_from_base = _wrist_from_hand_base(spec, arm, hand.mount.mount_link)
+    wrist_from_base = _wrist_from_hand_base(spec, arm, hand.mount_on(spec.description).mount_link)
     pos = pos @ wrist_from_base[:3, :3].T + wrist_from_base[:3, 3]
     nan = np.full((len(q), 3), np.nan)
     out_tips, out_kp = (

@@ -55,8 +55,14 @@ def spec_problems(spec: JointSpaceSpec, model: KinematicModel, *, gripper_column
                 out.append((f"{arm.side}.joints", f"joint(s) {off} do not move {arm.link!r} (not on its chain)"))
         if arm.gripper is not None and not gripper_columns and arm.gripper.joint.urdf not in joints:
             out.append((f"{arm.side}.gripper", f"joint {arm.gripper.joint.urdf!r} is not in the description"))
-        if arm.hand is not None and (mount := arm.hand.spec().mount.mount_link) not in links:
-            out.append((f"{arm.side}.hand", f"mount link {mount!r} is not in the description"))
+        if arm.hand is not None:
+            hand = arm.hand.spec()
+            mounts = {m.arm: m.mount_link for m in hand.mounts}
+            if spec.description not in mounts:
+                why = f"{hand.description} has no mount on {spec.description!r}, only on {sorted(mounts)}"
+                out.append((f"{arm.side}.hand", why))
+            elif mounts[spec.description] not in links:
+                out.append((f"{arm.side}.hand", f"mount link {mounts[spec.description]!r} is not in the description"))
     return out
 
 

@@ -12,9 +12,10 @@ contract that validates them. Forward kinematics over these links is `ingest.kin
   1 = open, 0 = closed, linear between `ranges[j].open` and `ranges[j].closed` radians).
 - `ranges`: per native joint, the angle of the open hand and of the closed hand (the limit the maker's axis closes
   towards); open == closed marks a joint that does not open or close the hand (a thumb's abduction).
-- `mount`: the rigid transform arm wrist link -> hand base link, as the maker's combined model writes it; the arm
-  description carries the same transform as a fixed link (`mount_link`), so fingertips in the wrist frame are the
-  arm's FK to `mount_link` composed with the hand's own FK.
+- `mounts`: per arm description the hand is bolted to (one hand model on several robots: the Inspire RH56 on the G1
+  and on the H1_2), the rigid transform arm wrist link -> hand base link, as the maker's combined model writes it; the
+  arm description carries the same transform as a fixed link (`mount_link`), so fingertips in the wrist frame are the
+  arm's FK to `mount_link` composed with the hand's own FK (`HandSpec.mount_on`).
 """
 
 from __future__ import annotations
@@ -65,8 +66,15 @@ class HandSpec(BaseModel):
     native_names: tuple[str, ...] = Field(min_length=1)
     native_unit: Literal["rad", "inspire_0_1"]
     ranges: dict[str, JointRange]
-    mount: HandMount
+    mounts: tuple[HandMount, ...] = Field(min_length=1, description="where it sits on each arm description")
     source: str = Field(min_length=1)
+
+    def mount_on(self, arm: str) -> HandMount:
+        """The hand's mount on the arm description `arm`; KeyError naming the arms it has mounts for."""
+        for m in self.mounts:
+            if m.arm == arm:
+                return m
+        raise KeyError(f"{self.description} has no mount on {arm!r}; mounts: {[m.arm for m in self.mounts]}")
 
     @model_validator(mode="after")
     def _consistent(self) -> HandSpec:
@@ -88,6 +96,9 @@ class HandSpec(BaseModel):
                 )
         if len(self.native_names) != len(self.native_order) or len(set(self.native_order)) != len(self.native_order):
             raise ValueError(f"{self.description}: native_order and native_names must be equally long, no repeats")
+        arms = [m.arm for m in self.mounts]
+        if len(set(arms)) != len(arms):
+            raise ValueError(f"{self.description}: one mount per arm description, got {arms}")
         if set(self.ranges) != set(self.native_order):
             raise ValueError(f"{self.description}: ranges must cover exactly the native joints {self.native_order}")
         return self

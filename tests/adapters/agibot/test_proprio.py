@@ -232,3 +232,18 @@ def test_gripper_state_rises_with_the_close_command(raw: RawEpisode) -> None:
         assert opening.max() > 0.9 and opening.min() < 0.05
         at_grid = nearest_at_or_before(command.timestamps, ep.span_s[0] + ep.timestamps)  # the command each frame
         assert np.median(opening[command.values[at_grid, 0] < 0.1]) > 0.9  # open command: open gripper
+
+
+def test_canonical_gripper_is_the_recorded_row_of_its_frame(raw: RawEpisode) -> None:
+    """At every 10 Hz frame the state's opening is the recorded mm row of that frame on the documented scale (35 mm
+    open .. 120 mm closed, rising as it closes: adapters/agibot/hands.py), and the action's is the next frame's row:
+    one frame late or early, or 1 read as closed, differs on the real episode's grasps."""
+    (ep,) = prepared(raw)
+    nxt = np.minimum(np.arange(ep.num_frames) + 1, ep.num_frames - 1)
+    for hand, arm in enumerate(("left", "right")):
+        s = raw.states[f"{arm}_effector.position"]
+        mm = s.values[nearest_at_or_before(s.timestamps, ep.span_s[0] + ep.timestamps), 0]
+        expected = np.clip((120.0 - mm) / (120.0 - 35.0), 0.0, 1.0)
+        np.testing.assert_allclose(ep.state[:, hand_dims(hand, GRIPPER)][:, 0], expected, atol=1e-5)
+        np.testing.assert_allclose(ep.action[:, hand_dims(hand, GRIPPER)][:, 0], expected[nxt], atol=1e-5)
+        assert np.abs(expected[nxt] - expected).max() > 0.05  # the real grasps move between frames

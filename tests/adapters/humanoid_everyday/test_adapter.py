@@ -22,7 +22,7 @@ from adapters.registry import get_adapter
 from adapters.synthetic.humanoid_everyday import HZ, EpisodeSpec, steps_of, write_task
 from ingest.steps import prepared
 from schemas.actions import ActionKind, action_kind
-from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
+from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 
 TASK = "push_a_button"
 SPECS = [EpisodeSpec(robot="g1", seed=0, leading_null=3), EpisodeSpec(robot="h1", seed=1)]
@@ -147,7 +147,7 @@ def test_rate_from_the_time_stamps_and_leading_steps_without_actions(task_zip: P
 
 def test_h1_2_wrists_by_fk_of_the_recorders_own_model(task_zip: Path) -> None:
     """H1_2 through `h1_2_arms` (the recorder's IK model): each wrist within its arm's reach of its shoulder, ahead,
-    left of right; the Inspire hands' internal values stay native, so no opening is made up."""
+    left of right; its Inspire hands give fingertips, no gripper opening is made up."""
     raw = _read(task_zip.parent)[1]
     assert raw.embodiment == "unitree_h1_2" and raw.robot_type == "unitree_h1_2"
     assert raw.states["states.arm_state"].names[3:5] == ("kLeftElbowPitch", "kLeftElbowRoll")  # type: ignore[index]
@@ -161,6 +161,34 @@ def test_h1_2_wrists_by_fk_of_the_recorders_own_model(task_zip: Path) -> None:
     assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
     assert ep.action_native is not None and ep.action_native.shape[1] == 14 + 12 + 12
     assert action_kind(ep.mask, ep.action_native) is ActionKind.canonical
+
+
+def test_h1_2_inspire_fingertips_follow_the_recorded_hand_values(task_zip: Path) -> None:
+    """H1_2's `hand_state` as the recorder writes it (the right hand's six Inspire values first, 1 = open: steps.py):
+    the fixture's right hand closes and opens, its left stays open. At every 10 Hz frame the right fingertips pull
+    towards the wrist as the recorded right values fall (and the action's as the next frame's fall); the left
+    fingertips hold the open hand, the middle one a hand's length (> 0.25 m: 0.054 m mount + 0.137 m palm + the finger)
+    along the approach axis. Reading the left six first, or 1 as closed, breaks both."""
+    raw = _read(task_zip.parent)[1]
+    hand = raw.states["states.hand_state"]
+    [ep] = prepared(raw)
+    assert ep.mask[hand_dims(0, FINGERTIPS_XYZ)].all() and ep.mask[hand_dims(1, FINGERTIPS_XYZ)].all()
+    values = np.asarray(hand.values, np.float64)
+    middles = (("right", 2), ("left", 8))  # kRightHandMiddle, kLeftHandMiddle in the recorder's order
+    recorded = {side: np.interp(ep.timestamps, hand.timestamps, values[:, k]) for side, k in middles}
+    nxt = np.minimum(np.arange(len(ep.timestamps)) + 1, len(ep.timestamps) - 1)
+    for hand_i, side in ((0, "left"), (1, "right")):
+        for vec, when in ((ep.state, np.arange(len(nxt))), (ep.action, nxt)):
+            tips = vec[:, hand_dims(hand_i, FINGERTIPS_XYZ)].astype(np.float64).reshape(-1, 5, 3)
+            middle = np.linalg.norm(tips[:, 2], axis=1)
+            opened = recorded[side][when]
+            assert (tips[opened > 0.99, 2, 2] > 0.25).all(), (side, tips[:, 2])  # open: a hand length along z
+            if np.ptp(opened) < 1e-6:
+                assert np.ptp(middle) < 1e-6, (side, middle)  # a hand whose record holds still holds still
+            else:
+                assert np.corrcoef(opened, middle)[0, 1] > 0.95, (side, opened, middle)
+                assert middle[opened.argmin()] < middle[opened.argmax()] - 0.05  # closing pulls the tip in
+    assert np.ptp(recorded["right"]) > 0.5 and np.ptp(recorded["left"]) == 0.0  # the fixture moves the right hand
 
 
 def test_frames_decode_from_the_zip_in_order(task_zip: Path) -> None:

@@ -242,6 +242,43 @@ def test_interndata_franka_end_pose_is_the_flange(tmp_path: Path) -> None:
     assert not ep.state[:, hand_dims(0, WRIST_POS)].any()  # one arm: no left hand
 
 
+def _franka(root: Path, grip: np.ndarray) -> RawEpisode:
+    """InternData-A1's Franka as lmdb2lerobot_frankarobotiq_a1.py writes it: robot_type `Franka`, the flange pose
+    w-first, `states.gripper.position` [gripper_0], each `actions.*` the next state."""
+    ee, rot = _arm("right", 0.4)
+    pose = _wxyz(ee, rot)
+    cols = {
+        "states.ee_to_robot_pose": (pose, POSE_NAMES),
+        "actions.ee_to_robot_pose": (_next(pose), POSE_NAMES),
+        "states.gripper.position": (grip[:, None], ["gripper_0"]),
+        "actions.gripper.position": (_next(grip[:, None]), ["gripper_0"]),
+    }
+    return _read(_write(root, "Franka", cols))
+
+
+def test_interndata_franka_robotiq_gripper_is_its_recorded_level(tmp_path: Path) -> None:
+    """The Robotiq converter's gripper is 1.0 open / 0.0 closed (franka_robotiq85.py:66): the canonical opening is the
+    recorded state at every frame, and the canonical action's the recorded `actions.gripper.position` (the maker's
+    next state) of the same row. Reading 1 as closed breaks both."""
+    grip = np.r_[np.ones(12), np.zeros(20), np.ones(8)]  # open, grasp, release
+    raw = _franka(tmp_path / "franka", grip)
+    ep = _canonical(raw)
+    assert ep.mask[hand_dims(1, GRIPPER)].all() and not ep.mask[hand_dims(0, GRIPPER)].any()
+    recorded = np.asarray(raw.states["states.gripper.position"].values).reshape(-1)
+    commanded = np.asarray(raw.actions["actions.gripper.position"].values).reshape(-1)
+    assert np.array_equal(ep.state[:, hand_dims(1, GRIPPER)][:, 0], recorded)
+    assert np.array_equal(ep.action[:, hand_dims(1, GRIPPER)][:, 0], commanded)
+
+
+def test_a_width_under_the_robotiq_robot_type_is_not_read_as_its_levels(tmp_path: Path) -> None:
+    """A Franka Hand width (0 .. 0.08 m, fr3.py:48) written under robot_type `Franka`: not the Robotiq's levels, so the
+    gripper is left out and the notes say why (read as levels it would be nearly closed throughout)."""
+    raw = _franka(tmp_path / "franka", np.linspace(0.0, 0.08, N))
+    assert any("not the levels [0.0, 1.0]" in n and "gripper not read" in n for n in raw.hands.notes), raw.hands.notes
+    ep = _canonical(raw)
+    assert not ep.mask[hand_dims(1, GRIPPER)].any() and ep.mask[hand_dims(1, WRIST_POS)].all()
+
+
 def test_a_robot_without_an_embodiment_keeps_its_natives_and_says_why(tmp_path: Path) -> None:
     root, _ = _interndata(tmp_path / "acone", "ARX AC One", np.array([0.0, 0.0, 0.2]), 0.1)
     raw = _read(root)

@@ -113,7 +113,9 @@ def test_a_side_that_is_all_zero_is_no_hand(tmp_path: Path) -> None:
     assert any(n.startswith("left: eef_sim_pose_state[") and "all zero" in n for n in raw.hands.notes)
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
     assert not ep.mask[hand_dims(0, WRIST_POS)].any() and ep.mask[hand_dims(1, WRIST_POS)].all()
-    assert not ep.mask[hand_dims(1, GRIPPER)].any()  # no open scale recorded: no gripper dim
+    assert not ep.mask[hand_dims(1, GRIPPER)].any()  # no open scale recorded: no gripper dim, and the notes say so
+    said = "no gripper_open_scale_state[right_gripper_open_scale] in this episode: gripper opening not filled"
+    assert said in raw.hands.notes, raw.hands.notes
 
 
 def test_another_layout_of_the_column_is_said_and_left_native(tmp_path: Path) -> None:
@@ -158,14 +160,17 @@ def test_the_commanded_pose_stays_a_native(tmp_path: Path, column: str) -> None:
 def test_real_robocoin_unified_eef() -> None:
     """A real RoboCOIN dataset (awaited: QianHuixun/New-Test@ff298f6, a Unitree G1edu-u3 with three-finger hands,
     origin between the feet): both wrists become canonical, finite, above the floor and within a humanoid's reach of
-    the origin, the left one left of the right one in most frames, and the action is canonical."""
+    the origin, the left one left of the right one in most frames, and the action is canonical. It records no
+    gripper opening (its Dex3-1 joints `<side>_hand_joint_<k>_rad` stay natives): the notes say so per hand."""
     adapter = LeRobotSource()
     refs = sorted(adapter.discover(realdata(REAL)), key=lambda r: r.raw_id)
     raws = [adapter.read(r) for r in refs if r.error is None]  # the sample holds the first two episodes' parquets
     assert len(raws) >= 2
     for raw in raws:
         assert sorted(raw.hands.hands) == [0, 1] and raw.embodiment == EMBODIMENT
+        assert sum("gripper opening not filled" in n for n in raw.hands.notes) == 2, raw.hands.notes
         [ep, *_] = prepare(raw, CanonicalizeSpec()).episodes
+        assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
         assert ep.action_kind == "canonical"
         left, right = ep.state[:, hand_dims(0, WRIST_POS)], ep.state[:, hand_dims(1, WRIST_POS)]
         for wrist in (left, right):

@@ -42,7 +42,7 @@ def test_so101_y_is_the_moving_jaw_travel() -> None:
     assert abs(_wrist_in_link("so101")[:, 1] @ np.array([1.0, 0.0, 0.0])) > 0.999
 
 
-@pytest.mark.parametrize("name", ["gr1", "unitree_g1_dex3", "unitree_g1_inspire"])
+@pytest.mark.parametrize("name", ["gr1", "unitree_g1_dex3", "unitree_g1_inspire", "unitree_h1_2"])
 def test_hand_wrists_look_along_the_middle_finger_with_y_out_of_the_palm(name: str) -> None:
     spec = JOINT_SPACE[name]
     arm_model = load_model(spec.description)
@@ -54,7 +54,8 @@ def test_hand_wrists_look_along_the_middle_finger_with_y_out_of_the_palm(name: s
         q_open = model.assemble({j: np.array([hand.ranges[j].open]) for j in hand.native_order}, 1)
         q_closed = model.assemble({j: np.array([hand.ranges[j].closed]) for j in hand.native_order}, 1)
         p_open, p_closed = (model.forward(q, tips, base=hand.base_link)[0, :, :3, 3] for q in (q_open, q_closed))
-        mount = arm_model.forward(np.zeros((1, arm_model.dof)), [arm.link, hand.mount.mount_link])[0]
+        mount_link = hand.mount_on(spec.description).mount_link
+        mount = arm_model.forward(np.zeros((1, arm_model.dof)), [arm.link, mount_link])[0]
         link_from_base = np.linalg.inv(mount[0]) @ mount[1]
         in_link = p_open @ link_from_base[:3, :3].T + link_from_base[:3, 3]
         middle = in_link[tips.index(hand.fingertips["middle"])]

@@ -61,12 +61,12 @@ def test_links_and_joints_exist_in_the_description(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_mount_is_the_arm_descriptions_fixed_transform(name: str) -> None:
-    mount = HANDS[name].mount
-    arm = load_model(mount.arm)
-    t = arm.forward(np.zeros((1, arm.dof)), [mount.mount_link], base=mount.wrist_link)[0, 0]
-    np.testing.assert_allclose(t[:3, 3], mount.xyz, atol=1e-12)
-    np.testing.assert_allclose(t[:3, :3], Rotation.from_euler("xyz", mount.rpy).as_matrix(), atol=1e-9)
+def test_each_mount_is_its_arm_descriptions_fixed_transform(name: str) -> None:
+    for mount in HANDS[name].mounts:
+        arm = load_model(mount.arm)
+        t = arm.forward(np.zeros((1, arm.dof)), [mount.mount_link], base=mount.wrist_link)[0, 0]
+        np.testing.assert_allclose(t[:3, 3], mount.xyz, atol=1e-12)
+        np.testing.assert_allclose(t[:3, :3], Rotation.from_euler("xyz", mount.rpy).as_matrix(), atol=1e-9)
 
 
 @pytest.mark.parametrize("name", NAMES)

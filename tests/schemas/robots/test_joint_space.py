@@ -59,7 +59,7 @@ def test_every_registered_spec_names_joints_and_links_its_descriptions_have() ->
         for arm in spec.arms:
             if arm.hand is not None:
                 hand = arm.hand.spec()
-                assert hand.mount.arm == spec.description, name
+                assert hand.mount_on(spec.description).arm == spec.description, name
                 assert hand.side == arm.side
                 assert set(hand.native_order) <= set(load_model(hand.description).joint_names)
 
