@@ -38,8 +38,8 @@ def test_an_episode_the_corpus_lacks_exits_2_naming_it(
     assert main(["report", str(corpus), "--episode", "oxe/bridge", "--out", str(out)]) == 2
     assert "an episode is DATASET:INDEX" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert main(["report", str(tmp_path / "empty"), "--episode", "oxe/bridge:0", "--out", str(out)]) == 1
-    assert "no catalog" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "empty"), "--episode", "oxe/bridge:0", "--out", str(out)]) == 2
+    assert "not an eidata corpus" in capsys.readouterr().err  # an empty folder is no corpus
     assert not out.exists()
 
 
