@@ -6,10 +6,11 @@ exactly at its end, t + future_offset (`exact_future`, audit S13). When the epis
 without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an
 anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7), with `sample_future = -1` where it
 has no future (its chunk's steps past the end are masked in the loss, `training.dataset`). Episodes that cannot give a
-sample (no latents for any configured camera, too short, no action mask) are skipped, counted by reason in the
-`IndexReport` and logged; the build fails only when nothing is left, naming the next command. `datasets` lists those
-with an episode in the index (they need statistics). No text-embedding file: the null text token. Dataset paths are
-relative to the corpus root (`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
+sample (no latents for any configured camera, too short, no action mask, a native command wider than the model's
+native block: `training.actions`) are skipped, counted by reason in the `IndexReport` and logged; the build fails only
+when nothing is left, naming the next command. `datasets` lists those with an episode in the index (they need
+statistics). No text-embedding file: the null text token. Dataset paths are relative to the corpus root
+(`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
 
 from __future__ import annotations
 

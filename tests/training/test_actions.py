@@ -213,3 +213,13 @@ def test_a_few_steps_train_and_the_summary_names_the_native_widths(corpus: Simpl
     assert result.step == 2 and np.isfinite(result.loss)
     assert result.index is not None and result.index.native_widths == {34: 2, 30: 2}
     assert "4 on native actions (34 dims: 2 episodes, 30 dims: 2 episodes)" in used_and_left_out(result.index)
+
+
+def test_a_command_wider_than_the_block_is_left_out_naming_both_widths(corpus: SimpleNamespace) -> None:
+    """RoboCOIN's 30-dim command comes with a 48-dim state (its annotations among the natives): a 40-wide block takes
+    the 34-dim rig and leaves RoboCOIN out, said with the option to raise, never truncated."""
+    narrow = MODEL.model_copy(update={"native_dim": 40})
+    index = build_index(corpus.manifest, "train", narrow, DataConfig(num_workers=0))
+    assert index.report.native_widths == {34: 2}
+    [(reason, n)] = index.report.skipped.items()
+    assert n == 2 and "native command 30 wide and state 48 wide" in reason and "raise model.native_dim" in reason
