@@ -23,12 +23,6 @@ from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import INFO_PATH, InfoJson
 from training.errors import DataError
 
-# the data columns of each space, (action, state)
-COLUMNS: dict[ActionSpace, tuple[str, str]] = {
-    ActionSpace.canonical: (ACTION, STATE),
-    ActionSpace.native: (ACTION_NATIVE, STATE_NATIVE),
-}
-
 
 @dataclass(frozen=True)
 class EpisodeAction:

@@ -43,6 +43,10 @@ class ManifestDataset(torch.utils.data.Dataset):
         if missing:
             raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
         self.stats = stats
+        for ep in index.episodes:  # every statistic a sample will need, now: a missing one names dataset and column
+            for key, width in ep.action.columns():
+                if width:
+                    stats.get(index.datasets[ep.dataset_id], key)
         self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
