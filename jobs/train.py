@@ -28,7 +28,7 @@ from jobs.runtime.options import Arg, Opt, job_values, opts
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
-    from training.episodes import IndexReport
+    from training.index_report import IndexReport
 
 # flags that define the run: on resume they must match the checkpoint's config when given
 _FIXED_FLAGS = {"preset": "preset", "batch_size": "batch_size", "seed": "seed"}
@@ -154,7 +154,7 @@ def cli_train(args: argparse.Namespace) -> int:
     from schemas.manifest import MANIFEST_JSON
     from training.checkpoint import CheckpointError
     from training.distributed import shutdown
-    from training.episodes import DataError
+    from training.errors import DataError
     from training.trainer import resolve_resume, train
 
     manifest = manifest_folder(args.manifest)  # a NAME (in ./manifests), a folder or its file, as export takes it
@@ -189,6 +189,8 @@ def cli_train(args: argparse.Namespace) -> int:
 def used_and_left_out(report: IndexReport) -> str:
     """The run's summary of its train split: episodes used, and those left out by reason (also in `index.json`)."""
     line = f"train split: {report.episodes} episodes used ({report.samples} samples)"
+    if report.native_widths:
+        line += f", {report.native_trained} on native actions ({report.widths()})"
     if not report.left_out:
         return line + ", none left out"
     reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda kv: -kv[1]))
@@ -199,7 +201,7 @@ def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
     from ingest.files.atomic import write_text_atomic
     from training.checkpoint import CheckpointError
-    from training.episodes import DataError
+    from training.errors import DataError
     from training.evaluate import evaluate
 
     job = EvalJob.model_validate(job_values(args, EVAL_OPTIONS, EvalJob))

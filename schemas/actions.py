@@ -38,6 +38,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from schemas.tiers import QualityTier, demote
+
 
 class ActionKind(StrEnum):
     canonical = "canonical"  # the action mask fills at least one of the 50 canonical dims
@@ -145,3 +147,10 @@ def trainable_spaces(kind: ActionKind, *, has_native: bool, has_joint_map: bool)
         return (ActionSpace.native,)
     joints = (ActionSpace.joints,) if has_native and has_joint_map else ()
     return (ActionSpace.canonical, *joints, *((ActionSpace.native,) if has_native else ()))
+
+
+def routed_tier(tier: QualityTier | str, kind: ActionKind) -> QualityTier:
+    """The tier whose routing row an episode trains by: its own, except that an episode without an action (kind
+    none) can only forecast, whatever tier it was given. An episode with a command, canonical or native, is never
+    routed as actionless."""
+    return QualityTier(tier) if kind is not ActionKind.none else demote(QualityTier(tier), QualityTier.actionless)

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.actions import ActionKind
 from schemas.arrow import arrow_schema
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
-from schemas.lerobot import INFO_PATH
+from schemas.canonical import ACTION
+from schemas.lerobot import INFO_PATH, InfoJson
 from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier
 from schemas.verdicts import CorpusVerdicts
@@ -164,6 +165,23 @@ class EpisodeLineage(BaseModel):
         if isinstance(cap, dict):  # {"text": ..., "model": ...} from a captioning job
             cap = cap.get("text")
         return cap if isinstance(cap, str) and cap.strip() else None
+
+    def action_kind_in(self, info: InfoJson) -> ActionKind:
+        """The one reading of an episode's action kind (`schemas.actions.ActionKind`; the catalog and the trainer
+        call it): its `action_kind`, set by ingest; for an episode ingested before it was recorded, or another tool's,
+        canonical where its mask (its own, else info.json's `features.action.info.mask`) fills a dim, a foreign
+        dataset's action vector without a mask its own (native: real unless said otherwise), else none."""
+        if self.action_kind is not None:
+            return self.action_kind
+        mask = self.mask
+        if mask is None:
+            ft = info.features.get(ACTION)
+            if ft is None:
+                return ActionKind.none
+            mask = (ft.info or {}).get("mask")
+            if mask is None:
+                return ActionKind.native
+        return ActionKind.canonical if any(mask) else ActionKind.none
 
 
 # "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in

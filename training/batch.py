@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-# key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims)
+# key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims: the 50 canonical,
+# then the native block, `training.actions`)
 SAMPLE_KEYS = {
     "hist_latents": "[H, P, C] DINO latents of the history frames (bf16/fp16 as stored)",
     "cur_latents": "[P, C] latents at the sample's frame t",
@@ -22,7 +23,8 @@ SAMPLE_KEYS = {
     "actions": "[K, A] normalized action chunk t .. t+K-1 (the last action repeated past the episode's end)",
     "chunk_mask": "[K] float 1 for a chunk step inside the episode, 0 past its end (no loss there)",
     "future_mask": "[] float 1 where fut_latents is a real future frame, 0 for a policy-only anchor at the end",
-    "action_mask": "[A] float 1/0: the embodiment's real dims",
+    "action_mask": "[A] float 1/0: the real dims of the episode's action ([canonical 50 | native block])",
+    "state_mask": "[A] float 1/0: the real dims of its state (its native state's width where it trains natively)",
     "task": "[] long task id (schemas.tiers.TASK_IDS), drawn from the tier's routing row",
     "tier": "[] long index into TIERS",
     "dataset": "[] long index into the sample index's dataset list",

@@ -29,7 +29,13 @@ class ModelConfig(_Frozen):
     latent_dim: int = Field(384, description="DINOv3 ViT-S/16 patch feature width")
     latent_grid: int = Field(14, description="patch grid side (224 / 16)")
     latent_pool: int = Field(1, ge=1, description="average-pool the patch grid by this factor (tiny: 2 -> 7x7)")
-    action_dim: int = Field(CANONICAL_DIM, description="canonical action/state width")
+    native_dim: int = Field(
+        64,
+        ge=0,
+        description="width of the native block after the 50 canonical dims of every action/state vector: a robot "
+        "without a description trains on its own command (`action.native`) there, its real dims masked "
+        "(training/README.md); a wider command is left out, named",
+    )
     chunk: int = Field(16, ge=1, description="action chunk length at 10 Hz")
     history: int = Field(2, ge=0, description="past (latents, action) steps given as context")
     text_dim: int = Field(ge=1, description="width of the text hidden states (replaced by the data's own width)")
@@ -78,6 +84,11 @@ class ModelConfig(_Frozen):
     def align_block(self) -> int:
         """0-based index of the block whose output `align_hidden` names."""
         return self.align_hidden % (self.depth + 1) - 1
+
+    @property
+    def action_dim(self) -> int:
+        """Width of an action/state vector: the canonical space, then the native block."""
+        return CANONICAL_DIM + self.native_dim
 
     @property
     def head_dim(self) -> int:

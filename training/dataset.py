@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-from schemas.canonical import CANONICAL_DIM
-from schemas.tiers import QualityTier, RoutingTable
+from schemas.tiers import RoutingTable
 from training.config import ModelConfig
-from training.episodes import TIERS, DataError, EpisodeRecord, SampleIndex
-from training.normalize import KEYS, NormStats, normalize, read_episode
+from training.episodes import TIERS, EpisodeRecord, SampleIndex
+from training.errors import DataError
+from training.normalize import NormStats, normalized_episode
 from training.routing import NO_FUTURE, draw_task, routing_arrays
 
 TABLE_CACHE = 32  # episodes per worker
@@ -39,24 +39,28 @@ class ManifestDataset(torch.utils.data.Dataset):
         if self.text_dim != model.text_dim:
             raise DataError(f"text embeddings are {self.text_dim} wide, the model expects {model.text_dim}")
         self.probs = routing_arrays(routing)
-        missing = {routed_tier(e).value for e in index.episodes} - set(self.probs)
+        missing = {e.routed.value for e in index.episodes} - set(self.probs)
         if missing:
             raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
-        self.norms = {i: [stats.get(rel, key) for key in KEYS] for i, rel in enumerate(index.datasets)}
+        self.stats = stats
+        for ep in index.episodes:  # every statistic a sample will need, now: a missing one names dataset and column
+            for key, width in ep.action.columns():
+                if width:
+                    stats.get(index.datasets[ep.dataset_id], key)
         self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.index)
 
     def _table(self, episode_id: int, ep: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
-        """Normalized, masked (actions, states) [T, A] of one episode."""
+        """Normalized, masked (actions, states) [T, A] of one episode, in the model's layout (`training.actions`)."""
         hit = self._tables.get(episode_id)
         if hit is not None:
             self._tables.move_to_end(episode_id)
             return hit
-        vectors = zip(read_episode(self.index.files, ep), self.norms[ep.dataset_id], strict=True)
-        actions, states = (normalize(v, center, half, ep.mask) for v, (center, half) in vectors)
-        out = self._tables[episode_id] = actions, states
+        rel = self.index.datasets[ep.dataset_id]
+        out = normalized_episode(self.index.files, ep, self.stats, rel, self.cfg.native_dim)
+        self._tables[episode_id] = out
         if len(self._tables) > TABLE_CACHE:
             self._tables.popitem(last=False)
         return out
@@ -89,13 +93,14 @@ class ManifestDataset(torch.utils.data.Dataset):
         past = [k - s for s in range(h, 0, -1)]  # oldest first
         latents = self._latents(ep, [max(r, 0) for r in past] + [k, j if j >= 0 else k])
         actions, states = self._table(episode_id, ep)
-        hist_actions = np.zeros((h, CANONICAL_DIM), np.float32)
+        hist_actions = np.zeros((h, self.cfg.action_dim), np.float32)
         hist_mask = np.array([r >= 0 for r in past], np.float32)
         for s, r in enumerate(past):
             if r >= 0:
                 hist_actions[s] = actions[frames[r]]
-        steps = np.arange(t, t + chunk)
-        probs = self.probs[routed_tier(ep).value]
+        steps = np.arange(t, t + chunk)  # rows t .. t+K-1: what was commanded at each (`Timing.commanded`)
+        action_mask, state_mask = ep.action.masks(self.cfg.native_dim)
+        probs = self.probs[ep.routed.value]
         task = draw_task(probs if j >= 0 else probs * NO_FUTURE, np.random.default_rng([self.seed, draw]))
         return {
             "hist_latents": latents[:h],
@@ -107,7 +112,8 @@ class ManifestDataset(torch.utils.data.Dataset):
             "actions": torch.from_numpy(actions[np.minimum(steps, ep.length - 1)]),
             "chunk_mask": torch.from_numpy((steps < ep.length).astype(np.float32)),
             "future_mask": torch.tensor(float(j >= 0)),
-            "action_mask": torch.from_numpy(ep.mask.astype(np.float32)),
+            "action_mask": torch.from_numpy(action_mask.astype(np.float32)),
+            "state_mask": torch.from_numpy(state_mask.astype(np.float32)),
             "task": torch.tensor(task),
             "tier": torch.tensor(TIERS.index(ep.tier)),
             "dataset": torch.tensor(ep.dataset_id),
@@ -115,8 +121,3 @@ class ManifestDataset(torch.utils.data.Dataset):
             "frame": torch.tensor(t),
             "text": self._text(ep),
         }
-
-
-def routed_tier(ep: EpisodeRecord) -> QualityTier:
-    """The tier whose routing row an episode draws from: an episode without any action dim can only forecast."""
-    return ep.tier if ep.mask.any() else QualityTier.actionless

@@ -6,17 +6,17 @@ exactly at its end, t + future_offset (`exact_future`, audit S13). When the epis
 without the future latent (policy, `training.routing.NO_FUTURE`), every latent frame up to the episode's last is an
 anchor (as GR00T's loader, which pads past-the-end action indices, LDA audit S7), with `sample_future = -1` where it
 has no future (its chunk's steps past the end are masked in the loss, `training.dataset`). Episodes that cannot give a
-sample (no latents for any configured camera, too short, no action mask) are skipped, counted by reason in the
-`IndexReport` and logged; the build fails only when nothing is left, naming the next command. `datasets` lists those
-with an episode in the index (they need statistics). No text-embedding file: the null text token. Dataset paths are
-relative to the corpus root (`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
+sample (no latents for any configured camera, too short, no action mask, a native command wider than the model's
+native block: `training.actions`) are skipped, counted by reason in the `IndexReport` and logged; the build fails only
+when nothing is left, naming the next command. `datasets` lists those with an episode in the index (they need
+statistics). No text-embedding file: the null text token. Dataset paths are relative to the corpus root
+(`<corpus>/manifests/<name>/`), maybe a bucket (reads meta, listings, latent headers)."""
 
 from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,15 +24,19 @@ import pyarrow.parquet as pq
 
 from ingest.progress import Progress
 from ingest.storage.corpus_files import CorpusFiles, Where, manifest_files
-from schemas.canonical import ACTION, CANONICAL_DIM, Camera, image_key
+from schemas.actions import ActionSpace, routed_tier
+from schemas.canonical import Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
-from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+from schemas.corpus import EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest, Split, check_entries
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
+from training.actions import EpisodeAction, episode_action
 from training.config import DataConfig, ModelConfig
+from training.errors import DataError
+from training.index_report import IndexReport
 from training.routing import anchors_to_end
 
 log = logging.getLogger(__name__)
@@ -41,72 +45,26 @@ TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actio
 NO_LATENTS = "no latents for cameras"  # an episode left out for it: `eidata latents` is the next command
 
 
-class DataError(ValueError):
-    """A file the manifest points at is missing or does not hold what the contract says; names file and field."""
-
-
 @dataclass(frozen=True)
 class EpisodeRecord:
     uid: str
     dataset_id: int
     episode_index: int
-    tier: QualityTier
+    tier: QualityTier  # the manifest's
+    routed: QualityTier  # the tier whose routing row it draws from (`schemas.actions.routed_tier` of its kind)
     weight: float
     length: int
-    mask: np.ndarray  # [A] bool
+    action: EpisodeAction  # its kind, the space it trains in, its canonical mask and native widths
     data_path: Where  # a local path, or an object's URL (read through `SampleIndex.files`)
     latents_path: Where
     camera: str
     latent_frames: np.ndarray  # [N] int64 frame index of each stored latent
     text_path: Where | None
 
-
-@dataclass
-class IndexReport:
-    episodes: int = 0
-    samples: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
-    without_text: int = 0
-    no_action_dims: int = 0  # episodes whose mask is empty: routed as actionless whatever their tier
-    inexact_future: int = 0  # anchors without a latent frame exactly at the chunk's end (`exact_future`)
-    cameras: Counter[str] = field(default_factory=Counter)
-
-    def skip(self, reason: str, uid: str) -> None:
-        self.skipped[reason] += 1
-        if len(examples := self.skipped_examples.setdefault(reason, [])) < 3:
-            examples.append(uid)
-
     @property
-    def left_out(self) -> int:
-        return sum(self.skipped.values())
-
-    def to_json(self) -> dict[str, Any]:
-        """The run folder's record of what the split used and what it left out, and why (`index.json`)."""
-        return {
-            "episodes": self.episodes,
-            "samples": self.samples,
-            "left_out": self.left_out,
-            "left_out_by_reason": {
-                r: {"episodes": n, "e.g.": self.skipped_examples[r]} for r, n in self.skipped.items()
-            },
-            "without_text": self.without_text,
-            "no_action_dims": self.no_action_dims,
-            "inexact_future": self.inexact_future,
-            "cameras": dict(self.cameras),
-        }
-
-    def summary(self) -> str:
-        parts = [f"{self.episodes} episodes, {self.samples} samples", f"cameras {dict(self.cameras)}"]
-        if self.without_text:
-            parts.append(f"{self.without_text} without a text file (null text)")
-        if self.inexact_future:
-            parts.append(f"{self.inexact_future} anchors without a latent frame at the chunk's end (no future latent)")
-        if self.no_action_dims:
-            parts.append(f"{self.no_action_dims} with no action dims (routed as actionless)")
-        for reason, n in sorted(self.skipped.items()):
-            parts.append(f"skipped {n}: {reason} (e.g. {', '.join(self.skipped_examples[reason])})")
-        return "; ".join(parts)
+    def mask(self) -> np.ndarray:
+        """[CANONICAL_DIM] bool: the embodiment's real canonical dims."""
+        return self.action.canonical
 
 
 @dataclass
@@ -229,26 +187,6 @@ def read_text_width(path: Where, files: CorpusFiles) -> int:
     return int(shape[1])
 
 
-def _episode_mask(line: dict[str, Any], info: InfoJson) -> np.ndarray:
-    """Which of the 50 action dims are real: the episode's lineage mask, else info.json's
-    `features.action.info.mask` (DESIGN.md section 3); a dataset without an action feature has none. Neither given is
-    an error: taking all 50 dims as real would train padded dims as data (audit S10)."""
-    mask = EpisodeLineage.of(line).mask
-    if mask is None:
-        ft = info.features.get(ACTION)
-        mask = (ft.info or {}).get("mask") if ft is not None else [0] * CANONICAL_DIM
-    if mask is None:
-        raise DataError(
-            f"no action mask: neither the episode's lineage ('{LINEAGE_KEY}.mask') nor {INFO_PATH} "
-            f"features.{ACTION}.info.mask says which of the {CANONICAL_DIM} action dims are real; re-ingest the "
-            "dataset (ingest writes the embodiment's mask) or add the mask to info.json"
-        )
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != (CANONICAL_DIM,):
-        raise DataError(f"episode mask has shape {mask.shape}, expected ({CANONICAL_DIM},)")
-    return mask
-
-
 def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
     """The caption's task if a caption job added one, else the episode's first task (common brief's contract)."""
     caption = EpisodeLineage.of(line).caption
@@ -324,12 +262,12 @@ def build_index(
         length = int(line["length"])
         bar.update(0, frames=length)
         try:
-            mask = _episode_mask(line, meta.info)
-        except DataError as err:  # left out, named: the run goes on with the episodes that say their dims
+            action = episode_action(line, meta.info, model.native_dim)
+        except DataError as err:  # left out, named: the run goes on with the episodes that say their action
             log.warning("%s: episode %s (%s): %s", files.join(rel, EPISODES_PATH), e["episode_index"], uid, err)
             report.skip(str(err), uid)
             continue
-        tier = QualityTier(e["tier"]) if mask.any() else QualityTier.actionless  # the routed tier
+        tier = routed_tier(e["tier"], action.kind)
         to_end = anchors_to_end(manifest.routing, tier)
         anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
         if exact:
@@ -347,7 +285,10 @@ def build_index(
             report.without_text += 1
         elif tpath not in text_widths:
             text_widths[tpath] = read_text_width(tpath, files)
-        report.no_action_dims += int(not mask.any())
+        report.kinds[action.kind.value] += 1
+        report.demoted += int(tier is not QualityTier(e["tier"]))
+        if action.space is ActionSpace.native:
+            report.native_widths[action.native_width] += 1
         report.cameras[camera] += 1
         if rel not in datasets:  # a dataset counts once one of its episodes is in (its statistics index by it)
             datasets.append(rel)
@@ -357,9 +298,10 @@ def build_index(
                 dataset_id=datasets.index(rel),
                 episode_index=int(e["episode_index"]),
                 tier=QualityTier(e["tier"]),
+                routed=tier,
                 weight=float(e["weight"]),
                 length=length,
-                mask=mask,
+                action=action,
                 data_path=files.join(rel, meta.info.data_file(int(e["episode_index"]))),
                 latents_path=lat_path,
                 camera=camera,

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from schemas.canonical import ACTION
+from schemas.canonical import CANONICAL_DIM
 from schemas.storage import StorageOptions
 from schemas.tiers import TASK_IDS, Task
 from training.batch import collate, to_device
@@ -32,7 +32,7 @@ from training.checkpoint import checkpoint_config, load_checkpoint
 from training.dataset import ManifestDataset
 from training.episodes import TIERS, SampleIndex, build_index
 from training.flow import euler
-from training.normalize import NormStats, compute_stats
+from training.normalize import NormStats, compute_stats, half_ranges
 from training.objective import LDAObjective, Prepared, dit_inputs, prepare
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,13 @@ def _rows(
     mask = batch["action_mask"].unsqueeze(1) * batch["chunk_mask"].unsqueeze(-1)  # steps past the end: no error
     count = mask.sum(dim=(1, 2)).clamp_min(1)
     err = (actions.float() - batch["actions"].float()) * mask
-    std = torch.stack([torch.from_numpy(stats.get(index.datasets[int(d)], ACTION)[1]) for d in batch["dataset"]])
+    width = batch["actions"].shape[-1] - CANONICAL_DIM  # the native block
+    std = torch.stack(
+        [
+            torch.from_numpy(half_ranges(stats, index.datasets[int(d)], index.episodes[int(e)], width))
+            for d, e in zip(batch["dataset"], batch["episode"], strict=True)
+        ]
+    )
     raw = err.abs() * std.to(err.device).unsqueeze(1)
     out = {
         "l1": err.abs().sum(dim=(1, 2)) / count,

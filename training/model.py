@@ -2,7 +2,8 @@
 text through cross-attention, AdaLN-Zero from diffusion time + task, registers for an absent modality, two heads.
 
 Token streams per sample: image [history frames, current, future] x patches of DINO latents (the future noised, clean
-or absent); action [history actions, state, chunk] of canonical 50-dim vectors with their embodiment mask.
+or absent); action [history actions, state, chunk] of vectors [canonical 50 | native block], each with its mask (a
+robot without a description fills the native block with its own command, `training.actions`).
 Cross-attention: the README's table makes the VLM tokens the queries, its public code the image/action tokens. We
 make the image/action tokens the queries and the text the keys/values: the heads read the image/action stream, so
 only queries there carry the instruction to them (text-side queries would update text tokens no head reads, or make
@@ -46,7 +47,8 @@ class DiTInputs:
     state: torch.Tensor  # [B, A]
     act_in: torch.Tensor  # [B, K, A]  noised, clean, or ignored where act_absent
     act_absent: torch.Tensor  # [B] bool
-    action_mask: torch.Tensor  # [B, A] float, 1 where the embodiment has the dim
+    action_mask: torch.Tensor  # [B, A] float, 1 where the episode's action has the dim (canonical | native block)
+    state_mask: torch.Tensor  # [B, A] float, 1 where its state has the dim
     text: torch.Tensor  # [B, L, Dt] (L may be 0)
     text_mask: torch.Tensor  # [B, L] bool
     t: torch.Tensor  # [B] flow time of the noised modality
@@ -229,15 +231,14 @@ class MMDiT(nn.Module):
         return x
 
     def _action_tokens(self, inp: DiTInputs) -> torch.Tensor:
-        m = inp.action_mask
-
-        def with_mask(v: torch.Tensor) -> torch.Tensor:
+        def with_mask(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
             mm = m.unsqueeze(1).expand_as(v) if v.dim() == 3 else m
             return torch.cat([v * mm, mm], dim=-1)
 
-        hist = self.action_in(with_mask(inp.hist_actions) * inp.hist_mask.unsqueeze(-1))  # padding: values and mask 0
-        state = self.state_in(with_mask(inp.state)).unsqueeze(1)
-        chunk = self.action_in(with_mask(inp.act_in))
+        m = inp.action_mask
+        hist = self.action_in(with_mask(inp.hist_actions, m) * inp.hist_mask.unsqueeze(-1))  # padding: values, mask 0
+        state = self.state_in(with_mask(inp.state, inp.state_mask)).unsqueeze(1)
+        chunk = self.action_in(with_mask(inp.act_in, m))
         chunk = torch.where(inp.act_absent[:, None, None], self.register_act.to(chunk.dtype).expand_as(chunk), chunk)
         return torch.cat([hist, state, chunk], dim=1) + self.action_pos.to(chunk.dtype)
 

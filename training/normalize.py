@@ -12,8 +12,10 @@ warning. q01/q99 are np.quantile over the frames of the dataset's training episo
 (episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool), each dim over the episodes whose
 mask has it, in bounded memory (`ingest.lerobot.union_stats`, the same rule as a manifest export's stats); mean/std
 are pooled from `meta/episodes_stats.jsonl` for the record. Dims outside the embodiment mask are set to 0 whatever
-their stats say. The statistics are saved with the run (`norm_stats.json`, and in every checkpoint) so eval and a
-resumed run normalize exactly as training did.
+their stats say. A robot trained on its native command (`training.actions`) gets statistics of `action.native` and
+`observation.state.native` over its own dataset's native episodes only (mean/std from the same pass), and its vector
+is placed in the model's native block, every other dim 0 and masked. The statistics are saved with the run
+(`norm_stats.json`, and in every checkpoint) so eval and a resumed run normalize exactly as training did.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ from pydantic import BaseModel, ConfigDict
 from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.union_stats import UnionStats
 from ingest.storage.corpus_files import CorpusFiles
+from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH
-from training.episodes import DataError, EpisodeRecord, SampleIndex
+from training.actions import place
+from training.episodes import EpisodeRecord, SampleIndex
+from training.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -82,42 +87,86 @@ def pool(means: np.ndarray, stds: np.ndarray, counts: np.ndarray) -> tuple[np.nd
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def read_vectors(table: object, key: str, path: Path | str) -> np.ndarray:
-    """[T, CANONICAL_DIM] float32 of one vector column of an episode's data table."""
+def read_vectors(table: object, key: str, path: Path | str, width: int = CANONICAL_DIM) -> np.ndarray:
+    """[T, width] float32 of one vector column of an episode's data table."""
     try:
         col = table.column(key).combine_chunks()  # type: ignore[attr-defined]
         values = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
-        return values.reshape(len(col), CANONICAL_DIM)
+        return values.reshape(len(col), width)
     except (KeyError, ValueError) as e:
-        raise DataError(f"{path}: column {key!r} is not a {CANONICAL_DIM}-dim vector column ({e})") from e
+        raise DataError(f"{path}: column {key!r} is not a {width}-dim vector column ({e})") from e
 
 
 def read_episode(files: CorpusFiles, ep: EpisodeRecord) -> list[np.ndarray]:
-    """[actions, states] (`KEYS`) of one episode's data file, each [length, CANONICAL_DIM] float32."""
+    """[actions, states] of one episode's data file in the space it trains in (`EpisodeAction.columns`), each
+    [length, width] float32 (width 0 where its robot records no state)."""
+    cols = ep.action.columns()
+    keys = [key for key, width in cols if width]
     try:
-        table = files.columns(ep.data_path, list(KEYS))
+        table = files.columns(ep.data_path, keys)
     except (OSError, KeyError, ValueError) as e:
-        raise DataError(f"{ep.data_path}: cannot read {ACTION}/{STATE} (episode {ep.uid}): {e}") from e
+        raise DataError(f"{ep.data_path}: cannot read {'/'.join(keys)} (episode {ep.uid}): {e}") from e
     if table.num_rows != ep.length:
         raise DataError(f"{ep.data_path}: {table.num_rows} rows, episodes.jsonl says {ep.length} ({ep.uid})")
-    return [read_vectors(table, key, ep.data_path) for key in KEYS]
+    return [
+        read_vectors(table, key, ep.data_path, width) if width else np.zeros((ep.length, 0), np.float32)
+        for key, width in cols
+    ]
 
 
-def _quantiles(files: CorpusFiles, episodes: list[EpisodeRecord], anyone: np.ndarray) -> dict[str, np.ndarray]:
-    """key -> [2, D] q01/q99 over the frames of one dataset's `episodes`, each dim over the episodes whose mask has it
-    (every frame where none does: `anyone`, their masks' union), exact (`np.quantile`'s linear method) in bounded
-    memory (`ingest.lerobot.union_stats`: one read of the episodes' two columns)."""
-    stats = {k: UnionStats(CANONICAL_DIM, QUANTILES) for k in KEYS}
+def _quantiles(files: CorpusFiles, episodes: list[EpisodeRecord]) -> dict[str, dict[str, np.ndarray]]:
+    """column -> its statistics (q01, q99, mean, std, count) over the frames of `episodes` (one dataset's, of one
+    space), each dim over the episodes that use it (every frame where none does), exact (`np.quantile`'s linear
+    method) in bounded memory (`ingest.lerobot.union_stats`: one read of the episodes' two columns)."""
+    cols = episodes[0].action.columns()
+    anyone = [np.logical_or.reduce([ep.action.used()[i] for ep in episodes]) for i in range(2)]
+    stats = [UnionStats(width, QUANTILES) for _, width in cols]
     for ep in episodes:
-        for key, vectors in zip(KEYS, read_episode(files, ep), strict=True):
-            stats[key].add(vectors, ep.mask | ~anyone)
-    return {k: np.stack([s.result()["q01"], s.result()["q99"]]) for k, s in stats.items()}
+        for s, vectors, used, union in zip(stats, read_episode(files, ep), ep.action.used(), anyone, strict=True):
+            s.add(vectors, used | ~union)
+    return {key: s.result() for (key, width), s in zip(cols, stats, strict=True) if width}
+
+
+def _native_stats(files: CorpusFiles, rel: str, episodes: list[EpisodeRecord]) -> dict[str, FeatureNorm]:
+    """The statistics of the native command and state of one robot's episodes that train on them."""
+    widths = {ep.action.columns() for ep in episodes}
+    if len(widths) > 1:
+        raise DataError(f"{rel}: native commands of different widths {sorted(widths)} in one dataset")
+    out = {}
+    for key, s in _quantiles(files, episodes).items():
+        out[key] = FeatureNorm(
+            mean=s["mean"].tolist(),
+            std=s["std"].tolist(),
+            count=int(np.max(s["count"])),
+            q01=s["q01"].tolist(),
+            q99=s["q99"].tolist(),
+        )
+        _warn_constant(rel, key, np.stack([s["q01"], s["q99"]]), np.ones(len(s["q01"]), dtype=bool))
+    return out
+
+
+def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
+    for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
+        log.warning(
+            "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is unseen",
+            rel,
+            key,
+            d,
+            q[0, d],
+            q[1, d],
+        )
 
 
 def compute_stats(index: SampleIndex) -> NormStats:
     out: dict[str, dict[str, FeatureNorm]] = {}
     for dataset_id, rel in enumerate(index.datasets):  # each has an episode in the index
-        episodes = [ep for ep in index.episodes if ep.dataset_id == dataset_id]
+        native = [ep for ep in index.episodes if ep.dataset_id == dataset_id and ep.action.space is ActionSpace.native]
+        episodes = [
+            e for e in index.episodes if e.dataset_id == dataset_id and e.action.space is not ActionSpace.native
+        ]
+        out[rel] = _native_stats(index.files, rel, native) if native else {}
+        if not episodes:
+            continue
         episode_indices = {ep.episode_index for ep in episodes}
         path = index.files.join(rel, EPISODES_STATS_PATH)
         if not index.files.is_file(path):
@@ -138,22 +187,12 @@ def compute_stats(index: SampleIndex) -> NormStats:
         if missing:
             raise DataError(f"{path}: no stats for episodes {missing[:5]}")
         mask = np.logical_or.reduce([ep.mask for ep in episodes])
-        quantiles = _quantiles(index.files, episodes, mask)
-        out[rel] = {}
+        quantiles = _quantiles(index.files, episodes)
         for key in KEYS:
             means, stds, counts = (np.asarray(v, dtype=np.float64) for v in zip(*rows[key], strict=True))
             mean, std = pool(means, stds, counts)
-            q = quantiles[key]
-            for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
-                log.warning(
-                    "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is "
-                    "unseen",
-                    rel,
-                    key,
-                    d,
-                    q[0, d],
-                    q[1, d],
-                )
+            q = np.stack([quantiles[key]["q01"], quantiles[key]["q99"]])
+            _warn_constant(rel, key, q, mask)
             out[rel][key] = FeatureNorm(
                 mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()), q01=q[0].tolist(), q99=q[1].tolist()
             )
@@ -165,3 +204,23 @@ def normalize(x: np.ndarray, center: np.ndarray, half: np.ndarray, mask: np.ndar
     elsewhere."""
     live = mask & (half > 0)
     return np.where(live, np.clip((x - center) / np.where(live, half, 1.0), -1.0, 1.0), 0.0).astype(np.float32)
+
+
+def normalized_episode(
+    files: CorpusFiles, ep: EpisodeRecord, stats: NormStats, rel: str, native_dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(actions, states) [T, CANONICAL_DIM + native_dim] of one episode, normalized by its dataset's statistics of
+    the space it trains in and placed where that space sits in the model's vector (0 elsewhere)."""
+    out = []
+    for (key, width), values, used in zip(ep.action.columns(), read_episode(files, ep), ep.action.used(), strict=True):
+        center, half = stats.get(rel, key) if width else (np.zeros(0, np.float32), np.zeros(0, np.float32))
+        out.append(place(normalize(values, center, half, used), ep.action.offset, native_dim))
+    return out[0], out[1]
+
+
+def half_ranges(stats: NormStats, rel: str, ep: EpisodeRecord, native_dim: int) -> np.ndarray:
+    """[CANONICAL_DIM + native_dim] the half q01..q99 range of each dim of an episode's action (0 where unused): a
+    normalized error times it is in the recorded unit."""
+    (key, width), _ = ep.action.columns()
+    half = stats.get(rel, key)[1] if width else np.zeros(0, np.float32)
+    return place(half, ep.action.offset, native_dim)

@@ -79,7 +79,7 @@ def prepare(model: MMDiT, batch: dict[str, torch.Tensor]) -> Prepared:
     )
 
 
-BATCH_INPUTS = ("hist_actions", "hist_mask", "state", "action_mask", "text", "text_mask")  # DiT inputs as batched
+BATCH_INPUTS = ("hist_actions", "hist_mask", "state", "action_mask", "state_mask", "text", "text_mask")  # as batched
 
 
 def dit_inputs(batch: dict[str, torch.Tensor], lat: Prepared, **routed: torch.Tensor) -> DiTInputs:

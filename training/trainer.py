@@ -36,7 +36,8 @@ from training.checkpoint import (
 from training.config import TrainConfig
 from training.dataset import ManifestDataset
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
-from training.episodes import IndexReport, SampleIndex, build_index
+from training.episodes import SampleIndex, build_index
+from training.index_report import IndexReport
 from training.metrics import JsonlLog, Meter, collapse_warning, format_record
 from training.normalize import NormStats, compute_stats
 from training.objective import LDAObjective, draw_noise

@@ -69,23 +69,6 @@ def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKin
     return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
 
 
-def _action_kind(lineage: EpisodeLineage, info: InfoJson) -> ActionKind:
-    """The lineage's `action_kind`; for an episode ingested before it was recorded, or another tool's: canonical
-    where the mask fills a dim, a foreign dataset's action vector without a mask its own (native: real unless said
-    otherwise), else none."""
-    if lineage.action_kind is not None:
-        return lineage.action_kind
-    mask = lineage.mask
-    if mask is None:
-        ft = info.features.get(ACTION)
-        if ft is None:
-            return ActionKind.none
-        mask = (ft.info or {}).get("mask")
-        if mask is None:
-            return ActionKind.native
-    return ActionKind.canonical if np.any(np.asarray(mask, dtype=bool)) else ActionKind.none
-
-
 def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
     """The lineage's geometry and behaviour QA as `qa_*` catalog columns (none for episodes ingested without)."""
     values = {**(lineage.qa.model_dump(exclude_none=True) if lineage.qa is not None else {})}
@@ -147,7 +130,7 @@ def catalog_rows_for_dataset(
         except (KeyError, TypeError, ValueError) as e:
             raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
         lineage = EpisodeLineage.of(line)
-        action_kind = _action_kind(lineage, info)
+        action_kind = lineage.action_kind_in(info)
         has_action = action_kind is not ActionKind.none
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption

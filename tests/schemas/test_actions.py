@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas.actions import ActionKind, action_kind, native_command_moves
+from schemas.actions import ActionKind, action_kind, native_command_moves, routed_tier
+from schemas.tiers import QualityTier
 
 NO_DIM = np.zeros(50, dtype=bool)
 
@@ -32,3 +33,10 @@ def test_only_the_frames_its_stream_has_count() -> None:
     cmd = np.array([[0.0], [0.0], [5.0]])
     assert not native_command_moves(cmd, valid=np.array([[1.0], [1.0], [0.0]]))
     assert native_command_moves(cmd, valid=np.ones((3, 1)))
+
+
+def test_an_episode_with_a_command_is_never_routed_as_actionless() -> None:
+    high, low, none = QualityTier.high, QualityTier.low, QualityTier.actionless
+    assert routed_tier("high", ActionKind.native) is high and routed_tier(low, ActionKind.native) is low
+    assert routed_tier(high, ActionKind.canonical) is high
+    assert routed_tier(high, ActionKind.none) is none and routed_tier(none, ActionKind.none) is none

@@ -14,6 +14,7 @@ import pytest
 from adapters.base import EpisodeRef
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.parts import write_quarantine_part
+from schemas.actions import ActionKind
 from schemas.behaviour import BehaviourRecord
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import (
@@ -27,7 +28,7 @@ from schemas.corpus import (
     find_datasets,
     parquet_files,
 )
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH, InfoJson, read_jsonl
 from schemas.qa import QARecord
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
@@ -137,3 +138,20 @@ def test_datasets_and_committed_parts_are_found_and_nothing_else(tmp_path: Path)
         (part_dir / name).write_bytes(b"")
     assert [p.name for p in parquet_files(tmp_path, QUARANTINE_DIR)] == ["a.parquet", "b.parquet"]
     assert parquet_files(tmp_path, "catalog/none") == []
+
+
+def test_the_action_kind_is_the_lineage_s_else_read_from_the_mask() -> None:
+    """`EpisodeLineage.action_kind_in`, the one reading of the kind (catalog, trainer)."""
+    franka = default_registry().get("franka").mask().astype(int).tolist()
+    with_action = InfoJson.model_validate({"fps": 10, "features": {ACTION: {"dtype": "float32", "shape": [50]}}})
+    masked = InfoJson.model_validate(
+        {"fps": 10, "features": {ACTION: {"dtype": "float32", "shape": [50], "info": {"mask": franka}}}}
+    )
+    bare = InfoJson.model_validate({"fps": 10, "features": {}})
+    native = EpisodeLineage(action_kind=ActionKind.native, mask=[0] * 50)
+    assert native.action_kind_in(bare) is ActionKind.native  # ingest's word, whatever the mask says
+    assert EpisodeLineage(mask=franka).action_kind_in(bare) is ActionKind.canonical
+    assert EpisodeLineage(mask=[0] * 50).action_kind_in(with_action) is ActionKind.none  # before issue 55
+    assert EpisodeLineage().action_kind_in(masked) is ActionKind.canonical  # info.json's mask
+    assert EpisodeLineage().action_kind_in(with_action) is ActionKind.native  # another tool's own action vector
+    assert EpisodeLineage().action_kind_in(bare) is ActionKind.none

@@ -90,7 +90,7 @@ def _episode_arrays(ep_seed: int, length: int, mask: np.ndarray, w: dict[str, np
     return {"actions": actions, "state": state, "x": x}
 
 
-def _write_dataset(
+def write_dataset(
     root: Path,
     source: str,
     subset: str,
@@ -132,11 +132,14 @@ def _write_dataset(
     return arrays
 
 
-def write_latents(root: Path, episode_index: int, x: np.ndarray, w: dict[str, np.ndarray]) -> Path:
+def write_latents(
+    root: Path, episode_index: int, x: np.ndarray, w: dict[str, np.ndarray], camera: str = CAMERA
+) -> Path:
+    """Latents of one episode's `camera` every `LATENT_STRIDE` frames of its hidden world state `x` [length, HIDDEN]."""
     info = load_info(root / "meta/info.json")
     frames = np.arange(0, len(x), LATENT_STRIDE)
     lat = w["base"][None] + np.einsum("pcj,nj->npc", w["U"], x[frames])
-    path = root / latents_file(info, episode_index, image_key(CAMERA))
+    path = root / latents_file(info, episode_index, image_key(camera))
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
         "latents": torch.from_numpy(lat).bfloat16(),
@@ -148,7 +151,7 @@ def write_latents(root: Path, episode_index: int, x: np.ndarray, w: dict[str, np
         "image_size": "224",
         "rate_hz": str(10 / LATENT_STRIDE),
         "dtype": "bfloat16",
-        "video_key": image_key(CAMERA),
+        "video_key": image_key(camera),
         "episode_index": str(episode_index),
         "format": LATENTS_FORMAT,
     }
@@ -173,7 +176,7 @@ def add_cameraless(corpus: Path, episodes: int = 2) -> None:
     """A dataset `ego/audio` of actionless episodes with no camera (a source that gives neither, written since nothing
     may be lost): no sample can ever be anchored on it. The catalog is rebuilt."""
     eps = [Episode(f"audio-{i}", "actionless", 30, "talk about the dishes") for i in range(episodes)]
-    _write_dataset(corpus / "datasets/ego/audio", "ego", "audio", "human_video", eps, world(), False, camera=False)
+    write_dataset(corpus / "datasets/ego/audio", "ego", "audio", "human_video", eps, world(), False, camera=False)
     rebuild_catalog(Corpus(corpus))
 
 
@@ -182,7 +185,7 @@ def build_corpus(corpus: Path, val_fraction: float = 0.34) -> Path:
     w = world()
     for source, subset, emb, episodes in (("sim", "arm", "franka", ARM), ("ego", "video", "human_video", EGO)):
         root = corpus / "datasets" / source / subset
-        arrays = _write_dataset(root, source, subset, emb, episodes, w, actions=source == "sim")
+        arrays = write_dataset(root, source, subset, emb, episodes, w, actions=source == "sim")
         for i, (ep, a) in enumerate(zip(episodes, arrays, strict=True)):
             if ep.latents:
                 write_latents(root, i, a["x"], w)

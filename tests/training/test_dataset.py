@@ -8,7 +8,7 @@ import torch
 from safetensors import safe_open
 from torch.utils.data import DataLoader
 
-from schemas.canonical import ACTION
+from schemas.canonical import ACTION, CANONICAL_DIM
 from schemas.tiers import ALLOWED_TASKS, QualityTier
 from tests.training.corpus import TEXT_DIM, column_rows
 from training.batch import collate
@@ -40,9 +40,17 @@ def test_a_sample_is_what_its_files_hold(index: SampleIndex, dataset: ManifestDa
     def q99_norm(x: np.ndarray) -> np.ndarray:  # GR00T's q99 mode: 2 (x - q01) / (q99 - q01) - 1, clipped
         return np.where(ep.mask, np.clip(2 * (x - lo) / np.where(ep.mask, hi - lo, 1) - 1, -1, 1), 0.0)
 
-    np.testing.assert_allclose(s["actions"].numpy(), q99_norm(actions[t : t + 16]), atol=1e-5)
-    np.testing.assert_allclose(s["hist_actions"][1].numpy(), q99_norm(actions[frames[k - 1]]), atol=1e-5)
-    assert s["text"].shape[1] == TEXT_DIM and s["action_mask"].tolist() == ep.mask.astype(float).tolist()
+    canonical = s["actions"][:, :CANONICAL_DIM].numpy()
+    np.testing.assert_allclose(canonical, q99_norm(actions[t : t + 16]), atol=1e-5)
+    np.testing.assert_allclose(
+        s["hist_actions"][1, :CANONICAL_DIM].numpy(), q99_norm(actions[frames[k - 1]]), atol=1e-5
+    )
+    assert (
+        s["text"].shape[1] == TEXT_DIM and s["action_mask"][:CANONICAL_DIM].tolist() == ep.mask.astype(float).tolist()
+    )
+    # a canonical episode leaves the native block empty and masked: no value, no mask, in action or state
+    for key in ("actions", "hist_actions", "state", "action_mask", "state_mask"):
+        assert torch.count_nonzero(s[key][..., CANONICAL_DIM:]) == 0, key
     assert rel == "datasets/sim/arm" or s["action_mask"].sum() == 0
 
 
@@ -64,7 +72,7 @@ def test_tasks_stay_within_their_tier_and_rows_stay_aligned(index: SampleIndex, 
             ep = index.episodes[int(batch["episode"][row])]
             tier = TIERS[int(batch["tier"][row])]
             assert tier is ep.tier
-            allowed = ALLOWED_TASKS[tier if ep.mask.any() else QualityTier.actionless]
+            allowed = ALLOWED_TASKS[ep.routed]
             assert TASKS_BY_ID[int(batch["task"][row])] in allowed
             seen.add((tier, int(batch["task"][row])))
             # the row's tensors all belong to its own (episode, frame)

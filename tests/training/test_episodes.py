@@ -16,7 +16,8 @@ from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
 from training.config import DataConfig
-from training.episodes import DataError, SampleIndex, _read_latents_header, anchors, build_index
+from training.episodes import SampleIndex, _read_latents_header, anchors, build_index
+from training.errors import DataError
 
 
 def test_anchors_need_a_chunk_and_a_future() -> None:
@@ -30,13 +31,15 @@ def test_index_reports_its_skips(index: SampleIndex) -> None:
     r = index.report
     # high-tier episodes with actions route to policy, which anchors at every latent frame up to the end (the short
     # episode included); the others need a full chunk and a +16 future (12 anchors at length 40, 10 at 36)
-    to_end = [e.tier is QualityTier.high and e.mask.any() for e in index.episodes]
+    to_end = [e.routed is QualityTier.high for e in index.episodes]
     assert r.episodes == 7 and len(index) == sum(
         len(e.latent_frames) if end else 12 if e.length == 40 else 10
         for e, end in zip(index.episodes, to_end, strict=True)
     )
     assert r.skipped == {"no latents for cameras ['head', 'third_person', 'wrist_right', 'wrist_left']": 1}
-    assert r.without_text == 1 and r.no_action_dims == 2 and index.text_dim == TEXT_DIM
+    assert (
+        r.without_text == 1 and r.kinds == {"canonical": 5, "none": 2} and not r.demoted and index.text_dim == TEXT_DIM
+    )
     assert {e.uid for e in index.episodes if e.text_path is None} == {"sim/arm/arm-5"}  # NO_TEXT_TASK's episode
 
 

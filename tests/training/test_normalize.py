@@ -12,7 +12,8 @@ import pytest
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from tests.training.corpus import TEXT_DIM, column_rows
 from training.config import PRESETS, DataConfig
-from training.episodes import DataError, SampleIndex, build_index
+from training.episodes import SampleIndex, build_index
+from training.errors import DataError
 from training.normalize import FeatureNorm, NormStats, compute_stats, normalize
 
 MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from ingest.storage.corpus_files import CorpusFiles
+from schemas.actions import ActionKind, ActionSpace
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier
-from training.episodes import EpisodeRecord, IndexReport, SampleIndex, anchors
+from training.actions import EpisodeAction
+from training.episodes import EpisodeRecord, SampleIndex, anchors
+from training.index_report import IndexReport
 from training.sampler import StreamSampler
 
 CHUNK, FUTURE = 16, 16
@@ -32,9 +35,10 @@ def _index(episodes: list[tuple[str, int, float]], stride: int, unit: str, balan
                 dataset_id=0,
                 episode_index=i,
                 tier=QualityTier.high,
+                routed=QualityTier.high,
                 weight=weight,
                 length=length,
-                mask=np.ones(50, bool),
+                action=EpisodeAction(ActionKind.canonical, ActionSpace.canonical, np.ones(50, bool)),
                 data_path=Path("x"),
                 latents_path=Path("x"),
                 camera="head",
