@@ -79,6 +79,6 @@ def cli_episode(args: argparse.Namespace) -> int:
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
     except (StorageError, ReportError, NotACorpus) as err:
         print(f"eidata report: {err}", file=sys.stderr)
-        return 2 if isinstance(err, (StorageError, EpisodeNotFound)) else 1
+        return 2 if isinstance(err, (StorageError, EpisodeNotFound, NotACorpus)) else 1
     print(f"episode page: {where} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
     return 0

@@ -139,8 +139,8 @@ def test_cli(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["report", str(corpus), "--out", str(tmp_path / "r.html")]) == 0
     assert f"report: {tmp_path / 'r.html'}" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
-    assert main(["report", str(tmp_path / "empty")]) == 1
-    assert "no catalog" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "not an eidata corpus" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     with pytest.raises(ReportError, match="eidata catalog"):
         build_report(tmp_path / "empty", tmp_path / "x.html")
