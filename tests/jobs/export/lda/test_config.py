@@ -42,3 +42,14 @@ def test_the_entry_registers_one_config_per_layout_and_every_dataset() -> None:
     assert "state.left_mano_hand" in human.state_keys and not any("mano" in k for k in human.action_keys)
     assert arm.language_keys == ["annotation.language.action_text"]
     assert "data_root_dir=/data/lda data_mix=eidata" in config.entry(datasets, "/data/lda")  # type: ignore[arg-type]
+
+
+def test_the_chunk_is_the_targets_after_the_observation_in_both_settings() -> None:
+    """Rows hold the pose observed at their frame: pretraining (LDA differences) reads rows t-5 .. t+16, history
+    the first 5; fine-tuning reads the rows after t, t+1 .. t+16, history t-4 .. t (one switch, the training's)."""
+    text = config.entry([("oxe/bridge", "single_arm")], "/d")  # type: ignore[list-item]
+    pretrain = _pasted(text)["ROBOT_TYPE_CONFIG_MAP"]["eidata_single_arm"]
+    assert pretrain.action_indices == list(range(-5, 17)) and pretrain.history_action_indices == list(range(-5, 0))
+    edited = text.replace(config.switch_line(True), config.switch_line(False))
+    finetune = _pasted(edited)["ROBOT_TYPE_CONFIG_MAP"]["eidata_single_arm"]
+    assert finetune.action_indices[len(finetune.history_action_indices) :] == list(range(1, 17))
