@@ -79,15 +79,16 @@ def test_the_modality_slices_cover_exactly_the_values_written(lda_export: tuple[
         assert modality.annotation_column("language.action_text") == "task_index"
 
 
-def test_absolute_actions_are_the_next_state_and_unused_parts_are_zero(lda_export: tuple[Path, str]) -> None:
+def test_absolute_actions_are_their_frames_state_and_unused_parts_are_zero(lda_export: tuple[Path, str]) -> None:
+    """LDA's timing: an absolute action row holds what is observed at its own frame (what LDA trains on is checked
+    against the corpus by LDA's own loader, test_lda_loader.py)."""
     out, _ = lda_export
     for rel, hands in CANONICAL_HAND.items():
         for ep in _episodes(out / rel):
             s, a = ep[LDA_STATE], ep[LDA_ACTION]
-            nxt = np.minimum(np.arange(len(s)) + 1, len(s) - 1)
             for h in range(2):
-                for part in ("eef_position", "eef_rotation", "mano_hand"):
-                    assert np.array_equal(_blk(a, h, ACTION_PARTS, part), _blk(s, h, STATE_PARTS, part)[nxt])
+                for part in ("eef_position", "eef_rotation", "gripper", "mano_hand"):
+                    assert np.array_equal(_blk(a, h, ACTION_PARTS, part), _blk(s, h, STATE_PARTS, part))
             if len(hands) == 1:  # the single arm is LDA's left: its right block is 0 in both columns
                 assert not s[:, HAND_WIDTH_STATE:].any() and not a[:, HAND_WIDTH_ACTION:].any()
                 assert _blk(s, 0, STATE_PARTS, "eef_position").any()
