@@ -1,7 +1,8 @@
 """`eidata export --format lda` on real samples (GR1, Bridge, VITRA: `conftest.py`): what LDA's loader reads, checked
-without LDA's code: the modality slices cover exactly the values written, absolute actions are the next state, unused
-parts are 0, the rotation is the canonical one, the statistics file is the data's, every frame decodes at its index
-(PyAV, OpenCV, decord), a broken episode fails its dataset by name. LDA's own loader on the same export:
+without LDA's code: the modality slices cover exactly the values written, absolute actions are their frame's state,
+unused parts are 0, the rotation is the canonical one, the statistics file is the data's, every frame decodes at its
+index (PyAV, OpenCV, decord), a broken episode fails its dataset by name, a source LDA cannot take refuses the export,
+a manifest gives its episodes only. LDA's own loader on the same export:
 `test_lda_loader.py`."""
 
 from __future__ import annotations
@@ -213,7 +214,11 @@ def test_out_is_required_and_a_dry_run_refused(
     assert "no --dry-run" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
-def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path, tmp_path: Path) -> None:
+def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
+    real_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 65: a source LDA cannot take is never skipped with exit 0 (3 of 6 sources missing, empty folders): the
+    export is refused before anything is written, naming each such dataset and why."""
     corpus = tmp_path / "corpus"
     shutil.copytree(real_corpus, corpus)
     path = corpus / "datasets/vitra/Ego4D/meta/episodes.jsonl"
@@ -221,9 +226,35 @@ def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path
     for line in lines:  # an actionless source: its lineage says no canonical dim holds data
         line["eidata"]["mask"] = [0] * 50
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    printed = io.StringIO()
+    assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "1 dataset(s) LDA cannot train on; nothing written" in err and "vitra/Ego4D: no wrist pose in use" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_path: Path) -> None:
+    """Issue 68: `--manifest` is honoured (read as every export reads it, `jobs.catalog.manifest_arg`): a manifest of
+    one source's episodes gives that source's episodes and no other dataset."""
+    from ingest.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(real_corpus, corpus)
+    rebuild_catalog(Corpus(corpus))
+    where = "source = 'oxe' AND episode_index <> 1"
+    assert main(["curate", str(corpus), "--name", "m", "--where", where]) == 0
+    printed, out = io.StringIO(), tmp_path / "out"
     with contextlib.redirect_stdout(printed):
-        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 0
-    text = printed.getvalue()
-    assert "skipped  vitra/Ego4D\n         note: no wrist pose in use" in text and "lda: 2 written, 1 skipped" in text
-    assert not (tmp_path / "out/vitra/Ego4D").exists() and "eidata_human" not in text
+        assert main(["export", str(corpus), "--format", "lda", "--manifest", "m", "--out", str(out)]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*")) == ["oxe/bridge_dataset"]
+    ds = out / "oxe/bridge_dataset"
+    assert [ep["index"][0] for ep in _episodes(ds)] == [0, 2]
+    lines = [json.loads(line) for line in (ds / "meta/episodes.jsonl").read_text().splitlines()]
+    info = json.loads((ds / INFO_PATH).read_text())
+    assert [line["episode_index"] for line in lines] == [0, 2] and info["total_episodes"] == 2
+    assert info["total_frames"] == sum(line["length"] for line in lines)
+    assert 'DATASET_NAMED_MIXTURES["eidata"] = [\n    ("oxe/bridge_dataset", 1.0, "eidata_single_arm"),\n]' in (
+        printed.getvalue()
+    )
+    assert main(["export", str(corpus), "--format", "lda", "--manifest", "nope", "--out", str(tmp_path / "o2")]) == 1
+    assert not (tmp_path / "o2").exists()
