@@ -15,7 +15,16 @@ from scipy.spatial.transform import Rotation
 
 from ingest.frames import rot6d_to_matrix
 from schemas.actions import CONVENTIONS, rows_for
-from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonical import (
+    ACTION_NATIVE,
+    FINGERTIPS_XYZ,
+    GRIPPER,
+    HANDS,
+    STATE_NATIVE,
+    WRIST_POS,
+    WRIST_ROT6D,
+    hand_dims,
+)
 from schemas.lda import (
     ACTION_PARTS,
     DELTA_PARTS,
@@ -26,6 +35,7 @@ from schemas.lda import (
     LDA_HANDS,
     LDA_STATE,
     MAIN_VIDEO,
+    NATIVE_KEY,
     STATE_PARTS,
     Layout,
     column_names,
@@ -169,11 +179,28 @@ def build_modality(video_keys: Sequence[str], main_video: str) -> ModalityJson:
     return ModalityJson(state=groups["state"], action=groups["action"], video=video, annotation=annotation)
 
 
+def build_native_modality(video_keys: Sequence[str], main_video: str, widths: tuple[int, int]) -> ModalityJson:
+    """The `meta/modality.json` of a robot without a description (`schemas.lda` NATIVE_KEY): `state.native` over its
+    `observation.state.native`, `action.native` over its `action.native` (absolute, read as recorded), every value;
+    videos and language as `build_modality`'s."""
+    base = build_modality(video_keys, main_video)
+    groups = {
+        group: {NATIVE_KEY: SliceSpec(start=0, end=width, original_key=column, absolute=absolute, dtype="float32")}
+        for group, column, width, absolute in (
+            ("state", STATE_NATIVE, widths[0], None),
+            ("action", ACTION_NATIVE, widths[1], True),
+        )
+    }
+    return ModalityJson(state=groups["state"], action=groups["action"], video=base.video, annotation=base.annotation)
+
+
 def expected_names(modality: ModalityJson) -> dict[tuple[str, str], list[str]]:
-    """Per (group, key) the value names its slice must cover in the exported info.json."""
+    """Per (group, key) over an LDA column the value names its slice must cover in the exported info.json (a native
+    slice covers its column whole, whatever the source named its values)."""
     names = {LDA_STATE: column_names(STATE_PARTS), LDA_ACTION: column_names(ACTION_PARTS)}
     out = {}
     for group in ("state", "action"):
         for key, s in getattr(modality, group).items():
-            out[(group, key)] = names[s.original_key or ""][s.start : s.end]
+            if s.original_key in names:
+                out[(group, key)] = names[s.original_key][s.start : s.end]
     return out

@@ -23,18 +23,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schemas.lda import ACTION_PARTS_OF, LANGUAGE_KEY, LAYOUT_TAGS, LAYOUTS, MAIN_VIDEO, Layout
+from schemas.lda import ACTION_PARTS_OF, LANGUAGE_KEY, LAYOUT_TAGS, LAYOUTS, MAIN_VIDEO, NATIVE_KEY, NATIVE_TAGS, Layout
 
 MIXTURE = "eidata"
 BASES: dict[Layout, str] = {
     "single_arm": "BaseDataConfig",
     "dual_arm": "BaseDataConfig",
     "human": "HumanBaseDataConfig",
+    # LDA's joint-space config whose transform takes any keys (`{key: ... for key in self.action_keys}`,
+    # data_config.py:222-309); BaseDataConfig's names its six end-effector keys (KeyError on others)
+    "native": "FourierGr1ArmsWaist_twohistoryDataConfig",
 }
+Widths = tuple[int, int] | None  # a native robot's state and command widths (its robot type and tag), else None
 
 
-def robot_type(layout: Layout) -> str:
-    return f"eidata_{layout}"
+def robot_type(layout: Layout, widths: Widths = None) -> str:
+    return f"eidata_native_s{widths[0]}_a{widths[1]}" if layout == "native" and widths else f"eidata_{layout}"
 
 
 def class_name(layout: Layout) -> str:
@@ -43,6 +47,8 @@ def class_name(layout: Layout) -> str:
 
 def keys(layout: Layout, group: str) -> list[str]:
     """`state.left_eef_position` ...: the keys a data config of `layout` names, LDA's order (hand by hand)."""
+    if layout == "native":
+        return [f"{group}.{NATIVE_KEY}"]
     hands, parts = LAYOUTS[layout]
     if layout == "human" and group == "state":  # HumanBaseDataConfig: both wrists, then both hands (:134-141)
         return [f"state.{h}_{p}" for h in hands for p in parts[:2]] + [f"state.{h}_{parts[2]}" for h in hands]
@@ -52,8 +58,14 @@ def keys(layout: Layout, group: str) -> list[str]:
 
 
 SWITCH = "EIDATA_USE_DELTA_ACTION"
-# (use_delta_action=true, false) -> action_indices of an end-effector layout (the module's docstring)
-ACTION_INDICES = ("list(range(-5, 17))", "list(range(-4, 17))")
+# (use_delta_action=true, false) -> action_indices (the module's docstring). A native command's row t is the command
+# given at t (`schemas.actions`: commanded), read as it is: the chunk rows t..t+15. LDA's history is 5 rows without
+# differencing and 4 with it, whatever the keys (`history_len`, datasets.py:1997-2001): so range(-5, 16) (its own
+# joint configs') fine-tuning, range(-4, 16) pretraining, both 16 steps from t.
+ACTION_INDICES: dict[bool, tuple[str, str]] = {
+    False: ("list(range(-5, 17))", "list(range(-4, 17))"),  # end-effector poses observed at their frame
+    True: ("list(range(-4, 16))", "list(range(-5, 16))"),  # a native command given at its frame
+}
 
 
 def switch_line(use_delta_action: bool = True) -> str:
@@ -63,7 +75,8 @@ def switch_line(use_delta_action: bool = True) -> str:
 def data_config(layout: Layout) -> str:
     """The class, as Python source, for LDA's `data_config.py`."""
     state, action = keys(layout, "state"), keys(layout, "action")
-    pretrain, finetune = ACTION_INDICES
+    pretrain, finetune = ACTION_INDICES[layout == "native"]
+    chunk = "commands t .. t+15" if layout == "native" else "targets t+1 .. t+16"
     lines = [
         f"class {class_name(layout)}({BASES[layout]}):",
         '    video_backend = "decord"',
@@ -72,34 +85,43 @@ def data_config(layout: Layout) -> str:
         f"    state_keys = {state!r}",
         f"    action_keys = {action!r}",
         f'    language_keys = ["annotation.{LANGUAGE_KEY}"]',
+        "    observation_indices = [-5, 0]",
+        "    future_observation_indices = [5]",
+        "    img_interval = 3",
         "    history_action_indices = list(range(-5, 0))",
-        f"    action_indices = {pretrain} if {SWITCH} else {finetune}  # chunk: targets t+1 .. t+16",
+        f"    action_indices = {pretrain} if {SWITCH} else {finetune}  # chunk: {chunk}",
     ]
     return "\n".join(lines)
 
 
-def registry_lines(layout: Layout) -> list[str]:
-    tag = LAYOUT_TAGS[layout]
-    return [
-        f'ROBOT_TYPE_CONFIG_MAP["{robot_type(layout)}"] = {class_name(layout)}()',
-        f'ROBOT_TYPE_TO_EMBODIMENT_TAG["{robot_type(layout)}"] = EmbodimentTag("{tag}")',
-    ]
+def _types(datasets: Iterable[tuple[str, Layout, Widths]]) -> dict[tuple[Layout, Widths], str]:
+    """Each (layout, native widths) of the export -> its embodiment tag: a layout's own, a native robot's the next of
+    `NATIVE_TAGS` (plan.py refuses more native widths than those)."""
+    out: dict[tuple[Layout, Widths], str] = {}
+    natives = 0
+    for _, layout, widths in datasets:
+        if (layout, widths) not in out:
+            out[(layout, widths)] = NATIVE_TAGS[natives] if layout == "native" else LAYOUT_TAGS[layout]
+            natives += layout == "native"
+    return out
 
 
-def mixture(datasets: Iterable[tuple[str, Layout]], name: str = MIXTURE) -> str:
+def mixture(datasets: Iterable[tuple[str, Layout, Widths]], name: str = MIXTURE) -> str:
     """The `DATASET_NAMED_MIXTURES` entry: every exported dataset (its path below --out), weight 1."""
-    rows = [f'    ("{path}", 1.0, "{robot_type(layout)}"),' for path, layout in datasets]
+    rows = [f'    ("{path}", 1.0, "{robot_type(layout, widths)}"),' for path, layout, widths in datasets]
     return "\n".join([f'DATASET_NAMED_MIXTURES["{name}"] = [', *rows, "]"])
 
 
-def entry(datasets: list[tuple[str, Layout]], out: str) -> str:
-    """Everything to paste, per file of LDA's, and the two settings of its training config."""
-    layouts = sorted({layout for _, layout in datasets})
+def entry(datasets: Iterable[tuple[str, Layout] | tuple[str, Layout, Widths]], out: str) -> str:
+    """Everything to paste, per file of LDA's, and the settings of its training config."""
+    items = [(path, layout, rest[0] if rest else None) for path, layout, *rest in datasets]
+    types = _types(items)
     parts = ["# lda/dataloader/gr00t_lerobot/data_config.py (after ROBOT_TYPE_CONFIG_MAP)", switch_line()]
-    for layout in layouts:
-        parts += [data_config(layout), registry_lines(layout)[0]]
+    for layout in sorted({layout for layout, _ in types}):
+        parts += [data_config(layout)]
+    parts += [f'ROBOT_TYPE_CONFIG_MAP["{robot_type(*t)}"] = {class_name(t[0])}()' for t in types]
     parts += ["# lda/dataloader/gr00t_lerobot/embodiment_tags.py (at the end)"]
-    parts += [registry_lines(layout)[1] for layout in layouts]
-    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(datasets)]
+    parts += [f'ROBOT_TYPE_TO_EMBODIMENT_TAG["{robot_type(*t)}"] = EmbodimentTag("{tag}")' for t, tag in types.items()]
+    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(items)]
     parts += [f"# training config: data_root_dir={out} data_mix={MIXTURE} use_delta_action: as {SWITCH} above"]
     return "\n".join(parts)

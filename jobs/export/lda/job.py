@@ -33,12 +33,12 @@ from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
-from jobs.export.lda.columns import build_modality, episode_columns, expected_names
+from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
 from jobs.export.lda.plan import DatasetPlan, LdaExportError, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
-from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE
+from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import (
     ACTION_PARTS,
@@ -55,6 +55,7 @@ from schemas.modality import ModalityJson, check_modality
 Status = Literal["written", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
 COPIED_META = ("meta/tasks.jsonl",)
+NATIVE_COLUMNS = (STATE_NATIVE, ACTION_NATIVE)  # plan.native's widths, in this order
 EPISODE_META = ("meta/episodes.jsonl", "meta/episodes_stats.jsonl")  # one line per episode: the plan's episodes kept
 
 
@@ -66,6 +67,7 @@ class DatasetResult:
     episodes: int = 0
     frames: int = 0
     notes: list[str] = field(default_factory=list)
+    native: tuple[int, int] | None = None
 
 
 def _vectors(table: pa.Table, key: str, width: int) -> np.ndarray:
@@ -90,6 +92,30 @@ def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
             write_text_atomic(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
 
 
+def _lda_columns(
+    plan: DatasetPlan, table: pa.Table, values: dict[str, np.ndarray], mask: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`observation.state.lda` and `action.lda` of one episode of an end-effector layout (`columns.py`)."""
+    kp = None
+    if HAND_KEYPOINTS in table.column_names:
+        kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(table.num_rows, 2, 21, 3)
+    return episode_columns(values[STATE], values[ACTION], kp, mask, plan.hands, where=where)
+
+
+def _check_native_samples(table: pa.Table, where: str) -> None:
+    """A robot without a description goes to LDA as its natives read as they are, and LDA has no per-value mask (its
+    mask is per row and key, `datasets.py:139-144`): a frame where a native column's stream had no sample would train
+    as a value. Refused, naming the field and the first such frame."""
+    for key in NATIVE_COLUMNS:
+        valid = NATIVE_VALID[key]
+        if valid in table.column_names:
+            width = len(table.column(valid)[0])
+            flags = _vectors(table, valid, width)
+            if (flags <= 0).any():
+                frame, col = np.argwhere(flags <= 0)[0]
+                raise LdaExportError(f"{where}: {key} value {col} has no sample at frame {frame} ({valid} 0)")
+
+
 def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     """Write the LDA dataset of `plan` at `dst` (replaced whole)."""
     src, info, videos = plan.src, plan.info, plan.info.video_keys
@@ -101,9 +127,10 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
             shutil.copyfile(src / rel, tmp / rel)
     _copy_episode_meta(src, tmp, {int(line["episode_index"]) for line in plan.lines})
     widths = {STATE: CANONICAL_DIM, ACTION: CANONICAL_DIM}
-    stats = ColumnStats({**widths, LDA_STATE: len(STATE_NAMES), LDA_ACTION: len(ACTION_NAMES)})
-    result = DatasetResult(plan.name, "written", plan.layout)
-    has_kp = HAND_KEYPOINTS in info.features
+    widths |= dict(zip(NATIVE_COLUMNS, plan.native, strict=True)) if plan.native else {}
+    widths |= {} if plan.native else {LDA_STATE: len(STATE_NAMES), LDA_ACTION: len(ACTION_NAMES)}
+    stats = ColumnStats(widths)
+    result = DatasetResult(plan.name, "written", plan.layout, native=plan.native)
     for line, mask in zip(plan.lines, plan.masks, strict=True):
         index, length = int(line["episode_index"]), int(line["length"])
         rel = info.data_file(index)
@@ -111,15 +138,16 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
         table = pq.read_table(src / rel)
         if table.num_rows != length:
             raise LdaExportError(f"{where}: {table.num_rows} rows, episodes.jsonl says length {length}")
-        state, action = _vectors(table, STATE, CANONICAL_DIM), _vectors(table, ACTION, CANONICAL_DIM)
-        kp = None
-        if has_kp:
-            kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(length, 2, 21, 3)
-        s_lda, a_lda = episode_columns(state, action, kp, mask, plan.hands, where=where)
-        table = table.append_column(LDA_STATE, _fixed(s_lda)).append_column(LDA_ACTION, _fixed(a_lda))
+        values = {key: _vectors(table, key, width) for key, width in widths.items() if key in table.column_names}
+        if plan.native:
+            _check_native_samples(table, where)
+        else:
+            values |= dict(zip((LDA_STATE, LDA_ACTION), _lda_columns(plan, table, values, mask, where), strict=True))
+            table = table.append_column(LDA_STATE, _fixed(values[LDA_STATE]))
+            table = table.append_column(LDA_ACTION, _fixed(values[LDA_ACTION]))
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, tmp / rel)
-        stats.add({STATE: state, ACTION: action, LDA_STATE: s_lda, LDA_ACTION: a_lda})
+        stats.add(values)
         for key in videos:
             vrel = info.video_file(index, key)
             transcode(src / vrel, tmp / vrel, int(info.fps), length)
@@ -127,8 +155,9 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
         result.frames += length
 
     raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
-    raw["features"][LDA_STATE] = _feature(STATE_NAMES)
-    raw["features"][LDA_ACTION] = _feature(ACTION_NAMES)
+    if not plan.native:
+        raw["features"][LDA_STATE] = _feature(STATE_NAMES)
+        raw["features"][LDA_ACTION] = _feature(ACTION_NAMES)
     if plan.subset:
         raw |= {"total_episodes": result.episodes, "total_frames": result.frames}
         raw["total_videos"] = result.episodes * len(videos)
@@ -136,7 +165,9 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
         vinfo = raw["features"][key].setdefault("info", {})
         vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
     write_text_atomic(tmp / INFO_PATH, json.dumps(raw, indent=4) + "\n")
-    modality = build_modality(videos, plan.main)
+    modality = (
+        build_native_modality(videos, plan.main, plan.native) if plan.native else build_modality(videos, plan.main)
+    )
     problems = check_modality(modality, load_info(tmp / INFO_PATH), expected_names(modality))
     if problems:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
@@ -218,7 +249,7 @@ def summary(job: Job) -> str:
         what = f" {r.layout}, {r.episodes} episodes, {r.frames} frames" if r.status == "written" else ""
         lines.append(f"{r.status:8s} {r.dataset}{what}")
         lines += [f"         note: {n}" for n in r.notes]
-    written = [(r.dataset, r.layout) for r in job.results if r.status == "written" and r.layout]
+    written = [(r.dataset, r.layout, r.native) for r in job.results if r.status == "written" and r.layout]
     if written:
         lines += ["", "Paste into LDA's repository:", config.entry(written, str(job.out.resolve()))]
     counts = {s: sum(r.status == s for r in job.results) for s in ("written", "error")}

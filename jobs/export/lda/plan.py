@@ -17,9 +17,10 @@ from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
-from schemas.canonical import ACTION, CANONICAL_DIM, MAIN_CAMERA_ORDER
+from schemas.actions import ActionKind
+from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_ORDER, STATE_NATIVE
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
-from schemas.lda import Layout
+from schemas.lda import NATIVE_MAX_WIDTH, NATIVE_TAGS, Layout
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.manifest import ENTRIES_PARQUET, check_entries
 from schemas.modality import VIDEO_PREFIX
@@ -49,6 +50,7 @@ class DatasetPlan:
     hands: tuple[int, ...]
     main: str  # the video key of `video.main`
     subset: bool  # a manifest's part of the dataset, not all of it
+    native: tuple[int, int] | None = None  # layout native: the widths of its state and command
 
 
 def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
@@ -72,14 +74,24 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
         lines = [line for line in lines if int(line["episode_index"]) in episodes]
     masks = _episode_masks(lines, (info.features[ACTION].info or {}).get("mask"))
     used = np.any(masks, axis=0) if masks else np.zeros(CANONICAL_DIM, dtype=bool)
-    found = layout_of(info.robot_type or "", used)
-    if found is None:
-        kinds = sorted({str(EpisodeLineage.of(line).action_kind or "unknown") for line in lines})
-        return f"no wrist pose in use (action kind {', '.join(kinds)}): LDA's end-effector layouts need one"
     main = next((f"{VIDEO_PREFIX}{c}" for c in MAIN_CAMERA_ORDER if f"{VIDEO_PREFIX}{c}" in info.video_keys), None)
     if main is None:
         return f"no camera among {list(MAIN_CAMERA_ORDER)}: LDA reads images"
-    return DatasetPlan(src, name, info, lines, masks, *found, main, episodes is not None)
+    found = layout_of(info.robot_type or "", used)
+    if found is not None:
+        return DatasetPlan(src, name, info, lines, masks, *found, main, episodes is not None)
+    kinds = sorted({str(EpisodeLineage.of(line).action_kind or "unknown") for line in lines})
+    if kinds != [ActionKind.native]:
+        return f"no wrist pose in use and not every episode's action its native command (action kind {kinds})"
+    widths = []
+    for key in (STATE_NATIVE, ACTION_NATIVE):
+        ft = info.features.get(key)
+        if ft is None or len(ft.shape) != 1 or not 0 < ft.shape[0] <= NATIVE_MAX_WIDTH:
+            shape = None if ft is None else list(ft.shape)
+            return f"{key} {shape}: LDA takes a robot without a wrist pose as its {key}, 1 to {NATIVE_MAX_WIDTH} values"
+        widths.append(int(ft.shape[0]))
+    plan = DatasetPlan(src, name, info, lines, masks, "native", (), main, episodes is not None, (widths[0], widths[1]))
+    return plan
 
 
 def manifest_episodes(root: Path, given: str) -> dict[Path, set[int]]:
@@ -114,6 +126,11 @@ def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
             refused.append((name, found))
         else:
             plans.append(found)
+    widths = list(dict.fromkeys(p.native for p in plans if p.native))
+    for p in plans:
+        if p.native and widths.index(p.native) >= len(NATIVE_TAGS):
+            why = f"one more native width than LDA tags to give ({len(NATIVE_TAGS)}: one modality.json per tag)"
+            refused.append((p.name, f"{why}; export it in another mixture"))
     if refused:
         raise Refused(refused)
     return plans

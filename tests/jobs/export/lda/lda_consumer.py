@@ -29,8 +29,10 @@ corpus, never from the export): for an observation at t, the chunk must hold
   (T_k^-1 T_k+1 as xyz and roll/pitch/yaw) and the gripper openings at t+1 .. t+16;
 - fine-tuning (`use_delta_action=false`, the rows as `get_step_data` gives them): the poses and gripper openings at
   t+1 .. t+16;
-frames past the episode's end are its last (LDA's first/last padding). A value off by more than `TOL` is counted, and
-the largest difference per dataset is reported (a chunk one frame late differs by one frame's motion).
+frames past the episode's end are its last (LDA's first/last padding). A robot without a description (its
+recorded command, `action.native`, in T.npz as `command`): the commands given at t .. t+15, in both settings. A
+value off by more than `TOL` is counted, and the largest difference per dataset is reported (a chunk one frame late
+differs by one frame's motion).
 """
 
 from __future__ import annotations
@@ -158,6 +160,16 @@ def compare_with_recorded(mix, ds, traj: int, base: int, setting: str, truths: d
         raw, start = mix.get_delta_action_from_raw_data(dict(raw), ds.history_action_indices), hist - 1
     else:
         start = hist
+    if "command" in truth:  # a robot without a description: its recorded commands t .. t+15, as they are
+        want = truth["command"][np.clip(base + np.arange(CHUNK), 0, len(truth["command"]) - 1)]
+        got = np.asarray(raw["action.native"], dtype=np.float64)[start:]
+        diff = np.abs(got - want) if got.shape == want.shape else np.full(want.shape, np.inf)
+        worst = counts["max_diff"].setdefault(ds.dataset_name, {"command": 0.0})
+        worst["command"] = max(worst["command"], float(diff.max(initial=0.0)))
+        counts["command_values"] += diff.size
+        counts["command_mismatches"] += int((diff > TOL * np.maximum(1.0, np.abs(want))).sum())
+        counts["chunk_steps"] = max(counts["chunk_steps"], len(got))
+        return
     n = len(truth["pos"])
     frames = np.clip(base + np.arange(CHUNK + 1), 0, n - 1)
     worst = counts["max_diff"].setdefault(ds.dataset_name, {"xyz": 0.0, "rpy": 0.0, "gripper": 0.0})
@@ -251,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         keys = ("steps", "values", "value_mismatches", "language", "language_mismatches", "frames", "frame_mismatches")
         counts = dict.fromkeys(keys, 0) | {"items": 0, "retries": 0, "bad_chunk_length": 0, "mask_outside_keys": 0}
         more = ("motion_values", "motion_mismatches", "gripper_values", "gripper_mismatches", "untracked_steps")
+        more += ("command_values", "command_mismatches")
         counts |= dict.fromkeys(more, 0) | {"no_truth": 0, "chunk_steps": 0, "max_diff": {}}
         counts["datasets"] = [d.dataset_name for d in mix.datasets]
         for ds in mix.datasets:

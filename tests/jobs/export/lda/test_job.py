@@ -258,3 +258,35 @@ def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_pat
     )
     assert main(["export", str(corpus), "--format", "lda", "--manifest", "nope", "--out", str(tmp_path / "o2")]) == 1
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_robot_without_a_description_is_written_as_its_command(native_export: tuple[Path, str]) -> None:
+    """Issue 65 item 2: each native robot as LDA's joint-space configs take one (its natives read as recorded, one
+    `native` key each); LDA's own loader on it: test_lda_loader.py."""
+    out, printed = native_export
+    for rel, width in (("lingzu/lingzu", 34), ("robocoin/robocoin", 30)):
+        assert f"written  {rel} native, 2 episodes" in printed
+        modality, info = ModalityJson.load(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
+        assert check_modality(modality, info, expected_names(modality)) == []
+        assert (modality.action["native"].original_key, modality.action["native"].end) == ("action.native", width)
+        assert modality.state["native"].original_key == "observation.state.native"
+        assert LDA_ACTION not in info.features and "action.native" in json.loads((out / rel / STATS_PATH).read_text())
+    assert 'EmbodimentTag("galbot")' in printed and 'EmbodimentTag("franka_dual")' in printed
+
+
+def test_a_native_frame_without_a_sample_fails_its_dataset_by_name(native_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(native_corpus, corpus)
+    path = next((corpus / "datasets/lingzu").rglob("episode_000001.parquet"))
+    table = pq.read_table(path)
+    key = "action.native_valid"
+    valid = np.stack(table.column(key).to_numpy(zero_copy_only=False))
+    valid[4, 3] = 0  # the command's stream had no sample for value 3 at frame 4
+    col = pa.FixedSizeListArray.from_arrays(pa.array(valid.ravel()), valid.shape[1])
+    pq.write_table(table.set_column(table.schema.get_field_index(key), key, col), path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 1
+    text = printed.getvalue()
+    assert "error    lingzu/lingzu" in text and "(episode 1): action.native value 3 has no sample at frame 4" in text
+    assert "written  robocoin/robocoin native" in text and not (tmp_path / "out/lingzu").exists()

@@ -35,7 +35,7 @@ from ingest.frames import rot6d_to_matrix
 from jobs.cli import main
 from jobs.export.lda import columns, config
 from schemas.actions import Convention, Reference, Timing
-from schemas.canonical import GRIPPER, STATE, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonical import ACTION_NATIVE, GRIPPER, STATE, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 from tests.realdata import realdata
@@ -53,7 +53,8 @@ def _needs() -> tuple[str, Path]:
 
 def recorded_truth(corpus: Path, path: Path) -> None:
     """Per dataset and episode of the CORPUS, each LDA hand's recorded wrist position, rotation (3x3), gripper opening
-    and whether it is tracked, from `observation.state`, into `path` (.npz) for the harness. A single arm is LDA's
+    and whether it is tracked, from `observation.state` (a robot without a description: its recorded command,
+    `action.native`), into `path` (.npz) for the harness. A single arm is LDA's
     left hand (`schemas/lda.py`), whichever canonical hand holds it; two arms and human hands keep their places."""
     arrays = {}
     for info_path in sorted(corpus.glob(f"datasets/*/*/{INFO_PATH}")):
@@ -61,8 +62,12 @@ def recorded_truth(corpus: Path, path: Path) -> None:
         info = load_info(info_path)
         for _, line in read_jsonl(ds / EPISODES_PATH):
             index, mask = int(line["episode_index"]), np.asarray(EpisodeLineage.of(line).mask, dtype=bool)
-            state = np.stack(pq.read_table(ds / info.data_file(index))[STATE].to_numpy(zero_copy_only=False))
-            state = state.astype(np.float64)
+            table = pq.read_table(ds / info.data_file(index))
+            if not mask.any():  # a robot without a description: its recorded command
+                command = np.stack(table[ACTION_NATIVE].to_numpy(zero_copy_only=False)).astype(np.float64)
+                arrays[f"{ds.name}/{index}/command"] = command
+                continue
+            state = np.stack(table[STATE].to_numpy(zero_copy_only=False)).astype(np.float64)
             hands = [h for h in (0, 1) if mask[hand_dims(h, WRIST_POS)].any()]
             hands = [0, 1] if info.robot_type == "human" or len(hands) == 2 else hands
             n, key = len(state), f"{ds.name}/{index}"
@@ -144,6 +149,30 @@ def test_a_chunk_one_frame_late_is_seen(
     assert got["motion_mismatches"] > got["motion_values"] // 4
     for name in ("gr00t_robot_sim_picknplace", "bridge_dataset", "Ego4D"):
         assert max(got["max_diff"][name]["xyz"], got["max_diff"][name]["rpy"]) > 1e-3, name
+
+
+@pytest.mark.parametrize("setting", ["pretrain", "finetune"])
+def test_robots_without_a_description_train_on_their_recorded_commands(
+    setting: str, native_export: tuple[Path, str], native_corpus: Path, tmp_path: Path
+) -> None:
+    """Issue 65 item 2: a robot with a command but no wrist pose reaches LDA (two of them, two command widths, two
+    tags) and LDA trains on its recorded command at t .. t+15 in both settings."""
+    got = _consume(native_export, native_corpus, tmp_path, setting)
+    assert sorted(got["datasets"]) == ["lingzu", "robocoin"]
+    for key in ("value_mismatches", "frame_mismatches", "language_mismatches", "retries", "bad_chunk_length"):
+        assert got[key] == 0, key
+    assert got["mask_outside_keys"] == 0 and got["no_truth"] == 0 and got["chunk_steps"] == 16
+    assert got["command_values"] > 10_000 and got["command_mismatches"] == 0, got["max_diff"]
+
+
+def test_a_native_chunk_one_frame_late_is_seen(
+    native_export: tuple[Path, str], native_corpus: Path, tmp_path: Path
+) -> None:
+    """The planted defect: the end-effector layouts' fine-tuning indices on a native command (the chunk t+1 ..
+    t+16, one frame late for a command given at its own frame)."""
+    native, late = "list(range(-5, 16))  # chunk", "list(range(-4, 17))  # chunk"
+    got = _consume(native_export, native_corpus, tmp_path, "finetune", (native, late))
+    assert got["command_mismatches"] > got["command_values"] // 4
 
 
 def test_the_check_sees_ldas_default_backend_return_wrong_frames(
