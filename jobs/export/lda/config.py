@@ -3,7 +3,8 @@
 exported dataset (jiangranlv/latent-dynamics-action@99bf08b: `lda/dataloader/gr00t_lerobot/data_config.py:26-53`,
 `:852-890`, `embodiment_tags.py:158-`, `mixtures.py:10-36`).
 
-The classes subclass LDA's own `BaseDataConfig` (robots) or `HumanBaseDataConfig` (human hands) and change only what
+The classes subclass LDA's own `BaseDataConfig` (robots), `HumanBaseDataConfig` (human hands) or, for a robot without
+a description (layout `native`), its joint-space `FourierGr1ArmsWaist_twohistoryDataConfig`, and change only what
 eidata's datasets need: the keys of the layout, `video.main`, `video_backend = "decord"` (its default
 `torchvision_av` returns consecutive frames from a keyframe, not the frames asked for) and `action_indices`, which
 depend on the training config's `use_delta_action` (one switch printed first, `EIDATA_USE_DELTA_ACTION`, for the user
