@@ -202,7 +202,7 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
     assert "error    oxe/bridge_dataset" in text and "episode_000001.parquet (episode 1)" in text
     assert "observation.state right wrist rotation" in text
     assert "written  vitra/Ego4D human" in text and "written  lerobot/gr00t_robot_sim_picknplace" in text
-    assert not (tmp_path / "out/oxe/bridge_dataset").exists() and not list((tmp_path / "out").rglob("*.partial"))
+    assert not (tmp_path / "out/oxe").exists() and not list((tmp_path / "out").rglob("*.partial"))  # no empty folder
 
 
 def test_out_is_required_and_a_dry_run_refused(
