@@ -117,6 +117,7 @@ def _consume(
 def lda_export_late(real_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The planted defect: the export before issue 65, each absolute action row the state one frame later (the
     commanded timing of LeRobot and GR00T, not LDA's)."""
+    _needs()  # skipped before the export where LDA's Python is not there
     out = tmp_path_factory.mktemp("lda_late") / "lda"
     printed = io.StringIO()
     late = Convention("lda", Timing.commanded, Reference.absolute, "planted: one frame late")
