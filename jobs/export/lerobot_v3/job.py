@@ -42,7 +42,7 @@ from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, PlanError, SourceDataset, dataset_plan, manifest_plan
-from jobs.export.lerobot_v3.settle import Group, labels, settle
+from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
@@ -176,7 +176,8 @@ def export_corpus(
         if manifest is not None:
             mdir = _manifest_dir(manifest, job.root, corpus.root)
             manifest = mdir.name
-            groups = manifest_groups(corpus, mdir, **spaces)
+            settled = manifest_groups(corpus, mdir, **spaces)
+            groups = settled.groups
             names = [manifest] if len(groups) == 1 else [f"{manifest}/{x}" for x in labels(groups)]
             plans = {
                 name: manifest_plan(
@@ -184,6 +185,8 @@ def export_corpus(
                 )
                 for name, group in zip(names, groups, strict=True)
             }
+            for plan in plans.values():  # the episodes left out: logged with its notes, and in its record
+                plan.notes[:0] = settled.left_out
             extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
             with _progress(plans.values(), job.plan_only) as bar:
                 for name, plan in plans.items():
@@ -220,21 +223,20 @@ def export_corpus(
         return results
 
 
-def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_without_action: bool) -> list[Group]:
-    """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`); those left out
-    (`--skip-without-action`) are logged one line per dataset, and the datasets written in one line."""
+def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_without_action: bool) -> Settled:
+    """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
+    of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
+    the planner, which refuses them naming them."""
     rows = pq.read_table(mdir / ENTRIES_PARQUET, columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
-    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
+    here = [ds for ds in dict.fromkeys(r["dataset"] for r in rows) if (corpus.root / ds / INFO_PATH).is_file()]
+    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in here}
     refs = [
         EpisodeRef(sources[r["dataset"]], int(r["episode_index"]), {"source_dataset": r["dataset"]} | r)
         for r in rows
-        if int(r["episode_index"]) in sources[r["dataset"]].episodes  # the planner counts the others
+        if r["dataset"] in sources and int(r["episode_index"]) in sources[r["dataset"]].episodes
     ]
     rel = {id(s): ds for ds, s in sources.items()}
-    settled = settle(refs, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
-    for line in settled.left_out:
-        log.warning("%s: %s", mdir.name, line)
-    return settled.groups
+    return settle(refs, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
 
 
 # one dataset's failure does not stop the others (ConstantActionError too); a full disk does (`_failed`)

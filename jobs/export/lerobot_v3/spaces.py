@@ -15,9 +15,9 @@ Timing (`schemas.actions.CONVENTIONS["lerobot"]`, commanded): row t of `action.n
 sent at t (resampled to 10 Hz at ingest), which is what lerobot's `record_loop` writes at t: the rows leave as they
 are. An episode whose command in the space takes one value per dim over its frames (its stats) has none.
 
-lerobot holds one shape per feature per dataset (0.6.1 `datasets/utils.py` `get_hf_features_from_features`: a 1-D
-feature is a `datasets.Sequence(length=shape[0])`; `LeRobotDatasetMetadata.features` is the one `info.json`), so
-episodes whose `action` widths or meanings differ cannot share a dataset unpadded: `key` says which can.
+lerobot holds one shape per feature per dataset (0.6.1 `datasets/feature_utils.py` `get_hf_features_from_features`:
+a 1-D feature is a `datasets.Sequence(length=shape[0])`; `LeRobotDatasetMetadata.features` is the one `info.json`),
+so episodes whose `action` widths or meanings differ cannot share a dataset unpadded: `key` says which can.
 """
 
 from __future__ import annotations

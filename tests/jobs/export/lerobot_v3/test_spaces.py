@@ -140,6 +140,8 @@ def test_a_manifest_is_one_dataset_or_one_per_robot_as_help_says(
     assert f"1 dataset: {REAL_MIX} (2 episodes, action joints [26])" in out
     assert any("left out (--skip-without-action, no joints action)" in r.message and "bridge" in r.message
                for r in caplog.records)  # fmt: skip
+    notes = json.loads((tmp_path / "j" / REAL_MIX / ".eidata-export.json").read_text())["notes"]
+    assert notes[0].startswith("left out (--skip-without-action, no joints action): datasets/oxe/bridge_dataset: 3 ")
     # native: two robots' commands of different widths, which one lerobot dataset cannot hold: one per robot, as
     # --help says, and nothing at OUT/NAME that a script could read as the whole
     assert main([*argv, "--out", str(tmp_path / "n"), "--action-space", "native"]) == 0
@@ -178,3 +180,16 @@ def test_lerobot_train_draws_the_recorded_joint_targets(
     drawn = dict(np.load(tmp_path / "drawn" / "0.npz"))
     assert drawn["action"].shape[1:] == (CHUNK, 26) and len(drawn["action"]) >= STEPS * 2
     check_chunks(drawn, _recorded(dataset, ACTION_NATIVE, "action"))
+
+
+def test_a_v21_joints_export_is_the_recorded_joint_targets(real_mix: Path, tmp_path: Path) -> None:
+    """`--format lerobot-v21` writes the same plan: the joints, and their episode stats recomputed (not the 44-dim
+    native's)."""
+    argv = ["export", str(real_mix), "--format", "lerobot-v21", "--out", str(tmp_path), "--manifest", REAL_MIX]
+    assert main([*argv, "--action-space", "joints", "--skip-without-action", "--cameras", "none"]) == 0
+    root, dataset = tmp_path / REAL_MIX, _gr1(real_mix)
+    check_rows(*_exported(root, ACTION), _recorded(dataset, ACTION_NATIVE, "action"))
+    stats = [json.loads(line)["stats"][ACTION] for line in (root / "meta" / "episodes_stats.jsonl").open()]
+    episodes, _, values = _exported(root, ACTION)
+    for e, s in enumerate(stats):
+        assert np.allclose(s["max"], values[episodes == e].max(axis=0)) and len(s["max"]) == 26
