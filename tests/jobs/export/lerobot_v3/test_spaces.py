@@ -193,3 +193,43 @@ def test_a_v21_joints_export_is_the_recorded_joint_targets(real_mix: Path, tmp_p
     episodes, _, values = _exported(root, ACTION)
     for e, s in enumerate(stats):
         assert np.allclose(s["max"], values[episodes == e].max(axis=0)) and len(s["max"]) == 26
+
+
+# Unitree's motor names as its recorder writes them (unitreerobotics/unitree_lerobot utils/constants.py @ 529a0702
+# G1_INSPIRE_CONFIG: both arms, then both hands), in the description's order: each side's arm, then its hand
+ARM = ("ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw")
+HAND = ("Pinky", "Ring", "Middle", "Index", "ThumbBend", "ThumbRotation")
+G1_ORDER = [f"k{s}{j}" for s in ("Left", "Right") for j in (*ARM, *(f"Hand{h}" for h in HAND))]
+
+
+def test_a_g1_joints_export_reorders_its_recorded_targets_by_name(tmp_path: Path) -> None:
+    """A Unitree G1 with Inspire hands in its maker's own LeRobot v2.1 layout (`g1_inspire_v21`: the real
+    `meta/info.json`, values drawn in its stats' ranges), matched by motor name, not by position: `action` [26] is
+    its recorded targets in the description's order, its left hand where the recording has its right arm."""
+    from adapters.registry import get_adapter
+    from schemas.canonicalize import CanonicalizeSpec
+    from schemas.image_size import ImageSpec
+    from tests.fixtures.layouts import load_case, materialize
+    from tests.ingest.qa.planted_raw import ingest
+
+    layouts = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
+    written = materialize(load_case(layouts / "g1_inspire_v21"), tmp_path / "raw", episodes=2, seconds=3.0)
+    corpus, adapter = tmp_path / "corpus", get_adapter("lerobot")
+    for ref in adapter.discover(written.root):
+        kept, why = ingest(adapter.read(ref), CanonicalizeSpec(image=ImageSpec(size="32x32")), corpus / "datasets/g1/x")
+        assert kept, why
+    results = export_corpus(corpus, tmp_path / "out", action_space="joints")
+    assert results["g1/x"][0] == "written" and "action joints [26]" in results["g1/x"][1], results
+    names = json.loads((corpus / "datasets/g1/x/meta/info.json").read_text())["features"][ACTION_NATIVE]["names"]
+
+    def recorded(order: list[str]) -> dict[int, np.ndarray]:
+        cols, out = [names.index(f"action.{n}") for n in order], {}
+        for f in sorted((corpus / "datasets/g1/x/data").rglob("*.parquet")):
+            t = pq.read_table(f, columns=[ACTION_NATIVE, "episode_index"])
+            out[int(t["episode_index"][0].as_py())] = np.stack(t[ACTION_NATIVE].to_numpy(zero_copy_only=False))[:, cols]
+        return out
+
+    exported = _exported(tmp_path / "out" / "g1/x", ACTION)
+    check_rows(*exported, recorded(G1_ORDER))
+    with pytest.raises(AssertionError):  # the recording's own order (arms, then hands) is not the description's
+        check_rows(*exported, recorded(sorted(G1_ORDER, key=lambda n: "Hand" in n)))
