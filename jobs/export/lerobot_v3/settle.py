@@ -55,6 +55,13 @@ def _uid(ref: Any) -> str:
     return str(ref.extra.get("episode_uid") or lineage.get("episode_uid") or f"episode {ref.episode_index}")
 
 
+def _source(ref: Any, rel: str) -> str:
+    """The episode's source: its lineage's, else its dataset's folder (`datasets/<source>/<subset>`)."""
+    lineage = ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
+    parts = Path(rel).parts
+    return str(lineage.get("source") or (parts[-2] if len(parts) >= 2 else parts[-1]))
+
+
 def _named(refs: Sequence[Any]) -> str:
     shown = ", ".join(_uid(r) for r in refs[:3])
     return shown + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
@@ -86,7 +93,7 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
         group = groups.setdefault(of.key, Group(of))
         group.episodes.append(ref)
         robot = next((r for r in (emb, ref.source.info.get("robot_type")) if r and r != UNKNOWN_EMBODIMENT), None)
-        robot = robot or Path(rel(ref.source)).parent.name  # a robot no one named: its source's folder
+        robot = robot or _source(ref, rel(ref.source))  # a robot no one named: by its source
         if robot not in group.robots:
             group.robots.append(robot)
     lines = [f"{ds}: {len(rs)} episodes ({_named(rs)}): {why}" for (ds, why), rs in lacking.items()]

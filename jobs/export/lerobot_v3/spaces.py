@@ -188,9 +188,10 @@ def space_features(
 def episode_lacks(ref: Any, of: SpaceOf, kind: ActionKind) -> str | None:
     """Why one episode (a `plan.EpisodeRef`) has no action in `of`'s space, or None where it has one."""
     if of.space is ActionSpace.canonical:
+        native = kind is ActionKind.native
         return (
-            "its robot has no description: only its native command (--action-space native)"
-            if (kind is ActionKind.native)
+            "no canonical dim: its command is its action (action_kind native; --action-space native)"
+            if native
             else None
         )
     if kind is ActionKind.none:
