@@ -39,9 +39,10 @@ from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
+from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, PlanError, SourceDataset, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, SourceDataset, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
@@ -179,6 +180,11 @@ def export_corpus(
             settled = manifest_groups(corpus, mdir, **spaces)
             groups = settled.groups
             names = [manifest] if len(groups) == 1 else [f"{manifest}/{x}" for x in labels(groups)]
+            if len(groups) > 1 and tree.read(f"{manifest}/{INFO_PATH_V30}") is not None:
+                raise PlanError(
+                    f"{manifest}: OUT/{manifest} holds a dataset of an earlier export, and this one is one dataset per "
+                    f"robot under it ({', '.join(names)}): remove it or choose another --out"
+                )
             plans = {
                 name: manifest_plan(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group

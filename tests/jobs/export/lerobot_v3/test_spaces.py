@@ -138,14 +138,16 @@ def test_a_manifest_is_one_dataset_or_one_per_robot_as_help_says(
     assert main([*argv, "--out", str(tmp_path / "j"), "--action-space", "joints", "--skip-without-action"]) == 0
     out = capsys.readouterr().out
     assert f"1 dataset: {REAL_MIX} (2 episodes, action joints [26])" in out
-    assert any("left out (--skip-without-action, no joints action)" in r.message and "bridge" in r.message
-               for r in caplog.records)  # fmt: skip
+    said = [r.message for r in caplog.records if "left out (--skip-without-action, no joints action)" in r.message]
+    assert said and "bridge" in said[0], caplog.text
     notes = json.loads((tmp_path / "j" / REAL_MIX / ".eidata-export.json").read_text())["notes"]
     assert notes[0].startswith("left out (--skip-without-action, no joints action): datasets/oxe/bridge_dataset: 3 ")
     # native: two robots' commands of different widths, which one lerobot dataset cannot hold: one per robot, as
     # --help says, and nothing at OUT/NAME that a script could read as the whole
     assert main([*argv, "--out", str(tmp_path / "n"), "--action-space", "native"]) == 0
     out = capsys.readouterr().out
+    assert main([*argv, "--out", str(tmp_path / "c"), "--action-space", "native"]) == 1  # not into an earlier dataset
+    assert f"OUT/{REAL_MIX} holds a dataset of an earlier export" in capsys.readouterr().err
     help_text = " ".join(_help())
     assert "one dataset per robot OUT/NAME/<robot> and nothing at OUT/NAME" in help_text
     assert not (tmp_path / "n" / REAL_MIX / "meta").exists()
