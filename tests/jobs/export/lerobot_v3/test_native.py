@@ -101,12 +101,13 @@ def test_a_single_robot_export_puts_its_command_in_action(corpus: SimpleNamespac
 
 def test_a_mixed_export_is_one_dataset_per_robot(corpus: SimpleNamespace) -> None:
     """Two robots without a description, commands of 30 and 34 dims: lerobot holds one shape per feature, so one
-    dataset per robot under OUT/NAME (named by its source where no robot is named), none at OUT/NAME itself."""
+    dataset per robot under OUT/NAME, none at OUT/NAME itself. No robot is named, so each is named by its source as
+    the catalog has it (its lineage's: `lerobot` for both here, the adapter `ingest` names), then by its width."""
     curate(corpus.root, "both", "has_action", val_fraction=0.0)
     results = export_corpus(corpus.root, corpus.tmp / "mixed", manifest="both")
-    assert sorted(results) == ["both/lingzu", "both/robocoin"], results
+    assert sorted(results) == ["both/lerobot-30", "both/lerobot-34"], results
     assert not (corpus.tmp / "mixed" / "both" / "meta").exists()
-    for name, width in (("both/robocoin", 30), ("both/lingzu", 34)):
+    for name, width in (("both/lerobot-30", 30), ("both/lerobot-34", 34)):
         assert f"action native [{width}]" in results[name][1], results
         root = corpus.tmp / "mixed" / name
         info = json.loads((root / "meta" / "info.json").read_text())
