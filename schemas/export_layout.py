@@ -42,8 +42,8 @@ ND_NAMES_KEY = "nd_names"  # info of a flattened feature: its nested names befor
 ACTION_MASK_COLUMN = "action_mask"
 CAPTION_COLUMN = "caption"
 INTRINSICS_COLUMN = "cameras/{video_key}/intrinsics"
-# A manifest's camera slot (`primary`, `wrist`: jobs/export/lerobot_v3/plan.py) is filled per dataset: the camera of the
-# episode's own dataset that it holds, e.g. `observation.images.third_person` in `observation.images.primary`
+# A manifest's camera slot (`primary`, `wrist`: jobs/export/lerobot_v3/cameras.py) is filled per dataset: the camera
+# of the episode's own dataset that it holds, e.g. `observation.images.third_person` in `observation.images.primary`
 CAMERA_SOURCE_COLUMN = "cameras/{video_key}/source"
 
 # Arrow types of the episode columns (a batch of rows where every value is null must still get the column's type)

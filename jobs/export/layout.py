@@ -39,6 +39,12 @@ class Column:
     key: str
     source: str
     nd_shape: tuple[int, ...] | None = None
+    select: tuple[int, ...] | None = None  # the source column's dims taken, in order (a joint-space action)
+
+    @property
+    def reshaped(self) -> bool:
+        """Its values are not the source column's rows as they are (flattened, or some dims taken): new stats."""
+        return self.nd_shape is not None or self.select is not None
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Layout:
             arr = table.column(col.source)
             if col.nd_shape is not None:
                 arr = flatten_column(arr, math.prod(col.nd_shape))
+            if col.select is not None:
+                arr = select_dims(arr, col.select)
             arrays.append(arr)
             names.append(col.key)
         return pa.Table.from_arrays(arrays, names=names)
@@ -87,14 +95,28 @@ def flatten_column(arr: pa.ChunkedArray | pa.Array, width: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, width)
 
 
+def select_dims(arr: pa.ChunkedArray | pa.Array, dims: Sequence[int]) -> pa.Array:
+    """Fixed-size list rows of a 1-D feature reduced to `dims`, in that order (a joint-space action's joints)."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    n = len(arr)
+    values = pc.list_flatten(arr).to_numpy(zero_copy_only=False).reshape(n, -1)
+    picked = np.ascontiguousarray(values[:, list(dims)])
+    return pa.FixedSizeListArray.from_arrays(pa.array(picked.reshape(-1)), len(dims))
+
+
 def consumer_layout(
-    features: Mapping[str, Any], *, keep_nd: bool = False, from_columns: Mapping[str, str] | None = None
+    features: Mapping[str, Any],
+    *,
+    keep_nd: bool = False,
+    from_columns: Mapping[str, str] | None = None,
+    select: Mapping[str, Sequence[int]] | None = None,
 ) -> Layout:
     """The exported features of canonical `features` (v2.1 form): bool features under `observation.`/`action` moved
     under `frame.`, features of 2+ dimensions flattened (unless `keep_nd`), a camera's info as it is.
     `from_columns`: an exported key read from another canonical column (`action` from `action.native` for a robot
-    without a description, `lerobot_v3/native.py`)."""
-    from_columns = from_columns or {}
+    without a description, `lerobot_v3/native.py`); `select`: the dims of that column it takes (a joint-space action,
+    `lerobot_v3/spaces.py`), its feature already of their width."""
+    from_columns, select = from_columns or {}, select or {}
     out: dict[str, Any] = {}
     columns = []
     for key, ft in features.items():
@@ -113,7 +135,8 @@ def consumer_layout(
         if dst in out or (dst in features and dst != key):
             raise ValueError(f"feature {key!r} would be exported as {dst!r}, which the dataset already has")
         out[dst] = new
-        columns.append(Column(dst, from_columns.get(key, key), nd))
+        dims = tuple(int(d) for d in select[key]) if key in select else None
+        columns.append(Column(dst, from_columns.get(key, key), nd, dims))
     return Layout(out, tuple(columns))
 
 

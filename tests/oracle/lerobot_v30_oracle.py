@@ -17,7 +17,8 @@ Commands:
   write-ref ROOT                          a small v3.0 dataset written by lerobot's own writer (the layout reference)
   train ROOT... --out DIR -- ARGS...      `lerobot-train` (its console entry point, `sys.argv` as a user's shell gives
         it) on each dataset with ARGS, in one process; each run's losses per step are read off its `update_policy`
-        (a pass-through wrapper), and an exception is reported with its traceback's last frames
+        (a pass-through wrapper), and an exception is reported with its traceback's last frames; --dump DIR: the
+        items its dataset gave the trainer (episode, frame, action chunk, state) to DIR/<i>.npz
   edit ROOT [ROOT2] --out DIR             `lerobot-edit-dataset` as a user runs it: delete_episodes (the first episode),
         split (first half / the rest by episode index), merge (the split halves, and ROOT2 when given: two exports),
         then `LeRobotDataset` loads every result: totals, features, tasks, episode columns and every numeric column
@@ -247,16 +248,23 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         return out
 
     lt.update_policy = spy
+    from lerobot_v30_items import record_items  # beside this file (run as a script, its folder is on the path)
+
+    drawn, restore = record_items(args.dump) if args.dump else ([], lambda: None)  # the items the trainer drew
     results = {}
     for i, root in enumerate(args.roots):
         losses.clear()
+        drawn.clear()
         argv = ["lerobot-train", f"--dataset.repo_id={REPO_ID}", f"--dataset.root={root}"]
         argv += [f"--output_dir={Path(args.out) / str(i)}", *args.extra]
         try:
             _run_cli(lt.main, argv)
             results[root] = {"ok": True, "losses": list(losses)}
+            if args.dump:
+                np.savez(Path(args.dump) / f"{i}.npz", **{k: np.stack([d[k] for d in drawn]) for k in drawn[0]})
         except Exception as e:  # reported to the test, which names the dataset
             results[root] = _failure(e) | {"losses": list(losses)}
+    restore()
     return results
 
 

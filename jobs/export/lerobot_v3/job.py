@@ -3,7 +3,10 @@
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its converter cannot read a v2.1 dataset with a
 multi-dimensional feature (jobs/export/README.md), so v3.0 is written directly: without `--manifest` every dataset under
-ROOT/datasets/ to DIR/<its path below datasets/>; with it the manifest's episodes as ONE dataset DIR/NAME (`plan.py`).
+ROOT/datasets/ to DIR/<its path below datasets/>; with it the manifest's episodes as ONE dataset DIR/NAME (`plan.py`),
+or, where the chosen action space (`--action-space`, `spaces.py`) gives robots actions of different widths, which
+lerobot cannot hold in one dataset unpadded, one dataset per robot DIR/NAME/<robot> and none at DIR/NAME itself
+(`settle.py`); one line names every dataset written with its episodes and action space.
 
 Each dataset is a tree of the output written whole (`ingest.storage.tree`: a folder's renamed into place when complete,
 a bucket's put file by file), `meta/info.json` then the completion record `.eidata-export.json` last, which holds a
@@ -24,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.faults import reraise_environment
@@ -35,13 +39,17 @@ from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
+from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
-from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, groups_line, manifest_groups
-from jobs.export.lerobot_v3.plan import ExportPlan, PlanError, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, SourceDataset, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.settle import Settled, labels, settle
+from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
 from jobs.runtime.stage import Stage, Usage
+from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
@@ -81,8 +89,8 @@ def _fill(
 ) -> dict[str, Any]:
     """Write the plan's dataset (in `options["version"]`) into the fresh folder `root`, its completion record
     (`MARKER`) last; on a failure the folder is left to the caller to remove."""
-    action = next((c.source for c in plan.layout.columns if c.key == ACTION), None)
-    if action is not None and (note := check_action_moves(plan.episodes, action, plan.name)):
+    action = next((c for c in plan.layout.columns if c.key == ACTION), None)
+    if action is not None and (note := check_action_moves(plan.episodes, action.source, plan.name, action.select)):
         plan.notes.append(note)  # never a constant column standing in for an action an episode claims
         log.warning("%s: %s", plan.name, note)
     masked = masked_stats(plan) if plan.masked_stats else None  # before any frame: it fills the unused dims
@@ -159,6 +167,8 @@ def export_corpus(
     job = V30ExportJob(root=root, out=out, **options)
     settings = job.model_dump(mode="json", exclude={"root", "out", "manifest", "plan_only"})
     layout = {k: settings[k] for k in ("keep_nd", "caption_as_task")} | {"frames": job.frames}
+    space = ActionSpace(job.action_space) if job.action_space else None
+    spaces = {"space": space, "skip_without_action": job.skip_without_action}
     manifest, results = job.manifest, {}
     with (
         read_corpus(root, storage, meta=True) as corpus,
@@ -167,15 +177,22 @@ def export_corpus(
         if manifest is not None:
             mdir = _manifest_dir(manifest, job.root, corpus.root)
             manifest = mdir.name
-            groups = manifest_groups(corpus, mdir)
-            if len(groups) > 1:  # robots without a description: a dataset per command width, said in one line
-                log.warning("%s: %s", manifest, groups_line(manifest, groups))
+            settled = manifest_groups(corpus, mdir, **spaces)
+            groups = settled.groups
+            names = [manifest] if len(groups) == 1 else [f"{manifest}/{x}" for x in labels(groups)]
+            if len(groups) > 1 and tree.read(f"{manifest}/{INFO_PATH_V30}") is not None:
+                raise PlanError(
+                    f"{manifest}: OUT/{manifest} holds a dataset of an earlier export, and this one is one dataset per "
+                    f"robot under it ({', '.join(names)}): remove it or choose another --out"
+                )
             plans = {
-                manifest + group: manifest_plan(
+                name: manifest_plan(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
-                for group in groups
+                for name, group in zip(names, groups, strict=True)
             }
+            for plan in plans.values():  # the episodes left out: logged with its notes, and in its record
+                plan.notes[:0] = settled.left_out
             extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
             with _progress(plans.values(), job.plan_only) as bar:
                 for name, plan in plans.items():
@@ -186,7 +203,8 @@ def export_corpus(
                     planned = _planned(tree, name)
                     results[name] = (
                         status,
-                        f"{len(plan.episodes)} episodes{planned}, skipped: {skipped}{_resized(plan)}",
+                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{planned}, skipped: {skipped}"
+                        f"{_resized(plan)}",
                     )
             return results
         plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
@@ -194,7 +212,7 @@ def export_corpus(
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             results[rel] = ("error", "")  # its place in the table
             try:
-                plans[rel] = dataset_plan(corpus, ds, rel, job.cameras, **layout)
+                plans[rel] = dataset_plan(corpus, ds, rel, job.cameras, **layout, **spaces)
             except DATASET_ERRORS as e:
                 results[rel] = _failed(rel, e)
         with _progress(plans.values(), job.plan_only) as bar:
@@ -202,10 +220,29 @@ def export_corpus(
                 said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
                 try:
                     status = export_plan(plan, corpus, tree, rel, settings, progress=bar)
-                    results[rel] = (status, f"{len(plan.episodes)} episodes{_planned(tree, rel)}{said}")
+                    results[rel] = (
+                        status,
+                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{_planned(tree, rel)}{said}",
+                    )
                 except DATASET_ERRORS as e:
                     results[rel] = _failed(rel, e)
         return results
+
+
+def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_without_action: bool) -> Settled:
+    """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
+    of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
+    the planner, which refuses them naming them."""
+    rows = pq.read_table(mdir / ENTRIES_PARQUET, columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
+    here = [ds for ds in dict.fromkeys(r["dataset"] for r in rows) if (corpus.root / ds / INFO_PATH).is_file()]
+    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in here}
+    refs = [
+        EpisodeRef(sources[r["dataset"]], int(r["episode_index"]), {"source_dataset": r["dataset"]} | r)
+        for r in rows
+        if r["dataset"] in sources and int(r["episode_index"]) in sources[r["dataset"]].episodes
+    ]
+    rel = {id(s): ds for ds, s in sources.items()}
+    return settle(refs, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
 
 
 # one dataset's failure does not stop the others (ConstantActionError too); a full disk does (`_failed`)
@@ -265,7 +302,8 @@ class V30ExportJob(BaseModel):
     manifest: str | None = Field(
         None,
         description="a manifest: its NAME in ROOT (ROOT/manifests/NAME/, made by `eidata curate --name NAME`) or its "
-        "folder's path, as `eidata train --manifest` takes it; its episodes exported as ONE dataset OUT/NAME",
+        "folder's path, as `eidata train --manifest` takes it; its episodes exported as ONE dataset OUT/NAME (one "
+        "per robot OUT/NAME/<robot> only where --action-space joints/native gives robots actions of different widths)",
     )
     cameras: list[str] | None = None
     data_mb: int = Field(DATA_FILE_SIZE_IN_MB, ge=1, description="data parquet file size limit in MB (lerobot's)")
@@ -277,6 +315,21 @@ class V30ExportJob(BaseModel):
         False,
         description="a manifest export that would leave out a whole source (no camera it can fill) writes the "
         "others instead of failing; the sources left out are said",
+    )
+    action_space: Literal["canonical", "joints", "native"] | None = Field(
+        None,
+        description="what `action` (and `observation.state`) hold: canonical (the 50-dim hand-centric space), joints "
+        "(a described robot's joint targets from action.native, its joint positions as state, named by "
+        "schemas/robots/joint_space.yaml) or native (the recording's own command and state). Default: canonical, "
+        "or native where no episode has a canonical dim (a robot without a description). An episode with no action "
+        "in the space is refused, naming it (--skip-without-action leaves it out). A manifest is ONE dataset "
+        "OUT/NAME, except in joints/native when robots' widths differ: lerobot holds one shape per feature, so then "
+        "one dataset per robot OUT/NAME/<robot> and nothing at OUT/NAME; the export names every dataset written",
+    )
+    skip_without_action: bool = Field(
+        False,
+        description="leave out the episodes that have no action in the space, each dataset they come from named in "
+        "one line, instead of refusing the export",
     )
     frames: ExportFrames = Field(
         default_factory=ExportFrames, description="every exported camera's frame size (--frame-size, --frame-fit)"
@@ -293,6 +346,8 @@ OPTIONS = (
     Opt(V30ExportJob, "keep_nd", flags=("--keep-nd",)),
     Opt(V30ExportJob, "caption_as_task", flags=("--caption-as-task",)),
     Opt(V30ExportJob, "allow_dropped_sources", flags=("--allow-dropped-sources",)),
+    Opt(V30ExportJob, "action_space", flags=("--action-space",)),
+    Opt(V30ExportJob, "skip_without_action", flags=("--skip-without-action",)),
 )
 
 
@@ -312,6 +367,13 @@ def build_job(args: argparse.Namespace) -> V30ExportJob:
 
 def results_table(results: dict[str, tuple[Status, str]]) -> str:
     lines = [f"{name:40s} {status:9s} {detail}" for name, (status, detail) in results.items()]
+    done = [
+        f"{name} ({detail.split(' (~')[0].split(', skipped')[0]})"
+        for name, (s, detail) in results.items()
+        if s != "error"
+    ]
+    if done:  # one line naming every dataset, its episodes and its action space
+        lines.append(f"{len(done)} dataset{'s' if len(done) > 1 else ''}: " + "; ".join(done))
     if any(status == "to write" for status, _ in results.values()):
         lines.append("dry run: nothing written")
     return "\n".join(lines)
@@ -326,5 +388,5 @@ cli = Stage(
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
     usage_errors=(ValidationError, StorageError, NotACorpus),
-    job_errors=(PlanError, OutputLeasedError, ConstantActionError),
+    job_errors=(PlanError, OutputLeasedError, ConstantActionError, NoActionInSpace),
 )

@@ -1,22 +1,13 @@
-"""The action of an export where the robot has no description (issue 55): its native command, never padding.
-
-A canonical dataset of a robot eidata has no description of fills no canonical dim: its `action` [50] and
-`observation.state` [50] are one constant row, and its command is `action.native` (its joints
-`observation.state.native`), at 10 Hz. A trainer that reads `action` would learn a constant. So an export of such a
-dataset reads `action` from `action.native` and `observation.state` from `observation.state.native` (the natives
-stay under their own keys too), and a manifest that mixes such robots with canonical ones becomes one dataset for
-the canonical episodes and one per native command width (`NAME@native<W>`), each said in one line. Whatever the
-plan, an export whose `action` takes one value per dim over all its frames is refused, naming the episodes
-(`check_action_moves`).
+"""Never a constant `action` (issue 55). A canonical dataset of a robot eidata has no description of fills no
+canonical dim: its `action` [50] is one constant row and its command is `action.native`, which the export's action
+space takes by default (`spaces.py`). Whatever the plan, an export whose `action` takes one value per dim over all
+its frames is refused, naming the episodes (`check_action_moves`); episodes that declare no action at all (video)
+keep the canonical placeholder, said in a note.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-from collections import Counter
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,67 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jobs.catalog.manifest_arg import manifest_folder
-from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE
-from schemas.lerobot import INFO_PATH
-from schemas.manifest import ENTRIES_PARQUET
-
-NATIVE_OF = {ACTION: ACTION_NATIVE, STATE: STATE_NATIVE}  # exported key -> the native column it is read from
-NATIVE_GROUP = "@native"  # a manifest's dataset of native-command episodes: NAME@native<width>
-
 
 class ConstantActionError(ValueError):
     """The export's `action` would take one value per dim over every frame: padding standing in for an action."""
-
-
-def uses_native_action(features: Mapping[str, Any]) -> bool:
-    """A dataset whose action mask fills no canonical dim and that keeps a native command: its `action` is padding."""
-    info = (features.get(ACTION) or {}).get("info") or {}
-    mask = info.get("mask")
-    return ACTION_NATIVE in features and mask is not None and not any(mask)
-
-
-def native_width(features: Mapping[str, Any]) -> int:
-    return int(np.prod(features[ACTION_NATIVE]["shape"]))
-
-
-def with_native_action(features: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str], str]:
-    """`features` with `action` (and `observation.state` where a native state is kept) replaced by the natives'
-    specs, the columns they are read from (`consumer_layout(from_columns=)`), and the line that says so."""
-    out, columns = dict(features), {}
-    for key, native in NATIVE_OF.items():
-        if key in features and native in features:
-            spec = copy.deepcopy(dict(features[native]))
-            spec["info"] = {**(spec.get("info") or {}), "from": native, "action_kind": "native"}
-            out[key], columns[key] = spec, native
-    names = features[ACTION_NATIVE].get("names") or []
-    shown = ", ".join(map(str, names[:3])) + (", ..." if len(names) > 3 else "")
-    said = " and ".join(f"{k} from {v}" for k, v in columns.items())
-    note = f"robot without a description: {said} (its command, {native_width(features)} dims: {shown}), at 10 Hz"
-    return out, columns, note
-
-
-def group_of(features: Mapping[str, Any]) -> str:
-    """The dataset of a manifest export an episode of a dataset with `features` goes to: "" (the canonical one) or
-    `@native<width>` (a robot without a description, by its command's width)."""
-    return f"{NATIVE_GROUP}{native_width(features)}" if uses_native_action(features) else ""
-
-
-def native_group_features(
-    datasets: list[Mapping[str, Any]], common: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, str], str]:
-    """A native group's features: those its datasets share (`common`), plus each native they all keep at one
-    shape (its names where they agree, else none: two robots' joints of one width), then `with_native_action`."""
-    out = dict(common)
-    for native in NATIVE_OF.values():
-        specs = [ft.get(native) for ft in datasets]
-        if any(s is None for s in specs) or len({tuple(s["shape"]) for s in specs if s}) != 1:
-            continue
-        first = {k: v for k, v in specs[0].items() if k != "info"}  # type: ignore[union-attr]
-        if any(s.get("names") != first.get("names") for s in specs if s):
-            first["names"] = None
-        out[native] = first
-    return with_native_action(out)
 
 
 def _lineage(ref: Any) -> dict[str, Any]:
@@ -107,10 +40,12 @@ NO_ACTION_NOTE = (
 )
 
 
-def check_action_moves(episodes: list[Any], source_column: str, name: str) -> str | None:
+def check_action_moves(
+    episodes: list[Any], source_column: str, name: str, dims: Sequence[int] | None = None
+) -> str | None:
     """Raise `ConstantActionError` when the column exported as `action` takes one value per dim over all the
     episodes' frames while they declare an action; stops reading at the first episode in which a dim moves. Episodes
-    that declare none (video) keep the placeholder, said in the note returned."""
+    that declare none (video) keep the placeholder, said in the note returned. `dims`: the column's dims exported."""
     if declares_no_action(episodes):
         return NO_ACTION_NOTE
     lo: np.ndarray | None = None
@@ -123,6 +58,8 @@ def check_action_moves(episodes: list[Any], source_column: str, name: str) -> st
         if extent is None:
             continue
         e_lo, e_hi, n = extent
+        if dims is not None:
+            e_lo, e_hi = e_lo[list(dims)], e_hi[list(dims)]
         frames += n
         lo = e_lo if lo is None else np.fmin(lo, e_lo)
         hi = e_hi if hi is None else np.fmax(hi, e_hi)
@@ -167,26 +104,3 @@ def _read_extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | 
 def _episode_name(ref: Any) -> str:
     uid = ref.extra.get("episode_uid") or _lineage(ref).get("episode_uid")
     return str(uid or f"{ref.source.root.name} episode {ref.episode_index}")
-
-
-def manifest_groups(corpus: Any, manifest: str | Path) -> dict[str, int]:
-    """The manifest's episodes (`manifest` as `--manifest` takes it) by action group (`group_of`), canonical first:
-    {"": n, "@native34": m, ...}."""
-    entries = Path(manifest_folder(manifest, corpus.root), ENTRIES_PARQUET)
-    if not entries.is_file():  # no such manifest: one group, and the planner says what is wrong with it
-        return {"": 0}
-    rows = pq.read_table(entries, columns=["dataset"]).column(0).to_pylist()
-    groups: dict[str, int] = {}
-    for ds, n in Counter(rows).items():
-        g = group_of(json.loads((corpus.root / ds / INFO_PATH).read_text(encoding="utf-8"))["features"])
-        groups[g] = groups.get(g, 0) + n
-    return dict(sorted(groups.items())) or {"": 0}
-
-
-def groups_line(name: str, groups: Mapping[str, int]) -> str:
-    """One line: the datasets a manifest mixing robots with and without a description is exported as."""
-    parts = [
-        f"{name}{g} ({n} episodes, {'canonical action' if not g else 'native command of width ' + g[7:]})"
-        for g, n in groups.items()
-    ]
-    return f"robots without a description keep their command: exported as {len(parts)} datasets, " + ", ".join(parts)

@@ -1,8 +1,9 @@
 """What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources.
 
 A manifest becomes ONE dataset, so every episode must have the same features:
-- action groups (`native.py`): episodes of robots without a description (no canonical dim; their command is the
-  action) are a dataset of their own per command width, `NAME@native<W>`, their natives kept;
+- the action space (`spaces.py`, `settle.py`): the user's `--action-space`, by default canonical (native where no
+  episode has a canonical dim); an episode without an action in it is refused or, by request, left out and named;
+  the episodes whose action has one width and meaning are one plan (`settle.Group`);
 - numeric features: those every selected dataset declares with the same dtype, shape and names; a source's native
   columns differ by robot and are left out (counted in the plan's notes), and the per-dataset `info` (e.g. the
   action's embodiment mask) is dropped, the episode's embodiment being an episode column instead;
@@ -37,38 +38,31 @@ import pyarrow.parquet as pq
 from ingest.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
-from jobs.export.lerobot_v3.native import (
-    NATIVE_OF,
-    group_of,
-    native_group_features,
-    uses_native_action,
-    with_native_action,
+from jobs.export.lerobot_v3.cameras import (
+    IMAGE_PREFIX,
+    PlanError,
+    default_cameras,
+    resolve_cameras,
+    slot_cameras,
+    slot_columns,
+    videos,
 )
+from jobs.export.lerobot_v3.settle import Group, settle
+from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
-from schemas.canonical import ACTION, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE, Camera
+from schemas.actions import ActionSpace
+from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import EpisodeLineage
 from schemas.export_frames import ExportFrames
-from schemas.export_layout import CAPTION_COLUMN, camera_source_column, intrinsics_column
+from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import ENTRIES_PARQUET
 
-IMAGE_PREFIX = "observation.images."
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
 PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
-
-# Camera slots of a manifest across sources, each filled per dataset by the first of its canonical cameras listed (the
-# roles adapters give a source's cameras from its makers' names: the shared vocabulary adapters/camera_roles.yaml,
-# under the exact maps adapters/oxe/subsets.yaml, robomind/layouts.yaml, arrays/layouts.yaml and a `camera_map`).
-# The roles of Octo's and OpenVLA's OXE mixtures: `primary` the main view, `wrist` the wrist camera
-# (octo/data/oxe/oxe_dataset_configs.py `image_obs_keys`, bridge_dataset primary `image_0`, fractal primary `image`);
-# `primary` in eidata's order of the view that shows the task best.
-SLOTS: dict[str, tuple[str, ...]] = {
-    "primary": MAIN_CAMERA_ORDER,
-    "wrist": (Camera.wrist_right.value, Camera.wrist_left.value),
-}
 
 
 class SourceDataset:
@@ -114,10 +108,6 @@ class EpisodeRef:
         return self.cameras.get(key, key)
 
 
-class PlanError(ValueError):
-    """The selection cannot become one v3.0 dataset (names the manifest or dataset and the cause)."""
-
-
 @dataclass
 class ExportPlan:
     name: str
@@ -134,49 +124,7 @@ class ExportPlan:
     column_types: dict[str, Any] = field(default_factory=dict)  # arrow types of the episode columns that may be null
     masked_stats: bool = False  # a manifest: stats.json from `masked_stats.py`, exact over the frames that use a dim
     resizing: Resizing | None = None  # the cameras' exported sizes and what is resized to them (`resize.py`)
-
-
-def resolve_cameras(wanted: list[str] | None, available: list[str], *, slots: bool = False) -> list[str] | None:
-    """Video keys from keys or short names (`head` -> `observation.images.head`), with `slots` also the names of
-    `SLOTS` a dataset does not use as a camera of its own; None = not chosen."""
-    if wanted is None:
-        return None
-    if [w.lower() for w in wanted] == ["none"]:
-        return []
-    if any(w.lower() == "none" for w in wanted):
-        raise PlanError(f"cameras {wanted}: 'none' (no video) cannot be named with cameras")
-    out = []
-    for w in wanted:
-        key = w if w.startswith(IMAGE_PREFIX) else IMAGE_PREFIX + w
-        if key not in available and not (slots and key.removeprefix(IMAGE_PREFIX) in SLOTS):
-            known = sorted(available) + ([f"slots {sorted(SLOTS)}"] if slots else [])
-            raise PlanError(f"camera {w!r} is not among {known}")
-        if key in out:
-            raise PlanError(f"camera {w!r} named twice")
-        out.append(key)
-    return out
-
-
-def _videos(src: SourceDataset) -> list[str]:
-    return [k for k, ft in src.features.items() if ft["dtype"] == "video"]
-
-
-def slot_cameras(src: SourceDataset, chosen: list[str]) -> dict[str, str | None]:
-    """Which of `src`'s cameras each chosen key reads: itself where the dataset has it, a slot the first of its
-    roles (`SLOTS`) that the dataset has and no other chosen key takes, None where it has none."""
-    have = _videos(src)
-    taken = {k for k in chosen if k in have}
-    out: dict[str, str | None] = {}
-    for key in chosen:
-        if key in have:
-            out[key] = key
-            continue
-        roles = SLOTS.get(key.removeprefix(IMAGE_PREFIX), ())
-        pick = next((c for r in roles if (c := IMAGE_PREFIX + r) in have and c not in taken), None)
-        if pick is not None:
-            taken.add(pick)
-        out[key] = pick
-    return out
+    of: SpaceOf = field(default_factory=lambda: SpaceOf(ActionSpace.canonical))  # how its action leaves
 
 
 def _ref(
@@ -197,25 +145,36 @@ def dataset_plan(
     keep_nd: bool = False,
     caption_as_task: bool = False,
     frames: ExportFrames | None = None,
+    space: ActionSpace | None = None,
+    skip_without_action: bool = False,
 ) -> ExportPlan:
     """The whole dataset `root` of `corpus`, its features as they are (natives included) in the consumer layout, its
-    task indices and splits kept; its cameras at `frames`' size (by default their own)."""
+    action in `space` (`settle.py`), its task indices and splits kept; its cameras at `frames`' size (by default
+    their own)."""
     src = SourceDataset(root, corpus)
     videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
     chosen = resolve_cameras(cameras, videos)
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
     fps = int(src.info["fps"])
-    notes, from_columns = [], {}
-    if uses_native_action(feats):  # a robot without a description: its command is the action, not the padding
-        feats, from_columns, note = with_native_action(feats)
-        notes.append(note)
-    eps = [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)]
+    settled = settle(
+        [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)], space, skip_without_action, name
+    )
+    if len(settled.groups) > 1:
+        robots = [g.robots for g in settled.groups]
+        raise PlanError(
+            f"{name}: its episodes' {settled.space.value} actions differ by robot ({robots}): export a manifest of each"
+        )
+    (group,) = settled.groups
+    eps = group.episodes
+    feats, from_columns, select, note = space_features(feats, group.of)
+    notes = settled.left_out + ([note] if note else [])
     resizing = plan_resizing(eps, chosen, frames := frames or ExportFrames())
     for k, hw in resizing.targets.items():  # every episode of a dataset alike: its camera's intrinsics fitted too
         feats[k] = video_feature(feats[k], hw, frames.fit_for(feature_hw(feats[k]), hw))
-    layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns)
+    layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns, select=select)
     return ExportPlan(
+        of=group.of,
         resizing=resizing,
         notes=notes,
         name=name,
@@ -254,33 +213,6 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
     return out
 
 
-def _default_cameras(entries: list[tuple[SourceDataset, int]]) -> list[str]:
-    """The camera most episodes have and those all of them have, when every dataset has them; else the slot
-    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one."""
-    have = [frozenset(_videos(s)) for s, _ in entries]
-    counts = Counter(k for cams in have for k in cams)
-    if not counts:
-        return []
-    top = max(sorted(counts), key=lambda k: counts[k])  # most episodes; ties by name
-    with_top = [cams for cams in have if top in cams]
-    common = sorted(frozenset.intersection(*with_top), key=lambda k: (k != top, k))
-    if len(with_top) == len(have):
-        return common
-    slots = [IMAGE_PREFIX + "primary", IMAGE_PREFIX + "wrist"]
-    datasets = {id(s): s for s, _ in entries}.values()
-    return slots if all(None not in slot_cameras(s, slots).values() for s in datasets) else slots[:1]
-
-
-def _slot_columns(columns: dict[str, Any], fills: dict[str, str | None]) -> dict[str, Any]:
-    """Episode columns under the exported keys: a slot's intrinsics are its camera's, and it names that camera."""
-    out = dict(columns)
-    for key, cam in fills.items():
-        if cam is not None and cam != key:
-            out[intrinsics_column(key)] = out.pop(intrinsics_column(cam), None)
-            out[camera_source_column(key)] = cam
-    return out
-
-
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
     line = src.episodes.get(index, {})
     lineage = EpisodeLineage.of(line)
@@ -303,11 +235,11 @@ def manifest_plan(
     keep_nd: bool = False,
     caption_as_task: bool = False,
     allow_dropped_sources: bool = False,
-    group: str = "",
+    group: Group | None = None,
     frames: ExportFrames | None = None,
 ) -> ExportPlan:
-    """The manifest's episodes of one action group (`native.group_of`: "" those with canonical actions, else a
-    native command width) as one dataset; `manifest` as `--manifest` takes it (`jobs.catalog.manifest_arg`)."""
+    """The manifest's episodes (of one `settle.Group`, by default all in the canonical space) as one dataset;
+    `manifest` as `--manifest` takes it (`jobs.catalog.manifest_arg`)."""
     mdir = Path(manifest_folder(manifest, corpus.root))
     name = mdir.name
     if not (mdir / ENTRIES_PARQUET).is_file():
@@ -318,20 +250,21 @@ def manifest_plan(
     if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
         raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
-    rows = [r for r in rows if group_of(sources[r["dataset"]].features) == group]
-    sources = {ds: s for ds, s in sources.items() if group_of(s.features) == group}
-    if not rows:
-        raise PlanError(f"manifest {name}: no episodes in action group {group or 'canonical'!r}")
+    of = SpaceOf(ActionSpace.canonical) if group is None else group.of
+    if group is not None:
+        allowed = {(r.extra["source_dataset"], r.episode_index) for r in group.episodes}
+        rows = [r for r in rows if (r["dataset"], r["episode_index"]) in allowed]
+        sources = {ds: s for ds, s in sources.items() if any(r["dataset"] == ds for r in rows)}
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
     entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
-    all_cams = sorted({k for s in sources.values() for k in _videos(s)})
+    all_cams = sorted({k for s in sources.values() for k in videos(s)})
     chosen = resolve_cameras(cameras, all_cams, slots=True)
-    chosen = _default_cameras(entries) if chosen is None else chosen
+    chosen = default_cameras(entries) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
-    plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[])
+    plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[], of=of)
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     per_source: dict[str, Counter[str]] = {}
     for r, (src, index) in zip(rows, entries, strict=True):
@@ -348,7 +281,7 @@ def manifest_plan(
         extra = columns | {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"]}
         extra |= {"weight": r["weight"], "source_dataset": r["dataset"], "source_episode_index": int(index)}
         ref = _ref(src, index, [fill[k] for k in chosen], caption_as_task, extra)  # type: ignore[misc]
-        ref.extra = _slot_columns(ref.extra, fill)
+        ref.extra = slot_columns(ref.extra, fill)
         ref.cameras = {k: c for k, c in fill.items() if c is not None and c != k}
         kept.setdefault(r["split"], []).append(ref)
     plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
@@ -362,17 +295,18 @@ def manifest_plan(
     for s, t in sorted(dropped.items()):
         plan.notes.append(f"source {s} left out (--allow-dropped-sources): {sum(t.values())} episodes, {_reasons(t)}")
     exported = list({id(e.source): e.source for e in plan.episodes}.values())
-    feats, from_columns = _common_features(exported, plan.notes), {}
-    if group:  # robots without a description, of one command width: each keeps its natives, the command as action
-        feats, from_columns, note = native_group_features([s.features for s in exported], feats)
-        plan.notes = [n for n in plan.notes if not any(k in n for k in NATIVE_OF.values())] + [note]
+    read = {c: exported[0].features[c] for c in of.columns.values()}  # the space's columns, one layout in a group
+    feats, from_columns, select, note = space_features(_common_features(exported, plan.notes) | read, of)
+    plan.notes += [note] if note else []
     resizing = plan.resizing = plan_resizing(plan.episodes, chosen, frames or ExportFrames())
     video_feats = {}
     for k in chosen:  # as an episode at the exported size has it (its codec is the one resized episodes get)
         first = next((e for e in plan.episodes if k not in e.resize), plan.episodes[0])
         feature = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
         video_feats[k] = video_feature(feature, resizing.targets[k])
-    layout = plan.layout = consumer_layout(video_feats | feats, keep_nd=keep_nd, from_columns=from_columns)
+    layout = plan.layout = consumer_layout(
+        video_feats | feats, keep_nd=keep_nd, from_columns=from_columns, select=select
+    )
     plan.sources = [s.root for s in exported]
     plan.column_types = episode_column_types(chosen) | {
         camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
@@ -385,7 +319,7 @@ def manifest_plan(
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
     plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
-    if group:  # no canonical mask applies to a native command: lerobot's own stats
+    if of.space is not ActionSpace.canonical:  # no canonical mask applies to a command: lerobot's own stats
         plan.features = features_v30(layout.features, fps)
         return plan
     for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)

@@ -125,7 +125,7 @@ class V21Writer:
                 if kept is None:
                     raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
                 out[key] = FeatureStats.model_validate(kept)
-            elif kept is None or key in RENUMBERED or key in filled or (col is not None and col.nd_shape is not None):
+            elif kept is None or key in RENUMBERED or key in filled or (col is not None and col.reshaped):
                 out[key] = numeric_stats(column_numpy(table.column(key), ft))
             else:
                 out[key] = FeatureStats.model_validate(kept)

@@ -1,6 +1,6 @@
 """Issue 55 item 1: a robot without a description still trains. Its command (`action.native`, at 10 Hz) is the
 episode's action: in the catalog (`action_kind` native, not actionless), in a single-robot export's `action`, in a
-mixed export as one dataset per command width; an export whose `action` never moves is refused, naming episodes.
+mixed export as one dataset per robot; an export whose `action` never moves is refused, naming episodes.
 
 The robots are the real layouts of two recordings eidata has no description of (`tests/fixtures/lerobot_layouts`:
 their makers' `meta/info.json`, values drawn in their stats' ranges): the two-hand dexterous LeRobot v3.0 rig of
@@ -99,11 +99,16 @@ def test_a_single_robot_export_puts_its_command_in_action(corpus: SimpleNamespac
     assert exported.shape == want.shape and np.allclose(exported, want, atol=1e-5)
 
 
-def test_a_mixed_export_is_one_dataset_per_command_width(corpus: SimpleNamespace) -> None:
+def test_a_mixed_export_is_one_dataset_per_robot(corpus: SimpleNamespace) -> None:
+    """Two robots without a description, commands of 30 and 34 dims: lerobot holds one shape per feature, so one
+    dataset per robot under OUT/NAME, none at OUT/NAME itself. No robot is named, so each is named by its source as
+    the catalog has it (its lineage's: `lerobot` for both here, the adapter `ingest` names), then by its width."""
     curate(corpus.root, "both", "has_action", val_fraction=0.0)
     results = export_corpus(corpus.root, corpus.tmp / "mixed", manifest="both")
-    assert sorted(results) == ["both@native30", "both@native34"], results
-    for name, width in (("both@native30", 30), ("both@native34", 34)):
+    assert sorted(results) == ["both/lerobot-30", "both/lerobot-34"], results
+    assert not (corpus.tmp / "mixed" / "both" / "meta").exists()
+    for name, width in (("both/lerobot-30", 30), ("both/lerobot-34", 34)):
+        assert f"action native [{width}]" in results[name][1], results
         root = corpus.tmp / "mixed" / name
         info = json.loads((root / "meta" / "info.json").read_text())
         assert info["features"][ACTION]["shape"] == [width] and info["total_episodes"] == 2

@@ -13,21 +13,14 @@ import pytest
 
 from ingest.storage.corpus import Corpus
 from jobs.catalog.curate import curate
-from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, PlanError, dataset_plan, manifest_plan, resolve_cameras
+from jobs.export.lerobot_v3.cameras import PlanError
+from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, dataset_plan, manifest_plan
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
 from schemas.lerobot import INFO_PATH
 from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
 
 HEAD = "observation.images.head"
-
-
-def test_cameras_by_key_or_short_name() -> None:
-    available = [HEAD, "observation.images.wrist_right"]
-    assert resolve_cameras(["head", "observation.images.wrist_right"], available) == available
-    assert resolve_cameras(None, available) is None and resolve_cameras(["None"], available) == []
-    with pytest.raises(PlanError, match=r"camera 'top' is not among \['observation.images.head'"):
-        resolve_cameras(["top"], available)
 
 
 def test_a_whole_dataset_keeps_its_features_tasks_and_natives(tiny_corpus: Path) -> None:

@@ -149,7 +149,7 @@ def test_a_mixed_manifest_written_with_each_dataset_camera_in_its_slot(
     err = capsys.readouterr().err
     assert "leave out source oxe: 3 episodes, 3 no camera observation.images.head" in err, err
     assert main([*argv, "--cameras", "head", "--allow-dropped-sources"]) == 0
-    assert "2 episodes, skipped: 3 no camera observation.images.head" in capsys.readouterr().out
+    assert "2 episodes, action canonical [50], skipped: 3 no camera observation.images.head" in capsys.readouterr().out
 
 
 @pytest.mark.slow  # lerobot 0.6.1 in its own venv: ~20 s of imports and decoding

@@ -1,0 +1,120 @@
+"""Which episodes leave in the chosen action space, and as which datasets (`spaces.py`): one dataset wherever lerobot
+can hold them as one (one `action` width and meaning: always so for the canonical space), else one per robot.
+
+An episode with no action in the space is refused, naming its dataset, its episodes and why, unless the user asks
+to leave such episodes out (`--skip-without-action`): then each dataset they come from is named in one line (the
+export's notes, logged, and `.eidata-export.json`). Never silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.export.lerobot_v3.spaces import (
+    NoActionInSpace,
+    SpaceOf,
+    default_space,
+    episode_kind,
+    episode_lacks,
+    space_of,
+)
+from schemas.actions import ActionSpace
+from schemas.canonical import ACTION
+from schemas.robots.registry import UNKNOWN_EMBODIMENT
+
+
+@dataclass
+class Group:
+    """The episodes of one exported dataset and how its action leaves."""
+
+    of: SpaceOf
+    episodes: list[Any] = field(default_factory=list)  # `plan.EpisodeRef`s, the manifest's order kept
+    robots: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Settled:
+    space: ActionSpace
+    groups: list[Group]
+    left_out: list[str]  # one line per dataset whose episodes are left out (--skip-without-action)
+
+
+def embodiment_of(src: Any, index: int) -> str | None:
+    """The episode's embodiment as the catalog decides it: its lineage's, else its dataset's action info, else its
+    robot_type."""
+    lineage = src.episodes.get(index, {}).get("eidata") or {}
+    info = (src.features.get(ACTION) or {}).get("info") or {}
+    return lineage.get("embodiment") or info.get("embodiment") or src.info.get("robot_type")
+
+
+def _uid(ref: Any) -> str:
+    lineage = ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
+    return str(ref.extra.get("episode_uid") or lineage.get("episode_uid") or f"episode {ref.episode_index}")
+
+
+def _source(ref: Any, rel: str) -> str:
+    """The episode's source: its lineage's, else its dataset's folder (`datasets/<source>/<subset>`)."""
+    lineage = ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
+    parts = Path(rel).parts
+    return str(lineage.get("source") or (parts[-2] if len(parts) >= 2 else parts[-1]))
+
+
+def _named(refs: Sequence[Any]) -> str:
+    shown = ", ".join(_uid(r) for r in refs[:3])
+    return shown + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+
+
+def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str, rel: Any = None) -> Settled:
+    """The episodes `refs` in `space` (None: `default_space` of their kinds) as groups of one `SpaceOf.key` each;
+    `NoActionInSpace` naming the episodes that have none, unless `skip`. `rel(src)`: how a dataset is named."""
+    rel = rel or (lambda src: str(src.root))
+    kinds = [episode_kind(r.source.episodes.get(r.episode_index, {}), r.source.features) for r in refs]
+    chosen = space or default_space(kinds)
+    ofs: dict[tuple[int, str | None], SpaceOf | str] = {}
+    groups: dict[tuple[Any, ...], Group] = {}
+    lacking: dict[tuple[str, str], list[Any]] = {}
+    for ref, kind in zip(refs, kinds, strict=True):
+        emb = embodiment_of(ref.source, ref.episode_index)
+        at = (id(ref.source), emb)
+        if at not in ofs:
+            try:
+                ofs[at] = space_of(ref.source.features, emb, chosen)
+            except NoActionInSpace as err:
+                ofs[at] = str(err)
+        of = ofs[at]
+        why = of if isinstance(of, str) else episode_lacks(ref, of, kind)
+        if why is not None:
+            lacking.setdefault((rel(ref.source), why), []).append(ref)
+            continue
+        assert isinstance(of, SpaceOf)
+        group = groups.setdefault(of.key, Group(of))
+        group.episodes.append(ref)
+        robot = next((r for r in (emb, ref.source.info.get("robot_type")) if r and r != UNKNOWN_EMBODIMENT), None)
+        robot = robot or _source(ref, rel(ref.source))  # a robot no one named: by its source
+        if robot not in group.robots:
+            group.robots.append(robot)
+    lines = [f"{ds}: {len(rs)} episodes ({_named(rs)}): {why}" for (ds, why), rs in lacking.items()]
+    if lines and not skip:
+        n = sum(len(rs) for rs in lacking.values())
+        raise NoActionInSpace(
+            f"{name}: {n} episodes have no {chosen.value} action: {'; '.join(lines)}. Choose another --action-space "
+            "(canonical, joints, native), select other episodes (eidata curate), or pass --skip-without-action to "
+            "leave them out, each dataset named"
+        )
+    left = [f"left out (--skip-without-action, no {chosen.value} action): {line}" for line in lines]
+    if not groups:
+        raise NoActionInSpace(
+            f"{name}: no episode has a {chosen.value} action" + (f": {'; '.join(lines)}" if lines else "")
+        )
+    return Settled(chosen, list(groups.values()), left)
+
+
+def labels(groups: Sequence[Group]) -> list[str]:
+    """The sub-folder of each group of a manifest exported as several datasets: its robots ('g1', 'a+b'; a robot no
+    one named by its source), with its width, then its place, where two groups would share a name."""
+    base = ["+".join(sorted(g.robots)) for g in groups]
+    named = [b if base.count(b) == 1 else f"{b}-{g.of.width}" for b, g in zip(base, groups, strict=True)]
+    return [n if named.count(n) == 1 else f"{n}-{i}" for i, n in enumerate(named)]
