@@ -25,7 +25,7 @@ PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
 
 # format name -> module implementing it
 EXPORT_FORMATS: dict[str, str] = {
-    "gr00t": "jobs.export.gr00t",
+    "gr00t": "jobs.export.gr00t_job",
     "lingbot-va": "jobs.export.lingbot.job",
     "lerobot-v3": "jobs.export.lerobot_v3.job",
     "lerobot-v21": "jobs.export.lerobot_v3.job",  # the same plans, written as LeRobot v2.1

@@ -26,7 +26,6 @@ reads it without the lease.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable
 from contextlib import closing
@@ -37,14 +36,10 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from adapters.storage.faults import reraise_environment
-from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
-from ingest.storage.lease import OutputLeasedError
-from jobs.export.gr00t_config import loader_text, modality_configs
-from jobs.runtime.stage import Failed, Stage
+from jobs.export.gr00t_config import modality_configs
 from schemas.actions import ActionKind
 from schemas.canonical import (
     ACTION,
@@ -65,7 +60,6 @@ from schemas.corpus import EpisodeLineage
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
-from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -314,76 +308,3 @@ def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | N
     return for_each_dataset(
         corpus_root, "export gr00t", lambda ds, rel: export_dataset(ds, rel, dry_run=dry_run), progress
     )
-
-
-def export_corpus(
-    where: Path | str,
-    options: StorageOptions | None = None,
-    *,
-    out: Path | str | None = None,
-    dry_run: bool = False,
-    progress: bool | None = None,
-) -> list[DatasetExport]:
-    """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
-    opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
-    for a dry run (`read_corpus`: no lease, nothing written). With `out`: a copy of every dataset there, with its
-    modality (`gr00t_copy.export_copies`), the corpus only read."""
-    if out is not None:
-        from jobs.export.gr00t_copy import export_copies
-
-        with read_corpus(where, options, meta=True) as corpus:
-            return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)
-    if dry_run:
-        with read_corpus(where, options, meta=True) as corpus:
-            return export_gr00t(corpus.root, dry_run=True, progress=progress)
-    with open_corpus(where, options, "export-gr00t", existing=True) as corpus:
-        return export_gr00t(corpus.root, progress=progress)
-
-
-def _summary(results: list[DatasetExport]) -> str:
-    lines = []
-    for r in results:
-        lines.append(f"{r.status:9s} {r.dataset}" + (f" ({r.kind.value} action)" if r.kind else ""))
-        if r.status in ("written", "to write", "unchanged"):
-            lines.append(f"          state/action: {', '.join(r.state) or '-'}")
-            lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
-        lines += [f"          note: {n}" for n in r.notes]
-        if r.status in ("written", "to write", "unchanged") and r.state:
-            read = loader_text(r.path, r.configs) if r.path else f"modality_configs={r.configs}"
-            lines.append(f"          GR00T: {read}")
-    return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
-
-
-def _where(args: argparse.Namespace) -> str:
-    return str(args.root)
-
-
-def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
-    # the credential and endpoint from the AWS environment
-    out = getattr(args, "out", None) or None
-    results = export_corpus(where, out=out, dry_run=bool(getattr(args, "dry_run", False)))
-    if not results:
-        raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
-    return results
-
-
-def _counts(results: list[DatasetExport]) -> dict[str, int]:
-    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", *FAILED)}
-    return {s: n for s, n in counts.items() if n or s not in ("to write", "refused")}  # said where they happen
-
-
-def failed(results: list[DatasetExport]) -> bool:
-    """Exit 1: a dataset refused or failed (every other dataset was still written)."""
-    return any(r.status in FAILED for r in results)
-
-
-# Exit 0 when every dataset has a valid modality.json, 1 when one was refused or failed, 2 for a bad call
-cli = Stage(
-    "export",
-    _where,
-    _export,
-    _summary,
-    failed,
-    usage_errors=(StorageError, NotACorpus),  # no corpus, no bucket, a refused credential: before any work
-    job_errors=(OutputLeasedError,),
-)

@@ -1,0 +1,88 @@
+"""`eidata export --format gr00t`: the command around `jobs.export.gr00t` (each dataset's modality.json in place) and
+`jobs.export.gr00t_copy` (`--out DIR`: a copy of every dataset with its modality). Its own module so that neither of
+those imports the other (tests/test_imports.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from adapters.storage.urls import StorageError
+from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
+from ingest.storage.lease import OutputLeasedError
+from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
+from jobs.export.gr00t_config import loader_text
+from jobs.export.gr00t_copy import export_copies
+from jobs.runtime.stage import Failed, Stage
+from schemas.storage import StorageOptions
+
+
+def export_corpus(
+    where: Path | str,
+    options: StorageOptions | None = None,
+    *,
+    out: Path | str | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+) -> list[DatasetExport]:
+    """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
+    opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
+    for a dry run (`read_corpus`: no lease, nothing written). With `out`: a copy of every dataset there, with its
+    modality (`gr00t_copy.export_copies`), the corpus only read."""
+    if out is not None:
+        with read_corpus(where, options, meta=True) as corpus:
+            return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)
+    if dry_run:
+        with read_corpus(where, options, meta=True) as corpus:
+            return export_gr00t(corpus.root, dry_run=True, progress=progress)
+    with open_corpus(where, options, "export-gr00t", existing=True) as corpus:
+        return export_gr00t(corpus.root, progress=progress)
+
+
+def _summary(results: list[DatasetExport]) -> str:
+    lines = []
+    for r in results:
+        lines.append(f"{r.status:9s} {r.dataset}" + (f" ({r.kind.value} action)" if r.kind else ""))
+        if r.status in ("written", "to write", "unchanged"):
+            lines.append(f"          state/action: {', '.join(r.state) or '-'}")
+            lines.append(f"          video: {', '.join(r.video) or '-'}; annotation: {', '.join(r.annotation)}")
+        lines += [f"          note: {n}" for n in r.notes]
+        if r.status in ("written", "to write", "unchanged") and r.state:
+            read = loader_text(r.path, r.configs) if r.path else f"modality_configs={r.configs}"
+            lines.append(f"          GR00T: {read}")
+    return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
+
+
+def _where(args: argparse.Namespace) -> str:
+    return str(args.root)
+
+
+def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
+    # the credential and endpoint from the AWS environment
+    out = getattr(args, "out", None) or None
+    results = export_corpus(where, out=out, dry_run=bool(getattr(args, "dry_run", False)))
+    if not results:
+        raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
+    return results
+
+
+def _counts(results: list[DatasetExport]) -> dict[str, int]:
+    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", *FAILED)}
+    return {s: n for s, n in counts.items() if n or s not in ("to write", "refused")}  # said where they happen
+
+
+def failed(results: list[DatasetExport]) -> bool:
+    """Exit 1: a dataset refused or failed (every other dataset was still written)."""
+    return any(r.status in FAILED for r in results)
+
+
+# Exit 0 when every dataset has a valid modality.json, 1 when one was refused or failed, 2 for a bad call
+cli = Stage(
+    "export",
+    _where,
+    _export,
+    _summary,
+    failed,
+    usage_errors=(StorageError, NotACorpus),  # no corpus, no bucket, a refused credential: before any work
+    job_errors=(OutputLeasedError,),
+)

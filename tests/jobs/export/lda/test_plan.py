@@ -1,0 +1,45 @@
+"""`jobs.export.lda.plan`: what an LDA export will write is decided before anything is: each dataset's layout (an
+arm's wrist, a robot's native command), the manifest's episodes only, and every dataset LDA cannot train on refuses
+the whole export, each named with why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.export.lda.plan import LdaExportError, Refused, plan_export
+from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    arm = [episode(6, "pick", "oxe/bridge/e0", "franka"), episode(5, "place", "oxe/bridge/e1", "franka")]
+    write_dataset(root / "datasets/oxe/bridge", "franka", arm)
+    natives = [native_episode(6, "lab/cr5/a", 0), native_episode(4, "lab/cr5/b", 1)]
+    names = {"native_state_names": NATIVE_JOINTS, "native_action_names": NATIVE_COMMAND}
+    write_dataset(root / "datasets/lab/cr5", "unknown", natives, mask=[0] * 50, **names)
+    return root
+
+
+def test_an_arm_and_a_robot_without_a_description_each_get_their_layout(corpus: Path) -> None:
+    plans = {p.name: p for p in plan_export(corpus)}
+    assert sorted(plans) == ["lab/cr5", "oxe/bridge"]
+    assert plans["oxe/bridge"].layout == "single_arm" and len(plans["oxe/bridge"].lines) == 2
+    assert plans["lab/cr5"].layout == "native"
+    assert plans["lab/cr5"].native == (len(NATIVE_JOINTS), len(NATIVE_COMMAND))
+
+
+def test_video_without_an_action_refuses_the_whole_export_naming_it(corpus: Path) -> None:
+    clip = episode(5, "cooking", "ego4d/clips/v0", "human_video", mask=[0] * 50, tier="actionless")
+    write_dataset(corpus / "datasets/ego4d/clips", "human_video", [clip], mask=[0] * 50)
+    with pytest.raises(Refused) as e:
+        plan_export(corpus)
+    assert [name for name, _ in e.value.refused] == ["ego4d/clips"]
+    assert "nothing written" in str(e.value) and "no wrist pose in use" in str(e.value)
+
+
+def test_a_manifest_that_is_not_there_is_named_with_the_command_that_writes_it(corpus: Path) -> None:
+    with pytest.raises(LdaExportError, match=r"no entries\.parquet.*eidata curate"):
+        plan_export(corpus, "nope")
