@@ -79,6 +79,9 @@ class Hands(_Data):
     name: str
     embodiment: str  # a name in schemas.robots.registry.default_registry()
     why: str
+    # the table (`robots.yaml`) of robots the file may name: the embodiment is taken only where the file names the
+    # robot whose row is `embodiment` (else natives only, said); None: the layout's recorder is the robot's evidence
+    robot: str | None = None
     left: PoseHand | None = None
     right: PoseHand | None = None
     point: Literal["tcp", "flange", "wrist"] | None = None  # what the poses measure (None: by the subset's name)
