@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
+from adapters.lerobot.embodiment import joint_options
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
@@ -117,7 +118,11 @@ def test_the_claw_is_the_canonical_gripper_open_at_0_closed_at_1(name: str) -> N
     values[:, 15] = 0.1
     ref = EpisodeRef(adapter="lerobot", source="t", subset="kuavo", raw_id="0", paths=("x",))
     state = Stream(np.arange(n) / 10.0, values, names=tuple(CLAW_STATE_NAMES))
-    raw = RawEpisode(ref, "kuavo4pro", name, QualityTier.high, 10.0, states={"observation.state": state})
+    opts = joint_options("kuavo4pro", None)  # the maker's converter: the claw / 100
+    assert opts is not None and opts.gripper_unit == "fraction_closed"
+    raw = RawEpisode(
+        ref, "kuavo4pro", name, QualityTier.high, 10.0, states={"observation.state": state}, joint_space=opts
+    )
     hands = joint_space_signals(raw, JOINT_SPACE[name]).signals.hands
     np.testing.assert_allclose(hands[0].gripper.values, np.linspace(1.0, 0.0, n), atol=1e-6)
     np.testing.assert_allclose(hands[1].gripper.values, 0.9, atol=1e-6)
