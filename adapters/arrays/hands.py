@@ -61,6 +61,10 @@ def declare(
         why = f"layout {layout_name} declares no hands" if not layout.hands else f"no hands evidence ({wanted})"
         return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}: natives only",))
     said = f"{way.name}: {way.why}"
+    absent = [a for a in way.attrs if a.partition("@")[2] not in (attrs or {}).get(a.partition("@")[0], {})]
+    if absent:
+        why = f"{way.name} keys held, but not the recorder's mark {', '.join(absent)}: robot not shown, natives only"
+        return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}; declare the robot in the job spec's `robots:` section",))
     if way.robot is not None:
         embodiment, named = named_robot(way.robot, attrs or {})
         if embodiment != way.embodiment:

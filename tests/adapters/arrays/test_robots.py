@@ -16,7 +16,7 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.robots import TABLES, named_robot
-from adapters.synthetic.arrays import write_isaaclab, write_robomimic
+from adapters.synthetic.arrays import write_aloha, write_isaaclab, write_robomimic
 from ingest.steps import prepared
 from schemas.robots.registry import default_registry
 
@@ -95,3 +95,17 @@ def test_every_table_row_names_a_registered_embodiment() -> None:
     assert emb == "robosuite_panda" and "names Panda" in said  # two Pandas: one robot, named once
     emb, said = named_robot("isaaclab", {"data": {"env_args": "not json"}})
     assert emb is None and "absent" in said
+
+
+def test_an_act_shaped_file_without_acts_mark_is_no_aloha(tmp_path: Path) -> None:
+    """ALOHA's layout is a shape (observations/qpos, action); the robot is ACT's / ALOHA's only where the file holds
+    the recorder's `sim` attribute (`layouts.yaml` aloha `attrs`): another robot's 14 values are not read as two
+    ViperX arms."""
+    write_aloha(tmp_path / "a" / "episode_0.hdf5", 6)
+    assert _read(tmp_path / "a").embodiment == "aloha"
+    path = write_aloha(tmp_path / "b" / "episode_0.hdf5", 6)
+    with h5py.File(path, "r+") as f:
+        del f.attrs["sim"]
+    raw = _read(tmp_path / "b", fps=50)
+    assert raw.embodiment == "unknown"
+    assert any("not the recorder's mark @sim" in r and "`robots:`" in r for r in raw.tier_reasons), raw.tier_reasons
