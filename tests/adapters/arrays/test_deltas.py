@@ -96,16 +96,37 @@ def test_absolute_or_unsplittable_robosuite_actions_are_not_accumulated(tmp_path
     rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args14)}}, 5, None)
     assert rel is None and "its action's 5 columns do not split into 1 robot(s) x (6 arm + the gripper's)" in note
     # the arm's columns lead each robot's part whatever follows (issue 65): a gripper of 2 dof, none, two robots
-    for robots, width, cols in ((["Panda"], 8, (0, 1, 2, 3, 4, 5)), (["Panda"], 6, (0, 1, 2, 3, 4, 5)),
-                                (["Panda", "Panda"], 14, (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12))):  # fmt: skip
+    for robots, width, cols in (
+        (["Panda"], 8, (0, 1, 2, 3, 4, 5)),
+        (["Panda"], 6, (0, 1, 2, 3, 4, 5)),
+        (["Panda", "Panda"], 14, (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)),
+    ):
         args = {"type": 1, "env_kwargs": {"robots": robots, "controller_configs": osc}}
         rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args)}}, width, None)
         assert rel.components == cols and note is None, (robots, width)
-    rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps({**args, "env_kwargs": {
-        "robots": ["Panda", "Panda"], "controller_configs": osc}})}}, 13, None)  # fmt: skip
+    rel, note = relative_action(
+        "robomimic",
+        {
+            "data": {
+                "env_args": json.dumps(
+                    {**args, "env_kwargs": {"robots": ["Panda", "Panda"], "controller_configs": osc}}
+                )
+            }
+        },
+        13,
+        None,
+    )
     assert rel is None and "13 columns do not split into 2 robot(s)" in note
-    args15 = {"type": 1, "env_kwargs": {"robots": "Panda", "controller_configs": {
-        "type": "BASIC", "body_parts": {"right": {"type": "OSC_POSITION", "input_type": "delta"}}}}}  # fmt: skip
+    args15 = {
+        "type": 1,
+        "env_kwargs": {
+            "robots": "Panda",
+            "controller_configs": {
+                "type": "BASIC",
+                "body_parts": {"right": {"type": "OSC_POSITION", "input_type": "delta"}},
+            },
+        },
+    }
     rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args15)}}, 4, None)
     assert rel.components == (0, 1, 2) and note is None
 

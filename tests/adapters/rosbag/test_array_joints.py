@@ -238,13 +238,17 @@ def write_claw(path: Path, closing: np.ndarray) -> None:
             ns = T0 + k * (1_000_000_000 // HZ)
             stamp = t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
             data = t["kuavo_msgs/msg/endEffectorData"](
-                name=["left_claw", "right_claw"], position=np.array([c, 20.0]), velocity=np.zeros(2),
+                name=["left_claw", "right_claw"],
+                position=np.array([c, 20.0]),
+                velocity=np.zeros(2),
                 effort=np.zeros(2),
-            )  # fmt: skip
+            )
             msg = t["kuavo_msgs/msg/lejuClawState"](
                 header=t["std_msgs/msg/Header"](seq=k, stamp=stamp, frame_id=""),
-                state=np.array([2, 2], dtype=np.int8), data=data, is_high_freq=False,
-            )  # fmt: skip
+                state=np.array([2, 2], dtype=np.int8),
+                data=data,
+                is_high_freq=False,
+            )
             w.write(conn, ns, store.serialize_ros1(msg, "kuavo_msgs/msg/lejuClawState"))
 
 

@@ -70,8 +70,10 @@ def test_the_arm_length_is_the_one_whose_fk_fits_the_recorded_poses(member: str)
     other = ({"kuavo_4pro_long", "kuavo_4pro_short"} - {member}).pop()
     assert note.startswith("robot family kuavo_4pro (Leju KUAVO 4 Pro: long arms") and f": {member}, by the" in note
     assert f"{member}: every joint within its limits" in note and f"{other}: every joint within its limits" in note
-    figures = {m: float(note.split(f"{m}: FK vs the recorded end-effector poses p95 ")[1].split(" deg, ")[1]
-                        .split(" mm")[0]) for m in (member, other)}  # fmt: skip
+    figures = {
+        m: float(note.split(f"{m}: FK vs the recorded end-effector poses p95 ")[1].split(" deg, ")[1].split(" mm")[0])
+        for m in (member, other)
+    }
     assert figures[member] < 1.0 and figures[other] > 10.0, figures  # mm
     result = canonicalize_spans(_raw(_joints(0.6), member))
     assert {ep.embodiment for ep in result.episodes} == {member}
