@@ -232,7 +232,7 @@ class ArraysAdapter(SourceAdapter):
         if not states and not actions:
             raise fail("no numeric per-row array to keep as a state or an action", base or "/")
         try:
-            declared = hands.declare(loc["layout"], layout, states, whole, actions)
+            declared = hands.declare(loc["layout"], layout, states, whole, actions, attrs)
         except ValueError as e:  # a pose array of a shape its layout does not read (`hands.pose_parts`)
             raise fail(str(e), "hands") from e
         notes = self._kinds(actions, loc["layout"], attrs, fail)

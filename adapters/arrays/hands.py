@@ -8,10 +8,12 @@ goes to the tier reasons and the lineage."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from adapters.arrays.layouts import Hands, Layout
+from adapters.arrays.robots import named_robot
 from adapters.base import HandSignals, Stream
 from adapters.poses import Pick, command_tracking, hand_track
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
@@ -48,15 +50,27 @@ def declare(
     states: dict[str, Stream],
     per_row: set[str],
     actions: dict[str, Stream] | None = None,
+    attrs: dict[str, dict[str, Any]] | None = None,
 ) -> Declared:
     """The hands of one episode of `layout`, from its native state streams (keyed as the adapter keys them); a
-    recorded command (`PoseHand.command`, among `actions`) is compared with the motion in a note."""
+    recorded command (`PoseHand.command`, among `actions`) is compared with the motion in a note. A way with a robot
+    table is taken only where the file's attributes `attrs` name that way's robot (`robots.named_robot`)."""
     way = choose(layout, per_row)
     if way is None:
         wanted = "; ".join(f"{h.name}: {', '.join(h.required())}" for h in layout.hands)
         why = f"layout {layout_name} declares no hands" if not layout.hands else f"no hands evidence ({wanted})"
         return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}: natives only",))
     said = f"{way.name}: {way.why}"
+    absent = [a for a in way.attrs if a.partition("@")[2] not in (attrs or {}).get(a.partition("@")[0], {})]
+    if absent:
+        why = f"{way.name} keys held, but not the recorder's mark {', '.join(absent)}: robot not shown, natives only"
+        return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}; declare the robot in the job spec's `robots:` section",))
+    if way.robot is not None:
+        embodiment, named = named_robot(way.robot, attrs or {})
+        if embodiment != way.embodiment:
+            other = f" ({embodiment}: not the {way.embodiment} whose poses this way reads)" if embodiment else ""
+            return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{way.name} poses held, robot not shown: {named}{other}",))
+        said += f"; robot: {named}"
     if way.joints is not None:  # FK by the embodiment's description, in canonicalize
         return Declared(way.embodiment, HandSignals(notes=[said]), said)
     point = (way.point, f"{said} (layouts.yaml: the poses measure the {way.point})") if way.point else None

@@ -79,6 +79,12 @@ class Hands(_Data):
     name: str
     embodiment: str  # a name in schemas.robots.registry.default_registry()
     why: str
+    # the table (`robots.yaml`) of robots the file may name: the embodiment is taken only where the file names the
+    # robot whose row is `embodiment` (else natives only, said); None: the layout's recorder is the robot's evidence
+    robot: str | None = None
+    # attributes (`group@name`) the file must hold for this way: the recorder's own mark where the file names no
+    # robot (ACT's `sim`), so a file of the layout's shape from another recorder is not read as this robot
+    attrs: tuple[str, ...] = ()
     left: PoseHand | None = None
     right: PoseHand | None = None
     point: Literal["tcp", "flange", "wrist"] | None = None  # what the poses measure (None: by the subset's name)

@@ -197,12 +197,15 @@ def joint_options(
     sides of numbered arm prefixes from its card) and lerobot >= 0.2's defaults for its `<arm>_follower` robots
     (so100/so101/koch_follower and their `bi_` pairs: body joints RANGE_M100_100 unless recorded with
     use_degrees=True, the gripper RANGE_0_100; src/lerobot/robots/*_follower/*.py), which lerobot < 0.2's `so100` /
-    `koch` (degrees) do not share. The follower's unit is a tie-break (`recorder_units`): the values decide
+    `koch` (degrees) do not share; Leju's `kuavo4pro` converter writes its claw / 100 (kuavo_data_challenge
+    CvtRosbag2Lerobot.py @ fce8528:285-286). The follower's unit is a tie-break (`recorder_units`): the values decide
     (`ingest.canonical.joint_units`)."""
     given = {} if opts is None else opts.model_dump(exclude_unset=True)
     base: dict = {}
     if (robot_type or "").lower().endswith("_follower"):
         base |= {"recorder_units": "range_m100_100", "gripper_unit": "percent"}
+    if (robot_type or "") == "kuavo4pro":  # Leju's converter: the claw's 0 open .. 100 closed / 100 (joint_space.yaml)
+        base |= {"gripper_unit": "fraction_closed"}
     card = sides_from_card(ds) if ds is not None and "sides" not in given else None
     if card is not None:
         base |= {"sides": card[0], "sides_from": f"dataset card {card[1]}"}

@@ -144,7 +144,7 @@ class RosbagOptions(AdapterOptions):
     joints: list[ArrayJoints] = Field(
         default_factory=list,
         description="joints recorded as unnamed numeric arrays (topic, field, names): read as the embodiment's joints "
-        f"(FK), as JointState names are; or a preset's name: {', '.join(JOINT_PRESETS)}",
+        f"(FK), as JointState names are; or presets' names among them: {', '.join(JOINT_PRESETS)}",
     )
     message_definitions: list[str] = Field(
         default_factory=list,
@@ -161,11 +161,13 @@ class RosbagOptions(AdapterOptions):
     @field_validator("joints", mode="before")
     @classmethod
     def _preset(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            if v not in JOINT_PRESETS:
-                raise ValueError(f"joints: no preset {v!r}; presets: {', '.join(JOINT_PRESETS)}")
-            return JOINT_PRESETS[v]
-        return v
+        # a preset's name, or a list whose items are entries or presets' names (`[kuavo, kuavo_claw]`)
+        items = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        if items is None:
+            return v
+        for name in (i for i in items if isinstance(i, str) and i not in JOINT_PRESETS):
+            raise ValueError(f"joints: no preset {name!r}; presets: {', '.join(JOINT_PRESETS)}")
+        return [e for i in items for e in (JOINT_PRESETS[i] if isinstance(i, str) else [i])]
 
     @model_validator(mode="after")
     def _hand_needs_a_robot(self) -> RosbagOptions:

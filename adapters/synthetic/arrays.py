@@ -78,12 +78,14 @@ def write_isaaclab(
     *,
     env_name: str = "Isaac-Stack-Cube-Franka-IK-Rel-v0",
     success: list[bool] | None = None,
+    gripper: bool = True,
 ) -> Path:
     """An Isaac Lab recording in robomimic's layout, as isaaclab/utils/datasets/hdf5_dataset_file_handler.py writes it:
     `data` attrs `total` and `env_args` {"env_name", "type": 2} (no rate, no env_kwargs); per demo attrs
     `num_samples` and, when the recorder knew it, `success`; `actions` (T, 7) as an IK-Rel Franka task commands them
     (stack_ik_rel_env_cfg.py: a relative pose, 6, then the binary gripper, -1 close / 1 open), `obs/eef_pos`,
-    `obs/eef_quat`, `obs/joint_pos`."""
+    `obs/eef_quat`, `obs/joint_pos`. `gripper` False: a task without a gripper term (Isaac Lab's reach tasks: the
+    arm's 6 columns only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
@@ -96,7 +98,8 @@ def write_isaaclab(
                 demo.attrs["success"] = np.bool_(success[i])
             pos = _reach(n + 1, 3, i)
             grip = np.where(np.linspace(0, 1, n) < 0.5, 1.0, -1.0)[:, None]
-            demo["actions"] = np.concatenate([np.diff(pos, axis=0), 0.01 * _reach(n, 3, i + 5), grip], axis=1)
+            arm = [np.diff(pos, axis=0), 0.01 * _reach(n, 3, i + 5)]
+            demo["actions"] = np.concatenate([*arm, grip] if gripper else arm, axis=1)
             demo["obs/eef_pos"] = pos[:n]
             demo["obs/eef_quat"] = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
             demo["obs/joint_pos"] = _reach(n, 9, i + 2)

@@ -23,6 +23,7 @@ import numpy as np
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.eef_agreement import fk_agreement
+from ingest.canonical.family import resolve_family
 from ingest.canonical.hand_state import HandWindow, hand_windows, streams_used, uncovered, wrist_poses
 from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
 from ingest.canonical.mano.evaluate import mano_hands
@@ -151,10 +152,11 @@ def _context(
     raw: RawEpisode, spec: CanonicalizeSpec, registry: EmbodimentRegistry | None, source: str
 ) -> tuple[EpisodeContext, tuple[float, float]]:
     """What every span shares, and the time span the spans are cut from (`_core`)."""
+    raw, member = resolve_family(raw, registry or default_registry())  # a family's member from the recording
     emb = (registry or default_registry()).get(raw.embodiment)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints
     hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
-    sig, reasons = hands.signals, [*raw.tier_reasons, *hands.reasons]
+    sig, reasons = hands.signals, [*raw.tier_reasons, *member, *hands.reasons]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     reasons += fk_agreement(raw, emb, wrists)  # a recorded pose and a description: do they tell the same motion
     cams = _cameras(raw, spec)

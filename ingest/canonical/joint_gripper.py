@@ -39,13 +39,15 @@ def gripper_opening(
     if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
         raw_value = ticks_percent(raw_value, name, opts)
         unit = "percent" if unit == "fraction" else unit
-    if unit == "percent":
+    if unit in ("percent", "percent_closed"):
         opening = raw_value / 100.0
-    elif unit == "fraction":
+    elif unit in ("fraction", "fraction_closed"):
         opening = raw_value
     else:
         q = to_radians(raw_value[:, None], [name], arm_unit, opts)[:, 0]
         opening = (q - grip.closed_q) / (grip.open_q - grip.closed_q)
+    if unit.endswith("_closed"):  # a value that rises as the gripper closes (Leju's claw)
+        opening = 1.0 - opening
     return np.clip(opening, 0.0, 1.0) if clip else opening
 
 

@@ -276,9 +276,15 @@ def _fk_signals(
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
         if a.arm.gripper is not None:
-            grip, commanded, note = read_gripper(raw, states, a.arm, units, opts, where)
+            try:
+                grip, commanded, note = read_gripper(raw, states, a.arm, units, opts, where)
+            except JointSpaceError as err:  # a robot shipped with this gripper or another effector: wrists kept
+                if not a.arm.gripper.optional:
+                    raise
+                notes.append(f"{a.arm.side} gripper not recorded (the robot may carry another effector): {err}")
+                grip, commanded, note = None, False, None
             track.gripper, track.gripper_command = (None, grip) if commanded else (grip, None)
-            notes.append(note)
+            notes += [note] if note else []
         if a.arm.hand is not None:
             track.fingertips, track.keypoints = _hand(states, spec, a.arm, where)
         tracks[0 if a.arm.side == "left" else 1] = track

@@ -53,7 +53,9 @@ def spec_problems(spec: JointSpaceSpec, model: KinematicModel, *, gripper_column
             off = [j.urdf for j in arm.joints if model.joint_child.get(j.urdf) not in on_path]
             if off:
                 out.append((f"{arm.side}.joints", f"joint(s) {off} do not move {arm.link!r} (not on its chain)"))
-        if arm.gripper is not None and not gripper_columns and arm.gripper.joint.urdf not in joints:
+        # a gripper recorded only as a percent or a fraction is a dataset column, no joint of the description
+        column = arm.gripper is not None and arm.gripper.unit != "joint"
+        if arm.gripper is not None and not (gripper_columns or column) and arm.gripper.joint.urdf not in joints:
             out.append((f"{arm.side}.gripper", f"joint {arm.gripper.joint.urdf!r} is not in the description"))
         if arm.hand is not None:
             hand = arm.hand.spec()

@@ -47,8 +47,9 @@ Side = Literal["left", "right"]
 # already subtracted by the motor, huggingface/lerobot src/lerobot/motors/feetech/feetech.py @ 16777626
 # `_get_half_turn_homings`), turned into angles as DEGREES does.
 JointUnit = Literal["rad", "deg", "range_m100_100", "ticks"]
-# A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction.
-GripperUnit = Literal["joint", "percent", "fraction"]
+# A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction; the
+# `_closed` units rise as the gripper closes (Leju's claw: 0 open .. 100 closed), so the opening is 1 less them.
+GripperUnit = Literal["joint", "percent", "fraction", "percent_closed", "fraction_closed"]
 
 _AFFIX_TOKENS = frozenset({"pos", "position", "joint", "q", "qpos", "angle", "main", "follower"})
 _SIDE_TOKENS = {"l": "left", "r": "right", "left": "left", "right": "right"}
@@ -113,6 +114,11 @@ class GripperMap(BaseModel):
         ge=0,
         description="values past closed..open by more than this share of the range are refused, naming the episode "
         "and column (a declared gripper: the range is the user's word); None: clipped to 0..1",
+    )
+    optional: bool = Field(
+        False,
+        description="the robot ships with this gripper or another end effector: a dataset without its column keeps "
+        "its wrists, and a note says the gripper was not recorded",
     )
 
     @model_validator(mode="after")

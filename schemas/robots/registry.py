@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.canonical import (
     CANONICAL_DIM,
@@ -189,14 +189,34 @@ class _Row(BaseModel):
     description: str
 
 
+class Family(BaseModel):
+    """A robot made in variants its recordings may not name: the members, each a registered embodiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    members: tuple[str, ...]
+    why: str
+
+
 class _EmbodimentsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     embodiments: list[_Row]
+    families: dict[str, Family] = {}
+
+    @model_validator(mode="after")
+    def _members_registered(self) -> _EmbodimentsFile:
+        names = {r.name for r in self.embodiments}
+        for family, f in self.families.items():
+            if family in names or not set(f.members) <= names or len(f.members) < 2:
+                raise ValueError(f"family {family!r}: two or more registered members, itself no embodiment")
+        return self
 
 
 EMBODIMENTS_YAML = Path(__file__).with_name("embodiments.yaml")
-_EMBODIMENTS = read_yaml(EMBODIMENTS_YAML, _EmbodimentsFile).embodiments
+_FILE = read_yaml(EMBODIMENTS_YAML, _EmbodimentsFile)
+_EMBODIMENTS = _FILE.embodiments
+FAMILIES: dict[str, Family] = _FILE.families  # family name -> its members (`ingest.canonical.family` picks one)
 
 
 def default_registry() -> EmbodimentRegistry:

@@ -4,7 +4,8 @@ physical invariant: what the written episode's native action sums to is what the
 Real: robosuite 1.4.1's raw `demo.hdf5` (../shared/realdata/robosuite_raw_lift; OSC_POSE, control_delta true, 20 Hz):
 sampling summed demo_1's x deltas to 15.0 where the file has 30.0. Planted: an Isaac Lab `-IK-Rel` recording written as
 Isaac Lab writes it (adapters.synthetic.arrays.write_isaaclab). The option overrides the maker either way; a setting
-the action cannot be split by is not applied, with a note."""
+the action cannot be split by is not applied, with a note. Issue 65: the arm's relative columns are accumulated
+whatever follows them (a reach task's action has no gripper column; it was left "not accumulated" for want of one)."""
 
 from __future__ import annotations
 
@@ -92,9 +93,57 @@ def test_absolute_or_unsplittable_robosuite_actions_are_not_accumulated(tmp_path
         f["data"].attrs["env_args"] = json.dumps(args)
     assert adapter.read(ref).actions["actions"].relative is None
     args14 = {"type": 1, "env_kwargs": {"robots": ["Panda"], "controller_configs": osc}}
-    rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args14)}}, 8, None)
-    assert rel is None and "its action's 8 columns do not split into 1 robot(s) x (6 + 1 gripper)" in note
-    args15 = {"type": 1, "env_kwargs": {"robots": "Panda", "controller_configs": {
-        "type": "BASIC", "body_parts": {"right": {"type": "OSC_POSITION", "input_type": "delta"}}}}}  # fmt: skip
+    rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args14)}}, 5, None)
+    assert rel is None and "its action's 5 columns do not split into 1 robot(s) x (6 arm + the gripper's)" in note
+    # the arm's columns lead each robot's part whatever follows (issue 65): a gripper of 2 dof, none, two robots
+    for robots, width, cols in (
+        (["Panda"], 8, (0, 1, 2, 3, 4, 5)),
+        (["Panda"], 6, (0, 1, 2, 3, 4, 5)),
+        (["Panda", "Panda"], 14, (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)),
+    ):
+        args = {"type": 1, "env_kwargs": {"robots": robots, "controller_configs": osc}}
+        rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args)}}, width, None)
+        assert rel.components == cols and note is None, (robots, width)
+    rel, note = relative_action(
+        "robomimic",
+        {
+            "data": {
+                "env_args": json.dumps(
+                    {**args, "env_kwargs": {"robots": ["Panda", "Panda"], "controller_configs": osc}}
+                )
+            }
+        },
+        13,
+        None,
+    )
+    assert rel is None and "13 columns do not split into 2 robot(s)" in note
+    args15 = {
+        "type": 1,
+        "env_kwargs": {
+            "robots": "Panda",
+            "controller_configs": {
+                "type": "BASIC",
+                "body_parts": {"right": {"type": "OSC_POSITION", "input_type": "delta"}},
+            },
+        },
+    }
     rel, note = relative_action("robomimic", {"data": {"env_args": json.dumps(args15)}}, 4, None)
     assert rel.components == (0, 1, 2) and note is None
+
+
+def test_relative_ik_without_a_gripper_column_is_accumulated(tmp_path: Path) -> None:
+    """The reported recording's second defect: Isaac Lab's reach tasks have no gripper term, so the action is the IK
+    term's 6 relative columns alone; they were left "not accumulated" for want of a 7th."""
+    write_isaaclab(tmp_path / "reach.hdf5", [83], env_name="Isaac-Reach-Indy7-IK-Rel-v0", gripper=False)
+    adapter = ArraysAdapter({"fps": 30})
+    (ref,) = adapter.discover(tmp_path)
+    raw = adapter.read(ref)
+    action = raw.actions["actions"]
+    assert action.values.shape[1] == 6 and action.relative.components == (0, 1, 2, 3, 4, 5)
+    assert "no gripper column" in action.relative.why and "before the term's scale" in action.relative.why
+    assert not any("not accumulated" in r for r in raw.tier_reasons)
+    eps = prepared(raw)
+    names = eps[0].action_native_names
+    cols = [names.index(f"actions.{i}") for i in range(6)]
+    summed = np.concatenate([ep.action_native[:, cols] for ep in eps]).sum(0)
+    np.testing.assert_allclose(summed, action.values.sum(0), atol=1e-5)  # each column's sum is the file's

@@ -47,7 +47,9 @@ def _robomimic(path: Path, obs: dict[str, np.ndarray], env_args: dict | None = N
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
         data.attrs["total"] = N
-        data.attrs["env_args"] = json.dumps(env_args or {"env_name": "Lift", "type": 1, "env_kwargs": {}})
+        data.attrs["env_args"] = json.dumps(
+            env_args or {"env_name": "Lift", "type": 1, "env_kwargs": {"robots": ["Panda"]}}
+        )
         demo = data.create_group("demo_0")
         demo.attrs["num_samples"] = N
         for key, values in obs.items():

@@ -16,7 +16,7 @@ from adapters.lerobot.embodiment import (
     resolve_embodiment,
     robot_type_tokens,
 )
-from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
+from schemas.robots.registry import FAMILIES, UNKNOWN_EMBODIMENT, default_registry
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 
 # robot_type strings as recorders write them (lerobot Robot.name, unitree_lerobot ROBOT_CONFIGS, GR00T, OXE names)
@@ -42,6 +42,7 @@ TABLE = [
     ("egodex", "human"),
     ("human_hand", "human"),
     ("agilex_piper", "piper"),
+    ("kuavo4pro", "kuavo_4pro"),  # a family: ingest tells the arm length (ingest/canonical/family.py)
     # substrings that are not tokens: no alias
     ("humanoid", None),
     ("unitree_h1_humanoid", None),
@@ -78,7 +79,7 @@ def test_tokens_split_case_digits_and_separators() -> None:
 
 
 def test_every_alias_names_a_registered_embodiment() -> None:
-    names = set(default_registry().names())
+    names = set(default_registry().names()) | set(FAMILIES)  # or a family, whose member ingest tells
     assert {name for _, name in EMBODIMENT_ALIASES} <= names
 
 

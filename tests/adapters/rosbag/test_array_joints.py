@@ -21,7 +21,7 @@ from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
 from schemas.actions import ActionKind, action_kind
-from schemas.canonical import WRIST_POS, hand_dims
+from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import JOINT_SPACE
 
@@ -217,3 +217,71 @@ def test_a_joint_state_that_names_its_joints_is_not_renamed(synthetic_bag) -> No
     with pytest.raises(AdapterError, match="a JointState that names its joints") as e:
         _read(synthetic_bag.path.parent.parent, joints=joints)
     assert e.value.field == "joints[0].topic"
+
+
+# kuavo_msgs/lejuClawState and endEffectorData as the maker defines them (kuavo-ros-opensource @ 23cdfde
+# src/kuavo_msgs/msg/lejuClawState.msg: header, int8[] state, endEffectorData data, bool is_high_freq)
+EEF_DATA = "string[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] effort\n"
+CLAW_STATE = "std_msgs/Header header\nint8[] state\nkuavo_msgs/endEffectorData data\nbool is_high_freq\n"
+
+
+def write_claw(path: Path, closing: np.ndarray) -> None:
+    """A ROS 1 bag of /leju_claw_state at 50 Hz: the left claw's `closing` (0 open .. 100 closed), the right at 20."""
+    store = get_typestore(Stores.ROS1_NOETIC)
+    types = get_types_from_msg(EEF_DATA, "kuavo_msgs/msg/endEffectorData")
+    types.update(get_types_from_msg(CLAW_STATE, "kuavo_msgs/msg/lejuClawState"))
+    store.register(types)
+    t = store.types
+    with Writer(path) as w:
+        conn = w.add_connection("/leju_claw_state", "kuavo_msgs/msg/lejuClawState", typestore=store)
+        for k, c in enumerate(closing):
+            ns = T0 + k * (1_000_000_000 // HZ)
+            stamp = t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
+            data = t["kuavo_msgs/msg/endEffectorData"](
+                name=["left_claw", "right_claw"],
+                position=np.array([c, 20.0]),
+                velocity=np.zeros(2),
+                effort=np.zeros(2),
+            )
+            msg = t["kuavo_msgs/msg/lejuClawState"](
+                header=t["std_msgs/msg/Header"](seq=k, stamp=stamp, frame_id=""),
+                state=np.array([2, 2], dtype=np.int8),
+                data=data,
+                is_high_freq=False,
+            )
+            w.write(conn, ns, store.serialize_ros1(msg, "kuavo_msgs/msg/lejuClawState"))
+
+
+def test_the_leju_claw_is_the_canonical_gripper_open_at_0_closed_at_100(tmp_path: Path) -> None:
+    """A LET bag of a claw-carrying KUAVO: `joints: [kuavo, kuavo_claw]` names the claw's positions; the left claw
+    closing over the episode is an opening falling from 1 to 0, the right one held at 20 stays 0.8 open."""
+    q = write_kuavo_bag(tmp_path / "arms.bag")
+    closing = np.linspace(0.0, 100.0, N)
+    write_claw(tmp_path / "claw.bag", closing)
+    merged = tmp_path / "let"
+    merged.mkdir()
+    _merge([tmp_path / "arms.bag", tmp_path / "claw.bag"], merged / "episode.bag")
+    raw = _read(merged, joints=["kuavo", "kuavo_claw"])
+    assert raw.states["leju_claw_state.data.position"].names == ("left_claw", "right_claw")
+    (ep,) = canonicalize_spans(raw, CanonicalizeSpec()).episodes
+    left, right = hand_dims(0, GRIPPER), hand_dims(1, GRIPPER)
+    assert ep.mask[left].all() and ep.mask[right].all()
+    t = ep.timestamps.astype(np.float64)
+    np.testing.assert_allclose(ep.state[:, left][:, 0], 1.0 - np.interp(t, np.arange(N) / HZ, closing) / 100, atol=0.02)
+    np.testing.assert_allclose(ep.state[:, right][:, 0], 0.8, atol=1e-4)
+    assert q.shape == (N, 28)
+
+
+def _merge(bags: list[Path], out: Path) -> None:
+    """One ROS 1 bag holding every connection and message of `bags` (as one recording session writes them)."""
+    from rosbags.rosbag1 import Reader
+
+    with Writer(out) as w:
+        for bag in bags:
+            with Reader(bag) as r:
+                conns = {
+                    c.id: w.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, md5sum=c.digest)
+                    for c in r.connections
+                }
+                for c, ts, data in r.messages():
+                    w.write(conns[c.id], ts, data)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
+from adapters.lerobot.embodiment import joint_options
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
@@ -98,3 +99,40 @@ def test_the_wrist_looks_at_the_makers_end_effector_and_is_a_rotation(name: str)
         np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-9)
         tip_in_wrist = np.einsum("nji,nj->ni", rot, poses[:, 2 + k, :3, 3] - wrist[:, :3, 3])
         np.testing.assert_allclose(tip_in_wrist, np.broadcast_to([0.0, 0.03, 0.17], tip_in_wrist.shape), atol=1e-9)
+
+
+# the maker's LeRobot converter with only_arm: each arm's 7 joints then its claw, the claw / 100 (0 open .. 1 closed)
+# (kuavo_data_challenge CvtRosbag2Lerobot.py @ fce8528:285-286, 533-539)
+CLAW_STATE_NAMES = [*ARMS[:7], "left_claw", *ARMS[7:], "right_claw"]
+
+
+@pytest.mark.parametrize("name", ROBOTS)
+def test_the_claw_is_the_canonical_gripper_open_at_0_closed_at_1(name: str) -> None:
+    """Leju's claw value rises as it closes (its own demo commands 10 to open, 75 to close): the left claw closing
+    over the episode is an opening falling from 1 to 0; the right one held at 0.1 stays 0.9 open."""
+    n = 20
+    q = np.random.default_rng(1).uniform(-0.5, 0.0, size=(n, 14))
+    values = np.zeros((n, 16), dtype=np.float32)
+    values[:, :7], values[:, 8:15] = q[:, :7], q[:, 7:]
+    values[:, 7] = np.linspace(0.0, 1.0, n)  # left claw closing
+    values[:, 15] = 0.1
+    ref = EpisodeRef(adapter="lerobot", source="t", subset="kuavo", raw_id="0", paths=("x",))
+    state = Stream(np.arange(n) / 10.0, values, names=tuple(CLAW_STATE_NAMES))
+    opts = joint_options("kuavo4pro", None)  # the maker's converter: the claw / 100
+    assert opts is not None and opts.gripper_unit == "fraction_closed"
+    raw = RawEpisode(
+        ref, "kuavo4pro", name, QualityTier.high, 10.0, states={"observation.state": state}, joint_space=opts
+    )
+    hands = joint_space_signals(raw, JOINT_SPACE[name]).signals.hands
+    np.testing.assert_allclose(hands[0].gripper.values, np.linspace(1.0, 0.0, n), atol=1e-6)
+    np.testing.assert_allclose(hands[1].gripper.values, 0.9, atol=1e-6)
+    want = _wrists(name, q)
+    assert np.abs(hands[0].rotation.values - want[:, 0]).max() < 1e-5  # the claw columns are not arm joints
+
+
+def test_a_kuavo_without_a_claw_keeps_its_wrists_and_says_so() -> None:
+    """A Kuavo carrying dexterous hands records no claw: its wrists still come, a note says the gripper is absent."""
+    q = np.random.default_rng(2).uniform(-0.5, 0.0, size=(10, 14))
+    sig = joint_space_signals(_raw("kuavo_4pro_long", q), JOINT_SPACE["kuavo_4pro_long"]).signals
+    assert all(sig.hands[h].gripper is None and sig.hands[h].rotation is not None for h in (0, 1))
+    assert any(n.startswith("left gripper not recorded") and "left_claw" in n for n in sig.notes)

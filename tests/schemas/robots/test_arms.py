@@ -57,10 +57,21 @@ def test_so101_zero_is_the_middle_of_each_range() -> None:
         assert by_name[j.urdf].lower == pytest.approx(-by_name[j.urdf].upper), j.urdf
 
 
+def _jointed(name: str, arm: ArmMap) -> bool:
+    """A gripper that is a joint of the description (not only a dataset column: Leju's claw)."""
+    return arm.gripper is not None and arm.gripper.joint.urdf in joints(SPECS[name].description)
+
+
+def test_a_gripper_outside_the_description_is_a_column_in_a_percent_or_a_fraction() -> None:
+    for name, arm in ARMS:
+        if arm.gripper is not None and not _jointed(name, arm):
+            assert arm.gripper.unit != "joint", (name, arm.side)
+
+
 @pytest.mark.parametrize(
     ("name", "arm"),
-    [(n, a) for n, a in ARMS if a.gripper is not None],
-    ids=[i for i, (_, a) in zip(IDS, ARMS, strict=True) if a.gripper],
+    [(n, a) for n, a in ARMS if _jointed(n, a)],
+    ids=[i for i, (n, a) in zip(IDS, ARMS, strict=True) if _jointed(n, a)],
 )
 def test_the_gripper_ends_lie_within_the_gripper_joint_range(name: str, arm: ArmMap) -> None:
     g = arm.gripper
