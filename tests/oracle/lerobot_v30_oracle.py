@@ -15,9 +15,10 @@ Commands:
         lerobot's `compute_episode_stats` per episode and its `aggregate_stats` over them; arrays go to DIR/<i>.npz
   convert ROOT                            `convert_dataset_v21_to_v30` on ROOT in place; prints the error if it fails
   write-ref ROOT                          a small v3.0 dataset written by lerobot's own writer (the layout reference)
-  train ROOT... --out DIR -- ARGS...      `lerobot-train` (its console entry point, `sys.argv` as a user's shell gives
-        it) on each dataset with ARGS, in one process; each run's losses per step are read off its `update_policy`
-        (a pass-through wrapper), and an exception is reported with its traceback's last frames
+  train ROOT... --out DIR [--dump D] -- ARGS...   `lerobot-train` (its console entry point, `sys.argv` as a user's
+        shell gives it) on each dataset with ARGS, in one process; each run's losses per step are read off its
+        `update_policy` (a pass-through wrapper), and an exception is reported with its traceback's last frames;
+        `--dump`: every batch its DataLoader gave (index, episode and frame, action chunk and its pad) to D/<i>.npz
   edit ROOT [ROOT2] --out DIR             `lerobot-edit-dataset` as a user runs it: delete_episodes (the first episode),
         split (first half / the rest by episode index), merge (the split halves, and ROOT2 when given: two exports),
         then `LeRobotDataset` loads every result: totals, features, tasks, episode columns and every numeric column
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 REPO_ID = "local/x"
+DRAWN = ("index", "episode_index", "frame_index", "action", "action_is_pad", "observation.state")  # train --dump
 
 
 def _jsonable(obj: Any) -> Any:
@@ -247,9 +249,19 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         return out
 
     lt.update_policy = spy
+    batches: list[dict[str, np.ndarray]] = []
+    cycle = lt.cycle
+
+    def drawn(loader: Any) -> Any:  # the batches as the DataLoader gives them, before lerobot's preprocessor
+        for batch in cycle(loader):
+            batches.append({k: batch[k].numpy().copy() for k in DRAWN if k in batch})
+            yield batch
+
+    lt.cycle = drawn
     results = {}
     for i, root in enumerate(args.roots):
         losses.clear()
+        batches.clear()
         argv = ["lerobot-train", f"--dataset.repo_id={REPO_ID}", f"--dataset.root={root}"]
         argv += [f"--output_dir={Path(args.out) / str(i)}", *args.extra]
         try:
@@ -257,6 +269,10 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
             results[root] = {"ok": True, "losses": list(losses)}
         except Exception as e:  # reported to the test, which names the dataset
             results[root] = _failure(e) | {"losses": list(losses)}
+        if args.dump and batches:
+            Path(args.dump).mkdir(parents=True, exist_ok=True)
+            np.savez(Path(args.dump) / f"{i}.npz", **{k: np.concatenate([b[k] for b in batches]) for k in batches[0]})
+    lt.cycle = cycle
     return results
 
 
