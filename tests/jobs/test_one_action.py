@@ -16,6 +16,8 @@ Each check is a function returning its figures; each is shown to catch a one-fra
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -264,3 +266,63 @@ def test_lerobot_train_trains_on_the_recorded_command_of_every_robot(
                 b["action"][..., hand_dims(h, GRIPPER)] = 0
                 b["action"][..., hand_dims(h, FINGERTIPS_XYZ)] = 0
     assert lerobot_check(corpus.root, gripless)["mismatches"] > 0
+
+
+# 3. GR00T's LeRobotSingleDataset on the GR00T export (test_gr00t_loader.py's harness and its comparison with the
+# corpus's rows)
+
+
+def gr00t_check(exported: SimpleNamespace, got: dict, shift: int = 0) -> dict:
+    """GR00T's state and action chunks of every step against the corpus's rows (`_mismatches`), and the robots'
+    grippers and fingers among the keys it read."""
+    from tests.jobs.export.test_gr00t_loader import _mismatches
+
+    out: dict = {"values": 0, "mismatches": 0, "steps": {}, "missing": set()}
+    for name, _ in exported.entries:
+        name = name.removeprefix("datasets/")
+        counts = _mismatches(exported, got, name, shift)
+        out["values"] += counts["values"]
+        out["mismatches"] += counts["value_mismatches"]
+        source = name.split("/")[0]
+        out["steps"][source] = len(got[f"{name}|steps"])
+        keys = {k.split("|", 1)[1] for k in got if k.startswith(f"{name}|action.")}
+        part = {"gripper": "gripper", "fingers": "fingertips"}.get(ROBOTS[source] or "")
+        if part and not any(k.endswith(part) for k in keys):
+            out["missing"].add(f"{source} {ROBOTS[source]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def gr00t_read(corpus: SimpleNamespace) -> tuple[SimpleNamespace, dict]:
+    from tests.jobs.export.test_gr00t_loader import _consume, _needs
+
+    _needs()  # skips naming EIDATA_GR00T_PYTHON where it is not set
+    out = corpus.tmp / "gr00t"
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert main(["export", str(corpus.root), "--format", "gr00t", "--out", str(out)]) == 0
+    lines = said.getvalue().splitlines()
+    loaders = [line.split("GR00T: ", 1)[1] for line in lines if "GR00T: " in line]
+    datasets = [line.split()[1] for line in lines if line.startswith("written ")]
+    exported = SimpleNamespace(
+        root=corpus.root,
+        out=out,
+        tmp=corpus.tmp,
+        printed=said.getvalue(),
+        entries=list(zip(datasets, loaders, strict=True)),
+    )
+    entries = [{"name": ds.removeprefix("datasets/"), "loader": loader} for ds, loader in exported.entries]
+    got, _ = _consume(exported, entries)
+    return exported, got
+
+
+def test_gr00t_reads_the_recorded_command_of_every_robot(gr00t_read: tuple[SimpleNamespace, dict]) -> None:
+    exported, got = gr00t_read
+    figures = gr00t_check(exported, got)
+    print("GR00T:", figures, file=sys.stderr)
+    assert set(figures["steps"]) == set(ROBOTS), (figures, exported.printed)
+    assert figures["mismatches"] == 0 and not figures["missing"], figures
+    late = gr00t_check(exported, got, shift=1)  # planted: one frame late
+    assert late["mismatches"] > late["values"] // 10, late
+    gripless = {k: v for k, v in got.items() if not k.endswith(("gripper", "fingertips"))}
+    assert gr00t_check(exported, gripless)["missing"]  # planted: an export without grippers and fingers
