@@ -25,7 +25,9 @@ Where a row's value belongs in time (`Timing`) is the one convention the consume
   (`lda/utils/rotation_convert.py` `calculate_delta_eef`, called from `gr00t_lerobot/datasets.py`
   `get_delta_action_from_raw_data`) and moves gripper and hand rows one step forward (`get_next_state`), so a chunk
   read from t starts with the motion t -> t+1 and the gripper state at t+1. Joint-space robots go to LDA as
-  `{side}_arm` / `{side}_hand` joint rows read as they are (`gr00t_lerobot/data_config.py` joint configs).
+  `{side}_arm` / `{side}_hand` joint rows read as they are (`gr00t_lerobot/data_config.py` joint configs); a robot
+  without a description as its `action.native` under one key read as it is (`schemas/lda.py` NATIVE_KEY), its row t
+  the command given at t.
 
 An exporter converts the corpus's `commanded` rows to its consumer's `Timing` with `rows_for`; the consumers' values
 are proven against the corpus's recorded states, never against the exported rows.

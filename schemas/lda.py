@@ -12,9 +12,10 @@ human hands (`data_config.py:33-50`, `:134-151`), keeps 3 rotation values per ha
 So every exported dataset gets two new float32 vectors, a block of `HAND_WIDTH_*` values per LDA hand, left then right:
 - `observation.state.lda`: the wrist xyz, its rotation as roll/pitch/yaw, the gripper, the 21 MANO keypoints (63,
   flat xyz), and the canonical 6-D rotation;
-- `action.lda`: the commanded absolute pose = the next frame's state (xyz, roll/pitch/yaw; the last frame holds its
-  own, a hand untracked holds its last tracked pose, so LDA's own differences are 0 there and masked), the gripper
-  command, the next frame's keypoints, and the canonical deltas (xyz, 6-D) as written by ingest.
+- `action.lda`: at row t the absolute pose OBSERVED at t, as LDA's own data holds it (`schemas.actions` CONVENTIONS
+  "lda": xyz, roll/pitch/yaw; a hand untracked holds its last tracked pose, so LDA's own differences are 0 there and
+  masked), the gripper opening observed at t, the keypoints at t, and the canonical deltas (xyz, 6-D) as written by
+  ingest. LDA takes rows t+1 .. t+16 (or their differences from t) as the targets after an observation at t.
 A part an episode does not use is 0 in every frame: LDA's action mask is "any non-zero value in the row"
 (`datasets.py:139-144`), so a median or identity fill would read as data.
 
@@ -41,7 +42,7 @@ RPY = "euler_angles_rpy"
 ROT6D = "rotation_6d"
 LDA_HANDS = ("left", "right")
 
-Layout = Literal["single_arm", "dual_arm", "human"]
+Layout = Literal["single_arm", "dual_arm", "human", "native"]
 
 _XYZ = ("x", "y", "z")
 # (part, width, value names, rotation type); the order of a hand's block in the column
@@ -80,6 +81,23 @@ ACTION_PARTS_OF: dict[Layout, tuple[str, ...]] = {"human": ("eef_position", "eef
 # layout -> LDA embodiment tag the printed entry maps it to (embodiment_tags.py:119-156): never franka/ur (4, 9: the
 # right arm zeroed). Change it where a mixture also holds LDA's own datasets of that tag (one modality.json per tag).
 LAYOUT_TAGS: dict[Layout, str] = {"single_arm": "oxe", "dual_arm": "new_embodiment", "human": "egodex"}
+
+
+# A robot without a description (its episodes' action kind `native`, `schemas.actions`): no wrist pose, its command
+# `action.native` and its joints `observation.state.native` go to LDA as they are, the way LDA's own joint-space configs
+# take a robot without end-effector state (`FourierGr1ArmsWaist_twohistoryDataConfig`, data_config.py:222-309 @
+# 99bf08b: `state.left_arm` ... read as recorded, history range(-5, 0), `action_indices = range(-5, 16)`;
+# `get_delta_action_from_raw_data` returns the rows unchanged without `action.left_eef_position`,
+# datasets.py:1918-1920).
+# One key each, `native`: LDA pads or cuts an action key by the words in its name (`pad_action_state_with_key`,
+# datasets.py:105-124: `arm` 7, `left_hand`/`right_hand` 6, `waist` 3, any other 63), so a command of unknown meaning
+# keeps all its dims up to 63 under a name with none of those words; wider is refused, never cut.
+NATIVE_KEY = "native"
+NATIVE_MAX_WIDTH = 63
+# LDA keeps one modality.json per embodiment tag (datasets.py:2340-2359): native robots of different widths need a tag
+# each. Existing tags only (`EmbodimentTag(...)` accepts no other; indices 0-31 all taken, embodiment_tags.py:119-156),
+# none that the other layouts use nor franka/ur (4, 9: right keys zeroed) nor egodex/taco (11, 17: MANO zeros added).
+NATIVE_TAGS = ("galbot", "franka_dual", "tienkung_gello", "tienkung_xsens", "piper", "r1pro", "genie1", "agilex")
 
 
 def part_offset(parts: tuple[tuple[str, int, tuple[str, ...], str | None], ...], name: str) -> slice:

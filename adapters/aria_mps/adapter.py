@@ -4,7 +4,8 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 
 | native | canonical | unit, frame |
 | --- | --- | --- |
-| `hand_tracking_results.csv` 21 landmarks, device frame | `states["mano21_keypoints"]` (T,2,21,3), derived | m |
+| `hand_tracking_results[_vN].csv` 21 landmarks, device frame | `states["mano21_keypoints"]` (T,2,21,3), derived | m |
+| `wrist_and_palm_poses_v2.csv` wrist, palm centre, normal | `HandTrack.rotation`, no fingers | `se3_4x4` |
 | `<side>_tracking_confidence` | `states["confidence/<side>"]`, `HandTrack.confidence` | 0..1 (sentinels 0) |
 | `closed_loop_trajectory.csv` T_world_device (1 kHz) | `states["device/T_world_device"]` at the hand rows | `se3_4x4` |
 | `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
@@ -15,6 +16,12 @@ thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2,
 DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) 26 % of the way from the wrist to THUMB_INTERMEDIATE (as
 real UmeTrack profiles put it, `files.THUMB1_AT`); PALM_CENTER not used.
 
+Which file (`folder.choose`, at discovery): per form its newest version (`_vN` highest, the unversioned legacy name
+last), the 21 landmarks before the wrist-and-palm poses, and only a file whose rows meet the trajectory's span; the
+files not read are said (source findings: info for older versions, a warning for a file of another session; a folder
+with no hand file, or only eye gaze, a `folder_skipped` warning printed in the ingest summary). A wrist-and-palm hand
+has a wrist pose (`forms.wrist_frames`) on its tracked rows and no fingers (fingertips out of the mask, keypoints 0
+and out of `has_hands`); the first version (no normals) is refused, naming the file: no rotation to give.
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
 read. Each hand row takes the device pose of the trajectory row nearest in time (the trajectory is at 1 kHz: within
 0.5 ms; rows farther than `max_pose_gap_us` have no pose and are not read, their count said in a note and
@@ -38,7 +45,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from adapters.aria_mps import files
+from adapters.aria_mps import files, folder, forms
 from adapters.base import (
     AdapterError,
     AdapterOptions,
@@ -58,6 +65,7 @@ from schemas.canonical import HANDS, MANO21_NAMES
 from schemas.tiers import QualityTier
 
 WORLD = "aria_world"
+MPS_DIRS = (files.HAND_DIR, *files.SLAM_DIRS, "eye_gaze", "eye_gaze_vergence")  # an MPS folder's output folders
 CAMERA = "camera-rgb"
 
 
@@ -81,29 +89,36 @@ class AriaMpsAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         root = self.locate(root)
-        found = {p.parent.parent for p in root.rglob("*.csv") if p.parent.name == files.HAND_DIR}
+        csvs = [p for p in root.rglob("*") if p.parent.name in MPS_DIRS and p.is_file()]
+        found = {p.parent.parent for p in csvs if p.parent.name == files.HAND_DIR}
+        for other in sorted({p.parent.parent for p in csvs} - found):  # eye gaze only, a trajectory only
+            dirs = ", ".join(sorted({p.parent.name + "/" for p in csvs if p.parent.parent == other}))
+            msg = f"{_rel(root, other)}: holds {dirs} and no {files.HAND_DIR}/: no hands to read"
+            self.note("folder_skipped", msg, root=root, path=other)
         return self.capped(self._ref(root, mps) for mps in sorted(found))
 
     def _ref(self, root: Location, mps: Location) -> EpisodeRef:
-        raw_id = mps.relative_to(root).as_posix() if mps != root else mps.name
+        raw_id = _rel(root, mps)
         error = None
         slam = self._slam(mps)
-        hands = mps / files.HAND_DIR / files.RESULTS
-        if not hands.is_file():
-            other = mps / files.HAND_DIR / files.WRIST_AND_PALM
-            why = (
-                f" ({files.WRIST_AND_PALM} holds wrist and palm points only, not the 21 landmarks)"
-                if other.is_file()
-                else ""
-            )
-            error = self.error(f"no {files.RESULTS}{why}", file=hands, episode=raw_id, field="hands")
-        else:
-            for name in (files.TRAJECTORY, files.CALIBRATION):
-                if not (slam / name).is_file():
-                    error = self.error(f"missing file {name}", file=slam / name, episode=raw_id, field=name)
-                    break
+        choice = folder.choose(mps / files.HAND_DIR, slam / files.TRAJECTORY)
+        for line in choice.notes:
+            self.note("hand_file_choice", f"{raw_id}: {line}", root=root, path=mps, severity="info", episodes=[raw_id])
+        if choice.hand_file is None:  # a warning: printed in the ingest summary
+            self.note("folder_skipped", f"{raw_id}: {choice.why_none}", root=root, path=mps, episodes=[raw_id])
+            error = self.error(choice.why_none, file=mps / files.HAND_DIR, episode=raw_id, field="hands")
+        else:  # a file of another session beside the one read
+            for line in choice.apart:
+                self.note("hand_file_not_joined", f"{raw_id}: {line}", root=root, path=mps, episodes=[raw_id])
+        if error is None and not (slam / files.CALIBRATION).is_file():
+            path = slam / files.CALIBRATION
+            error = self.error(f"missing file {files.CALIBRATION}", file=path, episode=raw_id, field=files.CALIBRATION)
         vrs = self.recording(mps, beside=mps != root)
-        return self.new_ref(raw_id, (str(mps), *([str(vrs)] if vrs is not None else [])), error=error)
+        locator = {"notes": choice.notes + choice.apart}
+        if choice.hand_file is not None:
+            locator |= {"hand_file": choice.hand_file.name, "form": choice.hand_file.form}
+        paths = (str(mps), *([str(vrs)] if vrs is not None else []))
+        return self.new_ref(raw_id, paths, locator=locator, error=error)
 
     @staticmethod
     def _slam(mps: Location) -> Location:
@@ -123,8 +138,16 @@ class AriaMpsAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         mps, ep = self.locate(ref.paths[0]), ref.raw_id
         slam = self._slam(mps)
-        hands_path, traj_path = mps / files.HAND_DIR / files.RESULTS, slam / files.TRAJECTORY
-        res = files.read_results(*self._text(hands_path, ep))
+        name = ref.locator.get("hand_file", files.RESULTS)
+        hands_path, traj_path = mps / files.HAND_DIR / name, slam / files.TRAJECTORY
+        wrist_only = ref.locator.get("form") == forms.WRIST_FORM
+        res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*self._text(hands_path, ep))
+        if isinstance(res, files.WristAndPalm) and res.palm_normal is None:
+            msg = (
+                f"{name} is {res.version}: wrist and palm points give no wrist rotation, and the canonical wrist "
+                "needs one (a position-only wrist is not supported yet)"
+            )
+            raise self.error(msg, file=hands_path, episode=ep, field="nx_left_palm_device")
         traj = self._trajectory(traj_path, res.micros, ep)
         calib = self._calibration(slam / files.CALIBRATION, ep)
         posed = traj.gap <= self.options.max_pose_gap_us
@@ -140,19 +163,27 @@ class AriaMpsAdapter(SourceAdapter):
         micros, rows = res.micros[posed], np.flatnonzero(posed)
         world_from_device = traj.world_from_device[posed]
         ts = (micros - micros[0]).astype(np.float64) / 1e6
-        kp_dev = res.mano21()[rows]  # (T,2,21,3)
-        kp = np.einsum("tij,thkj->thki", world_from_device[:, :3, :3], kp_dev) + world_from_device[:, None, None, :3, 3]
         device = Stream(ts, world_from_device, unit="se3_4x4", frame=WORLD)
-        states = {"mano21_keypoints": Stream(ts, kp, names=MANO21_NAMES, unit="m", frame=WORLD)}
-        states["device/T_world_device"] = device
         cam = Stream(ts, world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
         sig = HandSignals(frame=WORLD, apply_offset=False, up_world=traj.up, camera=cam, camera_convention="opencv")
+        sig.notes += ref.locator.get("notes", [])
+        if isinstance(res, files.WristAndPalm):
+            states = _wrist_hands(res, rows, ts, world_from_device, sig)
+        else:
+            kp_dev = res.mano21()[rows]  # (T,2,21,3)
+            kp = np.einsum("tij,thkj->thki", world_from_device[:, :3, :3], kp_dev)
+            kp = kp + world_from_device[:, None, None, :3, 3]
+            states = {"mano21_keypoints": Stream(ts, kp, names=MANO21_NAMES, unit="m", frame=WORLD)}
+            for h in range(len(HANDS)):
+                sig.hands[h] = HandTrack(keypoints=Stream(ts, kp[:, h], names=MANO21_NAMES, unit="m", frame=WORLD))
+        states["device/T_world_device"] = device
         for h, side in enumerate(HANDS):
             conf = Stream(ts, np.clip(res.confidence[rows, h], 0.0, 1.0), unit="0..1")
             states[f"confidence/{side}"] = conf
-            sig.hands[h] = HandTrack(
-                keypoints=Stream(ts, kp[:, h], names=MANO21_NAMES, unit="m", frame=WORLD), confidence=conf
-            )
+            if h in sig.hands:
+                track = sig.hands[h]
+                t = track.rotation.timestamps if track.rotation is not None else ts
+                track.confidence = conf if len(t) == len(ts) else Stream(t, conf.values[np.isin(ts, t)], unit="0..1")
         sig.native_state_keys = [k for k in states if k != "mano21_keypoints"]
         masked = {side: int((~res.tracked[rows, h]).sum()) for h, side in enumerate(HANDS)}
         n = len(rows)
@@ -162,7 +193,7 @@ class AriaMpsAdapter(SourceAdapter):
         dropped = int((~posed).sum())
         if dropped:
             sig.notes.append(
-                f"{dropped} of {len(posed)} rows of {files.RESULTS} have no trajectory row within "
+                f"{dropped} of {len(posed)} rows of {name} have no trajectory row within "
                 f"{self.options.max_pose_gap_us} us: not read"
             )
         vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
@@ -178,6 +209,7 @@ class AriaMpsAdapter(SourceAdapter):
             camera_poses={CAMERA: cam},
             metadata={
                 "mps_folder": ep,
+                "hand_file": name,
                 "hand_tracking_version": res.version,
                 "start_tracking_timestamp_us": int(micros[0]),
                 "graph_uid": traj.graph_uid,
@@ -197,7 +229,7 @@ class AriaMpsAdapter(SourceAdapter):
                 "video": video,
             },
             hands=sig,
-            derived=frozenset({"mano21_keypoints"}),
+            derived=frozenset({"mano21_keypoints"} & set(states)),
         )
 
     @staticmethod
@@ -255,3 +287,26 @@ class AriaMpsAdapter(SourceAdapter):
             return read_aria_calibration(path, CAMERA)
         except (OSError, ValueError) as e:
             raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e
+
+
+def _rel(root: Location, mps: Location) -> str:
+    return mps.relative_to(root).as_posix() if mps != root else mps.name
+
+
+def _wrist_hands(
+    res: files.WristAndPalm, rows: np.ndarray, ts: np.ndarray, world_from_device: np.ndarray, sig: HandSignals
+) -> dict[str, Stream]:
+    """A wrist-and-palm file's hands (second version: with normals): a wrist pose each from wrist, palm centre and
+    palm normal (`forms.wrist_frames`) in the SLAM world by the device pose of its row, on the hand's tracked rows
+    only (its own window); no fingers (no keypoints: the fingertips stay out of the mask)."""
+    assert res.palm_normal is not None
+    for h in range(len(HANDS)):
+        on = res.tracked[rows, h]
+        if not on.any():
+            continue
+        r = rows[on]
+        device_from_wrist = forms.wrist_frames(res.wrist[r, h], res.palm[r, h], res.palm_normal[r, h], h)
+        pose = world_from_device[on] @ device_from_wrist
+        sig.hands[h] = HandTrack(rotation=Stream(ts[on], pose, unit="se3_4x4", frame=WORLD))
+    sig.notes.append("wrist-and-palm poses: wrist pose from wrist, palm centre and palm normal; no fingers")
+    return {}

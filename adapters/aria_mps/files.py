@@ -249,13 +249,19 @@ def check_sides(res: HandResults, fail: Fail) -> None:
 @dataclass(frozen=True)
 class WristAndPalm:
     """`wrist_and_palm_poses.csv`: (N,) micros, (N,2) confidence and tracked flags, (N,2,3) wrist and palm
-    positions in the device frame (NaN where not tracked)."""
+    positions in the device frame (NaN where not tracked), (N,2,3) palm normals (None in the first version: the
+    second adds `n{x,y,z}_<side>_{palm,wrist}_device`, HandTrackingReader.cpp:775-893)."""
 
     micros: np.ndarray
     confidence: np.ndarray
     tracked: np.ndarray
     wrist: np.ndarray
     palm: np.ndarray
+    palm_normal: np.ndarray | None = None
+
+    @property
+    def version(self) -> str:
+        return "v1 (no normals)" if self.palm_normal is None else "v2 (palm and wrist normals)"
 
 
 def read_wrist_and_palm(text: bytes, fail: Fail) -> WristAndPalm:
@@ -264,14 +270,24 @@ def read_wrist_and_palm(text: bytes, fail: Fail) -> WristAndPalm:
     n = len(rows)
     conf, tracked = np.zeros((n, 2)), np.zeros((n, 2), dtype=bool)
     wrist, palm = np.full((n, 2, 3), np.nan), np.full((n, 2, 3), np.nan)
+    normals = all(f"n{a}_{s}_palm_device" in header for a in "xyz" for s in SIDES)
+    normal = np.full((n, 2, 3), np.nan) if normals else None
     for h, side in enumerate(SIDES):
         field = f"{side}_tracking_confidence"
         conf[:, h] = _columns(header, rows, [field], fail)[:, 0]
         tracked[:, h] = _confidence(conf[:, h], field, fail)
-        for point, out in (("wrist", wrist), ("palm", palm)):
-            values = _columns(header, rows, [f"t{a}_{side}_{point}_device" for a in "xyz"], fail)
-            out[tracked[:, h], h] = values[tracked[:, h]]
-    return WristAndPalm(micros, conf, tracked, wrist, palm)
+        ok = tracked[:, h]
+        points = ("wrist", wrist), ("palm", palm)
+        for point, out in points if normal is None else (*points, ("palm_normal", normal)):
+            prefix = "n" if point == "palm_normal" else "t"
+            name = "palm" if point == "palm_normal" else point
+            values = _columns(header, rows, [f"{prefix}{a}_{side}_{name}_device" for a in "xyz"], fail)
+            zero = np.flatnonzero(ok & ~values.any(axis=1))
+            if len(zero):  # a tracked hand's point or normal at 0: the missing-hand zeros with a confidence
+                msg = f"line {zero[0] + 2}: {field} is {conf[zero[0], h]} but the {side} {point} is (0, 0, 0)"
+                raise fail(msg, f"{prefix}x_{side}_{name}_device")
+            out[ok, h] = values[ok]
+    return WristAndPalm(micros, conf, tracked, wrist, palm, normal)
 
 
 @dataclass(frozen=True)

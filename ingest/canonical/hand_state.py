@@ -134,7 +134,8 @@ def hand_block(
         ref_inv = se3_inverse(ref)
         if poses is not None:
             poses = compose(ref_inv, poses)
-        kp = transform_points(ref_inv, kp)
+        if kp_values is not None or robot_kp:  # no keypoints (a wrist-only hand): 0, never the frame's origin
+            kp = transform_points(ref_inv, kp)
     if poses is not None:
         p9 = pose_to_pos_rot6d(poses)
         out[:, WRIST_POS], out[:, WRIST_ROT6D] = p9[:, :3], p9[:, 3:]

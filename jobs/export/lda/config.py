@@ -3,29 +3,43 @@
 exported dataset (jiangranlv/latent-dynamics-action@99bf08b: `lda/dataloader/gr00t_lerobot/data_config.py:26-53`,
 `:852-890`, `embodiment_tags.py:158-`, `mixtures.py:10-36`).
 
-The classes subclass LDA's own `BaseDataConfig` (robots) or `HumanBaseDataConfig` (human hands) and change only what
-eidata's datasets need: the keys of the layout, `video.main`, and `video_backend = "decord"` (its default
-`torchvision_av` returns consecutive frames from a keyframe, not the frames asked for). `action_indices` stays LDA's
-`range(-5, 17)`: with `use_delta_action=true` (its pretraining setting) LDA differences 5 + 17 absolute poses into
-4 + 16 steps; with `use_delta_action=false` it gives 17 steps, so the fine-tuning line sets `range(-5, 16)`.
+The classes subclass LDA's own `BaseDataConfig` (robots), `HumanBaseDataConfig` (human hands) or, for a robot without
+a description (layout `native`), its joint-space `FourierGr1ArmsWaist_twohistoryDataConfig`, and change only what
+eidata's datasets need: the keys of the layout, `video.main`, `video_backend = "decord"` (its default
+`torchvision_av` returns consecutive frames from a keyframe, not the frames asked for) and `action_indices`, which
+depend on the training config's `use_delta_action` (one switch printed first, `EIDATA_USE_DELTA_ACTION`, for the user
+to set as the training config has it). Rows hold the pose observed at their own frame (`schemas.actions` LDA timing);
+for an observation at t, LDA keeps the first 5 rows (`history_action_indices = range(-5, 0)`) as history
+(`gr00t_lerobot/datasets.py:1997-2001,2039-2044` @ 99bf08b) and the rest as the chunk:
+- `use_delta_action=true`: `range(-5, 17)` (LDA's own): rows t-5..t-1 and t..t+16; LDA differences each part
+  (`datasets.py:1918-1953`), giving the motions t->t+1 .. t+15->t+16, and moves gripper rows one on (`get_next_state`,
+  `:1909-1916`): targets t+1 .. t+16. 16 steps.
+- `use_delta_action=false` (fine-tuning, absolute rows read as they are): `range(-4, 17)`, LDA's fine-tuning
+  `range(-5, 16)` shifted by one: history rows t-4..t (the targets the previous 5 steps reached), the chunk rows
+  t+1..t+16, the poses and gripper openings reached after t. With `range(-5, 16)` the chunk would start with the pose
+  at t, the observation itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schemas.lda import ACTION_PARTS_OF, LANGUAGE_KEY, LAYOUT_TAGS, LAYOUTS, MAIN_VIDEO, Layout
+from schemas.lda import ACTION_PARTS_OF, LANGUAGE_KEY, LAYOUT_TAGS, LAYOUTS, MAIN_VIDEO, NATIVE_KEY, NATIVE_TAGS, Layout
 
 MIXTURE = "eidata"
 BASES: dict[Layout, str] = {
     "single_arm": "BaseDataConfig",
     "dual_arm": "BaseDataConfig",
     "human": "HumanBaseDataConfig",
+    # LDA's joint-space config whose transform takes any keys (`{key: ... for key in self.action_keys}`,
+    # data_config.py:222-309); BaseDataConfig's names its six end-effector keys (KeyError on others)
+    "native": "FourierGr1ArmsWaist_twohistoryDataConfig",
 }
+Widths = tuple[int, int] | None  # a native robot's state and command widths (its robot type and tag), else None
 
 
-def robot_type(layout: Layout) -> str:
-    return f"eidata_{layout}"
+def robot_type(layout: Layout, widths: Widths = None) -> str:
+    return f"eidata_native_s{widths[0]}_a{widths[1]}" if layout == "native" and widths else f"eidata_{layout}"
 
 
 def class_name(layout: Layout) -> str:
@@ -34,6 +48,8 @@ def class_name(layout: Layout) -> str:
 
 def keys(layout: Layout, group: str) -> list[str]:
     """`state.left_eef_position` ...: the keys a data config of `layout` names, LDA's order (hand by hand)."""
+    if layout == "native":
+        return [f"{group}.{NATIVE_KEY}"]
     hands, parts = LAYOUTS[layout]
     if layout == "human" and group == "state":  # HumanBaseDataConfig: both wrists, then both hands (:134-141)
         return [f"state.{h}_{p}" for h in hands for p in parts[:2]] + [f"state.{h}_{parts[2]}" for h in hands]
@@ -42,9 +58,26 @@ def keys(layout: Layout, group: str) -> list[str]:
     return [f"{group}.{h}_{p}" for h in hands for p in parts]
 
 
+SWITCH = "EIDATA_USE_DELTA_ACTION"
+# (use_delta_action=true, false) -> action_indices (the module's docstring). A native command's row t is the command
+# given at t (`schemas.actions`: commanded), read as it is: the chunk rows t..t+15. LDA's history is 5 rows without
+# differencing and 4 with it, whatever the keys (`history_len`, datasets.py:1997-2001): so range(-5, 16) (its own
+# joint configs') fine-tuning, range(-4, 16) pretraining, both 16 steps from t.
+ACTION_INDICES: dict[bool, tuple[str, str]] = {
+    False: ("list(range(-5, 17))", "list(range(-4, 17))"),  # end-effector poses observed at their frame
+    True: ("list(range(-4, 16))", "list(range(-5, 16))"),  # a native command given at its frame
+}
+
+
+def switch_line(use_delta_action: bool = True) -> str:
+    return f"{SWITCH} = {use_delta_action}  # = your training config's use_delta_action (pretraining True)"
+
+
 def data_config(layout: Layout) -> str:
     """The class, as Python source, for LDA's `data_config.py`."""
     state, action = keys(layout, "state"), keys(layout, "action")
+    pretrain, finetune = ACTION_INDICES[layout == "native"]
+    chunk = "commands t .. t+15" if layout == "native" else "targets t+1 .. t+16"
     lines = [
         f"class {class_name(layout)}({BASES[layout]}):",
         '    video_backend = "decord"',
@@ -53,33 +86,43 @@ def data_config(layout: Layout) -> str:
         f"    state_keys = {state!r}",
         f"    action_keys = {action!r}",
         f'    language_keys = ["annotation.{LANGUAGE_KEY}"]',
-        "    action_indices = list(range(-5, 17))  # use_delta_action=false: list(range(-5, 16)), 16 steps",
+        "    observation_indices = [-5, 0]",
+        "    future_observation_indices = [5]",
+        "    img_interval = 3",
+        "    history_action_indices = list(range(-5, 0))",
+        f"    action_indices = {pretrain} if {SWITCH} else {finetune}  # chunk: {chunk}",
     ]
     return "\n".join(lines)
 
 
-def registry_lines(layout: Layout) -> list[str]:
-    tag = LAYOUT_TAGS[layout]
-    return [
-        f'ROBOT_TYPE_CONFIG_MAP["{robot_type(layout)}"] = {class_name(layout)}()',
-        f'ROBOT_TYPE_TO_EMBODIMENT_TAG["{robot_type(layout)}"] = EmbodimentTag("{tag}")',
-    ]
+def _types(datasets: Iterable[tuple[str, Layout, Widths]]) -> dict[tuple[Layout, Widths], str]:
+    """Each (layout, native widths) of the export -> its embodiment tag: a layout's own, a native robot's the next of
+    `NATIVE_TAGS` (plan.py refuses more native widths than those)."""
+    out: dict[tuple[Layout, Widths], str] = {}
+    natives = 0
+    for _, layout, widths in datasets:
+        if (layout, widths) not in out:
+            out[(layout, widths)] = NATIVE_TAGS[natives] if layout == "native" else LAYOUT_TAGS[layout]
+            natives += layout == "native"
+    return out
 
 
-def mixture(datasets: Iterable[tuple[str, Layout]], name: str = MIXTURE) -> str:
+def mixture(datasets: Iterable[tuple[str, Layout, Widths]], name: str = MIXTURE) -> str:
     """The `DATASET_NAMED_MIXTURES` entry: every exported dataset (its path below --out), weight 1."""
-    rows = [f'    ("{path}", 1.0, "{robot_type(layout)}"),' for path, layout in datasets]
+    rows = [f'    ("{path}", 1.0, "{robot_type(layout, widths)}"),' for path, layout, widths in datasets]
     return "\n".join([f'DATASET_NAMED_MIXTURES["{name}"] = [', *rows, "]"])
 
 
-def entry(datasets: list[tuple[str, Layout]], out: str) -> str:
-    """Everything to paste, per file of LDA's, and the two settings of its training config."""
-    layouts = sorted({layout for _, layout in datasets})
-    parts = ["# lda/dataloader/gr00t_lerobot/data_config.py (after ROBOT_TYPE_CONFIG_MAP)"]
-    for layout in layouts:
-        parts += [data_config(layout), registry_lines(layout)[0]]
+def entry(datasets: Iterable[tuple[str, Layout] | tuple[str, Layout, Widths]], out: str) -> str:
+    """Everything to paste, per file of LDA's, and the settings of its training config."""
+    items = [(path, layout, rest[0] if rest else None) for path, layout, *rest in datasets]
+    types = _types(items)
+    parts = ["# lda/dataloader/gr00t_lerobot/data_config.py (after ROBOT_TYPE_CONFIG_MAP)", switch_line()]
+    for layout in sorted({layout for layout, _ in types}):
+        parts += [data_config(layout)]
+    parts += [f'ROBOT_TYPE_CONFIG_MAP["{robot_type(*t)}"] = {class_name(t[0])}()' for t in types]
     parts += ["# lda/dataloader/gr00t_lerobot/embodiment_tags.py (at the end)"]
-    parts += [registry_lines(layout)[1] for layout in layouts]
-    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(datasets)]
-    parts += [f"# training config: data_root_dir={out} data_mix={MIXTURE} (use_delta_action=true or false)"]
+    parts += [f'ROBOT_TYPE_TO_EMBODIMENT_TAG["{robot_type(*t)}"] = EmbodimentTag("{tag}")' for t, tag in types.items()]
+    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(items)]
+    parts += [f"# training config: data_root_dir={out} data_mix={MIXTURE} use_delta_action: as {SWITCH} above"]
     return "\n".join(parts)

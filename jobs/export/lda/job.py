@@ -7,13 +7,16 @@ and `action.lda` in every episode parquet (`columns.py`), every camera re-encode
 `meta/modality.json` in LDA's names (checked against the new info.json before it is written), and
 `meta/stats_gr00t.json` (`stats.py`). A dataset is written into `DIR/.<name>.partial` and renamed into place when
 complete (a rerun replaces it whole). The summary prints what to paste into LDA's repository (`config.py`).
-A dataset LDA cannot train on (no wrist in use, no camera, not canonical) is skipped and named with the reason; an
-episode whose values cannot be converted fails its dataset, naming file, episode and field.
+`--manifest` exports the manifest's episodes only (`plan.py`). Everything is planned first: a dataset LDA cannot train
+on (no wrist in use, e.g. a robot without a description; no camera; not canonical) refuses the whole export, naming
+each with why, before anything is written (exit 1). An episode whose values cannot be converted fails its dataset,
+naming file, episode and field; the others go on (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 from contextlib import closing
@@ -27,17 +30,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.files.atomic import write_text_atomic
-from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from jobs.export.gr00t import is_canonical
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
-from jobs.export.lda.columns import build_modality, episode_columns, expected_names, layout_of
+from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
+from jobs.export.lda.plan import DatasetPlan, LdaExportError, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
-from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, MAIN_CAMERA_ORDER, STATE
-from schemas.corpus import EpisodeLineage
+from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import (
     ACTION_PARTS,
@@ -48,16 +49,14 @@ from schemas.lda import (
     Layout,
     column_names,
 )
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
-from schemas.modality import VIDEO_PREFIX, ModalityJson, check_modality
+from schemas.lerobot import INFO_PATH, load_info, read_jsonl
+from schemas.modality import ModalityJson, check_modality
 
-Status = Literal["written", "skipped", "error"]
+Status = Literal["written", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
-COPIED_META = ("meta/tasks.jsonl", "meta/episodes.jsonl", "meta/episodes_stats.jsonl")
-
-
-class LdaExportError(ValueError):
-    """A dataset that cannot be exported (names the dataset, and the file, episode and field where one is at fault)."""
+COPIED_META = ("meta/tasks.jsonl",)
+NATIVE_COLUMNS = (STATE_NATIVE, ACTION_NATIVE)  # plan.native's widths, in this order
+EPISODE_META = ("meta/episodes.jsonl", "meta/episodes_stats.jsonl")  # one line per episode: the plan's episodes kept
 
 
 @dataclass
@@ -68,6 +67,7 @@ class DatasetResult:
     episodes: int = 0
     frames: int = 0
     notes: list[str] = field(default_factory=list)
+    native: tuple[int, int] | None = None
 
 
 def _vectors(table: pa.Table, key: str, width: int) -> np.ndarray:
@@ -79,61 +79,75 @@ def _fixed(values: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), values.shape[1])
 
 
-def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
-    out = []
-    for line in lines:
-        mask = EpisodeLineage.of(line).mask or info_mask
-        out.append(np.ones(CANONICAL_DIM, dtype=bool) if mask is None else np.asarray(mask, dtype=bool))
-    return out
-
-
 def _feature(names: list[str]) -> dict[str, Any]:
     return {"dtype": "float32", "shape": [len(names)], "names": names}
 
 
-def export_dataset(src: Path, dst: Path, name: str) -> DatasetResult:
-    """Write the LDA dataset of canonical dataset `src` at `dst` (replaced whole)."""
-    info = load_info(src / INFO_PATH)
-    if not is_canonical(info):
-        return DatasetResult(name, "skipped", notes=["not a canonical eidata dataset (50-dim state/action)"])
-    lines = [line for _, line in read_jsonl(src / EPISODES_PATH)]
-    masks = _episode_masks(lines, (info.features[ACTION].info or {}).get("mask"))
-    used = np.any(masks, axis=0) if masks else np.zeros(CANONICAL_DIM, dtype=bool)
-    found = layout_of(info.robot_type or "", used)
-    if found is None:
-        return DatasetResult(name, "skipped", notes=["no wrist pose in use: LDA trains on end-effector actions"])
-    layout, hands = found
-    videos = info.video_keys
-    main = next((f"{VIDEO_PREFIX}{c}" for c in MAIN_CAMERA_ORDER if f"{VIDEO_PREFIX}{c}" in videos), None)
-    if main is None:
-        return DatasetResult(name, "skipped", notes=[f"no camera among {list(MAIN_CAMERA_ORDER)}: LDA reads images"])
+def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
+    """meta/episodes*.jsonl with the lines of the plan's episodes only (their indices kept: LDA reads the episodes
+    episodes.jsonl lists, `gr00t_lerobot/datasets.py:541-554` @ 99bf08b)."""
+    for rel in EPISODE_META:
+        if (src / rel).is_file():
+            lines = [line for _, line in read_jsonl(src / rel) if int(line["episode_index"]) in kept]
+            write_text_atomic(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
 
+
+def _lda_columns(
+    plan: DatasetPlan, table: pa.Table, values: dict[str, np.ndarray], mask: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`observation.state.lda` and `action.lda` of one episode of an end-effector layout (`columns.py`)."""
+    kp = None
+    if HAND_KEYPOINTS in table.column_names:
+        kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(table.num_rows, 2, 21, 3)
+    return episode_columns(values[STATE], values[ACTION], kp, mask, plan.hands, where=where)
+
+
+def _check_native_samples(table: pa.Table, where: str) -> None:
+    """A robot without a description goes to LDA as its natives read as they are, and LDA has no per-value mask (its
+    mask is per row and key, `datasets.py:139-144`): a frame where a native column's stream had no sample would train
+    as a value. Refused, naming the field and the first such frame."""
+    for key in NATIVE_COLUMNS:
+        valid = NATIVE_VALID[key]
+        if valid in table.column_names:
+            width = len(table.column(valid)[0])
+            flags = _vectors(table, valid, width)
+            if (flags <= 0).any():
+                frame, col = np.argwhere(flags <= 0)[0]
+                raise LdaExportError(f"{where}: {key} value {col} has no sample at frame {frame} ({valid} 0)")
+
+
+def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
+    """Write the LDA dataset of `plan` at `dst` (replaced whole)."""
+    src, info, videos = plan.src, plan.info, plan.info.video_keys
     tmp = dst.parent / f".{dst.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "meta").mkdir(parents=True)
     for rel in COPIED_META:
         if (src / rel).is_file():
             shutil.copyfile(src / rel, tmp / rel)
+    _copy_episode_meta(src, tmp, {int(line["episode_index"]) for line in plan.lines})
     widths = {STATE: CANONICAL_DIM, ACTION: CANONICAL_DIM}
-    stats = ColumnStats({**widths, LDA_STATE: len(STATE_NAMES), LDA_ACTION: len(ACTION_NAMES)})
-    result = DatasetResult(name, "written", layout)
-    has_kp = HAND_KEYPOINTS in info.features
-    for line, mask in zip(lines, masks, strict=True):
+    widths |= dict(zip(NATIVE_COLUMNS, plan.native, strict=True)) if plan.native else {}
+    widths |= {} if plan.native else {LDA_STATE: len(STATE_NAMES), LDA_ACTION: len(ACTION_NAMES)}
+    stats = ColumnStats(widths)
+    result = DatasetResult(plan.name, "written", plan.layout, native=plan.native)
+    for line, mask in zip(plan.lines, plan.masks, strict=True):
         index, length = int(line["episode_index"]), int(line["length"])
         rel = info.data_file(index)
         where = f"{src / rel} (episode {index})"
         table = pq.read_table(src / rel)
         if table.num_rows != length:
             raise LdaExportError(f"{where}: {table.num_rows} rows, episodes.jsonl says length {length}")
-        state, action = _vectors(table, STATE, CANONICAL_DIM), _vectors(table, ACTION, CANONICAL_DIM)
-        kp = None
-        if has_kp:
-            kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(length, 2, 21, 3)
-        s_lda, a_lda = episode_columns(state, action, kp, mask, hands, where=where)
-        table = table.append_column(LDA_STATE, _fixed(s_lda)).append_column(LDA_ACTION, _fixed(a_lda))
+        values = {key: _vectors(table, key, width) for key, width in widths.items() if key in table.column_names}
+        if plan.native:
+            _check_native_samples(table, where)
+        else:
+            values |= dict(zip((LDA_STATE, LDA_ACTION), _lda_columns(plan, table, values, mask, where), strict=True))
+            table = table.append_column(LDA_STATE, _fixed(values[LDA_STATE]))
+            table = table.append_column(LDA_ACTION, _fixed(values[LDA_ACTION]))
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, tmp / rel)
-        stats.add({STATE: state, ACTION: action, LDA_STATE: s_lda, LDA_ACTION: a_lda})
+        stats.add(values)
         for key in videos:
             vrel = info.video_file(index, key)
             transcode(src / vrel, tmp / vrel, int(info.fps), length)
@@ -141,13 +155,19 @@ def export_dataset(src: Path, dst: Path, name: str) -> DatasetResult:
         result.frames += length
 
     raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
-    raw["features"][LDA_STATE] = _feature(STATE_NAMES)
-    raw["features"][LDA_ACTION] = _feature(ACTION_NAMES)
+    if not plan.native:
+        raw["features"][LDA_STATE] = _feature(STATE_NAMES)
+        raw["features"][LDA_ACTION] = _feature(ACTION_NAMES)
+    if plan.subset:
+        raw |= {"total_episodes": result.episodes, "total_frames": result.frames}
+        raw["total_videos"] = result.episodes * len(videos)
     for key in videos:
         vinfo = raw["features"][key].setdefault("info", {})
         vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
     write_text_atomic(tmp / INFO_PATH, json.dumps(raw, indent=4) + "\n")
-    modality = build_modality(videos, main)
+    modality = (
+        build_native_modality(videos, plan.main, plan.native) if plan.native else build_modality(videos, plan.main)
+    )
     problems = check_modality(modality, load_info(tmp / INFO_PATH), expected_names(modality))
     if problems:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
@@ -161,19 +181,33 @@ def export_dataset(src: Path, dst: Path, name: str) -> DatasetResult:
     return result
 
 
-def export_lda(corpus_root: Path, out: Path, *, progress: bool | None = None) -> list[DatasetResult]:
-    """Every dataset under ROOT/datasets/ into OUT; one that fails is reported, the others go on."""
-    datasets = settled_datasets(corpus_root)
+def _remove_empty_parents(path: Path, top: Path) -> None:
+    """Remove the folders between `path` and `top` (both kept) that a failed dataset left empty."""
+    for parent in path.parents:
+        if parent == top or not parent.is_relative_to(top):
+            return
+        with contextlib.suppress(OSError):  # not empty: another dataset's
+            parent.rmdir()
+
+
+def export_lda(
+    corpus_root: Path, out: Path, *, manifest: str | None = None, progress: bool | None = None
+) -> list[DatasetResult]:
+    """Every dataset under ROOT/datasets/ (or the manifest's episodes) into OUT, planned first: a dataset LDA cannot
+    take refuses the export before anything is written (`plan.Refused`); one that fails while written is reported,
+    its partial folder and the empty folders above it removed, and the others go on."""
+    plans = plan_export(Path(corpus_root), manifest)
     results = []
-    with closing(Progress(len(datasets), "export lda", unit="dataset", enabled=progress)) as bar:
-        for ds in datasets:
-            rel = ds.relative_to(Path(corpus_root) / "datasets").as_posix()
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    with closing(Progress(len(plans), "export lda", unit="dataset", enabled=progress)) as bar:
+        for plan in plans:
+            dst = out / plan.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
             try:
-                results.append(export_dataset(ds, out / rel, rel))
+                results.append(export_dataset(plan, dst))
             except (ValueError, OSError) as e:  # LdaExportError, ColumnsError, unreadable files: named, next
-                shutil.rmtree((out / rel).parent / f".{Path(rel).name}.partial", ignore_errors=True)
-                results.append(DatasetResult(rel, "error", notes=[str(e)]))
+                shutil.rmtree(dst.parent / f".{dst.name}.partial", ignore_errors=True)
+                _remove_empty_parents(dst, out)
+                results.append(DatasetResult(plan.name, "error", notes=[str(e)]))
             bar.update(1)
     return results
 
@@ -182,6 +216,7 @@ def export_lda(corpus_root: Path, out: Path, *, progress: bool | None = None) ->
 class Job:
     root: Path
     out: Path
+    manifest: str | None = None
     results: list[DatasetResult] = field(default_factory=list)
 
 
@@ -195,11 +230,14 @@ def _build(args: argparse.Namespace) -> Job:
         raise Usage(f"eidata export: {root} is not a corpus (no datasets/ folder)")
     if str(args.root).startswith("s3://") or str(args.out).startswith("s3://"):
         raise Usage("eidata export: --format lda reads and writes local folders only")
-    return Job(root, out)
+    return Job(root, out, getattr(args, "manifest", None))
 
 
 def _run(job: Job, args: argparse.Namespace) -> Job:
-    job.results = export_lda(job.root, job.out)
+    try:
+        job.results = export_lda(job.root, job.out, manifest=job.manifest)
+    except LdaExportError as e:  # Refused, or a manifest that is not there: nothing written
+        raise Failed(f"eidata export --format lda: {e}") from e
     if not job.results:
         raise Failed(f"eidata export: no dataset under {job.root}/datasets")
     return job
@@ -211,10 +249,10 @@ def summary(job: Job) -> str:
         what = f" {r.layout}, {r.episodes} episodes, {r.frames} frames" if r.status == "written" else ""
         lines.append(f"{r.status:8s} {r.dataset}{what}")
         lines += [f"         note: {n}" for n in r.notes]
-    written = [(r.dataset, r.layout) for r in job.results if r.status == "written" and r.layout]
+    written = [(r.dataset, r.layout, r.native) for r in job.results if r.status == "written" and r.layout]
     if written:
         lines += ["", "Paste into LDA's repository:", config.entry(written, str(job.out.resolve()))]
-    counts = {s: sum(r.status == s for r in job.results) for s in ("written", "skipped", "error")}
+    counts = {s: sum(r.status == s for r in job.results) for s in ("written", "error")}
     return "\n".join(lines) + "\nlda: " + ", ".join(f"{n} {s}" for s, n in counts.items())
 
 

@@ -84,19 +84,19 @@ def test_hand_rows_take_the_nearest_device_pose_on_one_clock(raws: list[RawEpiso
 
 
 def test_the_makers_sample_joins_no_hand_rows_of_another_session(tmp_path: Path) -> None:
-    # the sample's hand_tracking_results span 1762.6-1817.2 s, its trajectory 149.2-160.6 s: different recordings
+    # the sample's hand_tracking_results span 1762.6-1817.2 s, its trajectory 149.2-160.6 s: different recordings;
+    # without its wrist-and-palm files (the trajectory's session) the folder gives nothing, both spans said
     shutil.copytree(realdata("aria_mps_sample"), tmp_path / "mps_sample")
     hands = tmp_path / "mps_sample/hand_tracking"
-    shutil.copy(hands / "hand_tracking_results_v2.csv", hands / "hand_tracking_results.csv")
+    for p in hands.glob("wrist_and_palm_poses*.csv"):
+        p.unlink()
     adapter = get_adapter("aria_mps")
     [ref] = adapter.discover(tmp_path)
-    assert ref.error is None  # the older `trajectory/` folder name is read as the maker's reader does
-    with pytest.raises(AdapterError) as e:
+    assert ref.error is not None and "hand_tracking_results_v2.csv" in ref.error
+    assert "1762.609-1817.200 s" in ref.error and "149.203-160.598 s" in ref.error and "not joined" in ref.error
+    assert any(f.code == "folder_skipped" and f.severity == "warning" for f in adapter.findings())
+    with pytest.raises(AdapterError):
         adapter.read(ref)
-    err = e.value
-    assert err.file == str(hands / "hand_tracking_results.csv") and err.field == "tracking_timestamp_us"
-    assert "1762.609-1817.200 s" in err.reason and "149.203-160.598 s" in err.reason
-    assert "closed_loop_trajectory.csv" in err.reason and "not joined" in err.reason
 
 
 def test_rows_outside_the_trajectory_are_named_and_not_read(tmp_path: Path) -> None:
@@ -114,12 +114,10 @@ def test_rows_outside_the_trajectory_are_named_and_not_read(tmp_path: Path) -> N
 def test_a_folder_without_landmarks_or_trajectory_is_named_at_discovery(tmp_path: Path) -> None:
     write_mps(tmp_path / "a/mps", np.random.default_rng(6), 6, {})
     write_mps(tmp_path / "b/mps", np.random.default_rng(7), 6, {})
-    (tmp_path / "a/mps/hand_tracking/hand_tracking_results.csv").rename(
-        tmp_path / "a/mps/hand_tracking/wrist_and_palm_poses.csv"
-    )
+    (tmp_path / "a/mps/hand_tracking/hand_tracking_results.csv").rename(tmp_path / "a/mps/hand_tracking/x.csv")
     (tmp_path / "b/mps/slam/closed_loop_trajectory.csv").unlink()
     a, b = get_adapter("aria_mps").discover(tmp_path)
-    assert a.error is not None and "no hand_tracking_results.csv" in a.error and "21 landmarks" in a.error
+    assert a.error is not None and "no hand file" in a.error and "x.csv" in a.error
     assert b.error is not None and "closed_loop_trajectory.csv" in b.error
 
 

@@ -58,8 +58,9 @@ def test_hand_keypoints_written_for_both_hands_and_the_quarantine_named(corpus: 
         there = np.abs(kp).sum(axis=(2, 3)) > 0
         assert np.isfinite(kp).all() and (there == valid).all() and valid.any(axis=1).all()  # each hand where tracked
     [q] = run_query(corpus / "corpus", "SELECT episode_uid, field, file, message FROM quarantine").to_pylist()
-    assert q["episode_uid"] == "aria/default/rec03/mps" and q["field"] == "tracking_timestamp_us"
-    assert q["file"].endswith("rec03/mps/hand_tracking/hand_tracking_results.csv") and "not joined" in q["message"]
+    assert q["episode_uid"] == "aria/default/rec03/mps" and q["field"] == "hands"  # refused at discovery
+    assert q["file"].endswith("rec03/mps/hand_tracking") and "not joined" in q["message"]
+    assert "hand_tracking_results.csv (21 landmarks) spans 5000.000-" in q["message"]
 
 
 def test_the_frames_of_a_missing_hand_keep_the_other_hand_and_mask_it(corpus: Path) -> None:

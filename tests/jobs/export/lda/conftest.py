@@ -43,3 +43,42 @@ def lda_export(real_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     with contextlib.redirect_stdout(printed):
         assert main(["export", str(real_corpus), "--format", "lda", "--out", str(out)]) == 0
     return out, printed.getvalue()
+
+
+@pytest.fixture(scope="package")
+def native_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two robots eidata has no description of, each with a command (action kind native) and a camera: the real
+    layouts of a two-hand dexterous rig (lingzu, 34 joint targets) and a RoboCOIN bimanual arm without its unified
+    end effector (30), values drawn in their stats' ranges (`tests/jobs/export/lerobot_v3/test_native.py`)."""
+    from adapters.registry import get_adapter
+    from schemas.canonicalize import CanonicalizeSpec
+    from schemas.corpus import dataset_dir
+    from schemas.image_size import ImageSpec
+    from tests.fixtures.layouts import load_case, materialize
+    from tests.ingest.qa.planted_raw import ingest
+
+    layouts = Path(__file__).resolve().parents[3] / "fixtures" / "lerobot_layouts"
+    tmp = tmp_path_factory.mktemp("lda_native")
+    spec = CanonicalizeSpec(image=ImageSpec(size="32x32"))
+    adapter = get_adapter("lerobot")
+    for source, case, drop in (
+        ("lingzu", "lingzu_open50_v30", ()),
+        ("robocoin", "robocoin_v21", ("eef_sim_pose_state", "eef_sim_pose_action")),
+    ):
+        layout = load_case(layouts / case)
+        for key in drop:
+            layout.info["features"].pop(key)
+        written = materialize(layout, tmp / "raw" / source, episodes=2, seconds=3.0)
+        for ref in adapter.discover(written.root):
+            kept, why = ingest(adapter.read(ref), spec, tmp / "corpus" / dataset_dir(source, ref.subset))
+            assert kept, why
+    return tmp / "corpus"
+
+
+@pytest.fixture(scope="package")
+def native_export(native_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("lda_native_out") / "lda"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(native_corpus), "--format", "lda", "--out", str(out)]) == 0
+    return out, printed.getvalue()

@@ -72,23 +72,20 @@ def _blk(values: np.ndarray, hand: int, parts: tuple, part: str) -> np.ndarray:
     return values[:, hand * width + sl.start : hand * width + sl.stop]
 
 
-def test_absolute_actions_are_the_next_state_and_the_deltas_are_kept() -> None:
+def test_absolute_actions_are_the_observed_state_of_their_own_frame_and_the_deltas_are_kept() -> None:
+    """LDA's timing (`schemas.actions.CONVENTIONS["lda"]`: observed): row t holds the pose, gripper opening and
+    keypoints RECORDED at t, so LDA's own differencing of rows t..t+16 gives the motions t->t+1 .. t+15->t+16."""
     state, action, kp, used = _episode(6, (0, 1))
     s, a = episode_columns(state, action, kp, used, (0, 1))
     assert s.dtype == a.dtype == np.float32 and s.shape == (6, 152) and a.shape == (6, 158)
-    nxt = [1, 2, 3, 4, 5, 5]  # the last frame holds its own pose
     for h in (0, 1):
         np.testing.assert_array_equal(
-            _blk(a, h, ACTION_PARTS, "eef_position"), state[nxt][:, hand_dims(h, WRIST_POS)].astype(np.float32)
+            _blk(a, h, ACTION_PARTS, "eef_position"), state[:, hand_dims(h, WRIST_POS)].astype(np.float32)
         )
+        np.testing.assert_array_equal(_blk(a, h, ACTION_PARTS, "eef_rotation"), _blk(s, h, STATE_PARTS, "eef_rotation"))
+        np.testing.assert_array_equal(_blk(a, h, ACTION_PARTS, "mano_hand"), kp[:, h].reshape(6, 63).astype(np.float32))
         np.testing.assert_array_equal(
-            _blk(a, h, ACTION_PARTS, "eef_rotation"), _blk(s, h, STATE_PARTS, "eef_rotation")[nxt]
-        )
-        np.testing.assert_array_equal(
-            _blk(a, h, ACTION_PARTS, "mano_hand"), kp[nxt, h].reshape(6, 63).astype(np.float32)
-        )
-        np.testing.assert_array_equal(
-            _blk(a, h, ACTION_PARTS, "gripper"), action[:, hand_dims(h, GRIPPER)].astype(np.float32)
+            _blk(a, h, ACTION_PARTS, "gripper"), state[:, hand_dims(h, GRIPPER)].astype(np.float32)
         )
         np.testing.assert_array_equal(
             _blk(a, h, ACTION_PARTS, "delta_eef_rotation"), action[:, hand_dims(h, WRIST_ROT6D)].astype(np.float32)
@@ -96,6 +93,14 @@ def test_absolute_actions_are_the_next_state_and_the_deltas_are_kept() -> None:
         np.testing.assert_array_equal(
             _blk(s, h, STATE_PARTS, "eef_rotation_6d"), state[:, hand_dims(h, WRIST_ROT6D)].astype(np.float32)
         )
+
+
+def test_a_gripper_without_a_recorded_state_is_the_command_given_the_frame_before() -> None:
+    state, action, kp, used = _episode(6, (0,))
+    state[:, hand_dims(0, GRIPPER)] = 0.0  # the recording kept no gripper state, only its command
+    action[:, hand_dims(0, GRIPPER)] = np.array([[0.1], [0.2], [0.3], [0.4], [0.5], [0.6]])
+    _, a = episode_columns(state, action, kp, used, (0,))
+    np.testing.assert_allclose(_blk(a, 0, ACTION_PARTS, "gripper")[:, 0], [0.1, 0.1, 0.2, 0.3, 0.4, 0.5], rtol=1e-6)
 
 
 def test_unused_parts_are_zero_whatever_the_canonical_fill_and_a_single_arm_is_left() -> None:

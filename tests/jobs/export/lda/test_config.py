@@ -16,6 +16,7 @@ def _pasted(text: str) -> dict:
     ns = {
         "BaseDataConfig": type("BaseDataConfig", (_Base,), {}),
         "HumanBaseDataConfig": type("HumanBaseDataConfig", (_Base,), {}),
+        "FourierGr1ArmsWaist_twohistoryDataConfig": type("FourierGr1ArmsWaist_twohistoryDataConfig", (_Base,), {}),
         "ROBOT_TYPE_CONFIG_MAP": {},
         "ROBOT_TYPE_TO_EMBODIMENT_TAG": {},
         "DATASET_NAMED_MIXTURES": {},
@@ -42,3 +43,38 @@ def test_the_entry_registers_one_config_per_layout_and_every_dataset() -> None:
     assert "state.left_mano_hand" in human.state_keys and not any("mano" in k for k in human.action_keys)
     assert arm.language_keys == ["annotation.language.action_text"]
     assert "data_root_dir=/data/lda data_mix=eidata" in config.entry(datasets, "/data/lda")  # type: ignore[arg-type]
+
+
+def test_the_chunk_is_the_targets_after_the_observation_in_both_settings() -> None:
+    """Rows hold the pose observed at their frame: pretraining (LDA differences) reads rows t-5 .. t+16, history
+    the first 5; fine-tuning reads the rows after t, t+1 .. t+16, history t-4 .. t (one switch, the training's)."""
+    text = config.entry([("oxe/bridge", "single_arm")], "/d")  # type: ignore[list-item]
+    pretrain = _pasted(text)["ROBOT_TYPE_CONFIG_MAP"]["eidata_single_arm"]
+    assert pretrain.action_indices == list(range(-5, 17)) and pretrain.history_action_indices == list(range(-5, 0))
+    edited = text.replace(config.switch_line(True), config.switch_line(False))
+    finetune = _pasted(edited)["ROBOT_TYPE_CONFIG_MAP"]["eidata_single_arm"]
+    assert finetune.action_indices[len(finetune.history_action_indices) :] == list(range(1, 17))
+
+
+def test_robots_without_a_description_get_a_joint_space_config_and_a_tag_per_width() -> None:
+    """A native command goes to LDA as its joint-space configs take it: one `native` key, read as recorded; its row t
+    is the command given at t, so the chunk is rows t .. t+15 in both settings (LDA keeps 4 history rows when it
+    differences, 5 when not); two widths, two tags (one modality.json per tag)."""
+    datasets = [("a/x", "native", (34, 34)), ("b/y", "native", (30, 30)), ("a/z", "native", (34, 34))]
+    text = config.entry(datasets, "/d")  # type: ignore[arg-type]
+    ns = _pasted(text)
+    assert ns["ROBOT_TYPE_TO_EMBODIMENT_TAG"] == {
+        "eidata_native_s34_a34": "tag:galbot",
+        "eidata_native_s30_a30": "tag:franka_dual",
+    }
+    assert [r[2] for r in ns["DATASET_NAMED_MIXTURES"]["eidata"]] == [
+        "eidata_native_s34_a34",
+        "eidata_native_s30_a30",
+        "eidata_native_s34_a34",
+    ]
+    pre = ns["ROBOT_TYPE_CONFIG_MAP"]["eidata_native_s34_a34"]
+    assert pre.action_keys == ["action.native"] and pre.state_keys == ["state.native"]
+    assert pre.action_indices[len(pre.history_action_indices) - 1 :] == list(range(16))  # LDA's history_len 4
+    fine = _pasted(text.replace(config.switch_line(True), config.switch_line(False)))["ROBOT_TYPE_CONFIG_MAP"]
+    fine = fine["eidata_native_s30_a30"]
+    assert fine.action_indices[len(fine.history_action_indices) :] == list(range(16))

@@ -1,7 +1,8 @@
 """`eidata export --format lda` on real samples (GR1, Bridge, VITRA: `conftest.py`): what LDA's loader reads, checked
-without LDA's code: the modality slices cover exactly the values written, absolute actions are the next state, unused
-parts are 0, the rotation is the canonical one, the statistics file is the data's, every frame decodes at its index
-(PyAV, OpenCV, decord), a broken episode fails its dataset by name. LDA's own loader on the same export:
+without LDA's code: the modality slices cover exactly the values written, absolute actions are their frame's state,
+unused parts are 0, the rotation is the canonical one, the statistics file is the data's, every frame decodes at its
+index (PyAV, OpenCV, decord), a broken episode fails its dataset by name, a source LDA cannot take refuses the export,
+a manifest gives its episodes only. LDA's own loader on the same export:
 `test_lda_loader.py`."""
 
 from __future__ import annotations
@@ -79,15 +80,16 @@ def test_the_modality_slices_cover_exactly_the_values_written(lda_export: tuple[
         assert modality.annotation_column("language.action_text") == "task_index"
 
 
-def test_absolute_actions_are_the_next_state_and_unused_parts_are_zero(lda_export: tuple[Path, str]) -> None:
+def test_absolute_actions_are_their_frames_state_and_unused_parts_are_zero(lda_export: tuple[Path, str]) -> None:
+    """LDA's timing: an absolute action row holds what is observed at its own frame (what LDA trains on is checked
+    against the corpus by LDA's own loader, test_lda_loader.py)."""
     out, _ = lda_export
     for rel, hands in CANONICAL_HAND.items():
         for ep in _episodes(out / rel):
             s, a = ep[LDA_STATE], ep[LDA_ACTION]
-            nxt = np.minimum(np.arange(len(s)) + 1, len(s) - 1)
             for h in range(2):
-                for part in ("eef_position", "eef_rotation", "mano_hand"):
-                    assert np.array_equal(_blk(a, h, ACTION_PARTS, part), _blk(s, h, STATE_PARTS, part)[nxt])
+                for part in ("eef_position", "eef_rotation", "gripper", "mano_hand"):
+                    assert np.array_equal(_blk(a, h, ACTION_PARTS, part), _blk(s, h, STATE_PARTS, part))
             if len(hands) == 1:  # the single arm is LDA's left: its right block is 0 in both columns
                 assert not s[:, HAND_WIDTH_STATE:].any() and not a[:, HAND_WIDTH_ACTION:].any()
                 assert _blk(s, 0, STATE_PARTS, "eef_position").any()
@@ -200,7 +202,7 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
     assert "error    oxe/bridge_dataset" in text and "episode_000001.parquet (episode 1)" in text
     assert "observation.state right wrist rotation" in text
     assert "written  vitra/Ego4D human" in text and "written  lerobot/gr00t_robot_sim_picknplace" in text
-    assert not (tmp_path / "out/oxe/bridge_dataset").exists() and not list((tmp_path / "out").rglob("*.partial"))
+    assert not (tmp_path / "out/oxe").exists() and not list((tmp_path / "out").rglob("*.partial"))  # no empty folder
 
 
 def test_out_is_required_and_a_dry_run_refused(
@@ -212,7 +214,11 @@ def test_out_is_required_and_a_dry_run_refused(
     assert "no --dry-run" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
-def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path, tmp_path: Path) -> None:
+def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
+    real_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 65: a source LDA cannot take is never skipped with exit 0 (3 of 6 sources missing, empty folders): the
+    export is refused before anything is written, naming each such dataset and why."""
     corpus = tmp_path / "corpus"
     shutil.copytree(real_corpus, corpus)
     path = corpus / "datasets/vitra/Ego4D/meta/episodes.jsonl"
@@ -220,9 +226,67 @@ def test_a_dataset_without_a_wrist_in_use_is_skipped_and_named(real_corpus: Path
     for line in lines:  # an actionless source: its lineage says no canonical dim holds data
         line["eidata"]["mask"] = [0] * 50
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "1 dataset(s) LDA cannot train on; nothing written" in err and "vitra/Ego4D: no wrist pose in use" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_path: Path) -> None:
+    """Issue 68: `--manifest` is honoured (read as every export reads it, `jobs.catalog.manifest_arg`): a manifest of
+    one source's episodes gives that source's episodes and no other dataset."""
+    from ingest.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(real_corpus, corpus)
+    rebuild_catalog(Corpus(corpus))
+    where = "source = 'oxe' AND episode_index <> 1"
+    assert main(["curate", str(corpus), "--name", "m", "--where", where]) == 0
+    printed, out = io.StringIO(), tmp_path / "out"
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(corpus), "--format", "lda", "--manifest", "m", "--out", str(out)]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*")) == ["oxe/bridge_dataset"]
+    ds = out / "oxe/bridge_dataset"
+    assert [ep["index"][0] for ep in _episodes(ds)] == [0, 2]
+    lines = [json.loads(line) for line in (ds / "meta/episodes.jsonl").read_text().splitlines()]
+    info = json.loads((ds / INFO_PATH).read_text())
+    assert [line["episode_index"] for line in lines] == [0, 2] and info["total_episodes"] == 2
+    assert info["total_frames"] == sum(line["length"] for line in lines)
+    assert 'DATASET_NAMED_MIXTURES["eidata"] = [\n    ("oxe/bridge_dataset", 1.0, "eidata_single_arm"),\n]' in (
+        printed.getvalue()
+    )
+    assert main(["export", str(corpus), "--format", "lda", "--manifest", "nope", "--out", str(tmp_path / "o2")]) == 1
+    assert not (tmp_path / "o2").exists()
+
+
+def test_a_robot_without_a_description_is_written_as_its_command(native_export: tuple[Path, str]) -> None:
+    """Issue 65 item 2: each native robot as LDA's joint-space configs take one (its natives read as recorded, one
+    `native` key each); LDA's own loader on it: test_lda_loader.py."""
+    out, printed = native_export
+    for rel, width in (("lingzu/lingzu", 34), ("robocoin/robocoin", 30)):
+        assert f"written  {rel} native, 2 episodes" in printed
+        modality, info = ModalityJson.load(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
+        assert check_modality(modality, info, expected_names(modality)) == []
+        assert (modality.action["native"].original_key, modality.action["native"].end) == ("action.native", width)
+        assert modality.state["native"].original_key == "observation.state.native"
+        assert LDA_ACTION not in info.features and "action.native" in json.loads((out / rel / STATS_PATH).read_text())
+    assert 'EmbodimentTag("galbot")' in printed and 'EmbodimentTag("franka_dual")' in printed
+
+
+def test_a_native_frame_without_a_sample_fails_its_dataset_by_name(native_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(native_corpus, corpus)
+    path = next((corpus / "datasets/lingzu").rglob("episode_000001.parquet"))
+    table = pq.read_table(path)
+    key = "action.native_valid"
+    valid = np.stack(table.column(key).to_numpy(zero_copy_only=False))
+    valid[4, 3] = 0  # the command's stream had no sample for value 3 at frame 4
+    col = pa.FixedSizeListArray.from_arrays(pa.array(valid.ravel()), valid.shape[1])
+    pq.write_table(table.set_column(table.schema.get_field_index(key), key, col), path)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 0
+        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 1
     text = printed.getvalue()
-    assert "skipped  vitra/Ego4D\n         note: no wrist pose in use" in text and "lda: 2 written, 1 skipped" in text
-    assert not (tmp_path / "out/vitra/Ego4D").exists() and "eidata_human" not in text
+    assert "error    lingzu/lingzu" in text and "(episode 1): action.native value 3 has no sample at frame 4" in text
+    assert "written  robocoin/robocoin native" in text and not (tmp_path / "out/lingzu").exists()
