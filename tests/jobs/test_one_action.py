@@ -326,3 +326,47 @@ def test_gr00t_reads_the_recorded_command_of_every_robot(gr00t_read: tuple[Simpl
     assert late["mismatches"] > late["values"] // 10, late
     gripless = {k: v for k, v in got.items() if not k.endswith(("gripper", "fingertips"))}
     assert gr00t_check(exported, gripless)["missing"]  # planted: an export without grippers and fingers
+
+
+# 4. LDA's loader in both settings (test_lda_loader.py's harness, against the corpus's recorded rows)
+
+
+def lda_check(got: dict) -> dict:
+    """LDA's figures against the corpus's recorded motion: wrists, grippers and native commands."""
+    keys = ("value_mismatches", "motion_mismatches", "gripper_mismatches", "command_mismatches", "no_truth")
+    return {"datasets": sorted(got["datasets"]), "mismatches": sum(int(got.get(k, 0)) for k in keys)} | {
+        k: got.get(k) for k in ("steps", "values", "motion_values", "gripper_values", "command_values", "max_diff")
+    }
+
+
+@pytest.fixture(scope="module")
+def lda_exports(corpus: SimpleNamespace) -> dict[str, tuple[Path, str]]:
+    from unittest import mock
+
+    from jobs.export.lda import columns
+    from schemas.actions import Convention, Reference
+    from tests.jobs.export.lda.test_lda_loader import _needs
+
+    _needs()  # skips naming EIDATA_LDA_PYTHON where it is not set
+    out = {}
+    late = Convention("lda", Timing.commanded, Reference.absolute, "planted: one frame late")
+    for name, convention in (("lda", CONVENTIONS["lda"]), ("late", late)):
+        printed = io.StringIO()
+        with mock.patch.object(columns, "LDA", convention), contextlib.redirect_stdout(printed):
+            assert main(["export", str(corpus.root), "--format", "lda", "--out", str(corpus.tmp / name)]) == 0
+        out[name] = (corpus.tmp / name, printed.getvalue())
+    return out
+
+
+@pytest.mark.parametrize("setting", ["pretrain", "finetune"])
+def test_ldas_loader_trains_on_the_recorded_motion_of_every_robot(
+    setting: str, corpus: SimpleNamespace, lda_exports: dict[str, tuple[Path, str]], tmp_path: Path
+) -> None:
+    from tests.jobs.export.lda.test_lda_loader import _consume
+
+    got = lda_check(_consume(lda_exports["lda"], corpus.root, tmp_path / "lda", setting))
+    print(f"LDA {setting}:", got, file=sys.stderr)
+    assert len(got["datasets"]) == len(ROBOTS) and got["mismatches"] == 0, got
+    assert got["gripper_values"] and got["command_values"], got
+    late = _consume(lda_exports["late"], corpus.root, tmp_path / "late", setting)  # planted: one frame late
+    assert late["motion_mismatches"] > late["motion_values"] // 4, lda_check(late)
