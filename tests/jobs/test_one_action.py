@@ -293,10 +293,11 @@ def gr00t_check(exported: SimpleNamespace, got: dict, shift: int = 0) -> dict:
 
 
 @pytest.fixture(scope="module")
-def gr00t_read(corpus: SimpleNamespace) -> tuple[SimpleNamespace, dict]:
+def gr00t_read(request: pytest.FixtureRequest) -> tuple[SimpleNamespace, dict]:
     from tests.jobs.export.test_gr00t_loader import _consume, _needs
 
-    _needs()  # skips naming EIDATA_GR00T_PYTHON where it is not set
+    _needs()  # skips naming EIDATA_GR00T_PYTHON where it is not set, before the corpus is built
+    corpus = request.getfixturevalue("corpus")
     out = corpus.tmp / "gr00t"
     said = io.StringIO()
     with contextlib.redirect_stdout(said):
@@ -340,14 +341,15 @@ def lda_check(got: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def lda_exports(corpus: SimpleNamespace) -> dict[str, tuple[Path, str]]:
+def lda_exports(request: pytest.FixtureRequest) -> dict[str, tuple[Path, str]]:
     from unittest import mock
 
     from jobs.export.lda import columns
     from schemas.actions import Convention, Reference
     from tests.jobs.export.lda.test_lda_loader import _needs
 
-    _needs()  # skips naming EIDATA_LDA_PYTHON where it is not set
+    _needs()  # skips naming EIDATA_LDA_PYTHON where it is not set, before the corpus is built
+    corpus = request.getfixturevalue("corpus")
     out = {}
     late = Convention("lda", Timing.commanded, Reference.absolute, "planted: one frame late")
     for name, convention in (("lda", CONVENTIONS["lda"]), ("late", late)):
@@ -360,10 +362,11 @@ def lda_exports(corpus: SimpleNamespace) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize("setting", ["pretrain", "finetune"])
 def test_ldas_loader_trains_on_the_recorded_motion_of_every_robot(
-    setting: str, corpus: SimpleNamespace, lda_exports: dict[str, tuple[Path, str]], tmp_path: Path
+    setting: str, lda_exports: dict[str, tuple[Path, str]], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from tests.jobs.export.lda.test_lda_loader import _consume
 
+    corpus = request.getfixturevalue("corpus")
     got = lda_check(_consume(lda_exports["lda"], corpus.root, tmp_path / "lda", setting))
     print(f"LDA {setting}:", got, file=sys.stderr)
     assert len(got["datasets"]) == len(ROBOTS) and got["mismatches"] == 0, got
