@@ -222,12 +222,13 @@ def _steps(spec_path: Path) -> dict:
 ARM = {"joints": ["shoulder", "elbow", "wrist"], "eef_link": "tool"}
 
 
-def _command_recording(root: Path, n: int = 40) -> np.ndarray:
+def _command_recording(root: Path, n: int = 40, cameras: dict[str, tuple[int, int]] | None = None) -> np.ndarray:
     """Two episodes of the planar arm, the gripper recorded only as its command: 1 open, then 0 from frame 17, then
-    1 again from frame 29 (a teleoperator's button), the arm's vector holding only joints."""
+    1 again from frame 29 (a teleoperator's button), the arm's vector holding only joints; no camera unless given."""
     t = np.arange(n) / 10.0
     deg = np.stack([40 * np.sin(t), 30 * np.cos(t) - 30, 20 * np.sin(2 * t)], axis=1)
-    write_lerobot_v3(root, (n, n), cameras={}, names=["m_a", "m_b", "m_c"], vectors=lambda e, k: (deg, deg))
+    names, vectors = ["m_a", "m_b", "m_c"], lambda e, k: (deg, deg)
+    write_lerobot_v3(root, (n, n), cameras=cameras or {}, names=names, vectors=vectors)
     one = np.where((np.arange(n) >= 17) & (np.arange(n) < 29), 0.0, 1.0)
     _with_gripper_command(root, np.concatenate([one, one]))
     return one

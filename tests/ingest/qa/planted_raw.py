@@ -28,6 +28,7 @@ from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
 from schemas.image_size import FrameFit
+from schemas.robots.registry import EmbodimentRegistry
 from tests.fixtures.behaviour_defects import Episode, Planted
 from tests.fixtures.episodes import write_episode
 from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
@@ -92,15 +93,18 @@ def planted(
     return with_episode(raw, p.episode), p
 
 
-def ingest(raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path) -> tuple[list[CanonicalEpisode], str | None]:
-    """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does; (episodes written,
-    the quarantine reason or None)."""
-    result = prepare(raw, spec)
+def ingest(
+    raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path, registry: EmbodimentRegistry | None = None
+) -> tuple[list[CanonicalEpisode], str | None]:
+    """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does (`registry`: the shipped
+    robots and a job spec's declared one, `jobs.ingest.worker.registry`); (episodes written, the quarantine reason
+    or None)."""
+    result = prepare(raw, spec, registry)
     if not result.episodes:
         return [], result.rejection_message()
     written = []
     for ep in result.episodes:
-        features = dataset_features(ep)
+        features = dataset_features(ep, registry)
         try:
             with LeRobotWriter.create_or_open(
                 dataset, fps=CANONICAL_FPS, features=features, robot_type=ep.embodiment
