@@ -9,7 +9,8 @@ gripper or fingers must be in the trained action where the robot has them:
    DataLoader gave, the action chunk at t is the command recorded at t .. t+3 (`CONVENTIONS["lerobot"]`);
 3. GR00T's `LeRobotSingleDataset` on the GR00T export (`tests/jobs/export/test_gr00t_loader.py`'s harness and
    comparison), skips without `EIDATA_GR00T_PYTHON`;
-4. LDA's loader in both settings: skips until the LDA export of native robots lands (`EIDATA_LDA_PYTHON`).
+4. LDA's loader in both settings (the native robots as LDA's joint-space configs take them): skips without
+   `EIDATA_LDA_PYTHON`.
 
 Each check is a function returning its figures; each is shown to catch a one-frame shift and a missing gripper.
 """
@@ -196,9 +197,13 @@ TRAIN_ARGS = [
 @pytest.fixture(scope="module")
 def lerobot_batches(corpus: SimpleNamespace, run_oracle_v30) -> dict[Path, dict]:
     out = corpus.tmp / "lerobot"
-    argv = ["export", str(corpus.root), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST]
-    assert main(argv) == 0
-    roots = sorted(p.parent.parent for p in out.glob("*/meta/info.json"))
+    # one export per action space, as a team mixing described robots and robots without a description runs it: the
+    # canonical one (its native-only robots left out, each named) and the native one (a dataset per robot's command)
+    for space in ("canonical", "native"):
+        argv = ["export", str(corpus.root), "--format", "lerobot-v3", "--out", str(out / space), "--manifest", MANIFEST]
+        assert main([*argv, "--action-space", space, "--skip-without-action"]) == 0
+    roots = sorted(p.parent.parent for p in out.rglob("meta/info.json"))
+    assert len(roots) > 2  # the canonical dataset and one per robot's native command
     plan = [
         {
             "name": "train",
@@ -256,7 +261,9 @@ def test_lerobot_train_trains_on_the_recorded_command_of_every_robot(
     got = lerobot_check(corpus.root, lerobot_batches)
     print("lerobot-train:", got, file=sys.stderr)
     assert got["mismatches"] == 0 and got["samples"] >= 32, got
-    assert got["episodes"] == {"lingzu": 2, "robocoin": 2, "acme": 2, "lerobot": 2, "vitra": 1, "oxe": 2}
+    # the described robots train in both exports (canonical and their own command), the human in the canonical one,
+    # the robots without a description in the native one
+    assert got["episodes"] == {"lingzu": 2, "robocoin": 2, "acme": 4, "lerobot": 4, "vitra": 1, "oxe": 4}
     late = lerobot_check(corpus.root, lerobot_batches, shift=1)  # planted: the chunk one frame late
     assert late["mismatches"] > late["values"] // 10, late
     gripless = {k: v | {"action": v["action"].copy()} for k, v in lerobot_batches.items()}
