@@ -25,6 +25,7 @@ from upath import UPath
 from adapters.base import CameraSource
 from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
+from adapters.video_refusal import refused
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -60,6 +61,21 @@ def decoding(
         s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
+
+
+@contextmanager
+def decoding_frames(
+    video: Location | str | IO[bytes],
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """`decoding` for a pass that decodes frames: a frame the decoder refuses is an `AdapterError` naming the file,
+    the frame and why (`adapters.video_refusal`: review 7's 16000x16000 frame in a 160x120 stream was
+    "avcodec_send_packet() returned 22"). Opening and probing keep FFmpeg's own errors, which their callers name."""
+    with decoding(video) as (c, s):
+        declared = (s.codec_context.width, s.codec_context.height)
+        try:
+            yield c, s
+        except av.error.FFmpegError as e:
+            raise refused(video, declared, e, decoding) from e
 
 
 def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarray]:
@@ -122,7 +138,7 @@ class VideoFileCamera(CameraSource):
             return
         first = 0 if indices is None else min(indices)
         convert = frame_converter(fit)
-        with decoding(self.path) as (c, s):
+        with decoding_frames(self.path) as (c, s):
             if first > 0 and self._seekable:
                 yield from self._frames_from(c, s, first, wanted, last, convert)
                 return
@@ -193,8 +209,11 @@ class VideoClipCamera(CameraSource):
         super().__init__(name, canonical, times - self.start_s, h, w, intrinsics)
 
     @contextmanager
-    def _opened(self) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-        with self.video() if callable(self.video) else nullcontext(self.video) as f, decoding(f) as (c, s):
+    def _opened(
+        self, frames: bool = False
+    ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+        opened = decoding_frames if frames else decoding
+        with self.video() if callable(self.video) else nullcontext(self.video) as f, opened(f) as (c, s):
             yield c, s
 
     def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
@@ -209,7 +228,7 @@ class VideoClipCamera(CameraSource):
             return
         convert = frame_converter(fit)
         index = {int(p): i for i, p in enumerate(self._pts)}
-        with self._opened() as (c, s):
+        with self._opened(frames=True) as (c, s):
             t0, tb = s.start_time or 0, float(s.time_base)
             self._seek(c, s)
             for frame in c.decode(s):
