@@ -12,6 +12,11 @@ source changed under the reader:
   what discovery found), so a sidecar missing from the start stays the episode's defect.
 
 The answer (None, or the cause in words) is asked only after a failure, so a good read costs nothing.
+
+An adapter whose refs name only files discovery saw (one it expected and did not find flags the ref there, as LeRobot
+does) asks more, before it reads: `gone_since_discovery`, any of them missing now. A read that went on without it
+would write data that never had it: review 7 f6, a LeRobot dataset's `videos/` moved away for a moment after
+discovery, 40 of 40 episodes written without their cameras, exit 0, and the rerun called them done.
 """
 
 from __future__ import annotations
@@ -42,3 +47,15 @@ def vanished(root: Where, paths: Sequence[str], options: StorageOptions | None =
             "changed under the reader; rerun once it is back"
         )
     return None
+
+
+def gone_since_discovery(paths: Sequence[str], options: StorageOptions | None = None) -> str | None:
+    """The cause, when one of `paths` (files discovery saw for an episode) is missing now, else None: the source
+    changed under the reader (a folder moved away, a re-sync), the environment's. One existence check per path."""
+    gone = [p for p in paths[:MAX_CHECKED] if not locate(p, options).exists()]
+    if not gone:
+        return None
+    return (
+        f"{len(gone)} of the episode's {len(paths[:MAX_CHECKED])} files discovery found are gone since (first: "
+        f"{gone[0]}): the source changed under the reader; rerun once it is back"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.storage.faults import environment_fault
-from adapters.storage.vanished import MAX_CHECKED, SourceVanishedError, vanished
+from adapters.storage.vanished import MAX_CHECKED, SourceVanishedError, gone_since_discovery, vanished
 
 
 def _source(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -46,3 +46,14 @@ def test_only_the_first_files_are_looked_at(tmp_path: Path) -> None:
     root, paths = _source(tmp_path)
     many = [str(root / f"frame_{i}.png") for i in range(MAX_CHECKED)] + paths  # the real files past the checked ones
     assert vanished(root, many) is not None
+
+
+def test_one_discovered_file_gone_is_said_before_a_read_by_an_adapter_that_lists_only_what_it_saw(
+    tmp_path: Path,
+) -> None:
+    _, paths = _source(tmp_path)
+    assert gone_since_discovery(paths) is None
+    Path(paths[1]).unlink()
+    why = gone_since_discovery(paths)
+    assert why is not None and f"1 of the episode's 2 files discovery found are gone since (first: {paths[1]})" in why
+    assert environment_fault(SourceVanishedError(why)) is not None

@@ -24,6 +24,7 @@ from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 from jobs.spec_models import JobSpec
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.discovery import discover
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,29 @@ def test_finite_values_whose_stats_overflow_are_quarantined_naming_file_field_an
     assert rejected.field in ("action", "action.native")
     # source row 7 at 20 fps is 0.35 s: the first canonical frame past it (10 fps) is frame 4, at 0.4 s
     assert "first at frame 4 (0.400 s)" in rejected.message and "3e+38" in rejected.message, rejected.message
+
+
+def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_written_with_its_camera_after(
+    tmp_path: Path,
+) -> None:
+    """Review 7 f6 at the worker: `videos/` of a copy of the real GR00T sample moved away after discovery. The
+    episode is deferred as the environment's (the job exits 75, nothing quarantined), never staged without its
+    camera; with the folder back, the same task stages it with the camera."""
+    root = Path(shutil.copytree(realdata("gr00t_robot_sim_picknplace"), tmp_path / "raw/gr00t"))
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "sources": [{"name": "src", "adapter": "lerobot", "root": str(root)}],
+            "parallelism": {"environment": {"retries": 0}},
+        }
+    )
+    items, _ = discover(spec)
+    task = EpisodeTask(items[0], TaskSettings.of(spec))
+    (root / "videos").rename(tmp_path / "away")
+    deferred = process_episode(task)
+    assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
+    assert not (tmp_path / "out/datasets").exists() or not list((tmp_path / "out/datasets").rglob("*.mp4"))
+    (tmp_path / "away").rename(root / "videos")
+    staged = process_episode(task)
+    assert isinstance(staged, Staged), staged
+    assert list(staged.episodes[0].staged.video_files) == ["observation.images.head"]  # ego_view, canonical
