@@ -95,7 +95,7 @@ from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
-from adapters.storage.vanished import SourceVanishedError, gone_since_discovery
+from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
 from schemas.findings import SourceFinding
@@ -179,6 +179,7 @@ class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
     options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
     options: LeRobotOptions
+    refs_seen: ClassVar[bool] = True  # a ref names only files discovery found: one missing flags it there
     expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 
     def __init__(
@@ -274,7 +275,7 @@ class LeRobotSource(SourceAdapter):
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
-        if (why := gone_since_discovery(ref.paths, self.storage)) is not None:  # never read without a part it had
+        if (why := vanished(root, ref.paths, self.storage, all_seen=True)) is not None:  # never read without a part
             raise SourceVanishedError(why)
         try:
             if not reads_all(ds := self._dataset(root, ref.subset), ref):  # loaded while a part was missing: again

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
+from adapters.registry import adapter_class
 from adapters.storage.faults import environment_fault
 from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
@@ -166,7 +167,8 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
-        if (why := vanished(task.source.root, task.ref.paths, task.source.storage)) is not None:
+        seen = adapter_class(task.source.adapter).refs_seen
+        if (why := vanished(task.source.root, task.ref.paths, task.source.storage, all_seen=seen)) is not None:
             raise _EnvironmentFault(run.stage) from SourceVanishedError(why)  # the source went away, not bad data
         raw_file = task.ref.paths[0] if task.ref.paths else None
         return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))

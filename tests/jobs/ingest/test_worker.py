@@ -16,8 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.base import AdapterError
+from adapters.registry import get_adapter
 from ingest.lerobot.errors import EpisodeError
 from jobs.demo.corpus import write_raw_corpus
+from jobs.ingest import worker
 from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
@@ -184,3 +186,37 @@ def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_writt
     staged = process_episode(task)
     assert isinstance(staged, Staged), staged
     assert list(staged.episodes[0].staged.video_files) == ["observation.images.head"]  # ego_view, canonical
+    shutil.rmtree(staged.episodes[0].staged.stage_dir)
+
+
+def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, the folder moved away once the adapter read the episode (its frames decode later, while it is
+    written): the failed decode is the environment's (a LeRobot ref names only files discovery saw: any of them gone
+    is the source's change), not a data quarantine that no rerun redoes."""
+    root = Path(shutil.copytree(realdata("gr00t_robot_sim_picknplace"), tmp_path / "raw/gr00t"))
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "sources": [{"name": "src", "adapter": "lerobot", "root": str(root)}],
+            "parallelism": {"environment": {"retries": 0}},
+        }
+    )
+    items, _ = discover(spec)
+
+    def reading_then_moving(*args: object, **kw: object) -> object:
+        adapter = get_adapter(*args, **kw)
+        real = adapter.read
+
+        def read(ref: object) -> object:
+            raw = real(ref)
+            (root / "videos").rename(tmp_path / "away")
+            return raw
+
+        adapter.read = read
+        return adapter
+
+    monkeypatch.setattr(worker, "get_adapter", reading_then_moving)
+    deferred = process_episode(EpisodeTask(items[0], TaskSettings.of(spec)))
+    assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
