@@ -162,12 +162,8 @@ def test_finite_values_whose_stats_overflow_are_quarantined_naming_file_field_an
     assert "first at frame 4 (0.400 s)" in rejected.message and "3e+38" in rejected.message, rejected.message
 
 
-def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_written_with_its_camera_after(
-    tmp_path: Path,
-) -> None:
-    """Review 7 f6 at the worker: `videos/` of a copy of the real GR00T sample moved away after discovery. The
-    episode is deferred as the environment's (the job exits 75, nothing quarantined), never staged without its
-    camera; with the folder back, the same task stages it with the camera."""
+def _gr00t_task(tmp_path: Path) -> tuple[Path, EpisodeTask]:
+    """A copy of the real GR00T sample as a source, and its first episode's task (no retry of the environment's)."""
     root = Path(shutil.copytree(realdata("gr00t_robot_sim_picknplace"), tmp_path / "raw/gr00t"))
     spec = JobSpec.model_validate(
         {
@@ -177,7 +173,16 @@ def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_writt
         }
     )
     items, _ = discover(spec)
-    task = EpisodeTask(items[0], TaskSettings.of(spec))
+    return root, EpisodeTask(items[0], TaskSettings.of(spec))
+
+
+def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_written_with_its_camera_after(
+    tmp_path: Path,
+) -> None:
+    """Review 7 f6 at the worker: `videos/` of a copy of the real GR00T sample moved away after discovery. The
+    episode is deferred as the environment's (the job exits 75, nothing quarantined), never staged without its
+    camera; with the folder back, the same task stages it with the camera."""
+    root, task = _gr00t_task(tmp_path)
     (root / "videos").rename(tmp_path / "away")
     deferred = process_episode(task)
     assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
@@ -195,15 +200,7 @@ def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode
     """The same, the folder moved away once the adapter read the episode (its frames decode later, while it is
     written): the failed decode is the environment's (a LeRobot ref names only files discovery saw: any of them gone
     is the source's change), not a data quarantine that no rerun redoes."""
-    root = Path(shutil.copytree(realdata("gr00t_robot_sim_picknplace"), tmp_path / "raw/gr00t"))
-    spec = JobSpec.model_validate(
-        {
-            "output": str(tmp_path / "out"),
-            "sources": [{"name": "src", "adapter": "lerobot", "root": str(root)}],
-            "parallelism": {"environment": {"retries": 0}},
-        }
-    )
-    items, _ = discover(spec)
+    root, task = _gr00t_task(tmp_path)
 
     def reading_then_moving(*args: object, **kw: object) -> object:
         adapter = get_adapter(*args, **kw)
@@ -218,5 +215,5 @@ def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode
         return adapter
 
     monkeypatch.setattr(worker, "get_adapter", reading_then_moving)
-    deferred = process_episode(EpisodeTask(items[0], TaskSettings.of(spec)))
+    deferred = process_episode(task)
     assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
