@@ -25,7 +25,7 @@ from upath import UPath
 from adapters.base import CameraSource
 from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
-from adapters.video_refusal import refused
+from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -76,6 +76,15 @@ def decoding_frames(
             yield c, s
         except av.error.FFmpegError as e:
             raise refused(video, declared, e, decoding) from e
+
+
+def declared(frame: av.VideoFrame, i: int, camera: VideoFileCamera | VideoClipCamera) -> av.VideoFrame:
+    """`frame` when it is the size its stream declares; else an `AdapterError` naming the file and the frame (a
+    scaler would resize it silently, an unscaled one would fail where it is written, naming neither)."""
+    if (frame.width, frame.height) != (camera.width, camera.height):
+        where = camera.path if isinstance(camera, VideoFileCamera) else camera.video
+        raise resized(where, i, (camera.width, camera.height), (frame.width, frame.height))
+    return frame
 
 
 def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarray]:
@@ -145,7 +154,7 @@ class VideoFileCamera(CameraSource):
             for i, frame in enumerate(c.decode(s)):
                 self.decoded += 1
                 if wanted is None or i in wanted:
-                    yield i, convert(frame)
+                    yield i, convert(declared(frame, i, self))
                 if last is not None and i >= last:
                     return
 
@@ -167,7 +176,7 @@ class VideoFileCamera(CameraSource):
             if i is None or i < first:
                 continue  # pre-roll from the keyframe
             if wanted is None or i in wanted:
-                yield i, convert(frame)
+                yield i, convert(declared(frame, i, self))
             if last is not None and i >= last:
                 return
 
@@ -239,7 +248,7 @@ class VideoClipCamera(CameraSource):
                         return
                     continue
                 if wanted is None or i in wanted:
-                    yield i, convert(frame)
+                    yield i, convert(declared(frame, i, self))
                 if i >= last:
                     return
 

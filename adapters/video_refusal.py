@@ -31,18 +31,27 @@ def refused(video: Any, declared: tuple[int, int], error: Exception, opened: Ope
     """The error for `video` (a path, URL or file object), whose stream declares `declared` (w, h), refused by
     FFmpeg with `error`: the first frame the decoder refuses and why, from a second pass (`opened` opens it as the
     first did); a file object (a shard member) is not read twice, and its error names the file and FFmpeg's error."""
-    name = str(video) if isinstance(video, (str, os.PathLike, UPath)) else str(getattr(video, "name", "video"))
-    w, h = declared
+    name, (w, h) = _name(video), declared
     if not isinstance(video, (str, os.PathLike, UPath)):
         return AdapterError(f"a frame could not be decoded ({error})", adapter="video", file=name)
     frame, line = _first_refused(video, opened)
     size = _PICTURE.search(line)
-    if size is not None and (int(size[1]), int(size[2])) != (w, h):
-        cause = f"it is {size[1]}x{size[2]}, a frame of another size than the stream declares ({w}x{h})"
-    else:
-        cause = f"the decoder refused it ({line.strip() or 'FFmpeg gave no reason'})"
+    if size is not None and frame is not None and (int(size[1]), int(size[2])) != (w, h):
+        found = resized(video, frame, declared, (int(size[1]), int(size[2])))
+        return AdapterError(f"{found.reason}; {error}", adapter="video", file=name)
     where = f"frame {frame}" if frame is not None else "a frame"
+    cause = f"the decoder refused it ({line.strip() or 'FFmpeg gave no reason'})"
     return AdapterError(f"{where} could not be decoded: {cause}; {error}", adapter="video", file=name)
+
+
+def resized(video: Any, frame: int, declared: tuple[int, int], size: tuple[int, int]) -> AdapterError:
+    """The error for frame `frame` of `video` decoded at `size` (w, h) where its stream declares `declared`."""
+    cause = f"it is {size[0]}x{size[1]}, a frame of another size than the stream declares ({declared[0]}x{declared[1]})"
+    return AdapterError(f"frame {frame} could not be decoded: {cause}", adapter="video", file=_name(video))
+
+
+def _name(video: Any) -> str:
+    return str(video) if isinstance(video, (str, os.PathLike, UPath)) else str(getattr(video, "name", "video"))
 
 
 def _first_refused(video: Any, opened: Opener) -> tuple[int | None, str]:
@@ -57,8 +66,8 @@ def _first_refused(video: Any, opened: Opener) -> tuple[int | None, str]:
                 for packet in c.demux(s):
                     decoded += len(s.codec_context.decode(packet))
             except av.error.FFmpegError as e:
-                lines = [m for _, _, m in logs] or [str(getattr(e, "log", "") or "")]
-                return decoded, lines[-1]
+                last = logs[-1] if logs else getattr(e, "log", None)  # (level, component, line)
+                return decoded, str(last[-1]) if isinstance(last, tuple) and last else ""
     except av.error.FFmpegError as e:
         return None, str(e)
     finally:
