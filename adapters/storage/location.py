@@ -273,6 +273,7 @@ def local_path(loc: Where) -> Path:
     loc = locate(loc)
     declare(str(loc))  # the library opens it itself: named to the per-file boundary here (`declared`)
     if not is_object(loc):
+        refuse_special(loc)  # the library's open of a FIFO would wait for ever
         return loc
     with _CACHE_LOCK:
         if not _CACHE:

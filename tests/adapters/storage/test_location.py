@@ -150,6 +150,8 @@ def test_a_special_file_is_refused_before_any_library_opens_it(tmp_path: Path) -
             with pytest.raises(NotRegularFile, match=f"{re.escape(str(path))}: not a regular file \\({kind}\\)"):
                 with readable(path):
                     pass
+            with pytest.raises(NotRegularFile):
+                local_path(path)  # a library that opens by path (VRS) is refused it alike
             assert environment_fault(NotRegularFile(path, kind)) is None
     finally:
         sock.close()
