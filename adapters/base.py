@@ -324,12 +324,12 @@ class SourceAdapter(ABC):
 
     name: ClassVar[str]
     options_model: ClassVar[type[AdapterOptions]] = AdapterOptions
-    # what a root of this source holds, said when a root yields no episode ("meta/info.json here or one or two levels
-    # below"); an adapter outside this package may leave it empty
+    # what a root of this source holds, said when a root yields no episode ("meta/info.json here or ..."), or empty
     expects: ClassVar[str] = ""
     # why no episode of this source can hold an action, for a source that never has one ("" when some may): a job
     # spec's `tier: high|low` is then refused, since the judging step lowers every episode to actionless
     no_actions: ClassVar[str] = ""
+    refs_seen: ClassVar[bool] = False  # a ref names only files discovery found (`adapters.storage.vanished` all_seen)
 
     def __init__(
         self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None

@@ -25,6 +25,7 @@ from upath import UPath
 from adapters.base import CameraSource
 from adapters.storage import bounds
 from adapters.storage.location import Location, locate, readable
+from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -60,6 +61,30 @@ def decoding(
         s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
+
+
+@contextmanager
+def decoding_frames(
+    video: Location | str | IO[bytes],
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """`decoding` for a pass that decodes frames: a frame the decoder refuses is an `AdapterError` naming the file,
+    the frame and why (`adapters.video_refusal`: review 7's 16000x16000 frame in a 160x120 stream was
+    "avcodec_send_packet() returned 22"). Opening and probing keep FFmpeg's own errors, which their callers name."""
+    with decoding(video) as (c, s):
+        declared = (s.codec_context.width, s.codec_context.height)
+        try:
+            yield c, s
+        except av.error.FFmpegError as e:
+            raise refused(video, declared, e, decoding) from e
+
+
+def declared(frame: av.VideoFrame, i: int, camera: VideoFileCamera | VideoClipCamera) -> av.VideoFrame:
+    """`frame` when it is the size its stream declares; else an `AdapterError` naming the file and the frame (a
+    scaler would resize it silently, an unscaled one would fail where it is written, naming neither)."""
+    if (frame.width, frame.height) != (camera.width, camera.height):
+        where = camera.path if isinstance(camera, VideoFileCamera) else camera.video
+        raise resized(where, i, (camera.width, camera.height), (frame.width, frame.height))
+    return frame
 
 
 def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarray]:
@@ -122,14 +147,14 @@ class VideoFileCamera(CameraSource):
             return
         first = 0 if indices is None else min(indices)
         convert = frame_converter(fit)
-        with decoding(self.path) as (c, s):
+        with decoding_frames(self.path) as (c, s):
             if first > 0 and self._seekable:
                 yield from self._frames_from(c, s, first, wanted, last, convert)
                 return
             for i, frame in enumerate(c.decode(s)):
                 self.decoded += 1
                 if wanted is None or i in wanted:
-                    yield i, convert(frame)
+                    yield i, convert(declared(frame, i, self))
                 if last is not None and i >= last:
                     return
 
@@ -151,7 +176,7 @@ class VideoFileCamera(CameraSource):
             if i is None or i < first:
                 continue  # pre-roll from the keyframe
             if wanted is None or i in wanted:
-                yield i, convert(frame)
+                yield i, convert(declared(frame, i, self))
             if last is not None and i >= last:
                 return
 
@@ -193,8 +218,11 @@ class VideoClipCamera(CameraSource):
         super().__init__(name, canonical, times - self.start_s, h, w, intrinsics)
 
     @contextmanager
-    def _opened(self) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-        with self.video() if callable(self.video) else nullcontext(self.video) as f, decoding(f) as (c, s):
+    def _opened(
+        self, frames: bool = False
+    ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+        opened = decoding_frames if frames else decoding
+        with self.video() if callable(self.video) else nullcontext(self.video) as f, opened(f) as (c, s):
             yield c, s
 
     def _seek(self, c: av.container.InputContainer, s: av.video.stream.VideoStream) -> None:
@@ -209,7 +237,7 @@ class VideoClipCamera(CameraSource):
             return
         convert = frame_converter(fit)
         index = {int(p): i for i, p in enumerate(self._pts)}
-        with self._opened() as (c, s):
+        with self._opened(frames=True) as (c, s):
             t0, tb = s.start_time or 0, float(s.time_base)
             self._seek(c, s)
             for frame in c.decode(s):
@@ -220,7 +248,7 @@ class VideoClipCamera(CameraSource):
                         return
                     continue
                 if wanted is None or i in wanted:
-                    yield i, convert(frame)
+                    yield i, convert(declared(frame, i, self))
                 if i >= last:
                     return
 

@@ -87,7 +87,7 @@ from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
 from adapters.camera_roles import Role
 from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_annotations
 from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
-from adapters.lerobot.cameras import select_cameras
+from adapters.lerobot.cameras import reads_all, select_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
@@ -95,6 +95,7 @@ from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
+from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
 from schemas.findings import SourceFinding
@@ -178,6 +179,7 @@ class LeRobotSource(SourceAdapter):
     name: ClassVar[str] = "lerobot"
     options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
     options: LeRobotOptions
+    refs_seen: ClassVar[bool] = True  # a ref names only files discovery found: one missing flags it there
     expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 
     def __init__(
@@ -273,14 +275,20 @@ class LeRobotSource(SourceAdapter):
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
+        if (why := vanished(root, ref.paths, self.storage, all_seen=True)) is not None:  # never read without a part
+            raise SourceVanishedError(why)
         try:
-            ds = self._dataset(root, ref.subset)
+            if not reads_all(ds := self._dataset(root, ref.subset), ref):  # loaded while a part was missing: again
+                self._cache.pop(root, None)
+                ds = self._dataset(root, ref.subset)
         except (ValueError, OSError, KeyError, pa.ArrowException) as err:
             msg = f"dataset meta unreadable: {meta_error(err)}"
             raise self.error(msg, file=meta_file(err, root), episode=ref.raw_id) from err
         loc = ds.episodes.get(int(ep))
         if loc is None:
             raise self.error("episode not listed in the dataset meta", file=root, episode=ref.raw_id)
+        if not reads_all(ds, ref):
+            raise SourceVanishedError(f"{root}: a camera discovery read is not in the dataset now: {ref.paths[1:]}")
         if int(ep) in ds.problems:
             msg, file, fld = ds.problems[int(ep)]
             raise self.error(msg, file=file, episode=ref.raw_id, field=fld)

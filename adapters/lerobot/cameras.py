@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from adapters.base import EpisodeRef
 from adapters.camera_roles import Rule, camera_role
 from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
@@ -199,3 +200,13 @@ def canonical_map(
         if out[key] is None:
             ds.camera_notes[key] = "no camera rule matches its name: kept under its own key (camera_map places it)"
     return {k: out[k] for k in keys}  # info.json order
+
+
+def reads_all(ds: LoadedDataset, ref: EpisodeRef) -> bool:
+    """Whether `ds` reads every file `ref` was discovered with: its data file and each kept camera's mp4 (the paths
+    discovery gives); not when its meta was loaded while a camera's files were missing (a ghost then: review 7 f6)."""
+    loc = ds.episodes.get(int(ref.locator.get("episode_index", -1)))
+    if loc is None:
+        return True  # the read names it
+    reads = {str(ds.root / loc.data_file)} | {str(ds.root / loc.videos[k].file) for k in ds.cameras if k in loc.videos}
+    return set(ref.paths) <= reads

@@ -12,7 +12,9 @@ ride on the Location made and on every path derived from it. Without options the
 STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global table.
 
 `readable` refuses a Git LFS pointer file, naming it (`schemas.lfs.LfsPointer`), for every library that opens a file
-through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it.
+through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it. It
+refuses a special file too (`NotRegularFile`: a FIFO, a socket, a device), which an open would wait on for ever (review
+7 i06: a FIFO named `episode_1.mcap` hung the job); `special_kind` says so of a path a library opens by itself.
 
 These are the doors the per-file boundary learns a file's opens by where Python's audit hook does not see them
 (`adapters.storage.declared`): `readable` declares the file it hands a library, `local_path` the file whose path it
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -181,14 +184,50 @@ def readable(
             yield f
 
 
-def _no_pointer(path: Path) -> None:
-    """LfsPointer (`schemas.lfs`) naming a local file that is a Git LFS pointer; a stat, and a read of the few bytes
-    of a file small enough to be one."""
+class NotRegularFile(OSError, ValueError):
+    """A source file that is a FIFO, a socket or a device: refused before it is opened (an open waits for a writer
+    that never comes, a read never ends). No errno: the data's, and a ValueError, as whichever an adapter catches."""
+
+    def __init__(self, path: Where, kind: str) -> None:
+        self.path, self.kind = str(path), kind
+        super().__init__(f"{path}: not a regular file ({kind}): not opened")
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
+_SPECIAL += ((stat.S_ISBLK, "a block device"),)
+
+
+def special_kind(loc: Where) -> str | None:
+    """What a local path is when it is a special file ("a FIFO", ...), else None (a file, a folder, nothing there,
+    an object: a store holds none). One stat, following a link (where it leads is the containment's question)."""
+    if is_object(loc := locate(loc)):
+        return None
     try:
-        small = os.stat(path).st_size < MAX_POINTER_BYTES
+        return _special(os.stat(loc).st_mode)
+    except OSError:
+        return None
+
+
+def _special(mode: int) -> str | None:
+    return next((kind for test, kind in _SPECIAL if test(mode)), None)
+
+
+def refuse_special(loc: Where) -> None:
+    """`NotRegularFile` for a special file (`special_kind`)."""
+    if (kind := special_kind(loc)) is not None:
+        raise NotRegularFile(loc, kind)
+
+
+def _no_pointer(path: Path) -> None:
+    """LfsPointer (`schemas.lfs`) naming a local file that is a Git LFS pointer, `NotRegularFile` one that is a
+    special file; a stat, and a read of the few bytes of a file small enough to be a pointer."""
+    try:
+        st = os.stat(path)
     except OSError:
         return  # not there: the library's own error says so
-    if small:
+    if (kind := _special(st.st_mode)) is not None:
+        raise NotRegularFile(path, kind)
+    if st.st_size < MAX_POINTER_BYTES:
         with open(path, "rb") as f:
             refuse_pointer(path, f.read(MAX_POINTER_BYTES))
 
@@ -234,6 +273,7 @@ def local_path(loc: Where) -> Path:
     loc = locate(loc)
     declare(str(loc))  # the library opens it itself: named to the per-file boundary here (`declared`)
     if not is_object(loc):
+        refuse_special(loc)  # the library's open of a FIFO would wait for ever
         return loc
     with _CACHE_LOCK:
         if not _CACHE:

@@ -12,6 +12,12 @@ source changed under the reader:
   what discovery found), so a sidecar missing from the start stays the episode's defect.
 
 The answer (None, or the cause in words) is asked only after a failure, so a good read costs nothing.
+
+An adapter whose refs name only files discovery saw (one it expected and did not find flags the ref there, as LeRobot
+does: `SourceAdapter.refs_seen`) asks more, `all_seen=True`: any of them missing now is the source's change, asked
+before it reads too, and by the worker after a failure. A read that went on without it would write data that never
+had it: review 7 f6, a LeRobot dataset's `videos/` moved away for a moment after discovery, 40 of 40 episodes written
+without their cameras, exit 0, and the rerun called them done.
 """
 
 from __future__ import annotations
@@ -28,17 +34,25 @@ class SourceVanishedError(OSError):
     """The source went away under a reader (`vanished`'s cause): the environment's by its class name (`faults.toml`)."""
 
 
-def vanished(root: Where, paths: Sequence[str], options: StorageOptions | None = None) -> str | None:
-    """Why the source changed since discovery (its root gone, or every checked file of the episode gone), or None
-    when it is still as discovery saw it; an error while looking (a store that does not answer) propagates: it is the
-    environment's by `faults.environment_fault`."""
+def vanished(
+    root: Where, paths: Sequence[str], options: StorageOptions | None = None, *, all_seen: bool = False
+) -> str | None:
+    """Why the source changed since discovery (its root gone, or every checked file of the episode gone, or with
+    `all_seen` any of them), or None when it is still as discovery saw it; an error while looking (a store that does
+    not answer) propagates: it is the environment's by `faults.environment_fault`."""
     loc = locate(root, options)
     if not loc.exists():
         return f"the source root {root} is gone since discovery (moved, unmounted or deleted); rerun once it is back"
     checked = paths[:MAX_CHECKED]
-    if checked and not any(locate(p, options).exists() for p in checked):
+    gone = [p for p in checked if not locate(p, options).exists()]
+    if checked and len(gone) == len(checked):
         return (
             f"none of the episode's {len(checked)} discovered files exists any more (first: {checked[0]}): the source "
             "changed under the reader; rerun once it is back"
+        )
+    if all_seen and gone:
+        return (
+            f"{len(gone)} of the episode's {len(checked)} files discovery found are gone since (first: {gone[0]}): "
+            "the source changed under the reader; rerun once it is back"
         )
     return None

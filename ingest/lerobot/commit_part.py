@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.files.atomic import fsync_path
-from ingest.lerobot.errors import DatasetError, EpisodeError
+from ingest.lerobot.errors import DatasetError, EpisodeError, StatsOverflowError
 from ingest.lerobot.staging import TASK_COLUMN, TIMESTAMP64_COLUMN, StagedEpisode, read_frames
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy, table_features, to_arrow
@@ -80,7 +80,9 @@ def prepare_part(
 
     # stats in feature order, as lerobot: cameras from staging, numeric from the columns
     stats_src = {**columns, "timestamp": frames.column(TIMESTAMP64_COLUMN).to_numpy()}
-    stats = {k: staged.stats[k] if ft.is_video else numeric_stats(stats_src[k]) for k, ft in info.features.items()}
+    stats = {
+        k: staged.stats[k] if ft.is_video else _stats(root, staged, k, stats_src[k]) for k, ft in info.features.items()
+    }
 
     # journal paths are relative to the dataset root, so a moved or copied dataset still recovers itself
     stage_rel = _relative(root, staged.stage_dir)
@@ -124,6 +126,14 @@ def prepare_part(
         "new_tasks": new_tasks,
     }
     return part, info, tasks
+
+
+def _stats(root: Path, staged: StagedEpisode, key: str, values: np.ndarray) -> Any:
+    """`numeric_stats` of one feature; stats that are not finite are the episode's error, never a stats line."""
+    try:
+        return numeric_stats(values)
+    except ValueError as e:
+        raise StatsOverflowError(str(e), dataset=root.name, episode=staged.label, feature=key) from None
 
 
 def _relative(root: Path, path: Path) -> str:

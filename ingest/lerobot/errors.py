@@ -41,6 +41,11 @@ class NonFiniteError(EpisodeError):
     """NaN or inf in a numeric feature."""
 
 
+class StatsOverflowError(NonFiniteError):
+    """A finite value whose magnitude makes its feature's statistics overflow in the feature's dtype
+    (`ingest.lerobot.stats.stats_bound`): its std would be Infinity in `episodes_stats.jsonl`."""
+
+
 class TimestampError(EpisodeError):
     """Timestamps that are not finite, not increasing, or off the 1/fps grid lerobot checks."""
 

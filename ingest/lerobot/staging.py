@@ -28,10 +28,11 @@ from ingest.lerobot.errors import (
     FrameSizeError,
     NonFiniteError,
     ShapeError,
+    StatsOverflowError,
     TimestampError,
     UnknownFeatureError,
 )
-from ingest.lerobot.stats import ImageStats
+from ingest.lerobot.stats import ImageStats, stats_bound
 from ingest.lerobot.table import to_arrow, value_type
 from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
@@ -164,6 +165,15 @@ class EpisodeBuilder:
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             bad = np.flatnonzero(~np.isfinite(arr.ravel()))
             raise self._error(NonFiniteError, f"non-finite value(s) at flat position(s) {bad[:8].tolist()}", key)
+        if (bound := stats_bound(arr.dtype)) is not None and not (np.abs(arr) <= bound).all():
+            at = int(np.flatnonzero(~(np.abs(arr.ravel()) <= bound))[0])
+            raise self._error(
+                StatsOverflowError,
+                f"value {arr.ravel()[at]:.4g} at flat position {at}, first at frame {self.frames} "
+                f"({self.frames / self.fps:.3f} s) of the episode, is past +-{bound:.3g}, where its statistics "
+                f"overflow {arr.dtype} (lerobot reduces a feature in its dtype)",
+                key,
+            )
         return arr.item() if shape == (1,) else arr.ravel()
 
     def _check_image(self, key: str, ft: FeatureSpec, value: Any) -> np.ndarray:

@@ -21,6 +21,11 @@ folders a committer moved to a sibling dataset of another signature before the k
 files differ in any way (but for the parquet a commit killed before its journal left in the folder, which the commit
 writes over), that cannot be read by this version (a changed answer type), or that was made under other settings
 than this run's (its source's spec, the canonicalization, the codec: `made_by`).
+The answer is kept as it was given: NaN, the infinities, -0.0, every float's digits and key order are written as
+`json.dumps` writes them (the committer's own serializer, `schemas.lerobot.dump_jsonl_line`) and read back to the same
+values (`_encode`, `_decode`, the one path both ways), so an adopted episode's lines are the bytes an uninterrupted
+run commits (review 7: NaN was recorded as null, and 19 adopted episodes said `clamp_value: null`); an answer holding
+a value JSON cannot hold is not recorded (done again).
 Sizes, not digests, are checked: the files were synced before the record, so a kill (or a crash of the machine) leaves
 them whole or leaves no record; a file changed in place at its own size by something else is not detected.
 """
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 from ingest.files.atomic import fsync_path, write_text_atomic
 from ingest.lerobot.commit_part import STAGED_PARQUET
@@ -50,6 +56,17 @@ log = logging.getLogger(__name__)
 STAGED_DIR = f"{JOB_DIR}/staged"  # one record per raw episode staged and not yet committed
 _RECORD = TypeAdapter(dict[str, Any])
 _STAGED = TypeAdapter(Staged)
+
+
+def _encode(body: dict[str, Any]) -> str:
+    """A record as JSON, every value as it is: the answer dumped as Python values (no model's JSON settings, which
+    write NaN and the infinities as null), then written with NaN, Infinity and -Infinity as `json.dumps` writes them."""
+    return to_json(body, inf_nan_mode="constants").decode()
+
+
+def _decode(path: Path) -> dict[str, Any]:
+    """A record as `_encode` wrote it (the constants read back as the floats they were)."""
+    return _RECORD.validate_json(path.read_bytes())
 
 
 def _path(output: Path, uid: str) -> Path:
@@ -93,11 +110,11 @@ def record(output: Path, task: EpisodeTask, result: Staged) -> None:
             for name in files:
                 fsync_path(stage_dir / name)
             fsync_path(stage_dir)
-        result_json = _STAGED.dump_python(result, mode="json")
-        body = {"output": str(output), "folders": folders, "made_by": made_by(task), "result": result_json}
+        answer = _STAGED.dump_python(result)
+        body = {"output": str(output), "folders": folders, "made_by": made_by(task), "result": answer}
         path = _path(output, result.uid)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, _RECORD.dump_json(body).decode())
+        write_text_atomic(path, _encode(body))
     except (OSError, ValueError) as e:
         log.warning("%s: its staged result was not recorded (a kill now would have it done again): %s", result.uid, e)
 
@@ -131,7 +148,7 @@ def recorded_folders(output: Path) -> frozenset[Path]:
     named = set()
     for path in (Path(output) / STAGED_DIR).glob("*.json"):
         with contextlib.suppress(OSError, ValueError, KeyError, ValidationError):
-            body = _RECORD.validate_json(path.read_bytes())
+            body = _decode(path)
             named |= {Path(output) / rel for rel in body["folders"]}
     return frozenset(named)
 
@@ -143,7 +160,7 @@ def kept_folders(adopted: dict[str, Record]) -> frozenset[Path]:
 
 def _check(output: Path, path: Path) -> tuple[Record | None, str]:
     try:
-        body = _RECORD.validate_json(path.read_bytes())
+        body = _decode(path)
         result = _STAGED.validate_python(body["result"])
         was = Path(body["output"])
         rebased = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
+from adapters.registry import adapter_class
 from adapters.storage.faults import environment_fault
 from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
@@ -166,9 +167,11 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
-        if (why := vanished(task.source.root, task.ref.paths, task.source.storage)) is not None:
+        seen = adapter_class(task.source.adapter).refs_seen
+        if (why := vanished(task.source.root, task.ref.paths, task.source.storage, all_seen=seen)) is not None:
             raise _EnvironmentFault(run.stage) from SourceVanishedError(why)  # the source went away, not bad data
-        return replace(rejected_by(task.uid, run.stage, e), retried=len(retried))
+        raw_file = task.ref.paths[0] if task.ref.paths else None
+        return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))
 
 
 def quarantined_parts(uid: str, result: Canonicalized) -> tuple[Rejected, ...]:
@@ -181,11 +184,14 @@ def quarantined_parts(uid: str, result: Canonicalized) -> tuple[Rejected, ...]:
     ) + tuple(Rejected(uid + r.tag, r.stage, REJECTED, r.note, part=r.tag) for r in result.rejections)
 
 
-def rejected_by(uid: str, stage: Stage, e: Exception) -> Rejected:
-    """The `Rejected` result of an exception: its reason, and the file and field it names when it names them."""
+def rejected_by(uid: str, stage: Stage, e: Exception, raw_file: str | None = None) -> Rejected:
+    """The `Rejected` result of an exception: its reason, and the file and field it names when it names them. An
+    episode's bad value (`EpisodeError`, raised where it is staged) names `raw_file`, the raw file its values were
+    read from (the lineage's `raw_path`), and the frame it is at."""
     message = getattr(e, "reason", None) or str(e)
     if isinstance(e, EpisodeError):
-        return Rejected(uid, stage, type(e).__name__, message, field=e.feature)
+        message += f" (frame {e.frame})" if e.frame is not None and f"frame {e.frame}" not in message else ""
+        return Rejected(uid, stage, type(e).__name__, message, file=raw_file, field=e.feature)
     if isinstance(e, AdapterError):
         return Rejected(uid, stage, type(e).__name__, message, file=e.file, field=e.field)
     return Rejected(uid, stage, type(e).__name__, message)

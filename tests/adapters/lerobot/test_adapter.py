@@ -18,6 +18,7 @@ from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
+from adapters.storage.vanished import SourceVanishedError
 from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -509,3 +510,30 @@ def test_timestamps_drifting_from_the_video_are_left_alone(damaged: Path) -> Non
     assert ep.metadata["timestamp_offset_s"] == 0.0
     np.testing.assert_array_equal(ep.states["observation.state"].timestamps, stretched.to_numpy())
     assert [q["code"] for q in ep.metadata["episode_quirks"]] == ["timestamp_video_drift"]
+
+
+def test_a_videos_folder_gone_after_discovery_is_never_read_as_a_dataset_without_cameras(
+    gr00t: Path, tmp_path: Path
+) -> None:
+    """Review 7 f6: `videos/` moved away just after discovery and put back: every episode was written without its
+    camera (the read-time meta took it for a ghost), exit 0, and the rerun kept them so. Now a read refuses as the
+    environment's (`SourceVanishedError`: the job defers, exit 75) in the instance that discovered (its meta cached)
+    and in a worker's fresh one; a worker whose meta was loaded while the folder was away loads it again once it
+    is back, and reads the camera."""
+    copy = Path(shutil.copytree(gr00t, tmp_path / "gr00t"))
+    adapter = LeRobotSource()
+    refs = list(adapter.discover(copy))
+    assert all(len(r.paths) == 2 and r.paths[1].endswith(".mp4") for r in refs)
+    (copy / "videos").rename(tmp_path / "away")
+    late = LeRobotSource()
+    assert EGO not in late.dataset(copy).cameras  # loaded while away: a ghost to this instance's meta
+    for reader in (adapter, late, LeRobotSource()):
+        with pytest.raises(SourceVanishedError, match="files discovery found are gone since"):
+            reader.read(refs[1])
+    (tmp_path / "away").rename(copy / "videos")
+    raw = late.read(refs[1])
+    assert list(raw.cameras) == [EGO] and len(raw.cameras[EGO]) == LENGTHS[1]
+    # one camera's file gone for one episode: its read defers too (not "no mp4", a permanent data quarantine)
+    Path(refs[2].paths[1]).rename(tmp_path / "one.mp4")
+    with pytest.raises(SourceVanishedError):
+        LeRobotSource().read(refs[2])

@@ -5,6 +5,7 @@ an object store; a bare sqlite3 file without type definitions reads with ROS 2 H
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,8 +16,12 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer
 from upath import UPath
 
+from adapters.base import AdapterError
+from adapters.registry import get_adapter
 from adapters.rosbag.bags import find_bags, open_bag
-from tests.adapters.rosbag.conftest import T0, TS, _header
+from adapters.storage.location import NotRegularFile
+from tests.adapters.rosbag.conftest import T0, TS, _header, write_bag
+from tests.adapters.rosbag.test_adapter import OPTIONS
 from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
 from tests.realdata import realdata
 
@@ -142,3 +147,32 @@ def test_a_sqlite3_bag_without_type_definitions_reads_with_humble_types(tmp_path
         read = [(t, r.deserialize(raw, c.msgtype)) for c, t, raw in r.messages()]
     assert [t for t, _ in read] == [T0 + k * 10 for k in range(5)]
     assert [m.position.tolist() for _, m in read] == positions and read[0][1].name == ["a", "b"]
+
+
+@pytest.mark.timeout(60)  # the old code waited on the FIFO for ever
+def test_a_fifo_among_good_bags_is_refused_at_its_open_naming_it_and_the_others_read(tmp_path: Path) -> None:
+    """Review 7 i06: `mkfifo episode_1.mcap` among good bags hung the job (rosbags' open waits for a writer). A bare
+    FIFO bag and a ROS 2 folder whose .mcap is a FIFO are refused before rosbags opens them, each naming its file; the
+    good bags beside them are read."""
+    root = tmp_path / "bags"
+    for name in ("episode_0", "episode_2", "episode_3"):
+        write_bag(root / name, seconds=0.5)
+    os.mkfifo(root / "episode_1.mcap")
+    (inner,) = (root / "episode_3").glob("*.mcap")
+    inner.unlink()
+    os.mkfifo(inner)
+    adapter = get_adapter("rosbag", OPTIONS)
+    refs = list(adapter.discover(root))
+    assert [r.raw_id for r in refs] == ["episode_0", "episode_1.mcap", "episode_2", "episode_3"]
+    read, refused = {}, {}
+    for r in refs:
+        try:
+            read[r.raw_id] = adapter.read(r)
+        except AdapterError as e:
+            refused[r.raw_id] = e
+    assert set(read) == {"episode_0", "episode_2"}
+    assert refused["episode_1.mcap"].file == str(root / "episode_1.mcap")
+    assert f"{root / 'episode_1.mcap'}: not a regular file (a FIFO): not opened" in refused["episode_1.mcap"].reason
+    assert f"{inner}: not a regular file (a FIFO)" in refused["episode_3"].reason
+    with pytest.raises(NotRegularFile), open_bag(root / "episode_1.mcap"):
+        pass

@@ -16,6 +16,7 @@ from upath import UPath
 
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import (
+    NotRegularFile,
     is_object,
     local_path,
     locate,
@@ -23,6 +24,7 @@ from adapters.storage.location import (
     open_binary,
     readable,
     scan,
+    special_kind,
 )
 from schemas.storage import StorageOptions
 
@@ -132,3 +134,28 @@ def test_an_object_is_missing_only_when_the_store_says_so(monkeypatch: pytest.Mo
         with pytest.raises(Exception, match="Could not connect to the endpoint URL") as e:
             loc.is_file()
     assert environment_fault(e.value) is not None
+
+
+@pytest.mark.timeout(60)  # the old code's open of the FIFO waited for ever
+def test_a_special_file_is_refused_before_any_library_opens_it(tmp_path: Path) -> None:
+    """Review 7 i06: an open of a FIFO waits for a writer for ever. `readable` (every library's door) refuses a FIFO
+    and a socket, naming them, as the data's; a file, a folder and a missing path pass to the library's own errors."""
+    fifo, sock_path = tmp_path / "episode_1.parquet", tmp_path / "s.mcap"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        for path, kind in ((fifo, "a FIFO"), (sock_path, "a socket")):
+            assert special_kind(path) == kind
+            with pytest.raises(NotRegularFile, match=f"{re.escape(str(path))}: not a regular file \\({kind}\\)"):
+                with readable(path):
+                    pass
+            with pytest.raises(NotRegularFile):
+                local_path(path)  # a library that opens by path (VRS) is refused it alike
+            assert environment_fault(NotRegularFile(path, kind)) is None
+    finally:
+        sock.close()
+    (tmp_path / "ok.bin").write_bytes(b"x" * 200)
+    assert [special_kind(tmp_path / p) for p in ("ok.bin", ".", "gone")] == [None, None, None]
+    with readable(tmp_path / "ok.bin") as src:
+        assert src == str(tmp_path / "ok.bin")

@@ -46,3 +46,15 @@ def test_only_the_first_files_are_looked_at(tmp_path: Path) -> None:
     root, paths = _source(tmp_path)
     many = [str(root / f"frame_{i}.png") for i in range(MAX_CHECKED)] + paths  # the real files past the checked ones
     assert vanished(root, many) is not None
+
+
+def test_one_discovered_file_gone_is_said_for_an_adapter_whose_refs_name_only_what_it_saw(tmp_path: Path) -> None:
+    """`all_seen` (LeRobot's refs: a file missing at discovery flags the ref there): any one file gone since is the
+    source's change (review 7 f6: `videos/` away for a moment), where without it a sidecar may be missing for good."""
+    root, paths = _source(tmp_path)
+    assert vanished(root, paths, all_seen=True) is None
+    Path(paths[1]).unlink()
+    assert vanished(root, paths) is None
+    why = vanished(root, paths, all_seen=True)
+    assert why is not None and f"1 of the episode's 2 files discovery found are gone since (first: {paths[1]})" in why
+    assert environment_fault(SourceVanishedError(why)) is not None

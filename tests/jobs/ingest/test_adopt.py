@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -16,13 +17,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import jobs.cli
 from adapters.synthetic.egodex import write_egodex
 from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE
+from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer_dir import STAGING
+from ingest.storage.corpus import Corpus
 from jobs.ingest.adopt import (
     STAGED_DIR,
     AdoptingTasks,
@@ -30,13 +34,17 @@ from jobs.ingest.adopt import (
     adoptable,
     forget,
     kept_folders,
+    record,
     recorded_folders,
 )
+from jobs.ingest.commit import DatasetCommitter
 from jobs.ingest.resume import roll_forward
 from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec import load_spec
 from jobs.spec_models import JobSpec
+from schemas.corpus import LINEAGE_KEY
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
@@ -209,3 +217,49 @@ def test_a_kill_keeps_every_finished_episode_and_the_rerun_is_the_uninterrupted_
     assert redone == sum(a != "Staged" for a in answers.values())  # only a rejected one's quarantine row (buffered)
     assert hashes(corpus) == hashes(reference)
     assert not list(corpus.glob(f"datasets/*/*/{STAGING}/*")) and not (corpus / STAGED_DIR).exists()
+
+
+# -- every value an episode's lineage can hold survives the record (issue 67 item 1) ---------------------------------
+
+_PLANTED = {  # each value a JSON round trip could change, in an unsorted key order
+    "z_nan": float("nan"),
+    "inf": float("inf"),
+    "minus_inf": -float("inf"),
+    "minus_zero": -0.0,
+    "subnormal": 5e-324,
+    "float32": float(np.float32(0.1)),  # a float32 widened: its digits are not 0.1's
+    "big_int": 2**63 + 1,
+    "pair": (1.5, "two"),
+    "text": "caf\u00e9 \u2013 \U0001f916",
+    "nested": {"b": [float("nan"), -0.0], "a": {"clamp_value": float("nan")}},
+}
+
+
+def _commit(output: Path, result: Staged, codec: VideoCodec) -> bytes:
+    """`result` committed as the job's committer commits it: the dataset's `episodes.jsonl` and stats lines."""
+    committer = DatasetCommitter(Corpus(output), codec)
+    assert committer.commit(list(result.episodes)) is None
+    committer.close()
+    root = output / result.episodes[0].dataset
+    return (root / EPISODES_PATH).read_bytes() + (root / EPISODES_STATS_PATH).read_bytes()
+
+
+def test_an_adopted_episode_is_committed_byte_for_byte_as_the_uninterrupted_one(tmp_path: Path) -> None:
+    """Review 7: after a kill, an adopted episode's line said `clamp_value: null` where the uninterrupted run wrote
+    `NaN` (the record went through JSON with NaN as null). Planted: every value a serialization can change, in the
+    lineage of a real staged episode and in its camera stats; the committed lines of the adopted answer and of the
+    answer as the worker gave it (pickled, as Ray hands it over) are the same bytes."""
+    output, result, task = _staged(tmp_path)
+    ep = result.episodes[0]
+    lineage = {**ep.staged.extra[LINEAGE_KEY], "behaviour": {"clamp_value": float("nan")}, "planted": _PLANTED}
+    stats = {k: s.model_copy(update={"min": [float("nan"), -0.0, float("inf")]}) for k, s in ep.staged.stats.items()}
+    staged = ep.staged.model_copy(update={"extra": {**ep.staged.extra, LINEAGE_KEY: lineage}, "stats": stats})
+    planted = replace(result, episodes=(replace(ep, staged=staged), *result.episodes[1:]))
+    record(output, task, planted)
+    killed = tmp_path / "killed"
+    shutil.copytree(output, killed)
+    (adopted,) = (r.result for r in adoptable(killed).values())
+
+    uninterrupted = _commit(output, pickle.loads(pickle.dumps(planted)), task.settings.codec)
+    assert b"NaN" in uninterrupted and b"-0.0" in uninterrupted
+    assert _commit(killed, adopted, task.settings.codec) == uninterrupted

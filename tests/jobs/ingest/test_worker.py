@@ -4,21 +4,29 @@ rejected with its stage and first cause, and an episode out of deadline attempts
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.base import AdapterError
+from adapters.registry import get_adapter
 from ingest.lerobot.errors import EpisodeError
 from jobs.demo.corpus import write_raw_corpus
+from jobs.ingest import worker
 from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
 from jobs.spec_models import JobSpec
+from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.discovery import discover
+from tests.realdata import realdata
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +114,106 @@ def test_a_source_gone_since_discovery_is_deferred_not_quarantined(
     assert isinstance(process_episode(good[1]), Staged)  # its neighbour is read as before
     [bad] = [t for t in tasks if t not in good]
     assert isinstance(process_episode(bad), Rejected)  # the data's own defect, the source there: quarantined
+
+
+def test_finite_values_whose_stats_overflow_are_quarantined_naming_file_field_and_frame(tmp_path: Path) -> None:
+    """Review 7 i02b: an episode whose actions are +-3e38 (finite float32) was written, and its `episodes_stats.jsonl`
+    said `std: Infinity` (the square overflows float32). Now it is the episode's error at the worker: the row names
+    the parquet, the field and the first frame past the bound; the episode beside it is staged."""
+    root = tmp_path / "raw/ds"
+    rows = np.linspace(0, 1, 40 * len(MOTORS)).reshape(40, len(MOTORS))
+    write_arm_dataset(root, "so101_follower", list(MOTORS), rows)
+    data = root / "data/chunk-000"
+    table = pq.read_table(data / "episode_000000.parquet")
+    pq.write_table(
+        table.set_column(
+            table.schema.get_field_index("episode_index"), "episode_index", pa.array([1] * table.num_rows, pa.int64())
+        ),
+        data / "episode_000001.parquet",
+    )
+    action = np.stack(table.column("action").to_numpy(zero_copy_only=False)).astype(np.float32)
+    action[7:] = np.where(np.arange(len(action) - 7) % 2, 3e38, -3e38)[:, None]
+    bad = table.set_column(
+        table.schema.get_field_index("action"),
+        "action",
+        pa.FixedSizeListArray.from_arrays(pa.array(action.ravel()), len(MOTORS)),
+    )
+    pq.write_table(bad, data / "episode_000001.parquet")
+    entry = json.loads((root / "meta/episodes.jsonl").read_text())
+    (root / "meta/episodes.jsonl").write_text("".join(json.dumps(entry | {"episode_index": i}) + "\n" for i in (0, 1)))
+    info = json.loads((root / "meta/info.json").read_text())
+    (root / "meta/info.json").write_text(json.dumps(info | {"total_episodes": 2, "total_frames": 2 * table.num_rows}))
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "sources": [{"name": "src", "adapter": "lerobot", "root": str(tmp_path / "raw")}],
+        }
+    )
+    items, flagged = discover(spec)
+    assert not flagged and len(items) == 2
+    results = [process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items]
+    assert isinstance(results[0], Staged), results[0]
+    rejected = results[1]
+    assert isinstance(rejected, Rejected), rejected
+    assert rejected.error_class == "StatsOverflowError" and rejected.stage == "write"
+    assert rejected.file == str(data / "episode_000001.parquet")
+    assert rejected.field in ("action", "action.native")
+    # source row 7 at 20 fps is 0.35 s: the first canonical frame past it (10 fps) is frame 4, at 0.4 s
+    assert "first at frame 4 (0.400 s)" in rejected.message and "3e+38" in rejected.message, rejected.message
+
+
+def _gr00t_task(tmp_path: Path) -> tuple[Path, EpisodeTask]:
+    """A copy of the real GR00T sample as a source, and its first episode's task (no retry of the environment's)."""
+    root = Path(shutil.copytree(realdata("gr00t_robot_sim_picknplace"), tmp_path / "raw/gr00t"))
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "out"),
+            "sources": [{"name": "src", "adapter": "lerobot", "root": str(root)}],
+            "parallelism": {"environment": {"retries": 0}},
+        }
+    )
+    items, _ = discover(spec)
+    return root, EpisodeTask(items[0], TaskSettings.of(spec))
+
+
+def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_written_with_its_camera_after(
+    tmp_path: Path,
+) -> None:
+    """Review 7 f6 at the worker: `videos/` of a copy of the real GR00T sample moved away after discovery. The
+    episode is deferred as the environment's (the job exits 75, nothing quarantined), never staged without its
+    camera; with the folder back, the same task stages it with the camera."""
+    root, task = _gr00t_task(tmp_path)
+    (root / "videos").rename(tmp_path / "away")
+    deferred = process_episode(task)
+    assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
+    assert not (tmp_path / "out/datasets").exists() or not list((tmp_path / "out/datasets").rglob("*.mp4"))
+    (tmp_path / "away").rename(root / "videos")
+    staged = process_episode(task)
+    assert isinstance(staged, Staged), staged
+    assert list(staged.episodes[0].staged.video_files) == ["observation.images.head"]  # ego_view, canonical
+    shutil.rmtree(staged.episodes[0].staged.stage_dir)
+
+
+def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, the folder moved away once the adapter read the episode (its frames decode later, while it is
+    written): the failed decode is the environment's (a LeRobot ref names only files discovery saw: any of them gone
+    is the source's change), not a data quarantine that no rerun redoes."""
+    root, task = _gr00t_task(tmp_path)
+
+    def reading_then_moving(*args: object, **kw: object) -> object:
+        adapter = get_adapter(*args, **kw)
+        real = adapter.read
+
+        def read(ref: object) -> object:
+            raw = real(ref)
+            (root / "videos").rename(tmp_path / "away")
+            return raw
+
+        adapter.read = read
+        return adapter
+
+    monkeypatch.setattr(worker, "get_adapter", reading_then_moving)
+    deferred = process_episode(task)
+    assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
