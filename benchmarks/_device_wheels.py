@@ -7,8 +7,8 @@ Ray, DuckDB or universal_pathlib). A call carries at most 64 MiB, the tracked tr
 
 - `ray`: Ray (its Java jar, RLlib, Serve, LLM and the dashboard's source maps left out; native binaries stripped of
   symbols: 79 MB -> about 20 MB) and its needs; with pydantic, enough for the training-step benchmarks.
-- `media`: PyAV, DuckDB, universal_pathlib, diffusers, crc32c, tfrecord and pydantic: the latents benchmarks'
-  decode and catalog, and what the CUDA tests' fixtures import.
+- `media`: PyAV, DuckDB, universal_pathlib, diffusers, crc32c, tfrecord, lz4 (`adapters.storage.bounds`) and
+  pydantic: the latents benchmarks' decode and catalog, and what the CUDA tests' fixtures import.
 
 Unpacked in the same warm machine, the two make the whole `eidata latents` path importable. Versions are the ones
 installed in this venv, so the device runs what the suite tested. Wheels are CPython 3.12 (the image's Python is
@@ -45,7 +45,7 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "ray": ("ray", "jsonschema", "jsonschema-specifications", "referencing", "rpds-py", *PYDANTIC),
     # crc32c and tfrecord: the OXE adapter, which tests/jobs/conftest.py's demo corpus loads; diffusers: the Wan VAE
     # test (pure Python; its needs are in the image)
-    "media": ("av", "duckdb", "universal-pathlib", "pathlib-abc", "crc32c", "tfrecord", "diffusers", *PYDANTIC),
+    "media": ("av", "duckdb", "universal-pathlib", "pathlib-abc", "crc32c", "tfrecord", "diffusers", "lz4", *PYDANTIC),
 }
 SDIST_ONLY = {"tfrecord"}  # 1.14.6 has no wheel on the index (1.14.2-1.14.4 do); pure Python, so built here
 # what no benchmark or test run on the device imports: 44 MB of Ray's 114 MB unpacked

@@ -23,7 +23,7 @@ from training.flow import latent_loss, sample_time, weighted_mean
 from training.lam import LatentActionModel
 from training.layers import Mlp
 from training.model import DiTInputs, MMDiT
-from training.routing import route
+from training.routing import ACTION_ROLE, FUTURE_ROLE, route
 
 
 @dataclass
@@ -92,6 +92,9 @@ class LDAObjective(nn.Module):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
         self.lara = cfg.lara
+        # the routing tables move with the module (`.cuda()`), so a step copies nothing from the host; not saved
+        self.register_buffer("action_role", ACTION_ROLE.clone(), persistent=False)
+        self.register_buffer("future_role", FUTURE_ROLE.clone(), persistent=False)
         self.dit = MMDiT(cfg.model)
         self.lam: LatentActionModel | None = None
         self.projector: Mlp | None = None
@@ -111,7 +114,7 @@ class LDAObjective(nn.Module):
         task = batch["task"]
         # steps past the episode's end: zero, so neither the model's input nor any loss depends on their values
         actions = batch["actions"] * batch["chunk_mask"].unsqueeze(-1).to(batch["actions"].dtype)
-        r = route(actions, lat.fut, task, noise.t, noise.action, noise.latent)
+        r = route(actions, lat.fut, task, noise.t, noise.action, noise.latent, (self.action_role, self.future_role))
         inputs = {k: getattr(r, k) for k in ("act_in", "act_absent", "fut_in", "fut_absent")}
         out = self.dit(dit_inputs(batch, lat, **inputs, t=noise.t, task=task))
         la = chunk_loss(out.action, r.act_target, batch["action_mask"], batch["chunk_mask"])
