@@ -29,12 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from ingest.storage.corpus import NotACorpus, read_corpus
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
-from jobs.export.lda.plan import DatasetPlan, LdaExportError, plan_export
+from jobs.export.lda.plan import DatasetPlan, LdaExportError, missing_files, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
@@ -51,6 +53,7 @@ from schemas.lda import (
 )
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
 from schemas.modality import ModalityJson, check_modality
+from schemas.storage import is_remote
 
 Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
@@ -214,11 +217,18 @@ def export_lda(
 
 def planned(corpus_root: Path, manifest: str | None = None) -> list[DatasetResult]:
     """What `export_lda` would write, as its results (status "to write"), from the plan alone: nothing read past the
-    meta, nothing encoded or written (`plan.Refused` as for the export)."""
-    return [
-        DatasetResult(p.name, "to write", p.layout, len(p.lines), sum(int(x["length"]) for x in p.lines), [], p.native)
-        for p in plan_export(Path(corpus_root), manifest)
-    ]
+    meta, nothing encoded or written (`plan.Refused` as for the export); a dataset missing an episode file it would
+    read is the error its export would be."""
+    out = []
+    for p in plan_export(Path(corpus_root), manifest):
+        lost = missing_files(p)
+        if lost:
+            more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+            out.append(DatasetResult(p.name, "error", notes=[f"missing: {', '.join(lost[:3])}{more}"]))
+            continue
+        frames = sum(int(x["length"]) for x in p.lines)
+        out.append(DatasetResult(p.name, "to write", p.layout, len(p.lines), frames, [], p.native))
+    return out
 
 
 @dataclass
@@ -233,11 +243,14 @@ class Job:
 def _build(args: argparse.Namespace) -> Job:
     if not getattr(args, "out", None):
         raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
-    root, out = Path(args.root), Path(args.out)
-    if not (root / "datasets").is_dir():
-        raise Usage(f"eidata export: {root} is not a corpus (no datasets/ folder)")
-    if str(args.root).startswith("s3://") or str(args.out).startswith("s3://"):
+    if is_remote(str(args.root)) or is_remote(str(args.out)):
         raise Usage("eidata export: --format lda reads and writes local folders only")
+    root, out = Path(args.root), Path(args.out)
+    try:
+        with read_corpus(root):  # the same words as every command for a folder that is not a corpus
+            pass
+    except (StorageError, NotACorpus) as e:
+        raise Usage(f"eidata export: {e}") from e
     return Job(root, out, getattr(args, "manifest", None), dry_run=bool(getattr(args, "dry_run", False)))
 
 
