@@ -33,6 +33,7 @@ from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.storage.corpus import NotACorpus, read_corpus
+from ingest.storage.tree import MARKER
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -178,6 +179,9 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if ModalityJson.load(tmp / MODALITY_PATH) != modality:
         raise LdaExportError(f"{tmp / MODALITY_PATH}: reads back different from what was written")
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
+    # the completion record every eidata export leaves (`ingest.storage.tree.MARKER`): what `report --exports` reads
+    record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
+    write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     if dst.exists():
         shutil.rmtree(dst)
     tmp.rename(dst)

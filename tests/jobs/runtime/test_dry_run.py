@@ -86,6 +86,7 @@ FORMS: dict[str, list[tuple[list[str], str]]] = {
         (["--format", "lerobot-v21", "--out", "OUT/v21", "--manifest", "all", "--frame-size", "64x64"], "to write"),
         (["--format", "gr00t"], "to write  datasets/oxe/bridge"),
         (["--format", "gr00t", "--out", "OUT/gr00t"], "to write  datasets/oxe/bridge"),
+        (["--format", "lda", "--out", "OUT/lda"], "to write oxe/bridge single_arm, 3 episodes"),
         (["--format", "lingbot-va", "--out", "OUT/lingbot", "--vae", "OUT/none", "--text-encoder", "OUT/none"], ""),
     ],
     "verdicts": [([], "would rewrite")],
