@@ -64,8 +64,8 @@ def test_a_dry_run_plans_and_writes_nothing_then_the_export_writes(
     assert _export(work, fmt, tmp_path / "out", "--dry-run") == want
     printed = capsys.readouterr()
     assert _tree(work) == before and not (tmp_path / "out").exists()
-    if want:
-        assert NO_MODELS in printed.err
+    if want:  # every model folder it lacks named at once
+        assert NO_MODELS in printed.err and "--text-encoder PATH" in printed.err, printed.err
         return
     assert "to write" in printed.out and "gr00t_robot_sim_picknplace" in printed.out, printed.out
     assert _export(work, fmt, tmp_path / "out") == 0, capsys.readouterr().err
