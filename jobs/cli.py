@@ -85,11 +85,12 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a command SIGPIPE ended (128 + 13):
 
 
 def cli_inspect(args: argparse.Namespace) -> int:
-    """A dataset's meta as ingest reads it (the LeRobot adapter: v2.0, v2.1 and v3.0 natively), then its quirks;
-    exit 1 when one is an error."""
+    """A dataset's meta as ingest reads it (the LeRobot adapter: v2.0, v2.1 and v3.0 natively), then its quirks: the
+    same findings `validate` reports (`jobs.validate.dataset_quirks`); exit 1 when one is an error."""
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
+    from jobs.validate import dataset_quirks
     from schemas.dataset_summary import dataset_summary
 
     try:
@@ -97,9 +98,10 @@ def cli_inspect(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
         print(f"eidata inspect: {e}", file=sys.stderr)
         return 1
+    quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
-    print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), ds.quirks))
-    return 1 if any(q.severity == "error" for q in ds.quirks) else 0
+    print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
+    return 1 if any(q.severity == "error" for q in quirks) else 0
 
 
 def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:

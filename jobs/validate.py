@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
+from adapters.lerobot.episode import LoadedDataset
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location, is_object, locate
 from ingest.lerobot.settled import settled_datasets
@@ -137,6 +138,13 @@ def dataset_source_quirks(root: Location) -> list[Quirk]:
     return source_quirks([f for f in found if f.concerns_dataset(source, subset)])
 
 
+def dataset_quirks(ds: LoadedDataset, *, data: bool = True, videos: bool = True) -> list[Quirk]:
+    """Every finding of one read dataset: the adapter's, what a loader trips on, our QA, its source's. `inspect` and
+    `validate` both report these, so the two never disagree on a dataset."""
+    root = locate(ds.root)
+    return list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root) + dataset_source_quirks(root)
+
+
 def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) -> ValidationReport:
     """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error)."""
     root = locate(root)
@@ -146,9 +154,7 @@ def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) 
     except (ValueError, OSError, KeyError, pa.ArrowException) as err:
         q = quirk("unreadable_meta", "error", meta_error(err), "meta/info.json")
         return ValidationReport(root=str(root), version="?", episodes=0, frames=0, quirks=[q])
-    quirks = (
-        list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root) + dataset_source_quirks(root)
-    )
+    quirks = dataset_quirks(ds, data=data, videos=videos)
     return ValidationReport(
         root=str(root),
         version=ds.version,

@@ -11,9 +11,11 @@ code (and severity), naming the file and a few episodes:
 - v3 rows: timestamps per episode against `frame_index / fps` (as `DatasetMeta` does for v2), task indices, and the
   rows an episode has against its `[dataset_from_index, dataset_to_index)` (`episode_rows_mismatch`);
 - video frame counts from packet headers (no decoding) against the rows a loader indexes (v2 parquet rows, v3 index
-  range), in the episode's span of the file for v3: fewer frames fail a loader at the last timestamps
-  (`video_too_short`), more are a warning (`video_frame_count_mismatch`); a v3 mp4 missing for any episode, ghost
-  cameras included (`missing_video_files`; v2: `DatasetMeta` reports it);
+  range), for v3 from the episode's `from_timestamp` over its rows (as lerobot seeks): fewer frames fail a loader
+  at the last timestamps (`video_too_short`), more in its `[from, to)` span are a warning
+  (`video_frame_count_mismatch`), a `to_timestamp` short of the last row's frame only a note
+  (`video_span_short_in_meta`); a v3 mp4 missing for any episode, ghost cameras included (`missing_video_files`; v2:
+  `DatasetMeta` reports it);
 - `meta/modality.json` (GR00T) against info.json (`schemas.modality.check_modality`).
 """
 
@@ -221,17 +223,47 @@ def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | Non
     return cache[loc.data_file]
 
 
+def _next_starts(ds: LoadedDataset, key: str) -> dict[str, list[float]]:
+    """v3: each mp4 of a camera -> the `from_timestamp`s of the episodes it holds, sorted (where one's frames end)."""
+    starts: dict[str, list[float]] = defaultdict(list)
+    for loc in ds.episodes.values():
+        clip = loc.videos.get(key)
+        if clip is not None:
+            starts[clip.file].append(clip.start_s)
+    return {f: sorted(s) for f, s in starts.items()}
+
+
+def _episode_frames(t: np.ndarray, start: float, end: float | None, rows: int, fps: float, after: list[float]):
+    """(frames a loader finds for the episode's rows, frames inside its metadata span) of one clip's frame times.
+
+    lerobot seeks `from_timestamp + timestamp` for each row and never reads `to_timestamp` (lerobot 0.6.1 as installed
+    in `.venv-oracle-v30`: `_query_videos`, huggingface/lerobot src/lerobot/datasets/dataset_reader.py): an episode
+    holds the frames from its start over `rows / fps`, up to the next episode's start in the same file; its metadata
+    span `[from_timestamp, to_timestamp)` is counted apart (v2: the whole file, both alike)."""
+    tol = 0.25 / fps if fps > 0 else 0.0
+    if end is None:
+        n = len(t)
+        return n, n
+    stop = start + rows / fps if fps > 0 else end
+    stop = min([stop, *(s for s in after if s > start + tol)])
+    found = int(np.count_nonzero((t >= start - tol) & (t < stop - tol)))
+    return found, int(np.count_nonzero((t >= start - tol) & (t < end - tol)))
+
+
 def check_videos(ds: LoadedDataset) -> list[Quirk]:
-    """Frames each episode's clip holds (packet headers only) against its length; v3 clips missing per episode."""
+    """Frames each episode's clip holds (packet headers, the frames a decoder yields) against its rows; a v3
+    `to_timestamp` that ends before the last row's frame is a note (the loader reads by `from_timestamp`); v3 clips
+    missing per episode."""
     short: list[str] = []
     long: list[str] = []
+    span_short: list[str] = []
     missing: dict[str, list[int]] = defaultdict(list)
     unreadable: list[str] = []
     first: dict[str, str] = {}
     times: dict[str, np.ndarray | None] = {}
     row_counts: dict[str, int | None] = {}
-    tol = 0.25 / ds.info.fps if ds.info.fps > 0 else 0.0
     for key in ds.info.video_keys:  # ghost cameras too: a loader decodes every declared one
+        starts = _next_starts(ds, key)
         for ep, loc in sorted(ds.episodes.items()):
             clip = loc.videos.get(key)
             if clip is None or not (ds.root / clip.file).is_file():
@@ -246,17 +278,20 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                     why = err if isinstance(err, OutsideRoot) else lfs_pointer_message(ds.root / clip.file) or err
                     unreadable.append(f"{clip.file} ({why})")
             t = times[clip.file]
-            if t is None:
-                continue
             rows = _rows(ds, ep, row_counts)
-            if rows is None:
+            if t is None or rows is None:
                 continue
-            end = np.inf if clip.end_s is None else clip.end_s - tol
-            n = int(np.count_nonzero((t >= clip.start_s - tol) & (t < end)))
+            n, in_span = _episode_frames(t, clip.start_s, clip.end_s, rows, ds.info.fps, starts.get(clip.file, []))
             note = f"episode {ep} {key}: {n} frames for {rows} rows"
-            if n != rows:
-                (short if n < rows else long).append(note)
-                first.setdefault("short" if n < rows else "long", clip.file)
+            if n < rows:
+                short.append(note)
+                first.setdefault("short", clip.file)
+            elif in_span > rows:
+                long.append(f"episode {ep} {key}: {in_span} frames for {rows} rows")
+                first.setdefault("long", clip.file)
+            elif in_span < rows:
+                span_short.append(f"episode {ep} {key}: to_timestamp {clip.end_s:g} s spans {in_span} of {rows} frames")
+                first.setdefault("span", clip.file)
     out = []
     if ds.is_v3 and missing:  # v2: DatasetMeta's missing_video_files
         what = "; ".join(f"{k} (episodes {listing(eps)})" for k, eps in missing.items())
@@ -269,6 +304,12 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
     if long:
         msg = f"videos with more frames than the episode has rows: {listing(long)}"
         out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
+    if span_short:
+        msg = (
+            "meta/episodes to_timestamp ends before the last row's frame, every frame present (lerobot seeks "
+            f"from_timestamp + timestamp and decodes it): {listing(span_short)}"
+        )
+        out.append(quirk("video_span_short_in_meta", "info", msg, first["span"]))
     return out
 
 

@@ -221,6 +221,10 @@ def cli_ingest(args: Any) -> int:
     except SpecError as e:
         print(str(e), file=sys.stderr)
         return 2
+    if getattr(args, "dry_run", False):
+        from jobs.ingest.dry_run import dry_run_ingest
+
+        return dry_run_ingest(spec)
     try:
         report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined)
     except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's

@@ -1,6 +1,6 @@
 """`eidata report ROOT`: the corpus page (`jobs.report.page`) and, beside it, the pages of the first
 `--episode-pages N|all` episodes it names (`jobs.report.episode_links`, `jobs.report.episode_page`); with
-`--episode DATASET:INDEX` that one episode's page alone.
+`--episode DATASET:INDEX` (or the catalog's `episode_uid`, or the raw episode id) that one episode's page alone.
 
 Exit 0 with the page written; 1 for a corpus the report cannot read (no catalog); 2 for no corpus (a missing folder or
 bucket, a refused credential) or an episode the corpus lacks (the message names the dataset and the index).
@@ -17,8 +17,8 @@ from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.storage.corpus import NotACorpus, read_corpus
 from jobs.report import page
-from jobs.report.data import ReportError
-from jobs.report.episode_data import EpisodeNotFound, episode_href, parse_episode
+from jobs.report.data import ReportError, load_datasets
+from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
 from schemas.storage import is_remote
@@ -35,7 +35,7 @@ def write_report(
 
 
 def cli_report(args: argparse.Namespace) -> int:
-    """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode-pages N|all] [--episode DATASET:INDEX]`."""
+    """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode-pages N|all] [--episode EPISODE]`."""
     if getattr(args, "episode", None) is not None:
         return cli_episode(args)
     out = getattr(args, "out", None)
@@ -72,8 +72,8 @@ def cli_episode(args: argparse.Namespace) -> int:
     """One episode's page, written to `--out`, else to ROOT/`episode_href` (where the corpus report links it)."""
     out = getattr(args, "out", None)
     try:
-        dataset, index = parse_episode(args.episode)
         with read_corpus(args.root, copy=True) as corpus:
+            dataset, index = resolve_episode(load_datasets(corpus.root), args.episode)
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))

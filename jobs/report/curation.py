@@ -2,15 +2,13 @@
 rejected are those a finding demoted), lost their action or their hands, and were quarantined (the losses by reason:
 `jobs.catalog.losses`); the manifests curated from the corpus;
 every episode in one table, flagged ones first, each flagged episode's frames and signals beside a clean episode of the
-same dataset; and the exports made from it (folders the caller names: an export lives outside the corpus, its
-completion record `.eidata-export.json` says what it skipped).
+same dataset. (The exports made from it: `jobs.report.exports`.)
 
 Counts and reasons come from the catalog's views (`jobs.catalog.views`), frames and signals from the datasets' files.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ingest.lerobot.video_read import decode_frames
-from ingest.storage.tree import MARKER
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
@@ -87,49 +84,6 @@ def manifests(root: Path) -> list[Manifest]:
             out.append(Manifest.load(path.parent))
         except ValueError:  # a manifest another version wrote, or torn: not this report's to judge
             continue
-    return out
-
-
-@dataclass
-class ExportView:
-    """One exported dataset: its folder, what its meta says, and what its completion record says it left out."""
-
-    folder: str
-    version: str
-    episodes: int
-    frames: int
-    robot_type: str
-    cameras: list[str]
-    skipped: dict[str, int]
-    notes: list[str]
-
-
-def exports(folders: list[Path]) -> list[ExportView]:
-    """Every exported dataset under `folders` (a folder holding `.eidata-export.json`, at any depth)."""
-    out = []
-    for base in folders:
-        for marker in sorted(Path(base).rglob(MARKER)):
-            ds = marker.parent
-            try:
-                record = json.loads(marker.read_text(encoding="utf-8"))
-                info = json.loads((ds / "meta/info.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            feats = info.get("features", {})
-            out.append(
-                ExportView(
-                    folder=ds.relative_to(Path(base).parent).as_posix(),
-                    version=str(info.get("codebase_version", "?")),
-                    episodes=int(info.get("total_episodes", 0)),
-                    frames=int(info.get("total_frames", 0)),
-                    robot_type=str(info.get("robot_type")),
-                    cameras=[
-                        k.removeprefix("observation.images.") for k, f in feats.items() if f.get("dtype") == "video"
-                    ],
-                    skipped=dict(record.get("skipped") or {}),
-                    notes=list(record.get("notes") or []),
-                )
-            )
     return out
 
 

@@ -84,6 +84,34 @@ def parse_episode(text: str) -> tuple[str, int]:
     return dataset_name(name), int(index)
 
 
+def resolve_episode(datasets: list[DatasetView], text: str) -> tuple[str, int]:
+    """What `report --episode` names -> (dataset, index): `DATASET:INDEX` (the corpus's index), else the catalog's
+    `episode_uid` (`source/subset/raw id`), else the raw episode id (`raw_id`, or the raw episode a cut span came from,
+    `raw_uid`); an id several episodes share, or none, is an `EpisodeNotFound` naming them or the forms."""
+    name, sep, index = text.rpartition(":")
+    if sep and name and index.strip().isdigit() and any(d.name == dataset_name(name) for d in datasets):
+        return dataset_name(name), int(index)
+    wanted = text.strip()
+    for fields in (("episode_uid",), ("raw_id", "raw_uid")):
+        hits = [
+            (d.name, int(line["episode_index"]))
+            for d in datasets
+            for i, line in enumerate(d.episodes)
+            if wanted in {getattr(d.lineage(i), f) for f in fields}
+        ]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            named = ", ".join(f"{n}:{k}" for n, k in hits[:8]) + (f" and {len(hits) - 8} more" if len(hits) > 8 else "")
+            raise EpisodeNotFound(f"{text!r} is the {' or '.join(fields)} of {len(hits)} episodes: {named}; name one")
+    if sep and index.strip().isdigit():
+        return parse_episode(text)  # the dataset's own error: which datasets the corpus has
+    raise EpisodeNotFound(
+        f"{text!r} names no episode of the corpus: an episode is DATASET:INDEX (oxe/bridge:3), the catalog's "
+        "episode_uid (source/subset/raw id) or a raw episode id"
+    )
+
+
 def dataset_name(name: str) -> str:
     """The catalog's spelling of a dataset (relative to the corpus root, under `datasets/`)."""
     name = name.strip().strip("/")

@@ -39,6 +39,7 @@ from jobs.report.data import (
     wrist_trajectories,
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
+from jobs.report.exports import exports_html
 from jobs.report.markup import Markup
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
@@ -263,27 +264,7 @@ def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> 
         body += _table(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix)
     else:
         body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
-    made = curation.exports(list(exports))
-    if made:
-        body += _table(
-            ["export", "format", "episodes", "frames", "robot type", "cameras", "skipped", "notes"],
-            [
-                [
-                    e.folder,
-                    e.version,
-                    e.episodes,
-                    e.frames,
-                    e.robot_type,
-                    ", ".join(e.cameras),
-                    ", ".join(f"{n} {why}" for why, n in e.skipped.items()) or "none",
-                    "; ".join(e.notes),
-                ]
-                for e in made
-            ],
-        )
-    else:
-        where = ", ".join(map(str, exports)) or "none named"
-        body += f'<p class="note">exports: none found ({_e(where)}; `eidata report ROOT --exports DIR` reads them)</p>'
+    body += exports_html(list(exports))
     return body
 
 

@@ -63,6 +63,7 @@ class CaptionJob(RayJob):
     lock_timeout_s: float = Field(60.0, ge=0, description="how long to wait for a dataset another writer holds")
     text_embeddings: bool = Field(False, description="then embed every task with the same model (text-embed)")
     layer: int = Field(-1, description="hidden-state layer for --text-embeddings")
+    dry_run: bool = Field(False, description="plan and print what would be captioned, write nothing, start no Ray")
 
     @model_validator(mode="after")
     def _embeddings_need_a_model(self) -> CaptionJob:
@@ -80,8 +81,12 @@ class CaptionReport(StageReport):
     no_text: int = 0  # episodes neither could caption (no original text, empty answer)
     skipped: int = 0
     text: TextEmbedReport | None = None  # the report of --text-embeddings
+    planned: dict[str, int] | None = None  # a dry run's episodes to caption per dataset (None: not a dry run)
+    embeds: bool = False  # a dry run's --text-embeddings
 
     def summary(self) -> str:
+        if self.planned is not None:
+            return self.plan_summary()
         head = f"caption ({self.kind}: {self.model}): {self.vlm} by the VLM, {self.rule} by the rules"
         lines = [
             f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
@@ -90,6 +95,18 @@ class CaptionReport(StageReport):
         lines += self.failures()
         if self.text is not None:
             lines.append(self.text.summary())
+        return "\n".join(lines)
+
+    def plan_summary(self) -> str:
+        planned = self.planned or {}
+        by = "the VLM (the rules where it gives no answer)" if self.kind == "vlm" else "the rules"
+        lines = [f"to caption  {name}  {n} episodes" for name, n in sorted(planned.items()) if n]
+        lines.append(
+            f"caption dry run ({self.kind}: {self.model}): {sum(planned.values())} episodes in "
+            f"{sum(1 for n in planned.values() if n)} dataset(s) to caption by {by}, {self.skipped} already done"
+            + ("; then every task embedded (text-embed)" if self.embeds else "")
+            + "; nothing written, Ray not started"
+        )
         return "\n".join(lines)
 
     def any_failed(self) -> bool:
@@ -205,7 +222,10 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
         self.pending = _Pending(job, self.report)
         self.work: dict[tuple[str, int], CaptionWork] = {}
         self.text = None
-        if job.text_embeddings and job.model is not None:
+        if job.dry_run:  # the plan alone: no lock file, no catalog intent, no Ray
+            self.locks, self.catalog = False, None
+            self.report.planned, self.report.embeds = {}, job.text_embeddings
+        elif job.text_embeddings and job.model is not None:
             placement = job.model_dump(include=set(RayJob.model_fields))
             self.text = TextEmbedStage(TextEmbedJob(root=job.root, model=job.model, layer=job.layer, **placement))
 
@@ -221,7 +241,9 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
             )
             self.work.update({(w.dataset, w.episode_index): w for w in work})
             self.report.skipped += skipped
-        if self.job.model is None:
+            if self.report.planned is not None:
+                self.report.planned[ds.relative_to(corpus.root).as_posix()] = len(work)
+        if self.job.model is None or self.job.dry_run:
             return []
         # the VLM is told the original text after the rules cleaned it (no "#C C", no "unspecified")
         return [{**asdict(w), "hint": normalize_instruction(w.original)} for w in self.work.values()]
@@ -268,6 +290,8 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
     def finish(self, corpus: Corpus, *, address: str | None, progress: bool | None) -> bool:
         """A rule run captions here; every caption left is written; then the text embeddings, in the same Ray
         session when captioning started one."""
+        if self.job.dry_run:
+            return False
         if self.job.model is None:
             for w in self.work.values():
                 caption = rule_caption(w)
@@ -291,7 +315,7 @@ OPTIONS = (
     Opt(CaptionJob, "batch_size", flags=("--batch",)),
     *placement_options(CaptionJob),
     Opt(CaptionJob, "force", flags=("--force", "--recaption")),
-    *opts(CaptionJob, "text_embeddings", "layer"),
+    *opts(CaptionJob, "text_embeddings", "layer", "dry_run"),
     ADDRESS,
 )
 

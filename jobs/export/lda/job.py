@@ -29,12 +29,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
+from ingest.storage.corpus import NotACorpus, read_corpus
+from ingest.storage.tree import MARKER
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
-from jobs.export.lda.plan import DatasetPlan, LdaExportError, plan_export
+from jobs.export.lda.plan import DatasetPlan, LdaExportError, missing_files, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
@@ -51,8 +54,9 @@ from schemas.lda import (
 )
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
 from schemas.modality import ModalityJson, check_modality
+from schemas.storage import is_remote
 
-Status = Literal["written", "error"]
+Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
 COPIED_META = ("meta/tasks.jsonl",)
 NATIVE_COLUMNS = (STATE_NATIVE, ACTION_NATIVE)  # plan.native's widths, in this order
@@ -175,6 +179,9 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if ModalityJson.load(tmp / MODALITY_PATH) != modality:
         raise LdaExportError(f"{tmp / MODALITY_PATH}: reads back different from what was written")
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
+    # the completion record every eidata export leaves (`ingest.storage.tree.MARKER`): what `report --exports` reads
+    record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
+    write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     if dst.exists():
         shutil.rmtree(dst)
     tmp.rename(dst)
@@ -212,30 +219,50 @@ def export_lda(
     return results
 
 
+def planned(corpus_root: Path, manifest: str | None = None) -> list[DatasetResult]:
+    """What `export_lda` would write, as its results (status "to write"), from the plan alone: nothing read past the
+    meta, nothing encoded or written (`plan.Refused` as for the export); a dataset missing an episode file it would
+    read is the error its export would be."""
+    out = []
+    for p in plan_export(Path(corpus_root), manifest):
+        lost = missing_files(p)
+        if lost:
+            more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+            out.append(DatasetResult(p.name, "error", notes=[f"missing: {', '.join(lost[:3])}{more}"]))
+            continue
+        frames = sum(int(x["length"]) for x in p.lines)
+        out.append(DatasetResult(p.name, "to write", p.layout, len(p.lines), frames, [], p.native))
+    return out
+
+
 @dataclass
 class Job:
     root: Path
     out: Path
     manifest: str | None = None
+    dry_run: bool = False  # the plan alone (`plan.py`: datasets, episodes, layouts, refusals), nothing encoded
     results: list[DatasetResult] = field(default_factory=list)
 
 
 def _build(args: argparse.Namespace) -> Job:
     if not getattr(args, "out", None):
         raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
-    if getattr(args, "dry_run", False):
-        raise Usage("eidata export: --format lda has no --dry-run (it re-encodes every video to check it)")
-    root, out = Path(args.root), Path(args.out)
-    if not (root / "datasets").is_dir():
-        raise Usage(f"eidata export: {root} is not a corpus (no datasets/ folder)")
-    if str(args.root).startswith("s3://") or str(args.out).startswith("s3://"):
+    if is_remote(str(args.root)) or is_remote(str(args.out)):
         raise Usage("eidata export: --format lda reads and writes local folders only")
-    return Job(root, out, getattr(args, "manifest", None))
+    root, out = Path(args.root), Path(args.out)
+    try:
+        with read_corpus(root):  # the same words as every command for a folder that is not a corpus
+            pass
+    except (StorageError, NotACorpus) as e:
+        raise Usage(f"eidata export: {e}") from e
+    return Job(root, out, getattr(args, "manifest", None), dry_run=bool(getattr(args, "dry_run", False)))
 
 
 def _run(job: Job, args: argparse.Namespace) -> Job:
     try:
-        job.results = export_lda(job.root, job.out, manifest=job.manifest)
+        job.results = (
+            planned(job.root, job.manifest) if job.dry_run else export_lda(job.root, job.out, manifest=job.manifest)
+        )
     except LdaExportError as e:  # Refused, or a manifest that is not there: nothing written
         raise Failed(f"eidata export --format lda: {e}") from e
     if not job.results:
@@ -246,13 +273,16 @@ def _run(job: Job, args: argparse.Namespace) -> Job:
 def summary(job: Job) -> str:
     lines = []
     for r in job.results:
-        what = f" {r.layout}, {r.episodes} episodes, {r.frames} frames" if r.status == "written" else ""
+        what = f" {r.layout}, {r.episodes} episodes, {r.frames} frames" if r.status != "error" else ""
         lines.append(f"{r.status:8s} {r.dataset}{what}")
+        if r.status == "to write":
+            lines.append(f"         into {job.out / r.dataset}")
         lines += [f"         note: {n}" for n in r.notes]
     written = [(r.dataset, r.layout, r.native) for r in job.results if r.status == "written" and r.layout]
     if written:
         lines += ["", "Paste into LDA's repository:", config.entry(written, str(job.out.resolve()))]
-    counts = {s: sum(r.status == s for r in job.results) for s in ("written", "error")}
+    counts = {s: sum(r.status == s for r in job.results) for s in ("written", "to write", "error")}
+    counts = {s: n for s, n in counts.items() if n or s != "to write"}
     return "\n".join(lines) + "\nlda: " + ", ".join(f"{n} {s}" for s, n in counts.items())
 
 

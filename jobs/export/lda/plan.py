@@ -53,6 +53,17 @@ class DatasetPlan:
     native: tuple[int, int] | None = None  # layout native: the widths of its state and command
 
 
+def missing_files(plan: DatasetPlan) -> list[str]:
+    """The episode files (data parquet, each camera's mp4) the export of `plan` reads and its dataset lacks: each one
+    fails the dataset when written, so a dry run says so without reading them."""
+    info, out = plan.info, []
+    for line in plan.lines:
+        index = int(line["episode_index"])
+        rels = [info.data_file(index), *(info.video_file(index, key) for key in info.video_keys)]
+        out += [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
+    return out
+
+
 def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
     out = []
     for line in lines:

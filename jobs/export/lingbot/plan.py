@@ -135,6 +135,12 @@ def check_models(spec: LingbotExportSpec) -> Models:
     """Read and check the model folders' configs before any work: a clear error instead of a dead actor."""
     if importlib.util.find_spec("diffusers") is None:
         raise WanModelError("diffusers is not installed; the Wan2.2 VAE needs the extra: pip install 'eidata[lingbot]'")
+    folders = (("--vae", "the Wan2.2 VAE", spec.vae), ("--text-encoder", "the UMT5 text encoder", spec.text_encoder))
+    missing = [f"{flag} PATH ({what})" for flag, what, given in folders if given is None]
+    if len(missing) > 1:  # every folder missing named at once (a dry run needs them too: it plans with their configs)
+        raise WanModelError(
+            f"no model folders given: pass {' and '.join(missing)}, local folders; nothing is downloaded"
+        )
     vae = read_model_config(spec.vae, "Wan2.2 VAE", "--vae")
     check_wan22_vae(vae, where=f"--vae {spec.vae}")
     text = read_model_config(spec.text_encoder, "UMT5 text encoder", "--text-encoder")

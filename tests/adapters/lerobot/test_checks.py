@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -61,3 +62,22 @@ def test_stats_shapes_follow_lerobots_code() -> None:
     assert expected_stats_shape(kp) == (2, 3) and expected_stats_shape(kp, v3=True) == (3,)
     assert expected_stats_shape(FeatureSpec(dtype="video", shape=[32, 32, 3])) == (3, 1, 1)
     assert expected_stats_shape(FeatureSpec(dtype="string", shape=[1])) is None
+
+
+@pytest.mark.parametrize(
+    ("end", "next_start", "found", "in_span"),
+    [
+        (0.5, 0.5, 5, 5),  # the episode's 5 frames, its span exact
+        (0.4, 0.5, 5, 4),  # to_timestamp a frame early: every frame there, the span short (a note, not an error)
+        (0.4, 0.4, 4, 4),  # a shared mp4 whose episode holds 4 frames: the next one's first frame is not counted
+        (0.6, 0.6, 5, 6),  # a span past the rows: a frame more than the rows (a warning)
+    ],
+)
+def test_an_episode_holds_its_frames_from_its_start_over_its_rows(end, next_start, found, in_span) -> None:
+    """Issue 68: a video's length is its frames from `from_timestamp` over the episode's rows (what lerobot seeks),
+    bounded by the next episode's start in the same file; the metadata span `[from, to)` is counted apart."""
+    from adapters.lerobot.checks import _episode_frames
+
+    t = np.arange(10) / 10.0  # one mp4 at 10 fps holding this episode (5 rows) from 0 s, then another's
+    assert _episode_frames(t, 0.0, end, 5, 10.0, [0.0, next_start]) == (found, in_span)
+    assert _episode_frames(t, 0.0, None, 5, 10.0, [0.0]) == (10, 10)  # v2: the whole file

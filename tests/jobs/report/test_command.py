@@ -64,3 +64,32 @@ def test_the_corpus_report_links_every_episode_and_writes_the_pages_asked(
     assert len(list((tmp_path / "report_episodes").iterdir())) == 3
     assert main(["report", str(corpus), "--out", str(report), "--episode-pages", "some"]) == 2
     assert "--episode-pages 'some': a count of pages" in capsys.readouterr().err
+
+
+def test_an_episode_named_by_its_uid_or_raw_id(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Issue 68: `--episode` took only DATASET:INDEX; the catalog's `episode_uid` and the raw id name the same page."""
+    for name, index in (("oxe/bridge/e2", 2), ("e1", 1), ("datasets/oxe/bridge:0", 0)):
+        out = tmp_path / f"{index}.html"
+        assert main(["report", str(corpus), "--episode", name, "--out", str(out)]) == 0, capsys.readouterr().err
+        assert f"<h1>episode datasets/oxe/bridge:{index}</h1>" in out.read_text()
+    assert main(["report", str(corpus), "--episode", "e9", "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "'e9' names no episode of the corpus" in err and "episode_uid" in err and "raw episode id" in err
+
+
+def test_a_raw_id_two_datasets_share_is_refused_naming_both() -> None:
+    from jobs.report.data import DatasetView
+    from jobs.report.episode_data import EpisodeNotFound, resolve_episode
+
+    def view(name: str, uids: list[str]) -> DatasetView:
+        lines = [
+            {"episode_index": k, "eidata": {"episode_uid": u, "raw_id": u.rsplit("/", 1)[1]}}
+            for k, u in enumerate(uids)
+        ]
+        return DatasetView(Path(name), f"datasets/{name}", None, lines)  # type: ignore[arg-type]
+
+    views = [view("a/x", ["a/x/ep0", "a/x/ep1"]), view("b/y", ["b/y/ep1"])]
+    assert resolve_episode(views, "b/y/ep1") == ("datasets/b/y", 0)
+    assert resolve_episode(views, "ep0") == ("datasets/a/x", 0)
+    with pytest.raises(EpisodeNotFound, match=r"raw_id or raw_uid of 2 episodes: datasets/a/x:1, datasets/b/y:0"):
+        resolve_episode(views, "ep1")

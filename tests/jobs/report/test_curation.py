@@ -14,6 +14,7 @@ from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.report import curation
 from jobs.report.data import load_datasets
+from jobs.report.exports import read_exports
 
 
 def test_counts_put_the_quarantined_beside_the_written(corpus: Path) -> None:
@@ -45,8 +46,8 @@ def test_manifests_and_exports_made_from_the_corpus(corpus: Path, tmp_path: Path
     (m,) = curation.manifests(copy)
     assert m.name == "robots" and m.num_entries == 2
     export_corpus(copy, tmp_path / "exports", manifest="robots")
-    (e,) = curation.exports([tmp_path / "exports"])
-    assert (e.folder, e.version, e.episodes) == ("exports/robots", "v3.0", 2)
+    (e,) = read_exports([tmp_path / "exports"]).found
+    assert (e.folder, e.version, e.format, e.episodes) == ("exports/robots", "v3.0", "LeRobot v3.0", 2)
     assert e.cameras == ["head"] and e.skipped == {}
 
 

@@ -99,7 +99,7 @@ def test_what_a_curator_acts_on(report: Path) -> None:
         for table in _tables(html, section):
             keys = [tuple(r[:2]) for r in table[1:]]
             assert len(keys) == len(set(keys)), (section, keys)  # a (dataset, finding) said once
-    assert "no manifest yet" in html and "exports: none found" in html
+    assert "no manifest yet" in html and "exports: none named" in html
 
 
 def test_no_chart_of_zeros(tmp_path: Path) -> None:

@@ -215,3 +215,21 @@ def test_a_bucket_root_stays_a_url(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"{tmp_path}: not a model folder (no config.json)" in capsys.readouterr().err
     assert main(["caption", "s3://no-such-bucket/corpus", "--text-embeddings"]) == 2
     assert "--text-embeddings needs --model" in capsys.readouterr().err
+
+
+@pytest.mark.own_ray  # asserts that no Ray runs
+def test_a_dry_run_plans_with_the_model_and_writes_nothing(model: Path, tmp_path: Path, capsys) -> None:
+    """Issue 68: `caption --dry-run` says which episodes of which datasets the VLM would caption, loads no model,
+    starts no Ray and writes nothing (the corpus's tree, sizes and mtimes, unchanged)."""
+    import ray
+
+    from tests.jobs.runtime.test_dry_run import snapshot
+
+    root = _corpus(tmp_path)
+    before = snapshot(root)
+    argv = ["caption", str(root), "--model", str(model), "--text-embeddings", "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert snapshot(root) == before and not ray.is_initialized()
+    assert "to caption  datasets/egodex/basic  " in out and "to caption by the VLM" in out
+    assert "then every task embedded (text-embed); nothing written, Ray not started" in out

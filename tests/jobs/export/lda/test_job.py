@@ -205,13 +205,24 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
     assert not (tmp_path / "out/oxe").exists() and not list((tmp_path / "out").rglob("*.partial"))  # no empty folder
 
 
-def test_out_is_required_and_a_dry_run_refused(
-    real_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_out_is_required_and_a_dry_run_plans_writing_nothing(
+    real_corpus: Path, lda_export: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Issue 68: `--dry-run` exited 2 ("it re-encodes every video"); it prints the plan (`plan.py`) the export
+    writes, dataset by dataset with its layout, episodes and frames, and writes nothing."""
     assert main(["export", str(real_corpus), "--format", "lda"]) == 2
     assert "--out DIR" in capsys.readouterr().err
-    assert main(["export", str(real_corpus), "--format", "lda", "--out", str(tmp_path), "--dry-run"]) == 2
-    assert "no --dry-run" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    before = sorted(p.relative_to(real_corpus) for p in real_corpus.rglob("*"))
+    assert main(["export", str(real_corpus), "--format", "lda", "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        not (tmp_path / "o").exists() and sorted(p.relative_to(real_corpus) for p in real_corpus.rglob("*")) == before
+    )
+    written = [
+        line.replace("written ", "to write", 1) for line in lda_export[1].splitlines() if line.startswith("written")
+    ]
+    assert written and all(line in out for line in written), out  # the same datasets, layouts, episodes, frames
+    assert f"into {tmp_path / 'o' / 'oxe/bridge_dataset'}" in out and f"lda: 0 written, {len(written)} to write" in out
 
 
 def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
@@ -226,10 +237,11 @@ def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
     for line in lines:  # an actionless source: its lineage says no canonical dim holds data
         line["eidata"]["mask"] = [0] * 50
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err
-    assert "1 dataset(s) LDA cannot train on; nothing written" in err and "vitra/Ego4D: no wrist pose in use" in err
-    assert not (tmp_path / "out").exists()
+    for dry in ([], ["--dry-run"]):  # the dry run says the same refusal, with the same exit code
+        assert main(["export", str(corpus), "--format", "lda", "--out", str(tmp_path / "out"), *dry]) == 1
+        err = capsys.readouterr().err
+        assert "1 dataset(s) LDA cannot train on; nothing written" in err and "vitra/Ego4D: no wrist pose in use" in err
+        assert not (tmp_path / "out").exists()
 
 
 def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_path: Path) -> None:

@@ -1,0 +1,109 @@
+"""`eidata ingest SPEC --dry-run`: what the job would read and write, nothing written and Ray not started.
+
+Each source is discovered by its adapter in this process (the discovery a run does in a Ray task, without its work
+file): the episodes found per dataset (`datasets/<source>/<subset>`), those discovery already flags unreadable (the
+first cause named), those the corpus already holds (a run skips them: their `episode_uid` or `raw_uid` in the
+dataset's `meta/episodes.jsonl`), and the adapter's findings. The corpus and every local source root refuse writes
+meanwhile (`jobs.runtime.dry_run`). A source whose discovery fails is said with its error, as a run quarantines it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters import get_adapter
+from adapters.base import EpisodeRef
+from ingest.storage.tree import DryRunWriteError
+from jobs.ingest.discovery import source_findings
+from jobs.runtime.dry_run import local_folders, refusing_writes
+from jobs.spec_models import JobSpec, SourceSpec
+from schemas.corpus import EpisodeLineage, dataset_dir, episode_uid
+from schemas.findings import SourceFinding
+from schemas.lerobot import EPISODES_PATH, read_jsonl
+
+
+@dataclass
+class SourcePlan:
+    source: SourceSpec
+    found: Counter[str] = field(default_factory=Counter)  # subset -> episodes found
+    flagged: Counter[str] = field(default_factory=Counter)  # subset -> of those, flagged unreadable by discovery
+    done: Counter[str] = field(default_factory=Counter)  # subset -> of those, already in the corpus
+    first_flag: str | None = None
+    error: str | None = None  # the discovery itself failed
+    findings: list[SourceFinding] = field(default_factory=list)
+
+
+def _written(output: Path, source: str, subset: str) -> set[str]:
+    """The uids (and raw uids) of the episodes the corpus already holds in that dataset."""
+    path = output / dataset_dir(source, subset) / EPISODES_PATH
+    if not path.is_file():
+        return set()
+    out = set()
+    for _, line in read_jsonl(path):
+        lineage = EpisodeLineage.of(line)
+        out |= {u for u in (lineage.episode_uid, lineage.raw_uid) if u}
+    return out
+
+
+def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
+    plan = SourcePlan(source)
+    adapter = None
+    try:
+        adapter = get_adapter(source.adapter, source.options, source.storage)
+        refs: list[EpisodeRef] = list(adapter.discover(source.root))
+    except DryRunWriteError:
+        raise  # an adapter that writes under a guarded folder: the dry run's own failure, not the source's
+    except Exception as e:  # a run quarantines the source with this error and goes on
+        plan.error = f"{type(e).__name__}: {e}"
+        plan.findings = source_findings(source, adapter, 0, failure=plan.error)
+        return plan
+    written: dict[str, set[str]] = {}
+    for ref in refs:
+        plan.found[ref.subset] += 1
+        if ref.error is not None:
+            plan.flagged[ref.subset] += 1
+            plan.first_flag = plan.first_flag or f"{ref.raw_id}: {ref.error}"
+        if output is not None:
+            done = written.setdefault(ref.subset, _written(output, source.name, ref.subset))
+            plan.done[ref.subset] += episode_uid(source.name, ref.subset, ref.raw_id) in done  # as a run keys it
+    plan.findings = source_findings(source, adapter, len(refs))
+    return plan
+
+
+def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
+    """Every source's plan, its corpus and local roots refusing writes while adapters discover."""
+    output = None if isinstance(spec.output, str) else Path(spec.output)
+    guarded = local_folders([spec.output, *(s.root for s in spec.sources)])
+    with refusing_writes(guarded):
+        return [plan_source(s, output) for s in spec.sources]
+
+
+def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
+    lines = [f"ingest dry run -> {spec.output}"]
+    for p in plans:
+        s = p.source
+        head = f"source {s.name} (adapter {s.adapter}, root {s.root})"
+        if p.error is not None:
+            lines.append(f"{head}: discovery fails, a run quarantines the source: {p.error}")
+            continue
+        total, flagged = sum(p.found.values()), sum(p.flagged.values())
+        lines.append(f"{head}: {total} episodes found in {len(p.found)} dataset(s), {flagged} flagged unreadable")
+        for subset, n in sorted(p.found.items()):
+            todo = n - p.done[subset] - p.flagged[subset]
+            kept = f", {p.done[subset]} already written (skipped)" if p.done[subset] else ""
+            bad = f", {p.flagged[subset]} flagged (quarantined)" if p.flagged[subset] else ""
+            lines.append(f"  to write  {dataset_dir(s.name, subset)}  {todo} of {n} episodes{kept}{bad}")
+        if p.first_flag:
+            lines.append(f"  first flagged: {p.first_flag}")
+        lines += [f"  {f.severity:8s}{f.code}: {f.message}" for f in p.findings]
+    found = sum(sum(p.found.values()) for p in plans)
+    lines.append(f"ingest: {len(plans)} source(s), {found} episodes found; dry run: nothing written, Ray not started")
+    return "\n".join(lines)
+
+
+def dry_run_ingest(spec: JobSpec) -> int:
+    """Print the plan; exit 0 (a source whose discovery fails is said, as a run would quarantine it)."""
+    print(render(spec, plan_ingest(spec)))
+    return 0

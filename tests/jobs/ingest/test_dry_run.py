@@ -1,0 +1,48 @@
+"""Issue 68: `eidata ingest SPEC --dry-run` says what the job would read and write (each source's episodes per
+dataset, those discovery flags, those the corpus already holds, the adapter's findings) and writes nothing: the raw
+sources' and the output's trees (sizes, mtimes) are what they were, Ray is not started, the corpus not created."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters import get_adapter
+from jobs.cli import main
+from tests.jobs.demo_reference import demo_spec
+from tests.jobs.runtime.test_dry_run import snapshot
+
+
+@pytest.mark.own_ray  # asserts that no Ray runs
+def test_the_plan_of_the_demo_spec_writes_nothing(
+    raw: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ray
+
+    spec = demo_spec(tmp_path, raw)
+    before = snapshot(tmp_path, *raw.values())
+    assert main(["ingest", str(spec), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert snapshot(tmp_path, *raw.values()) == before and not (tmp_path / "corpus").exists()
+    assert not ray.is_initialized()
+    assert "to write  datasets/agibot/task_327  3 of 3 episodes" in out
+    assert "to write  datasets/bridge/bridge_dataset  2 of 3 episodes, 1 flagged (quarantined)" in out
+    assert "first flagged: part1/bad_inputs/0: adapter egodex" in out and "error   unreadable_parquet" in out
+    assert "ingest: 5 source(s), 18 episodes found; dry run: nothing written, Ray not started" in out
+
+
+def test_episodes_the_corpus_holds_are_said_skipped(
+    raw: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = demo_spec(tmp_path, raw)
+    ref = next(iter(get_adapter("agibot").discover(raw["agibot"])))
+    meta = tmp_path / f"corpus/datasets/agibot/{ref.subset}/meta"
+    meta.mkdir(parents=True)
+    line = {"episode_index": 0, "eidata": {"episode_uid": f"agibot/{ref.subset}/{ref.raw_id}"}}
+    (meta / "episodes.jsonl").write_text(json.dumps(line) + "\n")
+    before = snapshot(tmp_path)
+    assert main(["ingest", str(spec), "--dry-run"]) == 0
+    assert "datasets/agibot/task_327  2 of 3 episodes, 1 already written (skipped)" in capsys.readouterr().out
+    assert snapshot(tmp_path) == before
