@@ -89,6 +89,7 @@ FORMS: dict[str, list[tuple[list[str], str]]] = {
         (["--format", "lingbot-va", "--out", "OUT/lingbot", "--vae", "OUT/none", "--text-encoder", "OUT/none"], ""),
     ],
     "verdicts": [([], "would rewrite")],
+    "latents": [(["--random-init", "--manifest", "all"], "would compute 4 episodes")],
 }
 
 
