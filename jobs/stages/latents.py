@@ -115,7 +115,7 @@ class LatentsReport(StageReport):
 
     def summary(self) -> str:
         rate = f", {per_second(self.frames, self.seconds, 'frames')}" if self.frames and self.seconds else ""
-        scope = f"{self.selected} episodes selected ({self.chosen})" if self.chosen else f"{self.selected} episodes (all)"
+        scope = f"{self.selected} episodes " + (f"selected ({self.chosen})" if self.chosen else "(all)")
         if self.dry_run:
             files, frames, datasets = self.planned
             done = f"{self.skipped} already done; dry run: nothing written"
