@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ from ingest.encoders.dinov3.model import EncoderSpec, vit_s16_config
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
+from jobs.runtime.ray_pool import place_actors
 from jobs.stages.latents import LatentsEncoder, LatentsJob, LatentsStage, expected_meta
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.robots.registry import default_registry
@@ -286,9 +288,15 @@ def bench_write(tmp: Path, n: int, spec: EncoderSpec, job: LatentsJob) -> dict[s
     return {"write_ms_per_file": ms, "write_frames_per_file": n, "write_img_s": n / (ms / 1e3)}
 
 
-def bench_e2e(job: LatentsJob, episodes: int) -> dict[str, Any]:
-    """`LatentsStage(job).run()` over the corpus at `job.root` in a Ray of its own, started before the clock."""
+def bench_e2e(job: LatentsJob, episodes: int, threads: int | None = None, key: str = "e2e") -> dict[str, Any]:
+    """`LatentsStage(job).run()` over the corpus at `job.root` in a Ray of its own, started before the clock; with
+    `threads`, the CPU actor's torch threads forced to it (the placement before, for comparison), its keys `key_*`."""
+    from dataclasses import replace
+    from unittest import mock
+
     import ray
+
+    import jobs.runtime.stage as stage_module
 
     # "local": a Ray of its own, never one another process on this machine runs (its head records its address
     # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
@@ -300,18 +308,43 @@ def bench_e2e(job: LatentsJob, episodes: int) -> dict[str, Any]:
         log_to_driver=False,
         object_store_memory=2 * 1024**3,
     )
+    from benchmarks._ingest_measure import TreeSampler, self_cpu_s
+
+    # the CPU of the driver and of every process under it (Ray's GCS, raylet, agents, the decode workers and the
+    # actor): the stage's images per CPU-second, beside the model's, is the comparison a loaded machine keeps
+    sampler = TreeSampler()
     try:
+        sampler.sample()
+        before = {pid: p["cpu_s"] for pid, p in sampler.procs.items()}
+        sampler.start()
         log("end to end (eidata latents) ...")
-        report = LatentsStage(job).run(progress=False)
+        own = self_cpu_s()
+        placed = stage_module.place_actors
+        forced = (lambda *a: replace(placed(*a), threads=threads)) if threads else placed
+        with mock.patch.object(stage_module, "place_actors", forced):
+            report = LatentsStage(job).run(progress=False)
+        own = self_cpu_s() - own
+        sampler.stop()
+        sampler.sample()
     finally:
         ray.shutdown()
     assert report.written == episodes and not report.failed, report.summary()
-    return {
-        "e2e_img_s": report.frames / report.seconds,
-        "e2e_frames": report.frames,
-        "e2e_s": report.seconds,
-        "e2e_episodes": report.written,
+    by_kind: dict[str, float] = {}
+    for pid, p in sampler.procs.items():
+        by_kind[p["kind"]] = by_kind.get(p["kind"], 0.0) + p["cpu_s"] - before.get(pid, 0.0)
+    cpu, cpus = own + sum(by_kind.values()), job.num_cpus or os.cpu_count() or 1
+    out = {
+        "img_s": report.frames / report.seconds,
+        "img_s_per_cpu_s": report.frames / cpu,
+        "cpu_s": cpu,
+        "cpu_s_driver": own,
+        "cpu_s_by_process": {k: round(v, 2) for k, v in sorted(by_kind.items())},
+        "actor_threads": threads or place_actors(job.device, job.actors, {"CPU": float(cpus)}).threads,
+        "frames": report.frames,
+        "s": report.seconds,
+        "episodes": report.written,
     }
+    return {f"{key}_{k}": v for k, v in out.items()}
 
 
 def _parts(value: str) -> tuple[str, ...]:
@@ -349,6 +382,14 @@ def main() -> None:
     p.add_argument("--frame", default="480x640", help="HxW of the episodes' video (default: 480x640)")
     p.add_argument("--threads", type=int, default=None, help="torch threads of the model-alone run (default: all CPUs)")
     p.add_argument("--num-cpus", type=int, default=None, dest="num_cpus", help="embedded Ray's CPUs (default: all)")
+    p.add_argument(
+        "--e2e-before-threads",
+        type=int,
+        default=0,
+        dest="e2e_before_threads",
+        help="e2e part: first run the stage with its CPU actor on this many torch threads (1: the placement before "
+        "it took every CPU of its share; keys e2e_before_*), then as placed (default 0: not run)",
+    )
     p.add_argument(
         "--parts",
         type=_parts,
@@ -443,8 +484,20 @@ def main() -> None:
                         result[f"nvdec_{route}_latent_img_s"] = result[key] / per_latent
                     log(f"  {route}: {result.get(f'nvdec_{route}_error') or result[f'nvdec_{route}_latent_img_s']}")
         if "e2e" in args.parts:
+            if args.e2e_before_threads:
+                result |= bench_e2e(job, args.episodes, args.e2e_before_threads, key="e2e_before")
+                shutil.rmtree(job.root)  # the same corpus again, without its latents
+                write_corpus(job.root, args.episodes, args.episode_s, size)  # type: ignore[arg-type]
+                log(f"end to end, actor on {args.e2e_before_threads} threads: {result['e2e_before_img_s']:.2f} img/s")
             result |= bench_e2e(job, args.episodes)
             log(f"end to end {result['e2e_img_s']:.1f} img/s over {result['e2e_frames']} frames")
+            if "model" in args.parts:  # the stage beside the bare forward of the same run, batch and threads
+                result["model_vs_e2e"] = result["model_img_s"] / result["e2e_img_s"]
+                result["model_vs_e2e_per_cpu_s"] = result["model_img_s_per_cpu_s"] / result["e2e_img_s_per_cpu_s"]
+                log(
+                    f"  the model alone is {result['model_vs_e2e']:.2f}x the stage's rate by wall, "
+                    f"{result['model_vs_e2e_per_cpu_s']:.2f}x per CPU-s; stage CPU-s {result['e2e_cpu_s_by_process']}"
+                )
     if "decode" in args.parts:
         per_core = result["decode_resize_img_s_per_core"]
         if "model" in args.parts:

@@ -6,6 +6,7 @@ written to `<run>/config.json` and into every checkpoint, which is what makes a 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -167,13 +168,29 @@ class FlowConfig(_Frozen):
     inference_steps: int = Field(4, ge=1, description="Euler steps from noise to data")
 
 
+MAX_WORKERS = 4  # the default's cap: the fixed default before it followed the CPUs this process may run on
+
+
+def default_workers() -> int:
+    """DataLoader workers this process can run side by side: the CPUs it may run on (`os.sched_getaffinity`, what
+    torch's DataLoader checks before it warns "this DataLoader will create N worker processes in total. Our suggested
+    max number of worker in current system is M"), at most `MAX_WORKERS`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus))
+
+
 class DataConfig(_Frozen):
     cameras: tuple[str, ...] = Field(
         MAIN_CAMERA_ORDER,
         description="an episode uses the first of these cameras that has latents; none -> the episode is skipped",
     )
     future_offset: int = Field(16, ge=1, description="future latents: first latent frame at or after t + this")
-    num_workers: int = Field(4, ge=0, description="DataLoader worker processes per rank")
+    num_workers: int = Field(
+        default_factory=default_workers,
+        ge=0,
+        description=f"DataLoader worker processes per rank (default: the CPUs this process may run on, at most "
+        f"{MAX_WORKERS}; here {default_workers()})",
+    )
     cache_dir: str | None = Field(
         None,
         description="local cache of a bucket corpus's files (default $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train)",

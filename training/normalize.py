@@ -6,8 +6,8 @@ training split. Values are mapped min-max by the 1st and 99th percentiles to [-1
 2 * (x - q01) / (q99 - q01) - 1, clamped to [-1, 1];
 https://github.com/NVIDIA/Isaac-GR00T/blob/main/gr00t/data/transform/state_action.py), so a dim that hardly moves
 cannot blow a small change up to hundreds (mean/std with a 1e-6 floor did). A dim whose q01 and q99 agree is
-constant in training: it normalizes to 0 (GR00T's min_max mode does the same for min == max) and is logged as a
-warning. q01/q99 are np.quantile over the frames of the dataset's training episodes' data files, as GR00T's
+constant in training: it normalizes to 0 (GR00T's min_max mode does the same for min == max), said in one
+warning per dataset. q01/q99 are np.quantile over the frames of the dataset's training episodes' data files, as GR00T's
 `calculate_dataset_statistics` (gr00t/data/dataset.py) computes them over a dataset's parquet files
 (episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool), each dim over the episodes whose
 mask has it, in bounded memory (`ingest.lerobot.union_stats`, the same rule as a manifest export's stats); mean/std
@@ -141,20 +141,50 @@ def _native_stats(files: CorpusFiles, rel: str, episodes: list[EpisodeRecord]) -
             q01=s["q01"].tolist(),
             q99=s["q99"].tolist(),
         )
-        _warn_constant(rel, key, np.stack([s["q01"], s["q99"]]), np.ones(len(s["q01"]), dtype=bool))
     return out
 
 
-def _warn_constant(rel: str, key: str, q: np.ndarray, mask: np.ndarray) -> None:
-    for d in np.flatnonzero(mask & (q[1] - q[0] < RANGE_FLOOR)):
-        log.warning(
-            "%s: %s dim %d is constant in training (q01 %g, q99 %g): normalized to 0, so any change there is unseen",
-            rel,
-            key,
-            d,
-            q[0, d],
-            q[1, d],
-        )
+def constant_dims(stats: dict[str, FeatureNorm], masks: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """feature key -> its dims whose q01..q99 range is under `RANGE_FLOOR` among those `masks[key]` marks used (every
+    dim of a key `masks` lacks): the dims normalized to 0, whose changes training never sees."""
+    out = {}
+    for key, f in stats.items():
+        q01, q99 = np.asarray(f.q01, np.float64), np.asarray(f.q99, np.float64)
+        mask = masks.get(key, np.ones(len(q01), dtype=bool))
+        if dims := np.flatnonzero(mask & (q99 - q01 < RANGE_FLOOR)).tolist():
+            out[key] = dims
+    return out
+
+
+def spans(dims: list[int]) -> str:
+    """Sorted dims as runs: [0, 1, 2, 5] -> "0-2, 5"."""
+    runs: list[list[int]] = []
+    for d in dims:
+        if runs and d == runs[-1][1] + 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def warn_constant(rel: str, stats: dict[str, FeatureNorm], found: dict[str, list[int]]) -> None:
+    """One warning for a dataset's constant dims (`constant_dims`), naming how many per key, which, and their
+    values: a dataset's own fact (a gripper that never moves, a state its robot does not record), said once per
+    dataset rather than once per dim (the demo's 20-step run printed 81 lines)."""
+    if not found:
+        return
+    parts = []
+    for key, dims in found.items():
+        values = np.unique(np.asarray(stats[key].q01, np.float64)[dims])
+        held = f"all at {values[0]:g}" if len(values) == 1 else f"values {values.min():g}..{values.max():g}"
+        parts.append(f"{key} {len(dims)} dims ({spans(dims)}; {held})")
+    total = sum(len(d) for d in found.values())
+    log.warning(
+        "%s: %d dims constant in training, normalized to 0 so any change there is unseen: %s",
+        rel,
+        total,
+        "; ".join(parts),
+    )
 
 
 def compute_stats(index: SampleIndex) -> NormStats:
@@ -165,38 +195,45 @@ def compute_stats(index: SampleIndex) -> NormStats:
             e for e in index.episodes if e.dataset_id == dataset_id and e.action.space is not ActionSpace.native
         ]
         out[rel] = _native_stats(index.files, rel, native) if native else {}
-        if not episodes:
-            continue
-        episode_indices = {ep.episode_index for ep in episodes}
-        path = index.files.join(rel, EPISODES_STATS_PATH)
-        if not index.files.is_file(path):
-            raise DataError(f"{path}: missing; normalization needs the per-episode stats")
-        rows: dict[str, list[tuple[list[float], list[float], int]]] = {k: [] for k in KEYS}
-        seen = set()
-        for lineno, obj in index.files.jsonl(path):
-            if int(obj["episode_index"]) not in episode_indices:
-                continue
-            seen.add(int(obj["episode_index"]))
-            for key in KEYS:
-                try:
-                    s = obj["stats"][key]
-                    rows[key].append((s["mean"], s["std"], int(s["count"][0])))
-                except (KeyError, IndexError, TypeError) as e:
-                    raise DataError(f"{path}:{lineno}: no usable stats for {key!r} ({e})") from e
-        missing = sorted(episode_indices - seen)
-        if missing:
-            raise DataError(f"{path}: no stats for episodes {missing[:5]}")
-        mask = np.logical_or.reduce([ep.mask for ep in episodes])
-        quantiles = _quantiles(index.files, episodes)
-        for key in KEYS:
-            means, stds, counts = (np.asarray(v, dtype=np.float64) for v in zip(*rows[key], strict=True))
-            mean, std = pool(means, stds, counts)
-            q = np.stack([quantiles[key]["q01"], quantiles[key]["q99"]])
-            _warn_constant(rel, key, q, mask)
-            out[rel][key] = FeatureNorm(
-                mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()), q01=q[0].tolist(), q99=q[1].tolist()
-            )
+        masks: dict[str, np.ndarray] = {}
+        if episodes:
+            masks = dict.fromkeys(KEYS, np.logical_or.reduce([ep.mask for ep in episodes]))
+            out[rel] |= _canonical_stats(index, rel, episodes)
+        warn_constant(rel, out[rel], constant_dims(out[rel], masks))
     return NormStats(datasets=out)
+
+
+def _canonical_stats(index: SampleIndex, rel: str, episodes: list[EpisodeRecord]) -> dict[str, FeatureNorm]:
+    """The statistics of the canonical action and state of one dataset's `episodes`."""
+    out: dict[str, FeatureNorm] = {}
+    episode_indices = {ep.episode_index for ep in episodes}
+    path = index.files.join(rel, EPISODES_STATS_PATH)
+    if not index.files.is_file(path):
+        raise DataError(f"{path}: missing; normalization needs the per-episode stats")
+    rows: dict[str, list[tuple[list[float], list[float], int]]] = {k: [] for k in KEYS}
+    seen = set()
+    for lineno, obj in index.files.jsonl(path):
+        if int(obj["episode_index"]) not in episode_indices:
+            continue
+        seen.add(int(obj["episode_index"]))
+        for key in KEYS:
+            try:
+                s = obj["stats"][key]
+                rows[key].append((s["mean"], s["std"], int(s["count"][0])))
+            except (KeyError, IndexError, TypeError) as e:
+                raise DataError(f"{path}:{lineno}: no usable stats for {key!r} ({e})") from e
+    missing = sorted(episode_indices - seen)
+    if missing:
+        raise DataError(f"{path}: no stats for episodes {missing[:5]}")
+    quantiles = _quantiles(index.files, episodes)
+    for key in KEYS:
+        means, stds, counts = (np.asarray(v, dtype=np.float64) for v in zip(*rows[key], strict=True))
+        mean, std = pool(means, stds, counts)
+        q = np.stack([quantiles[key]["q01"], quantiles[key]["q99"]])
+        out[key] = FeatureNorm(
+            mean=mean.tolist(), std=std.tolist(), count=int(counts.sum()), q01=q[0].tolist(), q99=q[1].tolist()
+        )
+    return out
 
 
 def normalize(x: np.ndarray, center: np.ndarray, half: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -120,7 +120,7 @@ def shares(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64) / math.fsum(values)
 
 
-def _select(
+def select_episodes(
     corpus_root: Path,
     where: str,
     verdicts: VerdictChoice | None = None,
@@ -285,7 +285,7 @@ def curate(
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
             raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
         snapshot = catalog_snapshot_hash(corpus.root)
-        sql, selected = _select(corpus.root, where, verdicts, limits)
+        sql, selected = select_episodes(corpus.root, where, verdicts, limits)
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
         # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers

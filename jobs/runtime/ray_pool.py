@@ -1,8 +1,8 @@
 """Ray plumbing shared by the jobs: start or join Ray (every job, ingest included), and size an actor pool.
 
 Placement: on CUDA one actor per GPU (`num_gpus=1`), on CPU one actor (by default) that takes all CPUs but one (the
-CPU tasks feeding it keep a slot), at most one node's CPUs (an actor runs on one node), and runs torch on that many
-threads.
+CPU tasks feeding it keep a slot), at most one node's CPUs (an actor runs on one node), and runs torch on every CPU of
+its share, that slot included (the tasks feeding it are ~1 % of the work on CPU).
 """
 
 from __future__ import annotations
@@ -104,6 +104,10 @@ def place_actors(device: Device, actors: int | None, resources: dict[str, float]
             raise PoolError("--device cuda, but the Ray cluster has no GPU")
         return Placement("cuda", actors or gpus, {"num_gpus": 1, "num_cpus": 1}, None)
     n = actors or 1
-    per_actor = max((cpus - 1) // n, 0)  # all CPUs but one, shared by the actors
-    per_actor = min(per_actor, int(resources.get(NODE_CPUS, per_actor)))  # each on one node
-    return Placement("cpu", n, {"num_cpus": per_actor}, max(1, per_actor))
+    node = int(resources.get(NODE_CPUS, cpus))
+    per_actor = min(max((cpus - 1) // n, 0), node)  # all CPUs but one booked, shared by the actors, each on one node
+    # its torch threads: every CPU of its share, the one kept for the CPU tasks included. Decoding and resizing a
+    # latent frame takes ~1/90 of its encoding on CPU (269 frames/s per core vs ~3 images per CPU-s, BENCHMARKS.md
+    # "Latents"), so that core idled; on 2 cores one thread ran the stage at half the bare model's rate
+    threads = max(1, min(cpus // n, node))
+    return Placement("cpu", n, {"num_cpus": per_actor}, threads)

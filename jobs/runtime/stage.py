@@ -277,7 +277,7 @@ class CorpusStage(Generic[J, RR]):
                     corpus = stack.enter_context(opened)
                 except (NotACorpus, StorageError) as e:  # the corpus named is not one, or cannot be reached
                     raise Usage(f"eidata {self.command}: {e}") from None
-            if self.locks:
+            if self.locks and not getattr(self.job, "dry_run", False):  # a dry run writes nothing, not even a lock
                 stack.enter_context(JobLock(corpus.root, self.command))
             rows = self.plan(corpus)
             # recorded before anything is written (`plan` writes nothing): a rerun after a kill or a full disk

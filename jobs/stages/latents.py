@@ -12,6 +12,10 @@ device (`ingest.encoders.dinov3.stream`). An actor takes whole episodes, about `
 runs fixed `batch_size` batches across episode boundaries, the copies to and from the GPU on a second CUDA stream;
 a thread pool writes each episode's file from the (pinned) output buffer once its last batch is on the host.
 
+Scoped: `--manifest NAME` (as every command reads it: `jobs.catalog.manifest_arg`) and `--where SQL` (the catalog's
+guarded SQL, as `eidata curate --where`) limit the run to what will be trained (`jobs.catalog.selection`); the
+progress's ETA and the summary count the selection only. `--dry-run` says what it would compute and writes nothing.
+
 Resumable: an episode whose file the corpus holds is skipped; a file made with another model, rate, dtype or size stops
 the job unless `--overwrite` (never in a bucket, whose objects are not replaced). A decode failure costs its episode
 only (exit 1). Videos are read where the corpus keeps them (a bucket's by ranged reads, never copied).
@@ -40,7 +44,8 @@ from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_tem
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import per_second
 from ingest.storage.corpus import Corpus
-from jobs.runtime.options import Opt, job_values
+from jobs.catalog.selection import SelectionError, select
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.canonical import IMAGE_PREFIX, main_video_key
@@ -83,6 +88,17 @@ class LatentsJob(RayJob):
         "(default: 4 x batch_size on CUDA, batch_size on CPU)",
     )
     object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
+    manifest: str | None = Field(
+        None,
+        description="only this manifest's episodes: its NAME in ROOT/manifests, its folder, or a file of it (as "
+        "export and train take it)",
+    )
+    where: str | None = Field(
+        None,
+        description="only the episodes this SQL expression over the catalog's episodes selects, as `eidata curate "
+        "--where` takes it (with --manifest: the episodes both select)",
+    )
+    dry_run: bool = Field(False, description="say what would be computed (episodes, frames), write nothing")
 
 
 @dataclass
@@ -92,11 +108,20 @@ class LatentsReport(StageReport):
     skipped: int = 0
     fetched: int = 0  # bytes of the videos fetched from a bucket (0 locally)
     used: int = 0  # bytes of them the decoder read
+    selected: int = 0  # episodes the run covers (--manifest / --where, else every episode with video)
+    chosen: str = ""  # how they were chosen, as said ("manifest m"), "" for every episode
+    dry_run: bool = False
+    planned: tuple[int, int, int] = (0, 0, 0)  # a dry run's files to write, their frames, their datasets
 
     def summary(self) -> str:
         rate = f", {per_second(self.frames, self.seconds, 'frames')}" if self.frames and self.seconds else ""
+        scope = f"{self.selected} episodes " + (f"selected ({self.chosen})" if self.chosen else "(all)")
+        if self.dry_run:
+            files, frames, datasets = self.planned
+            done = f"{self.skipped} already done; dry run: nothing written"
+            return f"latents: {scope}: would compute {files} episodes ({frames} frames) in {datasets} datasets, {done}"
         lines = [
-            f"latents: {self.written} episodes written ({self.frames} frames{rate}), "
+            f"latents: {scope}: {self.written} episodes written ({self.frames} frames{rate}), "
             f"{self.skipped} already done, {len(self.failed)} failed, {self.seconds:.1f} s"
         ]
         if self.fetched:
@@ -218,11 +243,12 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
     decode = staticmethod(decode_episode)
     decode_resources = DECODE_RESOURCES
     catalog = "latents"
-    usage_errors = (EncoderLoadError,)
+    usage_errors = (EncoderLoadError, SelectionError)
 
     def __init__(self, job: LatentsJob) -> None:
-        super().__init__(job, LatentsReport(job.root))
+        super().__init__(job, LatentsReport(job.root, dry_run=job.dry_run))
         self.expected = expected_meta(job)  # the metadata this run writes; EncoderLoadError before any work
+        self.catalog = None if job.dry_run else "latents"  # a dry run leaves the catalog as it is
 
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
         """A row for every (episode, selected camera) whose latents file is missing (or stale, with --overwrite);
@@ -230,9 +256,13 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
         job = self.job
         if job.overwrite and corpus.immutable:
             raise Usage(f"eidata latents: {corpus.where}: --overwrite: {corpus.immutable}; write another output")
+        chosen = select(corpus.root, job.manifest, job.where)  # SelectionError: a usage error (exit 2)
+        datasets = settled_datasets(corpus.root)
+        datasets = datasets if chosen is None else chosen.datasets(corpus.root, datasets)
+        self.report.chosen = chosen.said if chosen is not None else ""
         rows: list[dict[str, Any]] = []
         stale: list[str] = []
-        for ds in settled_datasets(corpus.root):
+        for ds in datasets:
             info = load_info(ds / INFO_PATH)
             if info.video_path is None or not (ds / EPISODES_PATH).exists():
                 log.warning("%s: no videos or no %s; skipped", ds, EPISODES_PATH)
@@ -243,8 +273,11 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
                 continue
             if job.rate_hz > info.fps:
                 raise Usage(f"eidata latents: {ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
-            remove_stale_temps(ds)
+            if not job.dry_run:
+                remove_stale_temps(ds)
             lengths = {int(line["episode_index"]): int(line["length"]) for _, line in read_jsonl(ds / EPISODES_PATH)}
+            lengths = lengths if chosen is None else chosen.keep(corpus.root, ds, lengths)
+            self.report.selected += len(lengths)
             names = {(i, key): latents_file(info, i, key) for i in lengths for key in keys}
             done = {} if job.overwrite else corpus.committed(ds, names.values())
             for (index, key), name in names.items():
@@ -270,6 +303,10 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
             )
             shown = "\n  ".join(stale[:5])
             raise Failed(f"eidata latents: {len(stale)} latents files were made differently; {redo}:\n  {shown}")
+        if job.dry_run:  # what it would compute, counted; nothing for Ray
+            frames = sum(len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows)
+            self.report.planned = (len(rows), frames, len({r["dataset"] for r in rows}))
+            return []
         return rows
 
     def _done(self, out: Path, meta: dict[str, str], stale: list[str]) -> None:
@@ -340,6 +377,7 @@ OPTIONS = (
     *placement_options(LatentsJob),
     Opt(LatentsJob, "encoder.compile", words={"auto": None, "on": True, "off": False}),
     Opt(LatentsJob, "overwrite"),
+    *opts(LatentsJob, "manifest", "where", "dry_run"),
     ADDRESS,
 )
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.training.corpus import tiny_config
-from training.config import PRESETS, LaraConfig, ModelConfig, TrainConfig, config_from_preset
+from training.config import MAX_WORKERS, PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset
 
 TINY = PRESETS["tiny"].model
 
@@ -79,3 +79,14 @@ def test_a_run_config_round_trips_and_text_max_fits_the_buckets(tmp_path: Path) 
     with pytest.raises(KeyError, match=r"unknown preset 'huge'; known: \['lda-1b', 'tiny'\]"):
         config_from_preset("huge", "m")
     assert config_from_preset("lda-1b", "m").optim.warmup_steps == PRESETS["lda-1b"].warmup_steps
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 1), (2, 2), (3, 3), (16, MAX_WORKERS)])
+def test_the_workers_default_to_the_cpus_this_process_may_run_on(
+    cpus: int, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On 2 cores the loader starts 2 workers, not 4 (torch warned twice: "suggested max number of worker ... is 2");
+    a machine of many cores keeps the cap; a value given is kept."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)))
+    assert DataConfig().num_workers == workers
+    assert DataConfig(num_workers=7).num_workers == 7

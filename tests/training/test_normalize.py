@@ -14,7 +14,7 @@ from tests.training.corpus import TEXT_DIM, column_rows
 from training.config import PRESETS, DataConfig
 from training.episodes import SampleIndex, build_index
 from training.errors import DataError
-from training.normalize import FeatureNorm, NormStats, compute_stats, normalize
+from training.normalize import FeatureNorm, NormStats, compute_stats, constant_dims, normalize, spans
 
 MODEL = PRESETS["tiny"].model.model_copy(update={"text_dim": TEXT_DIM})
 
@@ -39,20 +39,32 @@ def test_a_near_constant_dim_stays_bounded() -> None:
     assert np.abs(inside).max() <= 1.0 and np.mean(np.abs(inside[:, 0]) < 1) > 0.97  # the bulk is not clipped
 
 
-def test_a_constant_dim_maps_to_0_and_warns(manifest: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_constant_dim_maps_to_0_and_is_said_once_per_dataset(
+    manifest: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     index = build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
     with caplog.at_level(logging.WARNING, logger="training.normalize"):
         stats = compute_stats(index)
-    constant = [r for r in caplog.records if "constant in training" in r.getMessage()]
+    constant = [r.getMessage() for r in caplog.records if "constant in training" in r.getMessage()]
     # the corpus' franka state fills dims 0..11 (x and x**2); the other masked state dims are constant 0
     arm = next(e for e in index.episodes if index.datasets[e.dataset_id] == "datasets/sim/arm")
-    expected = {d for d in np.flatnonzero(arm.mask) if d >= 12}
-    assert expected and {int(r.args[2]) for r in constant if r.args[1] == STATE} == expected
-    assert all(r.args[1] != ACTION for r in constant)  # every real action dim moves
+    expected = [int(d) for d in np.flatnonzero(arm.mask) if d >= 12]
+    said = [m for m in constant if m.startswith("datasets/sim/arm: ")]
+    assert expected and len(said) == 1, constant  # one line for the dataset, not one per dim
+    assert f"{len(expected)} dims constant" in said[0] and f"{STATE} {len(expected)} dims ({spans(expected)}" in said[0]
+    assert f"{ACTION} " not in said[0]  # every real action dim moves
+    assert len(constant) == len({m.split(": ", 1)[0] for m in constant})  # at most one line per dataset
     center, half = stats.get("datasets/sim/arm", STATE)
-    assert (half[sorted(expected)] == 0).all()
+    assert (half[expected] == 0).all()
     x = np.full((1, CANONICAL_DIM), 3.0, np.float32)
-    assert (normalize(x, center, half, arm.mask)[0, sorted(expected)] == 0).all()
+    assert (normalize(x, center, half, arm.mask)[0, expected] == 0).all()
+
+
+def test_constant_dims_are_those_used_and_still() -> None:
+    f = FeatureNorm(mean=[0.0] * 5, std=[0.0] * 5, count=9, q01=[0, 1, 2, 0.5, 7], q99=[0, 1.5, 2, 0.5, 7])
+    assert constant_dims({ACTION: f}, {ACTION: np.array([1, 1, 1, 1, 0], bool)}) == {ACTION: [0, 2, 3]}
+    assert constant_dims({"action.native": f}, {}) == {"action.native": [0, 2, 3, 4]}  # no mask: every dim
+    assert spans([0, 2, 3, 4, 9]) == "0, 2-4, 9" and spans([]) == ""
 
 
 def test_statistics_without_quantiles_are_refused() -> None:

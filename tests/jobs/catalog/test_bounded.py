@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from jobs.catalog.bounded import GRACE_S, SqlLimitError, SqlLimits, Usage, run_bounded
-from jobs.catalog.curate import _select, cli_curate
+from jobs.catalog.curate import cli_curate, select_episodes
 from jobs.catalog.query import cli_query, connect, run_query
 
 LIMITS = SqlLimits(memory_mib=1024, threads=2, deadline_s=2.0)
@@ -78,7 +78,7 @@ def test_hostile_queries_are_bounded(root: Path, name: str) -> None:
 @pytest.mark.parametrize("name", WHERES)
 def test_hostile_curation_expressions_are_bounded(root: Path, name: str) -> None:
     """Each is a checked expression (only listed functions): the guard admits it, the limits stop it."""
-    _bounded(root, lambda usage: _select(root, WHERES[name], limits=LIMITS, usage=usage))
+    _bounded(root, lambda usage: select_episodes(root, WHERES[name], limits=LIMITS, usage=usage))
 
 
 def test_cli_names_the_limit_and_its_flag(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,7 +118,7 @@ def test_ordinary_sql_runs_within_the_limits(root: Path) -> None:
     assert run_query(root, "SELECT current_setting('threads') AS t", unrestricted=True, limits=LIMITS).to_pylist() == [
         {"t": 2}
     ]
-    sql, rows = _select(root, "tier = 'high'", limits=LIMITS)
+    sql, rows = select_episodes(root, "tier = 'high'", limits=LIMITS)
     assert rows.num_rows > 0 and "tier = 'high'" in sql
 
 

@@ -92,6 +92,7 @@ FORMS: dict[str, list[tuple[list[str], str]]] = {
     "verdicts": [([], "would rewrite")],
     # no model: the rules' plan (a --model needs a Qwen3-VL folder; its dry run is the same plan, no model loaded)
     "caption": [([], "to caption  datasets/oxe/bridge  3 episodes"), (["--text-embeddings"], "")],
+    "latents": [(["--random-init", "--manifest", "all"], "would compute 4 episodes")],
 }
 
 

@@ -26,20 +26,21 @@ def test_cuda_places_one_actor_per_gpu() -> None:
 
 
 @pytest.mark.parametrize(
-    ("actors", "resources", "per_actor"),
+    ("actors", "resources", "per_actor", "threads"),
     [
-        (None, {"CPU": 16.0}, 15),  # one actor: every CPU but the one feeding it
-        (3, {"CPU": 16.0}, 5),  # 15 shared by three
-        (None, {"CPU": 64.0, NODE_CPUS: 16.0}, 16),  # an actor lives on one node
-        (4, {"CPU": 2.0}, 0),  # more actors than CPUs: none booked, one thread each
+        (None, {"CPU": 16.0}, 15, 16),  # one actor: every CPU but the one feeding it booked; its threads on all 16
+        (3, {"CPU": 16.0}, 5, 5),  # 15 shared by three
+        (None, {"CPU": 64.0, NODE_CPUS: 16.0}, 16, 16),  # an actor lives on one node
+        (None, {"CPU": 2.0}, 1, 2),  # this machine: one CPU booked, two threads (one ran at half the model's rate)
+        (4, {"CPU": 2.0}, 0, 1),  # more actors than CPUs: none booked, one thread each
     ],
 )
 def test_cpu_actors_share_all_cpus_but_one_within_a_node(
-    actors: int | None, resources: dict[str, float], per_actor: int
+    actors: int | None, resources: dict[str, float], per_actor: int, threads: int
 ) -> None:
     p = place_actors("auto", actors, resources)
     assert (p.device, p.actors, p.resources) == ("cpu", actors or 1, {"num_cpus": per_actor})
-    assert p.threads == max(1, per_actor)
+    assert p.threads == threads
     assert place_actors("cpu", actors, {**resources, "GPU": 1.0}).device == "cpu"  # asked for CPU on a GPU cluster
 
 
