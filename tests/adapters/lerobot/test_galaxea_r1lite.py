@@ -97,7 +97,7 @@ def test_r1lite_gripper_is_the_recorded_travel_over_100(case: tuple[CanonicalEpi
         np.testing.assert_allclose(ep.state[kept, g], raw[kept] / 100.0, atol=1e-6)
         assert np.isclose(ep.state[:, g][:, None] * 100.0, grip[None, :], atol=1e-3).any(axis=1).all()
         assert ep.state[int(np.argmax(raw)), g] > 0.85 and ep.state[int(np.argmin(raw)), g] < 0.15
-        assert 0.0 <= ep.action[:, g].min() and ep.action[:, g].max() <= 1.0
+        assert ep.action[:, g].min() >= 0.0 and ep.action[:, g].max() <= 1.0
 
 
 def test_r1lite_geometry(case: tuple[CanonicalEpisode, np.ndarray]) -> None:
