@@ -59,6 +59,8 @@ class RobotSpec(DeclaredRobot):
         from ingest.kinematics.invariants import reach_problems, spec_problems
         from ingest.kinematics.model import load_model
 
+        if problems := self.unit_problems():
+            raise nested_error([(loc, "value_error", why) for loc, why in problems])
         if not self.urdf.is_file():
             raise nested_error([(("urdf",), "value_error", f"no such file: {self.urdf}")])
         try:

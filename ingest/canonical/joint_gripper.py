@@ -36,6 +36,9 @@ def gripper_opening(
 ) -> np.ndarray:
     """A gripper value -> opening 0 (closed) .. 1 (open), clipped unless `clip` is False; CalibrationMissing where
     the unit needs one."""
+    if unit == "recorded":  # a declared gripper: linear between its ends in the recorded values, no conversion
+        opening = (raw_value - grip.closed_q) / (grip.open_q - grip.closed_q)
+        return np.clip(opening, 0.0, 1.0) if clip else opening
     if arm_unit == "ticks" and unit != "joint":  # raw steps -> lerobot's RANGE_0_100 by the gripper's calibration
         raw_value = ticks_percent(raw_value, name, opts)
         unit = "percent" if unit == "fraction" else unit

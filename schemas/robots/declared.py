@@ -11,15 +11,32 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.robots.joint_space import ArmMap, GripperMap, JointMap, JointSpaceSpec, Side
+from schemas.robots.joint_space import ArmMap, GripperMap, GripperUnit, JointMap, JointSpaceSpec, JointUnit, Side
 from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.transform import RigidTransform
 
-DeclaredUnit = Literal["rad", "deg"]
+# The arm joints' units a declaration may give, as the shipped robots' (`schemas.robots.joint_space.JointUnit`, read by
+# `ingest.canonical.joint_units`): rad, deg, lerobot's RANGE_M100_100 or raw encoder steps (both need the arm's
+# calibration: the source's `joint_space.calibration`). lerobot's own spelling `degrees` (MotorNormMode) is deg.
+ARM_UNITS: tuple[JointUnit, ...] = get_args(JointUnit)
+# A declared gripper's values: lerobot's RANGE_0_100 (`percent` alike) or a 0..1 fraction, as recorded.
+DeclaredGripperUnit = Literal["range_0_100", "percent", "fraction"]
+GRIPPER_UNITS: tuple[str, ...] = get_args(DeclaredGripperUnit)
+_SPAN = {"range_0_100": (0.0, 100.0), "percent": (0.0, 100.0), "fraction": (0.0, 1.0)}
+_ALIASES = {"degrees": "deg", "radians": "rad"}
+
+
+def _known(value: object, known: tuple[str, ...], what: str) -> object:
+    """`value` as one of `known` (lerobot's spellings taken), else a ValueError naming the known ones."""
+    if isinstance(value, str):
+        value = _ALIASES.get(value, value)
+        if value not in known:
+            raise ValueError(f"unknown {what} unit {value!r}: one of {', '.join(known)}")
+    return value
 
 
 class DeclaredGripper(BaseModel):
@@ -37,6 +54,16 @@ class DeclaredGripper(BaseModel):
         description="how far past open..closed a value may lie, as a share of the range, before the "
         "episode is refused naming the column (noise at the ends is clipped)",
     )
+    unit: DeclaredGripperUnit | None = Field(
+        None,
+        description="how the recording holds it: range_0_100 (lerobot's gripper motor; percent alike) or fraction "
+        "(0..1), `open`/`closed` then in those values; unset: a column as recorded, a joint in the robot's units",
+    )
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _unit(cls, value: object) -> object:
+        return _known(value, GRIPPER_UNITS, "gripper")
 
     @model_validator(mode="after")
     def _one(self) -> DeclaredGripper:
@@ -44,7 +71,15 @@ class DeclaredGripper(BaseModel):
             raise ValueError("give the gripper's joint (in the URDF) or its column (in the recording), one of them")
         if self.open == self.closed:
             raise ValueError(f"open and closed are both {self.open}: a range with no width gives no opening")
+        if self.unit is not None:
+            lo, hi = _SPAN[self.unit]
+            if not all(lo <= v <= hi for v in (self.open, self.closed)):
+                raise ValueError(f"open {self.open:g} / closed {self.closed:g} lie outside {self.unit} {lo:g}..{hi:g}")
         return self
+
+    def recorded_unit(self) -> GripperUnit:
+        """How canonicalization reads it: as recorded (a column, or a unit given), else a joint in the arm's units."""
+        return "recorded" if self.column is not None or self.unit is not None else "joint"
 
 
 class DeclaredArm(BaseModel):
@@ -79,22 +114,49 @@ class DeclaredRobot(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     urdf: Path = Field(description="the URDF, relative to the spec file or absolute")
-    units: DeclaredUnit = Field("rad", description="how the recording holds the arm joints: rad or deg")
+    units: JointUnit = Field(
+        "rad",
+        description="how the recording holds the arm joints: rad, deg (lerobot: degrees), range_m100_100 (lerobot's "
+        "default) or ticks; the last two need the arm's calibration (the source's joint_space.calibration)",
+    )
     base_link: str | None = Field(None, description="the link the wrists are expressed in (unset: the URDF's root)")
     arms: dict[Side, DeclaredArm] = Field(min_length=1, max_length=2, description="left and/or right")
     source: str = Field("", description="filled by the job spec: the spec's path and the URDF's SHA-256")
 
+    @field_validator("units", mode="before")
+    @classmethod
+    def _units(cls, value: object) -> object:
+        return _known(value, ARM_UNITS, "joint")
+
+    def unit_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """(field, why) where a gripper joint has no unit of its own while the arm's unit is no angle: the job spec
+        reports each at its field (`jobs.spec_robots`); `joint_space` refuses such a robot."""
+        out = []
+        for side, arm in self.arms.items():
+            g = arm.gripper
+            if g is not None and g.joint is not None and g.unit is None and self.units not in ("rad", "deg"):
+                why = (
+                    f"the arm joints are in {self.units}, and a gripper motor is no arm joint (lerobot records it in "
+                    f"range_0_100): give the gripper's unit, one of {', '.join(GRIPPER_UNITS)}"
+                )
+                out.append((("arms", side, "gripper", "unit"), why))
+        return out
+
     def joint_space(self) -> JointSpaceSpec:
         """The spec the FK path reads; the description is the URDF's absolute path (`ingest.kinematics.load_model`)."""
+        if problems := self.unit_problems():
+            raise ValueError("; ".join(f"{'.'.join(loc)}: {why}" for loc, why in problems))
         arms = []
         for side, arm in self.arms.items():
             gripper = None
             if (g := arm.gripper) is not None:
-                # read as a joint in the robot's units (`ingest.canonical.joint_space.gripper_opening`): the range
-                # in radians, the opening linear between them as in the recording's own values
-                to = math.radians if self.units == "deg" else float
+                # a joint in the robot's units (`ingest.canonical.joint_gripper.gripper_opening`): the ends in
+                # radians; a column or a gripper with its own unit: linear between the ends in the recorded values
+                unit = g.recorded_unit()
+                to = math.radians if unit == "joint" and self.units == "deg" else float
                 gripper = GripperMap(
                     joint=JointMap(urdf=g.joint or g.column or ""),
+                    unit=unit,
                     closed_q=to(g.closed),
                     open_q=to(g.open),
                     source=f"declared in the job spec ({self.source})",

@@ -47,9 +47,11 @@ Side = Literal["left", "right"]
 # already subtracted by the motor, huggingface/lerobot src/lerobot/motors/feetech/feetech.py @ 16777626
 # `_get_half_turn_homings`), turned into angles as DEGREES does.
 JointUnit = Literal["rad", "deg", "range_m100_100", "ticks"]
-# A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, or a 0..1 fraction; the
-# `_closed` units rise as the gripper closes (Leju's claw: 0 open .. 100 closed), so the opening is 1 less them.
-GripperUnit = Literal["joint", "percent", "fraction", "percent_closed", "fraction_closed"]
+# A gripper value: a joint angle in the arm's unit ("joint"), lerobot's RANGE_0_100 percent, a 0..1 fraction, or
+# "recorded": the values as the recording holds them, linear between `closed_q` and `open_q` given in those values
+# (a gripper a job spec declares: its ends are the user's word, in whatever unit the column has). The `_closed` units
+# rise as the gripper closes (Leju's claw: 0 open .. 100 closed), so the opening is 1 less them.
+GripperUnit = Literal["joint", "percent", "fraction", "recorded", "percent_closed", "fraction_closed"]
 
 _AFFIX_TOKENS = frozenset({"pos", "position", "joint", "q", "qpos", "angle", "main", "follower"})
 _SIDE_TOKENS = {"l": "left", "r": "right", "left": "left", "right": "right"}
@@ -106,8 +108,12 @@ class GripperMap(BaseModel):
 
     joint: JointMap
     unit: GripperUnit = Field("joint", description="how datasets of this robot record it by default")
-    closed_q: float = Field(description="joint value (rad, or m if prismatic) when closed; percent/fraction: 0")
-    open_q: float = Field(description="joint value when fully open (unit 'joint'); percent: 100, fraction: 1")
+    closed_q: float = Field(
+        description="joint value (rad, or m if prismatic) when closed; percent/fraction: 0; recorded: as recorded"
+    )
+    open_q: float = Field(
+        description="joint value when fully open (unit 'joint'); percent: 100, fraction: 1; recorded: as recorded"
+    )
     source: str = Field(min_length=1, description="where the direction and the end values come from")
     range_tolerance: float | None = Field(
         None,

@@ -5,9 +5,10 @@ f0f33f33: `observation.state.left_arm` named `/hdas/feedback_arm_left.position[i
 in dataset_converter.py @ 04635a8e; grippers `/hdas/feedback_gripper_<side>.position[0]`; a 4-wide torso). No real
 Galaxea Open-World LeRobot `info.json` was found (its LeRobot release was announced, not published where we can read
 it): the layout is the converter's, the values generated (arms swaying about a mid pose, grippers 10 .. 90 percent).
-Checked by invariants: each wrist within its arm's reach of its arm base, left of the right one; the torso and the
-grippers (their unit only in docs, not the maker's code: joint_space.yaml `galaxea_r1lite`) left as natives,
-their canonical dims masked, never filled."""
+Checked by invariants: each wrist within its arm's reach of its arm base, left of the right one; the torso left as
+natives, its canonical dims masked. The grippers are Galaxea's travel 0 (closed) .. 100 (open) (joint_space.yaml
+`galaxea_r1lite`: OpenGalaxea/GalaxeaVLA @ 93e76bb): the canonical opening is the recorded column / 100 at its
+frame in the state."""
 
 from __future__ import annotations
 
@@ -78,9 +79,25 @@ def test_r1lite_comes_out_canonical_with_both_wrists_and_grippers(case: tuple[Ca
     for h in (0, 1):
         for part in (WRIST_POS, WRIST_ROT6D):
             assert ep.mask[hand_dims(h, part)].all(), (h, part, ep.tier_reasons)
-        assert not ep.mask[hand_dims(h, GRIPPER)].any()  # not mapped: masked, not invented
+        assert ep.mask[hand_dims(h, GRIPPER)].all(), (h, ep.tier_reasons)
     natives = " ".join(ep.state_native_names)
     assert "torso" in natives and "left_gripper" in natives and "right_gripper" in natives
+
+
+def test_r1lite_gripper_is_the_recorded_travel_over_100(case: tuple[CanonicalEpisode, np.ndarray]) -> None:
+    # the recorded `observation.state.<side>_gripper` (10 nearly closed .. 90 nearly open): on a recorded frame the
+    # native column the episode carries there, on a resampled one a recorded value (a gripper is held, not blended)
+    ep, grip = case
+    assert ep.state_native is not None
+    for h, side in ((0, "left"), (1, "right")):
+        g = hand_dims(h, GRIPPER).start
+        raw = ep.state_native[:, ep.state_native_names.index(f"observation.state.{side}_gripper.0")]
+        kept = ~ep.interpolated
+        assert kept.sum() >= len(kept) // 2
+        np.testing.assert_allclose(ep.state[kept, g], raw[kept] / 100.0, atol=1e-6)
+        assert np.isclose(ep.state[:, g][:, None] * 100.0, grip[None, :], atol=1e-3).any(axis=1).all()
+        assert ep.state[int(np.argmax(raw)), g] > 0.85 and ep.state[int(np.argmin(raw)), g] < 0.15
+        assert ep.action[:, g].min() >= 0.0 and ep.action[:, g].max() <= 1.0
 
 
 def test_r1lite_geometry(case: tuple[CanonicalEpisode, np.ndarray]) -> None:
