@@ -121,8 +121,8 @@ def test_ego4d_equals_vitras_script(tmp_path: Path) -> None:
     frame = _checkerboard()
     np.save(tmp_path / "frame.npy", frame)
     data = _npy(_intrinsics(), tmp_path / "intr.npy")
-    theirs = _oracle("ego4d", str(pre), str(tmp_path / "frame.npy"), str(tmp_path / "intr.npy"),
-                     str(tmp_path / "out.npz"), python=ORACLE_PY)  # fmt: skip
+    args = [str(tmp_path / n) for n in ("frame.npy", "intr.npy", "out.npz")]
+    theirs = _oracle("ego4d", str(pre), *args, python=ORACLE_PY)
     how = undistort.ego4d(data, HW)
     assert how is not None
     m1, m2 = how.maps()
@@ -161,13 +161,13 @@ def test_egoexo4d_equals_projectaria_tools(tmp_path: Path) -> None:
     s = 1408 / 2880
     p = cam["Projection"]["Params"]
     params = [p[0] * s, (p[1] + 0.5) * s - 0.5, (p[2] + 0.5) * s - 0.5, *p[3:]]  # scaleParams' rule
-    (tmp_path / "calib.json").write_text(json.dumps({"CameraCalibrations": [{**cam, "Projection": {
-        "Name": "FisheyeRadTanThinPrism", "Params": params}}]}))  # fmt: skip
+    projection = {"Name": "FisheyeRadTanThinPrism", "Params": params}
+    (tmp_path / "calib.json").write_text(json.dumps({"CameraCalibrations": [{**cam, "Projection": projection}]}))
     (tmp_path / "params.json").write_text(json.dumps({"params": params, "width": 1408, "height": 1408}))
     frame = _real_frame(1408)
     np.save(tmp_path / "frame.npy", frame)
-    theirs = _oracle("egoexo4d", str(tmp_path / "frame.npy"), str(tmp_path / "params.json"),
-                     str(tmp_path / "out.npz"), python=Path(sys.executable))  # fmt: skip
+    args = [str(tmp_path / n) for n in ("frame.npy", "params.json", "out.npz")]
+    theirs = _oracle("egoexo4d", *args, python=Path(sys.executable))
     ours = undistort.egoexo4d(locate(tmp_path / "calib.json"), (1408, 1408)).apply(frame)
     mean, p99 = _differ(ours, theirs["frame"])
     print(f"frames: mean {mean:.4f}, 99th percentile {p99:.1f} levels")
