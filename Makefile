@@ -14,7 +14,7 @@ DEMO_OUT ?= demo_out
 DURATIONS := --durations=25
 , := ,# a comma inside $(call ...) arguments: $(,)
 
-.PHONY: venv oracle-v30 demo test test-fast test-all lint bench clean
+.PHONY: venv oracle-v30 oracle-vitra demo test test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -53,10 +53,20 @@ $(ORACLE_V30_STAMP):
 	$(ORACLE_V30)/bin/pip install -q --disable-pip-version-check 'lerobot[dataset,training]==0.6.1'
 	touch $(ORACLE_V30_STAMP)
 
+# VITRA's Ego4D undistortion (microsoft/VITRA data/preprocessing/undistort_video.py) needs OpenCV's contrib modules
+# (cv2.omnidir), which cannot sit beside the project's opencv: tests/adapters/vitra/test_undistort.py runs it here
+ORACLE_VITRA := .venv-oracle-vitra
+oracle-vitra: $(ORACLE_VITRA)/.eidata-installed
+
+$(ORACLE_VITRA)/.eidata-installed:
+	test -x $(ORACLE_VITRA)/bin/python || $(PYTHON) -m venv $(ORACLE_VITRA)
+	$(ORACLE_VITRA)/bin/pip install -q --disable-pip-version-check numpy opencv-contrib-python-headless ffmpeg-python
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
-test: $(STAMP) $(ORACLE_V30_STAMP)
+test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed
 	$(BIN)/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
 
 # The everyday loop, a few minutes: unit tests only, no scenario (Ray jobs, oracles, servers, SIGKILL and smoke runs,
@@ -64,7 +74,7 @@ test: $(STAMP) $(ORACLE_V30_STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not scenario and not slow" $(DURATIONS) $(PYTEST_ARGS)
 
-test-all: $(STAMP) $(ORACLE_V30_STAMP)
+test-all: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed
 	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)

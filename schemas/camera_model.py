@@ -170,4 +170,33 @@ class Fisheye624Camera(_Lens):
         return self._pixels(uv + rd2 * s[0] + rd2 * rd2 * s[1])
 
 
-CameraModel = Annotated[PinholeCamera | KannalaBrandtCamera | Fisheye624Camera, Field(discriminator="model")]
+class OmnidirCamera(_Lens):
+    """Mei's unified omnidirectional model as OpenCV's `cv::omnidir::projectPoints` computes it (opencv/opencv_contrib
+    @4.x:modules/ccalib/src/omnidir.cpp `projectPoints`, skew 0): the point put on the unit sphere, (xs, ys, zs), seen
+    from `xi` behind its centre, a = xs / (zs + xi), b = ys / (zs + xi); then radial k1, k2 and tangential p1, p2 as
+    OpenCV's pinhole distortion; u = fx x + cx, v = fy y + cy. VITRA's Ego4D intrinsics (DroidCalib's estimate) are
+    this model: `K`, `D` = (k1, k2, p1, p2), `xi` (microsoft/VITRA@c68b65e:data/preprocessing/undistort_video.py)."""
+
+    model: Literal["omnidir"] = "omnidir"
+    xi: _Finite
+    k1: _Finite
+    k2: _Finite
+    p1: _Finite
+    p2: _Finite
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) camera-frame points -> (..., 2) pixels, as `cv::omnidir::projectPoints`."""
+        p = np.asarray(points, dtype=np.float64)
+        s = p / np.linalg.norm(p, axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b = s[..., 0] / (s[..., 2] + self.xi), s[..., 1] / (s[..., 2] + self.xi)
+        r2 = a * a + b * b
+        radial = 1.0 + self.k1 * r2 + self.k2 * r2 * r2
+        x = a * radial + 2.0 * self.p1 * a * b + self.p2 * (r2 + 2.0 * a * a)
+        y = b * radial + self.p1 * (r2 + 2.0 * b * b) + 2.0 * self.p2 * a * b
+        return self._pixels(np.stack([x, y], axis=-1))
+
+
+CameraModel = Annotated[
+    PinholeCamera | KannalaBrandtCamera | Fisheye624Camera | OmnidirCamera, Field(discriminator="model")
+]

@@ -38,6 +38,7 @@ from pydantic import Field
 from adapters.base import (
     AdapterError,
     AdapterOptions,
+    CameraSource,
     EpisodeRef,
     HandSignals,
     HandTrack,
@@ -49,8 +50,12 @@ from adapters.base import (
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.hand_reading import Reading, human_episode
+from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
+from adapters.storage import bounds
 from adapters.storage.location import Location
+from adapters.undistort import UndistortedCamera
+from adapters.vitra import undistort
 from adapters.vitra.files import SIDES, VitraEpisode, unpickle_npy, vitra_episode
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
@@ -117,25 +122,31 @@ class VitraAdapter(SourceAdapter):
         dataset, video, raw_id = m.group(1), m.group(2), name[: -len(".npy")]
         error, paths = None, [str(npy)]
         try:
-            paths.append(str(self._video(root, dataset, video, raw_id)))
+            paths += [str(p) for p in self._video(root, dataset, video, raw_id)]
         except AdapterError as e:
             error = e
         return self.new_ref(raw_id, paths, subset=dataset, locator={"dataset": dataset, "video": video}, error=error)
 
-    def _video(self, root: Location, dataset: str, video: str, ep: str) -> Location:
+    def _video(self, root: Location, dataset: str, video: str, ep: str) -> tuple[Location, ...]:
+        """The video read as it is, else the distorted original and its calibration."""
         layout = LAYOUTS[dataset]
         for rel in candidates(layout.kept, video):
             if (root / rel).is_file():
-                return root / rel
+                return (root / rel,)
         for rel in candidates(layout.distorted, video):
             found = sorted(root.glob(rel))
-            if found:
-                msg = (
-                    f"only the distorted original {found[0]} is here; VITRA's labels are on the undistorted copy its"
-                    f" {layout.undistort} writes (microsoft/VITRA data/data.md, 'Video Preprocessing'): put it at"
-                    f" {candidates(layout.kept, video)[-1]}"
-                )
-                raise self.error(msg, file=found[0], episode=ep, field="video")
+            if not found:
+                continue
+            for cal in candidates(layout.calibration, video):
+                if (root / cal).is_file():
+                    return found[0], root / cal
+            msg = (
+                f"only the distorted original {found[0]} is here and no calibration to undistort it with: looked for"
+                f" {' and '.join(candidates(layout.calibration, video))} (VITRA-1M intrinsics/, microsoft/VITRA"
+                f" data/data.md 'Camera Intrinsics', as its {layout.undistort} reads them); or put the undistorted"
+                f" copy that script writes at {candidates(layout.kept, video)[-1]}"
+            )
+            raise self.error(msg, file=found[0], episode=ep, field="video")
         where = ", ".join(candidates(layout.kept, video))
         raise self.error(f"no video {video!r} (looked for {where})", file=root, episode=ep, field="video")
 
@@ -147,7 +158,8 @@ class VitraAdapter(SourceAdapter):
             return vitra_episode(unpickle_npy(data), reading.fail)
 
         episode = reading.parsed(npy, "episode", parse, named="episode file")
-        camera, fps = self._camera(video, episode, reading)
+        calibration = self.locate(ref.paths[2]) if len(ref.paths) > 2 else None
+        camera, fps = self._camera(video, episode, reading, calibration, ref.subset)
         ts = (episode.frames - episode.frames[0]) / fps
         world_from_camera = np.linalg.inv(episode.extrinsics)
         states: dict[str, Stream] = {}
@@ -193,20 +205,37 @@ class VitraAdapter(SourceAdapter):
         conv = dataclasses.replace(MAKERS["vitra"], left_on_right=side == "left")  # both hands on MANO_RIGHT
         return ManoParams(wrist, Stream(wrist.timestamps, pose), beta, str(self.options.mano_model_dir), conv)
 
-    def _camera(self, video: Location, episode: VitraEpisode, reading: Reading) -> tuple[VideoClipCamera, float]:
+    def _camera(
+        self, video: Location, episode: VitraEpisode, reading: Reading, calibration: Location | None, dataset: str
+    ) -> tuple[CameraSource, float]:
         first, last = int(episode.frames[0]), int(episode.frames[-1])
-        with reading.video(video, "video"):
-            with decoding(video) as (c, s):  # opened once: its header gives the rate, the window is read from it
-                if not (fps := stream_fps(s)):
-                    raise ValueError("the video stream declares no frame rate")
-                start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
-                cam = VideoClipCamera(video, CAMERA, Camera.head, start, end, tolerance_s=tol, opened=(c, s))
-            K = episode.intrinsics
-            cam.intrinsics = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (cam.height, cam.width))
+        cam: CameraSource
+        # opened once: its header gives the rate, the window is read from it
+        with reading.video(video, "video"), decoding(video) as (c, s):
+            if not (fps := stream_fps(s)):
+                raise ValueError("the video stream declares no frame rate")
+            start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
+            cam = VideoClipCamera(video, CAMERA, Camera.head, start, end, tolerance_s=tol, opened=(c, s))
+        if calibration is not None:
+            cam = self._undistorted(cam, calibration, dataset, reading)
+        K = episode.intrinsics
+        cam.intrinsics = scale_intrinsics(K, (2 * K[1, 2], 2 * K[0, 2]), (cam.height, cam.width))
         if len(cam) < last - first + 1:
             msg = f"video has {len(cam)} frames in {first}..{last} (video_decode_frame), expected {last - first + 1}"
             raise reading.fail(msg, "video_decode_frame", video)
         return cam, fps
+
+    def _undistorted(self, cam: VideoClipCamera, calibration: Location, dataset: str, reading: Reading) -> CameraSource:
+        """The original's frames undistorted as VITRA's script for `dataset` would (`vitra/undistort.py`)."""
+        hw = (cam.height, cam.width)
+        try:
+            if dataset == "Ego4D":
+                how = undistort.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
+            else:
+                how = undistort.egoexo4d(calibration, hw)
+        except (UnsafePickle, ValueError, EOFError) as e:
+            raise reading.fail(f"unreadable calibration: {e}", "intrinsics", calibration) from e
+        return cam if how is None else UndistortedCamera(cam, how)
 
 
 def _language(episode: VitraEpisode, fps: float) -> list[Language]:
@@ -227,7 +256,7 @@ def _language(episode: VitraEpisode, fps: float) -> list[Language]:
     return out
 
 
-def _annotation(episode: VitraEpisode, dataset: str, camera: VideoClipCamera) -> VitraAnnotation:
+def _annotation(episode: VitraEpisode, dataset: str, camera: CameraSource) -> VitraAnnotation:
     K = episode.intrinsics
     return VitraAnnotation(
         dataset=dataset,

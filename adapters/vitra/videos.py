@@ -7,9 +7,11 @@ participant prefix before the first `_`):
   `data/examples/videos/`).
 - Ego4D and EgoExo4D: the undistorted copies VITRA's scripts write, `<save_root>/{video}.mp4`
   (data/preprocessing/utils.py:9-20 `concatenate_ts_files`), read from `Ego4D_undistorted/` / `EgoExo4D_undistorted/`.
-  VITRA's labels are on those pinhole videos (data.md:134-136): the distorted originals (`v2/full_scale/{video}.mp4`,
-  data.md:74-82; `takes/{video}/frame_aligned_videos/<aria>_214-1.mp4`, undistort_video_egoexo4d.py:52-57) are
-  refused, naming the script that makes the copy.
+  VITRA's labels are on those pinhole videos (data.md:134-136). Without the copy, the distorted original
+  (`v2/full_scale/{video}.mp4`, data.md:74-82; `takes/{video}/frame_aligned_videos/<aria>_214-1.mp4`,
+  undistort_video_egoexo4d.py:52-57) is undistorted as it is decoded (`adapters.vitra.undistort`) with the
+  calibration VITRA ships for it (`intrinsics/ego4d/{video}.npy`, `intrinsics/egoexo4d/{video}.json`, data.md
+  "Camera Intrinsics"); without that calibration it is refused, naming the file missing and VITRA's script.
 - EPIC-KITCHENS: `<P>/videos/{video}.MP4` as downloaded (data.md:84-98; human_dataset.py:325), no undistortion.
 - Something-Something v2: `{video}.webm` as downloaded (data.md:118-125; human_dataset.py:331).
 """
@@ -26,6 +28,7 @@ class VideoLayout:
     kept: tuple[str, ...]  # patterns of videos read as they are
     distorted: tuple[str, ...] = ()  # patterns of originals VITRA's labels are not on
     undistort: str = ""  # the VITRA script that makes the copy
+    calibration: tuple[str, ...] = ()  # patterns of the calibration VITRA's script undistorts the original with
 
 
 LAYOUTS: dict[str, VideoLayout] = {
@@ -33,11 +36,13 @@ LAYOUTS: dict[str, VideoLayout] = {
         ("videos/{video}.mp4", "Ego4D_undistorted/{video}.mp4"),
         ("v2/full_scale/{video}.mp4", "Ego4D/v2/full_scale/{video}.mp4"),
         "data/preprocessing/undistort_video.py",
+        ("intrinsics/ego4d/{video}.npy", "camera_intrinsics_root/ego4d/{video}.npy"),
     ),
     "EgoExo4D": VideoLayout(
         ("videos/{video}.mp4", "EgoExo4D_undistorted/{video}.mp4"),
         ("takes/{video}/frame_aligned_videos/*_214-1.mp4", "EgoExo4D/takes/{video}/frame_aligned_videos/*_214-1.mp4"),
         "data/preprocessing/undistort_video_egoexo4d.py",
+        ("intrinsics/egoexo4d/{video}.json", "camera_intrinsics_root/egoexo4d/{video}.json"),
     ),
     "epic": VideoLayout(
         ("videos/{video}.MP4", "videos/{video}.mp4", "{p}/videos/{video}.MP4", "EPIC-KITCHENS/{p}/videos/{video}.MP4")

@@ -16,6 +16,7 @@ from adapters.base import AdapterError
 from adapters.pickles import UnsafePickle
 from adapters.registry import get_adapter
 from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
+from adapters.vitra import undistort
 from adapters.vitra.files import unpickle_npy
 from tests.realdata import realdata
 
@@ -88,11 +89,37 @@ def test_a_distorted_ego4d_original_is_refused_naming_the_undistortion(tmp_path:
     root = _root(tmp_path, _sample(), video=f"v2/full_scale/{UID}.mp4")
     (ref,) = get_adapter("vitra").discover(root)
     assert ref.error is not None and "undistort_video.py" in ref.error and "distorted original" in ref.error
-    assert f"Ego4D_undistorted/{UID}.mp4" in ref.error
+    assert f"Ego4D_undistorted/{UID}.mp4" in ref.error and f"intrinsics/ego4d/{UID}.npy" in ref.error  # what is missing
     (root / "Ego4D_undistorted").mkdir()
     shutil.move(root / f"v2/full_scale/{UID}.mp4", root / f"Ego4D_undistorted/{UID}.mp4")  # the copy VITRA makes
     (ref,) = get_adapter("vitra").discover(root)
     assert ref.error is None and ref.paths[1].endswith(f"Ego4D_undistorted/{UID}.mp4")
+
+
+def test_a_distorted_ego4d_original_with_vitras_calibration_is_undistorted_as_decoded(tmp_path: Path) -> None:
+    """The original beside VITRA's `intrinsics/ego4d/<video>.npy`: read, its frames the original's remapped through
+    the calibration (`adapters/vitra/undistort.py`), `camera.intrinsics` VITRA's K scaled to the video as for the
+    undistorted copy; a calibration without `xi` is named, file and field."""
+    root = _root(tmp_path, _sample(), video=f"v2/full_scale/{UID}.mp4")
+    K = np.array([[300.0, 0.0, 240.0], [0.0, 300.0, 184.0], [0.0, 0.0, 1.0]])
+    intr = {"intrinsics_ori": {"K": K, "D": np.array([-0.1, 0.02, 0.0, 0.0]), "xi": np.array([0.9])}}
+    intr["intrinsics_new"] = {"K": np.diag([0.5, 0.5, 1.0]) @ K}
+    (root / "intrinsics/ego4d").mkdir(parents=True)
+    np.save(root / f"intrinsics/ego4d/{UID}.npy", np.array(intr, dtype=object), allow_pickle=True)
+    episode = _read(root)
+    cam = episode.cameras["camera"]  # type: ignore[attr-defined]
+    (_, frame), *_ = cam.frames([0])
+    (_, original), *_ = cam.source.frames([0])
+    how = undistort.ego4d((root / f"intrinsics/ego4d/{UID}.npy").read_bytes(), original.shape[:2])
+    assert how is not None and np.array_equal(frame, how.apply(original)) and not np.array_equal(frame, original)
+    assert (cam.width, cam.height) == (480, 368) and cam.intrinsics[0, 0] == pytest.approx(
+        _sample()["intrinsics"][0, 0] / 3
+    )
+    del intr["intrinsics_ori"]["xi"]
+    np.save(root / f"intrinsics/ego4d/{UID}.npy", np.array(intr, dtype=object), allow_pickle=True)
+    with pytest.raises(AdapterError) as err:
+        _read(root)
+    assert err.value.field == "intrinsics" and "'xi'" in str(err.value) and err.value.file.endswith(f"{UID}.npy")
 
 
 def test_a_video_shorter_than_the_frames_is_named(tmp_path: Path) -> None:
