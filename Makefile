@@ -60,7 +60,7 @@ oracle-vitra: $(ORACLE_VITRA)/.eidata-installed
 
 $(ORACLE_VITRA)/.eidata-installed:
 	test -x $(ORACLE_VITRA)/bin/python || $(PYTHON) -m venv $(ORACLE_VITRA)
-	$(ORACLE_VITRA)/bin/pip install -q --disable-pip-version-check numpy opencv-contrib-python-headless ffmpeg-python
+	$(ORACLE_VITRA)/bin/pip install -q --disable-pip-version-check "numpy>=2.2,<2.5" "opencv-contrib-python-headless>=4.10,<5.1" "ffmpeg-python==0.2.0"
 	touch $@
 
 demo: $(STAMP)
