@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -41,6 +42,7 @@ from upath import UPath
 from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import register_implementation
 
+from adapters.storage.beneath import held
 from adapters.storage.declared import declare, declared
 from adapters.storage.faults import environment_fault
 from adapters.storage.reads import (
@@ -169,8 +171,9 @@ def readable(
     loc = locate(loc)
     with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
         if not is_object(loc):
-            _no_pointer(loc)
-            yield str(loc)
+            with held(loc) as opened:  # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                _no_pointer(Path(opened), loc)
+                yield opened
             return
         with _object_file(loc, stream, block_size, max_blocks) as f:
             size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
@@ -181,16 +184,16 @@ def readable(
             yield f
 
 
-def _no_pointer(path: Path) -> None:
-    """LfsPointer (`schemas.lfs`) naming a local file that is a Git LFS pointer; a stat, and a read of the few bytes
-    of a file small enough to be one."""
+def _no_pointer(path: Path, name: Path) -> None:
+    """LfsPointer (`schemas.lfs`) naming `name` when the local file `path` is a Git LFS pointer; a stat, and a read
+    of the few bytes of a file small enough to be one."""
     try:
-        small = os.stat(path).st_size < MAX_POINTER_BYTES
+        st = os.stat(path)
     except OSError:
         return  # not there: the library's own error says so
-    if small:
+    if st.st_size < MAX_POINTER_BYTES and not stat.S_ISDIR(st.st_mode):
         with open(path, "rb") as f:
-            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
+            refuse_pointer(name, f.read(MAX_POINTER_BYTES))
 
 
 @contextmanager
