@@ -33,8 +33,17 @@ def confined_discover(discover: Any, own: type[Exception]) -> Any:
 
     @functools.wraps(discover)
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        for ref in isolated(self, root, *args, **kwargs):
-            yield confine(self, root, ref)
+        from adapters.storage.beneath import active, rooted
+
+        with rooted(root) as fence:  # every open beneath the root at the moment it is made (adapters.storage.beneath)
+            refs = iter(isolated(self, root, *args, **kwargs))
+            while True:
+                with active(fence):  # in force while discovery works, not while its caller holds a ref
+                    ref = next(refs, None)
+                    if ref is None:
+                        return
+                    ref = confine(self, root, ref)
+                yield ref
 
     wrapper._confined = True  # type: ignore[attr-defined]
     return wrapper

@@ -42,6 +42,7 @@ class Command:
     # "module:NAME" where the job model's options are declared; an item may be one too (an option of a model that
     # is imported only when this command is parsed)
     options: str | Sequence[Opt | Arg | Group | str] = ()
+    bounded: bool = False  # reads a source's bytes in this process: run under the per-task limit (jobs.runtime.bounded)
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         for o in map(_load, _load(self.options)):
@@ -159,6 +160,24 @@ def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
     return stop.status
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; a `bounded` command under the per-task memory limit, which stopping it is said in
+    one line (`jobs.runtime.bounded`)."""
+    command = COMMANDS[args.command]
+    if not command.bounded:
+        return int(_load(command.run)(args))
+    from jobs.runtime.bounded import EXIT_LIMIT, bounded, refusal
+
+    with bounded() as limit:
+        try:
+            return int(_load(command.run)(args))
+        except Exception as e:
+            if (line := refusal(args.command, limit, e)) is None:
+                raise
+            print(line, file=sys.stderr)
+            return EXIT_LIMIT
+
+
 def main(argv: list[str] | None = None) -> int:
     """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, and a stop ends the
     process once said (`stops.exit_process`)."""
@@ -170,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
-            status = int(_load(COMMANDS[args.command].run)(args))
+            status = _run(args)
             sys.stdout.flush()  # here, not at exit: a reader gone (`| head`) is the branch below, not a traceback
             return status
     except BrokenPipeError:  # the reader of stdout has gone: what it read is what it wanted; no traceback

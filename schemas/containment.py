@@ -29,3 +29,19 @@ class ReachesOutside(OutsideRoot, OSError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class HardLinked(OutsideRoot):
+    """A regular file under a source's root with more than one name: a hard link, whose other names may lie anywhere
+    on the same file system (an outside file's bytes under an inside name), so it is not read."""
+
+    def __init__(self, path: str, links: int, root: str) -> None:
+        OutsideRoot.__init__(self, path, path, root)
+        self.links = links
+        self.args = (
+            f"{path} is a hard link ({links} names; its other names may lie outside the source root {root}): not "
+            "read; copy the file to read it",
+        )
+
+    def __str__(self) -> str:
+        return self.args[0]

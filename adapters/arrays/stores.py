@@ -18,6 +18,7 @@ import numpy as np
 from adapters.arrays.layouts import Container
 from adapters.storage import bounds
 from adapters.storage.absent import AbsentData
+from adapters.storage.beneath import held
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, is_object
 from adapters.storage.sealed import sealed_folder
@@ -99,17 +100,20 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     from adapters.storage.zarr_inflate import use_bounded_pipeline
 
     use_bounded_pipeline()  # every chunk decoded into at most its declared size
-    local = Path(str(path))
-    if local.is_dir():
-        sealed_folder(local)  # refused at the open, naming the link; the reads are kept beneath it by BeneathStore
-    inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
-    # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
-    store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local)
-    try:
-        group = zarr.open_group(store, mode="r", path=inner)
-        yield Store("zarr", group, str(path))
-    finally:
-        store.close()
+    # the store itself opened beneath the source's root now (`beneath.held`: a store swapped for a link since
+    # discovery is refused), then read through that descriptor's path
+    with held(Path(str(path))) as opened:
+        local = Path(opened)
+        if local.is_dir():
+            sealed_folder(local, str(path))  # refused at the open, naming the link; reads stay beneath it
+        inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
+        # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
+        store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local)
+        try:
+            group = zarr.open_group(store, mode="r", path=inner)
+            yield Store("zarr", group, str(path))
+        finally:
+            store.close()
 
 
 def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = None) -> None:

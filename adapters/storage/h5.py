@@ -65,9 +65,10 @@ def open_h5(where: Where, **kwargs: Any) -> h5py.File:
     which adapters open HDF5 (tests/adapters/storage/test_sealed.py checks no other `h5py.File(` reads)."""
     stack = ExitStack()
     src = stack.enter_context(readable(where))
-    if isinstance(src, str):
-        stack.close()
-        return _sealed(h5py.File(src, "r", **kwargs), src)
+    if isinstance(src, str):  # HDF5 opens its own descriptor of the file `readable` checked, then ours is closed
+        with stack:
+            f = h5py.File(src, "r", **kwargs)
+        return _sealed(f, str(where))
     try:
         f = _ObjectH5File(_PausedCollector(src), "r", **kwargs)
     except BaseException:

@@ -44,6 +44,7 @@ from upath import UPath
 from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import register_implementation
 
+from adapters.storage.beneath import held
 from adapters.storage.declared import declare, declared
 from adapters.storage.faults import environment_fault
 from adapters.storage.reads import (
@@ -172,8 +173,9 @@ def readable(
     loc = locate(loc)
     with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
         if not is_object(loc):
-            _no_pointer(loc)
-            yield str(loc)
+            with held(loc) as opened:  # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                _no_pointer(Path(opened), loc)
+                yield opened
             return
         with _object_file(loc, stream, block_size, max_blocks) as f:
             size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
@@ -218,18 +220,18 @@ def refuse_special(loc: Where) -> None:
         raise NotRegularFile(loc, kind)
 
 
-def _no_pointer(path: Path) -> None:
-    """LfsPointer (`schemas.lfs`) naming a local file that is a Git LFS pointer, `NotRegularFile` one that is a
-    special file; a stat, and a read of the few bytes of a file small enough to be a pointer."""
+def _no_pointer(path: Path, name: Path) -> None:
+    """LfsPointer (`schemas.lfs`) naming `name` when the local file `path` is a Git LFS pointer, `NotRegularFile`
+    when it is a special file; a stat, and a read of the few bytes of a file small enough to be a pointer."""
     try:
         st = os.stat(path)
     except OSError:
         return  # not there: the library's own error says so
     if (kind := _special(st.st_mode)) is not None:
-        raise NotRegularFile(path, kind)
-    if st.st_size < MAX_POINTER_BYTES:
+        raise NotRegularFile(name, kind)
+    if st.st_size < MAX_POINTER_BYTES and not stat.S_ISDIR(st.st_mode):
         with open(path, "rb") as f:
-            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
+            refuse_pointer(name, f.read(MAX_POINTER_BYTES))
 
 
 @contextmanager

@@ -42,10 +42,12 @@ _SEALED_MAX = 65536  # files remembered as sealed; past it the set starts again 
 _checked: set[tuple[str, int, int, int, int, int]] = set()
 
 
-def sealed_folder(folder: str | os.PathLike[str]) -> None:
+def sealed_folder(folder: str | os.PathLike[str], name: str | None = None) -> None:
     """ReachesOutside for the first symlink under `folder` (any depth, files and folders alike, links not followed)
-    that resolves outside `folder` once both are resolved; nothing when every entry stays inside."""
+    that resolves outside `folder` once both are resolved; nothing when every entry stays inside. `name`: the
+    folder as errors name it (`folder` may be a descriptor's `/proc/self/fd/N`)."""
     top = os.fspath(folder)
+    shown = name or top
     real_top = os.path.realpath(top)
     todo = [top]
     while todo:
@@ -55,7 +57,7 @@ def sealed_folder(folder: str | os.PathLike[str]) -> None:
                 if e.is_symlink():
                     real = os.path.realpath(e.path)
                     if not (real == real_top or real.startswith(real_top + os.sep)):
-                        raise ReachesOutside(top, f"{os.path.relpath(e.path, top)} (a symlink)", real)
+                        raise ReachesOutside(shown, f"{os.path.relpath(e.path, top)} (a symlink)", real)
                 elif e.is_dir(follow_symlinks=False):
                     todo.append(e.path)
 

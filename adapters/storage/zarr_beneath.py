@@ -37,66 +37,11 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
 from adapters.storage import bounds
-from schemas.containment import ReachesOutside
+from adapters.storage.beneath import open_beneath
 
 __all__ = ["BeneathStore", "open_beneath"]
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO opens without a writer
-_HOPS = 40  # links followed for one key, as the kernel's own ELOOP bound
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
-
-
-def _parts(path: str) -> list[str]:
-    return [p for p in path.split("/") if p not in ("", ".")]
-
-
-def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
-    """A read-only descriptor of `key` (a '/'-separated path) under the folder open as `root_fd` (whose resolved
-    path is `real_root`), no link followed out of it: ReachesOutside naming the store `name`, the link and where it
-    leads; FileNotFoundError / NotADirectoryError as `open` would raise them. The caller closes it."""
-    todo = _parts(key)[::-1]  # the next component last
-    if ".." in todo:
-        raise ValueError(f"{name}: key {key!r} climbs out of the store")
-    walked: list[str] = []
-    fds = [root_fd]
-    hops = 0
-    try:
-        while todo:
-            part = todo.pop()
-            try:
-                fd = os.open(part, _ANY if not todo else _DIR, dir_fd=fds[-1])
-            except OSError as e:
-                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                try:
-                    target = os.readlink(part, dir_fd=fds[-1])
-                except OSError:
-                    raise e from None  # not a link: a file where a folder was asked
-                link = "/".join([*walked, part])
-                hops += 1
-                lands = posixpath.normpath(posixpath.join(real_root, *walked, target))
-                inside = posixpath.relpath(lands, real_root)
-                if hops > _HOPS:
-                    raise OSError(errno.ELOOP, f"{name}: {link}: {_HOPS} links followed (a loop)") from None
-                if inside == ".." or inside.startswith("../"):
-                    raise ReachesOutside(name, f"{link} (a symlink)", lands) from None
-                while len(fds) > 1:  # from the top again, along the link's own path inside the store
-                    os.close(fds.pop())
-                walked.clear()
-                todo.extend(_parts(inside)[::-1])
-                continue
-            fds.append(fd)
-            walked.append(part)
-        fd = os.dup(root_fd) if len(fds) == 1 else fds.pop()
-    finally:
-        for d in fds[1:]:
-            os.close(d)
-    mode = os.fstat(fd).st_mode
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        os.close(fd)
-        raise OSError(f"{name}: {key} is not a regular file (mode {stat.filemode(mode)}): not read")
-    return fd
 
 
 def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:

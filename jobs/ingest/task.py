@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import EpisodeRef
+from adapters.storage.beneath import named
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -124,6 +125,9 @@ class Rejected:
     part: str = ""  # the tag of the raw episode's part it names (`#keep1`), "" for the whole raw episode
     retried: int = 0  # writes done once more after an encoder fault before this rejection
     fault: Fault = "data"  # "environment": the likelier cause, retried by `--retry-quarantined` (schemas.corpus)
+
+    def __post_init__(self) -> None:  # a library's words name the descriptor a fenced read used: name the file
+        object.__setattr__(self, "message", named(self.message))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
+from adapters.storage.memory_limit import active
 from ingest.episode import Canonicalized
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
-from jobs.ingest.worker import STEPS, Attempt, run_steps
+from jobs.ingest.worker import MEMORY_LIMIT, STEPS, Attempt, run_steps
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 
@@ -103,7 +104,11 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
                 lines += describe(step, value)
                 refused = refused or _refuses(value)
         except Exception as e:  # what the worker would file as this step's rejection: shown, not raised
-            lines.append(f"{run.stage}: failed ({type(e).__name__}): {getattr(e, 'reason', None) or e}")
+            if (limit := active()) is not None and limit.reached(e):  # the command's limit (jobs.runtime.bounded)
+                file = getattr(e, "file", None) or (item.ref.paths[0] if item.ref.paths else None)
+                lines.append(f"{run.stage}: failed ({MEMORY_LIMIT}): {limit.explain(e, file)}")
+            else:
+                lines.append(f"{run.stage}: failed ({type(e).__name__}): {getattr(e, 'reason', None) or e}")
             refused = True
     return Trace(lines, refused)
 

@@ -20,6 +20,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import adapter_class
+from adapters.storage.beneath import fenced
 from adapters.storage.faults import environment_fault
 from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
@@ -145,7 +146,8 @@ def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS) -> Iterator[tuple[S
     value: Any = None
     for name, step in steps:
         run.stage = name
-        value = step(run, value)
+        with fenced(run.task.source.root):  # every open of a source file beneath its root (adapters.storage.beneath)
+            value = step(run, value)
         yield name, value
         if isinstance(value, Rejected):
             return

@@ -1,0 +1,55 @@
+"""The per-task memory limit for the commands that read a source's bytes outside ingest's workers (issue 67 item 3).
+
+Ingest's workers parse each episode under `task_memory` (`adapters.storage.memory_limit`); `eidata trace` (the same
+steps, in the command's process), `validate` and `inspect` (a dataset's meta and parquet files) parsed without it: a
+30000x30000 JPEG or a 4e8-row parquet grew them past 2.6 GB. A command marked `bounded` in `commands.toml` runs
+whole under the same limit, set at the command line's dispatch (`jobs.cli.main`), so no such command can forget it;
+a failure the limit caused (`Limit.reached`) is said in one line naming the limit and the last source file opened,
+exit 1 (the input's fault, as ingest quarantines such an episode as data), never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from adapters.storage.declared import EVENT
+from adapters.storage.memory_limit import DEFAULT_MIB, Limit, task_memory
+
+EXIT_LIMIT = 1  # the data's fault: what ingest quarantines (`jobs.ingest.worker.MEMORY_LIMIT`), not the environment's
+_opened: list[str] = []  # the files opened while a bounded command runs, the last only
+_hooked = False
+
+
+def _hook(event: str, args: tuple[object, ...]) -> None:
+    path = args[0] if _opened and (event == EVENT or event == "open") else None
+    if isinstance(path, str) and not path.startswith(("/proc/", "/sys/")) and not path.endswith((".py", ".pyc")):
+        _opened[-1] = path
+
+
+@contextlib.contextmanager
+def bounded(mib: int = DEFAULT_MIB) -> Iterator[Limit | None]:
+    """The block under the per-task memory limit, the files it opens followed (`refusal` names the last)."""
+    global _hooked
+    if not _hooked:
+        _hooked = True
+        sys.addaudithook(_hook)
+    _opened.append("")
+    try:
+        with task_memory(mib) as limit:
+            yield limit
+    finally:
+        _opened.pop()
+
+
+def last_opened() -> str | None:
+    """The source file the bounded block opened last (the limit's culprit), None when none."""
+    return (_opened[-1] or None) if _opened else None
+
+
+def refusal(command: str, limit: Limit | None, e: BaseException) -> str | None:
+    """The one line `eidata COMMAND` says when the limit stopped it, None when `e` is not the limit's."""
+    if limit is None or not limit.reached(e):
+        return None
+    return f"eidata {command}: {limit.explain(e, last_opened())}"
