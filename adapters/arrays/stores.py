@@ -108,7 +108,7 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
             sealed_folder(local, str(path))  # refused at the open, naming the link; reads stay beneath it
         inner = _zip_root(local) if local.is_file() else ""  # before the ZipStore: one never opened cannot be closed
         # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
-        store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local)
+        store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local, name=str(path))
         try:
             group = zarr.open_group(store, mode="r", path=inner)
             yield Store("zarr", group, str(path))

@@ -69,16 +69,19 @@ def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:
 class BeneathStore(LocalStore):
     """zarr's LocalStore, read-only, every key opened beneath the folder's descriptor (`open_beneath`)."""
 
-    def __init__(self, root: Path | str, *, read_only: bool = True) -> None:
+    def __init__(self, root: Path | str, *, read_only: bool = True, name: str | None = None) -> None:
         if not read_only:
             raise ValueError("BeneathStore reads only")
         super().__init__(root, read_only=True)
+        # the folder's path as the source names it: `root` may be the descriptor a fenced open handed out
+        # (`beneath.held`: /proc/self/fd/N), which no per-file boundary knows as a file of the source
+        self._name = name or str(self.root)
         self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self._real = os.path.realpath(self.root)
         self._closer = weakref.finalize(self, os.close, self._fd)
 
     def with_read_only(self, read_only: bool = True) -> BeneathStore:
-        return type(self)(self.root, read_only=read_only)
+        return type(self)(self.root, read_only=read_only, name=self._name)
 
     def close(self) -> None:
         super().close()
@@ -87,7 +90,7 @@ class BeneathStore(LocalStore):
     def _open_key(self, key: str) -> int:
         # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
         # (adapters.isolated) sees the key, where each `openat` raises it with one component
-        sys.audit("open", os.path.join(self.root, key), "r", os.O_RDONLY)
+        sys.audit("open", os.path.join(self._name, key), "r", os.O_RDONLY)
         return open_beneath(self._fd, self._real, key, str(self.root))
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:

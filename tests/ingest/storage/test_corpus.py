@@ -23,6 +23,10 @@ def test_a_folder_opens_as_itself_and_names_itself(tmp_path: Path) -> None:
         assert corpus.root == tmp_path and corpus.where == tmp_path
         assert corpus.source(tmp_path / "datasets/a/b/x.mp4") == str(tmp_path / "datasets/a/b/x.mp4")
         assert corpus.where_of("manifests/m") == tmp_path / "manifests/m"
+    with pytest.raises(NotACorpus, match="not an eidata corpus"):  # neither datasets/ nor catalog/: a raw folder
+        with read_corpus(str(tmp_path)):
+            pass
+    (tmp_path / "datasets").mkdir()
     with read_corpus(str(tmp_path)) as corpus:
         assert corpus.root == tmp_path
 
