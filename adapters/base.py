@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from adapters.confined import confined_discover, flagged_first
+from adapters.storage.beneath import named
 from adapters.storage.location import Location, Where, locate
 from schemas.camera_model import CameraModel
 from schemas.canonical import Camera
@@ -51,11 +52,9 @@ class AdapterError(Exception):
         field: str | None = None,
     ) -> None:
         self.adapter, self.file, self.episode, self.field = adapter, str(file) if file else None, episode, field
-        self.reason = message
-        where = [f"adapter {adapter}"]
-        where += [f"file {self.file}"] if self.file else []
-        where += [f"episode {episode}"] if episode else []
-        where += [f"field {field!r}"] if field else []
+        self.reason = message = named(message)  # a library names the descriptor a fenced read used: the file
+        parts = (("file", self.file), ("episode", episode), ("field", repr(field) if field else None))
+        where = [f"adapter {adapter}"] + [f"{k} {v}" for k, v in parts if v]
         super().__init__(f"{', '.join(where)}: {message}")
 
     def locator(self) -> dict[str, Any]:

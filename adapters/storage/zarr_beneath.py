@@ -39,7 +39,7 @@ from zarr.storage import LocalStore
 from adapters.storage import bounds
 from adapters.storage.beneath import open_beneath
 
-__all__ = ["BeneathStore", "open_beneath"]
+__all__ = ["BeneathStore"]
 
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
