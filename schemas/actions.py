@@ -40,7 +40,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from schemas.tiers import QualityTier, demote
+from schemas.tiers import QualityTier, tier_of
 
 
 class ActionKind(StrEnum):
@@ -155,4 +155,4 @@ def routed_tier(tier: QualityTier | str, kind: ActionKind) -> QualityTier:
     """The tier whose routing row an episode trains by: its own, except that an episode without an action (kind
     none) can only forecast, whatever tier it was given. An episode with a command, canonical or native, is never
     routed as actionless."""
-    return QualityTier(tier) if kind is not ActionKind.none else demote(QualityTier(tier), QualityTier.actionless)
+    return tier_of(QualityTier(tier), [] if kind is not ActionKind.none else [QualityTier.actionless])
