@@ -69,17 +69,6 @@ class Reference(StrEnum):
     relative = "relative"  # the motion from t to t+1 (a canonical wrist delta)
 
 
-class Part(StrEnum):
-    """The parts an action may hold, per hand (the canonical space) or as one block (a command)."""
-
-    wrist_position = "wrist_position"
-    wrist_rotation = "wrist_rotation"
-    gripper = "gripper"  # opening, 0 closed .. 1 open
-    fingers = "fingers"  # the fingertips in the wrist frame (a dexterous or human hand)
-    joints = "joints"  # joint targets of a described robot
-    command = "command"  # a recording's own command of unknown meaning
-
-
 @dataclass(frozen=True)
 class Convention:
     """One consumer's reading of an action row: which frame it belongs to and whether it is absolute."""

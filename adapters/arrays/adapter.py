@@ -47,7 +47,6 @@ from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
-from adapters.storage.beneath import named
 from adapters.storage.location import Location, is_object, listing
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
@@ -175,7 +174,7 @@ class ArraysAdapter(SourceAdapter):
             with open_store(path, loc["container"]) as store:
                 return self._read(ref, store, layout, path, fail)
         except (OSError, ValueError, KeyError) as e:  # an AdapterError (`fail`) passes through
-            raise fail(f"unreadable store: {named(str(e))}", "store") from e
+            raise fail(f"unreadable store: {e}", "store") from e
 
     def _read(self, ref: EpisodeRef, store: Store, layout: Layout, path: Location, fail) -> RawEpisode:
         loc = ref.locator

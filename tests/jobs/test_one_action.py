@@ -33,6 +33,7 @@ from schemas.actions import CONVENTIONS, ActionSpace, Timing
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, HANDS, STATE, hand_dims
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from tests.jobs.export.lerobot_v3.test_clients import TRAIN_ARGS as CLIENT_ARGS
 from tests.jobs.one_action_corpus import MANIFEST, ROBOTS, build
 from tests.training.conftest import MODEL
 from training.config import DataConfig
@@ -172,26 +173,11 @@ def _tiny(corpus: SimpleNamespace) -> object:
 
 # 2. lerobot-train on the LeRobot v3.0 export of the manifest
 
-TRAIN_ARGS = [
-    "--dataset.video_backend=pyav",
-    "--policy.type=act",
-    "--policy.device=cpu",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.push_to_hub=false",
-    "--policy.dim_model=32",
-    "--policy.n_heads=2",
-    "--policy.dim_feedforward=64",
-    "--policy.n_encoder_layers=1",
-    "--policy.n_decoder_layers=1",
-    f"--policy.chunk_size={LEROBOT_CHUNK}",
-    f"--policy.n_action_steps={LEROBOT_CHUNK}",
-    "--steps=4",
-    "--batch_size=8",
-    "--num_workers=0",
-    "--save_checkpoint=false",
-    "--log_freq=1",
-    "--wandb.enable=false",
-]
+# lerobot-train as the client test runs it (a tiny ACT whose chunk is LEROBOT_CHUNK), with more steps and a bigger
+# batch: more draws compared
+TRAIN_ARGS = [a for a in CLIENT_ARGS if not a.startswith(("--steps=", "--batch_size="))]
+TRAIN_ARGS += ["--steps=4", "--batch_size=8"]
+assert f"--policy.chunk_size={LEROBOT_CHUNK}" in TRAIN_ARGS
 
 
 @pytest.fixture(scope="module")
