@@ -38,9 +38,9 @@ from ingest.qa.dataset import (
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
-from schemas.dataset_meta import Quirk, Severity, quirk
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.quirks import Quirk, Severity, quirk
 from schemas.tiers import QualityTier
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")

@@ -32,9 +32,9 @@ from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
+from schemas.quirks import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import QualityTier
 
