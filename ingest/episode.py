@@ -14,7 +14,8 @@ from adapters.base import CameraSource
 from ingest.qa.idle import IdleCut
 from ingest.qa.validity import ValidityReport, present_hands
 from schemas.actions import ActionKind, action_kind
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.camera_model import CameraModel
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage

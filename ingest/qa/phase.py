@@ -35,7 +35,8 @@ from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
 from ingest.qa.state import DimLimits, _in_use, moving_frames
 from ingest.qa.tracking import tracking_behaviour
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained, Why
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord, Explained, Why
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
 from schemas.qa import Finding

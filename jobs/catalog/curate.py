@@ -38,7 +38,7 @@ from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
-from schemas.behaviour import Why
+from schemas.behaviour_record import Why
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_PARQUET,

@@ -22,7 +22,7 @@ from jobs.catalog.query import run_query
 from jobs.report import curation
 from jobs.report.page import report_html
 from jobs.validate import validate_dataset
-from schemas.behaviour import BehaviourRecord
+from schemas.behaviour_record import BehaviourRecord
 from schemas.qa import Finding
 from schemas.tiers import QualityTier
 from schemas.verdicts import CorpusVerdicts
