@@ -59,6 +59,7 @@ def test_plotted_numbers(corpus: Path) -> None:
         ("datasets/oxe/bridge #0", ["right"]),
     ]  # ego4d has no wrist; one episode per dataset
     assert trajectories[1].wrists["right"].shape == (12, 3) and trajectories[1].frame == "robot base"
+    assert trajectories[0].frame == "first camera pose, gravity-aligned"  # human by its embodiment, fingers or not
 
 
 def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> None:
