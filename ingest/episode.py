@@ -11,16 +11,15 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource
-from ingest.qa.idle import IdleCut
-from ingest.qa.validity import ValidityReport, present_hands
 from schemas.actions import ActionKind, action_kind
 from schemas.behaviour import BehaviourConfig, BehaviourRecord
 from schemas.camera_model import CameraModel
+from schemas.canonical import present_hands
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
-from schemas.qa import QAConfig, QARecord
+from schemas.qa import IdleCut, QAConfig, QARecord, ValidityReport
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 

@@ -29,7 +29,6 @@ from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnai
 from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
-from ingest.qa.idle import IdleCut
 from ingest.qa.limits import canonical_limits
 from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
@@ -38,7 +37,7 @@ from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained, Why
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
-from schemas.qa import Finding
+from schemas.qa import Finding, IdleCut
 from schemas.tiers import TierVerdict
 
 
