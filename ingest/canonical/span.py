@@ -296,10 +296,10 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         default_tier=raw.tier,
         # the adapter's reasons say why its default tier is what it is (a simulation, a failed task): they set it;
         # the rest (units read, hands built, cuts) are notes (issue 59: notes kept apart from the reasons)
-        verdicts=[
+        verdicts=tuple(
             TierVerdict(tier=raw.tier if r in raw.tier_reasons else QualityTier.high, reason=r)
             for r in (*ctx.reasons, *cuts)
-        ],
+        ),
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

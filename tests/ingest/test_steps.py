@@ -1,16 +1,77 @@
-"""`ingest.steps.prepare`: canonicalize then judge, as the ingest worker runs them, for a caller that wants episodes
-as ingest would write them."""
+"""`ingest.steps`: the step list written once. Each step's input type is the previous step's output type (read from
+their annotations, so a step put out of order or retyped fails here), every record a step answers is frozen, the judge
+answers new records and leaves canonicalization's answer as it was, and `prepare` is canonicalize then judge."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
 from ingest.canonical.canonicalize import canonicalize_spans
+from ingest.episode import CanonicalEpisode, Evidence, QuarantinedPart, SpanRejection
 from ingest.qa.judge import judge
-from ingest.steps import prepare, prepared
+from ingest.steps import STEPS, Offline, Step, WrittenEpisode, before_write, prepare, prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.ingest.qa.planted_raw import gr00t_raws
 
 
-def test_prepare_is_canonicalize_then_judge() -> None:
+def _types(step: Callable[..., Any]) -> tuple[Any, Any]:
+    hints = typing.get_type_hints(step)
+    names = list(hints)
+    return hints[names[1]], hints["return"]  # (the record it takes, the record it answers)
+
+
+def chain_breaks(steps: tuple[Step, ...]) -> list[str]:
+    """Where a step does not take what the one before answered (the first takes None)."""
+    breaks, before = [], type(None)
+    for name, step in steps:
+        took, gave = _types(step)
+        if took is not before:
+            breaks.append(f"{name} ({step.__name__}) takes {took}, the step before answers {before}")
+        before = gave
+    return breaks
+
+
+def test_each_step_takes_what_the_one_before_answers() -> None:
+    assert not chain_breaks(STEPS)
+    assert [name for name, _ in STEPS] == ["read", "canonicalize", "judge", "write", "judge"]
+
+
+def test_the_chain_rule_sees_a_step_out_of_order() -> None:
+    read, canonicalize, judged, *rest = STEPS
+    broken = chain_breaks((read, judged, canonicalize, *rest))
+    assert len(broken) == 3 and broken[0].startswith("judge (judge) takes <class 'ingest.episode.Canonicalized'>")
+
+
+def _frozen(record: Any) -> bool:
+    return dataclasses.is_dataclass(record) and record.__dataclass_params__.frozen  # type: ignore[union-attr]
+
+
+def test_every_record_a_step_answers_is_frozen() -> None:
+    answered = [_types(step)[1] for _, step in STEPS]
+    carried = [CanonicalEpisode, Evidence, QuarantinedPart, SpanRejection, WrittenEpisode, Offline]
+    thawed = [r.__name__ for r in (*answered, *carried) if not _frozen(r)]
+    assert not thawed, f"records the steps pass that can be changed in place: {thawed}"
+
+
+def test_the_judge_answers_new_records_and_leaves_canonicalizations_as_they_were() -> None:
+    raw, spec = gr00t_raws()[0], CanonicalizeSpec()
+    made = canonicalize_spans(raw, spec)
+    before = [ep.verdicts for ep in made.episodes]
+    judged = judge(made, spec)
+    assert [ep.verdicts for ep in made.episodes] == before and all(ep.qa is None for ep in made.episodes)
+    pairs = list(zip(judged.episodes, made.episodes, strict=True))
+    assert all(j is not c and j.qa is not None and j.verdicts[: len(c.verdicts)] == c.verdicts for j, c in pairs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        judged.episodes[0].qa = None  # type: ignore[misc]
+
+
+def test_prepare_runs_the_steps_between_reading_and_writing() -> None:
+    assert [name for name, _ in before_write()] == ["read", "canonicalize", "judge"]
     raw, spec = gr00t_raws()[0], CanonicalizeSpec()
     ours, theirs = prepare(raw, spec), judge(canonicalize_spans(raw, spec), spec)
     assert [ep.uid for ep in ours.episodes] == [ep.uid for ep in theirs.episodes]
