@@ -7,16 +7,22 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.episode import CanonicalEpisode, Evidence, QuarantinedPart, SpanRejection
+from ingest.episode import CanonicalEpisode, Evidence, QuarantinedPart, ResampledCamera, SpanRejection
+from ingest.lerobot.video import VideoCodec
 from ingest.qa.judge import judge
-from ingest.steps import STEPS, Offline, Step, WrittenEpisode, before_write, prepare, prepared
+from ingest.qa.phase import BehaviourRejected
+from ingest.steps import STEPS, Offline, Step, WrittenEpisode, before_write, prepare, prepared, stage
 from schemas.canonicalize import CanonicalizeSpec
-from tests.ingest.qa.planted_raw import gr00t_raws
+from schemas.corpus import LINEAGE_KEY
+from schemas.tiers import QualityTier
+from tests.ingest.qa.planted_raw import ArrayCamera, gr00t_raws
 
 
 def _types(step: Callable[..., Any]) -> tuple[Any, Any]:
@@ -79,3 +85,28 @@ def test_prepare_runs_the_steps_between_reading_and_writing() -> None:
     assert [ep.behaviour.jump_sigma for ep in ours.episodes] == [ep.behaviour.jump_sigma for ep in theirs.episodes]
     filed = [ep.uid.replace("lerobot/", "gr00t/", 1) for ep in ours.episodes]
     assert [ep.uid for ep in prepared(raw, spec, source="gr00t")] == filed
+
+
+def _blacked(ep: CanonicalEpisode, fraction: float) -> CanonicalEpisode:
+    """`ep` with the first `fraction` of each camera's stored frames black."""
+    cams = {}
+    for key, cam in ep.cameras.items():
+        frames = np.stack([f for _, f in cam.source.frames(None, cam.fit)])
+        frames[: round(fraction * len(frames))] = 0
+        cams[key] = ResampledCamera(ArrayCamera(cam.source, frames, cam.source.timestamps), cam.indices)
+    return dataclasses.replace(ep, cameras=cams)
+
+
+def test_the_staged_lineage_holds_the_verdicts_of_the_cameras_judged_after_the_write(tmp_path: Path) -> None:
+    """A real GR00T episode judged high on its arrays, a third of its camera's frames planted black: the camera step
+    after the write lowers it on the thumbnails the write took and the lineage staged with it says so; all of them
+    black quarantines it, and nothing of it stays staged."""
+    [ep] = prepare(gr00t_raws()[0], CanonicalizeSpec()).episodes
+    assert ep.tier == QualityTier.high
+    staged = stage(tmp_path / "ds", _blacked(ep, 0.3), VideoCodec(threads=1))
+    lineage = staged.extra[LINEAGE_KEY]
+    assert lineage["tier"] == QualityTier.low and any("qa_cam_degenerate" in r for r in lineage["tier_reasons"])
+    assert 0.25 < lineage["behaviour"]["cam_dark_fraction"] < 0.35
+    with pytest.raises(BehaviourRejected, match="qa_cam_degenerate"):
+        stage(tmp_path / "black", _blacked(ep, 1.0), VideoCodec(threads=1))
+    assert not [p for p in (tmp_path / "black").rglob("*") if p.is_file() and p.suffix in (".mp4", ".arrow")]
