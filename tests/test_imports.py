@@ -150,6 +150,36 @@ def test_the_judging_rule_sees_a_planted_import(tmp_path: Path) -> None:
     assert judging_imports(tmp_path) == ["ingest/canonical/span.py:2 -> ingest.qa.phase.assess_arrays"]
 
 
+# The record the steps pass is built of schemas and the adapter's types only: it imports no step's room (QA's types
+# it carries live in `schemas.qa`), so no folder of ingest circles back through it.
+RECORDS = ("ingest/episode.py",)
+
+
+def record_imports(root: Path = REPO) -> list[str]:
+    """`path:line -> module` for every import of an `ingest` module by a record module (`RECORDS`)."""
+    return [
+        f"{rel}:{line} -> {module}"
+        for rel in RECORDS
+        if (root / rel).exists()
+        for line, module in _imported(root / rel, root)
+        if module.startswith("ingest.")
+    ]
+
+
+def test_the_steps_record_imports_no_ingest_room() -> None:
+    hits = record_imports()
+    assert not hits, "the steps' record imports a room of ingest (move the type it needs to schemas/):\n" + "\n".join(
+        hits
+    )
+
+
+def test_the_record_rule_sees_a_planted_import(tmp_path: Path) -> None:
+    planted = tmp_path / "ingest" / "episode.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("from ingest.qa.idle import IdleCut\n")
+    assert record_imports(tmp_path) == ["ingest/episode.py:1 -> ingest.qa.idle.IdleCut"]
+
+
 def test_no_import_circle_between_modules() -> None:
     graph, _ = import_graph(REPO, LAYERS)
     found = circles(graph)
