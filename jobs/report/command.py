@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import NotACorpus, read_corpus
 from adapters.storage.urls import StorageError
-from ingest.files.atomic import write_text_atomic
-from ingest.storage.corpus import NotACorpus, read_corpus
 from jobs.report import page
 from jobs.report.data import ReportError, load_datasets
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode

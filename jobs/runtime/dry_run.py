@@ -1,7 +1,7 @@
 """A dry run writes nothing: the net under every command that takes `--dry-run`.
 
 Each such command plans through handles that only read: an export's output is a `PlanTree`
-(`ingest/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
+(`adapters/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
 refuses), `eidata verdicts` judges without its catalog. This module is the net under them, for the whole class:
 while a command runs with `--dry-run` (`jobs/cli.py`), a Python audit hook (PEP 578) refuses every change of the
 file system under the command's corpus and output folders (a file opened to write, a folder made, a rename, a
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.storage.tree import DryRunWriteError
+from adapters.storage.tree import DryRunWriteError
 from schemas.storage import is_remote
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import metering
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
@@ -43,7 +44,6 @@ from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import per_second
-from ingest.storage.corpus import Corpus
 from jobs.catalog.selection import SelectionError, select
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement

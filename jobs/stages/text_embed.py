@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.lerobot.settled import settled_datasets
-from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options

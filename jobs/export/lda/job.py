@@ -29,11 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import NotACorpus, read_corpus
+from adapters.storage.tree import MARKER
 from adapters.storage.urls import StorageError
-from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
-from ingest.storage.corpus import NotACorpus, read_corpus
-from ingest.storage.tree import MARKER
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -179,7 +179,7 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if ModalityJson.load(tmp / MODALITY_PATH) != modality:
         raise LdaExportError(f"{tmp / MODALITY_PATH}: reads back different from what was written")
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
-    # the completion record every eidata export leaves (`ingest.storage.tree.MARKER`): what `report --exports` reads
+    # the completion record every eidata export leaves (`adapters.storage.tree.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
     write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     if dst.exists():

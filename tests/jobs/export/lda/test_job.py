@@ -247,7 +247,7 @@ def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
 def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_path: Path) -> None:
     """Issue 68: `--manifest` is honoured (read as every export reads it, `jobs.catalog.manifest_arg`): a manifest of
     one source's episodes gives that source's episodes and no other dataset."""
-    from ingest.storage.corpus import Corpus
+    from adapters.storage.corpus import Corpus
     from jobs.catalog.build import rebuild_catalog
 
     corpus = tmp_path / "corpus"

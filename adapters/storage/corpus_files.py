@@ -12,7 +12,7 @@ them only through the handle. From a bucket:
 - latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path).
 
 So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
-(`ingest.storage.object_cache`).
+(`adapters.storage.object_cache`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.storage.object_cache import Cache, entry_name
 from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem, preflight
-from ingest.storage.object_cache import Cache, entry_name
 from schemas.storage import StorageOptions, is_remote
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ sent) or an older export's (replaced: under the output's lease nobody else write
 replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
 a dataset.
 
-A file above the output's multipart threshold goes in parts (`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at
+A file above the output's multipart threshold goes in parts (`adapters.storage.multipart`: S3 takes one PUT of 5 GiB at
 most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
 size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
 new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
@@ -39,17 +39,17 @@ from pathlib import Path
 
 import fsspec
 
+from adapters.storage.bucket_output import default_scratch
+from adapters.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
+from adapters.storage.lease import Lease
+from adapters.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
+from adapters.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
+from adapters.storage.preflight import preflight_output
 from adapters.storage.urls import filesystem
-from ingest.storage.bucket_output import default_scratch
-from ingest.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
-from ingest.storage.lease import Lease
-from ingest.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
-from ingest.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
-from ingest.storage.preflight import preflight_output
 from schemas.storage import StorageOptions, is_remote
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
-CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (ingest.storage.multipart)
+CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
 MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 

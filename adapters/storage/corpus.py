@@ -21,28 +21,36 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol, TypeVar
 
+from adapters.storage.atomic import atomic_write
+from adapters.storage.bucket_output import SYNCED_DIRS, BucketOutput
+from adapters.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
+from adapters.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
 from adapters.storage.location import locate, open_binary, readable
+from adapters.storage.meta_change import publish_meta_change
+from adapters.storage.objects import exists, list_prefixes, put, put_if_absent
+from adapters.storage.preflight import preflight_output
+from adapters.storage.publish import derived_meta
 from adapters.storage.reads import STREAM_BLOCK
 from adapters.storage.urls import StorageError, filesystem, preflight
-from ingest.files.atomic import atomic_write
-from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
-from ingest.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
-from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
-from ingest.storage.meta_change import publish_meta_change
-from ingest.storage.objects import exists, list_prefixes, put, put_if_absent
-from ingest.storage.preflight import preflight_output
-from ingest.storage.publish import derived_meta
 from schemas.corpus import MANIFESTS_DIR
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
 LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
+
+
+class Committing(Protocol):
+    """A dataset writer whose commits can be published (`ingest.lerobot.writer.LeRobotWriter`)."""
+
+    on_commit: Callable[[dict[str, Any]], None] | None
+
+
+W = TypeVar("W", bound=Committing)
 
 
 class Corpus:
@@ -104,7 +112,7 @@ class Corpus:
             return FileDigests()
         return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / digests_name(self.root, dataset_root))
 
-    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+    def attach(self, writer: W, dataset: str) -> W:
         """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
         return writer
 
@@ -212,7 +220,7 @@ class BucketCorpus(Corpus):
     def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
         return RecordDigests(self.out.publisher(self._rel(dataset_root)))
 
-    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+    def attach(self, writer: W, dataset: str) -> W:
         writer.on_commit = self.out.publisher(dataset).on_commit
         return writer
 

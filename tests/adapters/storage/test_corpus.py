@@ -14,8 +14,8 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
-from ingest.storage.digests import FileDigests
+from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
+from adapters.storage.digests import FileDigests
 
 
 def test_a_folder_opens_as_itself_and_names_itself(tmp_path: Path) -> None:
