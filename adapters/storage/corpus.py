@@ -36,6 +36,7 @@ from adapters.storage.objects import exists, list_prefixes, put, put_if_absent
 from adapters.storage.preflight import preflight_output
 from adapters.storage.publish import derived_meta
 from adapters.storage.reads import STREAM_BLOCK
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, filesystem, preflight
 from schemas.corpus import MANIFESTS_DIR
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -57,10 +58,10 @@ class Corpus:
     """A corpus folder on this machine (see the module's docstring); the base of a bucket's scratch corpus."""
 
     options: StorageOptions | None = None
-    immutable: str | None = None  # why a derived file once written can never be replaced; None: it can
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.storage = Root(self.root)  # the one handle: what the corpus's storage can do (`Root.replaces`)
 
     @property
     def where(self) -> Path | str:
@@ -170,10 +171,8 @@ class Corpus:
 class BucketCorpus(Corpus):
     """A scratch corpus at `root` standing for the bucket corpus `url` (`BucketOutput`); picklable."""
 
-    immutable = "objects in a bucket are never replaced"
-
     def __init__(self, root: Path, url: str, options: StorageOptions | None, out: BucketOutput | None = None) -> None:
-        super().__init__(root)
+        self.root, self.storage = Path(root), Root(url, options)
         self.url, self.options = url.rstrip("/"), options
         self._out = out
         self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
@@ -241,10 +240,10 @@ class BucketCorpus(Corpus):
         return f"{self.url}/{rel}"
 
     def exists(self, rel: str) -> bool:
-        return exists(self.out.fs, f"{self.out.path}/{rel}")
+        return self.storage.exists(rel)
 
     def read_bytes(self, rel: str) -> bytes:
-        return self.out.fs.cat_file(f"{self.out.path}/{rel}")
+        return self.storage.read(rel)
 
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
         key = f"{self.out.path}/{rel}"
@@ -299,7 +298,7 @@ def open_corpus(
     """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
     credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
     a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
-    if not is_remote(str(where)):
+    if Root(where, options).local:
         if existing and not (Path(where) / "datasets").is_dir():
             raise NotACorpus(f"{where}: no datasets/ folder; not a corpus")
         yield Corpus(Path(where))
@@ -330,7 +329,7 @@ def read_corpus(
     reads), with `copy` also each dataset's meta (derived from its commit records: a commit in flight is not seen) and
     episode files, for readers that open files by path; with `meta` the meta and `manifests/` without an episode file,
     for readers that open them through the handle (an export). Files `put` go to the bucket."""
-    if not is_remote(str(where)):
+    if Root(where, options).local:
         if not Path(where).is_dir():
             raise StorageError(f"{where}: no such corpus folder")
         if not any((Path(where) / d).is_dir() for d in ("datasets", "catalog")):
