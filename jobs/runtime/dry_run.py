@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.root import folder_of
 from adapters.storage.tree import DryRunWriteError
-from schemas.storage import is_remote
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # audit events that change the file system -> the positions of their path arguments
@@ -71,7 +71,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 def local_folders(values: Iterable[Any]) -> list[Path]:
     """The folders among a command's corpus and output arguments (a bucket URL is left out: its handle only reads)."""
-    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and not is_remote(str(v))]
+    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and folder_of(v) is not None]
 
 
 @contextmanager
