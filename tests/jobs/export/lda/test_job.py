@@ -307,7 +307,10 @@ def test_a_native_frame_without_a_sample_fails_its_dataset_by_name(native_corpus
 @pytest.mark.parametrize(
     ("out", "said"),
     [
-        ("gs://bucket/out", "gs://bucket/out: --format lda reads and writes local folders only: it is read and written"),
+        (
+            "gs://bucket/out",
+            "gs://bucket/out: --format lda reads and writes local folders only: it is read and written",
+        ),
         ("s3://bucket/out", "s3://bucket/out: --format lda reads and writes local folders only"),
         ("s4://bucket/out", "s4://bucket/out: unknown storage scheme s4:// (a folder, file://, s3://, gs:// or hf://)"),
     ],
