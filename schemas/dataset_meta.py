@@ -215,7 +215,7 @@ class DatasetMeta(BaseModel):
         open_file: FileOpener = local_file,
     ) -> DatasetMeta:
         """`open_file` opens the data parquet files for the data checks (a local path by default)."""
-        root = root if isinstance(root, (Path, UPath)) else Path(root)
+        root = Path(root) if isinstance(root, str) else root
         info_path = root / INFO_PATH
         if not info_path.is_file():
             raise ValueError(f"{info_path}: missing; not a LeRobot dataset root")

@@ -22,7 +22,7 @@ _S3 = "needs the S3 server: tested in tests/s3/"
 NO_MIRROR: dict[str, str] = {
     "training/errors.py": "one exception class: raised and matched in tests/training/test_episodes.py, "
     "test_normalize.py and test_action_mask.py",
-    "ingest/storage/bucket_output.py": _S3 + "test_bucket_output.py",
+    "adapters/storage/bucket_output.py": _S3 + "test_bucket_output.py",
 }
 
 

@@ -50,7 +50,8 @@ from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
 from adapters.storage.faults import environment_fault
-from adapters.storage.location import Location, is_object
+from adapters.storage.location import Location
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
@@ -63,8 +64,7 @@ class RosbagAdapter(SourceAdapter):
     expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         _ = self.message_types  # a `message_definitions` folder that gives no type fails discovery, once
         return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
 

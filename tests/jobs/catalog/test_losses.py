@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.losses import loss_summary, loss_totals, losses_by_reason
 from jobs.catalog.parts import write_quarantine_part

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.lease import LEASE_DIR, Lease, OutputLeasedError, process_identity
+from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.urls import filesystem
-from ingest.storage.lease import LEASE_DIR, Lease, OutputLeasedError, process_identity
-from ingest.storage.objects import list_keys, put_if_absent
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -81,7 +81,7 @@ def _holder_process(out: str, ttl_s: float) -> subprocess.Popen[str]:
     code = (
         "import sys, time\n"
         "from adapters.storage.urls import filesystem\n"
-        "from ingest.storage.lease import Lease\n"
+        "from adapters.storage.lease import Lease\n"
         f"fs, out = filesystem({out!r})\n"
         f"Lease(fs, out, job='ingest', ttl_s={ttl_s}).acquire()\n"
         "print('held', flush=True)\n"
@@ -109,7 +109,7 @@ def test_a_holder_killed_on_this_host_is_taken_over_at_once(
         deadline = time.monotonic() + 10
         while _state(holder.pid) != "Z" and time.monotonic() < deadline:
             time.sleep(0.01)
-    with caplog.at_level(logging.WARNING, logger="ingest.storage.lease"):
+    with caplog.at_level(logging.WARNING, logger="adapters.storage.lease"):
         lease = Lease(fs, out, job="rerun").acquire()
     try:
         assert lease.key == f"{out}/{LEASE_DIR}/{2:012d}.json"

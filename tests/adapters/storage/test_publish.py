@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.commit_log import CommitConflictError
+from adapters.storage.publish import DatasetPublisher, PublishError, derived_meta
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.commit_log import CommitConflictError
-from ingest.storage.publish import DatasetPublisher, PublishError, derived_meta
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
 LENGTHS, TASKS = [8, 11, 6], ["pick", "place", "pick"]

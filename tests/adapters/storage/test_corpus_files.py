@@ -1,4 +1,4 @@
-"""The files handle training reads a manifest's corpus through (ingest/storage/corpus_files.py), on a folder: the
+"""The files handle training reads a manifest's corpus through (adapters/storage/corpus_files.py), on a folder: the
 corpus is the manifest's grandparent, files are named by path and read in place, and a safetensors header and
 `frame_index` read by ranges are what safe_open reads (the bucket's `BucketFiles`: tests/s3/test_training_files.py)."""
 
@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ingest.storage.corpus_files import HEADER_READ, CorpusFiles, manifest_files
+from adapters.storage.corpus_files import HEADER_READ, CorpusFiles, manifest_files
 
 
 def test_a_folder_manifest_s_corpus_is_read_in_place(tmp_path: Path) -> None:

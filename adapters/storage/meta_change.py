@@ -15,10 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingest.lerobot.journal import split_lines
-from ingest.storage.commit_log import CommitRecord
-from ingest.storage.publish import DatasetPublisher, derived_meta
-from schemas.lerobot import INFO_PATH
+from adapters.storage.commit_log import CommitRecord
+from adapters.storage.publish import DatasetPublisher, derived_meta
+from schemas.lerobot import INFO_PATH, split_lines
 
 
 class MetaChangeError(RuntimeError):

@@ -1,5 +1,5 @@
 """A corpus output in a bucket (`output: s3://bucket/corpus`): the job's lease, a publisher per dataset
-(`ingest.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
+(`adapters.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
 
 `open` takes the lease and rebuilds the scratch from the bucket (each dataset's meta derived from its records, no
 episode file; the bucket's `catalog/` and `job/`), so a rerun on any machine skips what is committed or quarantined
@@ -16,11 +16,11 @@ import os
 import shutil
 from pathlib import Path
 
+from adapters.storage.lease import Lease
+from adapters.storage.multipart import PartPlan, abort_uploads
+from adapters.storage.objects import list_keys, list_prefixes, put_changed
+from adapters.storage.publish import DatasetPublisher
 from adapters.storage.urls import filesystem
-from ingest.storage.lease import Lease
-from ingest.storage.multipart import PartPlan, abort_uploads
-from ingest.storage.objects import list_keys, list_prefixes, put_changed
-from ingest.storage.publish import DatasetPublisher
 from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
 

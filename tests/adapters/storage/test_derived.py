@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from adapters.storage.commit_log import CommitConflictError
+from adapters.storage.derived import DERIVED, DerivedFileError, committed_derived, publish_derived
+from adapters.storage.objects import put_if_absent
+from adapters.storage.publish import DatasetPublisher, derived_meta
 from ingest.files.safetensors_file import save_atomic
-from ingest.storage.commit_log import CommitConflictError
-from ingest.storage.derived import DERIVED, DerivedFileError, committed_derived, publish_derived
-from ingest.storage.objects import put_if_absent
-from ingest.storage.publish import DatasetPublisher, derived_meta
-from tests.ingest.storage.test_publish import LENGTHS, publisher, write
+from tests.adapters.storage.test_publish import LENGTHS, publisher, write
 
 FILES = {
     "latents/chunk-000/observation.images.head/episode_000000.safetensors": {"episode_index": "0", "model": "m"},

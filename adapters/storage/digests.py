@@ -1,7 +1,7 @@
 """What bytes a corpus holds: the sha256 and size of each file of a dataset, as the catalog's content hashes frame
 them. `FileDigests` hashes a folder's files, reusing the sums of files unchanged since they were last hashed (as git's
 index does); `RecordDigests` reads them from a bucket dataset's commit records, which hold each committed object's
-size and sha256, so no byte is fetched. A corpus handle (`ingest.storage.corpus`) gives the one that fits it."""
+size and sha256, so no byte is fetched. A corpus handle (`adapters.storage.corpus`) gives the one that fits it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.files.atomic import atomic_write
-from ingest.storage.objects import list_modified
-from ingest.storage.publish import DatasetPublisher
+from adapters.storage.atomic import atomic_write
+from adapters.storage.objects import list_modified
+from adapters.storage.publish import DatasetPublisher
 
 DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.storage.preflight import preflight_output
+from adapters.storage.preflight import preflight_output
 
 
 def test_a_local_output_passes_and_nothing_is_written(tmp_path: Path) -> None:

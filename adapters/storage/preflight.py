@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import uuid
 
+from adapters.storage.objects import put_if_absent
 from adapters.storage.urls import StorageError, endpoint_of, filesystem, preflight
-from ingest.storage.objects import put_if_absent
 from schemas.storage import StorageOptions, is_remote
 
 

@@ -1,5 +1,5 @@
-"""Which objects go in parts and how they are cut (ingest/storage/multipart.py), and the same promise on a local output
-(an exclusive create) that tests/s3/test_multipart.py checks in parts against a real S3 server."""
+"""Which objects go in parts and how they are cut (adapters/storage/multipart.py), and the same promise on a local
+output (an exclusive create) that tests/s3/test_multipart.py checks in parts against a real S3 server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from ingest.storage.multipart import (
+from adapters.storage.multipart import (
     MAX_PARTS,
     PartPlan,
     abort_uploads,

@@ -1,4 +1,4 @@
-"""The training cache (ingest/storage/object_cache.py) on local disk: the bound over entries and reservations, least
+"""The training cache (adapters/storage/object_cache.py) on local disk: the bound over entries and reservations, least
 recently used evicted first, a file over the bound refused by name, one fetch of an entry by several processes at
 once with no half-written file ever visible, a dead writer's reservation reclaimed, an entry evicted before its read
 fetched again."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.object_cache import FETCH_LOG, TMP, Cache, CacheFullError, entry_name
+from adapters.storage.object_cache import FETCH_LOG, TMP, Cache, CacheFullError, entry_name
 from tests.fixtures.readback import fetched_bytes
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files.atomic import (
+from adapters.storage.atomic import (
     TEMP_MARK,
     atomic_write,
     is_temp_path,

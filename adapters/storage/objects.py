@@ -16,7 +16,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ingest.files.atomic import atomic_write
+from adapters.storage.atomic import atomic_write
 
 # 409 ConditionalRequestConflict: AWS answers it while another conditional write to the key is in flight; retry
 RETRY_CODES = ("ConditionalRequestConflict", "409")

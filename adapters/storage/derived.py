@@ -20,8 +20,8 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from ingest.storage.commit_log import CommitRecord
-from ingest.storage.publish import DatasetPublisher
+from adapters.storage.commit_log import CommitRecord
+from adapters.storage.publish import DatasetPublisher
 
 DERIVED = "derived"  # a record meta's key: {file relative to the dataset: its safetensors metadata}
 

@@ -29,7 +29,7 @@ from datetime import datetime
 import fsspec
 
 from adapters.storage.faults import environment_fault
-from ingest.storage.objects import list_keys, put, put_if_absent
+from adapters.storage.objects import list_keys, put, put_if_absent
 
 LEASE_DIR = ".eidata/lease"
 log = logging.getLogger(__name__)

@@ -21,23 +21,23 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol, TypeVar
 
+from adapters.storage.atomic import atomic_write
+from adapters.storage.bucket_output import SYNCED_DIRS, BucketOutput
+from adapters.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
+from adapters.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
 from adapters.storage.location import locate, open_binary, readable
+from adapters.storage.meta_change import publish_meta_change
+from adapters.storage.objects import exists, list_prefixes, put, put_if_absent
+from adapters.storage.preflight import preflight_output
+from adapters.storage.publish import derived_meta
 from adapters.storage.reads import STREAM_BLOCK
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, filesystem, preflight
-from ingest.files.atomic import atomic_write
-from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import SYNCED_DIRS, BucketOutput
-from ingest.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
-from ingest.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
-from ingest.storage.meta_change import publish_meta_change
-from ingest.storage.objects import exists, list_prefixes, put, put_if_absent
-from ingest.storage.preflight import preflight_output
-from ingest.storage.publish import derived_meta
 from schemas.corpus import MANIFESTS_DIR
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -45,14 +45,23 @@ LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl m
 LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 
 
+class Committing(Protocol):
+    """A dataset writer whose commits can be published (`ingest.lerobot.writer.LeRobotWriter`)."""
+
+    on_commit: Callable[[dict[str, Any]], None] | None
+
+
+W = TypeVar("W", bound=Committing)
+
+
 class Corpus:
     """A corpus folder on this machine (see the module's docstring); the base of a bucket's scratch corpus."""
 
     options: StorageOptions | None = None
-    immutable: str | None = None  # why a derived file once written can never be replaced; None: it can
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.storage = Root(self.root)  # the one handle: what the corpus's storage can do (`Root.replaces`)
 
     @property
     def where(self) -> Path | str:
@@ -104,7 +113,7 @@ class Corpus:
             return FileDigests()
         return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / digests_name(self.root, dataset_root))
 
-    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+    def attach(self, writer: W, dataset: str) -> W:
         """`writer` of the dataset `dataset` (`datasets/<source>/<subset>`), its commits published where they go."""
         return writer
 
@@ -162,10 +171,8 @@ class Corpus:
 class BucketCorpus(Corpus):
     """A scratch corpus at `root` standing for the bucket corpus `url` (`BucketOutput`); picklable."""
 
-    immutable = "objects in a bucket are never replaced"
-
     def __init__(self, root: Path, url: str, options: StorageOptions | None, out: BucketOutput | None = None) -> None:
-        super().__init__(root)
+        self.root, self.storage = Path(root), Root(url, options)
         self.url, self.options = url.rstrip("/"), options
         self._out = out
         self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
@@ -212,7 +219,7 @@ class BucketCorpus(Corpus):
     def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
         return RecordDigests(self.out.publisher(self._rel(dataset_root)))
 
-    def attach(self, writer: LeRobotWriter, dataset: str) -> LeRobotWriter:
+    def attach(self, writer: W, dataset: str) -> W:
         writer.on_commit = self.out.publisher(dataset).on_commit
         return writer
 
@@ -233,10 +240,10 @@ class BucketCorpus(Corpus):
         return f"{self.url}/{rel}"
 
     def exists(self, rel: str) -> bool:
-        return exists(self.out.fs, f"{self.out.path}/{rel}")
+        return self.storage.exists(rel)
 
     def read_bytes(self, rel: str) -> bytes:
-        return self.out.fs.cat_file(f"{self.out.path}/{rel}")
+        return self.storage.read(rel)
 
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
         key = f"{self.out.path}/{rel}"
@@ -291,7 +298,7 @@ def open_corpus(
     """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
     credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
     a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
-    if not is_remote(str(where)):
+    if Root(where, options).local:
         if existing and not (Path(where) / "datasets").is_dir():
             raise NotACorpus(f"{where}: no datasets/ folder; not a corpus")
         yield Corpus(Path(where))
@@ -322,7 +329,7 @@ def read_corpus(
     reads), with `copy` also each dataset's meta (derived from its commit records: a commit in flight is not seen) and
     episode files, for readers that open files by path; with `meta` the meta and `manifests/` without an episode file,
     for readers that open them through the handle (an export). Files `put` go to the bucket."""
-    if not is_remote(str(where)):
+    if Root(where, options).local:
         if not Path(where).is_dir():
             raise StorageError(f"{where}: no such corpus folder")
         if not any((Path(where) / d).is_dir() for d in ("datasets", "catalog")):

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from adapters.storage.meta_change import MetaChangeError, meta_change, publish_meta_change
+from adapters.storage.publish import DatasetPublisher, derived_meta
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.meta_change import MetaChangeError, meta_change, publish_meta_change
-from ingest.storage.publish import DatasetPublisher, derived_meta
-from tests.ingest.storage.test_publish import LENGTHS, publisher, visible, write
+from tests.adapters.storage.test_publish import LENGTHS, publisher, visible, write
 
 EDITS = {0: "pick up the cube", 2: "put it back"}  # episode -> new task text (2 reuses no task: appended)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import fsspec
 
-from ingest.storage.objects import copy, exists, list_keys, put, put_if_absent
+from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
 
 COMMITS_DIR = ".eidata/commits"
 COMPACTED_DIR = ".eidata/compacted"

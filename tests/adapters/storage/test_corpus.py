@@ -14,8 +14,8 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
-from ingest.storage.digests import FileDigests
+from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
+from adapters.storage.digests import FileDigests
 
 
 def test_a_folder_opens_as_itself_and_names_itself(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_digests_hash_the_files_and_committed_means_present(tmp_path: Path) -> N
     save_file({"x": torch.zeros(2)}, ds / "data/c.safetensors", metadata={"model": "m", "layer": "-1"})
     names = ["data/a.bin", "data/b.bin", "data/c.safetensors"]
     assert corpus.committed(ds, names) == {"data/a.bin": {}, "data/c.safetensors": {"layer": "-1", "model": "m"}}
-    assert corpus.immutable is None  # a folder's derived files may be replaced
+    assert corpus.storage.replaces  # a folder's derived files may be replaced
     assert corpus.publish_files([ds / "data/a.bin"], "latents") == 0
 
 

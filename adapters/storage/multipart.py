@@ -33,7 +33,7 @@ from typing import Any
 
 import fsspec
 
-from ingest.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
+from adapters.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)

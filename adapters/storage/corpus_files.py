@@ -12,7 +12,7 @@ them only through the handle. From a bucket:
 - latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path).
 
 So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
-(`ingest.storage.object_cache`).
+(`adapters.storage.object_cache`).
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.storage.object_cache import Cache, entry_name
 from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
-from adapters.storage.urls import filesystem, preflight
-from ingest.storage.object_cache import Cache, entry_name
-from schemas.storage import StorageOptions, is_remote
+from adapters.storage.root import Root
+from adapters.storage.urls import preflight
+from schemas.storage import StorageOptions
 
 T = TypeVar("T")
 Where = Path | str  # a local path, or an object's URL (no credential in it)
@@ -57,6 +58,7 @@ class CorpusFiles:
 
     def __init__(self, root: Path) -> None:
         self.root: Where = Path(root)
+        self.storage = Root(root)  # the one handle (`adapters.storage.root`)
         self.meter = ReadMeter()  # what this process read of the store (none here)
 
     def join(self, *parts: str) -> Where:
@@ -130,23 +132,15 @@ class BucketFiles(CorpusFiles):
 
     def __init__(self, root: str, options: StorageOptions | None, cache: Cache) -> None:
         self.root = root.rstrip("/")
-        self.options, self.cache = options, cache
+        self.storage, self.options, self.cache = Root(self.root, options), options, cache
         self.meter = ReadMeter()  # this process's fetches from the store (the cache's fetch log counts all of them)
-        self._fs: Any = None
-        self._pid = os.getpid()
         self._objects: dict[str, tuple[int, str]] = {}  # URL -> (size, version) from the listings
         self._listed: set[str] = set()  # folder URLs listed: what they lack does not exist
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_fs": None}  # a DataLoader worker opens its own connection
-
     @property
     def fs(self) -> Any:
-        """The store's filesystem, made in this process: s3fs' event loop does not survive a fork (a DataLoader
-        worker of the default start method)."""
-        if self._fs is None or self._pid != os.getpid():
-            self._fs, self._pid = filesystem(str(self.root), self.options)[0], os.getpid()
-        return self._fs
+        """The store's filesystem, made in this process (`Root.fs`: a DataLoader worker opens its own)."""
+        return self.storage.fs
 
     def join(self, *parts: str) -> Where:
         return "/".join([str(self.root), *(p.strip("/") for p in parts)])
@@ -253,7 +247,7 @@ def manifest_files(
     corpus is the manifest's grandparent (`<corpus>/manifests/<name>`). A bucket's is checked before anything is made
     (bucket, credential, the manifest's prefix: `StorageError`, never naming the secret) and read through the cache
     folder `cache_dir` (else $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train) of at most `cache_bytes`."""
-    if not is_remote(str(manifest)):
+    if Root(manifest, options).local:
         return CorpusFiles(Path(manifest).resolve().parent.parent), Path(manifest)
     url = str(manifest).rstrip("/")
     preflight(url, options)

@@ -2,7 +2,7 @@
 
 The writer works unchanged in a local scratch folder, so every byte it makes is the byte a local output gets. After
 each commit (its `on_commit` hook) the publisher puts the episode's immutable files at their final keys with a
-conditional create, then writes the commit record (`ingest.storage.commit_log`), the commit point: it carries the
+conditional create, then writes the commit record (`adapters.storage.commit_log`), the commit point: it carries the
 jsonl lines the commit appended and the next `info.json` text, so the dataset's meta files are a pure function of the
 records (`derived_meta`). There is no staging key: a final key that no record names is invisible to every reader and
 recovery deletes it.
@@ -23,17 +23,16 @@ from typing import Any
 
 import fsspec
 
-from ingest.lerobot.journal import split_lines
-from ingest.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
-from ingest.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
-from ingest.storage.objects import list_keys, put_changed, put_if_absent
-from schemas.lerobot import INFO_PATH
+from adapters.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
+from adapters.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
+from adapters.storage.objects import list_keys, put_changed, put_if_absent
+from schemas.lerobot import INFO_PATH, split_lines
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
-# where a dataset's immutable files live: the episodes', and those stages derive from them (`ingest.storage.derived`)
+# where a dataset's immutable files live: the episodes', and those stages derive from them (`adapters.storage.derived`)
 EPISODE_TOPS = ("data", "videos", "latents")
 STATE_DIR = ".eidata"
-CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`ingest.storage.multipart`)
+CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`adapters.storage.multipart`)
 
 
 class PublishError(RuntimeError):
@@ -58,7 +57,7 @@ def record_group(journal: dict[str, Any]) -> str:
 
 def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
     """The dataset's meta files from its records: each jsonl the concatenation of the text every record appended to
-    it, with the lines a meta change rewrote (`ingest.storage.meta_change`) replaced in order, `info.json` the last
+    it, with the lines a meta change rewrote (`adapters.storage.meta_change`) replaced in order, `info.json` the last
     record's. Byte for byte what the local writer's journals leave on disk."""
     if not records:
         return {}

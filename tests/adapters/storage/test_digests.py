@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.digests import CatalogError, FileDigests
+from adapters.storage.digests import CatalogError, FileDigests
 
 
 def test_unchanged_files_are_not_hashed_again_and_changed_ones_are(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import fsspec
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from ingest.files.atomic import TEMP_MARK
-from ingest.storage.objects import (
+from adapters.storage.atomic import TEMP_MARK
+from adapters.storage.objects import (
     copy,
     exists,
     list_keys,

@@ -16,7 +16,7 @@ sent) or an older export's (replaced: under the output's lease nobody else write
 replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
 a dataset.
 
-A file above the output's multipart threshold goes in parts (`ingest.storage.multipart`: S3 takes one PUT of 5 GiB at
+A file above the output's multipart threshold goes in parts (`adapters.storage.multipart`: S3 takes one PUT of 5 GiB at
 most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
 size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
 new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
@@ -39,17 +39,17 @@ from pathlib import Path
 
 import fsspec
 
-from adapters.storage.urls import filesystem
-from ingest.storage.bucket_output import default_scratch
-from ingest.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
-from ingest.storage.lease import Lease
-from ingest.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
-from ingest.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
-from ingest.storage.preflight import preflight_output
-from schemas.storage import StorageOptions, is_remote
+from adapters.storage.bucket_output import default_scratch
+from adapters.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
+from adapters.storage.lease import Lease
+from adapters.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
+from adapters.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
+from adapters.storage.preflight import preflight_output
+from adapters.storage.root import Root
+from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
-CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (ingest.storage.multipart)
+CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
 MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 
@@ -58,7 +58,7 @@ class Tree:
     """An export's output folder on this machine (see the module's docstring); the base of a bucket's."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.root, self.storage = Path(root), Root(root)  # the one handle: what the output can do (`Root.renames`)
 
     @property
     def where(self) -> Path | str:
@@ -136,8 +136,7 @@ class PlanTree(Tree):
     bytes a real run would write."""
 
     def __init__(self, inner: Tree) -> None:
-        super().__init__(inner.root)
-        self.inner = inner
+        self.root, self.storage, self.inner = inner.root, inner.storage, inner
         self.planned: dict[str, int] = {}
 
     @property
@@ -213,8 +212,8 @@ class BucketTree(Tree):
     stats: PutStats = field(default_factory=PutStats)
 
     def __post_init__(self) -> None:
-        self.url = self.url.rstrip("/")
-        self.fs, self.path = filesystem(self.url, self.options)
+        self.storage = Root(self.url, self.options)
+        self.url, self.fs, self.path = self.storage.where, self.storage.fs, self.storage.path
         self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
         self.root = self.scratch
         self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
@@ -389,7 +388,7 @@ def open_tree(
 ) -> Iterator[Tree]:
     """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket, credential,
     conditional creates) and leased for the block. A dry run's (`PlanTree`) is only read: no check, no lease."""
-    if not is_remote(str(where)):
+    if Root(where, options).local:
         yield PlanTree(Tree(Path(where))) if dry_run else Tree(Path(where))
         return
     target = BucketTree(str(where), options, job=job)

@@ -1,4 +1,4 @@
-"""`ingest.storage.tree`: an output folder (`Tree`: a tree written beside it and renamed into place), and `BucketTree`
+"""`adapters.storage.tree`: an output folder (`Tree`: a tree written beside it and renamed into place), and `BucketTree`
 on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the S3 server's runs are
 tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no longer has deleted, then
 `info.json`, then the completion record; a tree stopped anywhere is not complete and its rewrite gives the files of an
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import MARKER, PARTIAL, BucketTree, DryRunWriteError, PlanTree, Tree, open_tree
+from adapters.storage.lease import OutputLeasedError
+from adapters.storage.tree import MARKER, PARTIAL, BucketTree, DryRunWriteError, PlanTree, Tree, open_tree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]
