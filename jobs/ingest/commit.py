@@ -234,7 +234,7 @@ class Committer:
 
     def add_quarantine(self, row: QuarantineRow) -> None:
         """A quarantine row: a source's or a ref's that never reached a worker (discovery's), a rejected episode's."""
-        self.tallies.setdefault(row.source, SourceTally()).quarantined += 1
+        self.tallies.setdefault(row.source, SourceTally()).quarantine(row)
         self.quarantine.add(row)
 
     def _actor_of(self, dataset: str) -> int:
