@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from jobs.runtime import sentinel
+from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import rearm
+from jobs.runtime.voice import VoiceRelay
 
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
 
@@ -68,6 +73,38 @@ def init_ray(
         raise RayStartError(f"{where} did not start: {first[:300]}") from e
     rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
+
+
+@contextmanager
+def ray_session(
+    address: str | None,
+    num_cpus: int | None,
+    object_store_mb: int,
+    *,
+    shared_output: Path | None = None,
+    preserve_order: bool | None = False,
+) -> Iterator[None]:
+    """Start or join Ray (shut down on exit only when started here); check that every node sees `shared_output`;
+    silence Ray Data's own progress (`preserve_order=None`: leave its settings to the caller); the workers' lines
+    about the environment printed (`jobs.runtime.voice`)."""
+    import ray
+
+    relay = VoiceRelay.start(shared_output if address else None)  # the workers' store lines, printed
+    try:
+        started = init_ray(address, num_cpus, object_store_mb)
+    except BaseException:
+        relay.stop()
+        raise
+    try:
+        if shared_output is not None:
+            check_shared_output(shared_output)
+        if preserve_order is not None:
+            quiet_ray_data(preserve_order=preserve_order)
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+        relay.stop()
 
 
 def quiet_ray_data(*, preserve_order: bool = False) -> None:

@@ -25,7 +25,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,13 +47,11 @@ from jobs.runtime.ray_pool import (
     Placement,
     PoolError,
     cluster_resources,
-    init_ray,
     place_actors,
-    quiet_ray_data,
+    ray_session,
 )
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
-from jobs.runtime.voice import VoiceRelay
 from schemas.corpus import EPISODES_DIR
 from schemas.storage import StorageOptions
 
@@ -346,40 +344,6 @@ class CorpusStage(Generic[J, RR]):
             usage_errors=cls.usage_errors,
             job_errors=cls.job_errors,
         )
-
-
-@contextmanager
-def ray_session(
-    address: str | None,
-    num_cpus: int | None,
-    object_store_mb: int,
-    *,
-    shared_output: Path | None = None,
-    preserve_order: bool | None = False,
-) -> Iterator[None]:
-    """Start or join Ray (shut down on exit only when started here); check that every node sees `shared_output`;
-    silence Ray Data's own progress (`preserve_order=None`: leave its settings to the caller); the workers' lines
-    about the environment printed (`jobs.runtime.voice`)."""
-    import ray
-
-    from jobs.runtime.shared_fs import check_shared_output
-
-    relay = VoiceRelay.start(shared_output if address else None)  # the workers' store lines, printed
-    try:
-        started = init_ray(address, num_cpus, object_store_mb)
-    except BaseException:
-        relay.stop()
-        raise
-    try:
-        if shared_output is not None:
-            check_shared_output(shared_output)
-        if preserve_order is not None:
-            quiet_ray_data(preserve_order=preserve_order)
-        yield
-    finally:
-        if started:
-            ray.shutdown()
-        relay.stop()
 
 
 def drain(

@@ -46,7 +46,8 @@ from ingest.qa.corpus import (
 )
 from ingest.qa.limits import canonical_limits
 from jobs.runtime.options import Opt, job_values, opts
-from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport, ray_session
+from jobs.runtime.ray_pool import ray_session
+from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage

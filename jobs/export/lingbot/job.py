@@ -58,8 +58,8 @@ from jobs.export.lingbot.plan import (
 )
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values, opts
-from jobs.runtime.ray_pool import place_actors
-from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options, ray_session
+from jobs.runtime.ray_pool import place_actors, ray_session
+from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options
 from schemas.canonical import ACTION
 from schemas.lerobot import (
     EPISODES_PATH,
