@@ -63,21 +63,17 @@ $(ORACLE_VITRA)/.eidata-installed:
 	$(ORACLE_VITRA)/bin/pip install -q --disable-pip-version-check "numpy>=2.2,<2.5" "opencv-contrib-python-headless>=4.10,<5.1" "ffmpeg-python==0.2.0"
 	touch $@
 
-# The MANO makers' own loaders (tests/adapters/mano_makers/: ARCTIC's, TACO's, HOI4D's, VITRA's code, fetched as real
-# samples) run here in a subprocess: smplx 0.1.28 (ARCTIC, VITRA) and chumpy, which manopth (TACO, HOI4D; not on
-# PyPI, run from the makers' snapshots) and smplx need to read MANO's own pickles. torch is the project's CPU build.
-# A maker's further layer package goes on the one list below.
-# OakInk2's toolkit and manotorch (run from their snapshots, tests/adapters/oakink2/test_maker_code.py) import
-# trimesh, networkx and cv2; HOT3D's data_loaders (tests/adapters/hot3d/test_maker_code.py) import
-# projectaria_tools' SE3, installed without its declared dependencies (jupyter, rerun-sdk) as in the project's venv.
+# The MANO makers' own loaders (tests/oracle/mano/: ARCTIC's, TACO's, HOI4D's, VITRA's code, fetched as real samples)
+# run here in a subprocess, with what they import (docker/requirements-oracle-mano.txt: smplx, chumpy, OpenCV; manopth
+# is not on PyPI and runs from the makers' snapshots; OakInk2's toolkit and manotorch, HOT3D's data_loaders: trimesh,
+# networkx, OpenCV). A maker's further package goes on that list. HOT3D's data_loaders import projectaria_tools' SE3,
+# installed without its declared dependencies (jupyter, rerun-sdk) as in the project's venv.
 ORACLE_MANO := .venv-oracle-mano
-ORACLE_MANO_PACKAGES := torch==2.13.0 smplx==0.1.28 chumpy-fixed==0.71 "numpy>=2.2,<2.5" "scipy>=1.14" \
-	opencv-python-headless trimesh networkx
 oracle-mano: $(ORACLE_MANO)/.eidata-installed
 
-$(ORACLE_MANO)/.eidata-installed: $(CONSTRAINTS)
+$(ORACLE_MANO)/.eidata-installed: $(CONSTRAINTS) docker/requirements-oracle-mano.txt
 	test -x $(ORACLE_MANO)/bin/python || $(PYTHON) -m venv $(ORACLE_MANO)
-	$(ORACLE_MANO)/bin/pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(ORACLE_MANO_PACKAGES)
+	$(ORACLE_MANO)/bin/pip install -q --disable-pip-version-check -c $(CONSTRAINTS) -r docker/requirements-oracle-mano.txt
 	$(ORACLE_MANO)/bin/pip install -q --disable-pip-version-check --no-deps projectaria-tools==2.3.0
 	touch $@
 

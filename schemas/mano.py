@@ -26,10 +26,11 @@ Forms, each as the makers' code feeds it to its MANO layer:
 `fix_left_shapedirs`: whether the maker's layer repairs the official MANO_LEFT's flaw (its shape directions' x
 component equals MANO_RIGHT's instead of its negation, smplx issue #48) before posing a left hand. The parameters were
 fitted through the maker's layer, so eidata follows it (checked by running the maker's code,
-tests/adapters/<source>/test_maker_code.py). HOT3D's repairs it (facebookresearch/hot3d@e814021:
+tests/adapters/<source>/test_maker_code.py). ARCTIC (smplx's `MANO` as is), TACO and HOI4D (manopth's `ManoLayer`,
+which reads the pickle as shipped) and OakInk2 (manotorch's `ManoLayer` registers the pickle's `shapedirs` as read,
+lixiny/manotorch@933be97:manotorch/manolayer.py:74-76, the commit OakInk2 pins as its submodule) do not repair it:
+their left hands' betas mean the flawed model's shape. HOT3D's repairs it (facebookresearch/hot3d@e814021:
 hot3d/data_loaders/mano_layer.py: `shapedirs[:, 0, :] *= -1` when the two x components nearly agree): the default.
-OakInk2's does not: manotorch's `ManoLayer` registers the pickle's `shapedirs` as read
-(lixiny/manotorch@933be97:manotorch/manolayer.py:74-76, the commit OakInk2 pins as its submodule).
 
 `left_on_right`: a left hand posed on MANO_RIGHT and mirrored across its x axis before the global rotation, the way
 VITRA builds both hands from the right model only (visualize_core.py:405-414: `joints[:, :, 0] *= -1`, then
@@ -79,9 +80,9 @@ class ManoConvention:
 # Each maker's convention as its loader feeds its MANO layer (module docstring); an adapter of the source declares it.
 MAKERS: dict[str, ManoConvention] = {
     "hot3d": ManoConvention("pca", 15),
-    "arctic": ManoConvention("axis_angle", tips="smplx"),
-    "hoi4d": ManoConvention("axis_angle", flat_hand_mean=True),
-    "taco": ManoConvention("axis_angle", flat_hand_mean=True, wrist_at="joint"),
+    "arctic": ManoConvention("axis_angle", tips="smplx", fix_left_shapedirs=False),
+    "hoi4d": ManoConvention("axis_angle", flat_hand_mean=True, fix_left_shapedirs=False),
+    "taco": ManoConvention("axis_angle", flat_hand_mean=True, wrist_at="joint", fix_left_shapedirs=False),
     "oakink2": ManoConvention("quat_wxyz", flat_hand_mean=True, wrist_at="joint", fix_left_shapedirs=False),
     "vitra": ManoConvention("rotmat", flat_hand_mean=True, wrist_at="joint", tips="smplx"),
 }

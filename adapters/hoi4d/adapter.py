@@ -21,7 +21,9 @@ declares no up axis: up is the head camera's image-up averaged over the episode 
 assumption). A hand is declared when it has at least one pickle; its frames without one are NaN (that hand invalid
 in those frames, the other hand kept: `observation.hand_valid`), said in the hands' notes. The left hand is posed
 on MANO_LEFT: the maker's instructions show the right layer only (README.md:143-144), users' loaders pick the layer
-by the folder's side (search index id 66443771713) - an assumption. Embodiment `human`, tier `high`.
+by the folder's side (search index id 66443771713) - an assumption; manopth reads it as shipped, its shape-direction
+flaw kept (`schemas.mano`). Checked against the README's own code, run: tests/adapters/hoi4d/test_maker_code.py.
+Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
