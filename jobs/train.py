@@ -151,6 +151,8 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
 
 def cli_train(args: argparse.Namespace) -> int:
     """Exit 0 when the run reached its stop step, 1 for data or checkpoint problems, 2 for bad arguments."""
+    from ingest.storage.digests import CatalogError
+    from jobs.catalog.census import check_manifest_corpus
     from schemas.manifest import MANIFEST_JSON
     from training.checkpoint import CheckpointError
     from training.distributed import shutdown
@@ -163,6 +165,11 @@ def cli_train(args: argparse.Namespace) -> int:
     except StorageError as e:
         print(f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}", file=sys.stderr)
         return 2
+    try:  # the catalog the manifest was curated from still describes the corpus's datasets
+        check_manifest_corpus(manifest, "train")
+    except CatalogError as e:
+        print(f"eidata train: --manifest {args.manifest}: {e}", file=sys.stderr)
+        return 1
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"

@@ -31,12 +31,13 @@ import yaml
 from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.storage.corpus import read_corpus
+from ingest.storage.digests import CatalogError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
 from jobs.catalog.query import connect, format_table
-from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
 from schemas.behaviour import Why
 from schemas.corpus import MANIFESTS_DIR
@@ -276,11 +277,8 @@ def curate(
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
-    with read_corpus(corpus_root, options) as corpus:
-        try:
-            refuse_pending(corpus.root, corpus.where, "curate")  # a step left the catalog behind its lineage
-        except CatalogPendingError as e:
-            raise CurateError(str(e)) from None
+    # refused (CatalogError): a step left the catalog behind its lineage, or it describes other datasets
+    with open_catalog(corpus_root, "curate", options) as corpus:
         folder = f"{MANIFESTS_DIR}/{name}"
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
             raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
@@ -458,12 +456,13 @@ def cli_curate(args: argparse.Namespace) -> int:
             ),
             limits=SqlLimits.of(args),
         )
-    except (CurateError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
+    except (CurateError, CatalogError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
         reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
         print(f"eidata curate: {e}{hint}", file=sys.stderr)
         # 1: nothing can be written (the manifest exists); 2: a bad credential or bucket, SQL, name, option, SQL limit
-        return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
+        failed = isinstance(e, CurateError | CatalogError | OSError | duckdb.IOException)
+        return 1 if failed and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")

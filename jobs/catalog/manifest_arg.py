@@ -43,7 +43,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
         if found:
             named = " or ".join(f"`--manifest {shlex.quote(f)}`" for f in found)
             return f"; {named} names a manifest of that name"
-    corpus = str(root) if root is not None else _corpus_of(folder)  # a guessed one only where it is a corpus
+    corpus = str(root) if root is not None else corpus_of(folder)  # a guessed one only where it is a corpus
     corpus = corpus if root is not None or corpus is None or Path(corpus, DATASETS_DIR).is_dir() else None
     have = _manifests(corpus) if corpus is not None and not is_remote(corpus) else []
     listed = f"; {corpus} has the manifests {', '.join(have)}" if have else ""
@@ -51,7 +51,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
     return f"{listed}; `eidata curate {where} --name {shlex.quote(name)} --where TRUE` writes one of every episode"
 
 
-def _corpus_of(folder: str) -> str | None:
+def corpus_of(folder: str) -> str | None:
     """The corpus a manifest folder ROOT/manifests/NAME lies in, else None."""
     parts = folder.rsplit("/", 2)
     if len(parts) == 3 and parts[1] == MANIFESTS_DIR:

@@ -34,9 +34,11 @@ from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from ingest.storage.corpus import Corpus, NotACorpus, read_corpus
+from ingest.storage.corpus import Corpus, NotACorpus
+from ingest.storage.digests import CatalogError
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
+from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.cameras import PlanError
@@ -171,7 +173,7 @@ def export_corpus(
     spaces = {"space": space, "skip_without_action": job.skip_without_action}
     manifest, results = job.manifest, {}
     with (
-        read_corpus(root, storage, meta=True) as corpus,
+        open_catalog(root, "export", storage) as corpus,  # a manifest of the catalog: it must match the datasets
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         if manifest is not None:
@@ -388,5 +390,5 @@ cli = Stage(
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
     usage_errors=(ValidationError, StorageError, NotACorpus),
-    job_errors=(PlanError, OutputLeasedError, ConstantActionError, NoActionInSpace),
+    job_errors=(PlanError, OutputLeasedError, ConstantActionError, NoActionInSpace, CatalogError),
 )
