@@ -1,7 +1,7 @@
 """`eidata curate`: a SQL selection over the catalog -> `manifests/<name>/` (DESIGN.md section 7).
 
 Entries are sorted by episode_uid and their split depends on the uid alone, so the same selection gives the same
-`entries.parquet` bytes under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog
+entries file (bytes and name) under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog
 snapshot hash, routing table, split rule, weights, mixture).
 """
 
@@ -37,12 +37,12 @@ from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
+from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
 from schemas.behaviour import Why
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
-    ENTRIES_PARQUET,
     ENTRIES_SCHEMA,
     MANIFEST_JSON,
     Balance,
@@ -286,8 +286,8 @@ def curate(
         sql, selected = select_episodes(corpus.root, where, verdicts, limits)
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
-        # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
-        # open it first); without `overwrite` a create that fails if another curate of the name won meanwhile
+        # the manifest of the selection, written in one step (`jobs.catalog.manifest_write`); without `overwrite` a
+        # create that fails if another curate of the name won meanwhile
         if selected.num_rows == 0:
             raise CurateError("the where clause selects no episode (rejected and quarantined ones never count)")
         uids = selected["episode_uid"].combine_chunks()
@@ -347,12 +347,7 @@ def curate(
         )
         buf = io.BytesIO()
         pq.write_table(entries, buf, compression="zstd")
-        corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
-        try:
-            corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
-        except FileExistsError:
-            raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists") from None
-        return corpus.where_of(folder)
+        return write_manifest(corpus, manifest, buf.getvalue(), overwrite=overwrite)  # old or new, whole
 
 
 def load_routing(path: Path) -> RoutingTable:

@@ -1,6 +1,6 @@
 """What `--manifest` takes, the same for every command that reads a manifest (`eidata export`, `eidata train`,
 `eidata eval`): a manifest's NAME in the corpus (ROOT/manifests/NAME/, as `eidata curate --name NAME` writes it), the
-path of its folder, or the path of its `manifest.json` or `entries.parquet`; a bucket manifest by its URL.
+path of its folder, or the path of its `manifest.json` or entries file; a bucket manifest by its URL.
 
 A command with a corpus (export's ROOT) looks a NAME up in it; one without (train, eval) in the current folder as
 the corpus (./manifests/NAME). A manifest that is not there is refused with a command that works (`missing_hint`):
@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 from schemas.corpus import DATASETS_DIR, MANIFESTS_DIR
-from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
+from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON
 from schemas.storage import is_remote
 
 
@@ -23,7 +23,7 @@ def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
     itself, without a trailing slash. Idempotent: a folder it returned resolves to itself."""
     text = str(given).rstrip("/") or str(given)
     head, _, last = text.rpartition("/")
-    if last in (MANIFEST_JSON, ENTRIES_PARQUET):
+    if last == MANIFEST_JSON or ENTRIES_NAME.fullmatch(last):
         return head or "."
     if "/" in text or text in (".", "..") or is_remote(text):
         return text

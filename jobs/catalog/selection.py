@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from jobs.catalog.bounded import SqlLimitError
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from schemas.corpus import EPISODES_DIR
-from schemas.manifest import ENTRIES_PARQUET, check_entries
+from schemas.manifest import check_entries, entries_file
 
 
 class SelectionError(ValueError):
@@ -60,10 +60,11 @@ def _grouped(datasets: list[str], indices: list[int]) -> dict[str, frozenset[int
 def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
     """The episodes of the manifest `--manifest given` names in the corpus at `root`."""
     folder = Path(manifest_folder(given, root))
-    if not (folder / ENTRIES_PARQUET).is_file():
-        raise SelectionError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
     try:
-        table = check_entries(pq.read_table(folder / ENTRIES_PARQUET), folder)
+        entries = entries_file(folder)  # the one its manifest.json names
+        if not entries.is_file():
+            raise SelectionError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
+        table = check_entries(pq.read_table(entries), folder)
     except (OSError, ValueError) as e:
         raise SelectionError(f"--manifest {given}: {e}") from None
     return _grouped(table["dataset"].to_pylist(), table["episode_index"].to_pylist())
