@@ -207,6 +207,8 @@ def used_and_left_out(report: IndexReport) -> str:
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
     from ingest.files.atomic import write_text_atomic
+    from ingest.storage.digests import CatalogError
+    from jobs.catalog.census import check_manifest_corpus
     from training.checkpoint import CheckpointError
     from training.errors import DataError
     from training.evaluate import evaluate
@@ -214,13 +216,14 @@ def cli_eval(args: argparse.Namespace) -> int:
     job = EvalJob.model_validate(job_values(args, EVAL_OPTIONS, EvalJob))
     ckpt = job.checkpoint
     try:
+        check_manifest_corpus(manifest_folder(job.manifest), "eval")  # as `train` checks it
         report = evaluate(
             ckpt,
             manifest_folder(job.manifest),
             job.split,
             **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"}),
         )
-    except (DataError, CheckpointError, FileNotFoundError, StorageError) as e:  # StorageError: a refused credential
+    except (DataError, CheckpointError, FileNotFoundError, StorageError, CatalogError) as e:  # StorageError: credential
         print(f"eidata eval: {e}", file=sys.stderr)
         return 1
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"

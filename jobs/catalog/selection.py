@@ -14,6 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from jobs.catalog.bounded import SqlLimitError
+from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from schemas.corpus import EPISODES_DIR
 from schemas.manifest import check_entries, entries_file
@@ -76,7 +77,8 @@ def where_episodes(root: Path, where: str) -> dict[str, frozenset[int]]:
 
     if not (root / EPISODES_DIR).is_dir():
         raise SelectionError(f"{root}: no catalog to run --where on; `eidata catalog {root}` builds it")
-    try:
+    try:  # the catalog must describe the datasets the stage works on (`jobs.catalog.census`)
+        check_census(root, root, "--where")
         _, rows = select_episodes(root, where)
     except (duckdb.Error, ValueError, SqlLimitError) as e:  # the guard's ExpressionError is a ValueError
         raise SelectionError(f"--where {where!r}: {e}") from None

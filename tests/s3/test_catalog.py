@@ -20,10 +20,11 @@ from ingest.storage.bucket_output import BucketOutput
 from ingest.storage.corpus import BucketCorpus, Corpus, read_corpus
 from ingest.storage.objects import list_modified
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
+from jobs.catalog.census import write_census
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
-from schemas.corpus import QuarantineRow
+from schemas.corpus import EPISODES_DIR, QuarantineRow
 from schemas.manifest import Manifest, entries_file
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
@@ -68,6 +69,9 @@ def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     for p in sorted((root / "catalog").rglob("*.parquet")):
         if not any(part.startswith(".") for part in p.relative_to(root).parts):
             fs.pipe_file(f"out/catalog-corpus/{p.relative_to(root).as_posix()}", p.read_bytes())
+    # the bucket holds the catalog alone, no dataset's commit records: its census says so (`jobs.catalog.census`)
+    census = write_census(tmp_path_factory.mktemp("census"), {})
+    fs.pipe_file(f"out/catalog-corpus/{EPISODES_DIR}/{census.name}", census.read_bytes())
     return root, "s3://out/catalog-corpus"
 
 

@@ -33,7 +33,9 @@ from adapters.storage.urls import StorageError
 from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.storage.corpus import NotACorpus, read_corpus
+from ingest.storage.digests import CatalogError
 from ingest.storage.tree import MARKER
+from jobs.catalog.census import open_catalog
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -250,12 +252,15 @@ def _build(args: argparse.Namespace) -> Job:
     if is_remote(str(args.root)) or is_remote(str(args.out)):
         raise Usage("eidata export: --format lda reads and writes local folders only")
     root, out = Path(args.root), Path(args.out)
-    try:
-        with read_corpus(root):  # the same words as every command for a folder that is not a corpus
+    manifest = getattr(args, "manifest", None)
+    try:  # the same words as every command for a folder that is not a corpus; a manifest's catalog checked
+        with open_catalog(root, "export") if manifest is not None else read_corpus(root):
             pass
     except (StorageError, NotACorpus) as e:
         raise Usage(f"eidata export: {e}") from e
-    return Job(root, out, getattr(args, "manifest", None), dry_run=bool(getattr(args, "dry_run", False)))
+    except CatalogError as e:
+        raise Failed(f"eidata export: {e}") from e
+    return Job(root, out, manifest, dry_run=bool(getattr(args, "dry_run", False)))
 
 
 def _run(job: Job, args: argparse.Namespace) -> Job:

@@ -34,7 +34,7 @@ from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from ingest.storage.corpus import Corpus, NotACorpus
+from ingest.storage.corpus import Corpus, NotACorpus, read_corpus
 from ingest.storage.digests import CatalogError
 from ingest.storage.lease import OutputLeasedError
 from ingest.storage.tree import MARKER, Tree, open_tree
@@ -172,8 +172,11 @@ def export_corpus(
     space = ActionSpace(job.action_space) if job.action_space else None
     spaces = {"space": space, "skip_without_action": job.skip_without_action}
     manifest, results = job.manifest, {}
+    # a manifest was selected from the catalog, which must describe the datasets (`open_catalog`); every dataset's
+    # export reads no catalog
+    opened = open_catalog(root, "export", storage) if manifest is not None else read_corpus(root, storage, meta=True)
     with (
-        open_catalog(root, "export", storage) as corpus,  # a manifest of the catalog: it must match the datasets
+        opened as corpus,
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         if manifest is not None:

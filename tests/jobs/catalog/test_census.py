@@ -13,6 +13,7 @@ import pytest
 
 import jobs.cli
 from jobs.catalog.census import CENSUS_JSON, CatalogMismatchError, Mark, check_census, differences, open_catalog
+from jobs.catalog.selection import SelectionError, where_episodes
 from schemas.corpus import EPISODES_DIR
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
@@ -56,6 +57,7 @@ def test_every_reader_refuses_a_corpus_missing_a_dataset(
         "validate": ["validate", root],
         "report": ["report", root, "--out", str(tmp_path / "r.html")],
         "export": ["export", root, "--format", "lerobot-v3", "--out", str(tmp_path / "x"), "--manifest", "all"],
+        "export lda": ["export", root, "--format", "lda", "--out", str(tmp_path / "x"), "--manifest", "all"],
         "train": ["train", "--manifest", manifest, "--steps", "1", "--out", str(tmp_path / "run")],
     }
     for name, argv in commands.items():
@@ -67,6 +69,8 @@ def test_every_reader_refuses_a_corpus_missing_a_dataset(
             err = _refused(argv, capsys)
         assert f"{GONE} is cataloged (3 episodes) but not in the corpus" in err, (name, err)
         assert f"`eidata catalog {root}`" in err, (name, err)
+    with pytest.raises(SelectionError, match=f"--where 'true': .*{GONE} is cataloged"):  # `latents --where`
+        where_episodes(corpus_copy, "true")
     assert not (corpus_copy / "manifests/again").exists()
     assert not (tmp_path / "x").exists() and not (tmp_path / "run").exists()
     # the remedy it names: the catalog of the datasets as they are, which every reader takes
