@@ -30,7 +30,7 @@ from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
-from schemas.storage import StorageOptions
+from schemas.storage import StorageOptions, is_remote
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
 CENSUS_VERSION = 1
@@ -176,9 +176,10 @@ def check_manifest_corpus(manifest: str, reader: str) -> None:
     """The catalog of the corpus the manifest folder `manifest` lies in (ROOT/manifests/NAME) checked as `open_catalog`
     checks it, for a reader of the manifest that opens no catalog itself (`train`, `eval`): the manifest was selected
     from that catalog, so a catalog that no longer describes the datasets is named before any dataset is opened. A
-    manifest folder outside a corpus has nothing to check."""
+    manifest folder outside a corpus has nothing to check, nor one in a bucket: training reads a bucket's datasets as
+    plain objects (DESIGN.md 3.4), which need not have the commit records its copy's meta is derived from."""
     corpus = corpus_of(manifest)
-    if corpus is None:
+    if corpus is None or is_remote(corpus):
         return
     try:
         with open_catalog(corpus, reader):
