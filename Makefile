@@ -14,7 +14,7 @@ DEMO_OUT ?= demo_out
 DURATIONS := --durations=25
 , := ,# a comma inside $(call ...) arguments: $(,)
 
-.PHONY: venv oracle-v30 oracle-vitra demo test test-fast test-all lint bench clean
+.PHONY: venv oracle-v30 oracle-vitra demo test test-long timings test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -66,8 +66,19 @@ $(ORACLE_VITRA)/.eidata-installed:
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
+# `make test` under 15 minutes on 2 cores: every module but the long ones tests/long_modules.toml lists (measured,
+# tests/tiering.py); `make test-long` runs those, and CI (.ci/run) runs both. `make timings` re-measures the whole
+# suite and rewrites the list.
 test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed
-	$(BIN)/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(PYTEST_ARGS)
+
+test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed
+	$(BIN)/python -m pytest -m long $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
+
+timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed
+	rm -f .timings.tsv
+	$(BIN)/python -m pytest --timings .timings.tsv $(DURATIONS) $(PYTEST_ARGS)
+	$(BIN)/python -m tests.tiering .timings.tsv
 
 # The everyday loop, a few minutes: unit tests only, no scenario (Ray jobs, oracles, servers, SIGKILL and smoke runs,
 # tests/conftest.py marks them) and nothing slow. `make test` stays the whole suite, as CI runs it.

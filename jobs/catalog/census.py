@@ -23,14 +23,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingest.files.atomic import write_text_atomic
-from ingest.storage.corpus import Corpus, NotACorpus, read_corpus
-from ingest.storage.digests import CatalogError
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
+from adapters.storage.digests import CatalogError
+from adapters.storage.root import Root
 from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
 CENSUS_VERSION = 1
@@ -179,7 +180,7 @@ def check_manifest_corpus(manifest: str, reader: str) -> None:
     manifest folder outside a corpus has nothing to check, nor one in a bucket: training reads a bucket's datasets as
     plain objects (DESIGN.md 3.4), which need not have the commit records its copy's meta is derived from."""
     corpus = corpus_of(manifest)
-    if corpus is None or is_remote(corpus):
+    if corpus is None or not Root(corpus).paths:  # a bucket's: no paths to check it by
         return
     try:
         with open_catalog(corpus, reader):

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.files.atomic import fsync_path
-from ingest.storage.corpus import Corpus
+from adapters.storage.atomic import fsync_path
+from adapters.storage.corpus import Corpus
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
 

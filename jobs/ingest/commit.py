@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import environment_fault
 from ingest.lerobot import routing
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError, WriterLockedError
@@ -34,7 +35,6 @@ from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import Corpus
 from jobs.ingest.adopt import forget
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally

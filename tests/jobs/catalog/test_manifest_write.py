@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import jobs.cli
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.selection import manifest_episodes
@@ -29,7 +29,7 @@ CHILD = f"""
 import os, signal, sys
 from pathlib import Path
 import jobs.catalog.manifest_write as mw
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from schemas.manifest import Manifest
 root, new, k = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 calls, real_replace, real_sweep = [0], os.replace, mw._sweep
