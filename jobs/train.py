@@ -151,6 +151,8 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
 
 def cli_train(args: argparse.Namespace) -> int:
     """Exit 0 when the run reached its stop step, 1 for data or checkpoint problems, 2 for bad arguments."""
+    from adapters.storage.digests import CatalogError
+    from jobs.catalog.census import check_manifest_corpus
     from schemas.manifest import MANIFEST_JSON
     from training.checkpoint import CheckpointError
     from training.distributed import shutdown
@@ -163,6 +165,11 @@ def cli_train(args: argparse.Namespace) -> int:
     except StorageError as e:
         print(f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}", file=sys.stderr)
         return 2
+    try:  # the catalog the manifest was curated from still describes the corpus's datasets
+        check_manifest_corpus(manifest, "train")
+    except CatalogError as e:
+        print(f"eidata train: --manifest {args.manifest}: {e}", file=sys.stderr)
+        return 1
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
@@ -200,6 +207,8 @@ def used_and_left_out(report: IndexReport) -> str:
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
     from adapters.storage.atomic import write_text_atomic
+    from adapters.storage.digests import CatalogError
+    from jobs.catalog.census import check_manifest_corpus
     from training.checkpoint import CheckpointError
     from training.errors import DataError
     from training.evaluate import evaluate
@@ -207,13 +216,14 @@ def cli_eval(args: argparse.Namespace) -> int:
     job = EvalJob.model_validate(job_values(args, EVAL_OPTIONS, EvalJob))
     ckpt = job.checkpoint
     try:
+        check_manifest_corpus(manifest_folder(job.manifest), "eval")  # as `train` checks it
         report = evaluate(
             ckpt,
             manifest_folder(job.manifest),
             job.split,
             **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"}),
         )
-    except (DataError, CheckpointError, FileNotFoundError, StorageError) as e:  # StorageError: a refused credential
+    except (DataError, CheckpointError, FileNotFoundError, StorageError, CatalogError) as e:  # StorageError: credential
         print(f"eidata eval: {e}", file=sys.stderr)
         return 1
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"

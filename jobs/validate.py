@@ -37,6 +37,7 @@ from ingest.qa.dataset import (
     geometry_summary,
 )
 from jobs.catalog.behaviour import recorded_thresholds
+from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
@@ -171,6 +172,8 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
     levels below `path` (the adapter's discovery rule)."""
     path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
     corpus = settled_datasets(path) if Root(path).paths and (path / DATASETS_DIR).is_dir() else []
+    if corpus and (path / "catalog").is_dir():  # its source findings are the catalog's: it must describe them
+        check_census(Path(path), path, "validate")
     roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
     reports = [validate_dataset(r, data=data, videos=videos) for r in roots]
     if corpus:

@@ -1,4 +1,9 @@
-"""A curated manifest (DESIGN.md section 7): `manifests/<name>/entries.parquet` plus `manifest.json`.
+"""A curated manifest (DESIGN.md section 7): `manifests/<name>/manifest.json` and the entries file it names.
+
+`manifest.json` is the manifest's one commit point: it names its entries file (`entries`), whose name holds the
+digest of its bytes (`entries_name`), so a manifest replaced while a reader reads, or a replacement killed half way,
+never pairs one manifest's json with another's entries (issue 67 item 7): every reader finds the entries through
+`entries_file`. A manifest written before the name held the digest names `entries.parquet`.
 
 The training launcher reads a manifest and nothing else about data, so everything a run needs to be reproducible is
 here: the query, the catalog snapshot it ran on, the routing table, the split rule and the sampling weights.
@@ -6,6 +11,7 @@ here: the query, the catalog snapshot it ran on, the routing table, the split ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -21,7 +27,8 @@ from schemas.tiers import QualityTier, RoutingTable
 
 MANIFEST_VERSION = 1
 MANIFEST_JSON = "manifest.json"
-ENTRIES_PARQUET = "entries.parquet"
+ENTRIES_PARQUET = "entries.parquet"  # the entries file of a manifest written before `entries_name`
+ENTRIES_NAME = re.compile(r"entries(-[0-9a-f]{16})?\.parquet")  # a name `Manifest.entries` may hold
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 Split = Literal["train", "val"]
@@ -120,13 +127,22 @@ class Manifest(BaseModel):
     splits: dict[Split, SplitCounts] = Field(description="episodes and hours per split")
     tiers: dict[QualityTier, int] = Field(description="episodes per quality tier")
     num_entries: int = Field(ge=1)
-    entries: str = Field(ENTRIES_PARQUET, description="the entries file, relative to the manifest folder")
+    entries: str = Field(
+        ENTRIES_PARQUET, description="the entries file in the manifest folder, named by its bytes' digest"
+    )
     created_at: datetime
 
     @field_validator("name")
     @classmethod
     def _valid_name(cls, v: str) -> str:
         check_name(v)
+        return v
+
+    @field_validator("entries")
+    @classmethod
+    def _entries_in_the_folder(cls, v: str) -> str:
+        if not ENTRIES_NAME.fullmatch(v):
+            raise ValueError(f"entries {v!r} is not an entries file name (entries-<16 hex digits>.parquet)")
         return v
 
     @model_validator(mode="after")
@@ -154,6 +170,21 @@ def check_name(name: str) -> None:
             f"manifest name {name!r} must be 1-128 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+
+
+def entries_name(data: bytes) -> str:
+    """The name of an entries file of these bytes: `entries-<first 16 hex digits of their sha256>.parquet`."""
+    return f"entries-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+
+
+def entries_file(manifest_dir: Path | str) -> Path:
+    """The entries file of the manifest folder: the one its `manifest.json` names (read whole: the file a reader
+    reads is the one of the json it read), `entries.parquet` in a folder without one. OSError or ValueError for a
+    json that cannot be read."""
+    folder = Path(manifest_dir)
+    if not (folder / MANIFEST_JSON).is_file():
+        return folder / ENTRIES_PARQUET
+    return folder / Manifest.load(folder).entries
 
 
 def check_entries(table: pa.Table, manifest_dir: Path | str) -> pa.Table:

@@ -30,7 +30,7 @@ from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import EpisodeLineage
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
-from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON, Manifest, Split, check_entries
+from schemas.manifest import MANIFEST_JSON, Manifest, Split, check_entries
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction, episode_action
@@ -227,7 +227,7 @@ def build_index(
             manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
         )
     manifest = Manifest.model_validate_json(files.read_bytes(f"{manifest_dir}/{MANIFEST_JSON}"))
-    table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{ENTRIES_PARQUET}")))
+    table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{manifest.entries}")))  # the json's own
     cameras = [Camera(c) for c in data.cameras]
     entries = [e for e in check_entries(table, manifest_dir).to_pylist() if e["split"] == split]
     if not entries:

@@ -29,6 +29,7 @@ from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
+from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
@@ -115,6 +116,7 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path
         d.mkdir()
     corpus_root = corpus.root
     datasets = settled_datasets(corpus_root)
+    census = take_census(corpus_root, datasets)  # before the rows: see `take_census`
     tables, hashed = [], 0
     configs: dict[str, BehaviourConfig] = {}
     found: list[dict] = []
@@ -141,6 +143,7 @@ def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path
     write_parquet_atomic(pa.Table.from_pylist(found, schema=VERDICT_SCHEMA), verdicts / "part-00000.parquet")
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
+    write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
     log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)
     return table.num_rows
 

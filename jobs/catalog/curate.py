@@ -1,7 +1,7 @@
 """`eidata curate`: a SQL selection over the catalog -> `manifests/<name>/` (DESIGN.md section 7).
 
 Entries are sorted by episode_uid and their split depends on the uid alone, so the same selection gives the same
-`entries.parquet` bytes under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog
+entries file (bytes and name) under any name; `manifest.json` adds what a run needs to be reproduced (query, catalog
 snapshot hash, routing table, split rule, weights, mixture).
 """
 
@@ -29,19 +29,20 @@ import pyarrow.parquet as pq
 import yaml
 
 from adapters.storage.corpus import read_corpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
+from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.query import connect, format_table
-from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
 from schemas.behaviour_record import Why
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
-    ENTRIES_PARQUET,
     ENTRIES_SCHEMA,
     MANIFEST_JSON,
     Balance,
@@ -276,11 +277,8 @@ def curate(
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
-    with read_corpus(corpus_root, options) as corpus:
-        try:
-            refuse_pending(corpus.root, corpus.where, "curate")  # a step left the catalog behind its lineage
-        except CatalogPendingError as e:
-            raise CurateError(str(e)) from None
+    # refused (CatalogError): a step left the catalog behind its lineage, or it describes other datasets
+    with open_catalog(corpus_root, "curate", options) as corpus:
         folder = f"{MANIFESTS_DIR}/{name}"
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
             raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
@@ -288,8 +286,8 @@ def curate(
         sql, selected = select_episodes(corpus.root, where, verdicts, limits)
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
-        # the manifest of the selection: `entries.parquet` put first, then `manifest.json`, its commit point (readers
-        # open it first); without `overwrite` a create that fails if another curate of the name won meanwhile
+        # the manifest of the selection, written in one step (`jobs.catalog.manifest_write`); without `overwrite` a
+        # create that fails if another curate of the name won meanwhile
         if selected.num_rows == 0:
             raise CurateError("the where clause selects no episode (rejected and quarantined ones never count)")
         uids = selected["episode_uid"].combine_chunks()
@@ -349,12 +347,7 @@ def curate(
         )
         buf = io.BytesIO()
         pq.write_table(entries, buf, compression="zstd")
-        corpus.put(f"{folder}/{ENTRIES_PARQUET}", buf.getvalue())
-        try:
-            corpus.put(f"{folder}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
-        except FileExistsError:
-            raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists") from None
-        return corpus.where_of(folder)
+        return write_manifest(corpus, manifest, buf.getvalue(), overwrite=overwrite)  # old or new, whole
 
 
 def load_routing(path: Path) -> RoutingTable:
@@ -458,12 +451,13 @@ def cli_curate(args: argparse.Namespace) -> int:
             ),
             limits=SqlLimits.of(args),
         )
-    except (CurateError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
+    except (CurateError, CatalogError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
         reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""
         print(f"eidata curate: {e}{hint}", file=sys.stderr)
         # 1: nothing can be written (the manifest exists); 2: a bad credential or bucket, SQL, name, option, SQL limit
-        return 1 if isinstance(e, CurateError | OSError | duckdb.IOException) and not isinstance(e, StorageError) else 2
+        failed = isinstance(e, CurateError | CatalogError | OSError | duckdb.IOException)
+        return 1 if failed and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")

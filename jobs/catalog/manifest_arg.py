@@ -1,6 +1,6 @@
 """What `--manifest` takes, the same for every command that reads a manifest (`eidata export`, `eidata train`,
 `eidata eval`): a manifest's NAME in the corpus (ROOT/manifests/NAME/, as `eidata curate --name NAME` writes it), the
-path of its folder, or the path of its `manifest.json` or `entries.parquet`; a bucket manifest by its URL.
+path of its folder, or the path of its `manifest.json` or entries file; a bucket manifest by its URL.
 
 A command with a corpus (export's ROOT) looks a NAME up in it; one without (train, eval) in the current folder as
 the corpus (./manifests/NAME). A manifest that is not there is refused with a command that works (`missing_hint`):
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from adapters.storage.root import Root
 from schemas.corpus import DATASETS_DIR, MANIFESTS_DIR
-from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
+from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON
 
 
 def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
@@ -23,7 +23,7 @@ def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
     itself, without a trailing slash. Idempotent: a folder it returned resolves to itself."""
     text = str(given).rstrip("/") or str(given)
     head, _, last = text.rpartition("/")
-    if last in (MANIFEST_JSON, ENTRIES_PARQUET):
+    if last == MANIFEST_JSON or ENTRIES_NAME.fullmatch(last):
         return head or "."
     if "/" in text or text in (".", ".."):  # a URL has its "//"
         return text
@@ -43,7 +43,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
         if found:
             named = " or ".join(f"`--manifest {shlex.quote(f)}`" for f in found)
             return f"; {named} names a manifest of that name"
-    corpus = str(root) if root is not None else _corpus_of(folder)  # a guessed one only where it is a corpus
+    corpus = str(root) if root is not None else corpus_of(folder)  # a guessed one only where it is a corpus
     corpus = corpus if root is not None or corpus is None or Path(corpus, DATASETS_DIR).is_dir() else None
     have = _manifests(corpus) if corpus is not None and Root(corpus).paths else []
     listed = f"; {corpus} has the manifests {', '.join(have)}" if have else ""
@@ -51,7 +51,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
     return f"{listed}; `eidata curate {where} --name {shlex.quote(name)} --where TRUE` writes one of every episode"
 
 
-def _corpus_of(folder: str) -> str | None:
+def corpus_of(folder: str) -> str | None:
     """The corpus a manifest folder ROOT/manifests/NAME lies in, else None."""
     parts = folder.rsplit("/", 2)
     if len(parts) == 3 and parts[1] == MANIFESTS_DIR:

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
+from jobs.catalog.census import take_census, write_census
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, find_datasets
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 
@@ -31,10 +32,14 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
 
 
 def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
-    """`catalog/episodes/<part>.parquet` from a table with the catalog schema (sorted here)."""
+    """`catalog/episodes/<part>.parquet` from a table with the catalog schema (sorted here), and the census of the
+    datasets the corpus holds now (`jobs.catalog.census`): a catalog written by parts, not by a rebuild (tests, the
+    catalog benchmark), is taken to describe the corpus as it is."""
     _check_part(part)
     table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
-    return write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+    path = write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
+    write_census(path.parent, take_census(Path(corpus_root), find_datasets(Path(corpus_root))))
+    return path
 
 
 def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:

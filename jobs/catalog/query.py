@@ -27,13 +27,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.corpus import read_corpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
+from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.catalog.views import VIEWS
-from jobs.runtime.intent import CatalogPendingError, refuse_pending
 from jobs.runtime.options import Arg
 from schemas.corpus import parquet_files
 
@@ -323,18 +323,18 @@ def cli_query(args: argparse.Namespace) -> int:
         print("eidata query: give ROOT and SQL (or --describe to list the views' columns)", file=sys.stderr)
         return 2
     try:
-        with read_corpus(args.root) as corpus:
-            refuse_pending(corpus.root, corpus.where, "query")  # a step left the catalog behind its lineage
+        with open_catalog(args.root, "query") as corpus:  # refused: a step's catalog unfinished, another corpus's
             unrestricted = bool(getattr(args, "unrestricted", False))
             fmt = getattr(args, "format", None) or "table"
             text = query_text(corpus.root, args.sql, fmt, unrestricted=unrestricted, limits=SqlLimits.of(args))
     # StorageError: a wrong credential or a missing bucket, named before any query runs; PermissionException: a file
     # other than the catalog's parts; IOException: a catalog file that cannot be read, not the query's fault (exit 1);
-    # CatalogPendingError: an interrupted step's catalog (exit 1); SqlLimitError: a limit hit, named with its flag
-    except (StorageError, ReadOnlyError, duckdb.Error, CatalogPendingError, SqlLimitError, ValueError) as e:
+    # CatalogError: an interrupted step's catalog, or one that does not describe the datasets (exit 1); SqlLimitError:
+    # a limit hit, named with its flag
+    except (StorageError, ReadOnlyError, duckdb.Error, CatalogError, SqlLimitError, ValueError) as e:
         hint = " (only the catalog's own files; --unrestricted for others)"
         print(f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}", file=sys.stderr)
-        return 1 if isinstance(e, duckdb.IOException | CatalogPendingError) else 2
+        return 1 if isinstance(e, duckdb.IOException | CatalogError) else 2
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)  # the bytes as they are: no second copy as str in this process
     out.write(text) if out is not None else sys.stdout.write(text.decode())

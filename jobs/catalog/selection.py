@@ -14,9 +14,10 @@ import duckdb
 import pyarrow.parquet as pq
 
 from jobs.catalog.bounded import SqlLimitError
+from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from schemas.corpus import EPISODES_DIR
-from schemas.manifest import ENTRIES_PARQUET, check_entries
+from schemas.manifest import check_entries, entries_file
 
 
 class SelectionError(ValueError):
@@ -60,10 +61,11 @@ def _grouped(datasets: list[str], indices: list[int]) -> dict[str, frozenset[int
 def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
     """The episodes of the manifest `--manifest given` names in the corpus at `root`."""
     folder = Path(manifest_folder(given, root))
-    if not (folder / ENTRIES_PARQUET).is_file():
-        raise SelectionError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
     try:
-        table = check_entries(pq.read_table(folder / ENTRIES_PARQUET), folder)
+        entries = entries_file(folder)  # the one its manifest.json names
+        if not entries.is_file():
+            raise SelectionError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
+        table = check_entries(pq.read_table(entries), folder)
     except (OSError, ValueError) as e:
         raise SelectionError(f"--manifest {given}: {e}") from None
     return _grouped(table["dataset"].to_pylist(), table["episode_index"].to_pylist())
@@ -75,7 +77,8 @@ def where_episodes(root: Path, where: str) -> dict[str, frozenset[int]]:
 
     if not (root / EPISODES_DIR).is_dir():
         raise SelectionError(f"{root}: no catalog to run --where on; `eidata catalog {root}` builds it")
-    try:
+    try:  # the catalog must describe the datasets the stage works on (`jobs.catalog.census`)
+        check_census(root, root, "--where")
         _, rows = select_episodes(root, where)
     except (duckdb.Error, ValueError, SqlLimitError) as e:  # the guard's ExpressionError is a ValueError
         raise SelectionError(f"--where {where!r}: {e}") from None

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import NotACorpus, read_corpus
+from adapters.storage.corpus import NotACorpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.urls import StorageError
+from jobs.catalog.census import open_catalog
 from jobs.report import page
 from jobs.report.data import ReportError, load_datasets
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
@@ -46,7 +48,7 @@ def cli_report(args: argparse.Namespace) -> int:
         return 2
     try:
         # a bucket's files copied (the report opens them by path); the credential from the AWS environment
-        with read_corpus(args.root, copy=True) as corpus:
+        with open_catalog(args.root, "report", copy=True) as corpus:
             if out or corpus.storage.paths:
                 report = Path(out or corpus.root / "report.html")
                 where, links = write_report(corpus.root, report, exports, limit, str(args.root))
@@ -59,7 +61,7 @@ def cli_report(args: argparse.Namespace) -> int:
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
                 )
-    except (StorageError, ReportError, NotACorpus) as err:
+    except (StorageError, ReportError, NotACorpus, CatalogError) as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2 if isinstance(err, StorageError | NotACorpus) else 1
     print(f"report: {where}")
@@ -71,12 +73,12 @@ def cli_episode(args: argparse.Namespace) -> int:
     """One episode's page, written to `--out`, else to ROOT/`episode_href` (where the corpus report links it)."""
     out = getattr(args, "out", None)
     try:
-        with read_corpus(args.root, copy=True) as corpus:
+        with open_catalog(args.root, "report", copy=True) as corpus:
             dataset, index = resolve_episode(load_datasets(corpus.root), args.episode)
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
-    except (StorageError, ReportError, NotACorpus) as err:
+    except (StorageError, ReportError, NotACorpus, CatalogError) as err:
         print(f"eidata report: {err}", file=sys.stderr)
         return 2 if isinstance(err, (StorageError, EpisodeNotFound, NotACorpus)) else 1
     print(f"episode page: {where} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")

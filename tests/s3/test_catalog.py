@@ -20,11 +20,12 @@ from adapters.storage.objects import list_modified
 from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
+from jobs.catalog.census import write_census
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
-from schemas.corpus import QuarantineRow
-from schemas.manifest import Manifest
+from schemas.corpus import EPISODES_DIR, QuarantineRow
+from schemas.manifest import Manifest, entries_file
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
@@ -68,6 +69,9 @@ def corpus(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     for p in sorted((root / "catalog").rglob("*.parquet")):
         if not any(part.startswith(".") for part in p.relative_to(root).parts):
             fs.pipe_file(f"out/catalog-corpus/{p.relative_to(root).as_posix()}", p.read_bytes())
+    # the bucket holds the catalog alone, no dataset's commit records: its census says so (`jobs.catalog.census`)
+    census = write_census(tmp_path_factory.mktemp("census"), {})
+    fs.pipe_file(f"out/catalog-corpus/{EPISODES_DIR}/{census.name}", census.read_bytes())
     return root, "s3://out/catalog-corpus"
 
 
@@ -145,7 +149,7 @@ def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: 
     with read_corpus(url, s3.options()) as c:
         assert catalog_snapshot_hash(c.root) == catalog_snapshot_hash(local)
     fs, path = filesystem(in_bucket, s3.options())
-    assert fs.cat_file(f"{path}/entries.parquet") == (on_disk / "entries.parquet").read_bytes()
+    assert fs.cat_file(f"{path}/{entries_file(on_disk).name}") == entries_file(on_disk).read_bytes()
     got, want = Manifest.model_validate_json(fs.cat_file(f"{path}/manifest.json")), Manifest.load(on_disk)
     assert got.num_entries == 2 and got.model_dump(exclude={"created_at"}) == want.model_dump(exclude={"created_at"})
     with pytest.raises(FileExistsError, match="already exists"):

@@ -31,10 +31,12 @@ import pyarrow.parquet as pq
 
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import NotACorpus, read_corpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.root import Root
 from adapters.storage.tree import MARKER
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
+from jobs.catalog.census import open_catalog
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -252,11 +254,14 @@ def _build(args: argparse.Namespace) -> Job:
         for given in (args.root, args.out):
             if refused := Root(str(given)).refusal("paths", "--format lda reads and writes local folders only"):
                 raise Usage(f"eidata export: {refused}")
-        with read_corpus(root):  # the same words as every command for a folder that is not a corpus
+        manifest = getattr(args, "manifest", None)  # a manifest's catalog checked (`jobs.catalog.census`)
+        with open_catalog(root, "export") if manifest is not None else read_corpus(root):  # "not a corpus" alike
             pass
     except (StorageError, NotACorpus) as e:
         raise Usage(f"eidata export: {e}") from e
-    return Job(root, out, getattr(args, "manifest", None), dry_run=bool(getattr(args, "dry_run", False)))
+    except CatalogError as e:
+        raise Failed(f"eidata export: {e}") from e
+    return Job(root, out, manifest, dry_run=bool(getattr(args, "dry_run", False)))
 
 
 def _run(job: Job, args: argparse.Namespace) -> Job:

@@ -22,7 +22,7 @@ from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.lda import NATIVE_MAX_WIDTH, NATIVE_TAGS, Layout
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
-from schemas.manifest import ENTRIES_PARQUET, check_entries
+from schemas.manifest import check_entries, entries_file
 from schemas.modality import VIDEO_PREFIX
 
 
@@ -109,14 +109,15 @@ def manifest_episodes(root: Path, given: str) -> dict[Path, set[int]]:
     """The datasets `--manifest given` names (`manifest_arg`: a NAME in ROOT, its folder, or a file of it), each with
     the episode indices it takes."""
     folder = Path(manifest_folder(given, root))
-    if not (folder / ENTRIES_PARQUET).is_file():
-        raise LdaExportError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
-    table = check_entries(pq.read_table(folder / ENTRIES_PARQUET), folder)
+    entries = entries_file(folder)  # the one its manifest.json names
+    if not entries.is_file():
+        raise LdaExportError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
+    table = check_entries(pq.read_table(entries), folder)
     out: dict[Path, set[int]] = {}
     for dataset, index in zip(table["dataset"].to_pylist(), table["episode_index"].to_pylist(), strict=True):
         out.setdefault(root / dataset, set()).add(int(index))
     if not out:
-        raise LdaExportError(f"{folder}/{ENTRIES_PARQUET}: the manifest has no episodes")
+        raise LdaExportError(f"{entries}: the manifest has no episodes")
     return out
 
 

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.root import Root
@@ -38,6 +39,7 @@ from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
+from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.cameras import PlanError
@@ -55,7 +57,7 @@ from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
-from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
+from schemas.manifest import MANIFEST_JSON, entries_file
 from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
@@ -171,8 +173,11 @@ def export_corpus(
     space = ActionSpace(job.action_space) if job.action_space else None
     spaces = {"space": space, "skip_without_action": job.skip_without_action}
     manifest, results = job.manifest, {}
+    # a manifest was selected from the catalog, which must describe the datasets (`open_catalog`); every dataset's
+    # export reads no catalog
+    opened = open_catalog(root, "export", storage) if manifest is not None else read_corpus(root, storage, meta=True)
     with (
-        read_corpus(root, storage, meta=True) as corpus,
+        opened as corpus,
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         if manifest is not None:
@@ -194,7 +199,7 @@ def export_corpus(
             }
             for plan in plans.values():  # the episodes left out: logged with its notes, and in its record
                 plan.notes[:0] = settled.left_out
-            extra = [mdir / MANIFEST_JSON, mdir / ENTRIES_PARQUET]
+            extra = [mdir / MANIFEST_JSON, entries_file(mdir)]
             with _progress(plans.values(), job.plan_only) as bar:
                 for name, plan in plans.items():
                     status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
@@ -234,7 +239,7 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
     of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
     the planner, which refuses them naming them."""
-    rows = pq.read_table(mdir / ENTRIES_PARQUET, columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
+    rows = pq.read_table(entries_file(mdir), columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
     here = [ds for ds in dict.fromkeys(r["dataset"] for r in rows) if (corpus.root / ds / INFO_PATH).is_file()]
     sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in here}
     refs = [
@@ -274,8 +279,8 @@ def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
         if not folder.startswith(base):
             raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
         folder = str(local_root / folder.removeprefix(base))
-    if not Path(folder, ENTRIES_PARQUET).is_file():
-        raise PlanError(f"{folder}: no {ENTRIES_PARQUET}{missing_hint(given, root)}")
+    if not entries_file(folder).is_file():
+        raise PlanError(f"{folder}: no {entries_file(folder).name}{missing_hint(given, root)}")
     return Path(folder)
 
 
@@ -389,5 +394,5 @@ cli = Stage(
     results_table,
     lambda results: any(s == "error" for s, _ in results.values()),
     usage_errors=(ValidationError, StorageError, NotACorpus),
-    job_errors=(PlanError, OutputLeasedError, ConstantActionError, NoActionInSpace),
+    job_errors=(PlanError, OutputLeasedError, ConstantActionError, NoActionInSpace, CatalogError),
 )

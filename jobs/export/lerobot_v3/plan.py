@@ -58,7 +58,7 @@ from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
 from schemas.lerobot_v3 import features_v30
-from schemas.manifest import ENTRIES_PARQUET
+from schemas.manifest import entries_file
 
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
 PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
@@ -242,9 +242,9 @@ def manifest_plan(
     `manifest` as `--manifest` takes it (`jobs.catalog.manifest_arg`)."""
     mdir = Path(manifest_folder(manifest, corpus.root))
     name = mdir.name
-    if not (mdir / ENTRIES_PARQUET).is_file():
-        raise PlanError(f"{mdir}: no {ENTRIES_PARQUET}{missing_hint(manifest, corpus.root)}")
-    rows = pq.read_table(mdir / ENTRIES_PARQUET).to_pylist()
+    if not entries_file(mdir).is_file():
+        raise PlanError(f"{mdir}: no {entries_file(mdir).name}{missing_hint(manifest, corpus.root)}")
+    rows = pq.read_table(entries_file(mdir)).to_pylist()
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
     if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:

@@ -20,7 +20,7 @@ from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import JOB_DIR
-from schemas.manifest import ENTRIES_PARQUET, Manifest
+from schemas.manifest import Manifest, entries_file
 from tests.ingest.qa.planted_raw import write_planted_corpus
 
 WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
@@ -83,7 +83,7 @@ def test_curate_follows_overrules_or_adds_to_the_verdicts(corpus: Path) -> None:
 
     def selected(name: str, **kw: object) -> dict[str, str]:
         out = curate(corpus, name, "true", overwrite=True, **kw)
-        entries = pq.read_table(Path(out) / ENTRIES_PARQUET).to_pylist()
+        entries = pq.read_table(entries_file(out)).to_pylist()
         return {e["episode_uid"].rsplit("/", 1)[1]: e["tier"] for e in entries}
 
     default = selected("default")

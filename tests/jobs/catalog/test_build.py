@@ -23,7 +23,7 @@ from jobs.catalog.query import run_query
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files
-from schemas.manifest import Manifest
+from schemas.manifest import Manifest, entries_file
 
 
 def test_finds_datasets_at_any_depth(corpus: Path) -> None:
@@ -128,7 +128,7 @@ def test_queries_and_curation_over_the_rebuilt_catalog(corpus_copy: Path) -> Non
     assert {e.dataset for e in m.mixture} == {"datasets/oxe/bridge", "datasets/egodex/basic"}
     assert {e.robot_type for e in m.mixture} == {"franka", "human"}
     assert [e.weight for e in m.mixture] == pytest.approx([0.5, 0.5])
-    entries = pq.read_table(out / "entries.parquet")
+    entries = pq.read_table(entries_file(out))
     assert entries.num_rows == 5 and set(entries["split"].to_pylist()) == {"train"}
 
 

@@ -19,7 +19,7 @@ from jobs.catalog.guard import ExpressionError
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
-from schemas.manifest import ENTRIES_SCHEMA, Manifest
+from schemas.manifest import ENTRIES_SCHEMA, Manifest, entries_file, entries_name
 from schemas.tiers import QualityTier, RoutingTable, Task
 from tests.fixtures.manifest import read_entries, split_for
 
@@ -88,7 +88,8 @@ def _entries(path: Path) -> pa.Table:
 def test_split_is_deterministic_and_by_uid(corpus: Path) -> None:
     a = curate(corpus, "a", "true", val_fraction=0.1)
     b = curate(corpus, "b", "true", val_fraction=0.1)
-    assert (a / "entries.parquet").read_bytes() == (b / "entries.parquet").read_bytes()
+    assert entries_file(a).read_bytes() == entries_file(b).read_bytes()
+    assert entries_file(a).name == entries_file(b).name == entries_name(entries_file(a).read_bytes())
     entries = _entries(a)
     assert entries.schema.equals(ENTRIES_SCHEMA)
     uids = entries["episode_uid"].to_pylist()
@@ -157,7 +158,7 @@ def test_manifest_json_validates_and_describes_the_mixture(corpus: Path) -> None
     assert m.routing == custom and raw["routing"]["probabilities"]["high"] == {"policy": 0.7, "inverse_dynamics": 0.3}
     assert m.name == "mix" and m.where == "num_frames >= 100" and "num_frames >= 100" in m.query
     assert len(m.catalog_snapshot_hash) == 64 and m.created_at.tzinfo is not None
-    assert m.entries == "entries.parquet" and m.num_entries == _entries(out).num_rows
+    assert m.entries == entries_name((out / m.entries).read_bytes()) and m.num_entries == _entries(out).num_rows
     assert sum(m.sampling_weights.values()) == pytest.approx(1.0)
     assert sum(e.weight for e in m.mixture) == pytest.approx(1.0)
     assert {(e.dataset, e.robot_type) for e in m.mixture} == {(f"datasets/{s}/{b}", r) for s, b, r, _ in GROUPS}

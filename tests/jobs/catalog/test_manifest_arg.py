@@ -22,6 +22,7 @@ from jobs.catalog.manifest_arg import manifest_folder, missing_hint
         ("corpus/manifests/v1/", None, "corpus/manifests/v1"),
         ("corpus/manifests/v1/manifest.json", None, "corpus/manifests/v1"),
         ("/abs/c/manifests/v1/entries.parquet", "c", "/abs/c/manifests/v1"),
+        ("c/manifests/v1/entries-0123456789abcdef.parquet", None, "c/manifests/v1"),  # the file its json names
         ("manifest.json", None, "."),
         ("s3://b/c/manifests/v1/", None, "s3://b/c/manifests/v1"),
         ("v1", "s3://b/c", "s3://b/c/manifests/v1"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from jobs.catalog.census import CENSUS_JSON
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.catalog import CATALOG_SCHEMA
@@ -23,7 +24,7 @@ def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path
     table = pq.read_table(path)
     assert table["episode_uid"].to_pylist() == [r.episode_uid for r in rows]
     assert table.schema.equals(CATALOG_SCHEMA)
-    assert os.listdir(path.parent) == ["job-1.parquet"]
+    assert sorted(os.listdir(path.parent)) == [CENSUS_JSON, "job-1.parquet"]  # and the census of its datasets
     for bad in ("a/b", ".hidden", "x.parquet", ""):
         with pytest.raises(ValueError):
             write_catalog_part(tmp_path, rows, bad)

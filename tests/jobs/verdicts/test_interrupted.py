@@ -38,6 +38,7 @@ from jobs.runtime.retry import EXIT_ENVIRONMENT
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR
+from schemas.manifest import entries_file
 from tests.jobs.verdicts.kill_child import POINTS
 from tests.processes import group
 
@@ -77,7 +78,7 @@ def snapshot(root: Path) -> dict[str, Any]:
     # NaN (a bound not judged, e.g. qa_clamp_value without joint limits) is never equal to itself: compared as text
     views = {name: sorted([_nan_safe(r) for r in rows], key=repr) for name, rows in views.items()}
     curate(root, "all", "true", overwrite=True)
-    entries = pq.read_table(root / "manifests" / "all" / "entries.parquet").to_pylist()
+    entries = pq.read_table(entries_file(root / "manifests" / "all")).to_pylist()
     return {"files": files, "views": views, "manifest": entries, "intents": [m.path.name for m in markers(root)]}
 
 

@@ -42,6 +42,7 @@ from schemas.corpus import find_datasets
 from schemas.export_frames import ExportFrames
 from schemas.image_size import FrameFit
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES
+from schemas.manifest import entries_file
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 from tests.jobs.export.test_resize import MIN_PSNR_DB, psnr
 from tests.schemas.test_lerobot_v3 import INFO_KEYS
@@ -194,7 +195,7 @@ def test_every_export_loads_in_lerobot_061(checked: SimpleNamespace) -> None:
     _check_values(result, np.load(tmp_path / f"{i}.npz"), _episode_map(corpus, out / "nd", str(checked.nd), result))
     _check_stats(checked.nd, result, pickle.loads((tmp_path / f"{i}.npz.stats.pkl").read_bytes()))
     # the manifest: several sources as one dataset, their columns kept per episode, the split kept
-    entries = pq.read_table(corpus / "manifests" / MANIFEST / "entries.parquet").num_rows
+    entries = pq.read_table(entries_file(corpus / "manifests" / MANIFEST)).num_rows
     for root, cams in ((out / MANIFEST, ["observation.images.head"]), (out / "nocam" / MANIFEST, [])):
         mix = results[str(root)]
         eps = mix["episodes"]
@@ -465,7 +466,7 @@ def test_the_same_export_spelled_otherwise_is_unchanged_and_progress_is_said(
     assert {s for s, _ in first.values()} == {"written"}
     # issue 59: the export said nothing for 15-72 s; now its progress (`ingest.progress`: off a terminal, a line every
     # 10 s and at the end) counts the episodes written, with the frames' rate and the ETA
-    n_all = len(pq.read_table(corpus / "manifests/all/entries.parquet"))
+    n_all = len(pq.read_table(entries_file(corpus / "manifests/all")))
     datasets, manifest = (r.getMessage() for r in caplog.records if r.name == "eidata.progress")
     assert datasets.startswith("export: 6/6 ep, ") and datasets.endswith(" frames/s, ETA 0 s"), datasets
     assert manifest.startswith(f"export: {n_all}/{n_all} ep, ") and " frames/s, ETA 0 s" in manifest

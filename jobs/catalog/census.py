@@ -1,0 +1,189 @@
+"""The corpus a catalog describes: which datasets, and a mark of each one's meta, written with the catalog and checked
+by every command before it reads it (issue 67 item 8).
+
+A catalog is rebuilt from the datasets' meta (`jobs.catalog.build`); a dataset deleted, moved, added or written to
+afterwards (an ingest killed after its commits, a copy missing a folder) leaves a catalog that counts episodes the
+corpus no longer has, or misses those it has: `query` counted a deleted dataset's 93 episodes, `curate` wrote a
+manifest of them, `export` of that manifest ended in a traceback. `catalog/episodes/datasets.json` (in the folder of the
+parts, so it is swapped in with them by the rebuild's rename) names every dataset the rebuild read with its mark:
+episodes and frames from `meta/info.json`, the byte sizes of `meta/info.json` and `meta/episodes.jsonl`. Sizes, not
+times or digests: a copy of the corpus keeps them, a check reads no byte of a dataset but its small `info.json`, and
+every commit of a writer grows `episodes.jsonl` and rewrites `info.json`.
+
+`open_catalog` is the one way a command opens a corpus to read its catalog: the corpus (`read_corpus`), an interrupted
+step's marker refused (`jobs.runtime.intent.refuse_pending`), then this census checked (`check_census`), each refusal
+one line naming what differs and `eidata catalog ROOT`, which rebuilds the catalog of the datasets as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
+from adapters.storage.digests import CatalogError
+from adapters.storage.root import Root
+from jobs.catalog.manifest_arg import corpus_of
+from jobs.runtime.intent import refuse_pending
+from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
+from schemas.storage import StorageOptions
+
+CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
+CENSUS_VERSION = 1
+SHOWN = 3  # differences a refusal names before "(N in all)"
+
+
+class CatalogMismatchError(CatalogError, ValueError):
+    """The catalog does not describe the corpus's datasets as they are (or there is none to read)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What the census records of one dataset: enough to see that it changed, read from two stats and one small file."""
+
+    episodes: int
+    frames: int
+    info_bytes: int
+    episodes_bytes: int
+
+    @classmethod
+    def of(cls, dataset: Path) -> Mark:
+        """The dataset's mark as it is now; OSError or ValueError when its `info.json` cannot be read."""
+        info = Path(dataset) / INFO_PATH
+        body = json.loads(info.read_bytes())
+        jsonl = Path(dataset) / EPISODES_PATH
+        return cls(
+            episodes=int(body.get("total_episodes") or 0),
+            frames=int(body.get("total_frames") or 0),
+            info_bytes=info.stat().st_size,
+            episodes_bytes=jsonl.stat().st_size if jsonl.exists() else -1,
+        )
+
+    def differs(self, now: Mark) -> str:
+        """How `now` differs from this recorded mark, in words ("" when it does not)."""
+        if (self.episodes, self.frames) != (now.episodes, now.frames):
+            return f"{now.episodes} episodes / {now.frames} frames, the catalog has {self.episodes} / {self.frames}"
+        if self.episodes_bytes != now.episodes_bytes:
+            return f"{EPISODES_PATH} is {now.episodes_bytes} bytes, {self.episodes_bytes} when cataloged"
+        if self.info_bytes != now.info_bytes:
+            return f"{INFO_PATH} is {now.info_bytes} bytes, {self.info_bytes} when cataloged"
+        return ""
+
+
+def _name(corpus_root: Path, dataset: Path) -> str:
+    return Path(dataset).relative_to(corpus_root).as_posix()
+
+
+def take_census(corpus_root: Path, datasets: list[Path]) -> dict[str, Mark]:
+    """Every dataset's mark as it is now, by name relative to the corpus. Taken before the rows are read: a writer
+    that commits meanwhile leaves a mark older than the rows, seen as a change by the next reader, never hidden."""
+    out = {}
+    for ds in sorted(datasets):
+        try:
+            out[_name(corpus_root, ds)] = Mark.of(ds)
+        except (OSError, ValueError) as e:  # as the rows' reading names it: the dataset and the cause
+            raise CatalogError(f"{ds}: {INFO_PATH}: {e}") from e
+    return out
+
+
+def write_census(episodes_dir: Path, census: dict[str, Mark]) -> Path:
+    """`datasets.json` in the new catalog's parts folder (the same census gives the same bytes)."""
+    body = {"census_version": CENSUS_VERSION, "datasets": {name: asdict(m) for name, m in sorted(census.items())}}
+    return write_text_atomic(Path(episodes_dir) / CENSUS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+
+
+def read_census(corpus_root: Path) -> dict[str, Mark] | None:
+    """The recorded marks by dataset (relative to the corpus), or None when the catalog has no census."""
+    path = Path(corpus_root) / EPISODES_DIR / CENSUS_JSON
+    try:
+        body = json.loads(path.read_bytes())
+        return {name: Mark(**mark) for name, mark in body["datasets"].items()}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CatalogMismatchError(f"{path}: unreadable ({e})") from None
+
+
+def differences(corpus_root: Path) -> list[str]:
+    """What differs between the catalog's census and the datasets under `corpus_root`, one phrase each, sorted by
+    dataset; [] when the catalog describes them (or when there is no catalog and no dataset)."""
+    root = Path(corpus_root)
+    found = {_name(root, ds): ds for ds in find_datasets(root)}
+    recorded = read_census(root)
+    if recorded is None:
+        if parquet_files(root, EPISODES_DIR):
+            return ["the catalog was built without a record of its datasets (an older eidata)"]
+        return [f"there is no catalog of its {len(found)} dataset(s) (an ingest not finished?)"] if found else []
+    out = []
+    for name in sorted(recorded.keys() | found.keys()):
+        if name not in found:
+            out.append(
+                f"{name} is cataloged ({recorded[name].episodes} episodes) but not in the corpus (deleted or moved?)"
+            )
+        elif name not in recorded:
+            out.append(f"{name} is in the corpus but not in the catalog (copied in, or an ingest not finished?)")
+        else:
+            try:
+                now = Mark.of(found[name])
+            except (OSError, ValueError) as e:
+                out.append(f"{name}: {INFO_PATH} unreadable ({e})")
+                continue
+            if change := recorded[name].differs(now):
+                out.append(
+                    f"{name} changed since the catalog was built ({change}: a write such as `eidata ingest` "
+                    "interrupted, or still running?)"
+                )
+    return out
+
+
+def check_census(corpus_root: Path, where: Path | str, reader: str) -> None:
+    """CatalogMismatchError, one line, when the catalog of the corpus folder `corpus_root` (named `where` to the user)
+    does not describe its datasets as they are (`differences`): `reader` would read episodes that are not there, or
+    miss some that are."""
+    found = differences(corpus_root)
+    if not found:
+        return
+    more = f" ({len(found)} differences in all)" if len(found) > SHOWN else ""
+    raise CatalogMismatchError(
+        f"{where}: the catalog does not describe the corpus's datasets: {'; '.join(found[:SHOWN])}{more}; {reader} "
+        f"refuses it. `eidata catalog {where}` rebuilds it from the datasets as they are"
+    )
+
+
+@contextmanager
+def open_catalog(
+    where: Path | str,
+    reader: str,
+    options: StorageOptions | None = None,
+    *,
+    copy: bool = False,
+) -> Iterator[Corpus]:
+    """The corpus at `where` opened for `reader` to read its catalog (`read_corpus`; `copy`: with the episode files),
+    refused with one line when a step that writes the catalog did not finish (`refuse_pending`) or the catalog does
+    not describe the datasets (`check_census`). A bucket's copy holds its datasets' meta (from their commit records),
+    so its census is checked as a folder's is."""
+    with read_corpus(where, options, copy=copy, meta=True) as corpus:
+        refuse_pending(corpus.root, corpus.where, reader)
+        check_census(corpus.root, corpus.where, reader)
+        yield corpus
+
+
+def check_manifest_corpus(manifest: str, reader: str) -> None:
+    """The catalog of the corpus the manifest folder `manifest` lies in (ROOT/manifests/NAME) checked as `open_catalog`
+    checks it, for a reader of the manifest that opens no catalog itself (`train`, `eval`): the manifest was selected
+    from that catalog, so a catalog that no longer describes the datasets is named before any dataset is opened. A
+    manifest folder outside a corpus has nothing to check, nor one in a bucket: training reads a bucket's datasets as
+    plain objects (DESIGN.md 3.4), which need not have the commit records its copy's meta is derived from."""
+    corpus = corpus_of(manifest)
+    if corpus is None or not Root(corpus).paths:  # a bucket's: no paths to check it by
+        return
+    try:
+        with open_catalog(corpus, reader):
+            pass
+    except NotACorpus:
+        return

@@ -1,0 +1,77 @@
+"""A manifest written or replaced in one step: `manifests/<name>/` holds the old manifest or the new one whole, at
+every instant, whatever kills the writer (issue 67 item 7).
+
+`eidata curate --overwrite` put `entries.parquet` and then `manifest.json`, each by a rename: killed between the two
+it left the old `manifest.json` (4 entries, its old `where`) beside the new entries (21 rows), and `export --dry-run`
+took the mix for a manifest of 21 episodes; the rerun left a temporary file in the folder. Now the entries go to a
+file named by their digest (`schemas.manifest.entries_name`), beside the old one, and `manifest.json`, which names it,
+is replaced by one rename: the commit point. Readers open the entries through `manifest.json`
+(`schemas.manifest.entries_file`), so before that rename they read the old pair, after it the new. Only then are the
+entries no manifest names, and the temporary files of a killed writer, removed (`_sweep`, also run first, so a rerun
+leaves none); an flock on the folder keeps two writers of one name from sweeping each other's entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from adapters.storage.atomic import fsync_path
+from adapters.storage.corpus import Corpus
+from schemas.corpus import MANIFESTS_DIR
+from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
+
+
+def write_manifest(corpus: Corpus, manifest: Manifest, entries: bytes, *, overwrite: bool = False) -> Path | str:
+    """`manifests/<manifest.name>/` of the corpus holding `manifest` and its `entries` (parquet bytes), replacing the
+    manifest there when `overwrite` (else FileExistsError when one is there, even one written meanwhile by another
+    curate); returns the folder as its user names it (`corpus.where_of`)."""
+    rel = f"{MANIFESTS_DIR}/{manifest.name}"
+    name = entries_name(entries)
+    manifest = manifest.model_copy(update={"entries": name})
+    folder = corpus.root / rel  # a bucket's: its local copy, swept alike (the bucket's objects are put whole)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):
+        _sweep(folder)  # what a killed writer left
+        try:
+            corpus.put(f"{rel}/{name}", entries)  # beside the old entries: no reader reads it yet
+            try:  # the commit point: one rename (a create that fails on an existing one without `overwrite`)
+                corpus.put(f"{rel}/{MANIFEST_JSON}", manifest.dump().encode(), exclusive=not overwrite)
+            except FileExistsError:
+                raise FileExistsError(f"manifest {corpus.where_of(rel)} already exists") from None
+        finally:
+            _sweep(folder)  # the entries no manifest names: the old ones, or ours when the json was not ours
+    return corpus.where_of(rel)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive flock on the folder itself (no lock file to leave behind), waited for."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _sweep(folder: Path) -> None:
+    """Remove from the manifest folder every entries file its `manifest.json` does not name and every hidden file
+    (the temporary files of a write killed before its rename); nothing when the json cannot be read (which entries
+    it names is then unknown). Other files are left alone."""
+    try:
+        kept = entries_file(folder).name
+    except (OSError, ValueError):
+        return
+    removed = False
+    for p in folder.iterdir():
+        if p.name != kept and (ENTRIES_NAME.fullmatch(p.name) or p.name.startswith(".")) and p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed = True
+    if removed:
+        fsync_path(folder)

@@ -1,0 +1,117 @@
+"""The catalog knows the corpus it describes (issue 67 item 8): a copy of the corpus with one dataset folder deleted, a
+dataset grown after the catalog (an ingest killed after its commits), one copied in, a catalog of an older eidata:
+every command that reads the catalog refuses in one line naming the difference and `eidata catalog ROOT`, which
+repairs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import jobs.cli
+from jobs.catalog.census import CENSUS_JSON, CatalogMismatchError, Mark, check_census, differences, open_catalog
+from jobs.catalog.selection import SelectionError, where_episodes
+from schemas.corpus import EPISODES_DIR
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
+
+GONE = "datasets/oxe/bridge"
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line `eidata ARGV` refuses with (exit 1)."""
+    assert jobs.cli.main(argv) == 1, capsys.readouterr()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_a_rebuilt_catalog_records_every_dataset_and_opens(corpus_copy: Path) -> None:
+    body = json.loads((corpus_copy / EPISODES_DIR / CENSUS_JSON).read_text())
+    names = sorted(body["datasets"])
+    assert names == [
+        "datasets/ego4d/clips",
+        "datasets/egodex/basic",
+        "datasets/external/group/foreign",
+        "datasets/oxe/bridge",
+    ]
+    assert body["datasets"]["datasets/oxe/bridge"]["episodes"] == 3
+    assert differences(corpus_copy) == []
+    with open_catalog(corpus_copy, "query") as corpus:
+        assert corpus.root == corpus_copy
+
+
+def test_every_reader_refuses_a_corpus_missing_a_dataset(
+    corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(corpus_copy)
+    assert jobs.cli.main(["curate", root, "--name", "all", "--where", "true"]) == 0
+    capsys.readouterr()
+    shutil.rmtree(corpus_copy / GONE)
+    manifest = str(corpus_copy / "manifests/all")
+    commands = {
+        "query": ["query", root, "SELECT count(*) FROM episodes"],
+        "curate": ["curate", root, "--name", "again", "--where", "true"],
+        "validate": ["validate", root],
+        "report": ["report", root, "--out", str(tmp_path / "r.html")],
+        "export": ["export", root, "--format", "lerobot-v3", "--out", str(tmp_path / "x"), "--manifest", "all"],
+        "export lda": ["export", root, "--format", "lda", "--out", str(tmp_path / "x"), "--manifest", "all"],
+        "train": ["train", "--manifest", manifest, "--steps", "1", "--out", str(tmp_path / "run")],
+    }
+    for name, argv in commands.items():
+        if name == "validate":  # validate says "refused" with its own exit code for a corpus it cannot read
+            assert jobs.cli.main(argv) == 2
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1, err
+        else:
+            err = _refused(argv, capsys)
+        assert f"{GONE} is cataloged (3 episodes) but not in the corpus" in err, (name, err)
+        assert f"`eidata catalog {root}`" in err, (name, err)
+    with pytest.raises(SelectionError, match=f"--where 'true': .*{GONE} is cataloged"):  # `latents --where`
+        where_episodes(corpus_copy, "true")
+    assert not (corpus_copy / "manifests/again").exists()
+    assert not (tmp_path / "x").exists() and not (tmp_path / "run").exists()
+    # the remedy it names: the catalog of the datasets as they are, which every reader takes
+    assert jobs.cli.main(["catalog", root]) == 0
+    assert jobs.cli.main(commands["query"]) == 0
+    assert capsys.readouterr().out.replace(" ", "").endswith("\n4\n(1row)\n")  # 7 episodes less bridge's 3
+
+
+def test_a_dataset_grown_after_the_catalog_is_named_as_an_unfinished_write(corpus_copy: Path) -> None:
+    """What an ingest killed after its commits leaves: a dataset's meta ahead of the catalog."""
+    info = corpus_copy / "datasets/egodex/basic" / INFO_PATH
+    body = json.loads(info.read_text())
+    body["total_episodes"] += 1
+    info.write_text(json.dumps(body))
+    with pytest.raises(CatalogMismatchError, match=r"datasets/egodex/basic changed since the catalog was built \(3 ep"):
+        check_census(corpus_copy, corpus_copy, "query")
+    body["total_episodes"] -= 1  # the counts as they were, the episodes file grown (a lineage rewritten)
+    info.write_text(json.dumps(body, indent=4))
+    with (corpus_copy / "datasets/egodex/basic" / EPISODES_PATH).open("a") as f:
+        f.write("\n")
+    found = differences(corpus_copy)
+    assert len(found) == 1 and f"{EPISODES_PATH} is" in found[0] and "eidata ingest" in found[0], found
+
+
+def test_a_dataset_copied_in_and_an_older_catalog_are_refused(corpus_copy: Path) -> None:
+    shutil.copytree(corpus_copy / "datasets/oxe/bridge", corpus_copy / "datasets/oxe/bridge2")
+    assert differences(corpus_copy) == [
+        "datasets/oxe/bridge2 is in the corpus but not in the catalog (copied in, or an ingest not finished?)"
+    ]
+    (corpus_copy / EPISODES_DIR / CENSUS_JSON).unlink()  # a catalog an eidata before the census built
+    assert differences(corpus_copy) == ["the catalog was built without a record of its datasets (an older eidata)"]
+    shutil.rmtree(corpus_copy / EPISODES_DIR)  # no catalog at all: a first ingest that did not finish
+    assert differences(corpus_copy) == ["there is no catalog of its 5 dataset(s) (an ingest not finished?)"]
+
+
+def test_the_mark_reads_two_sizes_and_info_json(corpus_copy: Path) -> None:
+    ds = corpus_copy / GONE
+    mark = Mark.of(ds)
+    assert (mark.episodes, mark.info_bytes, mark.episodes_bytes) == (
+        3,
+        (ds / INFO_PATH).stat().st_size,
+        (ds / EPISODES_PATH).stat().st_size,
+    )
+    assert mark.differs(mark) == ""
