@@ -46,8 +46,9 @@ class _CatalogCore(BaseModel):
     tier_codes: list[str] = Field(
         default_factory=list,
         description="the code of each entry of tier_details, in its order: the check that gave it (qa_tracking_corr, "
-        "source_simulation; '' where none), so that reasons group by code and keep their figures; `eidata curate "
-        "--include-verdict CODE` overrules one",
+        "source_simulation; where a verdict has none, its sentence with its figures as #), so that reasons group by "
+        "it (GROUP BY tier_codes[1]: the reason that set the tier) and keep their figures in tier_details; `eidata "
+        "curate --include-verdict CODE` overrules one",
     )
     tier_levels: list[QualityTier] = Field(
         default_factory=list,

@@ -67,7 +67,7 @@ class VerdictChoice:
         silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those the catalog holds."""
         if not (self.include or self.exclude):
             return
-        known = known_codes() | {v["code"] for v in verdicts}
+        known = known_codes() | {v["code"] for v in verdicts if VERDICT_CODE.fullmatch(v["code"])}
         if bad := sorted({c for c in (*self.include, *self.exclude) if c not in known}):
             raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
 

@@ -18,7 +18,16 @@ from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeL
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
-from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, split_notes, tier_of
+from schemas.tiers import (
+    QualityTier,
+    TierVerdict,
+    grouped,
+    notes_of,
+    reasons_of,
+    said_once,
+    split_notes,
+    tier_of,
+)
 from schemas.verdicts import STEP
 
 # an episode of another tool without an action trains visual forecasting only
@@ -136,6 +145,7 @@ def catalog_rows_for_dataset(
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
             default, kept = lineage.kept_verdicts()
+            kept = said_once(kept)  # a lineage of before: the reason that set the tier first, each sentence once
         else:  # another tool's episode: high by default, actionless without an action
             default, kept = QualityTier.high, [TierVerdict.note(NO_LINEAGE)] + ([] if has_action else [NO_ACTION])
         tier, details = tier_of(default, kept), reasons_of(kept)
@@ -161,7 +171,7 @@ def catalog_rows_for_dataset(
                 tier_reasons=reasons,
                 tier_notes=notes,
                 tier_details=details,
-                tier_codes=[v.code for v in kept],
+                tier_codes=[v.code or grouped(v.reason) for v in kept],
                 tier_levels=[v.tier for v in kept],
                 default_tier=default,
                 ingest_tier=tier_of(default, [v for v in kept if v.step != STEP]),

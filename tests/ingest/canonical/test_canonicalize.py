@@ -316,7 +316,7 @@ def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample() -> 
     assert ep.joint_units is not None and ep.joint_units.unit == "rad" and ep.joint_units.fk
     assert ep.native_limits and all(lo < hi for lo, hi in ep.native_limits.values())
     with pytest.raises(FrozenInstanceError):
-        raw.tier_reasons = ("changed",)  # type: ignore[misc]
+        raw.verdicts = ()  # type: ignore[misc]
 
 
 def _hand_on_its_clock(t: np.ndarray, side: str) -> Stream:
