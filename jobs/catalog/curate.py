@@ -187,8 +187,8 @@ def curate(
     `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
     `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
 
-    Rejected and quarantined episodes are never selected; `verdicts` overrules or adds to the corpus-level verdicts
-    (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.SplitRule.rule`).
+    Rejected and quarantined episodes are never selected; `verdicts` overrules any verdict by its code, or leaves out
+    the episodes with one (`jobs.catalog.overrule.VerdictChoice`). Split: sha256 of episode_uid (`SplitRule.rule`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
     read from a copy, the manifest put in the bucket with `options`: `ingest.storage.corpus.read_corpus`); the
