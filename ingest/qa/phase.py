@@ -302,7 +302,7 @@ def assess_arrays(
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
     canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
     if cut.cuts:
-        ep.verdicts.append(TierVerdict.note(cut.reason(config)))
+        ep.verdicts.append(TierVerdict.note(cut.reason(config), "qa_idle_cut"))
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
     ep.behaviour = BehaviourRecord(**rec.model_dump(exclude_none=True))
