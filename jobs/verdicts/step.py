@@ -4,7 +4,8 @@
 2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from their parquet
    files) and dims dead against their dataset.
 3. Each dataset whose verdicts changed gets one journaled meta update through its writer: a judged episode's lineage
-   holds `verdicts` (thresholds, the tier before, the findings) and its tier lowered by them; an episode no longer
+   holds `verdicts` (thresholds, findings) and each finding as a `TierVerdict` of step `verdicts` beside ingest's,
+   which a rerun replaces; its tier is computed from them (`schemas.corpus.tier_fields`), so an episode no longer
    judged gets its ingest tier back. Unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
 4. The catalog is rebuilt (same tiers as the lineage; view `verdicts` lists every finding).
 The thresholds come from the command line (defaults: `BehaviourConfig`'s), never a spec file, and are stored with each
