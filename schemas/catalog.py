@@ -60,8 +60,8 @@ class _CatalogCore(BaseModel):
     )
     ingest_tier: QualityTier | None = Field(
         None,
-        description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): what `curate"
-        " --include-verdict` starts from; = tier for an episode no verdict judged",
+        description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): default_tier "
+        "lowered by ingest's verdicts alone; = tier for an episode no verdict of the step judged",
     )
     task: str | None = Field(None, description="the task text the source gives ('; ' between several)")
     caption: str | None = Field(None, description="the instruction `eidata caption` wrote (VLM or rules)")
