@@ -179,7 +179,8 @@ class ManoParams:
 class HandTrack:
     """One hand's native signals, on their own timestamps, in `HandSignals.frame`.
 
-    The wrist is declared, not built: `position` (T,3) m plus `rotation` in one of `WRIST_ROTATION_UNITS`. `gripper`
+    The wrist is declared, not built: `position` (T,3) m plus `rotation` in one of `WRIST_ROTATION_UNITS` (a position
+    alone: a wrist with no orientation, its rotation out of the mask, Aria MPS's first wrist file). `gripper`
     is the opening 0 (closed) .. 1 (open) from the source's unit; `keypoints` are MANO-21 points (T,21,3) in metres,
     or `mano` declares the MANO parameters they are evaluated from (`ingest.canonical` fills `keypoints`); given both,
     the keypoints are the truth and the MANO ones are measured against them (`ingest.canonical.mano.evaluate`)."""
@@ -203,7 +204,7 @@ class HandTrack:
 
     @property
     def has_wrist(self) -> bool:
-        return self.rotation is not None and (self.position is not None or self.rotation.unit == "se3_4x4")
+        return self.position is not None or (self.rotation is not None and self.rotation.unit == "se3_4x4")
 
 
 @dataclass

@@ -11,7 +11,6 @@ video needs them) but never converted."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import IO
@@ -20,11 +19,10 @@ import av
 import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
-from upath import UPath
 
 from adapters.base import CameraSource
 from adapters.storage import bounds
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, is_location, locate, readable
 from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -53,10 +51,10 @@ def decoding(
     asked before anything is decoded, and FFmpeg's `max_pixels` refuses a frame the stream later changes to (a new
     H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
     decoded one at a time, so a frame is the unit."""
-    with readable(video) if isinstance(video, (str, os.PathLike, UPath)) else nullcontext(video) as f, av.open(f) as c:
+    with readable(video) if is_location(video) else nullcontext(video) as f, av.open(f) as c:
         s = c.streams.video[0]
         w, h = s.codec_context.width, s.codec_context.height
-        name = str(video) if isinstance(video, (str, os.PathLike, UPath)) else str(getattr(video, "name", "video"))
+        name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
         bounds.ask(w * h * 3, f"{name}: a {w}x{h} RGB video frame")
         s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1

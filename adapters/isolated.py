@@ -37,9 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from upath import UPath
-
-from adapters.storage.declared import EVENT
+from adapters.storage.declared import EVENT, boundary_name, present
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +86,9 @@ class _Watch:
         """The file whose parse most likely failed: the latest opened that exists and is not refused yet, unless
         the error is a `RecursionError` and an earlier one is the JSON document (or JSON line) that recurses (zarr
         opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them)."""
-        live = [p for p in reversed(self.recent) if p not in self.refused and (_is_url(p) or os.path.isfile(p))]
+        live = [p for p in reversed(self.recent) if p not in self.refused and present(p)]
         if isinstance(e, RecursionError):
-            deep = next((p for p in live if not _is_url(p) and _recurses(p)), None)  # objects: not fetched again
+            deep = next((p for p in live if os.path.isfile(p) and _recurses(p)), None)  # objects: not fetched again
             if deep is not None:
                 return deep
         return live[0] if live else None
@@ -114,30 +112,12 @@ def _recurses(path: str) -> bool:
     return False
 
 
-def _is_url(text: str) -> bool:
-    return "://" in text
-
-
-def _key(where: Any) -> str | None:
-    """`where` as the boundary names files: an absolute local path, or an object's URL (a `UPath` on a store, or
-    its text) without a trailing "/"; None for anything else (a descriptor, a `file://` URL Python opens itself)."""
-    if isinstance(where, UPath):
-        where = str(where)
-    try:
-        text = os.fsdecode(os.fspath(where))
-    except TypeError:
-        return None
-    if _is_url(text):
-        return None if text.startswith("file://") else text.rstrip("/")
-    return os.path.abspath(text)
-
-
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if not _watches or (event != "open" and event != EVENT):
         return
     live = [w for w in _watches if w.live]
-    path = _key(args[0]) if live and args and not isinstance(args[0], int) else None
-    if path is None or (event == "open" and _is_url(path)):
+    path = boundary_name(args[0], urls=event == EVENT) if live and args and not isinstance(args[0], int) else None
+    if path is None:
         return
     failed = event == EVENT and args[1]  # the door's library failed inside: the file is named, never refused again
     for w in live:
@@ -188,7 +168,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
 
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        local = _key(root)
+        local = boundary_name(root)
         if local is None:
             yield from discover(self, root, *args, **kwargs)
             return
@@ -234,7 +214,7 @@ def isolated_read(read: Any, own: type[Exception]) -> Any:
     from adapters.storage.memory_limit import active
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
-        roots = tuple(p for p in (_key(x) for x in ref.paths) if p is not None)
+        roots = tuple(p for p in (boundary_name(x) for x in ref.paths) if p is not None)
         watch = _watching(roots) if roots else None
         if watch is not None:
             watch.live = True

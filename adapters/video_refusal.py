@@ -9,7 +9,6 @@ allocated (`max_pixels`, `adapters.cameras.decoding`), so the pass costs at most
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -17,9 +16,9 @@ from typing import Any
 
 import av
 import av.logging
-from upath import UPath
 
 from adapters.base import AdapterError
+from adapters.storage.location import is_location
 
 # FFmpeg's imgutils line for a frame past `max_pixels` or past its own size limit (libavutil/imgutils.c)
 _PICTURE = re.compile(r"Picture size (\d+)x(\d+)")
@@ -32,7 +31,7 @@ def refused(video: Any, declared: tuple[int, int], error: Exception, opened: Ope
     FFmpeg with `error`: the first frame the decoder refuses and why, from a second pass (`opened` opens it as the
     first did); a file object (a shard member) is not read twice, and its error names the file and FFmpeg's error."""
     name, (w, h) = _name(video), declared
-    if not isinstance(video, (str, os.PathLike, UPath)):
+    if not is_location(video):
         return AdapterError(f"a frame could not be decoded ({error})", adapter="video", file=name)
     frame, line = _first_refused(video, opened)
     size = _PICTURE.search(line)
@@ -51,7 +50,7 @@ def resized(video: Any, frame: int, declared: tuple[int, int], size: tuple[int, 
 
 
 def _name(video: Any) -> str:
-    return str(video) if isinstance(video, (str, os.PathLike, UPath)) else str(getattr(video, "name", "video"))
+    return str(video) if is_location(video) else str(getattr(video, "name", "video"))
 
 
 def _first_refused(video: Any, opened: Opener) -> tuple[int | None, str]:

@@ -32,7 +32,6 @@ import platform
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("SVT_LOG", "1")
@@ -111,10 +110,10 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
 
 
 def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
-    """The behaviour phase as wired at ingest, on a copy of the episode (it appends verdicts)."""
+    """The behaviour phase as wired at ingest (it answers new records with its verdicts)."""
     cfg, fps = spec.behaviour, CANONICAL_FPS
     workspace = spec.validity.limits_for(ep.embodiment).workspace
-    work = replace(ep, verdicts=list(ep.verdicts))
+    work = ep  # a frozen record: the phase answers new ones
     t0 = time.perf_counter()
     cut = idle_cut(work.state, work.mask, fps, cfg, workspace)
     done = assess_arrays(work, fps, cfg, workspace, cut=cut).episode

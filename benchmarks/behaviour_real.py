@@ -65,7 +65,7 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
 from ingest.qa.phase import measure_arrays, signal_checks
 from ingest.steps import prepare
-from schemas.behaviour import BehaviourRecord
+from schemas.behaviour_record import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 from tests.realdata import realdata

@@ -3,7 +3,7 @@ start costs to read a dataset's commit records with and without their compaction
 
 Contestants, each writing the same `--episodes` canonical episodes (`--frames` frames, the test cameras 96x128 and
 64x80) through the same writer: `local` (a folder) and `bucket` (a scratch folder, each commit published by
-`ingest.storage.publish.DatasetPublisher` to SeaweedFS's `weed server -s3` on loopback, then the job's end: meta and
+`adapters.storage.publish.DatasetPublisher` to SeaweedFS's `weed server -s3` on loopback, then the job's end: meta and
 compaction). The bucket's extra cost is reported as the seconds spent publishing (the `on_commit` hook and `finish`)
 and the bytes put. Record reads: `--records` records committed through `CommitLog` (one small object each), then
 `CommitLog.records()` timed from a fresh log, before and after `compact()`. The server is on this machine, so the
@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.commit_log import CommitLog
+from adapters.storage.objects import list_keys
+from adapters.storage.publish import DatasetPublisher
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.commit_log import CommitLog
-from ingest.storage.objects import list_keys
-from ingest.storage.publish import DatasetPublisher
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
 

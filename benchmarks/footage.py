@@ -56,10 +56,8 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import intrinsic_for, write_egodex
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s, wait_quiet
-from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
-from ingest.qa.judge import camera_judge
-from ingest.steps import prepared
+from ingest.steps import prepared, stage
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 
@@ -227,7 +225,7 @@ def pipeline(root: Path, stage_root: Path, image: dict[str, Any], video_bytes: l
     frames = 0
     for ref in adapter.discover(root):
         for ep in prepared(adapter.read(ref), spec, source="egodex"):
-            st = stage_canonical(stage_root, ep, codec, check=camera_judge(ep))
+            st = stage(stage_root, ep, codec)
             frames += st.length
             if video_bytes is not None:
                 video_bytes += [(st.stage_dir / name).stat().st_size for name in st.video_files.values()]

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
+from adapters.storage.corpus import Corpus
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.lerobot.stats_v30 import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
 from ingest.lerobot.union_stats import UnionStats
-from ingest.storage.corpus import Corpus
 from jobs.export.lerobot_v3.masked_stats import _masked_columns, _read, _used, masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from schemas.canonical import ACTION
@@ -110,7 +110,7 @@ def _z_shares(values: list[np.ndarray], used: list[np.ndarray], q01: np.ndarray,
 def _synthetic_corpus(root: Path, episodes: int = 2, frames: int = 6) -> Path:
     """A Franka dataset and a human one (tests' tiny corpus writer, 8x8 camera), catalogued; manifests `all` of both
     and `franka`."""
-    from ingest.storage.corpus import Corpus
+    from adapters.storage.corpus import Corpus
     from jobs.catalog.build import rebuild_catalog
     from jobs.catalog.curate import curate
     from tests.fixtures.corpus import episode, write_dataset

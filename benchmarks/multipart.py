@@ -1,5 +1,5 @@
 """One large object into a bucket: a single conditional PUT against a multipart upload completed with
-`If-None-Match: *` (ingest/storage/multipart.py, DESIGN.md 3.2), side by side in one run.
+`If-None-Match: *` (adapters/storage/multipart.py, DESIGN.md 3.2), side by side in one run.
 
 Contestants, each creating a new key with the bytes of the same local file of `--mb` MB (random bytes: nothing to
 compress) on SeaweedFS's `weed server -s3` on loopback: `single_put` (the file read whole, one `PutObject` with
@@ -22,11 +22,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from adapters.storage.multipart import PartPlan, put_file_if_absent
+from adapters.storage.objects import put_if_absent
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
-from ingest.storage.multipart import PartPlan, put_file_if_absent
-from ingest.storage.objects import put_if_absent
 
 MB = 1_000_000
 MIB = 1 << 20

@@ -39,10 +39,8 @@ import ingest.qa.judge as canon  # the judging step runs the geometry QA: its me
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from benchmarks.canonicalize import corpora
-from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
-from ingest.qa.judge import camera_judge
-from ingest.steps import prepared
+from ingest.steps import prepared, stage
 from schemas.canonicalize import CanonicalizeSpec
 
 TARGET_SHARE = 0.05
@@ -82,7 +80,7 @@ def one_run(adapter_name: str, root: Path, out: Path, spec: CanonicalizeSpec, co
         raw = adapter.read(ref)
         episodes = prepared(raw, spec)
         for k, ep in enumerate(episodes):
-            stage_canonical(out / f"ds{k}", ep, codec, check=camera_judge(ep))
+            stage(out / f"ds{k}", ep, codec)
         ingest_s = time.perf_counter() - t0
     frames = sum(ep.num_frames for ep in episodes)
     assert frames and all(ep.qa is not None for ep in episodes), "the QA stage did not run"

@@ -46,10 +46,8 @@ from adapters.vitra.files import unpickle_npy
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
 from benchmarks.footage import _measured, _open_one_thread, write_sources
-from ingest.canonical.store import stage_canonical
 from ingest.lerobot.video import VideoCodec
-from ingest.qa.judge import camera_judge
-from ingest.steps import prepare
+from ingest.steps import prepare, stage
 from schemas.canonical import CANONICAL_FPS
 from tests.realdata import realdata
 
@@ -57,7 +55,7 @@ REAL = "vitra_ego4d_example"  # the real sample (tests/REAL_SAMPLES.md), read wi
 STEP = 3  # VITRA's videos here are 30 fps: the 10 Hz grid takes every third raw frame
 
 
-def ingest(root: Path, stage: Path, reps: int = 1) -> tuple[int, int]:
+def ingest(root: Path, stage_root: Path, reps: int = 1) -> tuple[int, int]:
     """(episodes, output frames) of one ingest task over every episode under `root`, `reps` times; an episode
     nothing is kept of fails the run (a rate of rejections would measure nothing)."""
     adapter = get_adapter("vitra")
@@ -69,9 +67,9 @@ def ingest(root: Path, stage: Path, reps: int = 1) -> tuple[int, int]:
             if not result.episodes:
                 raise RuntimeError(f"{ref.raw_id}: nothing kept: {result.rejection_message()}")
             for ep in result.episodes:
-                st = stage_canonical(stage, ep, codec, check=camera_judge(ep))
+                st = stage(stage_root, ep, codec)
                 episodes, frames = episodes + 1, frames + st.length
-        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(stage_root, ignore_errors=True)
     return episodes, frames
 
 

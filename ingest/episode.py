@@ -11,16 +11,16 @@ from typing import Any
 import numpy as np
 
 from adapters.base import CameraSource
-from ingest.qa.idle import IdleCut
-from ingest.qa.validity import ValidityReport, present_hands
 from schemas.actions import ActionKind, action_kind
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.camera_model import CameraModel
+from schemas.canonical import present_hands
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage
 from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
-from schemas.qa import QAConfig, QARecord
+from schemas.qa import IdleCut, QAConfig, QARecord, ValidityReport
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 
@@ -113,8 +113,11 @@ class Evidence:
     camera: PosedCamera | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class CanonicalEpisode:
+    """One canonical episode, frozen: a step that adds to it (the judge's verdicts, QA records) returns a new one
+    (`dataclasses.replace`), so each step's answer is what it was when the step gave it."""
+
     uid: str
     source: str
     subset: str
@@ -130,7 +133,7 @@ class CanonicalEpisode:
     cameras: dict[str, ResampledCamera]
     task: str
     default_tier: QualityTier  # its source's default (the adapter's, or the job spec's `tier`)
-    verdicts: list[TierVerdict]  # every reason its tier is what it is, in order: its tier is `tier_of` them
+    verdicts: tuple[TierVerdict, ...]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None
     state_native: np.ndarray | None = None
@@ -230,14 +233,25 @@ class SpanRejection:
 
 
 @dataclass(frozen=True)
-class Canonicalized:
-    """What one raw episode became: its kept episodes, the spans validity rejected, and the tier reasons every
-    episode carries (the raw episode's, then canonicalization's own)."""
+class Kept:
+    """What a step kept of one raw episode: its episodes, the spans rejected (validity's, gaps', the judge's), and the
+    tier reasons every episode carries (the raw episode's, then canonicalization's own)."""
 
-    episodes: list[CanonicalEpisode]
-    rejections: list[SpanRejection]
-    reasons: list[str]
+    episodes: tuple[CanonicalEpisode, ...]
+    rejections: tuple[SpanRejection, ...]
+    reasons: tuple[str, ...]
 
     def rejection_message(self) -> str:
         """Why nothing was kept: every reason recorded, the rejected spans' last."""
         return "; ".join([*self.reasons, *(r.note for r in self.rejections)]) or NOTHING_KEPT
+
+
+@dataclass(frozen=True)
+class Canonicalized(Kept):
+    """The canonicalize step's answer: episodes on the grid with notes and `evidence`, measured, not judged."""
+
+
+@dataclass(frozen=True)
+class Judged(Kept):
+    """The judge step's answer: each kept episode with its verdicts (hence its tier), QA records and the parts of its
+    span a finding quarantined; a span with no part left is one of `rejections`."""

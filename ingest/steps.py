@@ -1,16 +1,167 @@
-"""Ingest's pure steps, in the order one raw episode passes them: canonicalize (`ingest.canonical`: onto the 10 Hz
-grid, cut at gaps, validity and idle ends, measured), then judge (`ingest.qa.judge`: verdicts, the tier they give,
-the parts a finding quarantines). The ingest worker runs them between reading (the adapter) and staging (the writer,
-with the camera judge's tap); `prepare` runs both for a caller that wants episodes as ingest would write them."""
+"""Ingest's steps, written once, in the order one raw episode passes them (`STEPS`). Each takes the frozen record the
+one before answered and answers the next:
+
+    read          None           -> RawEpisode     its adapter's
+    canonicalize  RawEpisode     -> Canonicalized  on the 10 Hz grid, cut at gaps, validity and idle ends: measured
+    judge         Canonicalized  -> Judged         the arrays' verdicts, the tier they give, the parts quarantined
+    write         Judged         -> Encoded        frames and videos staged, each camera frame measured as it passes
+    judge         Encoded        -> Written        the cameras' verdicts on those measures, then the lineage
+
+The cameras are judged on the thumbnails the write took of each frame it encoded, so no frame is decoded twice (a
+second decode would add 31 % to the write step: 678 camera frames of the real GR00T sample, 256x256, one core); the
+lineage is written after them, so it holds every verdict. Reading and writing need a job (an adapter, a
+deadline, retries): a `Run` gives them (`jobs.ingest.worker.Attempt`). The worker runs the list, `eidata trace`
+prints each answer, and `prepare` runs canonicalize and judge on a raw episode already read (tests, benchmarks).
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
 from adapters.base import RawEpisode
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.episode import CanonicalEpisode, Canonicalized
-from ingest.qa.judge import judge
+from ingest.canonical.store import stage_canonical, with_lineage
+from ingest.episode import CanonicalEpisode, Canonicalized, Judged
+from ingest.lerobot.staging import StagedEpisode
+from ingest.lerobot.video import VideoCodec
+from ingest.qa import judge as judging
+from ingest.qa.phase import FrameTap
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import Stage
+from schemas.lerobot import FeatureSpec
 from schemas.robots.registry import EmbodimentRegistry
+
+
+@dataclass(frozen=True)
+class WrittenEpisode:
+    """One judged episode staged in its dataset (`dataset`, relative to the output), with the feature set it was
+    staged with and the thumbnails of its camera frames taken as they were encoded."""
+
+    dataset: str
+    episode: CanonicalEpisode
+    staged: StagedEpisode  # its lineage once its cameras are judged (`Written`)
+    features: dict[str, FeatureSpec]
+    frames: FrameTap
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The write step's answer: each kept episode staged, its cameras measured, not judged; `judged` the judge step's
+    answer (the parts it quarantined, the spans rejected)."""
+
+    judged: Judged
+    episodes: tuple[WrittenEpisode, ...]
+
+
+@dataclass(frozen=True)
+class Written:
+    """The last step's answer: each staged episode with its camera verdicts and its lineage, ready to commit."""
+
+    judged: Judged
+    episodes: tuple[WrittenEpisode, ...]
+
+
+class Run(Protocol):
+    """What the steps ask of whoever runs them: the canonicalization settings and embodiments, the source's name, and
+    the reading and writing a job owns (`jobs.ingest.worker.Attempt`)."""
+
+    @property
+    def spec(self) -> CanonicalizeSpec: ...
+
+    @property
+    def registry(self) -> EmbodimentRegistry | None: ...
+
+    @property
+    def source(self) -> str | None: ...
+
+    def read(self) -> RawEpisode: ...
+
+    def write(self, judged: Judged) -> Encoded: ...
+
+
+def read(run: Run, _: None) -> RawEpisode:
+    """The raw episode, from its adapter."""
+    return run.read()
+
+
+def canonicalize(run: Run, raw: RawEpisode) -> Canonicalized:
+    """Onto the 10 Hz grid, cut at gaps, by validity and at idle ends (`ingest.canonical`): measured, not judged."""
+    return canonicalize_spans(raw, run.spec, run.registry, source=run.source)
+
+
+def judge(run: Run, canonical: Canonicalized) -> Judged:
+    """Each episode's verdicts on its arrays, hence its tier; the parts a behaviour finding quarantines."""
+    return judging.judge(canonical, run.spec)
+
+
+def write(run: Run, judged: Judged) -> Encoded:
+    """Each kept episode staged in its dataset, its camera frames measured as they are encoded."""
+    return run.write(judged)
+
+
+def judge_cameras(_: Run, encoded: Encoded) -> Written:
+    """Each staged episode's cameras judged on what the write measured, then its lineage (every verdict in it)."""
+    out = []
+    for e in encoded.episodes:
+        ep, staged = cameras_judged(e.episode, e.staged, e.frames)
+        out.append(replace(e, episode=ep, staged=staged))
+    return Written(encoded.judged, tuple(out))
+
+
+# `(stage a failure in it is filed under, step)`: each step takes what the one before gave.
+Step = tuple[Stage, Callable[[Run, Any], Any]]
+STEPS: tuple[Step, ...] = (
+    ("read", read),
+    ("canonicalize", canonicalize),
+    ("judge", judge),
+    ("write", write),
+    ("judge", judge_cameras),
+)
+
+
+def before_write(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
+    """The steps up to the write (what `eidata trace` runs without `--write`)."""
+    return steps[: [name for name, _ in steps].index("write")]
+
+
+def encode(
+    root: Path, ep: CanonicalEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
+) -> tuple[StagedEpisode, FrameTap]:
+    """`ep` staged under `root`, and the thumbnails of its camera frames taken as they passed (a fresh tap)."""
+    frames = FrameTap()
+    return stage_canonical(root, ep, codec, frames=frames, registry=registry), frames
+
+
+def cameras_judged(
+    ep: CanonicalEpisode, staged: StagedEpisode, frames: FrameTap
+) -> tuple[CanonicalEpisode, StagedEpisode]:
+    """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage; raises
+    `BehaviourRejected` for a finding that quarantines it, its staged folder removed."""
+    try:
+        judged = judging.judge_cameras(ep, frames)
+    except BaseException:
+        shutil.rmtree(staged.stage_dir, ignore_errors=True)
+        raise
+    return judged, with_lineage(staged, judged)
+
+
+@dataclass(frozen=True)
+class Offline:
+    """A `Run` for a raw episode already read, outside a job: the steps between reading and writing."""
+
+    spec: CanonicalizeSpec
+    registry: EmbodimentRegistry | None = None
+    source: str | None = None
+
+    def read(self) -> RawEpisode:
+        raise NotImplementedError("an offline run starts from a raw episode already read")
+
+    def write(self, judged: Judged) -> Encoded:
+        raise NotImplementedError("an offline run writes nothing: `stage` one episode")
 
 
 def prepare(
@@ -19,10 +170,14 @@ def prepare(
     registry: EmbodimentRegistry | None = None,
     *,
     source: str | None = None,
-) -> Canonicalized:
-    """`raw` canonicalized and judged: its kept episodes, each with its verdicts, and what was rejected, why."""
-    spec = spec or CanonicalizeSpec()
-    return judge(canonicalize_spans(raw, spec, registry, source=source), spec)
+) -> Judged:
+    """`raw` through the steps after reading and before writing: its kept episodes judged, and what was rejected."""
+    value: Any = raw
+    run = Offline(spec or CanonicalizeSpec(), registry, source)
+    for _, step in before_write()[1:]:
+        value = step(run, value)
+    assert isinstance(value, Judged)
+    return value
 
 
 def prepared(
@@ -33,4 +188,12 @@ def prepared(
     source: str | None = None,
 ) -> list[CanonicalEpisode]:
     """The kept episodes of `prepare` (an empty list when nothing valid remains)."""
-    return prepare(raw, spec, registry, source=source).episodes
+    return list(prepare(raw, spec, registry, source=source).episodes)
+
+
+def stage(
+    root: Path, ep: CanonicalEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
+) -> StagedEpisode:
+    """One judged episode through the write and the camera judging, outside a job (tests, benchmarks): staged under
+    `root` with its lineage; discarded when a camera finding quarantines it."""
+    return cameras_judged(ep, *encode(root, ep, codec, registry))[1]

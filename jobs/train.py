@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.storage.corpus import where_text
 from adapters.storage.urls import StorageError, preflight
-from ingest.storage.corpus import where_text
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
@@ -199,7 +199,7 @@ def used_and_left_out(report: IndexReport) -> str:
 
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
-    from ingest.files.atomic import write_text_atomic
+    from adapters.storage.atomic import write_text_atomic
     from training.checkpoint import CheckpointError
     from training.errors import DataError
     from training.evaluate import evaluate

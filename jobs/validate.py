@@ -25,7 +25,8 @@ from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.episode import LoadedDataset
 from adapters.storage.faults import reraise_environment
-from adapters.storage.location import Location, is_object, locate
+from adapters.storage.location import Location, locate
+from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from ingest.qa.dataset import (
     behaviour_messages,
@@ -38,9 +39,9 @@ from ingest.qa.dataset import (
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.source_findings import read_source_findings
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
-from schemas.dataset_meta import Quirk, Severity, quirk
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.quirks import Quirk, Severity, quirk
 from schemas.tiers import QualityTier
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -131,7 +132,7 @@ def dataset_source_quirks(root: Location) -> list[Quirk]:
     """The findings of the source a corpus dataset (`<corpus>/datasets/<source>/<subset>`) was ingested from that
     concern it, as quirks."""
     root = locate(root)
-    if is_object(root) or root.parent.parent.name != DATASETS_DIR:
+    if not Root(root).paths or root.parent.parent.name != DATASETS_DIR:
         return []
     source, subset = root.parent.name, root.name
     found = read_source_findings(Path(root.parent.parent.parent), [source])
@@ -169,7 +170,7 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule)."""
     path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
-    corpus = settled_datasets(path) if not is_object(path) and (path / DATASETS_DIR).is_dir() else []
+    corpus = settled_datasets(path) if Root(path).paths and (path / DATASETS_DIR).is_dir() else []
     roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
     reports = [validate_dataset(r, data=data, videos=videos) for r in roots]
     if corpus:

@@ -160,6 +160,11 @@ def hand_dims(hand: int, part: slice) -> slice:
     return slice(base + part.start, base + part.stop)
 
 
+def present_hands(mask: np.ndarray) -> list[int]:
+    """Hands whose wrist position is real in this embodiment's mask."""
+    return [h for h in range(len(HANDS)) if mask[hand_dims(h, WRIST_POS)].all()]
+
+
 def _hand_names(hand: str, wrist: Sequence[str], rot: str, grip: str, tip_suffix: str) -> list[str]:
     names = [f"{hand}.wrist.{a}" for a in wrist]
     names += [f"{hand}.wrist.{rot}{i}" for i in range(6)]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from schemas.actions import ActionKind
 from schemas.arrow import arrow_schema
-from schemas.behaviour import BehaviourRecord, CopyColumns
+from schemas.behaviour_record import BehaviourRecord, CopyColumns
 from schemas.qa import QARecord, catalog_fields
 from schemas.tiers import QualityTier
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actions import ActionKind
 from schemas.arrow import arrow_schema
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.canonical import ACTION
 from schemas.lerobot import INFO_PATH, InfoJson
 from schemas.qa import QAConfig, QARecord

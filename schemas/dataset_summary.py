@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class Said(Protocol):
-    """What the summary reads of a quirk (`schemas.dataset_meta.Quirk`, which imports this module)."""
+    """What the summary reads of a quirk (`schemas.quirks.Quirk`)."""
 
     severity: str
     code: str

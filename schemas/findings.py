@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.arrow import arrow_schema
 
 SOURCE_FINDINGS_DIR = "catalog/source_findings"
-Severity = Literal["info", "warning", "error"]  # as `schemas.dataset_meta.Severity`
+Severity = Literal["info", "warning", "error"]  # as `schemas.quirks.Severity`
 NO_EPISODES = "no_episodes"  # the code of a source that yielded no episode at all (`--strict` makes it an error)
 
 

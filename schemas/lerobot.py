@@ -343,6 +343,13 @@ class MetaFileError(ValueError):
         super().__init__(message)
 
 
+def split_lines(text: str) -> list[str]:
+    """A jsonl file's lines with their "\\n": unlike `str.splitlines`, a U+2028 inside a JSON string (which
+    `ensure_ascii=False` leaves raw) does not end a line."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-empty line; a torn last line or a line that is not UTF-8 raises
     MetaFileError with its position."""

@@ -23,6 +23,14 @@ Forms, each as the makers' code feeds it to its MANO layer:
   center_idx=0, use_pca=False, flat_hand_mean=True)` per side, joints + `tsl`: the wrist joint at `tsl`
   (oakink/OakInk2-PreviewTool@63365c6:README.md:226-237, src/oakink2_preview/launch/viz/seg_3d.py:127-143,187-210).
 
+`fix_left_shapedirs`: whether the maker's layer repairs the official MANO_LEFT's flaw (its shape directions' x
+component equals MANO_RIGHT's instead of its negation, smplx issue #48) before posing a left hand. The parameters were
+fitted through the maker's layer, so eidata follows it (checked by running the maker's code,
+tests/adapters/<source>/test_maker_code.py). HOT3D's repairs it (facebookresearch/hot3d@e814021:
+hot3d/data_loaders/mano_layer.py: `shapedirs[:, 0, :] *= -1` when the two x components nearly agree): the default.
+OakInk2's does not: manotorch's `ManoLayer` registers the pickle's `shapedirs` as read
+(lixiny/manotorch@933be97:manotorch/manolayer.py:74-76, the commit OakInk2 pins as its submodule).
+
 `left_on_right`: a left hand posed on MANO_RIGHT and mirrored across its x axis before the global rotation, the way
 VITRA builds both hands from the right model only (visualize_core.py:405-414: `joints[:, :, 0] *= -1`, then
 `R @ (J - J0) + T`). `wrist_at`: whether the wrist translation is MANO's `transl` parameter (the wrist joint then sits
@@ -50,6 +58,7 @@ class ManoConvention:
     left_on_right: bool = False  # a left hand given on MANO_RIGHT, mirrored across x (VITRA)
     wrist_at: Literal["transl", "joint"] = "transl"  # the wrist stream's translation: MANO's `transl` or the joint
     tips: Literal["manopth", "smplx"] = "manopth"  # fingertip vertices (`ingest.canonical.mano.model.TIP_VERTICES`)
+    fix_left_shapedirs: bool = True  # repair MANO_LEFT's shape directions (smplx #48) as the maker's layer does
 
     def __post_init__(self) -> None:
         if self.form not in MANO_FORMS:
@@ -73,6 +82,6 @@ MAKERS: dict[str, ManoConvention] = {
     "arctic": ManoConvention("axis_angle", tips="smplx"),
     "hoi4d": ManoConvention("axis_angle", flat_hand_mean=True),
     "taco": ManoConvention("axis_angle", flat_hand_mean=True, wrist_at="joint"),
-    "oakink2": ManoConvention("quat_wxyz", flat_hand_mean=True, wrist_at="joint"),
+    "oakink2": ManoConvention("quat_wxyz", flat_hand_mean=True, wrist_at="joint", fix_left_shapedirs=False),
     "vitra": ManoConvention("rotmat", flat_hand_mean=True, wrist_at="joint", tips="smplx"),
 }

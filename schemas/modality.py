@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.dataset_meta import MODALITY_PATH, Quirk, quirk, read_json
+from schemas.dataset_meta import MODALITY_PATH, read_json
 from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson, MetaRecord
+from schemas.quirks import Quirk, quirk
 
 Group = Literal["state", "action"]
 DEFAULT_COLUMN: dict[str, str] = {"state": "observation.state", "action": "action"}

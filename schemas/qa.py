@@ -15,12 +15,15 @@ is the canonical wrist frame's z axis (wrist -> fingertips, `robots.eef_offsets`
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.arrow import arrow_schema, arrow_type
+from schemas.behaviour import BehaviourConfig
 from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -199,6 +202,55 @@ def record_from_columns(row: dict[str, Any], record: type[R]) -> R | None:
     n, names = len(CATALOG_PREFIX), set(record.model_fields)
     values = {k[n:]: v for k, v in row.items() if k.startswith(CATALOG_PREFIX) and k[n:] in names and v is not None}
     return record(**values) if values else None
+
+
+# -- what canonicalization measures for the judging step --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidityReport:
+    valid: np.ndarray  # (N,) bool: passed every per-frame check
+    reasons: dict[str, int]  # check name -> frames flagged (a frame may count under several)
+    keep: list[tuple[int, int]]  # [start, end) spans to keep; empty when rejected
+    rejected: str | None = None  # why the whole episode is rejected
+    static: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,) human frames cropped as idle
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.valid)
+
+    @property
+    def invalid_fraction(self) -> float:
+        """Fraction of frames failing a per-frame check (crops of motionless fragments do not count)."""
+        return float(1.0 - self.valid.mean()) if len(self.valid) else 0.0
+
+
+@dataclass(frozen=True)
+class IdleCut:
+    """Where idle ends cut a stretch of canonical frames: keep [start, stop) of its `frames`."""
+
+    frames: int
+    start: int
+    stop: int
+    idle_start_s: float
+    idle_end_s: float
+
+    @property
+    def cuts(self) -> bool:
+        return (self.start, self.stop) != (0, self.frames)
+
+    def reason(self, config: BehaviourConfig) -> str:
+        parts = []
+        if self.start:
+            parts.append(f"idle start {self.idle_start_s:.1f} s: frames 0..{self.start - 1} cut")
+        if self.stop < self.frames:
+            parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
+        return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
+
+    def record(self) -> dict[str, float | int]:
+        return dict(
+            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
+        )
 
 
 # -- what QA decides --------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ class StorageOptions(BaseModel):
         " GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application default credentials)",
     )
     # S3's limits (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html): a part is 5 MiB to 5 GiB, the last
-    # shorter, 10,000 parts at most; one PUT is at most 5 GiB. Larger objects go in parts (ingest/storage/multipart.py)
+    # shorter, 10,000 parts at most; one PUT is at most 5 GiB. Larger objects go in parts
+    # (adapters/storage/multipart.py)
     multipart_threshold: int = Field(
         128 << 20,
         ge=MIN_PART_BYTES,

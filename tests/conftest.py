@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests import tiering
+
 if TYPE_CHECKING:
     from jobs.ingest.report import IngestReport
 
-pytest_plugins = ["tests.oracle.fixture", "tests.oracle.fixture_v30", "tests.ray_scope"]
+pytest_plugins = ["tests.oracle.fixture", "tests.oracle.fixture_v30", "tests.ray_scope", "tests.timing"]
 
 os.environ.setdefault("SVT_LOG", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,9 +62,12 @@ def is_scenario(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, and before tests/benchmarks starts its smoke runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    long = set(tiering.listed())  # `make test` leaves these modules out, `make test-long` runs them (tests/tiering.py)
     for item in items:
         if is_scenario(item):
             item.add_marker(pytest.mark.scenario)
+        if item.nodeid.split("::", 1)[0] in long:
+            item.add_marker(pytest.mark.long)
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
     try:
         import torch

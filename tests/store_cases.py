@@ -16,10 +16,10 @@ from pydantic import BaseModel
 
 from adapters import get_adapter
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode
+from adapters.storage.corpus import read_corpus
 from adapters.storage.location import Where, metering
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
-from ingest.storage.corpus import read_corpus
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import ADAPTERS, OPTIONS, SOURCES, write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest

@@ -1,8 +1,8 @@
-"""Imports run one way: schemas <- adapters <- ingest <- training <- jobs, and no module reaches itself again through
-the modules it imports (no file-level circle). Every import statement of a shipped module counts, whether it sits
-at module level, inside a function (an import hidden in a method is still an upward import, and still closes a
-circle when the method runs) or under `if TYPE_CHECKING:` (a circle that only the type checker walks is still two
-modules that cannot be read, moved or tested one without the other)."""
+"""Imports run one way: schemas <- adapters/storage <- adapters <- ingest <- training <- jobs, and no module reaches
+itself again through the modules it imports (no file-level circle). Every import statement of a shipped module counts,
+whether it sits at module level, inside a function (an import hidden in a method is still an upward import, and still
+closes a circle when the method runs) or under `if TYPE_CHECKING:` (a circle that only the type checker walks is still
+two modules that cannot be read, moved or tested one without the other)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = ("schemas", "adapters", "ingest", "training", "jobs")  # each may import only those before it
+TOPS = ("schemas", "adapters", "ingest", "training", "jobs")  # the shipped folders
+# Each layer may import only those before it. A module belongs to the longest layer its name starts with: the storage
+# room (`adapters/storage`, the house's one I/O base) is a layer of its own, below the rest of adapters.
+LAYERS = ("schemas", "adapters.storage", "adapters", "ingest", "training", "jobs")
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -34,15 +37,21 @@ def _imported(path: Path, root: Path = REPO) -> list[tuple[int, str]]:
     return out
 
 
-def upward_imports() -> list[str]:
+def layer_of(module: str) -> int | None:
+    """The rank in `LAYERS` of the layer `module` (a dotted name) belongs to; None outside the shipped tree."""
+    ranks = [rank for rank, layer in enumerate(LAYERS) if module == layer or module.startswith(layer + ".")]
+    return max(ranks, key=lambda r: len(LAYERS[r])) if ranks else None
+
+
+def upward_imports(root: Path = REPO) -> list[str]:
     """`path:line layer -> module` for every import of a layer above the importing module's own."""
     hits = []
-    for rank, layer in enumerate(LAYERS):
-        above = set(LAYERS[rank + 1 :])
-        for path in sorted((REPO / layer).rglob("*.py")):
-            for line, module in _imported(path):
-                if module.split(".")[0] in above:
-                    hits.append(f"{path.relative_to(REPO)}:{line} {layer} -> {module}")
+    for path in sorted(p for top in TOPS for p in (root / top).rglob("*.py")):
+        own = layer_of(_module_name(path, root))
+        for line, module in _imported(path, root):
+            target = layer_of(module)
+            if own is not None and target is not None and target > own:
+                hits.append(f"{path.relative_to(root)}:{line} {LAYERS[own]} -> {module}")
     return hits
 
 
@@ -114,8 +123,19 @@ def describe(component: list[str], graph: dict[str, dict[str, str]]) -> str:
 def test_no_module_imports_a_layer_above_its_own() -> None:
     hits = upward_imports()
     assert not hits, (
-        "imports that run up the layers (schemas <- adapters <- ingest <- training <- jobs):\n" + "\n".join(hits)
+        "imports that run up the layers (schemas <- adapters.storage <- adapters <- ingest <- training <- jobs):\n"
+        + "\n".join(hits)
     )
+
+
+def test_the_storage_room_imports_only_schemas(tmp_path: Path) -> None:
+    (tmp_path / "adapters" / "storage").mkdir(parents=True)
+    (tmp_path / "adapters" / "storage" / "corpus.py").write_text(
+        "from adapters.storage.urls import filesystem\nfrom schemas.corpus import JOB_DIR\n"
+        "def f():\n    from adapters.base import SourceAdapter\n"
+    )
+    (tmp_path / "adapters" / "base.py").write_text("from adapters.storage.corpus import Corpus\n")
+    assert upward_imports(tmp_path) == ["adapters/storage/corpus.py:4 adapters.storage -> adapters.base.SourceAdapter"]
 
 
 # Canonicalization measures and cuts (validity, idle ends: `ingest.qa.validity`, `ingest.qa.idle`); it never judges.
@@ -150,8 +170,38 @@ def test_the_judging_rule_sees_a_planted_import(tmp_path: Path) -> None:
     assert judging_imports(tmp_path) == ["ingest/canonical/span.py:2 -> ingest.qa.phase.assess_arrays"]
 
 
+# The record the steps pass is built of schemas and the adapter's types only: it imports no step's room (QA's types
+# it carries live in `schemas.qa`), so no folder of ingest circles back through it.
+RECORDS = ("ingest/episode.py",)
+
+
+def record_imports(root: Path = REPO) -> list[str]:
+    """`path:line -> module` for every import of an `ingest` module by a record module (`RECORDS`)."""
+    return [
+        f"{rel}:{line} -> {module}"
+        for rel in RECORDS
+        if (root / rel).exists()
+        for line, module in _imported(root / rel, root)
+        if module.startswith("ingest.")
+    ]
+
+
+def test_the_steps_record_imports_no_ingest_room() -> None:
+    hits = record_imports()
+    assert not hits, "the steps' record imports a room of ingest (move the type it needs to schemas/):\n" + "\n".join(
+        hits
+    )
+
+
+def test_the_record_rule_sees_a_planted_import(tmp_path: Path) -> None:
+    planted = tmp_path / "ingest" / "episode.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("from ingest.qa.idle import IdleCut\n")
+    assert record_imports(tmp_path) == ["ingest/episode.py:1 -> ingest.qa.idle.IdleCut"]
+
+
 def test_no_import_circle_between_modules() -> None:
-    graph, _ = import_graph(REPO, LAYERS)
+    graph, _ = import_graph(REPO, TOPS)
     found = circles(graph)
     assert not found, (
         f"{len(found)} file-level import circle(s) (module-level, function-level and TYPE_CHECKING imports counted); "
@@ -203,7 +253,7 @@ def test_the_check_finds_circles_through_functions_type_checking_and_relative_im
 
 
 def test_the_repository_check_reads_every_shipped_module() -> None:
-    graph, modules = import_graph(REPO, LAYERS)
+    graph, modules = import_graph(REPO, TOPS)
     assert set(graph) == set(modules)
     assert len(modules) > 200 and {"schemas.corpus", "jobs.cli", "adapters.registry"} <= set(modules)
     assert sum(len(e) for e in graph.values()) > 500  # the graph is not empty by a resolution slip

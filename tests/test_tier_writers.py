@@ -102,7 +102,7 @@ def test_a_canonical_episodes_tier_cannot_be_assigned() -> None:
         cameras={},
         task="",
         default_tier=QualityTier.high,
-        verdicts=[TierVerdict(tier=QualityTier.low, reason="failed episode (success=False)")],
+        verdicts=(TierVerdict(tier=QualityTier.low, reason="failed episode (success=False)"),),
         native_fps=10.0,
         success=False,
     )

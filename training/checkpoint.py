@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from ingest.files.atomic import atomic_write, write_text_atomic
+from adapters.storage.atomic import atomic_write, write_text_atomic
 from training.config import TrainConfig
 from training.normalize import NormStats
 

@@ -9,7 +9,7 @@ the tasks that never see it (renormalized within its tier's row); its `fut_laten
 `future_mask` 0. Chunk steps past the episode's end repeat the last action (GR00T's edge padding) with `chunk_mask` 0,
 so they give no loss. Latents are read as memory-mapped safetensors slices (only the rows needed), a per-worker cache
 keeps recent episodes' action/state arrays, and a bucket's files are fetched once into the bounded local cache
-(`index.files`, `ingest.storage.corpus_files`).
+(`index.files`, `adapters.storage.corpus_files`).
 """
 
 from __future__ import annotations

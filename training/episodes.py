@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
 from ingest.progress import Progress
-from ingest.storage.corpus_files import CorpusFiles, Where, manifest_files
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ingest.files.atomic import write_text_atomic
+from adapters.storage.atomic import write_text_atomic
 from training.distributed import all_reduce_sum
 from training.flow import per_task_sums
 from training.objective import Losses

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ingest.files.atomic import write_text_atomic
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus_files import CorpusFiles
 from ingest.lerobot.union_stats import UnionStats
-from ingest.storage.corpus_files import CorpusFiles
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from ingest.files.atomic import write_text_atomic
-from ingest.storage.corpus_files import manifest_files
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus_files import manifest_files
 from schemas.storage import StorageOptions
 from training import flops
 from training.attention import choose_backend, pad_text

@@ -62,7 +62,8 @@ from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
 from adapters.storage import bounds
 from adapters.storage.contain import contained
-from adapters.storage.location import Location, is_object, listing
+from adapters.storage.location import Location, listing
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -121,8 +122,7 @@ class AgibotAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video). Genie Sim / A2D exports beside them
         are the `agibot_genie` source's: named in a source finding, not read."""
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         export = next(episode_dirs(root), None)
         if export is not None:
             msg = f"Genie Sim / A2D exports ({export.relative_to(root)}) not read: adapter agibot_genie reads them"

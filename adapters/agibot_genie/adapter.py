@@ -43,7 +43,8 @@ from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.storage import bounds
-from adapters.storage.location import Location, is_object
+from adapters.storage.location import Location
+from adapters.storage.root import Root
 from schemas.tiers import QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,7 @@ class GenieAdapter(SourceAdapter):
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
         error (file, episode, field), the others go on. Reads only the two small JSON files."""
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         return self.capped(self._refs(root))
 
     def _refs(self, root: Location) -> Iterator[EpisodeRef]:

@@ -6,6 +6,8 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 | --- | --- | --- |
 | `hand_tracking_results[_vN].csv` 21 landmarks, device frame | `states["mano21_keypoints"]` (T,2,21,3), derived | m |
 | `wrist_and_palm_poses_v2.csv` wrist, palm centre, normal | `HandTrack.rotation`, no fingers | `se3_4x4` |
+| `wrist_and_palm_poses[_v1].csv` (no normals) wrist | `HandTrack.position` alone, no rotation, no fingers | m |
+| `wrist_and_palm_poses*.csv` palm centre | `states["palm/<side>"]` on the hand's tracked rows | m, world |
 | `<side>_tracking_confidence` | `states["confidence/<side>"]`, `HandTrack.confidence` | 0..1 (sentinels 0) |
 | `closed_loop_trajectory.csv` T_world_device (1 kHz) | `states["device/T_world_device"]` at the hand rows | `se3_4x4` |
 | `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
@@ -20,8 +22,10 @@ Which file (`folder.choose`, at discovery): per form its newest version (`_vN` h
 last), the 21 landmarks before the wrist-and-palm poses, and only a file whose rows meet the trajectory's span; the
 files not read are said (source findings: info for older versions, a warning for a file of another session; a folder
 with no hand file, or only eye gaze, a `folder_skipped` warning printed in the ingest summary). A wrist-and-palm hand
-has a wrist pose (`forms.wrist_frames`) on its tracked rows and no fingers (fingertips out of the mask, keypoints 0
-and out of `has_hands`); the first version (no normals) is refused, naming the file: no rotation to give.
+has, on its tracked rows, a wrist pose (`forms.wrist_frames`) where the file has normals, a wrist position alone
+where it has none (the first version: its rotation dims out of the mask), and no fingers (fingertips out of the mask,
+no keypoint slot claimed, out of `has_hands`). An untracked hand: confidence <= 0, the maker's reader's rule for
+every version (-1 in the sample's first wrist-and-palm file, 0 in its second: `files.py`).
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
 read. Each hand row takes the device pose of the trajectory row nearest in time (the trajectory is at 1 kHz: within
 0.5 ms; rows farther than `max_pose_gap_us` have no pose and are not read, their count said in a note and
@@ -142,12 +146,6 @@ class AriaMpsAdapter(SourceAdapter):
         hands_path, traj_path = mps / files.HAND_DIR / name, slam / files.TRAJECTORY
         wrist_only = ref.locator.get("form") == forms.WRIST_FORM
         res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*self._text(hands_path, ep))
-        if isinstance(res, files.WristAndPalm) and res.palm_normal is None:
-            msg = (
-                f"{name} is {res.version}: wrist and palm points give no wrist rotation, and the canonical wrist "
-                "needs one (a position-only wrist is not supported yet)"
-            )
-            raise self.error(msg, file=hands_path, episode=ep, field="nx_left_palm_device")
         traj = self._trajectory(traj_path, res.micros, ep)
         calib = self._calibration(slam / files.CALIBRATION, ep)
         posed = traj.gap <= self.options.max_pose_gap_us
@@ -182,7 +180,8 @@ class AriaMpsAdapter(SourceAdapter):
             states[f"confidence/{side}"] = conf
             if h in sig.hands:
                 track = sig.hands[h]
-                t = track.rotation.timestamps if track.rotation is not None else ts
+                own = track.rotation if track.rotation is not None else track.position
+                t = own.timestamps if own is not None else ts
                 track.confidence = conf if len(t) == len(ts) else Stream(t, conf.values[np.isin(ts, t)], unit="0..1")
         sig.native_state_keys = [k for k in states if k != "mano21_keypoints"]
         masked = {side: int((~res.tracked[rows, h]).sum()) for h, side in enumerate(HANDS)}
@@ -296,17 +295,33 @@ def _rel(root: Location, mps: Location) -> str:
 def _wrist_hands(
     res: files.WristAndPalm, rows: np.ndarray, ts: np.ndarray, world_from_device: np.ndarray, sig: HandSignals
 ) -> dict[str, Stream]:
-    """A wrist-and-palm file's hands (second version: with normals): a wrist pose each from wrist, palm centre and
-    palm normal (`forms.wrist_frames`) in the SLAM world by the device pose of its row, on the hand's tracked rows
-    only (its own window); no fingers (no keypoints: the fingertips stay out of the mask)."""
-    assert res.palm_normal is not None
-    for h in range(len(HANDS)):
+    """A wrist-and-palm file's hands in the SLAM world by the device pose of each row, on each hand's tracked rows
+    only (its own window): the second version (normals) a wrist pose from wrist, palm centre and palm normal
+    (`forms.wrist_frames`), the first a wrist position alone (no orientation: a `HandTrack` position alone, its
+    rotation dims out of the mask). No fingers: no keypoints, the fingertips out of the mask. Each hand's palm
+    centre is kept as the native `palm/<side>` (m, world) on its tracked rows."""
+    states: dict[str, Stream] = {}
+    for h, side in enumerate(HANDS):
         on = res.tracked[rows, h]
         if not on.any():
             continue
-        r = rows[on]
-        device_from_wrist = forms.wrist_frames(res.wrist[r, h], res.palm[r, h], res.palm_normal[r, h], h)
-        pose = world_from_device[on] @ device_from_wrist
-        sig.hands[h] = HandTrack(rotation=Stream(ts[on], pose, unit="se3_4x4", frame=WORLD))
-    sig.notes.append("wrist-and-palm poses: wrist pose from wrist, palm centre and palm normal; no fingers")
-    return {}
+        r, t = rows[on], ts[on]
+        rot, trans = world_from_device[on, :3, :3], world_from_device[on, :3, 3]
+        palm = np.einsum("tij,tj->ti", rot, res.palm[r, h]) + trans
+        states[f"palm/{side}"] = Stream(t, palm, unit="m", frame=WORLD)
+        if res.palm_normal is None:
+            wrist = np.einsum("tij,tj->ti", rot, res.wrist[r, h]) + trans
+            sig.hands[h] = HandTrack(position=Stream(t, wrist, unit="m", frame=WORLD))
+        else:
+            device_from_wrist = forms.wrist_frames(res.wrist[r, h], res.palm[r, h], res.palm_normal[r, h], h)
+            pose = world_from_device[on] @ device_from_wrist
+            sig.hands[h] = HandTrack(rotation=Stream(t, pose, unit="se3_4x4", frame=WORLD))
+    sig.notes.append(
+        "wrist-and-palm poses: "
+        + (
+            "wrist position only (the first version has no normals: no wrist rotation); no fingers"
+            if res.palm_normal is None
+            else "wrist pose from wrist, palm centre and palm normal; no fingers"
+        )
+    )
+    return states

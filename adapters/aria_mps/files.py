@@ -12,6 +12,11 @@ being facebookresearch/projectaria_tools at 90f70ff (abbreviated `pat`):
   427-580; the reader picks the version by the normal columns, :209-226, :979-988). Columns are found by name.
 - Landmark order: the maker's `HandLandmark` enum (core/mps/HandTracking.h:33-60): 5 fingertips thumb..pinky, wrist,
   thumb intermediate and distal, then proximal / intermediate / distal of index, middle, ring, pinky, palm centre.
+- `wrist_and_palm_poses.csv`: `tracking_timestamp_us`, per side `<side>_tracking_confidence`,
+  `t{x,y,z}_<side>_{wrist,palm}_device` (15 columns, the first version: no orientation at all); the second adds
+  `n{x,y,z}_<side>_{palm,wrist}_device`; the maker tries the second then the first (facebookresearch/
+  projectaria_tools@309c672 core/mps/HandTrackingReader.cpp `readWristAndPalmPosesV1`, `readWristAndPalmPosesV2`,
+  `readWristAndPalmPoses`), as eidata picks by the normal columns.
 - A missing hand: the reader keeps a side only when its confidence is > 0 (HandTrackingReader.cpp:407-416, 755-764,
   875-884, 946-955). The docs name -1 (website/docs-technical-specs/mps/data_formats/hand_tracking/
   hand_tracking_outputs.mdx:57); the real sample's `wrist_and_palm_poses_v2.csv` writes 0 where its v1 twin writes -1

@@ -47,7 +47,8 @@ from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
 from adapters.storage import bounds
-from adapters.storage.location import Location, is_object, listing
+from adapters.storage.location import Location, listing
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
@@ -103,8 +104,7 @@ class ArraysAdapter(SourceAdapter):
     )
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
 
         def refs() -> Iterator[EpisodeRef]:
             for path, container in self._stores(root):

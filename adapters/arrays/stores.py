@@ -20,7 +20,8 @@ from adapters.storage import bounds
 from adapters.storage.absent import AbsentData
 from adapters.storage.beneath import held
 from adapters.storage.h5 import open_h5
-from adapters.storage.location import Location, is_object
+from adapters.storage.location import Location
+from adapters.storage.root import Root
 from adapters.storage.sealed import sealed_folder
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
 
@@ -92,8 +93,8 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
         with open_h5(path) as f:
             yield Store("hdf5", f, str(path))
         return
-    if is_object(path):
-        raise ValueError("Zarr stores are read from local paths only (this one is in an object store)")
+    if (refused := Root(path).refusal("paths", "Zarr stores are read from local paths only")) is not None:
+        raise ValueError(refused)
     import zarr  # only a job that reads Zarr pays for the import
 
     from adapters.storage.zarr_beneath import BeneathStore

@@ -14,8 +14,8 @@
 Camera convention (the maker's code, not our reading of docs: Apple's ml-egodex `convert_to_camera_frame` and its
 `cv2.projectPoints` drawing, cited in adapters/README.md `egodex`): `transforms/camera` is world_from_camera with
 OpenCV axes, x right, y down, looking along +z. `camera/intrinsic` is in pixels of the mp4 (fx = fy = 736.6339,
-cx = 960, cy = 540 for 1920x1080). World up = +y (ARKit's gravity-aligned world) remains an assumption of ours,
-unchecked on a real file.
+cx = 960, cy = 540 for 1920x1080). World up = +y (ARKit's gravity-aligned world): on two real episodes
+(`tests/adapters/egodex/test_real.py`) the camera's down axis has world y -0.87 and -0.78 (median), wrists below it.
 
 Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so timestamps are i / 30 s. Embodiment
 `human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).

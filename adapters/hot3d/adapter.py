@@ -16,8 +16,10 @@ File formats and conventions are the maker's (`adapters/hot3d/files.py`): quater
 evidence for each (the maker's code and real samples, the figures measured on them) is in adapters/README.md `hot3d`.
 Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano.convert`)
 the MANO poses are declared (`HandTrack.mano`) for canonicalization to evaluate (the maker's smplx recipe: 15 PCA
-coefficients plus the mean pose, `flat_hand_mean=False`); without them the UmeTrack poses go through the profile
-(`adapters/hot3d/umetrack.py`); with neither, the episode is quarantined naming what is missing.
+coefficients plus the mean pose, `flat_hand_mean=False`, smplx's fingertip vertices, the file's first `betas` for
+both hands); without them the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`); with neither,
+the episode is quarantined naming what is missing. Both give HOT3D's own providers' landmarks
+(`MANOHandDataProvider`, `UmeTrackHandDataProvider`), run on the same files: tests/adapters/hot3d/test_maker_code.py.
 
 World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 3 Y-up; `HandSignals.up_world`,
 `metadata["world_up"]`); the camera is the sensor's (Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes
@@ -104,7 +106,9 @@ def headset_kind(headset: str) -> str:
 class Hot3DOptions(AdapterOptions):
     mano_model_dir: str | None = Field(None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz (licensed)")
     hands_from: Literal["auto", "mano", "umetrack"] = Field("auto", description="which annotation gives keypoints")
-    mano_tips: Literal["manopth", "smplx"] = Field("manopth", description="fingertip vertices (smplx: the maker's)")
+    # HOT3D's landmarks take smplx's fingertip vertices (744, 320, 443, 554, 671: facebookresearch/hot3d@e814021
+    # hot3d/data_loaders/mano_layer.py `MANO_FINGERTIP_VERT_INDICES`); manopth's sit a few millimetres off them
+    mano_tips: Literal["manopth", "smplx"] = Field("smplx", description="fingertip vertices (smplx: the maker's)")
     fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
 
 

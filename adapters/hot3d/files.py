@@ -7,6 +7,8 @@
   `hand_poses` keyed "0" (left) / "1" (right), each with `wrist_xform` {`q_wxyz`, `t_xyz`} (`loader_hand_poses.py`
   `_get_hand_pose`: `q_wxyz[0]` is w) and MANO `pose` (15 PCA coefficients) + `betas` (10), or UmeTrack
   `joint_angles` (22: 20 DoF + 2 zeros) + `hand_confidence`. A hand missing from a line was not annotated there.
+  One MANO shape serves the whole sequence, both hands: the first `betas` of the file, hand "0" before "1"
+  (`loader_hand_poses.py` `load_mano_shape_params`, given to both sides by `ManoHandDataProvider.py`).
 - Camera calibration: Aria sequences carry MPS's `mps/slam/online_calibration.jsonl` (per line `CameraCalibrations`,
   the RGB camera labelled `camera-rgb`, `T_Device_Camera` {`Translation`, `UnitQuaternion` [w, [x, y, z]]},
   `Projection` `FisheyeRadTanThinPrism` params f, cx, cy + 12 distortion); Quest 3 sequences `camera_models.json`
@@ -105,6 +107,7 @@ def read_hand_jsonl(path: Location, kind: str) -> dict[int, dict[str, np.ndarray
     (`joint_angles`, `hand_confidence`)."""
     key, width = ("pose", 15) if kind == "mano" else ("joint_angles", 22)
     tracks = {h: HandTrackRows() for h in HANDS.values()}
+    shape: list[float] | None = None  # MANO: the file's first betas, which HOT3D gives every row of both hands
     cap = bounds.limit("SIDECAR_BYTES")
     with path.open() as f:
         for line_no, line in enumerate(iter(lambda: f.readline(cap + 1), ""), start=1):  # no line past the limit
@@ -119,7 +122,12 @@ def read_hand_jsonl(path: Location, kind: str) -> dict[int, dict[str, np.ndarray
             for handed, hand in HANDS.items():
                 if handed in poses:
                     _add_hand(tracks[hand], poses[handed], ts, key, width, kind, f"line {line_no}: hand {handed}")
-    return {h: t.arrays() for h, t in tracks.items() if t.timestamps}
+                    if shape is None and kind == "mano":
+                        shape = tracks[hand].betas[-1]  # the row just added
+    out = {h: t.arrays() for h, t in tracks.items() if t.timestamps}
+    for arrays in out.values() if shape is not None else ():
+        arrays["betas"] = np.tile(np.asarray(shape, np.float64), (len(arrays["timestamps"]), 1))
+    return out
 
 
 def _add_hand(track: HandTrackRows, entry: Any, ts: int, key: str, width: int, kind: str, where: str) -> None:

@@ -41,7 +41,8 @@ from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
 from adapters.storage import bounds
-from adapters.storage.location import Location, is_object, listing
+from adapters.storage.location import Location, listing
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier, TierVerdict
@@ -70,8 +71,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """Task zips (their central directories only) and episode folders under the root, in natural order."""
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         descriptions = self._descriptions(root)
 
         def refs() -> Iterator[EpisodeRef]:

@@ -97,10 +97,11 @@ from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
-from schemas.dataset_meta import DatasetMeta, check_info, quirk, read_json
+from schemas.dataset_meta import DatasetMeta, check_info, read_json
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.lfs import unreadable
+from schemas.quirks import quirk
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
 from schemas.storage import StorageOptions

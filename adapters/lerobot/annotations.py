@@ -36,9 +36,9 @@ from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
 from schemas.corpus import SourceAnnotation
-from schemas.dataset_meta import Quirk, quirk
-from schemas.dataset_meta import listing as said
 from schemas.lerobot import ActionSegment
+from schemas.quirks import Quirk, quirk
+from schemas.quirks import listing as said
 
 ANNOTATIONS_DIR = "annotations"
 # file -> (the vocabulary's name: its keys `<name>_index` / `<name>`, the per-frame columns indexing it)

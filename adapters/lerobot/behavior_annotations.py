@@ -36,8 +36,9 @@ from adapters.base import Language, RawEpisode
 from adapters.lerobot.quirks import noted
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
-from schemas.dataset_meta import Quirk, quirk, read_json
+from schemas.dataset_meta import read_json
 from schemas.lerobot import InfoJson, MetaFileError, fill_path_template
+from schemas.quirks import Quirk, quirk
 
 TEMPLATE_KEY = "annotation_path"  # the info.json key naming the per-episode file
 ANNOTATIONS_DIR = "annotations"

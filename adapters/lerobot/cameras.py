@@ -13,8 +13,8 @@ from adapters.base import EpisodeRef
 from adapters.camera_roles import Rule, camera_role
 from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
-from schemas.dataset_meta import quirk
 from schemas.lerobot import INFO_PATH
+from schemas.quirks import quirk
 
 FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot
 

@@ -37,10 +37,11 @@ from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import EpisodeFindings, Quirk, Severity, listing, quirk
+from schemas.dataset_rows import EpisodeFindings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
+from schemas.quirks import Quirk, Severity, listing, quirk
 
 # lerobot reads these for every item; `index` only for bookkeeping
 DEFAULT_COLUMNS: dict[str, Severity] = {

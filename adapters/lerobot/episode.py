@@ -16,28 +16,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.base import AdapterError, CameraSource, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
 from adapters.lerobot.columns import (
     BOOKKEEPING,
-    INSTRUCTION_ANNOTATION,
-    LABEL_ANNOTATION,
     MODALITY_DEFAULT,
     SUCCESS_COLUMNS,
     hand_signals,
     is_action_column,
-    runs,
-    span_s,
 )
+from adapters.lerobot.language import episode_language
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
 from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
-from schemas.dataset_meta import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
+from schemas.quirks import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
@@ -279,37 +276,6 @@ class EpisodeReader:
             self.layout[col].append([f"{col}.unassigned", rest.tolist()])
         return out
 
-    def language(self, table: pa.Table, ts: np.ndarray) -> tuple[list[Language], dict[str, list[dict[str, Any]]]]:
-        out: list[Language] = []
-        annotations: dict[str, list[dict[str, Any]]] = {}
-        per_frame = ["task_index", *sorted(c for c in table.column_names if c.startswith("annotation."))]
-        for col in per_frame:
-            if col not in table.column_names or not is_numeric(table.schema.field(col).type):
-                continue
-            kind_words, label_words = col.lower(), col.lower().split(".")[-1]
-            instruction = col == "task_index" or any(w in kind_words for w in INSTRUCTION_ANNOTATION)
-            kind = "instruction" if instruction else "description"
-            is_label = col != "task_index" and any(w in label_words for w in LABEL_ANNOTATION)
-            for start, end, value in runs(column_to_numpy(table[col]).reshape(-1)):
-                text = self.ds.tasks.get(int(value))
-                if text is None:
-                    self.note("task_index_unknown", "warning", f"{col} value {value} is not a task index")
-                    continue
-                s, e = span_s(ts, start, end)
-                if is_label:
-                    annotations.setdefault(col, []).append({"text": text, "start_s": s, "end_s": e})
-                else:
-                    out.append(Language(text, kind, s, e))
-        for col in table.column_names:  # per-frame strings (some ports store the instruction itself)
-            t = table.schema.field(col).type
-            if col not in BOOKKEEPING and (pa.types.is_string(t) or pa.types.is_large_string(t)):
-                for start, end, value in runs(np.asarray(table[col].to_pylist(), dtype=object)):
-                    if value:
-                        out.append(Language(str(value), "instruction", *span_s(ts, start, end)))
-        if not out and "task_index" not in table.column_names:
-            out = [Language(t) for t in self.loc.tasks]
-        return list(dict.fromkeys(out)), annotations  # the same text over the same span once
-
     def success(self, table: pa.Table) -> tuple[bool | None, str | None]:
         """A success flag only from columns that mean it; `next.done` marks the end of every recorded episode."""
         for col in SUCCESS_COLUMNS:
@@ -345,7 +311,7 @@ class EpisodeReader:
         if len(ts) > 1 and np.any(np.diff(ts) < 0):
             self.note("timestamps_not_monotonic", "warning", "parquet timestamps decrease somewhere")
         states, actions, signals = self.streams(table, ts)
-        language, annotations = self.language(table, ts)
+        language, annotations = episode_language(table, ts, self.ds.tasks, self.loc.tasks, self.note)
         success, success_from = self.success(table)
         try:
             segments = [ActionSegment.model_validate(s) for s in loc.extra.get("action_config") or []]

@@ -25,8 +25,8 @@ from adapters.base import HandSignals, RawEpisode, Stream
 from adapters.lerobot.quirks import noted
 from adapters.poses import Pick, PoseHand, command_tracking, hand_track, never_moves
 from schemas.data_file import read_yaml
-from schemas.dataset_meta import quirk
 from schemas.lerobot import InfoJson
+from schemas.quirks import quirk
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import NO_DESCRIPTION, TierVerdict

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from adapters.base import RawEpisode
-from schemas.dataset_meta import Quirk
+from schemas.quirks import Quirk
 
 
 def noted(raw: RawEpisode, quirks: Iterable[Quirk]) -> RawEpisode:

@@ -46,7 +46,8 @@ from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
-from adapters.storage.location import Location, is_object, listing
+from adapters.storage.location import Location, listing
+from adapters.storage.root import Root
 from schemas.lfs import lfs_pointer_message
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
@@ -77,8 +78,7 @@ class RoboMINDAdapter(SourceAdapter):
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
         """Walk the folders (scandir only: no HDF5 is opened); bad episodes come back with `error` set."""
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         instructions = self._instructions(root)
 
         def refs() -> Iterator[EpisodeRef]:

@@ -22,21 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import numpy as np
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import TypesysError
-from scipy.spatial.transform import Rotation
 
 from adapters.base import (
     AdapterError,
     AdapterOptions,
     EpisodeRef,
-    HandSignals,
-    HandTrack,
     Language,
     RawEpisode,
     SourceAdapter,
@@ -45,15 +41,17 @@ from adapters.base import (
 from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.array_joints import name_joints
+from adapters.rosbag.assembled import Assembled
 from adapters.rosbag.bags import FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
 from adapters.rosbag.clock import ClockChoice, choose, core_topics, rate, recording_clock
 from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
+from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
-from adapters.rosbag.tf import TfTree
-from adapters.rosbag.topics import POSE_NAMES, TopicData, joint_arrays, matches, normalize_type, topic_key
+from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
 from adapters.storage.faults import environment_fault
-from adapters.storage.location import Location, is_object
+from adapters.storage.location import Location
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
@@ -66,8 +64,7 @@ class RosbagAdapter(SourceAdapter):
     expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
 
     def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
-        root = root if is_object(root) else root.resolve()
+        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         _ = self.message_types  # a `message_definitions` folder that gives no type fails discovery, once
         return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
 
@@ -130,7 +127,7 @@ class RosbagAdapter(SourceAdapter):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         bag, opts = ref.paths[0], self.options
         span = ref.locator.get("span")
-        ep = _Built()
+        ep = Assembled()
         data, counts, skipped = ep.data, ep.counts, ep.skipped
         with self._reading(bag, ref.raw_id) as (reader, where):
             a, b = span or segments.whole(reader.start_time, reader.end_time)[0]
@@ -183,7 +180,7 @@ class RosbagAdapter(SourceAdapter):
             msg = f"{at}{type(first).__name__}: {first}"
             raise self.error(msg, file=bag, episode=episode, field=topic or "bag") from first
 
-    def _episode(self, ref: EpisodeRef, bag: str, span: tuple[int, int], ep: _Built) -> RawEpisode:
+    def _episode(self, ref: EpisodeRef, bag: str, span: tuple[int, int], ep: Assembled) -> RawEpisode:
         opts, data, counts, skipped = self.options, ep.data, ep.counts, ep.skipped
         clocks: dict[str, ClockChoice] = {}
         times: dict[str, np.ndarray] = {}
@@ -205,7 +202,7 @@ class RosbagAdapter(SourceAdapter):
             self._topic(d, rel[topic], ep, bag, span)
         name_joints(opts.joints, ep, partial(self.error, file=bag, episode=ref.raw_id))
         named = {j.topic for j in opts.joints}  # joint states as well as the JointStates: `clock.core_topics`
-        hands = self._hands(ep, rel, t0)
+        hands = hand_signals(ep, opts.eef, opts.gripper, t0, partial(self.error, file=bag, episode=ref.raw_id))
         if opts.task_topic is None and opts.task:
             ep.language.append(Language(opts.task))
         accounted = {
@@ -273,7 +270,7 @@ class RosbagAdapter(SourceAdapter):
             clock=recording_clock(clocks, core_topics(data, opts.action_topics, named), t0),
         )
 
-    def _topic(self, d: TopicData, t: np.ndarray, ep: _Built, bag: str, span: tuple[int, int]) -> None:
+    def _topic(self, d: TopicData, t: np.ndarray, ep: Assembled, bag: str, span: tuple[int, int]) -> None:
         opts, key, kind = self.options, topic_key(d.topic), d.kind
         frame = next(iter(d.frames)) if len(d.frames) == 1 else None
         if kind == "image":
@@ -344,7 +341,7 @@ class RosbagAdapter(SourceAdapter):
             )
 
     @staticmethod
-    def _joint_names(d: TopicData, names: tuple[str, ...], ep: _Built) -> tuple[str, ...]:
+    def _joint_names(d: TopicData, names: tuple[str, ...], ep: Assembled) -> tuple[str, ...]:
         """`names` with the arrays of a message that names its joints named by joint (`fields.by_joint`); an empty
         or changing `joint_names` is said, its columns kept by index."""
         if not d.joint_names:
@@ -359,92 +356,13 @@ class RosbagAdapter(SourceAdapter):
             ep.said.append(("joints_unnamed", f"topic {d.topic}: an empty joint_names list, columns by index"))
         return by_joint(names, joints)
 
-    def _camera_slot(self, topic: str, ep: _Built) -> Camera | None:
+    def _camera_slot(self, topic: str, ep: Assembled) -> Camera | None:
         """The canonical camera of an image topic: the option's, else the shared vocabulary's for the topic name
         (`adapters/camera_roles.yaml`), never twice."""
         taken = {c.canonical for c in ep.cameras.values()}
         exact = self.options.camera_map
         slot = exact.get(topic) or exact.get(topic.strip("/")) or camera_role(topic)
         return None if slot in taken else slot
-
-    def _hands(self, ep: _Built, rel: dict[str, np.ndarray], t0: int) -> HandSignals:
-        """The moving TF edges as signals, and the end effector the `eef` option names, as a declared hand."""
-        tf_topics = [t for t, d in ep.data.items() if d.kind == "tf" and d.log_ns]
-        for (p, c), (times, vals) in sorted(ep.tree.moving.items()):
-            order = np.argsort(np.asarray(times, np.int64), kind="stable")
-            ts = (np.asarray(times, np.int64)[order] - t0) / 1e9
-            ep.signals[f"tf.{p}.{c}".replace("/", ".")] = Stream(ts, np.stack(vals)[order], POSE_NAMES, frame=p)
-        if not ep.tree.moving and not ep.tree.static:
-            ep.skipped.update(dict.fromkeys(tf_topics, "no transform"))
-        eef = self.options.eef
-        if eef is None:
-            return HandSignals()
-        side = 0 if eef.side == "left" else 1
-        if eef.topic is not None:
-            key = topic_key(eef.topic)
-            s = ep.states.pop(key, None) or ep.signals.pop(key, None)
-            if s is None or s.names is None or not {"pose.position.x", "pose.orientation.w"} <= set(s.names):
-                raise self.error(f"eef.topic {eef.topic!r} holds no PoseStamped in this episode", field="eef.topic")
-            axes = (("position", "xyz"), ("orientation", "xyzw"))
-            xyzq = s.values[:, [s.names.index(f"pose.{a}.{c}") for a, cs in axes for c in cs]].astype(np.float64)
-            ep.states[key] = s
-            ep.chain = [s.frame or "?", eef.topic]
-            ts, xyz, quat, frame = s.timestamps, xyzq[:, :3], xyzq[:, 3:], s.frame
-        else:
-            chain = ep.tree.chain(eef.base or "", eef.frame or "")
-            if chain is None:
-                frames = sorted({f for e in (*ep.tree.moving, *ep.tree.static) for f in e})
-                raise self.error(f"no TF chain from {eef.base!r} to {eef.frame!r}; frames: {frames}", field="eef")
-            times, m = ep.tree.compose(chain)
-            ep.chain = [eef.base or ""] + [(e[1] if fwd else e[0]) for e, fwd in chain]
-            ep.roles["eef"] = "eef pose: " + " -> ".join(ep.chain)
-            ts, xyz, frame = (times - t0) / 1e9, m[:, :3, 3], eef.base
-            quat = Rotation.from_matrix(m[:, :3, :3]).as_quat()
-        track = HandTrack(Stream(ts, xyz, unit="m", frame=frame), Stream(ts, quat, unit="quat_xyzw", frame=frame))
-        g = self.options.gripper
-        if g is not None:
-            track.gripper = self._gripper(g, ep)
-        return HandSignals(hands={side: track}, frame="robot_base")
-
-    def _gripper(self, g: Any, ep: _Built) -> Stream:
-        key = topic_key(g.topic)
-        for streams in (ep.states, ep.actions, ep.signals):
-            for k, s in streams.items():
-                if (k == key or k.startswith(key + ".")) and s.names and g.component in s.names:
-                    v = s.values[:, s.names.index(g.component)].astype(np.float64)
-                    opening = np.clip((v - g.closed) / (g.open - g.closed), 0.0, 1.0)
-                    return Stream(s.timestamps, opening, unit="0..1")
-        raise self.error(f"gripper: no component {g.component!r} on topic {g.topic!r}", field="gripper.component")
-
-
-@dataclass
-class _Built:
-    """An episode's messages (per topic, the TF tree, counts in the bag, topics not used and why), as assembled."""
-
-    data: dict[str, TopicData] = field(default_factory=dict)
-    tree: TfTree = field(default_factory=TfTree)
-    counts: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    states: dict[str, Stream] = field(default_factory=dict)
-    actions: dict[str, Stream] = field(default_factory=dict)
-    signals: dict[str, Stream] = field(default_factory=dict)
-    cameras: dict[str, BagCamera] = field(default_factory=dict)
-    language: list[Language] = field(default_factory=list)
-    roles: dict[str, str] = field(default_factory=dict)
-    left_out: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    chain: list[str] = field(default_factory=list)
-    said: list[tuple[str, str]] = field(default_factory=list)  # (finding code, message) noted while turning topics
-
-    def constant(self, topic: str, columns: list[str]) -> None:
-        """Say the columns of `topic` that hold one value throughout the episode (`fields.constant_columns`)."""
-        if columns:
-            shown = ", ".join(columns[:12]) + (f", ... ({len(columns) - 12} more)" if len(columns) > 12 else "")
-            self.said.append(
-                (
-                    "constant_channel",
-                    f"topic {topic}: {len(columns)} column(s) hold one value in every message: {shown}",
-                )
-            )
 
 
 def _is_static(topic: str) -> bool:

@@ -28,7 +28,7 @@ _ELEMENT = re.compile(r"^(.*)\[(\d+)\]$")
 
 
 class Episode(Protocol):
-    """What `name_joints` reads and changes of an episode being built (the adapter's `_Built`)."""
+    """What `name_joints` reads and changes of an episode being built (`adapters.rosbag.assembled.Assembled`)."""
 
     counts: dict[str, int]
     skipped: dict[str, str]

@@ -220,6 +220,19 @@ def refuse_special(loc: Where) -> None:
         raise NotRegularFile(loc, kind)
 
 
+def refuse_special_tree(loc: Where) -> None:
+    """`NotRegularFile` for a local file that is, or a local folder that holds, a special file; an object store holds
+    none (nothing listed)."""
+    if not is_object(loc):
+        for part in [loc, *(e.path for e in listing(loc) if not e.is_dir)]:
+            refuse_special(part)
+
+
+def is_location(value: object) -> bool:
+    """A path or a URL (a str, an os.PathLike, a UPath), as opposed to a file object a caller opened."""
+    return isinstance(value, (str, os.PathLike, UPath))
+
+
 def _no_pointer(path: Path, name: Path) -> None:
     """LfsPointer (`schemas.lfs`) naming `name` when the local file `path` is a Git LFS pointer, `NotRegularFile`
     when it is a special file; a stat, and a read of the few bytes of a file small enough to be a pointer."""

@@ -6,6 +6,7 @@
     program/task_target.json                          {sequence key: task}
     program/program_info/<token>.json                 {"(left interval, right interval)": primitive}
     program/desc_info/<token>.json                    {"(left interval, right interval)": {"seg_desc": text}}
+    object_raw/obj_desc.json                          {object id: {"obj_id", "obj_name"}} (README.md:239-249)
 
 The hands' tensors are made by torch and pickled as the toolkit's `pickle.load` reads them back (torch is imported
 here only). Geometry as `synthetic/vitra.py` builds an egocentric scene, in a motion-capture world whose up is -y:
@@ -118,9 +119,10 @@ def annotation(spec: OakInk2SequenceSpec, seed: int = 0) -> dict:
 def write_oakink2(root: Path, specs: list[OakInk2SequenceSpec]) -> Path:
     """Each sequence's annotation, images and program (module docstring); returns the root."""
     root = Path(root)
-    targets = {}
+    targets, objects = {}, set()
     for k, spec in enumerate(specs):
         anno = annotation(spec, seed=k)
+        objects.update(anno["obj_list"])
         (root / "anno_preview").mkdir(parents=True, exist_ok=True)
         with open(root / "anno_preview" / f"{spec.token}.pkl", "wb") as f:
             pickle.dump(anno, f)
@@ -135,6 +137,9 @@ def write_oakink2(root: Path, specs: list[OakInk2SequenceSpec]) -> Path:
             (root / "program" / name / f"{spec.token}.json").write_text(json.dumps(rows))
         targets[spec.token.replace("++", "/")] = TASK
     (root / "program" / "task_target.json").write_text(json.dumps(targets))
+    (root / "object_raw").mkdir(parents=True, exist_ok=True)  # the toolkit's `OakInk2__Dataset` reads it on opening
+    desc = {o: {"obj_id": o, "obj_name": "cup"} for o in sorted(objects)}
+    (root / "object_raw" / "obj_desc.json").write_text(json.dumps(desc))
     return root
 
 

@@ -126,7 +126,7 @@ def canonicalize(
 ) -> list[CanonicalEpisode]:
     """Every kept span of `raw` as a canonical episode; an empty list when nothing valid remains (why:
     `canonicalize_spans`, for a caller that records rejections, as the ingest worker does)."""
-    return canonicalize_spans(raw, spec, registry, source=source).episodes
+    return list(canonicalize_spans(raw, spec, registry, source=source).episodes)
 
 
 def canonicalize_spans(
@@ -158,7 +158,7 @@ def canonicalize_spans(
             rejections.append(out)
         else:
             episodes += out
-    return Canonicalized(episodes, rejections, reasons_of(ctx.reasons))
+    return Canonicalized(tuple(episodes), tuple(rejections), tuple(reasons_of(ctx.reasons)))
 
 
 def _context(

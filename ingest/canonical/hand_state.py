@@ -30,10 +30,22 @@ def _flat(s: Stream) -> np.ndarray:
     return s.values.reshape(len(s), -1).astype(np.float64)
 
 
+def position_only(track: HandTrack) -> bool:
+    """A wrist position with no orientation (`HandTrack`): its position is the canonical wrist's, no rotation."""
+    return track.position is not None and track.rotation is None
+
+
 def wrist_poses(track: HandTrack) -> Stream | None:
-    """The declared wrist as (T,4,4) poses on the position stream's clock (None: the track has no wrist)."""
+    """The declared wrist as (T,4,4) poses on the position stream's clock (None: the track has no wrist). A
+    position-only wrist has the identity for rotation: it moves its position with the frame, and `hand_block` never
+    marks its rotation dims available (they stay out of the mask, written 0)."""
     if not track.has_wrist:
         return None
+    if position_only(track):
+        assert track.position is not None
+        poses = np.tile(np.eye(4), (len(track.position), 1, 1))
+        poses[:, :3, 3] = _flat(track.position)
+        return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
     rot = track.rotation
     assert rot is not None
     if rot.unit == "se3_4x4":
@@ -118,6 +130,9 @@ def hand_block(
     wrist = wrists.get(hand)
     if wrist is not None:
         poses = rs.resample_poses(wrist.timestamps, wrist.values.astype(np.float64), grid_abs)
+        if sig.apply_offset and position_only(track) and any(offset.translation):
+            msg = f"hand {hand}: a position-only wrist cannot take an EEF offset's translation (it needs the rotation)"
+            raise ValueError(msg)
         if sig.apply_offset:
             poses = apply_eef_offset(poses, offset)
     robot_kp = track.keypoints is not None and track.keypoints.frame == "wrist"  # a robot hand's, by FK
@@ -139,7 +154,8 @@ def hand_block(
     if poses is not None:
         p9 = pose_to_pos_rot6d(poses)
         out[:, WRIST_POS], out[:, WRIST_ROT6D] = p9[:, :3], p9[:, 3:]
-        avail[WRIST_POS] = avail[WRIST_ROT6D] = True
+        avail[WRIST_POS] = True
+        avail[WRIST_ROT6D] = not position_only(track)
     if track.gripper is not None:
         g = rs.resample_hold(track.gripper.timestamps, track.gripper.values.reshape(-1), grid_abs)
         out[:, GRIPPER.start] = g

@@ -33,11 +33,12 @@ from ingest.canonical.posed import posed_camera
 from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
 from ingest.qa.idle import idle_cut
-from ingest.qa.validity import ValidityReport, check_validity
+from ingest.qa.validity import check_validity
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
 from schemas.lerobot import ActionSegment
+from schemas.qa import ValidityReport
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
@@ -295,7 +296,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         default_tier=raw.tier,
         # the adapter's verdicts as it gave them (a simulation lowers its default), then canonicalization's notes
         # (units read, hands built, cuts: issue 59, notes kept apart from the reasons)
-        verdicts=[*ctx.reasons, *(TierVerdict.note(c, "canonical_cut") for c in cuts)],
+        verdicts=(*ctx.reasons, *(TierVerdict.note(c, "canonical_cut") for c in cuts)),
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

@@ -137,14 +137,11 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
         yield frame
 
 
-class FrameCheck(Protocol):
-    """A check that measures the camera frames as the writer encodes them (the judging step's camera tap,
-    `ingest.qa.judge.CameraJudge`): `add` each frame, `finish` after the last, before the lineage is written (it may
-    append verdicts to the episode, or raise an `EpisodeError` that discards the staged episode)."""
+class FrameSink(Protocol):
+    """What measures the camera frames as the writer encodes them, so none is decoded twice (the judging step's
+    thumbnails, `ingest.qa.phase.FrameTap`): `add` sees each frame as it passes."""
 
     def add(self, camera: str, frame: np.ndarray) -> None: ...
-
-    def finish(self) -> None: ...
 
 
 def stage_canonical(
@@ -152,35 +149,37 @@ def stage_canonical(
     ep: CanonicalEpisode,
     codec: VideoCodec,
     *,
-    check: FrameCheck | None,
+    frames: FrameSink | None,
     registry: EmbodimentRegistry | None = None,
 ) -> StagedEpisode:
     """Stage `ep` into `dataset_root`'s staging area without the dataset's lock (a parallel worker's half of a
-    write; the single writer commits). The dataset need not exist yet: features from `ep`, the canonical rate."""
+    write; the single writer commits). The dataset need not exist yet: features from `ep`, the canonical rate. Its
+    lineage is not written yet: `with_lineage`, once its cameras are judged."""
     info = InfoJson(fps=CANONICAL_FPS, features={**dataset_features(ep, registry), **default_features()})
     builder = stage_episode(
         dataset_root, info, codec, task=ep.task or "unspecified", label=ep.uid, expected_frames=ep.num_frames
     )
-    return fill(builder, ep, check=check)
+    return fill(builder, ep, frames=frames)
 
 
-def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, check: FrameCheck | None) -> StagedEpisode:
-    """Feed every frame of `ep` with its lineage and segments; any error discards the staged episode. `check` sees
-    each camera frame as it passes and finishes before the lineage is written (so its verdicts are in it): a caller
-    says which (`ingest.qa.judge.camera_judge`) or None, never forgets it."""
+def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, frames: FrameSink | None) -> StagedEpisode:
+    """Feed every frame of `ep` with its segments; any error discards the staged episode. `frames` sees each camera
+    frame as it passes: a caller says which (`ingest.steps.encode`) or None, never forgets it."""
     try:
         for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
             builder.add_frame(frame)
-            if check is not None:
+            if frames is not None:
                 for key in ep.cameras:
                     if image_key(key) in frame:
-                        check.add(image_key(key), frame[image_key(key)])
-        if check is not None:
-            check.finish()
-        builder.extra = {LINEAGE_KEY: lineage(ep).to_json()}
+                        frames.add(image_key(key), frame[image_key(key)])
         if ep.action_config:
             builder.action_config = [s.model_dump() for s in ep.action_config]
         return builder.finish()
     except BaseException:
         builder.abort()
         raise
+
+
+def with_lineage(staged: StagedEpisode, ep: CanonicalEpisode) -> StagedEpisode:
+    """`staged` with `ep`'s lineage, what the commit writes into `episodes.jsonl` (`ep` judged, cameras included)."""
+    return staged.model_copy(update={"extra": {**staged.extra, LINEAGE_KEY: lineage(ep).to_json()}})

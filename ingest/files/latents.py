@@ -1,5 +1,5 @@
-"""Reading and writing one episode's latents file (`schemas.image_latents`), atomically (`ingest.files.atomic`): temp
-files a killed job left never match `episode_*.safetensors` and are removed by `remove_stale_temps`."""
+"""Reading and writing one episode's latents file (`schemas.image_latents`), atomically (`adapters.storage.atomic`):
+temp files a killed job left never match `episode_*.safetensors` and are removed by `remove_stale_temps`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ingest.files.atomic import TEMP_MARK
+from adapters.storage.atomic import TEMP_MARK
 from ingest.files.safetensors_file import save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ingest.files.atomic import atomic_write
+from adapters.storage.atomic import atomic_write
 from schemas.lingbot import LatentPlan, LatentRecord
 
 

@@ -1,5 +1,5 @@
-"""Safetensors files written atomically (`ingest.files.atomic`: hidden temp name, fsync, rename): a reader, or a rerun
-deciding what is done, sees a whole file or none; a killed writer's leftovers are only ever found by `TEMP_MARK`.
+"""Safetensors files written atomically (`adapters.storage.atomic`: hidden temp name, fsync, rename): a reader, or a
+rerun deciding what is done, sees a whole file or none; a killed writer's leftovers are only ever found by `TEMP_MARK`.
 
 The bytes are deterministic: safetensors keeps `__metadata__` in a Rust HashMap whose iteration order is seeded per
 process (safetensors `lib.rs` `Metadata`, serialized by serde_json), so two processes writing the same tensors and
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from ingest.files.atomic import atomic_write
+from adapters.storage.atomic import atomic_write
 
 
 def save_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ingest.files.atomic import TEMP_MARK
+from adapters.storage.atomic import TEMP_MARK
 from ingest.files.latents import TORCH_DTYPES
 from ingest.files.safetensors_file import save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file

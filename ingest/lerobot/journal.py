@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ingest.files.atomic import fsync_path, write_text_atomic
+from adapters.storage.atomic import fsync_path, write_text_atomic
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.writer_dir import JOURNAL
-from schemas.lerobot import INFO_PATH, InfoJson
+from schemas.lerobot import INFO_PATH, InfoJson, split_lines
 
 
 def build_journal(root: Path, parts: list[dict[str, Any]], info: InfoJson) -> dict[str, Any]:
@@ -89,13 +89,6 @@ def apply_journal(root: Path, journal: dict[str, Any], *, durable: bool) -> None
     (root / JOURNAL).unlink(missing_ok=True)
     for stage in journal.get("stage_dirs", []):
         shutil.rmtree(root / stage, ignore_errors=True)
-
-
-def split_lines(text: str) -> list[str]:
-    """A jsonl file's lines with their "\\n": unlike `str.splitlines`, a U+2028 inside a JSON string (which
-    `ensure_ascii=False` leaves raw) does not end a line."""
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _replace_lines(path: Path, by_line: dict[int, str]) -> None:

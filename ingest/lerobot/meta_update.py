@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.lerobot.errors import DatasetError
-from ingest.lerobot.journal import build_meta_journal, split_lines
-from schemas.lerobot import EPISODES_PATH, TASKS_PATH, InfoJson, dump_jsonl_line
+from ingest.lerobot.journal import build_meta_journal
+from schemas.lerobot import EPISODES_PATH, TASKS_PATH, InfoJson, dump_jsonl_line, split_lines
 
 EpisodeEdit = Callable[[dict[str, Any]], dict[str, Any]]
 

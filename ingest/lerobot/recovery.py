@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ingest.files.atomic import remove_temp_files
+from adapters.storage.atomic import remove_temp_files
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.journal import apply_journal, describe
 from ingest.lerobot.staging import is_stage_in_use

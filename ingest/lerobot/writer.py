@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.atomic import write_text_atomic
 from adapters.storage.faults import describe, environment_fault
-from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
@@ -86,7 +86,7 @@ class LeRobotWriter:
         self.codec = codec
         self.durable = durable
         # called with each commit's journal once it is applied (a bucket output publishes the episode's files there,
-        # `ingest.storage.publish`); an exception from it ends this writer's commits
+        # `adapters.storage.publish`); an exception from it ends this writer's commits
         self.on_commit: Callable[[dict[str, Any]], None] | None = None
         self._failed: str | None = None  # why this writer's commits ended (see the module's docstring)
         self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s) if lock_fd is None else lock_fd

@@ -17,7 +17,8 @@ from ingest.qa.duplicates import fingerprint
 from ingest.qa.idle import idle_behaviour
 from ingest.qa.state import DimLimits, moving_frames, state_behaviour
 from ingest.qa.tracking import tracking_behaviour
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 
 MOVING_STEP = 1e-3  # a frame moves when a dim in use stepped by this fraction of its limit range
 

@@ -23,7 +23,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ingest.qa.findings import episode_findings
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.qa import APPROACH_BINS, DatasetFinding, Finding, QAConfig, QARecord
 from schemas.tiers import QualityTier, TierVerdict
 

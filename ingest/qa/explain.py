@@ -37,7 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.qa.validity import runs
-from schemas.behaviour import BehaviourConfig, Why
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import Why
 
 # The ends of the ranges recorders encode positions in, when no description gives limits: 0..1 (a gripper opening,
 # Bridge's `gripper_open`), -1..1, 0..100 and -100..100 (lerobot's motor normalisations RANGE_0_100 for grippers and

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord, Explained
 from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding, Verdict
 from schemas.tiers import QualityTier, reasons_of, tier_of

@@ -12,8 +12,16 @@ import numpy as np
 
 from ingest.qa.projection import CameraView, view_fractions
 from ingest.qa.rotations import rotations
-from ingest.qa.validity import present_hands
-from schemas.canonical import BONES, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, bone_lengths, hand_dims
+from schemas.canonical import (
+    BONES,
+    GRIPPER,
+    MANO21_NAMES,
+    WRIST_POS,
+    WRIST_ROT6D,
+    bone_lengths,
+    hand_dims,
+    present_hands,
+)
 from schemas.canonicalize import KinematicLimits
 from schemas.qa import APPROACH_BIN_DEG, APPROACH_BINS, QAConfig, QARecord
 

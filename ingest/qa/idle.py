@@ -21,6 +21,7 @@ from ingest.qa.limits import canonical_limits
 from ingest.qa.state import DimLimits, _finite_span, _in_use
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import Workspace
+from schemas.qa import IdleCut
 
 
 @dataclass(frozen=True)
@@ -78,34 +79,6 @@ def episode_idle(
     v = np.asarray(natives, np.float64)
     v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against
     return idle_behaviour(v, fps, DimLimits.observed(v), config)
-
-
-@dataclass(frozen=True)
-class IdleCut:
-    """Where idle ends cut a stretch of canonical frames: keep [start, stop) of its `frames`."""
-
-    frames: int
-    start: int
-    stop: int
-    idle_start_s: float
-    idle_end_s: float
-
-    @property
-    def cuts(self) -> bool:
-        return (self.start, self.stop) != (0, self.frames)
-
-    def reason(self, config: BehaviourConfig) -> str:
-        parts = []
-        if self.start:
-            parts.append(f"idle start {self.idle_start_s:.1f} s: frames 0..{self.start - 1} cut")
-        if self.stop < self.frames:
-            parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
-        return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
-
-    def record(self) -> dict[str, float | int]:
-        return dict(
-            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
-        )
 
 
 def idle_cut(

@@ -1,5 +1,5 @@
 """Behaviour QA as a part of the judging step (`ingest.qa.judge`): measured on a canonical episode, its findings
-appended as verdicts (the tier follows from them, `schemas.tiers.tier_of`).
+added as verdicts to a new record (the tier follows from them, `schemas.tiers.tier_of`).
 
 Two moments, so no frame is decoded twice:
 
@@ -18,7 +18,7 @@ never moves in any episode), so the curation step `eidata verdicts` judges them 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,16 +29,16 @@ from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnai
 from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
-from ingest.qa.idle import IdleCut
 from ingest.qa.limits import canonical_limits
 from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
 from ingest.qa.state import DimLimits, _in_use, moving_frames
 from ingest.qa.tracking import tracking_behaviour
-from schemas.behaviour import BehaviourConfig, BehaviourRecord, Explained, Why
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord, Explained, Why
 from schemas.canonical import image_key
 from schemas.canonicalize import Workspace
-from schemas.qa import Finding
+from schemas.qa import Finding, IdleCut
 from schemas.tiers import TierVerdict
 
 
@@ -50,7 +50,7 @@ class BehaviourRejected(EpisodeError):
 class Assessment:
     """What the behaviour phase decided about one episode."""
 
-    episode: CanonicalEpisode  # its verdicts appended, `behaviour` set
+    episode: CanonicalEpisode  # a new record: its verdicts added, `behaviour` set
     found: list[Finding]
     rejected: str | None  # the quarantining findings' reasons, None when the episode is kept
 
@@ -285,11 +285,10 @@ def worst_clamp(channels: list[Channel], fps: float, moving: np.ndarray, config:
     return max((c for c in found if c is not None), key=lambda c: c.fraction, default=None)
 
 
-def _apply(ep: CanonicalEpisode, found: list[Finding]) -> str | None:
-    """The findings' verdicts appended to the episode (its tier follows from them); why to quarantine it, or None."""
+def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
+    """`ep` with the findings' verdicts added (its tier follows from them), and why to quarantine it, or None."""
     verdict = route(ep.tier, found)
-    ep.verdicts.extend(verdict.verdicts)
-    return verdict.rejected()
+    return replace(ep, verdicts=(*ep.verdicts, *verdict.verdicts)), verdict.rejected()
 
 
 def assess_arrays(
@@ -300,14 +299,19 @@ def assess_arrays(
     cut: IdleCut,
 ) -> Assessment:
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
-    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
-    if cut.cuts:
-        ep.verdicts.append(TierVerdict.note(cut.reason(config), "qa_idle_cut"))
+    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured. The
+    assessed episode is a new record: `ep` is left as it was."""
+    notes = (TierVerdict.note(cut.reason(config), "qa_idle_cut"),) if cut.cuts else ()
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
-    ep.behaviour = BehaviourRecord(**rec.model_dump(exclude_none=True))
-    ep.camera_checks = CameraChecks(config, workspace)
-    return Assessment(ep, found, _apply(ep, found))
+    noted = replace(
+        ep,
+        verdicts=(*ep.verdicts, *notes),
+        behaviour=BehaviourRecord(**rec.model_dump(exclude_none=True)),
+        camera_checks=CameraChecks(config, workspace),
+    )
+    assessed, rejected = _routed(noted, found)
+    return Assessment(assessed, found, rejected)
 
 
 class FrameTap:
@@ -350,18 +354,18 @@ def _moving(ep: CanonicalEpisode, workspace: Workspace | None) -> np.ndarray:
     return moving
 
 
-def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> list[Finding]:
-    """Step 2 (after the writer's last frame): the camera checks on the tapped thumbnails, merged into
-    `ep.behaviour` and routed; raises `BehaviourRejected` when one quarantines. No-op without step 1."""
+def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> Assessment:
+    """Step 2 (after the writer's last frame): the camera checks on the tapped thumbnails, merged into `behaviour`
+    and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is without step 1."""
     checks = ep.camera_checks
     if checks is None or ep.behaviour is None or not tap.thumbs:
-        return []
+        return Assessment(ep, [], None)
     indices = {image_key(k): c.indices for k, c in ep.cameras.items()}
     cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace), indices)
-    ep.behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
-    found = [f for f in episode_findings(ep.behaviour, checks.config) if f.code.startswith("qa_cam_")]
-    rejected = _apply(ep, found)
+    behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
+    found = [f for f in episode_findings(behaviour, checks.config) if f.code.startswith("qa_cam_")]
+    assessed, rejected = _routed(replace(ep, behaviour=behaviour), found)
     if rejected:
         worst = max(cams, key=lambda k: (cams[k].frozen_fraction, cams[k].dark_fraction + cams[k].flat_fraction))
         raise BehaviourRejected(rejected, episode=ep.uid, feature=worst)
-    return found
+    return Assessment(assessed, found, None)

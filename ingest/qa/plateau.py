@@ -20,7 +20,8 @@ import numpy as np
 from ingest.qa.explain import explain_all, explain_hold
 from ingest.qa.signals import Channel
 from ingest.qa.validity import runs
-from schemas.behaviour import BehaviourConfig, Explained, Why
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import Explained, Why
 
 
 @dataclass(frozen=True)

@@ -7,46 +7,22 @@ hands (at most 2), axes and spans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, FINGERTIPS_XYZ, HANDS, WRIST_POS, hand_dims
+from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, FINGERTIPS_XYZ, HANDS, WRIST_POS, hand_dims, present_hands
 from schemas.canonicalize import KinematicLimits, ValidityConfig
+from schemas.qa import ValidityReport
 
 # Per-frame defect checks, in report order. `static_hands` (human) and `short_span` crop rather than invalidate.
 CHECKS = ("non_finite", "timestamps", "zero_state", "truncated", "speed", "acceleration", "workspace", "low_confidence")
 CROPS = ("static_hands", "short_span")
 
 
-@dataclass(frozen=True)
-class ValidityReport:
-    valid: np.ndarray  # (N,) bool: passed every per-frame check
-    reasons: dict[str, int]  # check name -> frames flagged (a frame may count under several)
-    keep: list[tuple[int, int]]  # [start, end) spans to keep; empty when rejected
-    rejected: str | None = None  # why the whole episode is rejected
-    static: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,) human frames cropped as idle
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.valid)
-
-    @property
-    def invalid_fraction(self) -> float:
-        """Fraction of frames failing a per-frame check (crops of motionless fragments do not count)."""
-        return float(1.0 - self.valid.mean()) if len(self.valid) else 0.0
-
-
 def runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) of the maximal runs of True in a 1-D bool array."""
     edges = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def present_hands(mask: np.ndarray) -> list[int]:
-    """Hands whose wrist position is real in this embodiment's mask."""
-    return [h for h in range(len(HANDS)) if mask[hand_dims(h, WRIST_POS)].all()]
 
 
 def fill_nonfinite(x: np.ndarray) -> np.ndarray:

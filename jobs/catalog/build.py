@@ -24,10 +24,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.files.atomic import fsync_path
+from adapters.storage.atomic import fsync_path
+from adapters.storage.corpus import Corpus, open_corpus
+from adapters.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from ingest.lerobot.settled import settled_datasets
-from ingest.storage.corpus import Corpus, open_corpus
-from ingest.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
@@ -159,9 +159,9 @@ def cli_catalog(args: argparse.Namespace) -> int:
     """`eidata catalog ROOT [--rehash]`: rebuild the catalog (a bucket's from its commit records, under the output's
     lease), print the row count and a per-source summary. Exit 0 on success, 1 when a dataset cannot be cataloged or a
     job holds the output, 2 for a missing root, bucket or credential."""
+    from adapters.storage.corpus import NotACorpus
+    from adapters.storage.lease import OutputLeasedError
     from adapters.storage.urls import StorageError
-    from ingest.storage.corpus import NotACorpus
-    from ingest.storage.lease import OutputLeasedError
     from jobs.catalog.losses import loss_summary
     from jobs.catalog.query import format_table, run_query
     from jobs.runtime.intent import clear, markers

@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from adapters.storage.corpus import read_corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
-from ingest.storage.corpus import read_corpus
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
@@ -191,7 +191,7 @@ def curate(
     the episodes with one (`jobs.catalog.overrule.VerdictChoice`). Split: sha256 of episode_uid (`SplitRule.rule`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
-    read from a copy, the manifest put in the bucket with `options`: `ingest.storage.corpus.read_corpus`); the
+    read from a copy, the manifest put in the bucket with `options`: `adapters.storage.corpus.read_corpus`); the
     manifest's URL is returned then. The selection runs within `limits` (memory, threads, deadline: `SqlLimits`'
     defaults when None), SqlLimitError past one."""
     check_name(name)

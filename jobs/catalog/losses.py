@@ -21,8 +21,10 @@ from schemas.tiers import grouped
 # loss); `human` is tracked human hands, so an episode of it without a tracked hand lost them
 VIDEO_ONLY, TRACKED_HANDS = "human_video", "human"
 DEMOTED = "tier IN ('low', 'rejected')"  # a finding lowered it below what its source gives (`schemas.tiers`)
-NO_ACTION = f"action_kind = 'none' AND embodiment <> '{VIDEO_ONLY}'"  # neither a canonical nor a native action
-NO_HANDS = f"embodiment = '{TRACKED_HANDS}' AND NOT has_hands"
+# neither a canonical nor a native action; a human episode's action is its hand, counted once, as without hands
+NO_ACTION = f"action_kind = 'none' AND embodiment NOT IN ('{VIDEO_ONLY}', '{TRACKED_HANDS}')"
+# no keypoints and no action: a wrist tracked without fingers (Aria MPS wrist-and-palm poses) is a tracked hand
+NO_HANDS = f"embodiment = '{TRACKED_HANDS}' AND NOT has_hands AND action_kind = 'none'"
 LOSSES = ("quarantined", "demoted", "without action", "without hands")  # `loss` column, `outcome` below
 
 _NO_REASON = "'(no reason recorded)'"

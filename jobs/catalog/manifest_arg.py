@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from adapters.storage.root import Root
 from schemas.corpus import DATASETS_DIR, MANIFESTS_DIR
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
-from schemas.storage import is_remote
 
 
 def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
@@ -25,7 +25,7 @@ def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
     head, _, last = text.rpartition("/")
     if last in (MANIFEST_JSON, ENTRIES_PARQUET):
         return head or "."
-    if "/" in text or text in (".", "..") or is_remote(text):
+    if "/" in text or text in (".", ".."):  # a URL has its "//"
         return text
     base = "" if root is None or str(root) in ("", ".") else str(root).rstrip("/") + "/"
     return f"{base}{MANIFESTS_DIR}/{text}"
@@ -45,7 +45,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
             return f"; {named} names a manifest of that name"
     corpus = str(root) if root is not None else _corpus_of(folder)  # a guessed one only where it is a corpus
     corpus = corpus if root is not None or corpus is None or Path(corpus, DATASETS_DIR).is_dir() else None
-    have = _manifests(corpus) if corpus is not None and not is_remote(corpus) else []
+    have = _manifests(corpus) if corpus is not None and Root(corpus).paths else []
     listed = f"; {corpus} has the manifests {', '.join(have)}" if have else ""
     where = shlex.quote(corpus) if corpus is not None else "ROOT"
     return f"{listed}; `eidata curate {where} --name {shlex.quote(name)} --where TRUE` writes one of every episode"

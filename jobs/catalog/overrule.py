@@ -12,7 +12,7 @@ from typing import get_args
 
 import pyarrow as pa
 
-from schemas.behaviour import Why
+from schemas.behaviour_record import Why
 from schemas.tiers import QualityTier, TierVerdict, tier_of
 
 # the columns the selection reads to compute a tier again (none in a catalog built before issue 69)

@@ -27,8 +27,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.storage.corpus import read_corpus
 from adapters.storage.urls import StorageError
-from ingest.storage.corpus import read_corpus
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.guard import ReadOnlyError, check_read_only
@@ -81,7 +81,7 @@ def connect(
     corpus_root: Path, *, unrestricted: bool = False, limits: SqlLimits | None = None
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the views of `VIEWS` over the catalog's parts of the corpus folder
-    `corpus_root` (a bucket's: `ingest.storage.corpus.read_corpus`'s copy). Unless `unrestricted` it opens no file
+    `corpus_root` (a bucket's: `adapters.storage.corpus.read_corpus`'s copy). Unless `unrestricted` it opens no file
     (see the module's doc); `limits` sets its memory and threads (`jobs.catalog.bounded.SqlLimits.settings`)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.storage.digests import CatalogError, FileDigests
+from adapters.storage.digests import CatalogError, FileDigests
 from schemas.actions import ActionKind
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, feature_intrinsics, keypoint_kind
 from schemas.catalog import CatalogRow

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from adapters.storage.objects import put_tree
 from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
 from adapters.synthetic.arrays import truncate, write_robomimic
@@ -28,7 +29,6 @@ from adapters.synthetic.lerobot import tear_parquet, write_lerobot_v3
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.robomind import EpisodeSpec as RoboMindEpisode
 from adapters.synthetic.robomind import write_robomind
-from ingest.storage.objects import put_tree
 from jobs.spec_models import JobSpec
 from schemas.storage import StorageOptions
 

@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ingest.storage.corpus import read_corpus
+from adapters.storage.corpus import read_corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from jobs.demo.corpus import SOURCES, placed_spec, write_demo_spec, write_raw_corpus

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from ingest.storage.corpus import corpus_where
+from adapters.storage.corpus import corpus_where
 from jobs.runtime.options import Opt, job_values
 from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit

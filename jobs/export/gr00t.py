@@ -35,8 +35,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from adapters.storage.atomic import write_text_atomic
 from adapters.storage.faults import reraise_environment
-from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.export.gr00t_config import modality_configs

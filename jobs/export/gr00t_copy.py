@@ -11,7 +11,7 @@ mean/std/min/max/q01/q99 over every frame, exact: `jobs/export/lda/stats.py`, th
 reads too). Without it, or with one its pydantic model refuses, GR00T's `LeRobotSingleDataset` computes one over
 every parquet column and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`): into the corpus, for a
 corpus exported in place. A dataset is written whole in `DIR/.<subset>.partial-<id>` and renamed into place
-(`ingest/storage/tree.py`); a rerun writes it again. A refused dataset gets no folder. A dry run plans each dataset's
+(`adapters/storage/tree.py`); a rerun writes it again. A refused dataset gets no folder. A dry run plans each dataset's
 bytes (its source files') and writes nothing.
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ingest.storage.corpus import Corpus
-from ingest.storage.tree import Tree, open_tree
+from adapters.storage.corpus import Corpus
+from adapters.storage.tree import Tree, open_tree
 from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from adapters.storage.corpus import NotACorpus, open_corpus, read_corpus
+from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
-from ingest.storage.corpus import NotACorpus, open_corpus, read_corpus
-from ingest.storage.lease import OutputLeasedError
 from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
 from jobs.export.gr00t_config import loader_text
 from jobs.export.gr00t_copy import export_copies

@@ -169,7 +169,7 @@ def resize_video(src: str | Path | IO[bytes], dst: Path, fit: FrameFit, fps: int
 def episode_video(
     corpus: Any, src: Path, fit: FrameFit | None, scratch: Path, fps: int, feature: Mapping[str, Any]
 ) -> Iterator[tuple[av.container.InputContainer, int, FeatureStats | None]]:
-    """One episode's video `src` of `corpus` (`ingest.storage.corpus.Corpus`) open for a writer to copy: (container,
+    """One episode's video `src` of `corpus` (`adapters.storage.corpus.Corpus`) open for a writer to copy: (container,
     bytes, None) as it is, or with `fit` resized into `scratch` first (the camera `feature`'s codec, at `fps`; the file
     removed on leaving) and the stats of its frames instead of None."""
     if fit is None:

@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from ingest.files.atomic import fsync_path, write_text_atomic
+from adapters.storage.atomic import fsync_path, write_text_atomic
 from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE, is_stage_in_use
 from jobs.ingest.order import Tasks

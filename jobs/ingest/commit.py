@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import environment_fault
 from ingest.lerobot import routing
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError, WriterLockedError
@@ -34,7 +35,6 @@ from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import Corpus
 from jobs.ingest.adopt import forget
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
@@ -234,7 +234,7 @@ class Committer:
 
     def add_quarantine(self, row: QuarantineRow) -> None:
         """A quarantine row: a source's or a ref's that never reached a worker (discovery's), a rejected episode's."""
-        self.tallies.setdefault(row.source, SourceTally()).quarantined += 1
+        self.tallies.setdefault(row.source, SourceTally()).quarantine(row)
         self.quarantine.add(row)
 
     def _actor_of(self, dataset: str) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from ingest.storage.tree import DryRunWriteError
+from adapters.storage.tree import DryRunWriteError
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import local_folders, refusing_writes
 from jobs.spec_models import JobSpec, SourceSpec

@@ -16,9 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from adapters.storage.memory_limit import allocator_env
-from ingest.storage.corpus import Corpus, open_corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
@@ -212,8 +212,8 @@ def init_job_ray(spec: JobSpec, address: str | None) -> bool:
 
 
 def cli_ingest(args: Any) -> int:
+    from adapters.storage.lease import OutputLeasedError
     from adapters.storage.urls import StorageError
-    from ingest.storage.lease import OutputLeasedError
     from jobs.spec import SpecError, load_spec
 
     try:

@@ -3,6 +3,7 @@ each source could not give (its findings, `schemas.findings`, as the catalog kee
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from schemas.actions import ActionKind
-from schemas.corpus import QUARANTINE_DIR, parquet_files
+from schemas.corpus import QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 
 SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
@@ -27,11 +28,26 @@ class SourceTally:
     action_kinds: Counter[str] = field(default_factory=Counter)  # episodes written by kind (`schemas.actions`)
     tiers: Counter[str] = field(default_factory=Counter)  # episodes written by tier
     spec_tier: str | None = None  # the job spec's `tier`: a default the verdicts lower, said with what it became
+    # why this run quarantined episodes: stage, class and message with its numbers blanked -> (count, first row's
+    # episode and message), so a source that wrote nothing says why in the table, not only in the quarantine view
+    why_quarantined: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def quarantine(self, row: QuarantineRow) -> None:
+        self.quarantined += 1
+        kind = f"{row.stage} {row.error_class}: {re.sub(r'[0-9][0-9.]*', '#', row.message)}"
+        count, first = self.why_quarantined.get(kind, (0, f"{row.episode_uid or row.raw_path}: {row.message}"))
+        self.why_quarantined[kind] = (count + 1, first)
 
     def lines(self, name: str) -> list[str]:
-        """What the table's row cannot say: which action the episodes have (a native-only one is a robot without a
-        description whose command is its action) and, where the spec set a tier, what the verdicts made of it."""
+        """What the table's row cannot say: why episodes were quarantined, which action the episodes have (a
+        native-only one is a robot without a description whose command is its action) and, where the spec set a tier,
+        what the verdicts made of it."""
         out = []
+        for kind, (count, first) in list(self.why_quarantined.items())[:SHOWN_PER_SOURCE]:
+            out.append(f"  {name}: quarantined {count} at {kind.split(':')[0]}, the first {first}")
+        more = len(self.why_quarantined) - SHOWN_PER_SOURCE
+        if more > 0:
+            out.append(f"  {name}: ... and {more} more reasons (`eidata query` view quarantine)")
         if sum(self.action_kinds.values()):
             kinds = ", ".join(f"{self.action_kinds.get(k.value, 0)} {KIND_WORDS[k]}" for k in ActionKind)
             out.append(f"  {name}: actions: {kinds}")

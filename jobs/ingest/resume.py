@@ -48,10 +48,10 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import Corpus
 from jobs.catalog.parts import write_parquet_atomic
 from jobs.ingest.quarantine import source_row
 from jobs.runtime.deadline import TIMEOUT_CLASS

@@ -1,4 +1,4 @@
-"""`eidata trace SPEC EPISODE`: one raw episode through the ingest steps (`jobs.ingest.worker.STEPS`), what each step
+"""`eidata trace SPEC EPISODE`: one raw episode through the ingest steps (`ingest.steps.STEPS`), what each step
 made of it, as lerobot's `step_through` shows one sample after each processor step. The question it answers is the one
 every curator asks of the catalog: why is this episode `low` (or gone)? Each verdict is printed with the tier it
 allows, in the order the steps appended them, so the first line that lowers is the answer.
@@ -16,9 +16,10 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import RawEpisode
 from adapters.storage.memory_limit import active
-from ingest.episode import Canonicalized
+from ingest.episode import Kept
+from ingest.steps import STEPS, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
-from jobs.ingest.worker import MEMORY_LIMIT, STEPS, Attempt, run_steps
+from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 
@@ -58,10 +59,12 @@ def describe(step: str, value: Any) -> list[str]:
         return [f"{step}: rejected ({value.error_class}{where}): {value.message}"]
     if isinstance(value, RawEpisode):
         return _raw(step, value)
-    if isinstance(value, Canonicalized):
+    if isinstance(value, Kept):
         return _episodes(step, value)
-    if isinstance(value, Staged):
-        return [f"{step}: staged {o.dataset} ({o.staged.length} frames)" for o in value.episodes] + [
+    if isinstance(value, Encoded):
+        return [f"{step}: staged {e.dataset} ({e.staged.length} frames)" for e in value.episodes]
+    if isinstance(value, Staged):  # the cameras judged on what the write measured: each episode's tier after them
+        return [f"{step}: {o.staged.label}: tier {o.tier}, cameras judged" for o in value.episodes] + [
             f"{step}: part quarantined {r.uid} ({r.stage}): {r.message}" for r in value.parts
         ]
     return [f"{step}: {value!r}"]
@@ -79,7 +82,7 @@ def _raw(step: str, raw: RawEpisode) -> list[str]:
     return out + [f"{step}:   {v.tier.value:>10}  {v.code or '-'}: {v.reason}" for v in raw.verdicts]
 
 
-def _episodes(step: str, result: Canonicalized) -> list[str]:
+def _episodes(step: str, result: Kept) -> list[str]:
     out = []
     for ep in result.episodes:
         a, b = ep.span_s
@@ -98,7 +101,7 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
     with tempfile.TemporaryDirectory(prefix="eidata-trace-") as tmp:
         settings = replace(TaskSettings.of(spec), output=Path(tmp))  # a write goes here, never to the corpus
         run = Attempt(EpisodeTask(item, settings), [])
-        steps = STEPS if write else tuple(s for s in STEPS if s[0] != "write")
+        steps = STEPS if write else before_write()
         try:
             for step, value in run_steps(run, steps):
                 lines += describe(step, value)
@@ -115,7 +118,7 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
 
 def _refuses(value: Any) -> bool:
     """A step's answer that loses the episode or a part of it (a span, a part quarantined beside kept siblings)."""
-    if isinstance(value, Canonicalized):
+    if isinstance(value, Kept):
         return bool(value.rejections)
     return isinstance(value, Rejected) or (isinstance(value, Staged) and bool(value.parts))
 

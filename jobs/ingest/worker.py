@@ -1,5 +1,6 @@
-"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps, `STEPS`: read (its
-adapter), canonicalize, judge, stage (`run_steps`; `eidata trace` prints each step's answer for one episode).
+"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps (`ingest.steps.STEPS`:
+read, canonicalize, judge, write, judge the cameras), reading and writing through its `Attempt` (`run_steps`; `eidata
+trace` prints each step's answer for one episode).
 
 It answers, never raises for bad input: `Staged`, or `Rejected` with the stage that failed and the first real cause
 (datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them). An error
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +26,22 @@ from adapters.storage.beneath import fenced
 from adapters.storage.faults import environment_fault
 from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.declared import as_declared
-from ingest.canonical.store import dataset_features, stage_canonical
-from ingest.episode import CanonicalEpisode, Canonicalized
+from ingest.canonical.store import dataset_features
+from ingest.episode import CanonicalEpisode, Judged, Kept
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.routing import route
 from ingest.lerobot.staging import StagedEpisode
-from ingest.qa.judge import camera_judge, judge
-from ingest.qa.phase import BehaviourRejected
+from ingest.qa.phase import BehaviourRejected, FrameTap
+from ingest.steps import STEPS, Encoded, Step, Written, WrittenEpisode, encode
 from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.retry import retry_environment
 from jobs.spec_robots import RobotSpec
+from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
@@ -76,81 +78,91 @@ class _EnvironmentFault(Exception):
 
 @dataclass
 class Attempt:
-    """One attempt at one raw episode: what its steps share, and the step it is in (a failure's stage)."""
+    """One attempt at one raw episode: what its steps share (a `ingest.steps.Run`: the reading and writing a job
+    owns), and the step it is in (a failure's stage)."""
 
     task: EpisodeTask
     retried: list[str]  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
     stage: Stage = "read"
     staged: list[StagedEpisode] = field(default_factory=list)  # discarded when a later step fails
 
+    @property
+    def spec(self) -> CanonicalizeSpec:
+        return self.task.settings.canonicalize
 
-def read(run: Attempt, _: None) -> RawEpisode:
-    """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier: a default, which
-    the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the spec)."""
-    source = run.task.source
-    raw = get_adapter(source.adapter, source.options, source.storage).read(run.task.ref)
-    if isinstance(source.robot, RobotSpec):  # a robot the spec declares: its episodes are named after it
-        raw = as_declared(raw, source.robot.name, source.robot)
-    return raw if source.tier is None else replace(raw, tier=source.tier)
+    @cached_property
+    def registry(self) -> EmbodimentRegistry | None:
+        """The shipped embodiments, and the robot the task's source declares (for this job only); None: the
+        shipped."""
+        robot = self.task.source.robot
+        return registry_with({robot.name: robot}) if isinstance(robot, RobotSpec) else None
 
+    @property
+    def source(self) -> str:
+        return self.task.source.name
 
-def registry(run: Attempt) -> EmbodimentRegistry | None:
-    """The shipped embodiments, and the robot the task's source declares (for this job only); None: the shipped."""
-    robot = run.task.source.robot
-    return registry_with({robot.name: robot}) if isinstance(robot, RobotSpec) else None
+    def read(self) -> RawEpisode:
+        """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier: a default,
+        which the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the
+        spec)."""
+        source = self.task.source
+        raw = get_adapter(source.adapter, source.options, source.storage).read(self.task.ref)
+        if isinstance(source.robot, RobotSpec):  # a robot the spec declares: its episodes are named after it
+            raw = as_declared(raw, source.robot.name, source.robot)
+        return raw if source.tier is None else replace(raw, tier=source.tier)
 
+    def write(self, judged: Judged) -> Encoded:
+        """Each episode staged in its dataset under the task's deadline, its camera frames measured as encoded."""
+        task, settings = self.task, self.task.settings
+        out = []
+        limit = settings.deadline.seconds(*episode_pixels(judged.episodes))
+        with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
+            for ep in judged.episodes:
+                # staged in its subset's dataset; the committer routes it for good
+                features = dataset_features(ep, self.registry)
+                dataset = route(dataset_dir(task.source.name, ep.subset), features).dataset
 
-def canonicalize(run: Attempt, raw: RawEpisode) -> Canonicalized | Rejected:
-    """Onto the 10 Hz grid, cut at gaps, by validity and at idle ends (`ingest.canonical`): measured, not judged."""
-    result = canonicalize_spans(raw, run.task.settings.canonicalize, registry(run), source=run.task.source.name)
-    return result if result.episodes else Rejected(run.task.uid, run.stage, REJECTED, result.rejection_message())
+                def attempt(
+                    ep: CanonicalEpisode = ep, root: Path = settings.output / dataset
+                ) -> tuple[StagedEpisode, FrameTap]:
+                    return encode(root, ep, settings.codec, self.registry)  # a fresh tap each attempt
 
-
-def judge_step(run: Attempt, result: Canonicalized) -> Canonicalized | Rejected:
-    """Each episode's verdicts, hence its tier; the parts a behaviour finding quarantines (`ingest.qa.judge`)."""
-    judged = judge(result, run.task.settings.canonicalize)
-    return judged if judged.episodes else Rejected(run.task.uid, run.stage, REJECTED, judged.rejection_message())
-
-
-def stage(run: Attempt, result: Canonicalized) -> Staged:
-    """Each episode staged in its dataset under the task's deadline, its cameras judged as they are encoded."""
-    task, settings = run.task, run.task.settings
-    out = []
-    limit = settings.deadline.seconds(*episode_pixels(result.episodes))
-    embodiments = registry(run)
-    with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
-        for ep in result.episodes:
-            # staged in its subset's dataset; the committer routes it for good
-            features = dataset_features(ep, embodiments)
-            dataset = route(dataset_dir(task.source.name, ep.subset), features).dataset
-
-            def write(ep: CanonicalEpisode = ep, root: Path = settings.output / dataset) -> StagedEpisode:
-                # a fresh tap each attempt
-                return stage_canonical(root, ep, settings.codec, check=camera_judge(ep), registry=embodiments)
-
-            # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
-            st = write_retrying_encoder_faults(write, ep.uid, run.retried)
-            run.staged.append(st)
-            out.append(StagedOutput(dataset, st, ep.embodiment, features, ep.action_kind.value, ep.tier.value))
-    return Staged(task.uid, tuple(out), quarantined_parts(task.uid, result), retried=len(run.retried))
-
-
-# The ingest of one raw episode, in order: each step takes what the one before gave and answers the next value or a
-# `Rejected` (datatrove's keep-or-drop, the reason as a value); its name is the stage a failure in it is filed under.
-Step = tuple[Stage, Callable[[Attempt, Any], Any]]
-STEPS: tuple[Step, ...] = (("read", read), ("canonicalize", canonicalize), ("judge", judge_step), ("write", stage))
+                # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
+                st, frames = write_retrying_encoder_faults(attempt, ep.uid, self.retried)
+                self.staged.append(st)
+                out.append(WrittenEpisode(dataset, ep, st, features, frames))
+        return Encoded(judged, tuple(out))
 
 
 def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS) -> Iterator[tuple[Stage, Any]]:
-    """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come)."""
+    """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come): a step
+    that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`."""
     value: Any = None
     for name, step in steps:
         run.stage = name
         with fenced(run.task.source.root):  # every open of a source file beneath its root (adapters.storage.beneath)
             value = step(run, value)
-        yield name, value
-        if isinstance(value, Rejected):
+        answer = _answer(run, value)
+        yield name, answer
+        if isinstance(answer, Rejected):
             return
+
+
+def _answer(run: Attempt, value: Any) -> Any:
+    """A step's record as the job hears it: `Rejected` when it keeps no episode, `Staged` when it is the last."""
+    if isinstance(value, Kept) and not value.episodes:
+        return Rejected(run.task.uid, run.stage, REJECTED, value.rejection_message())
+    if isinstance(value, Written):
+        out = tuple(_output(e) for e in value.episodes)
+        return Staged(run.task.uid, out, quarantined_parts(run.task.uid, value.judged), retried=len(run.retried))
+    return value
+
+
+def _output(written: WrittenEpisode) -> StagedOutput:
+    ep = written.episode
+    return StagedOutput(
+        written.dataset, written.staged, ep.embodiment, written.features, ep.action_kind.value, ep.tier.value
+    )
 
 
 def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
@@ -176,7 +188,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))
 
 
-def quarantined_parts(uid: str, result: Canonicalized) -> tuple[Rejected, ...]:
+def quarantined_parts(uid: str, result: Judged) -> tuple[Rejected, ...]:
     """The parts of a raw episode not kept while others were: those a behaviour finding quarantined
     (`quarantined_parts`, the same on each kept part of one span), once each, and the spans validity rejected or gaps
     left too short, or whose every part a finding quarantined (`result.rejections`): each its own `Rejected`."""

@@ -16,7 +16,8 @@ from ingest.qa.findings import ingest_config
 from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
 from jobs.report.plots import _empty
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.qa import CATALOG_PREFIX, Finding, record_from_columns
 from schemas.verdicts import STEP
 

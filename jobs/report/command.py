@@ -13,15 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import NotACorpus, read_corpus
 from adapters.storage.urls import StorageError
-from ingest.files.atomic import write_text_atomic
-from ingest.storage.corpus import NotACorpus, read_corpus
 from jobs.report import page
 from jobs.report.data import ReportError, load_datasets
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
-from schemas.storage import is_remote
 
 
 def write_report(
@@ -48,7 +47,7 @@ def cli_report(args: argparse.Namespace) -> int:
     try:
         # a bucket's files copied (the report opens them by path); the credential from the AWS environment
         with read_corpus(args.root, copy=True) as corpus:
-            if out or not is_remote(str(args.root)):
+            if out or corpus.storage.paths:
                 report = Path(out or corpus.root / "report.html")
                 where, links = write_report(corpus.root, report, exports, limit, str(args.root))
                 pages = links.summary()

@@ -36,6 +36,7 @@ from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
+from schemas.robots.registry import Effector, default_registry
 
 
 class ReportError(RuntimeError):
@@ -157,6 +158,13 @@ def has_hands(info: InfoJson) -> bool:
     return ft is not None and bool((ft.info or {}).get("has_hands"))
 
 
+def _human(info: InfoJson) -> bool:
+    """A human dataset (its embodiment's effector is a human hand), whether or not its hands have fingers: a wrist
+    tracked alone (Aria MPS wrist-and-palm poses) is in the human frame too."""
+    registry = default_registry()
+    return info.robot_type in registry and registry.get(info.robot_type).effector is Effector.human
+
+
 # -- wrist trajectories -----------------------------------------------------------------------------------------
 
 
@@ -180,7 +188,7 @@ def wrist_trajectories(datasets: list[DatasetView], limit: int = 6) -> list[Traj
                 continue
             state = ds.columns(i, [STATE])[STATE]
             wrists = {h: state[:, hand_dims(HANDS.index(h), WRIST_POS)] for h in hands}
-            frame = "first camera pose, gravity-aligned" if has_hands(ds.info) else "robot base"
+            frame = "first camera pose, gravity-aligned" if _human(ds.info) else "robot base"
             out.append(Trajectory(f"{ds.name} #{ds.episodes[i]['episode_index']}", frame, wrists))
             break
     return out

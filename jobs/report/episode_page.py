@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ingest.files.atomic import write_text_atomic
+from adapters.storage.atomic import write_text_atomic
 from ingest.progress import Progress
 from jobs.report.episode_data import (
     EpisodeDetail,

@@ -2,7 +2,7 @@
 folders the caller names, whatever format wrote it, and every folder or dataset of no kind the report knows, named.
 
 A dataset folder (one holding `meta/info.json`) is read as:
-- an eidata export with its completion record (`.eidata-export.json`, `ingest.storage.tree.MARKER`: LeRobot v3.0 /
+- an eidata export with its completion record (`.eidata-export.json`, `adapters.storage.tree.MARKER`: LeRobot v3.0 /
   v2.1, LingBot-VA, LDA): what the record says it skipped and noted, LDA's layout;
 - an LDA dataset without a record (written before LDA wrote one): `meta/stats_gr00t.json` beside `meta/modality.json`;
 - a GR00T copy (`--format gr00t --out`): `meta/modality.json` without LDA's stats file.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.storage.tree import MARKER
+from adapters.storage.tree import MARKER
 from jobs.report.markup import escape, table
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import LDA_STATE, STATS_PATH

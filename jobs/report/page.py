@@ -17,7 +17,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from ingest.files.atomic import write_text_atomic
+from adapters.storage.atomic import write_text_atomic
 from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from jobs.catalog import losses

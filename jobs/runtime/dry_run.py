@@ -1,7 +1,7 @@
 """A dry run writes nothing: the net under every command that takes `--dry-run`.
 
 Each such command plans through handles that only read: an export's output is a `PlanTree`
-(`ingest/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
+(`adapters/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
 refuses), `eidata verdicts` judges without its catalog. This module is the net under them, for the whole class:
 while a command runs with `--dry-run` (`jobs/cli.py`), a Python audit hook (PEP 578) refuses every change of the
 file system under the command's corpus and output folders (a file opened to write, a folder made, a rename, a
@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.storage.tree import DryRunWriteError
-from schemas.storage import is_remote
+from adapters.storage.root import folder_of
+from adapters.storage.tree import DryRunWriteError
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # audit events that change the file system -> the positions of their path arguments
@@ -71,7 +71,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 def local_folders(values: Iterable[Any]) -> list[Path]:
     """The folders among a command's corpus and output arguments (a bucket URL is left out: its handle only reads)."""
-    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and not is_remote(str(v))]
+    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and folder_of(v) is not None]
 
 
 @contextmanager

@@ -25,8 +25,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.files.atomic import fsync_path, write_text_atomic
-from ingest.storage.digests import CatalogError
+from adapters.storage.atomic import fsync_path, write_text_atomic
+from adapters.storage.digests import CatalogError
 
 CATALOG = "catalog"
 PREFIX = ".pending-"

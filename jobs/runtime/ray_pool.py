@@ -18,6 +18,13 @@ from jobs.runtime.stops import rearm
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
 
 
+# Ray's notices at every start that say nothing about the job: a new local Ray turns token authentication on and
+# logs a WARNING that it did, on every command (ray/_private/authentication/authentication_token_setup.py
+# `_warn_token_auth_enabled`, ray 2.5x). Token authentication itself stays on (setting RAY_AUTH_MODE=token
+# ourselves made the embedded start fail with InvalidAuthToken); only the notice is kept for `-v`.
+RAY_START_NOISE = ("ray._private.authentication",)
+
+
 class PoolError(RuntimeError):
     """The pool cannot be placed as asked (e.g. --device cuda on a cluster without GPUs)."""
 
@@ -40,6 +47,9 @@ def init_ray(
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # `eidata -v` shows Ray's own start-up notices
+        for name in RAY_START_NOISE:
+            logging.getLogger(name).setLevel(logging.ERROR)
     for key, value in (env or {}).items():
         os.environ.setdefault(key, value)
     runtime_env = {"env_vars": dict(env)} if env else None

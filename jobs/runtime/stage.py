@@ -5,7 +5,7 @@ differs.
       -> build: args -> the typed job (a bad call raises `Usage`)
       -> CorpusStage.run:
            check (bad calls found before the corpus is opened)
-           -> open_corpus (a folder, or a bucket's scratch under the output's lease: ingest.storage.corpus)
+           -> open_corpus (a folder, or a bucket's scratch under the output's lease: adapters.storage.corpus)
            -> JobLock -> plan(corpus) -> rows
            -> Ray Data: rows -> [decode: CPU tasks] -> Model actors (map_batches, concurrency=N)
               -> accept(batch, corpus) on the driver, with progress: counts, publishes what landed
@@ -33,12 +33,12 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
+from adapters.storage.digests import CatalogError
 from adapters.storage.faults import environment_fault
+from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
-from ingest.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
-from ingest.storage.digests import CatalogError
-from ingest.storage.lease import OutputLeasedError
 from jobs.runtime.intent import CatalogIntent
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, opts

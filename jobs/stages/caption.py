@@ -29,10 +29,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
-from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import metering
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
@@ -43,7 +44,6 @@ from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import per_second
-from ingest.storage.corpus import Corpus
 from jobs.catalog.selection import SelectionError, select
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
@@ -254,8 +254,8 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
         """A row for every (episode, selected camera) whose latents file is missing (or stale, with --overwrite);
         a file the corpus holds is done when its metadata says this run's encoding, else the job stops."""
         job = self.job
-        if job.overwrite and corpus.immutable:
-            raise Usage(f"eidata latents: {corpus.where}: --overwrite: {corpus.immutable}; write another output")
+        if job.overwrite and (refused := corpus.storage.refusal("replaces", "--overwrite")):
+            raise Usage(f"eidata latents: {refused}; write another output")
         chosen = select(corpus.root, job.manifest, job.where)  # SelectionError: a usage error (exit 2)
         datasets = settled_datasets(corpus.root)
         datasets = datasets if chosen is None else chosen.datasets(corpus.root, datasets)
@@ -297,8 +297,8 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
                 )
         if stale:
             redo = (
-                f"{corpus.immutable}: rerun with their settings or write another output"
-                if corpus.immutable
+                f"{why}: rerun with their settings or write another output"
+                if (why := corpus.storage.why_not("replaces"))
                 else "rerun with --overwrite to recompute them, or with their settings"
             )
             shown = "\n  ".join(stale[:5])

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.lerobot.settled import settled_datasets
-from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
@@ -150,8 +150,8 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
         """A row {path, text} for every task whose file is missing or made otherwise, shortest texts first."""
         job, model = self.job, self.report.model
-        if job.force and corpus.immutable:
-            raise Usage(f"eidata text-embed: {corpus.where}: --force: {corpus.immutable}; write another output")
+        if job.force and (refused := corpus.storage.refusal("replaces", "--force")):
+            raise Usage(f"eidata text-embed: {refused}; write another output")
         rows, stale = [], []
         for ds in settled_datasets(corpus.root):
             if not (ds / TASKS_PATH).exists():
@@ -163,15 +163,15 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
                 path, have = text_embedding_path(ds, index), done.get(text_embedding_file(index))
                 if have is not None and _same(have, model, job.layer, text):
                     self.report.skipped += 1
-                elif have is not None and corpus.immutable:
+                elif have is not None and not corpus.storage.replaces:
                     stale.append(f"{path}: made by model {have.get('model')} layer {have.get('layer')}")
                 else:
                     rows.append({"path": str(path), "text": text})
         if stale:
             raise Failed(
                 f"eidata text-embed: {len(stale)} text embeddings were made otherwise (this run: {model}, layer "
-                f"{job.layer}); {corpus.immutable}: rerun with their model and layer or write another output:\n  "
-                + "\n  ".join(stale[:5])
+                f"{job.layer}); {corpus.storage.why_not('replaces')}: rerun with their model and layer or write "
+                "another output:\n  " + "\n  ".join(stale[:5])
             )
         return sorted(rows, key=lambda r: (len(r["text"]), r["path"]))
 

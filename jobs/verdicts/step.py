@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.storage.corpus import Corpus
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.settled import settled_datasets
@@ -45,7 +46,6 @@ from ingest.qa.corpus import (
     verify,
 )
 from ingest.qa.limits import canonical_limits
-from ingest.storage.corpus import Corpus
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport, ray_session
 from schemas.behaviour import BehaviourConfig

@@ -83,19 +83,26 @@ class Embodiment(BaseModel):
                 m[hand_dims(_HAND_INDEX[hand], part)] = True
         return m
 
-    def keypoint_hands(self) -> tuple[Hand, ...]:
-        """Hands that carry human MANO-21 keypoints (human hands only)."""
-        return self.hands if self.effector is Effector.human else ()
+    def keypoint_hands(self, mask: Sequence[bool] | None = None) -> tuple[Hand, ...]:
+        """Hands that carry human MANO-21 keypoints (human hands only): with the dataset's `mask`, those whose
+        fingertips it fills (a wrist-only hand, Aria MPS's wrist-and-palm poses, has none)."""
+        if self.effector is not Effector.human:
+            return ()
+        slots = self.keypoint_slots(mask)
+        return tuple(h for h in self.hands if slots[_HAND_INDEX[h]].any())
 
     def keypoint_slots(self, mask: Sequence[bool] | None = None) -> np.ndarray:
         """(2, 21) bool: the MANO-21 slots of `observation.hand_keypoints` this embodiment fills. A human hand: every
-        slot. A dexterous robot hand: the slots its `schemas/robots/hands.yaml` entry names a link for, when the
-        dataset's `mask` fills that hand's fingertips (its joints resolved, so FK ran). Anything else: none."""
+        slot when the dataset's `mask` fills its fingertips (the keypoints they are taken from), none when it does
+        not (a hand with a wrist and no fingers). A dexterous robot hand: the slots its `schemas/robots/hands.yaml`
+        entry names a link for, when the `mask` fills that hand's fingertips (its joints resolved, so FK ran).
+        Anything else: none. Without `mask`, the embodiment's own."""
         slots = np.zeros((2, NUM_KEYPOINTS), dtype=bool)
+        dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
         if self.effector is Effector.human:
-            slots[[_HAND_INDEX[h] for h in self.hands]] = True
+            for hand in self.hands:
+                slots[_HAND_INDEX[hand]] = dims[hand_dims(_HAND_INDEX[hand], FINGERTIPS_XYZ)].any()
         elif self.effector is Effector.dexterous and self.joint_space is not None:
-            dims = self.mask() if mask is None else self.mask() & np.asarray(mask, dtype=bool)
             for arm in self.joint_space.arms:
                 h = _HAND_INDEX[arm.side]
                 if arm.hand is not None and dims[hand_dims(h, FINGERTIPS_XYZ)].any():
@@ -128,7 +135,7 @@ class Embodiment(BaseModel):
             cameras,
             self.name,
             dims,
-            self.keypoint_hands(),
+            self.keypoint_hands(dims),
             native_state_names,
             native_action_names,
             interpolated_flag=interpolated_flag,

@@ -14,7 +14,8 @@ from adapters.camera_roles import RULES, RoleTable, camera_role, camera_roles, w
 from adapters.lerobot.cameras import canonical_camera, short_camera_name
 from adapters.oxe.subsets import load_subsets
 from adapters.robomind.layouts import ROBOTS
-from adapters.rosbag.adapter import RosbagAdapter, _Built
+from adapters.rosbag.adapter import RosbagAdapter
+from adapters.rosbag.assembled import Assembled
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
 
@@ -57,7 +58,7 @@ def _paths(name: str) -> dict[str, Camera | None]:
     out = {
         "shared": camera_role(name),
         "lerobot": canonical_camera(short_camera_name(f"observation.images.{name}")),
-        "rosbag": RosbagAdapter()._camera_slot(f"/{name}/image_raw", _Built()),
+        "rosbag": RosbagAdapter()._camera_slot(f"/{name}/image_raw", Assembled()),
     }
     out |= {f"arrays {k}": lay.camera_roles([name])[name] for k, lay in LAYOUTS.items() if name not in lay.cameras}
     out |= {f"robomind {k}": lay.camera_roles([name])[name] for k, lay in ROBOTS.items() if name not in lay.cameras}

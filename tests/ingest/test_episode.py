@@ -83,7 +83,7 @@ def _episode(uid: str, n: int, mask_dims: int, hands: bool) -> CanonicalEpisode:
         cameras={},
         task="pick",
         default_tier=QualityTier.high,
-        verdicts=[],
+        verdicts=(),
         native_fps=15.0,
         success=None,
     )

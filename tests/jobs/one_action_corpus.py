@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from adapters.registry import get_adapter
+from adapters.storage.corpus import Corpus
 from ingest.canonical.declared import as_declared
-from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.spec_robots import BASE_DIR, RobotSpec

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import jobs.export.lerobot_v3.write as w
-from ingest.storage.tree import BucketTree
+from adapters.storage.tree import BucketTree
 from jobs.export.lerobot_v3.job import export_corpus
 
 

@@ -1,6 +1,6 @@
 """The same canonical corpus on disk and in a bucket, for the export tests (tests/s3/test_export_*.py): a corpus
 fixture's writer run twice, into a local folder and into a bucket output's scratch, where every dataset's
-`LeRobotWriter` publishes each commit through the real publisher (`ingest.storage.publish`) as ingest's committers do,
+`LeRobotWriter` publishes each commit through the real publisher (`adapters.storage.publish`) as ingest's committers do,
 so the bucket's objects are the local files; then each corpus's catalog (the bucket's from its records)."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.corpus import BucketCorpus, Corpus
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus
-from ingest.storage.objects import list_keys
 from jobs.catalog.build import rebuild_catalog
 from tests.s3.server import S3Server
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from adapters.storage import commit_log, objects, publish
+from adapters.storage.corpus import BucketCorpus
 from ingest.encoders.dinov3.model import EncoderSpec
-from ingest.storage import commit_log, objects, publish
-from ingest.storage.corpus import BucketCorpus
 from jobs.stages.latents import LatentsJob, LatentsStage
 from tests.s3.publish_child import die, die_after
 

@@ -17,11 +17,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from adapters.storage import multipart
+from adapters.storage.lease import Lease
+from adapters.storage.multipart import PartPlan
+from adapters.storage.publish import DatasetPublisher, record_group
 from adapters.storage.urls import filesystem
-from ingest.storage import multipart
-from ingest.storage.lease import Lease
-from ingest.storage.multipart import PartPlan
-from ingest.storage.publish import DatasetPublisher, record_group
 
 DATASET = "datasets/big/default"
 EPISODES = 2

@@ -1,6 +1,6 @@
 """A job for the publish crash tests: writes a small canonical corpus (one dataset, `LENGTHS` episodes) through the
 local writer, either to a local folder (`--local`, the reference) or to a bucket output through the publisher
-(`ingest.storage.publish`) under the output's lease, and SIGKILLs itself at the point `--kill` names.
+(`adapters.storage.publish`) under the output's lease, and SIGKILLs itself at the point `--kill` names.
 
 Kill points (episode k, 0-based): `lease` (lease taken, nothing else), `stage:k` (episode k half staged),
 `local:k` (committed in the scratch folder, nothing published), `object:k` (its parquet put at its final key, not
@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.storage import commit_log, objects, publish
+from adapters.storage.lease import Lease
+from adapters.storage.publish import DatasetPublisher
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage import commit_log, objects, publish
-from ingest.storage.lease import Lease
-from ingest.storage.publish import DatasetPublisher
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
 LENGTHS = [12, 15, 9, 14]

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ingest.storage.tree import BucketTree
+from adapters.storage.tree import BucketTree
 from jobs.cli import main
 
 

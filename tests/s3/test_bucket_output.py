@@ -1,4 +1,4 @@
-"""A corpus output in a bucket (`ingest.storage.bucket_output`) against a real S3 server: a job's datasets, quarantine
+"""A corpus output in a bucket (`adapters.storage.bucket_output`) against a real S3 server: a job's datasets, quarantine
 and spec reach the bucket; the next job, on an empty scratch folder (another machine), finds the scratch rebuilt from
 the bucket and continues the datasets where their records end; two jobs on one output: the second is refused."""
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.lease import OutputLeasedError
+from adapters.storage.objects import list_keys, list_prefixes, put
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.objects import list_keys, list_prefixes, put
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 from tests.s3.server import S3Server
 

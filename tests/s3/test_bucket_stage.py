@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.corpus import BucketCorpus, Corpus, open_corpus, read_corpus
+from adapters.storage.lease import OutputLeasedError
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus, open_corpus, read_corpus
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.objects import list_keys
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.stages.caption import CaptionJob, CaptionStage

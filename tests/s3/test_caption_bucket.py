@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from s3fs import S3FileSystem
 
-from ingest.storage.bucket_output import BucketOutput
+from adapters.storage.bucket_output import BucketOutput
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from tests.jobs.stages import test_caption

@@ -1,5 +1,5 @@
 """`eidata query` and `curate` over a corpus whose catalog is in a bucket, against a real S3 server: the catalog's
-parts are read from `ingest.storage.corpus.read_corpus`'s local copy and answer as the same catalog on disk, curate
+parts are read from `adapters.storage.corpus.read_corpus`'s local copy and answer as the same catalog on disk, curate
 writes the manifest the same catalog on disk gives; the catalog rebuilt from commit records matches the one hashed from
 files; a wrong credential is named before any query runs."""
 
@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from s3fs import S3FileSystem
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.corpus import BucketCorpus, Corpus, read_corpus
+from adapters.storage.objects import list_modified
 from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus, read_corpus
-from ingest.storage.objects import list_modified
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.commit_log import CommitConflictError, CommitLog
+from adapters.storage.lease import Lease, OutputLeasedError
+from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.urls import filesystem
-from ingest.storage.commit_log import CommitConflictError, CommitLog
-from ingest.storage.lease import Lease, OutputLeasedError
-from ingest.storage.objects import list_keys, put_if_absent
 from tests.s3.server import S3Server, child_env, run_child
 
 REPO = Path(__file__).resolve().parents[2]

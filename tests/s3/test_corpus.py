@@ -1,4 +1,4 @@
-"""The corpus handle of a bucket (`ingest.storage.corpus.open_corpus`) against a real S3 server: the job runs on a
+"""The corpus handle of a bucket (`adapters.storage.corpus.open_corpus`) against a real S3 server: the job runs on a
 scratch corpus, its writers' commits reach the bucket as they land (`Corpus.attach`), its meta only on a clean exit; a
 second job is refused while the first runs, a job killed on this host is followed at once; a refused credential is
 named before any work (no lease taken), and a stage's prefix without datasets/ is refused before the lease."""
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.corpus import Corpus, NotACorpus, open_corpus
+from adapters.storage.lease import OutputLeasedError
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.corpus import Corpus, NotACorpus, open_corpus
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.objects import list_keys
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 from tests.s3.server import SECRET_KEY, S3Server, child_env
@@ -78,7 +78,7 @@ def test_a_job_killed_on_this_host_is_followed_at_once(s3: S3Server, prefix: str
     url = f"s3://out/{prefix}"
     code = (
         "import sys, time\n"
-        "from ingest.storage.corpus import open_corpus\n"
+        "from adapters.storage.corpus import open_corpus\n"
         f"with open_corpus({url!r}, None, 'ingest', scratch={str(tmp_path / 'killed')!r}):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(600)\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from adapters.storage.commit_log import CommitLog
+from adapters.storage.lease import Lease
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import StorageError, filesystem, preflight
-from ingest.storage.commit_log import CommitLog
-from ingest.storage.lease import Lease
-from ingest.storage.objects import list_keys
 from schemas.storage import StorageOptions, is_remote, protocol_of
 from tests.s3.server import SECRET_KEY, S3Server
 
@@ -104,8 +104,8 @@ def test_secret_never_printed_dumped_or_logged(s3: S3Server, prefix: str, caplog
 
 
 def test_output_preflight_probes_the_conditional_write(s3: S3Server, prefix: str) -> None:
-    from ingest.storage.objects import list_keys
-    from ingest.storage.preflight import preflight_output
+    from adapters.storage.objects import list_keys
+    from adapters.storage.preflight import preflight_output
 
     preflight_output(f"s3://out/{prefix}", s3.options())
     fs, _ = filesystem("s3://", s3.options())

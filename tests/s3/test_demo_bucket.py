@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
-from ingest.storage.objects import list_keys
 from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
 from schemas.manifest import Manifest

@@ -1,6 +1,6 @@
 """`eidata export s3://bucket/corpus --format gr00t` against the real S3 server: each dataset's `meta/modality.json`
 reaches the bucket as the local export's file, byte for byte, published as one meta-change commit record per dataset
-(`ingest.storage.meta_change`), the other objects untouched; an unchanged rerun commits nothing; a dry run writes
+(`adapters.storage.meta_change`), the other objects untouched; an unchanged rerun commits nothing; a dry run writes
 nothing; the CLI takes the credential from the environment and names a missing bucket before any work."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from s3fs import S3FileSystem
 
-from ingest.storage.bucket_output import BucketOutput
+from adapters.storage.bucket_output import BucketOutput
 from jobs.cli import main
 from jobs.export.gr00t import export_gr00t
 from jobs.export.gr00t_job import export_corpus

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from adapters.storage.corpus import read_corpus
 from adapters.storage.location import metering
+from adapters.storage.objects import list_modified
+from adapters.storage.tree import MARKER, BucketTree
 from adapters.storage.urls import filesystem
-from ingest.storage.corpus import read_corpus
-from ingest.storage.objects import list_modified
-from ingest.storage.tree import MARKER, BucketTree
 from jobs.export.lingbot.job import run_lingbot_export
 from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import prepare_episode

@@ -1,4 +1,4 @@
-"""`ingest.storage.tree` with files above the multipart threshold, against the real S3 server (S3's smallest part,
+"""`adapters.storage.tree` with files above the multipart threshold, against the real S3 server (S3's smallest part,
 5 MiB, so that 10 MiB make three parts): a large file is put in parts byte for byte and leaves no incomplete upload,
 the same file again is kept (by its claim, nothing sent), other bytes at its key replace it (the older claim does not
 block them; a small file replacing a large one drops its claim), a killed run's upload is aborted by the next
@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from adapters.storage.multipart import incomplete_uploads
+from adapters.storage.objects import exists
+from adapters.storage.tree import CLAIMS, MARKER, BucketTree
 from adapters.storage.urls import filesystem
-from ingest.storage.multipart import incomplete_uploads
-from ingest.storage.objects import exists
-from ingest.storage.tree import CLAIMS, MARKER, BucketTree
 from schemas.storage import StorageOptions
 from tests.s3.server import S3Server
 

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from s3fs import S3FileSystem
 
+from adapters.storage.corpus import LEASE_TTL_ENV
 from adapters.storage.location import metering
-from ingest.storage.corpus import LEASE_TTL_ENV
-from ingest.storage.tree import MARKER
+from adapters.storage.tree import MARKER
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.lerobot_v3.job import export_corpus

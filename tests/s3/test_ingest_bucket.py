@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.storage.corpus import LEASE_TTL_ENV
+from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem
-from ingest.storage.corpus import LEASE_TTL_ENV
-from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec

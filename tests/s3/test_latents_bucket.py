@@ -1,4 +1,4 @@
-"""`eidata latents` and `eidata text-embed` on a corpus in a bucket (DESIGN.md 3.2, `ingest.storage.derived`), against
+"""`eidata latents` and `eidata text-embed` on a corpus in a bucket (DESIGN.md 3.2, `adapters.storage.derived`), against
 the real S3 server, with a tiny random DINOv3 and a tiny Qwen3-VL: the files published equal the local run's byte for
 byte (videos decoded from the bucket by ranged reads, bytes fetched per byte used measured), the catalog's
 latents_ready follows the records, a rerun writes nothing; the driver SIGKILLed at a point of the protocol, then rerun,
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.corpus import LEASE_TTL_ENV, BucketCorpus, Corpus, open_corpus
+from adapters.storage.lease import OutputLeasedError
 from adapters.storage.location import metering
+from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem
 from ingest.lerobot.video_read import decode_frames
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import LEASE_TTL_ENV, BucketCorpus, Corpus, open_corpus
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main

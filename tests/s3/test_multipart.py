@@ -1,6 +1,6 @@
-"""Objects put in parts (ingest/storage/multipart.py) against a real S3 server, with S3's smallest part (5 MiB) so
+"""Objects put in parts (adapters/storage/multipart.py) against a real S3 server, with S3's smallest part (5 MiB) so
 that a few MiB make several parts: SeaweedFS refuses a second conditional completion of a key (racing completions it
-does not refuse, hence the claim: ingest/storage/multipart.py), racing writers of a key complete it once, a multipart
+does not refuse, hence the claim: adapters/storage/multipart.py), racing writers of a key complete it once, a multipart
 object is the file byte for byte, a second writer of a published key loses cleanly, and a publisher SIGKILLed between
 parts or after a completion, rerun, leaves the objects of an uninterrupted run and no incomplete upload."""
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import fsspec
 import pytest
 
+from adapters.storage import multipart
+from adapters.storage.commit_log import CommitConflictError
+from adapters.storage.multipart import PartPlan, holds, incomplete_uploads, put_file_if_absent
+from adapters.storage.objects import exists, list_keys, put
+from adapters.storage.publish import DatasetPublisher, PublishError
 from adapters.storage.urls import filesystem
-from ingest.storage import multipart
-from ingest.storage.commit_log import CommitConflictError
-from ingest.storage.multipart import PartPlan, holds, incomplete_uploads, put_file_if_absent
-from ingest.storage.objects import exists, list_keys, put
-from ingest.storage.publish import DatasetPublisher, PublishError
 from tests.s3.multipart_child import DATASET, EPISODES, PLAN, payload, rels, write_episode
 from tests.s3.server import S3Server, run_child
 from tests.s3.test_commit import snapshot

@@ -9,9 +9,9 @@ import random
 import pytest
 
 from adapters.storage.location import locate, metering, readable
+from adapters.storage.multipart import PartPlan, put_file_if_absent
 from adapters.storage.reads import SEEK_BLOCK, STREAM_BLOCK
 from adapters.storage.urls import filesystem
-from ingest.storage.multipart import PartPlan, put_file_if_absent
 from tests.s3.server import S3Server
 
 PART = 5 << 20

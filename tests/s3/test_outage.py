@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from adapters.storage.corpus import Corpus
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
-from ingest.storage.corpus import Corpus
-from ingest.storage.objects import list_keys
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest.commit import DatasetCommitter

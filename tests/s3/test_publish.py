@@ -1,4 +1,4 @@
-"""Ingest's exactly-once promise on a bucket (DESIGN.md 3.2, `ingest.storage.publish`) against a real S3 server: the
+"""Ingest's exactly-once promise on a bucket (DESIGN.md 3.2, `adapters.storage.publish`) against a real S3 server: the
 local writer publishing through commit records writes the objects a local run writes, byte for byte; a job SIGKILLed
 at each point of the protocol, rerun (on the same scratch folder or a fresh one, as on another machine), leaves the
 objects of an uninterrupted run; a second job on the output is refused while the first holds it."""
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.lease import Lease, OutputLeasedError
+from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
-from ingest.storage.lease import Lease, OutputLeasedError
-from ingest.storage.objects import list_keys
 from tests.s3.publish_child import DATASET, LENGTHS
 from tests.s3.server import S3Server, child_env, run_child
 from tests.s3.test_commit import snapshot

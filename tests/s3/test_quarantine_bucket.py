@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem
-from ingest.storage.objects import list_keys, list_modified
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import placed_spec
 from jobs.ingest.job import run_ingest

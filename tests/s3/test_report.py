@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.corpus import BucketCorpus, Corpus
 from adapters.storage.urls import filesystem
-from ingest.storage.bucket_output import BucketOutput
-from ingest.storage.corpus import BucketCorpus, Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.report.command import cli_report
 from jobs.report.command import cli_report as episode_report

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.storage.corpus import LEASE_TTL_ENV, Corpus
 from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV
-from ingest.storage.corpus import LEASE_TTL_ENV, Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.job import export_corpus

@@ -1,4 +1,4 @@
-"""Training from a manifest whose corpus is in a bucket (ingest/storage/corpus_files.py, object_cache.py), against
+"""Training from a manifest whose corpus is in a bucket (adapters/storage/corpus_files.py, object_cache.py), against
 the SeaweedFS server: the training tests' corpus (tests/training/corpus.py: real writer, catalog and curate) is put
 in the bucket object by object; the index, the statistics and the batches are those of the same corpus on disk bit for
 bit; a second epoch fetches nothing; the cache stays within its bound while DataLoader workers share it; a refused
@@ -17,8 +17,8 @@ import torch
 from s3fs import S3FileSystem
 from torch.utils.data import DataLoader
 
+from adapters.storage.corpus_files import BucketFiles
 from adapters.storage.urls import StorageError, filesystem
-from ingest.storage.corpus_files import BucketFiles
 from jobs.runtime.options import add_options
 from jobs.train import TRAIN_OPTIONS, cli_train
 from schemas.storage import StorageOptions

@@ -1,6 +1,6 @@
-"""ingest/storage/corpus_files.py against the SeaweedFS server, at its edges: a safetensors header longer than the first
-ranged GET and a `frame_index` past it read as safe_open reads them; an object rewritten in the bucket is a new cache
-entry, never the stale copy; the index costs a fixed number of requests per dataset plus one per latents and text
+"""adapters/storage/corpus_files.py against the SeaweedFS server, at its edges: a safetensors header longer than the
+first ranged GET and a `frame_index` past it read as safe_open reads them; an object rewritten in the bucket is a new
+cache entry, never the stale copy; the index costs a fixed number of requests per dataset plus one per latents and text
 file (no HEAD per file)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from adapters.storage.corpus_files import HEADER_READ, BucketFiles
+from adapters.storage.object_cache import Cache
 from adapters.storage.urls import filesystem
-from ingest.storage.corpus_files import HEADER_READ, BucketFiles
-from ingest.storage.object_cache import Cache
 from tests.fixtures.readback import fetched_bytes
 from tests.s3.server import S3Server
 

@@ -14,11 +14,11 @@ import os
 import signal
 import time
 
+from adapters.storage import commit_log
+from adapters.storage.commit_log import CommitLog
+from adapters.storage.lease import Lease
+from adapters.storage.objects import put
 from adapters.storage.urls import filesystem
-from ingest.storage import commit_log
-from ingest.storage.commit_log import CommitLog
-from ingest.storage.lease import Lease
-from ingest.storage.objects import put
 
 
 def die() -> None:

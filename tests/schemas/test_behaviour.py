@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.qa import QARecord, catalog_fields, record_from_columns
 
 RECORD = BehaviourRecord(

@@ -15,7 +15,7 @@ from adapters.base import EpisodeRef
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.parts import write_quarantine_part
 from schemas.actions import ActionKind
-from schemas.behaviour import BehaviourRecord
+from schemas.behaviour_record import BehaviourRecord
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
 from schemas.corpus import (
     LINEAGE_KEY,

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.dataset_meta import DatasetMeta, Quirk
+from schemas.dataset_meta import DatasetMeta
 from schemas.lerobot import IMAGE_NAMES
+from schemas.quirks import Quirk
 from tests.realdata import realdata
 
 CAM = "observation.images.cam_high"

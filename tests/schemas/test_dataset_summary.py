@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from schemas.dataset_meta import quirk
 from schemas.dataset_summary import dataset_summary
 from schemas.lerobot import InfoJson
+from schemas.quirks import quirk
 
 
 def test_counts_beside_the_declared_and_quirks_errors_first() -> None:

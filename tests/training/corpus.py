@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import torch
 from safetensors.torch import save_file
 
+from adapters.storage.corpus import Corpus
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, image_key

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from adapters.registry import get_adapter
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.train import used_and_left_out

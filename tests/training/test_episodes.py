@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ingest.storage.corpus_files import CorpusFiles
+from adapters.storage.corpus_files import CorpusFiles
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.storage.corpus_files import CorpusFiles
+from adapters.storage.corpus_files import CorpusFiles
 from schemas.actions import ActionKind, ActionSpace
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ingest.files.atomic import atomic_write
+from adapters.storage.atomic import atomic_write
 
 # Keys smplx's MANO reads, with their expected shapes (None = any size); V vertices, J = 16 joints.
 NUM_VERTICES, NUM_JOINTS, NUM_FACES = 778, 16, 1538

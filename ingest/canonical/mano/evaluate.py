@@ -40,7 +40,14 @@ def mano_hands(raw: RawEpisode) -> HandSignals:
 def _load(raw: RawEpisode, side: str, mano: ManoParams) -> ManoHand:
     model_dir = Path(mano.model_dir)
     try:
-        return ManoHand.load(model_dir, side, flat_hand_mean=True, tips=mano.convention.tips)  # type: ignore[arg-type]
+        conv = mano.convention
+        return ManoHand.load(
+            model_dir,
+            side,  # type: ignore[arg-type]
+            flat_hand_mean=True,
+            tips=conv.tips,
+            fix_left_shapedirs=conv.fix_left_shapedirs,
+        )
     except (OSError, MANOModelError, ValueError) as e:
         raise AdapterError(
             f"MANO {side} model: {e}",

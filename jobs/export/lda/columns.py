@@ -130,18 +130,20 @@ def episode_columns(
         s_blk = s_out[:, i * HAND_WIDTH_STATE : (i + 1) * HAND_WIDTH_STATE]
         a_blk = a_out[:, i * HAND_WIDTH_ACTION : (i + 1) * HAND_WIDTH_ACTION]
         if used[hand_dims(h, WRIST_POS)].any():
-            pos, d6 = state[:, hand_dims(h, WRIST_POS)], state[:, hand_dims(h, WRIST_ROT6D)]
+            turns = used[hand_dims(h, WRIST_ROT6D)].any()  # no: a position-only wrist (Aria MPS's first wrist file)
+            pos, d6 = state[:, hand_dims(h, WRIST_POS)], state[:, hand_dims(h, WRIST_ROT6D)] * turns
             try:
                 rpy = rot6d_to_rpy(d6)
             except ValueError as e:
                 raise ColumnsError(f"{where}: observation.state {HANDS[h]} wrist rotation: {e}") from e
-            held = held_rows(np.linalg.norm(d6, axis=1) > ROT6D_ABSENT)[rows]  # untracked: the last pose
+            # untracked (its dims 0): the last pose; a position-only wrist is there where its position is
+            held = held_rows(np.linalg.norm(d6 if turns else pos, axis=1) > ROT6D_ABSENT)[rows]
             for blk, parts, rows in ((s_blk, STATE_PARTS, slice(None)), (a_blk, ACTION_PARTS, held)):
                 blk[:, part_offset(parts, "eef_position")] = pos[rows]
                 blk[:, part_offset(parts, "eef_rotation")] = rpy[rows]
             s_blk[:, part_offset(STATE_PARTS, "eef_rotation_6d")] = d6
             a_blk[:, part_offset(ACTION_PARTS, "delta_eef_position")] = action[:, hand_dims(h, WRIST_POS)]
-            a_blk[:, part_offset(ACTION_PARTS, "delta_eef_rotation")] = action[:, hand_dims(h, WRIST_ROT6D)]
+            a_blk[:, part_offset(ACTION_PARTS, "delta_eef_rotation")] = action[:, hand_dims(h, WRIST_ROT6D)] * turns
         if used[hand_dims(h, GRIPPER)].any():
             s_blk[:, part_offset(STATE_PARTS, "gripper")] = state[:, hand_dims(h, GRIPPER)]
             a_blk[:, part_offset(ACTION_PARTS, "gripper")] = observed_gripper(state, action, h)[rows, None]

@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import NotACorpus, read_corpus
+from adapters.storage.root import Root
+from adapters.storage.tree import MARKER
 from adapters.storage.urls import StorageError
-from ingest.files.atomic import write_text_atomic
 from ingest.progress import Progress
-from ingest.storage.corpus import NotACorpus, read_corpus
-from ingest.storage.tree import MARKER
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -54,7 +55,6 @@ from schemas.lda import (
 )
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
 from schemas.modality import ModalityJson, check_modality
-from schemas.storage import is_remote
 
 Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
@@ -179,7 +179,7 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if ModalityJson.load(tmp / MODALITY_PATH) != modality:
         raise LdaExportError(f"{tmp / MODALITY_PATH}: reads back different from what was written")
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
-    # the completion record every eidata export leaves (`ingest.storage.tree.MARKER`): what `report --exports` reads
+    # the completion record every eidata export leaves (`adapters.storage.tree.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
     write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     if dst.exists():
@@ -247,10 +247,11 @@ class Job:
 def _build(args: argparse.Namespace) -> Job:
     if not getattr(args, "out", None):
         raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
-    if is_remote(str(args.root)) or is_remote(str(args.out)):
-        raise Usage("eidata export: --format lda reads and writes local folders only")
     root, out = Path(args.root), Path(args.out)
-    try:
+    try:  # what the storage can do, asked of its one handle: a URL is never taken for a folder (`gs:/b/out`)
+        for given in (args.root, args.out):
+            if refused := Root(str(given)).refusal("paths", "--format lda reads and writes local folders only"):
+                raise Usage(f"eidata export: {refused}")
         with read_corpus(root):  # the same words as every command for a folder that is not a corpus
             pass
     except (StorageError, NotACorpus) as e:

@@ -8,11 +8,11 @@ or, where the chosen action space (`--action-space`, `spaces.py`) gives robots a
 lerobot cannot hold in one dataset unpadded, one dataset per robot DIR/NAME/<robot> and none at DIR/NAME itself
 (`settle.py`); one line names every dataset written with its episodes and action space.
 
-Each dataset is a tree of the output written whole (`ingest.storage.tree`: a folder's renamed into place when complete,
-a bucket's put file by file), `meta/info.json` then the completion record `.eidata-export.json` last, which holds a
-fingerprint of its sources (their meta files' `Corpus.identity`, the manifest, the options): a rerun skips a dataset
-whose fingerprint matches and rewrites one whose sources changed or that a killed run left unfinished. ROOT and --out
-may be buckets (the corpus read through its handle, episode files by ranged GETs where they lie).
+Each dataset is a tree of the output written whole (`adapters.storage.tree`: a folder's renamed into place when
+complete, a bucket's put file by file), `meta/info.json` then the completion record `.eidata-export.json` last, which
+holds a fingerprint of its sources (their meta files' `Corpus.identity`, the manifest, the options): a rerun skips a
+dataset whose fingerprint matches and rewrites one whose sources changed or that a killed run left unfinished. ROOT and
+--out may be buckets (the corpus read through its handle, episode files by ranged GETs where they lie).
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ from typing import Any, Literal
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
 from adapters.storage.faults import reraise_environment
+from adapters.storage.lease import OutputLeasedError
+from adapters.storage.root import Root
+from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from ingest.storage.corpus import Corpus, NotACorpus, read_corpus
-from ingest.storage.lease import OutputLeasedError
-from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import PathOrUrl, frame_values
 from jobs.export.lerobot_v3.cameras import PlanError
@@ -55,7 +56,7 @@ from schemas.export_frames import ExportFrames
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import ENTRIES_PARQUET, MANIFEST_JSON
-from schemas.storage import StorageOptions, is_remote
+from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,7 @@ def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
     """The folder `--manifest given` names (`jobs.catalog.manifest_arg`: a NAME in ROOT, a folder or a file of it)
     as this process reads it: a bucket corpus's from its local copy; one that is not there refused with what to run."""
     folder = manifest_folder(given, root)
-    if is_remote(folder):
+    if not Root(folder).paths:
         base = f"{str(root).rstrip('/')}/"
         if not folder.startswith(base):
             raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")

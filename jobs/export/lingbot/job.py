@@ -12,7 +12,7 @@ files are rewritten only when their bytes change, so a finished export's rerun w
 settings than `DIR/job/lingbot_export.json` (fps, size, text length, model fingerprints) is refused rather than mixing
 latents of two encoders. ROOT and --out may be buckets: the corpus read through its handle (each episode's parquet by
 ranged GETs, its mp4 streamed once into the output as the video "link"), the output through its tree
-(`ingest.storage.tree`): the settings record and `empty_emb.pt` fetched first and published before any dataset's file,
+(`adapters.storage.tree`): the settings record and `empty_emb.pt` fetched first and published before any dataset's file,
 each dataset once its meta is written, its completion record last (a rerun keeps a dataset whose record matches a
 fingerprint of the settings, the cameras and the source's meta).
 """
@@ -33,13 +33,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import Corpus, read_corpus, where_text
+from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
-from ingest.files.atomic import write_text_atomic
 from ingest.lerobot.settled import settled_datasets
 from ingest.lingbot.dataset import NotCanonicalError
-from ingest.storage.corpus import Corpus, read_corpus, where_text
-from ingest.storage.tree import MARKER, Tree, open_tree
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from adapters.storage.atomic import write_text_atomic
+from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import (
     TEXT_LEN,
     WanModelError,
@@ -20,11 +22,9 @@ from ingest.encoders.wan import (
     sample_frame_ids,
     tokenizer_dir,
 )
-from ingest.files.atomic import write_text_atomic
 from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
-from ingest.storage.corpus import Corpus
 from jobs.export import PathOrUrl
 from jobs.runtime.stage import RayJob
 from schemas.canonical import ACTION

@@ -19,13 +19,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from adapters.storage.atomic import atomic_write
+from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames
-from ingest.files.atomic import atomic_write
 from ingest.files.lingbot import write_record
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
-from ingest.storage.corpus import Corpus
 from jobs.catalog.parts import write_parquet_atomic
 from jobs.export.lingbot.plan import EMPTY_EMB, check_settings
 from schemas.canonical import ACTION

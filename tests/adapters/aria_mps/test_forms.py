@@ -8,6 +8,7 @@ palm column read as the wrist) fail that comparison."""
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from scipy.spatial.transform import Rotation
 from adapters.aria_mps import files, forms
 from adapters.registry import get_adapter
 from ingest.canonical.hands import wrist_frames_from_keypoints
+from ingest.canonical.store import dataset_features
 from ingest.steps import prepare
-from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
+from schemas.canonical import FINGERTIPS_XYZ, HAND_KEYPOINTS, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.realdata import realdata
 
@@ -74,13 +76,15 @@ def _adapter_right_wrists(folder: Path) -> tuple[np.ndarray, np.ndarray, object]
     [ref] = list(adapter.discover(folder))
     raw = adapter.read(ref)
     track = raw.hands.hands[1]
-    micros = raw.metadata["start_tracking_timestamp_us"] + np.round(track.rotation.timestamps * 1e6).astype(int)
-    return micros, track.rotation.values[:, :3, 3], (adapter, ref, raw)
+    wrist = track.rotation if track.rotation is not None else track.position  # a pose, else a position (v1)
+    micros = raw.metadata["start_tracking_timestamp_us"] + np.round(wrist.timestamps * 1e6).astype(int)
+    values = wrist.values[:, :3, 3] if wrist.unit == "se3_4x4" else wrist.values
+    return micros, values, (adapter, ref, raw)
 
 
-def assert_wrists_are_the_raw_rows(folder: Path) -> None:
+def assert_wrists_are_the_raw_rows(folder: Path, name: str = "wrist_and_palm_poses_v2.csv") -> None:
     micros, wrists, _ = _adapter_right_wrists(folder)
-    raw_micros, raw_wrists = _raw_right_wrists(folder, "wrist_and_palm_poses_v2.csv")
+    raw_micros, raw_wrists = _raw_right_wrists(folder, name)
     assert np.abs(micros - raw_micros).max() <= 1
     np.testing.assert_allclose(wrists, raw_wrists, atol=1e-6)
 
@@ -115,3 +119,45 @@ def test_planted_defects_fail_the_comparison_with_the_raw_rows(monkeypatch: pyte
     monkeypatch.setattr(files, "_columns", renamed)
     with pytest.raises(AssertionError):
         assert_wrists_are_the_raw_rows(folder)
+
+
+def _only(tmp_path: Path, keep: str, as_name: str) -> Path:
+    """A copy of the sample folder whose one hand file is its `keep`, named `as_name`."""
+    folder = realdata("aria_mps_sample")
+    out = tmp_path / "mps"
+    shutil.copytree(folder / "trajectory", out / "trajectory")
+    (out / "hand_tracking").mkdir()
+    shutil.copyfile(folder / "hand_tracking" / keep, out / "hand_tracking" / as_name)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("keep", "as_name", "rotation"),
+    [
+        ("wrist_and_palm_poses.csv", "wrist_and_palm_poses.csv", False),  # the first version, unversioned name
+        ("wrist_and_palm_poses.csv", "wrist_and_palm_poses_v1.csv", False),  # the same bytes, versioned
+        ("wrist_and_palm_poses_v2.csv", "wrist_and_palm_poses_v2.csv", True),
+    ],
+)
+def test_each_wrist_and_palm_file_gives_the_tracked_right_wrists_the_left_masked(
+    tmp_path: Path, keep: str, as_name: str, rotation: bool
+) -> None:
+    """Issue 66's done-when: from the unversioned or a versioned file, the 6 tracked right-hand rows with their
+    wrists (a pose with normals, a position alone without), the left hand (-1 in both files) masked, the right
+    hand's untracked rows (-1 in the first file, 0 in the second) left out; the dataset's features claim no
+    keypoint slot (no fingers)."""
+    folder = _only(tmp_path, keep, as_name)
+    micros, _, (_, ref, raw) = _adapter_right_wrists(folder)
+    assert ref.locator["hand_file"] == as_name and len(micros) == 6 and 0 not in raw.hands.hands
+    assert_wrists_are_the_raw_rows(folder, as_name)
+    track = raw.hands.hands[1]
+    assert (track.rotation is not None) is rotation and track.keypoints is None
+    assert len(raw.states["palm/right"]) == 6 and "palm/left" not in raw.states
+    [ep] = prepare(raw, CanonicalizeSpec(validity={"min_length_frames": 3})).episodes
+    mask = ep.mask
+    assert mask[hand_dims(1, WRIST_POS)].all() and mask[hand_dims(1, WRIST_ROT6D)].all() == rotation
+    assert not mask[hand_dims(1, FINGERTIPS_XYZ)].any() and not mask[hand_dims(0, slice(0, 25))].any()
+    assert ep.hands_tracked[:, 1].all() and not ep.hands_tracked[:, 0].any() and not ep.has_hands
+    assert not ep.state[:, hand_dims(1, WRIST_ROT6D)].any() or rotation  # a rotation never made up
+    info = dataset_features(ep)[HAND_KEYPOINTS].info
+    assert info["has_hands"] == [] and not np.any(info["mask"])

@@ -1,8 +1,8 @@
 """Aria MPS folders through the ingest job (Ray, the writer, the catalog): the two good recordings written with hand
 keypoints for both hands in every written frame where each is tracked (`observation.hand_valid`), the frames where a
 hand was not tracked kept for the other hand with that hand's keypoints 0 and invalid (masked, never filled: issue 56
-item 6), and a folder whose hand tracking is of another session than its trajectory quarantined naming the file and
-the field."""
+item 6), a folder whose hand tracking is of another session than its trajectory quarantined naming the file and
+the field, and why each folder that gave nothing in the summary the ingest prints."""
 
 from __future__ import annotations
 
@@ -36,9 +36,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "parallelism": {"num_cpus": 1},
         "sources": [{"name": "aria", "adapter": "aria_mps", "root": str(tmp / "raw")}],
     }
+    gaze = tmp / "raw/rec04/mps/eye_gaze/general_eye_gaze.csv"  # an MPS folder of eye gaze only: no episode
+    gaze.parent.mkdir(parents=True)
+    gaze.write_text("tracking_timestamp_us\n1\n")
     (tmp / "job.yaml").write_text(yaml.safe_dump(spec))
     report = run_ingest(load_spec(tmp / "job.yaml"), progress=False)
     assert report.tallies["aria"].written == 2 and report.quarantined == 1
+    (tmp / "summary.txt").write_text(report.table())  # what the ingest prints at its end
     return tmp
 
 
@@ -73,3 +77,14 @@ def test_the_frames_of_a_missing_hand_keep_the_other_hand_and_mask_it(corpus: Pa
     assert ep.span_s[0] <= gone_s[0] and inside.any()  # the episode keeps those frames, for the left hand
     assert (ep.hand_valid[:, 1] == ~inside).all() and ep.hand_valid[:, 0].all()
     assert np.isfinite(ep.keypoints).all() and not ep.keypoints[inside, 1].any()
+
+
+@pytest.mark.shared_ray
+def test_the_summary_says_why_each_folder_gave_nothing(corpus: Path) -> None:
+    """Issue 66 item 1: the reason an MPS folder gives no episode is in the summary the ingest prints, not only in
+    `eidata query`: a hand file of another session (with both spans) and a folder of eye gaze only."""
+    summary = (corpus / "summary.txt").read_text()
+    lines = [line for line in summary.splitlines() if "folder_skipped" in line]
+    assert any("rec03/mps: hand_tracking_results.csv (21 landmarks) spans 5000.000-" in x for x in lines), summary
+    assert any("not joined" in x for x in lines)
+    assert any("rec04/mps: holds eye_gaze/ and no hand_tracking/" in x for x in lines), summary

@@ -83,7 +83,7 @@ def test_both_layouts_of_video_and_actions_are_read(episodes: dict) -> None:
 
 def test_hands_ahead_below_the_eyes_left_on_the_left_human_sized_inside_the_image(episodes: dict) -> None:
     for raw_id, (_, ep) in episodes.items():
-        assert judge_arrays(ep, CanonicalizeSpec()) is None, raw_id
+        assert judge_arrays(ep, CanonicalizeSpec()).rejected is None, raw_id
         qa = ep.qa
         assert qa.hands_in_front == 1.0 and qa.hands_in_image == 1.0 and qa.hands_ahead == 1.0, raw_id
         assert qa.hands_below_eyes == 1.0 and qa.left_of_right == 1.0, raw_id

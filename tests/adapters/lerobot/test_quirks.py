@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.lerobot.quirks import noted
-from schemas.dataset_meta import quirk
+from schemas.quirks import quirk
 from schemas.tiers import QualityTier
 
 

@@ -82,7 +82,7 @@ def test_hands_ahead_below_the_eyes_left_on_the_left_human_sized_inside_the_imag
     episode: tuple[RawEpisode, CanonicalEpisode],
 ) -> None:
     _, ep = episode
-    assert judge_arrays(ep, CanonicalizeSpec()) is None
+    assert judge_arrays(ep, CanonicalizeSpec()).rejected is None
     qa = ep.qa
     assert qa.hands_in_front == 1.0 and qa.hands_in_image == 1.0 and qa.hands_ahead == 1.0
     assert qa.hands_below_eyes == 1.0 and qa.left_of_right == 1.0

@@ -14,7 +14,7 @@ import pytest
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.ingest.commit import Committed, DatasetCommitter
 from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
 from jobs.ingest.worker import process_episode

@@ -80,7 +80,7 @@ def test_keypoints_are_smplx_mano_fed_as_tacos_loader_feeds_it(tmp_path: Path, m
 
 
 def test_the_hand_invariants_hold(episode: CanonicalEpisode) -> None:
-    assert judge_arrays(episode, CanonicalizeSpec()) is None
+    assert judge_arrays(episode, CanonicalizeSpec()).rejected is None
     qa = episode.qa
     assert qa is not None and qa.hands_in_front == 1.0 and qa.hands_in_image == 1.0 and qa.hands_ahead == 1.0
     assert qa.hands_below_eyes == 1.0 and qa.left_of_right == 1.0

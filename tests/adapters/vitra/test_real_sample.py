@@ -89,7 +89,7 @@ def test_bone_lengths_and_wrist_path_are_vitras(episode: CanonicalEpisode, truth
 def test_the_hand_invariants_hold(episode: CanonicalEpisode) -> None:
     """Ahead of the wearer, below the eyes, human-sized, projecting inside the image (the geometry QA's measures, as
     the judging step takes them), and no finding that quarantines it."""
-    assert judge_arrays(episode, CanonicalizeSpec()) is None
+    assert judge_arrays(episode, CanonicalizeSpec()).rejected is None
     qa = episode.qa
     assert qa is not None and qa.hands_in_front == 1.0 and qa.hands_in_image == 1.0 and qa.hands_ahead == 1.0
     assert qa.hands_below_eyes is not None and qa.hands_below_eyes >= 0.8

@@ -271,14 +271,14 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
         assert not any("rejected" in r for r in ep.tier_reasons), ep.tier_reasons
         assert ep.tier_reasons[0] == "the adapter's own note"
         kept[short_first] = ep.tier_reasons
-        assert out.reasons == ["the adapter's own note"]
+        assert out.reasons == ("the adapter's own note",)
     assert kept[True] == kept[False]
 
 
 def test_when_every_span_is_rejected_the_message_names_each() -> None:
     spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 30})
     out = prepare(_two_spans(short_first=True), spec)
-    assert out.episodes == [] and len(out.rejections) == 2
+    assert out.episodes == () and len(out.rejections) == 2
     message = out.rejection_message()
     assert message.count("rejected: episode too short") == 2 and message.startswith("span [0.00, 1.40] s rejected")
     assert prepared(_two_spans(short_first=True), spec) == []

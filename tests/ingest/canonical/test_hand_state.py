@@ -1,8 +1,9 @@
 """One hand's canonical state from its declared signals, checked by invariants: the wrist pose is the same whatever
 rotation unit declares it, the state reads back into that pose, a hand moved rigidly moves its keypoints with it and
-keeps its fingertips in the wrist frame, missing signals stay out of the mask, the action is the next state's
-gripper and fingertips with the pose delta, and a hand untracked in some frames is invalid there only: its action
-before it leaves is no motion, its untracked frames written 0 and held for the motion measures."""
+keeps its fingertips in the wrist frame, missing signals stay out of the mask (a wrist position alone: no rotation),
+the action is the next state's gripper and fingertips with the pose delta, and a hand untracked in some frames is
+invalid there only: its action before it leaves is no motion, its untracked frames written 0 and held for the motion
+measures."""
 
 from __future__ import annotations
 
@@ -69,6 +70,25 @@ def test_state_reads_back_into_the_wrist_pose_and_the_mask_says_what_is_there() 
     assert not avail[FINGERTIPS_XYZ].any() and not out[:, FINGERTIPS_XYZ].any() and not kp.any()
     empty, none_avail, _, no_poses, none_tracked = hand_block(sig, {}, 0, TS, NO_OFFSET, None)  # no left hand declared
     assert not empty.any() and not none_avail.any() and no_poses is None and not none_tracked.any()
+
+
+def test_a_position_only_wrist_gives_its_position_in_the_reference_frame_and_no_rotation() -> None:
+    """A wrist with a position and no orientation (Aria MPS's first wrist-and-palm file): its position moved into the
+    decoupled reference frame, its rotation out of the mask (never the identity it is carried with), its action the
+    position's deltas; an EEF offset that moves the wrist point is refused (it needs the rotation)."""
+    sig = HandSignals(hands={0: HandTrack(position=Stream(TS, POS, unit="m"))}, apply_offset=False)
+    wrist = wrist_poses(sig.hands[0])
+    ref = _poses()[::-1].copy()  # a moving reference (world_from_ref)
+    out, avail, kp, poses, tracked = hand_block(sig, {0: wrist}, 0, TS, NO_OFFSET, ref)
+    mine = np.einsum("tji,tj->ti", ref[:, :3, :3], POS - ref[:, :3, 3])
+    np.testing.assert_allclose(out[:, WRIST_POS], mine, atol=1e-9)
+    assert avail[WRIST_POS].all() and not avail[WRIST_ROT6D].any() and not avail[FINGERTIPS_XYZ].any()
+    assert tracked.all() and not kp.any()
+    action = action_from_state(out_50 := np.pad(out, ((0, 0), (0, 25))), {0: poses})
+    np.testing.assert_allclose(action[:-1, WRIST_POS], np.diff(out_50[:, WRIST_POS], axis=0), atol=1e-9)
+    moved = HandSignals(hands=sig.hands)  # apply_offset: True
+    with pytest.raises(ValueError, match="position-only wrist"):
+        hand_block(moved, {0: wrist}, 0, TS, RigidTransform(translation=(0, 0, 0.05)), None)
 
 
 def test_a_rigid_motion_moves_keypoints_and_keeps_fingertips_in_the_wrist_frame() -> None:

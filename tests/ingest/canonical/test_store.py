@@ -107,7 +107,7 @@ def test_a_hung_flush_is_written_over_once(
     root = tmp_path / "egodex"
     try:
         with LeRobotWriter.create(root, fps=10, features=dataset_features(ep), robot_type=ep.embodiment) as w:
-            entry = write_episode(w, ep)
+            entry, _ = write_episode(w, ep)
     finally:
         release.set()
     info = json.loads((root / "meta/info.json").read_text())

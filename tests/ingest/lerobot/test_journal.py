@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ingest.lerobot.errors import DatasetError
-from ingest.lerobot.journal import apply_journal, build_meta_journal, describe, split_lines
+from ingest.lerobot.journal import apply_journal, build_meta_journal, describe
 from ingest.lerobot.writer_dir import JOURNAL
-from schemas.lerobot import EPISODES_PATH, TASKS_PATH
+from schemas.lerobot import EPISODES_PATH, TASKS_PATH, split_lines
 
 TASKS = '{"task_index": 0, "task": "a"}\n'
 EPISODES = "".join(f'{{"episode_index": {i}, "tasks": ["a"], "length": 3}}\n' for i in range(3))

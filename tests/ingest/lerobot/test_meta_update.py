@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files.atomic import is_temp_path
+from adapters.storage.atomic import is_temp_path
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL

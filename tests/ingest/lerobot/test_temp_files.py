@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files.atomic import temp_path
+from adapters.storage.atomic import temp_path
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import STATE_DIR
 from tests.fixtures.episodes import canonical_test_features, write_canonical_dataset

@@ -97,8 +97,8 @@ def ingest(
     raw: RawEpisode, spec: CanonicalizeSpec, dataset: Path, registry: EmbodimentRegistry | None = None
 ) -> tuple[list[CanonicalEpisode], str | None]:
     """Canonicalize `raw` and write its episodes into `dataset` as the ingest worker does (`registry`: the shipped
-    robots and a job spec's declared one, `jobs.ingest.worker.registry`); (episodes written, the quarantine reason
-    or None)."""
+    robots and a job spec's declared one, `jobs.ingest.worker.Attempt.registry`); (episodes written, their cameras
+    judged; the quarantine reason or None)."""
     result = prepare(raw, spec, registry)
     if not result.episodes:
         return [], result.rejection_message()
@@ -109,10 +109,10 @@ def ingest(
             with LeRobotWriter.create_or_open(
                 dataset, fps=CANONICAL_FPS, features=features, robot_type=ep.embodiment
             ) as w:
-                write_episode(w, ep)
+                _, judged = write_episode(w, ep)
         except BehaviourRejected as err:
             return written, str(err)
-        written.append(ep)
+        written.append(judged)
     return written, None
 
 

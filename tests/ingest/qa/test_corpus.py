@@ -20,7 +20,8 @@ from ingest.qa.corpus import (
 from ingest.qa.dataset import behaviour_messages, behaviour_summary
 from ingest.qa.duplicates import fingerprint
 from ingest.qa.state import DimLimits
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.tiers import QualityTier
 
 CFG = BehaviourConfig()

@@ -174,7 +174,7 @@ def test_behaviour_messages_list_every_episode_of_a_finding() -> None:
     """The message names the worst `LISTED` and says how many more; the list beside it names all 12, so `eidata
     validate --json` does. An explained hold is a note that lowers nothing (tier high)."""
     from ingest.qa.dataset import behaviour_messages, behaviour_summary
-    from schemas.behaviour import BehaviourRecord
+    from schemas.behaviour_record import BehaviourRecord
     from schemas.tiers import QualityTier
 
     explained = {"explained_checks": ["qa_stream_frozen_s"], "explained_by": ["range_end"]}

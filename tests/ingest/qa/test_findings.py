@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ingest.qa.findings import episode_findings, findings, route
-from schemas.behaviour import BehaviourConfig, BehaviourRecord
+from schemas.behaviour import BehaviourConfig
+from schemas.behaviour_record import BehaviourRecord
 from schemas.qa import QARecord, Verdict, catalog_fields
 from schemas.tiers import QualityTier
 

@@ -1,7 +1,7 @@
 """The judging step (`ingest.qa.judge`) on a real GR00T episode: canonicalization hands over episodes with notes and
 evidence only, judging appends the verdicts (notes first, in order), a finding that quarantines one part of a span is
-named in the kept part and filed as its own part, a span with no part left is rejected by the judge, and the camera
-tap's verdicts join the episode before its lineage is written."""
+named in the kept part and filed as its own part, a span with no part left is rejected by the judge, and the cameras
+are judged on the thumbnails the write took, in a new record whose lineage holds their verdicts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 import tests.fixtures.behaviour_defects as plant
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage
-from ingest.qa.judge import camera_judge, judge
+from ingest.qa.judge import judge, judge_cameras
+from ingest.qa.phase import FrameTap
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 from tests.ingest.qa.planted_raw import ELBOW, gr00t_raws, planted
@@ -34,7 +35,7 @@ def _two_parts(nan_in: slice):
 def test_canonicalization_hands_over_notes_and_judging_appends_verdicts() -> None:
     raw = gr00t_raws()[0]
     made = canonicalize_spans(raw, SPEC)
-    notes = {ep.uid: list(ep.verdicts) for ep in made.episodes}
+    notes = {ep.uid: ep.verdicts for ep in made.episodes}
     assert all(ep.qa is None and ep.behaviour is None and ep.evidence is not None for ep in made.episodes)
     judged = judge(made, SPEC)
     for ep in judged.episodes:
@@ -60,21 +61,21 @@ def test_a_span_whose_every_part_is_quarantined_is_the_judges_rejection() -> Non
     assert "qa_nonfinite" in result.rejection_message()
 
 
-def test_the_camera_tap_appends_its_verdicts_before_the_lineage() -> None:
+def test_the_cameras_are_judged_on_what_the_write_measured() -> None:
     [ep] = judge(canonicalize_spans(gr00t_raws()[0], SPEC), SPEC).episodes
-    tap = camera_judge(ep)
-    assert tap is not None
-    before = len(ep.verdicts)
+    frames = FrameTap()
     dark = np.zeros((64, 64, 3), np.uint8)  # a camera that shows nothing: the dark-frame check lowers it
     for _ in range(ep.num_frames):
         for key in ep.cameras:
-            tap.add(f"observation.images.{key}", dark)
+            frames.add(f"observation.images.{key}", dark)
     try:
-        tap.finish()
-    except Exception as e:  # a quarantining camera finding is raised (the stage step files it)
+        judged = judge_cameras(ep, frames)
+    except Exception as e:  # a quarantining camera finding is raised (the worker files it)
         assert type(e).__name__ == "BehaviourRejected"
     else:
-        assert len(ep.verdicts) > before and ep.tier != QualityTier.high
-    assert ep.behaviour is not None and ep.behaviour.cam_dark_fraction == 1.0
+        assert len(judged.verdicts) > len(ep.verdicts) and judged.tier != QualityTier.high
+        assert judged.behaviour is not None and judged.behaviour.cam_dark_fraction == 1.0
+        assert lineage(judged).tier == judged.tier
+    assert ep.behaviour is not None and ep.behaviour.cam_dark_fraction is None  # the judged record left as it was
     unjudged = canonicalize_spans(gr00t_raws()[0], SPEC).episodes[0]
-    assert camera_judge(unjudged) is None  # nothing to measure against before the arrays were judged
+    assert judge_cameras(unjudged, frames) is unjudged  # nothing to measure against before the arrays were judged

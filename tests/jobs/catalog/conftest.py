@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from tests.fixtures.corpus import episode as _ep

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.storage.corpus import Corpus
-from ingest.storage.digests import CatalogError
+from adapters.storage.corpus import Corpus
+from adapters.storage.digests import CatalogError
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query

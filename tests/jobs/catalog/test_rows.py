@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingest.storage.digests import CatalogError
+from adapters.storage.digests import CatalogError
 from jobs.catalog.rows import catalog_rows_for_dataset
 from schemas.corpus import NO_LINEAGE
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.selection import SelectionError, manifest_episodes, select, where_episodes

@@ -259,3 +259,14 @@ def test_check_modality_catches_what_a_loader_trips_on() -> None:
     assert [q.code for q in check_modality(m, info, wrong)] == ["modality_names_mismatch"]
     with pytest.raises(ValueError, match=r"state\.neck\.start"):
         ModalityJson.parse({"state": {"neck": {"end": 3}}})
+
+
+def test_a_position_only_wrist_is_given_its_position_and_no_rotation(corpus: Path) -> None:
+    """A human hand with a wrist position and nothing else in the mask (Aria MPS's first wrist-and-palm file): GR00T
+    is given `right_eef_position` alone, never a rotation or fingertips slice over dims the dataset does not fill."""
+    info = load_info(corpus / "datasets/egodex/basic/meta/info.json")
+    used = np.zeros(50, bool)
+    used[hand_block(1)][:3] = True
+    m, expected = build_modality(info, used)
+    assert list(m.state) == list(m.action) == ["right_eef_position"]
+    assert check_modality(m, info, expected) == []

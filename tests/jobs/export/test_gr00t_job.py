@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import NotACorpus
+from adapters.storage.corpus import NotACorpus
 from jobs.export.gr00t_job import export_corpus, failed
 from schemas.dataset_meta import MODALITY_PATH
 from tests.fixtures.corpus import episode, write_dataset

@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.cameras import frame_converter
+from adapters.storage.corpus import Corpus
 from ingest.lerobot.stats import sample_indices
 from ingest.lerobot.video import VideoCodec
-from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import main

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 
 import jobs.cli
+from adapters.storage.corpus import Corpus
 from adapters.synthetic.egodex import write_egodex
 from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer_dir import STAGING
-from ingest.storage.corpus import Corpus
 from jobs.ingest.adopt import (
     STAGED_DIR,
     AdoptingTasks,

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.storage.corpus import Corpus
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from ingest.lerobot.routing import signature_sibling
-from ingest.storage.corpus import Corpus
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest.commit import Committed, DatasetCommitter
 from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings

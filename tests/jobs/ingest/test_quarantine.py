@@ -13,9 +13,8 @@ import pyarrow.parquet as pq
 
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import EpisodeRef
-from ingest.canonical.store import dataset_features, stage_canonical
-from ingest.qa.judge import camera_judge
-from ingest.steps import prepare
+from ingest.canonical.store import dataset_features
+from ingest.steps import prepare, stage
 from jobs.ingest.commit import Committer
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
@@ -123,7 +122,7 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     result = prepare(raw, spec.canonicalize, source=source.name)
     [kept] = result.episodes
     dataset = dataset_dir(source.name, kept.subset)
-    st = stage_canonical(spec.output / dataset, kept, spec.codec, check=camera_judge(kept))
+    st = stage(spec.output / dataset, kept, spec.codec)
     parts = quarantined_parts(item.uid, result)
     staged = Staged(item.uid, (StagedOutput(dataset, st, kept.embodiment, dataset_features(kept)),), parts)
     writer = QuarantineWriter(spec.output)

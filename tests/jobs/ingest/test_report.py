@@ -67,16 +67,7 @@ def test_the_quarantine_the_corpus_holds_counts_per_source(tmp_path: Path) -> No
     """Issue 50 item 10: `--strict` judges what the corpus holds, earlier runs' rows included (parts of two runs)."""
 
     def row(source: str, n: int) -> QuarantineRow:
-        return QuarantineRow(
-            episode_uid=f"{source}/s/{n}",
-            source=source,
-            adapter="x",
-            raw_path="/raw",
-            stage="read",
-            error_class="E",
-            message="m",
-            quarantined_at=datetime.now(UTC),
-        )
+        return quarantine_row(f"{source}/s/{n}", "m", source=source)
 
     write_quarantine_part(tmp_path, [row("a", 0), row("b", 0)], "run1-0")
     write_quarantine_part(tmp_path, [row("a", 1), row("other", 0)], "run2-0")
@@ -84,3 +75,38 @@ def test_the_quarantine_the_corpus_holds_counts_per_source(tmp_path: Path) -> No
     assert quarantined_held(tmp_path / "none", ["a"]) == {"a": 0}
     report = IngestReport(tmp_path, {"a": SourceTally()}, held={"a": 2, "b": 1})
     assert report.quarantined == 0 and report.held_quarantined == 3
+
+
+def test_the_table_says_why_episodes_were_quarantined() -> None:
+    """Issue 66: HOT3D's real sample gave 0 written, 2 quarantined, and why only in `eidata query`. Each reason
+    (stage, class, message with its numbers blanked) is counted once per source, with its first episode's message."""
+    tally = SourceTally()
+    for uid, message in [
+        ("hot3d/quest3/a", "episode too short: 5 frames < min_length_frames 10"),
+        ("hot3d/quest3/b", "episode too short: 7 frames < min_length_frames 10"),
+        ("hot3d/aria/c", "no span of at least min_length_frames 10 remains (static_hands 12)"),
+    ]:
+        tally.quarantine(quarantine_row(uid, message, stage="canonicalize", error_class="RejectedEpisode"))
+    report = IngestReport(Path("/corpus"), {"hot3d": tally})
+    assert report.quarantined == 3
+    assert report.table().splitlines()[3:] == [
+        "  hot3d: quarantined 2 at canonicalize RejectedEpisode, the first hot3d/quest3/a: episode too short: 5 frames"
+        " < min_length_frames 10",
+        "  hot3d: quarantined 1 at canonicalize RejectedEpisode, the first hot3d/aria/c: no span of at least"
+        " min_length_frames 10 remains (static_hands 12)",
+    ]
+
+
+def quarantine_row(
+    uid: str, message: str, source: str = "s", stage: str = "read", error_class: str = "E"
+) -> QuarantineRow:
+    return QuarantineRow(
+        episode_uid=uid,
+        source=source,
+        adapter="x",
+        raw_path="/raw",
+        stage=stage,
+        error_class=error_class,
+        message=message,
+        quarantined_at=datetime.now(UTC),
+    )

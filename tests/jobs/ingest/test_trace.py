@@ -45,6 +45,7 @@ def test_each_step_says_what_it_made_and_the_judge_lists_the_verdicts(spec: JobS
 def test_the_write_step_stages_into_a_folder_it_removes(spec: JobSpec) -> None:
     lines = trace(spec, find_episode(spec, UID), write=True).lines
     assert any(x.startswith("write: staged datasets/lerobot/gr00t_robot_sim_picknplace") for x in lines), lines
+    assert lines[-1].startswith(f"judge: {UID}: tier ") and lines[-1].endswith("cameras judged"), lines
     assert not spec.output.exists()
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.storage.corpus import Corpus
 from ingest.frames import matrix_to_rot6d
-from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import write_quarantine_part
 from jobs.report.keypoints import CAMERA_COLUMNS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from schemas.qa import Finding
 from schemas.verdicts import CorpusVerdicts

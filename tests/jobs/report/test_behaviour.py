@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.corpus import Corpus
 from ingest.qa.dataset import behaviour_messages
-from ingest.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
 from jobs.verdicts.step import run_verdicts

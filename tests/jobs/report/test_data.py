@@ -59,6 +59,7 @@ def test_plotted_numbers(corpus: Path) -> None:
         ("datasets/oxe/bridge #0", ["right"]),
     ]  # ego4d has no wrist; one episode per dataset
     assert trajectories[1].wrists["right"].shape == (12, 3) and trajectories[1].frame == "robot base"
+    assert trajectories[0].frame == "first camera pose, gravity-aligned"  # human by its embodiment, fingers or not
 
 
 def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> None:
@@ -76,7 +77,7 @@ def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> Non
 def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
     views = {d.name: d for d in load_datasets(corpus)}
     clip = frame_strip(views["datasets/ego4d/clips"])
-    assert clip.method == "none" and "all zero" in clip.note
+    assert clip.method == "none" and clip.note.startswith("no hand keypoints")  # video only: no slot claimed
     robot = frame_strip(views["datasets/oxe/bridge"])
     assert robot.method == "none" and len(robot.frames) == 6 and robot.frames[0].shape == (*CAMERA, 3)
     human = views["datasets/egodex/basic"]

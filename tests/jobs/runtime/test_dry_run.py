@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import Corpus
-from ingest.storage.tree import DryRunWriteError
+from adapters.storage.corpus import Corpus
+from adapters.storage.tree import DryRunWriteError
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import build_parser, main

@@ -73,3 +73,21 @@ def test_a_ray_that_does_not_start_ends_the_command_with_75_and_one_line(tmp_pat
     assert "Traceback" not in done.stderr
     [last] = [line for line in done.stderr.splitlines() if "did not start" in line]
     assert "embedded Ray did not start: [Errno 20] Not a directory: '/dev/null/ray'" in last
+
+
+@pytest.mark.own_ray
+@pytest.mark.parametrize("verbose", [False, True])
+def test_ray_s_start_notice_is_kept_for_verbose(tmp_path: Path, verbose: bool) -> None:
+    """Issue 68: every command that started Ray printed Ray's token-authentication WARNING. A new embedded Ray in a
+    process of its own: silent at the CLI's INFO level, the notice back at DEBUG (`eidata -v`)."""
+    level = "DEBUG" if verbose else "INFO"
+    code = (
+        f"import logging; logging.basicConfig(level=logging.{level})\n"
+        "import ray\nfrom jobs.runtime.ray_pool import init_ray\n"
+        "assert init_ray(None, 1, 100)\nray.shutdown()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    env |= {"PYTHONPATH": str(Path(__file__).resolve().parents[3]), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert ("Token authentication is enabled" in done.stderr) is verbose, done.stderr

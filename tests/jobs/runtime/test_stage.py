@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.ray_pool import Placement, PoolError
 from jobs.runtime.stage import (

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from adapters.storage.corpus import Corpus
 from ingest.encoders.dinov3.frames import PreprocessConfig, latent_frame_indices, resize_frames
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.lerobot.video_read import decode_frames
-from ingest.storage.corpus import Corpus
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.runtime.job_lock import JobLock, JobLockedError

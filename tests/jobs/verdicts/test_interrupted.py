@@ -27,7 +27,7 @@ import pytest
 
 import jobs.catalog.build as build
 import jobs.verdicts.step as step
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query

@@ -16,7 +16,10 @@ from schemas.canonical import (
     STATE,
     STATE_NAMES,
     STATE_NATIVE,
+    WRIST_POS,
+    WRIST_ROT6D,
     Camera,
+    hand_dims,
     image_key,
 )
 from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
@@ -121,3 +124,16 @@ def test_canonical_features_keep_an_unplaced_camera_under_its_own_key() -> None:
     assert list(features).index("observation.images.head") < list(features).index("observation.images.fisheye")
     with pytest.raises(ValueError, match="Fish Eye"):
         default_registry().get("franka").features({"head": (64, 64), "Fish Eye": (64, 64)})
+
+
+def test_a_human_hand_claims_keypoint_slots_only_where_the_mask_has_its_fingers() -> None:
+    """The keypoint feature says exactly which hands have fingers: a wrist-only hand (Aria MPS's wrist-and-palm
+    poses: a wrist pose or position, no fingertips in the mask) claims no slot and is not in `has_hands`."""
+    human = default_registry().get("human")
+    mask = np.zeros(50, bool)
+    mask[hand_dims(1, WRIST_POS)] = mask[hand_dims(1, WRIST_ROT6D)] = True  # the right wrist, no fingers
+    assert not human.keypoint_slots(mask).any() and human.keypoint_hands(mask) == ()
+    assert human.features({}, mask=mask)[HAND_KEYPOINTS].info == {"has_hands": [], "mask": [[0] * 21] * 2}
+    mask[hand_dims(0, slice(0, 25))] = True  # the left hand whole
+    assert human.keypoint_hands(mask) == ("left",)
+    assert human.features({}, mask=mask)[HAND_KEYPOINTS].info["mask"] == [[1] * 21, [0] * 21]

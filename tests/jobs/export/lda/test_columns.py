@@ -170,3 +170,19 @@ def test_a_hand_untracked_for_a_while_holds_its_last_pose_so_ldas_differences_ar
     state[:3, hand_dims(0, WRIST_ROT6D)] = 0
     _, a = episode_columns(state, action, kp, used, (0,))
     np.testing.assert_allclose(_blk(a, 0, ACTION_PARTS, "eef_position")[:2], state[[3, 3], hand_dims(0, WRIST_POS)])
+
+
+def test_a_position_only_wrist_moves_its_absolute_action_with_its_position() -> None:
+    """A wrist with a position and no rotation in the mask (Aria MPS's first wrist-and-palm file): its absolute
+    action is its own position each frame, never held at the first one for want of a rotation; rotation parts 0."""
+    n = 8
+    state, action, kp, used = _episode(n, (1,))
+    used[hand_dims(1, WRIST_ROT6D)] = used[hand_dims(1, FINGERTIPS_XYZ)] = False  # the rotation filled, unused
+    state[:, hand_dims(1, WRIST_POS)] = [0.3, -0.2, 0.1] + 0.02 * np.arange(n)[:, None]
+    s, a = episode_columns(state, action, kp, used, (1,))
+    np.testing.assert_allclose(_blk(a, 0, ACTION_PARTS, "eef_position"), state[:, hand_dims(1, WRIST_POS)], atol=1e-6)
+    for blk, parts, names in ((s, STATE_PARTS, ("eef_rotation", "eef_rotation_6d")), (a, ACTION_PARTS, ROTATIONS)):
+        assert not any(_blk(blk, 0, parts, name).any() for name in names)
+
+
+ROTATIONS = ("eef_rotation", "delta_eef_rotation")

@@ -247,7 +247,7 @@ def test_a_dataset_without_a_wrist_in_use_refuses_the_whole_export_by_name(
 def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_path: Path) -> None:
     """Issue 68: `--manifest` is honoured (read as every export reads it, `jobs.catalog.manifest_arg`): a manifest of
     one source's episodes gives that source's episodes and no other dataset."""
-    from ingest.storage.corpus import Corpus
+    from adapters.storage.corpus import Corpus
     from jobs.catalog.build import rebuild_catalog
 
     corpus = tmp_path / "corpus"
@@ -302,3 +302,26 @@ def test_a_native_frame_without_a_sample_fails_its_dataset_by_name(native_corpus
     text = printed.getvalue()
     assert "error    lingzu/lingzu" in text and "(episode 1): action.native value 3 has no sample at frame 4" in text
     assert "written  robocoin/robocoin native" in text and not (tmp_path / "out/lingzu").exists()
+
+
+@pytest.mark.parametrize(
+    ("out", "said"),
+    [
+        (
+            "gs://bucket/out",
+            "gs://bucket/out: --format lda reads and writes local folders only: it is read and written",
+        ),
+        ("s3://bucket/out", "s3://bucket/out: --format lda reads and writes local folders only"),
+        ("s4://bucket/out", "s4://bucket/out: unknown storage scheme s4:// (a folder, file://, s3://, gs:// or hf://)"),
+    ],
+)
+def test_an_out_in_a_bucket_is_refused_never_written_as_a_local_folder(
+    out: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 7 §6: `--out gs://bucket/out` was the local folder `gs:/bucket/out` (a hand-written test knew s3://
+    only); the storage handle answers for every scheme, and refuses one it does not know."""
+    (tmp_path / "corpus" / "datasets").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "corpus", "--format", "lda", "--out", out]) == 2
+    assert said in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]  # no `gs:` folder

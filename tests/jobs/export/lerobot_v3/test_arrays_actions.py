@@ -29,7 +29,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.registry import get_adapter
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.export.lerobot_v3.job import export_corpus

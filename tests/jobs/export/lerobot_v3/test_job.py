@@ -28,9 +28,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.cameras import frame_converter
+from adapters.storage.corpus import Corpus
+from adapters.storage.tree import MARKER, PARTIAL
 from ingest.lerobot.video_read import decode_frames
-from ingest.storage.corpus import Corpus
-from ingest.storage.tree import MARKER, PARTIAL
 from jobs.cli import main
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import export_corpus

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.registry import get_adapter
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query

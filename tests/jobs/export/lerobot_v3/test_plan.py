@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, dataset_plan, manifest_plan

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from jobs.export.lerobot_v3.write import V30Writer

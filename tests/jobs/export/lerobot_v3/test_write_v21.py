@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.storage.corpus import Corpus
+from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from schemas.canonical import HAND_KEYPOINTS, STATE

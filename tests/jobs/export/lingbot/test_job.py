@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_video, load_vae, resize_frames
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from ingest.lingbot.dataset import vectors
-from ingest.storage.corpus import Corpus
 from jobs.cli import main as eidata
 from jobs.export.lingbot.job import ExportReport, _accept, run_lingbot_export
 from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import WanModelError
 from ingest.files.lingbot import write_record
 from ingest.lingbot.dataset import NotCanonicalError
-from ingest.storage.corpus import Corpus
 from jobs.export.lingbot.plan import (
     SETTINGS_PATH,
     DatasetTally,

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from adapters.storage.corpus import Corpus
 from ingest.files.lingbot import read_record, record_matches
 from ingest.lingbot.dataset import vectors
-from ingest.storage.corpus import Corpus
 from jobs.export.lingbot.plan import DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import LatentEncoder, prepare_episode
 from schemas.canonical import ACTION

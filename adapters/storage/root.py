@@ -1,0 +1,169 @@
+"""The one storage handle: `Root`, a folder or an object-store prefix named once by a path or a URL (in the spirit
+of datatrove's `DataFolder`: fsspec over a path or a URL, opened once), and what it can do.
+
+Every reader and writer of sources, corpus and exports holds one: a source adapter's root (`location()`, the pathlib
+view adapters keep), a corpus (`Corpus.storage`), its files (`CorpusFiles.storage`) and an export's output
+(`Tree.storage`) are views of it. It offers `open`, `read`, `size`, `list`, `put`, `exists`, `local_path` (for a
+library that can only open a path: an object's copy in the bounded cache) and declares its capabilities instead of
+callers asking "is this a bucket?":
+
+- `replaces`: a file once written can be written over (a folder); an object store's commit protocol never replaces an
+  object (DESIGN.md 3.2), so a stage asked to overwrite is refused there (`refusal`).
+- `renames`: a folder renames a finished tree into place; an object store has no rename (trees are put file by file).
+- `ranged_reads`: a byte range is read without the rest of the file (both: a local seek, an HTTP `Range` GET).
+- `paths`: a library opens its files by path (a folder); an object store's go through `open` or `local_path`.
+
+A scheme fsspec does not know (`gz://`, a typo like `s4://`) is refused here with one message (`UnknownScheme`),
+before anything treats it as a local folder: `Path("gs:/b/x")` would be one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+from upath import UPath
+
+from adapters.storage.location import Location, Where, is_object, local_path, locate
+from adapters.storage.objects import exists, put
+from adapters.storage.urls import StorageError, filesystem
+from schemas.storage import StorageOptions, is_remote, protocol_of
+
+CAPABILITIES = ("replaces", "renames", "ranged_reads", "paths")
+_WHY = {
+    "replaces": "objects in a bucket are never replaced",
+    "renames": "an object store has no rename",
+    "paths": "it is read and written through an object store, not as local paths",
+    "ranged_reads": "this store reads whole files only",
+}
+
+
+class UnknownScheme(StorageError, ValueError):
+    """A URL whose scheme no fsspec filesystem implements."""
+
+
+class Root:
+    """A folder (resolved) or an object-store prefix (the URL without its trailing slash), with its storage options;
+    picklable (the options travel with it to Ray workers)."""
+
+    def __init__(self, where: Where, options: StorageOptions | None = None) -> None:
+        self._given = where if isinstance(where, UPath) and is_object(where) else None  # its own options kept
+        if self._given is not None:
+            text = str(where).rstrip("/")
+        else:
+            text = os.fspath(where) if not isinstance(where, str) else where
+        protocol = protocol_of(text)
+        if is_remote(text):
+            try:
+                fsspec.get_filesystem_class(protocol)
+            except (ValueError, ImportError) as e:
+                raise UnknownScheme(
+                    f"{text}: unknown storage scheme {protocol}:// (a folder, file://, s3://, gs:// or hf://)"
+                ) from e
+        self.options = options
+        self.local = not is_remote(text)
+        # a folder resolved once (a rerun spelled `corpus/` or `/abs/corpus` is one root); a URL without its slash
+        self.where: Path | str = Path(locate(text)).resolve() if self.local else text.rstrip("/")
+        self.protocol = protocol
+        self.replaces = self.renames = self.paths = self.local
+        self.ranged_reads = True
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.where)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Root) and (self.where, self.options) == (other.where, other.options)
+
+    def __hash__(self) -> int:
+        return hash(str(self.where))
+
+    def why_not(self, capability: str) -> str | None:
+        """Why this storage cannot do `capability`; None when it can."""
+        if capability not in CAPABILITIES:
+            raise KeyError(f"{capability}: not a storage capability ({', '.join(CAPABILITIES)})")
+        return None if getattr(self, capability) else _WHY[capability]
+
+    def refusal(self, capability: str, what: str) -> str | None:
+        """The one message refusing `what` (the operation as its user asked for it) on a storage that cannot do
+        `capability`; None when it can."""
+        why = self.why_not(capability)
+        return None if why is None else f"{self.where}: {what}: {why}"
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._fs_path()[0]
+
+    @property
+    def path(self) -> str:
+        """The root inside its filesystem (`bucket/prefix`, or an absolute local path)."""
+        return self._fs_path()[1]
+
+    def _fs_path(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        """Opened once per process: s3fs' event loop does not survive a fork (a DataLoader worker of the default
+        start method), nor a pickle (a Ray worker)."""
+        cached = self.__dict__.get("_opened")
+        if cached is None or cached[0] != os.getpid():
+            cached = self.__dict__["_opened"] = (os.getpid(), *filesystem(str(self.where), self.options))
+        return cached[1], cached[2]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_opened"}  # opened again where it lands
+
+    def url(self, rel: str = "") -> Path | str:
+        """The file or folder `rel` as a reader names it: a path under the folder, or an object's URL."""
+        rel = rel.strip("/")
+        if self.local:
+            return self.where / rel if rel else self.where  # type: ignore[operator]
+        return f"{self.where}/{rel}" if rel else self.where
+
+    def key(self, rel: str = "") -> str:
+        rel = rel.strip("/")
+        return f"{self.path}/{rel}" if rel else self.path
+
+    def location(self, rel: str = "") -> Location:
+        """The pathlib view adapters read through (`adapters.storage.location`): a Path, or a UPath (one given to
+        the handle keeps its own options)."""
+        if self._given is not None:
+            return self._given / rel.strip("/") if rel.strip("/") else self._given
+        return locate(self.url(rel), self.options)
+
+    def open(self, rel: str, mode: str = "rb") -> IO[Any]:
+        return self.fs.open(self.key(rel), mode)
+
+    def read(self, rel: str) -> bytes:
+        return self.fs.cat_file(self.key(rel))
+
+    def size(self, rel: str) -> int:
+        return int(self.fs.size(self.key(rel)))
+
+    def list(self, rel: str = "") -> list[str]:
+        """The names directly under `rel` (files and folders), sorted; none when there is nothing."""
+        try:
+            found = self.fs.ls(self.key(rel), detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in found)
+
+    def exists(self, rel: str) -> bool:
+        return exists(self.fs, self.key(rel))
+
+    def put(self, rel: str, data: bytes) -> Path | str:
+        """Write the file `rel` whole (a folder's atomically); returns `url(rel)`."""
+        put(self.fs, self.key(rel), data)
+        return self.url(rel)
+
+    def local_path(self, rel: str) -> Path:
+        """A local path for a library that can only open one: the file itself, or an object's cached copy."""
+        return local_path(self.location(rel))
+
+
+def folder_of(where: Where) -> Path | None:
+    """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
+    (which the command that opens it refuses, `UnknownScheme`)."""
+    try:
+        root = Root(where)
+    except UnknownScheme:
+        return None
+    return root.where if root.paths else None  # type: ignore[return-value]

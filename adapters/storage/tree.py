@@ -1,0 +1,399 @@
+"""An export's output (`--out`) as one handle (`open_tree`): a folder, or a bucket prefix written through a local
+scratch (`BucketTree`) whose trees (an exported dataset each) are published. The export writes one way: a tree written
+whole goes through `write` (a fresh folder that becomes the output's at the block's clean end, removed on an error; a
+folder's is written beside it as `.NAME.partial-<id>` and renamed into place), a tree written in place (LingBot-VA,
+resumed file by file) is finished by `publish`.
+
+A bucket's trees keep DESIGN.md 3.2's promises for a tree that a job writes whole rather than commit by commit: a
+killed run never leaves a half tree that looks complete, and its rerun leaves the objects of an uninterrupted run.
+`BucketTree` puts a tree's files at their final keys with a conditional create (`If-None-Match: *`) as they are
+finished, each then dropped locally, and at the tree's end, in this order: the files left, the deletion of keys under
+the tree that the tree does not have (an older export's), the files that make the tree loadable (`meta/info.json`:
+lerobot reads nothing without it), and last the tree's completion record (`.eidata-export.json`, which the export
+reads to skip a tree that is done). A rerun after a kill at any point sees no completion record, writes the tree
+again and publishes it over what the killed run left: a key found taken holds either those same bytes (kept, no byte
+sent) or an older export's (replaced: under the output's lease nobody else writes there). An older complete tree being
+replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
+a dataset.
+
+A file above the output's multipart threshold goes in parts (`adapters.storage.multipart`: S3 takes one PUT of 5 GiB at
+most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
+size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
+new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
+
+A dry run's output (`open_tree(..., dry_run=True)`) is a `PlanTree`, the same handle made to plan: it reads, `fill`
+records a tree's estimated bytes instead of calling its writer, whatever else would change the output refuses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+
+from adapters.storage.bucket_output import default_scratch
+from adapters.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
+from adapters.storage.lease import Lease
+from adapters.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
+from adapters.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
+from adapters.storage.preflight import preflight_output
+from adapters.storage.root import Root
+from schemas.storage import StorageOptions
+
+STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
+CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
+MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
+PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
+
+
+class Tree:
+    """An export's output folder on this machine (see the module's docstring); the base of a bucket's."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.storage = Path(root), Root(root)  # the one handle: what the output can do (`Root.renames`)
+
+    @property
+    def where(self) -> Path | str:
+        """The output as its user names it."""
+        return self.root
+
+    def read(self, rel: str) -> bytes | None:
+        """The output's file `rel`, None when there is none."""
+        path = self.root / rel
+        return path.read_bytes() if path.is_file() else None
+
+    def fetch(self, rel: str) -> None:
+        """The output's file `rel` into `root`, when the output has one."""
+
+    def closed(self, tree: str, path: Path) -> None:
+        """`path`, a file of the tree `tree` being written, is closed for good."""
+
+    def publish_file(self, rel: str) -> None:
+        """The finished file `root / rel` at the output (kept in `root`)."""
+
+    def publish(
+        self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = (), record: bytes | None = None
+    ) -> None:
+        """The tree `tree`, written in place under `root`, is finished: `retract` goes before any of its files
+        changes, `last` after them in order, its completion `record` (`MARKER`) last of all."""
+
+    def keep(self, tree: str) -> None:
+        """The tree `tree` stays as the output holds it: what a killed write of it left is removed."""
+        _clear_partials(self.root / tree)
+
+    def fill(
+        self,
+        tree: str,
+        writer: Callable[[Path], object],
+        estimate: Callable[[], int],
+        *,
+        retract: Sequence[str] = (),
+        last: Sequence[str] = (),
+    ) -> bool:
+        """Write the tree `tree` whole: `writer(folder)` into `write`'s fresh folder; True when written (a dry run's
+        output records `estimate()`, its bytes, and returns False)."""
+        with self.write(tree, retract=retract, last=last) as folder:
+            writer(folder)
+        return True
+
+    @contextmanager
+    def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
+        """A fresh folder to write the tree `tree` in whole; at the block's clean end it is the output's (`retract`
+        and `last`: as `publish`), on an error it is removed."""
+        final = self.root / tree
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _clear_partials(final)
+        tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
+        tmp.mkdir()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if final.exists():  # an outdated tree: swap by rename, then drop the old one
+            old = final.with_name(f".{final.name}{PARTIAL}old-{uuid.uuid4().hex[:12]}")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+
+
+class DryRunWriteError(RuntimeError):
+    """Something asked a dry run's output to change (a bug of the command: its plan must go through `fill`)."""
+
+
+class PlanTree(Tree):
+    """A dry run's output (module docstring): `inner`, the output's own handle, only read; `planned`: tree -> the
+    bytes a real run would write."""
+
+    def __init__(self, inner: Tree) -> None:
+        self.root, self.storage, self.inner = inner.root, inner.storage, inner
+        self.planned: dict[str, int] = {}
+
+    @property
+    def where(self) -> Path | str:
+        return self.inner.where
+
+    def read(self, rel: str) -> bytes | None:
+        return self.inner.read(rel)
+
+    def fetch(self, rel: str) -> None:
+        self.inner.fetch(rel)  # a bucket's file into its local scratch, never the output
+
+    def keep(self, tree: str) -> None:
+        """What a killed run left stays: the real run removes it."""
+
+    def fill(self, tree: str, writer: Callable[[Path], object], estimate: Callable[[], int], **_: object) -> bool:
+        self.planned[tree] = int(estimate())
+        return False
+
+    def _refuse(self, what: str) -> DryRunWriteError:
+        return DryRunWriteError(f"{self.where}: a dry run writes nothing ({what} asked)")
+
+    def write(self, tree: str, **_: object) -> Iterator[Path]:  # type: ignore[override]
+        raise self._refuse(f"write of {tree}")
+
+    def closed(self, tree: str, path: Path) -> None:
+        raise self._refuse(f"publication of {path}")
+
+    def publish_file(self, rel: str) -> None:
+        raise self._refuse(f"publication of {rel}")
+
+    def publish(self, tree: str, **_: object) -> None:  # type: ignore[override]
+        raise self._refuse(f"publication of {tree}")
+
+
+def _clear_partials(final: Path) -> None:
+    if final.parent.is_dir():
+        for p in final.parent.glob(f".{final.name}{PARTIAL}*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def same_object(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> bool:
+    """Whether the object at `key` holds `data`: by size and the ETag of a single-part put (its MD5, on AWS and
+    SeaweedFS), else by its bytes."""
+    fs.invalidate_cache(key)
+    info = fs.info(key)
+    if int(info.get("size", -1)) != len(data):
+        return False
+    etag = str(info.get("ETag", "")).strip('"')
+    if etag and "-" not in etag:
+        return etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return fs.cat_file(key) == data
+
+
+@dataclass
+class PutStats:
+    put: int = 0  # objects created
+    kept: int = 0  # found with the same bytes (a killed run's)
+    replaced: int = 0  # found with other bytes (an older export's)
+    deleted: int = 0  # keys under a tree that the tree no longer has
+    bytes_put: int = 0
+
+
+@dataclass
+class BucketTree(Tree):
+    """The bucket `--out` of one export job, written through the scratch `root`; `with BucketTree(url, options,
+    job=...) as out:` holds its lease."""
+
+    url: str
+    options: StorageOptions | None = None
+    job: str = "export"
+    scratch: Path | None = None
+    stats: PutStats = field(default_factory=PutStats)
+
+    def __post_init__(self) -> None:
+        self.storage = Root(self.url, self.options)
+        self.url, self.fs, self.path = self.storage.where, self.storage.fs, self.storage.path
+        self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
+        self.root = self.scratch
+        self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
+        self.parts = PartPlan.of(self.options)
+        self._put: dict[str, set[str]] = {}  # tree -> files put this run
+
+    def __enter__(self) -> BucketTree:
+        preflight_output(self.url, self.options)
+        self.lease.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lease.release()
+
+    @property
+    def where(self) -> str:
+        return self.url
+
+    def key(self, *parts: str) -> str:
+        """The output's key of `parts` joined, empty ones skipped (the tree "" is the output's root)."""
+        return "/".join([self.path, *(p for p in parts if p)])
+
+    def local(self, tree: str) -> Path:
+        """The scratch folder a tree is written in."""
+        return self.root / tree
+
+    def read(self, rel: str) -> bytes | None:
+        key = self.key(rel)
+        return self.fs.cat_file(key) if exists(self.fs, key) else None
+
+    def fetch(self, rel: str) -> None:
+        if (data := self.read(rel)) is not None:
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_bytes(data)
+
+    def closed(self, tree: str, path: Path) -> None:
+        self.put_file(tree, path)
+
+    def publish_file(self, rel: str) -> None:
+        self.put_file("", self.root / rel, drop=False)
+
+    def publish(
+        self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = (), record: bytes | None = None
+    ) -> None:
+        self.begin(tree, retract)
+        if record is not None:
+            (self.local(tree) / MARKER).write_bytes(record)
+            last = [*last, MARKER]
+        self.finish(tree, last)
+
+    def keep(self, tree: str) -> None:
+        """Nothing to remove: a killed run's uploads under the tree go at its next `begin`."""
+
+    @contextmanager
+    def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
+        local = self.local(tree)
+        shutil.rmtree(local, ignore_errors=True)
+        local.mkdir(parents=True)
+        self.begin(tree, retract)
+        try:
+            yield local
+        except BaseException:
+            shutil.rmtree(local, ignore_errors=True)
+            raise
+        self.finish(tree, last)
+
+    def begin(self, tree: str, retract: Sequence[str]) -> None:
+        """Before a tree is (re)written: delete its `retract` files in order (its completion record, then what makes
+        it loadable), so an older complete tree stops being complete before any of its files changes."""
+        self._put[tree] = set()
+        if split_key(self.key(tree))[1]:  # a killed run's uploads under the tree (never a whole bucket's): ours to drop
+            abort_uploads(self.fs, self.key(tree))
+        for rel in retract:
+            key = self.key(tree, rel)
+            if exists(self.fs, key):
+                self.fs.rm_file(key)
+
+    def put_file(self, tree: str, local: Path, *, drop: bool = True) -> None:
+        """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key."""
+        rel = Path(local).relative_to(self.local(tree)).as_posix()
+        key, claim = self.key(tree, rel), self.key(tree, CLAIMS, rel)
+        if is_s3(self.fs) and self.parts.in_parts(Path(local).stat().st_size):
+            self._put_in_parts(key, claim, Path(local))
+        else:
+            self._put_whole(key, claim, Path(local).read_bytes())
+        self._put.setdefault(tree, set()).add(rel)
+        if drop:
+            Path(local).unlink()
+
+    def _put_whole(self, key: str, claim: str, data: bytes) -> None:
+        if put_if_absent(self.fs, key, data):
+            self.stats.put += 1
+            self.stats.bytes_put += len(data)
+        elif same_object(self.fs, key, data):
+            self.stats.kept += 1
+        else:
+            if is_s3(self.fs) and exists(self.fs, claim):  # an older export's object put in parts: claim first
+                self.fs.rm_file(claim)
+            put(self.fs, key, data)
+            self.stats.replaced += 1
+            self.stats.bytes_put += len(data)
+
+    def _put_in_parts(self, key: str, claim: str, path: Path) -> None:
+        """A file above the threshold: kept when the key holds its bytes (by its claim, else read back in blocks),
+        else the key and its claim deleted (an older export's: claim first, so a kill between leaves no claim over
+        other bytes) and the file put in parts."""
+        with open(path, "rb") as f:
+            digest = {"size": path.stat().st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+        replacing = exists(self.fs, key)
+        if replacing:
+            if self._claims(claim, digest, key) or holds(self.fs, key, digest):
+                self.stats.kept += 1
+                return
+            if exists(self.fs, claim):
+                self.fs.rm_file(claim)
+            self.fs.rm_file(key)
+        elif exists(self.fs, claim) and not self._claims(claim, digest):
+            self.fs.rm_file(claim)  # a stale claim over no object (a kill between deletions): not our digest
+        created, _ = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
+        if not created and not holds(self.fs, key, digest):  # under the lease nobody else writes here
+            raise OSError(f"{key}: another writer put other bytes here while {path} was put in parts")
+        if replacing:
+            self.stats.replaced += 1
+        elif created:
+            self.stats.put += 1
+        else:
+            self.stats.kept += 1
+        self.stats.bytes_put += digest["size"] if created else 0
+
+    def _claims(self, claim: str, digest: dict, key: str | None = None) -> bool:
+        """Whether the claim exists and records `digest` (and, given `key`, the object has its size)."""
+        try:
+            self.fs.invalidate_cache(claim)
+            if json.loads(self.fs.cat_file(claim)) != digest:
+                return False
+            if key is None:
+                return True
+            self.fs.invalidate_cache(key)
+            return int(self.fs.info(key).get("size", -1)) == digest["size"]
+        except (FileNotFoundError, ValueError):
+            return False
+
+    def finish(self, tree: str, last: Sequence[str]) -> None:
+        """The tree's end: its files left in the scratch, then the deletion of keys it does not have, then `last` in
+        order (the completion record last); the scratch folder is removed."""
+        root = self.local(tree)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+        tail = [root / rel for rel in last]
+        for p in files:
+            if p not in tail:
+                self.put_file(tree, p)
+        mine = self._put.get(tree, set()) | set(last)
+        claims = self.key(tree, CLAIMS)
+        for key in list_keys(self.fs, claims):  # claims of files the tree no longer has (their keys go below)
+            if key.removeprefix(claims + "/") not in mine:
+                self.fs.rm_file(key)
+        for key in list_keys(self.fs, self.key(tree)):
+            rel = key.removeprefix(self.key(tree) + "/")
+            if rel in mine or rel.split("/", 1)[0] == STATE_DIR:
+                continue
+            self.fs.rm_file(key)
+            self.stats.deleted += 1
+        for p in tail:
+            self.put_file(tree, p)
+        if tree:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def open_tree(
+    where: Path | str, options: StorageOptions | None = None, job: str = "export", *, dry_run: bool = False
+) -> Iterator[Tree]:
+    """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket, credential,
+    conditional creates) and leased for the block. A dry run's (`PlanTree`) is only read: no check, no lease."""
+    if Root(where, options).local:
+        yield PlanTree(Tree(Path(where))) if dry_run else Tree(Path(where))
+        return
+    target = BucketTree(str(where), options, job=job)
+    if dry_run:
+        yield PlanTree(target)
+        return
+    with target:
+        yield target

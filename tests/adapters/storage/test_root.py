@@ -1,0 +1,85 @@
+"""The one storage handle: a folder resolved once, a URL kept as named, unknown schemes refused with one message, the
+same calls on a folder and on an object store (fsspec's memory store stands for a bucket here; tests/s3/ run the
+handle's views against SeaweedFS), and capabilities declared rather than asked by "is this a bucket?"."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.root import Root, UnknownScheme, folder_of
+from schemas.storage import StorageOptions
+
+
+def test_a_folder_is_resolved_once_and_can_replace_and_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "corpus").mkdir()
+    monkeypatch.chdir(tmp_path)
+    root = Root("corpus/")
+    assert root.where == tmp_path.resolve() / "corpus" and root == Root(tmp_path / "corpus")
+    assert root.replaces and root.renames and root.paths and root.ranged_reads and root.why_not("replaces") is None
+    assert Root("file://" + str(tmp_path / "corpus")).where == root.where
+    assert root.refusal("replaces", "--overwrite") is None
+
+
+def test_a_url_is_kept_as_named_and_declares_what_a_bucket_cannot() -> None:
+    root = Root("s3://bucket/corpus/", StorageOptions(endpoint_url="http://127.0.0.1:1"))
+    assert root.where == "s3://bucket/corpus" and root.url("datasets/a") == "s3://bucket/corpus/datasets/a"
+    assert not root.replaces and not root.renames and not root.paths and root.ranged_reads
+    refused = root.refusal("replaces", "--overwrite")
+    assert refused == "s3://bucket/corpus: --overwrite: objects in a bucket are never replaced"
+    with pytest.raises(KeyError, match="not a storage capability"):
+        root.why_not("immutable")
+    again = pickle.loads(pickle.dumps(root))
+    assert again == root and again.options == root.options
+
+
+@pytest.mark.parametrize("url", ["s4://bucket/out", "gz2://x/y", "notascheme://a"])
+def test_an_unknown_scheme_is_refused_with_one_message(url: str) -> None:
+    scheme = url.split("://")[0]
+    with pytest.raises(UnknownScheme, match=rf"^{url}: unknown storage scheme {scheme}:// \(a folder, file://"):
+        Root(url)
+
+
+@pytest.fixture(params=["folder", "object store"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Root:
+    return Root(tmp_path) if request.param == "folder" else Root(f"memory://eidata-test-{uuid.uuid4().hex[:8]}/root")
+
+
+def test_the_same_calls_read_and_write_a_folder_and_an_object_store(store: Root) -> None:
+    assert not store.exists("meta/info.json") and store.list("meta") == []
+    where = store.put("meta/info.json", b'{"fps": 10}')
+    store.put("meta/tasks.jsonl", b"{}\n")
+    assert str(where).endswith("meta/info.json") and store.url("meta/info.json") == where
+    assert store.exists("meta/info.json") and store.read("meta/info.json") == b'{"fps": 10}'
+    assert store.size("meta/info.json") == 11 and store.list("meta") == ["info.json", "tasks.jsonl"]
+    with store.open("meta/info.json") as f:
+        f.seek(2)
+        assert f.read(3) == b"fps"
+    store.put("meta/info.json", b"{}")
+    assert store.read("meta/info.json") == b"{}"
+    assert store.local_path("meta/info.json").read_bytes() == b"{}"
+    assert (store.location("meta") / "info.json").read_bytes() == b"{}"
+
+
+def test_a_location_given_keeps_its_own_options() -> None:
+    given = Root("s3://bucket/src", StorageOptions(endpoint_url="http://127.0.0.1:1")).location()
+    root = Root(given, StorageOptions(endpoint_url="http://127.0.0.1:2"))
+    assert root.location() is given and str(root.location("a/b.h5")) == "s3://bucket/src/a/b.h5"
+    assert root.location("a").storage_options == given.storage_options
+
+
+def test_folder_of_names_a_local_folder_only(tmp_path: Path) -> None:
+    assert folder_of(tmp_path / "out") == (tmp_path / "out").resolve()
+    assert folder_of("s3://bucket/out") is None and folder_of("s4://bucket/out") is None
+
+
+def test_the_filesystem_is_opened_again_in_a_forked_or_unpickled_process(tmp_path: Path) -> None:
+    root = Root(tmp_path)
+    assert root.fs is not None and root.path == str(tmp_path.resolve())
+    pid, _, path = root.__dict__["_opened"]
+    root.__dict__["_opened"] = (pid + 1, None, path)  # as a forked DataLoader worker finds it
+    assert root.fs is not None and root.__dict__["_opened"][0] == pid
+    assert "_opened" not in pickle.loads(pickle.dumps(root)).__dict__  # a Ray worker opens its own

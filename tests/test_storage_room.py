@@ -1,0 +1,89 @@
+"""One storage room asks "is this a bucket?": outside `adapters/storage` and `schemas/storage.py`, no test (an `if`, a
+ternary, an `assert`, a `while`, a comprehension's `if`, an `isinstance`) names `is_remote`, `is_object`, `is_url`,
+`protocol_of`, `immutable`, `UPath` or a `Bucket*` class, or holds a URL's `://`. Code outside asks the storage
+handle what it can do (`adapters.storage.root.Root`: `replaces`, `renames`, `ranged_reads`, `paths`), and the room
+answers for every scheme at once: review 7 §6 counted 20 such branches (27 by this rule at 126a635), one of them
+wrong (`eidata export --format lda --out gs://bucket/out` wrote the local folder `gs:/bucket/out`)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = ("schemas", "adapters", "ingest", "training", "jobs")
+ROOM = ("adapters/storage/", "schemas/storage.py")
+NAMES = {"is_remote", "is_object", "is_url", "protocol_of", "immutable", "UPath"}
+URL = re.compile("://")
+MAX_OUTSIDE = 2  # issue 69's bar; there are none today
+
+
+def _asks(test: ast.AST) -> bool:
+    for node in ast.walk(test):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if name is not None and (name in NAMES or name.startswith("Bucket")):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and URL.search(node.value):
+            return True
+    return False
+
+
+def bucket_branches(source: str, where: str) -> list[str]:
+    """`where:line` of each test in `source` that asks whether something is a bucket or a URL."""
+    hits = set()
+    for node in ast.walk(ast.parse(source)):
+        tests: list[ast.expr] = []
+        if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+            tests = [node.test]
+        elif isinstance(node, ast.comprehension):
+            tests = list(node.ifs)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+            tests = [node]
+        hits.update(f"{where}:{t.lineno}" for t in tests if _asks(t))
+    return sorted(hits)
+
+
+def branches_outside(root: Path = REPO) -> list[str]:
+    return [
+        hit
+        for top in SHIPPED
+        for path in sorted((root / top).rglob("*.py"))
+        if not (rel := path.relative_to(root).as_posix()).startswith(ROOM)
+        for hit in bucket_branches(path.read_text(encoding="utf-8"), rel)
+    ]
+
+
+def test_only_the_storage_room_asks_whether_a_storage_is_a_bucket() -> None:
+    hits = branches_outside()
+    assert len(hits) <= MAX_OUTSIDE, (
+        f"{len(hits)} 'is this a bucket?' tests outside adapters/storage (at most {MAX_OUTSIDE}): ask the storage "
+        "handle what it can do (adapters.storage.root.Root: replaces, renames, ranged_reads, paths):\n"
+        + "\n".join(hits)
+    )
+
+
+def test_the_rule_sees_each_kind_of_branch() -> None:
+    source = "\n".join(
+        [
+            "root = root if is_object(root) else root.resolve()",  # 1: the root-resolve copies
+            "if job.overwrite and corpus.immutable:",  # 2: a refusal by flag
+            "    pass",
+            "assert not is_remote(str(out))",  # 4
+            "xs = [p for p in ps if not str(p).startswith('s3://')]",  # 5: a URL prefix written by hand
+            "ok = isinstance(v, (str, UPath))",  # 6: a type dispatch
+            "while isinstance(c, BucketCorpus):",  # 7
+            "    break",
+            "if corpus.storage.replaces:",  # a capability asked of the handle: not a branch
+            "    pass",
+            "url = 's3://bucket'",  # a URL that is not tested
+        ]
+    )
+    assert bucket_branches(source, "m.py") == [f"m.py:{n}" for n in (1, 2, 4, 5, 6, 7)]
+
+
+def test_the_room_itself_is_left_out(tmp_path: Path) -> None:
+    for rel in ("adapters/storage/corpus.py", "schemas/storage.py", "jobs/export/lda/job.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("if is_remote(str(out)):\n    pass\n")
+    assert branches_outside(tmp_path) == ["jobs/export/lda/job.py:1"]
