@@ -109,7 +109,7 @@ class Manifest(BaseModel):
     where: str = Field(description="the user's SQL condition over the catalog view `episodes`")
     query: str = Field(description="the full SQL that selected the entries")
     include_verdicts: list[str] = Field(
-        default_factory=list, description="verdict codes of `eidata verdicts` overruled (`curate --include-verdict`)"
+        default_factory=list, description="verdict codes overruled, any step's (`curate --include-verdict`)"
     )
     exclude_verdicts: list[str] = Field(
         default_factory=list, description="verdict codes whose episodes were left out (`curate --exclude-verdict`)"

@@ -31,7 +31,6 @@ NO_MIRROR: dict[str, str] = {
 # here may not grow past its count, and one back within the budget leaves the list.
 MAX_LINES = 400
 OVER_BUDGET: dict[str, int] = {
-    "jobs/catalog/curate.py": 476,
     "adapters/base.py": 453,
 }
 
