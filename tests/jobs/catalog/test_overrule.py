@@ -16,7 +16,7 @@ from jobs.catalog.curate import cli_curate, curate
 from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.query import run_query
 from schemas.corpus import tier_fields
-from schemas.manifest import ENTRIES_PARQUET
+from schemas.manifest import entries_file
 from schemas.qa import Finding
 from schemas.tiers import QualityTier, TierVerdict
 from tests.fixtures.corpus import episode, write_dataset
@@ -46,7 +46,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _tiers(root: Path, name: str) -> dict[str, str]:
-    entries = pq.read_table(root / "manifests" / name / ENTRIES_PARQUET).to_pylist()
+    entries = pq.read_table(entries_file(root / "manifests" / name)).to_pylist()
     return {e["episode_uid"].rsplit("/", 1)[1]: e["tier"] for e in entries}
 
 
