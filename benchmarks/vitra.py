@@ -2,7 +2,7 @@
 
 Inputs: the real VITRA example (`vitra_ego4d_example`: one Ego4D episode, 25 frames of a 480x368 H.264 mp4 at 30 fps,
 its MANO joints, camera poses and text in a pickled `.npy`), read `--reps` times; and a synthetic set in VITRA's
-layout (`adapters/synthetic/vitra.py`: `--episodes` episodes of `--frames` raw frames, both hands kept), each with its
+layout (`tests/fixtures/writers/vitra.py`: `--episodes` episodes of `--frames` raw frames, both hands), each with its
 own 480x368 H.264 mp4 of camera-like footage (`benchmarks.footage`: a 1/f^2 scene, a camera panning over it, sensor
 noise), as Ego4D's downscaled copies are.
 
@@ -41,7 +41,6 @@ os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1's banner per file, before any e
 import av
 
 from adapters.registry import get_adapter
-from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
 from adapters.vitra.files import unpickle_npy
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
@@ -49,6 +48,7 @@ from benchmarks.footage import _measured, _open_one_thread, write_sources
 from ingest.lerobot.video import VideoCodec
 from ingest.steps import prepare, stage
 from schemas.canonical import CANONICAL_FPS
+from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 from tests.realdata import realdata
 
 REAL = "vitra_ego4d_example"  # the real sample (tests/REAL_SAMPLES.md), read with `realdata`

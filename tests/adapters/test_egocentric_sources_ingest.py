@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from adapters.synthetic.egovideo import write_ego_shards
-from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.fixtures.corrupt import write_epic_bad, write_hot3d_bad
+from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 
 # the module's jobs run on one Ray (tests/ray_scope.py). Slow (~20 s): make test keeps these three sources' ingest end
 # to end in the demo's job (tests/jobs/demo/test_pipeline.py: their good and corrupt episodes, quarantined with their

@@ -15,10 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from adapters.synthetic.arctic import ArcticSeqSpec, write_arctic
-from adapters.synthetic.hoi4d import Hoi4dSequenceSpec, write_hoi4d
-from adapters.synthetic.oakink2 import TASK, OakInk2SequenceSpec, write_oakink2
-from adapters.synthetic.taco import TacoSeqSpec, write_taco
 from adapters.synthetic.video import write_mp4
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
@@ -26,6 +22,10 @@ from jobs.spec import load_spec
 from schemas.canonical import HAND_KEYPOINTS, bone_lengths
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.fixtures.mano import write_mano_npz
+from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
+from tests.fixtures.writers.hoi4d import Hoi4dSequenceSpec, write_hoi4d
+from tests.fixtures.writers.oakink2 import TASK, OakInk2SequenceSpec, write_oakink2
+from tests.fixtures.writers.taco import TacoSeqSpec, write_taco
 
 pytestmark = [pytest.mark.shared_ray]
 HOI4D_BAD = "ZY20210800003/H3/C7/N1/S2/s01/T1"

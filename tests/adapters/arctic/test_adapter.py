@@ -1,4 +1,4 @@
-"""ARCTIC sequences in the maker's layout (`adapters.synthetic.arctic`; no public sample under 4 MiB exists) read by
+"""ARCTIC sequences in the maker's layout (`tests.fixtures.writers.arctic`; no public sample under 4 MiB exists) read by
 the `arctic` adapter: MANO parameters to keypoints against smplx's own MANO fed as ARCTIC's loader feeds it, the hand
 invariants the geometry QA measures, the egocentric view first, object poses kept as natives, and planted defects
 (a 48-value pose, swapped hands, a missing file, a missing frame, a hostile pickle, no MANO model) caught naming file,
@@ -15,7 +15,6 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.arctic import ArcticSeqSpec, write_arctic
 from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
@@ -25,6 +24,7 @@ from schemas.canonical import CANONICAL_FPS, bone_lengths
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import ManoConvention
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 
 SEQ = "s01/box_grab_01"
 

@@ -11,8 +11,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.arctic.files import body_up, read_sequence, read_subject
-from adapters.synthetic.arctic import ArcticSeqSpec, write_arctic
 from adapters.vitra.files import unpickle_npy
+from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 
 
 class Bad(Exception):

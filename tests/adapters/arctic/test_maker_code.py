@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.synthetic.arctic import ArcticSeqSpec, write_arctic
 from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.model import MANO_TO_OPENPOSE
+from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 from tests.oracle.fixture_mano import (
     assert_within_mm,
     eidata_keypoints,

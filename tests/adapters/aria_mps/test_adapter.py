@@ -1,5 +1,5 @@
 """Aria MPS folders as episodes (`adapters/aria_mps/adapter.py`): on a corpus in the maker's layout
-(adapters/synthetic/aria_mps.py) the canonical hands are ahead of the wearer, below the eyes, left on the left and
+(tests/fixtures/writers/aria_mps.py) the canonical hands are ahead of the wearer, below the eyes, left on the left and
 human-sized, projecting inside the RGB image through the calibration read (FISHEYE624); a missing hand is masked in
 its rows; hand rows take the nearest device pose; the recording's RGB frames join on the device clock. On the
 maker's own sample folder, whose hand tracking is of another session than its trajectory, the episode is refused
@@ -15,12 +15,12 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
 from adapters.synthetic.aria_recording import write_aria_rgb
 from ingest.steps import prepared
 from schemas.camera_model import Fisheye624Camera
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.writers.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
 from tests.realdata import realdata
 
 RGB_SIDE = 2880  # Aria RGB at full resolution (the sample calibration's cx, cy = 1461, 1447)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from adapters.aria_mps import files
-from adapters.synthetic.aria_mps import write_mps
 from schemas.canonical import BONES, MANO21_NAMES
+from tests.fixtures.writers.aria_mps import write_mps
 from tests.realdata import realdata
 
 

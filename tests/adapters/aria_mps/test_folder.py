@@ -9,7 +9,7 @@ import numpy as np
 
 from adapters.aria_mps import folder
 from adapters.storage.location import locate
-from adapters.synthetic.aria_mps import write_mps
+from tests.fixtures.writers.aria_mps import write_mps
 
 
 def test_a_file_of_another_session_is_named_and_the_one_that_meets_the_trajectory_read(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from adapters.registry import get_adapter
-from adapters.synthetic.aria_mps import write_aria_mps, write_mps
 from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.writers.aria_mps import write_aria_mps, write_mps
 
 
 @pytest.fixture(scope="module")

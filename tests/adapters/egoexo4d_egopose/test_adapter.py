@@ -1,5 +1,5 @@
 """Ego-Exo4D ego-pose takes as episodes (`adapters/egoexo4d_egopose/adapter.py`) on a download written in the
-maker's layout (adapters/synthetic/egoexo4d_egopose.py): one episode per take and placement, the canonical hands
+maker's layout (tests/fixtures/writers/egoexo4d_egopose.py): one episode per take and placement, the canonical hands
 ahead of the wearer, below the eyes, left on the left, human-sized, the keypoints projecting inside the image through
 the take's own camera poses and intrinsics, hands and video on one clock (frame number / 30 fps), a hand not
 annotated (or from too few views) masked in exactly its frames, frames between sparse annotations never invented
@@ -16,10 +16,10 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.egoexo4d_egopose import EgoPoseFixture, K, write_egopose
 from ingest.steps import prepare, prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.writers.egoexo4d_egopose import EgoPoseFixture, K, write_egopose
 
 ADAPTER = "egoexo4d_egopose"
 

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from adapters.synthetic.egoexo4d_egopose import take_entry, write_egopose, write_take
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from tests.adapters.egoexo4d_egopose.test_adapter import swap_sides
+from tests.fixtures.writers.egoexo4d_egopose import take_entry, write_egopose, write_take
 
 SWAPPED = "0a1b2c3d-cccc-4000-8000-000000000003"
 

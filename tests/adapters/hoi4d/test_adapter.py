@@ -1,4 +1,4 @@
-"""HOI4D sequences in the maker's layout (`adapters.synthetic.hoi4d`; no public sample exists under 4 MiB) read by the
+"""HOI4D sequences in the maker's layout (`tests.fixtures.writers.hoi4d`; no public sample under 4 MiB) read by the
 `hoi4d` adapter and canonicalized with the default spec: the hand invariants (ahead of the wearer, below the eyes,
 the left hand on the left, human-sized, projecting inside the image); the MANO keypoints equal smplx's own layer fed
 HOI4D's parameters the way its README feeds manopth, carried by the camera's pose (a wrong `flat_hand_mean` or the
@@ -17,7 +17,6 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.hoi4d import Hoi4dSequenceSpec, write_hoi4d
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
@@ -26,6 +25,7 @@ from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.writers.hoi4d import Hoi4dSequenceSpec, write_hoi4d
 
 SPECS = [
     Hoi4dSequenceSpec(),

@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.hoi4d.files import action_events, camera_trajectory, hand_pose, object_poses
-from adapters.synthetic.hoi4d import _log
+from tests.fixtures.writers.hoi4d import _log
 
 
 def test_a_hand_pose_pickle_reads_its_three_fields() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.synthetic.hoi4d import Hoi4dSequenceSpec, write_hoi4d
+from tests.fixtures.writers.hoi4d import Hoi4dSequenceSpec, write_hoi4d
 from tests.oracle.fixture_mano import (
     assert_within_mm,
     eidata_keypoints,

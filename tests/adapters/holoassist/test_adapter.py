@@ -1,4 +1,4 @@
-"""HoloAssist on a corpus written in the maker's layout (adapters/synthetic/holoassist.py): discovery, the canonical
+"""HoloAssist on a corpus written in the maker's layout (tests/fixtures/writers/holoassist.py): discovery, the canonical
 hands ahead of the wearer, below the eyes, left on the left and human-sized, the keypoints projecting inside the
 video through the camera poses and intrinsics as read, one clock for hands and video, a hand not tracked masked in
 exactly its frames, malformed lines named by file and line, a missing file named."""
@@ -13,10 +13,10 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.holoassist.files import HAND_FIELDS
 from adapters.registry import get_adapter
-from adapters.synthetic.holoassist import HoloAssistFixture, write_holoassist
 from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.writers.holoassist import HoloAssistFixture, write_holoassist
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Humanoid Everyday through the adapter and the ingest's own steps, on a task written here in the maker's layout
-(`adapters/synthetic/humanoid_everyday.py`: a `<task>.zip` of `<task>/episode_<n>/` folders, `data.json` with the
+(`tests/fixtures/writers/humanoid_everyday.py`: a `<task>.zip` of `<task>/episode_<n>/` folders, `data.json` with the
 README's keys, PNG frames): discovery reads the zip's directory only; a G1 episode comes out canonical by FK of its
 arm joints through `g1_arms` (physical invariants: each wrist within its arm's reach of its shoulder, ahead of the
 torso, the left one left of the right in every frame), its command moves and is kept; an H1_2 episode likewise
@@ -19,10 +19,10 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.humanoid_everyday.adapter import HumanoidEverydayAdapter
 from adapters.registry import get_adapter
-from adapters.synthetic.humanoid_everyday import HZ, EpisodeSpec, steps_of, write_task
 from ingest.steps import prepared
 from schemas.actions import ActionKind, action_kind
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
+from tests.fixtures.writers.humanoid_everyday import HZ, EpisodeSpec, steps_of, write_task
 
 TASK = "push_a_button"
 SPECS = [EpisodeSpec(robot="g1", seed=0, leading_null=3), EpisodeSpec(robot="h1", seed=1)]

@@ -12,8 +12,8 @@ import pytest
 
 from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.task import Episode
-from adapters.synthetic.humanoid_everyday import EpisodeSpec, write_task
 from schemas.canonical import Camera
+from tests.fixtures.writers.humanoid_everyday import EpisodeSpec, write_task
 
 
 def _camera(episode: Episode, n: int) -> StepImagesCamera:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.synthetic.humanoid_everyday import EpisodeSpec, steps_of, write_task
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from tests.fixtures.writers.humanoid_everyday import EpisodeSpec, steps_of, write_task
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """`data.json` into streams (`adapters/humanoid_everyday/steps.py`): widths, names and units by robot, the command
 and the teleoperator's poses apart, leading steps without actions dropped, and every malformed field named with its
-step. Documents are the writer's (`adapters/synthetic/humanoid_everyday.py`) with one field broken."""
+step. Documents are the writer's (`tests/fixtures/writers/humanoid_everyday.py`) with one field broken."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from adapters.humanoid_everyday.steps import ARM_NAMES, H1_2_ARM_NAMES, parse_steps
-from adapters.synthetic.humanoid_everyday import EpisodeSpec, steps_of
+from tests.fixtures.writers.humanoid_everyday import EpisodeSpec, steps_of
 
 
 class Bad(Exception):

@@ -1,4 +1,4 @@
-"""OakInk2 sequences in the maker's layout (`adapters.synthetic.oakink2`, its hands pickled as torch tensors by
+"""OakInk2 sequences in the maker's layout (`tests.fixtures.writers.oakink2`, its hands pickled as torch tensors by
 torch; no public sample exists under 4 MiB) read by the `oakink2` adapter and canonicalized with the default spec:
 the hand invariants (ahead of the wearer, below the eyes, the left hand on the left, human-sized, projecting inside
 the egocentric image); the MANO keypoints equal smplx's own layer fed OakInk2's quaternions as manotorch takes them
@@ -20,7 +20,6 @@ from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.oakink2 import CAMERAS, K_EGO, TASK, OakInk2SequenceSpec, write_oakink2
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
@@ -29,6 +28,7 @@ from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.writers.oakink2 import CAMERAS, K_EGO, TASK, OakInk2SequenceSpec, write_oakink2
 
 SPEC = OakInk2SequenceSpec()
 

@@ -5,7 +5,7 @@ center_idx=0, use_pca=False, flat_hand_mean=True)`, joints + `tsl`, as the maker
 both from the `oakink2_maker_code` sample, run in `.venv-oracle-mano` (`tests/oracle/oakink2_hands_oracle.py`).
 
 No public OakInk2 annotation is small enough to hold here, so the sequence is written in the maker's layout by
-`adapters.synthetic.oakink2` (its hands torch tensors pickled by torch), and the MANO model is the synthetic one in
+`tests.fixtures.writers.oakink2` (its hands torch tensors pickled by torch), and the MANO model is the synthetic one in
 MANO's own layout (`tests/oracle/fixture_hand_makers.py`, its left one with the official MANO_LEFT's shape flaw).
 Every keypoint, every mocap frame, left and right hands, equals manotorch's within 1 mm; a wrong reading misses them
 (planted): MANO_LEFT's flaw repaired (manotorch does not repair it), smplx's mean pose added, the translation taken as
@@ -18,8 +18,8 @@ import pytest
 
 from adapters.base import RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.oakink2 import OakInk2SequenceSpec, write_oakink2
 from ingest.canonical.mano.evaluate import mano_hands
+from tests.fixtures.writers.oakink2 import OakInk2SequenceSpec, write_oakink2
 from tests.oracle.fixture_hand_makers import mano_model, planted, run_oracle
 from tests.realdata import realdata
 

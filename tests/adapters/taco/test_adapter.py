@@ -1,4 +1,4 @@
-"""TACO sequences in the maker's layout (`adapters.synthetic.taco`; no public sample under 4 MiB exists) read by the
+"""TACO sequences in the maker's layout (`tests.fixtures.writers.taco`; no public sample under 4 MiB exists) read by the
 `taco` adapter: MANO parameters to keypoints against smplx's MANO fed as TACO's manopth loader feeds it (flat mean,
 joints centred on the wrist, + `hand_trans`), the hand invariants, the egocentric video first, the triplet as the
 task, object poses kept, and planted defects caught naming file, sequence and field."""
@@ -16,7 +16,6 @@ import torch
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from adapters.synthetic.taco import TacoSeqSpec, write_taco
 from adapters.synthetic.video import write_mp4
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
@@ -25,6 +24,7 @@ from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.writers.taco import TacoSeqSpec, write_taco
 
 SEQ = "20231105_019"
 REL = Path("(stir, spoon, bowl)") / SEQ

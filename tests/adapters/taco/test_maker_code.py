@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from adapters.synthetic.taco import TacoSeqSpec, write_taco
+from tests.fixtures.writers.taco import TacoSeqSpec, write_taco
 from tests.oracle.fixture_mano import (
     assert_within_mm,
     eidata_keypoints,

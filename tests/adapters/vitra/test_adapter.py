@@ -15,9 +15,9 @@ import pytest
 from adapters.base import AdapterError
 from adapters.pickles import UnsafePickle
 from adapters.registry import get_adapter
-from adapters.synthetic.vitra import VitraEpisodeSpec, write_vitra
 from adapters.vitra import undistort
 from adapters.vitra.files import unpickle_npy
+from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 from tests.realdata import realdata
 
 UID = "03cc49c3-a7d1-445b-9a2a-545c4fae6843"

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from adapters.synthetic.vitra import VitraEpisodeSpec, episode_dict, write_vitra
 from adapters.vitra.files import unpickle_npy
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -34,6 +33,7 @@ from schemas.canonical import (
 )
 from schemas.corpus import dataset_dir
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from tests.fixtures.writers.vitra import VitraEpisodeSpec, episode_dict, write_vitra
 from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray
