@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 import av
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier

@@ -50,12 +50,12 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.hand_reading import Reading, human_episode
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.mano import MAKERS

@@ -58,11 +58,11 @@ from adapters.base import (
     HandSignals,
     HandTrack,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
 from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES

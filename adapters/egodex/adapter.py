@@ -38,18 +38,9 @@ import h5py
 import numpy as np
 from pydantic import Field
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location

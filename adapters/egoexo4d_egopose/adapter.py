@@ -41,11 +41,11 @@ from adapters.base import (
     HandSignals,
     HandTrack,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera

@@ -46,7 +46,6 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
@@ -56,6 +55,7 @@ from adapters.hoi4d.tasks import task_text
 from adapters.mano_only import ManoOnlyOptions
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up, rotvec_poses
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import Camera, scale_intrinsics

@@ -45,18 +45,10 @@ import av
 import numpy as np
 from pydantic import Field
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.holoassist import files
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, scale_intrinsics

@@ -61,7 +61,6 @@ from adapters.base import (
     HandTrack,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.hot3d.files import (
@@ -74,6 +73,7 @@ from adapters.hot3d.files import (
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.mano import MAKERS

@@ -37,7 +37,6 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import ImageFilesCamera
@@ -46,6 +45,7 @@ from adapters.mano_only import ManoOnlyOptions
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
 from adapters.poses import image_up
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.torch_tensors import tensor_loads

@@ -41,13 +41,13 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoFileCamera
 from adapters.hand_reading import Reading, human_episode
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from adapters.taco.files import SIDES, Fail, read_calibration, read_hand, read_intrinsic, read_npy, triplet_words
 from schemas.canonical import Camera

@@ -45,13 +45,13 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.hand_reading import Reading, human_episode
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.undistort import UndistortedCamera
