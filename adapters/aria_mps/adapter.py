@@ -60,13 +60,12 @@ from adapters.base import (
     RawEpisode,
     Stream,
 )
+from adapters.hand_reading import HandSource, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
 from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
-from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
-from schemas.tiers import QualityTier
 
 WORLD = "aria_world"
 MPS_DIRS = (files.HAND_DIR, *files.SLAM_DIRS, "eye_gaze", "eye_gaze_vergence")  # an MPS folder's output folders
@@ -82,7 +81,7 @@ class AriaMpsOptions(AdapterOptions):
     )
 
 
-class AriaMpsAdapter(SourceAdapter):
+class AriaMpsAdapter(HandSource):
     name: ClassVar[str] = "aria_mps"
     options_model: ClassVar[type[AdapterOptions]] = AriaMpsOptions
     options: AriaMpsOptions
@@ -91,15 +90,14 @@ class AriaMpsAdapter(SourceAdapter):
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         csvs = [p for p in root.rglob("*") if p.parent.name in MPS_DIRS and p.is_file()]
         found = {p.parent.parent for p in csvs if p.parent.name == files.HAND_DIR}
         for other in sorted({p.parent.parent for p in csvs} - found):  # eye gaze only, a trajectory only
             dirs = ", ".join(sorted({p.parent.name + "/" for p in csvs if p.parent.parent == other}))
             msg = f"{_rel(root, other)}: holds {dirs} and no {files.HAND_DIR}/: no hands to read"
             self.note("folder_skipped", msg, root=root, path=other)
-        return self.capped(self._ref(root, mps) for mps in sorted(found))
+        return (self._ref(root, mps) for mps in sorted(found))
 
     def _ref(self, root: Location, mps: Location) -> EpisodeRef:
         raw_id = _rel(root, mps)
@@ -197,12 +195,9 @@ class AriaMpsAdapter(SourceAdapter):
             )
         vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
         cameras, video = self._video(vrs, int(micros[0]), int(micros[-1]), ep)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
+        return human_episode(
+            ref,
+            float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
             states=states,
             cameras=cameras,
             camera_poses={CAMERA: cam},

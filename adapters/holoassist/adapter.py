@@ -47,12 +47,11 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.hand_reading import HandSource, human_episode
 from adapters.holoassist import files
-from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, scale_intrinsics
-from schemas.tiers import QualityTier
 
 WORLD = "psi_world"
 CAMERA = "video"
@@ -73,16 +72,15 @@ class HoloAssistOptions(AdapterOptions):
     )
 
 
-class HoloAssistAdapter(SourceAdapter):
+class HoloAssistAdapter(HandSource):
     name: ClassVar[str] = "holoassist"
     options_model: ClassVar[type[AdapterOptions]] = HoloAssistOptions
     options: HoloAssistOptions
     expects: ClassVar[str] = "<recording>/Export_py/ with Hands/Left_sync.txt, Video/Pose_sync.txt, Video_*.mp4"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         exports = sorted({p.parent.parent for p in root.rglob("Left_sync.txt") if p.parent.name == "Hands"})
-        return self.capped(self._ref(root, export) for export in exports)
+        return (self._ref(root, export) for export in exports)
 
     def _ref(self, root: Location, export: Location) -> EpisodeRef:
         rec = export.parent if export.name == "Export_py" else export
@@ -139,12 +137,9 @@ class HoloAssistAdapter(SourceAdapter):
             sig.hands[hand] = HandTrack(keypoints=Stream(ts, kp[:, hand], names=MANO21_NAMES, unit="m", frame=WORLD))
         masked = {side: int(np.isnan(kp[:, h, 0, 0]).sum()) for h, side in enumerate(HANDS)}
         sig.notes += [f"{side} hand: masked in {m} of {n} frames" for side, m in masked.items() if m]
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=self._fps(ts),
+        return human_episode(
+            ref,
+            self._fps(ts),
             states=states,
             cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses={CAMERA: cam},

@@ -1,4 +1,6 @@
-"""The hand sources' shared reading: discovery looks at the root and one folder below it; one episode's `Reading`
+"""The hand sources' shared reading: `HandSource` discovery is the refs of the located root in natural order, pulled
+up to `max_episodes`, the same for every hand source; discovery looks at the root and one folder below it; one
+episode's `Reading`
 names file, episode and field in every error, refuses a file linked out of the root, asks for the MANO model, and
 turns a refused pickle, bytes that do not parse or a video that does not open into that episode's error."""
 
@@ -6,16 +8,18 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from adapters.base import AdapterError
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import Reading, bases, first, human_episode
+from adapters.hand_reading import HandSource, Reading, bases, first, human_episode, natural_order
 from adapters.pickles import safe_loads
-from adapters.registry import get_adapter
+from adapters.registry import adapter_class, get_adapter
+from adapters.storage.location import Location
 
 
 class _Exploit:
@@ -30,6 +34,45 @@ def _reading(tmp_path: Path, name: str = "taco", **options: str) -> Reading:
     adapter = get_adapter(name, options)
     ref = adapter.new_ref("seq_01", [str(tmp_path / "seq_01")])
     return Reading.of(adapter, ref, tmp_path / "seq_01" / "anno.pkl")
+
+
+class _Counted(HandSource):
+    name = "counted"
+
+    def __init__(self, options: dict[str, int] | None = None) -> None:
+        super().__init__(options)
+        self.pulled: list[str] = []
+        self.root: object = None
+
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        self.root = root
+        for raw_id in ("s10", "s9", "s2"):
+            self.pulled.append(raw_id)
+            yield self.new_ref(raw_id, [])
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        raise NotImplementedError
+
+
+def test_a_hand_source_discovers_its_refs_under_the_located_root_up_to_max_episodes(tmp_path: Path) -> None:
+    adapter = _Counted({"max_episodes": 2})
+    assert [r.raw_id for r in adapter.discover(tmp_path)] == ["s10", "s9"]
+    assert adapter.pulled == ["s10", "s9"]  # the third ref is never made
+    assert isinstance(adapter.root, Location) and str(adapter.root) == str(tmp_path)
+    assert [r.raw_id for r in natural_order(_Counted().refs(tmp_path))] == ["s2", "s9", "s10"]
+    hands = [
+        "arctic",
+        "aria_mps",
+        "egodex",
+        "egoexo4d_egopose",
+        "hoi4d",
+        "holoassist",
+        "hot3d",
+        "oakink2",
+        "taco",
+        "vitra",
+    ]
+    assert [n for n in hands if not issubclass(adapter_class(n), HandSource)] == []
 
 
 def test_discovery_looks_at_the_root_then_its_folders_by_name(tmp_path: Path) -> None:
