@@ -78,6 +78,21 @@ class Reading:
             message, file=self.file if file is None else file, episode=self.episode, field=field or None
         )
 
+    def naming(self, path: Location, name: str) -> Callable[[str, str], AdapterError]:
+        """A parser's `fail(message, field)`: the error naming `path`, the episode and the field (`name` if empty)."""
+        return lambda message, field: self.fail(message, field or name, path)
+
+    def text(self, folder: Location, name: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
+        """The bytes of `folder / name` within the reading budget, and the `naming` fail a parser of them raises: a
+        file missing or past the budget that error."""
+        path, fail = folder / name, self.naming(folder / name, name)
+        if not path.is_file():
+            raise fail("missing file", "")
+        try:
+            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
+        except bounds.TooLarge as e:
+            raise fail(str(e), "") from e
+
     def inside(self, root: Any, path: Any, field: str) -> Any:
         """`path` when it lies under `root` once resolved (a symlink out refused, `SourceAdapter.inside`)."""
         return self.adapter.inside(root, path, field=field, episode=self.episode)

@@ -43,7 +43,7 @@ sides swapped (the landmarks mirror the columns' side), trajectory rows of sever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -51,7 +51,6 @@ from pydantic import Field
 
 from adapters.aria_mps import files, folder, forms
 from adapters.base import (
-    AdapterError,
     AdapterOptions,
     CameraSource,
     EpisodeRef,
@@ -60,10 +59,9 @@ from adapters.base import (
     RawEpisode,
     Stream,
 )
-from adapters.hand_reading import HandSource, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
 from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
 
@@ -126,24 +124,14 @@ class AriaMpsAdapter(HandSource):
     def _slam(mps: Location) -> Location:
         return next((mps / d for d in files.SLAM_DIRS if (mps / d).is_dir()), mps / files.SLAM_DIRS[0])
 
-    def _text(self, path: Location, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
-        if not path.is_file():
-            raise fail("missing file", path.name)
-        try:
-            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), path.name), fail
-        except bounds.TooLarge as e:
-            raise fail(str(e), "") from e
-
     def read(self, ref: EpisodeRef) -> RawEpisode:
         mps, ep = self.locate(ref.paths[0]), ref.raw_id
         slam = self._slam(mps)
         name = ref.locator.get("hand_file", files.RESULTS)
         hands_path, traj_path = mps / files.HAND_DIR / name, slam / files.TRAJECTORY
         wrist_only = ref.locator.get("form") == forms.WRIST_FORM
-        res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*self._text(hands_path, ep))
+        text = Reading.of(self, ref).text(hands_path.parent, hands_path.name)
+        res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*text)
         traj = self._trajectory(traj_path, res.micros, ep)
         calib = self._calibration(slam / files.CALIBRATION, ep)
         posed = traj.gap <= self.options.max_pose_gap_us
@@ -268,11 +256,9 @@ class AriaMpsAdapter(HandSource):
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
+        fail = Reading(self, ep).naming(path, path.name)
         if not path.is_file():
-            raise fail("missing file", path.name)
+            raise fail("missing file", "")
         with path.open(newline="") as f:  # streamed: a long recording's 1 kHz trajectory is past the byte budget
             return files.read_trajectory(f, at, fail)
 

@@ -45,7 +45,7 @@ from adapters.base import (
 )
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
-from adapters.hand_reading import HandSource, human_episode, natural_order
+from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera
@@ -96,9 +96,7 @@ class EgoExo4DEgoPoseAdapter(HandSource):
         return self.new_ref(raw_id, (str(ann), str(cam), str(takes)), subset=subset, error=error)
 
     def _json(self, path: Location, ep: str) -> tuple[Any, Callable[[str, str], AdapterError]]:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
+        fail = Reading(self, ep).naming(path, path.name)
         try:
             return bounds.load_json(path, path.name, bounds.limit("READ_BYTES")), fail
         except (OSError, ValueError) as e:

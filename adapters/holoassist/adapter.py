@@ -38,7 +38,7 @@ a line of the wrong width or with a value not a number, hand and pose files of d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import ClassVar
 
 import av
@@ -47,9 +47,8 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.holoassist import files
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, scale_intrinsics
 
@@ -97,26 +96,13 @@ class HoloAssistAdapter(HandSource):
     def _video(self, export: Location) -> Location | None:
         return next((export / n for n in self.options.videos if (export / n).is_file()), None)
 
-    def _text(self, export: Location, name: str, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
-        path = export / name
-        if not path.is_file():
-            raise self.error("missing file", file=path, episode=ep, field=name)
-
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or name)
-
-        try:
-            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
-        except bounds.TooLarge as e:
-            raise fail(str(e), "") from e
-
     def read(self, ref: EpisodeRef) -> RawEpisode:
         export, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
-        ep = ref.raw_id
-        hands = [files.parse_hand(*self._text(export, f"Hands/{side}_sync.txt", ep)) for side in SIDES]
-        pose_ticks, cam_psi = files.parse_poses(*self._text(export, "Video/Pose_sync.txt", ep))
-        K, declared_hw = files.parse_intrinsics(*self._text(export, "Video/Intrinsics.txt", ep))
-        t0 = files.parse_mp4_timing(*self._text(export, "Video/VideoMp4Timing.txt", ep))
+        ep, reading = ref.raw_id, Reading.of(self, ref)
+        hands = [files.parse_hand(*reading.text(export, f"Hands/{side}_sync.txt")) for side in SIDES]
+        pose_ticks, cam_psi = files.parse_poses(*reading.text(export, "Video/Pose_sync.txt"))
+        K, declared_hw = files.parse_intrinsics(*reading.text(export, "Video/Intrinsics.txt"))
+        t0 = files.parse_mp4_timing(*reading.text(export, "Video/VideoMp4Timing.txt"))
         n = len(pose_ticks)
         for side, hand in zip(SIDES, hands, strict=True):
             if len(hand.ticks) != n:

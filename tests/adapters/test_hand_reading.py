@@ -1,8 +1,8 @@
 """The hand sources' shared reading: `HandSource` discovery is the refs of the located root in natural order, pulled
 up to `max_episodes`, the same for every hand source; discovery looks at the root and one folder below it; one
-episode's `Reading`
-names file, episode and field in every error, refuses a file linked out of the root, asks for the MANO model, and
-turns a refused pickle, bytes that do not parse or a video that does not open into that episode's error."""
+episode's `Reading` names file, episode and field in every error (a text file's parser's too), refuses a file linked
+out of the root, asks for the MANO model, and turns a refused pickle, bytes that do not parse or a video that does
+not open into that episode's error."""
 
 from __future__ import annotations
 
@@ -97,6 +97,29 @@ def test_errors_name_the_file_the_episode_and_the_field(tmp_path: Path) -> None:
     )
     e = reading.fail("bad", "", tmp_path / "other.npy")  # another file; an empty field is none
     assert (e.file, e.field) == (str(tmp_path / "other.npy"), None)
+
+
+def test_a_text_file_is_read_within_the_budget_and_its_parser_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading = _reading(tmp_path)
+    (tmp_path / "Video").mkdir()
+    (tmp_path / "Video" / "Pose_sync.txt").write_text("1 2 3\n")
+    data, fail = reading.text(tmp_path, "Video/Pose_sync.txt")
+    assert data == b"1 2 3\n"
+    e = fail("3 columns, expected 4", "")  # a parser's error: the file, the episode, the file's name as field
+    assert (e.file, e.episode, e.field) == (str(tmp_path / "Video" / "Pose_sync.txt"), "seq_01", "Video/Pose_sync.txt")
+    assert fail("bad", "ticks").field == "ticks"
+    with pytest.raises(AdapterError, match="missing file") as missing:
+        reading.text(tmp_path, "Video/Intrinsics.txt")
+    assert (missing.value.file, missing.value.field) == (
+        str(tmp_path / "Video" / "Intrinsics.txt"),
+        "Video/Intrinsics.txt",
+    )
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", "3")
+    with pytest.raises(AdapterError) as big:
+        reading.text(tmp_path, "Video/Pose_sync.txt")
+    assert (big.value.episode, big.value.field) == ("seq_01", "Video/Pose_sync.txt")
 
 
 def test_the_error_discovery_found_is_raised_first(tmp_path: Path) -> None:
