@@ -33,7 +33,7 @@ from schemas.image_size import FrameFit
 from schemas.lerobot import ActionSegment
 from schemas.mano import ManoConvention
 from schemas.robots.joint_space import JointSpaceOptions
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 
 class AdapterError(Exception):
@@ -273,17 +273,16 @@ class Language:
 @dataclass(frozen=True)
 class RawEpisode:
     """One episode as the source has it, before any canonicalization, which reads it and never changes it (frozen:
-    a step that wants another value makes a copy, `dataclasses.replace`).
-
-    Beside the streams, an adapter may declare, typed: `annotation`, the source's own annotation of the episode that
-    its lineage keeps (`schemas.corpus.SourceAnnotation`); `derived`, the streams it computed from others (kept out
-    of the natives: MANO-21 keypoints from tracked joints); `joint_space`, the dataset's joint conventions for a
-    joint-space embodiment (`schemas.robots.joint_space.JointSpaceOptions`: units, calibration, names)."""
+    a step that wants another value makes a copy, `dataclasses.replace`). Beside the streams, an adapter may declare,
+    typed: `verdicts` on its default `tier`, each with its code (a simulation lowers it; a note says where the default
+    came from); `annotation`, the source's own annotation of the episode (`schemas.corpus.SourceAnnotation`);
+    `derived`, the streams it computed from others (kept out of the natives: MANO-21 keypoints from tracked joints);
+    `joint_space`, a joint-space embodiment's conventions (`schemas.robots.joint_space.JointSpaceOptions`)."""
 
     ref: EpisodeRef
     robot_type: str | None
     embodiment: str  # a name in the embodiment registry
-    tier: QualityTier  # the subset's default; canonicalization may demote it
+    tier: QualityTier  # the subset's default, never lowered here: `verdicts` and the judging lower it (`tier_of`)
     native_fps: float | None  # the source's control / recording rate
     states: dict[str, Stream] = field(default_factory=dict)
     actions: dict[str, Stream] = field(default_factory=dict)
@@ -295,7 +294,7 @@ class RawEpisode:
     language: list[Language] = field(default_factory=list)
     action_config: list[ActionSegment] | None = None
     success: bool | None = None
-    tier_reasons: tuple[str, ...] = ()
+    verdicts: tuple[TierVerdict, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)  # anything else native worth keeping (lineage)
     hands: HandSignals = field(default_factory=HandSignals)  # filled by the adapter's `read`
     findings: list[SourceFinding] = field(default_factory=list)  # the source findings that concern this episode

@@ -87,7 +87,7 @@ def judge(raws: list[RawEpisode], config: BehaviourConfig) -> Judged:
     spec = CanonicalizeSpec(behaviour=config)
     out = Judged()
     for raw in raws:
-        result = prepare(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), spec)
+        result = prepare(replace(raw, cameras={}, verdicts=raw.verdicts), spec)
         for ep in result.episodes:
             rec = ep.behaviour or BehaviourRecord()
             found = episode_findings(rec, config)

@@ -136,7 +136,7 @@ def canon(raw: RawEpisode, cost: list[tuple[float, float]] | None = None) -> lis
     """(tier, qa_* finding codes, behaviour record) of each episode canonicalization makes of `raw`, cameras left
     out. `cost`: gets, per episode, the seconds of the glitch and plateau checks and of all the array checks
     (`measure_arrays`, which includes them), timed again on the episode as canonicalized."""
-    result = prepare(replace(raw, cameras={}, tier_reasons=list(raw.tier_reasons)), SPEC)
+    result = prepare(replace(raw, cameras={}, verdicts=raw.verdicts), SPEC)
     if not result.episodes:
         return [(QualityTier.rejected, [result.rejection_message() or "rejected"], None)]
     for ep in result.episodes if cost is not None else ():
@@ -171,7 +171,7 @@ def margins(records: list[BehaviourRecord]) -> dict[str, object]:
 def with_state(raw: RawEpisode, stream: str, values: np.ndarray) -> RawEpisode:
     states = dict(raw.states)
     states[stream] = replace(states[stream], values=values.astype(states[stream].values.dtype))
-    return replace(raw, states=states, tier_reasons=list(raw.tier_reasons))
+    return replace(raw, states=states, verdicts=raw.verdicts)
 
 
 def _frame(n: int, rng: np.random.Generator) -> int:
@@ -238,7 +238,7 @@ def frozen(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> Raw
         v = s.values.copy()
         v[f : f + m] = v[f]
         states[key] = replace(s, values=v)
-    return replace(raw, states=states, tier_reasons=list(raw.tier_reasons))
+    return replace(raw, states=states, verdicts=raw.verdicts)
 
 
 def arm_frozen(raw: RawEpisode, arms: Arms, k: int, rng: np.random.Generator) -> RawEpisode | None:

@@ -42,7 +42,9 @@ class Command:
     # "module:NAME" where the job model's options are declared; an item may be one too (an option of a model that
     # is imported only when this command is parsed)
     options: str | Sequence[Opt | Arg | Group | str] = ()
-    bounded: bool = False  # reads a source's bytes in this process: run under the per-task limit (jobs.runtime.bounded)
+    # every command runs under the per-task memory limit (jobs.runtime.bounded) unless this says where its reads are
+    # bounded instead (its Ray tasks', DuckDB's own limit) or why it loads what no task limit fits (a model)
+    unbounded: str = ""
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         for o in map(_load, _load(self.options)):
@@ -161,10 +163,10 @@ def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """The command's exit status; a `bounded` command under the per-task memory limit, which stopping it is said in
-    one line (`jobs.runtime.bounded`)."""
+    """The command's exit status, under the per-task memory limit unless the command says why not (`unbounded`); the
+    limit stopping it is said in one line (`jobs.runtime.bounded`)."""
     command = COMMANDS[args.command]
-    if not command.bounded:
+    if command.unbounded:
         return int(_load(command.run)(args))
     from jobs.runtime.bounded import EXIT_LIMIT, bounded, refusal
 

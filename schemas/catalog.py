@@ -43,10 +43,25 @@ class _CatalogCore(BaseModel):
         default_factory=list,
         description="every reason and note as the lineage records it, with its figures (value, bound, frames)",
     )
+    tier_codes: list[str] = Field(
+        default_factory=list,
+        description="the code of each entry of tier_details, in its order: the check that gave it (qa_tracking_corr, "
+        "source_simulation; where a verdict has none, its sentence with its figures as #), so that reasons group by "
+        "it (GROUP BY tier_codes[1]: the reason that set the tier) and keep their figures in tier_details; `eidata "
+        "curate --include-verdict CODE` overrules one",
+    )
+    tier_levels: list[QualityTier] = Field(
+        default_factory=list,
+        description="the tier each entry of tier_details allows, in its order (high: a note); the episode's tier is "
+        "default_tier lowered by them (`schemas.tiers.tier_of`)",
+    )
+    default_tier: QualityTier | None = Field(
+        None, description="its source's default tier, before any verdict (the adapter's or the job spec's)"
+    )
     ingest_tier: QualityTier | None = Field(
         None,
-        description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): what `curate"
-        " --include-verdict` starts from; = tier for an episode no verdict judged",
+        description="the tier before the corpus-level verdicts (`eidata verdicts`, view `verdicts`): default_tier "
+        "lowered by ingest's verdicts alone; = tier for an episode no verdict of the step judged",
     )
     task: str | None = Field(None, description="the task text the source gives ('; ' between several)")
     caption: str | None = Field(None, description="the instruction `eidata caption` wrote (VLM or rules)")

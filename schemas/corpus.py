@@ -14,7 +14,8 @@ is optional when read.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +29,8 @@ from schemas.behaviour_record import BehaviourRecord
 from schemas.canonical import ACTION
 from schemas.lerobot import INFO_PATH, InfoJson
 from schemas.qa import QAConfig, QARecord
-from schemas.tiers import QualityTier
-from schemas.verdicts import CorpusVerdicts
+from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, said_once, tier_of
+from schemas.verdicts import STEP, CorpusVerdicts
 
 DATASETS_DIR = "datasets"
 EPISODES_DIR = "catalog/episodes"
@@ -78,7 +79,17 @@ class EpisodeLineage(BaseModel):
     raw_fps: int | float | None = Field(None, description="the source's native rate (Hz)")
     span_s: list[float] | None = Field(None, description="[start, end] of this episode in the raw episode's clock")
     embodiment: str | None = None
-    tier: QualityTier | None = None
+    tier: QualityTier | None = Field(
+        None, description="`tier_of(default_tier, tier_verdicts)`, kept for readers that do not compute it"
+    )
+    default_tier: QualityTier | None = Field(
+        None, description="its source's default tier (the adapter's or the job spec's); unset before issue 69"
+    )
+    tier_verdicts: list[TierVerdict] | None = Field(
+        None,
+        description="every verdict on its tier, kept as given (code, tier, sentence, figures, step): its tier is "
+        "`tier_of` them; unset before issue 69 (`kept_verdicts` derives them from tier_reasons then)",
+    )
     tier_reasons: list[str] | None = Field(
         None, description="why its tier is what it is: every verdict's sentence, with its figures, notes included"
     )
@@ -161,6 +172,20 @@ class EpisodeLineage(BaseModel):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
 
+    def kept_verdicts(self) -> tuple[QualityTier, list[TierVerdict]]:
+        """(its default tier, its verdicts): as kept, or for a lineage written before they were kept (issue 69) as
+        its tier and sentences say (`derived_verdicts`). ValueError for a lineage without a tier (another tool's)."""
+        if self.tier_verdicts is not None:
+            return QualityTier(self.default_tier or QualityTier.high), list(self.tier_verdicts)
+        if self.tier is None:
+            raise ValueError(f"episode {self.episode_uid}: its lineage has no tier, so no verdict to read")
+        return derived_verdicts(self)
+
+    def tier_now(self, overrule: Iterable[str] = ()) -> QualityTier:
+        """Its tier computed from its verdicts (`schemas.tiers.tier_of`), `overrule` codes set aside."""
+        default, verdicts = self.kept_verdicts()
+        return tier_of(default, verdicts, overrule)
+
     def caption_text(self) -> str | None:
         cap = self.caption
         if isinstance(cap, dict):  # {"text": ..., "model": ...} from a captioning job
@@ -183,6 +208,44 @@ class EpisodeLineage(BaseModel):
             if mask is None:
                 return ActionKind.native
         return ActionKind.canonical if any(mask) else ActionKind.none
+
+
+def tier_fields(default: QualityTier, verdicts: Iterable[TierVerdict]) -> dict[str, Any]:
+    """The lineage's tier keys of an episode with this default and these verdicts, each computed from them: the
+    verdicts kept (`said_once`), its tier (`tier_of`), its sentences (`tier_reasons`, notes included) and notes
+    (`tier_notes`)."""
+    kept = said_once(verdicts)  # each sentence once, the reason that set the tier first
+    notes = notes_of(kept)
+    return {
+        "tier": tier_of(default, kept),
+        "default_tier": QualityTier(default),
+        "tier_verdicts": kept,
+        "tier_reasons": reasons_of(kept),
+        **({"tier_notes": notes} if notes else {}),
+    }
+
+
+_FINDING_CODE = re.compile(r"(qa_[a-z0-9_]+): ")  # `schemas.qa.Finding.reason`: the code leads its sentence
+
+
+def derived_verdicts(lin: EpisodeLineage) -> tuple[QualityTier, list[TierVerdict]]:
+    """(default tier, verdicts) of a lineage written before verdicts were kept (issue 69), from what it kept: each
+    of ingest's sentences a verdict (a note where `tier_notes` lists it, or its tier high and notes not yet told
+    apart; else of its ingest tier, the code a finding's sentence leads with), then the verdict step's findings
+    (`CorpusVerdicts.found`). The default is the ingest tier where no sentence lowered it, else high: either way
+    `tier_of` them gives the tier it stored."""
+    step = lin.verdicts
+    before = step is not None and step.tier_before is not None
+    ingest = QualityTier(step.tier_before if before else lin.tier or QualityTier.high)  # type: ignore[union-attr]
+    said = list((step.reasons_before or []) if before else lin.tier_reasons or [])  # type: ignore[union-attr]
+    noted = said if lin.tier_notes is None and ingest is QualityTier.high else list(lin.tier_notes or [])
+    kept: list[TierVerdict] = []
+    for r in said:
+        code = m.group(1) if (m := _FINDING_CODE.match(r)) else ""
+        kept.append(TierVerdict(tier=QualityTier.high if r in noted else ingest, reason=r, code=code))
+    lowered = any(v.tier is not QualityTier.high for v in kept)
+    kept += [f.verdict(STEP) for f in (step.found if step is not None else [])]
+    return (QualityTier.high if lowered else ingest), kept
 
 
 # "worker": the Ray task itself died past its retries (out of memory, a killed worker), whatever step it was in

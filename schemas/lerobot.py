@@ -378,7 +378,9 @@ def load_info(path: Path) -> InfoJson:
         refuse_pointer(path, raw[:MAX_POINTER_BYTES])
     except LfsPointer as e:
         raise MetaFileError(path, str(e)) from e
-    return InfoJson.model_validate_json(raw)
+    # parsed by Python's json, not pydantic's Rust parser: under a task's memory limit an allocation the limit refuses
+    # is a MemoryError there, where Rust aborts the process (pydantic-core panicked, then hung, on a 36 MB info.json)
+    return InfoJson.model_validate(json.loads(raw))
 
 
 def load_entries(path: Path, model: type[_M]) -> list[_M]:

@@ -109,7 +109,7 @@ class Manifest(BaseModel):
     where: str = Field(description="the user's SQL condition over the catalog view `episodes`")
     query: str = Field(description="the full SQL that selected the entries")
     include_verdicts: list[str] = Field(
-        default_factory=list, description="verdict codes of `eidata verdicts` overruled (`curate --include-verdict`)"
+        default_factory=list, description="verdict codes overruled, any step's (`curate --include-verdict`)"
     )
     exclude_verdicts: list[str] = Field(
         default_factory=list, description="verdict codes whose episodes were left out (`curate --exclude-verdict`)"
@@ -157,7 +157,8 @@ class Manifest(BaseModel):
 
     @classmethod
     def load(cls, manifest_dir: Path) -> Manifest:
-        return cls.model_validate_json((Path(manifest_dir) / MANIFEST_JSON).read_text(encoding="utf-8"))
+        # Python's json, not pydantic's Rust parser, which aborts where a memory limit refuses it (`load_info`)
+        return cls.model_validate(json.loads((Path(manifest_dir) / MANIFEST_JSON).read_text(encoding="utf-8")))
 
     def dump(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

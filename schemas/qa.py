@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.arrow import arrow_schema, arrow_type
 from schemas.behaviour import BehaviourConfig
-from schemas.tiers import QualityTier, TierVerdict
+from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
 APPROACH_BINS = 180 // APPROACH_BIN_DEG
@@ -276,6 +276,11 @@ class Finding(BaseModel):
     def reason(self) -> str:
         """The finding as a tier reason (`EpisodeLineage.tier_reasons`)."""
         return f"{self.code}: {self.message}"
+
+    def verdict(self, step: VerdictStep = "ingest") -> TierVerdict:
+        """The finding as the verdict the lineage keeps: its code, tier, sentence and figures (value, threshold)."""
+        figures = {"value": self.value, "threshold": self.threshold}
+        return TierVerdict(tier=self.tier, reason=self.reason(), code=self.code, figures=figures, step=step)
 
 
 class Verdict(BaseModel):

@@ -97,20 +97,34 @@ class RoutingTable(BaseModel):
 TIER_ORDER: tuple[QualityTier, ...] = (QualityTier.high, QualityTier.low, QualityTier.actionless, QualityTier.rejected)
 
 
+# which moment gave a verdict: ingest (an adapter, canonicalization, the judging), or the corpus-level step
+# `eidata verdicts` (`schemas.verdicts.STEP`), whose verdicts a rerun replaces
+VerdictStep = Literal["ingest", "verdicts"]
+
+
 class TierVerdict(BaseModel):
     """One reason an episode's tier is what it is: the highest tier it allows and why. A verdict of tier `high` is a
     note (a cut, a unit read, where the source's default came from): it lowers nothing and still reads as a reason.
-    `code` names the check that gave it (a QA finding's code), so a curator may overrule one check by its code."""
+    `code` names the check that gave it (a QA finding's code, an adapter's `source_*`), so a curator may overrule one
+    check by its code and a catalog groups reasons by it; `reason` is the sentence with its figures, `figures` those
+    figures by name (a finding's value and threshold); `step` the moment that gave it. Kept as it is in the lineage
+    (`EpisodeLineage.tier_verdicts`): every stored tier is `tier_of` them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tier: QualityTier
     reason: str
     code: str = ""
+    figures: dict[str, float] = Field(default_factory=dict)
+    step: VerdictStep = "ingest"
 
     @classmethod
-    def note(cls, reason: str) -> TierVerdict:
-        return cls(tier=QualityTier.high, reason=reason)
+    def note(cls, reason: str, code: str = "") -> TierVerdict:
+        return cls(tier=QualityTier.high, reason=reason, code=code)
+
+
+# a code more than one adapter gives: a robot without a kinematic description (its natives only)
+NO_DESCRIPTION = "source_no_description"
 
 
 def demote(tier: QualityTier, to: QualityTier) -> QualityTier:
@@ -132,6 +146,21 @@ def tier_of(
             v = v.tier
         tier = demote(tier, v)
     return tier
+
+
+def said_once(verdicts: Iterable[TierVerdict]) -> list[TierVerdict]:
+    """The verdicts as a person reads them: those that lower first, the lowest first (the one that set the tier
+    leads), then the notes, each sentence once: a repeated sentence, and a note whose words a lowering verdict already
+    says (the cause an actionless verdict names), are not said again. Lowers nothing `tier_of` would not."""
+    ranked = sorted(verdicts, key=lambda v: -TIER_ORDER.index(v.tier))
+    out: list[TierVerdict] = []
+    for v in ranked:
+        lowering = (w.reason for w in out if w.tier is not QualityTier.high)
+        if all(v.reason != w.reason for w in out) and not (
+            v.tier is QualityTier.high and any(v.reason in w for w in lowering)
+        ):
+            out.append(v)
+    return out
 
 
 def reasons_of(verdicts: Iterable[TierVerdict]) -> list[str]:

@@ -4,10 +4,11 @@ Two moments judge an episode. Ingest judges what one episode can say about itsel
 its job, stored in its lineage (`EpisodeLineage.qa_config`, `behaviour_config`). The curation step `eidata verdicts`
 judges what needs the whole corpus: an episode that is a copy of another (fingerprint candidates verified on the
 signals, `ingest.qa.copies`) and dims dead against the rest of their dataset, each a `schemas.qa.Finding`. Its result is
-written into each judged episode's lineage (`EpisodeLineage.verdicts`: the thresholds, the tier before, the findings),
-so the dataset a consumer reads and the catalog agree on one tier; the catalog build only indexes the lineage and never
-rewrites a tier. Running the step again with other thresholds starts from `tier_before`, so a verdict is reversible
-without re-ingesting.
+written into each judged episode's lineage (`EpisodeLineage.verdicts`: the thresholds and the findings; each finding
+also a `TierVerdict` of step `verdicts` among the lineage's `tier_verdicts`, its tier computed from them), so the
+dataset a consumer reads and the catalog agree on one tier; the catalog build only indexes the lineage and never
+rewrites a tier. Running the step again with other thresholds replaces the step's verdicts and keeps ingest's, so a
+verdict is reversible without re-ingesting.
 
 The catalog's `verdicts` view (`catalog/verdicts/*.parquet`, one `VERDICT_SCHEMA` row per finding, ingest's and the
 step's) answers "why is this episode low or rejected" with numbers.
@@ -36,8 +37,11 @@ class CorpusVerdicts(BaseModel):
 
     step: str = STEP
     thresholds: dict[str, float] = Field(description="the `BehaviourConfig` thresholds the step judged with")
-    tier_before: QualityTier = Field(description="the tier ingest gave, before any corpus-level verdict")
-    reasons_before: list[str] = Field(default_factory=list, description="ingest's tier reasons")
+    # before issue 69 the lineage kept no verdict, so the step kept what ingest said to start a rerun from; since,
+    # the lineage's `tier_verdicts` hold ingest's and the step's verdicts (a rerun replaces the step's) and these
+    # stay unset
+    tier_before: QualityTier | None = Field(None, description="the tier ingest gave (lineages before issue 69)")
+    reasons_before: list[str] | None = Field(None, description="ingest's tier reasons (lineages before issue 69)")
     found: list[Finding] = Field(default_factory=list)
 
 

@@ -46,7 +46,7 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.storage.root import Root
-from schemas.tiers import QualityTier, TierVerdict, tier_of
+from schemas.tiers import QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +158,16 @@ class GenieAdapter(SourceAdapter):
         if len({str(v) for v in ids.values() if v is not None}) > 1:  # kept as found; the folder names the episode
             log.warning("%s: episode ids disagree: %s", folder, ids)
             metadata["episode_id_mismatch"] = ids
-        tier, reasons = opts.tier, []
-        if is_simulation(meta):  # a simulated episode's default is low at best (`tier_of`: the one order of tiers)
+        reasons: list[TierVerdict] = []
+        if is_simulation(meta):  # a simulated episode is low at best, whatever its default (the spec's included)
             sim = "Genie Sim simulation (meta_info sw_version/text): motion-planned, scripted trajectories"
-            tier = tier_of(opts.tier, [TierVerdict(tier=QualityTier.low, reason=sim)])
-            reasons.append(sim)
+            reasons.append(TierVerdict(tier=QualityTier.low, reason=sim, code="source_simulation"))
         injected = error_frames(info)
         if injected:
             metadata["error_frames"] = injected
             spans = ", ".join(f"{_cause(e)} frames {e.get('start')}..{e.get('end')}" for e in injected)
-            reasons.append(f"simulator injected {len(injected)} error span(s): {spans}")
+            said = f"simulator injected {len(injected)} error span(s): {spans}"
+            reasons.append(TierVerdict.note(said, "source_error_spans"))
 
         success = _task_result(folder, metadata, reasons)
         read = {H5_NAME, META_NAME, INFO_NAME, RESULT_NAME}
@@ -185,7 +185,7 @@ class GenieAdapter(SourceAdapter):
             ref=ref,
             robot_type=f"agibot_{robot_type.lower()}",
             embodiment=embodiment,
-            tier=tier,
+            tier=opts.tier,
             native_fps=fps,
             states=states,
             actions=actions,
@@ -195,7 +195,7 @@ class GenieAdapter(SourceAdapter):
             language=language,
             action_config=segments,
             success=success,
-            tier_reasons=tuple(reasons),
+            verdicts=tuple(reasons),
             metadata=metadata,
             hands=hands,
         )
@@ -244,7 +244,7 @@ class GenieAdapter(SourceAdapter):
         return cameras, poses
 
 
-def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str]) -> bool | None:
+def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[TierVerdict]) -> bool | None:
     """`task_result.json` (extract_and_convert_data.py: `task_status` = the data filter's verdict, `metric_status`,
     `return_code`): the episode's success; absent -> unknown."""
     path = folder / RESULT_NAME
@@ -259,7 +259,8 @@ def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[str])
     metadata["task_result"] = result
     status = result.get("task_status") if isinstance(result, dict) else None
     if status is False:
-        reasons.append(f"task_result.json: task_status false ({result.get('metric_status')!r})")
+        said = f"task_result.json: task_status false ({result.get('metric_status')!r})"
+        reasons.append(TierVerdict.note(said, "source_task_status"))  # the failed episode's verdict is the judge's
     return status if isinstance(status, bool) else None
 
 

@@ -52,7 +52,7 @@ from adapters.storage.location import Location, listing
 from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
-from schemas.tiers import QualityTier
+from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
 
@@ -263,7 +263,10 @@ class ArraysAdapter(SourceAdapter):
             cameras=cameras,
             outcomes=outcomes,
             language=_language(layout, attrs, path),
-            tier_reasons=(*declared.reasons, *notes),
+            verdicts=(
+                *(TierVerdict.note(r, NO_DESCRIPTION) for r in declared.reasons),
+                *(TierVerdict.note(r, "source_action_setting") for r in notes),
+            ),
             metadata={
                 "rows": n,
                 "short_arrays": short,

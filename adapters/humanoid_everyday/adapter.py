@@ -46,7 +46,7 @@ from adapters.storage.location import Location, listing
 from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 CAMERA = "egocentric"  # the maker's own name for it (he2lerobot.py:400 `observation.images.egocentric`)
 DESCRIPTIONS = "task_description_dict.json"  # leaf task name -> sentence (scripts/task_description_dict.json)
@@ -176,7 +176,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
         k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]) if first.shape[:2] == (480, 640) else None
         camera = StepImagesCamera(episode, steps.images, CAMERA, Camera.head, steps.t, first, intrinsics=k)
         hand_width = steps.states["states.hand_state"].values.shape[1]
-        reasons: list[str] = []
+        reasons: list[TierVerdict] = []
         if steps.robot == "g1":
             embodiment = "unitree_g1_dex3" if hand_width == 14 else "unitree_g1"
         else:
@@ -194,7 +194,9 @@ class HumanoidEverydayAdapter(SourceAdapter):
             "dataset": f"{self.options.source}/{steps.robot}",
         }
         if not steps.actions:
-            reasons.append("no step of data.json holds actions: no command recorded")
+            reasons.append(
+                TierVerdict.note("no step of data.json holds actions: no command recorded", "source_no_action")
+            )
         return RawEpisode(
             ref=ref,
             robot_type=ROBOTS[steps.robot],
@@ -206,7 +208,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
             cameras={CAMERA: camera},
             signals=steps.signals,
             language=[_language(ref.locator)],
-            tier_reasons=tuple(reasons),
+            verdicts=tuple(reasons),
             metadata=meta,
             joint_space=JointSpaceOptions(recorder_units="rad"),
         )

@@ -36,7 +36,7 @@ from schemas.lerobot import ActionSegment, InfoJson
 from schemas.lfs import unreadable
 from schemas.quirks import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
-from schemas.tiers import QualityTier
+from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 OUTCOME_PREFIX = "next."  # a step outcome column (`RawEpisode.outcomes`)
 
@@ -359,12 +359,11 @@ class EpisodeReader:
             signals={k: s for k, s in signals.items() if not k.startswith(OUTCOME_PREFIX)},
             outcomes={k: s for k, s in signals.items() if k.startswith(OUTCOME_PREFIX)},
             metadata=metadata,
-            tier_reasons=(_unknown_reason(st),) if st.embodiment == UNKNOWN_EMBODIMENT else (),
+            verdicts=_unknown_robot(st),
             hands=hand_signals(states, actions),
         )
 
 
-def _unknown_reason(st: ReadSettings) -> str:
-    return (
-        f"no kinematic description for robot_type {st.robot_type!r} (unknown robot: {st.embodiment_from}): natives only"
-    )
+def _unknown_robot(st: ReadSettings) -> tuple[TierVerdict, ...]:
+    said = f"no kinematic description for robot_type {st.robot_type!r} (unknown robot: {st.embodiment_from})"
+    return (TierVerdict.note(f"{said}: natives only", NO_DESCRIPTION),) if st.embodiment == UNKNOWN_EMBODIMENT else ()

@@ -29,6 +29,7 @@ from schemas.lerobot import InfoJson
 from schemas.quirks import quirk
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
+from schemas.tiers import NO_DESCRIPTION, TierVerdict
 
 SIDES = {"left": 0, "right": 1}
 GENERIC_KEYS = frozenset({"observation.state", "action"})  # LeRobot's own columns, in every dataset
@@ -183,7 +184,8 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
     said = f"{name}: {layout.why}"
     if embodiment == UNKNOWN_EMBODIMENT:  # no robot to hold the hands: the natives stay, and the reason says why
         why_not = f"recorded poses ({said}) but {embodiment_from}: natives only"
-        return replace(raw, tier_reasons=(*raw.tier_reasons, why_not), metadata={**raw.metadata, "hands_from": why_not})
+        said_once = (*raw.verdicts, TierVerdict.note(why_not, NO_DESCRIPTION))
+        return replace(raw, verdicts=said_once, metadata={**raw.metadata, "hands_from": why_not})
     measured = f"the poses measure the {layout.point}" if layout.point != "unknown" else "no point stated: no offset"
     point, why = layout.point, f"{said} ({measured})"
     notes = [said]
@@ -202,12 +204,12 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         sig.notes += [note] if note else []
     if not sig.hands:
         return raw
-    reasons = tuple(r for r in raw.tier_reasons if not r.startswith("no kinematic description"))
+    reasons = tuple(v for v in raw.verdicts if v.code != NO_DESCRIPTION)  # a robot found: its hands are posed
     return replace(
         raw,
         hands=sig,
         embodiment=embodiment,
-        tier_reasons=reasons,
+        verdicts=reasons,
         metadata={**raw.metadata, "hands_from": said, "embodiment_from": embodiment_from},
     )
 

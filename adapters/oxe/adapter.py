@@ -141,8 +141,13 @@ class OXEAdapter(SourceAdapter):
         if not paths:
             raise self.error("no TFDS builder directory (dataset_info.json) found", file=root)
         by_name: dict[str, list[Builder]] = {}
+        self._unreadable: list[tuple[Location, AdapterError]] = []
         for p in paths:
-            b = load_builder(p)
+            try:
+                b = load_builder(p)
+            except AdapterError as e:  # one builder's meta (a 1e5-deep features.json): that builder only
+                self._unreadable.append((p, e))
+                continue
             by_name.setdefault(b.name, []).append(b)
         chosen = []
         for name in sorted(by_name):
@@ -154,7 +159,7 @@ class OXEAdapter(SourceAdapter):
                 versions = [b for b in versions if self.options.version in (b.version, b.path.name)]
             if versions:
                 chosen.append(max(versions, key=lambda b: version_key(b.version)))
-        if not chosen:
+        if not chosen and not self._unreadable:
             raise self.error(
                 f"no builder matches subset={self.options.subset!r} version={self.options.version!r}", file=root
             )
@@ -166,7 +171,11 @@ class OXEAdapter(SourceAdapter):
         return self.capped(self._refs(root))
 
     def _refs(self, root: Location) -> Iterator[EpisodeRef]:
-        for builder in self._builders(root):
+        builders = self._builders(root)
+        for path, e in self._unreadable:  # one flagged ref per builder whose meta cannot be read, named by its file
+            name = path.parent.name
+            yield self.new_ref(f"{name}/{path.name}/meta", [str(e.file or path)], subset=name, error=e)
+        for builder in builders:
             self.subset_config(builder)  # fail early on an unusable configuration
             walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
             originals: dict[str, set[str]] = {}  # split -> raw ids of its episodes kept (not copies)

@@ -18,7 +18,7 @@ from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
 from adapters.oxe.tfrecord import FeatureValue
 from schemas.canonical import Camera
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 
 @dataclass
@@ -202,7 +202,10 @@ class EpisodeReader:
             cameras=cameras,
             language=language,
             success=self._success(meta["episode_metadata"]),
-            tier_reasons=() if cfg.tier is QualityTier.high else (f"subset default {cfg.tier}: {cfg.tier_reason}",),
+            # where its default came from: a note (its tier is the default, which a job spec's `tier` replaces)
+            verdicts=(TierVerdict.note(f"subset default {cfg.tier}: {cfg.tier_reason}", "source_default"),)
+            if cfg.tier is not QualityTier.high
+            else (),
             signals=signals,
             outcomes=outcomes,
             metadata=meta,

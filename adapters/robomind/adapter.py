@@ -50,7 +50,7 @@ from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, listing
 from adapters.storage.root import Root
 from schemas.lfs import lfs_pointer_message
-from schemas.tiers import QualityTier
+from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,8 @@ class RoboMINDAdapter(SourceAdapter):
             meta["gripper_range"] = [float(np.nanmin(g)), float(np.nanmax(g))]
         reasons = []
         if layout.embodiment == "unknown":
-            reasons.append(f"no kinematic description for robot_type {layout.robot_type!r}: natives only")
+            said = f"no kinematic description for robot_type {layout.robot_type!r}: natives only"
+            reasons.append(TierVerdict.note(said, NO_DESCRIPTION))
         return RawEpisode(
             ref=ref,
             robot_type=layout.robot_type,
@@ -203,7 +204,7 @@ class RoboMINDAdapter(SourceAdapter):
             cameras=cameras,
             language=_language(loc, fps, meta),
             success=True,  # the release holds success_episodes only
-            tier_reasons=tuple(reasons),
+            verdicts=tuple(reasons),
             metadata=meta,
         )
 

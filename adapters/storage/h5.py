@@ -19,7 +19,7 @@ import h5py
 
 from adapters.storage.location import Where, readable
 from adapters.storage.reads import FileWrapper
-from adapters.storage.sealed import sealed_h5
+from adapters.storage.sealed import h5_objects, sealed_h5
 
 _paused = 0
 _pause_lock = threading.Lock()
@@ -89,6 +89,5 @@ def _sealed(f: h5py.File, name: str) -> h5py.File:
 
 def dataset_paths(group: h5py.Group) -> list[str]:
     """Every dataset below `group`, as paths relative to it, sorted."""
-    found: list[str] = []
-    group.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return sorted(found)
+    objects = h5_objects(group.id, group.file.filename)  # HDF5's own visit recurses in C (`sealed.MAX_DEPTH`)
+    return sorted(p.decode() for p, _, info in objects if info is not None and info.type == h5py.h5o.TYPE_DATASET)

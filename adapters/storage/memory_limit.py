@@ -165,6 +165,7 @@ class Limit:
     rss: int  # VmRSS at the start, bytes
     peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
     soft: int  # the soft RLIMIT_DATA set for the block, bytes (`base + mib`, never under the mapping's floor)
+    before: int = resource.RLIM_INFINITY  # the soft limit the block found, put back on its way out
 
     def taken(self) -> int | None:
         """The task's resident peak above what the process held at its start, bytes (None: not known)."""
@@ -191,6 +192,22 @@ class Limit:
         what = f"{type(e).__name__}: {text}" if text else type(e).__name__
         where = f" reading {file}" if file else ""
         return f"memory limit of {self.mib} MiB per task ({SPEC_FIELD}) reached{where}{took}: {what}"
+
+
+@contextlib.contextmanager
+def lifted() -> Iterator[None]:
+    """The block with the soft limit the outermost task found, so that the processes it starts (Ray's raylet and
+    workers, which inherit the limit's absolute bytes, not the task's share of them) start without this process's
+    limit; put back on the way out. Nothing outside any task."""
+    if not _active:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    resource.setrlimit(resource.RLIMIT_DATA, (_active[0].before, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def active() -> Limit | None:
@@ -224,7 +241,7 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
         want = min(want, hard)
     if soft != resource.RLIM_INFINITY:
         want = min(want, soft)  # an outer limit (a nested task, the operator's ulimit) is never raised
-    limit = Limit(mib, base, rss, _reset_peak(), want)
+    limit = Limit(mib, base, rss, _reset_peak(), want, soft)
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
     try:

@@ -29,15 +29,20 @@ another of the same size written within one tick on the reused inode would pass 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import h5py
 
 from schemas.containment import ReachesOutside
 
-__all__ = ["sealed_folder", "sealed_h5"]
+__all__ = ["NestedTooDeep", "h5_objects", "sealed_folder", "sealed_h5"]
 
 _INSIDE = (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
+# groups nested in one HDF5 file: robomimic's deepest path is 4 (data/demo_0/obs/agentview_image), AgiBot's 5; HDF5's
+# own H5Ovisit / H5Lvisit recurse in C once per level, and 20,000 nested groups (a 2.9 MB file) overflowed the
+# worker's stack (SIGSEGV: review 7 i06, the job lost every episode of the source)
+MAX_DEPTH = 64
 _SEALED_MAX = 65536  # files remembered as sealed; past it the set starts again (a 56-byte key each)
 _checked: set[tuple[str, int, int, int, int, int]] = set()
 
@@ -71,24 +76,55 @@ def sealed_h5(f: h5py.File, name: str) -> None:
         return
     found: list[tuple[str, str]] = []
 
-    def link(path: bytes, info: Any) -> int | None:
-        if info.type in _INSIDE:
-            return None
+    def link(path: bytes, kind: int) -> None:
         text = path.decode("utf-8", "replace")
-        target = f.get(text, getlink=True) if info.type == h5py.h5l.TYPE_EXTERNAL else None
-        where = f"{target.filename}:{target.path}" if target is not None else f"a link of type {info.type}"
+        target = f.get(text, getlink=True) if kind == h5py.h5l.TYPE_EXTERNAL else None
+        where = f"{target.filename}:{target.path}" if target is not None else f"a link of type {kind}"
         found.append((f"{text} (an external link)", where))
-        return 1  # stops the walk
 
-    f.id.links.visit(link, info=True)
-    if not found:  # each object once, at the low level: a third of the time `visititems` takes
-        h5py.h5o.visit(f.id, lambda path, info: _dataset(f, path, info, found), info=True)
+    for path, kind, info in h5_objects(f.id, name):
+        if kind not in _INSIDE:
+            link(path, kind)
+            break
+        if info is not None and _dataset(f, path, info, found):
+            break
     if found:
         raise ReachesOutside(name, *found[0])
     if key is not None:
         if len(_checked) >= _SEALED_MAX:
             _checked.clear()
         _checked.add(key)
+
+
+class NestedTooDeep(ValueError):
+    """An HDF5 file whose groups nest deeper than `MAX_DEPTH`: never walked by HDF5's recursive visits."""
+
+
+def h5_objects(top: Any, name: str) -> Iterator[tuple[bytes, int, Any]]:
+    """Every link under the group `top` (an h5py GroupID), as (path relative to it, link type, the object's
+    `h5o.get_info` for a hard link, else None), each object once (hard links may form cycles), walked with a stack
+    of our own rather than HDF5's recursion; NestedTooDeep naming the file `name` and the path past `MAX_DEPTH`."""
+    seen: set[tuple[int, int]] = set()
+    todo: list[tuple[bytes, Any, int]] = [(b"", top, 0)]
+    while todo:
+        prefix, gid, depth = todo.pop()
+        entries: list[tuple[bytes, int]] = []
+        gid.links.iterate(lambda n, i, out=entries: out.append((n, i.type)), info=True)
+        for n, kind in entries:
+            path = prefix + n
+            if kind != h5py.h5l.TYPE_HARD:
+                yield path, kind, None
+                continue
+            info = h5py.h5o.get_info(gid, n)
+            if (info.fileno, info.addr) in seen:
+                continue
+            seen.add((info.fileno, info.addr))
+            yield path, kind, info
+            if info.type == h5py.h5o.TYPE_GROUP:
+                if depth + 1 >= MAX_DEPTH:
+                    shown = path.decode("utf-8", "replace")[:200]
+                    raise NestedTooDeep(f"{name}: groups nested past {MAX_DEPTH} levels ({shown}...); not read")
+                todo.append((path + b"/", h5py.h5o.open(gid, n), depth + 1))
 
 
 def _identity(f: h5py.File) -> tuple[str, int, int, int, int, int] | None:

@@ -16,6 +16,7 @@ ingest worker and its quarantine writer). No adapter is known by name here; each
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -40,9 +41,17 @@ from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.robots.registry import Effector, EmbodimentRegistry, default_registry
+from schemas.tiers import TierVerdict, reasons_of
+
+NO_CANONICAL_DIMS = "no canonical dims"  # how the note on an episode without a canonical dim begins
 
 
-def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:
+def _notes(said: Iterable[str], code: str = "canonical_hands") -> list[TierVerdict]:
+    """Canonicalization's sentences as notes (they lower nothing), each with the code of the check that gave it."""
+    return [TierVerdict.note(r, code) for r in said]
+
+
+def _left_out(raw: RawEpisode, reasons: list[TierVerdict]) -> TierVerdict | None:
     """Numeric streams too wide for `*.native`, named in a tier reason (nothing is dropped without a word)."""
     wide = [
         f"{k} ({stream_width(s)} dims)"
@@ -51,8 +60,8 @@ def _left_out(raw: RawEpisode, reasons: list[str]) -> str | None:
     ]
     limits = f"vectors over {MAX_NATIVE_VECTOR_DIMS}, tensors over {MAX_NATIVE_STREAM_DIMS} dims"
     reason = f"not kept as natives ({limits}): "
-    if wide and not any(r.startswith(reason) for r in reasons):
-        return reason + ", ".join(wide)
+    if wide and not any(r.reason.startswith(reason) for r in reasons):
+        return TierVerdict.note(reason + ", ".join(wide), "canonical_too_wide")
     return None
 
 
@@ -83,15 +92,19 @@ def native_camera_name(name: str, taken: set[str]) -> str:
 
 def _no_canonical_dims(
     raw: RawEpisode,
-    reasons: list[str],
+    reasons: list[TierVerdict],
     sig: HandSignals,
     natives: list[tuple[str, Stream]],
     cams: dict[str, CameraSource],
-) -> str | None:
-    """Why an episode has no canonical dim, as its first tier reason: the first specific cause recorded (names that
-    did not resolve, units that did not fit, an unknown robot), else the signals' note. Raises ValueError, with the
-    same cause and what was looked for, when there is nothing at all to write."""
-    cause = next(iter(reasons), None) or next(iter(sig.notes), None) or "the source declares no hand signal"
+) -> list[TierVerdict]:
+    """`reasons` with why an episode has no canonical dim first: the first specific cause recorded (names that did
+    not resolve, units that did not fit, an unknown robot), else the signals' note, said once (the cause's own
+    verdict gives way to it, its code kept). Raises ValueError, with the same cause and what was looked for, when
+    there is nothing at all to write."""
+    if reasons and reasons[0].reason.startswith(NO_CANONICAL_DIMS):
+        return reasons
+    said = next(iter(reasons), None)
+    cause = said.reason if said is not None else next(iter(sig.notes), None) or "the source declares no hand signal"
     if not natives and not cams:
         what = "no hand signals, no camera, no numeric state or action column"
         skipped = [k for k, s in [*raw.states.items(), *raw.actions.items()] if not len(s)]
@@ -99,9 +112,9 @@ def _no_canonical_dims(
             f"{raw.ref.uid}: nothing to canonicalize ({what}{f'; empty: {skipped}' if skipped else ''}): {cause}"
         )
     kept = f"{sum(stream_width(s) for _, s in natives)} native dims and {len(cams)} camera(s) kept"
-    if reasons and reasons[0].startswith("no canonical dims"):
-        return None
-    return f"no canonical dims ({kept}): {cause}"  # first; the recorded cause stays too, as its recorder wrote it
+    first = f"{NO_CANONICAL_DIMS} ({kept}): {cause}"  # the cause in its recorder's words, said here once
+    code = said.code if said is not None and said.code else "canonical_no_dims"
+    return [TierVerdict.note(first, code), *reasons[1 if said is not None else 0 :]]
 
 
 def canonicalize(
@@ -145,7 +158,7 @@ def canonicalize_spans(
             rejections.append(out)
         else:
             episodes += out
-    return Canonicalized(tuple(episodes), tuple(rejections), tuple(ctx.reasons))
+    return Canonicalized(tuple(episodes), tuple(rejections), tuple(reasons_of(ctx.reasons)))
 
 
 def _context(
@@ -156,9 +169,10 @@ def _context(
     emb = (registry or default_registry()).get(raw.embodiment)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints
     hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
-    sig, reasons = hands.signals, [*raw.tier_reasons, *member, *hands.reasons]
+    sig, reasons = hands.signals, [*raw.verdicts, *_notes(member, "canonical_family"), *_notes(hands.reasons)]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
-    reasons += fk_agreement(raw, emb, wrists)  # a recorded pose and a description: do they tell the same motion
+    # a recorded pose and a description: do they tell the same motion
+    reasons += _notes(fk_agreement(raw, emb, wrists), "canonical_fk_agreement")
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)
@@ -168,8 +182,7 @@ def _context(
     check_native_width("outcome", outcome_natives)
     natives = state_natives + action_natives + outcome_natives
     if sig.empty and sig.camera is None and (natives or not cams):  # video-only sources: nothing was lost
-        first = _no_canonical_dims(raw, reasons, sig, natives, cams)
-        reasons = reasons if first is None else [first, *reasons]
+        reasons = _no_canonical_dims(raw, reasons, sig, natives, cams)
     wide = _left_out(raw, reasons)
     reasons = reasons if wide is None else [*reasons, wide]
     # human hands each over their own window (a hand seen late or lost a while cuts nothing of the other's)

@@ -42,7 +42,7 @@ from schemas.qa import ValidityReport
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import QualityTier, TierVerdict
+from schemas.tiers import TierVerdict
 from schemas.transform import RigidTransform
 
 
@@ -58,7 +58,7 @@ class EpisodeContext:
     wrists: dict[int, Stream]
     cams: dict[str, CameraSource]  # the cameras written, by their key in the dataset
     gaps: list[tuple[float, float]]
-    reasons: tuple[str, ...]  # tier reasons every episode carries: the raw episode's, then canonicalization's
+    reasons: tuple[TierVerdict, ...]  # the verdicts every episode carries: the raw episode's, then canonicalization's
     rows: np.ndarray | None = None  # a wall clock of rows with one camera frame each: sample at rows (`_grid`)
     joint_units: JointUnitsRecord | None = None  # the joint unit read and its fit (`ingest.canonical.joint_units`)
     native_limits: NativeLimits = field(default_factory=dict)  # the native arm joints' limits, for the behaviour QA
@@ -294,12 +294,9 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         interpolated=span.interp[a:b],
         task=_task_text(raw),
         default_tier=raw.tier,
-        # the adapter's reasons say why its default tier is what it is (a simulation, a failed task): they set it;
-        # the rest (units read, hands built, cuts) are notes (issue 59: notes kept apart from the reasons)
-        verdicts=tuple(
-            TierVerdict(tier=raw.tier if r in raw.tier_reasons else QualityTier.high, reason=r)
-            for r in (*ctx.reasons, *cuts)
-        ),
+        # the adapter's verdicts as it gave them (a simulation lowers its default), then canonicalization's notes
+        # (units read, hands built, cuts: issue 59, notes kept apart from the reasons)
+        verdicts=(*ctx.reasons, *(TierVerdict.note(c, "canonical_cut") for c in cuts)),
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

@@ -32,10 +32,9 @@ from schemas.canonical import (
     intrinsics_info,
     scale_intrinsics,
 )
-from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.lerobot import FeatureSpec, InfoJson, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
-from schemas.tiers import notes_of
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
@@ -82,9 +81,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"camera_models": models} if (models := _camera_models(ep)) else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
-        tier=ep.tier,
-        tier_reasons=list(ep.tier_reasons),
-        **({"tier_notes": notes} if (notes := notes_of(ep.verdicts)) else {}),
+        **tier_fields(ep.default_tier, ep.verdicts),  # the verdicts kept, the tier and sentences computed from them
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
         action_kind=ep.action_kind,

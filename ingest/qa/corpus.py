@@ -27,7 +27,7 @@ from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding
 from schemas.tiers import QualityTier
 
-# every code this step's findings have (`curate --include-verdict` overrules these)
+# every code this step's findings have (`curate --include-verdict` overrules any verdict by its code)
 STEP_CODES = ("qa_duplicate", "qa_duplicate_unjudged", "qa_dead_dims", "qa_native_dead_dims")
 
 

@@ -159,11 +159,9 @@ def episode_verdicts(record: QARecord, config: QAConfig) -> list[TierVerdict]:
     for b in BOUNDS:
         if b.tier is not None and (hit := b.crossed(record, config)) is not None:
             v, t = hit
-            out.append(
-                TierVerdict(
-                    tier=b.tier, reason=f"qa_{b.measured}: {b.message.format(v=v, t=t)}", code=f"qa_{b.measured}"
-                )
-            )
+            figures = {"value": float(v), "threshold": float(t)}
+            reason = f"qa_{b.measured}: {b.message.format(v=v, t=t)}"
+            out.append(TierVerdict(tier=b.tier, reason=reason, code=f"qa_{b.measured}", figures=figures))
     return out
 
 

@@ -16,7 +16,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained
 from schemas.canonical import STATE_NAMES
 from schemas.qa import Finding, Verdict
-from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+from schemas.tiers import QualityTier, reasons_of, tier_of
 
 DATASET_CODES = frozenset({"qa_dead_dims"})  # judged by `eidata verdicts` over the dataset, not per episode
 NAMED = 4  # columns a finding names; the rest counted
@@ -215,6 +215,6 @@ def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Find
 def route(tier: QualityTier, found: list[Finding]) -> Verdict:
     """The tier lowered by every finding, and one reason per finding that lowers (a note of tier high, an explained
     hold, is kept in the findings, not in the reasons)."""
-    verdicts = [TierVerdict(tier=f.tier, reason=f.reason(), code=f.code) for f in found if f.tier != QualityTier.high]
+    verdicts = [f.verdict() for f in found if f.tier != QualityTier.high]
     out = tier_of(tier, [f.tier for f in found])  # a note of tier high lowers nothing either way
     return Verdict(tier=out, reasons=reasons_of(verdicts), findings=found, verdicts=verdicts)

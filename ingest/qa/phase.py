@@ -301,7 +301,7 @@ def assess_arrays(
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
     canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured. The
     assessed episode is a new record: `ep` is left as it was."""
-    notes = (TierVerdict.note(cut.reason(config)),) if cut.cuts else ()
+    notes = (TierVerdict.note(cut.reason(config), "qa_idle_cut"),) if cut.cuts else ()
     rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
     noted = replace(

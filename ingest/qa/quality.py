@@ -104,22 +104,27 @@ def assess_quality(
     """
     verdicts: list[TierVerdict] = []
 
-    def lower(to: QualityTier, reason: str) -> None:
-        verdicts.append(TierVerdict(tier=to, reason=reason, code="quality"))
+    def lower(to: QualityTier, code: str, reason: str, value: float | None = None, bound: float | None = None) -> None:
+        figures = {} if value is None or bound is None else {"value": float(value), "threshold": float(bound)}
+        verdicts.append(TierVerdict(tier=to, reason=reason, code=code, figures=figures))
 
     if validity is not None and validity.rejected:
-        lower(QualityTier.rejected, f"rejected by validity: {validity.rejected}")
+        lower(QualityTier.rejected, "quality_validity", f"rejected by validity: {validity.rejected}")
     if success is False:
-        lower(QualityTier.low, "failed episode (success=False)")
+        lower(QualityTier.low, "quality_failed", "failed episode (success=False)")
     if not has_action:
-        lower(QualityTier.actionless, MISSING_ACTIONS + (f": {no_action_cause}" if no_action_cause else ""))
+        cause = f": {no_action_cause}" if no_action_cause else ""
+        lower(QualityTier.actionless, "quality_no_action", MISSING_ACTIONS + cause)
     elif native_action is not None:  # a note: lowers nothing, says which action the episode trains on
-        verdicts.append(TierVerdict(tier=QualityTier.high, reason=native_action_note(native_action), code="quality"))
+        lower(QualityTier.high, "quality_native_action", native_action_note(native_action))
     if validity is not None and validity.invalid_fraction > config.max_invalid_fraction:
         lower(
             QualityTier.low,
+            "quality_invalid_fraction",
             f"invalid frame fraction {validity.invalid_fraction:.2f} > max_invalid_fraction"
             f" {config.max_invalid_fraction:.2f}",
+            validity.invalid_fraction,
+            config.max_invalid_fraction,
         )
     if state is not None:
         n = len(state)
@@ -130,12 +135,18 @@ def assess_quality(
             if ratio > config.max_idle_ratio:
                 lower(
                     QualityTier.low,
+                    "quality_idle_ratio",
                     f"idle ratio {ratio:.2f} > max_idle_ratio {config.max_idle_ratio:.2f}"
                     f" (speed < {config.idle_speed_m_s:g} m/s)",
+                    ratio,
+                    config.max_idle_ratio,
                 )
             if rate > config.max_reversals_per_s:
                 lower(
                     QualityTier.low,
+                    "quality_oscillation",
                     f"oscillation {rate:.2f} reversals/s > max_reversals_per_s {config.max_reversals_per_s:.2f}",
+                    rate,
+                    config.max_reversals_per_s,
                 )
     return Verdict(tier=tier_of(default_tier, verdicts), reasons=reasons_of(verdicts), verdicts=verdicts)

@@ -27,9 +27,10 @@ from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.root import Root
+from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
-from schemas.corpus import EPISODES_DIR, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from schemas.storage import StorageOptions
 
@@ -113,7 +114,7 @@ def differences(corpus_root: Path) -> list[str]:
     """What differs between the catalog's census and the datasets under `corpus_root`, one phrase each, sorted by
     dataset; [] when the catalog describes them (or when there is no catalog and no dataset)."""
     root = Path(corpus_root)
-    found = {_name(root, ds): ds for ds in find_datasets(root)}
+    found = {_name(root, ds): ds for ds in settled_datasets(root)}
     recorded = read_census(root)
     if recorded is None:
         if parquet_files(root, EPISODES_DIR):

@@ -13,13 +13,10 @@ import inspect
 import io
 import logging
 import math
-import re
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import get_args
 
 import duckdb
 import numpy as np
@@ -38,9 +35,9 @@ from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
 from jobs.catalog.manifest_write import write_manifest
+from jobs.catalog.overrule import VerdictChoice, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
-from schemas.behaviour_record import Why
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_SCHEMA,
@@ -53,31 +50,17 @@ from schemas.manifest import (
     check_name,
 )
 from schemas.storage import StorageOptions
-from schemas.tiers import QualityTier, RoutingTable, TierVerdict, tier_of
-from schemas.verdicts import STEP
+from schemas.tiers import QualityTier, RoutingTable
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
 
 SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
-       e.duration_s, coalesce(e.ingest_tier, e.tier) AS ingest_tier, e.cameras, e.latents_ready
+       e.duration_s, {verdict_columns}, e.cameras, e.latents_ready
 FROM (SELECT * FROM episodes WHERE ({where})) AS e
 WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
 ORDER BY e.episode_uid, e.dataset, e.episode_index"""
-VERDICTS_SQL = "SELECT episode_uid, stage, code, tier FROM verdicts"
-VERDICT_CODE = re.compile(r"qa_[a-z0-9_]+")
 
 log = logging.getLogger(__name__)
-
-
-def known_codes() -> frozenset[str]:
-    """The finding codes this version gives: ingest's behaviour bounds (`ingest.qa.findings`: its tables, and the three
-    it writes out in `findings`, `_glitch` and `_plateau`) and the verdict step's (`ingest.qa.corpus.STEP_CODES`)."""
-    from ingest.qa.corpus import STEP_CODES  # numpy and the copy search: only when a code is named
-    from ingest.qa.findings import BOUNDS, IDLE_BOUNDS, LAST_BOUNDS
-
-    tables = {row[0] for row in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS)}
-    explained = {f"qa_explained_{why}" for why in get_args(Why)}  # the notes of holds the robot's signals explain
-    return frozenset(tables | explained | {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES})
 
 
 class CurateError(RuntimeError):
@@ -142,68 +125,9 @@ def _selected(where: str, con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table
     the bounded child as a pickle). Arrow tables both: they cross as their buffers; the verdicts of a million-episode
     catalog as Python dicts did not fit the child's 1 GiB beside their pickle."""
     columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
-    sql = SELECT_SQL.format(where=check_expression(con, where, columns))
+    sql = SELECT_SQL.format(where=check_expression(con, where, columns), verdict_columns=verdict_columns(columns))
     rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
-    return sql, rows, con.sql(VERDICTS_SQL).to_arrow_table()
-
-
-@dataclass(frozen=True)
-class VerdictChoice:
-    """Which verdicts a manifest follows. By default every one: an episode's tier as the catalog gives it, rejected
-    ones left out. `include`: codes of the verdict step (`eidata verdicts`) to overrule, the episode's tier then
-    computed from its ingest tier and its other verdicts (`--include-verdict qa_duplicate` keeps the copies);
-    `exclude`: codes (ingest's or the step's, view `verdicts`) whose episodes are left out whatever their tier
-    (`--exclude-verdict qa_dead_dims`)."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        bad = [c for c in (*self.include, *self.exclude) if not VERDICT_CODE.fullmatch(c)]
-        if bad:
-            raise ValueError(f"not a verdict code (qa_...): {bad}")
-
-    def check(self, verdicts: list[dict]) -> None:
-        """ValueError naming the known codes when a code is not one: a misspelled `--exclude-verdict` excluded nothing
-        silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those of the catalog's
-        `verdicts` view (an older corpus's); `include` only the verdict step's."""
-        if not (self.include or self.exclude):
-            return
-        from ingest.qa.corpus import STEP_CODES
-
-        found = {(v["stage"], v["code"]) for v in verdicts}
-        step = set(STEP_CODES) | {c for stage, c in found if stage == STEP}
-        known = known_codes() | {c for _, c in found} | step
-        if bad := sorted({c for c in self.exclude if c not in known}):
-            raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
-        if bad := sorted({c for c in self.include if c not in step}):
-            raise ValueError(
-                f"--include-verdict {', '.join(bad)}: not a code of `eidata verdicts`; it overrules one of "
-                f"{', '.join(sorted(step))} (--exclude-verdict takes ingest's codes)"
-            )
-
-    def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
-        """`rows` (with `tier` and `ingest_tier`) with each tier as this choice gives it, rejected ones dropped;
-        ValueError for a code that is not known (`check`)."""
-        self.check(verdicts)
-        overruled: dict[str, QualityTier] = {}
-        dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
-        if self.include:
-            step: dict[str, list[TierVerdict]] = {}
-            for v in verdicts:
-                if v["stage"] == STEP:
-                    found = TierVerdict(tier=v["tier"], reason=v.get("reason") or v["code"], code=v["code"])
-                    step.setdefault(v["episode_uid"], []).append(found)
-            for uid, ingest in zip(rows["episode_uid"].to_pylist(), rows["ingest_tier"].to_pylist(), strict=True):
-                if uid in step:  # the tier before the step, lowered by its verdicts but the overruled ones
-                    overruled[uid] = tier_of(QualityTier(ingest), step[uid], overrule=self.include)
-        uids = rows["episode_uid"].to_pylist()
-        tiers = [overruled.get(u, t) for u, t in zip(uids, rows["tier"].to_pylist(), strict=True)]
-        rows = rows.set_column(
-            rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers], pa.string())
-        )
-        keep = [t != QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
-        return rows.filter(pa.array(keep, pa.bool_())).drop_columns(["ingest_tier"])
+    return sql, rows, con.sql(verdicts_sql(columns)).to_arrow_table()
 
 
 def _say_untrainable(selected: pa.Table) -> None:
@@ -264,8 +188,8 @@ def curate(
     `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
     `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
 
-    Rejected and quarantined episodes are never selected; `verdicts` overrules or adds to the corpus-level verdicts
-    (`VerdictChoice`). Split: sha256 of episode_uid (`schemas.manifest.SplitRule.rule`).
+    Rejected and quarantined episodes are never selected; `verdicts` overrules any verdict by its code, or leaves out
+    the episodes with one (`jobs.catalog.overrule.VerdictChoice`). Split: sha256 of episode_uid (`SplitRule.rule`).
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
     1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
     read from a copy, the manifest put in the bucket with `options`: `adapters.storage.corpus.read_corpus`); the
@@ -411,8 +335,8 @@ OPTIONS = (
             "action": "append",
             "default": [],
             "metavar": "CODE",
-            "help": "overrule this verdict of `eidata verdicts` (e.g. qa_duplicate): its episodes keep the tier they"
-            " would have without it (repeatable)",
+            "help": "overrule this verdict, whichever step gave it (e.g. qa_duplicate, qa_tracking_corr; the "
+            "catalog's tier_codes): its episodes get the tier they would have without it (repeatable)",
         },
     ),
     Arg(

@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
+from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.census import take_census, write_census
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, find_datasets
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 
@@ -38,7 +39,7 @@ def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
     _check_part(part)
     table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
     path = write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
-    write_census(path.parent, take_census(Path(corpus_root), find_datasets(Path(corpus_root))))
+    write_census(path.parent, take_census(Path(corpus_root), settled_datasets(Path(corpus_root))))
     return path
 
 

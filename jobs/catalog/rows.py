@@ -18,10 +18,20 @@ from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeL
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
-from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, split_notes, tier_of
+from schemas.tiers import (
+    QualityTier,
+    TierVerdict,
+    grouped,
+    notes_of,
+    reasons_of,
+    said_once,
+    split_notes,
+    tier_of,
+)
+from schemas.verdicts import STEP
 
 # an episode of another tool without an action trains visual forecasting only
-NO_ACTION = TierVerdict(tier=QualityTier.actionless, reason="no action")
+NO_ACTION = TierVerdict(tier=QualityTier.actionless, reason="no action", code="no_action")
 
 
 def episode_files(info: InfoJson, episode_index: int) -> list[str]:
@@ -134,13 +144,17 @@ def catalog_rows_for_dataset(
         has_action = action_kind is not ActionKind.none
         kind = _hand_keypoints(stats.get(index), info)
         if lineage.tier is not None:  # a foreign dataset's lineage may hold only a caption
-            tier, details, noted = lineage.tier, list(lineage.tier_reasons or []), lineage.tier_notes or []
-            if tier is QualityTier.high and lineage.tier_notes is None:  # before notes were told apart: all notes
-                noted = details
+            default, kept = lineage.kept_verdicts()
+            kept = said_once(kept)  # a lineage of before: the reason that set the tier first, each sentence once
         else:  # another tool's episode: high by default, actionless without an action
-            foreign = [TierVerdict.note(NO_LINEAGE)] + ([] if has_action else [NO_ACTION])
-            tier, details, noted = tier_of(QualityTier.high, foreign), reasons_of(foreign), notes_of(foreign)
-        reasons, notes = split_notes(details, noted)
+            default, kept = QualityTier.high, [TierVerdict.note(NO_LINEAGE)] + ([] if has_action else [NO_ACTION])
+        tier, details = tier_of(default, kept), reasons_of(kept)
+        if lineage.tier is not None and tier is not lineage.tier:
+            raise CatalogError(
+                f"{episodes_path}:{lineno}: episode {lineage.episode_uid} stores tier {lineage.tier.value} but its "
+                f"verdicts give {tier.value} (a lineage edited by hand?)"
+            )
+        reasons, notes = split_notes(details, notes_of(kept))
         source = lineage.source or folder_source
         subset = lineage.subset or folder_subset
         caption = lineage.caption_text()
@@ -157,7 +171,10 @@ def catalog_rows_for_dataset(
                 tier_reasons=reasons,
                 tier_notes=notes,
                 tier_details=details,
-                ingest_tier=lineage.verdicts.tier_before if lineage.verdicts is not None else tier,
+                tier_codes=[v.code or grouped(v.reason) for v in kept],
+                tier_levels=[v.tier for v in kept],
+                default_tier=default,
+                ingest_tier=tier_of(default, [v for v in kept if v.step != STEP]),
                 task="; ".join(tasks) if tasks else None,
                 caption=caption,
                 num_frames=length,

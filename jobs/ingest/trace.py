@@ -79,7 +79,7 @@ def _raw(step: str, raw: RawEpisode) -> list[str]:
         f"{step}:   actions {[f'{k} [{width[k]}]' for k in raw.actions]}",
         f"{step}:   cameras {[f'{k} {c.height}x{c.width} ({len(c)} frames)' for k, c in raw.cameras.items()]}",
     ]
-    return out + [f"{step}:   note: {r}" for r in raw.tier_reasons]
+    return out + [f"{step}:   {v.tier.value:>10}  {v.code or '-'}: {v.reason}" for v in raw.verdicts]
 
 
 def _episodes(step: str, result: Kept) -> list[str]:
@@ -90,7 +90,7 @@ def _episodes(step: str, result: Kept) -> list[str]:
             f"{step}: {ep.uid}: {ep.num_frames} frames ({a:.2f}..{b:.2f} s), {int(ep.mask.sum())} canonical dims, "
             f"tier {ep.tier.value} (default {ep.default_tier.value})"
         )
-        out += [f"{step}:   {v.tier.value:>10}  {v.reason}" for v in ep.verdicts]
+        out += [f"{step}:   {v.tier.value:>10}  {v.code or '-'}: {v.reason}" for v in ep.verdicts]
     return out + [f"{step}: rejected ({r.stage}) {r.note}" for r in result.rejections]
 
 

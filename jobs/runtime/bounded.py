@@ -2,8 +2,11 @@
 
 Ingest's workers parse each episode under `task_memory` (`adapters.storage.memory_limit`); `eidata trace` (the same
 steps, in the command's process), `validate` and `inspect` (a dataset's meta and parquet files) parsed without it: a
-30000x30000 JPEG or a 4e8-row parquet grew them past 2.6 GB. A command marked `bounded` in `commands.toml` runs
-whole under the same limit, set at the command line's dispatch (`jobs.cli.main`), so no such command can forget it;
+30000x30000 JPEG or a 4e8-row parquet grew them past 2.6 GB, and `report` and every export format after them. Every
+command runs whole under the same limit, set at the command line's dispatch (`jobs.cli._run`), so no command can
+forget it; one that cannot says why in `commands.toml` (`unbounded`: its reads run in Ray tasks under their own
+limit, its SQL in DuckDB's, or it loads a model), and the Ray it starts runs without the command's limit
+(`memory_limit.lifted`, `jobs.runtime.ray_pool.init_ray`: Ray's processes inherit the limit's bytes, not a share);
 a failure the limit caused (`Limit.reached`) is said in one line naming the limit and the last source file opened,
 exit 1 (the input's fault, as ingest quarantines such an episode as data), never a traceback.
 """
@@ -11,6 +14,7 @@ exit 1 (the input's fault, as ingest quarantines such an episode as data), never
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 
@@ -18,14 +22,20 @@ from adapters.storage.declared import EVENT
 from adapters.storage.memory_limit import DEFAULT_MIB, Limit, task_memory
 
 EXIT_LIMIT = 1  # the data's fault: what ingest quarantines (`jobs.ingest.worker.MEMORY_LIMIT`), not the environment's
-_opened: list[str] = []  # the files opened while a bounded command runs, the last only
+RECENT = 16  # the files opened last, among which the culprit is the latest still a file
+_opened: list[list[str]] = []  # per bounded block (innermost last): the files it opened for reading, latest last
 _hooked = False
+_NO_INPUT = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_DIRECTORY  # written, or a folder
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
-    path = args[0] if _opened and (event == EVENT or event == "open") else None
+    """The files opened for reading: what the command writes is no input."""
+    writes = event == "open" and len(args) > 2 and isinstance(args[2], int) and args[2] & _NO_INPUT
+    path = args[0] if _opened and (event == EVENT or event == "open") and not writes else None
     if isinstance(path, str) and not path.startswith(("/proc/", "/sys/")) and not path.endswith((".py", ".pyc")):
-        _opened[-1] = path
+        recent = _opened[-1]
+        recent.append(path)
+        del recent[:-RECENT]
 
 
 @contextlib.contextmanager
@@ -35,7 +45,7 @@ def bounded(mib: int = DEFAULT_MIB) -> Iterator[Limit | None]:
     if not _hooked:
         _hooked = True
         sys.addaudithook(_hook)
-    _opened.append("")
+    _opened.append([])
     try:
         with task_memory(mib) as limit:
             yield limit
@@ -44,8 +54,9 @@ def bounded(mib: int = DEFAULT_MIB) -> Iterator[Limit | None]:
 
 
 def last_opened() -> str | None:
-    """The source file the bounded block opened last (the limit's culprit), None when none."""
-    return (_opened[-1] or None) if _opened else None
+    """The source file the bounded block opened last (the limit's culprit), None when none: the latest opened that
+    is a file still (a cleanup after the failure walks folders, by names relative to a descriptor, and deletes)."""
+    return next((p for p in reversed(_opened[-1]) if os.path.isfile(p)), None) if _opened else None
 
 
 def refusal(command: str, limit: Limit | None, e: BaseException) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from adapters.storage.memory_limit import lifted
 from jobs.runtime import sentinel
 from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import rearm
@@ -60,13 +61,8 @@ def init_ray(
     runtime_env = {"env_vars": dict(env)} if env else None
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": runtime_env}
     try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            sentinel.start()  # a kill -9 of this process ends the Ray it starts here too (`jobs.runtime.sentinel`)
-            # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
-            memory = object_store_mb * 1024**2
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+        with lifted():  # Ray's own processes start without a bounded command's limit (it is this process's share)
+            _start(address, num_cpus, object_store_mb, quiet)
     except Exception as e:  # no data was read yet: whatever stops Ray from starting is the machine's or the cluster's
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         where = f"the Ray cluster at {address}" if address else "embedded Ray"
@@ -105,6 +101,18 @@ def ray_session(
         if started:
             ray.shutdown()
         relay.stop()
+
+
+def _start(address: str | None, num_cpus: int | None, object_store_mb: int, quiet: dict[str, Any]) -> None:
+    import ray
+
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        sentinel.start()  # a kill -9 of this process ends the Ray it starts here too (`jobs.runtime.sentinel`)
+        # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
+        memory = object_store_mb * 1024**2
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
 
 
 def quiet_ray_data(*, preserve_order: bool = False) -> None:

@@ -4,7 +4,8 @@
 2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from their parquet
    files) and dims dead against their dataset.
 3. Each dataset whose verdicts changed gets one journaled meta update through its writer: a judged episode's lineage
-   holds `verdicts` (thresholds, the tier before, the findings) and its tier lowered by them; an episode no longer
+   holds `verdicts` (thresholds, findings) and each finding as a `TierVerdict` of step `verdicts` beside ingest's,
+   which a rerun replaces; its tier is computed from them (`schemas.corpus.tier_fields`), so an episode no longer
    judged gets its ingest tier back. Unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
 4. The catalog is rebuilt (same tiers as the lineage; view `verdicts` lists every finding).
 The thresholds come from the command line (defaults: `BehaviourConfig`'s), never a spec file, and are stored with each
@@ -50,12 +51,11 @@ from jobs.runtime.ray_pool import ray_session
 from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
-from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
 from schemas.storage import StorageOptions
-from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, tier_of
-from schemas.verdicts import CorpusVerdicts
+from schemas.verdicts import STEP, CorpusVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -247,33 +247,19 @@ def _on_ray(
 
 
 def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) -> dict[str, Any] | None:
-    """The lineage with `found` as its verdicts (the tier lowered from the tier before any), or None when that is
-    what it already says."""
-    before = lin.verdicts
-    base_tier = before.tier_before if before is not None else QualityTier(lin.tier or QualityTier.high)
-    base_reasons = list(before.reasons_before if before is not None else lin.tier_reasons or [])
-    base_notes = [r for r in base_reasons if r in (lin.tier_notes or [])]  # ingest's notes (a step's came after)
+    """The lineage with `found` as the step's verdicts: ingest's kept, the step's replaced (`TierVerdict`s of step
+    `verdicts`), the tier and sentences computed from them (`schemas.corpus.tier_fields`); None when that is what it
+    already says."""
+    if not found and lin.verdicts is None:
+        return None  # never judged, nothing found: its lineage stays as ingest wrote it
+    default, kept = lin.kept_verdicts()
     out = lin.to_json()
-    out.pop("tier_notes", None)
-    if not found:
-        if before is None:
-            return None
-        out.pop("verdicts", None)
-        out.update(
-            tier=base_tier.value, tier_reasons=base_reasons, **({"tier_notes": base_notes} if base_notes else {})
-        )
-        return EpisodeLineage.model_validate(out).to_json()
-    judged = [TierVerdict(tier=f.tier, reason=f.reason(), code=f.code) for f in found]
-    if notes := [*base_notes, *notes_of(judged)]:
-        out["tier_notes"] = notes
-    verdicts = CorpusVerdicts(
-        thresholds={k: float(getattr(config, k)) for k in STEP_THRESHOLDS},
-        tier_before=base_tier,
-        reasons_before=base_reasons,
-        found=found,
-    )
-    out.update(tier=tier_of(base_tier, judged).value, tier_reasons=[*base_reasons, *reasons_of(judged)])
-    out["verdicts"] = verdicts.model_dump(mode="json")
+    for key in ("verdicts", "tier_notes", "tier_reasons"):  # recomputed below: none left from the last run
+        out.pop(key, None)
+    out.update(tier_fields(default, [*(v for v in kept if v.step != STEP), *(f.verdict(STEP) for f in found)]))
+    if found:
+        thresholds = {k: float(getattr(config, k)) for k in STEP_THRESHOLDS}
+        out["verdicts"] = CorpusVerdicts(step=STEP, thresholds=thresholds, found=found)
     out = EpisodeLineage.model_validate(out).to_json()  # the model's key order, whatever the edit's
     return None if out == lin.to_json() else out
 

@@ -203,3 +203,22 @@ def test_a_video_ffmpeg_fails_in_costs_its_clip_not_the_sidecar_opened_before(
     assert [r.raw_id for r in refs if r.error is None] == ["a"], [(r.raw_id, r.error) for r in refs]
     (bad,) = [r for r in refs if r.raw_id == "b"]
     assert str(bad_mp4) in bad.error and "planted" in bad.error, bad.error
+
+
+@pytest.mark.parametrize("meta", ["features.json", "dataset_info.json"])  # dataset_info.json: no report named
+def test_a_deep_oxe_builder_meta_file_costs_its_builder_only(tmp_path: Path, meta: str) -> None:
+    """Review 7: a 1e5-deep features.json in one of two OXE builders ended the source's discovery (the adapter's
+    AdapterError for one builder passed as its verdict on the whole source)."""
+    import shutil
+
+    from adapters.oxe.builder import load_builder
+    from tests.realdata import realdata
+
+    for name in ("aa_dataset", "bb_dataset"):
+        shutil.copytree(realdata("octo_bridge_debug_rlds/bridge_dataset/1.0.0"), tmp_path / name / "1.0.0")
+    (tmp_path / "aa_dataset/1.0.0" / meta).write_text(lb.DEEP_JSON)
+    load_builder.cache_clear()
+    refs = list(get_adapter("oxe").discover(tmp_path))
+    (bad,) = [r for r in refs if r.error is not None]
+    assert bad.subset == "aa_dataset" and f"aa_dataset/1.0.0/{meta}" in bad.error and "RecursionError" in bad.error
+    assert len(refs) == 26 and {r.subset for r in refs if r.error is None} == {"bridge_dataset"}  # bb_dataset: 25

@@ -52,6 +52,23 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     return build(tmp_path_factory.mktemp("one_action"))
 
 
+def test_every_episode_keeps_its_verdicts_and_its_tier_is_theirs(corpus: SimpleNamespace) -> None:
+    """Issue 69, "Done when": on this corpus of real recordings (GR1, a human, Bridge) and of robots eidata has no
+    description of, the tier computed again from the verdicts each lineage keeps is the tier it stores, and the
+    catalog's too; issue 68: a robot without a description says "no kinematic description" once, and the reason
+    that set the tier leads."""
+    from jobs.catalog.query import run_query
+    from tests.fixtures.corpus import verdicts_disagree
+
+    n, bad = verdicts_disagree(corpus.root)
+    assert n == len(corpus.lines) and n >= 10 and not bad, bad
+    rows = run_query(corpus.root, "SELECT dataset, episode_index, tier FROM episodes").to_pylist()
+    tiers = {(r["dataset"], r["episode_index"]): r["tier"] for r in rows}
+    assert tiers == {k: lin.tier_now().value for k, lin in corpus.lines.items()}
+    native = [lin for (rel, _), lin in corpus.lines.items() if rel.split("/")[1] in ("lingzu", "robocoin")]
+    assert native and all(sum("no kinematic description" in r for r in lin.tier_reasons or []) == 1 for lin in native)
+
+
 def recorded(root: Path, rel: str, episode: int) -> dict[str, np.ndarray]:
     """The corpus's own recorded rows of one episode (its parquet), and its lineage's canonical mask."""
     table = pq.read_table(root / rel / f"data/chunk-000/episode_{episode:06d}.parquet")

@@ -27,6 +27,7 @@ from schemas.corpus import (
     episode_uid,
     find_datasets,
     parquet_files,
+    tier_fields,
 )
 from schemas.lerobot import EPISODES_PATH, InfoJson, read_jsonl
 from schemas.qa import QARecord
@@ -155,3 +156,55 @@ def test_the_action_kind_is_the_lineage_s_else_read_from_the_mask() -> None:
     assert EpisodeLineage().action_kind_in(masked) is ActionKind.canonical  # info.json's mask
     assert EpisodeLineage().action_kind_in(with_action) is ActionKind.native  # another tool's own action vector
     assert EpisodeLineage().action_kind_in(bare) is ActionKind.none
+
+
+def test_a_lineage_keeps_its_verdicts_and_its_tier_is_computed_from_them() -> None:
+    """Issue 69: `tier_fields` keeps each verdict as given (code, figures, step), the reason that set the tier first and
+    each sentence once (issue 68), the tier and sentences computed from them; a round trip through JSON keeps them."""
+    from schemas.tiers import QualityTier, TierVerdict
+
+    cause = "no kinematic description for robot_type 'x': natives only"
+    low = TierVerdict(tier=QualityTier.low, reason="corr 0.2 < 0.3", code="qa_tracking_corr", figures={"value": 0.2})
+    gone = TierVerdict(tier=QualityTier.actionless, reason=f"missing actions: {cause}", code="quality_no_action")
+    kept = tier_fields(QualityTier.high, [TierVerdict.note(cause, "source_no_description"), low, gone, low])
+    lin = EpisodeLineage.model_validate(EpisodeLineage(**kept).to_json())
+    assert lin.tier == QualityTier.actionless == lin.tier_now() and lin.tier_verdicts == [gone, low]
+    assert lin.tier_reasons == [gone.reason, low.reason] and lin.tier_notes is None  # the cause said once
+    assert lin.tier_now(overrule=["quality_no_action"]) == QualityTier.low
+    assert lin.tier_now(overrule=["quality_no_action", "qa_tracking_corr"]) == QualityTier.high
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        {"tier": "high", "tier_reasons": ["a unit read"]},  # before notes were told apart: all notes
+        {"tier": "low", "tier_reasons": ["a unit read", "qa_jump_sigma: 9 > 6"], "tier_notes": ["a unit read"]},
+        {"tier": "low", "tier_reasons": ["subset default low"]},
+        {"tier": "actionless", "tier_reasons": []},
+        {
+            "tier": "rejected",
+            "tier_reasons": ["failed", "qa_duplicate: copy"],
+            "verdicts": {
+                "thresholds": {},
+                "tier_before": "low",
+                "reasons_before": ["failed"],
+                "found": [
+                    {"code": "qa_duplicate", "tier": "rejected", "value": 0, "threshold": 0.1, "message": "copy"}
+                ],
+            },
+        },
+    ],
+)
+def test_a_lineage_written_before_verdicts_were_kept_reads_its_tier_through_its_sentences(old: dict) -> None:
+    lin = EpisodeLineage.model_validate(old)
+    default, kept = lin.kept_verdicts()
+    assert lin.tier_now() == lin.tier and [v.reason for v in kept] == lin.tier_reasons
+    codes = {v.code for v in kept} - {""}
+    assert codes <= {"qa_jump_sigma", "qa_duplicate"}  # a finding's code read from its sentence: it can be overruled
+    if "qa_duplicate" in codes:
+        assert lin.tier_now(["qa_duplicate"]) == "low" and default == "high"
+
+
+def test_a_lineage_without_a_tier_has_no_verdict_to_read() -> None:
+    with pytest.raises(ValueError, match="no tier"):
+        EpisodeLineage(episode_uid="x/y/z").kept_verdicts()

@@ -28,7 +28,7 @@ from jobs.spec import SpecError, load_spec
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, tier_of
 from tests.fixtures.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 
 SPECS = {
@@ -160,17 +160,21 @@ def test_gripper_opening_follows_the_close_command(root: Path) -> None:
 def test_tiers_simulation_low_real_kept(root: Path) -> None:
     refs = _refs(root)
     sim = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
-    assert sim.tier is QualityTier.low and "Genie Sim simulation" in sim.tier_reasons[0]
-    assert "Drop frames 10..14" in sim.tier_reasons[1] and sim.metadata["error_frames"][0]["start"] == 10
+    # issue 69: the simulation is a verdict with its code, never folded into the default (which a spec replaces)
+    simulated, spans = sim.verdicts[:2]
+    assert sim.tier is QualityTier.high and tier_of(sim.tier, sim.verdicts) is QualityTier.low
+    assert (simulated.code, simulated.tier) == ("source_simulation", QualityTier.low)
+    assert "Genie Sim simulation" in simulated.reason and spans.tier is QualityTier.high
+    assert "Drop frames 10..14" in spans.reason and sim.metadata["error_frames"][0]["start"] == 10
     real = GenieAdapter().read(refs["3400001/A2D0015AB00061/100"])
-    assert real.tier is QualityTier.high and not real.tier_reasons
+    assert real.tier is QualityTier.high and not real.verdicts
     assert real.metadata["quaternion_order"] == "xyzw"  # measured here too: the file has state/end/arm_*
 
 
 def test_success_from_task_result_and_unread_files_listed(root: Path) -> None:
     refs = _refs(root)
     failed = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052354"])
-    assert failed.success is False and "task_status false ('object not on target')" in failed.tier_reasons[2]
+    assert failed.success is False and "task_status false ('object not on target')" in failed.verdicts[2].reason
     good = GenieAdapter().read(refs["3335477/A2D0015AB00061/12052353"])
     assert good.success is True and good.metadata["task_result"]["metric_status"] == "success"
     assert good.metadata["files_not_read"] == ["state.json"]  # the extractor's scene log, named not dropped

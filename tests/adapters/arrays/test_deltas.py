@@ -21,6 +21,7 @@ from adapters.arrays.evidence import relative_action
 from adapters.synthetic.arrays import write_isaaclab, write_robomimic
 from ingest.canonical.store import lineage
 from ingest.steps import prepared
+from schemas.tiers import reasons_of
 from tests.adapters.arrays.conftest import ROBOSUITE
 from tests.realdata import realdata
 
@@ -141,7 +142,7 @@ def test_relative_ik_without_a_gripper_column_is_accumulated(tmp_path: Path) -> 
     action = raw.actions["actions"]
     assert action.values.shape[1] == 6 and action.relative.components == (0, 1, 2, 3, 4, 5)
     assert "no gripper column" in action.relative.why and "before the term's scale" in action.relative.why
-    assert not any("not accumulated" in r for r in raw.tier_reasons)
+    assert not any("not accumulated" in r for r in reasons_of(raw.verdicts))
     eps = prepared(raw)
     names = eps[0].action_native_names
     cols = [names.index(f"actions.{i}") for i in range(6)]

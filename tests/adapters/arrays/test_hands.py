@@ -22,7 +22,7 @@ from ingest.frames import rot6d_to_matrix
 from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, reasons_of
 
 N = 60  # rows at 20 Hz: 3 s, 30 canonical frames, frame k at row 2k
 
@@ -95,7 +95,7 @@ def test_robosuite_eef_pose_is_the_right_hand_of_a_panda(tmp_path: Path) -> None
     }
     (raw,) = _read(_robomimic(tmp_path / "a" / "low_dim.hdf5", obs).parent)
     assert raw.embodiment == "robosuite_panda" and raw.metadata["hands_from"].startswith("robosuite")
-    assert set(raw.hands.hands) == {1} and not raw.tier_reasons
+    assert set(raw.hands.hands) == {1} and not reasons_of(raw.verdicts)
     ep = _canonical(raw)
     assert ep.embodiment == "robosuite_panda" and ep.tier is not QualityTier.actionless
     (offset, _) = EEF_OFFSETS["robosuite_panda"]
@@ -158,7 +158,7 @@ def test_libero_axis_angle_orientation(tmp_path: Path) -> None:
 def test_a_recording_without_the_evidence_stays_natives_only_and_says_what_it_lacks(tmp_path: Path) -> None:
     (raw,) = _read(_robomimic(tmp_path / "n" / "x.hdf5", {"object": np.zeros((N, 10))}).parent)
     assert raw.embodiment == "unknown" and raw.hands.empty
-    (reason,) = raw.tier_reasons
+    (reason,) = reasons_of(raw.verdicts)
     assert "obs/robot0_eef_pos" in reason and "obs/eef_quat" in reason and reason.endswith("natives only")
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
 from ingest.steps import prepare
+from schemas.tiers import reasons_of
 from tests.realdata import realdata
 
 SAMPLE = "isaaclab_indy7_reach/dataset.hdf5"
@@ -45,7 +46,7 @@ def read() -> list[tuple[object, h5py.Group]]:
 def test_the_indy7_is_not_written_as_a_franka(read) -> None:
     for raw, group in read:
         assert raw.embodiment == "unknown" and raw.hands.empty, group.name
-        (reason,) = [r for r in raw.tier_reasons if "robot not shown" in r]
+        (reason,) = [r for r in reasons_of(raw.verdicts) if "robot not shown" in r]
         assert f"data@env_args['env_name'] = {ENV!r} names no robot this layout knows" in reason
         assert "the job spec's `robots:` section" in reason
         assert raw.success is bool(group.attrs["success"])

@@ -19,6 +19,7 @@ from adapters.arrays.robots import TABLES, named_robot
 from adapters.synthetic.arrays import write_aloha, write_isaaclab, write_robomimic
 from ingest.steps import prepared
 from schemas.robots.registry import default_registry
+from schemas.tiers import reasons_of
 
 
 def _read(root: Path, **options):
@@ -63,7 +64,7 @@ def test_an_isaac_lab_recording_of_another_robot_keeps_its_natives_and_says_why(
     write_isaaclab(tmp_path / "d.hdf5", [30], env_name=env)
     raw = _read(tmp_path, fps=30)
     assert raw.embodiment == "unknown" and raw.hands.empty  # no Franka offset on another robot's wrist
-    (reason,) = [r for r in raw.tier_reasons if r.startswith("isaaclab poses held, robot not shown")]
+    (reason,) = [r for r in reasons_of(raw.verdicts) if r.startswith("isaaclab poses held, robot not shown")]
     assert f"data@env_args['env_name'] = {env!r} {said}" in reason
     assert "the job spec's `robots:` section" in reason and "natives only" in reason
     [ep] = prepared(raw)
@@ -84,7 +85,7 @@ def test_a_robosuite_file_is_a_panda_only_where_its_robots_say_so(tmp_path: Path
             f["data"].attrs["env_args"] = json.dumps(args)
         raw = _read(path.parent)
         assert raw.embodiment == "unknown" and raw.hands.empty
-        assert any(said in r and "`robots:`" in r for r in raw.tier_reasons), raw.tier_reasons
+        assert any(said in r and "`robots:`" in r for r in reasons_of(raw.verdicts)), reasons_of(raw.verdicts)
 
 
 def test_every_table_row_names_a_registered_embodiment() -> None:
@@ -108,4 +109,5 @@ def test_an_act_shaped_file_without_acts_mark_is_no_aloha(tmp_path: Path) -> Non
         del f.attrs["sim"]
     raw = _read(tmp_path / "b", fps=50)
     assert raw.embodiment == "unknown"
-    assert any("not the recorder's mark @sim" in r and "`robots:`" in r for r in raw.tier_reasons), raw.tier_reasons
+    said = reasons_of(raw.verdicts)
+    assert any("not the recorder's mark @sim" in r and "`robots:`" in r for r in said), said

@@ -24,6 +24,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import FeatureSpec
+from schemas.tiers import reasons_of
 
 N = 40  # rows at 10 Hz: frame k is row k
 POSE_NAMES = ["position.x", "position.y", "position.z", "quaternion.w", "quaternion.x", "quaternion.y", "quaternion.z"]
@@ -283,7 +284,7 @@ def test_a_robot_without_an_embodiment_keeps_its_natives_and_says_why(tmp_path: 
     root, _ = _interndata(tmp_path / "acone", "ARX AC One", np.array([0.0, 0.0, 0.2]), 0.1)
     raw = _read(root)
     assert raw.hands.empty and raw.embodiment == "unknown"
-    assert any(r.startswith("recorded poses (interndata_a1:") and "natives only" in r for r in raw.tier_reasons)
+    assert any(r.startswith("recorded poses (interndata_a1:") and "natives only" in r for r in reasons_of(raw.verdicts))
 
 
 def test_a_declared_pose_layout(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.episode import CanonicalEpisode
 from ingest.steps import prepared
 from schemas.robots.registry import default_registry
+from schemas.tiers import reasons_of
 from tests.fixtures.layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
@@ -167,7 +168,7 @@ def test_read_keeps_every_camera_under_its_key(name: str, layouts: Layouts) -> N
     w, _, raws = layouts.read(name)
     for ep, raw in enumerate(raws):
         if CASES[name].record.videos_absent:  # declared, no files: named in a reason, not silently gone
-            said = json.dumps(raw.metadata.get("quirks", [])) + json.dumps(raw.tier_reasons)
+            said = json.dumps(raw.metadata.get("quirks", [])) + json.dumps(reasons_of(raw.verdicts))
             assert all(key in said for key in w.cameras), said
             continue
         assert sorted(raw.cameras) == sorted(w.cameras)
@@ -231,7 +232,7 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
     numeric = _numeric(CASES[name])
     for raw in raws:
         episodes = prepared(raw)
-        assert episodes, f"not written: {raw.tier_reasons}"
+        assert episodes, f"not written: {reasons_of(raw.verdicts)}"
         for ep in episodes:
             values, names = _natives(ep)
             grid = ep.span_s[0] + ep.timestamps

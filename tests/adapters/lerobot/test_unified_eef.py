@@ -25,6 +25,7 @@ from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import InfoJson
+from schemas.tiers import reasons_of
 from tests.fixtures.layouts import load_case, materialize, overwrite_columns
 from tests.realdata import realdata
 
@@ -75,7 +76,7 @@ def _raw(tmp: Path, *, zero_left: bool = False, gripper: bool = True) -> RawEpis
 
 def test_the_unified_eef_is_the_canonical_wrist(tmp_path: Path) -> None:
     raw = _raw(tmp_path)
-    assert raw.embodiment == EMBODIMENT and not raw.tier_reasons  # no longer "unknown robot: natives only"
+    assert raw.embodiment == EMBODIMENT and not reasons_of(raw.verdicts)  # no longer "unknown robot: natives only"
     assert raw.metadata["embodiment_from"].startswith("the pose layout")
     assert raw.metadata["hands_from"].startswith("robocoin_unified: RoboCOIN unified end effector")
     [ep] = prepare(raw, CanonicalizeSpec()).episodes

@@ -18,7 +18,7 @@ from schemas.actions import ActionKind
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, reasons_of
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
 HAND = ["Thumb0", "Thumb1", "Thumb2", "Middle0", "Middle1", "Index0"]
@@ -49,7 +49,7 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     assert "names no known embodiment" in raw.metadata["embodiment_from"]
     assert any(
         r.startswith(f"no kinematic description for robot_type {robot_type!r}") and "embodiment` option" in r
-        for r in raw.tier_reasons
+        for r in reasons_of(raw.verdicts)
     )
     [ep] = prepared(raw)
     assert not ep.mask.any()  # nothing canonical is made up ...
@@ -75,7 +75,7 @@ def test_the_embodiment_option_names_it(tmp_path: Path) -> None:
     [ref] = adapter.discover(_g1(tmp_path / "g1", "unitree_g1"))
     raw = adapter.read(ref)
     assert raw.embodiment == "gr1" and raw.metadata["embodiment_from"] == "embodiment option"
-    assert not [r for r in raw.tier_reasons if "no kinematic description" in r]
+    assert not [r for r in reasons_of(raw.verdicts) if "no kinematic description" in r]
 
 
 def test_unknown_fills_no_canonical_dim() -> None:

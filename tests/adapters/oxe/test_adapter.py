@@ -149,7 +149,7 @@ def test_kuka_zlib_success_and_low_tier(tmp_path: Path) -> None:
     a = _adapter()
     eps = [a.read(r) for r in a.discover(tmp_path)]
     assert [e.success for e in eps] == [True, True, False]  # writer: index % 3 != 2
-    assert all(e.tier is QualityTier.low and e.tier_reasons and "QT-Opt" in e.tier_reasons[0] for e in eps)
+    assert all(e.tier is QualityTier.low and e.verdicts and "QT-Opt" in e.verdicts[0].reason for e in eps)
     features = json.loads((tmp_path / "kuka/1.0.0/features.json").read_text())
     obs = features["featuresDict"]["features"]["steps"]["sequence"]["feature"]["featuresDict"]["features"]
     pose = obs["observation"]["featuresDict"]["features"]["clip_function_input/base_pose_tool_reached"]
@@ -276,7 +276,7 @@ def test_unknown_dataset_needs_options(tmp_path: Path) -> None:
     a = _adapter(control_hz=20, embodiment="franka")
     ref = next(a.discover(tmp_path))
     ep = a.read(ref)
-    assert ep.native_fps == 20 and ep.tier is QualityTier.low and ep.tier_reasons
+    assert ep.native_fps == 20 and ep.tier is QualityTier.low and ep.verdicts
     assert ep.states["observation/robot_obs"].values.shape[1] == 15 and ep.states["observation/robot_obs"].unit == ""
     # no subset table to name them: the shared vocabulary places them (adapters/camera_roles.yaml)
     roles = {name: c.canonical for name, c in ep.cameras.items()}

@@ -73,7 +73,7 @@ def _clock(raw_id: str, msgs: dict) -> tuple[int, float]:
 def test_both_are_written_natives_only_and_every_topic_is_a_native_or_named(corpus) -> None:
     for raw_id, (lineage, _, features, msgs) in corpus.items():
         assert lineage["embodiment"] == "unknown" and lineage["raw_id"] == raw_id.split("/")[1]
-        assert lineage["tier_reasons"][0].startswith("no canonical dims (")  # natives only, said first
+        assert "no canonical dims (" in lineage["tier_reasons"][0]  # natives only, said first (in its tier's reason)
         natives = [
             n for side in ("observation.state.native", "action.native") for n in features.get(side, {}).get("names", [])
         ]

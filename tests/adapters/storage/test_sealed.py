@@ -226,9 +226,11 @@ def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors(
 def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path, monkeypatch) -> None:
     """The walk is remembered by the open file's identity: a second open of the same file walks nothing, a file
     rewritten in place (an external dataset added, its mtime put back) is walked again and refused."""
+    from adapters.storage import sealed
+
     walks = []
-    visit = h5py.h5o.visit
-    monkeypatch.setattr(h5py.h5o, "visit", lambda *a, **k: walks.append(1) or visit(*a, **k))
+    walk = sealed.h5_objects
+    monkeypatch.setattr(sealed, "h5_objects", lambda *a, **k: walks.append(1) or walk(*a, **k))
     path = write_robomimic(tmp_path / "ep.hdf5", [6, 4])
     for _ in range(3):
         with open_h5(path) as f:
@@ -246,3 +248,46 @@ def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path
     with pytest.raises(ReachesOutside, match="external raw storage"):
         open_h5(path)
     assert len(walks) == 3
+
+
+def _nested(path: Path, depth: int, under: str = "") -> Path:
+    """`depth` groups nested one in the next (under the group `under`), HDF5's compact layout: 2.9 MB at 20,000."""
+    with h5py.File(path, "a", libver="latest") as f:
+        g = f.require_group(under) if under else f
+        for _ in range(depth):
+            g = g.create_group("g")
+    return path
+
+
+@pytest.mark.parametrize("under", ["", "data/demo_1/obs"])  # "data/demo_1/obs": inside a real demo, no report named
+def test_groups_nested_past_the_bound_cost_their_file_only(tmp_path: Path, under: str) -> None:
+    """Review 7 i06: 20,000 nested groups beside a good robomimic file killed the worker (HDF5's recursive visit
+    overflowed its stack) and the job lost every episode; walked with a stack of our own, the file is refused
+    naming it, and the files beside it are discovered and read."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    write_robomimic(root / "a_good.hdf5", [6])
+    write_robomimic(root / "c_good.hdf5", [5])
+    bad = _nested(write_robomimic(root / "b_deep.hdf5", [4, 4]) if under else root / "b_deep.hdf5", 20_000, under)
+    # what HDF5's own link visit (the walk this replaced) does with it: killed by SIGSEGV in 3 s; its object visit
+    # (`visititems`) runs for minutes building 40 KB paths
+    visit = f"import h5py; f = h5py.File({str(bad)!r}); f.id.links.visit(lambda p, i: None, info=True)"
+    assert subprocess.run([sys.executable, "-c", visit], capture_output=True, timeout=120).returncode < 0
+    adapter = ArraysAdapter({"fps": 20})
+    refs = list(adapter.discover(root))
+    flagged = {r.paths[0]: r.error for r in refs if r.error is not None}
+    assert list(flagged) == [str(bad)] and "groups nested past 64 levels" in flagged[str(bad)], flagged
+    assert sorted(r.paths[0] for r in refs if r.error is None) == [str(root / "a_good.hdf5"), str(root / "c_good.hdf5")]
+    assert len([adapter.read(r) for r in refs if r.error is None]) == 2
+
+
+def test_a_hard_link_cycle_is_walked_once_and_kept(tmp_path: Path) -> None:
+    """A group hard-linked into its own child (HDF5 allows it): each object once, the file opened."""
+    path = write_robomimic(tmp_path / "loop.hdf5", [5])
+    with h5py.File(path, "a") as f:
+        f["data/demo_0/obs/back"] = f["data"]
+        _nested(path, 40, "data/demo_0/deep")  # under the bound
+    with open_h5(path) as f:
+        assert f["data/demo_0/actions"].shape == (5, 7)

@@ -20,7 +20,7 @@ from ingest.steps import prepare, prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 from tests.realdata import realdata
 
 R = 1  # the right hand
@@ -259,9 +259,9 @@ def test_a_rejected_span_comes_back_as_a_value_and_the_raw_episode_is_left_alone
     spec = CanonicalizeSpec(min_episode_s=1.0, validity={"min_length_frames": 20})
     kept = {}
     for short_first in (True, False):
-        raw = replace(_two_spans(short_first), tier_reasons=("the adapter's own note",))
+        raw = replace(_two_spans(short_first), verdicts=(TierVerdict.note("the adapter's own note"),))
         out = prepare(raw, spec)
-        assert raw.tier_reasons == ("the adapter's own note",)
+        assert raw.verdicts == (TierVerdict.note("the adapter's own note"),)
         [rejection] = out.rejections
         assert rejection.reason.startswith("episode too short: 15 frames")
         assert rejection.tag == ("#span0" if short_first else "#span1")  # its own quarantine row beside the kept
@@ -288,7 +288,7 @@ def _fingerprint(raw: RawEpisode) -> dict:
     """Everything of a raw episode a step could change in place, as plain values (arrays copied)."""
     streams = {**raw.states, **raw.actions, **raw.signals, **raw.outcomes, **raw.camera_poses}
     return {
-        "fields": {k: getattr(raw, k) for k in ("tier", "tier_reasons", "annotation", "derived", "joint_space")},
+        "fields": {k: getattr(raw, k) for k in ("tier", "verdicts", "annotation", "derived", "joint_space")},
         "metadata": json.dumps(raw.metadata, default=str, sort_keys=True),
         "keys": [
             sorted(d) for d in (raw.states, raw.actions, raw.signals, raw.outcomes, raw.camera_poses, raw.cameras)
@@ -316,7 +316,7 @@ def test_the_callers_raw_episode_is_left_as_it_came_on_the_real_gr1_sample() -> 
     assert ep.joint_units is not None and ep.joint_units.unit == "rad" and ep.joint_units.fk
     assert ep.native_limits and all(lo < hi for lo, hi in ep.native_limits.values())
     with pytest.raises(FrozenInstanceError):
-        raw.tier_reasons = ("changed",)  # type: ignore[misc]
+        raw.verdicts = ()  # type: ignore[misc]
 
 
 def _hand_on_its_clock(t: np.ndarray, side: str) -> Stream:

@@ -20,7 +20,7 @@ from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import native_camera_name
 from ingest.canonical.natives import MAX_NATIVE_DIMS, MAX_NATIVE_VECTOR_DIMS
 from ingest.steps import prepared
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 
 CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"
 
@@ -29,7 +29,12 @@ def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool =
     t = np.arange(n) / fps
     ref = EpisodeRef(adapter="lerobot", source="lerobot", subset="piper", raw_id="episode_000000", paths=("d.pq",))
     raw = RawEpisode(
-        ref=ref, robot_type="piper", embodiment="unknown", tier=QualityTier.high, native_fps=fps, tier_reasons=(CAUSE,)
+        ref=ref,
+        robot_type="piper",
+        embodiment="unknown",
+        tier=QualityTier.high,
+        native_fps=fps,
+        verdicts=(TierVerdict.note(CAUSE),),
     )
     if states:
         raw.states["observation.state"] = Stream(t, np.sin(t)[:, None] * np.arange(1, 8), names=tuple("abcdefg"))
@@ -46,7 +51,7 @@ def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
     [ep] = prepared(_raw())
     assert not ep.mask.any() and ep.cameras == {}
     assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
-    assert CAUSE in ep.tier_reasons[1:]  # the recorder's own reason stays as written
+    assert CAUSE not in ep.tier_reasons[1:]  # issue 68: the recorder's own reason is said once, in the first
     assert ep.num_frames == 14  # 0 .. 1.3 s (39 / 30) at 10 Hz: the natives' own time base
     assert ep.state_native_names == [f"observation.state.{c}" for c in "abcdefg"]
     assert ep.outcome_native_names == ["next.done.0", "next.reward.0"]  # beside the state, not in it
@@ -121,7 +126,8 @@ def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
 
 def test_an_episode_without_any_action_says_why_in_the_reason_that_sets_its_tier() -> None:
     """Issue 59: the reason an actionless robot episode is actionless names its cause (the episodes that lost their
-    actions group by it in the catalog), the cause's own line stays a note; two lengths group into one reason."""
+    actions group by it in the catalog); issue 68: the lineage says each sentence once, the reason that set the tier
+    first (the cause's own note, which that reason already says, is not said again); two lengths group into one."""
     from ingest.canonical.store import lineage
     from schemas.tiers import grouped
 
@@ -133,6 +139,8 @@ def test_an_episode_without_any_action_says_why_in_the_reason_that_sets_its_tier
         assert ep.tier == QualityTier.actionless
         (missing,) = [r for r in ep.tier_reasons if r.startswith("missing actions")]
         assert missing == f"missing actions (has_action=False): {ep.tier_reasons[0]}" and CAUSE in missing
-        assert missing not in (lineage(ep).tier_notes or []) and ep.tier_reasons[0] in (lineage(ep).tier_notes or [])
+        said = lineage(ep).tier_reasons or []
+        assert said[0] == missing and missing not in (lineage(ep).tier_notes or [])
+        assert sum(CAUSE in r for r in said) == 1 and ep.tier_reasons[0] not in said  # the cause said once
         reasons.append(grouped(missing))
     assert reasons[0] == reasons[1]

@@ -22,8 +22,10 @@ from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
-from schemas.tiers import QualityTier
+from schemas.tiers import QualityTier, TierVerdict
 from tests.fixtures.layouts import load_case, materialize
+
+CONTEXT = "a context reason"
 
 
 def _context(n: int, spec: CanonicalizeSpec, teleport_at: int | None = None) -> EpisodeContext:
@@ -47,13 +49,13 @@ def _context(n: int, spec: CanonicalizeSpec, teleport_at: int | None = None) -> 
         native_fps=10.0,
         states=states,
         language=[Language("pick the block")],
-        tier_reasons=("the adapter's note",),
+        verdicts=(TierVerdict.note("the adapter's note"),),
         hands=hand_signals(states),
     )
     sig = raw.hands
     wrists = {h: w for h, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     emb = default_registry().get(raw.embodiment)
-    return EpisodeContext(raw, "oxe", spec, emb, sig, wrists, {}, [], ("the adapter's note", "a context reason"))
+    return EpisodeContext(raw, "oxe", spec, emb, sig, wrists, {}, [], (*raw.verdicts, TierVerdict.note(CONTEXT)))
 
 
 def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
@@ -65,19 +67,23 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     # canonicalization measures, never judges: no QA record, no verdict but notes, the evidence for the judging step
     assert ep.qa is None and ep.behaviour is None and ep.evidence is not None and ep.mask.any()
     assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
-    assert ctx.raw.tier_reasons == ("the adapter's note",)
+    assert ctx.raw.verdicts == (TierVerdict.note("the adapter's note"),)
     assert lineage(ep).tier_notes == ["the adapter's note", "a context reason"]  # both lower nothing here
 
 
-def test_the_adapters_reasons_for_a_lower_default_tier_set_it_the_rest_are_notes() -> None:
-    """A source whose default tier is low (a simulation) says why in its reasons: those set the tier, so the catalog
-    groups its episodes by them; canonicalization's lines stay notes (issue 59)."""
+def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given() -> None:
+    """Issue 69: a source's verdict (a simulation) comes with its code and its tier and is kept as it came, never
+    folded into the default and re-inflated from its sentence: a job spec's default replaces the adapter's default,
+    and the verdict still lowers it; canonicalization's lines stay notes (issue 59)."""
+    sim = TierVerdict(tier=QualityTier.low, reason="a simulation", code="source_simulation")
     ctx = _context(30, CanonicalizeSpec())
-    ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.low))
+    ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.high), reasons=(sim, TierVerdict.note(CONTEXT)))
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
-    assert ep.tier == QualityTier.low and ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
-    assert [v.tier for v in ep.verdicts[:2]] == [QualityTier.low, QualityTier.high]
-    assert lineage(ep).tier_notes == ["a context reason"]
+    assert ep.default_tier == QualityTier.high and ep.tier == QualityTier.low and ep.verdicts[0] is sim
+    kept = lineage(ep)
+    assert kept.tier == QualityTier.low and kept.tier_verdicts is not None and kept.tier_verdicts[0] == sim
+    assert kept.tier_now() == QualityTier.low and kept.tier_now(overrule=["source_simulation"]) == QualityTier.high
+    assert kept.tier_reasons == ["a simulation", CONTEXT] and kept.tier_notes == [CONTEXT]
 
 
 def test_a_teleport_cuts_the_span_into_tagged_episodes() -> None:
@@ -94,7 +100,8 @@ def test_a_rejected_span_is_a_value_naming_its_time_and_cause() -> None:
     out = canonicalize_span(ctx, 0.0, 1.4, "#span0")
     assert isinstance(out, SpanRejection) and out.reason.startswith("episode too short: 15 frames")
     assert out.note == f"span [0.00, 1.40] s rejected: {out.reason}"
-    assert ctx.reasons == ("the adapter's note", "a context reason") and ctx.raw.tier_reasons == ("the adapter's note",)
+    assert [v.reason for v in ctx.reasons] == ["the adapter's note", CONTEXT]
+    assert ctx.raw.verdicts == (TierVerdict.note("the adapter's note"),)
 
 
 class _Rows(CameraSource):

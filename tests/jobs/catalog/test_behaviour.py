@@ -14,7 +14,8 @@ import pytest
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.curate import VerdictChoice, curate
+from jobs.catalog.curate import curate
+from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.query import run_query
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig

@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jobs.catalog.curate import CurateError, VerdictChoice, cli_curate, curate
+from jobs.catalog.curate import CurateError, cli_curate, curate
 from jobs.catalog.guard import ExpressionError
+from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
@@ -319,16 +320,15 @@ def test_injections_of_the_review_change_nothing(
 def test_unknown_verdict_codes_are_refused_naming_the_known_ones(
     corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A misspelled --exclude-verdict excluded nothing, silently (review 5, 3f): exit 2 naming the known codes;
-    --include-verdict takes only the verdict step's codes. Known codes pass, found in the catalog or not."""
-    assert cli_curate(_args(corpus, name="typo", exclude_verdict=["qa_nonexistent_code"])) == 2
-    err = capsys.readouterr().err
-    assert "unknown verdict code(s) qa_nonexistent_code" in err and "qa_jump_sigma" in err and "qa_duplicate" in err
-    assert "qa_explained_contact" in err and "qa_clamp_fraction" in err  # issue 46's codes are known before they occur
-    assert cli_curate(_args(corpus, name="inc", include_verdict=["qa_jump_sigma"])) == 2
-    err = capsys.readouterr().err
-    assert "not a code of `eidata verdicts`" in err and "qa_dead_dims" in err
+    """A misspelled --exclude-verdict or --include-verdict did nothing, silently (review 5, 3f): exit 2 naming the
+    known codes. Known codes pass, found in the catalog or not; --include-verdict takes any step's (issue 69)."""
+    for flag in ("exclude_verdict", "include_verdict"):
+        assert cli_curate(_args(corpus, name="typo", **{flag: ["qa_nonexistent_code"]})) == 2
+        err = capsys.readouterr().err
+        assert "unknown verdict code(s) qa_nonexistent_code" in err and "qa_jump_sigma" in err
+        assert "qa_explained_contact" in err and "qa_clamp_fraction" in err  # issue 46's, known before they occur
     assert not (corpus / "manifests").exists()
+    assert Manifest.load(curate(corpus, "ingest", "true", verdicts=VerdictChoice(("qa_jump_sigma",)))).num_entries
     kept = curate(corpus, "known", "true", verdicts=VerdictChoice(("qa_duplicate",), ("qa_jump_sigma", "qa_dead_dims")))
     assert Manifest.load(kept).num_entries == 1000
 

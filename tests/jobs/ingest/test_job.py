@@ -21,6 +21,7 @@ from jobs.ingest.job import run_ingest
 from jobs.ingest.task import EpisodeResult, EpisodeTask
 from jobs.runtime.job_lock import JobLock
 from jobs.spec import load_spec
+from tests.fixtures.corpus import verdicts_disagree
 from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
@@ -52,6 +53,15 @@ def test_every_corrupt_episode_is_quarantined_with_its_reason(reference: Path) -
         "egodex": 2,
         "lerobot": 2,
     }
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py
+def test_the_demo_corpus_keeps_each_verdict_and_its_tiers_are_theirs(reference: Path) -> None:
+    """Issue 69, "Done when": on the demo corpus ingested by the job, every episode keeps its verdicts and the tier
+    computed again from them is the tier it stores (and the catalog's, which refuses one that is not); issue 68: each
+    sentence once, the reason that set the tier first (`tests.fixtures.corpus.verdicts_disagree`)."""
+    n, bad = verdicts_disagree(reference)
+    assert n == 11 and not bad, bad
 
 
 def _no_worker(task: EpisodeTask) -> EpisodeResult:

@@ -23,8 +23,10 @@ NATIVE = ["joint_0", "joint_1", "gripper"]
 
 
 def write_episode_corpus(root: Path) -> Path:
-    verdicts = CorpusVerdicts(thresholds={}, tier_before="high", reasons_before=[], found=[FINDING])
-    flagged = dict(tier="low", tier_reasons=REASONS, hand_notes=[NOTE], verdicts=verdicts.model_dump(mode="json"))
+    # a lineage of before issue 69: ingest's sentences kept by the verdict step, its finding's after them
+    verdicts = CorpusVerdicts(thresholds={}, tier_before="low", reasons_before=REASONS, found=[FINDING])
+    said = [*REASONS, FINDING.reason()]
+    flagged = dict(tier="low", tier_reasons=said, hand_notes=[NOTE], verdicts=verdicts.model_dump(mode="json"))
     episodes = [
         episode(n, "pick", f"oxe/bridge/e{k}", "franka", **(flagged if k == 1 else {})) for k, n in enumerate(LENGTHS)
     ]

@@ -49,7 +49,8 @@ def test_frame_indices_span_the_episode() -> None:
 def test_the_detail_of_a_flagged_episode(corpus: Path) -> None:
     d = episode_detail(corpus, "oxe/bridge", 1)
     assert (d.dataset, d.index, d.length, d.fps) == (DATASET, 1, LENGTHS[1], 10.0)
-    assert d.row["tier"] == "low" and d.row["tier_reasons"] == [grouped(r) for r in REASONS]  # figures as #
+    said = [*REASONS, FINDING.reason()]
+    assert d.row["tier"] == "low" and d.row["tier_reasons"] == [grouped(r) for r in said]  # figures as #
     assert [(f["code"], f["message"]) for f in d.findings] == [(FINDING.code, FINDING.message)]
     assert lineage_notes(d.lineage) == [("hand_notes", NOTE)]
     # frames: the stored ones at the stated indices (each frame one grey level, 20 apart from its neighbours')

@@ -1,9 +1,12 @@
-"""The commands that read a source's bytes in their own process (trace, validate, inspect) run under the per-task
-memory limit set at the command line's dispatch (issue 67 item 3): a read that grows past it stops the command with
-one line naming the limit and the file, exit 1, never a traceback or a 3 GB process; other commands are not bounded."""
+"""Every command runs under the per-task memory limit set at the command line's dispatch (issue 67 item 3), unless
+`commands.toml` says why not: a read that grows past it stops the command with one line naming the limit and the
+file, exit 1, never a traceback or a 3 GB process. A memory bomb (a LeRobot `info.json` whose parse takes 700 MB, a
+36 MB file) is given to each command that reads a corpus or a dataset in its own process, every export format
+included, and each refuses it naming the limit and the file; the Ray a bounded command starts is not bounded by it."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +14,74 @@ import pytest
 
 from jobs import cli
 
+# the commands that run under no limit of this process, each saying where its reads are bounded or why not
+UNBOUNDED = {"demo", "ingest", "latents", "caption", "text-embed", "verdicts", "query", "curate", "train", "eval"}
 
-def test_every_command_that_reads_source_bytes_is_bounded() -> None:
-    assert {n for n, c in cli.COMMANDS.items() if c.bounded} == {"trace", "validate", "inspect"}
+
+def test_every_command_is_bounded_unless_it_says_why() -> None:
+    assert cli.Command(help="", run="m:f").unbounded == ""  # a new command is bounded
+    assert {n for n, c in cli.COMMANDS.items() if c.unbounded} == UNBOUNDED
+    assert all(len(cli.COMMANDS[n].unbounded) > 20 for n in UNBOUNDED)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real GR00T PickNPlace episodes written as ingest writes them, cataloged."""
+    from schemas.canonicalize import CanonicalizeSpec
+    from schemas.corpus import dataset_dir
+    from schemas.image_size import ImageSpec
+    from tests.ingest.qa.planted_raw import gr00t_raws, ingest
+
+    root = tmp_path_factory.mktemp("bounded") / "corpus"
+    for raw in gr00t_raws()[:2]:
+        ingest(raw, CanonicalizeSpec(image=ImageSpec(size="64x64")), root / dataset_dir("lerobot", raw.ref.subset))
+    assert cli.main(["catalog", str(root)]) == 0
+    return root
+
+
+BOMB_ITEMS = 12_000_000  # `{}` each: 36 MB of JSON, 770 MB of Python objects once parsed
+# each command given a corpus (ROOT) or a dataset (DS) whose meta/info.json is the bomb
+BOMBED = {
+    **{
+        f"export {f}": ["export", "ROOT", "--format", f, "--out", "OUT"]
+        for f in ("lerobot-v3", "lerobot-v21", "gr00t", "lda")
+    },
+    "report --exports": ["report", "ROOT", "--exports", "DS", "--out", "OUT"],
+    "catalog": ["catalog", "ROOT"],
+    "validate": ["validate", "DS"],
+    "inspect": ["inspect", "DS"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted(BOMBED))
+def test_a_bomb_given_to_each_command_is_refused_naming_the_limit(
+    corpus: Path, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    (info,) = root.glob("datasets/*/*/meta/info.json")
+    info.write_text('{"bomb": [' + "{}," * BOMB_ITEMS + "{}], " + info.read_text().lstrip()[1:])
+    ds = str(info.parent.parent)
+    argv = [{"ROOT": str(root), "DS": ds, "OUT": str(tmp_path / "out")}.get(a, a) for a in BOMBED[command]]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"eidata {argv[0]}: memory limit of 640 MiB per task"), err
+    assert f"reading {info}" in err[-1], err
+
+
+def test_ray_started_by_a_bounded_command_is_not_bounded_by_it() -> None:
+    """`lifted`: the soft limit the outermost task found, inside any number of tasks; the task's put back after."""
+    import resource
+
+    from adapters.storage.memory_limit import lifted, task_memory
+
+    before = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    with task_memory(640), task_memory(320):
+        inside = resource.getrlimit(resource.RLIMIT_DATA)[0]
+        assert inside != before
+        with lifted():
+            assert resource.getrlimit(resource.RLIMIT_DATA)[0] == before
+        assert resource.getrlimit(resource.RLIMIT_DATA)[0] == inside
 
 
 def test_inspect_of_a_read_past_the_limit_says_it_in_one_line(

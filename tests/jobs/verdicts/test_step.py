@@ -76,7 +76,11 @@ def test_copy_rejected_repetitions_kept_one_tier_everywhere(corpus: Path) -> Non
     assert s.copies == 1 and s.judged == {"qa_duplicate": 1, "qa_native_dead_dims": 1}
     assert {k: r["tier"] for k, r in rows.items()} == {k: v.tier.value for k, v in lin.items()}
     v = lin[COPY].verdicts
-    assert v is not None and v.tier_before.value == "high" and v.thresholds["copy_tolerance"] == 0.1
+    assert v is not None and v.thresholds["copy_tolerance"] == 0.1
+    # issue 69: the step's finding is kept as a verdict beside ingest's, the stored tier computed from them
+    default, kept = lin[COPY].kept_verdicts()
+    assert [(k.code, k.tier.value) for k in kept if k.step == "verdicts"] == [("qa_duplicate", "rejected")]
+    assert lin[COPY].tier_now() == lin[COPY].tier and lin[COPY].tier_now(["qa_duplicate"]) == default
     # the verdicts view: finding, value, threshold and the episode compared with
     sql = "SELECT * FROM verdicts WHERE stage = 'verdicts' ORDER BY code"
     found = run_query(corpus, sql).to_pylist()
@@ -126,18 +130,32 @@ def test_one_verdict_of_several_episodes_is_said_once() -> None:
 
 
 def test_the_step_keeps_ingests_notes_apart_and_gives_them_back() -> None:
-    """A verdict lowers the tier and adds its reason; ingest's notes stay notes, a note of the step (tier high) joins
-    them; with no finding left the lineage is ingest's again, notes included (issue 59)."""
+    """A verdict lowers the tier and adds its reason (said first: it set the tier, issue 68); ingest's notes stay
+    notes, a note of the step (tier high) joins them; with no finding left the lineage is ingest's again, notes
+    included (issue 59). Issue 69: the step appends its verdicts to ingest's and a rerun replaces them (no tier
+    rewritten by hand, no `tier_before`); a lineage of before issue 69 is read through its sentences."""
     from jobs.verdicts.step import _edited
+    from schemas.corpus import tier_fields
     from schemas.qa import Finding
-    from schemas.tiers import QualityTier
+    from schemas.tiers import QualityTier, TierVerdict
 
     unit = "joint units: rad (evidence); share of joint values (40 frames) inside the limits: rad 100%"
-    ingest = EpisodeLineage(episode_uid="a/s/0", tier="high", tier_reasons=[unit], tier_notes=[unit])
+    ingest = EpisodeLineage(episode_uid="a/s/0", **tier_fields(QualityTier.high, [TierVerdict.note(unit, "units")]))
     dead = Finding(code="qa_native_dead_dims", tier=QualityTier.low, value=1.0, threshold=0.5, message="j1 dead")
     unjudged = Finding(code="qa_duplicate_unjudged", tier=QualityTier.high, value=70, threshold=64, message="70 alike")
     edited = EpisodeLineage.model_validate(_edited(ingest, [dead, unjudged], BehaviourConfig()))
-    assert edited.tier == QualityTier.low and edited.tier_reasons == [unit, dead.reason(), unjudged.reason()]
-    assert edited.tier_notes == [unit, unjudged.reason()]
+    assert edited.tier == QualityTier.low and edited.tier_reasons == [dead.reason(), unit, unjudged.reason()]
+    assert edited.tier_notes == [unit, unjudged.reason()] and edited.verdicts is not None
+    assert [(v.code, v.step) for v in edited.tier_verdicts or []] == [
+        ("qa_native_dead_dims", "verdicts"),
+        ("units", "ingest"),
+        ("qa_duplicate_unjudged", "verdicts"),
+    ]
+    assert (edited.tier_verdicts or [])[0].figures == {"value": 1.0, "threshold": 0.5}
+    again = EpisodeLineage.model_validate(_edited(edited, [unjudged], BehaviourConfig()))  # replaced, not added
+    assert again.tier == QualityTier.high and again.tier_reasons == [unit, unjudged.reason()]
     back = EpisodeLineage.model_validate(_edited(edited, [], BehaviourConfig()))
     assert back.to_json() == ingest.to_json()
+    old = EpisodeLineage(episode_uid="a/s/0", tier="high", tier_reasons=[unit], tier_notes=[unit])
+    migrated = EpisodeLineage.model_validate(_edited(old, [dead], BehaviourConfig()))
+    assert migrated.tier == QualityTier.low and migrated.tier_reasons == [dead.reason(), unit]

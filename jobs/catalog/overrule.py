@@ -1,0 +1,98 @@
+"""Which verdicts a manifest follows (`eidata curate --include-verdict / --exclude-verdict`): by default every one, an
+episode's tier as the catalog gives it; a code overruled sets that check's verdicts aside, whichever moment gave them
+(an adapter's, ingest's judging, `eidata verdicts`), and the tier is computed again from the episode's other verdicts
+(`schemas.tiers.tier_of`, over the catalog's `default_tier`, `tier_codes`, `tier_levels`); a code excluded leaves out
+every episode with it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import get_args
+
+import pyarrow as pa
+
+from schemas.behaviour_record import Why
+from schemas.tiers import QualityTier, TierVerdict, tier_of
+
+# the columns the selection reads to compute a tier again (none in a catalog built before issue 69)
+VERDICT_COLUMNS = ("default_tier", "tier_codes", "tier_levels")
+VERDICT_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def verdicts_sql(columns: list[str]) -> str:
+    """Every (episode, code) of the catalog: the `verdicts` view's findings and each episode's kept verdicts."""
+    kept = "" if "tier_codes" not in columns else " UNION SELECT episode_uid, unnest(tier_codes) AS code FROM episodes"
+    return f"SELECT episode_uid, code FROM (SELECT episode_uid, code FROM verdicts{kept}) WHERE code <> ''"
+
+
+def verdict_columns(columns: list[str]) -> str:
+    """The selection's columns for `VERDICT_COLUMNS`: null in a catalog built before they were."""
+    return ", ".join(f"e.{c}" if c in columns else f"NULL AS {c}" for c in VERDICT_COLUMNS)
+
+
+def known_codes() -> frozenset[str]:
+    """The finding codes this version gives: ingest's behaviour bounds (`ingest.qa.findings`: its tables, and the three
+    it writes out in `findings`, `_glitch` and `_plateau`) and the verdict step's (`ingest.qa.corpus.STEP_CODES`)."""
+    from ingest.qa.corpus import STEP_CODES  # numpy and the copy search: only when a code is named
+    from ingest.qa.findings import BOUNDS, IDLE_BOUNDS, LAST_BOUNDS
+
+    tables = {row[0] for row in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS)}
+    explained = {f"qa_explained_{why}" for why in get_args(Why)}  # the notes of holds the robot's signals explain
+    return frozenset(tables | explained | {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES})
+
+
+class StaleCatalogError(ValueError):
+    """The catalog was built before verdicts were kept (issue 69): no tier can be computed again from it."""
+
+
+@dataclass(frozen=True)
+class VerdictChoice:
+    """Which verdicts a manifest follows. By default every one: an episode's tier as the catalog gives it, rejected
+    ones left out. `include`: codes to overrule, any verdict's (an adapter's, ingest's, the verdict step's): the
+    episode's tier then computed from its default and its other verdicts (`--include-verdict qa_duplicate` keeps the
+    copies, `--include-verdict qa_tracking_corr` an episode ingest lowered for it); `exclude`: codes whose episodes
+    are left out whatever their tier (`--exclude-verdict qa_dead_dims`)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        bad = [c for c in (*self.include, *self.exclude) if not VERDICT_CODE.fullmatch(c)]
+        if bad:
+            raise ValueError(f"not a verdict code (lower case, digits and _, e.g. qa_duplicate): {bad}")
+
+    def check(self, verdicts: list[dict]) -> None:
+        """ValueError naming the known codes when a code is not one: a misspelled `--exclude-verdict` excluded nothing
+        silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those the catalog holds."""
+        if not (self.include or self.exclude):
+            return
+        known = known_codes() | {v["code"] for v in verdicts if VERDICT_CODE.fullmatch(v["code"])}
+        if bad := sorted({c for c in (*self.include, *self.exclude) if c not in known}):
+            raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
+
+    def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
+        """`rows` (with `tier` and `VERDICT_COLUMNS`) with each tier as this choice gives it, rejected ones dropped;
+        ValueError for a code that is not known (`check`), StaleCatalogError where an overruled code meets a catalog
+        built before verdicts were kept."""
+        self.check(verdicts)
+        dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
+        uids, tiers = rows["episode_uid"].to_pylist(), [QualityTier(t) for t in rows["tier"].to_pylist()]
+        if self.include:
+            if pa.types.is_null(rows.schema.field("tier_codes").type):  # `verdict_columns`: not in the catalog
+                raise StaleCatalogError(
+                    "the catalog predates kept verdicts, so --include-verdict cannot compute a tier again: rebuild it "
+                    "with `eidata catalog ROOT`"
+                )
+            overruled = set(self.include)
+            cols = zip(*(rows[c].to_pylist() for c in VERDICT_COLUMNS), strict=True)
+            for i, (default, codes, levels) in enumerate(cols):
+                if not codes or overruled.isdisjoint(codes):
+                    continue  # the tier the catalog gives: no overruled verdict is among its own
+                kept = [TierVerdict(tier=t, reason=c, code=c) for c, t in zip(codes, levels, strict=True)]
+                tiers[i] = tier_of(QualityTier(default), kept, overrule=overruled)
+        rows = rows.set_column(
+            rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers], pa.string())
+        )
+        keep = [t is not QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
+        return rows.filter(pa.array(keep, pa.bool_())).drop_columns(list(VERDICT_COLUMNS))
