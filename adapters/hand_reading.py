@@ -1,23 +1,27 @@
-"""What the hand sources' adapters (`arctic`, `hoi4d`, `oakink2`, `taco`, `vitra`: people's hands, read from a
-maker's per-sequence files) share around their own reading: where discovery looks (the root, or one folder below it),
-and one episode's `Reading`, whose errors name the file, the episode and the field, which refuses a file that
-resolves out of the root, asks for the MANO model folder (`mano_only.py`), and turns a pickle that is refused, a file
-that does not parse or a video that does not open into that episode's error. What each source's files hold, and
-which of them are read, stays in its own adapter.
+"""What the hand sources' adapters (`arctic`, `aria_mps`, `egodex`, `egoexo4d_egopose`, `hoi4d`, `holoassist`,
+`hot3d`, `oakink2`, `taco`, `vitra`: people's hands, read from a maker's per-sequence files) share around their own
+reading: their base class `HandSource` (discovery is the refs of the located root, the first `max_episodes` pulled),
+where discovery looks (the root, or one folder below it), a raw episode of people's hands (`human_episode`), and one
+episode's `Reading`, whose errors name the file, the episode and the field, which refuses a file that resolves out of
+the root, asks for the MANO model folder (`mano_only.py`), and turns a pickle that is refused, a file that does not
+parse or a video that does not open into that episode's error. What each source's files hold, and which of them are
+read, stays in its own adapter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import av
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier
@@ -25,6 +29,23 @@ from schemas.tiers import QualityTier
 T = TypeVar("T")
 # what opening a video raises for a bad file: FFmpeg's errors, a file not there, no video stream, a size refused
 VIDEO_ERRORS = (av.FFmpegError, OSError, IndexError, ValueError)
+
+
+class HandSource(SourceAdapter):
+    """A source of people's hands: its `refs` under the located root, in their order, the first `max_episodes` of
+    them pulled (a generator of refs stops being read there)."""
+
+    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+        return self.capped(self.refs(self.locate(root)))
+
+    @abstractmethod
+    def refs(self, root: Location) -> Iterable[EpisodeRef]:
+        """Every episode under `root` (a Location, read with this source's storage options), in discovery order."""
+
+
+def natural_order(refs: Iterable[EpisodeRef]) -> list[EpisodeRef]:
+    """`refs` in their natural order (`EpisodeRef.sort_key`)."""
+    return sorted(refs, key=lambda r: r.sort_key)
 
 
 def bases(root: Location) -> list[Location]:
@@ -56,6 +77,21 @@ class Reading:
         return self.adapter.error(
             message, file=self.file if file is None else file, episode=self.episode, field=field or None
         )
+
+    def naming(self, path: Location, name: str) -> Callable[[str, str], AdapterError]:
+        """A parser's `fail(message, field)`: the error naming `path`, the episode and the field (`name` if empty)."""
+        return lambda message, field: self.fail(message, field or name, path)
+
+    def text(self, folder: Location, name: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
+        """The bytes of `folder / name` within the reading budget, and the `naming` fail a parser of them raises: a
+        file missing or past the budget that error."""
+        path, fail = folder / name, self.naming(folder / name, name)
+        if not path.is_file():
+            raise fail("missing file", "")
+        try:
+            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
+        except bounds.TooLarge as e:
+            raise fail(str(e), "") from e
 
     def inside(self, root: Any, path: Any, field: str) -> Any:
         """`path` when it lies under `root` once resolved (a symlink out refused, `SourceAdapter.inside`)."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import Field
 
-from adapters.base import AdapterOptions, SourceAdapter
+from adapters.base import AdapterOptions
+from adapters.source_adapter import SourceAdapter
 
 
 class ManoOnlyOptions(AdapterOptions):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from adapters.base import AdapterOptions, SourceAdapter
+from adapters.base import AdapterOptions
+from adapters.source_adapter import SourceAdapter
 from schemas.storage import StorageOptions
 
 # name -> import path of its class (tests/adapters/test_registry.py checks each class carries its name)

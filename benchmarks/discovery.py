@@ -30,7 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterOptions, EpisodeRef, RawEpisode
+from adapters.source_adapter import SourceAdapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, peak_rss_mb, rss_mb
 

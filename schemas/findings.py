@@ -4,7 +4,7 @@ An episode that cannot be read is quarantined with its reason (`schemas.corpus.Q
 beyond its episodes has no episode to quarantine: a dataset whose `info.json` declares 105 episodes of which 19 are
 there, a declared camera without a file, files the path template does not name, a folder an adapter skipped and why,
 a root that yields no episode at all. An adapter notes each as a `SourceFinding` while it discovers
-(`adapters.base.SourceAdapter.note` / `findings`); the ingest job's discovery gives each its source name and writes a
+(`adapters.source_adapter` `note` / `findings`); the ingest job's discovery gives each its source name and writes a
 source's findings to `catalog/source_findings/<source>.parquet` (replaced each time the source is discovered, so a
 rerun leaves the same bytes), and every reader takes them from there: the job's summary, `eidata query`'s
 `source_findings` view, `eidata report` and `eidata validate`. An episode's lineage names the findings that concern it

@@ -30,9 +30,7 @@ NO_MIRROR: dict[str, str] = {
 # These were over it when the budget came (issue 54), each with its line count then: the list only shrinks. A module
 # here may not grow past its count, and one back within the budget leaves the list.
 MAX_LINES = 400
-OVER_BUDGET: dict[str, int] = {
-    "adapters/base.py": 453,
-}
+OVER_BUDGET: dict[str, int] = {}
 
 
 def line_counts() -> dict[str, int]:

@@ -57,9 +57,10 @@ from pydantic import Field, ValidationError
 from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing

@@ -40,8 +40,9 @@ from adapters.agibot_genie.files import (
 )
 from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.storage.root import Root

@@ -34,7 +34,6 @@ naming that option. Embodiment `human`, tier `high`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -50,10 +49,9 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
-from adapters.hand_reading import Reading, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
@@ -66,7 +64,7 @@ EGO = "ego"
 RAW_SEQS = ("raw_seqs", "*/raw_seqs", "*/*/raw_seqs", "*/*/*/raw_seqs")
 
 
-class ArcticAdapter(SourceAdapter):
+class ArcticAdapter(HandSource):
     name: ClassVar[str] = "arctic"
     options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
     options: ManoOnlyOptions
@@ -75,8 +73,7 @@ class ArcticAdapter(SourceAdapter):
         " .egocam.dist.npy and .smplx.npy beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         # `raw_seqs` up to 3 folders down (the root may be arctic_data/, its data/, or raw_seqs/'s parent): never a
         # walk of the whole tree, whose images/ hold millions of frames
         seqs = sorted({d for pattern in RAW_SEQS for d in root.glob(pattern) if d.is_dir()})
@@ -87,7 +84,7 @@ class ArcticAdapter(SourceAdapter):
             raw_id = f"{subject}/{seq}"
             paths = [str(mano.parent / f"{seq}{s}") for s in SUFFIXES.values()] + [str(data / "meta" / "misc.json")]
             refs.append(self.new_ref(raw_id, paths, locator={"data": str(data), "subject": subject, "seq": seq}))
-        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return natural_order(refs)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         reading = Reading.of(self, ref)

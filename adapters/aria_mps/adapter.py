@@ -43,7 +43,7 @@ sides swapped (the landmarks mirror the columns' side), trajectory rows of sever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -51,22 +51,19 @@ from pydantic import Field
 
 from adapters.aria_mps import files, folder, forms
 from adapters.base import (
-    AdapterError,
     AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
     HandTrack,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
 from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
-from schemas.tiers import QualityTier
 
 WORLD = "aria_world"
 MPS_DIRS = (files.HAND_DIR, *files.SLAM_DIRS, "eye_gaze", "eye_gaze_vergence")  # an MPS folder's output folders
@@ -82,7 +79,7 @@ class AriaMpsOptions(AdapterOptions):
     )
 
 
-class AriaMpsAdapter(SourceAdapter):
+class AriaMpsAdapter(HandSource):
     name: ClassVar[str] = "aria_mps"
     options_model: ClassVar[type[AdapterOptions]] = AriaMpsOptions
     options: AriaMpsOptions
@@ -91,15 +88,14 @@ class AriaMpsAdapter(SourceAdapter):
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         csvs = [p for p in root.rglob("*") if p.parent.name in MPS_DIRS and p.is_file()]
         found = {p.parent.parent for p in csvs if p.parent.name == files.HAND_DIR}
         for other in sorted({p.parent.parent for p in csvs} - found):  # eye gaze only, a trajectory only
             dirs = ", ".join(sorted({p.parent.name + "/" for p in csvs if p.parent.parent == other}))
             msg = f"{_rel(root, other)}: holds {dirs} and no {files.HAND_DIR}/: no hands to read"
             self.note("folder_skipped", msg, root=root, path=other)
-        return self.capped(self._ref(root, mps) for mps in sorted(found))
+        return (self._ref(root, mps) for mps in sorted(found))
 
     def _ref(self, root: Location, mps: Location) -> EpisodeRef:
         raw_id = _rel(root, mps)
@@ -128,24 +124,14 @@ class AriaMpsAdapter(SourceAdapter):
     def _slam(mps: Location) -> Location:
         return next((mps / d for d in files.SLAM_DIRS if (mps / d).is_dir()), mps / files.SLAM_DIRS[0])
 
-    def _text(self, path: Location, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
-        if not path.is_file():
-            raise fail("missing file", path.name)
-        try:
-            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), path.name), fail
-        except bounds.TooLarge as e:
-            raise fail(str(e), "") from e
-
     def read(self, ref: EpisodeRef) -> RawEpisode:
         mps, ep = self.locate(ref.paths[0]), ref.raw_id
         slam = self._slam(mps)
         name = ref.locator.get("hand_file", files.RESULTS)
         hands_path, traj_path = mps / files.HAND_DIR / name, slam / files.TRAJECTORY
         wrist_only = ref.locator.get("form") == forms.WRIST_FORM
-        res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*self._text(hands_path, ep))
+        text = Reading.of(self, ref).text(hands_path.parent, hands_path.name)
+        res = (files.read_wrist_and_palm if wrist_only else files.read_results)(*text)
         traj = self._trajectory(traj_path, res.micros, ep)
         calib = self._calibration(slam / files.CALIBRATION, ep)
         posed = traj.gap <= self.options.max_pose_gap_us
@@ -197,12 +183,9 @@ class AriaMpsAdapter(SourceAdapter):
             )
         vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
         cameras, video = self._video(vrs, int(micros[0]), int(micros[-1]), ep)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
+        return human_episode(
+            ref,
+            float(1.0 / np.median(np.diff(ts))) if n > 1 and np.median(np.diff(ts)) > 0 else None,
             states=states,
             cameras=cameras,
             camera_poses={CAMERA: cam},
@@ -273,11 +256,9 @@ class AriaMpsAdapter(SourceAdapter):
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
+        fail = Reading(self, ep).naming(path, path.name)
         if not path.is_file():
-            raise fail("missing file", path.name)
+            raise fail("missing file", "")
         with path.open(newline="") as f:  # streamed: a long recording's 1 kHz trajectory is past the byte budget
             return files.read_trajectory(f, at, fail)
 

@@ -45,7 +45,8 @@ from adapters.arrays.episodes import any_of, episodes_of, join, rows_per_array
 from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, SourceAdapter, Stream, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location, listing
 from adapters.storage.root import Root

@@ -16,17 +16,9 @@ from typing import Any
 import av
 from pydantic import Field
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    Language,
-    RawEpisode,
-    SourceAdapter,
-)
+from adapters.base import AdapterError, AdapterOptions, CameraSource, EpisodeRef, HandSignals, Language, RawEpisode
 from adapters.cameras import StereoLeftCamera, VideoClipCamera, decoding, probe_video
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import Camera

@@ -38,23 +38,13 @@ import h5py
 import numpy as np
 from pydantic import Field
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.hand_reading import HandSource, human_episode
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
-from schemas.tiers import QualityTier
 
 WORLD = "arkit_world"
 CAMERA = "camera"  # native camera name: the mp4, posed by `transforms/camera`
@@ -158,16 +148,15 @@ def choose_description(attrs: Mapping[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
-class EgoDexAdapter(SourceAdapter):
+class EgoDexAdapter(HandSource):
     name: ClassVar[str] = "egodex"
     options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions
     options: EgoDexOptions
     expects: ClassVar[str] = "<split>/<task>/<idx>.hdf5 beside <idx>.mp4"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         files = sorted((p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.hdf5"))
-        return self.capped(self._ref(raw_id, hdf5) for raw_id, hdf5 in files)
+        return (self._ref(raw_id, hdf5) for raw_id, hdf5 in files)
 
     def _ref(self, raw_id: str, hdf5: Location) -> EpisodeRef:
         mp4 = hdf5.with_suffix(".mp4")
@@ -213,12 +202,9 @@ class EgoDexAdapter(SourceAdapter):
         states["mano21_keypoints"] = Stream(ts, mano21_keypoints(transforms), names=MANO21_NAMES, unit="m", frame=WORLD)
         camera_poses = {CAMERA: Stream(ts, cam_pose, unit="se3_4x4", frame=WORLD)}
         text, text_key = choose_description(attrs)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=self.options.fps,
+        return human_episode(
+            ref,
+            self.options.fps,
             states=states,
             cameras={CAMERA: camera} if self._wants_camera() else {},
             camera_poses=camera_poses,

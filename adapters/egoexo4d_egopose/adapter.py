@@ -26,7 +26,7 @@ not a rotation, left and right swapped (the left wrist to the right of the right
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import av
@@ -41,15 +41,14 @@ from adapters.base import (
     HandSignals,
     HandTrack,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
+from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera
-from schemas.tiers import QualityTier
 
 WORLD = "egoexo4d_world"
 UP = np.array([0.0, 0.0, 1.0])
@@ -63,7 +62,7 @@ class EgoExo4DEgoPoseOptions(AdapterOptions):
     )
 
 
-class EgoExo4DEgoPoseAdapter(SourceAdapter):
+class EgoExo4DEgoPoseAdapter(HandSource):
     name: ClassVar[str] = "egoexo4d_egopose"
     options_model: ClassVar[type[AdapterOptions]] = EgoExo4DEgoPoseOptions
     options: EgoExo4DEgoPoseOptions
@@ -76,11 +75,10 @@ class EgoExo4DEgoPoseAdapter(SourceAdapter):
         super().__init__(*args, **kwargs)
         self._takes: dict[str, dict[str, dict[str, Any]]] = {}
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         found = [p for p in root.rglob("*.json") if p.parent.name in files.KINDS and p.parent.parent.name == "hand"]
         refs = [self._ref(root, p) for p in found if p.parent.parent.parent.parent.name == "ego_pose"]
-        return self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return natural_order(refs)
 
     def _ref(self, root: Location, ann: Location) -> EpisodeRef:
         split_dir = ann.parent.parent.parent
@@ -98,9 +96,7 @@ class EgoExo4DEgoPoseAdapter(SourceAdapter):
         return self.new_ref(raw_id, (str(ann), str(cam), str(takes)), subset=subset, error=error)
 
     def _json(self, path: Location, ep: str) -> tuple[Any, Callable[[str, str], AdapterError]]:
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or path.name)
-
+        fail = Reading(self, ep).naming(path, path.name)
         try:
             return bounds.load_json(path, path.name, bounds.limit("READ_BYTES")), fail
         except (OSError, ValueError) as e:
@@ -143,12 +139,9 @@ class EgoExo4DEgoPoseAdapter(SourceAdapter):
         sig.notes += [f"{side} hand: masked in {m} of {n} annotated frames" for side, m in masked.items() if m]
         step = int(np.median(np.diff(hands.frames))) if n > 1 else 0
         cameras, video = self._video(takes_path.parent, take, cam_name, ep)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=fps / step if step else None,
+        return human_episode(
+            ref,
+            fps / step if step else None,
             states=states,
             cameras=cameras,
             camera_poses={cam_name: cam},

@@ -43,7 +43,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.intrinsics import (
     INTRINSICS_FILE,
@@ -55,6 +55,7 @@ from adapters.egovideo.intrinsics import (
     parse_intrinsics,
 )
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
+from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location, readable
 from schemas.camera_model import PinholeCamera

@@ -45,8 +45,9 @@ from typing import Any, ClassVar
 import av
 from pydantic import Field
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode
 from adapters.cameras import VideoClipCamera, probe_video
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier

@@ -46,11 +46,10 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
-from adapters.hand_reading import Reading, bases, first, human_episode
+from adapters.hand_reading import HandSource, Reading, bases, first, human_episode
 from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory, hand_pose, object_poses
 from adapters.hoi4d.tasks import task_text
 from adapters.mano_only import ManoOnlyOptions
@@ -76,7 +75,7 @@ class HOI4DOptions(ManoOnlyOptions):
     )
 
 
-class HOI4DAdapter(SourceAdapter):
+class HOI4DAdapter(HandSource):
     name: ClassVar[str] = "hoi4d"
     options_model: ClassVar[type[AdapterOptions]] = HOI4DOptions
     options: HOI4DOptions
@@ -85,8 +84,7 @@ class HOI4DAdapter(SourceAdapter):
         " and camera_params/<camera>/intrin.npy, at the root or one folder below it (<seq> = ZY*/H*/C*/N*/S*/s*/T*)"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         places = bases(root)
         seqs: dict[str, dict[str, Location]] = {}
         for base in places:
@@ -97,7 +95,7 @@ class HOI4DAdapter(SourceAdapter):
                         seq = d.relative_to(folder).as_posix()
                         if d.is_dir() and SEQUENCE.match(seq):
                             seqs.setdefault(seq, {}).setdefault(side, d)
-        return self.capped(self._ref(root, places, seq, seqs[seq]) for seq in sorted(seqs))
+        return (self._ref(root, places, seq, seqs[seq]) for seq in sorted(seqs))
 
     def _ref(self, root: Location, places: list[Location], seq: str, hands: dict[str, Location]) -> EpisodeRef:
         raw_id = seq.replace("/", "-")

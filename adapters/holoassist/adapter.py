@@ -38,29 +38,19 @@ a line of the wrong width or with a value not a number, hand and pose files of d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import ClassVar
 
 import av
 import numpy as np
 from pydantic import Field
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.holoassist import files
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, scale_intrinsics
-from schemas.tiers import QualityTier
 
 WORLD = "psi_world"
 CAMERA = "video"
@@ -81,16 +71,15 @@ class HoloAssistOptions(AdapterOptions):
     )
 
 
-class HoloAssistAdapter(SourceAdapter):
+class HoloAssistAdapter(HandSource):
     name: ClassVar[str] = "holoassist"
     options_model: ClassVar[type[AdapterOptions]] = HoloAssistOptions
     options: HoloAssistOptions
     expects: ClassVar[str] = "<recording>/Export_py/ with Hands/Left_sync.txt, Video/Pose_sync.txt, Video_*.mp4"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         exports = sorted({p.parent.parent for p in root.rglob("Left_sync.txt") if p.parent.name == "Hands"})
-        return self.capped(self._ref(root, export) for export in exports)
+        return (self._ref(root, export) for export in exports)
 
     def _ref(self, root: Location, export: Location) -> EpisodeRef:
         rec = export.parent if export.name == "Export_py" else export
@@ -107,26 +96,13 @@ class HoloAssistAdapter(SourceAdapter):
     def _video(self, export: Location) -> Location | None:
         return next((export / n for n in self.options.videos if (export / n).is_file()), None)
 
-    def _text(self, export: Location, name: str, ep: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
-        path = export / name
-        if not path.is_file():
-            raise self.error("missing file", file=path, episode=ep, field=name)
-
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=path, episode=ep, field=field or name)
-
-        try:
-            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
-        except bounds.TooLarge as e:
-            raise fail(str(e), "") from e
-
     def read(self, ref: EpisodeRef) -> RawEpisode:
         export, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
-        ep = ref.raw_id
-        hands = [files.parse_hand(*self._text(export, f"Hands/{side}_sync.txt", ep)) for side in SIDES]
-        pose_ticks, cam_psi = files.parse_poses(*self._text(export, "Video/Pose_sync.txt", ep))
-        K, declared_hw = files.parse_intrinsics(*self._text(export, "Video/Intrinsics.txt", ep))
-        t0 = files.parse_mp4_timing(*self._text(export, "Video/VideoMp4Timing.txt", ep))
+        ep, reading = ref.raw_id, Reading.of(self, ref)
+        hands = [files.parse_hand(*reading.text(export, f"Hands/{side}_sync.txt")) for side in SIDES]
+        pose_ticks, cam_psi = files.parse_poses(*reading.text(export, "Video/Pose_sync.txt"))
+        K, declared_hw = files.parse_intrinsics(*reading.text(export, "Video/Intrinsics.txt"))
+        t0 = files.parse_mp4_timing(*reading.text(export, "Video/VideoMp4Timing.txt"))
         n = len(pose_ticks)
         for side, hand in zip(SIDES, hands, strict=True):
             if len(hand.ticks) != n:
@@ -147,12 +123,9 @@ class HoloAssistAdapter(SourceAdapter):
             sig.hands[hand] = HandTrack(keypoints=Stream(ts, kp[:, hand], names=MANO21_NAMES, unit="m", frame=WORLD))
         masked = {side: int(np.isnan(kp[:, h, 0, 0]).sum()) for h, side in enumerate(HANDS)}
         sig.notes += [f"{side} hand: masked in {m} of {n} frames" for side, m in masked.items() if m]
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=self._fps(ts),
+        return human_episode(
+            ref,
+            self._fps(ts),
             states=states,
             cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses={CAMERA: cam},

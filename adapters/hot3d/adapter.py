@@ -45,7 +45,7 @@ ground truth (a truncated file), or projectaria-tools missing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, Literal
 
@@ -61,9 +61,9 @@ from adapters.base import (
     HandTrack,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
+from adapters.hand_reading import HandSource, human_episode, natural_order
 from adapters.hot3d.files import (
     CameraCalibration,
     read_aria_calibration,
@@ -77,7 +77,6 @@ from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.mano import MAKERS
-from schemas.tiers import QualityTier
 
 WORLD = "hot3d_world"
 # The world's up axis per headset (metadata.json `headset`, the maker's `Headset` enum names lower-cased). Settled by
@@ -112,7 +111,7 @@ class Hot3DOptions(AdapterOptions):
     fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
 
 
-class Hot3DAdapter(SourceAdapter):
+class Hot3DAdapter(HandSource):
     name: ClassVar[str] = "hot3d"
     options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
     expects: ClassVar[str] = (
@@ -120,8 +119,7 @@ class Hot3DAdapter(SourceAdapter):
     )
     options: Hot3DOptions
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         refs, others = [], []
         for meta in sorted(root.rglob("metadata.json")):
             seq = meta.parent
@@ -142,7 +140,7 @@ class Hot3DAdapter(SourceAdapter):
         for seq in others:  # inside a sequence (its MPS output) it is part of that sequence, else skipped: said
             if not any(p.as_posix() in kept for p in PurePosixPath(seq.relative_to(root).as_posix()).parents):
                 self._skipped(root, seq)
-        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return natural_order(refs)
 
     def _skipped(self, root: Location, folder: Location) -> None:
         """A folder with a metadata.json and no HOT3D ground truth, noted with what it holds (an Aria recording's
@@ -204,12 +202,9 @@ class Hot3DAdapter(SourceAdapter):
         objects = self._poses(seq / OBJECTS_FILE, ep, "objects") if (seq / OBJECTS_FILE).is_file() else {}
         for uid, (ts, poses) in objects.items():
             states[f"objects/{uid}"] = Stream(secs(ts), poses, unit="se3_4x4", frame=WORLD)
-        return RawEpisode(
-            ref=ref,
-            robot_type=None,
-            embodiment="human",
-            tier=QualityTier.high,
-            native_fps=self.options.fps,
+        return human_episode(
+            ref,
+            self.options.fps,
             states=states,
             cameras=cameras,
             camera_poses={calib.label: camera},

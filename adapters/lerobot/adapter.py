@@ -59,8 +59,7 @@ Per episode, `AdapterError` (discovery yields the episode with `error` set; the 
 - data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
   episodes), field `data_path`; a vector column ragged or null, field = the column; a parquet or mp4 that is a Git
   LFS pointer (a clone without `git lfs`) says so and names `git lfs pull`;
-- a camera that has mp4s for other episodes but not this one (field = the video key, the path expected in the
-  message); an mp4 PyAV cannot open.
+- a camera with mp4s for other episodes, not this one (field: the video key, with the path); an mp4 PyAV can't open.
 Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
 - `timestamp_offset_corrected`: with `timestamp_offset="auto"` the offset parquet - video PTS over the aligned
@@ -83,7 +82,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
-from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterOptions, EpisodeRef, RawEpisode
 from adapters.camera_roles import Role
 from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_annotations
 from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
@@ -93,6 +92,7 @@ from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
 from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.contain import outside, readable_under
 from adapters.storage.location import Location, locate, readable
 from adapters.storage.vanished import SourceVanishedError, vanished

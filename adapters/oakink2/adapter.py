@@ -37,11 +37,10 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import ImageFilesCamera
-from adapters.hand_reading import Reading, bases, human_episode
+from adapters.hand_reading import HandSource, Reading, bases, human_episode
 from adapters.mano_only import ManoOnlyOptions
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
@@ -58,7 +57,7 @@ SLOTS = {EGO: Camera.head, "allocentric_top": Camera.third_person}
 ANNO_DIRS = ("anno_preview", "anno")
 
 
-class OakInk2Adapter(SourceAdapter):
+class OakInk2Adapter(HandSource):
     name: ClassVar[str] = "oakink2"
     options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
     options: ManoOnlyOptions
@@ -67,8 +66,7 @@ class OakInk2Adapter(SourceAdapter):
         " one folder below it"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         found: dict[str, tuple[Location, Location]] = {}
         for base in bases(root):
             for pkl in (p for d in ANNO_DIRS if (base / d).is_dir() for p in sorted((base / d).glob("*.pkl"))):
@@ -77,7 +75,7 @@ class OakInk2Adapter(SourceAdapter):
                     self.note("duplicate_sequence", msg, root=root, path=pkl, episodes=[pkl.stem])
                     continue
                 found[pkl.stem] = (base, pkl)
-        return self.capped(self._ref(*found[token]) for token in sorted(found))
+        return (self._ref(*found[token]) for token in sorted(found))
 
     def _ref(self, base: Location, pkl: Location) -> EpisodeRef:
         token = pkl.stem

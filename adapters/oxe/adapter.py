@@ -67,7 +67,7 @@ from typing import Any, ClassVar
 
 from google.protobuf.message import DecodeError
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
 from adapters.oxe.builder import ADAPTER, Builder, find_builders, load_builder, version_key
 from adapters.oxe.decode import content_hash
 from adapters.oxe.discovery import RecordDiscovery
@@ -75,6 +75,7 @@ from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry

@@ -29,15 +29,7 @@ import numpy as np
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import TypesysError
 
-from adapters.base import (
-    AdapterError,
-    AdapterOptions,
-    EpisodeRef,
-    Language,
-    RawEpisode,
-    SourceAdapter,
-    Stream,
-)
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.array_joints import name_joints
@@ -49,6 +41,7 @@ from adapters.rosbag.fields import by_joint, constant_columns, stack, without_no
 from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location
 from adapters.storage.root import Root

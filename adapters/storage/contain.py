@@ -7,7 +7,7 @@ raises `OutsideRoot` naming the path, what it resolves to and the root when the 
 object store there are no symlinks: the key is normalized (`..` folded) and must start with the root's prefix.
 
 Resolution costs one `lstat` per path component; `contained` caches the resolution of folders (`_real_dir`), so a
-dataset's files cost about one `lstat` each. `SourceAdapter` (`adapters/base.py`) checks every discovered ref's
+dataset's files cost about one `lstat` each. `adapters.source_adapter.SourceAdapter` checks every discovered ref's
 `paths` this way; an adapter checks here too any path it builds from the data while reading (templates, sidecars,
 paths listed in a table).
 """

@@ -27,7 +27,6 @@ episode is quarantined naming that option. Embodiment `human`, tier `high`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -41,11 +40,10 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import Reading, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
@@ -65,7 +63,7 @@ EGO_VIDEOS, ALLO_VIDEOS, ALLO_PARAMS = (
 )
 
 
-class TacoAdapter(SourceAdapter):
+class TacoAdapter(HandSource):
     name: ClassVar[str] = "taco"
     options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
     options: ManoOnlyOptions
@@ -74,8 +72,7 @@ class TacoAdapter(SourceAdapter):
         f" and {EGO_VIDEOS}/ (optional: {ALLO_VIDEOS}/, {ALLO_PARAMS}/) under the same <triplet>/<sequence>"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         hands = root / HANDS
         refs, seen = [], {}
         for triplet in sorted(hands.iterdir()) if hands.is_dir() else []:
@@ -92,7 +89,7 @@ class TacoAdapter(SourceAdapter):
                 seen.setdefault(seq.name, triplet.name)
                 locator = {"triplet": triplet.name, "sequence": seq.name}
                 refs.append(self.new_ref(seq.name, paths, locator=locator, error=error))
-        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return natural_order(refs)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         reading = Reading.of(self, ref)

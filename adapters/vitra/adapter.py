@@ -45,11 +45,10 @@ from adapters.base import (
     Language,
     ManoParams,
     RawEpisode,
-    SourceAdapter,
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
-from adapters.hand_reading import Reading, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
@@ -95,7 +94,7 @@ class VitraOptions(AdapterOptions):
     )
 
 
-class VitraAdapter(SourceAdapter):
+class VitraAdapter(HandSource):
     name: ClassVar[str] = "vitra"
     options_model: ClassVar[type[AdapterOptions]] = VitraOptions
     options: VitraOptions
@@ -104,8 +103,7 @@ class VitraAdapter(SourceAdapter):
         " root, with the raw videos (videos/<video>.mp4, or each dataset's own layout)"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         npys = sorted((p.name, p) for p in root.rglob("*.npy"))
         others = [p for name, p in npys if not EPISODE_FILE.match(name)]
         if others:  # VITRA's intrinsics (<video>.npy) or a dataset it does not name: said, never read
@@ -114,7 +112,7 @@ class VitraAdapter(SourceAdapter):
                 f" (e.g. {others[0].relative_to(root).as_posix()}): not read as episodes"
             )
             self.note("files_not_read", msg, root=root, path=others[0])
-        return self.capped(self._ref(root, name, npy) for name, npy in npys if EPISODE_FILE.match(name))
+        return (self._ref(root, name, npy) for name, npy in npys if EPISODE_FILE.match(name))
 
     def _ref(self, root: Location, name: str, npy: Location) -> EpisodeRef:
         m = EPISODE_FILE.match(name)

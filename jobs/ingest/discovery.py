@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters import get_adapter
-from adapters.base import AdapterError, EpisodeRef, SourceAdapter, natural_key
+from adapters.base import AdapterError, EpisodeRef, natural_key
 from adapters.registry import adapter_class
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import describe, environment_fault
 from adapters.storage.memory_limit import task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished

@@ -1,10 +1,8 @@
-"""The adapter contract (`adapters/base.py`): an error names adapter, file, episode and field and survives discovery
-in a ref's locator; refs sort naturally and cross a process as JSON; streams, hand tracks and raw episodes refuse
-what does not fit; options are validated before any work; `max_episodes` stops discovery pulling."""
+"""The adapter contract's records (`adapters/base.py`): an error names adapter, file, episode and field and survives
+discovery in a ref's locator; refs sort naturally and cross a process as JSON; streams, hand tracks and raw episodes
+refuse what does not fit."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -35,21 +33,6 @@ def test_an_error_names_where_and_survives_discovery() -> None:
     RoboMINDAdapter().raise_discovered(_ref("t/2"))  # no error recorded: nothing raised
 
 
-def test_new_ref_is_the_adapters_own_and_carries_its_error() -> None:
-    adapter = RoboMINDAdapter({"subset": "mine"})
-    ok = adapter.new_ref("t/1", ["/r/a.hdf5"], locator={"row": 3})
-    assert (ok.adapter, ok.source, ok.subset, ok.error) == ("robomind", "robomind", "mine", None)
-    assert (ok.paths, ok.locator) == (("/r/a.hdf5",), {"row": 3})
-    assert RoboMINDAdapter().new_ref("t/1", []).subset == "default"
-    err = adapter.error("is missing", file="/r/a.hdf5", episode="t/2", field="data")
-    flagged = adapter.new_ref("t/2", ["/r/a.hdf5"], subset="s", source="other", locator={"row": 4}, error=err)
-    assert (flagged.subset, flagged.source, flagged.error) == ("s", "other", str(err))
-    assert flagged.locator == {"row": 4, **err.locator()}
-    with pytest.raises(AdapterError, match="is missing") as again:
-        adapter.raise_discovered(flagged)
-    assert again.value.field == "data"
-
-
 def test_refs_sort_naturally_and_cross_a_process_as_json() -> None:
     refs = [_ref("task_327/2"), _ref("task_98/10"), _ref("task_98/9"), _ref("x", subset="a")]
     assert [r.raw_id for r in sorted(refs, key=lambda r: r.sort_key)] == ["x", "task_98/9", "task_98/10", "task_327/2"]
@@ -72,19 +55,3 @@ def test_streams_tracks_and_episodes_refuse_what_does_not_fit() -> None:
     assert HandSignals().empty and not HandSignals(hands={0: HandTrack(gripper=Stream(t, np.ones((4, 1))))}).empty
     ep = RawEpisode(_ref("e"), None, "franka", QualityTier.high, 10.0, states={"q": Stream(t, np.zeros((4, 7)))})
     assert ep.duration_s == pytest.approx(0.3) and not ep.has_action
-
-
-def test_options_are_validated_and_max_episodes_stops_discovery() -> None:
-    with pytest.raises(ValidationError, match="no_such_option"):
-        RoboMINDAdapter({"no_such_option": 1})
-    with pytest.raises(ValidationError, match="max_episodes"):
-        RoboMINDAdapter({"max_episodes": 0})
-    pulled: list[int] = []
-
-    def refs() -> Iterator[EpisodeRef]:
-        for i in range(100):
-            pulled.append(i)
-            yield _ref(str(i))
-
-    assert [r.raw_id for r in RoboMINDAdapter({"max_episodes": 3}).capped(refs())] == ["0", "1", "2"]
-    assert pulled == [0, 1, 2]  # the fourth ref is never read

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.confined import confine
+from adapters.source_adapter import SourceAdapter
 
 
 class Leaky(SourceAdapter):

@@ -1,21 +1,25 @@
-"""The hand sources' shared reading: discovery looks at the root and one folder below it; one episode's `Reading`
-names file, episode and field in every error, refuses a file linked out of the root, asks for the MANO model, and
-turns a refused pickle, bytes that do not parse or a video that does not open into that episode's error."""
+"""The hand sources' shared reading: `HandSource` discovery is the refs of the located root in natural order, pulled
+up to `max_episodes`, the same for every hand source; discovery looks at the root and one folder below it; one
+episode's `Reading` names file, episode and field in every error (a text file's parser's too), refuses a file linked
+out of the root, asks for the MANO model, and turns a refused pickle, bytes that do not parse or a video that does
+not open into that episode's error."""
 
 from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from adapters.base import AdapterError
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import Reading, bases, first, human_episode
+from adapters.hand_reading import HandSource, Reading, bases, first, human_episode, natural_order
 from adapters.pickles import safe_loads
-from adapters.registry import get_adapter
+from adapters.registry import adapter_class, get_adapter
+from adapters.storage.location import Location
 
 
 class _Exploit:
@@ -30,6 +34,45 @@ def _reading(tmp_path: Path, name: str = "taco", **options: str) -> Reading:
     adapter = get_adapter(name, options)
     ref = adapter.new_ref("seq_01", [str(tmp_path / "seq_01")])
     return Reading.of(adapter, ref, tmp_path / "seq_01" / "anno.pkl")
+
+
+class _Counted(HandSource):
+    name = "counted"
+
+    def __init__(self, options: dict[str, int] | None = None) -> None:
+        super().__init__(options)
+        self.pulled: list[str] = []
+        self.root: object = None
+
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        self.root = root
+        for raw_id in ("s10", "s9", "s2"):
+            self.pulled.append(raw_id)
+            yield self.new_ref(raw_id, [])
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        raise NotImplementedError
+
+
+def test_a_hand_source_discovers_its_refs_under_the_located_root_up_to_max_episodes(tmp_path: Path) -> None:
+    adapter = _Counted({"max_episodes": 2})
+    assert [r.raw_id for r in adapter.discover(tmp_path)] == ["s10", "s9"]
+    assert adapter.pulled == ["s10", "s9"]  # the third ref is never made
+    assert isinstance(adapter.root, Location) and str(adapter.root) == str(tmp_path)
+    assert [r.raw_id for r in natural_order(_Counted().refs(tmp_path))] == ["s2", "s9", "s10"]
+    hands = [
+        "arctic",
+        "aria_mps",
+        "egodex",
+        "egoexo4d_egopose",
+        "hoi4d",
+        "holoassist",
+        "hot3d",
+        "oakink2",
+        "taco",
+        "vitra",
+    ]
+    assert [n for n in hands if not issubclass(adapter_class(n), HandSource)] == []
 
 
 def test_discovery_looks_at_the_root_then_its_folders_by_name(tmp_path: Path) -> None:
@@ -54,6 +97,29 @@ def test_errors_name_the_file_the_episode_and_the_field(tmp_path: Path) -> None:
     )
     e = reading.fail("bad", "", tmp_path / "other.npy")  # another file; an empty field is none
     assert (e.file, e.field) == (str(tmp_path / "other.npy"), None)
+
+
+def test_a_text_file_is_read_within_the_budget_and_its_parser_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading = _reading(tmp_path)
+    (tmp_path / "Video").mkdir()
+    (tmp_path / "Video" / "Pose_sync.txt").write_text("1 2 3\n")
+    data, fail = reading.text(tmp_path, "Video/Pose_sync.txt")
+    assert data == b"1 2 3\n"
+    e = fail("3 columns, expected 4", "")  # a parser's error: the file, the episode, the file's name as field
+    assert (e.file, e.episode, e.field) == (str(tmp_path / "Video" / "Pose_sync.txt"), "seq_01", "Video/Pose_sync.txt")
+    assert fail("bad", "ticks").field == "ticks"
+    with pytest.raises(AdapterError, match="missing file") as missing:
+        reading.text(tmp_path, "Video/Intrinsics.txt")
+    assert (missing.value.file, missing.value.field) == (
+        str(tmp_path / "Video" / "Intrinsics.txt"),
+        "Video/Intrinsics.txt",
+    )
+    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", "3")
+    with pytest.raises(AdapterError) as big:
+        reading.text(tmp_path, "Video/Pose_sync.txt")
+    assert (big.value.episode, big.value.field) == ("seq_01", "Video/Pose_sync.txt")
 
 
 def test_the_error_discovery_found_is_raised_first(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from adapters import get_adapter
-from adapters.base import EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import EpisodeRef, RawEpisode
+from adapters.source_adapter import SourceAdapter
 from tests.adapters.egovideo.test_declared_sizes import _video
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures import library_bombs as lb

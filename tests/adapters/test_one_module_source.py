@@ -17,8 +17,9 @@ import pytest
 import yaml
 from scipy.spatial.transform import Rotation
 
-from adapters.base import EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, SourceAdapter, Stream
+from adapters.base import EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.registry import adapter_names
+from adapters.source_adapter import SourceAdapter
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec

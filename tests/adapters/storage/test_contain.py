@@ -10,7 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode, SourceAdapter
+from adapters.base import AdapterError, EpisodeRef, RawEpisode
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.contain import contained, outside
 from schemas.containment import OutsideRoot
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, SourceAdapter, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, RawEpisode, natural_key
+from adapters.source_adapter import SourceAdapter
 from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.discovery import discover_source, interleave, natural_bytes, read_work
 from jobs.spec_models import SourceSpec

@@ -1,0 +1,154 @@
+"""The adapter base class: a `SourceAdapter` is one source format. It `discover`s episodes cheaply (`EpisodeRef`s,
+capped at `max_episodes`, a bad one flagged rather than stopping discovery) and `read`s one into a `RawEpisode` in the
+source's own terms (the records: `adapters.base`). Every subclass's `discover` and `read` pass through containment
+and the per-file boundary (`adapters.confined`); what discovery learns about the source as a whole it `note`s as
+`SourceFinding`s, and `expects` says what a root of the source holds, for a root that yields nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any, ClassVar
+
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.confined import confined_discover, flagged_first
+from adapters.storage.location import Location, Where, locate
+from schemas.findings import Severity, SourceFinding
+from schemas.storage import StorageOptions
+
+
+class SourceAdapter(ABC):
+    """One source format. Subclasses set `name`, `options_model`, `expects`, and implement `discover` and `read`."""
+
+    name: ClassVar[str]
+    options_model: ClassVar[type[AdapterOptions]] = AdapterOptions
+    # what a root of this source holds, said when a root yields no episode ("meta/info.json here or ..."), or empty
+    expects: ClassVar[str] = ""
+    # why no episode of this source can hold an action, for a source that never has one ("" when some may): a job
+    # spec's `tier: high|low` is then refused, since the judging step lowers every episode to actionless
+    no_actions: ClassVar[str] = ""
+    refs_seen: ClassVar[bool] = False  # a ref names only files discovery found (`adapters.storage.vanished` all_seen)
+
+    def __init__(
+        self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
+    ) -> None:
+        self.options = (
+            options if isinstance(options, self.options_model) else self.options_model.model_validate(options or {})
+        )
+        self.storage = storage  # the object store's options (endpoint, credential) for this source's URLs
+        self._noted: list[SourceFinding] = []
+
+    def locate(self, where: Where) -> Location:
+        """A Location for the root or a ref's path, read with this source's storage options (a URL's credential
+        rides on the Location it gives, and on every path made from it)."""
+        return locate(where, self.storage)
+
+    def note(
+        self,
+        code: str,
+        message: str,
+        *,
+        root: Path | str,
+        severity: Severity = "warning",
+        subset: str | None = None,
+        path: Path | str | None = None,
+        episodes: Iterable[str] | None = None,
+    ) -> SourceFinding:
+        """Record a source finding while discovering (a folder skipped and why, files the layout does not name)."""
+        found = SourceFinding(
+            source=self.name,
+            adapter=self.name,
+            root=str(root),
+            subset=subset,
+            code=code,
+            severity=severity,
+            message=message,
+            path=None if path is None else str(path),
+            episodes=None if episodes is None else tuple(episodes),
+        )
+        if found not in self._noted:
+            self._noted.append(found)
+        return found
+
+    def findings(self) -> list[SourceFinding]:
+        """What discovery learned about the source as a whole, once `discover` has been iterated: the findings it
+        noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""
+        return list(self._noted)
+
+    def inside(self, root: Any, path: Any, *, field: str | None = None, episode: str | None = None) -> Any:
+        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
+        this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
+        tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
+        from adapters.storage.contain import contained
+        from schemas.containment import OutsideRoot
+
+        try:
+            return contained(root, path)
+        except OutsideRoot as e:
+            raise self.error(str(e), file=e.path, episode=episode, field=field) from e
+
+    @classmethod
+    def root_problem(cls, root: Path) -> str | None:
+        """Why the local folder `root` cannot be a root of this source, found at a glance (a spec error, before any
+        work); None when it may be one. The default knows no layout: a root that yields nothing is then said by
+        discovery (`schemas.findings.NO_EPISODES`)."""
+        return None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's `discover` and `read` pass through containment and the per-file boundary (`confined.py`),
+        so no adapter can forget them: a ref one of whose `paths` leaves the root (`..`, absolute, a symlink out)
+        comes back flagged, `read` raises such a flag first, and a parse error left uncaught costs its file only."""
+        super().__init_subclass__(**kwargs)
+        if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
+            cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]
+        if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
+            cls.read = flagged_first(cls.__dict__["read"], AdapterError)  # type: ignore[method-assign]
+
+    @abstractmethod
+    def discover(self, root: Path) -> Iterator[EpisodeRef]:
+        """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
+        `error` set instead of stopping discovery."""
+
+    def raise_discovered(self, ref: EpisodeRef) -> None:
+        """Raise the error discovery found for `ref` (`AdapterError.locator`), naming its episode; else nothing."""
+        err = ref.locator.get("error")
+        if err is not None:
+            raise self.error(err["message"], file=err["file"], episode=ref.raw_id, field=err["field"])
+
+    def capped(self, refs: Iterable[EpisodeRef]) -> Iterator[EpisodeRef]:
+        """The first `max_episodes` of `refs` (all when unset), pulled lazily: discovery stops reading there."""
+        return islice(refs, self.options.max_episodes)
+
+    def new_ref(
+        self,
+        raw_id: str,
+        paths: Iterable[str],
+        *,
+        subset: str | None = None,
+        source: str | None = None,
+        locator: dict[str, Any] | None = None,
+        error: AdapterError | None = None,
+    ) -> EpisodeRef:
+        """A ref of this adapter (`source`: its name unless given; `subset`: given, else the `subset` option, else
+        "default"); an `error` flags it, its `AdapterError.locator` form kept for `raise_discovered`."""
+        return EpisodeRef(
+            adapter=self.name,
+            source=source or self.name,
+            subset=subset or self.options.subset or "default",
+            raw_id=raw_id,
+            paths=tuple(paths),
+            locator={**(locator or {}), **(error.locator() if error is not None else {})},
+            error=None if error is None else str(error),
+        )
+
+    @abstractmethod
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        """Read one episode; raise `AdapterError` naming file, episode and field on bad input."""
+
+    def error(
+        self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
+    ) -> AdapterError:
+        return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)

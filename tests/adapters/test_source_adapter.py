@@ -1,0 +1,48 @@
+"""The adapter base class (`adapters/source_adapter.py`): a ref made by `new_ref` is the adapter's own and carries
+the error discovery found, raised again at read; options are validated before any work; `max_episodes` stops
+discovery pulling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.base import AdapterError, EpisodeRef
+from adapters.robomind.adapter import RoboMINDAdapter
+
+
+def _ref(raw_id: str, subset: str = "s") -> EpisodeRef:
+    return EpisodeRef(adapter="robomind", source="robomind", subset=subset, raw_id=raw_id, paths=())
+
+
+def test_new_ref_is_the_adapters_own_and_carries_its_error() -> None:
+    adapter = RoboMINDAdapter({"subset": "mine"})
+    ok = adapter.new_ref("t/1", ["/r/a.hdf5"], locator={"row": 3})
+    assert (ok.adapter, ok.source, ok.subset, ok.error) == ("robomind", "robomind", "mine", None)
+    assert (ok.paths, ok.locator) == (("/r/a.hdf5",), {"row": 3})
+    assert RoboMINDAdapter().new_ref("t/1", []).subset == "default"
+    err = adapter.error("is missing", file="/r/a.hdf5", episode="t/2", field="data")
+    flagged = adapter.new_ref("t/2", ["/r/a.hdf5"], subset="s", source="other", locator={"row": 4}, error=err)
+    assert (flagged.subset, flagged.source, flagged.error) == ("s", "other", str(err))
+    assert flagged.locator == {"row": 4, **err.locator()}
+    with pytest.raises(AdapterError, match="is missing") as again:
+        adapter.raise_discovered(flagged)
+    assert again.value.field == "data"
+
+
+def test_options_are_validated_and_max_episodes_stops_discovery() -> None:
+    with pytest.raises(ValidationError, match="no_such_option"):
+        RoboMINDAdapter({"no_such_option": 1})
+    with pytest.raises(ValidationError, match="max_episodes"):
+        RoboMINDAdapter({"max_episodes": 0})
+    pulled: list[int] = []
+
+    def refs() -> Iterator[EpisodeRef]:
+        for i in range(100):
+            pulled.append(i)
+            yield _ref(str(i))
+
+    assert [r.raw_id for r in RoboMINDAdapter({"max_episodes": 3}).capped(refs())] == ["0", "1", "2"]
+    assert pulled == [0, 1, 2]  # the fourth ref is never read
