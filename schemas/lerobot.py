@@ -380,7 +380,11 @@ def load_info(path: Path) -> InfoJson:
         raise MetaFileError(path, str(e)) from e
     # parsed by Python's json, not pydantic's Rust parser: under a task's memory limit an allocation the limit refuses
     # is a MemoryError there, where Rust aborts the process (pydantic-core panicked, then hung, on a 36 MB info.json)
-    return InfoJson.model_validate(json.loads(raw))
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # the file named, as every meta file's error names it
+        raise MetaFileError(path, f"{path}: not valid JSON ({e})") from e
+    return InfoJson.model_validate(doc)
 
 
 def load_entries(path: Path, model: type[_M]) -> list[_M]:
