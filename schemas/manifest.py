@@ -158,7 +158,12 @@ class Manifest(BaseModel):
     @classmethod
     def load(cls, manifest_dir: Path) -> Manifest:
         # Python's json, not pydantic's Rust parser, which aborts where a memory limit refuses it (`load_info`)
-        return cls.model_validate(json.loads((Path(manifest_dir) / MANIFEST_JSON).read_text(encoding="utf-8")))
+        path = Path(manifest_dir) / MANIFEST_JSON
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:  # the file named, as `load_info` names info.json
+            raise ValueError(f"{path}: not valid JSON ({e})") from e
+        return cls.model_validate(doc)
 
     def dump(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

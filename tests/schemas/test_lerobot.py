@@ -13,6 +13,7 @@ from schemas.lerobot import (
     EpisodeStatsEntry,
     FeatureSpec,
     InfoJson,
+    MetaFileError,
     TaskEntry,
     default_features,
     dump_info,
@@ -298,3 +299,12 @@ def test_torn_jsonl_line_names_file_and_line(tmp_path) -> None:
 def test_non_ascii_task_written_unescaped() -> None:
     entry = TaskEntry(task_index=0, task="把杯子放在盘子上")
     assert dump_jsonl_line(entry.to_json()) == '{"task_index": 0, "task": "把杯子放在盘子上"}\n'
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"fps": 10,', b"\xff\xfe{}"])
+def test_an_info_json_that_does_not_parse_names_its_file(tmp_path, body: bytes) -> None:
+    """Python's json parses info.json (pydantic's Rust parser aborts under a memory limit); its error names no file,
+    so load_info names it, as every meta file's error does (a torn write, a truncated copy, another encoding)."""
+    (tmp_path / "info.json").write_bytes(body)
+    with pytest.raises(MetaFileError, match=r"info\.json: not valid JSON"):
+        load_info(tmp_path / "info.json")

@@ -129,3 +129,10 @@ def test_manifest_json_round_trip(tmp_path: Path) -> None:
     assert back == manifest and back.weight_unit == "frame" and back.routing == RoutingTable.default()
     with pytest.raises(ValidationError, match="manifest name"):
         Manifest.model_validate({**manifest.model_dump(), "name": "../escape"})
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"name": "m",', b"\xff\xfe{}"])
+def test_a_manifest_json_that_does_not_parse_names_its_file(tmp_path: Path, body: bytes) -> None:
+    (tmp_path / "manifest.json").write_bytes(body)
+    with pytest.raises(ValueError, match=r"manifest\.json: not valid JSON"):
+        Manifest.load(tmp_path)

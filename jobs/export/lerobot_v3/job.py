@@ -279,8 +279,9 @@ def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
         if not folder.startswith(base):
             raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
         folder = str(local_root / folder.removeprefix(base))
-    if not entries_file(folder).is_file():
-        raise PlanError(f"{folder}: no {entries_file(folder).name}{missing_hint(given, root)}")
+    entries = entries_file(folder)
+    if not entries.is_file():
+        raise PlanError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
     return Path(folder)
 
 

@@ -242,9 +242,10 @@ def manifest_plan(
     `manifest` as `--manifest` takes it (`jobs.catalog.manifest_arg`)."""
     mdir = Path(manifest_folder(manifest, corpus.root))
     name = mdir.name
-    if not entries_file(mdir).is_file():
-        raise PlanError(f"{mdir}: no {entries_file(mdir).name}{missing_hint(manifest, corpus.root)}")
-    rows = pq.read_table(entries_file(mdir)).to_pylist()
+    entries = entries_file(mdir)  # manifest.json read once: the entries file it names
+    if not entries.is_file():
+        raise PlanError(f"{mdir}: no {entries.name}{missing_hint(manifest, corpus.root)}")
+    rows = pq.read_table(entries).to_pylist()
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
     if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
