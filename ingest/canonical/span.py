@@ -128,7 +128,7 @@ def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
 
 
 def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
-    grid = rs.make_grid(t_start, t_end, CANONICAL_FPS)
+    grid = rs.make_grid(t_start, t_end)
     n = len(grid)
     sample_abs, row_clock = t_start + grid, None
     if ctx.rows is not None:  # every frame at one row: its image and its state recorded together
