@@ -52,7 +52,7 @@ from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
 from ingest.qa.state import DimLimits
 from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
-from schemas.canonical import CANONICAL_FPS, image_key
+from schemas.canonical import image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.realdata import realdata
 
@@ -111,17 +111,17 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
 
 def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
     """The behaviour phase as wired at ingest (it answers new records with its verdicts)."""
-    cfg, fps = spec.behaviour, CANONICAL_FPS
+    cfg = spec.behaviour
     workspace = spec.validity.limits_for(ep.embodiment).workspace
     work = ep  # a frozen record: the phase answers new ones
     t0 = time.perf_counter()
-    cut = idle_cut(work.state, work.mask, fps, cfg, workspace)
-    done = assess_arrays(work, fps, cfg, workspace, cut=cut).episode
+    cut = idle_cut(work.state, work.mask, cfg, workspace)
+    done = assess_arrays(work, cfg, workspace, cut=cut).episode
     tap = FrameTap()
     for name, stack in frames.items():
         for f in stack:
             tap.add(name, f)
-    assess_cameras(done, tap, fps)
+    assess_cameras(done, tap)
     return time.perf_counter() - t0
 
 

@@ -141,9 +141,9 @@ def canon(raw: RawEpisode, cost: list[tuple[float, float]] | None = None) -> lis
         return [(QualityTier.rejected, [result.rejection_message() or "rejected"], None)]
     for ep in result.episodes if cost is not None else ():
         t0 = time.perf_counter()
-        signal_checks(ep, SPEC.fps, SPEC.behaviour)
+        signal_checks(ep, SPEC.behaviour)
         t1 = time.perf_counter()
-        measure_arrays(ep, SPEC.fps, SPEC.behaviour)
+        measure_arrays(ep, SPEC.behaviour)
         cost.append((t1 - t0, time.perf_counter() - t1))
     return [
         (ep.tier, [r.split(":", 1)[0] for r in ep.tier_reasons if FINDING.match(r)], ep.behaviour)

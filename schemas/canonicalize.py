@@ -16,6 +16,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, Camera
 from schemas.image_size import ImageSpec
 from schemas.qa import QAConfig
+from schemas.thresholds import threshold_model
 
 
 class GapPolicy(StrEnum):
@@ -74,8 +75,9 @@ def _default_limits() -> dict[str, KinematicLimits]:
     }
 
 
-class ValidityConfig(BaseModel):
-    """Thresholds of `check_validity`. Limits are per embodiment name, `default_limits` for unnamed embodiments."""
+class _Validity(BaseModel):
+    """Thresholds of `check_validity` (the scalars in `schemas/validity.toml`). Limits are per embodiment name,
+    `default_limits` for unnamed embodiments."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -86,31 +88,13 @@ class ValidityConfig(BaseModel):
         default_factory=lambda: KinematicLimits(workspace=_UNIT_SANITY),
         description="generous limits (3 m/s, 30 m/s^2, 5 m cube) that only catch teleports and unit errors",
     )
-    min_confidence: float = Field(
-        0.5, ge=0, le=1, description="hand-tracking confidence below which a frame is occluded (MediaPipe's default)"
-    )
-    min_length_frames: int = Field(
-        10, ge=1, description="shortest span kept (1 s at 10 Hz: one action chunk); shorter episodes are rejected"
-    )
-    min_hand_motion_m: float = Field(
-        0.04,
-        ge=0,
-        description="human: a window in which no hand's wrist or fingertips spread this far (bounding-box diagonal)"
-        " is motionless and removed; 4 cm is well above tracking jitter of a few mm",
-    )
-    motion_window_s: float = Field(
-        3.0, gt=0, description="human: length of the centred rolling window of the motion check; shorter pauses stay"
-    )
-    max_gap_fraction: float = Field(
-        0.5, gt=0, le=1, description="reject the episode when more than this fraction of its frames is invalid"
-    )
     policy: Literal["drop", "mask"] = Field(
         "drop",
         description="drop: invalid frames split the episode into valid spans (LDA discards them); mask: they stay"
         " inside spans with valid=False",
     )
 
-    def keeping_short(self, why: str) -> ValidityConfig:
+    def keeping_short(self, why: str) -> _Validity:
         """This config for an episode its source keeps however short (`RawEpisode.keep_short`, `why` non-empty):
         `min_length_frames` 1; itself when `why` is empty."""
         return self.model_copy(update={"min_length_frames": 1}) if why else self
@@ -119,43 +103,15 @@ class ValidityConfig(BaseModel):
         return self.limits.get(embodiment, self.default_limits)
 
 
-class QualityConfig(BaseModel):
-    """Thresholds of `assess_quality`. Defaults flag what LDA calls low quality: pauses, retries, failures."""
+class _Quality(BaseModel):
+    """Thresholds of `assess_quality` (`schemas/quality.toml`). Defaults flag what LDA calls low quality: pauses,
+    retries, failures."""
 
     model_config = ConfigDict(frozen=True)
 
-    idle_speed_m_s: float = Field(
-        0.02,
-        gt=0,
-        description="a frame is idle when no wrist or fingertip moves more than this rate times the idle window"
-        " (2 cm in 1 s: well below any purposeful move, above mm tracking jitter)",
-    )
-    idle_gripper_per_s: float = Field(
-        0.05, gt=0, description="gripper opening change per second below which the gripper is idle"
-    )
-    idle_window_s: float = Field(
-        1.0,
-        gt=0,
-        description="centred window over which motion is the bounding-box spread: jitter does not add up, and an"
-        " out-and-back move within the window still counts",
-    )
-    max_idle_ratio: float = Field(0.5, ge=0, le=1, description="demote to low above this fraction of idle frames")
-    max_reversals_per_s: float = Field(
-        2.0,
-        gt=0,
-        description="oscillation: wrist direction reversals per second above which the trajectory counts as retries"
-        " or jitter. Purposeful reaching reverses well under once a second; intentional periodic tasks (wiping) can"
-        " exceed it, raise it per source",
-    )
-    reversal_min_amplitude_m: float = Field(
-        0.015, gt=0, description="a reversal counts only if the wrist travelled this far along the axis (prominence)"
-    )
-    max_invalid_fraction: float = Field(
-        0.2, ge=0, le=1, description="demote to low above this fraction of frames failing a validity check"
-    )
-    min_frames: int = Field(
-        5, ge=2, description="motion signals (idle, oscillation) are not measured on fewer kept frames"
-    )
+
+ValidityConfig = threshold_model("ValidityConfig", _Validity, "validity.toml")
+QualityConfig = threshold_model("QualityConfig", _Quality, "quality.toml")
 
 
 class CanonicalizeSpec(BaseModel):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.arrow import arrow_schema, arrow_type
 from schemas.behaviour import BehaviourConfig
+from schemas.thresholds import threshold_model
 from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -37,95 +38,25 @@ APPROACH_BINS = 180 // APPROACH_BIN_DEG
 HUMAN_HAND_LENGTH_M = (0.14, 0.24)
 
 
-class QAConfig(BaseModel):
-    """Thresholds of the geometry QA; a dataset whose measured value falls outside one gets a warning naming it."""
+class _QA(BaseModel):
+    """Thresholds of the geometry QA (the scalars in `schemas/qa.toml`); a dataset whose measured value falls outside
+    one gets a warning naming it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_depth_m: float = Field(
-        0.01, gt=0, description="a keypoint nearer than this along the camera's viewing axis is not in front of it"
-    )
-    min_in_front_fraction: float = Field(
-        0.9, ge=0, le=1, description="frames whose hand keypoints lie (mostly) in front of the camera, at least"
-    )
-    min_in_image_fraction: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="frames whose hand keypoints project (mostly) inside the image through the camera's lens, at"
-        " least (per episode and per dataset: `ingest/qa/bounds.toml` says why)",
-    )
-    max_past_video_fraction: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="the raw episode's hand samples more than a frame period outside its video, at most (per episode"
-        " and per dataset: `ingest/qa/bounds.toml` says why)",
-    )
-    min_ahead_fraction: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="egocentric: tracked wrists ahead of the wearer (+x of the first camera pose's heading), at least",
-    )
-    min_below_eyes_fraction: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="egocentric: tracked wrists below the eyes (-z of the first camera position), at least",
-    )
-    top_down_max_deg: float = Field(
-        45.0,
-        gt=0,
-        lt=90,
-        description="approach axis within this angle of straight down is top-down, of straight up is up, else side",
-    )
-    max_approach_up_fraction: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="frames whose approach axis points up, at most (a tool reaching at the ceiling"
-        " most of the time is a rotation convention error)",
-    )
-    max_speed_ratio: float = Field(
-        1.0, gt=0, description="p99 wrist speed over the embodiment's validity speed limit, at most"
-    )
-    max_acc_ratio: float = Field(
-        1.0, gt=0, description="p99 wrist acceleration over the embodiment's validity acceleration limit, at most"
-    )
     hand_length_m: tuple[float, float] = Field(
         HUMAN_HAND_LENGTH_M, description="[low, high] of the median wrist -> middle fingertip bone chain (metres)"
     )
-    max_bone_length_cv: float = Field(
-        0.1,
-        gt=0,
-        description="median coefficient of variation of a bone's length over frames, at most (bones are"
-        " rigid; tracking jitter stays well below 10%)",
-    )
-    min_gripper_opening: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="a gripper that never opens past this (0 closed .. 1 open) is suspect: a width in"
-        " metres or a scale error",
-    )
-    gripper_tolerance: float = Field(0.02, ge=0, description="how far outside 0..1 a gripper opening may stray")
-    max_action_pos_err_m: float = Field(
-        1e-3, gt=0, description="p95 error of state t + position delta against state t+1, at most (metres)"
-    )
-    max_action_rot_err_deg: float = Field(
-        1.0, gt=0, description="p95 angle between state t composed with the rotation delta and state t+1, at most"
-    )
-    min_left_of_right_fraction: float = Field(
-        0.5, ge=0, le=1, description="two-handed data: frames with the left wrist to the left (+y) of the right one"
-    )
 
     @model_validator(mode="after")
-    def _ordered(self) -> QAConfig:
+    def _ordered(self) -> _QA:
         lo, hi = self.hand_length_m
         if not 0 < lo < hi:
             raise ValueError(f"hand_length_m must be [low, high] with 0 < low < high, got {list(self.hand_length_m)}")
         return self
+
+
+QAConfig = threshold_model("QAConfig", _QA, "qa.toml")
 
 
 class QARecord(BaseModel):

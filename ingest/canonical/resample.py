@@ -68,18 +68,16 @@ def _bracket(t: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return i0, i1, np.clip(w, 0.0, 1.0)
 
 
-def make_grid(t_start: float, t_end: float, fps: int = CANONICAL_FPS) -> np.ndarray:
+def make_grid(t_start: float, t_end: float) -> np.ndarray:
     """Grid times relative to t_start: k / fps for k = 0..floor((t_end - t_start) * fps + 1e-9); float64.
 
     Computed as `arange(n) / fps` (one rounding per element, no accumulation), so frame k's timestamp is the float
     nearest k / fps however long the episode. The 1e-9 frame slack absorbs float error in `t_end - t_start`.
     """
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
     if not (np.isfinite(t_start) and np.isfinite(t_end)) or t_end < t_start:
         raise ValueError(f"bad grid span [{t_start}, {t_end}]")
-    n = int(np.floor((t_end - t_start) * fps + 1e-9)) + 1
-    return np.arange(n, dtype=np.float64) / fps
+    n = int(np.floor((t_end - t_start) * CANONICAL_FPS + 1e-9)) + 1
+    return np.arange(n, dtype=np.float64) / CANONICAL_FPS
 
 
 def common_span(streams_t: Iterable[np.ndarray]) -> tuple[float, float]:
@@ -159,7 +157,7 @@ def resample_poses(t: np.ndarray, poses: np.ndarray, grid: np.ndarray) -> np.nda
     return out
 
 
-def accumulate(t: np.ndarray, values: np.ndarray, grid: np.ndarray, fps: float = CANONICAL_FPS) -> np.ndarray:
+def accumulate(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Relative values (per-step increments: a delta action) on the grid, float64 (N, ...): frame k holds what the
     stream moves over [grid[k], grid[k] + 1 / fps), so the frames sum to what the stream sums over them, where
     sampling would keep one row in two at 20 Hz (issue 55: an Isaac Lab IK-Rel demo's deltas summed 0.44 after
@@ -181,11 +179,11 @@ def accumulate(t: np.ndarray, values: np.ndarray, grid: np.ndarray, fps: float =
     keep = np.append(t[1:] != t[:-1], True)  # the last of each run of equal times
     t, flat = t[keep], v[keep].reshape(int(keep.sum()), -1)
     step = np.diff(t)
-    ends = np.append(t[1:], t[-1] + (float(np.median(step)) if len(step) else 1.0 / fps))
+    ends = np.append(t[1:], t[-1] + (float(np.median(step)) if len(step) else 1.0 / CANONICAL_FPS))
     knots = np.append(t, ends[-1])
     nan = ~np.isfinite(flat)
     total = np.vstack([np.zeros((1, flat.shape[1])), np.cumsum(np.where(nan, 0.0, flat), axis=0)])
-    edges = np.append(grid, grid[-1] + 1.0 / fps)
+    edges = np.append(grid, grid[-1] + 1.0 / CANONICAL_FPS)
     i = np.clip(np.searchsorted(knots, edges, side="right") - 1, 0, len(t) - 1)
     w = np.clip((edges - knots[i]) / (knots[i + 1] - knots[i]), 0.0, 1.0)[:, None]
     at = total[i] + w * (total[i + 1] - total[i])  # the running sum at each edge, linear within a sample's step

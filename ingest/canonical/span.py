@@ -128,7 +128,7 @@ def _cut_reasons(ctx: EpisodeContext, span: Span, a: int, b: int) -> list[str]:
 
 
 def _grid(ctx: EpisodeContext, t_start: float, t_end: float, suffix: str) -> Span:
-    grid = rs.make_grid(t_start, t_end, CANONICAL_FPS)
+    grid = rs.make_grid(t_start, t_end)
     n = len(grid)
     sample_abs, row_clock = t_start + grid, None
     if ctx.rows is not None:  # every frame at one row: its image and its state recorded together
@@ -243,7 +243,6 @@ def _validity(ctx: EpisodeContext, span: Span) -> ValidityReport:
         keypoints=span.keypoints if ctx.human else None,
         confidence=confidence,
         human=ctx.human,
-        fps=CANONICAL_FPS,
         # a human hand untracked in a frame leaves the other hand's; a robot's non-finite arm is a defect of its frame
         hand_valid=span.tracked if ctx.human else None,
     )
@@ -273,7 +272,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
     part, cuts = (a, b), _cut_reasons(ctx, span, a, b)
     workspace = spec.validity.limits_for(ctx.emb.name).workspace
     held = untracked_held(span.state, span.tracked)  # a hand's untracked frames hold its last values, for the QA
-    idle = idle_cut(held[a:b], mask, CANONICAL_FPS, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
+    idle = idle_cut(held[a:b], mask, spec.behaviour, workspace, _state_natives(ctx, span, a, b))
     a, b = a + idle.start, a + idle.stop
     m = b - a
     sub_t0 = span.t_start + a / CANONICAL_FPS
@@ -310,7 +309,7 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         outcome_native=None if nat.outcome is None else nat.outcome[a:b],
         outcome_native_names=nat.outcome_names,
         outcome_native_valid=None if nat.outcome_valid is None else nat.outcome_valid[a:b],
-        action_config=_segments(raw, raw.native_fps, sub_t0, m, CANONICAL_FPS) or None,
+        action_config=_segments(raw, raw.native_fps, sub_t0, m) or None,
         span_s=(sub_t0, sub_t0 + (m - 1) / CANONICAL_FPS),
         validity=dict(span.validity.reasons),
         joint_units=ctx.joint_units,
@@ -355,13 +354,13 @@ def _task_text(raw: RawEpisode) -> str:
     return next((x.text.strip() for k in kinds for x in raw.language if x.kind == k and x.text.strip()), "")
 
 
-def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int, fps: int) -> list[ActionSegment]:
+def _segments(raw: RawEpisode, native_fps: float | None, start_s: float, n: int) -> list[ActionSegment]:
     out = []
     for seg in raw.action_config or []:
         if not native_fps:
             break
-        a = max(0, round((seg.start_frame / native_fps - start_s) * fps))
-        b = min(n, round((seg.end_frame / native_fps - start_s) * fps))
+        a = max(0, round((seg.start_frame / native_fps - start_s) * CANONICAL_FPS))
+        b = min(n, round((seg.end_frame / native_fps - start_s) * CANONICAL_FPS))
         if b > a:
             extra = seg.model_extra or {}
             out.append(ActionSegment(start_frame=a, end_frame=b, action_text=seg.action_text, **extra))

@@ -39,6 +39,7 @@ import numpy as np
 from ingest.qa.validity import runs
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import Why
+from schemas.canonical import CANONICAL_FPS
 
 # The ends of the ranges recorders encode positions in, when no description gives limits: 0..1 (a gripper opening,
 # Bridge's `gripper_open`), -1..1, 0..100 and -100..100 (lerobot's motor normalisations RANGE_0_100 for grippers and
@@ -92,7 +93,6 @@ def explain_hold(
     b: int,
     limits: tuple[float, float] | None,
     move: float,
-    fps: float,
     config: BehaviourConfig,
 ) -> Why | None:
     """Why the column `x` (N,) held `x[a]` over frames [a, b) while `command` (N,) moved more than `move` is not a
@@ -100,7 +100,7 @@ def explain_hold(
     if not config.explain_holds:
         return None
     v = float(x[a])
-    stop = max(a + 1, b - round(config.explain_lag_s * fps))
+    stop = max(a + 1, b - round(config.explain_lag_s * CANONICAL_FPS))
     c = np.asarray(command[a:stop], np.float64) - v
     if np.ptp(c) <= move:
         return "unused"
@@ -164,7 +164,6 @@ def channel_clamp(
     x: np.ndarray,
     command: np.ndarray,
     limits: tuple[float, float],
-    fps: float,
     moving: np.ndarray,
     config: BehaviourConfig,
 ) -> Clamp | None:
@@ -191,7 +190,7 @@ def channel_clamp(
         at_cmd = np.abs(cmd - v) <= eps
         both = (np.abs(x - v) <= eps) & at_cmd
         starts, ends = runs(both)
-        need = max(2, round(config.plateau_min_s * fps))
+        need = max(2, round(config.plateau_min_s * CANONICAL_FPS))
         spans = [(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b - a >= need]
         cut = False
         for a, _ in spans:

@@ -14,6 +14,7 @@ from ingest.qa.projection import CameraView, view_fractions
 from ingest.qa.rotations import rotations
 from schemas.canonical import (
     BONES,
+    CANONICAL_FPS,
     GRIPPER,
     MANO21_NAMES,
     WRIST_POS,
@@ -42,11 +43,11 @@ def approach_stats(axes: np.ndarray, top_down_max_deg: float) -> tuple[float, fl
     return down, 1.0 - down - up, up, hist.tolist()
 
 
-def speeds_and_accelerations(positions: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def speeds_and_accelerations(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference speeds (N-1,) and accelerations (N-2,) of an (N, 3) track on a uniform grid; steps that
     touch a non-finite position are dropped."""
-    vel = np.diff(positions.astype(np.float64), axis=0) * fps
-    acc = np.diff(vel, axis=0) * fps
+    vel = np.diff(positions.astype(np.float64), axis=0) * CANONICAL_FPS
+    acc = np.diff(vel, axis=0) * CANONICAL_FPS
     speed, accel = np.linalg.norm(vel, axis=1), np.linalg.norm(acc, axis=1)
     return speed[np.isfinite(speed)], accel[np.isfinite(accel)]
 
@@ -117,7 +118,6 @@ def measure(
     keypoints: np.ndarray,
     mask: np.ndarray,
     *,
-    fps: float,
     limits: KinematicLimits,
     config: QAConfig,
     camera: CameraView | None = None,
@@ -166,7 +166,7 @@ def measure(
             out.update(zip(("approach_down", "approach_side", "approach_up", "approach_hist"), stats, strict=True))
 
     if hands and n >= 3:
-        tracks = [speeds_and_accelerations(state[:, hand_dims(h, WRIST_POS)], fps) for h in hands]
+        tracks = [speeds_and_accelerations(state[:, hand_dims(h, WRIST_POS)]) for h in hands]
         speed, acc = np.concatenate([s for s, _ in tracks]), np.concatenate([a for _, a in tracks])
         if len(acc):
             out.update(zip(("speed_p50", "speed_p95", "speed_p99"), _percentiles(speed, (50, 95, 99)), strict=True))

@@ -24,6 +24,7 @@ from scipy.ndimage import median_filter
 
 from ingest.qa.signals import Channel, Unit
 from schemas.behaviour import BehaviourConfig
+from schemas.canonical import CANONICAL_FPS
 
 # Below these a step is resolution, not motion: a 12-bit encoder's tick is 1.5e-3 rad; positions are stored to
 # 0.1 mm or better; a column of unknown unit is read to a thousandth of its range.
@@ -46,9 +47,9 @@ class Glitch:
         return min(self.value / config.glitch_bound(self.unit), self.sigma / config.glitch_sigma_low)
 
 
-def window(fps: float, config: BehaviourConfig) -> int:
+def window(config: BehaviourConfig) -> int:
     """L: the longest excursion in frames (at least one)."""
-    return max(1, round(config.glitch_max_s * fps))
+    return max(1, round(config.glitch_max_s * CANONICAL_FPS))
 
 
 def trend(values: np.ndarray, half: int) -> np.ndarray:
@@ -73,11 +74,11 @@ def step_sigma(values: np.ndarray, rotation: bool, floor: float) -> float:
     return max(1.4826 * float(np.median(moving)) if len(moving) else 0.0, floor)
 
 
-def channel_glitch(ch: Channel, fps: float, config: BehaviourConfig) -> Glitch | None:
+def channel_glitch(ch: Channel, config: BehaviourConfig) -> Glitch | None:
     """The channel's largest excursion; None when it is too short to have a trend or not finite (NaN/Inf are
     counted and routed by their own check)."""
     v = ch.values
-    half = window(fps, config)
+    half = window(config)
     if len(v) < 2 * half + 2 or not np.isfinite(v).all():
         return None
     base = trend(v, half)
@@ -86,7 +87,7 @@ def channel_glitch(ch: Channel, fps: float, config: BehaviourConfig) -> Glitch |
     peak = float(out[t])
     if ch.unit == "span":
         span = float(np.ptp(base[:, 0]))
-        value = _share(peak, span) - _commanded(ch.command, t, half, round(config.tracking_max_lag_s * fps))
+        value = _share(peak, span) - _commanded(ch.command, t, half, round(config.tracking_max_lag_s * CANONICAL_FPS))
         floor = RESOLUTION["span"] * (span if span > 0 else peak) or 1.0  # a flat trend: its own excursion's
     else:
         value, floor = peak, RESOLUTION[ch.unit]
@@ -97,7 +98,7 @@ def channel_glitch(ch: Channel, fps: float, config: BehaviourConfig) -> Glitch |
         a -= 1
     while b + 1 < len(out) and above[b + 1]:
         b += 1
-    return Glitch(ch.name, max(float(value), 0.0), ch.unit, float(sigma), t, (b - a + 1) / fps)
+    return Glitch(ch.name, max(float(value), 0.0), ch.unit, float(sigma), t, (b - a + 1) / CANONICAL_FPS)
 
 
 SHARE_CAP = 1e3  # a share of a trend that does not move at all (a resting column's one excursion): finite, for JSON
@@ -117,7 +118,7 @@ def _commanded(command: np.ndarray | None, frame: int, half: int, lag: int) -> f
     return _share(float(np.abs(command - base)[lo:hi].max()), float(np.ptp(base)))
 
 
-def worst_glitch(channels: list[Channel], fps: float, config: BehaviourConfig) -> Glitch | None:
+def worst_glitch(channels: list[Channel], config: BehaviourConfig) -> Glitch | None:
     """The episode's glitch: the measured channel with the highest `Glitch.score`; None when none is measured."""
-    found = [g for g in (channel_glitch(ch, fps, config) for ch in channels) if g is not None]
+    found = [g for g in (channel_glitch(ch, config) for ch in channels) if g is not None]
     return max(found, key=lambda g: g.score(config), default=None)

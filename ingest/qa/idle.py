@@ -20,6 +20,7 @@ import numpy as np
 from ingest.qa.limits import canonical_limits
 from ingest.qa.state import DimLimits, _finite_span, _in_use
 from schemas.behaviour import BehaviourConfig
+from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import Workspace
 from schemas.qa import IdleCut
 
@@ -67,7 +68,7 @@ def idle_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: Be
 
 
 def episode_idle(
-    state: np.ndarray, limits: DimLimits, natives: np.ndarray | None, fps: float, config: BehaviourConfig
+    state: np.ndarray, limits: DimLimits, natives: np.ndarray | None, config: BehaviourConfig
 ) -> IdleBehaviour:
     """Idle of one episode: on `state` with `limits` (the canonical dims in use); when no dim is in use, on the
     (N, D) native state columns `natives` that move, each against its range in this episode (`DimLimits.observed`);
@@ -75,16 +76,15 @@ def episode_idle(
     s = np.asarray(state, np.float64)
     s = np.where(np.isfinite(s), s, 0.0)
     if _in_use(limits).any() or natives is None or not np.asarray(natives).size:
-        return idle_behaviour(s, fps, limits, config)
+        return idle_behaviour(s, CANONICAL_FPS, limits, config)
     v = np.asarray(natives, np.float64)
     v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against
-    return idle_behaviour(v, fps, DimLimits.observed(v), config)
+    return idle_behaviour(v, CANONICAL_FPS, DimLimits.observed(v), config)
 
 
 def idle_cut(
     state: np.ndarray,
     mask: np.ndarray,
-    fps: float,
     config: BehaviourConfig,
     workspace: Workspace | None = None,
     natives: np.ndarray | None = None,
@@ -93,7 +93,7 @@ def idle_cut(
     `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed.
     With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`)."""
     s = np.asarray(state, np.float64)
-    ib = episode_idle(s, canonical_limits(mask, workspace), natives, fps, config)
+    ib = episode_idle(s, canonical_limits(mask, workspace), natives, config)
     start, stop = (
         (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
     )

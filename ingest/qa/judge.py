@@ -21,7 +21,6 @@ from ingest.qa.phase import Assessment, FrameTap, assess_arrays, assess_cameras
 from ingest.qa.projection import CameraView
 from ingest.qa.quality import assess_quality
 from schemas.actions import ActionKind
-from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import TierVerdict
 
@@ -70,7 +69,6 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
         mask=ep.mask,
         validity=ev.validity,
         config=spec.quality,
-        fps=CANONICAL_FPS,
     )
     cam = ev.camera
     view = None if cam is None else CameraView.from_trajectory(cam.lens, cam.trajectory, cam.hands_past_video)
@@ -79,7 +77,6 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
         ep.action,
         ep.keypoints,
         ep.mask,
-        fps=CANONICAL_FPS,
         limits=ev.limits,
         config=spec.qa,
         camera=view,
@@ -88,11 +85,11 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
     )
     geometry = episode_verdicts(qa, spec.qa)  # hands out of the picture, hands past the video
     measured = replace(ep, verdicts=(*ep.verdicts, *quality.verdicts, *geometry), qa=qa, qa_config=spec.qa)
-    return assess_arrays(measured, CANONICAL_FPS, spec.behaviour, ev.limits.workspace, cut=ev.idle)
+    return assess_arrays(measured, spec.behaviour, ev.limits.workspace, cut=ev.idle)
 
 
 def judge_cameras(ep: CanonicalEpisode, frames: FrameTap) -> CanonicalEpisode:
     """`ep` (judged on its arrays) with its cameras judged on the thumbnails the writer took as it encoded them: a new
     record with their verdicts; raises `BehaviourRejected` for a finding that quarantines. `ep` as it is when the
     arrays were not judged (nothing to measure against) or nothing was tapped."""
-    return assess_cameras(ep, frames, CANONICAL_FPS).episode
+    return assess_cameras(ep, frames).episode

@@ -36,7 +36,7 @@ from ingest.qa.state import DimLimits, _in_use, moving_frames
 from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained, Why
-from schemas.canonical import image_key
+from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import Workspace
 from schemas.qa import Finding, IdleCut
 from schemas.tiers import TierVerdict
@@ -73,7 +73,7 @@ def _pairs(ep: CanonicalEpisode) -> tuple[list[int], list[int]]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) -> dict[str, float]:
+def _native_tracking(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str, float]:
     """Action tracking on the natives: action columns paired with the state columns of the same component name
     (`action.right_arm.3` with `state.right_arm.3`); nothing when none pairs or a paired column is not finite. The
     record's `tracking_corr` is then the median over the moving pairs (see below)."""
@@ -88,15 +88,13 @@ def _native_tracking(ep: CanonicalEpisode, fps: float, config: BehaviourConfig) 
         return {}
     commanded = np.ptp(a64, axis=0) > 0  # a constant command says nothing of tracking (GR00T: 7 of 26 columns)
     s64, a64 = s64[:, commanded], a64[:, commanded]
-    tb = tracking_behaviour(a64, s64, fps, DimLimits.observed(s64), config)
+    tb = tracking_behaviour(a64, s64, CANONICAL_FPS, DimLimits.observed(s64), config)
     # the median over the paired moving columns: without limits per native column, a hand's joint resting at its
     # range end while commanded (the real GR00T right thumb, correlation -0.05) is not told from an arm's joint
     return {} if tb.median_corr is None else {"tracking_corr": tb.median_corr, "tracking_lag_s": tb.median_lag_s}
 
 
-def _native_still(
-    ep: CanonicalEpisode, fps: float, config: BehaviourConfig, explained: list[Explained] | None = None
-) -> list[int]:
+def _native_still(ep: CanonicalEpisode, config: BehaviourConfig, explained: list[Explained] | None = None) -> list[int]:
     """Commanded native state columns (an action column pairs with them) exactly constant over the episode while
     another moves (a disconnected motor reads one value); `eidata verdicts` calls them dead where the dataset moves
     them elsewhere. Signals (reward, done, labels) are not joints: a reward constant in a failed episode is not dead.
@@ -119,7 +117,8 @@ def _native_still(
         return still
     a = np.asarray(ep.action_native, np.float64)
     units = list(ep.state_native_units) or [""] * len(ep.state_native_names)
-    told = a[: max(2, len(a) - round(config.explain_lag_s * fps))]  # a command in the last lag is not followed yet
+    # a command in the last lag is not followed yet
+    told = a[: max(2, len(a) - round(config.explain_lag_s * CANONICAL_FPS))]
     unused = [k for k in still if _command_still(told[:, command[k]], units[k], config)]
     if unused:
         names = [ep.state_native_names[k] for k in unused]
@@ -140,7 +139,6 @@ def _command_still(cmd: np.ndarray, unit: str, config: BehaviourConfig) -> bool:
 
 def _frozen_s(
     ep: CanonicalEpisode,
-    fps: float,
     config: BehaviourConfig,
     workspace: Workspace | None,
     natives: list[Channel],
@@ -155,7 +153,7 @@ def _frozen_s(
     state = np.asarray(ep.state, np.float64)
     tables = [np.where(np.isfinite(state), state, 0.0)[:, _in_use(limits)]] if _in_use(limits).any() else []
     s = ep.state_native
-    if s is not None and ep.native_fps and ep.native_fps >= fps and len(s) >= 3:
+    if s is not None and ep.native_fps and ep.native_fps >= CANONICAL_FPS and len(s) >= 3:
         v = np.asarray(s, np.float64)
         moves = np.isfinite(v).all(axis=0) & (np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0) > 0)
         tables += [v[:, moves]] if moves.any() else []
@@ -164,21 +162,21 @@ def _frozen_s(
     note: tuple[float, str] | None = None
     for a, b in windows:
         if not commanded or not config.explain_holds:
-            return (b - a) / fps
+            return (b - a) / CANONICAL_FPS
         moved = [c for c in commanded if np.ptp(c.command[a:b]) > command_move(c, config)]
-        why = "unused" if not moved else explain_all([_hold_why(c, a, b, fps, config) for c in moved])
+        why = "unused" if not moved else explain_all([_hold_why(c, a, b, config) for c in moved])
         if why is None:
-            return (b - a) / fps
-        if note is None and (b - a) / fps > config.frozen_state_s_low:
-            note = ((b - a) / fps, why)
+            return (b - a) / CANONICAL_FPS
+        if note is None and (b - a) / CANONICAL_FPS > config.frozen_state_s_low:
+            note = ((b - a) / CANONICAL_FPS, why)
     if note is not None:
         explained.append(Explained(check="qa_state_frozen_s", why=note[1], signal="state", value=note[0]))  # type: ignore[arg-type]
     return 0.0
 
 
-def _hold_why(ch: Channel, a: int, b: int, fps: float, config: BehaviourConfig) -> Why | None:
+def _hold_why(ch: Channel, a: int, b: int, config: BehaviourConfig) -> Why | None:
     assert ch.command is not None
-    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), fps, config)
+    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), config)
 
 
 def native_saturation(
@@ -227,25 +225,24 @@ def native_saturation(
     }
 
 
-def measure_arrays(ep: CanonicalEpisode, fps: float, config: BehaviourConfig, workspace: Workspace | None = None):
+def measure_arrays(ep: CanonicalEpisode, config: BehaviourConfig, workspace: Workspace | None = None):
     """The episode's `BehaviourRecord` without the cameras: canonical state checks plus the natives'."""
     limits = canonical_limits(ep.mask, workspace)
-    rec = measure_episode(np.asarray(ep.state, np.float64), fps, limits, config)
+    rec = measure_episode(np.asarray(ep.state, np.float64), CANONICAL_FPS, limits, config)
     explained: list[Explained] = []
     natives = native_channels(ep, _pairs(ep))
     extra: dict[str, object] = {"nonfinite": (rec.nonfinite or 0) + _native_nonfinite(ep)}
-    extra["state_frozen_s"] = _frozen_s(ep, fps, config, workspace, natives, explained)
-    extra.update(_native_tracking(ep, fps, config))
+    extra["state_frozen_s"] = _frozen_s(ep, config, workspace, natives, explained)
+    extra.update(_native_tracking(ep, config))
     if ep.state_native is not None:
-        extra["native_dead_dims"] = _native_still(ep, fps, config, explained)
+        extra["native_dead_dims"] = _native_still(ep, config, explained)
     extra.update(native_saturation(ep, config, explained))
-    extra.update(signal_checks(ep, fps, config, workspace, explained))
+    extra.update(signal_checks(ep, config, workspace, explained))
     return rec.model_copy(update=extra | Explained.columns(explained))
 
 
 def signal_checks(
     ep: CanonicalEpisode,
-    fps: float,
     config: BehaviourConfig,
     workspace: Workspace | None = None,
     explained: list[Explained] | None = None,
@@ -258,27 +255,27 @@ def signal_checks(
     measured. Holds the commands explain go to `explained`."""
     natives = native_channels(ep, _pairs(ep))
     out: dict[str, object] = {}
-    g = worst_glitch([*canonical_channels(ep), *natives], fps, config)
+    g = worst_glitch([*canonical_channels(ep), *natives], config)
     if g is not None:
         out |= dict(glitch_value=g.value, glitch_unit=g.unit, glitch_sigma=g.sigma, glitch_signal=g.signal)
         out |= dict(glitch_frame=g.frame, glitch_s=g.seconds)
     moving = _moving(ep, workspace)
-    p = worst_plateau(natives, fps, moving, config, explained)
+    p = worst_plateau(natives, moving, config, explained)
     if p is not None:
         out |= dict(plateau_fraction=p.fraction, plateau_signal=p.signal, plateau_value=p.value, plateau_frame=p.frame)
-    c = worst_clamp(natives, fps, moving, config)
+    c = worst_clamp(natives, moving, config)
     if c is not None:
         out |= dict(clamp_fraction=c.fraction, clamp_signal=c.signal, clamp_value=c.value)
-    f = frozen_stream(natives, fps, config, explained) if ep.native_fps and ep.native_fps >= fps else None
+    f = frozen_stream(natives, config, explained) if ep.native_fps and ep.native_fps >= CANONICAL_FPS else None
     if f is not None:
         out |= dict(stream_frozen_s=f.seconds, stream_frozen_signal=f.signal, stream_frozen_frame=f.frame)
     return out
 
 
-def worst_clamp(channels: list[Channel], fps: float, moving: np.ndarray, config: BehaviourConfig) -> Clamp | None:
+def worst_clamp(channels: list[Channel], moving: np.ndarray, config: BehaviourConfig) -> Clamp | None:
     """The largest clamp (`explain.channel_clamp`) over the commanded joints with limits; None when none is judged."""
     found = [
-        channel_clamp(ch.name, ch.values[:, 0], ch.command, ch.limits, fps, moving, config)
+        channel_clamp(ch.name, ch.values[:, 0], ch.command, ch.limits, moving, config)
         for ch in channels
         if ch.limits is not None and ch.command is not None and not ch.rotation
     ]
@@ -293,7 +290,6 @@ def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisod
 
 def assess_arrays(
     ep: CanonicalEpisode,
-    fps: float,
     config: BehaviourConfig,
     workspace: Workspace | None,
     cut: IdleCut,
@@ -302,7 +298,7 @@ def assess_arrays(
     canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured. The
     assessed episode is a new record: `ep` is left as it was."""
     notes = (TierVerdict.note(cut.reason(config), "qa_idle_cut"),) if cut.cuts else ()
-    rec = measure_arrays(ep, fps, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
+    rec = measure_arrays(ep, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
     noted = replace(
         ep,
@@ -324,7 +320,7 @@ class FrameTap:
         self.thumbs.setdefault(camera, []).append(thumbnails(frame[None])[0])
 
     def cameras(
-        self, fps: float, config: BehaviourConfig, moving: np.ndarray, indices: dict[str, np.ndarray]
+        self, config: BehaviourConfig, moving: np.ndarray, indices: dict[str, np.ndarray]
     ) -> dict[str, CameraBehaviour]:
         """Each camera measured over its source frames: a grid frame that shows the same source frame as the one
         before (`indices`: a camera slower than the grid, the real 3 Hz fractal camera on the 10 Hz grid) repeats
@@ -337,7 +333,7 @@ class FrameTap:
             first = np.r_[True, idx[1:] != idx[:-1]] if len(idx) == n else np.ones(n, bool)
             starts = np.flatnonzero(first)
             moved = np.logical_or.reduceat(moving[:n], starts) if n else moving[:0]
-            rate = fps * len(starts) / n if n else fps
+            rate = CANONICAL_FPS * len(starts) / n if n else CANONICAL_FPS
             out[name] = camera_behaviour_thumbs(np.stack(th[:n])[first], rate, config, moved)
         return out
 
@@ -354,14 +350,14 @@ def _moving(ep: CanonicalEpisode, workspace: Workspace | None) -> np.ndarray:
     return moving
 
 
-def assess_cameras(ep: CanonicalEpisode, tap: FrameTap, fps: float) -> Assessment:
+def assess_cameras(ep: CanonicalEpisode, tap: FrameTap) -> Assessment:
     """Step 2 (after the writer's last frame): the camera checks on the tapped thumbnails, merged into `behaviour`
     and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is without step 1."""
     checks = ep.camera_checks
     if checks is None or ep.behaviour is None or not tap.thumbs:
         return Assessment(ep, [], None)
     indices = {image_key(k): c.indices for k, c in ep.cameras.items()}
-    cams = tap.cameras(fps, checks.config, _moving(ep, checks.workspace), indices)
+    cams = tap.cameras(checks.config, _moving(ep, checks.workspace), indices)
     behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
     found = [f for f in episode_findings(behaviour, checks.config) if f.code.startswith("qa_cam_")]
     assessed, rejected = _routed(replace(ep, behaviour=behaviour), found)

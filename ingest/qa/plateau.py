@@ -22,6 +22,7 @@ from ingest.qa.signals import Channel
 from ingest.qa.validity import runs
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import Explained, Why
+from schemas.canonical import CANONICAL_FPS
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _min_command_move(ch: Channel, config: BehaviourConfig) -> float:
 
 
 def channel_plateau(
-    ch: Channel, fps: float, moving: np.ndarray, config: BehaviourConfig, explained: list[Explained] | None = None
+    ch: Channel, moving: np.ndarray, config: BehaviourConfig, explained: list[Explained] | None = None
 ) -> Plateau | None:
     """The channel's largest plateau (None when it is not judged: no limits, no command, a rotation, not finite, or
     nothing moves): runs of one exact value at least `plateau_min_s` long, inside its limits by
@@ -57,7 +58,7 @@ def channel_plateau(
         return None
     lo, hi = ch.limits
     tol = config.saturation_tolerance * (hi - lo)
-    need = max(2, round(config.plateau_min_s * fps))
+    need = max(2, round(config.plateau_min_s * CANONICAL_FPS))
     move = _min_command_move(ch, config)
     starts, ends = runs(x[1:] == x[:-1])  # pair runs: pairs s..e-1 -> frames s..e
     held: dict[float, list[tuple[int, int]]] = {}
@@ -68,7 +69,7 @@ def channel_plateau(
         v = float(x[a])
         if b - a < need or not (lo + tol < v < hi - tol) or np.ptp(cmd[a:b]) <= move:
             continue
-        why = explain_hold(x, cmd, a, b, ch.limits, move, fps, config)
+        why = explain_hold(x, cmd, a, b, ch.limits, move, config)
         if why is not None:
             cleared[why] = cleared.get(why, 0) + int(moving[a:b].sum())
             continue
@@ -84,19 +85,18 @@ def channel_plateau(
 
     v, spans = max(held.items(), key=lambda kv: share(kv[1]))
     longest = max(spans, key=lambda ab: ab[1] - ab[0])
-    return Plateau(ch.name, share(spans) / total, v, longest[0], sum(b - a for a, b in spans) / fps)
+    return Plateau(ch.name, share(spans) / total, v, longest[0], sum(b - a for a, b in spans) / CANONICAL_FPS)
 
 
 def worst_plateau(
     channels: list[Channel],
-    fps: float,
     moving: np.ndarray,
     config: BehaviourConfig,
     explained: list[Explained] | None = None,
 ) -> Plateau | None:
     """The judged channel with the largest plateau fraction; None when no channel is judged. Explained runs go to
     `explained` (`channel_plateau`)."""
-    found = [p for p in (channel_plateau(ch, fps, moving, config, explained) for ch in channels) if p is not None]
+    found = [p for p in (channel_plateau(ch, moving, config, explained) for ch in channels) if p is not None]
     return max(found, key=lambda p: p.fraction, default=None)
 
 
@@ -110,7 +110,7 @@ class FrozenStream:
 
 
 def frozen_stream(
-    channels: list[Channel], fps: float, config: BehaviourConfig, explained: list[Explained] | None = None
+    channels: list[Channel], config: BehaviourConfig, explained: list[Explained] | None = None
 ) -> FrozenStream | None:
     """The longest stretch, not touching the first or last frame, over which one stream repeats its row while its
     command moves: one arm's driver stalled while the rest records (the whole state frozen is `state_frozen_s`).
@@ -139,7 +139,7 @@ def frozen_stream(
         best = best or FrozenStream(key.removesuffix("/arm"), 0.0, 0)
         arm = key.endswith("/arm")
         if arm:  # rows where two or more joints sit in a run held while its own command moved
-            held = [_held_while_commanded(c, fps, config, notes) for c in commanded]
+            held = [_held_while_commanded(c, config, notes) for c in commanded]
             stalled = np.stack(held, axis=1).sum(axis=1) >= 2
         else:  # rows repeating the row before, every column of the stream
             v = np.concatenate([c.values for c in chans], axis=1)
@@ -147,7 +147,7 @@ def frozen_stream(
         starts, ends = runs(stalled)
         for s0, e0 in zip(starts, ends, strict=True):
             a, b = (int(s0), int(e0)) if arm else (int(s0) - 1, int(e0))  # rows [a, b)
-            if a == 0 or b == len(stalled) or (b - a) / fps <= best.seconds:
+            if a == 0 or b == len(stalled) or (b - a) / CANONICAL_FPS <= best.seconds:
                 continue
             moved = [c for c in commanded if np.ptp(c.command[a:b]) > command_move(c, config)]
             if not arm and not moved:
@@ -156,12 +156,12 @@ def frozen_stream(
             if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
                 continue
             if not arm:
-                why = explain_all([_explain(c, a, b, fps, config) for c in moved])
+                why = explain_all([_explain(c, a, b, config) for c in moved])
                 if why is not None:
                     k = (key, why)
-                    notes[k] = max(notes.get(k, 0.0), (b - a) / fps)
+                    notes[k] = max(notes.get(k, 0.0), (b - a) / CANONICAL_FPS)
                     continue
-            best = FrozenStream(key.removesuffix("/arm"), (b - a) / fps, a)
+            best = FrozenStream(key.removesuffix("/arm"), (b - a) / CANONICAL_FPS, a)
     if explained is not None:
         explained += [
             Explained(check="qa_stream_frozen_s", why=w, signal=k.removesuffix("/arm"), value=v)  # type: ignore[arg-type]
@@ -170,9 +170,9 @@ def frozen_stream(
     return best
 
 
-def _explain(ch: Channel, a: int, b: int, fps: float, config: BehaviourConfig) -> Why | None:
+def _explain(ch: Channel, a: int, b: int, config: BehaviourConfig) -> Why | None:
     assert ch.command is not None
-    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), fps, config)
+    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), config)
 
 
 # Last name parts that say what a column measures, not which joint (lerobot's motor features `<motor>.pos`, the
@@ -188,9 +188,7 @@ def stream_of(name: str) -> str:
     return head.rpartition(".")[0] or head if last in _MEASURES else head or name
 
 
-def _held_while_commanded(
-    ch: Channel, fps: float, config: BehaviourConfig, notes: dict[tuple[str, str], float]
-) -> np.ndarray:
+def _held_while_commanded(ch: Channel, config: BehaviourConfig, notes: dict[tuple[str, str], float]) -> np.ndarray:
     """(N,) bool: the frames of `ch`'s runs of one repeated value during which its command moved and that the
     command does not explain; the explained runs' longest, per reason, into `notes` (keyed by the column)."""
     assert ch.command is not None
@@ -200,11 +198,11 @@ def _held_while_commanded(
         a, b = int(s0), int(e0) + 1
         if not np.ptp(ch.command[a:b]) > command_move(ch, config):
             continue
-        why = _explain(ch, a, b, fps, config) if a > 0 and b < len(x) else None
+        why = _explain(ch, a, b, config) if a > 0 and b < len(x) else None
         if why is None:
             out[a:b] = True
-        elif (b - a) / fps >= config.frozen_stream_s_low:
-            notes[(ch.name, why)] = max(notes.get((ch.name, why), 0.0), (b - a) / fps)
+        elif (b - a) / CANONICAL_FPS >= config.frozen_stream_s_low:
+            notes[(ch.name, why)] = max(notes.get((ch.name, why), 0.0), (b - a) / CANONICAL_FPS)
     return out
 
 

@@ -16,11 +16,11 @@ from schemas.qa import ValidityReport, Verdict
 from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
 
 
-def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig, fps: float) -> tuple[int, int]:
+def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig) -> tuple[int, int]:
     """(idle frames, measured frames) of one contiguous block: within the centred window no present effector point
     (wrist, fingertips, gripper opening) moves more than its idle rate times the window."""
-    window = max(2, round(cfg.idle_window_s * fps) + 1)
-    seconds = (window - 1) / fps
+    window = max(2, round(cfg.idle_window_s * CANONICAL_FPS) + 1)
+    seconds = (window - 1) / CANONICAL_FPS
     measured = np.isfinite(state[:, mask]).all(axis=1)
     idle = np.ones(len(state), dtype=bool)
     for h in hands:
@@ -51,7 +51,7 @@ def _reversals(state: np.ndarray, hands: list[int], cfg: QualityConfig) -> int:
 
 
 def motion_signals(
-    state: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]], config: QualityConfig, fps: float
+    state: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]], config: QualityConfig
 ) -> tuple[float, float] | None:
     """(idle ratio, reversals per second) over the spans, or None when too few frames or no present hand."""
     hands = present_hands(mask)
@@ -62,10 +62,10 @@ def motion_signals(
     duration = 0.0
     for s, e in spans:  # per span: a join of two spans is not motion
         block = np.asarray(state[s:e], dtype=np.float64)
-        i, m = _idle(block, mask, hands, config, fps)
+        i, m = _idle(block, mask, hands, config)
         idle, measured = idle + i, measured + m
         reversals += _reversals(block, hands, config)
-        duration += (e - s - 1) / fps
+        duration += (e - s - 1) / CANONICAL_FPS
     ratio = idle / measured if measured else 0.0
     return ratio, reversals / duration if duration > 0 else 0.0
 
@@ -88,7 +88,6 @@ def assess_quality(
     mask: np.ndarray,
     validity: ValidityReport | None,
     config: QualityConfig,
-    fps: float = CANONICAL_FPS,
     native_action: list[str] | None = None,
     no_action_cause: str | None = None,
 ) -> Verdict:
@@ -129,7 +128,7 @@ def assess_quality(
     if state is not None:
         n = len(state)
         spans = validity.keep if validity is not None and validity.n_frames == n else [(0, n)]
-        signals = motion_signals(state, np.asarray(mask, dtype=bool), spans, config, fps)
+        signals = motion_signals(state, np.asarray(mask, dtype=bool), spans, config)
         if signals is not None:
             ratio, rate = signals
             if ratio > config.max_idle_ratio:

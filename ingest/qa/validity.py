@@ -106,7 +106,6 @@ def check_validity(
     keypoints: np.ndarray | None = None,
     confidence: np.ndarray | None = None,
     human: bool = False,
-    fps: float = CANONICAL_FPS,
     hand_valid: np.ndarray | None = None,
 ) -> ValidityReport:
     """Flag defective frames, crop motionless human fragments, keep spans of at least `min_length_frames`.
@@ -179,7 +178,7 @@ def check_validity(
 
     static = np.zeros(n, dtype=bool)
     if human and hands and valid.any():
-        window = max(1, round(config.motion_window_s * fps))
+        window = max(1, round(config.motion_window_s * CANONICAL_FPS))
         # a glitch is not motion, nor a hand leaving the view: invalid frames hold the last pose, each hand its own
         pose = np.where(valid[:, None] & looked, state, np.nan)
         static = _hand_spread(pose, hands, mask, window) < config.min_hand_motion_m

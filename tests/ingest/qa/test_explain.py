@@ -21,16 +21,16 @@ def test_a_hand_held_open_at_127_is_at_its_range_end() -> None:
     x = np.r_[[112.0, 116.0, 125.0], np.full(30, 127.0), [125.0, 117.0, 108.0]]
     cmd = np.r_[[116.0, 125.0, 127.0], np.full(29, 127.0), [125.0, 117.0, 108.0, 102.0]]
     assert range_end(127.0, x, None, CFG.saturation_tolerance) == 1  # 0..127: an encoding end it never passes
-    assert explain_hold(x, cmd, 3, 33, None, 1.22, FPS, CFG) in ("range_end", "unused")
+    assert explain_hold(x, cmd, 3, 33, None, 1.22, CFG) in ("range_end", "unused")
     cmd_open = cmd.copy()
     cmd_open[10:20] = 127.5  # pushing past the end: still its range end
-    assert explain_hold(x, cmd_open, 3, 33, None, 0.3, FPS, CFG) == "range_end"
+    assert explain_hold(x, cmd_open, 3, 33, None, 0.3, CFG) == "range_end"
 
 
 def test_a_command_that_does_not_move_explains_a_still_reading() -> None:
     x, cmd = np.r_[np.linspace(0, 1, 5), np.full(20, 1.0), np.linspace(1, 0, 5)], np.ones(30)
     cmd[23] = 0.0  # it leaves only in the last lag: the state follows a frame or two later
-    assert explain_hold(x, cmd, 5, 25, None, 0.01, FPS, CFG) == "unused"
+    assert explain_hold(x, cmd, 5, 25, None, 0.01, CFG) == "unused"
 
 
 def test_a_servo_inside_its_deadband() -> None:
@@ -39,9 +39,9 @@ def test_a_servo_inside_its_deadband() -> None:
     cmd = x.copy()
     cmd[12:42] = x[12] + tick * (5 + 4 * np.sin(np.arange(30)))  # 1..9 ticks away, wiggling: the servo stays
     assert abs(quantum(x) - tick) < 1e-9
-    assert explain_hold(x, cmd, 12, 42, None, 0.002, FPS, CFG) == "deadband"
+    assert explain_hold(x, cmd, 12, 42, None, 0.002, CFG) == "deadband"
     cmd[20:30] = x[12] + 40 * tick  # 40 ticks off: followed by any servo that works
-    assert explain_hold(x, cmd, 12, 42, None, 0.002, FPS, CFG) is None
+    assert explain_hold(x, cmd, 12, 42, None, 0.002, CFG) is None
     assert quantum(np.sin(np.arange(100) / 7)) == 0.0  # a continuous reading has no tick
 
 
@@ -49,13 +49,13 @@ def test_a_gripper_on_an_object_is_contact_and_a_frozen_one_is_not() -> None:
     # closing from 1.0, stopped by the object at 0.55 while the command goes on to 0.0, then opened again
     x = np.r_[np.linspace(1.0, 0.55, 6), np.full(20, 0.55), np.linspace(0.6, 1.0, 6)]
     cmd = np.r_[np.linspace(1.0, 0.3, 6), np.full(20, 0.0), np.linspace(0.6, 1.0, 6)]
-    assert explain_hold(x, cmd, 5, 26, None, 0.01, FPS, CFG) == "contact"
+    assert explain_hold(x, cmd, 5, 26, None, 0.01, CFG) == "contact"
     # a sensor stuck at 0.55 while the gripper is commanded open and shut across it: not followed back and forth
     back_and_forth = np.r_[np.linspace(1.0, 0.3, 6), 0.55 + 0.4 * np.sin(np.arange(20) / 2), np.linspace(0.6, 1, 6)]
-    assert explain_hold(x, back_and_forth, 5, 26, None, 0.01, FPS, CFG) is None
+    assert explain_hold(x, back_and_forth, 5, 26, None, 0.01, CFG) is None
     # stalled while closing: the command went on and the reading jumps to it when the hold ends
     stalled = np.r_[np.linspace(1.0, 0.55, 6), np.full(20, 0.55), np.linspace(0.1, 0.0, 6)]
-    assert explain_hold(stalled, cmd, 5, 26, None, 0.01, FPS, CFG) is None
+    assert explain_hold(stalled, cmd, 5, 26, None, 0.01, CFG) is None
 
 
 def test_an_arm_joint_cut_far_from_its_command_is_not_explained() -> None:
@@ -64,16 +64,16 @@ def test_an_arm_joint_cut_far_from_its_command_is_not_explained() -> None:
     x = np.minimum(cmd, 0.5)  # clipped in the state only: 50 % of the travel short at the peak
     a = int(np.flatnonzero(x == 0.5)[0])
     b = int(np.flatnonzero(x == 0.5)[-1]) + 1
-    assert explain_hold(x, cmd, a, b, (-2.0, 2.0), CFG.min_move_rad, FPS, CFG) is None
+    assert explain_hold(x, cmd, a, b, (-2.0, 2.0), CFG.min_move_rad, CFG) is None
     # held just short of its command by its compliance (a few % of its travel): under load
     loaded = np.where(x == 0.5, cmd - 0.03, cmd)
     held = np.where((loaded > 0.45) & (np.arange(60) > a - 1) & (np.arange(60) < b), loaded.max(), loaded)
-    assert explain_hold(held, cmd + 0.0, a, b, (-2.0, 2.0), 0.0, FPS, CFG) in (None, "contact")
+    assert explain_hold(held, cmd + 0.0, a, b, (-2.0, 2.0), 0.0, CFG) in (None, "contact")
 
 
 def test_explanations_off_explain_nothing_and_all_must_hold() -> None:
     x, cmd = np.r_[np.zeros(3), np.ones(20), np.zeros(3)], np.ones(26)
-    assert explain_hold(x, cmd, 3, 23, None, 0.01, FPS, CFG.model_copy(update={"explain_holds": False})) is None
+    assert explain_hold(x, cmd, 3, 23, None, 0.01, CFG.model_copy(update={"explain_holds": False})) is None
     assert explain_all(["unused", "contact", "unused"]) == "unused"
     assert explain_all(["unused", None]) is None and explain_all([]) is None
 
@@ -91,7 +91,7 @@ def test_a_clamp_of_state_and_command_inside_the_limits_is_found() -> None:
     cmd = _sine()
     top = float(np.quantile(cmd, 0.65))
     state = np.minimum(np.r_[cmd[0], cmd[:-1]], top)  # the state one frame behind its command
-    c = channel_clamp("elbow", state, np.minimum(cmd, top), (-2.0, 2.0), FPS, np.ones(120, bool), CFG)
+    c = channel_clamp("elbow", state, np.minimum(cmd, top), (-2.0, 2.0), np.ones(120, bool), CFG)
     assert c is not None and c.value == top and c.fraction > CFG.clamp_fraction_low
 
 
@@ -99,16 +99,16 @@ def test_no_clamp_in_free_motion_at_a_limit_or_where_the_command_goes_further() 
     cmd = _sine()
     moving = np.ones(120, bool)
     state = np.r_[cmd[0], cmd[:-1]]
-    assert channel_clamp("elbow", state, cmd, (-2.0, 2.0), FPS, moving, CFG).fraction == 0.0
+    assert channel_clamp("elbow", state, cmd, (-2.0, 2.0), moving, CFG).fraction == 0.0
     top = float(np.quantile(cmd, 0.65))
-    assert channel_clamp("elbow", np.minimum(state, top), cmd, (-2.0, 2.0), FPS, moving, CFG).fraction == 0.0
-    at_limit = channel_clamp("elbow", np.minimum(state, top), np.minimum(cmd, top), (-2.0, top), FPS, moving, CFG)
+    assert channel_clamp("elbow", np.minimum(state, top), cmd, (-2.0, 2.0), moving, CFG).fraction == 0.0
+    at_limit = channel_clamp("elbow", np.minimum(state, top), np.minimum(cmd, top), (-2.0, top), moving, CFG)
     assert at_limit.fraction == 0.0  # the saturation check's
     # a hand reaching a pose and resting there, a minimum-jerk reach (Flash and Hogan 1985): it arrives at no speed
     s = np.linspace(0, 1, 20)
     reach = 0.5 * (10 * s**3 - 15 * s**4 + 6 * s**5)
     rest = np.r_[reach, np.full(30, 0.5), reach[::-1]]
-    assert channel_clamp("wrist", rest, rest, (-2.0, 2.0), FPS, np.ones(70, bool), CFG).fraction == 0.0
+    assert channel_clamp("wrist", rest, rest, (-2.0, 2.0), np.ones(70, bool), CFG).fraction == 0.0
 
 
 def test_a_servo_pressed_short_of_its_leader_is_contact_and_a_continuous_clamp_is_not() -> None:
@@ -126,11 +126,11 @@ def test_a_servo_pressed_short_of_its_leader_is_contact_and_a_continuous_clamp_i
     a, b = 19, 50
     limits = (-100.0, 100.0)
     assert quantum(x) > 0
-    assert explain_hold(x, cmd, a, b, limits, 0.5, FPS, CFG) == "contact"
+    assert explain_hold(x, cmd, a, b, limits, 0.5, CFG) == "contact"
     continuous = x + rng.normal(0, 1e-3, 70)  # the same motion read by a continuous encoder, then held bit-exact
     continuous[a:b] = continuous[a]
     assert quantum(continuous) == 0.0
-    assert explain_hold(continuous, cmd, a, b, limits, 0.5, FPS, CFG) is None
+    assert explain_hold(continuous, cmd, a, b, limits, 0.5, CFG) is None
     far = cmd.copy()
     far[a:b] += 23.0  # 40 % of its travel past: a clamp cuts there, whatever the encoder
-    assert explain_hold(x, far, a, b, limits, 0.5, FPS, CFG) is None
+    assert explain_hold(x, far, a, b, limits, 0.5, CFG) is None

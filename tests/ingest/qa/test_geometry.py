@@ -82,7 +82,6 @@ def test_constant_speed_gives_flat_percentiles_and_zero_acceleration() -> None:
         delta_action(arm(50, speed=0.5)),
         np.zeros((50, 2, 21, 3)),
         FRANKA,
-        fps=10,
         limits=LIMITS,
         config=CFG,
     )
@@ -151,7 +150,7 @@ def test_left_wrist_on_the_left_and_swapped_hands() -> None:
 def test_measure_a_robot_episode() -> None:
     grip = np.linspace(0.0, 0.08, 40)  # a width in metres taken as a 0..1 opening
     state = arm(40, gripper=grip)
-    rec = measure(state, delta_action(state), np.zeros((40, 2, 21, 3)), FRANKA, fps=10, limits=LIMITS, config=CFG)
+    rec = measure(state, delta_action(state), np.zeros((40, 2, 21, 3)), FRANKA, limits=LIMITS, config=CFG)
     assert rec.frames == 40 and rec.approach_down == 1.0 and rec.approach_hist[0] == 40
     assert (rec.gripper_min, rec.gripper_max) == pytest.approx((0.0, 0.08))
     assert rec.action_pos_err < 1e-6 and rec.action_rot_err < 1e-3
@@ -177,7 +176,6 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         delta_action(s, (0, 1)),
         kp,
         HUMAN,
-        fps=10,
         limits=ValidityConfig().limits_for("human"),
         config=CFG,
         camera=camera,
@@ -194,7 +192,6 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         delta_action(s_turned, (0, 1)),
         kp @ turned,
         HUMAN,
-        fps=10,
         limits=ValidityConfig().limits_for("human"),
         config=CFG,
         camera=camera,
@@ -206,7 +203,6 @@ def test_measure_a_human_episode_with_a_camera() -> None:
         delta_action(s, (0, 1)),
         kp,
         HUMAN,
-        fps=10,
         limits=ValidityConfig().limits_for("human"),
         config=CFG,
         camera=behind,
@@ -218,7 +214,7 @@ def test_measure_a_human_episode_with_a_camera() -> None:
 def test_measure_ignores_nan_frames() -> None:
     state = arm(20)
     state[5] = np.nan
-    rec = measure(state, delta_action(arm(20)), np.zeros((20, 2, 21, 3)), FRANKA, fps=10, limits=LIMITS, config=CFG)
+    rec = measure(state, delta_action(arm(20)), np.zeros((20, 2, 21, 3)), FRANKA, limits=LIMITS, config=CFG)
     assert rec.approach_down == 1.0 and np.isfinite(rec.speed_p99) and np.isfinite(rec.action_pos_err)
 
 
@@ -230,9 +226,9 @@ def test_measure_leaves_a_hands_untracked_frames_out() -> None:
     valid = np.ones((40, 2), dtype=bool)
     valid[10:15, 1] = False
     kp = np.zeros((40, 2, 21, 3))
-    rec = measure(state, action, kp, FRANKA, fps=10, limits=LIMITS, config=CFG, hand_valid=valid)
+    rec = measure(state, action, kp, FRANKA, limits=LIMITS, config=CFG, hand_valid=valid)
     assert rec.speed_p99 == pytest.approx(0.5, rel=1e-4) and rec.approach_hist[0] == 35
-    raw = measure(state, action, kp, FRANKA, fps=10, limits=LIMITS, config=CFG)
+    raw = measure(state, action, kp, FRANKA, limits=LIMITS, config=CFG)
     assert raw.speed_p99 > 3.0
 
 

@@ -29,7 +29,6 @@ def _measure(kp: np.ndarray, slots: np.ndarray | None):
         np.zeros((n, 50)),
         both,
         mask,
-        fps=10,
         limits=KinematicLimits(),
         config=QAConfig(),
         keypoint_slots=slots,

@@ -20,7 +20,6 @@ from tests.ingest.qa.planted_raw import gr00t_raws
 from tests.ingest.qa.real_signals import canonical
 
 CFG = BehaviourConfig()
-FPS = 10.0
 
 
 @functools.cache
@@ -44,30 +43,30 @@ def test_clean_real_episodes_stay_below_both_bounds() -> None:
     joint, 0.03 m of a wrist, 11 sigmas; a resting hand's motor at 0.67 of its trend's range)."""
     for ep in episodes():
         chans = [*canonical_channels(ep), *native_channels(ep, _pairs(ep))]
-        g = worst_glitch(chans, FPS, CFG)
+        g = worst_glitch(chans, CFG)
         assert g is not None and g.score(CFG) < 0.5, g
-        rad = [channel_glitch(c, FPS, CFG) for c in chans if c.unit == "rad"]
+        rad = [channel_glitch(c, CFG) for c in chans if c.unit == "rad"]
         assert max(x.value for x in rad) < CFG.glitch_rad_low / 1.9
 
 
 def test_planted_excursion_measured_in_radians_sigmas_frame_and_length() -> None:
     ep = episodes()[0]
     clean = channel(ep, "state.right_arm.motor_27")  # the right wrist roll
-    g = channel_glitch(planted(clean, 100, 2, 0.8), FPS, CFG)
+    g = channel_glitch(planted(clean, 100, 2, 0.8), CFG)
     assert g is not None and g.unit == "rad" and g.frame in (100, 101)
     assert g.value == pytest.approx(0.8, abs=0.05) and g.seconds == pytest.approx(0.2)
     assert g.sigma > 2 * CFG.glitch_sigma_low and g.score(CFG) > 2
-    assert channel_glitch(clean, FPS, CFG).score(CFG) < 0.3
+    assert channel_glitch(clean, CFG).score(CFG) < 0.3
 
 
 def test_a_move_that_stays_or_lasts_longer_than_glitch_max_s_is_not_a_glitch() -> None:
     clean = channel(episodes()[1], "state.right_arm.motor_25")
     n = len(clean.values)
-    stays = channel_glitch(planted(clean, n // 2, n, 0.8), FPS, CFG)  # a step to the end: the median passes it
+    stays = channel_glitch(planted(clean, n // 2, n, 0.8), CFG)  # a step to the end: the median passes it
     assert stays.value < 0.2 and stays.score(CFG) < 1
-    long = channel_glitch(planted(clean, n // 2, 10, 0.8), FPS, CFG)  # 1 s out: a held move, not an excursion
+    long = channel_glitch(planted(clean, n // 2, 10, 0.8), CFG)  # 1 s out: a held move, not an excursion
     assert long.score(CFG) < 1
-    short = channel_glitch(planted(clean, n // 2, 3, 0.8), FPS, CFG)  # 0.3 s = glitch_max_s: still one
+    short = channel_glitch(planted(clean, n // 2, 3, 0.8), CFG)  # 0.3 s = glitch_max_s: still one
     assert short.score(CFG) > 1
 
 
@@ -77,9 +76,9 @@ def test_a_wrist_rotation_excursion_is_the_angle_it_turns() -> None:
     turn = np.array([[np.cos(0.8), -np.sin(0.8), 0.0], [np.sin(0.8), np.cos(0.8), 0.0], [0.0, 0.0, 1.0]])
     v = clean.values.copy()
     v[60] = matrix_to_rot6d(rot6d_to_matrix(v[60]) @ turn)  # 0.8 rad about the wrist's own z for one frame
-    g = channel_glitch(Channel(clean.name, v, "rad"), FPS, CFG)
+    g = channel_glitch(Channel(clean.name, v, "rad"), CFG)
     assert g.frame == 60 and g.value == pytest.approx(0.8, abs=0.1) and g.score(CFG) > 1
-    assert channel_glitch(clean, FPS, CFG).value < 0.2
+    assert channel_glitch(clean, CFG).value < 0.2
 
 
 def test_a_finger_the_command_flicked_is_no_glitch_one_the_command_did_not_is() -> None:
@@ -89,9 +88,9 @@ def test_a_finger_the_command_flicked_is_no_glitch_one_the_command_did_not_is() 
     assert ch.unit == "span" and ch.command is not None
     span = np.ptp(ch.values)
     sensor = planted(ch, 80, 2, 3 * span)
-    g = channel_glitch(sensor, FPS, CFG)
+    g = channel_glitch(sensor, CFG)
     assert g.value > CFG.glitch_span_low and g.score(CFG) > 1
     cmd = ch.command.copy()
     cmd[80:82] += 3 * np.ptp(cmd)  # the operator's flick: commanded, then followed
     flicked = Channel(ch.name, sensor.values, ch.unit, cmd, ch.limits)
-    assert channel_glitch(flicked, FPS, CFG).value < 1
+    assert channel_glitch(flicked, CFG).value < 1

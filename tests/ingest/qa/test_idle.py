@@ -48,16 +48,16 @@ def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
     natives = np.column_stack([joint, still, np.where(np.arange(120) == 5, np.nan, 1.0)])
     zeros = np.zeros((120, 2))
     assert idle_behaviour(zeros, 10.0, none, BehaviourConfig()).idle_fraction == 1.0  # what it said before
-    idle = episode_idle(zeros, none, natives, 10.0, BehaviourConfig(idle_keep_s=0.5))
+    idle = episode_idle(zeros, none, natives, BehaviourConfig(idle_keep_s=0.5))
     # tolerance 1 % of the joint's 352-step range in this episode; the ramp steps 7.2: frame 31, one step in, is the
     # first past it, frame 78, one step before the end pose, the last
     assert (idle.idle_start_frames, idle.idle_end_frames) == (31, 119 - 78)
     assert (idle.trim_start, idle.trim_stop) == (31 - 5, 78 + 1 + 5)
     noisy = np.column_stack([joint, 7.0 + 0.01 * np.random.default_rng(0).standard_normal(120)])
-    assert episode_idle(zeros, none, noisy, 10.0, BehaviourConfig()).idle_start_frames <= 1  # noise: no idle found
+    assert episode_idle(zeros, none, noisy, BehaviourConfig()).idle_start_frames <= 1  # noise: no idle found
     q = np.concatenate([np.zeros(30), np.linspace(0.0, 0.8, 50), np.full(40, 0.8)])[:, None]
-    assert episode_idle(q, LIM, np.zeros((120, 1)), 10.0, BehaviourConfig()).idle_start_frames == 32
-    assert episode_idle(zeros, none, None, 10.0, BehaviourConfig()).idle_fraction == 1.0
+    assert episode_idle(q, LIM, np.zeros((120, 1)), BehaviourConfig()).idle_start_frames == 32
+    assert episode_idle(zeros, none, None, BehaviourConfig()).idle_fraction == 1.0
 
 
 def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives() -> None:

@@ -183,9 +183,9 @@ def test_a_camera_slower_than_the_grid_is_not_frozen() -> None:
     for i in idx:
         tap.add("cam", frames[i])
     moving = np.ones(len(idx), bool)
-    (cam,) = tap.cameras(10.0, SPEC.behaviour, moving, {"cam": idx}).values()
+    (cam,) = tap.cameras(SPEC.behaviour, moving, {"cam": idx}).values()
     assert cam.frozen_fraction == 0 and cam.frames == len(frames) - 1
-    (per_grid_frame,) = tap.cameras(10.0, SPEC.behaviour, moving, {}).values()  # every grid frame counted
+    (per_grid_frame,) = tap.cameras(SPEC.behaviour, moving, {}).values()  # every grid frame counted
     assert per_grid_frame.frozen_fraction > SPEC.behaviour.frozen_camera_fraction_quarantine
 
 

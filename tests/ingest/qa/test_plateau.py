@@ -19,7 +19,6 @@ from tests.ingest.qa.planted_raw import gr00t_raws
 from tests.ingest.qa.real_signals import GR1_RIGHT_ARM, canonical, clamp, with_state
 
 CFG = BehaviourConfig()
-FPS = 10.0
 ELBOW = "state.right_arm.motor_25"  # column 3 of the right arm stream
 
 
@@ -35,16 +34,16 @@ def channels(ep: CanonicalEpisode) -> dict[str, Channel]:
 def test_clean_real_arm_joints_hold_nothing_while_commanded() -> None:
     for ep in episodes():
         chans = channels(ep)
-        judged = [channel_plateau(c, FPS, _moving(ep, None), CFG) for c in chans.values()]
+        judged = [channel_plateau(c, _moving(ep, None), CFG) for c in chans.values()]
         assert sum(p is not None for p in judged) == 14  # the description's arm joints; hands have no limits
-        assert worst_plateau(list(chans.values()), FPS, _moving(ep, None), CFG).fraction == 0.0
+        assert worst_plateau(list(chans.values()), _moving(ep, None), CFG).fraction == 0.0
 
 
 def test_a_clamp_inside_the_range_is_found_with_its_value() -> None:
     raw = gr00t_raws()[1]
     planted, top = clamp(raw, GR1_RIGHT_ARM, 3)
     ep = canonical(planted)
-    p = worst_plateau(list(channels(ep).values()), FPS, _moving(ep, None), CFG)
+    p = worst_plateau(list(channels(ep).values()), _moving(ep, None), CFG)
     assert p.signal == ELBOW and p.value == pytest.approx(top, abs=1e-6)
     # 35 % of the frames planted; measured over the moving frames, held runs of 0.5 s or more
     assert 0.25 < p.fraction < 0.45 and p.fraction > CFG.plateau_fraction_low
@@ -59,29 +58,27 @@ def test_held_at_its_limit_or_with_its_command_or_too_short_is_no_plateau() -> N
     x, lo = ch.values[:, 0], ch.limits[0]
     top = np.quantile(x, 0.65)
     clamped = np.minimum(x, top)[:, None]
-    assert channel_plateau(Channel(ch.name, clamped, "rad", ch.command, ch.limits), FPS, moving, CFG).fraction > 0.25
+    assert channel_plateau(Channel(ch.name, clamped, "rad", ch.command, ch.limits), moving, CFG).fraction > 0.25
     # at the description's limit: the saturation check's (the limit moved to the clamp)
     at_limit = Channel(ch.name, clamped, "rad", ch.command, (lo, float(top)))
-    assert channel_plateau(at_limit, FPS, moving, CFG).fraction == 0.0
+    assert channel_plateau(at_limit, moving, CFG).fraction == 0.0
     # the command holds with it (the operator keeps the joint still, the follower reads it): a resting joint
     still = Channel(ch.name, clamped, "rad", clamped[:, 0], ch.limits)
-    assert channel_plateau(still, FPS, moving, CFG).fraction == 0.0
+    assert channel_plateau(still, moving, CFG).fraction == 0.0
     # held runs shorter than plateau_min_s do not count
     short = x.copy()
     for a in range(0, len(x) - 4, 8):
         short[a : a + 3] = short[a]
-    assert (
-        channel_plateau(Channel(ch.name, short[:, None], "rad", ch.command, ch.limits), FPS, moving, CFG).fraction == 0
-    )
+    assert channel_plateau(Channel(ch.name, short[:, None], "rad", ch.command, ch.limits), moving, CFG).fraction == 0
     hand = channels(ep)["state.right_hand.motor_30"]
-    assert channel_plateau(hand, FPS, moving, CFG) is None  # no limits: a finger stops on what it grasps
+    assert channel_plateau(hand, moving, CFG) is None  # no limits: a finger stops on what it grasps
 
 
 def test_one_arm_frozen_while_commanded_is_a_frozen_stream_a_resting_one_is_not() -> None:
     """The real GR00T right arm stream held at one row for 1.5 s where it moves, the seven other streams recording:
     the whole-row frozen check cannot see it (the rest moves); held while its command moves, it is a frozen stream."""
     for ep in episodes():
-        f = frozen_stream(list(channels(ep).values()), FPS, CFG)
+        f = frozen_stream(list(channels(ep).values()), CFG)
         assert f is not None and f.seconds < CFG.frozen_stream_s_low, f  # clean: 0 s (measured)
     raw = gr00t_raws()[0]
     v = raw.states[GR1_RIGHT_ARM].values.astype(np.float64).copy()
@@ -89,13 +86,13 @@ def test_one_arm_frozen_while_commanded_is_a_frozen_stream_a_resting_one_is_not(
     a = int(np.argmax(np.convolve(travel, np.ones(30), mode="valid")))  # where the arm travels farthest in 1.5 s
     v[a : a + 30] = v[a]
     ep = canonical(with_state(raw, GR1_RIGHT_ARM, v))
-    f = frozen_stream(list(channels(ep).values()), FPS, CFG)
+    f = frozen_stream(list(channels(ep).values()), CFG)
     assert f.signal.startswith("state.right_arm") and f.seconds == pytest.approx(1.5, abs=0.2) and f.frame > 0
     # the resting left arm held as long: its command holds too, nothing recorded is wrong
     v = raw.states["state.left_arm"].values.astype(np.float64).copy()
     v[a : a + 30] = v[a]
     ep = canonical(with_state(raw, "state.left_arm", v))
-    assert frozen_stream(list(channels(ep).values()), FPS, CFG).seconds < CFG.frozen_stream_s_low
+    assert frozen_stream(list(channels(ep).values()), CFG).seconds < CFG.frozen_stream_s_low
 
 
 def test_a_clamp_of_state_and_command_is_found_and_the_clean_arms_have_none() -> None:

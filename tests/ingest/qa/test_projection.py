@@ -33,7 +33,6 @@ from ingest.qa.geometry import measure
 from ingest.qa.projection import CameraView, view_fractions
 from ingest.steps import prepared
 from schemas.camera_model import CameraModel, Fisheye624Camera, PinholeCamera
-from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.qa import QAConfig, QARecord
 from tests.needs import tool_missing
@@ -122,9 +121,7 @@ def _judged(ep: CanonicalEpisode, keypoints: np.ndarray | None = None, lens: Cam
     cam = ep.evidence.camera
     view = CameraView.from_trajectory(lens or cam.lens, cam.trajectory, cam.hands_past_video)
     kp = ep.keypoints if keypoints is None else keypoints
-    rec = measure(
-        ep.state, ep.action, kp, ep.mask, fps=CANONICAL_FPS, limits=ep.evidence.limits, config=QAConfig(), camera=view
-    )
+    rec = measure(ep.state, ep.action, kp, ep.mask, limits=ep.evidence.limits, config=QAConfig(), camera=view)
     return rec, {v.code for v in episode_verdicts(rec, QAConfig())}
 
 

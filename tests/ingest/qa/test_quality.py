@@ -96,7 +96,7 @@ def test_tier_table(default, success, has_action, state, validity, tier, reasons
 
 
 def test_idle_ratio_is_measured() -> None:
-    ratio, _ = motion_signals(IDLE80, FRANKA, [(0, N)], CFG, 10.0)  # type: ignore[misc]
+    ratio, _ = motion_signals(IDLE80, FRANKA, [(0, N)], CFG)  # type: ignore[misc]
     assert 0.75 <= ratio <= 0.82
     why = assess_quality(H, success=True, has_action=True, state=IDLE80, mask=FRANKA, validity=None, config=CFG).reasons
     assert float(why[0].split()[2]) == pytest.approx(ratio, abs=0.005)
@@ -104,9 +104,9 @@ def test_idle_ratio_is_measured() -> None:
 
 def test_a_moving_gripper_is_not_idle() -> None:
     s = franka_reach(np.zeros(N), gripper=0.5 + 0.4 * np.sin(2 * np.pi * T / 10.0))
-    ratio, rate = motion_signals(s, FRANKA, [(0, N)], CFG, 10.0)  # type: ignore[misc]
+    ratio, rate = motion_signals(s, FRANKA, [(0, N)], CFG)  # type: ignore[misc]
     assert ratio < 0.2 and rate == 0.0
-    assert motion_signals(franka_reach(np.zeros(N)), FRANKA, [(0, N)], CFG, 10.0) == (1.0, 0.0)
+    assert motion_signals(franka_reach(np.zeros(N)), FRANKA, [(0, N)], CFG) == (1.0, 0.0)
 
 
 def test_tracking_jitter_is_neither_motion_nor_oscillation() -> None:
@@ -117,7 +117,7 @@ def test_tracking_jitter_is_neither_motion_nor_oscillation() -> None:
         s[:, hand_dims(h, WRIST_POS)] = np.array([0.2 * (2 * h - 1), 0.0, 0.5]) + rng.normal(0, 0.002, (300, 3))
         s[:, hand_dims(h, WRIST_ROT6D)] = [1, 0, 0, 0, 1, 0]
         s[:, hand_dims(h, FINGERTIPS_XYZ)] = np.tile([0.0, 0.08, 0.0], 5) + rng.normal(0, 0.002, (300, 15))
-    ratio, rate = motion_signals(s, HUMAN, [(0, 300)], CFG, 10.0)  # type: ignore[misc]
+    ratio, rate = motion_signals(s, HUMAN, [(0, 300)], CFG)  # type: ignore[misc]
     assert ratio > 0.9 and rate == 0.0
 
 
@@ -142,15 +142,15 @@ def test_motion_is_measured_over_kept_spans_only() -> None:
     assert tier is H and why == []
     # Measured on the whole array instead (gripper values present), the 6 idle seconds dominate.
     s[40:, hand_dims(1, GRIPPER)] = 0.5
-    ratio, _ = motion_signals(s, FRANKA, [(0, 100)], CFG, 10.0)  # type: ignore[misc]
+    ratio, _ = motion_signals(s, FRANKA, [(0, 100)], CFG)  # type: ignore[misc]
     assert ratio > 0.5
 
 
 def test_the_join_of_two_spans_is_not_a_reversal() -> None:
     x = np.concatenate([np.linspace(0, 0.2, 50), np.linspace(0, 0.2, 50)])  # two forward sweeps, a jump back between
     s = franka_reach(x)
-    assert motion_signals(s, FRANKA, [(0, 50), (50, 100)], CFG, 10.0)[1] == 0.0  # type: ignore[index]
-    assert motion_signals(s, FRANKA, [(0, 100)], CFG, 10.0)[1] > 0.0  # type: ignore[index]
+    assert motion_signals(s, FRANKA, [(0, 50), (50, 100)], CFG)[1] == 0.0  # type: ignore[index]
+    assert motion_signals(s, FRANKA, [(0, 100)], CFG)[1] > 0.0  # type: ignore[index]
 
 
 def test_cropped_state_is_measured_whole() -> None:
@@ -162,8 +162,8 @@ def test_cropped_state_is_measured_whole() -> None:
 
 
 def test_too_few_frames_give_no_motion_signal() -> None:
-    assert motion_signals(IDLE80[:4], FRANKA, [(0, 4)], CFG, 10.0) is None
-    assert motion_signals(SMOOTH, np.zeros(CANONICAL_DIM, bool), [(0, N)], CFG, 10.0) is None
+    assert motion_signals(IDLE80[:4], FRANKA, [(0, 4)], CFG) is None
+    assert motion_signals(SMOOTH, np.zeros(CANONICAL_DIM, bool), [(0, N)], CFG) is None
 
 
 def test_config_is_validated() -> None:

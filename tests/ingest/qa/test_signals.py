@@ -70,7 +70,7 @@ def test_agibot_quaternions_are_rotations_millimetres_metres_forces_and_currents
     k = ep.state_native_names.index("end.orientation.4")
     comp = ep.state_native[:, k].astype(np.float64)
     assert np.abs(np.diff(comp)).max() > 1.5
-    g = channel_glitch(chans["end.orientation.4..7"], 10.0, CFG)
+    g = channel_glitch(chans["end.orientation.4..7"], CFG)
     assert g is not None and g.value < 0.07 and g.unit == "rad"
 
 
@@ -85,7 +85,7 @@ def test_an_angle_crossing_pi_is_unwrapped_not_an_excursion() -> None:
     moved = replace(ep, state_native=v.astype(np.float32))
     (ch,) = [c for c in native_channels(moved, _pairs(moved)) if c.name == "state.right_arm.motor_25"]
     assert np.ptp(ch.values) == pytest.approx(np.ptp(x), abs=1e-5)  # unwrapped: the elbow's own range again
-    assert channel_glitch(ch, 10.0, CFG).value < 0.2
+    assert channel_glitch(ch, CFG).value < 0.2
 
 
 def test_discrete_columns_are_not_channels() -> None:
