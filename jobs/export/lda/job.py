@@ -42,7 +42,7 @@ from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
 from jobs.export.lda.plan import DatasetPlan, LdaExportError, missing_files, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
-from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
+from jobs.export.lda.video import as_written, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.dataset_meta import MODALITY_PATH
@@ -167,10 +167,7 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if plan.subset:
         raw |= {"total_episodes": result.episodes, "total_frames": result.frames}
         raw["total_videos"] = result.episodes * len(videos)
-    for key in videos:
-        vinfo = raw["features"][key].setdefault("info", {})
-        vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
-    write_text_atomic(tmp / INFO_PATH, json.dumps(raw, indent=4) + "\n")
+    write_text_atomic(tmp / INFO_PATH, json.dumps(as_written(raw, videos), indent=4) + "\n")
     modality = (
         build_native_modality(videos, plan.main, plan.native) if plan.native else build_modality(videos, plan.main)
     )

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
 from schemas.actions import ActionKind
@@ -56,12 +57,8 @@ class DatasetPlan:
 def missing_files(plan: DatasetPlan) -> list[str]:
     """The episode files (data parquet, each camera's mp4) the export of `plan` reads and its dataset lacks: each one
     fails the dataset when written, so a dry run says so without reading them."""
-    info, out = plan.info, []
-    for line in plan.lines:
-        index = int(line["episode_index"])
-        rels = [info.data_file(index), *(info.video_file(index, key) for key in info.video_keys)]
-        out += [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
-    return out
+    rels = [rel for line in plan.lines for rel in episode_files(plan.info, int(line["episode_index"]))]
+    return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
 
 
 def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
