@@ -89,16 +89,12 @@ def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
     return {CATALOG_PREFIX + k: v for k, v in values.items()}
 
 
-def _folder_names(corpus_root: Path, dataset_root: Path) -> tuple[str, str, str]:
-    """(dataset path relative to the corpus, source, subset) from `datasets/<source>/<subset...>`."""
-    try:
-        rel = dataset_root.resolve().relative_to(corpus_root.resolve())
-    except ValueError:
-        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+def folder_names(rel: str | Path) -> tuple[str, str]:
+    """(source, subset) of the dataset at `rel` below the corpus, `datasets/<source>/<subset...>`: what an episode
+    without lineage is cataloged (and exported) under."""
+    rel = Path(rel)
     parts = rel.parts[1:] if rel.parts and rel.parts[0] == DATASETS_DIR else rel.parts
-    source = parts[0] if parts else dataset_root.name
-    subset = "/".join(parts[1:]) if len(parts) > 1 else dataset_root.name
-    return rel.as_posix(), source, subset
+    return parts[0] if parts else rel.name, "/".join(parts[1:]) if len(parts) > 1 else rel.name
 
 
 def catalog_rows_for_dataset(
@@ -121,7 +117,11 @@ def catalog_rows_for_dataset(
     info = load_info(info_path)
     digests = digests if digests is not None else FileDigests()
     fps = float(info.fps)
-    rel, folder_source, folder_subset = _folder_names(corpus_root, dataset_root)
+    try:
+        rel = dataset_root.resolve().relative_to(corpus_root.resolve()).as_posix()
+    except ValueError:
+        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+    folder_source, folder_subset = folder_names(rel)
     cameras = [k.removeprefix(IMAGE_PREFIX) for k in info.video_keys]
     action_ft = info.features.get(ACTION)
     dataset_embodiment = (action_ft.info or {}).get("embodiment") if action_ft is not None else None

@@ -97,7 +97,6 @@ def write_raw_corpus(
         if corrupt:
             specs.append(EpisodeSpec(327, 790_000, 60, fault=Fault.action_longer))
         write_agibot(raw / "agibot", specs)
-        roots["agibot"] = raw / "agibot"
     if "ego4d" in wanted:
         write_ego4d(
             raw / "ego4d",
@@ -106,7 +105,6 @@ def write_raw_corpus(
             narrations_per_video=3,
             bad=("corrupt_video",) if corrupt else (),
         )
-        roots["ego4d"] = raw / "ego4d"
     if "egodex" in wanted:
         write_egodex(
             raw / "egodex",
@@ -115,7 +113,6 @@ def write_raw_corpus(
             old_episode=False,
             bad=("missing_camera",) if corrupt else (),
         )
-        roots["egodex"] = raw / "egodex"
     if "lerobot" in wanted:
         lerobot_root = run_demo(raw / "lerobot_out", episodes=2 + scale).root
         if corrupt:
@@ -132,16 +129,13 @@ def write_raw_corpus(
             segments_per_video=2,
             corrupt_video=corrupt,
         )
-        roots["epic_kitchens"] = raw / "epic_kitchens"
     if "ego_video" in wanted:
         write_ego_shards(
             raw / "ego_video", workers=scale, clips_per_shard=2, seconds=2.0, bad=("corrupt_video",) if corrupt else ()
         )
-        roots["ego_video"] = raw / "ego_video"
     if "hot3d" in wanted:
         # the Aria sequence with its RGB recording (read through projectaria-tools, which `make venv` installs)
         write_hot3d(raw / "hot3d", frames=45, quest=True, video=True, bad_quaternion=corrupt)
-        roots["hot3d"] = raw / "hot3d"
     if "robomind" in wanted:
         episodes = [
             RoboMindEpisode(robot, f"pick_{robot}", f"1014_1446{k:02d}", 40)
@@ -151,7 +145,6 @@ def write_raw_corpus(
         if corrupt:
             episodes.append(RoboMindEpisode("franka_3rgb", "pick_franka_3rgb", "1014_151731", 40, bad="truncated"))
         write_robomind(raw / "robomind", episodes)
-        roots["robomind"] = raw / "robomind"
     if "robomimic" in wanted:
         # a robomimic image dataset as its release names it (<task>/<kind>/image.hdf5, agentview 84x84): one demo
         # group per episode at robosuite's 20 Hz; the corrupt one is a second task's file cut short
@@ -159,8 +152,8 @@ def write_raw_corpus(
         write_robomimic(lift, [40 + 4 * k for k in range(2 * scale)], image_size=(84, 84))
         if corrupt:
             truncate(write_robomimic(raw / "robomimic" / "can" / "ph" / "image.hdf5", [40], image_size=(84, 84)))
-        roots["robomimic"] = raw / "robomimic"
-    return roots
+    # in `SOURCES`' order (the spec's); every source but bridge and lerobot is rooted at its own folder
+    return {name: roots.get(name, raw / name) for name in SOURCES if name in wanted and name != "so101"}
 
 
 def write_demo_spec(

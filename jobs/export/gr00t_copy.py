@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.tree import Tree, open_tree
+from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
 from jobs.export.lda.stats import ColumnStats, dumps
-from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
+from jobs.export.lda.video import as_written, transcode
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, TASKS_PATH, read_jsonl
 from schemas.storage import StorageOptions
@@ -36,14 +37,11 @@ from schemas.storage import StorageOptions
 COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
 
 
-def episode_files(described: Described, root: Path) -> list[tuple[str, int]]:
+def dataset_files(described: Described, root: Path) -> list[tuple[str, int]]:
     """Every episode's parquet and mp4 of the dataset at `root`, relative to it, as info.json places them, each with
     its episode's length."""
-    info, files = described.info, []
-    for _, line in read_jsonl(root / EPISODES_PATH):
-        index, length = int(line["episode_index"]), int(line["length"])
-        files += [(f, length) for f in (info.data_file(index), *(info.video_file(index, k) for k in info.video_keys))]
-    return files
+    lines = [line for _, line in read_jsonl(root / EPISODES_PATH)]
+    return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
 
 
 def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> None:
@@ -54,16 +52,6 @@ def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> Non
     with tempfile.TemporaryDirectory(dir=dst.parent.parent) as tmp:
         corpus.copy_to(src, Path(tmp) / src.name)
         transcode(Path(tmp) / src.name, dst, fps, length)
-
-
-def h264_info(info_text: str, video_keys: list[str]) -> str:
-    """info.json with each camera's codec said as what was written."""
-    raw = json.loads(info_text)
-    for key in video_keys:
-        vinfo = raw["features"][key].setdefault("info", {})
-        vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p"})
-        vinfo["video.keyframe_interval"] = KEYFRAME_INTERVAL
-    return json.dumps(raw, indent=4) + "\n"
 
 
 def stats_columns(described: Described) -> dict[str, int]:
@@ -80,10 +68,11 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> in
         if (src / rel).is_file():
             shutil.copyfile(src / rel, dst / rel)
     info = described.info
-    (dst / INFO_PATH).write_text(h264_info((src / INFO_PATH).read_text(encoding="utf-8"), info.video_keys))
+    raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
+    (dst / INFO_PATH).write_text(json.dumps(as_written(raw, info.video_keys), indent=4) + "\n")
     widths = stats_columns(described)
     stats = ColumnStats(widths)
-    files = episode_files(described, src)
+    files = dataset_files(described, src)
     for rel, length in files:
         if not rel.endswith(".parquet"):
             reencode(corpus, src / rel, dst / rel, int(info.fps), length)
@@ -107,7 +96,7 @@ def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str) -> DatasetExpor
         count[0] = write_copy(corpus, src, described, folder)
 
     def estimate() -> int:
-        return sum(corpus.size(src / f) for f, _ in episode_files(described, src))
+        return sum(corpus.size(src / f) for f, _ in dataset_files(described, src))
 
     written = tree.fill(name, writer, estimate)
     result = result_of(rel, "written" if written else "to write", described)

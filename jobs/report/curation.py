@@ -23,7 +23,7 @@ from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
 from jobs.report.markup import escape, figure
 from jobs.report.plots import TIER_COLORS, _empty, png_data_uri
-from schemas.canonical import ACTION, STATE, Camera, image_key
+from schemas.canonical import ACTION, STATE, main_video_key
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import MANIFEST_JSON, Manifest
 
@@ -126,8 +126,7 @@ class EpisodeSample:
 
 def episode_sample(ds: DatasetView, i: int, label: str, count: int = 4) -> EpisodeSample:
     """`count` frames of episode `i` (its main camera) and the canonical state and action dims its mask uses."""
-    keys = ds.info.video_keys
-    key = next((image_key(c) for c in Camera if image_key(c) in keys), keys[0] if keys else None)
+    key = main_video_key(ds.info.video_keys)
     n = int(ds.episodes[i]["length"])
     idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))}) if n else []
     frames: dict[int, np.ndarray] = {}

@@ -27,10 +27,9 @@ from schemas.canonical import (
     STATE,
     STATE_NATIVE,
     WRIST_POS,
-    Camera,
     hand_dims,
-    image_key,
     keypoint_kind,
+    main_video_key,
 )
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
@@ -215,8 +214,7 @@ class Strip:
 
 def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     """`count` evenly spaced frames of the dataset's first episode, main camera; keypoints for human data."""
-    keys = ds.info.video_keys
-    key = next((image_key(c) for c in Camera if image_key(c) in keys), keys[0] if keys else None)
+    key = main_video_key(ds.info.video_keys)  # the camera the latents, captions and training look at
     if key is None or not ds.episodes:
         return None
     ep = int(ds.episodes[0]["episode_index"])

@@ -5,8 +5,9 @@ datasets/>, one dataset per canonical dataset (one embodiment each, LDA's mixtur
 Each keeps the canonical files and adds what LDA needs (contract `schemas/lda.py`): the columns `observation.state.lda`
 and `action.lda` in every episode parquet (`columns.py`), every camera re-encoded as all-intra H.264 (`video.py`),
 `meta/modality.json` in LDA's names (checked against the new info.json before it is written), and
-`meta/stats_gr00t.json` (`stats.py`). A dataset is written into `DIR/.<name>.partial` and renamed into place when
-complete (a rerun replaces it whole). The summary prints what to paste into LDA's repository (`config.py`).
+`meta/stats_gr00t.json` (`stats.py`). A dataset is written into `DIR/.<name>.partial-<id>` and renamed into place
+when complete (`Tree.write`, as every export writes a dataset whole; a rerun replaces it whole). The summary prints
+what to paste into LDA's repository (`config.py`).
 `--manifest` exports the manifest's episodes only (`plan.py`). Everything is planned first: a dataset LDA cannot train
 on (no wrist in use, e.g. a robot without a description; no camera; not canonical) refuses the whole export, naming
 each with why, before anything is written (exit 1). An episode whose values cannot be converted fails its dataset,
@@ -33,7 +34,7 @@ from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.root import Root
-from adapters.storage.tree import MARKER
+from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
@@ -42,7 +43,7 @@ from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
 from jobs.export.lda.plan import DatasetPlan, LdaExportError, missing_files, plan_export
 from jobs.export.lda.stats import ColumnStats, dumps
-from jobs.export.lda.video import KEYFRAME_INTERVAL, transcode
+from jobs.export.lda.video import as_written, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.dataset_meta import MODALITY_PATH
@@ -122,12 +123,10 @@ def _check_native_samples(table: pa.Table, where: str) -> None:
                 raise LdaExportError(f"{where}: {key} value {col} has no sample at frame {frame} ({valid} 0)")
 
 
-def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
-    """Write the LDA dataset of `plan` at `dst` (replaced whole)."""
+def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
+    """Write the LDA dataset of `plan` into the fresh folder `tmp` (`Tree.write`'s, renamed into place after)."""
     src, info, videos = plan.src, plan.info, plan.info.video_keys
-    tmp = dst.parent / f".{dst.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "meta").mkdir(parents=True)
+    (tmp / "meta").mkdir()
     for rel in COPIED_META:
         if (src / rel).is_file():
             shutil.copyfile(src / rel, tmp / rel)
@@ -167,10 +166,7 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     if plan.subset:
         raw |= {"total_episodes": result.episodes, "total_frames": result.frames}
         raw["total_videos"] = result.episodes * len(videos)
-    for key in videos:
-        vinfo = raw["features"][key].setdefault("info", {})
-        vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
-    write_text_atomic(tmp / INFO_PATH, json.dumps(raw, indent=4) + "\n")
+    write_text_atomic(tmp / INFO_PATH, json.dumps(as_written(raw, videos), indent=4) + "\n")
     modality = (
         build_native_modality(videos, plan.main, plan.native) if plan.native else build_modality(videos, plan.main)
     )
@@ -184,9 +180,6 @@ def export_dataset(plan: DatasetPlan, dst: Path) -> DatasetResult:
     # the completion record every eidata export leaves (`adapters.storage.tree.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
     write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
-    if dst.exists():
-        shutil.rmtree(dst)
-    tmp.rename(dst)
     return result
 
 
@@ -205,17 +198,14 @@ def export_lda(
     """Every dataset under ROOT/datasets/ (or the manifest's episodes) into OUT, planned first: a dataset LDA cannot
     take refuses the export before anything is written (`plan.Refused`); one that fails while written is reported,
     its partial folder and the empty folders above it removed, and the others go on."""
-    plans = plan_export(Path(corpus_root), manifest)
-    results = []
+    plans, tree, results = plan_export(Path(corpus_root), manifest), Tree(out), []
     with closing(Progress(len(plans), "export lda", unit="dataset", enabled=progress)) as bar:
         for plan in plans:
-            dst = out / plan.name
-            dst.parent.mkdir(parents=True, exist_ok=True)
             try:
-                results.append(export_dataset(plan, dst))
+                with tree.write(plan.name) as tmp:  # `.<name>.partial-<id>`, removed on an error
+                    results.append(export_dataset(plan, tmp))
             except (ValueError, OSError) as e:  # LdaExportError, ColumnsError, unreadable files: named, next
-                shutil.rmtree(dst.parent / f".{dst.name}.partial", ignore_errors=True)
-                _remove_empty_parents(dst, out)
+                _remove_empty_parents(out / plan.name, out)
                 results.append(DatasetResult(plan.name, "error", notes=[str(e)]))
             bar.update(1)
     return results

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from ingest.lerobot.settled import settled_datasets
-from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog import selection
+from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
 from schemas.actions import ActionKind
@@ -22,7 +22,6 @@ from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.lda import NATIVE_MAX_WIDTH, NATIVE_TAGS, Layout
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
-from schemas.manifest import check_entries, entries_file
 from schemas.modality import VIDEO_PREFIX
 
 
@@ -56,12 +55,8 @@ class DatasetPlan:
 def missing_files(plan: DatasetPlan) -> list[str]:
     """The episode files (data parquet, each camera's mp4) the export of `plan` reads and its dataset lacks: each one
     fails the dataset when written, so a dry run says so without reading them."""
-    info, out = plan.info, []
-    for line in plan.lines:
-        index = int(line["episode_index"])
-        rels = [info.data_file(index), *(info.video_file(index, key) for key in info.video_keys)]
-        out += [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
-    return out
+    rels = [rel for line in plan.lines for rel in episode_files(plan.info, int(line["episode_index"]))]
+    return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
 
 
 def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
@@ -106,19 +101,15 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
 
 
 def manifest_episodes(root: Path, given: str) -> dict[Path, set[int]]:
-    """The datasets `--manifest given` names (`manifest_arg`: a NAME in ROOT, its folder, or a file of it), each with
-    the episode indices it takes."""
-    folder = Path(manifest_folder(given, root))
-    entries = entries_file(folder)  # the one its manifest.json names
-    if not entries.is_file():
-        raise LdaExportError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
-    table = check_entries(pq.read_table(entries), folder)
-    out: dict[Path, set[int]] = {}
-    for dataset, index in zip(table["dataset"].to_pylist(), table["episode_index"].to_pylist(), strict=True):
-        out.setdefault(root / dataset, set()).add(int(index))
-    if not out:
-        raise LdaExportError(f"{entries}: the manifest has no episodes")
-    return out
+    """The datasets `--manifest given` names, each with the episode indices it takes (read as every command reads a
+    manifest: `jobs.catalog.selection.manifest_episodes`)."""
+    try:
+        found = selection.manifest_episodes(root, given)
+    except selection.SelectionError as e:
+        raise LdaExportError(str(e)) from None
+    if not found:
+        raise LdaExportError(f"--manifest {given}: the manifest has no episodes")
+    return {root / ds: set(v) for ds, v in found.items()}
 
 
 def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:

@@ -12,11 +12,20 @@ video, so `timestamp` in the parquet still names each frame.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 
 KEYFRAME_INTERVAL = 1  # all-intra
 CODEC = VideoCodec.h264(g=KEYFRAME_INTERVAL)
+
+
+def as_written(info: dict[str, Any], video_keys: list[str]) -> dict[str, Any]:
+    """info.json's raw dict with each camera's codec said as `transcode` writes it (in place, and returned)."""
+    for key in video_keys:
+        vinfo = info["features"][key].setdefault("info", {})
+        vinfo.update({"video.codec": "h264", "video.pix_fmt": "yuv420p", "video.keyframe_interval": KEYFRAME_INTERVAL})
+    return info
 
 
 def transcode(src: Path, dst: Path, fps: int, expected_frames: int) -> int:

@@ -69,10 +69,11 @@ Version = Literal["v3.0", "v2.1"]
 SOURCE_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)  # what a fingerprint identifies
 
 
-def fingerprint(plan: ExportPlan, corpus: Corpus, options: dict[str, Any], extra_files: Sequence[Path] = ()) -> str:
-    """What the export depends on: the sources' meta files (`Corpus.identity`) and the options."""
-    h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
-    for root in sorted(plan.sources):
+def fingerprint(head: str, corpus: Corpus, sources: Iterable[Path], extra_files: Sequence[Path] = ()) -> str:
+    """What an export depends on (lerobot-v3's and lingbot-va's): `head` (its options as JSON), the meta files of its
+    source datasets (`Corpus.identity`) and `extra_files` (a manifest's)."""
+    h = hashlib.sha256(head.encode())
+    for root in sources:
         h.update("".join(f"{corpus.identity(root / rel)}\n" for rel in SOURCE_META).encode())
     for p in extra_files:
         h.update(p.read_bytes())
@@ -128,7 +129,7 @@ def export_plan(
 ) -> Status:
     """Export one plan of `corpus` to the tree `tree` of the output `out`, unless it holds it already; `progress`
     counts its episodes (those already there at once)."""
-    fp = fingerprint(plan, corpus, options, list(extra))
+    fp = fingerprint(json.dumps(options, sort_keys=True), corpus, sorted(plan.sources), list(extra))
     recorded, marker = None, out.read(f"{tree}/{MARKER}")
     with contextlib.suppress(ValueError):  # an unreadable record is no match
         recorded = json.loads(marker).get("fingerprint") if marker is not None else None

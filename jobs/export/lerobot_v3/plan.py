@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.cameras import (
     IMAGE_PREFIX,
@@ -217,12 +218,12 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
     line = src.episodes.get(index, {})
     lineage = EpisodeLineage.of(line)
     action = src.features.get("action", {})
-    folder = Path(rel).parts
+    source, subset = folder_names(rel)
     # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
     embodiment = lineage.embodiment or (action.get("info") or {}).get("embodiment") or src.info.get("robot_type")
     return {
-        "source": lineage.source or (folder[-2] if len(folder) >= 2 else folder[-1]),
-        "subset": lineage.subset or folder[-1],
+        "source": lineage.source or source,
+        "subset": lineage.subset or subset,
         "embodiment": embodiment or "unknown",
     }
 

@@ -20,7 +20,6 @@ fingerprint of the settings, the cameras and the source's meta).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import pickle
@@ -40,6 +39,7 @@ from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
 from ingest.lerobot.settled import settled_datasets
 from ingest.lingbot.dataset import NotCanonicalError
+from jobs.export.lerobot_v3.job import fingerprint
 from jobs.export.lingbot.plan import (
     EMPTY_EMB,
     FORMAT,
@@ -182,9 +182,7 @@ class Done:
         self.tree, self.base = tree, base
 
     def fingerprint(self, plan: DatasetPlan) -> str:
-        meta = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
-        lines = "".join(f"{plan.corpus.identity(plan.src / rel)}\n" for rel in meta)
-        return hashlib.sha256((self.base + lines).encode()).hexdigest()
+        return fingerprint(self.base, plan.corpus, [plan.src])
 
     def complete(self, plan: DatasetPlan) -> bool:
         record = self.tree.read(f"{plan.rel}/{MARKER}")

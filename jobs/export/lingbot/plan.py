@@ -26,6 +26,7 @@ from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
 from jobs.export import PathOrUrl
+from jobs.export.lerobot_v3.cameras import resolve_cameras
 from jobs.runtime.stage import RayJob
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
@@ -107,14 +108,6 @@ def export_segments(entry: EpisodeEntry) -> list[ActionSegment]:
         return english_segments(entry.action_config)
     text = EpisodeLineage.of(entry.model_extra or {}).caption_text() or (entry.tasks[0] if entry.tasks else "")
     return [ActionSegment(start_frame=0, end_frame=entry.length, action_text=text)]
-
-
-def resolve_cameras(info: InfoJson, wanted: list[str] | None) -> list[str]:
-    keys = info.video_keys
-    if not wanted:
-        return keys
-    full = [w if w in keys else f"observation.images.{w}" for w in wanted]
-    return [k for k in full if k in keys]
 
 
 def model_fingerprint(folder: Path) -> dict[str, Any]:
@@ -201,7 +194,8 @@ def plan_dataset(corpus: Corpus, rel: str, spec: LingbotExportSpec, models: Mode
     if not float(info.fps).is_integer() or int(info.fps) % spec.fps:
         raise ValueError(f"--fps {spec.fps} does not divide the dataset's {info.fps} fps")
     ori_fps, stride = int(info.fps), int(info.fps) // spec.fps
-    cameras = resolve_cameras(info, spec.cameras)
+    cameras = resolve_cameras(spec.cameras or None, info.video_keys)  # a camera the dataset lacks: named, not dropped
+    cameras = info.video_keys if cameras is None else cameras
     if not cameras:
         raise ValueError(f"none of the cameras {spec.cameras} in {info.video_keys}")
     out = spec.out / rel

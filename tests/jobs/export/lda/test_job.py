@@ -63,7 +63,7 @@ def test_every_dataset_is_written_with_its_layout_and_the_entry_to_paste(lda_exp
     for rel, layout in LAYOUTS.items():
         assert (out / rel / "meta/modality.json").is_file() and f"written  {rel} {layout}," in printed
     assert config.entry(list(LAYOUTS.items()), str(out.resolve())) in printed
-    assert not list(out.rglob("*.partial"))
+    assert not list(out.rglob(".*.partial-*"))
 
 
 def test_the_modality_slices_cover_exactly_the_values_written(lda_export: tuple[Path, str]) -> None:
@@ -202,7 +202,7 @@ def test_a_broken_episode_fails_its_dataset_by_name(real_corpus: Path, tmp_path:
     assert "error    oxe/bridge_dataset" in text and "episode_000001.parquet (episode 1)" in text
     assert "observation.state right wrist rotation" in text
     assert "written  vitra/Ego4D human" in text and "written  lerobot/gr00t_robot_sim_picknplace" in text
-    assert not (tmp_path / "out/oxe").exists() and not list((tmp_path / "out").rglob("*.partial"))  # no empty folder
+    assert not (tmp_path / "out/oxe").exists() and not list((tmp_path / "out").rglob(".*.partial-*"))  # no empty folder
 
 
 def test_out_is_required_and_a_dry_run_plans_writing_nothing(

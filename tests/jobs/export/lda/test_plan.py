@@ -43,3 +43,13 @@ def test_video_without_an_action_refuses_the_whole_export_naming_it(corpus: Path
 def test_a_manifest_that_is_not_there_is_named_with_the_command_that_writes_it(corpus: Path) -> None:
     with pytest.raises(LdaExportError, match=r"no entries\.parquet.*eidata curate"):
         plan_export(corpus, "nope")
+
+
+def test_a_torn_manifest_is_named_not_a_traceback(corpus: Path) -> None:
+    """A manifest's entries file that does not parse is an `LdaExportError` naming `--manifest` (the export prints it
+    and exits 1), as every reader of `--manifest` says it (`jobs.catalog.selection.manifest_episodes`)."""
+    folder = corpus / "manifests/torn"
+    folder.mkdir(parents=True)
+    (folder / "entries.parquet").write_bytes(b"PAR1 not a parquet file")
+    with pytest.raises(LdaExportError, match=r"--manifest torn: .*entries\.parquet"):
+        plan_export(corpus, "torn")

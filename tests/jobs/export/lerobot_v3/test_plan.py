@@ -13,11 +13,20 @@ import pytest
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
+from jobs.catalog.rows import catalog_rows_for_dataset
 from jobs.export.lerobot_v3.cameras import PlanError
-from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.plan import (
+    PADDING,
+    PADDING_KEY,
+    SourceDataset,
+    _lineage_columns,
+    dataset_plan,
+    manifest_plan,
+)
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
+from schemas.corpus import LINEAGE_KEY
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
-from schemas.lerobot import INFO_PATH
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
 
 HEAD = "observation.images.head"
@@ -130,3 +139,21 @@ def test_no_video_and_several_cameras(real_mix: Path) -> None:
         manifest_plan(Corpus(real_mix), REAL_MIX, ["primary", "wrist"])
     with pytest.raises(PlanError, match=r"camera 'top' is not among .*slots \['primary', 'wrist'\]"):
         manifest_plan(Corpus(real_mix), REAL_MIX, ["top"])
+
+
+def test_an_episode_without_lineage_is_exported_under_the_source_and_subset_the_catalog_gives_it(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    """A dataset of another tool nested below its source (datasets/ext/group/foreign) was exported as source
+    `group`, subset `foreign`, where the catalog its manifest was selected from says `ext`, `group/foreign`: one rule
+    for both now (`jobs.catalog.rows.folder_names`)."""
+    root = tmp_path / "corpus"
+    foreign = root / "datasets/ext/group/foreign"
+    shutil.copytree(tiny_corpus / "datasets/oxe/bridge", foreign)
+    lines = [json.loads(line) for line in (foreign / EPISODES_PATH).read_text().splitlines()]
+    (foreign / EPISODES_PATH).write_text(
+        "".join(json.dumps({k: v for k, v in x.items() if k != LINEAGE_KEY}) + "\n" for x in lines)
+    )
+    row = catalog_rows_for_dataset(root, foreign)[0]
+    columns = _lineage_columns(SourceDataset(foreign, Corpus(root)), row.episode_index, "datasets/ext/group/foreign")
+    assert (columns["source"], columns["subset"]) == (row.source, row.subset) == ("ext", "group/foreign")

@@ -27,7 +27,7 @@ from jobs.export.lingbot.plan import (
     settings_record,
     work_item,
 )
-from schemas.lerobot import EPISODES_PATH, EpisodeEntry, load_entries
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, EpisodeEntry, load_entries, load_info
 from tests.fixtures.lingbot import latent_tensors
 from tests.fixtures.wan import TEXT_DIM
 from tests.jobs.export.lingbot.corpus import EGO, FRANKA
@@ -114,8 +114,18 @@ def test_datasets_that_cannot_be_exported_say_why(small_corpus: Path, wan: dict[
         plan_dataset(Corpus(small_corpus), EGO, spec, models, DatasetTally())
     with pytest.raises(ValueError, match="--fps 3 does not divide the dataset's 10"):
         plan_dataset(Corpus(small_corpus), FRANKA, _spec(small_corpus, tmp_path, wan, fps=3), models, DatasetTally())
-    with pytest.raises(ValueError, match=r"none of the cameras \['top'\]"):
+    have = load_info(small_corpus / FRANKA / INFO_PATH).video_keys[0]
+    for cameras in (["top"], [have, "top"]):  # one it lacks is named, never dropped from those it has
+        with pytest.raises(ValueError, match=r"camera 'top' is not among"):
+            plan_dataset(
+                Corpus(small_corpus),
+                FRANKA,
+                _spec(small_corpus, tmp_path, wan, cameras=cameras),
+                models,
+                DatasetTally(),
+            )
+    with pytest.raises(ValueError, match=r"none of the cameras \['none'\]"):
         plan_dataset(
-            Corpus(small_corpus), FRANKA, _spec(small_corpus, tmp_path, wan, cameras=["top"]), models, DatasetTally()
+            Corpus(small_corpus), FRANKA, _spec(small_corpus, tmp_path, wan, cameras=["none"]), models, DatasetTally()
         )
     assert len(load_entries(small_corpus / FRANKA / EPISODES_PATH, EpisodeEntry)) == 3  # the source is untouched
