@@ -35,6 +35,7 @@ def confined_discover(discover: Any, own: type[Exception]) -> Any:
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
         from adapters.storage.beneath import active, rooted
 
+        root = self.source_root(root)  # resolved once, for every adapter (`SourceAdapter.source_root`)
         with rooted(root) as fence:  # every open beneath the root at the moment it is made (adapters.storage.beneath)
             refs = iter(isolated(self, root, *args, **kwargs))
             while True:

@@ -1,6 +1,6 @@
 """What the hand sources' adapters (`arctic`, `aria_mps`, `egodex`, `egoexo4d_egopose`, `hoi4d`, `holoassist`,
 `hot3d`, `oakink2`, `taco`, `vitra`: people's hands, read from a maker's per-sequence files) share around their own
-reading: their base class `HandSource` (discovery is the refs of the located root, the first `max_episodes` pulled),
+reading: their base class `HandSource` (each says its `refs` under the root, `SourceAdapter.discover` caps them),
 where discovery looks (the root, or one folder below it), a raw episode of people's hands (`human_episode`), and one
 episode's `Reading`, whose errors name the file, the episode and the field, which refuses a file that resolves out of
 the root, asks for the MANO model folder (`mano_only.py`), and turns a pickle that is refused, a file that does not
@@ -32,11 +32,8 @@ VIDEO_ERRORS = (av.FFmpegError, OSError, IndexError, ValueError)
 
 
 class HandSource(SourceAdapter):
-    """A source of people's hands: its `refs` under the located root, in their order, the first `max_episodes` of
-    them pulled (a generator of refs stops being read there)."""
-
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        return self.capped(self.refs(self.locate(root)))
+    """A source of people's hands: its `refs` under the located root, in their order (`SourceAdapter.discover` pulls
+    the first `max_episodes`: a generator of refs stops being read there)."""
 
     @abstractmethod
     def refs(self, root: Location) -> Iterable[EpisodeRef]:

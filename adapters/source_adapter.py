@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
 from adapters.confined import confined_discover, flagged_first
 from adapters.storage.location import Location, Where, locate
+from adapters.storage.root import Root
 from schemas.findings import Severity, SourceFinding
 from schemas.storage import StorageOptions
 
@@ -40,6 +41,11 @@ class SourceAdapter(ABC):
         )
         self.storage = storage  # the object store's options (endpoint, credential) for this source's URLs
         self._noted: list[SourceFinding] = []
+
+    def source_root(self, where: Where | Root) -> Location:
+        """The root discovery reads, made once here for every adapter: a folder resolved, an object-store prefix as
+        named, read with this source's storage options unless `where` is a `Root` holding its own."""
+        return (where if isinstance(where, Root) else Root(where, self.storage)).location()
 
     def locate(self, where: Where) -> Location:
         """A Location for the root or a ref's path, read with this source's storage options (a URL's credential
@@ -107,10 +113,15 @@ class SourceAdapter(ABC):
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
             cls.read = flagged_first(cls.__dict__["read"], AdapterError)  # type: ignore[method-assign]
 
-    @abstractmethod
-    def discover(self, root: Path) -> Iterator[EpisodeRef]:
-        """Cheap enumeration (no video decoding), deterministic order, stable ids. Bad episodes come back with
-        `error` set instead of stopping discovery."""
+    def discover(self, root: Where | Root) -> Iterator[EpisodeRef]:
+        """Cheap enumeration (no video decoding), deterministic order, stable ids: the first `max_episodes` of the
+        `refs` under the root (`source_root`), pulled lazily inside the per-file boundary (a generator). Bad
+        episodes come back with `error` set instead of stopping discovery."""
+        yield from self.capped(self.refs(root))  # type: ignore[arg-type]  # a Location once confined_discover ran
+
+    def refs(self, root: Location) -> Iterable[EpisodeRef]:
+        """Every episode under `root` (a Location, read with this source's storage options), in discovery order."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither refs nor discover")
 
     def raise_discovered(self, ref: EpisodeRef) -> None:
         """Raise the error discovery found for `ref` (`AdapterError.locator`), naming its episode; else nothing."""
@@ -152,3 +163,6 @@ class SourceAdapter(ABC):
         self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
     ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
+
+
+SourceAdapter.discover = confined_discover(SourceAdapter.discover, AdapterError)  # type: ignore[method-assign]

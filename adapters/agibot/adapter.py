@@ -64,7 +64,6 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
-from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
@@ -120,15 +119,14 @@ class AgibotAdapter(SourceAdapter):
         export = next(episode_dirs(root), None)
         return None if export is None else f"holds Genie Sim / A2D exports ({export}): adapter agibot_genie reads them"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         """AgiBot World raw episodes (task_info JSONs read, no HDF5, no video). Genie Sim / A2D exports beside them
         are the `agibot_genie` source's: named in a source finding, not read."""
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         export = next(episode_dirs(root), None)
         if export is not None:
             msg = f"Genie Sim / A2D exports ({export.relative_to(root)}) not read: adapter agibot_genie reads them"
             self.note("folder_skipped", msg, root=root, path=export)
-        yield from self.capped(self._discover_world(root))
+        yield from self._discover_world(root)
 
     def _discover_world(self, root: Location) -> Iterator[EpisodeRef]:
         task_files = {

@@ -45,7 +45,6 @@ from adapters.cameras import VideoFileCamera
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
-from adapters.storage.root import Root
 from schemas.tiers import QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
@@ -86,13 +85,9 @@ class GenieAdapter(SourceAdapter):
     options: GenieOptions
     expects: ClassVar[str] = "<job>/<sn>/<episode>/ folders with aligned_joints.h5, meta_info.json and data_info.json"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         """One ref per export episode below `root`; a missing or unreadable file makes that episode's ref carry the
         error (file, episode, field), the others go on. Reads only the two small JSON files."""
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
-        return self.capped(self._refs(root))
-
-    def _refs(self, root: Location) -> Iterator[EpisodeRef]:
         for folder in episode_dirs(root):
             rel = folder.relative_to(root)
             raw_id = rel.as_posix() if rel.parts else folder.name

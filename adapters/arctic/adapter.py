@@ -39,7 +39,6 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
-from adapters.arctic.images import FrameError, ImageFilesCamera, view_images
 from adapters.base import (
     AdapterOptions,
     CameraSource,
@@ -51,6 +50,7 @@ from adapters.base import (
     RawEpisode,
     Stream,
 )
+from adapters.cameras import ImageFilesCamera
 from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
@@ -156,8 +156,10 @@ class ArcticAdapter(HandSource):
             if not folder.is_dir():
                 views[name] = f"no folder {folder}: not read"
                 continue
-            # each image lies under the data folder once resolved (`SourceAdapter.inside`): a view linked out is refused
-            paths = [reading.inside(data, p, "images") for p in view_images(folder, subj.ioi_offset, n)]
+            # frame i is <i + ioi_offset:05d>.jpg (src/mesh_loaders/arctic.py:104-110), each under the data folder once
+            # resolved (`SourceAdapter.inside`): a view linked out is refused
+            images = (folder / f"{i + subj.ioi_offset:05d}.jpg" for i in range(n))
+            paths = [reading.inside(data, p, "images") for p in images]
             missing = next((p for p in paths if not p.is_file()), None)
             if missing is not None:
                 frame, offset = paths.index(missing), subj.ioi_offset
@@ -169,7 +171,7 @@ class ArcticAdapter(HandSource):
                 canonical, K = (Camera.third_person if view == 1 else None), subj.intris_mat[view - 1]
             try:
                 cameras[name] = ImageFilesCamera(paths, name, canonical, ts, intrinsics=K)
-            except FrameError as e:
+            except ValueError as e:  # the first image unreadable, named
                 raise reading.fail(str(e), "images", paths[0]) from e
             views[name] = f"images/{subject}/{seq}/{view}/, {len(paths)} frames from {subj.ioi_offset:05d}.jpg"
         return cameras, views

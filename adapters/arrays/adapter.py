@@ -49,7 +49,6 @@ from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stre
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location, listing
-from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
@@ -104,14 +103,9 @@ class ArraysAdapter(SourceAdapter):
         "adapters/arrays/layouts.yaml, at the root or up to max_depth folders below"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
-
-        def refs() -> Iterator[EpisodeRef]:
-            for path, container in self._stores(root):
-                yield from self._discover_store(root, path, container)
-
-        yield from self.capped(refs())
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        for path, container in self._stores(root):
+            yield from self._discover_store(root, path, container)
 
     def _stores(self, root: Location) -> list[tuple[Location, str]]:
         """(path, container) of every store at or under `root` (a store's own folders are not searched)."""

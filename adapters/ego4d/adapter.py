@@ -90,20 +90,15 @@ class Ego4DAdapter(VideoWindows):
     expects: ClassVar[str] = "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with narration.json"
     no_actions: ClassVar[str] = "narrated Ego4D videos: no action or state stream"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         path = self.find(root, self.options.narration_file, NARRATION_FILES, required=True)
         narrations = self.load_json(path, "narration.json")
         if not isinstance(narrations, dict):
             raise self.error("expected an object keyed by video_uid", file=path, field="narration.json")
         video = self.videos(root)
-
-        def refs() -> Iterator[EpisodeRef]:  # video by video: a capped discovery looks for no further video
-            for uid in sorted(narrations):
-                found = dataclasses.replace(video(uid), annotation_file=path)
-                yield from sorted(self._video_refs(found, narrations[uid]), key=lambda r: r.raw_id)
-
-        yield from self.capped(refs())
+        for uid in sorted(narrations):  # video by video: a capped discovery looks for no further video
+            found = dataclasses.replace(video(uid), annotation_file=path)
+            yield from sorted(self._video_refs(found, narrations[uid]), key=lambda r: r.raw_id)
 
     def _video_refs(self, video: Video, entry: Any) -> Iterator[EpisodeRef]:
         """The video's narration episodes (or their reasons), pass by pass."""

@@ -122,8 +122,7 @@ class GoalStepAdapter(VideoWindows):
         "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with goalstep_{train,valid}.json"
     )
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         goals: dict[str, tuple[Location, dict[str, list]]] = {}  # split -> (file, entries by video_uid)
         for split, path in self._split_files(root).items():
             doc = self.load_json(path, path.name)
@@ -132,17 +131,13 @@ class GoalStepAdapter(VideoWindows):
             goals[split] = (path, index_videos(doc, split))
         video = self.videos(root)
         uids = set().union(*(entries for _, entries in goals.values()))
-
-        def refs() -> Iterator[EpisodeRef]:  # video by video: a capped discovery looks for no further video
-            for uid in sorted(uids):
-                found, out = video(uid), []
-                for split, (path, entries) in goals.items():
-                    if uid in entries:
-                        named = dataclasses.replace(found, annotation_file=path)
-                        out += self._video_refs(named, split, path, entries[uid])
-                yield from sorted(out, key=lambda r: r.raw_id)
-
-        yield from self.capped(refs())
+        for uid in sorted(uids):  # video by video: a capped discovery looks for no further video
+            found, out = video(uid), []
+            for split, (path, entries) in goals.items():
+                if uid in entries:
+                    named = dataclasses.replace(found, annotation_file=path)
+                    out += self._video_refs(named, split, path, entries[uid])
+            yield from sorted(out, key=lambda r: r.raw_id)
 
     def _split_files(self, root: Location) -> dict[str, Location]:
         """The Goal-Step file of each asked split that is there. A split named in `splits` or `files` must be there;

@@ -105,15 +105,14 @@ class EgoVideoAdapter(SourceAdapter):
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
     no_actions: ClassVar[str] = "plain videos: no action or state stream"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         captions = self._captions(root) if self.options.captions_file else {}
         shards = sorted(p for p in root.rglob("*") if is_shard(p))
         layout = self.options.layout
         if layout == "auto":
             layout = "webdataset" if shards else "folder"
         refs = self._shard_refs(root, shards, captions) if layout == "webdataset" else self._folder_refs(root, captions)
-        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return sorted(refs, key=lambda r: r.sort_key)
 
     def _captions(self, root: Location) -> dict[str, str]:
         path = self.inside(root, root / str(self.options.captions_file), field="captions_file")

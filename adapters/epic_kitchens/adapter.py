@@ -112,8 +112,7 @@ class EpicKitchensAdapter(SourceAdapter):
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
     no_actions: ClassVar[str] = "narrated EPIC-KITCHENS segments: no action or state stream"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = self.locate(root)
+    def refs(self, root: Location) -> list[EpisodeRef]:
         files = [p for p in (self._find(root, name) for name in self.options.annotation_files) if p is not None]
         if not files:
             looked = ", ".join(self.options.annotation_files)
@@ -128,7 +127,7 @@ class EpicKitchensAdapter(SourceAdapter):
                 ref = self._row_ref(root, csv_file, subset, line, row, info, videos)
                 if ref is not None:
                     refs.append(ref)
-        yield from self.capped(sorted(refs, key=lambda r: r.sort_key))
+        return sorted(refs, key=lambda r: r.sort_key)
 
     def _find(self, root: Location, name: str) -> Location | None:
         found = next((root / d / name for d in ANNOTATION_DIRS if (root / d / name).is_file()), None)

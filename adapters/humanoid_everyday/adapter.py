@@ -43,7 +43,6 @@ from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberE
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location, listing
-from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier, TierVerdict
@@ -70,19 +69,14 @@ class HumanoidEverydayAdapter(SourceAdapter):
     options: HumanoidEverydayOptions
     expects: ClassVar[str] = "<task>.zip files or <task>/episode_<n>/data.json folders"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         """Task zips (their central directories only) and episode folders under the root, in natural order."""
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         descriptions = self._descriptions(root)
-
-        def refs() -> Iterator[EpisodeRef]:
-            for kind, path in _found(root, self.options.max_depth):
-                if kind == "zip":
-                    yield from self._zip_refs(root, path, descriptions)
-                else:
-                    yield self._folder_ref(root, path, descriptions)
-
-        yield from self.capped(refs())
+        for kind, path in _found(root, self.options.max_depth):
+            if kind == "zip":
+                yield from self._zip_refs(root, path, descriptions)
+            else:
+                yield self._folder_ref(root, path, descriptions)
 
     def _zip_refs(self, root: Location, path: Location, descriptions: dict[str, str]) -> Iterator[EpisodeRef]:
         task = path.name[: -len(".zip")]

@@ -165,12 +165,9 @@ class OXEAdapter(SourceAdapter):
             )
         return chosen
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        self._root = root = self.locate(root)
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        self._root = root
         self.duplicates = []
-        return self.capped(self._refs(root))
-
-    def _refs(self, root: Location) -> Iterator[EpisodeRef]:
         builders = self._builders(root)
         for path, e in self._unreadable:  # one flagged ref per builder whose meta cannot be read, named by its file
             name = path.parent.name

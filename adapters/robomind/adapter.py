@@ -48,7 +48,6 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, listing
-from adapters.storage.root import Root
 from schemas.lfs import lfs_pointer_message
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
@@ -77,19 +76,14 @@ class RoboMINDAdapter(SourceAdapter):
     options: RoboMINDOptions
     expects: ClassVar[str] = "[<benchmark>/]h5_<robot>/<task>/success_episodes/[train|val/]<episode>/data/*.hdf5"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         """Walk the folders (scandir only: no HDF5 is opened); bad episodes come back with `error` set."""
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
         instructions = self._instructions(root)
-
-        def refs() -> Iterator[EpisodeRef]:
-            for benchmark, robot_dir in _robot_dirs(root):
-                robot = robot_dir.name[len("h5_") :]
-                if self.options.robots is None or robot in self.options.robots:
-                    annotations = _annotations(root, benchmark, robot)
-                    yield from self._discover_robot(root, benchmark, robot_dir, robot, instructions, annotations)
-
-        yield from self.capped(refs())
+        for benchmark, robot_dir in _robot_dirs(root):
+            robot = robot_dir.name[len("h5_") :]
+            if self.options.robots is None or robot in self.options.robots:
+                annotations = _annotations(root, benchmark, robot)
+                yield from self._discover_robot(root, benchmark, robot_dir, robot, instructions, annotations)
 
     def _discover_robot(
         self,

@@ -44,7 +44,6 @@ from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_t
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location
-from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
@@ -56,10 +55,9 @@ class RosbagAdapter(SourceAdapter):
     options: RosbagOptions
     expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
 
-    def discover(self, root: Location) -> Iterator[EpisodeRef]:
-        root = Root(root, self.storage).location()  # a folder resolved, an object-store prefix as named
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
         _ = self.message_types  # a `message_definitions` folder that gives no type fails discovery, once
-        return self.capped(ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
+        return (ref for bag in find_bags(root, self.options.max_depth) for ref in self._refs(root, bag))
 
     @cached_property
     def message_types(self) -> Typesdict:

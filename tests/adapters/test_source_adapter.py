@@ -1,16 +1,20 @@
 """The adapter base class (`adapters/source_adapter.py`): a ref made by `new_ref` is the adapter's own and carries
 the error discovery found, raised again at read; options are validated before any work; `max_episodes` stops
-discovery pulling."""
+discovery pulling; every adapter is given its root resolved once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, EpisodeRef
 from adapters.robomind.adapter import RoboMINDAdapter
+from adapters.storage.location import Location
+from adapters.storage.root import Root
+from schemas.storage import StorageOptions
 
 
 def _ref(raw_id: str, subset: str = "s") -> EpisodeRef:
@@ -46,3 +50,29 @@ def test_options_are_validated_and_max_episodes_stops_discovery() -> None:
 
     assert [r.raw_id for r in RoboMINDAdapter({"max_episodes": 3}).capped(refs())] == ["0", "1", "2"]
     assert pulled == [0, 1, 2]  # the fourth ref is never read
+
+
+class _Roots(RoboMINDAdapter):
+    """Records the root its `refs` is given."""
+
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        self.seen = root
+        yield _ref("only")
+
+
+def test_every_adapter_is_given_its_root_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`discover` resolves the root for every adapter (`source_root`): a relative path, a `..` and a link are the
+    folder itself; a `Root` is taken as it is, its storage options kept; nothing is read past `max_episodes`."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    for given in ("data", tmp_path / "data" / ".." / "data", tmp_path / "link", Root(tmp_path / "data")):
+        adapter = _Roots({"max_episodes": 1})
+        assert [r.raw_id for r in adapter.discover(given)] == ["only"]
+        assert adapter.seen == (tmp_path / "data").resolve(), given
+    options = StorageOptions(endpoint_url="http://127.0.0.1:9")
+    url = _Roots(storage=options).source_root("s3://bucket/prefix/")
+    assert str(url) == "s3://bucket/prefix"  # the prefix as named, with this source's storage options
+    assert url.storage_options == Root("s3://bucket/prefix", options).location().storage_options
+    assert url.storage_options != Root("s3://bucket/prefix").location().storage_options
+    assert _Roots().source_root(Root("s3://bucket/prefix", options)).storage_options == url.storage_options

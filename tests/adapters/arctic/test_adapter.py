@@ -15,6 +15,7 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
+from adapters.synthetic.video import synthetic_frame
 from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
@@ -25,6 +26,7 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import ManoConvention
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
+from tests.fixtures.writers.headcam import HEIGHT, WIDTH
 
 SEQ = "s01/box_grab_01"
 
@@ -113,6 +115,12 @@ def test_the_egocentric_view_is_the_head_camera_with_its_frames(episode: Canonic
     assert head.source.name == "ego" and list(head.indices) == list(range(0, 45, 3))
     np.testing.assert_allclose(head.source.intrinsics, [[250, 0, 160], [0, 250, 120], [0, 0, 1]])
     assert episode.task == "grab the box"
+    # frame i is image <i + ioi_offset>.jpg (offset 1 here), decoded to RGB, never BGR
+    ((_, got),) = head.source.frames([3])
+    want = synthetic_frame(HEIGHT, WIDTH, 3, seed=0)
+    assert np.abs(got.astype(float) - want).mean() < 4  # JPEG
+    assert np.abs(got.astype(float) - want[..., ::-1]).mean() > 10
+    assert np.abs(got.astype(float) - synthetic_frame(HEIGHT, WIDTH, 4, seed=0)).mean() > 4  # not the next image
 
 
 def test_object_poses_are_kept_as_natives(tmp_path: Path, model: Path) -> None:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
-from adapters.synthetic.arrays import truncate, write_aloha, write_robomimic, write_umi
+from adapters.synthetic.arrays import truncate, write_robomimic
+from tests.fixtures.writers.arrays import write_aloha, write_umi
 
 
 def _eps(root: Path, **options) -> list:

@@ -3,7 +3,7 @@ physical invariant: what the written episode's native action sums to is what the
 
 Real: robosuite 1.4.1's raw `demo.hdf5` (../shared/realdata/robosuite_raw_lift; OSC_POSE, control_delta true, 20 Hz):
 sampling summed demo_1's x deltas to 15.0 where the file has 30.0. Planted: an Isaac Lab `-IK-Rel` recording written as
-Isaac Lab writes it (adapters.synthetic.arrays.write_isaaclab). The option overrides the maker either way; a setting
+Isaac Lab writes it (tests.fixtures.writers.arrays.write_isaaclab). The option overrides the maker either way; a setting
 the action cannot be split by is not applied, with a note. Issue 65: the arm's relative columns are accumulated
 whatever follows them (a reach task's action has no gripper column; it was left "not accumulated" for want of one)."""
 
@@ -18,11 +18,12 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.evidence import relative_action
-from adapters.synthetic.arrays import write_isaaclab, write_robomimic
+from adapters.synthetic.arrays import write_robomimic
 from ingest.canonical.store import lineage
 from ingest.steps import prepared
 from schemas.tiers import reasons_of
 from tests.adapters.arrays.conftest import ROBOSUITE
+from tests.fixtures.writers.arrays import write_isaaclab
 from tests.realdata import realdata
 
 ROBOSUITE_FROM = (

@@ -12,9 +12,10 @@ import h5py
 import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
-from adapters.synthetic.arrays import write_aloha, write_isaaclab, write_robomimic
+from adapters.synthetic.arrays import write_robomimic
 from ingest.steps import prepared
 from schemas.tiers import QualityTier
+from tests.fixtures.writers.arrays import write_aloha, write_isaaclab
 
 
 def _refs(root: Path, options: dict | None = None) -> list:

@@ -17,7 +17,6 @@ import yaml
 import zarr
 
 from adapters.arrays.stores import open_store
-from adapters.synthetic.arrays import write_aloha, write_umi
 from ingest.lerobot.video_read import decode_frames
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -25,6 +24,7 @@ from schemas.canonical import GRIPPER, hand_dims
 from schemas.corpus import QUARANTINE_DIR
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.arrays.conftest import PUSHT
+from tests.fixtures.writers.arrays import write_aloha, write_umi
 from tests.realdata import awaited, realdata
 
 pytestmark = pytest.mark.shared_ray

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.layouts import LAYOUTS, attr_value, choose, matches
-from adapters.synthetic.arrays import write_aloha
+from tests.fixtures.writers.arrays import write_aloha
 
 
 def test_every_layout_is_detected_by_its_own_evidence_and_said() -> None:

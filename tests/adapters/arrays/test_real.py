@@ -16,8 +16,8 @@ import pytest
 import zarr
 
 from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
-from adapters.synthetic.arrays import zip_folder
 from tests.adapters.arrays.conftest import META_ONLY, PUSHT, PUSHT_FULL, ROBOSUITE, as_v3
+from tests.fixtures.writers.arrays import zip_folder
 from tests.realdata import realdata
 
 

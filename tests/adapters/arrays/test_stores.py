@@ -14,7 +14,7 @@ import zarr
 from adapters.arrays.stores import container_of, open_store
 from adapters.storage.absent import AbsentData
 from adapters.storage.location import locate
-from adapters.synthetic.arrays import zip_folder
+from tests.fixtures.writers.arrays import zip_folder
 
 
 def _buffer(path: Path, zarr_format: int) -> Path:

@@ -70,7 +70,7 @@ def test_the_ghost_camera_of_the_real_sample_is_a_finding_each_episode_names(gr0
     adapter = LeRobotSource()
     refs = list(adapter.discover(gr00t))
     ghost = [f for f in adapter.findings() if f.code == "ghost_camera"]
-    assert len(ghost) == 1 and ghost[0].subset == GR00T and ghost[0].root == str(gr00t)
+    assert len(ghost) == 1 and ghost[0].subset == GR00T and ghost[0].root == str(gr00t.resolve())  # the root resolved
     assert GHOST in ghost[0].message and ghost[0].severity == "warning" and ghost[0].episodes is None
     raw = adapter.read(refs[0])
     assert ghost[0] in raw.findings and all(f.severity != "info" for f in raw.findings)
@@ -89,9 +89,10 @@ def test_gr00t_discovery_is_sorted_stable_and_skips_the_ghost_camera(gr00t: Path
     assert first == second
     assert sorted(first, key=lambda r: r.sort_key) == first
     assert all(r.error is None and r.subset == GR00T and r.adapter == "lerobot" for r in first)
+    root = gr00t.resolve()  # discovery reads the root resolved once (`SourceAdapter.source_root`)
     assert first[2].paths == (
-        str(gr00t / "data/chunk-000/episode_000002.parquet"),
-        str(gr00t / f"videos/chunk-000/{EGO}/episode_000002.mp4"),
+        str(root / "data/chunk-000/episode_000002.parquet"),
+        str(root / f"videos/chunk-000/{EGO}/episode_000002.mp4"),
     )
     assert LeRobotSource({"max_episodes": 2}).discover(gr00t).__next__().raw_id == "episode_000000"
     assert len(list(LeRobotSource({"max_episodes": 2}).discover(gr00t))) == 2

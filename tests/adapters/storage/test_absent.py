@@ -21,13 +21,13 @@ from adapters.storage.absent import AbsentData, h5_unwritten
 from adapters.storage.h5 import dataset_paths
 from adapters.synthetic.agibot import EpisodeSpec as AgibotSpec
 from adapters.synthetic.agibot import write_agibot
-from adapters.synthetic.arrays import write_isaaclab
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.robomind import EpisodeSpec as RoboMINDSpec
 from adapters.synthetic.robomind import write_robomind
 from tests.adapters.arrays.conftest import ROBOSUITE
 from tests.adapters.arrays.test_real_isaaclab import ISAACLAB, MIMIC
 from tests.fixtures.agibot_genie import GenieSpec, write_genie_sim
+from tests.fixtures.writers.arrays import write_isaaclab
 from tests.realdata import realdata
 
 AGIBOT_REAL = "agibot_proprio_stats_real/proprio_stats.h5"

@@ -18,9 +18,9 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.storage import bounds
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import readable
-from adapters.synthetic.arrays import write_isaaclab
 from adapters.synthetic.lerobot import write_lerobot_v3
 from schemas.lfs import LfsPointer
+from tests.fixtures.writers.arrays import write_isaaclab
 
 
 def _pointer(path: Path) -> Path:

@@ -129,7 +129,7 @@ def test_robomimic_file_swapped_between_discovery_and_read_is_refused(tmp_path: 
 
 
 def test_zarr_store_folder_swapped_between_discovery_and_read_is_refused(tmp_path: Path) -> None:
-    from adapters.synthetic.arrays import write_umi
+    from tests.fixtures.writers.arrays import write_umi
 
     root, out = tmp_path / "src", tmp_path / "outside"
     for folder in (root / "d/replay.zarr", out / "secret.zarr"):  # a store folder, as Diffusion Policy keeps one

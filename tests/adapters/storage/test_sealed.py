@@ -23,8 +23,9 @@ from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.stores import open_store
 from adapters.storage.h5 import open_h5
 from adapters.storage.sealed import sealed_folder
-from adapters.synthetic.arrays import write_robomimic, write_umi
+from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import ReachesOutside
+from tests.fixtures.writers.arrays import write_umi
 
 SECRET = (b"SECRET-KEY=hunter2;" * 16)[:300]
 

@@ -135,7 +135,7 @@ def test_the_arrays_adapter_flags_a_store_swapped_after_discovery(tmp_path: Path
     the link (the episode is quarantined with it), the store beside it reads, nothing of the secret is read."""
     from adapters.arrays.adapter import ArraysAdapter
     from adapters.base import AdapterError
-    from adapters.synthetic.arrays import write_umi
+    from tests.fixtures.writers.arrays import write_umi
 
     out, root = _outside(tmp_path), tmp_path / "root"
     zipped = write_umi(tmp_path / "umi.zarr.zip", [4, 9])
