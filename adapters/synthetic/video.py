@@ -43,7 +43,8 @@ def write_not_mp4(path: Path, filler: bytes) -> Path:
 def encode_image(rgb: np.ndarray, fmt: str = "jpeg", *, store_bgr: bool = False) -> bytes:
     """An RGB frame as JPEG (quality 95) or PNG bytes; `store_bgr`: sources that saved BGR pixels as if RGB."""
     pixels = rgb if store_bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # cv2 encoders take BGR
-    ok, buf = cv2.imencode(".png" if fmt == "png" else ".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    png = fmt == "png"
+    ok, buf = cv2.imencode(".png" if png else ".jpg", pixels, [] if png else [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:
         raise ValueError(f"{fmt} encoding failed for a {rgb.shape} frame")
     return buf.tobytes()
