@@ -23,7 +23,8 @@ index is a strict subset, the other rows holding the state (`index_subset`, as i
 timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
 dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
 `state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
-task_info fields and `episode_status`. Bad input per episode: `Fault` (the tests' other faults are
+task_info fields and `episode_status`. Bad input per episode (`EpisodeSpec.bad`): `action_longer`,
+`action/joint/position` with more rows than the state (the tests' other faults are
 `tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
 assumption (no official sample).
 """
@@ -35,13 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import h5py
 import numpy as np
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.video import synthetic_frame, write_synthetic_mp4
 
 FPS = 30
 DEFAULT_CAMERAS = ("head", "hand_left", "hand_right")
@@ -78,12 +79,6 @@ class Layout(StrEnum):
     split_effector = "split_effector"  # `state/{left,right}_effector/position` (T, 1) each: the real sample
 
 
-class Fault(StrEnum):
-    """Bad input the writer can inject into one episode."""
-
-    action_longer = "action_longer"  # action/joint/position has more rows than the state (corrupt episode)
-
-
 @dataclass(frozen=True)
 class EpisodeSpec:
     task_id: int
@@ -93,7 +88,7 @@ class EpisodeSpec:
     sparse_actions: bool = False
     end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
     status: str | None = None  # written as task_info `episode_status` when set
-    fault: Fault | None = None
+    bad: Literal["action_longer"] | None = None
     layout: Layout = Layout.alpha
     index_subset: bool = False  # joint/end actions as long as the state, their index a strict subset
     irregular_clock: bool = False  # timestamps jitter by up to 15 ms around the 30 Hz grid
@@ -119,10 +114,13 @@ class WrittenEpisode:
     timestamp_ns: np.ndarray | None = None
 
 
+def frame_seed(spec: EpisodeSpec, camera: str) -> float:
+    return (spec.episode_id % 97) * 0.37 + sum(map(ord, camera)) * 0.11
+
+
 def frame_image(spec: EpisodeSpec, camera: str, index: int, height: int, width: int) -> np.ndarray:
     """The RGB frame written for (episode, camera, index): `synthetic_frame` seeded by the episode and camera."""
-    seed = (spec.episode_id % 97) * 0.37 + sum(map(ord, camera)) * 0.11
-    return synthetic_frame(height, width, index, seed)
+    return synthetic_frame(height, width, index, frame_seed(spec, camera))
 
 
 def write_agibot(
@@ -135,7 +133,6 @@ def write_agibot(
     english_fields: bool = False,
     parameters: bool = True,
     depth: bool = False,
-    seed: int = 0,
 ) -> dict[str, WrittenEpisode]:
     """Write the episodes of `specs` under `root`; returns raw id (`<task>/<episode>`) -> what was written."""
     root = Path(root)
@@ -146,7 +143,7 @@ def write_agibot(
     for task_id, task_specs in by_task.items():
         entries = []
         for spec in task_specs:
-            rng = np.random.default_rng([seed, spec.task_id, spec.episode_id])
+            rng = np.random.default_rng([0, spec.task_id, spec.episode_id])
             entries.append(_task_entry(spec, english_fields))
             out = WrittenEpisode(spec, entries[-1])
             _write_proprio(root, spec, rng, out)
@@ -282,7 +279,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
             for k in [k for k in actions if k.startswith(f"{g}/")]:
                 actions[k] = states[k].copy()
                 actions[k][keep] = nxt[k][keep]
-    if spec.fault is Fault.action_longer:
+    if spec.bad == "action_longer":
         extra = 6
         actions["joint/position"] = np.concatenate([actions["joint/position"], actions["joint/position"][-extra:]])
         index["joint"] = np.arange(n + extra)
@@ -315,19 +312,11 @@ def _empty(kind: str, layout: Layout) -> tuple[str, ...]:
     return tuple(k for k in _EMPTY[kind] if k not in absent) + arms
 
 
-def _write_videos(
-    root: Path,
-    spec: EpisodeSpec,
-    cameras: Sequence[str],
-    height: int,
-    width: int,
-    out: WrittenEpisode,
-) -> None:
+def _write_videos(root: Path, spec: EpisodeSpec, cameras: Sequence[str], h: int, w: int, out: WrittenEpisode) -> None:
     folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "videos"
-    folder.mkdir(parents=True, exist_ok=True)
     for cam in cameras:
-        frames = (frame_image(spec, cam, i, height, width) for i in range(spec.num_frames))
-        write_mp4(folder / f"{cam}_color.mp4", frames, FPS, crf=16, preset="veryfast", threads=1)
+        options = {"crf": 16, "preset": "veryfast", "threads": 1}
+        write_synthetic_mp4(folder / f"{cam}_color.mp4", spec.num_frames, FPS, h, w, frame_seed(spec, cam), **options)
         out.video_frames[cam] = spec.num_frames
 
 

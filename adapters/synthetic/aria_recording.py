@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from adapters.synthetic.video import encode_image
 from adapters.synthetic.vrs_file import DataLayout, RecordKind, RecordType, VrsWriter
 
 RGB_TYPE_ID, TIME_TYPE_ID = 214, 285
@@ -50,7 +50,6 @@ def write_aria_rgb(
     time_pairs: Sequence[tuple[int, int]],
     *,
     fps: float = 30.0,
-    quality: int = 95,
 ) -> None:
     """`frames` (HxWx3 uint8 RGB, the sensor's orientation) captured at `device_ns`; `time_pairs` (device ns, time
     code ns) for the time-code stream (none: a recording without one)."""
@@ -93,9 +92,6 @@ def write_aria_rgb(
         time_config = TIME_CONFIG.pack({"stream_id": 0, "sample_rate_hz": fps, "mode": "TIMECODE"})
         vrs.add_record(TIME_TYPE_ID, 1, RecordType.CONFIGURATION, start, time_config)
     for k, (rgb, t_ns) in enumerate(zip(frames, device_ns, strict=True)):
-        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError(f"frame {k}: JPEG encoding failed")
         meta = {
             "group_id": k,
             "frame_number": k,
@@ -105,7 +101,7 @@ def write_aria_rgb(
             "arrival_timestamp_ns": int(t_ns) + 2_000_000,
             "temperature_deg_c": float("nan"),
         }
-        vrs.add_record(RGB_TYPE_ID, 1, RecordType.DATA, int(t_ns) / 1e9, IMAGE_DATA.pack(meta) + jpg.tobytes())
+        vrs.add_record(RGB_TYPE_ID, 1, RecordType.DATA, int(t_ns) / 1e9, IMAGE_DATA.pack(meta) + encode_image(rgb))
     for device, code in time_pairs:
         payload = TIME_DATA.pack({"monotonic_timestamp_ns": int(device), "real_timestamp_ns": int(code)})
         vrs.add_record(TIME_TYPE_ID, 1, RecordType.DATA, int(device) / 1e9, payload)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.video import synthetic_frame, write_mp4, write_not_mp4
 
 PASSES = ("narration_pass_1", "narration_pass_2")
 TIME_BASE = Fraction(1, 15360)  # canonical_video_base_denominator of the Ego4D full-scale mp4s (Examples Notebook)
@@ -97,8 +97,6 @@ def write_ego4d(
     narrations_per_video: int = 4,
     height: int = 48,
     width: int = 64,
-    seed: int = 0,
-    passes: tuple[str, ...] = PASSES,
     metadata: bool = True,
     clip_video: bool = False,
     bad: Iterable[str] = (),
@@ -113,13 +111,13 @@ def write_ego4d(
     `video_start_sec`: pts time of the first frame of every full-scale mp4, recorded in `ego4d.json`.
     """
     root = Path(root)
-    rng = random.Random(seed)
+    rng = random.Random(0)
     n_frames = round(duration_s * fps)
     cases: list[str | None] = [None] * num_videos + list(bad)
     videos: list[Ego4DVideo] = []
     for k, case in enumerate(cases):
         uid = _uid(rng)
-        v = Ego4DVideo(uid, root / "v2" / "full_scale" / f"{uid}.mp4", n_frames, fps, seed * 100 + k, bad=case)
+        v = Ego4DVideo(uid, root / "v2" / "full_scale" / f"{uid}.mp4", n_frames, fps, k, bad=case)
         v.is_stereo = case is None and k in set(stereo)
         lo, hi = 0, n_frames
         if clip_video and k == num_videos - 1:
@@ -128,7 +126,7 @@ def write_ego4d(
             lo, hi = round(0.2 * n_frames), round(0.8 * n_frames)
             v.clip_start_frame, v.clip_frames = lo, hi - lo
         span = (hi - lo) / fps
-        for p, pass_name in enumerate(passes):
+        for p, pass_name in enumerate(PASSES):
             annotation_uid = _uid(rng)
             narrs = []
             for i in range(narrations_per_video):
@@ -154,8 +152,7 @@ def write_ego4d(
                 }
             ]
         if case == "corrupt_video":
-            v.path.parent.mkdir(parents=True, exist_ok=True)
-            v.path.write_bytes(b"\x00\x00\x00\x20ftypisom" + rng.randbytes(3000))
+            write_not_mp4(v.path, rng.randbytes(3000))
         else:
             frames = (_frame(v, height, width, i) for i in range(lo, hi))
             timing = {}
@@ -168,7 +165,7 @@ def write_ego4d(
     narration_file = root / "v2" / "annotations" / "narration.json"
     narration_file.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        v.uid: {p: {"narrations": v.narrations[p], "summaries": v.summaries[p]} for p in passes}
+        v.uid: {p: {"narrations": v.narrations[p], "summaries": v.summaries[p]} for p in PASSES}
         for v in sorted(videos, key=lambda v: v.path.name)  # file order is not the sorted uid order
     }
     narration_file.write_text(json.dumps(doc, indent=1))

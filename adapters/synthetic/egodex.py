@@ -20,7 +20,7 @@ fixture's own (the adapter uses only the joints' positions for keypoints).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +28,8 @@ import h5py
 import numpy as np
 
 from adapters.egodex.adapter import MANO21_FROM_EGODEX
-from adapters.synthetic.hand import hand_layout, se3
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.hand import hand_layout, look_at, se3
+from adapters.synthetic.video import write_not_mp4, write_synthetic_mp4
 
 FPS = 30
 SIDES = ("left", "right")
@@ -108,14 +108,6 @@ def _hand_points() -> dict[str, np.ndarray]:
     return out
 
 
-def _frame(forward: np.ndarray, down: np.ndarray) -> np.ndarray:
-    """(n,3,3) rotations with columns x, y, z: an OpenCV-style frame looking along `forward`, y towards `down`."""
-    z = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
-    y = down - np.sum(down * z, axis=-1, keepdims=True) * z
-    y /= np.linalg.norm(y, axis=-1, keepdims=True)
-    return np.stack([np.cross(y, z), y, z], axis=-1)
-
-
 def _camera(rng: np.random.Generator, n: int) -> np.ndarray:
     """(n,4,4) world_from_camera in the ARKit world (+y up) with OpenCV camera axes (x right, y down, +z the
     viewing direction), as Apple's code reads `transforms/camera`: eyes at 1.5-1.7 m, a random heading, looking
@@ -128,7 +120,7 @@ def _camera(rng: np.random.Generator, n: int) -> np.ndarray:
     pos = np.array([rng.uniform(-1, 1), rng.uniform(1.5, 1.7), rng.uniform(-1, 1)]) + 0.02 * np.sin(
         t[:, None] * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3)
     )
-    return se3(_frame(forward, np.array([0.0, -1.0, 0.0])), pos)
+    return se3(look_at(forward, np.array([0.0, -1.0, 0.0])), pos)
 
 
 def _hand_in_camera(rng: np.random.Generator, n: int, side: str) -> dict[str, np.ndarray]:
@@ -137,7 +129,7 @@ def _hand_in_camera(rng: np.random.Generator, n: int, side: str) -> dict[str, np
     t = np.arange(n)[:, None] / FPS
     wrist = np.array([0.14, 0.16, 0.40]) + 0.03 * np.sin(t * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3))
     fingers = np.array([-0.25, -0.15, 1.0]) + 0.1 * np.sin(t * rng.uniform(0.5, 2.0, 3) + rng.uniform(0, 6, 3))
-    to_camera = _frame(fingers, np.array([0.0, 1.0, 0.0]))  # columns: across the hand, palm normal, fingers
+    to_camera = look_at(fingers, np.array([0.0, 1.0, 0.0]))  # columns: across the hand, palm normal, fingers
     # hand frame (fingers, thumb side, back) in camera axes: fingers forward, back of the hand up, thumb inwards
     R = np.stack([to_camera[..., 2], -to_camera[..., 0], -to_camera[..., 1]], axis=-1)
     poses = {f"{side}{k}": se3(R, wrist + R @ p) for k, p in _hand_points().items()}
@@ -224,7 +216,6 @@ def write_egodex(
     seed: int = 0,
     old_episode: bool = True,
     bad: Iterable[str] = (),
-    frame_fn: Callable[[int, int, int, int], np.ndarray] = synthetic_frame,
 ) -> EgoDexFixture:
     """Write `episodes_per_task` episodes per task under `root/split/<task>/`, plus one extra episode per `bad` label.
 
@@ -241,36 +232,22 @@ def write_egodex(
     episodes = []
     for k, (task, idx, case) in enumerate(plan):
         old = old_episode and task == tasks[-1] and idx == episodes_per_task - 1 and case is None
-        stem = root / split / task / str(idx)
-        ep_seed = seed * 1000 + k
-        ep = EgoDexEpisode(
-            f"{split}/{task}/{idx}",
-            stem.with_suffix(".hdf5"),
-            stem.with_suffix(".mp4"),
-            num_frames,
-            num_frames,
-            ep_seed,
-            old=old,
-            bad=case,
-        )
-        ep.transforms = _poses(rng, num_frames)
+        stem, n = root / split / task / str(idx), num_frames
+        hdf5, mp4 = stem.with_suffix(".hdf5"), stem.with_suffix(".mp4")
+        ep = EgoDexEpisode(f"{split}/{task}/{idx}", hdf5, mp4, n, n, seed * 1000 + k, old=old, bad=case)
+        ep.transforms = _poses(rng, n)
         if not old:
             # tracking is mostly confident, with a short occlusion dip in the middle of each episode
-            dip = np.zeros(num_frames, dtype=bool)
-            dip[num_frames // 2 : num_frames // 2 + max(1, num_frames // 20)] = True
-            ep.confidences = {
-                j: np.where(dip, rng.uniform(0.1, 0.4, num_frames), rng.uniform(0.8, 1.0, num_frames)).astype(
-                    np.float32
-                )
-                for j in JOINTS
-            }
+            dip = np.zeros(n, dtype=bool)
+            dip[n // 2 : n // 2 + max(1, n // 20)] = True
+            draws = {j: (rng.uniform(0.1, 0.4, n), rng.uniform(0.8, 1.0, n)) for j in JOINTS}
+            ep.confidences = {j: np.where(dip, low, high).astype(np.float32) for j, (low, high) in draws.items()}
         ep.intrinsic = intrinsic_for(height, width)
         attrs, ep.instruction = episode_attrs(task, idx, old, reverse=idx % 2 == 1)
         write_hdf5(ep.hdf5, ep, attrs, "transforms/camera" if case == "missing_camera" else None)
         if case == "corrupt_video":
-            ep.mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(rng.integers(0, 256, 2000, dtype=np.uint8)))
+            write_not_mp4(ep.mp4, bytes(rng.integers(0, 256, 2000, dtype=np.uint8)))
         else:
-            frames = (frame_fn(height, width, t, ep_seed) for t in range(num_frames))
-            write_mp4(ep.mp4, frames, FPS, gop=15, bframes=2)
+            write_synthetic_mp4(ep.mp4, n, FPS, height, width, ep.seed, gop=15, bframes=2)
         episodes.append(ep)
     return EgoDexFixture(root, episodes, height, width)

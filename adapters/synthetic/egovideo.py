@@ -2,8 +2,8 @@
 dataset card shows them (`factory_XXX/workers/worker_YYY/factoryXXX_workerYYY_partNN.tar`), each sample an mp4 and a
 json sidecar under one key (`factoryXXX_workerYYY_NNNNN.mp4` / `.json`), members in key order as webdataset's
 `TarWriter` writes them, plain ustar without compression. The json carries `duration_sec`, `fps`, `width`, `height`
-(field names are our assumption: no real sidecar was opened). Optional: a `.txt` caption per sample, a json window
-(`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`), each in the last shard: `no_video` (json only),
+(field names are our assumption: no real sidecar was opened). Each good sample has a `.txt` caption. Optional: a json
+window (`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`), each in the last shard: `no_video` (json only),
 `corrupt_video` (mp4 bytes that are not a video), `bad_json` (a sidecar that is not JSON), `duplicate_member` (the
 same key's json twice in a row), `bad_window` (a window past the video's end); `corrupt_shard` adds a `.tar` that is
 not a tar. `intrinsics` puts a worker's `intrinsics.json` (bytes, as given) in its folder, keyed by the folder name
@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.video import write_synthetic_mp4
 
 BAD_CASES = ("no_video", "corrupt_video", "bad_json", "duplicate_member", "bad_window", "corrupt_shard")
 # the example `intrinsics.json` of the Egocentric-100K dataset card (huggingface.co/datasets/builddotai/Egocentric-100K,
@@ -73,7 +73,7 @@ class EgoFixture:
 def mp4_bytes(frames: int, fps: int, height: int, width: int, seed: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:  # the writer may use a temp file; readers never do
         path = Path(tmp) / "clip.mp4"
-        write_mp4(path, (synthetic_frame(height, width, i, seed) for i in range(frames)), fps, gop=10, bframes=2)
+        write_synthetic_mp4(path, frames, fps, height, width, seed, gop=10, bframes=2)
         return path.read_bytes()
 
 
@@ -86,14 +86,12 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
 def write_ego_shards(
     root: Path,
     *,
-    factories: int = 1,
     workers: int = 2,
     clips_per_shard: int = 2,
     seconds: float = 2.0,
     fps: int = 30,
     height: int = 48,
     width: int = 64,
-    txt_captions: bool = True,
     window_clip: bool = False,
     gzip_last: bool = False,
     bad: tuple[str, ...] = (),
@@ -105,7 +103,7 @@ def write_ego_shards(
     root = Path(root)
     fixture = EgoFixture(root, height=height, width=width)
     frames = round(seconds * fps)
-    shards = [(f, w) for f in range(1, factories + 1) for w in range(1, workers + 1)]
+    shards = [(1, w) for w in range(1, workers + 1)]
     seed = 0
     for n, (f, w) in enumerate(shards):
         last = n == len(shards) - 1
@@ -143,7 +141,7 @@ def write_ego_shards(
                 _add(tf, f"{key}.json", b"{not json" if case == "bad_json" else json.dumps(meta).encode())
                 if case == "duplicate_member":
                     _add(tf, f"{key}.json", json.dumps(meta).encode())
-                if txt_captions and case is None:
+                if case is None:
                     clip.caption = CAPTIONS[clip.seed % len(CAPTIONS)]
                     _add(tf, f"{key}.txt", clip.caption.encode() + b"\n")
                 fixture.clips.append(clip)

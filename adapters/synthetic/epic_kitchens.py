@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.video import write_not_mp4, write_synthetic_mp4
 
 HEADER = ["narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp", "stop_timestamp",
           "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun", "noun_class", "all_nouns",
@@ -117,7 +117,7 @@ def write_epic_kitchens(
     for k, (vid, rate, _, split) in enumerate(VIDEOS[:videos]):
         participant = vid.partition("_")[0]
         v = EpicVideo(vid, root / participant / "videos" / f"{vid}.MP4", rate, int(duration_s * rate), 10 + k, split)
-        write_mp4(v.path, (synthetic_frame(height, width, i, v.seed) for i in range(v.frames)), rate, gop=12, bframes=2)
+        write_synthetic_mp4(v.path, v.frames, rate, height, width, v.seed, gop=12, bframes=2)
         fixture.videos.append(v)
         span = v.duration_s / segments_per_video
         for i in range(segments_per_video):
@@ -127,9 +127,7 @@ def write_epic_kitchens(
             fixture.segments.append(EpicSegment(f"{vid}_{i}", vid, start, stop, text, split))
     if corrupt_video:
         fixture.segments.append(EpicSegment("P31_01_100", "P31_01", 0.5, 1.5, "open drawer", "train", "corrupt_video"))
-        path = root / "P31" / "videos" / "P31_01.MP4"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 8)
+        write_not_mp4(root / "P31" / "videos" / "P31_01.MP4", bytes(range(256)) * 8)
     write_csvs(fixture)
     return fixture
 

@@ -28,6 +28,14 @@ def se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+def look_at(forward: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations with columns x, y, z: an OpenCV-style frame looking along `forward`, y towards `down`."""
+    z = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+    y = down - np.sum(down * z, axis=-1, keepdims=True) * z
+    y /= np.linalg.norm(y, axis=-1, keepdims=True)
+    return np.stack([np.cross(y, z), y, z], axis=-1)
+
+
 def hand_layout(side: str = "right") -> dict[str, np.ndarray]:
     """The 21 named rest keypoints (MANO21 names) of the synthetic hand."""
     out = {"wrist": np.zeros(3)}

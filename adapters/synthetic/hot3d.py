@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from scipy.spatial.transform import Rotation
 
 from adapters.synthetic import hot3d_video
-from adapters.synthetic.hand import hand_layout, se3
+from adapters.synthetic.hand import hand_layout, look_at, se3
 from schemas.data_file import read_yaml
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
@@ -104,41 +104,29 @@ def _from_wxyz(q: tuple[float, ...], t: tuple[float, ...]) -> np.ndarray:
 def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
     """(T,4,4) world_from_camera, OpenCV axes: 1.6 m up, heading +x turning +-8 degrees, 35 degrees down."""
     t = np.arange(frames) / fps
-    yaw = np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0)
-    pitch = np.deg2rad(35.0)
-    out = []
-    for k, a in enumerate(yaw):
-        f = np.array([np.cos(a), np.sin(a), 0.0])
-        z = np.cos(pitch) * f + np.array([0.0, 0.0, -np.sin(pitch)])  # viewing direction
-        x = np.cross(z, [0.0, 0.0, 1.0])
-        x /= np.linalg.norm(x)  # image right
-        y = np.cross(z, x)  # image down
-        out.append(se3(np.column_stack([x, y, z]), np.array([0.02 * t[k], 0.0, 1.6])))
-    return np.stack(out)
+    yaw, pitch = np.deg2rad(8.0) * np.sin(2 * np.pi * t / 3.0), np.deg2rad(35.0)
+    view = np.column_stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.full(frames, -np.sin(pitch))])
+    position = np.column_stack([0.02 * t, np.zeros(frames), np.full(frames, 1.6)])
+    return se3(look_at(view, np.array([0.0, 0.0, -1.0])), position)  # image down: towards the ground
 
 
 def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
     """(T,4,4) a hand's wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers
     along the heading."""
-    n = len(camera)
-    t = np.arange(n) / fps
-    side = -1.0 if hand == 0 else 1.0
-    out = []
-    for k in range(n):
-        in_cam = np.array([side * 0.12, 0.14 + 0.01 * np.sin(t[k]), 0.42 + 0.02 * np.sin(2 * t[k])])
-        p = camera[k, :3, :3] @ in_cam + camera[k, :3, 3]
-        f = camera[k, :3, 2].copy()
-        f[2] = 0.0
-        f /= np.linalg.norm(f)
-        out.append(se3(_palm_down(f, np.array([0.0, 0.0, 1.0]), hand), p))
-    return np.stack(out)
+    t = np.arange(len(camera)) / fps
+    side = np.full_like(t, -0.12 if hand == 0 else 0.12)
+    in_cam = np.stack([side, 0.14 + 0.01 * np.sin(t), 0.42 + 0.02 * np.sin(2 * t)], -1)
+    heading = camera[:, :3, 2] * [1.0, 1.0, 0.0]
+    heading /= np.linalg.norm(heading, axis=-1, keepdims=True)
+    p = np.einsum("tij,tj->ti", camera[:, :3, :3], in_cam) + camera[:, :3, 3]
+    return se3(_palm_down(heading, np.array([0.0, 0.0, 1.0]), hand), p)
 
 
 def _palm_down(heading: np.ndarray, up: np.ndarray, hand: int) -> np.ndarray:
     """A wrist rotation with the back of the hand up and the fingers along the horizontal `heading`, in the hand's
     own layout (`synthetic/hand.py`: a right hand's fingers run along +x, a left hand's, mirrored, along -x)."""
     x = heading if hand == 1 else -heading
-    return np.column_stack([x, np.cross(up, x), up])
+    return np.stack([x, np.cross(up, x), np.broadcast_to(up, x.shape)], axis=-1)
 
 
 def quest_device_track(frames: int, fps: float = 30.0) -> np.ndarray:
@@ -249,21 +237,9 @@ def write_sequence(
         headset_uid = "5411364721403"
         stamps = [T0_NS + round(k * 1e9 / 30) + d for k in range(frames) for d in (0, PAIR_NS)]
     seq.world_from_camera = cam
-    (path / "metadata.json").write_text(
-        json.dumps(
-            {
-                "gt_available_status": {
-                    "mano_hand_pose_gt": True,
-                    "umetrack_hand_pose_gt": True,
-                    "object_pose_gt": True,
-                },
-                "headset": headset,
-                "participant_id": name.split("_")[0],
-                "recording_name": name,
-            },
-            indent=4,
-        )
-    )
+    gt = {"mano_hand_pose_gt": True, "umetrack_hand_pose_gt": True, "object_pose_gt": True}
+    meta = {"gt_available_status": gt, "headset": headset, "participant_id": name.split("_")[0], "recording_name": name}
+    (path / "metadata.json").write_text(json.dumps(meta, indent=4))
     rows = [POSE_HEADER]
     for i, ts in enumerate(stamps):
         q, t = _wxyz(device[i // seq.per_frame])

@@ -27,7 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.synthetic.video import synthetic_frame, write_mp4
+from adapters.synthetic.arrays import truncate
+from adapters.synthetic.video import synthetic_frames, write_mp4
 from schemas.lerobot import fill_path_template
 
 V3_CAMERAS: dict[str, tuple[int, int]] = {"observation.images.top": (48, 64), "observation.images.wrist_left": (48, 64)}
@@ -77,7 +78,6 @@ def write_lerobot_v3(
     *,
     fps: int = 10,
     cameras: dict[str, tuple[int, int]] = V3_CAMERAS,
-    state_dim: int = 6,
     seed: int = 0,
     names: list[str] | None = None,
     robot_type: str = "so100_follower",
@@ -90,7 +90,7 @@ def write_lerobot_v3(
     rng = np.random.default_rng(seed)
     out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})
     n_total = sum(lengths)
-    state_dim = len(names) if names is not None else state_dim
+    state_dim = len(names) if names is not None else 6
     for ep, n in enumerate(lengths):
         if vectors is not None:
             state, action = vectors(ep, n)
@@ -103,7 +103,7 @@ def write_lerobot_v3(
             out.actions.append(rng.normal(size=(n, state_dim)).astype(np.float32))
         out.tasks.append(V3_TASKS[ep % len(V3_TASKS)])
         for key, (h, w) in cameras.items():
-            out.frames[key].append(np.stack([synthetic_frame(h, w, t, seed * 100 + ep) for t in range(n)]))
+            out.frames[key].append(np.stack(synthetic_frames(n, h, w, seed * 100 + ep)))
 
     # data/chunk-000/file-000.parquet: every episode's rows, `index` global
     task_ids = {t: i for i, t in enumerate(V3_TASKS)}
@@ -197,5 +197,4 @@ def tear_parquet(root: Path, episode: int = 0) -> Path:
     root = Path(root)
     info = json.loads((root / "meta/info.json").read_text(encoding="utf-8"))
     data = root / fill_path_template(info["data_path"], episode, episode // info.get("chunks_size", 1000))
-    data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2])
-    return data
+    return truncate(data)

@@ -36,7 +36,7 @@ from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
 from adapters.oxe.subsets import NORMALIZED, SUBSETS, OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.rlds_features import Layout, features_json, steps_layout
-from adapters.synthetic.video import synthetic_frame
+from adapters.synthetic.video import encode_image, synthetic_frames
 
 _INSTRUCTIONS = (
     "put carrot on plate",
@@ -75,14 +75,6 @@ class WrittenBuilder:
 
     def episode(self, raw_id: str) -> WrittenEpisode:
         return next(e for e in self.episodes if e.raw_id == raw_id)
-
-
-def encode_image(rgb: np.ndarray, fmt: str = "jpeg", *, store_bgr: bool = False) -> bytes:
-    """Encode an RGB frame as TFDS does; `store_bgr` reproduces sources that saved BGR pixels as if RGB."""
-    pixels = rgb if store_bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # cv2 encoders take BGR
-    ok, buf = cv2.imencode(".png" if fmt == "png" else ".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
-    return buf.tobytes()
 
 
 def _gripper_cycle(steps: int) -> np.ndarray:
@@ -171,7 +163,7 @@ def _episode(
         if cam.key in blank:
             frames = [np.zeros((h, w, 3), np.uint8) for _ in range(steps)]
         else:
-            frames = [synthetic_frame(h, w, t, seed=index * 7 + n) for t in range(steps)]
+            frames = synthetic_frames(steps, h, w, index * 7 + n)
         images[cam.key] = frames
         bgr = cam.stores_bgr((h, w, 3))  # raw berkeley_autolab_ur5 at 480x640 only, as the two real copies differ
         feats["steps/" + cam.key] = [encode_image(f, cam.encoding_format, store_bgr=bgr) for f in frames]

@@ -1,4 +1,5 @@
-"""Video helpers shared by the synthetic writers: a deterministic moving test frame and an mp4 encoder (PyAV)."""
+"""Frame and video helpers shared by the synthetic writers: a deterministic moving test frame, JPEG/PNG and mp4
+encoders (cv2, PyAV), and a file that only looks like an mp4."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 
@@ -19,6 +21,33 @@ def synthetic_frame(height: int, width: int, t: int, seed: float = 0) -> np.ndar
     g = 127 + 100 * np.sin(y / 7.0 + 0.5 * phase)
     b = 127 + 100 * np.cos((x - y) / 11.0 + 0.1 * t + seed)
     return np.stack([r, g, b], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def synthetic_frames(n: int, height: int, width: int, seed: float = 0) -> list[np.ndarray]:
+    """Frames 0..n-1 of `synthetic_frame` for one seed."""
+    return [synthetic_frame(height, width, t, seed) for t in range(n)]
+
+
+def write_synthetic_mp4(path: Path, n: int, fps: float, height: int, width: int, seed: float = 0, **options) -> int:
+    """`write_mp4` of `synthetic_frames(n, height, width, seed)`; `options` as `write_mp4`'s."""
+    return write_mp4(path, (synthetic_frame(height, width, t, seed) for t in range(n)), fps, **options)
+
+
+def write_not_mp4(path: Path, filler: bytes) -> Path:
+    """An mp4 `ftyp` box and then `filler`: a file that looks like an mp4 and that no decoder opens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\x00\x00\x20ftypisom" + filler)
+    return path
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "jpeg", *, store_bgr: bool = False) -> bytes:
+    """An RGB frame as JPEG (quality 95) or PNG bytes; `store_bgr`: sources that saved BGR pixels as if RGB."""
+    pixels = rgb if store_bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # cv2 encoders take BGR
+    png = fmt == "png"
+    ok, buf = cv2.imencode(".png" if png else ".jpg", pixels, [] if png else [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError(f"{fmt} encoding failed for a {rgb.shape} frame")
+    return buf.tobytes()
 
 
 def write_mp4(

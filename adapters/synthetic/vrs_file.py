@@ -160,21 +160,9 @@ class VrsWriter:
         desc_offset = FILE_HEADER.size
         desc_size = RECORD_HEADER.size + len(description)
         index_offset = desc_offset + desc_size + len(body)
-        header = FILE_HEADER.pack(
-            MAGIC[0],
-            MAGIC[1],
-            0x1234_5678_9ABC_DEF0,
-            FILE_HEADER.size,
-            RECORD_HEADER.size,
-            index_offset,
-            desc_offset,
-            0,
-            0,
-            0,
-            0,
-            MAGIC[2],
-            FORMAT_VRS1,
-        )
+        # sizes, index and description offsets, then the first user record's offset and three reserved fields, all 0
+        fields = (FILE_HEADER.size, RECORD_HEADER.size, index_offset, desc_offset, 0, 0, 0, 0)
+        header = FILE_HEADER.pack(MAGIC[0], MAGIC[1], 0x1234_5678_9ABC_DEF0, *fields, MAGIC[2], FORMAT_VRS1)
         desc_header = RECORD_HEADER.pack(
             desc_size, 0, DESCRIPTION_TYPE_ID, DESCRIPTION_FORMAT, MAX_TIMESTAMP, 0, int(RecordType.DATA), 0, 0
         )

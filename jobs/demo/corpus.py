@@ -18,7 +18,7 @@ import yaml
 
 from adapters.storage.objects import put_tree
 from adapters.storage.urls import filesystem
-from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.arrays import truncate, write_robomimic
 from adapters.synthetic.ego4d import write_ego4d
 from adapters.synthetic.egodex import write_egodex
@@ -95,7 +95,7 @@ def write_raw_corpus(
     if "agibot" in wanted:
         specs = [EpisodeSpec(327, 700_000 + k, 60) for k in range(2 * scale)]
         if corrupt:
-            specs.append(EpisodeSpec(327, 790_000, 60, fault=Fault.action_longer))
+            specs.append(EpisodeSpec(327, 790_000, 60, bad="action_longer"))
         write_agibot(raw / "agibot", specs)
     if "ego4d" in wanted:
         write_ego4d(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.synthetic.agibot import EpisodeSpec, Fault, write_agibot
+from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.rlds import write_rlds
 from jobs.demo.robot import run_demo
 from tests.fixtures import corrupt
@@ -113,7 +113,7 @@ def _write_agibot(raw: Path) -> Path:
     root = raw / "agibot"
     specs = [EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in AGIBOT_GOOD]
     specs += [
-        EpisodeSpec(TASK, 790_000, AGIBOT_FRAMES, fault=Fault.action_longer),
+        EpisodeSpec(TASK, 790_000, AGIBOT_FRAMES, bad="action_longer"),
         EpisodeSpec(TASK, 790_001, AGIBOT_FRAMES),  # loses its state/end group below
         *(EpisodeSpec(TASK, e, AGIBOT_FRAMES) for e in (790_002, 790_003, 790_004, 790_005)),
         EpisodeSpec(TASK, 790_006, AGIBOT_FRAMES),

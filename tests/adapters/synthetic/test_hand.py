@@ -8,7 +8,7 @@ import itertools
 
 import numpy as np
 
-from adapters.synthetic.hand import MIRROR, hand_layout
+from adapters.synthetic.hand import MIRROR, hand_layout, look_at
 from schemas.canonical import MANO21_NAMES
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
@@ -40,3 +40,13 @@ def test_the_left_hand_is_the_mirror_image() -> None:
     for name in MANO21_NAMES:
         np.testing.assert_array_equal(left[name], right[name] * MIRROR)
     assert left["thumb_tip"][0] < 0 < right["thumb_tip"][0]
+
+
+def test_look_at_is_a_right_handed_camera_looking_ahead() -> None:
+    forward = np.array([[1.0, 0.0, -0.5], [0.2, 1.0, -1.0]])
+    R = look_at(forward, np.array([0.0, 0.0, -1.0]))
+    np.testing.assert_allclose(R.transpose(0, 2, 1) @ R, np.broadcast_to(np.eye(3), (2, 3, 3)), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0)
+    np.testing.assert_allclose(R[..., 2], forward / np.linalg.norm(forward, axis=-1, keepdims=True))
+    assert (R[..., 2, 1] < 0).all()  # image down (y) points towards the ground
+    assert R[0, 1, 0] < 0  # looking along +x with z up, image right (x) is -y
