@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.object_cache import Cache, entry_name, write_all
-from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.reads import ReadMeter, open_seekable
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
 from schemas.storage import StorageOptions
@@ -165,7 +165,7 @@ class CorpusFiles:
         def fetch() -> Path:
             with open_seekable(self.fs, self._key(url), block_size=PARQUET_BLOCK, meter=(m := ReadMeter())) as f:
                 table = pq.ParquetFile(f).read(columns=columns)
-            self._add(m)
+            self.meter.add(m)
             buf = io.BytesIO()
             pq.write_table(table, buf)
             data = buf.getvalue()
@@ -179,21 +179,9 @@ class CorpusFiles:
             return read(str(where))
         url = str(where)
         size, version = self._objects.get(url) or (self.fs.size(self._key(url)), self._version(url))
-        name = entry_name(url, version)
-
-        def fetch() -> Path:
-            m = ReadMeter()
-
-            def copy(fd: int) -> None:
-                with open_stream(self.fs, self._key(url), block_size=STREAM_BLOCK, meter=m) as src:
-                    while chunk := src.read(STREAM_BLOCK):
-                        write_all(fd, chunk)
-
-            path = self.cache.put(name, size, copy, what=url)  # type: ignore[union-attr]
-            self._add(m)
-            return path
-
-        return self.cache.use(name, fetch, lambda p: read(str(p)))
+        return self.cache.copy(
+            self.fs, self._key(url), lambda p: read(str(p)), what=url, version=version, size=size, meter=self.meter
+        )
 
     def _version(self, url: str) -> str:
         if url not in self._objects:
@@ -201,11 +189,6 @@ class CorpusFiles:
             self.meter.requests += 1
             self._objects[url] = (int(info["size"]), str(info.get("ETag") or info.get("LastModified")))
         return self._objects[url][1]
-
-    def _add(self, m: ReadMeter) -> None:
-        self.meter.fetched += m.fetched
-        self.meter.requests += m.requests
-        self.meter.used += m.used
 
 
 def manifest_files(

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adapters.storage.reads import STREAM_BLOCK
+from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_stream
 
 T = TypeVar("T")
 
@@ -61,6 +61,7 @@ class Cache:
     def __init__(self, root: str | os.PathLike[str], max_bytes: int) -> None:
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
+        self.fetched = 0  # bytes this process copied whole from the store (`copy`), evicted copies fetched again too
         (self.root / TMP).mkdir(parents=True, exist_ok=True)
 
     def lookup(self, name: str) -> Path | None:
@@ -117,6 +118,38 @@ class Cache:
                     raise  # the reader's own error, not an eviction
                 # evicted under the reader: each library says so its own way (FileNotFoundError, ArrowInvalid, ...)
         raise CacheFullError(f"{name}: evicted three times before it could be read; the cache bound is too small")
+
+    def copy(
+        self,
+        fs: Any,
+        key: str,
+        read: Callable[[Path], T],
+        *,
+        what: str = "",
+        version: str = "",
+        size: int | None = None,
+        meter: ReadMeter | None = None,
+    ) -> T:
+        """`read(path)` of the whole copy of the object `key` of `fs` (`what`, its URL, names it; `version` tells its
+        versions apart), streamed in once and kept until evicted; what the store sent is added to `meter`."""
+        name, what = entry_name(what or key, version), what or key
+
+        def fetch() -> Path:
+            m = ReadMeter()
+
+            def write(fd: int) -> None:
+                with open_stream(fs, key, block_size=STREAM_BLOCK, meter=m) as src:
+                    while chunk := src.read(STREAM_BLOCK):
+                        write_all(fd, chunk)
+
+            total = int(fs.info(key)["size"]) if size is None else size
+            path = self.put(name, total, write, what=what)
+            self.fetched += total
+            if meter is not None:
+                meter.add(m)
+            return path
+
+        return self.use(name, fetch, read)
 
     def used_bytes(self) -> int:
         """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
@@ -230,25 +263,10 @@ class LocalCache(Cache):
         # the pid in the name lets a later process remove the folder of one that was killed (`remove_stale_caches`)
         self.dir = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-", dir=root))
         super().__init__(self.dir, max_bytes)
-        self.fetched = 0  # bytes copied from the store, evicted copies fetched again included
 
     def path(self, fs: Any, key: str) -> Path:
         """A local path holding the object `key` of the filesystem `fs`."""
-        name = entry_name(key, "")
-
-        def fetch() -> Path:
-            size = int(fs.info(key)["size"])
-
-            def copy(fd: int) -> None:
-                with fs.open(key, "rb", block_size=STREAM_BLOCK, cache_type="readahead") as src:
-                    while chunk := src.read(STREAM_BLOCK):
-                        write_all(fd, chunk)
-
-            path = self.put(name, size, copy, what=key)
-            self.fetched += size
-            return path
-
-        return self.use(name, fetch, lambda p: p)
+        return self.copy(fs, key, lambda p: p)
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

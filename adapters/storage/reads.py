@@ -29,6 +29,12 @@ class ReadMeter:
     used: int = 0
     size: int = 0
 
+    def add(self, other: ReadMeter) -> None:
+        """Count `other`'s fetches, requests and use here too."""
+        self.fetched += other.fetched
+        self.requests += other.requests
+        self.used += other.used
+
     def fetched_per_used(self) -> float:
         return self.fetched / self.used if self.used else float("inf")
 
