@@ -1,5 +1,6 @@
-"""A corpus output in a bucket (`output: s3://bucket/corpus`): the job's lease, a publisher per dataset
-(`adapters.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
+"""An output in a bucket (`output: s3://bucket/corpus`, an export's `--out`): the job's lease, the local scratch the
+job's local code writes into, the part plan and, for a corpus, a publisher per dataset (`adapters.storage.publish`;
+DESIGN.md 3.2). An export tree (`tree.BucketTree`) takes its lease, scratch and parts from here.
 
 `open` takes the lease and rebuilds the scratch from the bucket (each dataset's meta derived from its records, no
 episode file; the bucket's `catalog/` and `job/`), so a rerun on any machine skips what is committed or quarantined
