@@ -1,5 +1,6 @@
-"""A corpus output in a bucket (`output: s3://bucket/corpus`): the job's lease, a publisher per dataset
-(`adapters.storage.publish`) and the local scratch corpus the job's local code writes into (DESIGN.md 3.2).
+"""An output in a bucket (`output: s3://bucket/corpus`, an export's `--out`): the job's lease, the local scratch the
+job's local code writes into, the part plan and, for a corpus, a publisher per dataset (`adapters.storage.publish`;
+DESIGN.md 3.2). An export tree (`tree.BucketTree`) takes its lease, scratch and parts from here.
 
 `open` takes the lease and rebuilds the scratch from the bucket (each dataset's meta derived from its records, no
 episode file; the bucket's `catalog/` and `job/`), so a rerun on any machine skips what is committed or quarantined
@@ -14,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from adapters.storage.lease import Lease
 from adapters.storage.multipart import PartPlan, abort_uploads
 from adapters.storage.objects import list_keys, list_prefixes, put_changed
 from adapters.storage.publish import DatasetPublisher
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 from schemas.corpus import DATASETS_DIR, JOB_DIR
 from schemas.storage import StorageOptions
 
@@ -42,10 +44,10 @@ class BucketOutput:
         *,
         scratch: Path | None = None,
         job: str = "ingest",
-        ttl_s: float = 300.0,
+        ttl_s: float | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.fs, self.path = filesystem(self.url, options)
+        self.storage = Root(url, options)  # the one handle
+        self.url, self.options, self.fs, self.path = self.storage.where, options, self.storage.fs, self.storage.path
         self.parts = PartPlan.of(options)  # which objects go in parts (multipart upload)
         self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
         self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
@@ -72,15 +74,11 @@ class BucketOutput:
         """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
         self.lease.acquire()
         try:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            self.scratch.mkdir(parents=True)
             garbage = abort_uploads(self.fs, self.path)  # a dead job's incomplete uploads, datasets without records too
-            for rel in self.datasets():
-                pub = self.publisher(rel)
-                garbage += pub.recover()
-                pub.hydrate()
-            for rel in SYNCED_DIRS:
-                self.download(rel)
+            datasets = self.datasets()
+            for rel in datasets:
+                garbage += self.publisher(rel).recover()
+            self.rebuild(datasets, SYNCED_DIRS)
             # the job folder is the running job's: out of the bucket until its clean end puts it back, so a killed
             # job leaves no "finished" mark there and its rerun takes the interrupted path (roll forward, catalog)
             for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
@@ -89,6 +87,21 @@ class BucketOutput:
         except BaseException:
             self.lease.release()
             raise
+
+    def rebuild(self, datasets: Iterable[str], tops: Iterable[str], *, episodes: bool = False) -> Path:
+        """The scratch made again from the bucket: each of `datasets` its meta derived from its records (`episodes`:
+        and its committed episode files; a commit in flight is not seen), each folder of `tops` copied whole."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir(parents=True)
+        for rel in datasets:
+            pub = self.publisher(rel)
+            pub.hydrate()
+            for obj in (o for r in pub.log.records() for o in r.objects) if episodes else ():
+                (self.scratch / rel / obj).parent.mkdir(parents=True, exist_ok=True)
+                (self.scratch / rel / obj).write_bytes(self.fs.cat_file(pub.log.final_key(obj)))
+        for rel in tops:
+            self.download(rel)
+        return self.scratch
 
     def publish(self) -> list[str]:
         """Every dataset's meta from its records, then the scratch's `catalog/` and `job/`; returns the keys put."""

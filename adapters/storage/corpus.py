@@ -20,7 +20,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,17 +31,12 @@ from adapters.storage.derived import DerivedFileError, committed_derived, file_m
 from adapters.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
 from adapters.storage.location import locate, open_binary, readable
 from adapters.storage.meta_change import publish_meta_change
-from adapters.storage.objects import exists, list_prefixes, put, put_if_absent
-from adapters.storage.preflight import preflight_output
-from adapters.storage.publish import derived_meta
+from adapters.storage.objects import list_prefixes
 from adapters.storage.reads import STREAM_BLOCK
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError, filesystem, preflight
+from adapters.storage.urls import StorageError, preflight
 from schemas.corpus import MANIFESTS_DIR
 from schemas.storage import StorageOptions, is_remote, protocol_of
-
-LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
-LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 
 
 class Committing(Protocol):
@@ -65,8 +59,8 @@ class Corpus:
 
     @property
     def where(self) -> Path | str:
-        """The corpus as its user names it: in messages and in the job folder's spec."""
-        return self.root
+        """The corpus as its user names it (in messages and in the job folder's spec): the folder, or the URL."""
+        return self.root if self.storage.paths else self.storage.where
 
     def source(self, path: Path) -> str:
         """Where to read the corpus file at `path` (under `root`)."""
@@ -137,32 +131,17 @@ class Corpus:
 
     def where_of(self, rel: str) -> Path | str:
         """The corpus file or folder `rel` as a reader names it (DuckDB, messages): a path, or an object's URL."""
-        return self.root / rel
+        return self.storage.url(rel)
 
     def exists(self, rel: str) -> bool:
-        return (self.root / rel).exists()
+        return self.storage.exists(rel)
 
     def read_bytes(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        return self.storage.read(rel)
 
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
-        """Write the corpus file `rel` whole, atomically; `exclusive`: a create that fails with FileExistsError when
-        the file exists (of two writers exactly one wins). Returns `where_of(rel)`."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-        try:
-            atomic_write(tmp, lambda t: t.write_bytes(data))
-            if exclusive:
-                try:
-                    os.link(tmp, path)  # refuses an existing target: a file created meanwhile is never clobbered
-                except FileExistsError:
-                    raise FileExistsError(f"{path} already exists") from None
-            else:
-                os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        """`Root.put`: the corpus file `rel` written whole; returns `where_of(rel)`."""
+        return self.storage.put(rel, data, exclusive=exclusive)
 
     def close(self, published: bool) -> None:
         """End of the job's block: `published` when it ended cleanly."""
@@ -185,10 +164,6 @@ class BucketCorpus(Corpus):
         if self._out is None:
             self._out = BucketOutput(self.url, self.options, scratch=self.root)
         return self._out
-
-    @property
-    def where(self) -> str:
-        return self.url
 
     def source(self, path: Path) -> str:
         return f"{self.url}/{Path(path).relative_to(self.root).as_posix()}"
@@ -236,23 +211,6 @@ class BucketCorpus(Corpus):
             publish_derived(self.out.publisher(rel), what, files)
         return sum(map(len, by_dataset.values()))
 
-    def where_of(self, rel: str) -> str:
-        return f"{self.url}/{rel}"
-
-    def exists(self, rel: str) -> bool:
-        return self.storage.exists(rel)
-
-    def read_bytes(self, rel: str) -> bytes:
-        return self.storage.read(rel)
-
-    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> str:
-        key = f"{self.out.path}/{rel}"
-        if not exclusive:
-            put(self.out.fs, key, data)
-        elif exists(self.out.fs, key) or not put_if_absent(self.out.fs, key, data):
-            raise FileExistsError(f"{self.where_of(rel)} already exists")
-        return self.where_of(rel)
-
     def close(self, published: bool) -> None:
         if published:
             for rel in self.out.datasets():
@@ -281,9 +239,9 @@ def corpus_where(value: object) -> object:
 
 
 def where_text(where: Path | str) -> str:
-    """A corpus, manifest or output as one text to compare or record: a folder resolved, a URL without its trailing
-    slash."""
-    return str(where).rstrip("/") if is_remote(str(where)) else str(Path(where).resolve())
+    """A corpus, manifest or output as one text to compare or record (`Root.where`): a folder resolved, a URL without
+    its trailing slash."""
+    return str(Root(where).where)
 
 
 @contextmanager
@@ -298,19 +256,17 @@ def open_corpus(
     """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
     credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
     a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
-    if Root(where, options).local:
+    root = Root(where, options)
+    if root.local:
         if existing and not (Path(where) / "datasets").is_dir():
             raise NotACorpus(f"{where}: no datasets/ folder; not a corpus")
         yield Corpus(Path(where))
         return
-    url = str(where)
-    preflight_output(url, options)
-    if existing:
-        fs, path = filesystem(url, options)
-        if not list_prefixes(fs, f"{path}/datasets"):
-            raise NotACorpus(f"{url.rstrip('/')}: no datasets/ in the bucket; not a corpus")
-    ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S)
-    out = BucketOutput(url, options, scratch=scratch, job=job, ttl_s=ttl_s)
+    url = str(root.where)
+    preflight(url, options, write=True)
+    if existing and not list_prefixes(root.fs, root.key("datasets")):
+        raise NotACorpus(f"{url}: no datasets/ in the bucket; not a corpus")
+    out = BucketOutput(url, options, scratch=scratch, job=job)
     out.open()
     corpus = BucketCorpus(out.scratch, url, options, out)
     try:
@@ -342,28 +298,7 @@ def read_corpus(
     url = str(where).rstrip("/")
     preflight(url, options)  # a wrong credential or a missing bucket is named before any read
     with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
-        dest = Path(tmp) / url.rsplit("/", 1)[-1]
-        yield BucketCorpus(_copy(url, dest, options, datasets=copy or meta, episodes=copy), url, options)
-
-
-def _copy(url: str, dest: Path, options: StorageOptions | None, *, datasets: bool, episodes: bool) -> Path:
-    reader = BucketOutput(url, options, scratch=dest)  # no lease taken: only its listings and publishers
-    fs = reader.fs
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-
-    def write(rel: str, data: bytes) -> None:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_bytes(data)
-
-    for rel in reader.datasets() if datasets else ():
-        pub = reader.publisher(rel)
-        records = pub.log.records()
-        for name, data in derived_meta(records).items():
-            write(f"{rel}/{name}", data)
-        for r in records if episodes else ():
-            for obj in r.objects:
-                write(f"{rel}/{obj}", fs.cat_file(pub.log.final_key(obj)))
-    for top in (*SYNCED_DIRS, MANIFESTS_DIR) if datasets else SYNCED_DIRS:
-        reader.download(top)
-    return dest
+        reader = BucketOutput(url, options, scratch=Path(tmp) / url.rsplit("/", 1)[-1])  # no lease: its listings
+        tops = (*SYNCED_DIRS, MANIFESTS_DIR) if copy or meta else SYNCED_DIRS
+        dest = reader.rebuild(reader.datasets() if copy or meta else (), tops, episodes=copy)
+        yield BucketCorpus(dest, url, options)

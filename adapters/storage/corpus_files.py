@@ -1,9 +1,9 @@
 """The files of a manifest's corpus as training reads them: one handle, in place from a folder or from a bucket.
 
 A manifest names datasets relative to its corpus root (`<corpus>/manifests/<name>/`), a folder or an fsspec URL
-(`s3://bucket/corpus`). `manifest_files` opens it: `CorpusFiles` for a folder (paths opened in place, no cache),
-`BucketFiles` for a URL (its bucket, credential and prefix checked first). Training names files by `Where` and reads
-them only through the handle. From a bucket:
+(`s3://bucket/corpus`). `manifest_files` opens it as `CorpusFiles`, a view of the one handle (`Root`): a folder's
+files read in place (no cache), a URL's through the bounded cache (its bucket, credential and prefix checked first).
+Training names files by `Where` and reads them only through the handle. From a bucket:
 
 - the index reads meta whole, lists each dataset's `data/` and `latents/` once (size and version of every object: no
   HEAD per file), and reads a latents file's safetensors header and `frame_index` by ranged GETs, never the latents;
@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.object_cache import Cache, entry_name
-from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.object_cache import Cache, entry_name, write_all
+from adapters.storage.reads import ReadMeter, open_seekable
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
 from schemas.storage import StorageOptions
@@ -52,87 +52,14 @@ os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
 
 
 class CorpusFiles:
-    """The files of the corpus folder `root`, read in place (see the module's docstring)."""
+    """The files of the corpus at `root` (a folder: read in place; a URL: its filesystem, the object versions listed
+    and the bounded `cache`). Errors name files by path or URL; the options (a secret among them) are never
+    formatted."""
 
-    cache: Cache | None = None
-
-    def __init__(self, root: Path) -> None:
-        self.root: Where = Path(root)
-        self.storage = Root(root)  # the one handle (`adapters.storage.root`)
-        self.meter = ReadMeter()  # what this process read of the store (none here)
-
-    def join(self, *parts: str) -> Where:
-        """The corpus file or folder at `parts` (relative to the root)."""
-        return Path(self.root, *parts)
-
-    def list_dataset(self, dataset_root: Where) -> None:
-        """Learn the files of the dataset's meta/, data/ and latents/ at once (a bucket's: one listing each)."""
-
-    def is_file(self, where: Where) -> bool:
-        return Path(where).is_file()
-
-    def read_bytes(self, where: Where) -> bytes:
-        """A whole small file (meta)."""
-        return Path(where).read_bytes()
-
-    def jsonl(self, where: Where) -> list[tuple[int, dict[str, Any]]]:
-        """(line number, object) of each non-empty line; a bad line names the file and the line."""
-        out = []
-        for lineno, line in enumerate(self.read_bytes(where).decode("utf-8").splitlines(), start=1):
-            if line.strip():
-                try:
-                    out.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
-        return out
-
-    def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
-        """(header, values of `tensor`) of a safetensors file by reads of its header and that tensor only (no
-        tensor: the header alone): a bucket's by ranged GETs."""
-        size = self._size(where)
-        head = self._range(where, 0, min(HEADER_READ, size))
-        if len(head) < 8:
-            raise ValueError(f"{len(head)} bytes: too short for a safetensors header")
-        n = struct.unpack("<Q", head[:8])[0]
-        if 8 + n > size:
-            raise ValueError(f"header length {n} past the end of the {size}-byte file")
-        if 8 + n > len(head):
-            head += self._range(where, len(head), 8 + n)
-        header = json.loads(head[8 : 8 + n])
-        if tensor is None:
-            self.meter.used += 8 + n
-            return header, np.zeros(0)
-        info = header[tensor]
-        start, end = (8 + n + int(o) for o in info["data_offsets"])
-        data = head[start:end] if end <= len(head) else self._range(where, start, end)
-        self.meter.used += 8 + n + len(data)
-        dtype = {"I64": "<i8", "I32": "<i4", "F32": "<f4"}[info["dtype"]]
-        return header, np.frombuffer(data, dtype=dtype).reshape(info["shape"])
-
-    def _size(self, where: Where) -> int:
-        return Path(where).stat().st_size
-
-    def _range(self, where: Where, start: int, end: int) -> bytes:
-        with open(where, "rb") as f:
-            f.seek(start)
-            return f.read(end - start)
-
-    def columns(self, where: Where, columns: list[str]) -> pa.Table:
-        """Those columns of a parquet file (a bucket's: its cached projection, fetched by ranged reads once)."""
-        return pq.read_table(where, columns=columns)
-
-    def use(self, where: Where, read: Callable[[str], T]) -> T:
-        """`read(local path)` of a file: the path itself, or a bucket object's cached whole copy."""
-        return read(str(where))
-
-
-class BucketFiles(CorpusFiles):
-    """The corpus at the URL `root`: its filesystem, the object versions listed and the bounded `cache`. Errors name
-    files by URL; the options (a secret among them) are never formatted."""
-
-    def __init__(self, root: str, options: StorageOptions | None, cache: Cache) -> None:
-        self.root = root.rstrip("/")
-        self.storage, self.options, self.cache = Root(self.root, options), options, cache
+    def __init__(self, root: Where, options: StorageOptions | None = None, cache: Cache | None = None) -> None:
+        self.storage = Root(root, options)  # the one handle (`adapters.storage.root`)
+        self.root: Where = self.storage.where
+        self.options, self.cache = options, cache
         self.meter = ReadMeter()  # this process's fetches from the store (the cache's fetch log counts all of them)
         self._objects: dict[str, tuple[int, str]] = {}  # URL -> (size, version) from the listings
         self._listed: set[str] = set()  # folder URLs listed: what they lack does not exist
@@ -143,15 +70,18 @@ class BucketFiles(CorpusFiles):
         return self.storage.fs
 
     def join(self, *parts: str) -> Where:
-        return "/".join([str(self.root), *(p.strip("/") for p in parts)])
+        """The corpus file or folder at `parts` (relative to the root)."""
+        return self.storage.url("/".join(p.strip("/") for p in parts))
 
     @staticmethod
-    def _key(url: Where) -> str:
-        return str(url).split("://", 1)[1]
+    def _key(where: Where) -> str:
+        return str(where).split("://", 1)[-1]
 
     def list_dataset(self, dataset_root: Where) -> None:
         """Remember size and version (ETag) of every object under the dataset's meta/, data/ and latents/: one
-        listing each (a LIST per 1000 keys), so no file costs a HEAD."""
+        listing each (a LIST per 1000 keys), so no file costs a HEAD. A folder is asked in place."""
+        if self.cache is None:
+            return
         for folder in LISTED:
             prefix = self._key(f"{dataset_root}/{folder}")
             self._listed.add(f"{dataset_root}/{folder}/")
@@ -178,14 +108,46 @@ class BucketFiles(CorpusFiles):
         return self.fs.isfile(self._key(url))
 
     def read_bytes(self, where: Where) -> bytes:
+        """A whole small file (meta)."""
         data = self.fs.cat_file(self._key(where))
         self.meter.fetched += len(data)
         self.meter.used += len(data)
         self.meter.requests += 1
         return data
 
-    def _size(self, where: Where) -> int:
-        return self._objects.get(str(where), (None,))[0] or self.fs.size(self._key(where))
+    def jsonl(self, where: Where) -> list[tuple[int, dict[str, Any]]]:
+        """(line number, object) of each non-empty line; a bad line names the file and the line."""
+        out = []
+        for lineno, line in enumerate(self.read_bytes(where).decode("utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    out.append((lineno, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+        return out
+
+    def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
+        """(header, values of `tensor`) of a safetensors file by ranged reads of its header and that tensor only (no
+        tensor: the header alone)."""
+        size = self._objects.get(str(where), (None,))[0] or self.fs.size(self._key(where))
+        head = self._range(where, 0, min(HEADER_READ, size))
+        if len(head) < 8:
+            raise ValueError(f"{len(head)} bytes: too short for a safetensors header")
+        n = struct.unpack("<Q", head[:8])[0]
+        if 8 + n > size:
+            raise ValueError(f"header length {n} past the end of the {size}-byte file")
+        if 8 + n > len(head):
+            head += self._range(where, len(head), 8 + n)
+        header = json.loads(head[8 : 8 + n])
+        if tensor is None:
+            self.meter.used += 8 + n
+            return header, np.zeros(0)
+        info = header[tensor]
+        start, end = (8 + n + int(o) for o in info["data_offsets"])
+        data = head[start:end] if end <= len(head) else self._range(where, start, end)
+        self.meter.used += 8 + n + len(data)
+        dtype = {"I64": "<i8", "I32": "<i4", "F32": "<f4"}[info["dtype"]]
+        return header, np.frombuffer(data, dtype=dtype).reshape(info["shape"])
 
     def _range(self, where: Where, start: int, end: int) -> bytes:
         data = self.fs.cat_file(self._key(where), start=start, end=end)
@@ -194,38 +156,32 @@ class BucketFiles(CorpusFiles):
         return data
 
     def columns(self, where: Where, columns: list[str]) -> pa.Table:
+        """Those columns of a parquet file (a bucket's: its cached projection, fetched by ranged reads once)."""
+        if self.cache is None:
+            return pq.read_table(where, columns=columns)
         url = str(where)
         name = entry_name(url, self._version(url), ",".join(columns))
 
         def fetch() -> Path:
             with open_seekable(self.fs, self._key(url), block_size=PARQUET_BLOCK, meter=(m := ReadMeter())) as f:
                 table = pq.ParquetFile(f).read(columns=columns)
-            self._add(m)
+            self.meter.add(m)
             buf = io.BytesIO()
             pq.write_table(table, buf)
             data = buf.getvalue()
-            return self.cache.put(name, len(data), lambda fd: _write_all(fd, data), what=url, fetched=m.fetched)
+            return self.cache.put(name, len(data), lambda fd: write_all(fd, data), what=url, fetched=m.fetched)
 
         return self.cache.use(name, fetch, lambda p: pq.read_table(p, columns=columns))
 
     def use(self, where: Where, read: Callable[[str], T]) -> T:
+        """`read(local path)` of a file: the path itself, or a bucket object's cached whole copy."""
+        if self.cache is None:
+            return read(str(where))
         url = str(where)
         size, version = self._objects.get(url) or (self.fs.size(self._key(url)), self._version(url))
-        name = entry_name(url, version)
-
-        def fetch() -> Path:
-            m = ReadMeter()
-
-            def copy(fd: int) -> None:
-                with open_stream(self.fs, self._key(url), block_size=STREAM_BLOCK, meter=m) as src:
-                    while chunk := src.read(STREAM_BLOCK):
-                        _write_all(fd, chunk)
-
-            path = self.cache.put(name, size, copy, what=url)
-            self._add(m)
-            return path
-
-        return self.cache.use(name, fetch, lambda p: read(str(p)))
+        return self.cache.copy(
+            self.fs, self._key(url), lambda p: read(str(p)), what=url, version=version, size=size, meter=self.meter
+        )
 
     def _version(self, url: str) -> str:
         if url not in self._objects:
@@ -233,11 +189,6 @@ class BucketFiles(CorpusFiles):
             self.meter.requests += 1
             self._objects[url] = (int(info["size"]), str(info.get("ETag") or info.get("LastModified")))
         return self._objects[url][1]
-
-    def _add(self, m: ReadMeter) -> None:
-        self.meter.fetched += m.fetched
-        self.meter.requests += m.requests
-        self.meter.used += m.used
 
 
 def manifest_files(
@@ -247,15 +198,10 @@ def manifest_files(
     corpus is the manifest's grandparent (`<corpus>/manifests/<name>`). A bucket's is checked before anything is made
     (bucket, credential, the manifest's prefix: `StorageError`, never naming the secret) and read through the cache
     folder `cache_dir` (else $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train) of at most `cache_bytes`."""
-    if Root(manifest, options).local:
-        return CorpusFiles(Path(manifest).resolve().parent.parent), Path(manifest)
-    url = str(manifest).rstrip("/")
+    root = Root(manifest, options)
+    if root.local:
+        return CorpusFiles(root.where.parent.parent), Path(manifest)  # type: ignore[union-attr]
+    url = str(root.where)
     preflight(url, options)
     folder = cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE
-    return BucketFiles(url.rsplit("/", 2)[0], options, Cache(Path(folder).expanduser(), cache_bytes)), url
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    return CorpusFiles(url.rsplit("/", 2)[0], options, Cache(Path(folder).expanduser(), cache_bytes)), url

@@ -32,6 +32,8 @@ from adapters.storage.faults import environment_fault
 from adapters.storage.objects import list_keys, put, put_if_absent
 
 LEASE_DIR = ".eidata/lease"
+LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
+LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 log = logging.getLogger(__name__)
 _RELEASED: set[str] = set()  # tokens of the leases this process released (their objects may outlive a failed delete)
 
@@ -99,10 +101,12 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(fs, output, job="ingest"): ...`: held for the block, heartbeated by a daemon thread."""
+    """`with Lease(fs, output, job="ingest"): ...`: held for the block, heartbeated by a daemon thread; `ttl_s`
+    defaults to $EIDATA_LEASE_TTL_S, else `LEASE_TTL_S`."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float = 300.0) -> None:
-        self.fs, self.output, self.job, self.ttl_s = fs, output.rstrip("/"), job, ttl_s
+    def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float | None = None) -> None:
+        self.fs, self.output, self.job = fs, output.rstrip("/"), job
+        self.ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S) if ttl_s is None else ttl_s
         self.key: str | None = None
         self.token = uuid.uuid4().hex  # this lease among those of its process (`dead_here`)
         self._stop = threading.Event()

@@ -47,17 +47,9 @@ from upath.registry import register_implementation
 from adapters.storage.beneath import held
 from adapters.storage.declared import declare, declared
 from adapters.storage.faults import environment_fault
-from adapters.storage.reads import (
-    SEEK_BLOCK,
-    SEEK_MAXBLOCKS,
-    STREAM_BLOCK,
-    LocalCache,
-    ReadMeter,
-    open_seekable,
-    open_stream,
-    remove_stale_caches,
-)
-from adapters.storage.urls import fs_kwargs
+from adapters.storage.object_cache import LocalCache, remove_stale_caches
+from adapters.storage.reads import SEEK_BLOCK, SEEK_MAXBLOCKS, STREAM_BLOCK, ReadMeter, open_seekable, open_stream
+from adapters.storage.urls import filesystem_class, fs_kwargs
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -120,6 +112,7 @@ def locate(where: Where, options: StorageOptions | None = None) -> Location:
     text = os.fspath(where) if not isinstance(where, str) else where
     if not is_remote(text):
         return Path(text.split("://", 1)[1] if "://" in text else text)
+    filesystem_class(text)  # `UnknownScheme`: the one refusal of a scheme no store implements
     return UPath(text, **fs_kwargs(protocol_of(text), options))
 
 

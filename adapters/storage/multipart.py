@@ -33,6 +33,7 @@ from typing import Any
 
 import fsspec
 
+from adapters.storage.commit_log import CommitConflictError
 from adapters.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
@@ -203,20 +204,33 @@ def _abort(fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, *
             raise
 
 
-def holds(fs: fsspec.AbstractFileSystem, key: str, digest: dict[str, Any]) -> bool:
+def holds(fs: fsspec.AbstractFileSystem, key: str, digest: dict[str, Any], md5: str | None = None) -> bool:
     """Whether the object `key` exists with the size and sha256 of `digest` (read back in blocks, never whole in
-    memory)."""
+    memory); given the file's `md5`, the ETag of a single-part put (its MD5, on AWS and SeaweedFS) answers unread."""
     fs.invalidate_cache(key)
     try:
-        if fs.info(key)["size"] != digest["size"]:
-            return False
+        info = fs.info(key)
     except FileNotFoundError:
         return False
+    if int(info.get("size", -1)) != digest["size"]:
+        return False
+    etag = str(info.get("ETag", "")).strip('"')
+    if md5 and etag and "-" not in etag:
+        return etag == md5
     sha = hashlib.sha256()
     with fs.open(key, "rb", block_size=HASH_BLOCK, cache_type="readahead") as f:
         while block := f.read(HASH_BLOCK):
             sha.update(block)
     return sha.hexdigest() == digest["sha256"]
+
+
+def put_final(fs: fsspec.AbstractFileSystem, key: str, path: Path, plan: PartPlan, *, claim: str) -> tuple[bool, dict]:
+    """`put_file_if_absent`, where a key found taken must hold the file's bytes (a killed run's): (True when this call
+    created it, the digest); CommitConflictError when another writer put other bytes there (its lease was not ours)."""
+    created, digest = put_file_if_absent(fs, key, path, plan, claim=claim)
+    if not created and not holds(fs, key, digest):
+        raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
+    return created, digest
 
 
 def incomplete_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[tuple[str, str]]:

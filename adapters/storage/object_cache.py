@@ -1,4 +1,6 @@
-"""A bounded local cache of bucket objects for training, shared by the DataLoader workers of one machine.
+"""The bounded local cache of objects that a library reads by path: training's, shared by the DataLoader workers of one
+machine (`Cache`), and a process's private one for libraries that can only open a path (`LocalCache`,
+`location.local_path`).
 
 An epoch reads every training file again, so what the first epoch fetched from the bucket is kept on local disk. The
 cache is a folder of immutable files named by what they hold (the object's URL, its version from the store's listing,
@@ -22,11 +24,15 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_stream
 
 T = TypeVar("T")
 
@@ -50,9 +56,12 @@ def entry_name(url: str, version: str, variant: str = "") -> str:
 class Cache:
     """The cache folder `root`, holding at most `max_bytes` of entries plus in-flight reservations."""
 
+    bound, hint = "training cache bound", "raise cache_bytes"  # how errors name the bound and its remedy
+
     def __init__(self, root: str | os.PathLike[str], max_bytes: int) -> None:
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
+        self.fetched = 0  # bytes this process copied whole from the store (`copy`), evicted copies fetched again too
         (self.root / TMP).mkdir(parents=True, exist_ok=True)
 
     def lookup(self, name: str) -> Path | None:
@@ -70,7 +79,7 @@ class Cache:
         (default `size`: a whole copy)."""
         if size > self.max_bytes:
             raise CacheFullError(
-                f"{what}: {size} bytes exceed the training cache bound of {self.max_bytes} bytes (raise cache_bytes)"
+                f"{what}: {size} bytes exceed the {self.bound} of {self.max_bytes} bytes ({self.hint})"
             )
         while (tmp := self._reserve(name, size, what)) is None:
             # another process is fetching this very entry: wait for its rename rather than fetch it twice
@@ -109,6 +118,38 @@ class Cache:
                     raise  # the reader's own error, not an eviction
                 # evicted under the reader: each library says so its own way (FileNotFoundError, ArrowInvalid, ...)
         raise CacheFullError(f"{name}: evicted three times before it could be read; the cache bound is too small")
+
+    def copy(
+        self,
+        fs: Any,
+        key: str,
+        read: Callable[[Path], T],
+        *,
+        what: str = "",
+        version: str = "",
+        size: int | None = None,
+        meter: ReadMeter | None = None,
+    ) -> T:
+        """`read(path)` of the whole copy of the object `key` of `fs` (`what`, its URL, names it; `version` tells its
+        versions apart), streamed in once and kept until evicted; what the store sent is added to `meter`."""
+        name, what = entry_name(what or key, version), what or key
+
+        def fetch() -> Path:
+            m = ReadMeter()
+
+            def write(fd: int) -> None:
+                with open_stream(fs, key, block_size=STREAM_BLOCK, meter=m) as src:
+                    while chunk := src.read(STREAM_BLOCK):
+                        write_all(fd, chunk)
+
+            total = int(fs.info(key)["size"]) if size is None else size
+            path = self.put(name, total, write, what=what)
+            self.fetched += total
+            if meter is not None:
+                meter.add(m)
+            return path
+
+        return self.use(name, fetch, read)
 
     def used_bytes(self) -> int:
         """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
@@ -167,8 +208,8 @@ class Cache:
                     return tmp
             if time.monotonic() > deadline:
                 raise CacheFullError(
-                    f"{what}: {size} bytes do not fit the training cache bound of {self.max_bytes} bytes beside "
-                    f"{reserved} bytes other workers are fetching (raise cache_bytes)"
+                    f"{what}: {size} bytes do not fit the {self.bound} of {self.max_bytes} bytes beside "
+                    f"{reserved} bytes other workers are fetching ({self.hint})"
                 )
             time.sleep(0.05)
 
@@ -191,8 +232,61 @@ class Cache:
             os.close(fd)
 
 
+CACHE_PREFIX = "eidata-cache-"
+
+
+def remove_stale_caches(root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the `LocalCache` folders under `root` (the temp folder) whose process is gone (SIGKILLed: its `close`
+    never ran); returns them. A folder whose pid is alive, or that is not ours by name, is left alone."""
+    removed = []
+    for d in Path(root or tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*-*"):
+        pid = d.name[len(CACHE_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not d.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except PermissionError:
+            pass  # alive, another user's
+    return removed
+
+
+class LocalCache(Cache):
+    """A `Cache` in a private temp folder of this process, its objects named by key (whole-file copies, each fetched
+    once until evicted); `close()` (or leaving the `with` block) removes the folder."""
+
+    bound, hint = "local cache bound", "raise EIDATA_CACHE_BYTES"
+
+    def __init__(self, max_bytes: int, root: str | os.PathLike[str] | None = None) -> None:
+        # the pid in the name lets a later process remove the folder of one that was killed (`remove_stale_caches`)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-", dir=root))
+        super().__init__(self.dir, max_bytes)
+
+    def path(self, fs: Any, key: str) -> Path:
+        """A local path holding the object `key` of the filesystem `fs`."""
+        return self.copy(fs, key, lambda p: p)
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _inode(path: Path) -> int | None:
     try:
         return path.stat().st_ino
     except FileNotFoundError:
         return None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to the file descriptor `fd` (a cache entry's writer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -16,7 +16,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from adapters.storage.atomic import atomic_write
+from adapters.storage.atomic import atomic_write, temp_path
 
 # 409 ConditionalRequestConflict: AWS answers it while another conditional write to the key is in flight; retry
 RETRY_CODES = ("ConditionalRequestConflict", "409")
@@ -42,16 +42,15 @@ def split_key(key: str) -> tuple[str, str]:
 def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries: int = 8) -> bool:
     """Create `key` with `data` if no object has that key; True if this call created it, False if one existed.
     Exactly one of several racing callers gets True (the store decides, not a prior existence check)."""
-    if isinstance(fs, LocalFileSystem):  # a local output: O_EXCL is the same promise
-        os.makedirs(os.path.dirname(key), exist_ok=True)
+    if isinstance(fs, LocalFileSystem):  # a local output: a link refuses an existing target, as If-None-Match does
+        tmp = temp_path(Path(key))
         try:
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            atomic_write(tmp, lambda t: t.write_bytes(data))  # whole before it has the key: no reader sees half
+            os.link(tmp, key)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        finally:
+            tmp.unlink(missing_ok=True)
         return True
     if not is_s3(fs):
         raise NotImplementedError(f"conditional create on {fs.protocol}: only S3-compatible stores and local paths")

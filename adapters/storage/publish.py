@@ -24,8 +24,8 @@ from typing import Any
 import fsspec
 
 from adapters.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
-from adapters.storage.multipart import PartPlan, abort_uploads, digest_of, holds, put_file_if_absent
-from adapters.storage.objects import list_keys, put_changed, put_if_absent
+from adapters.storage.multipart import PartPlan, abort_uploads, put_final
+from adapters.storage.objects import list_keys, put_changed
 from schemas.lerobot import INFO_PATH, split_lines
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
@@ -157,20 +157,11 @@ class DatasetPublisher:
     def _put_object(self, rel: str) -> dict[str, Any]:
         """Put one episode file at its final key (a conditional create, in parts above `self.parts.threshold`);
         returns what the record says of it."""
-        key, path = self.log.final_key(rel), self.scratch / rel
+        key = self.log.final_key(rel)
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
-        if self.parts.in_parts(path.stat().st_size):
-            claim = f"{self.prefix}/{CLAIMS_DIR}/{rel}"
-            created, digest = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
-            if not created and not holds(self.fs, key, digest):
-                raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-            return digest
-        data = path.read_bytes()
-        if not put_if_absent(self.fs, key, data) and self.fs.cat_file(key) != data:
-            # recovery deleted every uncommitted key: another writer put this one since
-            raise CommitConflictError(f"{key}: another writer put other bytes here (its lease was not ours)")
-        return digest_of(data)
+        # recovery deleted every uncommitted key: one taken since holds our bytes or is another writer's
+        return put_final(self.fs, key, self.scratch / rel, self.parts, claim=f"{self.prefix}/{CLAIMS_DIR}/{rel}")[1]
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""

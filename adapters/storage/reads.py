@@ -1,18 +1,13 @@
 """Reading objects without copying them whole: a sequential stream (tfrecord shards), a seekable file object with
-bounded read-ahead (HDF5 through h5py, mp4 through PyAV, parquet through pyarrow: each accepts a file object), a
-counting wrapper that measures bytes fetched from the store against bytes the reader used, and a bounded local cache
-for the libraries that can only open a path (it evicts least recently used files and is removed when closed)."""
+bounded read-ahead (HDF5 through h5py, mp4 through PyAV, parquet through pyarrow: each accepts a file object), and a
+counting wrapper that measures bytes fetched from the store against bytes the reader used (a library that can only
+open a path reads an object's copy in the bounded cache: `object_cache.LocalCache`)."""
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
-import tempfile
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
@@ -33,6 +28,12 @@ class ReadMeter:
     requests: int = 0
     used: int = 0
     size: int = 0
+
+    def add(self, other: ReadMeter) -> None:
+        """Count `other`'s fetches, requests and use here too."""
+        self.fetched += other.fetched
+        self.requests += other.requests
+        self.used += other.used
 
     def fetched_per_used(self) -> float:
         return self.fetched / self.used if self.used else float("inf")
@@ -170,73 +171,3 @@ def _open(fs, path, cache_type, block_size, cache_options, meter):  # type: igno
     if cache_type == "blockcache":
         f = _LargeReadsDirect(f, block_size * max(1, cache_options.get("maxblocks", 1) // 2))
     return f if meter is None else CountingFile(f, meter)
-
-
-CACHE_PREFIX = "eidata-cache-"
-
-
-def remove_stale_caches(root: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Remove the cache folders under `root` (the temp folder) whose process is gone (SIGKILLed: its `close` never
-    ran); returns them. A folder whose pid is alive, or that is not ours by name, is left alone."""
-    removed = []
-    for d in Path(root or tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*-*"):
-        pid = d.name[len(CACHE_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or not d.is_dir():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
-        except PermissionError:
-            pass  # alive, another user's
-    return removed
-
-
-class LocalCache:
-    """Whole-file copies for libraries that need a path, in a private temp folder bounded to `max_bytes`: the least
-    recently used files are evicted first; a file larger than the bound is refused (say so, rather than fill a disk).
-    `close()` (or leaving the `with` block) removes the folder."""
-
-    def __init__(self, max_bytes: int, root: str | os.PathLike[str] | None = None) -> None:
-        self.max_bytes = max_bytes
-        # the pid in the name lets a later process remove the folder of one that was killed (`remove_stale_caches`)
-        self.dir = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-", dir=root))
-        self._files: OrderedDict[str, tuple[Path, int]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._count = 0
-        self.fetched = 0  # bytes copied from the store, evicted copies fetched again included
-
-    @property
-    def used_bytes(self) -> int:
-        return sum(n for _, n in self._files.values())
-
-    def path(self, fs: fsspec.AbstractFileSystem, key: str) -> Path:
-        """A local path holding the object `key` (fetched once, then kept until evicted)."""
-        with self._lock:
-            if key in self._files:
-                self._files.move_to_end(key)
-                return self._files[key][0]
-            size = fs.info(key)["size"]
-            if size > self.max_bytes:
-                raise OSError(f"{key}: {size} bytes exceed the local cache bound of {self.max_bytes} bytes")
-            while self._files and self.used_bytes + size > self.max_bytes:
-                _, (old, _) = self._files.popitem(last=False)
-                old.unlink(missing_ok=True)
-            self._count += 1
-            local = self.dir / f"{self._count}-{Path(key).name}"
-            with fs.open(key, "rb", block_size=STREAM_BLOCK, cache_type="readahead") as src, open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst, STREAM_BLOCK)
-            self.fetched += size
-            self._files[key] = (local, size)
-            return local
-
-    def close(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self._files.clear()
-
-    def __enter__(self) -> LocalCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

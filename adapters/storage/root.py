@@ -13,7 +13,7 @@ callers asking "is this a bucket?":
 - `ranged_reads`: a byte range is read without the rest of the file (both: a local seek, an HTTP `Range` GET).
 - `paths`: a library opens its files by path (a folder); an object store's go through `open` or `local_path`.
 
-A scheme fsspec does not know (`gz://`, a typo like `s4://`) is refused here with one message (`UnknownScheme`),
+A scheme fsspec does not know (`gz://`, a typo like `s4://`) is refused with one message (`urls.UnknownScheme`),
 before anything treats it as a local folder: `Path("gs:/b/x")` would be one.
 """
 
@@ -27,8 +27,8 @@ import fsspec
 from upath import UPath
 
 from adapters.storage.location import Location, Where, is_object, local_path, locate
-from adapters.storage.objects import exists, put
-from adapters.storage.urls import StorageError, filesystem
+from adapters.storage.objects import exists, put, put_if_absent
+from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 CAPABILITIES = ("replaces", "renames", "ranged_reads", "paths")
@@ -38,10 +38,6 @@ _WHY = {
     "paths": "it is read and written through an object store, not as local paths",
     "ranged_reads": "this store reads whole files only",
 }
-
-
-class UnknownScheme(StorageError, ValueError):
-    """A URL whose scheme no fsspec filesystem implements."""
 
 
 class Root:
@@ -56,12 +52,7 @@ class Root:
             text = os.fspath(where) if not isinstance(where, str) else where
         protocol = protocol_of(text)
         if is_remote(text):
-            try:
-                fsspec.get_filesystem_class(protocol)
-            except (ValueError, ImportError) as e:
-                raise UnknownScheme(
-                    f"{text}: unknown storage scheme {protocol}:// (a folder, file://, s3://, gs:// or hf://)"
-                ) from e
+            filesystem_class(text)  # an unknown scheme refused here (`UnknownScheme`), never taken for a folder
         self.options = options
         self.local = not is_remote(text)
         # a folder resolved once (a rerun spelled `corpus/` or `/abs/corpus` is one root); a URL without its slash
@@ -149,9 +140,14 @@ class Root:
     def exists(self, rel: str) -> bool:
         return exists(self.fs, self.key(rel))
 
-    def put(self, rel: str, data: bytes) -> Path | str:
-        """Write the file `rel` whole (a folder's atomically); returns `url(rel)`."""
-        put(self.fs, self.key(rel), data)
+    def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
+        """Write the file `rel` whole (a folder's atomically); `exclusive`: a create that fails with FileExistsError
+        when the file exists (of two writers exactly one wins). Returns `url(rel)`."""
+        key = self.key(rel)
+        if not exclusive:
+            put(self.fs, key, data)
+        elif exists(self.fs, key) or not put_if_absent(self.fs, key, data):
+            raise FileExistsError(f"{self.url(rel)} already exists")
         return self.url(rel)
 
     def local_path(self, rel: str) -> Path:

@@ -37,15 +37,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fsspec
-
-from adapters.storage.bucket_output import default_scratch
-from adapters.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
-from adapters.storage.lease import Lease
-from adapters.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
-from adapters.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
-from adapters.storage.preflight import preflight_output
+from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.multipart import HASH_BLOCK, abort_uploads, holds, put_final
+from adapters.storage.objects import exists, list_keys, split_key
 from adapters.storage.root import Root
+from adapters.storage.urls import preflight
 from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
@@ -62,16 +58,21 @@ class Tree:
 
     @property
     def where(self) -> Path | str:
-        """The output as its user names it."""
-        return self.root
+        """The output as its user names it: the folder, or the object store's URL."""
+        return self.root if self.storage.paths else self.storage.where
 
     def read(self, rel: str) -> bytes | None:
         """The output's file `rel`, None when there is none."""
-        path = self.root / rel
-        return path.read_bytes() if path.is_file() else None
+        try:
+            return self.storage.read(rel)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
 
     def fetch(self, rel: str) -> None:
-        """The output's file `rel` into `root`, when the output has one."""
+        """The output's file `rel` into `root` (an object store's scratch), when the output has one."""
+        if not self.storage.paths and (data := self.read(rel)) is not None:
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_bytes(data)
 
     def closed(self, tree: str, path: Path) -> None:
         """`path`, a file of the tree `tree` being written, is closed for good."""
@@ -139,16 +140,6 @@ class PlanTree(Tree):
         self.root, self.storage, self.inner = inner.root, inner.storage, inner
         self.planned: dict[str, int] = {}
 
-    @property
-    def where(self) -> Path | str:
-        return self.inner.where
-
-    def read(self, rel: str) -> bytes | None:
-        return self.inner.read(rel)
-
-    def fetch(self, rel: str) -> None:
-        self.inner.fetch(rel)  # a bucket's file into its local scratch, never the output
-
     def keep(self, tree: str) -> None:
         """What a killed run left stays: the real run removes it."""
 
@@ -178,19 +169,6 @@ def _clear_partials(final: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def same_object(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> bool:
-    """Whether the object at `key` holds `data`: by size and the ETag of a single-part put (its MD5, on AWS and
-    SeaweedFS), else by its bytes."""
-    fs.invalidate_cache(key)
-    info = fs.info(key)
-    if int(info.get("size", -1)) != len(data):
-        return False
-    etag = str(info.get("ETag", "")).strip('"')
-    if etag and "-" not in etag:
-        return etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
-    return fs.cat_file(key) == data
-
-
 @dataclass
 class PutStats:
     put: int = 0  # objects created
@@ -212,25 +190,19 @@ class BucketTree(Tree):
     stats: PutStats = field(default_factory=PutStats)
 
     def __post_init__(self) -> None:
-        self.storage = Root(self.url, self.options)
-        self.url, self.fs, self.path = self.storage.where, self.storage.fs, self.storage.path
-        self.scratch = Path(self.scratch) if self.scratch is not None else default_scratch(self.url)
-        self.root = self.scratch
-        self.lease = Lease(self.fs, self.path, job=self.job, ttl_s=float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S))
-        self.parts = PartPlan.of(self.options)
+        out = BucketOutput(self.url, self.options, scratch=self.scratch, job=self.job)  # one object-store output
+        self.storage, self.url, self.fs, self.path, self.lease = out.storage, out.url, out.fs, out.path, out.lease
+        self.root = self.scratch = out.scratch
+        self.parts = out.parts
         self._put: dict[str, set[str]] = {}  # tree -> files put this run
 
     def __enter__(self) -> BucketTree:
-        preflight_output(self.url, self.options)
+        preflight(self.url, self.options, write=True)
         self.lease.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.lease.release()
-
-    @property
-    def where(self) -> str:
-        return self.url
 
     def key(self, *parts: str) -> str:
         """The output's key of `parts` joined, empty ones skipped (the tree "" is the output's root)."""
@@ -239,15 +211,6 @@ class BucketTree(Tree):
     def local(self, tree: str) -> Path:
         """The scratch folder a tree is written in."""
         return self.root / tree
-
-    def read(self, rel: str) -> bytes | None:
-        key = self.key(rel)
-        return self.fs.cat_file(key) if exists(self.fs, key) else None
-
-    def fetch(self, rel: str) -> None:
-        if (data := self.read(rel)) is not None:
-            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.root / rel).write_bytes(data)
 
     def closed(self, tree: str, path: Path) -> None:
         self.put_file(tree, path)
@@ -292,56 +255,38 @@ class BucketTree(Tree):
                 self.fs.rm_file(key)
 
     def put_file(self, tree: str, local: Path, *, drop: bool = True) -> None:
-        """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key."""
-        rel = Path(local).relative_to(self.local(tree)).as_posix()
+        """Put one finished file of `tree` (its local path under `self.local(tree)`) at its final key: kept when the
+        key holds its bytes (by its claim, the ETag or read back), else the key and its claim deleted (an older
+        export's: claim first, so a kill between leaves no claim over other bytes) and the file put once
+        (`multipart.put_final`: in parts above the threshold)."""
+        path = Path(local)
+        rel = path.relative_to(self.local(tree)).as_posix()
         key, claim = self.key(tree, rel), self.key(tree, CLAIMS, rel)
-        if is_s3(self.fs) and self.parts.in_parts(Path(local).stat().st_size):
-            self._put_in_parts(key, claim, Path(local))
+        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            while block := f.read(HASH_BLOCK):
+                sha.update(block)
+                md5.update(block)
+        digest = {"size": path.stat().st_size, "sha256": sha.hexdigest()}
+        replacing = exists(self.fs, key)
+        if replacing and (self._claims(claim, digest, key) or holds(self.fs, key, digest, md5.hexdigest())):
+            self.stats.kept += 1
         else:
-            self._put_whole(key, claim, Path(local).read_bytes())
+            if exists(self.fs, claim) and (replacing or not self._claims(claim, digest)):
+                self.fs.rm_file(claim)  # an older export's, or a stale one over no object (a kill between deletions)
+            if replacing:
+                self.fs.rm_file(key)
+            created, _ = put_final(self.fs, key, path, self.parts, claim=claim)  # under the lease nobody else writes
+            if replacing:
+                self.stats.replaced += 1
+            elif created:
+                self.stats.put += 1
+            else:
+                self.stats.kept += 1
+            self.stats.bytes_put += digest["size"] if created else 0
         self._put.setdefault(tree, set()).add(rel)
         if drop:
-            Path(local).unlink()
-
-    def _put_whole(self, key: str, claim: str, data: bytes) -> None:
-        if put_if_absent(self.fs, key, data):
-            self.stats.put += 1
-            self.stats.bytes_put += len(data)
-        elif same_object(self.fs, key, data):
-            self.stats.kept += 1
-        else:
-            if is_s3(self.fs) and exists(self.fs, claim):  # an older export's object put in parts: claim first
-                self.fs.rm_file(claim)
-            put(self.fs, key, data)
-            self.stats.replaced += 1
-            self.stats.bytes_put += len(data)
-
-    def _put_in_parts(self, key: str, claim: str, path: Path) -> None:
-        """A file above the threshold: kept when the key holds its bytes (by its claim, else read back in blocks),
-        else the key and its claim deleted (an older export's: claim first, so a kill between leaves no claim over
-        other bytes) and the file put in parts."""
-        with open(path, "rb") as f:
-            digest = {"size": path.stat().st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
-        replacing = exists(self.fs, key)
-        if replacing:
-            if self._claims(claim, digest, key) or holds(self.fs, key, digest):
-                self.stats.kept += 1
-                return
-            if exists(self.fs, claim):
-                self.fs.rm_file(claim)
-            self.fs.rm_file(key)
-        elif exists(self.fs, claim) and not self._claims(claim, digest):
-            self.fs.rm_file(claim)  # a stale claim over no object (a kill between deletions): not our digest
-        created, _ = put_file_if_absent(self.fs, key, path, self.parts, claim=claim)
-        if not created and not holds(self.fs, key, digest):  # under the lease nobody else writes here
-            raise OSError(f"{key}: another writer put other bytes here while {path} was put in parts")
-        if replacing:
-            self.stats.replaced += 1
-        elif created:
-            self.stats.put += 1
-        else:
-            self.stats.kept += 1
-        self.stats.bytes_put += digest["size"] if created else 0
+            path.unlink()
 
     def _claims(self, claim: str, digest: dict, key: str | None = None) -> bool:
         """Whether the claim exists and records `digest` (and, given `key`, the object has its size)."""

@@ -9,14 +9,17 @@ here logs or formats a secret; errors name the URL, the endpoint and the cause, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from adapters.storage.objects import put_if_absent
 from adapters.storage.stalls import StoreStalledError
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -29,6 +32,21 @@ for _protocol in ("s3", "s3a"):
 
 class StorageError(OSError):
     """A root or output that cannot be used: wrong credential, missing bucket or prefix, unreachable endpoint."""
+
+
+class UnknownScheme(StorageError, ValueError):
+    """A URL whose scheme no fsspec filesystem implements."""
+
+
+def filesystem_class(url: str) -> type[fsspec.AbstractFileSystem]:
+    """The fsspec filesystem of the URL's scheme; `UnknownScheme`, the one message, for a scheme none implements."""
+    protocol = protocol_of(url)
+    try:
+        return fsspec.get_filesystem_class(protocol)
+    except (ValueError, ImportError) as e:
+        raise UnknownScheme(
+            f"{url}: unknown storage scheme {protocol}:// (a folder, file://, s3://, gs:// or hf://)"
+        ) from e
 
 
 def endpoint_of(options: StorageOptions | None) -> str | None:
@@ -98,7 +116,7 @@ def filesystem(url: str, options: StorageOptions | None = None) -> tuple[fsspec.
     if not is_remote(url):
         path = url.split("://", 1)[1] if "://" in url else url
         return LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
-    cls = fsspec.get_filesystem_class(protocol)
+    cls = filesystem_class(url)
     fs = cls(**fs_kwargs(protocol, options))
     return fs, cls._strip_protocol(url).rstrip("/")
 
@@ -109,7 +127,8 @@ def bucket_of(path: str) -> str:
 
 def preflight(url: str, options: StorageOptions | None = None, *, write: bool = False) -> None:
     """Fail before any work when `url` cannot be used: a read root must exist (a bucket, a prefix with objects, or a
-    file); an output's bucket must exist and accept our credential. Raises StorageError naming the URL and the cause."""
+    file); an output's (`write`) bucket must exist, accept our credential and, on S3, honour the conditional create.
+    Raises StorageError naming the URL and the cause."""
     protocol = protocol_of(url)
     where = _where(url, protocol, options)
     path = url
@@ -129,7 +148,9 @@ def preflight(url: str, options: StorageOptions | None = None, *, write: bool = 
             fs.info(path)
             return
         fs.call_s3("head_bucket", Bucket=bucket)  # 403: credential refused; 404: no bucket
-        if not write and path != bucket and not fs.exists(path):
+        if write:
+            _conditional_create_honoured(fs, path, where)
+        elif path != bucket and not fs.exists(path):
             raise StorageError(f"{where}: nothing under {path!r} in bucket {bucket!r}")
     except StorageError as e:
         if str(e).startswith(url):
@@ -147,6 +168,26 @@ def preflight(url: str, options: StorageOptions | None = None, *, write: bool = 
         raise StorageError(f"{where}: {_cause(e)}") from None
     except Exception as e:  # botocore's NoCredentialsError, EndpointConnectionError, google-auth's: not OSErrors
         raise StorageError(f"{where}: {type(e).__name__}: {_cause(e)}") from None
+
+
+def _conditional_create_honoured(fs: Any, path: str, where: str) -> None:
+    """An S3 output's store writes and honours the conditional create the commit protocol stands on (a store that
+    ignored `If-None-Match` would let two writers commit the same sequence number, silently)."""
+    probe = f"{path}/.eidata/preflight/{uuid.uuid4().hex}"
+    try:
+        first = put_if_absent(fs, probe, b"probe")
+        second = put_if_absent(fs, probe, b"probe again")
+    except PermissionError as e:
+        raise StorageError(f"{where}: the credential may not write ({e})") from None
+    except OSError as e:
+        raise StorageError(f"{where}: a test write failed ({e})") from None
+    finally:
+        with contextlib.suppress(OSError):  # a probe never written is no garbage
+            fs.rm_file(probe)
+    if not (first and not second):
+        raise StorageError(
+            f"{where}: the store does not honour conditional writes (If-None-Match), which exactly-once commits need"
+        )
 
 
 def _google_key_loads(options: StorageOptions | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adapters.storage import commit_log, objects, publish
+from adapters.storage import commit_log, multipart, objects
 from adapters.storage.corpus import BucketCorpus
 from ingest.encoders.dinov3.model import EncoderSpec
 from jobs.stages.latents import LatentsJob, LatentsStage
@@ -39,7 +39,7 @@ def arm(point: str) -> None:
 
         BucketCorpus.publish_files = publish_or_die  # type: ignore[method-assign]
     if point == "object":
-        die_after(publish, "put_if_absent", lambda key: "/latents/" in key)
+        die_after(multipart, "put_if_absent", lambda key: "/latents/" in key)
     if point == "record":
         die_after(commit_log, "put_if_absent", lambda key: "/.eidata/commits/" in key)
     if point == "end":

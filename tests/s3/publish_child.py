@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.storage import commit_log, objects, publish
+from adapters.storage import commit_log, multipart, objects
 from adapters.storage.lease import Lease
 from adapters.storage.publish import DatasetPublisher
 from adapters.storage.urls import filesystem
@@ -58,7 +58,7 @@ def arm(kill: tuple[str, int]) -> None:
 
         DatasetPublisher._publish = publish_or_die  # type: ignore[method-assign]
     if point == "object":
-        die_after(publish, "put_if_absent", lambda key: key.endswith(f"episode_{at:06d}.parquet"))
+        die_after(multipart, "put_if_absent", lambda key: key.endswith(f"episode_{at:06d}.parquet"))
     if point == "record":
         die_after(commit_log, "put_if_absent", lambda key: key.endswith(f"/commits/{at + 1:012d}.json"))
 

@@ -105,10 +105,9 @@ def test_secret_never_printed_dumped_or_logged(s3: S3Server, prefix: str, caplog
 
 def test_output_preflight_probes_the_conditional_write(s3: S3Server, prefix: str) -> None:
     from adapters.storage.objects import list_keys
-    from adapters.storage.preflight import preflight_output
 
-    preflight_output(f"s3://out/{prefix}", s3.options())
+    preflight(f"s3://out/{prefix}", s3.options(), write=True)
     fs, _ = filesystem("s3://", s3.options())
     assert list_keys(fs, f"out/{prefix}") == []  # the probe is removed
     with pytest.raises(StorageError, match="bucket 'no-such-bucket' does not exist"):
-        preflight_output(f"s3://no-such-bucket/{prefix}", s3.options())
+        preflight(f"s3://no-such-bucket/{prefix}", s3.options(), write=True)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.corpus import LEASE_TTL_ENV
+from adapters.storage.lease import LEASE_TTL_ENV
 from adapters.storage.location import metering
 from adapters.storage.tree import MARKER
 from jobs.catalog.curate import curate

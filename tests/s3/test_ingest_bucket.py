@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.storage.corpus import LEASE_TTL_ENV
+from adapters.storage.lease import LEASE_TTL_ENV
 from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem
 from jobs.catalog.query import run_query

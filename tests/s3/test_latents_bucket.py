@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import LEASE_TTL_ENV, BucketCorpus, Corpus, open_corpus
-from adapters.storage.lease import OutputLeasedError
+from adapters.storage.corpus import BucketCorpus, Corpus, open_corpus
+from adapters.storage.lease import LEASE_TTL_ENV, OutputLeasedError
 from adapters.storage.location import metering
 from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem

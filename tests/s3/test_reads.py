@@ -10,7 +10,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.storage.reads import LocalCache, ReadMeter, open_seekable, open_stream
+from adapters.storage.object_cache import LocalCache
+from adapters.storage.reads import ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
 from tests.realdata import realdata
 from tests.s3.server import S3Server
@@ -113,7 +114,7 @@ def test_local_cache_is_bounded_and_cleaned(s3: S3Server, bucket: dict[str, str]
         )  # fetched once
         second = cache.path(fs, "raw/reads/other.mp4")  # both do not fit: the least recently used goes
         assert second.read_bytes() == other.read_bytes() and not first.exists()
-        assert cache.used_bytes == other.stat().st_size <= cache.max_bytes
+        assert cache.used_bytes() == other.stat().st_size <= cache.max_bytes
         with pytest.raises(OSError, match="exceed the local cache bound"):
             cache.path(fs, bucket["tfrecord"])
         folder = cache.dir

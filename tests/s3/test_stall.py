@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.storage.corpus import LEASE_TTL_ENV, Corpus
+from adapters.storage.corpus import Corpus
+from adapters.storage.lease import LEASE_TTL_ENV
 from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate

@@ -17,7 +17,7 @@ import torch
 from s3fs import S3FileSystem
 from torch.utils.data import DataLoader
 
-from adapters.storage.corpus_files import BucketFiles
+from adapters.storage.corpus_files import CorpusFiles
 from adapters.storage.urls import StorageError, filesystem
 from jobs.runtime.options import add_options
 from jobs.train import TRAIN_OPTIONS, cli_train
@@ -81,7 +81,7 @@ def _equal(a: list[dict[str, torch.Tensor]], b: list[dict[str, torch.Tensor]]) -
 def test_the_bucket_index_and_batches_equal_the_local_ones(corpus: dict[str, Any], tmp_path: Path) -> None:
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
     remote = _remote_index(corpus, tmp_path / "cache")
-    assert isinstance(remote.files, BucketFiles) and not isinstance(local.files, BucketFiles)
+    assert isinstance(remote.files, CorpusFiles) and remote.files.cache is not None and local.files.cache is None
     assert remote.datasets == local.datasets and remote.text_dim == local.text_dim
     for key in ("sample_episode", "sample_anchor", "sample_future"):
         assert np.array_equal(getattr(remote, key), getattr(local, key)), key

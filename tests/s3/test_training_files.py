@@ -14,16 +14,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from adapters.storage.corpus_files import HEADER_READ, BucketFiles
+from adapters.storage.corpus_files import HEADER_READ, CorpusFiles
 from adapters.storage.object_cache import Cache
 from adapters.storage.urls import filesystem
 from tests.fixtures.readback import fetched_bytes
 from tests.s3.server import S3Server
 
 
-def _files(s3: S3Server, prefix: str, tmp_path: Path, folder: str = "d") -> tuple[BucketFiles, str]:
+def _files(s3: S3Server, prefix: str, tmp_path: Path, folder: str = "d") -> tuple[CorpusFiles, str]:
     url = f"s3://raw/{prefix}/corpus"
-    return BucketFiles(url, s3.options(), Cache(tmp_path / "cache", 1 << 30)), f"{url}/{folder}"
+    return CorpusFiles(url, s3.options(), Cache(tmp_path / "cache", 1 << 30)), f"{url}/{folder}"
 
 
 def _put(s3: S3Server, url: str, data: bytes) -> None:

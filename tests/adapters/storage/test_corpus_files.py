@@ -1,6 +1,6 @@
 """The files handle training reads a manifest's corpus through (adapters/storage/corpus_files.py), on a folder: the
 corpus is the manifest's grandparent, files are named by path and read in place, and a safetensors header and
-`frame_index` read by ranges are what safe_open reads (the bucket's `BucketFiles`: tests/s3/test_training_files.py)."""
+`frame_index` read by ranges are what safe_open reads (a bucket's: tests/s3/test_training_files.py)."""
 
 from __future__ import annotations
 

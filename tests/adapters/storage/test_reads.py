@@ -1,5 +1,6 @@
-"""The local cache's folders: named by their process, so a later process removes the copies of one that was killed
-(its `close` never ran) and leaves live ones alone. Reads against a real S3 server: tests/s3/test_reads.py."""
+"""The local cache's folders (`object_cache.LocalCache`): named by their process, so a later process removes the copies
+of one that was killed (its `close` never ran) and leaves live ones alone. Reads against a real S3 server:
+tests/s3/test_reads.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from adapters.storage.reads import CACHE_PREFIX, LocalCache, remove_stale_caches
+from adapters.storage.object_cache import CACHE_PREFIX, LocalCache, remove_stale_caches
 
 
 def test_a_killed_process_s_cache_is_removed_and_live_ones_kept(tmp_path: Path) -> None:

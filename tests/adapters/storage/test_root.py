@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.root import Root, UnknownScheme, folder_of
+from adapters.storage.root import Root, folder_of
+from adapters.storage.urls import UnknownScheme
 from schemas.storage import StorageOptions
 
 

@@ -101,3 +101,11 @@ def test_an_hf_root_without_the_hub_fails_at_once_naming_the_root(monkeypatch: p
             preflight(url)
         assert str(e.value).startswith(url) and time.monotonic() - start < 10
     HfFileSystem.clear_instance_cache()
+
+
+def test_a_local_output_passes_and_nothing_is_written(tmp_path: Path) -> None:
+    """An output's check (`preflight(write=True)`) leaves a local folder untouched (tests/s3/test_credentials.py
+    checks the conditional-write probe of an object store against a real server)."""
+    preflight(str(tmp_path / "not-yet" / "corpus"), write=True)
+    preflight(f"file://{tmp_path}", write=True)
+    assert list(tmp_path.iterdir()) == []

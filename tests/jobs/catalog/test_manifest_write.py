@@ -22,7 +22,7 @@ from jobs.catalog.selection import manifest_episodes
 from schemas.manifest import MANIFEST_JSON, Manifest, entries_file, entries_name
 
 REPO = Path(__file__).resolve().parents[3]
-RENAMES = 4  # two puts (entries, manifest.json), each a temp file renamed twice (`Corpus.put`, `atomic_write`)
+RENAMES = 2  # two puts (entries, manifest.json), each a temp file renamed once (`Root.put`: `atomic_write`)
 
 # the writer of the new manifest, killed at its k-th os.replace, or (k = RENAMES + 1) as its last sweep begins
 CHILD = f"""
