@@ -41,6 +41,7 @@ import fsspec
 
 from adapters.storage.bucket_output import default_scratch
 from adapters.storage.corpus import LEASE_TTL_ENV, LEASE_TTL_S
+from adapters.storage.hard_links import RECORD
 from adapters.storage.lease import Lease
 from adapters.storage.multipart import PartPlan, abort_uploads, holds, put_file_if_absent
 from adapters.storage.objects import exists, is_s3, list_keys, put, put_if_absent, split_key
@@ -50,7 +51,7 @@ from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
 CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
-MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
+MARKER = RECORD  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 
 
