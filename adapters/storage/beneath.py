@@ -215,7 +215,8 @@ def _under_root(fence: Fence, path: str) -> bool:
 
 def check(path: str) -> None:
     """OutsideRoot / HardLinked naming `path` when, under the fence in force, it resolves outside the root or is a
-    hard link; nothing without a fence or for a path not of the root's tree."""
+    hard link, OSError when it is a special file (a FIFO named `tasks.jsonl` blocks Python's open for good), as
+    `open_beneath` refuses them; nothing without a fence or for a path not of the root's tree."""
     fence = _FENCE.get()
     if fence is None or not _under_root(fence, path):
         return
@@ -224,6 +225,8 @@ def check(path: str) -> None:
         st = os.stat(os.path.join(fence.real, key))
     except OSError:
         return  # not there: the open's own error says so
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OSError(f"{path} is not a regular file (mode {stat.filemode(st.st_mode)}): not read")
     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not owned(fence.real, key, st):
         raise HardLinked(path, st.st_nlink, fence.root)
 
