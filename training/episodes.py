@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
+from adapters.storage.memory_limit import parsed_json
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
@@ -204,7 +205,8 @@ class _DatasetMeta:
         files.list_dataset(self.root)
         if not files.is_file(files.join(rel, INFO_PATH)):
             raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
-        self.info = InfoJson.model_validate_json(files.read_bytes(files.join(rel, INFO_PATH)))
+        info = files.join(rel, INFO_PATH)
+        self.info = InfoJson.model_validate(parsed_json(lambda: files.read_bytes(info), str(info)))
         self.lines = {int(obj["episode_index"]): obj for _, obj in files.jsonl(files.join(rel, EPISODES_PATH))}
         self.tasks: dict[str, int] = {}
         if files.is_file(path := files.join(rel, TASKS_PATH)):
@@ -226,7 +228,8 @@ def build_index(
         files, manifest_dir = manifest_files(
             manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
         )
-    manifest = Manifest.model_validate_json(files.read_bytes(f"{manifest_dir}/{MANIFEST_JSON}"))
+    path = f"{manifest_dir}/{MANIFEST_JSON}"
+    manifest = Manifest.model_validate(parsed_json(lambda: files.read_bytes(path), path))
     table = pq.read_table(io.BytesIO(files.read_bytes(f"{manifest_dir}/{manifest.entries}")))  # the json's own
     cameras = [Camera(c) for c in data.cameras]
     entries = [e for e in check_entries(table, manifest_dir).to_pylist() if e["split"] == split]

@@ -9,8 +9,9 @@ read steps for reads): the root's descriptor is held, and while it is,
 - `held(path)` (used by `location.readable`, the door every library gets its file from: pyarrow, HDF5, PyAV, tar,
   and by the Zarr store's opener) resolves `path`, refuses it when it lands outside the root, opens the landing
   place from the root's descriptor one component at a time with O_NOFOLLOW (`open_beneath`), refuses a hard link
-  (a regular file of `st_nlink > 1`) or a special file, and hands the library `/proc/self/fd/N`: the library opens
-  the very inode checked, whatever is renamed over the path afterwards;
+  (a regular file of `st_nlink > 1`, unless `hard_links.owned` shows it the user's own) or a special file, and
+  hands the library `/proc/self/fd/N`: the library opens the very inode checked, whatever is renamed over the path
+  afterwards;
 - every other open Python makes of a path under the root (numpy's `.npz`, `json`, rosbags' bag files, pickles) is
   checked by an audit hook at the open (`_hook`): the path's resolution stays under the root and it is no hard link,
   else the open raises `OutsideRoot` / `HardLinked` naming the file. A check then an open, not one open: a swap
@@ -34,6 +35,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from adapters.storage.hard_links import owned
 from schemas.containment import HardLinked, OutsideRoot, ReachesOutside
 
 __all__ = ["active", "fenced", "held", "named", "open_beneath", "rooted"]
@@ -92,7 +94,7 @@ def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         os.close(fd)
         raise OSError(f"{name}: {key} is not a regular file (mode {stat.filemode(st.st_mode)}): not read")
-    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not owned(real_root, key, st):
         os.close(fd)
         raise HardLinked(posixpath.join(name, key) if key else name, st.st_nlink, real_root)
     return fd
@@ -213,7 +215,8 @@ def _under_root(fence: Fence, path: str) -> bool:
 
 def check(path: str) -> None:
     """OutsideRoot / HardLinked naming `path` when, under the fence in force, it resolves outside the root or is a
-    hard link; nothing without a fence or for a path not of the root's tree."""
+    hard link, OSError when it is a special file (a FIFO named `tasks.jsonl` blocks Python's open for good), as
+    `open_beneath` refuses them; nothing without a fence or for a path not of the root's tree."""
     fence = _FENCE.get()
     if fence is None or not _under_root(fence, path):
         return
@@ -222,7 +225,9 @@ def check(path: str) -> None:
         st = os.stat(os.path.join(fence.real, key))
     except OSError:
         return  # not there: the open's own error says so
-    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OSError(f"{path} is not a regular file (mode {stat.filemode(st.st_mode)}): not read")
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not owned(fence.real, key, st):
         raise HardLinked(path, st.st_nlink, fence.root)
 
 

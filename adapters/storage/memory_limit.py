@@ -39,10 +39,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import re
 import resource
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MIB = 1 << 20
 DEFAULT_MIB = 640
@@ -249,3 +251,19 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     finally:
         _active.remove(limit)
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def parsed_json(read: Callable[[], bytes | str], where: str, mib: int | None = None) -> Any:
+    """The JSON document `read()` returns, read and parsed by Python's json under a task's limit of `mib` (issue 67
+    item 3): for a command that runs without one (`train`, `eval`, `curate`'s summary), as every bounded command
+    parses a user's meta file; pydantic's Rust parser, given a document the limit refuses, aborts the process. A
+    document past the limit (default `DEFAULT_MIB`), nested past Python's recursion or not JSON is a ValueError
+    naming `where`."""
+    with task_memory(mib or DEFAULT_MIB) as limit:
+        try:
+            return json.loads(read())
+        except (MemoryError, RecursionError) as e:
+            why = limit.explain(e, where) if limit is not None and limit.reached(e) else f"{where}: nested too deep"
+            raise ValueError(f"{why}: not read") from None
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"{where}: not valid JSON ({e})") from None

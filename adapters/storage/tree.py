@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.hard_links import RECORD
 from adapters.storage.multipart import HASH_BLOCK, abort_uploads, holds, put_final
 from adapters.storage.objects import exists, list_keys, split_key
 from adapters.storage.root import Root
@@ -46,7 +47,7 @@ from schemas.storage import StorageOptions
 
 STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
 CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
-MARKER = ".eidata-export.json"  # an exported tree's completion record, last (a local --out's too)
+MARKER = RECORD  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 
 

@@ -30,7 +30,7 @@ from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
-from schemas.corpus import EPISODES_DIR, parquet_files
+from schemas.corpus import DATASETS_DIR, EPISODES_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from schemas.storage import StorageOptions
 
@@ -53,16 +53,16 @@ class Mark:
     episodes_bytes: int
 
     @classmethod
-    def of(cls, dataset: Path) -> Mark:
-        """The dataset's mark as it is now; OSError or ValueError when its `info.json` cannot be read."""
-        info = Path(dataset) / INFO_PATH
-        body = json.loads(info.read_bytes())
-        jsonl = Path(dataset) / EPISODES_PATH
+    def of(cls, storage: Root, dataset: str) -> Mark:
+        """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now; OSError or ValueError
+        when its `info.json` cannot be read."""
+        body = json.loads(storage.read(f"{dataset}/{INFO_PATH}"))
+        jsonl = f"{dataset}/{EPISODES_PATH}"
         return cls(
             episodes=int(body.get("total_episodes") or 0),
             frames=int(body.get("total_frames") or 0),
-            info_bytes=info.stat().st_size,
-            episodes_bytes=jsonl.stat().st_size if jsonl.exists() else -1,
+            info_bytes=storage.size(f"{dataset}/{INFO_PATH}"),
+            episodes_bytes=storage.size(jsonl) if storage.exists(jsonl) else -1,
         )
 
     def differs(self, now: Mark) -> str:
@@ -83,10 +83,10 @@ def _name(corpus_root: Path, dataset: Path) -> str:
 def take_census(corpus_root: Path, datasets: list[Path]) -> dict[str, Mark]:
     """Every dataset's mark as it is now, by name relative to the corpus. Taken before the rows are read: a writer
     that commits meanwhile leaves a mark older than the rows, seen as a change by the next reader, never hidden."""
-    out = {}
+    out, storage = {}, Root(corpus_root)
     for ds in sorted(datasets):
         try:
-            out[_name(corpus_root, ds)] = Mark.of(ds)
+            out[_name(corpus_root, ds)] = Mark.of(storage, _name(corpus_root, ds))
         except (OSError, ValueError) as e:  # as the rows' reading names it: the dataset and the cause
             raise CatalogError(f"{ds}: {INFO_PATH}: {e}") from e
     return out
@@ -110,12 +110,25 @@ def read_census(corpus_root: Path) -> dict[str, Mark] | None:
         raise CatalogMismatchError(f"{path}: unreadable ({e})") from None
 
 
-def differences(corpus_root: Path) -> list[str]:
-    """What differs between the catalog's census and the datasets under `corpus_root`, one phrase each, sorted by
-    dataset; [] when the catalog describes them (or when there is no catalog and no dataset)."""
+def _plain(storage: Root, recorded: set[str], found: set[str]) -> dict[str, Root]:
+    """Of the `recorded` datasets and the corpus's `datasets/<source>/<subset>` not `found` in its reading copy,
+    those `storage` (the corpus itself) holds as plain files, `meta/info.json` among them: in a bucket, a corpus put
+    there by a plain copy tool (no commit record, so its reading copy has none of their meta); none in a folder."""
+    top = [f"{DATASETS_DIR}/{s}" for s in storage.list(DATASETS_DIR)]
+    listed = {f"{source}/{subset}" for source in top for subset in storage.list(source)}
+    return {name: storage for name in sorted((recorded | listed) - found) if storage.exists(f"{name}/{INFO_PATH}")}
+
+
+def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
+    """What differs between the catalog's census and the datasets under `corpus_root` (the reading copy of the
+    corpus `storage`, by default the folder itself), one phrase each, sorted by dataset; [] when the catalog
+    describes them (or when there is no catalog and no dataset). A dataset the copy lacks is looked for in the corpus
+    as plain files (`_plain`): a plain copy keeps the sizes and the info.json a mark is made of."""
     root = Path(corpus_root)
-    found = {_name(root, ds): ds for ds in settled_datasets(root)}
+    found = {_name(root, ds): Root(root) for ds in settled_datasets(root)}
     recorded = read_census(root)
+    if storage is not None:
+        found |= _plain(storage, set(recorded or ()), set(found))
     if recorded is None:
         if parquet_files(root, EPISODES_DIR):
             return ["the catalog was built without a record of its datasets (an older eidata)"]
@@ -130,7 +143,7 @@ def differences(corpus_root: Path) -> list[str]:
             out.append(f"{name} is in the corpus but not in the catalog (copied in, or an ingest not finished?)")
         else:
             try:
-                now = Mark.of(found[name])
+                now = Mark.of(found[name], name)
             except (OSError, ValueError) as e:
                 out.append(f"{name}: {INFO_PATH} unreadable ({e})")
                 continue
@@ -142,11 +155,11 @@ def differences(corpus_root: Path) -> list[str]:
     return out
 
 
-def check_census(corpus_root: Path, where: Path | str, reader: str) -> None:
+def check_census(corpus_root: Path, where: Path | str, reader: str, storage: Root | None = None) -> None:
     """CatalogMismatchError, one line, when the catalog of the corpus folder `corpus_root` (named `where` to the user)
     does not describe its datasets as they are (`differences`): `reader` would read episodes that are not there, or
     miss some that are."""
-    found = differences(corpus_root)
+    found = differences(corpus_root, storage)
     if not found:
         return
     more = f" ({len(found)} differences in all)" if len(found) > SHOWN else ""
@@ -170,7 +183,7 @@ def open_catalog(
     so its census is checked as a folder's is."""
     with read_corpus(where, options, copy=copy, meta=True) as corpus:
         refuse_pending(corpus.root, corpus.where, reader)
-        check_census(corpus.root, corpus.where, reader)
+        check_census(corpus.root, corpus.where, reader, corpus.storage)
         yield corpus
 
 

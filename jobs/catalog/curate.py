@@ -28,6 +28,7 @@ import yaml
 from adapters.storage.corpus import read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
+from adapters.storage.memory_limit import parsed_json
 from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
@@ -383,7 +384,8 @@ def cli_curate(args: argparse.Namespace) -> int:
         failed = isinstance(e, CurateError | CatalogError | OSError | duckdb.IOException)
         return 1 if failed and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
-        m = Manifest.model_validate_json(corpus.read_bytes(f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"))
+        rel = f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"
+        m = Manifest.model_validate(parsed_json(lambda: corpus.read_bytes(rel), str(corpus.where_of(rel))))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
     for split, c in m.splits.items():
         print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")

@@ -18,6 +18,7 @@ bytes (its source files') and writes nothing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,7 +26,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.tree import Tree, open_tree
+from adapters.storage.hard_links import SOURCE_KEY
+from adapters.storage.tree import MARKER, Tree, open_tree
 from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
 from jobs.export.lda.stats import ColumnStats, dumps
@@ -83,6 +85,8 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> in
             stats.add({k: table.column(k).to_pylist() for k in widths})
     (dst / LEGACY_STATS_PATH).write_text(dumps(stats.result()), encoding="utf-8")
     write_modality(dst / MODALITY_PATH, described.modality)
+    # where the linked parquet came from: a source reading this copy takes those links as the corpus's own files
+    (dst / MARKER).write_text(json.dumps({"format": "gr00t", SOURCE_KEY: os.path.abspath(src)}, indent=2) + "\n")
     return len(files)
 
 

@@ -26,13 +26,16 @@ RECENT = 16  # the files opened last, among which the culprit is the latest stil
 _opened: list[list[str]] = []  # per bounded block (innermost last): the files it opened for reading, latest last
 _hooked = False
 _NO_INPUT = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_DIRECTORY  # written, or a folder
+# what a library opens for itself, never the input: the kernel's files, the system's data (a time zone a parquet's
+# timestamps load: `report` of a 4e8-row parquet named /usr/share/zoneinfo/UTC), the interpreter's own
+_LIBRARY = tuple({"/proc/", "/sys/", "/dev/", "/usr/", "/etc/", f"{sys.prefix}/", f"{sys.base_prefix}/"})
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
     """The files opened for reading: what the command writes is no input."""
     writes = event == "open" and len(args) > 2 and isinstance(args[2], int) and args[2] & _NO_INPUT
     path = args[0] if _opened and (event == EVENT or event == "open") and not writes else None
-    if isinstance(path, str) and not path.startswith(("/proc/", "/sys/")) and not path.endswith((".py", ".pyc")):
+    if isinstance(path, str) and not path.startswith(_LIBRARY) and not path.endswith((".py", ".pyc")):
         recent = _opened[-1]
         recent.append(path)
         del recent[:-RECENT]

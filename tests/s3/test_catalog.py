@@ -6,6 +6,7 @@ files; a wrong credential is named before any query runs."""
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,22 +15,24 @@ import duckdb
 import pytest
 from s3fs import S3FileSystem
 
+import jobs.cli
 from adapters.storage.bucket_output import BucketOutput
 from adapters.storage.corpus import BucketCorpus, Corpus, read_corpus
 from adapters.storage.objects import list_modified
 from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
-from jobs.catalog.census import write_census
+from jobs.catalog.census import CatalogMismatchError, open_catalog, write_census
 from jobs.catalog.curate import curate
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
 from schemas.corpus import EPISODES_DIR, QuarantineRow
+from schemas.lerobot import EPISODES_PATH
 from schemas.manifest import Manifest, entries_file
 from schemas.storage import StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
-from tests.store_cases import bucket_query
+from tests.store_cases import bucket_query, put_url
 
 SQL = {
     "episodes": "SELECT episode_uid, dataset, episode_index, num_frames, tier, content_hash FROM episodes ORDER BY 1",
@@ -178,3 +181,42 @@ def test_eidata_catalog_over_a_bucket(
     rebuild_catalog(Corpus(tmp_path / "local"))
     sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
     assert bucket_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
+
+
+def test_a_corpus_put_in_a_bucket_by_a_plain_copy_is_read_and_its_census_checked(
+    s3: S3Server, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corpus folder copied file by file into a bucket (as `aws s3 cp --recursive` does: no commit record, new
+    times): its catalog's census holds, as the folder's does (issue 67 item 8 refused it, naming every dataset
+    "not in the corpus"); a dataset then deleted, changed or copied in is still named."""
+    local = tmp_path / "corpus"
+    write_dataset(local / "datasets/demo/default", [9, 12, 7])
+    write_dataset(local / "datasets/demo/other", [5])
+    assert rebuild_catalog(Corpus(local)) == 4
+    url = put_url(local, f"s3://out/{prefix}/plain", s3.options())
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    assert jobs.cli.main(["query", url, "SELECT count(*) AS n FROM episodes", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "4"]
+    fs, path = filesystem(url, s3.options())
+    jsonl = f"{path}/datasets/demo/default/{EPISODES_PATH}"
+    kept = fs.cat_file(jsonl)
+    cases = {
+        "changed": (
+            lambda: fs.pipe_file(jsonl, kept + b'{"episode_index": 3, "tasks": ["x"], "length": 2}\n'),
+            f"datasets/demo/default changed since the catalog was built ({EPISODES_PATH} is",
+        ),
+        "deleted": (
+            lambda: fs.rm(f"{path}/datasets/demo/default", recursive=True),
+            "datasets/demo/default is cataloged (3 episodes) but not in the corpus",
+        ),
+        "copied in": (
+            lambda: put_url(local / "datasets/demo/other", f"{url}/datasets/demo/third", s3.options()),
+            "datasets/demo/third is in the corpus but not in the catalog",
+        ),
+    }
+    for change, said in cases.values():
+        change()
+        with pytest.raises(CatalogMismatchError, match=re.escape(said)):
+            with open_catalog(url, "query", s3.options()):
+                pass

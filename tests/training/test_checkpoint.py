@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from adapters.storage import memory_limit
 from tests.training.corpus import tiny_config
 from tests.training.helpers import TASKS, batch_with_tasks, objective
 from training.checkpoint import (
@@ -143,3 +144,12 @@ def test_lam_weights_from_either_file_and_the_errors(tmp_path: Path) -> None:
     other = LatentActionModel(cfg.lam.model_copy(update={"code_dim": cfg.lam.code_dim * 2}), cfg.model)
     with pytest.raises(CheckpointError, match="do not fit this LAM config"):
         load_lam_weights(other, tmp_path / "lam.safetensors")
+
+
+def test_a_checkpoint_config_is_parsed_under_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`eval` and a resumed `train` run without the per-task limit; the JSON a checkpoint holds is a user's file and
+    is parsed under it (`memory_limit.parsed_json`), not by pydantic's parser with nothing to stop it."""
+    monkeypatch.setattr(memory_limit, "DEFAULT_MIB", 32)
+    bomb = "[" + "{}," * 1_000_000 + "{}]"  # ~140 MiB once parsed
+    with pytest.raises(ValueError, match=r"memory limit of 32 MiB per task .* reading the checkpoint's config"):
+        checkpoint_config({"config": bomb, "norm_stats": "{}"})

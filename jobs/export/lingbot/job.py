@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import pickle
 import time
 import warnings
@@ -34,6 +35,7 @@ from typing import Any
 
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import Corpus, read_corpus, where_text
+from adapters.storage.hard_links import SOURCE_KEY
 from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
@@ -196,7 +198,8 @@ class Done:
     def publish(self, plan: DatasetPlan) -> None:
         """A dataset whose meta was just written."""
         self.top()
-        record = json.dumps({"fingerprint": self.fingerprint(plan)}, indent=2) + "\n"
+        record = json.dumps({"fingerprint": self.fingerprint(plan), SOURCE_KEY: os.path.abspath(plan.src)}, indent=2)
+        record += "\n"  # `source`: where the linked videos came from (adapters.storage.hard_links)
         self.tree.publish(plan.rel, retract=[MARKER, INFO_PATH], last=[INFO_PATH], record=record.encode())
 
 

@@ -161,3 +161,30 @@ def test_bag_folder_whose_mcap_is_a_link_out_is_refused_at_read(tmp_path: Path) 
         adapter.read(good)  # a bag folder of its own files reads
         with pytest.raises(AdapterError, match=rf"{mcap.name}.*outside the source root"):
             adapter.read(bad)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_special_file_python_opens_is_refused_naming_it(tmp_path: Path, kind: str) -> None:
+    """A FIFO named like a meta file (`tasks.jsonl`, read by Python's open, not a library's door) blocked the read for
+    good, the worker's deadline its only way out; now refused at the open, as the door refuses it."""
+    import signal
+    import socket
+
+    root, _ = _tree(tmp_path)
+    meta = root / "meta/tasks.jsonl"
+    if kind == "fifo":
+        os.mkfifo(meta)
+    else:
+        socket.socket(socket.AF_UNIX).bind(str(meta))
+
+    def hung(*_: object) -> None:
+        raise TimeoutError(f"open of the {kind} still blocked after 20 s")
+
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        with fenced(root), pytest.raises(OSError, match=rf"{meta} is not a regular file \(mode [ps]"):
+            meta.read_text()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)

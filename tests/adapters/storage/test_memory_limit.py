@@ -22,7 +22,7 @@ import numcodecs
 import numpy as np
 import pytest
 
-from adapters.storage.memory_limit import MIB, SPEC_FIELD, task_memory
+from adapters.storage.memory_limit import MIB, SPEC_FIELD, parsed_json, task_memory
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures import library_bombs as lb
 
@@ -300,3 +300,19 @@ def test_a_png_bomb_in_an_image_column_costs_its_episode_only(tmp_path: Path) ->
     assert isinstance(bad, Rejected) and bad.fault == "data", bad
     assert f"memory limit of {LIMIT_MIB} MiB per task" in bad.message and "episode_000000.parquet" in bad.message, bad
     assert isinstance(good, Staged) and good.frames > 0
+
+
+def test_parsed_json_reads_under_the_limit_and_names_the_document() -> None:
+    """What a command without the per-task limit (train, eval, curate's summary) parses of a user's file: a document
+    whose parse passes the limit (3 MB of `{}` take ~140 MiB as Python objects), one nested past Python's recursion and
+    one that is not JSON each name the document, and the limit is put back."""
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    assert parsed_json(lambda: b'{"a": [1, {"b": null}]}', "ok.json") == {"a": [1, {"b": None}]}
+    bomb = b"[" + b"{}," * 1_000_000 + b"{}]"
+    with pytest.raises(ValueError, match=r"memory limit of 32 MiB per task .* reading bomb\.json.*: not read"):
+        parsed_json(lambda: bomb, "bomb.json", 32)
+    with pytest.raises(ValueError, match=r"deep\.json: nested too deep: not read"):
+        parsed_json(lambda: "[" * 100_000 + "]" * 100_000, "deep.json")
+    with pytest.raises(ValueError, match=r"torn\.json: not valid JSON"):
+        parsed_json(lambda: b'{"a": ', "torn.json")
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before

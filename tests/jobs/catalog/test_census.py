@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import jobs.cli
+from adapters.storage.root import Root
 from jobs.catalog.census import CENSUS_JSON, CatalogMismatchError, Mark, check_census, differences, open_catalog
 from jobs.catalog.selection import SelectionError, where_episodes
 from schemas.corpus import EPISODES_DIR
@@ -108,7 +109,7 @@ def test_a_dataset_copied_in_and_an_older_catalog_are_refused(corpus_copy: Path)
 
 def test_the_mark_reads_two_sizes_and_info_json(corpus_copy: Path) -> None:
     ds = corpus_copy / GONE
-    mark = Mark.of(ds)
+    mark = Mark.of(Root(corpus_copy), GONE)
     assert (mark.episodes, mark.info_bytes, mark.episodes_bytes) == (
         3,
         (ds / INFO_PATH).stat().st_size,

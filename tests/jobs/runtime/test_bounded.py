@@ -7,6 +7,7 @@ included, and each refuses it naming the limit and the file; the Ray a bounded c
 from __future__ import annotations
 
 import shutil
+import zoneinfo
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,8 @@ def test_inspect_of_a_read_past_the_limit_says_it_in_one_line(
 
     def dataset(self: object, root: Path) -> object:  # a parse that materialises 3 GiB, as 4e8 rows would
         open(big, "rb").close()
+        zoneinfo.ZoneInfo.clear_cache()
+        zoneinfo.ZoneInfo("UTC")  # as pyarrow's timestamps do: the system's file read last is no input
         return np.ones(3 << 30, dtype=np.uint8)
 
     monkeypatch.setattr(LeRobotSource, "dataset", dataset)

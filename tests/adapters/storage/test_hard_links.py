@@ -1,0 +1,102 @@
+"""Hard links the user owns are read, others refused (`adapters.storage.hard_links`, issue 67 item 2): an eidata export
+that links its corpus's files (`export --format gr00t --out`), ingested as a LeRobot source, is discovered and read;
+a file whose every name lies under the root is read; a link to an outside parquet (the report's c01) stays refused,
+and so does a link vouched for by a record that names no corpus dataset, or a corpus file of another path, or a
+root whose listing is stale."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from adapters.registry import get_adapter
+from adapters.storage.beneath import fenced
+from adapters.storage.location import readable
+from adapters.storage.tree import MARKER
+from jobs.cli import main
+from schemas.containment import HardLinked
+from tests.fixtures.corpus import episode, write_dataset
+
+PARQUET = "data/chunk-000/episode_000001.parquet"
+
+
+def _rows(path: Path) -> int:
+    with readable(path) as src:
+        return pq.read_table(src).num_rows
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(corpus, export): a corpus of two episodes and its GR00T copy, whose parquet are links of the corpus's."""
+    tmp = tmp_path_factory.mktemp("hard_links")
+    corpus = tmp / "corpus"
+    eps = [episode(6, "pick", "oxe/bridge/e0", "franka"), episode(5, "open", "oxe/bridge/e1", "franka")]
+    write_dataset(corpus / "datasets/oxe/bridge", "franka", eps)
+    assert main(["export", str(corpus), "--format", "gr00t", "--out", str(tmp / "export")]) == 0
+    return corpus, tmp / "export"
+
+
+def _copy(export: Path, to: Path) -> Path:
+    """A copy of the export keeping its links (as `cp -a` within one file system)."""
+    shutil.copytree(export, to, copy_function=os.link)
+    return to
+
+
+def test_an_export_ingested_as_a_lerobot_source_is_read(exported: tuple[Path, Path]) -> None:
+    _, export = exported
+    assert (export / "oxe/bridge" / PARQUET).stat().st_nlink == 2  # the export's name and the corpus's
+    adapter = get_adapter("lerobot")
+    refs = list(adapter.discover(export))
+    assert len(refs) == 2 and all(r.error is None for r in refs), [r.error for r in refs]
+    with fenced(export):
+        episodes = [adapter.read(r) for r in refs]
+    assert sorted(len(next(iter(e.states.values())).values) for e in episodes) == [5, 6]
+
+
+def test_a_record_naming_no_corpus_dataset_or_another_file_vouches_nothing(
+    exported: tuple[Path, Path], tmp_path: Path
+) -> None:
+    corpus, export = exported
+    ds = _copy(export, tmp_path / "root") / "oxe/bridge"
+    outside = tmp_path / "outside/oxe/bridge"  # the same names, outside any corpus
+    shutil.copytree(corpus / "datasets/oxe/bridge", outside)
+    record = json.loads((ds / MARKER).read_text())
+    (ds / MARKER).write_text(json.dumps(record | {"source": str(outside)}))
+    (ds / PARQUET).unlink()
+    os.link(outside / PARQUET, ds / PARQUET)  # c01: an outside parquet linked in, its record naming its folder
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked, match=rf"{ds / PARQUET} is a hard link"):
+        _rows(ds / PARQUET)
+    (ds / MARKER).write_text(json.dumps(record))  # the record names the corpus, the link is not of its file
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
+        _rows(ds / PARQUET)
+    (ds / PARQUET).unlink()
+    os.link(corpus / "datasets/oxe/bridge/data/chunk-000/episode_000000.parquet", ds / PARQUET)  # another path's
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
+        _rows(ds / PARQUET)
+    (ds / MARKER).unlink()  # no record at all: the corpus's own file at its own path is still an outside name
+    (ds / PARQUET).unlink()
+    os.link(corpus / "datasets/oxe/bridge" / PARQUET, ds / PARQUET)
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
+        _rows(ds / PARQUET)
+
+
+def test_a_file_whose_every_name_lies_under_the_root_is_read(exported: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, _ = exported
+    root = tmp_path / "root"
+    shutil.copytree(corpus / "datasets/oxe/bridge", root / "bridge")
+    _copy(root / "bridge", root / "bridge_linked")  # `cp -al` beside it, under the same root
+    with fenced(root):
+        assert _rows(root / "bridge_linked" / PARQUET) == 5
+        assert json.loads((root / "bridge_linked/meta/info.json").read_text())["total_episodes"] == 2
+    os.link(root / "bridge" / PARQUET, tmp_path / "third_name.parquet")  # a third name, outside
+    with fenced(root), pytest.raises(HardLinked, match=r"\(3 names"):
+        _rows(root / "bridge" / PARQUET)
+    (tmp_path / "third_name.parquet").unlink()
+    (root / "bridge" / PARQUET).rename(tmp_path / "moved_out.parquet")  # after the listing: one name now outside
+    with fenced(root), pytest.raises(HardLinked, match=r"\(2 names"):
+        _rows(root / "bridge_linked" / PARQUET)
