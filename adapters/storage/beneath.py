@@ -17,6 +17,10 @@ read steps for reads): the root's descriptor is held, and while it is,
   else the open raises `OutsideRoot` / `HardLinked` naming the file. A check then an open, not one open: a swap
   within those microseconds is the residue (the report's c-cases swap after discovery, seconds before).
 
+A fence given a `note` (a path: `jobs.runtime.retry.reading_note`) names there, before each open, the file about to
+be opened, and removes it when the block ends: a process killed by what it read (a library crashing on the file's
+bytes) leaves behind the name of the file it was reading (issue 67 item 5).
+
 A link inside the root that resolves inside it is followed, as `contained` allows it. Paths of an object store have no
 links and are left to `contained`. Without a fence (a library call outside a job) nothing changes.
 """
@@ -33,7 +37,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.storage.hard_links import owned
 from schemas.containment import HardLinked, OutsideRoot, ReachesOutside
@@ -107,6 +111,18 @@ class Fence:
     root: str
     real: str
     fd: int
+    note: str | None = None  # where the file opened last is named while the block runs (the module's doc)
+    noted: list[str] = field(default_factory=list)  # what `note` names now
+
+
+def _noted(fence: Fence, path: str) -> None:
+    """`path` named in the fence's note (replaced in one rename), before it is opened."""
+    if fence.note is None or fence.noted == [path]:
+        return
+    with open(f"{fence.note}.tmp", "w", encoding="utf-8") as f:
+        f.write(path)
+    os.replace(f"{fence.note}.tmp", fence.note)
+    fence.noted[:] = [path]
 
 
 _FENCE: ContextVar[Fence | None] = ContextVar("eidata_fence", default=None)
@@ -116,9 +132,10 @@ _PROC_FD = "/proc/self/fd"
 
 
 @contextlib.contextmanager
-def rooted(root: object) -> Iterator[Fence | None]:
-    """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`); None
-    for a root that is an object store's or no folder (its reads say what is wrong with it)."""
+def rooted(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
+    """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
+    the file it opens in `note` until the block ends; None for a root that is an object store's or no folder (its
+    reads say what is wrong with it)."""
     text = root if isinstance(root, str) else os.fspath(root) if isinstance(root, os.PathLike) else None
     if text is None or "://" in text:
         yield None
@@ -129,10 +146,15 @@ def rooted(root: object) -> Iterator[Fence | None]:
     except OSError:
         yield None
         return
+    if note is not None:
+        os.makedirs(os.path.dirname(note), exist_ok=True)
     try:
-        yield Fence(text, real, fd)
+        yield Fence(text, real, fd, None if note is None else os.fspath(note))
     finally:
         os.close(fd)
+        if note is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(note)  # the block ended: its process outlived every read
 
 
 @contextlib.contextmanager
@@ -150,9 +172,10 @@ def active(fence: Fence | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def fenced(root: object) -> Iterator[Fence | None]:
-    """The block's opens of files under the local folder `root` held beneath it (the module's doc)."""
-    with rooted(root) as fence, active(fence):
+def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
+    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first (the
+    module's doc)."""
+    with rooted(root, note) as fence, active(fence):
         yield fence
 
 
@@ -178,6 +201,7 @@ def held(path: str | os.PathLike[str]) -> Iterator[str]:
         return
     _own.busy = True
     try:
+        _noted(fence, text)
         fd = open_beneath(fence.fd, fence.real, _key(fence, text), fence.real)
     except ReachesOutside as e:
         raise OutsideRoot(text, e.target, fence.root) from e
@@ -220,6 +244,7 @@ def check(path: str) -> None:
     fence = _FENCE.get()
     if fence is None or not _under_root(fence, path):
         return
+    _noted(fence, path)
     key = _key(fence, path)
     try:
         st = os.stat(os.path.join(fence.real, key))

@@ -39,7 +39,7 @@ from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
-from jobs.runtime.retry import retry_environment
+from jobs.runtime.retry import reading_note, retry_environment
 from jobs.spec_robots import RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
@@ -134,13 +134,14 @@ class Attempt:
         return Encoded(judged, tuple(out))
 
 
-def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS) -> Iterator[tuple[Stage, Any]]:
+def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS, note: Path | None = None) -> Iterator[tuple[Stage, Any]]:
     """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come): a step
-    that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`."""
+    that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`.
+    Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`)."""
     value: Any = None
     for name, step in steps:
         run.stage = name
-        with fenced(run.task.source.root):  # every open of a source file beneath its root (adapters.storage.beneath)
+        with fenced(run.task.source.root, note):  # every open of a source file beneath its root (storage.beneath)
             value = step(run, value)
         answer = _answer(run, value)
         yield name, answer
@@ -168,7 +169,8 @@ def _output(written: WrittenEpisode) -> StagedOutput:
 def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     run = Attempt(task, retried)
     try:
-        *_, (_, answer) = run_steps(run)  # the last step's answer: `Staged`, or the `Rejected` that ended the run
+        note = reading_note(task.settings.output, task.uid)  # the file a worker killed mid-read was reading
+        *_, (_, answer) = run_steps(run, note=note)  # the last step's answer: `Staged`, or the `Rejected` that ended it
         return answer
     except Exception as e:  # bad input of any kind is this episode's problem only
         for st in run.staged:

@@ -15,7 +15,6 @@ never kills a process it does not own.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.lerobot.video import unbounded_encoder_waits
+from jobs.runtime.retry import READING_DIR, marker_key
 from schemas.corpus import JOB_DIR
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,10 @@ def episode_pixels(episodes: Iterable[Any]) -> tuple[int, int]:
     return stored, decoded
 
 
-def _key(uid: str) -> str:
-    return hashlib.sha1(uid.encode()).hexdigest()[:20]  # uids hold `/` and `:`; a marker is one flat file name
-
-
 def hung_attempts(output: Path, uid: str) -> list[int]:
     """The deadlines (s) of this episode's earlier attempts that did not finish in time."""
     out = []
-    for p in sorted((output / JOB_DIR / HUNG_DIR).glob(f"{_key(uid)}.*.json")):
+    for p in sorted((output / JOB_DIR / HUNG_DIR).glob(f"{marker_key(uid)}.*.json")):
         try:
             out.append(int(json.loads(p.read_text())["deadline_s"]))
         except (OSError, ValueError, KeyError):  # a marker cut short by the kill still counts
@@ -95,8 +91,10 @@ def timeout_message(deadlines: list[int]) -> str:
 
 
 def clear_markers(output: Path) -> None:
-    """At job start: a new run gives every episode its full attempts again (finished ones are skipped anyway)."""
-    shutil.rmtree(output / JOB_DIR / HUNG_DIR, ignore_errors=True)
+    """At job start: a new run gives every episode its full attempts again (finished ones are skipped anyway), and
+    counts only its own attempts' reading notes (`jobs.runtime.retry.killed_by`)."""
+    for folder in (HUNG_DIR, READING_DIR):
+        shutil.rmtree(output / JOB_DIR / folder, ignore_errors=True)
 
 
 def _in_ray_worker() -> bool:
@@ -112,7 +110,7 @@ def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
     """Kill this Ray worker if the block runs past `seconds`, after leaving this episode's marker."""
 
     def expire() -> None:
-        key = _key(uid)
+        key = marker_key(uid)
         folder = output / JOB_DIR / HUNG_DIR
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"

@@ -16,12 +16,19 @@ kill on a loaded machine passes. An episode that kills its worker again in the n
 crashing on its bytes): left to every next run it would stop the corpus there for good, so the second time it is
 quarantined with `fault: environment` (`--retry-quarantined` tries it again) and the job goes on. `worker_died` keeps
 the first time in `<output>/job/died/` until a run finishes (`forget_worker_deaths`).
+
+Unless the file did it: each attempt names the source file it is reading in `reading_note` (its read steps' fence
+writes it before each open and removes it when the step ends, `adapters.storage.beneath`), so a worker killed mid-read
+leaves the name behind. When every attempt of a task left one and all name the same file (`killed_by`), that file
+killed them: its episode alone is quarantined in this run, naming it, and the job goes on (issue 67 item 5). A death
+with no note, or notes naming different files, stays the environment's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL
 DIED_DIR = "died"  # under <output>/job/: one marker per episode whose worker died on each attempt (the module)
+READING_DIR = "reading"  # under <output>/job/: per attempt, the source file it is reading (`reading_note`)
 
 
 class EnvironmentRetry(BaseModel):
@@ -81,9 +89,30 @@ def retry_environment(call: Callable[[], T], policy: EnvironmentRetry, what: str
     raise AssertionError("unreachable")
 
 
+def marker_key(uid: str) -> str:
+    """An episode's markers' name: uids hold `/` and `:`, a marker is one flat file name."""
+    return hashlib.sha1(uid.encode()).hexdigest()[:20]
+
+
+def reading_note(output: Path, uid: str) -> Path:
+    """Where this process's attempt at `uid` names the source file it is reading (the module's doc)."""
+    return output / JOB_DIR / READING_DIR / f"{marker_key(uid)}.{os.getpid()}"
+
+
+def killed_by(output: Path, uid: str, attempts: int) -> str | None:
+    """The source file each of `uid`'s `attempts` attempts was reading when its worker died; None when one left no
+    note or the notes disagree."""
+    folder = output / JOB_DIR / READING_DIR
+    try:
+        notes = [p.read_text(encoding="utf-8") for p in folder.glob(f"{marker_key(uid)}.*") if p.suffix != ".tmp"]
+    except OSError:
+        return None
+    return notes[0] if len(notes) >= attempts and len(set(notes)) == 1 else None
+
+
 def worker_died(output: Path, uid: str) -> bool:
     """Note that `uid`'s worker died on each of its attempts; True when a run before this one noted it too."""
-    marker = output / JOB_DIR / DIED_DIR / hashlib.sha1(uid.encode()).hexdigest()[:20]
+    marker = output / JOB_DIR / DIED_DIR / marker_key(uid)
     if marker.exists():
         return True
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -92,5 +121,6 @@ def worker_died(output: Path, uid: str) -> bool:
 
 
 def forget_worker_deaths(output: Path) -> None:
-    """A run that finished: the next one starts with no worker death noted."""
-    shutil.rmtree(output / JOB_DIR / DIED_DIR, ignore_errors=True)
+    """A run that finished: the next one starts with no worker death noted, nor any attempt's reading note."""
+    for folder in (DIED_DIR, READING_DIR):
+        shutil.rmtree(output / JOB_DIR / folder, ignore_errors=True)

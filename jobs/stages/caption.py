@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
+from adapters.storage.memory_limit import DEFAULT_MIB, task_memory
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
 from jobs.runtime.options import Opt, job_values, opts
@@ -148,14 +149,15 @@ def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption
 # -- Ray stages -----------------------------------------------------------------------------------------------------
 def decode_for_caption(row: dict[str, Any], *, frames: int, image: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text. The
-    video is read where the corpus keeps it (`Corpus.open_file`: a bucket's by ranges)."""
+    video is read where the corpus keeps it (`Corpus.open_file`: a bucket's by ranges), under the per-task memory
+    limit."""
     from ingest.encoders.qwen_vl.image import QwenImageConfig
     from ingest.encoders.qwen_vl.model import episode_vision_input
 
     cfg = QwenImageConfig.model_validate(image)
     try:
         if row.get("video"):
-            with corpus.open_file(Path(row["video"])) as video:
+            with task_memory(DEFAULT_MIB), corpus.open_file(Path(row["video"])) as video:  # as ingest's reads
                 vision = episode_vision_input(video, int(row["length"]), frames, cfg)
         else:
             vision = episode_vision_input(None, int(row["length"]), frames, cfg)

@@ -188,3 +188,24 @@ def test_a_special_file_python_opens_is_refused_naming_it(tmp_path: Path, kind: 
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, before)
+
+
+def test_the_file_about_to_open_is_named_in_the_note_which_a_killed_reader_leaves(tmp_path: Path) -> None:
+    """Issue 67 item 5: the fence's note names each file before it opens (Python's opens and a library's through
+    `held`), and is removed when the block ends; a process killed in the open leaves it naming the file."""
+    root, note = tmp_path / "root", tmp_path / "job/reading/x.1"
+    root.mkdir()
+    (root / "a.json").write_text("{}")
+    (root / "b.hdf5").write_bytes(b"\0")
+    with fenced(root, note):
+        json.loads((root / "a.json").read_text())
+        assert note.read_text() == str(root / "a.json")
+        with held(root / "b.hdf5"):
+            assert note.read_text() == str(root / "b.hdf5")
+    assert not note.exists()
+    pid = os.fork()
+    if pid == 0:  # the child dies as a library crashing on the file's bytes would
+        with fenced(root, note), held(root / "b.hdf5"):
+            os.kill(os.getpid(), 9)
+    os.waitpid(pid, 0)
+    assert note.read_text() == str(root / "b.hdf5")

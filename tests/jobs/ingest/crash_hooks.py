@@ -12,6 +12,10 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
 - `DIE_ONCE_ENV` (JSON `{"uid": ..., "marker": ...}`): the task of `uid` stages its episodes, then SIGKILLs its own
   worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
 
+`file_killed_process_episode` needs no environment (it runs on a shared Ray): HDF5 "crashes" on a file whose name
+holds `KILLER` (its worker SIGKILLed as HDF5 opens it, as a library crashing on a file's bytes), and an episode whose
+raw id holds `DIES_EARLY` kills its worker before it reads anything.
+
 `python -m tests.jobs.ingest.crash_hooks SPEC LOG [--address ADDR]` runs the job of SPEC (as `eidata ingest` does)
 with `HOLD_ENV` honoured, appending the uid of each raw episode committed (its committer answered) or quarantined to
 the file `LOG`, and the driver's Ray node id to `LOG.node`.
@@ -34,6 +38,7 @@ from jobs.ingest.worker import process_episode
 HOLD_ENV = "EIDATA_TEST_HOLD"
 DIE_ONCE_ENV = "EIDATA_TEST_DIE_ONCE"
 FINISHED_ENV = "EIDATA_TEST_FINISHED"
+KILLER, DIES_EARLY = "killer", "dies_early"
 
 
 def held_process_episode(task: EpisodeTask) -> EpisodeResult:
@@ -69,6 +74,27 @@ def dying_process_episode(task: EpisodeTask) -> EpisodeResult:
     os.close(fd)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable: the worker killed itself")
+
+
+def file_killed_process_episode(task: EpisodeTask) -> EpisodeResult:
+    import h5py
+
+    from adapters.storage.beneath import named
+
+    if DIES_EARLY in task.ref.raw_id:
+        os.kill(os.getpid(), signal.SIGKILL)
+    opened = h5py.File.__init__
+
+    def crashing(self: h5py.File, name: object, *args: object, **kwargs: object) -> None:
+        if isinstance(name, str) and KILLER in Path(named(name)).name:  # HDF5 opens /proc/self/fd/N: named
+            os.kill(os.getpid(), signal.SIGKILL)
+        opened(self, name, *args, **kwargs)
+
+    h5py.File.__init__ = crashing  # type: ignore[method-assign]
+    try:
+        return process_episode(task)
+    finally:
+        h5py.File.__init__ = opened  # type: ignore[method-assign]
 
 
 def _main(argv: list[str]) -> int:
