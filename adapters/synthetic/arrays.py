@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from adapters.synthetic.video import synthetic_frame
+from adapters.synthetic.video import synthetic_frames
 
 
 def reach(n: int, dims: int, seed: int) -> np.ndarray:
@@ -24,10 +24,6 @@ def reach(n: int, dims: int, seed: int) -> np.ndarray:
     t = np.linspace(0.0, 1.0, n)[:, None]
     k = np.arange(dims)[None, :]
     return 0.1 * (k % 3) + 0.15 * np.sin(np.pi * t + 0.7 * k + 0.3 * seed)
-
-
-def image_stack(n: int, height: int, width: int, seed: int) -> np.ndarray:
-    return np.stack([synthetic_frame(height, width, t, seed) for t in range(n)])
 
 
 def write_robomimic(
@@ -57,7 +53,7 @@ def write_robomimic(
             demo.attrs["num_samples"] = n
             pos, quat = reach(n + 1, 3, i), reach(n + 1, 4, i + 7) + np.array([0.0, 1.0, 0.0, 0.0])
             quat /= np.linalg.norm(quat, axis=1, keepdims=True)
-            images = image_stack(n + 1, *image_size, i)
+            images = np.stack(synthetic_frames(n + 1, *image_size, i))
             for group, rows in (("obs", slice(0, n)), ("next_obs", slice(1, n + 1))):
                 demo[f"{group}/robot0_eef_pos"] = pos[rows]
                 demo[f"{group}/robot0_eef_quat"] = quat[rows]
