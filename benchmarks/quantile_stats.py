@@ -8,7 +8,8 @@ row group per episode, as lerobot's writer and our export lay them out). Contest
 - `episode-v21`: `stats_v30.episode_stats` one episode at a time, then `aggregate_stats` over the list: the path
   before batching;
 - `batch-v21` / `batch-v30`: `stats_v30_batch.batch_stats` over batches of about `--batch-rows` rows (many files or
-  row groups read per batch), each batch aggregated at once (`aggregate_batch`), the batches pooled pairwise;
+  row groups read per batch), each batch aggregated at once (`stats_v30.aggregate_arrays` per feature), the batches
+  pooled pairwise;
 - lerobot 0.6.1's `compute_episode_stats` per episode, then `aggregate_stats` over the list, as its quantile script
   (`augment_dataset_quantile_stats.py`) does, on the v2.1 files in its own venv (`.venv-oracle-v30`,
   `make oracle-v30`), in a subprocess that times only its loop (imports excluded), on the first episodes.
@@ -39,8 +40,8 @@ import pyarrow.parquet as pq
 
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, peak_rss_mb
-from ingest.lerobot.stats_v30 import aggregate_stats, episode_stats
-from ingest.lerobot.stats_v30_batch import aggregate_batch, batch_stats
+from ingest.lerobot.stats_v30 import aggregate_arrays, aggregate_stats, episode_stats
+from ingest.lerobot.stats_v30_batch import batch_stats
 
 VENV_V30 = Path(os.environ.get("EIDATA_ORACLE_V30_VENV", ROOT / ".venv-oracle-v30"))
 STATS_COLUMNS = ["observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"]
@@ -189,7 +190,7 @@ def per_episode(files: list[Path]) -> tuple[int, dict]:
 def batched(batches) -> tuple[int, dict]:
     running, rows = None, 0
     for t, lengths in batches:
-        s = aggregate_batch(batch_stats(_numpy(t), lengths))
+        s = {k: aggregate_arrays(v) for k, v in sorted(batch_stats(_numpy(t), lengths).items())}
         running = s if running is None else aggregate_stats([running, s])
         rows += len(t)
     return rows, running

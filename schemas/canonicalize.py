@@ -29,7 +29,7 @@ class GapPolicy(StrEnum):
 class Workspace(BaseModel):
     """Axis-aligned box in the dataset's canonical frame (metres) that every real wrist position lies in."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     low: tuple[float, float, float]
     high: tuple[float, float, float]
@@ -44,7 +44,7 @@ class Workspace(BaseModel):
 class KinematicLimits(BaseModel):
     """Limits a recorded wrist trajectory of one embodiment can never exceed; beyond them the pose is a glitch."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_wrist_speed_m_s: float = Field(
         3.0, gt=0, description="finite-difference wrist speed above which the frames of that step are invalid"
@@ -79,7 +79,7 @@ class _Validity(BaseModel):
     """Thresholds of `check_validity` (the scalars in `schemas/validity.toml`). Limits are per embodiment name,
     `default_limits` for unnamed embodiments."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     limits: dict[str, KinematicLimits] = Field(
         default_factory=_default_limits, description="embodiment name -> kinematic limits and workspace"
@@ -107,7 +107,7 @@ class _Quality(BaseModel):
     """Thresholds of `assess_quality` (`schemas/quality.toml`). Defaults flag what LDA calls low quality: pauses,
     retries, failures."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 ValidityConfig = threshold_model("ValidityConfig", _Validity, "validity.toml")

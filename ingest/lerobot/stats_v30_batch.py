@@ -29,7 +29,6 @@ from ingest.lerobot.stats_v30 import (
     Stats,
     _bin_of,
     _Edges,
-    aggregate_arrays,
     feature_stats,
 )
 
@@ -173,8 +172,3 @@ def episode(stats: Mapping[str, Stats], i: int) -> dict[str, Stats]:
     """Episode i of `batch_stats`, as `episode_stats` returns it (lerobot's key order; count shape (1,))."""
     order = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)
     return {name: {k: np.asarray(s[k][i]) for k in order} for name, s in stats.items()}
-
-
-def aggregate_batch(stats: Mapping[str, Stats]) -> dict[str, Stats]:
-    """lerobot 0.6.1 `aggregate_stats` over the batch's episodes (its formulas on the stacked arrays)."""
-    return {name: aggregate_arrays(s) for name, s in sorted(stats.items())}

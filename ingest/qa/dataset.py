@@ -64,30 +64,19 @@ def short_episodes(lengths: Sequence[int], config: BehaviourConfig, window: int 
 def dataset_findings(tasks: list[str], lengths: list[int], config: BehaviourConfig) -> list[DatasetFinding]:
     """One dataset's findings over its episodes (in order): task imbalance and episodes shorter than the policy
     window. Copies are not judged here: a fingerprint proposes, the signals decide (`ingest.qa.corpus`)."""
-    out: list[DatasetFinding] = []
-    balance = task_balance(tasks, config)
-    if balance.imbalanced:
-        out.append(
-            DatasetFinding(
-                code="qa_task_imbalance",
-                value=balance.ratio,
-                threshold=config.task_imbalance_ratio,
-                message=f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
-                f" (>= {config.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
-            )
-        )
-    short = short_episodes(lengths, config)
-    if short:
-        out.append(
-            DatasetFinding(
-                code="qa_short_episodes",
-                value=len(short),
-                threshold=0,
-                message=f"{len(short)} episodes shorter than the policy window of {config.policy_window_frames} frames",
-                episodes=tuple(short),
-            )
-        )
-    return out
+    balance, short, c = task_balance(tasks, config), short_episodes(lengths, config), config
+    imbalance = DatasetFinding(
+        code="qa_task_imbalance",
+        value=balance.ratio,
+        threshold=c.task_imbalance_ratio,
+        message=f"largest task has {balance.ratio:.1f}x the episodes of the smallest"
+        f" (>= {c.task_imbalance_ratio:g}x; {balance.tasks} tasks)",
+    )
+    message = f"{len(short)} episodes shorter than the policy window of {c.policy_window_frames} frames"
+    shorts = DatasetFinding(
+        code="qa_short_episodes", value=len(short), threshold=0, message=message, episodes=tuple(short)
+    )
+    return [*([imbalance] if balance.imbalanced else []), *([shorts] if short else [])]
 
 
 FRACTIONS = ("hands_in_front", "hands_in_image", "hands_past_video", "hands_ahead", "hands_below_eyes",

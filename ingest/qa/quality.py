@@ -116,36 +116,21 @@ def assess_quality(
         lower(QualityTier.actionless, "quality_no_action", MISSING_ACTIONS + cause)
     elif native_action is not None:  # a note: lowers nothing, says which action the episode trains on
         lower(QualityTier.high, "quality_native_action", native_action_note(native_action))
-    if validity is not None and validity.invalid_fraction > config.max_invalid_fraction:
-        lower(
-            QualityTier.low,
-            "quality_invalid_fraction",
-            f"invalid frame fraction {validity.invalid_fraction:.2f} > max_invalid_fraction"
-            f" {config.max_invalid_fraction:.2f}",
-            validity.invalid_fraction,
-            config.max_invalid_fraction,
-        )
+
+    def above(code: str, what: str, value: float, field: str, unit: str = "", after: str = "") -> None:
+        """Lowered to low where `value` is past the config's `field`, the reason naming both."""
+        if value > (bound := getattr(config, field)):
+            lower(QualityTier.low, code, f"{what} {value:.2f}{unit} > {field} {bound:.2f}{after}", value, bound)
+
+    if validity is not None:
+        above("quality_invalid_fraction", "invalid frame fraction", validity.invalid_fraction, "max_invalid_fraction")
     if state is not None:
         n = len(state)
         spans = validity.keep if validity is not None and validity.n_frames == n else [(0, n)]
         signals = motion_signals(state, np.asarray(mask, dtype=bool), spans, config)
         if signals is not None:
             ratio, rate = signals
-            if ratio > config.max_idle_ratio:
-                lower(
-                    QualityTier.low,
-                    "quality_idle_ratio",
-                    f"idle ratio {ratio:.2f} > max_idle_ratio {config.max_idle_ratio:.2f}"
-                    f" (speed < {config.idle_speed_m_s:g} m/s)",
-                    ratio,
-                    config.max_idle_ratio,
-                )
-            if rate > config.max_reversals_per_s:
-                lower(
-                    QualityTier.low,
-                    "quality_oscillation",
-                    f"oscillation {rate:.2f} reversals/s > max_reversals_per_s {config.max_reversals_per_s:.2f}",
-                    rate,
-                    config.max_reversals_per_s,
-                )
+            speed = f" (speed < {config.idle_speed_m_s:g} m/s)"
+            above("quality_idle_ratio", "idle ratio", ratio, "max_idle_ratio", after=speed)
+            above("quality_oscillation", "oscillation", rate, "max_reversals_per_s", unit=" reversals/s")
     return Verdict(tier=tier_of(default_tier, verdicts), reasons=reasons_of(verdicts), verdicts=verdicts)

@@ -43,6 +43,14 @@ def test_a_spec_block_round_trips_and_keeps_what_it_was_given() -> None:
             "greater_than",
         ),
         ({"quality": {"min_frames": 1}}, ("quality", "min_frames"), "greater_than_equal"),
+        # a misspelt threshold is refused naming it, in every block and in the limits nested in validity
+        ({"quality": {"max_idle_ration": 0.3}}, ("quality", "max_idle_ration"), "extra_forbidden"),
+        ({"validity": {"min_length_frame": 5}}, ("validity", "min_length_frame"), "extra_forbidden"),
+        (
+            {"validity": {"limits": {"franka": {"max_wrist_sped_m_s": 1.0}}}},
+            ("validity", "limits", "franka", "max_wrist_sped_m_s"),
+            "extra_forbidden",
+        ),
         ({"cameras": ["head", "belly"]}, ("cameras", 1), "enum"),
     ],
 )

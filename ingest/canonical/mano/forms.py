@@ -1,6 +1,6 @@
-"""Every form a maker ships a MANO hand pose in (`schemas.mano`), to and from the one the MANO layer takes here: the
+"""Every form a maker ships a MANO hand pose in (`schemas.mano`), to the one the MANO layer takes here: the
 full articulation as 45 axis-angle values (the mean pose already added), fed to a `flat_hand_mean` layer. Pure
-functions of arrays; `ingest.canonical.mano.evaluate` is their one caller at ingest, the tests run them both ways.
+functions of arrays; `ingest.canonical.mano.evaluate` is their one caller at ingest (the tests hold the inverse).
 
 The mean is added in axis-angle space, as smplx adds `pose_mean` to the axis-angle pose before Rodrigues
 (vchoutas/smplx@1265df7:smplx/body_models.py:1683-1688), whatever the form it came in.
@@ -16,12 +16,6 @@ from schemas.mano import NUM_HAND_JOINTS, ManoConvention
 MIRROR_X = np.array([-1.0, 1.0, 1.0])  # a right hand's points mirrored into a left hand's (VITRA's x flip)
 
 
-def axis_angle_to_rotmat(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
-    aa = np.asarray(aa, np.float64)
-    return Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(*aa.shape[:-1], 3, 3)
-
-
 def rotmat_to_axis_angle(rot: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, angles in [0, pi]."""
     rot = np.asarray(rot, np.float64)
@@ -32,13 +26,6 @@ def quat_wxyz_to_rotmat(q: np.ndarray) -> np.ndarray:
     """(..., 4) quaternions (w, x, y, z), normalised here -> (..., 3, 3)."""
     q = np.asarray(q, np.float64)
     return Rotation.from_quat(q.reshape(-1, 4), scalar_first=True).as_matrix().reshape(*q.shape[:-1], 3, 3)
-
-
-def rotmat_to_quat_wxyz(rot: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) -> (..., 4) unit quaternions (w, x, y, z) with w >= 0."""
-    rot = np.asarray(rot, np.float64)
-    q = Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat(canonical=True, scalar_first=True)
-    return q.reshape(*rot.shape[:-2], 4)
 
 
 def split_root(quats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,22 +54,6 @@ def articulation(pose: np.ndarray, conv: ManoConvention, components: np.ndarray,
     else:
         aa = rotmat_to_axis_angle(quat_wxyz_to_rotmat(pose)).reshape(n, -1)
     return aa if conv.flat_hand_mean else aa + np.asarray(hands_mean, np.float64)
-
-
-def from_articulation(
-    full: np.ndarray, conv: ManoConvention, components: np.ndarray, hands_mean: np.ndarray
-) -> np.ndarray:
-    """The inverse of `articulation`: (T, 45) whole articulation -> the pose in `conv`'s form. PCA is the least-squares
-    fit on the first k components (exact when k = 45, or when the pose lies in their span)."""
-    full = np.asarray(full, np.float64)
-    aa = full if conv.flat_hand_mean else full - np.asarray(hands_mean, np.float64)
-    if conv.form == "pca":
-        basis = np.asarray(components, np.float64)[: conv.num_pca_comps]
-        return np.linalg.lstsq(basis.T, aa.T, rcond=None)[0].T
-    if conv.form == "axis_angle":
-        return aa
-    rot = axis_angle_to_rotmat(aa.reshape(len(aa), NUM_HAND_JOINTS, 3))
-    return rot if conv.form == "rotmat" else rotmat_to_quat_wxyz(rot)
 
 
 def place(local: np.ndarray, wrist: np.ndarray, rest_wrist: np.ndarray, conv: ManoConvention) -> np.ndarray:

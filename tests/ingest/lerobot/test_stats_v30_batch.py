@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.lerobot.stats_v30 import aggregate_stats, episode_stats
-from ingest.lerobot.stats_v30_batch import aggregate_batch, batch_stats, episode
+from ingest.lerobot.stats_v30 import aggregate_arrays, aggregate_stats, episode_stats
+from ingest.lerobot.stats_v30_batch import batch_stats, episode
 
 
 def _batch(lengths: list[int], nd: bool) -> dict[str, np.ndarray]:
@@ -73,7 +73,7 @@ def test_batch_equals_episode_stats_and_aggregates_as_lerobot() -> None:
         got = episode(batch, i)
         assert all(got[f][k].tolist() == np.asarray(ref[f][k]).tolist() for f in ref for k in ref[f]), i
         per_episode.append(ref)
-    theirs, ours = aggregate_stats(per_episode), aggregate_batch(batch)
+    theirs, ours = aggregate_stats(per_episode), {name: aggregate_arrays(s) for name, s in sorted(batch.items())}
     assert list(theirs) == list(ours)
     for f in theirs:
         assert list(theirs[f]) == list(ours[f])

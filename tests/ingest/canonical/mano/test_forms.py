@@ -1,6 +1,7 @@
 """MANO hand poses in every form its makers ship (`ingest.canonical.mano.forms`, `schemas.mano`): round trips between
 the forms, `flat_hand_mean` on and off, OakInk2's root quaternion, and through a (synthetic, test-written) MANO model
-the same hand whatever form it came in, a left hand on MANO_RIGHT landing where the left model puts it."""
+the same hand whatever form it came in, a left hand on MANO_RIGHT landing where the left model puts it. The
+inverse conversions (any form from the full articulation) are this file's own: nothing shipped converts back."""
 
 from __future__ import annotations
 
@@ -14,17 +15,44 @@ from adapters.base import ManoParams, Stream
 from ingest.canonical.mano.evaluate import mano_keypoints
 from ingest.canonical.mano.forms import (
     articulation,
-    axis_angle_to_rotmat,
-    from_articulation,
     quat_wxyz_to_rotmat,
     rotmat_to_axis_angle,
-    rotmat_to_quat_wxyz,
     split_root,
 )
 from ingest.canonical.mano.model import ManoHand
 from schemas.canonical import BONES, bone_lengths
-from schemas.mano import MANO_FORMS, ManoConvention
+from schemas.mano import MANO_FORMS, NUM_HAND_JOINTS, ManoConvention
 from tests.fixtures.mano import mano_arrays, write_mano_npz
+
+
+def axis_angle_to_rotmat(aa: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
+    aa = np.asarray(aa, np.float64)
+    return Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(*aa.shape[:-1], 3, 3)
+
+
+def rotmat_to_quat_wxyz(rot: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 4) unit quaternions (w, x, y, z) with w >= 0."""
+    rot = np.asarray(rot, np.float64)
+    q = Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat(canonical=True, scalar_first=True)
+    return q.reshape(*rot.shape[:-2], 4)
+
+
+def from_articulation(
+    full: np.ndarray, conv: ManoConvention, components: np.ndarray, hands_mean: np.ndarray
+) -> np.ndarray:
+    """The inverse of `articulation`: (T, 45) whole articulation -> the pose in `conv`'s form. PCA is the least-squares
+    fit on the first k components (exact when k = 45, or when the pose lies in their span)."""
+    full = np.asarray(full, np.float64)
+    aa = full if conv.flat_hand_mean else full - np.asarray(hands_mean, np.float64)
+    if conv.form == "pca":
+        basis = np.asarray(components, np.float64)[: conv.num_pca_comps]
+        return np.linalg.lstsq(basis.T, aa.T, rcond=None)[0].T
+    if conv.form == "axis_angle":
+        return aa
+    rot = axis_angle_to_rotmat(aa.reshape(len(aa), NUM_HAND_JOINTS, 3))
+    return rot if conv.form == "rotmat" else rotmat_to_quat_wxyz(rot)
+
 
 T = 7
 AA_MIRROR = np.tile([1.0, -1.0, -1.0], 15)  # axis-angle of a rotation mirrored across x
