@@ -20,7 +20,6 @@ from adapters.registry import get_adapter
 from adapters.synthetic.agibot import (
     DEFAULT_CAMERAS,
     EpisodeSpec,
-    Fault,
     WrittenEpisode,
     frame_image,
     write_agibot,
@@ -256,6 +255,7 @@ def test_ref_round_trips_through_json(corpus: tuple[Path, dict[str, WrittenEpiso
 
 
 GOOD = ("98/1", "327/1")
+WRITTEN_BAD = ("action_longer",)  # planted by the writer (EpisodeSpec.bad); the others broken after it
 
 
 # raw id -> (fault, file relative to the root, field, words in the message)
@@ -263,7 +263,7 @@ FAULTS = {
     "98/2": ("missing_group", "proprio_stats/98/2/proprio_stats.h5", "state/end", "missing group"),
     "98/3": ("short_video", "observations/98/3/videos/head_color.mp4", "head_color", "16 frames"),
     "98/4": ("garbage_video", "observations/98/4/videos/hand_left_color.mp4", "hand_left_color", "unreadable"),
-    "327/2": (Fault.action_longer, "proprio_stats/327/2/proprio_stats.h5", "action/joint/position", "corrupt"),
+    "327/2": ("action_longer", "proprio_stats/327/2/proprio_stats.h5", "action/joint/position", "corrupt"),
     "327/3": ("no_files", "proprio_stats/327/3", "proprio_stats", "listed in task_info"),
     "327/4": ("no_task_info", "task_info/task_327.json", "episode_id", "no entry in task_info"),
 }
@@ -275,11 +275,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specs = [EpisodeSpec(98, 1, 24), EpisodeSpec(327, 1, 24, sparse_actions=True)]
     for raw_id, (fault, *_) in FAULTS.items():
         task, episode = map(int, raw_id.split("/"))
-        specs.append(EpisodeSpec(task, episode, 24, fault=fault if isinstance(fault, Fault) else None))
+        specs.append(EpisodeSpec(task, episode, 24, bad=fault if fault in WRITTEN_BAD else None))
     write_agibot(root, specs, height=32, width=48)
     for spec in specs:
         fault = FAULTS.get(spec.raw_id, (None,))[0]
-        if isinstance(fault, str) and not isinstance(fault, Fault):
+        if fault is not None and fault not in WRITTEN_BAD:
             break_agibot(root, spec, fault, height=32, width=48)
     return root.resolve()
 
