@@ -23,7 +23,7 @@ import numpy as np
 
 from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.arrays import truncate
-from adapters.synthetic.video import encode_image, synthetic_frame
+from adapters.synthetic.video import encode_image
 
 _TIENKUNG_LEFT = [-0.3, 0.15, -1.2, -1.3, 1.2, 0.0, 0.0]
 # robot folder -> the arm pose (rad) the motion is centred on, per arm, and the gripper column's (closed, open)
@@ -69,6 +69,16 @@ def episode_dir(root: Path, s: EpisodeSpec) -> Path:
 
 def raw_id(s: EpisodeSpec) -> str:
     return "/".join([*([s.benchmark] if s.benchmark else []), s.task, s.split or "unsplit", s.episode])
+
+
+def frame_image(i: int, height: int, width: int, phase: int = 0) -> np.ndarray:
+    """RGB frame i: a moving gradient with a red patch top-left (a channel swap turns it blue); a picture whose JPEGs
+    are the size the bucket tests' fetched-per-used bound was measured on (tests/store_cases.py)."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.stack([(x * 3 + 5 * i + phase) % 256, (y * 3 + 2 * i) % 256, ((x + y) + 7 * i) % 256], axis=-1)
+    img = img.astype(np.uint8)
+    img[: max(height // 4, 4), : max(width // 4, 4)] = RED
+    return img
 
 
 def _motion(robot: str, n: int, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +145,7 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
             rgb = f.create_dataset(f"observations/rgb_images/{cam}", (n,), dtype=vlen)
             depth = f.create_dataset(f"observations/depth_images/{cam}", (n,), dtype=vlen)
             for i in range(n):
-                img = synthetic_frame(h, w, i, seed=k)
-                img[: max(h // 4, 4), : max(w // 4, 4)] = RED  # top-left: a channel swap turns it blue
+                img = frame_image(i, h, w, phase=40 * k)
                 # what cv2 will hand back must be BGR for Franka / UR, RGB for AgileX / Tien Kung
                 if s.raw:
                     rgb[i] = np.ascontiguousarray(img if layout.rgb_in_bgr_jpeg else img[..., ::-1]).reshape(-1)
