@@ -115,14 +115,29 @@ class Fence:
     noted: list[str] = field(default_factory=list)  # what `note` names now
 
 
+class NoteUnwritten(RuntimeError):
+    """The fence's note could not be written (the job's disk): never an OSError, which a store's read would take
+    for an absent key (zarr lists a group whose `.zarray` open failed with FileNotFoundError as having no array)."""
+
+
+_NOTING = threading.Lock()  # zarr opens keys from several threads: one note written at a time, one `.tmp` each
+
+
 def _noted(fence: Fence, path: str) -> None:
     """`path` named in the fence's note (replaced in one rename), before it is opened."""
-    if fence.note is None or fence.noted == [path]:
+    if fence.note is None:
         return
-    with open(f"{fence.note}.tmp", "w", encoding="utf-8") as f:
-        f.write(path)
-    os.replace(f"{fence.note}.tmp", fence.note)
-    fence.noted[:] = [path]
+    with _NOTING:
+        if fence.noted == [path]:
+            return
+        tmp = f"{fence.note}.{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(path)
+            os.replace(tmp, fence.note)
+        except OSError as e:
+            raise NoteUnwritten(f"the reading note {fence.note} naming {path} could not be written: {e}") from e
+        fence.noted[:] = [path]
 
 
 _FENCE: ContextVar[Fence | None] = ContextVar("eidata_fence", default=None)

@@ -209,3 +209,38 @@ def test_the_file_about_to_open_is_named_in_the_note_which_a_killed_reader_leave
             os.kill(os.getpid(), 9)
     os.waitpid(pid, 0)
     assert note.read_text() == str(root / "b.hdf5")
+
+
+def test_a_store_read_by_many_threads_under_a_note_lists_every_array(tmp_path: Path) -> None:
+    """zarr opens a store's keys from several threads at once (`asyncio.to_thread`), each open naming its file in
+    the fence's note: the notes never collide, so no open fails and no array is read as absent (CI's PushT store
+    once listed without `data/keypoint`: two threads' renames of one `.tmp`, the loser's FileNotFoundError taken
+    for a missing `.zarray`)."""
+    import zarr
+
+    from adapters.arrays.stores import open_store
+
+    root, note = tmp_path / "root", tmp_path / "job/reading/x.1"
+    group = zarr.open_group(root / "s.zarr", mode="w", zarr_format=2)
+    names = {f"data/a{i:02d}" for i in range(48)}
+    for name in names:
+        group.create_array(name, shape=(4,), dtype="f4")[:] = 1.0
+    for _ in range(20):
+        with fenced(root, note), open_store(root / "s.zarr", "zarr") as store:
+            assert set(store.arrays) == names
+
+
+def test_a_note_that_cannot_be_written_is_the_environments_fault_never_an_absent_file(tmp_path: Path) -> None:
+    """The note's folder gone (the job's output removed under it): the open raises NoteUnwritten, an environment
+    fault (exit 75), not the FileNotFoundError a store's read takes for an absent key."""
+    from adapters.storage.beneath import NoteUnwritten
+    from adapters.storage.faults import environment_fault
+
+    root, note = tmp_path / "root", tmp_path / "job/reading/x.1"
+    root.mkdir()
+    (root / "a.json").write_text("{}")
+    with fenced(root, note):
+        shutil.rmtree(tmp_path / "job")
+        with pytest.raises(NoteUnwritten, match="reading note") as caught:
+            (root / "a.json").read_text()
+    assert not isinstance(caught.value, OSError) and environment_fault(caught.value)
