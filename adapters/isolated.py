@@ -34,6 +34,8 @@ import re
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,7 @@ MAX_REFUSED = 16  # bad files refused in one discovery before it gives up (each 
 RECENT = 16  # files opened last, among which the one whose parse failed is chosen
 PROBE_BYTES = 64 << 20  # the largest file probed for the JSON that recursed
 _lock = threading.Lock()
+_REFUSING: ContextVar[dict[str, str] | None] = ContextVar("eidata_refusing", default=None)
 _watches: list[_Watch] = []
 _hooked = False
 
@@ -164,6 +167,17 @@ def reason(e: BaseException, file: str | None) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+@contextmanager
+def refusing(files: dict[str, str]) -> Iterator[None]:
+    """The block's discoveries refuse each of `files` (path -> why) at its open, as a file whose parse failed in an
+    earlier pass (a discovery task rerun after the file killed its worker: `jobs.ingest.discovery`)."""
+    token = _REFUSING.set({boundary_name(f) or f: why for f, why in files.items()})
+    try:
+        yield
+    finally:
+        _REFUSING.reset(token)
+
+
 def isolated_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
 
@@ -173,6 +187,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
             yield from discover(self, root, *args, **kwargs)
             return
         watch = _watching((local,))
+        watch.refused.update({f: why for f, why in (_REFUSING.get() or {}).items() if watch.covers(f)})
         # the refs given by earlier passes, by hash (not held: a source may have millions); a pass's own repeats are
         # the adapter's to flag (a sequence name under two TACO triplets), so they go through
         given: set[int] = set()

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from adapters.storage.hard_links import owned
 from schemas.containment import HardLinked, OutsideRoot, ReachesOutside
 
-__all__ = ["active", "fenced", "held", "named", "open_beneath", "rooted"]
+__all__ = ["active", "fenced", "held", "named", "noting", "open_beneath", "rooted"]
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO opens without a writer
@@ -141,17 +141,30 @@ def _noted(fence: Fence, path: str) -> None:
 
 
 _FENCE: ContextVar[Fence | None] = ContextVar("eidata_fence", default=None)
+_NOTE: ContextVar[str | None] = ContextVar("eidata_note", default=None)  # `noting`'s, for fences given none
 _own = threading.local()  # set while this module opens: its own `openat`s are not checked again by the hook
 _hooked = False
 _PROC_FD = "/proc/self/fd"
 
 
 @contextlib.contextmanager
+def noting(note: os.PathLike[str]) -> Iterator[None]:
+    """Every fence the block roots without a note of its own names its files in `note` (a discovery task's: its
+    adapter roots the fence, `adapters.confined`)."""
+    token = _NOTE.set(os.fspath(note))
+    try:
+        yield
+    finally:
+        _NOTE.reset(token)
+
+
+@contextlib.contextmanager
 def rooted(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
     """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
-    the file it opens in `note` until the block ends; None for a root that is an object store's or no folder (its
-    reads say what is wrong with it)."""
+    the file it opens in `note` (else `noting`'s) until the block ends; None for a root that is an object store's
+    or no folder (its reads say what is wrong with it)."""
     text = root if isinstance(root, str) else os.fspath(root) if isinstance(root, os.PathLike) else None
+    note = note if note is not None else _NOTE.get()
     if text is None or "://" in text:
         yield None
         return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,17 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
+from adapters.storage.beneath import noting
 from adapters.storage.faults import describe, environment_fault
 from adapters.storage.memory_limit import task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
-from jobs.runtime.retry import EnvironmentRetry, retry_environment
+from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, reading_note, retry_environment
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.findings import NO_EPISODES, SourceFinding
@@ -72,6 +74,7 @@ def discover_source(
     work: str,
     environment: EnvironmentRetry | None = None,
     memory_mib: int | None = None,
+    refused: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
@@ -81,17 +84,21 @@ def discover_source(
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs under the
     task memory limit `memory_mib` (`adapters.storage.memory_limit`): a file whose parse reaches it is flagged by
-    the discovery's per-file boundary (`adapters.isolated`), its neighbours discovered."""
+    the discovery's per-file boundary (`adapters.isolated`), its neighbours discovered; each file it opens is named
+    first in the task's reading note (`discovery_uid`), and each of `refused` (path -> why: a file that killed the
+    task's workers, `discover_all`) is refused at its open, its episodes flagged."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     adapter = None
     try:
         adapter = get_adapter(source.adapter, source.options, source.storage)
-        found, refs = retry_environment(
-            lambda: _write_refs(source, adapter, unsorted, memory_mib),
-            environment or EnvironmentRetry(),
-            f"{source.name}: discovery",
-        )
+        note = reading_note(Path(output), discovery_uid(source))
+        with noting(note), refusing(refused or {}):
+            found, refs = retry_environment(
+                lambda: _write_refs(source, adapter, unsorted, memory_mib),
+                environment or EnvironmentRetry(),
+                f"{source.name}: discovery",
+            )
         if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
@@ -226,24 +233,48 @@ class DiscoveryPlan:
         shutil.rmtree(self.output / WORK_DIR, ignore_errors=True)
 
 
-def discover_all(spec: JobSpec) -> DiscoveryPlan:
-    """Every source discovered at once, one Ray task each (on any node: sources live on the shared filesystem or in
-    an object store)."""
+def discovery_uid(source: SourceSpec) -> str:
+    """What a source's discovery task is called in the job's markers (`jobs.runtime.retry.reading_note`)."""
+    return f"discover:{source.name}"
+
+
+def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discover_source) -> DiscoveryPlan:
+    """Every source discovered at once, one Ray task each running `discover` (on any node: sources live on the
+    shared filesystem or in an object store). A task whose workers all died reading the same file
+    (`jobs.runtime.retry.killed_by`) runs again with that file refused, its episodes flagged naming it (issue 67
+    item 5), up to `MAX_REFUSED` files; a death with no file named ends the job."""
     import ray
 
     plan = DiscoveryPlan(spec.output)
     plan.cleanup()  # a killed run's work files are stale
-    task = ray.remote(num_cpus=1, max_retries=spec.parallelism.task_retries)(discover_source)
-    refs = {}
+    par = spec.parallelism
+    task = ray.remote(num_cpus=1, max_retries=par.task_retries)(discover)
+    works = {s.name: spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet" for s in spec.sources}
+
+    def submit(s: SourceSpec, refused: dict[str, str]) -> Any:
+        args = (s, str(spec.output), str(works[s.name]), par.environment, par.task_memory_mib, refused)
+        return task.remote(*args)
+
     for s in spec.sources:
-        work = spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet"
-        par = spec.parallelism
-        refs[s.name] = (task.remote(s, str(spec.output), str(work), par.environment, par.task_memory_mib), work)
+        forget_reading(spec.output, discovery_uid(s))  # a killed run's notes name no death of this one
+    refs = {s.name: submit(s, {}) for s in spec.sources}
     for s in spec.sources:
-        ref, work = refs[s.name]
-        try:
-            res = ray.get(ref)
-        except Exception as e:  # the discovery task itself died past its retries
+        work, refused = works[s.name], {}
+        while True:
+            try:
+                res = ray.get(refs[s.name])
+                break
+            except Exception as e:  # the discovery task itself died past its retries
+                res, cause = e, environment_fault(e)
+                file = killed_by(spec.output, discovery_uid(s), par.task_retries + 1) if cause else None
+                if file is None or file in refused or len(refused) >= MAX_REFUSED:
+                    break
+                refused[file] = f"its discovery's worker died reading it on each of {par.task_retries + 1} attempts"
+                refused[file] += f" ({cause})"
+                log.warning("source %s: discovery again, %s refused: %s", s.name, file, refused[file])
+                forget_reading(spec.output, discovery_uid(s))
+                refs[s.name] = submit(s, refused)
+        if isinstance(e := res, Exception):
             if (cause := environment_fault(e)) is not None:
                 plan.deferred[s.name] = f"its discovery task died on each of its attempts ({cause})"
                 continue

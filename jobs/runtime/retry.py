@@ -20,8 +20,9 @@ the first time in `<output>/job/died/` until a run finishes (`forget_worker_deat
 Unless the file did it: each attempt names the source file it is reading in `reading_note` (its read steps' fence
 writes it before each open and removes it when the step ends, `adapters.storage.beneath`), so a worker killed mid-read
 leaves the name behind. When every attempt of a task left one and all name the same file (`killed_by`), that file
-killed them: its episode alone is quarantined in this run, naming it, and the job goes on (issue 67 item 5). A death
-with no note, or notes naming different files, stays the environment's.
+killed them: its episode alone is quarantined in this run, naming it, and the job goes on (issue 67 item 5); a
+source's discovery task runs again with the file refused (`jobs.ingest.discovery.discover_all`). A death with no note,
+or notes naming different files, stays the environment's.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def killed_by(output: Path, uid: str, attempts: int) -> str | None:
     except OSError:
         return None
     return notes[0] if len(notes) >= attempts and len(set(notes)) == 1 else None
+
+
+def forget_reading(output: Path, uid: str) -> None:
+    """`uid`'s attempts' reading notes removed: its next attempts' deaths are told by their own notes only."""
+    for note in (output / JOB_DIR / READING_DIR).glob(f"{marker_key(uid)}.*"):
+        note.unlink(missing_ok=True)
 
 
 def worker_died(output: Path, uid: str) -> bool:

@@ -14,7 +14,8 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
 
 `file_killed_process_episode` needs no environment (it runs on a shared Ray): HDF5 "crashes" on a file whose name
 holds `KILLER` (its worker SIGKILLed as HDF5 opens it, as a library crashing on a file's bytes), and an episode whose
-raw id holds `DIES_EARLY` kills its worker before it reads anything.
+raw id holds `DIES_EARLY` kills its worker before it reads anything; `file_killed_discover_source` is a source's
+discovery task on which HDF5 crashes alike.
 
 `python -m tests.jobs.ingest.crash_hooks SPEC LOG [--address ADDR]` runs the job of SPEC (as `eidata ingest` does)
 with `HOLD_ENV` honoured, appending the uid of each raw episode committed (its committer answered) or quarantined to
@@ -30,7 +31,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from jobs.ingest.task import EpisodeResult, EpisodeTask, WorkItem
 from jobs.ingest.worker import process_episode
@@ -76,13 +80,13 @@ def dying_process_episode(task: EpisodeTask) -> EpisodeResult:
     raise AssertionError("unreachable: the worker killed itself")
 
 
-def file_killed_process_episode(task: EpisodeTask) -> EpisodeResult:
+@contextmanager
+def _killing_hdf5() -> Iterator[None]:
+    """HDF5's open of a file whose name holds `KILLER` SIGKILLs the process, as a library crashing on its bytes."""
     import h5py
 
     from adapters.storage.beneath import named
 
-    if DIES_EARLY in task.ref.raw_id:
-        os.kill(os.getpid(), signal.SIGKILL)
     opened = h5py.File.__init__
 
     def crashing(self: h5py.File, name: object, *args: object, **kwargs: object) -> None:
@@ -92,9 +96,24 @@ def file_killed_process_episode(task: EpisodeTask) -> EpisodeResult:
 
     h5py.File.__init__ = crashing  # type: ignore[method-assign]
     try:
-        return process_episode(task)
+        yield
     finally:
         h5py.File.__init__ = opened  # type: ignore[method-assign]
+
+
+def file_killed_process_episode(task: EpisodeTask) -> EpisodeResult:
+    if DIES_EARLY in task.ref.raw_id:
+        os.kill(os.getpid(), signal.SIGKILL)
+    with _killing_hdf5():
+        return process_episode(task)
+
+
+def file_killed_discover_source(*args: Any) -> dict[str, Any]:
+    """`discover_source` whose worker HDF5 kills on a `KILLER` file (`discover_all(discover=...)`)."""
+    from jobs.ingest.discovery import discover_source
+
+    with _killing_hdf5():
+        return discover_source(*args)
 
 
 def _main(argv: list[str]) -> int:

@@ -184,3 +184,33 @@ def test_interleave_takes_one_from_each_stream_in_turn(lengths: list[int]) -> No
         assert [i for kk, i in out if kk == k] == list(range(lengths[k]))
     if lengths == [3, 1, 2]:
         assert out[:3] == [(0, 0), (1, 0), (2, 0)]
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py: the hook reads nothing from the workers' environment
+def test_a_file_that_kills_its_discovery_costs_its_episodes_only(tmp_path: Path) -> None:
+    """Issue 67 item 5 at discovery: HDF5 crashing its worker as it opens one robomimic file on each attempt of the
+    source's discovery task; the task runs again with that file refused, its episode flagged naming it and the
+    death, the others discovered (before: the job ended, exit 75, nothing written)."""
+    from jobs.ingest.discovery import discover_all
+    from jobs.spec_models import JobSpec
+    from tests.fixtures import library_bombs as lb
+    from tests.jobs.ingest import crash_hooks
+
+    names = ["a_good.hdf5", f"b_{crash_hooks.KILLER}.hdf5", "c_good.hdf5"]
+    for seed, name in enumerate(names):
+        lb.robomimic(tmp_path / "raw" / name, seed=seed)
+    spec = JobSpec.model_validate(
+        {
+            "output": str(tmp_path / "corpus"),
+            "sources": [{"name": "rm", "adapter": "arrays", "root": str(tmp_path / "raw")}],
+            "parallelism": {"num_cpus": 2, "task_retries": 1},
+        }
+    )
+    plan = discover_all(spec, discover=crash_hooks.file_killed_discover_source)
+    assert not plan.deferred and not plan.errors, plan
+    assert (plan.todo, plan.todo_readable) == (3, 2), plan
+    refs = {Path(item.ref.paths[0]).name: item.ref for item in read_work(spec.sources[0], plan.files["rm"])}
+    killer = str(tmp_path / "raw" / names[1])
+    assert refs["a_good.hdf5"].error is None and refs["c_good.hdf5"].error is None, refs
+    assert killer in refs[names[1]].error and "died reading it on each of 2 attempts" in refs[names[1]].error, refs
+    assert "Worker" in refs[names[1]].error, refs  # Ray's cause: the worker crashed
