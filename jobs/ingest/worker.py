@@ -22,7 +22,7 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import adapter_class
-from adapters.storage.beneath import fenced
+from adapters.storage import beneath
 from adapters.storage.faults import environment_fault
 from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
@@ -137,16 +137,21 @@ class Attempt:
 def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS, note: Path | None = None) -> Iterator[tuple[Stage, Any]]:
     """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come): a step
     that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`.
-    Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`)."""
+    Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`), and stays
+    named until the attempt ends: a handle opened in one step and read in a later one (a video decoded at write)
+    leaves its file named when a death comes there."""
     value: Any = None
-    for name, step in steps:
-        run.stage = name
-        with fenced(run.task.source.root, note):  # every open of a source file beneath its root (storage.beneath)
-            value = step(run, value)
-        answer = _answer(run, value)
-        yield name, answer
-        if isinstance(answer, Rejected):
-            return
+    with beneath.rooted(run.task.source.root, note) as fence:
+        for name, step in steps:
+            run.stage = name
+            with beneath.active(
+                fence
+            ):  # every open of a source file beneath its root (storage.beneath), never across a yield
+                value = step(run, value)
+            answer = _answer(run, value)
+            yield name, answer
+            if isinstance(answer, Rejected):
+                return
 
 
 def _answer(run: Attempt, value: Any) -> Any:

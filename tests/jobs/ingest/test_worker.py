@@ -217,3 +217,27 @@ def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode
     monkeypatch.setattr(worker, "get_adapter", reading_then_moving)
     deferred = process_episode(task)
     assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
+
+
+def test_the_file_opened_last_stays_named_until_the_attempt_ends(tmp_path: Path) -> None:
+    """A handle opened in one step and read in a later one (a video decoded at write): the attempt's reading note
+    still names its file while that later step runs, so a death there is told by the file; removed at the end."""
+    from types import SimpleNamespace
+
+    root, note = tmp_path / "raw", tmp_path / "job/reading/x.1"
+    root.mkdir()
+    (root / "episode.mp4").write_bytes(b"\0")
+    seen: list[str] = []
+
+    def opens(run: object, value: object) -> object:
+        return (root / "episode.mp4").open("rb")  # kept open past its step, as a lazy camera is
+
+    def decodes(run: object, handle: object) -> object:
+        seen.append(note.read_text())  # what a worker killed here leaves behind
+        handle.close()
+        return None
+
+    run = SimpleNamespace(task=SimpleNamespace(source=SimpleNamespace(root=str(root))), stage=None)
+    list(worker.run_steps(run, (("read", opens), ("write", decodes)), note=note))
+    assert seen == [str(root / "episode.mp4")]
+    assert not note.exists()
