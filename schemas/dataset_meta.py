@@ -217,8 +217,9 @@ class DatasetMeta(BaseModel):
         """`open_file` opens the data parquet files for the data checks (a local path by default)."""
         root = Path(root) if isinstance(root, str) else root
         info_path = root / INFO_PATH
-        if not info_path.is_file():
-            raise ValueError(f"{info_path}: missing; not a LeRobot dataset root")
+        if not info_path.is_file():  # a FIFO or a socket by that name is there, not missing
+            what = "not a regular file" if info_path.exists() else "missing"
+            raise ValueError(f"{info_path}: {what}; not a LeRobot dataset root")
         raw = read_json(info_path)
         try:
             info = InfoJson.model_validate(raw)

@@ -194,16 +194,14 @@ class LeRobotSource(SourceAdapter):
     def root_problem(cls, root: Location) -> str | None:
         """No `meta/info.json` at the root or one or two levels below (what `dataset_roots` looks for)."""
         root = locate(root)
-        if (root / INFO_PATH).is_file() or any(
-            next(root.glob(p), None) for p in ("*/" + INFO_PATH, "*/*/" + INFO_PATH)
-        ):
+        if (root / INFO_PATH).exists() or any(next(root.glob(p), None) for p in ("*/" + INFO_PATH, "*/*/" + INFO_PATH)):
             return None
         return f"not a LeRobot root: expected {cls.expects}"
 
     def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
         """(subset, dataset root) pairs under `root`, sorted by subset."""
         root = self.locate(root)
-        if (root / INFO_PATH).is_file():
+        if (root / INFO_PATH).exists():  # not a regular file: its load says so (`DatasetMeta.load`)
             return [(self.options.subset or root.name, root)]
         found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
         pairs = sorted((p.name, p) for p in found)

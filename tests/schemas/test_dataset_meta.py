@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -538,3 +539,27 @@ def test_our_canonical_dataset_has_no_quirks(tmp_path: Path) -> None:
     meta = DatasetMeta.load(tmp_path / "ds")
     assert meta.quirks == []
     assert meta.info.total_frames == 7 and len(meta.episodes_stats or []) == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "absent"])
+def test_an_info_json_that_is_no_regular_file_is_named_for_what_it_is(tmp_path: Path, kind: str) -> None:
+    """A FIFO or a socket named `meta/info.json` was reported "missing" (by the load and by discovery, which did not
+    even find the dataset there); now "not a regular file", the file named; only an absent one is missing."""
+    import socket
+
+    from adapters.registry import get_adapter
+
+    info = tmp_path / "ds/meta/info.json"
+    info.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(info)
+    elif kind == "socket":
+        socket.socket(socket.AF_UNIX).bind(str(info))
+    word = "missing" if kind == "absent" else "not a regular file"
+    with pytest.raises(ValueError, match=rf"{info}: {word}; not a LeRobot dataset root"):
+        DatasetMeta.load(tmp_path / "ds")
+    if kind == "absent":
+        return
+    for root in (tmp_path, tmp_path / "ds"):  # a dataset root, or a folder of them
+        (ref,) = get_adapter("lerobot", {}).discover(root)
+        assert ref.error == f"dataset meta unreadable: {info}: not a regular file; not a LeRobot dataset root", ref
