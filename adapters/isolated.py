@@ -76,10 +76,11 @@ class _Watch:
         return any(path == r or path.startswith(r + os.sep) for r in self.roots)
 
     def opened(self, path: str) -> None:
-        if path in self.recent:
-            self.recent.remove(path)
-        self.recent.append(path)
-        del self.recent[:-RECENT]
+        with _lock:  # zarr opens a store's keys from several threads at once
+            if path in self.recent:
+                self.recent.remove(path)
+            self.recent.append(path)
+            del self.recent[:-RECENT]
 
     @property
     def last(self) -> str | None:

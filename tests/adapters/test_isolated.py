@@ -222,3 +222,35 @@ def test_a_deep_oxe_builder_meta_file_costs_its_builder_only(tmp_path: Path, met
     (bad,) = [r for r in refs if r.error is not None]
     assert bad.subset == "aa_dataset" and f"aa_dataset/1.0.0/{meta}" in bad.error and "RecursionError" in bad.error
     assert len(refs) == 26 and {r.subset for r in refs if r.error is None} == {"bridge_dataset"}  # bb_dataset: 25
+
+
+def test_opens_from_many_threads_at_once_are_all_watched(tmp_path: Path) -> None:
+    """zarr opens a store's keys from several threads at once: the watch's list of recent files is changed by one
+    at a time (two threads removing one path raised ValueError out of the open, read as an unreadable store)."""
+    import sys
+    import threading
+
+    from adapters.isolated import _Watch
+
+    watch = _Watch((str(tmp_path),))
+    errors: list[BaseException] = []
+
+    def opens(n: int) -> None:
+        try:
+            for i in range(5_000):
+                watch.opened(str(tmp_path / f"k{(i + n) % 4}"))
+        except BaseException as e:  # what a thread raised, checked below
+            errors.append(e)
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads switch as often as they can
+    try:
+        threads = [threading.Thread(target=opens, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+    assert not errors, errors[:1]
+    assert sorted(watch.recent) == sorted(str(tmp_path / f"k{i}") for i in range(4))
