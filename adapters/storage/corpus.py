@@ -29,6 +29,7 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.bucket_output import SYNCED_DIRS, BucketOutput
 from adapters.storage.derived import DerivedFileError, committed_derived, file_metadata, publish_derived
 from adapters.storage.digests import DIGESTS_DIR, FileDigests, RecordDigests, digests_name
+from adapters.storage.hard_links import note_linked
 from adapters.storage.location import locate, open_binary, readable
 from adapters.storage.meta_change import publish_meta_change
 from adapters.storage.objects import list_prefixes
@@ -92,12 +93,13 @@ class Corpus:
         dst.parent.mkdir(parents=True, exist_ok=True)
         if link:
             try:
+                note_linked(self.root, path)  # so an ingest of this corpus reads the file of two names
                 os.link(path, dst)
                 return
             except FileExistsError:
                 return
-            except OSError as e:
-                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            except OSError as e:  # another file system, links refused, a corpus it cannot note in: a copy
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.EROFS):
                     raise
         atomic_write(dst, lambda tmp: shutil.copyfile(path, tmp))
 

@@ -25,18 +25,20 @@ import time
 
 from schemas.lerobot import INFO_PATH
 
-__all__ = ["RECORD", "SOURCE_KEY", "owned"]
+__all__ = ["LINKED", "RECORD", "SOURCE_KEY", "note_linked", "owned"]
 
 RECORD = ".eidata-export.json"  # an exported tree's completion record (`adapters.storage.tree.MARKER`)
 SOURCE_KEY = "source"  # in it: the corpus dataset folder the export's files were made from (absolute)
 _RECORD_BYTES = 1 << 20
+# under a corpus: one line per file of its datasets it linked into an export, `dev ino size mtime_ns` (`note_linked`)
+LINKED = "job/linked-out"
 _listed: dict[str, tuple[int, dict[tuple[int, int], list[str]]]] = {}  # real root -> (listed at ns, inode -> names)
 
 
 def owned(real_root: str, key: str, st: os.stat_result) -> bool:
     """Whether the regular file `key` under the resolved root `real_root`, of `st.st_nlink` > 1 names, is shown to be
-    the root's own or its export's corpus's (the module's doc)."""
-    return _exported(real_root, key, st) or _inside(real_root, st)
+    the root's own, its export's corpus's (the module's doc), or a corpus's file it linked out (`linked_out`)."""
+    return _exported(real_root, key, st) or _inside(real_root, st) or _linked_out(real_root, key, st)
 
 
 def _same(path: str, st: os.stat_result) -> bool:
@@ -96,3 +98,61 @@ def _exported(real_root: str, key: str, st: os.stat_result) -> bool:
             corpus_dataset = f"{os.sep}datasets{os.sep}" in source and os.path.isfile(os.path.join(source, INFO_PATH))
             return corpus_dataset and _same(os.path.join(source, *parts[depth:]), st)
     return False
+
+
+def _identity(st: os.stat_result) -> str:
+    return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def note_linked(corpus_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """The corpus at `corpus_root` notes, before linking its file `path` into an export, that it links it out: the
+    other way round from the export's record, so an ingest of the corpus itself (a LeRobot source) reads the file
+    whose other name is the export's. An OSError (a corpus the export cannot write) is the caller's: copy instead."""
+    line = _identity(os.stat(path)) + "\n"
+    folder = os.path.join(corpus_root, os.path.dirname(LINKED))
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(corpus_root, LINKED), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, line.encode())  # one short append: whole, whatever else appends at once
+    finally:
+        os.close(fd)
+
+
+def _linked_out(real_root: str, key: str, st: os.stat_result) -> bool:
+    """The file lies, reached through no link, in a dataset of a corpus (`<corpus>/datasets/...`) whose `LINKED` notes
+    its inode with its size and modification time (an inode reused by another file since matches neither)."""
+    path = os.path.join(real_root, key)
+    if os.path.realpath(path) != path:
+        return False
+    parts = path.split(os.sep)
+    for depth in range(len(parts) - 2, 0, -1):
+        if parts[depth] != "datasets":
+            continue
+        log = os.path.join(os.sep.join(parts[:depth]) or os.sep, LINKED)
+        try:
+            fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if _identity(st) in _noted(log, fd):
+                return True
+        finally:
+            os.close(fd)
+    return False
+
+
+_LOG_BYTES = 256 << 20  # 5 million linked files
+_notes: dict[str, tuple[str, frozenset[str]]] = {}  # log -> (its identity when read, its lines)
+
+
+def _noted(log: str, fd: int) -> frozenset[str]:
+    """The lines of the `LINKED` log open as `fd`, read again only when it changed (a corpus's every linked file is
+    checked against it)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > _LOG_BYTES:  # not a log eidata wrote: no evidence
+        return frozenset()
+    seen = _notes.get(log)
+    if seen is None or seen[0] != _identity(st):
+        with os.fdopen(os.dup(fd), "r", encoding="ascii", errors="replace") as f:
+            seen = _notes[log] = (_identity(st), frozenset(line.rstrip("\n") for line in f))
+    return seen[1]

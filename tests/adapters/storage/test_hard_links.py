@@ -16,6 +16,7 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.storage.beneath import fenced
+from adapters.storage.hard_links import LINKED
 from adapters.storage.location import readable
 from adapters.storage.tree import MARKER
 from jobs.cli import main
@@ -100,3 +101,34 @@ def test_a_file_whose_every_name_lies_under_the_root_is_read(exported: tuple[Pat
     (root / "bridge" / PARQUET).rename(tmp_path / "moved_out.parquet")  # after the listing: one name now outside
     with fenced(root), pytest.raises(HardLinked, match=r"\(2 names"):
         _rows(root / "bridge_linked" / PARQUET)
+
+
+def test_the_corpus_itself_ingested_after_an_export_linked_its_files_is_read(
+    exported: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The corpus notes each file it links out (`note_linked`, `job/linked-out`): its dataset, a LeRobot source
+    again, is read though its parquet has the export's name too (before: every linked parquet refused); an outside
+    file linked in is not noted and stays refused, and so does a noted inode whose file changed since."""
+    corpus, _ = exported
+    ds = corpus / "datasets/oxe/bridge"
+    assert (ds / PARQUET).stat().st_nlink >= 2  # the corpus's name and the export's (other tests add more)
+    adapter = get_adapter("lerobot")
+    refs = list(adapter.discover(ds))
+    assert len(refs) == 2 and all(r.error is None for r in refs), [r.error for r in refs]
+    with fenced(ds):
+        assert sorted(len(next(iter(adapter.read(r).states.values())).values) for r in refs) == [5, 6]
+    # a copy of the corpus whose parquet is an outside file's other name (c01), its log copied along
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root, ignore=shutil.ignore_patterns("*.parquet"))
+    shutil.copytree(ds / "data", root / "datasets/oxe/bridge/data", dirs_exist_ok=True)
+    outside = tmp_path / "outside.parquet"
+    shutil.copyfile(ds / PARQUET, outside)
+    (root / "datasets/oxe/bridge" / PARQUET).unlink()
+    os.link(outside, root / "datasets/oxe/bridge" / PARQUET)
+    with fenced(root), pytest.raises(HardLinked, match="is a hard link"):
+        _rows(root / "datasets/oxe/bridge" / PARQUET)
+    with (root / LINKED).open("a") as log:  # a line naming the outside file's inode as it was: then it changed
+        st = outside.stat()
+        log.write(f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns + 1}\n")
+    with fenced(root), pytest.raises(HardLinked, match="is a hard link"):
+        _rows(root / "datasets/oxe/bridge" / PARQUET)
