@@ -39,7 +39,9 @@ def test_out_writes_a_copy_and_leaves_the_corpus_as_it_was(src: Path, tmp_path: 
     said = capsys.readouterr().out
     assert "gr00t: 2 written, 0 unchanged, 0 error" in said
     assert f"GR00T: LeRobotSingleDataset('{out}/lab/cr5', modality_configs=" in said
-    assert {p: p.stat().st_mtime_ns for p in src.rglob("*")} == before  # nothing written into the corpus
+    after = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.relative_to(src).parts[0] != "job"}
+    assert after == before  # nothing written into the corpus's data: its job/ notes what it linked out
+    assert sorted(p.relative_to(src).as_posix() for p in (src / "job").rglob("*")) == ["job/linked-out"]
     for name in ("lab/cr5", "oxe/bridge"):
         ds, orig = out / name, src / "datasets" / name
         m = ModalityJson.load(ds / MODALITY_PATH)
