@@ -37,7 +37,7 @@ _listed: dict[str, tuple[int, dict[tuple[int, int], list[str]]]] = {}  # real ro
 
 def owned(real_root: str, key: str, st: os.stat_result) -> bool:
     """Whether the regular file `key` under the resolved root `real_root`, of `st.st_nlink` > 1 names, is shown to be
-    the root's own, its export's corpus's (the module's doc), or a corpus's file it linked out (`linked_out`)."""
+    the root's own, its export's corpus's (the module's doc), or a corpus's file it linked out (`note_linked`)."""
     return _exported(real_root, key, st) or _inside(real_root, st) or _linked_out(real_root, key, st)
 
 
