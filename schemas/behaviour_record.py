@@ -1,8 +1,9 @@
 """One episode's measured behaviour (`BehaviourRecord`, the values `ingest.qa` measures; the thresholds they are
 judged by are `schemas.behaviour.BehaviourConfig`), the holds explained by the robot's own signals (`Explained`), and
-the copy columns of the verdict step (`CopyColumns`). A record is flattened into the catalog beside the geometry QA as
-one nullable `qa_<field>` column per field (`schemas.qa.catalog_fields`); a field is None where its check does not
-apply (no camera, no native state, no action)."""
+the copy columns of the verdict step (`CopyColumns`). A record is measured at ingest (`ingest.qa.phase`), kept in the
+lineage (`EpisodeLineage.behaviour`, its thresholds in `behaviour_config`) and flattened into the catalog beside the
+geometry QA as one nullable `qa_<field>` column per field (`schemas.qa.catalog_fields`); a field is None where its
+check does not apply (no camera, no native state, no action)."""
 
 from __future__ import annotations
 
