@@ -14,16 +14,13 @@ it); each default sits clear of what the clean episodes give (the figures are in
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
+from schemas.frozen import Frozen
 from schemas.thresholds import threshold_model
 
 
-class _Behaviour(BaseModel):
+class _Behaviour(Frozen):
     """Thresholds of the behaviour checks (`schemas/behaviour.toml`, which says what each one is and the figures
     behind its default). `*_low` demotes the episode to `low`; `*_quarantine` quarantines it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def glitch_bound(self, unit: str | None) -> float:
         """The physical bound of a glitch in `unit` (rad, m, else span)."""

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.frozen import Frozen
+
 # Why a held reading is the robot's own behaviour, not a defect (`ingest.qa.explain`): held at an end of its range,
 # its command still as well (the actuator not used), its command pushing into the held value and not back across it
 # (contact: a gripper on an object), or its command within the encoder's resolution of it (a servo's deadband).
@@ -116,12 +118,10 @@ class BehaviourRecord(BaseModel):
     fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
 
 
-class Explained(BaseModel):
+class Explained(Frozen):
     """One hold a behaviour check would have lowered a tier for, explained by the robot's own signals: recorded as a
     note (a finding of tier high, `qa_explained_<why>`), never a demotion. Stored flat in the record's `explained_*`
     lists (the catalog has one column per field)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     check: str = Field(description="the finding it would have been, e.g. qa_stream_frozen_s")
     why: Why

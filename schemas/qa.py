@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.arrow import arrow_schema, arrow_type
 from schemas.behaviour import BehaviourConfig
+from schemas.frozen import Frozen
 from schemas.thresholds import threshold_model
 from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
@@ -38,11 +39,9 @@ APPROACH_BINS = 180 // APPROACH_BIN_DEG
 HUMAN_HAND_LENGTH_M = (0.14, 0.24)
 
 
-class _QA(BaseModel):
+class _QA(Frozen):
     """Thresholds of the geometry QA (the scalars in `schemas/qa.toml`); a dataset whose measured value falls outside
     one gets a warning naming it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     hand_length_m: tuple[float, float] = Field(
         HUMAN_HAND_LENGTH_M, description="[low, high] of the median wrist -> middle fingertip bone chain (metres)"
@@ -187,12 +186,10 @@ class IdleCut:
 # -- what QA decides --------------------------------------------------------------------------------------------
 
 
-class Finding(BaseModel):
+class Finding(Frozen):
     """One threshold an episode's measured value crossed, and the tier that lowers it to: a behaviour finding at
     ingest (`ingest.qa.findings`) or a corpus-level one (`eidata verdicts`: a copy, dead dims, with the episode it was
     compared with)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(description="qa_<the record field it reads>, e.g. qa_cam_frozen_s, qa_duplicate")
     tier: QualityTier = Field(
@@ -230,11 +227,9 @@ class Verdict(BaseModel):
         return "; ".join(f.reason() for f in self.findings if f.tier == QualityTier.rejected) or None
 
 
-class DatasetFinding(BaseModel):
+class DatasetFinding(Frozen):
     """One threshold a dataset crossed, informative (it lowers no tier): a geometry invariant its pooled episodes
     fail (`ingest.qa.dataset.geometry_findings`), task imbalance, episodes shorter than the policy window."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(description="qa_<invariant>")
     value: float
