@@ -9,8 +9,10 @@ one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_qual
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained
@@ -68,56 +70,12 @@ def _over(
     return [Finding(code=code, tier=tier, value=float(value), threshold=float(threshold), message=text)]
 
 
-# The bounds a record is held to, in the order its findings are listed (quarantining first): (code, the record's
-# value, the config's threshold, the tier it routes to, the message, formatting `v` and `t`, the record `r` and the
-# config `c`); the names `findings` derives (`degenerate`, `dead_dim_count`, `nonfinite_limit`, `zero`) first.
-BOUNDS = (
-    ("qa_nonfinite", "nonfinite", "nonfinite_limit", "rejected",
-     "{v:.0f} NaN/Inf values in the natives (quarantine at {c.nonfinite_quarantine}+)"),
-    ("qa_cam_frozen_fraction", "cam_frozen_fraction", "frozen_camera_fraction_quarantine", "rejected",
-     "camera frozen over {v:.0%} of the moving frames > {t:.0%}"),
-    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_quarantine", "rejected",
-     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-    ("qa_jump_range_fraction", "jump_range_fraction", "jump_range_fraction_quarantine", "rejected",
-     "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)"),
-    ("qa_cam_frozen_s", "cam_frozen_s", "frozen_camera_s_low", "low",
-     "camera frozen {v:.2f} s while the robot moves > {t:.2f} s"),
-    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_low", "low",
-     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-    ("qa_state_frozen_s", "state_frozen_s", "frozen_state_s_low", "low",
-     "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
-    ("qa_dead_dims", "dead_dim_count", "zero", "low",
-     "dead dims {n.dead}: in use by the dataset, motionless here while others move"),
-    ("qa_saturated_fraction", "saturated_fraction", "saturated_fraction_low", "low",
-     "a joint at its limit in {v:.0%} of frames > {t:.0%} ({n.saturated})"),
-    ("qa_native_saturated_fraction", "native_saturated_fraction", "native_saturated_fraction_low", "low",
-     "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%} ({n.native_saturated})"),
-    ("qa_jump_sigma", "jump_sigma", "jump_sigma_low", "low",
-     "a one-frame jump of {v:.0f} sigmas > {t:.0f} at frame {r.jump_frame}"),
-    ("qa_jump_rad_s", "jump_rad_s", "max_joint_speed_rad_s", "low", "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
-    ("qa_jump_m_s", "jump_m_s", "max_step_speed_m_s", "low", "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
-)  # fmt: skip
-IDLE_BOUNDS = (  # only where idle ends are not trimmed (`idle_trim` off)
-    ("qa_idle_start_s", "idle_start_s", "idle_s_low", "low", "idle start {v:.1f} s > {t:.1f} s"),
-    ("qa_idle_end_s", "idle_end_s", "idle_s_low", "low", "idle end {v:.1f} s > {t:.1f} s"),
-)
-LAST_BOUNDS = (  # after the glitch and plateau findings
-    (
-        "qa_clamp_fraction",
-        "clamp_fraction",
-        "clamp_fraction_low",
-        "low",
-        "{r.clamp_signal} and its command both held at {r.clamp_value:.4g}, inside its limits and the extreme of both"
-        " (a software limit narrower than the robot's), on {v:.0%} of the moving frames > {t:.0%}",
-    ),
-    (
-        "qa_stream_frozen_s",
-        "stream_frozen_s",
-        "frozen_stream_s_low",
-        "low",
-        "stream {r.stream_frozen_signal} frozen"
-        " {v:.2f} s mid-episode while its command moved (from frame {r.stream_frozen_frame}) > {t:.2f} s",
-    ),
+# The bounds a record is held to, in the order its findings are listed (each: code, the record's value, the config's
+# threshold, the tier, the message): ingest/qa/behaviour_bounds.toml
+_TABLES = tomllib.loads(resources.files("ingest.qa").joinpath("behaviour_bounds.toml").read_text(encoding="utf-8"))
+BOUNDS, IDLE_BOUNDS, LAST_BOUNDS = (
+    tuple((b["code"], b["value"], b["threshold"], b["tier"], b["message"]) for b in _TABLES[k])
+    for k in ("first", "idle", "last")
 )
 
 
