@@ -3,17 +3,13 @@
 A dataset that records joint angles (LeRobot SO-100/101, Koch, ALOHA, Unitree G1, GR00T GR1, ...) reaches the
 canonical hand space by forward kinematics (`ingest.canonical.joint_space`). This module says, as data, how:
 
-- `JointSpaceSpec.description`: the stem of `descriptions/<name>.urdf` (`ingest.kinematics.load_model`), the link
-  its poses are expressed in (`base_link`) and where that base sits in the canonical robot frame (x forward, y left,
-  z up: `canonical_from_base`).
-- per arm (`ArmMap`): the chain's joints in order (URDF name + the names real datasets give them), the link whose
-  frame becomes the wrist and `link_from_wrist`, the rigid transform from that link to the canonical wrist frame
-  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.robots.eef_offsets`), the GR00T
-  `modality.json` keys of its slices, and its hand: a parallel gripper (`GripperMap`, opening 0..1 from the joint)
-  or a dexterous hand (`DexHandMap`, fingertips by the hand's own kinematics).
-- `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map,
-  which side a numbered arm prefix is). Which unit a dataset's values are in is settled by the values against the
-  description's joint limits (`ingest.canonical.joint_units`); the robot's default unit only breaks a tie.
+- `JointSpaceSpec`: the description, its `base_link` and where that base sits in the canonical robot frame (x forward,
+  y left, z up: `canonical_from_base`);
+- per arm (`ArmMap`): its joints, the link whose frame, moved by `link_from_wrist`, is the canonical wrist frame
+  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.robots.eef_offsets`), and its
+  gripper (`GripperMap`) or dexterous hand (`DexHandMap`);
+- `JointSpaceOptions`: what a dataset may override. Its unit is settled by the values against the description's joint
+  limits (`ingest.canonical.joint_units`); the robot's default unit only breaks a tie.
 
 Native names are matched by `name_key`, tolerant of the spellings real datasets use for one joint: Unitree's
 `kLeftShoulderPitch` (and its `kLeftWristyaw`), URDF `left_shoulder_pitch_joint`, lerobot >= 0.2's motor features
