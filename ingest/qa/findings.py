@@ -1,10 +1,6 @@
 """Behaviour findings of one episode and the tier they route it to: which measured value demotes to `low`, which
 quarantines (`rejected`), each a `schemas.qa.Finding` with the value and the threshold in a stable message a catalog
-query can group by.
-
-`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `episode_findings` keeps those ingest routes an
-episode by, with the thresholds as ingest applies them (`ingest_config`); `route` lowers a tier by them (never raises
-one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_quality` gives its own.
+query can group by (the bounds and messages: behaviour_bounds.toml).
 """
 
 from __future__ import annotations
@@ -104,14 +100,7 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     return out + _glitch(r, c) + _plateau(r, c) + rows(LAST_BOUNDS) + explained_notes(r)
 
 
-# What each explanation says (`ingest.qa.explain`), after the check's name and the signal.
-WHY_TEXT = {
-    "range_end": "held at an end of its range, its command at or past that end",
-    "unused": "its command did not move either: not used here",
-    "contact": "its command pushed into the held value and never back across it, and the hold ended towards where"
-    " it came from (contact)",
-    "deadband": "its command stayed within the encoder's resolution of the held value (a servo's deadband)",
-}
+WHY_TEXT: dict[str, str] = _TABLES["why"]  # what each explanation (`ingest.qa.explain`) says, after check and signal
 
 
 def explained_notes(r: BehaviourRecord) -> list[Finding]:
@@ -171,8 +160,9 @@ def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Find
 
 
 def route(tier: QualityTier, found: list[Finding]) -> Verdict:
-    """The tier lowered by every finding, and one reason per finding that lowers (a note of tier high, an explained
-    hold, is kept in the findings, not in the reasons)."""
+    """The tier lowered by every finding (never raised), and one reason per finding that lowers, of the form
+    `ingest.qa.quality.assess_quality` gives its own (a note of tier high, an explained hold, is kept in the findings,
+    not in the reasons)."""
     verdicts = [f.verdict() for f in found if f.tier != QualityTier.high]
     out = tier_of(tier, [f.tier for f in found])  # a note of tier high lowers nothing either way
     return Verdict(tier=out, reasons=reasons_of(verdicts), findings=found, verdicts=verdicts)
