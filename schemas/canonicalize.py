@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, Camera
+from schemas.frozen import Frozen
 from schemas.image_size import ImageSpec
 from schemas.qa import QAConfig
 from schemas.thresholds import threshold_model
@@ -26,10 +27,8 @@ class GapPolicy(StrEnum):
     invalidate = "invalidate"  # keep one episode, flag the grid frames strictly inside the gap as invalid
 
 
-class Workspace(BaseModel):
+class Workspace(Frozen):
     """Axis-aligned box in the dataset's canonical frame (metres) that every real wrist position lies in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     low: tuple[float, float, float]
     high: tuple[float, float, float]
@@ -41,10 +40,8 @@ class Workspace(BaseModel):
         return self
 
 
-class KinematicLimits(BaseModel):
+class KinematicLimits(Frozen):
     """Limits a recorded wrist trajectory of one embodiment can never exceed; beyond them the pose is a glitch."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_wrist_speed_m_s: float = Field(
         3.0, gt=0, description="finite-difference wrist speed above which the frames of that step are invalid"
@@ -75,11 +72,9 @@ def _default_limits() -> dict[str, KinematicLimits]:
     }
 
 
-class _Validity(BaseModel):
+class _Validity(Frozen):
     """Thresholds of `check_validity` (the scalars in `schemas/validity.toml`). Limits are per embodiment name,
     `default_limits` for unnamed embodiments."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     limits: dict[str, KinematicLimits] = Field(
         default_factory=_default_limits, description="embodiment name -> kinematic limits and workspace"
@@ -103,11 +98,9 @@ class _Validity(BaseModel):
         return self.limits.get(embodiment, self.default_limits)
 
 
-class _Quality(BaseModel):
+class _Quality(Frozen):
     """Thresholds of `assess_quality` (`schemas/quality.toml`). Defaults flag what LDA calls low quality: pauses,
     retries, failures."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 ValidityConfig = threshold_model("ValidityConfig", _Validity, "validity.toml")

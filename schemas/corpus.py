@@ -27,6 +27,7 @@ from schemas.arrow import arrow_schema
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
 from schemas.canonical import ACTION
+from schemas.frozen import Frozen
 from schemas.lerobot import INFO_PATH, InfoJson
 from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, said_once, tier_of
@@ -53,12 +54,10 @@ def dataset_dir(source: str, subset: str) -> str:
     return f"{DATASETS_DIR}/{source}/{subset}"
 
 
-class SourceAnnotation(BaseModel):
+class SourceAnnotation(Frozen):
     """A source's own annotation of one episode, as its adapter read it (`RawEpisode.annotation`): canonicalization
     carries it to the episode's lineage (`EpisodeLineage.source_annotation`) untouched. Each adapter with one
     subclasses this with its fields (`kind` first, then the subclass's, in that order in the lineage)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str = Field(description="which annotation it is, e.g. `ego4d_goalstep`")
 

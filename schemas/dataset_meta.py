@@ -1,8 +1,6 @@
-"""A tolerant reader of a LeRobot dataset's meta on disk (v2.0, v2.1), reporting deviations from v2.1 as quirks.
-
-Severity: `error` = lerobot 0.3.3 would fail to load or iterate the dataset; `warning` = it loads but the dataset is not
-what v2.1 writes (or is wrong in a way a consumer must repair); `info` = a harmless variant. Only an unreadable
-`info.json`, a missing one, or invalid JSON in a meta file raises (`ValueError` naming the file).
+"""A tolerant reader of a LeRobot dataset's meta on disk (v2.0, v2.1), reporting deviations from v2.1 as quirks
+(`schemas.quirks`, which says what each severity means for lerobot 0.3.3). Only an unreadable `info.json`, a missing
+one, or invalid JSON in a meta file raises (`ValueError` naming the file).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from schemas.frozen import Frozen
 from schemas.image_size import Fit, FrameFit, Interpolation, checked_color, checked_size
 
 MOST_COMMON = "most-common"
@@ -36,10 +37,8 @@ def size_text(hw: HW) -> str:
     return f"{hw[1]}x{hw[0]}"
 
 
-class ExportFrames(BaseModel):
+class ExportFrames(Frozen):
     """The size every exported camera's frames have, and how a frame of another size fits it (module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     size: str = Field(
         MOST_COMMON,

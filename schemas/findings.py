@@ -15,19 +15,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.arrow import arrow_schema
+from schemas.frozen import Frozen
 
 SOURCE_FINDINGS_DIR = "catalog/source_findings"
 Severity = Literal["info", "warning", "error"]  # as `schemas.quirks.Severity`
 NO_EPISODES = "no_episodes"  # the code of a source that yielded no episode at all (`--strict` makes it an error)
 
 
-class SourceFinding(BaseModel):
+class SourceFinding(Frozen):
     """One thing a source could not give, or a decision about it, as a whole (not one episode's failure)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: str = Field(description="the job's source name (the adapter's name until the job sets it)")
     adapter: str = Field(description="registry name of the adapter that noted it")

@@ -29,9 +29,10 @@ from enum import StrEnum
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from schemas.canonical import Camera
+from schemas.frozen import Frozen
 
 NATIVE = "native"
 _SIZE = re.compile(r"(\d+)x(\d+)")
@@ -71,10 +72,8 @@ def checked_color(v: tuple[int, int, int]) -> tuple[int, int, int]:
     return v
 
 
-class ImageSize(BaseModel):
+class ImageSize(Frozen):
     """One camera's stored size and how a frame fits it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     size: str = Field(
         NATIVE,

@@ -19,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.canonical import HANDS
+from schemas.frozen import Frozen
 from schemas.lerobot import InfoJson
 
 LINGBOT_ACTION_DIM = 30
@@ -109,10 +110,8 @@ class LatentRecord(BaseModel):
 LATENT_KEYS: tuple[str, ...] = tuple(LatentRecord.model_fields)
 
 
-class LatentPlan(BaseModel):
+class LatentPlan(Frozen):
     """What one latent file must hold, known before any encoding: the record's scalars and its tensors' shapes."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(description="relative to the dataset root (`latent_file`)")
     video_key: str

@@ -9,7 +9,9 @@ lineage, log or report, and a Google key stays in its file (the option names the
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
+from pydantic import Field, SecretStr, field_serializer
+
+from schemas.frozen import Frozen
 
 LOCAL_PROTOCOLS = ("file", "local")
 MIN_PART_BYTES = 5 << 20  # S3: every part of a multipart upload but the last
@@ -26,11 +28,9 @@ def is_remote(url: str) -> bool:
     return protocol_of(url) not in LOCAL_PROTOCOLS
 
 
-class StorageOptions(BaseModel):
+class StorageOptions(Frozen):
     """Object-store options of a job; every credential field unset means: the environment decides (AWS_* variables,
     ~/.aws). The multipart fields say how an output puts its large objects."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint_url: str | None = Field(
         None,

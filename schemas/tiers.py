@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.frozen import Frozen
+
 
 class QualityTier(StrEnum):
     high = "high"
@@ -102,15 +104,13 @@ TIER_ORDER: tuple[QualityTier, ...] = (QualityTier.high, QualityTier.low, Qualit
 VerdictStep = Literal["ingest", "verdicts"]
 
 
-class TierVerdict(BaseModel):
+class TierVerdict(Frozen):
     """One reason an episode's tier is what it is: the highest tier it allows and why. A verdict of tier `high` is a
     note (a cut, a unit read, where the source's default came from): it lowers nothing and still reads as a reason.
     `code` names the check that gave it (a QA finding's code, an adapter's `source_*`), so a curator may overrule one
     check by its code and a catalog groups reasons by it; `reason` is the sentence with its figures, `figures` those
     figures by name (a finding's value and threshold); `step` the moment that gave it. Kept as it is in the lineage
     (`EpisodeLineage.tier_verdicts`): every stored tier is `tier_of` them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tier: QualityTier
     reason: str

@@ -10,17 +10,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.canonical import CANONICAL_DIM, MAIN_CAMERA_ORDER
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModelConfig(_Frozen):
+class ModelConfig(Frozen):
     """The MM-DiT (LDA-1B README table; report section 9.2)."""
 
     depth: int = Field(ge=2, description="transformer blocks")
@@ -117,7 +114,7 @@ class ModelConfig(_Frozen):
         return self.history + 1 + self.chunk
 
 
-class LamConfig(_Frozen):
+class LamConfig(Frozen):
     """LARA's latent action model (appendix A.1), over DINO latents instead of a pixel ViT."""
 
     hidden: int = Field(ge=8)
@@ -135,7 +132,7 @@ class LamConfig(_Frozen):
         return self.queries * self.code_dim
 
 
-class LaraConfig(_Frozen):
+class LaraConfig(Frozen):
     """LARA alignment: `joint` trains the LAM with the DiT, `frozen` aligns to a loaded LAM, `off` drops both;
     `pretrain` trains the LAM alone (reconstruction + VQ) on latent pairs `stride` frames apart.
 
@@ -160,7 +157,7 @@ class LaraConfig(_Frozen):
         return self
 
 
-class FlowConfig(_Frozen):
+class FlowConfig(Frozen):
     """Flow matching: x_t = t x + (1 - t) noise, velocity target x - noise, t = 1 is clean data."""
 
     beta_alpha: float = Field(1.5, gt=0, description="u ~ Beta(alpha, 1); t = (s - u) / s")
@@ -179,7 +176,7 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, cpus))
 
 
-class DataConfig(_Frozen):
+class DataConfig(Frozen):
     cameras: tuple[str, ...] = Field(
         MAIN_CAMERA_ORDER,
         description="an episode uses the first of these cameras that has latents; none -> the episode is skipped",
@@ -198,7 +195,7 @@ class DataConfig(_Frozen):
     cache_bytes: int = Field(64 << 30, ge=1, description="bound of that cache; least recently used files evicted")
 
 
-class OptimConfig(_Frozen):
+class OptimConfig(Frozen):
     """AdamW and a cosine schedule (LDA report 9.2)."""
 
     lr: float = Field(1e-4, gt=0)
@@ -210,7 +207,7 @@ class OptimConfig(_Frozen):
     grad_clip: float = Field(1.0, gt=0)
 
 
-class TrainConfig(_Frozen):
+class TrainConfig(Frozen):
     """One training run; `schedule_steps` is the cosine horizon, fixed at the start and kept on resume."""
 
     preset: str
@@ -265,7 +262,7 @@ class TrainConfig(_Frozen):
         return self.model_dump_json(indent=2) + "\n"
 
 
-class Preset(_Frozen):
+class Preset(Frozen):
     model: ModelConfig
     lam: LamConfig
     batch_size: int
@@ -273,7 +270,7 @@ class Preset(_Frozen):
     warmup_steps: int = 0
 
 
-class _PresetsFile(_Frozen):
+class _PresetsFile(Frozen):
     presets: dict[str, Preset]
 
 

@@ -1,16 +1,16 @@
 """`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN.md sections 3-4).
 
 Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find the common time span and its gaps,
-resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or
-before), move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim
-state, recompute deltas for the action, check validity, cut the kept spans into episodes, and assign the quality tier.
-Native vectors (and a moving camera's trajectory, `camera.{x,y,z,rot6d_*}` ref_from_camera in OpenCV axes) are kept
-beside the canonical ones; an episode whose canonical dims cannot be filled is still written, natives and cameras,
-with the first specific cause as its first tier reason (`_no_canonical_dims`); only an episode with nothing at all
-raises, saying what was looked for. Pure: no I/O beyond the lazy camera reads the writer drives, and the raw episode
-is left as it came. A span validity rejects comes back as a value (`Canonicalized.rejections`), as datatrove's
-filters answer keep or drop with a reason and leave the writing of the rejects to the step around them (here the
-ingest worker and its quarantine writer). No adapter is known by name here; each span's phases are in `span.py`.
+resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or before),
+move source EEF poses to the canonical wrist (embodiment offsets), decouple a moving camera, build the 50-dim state,
+recompute deltas for the action, check validity and cut the kept spans into episodes (never judged here: each span's
+phases and the evidence the judging step reads are in `span.py`). Native vectors (and a moving camera's trajectory,
+`camera.{x,y,z,rot6d_*}` ref_from_camera in OpenCV axes) are kept beside the canonical ones; an episode whose canonical
+dims cannot be filled is still written, natives and cameras, with the first specific cause as its first tier reason
+(`_no_canonical_dims`); only an episode with nothing at all raises, saying what was looked for. Pure: no I/O beyond the
+lazy camera reads the writer drives, and the raw episode is left as it came. A span validity rejects comes back as a
+value (`Canonicalized.rejections`), as datatrove's filters answer keep or drop with a reason and leave the writing of
+the rejects to the step around them (the ingest worker and its quarantine writer). No adapter is known by name here.
 """
 
 from __future__ import annotations

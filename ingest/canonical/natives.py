@@ -182,10 +182,9 @@ def resample_natives(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> t
 
 
 def native_valid(items: list[tuple[str, Stream]], grid_abs: np.ndarray) -> np.ndarray | None:
-    """(T, D) float32, column for column with `resample_natives`: 1 where the column's stream has a sample within its
-    slack (`stream_window`) of the grid time, 0 elsewhere: before it starts, after it stops, inside a gap of its own.
-    Where 0, the native column holds the stream's nearest sample (the writer refuses NaN), so a consumer multiplies
-    or drops by this mask; None when there is no native."""
+    """(T, D) float32, column for column with `resample_natives`: the validity mask (`schemas.canonical.NATIVE_VALID`),
+    1 where the column's stream has a sample within its slack (`stream_window`) of the grid time; None without natives.
+    Where 0, the native column holds the stream's nearest sample, as the writer refuses NaN."""
     if not items:
         return None
     grid = np.asarray(grid_abs, np.float64)

@@ -1,10 +1,10 @@
-"""One time span of a raw episode on the 10 Hz grid, in named phases: the canonical episodes it keeps, or why not.
+"""One time span of a raw episode on the 10 Hz grid, in named phases: the canonical episodes it keeps, or why not
+(a `SpanRejection` value).
 
-`canonicalize` finds the spans (the common time span of the streams used, split at gaps) and builds the
-`EpisodeContext` every span shares; `canonicalize_span` runs the phases, each filling the `Span` record, and cuts the
-kept frames into episodes (idle ends trimmed, each part saying why it was cut), each with its source's default tier and
-the `Evidence` the judging step decides its tier on (`ingest.qa.judge`; canonicalization never judges). A span
-validity rejects comes back as a `SpanRejection` value.
+`canonicalize` finds the spans and builds the `EpisodeContext` every span shares; `canonicalize_span` runs the
+phases, each filling the `Span` record, and cuts the kept frames into episodes (idle ends trimmed, each part saying
+why it was cut), each with its source's default tier and the `Evidence` the judging step decides its tier on
+(`ingest.qa.judge`; canonicalization never judges).
 """
 
 from __future__ import annotations

@@ -113,6 +113,11 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
     tracked = ep.hands_tracked
     state, action = untracked_zero(ep.state, tracked), untracked_zero(ep.action, tracked)  # an untracked hand: 0
     keypoints = untracked_zero(ep.keypoints, tracked)
+    natives = (
+        (STATE_NATIVE, ep.state_native, ep.state_native_valid),
+        (ACTION_NATIVE, ep.action_native, ep.action_native_valid),
+        (OUTCOME_NATIVE, ep.outcome_native, ep.outcome_native_valid),
+    )
     for i in range(ep.num_frames):
         frame: dict[str, Any] = {
             STATE: state[i],
@@ -122,14 +127,9 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
         }
         if HAND_VALID in features:
             frame[HAND_VALID] = tracked[i]
-        if STATE_NATIVE in features and ep.state_native is not None:
-            frame[STATE_NATIVE] = ep.state_native[i]
-        if ACTION_NATIVE in features and ep.action_native is not None:
-            frame[ACTION_NATIVE] = ep.action_native[i]
-        if OUTCOME_NATIVE in features and ep.outcome_native is not None:
-            frame[OUTCOME_NATIVE] = ep.outcome_native[i]
-        valids = ((STATE_NATIVE, ep.state_native_valid), (ACTION_NATIVE, ep.action_native_valid))
-        for key, valid in (*valids, (OUTCOME_NATIVE, ep.outcome_native_valid)):
+        for key, values, valid in natives:
+            if key in features and values is not None:
+                frame[key] = values[i]
             if NATIVE_VALID[key] in features and valid is not None:
                 frame[NATIVE_VALID[key]] = valid[i]
         for key, it in cams.items():

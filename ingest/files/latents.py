@@ -8,8 +8,7 @@ from pathlib import Path
 
 import torch
 
-from adapters.storage.atomic import TEMP_MARK
-from ingest.files.safetensors_file import save_atomic
+from ingest.files.safetensors_file import remove_temps, save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,
@@ -65,11 +64,5 @@ def write_latents(path: Path, f: LatentsFile) -> Path:
 
 
 def remove_stale_temps(dataset_root: Path) -> int:
-    """Delete temp files a killed job left under `latents/`; returns how many. Call only when no job is writing."""
-    base = Path(dataset_root) / LATENTS_DIR
-    n = 0
-    if base.is_dir():
-        for p in base.glob(f"chunk-*/*/.episode_*.safetensors{TEMP_MARK}*"):  # ours only: others share latents/
-            p.unlink(missing_ok=True)
-            n += 1
-    return n
+    """`remove_temps` of the latents files under `latents/`."""
+    return remove_temps(Path(dataset_root) / LATENTS_DIR, "chunk-*/*/.episode_*.safetensors")

@@ -17,13 +17,22 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from adapters.storage.atomic import atomic_write
+from adapters.storage.atomic import TEMP_MARK, atomic_write
 
 
 def save_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
     contiguous = {k: v.contiguous() for k, v in tensors.items()}
     data = sorted_header(save(contiguous, metadata=metadata))
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def remove_temps(base: Path, pattern: str) -> int:
+    """Delete the temp files a killed writer left of the files `pattern` globs under `base` (ours only: others may
+    share the folder); returns how many. Call only when no job writes there."""
+    stale = list(base.glob(f"{pattern}{TEMP_MARK}*")) if base.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
 
 
 def sorted_header(data: bytes) -> bytes:

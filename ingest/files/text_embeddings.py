@@ -1,6 +1,5 @@
 """Reading and writing per-task text embedding files (`schemas.captions`: `latents/text/task_XXXXXX.safetensors`),
-atomically (`ingest.files.safetensors_file`): a reader, or a rerun deciding what is done, sees a whole file or none.
-"""
+atomically (`ingest.files.safetensors_file`)."""
 
 from __future__ import annotations
 
@@ -10,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adapters.storage.atomic import TEMP_MARK
 from ingest.files.latents import TORCH_DTYPES
-from ingest.files.safetensors_file import save_atomic
+from ingest.files.safetensors_file import remove_temps, save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
 
 
@@ -56,9 +54,5 @@ def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor
 
 
 def remove_stale_temps(dataset_root: Path) -> int:
-    """Delete temp files a killed job left in `latents/text/`; returns how many. Call only when no job writes."""
-    base = Path(dataset_root) / TEXT_DIR
-    stale = list(base.glob(f".task_*.safetensors{TEMP_MARK}*")) if base.is_dir() else []
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return len(stale)
+    """`remove_temps` of the text embedding files in `latents/text/`."""
+    return remove_temps(Path(dataset_root) / TEXT_DIR, ".task_*.safetensors")

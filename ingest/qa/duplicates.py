@@ -16,14 +16,10 @@ per episode, a few microseconds per frame; 32 uint32 values per episode. A finge
 (trigrams) is not comparable with one made after it: a corpus ingested across the change is re-ingested for its
 copies to be found.
 
-Search: LSH banding over the signatures: episodes whose band values all agree in at least one band are candidates,
-verified by their signature similarity. The bands are `fingerprint_band_pairings` groupings of the hashes into
-`fingerprint_bands` bands of 2 (`band_layout`): a copy sharing few hashes with its original (trimmed, re-gridded:
-0.22-0.31 at 100,000 episodes) shares a band of one of three pairings where it missed every band of one. One sort
-per band and split step: O(B N log N). A band bucket larger than `max_bucket` (the repetitions of one task pass
-through the same levels) is split by further min-hashes until its parts are small (`near_duplicates`), so the pairs
-stay at most N x max_bucket / 2 per band; identical signatures, which no hash splits, are compared with their
-`IDENTICAL_WINDOW` neighbours, and the pairs beyond are counted (`unjudged_pairs`), never silently dropped.
+Search (`near_duplicates`, which says how buckets are split and identical signatures counted): LSH banding over
+the signatures in `fingerprint_band_pairings` groupings (`band_layout`): a copy sharing few hashes with its original
+(trimmed, re-gridded: 0.22-0.31 at 100,000 episodes) shares a band of one of three pairings where it missed every band
+of one. One sort per band and split step: O(B N log N).
 `benchmarks/duplicates_scale.py`'s signatures of 100,000 episodes of one task, the search alone in one quiet process:
 one pairing, buckets of 64: 4.7 CPU-s, recall 0.988, 14,303 candidates; three pairings, buckets of 4: 0.9-1.1 CPU-s,
 recall 0.991, 7,516 candidates (half as many to verify: the parts are smaller).

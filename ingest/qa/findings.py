@@ -1,16 +1,14 @@
 """Behaviour findings of one episode and the tier they route it to: which measured value demotes to `low`, which
 quarantines (`rejected`), each a `schemas.qa.Finding` with the value and the threshold in a stable message a catalog
-query can group by.
-
-`findings` compares a `BehaviourRecord` with a `BehaviourConfig`; `episode_findings` keeps those ingest routes an
-episode by, with the thresholds as ingest applies them (`ingest_config`); `route` lowers a tier by them (never raises
-one) into a `Verdict` whose reasons have the form `ingest.qa.quality.assess_quality` gives its own.
+query can group by (the bounds and messages: behaviour_bounds.toml).
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained
@@ -68,56 +66,12 @@ def _over(
     return [Finding(code=code, tier=tier, value=float(value), threshold=float(threshold), message=text)]
 
 
-# The bounds a record is held to, in the order its findings are listed (quarantining first): (code, the record's
-# value, the config's threshold, the tier it routes to, the message, formatting `v` and `t`, the record `r` and the
-# config `c`); the names `findings` derives (`degenerate`, `dead_dim_count`, `nonfinite_limit`, `zero`) first.
-BOUNDS = (
-    ("qa_nonfinite", "nonfinite", "nonfinite_limit", "rejected",
-     "{v:.0f} NaN/Inf values in the natives (quarantine at {c.nonfinite_quarantine}+)"),
-    ("qa_cam_frozen_fraction", "cam_frozen_fraction", "frozen_camera_fraction_quarantine", "rejected",
-     "camera frozen over {v:.0%} of the moving frames > {t:.0%}"),
-    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_quarantine", "rejected",
-     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-    ("qa_jump_range_fraction", "jump_range_fraction", "jump_range_fraction_quarantine", "rejected",
-     "a one-frame step of {v:.0%} of a joint's range > {t:.0%} (encoder wrap-around or teleport)"),
-    ("qa_cam_frozen_s", "cam_frozen_s", "frozen_camera_s_low", "low",
-     "camera frozen {v:.2f} s while the robot moves > {t:.2f} s"),
-    ("qa_cam_degenerate", "degenerate", "degenerate_fraction_low", "low",
-     "near-black, near-white or flat frames {v:.0%} > {t:.0%}"),
-    ("qa_state_frozen_s", "state_frozen_s", "frozen_state_s_low", "low",
-     "state frozen {v:.2f} s mid-episode > {t:.2f} s"),
-    ("qa_dead_dims", "dead_dim_count", "zero", "low",
-     "dead dims {n.dead}: in use by the dataset, motionless here while others move"),
-    ("qa_saturated_fraction", "saturated_fraction", "saturated_fraction_low", "low",
-     "a joint at its limit in {v:.0%} of frames > {t:.0%} ({n.saturated})"),
-    ("qa_native_saturated_fraction", "native_saturated_fraction", "native_saturated_fraction_low", "low",
-     "a native arm joint at its description's limit in {v:.0%} of frames > {t:.0%} ({n.native_saturated})"),
-    ("qa_jump_sigma", "jump_sigma", "jump_sigma_low", "low",
-     "a one-frame jump of {v:.0f} sigmas > {t:.0f} at frame {r.jump_frame}"),
-    ("qa_jump_rad_s", "jump_rad_s", "max_joint_speed_rad_s", "low", "a joint stepped at {v:.1f} rad/s > {t:.1f} rad/s"),
-    ("qa_jump_m_s", "jump_m_s", "max_step_speed_m_s", "low", "a point stepped at {v:.2f} m/s > {t:.2f} m/s"),
-)  # fmt: skip
-IDLE_BOUNDS = (  # only where idle ends are not trimmed (`idle_trim` off)
-    ("qa_idle_start_s", "idle_start_s", "idle_s_low", "low", "idle start {v:.1f} s > {t:.1f} s"),
-    ("qa_idle_end_s", "idle_end_s", "idle_s_low", "low", "idle end {v:.1f} s > {t:.1f} s"),
-)
-LAST_BOUNDS = (  # after the glitch and plateau findings
-    (
-        "qa_clamp_fraction",
-        "clamp_fraction",
-        "clamp_fraction_low",
-        "low",
-        "{r.clamp_signal} and its command both held at {r.clamp_value:.4g}, inside its limits and the extreme of both"
-        " (a software limit narrower than the robot's), on {v:.0%} of the moving frames > {t:.0%}",
-    ),
-    (
-        "qa_stream_frozen_s",
-        "stream_frozen_s",
-        "frozen_stream_s_low",
-        "low",
-        "stream {r.stream_frozen_signal} frozen"
-        " {v:.2f} s mid-episode while its command moved (from frame {r.stream_frozen_frame}) > {t:.2f} s",
-    ),
+# The bounds a record is held to, in the order its findings are listed (each: code, the record's value, the config's
+# threshold, the tier, the message): ingest/qa/behaviour_bounds.toml
+_TABLES = tomllib.loads(resources.files("ingest.qa").joinpath("behaviour_bounds.toml").read_text(encoding="utf-8"))
+BOUNDS, IDLE_BOUNDS, LAST_BOUNDS = (
+    tuple((b["code"], b["value"], b["threshold"], b["tier"], b["message"]) for b in _TABLES[k])
+    for k in ("first", "idle", "last")
 )
 
 
@@ -146,14 +100,7 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
     return out + _glitch(r, c) + _plateau(r, c) + rows(LAST_BOUNDS) + explained_notes(r)
 
 
-# What each explanation says (`ingest.qa.explain`), after the check's name and the signal.
-WHY_TEXT = {
-    "range_end": "held at an end of its range, its command at or past that end",
-    "unused": "its command did not move either: not used here",
-    "contact": "its command pushed into the held value and never back across it, and the hold ended towards where"
-    " it came from (contact)",
-    "deadband": "its command stayed within the encoder's resolution of the held value (a servo's deadband)",
-}
+WHY_TEXT: dict[str, str] = _TABLES["why"]  # what each explanation (`ingest.qa.explain`) says, after check and signal
 
 
 def explained_notes(r: BehaviourRecord) -> list[Finding]:
@@ -213,8 +160,9 @@ def episode_findings(rec: BehaviourRecord, config: BehaviourConfig) -> list[Find
 
 
 def route(tier: QualityTier, found: list[Finding]) -> Verdict:
-    """The tier lowered by every finding, and one reason per finding that lowers (a note of tier high, an explained
-    hold, is kept in the findings, not in the reasons)."""
+    """The tier lowered by every finding (never raised), and one reason per finding that lowers, of the form
+    `ingest.qa.quality.assess_quality` gives its own (a note of tier high, an explained hold, is kept in the findings,
+    not in the reasons)."""
     verdicts = [f.verdict() for f in found if f.tier != QualityTier.high]
     out = tier_of(tier, [f.tier for f in found])  # a note of tier high lowers nothing either way
     return Verdict(tier=out, reasons=reasons_of(verdicts), findings=found, verdicts=verdicts)

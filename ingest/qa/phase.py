@@ -1,16 +1,10 @@
-"""Behaviour QA as a part of the judging step (`ingest.qa.judge`): measured on a canonical episode, its findings
-added as verdicts to a new record (the tier follows from them, `schemas.tiers.tier_of`).
+"""Behaviour QA for the judging step (`ingest.qa.judge`, which says when each moment runs): measured on a canonical
+episode, its findings added as verdicts (`findings.route`, value and threshold) to a new record; a quarantining finding
+rejects the episode.
 
-Two moments, so no frame is decoded twice:
-
-1. `assess_arrays(ep, ...)` before the writer: the state checks on the canonical state, NaN/Inf counted in the
-   natives, a frozen native state (when the source is at least as fast as the grid: a slower stream held on the grid
-   repeats rows by design), action tracking when the action pairs with the state column by column, native arm joints
-   held at a limit of their description, glitches, plateaus and frozen streams in every signal. Idle ends beyond
-   `idle_keep_s` are cut by canonicalization before (`ingest.qa.idle.idle_cut`), the cut recorded as a note. Each
-   finding is a verdict (`findings.route`) with its value and threshold; a quarantining finding rejects the episode.
-2. While the writer encodes, `FrameTap.add` keeps a 32x32 grey thumbnail of each frame; after the last frame
-   `assess_cameras` measures the cameras on them, raising `BehaviourRejected` for a quarantining finding.
+1. `assess_arrays` before the writer: the checks of the canonical state and the natives (`measure_arrays`). Idle ends
+   beyond `idle_keep_s` are cut by canonicalization before (`ingest.qa.idle.idle_cut`), the cut recorded as a note.
+2. `FrameTap.add` keeps a 32x32 grey thumbnail of each frame the writer encodes; `assess_cameras` measures them.
 
 Dead dims are measured here but not routed: whether a dim "in use" is dead needs the dataset (a planar robot's height
 never moves in any episode), so the curation step `eidata verdicts` judges them over each dataset (`corpus`).
@@ -226,7 +220,8 @@ def native_saturation(
 
 
 def measure_arrays(ep: CanonicalEpisode, config: BehaviourConfig, workspace: Workspace | None = None):
-    """The episode's `BehaviourRecord` without the cameras: canonical state checks plus the natives'."""
+    """The episode's `BehaviourRecord` without the cameras: the canonical state's checks, NaN/Inf counted in the
+    natives, a frozen state, native tracking, still and saturated native joints, and `signal_checks`."""
     limits = canonical_limits(ep.mask, workspace)
     rec = measure_episode(np.asarray(ep.state, np.float64), CANONICAL_FPS, limits, config)
     explained: list[Explained] = []

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from schemas.frozen import Frozen
 from schemas.robots.joint_space import ArmMap, GripperMap, GripperUnit, JointMap, JointSpaceSpec, JointUnit, Side
 from schemas.robots.registry import Effector, Embodiment, EmbodimentRegistry, default_registry
 from schemas.transform import RigidTransform
@@ -39,10 +40,8 @@ def _known(value: object, known: tuple[str, ...], what: str) -> object:
     return value
 
 
-class DeclaredGripper(BaseModel):
+class DeclaredGripper(Frozen):
     """A parallel gripper: a joint of the URDF or a column of the recording, linear from `closed` to `open`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     joint: str | None = Field(None, description="its joint in the URDF (its value in the robot's units)")
     column: str | None = Field(None, description="or the recording's column that holds it (values as recorded)")
@@ -82,10 +81,8 @@ class DeclaredGripper(BaseModel):
         return "recorded" if self.column is not None or self.unit is not None else "joint"
 
 
-class DeclaredArm(BaseModel):
+class DeclaredArm(Frozen):
     """One arm: its joints in the order the recording's state/action vector holds them, or by column name."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     joints: tuple[str, ...] = Field((), description="URDF joint names in the order of the recording's vector")
     columns: dict[str, str] = Field({}, description="or: the recording's column name -> URDF joint name")
@@ -108,10 +105,8 @@ class DeclaredArm(BaseModel):
         return self.joints or tuple(self.columns.values())
 
 
-class DeclaredRobot(BaseModel):
+class DeclaredRobot(Frozen):
     """A robot description given in a job spec (per source, or once in its `robots:` section)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     urdf: Path = Field(description="the URDF, relative to the spec file or absolute")
     units: JointUnit = Field(

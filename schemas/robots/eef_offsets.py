@@ -26,33 +26,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 from schemas.transform import RigidTransform
 
 RecordedPoint = Literal["tcp", "flange", "wrist", "unknown"]
 EEF_OFFSETS_YAML = Path(__file__).parent / "eef_offsets.yaml"
 
 
-class _Offset(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Offset(Frozen):
     eef_from_wrist: RigidTransform
     source: str
 
 
-class _Recorded(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Recorded(Frozen):
     point: RecordedPoint
     source: str
 
 
-class EefOffsetsFile(BaseModel):
+class EefOffsetsFile(Frozen):
     """`eef_offsets.yaml` (each entry citing its source)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     offsets: dict[str, _Offset]
     recorded_point: dict[str, _Recorded]

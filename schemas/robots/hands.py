@@ -24,20 +24,19 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from schemas.canonical import MANO21_NAMES
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 HANDS_YAML = Path(__file__).parent / "hands.yaml"
 Vec3 = tuple[float, float, float]
 
 
-class HandMount(BaseModel):
+class HandMount(Frozen):
     """Where the hand's base link sits on an arm description: T_wrist_link<-hand_base = (xyz, rpy), URDF convention."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     arm: str = Field(min_length=1, description="stem of the arm's description in schemas/robots/")
     wrist_link: str = Field(min_length=1, description="the arm link the hand is bolted to")
@@ -47,16 +46,12 @@ class HandMount(BaseModel):
     source: str = Field(min_length=1)
 
 
-class JointRange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class JointRange(Frozen):
     open: float = Field(description="joint angle (rad) of the open hand")
     closed: float = Field(description="joint angle (rad) of the closed hand, the limit the maker's axis closes towards")
 
 
-class HandSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class HandSpec(Frozen):
     description: str = Field(min_length=1, description="stem of schemas/robots/descriptions/<name>.urdf")
     side: Literal["left", "right"]
     base_link: str = Field(min_length=1)
@@ -104,9 +99,7 @@ class HandSpec(BaseModel):
         return self
 
 
-class HandsFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class HandsFile(Frozen):
     hands: dict[str, HandSpec]
 
     @model_validator(mode="after")

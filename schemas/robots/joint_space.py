@@ -3,17 +3,13 @@
 A dataset that records joint angles (LeRobot SO-100/101, Koch, ALOHA, Unitree G1, GR00T GR1, ...) reaches the
 canonical hand space by forward kinematics (`ingest.canonical.joint_space`). This module says, as data, how:
 
-- `JointSpaceSpec.description`: the stem of `descriptions/<name>.urdf` (`ingest.kinematics.load_model`), the link
-  its poses are expressed in (`base_link`) and where that base sits in the canonical robot frame (x forward, y left,
-  z up: `canonical_from_base`).
-- per arm (`ArmMap`): the chain's joints in order (URDF name + the names real datasets give them), the link whose
-  frame becomes the wrist and `link_from_wrist`, the rigid transform from that link to the canonical wrist frame
-  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.robots.eef_offsets`), the GR00T
-  `modality.json` keys of its slices, and its hand: a parallel gripper (`GripperMap`, opening 0..1 from the joint)
-  or a dexterous hand (`DexHandMap`, fingertips by the hand's own kinematics).
-- `JointSpaceOptions`: what a dataset may override (units, a lerobot calibration, an explicit native -> joint map,
-  which side a numbered arm prefix is). Which unit a dataset's values are in is settled by the values against the
-  description's joint limits (`ingest.canonical.joint_units`); the robot's default unit only breaks a tie.
+- `JointSpaceSpec`: the description, its `base_link` and where that base sits in the canonical robot frame (x forward,
+  y left, z up: `canonical_from_base`);
+- per arm (`ArmMap`): its joints, the link whose frame, moved by `link_from_wrist`, is the canonical wrist frame
+  (flange point, z = approach, y = the axis parallel fingers close along: `schemas.robots.eef_offsets`), and its
+  gripper (`GripperMap`) or dexterous hand (`DexHandMap`);
+- `JointSpaceOptions`: what a dataset may override. Its unit is settled by the values against the description's joint
+  limits (`ingest.canonical.joint_units`); the robot's default unit only breaks a tie.
 
 Native names are matched by `name_key`, tolerant of the spellings real datasets use for one joint: Unitree's
 `kLeftShoulderPitch` (and its `kLeftWristyaw`), URDF `left_shoulder_pitch_joint`, lerobot >= 0.2's motor features
@@ -34,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 from schemas.robots.hands import HandSpec, load_hands
 from schemas.transform import RigidTransform
 
@@ -79,10 +76,8 @@ def name_key(name: str) -> str:
     return "".join(tokens)
 
 
-class JointMap(BaseModel):
+class JointMap(Frozen):
     """One joint: its name in the description and the names datasets give it (without the arm's side prefix)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     urdf: str = Field(min_length=1, description="joint name in the description")
     native: tuple[str, ...] = Field((), description="names datasets use for it, besides the URDF name")
@@ -101,10 +96,8 @@ class JointMap(BaseModel):
         return out
 
 
-class GripperMap(BaseModel):
+class GripperMap(Frozen):
     """A parallel gripper: one native value -> opening 0 (closed) .. 1 (open), linear between `closed` and `open`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     joint: JointMap
     unit: GripperUnit = Field("joint", description="how datasets of this robot record it by default")
@@ -134,11 +127,9 @@ class GripperMap(BaseModel):
         return self
 
 
-class DexHandMap(BaseModel):
+class DexHandMap(Frozen):
     """A dexterous hand: an entry of `schemas/robots/hands.yaml` (`schemas.robots.hands`: its description, fingertip
     links, the dataset's joint order and unit, where it mounts on the arm)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hand: str = Field(min_length=1, description="key of the hand in schemas/robots/hands.yaml")
 
@@ -154,10 +145,8 @@ class DexHandMap(BaseModel):
         return tuple(JointMap(urdf=j, native=(n,)) for j, n in zip(h.native_order, h.native_names, strict=True))
 
 
-class ArmMap(BaseModel):
+class ArmMap(Frozen):
     """One arm of a joint-space embodiment."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     side: Side
     joints: tuple[JointMap, ...] = Field(min_length=1, description="the chain's joints, base to flange")
@@ -186,10 +175,8 @@ class ArmMap(BaseModel):
         return self
 
 
-class JointSpaceSpec(BaseModel):
+class JointSpaceSpec(Frozen):
     """How a joint-space embodiment's joints become canonical hands (see the module docstring)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     description: str = Field(min_length=1, description="stem of schemas/robots/descriptions/<name>.urdf")
     base_link: str | None = Field(None, description="frame the wrist poses are expressed in (None: the root)")
@@ -217,10 +204,8 @@ class JointSpaceSpec(BaseModel):
 JOINT_SPACE_YAML = Path(__file__).parent / "joint_space.yaml"
 
 
-class JointSpaceFile(BaseModel):
+class JointSpaceFile(Frozen):
     """`joint_space.yaml`: the joint-space robots' data, by embodiment name (each entry citing its maker files)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     robots: dict[str, JointSpaceSpec]
 
@@ -248,11 +233,9 @@ class LerobotCalibration(BaseModel):
         return self
 
 
-class JointUnitsRecord(BaseModel):
+class JointUnitsRecord(Frozen):
     """Which unit a dataset's arm joints were read in, and why (`ingest.canonical.joint_units.UnitDecision`): what
     canonicalization hands on with the episode and its lineage keeps (`episodes.jsonl` -> `joint_units`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     unit: JointUnit | None = Field(description="the reading chosen; None when no reading was settled")
     basis: str = Field(description="option | evidence | recorder default | ambiguous | no reading fits")
@@ -262,10 +245,8 @@ class JointUnitsRecord(BaseModel):
     fk: bool = Field(description="the wrists were built by forward kinematics in that unit")
 
 
-class JointSpaceOptions(BaseModel):
+class JointSpaceOptions(Frozen):
     """A dataset's overrides of its embodiment's joint conventions (a source option, validated per field)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     units: JointUnit | None = Field(
         None, description="how this dataset records arm joints; unset: inferred from the values and joint limits"

@@ -21,6 +21,7 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 from schemas.lerobot import FeatureSpec
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
 from schemas.robots.eef_offsets import EEF_OFFSETS
@@ -196,10 +197,8 @@ class _Row(BaseModel):
     description: str
 
 
-class Family(BaseModel):
+class Family(Frozen):
     """A robot made in variants its recordings may not name: the members, each a registered embodiment."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     members: tuple[str, ...]
     why: str

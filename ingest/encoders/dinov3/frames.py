@@ -31,9 +31,10 @@ from typing import IO
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ingest.lerobot.video_read import decode_frames
+from schemas.frozen import Frozen
 
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,10 +48,8 @@ class LatentsInputError(ValueError):
     """An episode's video cannot give the frames its latents need (unreadable, shorter than the episode)."""
 
 
-class PreprocessConfig(BaseModel):
+class PreprocessConfig(Frozen):
     """What `DINOv3ViTImageProcessor` does to a frame; defaults are that class's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     size: int = Field(224, gt=0, description="output side; the processor resizes to size x size (no crop)")
     resample: int = Field(2, description="PIL resample code: 2 bilinear (default), 3 bicubic; antialiased")

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from safetensors import SafetensorError
 
+from schemas.frozen import Frozen
 from schemas.image_latents import StoredDtype
 
 if TYPE_CHECKING:  # transformers is imported where a model is built: the CLI stays quick to answer
@@ -30,10 +31,8 @@ class EncoderLoadError(RuntimeError):
     """The encoder cannot be built: no weights folder, not a DINOv3 ViT checkpoint, unreadable weights."""
 
 
-class EncoderSpec(BaseModel):
+class EncoderSpec(Frozen):
     """How to build and run the encoder; sent to every actor, so plain data only."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = Field(None, description="local weights folder (config.json + model.safetensors)")
     random_init: bool = Field(False, description="FOR TESTS AND BENCHMARKS ONLY: random ViT-S/16+4 registers")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ingest.qa.findings import episode_findings, findings, route
+from typing import get_args
+
+from ingest.qa.findings import BOUNDS, IDLE_BOUNDS, LAST_BOUNDS, WHY_TEXT, episode_findings, findings, route
 from schemas.behaviour import BehaviourConfig
-from schemas.behaviour_record import BehaviourRecord
+from schemas.behaviour_record import BehaviourRecord, Why
 from schemas.qa import QARecord, Verdict, catalog_fields
 from schemas.tiers import QualityTier
 
@@ -60,3 +62,14 @@ def test_saturation_and_dead_dims_name_their_columns() -> None:
     assert by["qa_dead_dims"].startswith("dead dims left.wrist.y [1]:")
     old = rec.model_copy(update={"native_saturated_signals": None})  # a record made before names were kept
     assert next(f.message for f in findings(old, CFG) if f.code == "qa_native_saturated_fraction").endswith("([4])")
+
+
+def test_the_bounds_table_names_fields_that_exist_and_says_every_why() -> None:
+    """behaviour_bounds.toml: each bound reads a record field (or a value `findings` derives) against a config
+    threshold, and every explanation of a hold (`Why`) has its sentence."""
+    derived = {"degenerate", "dead_dim_count", "nonfinite_limit", "zero"}
+    for code, value, threshold, tier, _ in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS):
+        assert code.startswith("qa_") and QualityTier(tier) in (QualityTier.low, QualityTier.rejected)
+        assert value in BehaviourRecord.model_fields or value in derived, code
+        assert threshold in BehaviourConfig.model_fields or threshold in derived, code
+    assert set(WHY_TEXT) == set(get_args(Why))
