@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.frozen import Frozen
-from schemas.thresholds import TYPES, record_model
 
 # Why a held reading is the robot's own behaviour, not a defect (`ingest.qa.explain`): held at an end of its range,
 # its command still as well (the actuator not used), its command pushing into the held value and not back across it
@@ -20,14 +19,103 @@ from schemas.thresholds import TYPES, record_model
 Why = Literal["range_end", "unused", "contact", "deadband"]
 
 
-class _Record(BaseModel):
+class BehaviourRecord(BaseModel):
     """One episode's measured behaviour; None where a check does not apply. Unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-
-# its fields, each what a check measures: schemas/behaviour_record.toml
-BehaviourRecord = record_model("BehaviourRecord", _Record, "behaviour_record.toml", {**TYPES, "list[Why]": list[Why]})
+    cam_frozen_s: float | None = Field(None, description="longest same-picture stretch while the state moves (s)")
+    cam_frozen_fraction: float | None = Field(None, description="moving frames whose picture did not change")
+    cam_repeat_period: int | None = Field(
+        None, description="frames per new picture (2: a 15 Hz camera stored at 30 fps repeats every other frame)"
+    )
+    cam_dark_fraction: float | None = Field(None, description="near-black frames, worst camera")
+    cam_bright_fraction: float | None = Field(None, description="near-white frames, worst camera")
+    cam_flat_fraction: float | None = Field(None, description="flat (featureless) frames, worst camera")
+    state_frozen_s: float | None = Field(None, description="longest stretch of identical state rows mid-episode (s)")
+    dead_dims: list[int] | None = Field(None, description="dims in use that never move while another does")
+    native_dead_dims: list[int] | None = Field(
+        None,
+        description="native state columns constant over the episode while another moves; dead when the dataset moves"
+        " them in most other episodes (judged by `eidata verdicts`: no native limits exist per episode)",
+    )
+    saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
+    saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
+    native_saturated_dims: list[int] | None = Field(
+        None,
+        description="native arm joint columns at a limit of their description above native_saturated_fraction_low",
+    )
+    native_saturated_signals: list[str] | None = Field(
+        None, description="the names of the native_saturated_dims columns, in their order"
+    )
+    native_saturated_fraction: float | None = Field(
+        None,
+        description="largest fraction of frames a native arm joint sits at a limit of its description (in the unit"
+        " joint_units decided; None without a description or a settled unit)",
+    )
+    jump_sigma: float | None = Field(None, description="largest step in robust sigmas of its dim's steps")
+    jump_range_fraction: float | None = Field(None, description="largest step as a fraction of its dim's limit range")
+    jump_rad_s: float | None = Field(None, description="largest radian step over the frame interval (rad/s)")
+    jump_m_s: float | None = Field(None, description="largest metre step over the frame interval (m/s)")
+    jump_frame: int | None = Field(None, description="frame the largest (sigma) step lands on")
+    glitch_value: float | None = Field(
+        None,
+        description="the episode's worst excursion from its local trend (`ingest.qa.glitch`), in glitch_unit:"
+        " rad (joints, rotations), m, or span (a share of the trend's range, for a column of unknown unit)",
+    )
+    glitch_unit: str | None = Field(None, description="rad, m or span: the unit of glitch_value and its bound")
+    glitch_sigma: float | None = Field(None, description="that excursion in robust sigmas of its signal's steps")
+    glitch_signal: str | None = Field(
+        None, description="the signal it is in: a native state column, a canonical wrist part (`...right.wrist.rot6d`)"
+    )
+    glitch_frame: int | None = Field(None, description="frame farthest from the trend")
+    glitch_s: float | None = Field(None, description="how long the excursion stays above half its peak (s)")
+    plateau_fraction: float | None = Field(
+        None,
+        description="largest share of the moving frames an arm joint reads one value exactly, inside its limits,"
+        " while its command moves (`ingest.qa.plateau`); None when no joint has limits and a command",
+    )
+    plateau_signal: str | None = Field(None, description="the native state column of that plateau")
+    plateau_value: float | None = Field(None, description="the value it holds (rad or m, as its limits)")
+    plateau_frame: int | None = Field(None, description="first frame of its longest held run")
+    stream_frozen_s: float | None = Field(
+        None,
+        description="longest stretch one native stream repeats its row mid-episode while its command moves (s;"
+        " `ingest.qa.plateau.frozen_stream`); None without a commanded stream or below the grid's rate",
+    )
+    stream_frozen_signal: str | None = Field(None, description="that stream (`state.right_arm`)")
+    stream_frozen_frame: int | None = Field(None, description="its first frame")
+    clamp_fraction: float | None = Field(
+        None,
+        description="largest share of the moving frames a commanded joint's state and command both sit at one value"
+        " inside its limits, at the extreme of both (`ingest.qa.explain.channel_clamp`); None when no joint is judged",
+    )
+    clamp_signal: str | None = Field(None, description="the native state column of that clamp")
+    clamp_value: float | None = Field(None, description="the value it is clamped at (its limits' unit)")
+    explained_checks: list[str] | None = Field(
+        None,
+        description="per explained hold (`Explained`), the finding it would have been (qa_stream_frozen_s,"
+        " qa_plateau_fraction, qa_state_frozen_s, qa_native_saturated_fraction, qa_native_dead_dims)",
+    )
+    explained_by: list[Why] | None = Field(None, description="per explained hold, why (`Why`)")
+    explained_signals: list[str] | None = Field(None, description="per explained hold, the native column or stream")
+    explained_values: list[float] | None = Field(
+        None,
+        description="per explained hold, what the check measured (seconds, a share of frames; for still columns, how"
+        " many)",
+    )
+    nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
+    idle_start_s: float | None = Field(None, description="seconds before the first motion")
+    idle_end_s: float | None = Field(None, description="seconds after the last motion")
+    trim_start: int | None = Field(None, description="first frame kept after trimming the idle start")
+    trim_stop: int | None = Field(None, description="frame after the last kept one")
+    tracking_corr: float | None = Field(
+        None,
+        description="action/state correlation at the best lag: the worst moving dim's (`measure_episode`), the median"
+        " over the paired moving native columns at ingest (`ingest.qa.phase`)",
+    )
+    tracking_lag_s: float | None = Field(None, description="median best lag of the state behind the action (s)")
+    fingerprint: list[int] | None = Field(None, description="min-hash content fingerprint (uint32 values)")
 
 
 class Explained(Frozen):

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.arrow import arrow_schema, arrow_type
 from schemas.behaviour import BehaviourConfig
 from schemas.frozen import Frozen
-from schemas.thresholds import record_model, threshold_model
+from schemas.thresholds import threshold_model
 from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -58,16 +58,60 @@ class _QA(Frozen):
 QAConfig = threshold_model("QAConfig", _QA, "qa.toml")
 
 
-class _Record(BaseModel):
+class QARecord(BaseModel):
     """One episode's measured invariants; None where the invariant does not apply (see the module docstring).
 
     Unknown keys are ignored, so a lineage a newer version wrote (more invariants) still reads."""
 
     model_config = ConfigDict(extra="ignore")
 
-
-# its fields, each an invariant (`approach_hist`'s bins are APPROACH_BIN_DEG wide): schemas/qa_record.toml
-QARecord = record_model("QARecord", _Record, "qa_record.toml")
+    frames: int | None = Field(None, ge=0, description="frames of the episode")
+    hands_in_front: float | None = Field(
+        None,
+        description="fraction of frames with hand keypoints and a posed camera whose keypoints are mostly in"
+        " front of it",
+    )
+    hands_in_image: float | None = Field(
+        None,
+        description="fraction of those frames whose keypoints mostly project inside the image, through the camera's"
+        " lens model (`schemas.camera_model`: pinhole, Kannala-Brandt, FISHEYE624)",
+    )
+    hands_past_video: float | None = Field(
+        None,
+        description="fraction of the raw episode's hand samples more than a frame period before the posed camera's"
+        " first frame or after its last (left out of the episode: its span stops at the video's ends)",
+    )
+    hands_ahead: float | None = Field(
+        None, description="egocentric: fraction of tracked wrists ahead of the wearer (x > 0 in the reference frame)"
+    )
+    hands_below_eyes: float | None = Field(
+        None, description="egocentric: fraction of tracked wrists below the first camera position (z < 0)"
+    )
+    approach_down: float | None = Field(None, description="fraction of wrist frames whose approach axis is top-down")
+    approach_side: float | None = Field(None, description="fraction of wrist frames approaching from the side")
+    approach_up: float | None = Field(None, description="fraction of wrist frames whose approach axis points up")
+    approach_hist: list[int] | None = Field(
+        None, description=f"wrist frames per {APPROACH_BIN_DEG} deg bin of the approach axis's angle from straight down"
+    )
+    speed_p50: float | None = Field(None, description="median wrist speed (m/s)")
+    speed_p95: float | None = Field(None, description="95th percentile wrist speed (m/s)")
+    speed_p99: float | None = Field(None, description="99th percentile wrist speed (m/s)")
+    speed_limit: float | None = Field(None, description="the embodiment's validity speed limit (m/s)")
+    acc_p50: float | None = Field(None, description="median wrist acceleration (m/s^2)")
+    acc_p95: float | None = Field(None, description="95th percentile wrist acceleration (m/s^2)")
+    acc_p99: float | None = Field(None, description="99th percentile wrist acceleration (m/s^2)")
+    acc_limit: float | None = Field(None, description="the embodiment's validity acceleration limit (m/s^2)")
+    hand_length: float | None = Field(None, description="median wrist -> middle fingertip bone chain (m)")
+    bone_length_cv: float | None = Field(None, description="median over bones of their length's std / mean")
+    gripper_min: float | None = Field(None, description="smallest gripper opening (0 closed .. 1 open)")
+    gripper_p5: float | None = Field(None, description="5th percentile gripper opening (0 closed .. 1 open)")
+    gripper_p95: float | None = Field(None, description="95th percentile gripper opening (0 closed .. 1 open)")
+    gripper_max: float | None = Field(None, description="largest gripper opening (0 closed .. 1 open)")
+    action_pos_err: float | None = Field(None, description="p95 |state t + action delta - state t+1| (m)")
+    action_rot_err: float | None = Field(None, description="p95 rotation angle between them (deg)")
+    left_of_right: float | None = Field(
+        None, description="fraction of two-handed frames with the left wrist to the left (+y) of the right one"
+    )
 
 
 CATALOG_PREFIX = "qa_"

@@ -2,15 +2,11 @@
 `schemas.qa.QAConfig`, `schemas.canonicalize.QualityConfig` and `ValidityConfig`) are tables of a TOML file beside
 their module, one table a field: its `default` (its type is the field's: a float, an int or a bool), its bounds
 (`gt`, `ge`, `lt`, `le`) and its `description`, where the measured figures behind the default stand. A job spec's
-keys are the field names, and a bad value's error names its field, as for a model written out in Python.
-
-The measured values a QA check records (`schemas.behaviour_record.BehaviourRecord`) are tables the same way, with a
-`type` (`TYPES`) in place of the default: each field is None where its check does not apply (`record_model`)."""
+keys are the field names, and a bad value's error names its field, as for a model written out in Python."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -18,9 +14,6 @@ from pydantic import BaseModel, Field, create_model
 
 M = TypeVar("M", bound=BaseModel)
 KEYS = frozenset({"default", "gt", "ge", "lt", "le", "description"})
-RECORD_KEYS = KEYS - {"default"} | {"type"}
-TYPES: dict[str, Any] = {"float": float, "int": int, "str": str, "list[int]": list[int], "list[float]": list[float]}
-TYPES["list[str]"] = list[str]
 
 
 def threshold_fields(text: str, where: str) -> dict[str, Any]:
@@ -39,28 +32,6 @@ def threshold_fields(text: str, where: str) -> dict[str, Any]:
 def threshold_model(name: str, base: type[M], toml_name: str) -> type[M]:
     """The model `name`: `base` (its config, its non-scalar fields, its methods and validators) with the thresholds
     of `schemas/<toml_name>` as fields, defined as if in `base`'s module."""
-    fields = threshold_fields(_read(toml_name), f"schemas/{toml_name}")
+    text = resources.files("schemas").joinpath(toml_name).read_text(encoding="utf-8")
+    fields = threshold_fields(text, f"schemas/{toml_name}")
     return create_model(name, __base__=base, __module__=base.__module__, **fields)
-
-
-def record_fields(text: str, where: str, types: Mapping[str, Any] = TYPES) -> dict[str, Any]:
-    """`create_model` field definitions of a record's TOML `text`, in its order: each of the table's `type` (a key of
-    `types`) or None, None by default; a table with another key or type is refused naming `where` and the field."""
-    fields: dict[str, Any] = {}
-    for name, table in tomllib.loads(text).items():
-        if not isinstance(table, dict) or table.get("type") not in types or set(table) - RECORD_KEYS:
-            raise ValueError(
-                f"{where} [{name}]: a record field is a table of {sorted(RECORD_KEYS)}, its type one of {sorted(types)}"
-            )
-        fields[name] = (types[table.pop("type")] | None, Field(None, **table))
-    return fields
-
-
-def record_model(name: str, base: type[M], toml_name: str, types: Mapping[str, Any] = TYPES) -> type[M]:
-    """The record `name`: `base` (its config, its docstring, its methods) with the fields of `schemas/<toml_name>`."""
-    fields = record_fields(_read(toml_name), f"schemas/{toml_name}", types)
-    return create_model(name, __base__=base, __module__=base.__module__, __doc__=base.__doc__, **fields)
-
-
-def _read(toml_name: str) -> str:
-    return resources.files("schemas").joinpath(toml_name).read_text(encoding="utf-8")

@@ -1,6 +1,5 @@
 """Thresholds as data (schemas/thresholds.py): every TOML table becomes a typed field with its bounds and its
-description, a bad value's error names its field, and a malformed table is refused naming file and field; a measured
-record's tables become fields of their type or None."""
+description, a bad value's error names its field, and a malformed table is refused naming file and field."""
 
 from __future__ import annotations
 
@@ -8,10 +7,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.behaviour import BehaviourConfig
-from schemas.behaviour_record import BehaviourRecord
 from schemas.canonicalize import QualityConfig, ValidityConfig
-from schemas.qa import APPROACH_BIN_DEG, QAConfig, QARecord
-from schemas.thresholds import record_fields, threshold_fields, threshold_model
+from schemas.qa import QAConfig
+from schemas.thresholds import threshold_fields, threshold_model
 
 TOML = """
 [speed]
@@ -71,47 +69,3 @@ def test_the_config_models_keep_their_keys_and_name_a_bad_field() -> None:
 def test_a_model_is_its_base_with_the_fields(tmp_path) -> None:
     model = threshold_model("Planted", _Base, "quality.toml")
     assert issubclass(model, _Base) and model().min_frames == 5 and model.__name__ == "Planted"
-
-
-RECORD = """
-[frames]
-type = "int"
-ge = 0
-description = "a count"
-
-[names]
-type = "list[str]"
-description = "some names"
-"""
-
-
-def test_a_record_table_is_a_field_of_its_type_or_none() -> None:
-    fields = record_fields(RECORD, "r.toml")
-    assert [(k, t) for k, (t, _) in fields.items()] == [("frames", int | None), ("names", list[str] | None)]
-    assert fields["frames"][1].default is None and fields["names"][1].description == "some names"
-
-
-@pytest.mark.parametrize(
-    ("text", "field"),
-    [
-        ('[a]\ntype = "float"\ndefault = 1.0\n', "[a]"),  # a record field has no default but None
-        ('[b]\ntype = "complex"\n', "[b]"),  # a type it does not know
-        ("[c]\ndescription = 'x'\n", "[c]"),  # no type
-    ],
-)
-def test_a_malformed_record_table_names_file_and_field(text: str, field: str) -> None:
-    with pytest.raises(ValueError, match=rf"r\.toml \{field}"):
-        record_fields(text, "r.toml")
-
-
-def test_the_records_keep_their_fields_bounds_and_name_a_bad_value() -> None:
-    assert list(QARecord.model_fields)[:2] == ["frames", "hands_in_front"] and QARecord().frames is None
-    assert list(BehaviourRecord.model_fields)[-1] == "fingerprint" and type(BehaviourRecord()).__module__ == (
-        "schemas.behaviour_record"
-    )
-    with pytest.raises(ValidationError) as err:
-        QARecord(frames=-1)
-    assert [e["loc"] for e in err.value.errors()] == [("frames",)]
-    with pytest.raises(ValidationError):
-        BehaviourRecord(explained_by=["looks fine"])  # a Why outside the four
-    assert f"per {APPROACH_BIN_DEG} deg bin" in (QARecord.model_fields["approach_hist"].description or "")
