@@ -34,7 +34,7 @@ from ingest.lerobot.errors import (
 )
 from ingest.lerobot.stats import ImageStats, stats_bound
 from ingest.lerobot.table import to_arrow, value_type
-from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder
+from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder, wait_limit_s
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
 
 FRAMES_FILE = "frames.arrow"
@@ -222,7 +222,11 @@ class EpisodeBuilder:
         if enc is None:
             h, w, _ = img.shape
             base = VideoEncoder(self.stage_dir / f"{key}.mp4", w, h, self.fps, self.codec)
-            enc = ThreadedVideoEncoder(base) if self._threaded else base
+            # fed from a thread of its own wherever no watchdog owns the deadline (waits bounded: in-process writes),
+            # so a codec stuck on a frame is an EncoderHungError, never a caller blocked for good (SVT-AV1 4.1.0 once
+            # hung in svt_av1_enc_send_picture in a test's write, at a load of 28)
+            bounded = wait_limit_s(1, w, h) is not None
+            enc = ThreadedVideoEncoder(base) if self._threaded or bounded else base
             self._encoders[key] = enc
             self._image_stats[key] = ImageStats(h, w, self._expected_frames)
         self._image_stats[key].add(img)

@@ -57,7 +57,8 @@ def test_the_episode_writers_wrapping_keeps_the_fault(tmp_path: Path) -> None:
     b = EpisodeBuilder(tmp_path / "stage", feats, fps=10, codec=VideoCodec(), dataset="d", label="ep", task="t")
     for f in _frames(12):
         b.add_frame({"observation.images.cam": f})
-    _refusing(b._encoders["observation.images.cam"], 1)  # type: ignore[arg-type]
+    threaded = b._encoders["observation.images.cam"]  # in-process: fed from its own thread (waits bounded)
+    _refusing(threaded._enc, 1)  # type: ignore[union-attr]
     with pytest.raises(EpisodeError, match="could not finish the episode: Invalid argument") as info:
         b.finish()
     assert isinstance(encoder_fault(info.value), av.error.ArgumentError)

@@ -224,3 +224,23 @@ def test_waits_are_unbounded_where_the_caller_owns_the_deadline(tmp_path: Path, 
     assert len(list(decode_frames(tmp_path / "whole.mp4"))) == 4
     with pytest.raises(EncoderHungError):
         write("cut.mp4").close()
+
+
+def test_a_codec_stuck_on_a_frame_in_an_in_process_write_fails_in_bounded_time(
+    tmp_path: Path, stuck: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SVT-AV1 once hung inside `svt_av1_enc_send_picture` in a test's in-process write (the caller blocked for good,
+    the suite with it): where no watchdog owns the deadline the writer feeds the codec from its own thread, so the
+    hang is an EpisodeError naming the camera, and the builder aborts."""
+    root = tmp_path / "ds"
+    write_canonical_dataset(root, [2])
+    with LeRobotWriter.open(root) as w:
+        info = w.info
+    monkeypatch.setattr(VideoEncoder, "encode_frame", lambda self, frame: stuck.wait(HANG_S))
+    builder = stage_episode(root, info, VideoCodec(), task="t", label="w/1")
+    t0 = time.monotonic()
+    with pytest.raises(EpisodeError, match=r"SVT-AV1 did not take a frame for observation\.images\.\w+\.mp4 in 1 s"):
+        for f in canonical_frames(40):
+            builder.add_frame(f)
+    builder.abort()
+    assert not builder.stage_dir.exists() and time.monotonic() - t0 < 10
