@@ -355,8 +355,7 @@ OPTIONS = (
 
 
 def cli_curate(args: argparse.Namespace) -> int:
-    """`eidata curate ROOT --name NAME --where SQL [--balance none|source|subset] [--val-fraction F]
-    [--routing FILE] [--overwrite]`. Exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
+    """`eidata curate`: exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError

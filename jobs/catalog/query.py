@@ -103,10 +103,8 @@ def run_query(
     limits: SqlLimits | None = None,
     usage: Usage | None = None,
 ) -> pa.Table:
-    """Run `sql` over the catalog views; a statement that returns nothing gives an empty table. Unless
-    `unrestricted`, only SELECT statements (or the EXPLAIN of one) run (`jobs.catalog.guard.ReadOnlyError` for others)
-    and no file can be read or written but through the views. With `limits` the statement runs in a child process
-    within them (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
+    """Run `sql` over the catalog views (the module's doc says what runs); a statement that returns nothing gives an
+    empty table. With `limits` it runs in a child process within them (`jobs.catalog.bounded.run_bounded`)."""
     return _run(corpus_root, sql, partial(_table, sql), unrestricted, limits, usage)
 
 
@@ -312,8 +310,7 @@ OPTIONS = (
 
 
 def cli_query(args: argparse.Namespace) -> int:
-    """`eidata query ROOT "SQL" [--format table|csv|json] [--unrestricted]`: print the result; exit 2 for bad SQL,
-    a statement refused or a missing root. `--describe [VIEW]`: the views' columns (`jobs.catalog.views`)."""
+    """`eidata query`: print the result; exit 2 for bad SQL, a statement refused or a missing root."""
     if (view := getattr(args, "describe", None)) is not None:
         from jobs.catalog.views import describe
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
@@ -127,16 +126,12 @@ class EpisodeSample:
 def episode_sample(ds: DatasetView, i: int, label: str, count: int = 4) -> EpisodeSample:
     """`count` frames of episode `i` (its main camera) and the canonical state and action dims its mask uses."""
     key = main_video_key(ds.info.video_keys)
-    n = int(ds.episodes[i]["length"])
-    idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))}) if n else []
-    frames: dict[int, np.ndarray] = {}
-    if key is not None and idx:
-        frames = dict(decode_frames(ds.root / ds.info.video_file(int(ds.episodes[i]["episode_index"]), key), idx))
+    idx, frames = ds.frames(i, key, count) if key is not None else ([], [])
     mask = ds.mask(i)
     cols = ds.columns(i, [c for c in (STATE, ACTION) if ds.info.features.get(c) is not None])
     used = np.flatnonzero(mask) if mask is not None else None
     signals = {k: (v[:, used] if used is not None and v.ndim == 2 else v) for k, v in cols.items()}
-    return EpisodeSample(label, [frames[t] for t in idx if t in frames], [t for t in idx if t in frames], signals)
+    return EpisodeSample(label, frames, idx, signals)
 
 
 def pair_figure(flagged: EpisodeSample, clean: EpisodeSample | None, fps: float) -> Figure:
