@@ -21,7 +21,7 @@ from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
 from jobs.report.markup import escape, figure
-from jobs.report.plots import TIER_COLORS, _empty, png_data_uri
+from jobs.report.plots import TIER_COLORS, png_data_uri, stacked_figure
 from schemas.canonical import ACTION, STATE, main_video_key
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import MANIFEST_JSON, Manifest
@@ -91,24 +91,16 @@ def manifests(root: Path) -> list[Manifest]:
 
 def counts_figure(rows: list[dict[str, Any]]) -> Figure:
     """Episodes per source: written by tier, and quarantined, as stacked bars with their counts."""
-    sources = sorted({r["source"] for r in rows})
-    fig = Figure(figsize=(8, 0.32 * len(sources) + 1.1), layout="constrained")
-    if not rows:
-        return _empty(fig, "no episodes in the catalog")
-    ax = fig.add_subplot()
-    parts = [(t, c) for t, c in TIER_COLORS.items()] + [("rejected", "#495057"), ("quarantined", QUARANTINED_COLOR)]
-    left = np.zeros(len(sources))
-    for what, color in parts:
-        n = np.array([sum(r[what] for r in rows if r["source"] == s) for s in sources], float)
-        if not n.any():
-            continue
-        ax.barh(sources, n, left=left, color=color, label=what)
-        for y, (x0, k) in enumerate(zip(left, n, strict=True)):
-            if k:
-                ax.text(x0 + k / 2, y, f"{int(k)}", ha="center", va="center", fontsize=8, color="white")
-        left += n
+    parts = [*TIER_COLORS.items(), ("rejected", "#495057"), ("quarantined", QUARANTINED_COLOR)]
+    empty = "no episodes in the catalog"
+    fig, ax, _ = stacked_figure(rows, parts, lambda r, what: r[what], (1.1, 0.32), empty, "constrained")
+    if ax is None:
+        return fig
+    for bar in ax.patches:  # each part's count on its segment
+        if (k := bar.get_width()) > 0:
+            y = bar.get_y() + bar.get_height() / 2
+            ax.text(bar.get_x() + k / 2, y, f"{int(k)}", ha="center", va="center", fontsize=8, color="white")
     ax.set_xlabel("episodes")
-    ax.invert_yaxis()
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return fig
 
