@@ -25,10 +25,8 @@ def export_corpus(
     dry_run: bool = False,
     progress: bool | None = None,
 ) -> list[DatasetExport]:
-    """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
-    opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
-    for a dry run (`read_corpus`: no lease, nothing written). With `out`: a copy of every dataset there, with its
-    modality (`gr00t_copy.export_copies`), the corpus only read."""
+    """`export_gr00t` of the corpus at `where`, opened for the export (`open_corpus`: a bucket's leased, published at
+    the clean end), or only read for a dry run or with `out` (a copy of every dataset there: `gr00t_copy`)."""
     if out is not None:
         with read_corpus(where, options, meta=True) as corpus:
             return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)

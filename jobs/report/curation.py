@@ -1,10 +1,7 @@
-"""What a curator acts on, for the report: per source and dataset how many episodes were written (by tier: low and
-rejected are those a finding demoted), lost their action or their hands, and were quarantined (the losses by reason:
-`jobs.catalog.losses`); the manifests curated from the corpus;
-every episode in one table, flagged ones first, each flagged episode's frames and signals beside a clean episode of the
-same dataset. (The exports made from it: `jobs.report.exports`.)
-
-Counts and reasons come from the catalog's views (`jobs.catalog.views`), frames and signals from the datasets' files.
+"""What a curator acts on, for the report: per source and dataset the episodes written, lost and quarantined (the
+losses by reason: `jobs.catalog.losses`), the manifests curated from the corpus, every episode in one table, and each
+flagged episode beside a clean one of its dataset. Counts come from the catalog's views, frames and signals from the
+datasets' files.
 """
 
 from __future__ import annotations

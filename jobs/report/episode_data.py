@@ -1,11 +1,7 @@
-"""What the page of one episode shows (`jobs.report.episode_page`), read for a dataset and an episode index: its
-catalog row (tier, reasons, length), the findings behind its tier (the `verdicts` view), its lineage, a strip of
-decoded frames per camera at known frame indices (`ingest.lerobot.video_read.decode_frames`, the project's reader) and
-its signals over time: the canonical state and action dims its mask fills, the native state and action, and per hand
-whether it is tracked (`observation.hand_valid`) when the dataset has hands.
-
-An episode is named `DATASET:INDEX`, DATASET as the catalog's `dataset` column has it (`datasets/oxe/bridge`) or
-without its `datasets/` prefix; one the corpus lacks is an `EpisodeNotFound` naming the dataset and the index.
+"""What the page of one episode shows (`jobs.report.episode_page`, jobs/report/README.md), read for a dataset and an
+episode index: its catalog row, the findings behind its tier (the `verdicts` view), its lineage, a strip of decoded
+frames per camera (`ingest.lerobot.video_read.decode_frames`, the project's reader) and its signals over time. An
+episode the corpus lacks is an `EpisodeNotFound` naming the dataset and the index.
 """
 
 from __future__ import annotations
