@@ -101,44 +101,18 @@ class SqlLimits:
         ]
 
 
-# `eidata query` / `curate`: the flags that raise the limits, named by SqlLimitError's messages
-OPTIONS = (
+# `eidata query` / `curate`: the flags that raise the limits (`--sql-memory-mib` ...), named by SqlLimitError's messages
+OPTIONS = tuple(
     Arg(
-        ("--sql-memory-mib",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "MIB",
-            "help": f"memory the process running the SQL may use (default {SqlLimits().memory_mib})",
-        },
-    ),
-    Arg(
-        ("--sql-threads",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "N",
-            "help": f"threads the SQL may use (default {SqlLimits().threads})",
-        },
-    ),
-    Arg(
-        ("--sql-deadline-s",),
-        {
-            "type": float,
-            "default": None,
-            "metavar": "S",
-            "help": f"seconds the SQL may run before it is stopped (default {SqlLimits().deadline_s:g})",
-        },
-    ),
-    Arg(
-        ("--sql-output-mib",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "MIB",
-            "help": f"size of the printed result, csv or json (default {SqlLimits().output_mib})",
-        },
-    ),
+        (f"--sql-{name.replace('_', '-')}",),
+        {"type": kind, "default": None, "metavar": var, "help": f"{text} (default {getattr(SqlLimits(), name):g})"},
+    )
+    for name, kind, var, text in (
+        ("memory_mib", int, "MIB", "memory the process running the SQL may use"),
+        ("threads", int, "N", "threads the SQL may use"),
+        ("deadline_s", float, "S", "seconds the SQL may run before it is stopped"),
+        ("output_mib", int, "MIB", "size of the printed result, csv or json"),
+    )
 )
 
 
