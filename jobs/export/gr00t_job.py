@@ -51,10 +51,6 @@ def _summary(results: list[DatasetExport]) -> str:
     return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
 
 
-def _where(args: argparse.Namespace) -> str:
-    return str(args.root)
-
-
 def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
     # the credential and endpoint from the AWS environment
     out = getattr(args, "out", None) or None
@@ -77,7 +73,7 @@ def failed(results: list[DatasetExport]) -> bool:
 # Exit 0 when every dataset has a valid modality.json, 1 when one was refused or failed, 2 for a bad call
 cli = Stage(
     "export",
-    _where,
+    lambda args: str(args.root),
     _export,
     _summary,
     failed,
