@@ -1,12 +1,10 @@
-"""`eidata query ROOT "SQL"`: DuckDB over the catalog's views (`VIEWS`).
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog's views (`VIEWS`), within memory, thread and time limits in a
+child process (`jobs.catalog.bounded`).
 
 A connection is in memory and scans the parquet parts through Arrow: nothing is imported or cached, so a query sees
-the catalog files as they are when it connects. By default DuckDB itself opens no file at all (`_lock`: external access
-off with no allowed path, no extension installed or loaded, the configuration locked), so no statement can write one,
-and only a SELECT (or the EXPLAIN of one) runs, without the functions that reveal settings (`jobs.catalog.guard`);
-`unrestricted` (`--unrestricted`) gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller.
-`eidata query` runs the statement within memory, thread and time limits in a child process
-(`jobs.catalog.bounded`)."""
+the catalog files as they are when it connects. By default DuckDB itself opens no file at all (`_lock`), so no
+statement can write one, and only a SELECT (or the EXPLAIN of one) runs (`jobs.catalog.guard`); `--unrestricted`
+gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller."""
 
 from __future__ import annotations
 
