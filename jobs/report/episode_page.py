@@ -204,10 +204,6 @@ def episode_html(root: Path, dataset: str, index: int) -> str:
     )
 
 
-def write_episode_page(root: Path, dataset: str, index: int, out: Path) -> Path:
-    return write_text_atomic(Path(out), episode_html(root, dataset, index))
-
-
 def write_pages(root: Path, links: EpisodeLinks, folder: Path, limit: int | None) -> EpisodeLinks:
     """The pages of the first `limit` (None: all) episodes of `links`, each written in `folder` at its
     `episode_href`; one the corpus cannot show is said in `links.unwritten` (and so in the report's note)."""
