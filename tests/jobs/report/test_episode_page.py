@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from ingest.lerobot.video_read import decode_frames
-from jobs.report.episode_data import episode_detail, frame_indices
+from jobs.report.data import frame_indices
+from jobs.report.episode_data import episode_detail
 from jobs.report.episode_page import PLOT_LEFT, PLOT_RIGHT, episode_html, signals_figure
 from jobs.report.plots import DPI
 from tests.jobs.report.episode_corpus import DATASET, FINDING, LENGTHS, NOTE, REASONS, write_episode_corpus
