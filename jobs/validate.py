@@ -126,8 +126,7 @@ def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
 
 
 def dataset_source_quirks(root: Location) -> list[Quirk]:
-    """The findings of the source a corpus dataset (`<corpus>/datasets/<source>/<subset>`) was ingested from that
-    concern it, as quirks."""
+    """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
     root = locate(root)
     if not Root(root).paths or root.parent.parent.name != DATASETS_DIR:
         return []

@@ -267,8 +267,7 @@ class Committer:
         self.actors.append(actor.remote(*self._args()))
 
     def _reap(self, *, block: bool = False, everything: bool = False) -> None:
-        """Book the calls already answered; `block`: until at most `max_unanswered` raw episodes are out;
-        `everything`: all."""
+        """Book the answered calls; `block`: until at most `max_unanswered` raw episodes are out; `everything`: all."""
         import ray
 
         while self.outstanding:

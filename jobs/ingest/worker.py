@@ -89,8 +89,7 @@ class Attempt:
 
     @cached_property
     def registry(self) -> EmbodimentRegistry | None:
-        """The shipped embodiments, and the robot the task's source declares (for this job only); None: the
-        shipped."""
+        """The shipped embodiments and the robot the task's source declares (this job only); None: the shipped."""
         robot = self.task.source.robot
         return registry_with({robot.name: robot}) if isinstance(robot, RobotSpec) else None
 

@@ -41,8 +41,7 @@ class Settled:
 
 
 def embodiment_of(src: Any, index: int) -> str | None:
-    """The episode's embodiment as the catalog decides it: its lineage's, else its dataset's action info, else its
-    robot_type."""
+    """The episode's embodiment as the catalog has it: its lineage's, else its action info's, else robot_type."""
     lineage = src.episodes.get(index, {}).get("eidata") or {}
     info = (src.features.get(ACTION) or {}).get("info") or {}
     return lineage.get("embodiment") or info.get("embodiment") or src.info.get("robot_type")
