@@ -1,10 +1,8 @@
 """The job spec's robots (issue 55 item 2): a description given in the spec, per source (`robot:` under it) or once
-in the `robots:` section that sources name, validated before any work like the rest of the spec, each error naming
-its field (`robots.<name>.urdf`, `robots.<name>.arms.right.eef_link`, ...) and its cause: a URDF that is missing or
-unreadable, a joint or link the URDF lacks, a joint off the wrist's chain, a gripper range with no width, wrists
-beyond reach. The checks on names and reach are the ones the shipped robots' tests run (`ingest.kinematics.
-invariants`). The robot is registered for the job only (`schemas.robots.declared.registry_with`); its source, in
-the lineage of every episode, is the spec's path and the URDF's SHA-256."""
+in the `robots:` section that sources name, validated before any work, each error naming its field
+(`robots.<name>.arms.right.eef_link`) and its cause, with the checks the shipped robots' tests run
+(`ingest.kinematics.invariants`). The robot is registered for the job only (`schemas.robots.declared.registry_with`);
+its source, in the lineage of every episode, is the spec's path and the URDF's SHA-256."""
 
 from __future__ import annotations
 

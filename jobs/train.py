@@ -205,7 +205,7 @@ def used_and_left_out(report: IndexReport) -> str:
 
 
 def cli_eval(args: argparse.Namespace) -> int:
-    """`eidata eval --checkpoint PATH --manifest DIR [--split val]`: exit 0, 1 for data/checkpoint problems."""
+    """`eidata eval`: exit 0, 1 for data/checkpoint problems."""
     from adapters.storage.atomic import write_text_atomic
     from adapters.storage.digests import CatalogError
     from jobs.catalog.census import check_manifest_corpus

@@ -1,14 +1,10 @@
 """`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
 
-The report is the LeRobot adapter's validation (`DatasetMeta`'s quirks for v2.x, the adapter's v3 reading, ghost
-cameras) plus `adapters.lerobot.checks` (stats shapes, default columns, v3 rows, video frame counts, GR00T modality);
-for datasets eidata wrote, the geometry and behaviour QA of their episodes (`ingest.qa.dataset`: an info line of
-measured values and a `qa_*` warning per finding, judged with the thresholds stored with the episodes at ingest, the
-verdict step's copies and dead dims as their lineage records them); for a dataset of a corpus, what its source could
-not give (`schemas.findings`) as `source_<code>` quirks, an error of the source a warning here (the dataset loads).
-PATH may be a dataset, a corpus root (then also the source findings that concern no written dataset) or a folder with
-datasets one or two levels below. Exit code: 0 clean (infos and warnings allowed), 1 when any dataset has an error
-(or a warning with `--strict`), 2 when PATH holds no dataset.
+The report is the LeRobot adapter's validation plus `adapters.lerobot.checks`; for datasets eidata wrote, the geometry
+and behaviour QA of their episodes (`qa_quirks`); for a dataset of a corpus, what its source could not give
+(`source_quirks`). PATH may be a dataset, a corpus root (then also the source findings that concern no written
+dataset) or a folder with datasets one or two levels below. Exit code: 0 clean (infos and warnings allowed), 1 when
+any dataset has an error (or a warning with `--strict`), 2 when PATH holds no dataset.
 """
 
 from __future__ import annotations
@@ -130,8 +126,7 @@ def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
 
 
 def dataset_source_quirks(root: Location) -> list[Quirk]:
-    """The findings of the source a corpus dataset (`<corpus>/datasets/<source>/<subset>`) was ingested from that
-    concern it, as quirks."""
+    """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
     root = locate(root)
     if not Root(root).paths or root.parent.parent.name != DATASETS_DIR:
         return []

@@ -1,11 +1,7 @@
-"""What the catalog build indexes about behaviour QA beside the episode rows; it judges nothing and never rewrites a
-tier (copies and dead dims are the curation step `eidata verdicts`, recorded in the lineage):
-- `catalog/verdicts/` (view `verdicts`): one row per finding behind an episode's tier, ingest's (re-derived from its
-  behaviour record and the thresholds stored with it) and the verdict step's, with value, threshold and the episode
-  it was compared with;
-- `catalog/findings/` (view `findings`): per dataset, task imbalance and episodes shorter than the policy window;
-  informative, no tier changes.
-A dataset is judged with the thresholds stored with its episodes at ingest (`recorded_thresholds`), never a spec file.
+"""What the catalog build indexes about behaviour QA beside the episode rows (views `verdicts` and `findings`); it
+judges nothing and never rewrites a tier (copies and dead dims are the curation step `eidata verdicts`, recorded in the
+lineage). A dataset is judged with the thresholds stored with its episodes at ingest (`recorded_thresholds`), never a
+spec file.
 """
 
 from __future__ import annotations

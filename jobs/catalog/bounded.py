@@ -1,25 +1,21 @@
 """User SQL (`eidata query`, `eidata curate --where`) run within a memory limit, a thread limit and a wall-clock
 deadline, in a child process the caller can always stop.
 
-DuckDB's own bounds come first: `memory_limit`, `threads` and no temp directory (a query that would spill fails instead:
-nothing is written), set before the configuration is locked (`jobs.catalog.query.connect`), and `interrupt()` from a
-timer at the deadline. They are not enough alone (measured on DuckDB 2.0.1, reliability review 5, 3d-3e): a scalar
-function allocates its result outside the buffer manager, so `printf('%2000000000d', 1)` reached 2 GiB under a 1 GiB
-`memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look at the
-interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child process whose
-address space is capped (`RLIMIT_AS`: what it had mapped once connected, plus what is left of the memory limit), which
-the kernel ends `GRACE_S` after the deadline (SIGALRM at its default action: no thread of the child's or the caller's
-has to run for it), and which the parent kills (SIGKILL) then if it has not answered.
+DuckDB's own bounds come first (`memory_limit`, `threads`, no temp directory: a query that would spill fails and
+writes nothing; `interrupt()` from a timer at the deadline). They are not enough alone (measured on DuckDB 2.0.1,
+reliability review 5, 3d-3e): `printf('%2000000000d', 1)` allocates outside the buffer manager and reached 2 GiB under
+a 1 GiB `memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look
+at the interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose
+address space is capped (`RLIMIT_AS`), which the kernel ends `GRACE_S` after the deadline (SIGALRM at its default
+action: no thread has to run for it), and which the parent kills (SIGKILL) then if it has not answered.
 
 The child is a fresh interpreter (`python -c child_main()`), never a fork of the caller: forked from a large process
 with many threads (pytest after three thousand tests: 1.6 GiB, Ray's, Arrow's and DuckDB's pools), `range(1e12)` under
-a 2 s deadline ran 165 s and `levenshtein` 55 s. What to run crosses as a pickle on the child's stdin (`open_` and
-`work` are module-level functions or `functools.partial`s of them). The deadline starts once the child has opened the
-views (it says so with `READY`): under load, importing Arrow's dataset module and reading the parts' schemas took
-seconds, which a short deadline must not count. The child sends back its result, or its error, and its peak RSS,
-pickled through a pipe of its own (its stdout goes to the caller's stderr: the caller's stdout is data); a limit hit
-becomes `SqlLimitError`, naming the limit and the flag that raises it. Starting the interpreter costs about 0.5 s a
-statement (0.8 s against 0.3 s forked, `SELECT count(*)` on a small catalog).
+a 2 s deadline ran 165 s and `levenshtein` 55 s. What to run crosses as a pickle on its stdin; the deadline starts once
+the child has opened the views (`READY`: under load that took seconds, which a short deadline must not count); the
+result or error and the child's peak RSS come back through a pipe of its own (its stdout goes to the caller's stderr:
+the caller's stdout is data). Starting the interpreter costs about 0.5 s a statement (0.8 s against 0.3 s forked,
+`SELECT count(*)` on a small catalog).
 """
 
 from __future__ import annotations
@@ -101,44 +97,18 @@ class SqlLimits:
         ]
 
 
-# `eidata query` / `curate`: the flags that raise the limits, named by SqlLimitError's messages
-OPTIONS = (
+# `eidata query` / `curate`: the flags that raise the limits (`--sql-memory-mib` ...), named by SqlLimitError's messages
+OPTIONS = tuple(
     Arg(
-        ("--sql-memory-mib",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "MIB",
-            "help": f"memory the process running the SQL may use (default {SqlLimits().memory_mib})",
-        },
-    ),
-    Arg(
-        ("--sql-threads",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "N",
-            "help": f"threads the SQL may use (default {SqlLimits().threads})",
-        },
-    ),
-    Arg(
-        ("--sql-deadline-s",),
-        {
-            "type": float,
-            "default": None,
-            "metavar": "S",
-            "help": f"seconds the SQL may run before it is stopped (default {SqlLimits().deadline_s:g})",
-        },
-    ),
-    Arg(
-        ("--sql-output-mib",),
-        {
-            "type": int,
-            "default": None,
-            "metavar": "MIB",
-            "help": f"size of the printed result, csv or json (default {SqlLimits().output_mib})",
-        },
-    ),
+        (f"--sql-{name.replace('_', '-')}",),
+        {"type": kind, "default": None, "metavar": var, "help": f"{text} (default {getattr(SqlLimits(), name):g})"},
+    )
+    for name, kind, var, text in (
+        ("memory_mib", int, "MIB", "memory the process running the SQL may use"),
+        ("threads", int, "N", "threads the SQL may use"),
+        ("deadline_s", float, "S", "seconds the SQL may run before it is stopped"),
+        ("output_mib", int, "MIB", "size of the printed result, csv or json"),
+    )
 )
 
 

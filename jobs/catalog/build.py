@@ -3,8 +3,6 @@
 The datasets are the source of truth: `rebuild_catalog` scans every dataset under `ROOT/datasets/` and replaces
 `catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.
 `catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone.
-
-The rows of one dataset are built in `rows.py`, the parquet parts written by `parts.py`; import those names from there.
 """
 
 from __future__ import annotations
@@ -159,9 +157,8 @@ FROM episodes GROUP BY ALL ORDER BY source, tier
 
 
 def cli_catalog(args: argparse.Namespace) -> int:
-    """`eidata catalog ROOT [--rehash]`: rebuild the catalog (a bucket's from its commit records, under the output's
-    lease), print the row count and a per-source summary. Exit 0 on success, 1 when a dataset cannot be cataloged or a
-    job holds the output, 2 for a missing root, bucket or credential."""
+    """`eidata catalog`: rebuild, print the row count and a per-source summary. Exit 0 on success, 1 when a dataset
+    cannot be cataloged or a job holds the output, 2 for a missing root, bucket or credential."""
     from adapters.storage.corpus import NotACorpus
     from adapters.storage.lease import OutputLeasedError
     from adapters.storage.urls import StorageError

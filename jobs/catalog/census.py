@@ -8,11 +8,8 @@ manifest of them, `export` of that manifest ended in a traceback. `catalog/episo
 parts, so it is swapped in with them by the rebuild's rename) names every dataset the rebuild read with its mark:
 episodes and frames from `meta/info.json`, the byte sizes of `meta/info.json` and `meta/episodes.jsonl`. Sizes, not
 times or digests: a copy of the corpus keeps them, a check reads no byte of a dataset but its small `info.json`, and
-every commit of a writer grows `episodes.jsonl` and rewrites `info.json`.
-
-`open_catalog` is the one way a command opens a corpus to read its catalog: the corpus (`read_corpus`), an interrupted
-step's marker refused (`jobs.runtime.intent.refuse_pending`), then this census checked (`check_census`), each refusal
-one line naming what differs and `eidata catalog ROOT`, which rebuilds the catalog of the datasets as they are.
+every commit of a writer grows `episodes.jsonl` and rewrites `info.json`. `open_catalog` is the one way a command
+opens a corpus to read its catalog.
 """
 
 from __future__ import annotations

@@ -185,17 +185,10 @@ def curate(
     verdicts: VerdictChoice | None = None,
     limits: SqlLimits | None = None,
 ) -> Path | str:
-    """Select episodes with `where` (one SQL expression over the `episodes` view's columns, checked by
-    `jobs.catalog.guard.check_expression`: no statement, subquery, file or unlisted function) and write
-    `manifests/<name>/`; returns that folder. The manifest's `query` holds the statement as it ran.
-
-    Rejected and quarantined episodes are never selected; `verdicts` overrules any verdict by its code, or leaves out
-    the episodes with one (`jobs.catalog.overrule.VerdictChoice`). Split: sha256 of episode_uid (`SplitRule.rule`).
+    """Select episodes with `where` (`select_episodes`: rejected and quarantined ones never) and write
+    `manifests/<name>/` (a bucket corpus's put with `options`); returns that folder as the user names it.
     balance="subset" gives every (source, subset) the same total weight (LARA), "source" every source, "none" weight
-    1 each. Refuses to replace an existing manifest unless `overwrite`. `corpus_root` may be a bucket URL (its catalog
-    read from a copy, the manifest put in the bucket with `options`: `adapters.storage.corpus.read_corpus`); the
-    manifest's URL is returned then. The selection runs within `limits` (memory, threads, deadline: `SqlLimits`'
-    defaults when None), SqlLimitError past one."""
+    1 each; split by sha256 of episode_uid (`SplitRule.rule`). Refuses to replace a manifest unless `overwrite`."""
     check_name(name)
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
@@ -355,8 +348,7 @@ OPTIONS = (
 
 
 def cli_curate(args: argparse.Namespace) -> int:
-    """`eidata curate ROOT --name NAME --where SQL [--balance none|source|subset] [--val-fraction F]
-    [--routing FILE] [--overwrite]`. Exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
+    """`eidata curate`: exit 0 on success, 1 when nothing can be written, 2 for bad SQL or arguments."""
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError

@@ -5,11 +5,9 @@ A curation expression (`eidata curate --where`) is one SQL expression over the `
 columns, constants, operators, CASE, CAST, lambdas over their own parameters and the pure scalar functions of
 `SAFE_FUNCTIONS` (no subquery, table function, window, aggregate, setting or file). The text that runs, and that a
 manifest records, is DuckDB's own rendering of that checked tree (`json_deserialize_sql`), so a comment or a quote in
-the user's text can never reshape the statement around it. A read-only query (`eidata query` without `--unrestricted`)
-is statements DuckDB classes as SELECT, or EXPLAIN of a SELECT (`duckdb.extract_statements`), calling no function that
-reveals settings (`REVEALING`) and reading no relation but the catalog's views, its own CTEs and two introspection
-views (a settings view such as `pg_settings` is refused by what it is, not by a list). Both run on a connection that
-opens no file at all (`jobs.catalog.query.connect`), so what cannot be written does not rest on these checks.
+the user's text can never reshape the statement around it. A read-only query (`eidata query` without `--unrestricted`):
+`check_read_only`. Both run on a connection that opens no file at all (`jobs.catalog.query.connect`), so what cannot
+be written does not rest on these checks.
 """
 
 from __future__ import annotations
@@ -298,7 +296,8 @@ def check_read_only(sql: str, tables: Iterable[str] = ()) -> None:
     """Every statement of `sql` only reads: a SELECT (DESCRIBE, SUMMARIZE and SHOW of one of `tables` are SELECTs to
     DuckDB) or the EXPLAIN of one (`EXPLAIN ANALYZE` runs what it explains: `EXPLAIN ANALYZE COPY` wrote a file), with
     no function that reveals settings (`REVEALING`) and no relation but `tables`, the statement's CTEs and
-    `INTROSPECTION_VIEWS` (`_check_relations`). Raises ReadOnlyError naming the first that does not, or
+    `INTROSPECTION_VIEWS` (a settings view such as `pg_settings` is refused by what it is, not by a list:
+    `_check_relations`). Raises ReadOnlyError naming the first that does not, or
     duckdb.ParserException for text that does not parse. What it checks is DuckDB's parse; that nothing can be
     written is the connection's (`jobs.catalog.query._lock`)."""
     statements = duckdb.extract_statements(sql)

@@ -1,14 +1,11 @@
 """A manifest written or replaced in one step: `manifests/<name>/` holds the old manifest or the new one whole, at
-every instant, whatever kills the writer (issue 67 item 7).
+every instant, whatever kills the writer (issue 67 item 7: `curate --overwrite` killed between its two renames left
+the old `manifest.json`, 4 entries, beside new entries of 21 rows, and `export --dry-run` took the mix for a manifest).
 
-`eidata curate --overwrite` put `entries.parquet` and then `manifest.json`, each by a rename: killed between the two
-it left the old `manifest.json` (4 entries, its old `where`) beside the new entries (21 rows), and `export --dry-run`
-took the mix for a manifest of 21 episodes; the rerun left a temporary file in the folder. Now the entries go to a
-file named by their digest (`schemas.manifest.entries_name`), beside the old one, and `manifest.json`, which names it,
-is replaced by one rename: the commit point. Readers open the entries through `manifest.json`
-(`schemas.manifest.entries_file`), so before that rename they read the old pair, after it the new. Only then are the
-entries no manifest names, and the temporary files of a killed writer, removed (`_sweep`, also run first, so a rerun
-leaves none); an flock on the folder keeps two writers of one name from sweeping each other's entries.
+The entries go to a file named by their digest (`schemas.manifest.entries_name`) beside the old one, and
+`manifest.json`, which names it, is replaced by one rename: the commit point (readers open the entries through it,
+`schemas.manifest.entries_file`). Only then are unnamed entries and a killed writer's temporary files removed
+(`_sweep`, also run first); an flock on the folder keeps two writers of one name from sweeping each other's entries.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Which verdicts a manifest follows (`eidata curate --include-verdict / --exclude-verdict`): by default every one, an
-episode's tier as the catalog gives it; a code overruled sets that check's verdicts aside, whichever moment gave them
-(an adapter's, ingest's judging, `eidata verdicts`), and the tier is computed again from the episode's other verdicts
-(`schemas.tiers.tier_of`, over the catalog's `default_tier`, `tier_codes`, `tier_levels`); a code excluded leaves out
-every episode with it."""
+"""Which verdicts a manifest follows (`eidata curate --include-verdict / --exclude-verdict`: `VerdictChoice`); a tier
+computed again is `schemas.tiers.tier_of` over the catalog's `default_tier`, `tier_codes`, `tier_levels`."""
 
 from __future__ import annotations
 

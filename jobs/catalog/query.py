@@ -1,12 +1,10 @@
-"""`eidata query ROOT "SQL"`: DuckDB over the catalog's views (`VIEWS`).
+"""`eidata query ROOT "SQL"`: DuckDB over the catalog's views (`VIEWS`), within memory, thread and time limits in a
+child process (`jobs.catalog.bounded`).
 
 A connection is in memory and scans the parquet parts through Arrow: nothing is imported or cached, so a query sees
-the catalog files as they are when it connects. By default DuckDB itself opens no file at all (`_lock`: external access
-off with no allowed path, no extension installed or loaded, the configuration locked), so no statement can write one,
-and only a SELECT (or the EXPLAIN of one) runs, without the functions that reveal settings (`jobs.catalog.guard`);
-`unrestricted` (`--unrestricted`) gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller.
-`eidata query` runs the statement within memory, thread and time limits in a child process
-(`jobs.catalog.bounded`)."""
+the catalog files as they are when it connects. By default DuckDB itself opens no file at all (`_lock`), so no
+statement can write one, and only a SELECT (or the EXPLAIN of one) runs (`jobs.catalog.guard`); `--unrestricted`
+gives the SQL DuckDB's full rights, those of a local SQL shell run by the caller."""
 
 from __future__ import annotations
 
@@ -103,10 +101,8 @@ def run_query(
     limits: SqlLimits | None = None,
     usage: Usage | None = None,
 ) -> pa.Table:
-    """Run `sql` over the catalog views; a statement that returns nothing gives an empty table. Unless
-    `unrestricted`, only SELECT statements (or the EXPLAIN of one) run (`jobs.catalog.guard.ReadOnlyError` for others)
-    and no file can be read or written but through the views. With `limits` the statement runs in a child process
-    within them (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
+    """Run `sql` over the catalog views (the module's doc says what runs); a statement that returns nothing gives an
+    empty table. With `limits` it runs in a child process within them (`jobs.catalog.bounded.run_bounded`)."""
     return _run(corpus_root, sql, partial(_table, sql), unrestricted, limits, usage)
 
 
@@ -312,8 +308,7 @@ OPTIONS = (
 
 
 def cli_query(args: argparse.Namespace) -> int:
-    """`eidata query ROOT "SQL" [--format table|csv|json] [--unrestricted]`: print the result; exit 2 for bad SQL,
-    a statement refused or a missing root. `--describe [VIEW]`: the views' columns (`jobs.catalog.views`)."""
+    """`eidata query`: print the result; exit 2 for bad SQL, a statement refused or a missing root."""
     if (view := getattr(args, "describe", None)) is not None:
         from jobs.catalog.views import describe
 

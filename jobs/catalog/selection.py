@@ -1,7 +1,5 @@
-"""Which episodes of a corpus a stage works on (`eidata latents --manifest NAME --where SQL`): a manifest read as every
-command reads `--manifest` (`jobs.catalog.manifest_arg`), a `--where` run through the catalog's guarded SQL as
-`eidata curate --where` runs it (`jobs.catalog.curate.select_episodes`: one checked expression over the `episodes`
-view, no quarantined or rejected episode), both given: the episodes both select. The result is
+"""Which episodes of a corpus a stage works on (`eidata latents --manifest NAME --where SQL`), read as every command
+reads `--manifest` and as `eidata curate --where` runs its clause; both given: the episodes both select. The result is
 {dataset folder relative to the corpus: episode indices}, what a stage's plan filters its rows by.
 """
 

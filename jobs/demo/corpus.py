@@ -1,10 +1,6 @@
-"""A small multi-source raw corpus in the sources' real on-disk formats, with one corrupt episode per source.
-
-Used by `make demo` and the job tests: OXE RLDS (bridge), AgiBot World, Ego4D, EgoDex and a LeRobot v2.1 dataset
-(`BASE_SOURCES`, what the job tests count on), and with `sources=SOURCES` also EPIC-KITCHENS-100, an Egocentric-10K
-style WebDataset (ego_video), HOT3D, RoboMIND, a robomimic HDF5 file (read by the `arrays` adapter) and a
-joint-space SO-101 LeRobot v3.0 recording (beside the LeRobot v2.1 dataset, read by the same source), each written by
-its own `adapters/synthetic/` writer, plus the job spec that ingests them.
+"""A small multi-source raw corpus in the sources' real on-disk formats, with one corrupt episode per source, each
+written by its own `adapters/synthetic/` writer, plus the job spec that ingests them. Used by `make demo` and the job
+tests (`BASE_SOURCES`, what the job tests count on; `SOURCES`, every one).
 """
 
 from __future__ import annotations

@@ -1,27 +1,14 @@
 """`eidata export ROOT --format gr00t [--out DIR]`: a GR00T `meta/modality.json` for every dataset of a corpus, written
-beside the dataset (in place, the default) or with a copy of the dataset under DIR (`gr00t_copy.py`).
+beside the dataset (in place, the default) or with a copy of the dataset under DIR (`gr00t_copy.py`); the layout, the
+consumer proof and GR00T's timing are in jobs/export/README.md ("GR00T").
 
-What a dataset gives GR00T is its action's kind (the action contract, `schemas/actions.py` `ActionKind`):
-- canonical: the 50-dim `observation.state` / `action` (DESIGN.md section 3) cut into the per-hand slices LDA /
-  starVLA configs name: `{hand}_eef_position` (3), `{hand}_eef_rotation` (6, `rotation_6d`), `{hand}_gripper` (1),
-  `{hand}_fingertips` (15, five tips xyz in the wrist frame), only the parts some episode fills (the union of the
-  lineage masks; without lineage, info.json's mask). Action wrist slices are deltas (`absolute: false`); gripper
-  command and fingertips at t+1 are absolute.
-- native (a robot eidata has no description of: no canonical dim, its command kept as `action.native` and its joints
-  as `observation.state.native`, at 10 Hz): one slice `native` over each of those columns whole (`original_key`),
-  `absolute: true`, the names it covers checked against info.json's. GR00T reads the rows as recorded: its row t is
-  the command recorded at t, as in the corpus (`schemas.actions.CONVENTIONS["gr00t"]`).
-- none (no canonical dim, no native command): video and language only, said in a note.
-A dataset that cannot be described (not eidata's canonical layout, or a native command that is not a named vector) is
-refused, naming it; the others are written and the export exits 1.
-
-Cameras get their short name as alias. GR00T reads language per frame from integer columns indexing `tasks.jsonl`:
-the task is `task_index` itself (`annotation.human.action.task_description`); a caption is declared
-(`annotation.eidata.caption`) only when the dataset has that per-frame column (lineage captions cannot be read by
-GR00T: the export counts the episodes it leaves out). Every slice is checked against the features it names before the
-file is written atomically and read back. In place, a bucket's corpus is exported on its scratch under the output's
-lease, each dataset's new file published as one meta-change commit record at the clean end (DESIGN.md 3.2); a dry run
-reads it without the lease.
+By the dataset's action kind (`schemas/actions.py` `ActionKind`): canonical, the per-hand slices of the 50 canonical
+dims some episode fills (`PARTS`: wrist deltas `absolute: false`, gripper and fingertips at t+1 absolute); native, one
+`native` slice over each recorded column whole, absolute, read as recorded (`schemas.actions.CONVENTIONS["gr00t"]`);
+none, video and language only. A dataset that cannot be described is refused, naming it; the others are written and
+the export exits 1. Language is `task_index` itself; a caption is declared only where the dataset has that per-frame
+column. Every slice is checked against the features it names before the file is written atomically and read back; a
+bucket's corpus is exported on its scratch under the output's lease (DESIGN.md 3.2).
 """
 
 from __future__ import annotations

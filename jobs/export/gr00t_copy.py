@@ -1,18 +1,12 @@
 """`eidata export ROOT --format gr00t --out DIR`: a copy of every dataset GR00T can be given, at DIR/<source>/<subset>,
-with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads; the corpus is only read.
+with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads; the corpus is only read
+(jobs/export/README.md, "GR00T").
 
-Each exported dataset holds the corpus dataset's meta files (copied), every episode's parquet hard-linked where the
-file system allows (the same bytes, no space; a bucket corpus's streamed, another file system's copied), every
-camera re-encoded as all-intra H.264 (`jobs/export/lda/video.py`): GR00T reads frames with decord (its default
-backend, `gr00t/utils/video.py:63-72` @ f4e12be) or OpenCV, and neither opens eidata's AV1 (decord 0.6.0: "cannot
-find video stream"; OpenCV 5.0: "Failed to get pixel format"), so a corpus exported in place gives GR00T state,
-action and language but no frame. Then `meta/stats.json` in GR00T's form (per column named by the modality:
-mean/std/min/max/q01/q99 over every frame, exact: `jobs/export/lda/stats.py`, the file LDA's fork of GR00T's loader
-reads too). Without it, or with one its pydantic model refuses, GR00T's `LeRobotSingleDataset` computes one over
-every parquet column and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`): into the corpus, for a
-corpus exported in place. A dataset is written whole in `DIR/.<subset>.partial-<id>` and renamed into place
-(`adapters/storage/tree.py`); a rerun writes it again. A refused dataset gets no folder. A dry run plans each dataset's
-bytes (its source files') and writes nothing.
+Parquet hard-linked where the file system allows; every camera re-encoded as all-intra H.264 (`lda/video.py`): neither
+decord, GR00T's default backend (`gr00t/utils/video.py:63-72` @ f4e12be), nor OpenCV opens eidata's AV1.
+`meta/stats.json` in GR00T's form (`jobs/export/lda/stats.py`): without a valid one GR00T's `LeRobotSingleDataset`
+computes one and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`). A dataset is written whole in
+`DIR/.<subset>.partial-<id>` and renamed into place (`adapters/storage/tree.py`); a refused dataset gets no folder.
 """
 
 from __future__ import annotations

@@ -25,10 +25,8 @@ def export_corpus(
     dry_run: bool = False,
     progress: bool | None = None,
 ) -> list[DatasetExport]:
-    """`export_gr00t` of the corpus at `where` (a folder, or a bucket URL with `options`, else the AWS environment),
-    opened for the export (`open_corpus`: a bucket's leased, its new files published at the clean end), or only read
-    for a dry run (`read_corpus`: no lease, nothing written). With `out`: a copy of every dataset there, with its
-    modality (`gr00t_copy.export_copies`), the corpus only read."""
+    """`export_gr00t` of the corpus at `where`, opened for the export (`open_corpus`: a bucket's leased, published at
+    the clean end), or only read for a dry run or with `out` (a copy of every dataset there: `gr00t_copy`)."""
     if out is not None:
         with read_corpus(where, options, meta=True) as corpus:
             return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)
@@ -53,10 +51,6 @@ def _summary(results: list[DatasetExport]) -> str:
     return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
 
 
-def _where(args: argparse.Namespace) -> str:
-    return str(args.root)
-
-
 def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
     # the credential and endpoint from the AWS environment
     out = getattr(args, "out", None) or None
@@ -79,7 +73,7 @@ def failed(results: list[DatasetExport]) -> bool:
 # Exit 0 when every dataset has a valid modality.json, 1 when one was refused or failed, 2 for a bad call
 cli = Stage(
     "export",
-    _where,
+    lambda args: str(args.root),
     _export,
     _summary,
     failed,

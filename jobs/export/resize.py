@@ -1,20 +1,11 @@
 """Frames of one size in an export: the one mechanism every format that writes frames uses (`--frame-size`,
-`--frame-fit`; the typed option and why its defaults are what they are: `schemas/export_frames.py`).
+`--frame-fit`; the typed option and why its defaults are what they are: `schemas/export_frames.py`; what it does:
+jobs/export/README.md, "Frame size").
 
-- `plan_resizing(episodes, keys, frames)`: per exported camera, the size it is exported at (`ExportFrames.target` of
-  the sizes its episodes hold it at); each episode holding it at another size gets that camera's `FrameFit` in
-  `episode.resize`, and its intrinsics column (`cameras/<key>/intrinsics`) is mapped to the resized pixels
-  (`FrameFit.intrinsics`). Returns the `Resizing`, whose `line()` is the one line an export prints.
-- `resize_video(src, dst, fit, fps, codec)`: one episode's video decoded, every frame fitted (one libswscale call to
-  the scaled size, then pad or crop: `adapters.cameras.frame_converter`, as ingest stores frames at a size) and
-  encoded into `dst`; returns the camera stats of what was written (`ingest.lerobot.stats.ImageStats`, lerobot's
-  sampled frames), which replace the source episode's.
-- `episode_video(corpus, src, fit, ...)`: what a writer copies for one episode's camera: its file as it is, or the
-  resized one (written beside the dataset, removed once copied) and its stats;
-- `codec_of(feature)`: the encoder of the canonical camera's own codec (AV1 -> SVT-AV1 with ingest's settings), so a
-  resized episode's stream has the signature of the episodes already at the size and a v3.0 export stream-copies them
-  into the same file; `video_feature(feature, hw)`: the camera feature at the exported size.
-An episode already at the size is not touched: its video is copied as it is.
+A resized episode is fitted as ingest stores frames at a size (`adapters.cameras.frame_converter`) and encoded with
+its camera's own codec (`codec_of`), so its stream has the signature of the episodes already at the size and a v3.0
+export stream-copies them into the same file; its intrinsics and camera stats are those of the new pixels. An
+episode already at the size is not touched: its video is copied as it is.
 """
 
 from __future__ import annotations

@@ -1,33 +1,23 @@
 """Finished work kept across a kill: a raw episode's staged result recorded by its worker, adopted by the next run.
 
-Why: commits go in discovery order, so a kill finds finished episodes that were not committed yet (in flight to a
-committer, or waiting behind a slower episode of their dataset: `parallelism.commit_lag`, `commit_window`). Their
-files are whole in their datasets' staging areas; recovery used to remove them, and the rerun did them again (review 6:
-52 staged episodes thrown away, 81 of 81 redone).
+Why: commits go in discovery order, so a kill finds finished episodes not yet committed (`parallelism.commit_lag`,
+`commit_window`) whose files are whole in staging; recovery used to remove them (review 6: 52 staged episodes thrown
+away, 81 of 81 redone).
 
-The evidence: a worker that staged a raw episode writes its answer (`Staged`) last, after each of its builders
-finished and each staged file was synced, as `job/staged/<key>.json` (atomic): the answer itself, the output it was
-written under, and every staged folder's files with their sizes. A record is adopted only when all of it holds at
-restart: each folder is there, no live builder holds it, and it has exactly the files recorded at the sizes recorded.
-Then the raw episode is not run again: its recorded answer is committed at its place in discovery order, so the
-dataset's bytes are those an uninterrupted run writes.
-
-Exactly once: a record is adopted only for a raw episode discovery still has to do (not committed, not quarantined),
-checked after recovery waited out the killed run's writers (they could still be committing), and a commit removes the
-staged folders it names (its journal moves their files, then deletes them; a kill inside it is rolled forward first),
-so a committed episode's record can never pass the check again; the driver removes a record once its raw episode is
-committed or quarantined, and the run's clean end removes any left. Never adopted, and done again: a record whose
-folders a committer moved to a sibling dataset of another signature before the kill (its paths no longer hold), whose
-files differ in any way (but for the parquet a commit killed before its journal left in the folder, which the commit
-writes over), that cannot be read by this version (a changed answer type), or that was made under other settings
-than this run's (its source's spec, the canonicalization, the codec: `made_by`).
-The answer is kept as it was given: NaN, the infinities, -0.0, every float's digits and key order are written as
-`json.dumps` writes them (the committer's own serializer, `schemas.lerobot.dump_jsonl_line`) and read back to the same
-values (`_encode`, `_decode`, the one path both ways), so an adopted episode's lines are the bytes an uninterrupted
-run commits (review 7: NaN was recorded as null, and 19 adopted episodes said `clamp_value: null`); an answer holding
-a value JSON cannot hold is not recorded (done again).
-Sizes, not digests, are checked: the files were synced before the record, so a kill (or a crash of the machine) leaves
-them whole or leaves no record; a file changed in place at its own size by something else is not detected.
+A worker writes its answer (`Staged`) last, after each staged file was synced, as `job/staged/<key>.json` (atomic):
+the answer, the output it was written under, and every staged folder's files with their sizes. A record is adopted
+only when all of it holds at restart (each folder there, no live builder holds it, exactly the files recorded at the
+sizes recorded), only for a raw episode discovery still has to do, and only after recovery waited out the killed run's
+writers; its answer is then committed at its place in discovery order, so the dataset's bytes are an uninterrupted
+run's. A commit removes the staged folders it names, so a committed episode's record never passes again. Done again
+instead: a record whose folders a committer moved to a sibling dataset, whose files differ (but for the parquet a
+commit killed before its journal left, which the commit writes over), that this version cannot read, or that was made
+under other settings (`made_by`).
+The answer round-trips exactly (`_encode`, `_decode`: NaN, the infinities, -0.0, float digits, key order as
+`schemas.lerobot.dump_jsonl_line` writes them; review 7: NaN was recorded as null, and 19 adopted episodes said
+`clamp_value: null`); an answer JSON cannot hold is not recorded. Sizes, not digests, are checked: the files were
+synced before the record, so a kill leaves them whole or leaves no record; a file changed in place at its own size is
+not detected.
 """
 
 from __future__ import annotations

@@ -1,20 +1,14 @@
 """Committing staged episodes: committer actors, one writer per dataset, fed by the driver in discovery order.
 
-Each dataset is owned by one of `parallelism.committers` Ray actors (the first actor with the fewest datasets when a
-dataset first appears). The driver sends an actor the staged episodes of one raw episode at a time, in each source's
-discovery order; Ray runs an actor's calls from one caller in the order they were sent, so episode indices are what a
-single committer would write, byte for byte, while different datasets commit at once on different actors. The
-actors run on the driver's node (pinned): a worker node lost mid-job never takes a writer with it, and the driver's
-node going away ends the job anyway. They reserve no CPU: a commit is mostly file moves and small writes.
+Each dataset is owned by one of `parallelism.committers` Ray actors. Ray runs an actor's calls from one caller in the
+order they were sent, so episode indices are what a single committer would write, byte for byte, while different
+datasets commit at once on different actors. The actors run on the driver's node (pinned): a worker node lost
+mid-job never takes a writer with it. They reserve no CPU: a commit is mostly file moves and small writes.
 
-A commit that fails for a reason of the environment (a full disk, a bucket that does not answer, a dataset still locked
-by a killed run's writer) is no quarantine reason: its dataset takes no further commit in this job (the episodes after
-it would take its index), the driver hears of it as `deferred` and ends the job, and the rerun commits the episode at
-the index an uninterrupted run gives it (`jobs.runtime.retry`).
-
-Datasets by signature: a dataset has one feature set, and an episode of another is written, never quarantined, to a
-sibling dataset of its own signature. Which one, and why, is `ingest.lerobot.routing`'s answer, asked here once the
-dataset's features are known (its first committed episode's); the committer moves the staged folders there.
+A commit that fails for a reason of the environment is no quarantine reason: its dataset takes no further commit in
+this job (the episodes after it would take its index), the driver hears of it as `deferred` and ends the job, and the
+rerun commits the episode at the index an uninterrupted run gives it (`jobs.runtime.retry`). An episode of another
+feature set than its dataset's is written to a sibling dataset of its own signature (`ingest.lerobot.routing`).
 """
 
 from __future__ import annotations
@@ -273,8 +267,7 @@ class Committer:
         self.actors.append(actor.remote(*self._args()))
 
     def _reap(self, *, block: bool = False, everything: bool = False) -> None:
-        """Book the calls already answered; `block`: until at most `max_unanswered` raw episodes are out;
-        `everything`: all."""
+        """Book the answered calls; `block`: until at most `max_unanswered` raw episodes are out; `everything`: all."""
         import ray
 
         while self.outstanding:

@@ -1,12 +1,9 @@
 """Discovery as a stream: each source is discovered by its own Ray task into a sorted work file; the driver reads the
-work files a batch at a time, so it never holds the corpus's work list.
+work files a batch at a time (`interleave`), so it never holds the corpus's work list.
 
-A discovery task iterates the adapter's refs in batches into a parquet file (sort key, uid, ref as JSON), then lets
-DuckDB drop the raw episodes an earlier run finished (the done set of `jobs.ingest.resume`, scanned by DuckDB, never
-loaded as Python objects) and sort the rest out of core: each subset (one dataset, `datasets/<source>/<subset>`) in the
-ref's natural order, the subsets interleaved. The driver streams the sources' files round-robin (`interleave`). Commits
-must be deterministic per dataset only, so every dataset keeps its sorted order while the episodes of many datasets are
-in flight together and their committers work in parallel.
+DuckDB drops the raw episodes an earlier run finished (`jobs.ingest.resume`) and sorts the rest out of core: each
+subset (one dataset) in the ref's natural order, the subsets interleaved. Commits must be deterministic per dataset
+only, so every dataset keeps its sorted order while the episodes of many datasets are in flight together.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""`eidata ingest SPEC --dry-run`: what the job would read and write, nothing written and Ray not started.
-
-Each source is discovered by its adapter in this process (the discovery a run does in a Ray task, without its work
-file): the episodes found per dataset (`datasets/<source>/<subset>`), those discovery already flags unreadable (the
-first cause named), those the corpus already holds (a run skips them: their `episode_uid` or `raw_uid` in the
-dataset's `meta/episodes.jsonl`), and the adapter's findings. The corpus and every local source root refuse writes
-meanwhile (`jobs.runtime.dry_run`). A source whose discovery fails is said with its error, as a run quarantines it.
+"""`eidata ingest SPEC --dry-run`: what the job would read and write, nothing written and Ray not started. Each source
+is discovered by its adapter in this process, as a run's discovery task does without its work file: the episodes found
+per dataset, those discovery flags unreadable, those the corpus already holds (a run skips them), and the adapter's
+findings. The corpus and every local source root refuse writes meanwhile (`jobs.runtime.dry_run`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""`eidata ingest SPEC`: the job's driver. `run_ingest` is what a run does, in order: the output made ready and the
-nothing-to-do check (`jobs.ingest.resume`), a killed run rolled forward, Ray, discovery, the episode tasks in order, the
-committers and the quarantine writer, the catalog rebuild, the report; `cli_ingest` its exit codes (see the package's
-docstring for the whole flow). The worker is a parameter (`run_ingest(worker=...)`): the job submits whatever is
-passed, imported only when there is work (the worker's module loads canonicalization, scipy included)."""
+"""`eidata ingest SPEC`: the job's driver (the whole flow: the package's docstring); `cli_ingest` its exit codes. The
+worker is a parameter, imported only when there is work (its module loads canonicalization, scipy included)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""The ingest job's quarantine writer: the one thing that writes `catalog/quarantine/` while a job runs.
-
-Rows reach it three ways, all through the committer it is handed to (`jobs.ingest.commit.Committer`): a source or ref
-that discovery could not read (`discovery_row`, or `quarantine_row` for a whole source), a worker's `Rejected` result,
-and a commit that failed. It buffers them and writes a part every `QUARANTINE_FLUSH` rows, once the oldest buffered
-row is `QUARANTINE_FLUSH_S` old, and at close, each part named by the run and its number, so a killed run leaves whole
-parts only (and a rerun skips their uids) and loses at most that many seconds of rejected episodes.
+"""The ingest job's quarantine writer: the one thing that writes `catalog/quarantine/` while a job runs. Rows reach it
+through the committer it is handed to (`jobs.ingest.commit.Committer`): discovery's, a worker's `Rejected`, a failed
+commit's. Each part is named by the run and its number, so a killed run leaves whole parts only (a rerun skips their
+uids).
 """
 
 from __future__ import annotations

@@ -1,34 +1,15 @@
-"""Where a run of the job starts from: its output made ready, what earlier runs finished, and what a killed one left.
+"""Where a run of the job starts from: its output made ready (`prepare`), what earlier runs finished, and what a
+killed one left (`resume_killed`).
 
-Preparation (`prepare`): the spec writes to the corpus's folder (a bucket's scratch, published at the end), which is
-locked against a second ingest job for the whole run, and the spec as given is kept beside the job (`job/spec.yaml`).
+What is done (exactly-once resume, DESIGN.md 3.1) is answered by DuckDB scanning the committed `episodes.jsonl` and
+quarantine parts, never loaded as Python objects, so a resumed job of millions of episodes holds none of them;
+discovery (`jobs.ingest.discovery`) and the driver's early exit (`nothing_to_do`) ask the same question. `settled`
+stops at the first ref not done, so a job with work pays little for it: nothing on a first run, a batch of 64 refs
+when its first refs are new, at most one unchanged rerun's worth on a resumed job.
 
-What is done (exactly-once resume, DESIGN.md 3.1). An episode is done when its uid is the lineage `raw_uid` of a
-committed episode of its source (`episodes.jsonl`, written by the writer's commit) or the uid of a quarantined one
-(committed quarantine parts only, never a killed run's temp file). The set is answered by DuckDB scanning those files,
-never loaded as Python objects, so a resumed job of millions of episodes holds none of them; discovery
-(`jobs.ingest.discovery`) drops the done ones while it sorts the work, and the driver's early exit asks the same
-question before Ray starts.
-
-Nothing to do (`nothing_to_do`, `settled`): an unchanged rerun of a finished job ends without Ray. `settled(spec)` asks
-what discovery asks, in this process: each source's refs, from its adapter's own discovery, against the done set.
-Discovery would find nothing to do exactly when every ref's uid is done and every source whose discovery fails already
-has its failure in the quarantine; then the job has no episode to run, no quarantine row to write and no commit to
-make, and `settled` returns how many raw episodes discovery found. At the first ref not done it stops and returns None,
-and the job runs as it always did (discovery on Ray included), so a job with work pays little for the question: nothing
-when a source has no record yet (a first run), a batch of 64 refs when its first refs are new, at most one unchanged
-rerun's worth on a resumed job. The refs are checked in batches (64, doubling to `BATCH`) and never held all at once;
-the done set lives in DuckDB, which spills.
-
-A killed run (`resume_killed`, `roll_forward`): `job/ingest.finished` is present while the last run that started work
-ran to its end. Without it, the next run reopens every dataset first, which rolls the killed run's commits forward and
-drops its unfinished episodes, and it rebuilds the catalog at its end.
-
-`eidata ingest --retry-quarantined` first forgets the quarantine rows of the environment's kind (`forget_environment`):
-their episodes are then not done, and the run does them again. A part written before quarantine rows said whose fault
-they were has no `fault` column; its rows count as the environment's when their error names one (`LEGACY_ENVIRONMENT`:
-an errno or an error class of `adapters.storage.faults`, the messages of an unreachable store), which is how the full
-disks and store outages of those runs were recorded.
+A quarantine part written before rows said whose fault they were has no `fault` column; its rows count as the
+environment's when their error names one (`LEGACY_ENVIRONMENT`), which is how the full disks and store outages of
+those runs were recorded.
 """
 
 from __future__ import annotations

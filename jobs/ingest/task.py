@@ -1,11 +1,6 @@
-"""What crosses the worker boundary, typed both ways: an `EpisodeTask` in, an `EpisodeResult` out.
-
-A task is one raw episode (`WorkItem`: source, ref, its place in discovery order) and the job's `TaskSettings`, all
-models validated once, where the spec was loaded; Ray pickles them as they are. A result is `Staged` (the canonical
-episodes waiting in their datasets' staging areas, with the parts of the raw episode the behaviour phase quarantined
-beside them, each a `Rejected` naming its part), `Rejected` (the stage and the first real cause, for the
-quarantine) or `Deferred` (an error of the environment outlasted its retries: the job ends, the episode is left to the
-next run). A worker is any callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
+"""What crosses the worker boundary, typed both ways: an `EpisodeTask` in, an `EpisodeResult` out (`Staged`, `Rejected`
+or `Deferred`). All models are validated once, where the spec was loaded; Ray pickles them as they are. A worker is any
+callable from one to the other, passed to the job (`jobs.ingest.job.run_ingest`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps (`ingest.steps.STEPS`:
-read, canonicalize, judge, write, judge the cameras), reading and writing through its `Attempt` (`run_steps`; `eidata
-trace` prints each step's answer for one episode).
+"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps (`ingest.steps.STEPS`),
+reading and writing through its `Attempt` (`run_steps`; `eidata trace` prints each step's answer for one episode).
 
-It answers, never raises for bad input: `Staged`, or `Rejected` with the stage that failed and the first real cause
-(datatrove's keep-or-drop step: the reasons come back as values and the job's quarantine writer records them). An error
-of the environment (a full disk, a store that does not answer: `adapters.storage.faults`) is no reason: the whole
-episode is tried again with backoff (`jobs.runtime.retry`), and past its retries the answer is `Deferred`, which ends
-the job without a quarantine row.
+It answers, never raises for bad input (datatrove's keep-or-drop step: the reasons come back as values). An error of
+the environment is no reason: the episode is tried again with backoff (`jobs.runtime.retry`), and past its retries the
+answer is `Deferred`, which ends the job without a quarantine row.
 """
 
 from __future__ import annotations
@@ -92,8 +89,7 @@ class Attempt:
 
     @cached_property
     def registry(self) -> EmbodimentRegistry | None:
-        """The shipped embodiments, and the robot the task's source declares (for this job only); None: the
-        shipped."""
+        """The shipped embodiments and the robot the task's source declares (this job only); None: the shipped."""
         robot = self.task.source.robot
         return registry_with({robot.name: robot}) if isinstance(robot, RobotSpec) else None
 

@@ -36,7 +36,6 @@ def write_report(
 
 
 def cli_report(args: argparse.Namespace) -> int:
-    """`eidata report ROOT [--out FILE] [--exports DIR ...] [--episode-pages N|all] [--episode EPISODE]`."""
     if getattr(args, "episode", None) is not None:
         return cli_episode(args)
     out = getattr(args, "out", None)

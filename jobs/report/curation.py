@@ -1,10 +1,7 @@
-"""What a curator acts on, for the report: per source and dataset how many episodes were written (by tier: low and
-rejected are those a finding demoted), lost their action or their hands, and were quarantined (the losses by reason:
-`jobs.catalog.losses`); the manifests curated from the corpus;
-every episode in one table, flagged ones first, each flagged episode's frames and signals beside a clean episode of the
-same dataset. (The exports made from it: `jobs.report.exports`.)
-
-Counts and reasons come from the catalog's views (`jobs.catalog.views`), frames and signals from the datasets' files.
+"""What a curator acts on, for the report: per source and dataset the episodes written, lost and quarantined (the
+losses by reason: `jobs.catalog.losses`), the manifests curated from the corpus, every episode in one table, and each
+flagged episode beside a clean one of its dataset. Counts come from the catalog's views, frames and signals from the
+datasets' files.
 """
 
 from __future__ import annotations
@@ -17,12 +14,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView
 from jobs.report.markup import escape, figure
-from jobs.report.plots import TIER_COLORS, _empty, png_data_uri
+from jobs.report.plots import TIER_COLORS, png_data_uri, stacked_figure
 from schemas.canonical import ACTION, STATE, main_video_key
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import MANIFEST_JSON, Manifest
@@ -92,24 +88,16 @@ def manifests(root: Path) -> list[Manifest]:
 
 def counts_figure(rows: list[dict[str, Any]]) -> Figure:
     """Episodes per source: written by tier, and quarantined, as stacked bars with their counts."""
-    sources = sorted({r["source"] for r in rows})
-    fig = Figure(figsize=(8, 0.32 * len(sources) + 1.1), layout="constrained")
-    if not rows:
-        return _empty(fig, "no episodes in the catalog")
-    ax = fig.add_subplot()
-    parts = [(t, c) for t, c in TIER_COLORS.items()] + [("rejected", "#495057"), ("quarantined", QUARANTINED_COLOR)]
-    left = np.zeros(len(sources))
-    for what, color in parts:
-        n = np.array([sum(r[what] for r in rows if r["source"] == s) for s in sources], float)
-        if not n.any():
-            continue
-        ax.barh(sources, n, left=left, color=color, label=what)
-        for y, (x0, k) in enumerate(zip(left, n, strict=True)):
-            if k:
-                ax.text(x0 + k / 2, y, f"{int(k)}", ha="center", va="center", fontsize=8, color="white")
-        left += n
+    parts = [*TIER_COLORS.items(), ("rejected", "#495057"), ("quarantined", QUARANTINED_COLOR)]
+    empty = "no episodes in the catalog"
+    fig, ax, _ = stacked_figure(rows, parts, lambda r, what: r[what], (1.1, 0.32), empty, "constrained")
+    if ax is None:
+        return fig
+    for bar in ax.patches:  # each part's count on its segment
+        if (k := bar.get_width()) > 0:
+            y = bar.get_y() + bar.get_height() / 2
+            ax.text(bar.get_x() + k / 2, y, f"{int(k)}", ha="center", va="center", fontsize=8, color="white")
     ax.set_xlabel("episodes")
-    ax.invert_yaxis()
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return fig
 
@@ -127,16 +115,12 @@ class EpisodeSample:
 def episode_sample(ds: DatasetView, i: int, label: str, count: int = 4) -> EpisodeSample:
     """`count` frames of episode `i` (its main camera) and the canonical state and action dims its mask uses."""
     key = main_video_key(ds.info.video_keys)
-    n = int(ds.episodes[i]["length"])
-    idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))}) if n else []
-    frames: dict[int, np.ndarray] = {}
-    if key is not None and idx:
-        frames = dict(decode_frames(ds.root / ds.info.video_file(int(ds.episodes[i]["episode_index"]), key), idx))
+    idx, frames = ds.frames(i, key, count) if key is not None else ([], [])
     mask = ds.mask(i)
     cols = ds.columns(i, [c for c in (STATE, ACTION) if ds.info.features.get(c) is not None])
     used = np.flatnonzero(mask) if mask is not None else None
     signals = {k: (v[:, used] if used is not None and v.ndim == 2 else v) for k, v in cols.items()}
-    return EpisodeSample(label, [frames[t] for t in idx if t in frames], [t for t in idx if t in frames], signals)
+    return EpisodeSample(label, frames, idx, signals)
 
 
 def pair_figure(flagged: EpisodeSample, clean: EpisodeSample | None, fps: float) -> Figure:

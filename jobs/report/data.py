@@ -93,6 +93,8 @@ def coverage_by_source(root: Path) -> list[dict[str, Any]]:
 
 # -- per dataset ------------------------------------------------------------------------------------------------
 
+FRAMES_PER_CAMERA = 8  # an episode page's strip, evenly spaced from the first frame to the last
+
 
 @dataclass
 class DatasetView:
@@ -124,6 +126,20 @@ class DatasetView:
             have = [n for n in names if n in pq.read_schema(src).names]
             table = pq.read_table(src, columns=have)
         return {n: np.asarray(table[n].to_pylist(), np.float64) for n in have}
+
+    def frames(self, i: int, key: str, count: int) -> tuple[list[int], list[np.ndarray]]:
+        """`count` frames of episode `i`'s camera `key` (`frame_indices`), as decoded: (indices, frames); a frame the
+        video lacks is left out."""
+        wanted = frame_indices(int(self.episodes[i]["length"]), count)
+        path = self.root / self.info.video_file(int(self.episodes[i]["episode_index"]), key)
+        got = dict(decode_frames(path, wanted)) if wanted else {}
+        kept = [t for t in wanted if t in got]
+        return kept, [got[t] for t in kept]
+
+
+def frame_indices(length: int, count: int = FRAMES_PER_CAMERA) -> list[int]:
+    """`count` frame indices evenly spaced over `length` frames, first and last included, each once."""
+    return sorted({round(float(x)) for x in np.linspace(0, length - 1, min(count, length))}) if length > 0 else []
 
 
 def load_datasets(root: Path) -> list[DatasetView]:
@@ -219,12 +235,8 @@ def frame_strip(ds: DatasetView, count: int = 6) -> Strip | None:
     key = main_video_key(ds.info.video_keys)  # the camera the latents, captions and training look at
     if key is None or not ds.episodes:
         return None
-    ep = int(ds.episodes[0]["episode_index"])
-    n = int(ds.episodes[0]["length"])
-    idx = sorted({round(float(x)) for x in np.linspace(0, n - 1, min(count, n))})
-    frames = dict(decode_frames(ds.root / ds.info.video_file(ep, key), idx))
-    idx = [i for i in idx if i in frames]
-    strip = Strip(ds.name, ep, key, idx, [frames[i] for i in idx])
+    idx, frames = ds.frames(0, key, count)
+    strip = Strip(ds.name, int(ds.episodes[0]["episode_index"]), key, idx, frames)
     ft = ds.info.features.get(HAND_KEYPOINTS)
     if ft is None or keypoint_kind(ft.info) == "none":
         strip.note = "no hand keypoints: neither human hands nor a robot hand's"

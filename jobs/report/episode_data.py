@@ -1,11 +1,7 @@
-"""What the page of one episode shows (`jobs.report.episode_page`), read for a dataset and an episode index: its
-catalog row (tier, reasons, length), the findings behind its tier (the `verdicts` view), its lineage, a strip of
-decoded frames per camera at known frame indices (`ingest.lerobot.video_read.decode_frames`, the project's reader) and
-its signals over time: the canonical state and action dims its mask fills, the native state and action, and per hand
-whether it is tracked (`observation.hand_valid`) when the dataset has hands.
-
-An episode is named `DATASET:INDEX`, DATASET as the catalog's `dataset` column has it (`datasets/oxe/bridge`) or
-without its `datasets/` prefix; one the corpus lacks is an `EpisodeNotFound` naming the dataset and the index.
+"""What the page of one episode shows (`jobs.report.episode_page`, jobs/report/README.md), read for a dataset and an
+episode index: its catalog row, the findings behind its tier (the `verdicts` view), its lineage, a strip of decoded
+frames per camera (`ingest.lerobot.video_read.decode_frames`, the project's reader) and its signals over time. An
+episode the corpus lacks is an `EpisodeNotFound` naming the dataset and the index.
 """
 
 from __future__ import annotations
@@ -16,13 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query
-from jobs.report.data import DatasetView, ReportError, has_hands, load_datasets, require_catalog
+from jobs.report.data import (
+    FRAMES_PER_CAMERA,
+    DatasetView,
+    ReportError,
+    frame_indices,
+    has_hands,
+    load_datasets,
+    require_catalog,
+)
 from schemas.canonical import ACTION, ACTION_NATIVE, HAND_VALID, HANDS, STATE, STATE_NATIVE
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 
-FRAMES_PER_CAMERA = 8  # frames of the strip, evenly spaced from the first to the last
 PAGES_DIR = "report_episodes"  # beside the corpus report: the pages it links to
 SIGNALS = (STATE, ACTION, STATE_NATIVE, ACTION_NATIVE, HAND_VALID)  # in page order
 LINEAGE_NOTES = (  # lineage fields that say how the episode was built, shown as notes apart from the tier's reasons
@@ -139,25 +141,19 @@ def find_episode(datasets: list[DatasetView], dataset: str, index: int) -> tuple
     return ds, at
 
 
-def frame_indices(length: int, count: int = FRAMES_PER_CAMERA) -> list[int]:
-    """`count` frame indices evenly spaced over `length` frames, first and last included, each once."""
-    return sorted({round(float(x)) for x in np.linspace(0, length - 1, min(count, length))}) if length > 0 else []
-
-
 def camera_strips(ds: DatasetView, i: int, count: int = FRAMES_PER_CAMERA) -> list[CameraStrip]:
     """Per video camera of the dataset, `count` frames of episode `i`, decoded; a missing or short video noted."""
     ep, n = int(ds.episodes[i]["episode_index"]), int(ds.episodes[i]["length"])
-    wanted = frame_indices(n, count)
     out = []
     for key in ds.info.video_keys:
         path = ds.root / ds.info.video_file(ep, key)
         if not path.is_file():
             out.append(CameraStrip(key, [], [], f"no video file {path}"))
             continue
-        got = dict(decode_frames(path, wanted))
-        lost = [t for t in wanted if t not in got]
+        idx, frames = ds.frames(i, key, count)
+        lost = [t for t in frame_indices(n, count) if t not in idx]
         note = f"frames {lost} not in {path.name} (the video is shorter than the episode's {n} frames)" if lost else ""
-        out.append(CameraStrip(key, [t for t in wanted if t in got], [got[t] for t in wanted if t in got], note))
+        out.append(CameraStrip(key, idx, frames, note))
     return out
 
 

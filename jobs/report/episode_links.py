@@ -1,15 +1,8 @@
-"""Which episodes the corpus report names get a page beside it, and how the report links each one it names.
-
-The report names episodes in two places: its losses table (one example episode per reason) and its every-episode
-table (flagged ones first, at most `curation.MAX_EPISODE_ROWS`). Each one links to its page (`episode_href`). A page
-costs a second or more and up to a megabyte (its frames and its signal plot; see `DEFAULT_PAGES`), so that hundreds of
-them would make the report slow and heavy: `eidata report` writes the first `DEFAULT_PAGES` (the losses' examples
-first, then the table's order: flagged first) and `--episode-pages N|all` chooses another count. An episode without
-a written page still links: to the report's note on episode pages (`#episode-pages`), the link's title naming the
-command that writes its page (`eidata report ROOT --episode DATASET:INDEX`); the note says how many were written and
-how to get the rest.
-A quarantined episode was never written, so it has no page: its example links to the report's table of quarantine
-records (`#quarantined`: the raw episode, its error, message and file).
+"""Which episodes the corpus report names get a page beside it, and how the report links each one it names
+(jobs/report/README.md): the losses table's examples and the every-episode table's rows each link to their page
+(`episode_href`); a page costs a second or more and up to a megabyte, so only the first `DEFAULT_PAGES` are written
+and any other links to the report's note on pages (`#episode-pages`), titled with the command that writes its page.
+A quarantined episode has no page: its example links to the report's quarantine records (`#quarantined`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """`eidata report ROOT --episode DATASET:INDEX`: one self-contained HTML page of one episode, as lerobot's dataset
-viewer shows one: its frames (a strip per camera at stated frame indices, each frame a lossless PNG of the decoded
-video frame) above its signals over time on one frame axis (canonical state and action, native state and action, hands
-tracked), a time cursor that marks a frame on the plot and the nearest strip frame of each camera; then its tier, the
-reasons that set it, the notes on how it was built, the findings behind its tier, and its lineage.
+viewer shows one (what it holds: jobs/report/README.md); each frame a lossless PNG of the decoded video frame.
 
 What the page shows is read by `jobs.report.episode_data`; the page's style and its load check are the corpus report's
-(`jobs.report.page`: every section there, every image decoded, nothing wider than the window). The corpus report links
-each episode it names to its page (`episode_data.episode_href`), written beside it by `write_pages`
-(`jobs.report.episode_links` says which).
+(`jobs.report.page`). The corpus report's pages are written beside it by `write_pages`.
 """
 
 from __future__ import annotations
@@ -207,10 +202,6 @@ def episode_html(root: Path, dataset: str, index: int) -> str:
         f'<p id="report-status">report check: pending</p>{body}'
         f"<script>{CHECK_SCRIPT}</script><script>{CURSOR_SCRIPT}</script></body></html>\n"
     )
-
-
-def write_episode_page(root: Path, dataset: str, index: int, out: Path) -> Path:
-    return write_text_atomic(Path(out), episode_html(root, dataset, index))
 
 
 def write_pages(root: Path, links: EpisodeLinks, folder: Path, limit: int | None) -> EpisodeLinks:

@@ -1,13 +1,6 @@
 """The exports made from a corpus, for the report (`eidata report ROOT --exports DIR ...`): every dataset under the
-folders the caller names, whatever format wrote it, and every folder or dataset of no kind the report knows, named.
-
-A dataset folder (one holding `meta/info.json`) is read as:
-- an eidata export with its completion record (`.eidata-export.json`, `adapters.storage.tree.MARKER`: LeRobot v3.0 /
-  v2.1, LingBot-VA, LDA): what the record says it skipped and noted, LDA's layout;
-- an LDA dataset without a record (written before LDA wrote one): `meta/stats_gr00t.json` beside `meta/modality.json`;
-- a GR00T copy (`--format gr00t --out`): `meta/modality.json` without LDA's stats file.
-Anything else (a dataset of none of these kinds, a folder holding no dataset, a folder that is not there) is named in
-`unread` with why: an export folder is never passed over without a word.
+folders the caller names, whatever format wrote it (`_kind`), and every folder or dataset of no kind the report knows
+named in `unread` with why: an export folder is never passed over without a word.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -35,22 +36,39 @@ def _empty(fig: Figure, text: str) -> Figure:
     return fig
 
 
-def hours_figure(rows: list[dict[str, Any]]) -> Figure:
+def stacked_figure(
+    rows: list[dict[str, Any]],
+    parts: Iterable[tuple[str, str]],
+    amount: Callable[[dict[str, Any], str], float],
+    size: tuple[float, float],
+    empty: str,
+    layout: str | None = None,
+) -> tuple[Figure, Any, np.ndarray]:
+    """A bar per source stacked of `parts` ((label, colour)), each `amount(row, label)` summed, a part with nothing
+    left out; `size`: (inches, inches per source). The figure, its axes (None: no rows, it says `empty`), bar ends."""
     sources = sorted({r["source"] for r in rows})
-    tiers = [t for t in TIER_COLORS if any(r["tier"] == t for r in rows)]
-    fig = Figure(figsize=(8, 0.6 * len(sources) + 1.4))
+    fig = Figure(figsize=(8, size[1] * len(sources) + size[0]), layout=layout)
     if not rows:
-        return _empty(fig, "no episodes in the catalog")
+        return _empty(fig, empty), None, np.zeros(0)
     ax = fig.add_subplot()
     left = np.zeros(len(sources))
-    for tier in tiers:
-        hours = np.array([sum(r["hours"] for r in rows if r["source"] == s and r["tier"] == tier) for s in sources])
-        ax.barh(sources, hours, left=left, color=TIER_COLORS[tier], label=tier)
-        left += hours
+    for label, color in parts:
+        n = np.array([sum(amount(r, label) for r in rows if r["source"] == s) for s in sources], float)
+        if n.any():
+            ax.barh(sources, n, left=left, color=color, label=label)
+            left += n
+    ax.invert_yaxis()
+    return fig, ax, left
+
+
+def hours_figure(rows: list[dict[str, Any]]) -> Figure:
+    hours = TIER_COLORS.items(), lambda r, tier: r["hours"] if r["tier"] == tier else 0
+    fig, ax, left = stacked_figure(rows, *hours, (1.4, 0.6), "no episodes in the catalog")
+    if ax is None:
+        return fig
     for y, total in enumerate(left):
         ax.text(total, y, f" {total:.3g} h", va="center", fontsize=9)
     ax.set_xlabel("hours")
-    ax.invert_yaxis()
     ax.legend(title="tier", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_xlim(0, left.max() * 1.2 if left.max() > 0 else 1)
     return fig
@@ -93,18 +111,10 @@ SEVERITY_COLORS = {"error": "#c92a2a", "warning": "#f08c00", "info": "#868e96"}
 
 def source_findings_figure(rows: list[dict[str, Any]]) -> Figure:
     """Findings per source, stacked by severity."""
-    sources = sorted({r["source"] for r in rows})
-    fig = Figure(figsize=(8, 0.5 * len(sources) + 1.3))
-    if not rows:
-        return _empty(fig, "no source findings: every source gave what it declared")
-    ax = fig.add_subplot()
-    left = np.zeros(len(sources))
-    for sev, color in SEVERITY_COLORS.items():
-        n = np.array([sum(r["source"] == s and r["severity"] == sev for r in rows) for s in sources], float)
-        if n.any():
-            ax.barh(sources, n, left=left, color=color, label=sev)
-            left += n
-    ax.invert_yaxis()
+    empty = "no source findings: every source gave what it declared"
+    fig, ax, _ = stacked_figure(rows, SEVERITY_COLORS.items(), lambda r, sev: r["severity"] == sev, (1.3, 0.5), empty)
+    if ax is None:
+        return fig
     ax.set_xlabel("findings")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))

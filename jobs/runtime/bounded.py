@@ -1,14 +1,10 @@
-"""The per-task memory limit for the commands that read a source's bytes outside ingest's workers (issue 67 item 3).
-
-Ingest's workers parse each episode under `task_memory` (`adapters.storage.memory_limit`); `eidata trace` (the same
-steps, in the command's process), `validate` and `inspect` (a dataset's meta and parquet files) parsed without it: a
-30000x30000 JPEG or a 4e8-row parquet grew them past 2.6 GB, and `report` and every export format after them. Every
-command runs whole under the same limit, set at the command line's dispatch (`jobs.cli._run`), so no command can
-forget it; one that cannot says why in `commands.toml` (`unbounded`: its reads run in Ray tasks under their own
-limit, its SQL in DuckDB's, or it loads a model), and the Ray it starts runs without the command's limit
-(`memory_limit.lifted`, `jobs.runtime.ray_pool.init_ray`: Ray's processes inherit the limit's bytes, not a share);
-a failure the limit caused (`Limit.reached`) is said in one line naming the limit and the last source file opened,
-exit 1 (the input's fault, as ingest quarantines such an episode as data), never a traceback.
+"""The per-task memory limit for the commands that read a source's bytes outside ingest's workers (issue 67 item 3:
+`eidata trace`, `validate` and `inspect` parsed without it, and a 30000x30000 JPEG or a 4e8-row parquet grew them past
+2.6 GB). Every command runs whole under the limit, set at the command line's dispatch (`jobs.cli._run`), so no command
+can forget it; one that cannot says why in `commands.toml` (`unbounded`), and the Ray it starts runs without the
+command's limit (`memory_limit.lifted`: Ray's processes inherit the limit's bytes, not a share). A failure the limit
+caused is said in one line naming the limit and the last source file opened, exit 1 (the input's fault, as ingest
+quarantines such an episode), never a traceback.
 """
 
 from __future__ import annotations

@@ -3,13 +3,9 @@ stall a job.
 
 SVT-AV1 has hung inside the encoder under heavy load (once for 6 minutes, stack captured; issue 25). A thread stuck
 in C cannot be interrupted, so the task's watchdog kills its own worker (SIGKILL) once the deadline passes, after
-leaving a marker under `<output>/job/hung/`; Ray then runs the task again (its killed attempt's staging is cleaned up
-like any killed worker's). An attempt that finds `retries + 1` markers of its episode does not try again: it
-quarantines the episode with "encoder did not finish in N s", and so does the driver when Ray gives up on the task
-first (a job with fewer `task_retries`). The job goes on; the episode is done (quarantined) exactly once.
-
-Outside a Ray worker (the benchmarks' in-process runs, tests calling `process_episode`) the watchdog only logs: it
-never kills a process it does not own.
+leaving a marker under `<output>/job/hung/`; Ray runs the task again. An attempt that finds `retries + 1` markers of
+its episode quarantines it with "encoder did not finish in N s" (so does the driver when Ray gives up first), so the
+episode is done exactly once. Outside a Ray worker the watchdog only logs: it never kills a process it does not own.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """A dry run writes nothing: the net under every command that takes `--dry-run`.
 
-Each such command plans through handles that only read: an export's output is a `PlanTree`
-(`adapters/storage/tree.py`: `fill` records what a tree would take, anything else that would change the output
-refuses), `eidata verdicts` judges without its catalog. This module is the net under them, for the whole class:
-while a command runs with `--dry-run` (`jobs/cli.py`), a Python audit hook (PEP 578) refuses every change of the
-file system under the command's corpus and output folders (a file opened to write, a folder made, a rename, a
-removal, new file times) with `DryRunWriteError` naming the path, so a command that forgets its dry run fails loudly
-where it would have written. Writes from C through its own file handles (pyarrow's, FFmpeg's) pass under a hook: the
-test of every `--dry-run` command compares its folders' trees and file times before and after
-(tests/jobs/runtime/test_dry_run.py).
+Each such command plans through handles that only read (an export's `PlanTree`, `adapters/storage/tree.py`); while it
+runs with `--dry-run` (`jobs/cli.py`), a Python audit hook (PEP 578) also refuses every change of the file system under
+its corpus and output folders with `DryRunWriteError` naming the path, so a command that forgets its dry run fails
+loudly where it would have written. Writes from C through its own file handles (pyarrow's, FFmpeg's) pass under a hook:
+tests/jobs/runtime/test_dry_run.py compares every `--dry-run` command's folders before and after.
 """
 
 from __future__ import annotations

@@ -1,19 +1,15 @@
 """A step that writes lineages (or derived files) and then rebuilds the catalog records its intent first, so that a kill
-or a full disk between the two is finished by the next run instead of leaving the catalog behind (issue 45 item 4).
-
-`eidata verdicts` killed after its lineage writes and before the catalog rebuild left a corpus whose lineage said
-"rejected" and whose catalog did not; the rerun found nothing to rewrite, skipped the rebuild ("rewrote 0", exit 0),
-and `curate` selected the verified copies (review reliability-5, 2a and 4b).
+or a full disk between the two is finished by the next run instead of leaving the catalog behind (issue 45 item 4:
+`eidata verdicts` killed before its rebuild left the lineage saying "rejected" and the catalog not; the rerun found
+nothing to rewrite, and `curate` selected the verified copies).
 
     CatalogIntent.begin(root, command)   catalog/.pending-<command>-<token>.json written (atomic, fsynced)
     ... the step writes ...
     rebuild_catalog                      then `done()` removes it (and the markers of dead runs it finished)
 
-A marker left by another run (`inherited`) makes the next stage rebuild the catalog whatever it wrote itself, so the
-rerun of an interrupted step leaves catalog, lineage and manifests as an uninterrupted run does. `eidata catalog ROOT`
-clears every marker it saw before its rebuild. Readers of the catalog (`query`, `curate`) refuse a corpus with a
-marker (`refuse_pending`), naming the command that finishes it: while one is there the catalog may be behind the
-lineage. A marker of a run that is still going (same host, live pid) is rebuilt over but never removed by another run.
+A marker left by another run (`inherited`) makes the next stage rebuild the catalog whatever it wrote itself;
+`eidata catalog ROOT` clears every marker it saw before its rebuild; readers of the catalog refuse a corpus with a
+marker (`refuse_pending`). A marker of a run that is still going (same host, live pid) is never removed by another run.
 """
 
 from __future__ import annotations

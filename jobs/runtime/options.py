@@ -1,11 +1,8 @@
 """Command-line options generated from the typed job models, so an option is defined once: in its model's `Field`.
 
-An `Opt` names a model field; the flag (the field's name in kebab case unless spelled), its default, type, choices
-(a `Literal`), arity (a list) and help (the `description`) come from the field; torchtitan derives its CLI from config
-dataclasses with `tyro.cli`, the same habit here for pydantic models without the dependency. `unset`, `words` and
-`parse`/`show` are explained on `Opt`'s fields. An option no model holds is an `Arg`: the argparse call itself, written
-once in the command's table. `job_values(args, opts)` reads the parsed flags back as the nested dict the model
-validates (`encoder.batch_size` -> `{"encoder": {"batch_size": ...}}`).
+An `Opt` names a model field; its flag, default, type, choices, arity and help come from the field (torchtitan derives
+its CLI from config dataclasses with `tyro.cli`: the same habit for pydantic models without the dependency). An option
+no model holds is an `Arg`. `job_values` reads the parsed flags back as the nested dict the model validates.
 """
 
 from __future__ import annotations

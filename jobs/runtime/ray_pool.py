@@ -150,8 +150,7 @@ def cluster_resources() -> dict[str, float]:
 
 
 def place_actors(device: Device, actors: int | None, resources: dict[str, float]) -> Placement:
-    """Where the model actors run, given the cluster's `resources` (`cluster_resources()`, or
-    `ray.cluster_resources()` for one node)."""
+    """Where the model actors run, given `cluster_resources()` (or `ray.cluster_resources()` for one node)."""
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     chosen: Literal["cpu", "cuda"] = ("cuda" if gpus else "cpu") if device == "auto" else device
     if chosen == "cuda":

@@ -1,28 +1,21 @@
 """Errors of the environment inside a job: retried with backoff where they happen, and past that the end of the job,
 never a quarantine row (issue 38 item 1).
 
-A disk that fills up or a store that stops answering says nothing about the episode being read or written: quarantined,
-the episode would be lost for good (a rerun skips quarantined episodes). So an episode task, a source's discovery or a
-commit that fails for a reason of the environment (`adapters.storage.faults.environment_fault`) is tried again after
-`backoff_s`, doubling up to `max_backoff_s`, `retries` times (`EnvironmentRetry`, the spec's
-`parallelism.environment`); a fault that passes within that span costs nothing. One that persists ends the job with
-`EnvironmentFaultError` naming the episode, the stage and the first cause: what is committed stays, the episode and
-every episode of its dataset after it are left to the next run, which does them at the indices an uninterrupted run
-gives them. `eidata ingest` prints it on one line and exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL: a temporary
-failure, the same command is worth running again).
+A full disk or a store that stops answering says nothing about the episode: quarantined, it would be lost for good (a
+rerun skips quarantined episodes). So an episode task, a discovery or a commit failing for a reason of the environment
+(`adapters.storage.faults.environment_fault`) is retried as `EnvironmentRetry` says; one that persists ends the job
+with `EnvironmentFaultError`: what is committed stays, the rest of the dataset is left to the next run at the indices
+an uninterrupted run gives, and `eidata ingest` exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL).
 
-A worker killed on each of its attempts (Ray's retries) is the environment's too, the first time: an out-of-memory
-kill on a loaded machine passes. An episode that kills its worker again in the next run is likelier its own (a decoder
-crashing on its bytes): left to every next run it would stop the corpus there for good, so the second time it is
-quarantined with `fault: environment` (`--retry-quarantined` tries it again) and the job goes on. `worker_died` keeps
-the first time in `<output>/job/died/` until a run finishes (`forget_worker_deaths`).
+A worker killed on each of its attempts is the environment's the first time (an out-of-memory kill on a loaded machine
+passes); killing its worker again in the next run, the episode is likelier at fault (a decoder crashing on its bytes),
+and left to every next run it would stop the corpus for good: it is quarantined with `fault: environment`
+(`--retry-quarantined` tries it again). `worker_died` keeps the first time in `<output>/job/died/` until a run finishes.
 
-Unless the file did it: each attempt names the source file it is reading in `reading_note` (its read steps' fence
-writes it before each open and removes it when the step ends, `adapters.storage.beneath`), so a worker killed mid-read
-leaves the name behind. When every attempt of a task left one and all name the same file (`killed_by`), that file
-killed them: its episode alone is quarantined in this run, naming it, and the job goes on (issue 67 item 5); a
-source's discovery task runs again with the file refused (`jobs.ingest.discovery.discover_all`). A death with no note,
-or notes naming different files, stays the environment's.
+Unless the file did it: each attempt names the source file it reads in `reading_note` (written by the read fence,
+`adapters.storage.beneath`), so a worker killed mid-read leaves the name behind; when every attempt's note names the
+same file (`killed_by`), its episode alone is quarantined in this run, naming it (issue 67 item 5); a source's
+discovery task runs again with the file refused (`jobs.ingest.discovery.discover_all`).
 """
 
 from __future__ import annotations

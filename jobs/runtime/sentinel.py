@@ -1,18 +1,14 @@
 """A killed driver takes its Ray with it: a sentinel process ends what the driver started once the driver is gone.
 
-Why: Ray shares the fate of its own daemons with the driver (the kernel's parent-death signal on the GCS and the
-raylet), but not of what the raylet starts: after a `kill -9` of `eidata ingest`, its workers (still encoding), its
-committer actors and `ray::DashboardAgent` / `ray::RuntimeEnvAgent` ran on for minutes (review 6: about 180 MB;
-`benchmarks/kill_resume.py`: all still alive 30 s after the kill). A signal handler cannot help a SIGKILLed driver,
-and a process group cannot either without taking the terminal's Ctrl-C away from it.
+Why: Ray shares the fate of its own daemons with the driver, but not of what the raylet starts: after a `kill -9` of
+`eidata ingest`, its workers, committer actors and `ray::DashboardAgent` / `ray::RuntimeEnvAgent` ran on for minutes
+(review 6: about 180 MB; `benchmarks/kill_resume.py`: all still alive 30 s after the kill). A signal handler cannot
+help a SIGKILLed driver, and a process group cannot either without taking the terminal's Ctrl-C away from it.
 
-How: the driver starts one sentinel (`start`, before it starts embedded Ray) with a pipe on its stdin. The sentinel
-notes the driver's descendants every `SCAN_S` (pid and start time, from /proc, by parent links, whatever session or
-group they moved to). When the pipe closes the driver has ended, killed or not: the sentinel sends SIGTERM to every
-process it noted that is still the same process (its start time unchanged: a pid reused since is left alone), and
-SIGKILL to those alive `GRACE_S` later, then exits. Processes that the driver did not start are never touched, and
-nothing is found by name. Linux only (/proc); elsewhere no sentinel is started. The module imports only the standard
-library: it runs as a script in its own interpreter.
+How: the sentinel notes the driver's descendants every `SCAN_S` (pid and start time, from /proc, by parent links);
+when its stdin pipe closes the driver has ended, and it signals every noted process that is still the same process
+(its start time unchanged: a reused pid is left alone). Nothing is found by name. Linux only; the module imports
+only the standard library: it runs as a script in its own interpreter.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Every node of the Ray cluster must see the job's output folder: the shared-filesystem check run at job start.
 
-Workers on any node write into the output (staging, latents, captions) and the driver commits what they wrote, so a
-node that mounts another disk at that path (or none) would lose its work silently. The driver writes a token file
-under the output; one tiny task pinned to each alive node (`NodeAffinitySchedulingStrategy`, not soft) reads it and
-writes its own answer next to it; the driver then reads every answer. A node that cannot read the token, or whose
-answer the driver cannot read, stops the job before any work, naming the node.
+Workers on any node write into the output and the driver commits what they wrote, so a node that mounts another disk
+at that path (or none) would lose its work silently. The driver writes a token under the output; one task pinned to
+each alive node (`NodeAffinitySchedulingStrategy`, not soft) reads it and writes its answer beside it.
 """
 
 from __future__ import annotations

@@ -166,7 +166,6 @@ class Stage(Generic[J, R]):
         return next((status for errors, status in named if isinstance(e, _named(errors))), None)
 
     def _message(self, e: Exception, status: int) -> str:
-        """The one line printed for an error given `status`."""
         if status == EXIT_ENVIRONMENT and not isinstance(e, EnvironmentFaultError):
             e = EnvironmentFaultError(self.command, environment_fault(e) or str(e))
         return f"eidata {self.command}: {e}"
@@ -191,7 +190,6 @@ class StageReport:
         raise NotImplementedError  # each stage's report words its own
 
     def failures(self, shown: int = 20) -> list[str]:
-        """The summary's lines naming what failed, the first `shown` of them."""
         more = [f"  ... and {len(self.failed) - shown} more"] if len(self.failed) > shown else []
         return [f"  failed: {m}" for m in self.failed[:shown]] + more
 
@@ -203,10 +201,9 @@ RR = TypeVar("RR", bound=StageReport)
 
 
 class CorpusStage(Generic[J, RR]):
-    """A stage on a corpus: what differs from one stage to the next (see the module's docstring). A subclass sets
-    `command` and, for work on Ray, `Model` (a callable class: `Model(**model_args(place))(batch) -> batch`) and maybe
-    `decode` (a function of one row, in CPU tasks: `decode(row, **decode_args(corpus)) -> row`); it writes `plan`,
-    `accept` and what else differs. The job model has `root` (a `CorpusRoot`) and, with a `Model`, is a `RayJob`."""
+    """A stage on a corpus: what differs from one stage to the next (the module's docstring). With a `Model` (a
+    callable class mapped over batches) and maybe `decode` (a function of one row, in CPU tasks) its job is a
+    `RayJob`."""
 
     command: ClassVar[str]  # `eidata <command>`; the job lock's kind and the name derived files are published under
     unit: ClassVar[str] = "ep"  # what a row is, on the progress bar
@@ -252,7 +249,6 @@ class CorpusStage(Generic[J, RR]):
 
     @classmethod
     def printout(cls, report: RR) -> str:
-        """What `eidata <command>` prints when it ends."""
         return report.summary()
 
     # -- the run, the same for every stage ------------------------------------------------------------------------

@@ -1,24 +1,19 @@
 """Clean stops: SIGTERM and Ctrl-C (SIGINT) end a job with one line and the shell's exit status for the signal (143,
 130), its output left resumable (issue 38 item 6).
 
-`eidata` arms the handlers while it runs a command (`jobs.cli.main`, `armed()`): a signal raises `Stopped` in the main
-thread, wherever it waits (Ray's `wait` and `get` check for signals), so every `finally` of the job runs on the way
-out: the committers are answered and released, the quarantine written, Ray shut down, the output's lock and lease
-released. What was committed stays and the rerun resumes, as after a kill -9. `Stopped` is a `BaseException`, like
-`KeyboardInterrupt`, so that no `except Exception` of a job takes it for an episode's error. A second signal while the
-job winds down gets the default action: it ends the process at once (the output stays resumable, as after kill -9).
+While `eidata` runs a command (`armed()`), a signal raises `Stopped` in the main thread wherever it waits, so every
+`finally` of the job runs on the way out (committers released, quarantine written, Ray shut down, lock and lease
+released); what was committed stays, as after a kill -9. A second signal gets the default action: the process ends.
 
-`Stopped` is a `KeyboardInterrupt`, because C extensions that check for signals while they wait handle that class
-only: Ray's `check_signals` (ray 2.60 `python/ray/_raylet.pyx`, called by `CoreWorker.wait` and `get`) catches a
-KeyboardInterrupt and turns it into its own, and left any other exception set while returning a result, which Python
-reports as `SystemError: <cyfunction CoreWorker.wait> returned a result with an exception set` (issue 59: Ctrl-C
-then exited 1 with that traceback; reproduced by a SIGINT during `ray.wait`). The signal received is kept, so a
-KeyboardInterrupt an extension raised in place of ours, or an error whose cause is a stop, is the same stop
-(`stopped`): one line and 130 / 143 whichever way it came up.
+`Stopped` is a `KeyboardInterrupt` (a `BaseException`: no `except Exception` takes it for an episode's error) because
+C extensions that check for signals while they wait handle that class only: Ray's `check_signals` (ray 2.60
+`python/ray/_raylet.pyx`, called by `CoreWorker.wait` and `get`) turns a KeyboardInterrupt into its own, and left any
+other exception set, which Python reports as `SystemError: <cyfunction CoreWorker.wait> returned a result with an
+exception set` (issue 59: Ctrl-C then exited 1 with that traceback). The signal received is kept, so whichever way a
+stop comes up (`stopped`) it is one line and 130 / 143.
 
 Ray's core worker installs its own SIGTERM handler when `ray.init` starts it in this process (it prints a stack dump
-and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `rearm()` after it. A library caller
-that never armed (tests calling `run_ingest`) keeps its own handlers.
+and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `rearm()` after it.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """What a Ray worker says about the environment reaches the driver's stderr (issue 45 item 5).
 
-Jobs start Ray with `log_to_driver=False` (`jobs.runtime.ray_pool.init_ray`: the workers' own output is noise), so a
-worker's "waiting on the object store" line (`adapters.storage.stalls.say`) or its "trying again" line
-(`jobs.runtime.retry.retry_environment`) went to its log file under Ray's session folder, and the user of a stalled
-ingest saw nothing. `VoiceRelay.start` names a file in `EIDATA_STORE_VOICE` before Ray starts (embedded Ray's workers
-inherit the driver's environment; `eidata ingest` forwards every `EIDATA_*` to a cluster's too), the workers append
-their lines to it, and a thread of the driver prints each new line of another process as a warning, every
-`POLL_S`, until `stop` (which prints what is left and removes the file). On a cluster the file must be where every
-node writes (the job's shared output, `folder`); elsewhere it is a temp file of this machine.
+Jobs start Ray with `log_to_driver=False` (the workers' own output is noise), so a worker's "waiting on the object
+store" or "trying again" line went to its log file under Ray's session folder, and the user of a stalled ingest saw
+nothing. `VoiceRelay.start` names a file in `EIDATA_STORE_VOICE` before Ray starts (the workers inherit it), the
+workers append their lines to it, and a thread of the driver prints each new line of another process as a warning
+every `POLL_S` until `stop`. On a cluster the file must be where every node writes (the job's shared output).
 """
 
 from __future__ import annotations

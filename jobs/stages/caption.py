@@ -8,12 +8,10 @@ With `--model DIR` (a local Qwen3-VL folder), a stage on Ray Data (`jobs.runtime
       -> accept                 each answer normalized (ingest.encoders.caption_rules), written per dataset every
                                 `flush_every` episodes under its writer lock; then the catalog
 
-The VLM sees the frames and the episode's original text as the rules clean it (no "#C C" tags, no "unspecified"); the
-same rules normalize its answer, so both kinds read alike, and an empty answer falls back to the rules (kind "rule",
-`fallback_from` the VLM). Without `--model` the rules alone caption, on the driver. Episodes captioned by the same model
-and kind are skipped (`--force` redoes them); a rule run never replaces a VLM caption. `--text-embeddings` then runs
-`eidata text-embed` with the same model on the same corpus handle. A bucket's corpus is read where it lies and its meta
-edits published, one commit record per dataset, when the run ends.
+The VLM sees the frames and the episode's original text as the rules clean it; the same rules normalize its answer,
+so both kinds read alike, and an empty answer falls back to the rules. Without `--model` the rules alone caption, on
+the driver; a rule run never replaces a VLM caption. `--text-embeddings` then runs `eidata text-embed` with the same
+model on the same corpus handle.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Captions in a dataset's meta: which episodes need one, and what to record (`schemas.captions` has the contract).
 
-This module chooses; the dataset's writer writes. `apply_captions` opens the writer (its lock held, any interrupted
-commit or meta update finished first) and hands it one meta update: each new caption text as a task (an existing
-identical text is reused) and each captioned episode's lineage. The writer journals and applies it like a commit
-(`ingest.lerobot.meta_update`), so a run killed at any point leaves the dataset as before or, on the next open, as
-after; lines of episodes not captioned keep their bytes.
+This module chooses; the dataset's writer writes, in one journaled meta update (`ingest.lerobot.meta_update`), so a
+run killed at any point leaves the dataset as before or, on the next open, as after; lines of episodes not captioned
+keep their bytes.
 """
 
 from __future__ import annotations
@@ -84,8 +82,8 @@ def plan_dataset(
 
 
 def apply_captions(dataset_root: Path, captions: list[NewCaption], *, lock_timeout_s: float = 60.0) -> int:
-    """Record `captions` in the dataset's meta through its writer (see the module docstring), waiting up to
-    `lock_timeout_s` for another writer (an ingest job) to let go; returns how many episodes changed."""
+    """Record `captions` in the dataset's meta through its writer: each new text as a task (an identical one
+    reused) and each episode's lineage, waiting up to `lock_timeout_s` for another writer; how many changed."""
     dataset_root = Path(dataset_root)
     if not captions:
         return 0

@@ -12,13 +12,8 @@ device (`ingest.encoders.dinov3.stream`). An actor takes whole episodes, about `
 runs fixed `batch_size` batches across episode boundaries, the copies to and from the GPU on a second CUDA stream;
 a thread pool writes each episode's file from the (pinned) output buffer once its last batch is on the host.
 
-Scoped: `--manifest NAME` (as every command reads it: `jobs.catalog.manifest_arg`) and `--where SQL` (the catalog's
-guarded SQL, as `eidata curate --where`) limit the run to what will be trained (`jobs.catalog.selection`); the
-progress's ETA and the summary count the selection only. `--dry-run` says what it would compute and writes nothing.
-
-Resumable: an episode whose file the corpus holds is skipped; a file made with another model, rate, dtype or size stops
-the job unless `--overwrite` (never in a bucket, whose objects are not replaced). A decode failure costs its episode
-only (exit 1). Videos are read where the corpus keeps them (a bucket's by ranged reads, never copied).
+`--manifest` and `--where` scope the run (`jobs.catalog.selection`). A file made with another model, rate, dtype or size
+stops the job unless `--overwrite` (never in a bucket, whose objects are not replaced).
 """
 
 from __future__ import annotations

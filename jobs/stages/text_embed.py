@@ -1,11 +1,10 @@
 """`eidata text-embed ROOT --model DIR [--layer -1]`: the VLM's hidden states of every task text, for training.
 
-Every task of every dataset's `meta/tasks.jsonl` (instructions and captions alike) gets
-`latents/text/task_XXXXXX.safetensors` (`schemas.captions`): the text alone, tokenized without a chat template or
-special tokens, through the VLM's text model; the hidden states at `--layer` (0 the token embeddings, -1 the last layer
-after its final norm) in bfloat16 without padding. Actors embed batches of texts sorted by length (little padding) and
-write each file atomically. A file made by the same model and layer for the same text is skipped (`--force` redoes
-it); one made otherwise is replaced, or stops the job where the corpus cannot replace files (a bucket).
+Every task of every dataset's `meta/tasks.jsonl` gets `latents/text/task_XXXXXX.safetensors` (`schemas.captions`): the
+text alone, tokenized without a chat template or special tokens, through the VLM's text model; the hidden states at
+`--layer` (0 the token embeddings, -1 the last layer after its final norm) in bfloat16 without padding. Texts are
+embedded in batches sorted by length (little padding). A file made otherwise than this run is replaced, or stops the
+job where the corpus cannot replace files (a bucket).
 """
 
 from __future__ import annotations

@@ -3,14 +3,12 @@
 1. Every dataset's lineage is read: fingerprint, motionless dims, embodiment, tier.
 2. `ingest.qa.corpus` finds copies (fingerprint candidates verified on the episodes' signals, read from their parquet
    files) and dims dead against their dataset.
-3. Each dataset whose verdicts changed gets one journaled meta update through its writer: a judged episode's lineage
-   holds `verdicts` (thresholds, findings) and each finding as a `TierVerdict` of step `verdicts` beside ingest's,
-   which a rerun replaces; its tier is computed from them (`schemas.corpus.tier_fields`), so an episode no longer
-   judged gets its ingest tier back. Unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
+3. Each dataset whose verdicts changed gets one journaled meta update through its writer (`_edited`): the step's
+   verdicts beside ingest's, which a rerun replaces, so an episode no longer judged gets its ingest tier back;
+   unchanged lines keep their bytes: a rerun with the same thresholds writes nothing.
 4. The catalog is rebuilt (same tiers as the lineage; view `verdicts` lists every finding).
 The thresholds come from the command line (defaults: `BehaviourConfig`'s), never a spec file, and are stored with each
-verdict. A stage of the skeleton (`jobs.runtime.stage`): `plan` judges (the copy checks as Ray tasks, a block of
-candidate pairs each: `_on_ray`), `finish` writes.
+verdict. `plan` judges (the copy checks as Ray tasks, a block of candidate pairs each: `_on_ray`), `finish` writes.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from adapters.storage.urls import filesystem
 from jobs.catalog.build import rebuild_catalog
 from jobs.report.command import cli_report
 from jobs.report.command import cli_report as episode_report
-from jobs.report.episode_data import episode_href, frame_indices
+from jobs.report.data import frame_indices
+from jobs.report.episode_data import episode_href
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import write_dataset
 

@@ -66,11 +66,6 @@ def rot6d_to_rpy(d6: np.ndarray) -> np.ndarray:
     return out
 
 
-def rpy_to_matrix(rpy: np.ndarray) -> np.ndarray:
-    """(N, 3) roll, pitch, yaw -> (N, 3, 3) = Rz(yaw) Ry(pitch) Rx(roll)."""
-    return Rotation.from_euler("xyz", np.asarray(rpy, dtype=np.float64).reshape(-1, 3)).as_matrix()
-
-
 def held_rows(there: np.ndarray) -> np.ndarray:
     """Per frame, the row whose pose stands for it: its own where the hand is there (`there` (N,) bool), else the
     last frame it was (the first one before it ever was; every row where it never is: those rows are 0 anyway).

@@ -1,23 +1,17 @@
 """What a user pastes into LDA's repository to train on an LDA export: one data-config class per layout, its
 `ROBOT_TYPE_CONFIG_MAP` / `ROBOT_TYPE_TO_EMBODIMENT_TAG` entries, and a `DATASET_NAMED_MIXTURES` entry naming every
 exported dataset (jiangranlv/latent-dynamics-action@99bf08b: `lda/dataloader/gr00t_lerobot/data_config.py:26-53`,
-`:852-890`, `embodiment_tags.py:158-`, `mixtures.py:10-36`).
+`:852-890`, `embodiment_tags.py:158-`, `mixtures.py:10-36`; why each value: jobs/export/README.md, "LDA-1B").
 
-The classes subclass LDA's own `BaseDataConfig` (robots), `HumanBaseDataConfig` (human hands) or, for a robot without
-a description (layout `native`), its joint-space `FourierGr1ArmsWaist_twohistoryDataConfig`, and change only what
-eidata's datasets need: the keys of the layout, `video.main`, `video_backend = "decord"` (its default
-`torchvision_av` returns consecutive frames from a keyframe, not the frames asked for) and `action_indices`, which
-depend on the training config's `use_delta_action` (one switch printed first, `EIDATA_USE_DELTA_ACTION`, for the user
-to set as the training config has it). Rows hold the pose observed at their own frame (`schemas.actions` LDA timing);
-for an observation at t, LDA keeps the first 5 rows (`history_action_indices = range(-5, 0)`) as history
-(`gr00t_lerobot/datasets.py:1997-2001,2039-2044` @ 99bf08b) and the rest as the chunk:
-- `use_delta_action=true`: `range(-5, 17)` (LDA's own): rows t-5..t-1 and t..t+16; LDA differences each part
-  (`datasets.py:1918-1953`), giving the motions t->t+1 .. t+15->t+16, and moves gripper rows one on (`get_next_state`,
-  `:1909-1916`): targets t+1 .. t+16. 16 steps.
-- `use_delta_action=false` (fine-tuning, absolute rows read as they are): `range(-4, 17)`, LDA's fine-tuning
-  `range(-5, 16)` shifted by one: history rows t-4..t (the targets the previous 5 steps reached), the chunk rows
-  t+1..t+16, the poses and gripper openings reached after t. With `range(-5, 16)` the chunk would start with the pose
-  at t, the observation itself.
+The classes subclass LDA's own `BaseDataConfig` (robots), `HumanBaseDataConfig` (human hands) or, for layout
+`native`, its `FourierGr1ArmsWaist_twohistoryDataConfig`, and change only the layout's keys, `video.main`,
+`video_backend = "decord"` (its default `torchvision_av` returns consecutive frames from a keyframe, not the frames
+asked for) and `action_indices`, which depend on the training config's `use_delta_action` (`EIDATA_USE_DELTA_ACTION`,
+printed first). Rows hold the pose observed at their own frame (`schemas.actions` LDA timing); LDA keeps the first 5
+rows of a window as history (`gr00t_lerobot/datasets.py:1997-2001,2039-2044` @ 99bf08b): `use_delta_action=true` takes
+`range(-5, 17)` (LDA's own: differenced into the motions t->t+1 .. t+15->t+16, `datasets.py:1918-1953`, gripper
+rows moved one on, `get_next_state` `:1909-1916`); `false` takes `range(-4, 17)`, the chunk rows t+1..t+16 (LDA's
+fine-tuning `range(-5, 16)` would start the chunk at the observation itself).
 """
 
 from __future__ import annotations

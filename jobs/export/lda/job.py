@@ -1,17 +1,12 @@
 """`eidata export ROOT --format lda --out DIR`: every canonical dataset as a LeRobot v2.1 dataset LDA-1B's own loader
-reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), DIR/<its path below
-datasets/>, one dataset per canonical dataset (one embodiment each, LDA's mixture unit).
+reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), one dataset per
+canonical dataset (one embodiment each, LDA's mixture unit); what each holds: jobs/export/README.md ("LDA-1B") and
+the contract `schemas/lda.py`.
 
-Each keeps the canonical files and adds what LDA needs (contract `schemas/lda.py`): the columns `observation.state.lda`
-and `action.lda` in every episode parquet (`columns.py`), every camera re-encoded as all-intra H.264 (`video.py`),
-`meta/modality.json` in LDA's names (checked against the new info.json before it is written), and
-`meta/stats_gr00t.json` (`stats.py`). A dataset is written into `DIR/.<name>.partial-<id>` and renamed into place
-when complete (`Tree.write`, as every export writes a dataset whole; a rerun replaces it whole). The summary prints
-what to paste into LDA's repository (`config.py`).
-`--manifest` exports the manifest's episodes only (`plan.py`). Everything is planned first: a dataset LDA cannot train
-on (no wrist in use, e.g. a robot without a description; no camera; not canonical) refuses the whole export, naming
-each with why, before anything is written (exit 1). An episode whose values cannot be converted fails its dataset,
-naming file, episode and field; the others go on (exit 1).
+Everything is planned first (`plan.py`): a dataset LDA cannot train on refuses the whole export, naming each with why,
+before anything is written (exit 1). A dataset is written whole (`Tree.write`); an episode whose values cannot be
+converted fails its dataset, naming file, episode and field; the others go on (exit 1). The summary prints what to
+paste into LDA's repository (`config.py`).
 """
 
 from __future__ import annotations

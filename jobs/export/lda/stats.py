@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -48,8 +47,3 @@ def dumps(stats: dict[str, dict[str, list[float]]]) -> str:
     if bad:
         raise ValueError(f"non-finite statistics: {', '.join(bad[:5])}")
     return json.dumps(stats, indent=4) + "\n"
-
-
-def widths_of(features: Iterable[tuple[str, list[int]]]) -> dict[str, int]:
-    """The 1-D numeric columns to give statistics for: (key, shape) -> width."""
-    return {k: int(shape[0]) for k, shape in features if len(shape) == 1}

@@ -2,17 +2,14 @@
 `--format lerobot-v21`: the same plans as LeRobot v2.1 (`write_v21.py`) for lerobot 0.3.3, LDA and openpi.
 
 lerobot 0.6.1 refuses v2.1 (`BackwardCompatibilityError`) and its converter cannot read a v2.1 dataset with a
-multi-dimensional feature (jobs/export/README.md), so v3.0 is written directly: without `--manifest` every dataset under
-ROOT/datasets/ to DIR/<its path below datasets/>; with it the manifest's episodes as ONE dataset DIR/NAME (`plan.py`),
-or, where the chosen action space (`--action-space`, `spaces.py`) gives robots actions of different widths, which
-lerobot cannot hold in one dataset unpadded, one dataset per robot DIR/NAME/<robot> and none at DIR/NAME itself
-(`settle.py`); one line names every dataset written with its episodes and action space.
+multi-dimensional feature (jobs/export/README.md), so v3.0 is written directly: without `--manifest` every dataset to
+DIR/<its path below datasets/>; with it the manifest's episodes as ONE dataset DIR/NAME (`plan.py`), or one per robot
+where their actions differ in width (`settle.py`).
 
-Each dataset is a tree of the output written whole (`adapters.storage.tree`: a folder's renamed into place when
-complete, a bucket's put file by file), `meta/info.json` then the completion record `.eidata-export.json` last, which
-holds a fingerprint of its sources (their meta files' `Corpus.identity`, the manifest, the options): a rerun skips a
-dataset whose fingerprint matches and rewrites one whose sources changed or that a killed run left unfinished. ROOT and
---out may be buckets (the corpus read through its handle, episode files by ranged GETs where they lie).
+Each dataset is a tree of the output written whole (`adapters.storage.tree`), its completion record
+`.eidata-export.json` last, holding a fingerprint of its sources (their meta files' `Corpus.identity`, the manifest,
+the options): a rerun skips a dataset whose fingerprint matches and rewrites one whose sources changed or that a
+killed run left unfinished.
 """
 
 from __future__ import annotations

@@ -1,29 +1,19 @@
 """Normalization statistics of a manifest export: exact, over the union of its frames, each dimension over the frames
-whose episode uses it, and per embodiment beside (`ingest/lerobot/union_stats.py` computes them).
+whose episode uses it, and per embodiment beside (`ingest/lerobot/union_stats.py` computes them; what and why:
+jobs/export/README.md, "Manifest stats").
 
-A manifest mixes embodiments in one dataset. lerobot's rule for a dataset's stats (per-episode stats, quantiles
-averaged by count, lerobot 0.6.1 `aggregate_stats`) is kept for what lerobot recomputes itself, the `stats/...` episode
-columns; `meta/stats.json`, which its normalizer reads, gets for the masked features:
-- `action` and `observation.state`: each of the 50 canonical dims over the frames of the episodes whose action mask
-  has it (the episode column `action_mask`, from its lineage), so the zeros an embodiment pads with never enter;
-- `observation.hand_keypoints` (flattened): each coordinate over the episodes whose dataset's keypoint feature marks the
-  slot real (`schemas.canonical.keypoint_slot_mask`: human hands every slot, robot hands the slots of their links);
-- a dimension no selected episode uses keeps the statistics of all frames (its padding), as lerobot's would, and a
-  non-finite value never counts.
-min, max, mean, std and q01..q99 are then exact for those values; `count` stays the dataset's frame count (lerobot
+lerobot's rule (per-episode stats, quantiles averaged by count, lerobot 0.6.1 `aggregate_stats`) is kept for the
+`stats/...` episode columns; `meta/stats.json` gets for `action` and `observation.state` each canonical dim over the
+frames whose episode's `action_mask` has it, for `observation.hand_keypoints` each coordinate over the episodes whose
+keypoint slot is real (`schemas.canonical.keypoint_slot_mask`); a dimension no selected episode uses keeps the
+statistics of all frames, and a non-finite value never counts. `count` stays the dataset's frame count (lerobot
 stacks counts across datasets when it merges: one number per feature).
 
-lerobot's normalizer has no mask: it normalizes every dim of every frame. An episode's padding (0 where its
-embodiment has no such dim) would then meet the statistics of the embodiments that have it, and land anywhere (on a
-real two-embodiment manifest, |z| up to 1.7e6: a loss no policy trains through). So the export writes, in a dim an
-episode does not use but another does, the dim's masked median (q50) instead of 0: it lies within [q01, q99] (|z| <= 1
-under QUANTILES normalization) and within one std of the mean (|median - mean| <= std: MEAN_STD |z| <= 1), whatever
-normalization a policy picks. The episode column `action_mask` (and the keypoint feature's info) still says which dims
-are real; the feature's info records the fill (`PADDING_KEY`). `meta/stats_by_embodiment.json` holds the same
-statistics with the per-dimension counts for the whole manifest (`all`) and for each embodiment's episodes
-(`embodiments`), for a trainer that normalizes per embodiment. Memory: `UnionStats`'s counters and one episode's
-columns; the cost: one more read of the masked columns of every episode (`UnionStats` keeps their keys for its later
-passes, on local temporary disk past `SPOOL_BYTES`).
+lerobot's normalizer has no mask, so padding (0 where an embodiment has no such dim) met the statistics of the
+embodiments that have it (on a real two-embodiment manifest, |z| up to 1.7e6). The export writes, in a dim an episode
+does not use but another does, the dim's masked median (q50): within [q01, q99] and within one std of the mean
+(|z| <= 1 under QUANTILES and MEAN_STD); the feature's info records the fill (`PADDING_KEY`). The cost: one more read
+of the masked columns of every episode (`UnionStats` spools their keys to local disk past `SPOOL_BYTES`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Never a constant `action` (issue 55). A canonical dataset of a robot eidata has no description of fills no
-canonical dim: its `action` [50] is one constant row and its command is `action.native`, which the export's action
-space takes by default (`spaces.py`). Whatever the plan, an export whose `action` takes one value per dim over all
-its frames is refused, naming the episodes (`check_action_moves`); episodes that declare no action at all (video)
-keep the canonical placeholder, said in a note.
+"""Never a constant `action` (issue 55): a robot eidata has no description of fills no canonical dim, so its `action`
+[50] is one constant row and its command is `action.native`, which the export's action space takes by default
+(`spaces.py`); whatever the plan, `check_action_moves` refuses a constant `action`.
 """
 
 from __future__ import annotations

@@ -1,27 +1,15 @@
-"""What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources.
+"""What one LeRobot v3.0 export holds: a whole canonical dataset, or a curated manifest's episodes across sources
+(jobs/export/README.md, "LeRobot v3.0 and v2.1").
 
-A manifest becomes ONE dataset, so every episode must have the same features:
-- the action space (`spaces.py`, `settle.py`): the user's `--action-space`, by default canonical (native where no
-  episode has a canonical dim); an episode without an action in it is refused or, by request, left out and named;
-  the episodes whose action has one width and meaning are one plan (`settle.Group`);
-- numeric features: those every selected dataset declares with the same dtype, shape and names; a source's native
-  columns differ by robot and are left out (counted in the plan's notes), and the per-dataset `info` (e.g. the
-  action's embodiment mask) is dropped, the episode's embodiment being an episode column instead;
-- cameras: `--cameras` (video keys, short names or the slots `primary` / `wrist`, `none` for no video); by default the
-  camera most episodes have plus every other camera all of those have, when every dataset has them, else the slot
-  `primary` (and `wrist` where every dataset has one). A slot is filled per dataset by its canonical cameras in the
-  order of `SLOTS`, so G1's `head` and Bridge's `third_person` are both `observation.images.primary`, each episode's
-  row naming the camera it holds (`cameras/<key>/source`). An episode whose dataset lacks a chosen camera is skipped
-  and counted (a black stand-in would teach a policy that the camera went dark); a plan that would leave out a whole
-  source is refused naming it and why, unless `allow_dropped_sources`. Cameras of other sizes are resized to one
-  (`--frame-size`, `jobs/export/resize.py`), each plan's episodes alike;
-- tasks merged by text, numbered in order of first appearance; per-episode columns (source, subset, tier, embodiment,
-  episode_uid, split, weight, the v2.1 dataset and episode) that lerobot keeps (`meta.episodes[i]`, its `episodes`
-  filter); train episodes first, then val, `info.json` `splits` in lerobot's range form {"train": "0:T", "val": "T:N"};
-- the features every exported dataset declares alike (a source left out no longer removes them: one robot left keeps
-  its natives), `robot_type` that of the exported datasets ('a+b' when mixed), weights rescaled to mean 1 over the
-  episodes exported (the manifest's own are over its selection).
-Every plan lays its features out for the trainers that read them (`jobs/export/layout.py`).
+A manifest becomes ONE dataset per action width (`settle.py`), so every episode must have the same features: the
+numeric features every selected dataset declares alike (a source's natives differ by robot and are left out, counted
+in the notes; the per-dataset `info` is dropped, the episode's embodiment being an episode column); the cameras
+(`cameras.py`: an episode whose dataset lacks a chosen camera is skipped and counted, since a black stand-in would
+teach a policy that the camera went dark; a plan leaving out a whole source is refused unless
+`allow_dropped_sources`), resized to one size (`jobs/export/resize.py`); tasks merged by text in order of first
+appearance; the per-episode columns lerobot keeps (`meta.episodes[i]`); train episodes first, then val, `info.json`
+`splits` in lerobot's range form {"train": "0:T", "val": "T:N"}; weights rescaled to mean 1 over the episodes
+exported. Every plan lays its features out for the trainers that read them (`jobs/export/layout.py`).
 """
 
 from __future__ import annotations

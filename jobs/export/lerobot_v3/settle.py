@@ -1,9 +1,7 @@
 """Which episodes leave in the chosen action space, and as which datasets (`spaces.py`): one dataset wherever lerobot
-can hold them as one (one `action` width and meaning: always so for the canonical space), else one per robot.
-
-An episode with no action in the space is refused, naming its dataset, its episodes and why, unless the user asks
-to leave such episodes out (`--skip-without-action`): then each dataset they come from is named in one line (the
-export's notes, logged, and `.eidata-export.json`). Never silently.
+can hold them as one (one `action` width and meaning: always so for the canonical space), else one per robot. An
+episode with no action in the space is refused, or with `--skip-without-action` left out with its dataset named in
+one line (the export's notes, logged, and `.eidata-export.json`). Never silently.
 """
 
 from __future__ import annotations
@@ -43,8 +41,7 @@ class Settled:
 
 
 def embodiment_of(src: Any, index: int) -> str | None:
-    """The episode's embodiment as the catalog decides it: its lineage's, else its dataset's action info, else its
-    robot_type."""
+    """The episode's embodiment as the catalog has it: its lineage's, else its action info's, else robot_type."""
     lineage = src.episodes.get(index, {}).get("eidata") or {}
     info = (src.features.get(ACTION) or {}).get("info") or {}
     return lineage.get("embodiment") or info.get("embodiment") or src.info.get("robot_type")

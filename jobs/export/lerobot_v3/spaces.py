@@ -1,15 +1,7 @@
-"""The space a LeRobot export's `action` leaves in (`schemas.actions.ActionSpace`, the user's `--action-space`).
-
-- `canonical`: the 50-dim hand-centric `action` and `observation.state` as the corpus holds them. An episode of a
-  robot without a description (catalog `action_kind` native: its command is all it has) has none: refused, or left
-  out by request. An episode with no action at all (video) keeps the placeholder, its mask all 0 (`native.py`).
-- `joints`: a described joint-space robot's joint targets (`schemas/robots/joint_space.yaml`, with the two-arm pairs
-  of `schemas.robots.registry.JOINT_SPACE`): per arm its joints, then its gripper joint or its hand's joints, read
-  from `action.native` as `action` and from `observation.state.native` as `observation.state`, named by the
-  description (`left_shoulder_pitch_joint`, ...), as recorded (units as ingest read them: its tier notes). The
-  columns are found as ingest finds them (`ingest.canonical.joint_columns.Resolver`: names, GR00T modality slices,
-  motor ids) over the natives' `<stream>.<component>` names, each split into a stream and a component at every dot.
-- `native`: the recording's own command, `action.native` as `action` and `observation.state.native` as state.
+"""The space a LeRobot export's `action` leaves in (`schemas.actions.ActionSpace`, the user's `--action-space`; the
+three spaces are described in jobs/export/README.md). `joints` finds its columns as ingest does
+(`ingest.canonical.joint_columns.Resolver`) over the natives' `<stream>.<component>` names, each split into a stream
+and a component at every dot.
 
 Timing (`schemas.actions.CONVENTIONS["lerobot"]`, commanded): row t of `action.native` is the command the recorder
 sent at t (resampled to 10 Hz at ingest), which is what lerobot's `record_loop` writes at t: the rows leave as they

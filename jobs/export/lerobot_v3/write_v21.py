@@ -1,17 +1,12 @@
 """Write one LeRobot v2.1 dataset from episodes of canonical v2.1 datasets, in the consumer layout, as lerobot 0.3.3
-lays one out: the same plans and episode reader as the v3.0 writer (`write.py`), one file per episode.
+lays one out: the same plans and episode reader as the v3.0 writer (`write.py`), one file per episode (why:
+jobs/export/README.md, "LeRobot v2.1").
 
-Why (jobs/export/README.md): a v2.1 user of lerobot 0.3.3's policies meets the same bool flag as a 0.6.1 user, lerobot
-0.6.1's converter and dataset tools fail on the multi-dimensional feature, and LDA's and openpi's loaders take one
-dataset per run, not a manifest. Written:
-- `data/chunk-CCC/episode_EEEEEE.parquet`: the episode's frames in the layout (`episode_index`, `index`, `task_index`
-  renumbered), arrow types and `huggingface` metadata as lerobot 0.3.3 writes them (`ingest/lerobot/table.py`);
-- `videos/chunk-CCC/<key>/episode_EEEEEE.mp4`: the source episode's file, byte for byte, or, where the plan resizes
-  the camera (`jobs/export/resize.py`), its frames at the exported size (its stats then those frames');
-- `meta/episodes.jsonl`: episode_index, tasks, length, then the plan's episode columns as extra keys (lerobot 0.3.3
-  keeps them in `meta.episodes`); `meta/episodes_stats.jsonl`: the source episode's stats, recomputed where the values
-  changed (the renumbered indices, a flattened feature: `ingest/lerobot/stats.py`, lerobot 0.3.3's definitions);
-- `meta/tasks.jsonl`, then `meta/info.json` last. Memory: one episode at a time.
+Parquet arrow types and `huggingface` metadata as lerobot 0.3.3 writes them (`ingest/lerobot/table.py`); each video the
+source episode's file byte for byte, or its frames at the exported size where the plan resizes it
+(`jobs/export/resize.py`); `meta/episodes.jsonl` with the plan's episode columns as extra keys (lerobot 0.3.3 keeps
+them in `meta.episodes`); episode stats recomputed where the values changed (`ingest/lerobot/stats.py`, lerobot
+0.3.3's definitions); `meta/info.json` last. Memory: one episode at a time.
 """
 
 from __future__ import annotations

@@ -1,20 +1,14 @@
 """`eidata export ROOT --format lingbot-va --out DIR`: each canonical dataset as a LeRobot v2.1 dataset LingBot-VA's
-post-training reads (seed 004, "Post-training"), with Wan2.2 VAE latents per segment, on Ray (jobs/export/README.md).
+post-training reads (seed 004, "Post-training"), with Wan2.2 VAE latents per segment, on Ray (jobs/export/README.md,
+"LingBot-VA" and "Buckets").
 
-Per dataset, `DIR/datasets/<rel>`: `data/` with `action` as the 30-dim LingBot-VA vector (`ingest.lingbot.action`),
-its feature and per-episode stats recomputed, videos hard-linked (copied across file systems), tasks and other stats
-the source's; `meta/episodes.jsonl` with `action_config` segments; a latent file per segment and camera with exactly
+`action` is the 30-dim LingBot-VA vector (`ingest.lingbot.action`); a latent file per segment and camera holds exactly
 the README's keys (`schemas.lingbot.LatentRecord`). A segment shorter than 1 + 4 sampled frames gets none (LingBot-VA's
 loader skips a segment without one). Datasets without any EEF or gripper dim (actionless video) are not exported.
-
-Resumable: a frame table, video link or latent file that matches the plan (same text, frames, shapes) is kept and meta
-files are rewritten only when their bytes change, so a finished export's rerun writes nothing; a rerun with other
-settings than `DIR/job/lingbot_export.json` (fps, size, text length, model fingerprints) is refused rather than mixing
-latents of two encoders. ROOT and --out may be buckets: the corpus read through its handle (each episode's parquet by
-ranged GETs, its mp4 streamed once into the output as the video "link"), the output through its tree
-(`adapters.storage.tree`): the settings record and `empty_emb.pt` fetched first and published before any dataset's file,
-each dataset once its meta is written, its completion record last (a rerun keeps a dataset whose record matches a
-fingerprint of the settings, the cameras and the source's meta).
+Resumable: what matches the plan is kept and meta files are rewritten only when their bytes change, so a finished
+export's rerun writes nothing; a rerun with other settings than `DIR/job/lingbot_export.json` is refused rather than
+mixing latents of two encoders. A bucket output gets the settings record and `empty_emb.pt` first, each dataset once
+its meta is written, its completion record last (`Done`).
 """
 
 from __future__ import annotations

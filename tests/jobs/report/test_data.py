@@ -13,6 +13,7 @@ from jobs.report.data import (
     ReportError,
     coverage_by_source,
     durations_by_source,
+    frame_indices,
     frame_strip,
     hours_by_source_tier,
     load_datasets,
@@ -23,6 +24,12 @@ from jobs.report.data import (
 )
 from schemas.robots.registry import default_registry
 from tests.jobs.report.corpus import CAMERA
+
+
+def test_frame_indices_span_the_episode() -> None:
+    assert frame_indices(23, 8) == [0, 3, 6, 9, 13, 16, 19, 22]
+    assert frame_indices(5, 8) == [0, 1, 2, 3, 4]  # a short episode: each frame once
+    assert frame_indices(1, 8) == [0] and frame_indices(0, 8) == []
 
 
 def test_catalog_aggregates(corpus: Path) -> None:

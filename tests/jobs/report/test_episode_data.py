@@ -10,15 +10,8 @@ import numpy as np
 import pytest
 
 from ingest.lerobot.video_read import decode_frames
-from jobs.report.data import load_datasets
-from jobs.report.episode_data import (
-    EpisodeNotFound,
-    episode_detail,
-    episode_href,
-    frame_indices,
-    lineage_notes,
-    parse_episode,
-)
+from jobs.report.data import frame_indices, load_datasets
+from jobs.report.episode_data import EpisodeNotFound, episode_detail, episode_href, lineage_notes, parse_episode
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import EpisodeLineage
 from schemas.tiers import grouped
@@ -38,12 +31,6 @@ def test_an_episode_is_named_dataset_colon_index() -> None:
         with pytest.raises(EpisodeNotFound, match="DATASET:INDEX"):
             parse_episode(bad)
     assert episode_href("oxe/bridge", 3) == episode_href(DATASET, 3) == "report_episodes/oxe__bridge_3.html"
-
-
-def test_frame_indices_span_the_episode() -> None:
-    assert frame_indices(23, 8) == [0, 3, 6, 9, 13, 16, 19, 22]
-    assert frame_indices(5, 8) == [0, 1, 2, 3, 4]  # a short episode: each frame once
-    assert frame_indices(1, 8) == [0] and frame_indices(0, 8) == []
 
 
 def test_the_detail_of_a_flagged_episode(corpus: Path) -> None:

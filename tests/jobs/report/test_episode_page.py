@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from ingest.lerobot.video_read import decode_frames
-from jobs.report.episode_data import episode_detail, frame_indices
-from jobs.report.episode_page import PLOT_LEFT, PLOT_RIGHT, episode_html, signals_figure, write_episode_page
+from jobs.report.data import frame_indices
+from jobs.report.episode_data import episode_detail
+from jobs.report.episode_page import PLOT_LEFT, PLOT_RIGHT, episode_html, signals_figure
 from jobs.report.plots import DPI
 from tests.jobs.report.episode_corpus import DATASET, FINDING, LENGTHS, NOTE, REASONS, write_episode_corpus
 from tests.jobs.report.test_page import _status, render
@@ -75,8 +76,8 @@ def test_signal_axes_span_the_episode_where_the_cursor_maps_frames(corpus: Path)
 
 def test_the_page_renders_in_chromium_with_its_cursor_on_a_frame(corpus: Path, tmp_path: Path) -> None:
     chromium()  # skips naming what is missing
-    out = write_episode_page(corpus, DATASET, 1, tmp_path / "page.html")
-    out.write_text(out.read_text().replace('value="0" data-fps', 'value="13" data-fps'))  # the cursor moved to 13
+    out = tmp_path / "page.html"
+    out.write_text(episode_html(corpus, DATASET, 1).replace('value="0" data-fps', 'value="13" data-fps'))  # at 13
     dom, console = render(out, tmp_path)
     assert _status(dom) == ("ok", "4") and console == []
     assert "frame 13 (1.3 s)" in dom

@@ -21,7 +21,7 @@ import pytest
 from ingest.frames import rot6d_to_matrix
 from jobs.cli import main
 from jobs.export.lda import config
-from jobs.export.lda.columns import expected_names, rpy_to_matrix
+from jobs.export.lda.columns import expected_names
 from schemas.canonical import HANDS, STATE, WRIST_ROT6D, hand_dims
 from schemas.lda import (
     ACTION_PARTS,
@@ -36,6 +36,7 @@ from schemas.lda import (
 )
 from schemas.lerobot import INFO_PATH, load_info
 from schemas.modality import ModalityJson, check_modality
+from tests.jobs.export.lda.test_columns import _lda_R
 from tests.needs import tool_missing
 
 LAYOUTS = {"lerobot/gr00t_robot_sim_picknplace": "dual_arm", "oxe/bridge_dataset": "single_arm", "vitra/Ego4D": "human"}
@@ -112,7 +113,7 @@ def test_the_rotation_is_the_canonical_one_in_ldas_convention(lda_export: tuple[
                 there = np.linalg.norm(d6, axis=1) > 0
                 assert np.array_equal(_blk(ep[LDA_STATE], i, STATE_PARTS, "eef_rotation_6d"), d6.astype(np.float32))
                 rpy = _blk(ep[LDA_STATE], i, STATE_PARTS, "eef_rotation").astype(np.float64)
-                err = np.abs(rpy_to_matrix(rpy[there]) - rot6d_to_matrix(d6[there])).max(initial=0)
+                err = np.abs(_lda_R(rpy[there]) - rot6d_to_matrix(d6[there])).max(initial=0)
                 assert err < 2e-6, (rel, HANDS[h], err)  # the float32 of the angles
                 checked += int(there.sum())
     assert checked > 400

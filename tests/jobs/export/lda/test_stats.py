@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from jobs.export.lda.stats import ColumnStats, dumps, widths_of
+from jobs.export.lda.stats import ColumnStats, dumps
 from schemas.lda import STATS_KEYS
 
 
@@ -34,7 +34,3 @@ def test_batches_give_the_statistics_of_all_frames() -> None:
 def test_non_finite_statistics_are_refused() -> None:
     with pytest.raises(ValueError, match=r"a\.mean"):
         dumps({"a": {"mean": [float("nan")], "std": [1.0]}})
-
-
-def test_only_vectors_get_statistics() -> None:
-    assert widths_of([("action", [50]), ("observation.hand_keypoints", [2, 21, 3])]) == {"action": 50}
