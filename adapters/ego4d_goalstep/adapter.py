@@ -28,9 +28,7 @@ in the metadata and as a `Language("description")`. raw_id `<video_uid>/goalstep
 (`goalstep_<split>` alone for the goal; `.<n>` after the split when a video has more than one goal in a file).
 
 Files: `splits` (default train and val) are looked for under the root and `v2/annotations` etc., or given per split
-(`files`; which must be there: `GoalStepAdapter._split_files`). Reasons name the file, the video_uid and the field
-(`videos[k].segments[i].end_time`): an end before its start, a missing description, a video not on disk, an end
-past the video (beyond `end_tolerance_s`).
+(`files`: `GoalStepAdapter._split_files`).
 """
 
 from __future__ import annotations

@@ -21,10 +21,8 @@ Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so ti
 `human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).
 
 Quirks handled: `confidences/` missing on older episodes (no confidence streams, `metadata["has_confidences"]` False);
-older episodes carry `description` instead of the `llm_*` attributes; reversible tasks pick `llm_description2` when
-`which_llm_description` is "2" (string or int); an mp4 longer than the poses is kept (`metadata["video_frames"]`).
-Bad input (per-episode `AdapterError`): no mp4, an unreadable HDF5 or mp4, a missing or non-finite `camera/intrinsic`,
-`transforms/camera` or hand joint, pose datasets of mismatched length or shape, an mp4 shorter than the poses.
+older episodes carry `description` instead of the `llm_*` attributes; an mp4 longer than the poses is kept
+(`metadata["video_frames"]`), a shorter one refused.
 """
 
 from __future__ import annotations

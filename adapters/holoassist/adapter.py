@@ -32,8 +32,6 @@ Time: every file's times are .NET ticks (100 ns) on one clock; seconds are `(tic
 first frame (`Video/VideoMp4Timing.txt` line 1), so frame i of the mp4 (its pts, i / fps) and the hand row of the
 same instant share one time axis, as the maker matches them (hand_eye_project.py:209-251). World: psi's MathNet
 basis, z up. Embodiment `human`, tier `high`; no action field: actions are the hand trajectory (derived downstream).
-Bad input (per-recording `AdapterError` naming the file and, for a malformed line, its line number): a missing file,
-a line of the wrong width or with a value not a number, hand and pose files of different lengths, an unreadable mp4.
 """
 
 from __future__ import annotations

@@ -19,12 +19,8 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   count, :114-117); `Allocentric_RGB_Videos/.../<serial>.mp4` with `Allocentric_Camera_Parameters/.../calibration.json`
   `{serial: {K, R, T, imgSize}}` world-to-camera (dataset_utils/visualize_world_coordinate_system.py:16-26).
 
-A pickle is code: it is read by `adapters.torch_tensors.tensor_loads`, numpy's reconstructors and torch's
-tensor and parameter rebuilders mapped to our own readers (`adapters.torch_tensors`: numpy arrays, torch not run;
-torch's own `_load_from_bytes` loads with `weights_only=False`, which runs code, and onto the device the tensor was
-saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
-view of a storage holding every frame (each frame's pickle then carries the whole storage): read at its offset, the
-storage's bytes read once per file.
+The pickles are read by `adapters.torch_tensors.tensor_loads` (numpy arrays, torch never run, a GPU-saved storage
+read as well); a tensor viewing a storage of every frame is read at its offset, the storage's bytes once per file.
 """
 
 from __future__ import annotations
