@@ -13,10 +13,8 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 | `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
 | `<name>.vrs` beside `mps_<name>_vrs/` (else the one `.vrs` there), stream 214-1 | camera `camera-rgb`, lazy | RGB |
 
-Landmarks onto MANO-21 (`files.MANO21_FROM_ARIA`, the maker's `HandLandmark` order): wrist <- WRIST; thumb2, thumb3,
-thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2, 3, tip <- PROXIMAL, INTERMEDIATE,
-DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) 26 % of the way from the wrist to THUMB_INTERMEDIATE (as
-real UmeTrack profiles put it, `files.THUMB1_AT`); PALM_CENTER not used.
+Landmarks onto MANO-21: `files.MANO21_FROM_ARIA` (thumb1, the CMC, which Aria has no landmark for, at `THUMB1_AT` of
+the way from the wrist to THUMB_INTERMEDIATE; PALM_CENTER not used).
 Which file (`folder.choose`, at discovery): per form its newest version (`_vN` highest, the unversioned legacy name
 last), the 21 landmarks before the wrist-and-palm poses, and only a file whose rows meet the trajectory's span; the
 files not read are said as source findings. A wrist-and-palm hand has, on its tracked rows, a wrist pose

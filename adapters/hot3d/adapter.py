@@ -11,6 +11,7 @@ poses of a recording, one episode per sequence folder.
 | `dynamic_objects.csv` T_world_object per `object_uid` | `states["objects/<uid>"]` (natives not kept) | `se3_4x4` | |
 | `metadata.json` `headset`, `participant_id`, `gt_available_status` | subset (`aria` / `quest3`), `metadata` | | |
 | `recording.vrs` (Aria) stream 214-1, JPEG | camera `camera-rgb` -> `Camera.head`, lazy | RGB, as sensed | TIME_CODE |
+
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns; the
 evidence for each (the maker's code and real samples, the figures measured on them) is in adapters/README.md `hot3d`.
 Hands: with the licensed MANO files (`mano_model_dir`) the MANO poses are declared (`HandTrack.mano`; the maker's
