@@ -103,12 +103,15 @@ class Reading:
             raise self.fail(f"unreadable {named or what}: {e}", "", path) from e
 
     @contextmanager
-    def video(self, file: Any, field: str) -> Iterator[None]:
-        """A video opened in the block that does not open (`VIDEO_ERRORS`) is this episode's error on `field`."""
+    def unreadable(
+        self, what: str, field: str, file: Any, errors: tuple[type[Exception], ...] = (OSError, ValueError)
+    ) -> Iterator[None]:
+        """One of `errors` raised in the block (a file that does not parse; a video that does not open:
+        `VIDEO_ERRORS`) is this episode's error "unreadable <what>" on `field`, naming `file`."""
         try:
             yield
-        except VIDEO_ERRORS as e:
-            raise self.fail(f"unreadable video: {e}", field, file) from e
+        except errors as e:
+            raise self.fail(f"unreadable {what}: {e}", field, file) from e
 
 
 def human_episode(ref: EpisodeRef, native_fps: float, **fields: Any) -> RawEpisode:

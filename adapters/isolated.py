@@ -1,10 +1,9 @@
-"""Every parse of a source's files inside its file's boundary, whatever the adapter catches (issue 58 item 2).
+"""Every parse of a source's files inside its file's boundary, whatever the adapter catches.
 
 Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
 can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
 a WebDataset sidecar), any allocation a `MemoryError` once the task's memory limit is reached
-(`adapters.storage.memory_limit`). Escaping a discovery, one of them used to end the whole source's discovery, and
-every good episode beside the bad file was lost with it.
+(`adapters.storage.memory_limit`). Escaping a discovery, one of them would end the whole source's discovery.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens: Python's audit hook, event "open" (every file opened through Python, zarr's

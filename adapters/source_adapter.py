@@ -1,8 +1,5 @@
-"""The adapter base class: a `SourceAdapter` is one source format. It `discover`s episodes cheaply (`EpisodeRef`s,
-capped at `max_episodes`, a bad one flagged rather than stopping discovery) and `read`s one into a `RawEpisode` in the
-source's own terms (the records: `adapters.base`). Every subclass's `discover` and `read` pass through containment
-and the per-file boundary (`adapters.confined`); what discovery learns about the source as a whole it `note`s as
-`SourceFinding`s, and `expects` says what a root of the source holds, for a root that yields nothing.
+"""The adapter base class: a `SourceAdapter` is one source format, which `discover`s episodes and `read`s one (the
+records: `adapters.base`).
 """
 
 from __future__ import annotations

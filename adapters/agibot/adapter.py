@@ -6,7 +6,7 @@ Layout (the HF dataset card agibot-world/AgiBotWorld-Alpha; any4lerobot `agibot2
 `proprio_stats/<t>/<e>/proprio_stats.h5`, `parameters/<t>/<e>/camera/` (or `.../parameters/camera/`). Raw id
 `<t>/<e>`; discovery yields tasks and episodes in numeric order, subset `task_<t>` (one feature set per task).
 Everything runs at 30 Hz: state row i, video frame i and `action/<group>/index` value i share the frame clock, so
-timestamps are `frame / 30` s. Stream keys are the HDF5 paths below `state/` / `action/` with `/` -> `.`.
+timestamps are `frame / 30` s. Stream keys: `adapters/agibot/proprio.py`.
 
 | native | canonical meaning | units | frame | rate |
 | --- | --- | --- | --- | --- |

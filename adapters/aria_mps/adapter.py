@@ -50,7 +50,7 @@ from adapters.base import (
 )
 from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
-from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
+from adapters.hot3d.video import VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
 
@@ -228,20 +228,11 @@ class AriaMpsAdapter(HandSource):
             return {}, "no single VRS recording beside the MPS folder: hands and poses only"
         if self.options.cameras is not None and CAMERA not in self.options.cameras:
             return {}, f"not read: the cameras option leaves {CAMERA} out"
+        first_ns, last_ns, fps = first_us * 1000, last_us * 1000, self.options.video_fps
         try:
-            index, device_ns, h, w = rgb_frames(
-                path, first_us * 1000, last_us * 1000, self.options.video_fps, "DEVICE_TIME"
-            )
+            camera, info = rgb_camera(path, first_ns, last_ns, fps, first_ns, ep, self.name, "DEVICE_TIME")
         except VideoError as e:
             raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
-        camera = AriaRgbCamera(path, index, (device_ns - first_us * 1000) / 1e9, h, w, episode=ep, adapter=self.name)
-        info = {
-            "file": path.name,
-            "stream": "214-1",
-            "frames": len(index),
-            "time_domain": "DEVICE_TIME",
-            "size": [h, w],
-        }
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:

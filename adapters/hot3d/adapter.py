@@ -58,7 +58,7 @@ from adapters.hot3d.files import (
     read_quest_calibration,
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
-from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
+from adapters.hot3d.video import VRS_FILE, VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.mano import MAKERS
@@ -165,7 +165,7 @@ class Hot3DAdapter(HandSource):
             "headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4", frame=WORLD)
         }
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
-        cameras, video = self._video(seq, ep, headset, calib, int(dev_ts[0]), int(dev_ts[-1]), secs)
+        cameras, video = self._video(seq, ep, headset, calib, int(dev_ts[0]), int(dev_ts[-1]), t0)
         signals = HandSignals(frame=WORLD, apply_offset=False, up_world=up, camera=camera, camera_convention="opencv")
         for hand, side in enumerate(SIDES):
             if hand not in tracks:
@@ -239,7 +239,7 @@ class Hot3DAdapter(HandSource):
         calib: CameraCalibration,
         first_ns: int,
         last_ns: int,
-        secs: Callable,
+        t0_ns: int,
     ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
         """The RGB camera of an Aria `recording.vrs` over the ground truth's span, with its lens from `calib`, and
         what `metadata["video"]` says: the stream read, or why there is none."""
@@ -249,24 +249,15 @@ class Hot3DAdapter(HandSource):
         if not path.is_file():
             return {}, NO_RECORDING
         try:
-            index, codes, height, width = rgb_frames(path, first_ns, last_ns, self.options.fps)
+            camera, info = rgb_camera(path, first_ns, last_ns, self.options.fps, t0_ns, ep, self.name, "TIME_CODE")
         except VideoError as e:
             raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
-        camera = AriaRgbCamera(path, index, secs(codes), height, width, episode=ep)
         try:
-            camera.camera_model = calib.lens(width, height)
+            camera.camera_model = calib.lens(camera.width, camera.height)
         except ValueError as e:
-            msg = f"{calib.label} calibration for a {width}x{height} px stream: {e}"
+            msg = f"{calib.label} calibration for a {camera.width}x{camera.height} px stream: {e}"
             raise self.error(msg, file=seq / ARIA_CALIBRATION, episode=ep, field="calibration") from e
-        info = {
-            "file": VRS_FILE,
-            "stream": RGB_STREAM,
-            "label": calib.label,
-            "frames": len(index),
-            "time_domain": "TIME_CODE",
-            "size": [height, width],
-        }
-        return {camera.name: camera}, info
+        return {camera.name: camera}, info | {"label": calib.label}
 
     def _calibration(self, seq: Location, headset: str, ep: str) -> CameraCalibration:
         quest = headset_kind(headset) == "quest3"

@@ -43,7 +43,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode, natural_order
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
@@ -194,7 +194,7 @@ class TacoAdapter(HandSource):
                     continue
                 first = not any(c.canonical == Camera.third_person for c in cameras.values())
                 canonical, intr = (Camera.third_person if first else None), calib[serial].K
-            with reading.video(path, "video"):
+            with reading.unreadable("video", "video", path, VIDEO_ERRORS):
                 cam = VideoFileCamera(path, name, canonical, intrinsics=intr)
             if len(cam) != n:
                 msg = f"{len(cam)} frames for {n} pose frames (the maker skips such a sequence)"

@@ -48,7 +48,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
-from adapters.hand_reading import HandSource, Reading, human_episode
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
@@ -209,7 +209,7 @@ class VitraAdapter(HandSource):
         first, last = int(episode.frames[0]), int(episode.frames[-1])
         cam: CameraSource
         # opened once: its header gives the rate, the window is read from it
-        with reading.video(video, "video"), decoding(video) as (c, s):
+        with reading.unreadable("video", "video", video, VIDEO_ERRORS), decoding(video) as (c, s):
             if not (fps := stream_fps(s)):
                 raise ValueError("the video stream declares no frame rate")
             start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
@@ -226,13 +226,11 @@ class VitraAdapter(HandSource):
     def _undistorted(self, cam: VideoClipCamera, calibration: Location, dataset: str, reading: Reading) -> CameraSource:
         """The original's frames undistorted as VITRA's script for `dataset` would (`vitra/undistort.py`)."""
         hw = (cam.height, cam.width)
-        try:
+        with reading.unreadable("calibration", "intrinsics", calibration, (UnsafePickle, ValueError, EOFError)):
             if dataset == "Ego4D":
                 how = undistort.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
             else:
                 how = undistort.egoexo4d(calibration, hw)
-        except (UnsafePickle, ValueError, EOFError) as e:
-            raise reading.fail(f"unreadable calibration: {e}", "intrinsics", calibration) from e
         return cam if how is None else UndistortedCamera(cam, how)
 
 
