@@ -38,7 +38,7 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location
@@ -204,7 +204,7 @@ class EgoDexAdapter(HandSource):
             ref,
             self.options.fps,
             states=states,
-            cameras={CAMERA: camera} if self._wants_camera() else {},
+            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses=camera_poses,
             language=[Language(text, kind="instruction")] if text else [],
             metadata={
@@ -220,14 +220,9 @@ class EgoDexAdapter(HandSource):
             derived=frozenset({"mano21_keypoints"}),
         )
 
-    def _wants_camera(self) -> bool:
-        return self.options.cameras is None or CAMERA in self.options.cameras
-
     def _open(self, hdf5: Location, ep: str) -> h5py.File:
-        try:
+        with Reading(self, ep).unreadable("HDF5", "", hdf5):
             return open_h5(hdf5)
-        except (OSError, ValueError) as e:
-            raise self.error(f"unreadable HDF5: {e}", file=hdf5, episode=ep) from e
 
     def _check_groups(self, f: h5py.File, hdf5: Location, ep: str) -> None:
         present = set().union(*(_linked(f, group) for group in REQUIRED_GROUPS))
@@ -262,10 +257,8 @@ class EgoDexAdapter(HandSource):
             raise self.error(str(e), file=hdf5, episode=ep, field="transforms") from e
 
     def _camera(self, mp4: Location, ep: str, intrinsic: np.ndarray, n: int) -> VideoFileCamera:
-        try:
-            camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)
-        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
-            raise self.error(f"unreadable mp4: {e}", file=mp4, episode=ep, field="video") from e
+        with Reading(self, ep).unreadable("mp4", "video", mp4, (av.FFmpegError, OSError, IndexError)):
+            camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)  # broken container, no stream
         if len(camera) < n:
             raise self.error(f"mp4 has {len(camera)} frames, the poses have {n}", file=mp4, episode=ep, field="video")
         return camera

@@ -194,8 +194,6 @@ class EgoExo4DEgoPoseAdapter(HandSource):
         path = root / rel
         if not path.is_file():
             return {}, f"{rel} not downloaded: hands and camera poses only"
-        try:
+        with Reading(self, ep).unreadable("mp4", "video", path, (av.FFmpegError, OSError, IndexError)):
             camera = VideoFileCamera(path, VIDEO, Camera.head)
-        except (av.FFmpegError, OSError, IndexError) as e:
-            raise self.error(f"unreadable mp4: {e}", file=path, episode=ep, field="video") from e
         return {VIDEO: camera}, {"file": rel, "frames": len(camera), "size": [camera.height, camera.width]}

@@ -132,9 +132,7 @@ class HoloAssistAdapter(HandSource):
         return float(1.0 / np.median(dt)) if len(dt) and np.median(dt) > 0 else 30.0
 
     def _camera(self, video: Location, ep: str, K: np.ndarray, declared_hw: tuple[int, int]) -> VideoFileCamera:
-        try:
-            camera = VideoFileCamera(video, CAMERA, Camera.head)
-        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
-            raise self.error(f"unreadable mp4: {e}", file=video, episode=ep, field="video") from e
+        with Reading(self, ep).unreadable("mp4", "video", video, (av.FFmpegError, OSError, IndexError)):
+            camera = VideoFileCamera(video, CAMERA, Camera.head)  # a broken container, no video stream
         camera.intrinsics = scale_intrinsics(K, declared_hw, (camera.height, camera.width))
         return camera

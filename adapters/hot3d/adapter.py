@@ -14,9 +14,8 @@ poses of a recording, one episode per sequence folder.
 
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns; the
 evidence for each (the maker's code and real samples, the figures measured on them) is in adapters/README.md `hot3d`.
-Hands: with the licensed MANO files (`mano_model_dir`) the MANO poses are declared (`HandTrack.mano`; the maker's
-smplx recipe: 15 PCA coefficients plus the mean pose, `flat_hand_mean=False`, smplx's fingertip vertices, the file's
-first `betas` for both hands); without them the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`);
+Hands: with the licensed MANO files (`mano_model_dir`) the MANO poses are declared (`HandTrack.mano`, the maker's
+recipe: `schemas.mano`); without them the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`);
 with neither, the episode is quarantined naming what is missing. Both give HOT3D's own providers' landmarks
 (`MANOHandDataProvider`, `UmeTrackHandDataProvider`), run on the same files: tests/adapters/hot3d/test_maker_code.py.
 
