@@ -25,8 +25,7 @@ pinhole, kept as the camera's intrinsics (an image point near the border is off 
 The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`: the template's +y turned by
 `global_orient`, averaged over the sequence), an assumption that the subject sits or stands upright. No per-hand
 validity is given in `raw_seqs` (the maker's `left_valid` / `right_valid` are per view in its processed splits): both
-hands are kept in every frame. Without `mano_model_dir` the hands cannot be evaluated: the episode is quarantined
-naming that option. Embodiment `human`, tier `high`.
+hands are kept in every frame. MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ visualize_world_coordinate_system.py, assets/world_coordinate_system_visualizati
 
 TACO marks no per-hand validity: both hands are kept in every frame. A sequence without its egocentric video (105 of
 the 2317 of version 1, data_lists/) keeps its hands, `metadata["views"]` saying so; a video whose frame count is not
-the poses' is refused (the maker skips such a sequence). Without `mano_model_dir` the hands cannot be evaluated: the
-episode is quarantined naming that option. Embodiment `human`, tier `high`.
+the poses' is refused (the maker skips such a sequence). MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
