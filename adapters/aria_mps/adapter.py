@@ -15,11 +15,8 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 
 Landmarks onto MANO-21: `files.MANO21_FROM_ARIA` (thumb1, the CMC, which Aria has no landmark for, at `THUMB1_AT` of
 the way from the wrist to THUMB_INTERMEDIATE; PALM_CENTER not used).
-Which file (`folder.choose`, at discovery): per form its newest version (`_vN` highest, the unversioned legacy name
-last), the 21 landmarks before the wrist-and-palm poses, and only a file whose rows meet the trajectory's span; the
-files not read are said as source findings. A wrist-and-palm hand has, on its tracked rows, a wrist pose
-(`forms.wrist_frames`) where the file has normals, a wrist position alone where it has none, and no fingers. An
-untracked hand: confidence <= 0, the maker's reader's rule for every version (`files.py`).
+Which file: `folder.choose`, at discovery (the files not read said as source findings). A wrist-and-palm hand: see
+`_wrist_hands`. An untracked hand: confidence <= 0, the maker's reader's rule for every version (`files.py`).
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
 read. Each hand row takes the device pose of the trajectory row nearest in time, within `max_pose_gap_us` (rows
 farther are not read, counted in `metadata["rows_without_pose"]`); files whose spans do not meet are never joined.

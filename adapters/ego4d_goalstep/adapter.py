@@ -292,10 +292,8 @@ class GoalStepAdapter(VideoWindows):
         return (start, end, round(e - end, 6) if e > end else None), span
 
     def window(self, loc: dict[str, Any], fps: float) -> Window:
-        """The task (the segment's description), the goal, the nested segments as `action_config` at `fps` (frames
-        of the episode, half-open, clipped to it) and as timed instructions, the metadata and the annotation; nested
-        segments that are malformed or fall outside the window are listed in `metadata["not_in_action_config"]` with
-        the reason."""
+        """The episode's side of its segment (module docstring, "Episodes"); nested segments that are malformed or fall
+        outside the window are listed in `metadata["not_in_action_config"]` with the reason."""
         start, end = loc["window_sec"]
         n_frames = round((end - start) * fps)
         seg, goal = loc["segment"], loc["goal"]
