@@ -18,10 +18,7 @@ twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file cost
 past `MAX_REFUSED` files, or when no file under the root was opened (nor declared), or when the adapter does not
 handle the refusal either, the error ends the source's discovery as before. An `AdapterError` (the adapter's own
 verdict on the whole source) and an error of the environment (`adapters.storage.faults`: retried by the job) pass
-through untouched.
-
-`isolated_read` gives a read's `RecursionError` or `MemoryError`, and any failure past the memory limit, the
-adapter's `AdapterError` naming the file last opened (or declared) under the ref's paths (else its first path).
+through untouched. `isolated_read` does the same for one episode's read.
 """
 
 from __future__ import annotations
@@ -209,7 +206,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
 
 def isolated_read(read: Any, own: type[Exception]) -> Any:
     """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
-    naming the file last opened under the ref's paths."""
+    naming the file last opened (or declared) under the ref's paths (else its first path)."""
     from adapters.storage.memory_limit import active
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:

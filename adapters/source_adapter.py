@@ -102,8 +102,7 @@ class SourceAdapter(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every adapter's `discover` and `read` pass through containment and the per-file boundary (`confined.py`),
-        so no adapter can forget them: a ref one of whose `paths` leaves the root (`..`, absolute, a symlink out)
-        comes back flagged, `read` raises such a flag first, and a parse error left uncaught costs its file only."""
+        so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
             cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]

@@ -14,9 +14,8 @@ Frames: only annotated frames are read, each at its own time, frame number / `fp
 frame 0 is the take's first frame, the video's too). Between two annotated frames nothing is invented here:
 canonicalization's rule for every source applies (samples closer than `max_gap_s` are interpolated to the 10 Hz grid,
 farther apart split the episode; a take annotated more sparsely than that leaves spans too short to keep, rejected
-with that reason). `metadata["annotation_step_frames"]` says the take's median spacing. A hand is kept in a frame
-when all 21 joints are usable (manual joints triangulated from >= 3 views, as the maker's loader keeps them), else
-masked there (NaN), counted in `metadata["masked_frames"]` and, when only some joints were missing, `["partial"]`.
+with that reason). `metadata["annotation_step_frames"]` says the take's median spacing. A hand is masked (NaN) in
+a frame where `files.parse_hands` says, counted in `metadata["masked_frames"]` (`["partial"]`: some joints missing).
 World: the take's (Aria MPS closed-loop world, gravity-aligned with z up: projectaria_tools' trajectory docs); the
 camera looks along +z (`camera_convention = "opencv"`). A take whose left wrist lies right of the right one is
 refused as left and right swapped (`_check_sides`).
