@@ -22,8 +22,7 @@ with `K @ p` and divides by z (common/transforms.py:316-329). Its images carry t
 maker's ego crops come from the distorted projection, src/arctic/processing.py:348-352); K is the undistorted
 pinhole, kept as the camera's intrinsics (an image point near the border is off by the distortion).
 
-The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`: the template's +y turned by
-`global_orient`, averaged over the sequence), an assumption that the subject sits or stands upright. No per-hand
+The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`, an assumption). No per-hand
 validity is given in `raw_seqs` (the maker's `left_valid` / `right_valid` are per view in its processed splits): both
 hands are kept in every frame. MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
 """

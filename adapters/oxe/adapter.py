@@ -32,8 +32,7 @@ default tier come from the subset table; `features.json` decides what exists (co
 `metadata["missing_keys"]`, unconfigured keys are still read with unit "").
 
 Raw ids are `<split>/<shard:05d>/<record:06d>` (stable, sorted like the files); `episode_metadata/file_path` and
-`episode_id`, when present, are in the ref's `locator`. Discovery reads every record once (CRC check, protobuf parse,
-no image decoding) to hash its content.
+`episode_id`, when present, are in the ref's `locator` (discovery: `adapters.oxe.discovery`).
 
 Quirks handled:
 - `is_last`/`is_terminal` never set (Octo's Bridge copy): the record end is the episode end; recorded as

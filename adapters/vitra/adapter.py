@@ -18,10 +18,9 @@ frame the maker projects `joints_camspace` with `K`); intrinsics for a 2cx x 2cy
 read as VITRA's `compute_new_intrinsics_resize` does (microsoft/VITRA@c68b65e:vitra/datasets/dataset_utils.py:194-227:
 the real sample's 480x368 mp4 of a 1440x1080 labelling is stretched, not padded: its bottom rows are picture);
 frame times `(video_decode_frame - first) / fps` of the video's own rate. The world frame comes from VITRA's SLAM
-and declares no up axis: up is taken as the camera's image-up (-y) averaged over the episode (an assumption: the
-wearer's head rolls about level). The keypoints are VITRA's joints (the truth); the canonical wrist frame is built
-from them as for every human source. VITRA episodes are annotated action segments, often under 1 s: kept whole
-however short (`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
+and declares no up axis: up is the camera's image-up (`adapters.poses.image_up`, an assumption). The keypoints are
+VITRA's joints (the truth). VITRA episodes are annotated action segments, often under 1 s: kept whole however short
+(`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
