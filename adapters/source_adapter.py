@@ -5,7 +5,7 @@ records: `adapters.base`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
@@ -159,6 +159,10 @@ class SourceAdapter(ABC):
         self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
     ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
+
+    def failing(self, file: Any, episode: str | None) -> Callable[[str, str | None], AdapterError]:
+        """A parser's `fail(message, field)`: this adapter's error naming `file`, `episode` and the field."""
+        return lambda message, field: self.error(message, file=file, episode=episode, field=field)
 
 
 SourceAdapter.discover = confined_discover(SourceAdapter.discover, AdapterError)  # type: ignore[method-assign]

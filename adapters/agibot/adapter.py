@@ -200,9 +200,7 @@ class AgibotAdapter(SourceAdapter):
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
         meta["task_info"] = {k: v for k, v in entry.items() if k != "episode_id" and k not in LABEL_KEYS}
 
-        proprio = read_proprio(
-            h5_path, lambda msg, field: self.error(msg, file=h5_path, episode=ref.raw_id, field=field)
-        )
+        proprio = read_proprio(h5_path, self.failing(h5_path, ref.raw_id))
         meta |= proprio.metadata
         n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)

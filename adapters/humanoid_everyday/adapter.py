@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key
 from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
@@ -134,10 +134,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
         )
 
         data_json = f"{episode.zip_path}!{episode.file_name(DATA_JSON)}" if zipped else episode.file_name(DATA_JSON)
-
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=data_json, episode=ref.raw_id, field=field)
-
+        fail = self.failing(data_json, ref.raw_id)
         try:
             with episode.files() as files:
                 try:

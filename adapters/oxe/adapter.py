@@ -241,10 +241,7 @@ class OXEAdapter(SourceAdapter):
             )
         builder = load_builder(self.locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
-
-        def fail(message: str, fld: str | None) -> AdapterError:
-            return self.error(message, file=shard, episode=ref.raw_id, field=fld)
-
+        fail = self.failing(shard, ref.raw_id)
         try:
             payload = read_record(shard, int(loc["offset"]), index=int(loc["record"]), verify=self.options.verify_crc)
         except TFRecordError as e:
