@@ -19,8 +19,7 @@ G1 (`unitree_g1_dex3`): both wrists and the Dex3-1 fingertips by FK of `states.a
 through the shipped `g1_arms` and `dex3_hand_*` descriptions. H1_2 (`unitree_h1_2`): both wrists by FK of
 `states.arm_state` through `h1_2_arms`, the recorder's own IK model, and the Inspire fingertips by FK of
 `states.hand_state` (Inspire 0..1, the right hand first: `steps.py`) through `inspire_hand_*` on its mounts.
-The action is the recorded command, `actions.sol_q` (the IK's 14 arm joint targets) and the hands' angles
-(`steps.py`); the teleoperator's head and wrist poses are kept as natives, never taken for a command.
+The action is the recorded command (`steps.py`); the teleoperator's head and wrist poses stay natives.
 """
 
 from __future__ import annotations
