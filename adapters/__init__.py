@@ -1,8 +1,4 @@
-"""Source adapters: one module per source format, registered by name (see `adapters.registry`).
-
-Importing the package imports no adapter: an adapter's module is imported when its name is first resolved
-(`adapters.registry.BUILTIN`), so a job loads only the sources its spec names.
-"""
+"""Source adapters, one module per source format, registered by name; each imported when first named (`registry`)."""
 
 from adapters.registry import adapter_names, get_adapter
 

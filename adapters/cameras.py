@@ -66,8 +66,8 @@ def decoding_frames(
     video: Location | str | IO[bytes],
 ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """`decoding` for a pass that decodes frames: a frame the decoder refuses is an `AdapterError` naming the file,
-    the frame and why (`adapters.video_refusal`: review 7's 16000x16000 frame in a 160x120 stream was
-    "avcodec_send_packet() returned 22"). Opening and probing keep FFmpeg's own errors, which their callers name."""
+    the frame and why (`adapters.video_refusal`). Opening and probing keep FFmpeg's own errors, which their callers
+    name."""
     with decoding(video) as (c, s):
         declared = (s.codec_context.width, s.codec_context.height)
         try:

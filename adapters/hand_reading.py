@@ -1,11 +1,7 @@
-"""What the hand sources' adapters (`arctic`, `aria_mps`, `egodex`, `egoexo4d_egopose`, `hoi4d`, `holoassist`,
-`hot3d`, `oakink2`, `taco`, `vitra`: people's hands, read from a maker's per-sequence files) share around their own
-reading: their base class `HandSource` (each says its `refs` under the root, `SourceAdapter.discover` caps them),
-where discovery looks (the root, or one folder below it), a raw episode of people's hands (`human_episode`), and one
-episode's `Reading`, whose errors name the file, the episode and the field, which refuses a file that resolves out of
-the root, asks for the MANO model folder (`mano_only.py`), and turns a pickle that is refused, a file that does not
-parse or a video that does not open into that episode's error. What each source's files hold, and which of them are
-read, stays in its own adapter.
+"""What the hand sources' adapters (people's hands, read from a maker's per-sequence files: the `HandSource`
+subclasses) share around their own reading: their base class, where discovery looks (`bases`: the root, or one folder
+below it), one episode's `Reading`, whose errors name the file, the episode and the field, and the raw episode of
+people's hands (`human_episode`). What each source's files hold, and which of them are read, stays in its adapter.
 """
 
 from __future__ import annotations
@@ -107,12 +103,15 @@ class Reading:
             raise self.fail(f"unreadable {named or what}: {e}", "", path) from e
 
     @contextmanager
-    def video(self, file: Any, field: str) -> Iterator[None]:
-        """A video opened in the block that does not open (`VIDEO_ERRORS`) is this episode's error on `field`."""
+    def unreadable(
+        self, what: str, field: str, file: Any, errors: tuple[type[Exception], ...] = (OSError, ValueError)
+    ) -> Iterator[None]:
+        """One of `errors` raised in the block (a file that does not parse; a video that does not open:
+        `VIDEO_ERRORS`) is this episode's error "unreadable <what>" on `field`, naming `file`."""
         try:
             yield
-        except VIDEO_ERRORS as e:
-            raise self.fail(f"unreadable video: {e}", field, file) from e
+        except errors as e:
+            raise self.fail(f"unreadable {what}: {e}", field, file) from e
 
 
 def human_episode(ref: EpisodeRef, native_fps: float, **fields: Any) -> RawEpisode:

@@ -1,10 +1,9 @@
-"""Every parse of a source's files inside its file's boundary, whatever the adapter catches (issue 58 item 2).
+"""Every parse of a source's files inside its file's boundary, whatever the adapter catches.
 
 Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
 can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
 a WebDataset sidecar), any allocation a `MemoryError` once the task's memory limit is reached
-(`adapters.storage.memory_limit`). Escaping a discovery, one of them used to end the whole source's discovery, and
-every good episode beside the bad file was lost with it.
+(`adapters.storage.memory_limit`). Escaping a discovery, one of them would end the whole source's discovery.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens: Python's audit hook, event "open" (every file opened through Python, zarr's
@@ -19,10 +18,7 @@ twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file cost
 past `MAX_REFUSED` files, or when no file under the root was opened (nor declared), or when the adapter does not
 handle the refusal either, the error ends the source's discovery as before. An `AdapterError` (the adapter's own
 verdict on the whole source) and an error of the environment (`adapters.storage.faults`: retried by the job) pass
-through untouched.
-
-`isolated_read` gives a read's `RecursionError` or `MemoryError`, and any failure past the memory limit, the
-adapter's `AdapterError` naming the file last opened (or declared) under the ref's paths (else its first path).
+through untouched. `isolated_read` does the same for one episode's read.
 """
 
 from __future__ import annotations
@@ -226,7 +222,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
 
 def isolated_read(read: Any, own: type[Exception]) -> Any:
     """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
-    naming the file last opened under the ref's paths."""
+    naming the file last opened (or declared) under the ref's paths (else its first path)."""
     from adapters.storage.memory_limit import active
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:

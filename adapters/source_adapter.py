@@ -1,14 +1,11 @@
-"""The adapter base class: a `SourceAdapter` is one source format. It `discover`s episodes cheaply (`EpisodeRef`s,
-capped at `max_episodes`, a bad one flagged rather than stopping discovery) and `read`s one into a `RawEpisode` in the
-source's own terms (the records: `adapters.base`). Every subclass's `discover` and `read` pass through containment
-and the per-file boundary (`adapters.confined`); what discovery learns about the source as a whole it `note`s as
-`SourceFinding`s, and `expects` says what a root of the source holds, for a root that yields nothing.
+"""The adapter base class: a `SourceAdapter` is one source format, which `discover`s episodes and `read`s one (the
+records: `adapters.base`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
@@ -105,8 +102,7 @@ class SourceAdapter(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every adapter's `discover` and `read` pass through containment and the per-file boundary (`confined.py`),
-        so no adapter can forget them: a ref one of whose `paths` leaves the root (`..`, absolute, a symlink out)
-        comes back flagged, `read` raises such a flag first, and a parse error left uncaught costs its file only."""
+        so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
             cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]
@@ -163,6 +159,10 @@ class SourceAdapter(ABC):
         self, message: str, *, file: Path | str | None = None, episode: str | None = None, field: str | None = None
     ) -> AdapterError:
         return AdapterError(message, adapter=self.name, file=file, episode=episode, field=field)
+
+    def failing(self, file: Any, episode: str | None) -> Callable[[str, str | None], AdapterError]:
+        """A parser's `fail(message, field)`: this adapter's error naming `file`, `episode` and the field."""
+        return lambda message, field: self.error(message, file=file, episode=episode, field=field)
 
 
 SourceAdapter.discover = confined_discover(SourceAdapter.discover, AdapterError)  # type: ignore[method-assign]

@@ -1,3 +1,1 @@
-"""AgiBot World raw episodes: `adapter` (discovery, cameras, language), `proprio` (`proprio_stats.h5`),
-`hands` (the hand declaration and the gripper convention, shared with the Genie Sim / A2D exports of
-`adapters/agibot_genie/`)."""
+"""AgiBot World raw episodes (the hand declaration and gripper convention shared with `adapters/agibot_genie/`)."""

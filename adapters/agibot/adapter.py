@@ -6,7 +6,7 @@ Layout (the HF dataset card agibot-world/AgiBotWorld-Alpha; any4lerobot `agibot2
 `proprio_stats/<t>/<e>/proprio_stats.h5`, `parameters/<t>/<e>/camera/` (or `.../parameters/camera/`). Raw id
 `<t>/<e>`; discovery yields tasks and episodes in numeric order, subset `task_<t>` (one feature set per task).
 Everything runs at 30 Hz: state row i, video frame i and `action/<group>/index` value i share the frame clock, so
-timestamps are `frame / 30` s. Stream keys are the HDF5 paths below `state/` / `action/` with `/` -> `.`.
+timestamps are `frame / 30` s. Stream keys: `adapters/agibot/proprio.py`.
 
 | native | canonical meaning | units | frame | rate |
 | --- | --- | --- | --- | --- |
@@ -200,9 +200,7 @@ class AgibotAdapter(SourceAdapter):
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
         meta["task_info"] = {k: v for k, v in entry.items() if k != "episode_id" and k not in LABEL_KEYS}
 
-        proprio = read_proprio(
-            h5_path, lambda msg, field: self.error(msg, file=h5_path, episode=ref.raw_id, field=field)
-        )
+        proprio = read_proprio(h5_path, self.failing(h5_path, ref.raw_id))
         meta |= proprio.metadata
         n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)

@@ -198,8 +198,7 @@ def effector_layout(state: h5py.Group, fail: Fail) -> tuple[tuple[str, ...], int
 
 def action_index(f: h5py.File, key: str, m: int, n: int, fail: Fail) -> tuple[np.ndarray | None, str | None]:
     """Frame numbers of the rows of `action/<key>` that are commands, and the index they come from (None: every row,
-    on the frame grid). Shorter than the state: `action/<group>/index`, or `action/joint/index` when that is empty.
-    As long as the state: its own index when that is a strict subset (the other rows were not sent)."""
+    on the frame grid), by the module docstring's "Action index" rule."""
     group = key.split("/")[0]
     sources = [f"action/{group}/index"] + (["action/joint/index"] if m < n else [])
     source = next((s for s in sources if isinstance(f.get(s), h5py.Dataset) and f[s].size), None)

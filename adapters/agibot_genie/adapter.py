@@ -17,7 +17,7 @@ with `hands.gripper_opening`. The maker's code behind each is in adapters/README
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import av
@@ -113,23 +113,20 @@ class GenieAdapter(SourceAdapter):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         opts, folder, raw_id = self.options, self.locate(ref.locator["dir"]), ref.raw_id
-
-        def fail_at(path: Location) -> Callable[[str, str], AdapterError]:
-            return lambda msg, field: self.error(msg, file=path, episode=raw_id, field=field)
-
         meta, info = ref.locator["meta_info"], ref.locator["data_info"]
         h5_path = folder / H5_NAME
         robot_type = str(meta.get("robot_type") or info.get("sn_code", "")[:3])
         if opts.embodiment is None and robot_type not in G1_ROBOT_TYPES:
-            raise fail_at(folder / META_NAME)(
+            msg = (
                 f"robot_type {robot_type!r}: only the G1 ('A2D') has an embodiment here (set option embodiment to read "
-                "another robot's end poses)",
-                "robot_type",
+                "another robot's end poses)"
             )
-        h5 = read_aligned_joints(h5_path, fail_at(h5_path))
-        order, order_meta = quaternion_order(h5, is_simulation(meta), opts.quaternion, fail_at(h5_path))
+            raise self.error(msg, file=folder / META_NAME, episode=raw_id, field="robot_type")
+        fail = self.failing(h5_path, raw_id)
+        h5 = read_aligned_joints(h5_path, fail)
+        order, order_meta = quaternion_order(h5, is_simulation(meta), opts.quaternion, fail)
         states, actions = _streams(h5, "state", order), _streams(h5, "action", order)
-        width = _effector_width(h5, fail_at(h5_path))
+        width = _effector_width(h5, fail)
         embodiment = opts.embodiment or EFFECTOR_EMBODIMENT[width]
         fps = round(1.0 / h5.clock["median_dt_s"], 2) if "median_dt_s" in h5.clock else None
 
@@ -169,7 +166,7 @@ class GenieAdapter(SourceAdapter):
         metadata["files_not_read"] = sorted(
             p.name for p in folder.iterdir() if p.is_file() and p.name not in read and not p.name.endswith("_color.mp4")
         )
-        segments = inclusive_segments(info, fail_at(folder / INFO_NAME))
+        segments = inclusive_segments(info, self.failing(folder / INFO_NAME, raw_id))
         language = _language(info, segments, fps)
         if segments and any(s.end_frame > h5.rows for s in segments):
             metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]

@@ -15,21 +15,16 @@ articulated object per frame, an egocentric camera on the subject's head and 8 a
 | sequence name `<object>_<action>_<nn>` | `Language` "<action> the <object>" | |
 
 Every stream is per frame at 30 fps (the maker's viewer plays sequences at 30, zc-alexfan/arctic@49f3eb4:
-common/viewer.py:142-145). Files and conventions are the maker's (`adapters/arctic/files.py` cites them): MANO through
-smplx `MANO(use_pca=False, flat_hand_mean=False)` with `transl` (the wrist joint at J0(betas) + `trans`), 21 joints
-from smplx's vertex-joint selector, which ARCTIC's setup turns on (docs/setup.md:65-72): tips "smplx"; MANO_LEFT as
-shipped, its shape-direction flaw not repaired (smplx does not; `schemas.mano`). Checked against ARCTIC's own code,
-run: tests/adapters/arctic/test_maker_code.py. The egocentric
-camera is world-to-camera in OpenCV axes: the maker projects with `K @ p` and divides by z (common/transforms.py:
-316-329). Its images carry the lens distortion `dist8` (the maker's ego crops come from the distorted projection,
-src/arctic/processing.py:348-352); K is the undistorted pinhole, kept as the camera's intrinsics (an image point
-near the border is off by the distortion).
+common/viewer.py:142-145). Files and conventions are the maker's (`adapters/arctic/files.py` cites them); the MANO
+hand as ARCTIC's layer poses it is `schemas.mano` (`MAKERS["arctic"]`), checked against ARCTIC's own code, run:
+tests/adapters/arctic/test_maker_code.py. The egocentric camera is world-to-camera in OpenCV axes: the maker projects
+with `K @ p` and divides by z (common/transforms.py:316-329). Its images carry the lens distortion `dist8` (the
+maker's ego crops come from the distorted projection, src/arctic/processing.py:348-352); K is the undistorted
+pinhole, kept as the camera's intrinsics (an image point near the border is off by the distortion).
 
-The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`: the template's +y turned by
-`global_orient`, averaged over the sequence), an assumption that the subject sits or stands upright. No per-hand
+The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`, an assumption). No per-hand
 validity is given in `raw_seqs` (the maker's `left_valid` / `right_valid` are per view in its processed splits): both
-hands are kept in every frame. Without `mano_model_dir` the hands cannot be evaluated: the episode is quarantined
-naming that option. Embodiment `human`, tier `high`.
+hands are kept in every frame. MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations

@@ -13,32 +13,18 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 | `slam/online_calibration.jsonl` camera-rgb `T_Device_Camera` (line 1) | `camera_poses["camera-rgb"]` | `se3_4x4` |
 | `<name>.vrs` beside `mps_<name>_vrs/` (else the one `.vrs` there), stream 214-1 | camera `camera-rgb`, lazy | RGB |
 
-Landmarks onto MANO-21 (`files.MANO21_FROM_ARIA`, the maker's `HandLandmark` order): wrist <- WRIST; thumb2, thumb3,
-thumb_tip <- THUMB_INTERMEDIATE, THUMB_DISTAL, THUMB_FINGERTIP; per finger 1, 2, 3, tip <- PROXIMAL, INTERMEDIATE,
-DISTAL, FINGERTIP; thumb1 (the CMC, no Aria landmark) 26 % of the way from the wrist to THUMB_INTERMEDIATE (as
-real UmeTrack profiles put it, `files.THUMB1_AT`); PALM_CENTER not used.
-
-Which file (`folder.choose`, at discovery): per form its newest version (`_vN` highest, the unversioned legacy name
-last), the 21 landmarks before the wrist-and-palm poses, and only a file whose rows meet the trajectory's span; the
-files not read are said (source findings: info for older versions, a warning for a file of another session; a folder
-with no hand file, or only eye gaze, a `folder_skipped` warning printed in the ingest summary). A wrist-and-palm hand
-has, on its tracked rows, a wrist pose (`forms.wrist_frames`) where the file has normals, a wrist position alone
-where it has none (the first version: its rotation dims out of the mask), and no fingers (fingertips out of the mask,
-no keypoint slot claimed, out of `has_hands`). An untracked hand: confidence <= 0, the maker's reader's rule for
-every version (-1 in the sample's first wrist-and-palm file, 0 in its second: `files.py`).
+Landmarks onto MANO-21: `files.MANO21_FROM_ARIA` (thumb1, the CMC, which Aria has no landmark for, at `THUMB1_AT` of
+the way from the wrist to THUMB_INTERMEDIATE; PALM_CENTER not used).
+Which file: `folder.choose`, at discovery (the files not read said as source findings). A wrist-and-palm hand: see
+`_wrist_hands`. An untracked hand: confidence <= 0, the maker's reader's rule for every version (`files.py`).
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
-read. Each hand row takes the device pose of the trajectory row nearest in time (the trajectory is at 1 kHz: within
-0.5 ms; rows farther than `max_pose_gap_us` have no pose and are not read, their count said in a note and
-`metadata["rows_without_pose"]`). Files whose spans do not meet (another recording's hand tracking beside this
-trajectory, as in the maker's own sample folder) are never joined: the episode is refused naming both files and
-their spans. World: the SLAM world, up = -gravity from the trajectory's `gravity_*_world` (MPS writes z up);
-camera: camera-rgb, z ahead (`camera_convention = "opencv"`); its frames from the recording through projectaria_tools
-(the `hot3d` room's reader) on DEVICE_TIME, the hands' clock, unrotated and not undistorted; without a recording the
-episode has hands and poses only (`metadata["video"]` says so); one whose frames do not cover the hand rows is
-refused. Embodiment `human`, tier `high`; no action field.
-Bad input (`AdapterError` naming file, episode and field): a missing file, a malformed line (named), a confidence
-neither in (0, 1] nor a sentinel, a hand claimed tracked at the device origin (the sentinel zeros read as data),
-sides swapped (the landmarks mirror the columns' side), trajectory rows of several worlds.
+read. Each hand row takes the device pose of the trajectory row nearest in time, within `max_pose_gap_us` (rows
+farther are not read, counted in `metadata["rows_without_pose"]`); files whose spans do not meet are never joined.
+World: the SLAM world, up = -gravity from the trajectory's `gravity_*_world` (MPS writes z up); camera: camera-rgb,
+z ahead (`camera_convention = "opencv"`); its frames from the recording through projectaria_tools (the `hot3d`
+room's reader) on DEVICE_TIME, the hands' clock, unrotated and not undistorted; without a recording the episode has
+hands and poses only (`metadata["video"]` says so). Embodiment `human`, tier `high`; no action field. Evidence and
+the refused inputs: adapters/README.md `aria_mps`.
 """
 
 from __future__ import annotations
@@ -61,7 +47,7 @@ from adapters.base import (
 )
 from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
-from adapters.hot3d.video import AriaRgbCamera, VideoError, rgb_frames
+from adapters.hot3d.video import VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
 
@@ -239,20 +225,11 @@ class AriaMpsAdapter(HandSource):
             return {}, "no single VRS recording beside the MPS folder: hands and poses only"
         if self.options.cameras is not None and CAMERA not in self.options.cameras:
             return {}, f"not read: the cameras option leaves {CAMERA} out"
+        first_ns, last_ns, fps = first_us * 1000, last_us * 1000, self.options.video_fps
         try:
-            index, device_ns, h, w = rgb_frames(
-                path, first_us * 1000, last_us * 1000, self.options.video_fps, "DEVICE_TIME"
-            )
+            camera, info = rgb_camera(path, first_ns, last_ns, fps, first_ns, ep, self.name, "DEVICE_TIME")
         except VideoError as e:
             raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
-        camera = AriaRgbCamera(path, index, (device_ns - first_us * 1000) / 1e9, h, w, episode=ep, adapter=self.name)
-        info = {
-            "file": path.name,
-            "stream": "214-1",
-            "frames": len(index),
-            "time_domain": "DEVICE_TIME",
-            "size": [h, w],
-        }
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:

@@ -254,8 +254,7 @@ def check_sides(res: HandResults, fail: Fail) -> None:
 @dataclass(frozen=True)
 class WristAndPalm:
     """`wrist_and_palm_poses.csv`: (N,) micros, (N,2) confidence and tracked flags, (N,2,3) wrist and palm
-    positions in the device frame (NaN where not tracked), (N,2,3) palm normals (None in the first version: the
-    second adds `n{x,y,z}_<side>_{palm,wrist}_device`, HandTrackingReader.cpp:775-893)."""
+    positions in the device frame (NaN where not tracked), (N,2,3) palm normals (None in the first version)."""
 
     micros: np.ndarray
     confidence: np.ndarray

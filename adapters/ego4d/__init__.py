@@ -1,2 +1,1 @@
-"""Ego4D narrations: `adapter.py` (one episode per narration window, the fields documented), `videos.py` (where a
-video is, full-scale mp4 or clips, and an episode read as a window of it; shared with `adapters/ego4d_goalstep/`)."""
+"""Ego4D narrations (`adapter.py`) and the videos both Ego4D sources cut windows from (`videos.py`)."""

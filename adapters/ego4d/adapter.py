@@ -24,18 +24,13 @@ adapters/README.md `ego4d`.
 
 No actions or states: embodiment `human_video`, tier `actionless`. raw_id `<video_uid>/<pass>/<index>` with the
 narration's position in its pass's list zero-padded to 5 digits (`annotation_uid` is shared by a whole pass, so it
-cannot name one narration); a merged episode is `<video_uid>/<pass>/<first>-<last>` (first and last in time order).
+cannot name one narration); a merged episode (option `merge_overlapping`, off by default, so windows of neighbouring
+narrations may share frames) is `<video_uid>/<pass>/<first>-<last>` (first and last in time order).
 
-Options: `passes` (which narration passes), `window_s` (seconds around each timestamp), `drop_unsure` (skip narrations
-tagged `#unsure`), `merge_overlapping` (one episode for a run of narrations whose windows overlap, each narration kept
-as its own `Language` entry; off by default, so windows of neighbouring narrations may share frames).
-
-Quirks handled: `#C` (camera wearer) / `#O` (other person) tags and `#unsure` are kept verbatim in the `Language` text;
-a cleaned text (tag and `#unsure` removed), the subject letter and the unsure flag are in `metadata["narrations"]` for
-the captioner. Narrations are not sorted by time in the file. Durations come from `ego4d.json` when present, else from
-the mp4 header (no decoding); a video absent from `full_scale/` is read from a downloaded clip covering the narration
-when `ego4d.json` maps clips. Bad input (per-episode `AdapterError`): narration for a missing video, an unreadable mp4,
-a narration timestamp missing, negative or past the video end, an empty window.
+`#C` (camera wearer) / `#O` (other person) tags and `#unsure` are kept verbatim in the `Language` text; a cleaned
+text, the subject letter and the unsure flag are in `metadata["narrations"]`. Narrations are not sorted by time in
+the file. A video absent from `full_scale/` is read from a downloaded clip covering the narration when `ego4d.json`
+maps clips.
 """
 
 from __future__ import annotations

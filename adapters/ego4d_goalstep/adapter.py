@@ -28,9 +28,7 @@ in the metadata and as a `Language("description")`. raw_id `<video_uid>/goalstep
 (`goalstep_<split>` alone for the goal; `.<n>` after the split when a video has more than one goal in a file).
 
 Files: `splits` (default train and val) are looked for under the root and `v2/annotations` etc., or given per split
-(`files`; which must be there: `GoalStepAdapter._split_files`). Reasons name the file, the video_uid and the field
-(`videos[k].segments[i].end_time`): an end before its start, a missing description, a video not on disk, an end
-past the video (beyond `end_tolerance_s`).
+(`files`: `GoalStepAdapter._split_files`).
 """
 
 from __future__ import annotations
@@ -294,10 +292,8 @@ class GoalStepAdapter(VideoWindows):
         return (start, end, round(e - end, 6) if e > end else None), span
 
     def window(self, loc: dict[str, Any], fps: float) -> Window:
-        """The task (the segment's description), the goal, the nested segments as `action_config` at `fps` (frames
-        of the episode, half-open, clipped to it) and as timed instructions, the metadata and the annotation; nested
-        segments that are malformed or fall outside the window are listed in `metadata["not_in_action_config"]` with
-        the reason."""
+        """The episode's side of its segment (module docstring, "Episodes"); nested segments that are malformed or fall
+        outside the window are listed in `metadata["not_in_action_config"]` with the reason."""
         start, end = loc["window_sec"]
         n_frames = round((end - start) * fps)
         seg, goal = loc["segment"], loc["goal"]

@@ -21,10 +21,8 @@ Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so ti
 `human`, tier `high`. The source has no action field: actions are the hand trajectory itself (derived downstream).
 
 Quirks handled: `confidences/` missing on older episodes (no confidence streams, `metadata["has_confidences"]` False);
-older episodes carry `description` instead of the `llm_*` attributes; reversible tasks pick `llm_description2` when
-`which_llm_description` is "2" (string or int); an mp4 longer than the poses is kept (`metadata["video_frames"]`).
-Bad input (per-episode `AdapterError`): no mp4, an unreadable HDF5 or mp4, a missing or non-finite `camera/intrinsic`,
-`transforms/camera` or hand joint, pose datasets of mismatched length or shape, an mp4 shorter than the poses.
+older episodes carry `description` instead of the `llm_*` attributes; an mp4 longer than the poses is kept
+(`metadata["video_frames"]`), a shorter one refused.
 """
 
 from __future__ import annotations
@@ -40,7 +38,7 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, human_episode
+from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location
@@ -206,7 +204,7 @@ class EgoDexAdapter(HandSource):
             ref,
             self.options.fps,
             states=states,
-            cameras={CAMERA: camera} if self._wants_camera() else {},
+            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             camera_poses=camera_poses,
             language=[Language(text, kind="instruction")] if text else [],
             metadata={
@@ -222,14 +220,9 @@ class EgoDexAdapter(HandSource):
             derived=frozenset({"mano21_keypoints"}),
         )
 
-    def _wants_camera(self) -> bool:
-        return self.options.cameras is None or CAMERA in self.options.cameras
-
     def _open(self, hdf5: Location, ep: str) -> h5py.File:
-        try:
+        with Reading(self, ep).unreadable("HDF5", "", hdf5):
             return open_h5(hdf5)
-        except (OSError, ValueError) as e:
-            raise self.error(f"unreadable HDF5: {e}", file=hdf5, episode=ep) from e
 
     def _check_groups(self, f: h5py.File, hdf5: Location, ep: str) -> None:
         present = set().union(*(_linked(f, group) for group in REQUIRED_GROUPS))
@@ -264,10 +257,8 @@ class EgoDexAdapter(HandSource):
             raise self.error(str(e), file=hdf5, episode=ep, field="transforms") from e
 
     def _camera(self, mp4: Location, ep: str, intrinsic: np.ndarray, n: int) -> VideoFileCamera:
-        try:
-            camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)
-        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
-            raise self.error(f"unreadable mp4: {e}", file=mp4, episode=ep, field="video") from e
+        with Reading(self, ep).unreadable("mp4", "video", mp4, (av.FFmpegError, OSError, IndexError)):
+            camera = VideoFileCamera(mp4, CAMERA, Camera.head, intrinsics=intrinsic)  # broken container, no stream
         if len(camera) < n:
             raise self.error(f"mp4 has {len(camera)} frames, the poses have {n}", file=mp4, episode=ep, field="video")
         return camera

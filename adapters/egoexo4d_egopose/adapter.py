@@ -8,20 +8,17 @@ Aria RGB video when present. Layouts, joint order and rules are the maker's (`eg
 | `camera_pose/<take_uid>.json` `camera_extrinsics` (ego camera) | `camera_poses[<cam>]` world_from_camera | `se3_4x4` |
 | `takes.json` `frame_aligned_videos[<cam>]["rgb"]` | camera `aria_rgb` -> `Camera.head`, lazy (as stored) | RGB |
 
-Joints onto MANO-21 (`files.JOINT_OF`): `<side>_wrist` -> wrist, `<side>_<finger>_<k>` -> `<finger><k>` (k = 1, 2, 3)
-and `<finger>_tip` (k = 4), for thumb, index, middle, ring, pinky: the same 21 points in the same order.
+Joints onto MANO-21: `files.JOINT_OF`, the same 21 points in the same order.
 
 Frames: only annotated frames are read, each at its own time, frame number / `fps` (the frame-aligned videos' 30 fps;
 frame 0 is the take's first frame, the video's too). Between two annotated frames nothing is invented here:
 canonicalization's rule for every source applies (samples closer than `max_gap_s` are interpolated to the 10 Hz grid,
 farther apart split the episode; a take annotated more sparsely than that leaves spans too short to keep, rejected
-with that reason). `metadata["annotation_step_frames"]` says the take's median spacing. A hand is kept in a frame
-when all 21 joints are usable (manual joints triangulated from >= 3 views, as the maker's loader keeps them), else
-masked there (NaN), counted in `metadata["masked_frames"]` and, when only some joints were missing, `["partial"]`.
+with that reason). `metadata["annotation_step_frames"]` says the take's median spacing. A hand is masked (NaN) in
+a frame where `files.parse_hands` says, counted in `metadata["masked_frames"]` (`["partial"]`: some joints missing).
 World: the take's (Aria MPS closed-loop world, gravity-aligned with z up: projectaria_tools' trajectory docs); the
-camera looks along +z (`camera_convention = "opencv"`). Bad input (`AdapterError` naming file, episode and field):
-a missing file, a malformed frame or joint (named), a take not in takes.json, no single ego camera, a camera pose
-not a rotation, left and right swapped (the left wrist to the right of the right one across the take).
+camera looks along +z (`camera_convention = "opencv"`). A take whose left wrist lies right of the right one is
+refused as left and right swapped (`_check_sides`).
 """
 
 from __future__ import annotations
@@ -196,8 +193,6 @@ class EgoExo4DEgoPoseAdapter(HandSource):
         path = root / rel
         if not path.is_file():
             return {}, f"{rel} not downloaded: hands and camera poses only"
-        try:
+        with Reading(self, ep).unreadable("mp4", "video", path, (av.FFmpegError, OSError, IndexError)):
             camera = VideoFileCamera(path, VIDEO, Camera.head)
-        except (av.FFmpegError, OSError, IndexError) as e:
-            raise self.error(f"unreadable mp4: {e}", file=path, episode=ep, field="video") from e
         return {VIDEO: camera}, {"file": rel, "frames": len(camera), "size": [camera.height, camera.width]}

@@ -18,14 +18,10 @@ every video file under the root with sidecars beside it (`<key>.json`, `<key>.tx
 root holds a shard. raw_id: `<key>` (folder) or `<shard path without suffix>/<key>`, plus `/clipNNNN` when cut.
 
 Windows: a sidecar's own window wins; else `clip_s` cuts the video into consecutive windows (stride `clip_stride_s`);
-else the whole video. Windows shorter than `min_duration_s` are skipped. Discovery reads tar headers and sidecars and,
-for a video whose sidecar gives no duration, its container header: it never decodes a frame. What a sidecar declares
-is bounded first: its own size (SIDECAR_BYTES, `adapters.storage.bounds`), and its duration, trusted only when the
-video's bytes can hold it (MIN_BYTES_PER_S) and within `max_duration_s`, else held to the container header.
+else the whole video. Discovery reads tar headers, sidecars (within SIDECAR_BYTES) and, for a video whose sidecar
+gives no duration it can hold (`_duration`), its container header: it never decodes a frame.
 
-Still assumptions: adapters/README.md `ego_video`. Bad input (per-episode `AdapterError` naming the shard or file,
-the key and the field): an unreadable shard, a sample without a video member or with a member twice, an unparseable
-sidecar, a window outside the video, an unreadable video.
+Still assumptions: adapters/README.md `ego_video`.
 """
 
 from __future__ import annotations

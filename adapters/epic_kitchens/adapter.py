@@ -26,10 +26,8 @@ cut the mp4 by its frame times. `start_frame` / `stop_frame` number the released
 `frame_tolerance_s` from its timestamp at both rates is a bad row (`metadata["frame_offset_s"]` keeps the gap).
 
 No actions or states: embodiment `human_video`, tier `actionless`. raw_id = `narration_id` (`P01_01_10`); subset =
-the CSV's split (`train`, `validation`) unless `subset` is given. Bad input (per-episode `AdapterError` naming the CSV,
-its line, the segment and the field): a timestamp that is not `HH:MM:SS.ff`, a segment that ends before it starts or
-starts past the end of its video, a frame number far from its timestamp, an empty narration, a list cell that is not a
-list literal (or whose nouns and classes differ in length), a missing id, a video that is not on disk or unreadable.
+the CSV's split (`train`, `validation`) unless `subset` is given. A bad row is its segment's `AdapterError` naming the
+CSV, its line, the segment and the field.
 """
 
 from __future__ import annotations

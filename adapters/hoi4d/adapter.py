@@ -49,7 +49,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
-from adapters.hand_reading import HandSource, Reading, bases, first, human_episode
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, bases, first, human_episode
 from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory, hand_pose, object_poses
 from adapters.hoi4d.tasks import task_text
 from adapters.mano_only import ManoOnlyOptions
@@ -188,23 +188,19 @@ class HOI4DAdapter(HandSource):
         )
 
     def _trajectory(self, path: Location, reading: Reading) -> np.ndarray:
-        try:
+        with reading.unreadable("camera trajectory", "camera_poses", path):
             poses = camera_trajectory(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "output.log").decode())
-        except (OSError, ValueError) as e:
-            raise reading.fail(f"unreadable camera trajectory: {e}", "camera_poses", path) from e
         if not len(poses):
             raise reading.fail("no camera pose", "camera_poses", path)
         return poses
 
     def _camera(self, video: Location, intrin: Location, ts: np.ndarray, reading: Reading) -> CameraSource:
-        try:
+        with reading.unreadable("intrinsics", "intrinsics", intrin):
             data = bounds.read_bounded(intrin, bounds.limit("JSON_BYTES"), "intrin.npy")
             K = np.load(io.BytesIO(data), allow_pickle=False)
             if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
                 raise ValueError(f"not a 3x3 pinhole matrix: {K.tolist()}")
-        except (OSError, ValueError) as e:
-            raise reading.fail(f"unreadable intrinsics: {e}", "intrinsics", intrin) from e
-        with reading.video(video, "align_rgb"):
+        with reading.unreadable("video", "align_rgb", video, VIDEO_ERRORS):
             if video.name == "image.mp4":
                 cam: CameraSource = VideoFileCamera(video, CAMERA, Camera.head)
             else:
@@ -225,10 +221,8 @@ class HOI4DAdapter(HandSource):
             if i >= n:
                 msg = f"frame {i} past the sequence's {n} camera poses (3Dseg/output.log)"
                 raise reading.fail(msg, "handpose", path)
-            try:
+            with reading.unreadable("hand pose", "handpose", path, (UnsafePickle, ValueError, EOFError)):
                 out[i] = hand_pose(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "hand pose"))
-            except (UnsafePickle, ValueError, EOFError) as e:
-                raise reading.fail(f"unreadable hand pose: {e}", "handpose", path) from e
         if not out:
             raise reading.fail("no <frame>.pickle", "handpose", folder)
         return dict(sorted(out.items()))
@@ -277,12 +271,10 @@ class HOI4DAdapter(HandSource):
             return {}
         poses: dict[str, tuple[str, list[float], list[np.ndarray]]] = {}
         for path in sorted(folder.glob("*.json"), key=_frame_order):
-            try:
+            with reading.unreadable("object pose", "objpose", path):
                 if not path.stem.isdigit() or int(path.stem) >= n:
                     raise ValueError(f"not <frame>.json of a frame in 0..{n - 1}")
                 entries = object_poses(bounds.load_json(path, "object pose"))
-            except (OSError, ValueError) as e:
-                raise reading.fail(f"unreadable object pose: {e}", "objpose", path) from e
             for k, (label, pose, _dims) in enumerate(entries):
                 _, t, p = poses.setdefault(str(k), (label, [], []))
                 t.append(int(path.stem) / FPS)
@@ -294,10 +286,8 @@ class HOI4DAdapter(HandSource):
     def _events(self, path: Location | None, video_s: float, reading: Reading) -> list[tuple[str, float, float]]:
         if path is None:
             return []
-        try:
+        with reading.unreadable("action segments", "action", path):
             return action_events(bounds.load_json(path, "action segments"), video_s)
-        except (OSError, ValueError) as e:
-            raise reading.fail(f"unreadable action segments: {e}", "action", path) from e
 
 
 def _frame_order(path: Location) -> tuple[int, str]:

@@ -1,2 +1,1 @@
-"""HoloAssist (Microsoft, HoloLens 2): hand tracking, camera poses and the egocentric mp4 per recording
-(`adapter.py`)."""
+"""HoloAssist (Microsoft, HoloLens 2): hand tracking, camera poses and the egocentric mp4 (`adapter.py`)."""

@@ -9,31 +9,15 @@ and the camera poses, as the maker's code reads them (files.py cites every layou
 | `Hands/{Left,Right}_sync.txt` IsActive | `states["active/<side>"]` | 0/1, 30 Hz |
 | 21 of the 26 joint poses, NaN when masked | `states["mano21_keypoints"]` (T,2,21,3), derived, 0 = left | m |
 
-Frame `psi_world` for every pose; the rows are at 30 Hz.
-
-The 26 joints (psi's `HandJointIndex`, the OpenXR order) onto MANO-21:
-
-| MANO-21 | HoloAssist joint (index) |
-| --- | --- |
-| wrist | Wrist (1) |
-| thumb1, thumb2, thumb3, thumb_tip | ThumbMetacarpal, ThumbProximal, ThumbDistal, ThumbTip (2-5) |
-| index1, index2, index3, index_tip | IndexProximal, IndexIntermediate, IndexDistal, IndexTip (7-10) |
-| middle1, middle2, middle3, middle_tip | MiddleProximal, MiddleIntermediate, MiddleDistal, MiddleTip (12-15) |
-| ring1, ring2, ring3, ring_tip | RingProximal, RingIntermediate, RingDistal, RingTip (17-20) |
-| pinky1, pinky2, pinky3, pinky_tip | PinkyProximal, PinkyIntermediate, PinkyDistal, PinkyTip (22-25) |
-
-Not used: Palm (0) and the four finger metacarpals (6, 11, 16, 21); the thumb, which has no intermediate phalanx,
-keeps its metacarpal as MANO's first thumb joint.
-
-Masking: a hand is missing in a frame when IsActive is 0, or one of its 21 joints is not valid or was written as
-psi's sentinel for no pose (16 NaN); its keypoints are NaN there (`metadata["masked_frames"]` counts them).
+Frame `psi_world` for every pose; the rows are at 30 Hz. The 26 joints (psi's `HandJointIndex`, the OpenXR order)
+onto MANO-21: `files.MANO21_FROM_HOLOASSIST` (the thumb's metacarpal is MANO's first thumb joint; the palm and the
+four finger metacarpals are not used). A hand is masked (NaN) where `files.HandFile.mano21` says, counted in
+`metadata["masked_frames"]`.
 
 Time: every file's times are .NET ticks (100 ns) on one clock; seconds are `(ticks - t0) / 1e7` with t0 the mp4's
 first frame (`Video/VideoMp4Timing.txt` line 1), so frame i of the mp4 (its pts, i / fps) and the hand row of the
 same instant share one time axis, as the maker matches them (hand_eye_project.py:209-251). World: psi's MathNet
 basis, z up. Embodiment `human`, tier `high`; no action field: actions are the hand trajectory (derived downstream).
-Bad input (per-recording `AdapterError` naming the file and, for a malformed line, its line number): a missing file,
-a line of the wrong width or with a value not a number, hand and pose files of different lengths, an unreadable mp4.
 """
 
 from __future__ import annotations
@@ -148,9 +132,7 @@ class HoloAssistAdapter(HandSource):
         return float(1.0 / np.median(dt)) if len(dt) and np.median(dt) > 0 else 30.0
 
     def _camera(self, video: Location, ep: str, K: np.ndarray, declared_hw: tuple[int, int]) -> VideoFileCamera:
-        try:
-            camera = VideoFileCamera(video, CAMERA, Camera.head)
-        except (av.FFmpegError, OSError, IndexError) as e:  # broken container, no video stream
-            raise self.error(f"unreadable mp4: {e}", file=video, episode=ep, field="video") from e
+        with Reading(self, ep).unreadable("mp4", "video", video, (av.FFmpegError, OSError, IndexError)):
+            camera = VideoFileCamera(video, CAMERA, Camera.head)  # a broken container, no video stream
         camera.intrinsics = scale_intrinsics(K, declared_hw, (camera.height, camera.width))
         return camera

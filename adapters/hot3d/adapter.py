@@ -14,32 +14,16 @@ poses of a recording, one episode per sequence folder.
 
 File formats and conventions are the maker's (`adapters/hot3d/files.py`): quaternions w first, timestamps in ns; the
 evidence for each (the maker's code and real samples, the figures measured on them) is in adapters/README.md `hot3d`.
-Hands: with the licensed MANO files (`mano_model_dir`, converted once by `python -m ingest.canonical.mano.convert`)
-the MANO poses are declared (`HandTrack.mano`) for canonicalization to evaluate (the maker's smplx recipe: 15 PCA
-coefficients plus the mean pose, `flat_hand_mean=False`, smplx's fingertip vertices, the file's first `betas` for
-both hands); without them the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`); with neither,
-the episode is quarantined naming what is missing. Both give HOT3D's own providers' landmarks
+Hands: with the licensed MANO files (`mano_model_dir`) the MANO poses are declared (`HandTrack.mano`, the maker's
+recipe: `schemas.mano`); without them the UmeTrack poses go through the profile (`adapters/hot3d/umetrack.py`);
+with neither, the episode is quarantined naming what is missing. Both give HOT3D's own providers' landmarks
 (`MANOHandDataProvider`, `UmeTrackHandDataProvider`), run on the same files: tests/adapters/hot3d/test_maker_code.py.
 
-World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 3 Y-up; `HandSignals.up_world`,
-`metadata["world_up"]`); the camera is the sensor's (Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes
-(`camera_convention = "opencv"`). The cameras are fisheyes (Aria `FisheyeRadTanThinPrism`: f, cx, cy, 12
-distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole matrix is given: the RGB camera carries its
-lens as `schemas.camera_model.Fisheye624Camera` in the pixels of its stream (`CameraSource.camera_model`: the lineage's
-`camera_models`, the catalog's column, the hand projection check), and `metadata["camera_calibration"]` keeps the
-file's model name and parameters as given. A calibration whose principal point falls outside the stream's picture (made
-for another size) fails the episode naming the file (field `calibration`). A headset other than Aria or Quest 3 is
-refused (field `headset`).
-
-Video (`adapters/hot3d/video.py`): an Aria `recording.vrs` gives RGB stream 214-1 as camera `camera-rgb`
-(`Camera.head`) through projectaria_tools (imported only then), on TIME_CODE, unrotated and not undistorted; Quest 3
-recordings (pyvrs, not installable here) and sequences without one keep their ground truth, `metadata["video"]`
-saying why.
-
-Bad input (per-episode `AdapterError` naming file, episode and field): a missing or unreadable metadata, trajectory,
-calibration, pose or profile file, a malformed line (named), a non-unit quaternion, no usable hand source; a
-recording projectaria_tools cannot open, without the RGB or time-code stream, or whose frames do not cover the
-ground truth (a truncated file), or projectaria-tools missing.
+World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 3 Y-up); the camera is the sensor's
+(Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes. The cameras are fisheyes (Aria
+`FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole
+matrix is given: the RGB camera carries its lens as `schemas.camera_model.Fisheye624Camera` in its stream's pixels,
+and `metadata["camera_calibration"]` keeps the file's model name and parameters as given. Video: `hot3d/video.py`.
 """
 
 from __future__ import annotations
@@ -47,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -73,11 +57,12 @@ from adapters.hot3d.files import (
     read_quest_calibration,
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
-from adapters.hot3d.video import RGB_STREAM, VRS_FILE, AriaRgbCamera, VideoError, rgb_frames
+from adapters.hot3d.video import VRS_FILE, VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.mano import MAKERS
 
+T = TypeVar("T")
 WORLD = "hot3d_world"
 # The world's up axis per headset (metadata.json `headset`, the maker's `Headset` enum names lower-cased). Settled by
 # the maker's viewer, facebookresearch/hot3d hot3d/Hot3DReRunVisualizer.py `log_static_assets` (commit 1acc5f46):
@@ -179,7 +164,7 @@ class Hot3DAdapter(HandSource):
             "headset/T_world_device": Stream(secs(dev_ts), world_from_device, unit="se3_4x4", frame=WORLD)
         }
         camera = Stream(secs(dev_ts), world_from_device @ calib.device_from_camera, unit="se3_4x4", frame=WORLD)
-        cameras, video = self._video(seq, ep, headset, calib, int(dev_ts[0]), int(dev_ts[-1]), secs)
+        cameras, video = self._video(seq, ep, headset, calib, int(dev_ts[0]), int(dev_ts[-1]), t0)
         signals = HandSignals(frame=WORLD, apply_offset=False, up_world=up, camera=camera, camera_convention="opencv")
         for hand, side in enumerate(SIDES):
             if hand not in tracks:
@@ -229,17 +214,18 @@ class Hot3DAdapter(HandSource):
             derived=frozenset(f"mano21_keypoints/{s}" for s in SIDES),
         )
 
-    def _json(self, path: Location, ep: str, field: str) -> dict[str, Any]:
+    def _parsed(self, path: Location, ep: str, field: str, parse: Callable[[Location], T], what: str = "") -> T:
+        """`parse(path)`; a file missing or malformed the error naming it, the episode and `field`."""
         try:
-            return dict(read_json(path))
+            return parse(path)
         except (OSError, ValueError) as e:
-            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=field) from e
+            raise self.error(f"{what or f'unreadable {path.name}'}: {e}", file=path, episode=ep, field=field) from e
+
+    def _json(self, path: Location, ep: str, field: str) -> dict[str, Any]:
+        return dict(self._parsed(path, ep, field, read_json))
 
     def _poses(self, path: Location, ep: str, field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        try:
-            poses = read_pose_csv(path)
-        except (OSError, ValueError) as e:
-            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=field) from e
+        poses = self._parsed(path, ep, field, read_pose_csv)
         if not poses:
             raise self.error(f"{path.name} has no rows", file=path, episode=ep, field=field)
         return poses
@@ -252,7 +238,7 @@ class Hot3DAdapter(HandSource):
         calib: CameraCalibration,
         first_ns: int,
         last_ns: int,
-        secs: Callable,
+        t0_ns: int,
     ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
         """The RGB camera of an Aria `recording.vrs` over the ground truth's span, with its lens from `calib`, and
         what `metadata["video"]` says: the stream read, or why there is none."""
@@ -262,32 +248,21 @@ class Hot3DAdapter(HandSource):
         if not path.is_file():
             return {}, NO_RECORDING
         try:
-            index, codes, height, width = rgb_frames(path, first_ns, last_ns, self.options.fps)
+            camera, info = rgb_camera(path, first_ns, last_ns, self.options.fps, t0_ns, ep, self.name, "TIME_CODE")
         except VideoError as e:
             raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
-        camera = AriaRgbCamera(path, index, secs(codes), height, width, episode=ep)
         try:
-            camera.camera_model = calib.lens(width, height)
+            camera.camera_model = calib.lens(camera.width, camera.height)
         except ValueError as e:
-            msg = f"{calib.label} calibration for a {width}x{height} px stream: {e}"
+            msg = f"{calib.label} calibration for a {camera.width}x{camera.height} px stream: {e}"
             raise self.error(msg, file=seq / ARIA_CALIBRATION, episode=ep, field="calibration") from e
-        info = {
-            "file": VRS_FILE,
-            "stream": RGB_STREAM,
-            "label": calib.label,
-            "frames": len(index),
-            "time_domain": "TIME_CODE",
-            "size": [height, width],
-        }
-        return {camera.name: camera}, info
+        return {camera.name: camera}, info | {"label": calib.label}
 
     def _calibration(self, seq: Location, headset: str, ep: str) -> CameraCalibration:
         quest = headset_kind(headset) == "quest3"
         path = seq / (QUEST_CALIBRATION if quest else ARIA_CALIBRATION)
-        try:
-            return read_quest_calibration(path) if quest else read_aria_calibration(path)
-        except (OSError, ValueError) as e:
-            raise self.error(f"camera calibration: {e}", file=path, episode=ep, field="calibration") from e
+        parse = read_quest_calibration if quest else read_aria_calibration
+        return self._parsed(path, ep, "calibration", parse, "camera calibration")
 
     def _hands(self, seq: Location, ep: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
         """("mano" | "umetrack", hand index -> arrays: UmeTrack's with (T,21,3) `keypoints`, MANO's with the `params`
@@ -311,10 +286,7 @@ class Hot3DAdapter(HandSource):
         raise self.error(msg, file=seq, episode=ep, field="hands")
 
     def _track_file(self, path: Location, kind: str, ep: str) -> dict[int, dict[str, np.ndarray]]:
-        try:
-            tracks = read_hand_jsonl(path, kind)
-        except (OSError, ValueError) as e:
-            raise self.error(f"unreadable {path.name}: {e}", file=path, episode=ep, field=f"{kind}_hands") from e
+        tracks = self._parsed(path, ep, f"{kind}_hands", lambda p: read_hand_jsonl(p, kind))
         if not tracks:
             raise self.error(f"{path.name} annotates no hand", file=path, episode=ep, field=f"{kind}_hands")
         return tracks

@@ -77,6 +77,22 @@ def rgb_frames(
     return keep, codes[keep], int(config.image_height), int(config.image_width)
 
 
+def rgb_camera(
+    path: Location, first_ns: int, last_ns: int, fps: float, t0_ns: int, episode: str, adapter: str, domain: str
+) -> tuple[AriaRgbCamera, dict[str, Any]]:
+    """The RGB camera over `rgb_frames`' span, its times in seconds from `t0_ns`, and what `metadata["video"]` says
+    of it."""
+    index, times, h, w = rgb_frames(path, first_ns, last_ns, fps, domain)
+    camera = AriaRgbCamera(path, index, (times - t0_ns) / 1e9, h, w, episode=episode, adapter=adapter)
+    return camera, {
+        "file": path.name,
+        "stream": RGB_STREAM,
+        "frames": len(index),
+        "time_domain": domain,
+        "size": [h, w],
+    }
+
+
 class AriaRgbCamera(CameraSource):
     """The RGB frames `vrs_index` of a recording, decoded (JPEG) by projectaria_tools while iterated. A frame that
     does not decode, or not at the stream's size, is an `AdapterError` naming the recording, `episode` and field."""

@@ -19,8 +19,7 @@ G1 (`unitree_g1_dex3`): both wrists and the Dex3-1 fingertips by FK of `states.a
 through the shipped `g1_arms` and `dex3_hand_*` descriptions. H1_2 (`unitree_h1_2`): both wrists by FK of
 `states.arm_state` through `h1_2_arms`, the recorder's own IK model, and the Inspire fingertips by FK of
 `states.hand_state` (Inspire 0..1, the right hand first: `steps.py`) through `inspire_hand_*` on its mounts.
-The action is the recorded command, `actions.sol_q` (the IK's 14 arm joint targets) and the hands' angles
-(`steps.py`); the teleoperator's head and wrist poses are kept as natives, never taken for a command.
+The action is the recorded command (`steps.py`); the teleoperator's head and wrist poses stay natives.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key
 from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
@@ -134,10 +133,7 @@ class HumanoidEverydayAdapter(SourceAdapter):
         )
 
         data_json = f"{episode.zip_path}!{episode.file_name(DATA_JSON)}" if zipped else episode.file_name(DATA_JSON)
-
-        def fail(message: str, field: str) -> AdapterError:
-            return self.error(message, file=data_json, episode=ref.raw_id, field=field)
-
+        fail = self.failing(data_json, ref.raw_id)
         try:
             with episode.files() as files:
                 try:

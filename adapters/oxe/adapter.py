@@ -32,32 +32,26 @@ default tier come from the subset table; `features.json` decides what exists (co
 `metadata["missing_keys"]`, unconfigured keys are still read with unit "").
 
 Raw ids are `<split>/<shard:05d>/<record:06d>` (stable, sorted like the files); `episode_metadata/file_path` and
-`episode_id`, when present, are in the ref's `locator`. Discovery reads every record once (CRC check, protobuf parse,
-no image decoding) to hash its content.
+`episode_id`, when present, are in the ref's `locator` (discovery: `adapters.oxe.discovery`).
 
 Quirks handled:
 - `is_last`/`is_terminal` never set (Octo's Bridge copy): the record end is the episode end; recorded as
   `metadata["rlds"]["is_last_missing"]`. `is_first` must mark step 0 only; `is_last`, when set, only the last step.
-- The same episode in several splits (Octo's Bridge: train == val): duplicates are found by a content hash (actions,
-  states, step signals and language text, not the image bytes). The first copy in sorted order is kept; with
-  `duplicates="report"` (default) a split that is a whole copy of an earlier one (every episode of it, and nothing
-  else) is said once as a source finding `duplicate_split` and not read; any other later copy comes back as a ref
-  with `error` set ("duplicate of ...") and `locator["duplicate_of"]`, so it is quarantined with a reason instead of
-  counted twice; `"skip"` leaves copies out (listed in `adapter.duplicates`); `"keep"` turns detection off.
+- The same episode in several splits (Octo's Bridge: train == val): found by a content hash (actions, states, step
+  signals and language text, not the image bytes), the first copy in sorted order kept; option `duplicates` says what
+  becomes of the others (`OXEOptions`, `OXEAdapter._split_refs`).
 - `has_image_*` flags are wrong (all 0 in the real sample): a camera is present when its bytes are; a camera whose
-  images are all empty, or constant (first, middle and last frames one flat colour: a padded dummy view such as
-  Bridge's `image_3`), is left out and listed in `metadata["absent_cameras"]`.
+  images are all empty, or constant (a padded dummy view such as Bridge's `image_3`), is left out and listed in
+  `metadata["absent_cameras"]`.
 - BGR-stored cameras (berkeley_autolab_ur5 `hand_image` when features.json declares the raw 480x640, or the cameras
   named by option `bgr_cameras`) are flipped; the decision is in `metadata["notes"]`. features.json descriptions
   that are template text (Bridge's state/action) are ignored in favour of the table.
 - A state orientation stored relative to a reference rotation (Bridge) is declared to canonicalization as the
   end-effector frame, `R_state · D` (`adapters.oxe.hands`); the native stream keeps the stored angles.
 
-Bad input (per episode, other episodes go on): a truncated shard (the cut record and every record after it in that
-shard, counted from `shardLengths`), a payload CRC mismatch (that record only), a corrupt length CRC (framing lost for
-the rest of the shard), a missing shard file, a record that is not an `Example`, a tensor whose size is not
-T x shape, an undecodable or partly empty image stream, misplaced `is_first`/`is_last`. Each is an `AdapterError`
-naming adapter, shard file, episode (raw id) and field (`tfrecord:<kind>` or the native key).
+Bad input (a truncated shard, a CRC mismatch, a missing shard, a record that is not an `Example`, a tensor whose size
+is not T x shape, an undecodable image stream, misplaced `is_first`/`is_last`) fails its episodes only, each an
+`AdapterError` naming shard file, episode (raw id) and field (`tfrecord:<kind>` or the native key).
 """
 
 from __future__ import annotations
@@ -247,10 +241,7 @@ class OXEAdapter(SourceAdapter):
             )
         builder = load_builder(self.locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
-
-        def fail(message: str, fld: str | None) -> AdapterError:
-            return self.error(message, file=shard, episode=ref.raw_id, field=fld)
-
+        fail = self.failing(shard, ref.raw_id)
         try:
             payload = read_record(shard, int(loc["offset"]), index=int(loc["record"]), verify=self.options.verify_crc)
         except TFRecordError as e:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -28,10 +30,6 @@ def _find(streams: dict[str, Stream], *suffixes: str) -> Stream | None:
             if key.endswith(suffix):
                 return s
     return None
-
-
-def _with_unit(s: Stream, unit: str) -> Stream:
-    return Stream(s.timestamps, s.values, s.names, unit, s.frame)
 
 
 def _names(key: str, s: Stream) -> set[str]:
@@ -75,7 +73,7 @@ def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray |
     track = HandTrack(gripper=gripper_opening(states))
     if xyz is not None and (quat is not None or euler is not None):
         track.position = xyz
-        track.rotation = _with_unit(quat, "quat_xyzw") if quat is not None else _with_unit(euler, "euler_xyz")
+        track.rotation = replace(quat, unit="quat_xyzw") if quat is not None else replace(euler, unit="euler_xyz")
         if eef_reference_rotation is not None:
             track.rotation = _referenced(track.rotation, np.asarray(eef_reference_rotation, dtype=np.float64))
             sig.notes.append("wrist rotation = state rotation · the reference rotation the state is stored relative to")

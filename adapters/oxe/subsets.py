@@ -27,9 +27,6 @@ Where a fact could not be checked it says "(unverified)" in its `doc`.
 
 Conventions: positions in metres, angles in radians, Euler angles about fixed axes x then y then z (R = Rz·Ry·Rx);
 unit "normalized" marks a command scaled by the robot stack to about [-1, 1], not a physical quantity.
-
-Keys configured here but absent from a dataset's `features.json` are reported by the adapter, and keys present there
-but not configured are still read (unit unknown): the files on disk stay the authority on what exists.
 """
 
 from __future__ import annotations

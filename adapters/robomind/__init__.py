@@ -1,2 +1,1 @@
-"""RoboMIND (X-Humanoid) adapter: per-episode HDF5 release, per-robot layouts (`layouts.py`), images inside the
-HDF5 (`camera.py`), the maker's intrinsics (`intrinsics.py`), discovery and reading (`adapter.py`)."""
+"""RoboMIND (X-Humanoid): one HDF5 per episode, per-robot layouts (`adapter.py`)."""

@@ -151,10 +151,7 @@ class RoboMINDAdapter(SourceAdapter):
         loc = ref.locator
         path = self.locate(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
-
-        def fail(message: str, field: str) -> Exception:
-            return self.error(message, file=path, episode=ref.raw_id, field=field)
-
+        fail = self.failing(path, ref.raw_id)
         if (lfs := lfs_pointer_message(path)) is not None:
             raise fail(lfs, "trajectory.hdf5")
         try:

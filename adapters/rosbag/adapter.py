@@ -1,21 +1,14 @@
-"""ROS bags as a source: ROS 2 (MCAP or sqlite3, a bag folder with `metadata.yaml` or a bare file) and ROS 1 `.bag`.
+"""ROS bags as a source: ROS 2 (MCAP or sqlite3, a bag folder with `metadata.yaml` or a bare file) and ROS 1 `.bag`,
+read with rosbags (`bags.py`). An episode is a bag, or a span of one cut by `options.episodes` (`segments.py`);
+subset = the folder holding the bag (the root's name for a bag at the root); raw id = the bag's path under the root
+(`#k` for its k-th span).
 
-Read with rosbags (ternaris/rosbags, Apache-2.0, pure Python: no ROS install, no roscore), which takes message
-definitions from the bag itself (ROS 1 connection headers, MCAP schemas) so a robot's own message types read too.
-Discovery lists bags (`bags.find_bags`); an episode is a bag, or a span of one cut by `options.episodes` (a marker
-topic, fixed windows, silences: `segments.py`; discovery opens the bag only for those). Subset = the folder holding
-the bag (the root's name for a bag at the root); raw id = the bag's path under the root (`#k` for its k-th span).
-
-`read` passes once over the episode's messages (`topics.py` says what each type becomes), chooses each topic's clock
-by evidence (`clock.py`), puts every stream on one clock (seconds from the episode's first message) and hands the
-10 Hz alignment to canonicalization, which resamples continuous values linearly and holds discrete ones and camera
-frames (the frame shown at k/10 s is the last the bag holds at or before it). What a topic gives is accounted for in
-`metadata["topics"]` (type, messages, role, clock); a topic that gives nothing is named in the episode's findings.
-
-Joint-space robots (the `embodiment` option, a registry name with a kinematic description) reach the canonical hands
-by FK from the JointState names or an array's elements the `joints` option names (`array_joints.py`); the `eef`
-option declares an end-effector pose from the TF tree (`tf.py`) or a PoseStamped topic instead. A bag that cannot
-be read (truncated, corrupt, unindexed) fails its episode naming the file, the topic and the message index.
+`read` passes once over the episode's messages (`topics.py`), chooses each topic's clock by evidence (`clock.py`) and
+puts every stream on one clock (seconds from the episode's first message); canonicalization resamples to 10 Hz,
+continuous values linearly, discrete ones and camera frames held. What a topic gives is accounted for in
+`metadata["topics"]`; a topic that gives nothing is named in the episode's findings. Joint-space robots reach the
+canonical hands by FK (`array_joints.py` for unnamed arrays); the `eef` option declares an end-effector pose from the
+TF tree (`tf.py`) or a PoseStamped topic instead.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ visualize_world_coordinate_system.py, assets/world_coordinate_system_visualizati
 
 TACO marks no per-hand validity: both hands are kept in every frame. A sequence without its egocentric video (105 of
 the 2317 of version 1, data_lists/) keeps its hands, `metadata["views"]` saying so; a video whose frame count is not
-the poses' is refused (the maker skips such a sequence). Without `mano_model_dir` the hands cannot be evaluated: the
-episode is quarantined naming that option. Embodiment `human`, tier `high`.
+the poses' is refused (the maker skips such a sequence). MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode, natural_order
 from adapters.mano_only import ManoOnlyOptions
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
@@ -194,7 +193,7 @@ class TacoAdapter(HandSource):
                     continue
                 first = not any(c.canonical == Camera.third_person for c in cameras.values())
                 canonical, intr = (Camera.third_person if first else None), calib[serial].K
-            with reading.video(path, "video"):
+            with reading.unreadable("video", "video", path, VIDEO_ERRORS):
                 cam = VideoFileCamera(path, name, canonical, intrinsics=intr)
             if len(cam) != n:
                 msg = f"{len(cam)} frames for {n} pose frames (the maker skips such a sequence)"

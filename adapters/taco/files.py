@@ -6,10 +6,8 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   `{"hand_pose": (48,), "hand_trans": (3,)}` torch tensors (`.detach().cpu().numpy()`,
   dataset_utils/hand_pose_loader.py:40-45); `{left,right}_hand_shape.pkl` `{"hand_shape": (1,10) or (10,)}`
   (`.reshape(10)`, project_pose_to_egocentric_view.py:99-100), zeros when absent (hand_pose_loader.py:10-15).
-  The 48 values are 3 global (axis-angle) + 45 axis-angle, manopth `ManoLayer(use_pca=False, center_idx=0)`, the
-  joints in mm / 1000 + `hand_trans` (metres): the wrist joint at `hand_trans` (`schemas.mano.MAKERS["taco"]`);
-  MANO_LEFT read as shipped, its shape-direction flaw kept. Checked against TACO's own `mano_params_to_hand_info`,
-  run: tests/adapters/taco/test_maker_code.py.
+  The 48 values are 3 global + 45 axis-angle, `hand_trans` in metres (the MANO layer: `schemas.mano`), checked
+  against TACO's own `mano_params_to_hand_info`, run: tests/adapters/taco/test_maker_code.py.
 - `Object_Poses/`: `tool_<id>.npy` and `target_<id>.npy`, (T,4,4) object-to-world on models in metres (the `<id>_cm.obj`
   models scaled by 0.01, then `v @ R.T + t`, :87-96 and :36-40).
 - `Egocentric_Camera_Parameters/`: `egocentric_intrinsic.txt` (3,3) and `egocentric_frame_extrinsic.npy` (T,4,4)
@@ -19,12 +17,8 @@ reader `dataset_utils/project_pose_to_egocentric_view.py:66-118`, each folder `<
   count, :114-117); `Allocentric_RGB_Videos/.../<serial>.mp4` with `Allocentric_Camera_Parameters/.../calibration.json`
   `{serial: {K, R, T, imgSize}}` world-to-camera (dataset_utils/visualize_world_coordinate_system.py:16-26).
 
-A pickle is code: it is read by `adapters.torch_tensors.tensor_loads`, numpy's reconstructors and torch's
-tensor and parameter rebuilders mapped to our own readers (`adapters.torch_tensors`: numpy arrays, torch not run;
-torch's own `_load_from_bytes` loads with `weights_only=False`, which runs code, and onto the device the tensor was
-saved from, which a storage saved from a GPU makes fail here); anything else is refused, named. A tensor may be a
-view of a storage holding every frame (each frame's pickle then carries the whole storage): read at its offset, the
-storage's bytes read once per file.
+The pickles are read by `adapters.torch_tensors.tensor_loads` (numpy arrays, torch never run, a GPU-saved storage
+read as well); a tensor viewing a storage of every frame is read at its offset, the storage's bytes once per file.
 """
 
 from __future__ import annotations

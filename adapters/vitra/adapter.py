@@ -18,10 +18,9 @@ frame the maker projects `joints_camspace` with `K`); intrinsics for a 2cx x 2cy
 read as VITRA's `compute_new_intrinsics_resize` does (microsoft/VITRA@c68b65e:vitra/datasets/dataset_utils.py:194-227:
 the real sample's 480x368 mp4 of a 1440x1080 labelling is stretched, not padded: its bottom rows are picture);
 frame times `(video_decode_frame - first) / fps` of the video's own rate. The world frame comes from VITRA's SLAM
-and declares no up axis: up is taken as the camera's image-up (-y) averaged over the episode (an assumption: the
-wearer's head rolls about level). The keypoints are VITRA's joints (the truth); the canonical wrist frame is built
-from them as for every human source. VITRA episodes are annotated action segments, often under 1 s: kept whole
-however short (`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
+and declares no up axis: up is the camera's image-up (`adapters.poses.image_up`, an assumption). The keypoints are
+VITRA's joints (the truth). VITRA episodes are annotated action segments, often under 1 s: kept whole however short
+(`RawEpisode.keep_short`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
-from adapters.hand_reading import HandSource, Reading, human_episode
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
 from adapters.storage import bounds
@@ -209,7 +208,7 @@ class VitraAdapter(HandSource):
         first, last = int(episode.frames[0]), int(episode.frames[-1])
         cam: CameraSource
         # opened once: its header gives the rate, the window is read from it
-        with reading.video(video, "video"), decoding(video) as (c, s):
+        with reading.unreadable("video", "video", video, VIDEO_ERRORS), decoding(video) as (c, s):
             if not (fps := stream_fps(s)):
                 raise ValueError("the video stream declares no frame rate")
             start, end, tol = first / fps, (last + 1) / fps, 0.5 / fps
@@ -226,13 +225,11 @@ class VitraAdapter(HandSource):
     def _undistorted(self, cam: VideoClipCamera, calibration: Location, dataset: str, reading: Reading) -> CameraSource:
         """The original's frames undistorted as VITRA's script for `dataset` would (`vitra/undistort.py`)."""
         hw = (cam.height, cam.width)
-        try:
+        with reading.unreadable("calibration", "intrinsics", calibration, (UnsafePickle, ValueError, EOFError)):
             if dataset == "Ego4D":
                 how = undistort.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
             else:
                 how = undistort.egoexo4d(calibration, hw)
-        except (UnsafePickle, ValueError, EOFError) as e:
-            raise reading.fail(f"unreadable calibration: {e}", "intrinsics", calibration) from e
         return cam if how is None else UndistortedCamera(cam, how)
 
 

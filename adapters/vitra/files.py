@@ -2,9 +2,8 @@
 running it, and checked into a typed `VitraEpisode`.
 
 The file is a 0-d object `.npy` whose payload is a pickled dict (microsoft/VITRA@c68b65e:data/data.md:172-216, loaded
-there with `np.load(..., allow_pickle=True).item()`). A pickle is code: `adapters.pickles.SafeUnpickler` resolves only
-numpy's own array, dtype and scalar reconstructors (the four globals the real sample's pickle names), so a file that
-names anything else (`os.system`, `builtins.eval`) is refused naming that global, before anything is called.
+there with `np.load(..., allow_pickle=True).item()`), read by `adapters.pickles.SafeUnpickler` (numpy's globals only:
+the four the real sample's pickle names).
 
 Fields and their meaning from data.md:172-216 and the maker's readers: `extrinsics` world-to-camera (T,4,4)
 (visualization/visualize_core.py:324-335; on the real sample `joints_camspace` = extrinsics applied to

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import HandSource, Reading, bases, first, human_episode, natural_order
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, bases, first, human_episode, natural_order
 from adapters.pickles import safe_loads
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.location import Location
@@ -168,10 +168,11 @@ def test_a_refused_pickle_or_bytes_that_do_not_parse_are_the_episodes_error(tmp_
 def test_a_video_that_does_not_open_is_named_on_its_field(tmp_path: Path) -> None:
     video = tmp_path / "color.mp4"
     video.write_bytes(b"not a video at all" * 100)
-    with pytest.raises(AdapterError, match="unreadable video: ") as e, _reading(tmp_path).video(video, "video"):
+    opening = _reading(tmp_path).unreadable("video", "video", video, VIDEO_ERRORS)
+    with pytest.raises(AdapterError, match="unreadable video: ") as e, opening:
         VideoFileCamera(video, "egocentric", None)
     assert (e.value.file, e.value.episode, e.value.field) == (str(video), "seq_01", "video")
-    with _reading(tmp_path).video(video, "video"):  # nothing raised: nothing said
+    with _reading(tmp_path).unreadable("video", "video", video, VIDEO_ERRORS):  # nothing raised: nothing said
         pass
 
 
