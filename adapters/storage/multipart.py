@@ -34,7 +34,7 @@ from typing import Any
 import fsspec
 
 from adapters.storage.commit_log import CommitConflictError
-from adapters.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
+from adapters.storage.objects import conditional, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
@@ -138,7 +138,7 @@ def _send_parts(
                 if len(body) != length:
                     raise OSError(f"{path}: {len(body)} bytes at {offset}, {length} expected (changed while put)")
                 sha.update(body)
-                pending.append(pool.submit(_send_slotted_part, fs, bucket, name, upload, number, body))
+                pending.append(pool.submit(_send_part, fs, bucket, name, upload, number, body))
             except BaseException:
                 _SLOTS.release()
                 raise
@@ -150,46 +150,22 @@ def _send_parts(
     return done, {"size": size, "sha256": sha.hexdigest()}
 
 
-def _send_slotted_part(
-    fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
-) -> dict[str, Any]:
-    try:
-        return _send_part(fs, bucket, name, upload, number, body)
-    finally:
-        _SLOTS.release()
-
-
 def _send_part(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
 ) -> dict[str, Any]:
-    out = fs.call_s3("upload_part", Bucket=bucket, Key=name, UploadId=upload, PartNumber=number, Body=body)
+    try:
+        out = fs.call_s3("upload_part", Bucket=bucket, Key=name, UploadId=upload, PartNumber=number, Body=body)
+    finally:
+        _SLOTS.release()
     return {"PartNumber": number, "ETag": out["ETag"]}
 
 
 def _complete(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, parts: list[dict[str, Any]]
 ) -> bool | None:
-    """Complete the upload if the key is absent: True (created), False (the key exists: 412), None (409: a racing
-    operation; the upload is to be started again)."""
-    try:
-        fs.call_s3(
-            "complete_multipart_upload",
-            Bucket=bucket,
-            Key=name,
-            UploadId=upload,
-            MultipartUpload={"Parts": parts},
-            IfNoneMatch="*",
-        )
-        return True
-    except FileExistsError:  # s3fs' translation of a 412 naming the If-None-Match condition
-        return False
-    except OSError as e:
-        code = error_code(e)
-        if code in TAKEN_CODES:
-            return False
-        if code in RETRY_CODES:
-            return None
-        raise
+    """Complete the upload if the key is absent (`objects.conditional`: None on a 409, the upload to start again)."""
+    done = {"MultipartUpload": {"Parts": parts}, "IfNoneMatch": "*"}
+    return conditional(fs, "complete_multipart_upload", Bucket=bucket, Key=name, UploadId=upload, **done)
 
 
 def _abort(fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, *, quiet: bool = True) -> None:

@@ -56,20 +56,29 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
         raise NotImplementedError(f"conditional create on {fs.protocol}: only S3-compatible stores and local paths")
     bucket, name = split_key(key)
     for attempt in range(retries):
-        try:
-            fs.call_s3("put_object", Bucket=bucket, Key=name, Body=data, IfNoneMatch="*")
-            return True
-        except FileExistsError:
-            return False
-        except OSError as e:
-            code = error_code(e)
-            if code in TAKEN_CODES:
-                return False
-            if code in RETRY_CODES and attempt + 1 < retries:
-                time.sleep(0.05 * 2**attempt)
-                continue
-            raise
+        last = attempt + 1 == retries
+        created = conditional(fs, "put_object", last=last, Bucket=bucket, Key=name, Body=data, IfNoneMatch="*")
+        if created is not None:
+            return created
+        time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def conditional(fs: fsspec.AbstractFileSystem, op: str, *, last: bool = False, **kwargs: Any) -> bool | None:
+    """The S3 call `op` with `If-None-Match: *`: True (created), False (the key exists: 412), None (409: a racing
+    write; to be tried again, raised when `last`)."""
+    try:
+        fs.call_s3(op, **kwargs)
+        return True
+    except FileExistsError:  # s3fs' translation of a 412 naming the If-None-Match condition
+        return False
+    except OSError as e:
+        code = error_code(e)
+        if code in TAKEN_CODES:
+            return False
+        if code in RETRY_CODES and not last:
+            return None
+        raise
 
 
 def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:

@@ -1,28 +1,21 @@
 """An export's output (`--out`) as one handle (`open_tree`): a folder, or a bucket prefix written through a local
-scratch (`BucketTree`) whose trees (an exported dataset each) are published. The export writes one way: a tree written
-whole goes through `write` (a fresh folder that becomes the output's at the block's clean end, removed on an error; a
-folder's is written beside it as `.NAME.partial-<id>` and renamed into place), a tree written in place (LingBot-VA,
-resumed file by file) is finished by `publish`.
+scratch (`BucketTree`). A tree (one exported dataset) written whole goes through `write` (a fresh folder, beside the
+final one as `.NAME.partial-<id>`, renamed into place at the block's clean end, removed on an error); one written in
+place (LingBot-VA, resumed file by file) is finished by `publish`.
 
-A bucket's trees keep DESIGN.md 3.2's promises for a tree that a job writes whole rather than commit by commit: a
-killed run never leaves a half tree that looks complete, and its rerun leaves the objects of an uninterrupted run.
-`BucketTree` puts a tree's files at their final keys with a conditional create (`If-None-Match: *`) as they are
-finished, each then dropped locally, and at the tree's end, in this order: the files left, the deletion of keys under
-the tree that the tree does not have (an older export's), the files that make the tree loadable (`meta/info.json`:
-lerobot reads nothing without it), and last the tree's completion record (`.eidata-export.json`, which the export
-reads to skip a tree that is done). A rerun after a kill at any point sees no completion record, writes the tree
-again and publishes it over what the killed run left: a key found taken holds either those same bytes (kept, no byte
-sent) or an older export's (replaced: under the output's lease nobody else writes there). An older complete tree being
-replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
-a dataset.
+A bucket's trees keep DESIGN.md 3.2's promises for a tree written whole: a killed run never leaves a half tree that
+looks complete, and its rerun leaves the objects of an uninterrupted run. Files go to their final keys with a
+conditional create (`If-None-Match: *`) as they are finished; at the tree's end come the files left, the deletion of
+keys the tree does not have (an older export's), the files that make it loadable (`meta/info.json`: lerobot reads
+nothing without it), and last its completion record (`.eidata-export.json`, read to skip a tree that is done). A
+rerun after a kill writes the tree again: a key found taken holds the same bytes (kept, no byte sent) or an older
+export's (replaced: under the output's lease nobody else writes there). An older complete tree loses its completion
+record, then its `info.json`, before any file changes, so no reader takes the mix for a dataset. A file above the
+multipart threshold goes in parts (`multipart`: S3 takes one PUT of 5 GiB at most) behind a claim
+`<tree>/.eidata/claims/<rel>` holding its size and sha256, deleted first when an older object is replaced.
 
-A file above the output's multipart threshold goes in parts (`adapters.storage.multipart`: S3 takes one PUT of 5 GiB at
-most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
-size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
-new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
-
-A dry run's output (`open_tree(..., dry_run=True)`) is a `PlanTree`, the same handle made to plan: it reads, `fill`
-records a tree's estimated bytes instead of calling its writer, whatever else would change the output refuses.
+A dry run's output is a `PlanTree`: it reads, `fill` records a tree's estimated bytes, whatever else would change the
+output refuses.
 """
 
 from __future__ import annotations
