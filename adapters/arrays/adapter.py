@@ -134,7 +134,7 @@ class ArraysAdapter(SourceAdapter):
                 name, layout, why = choose(container, store.keys, attrs, self.options.layout)
                 episodes = list(episodes_of(store, layout))
                 if not (layout.timestamps and join(layout.episodes.base, layout.timestamps) in store.arrays):
-                    self._rate(layout, attrs, store.keys, path)  # no rate known: the store is refused, named
+                    rate_of(layout, attrs, store.keys, self.options.fps, path)  # no rate known: refused, named
         except (OSError, ValueError, KeyError, TypeError) as e:
             message = f"not read as an array recording: {e}"
             self.note("unreadable_store", message, root=root, path=path, episodes=[base_id])
@@ -190,7 +190,7 @@ class ArraysAdapter(SourceAdapter):
             if len(t) == n and np.all(np.diff(t) >= 0) and (n < 2 or t[-1] > t[0]):
                 times = t - t[0]
         if times is None:
-            fps, rate_from = self._rate(layout, attrs, store.keys, path)
+            fps, rate_from = rate_of(layout, attrs, store.keys, self.options.fps, path)
             times = np.arange(n) / fps
         else:
             fps, rate_from = (1.0 / float(np.median(np.diff(times))) if n > 1 else 1.0), "file: timestamps"
@@ -282,11 +282,6 @@ class ArraysAdapter(SourceAdapter):
             raise fail(str(e), "delta_actions") from e
         actions[key] = replace(stream, relative=rel)
         return [note] if note else []
-
-    def _rate(
-        self, layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], path: Location
-    ) -> tuple[float, str]:
-        return rate_of(layout, attrs, keys, self.options.fps, path)
 
     def _camera(
         self,
