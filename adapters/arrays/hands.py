@@ -38,7 +38,7 @@ def choose(layout: Layout, keys: set[str]) -> Hands | None:
 
 def _reader(streams: dict[str, Stream]):
     def read(pick: Pick) -> tuple[np.ndarray, np.ndarray] | None:
-        s = streams.get(_key(pick.key))
+        s = streams.get(pick.key.replace("/", "."))  # the adapter's stream key of a per-row path
         return None if s is None else (s.timestamps, pick.take(s))
 
     return read
@@ -82,7 +82,3 @@ def declare(
             note = command_tracking(side, hand, commands, track.position) if track.position else None
             sig.notes += [note] if note else []
     return Declared(way.embodiment, sig, said)
-
-
-def _key(rel: str) -> str:
-    return rel.replace("/", ".")  # the adapter's stream key of a per-row path

@@ -55,18 +55,15 @@ class Store:
         self.arrays: dict[str, ArrayInfo] = {}
         self.groups: set[str] = {""}
         if container == "hdf5":
-            root.visititems(self._visit_h5)
+            root.visititems(self._add)
         else:
             for name, node in root.members(max_depth=None):
-                if hasattr(node, "shape"):
-                    self.arrays[name] = ArrayInfo(tuple(node.shape), np.dtype(node.dtype))
-                else:
-                    self.groups.add(name)
+                self._add(name, node)
         self.keys = frozenset(self.arrays) | frozenset(self.groups - {""})
 
-    def _visit_h5(self, name: str, node: Any) -> None:
+    def _add(self, name: str, node: Any) -> None:
         if hasattr(node, "shape"):
-            self.arrays[name] = ArrayInfo(tuple(node.shape), node.dtype)
+            self.arrays[name] = ArrayInfo(tuple(node.shape), np.dtype(node.dtype))
         else:
             self.groups.add(name)
 

@@ -1,7 +1,6 @@
 """RoboCOIN's annotation files beside a LeRobot dataset's `meta/` (`annotations/*.jsonl`), read into the episodes
-they describe: subtasks and scenes as language with their spans, subtasks also as the episode's `action_config`
-segments, every vocabulary into the lineage (`RoboCoinAnnotations`) so the per-frame index columns, kept as natives,
-read as text.
+they describe: subtasks and scenes as language with their spans, subtasks also as `action_config` segments, every
+vocabulary into the lineage (`RoboCoinAnnotations`) so the per-frame index columns, kept as natives, read as text.
 
 The format, from the maker's own loader (FlagOpen/RoboCOIN@b3261fe):
 - each file is a vocabulary, one JSON object a line, `{"<name>_index": int, "<name>": text}`; the file names and keys
@@ -12,14 +11,12 @@ The format, from the maker's own loader (FlagOpen/RoboCOIN@b3261fe):
   (`_state` and `_action`): src/lerobot/datasets/lerobot_dataset.py:750-869 (`__getitem__`). Real RoboCOIN datasets
   declare these columns (tests/fixtures/lerobot_layouts/robocoin_v21, QianHuixun/New-Test@ff298f68 meta/info.json)
   and list "End", "null" and the subtask sentences among their subtasks (its README.md).
-So an annotation is tied to its episode by the episode's own rows, and its time is the rows' timestamps (frame time
-base: a span is [first, last] timestamp of its rows, as `columns.span_s`). A line that also names an `episode_index`
-is that episode's own annotation, over the whole episode.
+So an annotation's time is its episode's rows' timestamps (a span is [first, last] timestamp of its rows, as
+`columns.span_s`); a line that also names an `episode_index` is that episode's own, over the whole episode.
 
 Never silently dropped: a line that is not JSON or lacks the keys, an index given twice, a file that cannot be read,
 a file of another name, an index column without its file, a line naming an episode the dataset does not list: each a
-quirk of the dataset (a source finding) naming file and line; a frame whose index is not in its vocabulary: an
-episode quirk (`metadata["episode_quirks"]`).
+quirk of the dataset naming file and line; a frame whose index is not in its vocabulary: an episode quirk.
 """
 
 from __future__ import annotations

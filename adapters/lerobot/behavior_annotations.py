@@ -25,7 +25,6 @@ are quirks naming the file and the field.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Language, RawEpisode
+from adapters.lerobot.embodiment import alnum
 from adapters.lerobot.quirks import noted
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
@@ -101,10 +101,6 @@ def segment_text(entry: _Segment, key: str) -> str:
     return f"{verb} ({', '.join(objects)})" if objects else verb
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def annotation_file(info: InfoJson, episode_index: int) -> str | None:
     """The episode's annotation file relative to the dataset root, from info.json's `annotation_path` (or None)."""
     template = (info.model_extra or {}).get(TEMPLATE_KEY)
@@ -166,7 +162,7 @@ def with_annotation(raw: RawEpisode, root: Location, info: InfoJson, episode_ind
     except (MetaFileError, ValueError) as err:
         return noted(raw, [quirk("annotation_malformed", "error", f"{err}; no segment read", rel)])
     tasks = raw.metadata.get("meta_tasks") or []
-    if doc.task_name and tasks and _norm(doc.task_name) not in {_norm(t) for t in tasks}:
+    if doc.task_name and tasks and alnum(doc.task_name) not in {alnum(t) for t in tasks}:
         msg = f"{rel}: task_name {doc.task_name!r} but the episode's task is {tasks}; segments kept, said here"
         found.append(quirk("annotation_task_mismatch", "warning", msg, rel))
     annotation = BehaviorAnnotation(

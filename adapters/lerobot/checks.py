@@ -1,21 +1,18 @@
-"""What a LeRobot loader trips on beyond `DatasetMeta`'s and the adapter's own findings, for `eidata validate`.
-
-Each check takes a `LoadedDataset` (the LeRobot adapter's view of one root, v2.x or v3.0) and returns quirks, one per
-code (and severity), naming the file and a few episodes:
-- stats shapes: `episodes_stats.jsonl`, v2.0 `meta/stats.json`, v3 `meta/stats.json` and the `stats/*` columns of
-  `meta/episodes/`: min/max/mean/std (and extra stats) must have the feature's shape ((3,1,1) for cameras, (1,) for
-  scalars), `count` one value; lerobot aggregates and normalizes with them (`stats_shape_mismatch`,
-  `stats_not_finite`);
+"""What a LeRobot loader trips on beyond `DatasetMeta`'s and the adapter's own findings, for `eidata validate`: each
+check takes a `LoadedDataset` (v2.x or v3.0) and returns quirks, one per code (and severity), naming the file and a
+few episodes:
+- stats shapes (`episodes_stats.jsonl`, `meta/stats.json`, v3's `stats/*` columns of `meta/episodes/`): min/max/mean/
+  std must have the feature's shape (`expected_stats_shape`), `count` one value; lerobot aggregates and normalizes
+  with them (`stats_shape_mismatch`, `stats_not_finite`);
 - default columns in the data parquet: `timestamp`, `episode_index`, `task_index` are read for every item
   (`missing_default_column`, error), `index` less so (warning); v3 `frame_index` (`no_frame_index_column`);
 - v3 rows: timestamps per episode against `frame_index / fps` (as `DatasetMeta` does for v2), task indices, and the
   rows an episode has against its `[dataset_from_index, dataset_to_index)` (`episode_rows_mismatch`);
-- video frame counts from packet headers (no decoding) against the rows a loader indexes (v2 parquet rows, v3 index
-  range), for v3 from the episode's `from_timestamp` over its rows (as lerobot seeks): fewer frames fail a loader
-  at the last timestamps (`video_too_short`), more in its `[from, to)` span are a warning
-  (`video_frame_count_mismatch`), a `to_timestamp` short of the last row's frame only a note
-  (`video_span_short_in_meta`); a v3 mp4 missing for any episode, ghost cameras included (`missing_video_files`; v2:
-  `DatasetMeta` reports it);
+- video frame counts from packet headers (no decoding) against the rows a loader indexes, for v3 from the episode's
+  `from_timestamp` over its rows (as lerobot seeks: `_episode_frames`): fewer frames fail a loader at the last
+  timestamps (`video_too_short`), more in its `[from, to)` span are a warning (`video_frame_count_mismatch`), a
+  `to_timestamp` short of the last row's frame only a note (`video_span_short_in_meta`); a v3 mp4 missing for any
+  episode, ghost cameras included (`missing_video_files`; v2: `DatasetMeta` reports it);
 - `meta/modality.json` (GR00T) against info.json (`schemas.modality.check_modality`).
 """
 
