@@ -3,17 +3,16 @@
 
 S3 refuses a single PUT above 5 GiB, and one request of hundreds of MB is slow and starts again from zero on any
 error. A file above `StorageOptions.multipart_threshold` is put in parts instead: CreateMultipartUpload at its final
-key, its parts (UploadPart, `concurrency` at once, each read as it is sent and hashed in order), then
+key, its parts (UploadPart, `concurrency` at once, each hashed in order as it is read), then
 CompleteMultipartUpload with `If-None-Match: *`.
 
 That header alone would be the conditional create on AWS (botocore's S3 model, CompleteMultipartUploadRequest.
 IfNoneMatch: 412 when the key exists, 409 ConditionalRequestConflict on a racing write, after which the upload is
-started again), but SeaweedFS 4.48 checks it before completing, not atomically: measured, the second completion of a
-key gets 412, yet of three completions released at one instant all three succeeded in 3 rounds of 10, while racing
-conditional PutObjects had one winner in 10 of 10. So the completion is preceded by a claim (a small key the caller
-names) created with a conditional PutObject holding the file's size and sha256, and only a writer whose digest the
-claim holds completes the key: of racing writers of other bytes exactly one completes; writers of the same bytes (a
-rerun after a kill) may all complete, which writes the same object.
+started again), but SeaweedFS 4.48 checks it before completing, not atomically: measured, of three completions released
+at one instant all three succeeded in 3 rounds of 10, while racing conditional PutObjects had one winner in 10 of 10.
+So the completion is preceded by a claim (a small key the caller names) created with a conditional PutObject holding
+the file's size and sha256, and only a writer whose digest the claim holds completes the key: of racing writers of
+other bytes exactly one completes; writers of the same bytes (a rerun after a kill) may all complete the same object.
 
 An upload is invisible until its completion, so a writer killed between parts leaves only an incomplete upload, which
 the next job's recovery aborts under the output's lease (`abort_uploads`). An upload that loses or fails is aborted.

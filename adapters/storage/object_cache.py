@@ -1,22 +1,20 @@
 """The bounded local cache of objects that a library reads by path: training's, shared by the DataLoader workers of one
 machine (`Cache`), and a process's private one for libraries that can only open a path (`LocalCache`,
-`location.local_path`).
+`location.local_path`). An epoch reads every training file again, so what the first fetched is kept on local disk.
 
-An epoch reads every training file again, so what the first epoch fetched from the bucket is kept on local disk. The
-cache is a folder of immutable files named by what they hold (the object's URL, its version from the store's listing,
-and for a parquet projection its columns), so a changed object is a new name and a stale copy is never read. Several
-processes (DataLoader workers, ranks of one node) use one folder:
+The cache is a folder of immutable files named by what they hold (the object's URL, its version from the store's
+listing, and for a parquet projection its columns), so a changed object is a new name and a stale copy is never read.
+Several processes (DataLoader workers, ranks of one node) use one folder:
 
 - a file is written under `tmp/` and renamed into place, so no reader ever opens a half-written file;
 - the bound holds across processes: under an exclusive `flock` a writer reserves its bytes by creating its temp file
   at full size, then evicts the least recently used files (mtime, touched on every hit) until entries plus
-  reservations fit; the fetch itself runs outside the lock, the rename into place under it (a rename between another
+  reservations fit; the fetch runs outside the lock, the rename into place under it (a rename between another
   writer's scan of the entries and its scan of the reservations would hide those bytes from both: seen once in the
   suite, the bound passed by 768 bytes); `used_bytes` reads under it too, so it never sees a file twice;
 - a file evicted while a reader holds it open stays readable (POSIX unlink); a reader that finds its entry gone between
-  lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer.
-
-Every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
+  lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer;
+- every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
 """
 
 from __future__ import annotations

@@ -2,15 +2,11 @@
 
 The writer works unchanged in a local scratch folder, so every byte it makes is the byte a local output gets. After
 each commit (its `on_commit` hook) the publisher puts the episode's immutable files at their final keys with a
-conditional create, then writes the commit record (`adapters.storage.commit_log`), the commit point: it carries the
-jsonl lines the commit appended and the next `info.json` text, so the dataset's meta files are a pure function of the
-records (`derived_meta`). There is no staging key: a final key that no record names is invisible to every reader and
-recovery deletes it.
-
-Recovery (`recover`, under the output's lease, before any work): finish the last record, delete final keys under
-`data/`, `videos/` and `latents/` that no record names, rewrite the meta from the records; then `hydrate` rebuilds the
-scratch folder from the records alone (meta files, no episode files), so a rerun on another machine continues at the
-same episode index with the same tasks as the killed run.
+conditional create, then writes the commit record (`commit_log`), the commit point: it carries the jsonl lines the
+commit appended and the next `info.json` text, so the meta files are a pure function of the records (`derived_meta`).
+There is no staging key: a final key that no record names is invisible to every reader and recovery deletes it.
+`recover` (under the output's lease, before any work) and `hydrate` (the scratch rebuilt from the records alone) let a
+rerun on another machine continue at the same episode index with the same tasks as the killed run.
 """
 
 from __future__ import annotations
