@@ -2,8 +2,7 @@
 
 A file is written under a hidden temp name in its final folder (`.<name>.tmp-<uuid>`), fsynced, renamed into place,
 and the folder is fsynced so the rename itself survives a power loss. Temp names never match a `*.<suffix>` glob, so
-readers and reruns deciding what is done see whole files only; a killed writer's leftovers carry `TEMP_MARK`, and
-`remove_temp_files` clears them (only them) from a folder once its owner holds it again.
+readers and reruns deciding what is done see whole files only; `remove_temp_files` clears a killed writer's leftovers.
 """
 
 from __future__ import annotations

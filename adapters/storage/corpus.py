@@ -223,8 +223,7 @@ class NotACorpus(ValueError):
 
 def corpus_where(value: object) -> object:
     """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
-    (a Path would fold its `//`) without its trailing slash, and must be s3:// (the commit protocol stands on S3's
-    conditional create)."""
+    (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `urls.output_problem`)."""
     if not isinstance(value, str):
         return value
     if not is_remote(value):

@@ -137,7 +137,7 @@ def _send_parts(
                 if len(body) != length:
                     raise OSError(f"{path}: {len(body)} bytes at {offset}, {length} expected (changed while put)")
                 sha.update(body)
-                pending.append(pool.submit(_send_part, fs, bucket, name, upload, number, body))
+                pending.append(pool.submit(_send_slotted_part, fs, bucket, name, upload, number, body))
             except BaseException:
                 _SLOTS.release()
                 raise
@@ -149,13 +149,19 @@ def _send_parts(
     return done, {"size": size, "sha256": sha.hexdigest()}
 
 
-def _send_part(
+def _send_slotted_part(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
 ) -> dict[str, Any]:
     try:
-        out = fs.call_s3("upload_part", Bucket=bucket, Key=name, UploadId=upload, PartNumber=number, Body=body)
+        return _send_part(fs, bucket, name, upload, number, body)
     finally:
         _SLOTS.release()
+
+
+def _send_part(
+    fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
+) -> dict[str, Any]:
+    out = fs.call_s3("upload_part", Bucket=bucket, Key=name, UploadId=upload, PartNumber=number, Body=body)
     return {"PartNumber": number, "ETag": out["ETag"]}
 
 

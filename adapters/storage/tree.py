@@ -34,12 +34,11 @@ from adapters.storage.bucket_output import BucketOutput
 from adapters.storage.hard_links import RECORD
 from adapters.storage.multipart import HASH_BLOCK, abort_uploads, holds, put_final
 from adapters.storage.objects import exists, list_keys, split_key
+from adapters.storage.publish import CLAIMS_DIR, STATE_DIR
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
 from schemas.storage import StorageOptions
 
-STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
-CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
 MARKER = RECORD  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 
@@ -255,7 +254,7 @@ class BucketTree(Tree):
         (`multipart.put_final`: in parts above the threshold)."""
         path = Path(local)
         rel = path.relative_to(self.local(tree)).as_posix()
-        key, claim = self.key(tree, rel), self.key(tree, CLAIMS, rel)
+        key, claim = self.key(tree, rel), self.key(tree, CLAIMS_DIR, rel)
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         with open(path, "rb") as f:
             while block := f.read(HASH_BLOCK):
@@ -305,7 +304,7 @@ class BucketTree(Tree):
             if p not in tail:
                 self.put_file(tree, p)
         mine = self._put.get(tree, set()) | set(last)
-        claims = self.key(tree, CLAIMS)
+        claims = self.key(tree, CLAIMS_DIR)
         for key in list_keys(self.fs, claims):  # claims of files the tree no longer has (their keys go below)
             if key.removeprefix(claims + "/") not in mine:
                 self.fs.rm_file(key)
