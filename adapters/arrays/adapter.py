@@ -3,11 +3,10 @@ a directory or a `.zip`) and HDF5 files (robomimic, LIBERO, raw robosuite demos,
 whose layouts are data (`layouts.yaml`: where episodes, states, actions, images, rates and language live, and the
 makers' code each convention rests on).
 
-Discovery finds the stores under the root (a `*.zarr` directory or any directory holding a root group's metadata,
-`*.zip`, `*.hdf5` / `*.h5`), opens each once, chooses its layout (the `layout` option, else detected, the evidence
-kept) and yields one ref per episode: a replay buffer's rows cut at `meta/episode_ends`, one per `data/demo_N`
-group, or the file itself. A store no layout fits, or one that cannot be opened, comes back as one flagged ref
-naming what it lacks (quarantined with that reason): nothing is skipped silently.
+Discovery finds the stores under the root, opens each once, chooses its layout (the `layout` option, else detected,
+the evidence kept) and yields one ref per episode: a replay buffer's rows cut at `meta/episode_ends`, one per
+`data/demo_N` group, or the file itself. A store no layout fits, or one that cannot be opened, comes back as one
+flagged ref naming what it lacks (quarantined with that reason): nothing is skipped silently.
 
 | what | native key | rate |
 | --- | --- | --- |
@@ -17,16 +16,15 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 | the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
 | a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
 
-Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`, a buffer's
-`timestamp`), else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz for a
-buffer of PushT's arrays, robosuite 20 Hz for `env_args` type 1 or a raw robosuite file, Isaac Lab's Franka stack
-20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another simulator's file) the store is
-refused naming the `fps` option and the file. Which one was used is in the lineage (`source_annotation.rate_from`).
-Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
-action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
-(`evidence.py`). The hands are the layout's (`hands`, `hands.py`): a recorded end-effector pose (robosuite's,
-LIBERO's, Isaac Lab's, UMI's grippers', Diffusion Policy's real UR5) or a joint vector the embodiment's description
-turns into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
+Rate (`layouts.rate_of`): the `fps` option, else the file's own (robosuite's `control_freq`, a buffer's `timestamp`),
+else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz, robosuite 20 Hz,
+Isaac Lab's Franka stack 20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another
+simulator's file) the store is refused naming the `fps` option and the file; which one was used is in the lineage
+(`source_annotation.rate_from`). Success: a demo group's `success` attribute (Isaac Lab). The action's delta columns,
+accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option (`evidence.py`). The hands
+are the layout's (`hands.py`): a recorded end-effector pose (robosuite's, LIBERO's, Isaac Lab's, UMI's grippers',
+Diffusion Policy's real UR5) or a joint vector the embodiment's description turns into wrists (ALOHA); an episode
+holding neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations

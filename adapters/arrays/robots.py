@@ -1,8 +1,7 @@
-"""Which robot an array recording names (`robots.yaml` beside this module, whose rows cite the makers' registries):
-a layout's way to the hands takes its embodiment only where the file names that robot (Isaac Lab's env name,
-robosuite's `robots`), never from the family its layout belongs to. A file that names no robot of the table, several,
-or one eidata has no description of, is read as natives only, and the reason says what the file said, where, and how
-to declare the robot (the job spec's `robots:` section)."""
+"""Which robot an array recording names (`robots.yaml` beside this module, whose rows cite the makers' registries): a
+layout's way to the hands takes its embodiment only where the file names that robot (Isaac Lab's env name,
+robosuite's `robots`), never from the family its layout belongs to; otherwise natives only (`named_robot` says why).
+"""
 
 from __future__ import annotations
 
