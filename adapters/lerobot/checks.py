@@ -296,19 +296,16 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
         out.append(quirk("missing_video_files", "error", f"no mp4 for {what}", first["missing"]))
     if unreadable:
         out.append(quirk("unreadable_video", "error", f"mp4 files PyAV cannot open: {listing(unreadable)}"))
-    if short:
-        msg = f"videos with fewer frames than the episode has rows (a loader fails at the last ones): {listing(short)}"
-        out.append(quirk("video_too_short", "error", msg, first["short"]))
-    if long:
-        msg = f"videos with more frames than the episode has rows: {listing(long)}"
-        out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
-    if span_short:
-        msg = (
-            "meta/episodes to_timestamp ends before the last row's frame, every frame present (lerobot seeks "
-            f"from_timestamp + timestamp and decodes it): {listing(span_short)}"
-        )
-        out.append(quirk("video_span_short_in_meta", "info", msg, first["span"]))
-    return out
+    too_short = "videos with fewer frames than the episode has rows (a loader fails at the last ones)"
+    too_long = "videos with more frames than the episode has rows"
+    span = "meta/episodes to_timestamp ends before the last row's frame, every frame present (lerobot seeks "
+    span += "from_timestamp + timestamp and decodes it)"
+    kinds: tuple[tuple[list[str], str, Severity, str, str], ...] = (
+        (short, "video_too_short", "error", too_short, "short"),
+        (long, "video_frame_count_mismatch", "warning", too_long, "long"),
+        (span_short, "video_span_short_in_meta", "info", span, "span"),
+    )
+    return out + [quirk(c, sev, f"{what}: {listing(xs)}", first[k]) for xs, c, sev, what, k in kinds if xs]
 
 
 def check_modality_file(ds: LoadedDataset) -> list[Quirk]:
