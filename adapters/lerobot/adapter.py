@@ -1,11 +1,11 @@
 """Existing LeRobot datasets (v2.0, v2.1, v3.0) as a source, GR00T `meta/modality.json` understood when present.
 
 `discover(root)` takes a dataset root (`meta/info.json`) or a folder with datasets one or two levels down (one subset
-per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts
-are in `adapters.lerobot.layout`, the episode read in `adapters.lerobot.episode`, the cameras chosen and mapped in
-`adapters.lerobot.cameras`, the embodiment and joint conventions in `adapters.lerobot.embodiment`. The dataset's
-validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's (`report(root)`, and
-`metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
+per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts:
+`layout`; the episode read: `episode`; cameras: `cameras`; embodiment (never a guess from the state layout, recorded
+in `metadata["embodiment_from"]`) and joint conventions: `embodiment`; recorded end-effector poses as the hands:
+`poses`. The dataset's validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's
+(`report(root)`, and `metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
 
 | native (column / file)              | canonical                                   | units, frame, rate               |
 | ----------------------------------- | ------------------------------------------- | -------------------------------- |
@@ -37,10 +37,8 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
 
 Path templates are filled in any of lerobot's spellings (`schemas.lerobot.fill_path_template`); an mp4 missing where
-the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Cameras:
-`adapters.lerobot.cameras`; embodiment: `embodiment.resolve_embodiment` (never a guess from the state layout), recorded
-in `metadata["embodiment_from"]`; recorded end-effector poses become the hands in `poses`. Default tier: `high`.
-Sources and assumptions: adapters/README.md `lerobot`.
+the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Default
+tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
