@@ -11,12 +11,10 @@ The format, from the maker's own loader (FlagOpen/RoboCOIN@b3261fe):
   (`_state` and `_action`): src/lerobot/datasets/lerobot_dataset.py:750-869 (`__getitem__`). Real RoboCOIN datasets
   declare these columns (tests/fixtures/lerobot_layouts/robocoin_v21, QianHuixun/New-Test@ff298f68 meta/info.json)
   and list "End", "null" and the subtask sentences among their subtasks (its README.md).
-So an annotation's time is its episode's rows' timestamps (a span is [first, last] timestamp of its rows, as
-`columns.span_s`); a line that also names an `episode_index` is that episode's own, over the whole episode.
-
-Never silently dropped: a line that is not JSON or lacks the keys, an index given twice, a file that cannot be read,
-a file of another name, an index column without its file, a line naming an episode the dataset does not list: each a
-quirk of the dataset naming file and line; a frame whose index is not in its vocabulary: an episode quirk.
+An annotation's time is its rows' timestamps (a span: [first, last], as `columns.span_s`); a line that also names an
+`episode_index` is that episode's own, over the whole episode. Never silently dropped: a bad line (not JSON, keys
+missing, an index given twice), an unreadable or unknown file, an index column without its file, a line naming an
+unlisted episode are dataset quirks naming file and line; a frame whose index is not in its vocabulary, an episode's.
 """
 
 from __future__ import annotations

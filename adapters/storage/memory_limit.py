@@ -17,16 +17,14 @@ default, 640 MiB, is the reading budget (256 MiB) twice plus working room, and k
 
 What the limit counts is mapped memory, and allocators keep what a task freed mapped for the next: glibc's malloc
 raises its mmap threshold to the largest block freed (up to 32 MiB), after which freed blocks stay in its heap, and
-pyarrow's mimalloc maps a 1 GiB arena at its first buffer. A later task would reuse that memory before the limit saw
-a byte (a worker that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow allocated
-384 MiB under it in a fresh one). So the allocators are settled before a task runs (`settle_allocators`: once per
-process, at its first task; a Ray worker of an ingest has them from its start, `allocator_env`): glibc's thresholds
-fixed at 128 KiB, so a block past it is mapped for itself and unmapped when freed, and pyarrow allocating through
-glibc (its system pool); what glibc still holds free (small blocks' holes, `mallinfo2`) is taken off the base, so a
-task may add `mib` whatever was freed before it (past `mib` of such holes, what they hold). The price: a block mapped
-afresh is faulted in afresh, a page at a time; a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1, so a
-worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the
-kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
+pyarrow's mimalloc maps a 1 GiB arena at its first buffer, so a later task would reuse that memory unseen (a worker
+that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow 384 MiB in a fresh one). So
+the allocators are settled before a task runs (`settle_allocators`, or from a Ray worker's start, `allocator_env`):
+glibc's thresholds fixed at 128 KiB (a larger block mapped for itself, unmapped when freed), pyarrow allocating through
+glibc; what glibc still holds free (`mallinfo2`) is taken off the base, so a task may add `mib` whatever was freed
+before it. The price: a block mapped afresh is faulted in a page at a time (a 1080p frame decoded to RGB took 8.7 ms of
+CPU against 5.1), so a worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`,
+glibc 2.35+, where the kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
 """
 
 from __future__ import annotations
