@@ -102,8 +102,7 @@ def _json(raw: Any) -> dict[str, Any]:
 
 
 def demo_success(attrs: dict[str, Any]) -> bool | None:
-    """A demo group's `success` attribute as a bool (a bool, 0 / 1, or a one-element array of them); None where the
-    file says nothing."""
+    """A demo group's `success` attribute as a bool (bool, 0 / 1, or one of them in a list); None if absent."""
     value = attrs.get("success")
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]

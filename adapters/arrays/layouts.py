@@ -115,8 +115,7 @@ class Layout(_Data):
     hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
 
     def camera_roles(self, names: list[str], way: Hands | None = None) -> dict[str, Camera | None]:
-        """An episode's cameras placed: the hands way's and this layout's exact entries, else the shared vocabulary,
-        each role once."""
+        """The episode's cameras placed: the hands way's and layout's entries, else the shared vocabulary."""
         return camera_roles(names, {**self.cameras, **(way.cameras if way is not None else {})})
 
 

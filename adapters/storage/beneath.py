@@ -196,8 +196,7 @@ def active(fence: Fence | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
-    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first (the
-    module's doc)."""
+    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first."""
     with rooted(root, note) as fence, active(fence):
         yield fence
 

@@ -110,8 +110,7 @@ BUDGET = "the reading budget EIDATA_MAX_READ_BYTES"
 
 
 def ask(nbytes: float, what: str) -> None:
-    """TooLarge unless `nbytes` (what a file declares `what` to take once materialised) is within the reading
-    budget; asked before the allocation."""
+    """TooLarge unless `nbytes` (what a file declares `what` to take) is within the reading budget."""
     check(f"{what} size in bytes", nbytes, limit("READ_BYTES"), BUDGET)
 
 

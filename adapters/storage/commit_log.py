@@ -155,8 +155,7 @@ class CommitLog:
                 raise RuntimeError(f"{final}: committed in record {record.seq} but neither staged nor in place")
 
     def recover(self) -> list[str]:
-        """After a killed writer (call under the lease): finish the last record, delete uncommitted staged objects.
-        Returns the garbage deleted."""
+        """After a killed writer (under the lease): finish the last record, delete the staged garbage; returns it."""
         if records := self.records(refresh=True):
             self.apply(records[-1])
         garbage = list_keys(self.fs, f"{self.output}/{STAGING_DIR}")

@@ -234,8 +234,7 @@ def corpus_where(value: object) -> object:
 
 
 def where_text(where: Path | str) -> str:
-    """A corpus, manifest or output as one text to compare or record (`Root.where`): a folder resolved, a URL without
-    its trailing slash."""
+    """A corpus, manifest or output as one text (`Root.where`): a folder resolved, a URL without its "/"."""
     return str(Root(where).where)
 
 

@@ -122,8 +122,7 @@ class CorpusFiles:
         return out
 
     def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
-        """(header, values of `tensor`) of a safetensors file by ranged reads of its header and that tensor only (no
-        tensor: the header alone)."""
+        """(header, values of `tensor`) of a safetensors file by ranged reads (no `tensor`: the header alone)."""
         size = self._objects.get(str(where), (None,))[0] or self.fs.size(self._key(where))
         head = self._range(where, 0, min(HEADER_READ, size))
         if len(head) < 8:

@@ -46,8 +46,7 @@ _MAX_CHAIN = 32  # causes followed at most (a chain is short; this only guards a
 
 
 def environment_fault(e: BaseException) -> str | None:
-    """The first cause of the environment's kind in `e`'s chain, as `Class: message`; None when the error is the
-    data's."""
+    """The first cause of the environment's kind in `e`'s chain, as `Class: message`; None: the data's."""
     seen: set[int] = set()
     cause: BaseException | None = e
     while cause is not None and id(cause) not in seen and len(seen) < _MAX_CHAIN:

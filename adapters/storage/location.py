@@ -54,8 +54,7 @@ _CACHE_LOCK = threading.Lock()
 
 class _ObjectDoors:
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """An object opened, declared to the per-file boundary once open (as Python's own open is, for a local file:
-        `adapters.storage.declared`)."""
+        """An object opened, declared to the per-file boundary (as Python's own open is for a local file)."""
         return _declared(super().open(*args, **kwargs), self)  # type: ignore[misc]
 
     def __open_reader__(self) -> Any:  # `read_text` and `read_bytes` open through it, not `open`
@@ -202,8 +201,7 @@ def refuse_special(loc: Where) -> None:
 
 
 def refuse_special_tree(loc: Where) -> None:
-    """`NotRegularFile` for a local file that is, or a local folder that holds, a special file; an object store holds
-    none (nothing listed)."""
+    """`NotRegularFile` for a local special file, or a local folder holding one (a store holds none)."""
     if not is_object(loc):
         for part in [loc, *(e.path for e in listing(loc) if not e.is_dir)]:
             refuse_special(part)
@@ -232,8 +230,7 @@ def _no_pointer(path: Path, name: Path) -> None:
 def open_binary(
     loc: Where, *, stream: bool = False, block_size: int | None = None, max_blocks: int = SEEK_MAXBLOCKS
 ) -> Iterator[IO[bytes]]:
-    """A binary file object for our own parsers (tfrecord framing, tar members): a local file opened as usual, an
-    object as `readable` opens it."""
+    """A binary file object for our own parsers (tfrecord framing, tar members), opened as `readable` opens it."""
     opened = readable(loc, stream=stream, block_size=block_size, max_blocks=max_blocks)
     with opened as src, open(src, "rb") if isinstance(src, str) else nullcontext(src) as f:
         yield f

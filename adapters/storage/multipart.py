@@ -70,8 +70,7 @@ class PartPlan:
         return size > self.threshold
 
     def parts(self, size: int) -> list[tuple[int, int]]:
-        """(offset, length) of each part of an object of `size` bytes, in order; every part but the last
-        `part_size` long."""
+        """(offset, length) of each part of an object of `size` bytes, in order; all but the last `part_size` long."""
         step = max(self.part_size, -(-size // MAX_PARTS))
         if step > MAX_PART_BYTES:
             raise ValueError(f"{size} bytes: more than S3's {MAX_PARTS} parts of {MAX_PART_BYTES} bytes")

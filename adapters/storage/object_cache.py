@@ -102,8 +102,7 @@ class Cache:
         return final
 
     def use(self, name: str, fetch: Callable[[], Path], read: Callable[[Path], T]) -> T:
-        """`read(path)` of the entry, fetched first when absent, fetched again if it was evicted before `read`
-        opened it."""
+        """`read(path)` of the entry, fetched when absent, again if it was evicted before `read` opened it."""
         for _ in range(3):
             path = self.lookup(name) or fetch()
             inode = _inode(path)

@@ -112,8 +112,7 @@ def exists(fs: fsspec.AbstractFileSystem, key: str) -> bool:
 
 
 def pages(fs: fsspec.AbstractFileSystem, op: str, markers: dict[str, str], **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Every page of the S3 listing `op`, the next asked for from where the last ended (`markers`: request key ->
-    the page's key naming where)."""
+    """Every page of the S3 listing `op`, each asked from where the last ended (`markers`: key -> page key)."""
     while True:
         page = fs.call_s3(op, **kwargs)
         yield page
@@ -133,8 +132,7 @@ def list_keys(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | Non
 
 
 def list_modified(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | None = None) -> dict[str, datetime]:
-    """Every object under the folder `prefix` (recursive), after `start_after` if given -> when it was last written
-    (UTC)."""
+    """Every object under the folder `prefix` (recursive), after `start_after` if given -> its last write (UTC)."""
     prefix = prefix.rstrip("/")
     if not is_s3(fs):
         try:

@@ -144,15 +144,13 @@ class DatasetPublisher:
         return record
 
     def finish(self) -> list[str]:
-        """The end of a job: the meta rewritten, the records compacted (`CommitLog.compact`); returns the meta files
-        written."""
+        """A job's end: the meta rewritten, the records compacted (`CommitLog.compact`); returns the meta written."""
         written = self.publish_meta()
         self.log.compact()
         return written
 
     def _put_object(self, rel: str) -> dict[str, Any]:
-        """Put one episode file at its final key (a conditional create, in parts above `self.parts.threshold`);
-        returns what the record says of it."""
+        """Put one episode file at its final key (`put_final`); returns what the record says of it."""
         key = self.log.final_key(rel)
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")

@@ -109,8 +109,7 @@ class Root:
         return f"{self.path}/{rel}" if rel else self.path
 
     def location(self, rel: str = "") -> Location:
-        """The pathlib view adapters read through (`adapters.storage.location`): a Path, or a UPath (one given to
-        the handle keeps its own options)."""
+        """The pathlib view adapters read through (`location`): a Path, or a UPath (a given one keeps its options)."""
         if self._given is not None:
             return self._given / rel.strip("/") if rel.strip("/") else self._given
         return locate(self.url(rel), self.options)

@@ -126,8 +126,7 @@ class DryRunWriteError(RuntimeError):
 
 
 class PlanTree(Tree):
-    """A dry run's output (module docstring): `inner`, the output's own handle, only read; `planned`: tree -> the
-    bytes a real run would write."""
+    """A dry run's output: `inner`, the output's own handle, only read; `planned`: tree -> its bytes."""
 
     def __init__(self, inner: Tree) -> None:
         self.root, self.storage, self.inner = inner.root, inner.storage, inner
@@ -173,8 +172,7 @@ class PutStats:
 
 @dataclass
 class BucketTree(Tree):
-    """The bucket `--out` of one export job, written through the scratch `root`; `with BucketTree(url, options,
-    job=...) as out:` holds its lease."""
+    """The bucket `--out` of one export job, written through the scratch `root`; `with` holds its lease."""
 
     url: str
     options: StorageOptions | None = None

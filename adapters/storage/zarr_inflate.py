@@ -214,8 +214,7 @@ class BoundedPipeline(BatchedCodecPipeline):
 
 
 def _named(e: _ChunkError, item: tuple[Any, ...]) -> Exception:
-    """`e` naming the chunk `item` reads (its store key); a shard's inner chunk has none: the shard names it, one
-    pipeline up."""
+    """`e` naming the chunk `item` reads (its key); a shard's inner chunk has none: the shard names it."""
     key = getattr(item[0], "path", None)
     return e if key is None else e.named(key)
 

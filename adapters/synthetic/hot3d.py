@@ -106,8 +106,7 @@ def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
 
 
 def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
-    """(T,4,4) a hand's wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers
-    along the heading."""
+    """(T,4,4) a wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm aside, palm down, fingers ahead."""
     t = np.arange(len(camera)) / fps
     side = np.full_like(t, -0.12 if hand == 0 else 0.12)
     in_cam = np.stack([side, 0.14 + 0.01 * np.sin(t), 0.42 + 0.02 * np.sin(2 * t)], -1)

@@ -158,8 +158,7 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
 def write_robomind(
     root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64), instructions: dict[str, str] | None = None
 ) -> dict[str, WrittenEpisode]:
-    """Every episode of `specs` under `root` (and the maker's `RoboMIND_v1_2_instr.csv` when `instructions`);
-    returns them by raw id."""
+    """Every episode of `specs` under `root` (+ `RoboMIND_v1_2_instr.csv` with `instructions`), by raw id."""
     root.mkdir(parents=True, exist_ok=True)
     if instructions:
         rows = [",task,instruction"] + [f'{i},{t},"{text}"' for i, (t, text) in enumerate(instructions.items())]
