@@ -157,8 +157,7 @@ class LeRobotOptions(AdapterOptions):
 
 
 def meta_error(err: BaseException) -> str:
-    """The cause of an unreadable dataset meta, said in words: a bare KeyError prints only the key (the issue's
-    "dataset meta unreadable: 'chunk_index'")."""
+    """An unreadable dataset meta's cause in words (a bare KeyError prints only the key: `'chunk_index'`)."""
     if isinstance(err, KeyError):
         return f"missing key {err.args[0]!r} ({type(err).__name__} while reading meta/info.json or the episodes meta)"
     return str(err)

@@ -107,8 +107,7 @@ def select_cameras(
 
 
 def _recount_videos(ds: LoadedDataset) -> None:
-    """DatasetMeta (v2.x) counted the mp4s where the template points; with files found elsewhere its
-    `total_videos_mismatch` is recounted on the files read."""
+    """DatasetMeta's v2.x `total_videos_mismatch` counted where the template points: recounted on the files read."""
     found = sum(
         (ds.root / loc.videos[k].file).is_file()
         for loc in ds.episodes.values()

@@ -120,8 +120,7 @@ def arm_groups(names: list[str]) -> dict[str, list[str]]:
 
 
 def _two_arms_by_names(name: str, ds: LoadedDataset) -> tuple[str, str] | None:
-    """A one-armed embodiment whose state names carry two arms' worth of joints -> its two-arm embodiment (`unknown`
-    when none is registered: never the one arm)."""
+    """A one-armed embodiment whose state names hold two arms -> its two-arm one (`unknown` if none, never one arm)."""
     emb = default_registry().get(name) if name in default_registry() else None
     if emb is None or emb.joint_space is None or len(emb.joint_space.arms) != 1:
         return None

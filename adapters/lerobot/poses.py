@@ -100,8 +100,7 @@ def missing(layout: PoseLayout, info: InfoJson, every: bool = True) -> list[str]
 
 
 def detect(info: InfoJson, robot_type: str | None) -> tuple[str, PoseLayout] | None:
-    """The first known layout for `robot_type` (a layout naming `robot_types` is for those only) whose columns and
-    element names the dataset's features hold."""
+    """The first known layout for `robot_type` (its `robot_types`, if named) whose columns the features hold."""
     for name, lay in LAYOUTS.items():
         if (not lay.robot_types or robot_type in lay.robot_types) and not missing(lay, info, every=False):
             return name, lay

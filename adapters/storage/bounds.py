@@ -85,8 +85,7 @@ def file_size(loc: Where) -> int:
 
 
 def read_bounded(loc: Where, bound: int, what: str) -> bytes:
-    """A whole file's bytes, when its size is within `bound` (checked before reading; the read stops at `bound` + 1
-    bytes should the file grow meanwhile)."""
+    """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow)."""
     loc = locate(loc)
     size = file_size(loc)
     check(f"{what} size in bytes", size, bound, "the limit")

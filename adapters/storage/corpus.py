@@ -121,8 +121,7 @@ class Corpus:
         return out
 
     def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
-        """Publish the derived files at `paths` (written whole under `root`) by the stage `what`; returns how many
-        had to move (none here: they are where they belong)."""
+        """Publish the derived files at `paths` written by the stage `what`; how many moved (none: already in place)."""
         return 0
 
     def where_of(self, rel: str) -> Path | str:

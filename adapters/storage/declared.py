@@ -54,8 +54,7 @@ def declare(where: str) -> None:
 
 @contextmanager
 def declared(where: str) -> Iterator[None]:
-    """The block hands `where` to a library: declared on entry, and again, as the one that failed, when the block
-    raises (the original error goes on unchanged)."""
+    """`where` handed to a library: declared on entry, and again as the one that failed if the block raises."""
     declare(where)
     try:
         yield

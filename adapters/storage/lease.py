@@ -100,8 +100,7 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(fs, output, job="ingest"): ...`: held for the block, heartbeated by a daemon thread; `ttl_s`
-    defaults to $EIDATA_LEASE_TTL_S, else `LEASE_TTL_S`."""
+    """`with Lease(fs, output, job=...)`: held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S or LEASE_TTL_S."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float | None = None) -> None:
         self.fs, self.output, self.job = fs, output.rstrip("/"), job

@@ -111,8 +111,7 @@ FLOOR_MIB = 64  # what a task may always map anew, whatever the holes it may reu
 
 
 def _free_held() -> int:
-    """Bytes glibc's malloc holds free in its heaps (every arena's free chunks and top), which a task reuses without
-    mapping anything; 0 where not glibc."""
+    """Bytes glibc holds free in its heaps (free chunks and top), which a task reuses unmapped; 0 where not glibc."""
     return 0 if _LIBC is None else int(_LIBC.mallinfo2().fordblks)
 
 

@@ -225,8 +225,7 @@ def incomplete_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[tuple
 
 
 def abort_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
-    """Abort every incomplete upload under `prefix` (call under the output's lease: they are a dead writer's), so
-    their parts stop taking storage; returns their keys."""
+    """Abort every incomplete upload under `prefix` (a dead writer's: call under the lease); returns their keys."""
     found = incomplete_uploads(fs, prefix)
     for key, upload in found:
         bucket, name = split_key(key)

@@ -65,8 +65,7 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
 
 
 def conditional(fs: fsspec.AbstractFileSystem, op: str, *, last: bool = False, **kwargs: Any) -> bool | None:
-    """The S3 call `op` with `If-None-Match: *`: True (created), False (the key exists: 412), None (409: a racing
-    write; to be tried again, raised when `last`)."""
+    """The S3 call `op` with `If-None-Match: *`: True created, False taken (412), None on a 409 (raised if `last`)."""
     try:
         fs.call_s3(op, **kwargs)
         return True

@@ -72,8 +72,7 @@ class Root:
         return None if getattr(self, capability) else _WHY[capability]
 
     def refusal(self, capability: str, what: str) -> str | None:
-        """The one message refusing `what` (the operation as its user asked for it) on a storage that cannot do
-        `capability`; None when it can."""
+        """The one message refusing `what` (as its user asked) on a storage without `capability`; None when it can."""
         why = self.why_not(capability)
         return None if why is None else f"{self.where}: {what}: {why}"
 

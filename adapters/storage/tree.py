@@ -100,8 +100,7 @@ class Tree:
 
     @contextmanager
     def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
-        """A fresh folder to write the tree `tree` in whole; at the block's clean end it is the output's (`retract`
-        and `last`: as `publish`), on an error it is removed."""
+        """A fresh folder for the tree `tree`: the output's at the block's clean end (as `publish`), else removed."""
         final = self.root / tree
         final.parent.mkdir(parents=True, exist_ok=True)
         _clear_partials(final)
