@@ -46,9 +46,8 @@ class FromFile(_Data):
 
 
 class When(_Data):
-    """Where a rate default's evidence holds: the file holds every `requires` key pattern and, when `attr` is set,
-    that attribute (`group@name`, then `json` keys) equals `equals` or matches the fnmatch pattern `matches` (is
-    present, when neither is given)."""
+    """Where a rate default's evidence holds: every `requires` key pattern held and, with `attr` (`group@name`, then
+    `json` keys), that attribute equal to `equals`, like `matches` (fnmatch), or present when neither is set."""
 
     requires: tuple[str, ...] = ()
     attr: str | None = None

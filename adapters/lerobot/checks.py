@@ -249,9 +249,8 @@ def _episode_frames(t: np.ndarray, start: float, end: float | None, rows: int, f
 
 
 def check_videos(ds: LoadedDataset) -> list[Quirk]:
-    """Frames each episode's clip holds (packet headers, the frames a decoder yields) against its rows; a v3
-    `to_timestamp` that ends before the last row's frame is a note (the loader reads by `from_timestamp`); v3 clips
-    missing per episode."""
+    """Frames each episode's clip holds (packet headers) against its rows; a v3 `to_timestamp` ending before the last
+    row's frame is a note (the loader reads by `from_timestamp`); v3 clips missing per episode."""
     short: list[str] = []
     long: list[str] = []
     span_short: list[str] = []

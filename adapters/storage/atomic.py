@@ -27,9 +27,8 @@ def is_temp_path(path: Path) -> bool:
 
 
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete the temp files a killed `atomic_write` left directly in `folder` and return them; every other file
-    stays. Call it only while no one can be writing there (e.g. under the folder's lock): a live write's temp file
-    looks the same."""
+    """Delete the temp files a killed `atomic_write` left directly in `folder` (only them) and return them; only while
+    no one can write there (under the folder's lock): a live write's temp file looks the same."""
     folder = Path(folder)
     if not folder.is_dir():
         return []

@@ -47,9 +47,8 @@ os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
 
 
 class CorpusFiles:
-    """The files of the corpus at `root` (a folder: read in place; a URL: its filesystem, the object versions listed
-    and the bounded `cache`). Errors name files by path or URL; the options (a secret among them) are never
-    formatted."""
+    """The files of the corpus at `root` (a folder, read in place; a URL: its filesystem, listed versions and the
+    bounded `cache`); errors name files by path or URL, never the options (a secret among them)."""
 
     def __init__(self, root: Where, options: StorageOptions | None = None, cache: Cache | None = None) -> None:
         self.storage = Root(root, options)  # the one handle (`adapters.storage.root`)

@@ -85,10 +85,9 @@ def digest_of(data: bytes) -> dict[str, Any]:
 def put_file_if_absent(
     fs: fsspec.AbstractFileSystem, key: str, path: Path, plan: PartPlan, *, claim: str
 ) -> tuple[bool, dict]:
-    """Create `key` with the bytes of the local file `path` if no object has that key. Returns (True if this call
-    created it, the file's digest). On S3 a file above `plan.threshold` goes in parts, completed only by the writer
-    whose digest the object `claim` holds (the module's docstring); any other file in one conditional PUT
-    (`put_if_absent`), read whole."""
+    """Create `key` with the local file `path`'s bytes if no object has that key: (True if this call created it, the
+    digest). On S3 a file above `plan.threshold` goes in parts, completed only by the writer whose digest the object
+    `claim` holds; any other file in one conditional PUT (`put_if_absent`), read whole."""
     size = Path(path).stat().st_size
     if not (is_s3(fs) and plan.in_parts(size)):
         data = Path(path).read_bytes()

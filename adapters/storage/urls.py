@@ -290,9 +290,8 @@ def folder_problem(where: Path | str, *, must_exist: bool = True) -> str | None:
 
 
 def output_problem(where: Path | str) -> str | None:
-    """What keeps `where` from being a job's output before any work: a URL must be s3:// (the exactly-once commits
-    stand on S3's conditional put, If-None-Match; GCS's own, ifGenerationMatch=0, is not wired); an existing path
-    must be a folder."""
+    """What keeps `where` from being a job's output: a URL must be s3:// (exactly-once commits stand on S3's conditional
+    put, If-None-Match; GCS's ifGenerationMatch=0 is not wired); an existing path must be a folder."""
     if is_remote(str(where)) and protocol_of(str(where)) not in ("s3", "s3a"):
         return (
             f"{where}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits stand on S3's"

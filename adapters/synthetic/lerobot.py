@@ -81,9 +81,8 @@ def write_lerobot_v3(
     robot_type: str = "so100_follower",
     vectors: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WrittenV3:
-    """Write a v3.0 dataset; `names` are the state/action component names (default `joint_<i>`),
-    `vectors(episode, n)` gives an episode's (state, action) rows (default: random). `tests/fixtures/corrupt.py`
-    `break_lerobot_v3` damages one."""
+    """A v3.0 dataset; `names`: the state/action component names (default `joint_<i>`); `vectors(episode, n)`: an
+    episode's (state, action) rows (default random); `tests/fixtures/corrupt.py` `break_lerobot_v3` damages one."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})

@@ -80,9 +80,8 @@ def _gripper_cycle(steps: int) -> np.ndarray:
 
 
 def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarray:
-    """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, normalized commands
-    within [-1, 1], and grippers that close and reopen over their full native range (0..1, or taco_play's width
-    0..0.08 m)."""
+    """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, commands in [-1, 1],
+    grippers closing and reopening over their native range (0..1, or taco_play's width 0..0.08 m)."""
     shape = (steps, *spec.shape)
     dtype = NP_DTYPES[spec.dtype]
     if spec.key.endswith("terminate_episode"):
