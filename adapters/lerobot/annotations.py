@@ -134,8 +134,7 @@ def _vocabulary(rel: str, name: str, data: bytes, episodes: set[int], out: Datas
 
 def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
     """`raw` with its dataset's annotations: language and subtask segments from its index columns (a source's own
-    `action_config` wins), its episode-wide lines, the vocabularies in `annotation`; frames whose index is not in the
-    vocabulary noted in `metadata["episode_quirks"]`."""
+    `action_config` wins), its episode-wide lines, the vocabularies in `annotation`; unknown indices: episode quirks."""
     if notes is None or not (notes.texts or notes.episodes):
         return raw
     language = list(raw.language) + notes.episodes.get(int(raw.metadata.get("episode_index", -1)), [])

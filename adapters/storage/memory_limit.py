@@ -59,9 +59,8 @@ HUGE_PAGES = "glibc.malloc.hugetlb=1"  # malloc's mappings advised for transpare
 
 
 def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment that settles a process's allocators from its start, as `settle_allocators` does later (glibc
-    reads it at its first malloc, Arrow at its first pool), with huge pages, which only a start can ask for; an
-    operator's own `GLIBC_TUNABLES` kept before ours."""
+    """The environment that settles a process's allocators from its start, as `settle_allocators` does later, with huge
+    pages, which only a start can ask for; an operator's own `GLIBC_TUNABLES` kept before ours."""
     own = environ.get("GLIBC_TUNABLES", "")
     tunables = own if HUGE_PAGES in own else ":".join(t for t in (own, HUGE_PAGES) if t)
     return {
@@ -192,9 +191,8 @@ class Limit:
 
 @contextlib.contextmanager
 def lifted() -> Iterator[None]:
-    """The block with the soft limit the outermost task found, so that the processes it starts (Ray's raylet and
-    workers, which inherit the limit's absolute bytes, not the task's share of them) start without this process's
-    limit; put back on the way out. Nothing outside any task."""
+    """The block under the soft limit the outermost task found, so the processes it starts (Ray's raylet and workers,
+    which inherit the limit's absolute bytes, not the task's share) start without it; put back on the way out."""
     if not _active:
         yield
         return

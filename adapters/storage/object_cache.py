@@ -72,9 +72,8 @@ class Cache:
         return path
 
     def put(self, name: str, size: int, write: Callable[[int], None], *, what: str, fetched: int | None = None) -> Path:
-        """Store `size` bytes written by `write(fd)` as entry `name` and return its path. `what` names the object in
-        errors and in the fetch log (a URL: never a credential); `fetched`: the bytes the store sent for it, logged
-        (default `size`: a whole copy)."""
+        """Store `size` bytes written by `write(fd)` as entry `name`; its path. `what` names the object in errors and
+        the fetch log (a URL, never a credential); `fetched`: what the store sent (default `size`: a whole copy)."""
         if size > self.max_bytes:
             raise CacheFullError(
                 f"{what}: {size} bytes exceed the {self.bound} of {self.max_bytes} bytes ({self.hint})"

@@ -95,9 +95,8 @@ def intrinsic_for(height: int, width: int) -> np.ndarray:
 
 
 def _hand_points() -> dict[str, np.ndarray]:
-    """The right hand's EgoDex joints (suffixes "Hand", "IndexFingerKnuckle", ...) in its own frame (x towards the
-    fingertips, y towards the thumb, z the back of the hand): the synthetic adult hand, with the four finger
-    metacarpals EgoDex also tracks midway up the palm."""
+    """The right hand's EgoDex joints ("Hand", "IndexFingerKnuckle", ...) in its own frame (x to the fingertips, y to
+    the thumb, z the back): the synthetic adult hand, plus the 4 metacarpals EgoDex tracks midway up the palm."""
     layout = hand_layout("right")
     out = {suffix: layout[name] for name, suffix in MANO21_FROM_EGODEX.items()}
     out |= {f"{finger}Metacarpal": 0.5 * out[f"{finger}Knuckle"] for finger in FINGERS[1:]}

@@ -189,9 +189,8 @@ def write_hot3d(
     video: bool = False,
     unseen: dict[int, range] | None = None,
 ) -> Hot3DFixture:
-    """One Aria sequence (+ one Quest 3 sequence with `quest`, + the `bad_quaternion` one), under `root`; with
-    `video`, the good Aria sequences' `recording.vrs`; `unseen` (hand -> frames) leaves a hand out of those frames'
-    lines, as HOT3D annotates a hand only where it was seen."""
+    """One Aria sequence (+ a Quest 3 one with `quest`, + the `bad_quaternion` one) under `root`; `video`: the good
+    Aria ones' `recording.vrs`; `unseen` (hand -> frames): a hand left out there, as HOT3D annotates only seen hands."""
     root = Path(root)
     specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
     specs += [("P0099_bad00", "Aria", "bad_quaternion")] if bad_quaternion else []
