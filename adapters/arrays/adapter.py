@@ -3,11 +3,10 @@ a directory or a `.zip`) and HDF5 files (robomimic, LIBERO, raw robosuite demos,
 whose layouts are data (`layouts.yaml`: where episodes, states, actions, images, rates and language live, and the
 makers' code each convention rests on).
 
-Discovery finds the stores under the root (a `*.zarr` directory or any directory holding a root group's metadata,
-`*.zip`, `*.hdf5` / `*.h5`), opens each once, chooses its layout (the `layout` option, else detected, the evidence
-kept) and yields one ref per episode: a replay buffer's rows cut at `meta/episode_ends`, one per `data/demo_N`
-group, or the file itself. A store no layout fits, or one that cannot be opened, comes back as one flagged ref
-naming what it lacks (quarantined with that reason): nothing is skipped silently.
+Discovery finds the stores under the root, opens each once, chooses its layout (the `layout` option, else detected,
+the evidence kept) and yields one ref per episode: a replay buffer's rows cut at `meta/episode_ends`, one per
+`data/demo_N` group, or the file itself. A store no layout fits, or one that cannot be opened, comes back as one
+flagged ref naming what it lacks (quarantined with that reason): nothing is skipped silently.
 
 | what | native key | rate |
 | --- | --- | --- |
@@ -17,16 +16,15 @@ naming what it lacks (quarantined with that reason): nothing is skipped silently
 | the layout's `images` (T, H, W, 3), uint8 or float 0..`image_scale` | camera `<name>` (uint8 RGB) | |
 | a replay buffer's `timestamp` (Diffusion Policy real-robot buffers) | the rows' times | from the file |
 
-Rate: the `fps` option, else the file's own (robosuite's `control_freq` in `env_args` / `env_info`, a buffer's
-`timestamp`), else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz for a
-buffer of PushT's arrays, robosuite 20 Hz for `env_args` type 1 or a raw robosuite file, Isaac Lab's Franka stack
-20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another simulator's file) the store is
-refused naming the `fps` option and the file. Which one was used is in the lineage (`source_annotation.rate_from`).
-Success: a demo group's `success` attribute (Isaac Lab's HDF5DatasetFileHandler.write_episode) is the episode's. The
-action's delta columns, accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option
-(`evidence.py`). The hands are the layout's (`hands`, `hands.py`): a recorded end-effector pose (robosuite's,
-LIBERO's, Isaac Lab's, UMI's grippers', Diffusion Policy's real UR5) or a joint vector the embodiment's description
-turns into wrists (ALOHA); an episode holding neither is natives only (`unknown` embodiment), said in its tier reasons.
+Rate (`layouts.rate_of`): the `fps` option, else the file's own (robosuite's `control_freq`, a buffer's `timestamp`),
+else the layout's default from the maker's code only where the file names that maker (PushT 10 Hz, robosuite 20 Hz,
+Isaac Lab's Franka stack 20 Hz, ALOHA 50 Hz for a file with ACT's `sim` attribute); elsewhere (UMI, another
+simulator's file) the store is refused naming the `fps` option and the file; which one was used is in the lineage
+(`source_annotation.rate_from`). Success: a demo group's `success` attribute (Isaac Lab). The action's delta columns,
+accumulated at 10 Hz: robosuite's `control_delta`, Isaac Lab's `-IK-Rel`, or the option (`evidence.py`). The hands
+are the layout's (`hands.py`): a recorded end-effector pose (robosuite's, LIBERO's, Isaac Lab's, UMI's grippers',
+Diffusion Policy's real UR5) or a joint vector the embodiment's description turns into wrists (ALOHA); an episode
+holding neither is natives only (`unknown` embodiment), said in its tier reasons.
 """
 
 from __future__ import annotations
@@ -134,7 +132,7 @@ class ArraysAdapter(SourceAdapter):
                 name, layout, why = choose(container, store.keys, attrs, self.options.layout)
                 episodes = list(episodes_of(store, layout))
                 if not (layout.timestamps and join(layout.episodes.base, layout.timestamps) in store.arrays):
-                    self._rate(layout, attrs, store.keys, path)  # no rate known: the store is refused, named
+                    rate_of(layout, attrs, store.keys, self.options.fps, path)  # no rate known: refused, named
         except (OSError, ValueError, KeyError, TypeError) as e:
             message = f"not read as an array recording: {e}"
             self.note("unreadable_store", message, root=root, path=path, episodes=[base_id])
@@ -190,7 +188,7 @@ class ArraysAdapter(SourceAdapter):
             if len(t) == n and np.all(np.diff(t) >= 0) and (n < 2 or t[-1] > t[0]):
                 times = t - t[0]
         if times is None:
-            fps, rate_from = self._rate(layout, attrs, store.keys, path)
+            fps, rate_from = rate_of(layout, attrs, store.keys, self.options.fps, path)
             times = np.arange(n) / fps
         else:
             fps, rate_from = (1.0 / float(np.median(np.diff(times))) if n > 1 else 1.0), "file: timestamps"
@@ -282,11 +280,6 @@ class ArraysAdapter(SourceAdapter):
             raise fail(str(e), "delta_actions") from e
         actions[key] = replace(stream, relative=rel)
         return [note] if note else []
-
-    def _rate(
-        self, layout: Layout, attrs: dict[str, dict[str, Any]], keys: frozenset[str], path: Location
-    ) -> tuple[float, str]:
-        return rate_of(layout, attrs, keys, self.options.fps, path)
 
     def _camera(
         self,

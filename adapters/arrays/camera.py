@@ -24,8 +24,7 @@ class ImageRangeError(ValueError):
 
 
 def to_uint8(block: np.ndarray, scale: float) -> np.ndarray:
-    """Rows of an image array -> uint8: uint8 unchanged; a float or wider integer array, which must lie in
-    [0, scale], mapped to 0..255 and rounded."""
+    """Image rows -> uint8: uint8 as is; a float or wider integer array within [0, scale] mapped to 0..255, rounded."""
     if block.dtype == np.uint8:
         return block
     values = block.astype(np.float64)

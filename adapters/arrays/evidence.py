@@ -4,30 +4,29 @@ A demo's outcome: a demo group's `success` attribute, as Isaac Lab writes it (is
 hdf5_dataset_file_handler.py `write_episode`: `attrs["success"] = episode.success`, only when the recorder knew it).
 
 Which columns of the action are relative (deltas, accumulated when resampled: `Stream.relative`), settled by the
-maker's own setting as the file states it, or by the `delta_actions` option; every other column is absolute (sampled).
-The relative columns are the arm term's, wherever the maker's code lays the action out, whatever follows them (a
-gripper column, none, or more): what follows is never summed. Where the action cannot hold the arm term as the
-maker's code lays it out, nothing is accumulated and a note says why.
+maker's own setting as the file states it, or by the `delta_actions` option; every other column is absolute. The
+relative columns are the arm term's, wherever the maker's code lays the action out, whatever follows them (a gripper
+column, none, or more): what follows is never summed. Where the action cannot hold the arm term as the maker's code
+lays it out, nothing is accumulated and a note says why.
 
 - robosuite (the robomimic, LIBERO and raw robosuite layouts): `controller_configs` in `env_args.env_kwargs` or
   `env_info` (robosuite 1.4: the arm's config itself; 1.5: `body_parts.<right|left>`), `control_delta` true or
   `input_type` "delta": each step's command is a change of the end-effector pose (robosuite/controllers/osc.py
   `set_goal`, "delta" in robosuite/controllers/config/osc_pose.json). The action is, per robot in `env_kwargs.robots`,
   the arm's command (OSC_POSE / IK_POSE 6: dx, dy, dz, dax, day, daz; OSC_POSITION 3) then its gripper's dof (1, or 0
-  for a robot without one; absolute: -1 open, 1 closed): the action splits into equal parts per robot, each at least
-  the arm's width, the arm's columns first. A real raw robosuite 1.4.1 file (aditKadepurkar/basic_diffusion_policy@
-  d1e6b2f `demonstrations/*/demo.hdf5`) says `OSC_POSE`, `control_delta` true.
+  for a robot without one; absolute: -1 open, 1 closed): equal parts per robot, each at least the arm's width, the
+  arm's columns first. A real raw robosuite 1.4.1 file (aditKadepurkar/basic_diffusion_policy@d1e6b2f
+  `demonstrations/*/demo.hdf5`) says `OSC_POSE`, `control_delta` true.
 - Isaac Lab: an environment named `*-IK-Rel-*` commands its arm through `DifferentialInverseKinematicsAction` with
   `DifferentialIKControllerCfg(command_type="pose", use_relative_mode=True)` (isaaclab_tasks .../stack/config/franka/
   stack_ik_rel_env_cfg.py; .../ur10_gripper/stack_ik_rel_env_cfg.py @ 3e175ac6): the term's 6 columns (dx, dy, dz, then
-  a rotation vector; `DifferentialIKController.action_dim` 6 for a relative pose, isaac-sim/IsaacLab
+  a rotation vector; `DifferentialIKController.action_dim` 6, isaac-sim/IsaacLab
   source/isaaclab/isaaclab/controllers/differential_ik.py @ 005bd5b2) are a change of the end-effector pose in the
-  robot's root frame (`set_command`: `apply_delta_pose` of the current root-frame pose, position added, rotation
-  composed), each step scaled by the term's `scale` before it is applied (`process_actions`: processed = raw x scale,
-  source/isaaclab/isaaclab/envs/mdp/actions/task_space_actions.py @ 005bd5b2; the recorder keeps the raw command, so
-  the sum kept is of raw commands: 0.5 x it is the Franka stack's motion, `scale=0.5` in stack_ik_rel_env_cfg.py,
-  1.0 the UR10's). The arm term comes first (`ActionsCfg`: `arm_action`, then `gripper_action` where the task has a
-  gripper; a reach task has none): columns 0..5 relative, the rest absolute.
+  robot's root frame (`set_command`: `apply_delta_pose`, position added, rotation composed), each step scaled by the
+  term's `scale` before it is applied (`process_actions`: processed = raw x scale,
+  source/isaaclab/isaaclab/envs/mdp/actions/task_space_actions.py @ 005bd5b2); the recorder keeps the raw command, so
+  the sum kept is of raw commands (0.5 x it is the Franka stack's motion, `scale=0.5`; 1.0 the UR10's). The arm term
+  comes first (`ActionsCfg`: `arm_action`, then `gripper_action` where the task has one): columns 0..5 relative.
 """
 
 from __future__ import annotations
@@ -103,8 +102,7 @@ def _json(raw: Any) -> dict[str, Any]:
 
 
 def demo_success(attrs: dict[str, Any]) -> bool | None:
-    """A demo group's `success` attribute as a bool (a bool, 0 / 1, or a one-element array of them); None where the
-    file says nothing."""
+    """A demo group's `success` attribute as a bool (bool, 0 / 1, or one of them in a list); None if absent."""
     value = attrs.get("success")
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]

@@ -1,9 +1,9 @@
 """An array recording's hands, as its layout declares them (`layouts.yaml` `hands`, whose header cites the makers'
-code): the first way whose keys the episode holds. A recorded end-effector pose becomes the hand's wrist (position
-in metres, the rotation as an x, y, z, w quaternion) and its finger positions the opening 0 (closed) .. 1 (open),
-by the declaration every adapter shares (`adapters.poses`); a joint vector is left to the embodiment's description
-(FK in `ingest.canonical.joint_space`), the adapter only naming its columns. Which way was taken, or why none was,
-goes to the tier reasons and the lineage."""
+code): the first way whose keys the episode holds. A recorded end-effector pose becomes the hand through the
+declaration every adapter shares (`adapters.poses`: wrist in metres, an x, y, z, w quaternion, opening 0 closed .. 1
+open); a joint vector is left to the embodiment's description (FK in `ingest.canonical.joint_space`). Which way was
+taken, or why none was, goes to the tier reasons and the lineage.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def choose(layout: Layout, keys: set[str]) -> Hands | None:
 
 def _reader(streams: dict[str, Stream]):
     def read(pick: Pick) -> tuple[np.ndarray, np.ndarray] | None:
-        s = streams.get(_key(pick.key))
+        s = streams.get(pick.key.replace("/", "."))  # the adapter's stream key of a per-row path
         return None if s is None else (s.timestamps, pick.take(s))
 
     return read
@@ -82,7 +82,3 @@ def declare(
             note = command_tracking(side, hand, commands, track.position) if track.position else None
             sig.notes += [note] if note else []
     return Declared(way.embodiment, sig, said)
-
-
-def _key(rel: str) -> str:
-    return rel.replace("/", ".")  # the adapter's stream key of a per-row path

@@ -46,9 +46,8 @@ class FromFile(_Data):
 
 
 class When(_Data):
-    """Where a rate default's evidence holds: the file holds every `requires` key pattern and, when `attr` is set,
-    that attribute (`group@name`, then `json` keys) equals `equals` or matches the fnmatch pattern `matches` (is
-    present, when neither is given)."""
+    """Where a rate default's evidence holds: every `requires` key pattern held and, with `attr` (`group@name`, then
+    `json` keys), that attribute equal to `equals`, like `matches` (fnmatch), or present when neither is set."""
 
     requires: tuple[str, ...] = ()
     attr: str | None = None
@@ -115,8 +114,7 @@ class Layout(_Data):
     hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
 
     def camera_roles(self, names: list[str], way: Hands | None = None) -> dict[str, Camera | None]:
-        """An episode's cameras placed: the hands way's and this layout's exact entries, else the shared vocabulary,
-        each role once."""
+        """The episode's cameras placed: the hands way's and layout's entries, else the shared vocabulary."""
         return camera_roles(names, {**self.cameras, **(way.cameras if way is not None else {})})
 
 

@@ -1,8 +1,7 @@
-"""Which robot an array recording names (`robots.yaml` beside this module, whose rows cite the makers' registries):
-a layout's way to the hands takes its embodiment only where the file names that robot (Isaac Lab's env name,
-robosuite's `robots`), never from the family its layout belongs to. A file that names no robot of the table, several,
-or one eidata has no description of, is read as natives only, and the reason says what the file said, where, and how
-to declare the robot (the job spec's `robots:` section)."""
+"""Which robot an array recording names (`robots.yaml` beside this module, whose rows cite the makers' registries): a
+layout's way to the hands takes its embodiment only where the file names that robot (Isaac Lab's env name,
+robosuite's `robots`), never from the family its layout belongs to; otherwise natives only (`named_robot` says why).
+"""
 
 from __future__ import annotations
 
@@ -40,9 +39,8 @@ TABLES: dict[str, RobotTable] = read_yaml(Path(__file__).with_name("robots.yaml"
 
 
 def named_robot(table_name: str, attrs: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
-    """(embodiment, what the file said) for a file with `attrs` under the table `table_name`; embodiment None where
-    the file names no robot of the table, several, or one without a description here (the text then says why and how
-    to declare it)."""
+    """(embodiment, what the file said) for a file with `attrs` under the table `table_name`; embodiment None where the
+    file names no robot of the table, several, or one with no description (the text says how to declare it)."""
     table = TABLES[table_name]
     found = attr_value(FromFile(attr=table.attr, json=table.json_path), attrs)
     where = table.attr + "".join(f"[{k!r}]" for k in table.json_path)

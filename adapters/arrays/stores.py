@@ -29,8 +29,7 @@ ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
 
 
 def container_of(path: Location) -> Container | None:
-    """What `path` is: a Zarr directory (its root group's metadata file), a `.zip` (a zipped Zarr store), an
-    HDF5 file (`.hdf5`, `.h5`, `.he5`), else None."""
+    """What `path` is: a Zarr folder (its root group's metadata), a `.zip` (zipped Zarr), an HDF5 file, else None."""
     name = path.name.lower()
     if path.is_dir():
         return "zarr" if any((path / m).is_file() for m in ZARR_MARKERS) else None
@@ -55,18 +54,15 @@ class Store:
         self.arrays: dict[str, ArrayInfo] = {}
         self.groups: set[str] = {""}
         if container == "hdf5":
-            root.visititems(self._visit_h5)
+            root.visititems(self._add)
         else:
             for name, node in root.members(max_depth=None):
-                if hasattr(node, "shape"):
-                    self.arrays[name] = ArrayInfo(tuple(node.shape), np.dtype(node.dtype))
-                else:
-                    self.groups.add(name)
+                self._add(name, node)
         self.keys = frozenset(self.arrays) | frozenset(self.groups - {""})
 
-    def _visit_h5(self, name: str, node: Any) -> None:
+    def _add(self, name: str, node: Any) -> None:
         if hasattr(node, "shape"):
-            self.arrays[name] = ArrayInfo(tuple(node.shape), node.dtype)
+            self.arrays[name] = ArrayInfo(tuple(node.shape), np.dtype(node.dtype))
         else:
             self.groups.add(name)
 
@@ -78,8 +74,7 @@ class Store:
         return {g: self.attrs(g) for g in groups if g in self.groups}
 
     def read(self, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Rows [start, stop) of the array `key`; its chunks there must all hold data (a Zarr array's: `unwritten`,
-        an HDF5 dataset's: `bounds.read_array`)."""
+        """Rows [start, stop) of the array `key`, whose chunks must hold data (`unwritten`, `bounds.read_array`)."""
         arr = self._root[key]
         where = f"{key} of {self.where or 'the zarr store'}"
         present = (lambda: unwritten(arr, where, start, stop)) if self.container == "zarr" else None

@@ -1,11 +1,11 @@
 """Existing LeRobot datasets (v2.0, v2.1, v3.0) as a source, GR00T `meta/modality.json` understood when present.
 
 `discover(root)` takes a dataset root (`meta/info.json`) or a folder with datasets one or two levels down (one subset
-per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts
-are in `adapters.lerobot.layout`, the episode read in `adapters.lerobot.episode`, the cameras chosen and mapped in
-`adapters.lerobot.cameras`, the embodiment and joint conventions in `adapters.lerobot.embodiment`. The dataset's
-validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's (`report(root)`, and
-`metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
+per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts:
+`layout`; the episode read: `episode`; cameras: `cameras`; embodiment (never a guess from the state layout, recorded
+in `metadata["embodiment_from"]`) and joint conventions: `embodiment`; recorded end-effector poses as the hands:
+`poses`. The dataset's validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's
+(`report(root)`, and `metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
 
 | native (column / file)              | canonical                                   | units, frame, rate               |
 | ----------------------------------- | ------------------------------------------- | -------------------------------- |
@@ -37,22 +37,15 @@ validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapt
 |                                     | absolute, ...) as given                     | `metadata["stream_layout"]`      |
 
 Path templates are filled in any of lerobot's spellings (`schemas.lerobot.fill_path_template`); an mp4 missing where
-the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Cameras map
-to the canonical vocabulary by `camera_map`, else by the rules (`camera_rules`, then the shared vocabulary
-`adapters/camera_roles.yaml`); a camera no rule places keeps its own key, noted in
-`metadata["camera_notes"]`. Embodiment: `adapters.lerobot.embodiment.resolve_embodiment` (the option, `robot_type`
-by name or alias, a canonical dataset's declaration, else `unknown`: never a guess from the state layout), recorded in
-`metadata["embodiment_from"]`. Recorded end-effector poses (a layout of `poses.yaml` known by its feature names, or the
-`poses` option) become the hands in `adapters.lerobot.poses`, naming their robot per `robot_type` where they know it.
-Default tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
+the template points is looked for under a folder named after its camera (quirk `video_path_relocated`). Default
+tier: `high`. Sources and assumptions: adapters/README.md `lerobot`.
 
 Quirks handled. Per dataset (one quirk in the report, reading goes on):
 - ghost camera: a video feature with no mp4 for any episode (GR00T's `observation.images.egoview`) is skipped,
   quirk `ghost_camera` naming the path expected (a camera asked for by the `cameras` option and absent fails every
-  episode instead); `video_path_relocated` (warning): the mp4s are read where they are, not where the template
-  says; `camera_without_slot` (info): cameras kept under their own keys;
-- everything `DatasetMeta` reports (v2.0 stats / `video_info`, float fps, totals, splits, float64, ...); for v3.0
-  `check_info`, totals, and `[dataset_from_index, dataset_to_index)` vs `length`;
+  episode instead); `video_path_relocated` (warning); `camera_without_slot` (info): cameras kept under their own keys;
+- everything `DatasetMeta` reports; for v3.0 `check_info`, totals, and `[dataset_from_index, dataset_to_index)` vs
+  `length`;
 - an unreadable `info.json` / episodes meta fails the dataset: discovery yields one ref `meta` with `error` set and
   goes on with the other datasets of the folder; an unreadable v3 `meta/tasks.parquet` is a quirk (no language).
 Per episode, `AdapterError` (discovery yields the episode with `error` set; the others go on):
@@ -65,11 +58,11 @@ Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `timestamp_offset_corrected`: with `timestamp_offset="auto"` the offset parquet - video PTS over the aligned
   frames, when constant within half a frame, is subtracted so the first timestamp is the first PTS (GR00T: 0.05 s,
   one frame late); without video the first row moves to 0 s. Not constant: `timestamp_video_drift`, the parquet
-  timestamps unchanged, and a video with exactly one frame per row takes the rows' timestamps (frame i is row i);
+  timestamps unchanged (`EpisodeReader.retime`);
 - `no_frame_index` (GR00T: row order is frame order), `no_timestamp`, `video_frame_count_mismatch`,
   `index_range_mismatch` (v3), `modality_invalid` (slices that do not fit: the vector is kept whole).
-float64 columns stay float64 (the writer casts later); v3.0 rows are selected from the shared data file by
-`episode_index` and frames from the shared mp4 by `[from_timestamp, to_timestamp)`.
+v3.0 rows are selected from the shared data file by `episode_index` and frames from the shared mp4 by
+`[from_timestamp, to_timestamp)`.
 """
 
 from __future__ import annotations
@@ -164,8 +157,7 @@ class LeRobotOptions(AdapterOptions):
 
 
 def meta_error(err: BaseException) -> str:
-    """The cause of an unreadable dataset meta, said in words: a bare KeyError prints only the key (the issue's
-    "dataset meta unreadable: 'chunk_index'")."""
+    """An unreadable dataset meta's cause in words (a bare KeyError prints only the key: `'chunk_index'`)."""
     if isinstance(err, KeyError):
         return f"missing key {err.args[0]!r} ({type(err).__name__} while reading meta/info.json or the episodes meta)"
     return str(err)

@@ -1,7 +1,6 @@
 """RoboCOIN's annotation files beside a LeRobot dataset's `meta/` (`annotations/*.jsonl`), read into the episodes
-they describe: subtasks and scenes as language with their spans, subtasks also as the episode's `action_config`
-segments, every vocabulary into the lineage (`RoboCoinAnnotations`) so the per-frame index columns, kept as natives,
-read as text.
+they describe: subtasks and scenes as language with their spans, subtasks also as `action_config` segments, every
+vocabulary into the lineage (`RoboCoinAnnotations`) so the per-frame index columns, kept as natives, read as text.
 
 The format, from the maker's own loader (FlagOpen/RoboCOIN@b3261fe):
 - each file is a vocabulary, one JSON object a line, `{"<name>_index": int, "<name>": text}`; the file names and keys
@@ -12,14 +11,10 @@ The format, from the maker's own loader (FlagOpen/RoboCOIN@b3261fe):
   (`_state` and `_action`): src/lerobot/datasets/lerobot_dataset.py:750-869 (`__getitem__`). Real RoboCOIN datasets
   declare these columns (tests/fixtures/lerobot_layouts/robocoin_v21, QianHuixun/New-Test@ff298f68 meta/info.json)
   and list "End", "null" and the subtask sentences among their subtasks (its README.md).
-So an annotation is tied to its episode by the episode's own rows, and its time is the rows' timestamps (frame time
-base: a span is [first, last] timestamp of its rows, as `columns.span_s`). A line that also names an `episode_index`
-is that episode's own annotation, over the whole episode.
-
-Never silently dropped: a line that is not JSON or lacks the keys, an index given twice, a file that cannot be read,
-a file of another name, an index column without its file, a line naming an episode the dataset does not list: each a
-quirk of the dataset (a source finding) naming file and line; a frame whose index is not in its vocabulary: an
-episode quirk (`metadata["episode_quirks"]`).
+An annotation's time is its rows' timestamps (a span: [first, last], as `columns.span_s`); a line that also names an
+`episode_index` is that episode's own, over the whole episode. Never silently dropped: a bad line (not JSON, keys
+missing, an index given twice), an unreadable or unknown file, an index column without its file, a line naming an
+unlisted episode are dataset quirks naming file and line; a frame whose index is not in its vocabulary, an episode's.
 """
 
 from __future__ import annotations
@@ -139,8 +134,7 @@ def _vocabulary(rel: str, name: str, data: bytes, episodes: set[int], out: Datas
 
 def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
     """`raw` with its dataset's annotations: language and subtask segments from its index columns (a source's own
-    `action_config` wins), its episode-wide lines, the vocabularies in `annotation`; frames whose index is not in the
-    vocabulary noted in `metadata["episode_quirks"]`."""
+    `action_config` wins), its episode-wide lines, the vocabularies in `annotation`; unknown indices: episode quirks."""
     if notes is None or not (notes.texts or notes.episodes):
         return raw
     language = list(raw.language) + notes.episodes.get(int(raw.metadata.get("episode_index", -1)), [])

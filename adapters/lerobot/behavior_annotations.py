@@ -5,27 +5,22 @@ The 2025 challenge demos (LeRobot v2.1, robot_type R1Pro) name the file in `meta
 docs/challenge/dataset.md @ 20c201c7: "annotations: language annotations for each episode"). One JSON object per
 episode (no maker reader is public; the fields as the maker's documentation page embeds one and as the readers of the
 real files index them, e.g. RLinf/RLinf's `skill_segments.py` tests and the BEHAVIOR challenge baselines):
-
-- `task_name`: the activity ("turning on radio"), `meta_data`: `task_duration` and `valid_duration` [start, end]
-  (the labelled part), in frames;
-- `skill_annotation`: per skill `skill_idx`, `skill_description` ([one verb phrase of 31: "move to", "pick up from",
-  ...]), `object_id` ([[object, ...]]), `manipulating_object_id`, `spatial_prefix`, `memory_prefix`, `skill_type`,
-  `frame_duration` [start, end] in frames of the episode at its fps (30), or a list of such pairs when a skill is
-  interrupted;
-- `primitive_annotation`: coarser steps, `primitive_description`, `object_id`, `skill_idxes`, `frame_duration`.
+`task_name` (the activity), `meta_data` (`task_duration`, `valid_duration` [start, end] in frames);
+`skill_annotation`: per skill `skill_description` ([one verb phrase of 31: "move to", "pick up from", ...]),
+`object_id` ([[object, ...]]), `frame_duration` [start, end] in frames of the episode at its fps (30), or a list of
+such pairs when a skill is interrupted, and more keys kept as they are; `primitive_annotation`: coarser steps,
+`primitive_description`, `object_id`, `skill_idxes`, `frame_duration`.
 
 Each skill interval becomes `Language(kind="subtask")` and each primitive interval `Language(kind="primitive")`,
 text = the verb phrase and its objects, [start_s, end_s] = the row times of its first and last frame on the episode's
 clock. Which frame ends a segment is not settled by the files (the maker's page has both [55, 300] -> [301, 641] and
 [642, 900] -> [900, 1245]): the end frame is read as the last one reached, a boundary exact to one frame (33 ms).
-The whole file, as read, goes to the lineage (`BehaviorAnnotation`). Nothing is dropped silently: a missing,
-malformed or out-of-range file, a task that is not the episode's, and an annotation file no listed episode claims
-are quirks naming the file and the field.
+The whole file, as read, goes to the lineage (`BehaviorAnnotation`). A missing, malformed or out-of-range file, a
+task that is not the episode's, and an annotation file no listed episode claims are quirks naming file and field.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Language, RawEpisode
+from adapters.lerobot.embodiment import alnum
 from adapters.lerobot.quirks import noted
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
@@ -101,10 +97,6 @@ def segment_text(entry: _Segment, key: str) -> str:
     return f"{verb} ({', '.join(objects)})" if objects else verb
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def annotation_file(info: InfoJson, episode_index: int) -> str | None:
     """The episode's annotation file relative to the dataset root, from info.json's `annotation_path` (or None)."""
     template = (info.model_extra or {}).get(TEMPLATE_KEY)
@@ -166,7 +158,7 @@ def with_annotation(raw: RawEpisode, root: Location, info: InfoJson, episode_ind
     except (MetaFileError, ValueError) as err:
         return noted(raw, [quirk("annotation_malformed", "error", f"{err}; no segment read", rel)])
     tasks = raw.metadata.get("meta_tasks") or []
-    if doc.task_name and tasks and _norm(doc.task_name) not in {_norm(t) for t in tasks}:
+    if doc.task_name and tasks and alnum(doc.task_name) not in {alnum(t) for t in tasks}:
         msg = f"{rel}: task_name {doc.task_name!r} but the episode's task is {tasks}; segments kept, said here"
         found.append(quirk("annotation_task_mismatch", "warning", msg, rel))
     annotation = BehaviorAnnotation(

@@ -27,14 +27,9 @@ def short_camera_name(key: str) -> str:
 
 
 def canonical_camera(name: str, rules: Sequence[tuple[str, str]] = ()) -> Camera | None:
-    """Canonical camera of a native camera name: the `camera_rules` option's (glob, slot) pairs, then the shared
-    vocabulary (`adapters/camera_roles.yaml`)."""
-    return camera_role(name, rules=option_rules(rules))
-
-
-def option_rules(rules: Sequence[tuple[str, str]]) -> tuple[Rule, ...]:
-    """The `camera_rules` option as rules of the shared vocabulary: a glob on the short camera name, its slot."""
-    return tuple(Rule.model_validate({"role": slot, "globs": (pattern,)}) for pattern, slot in rules)
+    """Canonical camera of a native camera name: the `camera_rules` option's (glob on the short name, slot) pairs,
+    then the shared vocabulary (`adapters/camera_roles.yaml`)."""
+    return camera_role(name, rules=tuple(Rule.model_validate({"role": s, "globs": (g,)}) for g, s in rules))
 
 
 def relocate_video(root: Path, declared: str, key: str, index: list[str]) -> str | None:
@@ -112,8 +107,7 @@ def select_cameras(
 
 
 def _recount_videos(ds: LoadedDataset) -> None:
-    """DatasetMeta (v2.x) counted the mp4s where the template points; with files found elsewhere its
-    `total_videos_mismatch` is recounted on the files read."""
+    """DatasetMeta's v2.x `total_videos_mismatch` counted where the template points: recounted on the files read."""
     found = sum(
         (ds.root / loc.videos[k].file).is_file()
         for loc in ds.episodes.values()

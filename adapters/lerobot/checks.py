@@ -1,21 +1,18 @@
-"""What a LeRobot loader trips on beyond `DatasetMeta`'s and the adapter's own findings, for `eidata validate`.
-
-Each check takes a `LoadedDataset` (the LeRobot adapter's view of one root, v2.x or v3.0) and returns quirks, one per
-code (and severity), naming the file and a few episodes:
-- stats shapes: `episodes_stats.jsonl`, v2.0 `meta/stats.json`, v3 `meta/stats.json` and the `stats/*` columns of
-  `meta/episodes/`: min/max/mean/std (and extra stats) must have the feature's shape ((3,1,1) for cameras, (1,) for
-  scalars), `count` one value; lerobot aggregates and normalizes with them (`stats_shape_mismatch`,
-  `stats_not_finite`);
+"""What a LeRobot loader trips on beyond `DatasetMeta`'s and the adapter's own findings, for `eidata validate`: each
+check takes a `LoadedDataset` (v2.x or v3.0) and returns quirks, one per code (and severity), naming the file and a
+few episodes:
+- stats shapes (`episodes_stats.jsonl`, `meta/stats.json`, v3's `stats/*` columns of `meta/episodes/`): min/max/mean/
+  std must have the feature's shape (`expected_stats_shape`), `count` one value; lerobot aggregates and normalizes
+  with them (`stats_shape_mismatch`, `stats_not_finite`);
 - default columns in the data parquet: `timestamp`, `episode_index`, `task_index` are read for every item
   (`missing_default_column`, error), `index` less so (warning); v3 `frame_index` (`no_frame_index_column`);
 - v3 rows: timestamps per episode against `frame_index / fps` (as `DatasetMeta` does for v2), task indices, and the
   rows an episode has against its `[dataset_from_index, dataset_to_index)` (`episode_rows_mismatch`);
-- video frame counts from packet headers (no decoding) against the rows a loader indexes (v2 parquet rows, v3 index
-  range), for v3 from the episode's `from_timestamp` over its rows (as lerobot seeks): fewer frames fail a loader
-  at the last timestamps (`video_too_short`), more in its `[from, to)` span are a warning
-  (`video_frame_count_mismatch`), a `to_timestamp` short of the last row's frame only a note
-  (`video_span_short_in_meta`); a v3 mp4 missing for any episode, ghost cameras included (`missing_video_files`; v2:
-  `DatasetMeta` reports it);
+- video frame counts from packet headers (no decoding) against the rows a loader indexes, for v3 from the episode's
+  `from_timestamp` over its rows (as lerobot seeks: `_episode_frames`): fewer frames fail a loader at the last
+  timestamps (`video_too_short`), more in its `[from, to)` span are a warning (`video_frame_count_mismatch`), a
+  `to_timestamp` short of the last row's frame only a note (`video_span_short_in_meta`); a v3 mp4 missing for any
+  episode, ghost cameras included (`missing_video_files`; v2: `DatasetMeta` reports it);
 - `meta/modality.json` (GR00T) against info.json (`schemas.modality.check_modality`).
 """
 
@@ -252,9 +249,8 @@ def _episode_frames(t: np.ndarray, start: float, end: float | None, rows: int, f
 
 
 def check_videos(ds: LoadedDataset) -> list[Quirk]:
-    """Frames each episode's clip holds (packet headers, the frames a decoder yields) against its rows; a v3
-    `to_timestamp` that ends before the last row's frame is a note (the loader reads by `from_timestamp`); v3 clips
-    missing per episode."""
+    """Frames each episode's clip holds (packet headers) against its rows; a v3 `to_timestamp` ending before the last
+    row's frame is a note (the loader reads by `from_timestamp`); v3 clips missing per episode."""
     short: list[str] = []
     long: list[str] = []
     span_short: list[str] = []
@@ -299,19 +295,16 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
         out.append(quirk("missing_video_files", "error", f"no mp4 for {what}", first["missing"]))
     if unreadable:
         out.append(quirk("unreadable_video", "error", f"mp4 files PyAV cannot open: {listing(unreadable)}"))
-    if short:
-        msg = f"videos with fewer frames than the episode has rows (a loader fails at the last ones): {listing(short)}"
-        out.append(quirk("video_too_short", "error", msg, first["short"]))
-    if long:
-        msg = f"videos with more frames than the episode has rows: {listing(long)}"
-        out.append(quirk("video_frame_count_mismatch", "warning", msg, first["long"]))
-    if span_short:
-        msg = (
-            "meta/episodes to_timestamp ends before the last row's frame, every frame present (lerobot seeks "
-            f"from_timestamp + timestamp and decodes it): {listing(span_short)}"
-        )
-        out.append(quirk("video_span_short_in_meta", "info", msg, first["span"]))
-    return out
+    too_short = "videos with fewer frames than the episode has rows (a loader fails at the last ones)"
+    too_long = "videos with more frames than the episode has rows"
+    span = "meta/episodes to_timestamp ends before the last row's frame, every frame present (lerobot seeks "
+    span += "from_timestamp + timestamp and decodes it)"
+    kinds: tuple[tuple[list[str], str, Severity, str, str], ...] = (
+        (short, "video_too_short", "error", too_short, "short"),
+        (long, "video_frame_count_mismatch", "warning", too_long, "long"),
+        (span_short, "video_span_short_in_meta", "info", span, "span"),
+    )
+    return out + [quirk(c, sev, f"{what}: {listing(xs)}", first[k]) for xs, c, sev, what, k in kinds if xs]
 
 
 def check_modality_file(ds: LoadedDataset) -> list[Quirk]:

@@ -33,10 +33,9 @@ def span_s(ts: np.ndarray, start: int, end: int) -> tuple[float | None, float | 
 
 
 def is_action_column(col: str) -> bool:
-    """`action`, `actions` and their sub-keys (`action.joint_pos`, `actions.gripper`): what the robot was told to do.
-    openpi's LIBERO port names them `actions` beside `state` (Physical-Intelligence/openpi @f735421 examples/libero/
-    convert_libero_data_to_lerobot.py); lerobot's own recorder writes `action` (src/lerobot/datasets/utils.py
-    hw_to_dataset_features)."""
+    """`action`, `actions` and their sub-keys (`action.joint_pos`, `actions.gripper`): what the robot was told to do
+    (openpi's LIBERO port: `actions` beside `state`, Physical-Intelligence/openpi @f735421 examples/libero/
+    convert_libero_data_to_lerobot.py; lerobot's: `action`, src/lerobot/datasets/utils.py hw_to_dataset_features)."""
     return col.split(".")[0] in ("action", "actions")
 
 

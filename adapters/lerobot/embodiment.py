@@ -41,7 +41,8 @@ BIMANUAL = _TYPES.bimanual
 BENIGN_TOKENS = _TYPES.benign_tokens  # tokens beside an alias that leave the robot as it is
 
 
-def _norm(s: str) -> str:
+def alnum(s: str) -> str:
+    """`s` in lower case, letters and digits only: names compared whatever their spelling."""
     return re.sub(r"[^a-z0-9]", "", s.lower())
 
 
@@ -119,8 +120,7 @@ def arm_groups(names: list[str]) -> dict[str, list[str]]:
 
 
 def _two_arms_by_names(name: str, ds: LoadedDataset) -> tuple[str, str] | None:
-    """A one-armed embodiment whose state names carry two arms' worth of joints -> its two-arm embodiment (`unknown`
-    when none is registered: never the one arm)."""
+    """A one-armed embodiment whose state names hold two arms -> its two-arm one (`unknown` if none, never one arm)."""
     emb = default_registry().get(name) if name in default_registry() else None
     if emb is None or emb.joint_space is None or len(emb.joint_space.arms) != 1:
         return None
@@ -146,10 +146,10 @@ def resolve_embodiment(robot_type: str | None, ds: LoadedDataset, option: str | 
     """(registry name, how it was chosen): the `embodiment` option, else robot_type, else the declared one."""
     if option:
         return option, "embodiment option"
-    norm = _norm(robot_type or "")
+    norm = alnum(robot_type or "")
     found: tuple[str, str] | None = None
     for name in default_registry().names():
-        if norm and norm == _norm(name):
+        if norm and norm == alnum(name):
             found = name, f"robot_type {robot_type!r}"
     if found is None and norm and robot_type:
         found = _by_alias(robot_type)

@@ -214,10 +214,9 @@ class EpisodeReader:
             raise self.fail(f"undecodable image ({err})", field=key) from err
 
     def streams(self, table: pa.Table, ts: np.ndarray) -> tuple[dict[str, Stream], ...]:
-        """(states, actions, signals) of every numeric column that is not bookkeeping or a camera, whatever it is
-        called: `observation.*`, `state.*`, `states.*` -> states, `action*` / `actions*` -> actions
-        (`is_action_column`), the rest (`next.reward`, `next.done`, `annotation.*` task indexes, ...) -> signals.
-        Canonicalization keeps all three as natives."""
+        """(states, actions, signals) of every numeric column but bookkeeping and cameras: `observation.*`, `state.*`,
+        `states.*` -> states, `action*` / `actions*` -> actions (`is_action_column`), the rest (`next.reward`,
+        `next.done`, `annotation.*` task indexes, ...) -> signals; canonicalization keeps all three as natives."""
         states: dict[str, Stream] = {}
         actions: dict[str, Stream] = {}
         signals: dict[str, Stream] = {}

@@ -1,12 +1,11 @@
 """LeRobot datasets on disk as input: where an episode's rows and frames are, for v2.x and v3.0 layouts.
 
-v2.0 / v2.1: one parquet and one mp4 per (episode, camera), paths from the `info.json` templates
-(`{episode_chunk}`, `{episode_index}`, `{video_key}`; hand-made datasets write `{chunk_index}` for the chunk:
-`schemas.lerobot.fill_path_template` takes every spelling lerobot uses), episode list in `meta/episodes.jsonl`.
-v3.0 (lerobot >= 0.4): many episodes per file. `meta/episodes/chunk-XXX/file-XXX.parquet` rows give each episode's
-data file (`data/chunk_index`, `data/file_index`), its global row range (`dataset_from_index`, `dataset_to_index`)
-and, per camera, its mp4 (`videos/<key>/chunk_index`, `file_index`) and the span `[from_timestamp, to_timestamp)`
-of that concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `task_index`.
+v2.0 / v2.1: one parquet and one mp4 per (episode, camera), paths from the `info.json` templates (any spelling lerobot
+uses: `schemas.lerobot.fill_path_template`), episode list in `meta/episodes.jsonl`. v3.0 (lerobot >= 0.4): many
+episodes per file. `meta/episodes/chunk-XXX/file-XXX.parquet` rows give each episode's data file
+(`data/chunk_index`, `data/file_index`), its global row range (`dataset_from_index`, `dataset_to_index`) and, per
+camera, its mp4 (`videos/<key>/chunk_index`, `file_index`) and the span `[from_timestamp, to_timestamp)` of that
+concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `task_index`.
 """
 
 from __future__ import annotations

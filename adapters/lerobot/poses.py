@@ -1,15 +1,13 @@
 """A LeRobot dataset's recorded end-effector poses as its canonical hands: a layout known by its feature names
-(`poses.yaml` beside this module, each citing the maker's converter) or one the `poses` option declares (columns or
-named elements for the position, the rotation and its form, the gripper with its closed and open values, which point
-of the hand the pose measures, the robot per `robot_type`). The values become `HandTrack`s through the declaration
-every adapter shares (`adapters.poses`); canonicalize moves a TCP to the wrist by the embodiment's offset
-(`schemas/robots/eef_offsets.yaml`).
+(`poses.yaml` beside this module, each citing the maker's converter) or one the `poses` option declares
+(`PoseLayout`). The values become `HandTrack`s through the declaration every adapter shares (`adapters.poses`);
+canonicalize moves a TCP to the wrist by the embodiment's offset (`schemas/robots/eef_offsets.yaml`).
 
 The action is the next state's delta on the 10 Hz grid, as for every hand source. Where the layout names the
-recorded action pose (`PoseHand.command`), its tracking of the next row's position is said in the hands' notes, as for
-array recordings: InternData-A1 writes each action as the next recorded state (the converter cited in `poses.yaml`),
-so there the canonical action is the maker's own action at 10 Hz (tracking 0 mm); a command that leads the state stays
-a native, and the note says by how much.
+recorded action pose (`PoseHand.command`), its tracking of the next row's position is said in the hands' notes:
+InternData-A1 writes each action as the next recorded state (the converter cited in `poses.yaml`), so there the
+canonical action is the maker's own action at 10 Hz (tracking 0 mm); a command that leads the state stays a native,
+and the note says by how much.
 """
 
 from __future__ import annotations
@@ -102,8 +100,7 @@ def missing(layout: PoseLayout, info: InfoJson, every: bool = True) -> list[str]
 
 
 def detect(info: InfoJson, robot_type: str | None) -> tuple[str, PoseLayout] | None:
-    """The first known layout for `robot_type` (a layout naming `robot_types` is for those only) whose columns and
-    element names the dataset's features hold."""
+    """The first known layout for `robot_type` (its `robot_types`, if named) whose columns the features hold."""
     for name, lay in LAYOUTS.items():
         if (not lay.robot_types or robot_type in lay.robot_types) and not missing(lay, info, every=False):
             return name, lay

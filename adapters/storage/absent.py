@@ -3,13 +3,10 @@
 An HDF5 dataset whose chunks were never written, or a contiguous one whose storage was never allocated, reads as its
 fill value with h5py without a word (HDF5's H5Dread fills what has no storage: the dataset creation property's fill
 value, zeros by default). A recorder killed between `create_dataset(shape=...)` and its writes, or a dataset resized
-and not filled, leaves exactly that. `h5_unwritten` finds such rows from the file's chunk index alone (no data read)
-and raises `AbsentData` naming the file, the dataset and the rows. `bounds.read_array`, the door every HDF5 dataset is
-read through, calls it for every h5py dataset; readers that read through h5py's low-level calls (AgiBot Genie's
-per-frame groups) call it themselves. Zarr's counterpart (chunk keys absent from the store) is
-`adapters.arrays.stores.unwritten`; both raise `AbsentData`.
-
-Not judged here: a virtual dataset (its sources are other files) and a dataset stored in external raw files.
+and not filled, leaves exactly that. `h5_unwritten` finds such rows from the chunk index alone; `bounds.read_array`,
+the door every HDF5 dataset is read through, calls it, and readers of h5py's low-level calls (AgiBot Genie's per-frame
+groups) call it themselves. Zarr's counterpart is `adapters.arrays.stores.unwritten`; both raise `AbsentData`. Not
+judged here: a virtual dataset (its sources are other files) and a dataset stored in external raw files.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 A file is written under a hidden temp name in its final folder (`.<name>.tmp-<uuid>`), fsynced, renamed into place,
 and the folder is fsynced so the rename itself survives a power loss. Temp names never match a `*.<suffix>` glob, so
-readers and reruns deciding what is done see whole files only; a killed writer's leftovers carry `TEMP_MARK`, and
-`remove_temp_files` clears them (only them) from a folder once its owner holds it again.
+readers and reruns deciding what is done see whole files only; `remove_temp_files` clears a killed writer's leftovers.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ def is_temp_path(path: Path) -> bool:
 
 
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete the temp files a killed `atomic_write` left directly in `folder` and return them; every other file
-    stays. Call it only while no one can be writing there (e.g. under the folder's lock): a live write's temp file
-    looks the same."""
+    """Delete the temp files a killed `atomic_write` left directly in `folder` (only them) and return them; only while
+    no one can write there (under the folder's lock): a live write's temp file looks the same."""
     folder = Path(folder)
     if not folder.is_dir():
         return []

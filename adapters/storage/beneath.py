@@ -1,28 +1,23 @@
 """The one door every open of a source's file goes through: beneath the source's root, at the moment of the open
 (issue 67 item 2), whatever changed on disk since discovery listed the file.
 
-Discovery checks each ref's paths (`contain.contained`), but a read comes seconds later: a file, a store folder, a bag
-file or any folder on the way swapped for a symlink meanwhile, or a hard link to an outside file, was read through
-its path. So a block that reads a source runs `fenced(root)` (`confined.confined_discover` for discovery, the jobs'
-read steps for reads): the root's descriptor is held, and while it is,
+Discovery checks each ref's paths (`contain.contained`), but a read comes seconds later: a file or any folder on the
+way swapped for a symlink meanwhile, or a hard link to an outside file, was read through its path. So a block that
+reads a source runs `fenced(root)` (`confined.confined_discover` for discovery, the jobs' read steps for reads), and
+while the root's descriptor is held:
 
-- `held(path)` (used by `location.readable`, the door every library gets its file from: pyarrow, HDF5, PyAV, tar,
-  and by the Zarr store's opener) resolves `path`, refuses it when it lands outside the root, opens the landing
-  place from the root's descriptor one component at a time with O_NOFOLLOW (`open_beneath`), refuses a hard link
-  (a regular file of `st_nlink > 1`, unless `hard_links.owned` shows it the user's own) or a special file, and
-  hands the library `/proc/self/fd/N`: the library opens the very inode checked, whatever is renamed over the path
-  afterwards;
-- every other open Python makes of a path under the root (numpy's `.npz`, `json`, rosbags' bag files, pickles) is
-  checked by an audit hook at the open (`_hook`): the path's resolution stays under the root and it is no hard link,
-  else the open raises `OutsideRoot` / `HardLinked` naming the file. A check then an open, not one open: a swap
-  within those microseconds is the residue (the report's c-cases swap after discovery, seconds before).
+- `held(path)` (`location.readable`, the door of pyarrow, HDF5, PyAV, tar, and the Zarr store's opener) opens the
+  file beneath the root's descriptor (`open_beneath`: one component at a time, O_NOFOLLOW; a hard link refused unless
+  `hard_links.owned`) and hands the library `/proc/self/fd/N`, the very inode checked, whatever is renamed over the
+  path afterwards;
+- every other open Python makes under the root (numpy's `.npz`, `json`, rosbags, pickles) is checked by an audit hook
+  (`_hook`): a check then an open, not one open; a swap within those microseconds is the residue (the report's
+  c-cases swap after discovery, seconds before).
 
-A fence given a `note` (a path: `jobs.runtime.retry.reading_note`) names there, before each open, the file about to
-be opened, and removes it when the block ends: a process killed by what it read (a library crashing on the file's
-bytes) leaves behind the name of the file it was reading (issue 67 item 5).
-
-A link inside the root that resolves inside it is followed, as `contained` allows it. Paths of an object store have no
-links and are left to `contained`. Without a fence (a library call outside a job) nothing changes.
+A fence given a `note` (`jobs.runtime.retry.reading_note`) names there the file about to be opened: a process killed
+by what it read (a library crashing on the file's bytes) leaves behind the name of that file (issue 67 item 5). A link
+inside the root that resolves inside it is followed, as `contained` allows. Object-store paths have no links and are
+left to `contained`. Without a fence (a library call outside a job) nothing changes.
 """
 
 from __future__ import annotations
@@ -201,8 +196,7 @@ def active(fence: Fence | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
-    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first (the
-    module's doc)."""
+    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first."""
     with rooted(root, note) as fence, active(fence):
         yield fence
 

@@ -1,18 +1,16 @@
 """Bounds on what a file declares, checked before anything is allocated for it.
 
 A 62-byte sidecar can claim a video of 10^9 s, a 244 KB HDF5 a dataset of 4e7 rows, a sparse file 2 GB of JSON: a
-reader that trusts the claim allocates it. Every such size is checked here against the file's real size or a limit
-before a reader acts on it, and a claim past it is `TooLarge`, a ValueError naming what, the size claimed and the
-bound (a data error: the episode or the source is quarantined with that reason, the job goes on).
+reader that trusts the claim allocates it. Every such size is checked here against the file's real size or a limit,
+and a claim past it is `TooLarge`, a ValueError naming what, the size claimed and the bound (a data error: the
+episode or the source is quarantined with that reason, the job goes on).
 
-The same module is the reading budget (issue 45): `ask(nbytes, what)` before any one thing is materialised whose
-size a file declares (an HDF5 dataset's shape x itemsize, a Zarr array's, a video's frames x frame size), and
-`inflate(data, codec, what)` for every decompression (bag chunks: ROS 1 bz2/lz4, MCAP zstd/lz4), which stops at the
-budget instead of trusting the compressed stream. One bound, READ_BYTES, shared by every adapter: no single thing a
-task reads is larger, whatever the file says, so a 14 KB bz2 bag that inflates to 4 GiB costs at most the budget.
-
-Limits are configuration: `limit(name)` reads `EIDATA_MAX_<NAME>` from the environment (so the driver and every Ray
-worker share it; `jobs/ingest` passes the driver's `EIDATA_*` on), else the default in `DEFAULTS`.
+The reading budget (issue 45), READ_BYTES, is one bound shared by every adapter: `ask` before any one thing a file
+sizes is materialised (an HDF5 dataset's shape x itemsize, a Zarr array's, a video's frames x frame size), `inflate`
+for every decompression (bag chunks: ROS 1 bz2/lz4, MCAP zstd/lz4), stopped at the budget instead of trusting the
+stream, so a 14 KB bz2 bag that inflates to 4 GiB costs at most the budget. Limits are configuration: `limit(name)`
+reads `EIDATA_MAX_<NAME>` (the driver and every Ray worker share it; `jobs/ingest` passes the driver's `EIDATA_*` on),
+else the default in `DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -87,8 +85,7 @@ def file_size(loc: Where) -> int:
 
 
 def read_bounded(loc: Where, bound: int, what: str) -> bytes:
-    """A whole file's bytes, when its size is within `bound` (checked before reading; the read stops at `bound` + 1
-    bytes should the file grow meanwhile)."""
+    """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow)."""
     loc = locate(loc)
     size = file_size(loc)
     check(f"{what} size in bytes", size, bound, "the limit")
@@ -112,8 +109,7 @@ BUDGET = "the reading budget EIDATA_MAX_READ_BYTES"
 
 
 def ask(nbytes: float, what: str) -> None:
-    """TooLarge unless `nbytes` (what a file declares `what` to take once materialised) is within the reading
-    budget; asked before the allocation."""
+    """TooLarge unless `nbytes` (what a file declares `what` to take) is within the reading budget."""
     check(f"{what} size in bytes", nbytes, limit("READ_BYTES"), BUDGET)
 
 

@@ -1,12 +1,11 @@
 """An output in a bucket (`output: s3://bucket/corpus`, an export's `--out`): the job's lease, the local scratch the
-job's local code writes into, the part plan and, for a corpus, a publisher per dataset (`adapters.storage.publish`;
-DESIGN.md 3.2). An export tree (`tree.BucketTree`) takes its lease, scratch and parts from here.
+job's local code writes into, the part plan and, for a corpus, a publisher per dataset (`publish`; DESIGN.md 3.2). An
+export tree (`tree.BucketTree`) takes its lease, scratch and parts from here.
 
-`open` takes the lease and rebuilds the scratch from the bucket (each dataset's meta derived from its records, no
-episode file; the bucket's `catalog/` and `job/`), so a rerun on any machine skips what is committed or quarantined
-exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end (a killed job leaves no
-"finished" mark). Each commit is published as it lands; `publish` rewrites every dataset's meta from its records and
-makes the bucket's `catalog/`, then `job/`, the scratch's. The scratch (`$EIDATA_SCRATCH/<hash of the URL>`, default
+`open` takes the lease and rebuilds the scratch from the bucket, so a rerun on any machine skips what is committed or
+quarantined exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end (a killed job
+leaves no "finished" mark). `publish` rewrites every dataset's meta from its records and makes the bucket's
+`catalog/`, then `job/`, the scratch's. The scratch (`$EIDATA_SCRATCH/<hash of the URL>`, default
 `~/.cache/eidata/scratch`) is never trusted across runs: `open` rebuilds it.
 """
 

@@ -1,12 +1,11 @@
 """Exactly-once writes on an object store with no atomic rename: immutable numbered commit records (DESIGN.md 3.2).
 
 Under `<output>/.eidata/`: `staging/<key>` holds an object before its commit (plain puts: nothing trusts it);
-`commits/<seq>.json` (seq from 1, zero-padded, contiguous) is one commit record: the group it commits, every object it
-makes visible with its size and sha256, and the caller's meta. The record's conditional put (`If-None-Match: *`) is
-the commit point, and two writers can never both commit sequence n. Applying a record copies its staged objects to
-their final keys (server-side) and deletes them from staging; it is idempotent, and only the last record can be
-unapplied, so `recover` applies that one and deletes the rest of staging as garbage. Readers trust
-`committed_keys()` (or meta derived from the records), never a listing of final keys.
+`commits/<seq>.json` (seq from 1, contiguous) is one commit record: the group it commits, every object it makes
+visible with its size and sha256, and the caller's meta. The record's conditional put is the commit point: two
+writers can never both commit sequence n. Applying a record copies its staged objects to their final keys and deletes
+them from staging; it is idempotent, and only the last record can be unapplied, so `recover` applies that one and
+deletes the rest of staging. Readers trust `committed_keys()` (or meta derived from the records), never a listing.
 """
 
 from __future__ import annotations
@@ -156,8 +155,7 @@ class CommitLog:
                 raise RuntimeError(f"{final}: committed in record {record.seq} but neither staged nor in place")
 
     def recover(self) -> list[str]:
-        """After a killed writer (call under the lease): finish the last record, delete uncommitted staged objects.
-        Returns the garbage deleted."""
+        """After a killed writer (under the lease): finish the last record, delete the staged garbage; returns it."""
         if records := self.records(refresh=True):
             self.apply(records[-1])
         garbage = list_keys(self.fs, f"{self.output}/{STAGING_DIR}")

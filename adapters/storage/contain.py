@@ -2,14 +2,11 @@
 
 A dataset is data from a third party: a LeRobot `data_path` of `../../x`, an absolute `video_path`, a folder
 symlinked to `/home`, a sidecar linked to a key file would make a job read (and publish into the corpus) any file the
-worker can read. `contained(root, path)` resolves both (`os.path.realpath`: every symlink followed, `..` folded) and
-raises `OutsideRoot` naming the path, what it resolves to and the root when the first is not under the second. On an
-object store there are no symlinks: the key is normalized (`..` folded) and must start with the root's prefix.
-
-Resolution costs one `lstat` per path component; `contained` caches the resolution of folders (`_real_dir`), so a
-dataset's files cost about one `lstat` each. `adapters.source_adapter.SourceAdapter` checks every discovered ref's
-`paths` this way; an adapter checks here too any path it builds from the data while reading (templates, sidecars,
-paths listed in a table).
+worker can read. `contained` resolves both (every symlink followed, `..` folded) and raises `OutsideRoot` when the path
+is not under the root; on an object store (no symlinks) the key is normalized and must start with the root's prefix.
+Folders' resolutions are cached (`_real_dir`), so a dataset's files cost about one `lstat` each.
+`SourceAdapter` checks every discovered ref's `paths` this way; an adapter checks here too any path it builds from the
+data while reading (templates, sidecars, paths listed in a table).
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """A corpus as every job sees it: one handle (`open_corpus(where, options, job)` -> `Corpus`), opened once per job, for
 a local folder or a bucket URL alike. Its `root` is the folder the job reads and writes: the corpus itself, or for
-`s3://bucket/corpus` a local scratch corpus standing for the bucket (`BucketOutput`: the output's lease taken, every
-dataset recovered, the meta derived from the commit records, `catalog/` and `job/` copied; no episode file). The job's
-code runs on `root` and never asks where the corpus lives; what differs (where a file is read, its digests, publishing
-commits and derived files) is in the handle's methods. At the clean end of the block each dataset's meta edits become
-one commit record and the scratch's `catalog/` and `job/` are published; on any exit the lease is released.
-
-The handle carries its storage options (the credential) with it, so it travels to Ray workers and committers by
-pickling; nothing is registered in a global. `read_corpus(where, options)` is the same without the lease, for readers
-(a query, a curate, the report), and `copy=True` gives a read-only local copy with the episode files, for readers that
-open files by path.
+`s3://bucket/corpus` a local scratch standing for the bucket (`BucketOutput`: leased, every dataset recovered, the
+meta derived from the commit records, `catalog/` and `job/` copied; no episode file). The job never asks where the
+corpus lives: what differs is in the handle's methods. The handle carries its storage options, so it travels to Ray
+workers by pickling; `read_corpus` is the same without the lease, for readers.
 """
 
 from __future__ import annotations
@@ -127,8 +121,7 @@ class Corpus:
         return out
 
     def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
-        """Publish the derived files at `paths` (written whole under `root`) by the stage `what`; returns how many
-        had to move (none here: they are where they belong)."""
+        """Publish the derived files at `paths` written by the stage `what`; how many moved (none: already in place)."""
         return 0
 
     def where_of(self, rel: str) -> Path | str:
@@ -229,8 +222,7 @@ class NotACorpus(ValueError):
 
 def corpus_where(value: object) -> object:
     """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
-    (a Path would fold its `//`) without its trailing slash, and must be s3:// (the commit protocol stands on S3's
-    conditional create)."""
+    (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `urls.output_problem`)."""
     if not isinstance(value, str):
         return value
     if not is_remote(value):
@@ -241,8 +233,7 @@ def corpus_where(value: object) -> object:
 
 
 def where_text(where: Path | str) -> str:
-    """A corpus, manifest or output as one text to compare or record (`Root.where`): a folder resolved, a URL without
-    its trailing slash."""
+    """A corpus, manifest or output as one text (`Root.where`): a folder resolved, a URL without its "/"."""
     return str(Root(where).where)
 
 

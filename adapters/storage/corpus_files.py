@@ -1,9 +1,5 @@
-"""The files of a manifest's corpus as training reads them: one handle, in place from a folder or from a bucket.
-
-A manifest names datasets relative to its corpus root (`<corpus>/manifests/<name>/`), a folder or an fsspec URL
-(`s3://bucket/corpus`). `manifest_files` opens it as `CorpusFiles`, a view of the one handle (`Root`): a folder's
-files read in place (no cache), a URL's through the bounded cache (its bucket, credential and prefix checked first).
-Training names files by `Where` and reads them only through the handle. From a bucket:
+"""The files of a manifest's corpus as training reads them: one handle (`manifest_files` -> `CorpusFiles`, a view of
+`Root`), a folder's files read in place, a URL's through the bounded cache. From a bucket:
 
 - the index reads meta whole, lists each dataset's `data/` and `latents/` once (size and version of every object: no
   HEAD per file), and reads a latents file's safetensors header and `frame_index` by ranged GETs, never the latents;
@@ -11,8 +7,7 @@ Training names files by `Where` and reads them only through the handle. From a b
   and the `action`/`state` column chunks are fetched, and that projection is kept in the local cache as a parquet;
 - latents and text-embedding files are copied whole into the cache on first use (safetensors memory-maps a path).
 
-So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set
-(`adapters.storage.object_cache`).
+So the first epoch fetches what it touches once and the second fetches nothing while the cache holds the working set.
 """
 
 from __future__ import annotations
@@ -52,9 +47,8 @@ os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
 
 
 class CorpusFiles:
-    """The files of the corpus at `root` (a folder: read in place; a URL: its filesystem, the object versions listed
-    and the bounded `cache`). Errors name files by path or URL; the options (a secret among them) are never
-    formatted."""
+    """The files of the corpus at `root` (a folder, read in place; a URL: its filesystem, listed versions and the
+    bounded `cache`); errors name files by path or URL, never the options (a secret among them)."""
 
     def __init__(self, root: Where, options: StorageOptions | None = None, cache: Cache | None = None) -> None:
         self.storage = Root(root, options)  # the one handle (`adapters.storage.root`)
@@ -127,8 +121,7 @@ class CorpusFiles:
         return out
 
     def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
-        """(header, values of `tensor`) of a safetensors file by ranged reads of its header and that tensor only (no
-        tensor: the header alone)."""
+        """(header, values of `tensor`) of a safetensors file by ranged reads (no `tensor`: the header alone)."""
         size = self._objects.get(str(where), (None,))[0] or self.fs.size(self._key(where))
         head = self._range(where, 0, min(HEADER_READ, size))
         if len(head) < 8:

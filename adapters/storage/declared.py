@@ -1,14 +1,10 @@
 """The file a door hands a library, declared to the per-file boundary (`adapters.isolated`, issue 58 item 2).
 
-The boundary learns which file a parse failed in from the opens it sees: Python's audit event "open" covers every file
-Python opens, but not one a C library opens itself from the path it is given (pyarrow a parquet file, HDF5 an `.h5`,
-FFmpeg a video through PyAV), nor an object on a store (fsspec opens it through the network). The doors adapters hand
-such files through declare them instead, with an audit event of their own (`EVENT`: the file's path, or its URL for
-an object; whether the library failed inside): `location.readable` (every library's file, local or object: HDF5 by
-`open_h5`, parquet, PyAV, tar) declares the file when it hands it over and again when the library's parse fails
-inside, so the boundary takes that file for the culprit even if Python opened another meanwhile; an object's own
-`open` (`UPath.read_text`, `read_bytes`, `open`: sidecars, meta files) declares it when opened, as Python's event
-does a local file. A file the boundary has refused is refused at the door as at Python's open (`isolated.Unparsed`).
+Python's audit event "open" covers every file Python opens, but not one a C library opens itself from a path (pyarrow,
+HDF5, FFmpeg through PyAV), nor an object on a store (fsspec opens it through the network). The doors adapters hand
+such files through declare them with an audit event of their own (`EVENT`): `location.readable` when it hands the file
+over and again when the library's parse fails inside (so the boundary takes that file for the culprit even if Python
+opened another meanwhile); an object's own `open` when opened. A file the boundary refused is refused at the door too.
 
 An audit event, not a call into the boundary: the doors stay below it (adapters.isolated imports adapters.storage,
 never the reverse), and with no boundary watching, declaring costs a `sys.audit` call (well under a microsecond).
@@ -58,8 +54,7 @@ def declare(where: str) -> None:
 
 @contextmanager
 def declared(where: str) -> Iterator[None]:
-    """The block hands `where` to a library: declared on entry, and again, as the one that failed, when the block
-    raises (the original error goes on unchanged)."""
+    """`where` handed to a library: declared on entry, and again as the one that failed if the block raises."""
     declare(where)
     try:
         yield

@@ -1,14 +1,12 @@
 """Files a stage derives from a bucket dataset's committed episodes (image latents, text embeddings), published
 exactly once (DESIGN.md 3.2).
 
-A stage writes each file in the bucket's scratch corpus as on a local corpus (atomically); its driver then publishes a
-batch of finished files of one dataset (`publish_derived`): each put at its final key with a conditional create, then
-one commit record naming them with their size, sha256 and safetensors metadata (the record meta's `derived` key). The
-record is the commit point: a file no record names is invisible and the next job's recovery deletes it. A rerun
-decides what is done from the records alone (`committed_derived`: no object fetched, no HEAD), and a file's bytes are
-a function of its inputs, so a stage SIGKILLed at any point then rerun leaves the objects of an uninterrupted run.
-
-An object at a final key is never replaced, so a committed file is done or in the way: a stage that would rewrite one
+A stage writes each file in the bucket's scratch corpus as on a local corpus; its driver then publishes a batch of
+finished files of one dataset (`publish_derived`): each put at its final key with a conditional create, then one commit
+record naming them with their size, sha256 and safetensors metadata (the record meta's `derived` key), the commit
+point. A rerun decides what is done from the records alone (`committed_derived`: no object fetched, no HEAD), and a
+file's bytes are a function of its inputs, so a stage SIGKILLed at any point then rerun leaves the objects of an
+uninterrupted run. An object at a final key is never replaced, so a stage that would rewrite a committed file
 (another model, `--overwrite`) stops before any work.
 """
 

@@ -111,9 +111,8 @@ class FileDigests:
 
 
 class RecordDigests(FileDigests):
-    """A bucket dataset's file digests from its commit records, which hold each committed object's size and sha256:
-    exactly what an episode's content hash frames, so no byte is fetched; an object's ingest time is its LastModified
-    (one listing of the dataset's `data/`)."""
+    """A bucket dataset's file digests from its commit records (each object's size and sha256: what an episode's content
+    hash frames, no byte fetched); an object's ingest time is its LastModified (one listing of `data/`)."""
 
     def __init__(self, publisher: DatasetPublisher) -> None:
         super().__init__()

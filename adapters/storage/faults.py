@@ -2,16 +2,12 @@
 or the data's (everything else). The first kind passes or can be fixed by the operator, and must never cost an episode;
 the second is the episode's own and quarantines it (issue 38).
 
-`environment_fault(e)` walks the exception and what it was raised from or while handling (`__cause__`, `__context__`:
-an adapter that wraps an `OSError` in its own error keeps it there; Ray's `RayTaskError.cause`) and names the first
-cause of the environment kind, or answers None. The kinds (`faults.toml` beside this module lists them, with why each
-is the environment's): an `OSError` whose errno is one of `ENVIRONMENT_ERRNOS`; Python's `ConnectionError` and
-`TimeoutError` (an unreachable S3 endpoint ends in `ConnectionRefusedError` under botocore's `EndpointConnectionError`
-and aiohttp's `ClientConnectorError`); a class of `ENVIRONMENT_CLASSES` along the MRO.
-
-Where only an error's text is left (a discovery flag an adapter wrote, a quarantine row of an older run),
-`ENVIRONMENT_TEXT` (a regular expression) finds the same causes by what they print: `[Errno 28]`, a class name,
-botocore's "Could not connect to the endpoint URL".
+`environment_fault(e)` walks the chain (`__cause__`, `__context__`, Ray's `RayTaskError.cause`: an adapter that wraps
+an `OSError` keeps it there) for an `OSError` of `ENVIRONMENT_ERRNOS`, a `ConnectionError` or `TimeoutError` (an
+unreachable S3 endpoint ends in `ConnectionRefusedError` under botocore's `EndpointConnectionError`), or a class of
+`ENVIRONMENT_CLASSES` along the MRO; `faults.toml` lists them with why each is the environment's. Where only an
+error's text is left (a discovery flag, an older run's quarantine row), `ENVIRONMENT_TEXT` finds the same causes by
+what they print.
 """
 
 from __future__ import annotations
@@ -50,8 +46,7 @@ _MAX_CHAIN = 32  # causes followed at most (a chain is short; this only guards a
 
 
 def environment_fault(e: BaseException) -> str | None:
-    """The first cause of the environment's kind in `e`'s chain, as `Class: message`; None when the error is the
-    data's."""
+    """The first cause of the environment's kind in `e`'s chain, as `Class: message`; None: the data's."""
     seen: set[int] = set()
     cause: BaseException | None = e
     while cause is not None and id(cause) not in seen and len(seen) < _MAX_CHAIN:

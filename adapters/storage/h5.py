@@ -1,12 +1,13 @@
 """HDF5 files on a path or in an object store: h5py reads a Python file object (its "fileobj" driver), so an object
 is opened as a seekable file with bounded read-ahead (`location.readable`) and closed with the h5py file.
 
-h5py holds its global lock while it calls the file object, and freeing any h5py object takes that lock. s3fs does its
-reads on fsspec's event-loop thread, so a cyclic garbage collection that starts there while h5py waits for a read can
-free an h5py object and block for good: seen in a full test run (the loop thread in `ObjectID.__dealloc__` from
-`gc_collect_main`, the caller in `h5py.File.__init__` -> our `read` -> `fsspec.asyn.sync`), the deadlock of h5py issue
-#2019. h5py's documented workaround (its PR #2021, docs/high/file.rst) is to pause the collector around such reads:
-`_PausedCollector` does, counted across threads so that one read ending does not resume it under another."""
+h5py holds its global lock while it calls the file object, and freeing any h5py object takes that lock. s3fs reads on
+fsspec's event-loop thread, so a cyclic garbage collection starting there while h5py waits for a read can free an h5py
+object and block for good: seen in a full test run (the loop thread in `ObjectID.__dealloc__` from
+`gc_collect_main`, the caller in `h5py.File.__init__` -> our `read` -> `fsspec.asyn.sync`), h5py issue #2019. h5py's
+documented workaround (its PR #2021, docs/high/file.rst) is to pause the collector around such reads:
+`_PausedCollector` does, counted across threads so that one read ending does not resume it under another.
+"""
 
 from __future__ import annotations
 

@@ -4,20 +4,17 @@ bound is refused, never read (issue 58 item 1, review 6 N10, issue 67 item 6).
 HDF5's deflate filter inflates a chunk whatever its size, then keeps the chunk's first bytes: a 2.6 MB robomimic file
 whose (30, 7) `actions` chunk inflated to 2.5 GiB was written as all-zero actions. h5py's LZF filter does the same (it
 grows its buffer until the stream fits: a chunk inflating to 64 MiB was written without a word, review 7). The task
-memory limit (`memory_limit.py`) stops such a chunk past the limit; under it h5py reads the zeros. So
-`check_inflate(ds, start, stop)` measures each chunk of the rows read once more, itself, bounded by the chunk's
-declared bytes plus one, and raises `InflatesPast` (a ValueError naming the dataset, the chunk, the filter and both
-sizes) on a longer stream:
+memory limit stops such a chunk past the limit; under it h5py reads the zeros. So `check_inflate` measures each chunk
+of the rows read once more, bounded by the chunk's declared bytes plus one:
 
 - deflate (1): `zlib.decompressobj().decompress(raw, max_length)`;
-- LZF (32000, h5py's `lzf_filter.c` over liblzf's format, `lzf_d.c`): the stream's output length read from its
-  control bytes (a literal run of `ctrl + 1` bytes, or a back reference of `(ctrl >> 5) + 2` bytes, plus an extra
-  length byte when that field is 7), no byte copied;
+- LZF (32000, h5py's `lzf_filter.c` over liblzf's format, `lzf_d.c`): the output length read from the stream's
+  control bytes (`lzf_length`), no byte copied;
 - shuffle (2) and Fletcher-32 (3) keep the size (Fletcher-32 appends 4 bytes after the others, taken off first).
 
 Any other filter of a chunked dataset (szip, scale-offset, n-bit, a plugin: Blosc, Zstd, LZ4, bzip2...) sizes its
 output from what the file says, which eidata does not read, so its dataset is refused before HDF5 decodes a chunk
-(`UnboundedFilter`, naming the file, the dataset and the filter); no source eidata reads is known to use one.
+(`UnboundedFilter`); no source eidata reads is known to use one.
 """
 
 from __future__ import annotations

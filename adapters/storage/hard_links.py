@@ -1,17 +1,16 @@
 """Which hard links under a source's root are the user's own bytes, not an outside file's (issue 67 item 2).
 
-`adapters.storage.beneath` refuses a regular file of several names: its other names may lie anywhere on the file
-system. `owned` lets one through on either of two pieces of evidence, whatever the link's count:
+`beneath` refuses a regular file of several names: its other names may lie anywhere on the file system. `owned` lets
+one through on any of three pieces of evidence, whatever the link's count:
 
 - every name of it lies under the root (a dataset deduplicated in place, `cp -al` of a dataset beside it): the root's
   files of several names are listed once per process (`_names`) and re-stat'ed at each check, so a name moved away
   since counts no more; a file linked after the listing (its ctime later) has the root listed again;
-- it is an eidata export's link of its corpus's file (`export --format gr00t --out` links each parquet, `lingbot-va`
-  each mp4): the nearest completion record above it (`RECORD`) names the corpus dataset it
-  was made from (`source`), and the file of the same relative path there, in a corpus's dataset (a folder under a
-  `datasets/` holding `meta/info.json`), reached through no link, is the same inode. The record is only a pointer:
-  the evidence is the inode found there, so a record naming any other folder, or a link to any file but the one the
-  export links, vouches for nothing.
+- it is an eidata export's link of its corpus's file (`export --format gr00t` links each parquet, `lingbot-va` each
+  mp4): the nearest completion record above it (`RECORD`) names the corpus dataset it was made from (`source`), and
+  the file of the same relative path there (in a folder under a `datasets/` holding `meta/info.json`, reached through
+  no link) is the same inode. The record is only a pointer: the evidence is the inode found there;
+- it is a corpus's file that the corpus noted it linked out into an export (`note_linked`, `_linked_out`).
 
 Any other hard link (the report's c01: an outside parquet linked into a LeRobot dataset) stays refused.
 """

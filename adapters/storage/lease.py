@@ -1,18 +1,17 @@
 """One job per output on an object store: a lease object created with a conditional put.
 
-`<output>/.eidata/lease/<generation>.json` (generation zero-padded). The holder is whoever created the highest
-generation; it rewrites that object as a heartbeat while it works (every ttl/3), and deletes its generations when it
-releases. Another job finding a live lease is refused (`OutputLeasedError`, naming the holder's job, host and pid). A
-lease whose heartbeat is older than its ttl (the holder was SIGKILLed, its machine lost) is taken over by creating the
-next generation, again conditionally, so of two jobs taking over one wins. Age is the store's LastModified against this
-machine's clock: the ttl must exceed the clock skew (minutes are the usual ttl; tests use seconds).
+`<output>/.eidata/lease/<generation>.json`: the holder is whoever created the highest generation; it rewrites that
+object as a heartbeat (every ttl/3) and deletes its generations when it releases. Another job finding a live lease is
+refused (`OutputLeasedError`, naming the holder's job, host and pid). A lease whose heartbeat is older than its ttl
+(the holder SIGKILLed, its machine lost) is taken over by creating the next generation, again conditionally, so of two
+jobs taking over one wins. Age is the store's LastModified against this machine's clock: the ttl must exceed the
+clock skew (minutes are the usual ttl; tests use seconds).
 
 A holder that is provably dead is taken over at once, as the local job lock's flock is (issue 38 item 2): a job on the
 holder's host (same name, boot id and pid namespace, so the pid means the same process) finds that pid gone, a zombie,
-or now another process (another start time). A live holder, a holder on another host or in another pid namespace, or
-a lease without these fields waits out its ttl. A release whose delete fails because the store does not answer is
-logged, not raised; each lease carries a token, and a later job of the same process takes a lease this process
-released over at once.
+or another process now (`dead_here`). Any other holder, or a lease without these fields, waits out its ttl. A release
+whose delete fails because the store does not answer is logged, not raised; each lease carries a token, and a later
+job of the same process takes a lease this process released over at once.
 """
 
 from __future__ import annotations
@@ -101,8 +100,7 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(fs, output, job="ingest"): ...`: held for the block, heartbeated by a daemon thread; `ttl_s`
-    defaults to $EIDATA_LEASE_TTL_S, else `LEASE_TTL_S`."""
+    """`with Lease(fs, output, job=...)`: held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S or LEASE_TTL_S."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float | None = None) -> None:
         self.fs, self.output, self.job = fs, output.rstrip("/"), job

@@ -1,31 +1,19 @@
 """Where an adapter reads: a `Location`, a local `pathlib.Path` or a `UPath` (universal_pathlib) on an object store.
 
-Adapters keep their pathlib code (`root / "meta"`, `glob`, `iterdir`, `is_file`, `read_text`), which a UPath answers
-by listing objects through fsspec; what an adapter must not do is hand a Location to a library as a string. It asks
-`readable(loc)` instead: a local file stays a path string (the library's own I/O, as before), an object becomes a
-seekable file object with bounded read-ahead (`reads.open_seekable`) or a front-to-back stream (`reads.open_stream`).
+Adapters keep their pathlib code (`root / "meta"`, `glob`, `read_text`), which a UPath answers by listing objects
+through fsspec; what they must not do is hand a Location to a library as a string: `readable(loc)` gives a local file
+as a path string and an object as a file object with bounded read-ahead (`reads`). Episode refs carry paths as strings
+(URLs, never a credential); `locate(text, options)` turns them back, the source's `StorageOptions` riding on every
+path derived (without options the environment decides, `urls.fs_kwargs`); nothing is registered in a global table.
 
-Episode refs carry paths as strings (URLs for objects, never a credential), so a worker turns them back into Locations
-with `locate(text, options)`: the options (a source's `StorageOptions`, which its adapter holds: `SourceAdapter.locate`)
-ride on the Location made and on every path derived from it. Without options the environment decides
-(`urls.fs_kwargs`: the AWS variables and config files for s3://, GOOGLE_APPLICATION_CREDENTIALS and
-STORAGE_EMULATOR_HOST for gs://). Nothing is registered in a process-global table.
-
-`readable` refuses a Git LFS pointer file, naming it (`schemas.lfs.LfsPointer`), for every library that opens a file
-through it (HDF5, parquet, mp4, tar, tfrecord): a pointer is not the data, whatever the library would make of it. It
-refuses a special file too (`NotRegularFile`: a FIFO, a socket, a device), which an open would wait on for ever (review
-7 i06: a FIFO named `episode_1.mcap` hung the job); `special_kind` says so of a path a library opens by itself.
-
-These are the doors the per-file boundary learns a file's opens by where Python's audit hook does not see them
-(`adapters.storage.declared`): `readable` declares the file it hands a library, `local_path` the file whose path it
-gives, an object's `open` the object.
-
-`metering()` adds up what every object opened inside it fetched and what its readers used (bytes read per byte used).
+`readable`, `local_path` and an object's `open` are the doors by which the per-file boundary learns of opens
+Python's audit hook does not see (`adapters.storage.declared`). `readable` refuses a Git LFS pointer
+(`schemas.lfs.LfsPointer`) and a special file (`NotRegularFile`; review 7 i06: a FIFO named `episode_1.mcap` hung
+the job).
 
 An object's `is_file()` says False only for an object that is not there: fsspec's `isfile` answers False for any error
 (fsspec/asyn.py `_isfile`, a bare `except`), so a store that does not answer made "x is missing" quarantine rows of
-valid episodes (issue 38). The S3 and GCS paths registered here raise such an error instead
-(`adapters.storage.faults`).
+valid episodes (issue 38); the S3 and GCS paths registered here raise such an error instead (`faults`).
 """
 
 from __future__ import annotations
@@ -66,8 +54,7 @@ _CACHE_LOCK = threading.Lock()
 
 class _ObjectDoors:
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """An object opened, declared to the per-file boundary once open (as Python's own open is, for a local file:
-        `adapters.storage.declared`)."""
+        """An object opened, declared to the per-file boundary (as Python's own open is for a local file)."""
         return _declared(super().open(*args, **kwargs), self)  # type: ignore[misc]
 
     def __open_reader__(self) -> Any:  # `read_text` and `read_bytes` open through it, not `open`
@@ -214,8 +201,7 @@ def refuse_special(loc: Where) -> None:
 
 
 def refuse_special_tree(loc: Where) -> None:
-    """`NotRegularFile` for a local file that is, or a local folder that holds, a special file; an object store holds
-    none (nothing listed)."""
+    """`NotRegularFile` for a local special file, or a local folder holding one (a store holds none)."""
     if not is_object(loc):
         for part in [loc, *(e.path for e in listing(loc) if not e.is_dir)]:
             refuse_special(part)
@@ -244,8 +230,7 @@ def _no_pointer(path: Path, name: Path) -> None:
 def open_binary(
     loc: Where, *, stream: bool = False, block_size: int | None = None, max_blocks: int = SEEK_MAXBLOCKS
 ) -> Iterator[IO[bytes]]:
-    """A binary file object for our own parsers (tfrecord framing, tar members): a local file opened as usual, an
-    object as `readable` opens it."""
+    """A binary file object for our own parsers (tfrecord framing, tar members), opened as `readable` opens it."""
     opened = readable(loc, stream=stream, block_size=block_size, max_blocks=max_blocks)
     with opened as src, open(src, "rb") if isinstance(src, str) else nullcontext(src) as f:
         yield f
@@ -269,9 +254,7 @@ def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: i
 def _count(meter: ReadMeter) -> None:
     """Add one object's meter to every `metering()` open on this thread."""
     for total in getattr(_METERS, "active", ()):
-        total.fetched += meter.fetched
-        total.requests += meter.requests
-        total.used += meter.used
+        total.add(meter)
         total.size += meter.size
 
 

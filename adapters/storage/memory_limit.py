@@ -4,34 +4,27 @@ The reading budget (`bounds.py`) bounds what a file declares and the inflates ei
 inflates or parses on its own (numcodecs' GZip/Zstd/Blosc under zarr, HDF5's deflate filter, a PNG in OpenCV,
 `json.loads` of a 249 MB document, pyarrow materialising 4e8 rows) is bounded here instead: `task_memory(mib)` sets the
 process's `RLIMIT_DATA` (its private writable memory: the heap and anonymous mappings, every allocator's source on Linux
-since 4.7) to what it holds now plus `mib`, and puts the previous limit back on the way out. An allocation past it
-fails in the library that made it: Python raises `MemoryError`, numpy "Unable to allocate", pyarrow
-`ArrowMemoryError`, HDF5's filter "returned failure during read" (h5py `OSError`), never a 3 GB process.
+since 4.7) to what it holds now plus `mib`. An allocation past it fails in the library that made it: Python raises
+`MemoryError`, numpy "Unable to allocate", pyarrow `ArrowMemoryError`, HDF5's filter "returned failure during read"
+(h5py `OSError`), never a 3 GB process.
 
 Why in the worker and not a child process per task: a Ray worker runs one task at a time, a soft limit is put back
-when the task ends (so a reused worker starts the next task with the limit it had), and it costs two `setrlimit` calls
-and a read of `/proc/self/status` (about 30 us a task, BENCHMARKS.md "Hostile input"), where a process per
-episode would fork a 260 MB worker. Relative to the worker's own data (a Ray worker holds about 410 MB of it once the
-pipeline is imported, of which 260 MB resident), so the limit is what one task may add: the default, 640 MiB, is
-the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under 1 GiB.
+when the task ends, and it costs two `setrlimit` calls and a read of `/proc/self/status` (about 30 us a task,
+BENCHMARKS.md "Hostile input"), where a process per episode would fork a 260 MB worker. A Ray worker holds about
+410 MB of its own data once the pipeline is imported (260 MB resident), so the limit is what one task may add: the
+default, 640 MiB, is the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under
+1 GiB.
 
 What the limit counts is mapped memory, and allocators keep what a task freed mapped for the next: glibc's malloc
 raises its mmap threshold to the largest block freed (up to 32 MiB), after which freed blocks stay in its heap, and
-pyarrow's mimalloc maps a 1 GiB arena at its first buffer. A later task would reuse that memory before the limit saw
-a byte (a worker that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow allocated
-384 MiB under it in a fresh one). So the allocators are settled before a task runs (`settle_allocators`: once per
-process, at its first task; a Ray worker of an ingest has them from its start, `allocator_env`): glibc's thresholds
-fixed at 128 KiB, so a block past it is mapped for itself and unmapped when freed, and pyarrow allocating through
-glibc (its system pool); what glibc still holds free (small blocks' holes, `mallinfo2`) is taken off the base, so a
-task may add `mib` whatever was freed before it (past `mib` of such holes, what they hold). The price: a block mapped
-afresh is faulted in afresh, a page at a time; a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1, so a
-worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the
-kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
-
-`Limit.reached(e)` says whether a failure was the limit's (a `MemoryError` in its chain, an allocation refused in a
-library's own words, or the task's resident peak past half the limit: HDF5's deflate filter, which doubles its
-buffer, only says "filter returned failure", at between half and all of it), and `Limit.explain(e, file)` the
-reason a quarantine row keeps: the limit, the file, what the task took, the error.
+pyarrow's mimalloc maps a 1 GiB arena at its first buffer, so a later task would reuse that memory unseen (a worker
+that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow 384 MiB in a fresh one). So
+the allocators are settled before a task runs (`settle_allocators`, or from a Ray worker's start, `allocator_env`):
+glibc's thresholds fixed at 128 KiB (a larger block mapped for itself, unmapped when freed), pyarrow allocating through
+glibc; what glibc still holds free (`mallinfo2`) is taken off the base, so a task may add `mib` whatever was freed
+before it. The price: a block mapped afresh is faulted in a page at a time (a 1080p frame decoded to RGB took 8.7 ms of
+CPU against 5.1), so a worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`,
+glibc 2.35+, where the kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
 """
 
 from __future__ import annotations
@@ -66,9 +59,8 @@ HUGE_PAGES = "glibc.malloc.hugetlb=1"  # malloc's mappings advised for transpare
 
 
 def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment that settles a process's allocators from its start, as `settle_allocators` does later (glibc
-    reads it at its first malloc, Arrow at its first pool), with huge pages, which only a start can ask for; an
-    operator's own `GLIBC_TUNABLES` kept before ours."""
+    """The environment that settles a process's allocators from its start, as `settle_allocators` does later, with huge
+    pages, which only a start can ask for; an operator's own `GLIBC_TUNABLES` kept before ours."""
     own = environ.get("GLIBC_TUNABLES", "")
     tunables = own if HUGE_PAGES in own else ":".join(t for t in (own, HUGE_PAGES) if t)
     return {
@@ -118,8 +110,7 @@ FLOOR_MIB = 64  # what a task may always map anew, whatever the holes it may reu
 
 
 def _free_held() -> int:
-    """Bytes glibc's malloc holds free in its heaps (every arena's free chunks and top), which a task reuses without
-    mapping anything; 0 where not glibc."""
+    """Bytes glibc holds free in its heaps (free chunks and top), which a task reuses unmapped; 0 where not glibc."""
     return 0 if _LIBC is None else int(_LIBC.mallinfo2().fordblks)
 
 
@@ -175,7 +166,9 @@ class Limit:
         return None if hwm is None or not self.peak_known else max(hwm - self.rss, 0)
 
     def reached(self, e: BaseException) -> bool:
-        """Whether the failure `e` is this limit's: a `MemoryError` along its chain, or a peak past half the limit."""
+        """Whether the failure `e` is this limit's: a `MemoryError` or an allocation refused in a library's own words
+        along its chain, or a peak past half the limit (HDF5's deflate filter, which doubles its buffer, only says
+        "filter returned failure", at between half and all of it)."""
         seen: set[int] = set()
         cause: BaseException | None = e
         while cause is not None and id(cause) not in seen:
@@ -198,9 +191,8 @@ class Limit:
 
 @contextlib.contextmanager
 def lifted() -> Iterator[None]:
-    """The block with the soft limit the outermost task found, so that the processes it starts (Ray's raylet and
-    workers, which inherit the limit's absolute bytes, not the task's share of them) start without this process's
-    limit; put back on the way out. Nothing outside any task."""
+    """The block under the soft limit the outermost task found, so the processes it starts (Ray's raylet and workers,
+    which inherit the limit's absolute bytes, not the task's share) start without it; put back on the way out."""
     if not _active:
         yield
         return

@@ -1,11 +1,11 @@
 """A stage's edits of a bucket dataset's meta (captions: tasks added, episode lines rewritten) published as one commit
 record (DESIGN.md 3.2).
 
-The stage's writer journals and applies a meta update on the scratch corpus as on a local output. What reaches the
-bucket is the difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines
-rewritten and the text appended, the new text of a meta file a stage writes whole (GR00T's `modality.json`), and the
-next `info.json`: one commit record with no object (`publish_meta_change`), the commit point as for an episode. After
-it `derived_meta` gives byte for byte the scratch's files; a stage killed before it leaves the bucket as it was.
+The stage's writer applies a meta update on the scratch corpus as on a local output. What reaches the bucket is the
+difference between the scratch's meta and the records' (`meta_change`): per jsonl file the lines rewritten and the text
+appended, the new text of a meta file a stage writes whole (GR00T's `modality.json`), and the next `info.json`, as one
+commit record with no object (`publish_meta_change`). After it `derived_meta` gives byte for byte the scratch's files;
+a stage killed before it leaves the bucket as it was.
 """
 
 from __future__ import annotations

@@ -3,17 +3,16 @@
 
 S3 refuses a single PUT above 5 GiB, and one request of hundreds of MB is slow and starts again from zero on any
 error. A file above `StorageOptions.multipart_threshold` is put in parts instead: CreateMultipartUpload at its final
-key, its parts (UploadPart, `concurrency` at once, each read as it is sent and hashed in order), then
+key, its parts (UploadPart, `concurrency` at once, each hashed in order as it is read), then
 CompleteMultipartUpload with `If-None-Match: *`.
 
 That header alone would be the conditional create on AWS (botocore's S3 model, CompleteMultipartUploadRequest.
 IfNoneMatch: 412 when the key exists, 409 ConditionalRequestConflict on a racing write, after which the upload is
-started again), but SeaweedFS 4.48 checks it before completing, not atomically: measured, the second completion of a
-key gets 412, yet of three completions released at one instant all three succeeded in 3 rounds of 10, while racing
-conditional PutObjects had one winner in 10 of 10. So the completion is preceded by a claim (a small key the caller
-names) created with a conditional PutObject holding the file's size and sha256, and only a writer whose digest the
-claim holds completes the key: of racing writers of other bytes exactly one completes; writers of the same bytes (a
-rerun after a kill) may all complete, which writes the same object.
+started again), but SeaweedFS 4.48 checks it before completing, not atomically: measured, of three completions released
+at one instant all three succeeded in 3 rounds of 10, while racing conditional PutObjects had one winner in 10 of 10.
+So the completion is preceded by a claim (a small key the caller names) created with a conditional PutObject holding
+the file's size and sha256, and only a writer whose digest the claim holds completes the key: of racing writers of
+other bytes exactly one completes; writers of the same bytes (a rerun after a kill) may all complete the same object.
 
 An upload is invisible until its completion, so a writer killed between parts leaves only an incomplete upload, which
 the next job's recovery aborts under the output's lease (`abort_uploads`). An upload that loses or fails is aborted.
@@ -34,7 +33,7 @@ from typing import Any
 import fsspec
 
 from adapters.storage.commit_log import CommitConflictError
-from adapters.storage.objects import RETRY_CODES, TAKEN_CODES, error_code, is_s3, pages, put_if_absent, split_key
+from adapters.storage.objects import conditional, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
 MAX_PARTS = 10_000  # S3: part numbers 1 to 10,000 (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)
@@ -71,8 +70,7 @@ class PartPlan:
         return size > self.threshold
 
     def parts(self, size: int) -> list[tuple[int, int]]:
-        """(offset, length) of each part of an object of `size` bytes, in order; every part but the last
-        `part_size` long."""
+        """(offset, length) of each part of an object of `size` bytes, in order; all but the last `part_size` long."""
         step = max(self.part_size, -(-size // MAX_PARTS))
         if step > MAX_PART_BYTES:
             raise ValueError(f"{size} bytes: more than S3's {MAX_PARTS} parts of {MAX_PART_BYTES} bytes")
@@ -87,10 +85,9 @@ def digest_of(data: bytes) -> dict[str, Any]:
 def put_file_if_absent(
     fs: fsspec.AbstractFileSystem, key: str, path: Path, plan: PartPlan, *, claim: str
 ) -> tuple[bool, dict]:
-    """Create `key` with the bytes of the local file `path` if no object has that key. Returns (True if this call
-    created it, the file's digest). On S3 a file above `plan.threshold` goes in parts, completed only by the writer
-    whose digest the object `claim` holds (the module's docstring); any other file in one conditional PUT
-    (`put_if_absent`), read whole."""
+    """Create `key` with the local file `path`'s bytes if no object has that key: (True if this call created it, the
+    digest). On S3 a file above `plan.threshold` goes in parts, completed only by the writer whose digest the object
+    `claim` holds; any other file in one conditional PUT (`put_if_absent`), read whole."""
     size = Path(path).stat().st_size
     if not (is_s3(fs) and plan.in_parts(size)):
         data = Path(path).read_bytes()
@@ -169,27 +166,9 @@ def _send_part(
 def _complete(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, parts: list[dict[str, Any]]
 ) -> bool | None:
-    """Complete the upload if the key is absent: True (created), False (the key exists: 412), None (409: a racing
-    operation; the upload is to be started again)."""
-    try:
-        fs.call_s3(
-            "complete_multipart_upload",
-            Bucket=bucket,
-            Key=name,
-            UploadId=upload,
-            MultipartUpload={"Parts": parts},
-            IfNoneMatch="*",
-        )
-        return True
-    except FileExistsError:  # s3fs' translation of a 412 naming the If-None-Match condition
-        return False
-    except OSError as e:
-        code = error_code(e)
-        if code in TAKEN_CODES:
-            return False
-        if code in RETRY_CODES:
-            return None
-        raise
+    """Complete the upload if the key is absent (`objects.conditional`: None on a 409, the upload to start again)."""
+    done = {"MultipartUpload": {"Parts": parts}, "IfNoneMatch": "*"}
+    return conditional(fs, "complete_multipart_upload", Bucket=bucket, Key=name, UploadId=upload, **done)
 
 
 def _abort(fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, *, quiet: bool = True) -> None:
@@ -245,8 +224,7 @@ def incomplete_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[tuple
 
 
 def abort_uploads(fs: fsspec.AbstractFileSystem, prefix: str) -> list[str]:
-    """Abort every incomplete upload under `prefix` (call under the output's lease: they are a dead writer's), so
-    their parts stop taking storage; returns their keys."""
+    """Abort every incomplete upload under `prefix` (a dead writer's: call under the lease); returns their keys."""
     found = incomplete_uploads(fs, prefix)
     for key, upload in found:
         bucket, name = split_key(key)

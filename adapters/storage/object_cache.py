@@ -1,22 +1,20 @@
 """The bounded local cache of objects that a library reads by path: training's, shared by the DataLoader workers of one
 machine (`Cache`), and a process's private one for libraries that can only open a path (`LocalCache`,
-`location.local_path`).
+`location.local_path`). An epoch reads every training file again, so what the first fetched is kept on local disk.
 
-An epoch reads every training file again, so what the first epoch fetched from the bucket is kept on local disk. The
-cache is a folder of immutable files named by what they hold (the object's URL, its version from the store's listing,
-and for a parquet projection its columns), so a changed object is a new name and a stale copy is never read. Several
-processes (DataLoader workers, ranks of one node) use one folder:
+The cache is a folder of immutable files named by what they hold (the object's URL, its version from the store's
+listing, and for a parquet projection its columns), so a changed object is a new name and a stale copy is never read.
+Several processes (DataLoader workers, ranks of one node) use one folder:
 
 - a file is written under `tmp/` and renamed into place, so no reader ever opens a half-written file;
 - the bound holds across processes: under an exclusive `flock` a writer reserves its bytes by creating its temp file
   at full size, then evicts the least recently used files (mtime, touched on every hit) until entries plus
-  reservations fit; the fetch itself runs outside the lock, the rename into place under it (a rename between another
+  reservations fit; the fetch runs outside the lock, the rename into place under it (a rename between another
   writer's scan of the entries and its scan of the reservations would hide those bytes from both: seen once in the
   suite, the bound passed by 768 bytes); `used_bytes` reads under it too, so it never sees a file twice;
 - a file evicted while a reader holds it open stays readable (POSIX unlink); a reader that finds its entry gone between
-  lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer.
-
-Every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
+  lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer;
+- every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
 """
 
 from __future__ import annotations
@@ -74,9 +72,8 @@ class Cache:
         return path
 
     def put(self, name: str, size: int, write: Callable[[int], None], *, what: str, fetched: int | None = None) -> Path:
-        """Store `size` bytes written by `write(fd)` as entry `name` and return its path. `what` names the object in
-        errors and in the fetch log (a URL: never a credential); `fetched`: the bytes the store sent for it, logged
-        (default `size`: a whole copy)."""
+        """Store `size` bytes written by `write(fd)` as entry `name`; its path. `what` names the object in errors and
+        the fetch log (a URL, never a credential); `fetched`: what the store sent (default `size`: a whole copy)."""
         if size > self.max_bytes:
             raise CacheFullError(
                 f"{what}: {size} bytes exceed the {self.bound} of {self.max_bytes} bytes ({self.hint})"
@@ -104,8 +101,7 @@ class Cache:
         return final
 
     def use(self, name: str, fetch: Callable[[], Path], read: Callable[[Path], T]) -> T:
-        """`read(path)` of the entry, fetched first when absent, fetched again if it was evicted before `read`
-        opened it."""
+        """`read(path)` of the entry, fetched when absent, again if it was evicted before `read` opened it."""
         for _ in range(3):
             path = self.lookup(name) or fetch()
             inode = _inode(path)

@@ -56,20 +56,28 @@ def put_if_absent(fs: fsspec.AbstractFileSystem, key: str, data: bytes, retries:
         raise NotImplementedError(f"conditional create on {fs.protocol}: only S3-compatible stores and local paths")
     bucket, name = split_key(key)
     for attempt in range(retries):
-        try:
-            fs.call_s3("put_object", Bucket=bucket, Key=name, Body=data, IfNoneMatch="*")
-            return True
-        except FileExistsError:
-            return False
-        except OSError as e:
-            code = error_code(e)
-            if code in TAKEN_CODES:
-                return False
-            if code in RETRY_CODES and attempt + 1 < retries:
-                time.sleep(0.05 * 2**attempt)
-                continue
-            raise
+        last = attempt + 1 == retries
+        created = conditional(fs, "put_object", last=last, Bucket=bucket, Key=name, Body=data, IfNoneMatch="*")
+        if created is not None:
+            return created
+        time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def conditional(fs: fsspec.AbstractFileSystem, op: str, *, last: bool = False, **kwargs: Any) -> bool | None:
+    """The S3 call `op` with `If-None-Match: *`: True created, False taken (412), None on a 409 (raised if `last`)."""
+    try:
+        fs.call_s3(op, **kwargs)
+        return True
+    except FileExistsError:  # s3fs' translation of a 412 naming the If-None-Match condition
+        return False
+    except OSError as e:
+        code = error_code(e)
+        if code in TAKEN_CODES:
+            return False
+        if code in RETRY_CODES and not last:
+            return None
+        raise
 
 
 def put(fs: fsspec.AbstractFileSystem, key: str, data: bytes) -> None:
@@ -103,8 +111,7 @@ def exists(fs: fsspec.AbstractFileSystem, key: str) -> bool:
 
 
 def pages(fs: fsspec.AbstractFileSystem, op: str, markers: dict[str, str], **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Every page of the S3 listing `op`, the next asked for from where the last ended (`markers`: request key ->
-    the page's key naming where)."""
+    """Every page of the S3 listing `op`, each asked from where the last ended (`markers`: key -> page key)."""
     while True:
         page = fs.call_s3(op, **kwargs)
         yield page
@@ -124,8 +131,7 @@ def list_keys(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | Non
 
 
 def list_modified(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str | None = None) -> dict[str, datetime]:
-    """Every object under the folder `prefix` (recursive), after `start_after` if given -> when it was last written
-    (UTC)."""
+    """Every object under the folder `prefix` (recursive), after `start_after` if given -> its last write (UTC)."""
     prefix = prefix.rstrip("/")
     if not is_s3(fs):
         try:

@@ -2,15 +2,11 @@
 
 The writer works unchanged in a local scratch folder, so every byte it makes is the byte a local output gets. After
 each commit (its `on_commit` hook) the publisher puts the episode's immutable files at their final keys with a
-conditional create, then writes the commit record (`adapters.storage.commit_log`), the commit point: it carries the
-jsonl lines the commit appended and the next `info.json` text, so the dataset's meta files are a pure function of the
-records (`derived_meta`). There is no staging key: a final key that no record names is invisible to every reader and
-recovery deletes it.
-
-Recovery (`recover`, under the output's lease, before any work): finish the last record, delete final keys under
-`data/`, `videos/` and `latents/` that no record names, rewrite the meta from the records; then `hydrate` rebuilds the
-scratch folder from the records alone (meta files, no episode files), so a rerun on another machine continues at the
-same episode index with the same tasks as the killed run.
+conditional create, then writes the commit record (`commit_log`), the commit point: it carries the jsonl lines the
+commit appended and the next `info.json` text, so the meta files are a pure function of the records (`derived_meta`).
+There is no staging key: a final key that no record names is invisible to every reader and recovery deletes it.
+`recover` (under the output's lease, before any work) and `hydrate` (the scratch rebuilt from the records alone) let a
+rerun on another machine continue at the same episode index with the same tasks as the killed run.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from schemas.lerobot import INFO_PATH, split_lines
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
 # where a dataset's immutable files live: the episodes', and those stages derive from them (`adapters.storage.derived`)
 EPISODE_TOPS = ("data", "videos", "latents")
-STATE_DIR = ".eidata"
+STATE_DIR = ".eidata"  # an output's or a dataset's own state (lease, records, claims): never part of its data
 CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`adapters.storage.multipart`)
 
 
@@ -148,15 +144,13 @@ class DatasetPublisher:
         return record
 
     def finish(self) -> list[str]:
-        """The end of a job: the meta rewritten, the records compacted (`CommitLog.compact`); returns the meta files
-        written."""
+        """A job's end: the meta rewritten, the records compacted (`CommitLog.compact`); returns the meta written."""
         written = self.publish_meta()
         self.log.compact()
         return written
 
     def _put_object(self, rel: str) -> dict[str, Any]:
-        """Put one episode file at its final key (a conditional create, in parts above `self.parts.threshold`);
-        returns what the record says of it."""
+        """Put one episode file at its final key (`put_final`); returns what the record says of it."""
         key = self.log.final_key(rel)
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")

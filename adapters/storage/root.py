@@ -1,20 +1,15 @@
-"""The one storage handle: `Root`, a folder or an object-store prefix named once by a path or a URL (in the spirit
-of datatrove's `DataFolder`: fsspec over a path or a URL, opened once), and what it can do.
+"""The one storage handle: `Root`, a folder or an object-store prefix named once by a path or a URL (in the spirit of
+datatrove's `DataFolder`), opened once, behind every view: a source adapter's `location()`, `Corpus.storage`,
+`CorpusFiles.storage`, `Tree.storage`. Callers ask its capabilities (`why_not`, `refusal`), never "is this a bucket?":
 
-Every reader and writer of sources, corpus and exports holds one: a source adapter's root (`location()`, the pathlib
-view adapters keep), a corpus (`Corpus.storage`), its files (`CorpusFiles.storage`) and an export's output
-(`Tree.storage`) are views of it. It offers `open`, `read`, `size`, `list`, `put`, `exists`, `local_path` (for a
-library that can only open a path: an object's copy in the bounded cache) and declares its capabilities instead of
-callers asking "is this a bucket?":
+- `replaces`: a file once written can be written over; an object store's commit protocol never replaces an object
+  (DESIGN.md 3.2);
+- `renames`: a folder renames a finished tree into place; an object store has none (trees are put file by file);
+- `ranged_reads`: a byte range is read without the rest (a local seek, an HTTP `Range` GET);
+- `paths`: a library opens its files by path; an object store's go through `open` or `local_path`.
 
-- `replaces`: a file once written can be written over (a folder); an object store's commit protocol never replaces an
-  object (DESIGN.md 3.2), so a stage asked to overwrite is refused there (`refusal`).
-- `renames`: a folder renames a finished tree into place; an object store has no rename (trees are put file by file).
-- `ranged_reads`: a byte range is read without the rest of the file (both: a local seek, an HTTP `Range` GET).
-- `paths`: a library opens its files by path (a folder); an object store's go through `open` or `local_path`.
-
-A scheme fsspec does not know (`gz://`, a typo like `s4://`) is refused with one message (`urls.UnknownScheme`),
-before anything treats it as a local folder: `Path("gs:/b/x")` would be one.
+A scheme fsspec does not know (`gz://`, `s4://`) is refused with one message (`urls.UnknownScheme`) before anything
+takes it for a local folder: `Path("gs:/b/x")` would be one.
 """
 
 from __future__ import annotations
@@ -77,8 +72,7 @@ class Root:
         return None if getattr(self, capability) else _WHY[capability]
 
     def refusal(self, capability: str, what: str) -> str | None:
-        """The one message refusing `what` (the operation as its user asked for it) on a storage that cannot do
-        `capability`; None when it can."""
+        """The one message refusing `what` (as its user asked) on a storage without `capability`; None when it can."""
         why = self.why_not(capability)
         return None if why is None else f"{self.where}: {what}: {why}"
 
@@ -114,8 +108,7 @@ class Root:
         return f"{self.path}/{rel}" if rel else self.path
 
     def location(self, rel: str = "") -> Location:
-        """The pathlib view adapters read through (`adapters.storage.location`): a Path, or a UPath (one given to
-        the handle keeps its own options)."""
+        """The pathlib view adapters read through (`location`): a Path, or a UPath (a given one keeps its options)."""
         if self._given is not None:
             return self._given / rel.strip("/") if rel.strip("/") else self._given
         return locate(self.url(rel), self.options)

@@ -1,12 +1,10 @@
-"""s3fs's filesystem with every request watched (`adapters.storage.stalls.watched`): a progress line while the store
-keeps it waiting, `StoreStalledError` past the deadline. `adapters.storage.urls.filesystem` makes this class for
-s3:// and s3a:// URLs.
+"""s3fs's filesystem with every request watched (`stalls.watched`), made by `urls.filesystem` for s3:// and s3a://.
 
-Every request of s3fs, through its `_call_s3` or through a paginator (listings: s3fs/core.py `_iterdir`), is one call of
-the aiobotocore client's `_make_api_call` (aiobotocore/client.py), botocore's own retries inside it; the client s3fs
+Every request of s3fs, through its `_call_s3` or a paginator (listings: s3fs/core.py `_iterdir`), is one call of the
+aiobotocore client's `_make_api_call` (aiobotocore/client.py), botocore's own retries inside it; the client s3fs
 makes in `set_session` gets that method watched on the instance. s3fs's retries around a call (`_error_wrapper`) do not
-retry `StoreStalledError` (not one of its retryable errors), so one request waits at most the deadline. The wait for a
-response's body after its headers came is left to botocore's read timeout.
+retry `StoreStalledError`, so one request waits at most the deadline. The wait for a response's body after its
+headers came is left to botocore's read timeout.
 """
 
 from __future__ import annotations

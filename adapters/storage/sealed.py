@@ -1,29 +1,25 @@
 """What a store opens on its own stays inside it (issue 58 item 3): `contain.py` checks the paths a ref names (the
-`.zarr` folder, the `.hdf5` file), but a store holds references of its own that its library follows without a word:
-
-- a Zarr folder's chunk files, metadata files and array folders: zarr's `LocalStore` opens `data/x/0.0` through a
-  symlink to any file the worker can read (`sealed_folder`);
-- an HDF5 file's external links (opened on named access), datasets with external raw storage (`H5Pset_external`:
-  raw bytes read from any file by name) and virtual datasets (a mapping onto datasets of other files): `sealed_h5`.
-
-Each is refused before a byte of the store's data is read, with `ReachesOutside` naming the store, the reference and
-where it leads; the adapter flags the store's episodes as it flags an unreadable file and its neighbours are read.
+`.zarr` folder, the `.hdf5` file), but a store holds references its library follows without a word: a Zarr folder's
+chunk, metadata and array folders (zarr's `LocalStore` opens `data/x/0.0` through a symlink to any file the worker can
+read: `sealed_folder`); an HDF5 file's external links, datasets with external raw storage (`H5Pset_external`) and
+virtual datasets mapping onto other files (`sealed_h5`). Each is refused before a byte of the store's data is read,
+with `ReachesOutside` naming the store, the reference and where it leads; the adapter flags the store's episodes as it
+flags an unreadable file and its neighbours are read.
 
 Refused, not contained: HDF5's own sandboxes (`HDF5_EXTFILE_PREFIX`, `HDF5_VDS_PREFIX`, the external-link prefix)
 apply to relative names only, an absolute name is opened as given, and a virtual source is looked for in several
 places in turn (the prefix, the file's folder, the working directory), so containing them means redoing HDF5's path
 rules; no source eidata reads (robomimic, ALOHA, RoboMIND, EgoDex, AgiBot, Isaac Lab) uses any of the three. A virtual
-dataset whose sources are all in its own file (source file ".") reads nothing else and is kept; one whose source is
-another file is refused even when that file is under the root, since the file would be an input no ref names (not in
-lineage, not under the ref's checks). A symlink under a Zarr folder that resolves inside the same folder is kept.
+dataset whose sources are all in its own file (source file ".") is kept; one whose source is another file is refused
+even under the root, since that file would be an input no ref names (not in lineage, not under the ref's checks). A
+symlink under a Zarr folder that resolves inside the same folder is kept.
 
 `sealed_h5` walks every object of the file: 35-70 us a dataset, 0.14-0.3 s for 4,000 datasets (AgiBot Genie), paid
-on each of the several opens a file gets (discovery, each episode). A file found sealed is remembered for the process
-by what the open file descriptor is (`_identity`: device, inode, size, mtime and ctime, from `fstat` of the handle
-HDF5 reads, so the file checked is the file read); a file rewritten in place changes its ctime, which no user can set,
-so it is checked again (a residue: the kernel stamps times at its clock tick, a few ms, so a file deleted and
-another of the same size written within one tick on the reused inode would pass as the first). Object-store files
-(read through a file object) are checked on every open.
+on each of a file's several opens (discovery, each episode). A file found sealed is remembered for the process by the
+open descriptor's `fstat` (`_identity`: device, inode, size, mtime and ctime of the handle HDF5 reads, so the file
+checked is the file read); a file rewritten in place changes its ctime, which no user can set, so it is checked again
+(a residue: the kernel stamps times at its clock tick, a few ms, so a file deleted and another of the same size
+written within one tick on the reused inode would pass as the first). Object-store files are checked on every open.
 """
 
 from __future__ import annotations

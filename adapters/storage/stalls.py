@@ -3,10 +3,9 @@
 A store that accepts connections and never answers (a paused server, a hung proxy) raises nothing until the client's
 own socket timeouts, retried: a paused SeaweedFS held an `s3://` ingest and an export 150 s with not one line logged
 (review reliability-5, 5b/5c). Here every request to the store (`watched`, wrapped around each S3 call by
-`adapters.storage.s3_watched`) says once every `progress_s` that it is still waiting, and past `deadline_s` raises
-`StoreStalledError`, an error of the environment (`adapters.storage.faults`), so an ingest task
-retries it (`parallelism.environment`) and then defers its episode, and every command ends with exit 75 and one line
-(`jobs.runtime.retry.EXIT_ENVIRONMENT`): the same command is worth running again once the store answers.
+`s3_watched`) says once every `progress_s` that it is still waiting, and past `deadline_s` raises `StoreStalledError`,
+an error of the environment (`faults`): an ingest task retries it, then defers its episode, and every command ends
+with exit 75 and one line (`jobs.runtime.retry.EXIT_ENVIRONMENT`): worth running again once the store answers.
 
     EIDATA_STORE_PROGRESS_S   seconds between two "still waiting" lines (default 15)
     EIDATA_STORE_DEADLINE_S   seconds one request may wait before the job defers (default 120; 0: no deadline)

@@ -1,28 +1,21 @@
 """An export's output (`--out`) as one handle (`open_tree`): a folder, or a bucket prefix written through a local
-scratch (`BucketTree`) whose trees (an exported dataset each) are published. The export writes one way: a tree written
-whole goes through `write` (a fresh folder that becomes the output's at the block's clean end, removed on an error; a
-folder's is written beside it as `.NAME.partial-<id>` and renamed into place), a tree written in place (LingBot-VA,
-resumed file by file) is finished by `publish`.
+scratch (`BucketTree`). A tree (one exported dataset) written whole goes through `write` (a fresh folder, beside the
+final one as `.NAME.partial-<id>`, renamed into place at the block's clean end, removed on an error); one written in
+place (LingBot-VA, resumed file by file) is finished by `publish`.
 
-A bucket's trees keep DESIGN.md 3.2's promises for a tree that a job writes whole rather than commit by commit: a
-killed run never leaves a half tree that looks complete, and its rerun leaves the objects of an uninterrupted run.
-`BucketTree` puts a tree's files at their final keys with a conditional create (`If-None-Match: *`) as they are
-finished, each then dropped locally, and at the tree's end, in this order: the files left, the deletion of keys under
-the tree that the tree does not have (an older export's), the files that make the tree loadable (`meta/info.json`:
-lerobot reads nothing without it), and last the tree's completion record (`.eidata-export.json`, which the export
-reads to skip a tree that is done). A rerun after a kill at any point sees no completion record, writes the tree
-again and publishes it over what the killed run left: a key found taken holds either those same bytes (kept, no byte
-sent) or an older export's (replaced: under the output's lease nobody else writes there). An older complete tree being
-replaced first loses its completion record, then its `info.json`, so no reader takes the mix of old and new files for
-a dataset.
+A bucket's trees keep DESIGN.md 3.2's promises for a tree written whole: a killed run never leaves a half tree that
+looks complete, and its rerun leaves the objects of an uninterrupted run. Files go to their final keys with a
+conditional create (`If-None-Match: *`) as they are finished; at the tree's end come the files left, the deletion of
+keys the tree does not have (an older export's), the files that make it loadable (`meta/info.json`: lerobot reads
+nothing without it), and last its completion record (`.eidata-export.json`, read to skip a tree that is done). A
+rerun after a kill writes the tree again: a key found taken holds the same bytes (kept, no byte sent) or an older
+export's (replaced: under the output's lease nobody else writes there). An older complete tree loses its completion
+record, then its `info.json`, before any file changes, so no reader takes the mix for a dataset. A file above the
+multipart threshold goes in parts (`multipart`: S3 takes one PUT of 5 GiB at most) behind a claim
+`<tree>/.eidata/claims/<rel>` holding its size and sha256, deleted first when an older object is replaced.
 
-A file above the output's multipart threshold goes in parts (`adapters.storage.multipart`: S3 takes one PUT of 5 GiB at
-most, and an mp4 or a checkpoint can be larger), completed behind a claim `<tree>/.eidata/claims/<rel>` holding its
-size and sha256; an older export's object is replaced with its claim deleted first, so the old claim never blocks the
-new bytes. One job per output: the output's lease, taken after the output's preflight and held until the end.
-
-A dry run's output (`open_tree(..., dry_run=True)`) is a `PlanTree`, the same handle made to plan: it reads, `fill`
-records a tree's estimated bytes instead of calling its writer, whatever else would change the output refuses.
+A dry run's output is a `PlanTree`: it reads, `fill` records a tree's estimated bytes, whatever else would change the
+output refuses.
 """
 
 from __future__ import annotations
@@ -41,12 +34,11 @@ from adapters.storage.bucket_output import BucketOutput
 from adapters.storage.hard_links import RECORD
 from adapters.storage.multipart import HASH_BLOCK, abort_uploads, holds, put_final
 from adapters.storage.objects import exists, list_keys, split_key
+from adapters.storage.publish import CLAIMS_DIR, STATE_DIR
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
 from schemas.storage import StorageOptions
 
-STATE_DIR = ".eidata"  # the lease lives under it; never part of a tree
-CLAIMS = f"{STATE_DIR}/claims"  # under a tree: who may complete a key put in parts (adapters.storage.multipart)
 MARKER = RECORD  # an exported tree's completion record, last (a local --out's too)
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 
@@ -108,8 +100,7 @@ class Tree:
 
     @contextmanager
     def write(self, tree: str, *, retract: Sequence[str] = (), last: Sequence[str] = ()) -> Iterator[Path]:
-        """A fresh folder to write the tree `tree` in whole; at the block's clean end it is the output's (`retract`
-        and `last`: as `publish`), on an error it is removed."""
+        """A fresh folder for the tree `tree`: the output's at the block's clean end (as `publish`), else removed."""
         final = self.root / tree
         final.parent.mkdir(parents=True, exist_ok=True)
         _clear_partials(final)
@@ -134,8 +125,7 @@ class DryRunWriteError(RuntimeError):
 
 
 class PlanTree(Tree):
-    """A dry run's output (module docstring): `inner`, the output's own handle, only read; `planned`: tree -> the
-    bytes a real run would write."""
+    """A dry run's output: `inner`, the output's own handle, only read; `planned`: tree -> its bytes."""
 
     def __init__(self, inner: Tree) -> None:
         self.root, self.storage, self.inner = inner.root, inner.storage, inner
@@ -181,8 +171,7 @@ class PutStats:
 
 @dataclass
 class BucketTree(Tree):
-    """The bucket `--out` of one export job, written through the scratch `root`; `with BucketTree(url, options,
-    job=...) as out:` holds its lease."""
+    """The bucket `--out` of one export job, written through the scratch `root`; `with` holds its lease."""
 
     url: str
     options: StorageOptions | None = None
@@ -262,7 +251,7 @@ class BucketTree(Tree):
         (`multipart.put_final`: in parts above the threshold)."""
         path = Path(local)
         rel = path.relative_to(self.local(tree)).as_posix()
-        key, claim = self.key(tree, rel), self.key(tree, CLAIMS, rel)
+        key, claim = self.key(tree, rel), self.key(tree, CLAIMS_DIR, rel)
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         with open(path, "rb") as f:
             while block := f.read(HASH_BLOCK):
@@ -312,7 +301,7 @@ class BucketTree(Tree):
             if p not in tail:
                 self.put_file(tree, p)
         mine = self._put.get(tree, set()) | set(last)
-        claims = self.key(tree, CLAIMS)
+        claims = self.key(tree, CLAIMS_DIR)
         for key in list_keys(self.fs, claims):  # claims of files the tree no longer has (their keys go below)
             if key.removeprefix(claims + "/") not in mine:
                 self.fs.rm_file(key)

@@ -1,10 +1,9 @@
 """A root URL to an fsspec filesystem and a path in it, with credentials the standard way, checked before work starts.
 
-For S3 (s3fs over botocore), unset options leave the choice to botocore: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_PROFILE and ~/.aws/{config,credentials}. For GCS (gcsfs over google-auth):
-a key file named by the option, else GOOGLE_APPLICATION_CREDENTIALS, else gcsfs's own chain (gcloud's application
-default credentials, the metadata server, anonymous); the endpoint is the option, else STORAGE_EMULATOR_HOST. Nothing
-here logs or formats a secret; errors name the URL, the endpoint and the cause, never the key.
+S3 (s3fs over botocore): unset options leave the choice to botocore (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_PROFILE, ~/.aws/{config,credentials}). GCS (gcsfs over google-auth): a
+key file named by the option, else GOOGLE_APPLICATION_CREDENTIALS, else gcsfs's own chain; the endpoint is the option,
+else STORAGE_EMULATOR_HOST. Nothing here logs or formats a secret; errors name the URL, the endpoint and the cause.
 """
 
 from __future__ import annotations
@@ -291,9 +290,8 @@ def folder_problem(where: Path | str, *, must_exist: bool = True) -> str | None:
 
 
 def output_problem(where: Path | str) -> str | None:
-    """What keeps `where` from being a job's output before any work: a URL must be s3:// (the exactly-once commits
-    stand on S3's conditional put, If-None-Match; GCS's own, ifGenerationMatch=0, is not wired); an existing path
-    must be a folder."""
+    """What keeps `where` from being a job's output: a URL must be s3:// (exactly-once commits stand on S3's conditional
+    put, If-None-Match; GCS's ifGenerationMatch=0 is not wired); an existing path must be a folder."""
     if is_remote(str(where)) and protocol_of(str(where)) not in ("s3", "s3a"):
         return (
             f"{where}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits stand on S3's"

@@ -1,23 +1,16 @@
 """A source that went away while it was read: the environment's, not the episode's (reliability review 6, N52).
 
-`ENOENT` is a data errno (`faults.toml`): a file an episode names that is not there is that episode's defect. But a
-missing file is evidence of bad data only while the source is still there. Moving a source folder away during a job
-(an NFS remount, a re-sync) made every episode read afterwards a permanent data quarantine, exit 0, which neither a
-rerun nor `--retry-quarantined` redid. `vanished(root, paths, options)` answers, after a read failed, whether the
-source changed under the reader:
+`ENOENT` is a data errno (`faults.toml`): a file an episode names that is not there is that episode's defect, but only
+while the source is still there. Moving a source folder away during a job (an NFS remount, a re-sync) made every
+episode read afterwards a permanent data quarantine, exit 0, which no rerun redid. So after a read failed, `vanished`
+asks whether the source changed under the reader: its root is gone, or not one of the episode's discovered files
+exists any more (discovery lists what it finds; an adapter may name a sidecar it expected but did not see, never all
+of its files, so a sidecar missing from the start stays the episode's defect). A good read costs nothing.
 
-- its root is gone (a folder that no longer exists, a bucket prefix with nothing under it), or
-- not one of the episode's discovered files exists any more. Discovery lists what it finds, so an episode's files
-  existed then; an adapter may name a sidecar it expects but did not see, never all of its files (its primary file is
-  what discovery found), so a sidecar missing from the start stays the episode's defect.
-
-The answer (None, or the cause in words) is asked only after a failure, so a good read costs nothing.
-
-An adapter whose refs name only files discovery saw (one it expected and did not find flags the ref there, as LeRobot
-does: `SourceAdapter.refs_seen`) asks more, `all_seen=True`: any of them missing now is the source's change, asked
-before it reads too, and by the worker after a failure. A read that went on without it would write data that never
-had it: review 7 f6, a LeRobot dataset's `videos/` moved away for a moment after discovery, 40 of 40 episodes written
-without their cameras, exit 0, and the rerun called them done.
+`all_seen=True`, for an adapter whose refs name only files discovery saw (`SourceAdapter.refs_seen`, LeRobot): any of
+them missing is the source's change, asked before the read too. Review 7 f6: a LeRobot dataset's `videos/` moved away
+for a moment after discovery, 40 of 40 episodes were written without their cameras, exit 0, and the rerun called them
+done.
 """
 
 from __future__ import annotations

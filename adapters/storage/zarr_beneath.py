@@ -1,22 +1,13 @@
 """A Zarr folder read so that no open leaves it, whatever changes on disk between the check and the read (issue 58).
 
-`sealed.sealed_folder` refuses a store whose symlinks lead out of it when the store is opened, but zarr's
-`LocalStore` then opens each chunk by its path (`Path.read_bytes`, every link followed), so a link swapped in after
-the check (a chunk or an array folder replaced by a symlink to any file the worker can read) is read as data.
-`BeneathStore` is the `LocalStore` eidata opens folders with (`adapters.arrays.stores.open_store`): it holds a
-descriptor of the store's folder from its construction and opens every key relative to it, one component at a time,
-each with O_NOFOLLOW (`open_beneath`), so the kernel refuses to follow any link it was not shown. A link met on the
-way is read (`readlink` relative to its folder's descriptor) and followed by hand only when it stays inside the
-store, as `sealed_folder` keeps it; one leading out is `ReachesOutside` naming the key and the link. Every read
-(`get`, `get_partial_values`, `get_sync`: chunks and metadata alike), `exists`, `getsize` and the listings go through
-it. The same rule as Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose.
-
-A link target's `..` is folded by name (`a/link/../x` as `a/x`): a path the kernel would resolve otherwise is still
-opened beneath the store, never outside it. A key naming something other than a regular file or a folder (a FIFO
-that would block the read, a device) is refused. Cost: one `openat` per key component instead of one `open` of the
-whole path. Each key's open raises Python's "open" audit event with its whole path, as `open` would, so the
-per-file boundary (`adapters.isolated`) sees which file a parse failed in, and no file is read past the reading
-budget (`bounds.ask`: a chunk's stored bytes, a `.zattrs` or `zarr.json` zarr would read whole, sparse or not).
+`sealed.sealed_folder` checks a store's symlinks when it is opened, but zarr's `LocalStore` then opens each chunk by
+its path, every link followed, so a link swapped in after the check is read as data. `BeneathStore`, the `LocalStore`
+eidata opens folders with (`adapters.arrays.stores.open_store`), opens every key (reads, `exists`, `getsize`, the
+listings) relative to a descriptor of the store's folder held from its construction, by `beneath.open_beneath`: one
+`openat` per key component with O_NOFOLLOW (Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose), a link
+followed by hand only when it stays inside, a link target's `..` folded by name. Each key's open raises Python's "open"
+audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in, and
+no key is read past the reading budget (`bounds.ask`: a chunk's stored bytes, a `.zattrs` or `zarr.json` read whole).
 """
 
 from __future__ import annotations

@@ -3,23 +3,19 @@
 zarr-python hands a chunk's stored bytes to its compressor with no output limit: numcodecs' GZip reads the whole
 stream (`GzipFile.read()`), Zstd streams a frame of unknown size to its end, Blosc and LZ4 allocate the size their
 header states; a 3 MB chunk of an array declaring (50, 5) float32 took 3 GiB (reliability-6 N1-N3), and only the
-task's memory limit stopped it. Here one codec pipeline (`BoundedPipeline`, zarr's own batched pipeline with its
-decompressors replaced, set as zarr's pipeline by `use_bounded_pipeline`, which `open_store` calls before opening a
-store) decodes every chunk, Zarr v2 (`V2Codec`'s compressor) and v3 (its bytes-to-bytes codecs) alike, folders and
-zips alike, through `decode`, given the chunk's declared size (chunk shape x itemsize, plus the fixed bytes a
-checksum codec adds after it):
+task's memory limit stopped it. Here zarr's own batched pipeline with its decompressors replaced (`BoundedPipeline`,
+set by `use_bounded_pipeline`, which `open_store` calls) decodes every chunk, Zarr v2 and v3, folders and zips alike,
+through `decode`, given the chunk's declared size (chunk shape x itemsize, plus the bytes a checksum codec adds):
 
-- a stream (gzip, zlib, zstd, bz2, lzma) is inflated incrementally (`bounds.inflate`) and stopped one byte past the
-  declared size;
+- a stream (gzip, zlib, zstd, bz2, lzma) is inflated incrementally (`bounds.inflate`) and stopped one byte past it;
 - Blosc's and numcodecs LZ4's headers state the decoded size: held against the declared size before decoding, and
   the decoder writes no more than its header (c-blosc's `destsize`, `LZ4_decompress_safe`'s bound);
-- any other compressor (an image codec under a Diffusion Policy buffer) decodes as it does, then its output is held
-  against the declared size.
+- any other compressor (an image codec under a Diffusion Policy buffer) decodes, then its output is held against it.
 
 An output past the declared size is `TooLarge` naming the chunk's key, the codec and both sizes, never kept as its
-first bytes; a stream the decoder rejects is a ValueError naming the chunk too (`BoundedPipeline.read_batch` finds
-the chunk). Where nothing fixes the decoded size (object or variable-length data, v2 filters that change it, a
-compressor inside another), the reading budget `EIDATA_MAX_READ_BYTES` is the bound.
+first bytes; a stream the decoder rejects is a ValueError naming the chunk too. Where nothing fixes the decoded size
+(object or variable-length data, v2 filters that change it, a compressor inside another), the reading budget
+`EIDATA_MAX_READ_BYTES` is the bound.
 """
 
 from __future__ import annotations
@@ -218,8 +214,7 @@ class BoundedPipeline(BatchedCodecPipeline):
 
 
 def _named(e: _ChunkError, item: tuple[Any, ...]) -> Exception:
-    """`e` naming the chunk `item` reads (its store key); a shard's inner chunk has none: the shard names it, one
-    pipeline up."""
+    """`e` naming the chunk `item` reads (its key); a shard's inner chunk has none: the shard names it."""
     key = getattr(item[0], "path", None)
     return e if key is None else e.named(key)
 

@@ -1,15 +1,6 @@
-"""Small but faithful AgiBot World raw corpora: the real layout (the AgiBotWorld-Alpha HF card; any4lerobot
-`agibot2lerobot/agibot_utils/`), HDF5 keys, dtypes and quirks (the real file they were checked on is named in
-`adapters/agibot/proprio.py`).
-
-```
-task_info/task_<t>.json                                   list of episodes, not sorted (the writer reverses them)
-observations/<t>/<e>/videos/<cam>_color.mp4               h264 yuv420p, 30 fps (head/hand: 480x640 in reality)
-observations/<t>/<e>/depth/head_depth_<i>.png             optional, uint16 millimetres
-proprio_stats/<t>/<e>/proprio_stats.h5                    state/..., action/..., timestamp (int64 ns)
-parameters/<t>/<e>/camera/<cam>_intrinsic_params.json     {"intrinsic": {fx, fy, ppx, ppy, k1, k2, p1, p2, k3}}
-parameters/<t>/<e>/camera/<cam>_extrinsic_params_aligned.json   [{"extrinsic": {rotation_matrix, translation_vector}}]
-```
+"""Small but faithful AgiBot World raw corpora in the layout the adapter reads (`adapters/agibot/adapter.py`: the
+AgiBotWorld-Alpha HF card, any4lerobot `agibot2lerobot/agibot_utils/`), its HDF5 keys, dtypes and quirks (the real
+file they were checked on is named in `adapters/agibot/proprio.py`); head/hand videos are 480x640 in reality.
 
 Gripper as the real robot records it (`adapters/agibot/hands.py` has the sources): the command
 `action/*effector/position` is 0 = open, 1 = close, in open / close / open phases, and the state follows it a few
@@ -23,8 +14,8 @@ index is a strict subset, the other rows holding the state (`index_subset`, as i
 timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
 dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
 `state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
-task_info fields and `episode_status`. Bad input per episode (`EpisodeSpec.bad`): `action_longer`,
-`action/joint/position` with more rows than the state (the tests' other faults are
+task_info fields and `episode_status`; depth PNGs (uint16 mm). Bad input per episode (`EpisodeSpec.bad`):
+`action_longer`, `action/joint/position` with more rows than the state (the tests' other faults are
 `tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
 assumption (no official sample).
 """

@@ -1,17 +1,17 @@
 """Aria recordings (`recording.vrs`) with the streams `projectaria_tools` reads: the RGB camera and the time-code
 stream, written through `vrs_file.VrsWriter` with the maker's record layouts.
 
-- RGB camera, stream 214-1 (`RgbCameraRecordableClass`; projectaria_tools `core/data_provider/AriaStreamIds.h` labels
-  it "camera-rgb"): a configuration record `ImageSensorConfigRecordMetadata` and per frame a data record
-  `ImageSensorDataRecordMetadata` + one JPEG image block (`core/data_provider/data_layout/ImageSensorMetadata.h`,
-  labels and element types as declared there; `image_*` names are VRS's `DataLayoutConventions.h`). The record
-  timestamp is the frame's `capture_timestamp_ns` in seconds: the device clock.
+- RGB camera, stream 214-1 (`RgbCameraRecordableClass`; projectaria_tools `core/data_provider/AriaStreamIds.h`:
+  "camera-rgb"): a configuration record `ImageSensorConfigRecordMetadata` and per frame a data record
+  `ImageSensorDataRecordMetadata` + one JPEG image block (`core/data_provider/data_layout/ImageSensorMetadata.h`;
+  `image_*` names are VRS's `DataLayoutConventions.h`). The record timestamp is the frame's `capture_timestamp_ns` in
+  seconds: the device clock.
 - Time code, stream 285-1 (`TimeRecordableClass`): configuration `TimeSyncConfigRecordMetadata` with `mode`
   "TIMECODE" (the only mode `VrsDataProviderFactory::tryAddTimeSyncPlayer` keeps), and data records
   `TimeSyncDataRecordMetadata` pairing `monotonic_timestamp_ns` (device clock) with `real_timestamp_ns` (the time
   code); `TimeCodeMapper` interpolates linearly between pairs (`core/data_provider/TimeCodeMapper.cpp`).
-No `calib_json` file tag: the provider then has no device calibration (it only warns); HOT3D's calibration comes from
-MPS (`mps/slam/online_calibration.jsonl`)."""
+No `calib_json` file tag (the provider then only warns): HOT3D's calibration comes from MPS.
+"""
 
 from __future__ import annotations
 

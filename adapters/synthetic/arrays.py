@@ -1,11 +1,8 @@
 """Array recordings written as the makers' code writes them (the conventions are cited in adapters/arrays/layouts.yaml):
 a robomimic / LIBERO HDF5 file, for `make demo`'s `robomimic` source and the tests (the other layouts' writers, which
 only tests use: `tests/fixtures/writers/arrays.py`); never read as evidence of a convention, only of the reading of
-the layout.
-
-Motion is plausible (a smooth reach, the gripper closing and opening) and the images show the moving pattern of
-`synthetic_frame`, so the QA sees a moving arm in front of a changing picture. Bad input: `truncate`, a file cut to
-half its size (h5py cannot open it).
+the layout. Motion is plausible (a smooth reach, the gripper closing and opening) over `synthetic_frame` images. Bad
+input: `truncate`, a file cut to half its size (h5py cannot open it).
 """
 
 from __future__ import annotations

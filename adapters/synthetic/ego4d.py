@@ -1,16 +1,12 @@
 """Small but faithful Ego4D corpora: `v2/full_scale/<video_uid>.mp4`, `v2/clips/<clip_uid>.mp4`,
-`v2/annotations/narration.json` and `ego4d.json` (as `adapters/ego4d/adapter.py` reads them, with its sources).
+`v2/annotations/narration.json` and `ego4d.json`, as `adapters/ego4d/adapter.py` reads them (with its sources).
 
-`narration.json` is `{video_uid: {"narration_pass_1": {"narrations": [{"timestamp_sec", "timestamp_frame",
-"narration_text", "annotation_uid"}], "summaries": [{"start_sec", "end_sec", "summary_text", "annotation_uid"}]},
-"narration_pass_2": {...}}}`; texts use the `#C C ...` (camera wearer) / `#O ...` (other person) tags and `#unsure`.
-Quirks reproduced: one `annotation_uid` per annotation pass (not per narration), pass 2 not sorted by time.
-`ego4d.json` lists every video (`is_stereo`, `video_metadata.video_duration_sec`, `video_start_sec`, `fps`,
-`num_frames`) and clips (`video_start_sec`, `video_end_sec`), downloaded or not. Each `bad` label adds a video:
-`corrupt_video` an unreadable mp4, any other a good one for a test to damage. Frame `i` of video
-`v` is `adapters.synthetic.video.synthetic_frame(h, w, i, v.seed)` (clips keep the full video's frame numbering) so
-tests can compare pixels; a stereo video holds it as its left eye, side by side with a different right eye
-(`right_eye_frame`), in a double-width frame as Ego4D's `is_stereo` videos do.
+Quirks reproduced: `#C C ...` / `#O ...` tags and `#unsure` in the texts; one `annotation_uid` per annotation pass (not
+per narration), pass 2 not sorted by time. `ego4d.json` lists every video (`is_stereo`, `video_metadata`, `fps`,
+`num_frames`) and clips, downloaded or not. Each `bad` label adds a video: `corrupt_video` an unreadable mp4, any other
+a good one for a test to damage. Frame `i` of video `v` is `synthetic_frame(h, w, i, v.seed)` (clips keep the full
+video's frame numbering); a stereo video holds it as its left eye beside `right_eye_frame`, in a double-width frame as
+Ego4D's `is_stereo` videos do.
 
 `video_start_sec` writes the full-scale mp4s as Ego4D's canonical files are: time base 1/15360 and the first frame at
 pts `round(video_start_sec * 15360)` (323, i.e. 0.021 s, in the official "Examples Notebook"), while narration times

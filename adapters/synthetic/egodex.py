@@ -1,21 +1,17 @@
 """Small but faithful EgoDex corpora: `<split>/<task>/<idx>.hdf5` + `<idx>.mp4`, ARKit poses at 30 Hz (apple/ml-egodex
-`utils/data_utils.py`; `adapters/egodex/adapter.py` names the rest).
+`utils/data_utils.py`; the keys, attributes and geometry as `adapters/egodex/adapter.py` reads them, with its sources).
 
-Each HDF5 holds `camera/intrinsic` (3,3) float32, `transforms/<name>` (T,4,4) float32 for the camera and the 68 tracked
-joints (world_from_joint in the ARKit world frame, +y up), `confidences/<joint>` (T,) float32 and the string attributes
-(`llm_description`, `llm_description2`, `which_llm_description` "1"/"2" for reversible tasks, `llm_type`, `llm_verbs`,
-`llm_objects`, `task`, `environment`, `object`, `session_name`, `annotated`, `annotator_version`). The quirks are
-reproduced on demand: an old episode without `confidences/` and with `description` instead of the llm attributes, and
-one extra episode per `bad` label (`missing_camera`: no `transforms/camera`; `corrupt_video`: an unreadable mp4).
-Frames are `adapters.synthetic.video.synthetic_frame(h, w, t, seed)` so tests can compare decoded pixels with what
-was written.
+Each HDF5 holds `camera/intrinsic`, `transforms/<name>` (T,4,4) float32 for the camera and the 68 tracked joints,
+`confidences/<joint>` and the string attributes (`llm_description`, `llm_description2`, `which_llm_description`,
+`llm_type`, `llm_verbs`, `llm_objects`, `task`, `environment`, `object`, `session_name`, `annotated`,
+`annotator_version`). Quirks on demand: an old episode without `confidences/` and with `description` instead of the
+llm attributes, and one extra episode per `bad` label (`missing_camera`: no `transforms/camera`; `corrupt_video`: an
+unreadable mp4). Frames are `synthetic_frame(h, w, t, seed)`, so tests can compare pixels.
 
-Geometry as Apple's own code reads it (https://github.com/apple/ml-egodex, see `adapters/egodex/adapter.py`):
-`transforms/camera` is world_from_camera with OpenCV axes (x right, y down, looking along +z), and
-`inv(T_world_cam) @ T_world_joint` projected with `camera/intrinsic` alone lands the hands on the image. The wearer
-looks 30-40 degrees down from 1.5-1.7 m; both hands (an adult hand, `synthetic/hand.py`) are 35-50 cm in front of the
-eyes, below the line of sight, each on its own side, palm down, moving a few centimetres. Joint orientations are the
-fixture's own (the adapter uses only the joints' positions for keypoints).
+The wearer looks 30-40 degrees down from 1.5-1.7 m; both hands (an adult hand, `synthetic/hand.py`) are 35-50 cm in
+front of the eyes, below the line of sight, each on its own side, palm down, moving a few centimetres, so that
+`inv(T_world_cam) @ T_world_joint` projected with `camera/intrinsic` lands them on the image. Joint orientations are
+the fixture's own (the adapter uses only the joints' positions for keypoints).
 """
 
 from __future__ import annotations
@@ -99,9 +95,8 @@ def intrinsic_for(height: int, width: int) -> np.ndarray:
 
 
 def _hand_points() -> dict[str, np.ndarray]:
-    """The right hand's EgoDex joints (suffixes "Hand", "IndexFingerKnuckle", ...) in its own frame (x towards the
-    fingertips, y towards the thumb, z the back of the hand): the synthetic adult hand, with the four finger
-    metacarpals EgoDex also tracks midway up the palm."""
+    """The right hand's EgoDex joints ("Hand", "IndexFingerKnuckle", ...) in its own frame (x to the fingertips, y to
+    the thumb, z the back): the synthetic adult hand, plus the 4 metacarpals EgoDex tracks midway up the palm."""
     layout = hand_layout("right")
     out = {suffix: layout[name] for name, suffix in MANO21_FROM_EGODEX.items()}
     out |= {f"{finger}Metacarpal": 0.5 * out[f"{finger}Knuckle"] for finger in FINGERS[1:]}

@@ -1,14 +1,12 @@
 """Small egocentric video corpora as `adapters/egovideo` reads them: WebDataset shards laid out as Egocentric-10K's
 dataset card shows them (`factory_XXX/workers/worker_YYY/factoryXXX_workerYYY_partNN.tar`), each sample an mp4 and a
-json sidecar under one key (`factoryXXX_workerYYY_NNNNN.mp4` / `.json`), members in key order as webdataset's
-`TarWriter` writes them, plain ustar without compression. The json carries `duration_sec`, `fps`, `width`, `height`
-(field names are our assumption: no real sidecar was opened). Each good sample has a `.txt` caption. Optional: a json
-window (`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`), each in the last shard: `no_video` (json only),
-`corrupt_video` (mp4 bytes that are not a video), `bad_json` (a sidecar that is not JSON), `duplicate_member` (the
-same key's json twice in a row), `bad_window` (a window past the video's end); `corrupt_shard` adds a `.tar` that is
-not a tar. `intrinsics` puts a worker's `intrinsics.json` (bytes, as given) in its folder, keyed by the folder name
-(`worker_001`); `BUILDAI_INTRINSICS` is the example file of Build AI's dataset card. Frame `i` of sample `k` is
-`synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
+json sidecar under one key, members in key order as webdataset's `TarWriter` writes them, plain ustar. The json
+carries `duration_sec`, `fps`, `width`, `height` (field names are our assumption: no real sidecar was opened). Each
+good sample has a `.txt` caption. Optional: a json window (`start_sec`/`end_sec`), a gzip shard. Bad samples (`bad`,
+`BAD_CASES`), each in the last shard: `no_video` (json only), `corrupt_video`, `bad_json`, `duplicate_member` (the same
+key's json twice in a row), `bad_window` (past the video's end); `corrupt_shard` adds a `.tar` that is not a tar.
+`intrinsics` puts a worker's `intrinsics.json` (bytes, as given) in its folder, keyed by the folder name
+(`worker_001`). Frame `i` of sample `k` is `synthetic_frame(h, w, i, seed=k)`, so tests can compare pixels.
 """
 
 from __future__ import annotations

@@ -2,17 +2,15 @@
 `EPIC_100_validation.csv` and `EPIC_100_video_info.csv`, as the makers write them (see
 `adapters/epic_kitchens/adapter.py`).
 
-Reproduced: the upper-case `.MP4` of the download scripts; per-video fractional frame rates written as the real
-`video_info` prints them (59.9400599400599, 50.0, 29.97002997002997, 47.952047952047955, 90.0) with the matching mp4
-time bases (1001/60000 ...); EPIC-55 (`PXX_YY`) and extension (`PXX_1YY`) video ids; `HH:MM:SS.ff` timestamps and
-`HH:MM:SS.fff` narration timestamps; frame columns numbered from 1 at 60/s (EPIC-55) or 50/s (extension),
-`floor(t * rate)` as the real rows have them; `all_nouns` / `all_noun_classes` as Python list literals (quoted when
-they hold a comma); narrations in EPIC's style (`open drawer`, `still washing courgette`, `take carrots and`); the
-train file with a leading `uid` column and rows in narration order, the validation file without `uid`, sorted by
-`narration_id` as text. Frame `i` of a video is `synthetic_frame(h, w, i, seed)`, so tests can compare pixels.
-
-`corrupt_video` adds the demo's bad row: an extra train row for a video whose bytes are not an mp4, absent from
-video_info. The tests' bad rows are `tests/fixtures/corrupt.py` `write_epic_bad`'s.
+Reproduced: the upper-case `.MP4` of the download scripts; the real `video_info`'s fractional frame rates as it prints
+them (`VIDEOS`) with the matching mp4 time bases; EPIC-55 (`PXX_YY`) and extension (`PXX_1YY`) video ids;
+`HH:MM:SS.ff` timestamps and `HH:MM:SS.fff` narration timestamps; frame columns numbered from 1 at 60/s (EPIC-55) or
+50/s (extension), `floor(t * rate)` as the real rows have them; `all_nouns` / `all_noun_classes` as Python list
+literals (quoted when they hold a comma); narrations in EPIC's style (`NARRATIONS`); the train file with a leading
+`uid` column and rows in narration order, the validation file without `uid`, sorted by `narration_id` as text. Frame
+`i` of a video is `synthetic_frame(h, w, i, seed)`, so tests can compare pixels. `corrupt_video` adds the demo's bad
+row: an extra train row for a video whose bytes are not an mp4, absent from video_info (the tests' bad rows:
+`tests/fixtures/corrupt.py` `write_epic_bad`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Small HOT3D sequences in the release's folder layout, written as the maker's loaders read them
-(`adapters/hot3d/files.py`): `metadata.json`, `headset_trajectory.csv`, `mano_hand_pose_trajectory.jsonl`,
-`umetrack_hand_pose_trajectory.jsonl`, `umetrack_hand_user_profile.json`, `dynamic_objects.csv`, and the camera
-calibration (Aria: MPS `mps/slam/online_calibration.jsonl`; Quest 3: `camera_models.json`).
+(`adapters/hot3d/files.py` names the files, the camera calibration among them: Aria MPS, Quest 3 `camera_models.json`).
 
 Reproduced from the real samples (`hot3d/data_loaders/tests/data_sample/`): quaternions w first; UmeTrack
 `joint_angles` of 22 values (20 DoF + 2 zeros) and `hand_confidence`; MANO `pose` of 15 PCA coefficients and 10
@@ -17,12 +15,9 @@ hand (a right hand's wrist transform has its x column negated by the reader). Pe
   UmeTrack wrists' first positions (y 0.75, 0.32 m apart), moving a few cm, palms down (+y), fingers along the
   wearer's heading; its six objects' uids and first poses (y 0.72..0.77: the table), one of them sliding. A Y-up
   world, as the maker's viewer declares it (`adapters/hot3d/adapter.py` `WORLD_UP`).
-The UmeTrack profile and the synthetic MANO model of the tests are the same adult hand
-(`synthetic/hand.py`), so either source gives the same wrist and fingertips up to the MANO shape (betas).
-With `video`, each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`: the
-sensor binned to 352 px, its calibration scaled to match, frames on the ground truth's TIME_CODE through the
-recording's time-code stream). Quest 3 sequences get none (the adapter reads no Quest video).
-With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
+The UmeTrack profile and the tests' synthetic MANO model are the same adult hand (`synthetic/hand.py`). With `video`,
+each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`); Quest 3 sequences get
+none (the adapter reads no Quest video). With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
 """
 
 from __future__ import annotations
@@ -111,8 +106,7 @@ def camera_track(frames: int, fps: float = 30.0) -> np.ndarray:
 
 
 def hand_track(camera: np.ndarray, hand: int, fps: float = 30.0) -> np.ndarray:
-    """(T,4,4) a hand's wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm to its side, palm down, fingers
-    along the heading."""
+    """(T,4,4) a wrist in a Z-up world: 40-45 cm ahead of the camera, 12 cm aside, palm down, fingers ahead."""
     t = np.arange(len(camera)) / fps
     side = np.full_like(t, -0.12 if hand == 0 else 0.12)
     in_cam = np.stack([side, 0.14 + 0.01 * np.sin(t), 0.42 + 0.02 * np.sin(2 * t)], -1)
@@ -195,9 +189,8 @@ def write_hot3d(
     video: bool = False,
     unseen: dict[int, range] | None = None,
 ) -> Hot3DFixture:
-    """One Aria sequence (+ one Quest 3 sequence with `quest`, + the `bad_quaternion` one), under `root`; with
-    `video`, the good Aria sequences' `recording.vrs`; `unseen` (hand -> frames) leaves a hand out of those frames'
-    lines, as HOT3D annotates a hand only where it was seen."""
+    """One Aria sequence (+ a Quest 3 one with `quest`, + the `bad_quaternion` one) under `root`; `video`: the good
+    Aria ones' `recording.vrs`; `unseen` (hand -> frames): a hand left out there, as HOT3D annotates only seen hands."""
     root = Path(root)
     specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
     specs += [("P0099_bad00", "Aria", "bad_quaternion")] if bad_quaternion else []

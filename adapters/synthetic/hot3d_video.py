@@ -5,11 +5,11 @@ with its ground truth:
   sample's MPS clock, ~113585 s), running 20 ppm fast against the time code; the time-code stream pairs the two every
   100 ms from 1 s before the first frame to 1 s after the last. RGB frame k (30 Hz) has the TIME_CODE of ground-truth
   frame k; the recording starts `LEAD` frames before the ground truth and ends `LEAD` frames after it.
-- Pixels: the sensor's orientation (no rotation), `SIDE` x `SIDE` (the 1408 px RGB sensor binned by 4, its MPS
-  calibration scaled as projectaria_tools' `FisheyeRadTanThinPrism::scaleParams` does: f x s, c -> s (c + 0.5) - 0.5).
-  A background whose red grows to the right and green downwards, blue 40 + (3 k mod 210) (the frame's number), a
-  white disc where the left wrist projects and a black one where the right wrist does, through the Aria RGB fisheye
-  model (`schemas.camera_model.Fisheye624Camera`: projectaria_tools' `FisheyeRadTanThinPrism`, one focal length)."""
+- Pixels (`frame_image`): the sensor's orientation (no rotation), `SIDE` x `SIDE` (the 1408 px RGB sensor binned by 4,
+  its MPS calibration scaled as projectaria_tools' `FisheyeRadTanThinPrism::scaleParams` does: f x s, c -> s (c + 0.5)
+  - 0.5); the wrists projected through the Aria RGB fisheye model (`schemas.camera_model.Fisheye624Camera`:
+  projectaria_tools' `FisheyeRadTanThinPrism`, one focal length).
+"""
 
 from __future__ import annotations
 

@@ -4,13 +4,11 @@
 `meta/info.json` (v3 path templates, per-feature `fps`, `data_files_size_in_mb`, no `total_chunks` / `total_videos`),
 `meta/tasks.parquet` (a pandas frame indexed by the task string), `meta/episodes/chunk-000/file-000.parquet` (episode
 rows with `data/*`, `videos/<key>/*`, `dataset_from_index` / `dataset_to_index`, flattened `stats/<feature>/<stat>`),
-one `data/chunk-000/file-000.parquet` holding every episode's rows, and per camera one mp4 holding every episode: each
-episode is encoded on its own (libx264, yuv420p) and the files are concatenated by stream copy, as lerobot's converter
-does with ffmpeg's concat demuxer; `from_timestamp` is the running sum of episode durations. Deterministic for a seed.
-
-`tear_parquet` damages a v2.x dataset (one written by `ingest.lerobot.writer.LeRobotWriter`, or a copy of a real one,
-whatever spelling its path templates use) as the demo's bad LeRobot episode: an unreadable parquet. The other faults
-the LeRobot adapter must survive are the tests' (`tests/fixtures/corrupt.py` `inject_fault`).
+one data parquet for every episode's rows, and per camera one mp4 of every episode: each encoded on its own (libx264,
+yuv420p), then concatenated by stream copy, as lerobot's converter does with ffmpeg's concat demuxer;
+`from_timestamp` is the running sum of episode durations. `tear_parquet` damages a v2.x dataset (any spelling of its
+path templates) as the demo's bad LeRobot episode: an unreadable parquet (the tests' other faults:
+`tests/fixtures/corrupt.py` `inject_fault`).
 """
 
 from __future__ import annotations
@@ -83,9 +81,8 @@ def write_lerobot_v3(
     robot_type: str = "so100_follower",
     vectors: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WrittenV3:
-    """Write a v3.0 dataset; `names` are the state/action component names (default `joint_<i>`),
-    `vectors(episode, n)` gives an episode's (state, action) rows (default: random). `tests/fixtures/corrupt.py`
-    `break_lerobot_v3` damages one."""
+    """A v3.0 dataset; `names`: the state/action component names (default `joint_<i>`); `vectors(episode, n)`: an
+    episode's (state, action) rows (default random); `tests/fixtures/corrupt.py` `break_lerobot_v3` damages one."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     out = WrittenV3(root, fps, list(lengths), frames={k: [] for k in cameras})

@@ -1,22 +1,19 @@
 """Writer of small TFDS/RLDS builder directories, faithful to the real on-disk layout, for any OXE subset in the table.
 
-`write_rlds(root, "bridge")` writes `<root>/<dataset>/<version>/` with `dataset_info.json` and `features.json` shaped
-like real TFDS ones (the Octo Bridge sample's files are the model: FeaturesDict / Dataset / Tensor / Scalar / Image /
-Text classes, `filepathTemplate`, `shardLengths`, `numBytes`) and shards `<dataset>-<split>.tfrecord-XXXXX-of-YYYYY`
-whose records are framed with masked CRC32C and hold one flat `tf.train.Example` per episode, keyed as TFDS flattens
-them: `steps/<key>` (T x shape, float64 stored as float32, bool as int64, `zlib`-encoded tensors as one compressed
-byte string per step), one encoded JPEG/PNG per step and camera, one string per step for language,
-`episode_metadata/<name>` (and kuka's top-level `success`).
+`write_rlds(root, "bridge")` writes `<root>/<dataset>/<version>/` with `dataset_info.json` and `features.json`
+shaped like real TFDS ones (the Octo Bridge sample's files are the model) and shards
+`<dataset>-<split>.tfrecord-XXXXX-of-YYYYY` whose records are framed with masked CRC32C and hold one flat
+`tf.train.Example` per episode, keyed as TFDS flattens them: `steps/<key>` (T x shape, float64 stored as float32, bool
+as int64, `zlib`-encoded tensors as one compressed byte string per step), one encoded JPEG/PNG per step and camera,
+one string per step for language, `episode_metadata/<name>` (and kuka's top-level `success`).
 
-Every key comes from `adapters.oxe.subsets` (cameras, states, actions, language, skipped tensors such as language
-embeddings and depth, episode metadata), so each subset's builder carries that subset's native keys, with images and
-depth shrunk to `image_size`. Values follow each key's declared unit; grippers close and reopen once over their full
-native range. A camera with `bgr_at_shape` is stored BGR only when written at that shape: berkeley_autolab_ur5 at
+Every key comes from `adapters.oxe.subsets`, so each subset's builder carries that subset's native keys, with images
+and depth shrunk to `image_size`. Values follow each key's declared unit; grippers close and reopen once over their
+full native range. A camera with `bgr_at_shape` is stored BGR only when written at that shape: berkeley_autolab_ur5 at
 `image_size=(480, 640)` is the raw OXE copy (BGR wrist images), at `(256, 256)` the rlds_dataset_mod copy (RGB).
-Deterministic for a given seed. Quirk and fault switches:
-- `mark_last=False`: `is_last`/`is_terminal` never set (Octo's Bridge copy);
-- `blank_cameras`: cameras written as all-black frames (Bridge's padded `image_3`), while `has_image_*` stay 0;
-- `corrupt_crc=(split, i)`: one payload byte of episode i flipped (payload CRC mismatch, framing intact).
+Deterministic for a given seed. Quirk and fault switches: `mark_last=False` (`is_last`/`is_terminal` never set: Octo's
+Bridge copy); `blank_cameras` (all-black frames, `has_image_*` 0: Bridge's padded `image_3`); `corrupt_crc=(split,
+i)` (one payload byte of episode i flipped: payload CRC mismatch, framing intact).
 """
 
 from __future__ import annotations
@@ -83,9 +80,8 @@ def _gripper_cycle(steps: int) -> np.ndarray:
 
 
 def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarray:
-    """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, normalized commands
-    within [-1, 1], and grippers that close and reopen over their full native range (0..1, or taco_play's width
-    0..0.08 m)."""
+    """Plausible values for a native tensor: smooth walks, unit quaternions, one-hot terminate, commands in [-1, 1],
+    grippers closing and reopening over their native range (0..1, or taco_play's width 0..0.08 m)."""
     shape = (steps, *spec.shape)
     dtype = NP_DTYPES[spec.dtype]
     if spec.key.endswith("terminate_episode"):

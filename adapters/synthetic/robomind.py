@@ -3,12 +3,10 @@
 Layout and datasets follow x-humanoid-robomind.github.io `static/all_robot_h5_info.md` / `_v1.2.md` (groups, shapes,
 column meaning), images as the maker's reader decodes them (`static/quick_start.ipynb`): one JPEG per element of a
 variable-length uint8 dataset, encoded by `cv2.imencode` from a BGR array for Franka / UR (a normal JPEG) and from an
-RGB array for AgileX / Tien Kung (so cv2 decodes RGB); a `raw` switch stores raw HxWx3 buffers instead (the maker's
-fallback). Root attrs `compress`, `sim`. Joint trajectories are plausible teleoperation: each arm moves about a pose
-that holds the gripper in front of the robot, pointing down, and the gripper opens and closes.
-
-Bad input (`EpisodeSpec.bad`): `truncated`, the file cut to half its size (the tests' other faults are
-`tests/fixtures/corrupt.py` `break_robomind`).
+RGB array for AgileX / Tien Kung (so cv2 decodes RGB); `raw` stores raw HxWx3 buffers instead (the maker's fallback).
+Root attrs `compress`, `sim`. Joints move about a pose that holds the gripper in front of the robot, pointing down
+(`HOME`), and the gripper opens and closes. Bad input (`EpisodeSpec.bad`): `truncated`, the file cut to half its size
+(the tests' other faults are `tests/fixtures/corrupt.py` `break_robomind`).
 """
 
 from __future__ import annotations
@@ -160,8 +158,7 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
 def write_robomind(
     root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64), instructions: dict[str, str] | None = None
 ) -> dict[str, WrittenEpisode]:
-    """Every episode of `specs` under `root` (and the maker's `RoboMIND_v1_2_instr.csv` when `instructions`);
-    returns them by raw id."""
+    """Every episode of `specs` under `root` (+ `RoboMIND_v1_2_instr.csv` with `instructions`), by raw id."""
     root.mkdir(parents=True, exist_ok=True)
     if instructions:
         rows = [",task,instruction"] + [f'{i},{t},"{text}"' for i, (t, text) in enumerate(instructions.items())]

@@ -4,23 +4,21 @@
 Layout (facebookresearch/vrs `vrs/FileFormat.h`, `FileFormat.cpp`, `IndexRecord.h/.cpp`, `DescriptionRecord.cpp`,
 `Record.cpp`), every integer little-endian, structs packed:
 - FileHeader (80 bytes): magics "Visi" "onRe" ... "cord", creation id, header sizes, the index and description record
-  offsets, the first user record's offset (0: right after the description record, the original layout), format
-  "VRS1".
+  offsets, the first user record's offset (0: right after the description record), format "VRS1".
 - RecordHeader (32 bytes) before every record: its size (header included), the previous record's size, recordable
   type id, format version, timestamp (double seconds), instance id, record type (1 state, 2 configuration, 3 data),
   compression (0 none), uncompressed size (0 when not compressed).
 - The description record (type id 2, format version 2) right after the file header: per stream its "user" and "vrs"
-  tag maps, then the file tags; strings as uint32 length + bytes.
-- The user records, in timestamp order.
+  tag maps, then the file tags; strings as uint32 length + bytes. Then the user records, in timestamp order.
 - The classic index record (type id 1, format version 2) at the end: the stream ids (int32 type, uint16 instance),
   then per record (double timestamp, uint32 size on disk, uint8 record type, stream id).
 
 Record contents follow `RecordFormat` / `DataLayout` (`vrs/RecordFormat.cpp`, `vrs/DataLayout.cpp/.h`): a stream's vrs
 tags `RF:<Type>:<version>` give each record kind's content blocks ("data_layout/size=72+image/jpg"), and
-`DL:<Type>:<version>:<block>` the JSON description of each DataLayout block (`{"data_layout": [{"name", "type",
-"offset" | "index"}]}`, fixed-size pieces first). A DataLayout block on disk is the fixed-size values in that order,
-then one (uint32 offset, uint32 length) entry per variable-size piece, then the variable-size bytes (a string is its
-raw bytes)."""
+`DL:<Type>:<version>:<block>` the JSON description of each DataLayout block (fixed-size pieces first). A DataLayout
+block on disk is the fixed-size values in that order, then one (uint32 offset, uint32 length) entry per variable-size
+piece, then the variable-size bytes (a string is its raw bytes).
+"""
 
 from __future__ import annotations
 

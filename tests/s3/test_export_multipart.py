@@ -12,7 +12,8 @@ from pathlib import Path
 
 from adapters.storage.multipart import incomplete_uploads
 from adapters.storage.objects import exists
-from adapters.storage.tree import CLAIMS, MARKER, BucketTree
+from adapters.storage.publish import CLAIMS_DIR
+from adapters.storage.tree import MARKER, BucketTree
 from adapters.storage.urls import filesystem
 from schemas.storage import StorageOptions
 from tests.s3.server import S3Server
@@ -41,7 +42,7 @@ def test_a_large_file_goes_in_parts_and_is_kept_or_replaced_whole(s3: S3Server, 
     url = f"s3://out/{prefix}/export"
     fs, _ = filesystem(url, options)
     first, second = (random.Random(seed).randbytes(2 * PART + 4321) for seed in ("first", "second"))
-    key, claim = f"out/{prefix}/export/ds/{BIG}", f"out/{prefix}/export/ds/{CLAIMS}/{BIG}"
+    key, claim = f"out/{prefix}/export/ds/{BIG}", f"out/{prefix}/export/ds/{CLAIMS_DIR}/{BIG}"
 
     def stored(k: str) -> bytes:
         fs.invalidate_cache()
@@ -60,7 +61,7 @@ def test_a_large_file_goes_in_parts_and_is_kept_or_replaced_whole(s3: S3Server, 
 
         target.put_file("ds", _write(target, GONE, first))  # a second large file, left out of the next tree
         # a stale claim over no object (a run killed after its claim, before its completion) does not block others
-        fs.pipe_file(f"out/{prefix}/export/ds/{CLAIMS}/{STALE}", b'{"sha256": "0", "size": 1}')
+        fs.pipe_file(f"out/{prefix}/export/ds/{CLAIMS_DIR}/{STALE}", b'{"sha256": "0", "size": 1}')
         target.put_file("ds", _write(target, STALE, second))
         assert stored(f"out/{prefix}/export/ds/{STALE}") == second and target.stats.put == 3
 
@@ -80,7 +81,7 @@ def test_a_large_file_goes_in_parts_and_is_kept_or_replaced_whole(s3: S3Server, 
         assert stored(key) == second and exists(fs, claim)  # the tree's file and its claim stay
         for rel in (GONE, STALE):
             assert not exists(fs, f"out/{prefix}/export/ds/{rel}")
-            assert not exists(fs, f"out/{prefix}/export/ds/{CLAIMS}/{rel}")
+            assert not exists(fs, f"out/{prefix}/export/ds/{CLAIMS_DIR}/{rel}")
         assert stored(f"out/{prefix}/export/ds/{MARKER}") == b"fp2"
         assert incomplete_uploads(fs, f"out/{prefix}") == []
 
