@@ -144,7 +144,10 @@ def _literal_defaults(path: Path) -> list[tuple[str, object]]:
             continue
         name = getattr(node.func, "id", getattr(node.func, "attr", ""))
         if name == "Arg" and len(node.args) == 2 and isinstance(node.args[1], ast.Dict):
-            flag = ast.literal_eval(node.args[0])[0]
+            try:
+                flag = ast.literal_eval(node.args[0])[0]
+            except ValueError:  # a flag made from a table (`catalog.bounded.OPTIONS`): its default is still seen
+                flag = ast.unparse(node.args[0])
             pairs = [
                 (k, v)
                 for k, v in zip(node.args[1].keys, node.args[1].values, strict=True)
