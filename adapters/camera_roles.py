@@ -13,20 +13,19 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 
 # A Camera value; `wrist`: the side the name says (`wrist_side`); `none`: no canonical camera, rules stop here.
 Role = Literal["head", "wrist_left", "wrist_right", "third_person", "wrist", "none"]
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
-class Rule(BaseModel):
+class Rule(Frozen):
     """A role for the names one of whose words is in `words`, or which one of `globs` matches (lower-cased)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Role
     globs: tuple[str, ...] = ()
@@ -44,10 +43,8 @@ class Rule(BaseModel):
         return not words.isdisjoint(self.words) or any(fnmatchcase(name, g.lower()) for g in self.globs)
 
 
-class RoleTable(BaseModel):
+class RoleTable(Frozen):
     """`camera_roles.yaml`: the rules, first match wins."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: tuple[Rule, ...]
 

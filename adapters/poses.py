@@ -12,20 +12,17 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 from scipy.spatial.transform import Rotation
 
 from adapters.base import HandTrack, Stream
+from schemas.frozen import Frozen
 
 RotationUnit = Literal["quat_xyzw", "quat_wxyz", "axis_angle", "euler_xyz"]
 ROTATION_WIDTH = {"quat_xyzw": 4, "quat_wxyz": 4, "axis_angle": 3, "euler_xyz": 3}
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Pick(_Data):
+class Pick(Frozen):
     """Values of one stream: the whole of `key`, or the elements `names` names (in that order), or `index`
     [start, end). A bare string is a whole key."""
 
@@ -66,7 +63,7 @@ class Pick(_Data):
         return v
 
 
-class PoseHand(_Data):
+class PoseHand(Frozen):
     """One hand's recorded end-effector pose and gripper: a `position` and a `rotation`, or one `pose` array holding
     both (x, y, z, then the rotation: a UR's TCP pose); `command`, a recorded target pose (x, y, z first) whose
     tracking of the motion goes to the notes."""

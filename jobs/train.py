@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from adapters.storage.corpus import where_text
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
+from schemas.frozen import Frozen
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
@@ -71,11 +72,9 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
 )
 
 
-class EvalJob(BaseModel):
+class EvalJob(Frozen):
     """`eidata eval`: open-loop metrics of a checkpoint on a manifest's split; the defaults of
     `training.evaluate.evaluate`, which takes every one of them."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     checkpoint: Path = Field(description="a training checkpoint (.pt)")
     manifest: str = Field(

@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import Field, RootModel
 
 from adapters.arrays.layouts import FromFile, attr_value
 from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 
 DECLARE = (
     "declare the robot in the job spec's `robots:` section (its URDF, joints, end-effector link) and name it under "
@@ -19,10 +20,8 @@ DECLARE = (
 )
 
 
-class RobotTable(BaseModel):
+class RobotTable(Frozen):
     """Where a file names its robot, and the robots it may name."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     attr: str
     json_path: tuple[str, ...] = Field((), alias="json")

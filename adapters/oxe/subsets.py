@@ -37,10 +37,11 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
+from schemas.frozen import Frozen
 from schemas.tiers import QualityTier
 
 TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "string"]
@@ -50,11 +51,7 @@ ACTION_PREFIXES = ("action:", "action/", "action_dict/")  # action streams as em
 NORMALIZED = "normalized"  # a command scaled to about [-1, 1] by the robot stack (see each doc for the scale)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Part(_Frozen):
+class Part(Frozen):
     """A slice `[start, stop)` of a native vector with its own meaning and unit (e.g. EEF xyz inside `state`)."""
 
     name: str
@@ -74,7 +71,7 @@ class Part(_Frozen):
         return self
 
 
-class StreamSpec(_Frozen):
+class StreamSpec(Frozen):
     """One native per-step tensor under `steps/`. With `parts`, the adapter emits one `Stream` per part."""
 
     key: str = Field(description="flattened key under steps/, e.g. 'observation/state' or 'action/world_vector'")
@@ -106,7 +103,7 @@ class StreamSpec(_Frozen):
         return self
 
 
-class CameraSpec(_Frozen):
+class CameraSpec(Frozen):
     """An RGB camera stored as one encoded image per step (`bytes_list`)."""
 
     key: str = Field(description="flattened key under steps/, e.g. 'observation/image_0'")
@@ -125,7 +122,7 @@ class CameraSpec(_Frozen):
         return self.bgr_at_shape is not None and tuple(shape) == self.bgr_at_shape
 
 
-class TextSpec(_Frozen):
+class TextSpec(Frozen):
     """A per-step text feature (one string per step)."""
 
     key: str
@@ -133,7 +130,7 @@ class TextSpec(_Frozen):
     doc: str = ""
 
 
-class MetaSpec(_Frozen):
+class MetaSpec(Frozen):
     """An episode-level feature: `episode_metadata/<name>` or a top-level key such as kuka's `success`."""
 
     key: str = Field(description="full flattened key, e.g. 'episode_metadata/file_path' or 'success'")
@@ -141,7 +138,7 @@ class MetaSpec(_Frozen):
     doc: str = ""
 
 
-class ActionEncoding(_Frozen):
+class ActionEncoding(Frozen):
     """How a subset's action is encoded, as its maker's code reads it: which action streams are per-step deltas
     (accumulated over each 0.1 s when resampled, `adapters.base.Stream.relative`); every other action stream is
     absolute (sampled). `why` cites the code (repo, file:line@commit) and goes to the lineage."""
@@ -162,7 +159,7 @@ class ActionEncoding(_Frozen):
         return self
 
 
-class OXESubset(_Frozen):
+class OXESubset(Frozen):
     """Everything the adapter needs to know about one OXE dataset beyond what `features.json` says."""
 
     name: str
@@ -224,7 +221,7 @@ class OXESubset(_Frozen):
         return camera_roles(keys, {c.key: c.canonical for c in self.cameras})
 
 
-class _SubsetsFile(_Frozen):
+class _SubsetsFile(Frozen):
     shared: dict[str, object] = Field(default_factory=dict, description="YAML anchors the entries reuse")
     subsets: tuple[OXESubset, ...]
 

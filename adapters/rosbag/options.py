@@ -9,19 +9,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from adapters.base import AdapterOptions
 from schemas.canonical import Camera
+from schemas.frozen import Frozen
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier
 
 
-class EpisodeCut(BaseModel):
+class EpisodeCut(Frozen):
     """How a bag becomes episodes: the whole bag, one per span a marker topic opens, fixed windows, or the stretches
     between silences longer than `gap_s`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     by: Literal["bag", "topic", "window", "gap"] = "bag"
     topic: str | None = Field(
@@ -42,10 +41,8 @@ class EpisodeCut(BaseModel):
         return self
 
 
-class EefPose(BaseModel):
+class EefPose(Frozen):
     """The end effector as the bag's TF tree (or a PoseStamped topic) gives it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     frame: str | None = Field(None, description="TF child frame of the end effector (e.g. ee_gripper_link)")
     base: str | None = Field(None, description="TF frame the pose is expressed in (e.g. base_link)")
@@ -59,10 +56,8 @@ class EefPose(BaseModel):
         return self
 
 
-class Gripper(BaseModel):
+class Gripper(Frozen):
     """A gripper opening from one numeric field of a topic, linear between the closed and open values."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     topic: str
     component: str = Field(description="the native component: a JointState joint name or a field path (data)")
@@ -76,12 +71,10 @@ class Gripper(BaseModel):
         return self
 
 
-class ArrayJoints(BaseModel):
+class ArrayJoints(Frozen):
     """Joints a robot records as an unnamed numeric array in a message of its own (Kuavo's `kuavo_msgs/sensorsData`
     `joint_data.joint_q`): the array's components named as the embodiment's native joints, read as JointState
     positions are. `names` is a list from index `start`, or {index: name}."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     topic: str
     field: str = Field(description="the array's field path in the message, as the natives name it (joint_data.joint_q)")

@@ -23,11 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ingest.lerobot.video import unbounded_encoder_waits
 from jobs.runtime.retry import READING_DIR, marker_key
 from schemas.corpus import JOB_DIR
+from schemas.frozen import Frozen
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,12 @@ HUNG_DIR = "hung"  # under <output>/job/: one marker per attempt that passed its
 TIMEOUT_CLASS = "EncoderTimeout"
 
 
-class TaskDeadline(BaseModel):
+class TaskDeadline(Frozen):
     """How long an episode's write stage may take: `base_s` plus its pixels at conservative rates.
 
     The rates are about 25x below what one loaded core of the benchmark VM does (BENCHMARKS.md, "Codec settings":
     SVT-AV1 preset 12 encodes 13.5 Mpx/s per core at 224x224; decoding runs at 50-300 Mpx/s), so only a stall, not
     a slow machine, reaches them: a 300-frame 224x224 episode decoded from 480x640 at 30 fps gets 60 + 30 + 55 s."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="False: no deadline (a hung encoder then stalls its task forever)")
     base_s: float = Field(60.0, gt=0, description="seconds every episode gets (start-up, parquet, stats)")

@@ -29,11 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from adapters.storage.faults import environment_fault
 from adapters.storage.stalls import say
 from schemas.corpus import JOB_DIR
+from schemas.frozen import Frozen
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,8 @@ DIED_DIR = "died"  # under <output>/job/: one marker per episode whose worker di
 READING_DIR = "reading"  # under <output>/job/: per attempt, the source file it is reading (`reading_note`)
 
 
-class EnvironmentRetry(BaseModel):
+class EnvironmentRetry(Frozen):
     """How long an error of the environment is waited out before it ends the job."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     retries: int = Field(5, ge=0, description="tries after the first one; 0: the first such error ends the job")
     backoff_s: float = Field(1.0, ge=0, description="wait before the first retry, doubled before each next one")

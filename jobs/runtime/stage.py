@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
 from adapters.storage.digests import CatalogError
@@ -53,6 +53,7 @@ from jobs.runtime.ray_pool import (
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR
+from schemas.frozen import Frozen
 from schemas.storage import StorageOptions
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,8 @@ R = TypeVar("R")
 MAX_BLOCKS = 20_000  # input blocks of a few rows each: parallel CPU tasks without one object per row on huge corpora
 
 
-class RayRun(BaseModel):
+class RayRun(Frozen):
     """Where a job's Ray runs; not part of the job (the same job runs embedded or on a cluster)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     address: str | None = Field(None, description="an existing Ray cluster (default: embedded Ray)")
 
@@ -83,10 +82,8 @@ CorpusRoot = Annotated[
 ]
 
 
-class RayJob(BaseModel):
+class RayJob(Frozen):
     """The placement of a job whose model runs on Ray actors (`placement_options` gives its flags)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     device: Device = Field("auto", description="auto: cuda when Ray has GPUs")
     actors: int | None = Field(None, gt=0, description="model actors (default: one per GPU, or 1 on CPU)")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
@@ -52,6 +52,7 @@ from jobs.runtime.stage import Stage, Usage
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
+from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import MANIFEST_JSON, entries_file
@@ -295,12 +296,10 @@ def _resized(plan: ExportPlan) -> str:
     return f"; {line}" if line else ""
 
 
-class V30ExportJob(BaseModel):
+class V30ExportJob(Frozen):
     """One `eidata export --format lerobot-v3` run; ROOT, --out and --cameras are the export command's own flags
     (`jobs/cli.py`, `jobs.export.lingbot.job.OPTIONS`), read into `root`, `out` and `cameras`; ROOT and --out may be
     bucket URLs (kept as text)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     root: PathOrUrl
     out: PathOrUrl
