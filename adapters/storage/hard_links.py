@@ -106,13 +106,18 @@ def _identity(st: os.stat_result) -> str:
 def note_linked(corpus_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
     """The corpus at `corpus_root` notes, before linking its file `path` into an export, that it links it out: the
     other way round from the export's record, so an ingest of the corpus itself (a LeRobot source) reads the file
-    whose other name is the export's. An OSError (a corpus the export cannot write) is the caller's: copy instead."""
-    line = _identity(os.stat(path)) + "\n"
-    folder = os.path.join(corpus_root, os.path.dirname(LINKED))
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(corpus_root, LINKED), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    whose other name is the export's. A file noted already is not noted again (an export run twice, or into two
+    folders, adds nothing). An OSError (a corpus the export cannot write) is the caller's: copy instead."""
+    line = _identity(os.stat(path))
+    log = os.path.join(corpus_root, LINKED)
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, line.encode())  # one short append: whole, whatever else appends at once
+        seen = _noted(log, fd)
+        if line in seen:
+            return
+        os.write(fd, (line + "\n").encode())  # one short append: whole, whatever else appends at once
+        _notes[log] = (_identity(os.fstat(fd)), seen | {line})  # not read again for the export's next file
     finally:
         os.close(fd)
 

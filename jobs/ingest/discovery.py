@@ -256,21 +256,7 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
         forget_reading(spec.output, discovery_uid(s))  # a killed run's notes name no death of this one
     refs = {s.name: submit(s, {}) for s in spec.sources}
     for s in spec.sources:
-        work, refused = works[s.name], {}
-        while True:
-            try:
-                res = ray.get(refs[s.name])
-                break
-            except Exception as e:  # the discovery task itself died past its retries
-                res, cause = e, environment_fault(e)
-                file = killed_by(spec.output, discovery_uid(s), par.task_retries + 1) if cause else None
-                if file is None or file in refused or len(refused) >= MAX_REFUSED:
-                    break
-                refused[file] = f"its discovery's worker died reading it on each of {par.task_retries + 1} attempts"
-                refused[file] += f" ({cause})"
-                log.warning("source %s: discovery again, %s refused: %s", s.name, file, refused[file])
-                forget_reading(spec.output, discovery_uid(s))
-                refs[s.name] = submit(s, refused)
+        res = _answer(spec, s, refs[s.name], submit)
         if isinstance(e := res, Exception):
             if (cause := environment_fault(e)) is not None:
                 plan.deferred[s.name] = f"its discovery task died on each of its attempts ({cause})"
@@ -288,8 +274,29 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
         if res["error"] is not None:
             plan.errors.append(QuarantineRow.model_validate(res["error"]))
         if res["todo"]:
-            plan.files[s.name] = work
+            plan.files[s.name] = works[s.name]
     return plan
+
+
+def _answer(spec: JobSpec, source: SourceSpec, ref: Any, submit: Callable[..., Any]) -> dict[str, Any] | Exception:
+    """What `source`'s discovery task `ref` answered, or the error it died of past its retries; while each of its
+    attempts died reading the same file, `submit`ted again with that file refused too (`discover_all`)."""
+    import ray
+
+    tries = spec.parallelism.task_retries + 1
+    refused: dict[str, str] = {}
+    while True:
+        try:
+            return ray.get(ref)
+        except Exception as e:  # the discovery task itself died past its retries
+            cause = environment_fault(e)
+            file = killed_by(spec.output, discovery_uid(source), tries) if cause else None
+            if file is None or file in refused or len(refused) >= MAX_REFUSED:
+                return e
+            refused[file] = f"its discovery's worker died reading it on each of {tries} attempts ({cause})"
+            log.warning("source %s: discovery again, %s refused: %s", source.name, file, refused[file])
+            forget_reading(spec.output, discovery_uid(source))
+            ref = submit(source, refused)
 
 
 def read_work(source: SourceSpec, path: Path) -> Iterator[WorkItem]:

@@ -117,6 +117,10 @@ def test_the_corpus_itself_ingested_after_an_export_linked_its_files_is_read(
     assert len(refs) == 2 and all(r.error is None for r in refs), [r.error for r in refs]
     with fenced(ds):
         assert sorted(len(next(iter(adapter.read(r).states.values())).values) for r in refs) == [5, 6]
+    noted = (corpus / LINKED).read_text().splitlines()
+    assert len(noted) == len(set(noted)) == 2  # one line per linked parquet
+    assert main(["export", str(corpus), "--format", "gr00t", "--out", str(tmp_path / "again")]) == 0
+    assert (corpus / LINKED).read_text().splitlines() == noted  # the same files linked again: noted once
     # a copy of the corpus whose parquet is an outside file's other name (c01), its log copied along
     root = tmp_path / "corpus"
     shutil.copytree(corpus, root, ignore=shutil.ignore_patterns("*.parquet"))
