@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from adapters.base import RawEpisode
+from adapters.storage.atomic import undo_on_error
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import stage_canonical, with_lineage
 from ingest.episode import CanonicalEpisode, Canonicalized, Judged
@@ -141,11 +142,8 @@ def cameras_judged(
 ) -> tuple[CanonicalEpisode, StagedEpisode]:
     """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage; raises
     `BehaviourRejected` for a finding that quarantines it, its staged folder removed."""
-    try:
+    with undo_on_error(lambda: shutil.rmtree(staged.stage_dir, ignore_errors=True)):
         judged = judging.judge_cameras(ep, frames)
-    except BaseException:
-        shutil.rmtree(staged.stage_dir, ignore_errors=True)
-        raise
     return judged, with_lineage(staged, judged)
 
 

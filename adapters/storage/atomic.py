@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
@@ -64,3 +65,13 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
 
 def write_text_atomic(path: Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def undo_on_error(undo: Callable[[], object]) -> Iterator[None]:
+    """`undo()` when the block raises anything (KeyboardInterrupt, a generator closed, included), then the raise."""
+    try:
+        yield
+    except BaseException:
+        undo()
+        raise

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.lease import Lease
 from adapters.storage.multipart import PartPlan, abort_uploads
 from adapters.storage.objects import list_keys, list_prefixes, put_changed
@@ -72,7 +73,7 @@ class BucketOutput:
     def open(self) -> list[str]:
         """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
         self.lease.acquire()
-        try:
+        with undo_on_error(self.lease.release):
             garbage = abort_uploads(self.fs, self.path)  # a dead job's incomplete uploads, datasets without records too
             datasets = self.datasets()
             for rel in datasets:
@@ -83,9 +84,6 @@ class BucketOutput:
             for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
                 self.fs.rm_file(key)
             return garbage
-        except BaseException:
-            self.lease.release()
-            raise
 
     def rebuild(self, datasets: Iterable[str], tops: Iterable[str], *, episodes: bool = False) -> Path:
         """The scratch made again from the bucket: each of `datasets` its meta derived from its records (`episodes`:

@@ -20,6 +20,8 @@ from typing import Any
 
 from upath import UPath
 
+from adapters.storage.atomic import undo_on_error
+
 EVENT = "eidata.open"  # args: (the file's path or URL, whether the library failed inside)
 
 
@@ -56,8 +58,5 @@ def declare(where: str) -> None:
 def declared(where: str) -> Iterator[None]:
     """`where` handed to a library: declared on entry, and again as the one that failed if the block raises."""
     declare(where)
-    try:
+    with undo_on_error(lambda: sys.audit(EVENT, where, True)):
         yield
-    except BaseException:
-        sys.audit(EVENT, where, True)
-        raise

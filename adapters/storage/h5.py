@@ -18,6 +18,7 @@ from typing import Any
 
 import h5py
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.location import Where, readable
 from adapters.storage.reads import FileWrapper
 from adapters.storage.sealed import h5_objects, sealed_h5
@@ -70,21 +71,15 @@ def open_h5(where: Where, **kwargs: Any) -> h5py.File:
         with stack:
             f = h5py.File(src, "r", **kwargs)
         return _sealed(f, str(where))
-    try:
+    with undo_on_error(stack.close):
         f = _ObjectH5File(_PausedCollector(src), "r", **kwargs)
-    except BaseException:
-        stack.close()
-        raise
     f._stack, f.source = stack, src
     return _sealed(f, str(where))
 
 
 def _sealed(f: h5py.File, name: str) -> h5py.File:
-    try:
+    with undo_on_error(f.close):
         sealed_h5(f, name)
-    except BaseException:
-        f.close()
-        raise
     return f
 
 

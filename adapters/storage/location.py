@@ -32,6 +32,7 @@ from upath import UPath
 from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import register_implementation
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.beneath import held
 from adapters.storage.declared import declare, declared
 from adapters.storage.faults import environment_fault
@@ -70,11 +71,8 @@ class _ObjectDoors:
 
 
 def _declared(f: Any, loc: UPath) -> Any:
-    try:
+    with undo_on_error(f.close):
         declare(str(loc))  # a file refused by the boundary is refused here
-    except BaseException:
-        f.close()
-        raise
     return f
 
 

@@ -27,11 +27,13 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import fsspec
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.commit_log import CommitConflictError
 from adapters.storage.objects import conditional, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
@@ -96,12 +98,9 @@ def put_file_if_absent(
     retries = 4
     for attempt in range(retries):
         upload = fs.call_s3("create_multipart_upload", Bucket=bucket, Key=name)["UploadId"]
-        try:
+        with undo_on_error(partial(_abort, fs, bucket, name, upload)):
             parts, digest = _send_parts(fs, bucket, name, upload, Path(path), plan)
             created = _complete(fs, bucket, name, upload, parts) if _claimed(fs, claim, digest) else False
-        except BaseException:
-            _abort(fs, bucket, name, upload)
-            raise
         if created is not True:  # another's key (claim or 412) or raced (409): the parts are ours to drop
             _abort(fs, bucket, name, upload)
         if created is not None:
@@ -130,15 +129,12 @@ def _send_parts(
         pending: deque[Future[dict[str, Any]]] = deque()
         for number, (offset, length) in enumerate(plan.parts(size), start=1):
             _SLOTS.acquire()  # released once the part is sent: a process holds at most PROCESS_PARTS parts
-            try:
+            with undo_on_error(_SLOTS.release):
                 body = f.read(length)
                 if len(body) != length:
                     raise OSError(f"{path}: {len(body)} bytes at {offset}, {length} expected (changed while put)")
                 sha.update(body)
                 pending.append(pool.submit(_send_slotted_part, fs, bucket, name, upload, number, body))
-            except BaseException:
-                _SLOTS.release()
-                raise
             while len(pending) >= plan.concurrency:
                 done.append(pending.popleft().result())
         done += [p.result() for p in pending]

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_stream
 
 T = TypeVar("T")
@@ -83,7 +84,7 @@ class Cache:
             if (found := self.lookup(name)) is not None:
                 return found
             time.sleep(0.02)
-        try:
+        with undo_on_error(lambda: tmp.unlink(missing_ok=True)):
             fd = os.open(tmp, os.O_WRONLY)
             try:
                 write(fd)
@@ -94,9 +95,6 @@ class Cache:
             final = self.root / name
             with self._locked():
                 os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         self._log(size if fetched is None else fetched, what)
         return final
 

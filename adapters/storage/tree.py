@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.storage.atomic import undo_on_error
 from adapters.storage.bucket_output import BucketOutput
 from adapters.storage.hard_links import RECORD
 from adapters.storage.multipart import HASH_BLOCK, abort_uploads, holds, put_final
@@ -106,11 +107,8 @@ class Tree:
         _clear_partials(final)
         tmp = final.with_name(f".{final.name}{PARTIAL}{uuid.uuid4().hex[:12]}")
         tmp.mkdir()
-        try:
+        with undo_on_error(lambda: shutil.rmtree(tmp, ignore_errors=True)):
             yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         if final.exists():  # an outdated tree: swap by rename, then drop the old one
             old = final.with_name(f".{final.name}{PARTIAL}old-{uuid.uuid4().hex[:12]}")
             os.rename(final, old)
@@ -226,11 +224,8 @@ class BucketTree(Tree):
         shutil.rmtree(local, ignore_errors=True)
         local.mkdir(parents=True)
         self.begin(tree, retract)
-        try:
+        with undo_on_error(lambda: shutil.rmtree(local, ignore_errors=True)):
             yield local
-        except BaseException:
-            shutil.rmtree(local, ignore_errors=True)
-            raise
         self.finish(tree, last)
 
     def begin(self, tree: str, retract: Sequence[str]) -> None:

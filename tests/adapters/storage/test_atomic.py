@@ -14,6 +14,7 @@ from adapters.storage.atomic import (
     is_temp_path,
     remove_temp_files,
     temp_path,
+    undo_on_error,
     write_text_atomic,
 )
 
@@ -75,3 +76,13 @@ def test_remove_temp_files_removes_only_temp_files(tmp_path: Path) -> None:
     assert remove_temp_files(tmp_path) == sorted(temps)
     assert sorted(tmp_path.iterdir()) == sorted([*keep, folder_alike])
     assert remove_temp_files(tmp_path / "missing") == []
+
+
+def test_undo_on_error_undoes_only_a_block_that_raises_and_reraises_it() -> None:
+    undone: list[str] = []
+    with undo_on_error(lambda: undone.append("clean")):
+        pass
+    assert undone == []
+    with pytest.raises(KeyboardInterrupt), undo_on_error(lambda: undone.append("interrupted")):
+        raise KeyboardInterrupt  # not an Exception: undone all the same
+    assert undone == ["interrupted"]
