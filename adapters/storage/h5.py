@@ -31,7 +31,7 @@ _was_enabled = False
 class _PausedCollector(FileWrapper):
     """A file object whose reads run with the cyclic garbage collector paused (see the module's doc)."""
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         global _paused, _was_enabled
         with _pause_lock:
             if _paused == 0:

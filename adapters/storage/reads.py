@@ -43,7 +43,7 @@ class ReadMeter:
 
 
 class FileWrapper(io.RawIOBase):
-    """A seekable binary file object over another; subclasses change `_read`."""
+    """A seekable binary file object over another; subclasses change `read`."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -54,14 +54,11 @@ class FileWrapper(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         return self.inner.read(size)
 
-    def read(self, size: int = -1) -> bytes:
-        return self._read(size)
-
     def readinto(self, b: Any) -> int:
-        data = self._read(len(b))
+        data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
 
@@ -83,7 +80,7 @@ class CountingFile(FileWrapper):
         super().__init__(inner)
         self.meter = meter
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         data = self.inner.read(size)
         self.meter.used += len(data)
         return data
@@ -92,7 +89,7 @@ class CountingFile(FileWrapper):
 class _LocalCounted(CountingFile):
     """A local file whose reads from disk count as fetched (the reference for bytes fetched per byte used)."""
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         data = self.inner.read(size)
         self.meter.fetched += len(data)
         self.meter.requests += 1
@@ -108,7 +105,7 @@ class _LargeReadsDirect(FileWrapper):
         super().__init__(inner)
         self.threshold = threshold
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         if size < self.threshold:
             return self.inner.read(size)
         pos = self.inner.tell()

@@ -40,7 +40,7 @@ class _ServiceThreadReads(FileWrapper):
         super().__init__(inner)
         self.garbage = garbage
 
-    def _read(self, size: int) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         if self.garbage:  # an h5py object only the collector can free, as an unclosed file in a reference cycle
             cycle: dict[str, object] = {"file": self.garbage.pop()}
             cycle["self"] = cycle
