@@ -50,20 +50,21 @@ class WrittenEpisode:
 
 
 @dataclass(frozen=True)
-class Encoded:
-    """The write step's answer: each kept episode staged, its cameras measured, not judged; `judged` the judge step's
-    answer (the parts it quarantined, the spans rejected)."""
+class _Staged:
+    """The judge step's answer (`judged`: the parts it quarantined, the spans rejected) and each episode staged."""
 
     judged: Judged
     episodes: tuple[WrittenEpisode, ...]
 
 
 @dataclass(frozen=True)
-class Written:
-    """The last step's answer: each staged episode with its camera verdicts and its lineage, ready to commit."""
+class Encoded(_Staged):
+    """The write step's answer: each kept episode staged, its cameras measured, not judged."""
 
-    judged: Judged
-    episodes: tuple[WrittenEpisode, ...]
+
+@dataclass(frozen=True)
+class Written(_Staged):
+    """The last step's answer: each staged episode with its camera verdicts and its lineage, ready to commit."""
 
 
 class Run(Protocol):

@@ -130,10 +130,6 @@ def _zstd_module() -> Any:
     return zstd
 
 
-def _zstd() -> _Decompressor:
-    return _zstd_module().ZstdDecompressor()
-
-
 class _Zlib:
     """zlib's decompressor in the protocol of the others (zlib keeps what max_length left in `unconsumed_tail`)."""
 
@@ -163,7 +159,7 @@ CODECS: dict[str, Callable[[], _Decompressor]] = {
     "gzip": _Gzip,
     "lz4": lz4.frame.LZ4FrameDecompressor,
     "lzma": lzma.LZMADecompressor,
-    "zstd": _zstd,
+    "zstd": lambda: _zstd_module().ZstdDecompressor(),
     "zlib": _Zlib,
 }
 

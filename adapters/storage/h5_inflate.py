@@ -54,12 +54,6 @@ def lzf_length(raw: bytes, bound: int) -> int:
     return out
 
 
-def _length(fid: int, raw: bytes, bound: int) -> int:
-    if fid == DEFLATE:
-        return len(zlib.decompressobj().decompress(raw, bound))
-    return lzf_length(raw, bound)
-
-
 def check_inflate(ds: Any, start: int | None = None, stop: int | None = None) -> None:
     """Raise `InflatesPast` when a chunk of `ds` holding rows `start:stop` inflates past its declared size, and
     `UnboundedFilter` when `ds` has a filter whose output eidata cannot bound."""
@@ -96,7 +90,10 @@ def check_inflate(ds: Any, start: int | None = None, stop: int | None = None) ->
             raw = raw[:-4]  # the checksum HDF5 appends after the others
         if info.filter_mask & (1 << bit):  # skipped for this chunk (an optional filter that did not shrink it)
             continue
-        if _length(fid, raw, declared + 1) > declared:
+        inflated = (
+            len(zlib.decompressobj().decompress(raw, declared + 1)) if fid == DEFLATE else lzf_length(raw, declared + 1)
+        )
+        if inflated > declared:
             raise InflatesPast(
                 f"{name}: {kind} chunk at {tuple(info.chunk_offset)} inflates past the {declared:,} bytes its "
                 f"chunk {tuple(ds.chunks)} of {ds.dtype} declares ({len(raw):,} bytes stored); not read"
