@@ -1,4 +1,4 @@
-"""`canonicalize(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN.md sections 3-4).
+"""`canonicalize_spans(raw, spec)`: one `RawEpisode` in, zero or more `CanonicalEpisode`s out (DESIGN.md sections 3-4).
 
 Steps: build the wrist poses the adapter declared in `RawEpisode.hands`, find the common time span and its gaps,
 resample onto the 10 Hz grid (positions linearly, rotations by SLERP, gripper by hold, video by the frame at or before),
@@ -115,18 +115,6 @@ def _no_canonical_dims(
     first = f"{NO_CANONICAL_DIMS} ({kept}): {cause}"  # the cause in its recorder's words, said here once
     code = said.code if said is not None and said.code else "canonical_no_dims"
     return [TierVerdict.note(first, code), *reasons[1 if said is not None else 0 :]]
-
-
-def canonicalize(
-    raw: RawEpisode,
-    spec: CanonicalizeSpec | None = None,
-    registry: EmbodimentRegistry | None = None,
-    *,
-    source: str | None = None,
-) -> list[CanonicalEpisode]:
-    """Every kept span of `raw` as a canonical episode; an empty list when nothing valid remains (why:
-    `canonicalize_spans`, for a caller that records rejections, as the ingest worker does)."""
-    return list(canonicalize_spans(raw, spec, registry, source=source).episodes)
 
 
 def canonicalize_spans(
