@@ -331,8 +331,9 @@ def _coverage(root: Path, _: list[DatasetView]) -> str:
 # -- page -------------------------------------------------------------------------------------------------------
 
 
-def render_page(root: Path, sections: list[Section], summary: str) -> str:
-    expected = json.dumps([k for k, _ in SECTIONS])
+def render_page(title: str, heading: str, meta: str, sections: list[Section], style: str = "", script: str = "") -> str:
+    """A self-contained page of `sections` (the corpus report's, an episode's) and the check that runs on load;
+    `style` and `script` add to the report's own."""
     body = "".join(
         f'<section id="{s.key}" data-section="{s.key}"{"" if "<img" in s.body else " data-text-only"}>'
         f"<h2>{_e(s.title)}</h2>{s.body}</section>"
@@ -340,10 +341,10 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
     )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>eidata report: {_e(root.name)}</title><style>{STYLE}</style></head>"
-        f'<body data-report-status="pending" data-expected-sections="{_e(expected)}">'
-        f'<h1>eidata corpus report: {_e(root.name)}</h1><p class="meta">{_e(summary)}</p>'
-        f'<p id="report-status">report check: pending</p>{body}<script>{CHECK_SCRIPT}</script></body></html>\n'
+        f"<title>{_e(title)}</title><style>{STYLE}{style}</style></head>"
+        f'<body data-report-status="pending" data-expected-sections="{_e(json.dumps([s.key for s in sections]))}">'
+        f'<h1>{_e(heading)}</h1><p class="meta">{_e(meta)}</p><p id="report-status">report check: pending</p>'
+        f"{body}<script>{CHECK_SCRIPT}</script>{script}</body></html>\n"
     )
 
 
@@ -374,4 +375,4 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
-    return render_page(root, sections, summary)
+    return render_page(f"eidata report: {root.name}", f"eidata corpus report: {root.name}", summary, sections)
