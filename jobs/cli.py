@@ -73,7 +73,7 @@ def _options(value: str | list[str | dict[str, Any]]) -> str | list[str | Arg | 
             out.append(Group(item["group"], item["description"], item["options"]))
         else:
             kwargs = dict(item)
-            out.append(Arg(tuple(kwargs.pop("flags")), kwargs))
+            out.append(Arg(*kwargs.pop("flags"), **kwargs))
     return out
 
 

@@ -100,8 +100,11 @@ class SqlLimits:
 # `eidata query` / `curate`: the flags that raise the limits (`--sql-memory-mib` ...), named by SqlLimitError's messages
 OPTIONS = tuple(
     Arg(
-        (f"--sql-{name.replace('_', '-')}",),
-        {"type": kind, "default": None, "metavar": var, "help": f"{text} (default {getattr(SqlLimits(), name):g})"},
+        f"--sql-{name.replace('_', '-')}",
+        type=kind,
+        default=None,
+        metavar=var,
+        help=f"{text} (default {getattr(SqlLimits(), name):g})",
     )
     for name, kind, var, text in (
         ("memory_mib", int, "MIB", "memory the process running the SQL may use"),

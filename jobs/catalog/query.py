@@ -268,40 +268,32 @@ def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS
 
 # `eidata query ROOT SQL`, in the flags' order; the formats are FORMATS, the first one the default
 OPTIONS = (
-    Arg(("root",), {"nargs": "?", "help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
+    Arg("root", nargs="?", help="corpus folder, or its bucket URL (s3://bucket/corpus)"),
     Arg(
-        ("sql",),
-        {
-            "nargs": "?",
-            "help": "one DuckDB statement over the views " + ", ".join(VIEWS) + ', e.g. "SELECT source, tier, '
-            'count(*), sum(duration_s) / 3600 AS hours FROM episodes GROUP BY ALL"; --describe lists their columns',
-        },
+        "sql",
+        nargs="?",
+        help="one DuckDB statement over the views " + ", ".join(VIEWS) + ', e.g. "SELECT source, tier, '
+        'count(*), sum(duration_s) / 3600 AS hours FROM episodes GROUP BY ALL"; --describe lists their columns',
     ),
     Arg(
-        ("--describe",),
-        {
-            "nargs": "?",
-            "const": "all",
-            "choices": ["all", *VIEWS],
-            "metavar": "VIEW",
-            "help": "print each view's columns (type, unit, meaning) instead of running SQL; ROOT and SQL not needed",
-        },
+        "--describe",
+        nargs="?",
+        const="all",
+        choices=["all", *VIEWS],
+        metavar="VIEW",
+        help="print each view's columns (type, unit, meaning) instead of running SQL; ROOT and SQL not needed",
     ),
     Arg(
-        ("--format",),
-        {
-            "choices": list(FORMATS),
-            "default": FORMATS[0],
-            "help": "table: for reading, long cells cut (default); csv, json: every row and cell whole",
-        },
+        "--format",
+        choices=list(FORMATS),
+        default=FORMATS[0],
+        help="table: for reading, long cells cut (default); csv, json: every row and cell whole",
     ),
     Arg(
-        ("--unrestricted",),
-        {
-            "action": "store_true",
-            "help": "run any statement with DuckDB's full rights: read and write any file the caller can (read_csv, "
-            "COPY), ATTACH databases, change settings. Default: SELECT / EXPLAIN over the catalog views only",
-        },
+        "--unrestricted",
+        action="store_true",
+        help="run any statement with DuckDB's full rights: read and write any file the caller can (read_csv, "
+        "COPY), ATTACH databases, change settings. Default: SELECT / EXPLAIN over the catalog views only",
     ),
     *SQL_OPTIONS,
 )
