@@ -32,6 +32,7 @@ from jobs.report.episode_data import (
 from jobs.report.episode_links import EpisodeLinks
 from jobs.report.markup import escape as _e
 from jobs.report.markup import table as _table
+from jobs.report.markup import table_or
 from jobs.report.page import Section, render_page
 from jobs.report.plots import HAND_COLORS, png_data_uri
 
@@ -115,16 +116,13 @@ def _summary(d: EpisodeDetail) -> str:
     )
     if noted:
         body += "<h3>Notes (they lower nothing)</h3><ul>" + "".join(f"<li>{_e(x)}</li>" for x in noted) + "</ul>"
-    body += "<h3>QA findings behind its tier</h3>" + (
-        _table(
-            ["stage", "finding", "tier", "value", "threshold", "message"],
-            [
-                [f["stage"], f["code"], f["tier"], f"{f['value']:.4g}", f"{f['threshold']:.4g}", f["message"]]
-                for f in d.findings
-            ],
-        )
-        if d.findings
-        else '<p class="note">no finding in the verdicts view</p>'
+    body += "<h3>QA findings behind its tier</h3>" + table_or(
+        ["stage", "finding", "tier", "value", "threshold", "message"],
+        [
+            [f["stage"], f["code"], f["tier"], f"{f['value']:.4g}", f"{f['threshold']:.4g}", f["message"]]
+            for f in d.findings
+        ],
+        "no finding in the verdicts view",
     )
     return body
 
@@ -165,12 +163,11 @@ def _lineage(d: EpisodeDetail) -> str:
         for k in LINEAGE_FIELDS + LINEAGE_MORE
         if k in lin
     ]
-    table = _table(["field", "value"], rows) if rows else '<p class="note">the episode has no eidata lineage</p>'
-    notes = lineage_notes(d.lineage)
+    notes = [list(n) for n in lineage_notes(d.lineage)]
     return (
-        table
+        table_or(["field", "value"], rows, "the episode has no eidata lineage")
         + "<h3>Notes: how it was built (they set no tier)</h3>"
-        + (_table(["lineage field", "note"], [list(n) for n in notes]) if notes else '<p class="note">none</p>')
+        + table_or(["lineage field", "note"], notes, "none")
     )
 
 

@@ -40,7 +40,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.markup import Markup
+from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
@@ -197,11 +197,8 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
     failed = [
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
     ]
-    verdict = (
-        _table(["dataset", "invariant", "measured", "threshold", "finding"], failed)
-        if failed
-        else '<p class="note">every dataset passes every invariant</p>'
-    )
+    head = ["dataset", "invariant", "measured", "threshold", "finding"]
+    verdict = table_or(head, failed, "every dataset passes every invariant")
     overview = _table(["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries])
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
@@ -225,11 +222,8 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
         for f in view.catalog_findings
         if (f["dataset"], f["code"]) not in said
     ]
-    verdict = (
-        _table(["dataset", "finding", "tier", "measured vs threshold (worst episodes)"], found)
-        if found
-        else '<p class="note">no behaviour finding in any dataset</p>'
-    )
+    head = ["dataset", "finding", "tier", "measured vs threshold (worst episodes)"]
+    verdict = table_or(head, found, "no behaviour finding in any dataset")
     overview = _table(["dataset", "measured behaviour"], [[b.dataset, behaviour_overview(b)] for b in view.datasets])
     caption = (
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
