@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +24,7 @@ from adapters.storage.corpus import where_text
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
+from jobs.runtime.stops import fail
 from schemas.frozen import Frozen
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
@@ -162,13 +162,11 @@ def cli_train(args: argparse.Namespace) -> int:
     try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
         preflight(f"{manifest}/{MANIFEST_JSON}")
     except StorageError as e:
-        print(f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}")
     try:  # the catalog the manifest was curated from still describes the corpus's datasets
         check_manifest_corpus(manifest, "train")
     except CatalogError as e:
-        print(f"eidata train: --manifest {args.manifest}: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata train: --manifest {args.manifest}: {e}")
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
@@ -176,13 +174,11 @@ def cli_train(args: argparse.Namespace) -> int:
         resume_from = resolve_resume(run_dir, args.resume)
         cfg = build_config(args, manifest, resume_from)
     except (KeyError, ValueError, ValidationError, CheckpointError) as e:
-        print(f"eidata train: {e}", file=sys.stderr)
-        return 1 if isinstance(e, CheckpointError) else 2
+        return fail(1 if isinstance(e, CheckpointError) else 2, f"eidata train: {e}")
     try:
         result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
     except (DataError, CheckpointError, StorageError) as e:
-        print(f"eidata train: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata train: {e}")
     finally:
         shutdown()
     if result.is_main:
@@ -223,8 +219,7 @@ def cli_eval(args: argparse.Namespace) -> int:
             **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"}),
         )
     except (DataError, CheckpointError, FileNotFoundError, StorageError, CatalogError) as e:  # StorageError: credential
-        print(f"eidata eval: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata eval: {e}")
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
 from jobs.runtime.job_lock import flocked
+from jobs.runtime.stops import fail
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
@@ -162,8 +162,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
             lost = loss_summary(corpus.root)  # first: what the corpus lost (issue 59)
     except (StorageError, CatalogError, OutputLeasedError, NotACorpus) as e:
-        print(f"eidata catalog: {e}", file=sys.stderr)
-        return 2 if isinstance(e, StorageError | NotACorpus) else 1
+        return fail(2 if isinstance(e, StorageError | NotACorpus) else 1, f"eidata catalog: {e}")
     print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
     print(f"snapshot: {snapshot}")
     print(lost)

@@ -39,6 +39,7 @@ from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.overrule import VerdictChoice, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
+from jobs.runtime.stops import fail
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_SCHEMA,
@@ -340,8 +341,7 @@ def cli_curate(args: argparse.Namespace) -> int:
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
-        print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata curate: routing table {args.routing}: {e}")
     try:
         out = curate(
             args.root,

@@ -33,6 +33,7 @@ from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.catalog.views import VIEWS
 from jobs.runtime.options import Arg
+from jobs.runtime.stops import fail
 from schemas.corpus import parquet_files
 
 T = TypeVar("T")
@@ -307,8 +308,7 @@ def cli_query(args: argparse.Namespace) -> int:
         sys.stdout.write(describe(None if view == "all" else view))
         return 0
     if not args.root or not args.sql:
-        print("eidata query: give ROOT and SQL (or --describe to list the views' columns)", file=sys.stderr)
-        return 2
+        return fail(2, "eidata query: give ROOT and SQL (or --describe to list the views' columns)")
     try:
         with open_catalog(args.root, "query") as corpus:  # refused: a step's catalog unfinished, another corpus's
             unrestricted = bool(getattr(args, "unrestricted", False))
@@ -320,8 +320,8 @@ def cli_query(args: argparse.Namespace) -> int:
     # a limit hit, named with its flag
     except (StorageError, ReadOnlyError, duckdb.Error, CatalogError, SqlLimitError, ValueError) as e:
         hint = " (only the catalog's own files; --unrestricted for others)"
-        print(f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}", file=sys.stderr)
-        return 1 if isinstance(e, duckdb.IOException | CatalogError) else 2
+        status = 1 if isinstance(e, duckdb.IOException | CatalogError) else 2
+        return fail(status, f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}")
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)  # the bytes as they are: no second copy as str in this process
     out.write(text) if out is not None else sys.stdout.write(text.decode())
