@@ -345,8 +345,7 @@ def run_bounded(
         _, status = os.waitpid(pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         usage.wall_s = time.monotonic() - start
-    data = b"".join(chunks)
-    (kind, value), peak = _answer(data)
+    (kind, value), peak = _answer(b"".join(chunks))
     usage.peak_rss_mib = max(usage.peak_rss_mib, peak)
     usage.outcome = kind or ("killed at the deadline" if killed else f"died ({_status(status)})")
     if kind == "ok":

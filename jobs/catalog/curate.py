@@ -71,8 +71,7 @@ class CurateError(RuntimeError):
 
 def split_fractions(uids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Where each episode falls in [0, 1): `schemas.manifest.SplitRule.rule` for many uids at once."""
-    digest = hashlib.sha256
-    raw = b"".join(digest(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
+    raw = b"".join(hashlib.sha256(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
     return np.frombuffer(raw, dtype=">u8").astype(np.float64) / 2.0**64
 
 

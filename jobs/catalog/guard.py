@@ -126,8 +126,7 @@ def _check_node(node: Any, columns: frozenset[str], params: frozenset[str]) -> N
                 "(jobs.catalog.guard.SAFE_FUNCTIONS: pure scalar functions over text, numbers, lists and dates)"
             )
     if kind == "LAMBDA":
-        names = _lambda_params(node["lhs"])
-        _check_node(node["expr"], columns, params | names)
+        _check_node(node["expr"], columns, params | _lambda_params(node["lhs"]))
         return
     for key, value in node.items():
         if key not in ("class", "type"):

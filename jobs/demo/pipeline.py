@@ -60,8 +60,7 @@ def run_pipeline_demo(
         corpus = spec.output
         print(f"   raw corpus uploaded under {bucket.rstrip('/')}/raw, output {corpus}")
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
-    report = run_ingest(spec)
-    print(report.table())
+    print(run_ingest(spec).table())
     print(
         f"\n2b. eidata caption {corpus}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives VLM captions)"
     )

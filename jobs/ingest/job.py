@@ -78,8 +78,7 @@ def run_ingest(
 def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
     """Ray started (the workers' store lines relayed and printed), stopped when `held` closes; how many nodes see the
     output folder (each must: `jobs.runtime.shared_fs`)."""
-    relay = VoiceRelay.start(spec.output / JOB_DIR if address else None)
-    held.callback(relay.stop)
+    held.callback(VoiceRelay.start(spec.output / JOB_DIR if address else None).stop)
     if init_job_ray(spec, address):
         import ray
 

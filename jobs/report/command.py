@@ -53,8 +53,7 @@ def cli_report(args: argparse.Namespace) -> int:
                 pages = links.summary()
             else:  # the report put in the bucket; each page would copy its files once more: each link names its command
                 links = named_episodes(corpus.root, str(args.root))
-                html = page.report_html(corpus.root, exports, links)
-                where = corpus.put("report.html", html.encode("utf-8"))
+                where = corpus.put("report.html", page.report_html(corpus.root, exports, links).encode("utf-8"))
                 pages = (
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -359,8 +358,7 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            build = partial(BUILDERS[key], **extra.get(key, {}))
-            sections.append(Section(key, title, build(root, datasets)))
+            sections.append(Section(key, title, BUILDERS[key](root, datasets, **extra.get(key, {}))))
             bar.update(1)
     episodes = sum(len(d.episodes) for d in datasets)
     lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
