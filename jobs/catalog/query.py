@@ -63,11 +63,9 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} LIMIT 0")
 
 
-def _lock(con: duckdb.DuckDBPyConnection, limits: SqlLimits | None) -> None:
+def _lock(con: duckdb.DuckDBPyConnection) -> None:
     """From here on `con` opens no file at all (its views are Arrow's scans of the parts), loads no extension, keeps
-    `limits`, and cannot change a setting."""
-    for setting in limits.settings() if limits else []:
-        con.execute(setting)
+    its limits, and cannot change a setting."""
     con.execute("SET allowed_paths = []")
     con.execute("SET allowed_directories = []")  # DuckDB's default allows its temp folder under the cwd
     con.execute("SET autoinstall_known_extensions = false")
@@ -86,11 +84,10 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
     for name, view in VIEWS.items():
         _create_view(con, name, parquet_files(corpus_root, view.folder), view.schema)
+    for setting in limits.settings() if limits else []:
+        con.execute(setting)
     if not unrestricted:
-        _lock(con, limits)
-    elif limits:
-        for setting in limits.settings():
-            con.execute(setting)
+        _lock(con)
     return con
 
 
