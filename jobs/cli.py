@@ -73,7 +73,7 @@ def _options(value: str | list[str | dict[str, Any]]) -> str | list[str | Arg | 
             out.append(Group(item["group"], item["description"], item["options"]))
         else:
             kwargs = dict(item)
-            out.append(Arg(tuple(kwargs.pop("flags")), kwargs))
+            out.append(Arg(*kwargs.pop("flags"), **kwargs))
     return out
 
 
@@ -99,8 +99,7 @@ def cli_inspect(args: argparse.Namespace) -> int:
     try:
         ds = LeRobotSource({}).dataset(Path(args.root))
     except (ValueError, OSError) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
-        print(f"eidata inspect: {e}", file=sys.stderr)
-        return 1
+        return stops.fail(1, f"eidata inspect: {e}")
     quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
     print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
@@ -176,8 +175,7 @@ def _run(args: argparse.Namespace) -> int:
         except Exception as e:
             if (line := refusal(args.command, limit, e)) is None:
                 raise
-            print(line, file=sys.stderr)
-            return EXIT_LIMIT
+            return stops.fail(EXIT_LIMIT, line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             return _stopped(args.command, stop, own_process)
         if (cause := environment_fault(e)) is None:
             raise
-        print(f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+        return stops.fail(EXIT_ENVIRONMENT, f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}")
 
 
 if __name__ == "__main__":

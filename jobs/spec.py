@@ -15,19 +15,18 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from adapters.registry import get_adapter
 from jobs.spec_models import JobSpec, SourceSpec
 from jobs.spec_robots import BASE_DIR, SPEC_PATH
 from jobs.spec_validators import Loc, as_model, dotted, flat_errors, strip_type
+from schemas.frozen import Frozen
 
 
-class SpecIssue(BaseModel):
+class SpecIssue(Frozen):
     """One problem in a spec file."""
-
-    model_config = ConfigDict(frozen=True)
 
     loc: str = Field(description='dotted field path, e.g. "sources[0].adapter"; "" for the whole file')
     line: int | None = Field(description="1-based line in the YAML file, None when no line applies")

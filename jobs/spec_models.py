@@ -36,6 +36,7 @@ from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_robots import BASE_DIR, RobotSpec, robot_name_problem
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.frozen import Frozen
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
@@ -181,10 +182,8 @@ class SourceSpec(BaseModel):
         return v
 
 
-class ParallelismSpec(BaseModel):
+class ParallelismSpec(Frozen):
     """How much runs at once on Ray."""
-
-    model_config = ConfigDict(extra="forbid")
 
     num_cpus: int | None = Field(None, ge=1, description="CPUs of an embedded Ray cluster (None: all of this machine)")
     max_in_flight: int = Field(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +24,7 @@ from adapters.storage.corpus import where_text
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
+from jobs.runtime.stops import fail
 from schemas.frozen import Frozen
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
@@ -56,8 +56,8 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
     ),
     _train("preset", help=f"model size: {' or '.join(PRESETS)} (default {DEFAULT_PRESET})"),
     _train("schedule_steps", "--steps", help="train to this step (fresh run: also the cosine horizon)"),
-    Arg(("--resume",), {"nargs": "?", "const": "latest", "default": None, "help": "continue the run (or from CKPT)"}),
-    Arg(("--out",), {"default": None, "help": "run folder (default runs/<manifest>-<preset>)"}),
+    Arg("--resume", nargs="?", const="latest", default=None, help="continue the run (or from CKPT)"),
+    Arg("--out", default=None, help="run folder (default runs/<manifest>-<preset>)"),
     _train("batch_size", "--batch-size"),
     _train("lara.mode", "--lara", help="LARA; pretrain: the LAM alone, for a later --lam-weights"),
     _train("lara.stride", "--lam-stride"),
@@ -66,7 +66,7 @@ TRAIN_OPTIONS: tuple[Opt | Arg, ...] = (
     _train("data.cache_dir", "--cache-dir"),
     _train("data.cache_bytes", "--cache-bytes"),
     _train("seed"),
-    Arg(("--device",), {"default": None, "help": "cpu or cuda (default: cuda when available)"}),
+    Arg("--device", default=None, help="cpu or cuda (default: cuda when available)"),
     *map(_train, ("log_every", "ckpt_every", "compile", "checkpointing", "attention", "model.per_block_adaln")),
     *map(_train, ("model.image_layout", "model.image_registers", "peak_tflops")),
 )
@@ -162,13 +162,11 @@ def cli_train(args: argparse.Namespace) -> int:
     try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
         preflight(f"{manifest}/{MANIFEST_JSON}")
     except StorageError as e:
-        print(f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}")
     try:  # the catalog the manifest was curated from still describes the corpus's datasets
         check_manifest_corpus(manifest, "train")
     except CatalogError as e:
-        print(f"eidata train: --manifest {args.manifest}: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata train: --manifest {args.manifest}: {e}")
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
@@ -176,13 +174,11 @@ def cli_train(args: argparse.Namespace) -> int:
         resume_from = resolve_resume(run_dir, args.resume)
         cfg = build_config(args, manifest, resume_from)
     except (KeyError, ValueError, ValidationError, CheckpointError) as e:
-        print(f"eidata train: {e}", file=sys.stderr)
-        return 1 if isinstance(e, CheckpointError) else 2
+        return fail(1 if isinstance(e, CheckpointError) else 2, f"eidata train: {e}")
     try:
         result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
     except (DataError, CheckpointError, StorageError) as e:
-        print(f"eidata train: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata train: {e}")
     finally:
         shutdown()
     if result.is_main:
@@ -223,8 +219,7 @@ def cli_eval(args: argparse.Namespace) -> int:
             **job.model_dump(exclude={"checkpoint", "manifest", "split", "out"}),
         )
     except (DataError, CheckpointError, FileNotFoundError, StorageError, CatalogError) as e:  # StorageError: credential
-        print(f"eidata eval: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"eidata eval: {e}")
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"
     write_text_atomic(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")

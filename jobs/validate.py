@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,6 +34,7 @@ from ingest.qa.dataset import (
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
+from jobs.runtime.stops import fail
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -186,8 +186,7 @@ def cli_validate(args: argparse.Namespace) -> int:
         reports = validate_path(path, data=not getattr(args, "no_data", False))
     except (ValueError, OSError) as err:
         reraise_environment(err)
-        print(f"eidata validate: {err}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata validate: {err}")
     strict = bool(getattr(args, "strict", False))
     if getattr(args, "json", False):
         print(json.dumps([r.model_dump() | {"failed": r.failed(strict)} for r in reports], indent=2))

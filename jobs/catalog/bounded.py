@@ -100,8 +100,11 @@ class SqlLimits:
 # `eidata query` / `curate`: the flags that raise the limits (`--sql-memory-mib` ...), named by SqlLimitError's messages
 OPTIONS = tuple(
     Arg(
-        (f"--sql-{name.replace('_', '-')}",),
-        {"type": kind, "default": None, "metavar": var, "help": f"{text} (default {getattr(SqlLimits(), name):g})"},
+        f"--sql-{name.replace('_', '-')}",
+        type=kind,
+        default=None,
+        metavar=var,
+        help=f"{text} (default {getattr(SqlLimits(), name):g})",
     )
     for name, kind, var, text in (
         ("memory_mib", int, "MIB", "memory the process running the SQL may use"),
@@ -149,10 +152,15 @@ class Usage:
     outcome: str = ""
 
 
-def _mapped_bytes() -> int:
-    """This process's address space now (VmSize)."""
+def _statm(field: int) -> int:
+    """Field `field` of this process's /proc/self/statm now, in bytes (0: its address space, VmSize; 1: resident)."""
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return int(f.read().split()[field]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _room(limits: SqlLimits) -> int:
+    """MiB of the memory limit left past this process's resident size now, at least `memory_mib / MIN_SHARE`."""
+    return max(limits.memory_mib - _statm(1) // MIB, limits.memory_mib // MIN_SHARE)
 
 
 def _hwm_mib(pid: int | str = "self") -> float:
@@ -163,11 +171,6 @@ def _hwm_mib(pid: int | str = "self") -> float:
             return next((int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM:")), 0.0)
     except OSError:
         return 0.0
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MIB
 
 
 def _child(
@@ -182,11 +185,9 @@ def _child(
     try:
         pa.set_cpu_count(limits.threads)
         pa.set_io_thread_count(limits.threads)
-        left = max(limits.memory_mib - int(_rss_mib()), limits.memory_mib // MIN_SHARE)
-        con = open_(limits=replace(limits, memory_mib=left))
+        con = open_(limits=replace(limits, memory_mib=_room(limits)))
         _warm(con)
-        room = max(limits.memory_mib - int(_rss_mib()), limits.memory_mib // MIN_SHARE)  # once connected
-        cap = _mapped_bytes() + room * MIB
+        cap = _statm(0) + _room(limits) * MIB  # the room left once connected
         resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
         def stop() -> None:
@@ -344,8 +345,7 @@ def run_bounded(
         _, status = os.waitpid(pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         usage.wall_s = time.monotonic() - start
-    data = b"".join(chunks)
-    (kind, value), peak = _answer(data)
+    (kind, value), peak = _answer(b"".join(chunks))
     usage.peak_rss_mib = max(usage.peak_rss_mib, peak)
     usage.outcome = kind or ("killed at the deadline" if killed else f"died ({_status(status)})")
     if kind == "ok":

@@ -8,15 +8,11 @@ The datasets are the source of truth: `rebuild_catalog` scans every dataset unde
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import logging
 import os
 import shutil
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,6 +27,8 @@ from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.runtime.job_lock import flocked
+from jobs.runtime.stops import fail
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
@@ -54,19 +52,6 @@ def catalog_snapshot_hash(corpus_root: Path) -> str:
 # -- rebuild ----------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _rebuild_lock(catalog: Path) -> Iterator[None]:
-    fd = os.open(catalog / ".rebuild.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CatalogError(f"{catalog}: another catalog rebuild is running") from None
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
 def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
 
@@ -80,7 +65,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         raise CatalogError(f"{corpus_root}: no such corpus folder")
     catalog = corpus_root / "catalog"
     catalog.mkdir(exist_ok=True)
-    with _rebuild_lock(catalog):
+    with flocked(catalog / ".rebuild.lock", lambda: CatalogError(f"{catalog}: another catalog rebuild is running")):
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex
@@ -177,8 +162,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None
             lost = loss_summary(corpus.root)  # first: what the corpus lost (issue 59)
     except (StorageError, CatalogError, OutputLeasedError, NotACorpus) as e:
-        print(f"eidata catalog: {e}", file=sys.stderr)
-        return 2 if isinstance(e, StorageError | NotACorpus) else 1
+        return fail(2 if isinstance(e, StorageError | NotACorpus) else 1, f"eidata catalog: {e}")
     print(f"catalog: {n} episodes from {datasets} datasets -> {corpus.where}/{EPISODES_DIR}")
     print(f"snapshot: {snapshot}")
     print(lost)

@@ -99,8 +99,7 @@ def read_census(corpus_root: Path) -> dict[str, Mark] | None:
     """The recorded marks by dataset (relative to the corpus), or None when the catalog has no census."""
     path = Path(corpus_root) / EPISODES_DIR / CENSUS_JSON
     try:
-        body = json.loads(path.read_bytes())
-        return {name: Mark(**mark) for name, mark in body["datasets"].items()}
+        return {name: Mark(**mark) for name, mark in json.loads(path.read_bytes())["datasets"].items()}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as e:

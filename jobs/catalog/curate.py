@@ -39,6 +39,7 @@ from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.overrule import VerdictChoice, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
+from jobs.runtime.stops import fail
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import (
     ENTRIES_SCHEMA,
@@ -70,8 +71,7 @@ class CurateError(RuntimeError):
 
 def split_fractions(uids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Where each episode falls in [0, 1): `schemas.manifest.SplitRule.rule` for many uids at once."""
-    digest = hashlib.sha256
-    raw = b"".join(digest(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
+    raw = b"".join(hashlib.sha256(u.encode("utf-8")).digest()[:8] for u in uids.to_pylist())
     return np.frombuffer(raw, dtype=">u8").astype(np.float64) / 2.0**64
 
 
@@ -282,66 +282,54 @@ def _default(name: str) -> object:
 
 # `eidata curate`, in the flags' order; the defaults are `curate`'s own
 OPTIONS = (
-    Arg(("root",), {"help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
+    Arg("root", help="corpus folder, or its bucket URL (s3://bucket/corpus)"),
     Arg(
-        ("--name",),
-        {
-            "required": True,
-            "help": "the manifest's name (a folder name: letters, digits, '.', '_', '-'); written to "
-            "ROOT/manifests/NAME/, which `eidata export --manifest NAME` and `eidata train --manifest "
-            "ROOT/manifests/NAME` read",
-        },
+        "--name",
+        required=True,
+        help="the manifest's name (a folder name: letters, digits, '.', '_', '-'); written to "
+        "ROOT/manifests/NAME/, which `eidata export --manifest NAME` and `eidata train --manifest "
+        "ROOT/manifests/NAME` read",
     ),
     Arg(
-        ("--where",),
-        {
-            "required": True,
-            "help": "one SQL expression over the `episodes` view's columns (eidata query --describe episodes), "
-            "e.g. \"tier = 'high' AND "
-            'duration_s > 5" (no statement, subquery or file access; functions from jobs.catalog.guard.SAFE_FUNCTIONS)',
-        },
+        "--where",
+        required=True,
+        help="one SQL expression over the `episodes` view's columns (eidata query --describe episodes), "
+        "e.g. \"tier = 'high' AND "
+        'duration_s > 5" (no statement, subquery or file access; functions from jobs.catalog.guard.SAFE_FUNCTIONS)',
     ),
     Arg(
-        ("--balance",),
-        {
-            "choices": list(BALANCES),
-            "default": _default("balance"),
-            "help": "sampling weights, mean 1 over the manifest. none: 1 each, so sources are drawn by their hours; "
-            "source: every source the same total weight (an episode of a small source weighs more); subset: every "
-            "source/subset the same (default: %(default)s)",
-        },
+        "--balance",
+        choices=list(BALANCES),
+        default=_default("balance"),
+        help="sampling weights, mean 1 over the manifest. none: 1 each, so sources are drawn by their hours; "
+        "source: every source the same total weight (an episode of a small source weighs more); subset: every "
+        "source/subset the same (default: %(default)s)",
     ),
     Arg(
-        ("--val-fraction",),
-        {
-            "type": float,
-            "default": _default("val_fraction"),
-            "metavar": "F",
-            "help": "share of the selected episodes put in the val split, by a hash of episode_uid: the same episode "
-            "always lands in the same split (default: %(default)s)",
-        },
+        "--val-fraction",
+        type=float,
+        default=_default("val_fraction"),
+        metavar="F",
+        help="share of the selected episodes put in the val split, by a hash of episode_uid: the same episode "
+        "always lands in the same split (default: %(default)s)",
     ),
-    Arg(("--routing",), {"default": None, "help": "routing table JSON (default: uniform over allowed tasks)"}),
-    Arg(("--overwrite",), {"action": "store_true", "help": "replace a manifest of that name (default: refuse)"}),
+    Arg("--routing", default=None, help="routing table JSON (default: uniform over allowed tasks)"),
+    Arg("--overwrite", action="store_true", help="replace a manifest of that name (default: refuse)"),
     Arg(
-        ("--include-verdict",),
-        {
-            "action": "append",
-            "default": [],
-            "metavar": "CODE",
-            "help": "overrule this verdict, whichever step gave it (e.g. qa_duplicate, qa_tracking_corr; the "
-            "catalog's tier_codes): its episodes get the tier they would have without it (repeatable)",
-        },
+        "--include-verdict",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="overrule this verdict, whichever step gave it (e.g. qa_duplicate, qa_tracking_corr; the "
+        "catalog's tier_codes): its episodes get the tier they would have without it (repeatable)",
     ),
     Arg(
-        ("--exclude-verdict",),
-        {
-            "action": "append",
-            "default": [],
-            "metavar": "CODE",
-            "help": "leave out every episode with this finding in the `verdicts` view (e.g. qa_dead_dims,"
-            " qa_jump_sigma; repeatable)",
-        },
+        "--exclude-verdict",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="leave out every episode with this finding in the `verdicts` view (e.g. qa_dead_dims,"
+        " qa_jump_sigma; repeatable)",
     ),
     *SQL_OPTIONS,
 )
@@ -352,8 +340,7 @@ def cli_curate(args: argparse.Namespace) -> int:
     try:
         routing = load_routing(Path(args.routing)) if getattr(args, "routing", None) else None
     except (OSError, ValueError, yaml.YAMLError) as e:  # pydantic's ValidationError is a ValueError
-        print(f"eidata curate: routing table {args.routing}: {e}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata curate: routing table {args.routing}: {e}")
     try:
         out = curate(
             args.root,

@@ -47,12 +47,13 @@ class ReadOnlyError(ValueError):
     """A statement a read-only query may not run."""
 
 
-def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+def _parse(con: duckdb.DuckDBPyConnection, sql: str, too_deep: ValueError) -> dict[str, Any]:
+    """DuckDB's tree of `sql` (`json_serialize_sql`); `too_deep` raised for one nested past what json can read."""
     text = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0]
     try:
         return json.loads(text)
     except RecursionError:
-        raise ExpressionError("the expression is nested too deeply") from None
+        raise too_deep from None
 
 
 def _select_item(tree: dict[str, Any]) -> dict[str, Any]:
@@ -125,8 +126,7 @@ def _check_node(node: Any, columns: frozenset[str], params: frozenset[str]) -> N
                 "(jobs.catalog.guard.SAFE_FUNCTIONS: pure scalar functions over text, numbers, lists and dates)"
             )
     if kind == "LAMBDA":
-        names = _lambda_params(node["lhs"])
-        _check_node(node["expr"], columns, params | names)
+        _check_node(node["expr"], columns, params | _lambda_params(node["lhs"]))
         return
     for key, value in node.items():
         if key not in ("class", "type"):
@@ -157,7 +157,7 @@ def check_expression(con: duckdb.DuckDBPyConnection, expression: str, columns: I
         raise ExpressionError("the where clause is empty; use 'true' to select every episode")
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"the expression is {len(expression)} characters long (at most {MAX_EXPRESSION_CHARS})")
-    tree = _parse(con, "SELECT " + expression)
+    tree = _parse(con, "SELECT " + expression, ExpressionError("the expression is nested too deeply"))
     _check_node(_select_item(tree), frozenset(c.lower() for c in columns), frozenset())
     single = {"error": False, "statements": [tree["statements"][0]]}
     rendered = con.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(single)]).fetchall()[0][0]
@@ -212,11 +212,7 @@ def _explained(text: str) -> str:
 def _check_revealing(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable[str]) -> None:
     """ReadOnlyError when the SELECT `text` calls a `_revealing` function or SHOWs a setting (`SHOW memory_limit`);
     DuckDB's own tree (`json_serialize_sql`), every function and table function in it."""
-    tree = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
-    try:
-        parsed = json.loads(tree)
-    except RecursionError:
-        raise ReadOnlyError("the statement is nested too deeply to be checked") from None
+    parsed = _parse(con, text, ReadOnlyError("the statement is nested too deeply to be checked"))
     if parsed.get("error"):
         raise ReadOnlyError(f"the statement cannot be checked: {parsed.get('error_message', '?')}")
     known = {t.lower() for t in tables}

@@ -11,14 +11,11 @@ The entries go to a file named by their digest (`schemas.manifest.entries_name`)
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
+from jobs.runtime.job_lock import flocked
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
 
@@ -32,7 +29,7 @@ def write_manifest(corpus: Corpus, manifest: Manifest, entries: bytes, *, overwr
     manifest = manifest.model_copy(update={"entries": name})
     folder = corpus.root / rel  # a bucket's: its local copy, swept alike (the bucket's objects are put whole)
     folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder):
+    with flocked(folder):  # two writers of one name: one waits
         _sweep(folder)  # what a killed writer left
         try:
             corpus.put(f"{rel}/{name}", entries)  # beside the old entries: no reader reads it yet
@@ -43,17 +40,6 @@ def write_manifest(corpus: Corpus, manifest: Manifest, entries: bytes, *, overwr
         finally:
             _sweep(folder)  # the entries no manifest names: the old ones, or ours when the json was not ours
     return corpus.where_of(rel)
-
-
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive flock on the folder itself (no lock file to leave behind), waited for."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
 
 
 def _sweep(folder: Path) -> None:

@@ -33,6 +33,7 @@ from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.catalog.views import VIEWS
 from jobs.runtime.options import Arg
+from jobs.runtime.stops import fail
 from schemas.corpus import parquet_files
 
 T = TypeVar("T")
@@ -62,11 +63,9 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
     con.execute(f"CREATE VIEW {name} AS SELECT {cols} LIMIT 0")
 
 
-def _lock(con: duckdb.DuckDBPyConnection, limits: SqlLimits | None) -> None:
+def _lock(con: duckdb.DuckDBPyConnection) -> None:
     """From here on `con` opens no file at all (its views are Arrow's scans of the parts), loads no extension, keeps
-    `limits`, and cannot change a setting."""
-    for setting in limits.settings() if limits else []:
-        con.execute(setting)
+    its limits, and cannot change a setting."""
     con.execute("SET allowed_paths = []")
     con.execute("SET allowed_directories = []")  # DuckDB's default allows its temp folder under the cwd
     con.execute("SET autoinstall_known_extensions = false")
@@ -85,11 +84,10 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
     for name, view in VIEWS.items():
         _create_view(con, name, parquet_files(corpus_root, view.folder), view.schema)
+    for setting in limits.settings() if limits else []:
+        con.execute(setting)
     if not unrestricted:
-        _lock(con, limits)
-    elif limits:
-        for setting in limits.settings():
-            con.execute(setting)
+        _lock(con)
     return con
 
 
@@ -268,40 +266,32 @@ def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS
 
 # `eidata query ROOT SQL`, in the flags' order; the formats are FORMATS, the first one the default
 OPTIONS = (
-    Arg(("root",), {"nargs": "?", "help": "corpus folder, or its bucket URL (s3://bucket/corpus)"}),
+    Arg("root", nargs="?", help="corpus folder, or its bucket URL (s3://bucket/corpus)"),
     Arg(
-        ("sql",),
-        {
-            "nargs": "?",
-            "help": "one DuckDB statement over the views " + ", ".join(VIEWS) + ', e.g. "SELECT source, tier, '
-            'count(*), sum(duration_s) / 3600 AS hours FROM episodes GROUP BY ALL"; --describe lists their columns',
-        },
+        "sql",
+        nargs="?",
+        help="one DuckDB statement over the views " + ", ".join(VIEWS) + ', e.g. "SELECT source, tier, '
+        'count(*), sum(duration_s) / 3600 AS hours FROM episodes GROUP BY ALL"; --describe lists their columns',
     ),
     Arg(
-        ("--describe",),
-        {
-            "nargs": "?",
-            "const": "all",
-            "choices": ["all", *VIEWS],
-            "metavar": "VIEW",
-            "help": "print each view's columns (type, unit, meaning) instead of running SQL; ROOT and SQL not needed",
-        },
+        "--describe",
+        nargs="?",
+        const="all",
+        choices=["all", *VIEWS],
+        metavar="VIEW",
+        help="print each view's columns (type, unit, meaning) instead of running SQL; ROOT and SQL not needed",
     ),
     Arg(
-        ("--format",),
-        {
-            "choices": list(FORMATS),
-            "default": FORMATS[0],
-            "help": "table: for reading, long cells cut (default); csv, json: every row and cell whole",
-        },
+        "--format",
+        choices=list(FORMATS),
+        default=FORMATS[0],
+        help="table: for reading, long cells cut (default); csv, json: every row and cell whole",
     ),
     Arg(
-        ("--unrestricted",),
-        {
-            "action": "store_true",
-            "help": "run any statement with DuckDB's full rights: read and write any file the caller can (read_csv, "
-            "COPY), ATTACH databases, change settings. Default: SELECT / EXPLAIN over the catalog views only",
-        },
+        "--unrestricted",
+        action="store_true",
+        help="run any statement with DuckDB's full rights: read and write any file the caller can (read_csv, "
+        "COPY), ATTACH databases, change settings. Default: SELECT / EXPLAIN over the catalog views only",
     ),
     *SQL_OPTIONS,
 )
@@ -315,8 +305,7 @@ def cli_query(args: argparse.Namespace) -> int:
         sys.stdout.write(describe(None if view == "all" else view))
         return 0
     if not args.root or not args.sql:
-        print("eidata query: give ROOT and SQL (or --describe to list the views' columns)", file=sys.stderr)
-        return 2
+        return fail(2, "eidata query: give ROOT and SQL (or --describe to list the views' columns)")
     try:
         with open_catalog(args.root, "query") as corpus:  # refused: a step's catalog unfinished, another corpus's
             unrestricted = bool(getattr(args, "unrestricted", False))
@@ -328,8 +317,8 @@ def cli_query(args: argparse.Namespace) -> int:
     # a limit hit, named with its flag
     except (StorageError, ReadOnlyError, duckdb.Error, CatalogError, SqlLimitError, ValueError) as e:
         hint = " (only the catalog's own files; --unrestricted for others)"
-        print(f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}", file=sys.stderr)
-        return 1 if isinstance(e, duckdb.IOException | CatalogError) else 2
+        status = 1 if isinstance(e, duckdb.IOException | CatalogError) else 2
+        return fail(status, f"eidata query: {e}{hint if isinstance(e, duckdb.PermissionException) else ''}")
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)  # the bytes as they are: no second copy as str in this process
     out.write(text) if out is not None else sys.stdout.write(text.decode())

@@ -164,13 +164,11 @@ def describe(view: str | None = None, width: int = 118) -> str:
     names = list(VIEWS) if view is None else [view]
     out: list[str] = []
     for name in names:
-        v = VIEWS[name]
-        out.append(f"{name}: {v.grain}")
+        out.append(f"{name}: {VIEWS[name].grain}")
         cols = columns(name)
         w = max(len(c.name) for c in cols)
         for c in cols:
-            head = f"  {c.name:<{w}}  {c.type}" + (f", {c.unit}" if c.unit else "")
-            out.append(head)
+            out.append(f"  {c.name:<{w}}  {c.type}" + (f", {c.unit}" if c.unit else ""))
             out += textwrap.wrap(c.meaning, width, initial_indent=" " * (w + 4), subsequent_indent=" " * (w + 4))
         out.append("")
     return "\n".join(out)

@@ -60,8 +60,7 @@ def run_pipeline_demo(
         corpus = spec.output
         print(f"   raw corpus uploaded under {bucket.rstrip('/')}/raw, output {corpus}")
     print(f"2. eidata ingest {spec_path}  (embedded Ray)")
-    report = run_ingest(spec)
-    print(report.table())
+    print(run_ingest(spec).table())
     print(
         f"\n2b. eidata caption {corpus}  (no --model: the rule-based normalizer; a Qwen3-VL folder gives VLM captions)"
     )
@@ -86,22 +85,18 @@ def run_pipeline_demo(
 
 # `eidata demo`: the scale's default is run_pipeline_demo's own
 OPTIONS = (
-    Arg(("--out",), {"default": "demo_out", "help": "working folder"}),
+    Arg("--out", default="demo_out", help="working folder"),
     Arg(
-        ("--scale",),
-        {
-            "type": int,
-            "default": inspect.signature(run_pipeline_demo).parameters["scale"].default,
-            "help": "multiplies the number of episodes per source",
-        },
+        "--scale",
+        type=int,
+        default=inspect.signature(run_pipeline_demo).parameters["scale"].default,
+        help="multiplies the number of episodes per source",
     ),
     Arg(
-        ("--bucket",),
-        {
-            "default": None,
-            "help": "s3://bucket/prefix: upload the raw corpus there and write the corpus there (endpoint and "
-            "credential from the AWS environment)",
-        },
+        "--bucket",
+        default=None,
+        help="s3://bucket/prefix: upload the raw corpus there and write the corpus there (endpoint and "
+        "credential from the AWS environment)",
     ),
 )
 

@@ -138,8 +138,7 @@ def recorded_folders(output: Path) -> frozenset[Path]:
     named = set()
     for path in (Path(output) / STAGED_DIR).glob("*.json"):
         with contextlib.suppress(OSError, ValueError, KeyError, ValidationError):
-            body = _decode(path)
-            named |= {Path(output) / rel for rel in body["folders"]}
+            named |= {Path(output) / rel for rel in _decode(path)["folders"]}
     return frozenset(named)
 
 
@@ -166,8 +165,7 @@ def _check(output: Path, path: Path) -> tuple[Record | None, str]:
                 files.pop(STAGED_PARQUET, None)
             if files != body["folders"][rel]:
                 return None, f"{rel} does not hold the files recorded"
-            staged = ep.staged.model_copy(update={"stage_dir": stage_dir})
-            rebased.append(replace(ep, staged=staged))
+            rebased.append(replace(ep, staged=ep.staged.model_copy(update={"stage_dir": stage_dir})))
     except (OSError, ValueError, KeyError, ValidationError) as e:
         return None, f"unreadable ({type(e).__name__}: {str(e)[:200]})"
     return Record(replace(result, episodes=tuple(rebased)), str(body["made_by"])), ""
@@ -197,8 +195,7 @@ class AdoptingTasks:
         return _Adopted(found.result)
 
     def wait(self, handles: list[Any]) -> list[Any]:
-        mine = [h for h in handles if isinstance(h, _Adopted)]
-        return mine or self.inner.wait(handles)
+        return [h for h in handles if isinstance(h, _Adopted)] or self.inner.wait(handles)
 
     def get(self, handle: Any) -> EpisodeResult:
         return handle.result if isinstance(handle, _Adopted) else self.inner.get(handle)

@@ -249,8 +249,7 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
     works = {s.name: spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet" for s in spec.sources}
 
     def submit(s: SourceSpec, refused: dict[str, str]) -> Any:
-        args = (s, str(spec.output), str(works[s.name]), par.environment, par.task_memory_mib, refused)
-        return task.remote(*args)
+        return task.remote(s, str(spec.output), str(works[s.name]), par.environment, par.task_memory_mib, refused)
 
     for s in spec.sources:
         forget_reading(spec.output, discovery_uid(s))  # a killed run's notes name no death of this one

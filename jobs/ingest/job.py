@@ -27,6 +27,7 @@ from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
+from jobs.runtime.stops import fail
 from jobs.runtime.voice import VoiceRelay
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
@@ -77,8 +78,7 @@ def run_ingest(
 def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
     """Ray started (the workers' store lines relayed and printed), stopped when `held` closes; how many nodes see the
     output folder (each must: `jobs.runtime.shared_fs`)."""
-    relay = VoiceRelay.start(spec.output / JOB_DIR if address else None)
-    held.callback(relay.stop)
+    held.callback(VoiceRelay.start(spec.output / JOB_DIR if address else None).stop)
     if init_job_ray(spec, address):
         import ray
 
@@ -216,8 +216,7 @@ def cli_ingest(args: Any) -> int:
     try:
         spec = load_spec(Path(args.spec))
     except SpecError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+        return fail(2, str(e))
     if getattr(args, "dry_run", False):
         from jobs.ingest.dry_run import dry_run_ingest
 
@@ -225,22 +224,19 @@ def cli_ingest(args: Any) -> int:
     try:
         report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined)
     except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(1, f"error: {e}")
     except Exception as e:  # the environment's, anywhere (a full disk under the catalog too): one line, 75
         if not isinstance(e, EnvironmentFaultError):
             if (cause := environment_fault(e)) is None:
                 raise
             e = EnvironmentFaultError("ingest", cause)
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+        return fail(EXIT_ENVIRONMENT, f"error: {e}")
     print(report.table())
     strict = args.strict or spec.strict
     held = max(report.held_quarantined, report.quarantined)
     if strict and held:  # what the corpus holds, not only this run's work: a rerun of the spec stays red until fixed
         earlier = f" ({held - report.quarantined} by an earlier run)" if held > report.quarantined else ""
-        print(f"error: --strict and the corpus holds {held} quarantined episodes{earlier}", file=sys.stderr)
-        return 1
+        return fail(1, f"error: --strict and the corpus holds {held} quarantined episodes{earlier}")
     if strict and report.empty_sources:
         for f in report.empty_sources:
             print(f"error: --strict and source {f.source} yielded no episode: {f.message}", file=sys.stderr)

@@ -7,7 +7,6 @@ Nothing is written to the corpus: the write step runs only with `--write`, into 
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from ingest.episode import Kept
 from ingest.steps import STEPS, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
+from jobs.runtime.stops import fail
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 
@@ -130,8 +130,7 @@ def cli_trace(args: Any) -> int:
         spec = load_spec(Path(args.spec))
         item = find_episode(spec, args.episode, args.source)
     except (SpecError, TraceError) as e:
-        print(str(e), file=sys.stderr)
-        return 2
+        return fail(2, str(e))
     result = trace(spec, item, write=args.write)
     print("\n".join(result.lines))
     return 1 if result.refused else 0

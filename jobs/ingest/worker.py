@@ -140,9 +140,8 @@ def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS, note: Path | None =
     with beneath.rooted(run.task.source.root, note) as fence:
         for name, step in steps:
             run.stage = name
-            with beneath.active(
-                fence
-            ):  # every open of a source file beneath its root (storage.beneath), never across a yield
+            # every open of a source file beneath its root (storage.beneath), never across a yield
+            with beneath.active(fence):
                 value = step(run, value)
             answer = _answer(run, value)
             yield name, answer

@@ -9,7 +9,6 @@ bucket, a refused credential) or an episode the corpus lacks (the message names 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from jobs.report.data import ReportError, load_datasets
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
+from jobs.runtime.stops import fail
 
 
 def write_report(
@@ -43,8 +43,7 @@ def cli_report(args: argparse.Namespace) -> int:
     try:
         limit = pages_limit(getattr(args, "episode_pages", None))
     except ValueError as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata report: {err}")
     try:
         # a bucket's files copied (the report opens them by path); the credential from the AWS environment
         with open_catalog(args.root, "report", copy=True) as corpus:
@@ -54,15 +53,13 @@ def cli_report(args: argparse.Namespace) -> int:
                 pages = links.summary()
             else:  # the report put in the bucket; each page would copy its files once more: each link names its command
                 links = named_episodes(corpus.root, str(args.root))
-                html = page.report_html(corpus.root, exports, links)
-                where = corpus.put("report.html", html.encode("utf-8"))
+                where = corpus.put("report.html", page.report_html(corpus.root, exports, links).encode("utf-8"))
                 pages = (
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
                 )
     except (StorageError, ReportError, NotACorpus, CatalogError) as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 2 if isinstance(err, StorageError | NotACorpus) else 1
+        return fail(2 if isinstance(err, StorageError | NotACorpus) else 1, f"eidata report: {err}")
     print(f"report: {where}")
     print(f"episode pages: {pages}")
     return 0
@@ -78,7 +75,6 @@ def cli_episode(args: argparse.Namespace) -> int:
             rel = episode_href(dataset, index)
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
     except (StorageError, ReportError, NotACorpus, CatalogError) as err:
-        print(f"eidata report: {err}", file=sys.stderr)
-        return 2 if isinstance(err, (StorageError, EpisodeNotFound, NotACorpus)) else 1
+        return fail(2 if isinstance(err, (StorageError, EpisodeNotFound, NotACorpus)) else 1, f"eidata report: {err}")
     print(f"episode page: {where} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
     return 0

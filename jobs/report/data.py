@@ -120,8 +120,7 @@ class DatasetView:
         return None if m is None else np.asarray(m, bool)
 
     def columns(self, i: int, names: list[str]) -> dict[str, np.ndarray]:
-        ep = int(self.episodes[i]["episode_index"])
-        path = self.root / self.info.data_file(ep)
+        path = self.root / self.info.data_file(int(self.episodes[i]["episode_index"]))
         with readable(path) as src:  # the door declares the file: the memory limit's refusal names it
             have = [n for n in names if n in pq.read_schema(src).names]
             table = pq.read_table(src, columns=have)
@@ -288,8 +287,7 @@ def qa_by_dataset(root: Path) -> QAView:
     thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
     out."""
     config, _ = corpus_thresholds(root)
-    names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
-    cols = [n for n in names if n.startswith(CATALOG_PREFIX)]
+    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n.startswith(CATALOG_PREFIX)]
     if not cols:  # a catalog built before QA existed
         return QAView(config, [], {})
     rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")

@@ -180,8 +180,7 @@ def signals(ds: DatasetView, i: int) -> tuple[list[Signal], list[str]]:
             used = np.flatnonzero(mask)
             v, names = v[:, used], [names[k] for k in used]
         out.append(Signal(c, names, v))
-    lacks = [c for c in SIGNALS if c not in {s.column for s in out} and (c != HAND_VALID or has_hands(ds.info))]
-    return out, lacks
+    return out, [c for c in SIGNALS if c not in {s.column for s in out} and (c != HAND_VALID or has_hands(ds.info))]
 
 
 def _catalog_row(root: Path, dataset: str, index: int) -> dict[str, Any]:

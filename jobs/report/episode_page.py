@@ -32,11 +32,12 @@ from jobs.report.episode_data import (
 from jobs.report.episode_links import EpisodeLinks
 from jobs.report.markup import escape as _e
 from jobs.report.markup import table as _table
-from jobs.report.page import CHECK_SCRIPT, STYLE, Section
+from jobs.report.markup import table_or
+from jobs.report.page import Section, render_page
 from jobs.report.plots import HAND_COLORS, png_data_uri
 
 log = logging.getLogger(__name__)
-CURSOR_SCRIPT = resources.files("jobs.report").joinpath("cursor.js").read_text(encoding="utf-8")
+CURSOR = "<script>" + resources.files("jobs.report").joinpath("cursor.js").read_text(encoding="utf-8") + "</script>"
 EPISODE_STYLE = """
 .strip { display: flex; gap: 4px; } .strip figure { flex: 1 1 0; min-width: 0; margin: 0; text-align: center; }
 .strip img { width: 100%; border: 2px solid transparent; } .strip img.at { border-color: #e8590c; }
@@ -115,16 +116,13 @@ def _summary(d: EpisodeDetail) -> str:
     )
     if noted:
         body += "<h3>Notes (they lower nothing)</h3><ul>" + "".join(f"<li>{_e(x)}</li>" for x in noted) + "</ul>"
-    body += "<h3>QA findings behind its tier</h3>" + (
-        _table(
-            ["stage", "finding", "tier", "value", "threshold", "message"],
-            [
-                [f["stage"], f["code"], f["tier"], f"{f['value']:.4g}", f"{f['threshold']:.4g}", f["message"]]
-                for f in d.findings
-            ],
-        )
-        if d.findings
-        else '<p class="note">no finding in the verdicts view</p>'
+    body += "<h3>QA findings behind its tier</h3>" + table_or(
+        ["stage", "finding", "tier", "value", "threshold", "message"],
+        [
+            [f["stage"], f["code"], f["tier"], f"{f['value']:.4g}", f"{f['threshold']:.4g}", f["message"]]
+            for f in d.findings
+        ],
+        "no finding in the verdicts view",
     )
     return body
 
@@ -165,12 +163,11 @@ def _lineage(d: EpisodeDetail) -> str:
         for k in LINEAGE_FIELDS + LINEAGE_MORE
         if k in lin
     ]
-    table = _table(["field", "value"], rows) if rows else '<p class="note">the episode has no eidata lineage</p>'
-    notes = lineage_notes(d.lineage)
+    notes = [list(n) for n in lineage_notes(d.lineage)]
     return (
-        table
+        table_or(["field", "value"], rows, "the episode has no eidata lineage")
         + "<h3>Notes: how it was built (they set no tier)</h3>"
-        + (_table(["lineage field", "note"], [list(n) for n in notes]) if notes else '<p class="note">none</p>')
+        + table_or(["lineage field", "note"], notes, "none")
     )
 
 
@@ -185,23 +182,10 @@ SECTIONS = (
 def episode_html(root: Path, dataset: str, index: int) -> str:
     """The page of episode `index` of `dataset` in the corpus at `root` (EpisodeNotFound when it lacks it)."""
     d = episode_detail(Path(root), dataset, index)
-    sections = [Section(key, title, build(d)) for key, title, build in SECTIONS]
-    body = "".join(
-        f'<section id="{s.key}" data-section="{s.key}"{"" if "<img" in s.body else " data-text-only"}>'
-        f"<h2>{_e(s.title)}</h2>{s.body}</section>"
-        for s in sections
-    )
     name = f"{d.dataset}:{d.index}"
     meta = f"corpus {Path(root).name}; generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
-    expected = json.dumps([s.key for s in sections])
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>eidata episode: {_e(name)}</title><style>{STYLE}{EPISODE_STYLE}</style></head>"
-        f'<body data-report-status="pending" data-expected-sections="{_e(expected)}">'
-        f'<h1>episode {_e(name)}</h1><p class="meta">{_e(meta)}</p>'
-        f'<p id="report-status">report check: pending</p>{body}'
-        f"<script>{CHECK_SCRIPT}</script><script>{CURSOR_SCRIPT}</script></body></html>\n"
-    )
+    sections = [Section(key, title, build(d)) for key, title, build in SECTIONS]
+    return render_page(f"eidata episode: {name}", f"episode {name}", meta, sections, EPISODE_STYLE, CURSOR)
 
 
 def write_pages(root: Path, links: EpisodeLinks, folder: Path, limit: int | None) -> EpisodeLinks:

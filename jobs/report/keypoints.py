@@ -82,8 +82,7 @@ def camera_trajectory(info: InfoJson, native: np.ndarray | None) -> np.ndarray |
     names = (ft.flat_names() or []) if ft is not None else []
     if native is None or not set(CAMERA_COLUMNS) <= set(names):
         return None
-    cols = [names.index(c) for c in CAMERA_COLUMNS]
-    return pos_rot6d_to_pose(np.asarray(native, np.float64)[:, cols])
+    return pos_rot6d_to_pose(np.asarray(native, np.float64)[:, [names.index(c) for c in CAMERA_COLUMNS]])
 
 
 def stored_lens(info: InfoJson, video_key: str, frame_size: tuple[int, int]) -> tuple[lenses.CameraModel | None, str]:

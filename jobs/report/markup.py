@@ -23,3 +23,8 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def table_or(header: list[str], rows: list[list[object]], none: str) -> str:
+    """`table` of `rows`, or the note `none` when there is no row."""
+    return table(header, rows) if rows else f'<p class="note">{escape(none)}</p>'

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.markup import Markup
+from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
@@ -197,11 +196,8 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
     failed = [
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
     ]
-    verdict = (
-        _table(["dataset", "invariant", "measured", "threshold", "finding"], failed)
-        if failed
-        else '<p class="note">every dataset passes every invariant</p>'
-    )
+    head = ["dataset", "invariant", "measured", "threshold", "finding"]
+    verdict = table_or(head, failed, "every dataset passes every invariant")
     overview = _table(["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries])
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
@@ -225,11 +221,8 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
         for f in view.catalog_findings
         if (f["dataset"], f["code"]) not in said
     ]
-    verdict = (
-        _table(["dataset", "finding", "tier", "measured vs threshold (worst episodes)"], found)
-        if found
-        else '<p class="note">no behaviour finding in any dataset</p>'
-    )
+    head = ["dataset", "finding", "tier", "measured vs threshold (worst episodes)"]
+    verdict = table_or(head, found, "no behaviour finding in any dataset")
     overview = _table(["dataset", "measured behaviour"], [[b.dataset, behaviour_overview(b)] for b in view.datasets])
     caption = (
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
@@ -331,8 +324,9 @@ def _coverage(root: Path, _: list[DatasetView]) -> str:
 # -- page -------------------------------------------------------------------------------------------------------
 
 
-def render_page(root: Path, sections: list[Section], summary: str) -> str:
-    expected = json.dumps([k for k, _ in SECTIONS])
+def render_page(title: str, heading: str, meta: str, sections: list[Section], style: str = "", script: str = "") -> str:
+    """A self-contained page of `sections` (the corpus report's, an episode's) and the check that runs on load;
+    `style` and `script` add to the report's own."""
     body = "".join(
         f'<section id="{s.key}" data-section="{s.key}"{"" if "<img" in s.body else " data-text-only"}>'
         f"<h2>{_e(s.title)}</h2>{s.body}</section>"
@@ -340,10 +334,10 @@ def render_page(root: Path, sections: list[Section], summary: str) -> str:
     )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>eidata report: {_e(root.name)}</title><style>{STYLE}</style></head>"
-        f'<body data-report-status="pending" data-expected-sections="{_e(expected)}">'
-        f'<h1>eidata corpus report: {_e(root.name)}</h1><p class="meta">{_e(summary)}</p>'
-        f'<p id="report-status">report check: pending</p>{body}<script>{CHECK_SCRIPT}</script></body></html>\n'
+        f"<title>{_e(title)}</title><style>{STYLE}{style}</style></head>"
+        f'<body data-report-status="pending" data-expected-sections="{_e(json.dumps([s.key for s in sections]))}">'
+        f'<h1>{_e(heading)}</h1><p class="meta">{_e(meta)}</p><p id="report-status">report check: pending</p>'
+        f"{body}<script>{CHECK_SCRIPT}</script>{script}</body></html>\n"
     )
 
 
@@ -364,8 +358,7 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            build = partial(BUILDERS[key], **extra.get(key, {}))
-            sections.append(Section(key, title, build(root, datasets)))
+            sections.append(Section(key, title, BUILDERS[key](root, datasets, **extra.get(key, {}))))
             bar.update(1)
     episodes = sum(len(d.episodes) for d in datasets)
     lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
@@ -374,4 +367,4 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
-    return render_page(root, sections, summary)
+    return render_page(f"eidata report: {root.name}", f"eidata corpus report: {root.name}", summary, sections)

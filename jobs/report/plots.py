@@ -150,9 +150,9 @@ def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
         return _empty(fig, "no episodes in the catalog")
     ax = fig.add_subplot()
     y = np.arange(len(rows))
-    for k, (col, color) in enumerate((("latents", "#5f3dc4"), ("captions", "#0c8599"))):
-        frac = np.array([r[col] / r["episodes"] for r in rows])
-        bars = ax.barh(y + (k - 0.5) * 0.38, frac, 0.38, color=color, label=f"{col} ready")
+    cols = (("latents", "#5f3dc4"), ("captions", "#0c8599"))
+    fractions = [(np.array([r[col] / r["episodes"] for r in rows]), color, f"{col} ready") for col, color in cols]
+    for (col, _), bars in zip(cols, _side_by_side(ax, y, fractions, 0.38), strict=True):
         for b, r in zip(bars, rows, strict=True):
             ax.text(
                 b.get_width() + 0.01,
@@ -225,6 +225,12 @@ def trajectories_figure(trajectories: list[Trajectory]) -> Figure:
 # -- geometry QA --------------------------------------------------------------------------------------------------
 
 
+def _side_by_side(ax: Any, y: np.ndarray, series: list[tuple[np.ndarray, str, str]], width: float) -> list[Any]:
+    """Horizontal bars of each (values, colour, label) of `series` side by side, `width` each, centred on `y`."""
+    middle = (len(series) - 1) / 2
+    return [ax.barh(y + (k - middle) * width, v, width, color=c, label=lab) for k, (v, c, lab) in enumerate(series)]
+
+
 def _dataset_panel(ax: Any, names: list[str], title: str) -> None:
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_ylim(len(names) - 0.5, -0.5)  # one row per dataset, top to bottom, aligned across panels
@@ -277,8 +283,7 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     ax = fig.add_subplot(grid[0, 2])
     shares = (("hands_in_front", "#1971c2"), ("hands_in_image", "#5f3dc4"), ("hands_ahead", "#0c8599"),
               ("hands_below_eyes", "#2b8a3e"), ("left_of_right", "#e8590c"))  # fmt: skip
-    for k, (name, color) in enumerate(shares):
-        ax.barh(y + (k - 2) * 0.16, values(name), 0.16, color=color, label=name.replace("_", " "))
+    _side_by_side(ax, y, [(values(name), color, name.replace("_", " ")) for name, color in shares], 0.16)
     for t in {getattr(config, f"min_{name.removeprefix('hands_')}_fraction") for name, _ in shares}:
         ax.axvline(t, color="#868e96", ls="--", lw=0.8)
     ax.set_xlim(0, 1.05)
@@ -286,14 +291,9 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     _dataset_panel(ax, names, "fraction of frames")
 
     ax = fig.add_subplot(grid[0, 3])
-    for k, (name, color) in enumerate((("speed", "#2b8a3e"), ("acc", "#f08c00"))):
-        ax.barh(
-            y + (k - 0.5) * 0.38,
-            values(f"{name}_p99") / values(f"{name}_limit"),
-            0.38,
-            color=color,
-            label=f"p99 {name} / limit",
-        )
+    kinematics = (("speed", "#2b8a3e"), ("acc", "#f08c00"))
+    ratios = [(values(f"{n}_p99") / values(f"{n}_limit"), color, f"p99 {n} / limit") for n, color in kinematics]
+    _side_by_side(ax, y, ratios, 0.38)
     ax.axvline(config.max_speed_ratio, color="#2b8a3e", ls="--", lw=0.8)
     ax.axvline(config.max_acc_ratio, color="#f08c00", ls="--", lw=0.8)
     ax.legend(fontsize=6, loc="lower right")
@@ -321,19 +321,12 @@ def qa_figure(summaries: list[DatasetQA], config: QAConfig) -> Figure:
     _dataset_panel(ax, names, "gripper opening: min..max, p5..p95")
 
     ax = fig.add_subplot(grid[1, 3])
-    for k, (name, scale, color, threshold) in enumerate(
-        (
-            ("action_pos_err", 1e3, "#1971c2", config.max_action_pos_err_m * 1e3),
-            ("action_rot_err", 1.0, "#e8590c", config.max_action_rot_err_deg),
-        )
-    ):
-        ax.barh(
-            y + (k - 0.5) * 0.38,
-            np.maximum(values(name) * scale, 1.1e-6),
-            0.38,
-            color=color,
-            label="position (mm)" if k == 0 else "rotation (deg)",
-        )
+    errors = (
+        ("action_pos_err", 1e3, "#1971c2", config.max_action_pos_err_m * 1e3, "position (mm)"),
+        ("action_rot_err", 1.0, "#e8590c", config.max_action_rot_err_deg, "rotation (deg)"),
+    )
+    _side_by_side(ax, y, [(np.maximum(values(n) * scale, 1.1e-6), c, label) for n, scale, c, _, label in errors], 0.38)
+    for _, _, color, threshold, _ in errors:
         ax.axvline(threshold, color=color, ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(1e-6, None)  # float32 round-off of a consistent dataset sits near 1e-5

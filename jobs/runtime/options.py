@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -70,12 +70,16 @@ def opts(model: type[BaseModel], *fields: str) -> tuple[Opt, ...]:
     return tuple(Opt(model, f) for f in fields)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Arg:
-    """An option no model holds: argparse's own arguments, written once here."""
+    """An option no model holds: argparse's own arguments, written once here as `add_argument` takes them."""
 
     flags: tuple[str, ...]
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any]
+
+    def __init__(self, *flags: str, **kwargs: Any) -> None:
+        object.__setattr__(self, "flags", flags)
+        object.__setattr__(self, "kwargs", kwargs)
 
 
 def field_info(model: type[BaseModel], path: str) -> FieldInfo:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -52,6 +51,7 @@ from jobs.runtime.ray_pool import (
 )
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
+from jobs.runtime.stops import fail
 from schemas.corpus import EPISODES_DIR
 from schemas.frozen import Frozen
 from schemas.storage import StorageOptions
@@ -138,14 +138,12 @@ class Stage(Generic[J, R]):
         try:
             report = self.run(self._build(args), args)
         except (Usage, Failed) as e:
-            print(str(e), file=sys.stderr)
-            return 2 if isinstance(e, Usage) else 1
+            return fail(2 if isinstance(e, Usage) else 1, str(e))
         except Exception as e:
             status = self._status(e)
             if status is None:
                 raise
-            print(self._message(e, status), file=sys.stderr)
-            return status
+            return fail(status, self._message(e, status))
         text = self.summary(report)
         if text:  # nothing done, nothing to say (an export of a corpus without datasets)
             print(text)

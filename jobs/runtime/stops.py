@@ -111,3 +111,9 @@ def message(command: str, e: Stopped) -> str:
         f"{command}: {e} (exit {e.status}); what was committed stays and nothing is half-written: rerun the same"
         " command to resume"
     )
+
+
+def fail(status: int, line: object) -> int:
+    """`line` said on stderr; `status`, the exit status a command returns with it."""
+    print(line, file=sys.stderr)
+    return status

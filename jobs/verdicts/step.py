@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.errors import DatasetError, WriterLockedError
@@ -50,6 +50,7 @@ from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
+from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
 from schemas.storage import StorageOptions
@@ -68,10 +69,8 @@ STEP_THRESHOLDS = (  # the BehaviourConfig fields the step judges with, recorded
 )
 
 
-class VerdictsJob(BaseModel):
+class VerdictsJob(Frozen):
     """`eidata verdicts`: the corpus and the thresholds to judge it with."""
-
-    model_config = ConfigDict(extra="forbid")
 
     root: CorpusRoot
     duplicate_candidate_similarity: float = BehaviourConfig.model_fields["duplicate_candidate_similarity"]

@@ -185,13 +185,13 @@ def test_a_second_definition_is_seen() -> None:
     """Each way of defining an option twice is found, and none that is not."""
     commands = {
         "a": [
-            Arg(("root",), {"help": "corpus"}),  # restates _Cameras.root
+            Arg("root", help="corpus"),  # restates _Cameras.root
             Opt(_Cameras, "cameras"),
             Opt(_Cameras, "retries", help="how often"),  # restates the description
             Opt(_Cameras, "device"),
         ],
         "b": [Opt(_OtherCameras, "cameras"), Opt(_OtherCameras, "device")],
-        "c": [Opt(_Child, "cameras"), Arg(("--out",), {"default": "x"})],  # inherited: the same definition
+        "c": [Opt(_Child, "cameras"), Arg("--out", default="x")],  # inherited: the same definition
     }
     for options in commands.values():  # the planted options are valid argparse options
         add_options(argparse.ArgumentParser(), options)

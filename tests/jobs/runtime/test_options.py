@@ -142,22 +142,13 @@ def _literal_defaults(path: Path) -> list[tuple[str, object]]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if not isinstance(node, ast.Call):
             continue
-        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-        if name == "Arg" and len(node.args) == 2 and isinstance(node.args[1], ast.Dict):
-            try:
-                flag = ast.literal_eval(node.args[0])[0]
-            except ValueError:  # a flag made from a table (`catalog.bounded.OPTIONS`): its default is still seen
-                flag = ast.unparse(node.args[0])
-            pairs = [
-                (k, v)
-                for k, v in zip(node.args[1].keys, node.args[1].values, strict=True)
-                if isinstance(k, ast.Constant) and k.value == "default"
-            ]
-        elif name == "add_argument":
-            flag = ast.literal_eval(node.args[0]) if node.args and isinstance(node.args[0], ast.Constant) else "?"
-            pairs = [(kw.arg, kw.value) for kw in node.keywords if kw.arg == "default"]
-        else:
+        if getattr(node.func, "id", getattr(node.func, "attr", "")) not in ("Arg", "add_argument"):
             continue
+        try:
+            flag = ast.literal_eval(node.args[0]) if node.args else "?"
+        except ValueError:  # a flag made from a table (`catalog.bounded.OPTIONS`): its default is still seen
+            flag = ast.unparse(node.args[0])
+        pairs = [(kw.arg, kw.value) for kw in node.keywords if kw.arg == "default"]
         found += [(flag, v.value) for _, v in pairs if isinstance(v, ast.Constant) and v.value not in (None, False)]
     return found
 
@@ -170,5 +161,5 @@ def test_no_default_is_written_in_two_places() -> None:
 
 def test_the_scan_sees_a_literal_default(tmp_path: Path) -> None:
     f = tmp_path / "m.py"
-    f.write_text('Arg(("--rate",), {"type": float, "default": 3.0})\np.add_argument("--batch", default=256)\n')
+    f.write_text('Arg("--rate", type=float, default=3.0)\np.add_argument("--batch", default=256)\n')
     assert _literal_defaults(f) == [("--rate", 3.0), ("--batch", 256)]
