@@ -10,7 +10,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
 from adapters.storage.location import Location, Where, locate
 from adapters.storage.root import Root
@@ -88,10 +88,8 @@ class SourceAdapter(ABC):
         from adapters.storage.contain import contained
         from schemas.containment import OutsideRoot
 
-        try:
+        with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
             return contained(root, path)
-        except OutsideRoot as e:
-            raise self.error(str(e), file=e.path, episode=episode, field=field) from e
 
     @classmethod
     def root_problem(cls, root: Path) -> str | None:

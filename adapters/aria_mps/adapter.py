@@ -44,6 +44,7 @@ from adapters.base import (
     HandTrack,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
@@ -226,10 +227,8 @@ class AriaMpsAdapter(HandSource):
         if self.options.cameras is not None and CAMERA not in self.options.cameras:
             return {}, f"not read: the cameras option leaves {CAMERA} out"
         first_ns, last_ns, fps = first_us * 1000, last_us * 1000, self.options.video_fps
-        try:
+        with reraised(VideoError, lambda e: self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field)):
             camera, info = rgb_camera(path, first_ns, last_ns, fps, first_ns, ep, self.name, "DEVICE_TIME")
-        except VideoError as e:
-            raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:

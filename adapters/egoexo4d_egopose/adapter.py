@@ -39,6 +39,7 @@ from adapters.base import (
     HandTrack,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
@@ -94,10 +95,8 @@ class EgoExo4DEgoPoseAdapter(HandSource):
 
     def _json(self, path: Location, ep: str) -> tuple[Any, Callable[[str, str], AdapterError]]:
         fail = Reading(self, ep).naming(path, path.name)
-        try:
+        with reraised((OSError, ValueError), lambda e: fail(f"unreadable JSON: {e}", "")):
             return bounds.load_json(path, path.name, bounds.limit("READ_BYTES")), fail
-        except (OSError, ValueError) as e:
-            raise fail(f"unreadable JSON: {e}", "") from e
 
     def _take(self, path: Location, uid: str, ep: str) -> dict[str, Any]:
         key = str(path)

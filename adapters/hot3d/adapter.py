@@ -46,6 +46,7 @@ from adapters.base import (
     ManoParams,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.hand_reading import HandSource, human_episode, natural_order
 from adapters.hot3d.files import (
@@ -247,10 +248,8 @@ class Hot3DAdapter(HandSource):
             return {}, QUEST_NO_VIDEO if path.is_file() else NO_RECORDING
         if not path.is_file():
             return {}, NO_RECORDING
-        try:
+        with reraised(VideoError, lambda e: self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field)):
             camera, info = rgb_camera(path, first_ns, last_ns, self.options.fps, t0_ns, ep, self.name, "TIME_CODE")
-        except VideoError as e:
-            raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
         try:
             camera.camera_model = calib.lens(camera.width, camera.height)
         except ValueError as e:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import AdapterError, CameraSource
+from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
 from adapters.storage.location import Location, local_path, locate
 from schemas.canonical import Camera
@@ -112,10 +112,8 @@ class AriaRgbCamera(CameraSource):
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        try:
+        with reraised(VideoError, lambda e: self._error(str(e), e.field)):
             provider, stream, _ = open_recording(self.path)
-        except VideoError as e:
-            raise self._error(str(e), e.field) from e
         for i in range(len(self.vrs_index)) if indices is None else indices:
             image, _ = provider.get_image_data_by_index(stream, int(self.vrs_index[i]))
             try:  # a JPEG that does not decode leaves an empty optional: RuntimeError("bad optional access")

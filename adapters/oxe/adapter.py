@@ -61,7 +61,7 @@ from typing import Any, ClassVar
 
 from google.protobuf.message import DecodeError
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.oxe.builder import ADAPTER, Builder, find_builders, load_builder, version_key
 from adapters.oxe.decode import content_hash
 from adapters.oxe.discovery import RecordDiscovery
@@ -248,10 +248,8 @@ class OXEAdapter(SourceAdapter):
             raise fail(f"{e.reason} (byte offset {e.offset})", f"tfrecord:{e.kind}") from e
         except OSError as e:
             raise fail(f"cannot read the shard: {e}", "tfrecord:missing") from e
-        try:
+        with reraised(DecodeError, lambda e: fail(f"record is not a tf.train.Example: {e}", "tf.train.Example")):
             ex = parse_example(payload)
-        except DecodeError as e:
-            raise fail(f"record is not a tf.train.Example: {e}", "tf.train.Example") from e
         if "content_hash" in loc and content_hash(ex, builder.features) != loc["content_hash"]:
             raise fail("record content changed since discovery (content hash differs)", "content_hash")
         return EpisodeReader(self.options, ref, builder, cfg, ex, fail).build()
