@@ -168,7 +168,7 @@ class OXEAdapter(SourceAdapter):
             yield self.new_ref(f"{name}/{path.name}/meta", [str(e.file or path)], subset=name, error=e)
         for builder in builders:
             self.subset_config(builder)  # fail early on an unusable configuration
-            walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
+            walk = RecordDiscovery(builder, self.options, self.error, self.new_ref, self.duplicates)
             originals: dict[str, set[str]] = {}  # split -> raw ids of its episodes kept (not copies)
             for split in builder.splits:
                 if self.options.splits is not None and split.name not in self.options.splits:
@@ -234,11 +234,7 @@ class OXEAdapter(SourceAdapter):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         shard = self.locate(ref.paths[0])
-        loc = ref.locator
-        if ref.error is not None:
-            raise self.error(
-                loc.get("error_reason", ref.error), file=shard, episode=ref.raw_id, field=loc.get("error_field")
-            )
+        loc = ref.locator  # a ref discovery flagged raised its error before (`confined.flagged_first`)
         builder = load_builder(self.locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
         fail = self.failing(shard, ref.raw_id)
