@@ -208,7 +208,6 @@ class AgibotAdapter(SourceAdapter):
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end
-        success = _success(entry.get("episode_status"))
         return RawEpisode(
             ref=ref,
             robot_type="agibot_g1",
@@ -221,7 +220,7 @@ class AgibotAdapter(SourceAdapter):
             camera_poses=cameras[1],
             language=language,
             action_config=segments,
-            success=success,
+            success=_success(entry.get("episode_status")),
             metadata=meta,
             hands=hand_signals(proprio.states, self.options.gripper_open_mm, self.options.gripper_closed_mm),
         )

@@ -172,7 +172,6 @@ class GenieAdapter(SourceAdapter):
             metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]
         cameras, poses = self._cameras(folder, raw_id, h5, metadata)
         signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
-        hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
         return RawEpisode(
             ref=ref,
             robot_type=f"agibot_{robot_type.lower()}",
@@ -189,7 +188,7 @@ class GenieAdapter(SourceAdapter):
             success=success,
             verdicts=tuple(reasons),
             metadata=metadata,
-            hands=hands,
+            hands=hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm),
         )
 
     def _cameras(

@@ -111,14 +111,13 @@ class ArcticAdapter(HandSource):
         states[f"object/{obj}/articulation"] = Stream(ts, p[:, 0], unit="rad")
         cameras, views = self._cameras(data, subject, seq, sequence, ts, reading)
         parts = seq.split("_")
-        language = [Language(f"{parts[1]} the {obj}", "instruction")] if len(parts) >= 2 else []
         return human_episode(
             ref,
             FPS,
             states=states,
             cameras=cameras,
             camera_poses={EGO: camera},
-            language=language,
+            language=[Language(f"{parts[1]} the {obj}", "instruction")] if len(parts) >= 2 else [],
             metadata={
                 "subject": subject,
                 "sequence": seq,
@@ -136,8 +135,7 @@ class ArcticAdapter(HandSource):
     ) -> tuple[dict[str, CameraSource], dict[str, str]]:
         """The egocentric view first, then the allocentric ones whose folders exist; `views` says for each view
         read or not, and why."""
-        misc = data / "meta" / "misc.json"
-        subj = read_subject(misc, subject, reading.fail)
+        subj = read_subject(data / "meta" / "misc.json", subject, reading.fail)
         wanted = self.options.cameras
         cameras: dict[str, CameraSource] = {}
         views: dict[str, str] = {}

@@ -104,8 +104,7 @@ class AriaMpsAdapter(HandSource):
         locator = {"notes": choice.notes + choice.apart}
         if choice.hand_file is not None:
             locator |= {"hand_file": choice.hand_file.name, "form": choice.hand_file.form}
-        paths = (str(mps), *([str(vrs)] if vrs is not None else []))
-        return self.new_ref(raw_id, paths, locator=locator, error=error)
+        return self.new_ref(raw_id, (str(mps), *([str(vrs)] if vrs is not None else [])), locator=locator, error=error)
 
     @staticmethod
     def _slam(mps: Location) -> Location:
@@ -264,8 +263,7 @@ def _wrist_hands(
             continue
         r, t = rows[on], ts[on]
         rot, trans = world_from_device[on, :3, :3], world_from_device[on, :3, 3]
-        palm = np.einsum("tij,tj->ti", rot, res.palm[r, h]) + trans
-        states[f"palm/{side}"] = Stream(t, palm, unit="m", frame=WORLD)
+        states[f"palm/{side}"] = Stream(t, np.einsum("tij,tj->ti", rot, res.palm[r, h]) + trans, unit="m", frame=WORLD)
         if res.palm_normal is None:
             wrist = np.einsum("tij,tj->ti", rot, res.wrist[r, h]) + trans
             sig.hands[h] = HandTrack(position=Stream(t, wrist, unit="m", frame=WORLD))

@@ -142,14 +142,13 @@ class Ego4DAdapter(VideoWindows):
         suffix = f"{group[0][2]:05d}" if len(group) == 1 else f"{group[0][2]:05d}-{group[-1][2]:05d}"
         keys = ("timestamp_sec", "timestamp_frame", "narration_text", "annotation_uid")
         narrs = [{"index": i, **{k: n.get(k) for k in keys}} for _, _, i, n, _ in group]
-        overlapping = [s for s in summaries if num(s.get("start_sec")) < end and num(s.get("end_sec")) > start]
         locator = {
             **video.locator(span),
             "annotation": "narration",
             "pass": pass_name,
             "window_sec": [start, end],
             "narrations": narrs,
-            "summaries": overlapping,
+            "summaries": [s for s in summaries if num(s.get("start_sec")) < end and num(s.get("end_sec")) > start],
         }
         paths = (str(span.path), str(video.annotation_file))
         return self.new_ref(f"{video.uid}/{pass_name}/{suffix}", paths, locator=locator)

@@ -133,8 +133,7 @@ class GoalStepAdapter(VideoWindows):
             found, out = video(uid), []
             for split, (path, entries) in goals.items():
                 if uid in entries:
-                    named = dataclasses.replace(found, annotation_file=path)
-                    out += self._video_refs(named, split, path, entries[uid])
+                    out += self._video_refs(dataclasses.replace(found, annotation_file=path), split, path, entries[uid])
             yield from sorted(out, key=lambda r: r.raw_id)
 
     def _split_files(self, root: Location) -> dict[str, Location]:

@@ -75,8 +75,7 @@ class EgoExo4DEgoPoseAdapter(HandSource):
 
     def refs(self, root: Location) -> list[EpisodeRef]:
         found = [p for p in root.rglob("*.json") if p.parent.name in files.KINDS and p.parent.parent.name == "hand"]
-        refs = [self._ref(root, p) for p in found if p.parent.parent.parent.parent.name == "ego_pose"]
-        return natural_order(refs)
+        return natural_order([self._ref(root, p) for p in found if p.parent.parent.parent.parent.name == "ego_pose"])
 
     def _ref(self, root: Location, ann: Location) -> EpisodeRef:
         split_dir = ann.parent.parent.parent

@@ -207,8 +207,7 @@ class HOI4DAdapter(HandSource):
                 files = sorted(video.parent.glob("*.jpg"), key=lambda p: p.name)
                 cam = ImageFilesCamera(files, CAMERA, Camera.head, np.arange(len(files)) / FPS)
         if len(cam) < len(ts):
-            msg = f"{len(cam)} frames for {len(ts)} camera poses (3Dseg/output.log)"
-            raise reading.fail(msg, "align_rgb", video)
+            raise reading.fail(f"{len(cam)} frames for {len(ts)} camera poses (3Dseg/output.log)", "align_rgb", video)
         cam.intrinsics = scale_intrinsics(K, LABEL_HW, (cam.height, cam.width))
         return cam
 
@@ -253,13 +252,12 @@ class HOI4DAdapter(HandSource):
         kps = [(i, f.kps2d) for i, f in frames.items() if f.kps2d is not None and np.isfinite(f.kps2d).all()]
         if kps:  # the maker's projection of its own hand: kept (not used for the keypoints)
             states[f"hand/{side}/kps2d"] = Stream(ts[[i for i, _ in kps]], np.stack([k for _, k in kps]), unit="px")
-        conv = MAKERS["hoi4d"]
         mano = ManoParams(
             Stream(ts, wrist, unit="se3_4x4", frame=CAMERA_FRAME),
             Stream(ts, pose[:, 3:]),
             beta,
             mano_dir,
-            conv,
+            MAKERS["hoi4d"],
             frame_pose=world_from_camera,
         )
         return HandTrack(mano=mano)

@@ -83,8 +83,7 @@ def rgb_camera(
     """The RGB camera over `rgb_frames`' span, its times in seconds from `t0_ns`, and what `metadata["video"]` says
     of it."""
     index, times, h, w = rgb_frames(path, first_ns, last_ns, fps, domain)
-    camera = AriaRgbCamera(path, index, (times - t0_ns) / 1e9, h, w, episode=episode, adapter=adapter)
-    return camera, {
+    return AriaRgbCamera(path, index, (times - t0_ns) / 1e9, h, w, episode=episode, adapter=adapter), {
         "file": path.name,
         "stream": RGB_STREAM,
         "frames": len(index),

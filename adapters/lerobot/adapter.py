@@ -300,8 +300,7 @@ class LeRobotSource(SourceAdapter):
             raise self.error(str(err), file=root / INFO_PATH, episode=ref.raw_id, field="poses") from err
         raw = with_annotation(raw, ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's per-episode files
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
-        joint_space = joint_options(robot_type, self.options.joint_space, ds)
-        return replace(raw, findings=findings, joint_space=joint_space)
+        return replace(raw, findings=findings, joint_space=joint_options(robot_type, self.options.joint_space, ds))
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Location, subset: str) -> LoadedDataset:

@@ -153,8 +153,7 @@ class OakInk2Adapter(HandSource):
             files = [d / f"{int(i):06d}{ext}" for i in cam.frames] if ext else []
             missing = next((f for f in files if not f.is_file()), None) if ext else d / f"{int(cam.frames[0]):06d}.png"
             if missing is not None:
-                msg = f"camera {name}: no image {missing.name} (frame_id_list) in {d}"
-                raise reading.fail(msg, "data", missing)
+                raise reading.fail(f"camera {name}: no image {missing.name} (frame_id_list) in {d}", "data", missing)
             try:
                 cameras[name] = ImageFilesCamera(files, name, SLOTS.get(name), ts, intrinsics=cam.intrinsics[0])
             except ValueError as e:

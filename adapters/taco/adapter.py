@@ -122,8 +122,7 @@ class TacoAdapter(HandSource):
             h = hands[side]
             wrist_poses = rotvec_poses(h.pose[:, :3], h.trans)
             wrist = states[f"wrist/{side}"] = Stream(ts, wrist_poses, unit="se3_4x4", frame=WORLD)
-            pose = Stream(ts, h.pose[:, 3:], unit="axis_angle")
-            mano = ManoParams(wrist, pose, h.beta, mano_dir, MAKERS["taco"])
+            mano = ManoParams(wrist, Stream(ts, h.pose[:, 3:], unit="axis_angle"), h.beta, mano_dir, MAKERS["taco"])
             sig.hands[hand] = HandTrack(mano=mano)
             sig.notes.append(f"{side} hand: betas from {h.beta_from}")
         for name, poses in objects.items():
