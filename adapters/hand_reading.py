@@ -17,7 +17,7 @@ import av
 from adapters.base import AdapterError, EpisodeRef, RawEpisode, reraised
 from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
-from adapters.source_adapter import SourceAdapter
+from adapters.source_adapter import OptionsT, SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier
@@ -27,7 +27,7 @@ T = TypeVar("T")
 VIDEO_ERRORS = (av.FFmpegError, OSError, IndexError, ValueError)
 
 
-class HandSource(SourceAdapter):
+class HandSource(SourceAdapter[OptionsT]):
     """A source of people's hands: its `refs` under the located root, in their order (`SourceAdapter.discover` pulls
     the first `max_episodes`: a generator of refs stops being read there)."""
 

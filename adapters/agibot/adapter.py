@@ -57,7 +57,7 @@ from pydantic import Field, ValidationError
 from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
 from adapters.source_adapter import SourceAdapter
@@ -103,10 +103,8 @@ class AgibotOptions(GripperOptions):
     tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
 
 
-class AgibotAdapter(SourceAdapter):
+class AgibotAdapter(SourceAdapter[AgibotOptions]):
     name: ClassVar[str] = "agibot"
-    options_model: ClassVar[type[AdapterOptions]] = AgibotOptions
-    options: AgibotOptions
     expects: ClassVar[str] = (
         "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5"
     )

@@ -40,7 +40,7 @@ from adapters.agibot_genie.files import (
 )
 from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
@@ -79,10 +79,8 @@ class GenieOptions(GripperOptions):
     )
 
 
-class GenieAdapter(SourceAdapter):
+class GenieAdapter(SourceAdapter[GenieOptions]):
     name: ClassVar[str] = "agibot_genie"
-    options_model: ClassVar[type[AdapterOptions]] = GenieOptions
-    options: GenieOptions
     expects: ClassVar[str] = "<job>/<sn>/<episode>/ folders with aligned_joints.h5, meta_info.json and data_info.json"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

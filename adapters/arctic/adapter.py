@@ -35,7 +35,6 @@ import numpy as np
 
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -59,10 +58,8 @@ EGO = "ego"
 RAW_SEQS = ("raw_seqs", "*/raw_seqs", "*/*/raw_seqs", "*/*/*/raw_seqs")
 
 
-class ArcticAdapter(HandSource):
+class ArcticAdapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "arctic"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "ARCTIC's data folder (the root or up to 3 folders down): raw_seqs/<subject>/<seq>.mano.npy with .object.npy,"
         " .egocam.dist.npy and .smplx.npy beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"

@@ -66,10 +66,8 @@ class AriaMpsOptions(AdapterOptions):
     )
 
 
-class AriaMpsAdapter(HandSource):
+class AriaMpsAdapter(HandSource[AriaMpsOptions]):
     name: ClassVar[str] = "aria_mps"
-    options_model: ClassVar[type[AdapterOptions]] = AriaMpsOptions
-    options: AriaMpsOptions
     expects: ClassVar[str] = (
         "MPS output folders (at any depth) with hand_tracking/hand_tracking_results.csv and "
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"

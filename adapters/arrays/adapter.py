@@ -91,10 +91,8 @@ class ArrayRecording(SourceAnnotation):
     group: str | None = None
 
 
-class ArraysAdapter(SourceAdapter):
+class ArraysAdapter(SourceAdapter[ArraysOptions]):
     name: ClassVar[str] = "arrays"
-    options_model: ClassVar[type[AdapterOptions]] = ArraysOptions
-    options: ArraysOptions
     containers: ClassVar[tuple[str, ...]] = ("zarr", "hdf5")
     expects: ClassVar[str] = (
         "Zarr replay buffers (*.zarr directories, *.zip) or HDF5 files (*.hdf5, *.h5) of a layout in "

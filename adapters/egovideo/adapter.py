@@ -94,10 +94,8 @@ class EgoVideoOptions(AdapterOptions):
         return self
 
 
-class EgoVideoAdapter(SourceAdapter):
+class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
     name: ClassVar[str] = "ego_video"
-    options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
-    options: EgoVideoOptions
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
     no_actions: ClassVar[str] = "plain videos: no action or state stream"
 

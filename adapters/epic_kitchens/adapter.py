@@ -103,10 +103,8 @@ class _Video:
     error: str | None = None
 
 
-class EpicKitchensAdapter(SourceAdapter):
+class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
     name: ClassVar[str] = "epic_kitchens"
-    options_model: ClassVar[type[AdapterOptions]] = EpicKitchensOptions
-    options: EpicKitchensOptions
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
     no_actions: ClassVar[str] = "narrated EPIC-KITCHENS segments: no action or state stream"
 

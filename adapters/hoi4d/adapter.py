@@ -38,7 +38,6 @@ from pydantic import Field
 
 from adapters.base import (
     AdapterError,
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -75,10 +74,8 @@ class HOI4DOptions(ManoOnlyOptions):
     )
 
 
-class HOI4DAdapter(HandSource):
+class HOI4DAdapter(HandSource[HOI4DOptions]):
     name: ClassVar[str] = "hoi4d"
-    options_model: ClassVar[type[AdapterOptions]] = HOI4DOptions
-    options: HOI4DOptions
     expects: ClassVar[str] = (
         "handpose/refinehandpose_{left,right}/<seq>/<frame>.pickle, with each sequence's align_rgb/, 3Dseg/output.log"
         " and camera_params/<camera>/intrin.npy, at the root or one folder below it (<seq> = ZY*/H*/C*/N*/S*/s*/T*)"

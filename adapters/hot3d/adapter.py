@@ -97,13 +97,11 @@ class Hot3DOptions(AdapterOptions):
     fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
 
 
-class Hot3DAdapter(HandSource):
+class Hot3DAdapter(HandSource[Hot3DOptions]):
     name: ClassVar[str] = "hot3d"
-    options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
     expects: ClassVar[str] = (
         f"sequence folders (at any depth) holding metadata.json with {HEADSET_FILE} and {MANO_FILE} or {UMETRACK_FILE}"
     )
-    options: Hot3DOptions
 
     def refs(self, root: Location) -> list[EpisodeRef]:
         refs, others = [], []

@@ -62,10 +62,8 @@ class HumanoidEverydayOptions(AdapterOptions):
     )
 
 
-class HumanoidEverydayAdapter(SourceAdapter):
+class HumanoidEverydayAdapter(SourceAdapter[HumanoidEverydayOptions]):
     name: ClassVar[str] = "humanoid_everyday"
-    options_model: ClassVar[type[AdapterOptions]] = HumanoidEverydayOptions
-    options: HumanoidEverydayOptions
     expects: ClassVar[str] = "<task>.zip files or <task>/episode_<n>/data.json folders"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

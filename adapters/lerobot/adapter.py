@@ -168,10 +168,8 @@ def meta_file(err: BaseException, root: Location) -> str:
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
 
 
-class LeRobotSource(SourceAdapter):
+class LeRobotSource(SourceAdapter[LeRobotOptions]):
     name: ClassVar[str] = "lerobot"
-    options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
-    options: LeRobotOptions
     refs_seen: ClassVar[bool] = True  # a ref names only files discovery found: one missing flags it there
     expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 

@@ -29,7 +29,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -57,10 +56,8 @@ SLOTS = {EGO: Camera.head, "allocentric_top": Camera.third_person}
 ANNO_DIRS = ("anno_preview", "anno")
 
 
-class OakInk2Adapter(HandSource):
+class OakInk2Adapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "oakink2"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "anno_preview/<scene token>.pkl with data/<scene token>/<serial>/<frame id>.png and program/, at the root or"
         " one folder below it"

@@ -79,10 +79,8 @@ from schemas.tiers import QualityTier
 SPLIT_COPY_HELD = 100_000  # copies of one split held while deciding whether the split is a whole copy
 
 
-class OXEAdapter(SourceAdapter):
+class OXEAdapter(SourceAdapter[OXEOptions]):
     name: ClassVar[str] = ADAPTER
-    options_model: ClassVar[type[AdapterOptions]] = OXEOptions
-    options: OXEOptions
     expects: ClassVar[str] = (
         "TFDS builder folders <dataset>/<version>/ with dataset_info.json, features.json and *.tfrecord-* shards"
     )

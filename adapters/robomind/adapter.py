@@ -70,10 +70,8 @@ class RoboMINDOptions(AdapterOptions):
     instructions: Path | None = Field(None, description="the task -> instruction CSV (default: found near the root)")
 
 
-class RoboMINDAdapter(SourceAdapter):
+class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
     name: ClassVar[str] = "robomind"
-    options_model: ClassVar[type[AdapterOptions]] = RoboMINDOptions
-    options: RoboMINDOptions
     expects: ClassVar[str] = "[<benchmark>/]h5_<robot>/<task>/success_episodes/[train|val/]<episode>/data/*.hdf5"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

@@ -31,7 +31,6 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -62,10 +61,8 @@ EGO_VIDEOS, ALLO_VIDEOS, ALLO_PARAMS = (
 )
 
 
-class TacoAdapter(HandSource):
+class TacoAdapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "taco"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         f"TACO's dataset folder: {HANDS}/<triplet>/<sequence>/{{left,right}}_hand.pkl, with {OBJECTS}/, {EGO_PARAMS}/"
         f" and {EGO_VIDEOS}/ (optional: {ALLO_VIDEOS}/, {ALLO_PARAMS}/) under the same <triplet>/<sequence>"
