@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -57,6 +58,18 @@ class AdapterError(Exception):
     def locator(self) -> dict[str, Any]:
         """The error as an `EpisodeRef.locator` keeps it, for `SourceAdapter.raise_discovered` to raise at read."""
         return {"error": {"message": self.reason, "file": self.file, "field": self.field}}
+
+
+@contextmanager
+def reraised(
+    errors: type[Exception] | tuple[type[Exception], ...], as_error: Callable[[Exception], Exception]
+) -> Iterator[None]:
+    """An exception of `errors` raised in the block is raised again as `as_error(it)`, caused by it: one `with` where
+    a read would repeat `try` / `except` / `raise ... from` around each call."""
+    try:
+        yield
+    except errors as e:
+        raise as_error(e) from e
 
 
 class AdapterOptions(BaseModel):

@@ -99,6 +99,17 @@ def frame_converter(fit: FrameFit | None) -> Callable[[av.VideoFrame], np.ndarra
     return convert
 
 
+def runs(indices: list[int], span: int) -> Iterator[list[int]]:
+    """Sorted `indices` in runs whose first and last lie fewer than `span` rows apart: rows read as one slice each."""
+    k = 0
+    while k < len(indices):
+        end = k
+        while end + 1 < len(indices) and indices[end + 1] - indices[k] < span:
+            end += 1
+        yield indices[k : end + 1]
+        k = end + 1
+
+
 def fit_rgb(rgb: np.ndarray, fit: FrameFit | None) -> np.ndarray:
     """An already-decoded RGB frame at the stored size (encoded images, stereo halves): OpenCV resize, then placed."""
     if fit is None:

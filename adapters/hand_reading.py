@@ -7,17 +7,17 @@ people's hands (`human_episode`). What each source's files hold, and which of th
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import av
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode
+from adapters.base import AdapterError, EpisodeRef, RawEpisode, reraised
 from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
-from adapters.source_adapter import SourceAdapter
+from adapters.source_adapter import OptionsT, SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier
@@ -27,7 +27,7 @@ T = TypeVar("T")
 VIDEO_ERRORS = (av.FFmpegError, OSError, IndexError, ValueError)
 
 
-class HandSource(SourceAdapter):
+class HandSource(SourceAdapter[OptionsT]):
     """A source of people's hands: its `refs` under the located root, in their order (`SourceAdapter.discover` pulls
     the first `max_episodes`: a generator of refs stops being read there)."""
 
@@ -102,16 +102,12 @@ class Reading:
         except (UnsafePickle, ValueError, EOFError) as e:
             raise self.fail(f"unreadable {named or what}: {e}", "", path) from e
 
-    @contextmanager
     def unreadable(
         self, what: str, field: str, file: Any, errors: tuple[type[Exception], ...] = (OSError, ValueError)
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """One of `errors` raised in the block (a file that does not parse; a video that does not open:
         `VIDEO_ERRORS`) is this episode's error "unreadable <what>" on `field`, naming `file`."""
-        try:
-            yield
-        except errors as e:
-            raise self.fail(f"unreadable {what}: {e}", field, file) from e
+        return reraised(errors, lambda e: self.fail(f"unreadable {what}: {e}", field, file))
 
 
 def human_episode(ref: EpisodeRef, native_fps: float, **fields: Any) -> RawEpisode:

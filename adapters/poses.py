@@ -96,8 +96,7 @@ class PoseHand(Frozen):
         if self.pose is None:
             assert self.position is not None and self.rotation is not None
             return self.position, self.rotation
-        width = ROTATION_WIDTH[self.rotation_unit]
-        return Pick(key=self.pose, index=(0, 3)), Pick(key=self.pose, index=(3, 3 + width))
+        return Pick(key=self.pose, index=(0, 3)), Pick(key=self.pose, index=(3, 3 + ROTATION_WIDTH[self.rotation_unit]))
 
     def required(self) -> tuple[str, ...]:
         """The pose's keys (the gripper is read when the episode holds it)."""

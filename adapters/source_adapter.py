@@ -8,21 +8,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
 from adapters.storage.location import Location, Where, locate
 from adapters.storage.root import Root
 from schemas.findings import Severity, SourceFinding
 from schemas.storage import StorageOptions
 
+OptionsT = TypeVar("OptionsT", bound=AdapterOptions)
 
-class SourceAdapter(ABC):
-    """One source format. Subclasses set `name`, `options_model`, `expects`, and implement `discover` and `read`."""
+
+class SourceAdapter(ABC, Generic[OptionsT]):
+    """One source format. Subclasses name their options model as the class's parameter (`SourceAdapter[XOptions]`,
+    which becomes `options_model`), set `name`, `expects`, and implement `discover` and `read`."""
 
     name: ClassVar[str]
     options_model: ClassVar[type[AdapterOptions]] = AdapterOptions
+    options: OptionsT
     # what a root of this source holds, said when a root yields no episode ("meta/info.json here or ..."), or empty
     expects: ClassVar[str] = ""
     # why no episode of this source can hold an action, for a source that never has one ("" when some may): a job
@@ -88,10 +92,8 @@ class SourceAdapter(ABC):
         from adapters.storage.contain import contained
         from schemas.containment import OutsideRoot
 
-        try:
+        with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
             return contained(root, path)
-        except OutsideRoot as e:
-            raise self.error(str(e), file=e.path, episode=episode, field=field) from e
 
     @classmethod
     def root_problem(cls, root: Path) -> str | None:
@@ -101,9 +103,11 @@ class SourceAdapter(ABC):
         return None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every adapter's `discover` and `read` pass through containment and the per-file boundary (`confined.py`),
-        so no adapter can forget them."""
+        """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through
+        containment and the per-file boundary (`confined.py`), so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
+        if given := [a for b in cls.__dict__.get("__orig_bases__", ()) for a in get_args(b) if isinstance(a, type)]:
+            cls.options_model = given[0]
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
             cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):

@@ -101,8 +101,7 @@ def rebuild_tensor(
     if last >= len(storage):
         raise ValueError(f"tensor of size {size}, stride {stride}, offset {offset} overruns {len(storage)} elements")
     item = storage.dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(storage[offset:], tuple(size), tuple(s * item for s in stride))
-    return np.array(view)
+    return np.array(np.lib.stride_tricks.as_strided(storage[offset:], tuple(size), tuple(s * item for s in stride)))
 
 
 def rebuild_parameter(data: np.ndarray, _grad: bool = False, _hooks: Any = None, *_: Any) -> np.ndarray:

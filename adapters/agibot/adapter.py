@@ -57,7 +57,7 @@ from pydantic import Field, ValidationError
 from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
 from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
 from adapters.source_adapter import SourceAdapter
@@ -103,10 +103,8 @@ class AgibotOptions(GripperOptions):
     tier: QualityTier = Field(QualityTier.high, description="default tier: expert teleoperation")
 
 
-class AgibotAdapter(SourceAdapter):
+class AgibotAdapter(SourceAdapter[AgibotOptions]):
     name: ClassVar[str] = "agibot"
-    options_model: ClassVar[type[AdapterOptions]] = AgibotOptions
-    options: AgibotOptions
     expects: ClassVar[str] = (
         "task_info/task_<t>.json with observations/<t>/<e>/videos/*.mp4 and proprio_stats/<t>/<e>/proprio_stats.h5"
     )
@@ -208,7 +206,6 @@ class AgibotAdapter(SourceAdapter):
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end
-        success = _success(entry.get("episode_status"))
         return RawEpisode(
             ref=ref,
             robot_type="agibot_g1",
@@ -221,7 +218,7 @@ class AgibotAdapter(SourceAdapter):
             camera_poses=cameras[1],
             language=language,
             action_config=segments,
-            success=success,
+            success=_success(entry.get("episode_status")),
             metadata=meta,
             hands=hand_signals(proprio.states, self.options.gripper_open_mm, self.options.gripper_closed_mm),
         )

@@ -28,7 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from adapters.base import AdapterError, Stream
+from adapters.base import AdapterError, Stream, reraised
 from adapters.storage import bounds
 from adapters.storage.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
@@ -90,10 +90,8 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
         if path.with_name("proprio_states.h5").is_file():  # the Digital World file name
             raise fail(DIGITAL_WORLD.format(why="proprio_states.h5, no proprio_stats.h5"), "proprio_stats.h5")
         raise fail("proprio_stats.h5 is missing", "proprio_stats.h5")
-    try:
+    with reraised(OSError, lambda e: fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5")):
         f = open_h5(path)
-    except OSError as e:
-        raise fail(f"not a readable HDF5 file: {e}", "proprio_stats.h5") from e
     with f:
         n, eff_keys, width = _check_layout(f, fail)
         try:  # every dataset below is read whole: the budget is asked for them together first

@@ -40,7 +40,7 @@ from adapters.agibot_genie.files import (
 )
 from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
@@ -79,10 +79,8 @@ class GenieOptions(GripperOptions):
     )
 
 
-class GenieAdapter(SourceAdapter):
+class GenieAdapter(SourceAdapter[GenieOptions]):
     name: ClassVar[str] = "agibot_genie"
-    options_model: ClassVar[type[AdapterOptions]] = GenieOptions
-    options: GenieOptions
     expects: ClassVar[str] = "<job>/<sn>/<episode>/ folders with aligned_joints.h5, meta_info.json and data_info.json"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:
@@ -172,7 +170,6 @@ class GenieAdapter(SourceAdapter):
             metadata["action_config_past_end"] = [i for i, s in enumerate(segments) if s.end_frame > h5.rows]
         cameras, poses = self._cameras(folder, raw_id, h5, metadata)
         signals = {f"timestamp.camera.{cam}": Stream(h5.times_s, t, unit="s") for cam, t in h5.camera_times_s.items()}
-        hands = hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm)
         return RawEpisode(
             ref=ref,
             robot_type=f"agibot_{robot_type.lower()}",
@@ -189,7 +186,7 @@ class GenieAdapter(SourceAdapter):
             success=success,
             verdicts=tuple(reasons),
             metadata=metadata,
-            hands=hands,
+            hands=hand_signals(_hand_states(states, order), opts.gripper_open_mm, opts.gripper_closed_mm),
         )
 
     def _cameras(

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.base import natural_key
+from adapters.base import natural_key, reraised
 from adapters.storage import bounds
 from adapters.storage.location import Location, scan
 from schemas.lerobot import ActionSegment
@@ -59,10 +59,8 @@ def read_json(path: Location, fail: Any) -> dict[str, Any]:
     """A JSON object from `path`; `fail(message, field)` raises for a missing, unreadable or non-object file."""
     if not path.is_file():
         raise fail(f"{path.name} is missing", path.name)
-    try:
+    with reraised((OSError, ValueError), lambda e: fail(f"unreadable {path.name}: {e}", path.name)):
         data = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
-    except (OSError, ValueError) as e:
-        raise fail(f"unreadable {path.name}: {e}", path.name) from e
     if not isinstance(data, dict):
         raise fail(f"{path.name} holds a {type(data).__name__}, expected an object", path.name)
     return data

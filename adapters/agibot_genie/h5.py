@@ -29,7 +29,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from adapters.base import AdapterError
+from adapters.base import AdapterError, reraised
 from adapters.storage import bounds
 from adapters.storage.absent import AbsentData, h5_unwritten
 from adapters.storage.h5 import dataset_paths, open_h5
@@ -61,10 +61,8 @@ def read_aligned_joints(path: Location, fail: Fail) -> AlignedJoints:
     """Read `path`; every bad input raises `fail(message, field)` naming the dataset (and row) at fault."""
     if not path.is_file():
         raise fail("aligned_joints.h5 is missing", "aligned_joints.h5")
-    try:
+    with reraised(OSError, lambda e: fail(f"not a readable HDF5 file: {e}", "aligned_joints.h5")):
         f = open_h5(path)
-    except OSError as e:
-        raise fail(f"not a readable HDF5 file: {e}", "aligned_joints.h5") from e
     with f:
         frames = sorted((k for k in f if k.isdigit()), key=int)
         if frames:
@@ -121,10 +119,8 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
 
 
 def _flat(f: h5py.File, fail: Fail) -> AlignedJoints:
-    try:  # every dataset read below, together
+    with reraised(bounds.TooLarge, lambda e: fail(str(e), "aligned_joints.h5")):  # every dataset read below, together
         bounds.ask_arrays([f[k] for k in dataset_paths(f)], "datasets of aligned_joints.h5")
-    except bounds.TooLarge as e:
-        raise fail(str(e), "aligned_joints.h5") from e
     stamps = bounds.read_array(f["timestamp"]).reshape(-1)
     n = len(stamps)
     out = AlignedJoints("flat", np.zeros(0), {}, names=_names(f))

@@ -35,7 +35,6 @@ import numpy as np
 
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -59,10 +58,8 @@ EGO = "ego"
 RAW_SEQS = ("raw_seqs", "*/raw_seqs", "*/*/raw_seqs", "*/*/*/raw_seqs")
 
 
-class ArcticAdapter(HandSource):
+class ArcticAdapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "arctic"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "ARCTIC's data folder (the root or up to 3 folders down): raw_seqs/<subject>/<seq>.mano.npy with .object.npy,"
         " .egocam.dist.npy and .smplx.npy beside it, meta/misc.json, and images/<subject>/<seq>/<view>/<index>.jpg"
@@ -111,14 +108,13 @@ class ArcticAdapter(HandSource):
         states[f"object/{obj}/articulation"] = Stream(ts, p[:, 0], unit="rad")
         cameras, views = self._cameras(data, subject, seq, sequence, ts, reading)
         parts = seq.split("_")
-        language = [Language(f"{parts[1]} the {obj}", "instruction")] if len(parts) >= 2 else []
         return human_episode(
             ref,
             FPS,
             states=states,
             cameras=cameras,
             camera_poses={EGO: camera},
-            language=language,
+            language=[Language(f"{parts[1]} the {obj}", "instruction")] if len(parts) >= 2 else [],
             metadata={
                 "subject": subject,
                 "sequence": seq,
@@ -136,8 +132,7 @@ class ArcticAdapter(HandSource):
     ) -> tuple[dict[str, CameraSource], dict[str, str]]:
         """The egocentric view first, then the allocentric ones whose folders exist; `views` says for each view
         read or not, and why."""
-        misc = data / "meta" / "misc.json"
-        subj = read_subject(misc, subject, reading.fail)
+        subj = read_subject(data / "meta" / "misc.json", subject, reading.fail)
         wanted = self.options.cameras
         cameras: dict[str, CameraSource] = {}
         views: dict[str, str] = {}

@@ -146,8 +146,7 @@ def read_sequence(stem: Location, fail: Fail) -> ArcticSequence:
     files = {"R_k_cam_np": "egocam", "T_k_cam_np": "egocam", "object": "object", "global_orient": "smplx"}
     for field, count in counts.items():
         if count != n:
-            path = paths[files.get(field, "mano")]
-            raise fail(f"{count} frames where right.rot has {n}", field, path)
+            raise fail(f"{count} frames where right.rot has {n}", field, paths[files.get(field, "mano")])
     return ArcticSequence(hands, obj.astype(np.float64), world2ego, K, dist8, body_up(orient))
 
 

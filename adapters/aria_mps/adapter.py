@@ -44,6 +44,7 @@ from adapters.base import (
     HandTrack,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.hot3d.files import CameraCalibration, read_aria_calibration
@@ -65,10 +66,8 @@ class AriaMpsOptions(AdapterOptions):
     )
 
 
-class AriaMpsAdapter(HandSource):
+class AriaMpsAdapter(HandSource[AriaMpsOptions]):
     name: ClassVar[str] = "aria_mps"
-    options_model: ClassVar[type[AdapterOptions]] = AriaMpsOptions
-    options: AriaMpsOptions
     expects: ClassVar[str] = (
         "MPS output folders (at any depth) with hand_tracking/hand_tracking_results.csv and "
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"
@@ -103,8 +102,7 @@ class AriaMpsAdapter(HandSource):
         locator = {"notes": choice.notes + choice.apart}
         if choice.hand_file is not None:
             locator |= {"hand_file": choice.hand_file.name, "form": choice.hand_file.form}
-        paths = (str(mps), *([str(vrs)] if vrs is not None else []))
-        return self.new_ref(raw_id, paths, locator=locator, error=error)
+        return self.new_ref(raw_id, (str(mps), *([str(vrs)] if vrs is not None else [])), locator=locator, error=error)
 
     @staticmethod
     def _slam(mps: Location) -> Location:
@@ -226,10 +224,8 @@ class AriaMpsAdapter(HandSource):
         if self.options.cameras is not None and CAMERA not in self.options.cameras:
             return {}, f"not read: the cameras option leaves {CAMERA} out"
         first_ns, last_ns, fps = first_us * 1000, last_us * 1000, self.options.video_fps
-        try:
+        with reraised(VideoError, lambda e: self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field)):
             camera, info = rgb_camera(path, first_ns, last_ns, fps, first_ns, ep, self.name, "DEVICE_TIME")
-        except VideoError as e:
-            raise self.error(f"{path.name}: {e}", file=path, episode=ep, field=e.field) from e
         return {camera.name: camera}, info
 
     def _trajectory(self, path: Location, at: np.ndarray, ep: str) -> files.Trajectory:
@@ -265,8 +261,7 @@ def _wrist_hands(
             continue
         r, t = rows[on], ts[on]
         rot, trans = world_from_device[on, :3, :3], world_from_device[on, :3, 3]
-        palm = np.einsum("tij,tj->ti", rot, res.palm[r, h]) + trans
-        states[f"palm/{side}"] = Stream(t, palm, unit="m", frame=WORLD)
+        states[f"palm/{side}"] = Stream(t, np.einsum("tij,tj->ti", rot, res.palm[r, h]) + trans, unit="m", frame=WORLD)
         if res.palm_normal is None:
             wrist = np.einsum("tij,tj->ti", rot, res.wrist[r, h]) + trans
             sig.hands[h] = HandTrack(position=Stream(t, wrist, unit="m", frame=WORLD))

@@ -345,8 +345,7 @@ def read_trajectory(lines: Iterable[str], at: np.ndarray, fail: Fail) -> Traject
     rows = [c[1] for c in chosen if c is not None]
     micros = np.array([c[0] for c in chosen if c is not None], dtype=np.int64)
     v = _columns(header, rows, [f"{c}_world_device" for c in POSE7], fail)
-    gravity = _columns(header, rows, [f"gravity_{a}_world" for a in "xyz"], fail)
-    g = np.median(gravity, axis=0)
+    g = np.median(_columns(header, rows, [f"gravity_{a}_world" for a in "xyz"], fail), axis=0)
     if not np.linalg.norm(g) > 1.0:
         raise fail(f"gravity_world {g.tolist()} m/s^2 gives no down direction", "gravity_x_world")
     up = -g / np.linalg.norm(g)

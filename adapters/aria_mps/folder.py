@@ -22,8 +22,7 @@ def edge_micros(path: Location) -> tuple[int, int] | None:
     with path.open("rb") as f:
         head = f.read(EDGE_BYTES).decode("utf-8", errors="replace").splitlines()
         f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - EDGE_BYTES))
+        f.seek(max(0, f.tell() - EDGE_BYTES))
         tail = f.read().decode("utf-8", errors="replace").splitlines()
     if len(head) < 2 or "tracking_timestamp_us" not in head[0].split(","):
         return None

@@ -43,7 +43,7 @@ from adapters.arrays.episodes import any_of, episodes_of, join, rows_per_array
 from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
 from adapters.source_adapter import SourceAdapter
 from adapters.storage import bounds
 from adapters.storage.location import Location, listing
@@ -91,10 +91,8 @@ class ArrayRecording(SourceAnnotation):
     group: str | None = None
 
 
-class ArraysAdapter(SourceAdapter):
+class ArraysAdapter(SourceAdapter[ArraysOptions]):
     name: ClassVar[str] = "arrays"
-    options_model: ClassVar[type[AdapterOptions]] = ArraysOptions
-    options: ArraysOptions
     containers: ClassVar[tuple[str, ...]] = ("zarr", "hdf5")
     expects: ClassVar[str] = (
         "Zarr replay buffers (*.zarr directories, *.zip) or HDF5 files (*.hdf5, *.h5) of a layout in "
@@ -274,10 +272,8 @@ class ArraysAdapter(SourceAdapter):
         if len(actions) != 1:
             return []
         key, stream = next(iter(actions.items()))
-        try:
+        with reraised(ValueError, lambda e: fail(str(e), "delta_actions")):
             rel, note = relative_action(layout, attrs, stream.values.shape[1], self.options.delta_actions)
-        except ValueError as e:
-            raise fail(str(e), "delta_actions") from e
         actions[key] = replace(stream, relative=rel)
         return [note] if note else []
 
@@ -297,10 +293,8 @@ class ArraysAdapter(SourceAdapter):
         if len(info.shape) != 4 or info.shape[-1] != 3:
             raise fail(f"an image array is (T, H, W, 3); this one is {info.shape}", key)
         first = store.read(key, start or 0, (start or 0) + 1)
-        try:
+        with reraised(ImageRangeError, lambda e: fail(f"frame 0: {e}", key)):
             to_uint8(first, layout.image_scale)
-        except ImageRangeError as e:
-            raise fail(f"frame 0: {e}", key) from e
         return ArrayImagesCamera(
             path,
             loc["container"],

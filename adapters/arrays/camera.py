@@ -11,7 +11,7 @@ import numpy as np
 from adapters.arrays.layouts import Container
 from adapters.arrays.stores import open_store
 from adapters.base import CameraSource
-from adapters.cameras import fit_rgb
+from adapters.cameras import fit_rgb, runs
 from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -55,17 +55,12 @@ class ArrayImagesCamera(CameraSource):
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
         wanted = list(range(len(self))) if indices is None else list(indices)
         with open_store(self.path, self.container) as store:
-            k = 0
-            while k < len(wanted):
-                first = wanted[k]
-                end = k
-                while end + 1 < len(wanted) and wanted[end + 1] - first < BLOCK:
-                    end += 1
-                block = store.read(self.key, self.start + first, self.start + wanted[end] + 1)
+            for run in runs(wanted, BLOCK):
+                first = run[0]
+                block = store.read(self.key, self.start + first, self.start + run[-1] + 1)
                 try:
                     block = to_uint8(block, self.scale)
                 except ImageRangeError as e:
                     raise ImageRangeError(f"{self.path}: {self.key}[{self.start + first}:]: {e}") from None
-                for i in wanted[k : end + 1]:
+                for i in run:
                     yield i, fit_rgb(np.ascontiguousarray(block[i - first]), fit)
-                k = end + 1

@@ -60,8 +60,7 @@ def rows_per_array(store: Store, base: str, start: int | None, stop: int | None,
         rel = key[len(prefix) :]
         if any_of(rel, layout.skip) or (layout.episodes.ends and key == layout.episodes.ends):
             continue
-        rows = info.shape[0] if start is None else max(0, min(info.shape[0], stop) - start)
-        out[rel] = rows
+        out[rel] = info.shape[0] if start is None else max(0, min(info.shape[0], stop) - start)
     return out
 
 

@@ -68,8 +68,7 @@ def relative_action(
             return None, note
         rest = f"columns {ISAAC_ARM}..{width - 1} absolute" if width > ISAAC_ARM else "no gripper column"
         return Relative(tuple(range(ISAAC_ARM)), ISAAC_REL_WHY.format(env=env, rest=rest)), None
-    kwargs = doc.get("env_kwargs", doc) if key == "env_args" else doc
-    return _robosuite(kwargs, width, f"data@{key}")
+    return _robosuite(doc.get("env_kwargs", doc) if key == "env_args" else doc, width, f"data@{key}")
 
 
 def _robosuite(kwargs: dict[str, Any], width: int, where: str) -> tuple[Relative | None, str | None]:

@@ -106,8 +106,7 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
         # a folder: every key opened beneath the folder's descriptor, no link followed out, whatever changed since
         store = zarr.storage.ZipStore(local, mode="r") if local.is_file() else BeneathStore(local, name=str(path))
         try:
-            group = zarr.open_group(store, mode="r", path=inner)
-            yield Store("zarr", group, str(path))
+            yield Store("zarr", zarr.open_group(store, mode="r", path=inner), str(path))
         finally:
             store.close()
 
@@ -174,6 +173,4 @@ def _zip_root(local: Path) -> str:
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):  # np.bytes_ too: its item() is bytes, decoded below
         v = v.item()
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    return v
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v

@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language
+from adapters.base import AdapterError, EpisodeRef, Language
 from adapters.ego4d.videos import Span, Video, VideoOptions, VideoWindows, Window, num
 from adapters.storage.location import Location
 from schemas.narration import parse_narration
@@ -78,10 +78,8 @@ class Ego4DOptions(VideoOptions):
         return self
 
 
-class Ego4DAdapter(VideoWindows):
+class Ego4DAdapter(VideoWindows[Ego4DOptions]):
     name: ClassVar[str] = "ego4d"
-    options_model: ClassVar[type[AdapterOptions]] = Ego4DOptions
-    options: Ego4DOptions
     expects: ClassVar[str] = "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with narration.json"
     no_actions: ClassVar[str] = "narrated Ego4D videos: no action or state stream"
 
@@ -142,14 +140,13 @@ class Ego4DAdapter(VideoWindows):
         suffix = f"{group[0][2]:05d}" if len(group) == 1 else f"{group[0][2]:05d}-{group[-1][2]:05d}"
         keys = ("timestamp_sec", "timestamp_frame", "narration_text", "annotation_uid")
         narrs = [{"index": i, **{k: n.get(k) for k in keys}} for _, _, i, n, _ in group]
-        overlapping = [s for s in summaries if num(s.get("start_sec")) < end and num(s.get("end_sec")) > start]
         locator = {
             **video.locator(span),
             "annotation": "narration",
             "pass": pass_name,
             "window_sec": [start, end],
             "narrations": narrs,
-            "summaries": overlapping,
+            "summaries": [s for s in summaries if num(s.get("start_sec")) < end and num(s.get("end_sec")) > start],
         }
         paths = (str(span.path), str(video.annotation_file))
         return self.new_ref(f"{video.uid}/{pass_name}/{suffix}", paths, locator=locator)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 from pydantic import Field
@@ -35,6 +35,9 @@ class VideoOptions(AdapterOptions):
     metadata_file: str | None = Field(None, description="ego4d.json, relative to the root; default: searched")
     video_dirs: list[str] = Field(["v2/full_scale", "v1/full_scale", "full_scale"], description="full-scale mp4s")
     clip_dirs: list[str] = Field(["v2/clips", "v1/clips", "clips"], description="clip mp4s (used via ego4d.json)")
+
+
+VideoOptionsT = TypeVar("VideoOptionsT", bound=VideoOptions)
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,9 @@ class Window:
     annotation: SourceAnnotation | None = None
 
 
-class VideoWindows(SourceAdapter):
+class VideoWindows(SourceAdapter[VideoOptionsT]):
     """An Ego4D source: one episode per window of an annotated video (`window_sec` in its ref's locator, the file
     holding it first in its `paths`)."""
-
-    options: VideoOptions
 
     @abstractmethod
     def window(self, loc: dict[str, Any], fps: float) -> Window:

@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language
+from adapters.base import AdapterError, EpisodeRef, Language
 from adapters.ego4d.videos import Span, Video, VideoOptions, VideoWindows, Window
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
@@ -112,10 +112,8 @@ class GoalStepAnnotation(SourceAnnotation):
     parent_step: dict[str, Any] | None
 
 
-class GoalStepAdapter(VideoWindows):
+class GoalStepAdapter(VideoWindows[GoalStepOptions]):
     name: ClassVar[str] = "ego4d_goalstep"
-    options_model: ClassVar[type[AdapterOptions]] = GoalStepOptions
-    options: GoalStepOptions
     expects: ClassVar[str] = (
         "an Ego4D download: v2/full_scale/<video_uid>.mp4 (or v2/clips/) with goalstep_{train,valid}.json"
     )
@@ -133,8 +131,7 @@ class GoalStepAdapter(VideoWindows):
             found, out = video(uid), []
             for split, (path, entries) in goals.items():
                 if uid in entries:
-                    named = dataclasses.replace(found, annotation_file=path)
-                    out += self._video_refs(named, split, path, entries[uid])
+                    out += self._video_refs(dataclasses.replace(found, annotation_file=path), split, path, entries[uid])
             yield from sorted(out, key=lambda r: r.raw_id)
 
     def _split_files(self, root: Location) -> dict[str, Location]:

@@ -146,10 +146,8 @@ def choose_description(attrs: Mapping[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
-class EgoDexAdapter(HandSource):
+class EgoDexAdapter(HandSource[EgoDexOptions]):
     name: ClassVar[str] = "egodex"
-    options_model: ClassVar[type[AdapterOptions]] = EgoDexOptions
-    options: EgoDexOptions
     expects: ClassVar[str] = "<split>/<task>/<idx>.hdf5 beside <idx>.mp4"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

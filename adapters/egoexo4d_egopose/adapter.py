@@ -39,6 +39,7 @@ from adapters.base import (
     HandTrack,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
@@ -59,10 +60,8 @@ class EgoExo4DEgoPoseOptions(AdapterOptions):
     )
 
 
-class EgoExo4DEgoPoseAdapter(HandSource):
+class EgoExo4DEgoPoseAdapter(HandSource[EgoExo4DEgoPoseOptions]):
     name: ClassVar[str] = "egoexo4d_egopose"
-    options_model: ClassVar[type[AdapterOptions]] = EgoExo4DEgoPoseOptions
-    options: EgoExo4DEgoPoseOptions
     expects: ClassVar[str] = (
         "an Ego-Exo4D download: takes.json and annotations/ego_pose/<split>/hand/{annotation,automatic}/"
         "<take_uid>.json with annotations/ego_pose/<split>/camera_pose/<take_uid>.json"
@@ -74,8 +73,7 @@ class EgoExo4DEgoPoseAdapter(HandSource):
 
     def refs(self, root: Location) -> list[EpisodeRef]:
         found = [p for p in root.rglob("*.json") if p.parent.name in files.KINDS and p.parent.parent.name == "hand"]
-        refs = [self._ref(root, p) for p in found if p.parent.parent.parent.parent.name == "ego_pose"]
-        return natural_order(refs)
+        return natural_order([self._ref(root, p) for p in found if p.parent.parent.parent.parent.name == "ego_pose"])
 
     def _ref(self, root: Location, ann: Location) -> EpisodeRef:
         split_dir = ann.parent.parent.parent
@@ -94,10 +92,8 @@ class EgoExo4DEgoPoseAdapter(HandSource):
 
     def _json(self, path: Location, ep: str) -> tuple[Any, Callable[[str, str], AdapterError]]:
         fail = Reading(self, ep).naming(path, path.name)
-        try:
+        with reraised((OSError, ValueError), lambda e: fail(f"unreadable JSON: {e}", "")):
             return bounds.load_json(path, path.name, bounds.limit("READ_BYTES")), fail
-        except (OSError, ValueError) as e:
-            raise fail(f"unreadable JSON: {e}", "") from e
 
     def _take(self, path: Location, uid: str, ep: str) -> dict[str, Any]:
         key = str(path)

@@ -39,7 +39,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, Language, RawEpisode, reraised
 from adapters.cameras import VideoClipCamera, probe_video
 from adapters.egovideo.intrinsics import (
     INTRINSICS_FILE,
@@ -94,10 +94,8 @@ class EgoVideoOptions(AdapterOptions):
         return self
 
 
-class EgoVideoAdapter(SourceAdapter):
+class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
     name: ClassVar[str] = "ego_video"
-    options_model: ClassVar[type[AdapterOptions]] = EgoVideoOptions
-    options: EgoVideoOptions
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
     no_actions: ClassVar[str] = "plain videos: no action or state stream"
 
@@ -250,10 +248,8 @@ class EgoVideoAdapter(SourceAdapter):
         if declared is not None and abs(declared[1] - duration) > max(1.0, 0.01 * duration):
             msg = f"the sidecar's {declared[1]:.6g} s is not the video's {duration:.6g} s (its header; {size:,} bytes)"
             raise self.error(msg, file=file, episode=episode, field=f"json.{declared[0]}")
-        try:
+        with reraised(bounds.TooLarge, lambda e: self.error(str(e), file=file, episode=episode, field="video")):
             bounds.check("video duration in s", duration, self.options.max_duration_s, "max_duration_s")
-        except bounds.TooLarge as e:
-            raise self.error(str(e), file=file, episode=episode, field="video") from e
         return duration
 
     def _window_refs(

@@ -81,8 +81,7 @@ def open_member(path: Location, offset: int) -> Iterator[IO[bytes]]:
     """The member whose header starts at `offset`, as a seekable read-only file object on the shard itself."""
     with open_binary(path) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         tf.fileobj.seek(offset)
-        info = tarfile.TarInfo.fromtarfile(tf)
-        member = tf.extractfile(info)
+        member = tf.extractfile(tarfile.TarInfo.fromtarfile(tf))
         if member is None:
             raise tarfile.TarError(f"member at offset {offset} of {path} is not a regular file")
         with member:

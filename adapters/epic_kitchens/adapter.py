@@ -103,10 +103,8 @@ class _Video:
     error: str | None = None
 
 
-class EpicKitchensAdapter(SourceAdapter):
+class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
     name: ClassVar[str] = "epic_kitchens"
-    options_model: ClassVar[type[AdapterOptions]] = EpicKitchensOptions
-    options: EpicKitchensOptions
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
     no_actions: ClassVar[str] = "narrated EPIC-KITCHENS segments: no action or state stream"
 
@@ -283,14 +281,13 @@ class EpicKitchensAdapter(SourceAdapter):
             raise self.error(f"unreadable video {loc['video_id']}: {e}", file=path, episode=ep, field="video") from e
         if not len(camera):
             raise self.error(f"no frame in [{start:.2f}, {stop:.2f}) s", file=path, episode=ep, field="video")
-        wanted = self.options.cameras is None or CAMERA in self.options.cameras
         return RawEpisode(
             ref=ref,
             robot_type=None,
             embodiment="human_video",
             tier=QualityTier.actionless,
             native_fps=loc["fps"] or camera.average_rate,
-            cameras={CAMERA: camera} if wanted else {},
+            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             language=[Language(loc["narration"], kind="narration", start_s=0.0, end_s=stop - start)],
             hands=HandSignals(notes=["video without hand signals"]),
             metadata={

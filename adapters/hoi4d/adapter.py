@@ -38,7 +38,6 @@ from pydantic import Field
 
 from adapters.base import (
     AdapterError,
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -75,10 +74,8 @@ class HOI4DOptions(ManoOnlyOptions):
     )
 
 
-class HOI4DAdapter(HandSource):
+class HOI4DAdapter(HandSource[HOI4DOptions]):
     name: ClassVar[str] = "hoi4d"
-    options_model: ClassVar[type[AdapterOptions]] = HOI4DOptions
-    options: HOI4DOptions
     expects: ClassVar[str] = (
         "handpose/refinehandpose_{left,right}/<seq>/<frame>.pickle, with each sequence's align_rgb/, 3Dseg/output.log"
         " and camera_params/<camera>/intrin.npy, at the root or one folder below it (<seq> = ZY*/H*/C*/N*/S*/s*/T*)"
@@ -207,8 +204,7 @@ class HOI4DAdapter(HandSource):
                 files = sorted(video.parent.glob("*.jpg"), key=lambda p: p.name)
                 cam = ImageFilesCamera(files, CAMERA, Camera.head, np.arange(len(files)) / FPS)
         if len(cam) < len(ts):
-            msg = f"{len(cam)} frames for {len(ts)} camera poses (3Dseg/output.log)"
-            raise reading.fail(msg, "align_rgb", video)
+            raise reading.fail(f"{len(cam)} frames for {len(ts)} camera poses (3Dseg/output.log)", "align_rgb", video)
         cam.intrinsics = scale_intrinsics(K, LABEL_HW, (cam.height, cam.width))
         return cam
 
@@ -253,13 +249,12 @@ class HOI4DAdapter(HandSource):
         kps = [(i, f.kps2d) for i, f in frames.items() if f.kps2d is not None and np.isfinite(f.kps2d).all()]
         if kps:  # the maker's projection of its own hand: kept (not used for the keypoints)
             states[f"hand/{side}/kps2d"] = Stream(ts[[i for i, _ in kps]], np.stack([k for _, k in kps]), unit="px")
-        conv = MAKERS["hoi4d"]
         mano = ManoParams(
             Stream(ts, wrist, unit="se3_4x4", frame=CAMERA_FRAME),
             Stream(ts, pose[:, 3:]),
             beta,
             mano_dir,
-            conv,
+            MAKERS["hoi4d"],
             frame_pose=world_from_camera,
         )
         return HandTrack(mano=mano)

@@ -55,10 +55,8 @@ class HoloAssistOptions(AdapterOptions):
     )
 
 
-class HoloAssistAdapter(HandSource):
+class HoloAssistAdapter(HandSource[HoloAssistOptions]):
     name: ClassVar[str] = "holoassist"
-    options_model: ClassVar[type[AdapterOptions]] = HoloAssistOptions
-    options: HoloAssistOptions
     expects: ClassVar[str] = "<recording>/Export_py/ with Hands/Left_sync.txt, Video/Pose_sync.txt, Video_*.mp4"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adapters.base import reraised
 from schemas.canonical import MANO21_NAMES
 
 TICKS_PER_SECOND = 10_000_000  # .NET DateTime.Ticks (Operators.cs:81)
@@ -165,10 +166,8 @@ def parse_poses(text: bytes, fail: Fail) -> tuple[np.ndarray, np.ndarray]:
 
 def parse_intrinsics(text: bytes, fail: Fail) -> tuple[np.ndarray, tuple[int, int]]:
     """`Video/Intrinsics.txt` -> (3x3 pinhole matrix, (height, width) it is for)."""
-    try:
+    with reraised(ValueError, lambda e: fail(f"not numbers: {e}", "")):
         values = [float(v) for v in text.decode("utf-8", errors="replace").split()]
-    except ValueError as e:
-        raise fail(f"not numbers: {e}", "") from e
     if len(values) < 11:
         raise fail(f"{len(values)} values, expected the 3x3 matrix first and width, height last", "")
     K = np.array(values[:9]).reshape(3, 3)
@@ -181,7 +180,5 @@ def parse_intrinsics(text: bytes, fail: Fail) -> tuple[np.ndarray, tuple[int, in
 def parse_mp4_timing(text: bytes, fail: Fail) -> int:
     """`Video/VideoMp4Timing.txt` -> the mp4's first frame time in ticks (its first line)."""
     lines = text.decode("utf-8", errors="replace").split()
-    try:
+    with reraised((IndexError, ValueError), lambda e: fail(f"line 1: not a time in ticks: {e}", "line 1")):
         return int(lines[0])
-    except (IndexError, ValueError) as e:
-        raise fail(f"line 1: not a time in ticks: {e}", "line 1") from e

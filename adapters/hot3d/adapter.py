@@ -46,6 +46,7 @@ from adapters.base import (
     ManoParams,
     RawEpisode,
     Stream,
+    reraised,
 )
 from adapters.hand_reading import HandSource, human_episode, natural_order
 from adapters.hot3d.files import (
@@ -96,13 +97,11 @@ class Hot3DOptions(AdapterOptions):
     fps: float = Field(30.0, gt=0, description="the recording's frame rate (HOT3D's ground truth is per frame)")
 
 
-class Hot3DAdapter(HandSource):
+class Hot3DAdapter(HandSource[Hot3DOptions]):
     name: ClassVar[str] = "hot3d"
-    options_model: ClassVar[type[AdapterOptions]] = Hot3DOptions
     expects: ClassVar[str] = (
         f"sequence folders (at any depth) holding metadata.json with {HEADSET_FILE} and {MANO_FILE} or {UMETRACK_FILE}"
     )
-    options: Hot3DOptions
 
     def refs(self, root: Location) -> list[EpisodeRef]:
         refs, others = [], []
@@ -247,10 +246,8 @@ class Hot3DAdapter(HandSource):
             return {}, QUEST_NO_VIDEO if path.is_file() else NO_RECORDING
         if not path.is_file():
             return {}, NO_RECORDING
-        try:
+        with reraised(VideoError, lambda e: self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field)):
             camera, info = rgb_camera(path, first_ns, last_ns, self.options.fps, t0_ns, ep, self.name, "TIME_CODE")
-        except VideoError as e:
-            raise self.error(f"{VRS_FILE}: {e}", file=path, episode=ep, field=e.field) from e
         try:
             camera.camera_model = calib.lens(camera.width, camera.height)
         except ValueError as e:

@@ -93,8 +93,7 @@ class UmeTrackProfile:
         """(T,21,3) keypoints in `schemas.canonical.MANO21_NAMES` order."""
         lms = self.landmarks_at(angles, wrist)
         thumb1 = np.einsum("tab,b->ta", wrist, np.append(self.rest[0], 1.0))[:, :3]
-        cols = [thumb1 if name == "thumb1" else lms[:, _LANDMARK_OF[name]] for name in MANO21_NAMES]
-        return np.stack(cols, axis=1)
+        return np.stack([thumb1 if name == "thumb1" else lms[:, _LANDMARK_OF[name]] for name in MANO21_NAMES], axis=1)
 
 
 def mirror_right(wrist: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import AdapterError, CameraSource
+from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
 from adapters.storage.location import Location, local_path, locate
 from schemas.canonical import Camera
@@ -83,8 +83,7 @@ def rgb_camera(
     """The RGB camera over `rgb_frames`' span, its times in seconds from `t0_ns`, and what `metadata["video"]` says
     of it."""
     index, times, h, w = rgb_frames(path, first_ns, last_ns, fps, domain)
-    camera = AriaRgbCamera(path, index, (times - t0_ns) / 1e9, h, w, episode=episode, adapter=adapter)
-    return camera, {
+    return AriaRgbCamera(path, index, (times - t0_ns) / 1e9, h, w, episode=episode, adapter=adapter), {
         "file": path.name,
         "stream": RGB_STREAM,
         "frames": len(index),
@@ -112,10 +111,8 @@ class AriaRgbCamera(CameraSource):
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        try:
+        with reraised(VideoError, lambda e: self._error(str(e), e.field)):
             provider, stream, _ = open_recording(self.path)
-        except VideoError as e:
-            raise self._error(str(e), e.field) from e
         for i in range(len(self.vrs_index)) if indices is None else indices:
             image, _ = provider.get_image_data_by_index(stream, int(self.vrs_index[i]))
             try:  # a JPEG that does not decode leaves an empty optional: RuntimeError("bad optional access")

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key
+from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key, reraised
 from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
@@ -62,10 +62,8 @@ class HumanoidEverydayOptions(AdapterOptions):
     )
 
 
-class HumanoidEverydayAdapter(SourceAdapter):
+class HumanoidEverydayAdapter(SourceAdapter[HumanoidEverydayOptions]):
     name: ClassVar[str] = "humanoid_everyday"
-    options_model: ClassVar[type[AdapterOptions]] = HumanoidEverydayOptions
-    options: HumanoidEverydayOptions
     expects: ClassVar[str] = "<task>.zip files or <task>/episode_<n>/data.json folders"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:
@@ -149,10 +147,8 @@ class HumanoidEverydayAdapter(SourceAdapter):
                         f"{steps.images[i]!r}",
                         f"[{i + steps.skipped}].image",
                     )
-                try:
+                with reraised(FrameError, lambda e: fail(str(e), f"[{steps.skipped}].image")):
                     first = read_frame(files, steps.images[0], steps.skipped)
-                except FrameError as e:
-                    raise fail(str(e), f"[{steps.skipped}].image") from e
         except (OSError, ValueError, zipfile.BadZipFile) as e:  # the zip or folder itself; TooLarge; LfsPointer
             raise fail(f"unreadable: {e}", "data.json") from e
         return self._episode(ref, episode, steps, first)

@@ -57,7 +57,6 @@ class StepImagesCamera(CameraSource):
 def read_frame(files, rel: str, i: int) -> np.ndarray:
     """Step `i`'s image `rel` as HxWx3 uint8 RGB; FrameError naming the episode, step and path."""
     try:
-        data = files.read(rel, bounds.limit("READ_BYTES"), f"step {i} image")
-        return decode_image(data)
+        return decode_image(files.read(rel, bounds.limit("READ_BYTES"), f"step {i} image"))
     except (MemberError, ValueError) as e:  # bounds.TooLarge is a ValueError too
         raise FrameError(f"{files.episode.where}: step {i} image {rel!r}: {e}") from None

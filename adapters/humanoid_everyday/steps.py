@@ -142,8 +142,7 @@ def parse_steps(doc: Any, fail: Fail) -> Steps:
         k = int(np.argmax(np.diff(t_unix) <= 0))
         raise fail(f"time goes from {t_unix[k]!r} to {t_unix[k + 1]!r} at step {skipped + k + 1}", "time")
     out = Steps(t=t_unix - t_unix[0], start_unix=float(t_unix[0]), robot=robot, skipped=skipped)
-    arm = col(("states", "arm_state"), (14,))
-    out.states["states.arm_state"] = Stream(out.t, arm, arm_names(robot), "rad")
+    out.states["states.arm_state"] = Stream(out.t, col(("states", "arm_state"), (14,)), arm_names(robot), "rad")
     hand = col(("states", "hand_state"))
     out.states["states.hand_state"] = Stream(out.t, hand, _hand_names(robot, hand.shape[1]), "native")
     if all(_get(s, ("states", "leg_state")) is not None for s in steps):

@@ -101,9 +101,7 @@ class Files:
 
     def has(self, rel: str) -> bool:
         name = self.episode.file_name(rel)
-        if self._names is not None:
-            return name in self._names
-        return self._path(rel).is_file()
+        return name in self._names if self._names is not None else self._path(rel).is_file()
 
     def read(self, rel: str, bound: int, what: str) -> bytes:
         """The bytes of `rel`; MemberError when it is absent or outside the episode folder (a symlink out too)."""

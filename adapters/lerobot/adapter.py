@@ -168,10 +168,8 @@ def meta_file(err: BaseException, root: Location) -> str:
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
 
 
-class LeRobotSource(SourceAdapter):
+class LeRobotSource(SourceAdapter[LeRobotOptions]):
     name: ClassVar[str] = "lerobot"
-    options_model: ClassVar[type[AdapterOptions]] = LeRobotOptions
-    options: LeRobotOptions
     refs_seen: ClassVar[bool] = True  # a ref names only files discovery found: one missing flags it there
     expects: ClassVar[str] = f"a LeRobot dataset: {INFO_PATH} here or one or two levels below"
 
@@ -300,8 +298,7 @@ class LeRobotSource(SourceAdapter):
             raise self.error(str(err), file=root / INFO_PATH, episode=ref.raw_id, field="poses") from err
         raw = with_annotation(raw, ds.root, ds.info, loc.episode_index)  # BEHAVIOR-1K's per-episode files
         findings = [f for f in self.dataset_findings(ds) if f.severity != "info"]
-        joint_space = joint_options(robot_type, self.options.joint_space, ds)
-        return replace(raw, findings=findings, joint_space=joint_space)
+        return replace(raw, findings=findings, joint_space=joint_options(robot_type, self.options.joint_space, ds))
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Location, subset: str) -> LoadedDataset:

@@ -158,12 +158,11 @@ def annotate(raw: RawEpisode, notes: DatasetAnnotations | None) -> RawEpisode:
                     segments.append(ActionSegment(start_frame=start, end_frame=end, action_text=text, kind=name))
     if not vocabularies and language == raw.language:
         return raw
-    annotation = raw.annotation or RoboCoinAnnotations(files=sorted(notes.texts), vocabularies=vocabularies)
     out = replace(
         raw,
         language=list(dict.fromkeys(language)),
         action_config=raw.action_config or (sorted(segments, key=_order) or None),
-        annotation=annotation,
+        annotation=raw.annotation or RoboCoinAnnotations(files=sorted(notes.texts), vocabularies=vocabularies),
     )
     return noted(out, quirks)
 
@@ -175,8 +174,7 @@ def _spans(values: np.ndarray, texts: dict[int, str]) -> list[tuple[str, int, in
         text = texts.get(int(index))
         if text is None or text == EMPTY_SLOT:
             continue
-        present = np.any(values == index, axis=1)
-        out += [(text, start, end) for start, end, on in runs(present) if on]
+        out += [(text, start, end) for start, end, on in runs(np.any(values == index, axis=1)) if on]
     return sorted(out, key=lambda t: (t[1], t[2], t[0]))
 
 

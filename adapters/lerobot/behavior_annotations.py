@@ -128,8 +128,7 @@ def _segments(doc: _File, rel: str, ts: np.ndarray) -> list[Language]:
 
 def _row_clock(raw: RawEpisode) -> np.ndarray | None:
     """The episode's row timestamps (one per parquet row): its longest state or action stream's."""
-    streams = [*raw.states.values(), *raw.actions.values()]
-    return max((s.timestamps for s in streams), key=len, default=None)
+    return max((s.timestamps for s in [*raw.states.values(), *raw.actions.values()]), key=len, default=None)
 
 
 def with_annotation(raw: RawEpisode, root: Location, info: InfoJson, episode_index: int) -> RawEpisode:

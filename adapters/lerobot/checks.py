@@ -32,7 +32,7 @@ from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.storage import bounds
 from adapters.storage.contain import contained
-from adapters.storage.location import Location, readable
+from adapters.storage.location import readable
 from schemas.containment import OutsideRoot
 from schemas.dataset_rows import EpisodeFindings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
@@ -202,11 +202,6 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
     return out
 
 
-def _frame_times(path: Location) -> np.ndarray:
-    with decoding(path) as (c, s):
-        return packet_times(c, s)[1]
-
-
 def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | None:
     """Rows a loader indexes for the episode: v3 its index range, v2 its parquet's row count (footer only)."""
     loc = ds.episodes[ep]
@@ -269,7 +264,8 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                 continue
             if clip.file not in times:
                 try:
-                    times[clip.file] = _frame_times(contained(ds.root, clip.file))
+                    with decoding(contained(ds.root, clip.file)) as (c, s):
+                        times[clip.file] = packet_times(c, s)[1]
                 except (OSError, av.FFmpegError, IndexError, OutsideRoot) as err:
                     times[clip.file] = None
                     why = err if isinstance(err, OutsideRoot) else lfs_pointer_message(ds.root / clip.file) or err

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream
+from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream, reraised
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
 from adapters.lerobot.columns import (
     BOOKKEEPING,
@@ -96,10 +96,8 @@ class EpisodeReader:
         self.quirks.append(quirk(code, severity, message, self.loc.data_file))
 
     def table(self) -> pa.Table:
-        try:
+        with reraised(OutsideRoot, lambda err: self.fail(str(err), field="data_path")):
             contained(self.ds.root, self.loc.data_file)
-        except OutsideRoot as err:
-            raise self.fail(str(err), field="data_path") from err
         try:
             if self.ds.is_v3:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
@@ -114,7 +112,7 @@ class EpisodeReader:
 
     def timestamps(self, table: pa.Table) -> np.ndarray:
         n = table.num_rows
-        try:
+        with reraised(ValueError, lambda err: self.fail(f"bad time column ({err})", field="timestamp")):
             if "frame_index" in table.column_names:
                 fi = column_to_numpy(table["frame_index"]).astype(np.int64).reshape(n)
             else:
@@ -122,8 +120,6 @@ class EpisodeReader:
                 self.note("no_frame_index", "info", "no 'frame_index' column: row order taken as frame order")
             if "timestamp" in table.column_names:
                 return column_to_numpy(table["timestamp"]).astype(np.float64).reshape(n)
-        except ValueError as err:
-            raise self.fail(f"bad time column ({err})", field="timestamp") from err
         self.note("no_timestamp", "warning", "no 'timestamp' column: frame_index / fps used")
         return fi.astype(np.float64) / self.fps
 
@@ -208,10 +204,8 @@ class EpisodeReader:
         images = col.field("bytes").to_pylist()
         if any(b is None for b in images):
             raise self.fail("image rows without embedded bytes", field=key)
-        try:
+        with reraised(ValueError, lambda err: self.fail(f"undecodable image ({err})", field=key)):
             return EncodedImagesCamera(images, key, canonical, ts)
-        except ValueError as err:
-            raise self.fail(f"undecodable image ({err})", field=key) from err
 
     def streams(self, table: pa.Table, ts: np.ndarray) -> tuple[dict[str, Stream], ...]:
         """(states, actions, signals) of every numeric column but bookkeeping and cameras: `observation.*`, `state.*`,

@@ -28,8 +28,7 @@ def episode_language(
     in `tasks` is `note`d (`task_index_unknown`) and skipped; the same text over the same span is kept once."""
     out: list[Language] = []
     annotations: dict[str, list[dict[str, Any]]] = {}
-    per_frame = ["task_index", *sorted(c for c in table.column_names if c.startswith("annotation."))]
-    for col in per_frame:
+    for col in ["task_index", *sorted(c for c in table.column_names if c.startswith("annotation."))]:
         if col not in table.column_names or not is_numeric(table.schema.field(col).type):
             continue
         kind_words, label_words = col.lower(), col.lower().split(".")[-1]

@@ -77,8 +77,7 @@ def read_v3_tasks(root: Location) -> dict[int, str]:
         text_col = strings[0] if strings else None
     if text_col is None or "task_index" not in names:
         raise ValueError(f"{V3_TASKS_PATH}: no task text column or no 'task_index' column (columns {names})")
-    idx = table["task_index"].to_pylist()
-    return {int(i): str(t) for i, t in zip(idx, table[text_col].to_pylist(), strict=True)}
+    return {int(i): str(t) for i, t in zip(table["task_index"].to_pylist(), table[text_col].to_pylist(), strict=True)}
 
 
 def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
@@ -104,8 +103,7 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
                 start = float(row.get(f"videos/{key}/from_timestamp") or 0.0)
                 end = row.get(f"videos/{key}/to_timestamp")
                 end = float(end) if end is not None else start + int(row["length"]) / info.fps
-                rel = fill_path_template(video_tpl, ep, int(chunk), key, int(file_))
-                videos[key] = VideoClip(rel, start, end)
+                videos[key] = VideoClip(fill_path_template(video_tpl, ep, int(chunk), key, int(file_)), start, end)
             known = {"episode_index", "tasks", "length", "dataset_from_index", "dataset_to_index"}
             extra = {
                 k: v
@@ -121,8 +119,7 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
 def read_v3_rows(path: Location, episode_index: int, rows: tuple[int, int]) -> pa.Table:
     """The rows of one episode in a data file holding many: by `episode_index`, else by the global `index` range."""
     with readable(path) as src:
-        pf = pq.ParquetFile(src)
-        names = pf.schema_arrow.names
+        names = pq.ParquetFile(src).schema_arrow.names
         if "episode_index" in names:
             return pq.read_table(src, filters=pc.field("episode_index") == episode_index)
         if "index" in names:
@@ -152,8 +149,7 @@ def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
         arr = arr.flatten()
     if arr.null_count:
         raise ValueError("null values")
-    values = arr.to_numpy(zero_copy_only=False)
-    return np.asarray(values).reshape(n, *shape)
+    return np.asarray(arr.to_numpy(zero_copy_only=False)).reshape(n, *shape)
 
 
 def is_numeric(t: pa.DataType) -> bool:
@@ -174,8 +170,7 @@ def recorded_frames(root: Location) -> dict[int, dict[str, int]]:
         for e in listing(images / key):
             ep = e.name.removeprefix("episode_")
             if e.is_dir and e.name.startswith("episode_") and ep.isdigit():
-                files = listing(images / key / e.name)
-                n = sum(1 for f in files if f.name.endswith((".png", ".jpg", ".jpeg")))
+                n = sum(1 for f in listing(images / key / e.name) if f.name.endswith((".png", ".jpg", ".jpeg")))
                 if n:
                     out.setdefault(int(ep), {})[key] = n
     return out

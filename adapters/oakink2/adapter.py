@@ -29,7 +29,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -57,10 +56,8 @@ SLOTS = {EGO: Camera.head, "allocentric_top": Camera.third_person}
 ANNO_DIRS = ("anno_preview", "anno")
 
 
-class OakInk2Adapter(HandSource):
+class OakInk2Adapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "oakink2"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         "anno_preview/<scene token>.pkl with data/<scene token>/<serial>/<frame id>.png and program/, at the root or"
         " one folder below it"
@@ -153,8 +150,7 @@ class OakInk2Adapter(HandSource):
             files = [d / f"{int(i):06d}{ext}" for i in cam.frames] if ext else []
             missing = next((f for f in files if not f.is_file()), None) if ext else d / f"{int(cam.frames[0]):06d}.png"
             if missing is not None:
-                msg = f"camera {name}: no image {missing.name} (frame_id_list) in {d}"
-                raise reading.fail(msg, "data", missing)
+                raise reading.fail(f"camera {name}: no image {missing.name} (frame_id_list) in {d}", "data", missing)
             try:
                 cameras[name] = ImageFilesCamera(files, name, SLOTS.get(name), ts, intrinsics=cam.intrinsics[0])
             except ValueError as e:

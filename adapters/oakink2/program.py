@@ -63,8 +63,7 @@ def primitives(info: Any, desc: Any, fail: Callable[[str, str], Exception]) -> l
                     Primitive(side, iv[0], iv[1], text.strip(), str(prim), str(item.get("interaction_mode", "")))
                 )
     for side in SIDES:
-        mine = sorted((p for p in out if p.hand == side), key=lambda p: p.start)
-        for a, b in pairwise(mine):
+        for a, b in pairwise(sorted((p for p in out if p.hand == side), key=lambda p: p.start)):
             if b.start < a.end:
                 raise fail(
                     f"{side} hand's primitives overlap: [{a.start}, {a.end}) and [{b.start}, {b.end})", "program_info"

@@ -61,7 +61,7 @@ from typing import Any, ClassVar
 
 from google.protobuf.message import DecodeError
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.oxe.builder import ADAPTER, Builder, find_builders, load_builder, version_key
 from adapters.oxe.decode import content_hash
 from adapters.oxe.discovery import RecordDiscovery
@@ -79,10 +79,8 @@ from schemas.tiers import QualityTier
 SPLIT_COPY_HELD = 100_000  # copies of one split held while deciding whether the split is a whole copy
 
 
-class OXEAdapter(SourceAdapter):
+class OXEAdapter(SourceAdapter[OXEOptions]):
     name: ClassVar[str] = ADAPTER
-    options_model: ClassVar[type[AdapterOptions]] = OXEOptions
-    options: OXEOptions
     expects: ClassVar[str] = (
         "TFDS builder folders <dataset>/<version>/ with dataset_info.json, features.json and *.tfrecord-* shards"
     )
@@ -168,7 +166,7 @@ class OXEAdapter(SourceAdapter):
             yield self.new_ref(f"{name}/{path.name}/meta", [str(e.file or path)], subset=name, error=e)
         for builder in builders:
             self.subset_config(builder)  # fail early on an unusable configuration
-            walk = RecordDiscovery(builder, self.options, self.error, self.duplicates)
+            walk = RecordDiscovery(builder, self.options, self.error, self.new_ref, self.duplicates)
             originals: dict[str, set[str]] = {}  # split -> raw ids of its episodes kept (not copies)
             for split in builder.splits:
                 if self.options.splits is not None and split.name not in self.options.splits:
@@ -234,11 +232,7 @@ class OXEAdapter(SourceAdapter):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         shard = self.locate(ref.paths[0])
-        loc = ref.locator
-        if ref.error is not None:
-            raise self.error(
-                loc.get("error_reason", ref.error), file=shard, episode=ref.raw_id, field=loc.get("error_field")
-            )
+        loc = ref.locator  # a ref discovery flagged raised its error before (`confined.flagged_first`)
         builder = load_builder(self.locate(loc["builder_dir"]))
         cfg = self.subset_config(builder)
         fail = self.failing(shard, ref.raw_id)
@@ -248,10 +242,8 @@ class OXEAdapter(SourceAdapter):
             raise fail(f"{e.reason} (byte offset {e.offset})", f"tfrecord:{e.kind}") from e
         except OSError as e:
             raise fail(f"cannot read the shard: {e}", "tfrecord:missing") from e
-        try:
+        with reraised(DecodeError, lambda e: fail(f"record is not a tf.train.Example: {e}", "tf.train.Example")):
             ex = parse_example(payload)
-        except DecodeError as e:
-            raise fail(f"record is not a tf.train.Example: {e}", "tf.train.Example") from e
         if "content_hash" in loc and content_hash(ex, builder.features) != loc["content_hash"]:
             raise fail("record content changed since discovery (content hash differs)", "content_hash")
         return EpisodeReader(self.options, ref, builder, cfg, ex, fail).build()

@@ -46,8 +46,7 @@ class FeatureInfo:
 
 
 def _shape(d: Mapping[str, Any]) -> tuple[int | None, ...]:
-    dims = (d.get("shape") or {}).get("dimensions") or []
-    return tuple(None if int(x) < 0 else int(x) for x in dims)
+    return tuple(None if int(x) < 0 else int(x) for x in (d.get("shape") or {}).get("dimensions") or [])
 
 
 def parse_features(doc: Mapping[str, Any]) -> dict[str, FeatureInfo]:

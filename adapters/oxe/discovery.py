@@ -15,7 +15,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from adapters.base import AdapterError, EpisodeRef
-from adapters.oxe.builder import ADAPTER, Builder
+from adapters.oxe.builder import Builder
 from adapters.oxe.decode import content_hash
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.tfrecord import parse_example, scan_records
@@ -43,29 +43,20 @@ class RecordDiscovery:
         builder: Builder,
         options: OXEOptions,
         error: Callable[..., AdapterError],
+        new_ref: Callable[..., EpisodeRef],
         duplicates: list[dict[str, str]],
     ) -> None:
-        self.builder, self.options, self.error, self.duplicates = builder, options, error, duplicates
+        self.builder, self.options, self.duplicates = builder, options, duplicates
+        self.error, self.new_ref = error, new_ref  # the adapter's: its errors and refs
         self.seen: dict[str, str] = {}  # content hash -> raw id of the kept copy
 
     def _ref(self, at: ShardAt, index: int, reason: str | None = None, fld: str = "", **locator: Any) -> EpisodeRef:
         """The ref of record `index`; with `reason`, flagged with it (`fld`: the field named)."""
-        builder = self.builder
-        raw_id = at.raw_id(index)
+        raw_id, builder = at.raw_id(index), self.builder
         loc = {"builder_dir": str(builder.path), "split": at.split, "shard": at.index, "record": index, **locator}
-        message = None
-        if reason is not None:
-            loc.update(error_reason=reason, error_field=fld)
-            message = str(self.error(reason, file=at.path, episode=raw_id, field=fld))
-        return EpisodeRef(
-            adapter=ADAPTER,
-            source=ADAPTER,
-            subset=builder.name,
-            raw_id=raw_id,
-            paths=(str(at.path), str(builder.path / "features.json")),
-            locator=loc,
-            error=message,
-        )
+        error = None if reason is None else self.error(reason, file=at.path, episode=raw_id, field=fld)
+        paths = (str(at.path), str(builder.path / "features.json"))
+        return self.new_ref(raw_id, paths, subset=builder.name, locator=loc, error=error)
 
     def discover_shard(self, split: str, shard_idx: int, shard: Location, expected: int | None) -> Iterator[EpisodeRef]:
         at = ShardAt(split, shard_idx, shard)

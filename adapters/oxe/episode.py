@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import EpisodeRef, Language, RawEpisode, Relative, Stream
+from adapters.base import EpisodeRef, Language, RawEpisode, Relative, Stream, reraised
 from adapters.cameras import EncodedImagesCamera, decode_image
 from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, STEPS, Builder, FeatureInfo
 from adapters.oxe.decode import decode_tensor, text_runs, texts_of
@@ -277,10 +277,8 @@ class EpisodeReader:
                     f"constant images (value {int(frames[0].flat[0])} at steps {probes}): a padded dummy view"
                 )
                 return None
-        try:
+        with reraised(ValueError, lambda e: self.fail(f"undecodable image at step 0: {e}", info.key)):
             cam = EncodedImagesCamera(raw, key.rsplit("/", 1)[-1], canonical, t, bgr=bgr)
-        except ValueError as e:
-            raise self.fail(f"undecodable image at step 0: {e}", info.key) from e
         if spec is not None and spec.doc:
             meta["stream_docs"][key] = spec.doc
         return cam

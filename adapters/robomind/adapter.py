@@ -70,10 +70,8 @@ class RoboMINDOptions(AdapterOptions):
     instructions: Path | None = Field(None, description="the task -> instruction CSV (default: found near the root)")
 
 
-class RoboMINDAdapter(SourceAdapter):
+class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
     name: ClassVar[str] = "robomind"
-    options_model: ClassVar[type[AdapterOptions]] = RoboMINDOptions
-    options: RoboMINDOptions
     expects: ClassVar[str] = "[<benchmark>/]h5_<robot>/<task>/success_episodes/[train|val/]<episode>/data/*.hdf5"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:
@@ -170,8 +168,7 @@ class RoboMINDAdapter(SourceAdapter):
         }
         with f:
             meta["attrs"] = {k: _plain(f.attrs[k]) for k in ("compress", "sim") if k in f.attrs}
-            rows = self._row_bound(f, fail)
-            states, actions, missing = self._vectors(f, loc["robot"], layout, fps, fail, rows)
+            states, actions, missing = self._vectors(f, loc["robot"], layout, fps, fail, self._row_bound(f, fail))
             n = len(states["puppet.joint_position" if "puppet.joint_position" in states else sorted(states)[0]])
             cameras = self._cameras(f, path, layout, n, fps, fail, meta)
             meta["depth"] = {k: len(v) for k, v in f.get("observations/depth_images", {}).items()}
@@ -274,7 +271,6 @@ class RoboMINDAdapter(SourceAdapter):
                 first = decode_frame(bounds.read_array(ds, field, 0, 1)[0], rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg)
             except (FrameDecodeError, OSError, ValueError) as e:  # TooLarge too: a frame's declared size
                 raise fail(f"frame 0: {e}", field) from e
-            k = intrinsics_for(meta["robot"], cam, first.shape[:2])
             cameras[cam] = HDF5ImagesCamera(
                 path,
                 field,
@@ -283,7 +279,7 @@ class RoboMINDAdapter(SourceAdapter):
                 np.arange(len(ds)) / fps,
                 first,
                 rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg,
-                intrinsics=k,
+                intrinsics=intrinsics_for(meta["robot"], cam, first.shape[:2]),
             )
         return cameras
 
@@ -313,10 +309,9 @@ def _annotations(root: Location, benchmark: str | None, robot: str) -> dict[str,
     if path is None:
         return {}
     try:
-        items = bounds.load_json(path, path.name)
         return {
             _annotation_key(str(i["id"]), robot): i.get("response") or {}
-            for i in items
+            for i in bounds.load_json(path, path.name)
             if isinstance(i, dict) and "id" in i
         }
     except (OSError, ValueError) as e:

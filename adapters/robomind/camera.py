@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from adapters.base import CameraSource
-from adapters.cameras import fit_rgb
+from adapters.cameras import fit_rgb, runs
 from adapters.storage import bounds
 from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, locate
@@ -83,12 +83,6 @@ class HDF5ImagesCamera(CameraSource):
 
 def _elements(ds: h5py.Dataset, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
     """(index, stored bytes) for sorted `indices`, read in slices spanning at most BLOCK rows."""
-    k = 0
-    while k < len(indices):
-        start, end = indices[k], k
-        while end + 1 < len(indices) and indices[end + 1] - start < BLOCK:
-            end += 1
-        block = bounds.read_array(ds, None, start, indices[end] + 1)
-        for i in indices[k : end + 1]:
-            yield i, block[i - start]
-        k = end + 1
+    for run in runs(indices, BLOCK):
+        block = bounds.read_array(ds, None, run[0], run[-1] + 1)
+        yield from ((i, block[i - run[0]]) for i in run)

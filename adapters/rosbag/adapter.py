@@ -22,7 +22,7 @@ import numpy as np
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import TypesysError
 
-from adapters.base import AdapterError, AdapterOptions, EpisodeRef, Language, RawEpisode, Stream
+from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.array_joints import name_joints
@@ -42,10 +42,8 @@ from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
 
 
-class RosbagAdapter(SourceAdapter):
+class RosbagAdapter(SourceAdapter[RosbagOptions]):
     name: ClassVar[str] = "rosbag"
-    options_model: ClassVar[type[AdapterOptions]] = RosbagOptions
-    options: RosbagOptions
     expects: ClassVar[str] = "ROS bags: folders with metadata.yaml (ROS 2), *.mcap, *.db3 or *.bag files"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

@@ -72,8 +72,7 @@ def name_joints(specs: Sequence[ArrayJoints], ep: Episode, fail: Callable[..., E
             msg = f"{at}.names: index {shown} past the {width} values of {spec.field} on topic {spec.topic}"
             raise fail(msg + (" (or holding no number)" if min(past) < width else ""), field=f"{at}.names")
         if unnamed is not None:  # a JointState that names no joint (`topics.TopicData`): its joints named in place
-            names = tuple(wanted.get(int(n), n) for n in s.names)
-            group[f"{key}.{spec.field}"] = replace(s, names=names)
+            group[f"{key}.{spec.field}"] = replace(s, names=tuple(wanted.get(int(n), n) for n in s.names))
             ep.roles[spec.topic] += f"; {spec.field} indices {sorted(wanted)} named as joints ({at})"
             continue
         take = [cols[i] for i in sorted(wanted)]

@@ -64,6 +64,5 @@ def _gripper(g: Gripper, ep: Assembled, fail: Callable[..., AdapterError]) -> St
         for k, s in streams.items():
             if (k == key or k.startswith(key + ".")) and s.names and g.component in s.names:
                 v = s.values[:, s.names.index(g.component)].astype(np.float64)
-                opening = np.clip((v - g.closed) / (g.open - g.closed), 0.0, 1.0)
-                return Stream(s.timestamps, opening, unit="0..1")
+                return Stream(s.timestamps, np.clip((v - g.closed) / (g.open - g.closed), 0.0, 1.0), unit="0..1")
     raise fail(f"gripper: no component {g.component!r} on topic {g.topic!r}", field="gripper.component")

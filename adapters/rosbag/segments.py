@@ -51,8 +51,7 @@ def gaps(times_ns: np.ndarray, gap_s: float) -> list[Span]:
         return []
     cut = np.flatnonzero(np.diff(t) > round(gap_s * NS))
     starts = [int(t[0]), *(int(t[i + 1]) for i in cut)]
-    ends = [*(int(t[i]) + 1 for i in cut), int(t[-1]) + 1]
-    return list(zip(starts, ends, strict=True))
+    return list(zip(starts, [*(int(t[i]) + 1 for i in cut), int(t[-1]) + 1], strict=True))
 
 
 def marked(times_ns: Sequence[int], values: Sequence[float | None], end_ns: int) -> list[Span]:

@@ -31,7 +31,6 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.base import (
-    AdapterOptions,
     CameraSource,
     EpisodeRef,
     HandSignals,
@@ -62,10 +61,8 @@ EGO_VIDEOS, ALLO_VIDEOS, ALLO_PARAMS = (
 )
 
 
-class TacoAdapter(HandSource):
+class TacoAdapter(HandSource[ManoOnlyOptions]):
     name: ClassVar[str] = "taco"
-    options_model: ClassVar[type[AdapterOptions]] = ManoOnlyOptions
-    options: ManoOnlyOptions
     expects: ClassVar[str] = (
         f"TACO's dataset folder: {HANDS}/<triplet>/<sequence>/{{left,right}}_hand.pkl, with {OBJECTS}/, {EGO_PARAMS}/"
         f" and {EGO_VIDEOS}/ (optional: {ALLO_VIDEOS}/, {ALLO_PARAMS}/) under the same <triplet>/<sequence>"
@@ -122,8 +119,7 @@ class TacoAdapter(HandSource):
             h = hands[side]
             wrist_poses = rotvec_poses(h.pose[:, :3], h.trans)
             wrist = states[f"wrist/{side}"] = Stream(ts, wrist_poses, unit="se3_4x4", frame=WORLD)
-            pose = Stream(ts, h.pose[:, 3:], unit="axis_angle")
-            mano = ManoParams(wrist, pose, h.beta, mano_dir, MAKERS["taco"])
+            mano = ManoParams(wrist, Stream(ts, h.pose[:, 3:], unit="axis_angle"), h.beta, mano_dir, MAKERS["taco"])
             sig.hands[hand] = HandTrack(mano=mano)
             sig.notes.append(f"{side} hand: betas from {h.beta_from}")
         for name, poses in objects.items():

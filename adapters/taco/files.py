@@ -42,8 +42,7 @@ Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> th
 
 def unpickle(path: Location, fail: Fail, field: str) -> Any:
     try:
-        data = bounds.read_bounded(path, bounds.limit("READ_BYTES"), field)
-        return tensor_loads(data)
+        return tensor_loads(bounds.read_bounded(path, bounds.limit("READ_BYTES"), field))
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (UnsafePickle, ValueError, EOFError, OSError, RuntimeError, TypeError, AttributeError) as e:

@@ -93,10 +93,8 @@ class VitraOptions(AdapterOptions):
     )
 
 
-class VitraAdapter(HandSource):
+class VitraAdapter(HandSource[VitraOptions]):
     name: ClassVar[str] = "vitra"
-    options_model: ClassVar[type[AdapterOptions]] = VitraOptions
-    options: VitraOptions
     expects: ClassVar[str] = (
         "<dataset>_<video>_ep_<id>.npy episode files (VITRA-1M Metadata/<dataset>/episodic_annotations/) under the"
         " root, with the raw videos (videos/<video>.mp4, or each dataset's own layout)"

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from adapters.base import reraised
 from adapters.hot3d.files import read_aria_calibration
 from adapters.storage.location import Location
 from adapters.undistort import Undistortion
@@ -30,10 +31,8 @@ EGOEXO_SIDE, EGOEXO_FOCAL = 1408, 412.5
 
 
 def _matrix(d: Any, key: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
+    with reraised((KeyError, TypeError, ValueError), lambda e: ValueError(f"field {key!r}: {e!r}")):
         a = np.asarray(d[key], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"field {key!r}: {e!r}") from e
     if a.size != int(np.prod(shape)) or not np.isfinite(a).all():
         raise ValueError(f"field {key!r}: {a.shape} {a.ravel()[:9].tolist()}, expected {shape} finite")
     return a.reshape(shape)

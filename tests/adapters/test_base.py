@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from adapters.base import AdapterError, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream, natural_key
+from adapters.base import (
+    AdapterError,
+    EpisodeRef,
+    HandSignals,
+    HandTrack,
+    RawEpisode,
+    Stream,
+    natural_key,
+    reraised,
+)
 from adapters.robomind.adapter import RoboMINDAdapter
 from schemas.tiers import QualityTier
 
@@ -31,6 +40,20 @@ def test_an_error_names_where_and_survives_discovery() -> None:
         "is missing",
     )
     RoboMINDAdapter().raise_discovered(_ref("t/2"))  # no error recorded: nothing raised
+
+
+def test_reraised_translates_only_the_errors_named_and_keeps_the_cause() -> None:
+    def fail(e: Exception) -> AdapterError:
+        return AdapterError(f"unreadable: {e}", adapter="x", file="/r/f.json", field="doc")
+
+    with pytest.raises(AdapterError, match=r"file /r/f.json, field 'doc': unreadable: bad") as raised:
+        with reraised((OSError, ValueError), fail):
+            raise ValueError("bad")
+    assert isinstance(raised.value.__cause__, ValueError)
+    with pytest.raises(KeyError), reraised(ValueError, fail):  # another error passes through as it is
+        raise KeyError("k")
+    with reraised(ValueError, fail):  # nothing raised: nothing made
+        pass
 
 
 def test_refs_sort_naturally_and_cross_a_process_as_json() -> None:

@@ -24,6 +24,7 @@ from adapters.cameras import (
     decoding,
     packet_times,
     probe_video,
+    runs,
 )
 from adapters.storage.bounds import TooLarge
 from adapters.synthetic.video import synthetic_frame, write_mp4
@@ -53,6 +54,12 @@ def test_a_frame_past_the_reading_budget_is_refused_before_decoding(mp4: Path, m
     monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(H * W * 3 - 1))
     with pytest.raises(TooLarge, match=rf"video\.mp4: a {W}x{H} RGB video frame size in bytes: 4,608 declared"):
         VideoFileCamera(mp4, "cam", None)
+
+
+def test_runs_group_sorted_rows_read_as_one_slice() -> None:
+    assert list(runs([0, 1, 5, 7, 8, 20], 8)) == [[0, 1, 5, 7], [8], [20]]  # 8 - 0 is a full span: a new run
+    assert list(runs([3, 4, 5], 1)) == [[3], [4], [5]]
+    assert list(runs([], 64)) == []
 
 
 def test_whole_file_and_probes(mp4: Path) -> None:

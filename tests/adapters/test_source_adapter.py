@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.base import AdapterError, EpisodeRef
-from adapters.robomind.adapter import RoboMINDAdapter
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.robomind.adapter import RoboMINDAdapter, RoboMINDOptions
+from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.storage import StorageOptions
@@ -58,6 +59,32 @@ class _Roots(RoboMINDAdapter):
     def refs(self, root: Location) -> Iterator[EpisodeRef]:
         self.seen = root
         yield _ref("only")
+
+
+class _Options(AdapterOptions):
+    size: int = 1
+
+
+class _Source(SourceAdapter[_Options]):
+    name = "parameterised"
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        raise NotImplementedError
+
+
+def test_the_class_parameter_is_the_options_model() -> None:
+    assert _Source.options_model is _Options and _Source({"size": 3}).options.size == 3
+    with pytest.raises(ValidationError, match="size"):
+        _Source({"size": "many"})
+    assert RoboMINDAdapter.options_model is RoboMINDOptions
+
+    class Inherits(_Source):  # no parameter of its own: its parent's model
+        pass
+
+    class Declares(_Source):  # an explicit model is kept
+        options_model = RoboMINDOptions
+
+    assert (Inherits.options_model, Declares.options_model) == (_Options, RoboMINDOptions)
 
 
 def test_every_adapter_is_given_its_root_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from adapters.base import AdapterError
+from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.builder import load_builder
 from adapters.oxe.discovery import RecordDiscovery
 from adapters.oxe.options import OXEOptions
@@ -22,7 +23,7 @@ ERROR = functools.partial(AdapterError, adapter="oxe")
 def _walk(path: Path, **options: object) -> tuple[list, list[dict[str, str]]]:
     builder = load_builder(path)
     duplicates: list[dict[str, str]] = []
-    walk = RecordDiscovery(builder, OXEOptions(**options), ERROR, duplicates)
+    walk = RecordDiscovery(builder, OXEOptions(**options), ERROR, OXEAdapter().new_ref, duplicates)
     refs = [
         ref
         for split in builder.splits
@@ -61,4 +62,4 @@ def test_a_shard_cut_at_a_record_boundary_names_each_lost_record(tmp_path: Path)
     lost = [r for r in refs[:25] if r.error]
     assert [r.raw_id for r in lost] == ["train/00000/000023", "train/00000/000024"]
     assert all("shard ends after 23 records, dataset_info.json lists 25" in r.error for r in lost)
-    assert all(r.locator["error_field"] == "tfrecord:truncated" for r in lost)
+    assert all(r.locator["error"]["field"] == "tfrecord:truncated" for r in lost)

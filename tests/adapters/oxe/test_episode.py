@@ -5,13 +5,13 @@ declared key missing from the record and a record without steps are errors namin
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
+from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.builder import Builder, load_builder
 from adapters.oxe.decode import decode_tensor
 from adapters.oxe.discovery import RecordDiscovery
@@ -27,7 +27,8 @@ BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 @pytest.fixture(scope="module")
 def record() -> tuple[Builder, EpisodeRef, dict]:
     builder = load_builder(realdata(BUILDER))
-    walk = RecordDiscovery(builder, OXEOptions(), functools.partial(AdapterError, adapter="oxe"), [])
+    adapter = OXEAdapter()
+    walk = RecordDiscovery(builder, OXEOptions(), adapter.error, adapter.new_ref, [])
     ref = next(walk.discover_shard("train", 0, builder.splits[0].shards[0], 25))
     return builder, ref, parse_example(read_record(Path(ref.paths[0]), ref.locator["offset"]))
 
