@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -41,7 +42,7 @@ from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
-from schemas.corpus import EpisodeLineage
+from schemas.corpus import LINEAGE_KEY
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
@@ -95,6 +96,41 @@ class EpisodeRef:
     def camera(self, key: str) -> str:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
         return self.cameras.get(key, key)
+
+    @property
+    def line(self) -> dict[str, Any]:
+        """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
+        return self.source.episodes.get(self.episode_index, {})
+
+    @property
+    def lineage(self) -> dict[str, Any]:
+        return self.line.get(LINEAGE_KEY) or {}
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Its `episodes_stats.jsonl` stats ({} without)."""
+        return self.source.stats.get(self.episode_index, {})
+
+    def extent(self, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """(min, max, frames) of `column` over the episode from its stats, None without: no data file read."""
+        stats = self.stats.get(column) or {}
+        if "min" not in stats or "max" not in stats:
+            return None
+        count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
+        lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+        return lo, hi, int(count[0]) if count.size else 0
+
+    @property
+    def uid(self) -> str:
+        """How a message names it: its episode_uid, else its dataset folder's name and its index."""
+        uid = self.extra.get("episode_uid") or self.lineage.get("episode_uid")
+        return str(uid or f"{self.source.root.name} episode {self.episode_index}")
+
+    def embodiment(self) -> str | None:
+        """Its embodiment as the catalog decides it (jobs/catalog/rows.py): its lineage's, else its dataset's action
+        info's, else its robot_type."""
+        info = (self.source.features.get(ACTION) or {}).get("info") or {}
+        return self.lineage.get("embodiment") or info.get("embodiment") or self.source.info.get("robot_type")
 
 
 @dataclass
@@ -203,16 +239,13 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
 
 
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
-    line = src.episodes.get(index, {})
-    lineage = EpisodeLineage.of(line)
-    action = src.features.get("action", {})
-    source, subset = folder_names(rel)
+    ref, (source, subset) = EpisodeRef(src, index), folder_names(rel)
     # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
-    embodiment = lineage.embodiment or (action.get("info") or {}).get("embodiment") or src.info.get("robot_type")
+    lineage = ref.lineage
     return {
-        "source": lineage.source or source,
-        "subset": lineage.subset or subset,
-        "embodiment": embodiment or "unknown",
+        "source": lineage.get("source") or source,
+        "subset": lineage.get("subset") or subset,
+        "embodiment": ref.embodiment() or "unknown",
     }
 
 

@@ -188,9 +188,8 @@ def episode_lacks(ref: Any, of: SpaceOf, kind: ActionKind) -> str | None:
         )
     if kind is ActionKind.none:
         return "no action at all (catalog action_kind none)"
-    stats = ref.source.stats.get(ref.episode_index, {}).get(of.columns[ACTION]) or {}
-    if "min" in stats and "max" in stats:
-        lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+    if (extent := ref.extent(of.columns[ACTION])) is not None:
+        lo, hi, _ = extent
         dims = list(of.select.get(ACTION) or range(len(lo)))
         if not np.any(hi[dims] > lo[dims]):
             return f"its {of.space.value} command takes one value per dim over its frames"
