@@ -179,6 +179,8 @@ def export_corpus(
         opened as corpus,
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
+        plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
+        extra: list[Path] = []
         if manifest is not None:
             mdir = _manifest_dir(manifest, job.root, corpus.root)
             manifest = mdir.name
@@ -190,30 +192,13 @@ def export_corpus(
                     f"{manifest}: OUT/{manifest} holds a dataset of an earlier export, and this one is one dataset per "
                     f"robot under it ({', '.join(names)}): remove it or choose another --out"
                 )
-            plans = {
-                name: manifest_plan(
+            for name, group in zip(names, groups, strict=True):
+                plans[name] = manifest_plan(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
-                for name, group in zip(names, groups, strict=True)
-            }
-            for plan in plans.values():  # the episodes left out: logged with its notes, and in its record
-                plan.notes[:0] = settled.left_out
+                plans[name].notes[:0] = settled.left_out  # the episodes left out: logged, and in its record
             extra = [mdir / MANIFEST_JSON, entries_file(mdir)]
-            with _progress(plans.values(), job.plan_only) as bar:
-                for name, plan in plans.items():
-                    status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
-                    skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-                    for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug
-                        log.warning("%s: %s", name, note)
-                    planned = _planned(tree, name)
-                    results[name] = (
-                        status,
-                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{planned}, skipped: {skipped}"
-                        f"{_resized(plan)}",
-                    )
-            return results
-        plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
-        for ds in settled_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root) if manifest is None else ():
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             results[rel] = ("error", "")  # its place in the table
             try:
@@ -221,16 +206,22 @@ def export_corpus(
             except DATASET_ERRORS as e:
                 results[rel] = _failed(rel, e)
         with _progress(plans.values(), job.plan_only) as bar:
-            for rel, plan in plans.items():
-                said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
+            for name, plan in plans.items():
                 try:
-                    status = export_plan(plan, corpus, tree, rel, settings, progress=bar)
-                    results[rel] = (
-                        status,
-                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{_planned(tree, rel)}{said}",
-                    )
+                    status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
                 except DATASET_ERRORS as e:
-                    results[rel] = _failed(rel, e)
+                    if manifest is not None:  # a manifest's dataset (one per robot): its failure is the export's
+                        raise
+                    results[name] = _failed(name, e)
+                    continue
+                said = f"{len(plan.episodes)} episodes, action {plan.of.said()}{_planned(tree, name)}"
+                if manifest is None:  # e.g. the native command as action
+                    results[name] = (status, said + "".join(f"; {n}" for n in plan.notes) + _resized(plan))
+                    continue
+                for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug
+                    log.warning("%s: %s", name, note)
+                skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
+                results[name] = (status, f"{said}, skipped: {skipped}{_resized(plan)}")
         return results
 
 
