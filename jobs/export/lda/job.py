@@ -232,8 +232,6 @@ class Job:
 
 
 def _build(args: argparse.Namespace) -> Job:
-    if not getattr(args, "out", None):
-        raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
     root, out = Path(args.root), Path(args.out)
     try:  # what the storage can do, asked of its one handle: a URL is never taken for a folder (`gs:/b/out`)
         for given in (args.root, args.out):

@@ -48,7 +48,7 @@ from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from jobs.runtime.options import Opt, job_values
-from jobs.runtime.stage import Stage, Usage
+from jobs.runtime.stage import Stage
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
@@ -350,8 +350,6 @@ FORMAT_VERSIONS: dict[str, Version] = {"lerobot-v3": "v3.0", "lerobot-v21": "v2.
 
 
 def build_job(args: argparse.Namespace) -> V30ExportJob:
-    if not args.out:
-        raise Usage(f"eidata export --format {args.format} needs --out DIR")
     values = job_values(args, OPTIONS, V30ExportJob)
     version = FORMAT_VERSIONS[args.format]
     return V30ExportJob.model_validate(
