@@ -59,14 +59,6 @@ def missing_files(plan: DatasetPlan) -> list[str]:
     return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
 
 
-def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
-    out = []
-    for line in lines:
-        mask = EpisodeLineage.of(line).mask or info_mask
-        out.append(np.ones(CANONICAL_DIM, dtype=bool) if mask is None else np.asarray(mask, dtype=bool))
-    return out
-
-
 def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> DatasetPlan | str:
     """The plan of dataset `src` (its episodes in `episodes`, None: all), or why LDA cannot train on it."""
     info = load_info(src / INFO_PATH)
@@ -78,7 +70,8 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
         if missing:
             return f"the manifest names episodes {missing[:5]} that {src / EPISODES_PATH} does not hold: curate again"
         lines = [line for line in lines if int(line["episode_index"]) in episodes]
-    masks = _episode_masks(lines, (info.features[ACTION].info or {}).get("mask"))
+    info_mask = (info.features[ACTION].info or {}).get("mask")
+    masks = [np.asarray(EpisodeLineage.of(line).mask or info_mask or [1] * CANONICAL_DIM, bool) for line in lines]
     used = np.any(masks, axis=0) if masks else np.zeros(CANONICAL_DIM, dtype=bool)
     main = next((f"{VIDEO_PREFIX}{c}" for c in MAIN_CAMERA_ORDER if f"{VIDEO_PREFIX}{c}" in info.video_keys), None)
     if main is None:

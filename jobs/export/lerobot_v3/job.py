@@ -205,7 +205,9 @@ def export_corpus(
                 plans[rel] = dataset_plan(corpus, ds, rel, job.cameras, **layout, **spaces)
             except DATASET_ERRORS as e:
                 results[rel] = _failed(rel, e)
-        with _progress(plans.values(), job.plan_only) as bar:
+        total = sum(len(p.episodes) for p in plans.values())  # no bar for a dry run, which writes nothing
+        bar = None if job.plan_only else Progress(total, "export", unit="ep")
+        with contextlib.closing(bar) if bar is not None else contextlib.nullcontext():
             for name, plan in plans.items():
                 try:
                     status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
@@ -250,14 +252,6 @@ def _failed(rel: str, e: Exception) -> tuple[Status, str]:
     reraise_environment(e)
     log.error("%s: %s", rel, e)
     return "error", f"{type(e).__name__}: {e}"
-
-
-def _progress(plans: Iterable[ExportPlan], dry_run: bool) -> contextlib.AbstractContextManager[Progress | None]:
-    """The export's progress over the plans' episodes (`ingest.progress`: a bar on a terminal, else a line every
-    10 s with the rate and the ETA); none for a dry run, which writes nothing."""
-    if dry_run:
-        return contextlib.nullcontext()
-    return contextlib.closing(Progress(sum(len(p.episodes) for p in plans), "export", unit="ep"))
 
 
 def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:

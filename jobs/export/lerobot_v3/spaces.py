@@ -124,10 +124,6 @@ def _arm_joints(arm: ArmMap) -> list[tuple[tuple[JointMap, ...], str | None, tup
     return out
 
 
-def _joint_name(arm: ArmMap, joint: JointMap, two_arms: bool) -> str:
-    return joint.urdf if not two_arms or name_key(joint.urdf).startswith(arm.side) else f"{arm.side}_{joint.urdf}"
-
-
 def joint_dims(
     spec: JointSpaceSpec, names: list[str], first: tuple[str, ...], group: str
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -147,7 +143,8 @@ def joint_dims(
             missing += [f"{arm.side}: {m}" for m in miss]
             for j, c in zip(joints, cols, strict=True):
                 if c is not None:
-                    out_names.append(_joint_name(arm, j, len(spec.arms) > 1))
+                    one = len(spec.arms) == 1 or name_key(j.urdf).startswith(arm.side)  # else named by its side
+                    out_names.append(j.urdf if one else f"{arm.side}_{j.urdf}")
                     dims.append(where[(c.stream, c.index)])
     if missing:
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
