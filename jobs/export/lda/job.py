@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
+from adapters.storage.faults import reraise_environment
 from adapters.storage.root import Root
 from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
@@ -194,6 +195,7 @@ def export_lda(
                     results.append(export_dataset(plan, tmp))
             except (ValueError, OSError) as e:  # LdaExportError, ColumnsError, unreadable files: named, next
                 _remove_empty_parents(out / plan.name, out)
+                reraise_environment(e)  # a full disk stops the export (exit 75), as every export's
                 results.append(DatasetResult(plan.name, "error", notes=[str(e)]))
             bar.update(1)
     return results
