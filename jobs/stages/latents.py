@@ -360,16 +360,14 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
 # could not run (locked corpus, stale files), 2 for usage errors (no corpus, no --model, rate above a dataset's fps)
 OPTIONS = (
     Opt(LatentsJob, "root", flags=("root",)),
-    Opt(LatentsJob, "encoder.model"),
-    Opt(LatentsJob, "encoder.random_init"),
+    *opts(LatentsJob, "encoder.model", "encoder.random_init"),
     Opt(LatentsJob, "rate_hz", flags=("--rate",)),
     Opt(LatentsJob, "camera"),
     Opt(LatentsJob, "encoder.stored_dtype", flags=("--dtype",)),
     Opt(LatentsJob, "encoder.batch_size", flags=("--batch",)),
     *placement_options(LatentsJob),
     Opt(LatentsJob, "encoder.compile", words={"auto": None, "on": True, "off": False}),
-    Opt(LatentsJob, "overwrite"),
-    *opts(LatentsJob, "manifest", "where", "dry_run"),
+    *opts(LatentsJob, "overwrite", "manifest", "where", "dry_run"),
     ADDRESS,
 )
 

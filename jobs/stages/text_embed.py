@@ -202,7 +202,7 @@ OPTIONS = (
     *opts(TextEmbedJob, "model", "layer", "dtype"),
     Opt(TextEmbedJob, "batch_size", flags=("--batch",)),
     *placement_options(TextEmbedJob),
-    Opt(TextEmbedJob, "force"),
+    *opts(TextEmbedJob, "force"),
     ADDRESS,
 )
 

@@ -47,7 +47,7 @@ from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.stage import Stage
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
@@ -332,11 +332,7 @@ OPTIONS = (
     Opt(V30ExportJob, "manifest"),
     Opt(V30ExportJob, "data_mb", flags=("--data-file-size-mb",), unset=True),
     Opt(V30ExportJob, "video_mb", flags=("--video-file-size-mb",), unset=True),
-    Opt(V30ExportJob, "keep_nd", flags=("--keep-nd",)),
-    Opt(V30ExportJob, "caption_as_task", flags=("--caption-as-task",)),
-    Opt(V30ExportJob, "allow_dropped_sources", flags=("--allow-dropped-sources",)),
-    Opt(V30ExportJob, "action_space", flags=("--action-space",)),
-    Opt(V30ExportJob, "skip_without_action", flags=("--skip-without-action",)),
+    *opts(V30ExportJob, "keep_nd", "caption_as_task", "allow_dropped_sources", "action_space", "skip_without_action"),
 )
 
 
