@@ -92,6 +92,11 @@ class MaskedStats:
         return {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
 
 
+def _masked_columns(plan: ExportPlan) -> list[Column]:
+    """The plan's flat (1-D) features the masks apply to (the benchmark `benchmarks/manifest_stats.py` reads them)."""
+    return [c for c in plan.layout.columns if c.key in MASKED_FEATURES and len(plan.features[c.key]["shape"]) == 1]
+
+
 def _used(ref: EpisodeRef, column: Column, dim: int) -> np.ndarray:
     """[dim] bool: the dims of `column` this episode uses (see the module doc); all of them where nothing says."""
     if column.key == HAND_KEYPOINTS:
@@ -114,8 +119,7 @@ def _read(ref: EpisodeRef, columns: list[Column], dims: Mapping[str, int]) -> di
 def masked_stats(plan: ExportPlan) -> MaskedStats:
     """The masked features' statistics over the plan's episodes, each episode's file read once; each value counted
     once per pass for its embodiment and the union together (`UnionStats`' groups)."""
-    # the plan's flat (1-D) features the masks apply to
-    columns = [c for c in plan.layout.columns if c.key in MASKED_FEATURES and len(plan.features[c.key]["shape"]) == 1]
+    columns = _masked_columns(plan)
     dims = {c.key: int(plan.features[c.key]["shape"][0]) for c in columns}
     used = {(id(ref), c.key): _used(ref, c, dims[c.key]) for ref in plan.episodes for c in columns}
     anyone = {c.key: np.logical_or.reduce([used[id(r), c.key] for r in plan.episodes]) for c in columns}
