@@ -342,14 +342,11 @@ def manifest_plan(
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
     plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
-    if of.space is not ActionSpace.canonical:  # no canonical mask applies to a command: lerobot's own stats
-        plan.features = features_v30(layout.features, fps)
-        return plan
-    for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)
+    plan.masked_stats = of.space is ActionSpace.canonical  # no canonical mask applies to a command: lerobot's stats
+    for key in MASKED_FEATURES if plan.masked_stats else ():  # the fill of a dim left unused (masked_stats.py)
         if key in layout.features and len(layout.features[key]["shape"]) == 1:
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
-    plan.masked_stats = True
     return plan
 
 
