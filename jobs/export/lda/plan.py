@@ -89,20 +89,7 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
             shape = None if ft is None else list(ft.shape)
             return f"{key} {shape}: LDA takes a robot without a wrist pose as its {key}, 1 to {NATIVE_MAX_WIDTH} values"
         widths.append(int(ft.shape[0]))
-    plan = DatasetPlan(src, name, info, lines, masks, "native", (), main, episodes is not None, (widths[0], widths[1]))
-    return plan
-
-
-def manifest_episodes(root: Path, given: str) -> dict[Path, set[int]]:
-    """The datasets `--manifest given` names, each with the episode indices it takes (read as every command reads a
-    manifest: `jobs.catalog.selection.manifest_episodes`)."""
-    try:
-        found = selection.manifest_episodes(root, given)
-    except selection.SelectionError as e:
-        raise LdaExportError(str(e)) from None
-    if not found:
-        raise LdaExportError(f"--manifest {given}: the manifest has no episodes")
-    return {root / ds: set(v) for ds, v in found.items()}
+    return DatasetPlan(src, name, info, lines, masks, "native", (), main, episodes is not None, (widths[0], widths[1]))
 
 
 def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
@@ -110,7 +97,12 @@ def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
     if manifest is None:
         selected: dict[Path, set[int] | None] = dict.fromkeys(settled_datasets(root))
     else:
-        selected = dict(manifest_episodes(root, manifest))
+        try:  # read as every command reads a manifest
+            selected = {root / ds: set(v) for ds, v in selection.manifest_episodes(root, manifest).items()}
+        except selection.SelectionError as e:
+            raise LdaExportError(str(e)) from None
+        if not selected:
+            raise LdaExportError(f"--manifest {manifest}: the manifest has no episodes")
     plans, refused = [], []
     for src, episodes in selected.items():
         name = src.relative_to(root / DATASETS_DIR).as_posix() if src.is_relative_to(root / DATASETS_DIR) else str(src)
