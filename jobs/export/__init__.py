@@ -11,12 +11,12 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator
 
 from adapters.storage.corpus import corpus_where
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt
 from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit
 
@@ -50,12 +50,6 @@ NO_FRAMES = {
     "lda": "each exported dataset keeps its canonical frame size (one dataset per canonical dataset; LDA's own image "
     "transforms resize at load)",
 }
-
-
-def frame_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The `--frame-size` / `--frame-fit` given to an `eidata export` call, as the fields of `ExportFrames` that a
-    format's job model validates under its own field (a bad value's error then names `frames.size`)."""
-    return job_values(args, FRAME_OPTIONS, ExportFrames)
 
 
 def cli_export(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
-from jobs.export import PathOrUrl, frame_values
+from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
@@ -340,12 +340,10 @@ FORMAT_VERSIONS: dict[str, Version] = {"lerobot-v3": "v3.0", "lerobot-v21": "v2.
 
 
 def build_job(args: argparse.Namespace) -> V30ExportJob:
-    values = job_values(args, OPTIONS, V30ExportJob)
-    version = FORMAT_VERSIONS[args.format]
-    return V30ExportJob.model_validate(
-        {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
-        | {"frames": frame_values(args), "plan_only": bool(getattr(args, "dry_run", False))}
-    )
+    values = job_values(args, OPTIONS, V30ExportJob) | {"version": FORMAT_VERSIONS[args.format]}
+    values["frames"] = job_values(args, FRAME_OPTIONS, ExportFrames)  # its own field: an error names `frames.size`
+    values["plan_only"] = bool(getattr(args, "dry_run", False))
+    return V30ExportJob.model_validate({"root": args.root, "out": args.out, "cameras": args.cameras, **values})
 
 
 def results_table(results: dict[str, tuple[Status, str]]) -> str:
