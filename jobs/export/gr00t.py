@@ -238,8 +238,7 @@ def describe(root: Path, name: str) -> Described:
 
 
 def result_of(name: str, status: Status, described: Described) -> DatasetExport:
-    m = described.modality
-    groups = {k: list(getattr(m, k)) for k in ("state", "action", "video", "annotation")}
+    groups = {k: list(getattr(described.modality, k)) for k in ("state", "action", "video", "annotation")}
     return DatasetExport(dataset=name, status=status, kind=described.kind, notes=described.notes, **groups)
 
 

@@ -130,8 +130,7 @@ def video_feature(feature: Mapping[str, Any], hw: HW, fit: FrameFit | None = Non
 def codec_of(feature: Mapping[str, Any]) -> VideoCodec:
     """The encoder settings that write a stream like the camera's own (ingest's, `VideoCodec`); an unknown codec is
     encoded as lerobot's default, AV1."""
-    name = str((feature.get("info") or {}).get("video.codec") or "av1")
-    return VideoCodec(vcodec=ENCODERS.get(name, "libsvtav1"))
+    return VideoCodec(vcodec=ENCODERS.get(str((feature.get("info") or {}).get("video.codec") or "av1"), "libsvtav1"))
 
 
 def resize_video(src: str | Path | IO[bytes], dst: Path, fit: FrameFit, fps: int, codec: VideoCodec) -> FeatureStats:

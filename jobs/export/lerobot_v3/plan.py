@@ -157,8 +157,7 @@ def _ref(
 ) -> EpisodeRef:
     """One episode to export with the layout's episode columns (and the caption as its task when asked and known)."""
     columns = episode_columns(src.episodes.get(index, {}), src.features, cameras)
-    task = columns[CAPTION_COLUMN] if caption_as_task else None
-    return EpisodeRef(src, index, extra | columns, task=task)
+    return EpisodeRef(src, index, extra | columns, task=columns[CAPTION_COLUMN] if caption_as_task else None)
 
 
 def dataset_plan(
@@ -283,8 +282,7 @@ def manifest_plan(
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
     entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
-    all_cams = sorted({k for s in sources.values() for k in videos(s)})
-    chosen = resolve_cameras(cameras, all_cams, slots=True)
+    chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in videos(s)}), slots=True)
     chosen = default_cameras(entries) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
     plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[], of=of)
