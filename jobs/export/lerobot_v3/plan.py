@@ -29,7 +29,6 @@ from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.cameras import (
-    IMAGE_PREFIX,
     PlanError,
     default_cameras,
     resolve_cameras,
@@ -41,7 +40,7 @@ from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionSpace
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
+from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
 from schemas.corpus import LINEAGE_KEY
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
