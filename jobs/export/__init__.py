@@ -11,12 +11,12 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator
 
 from adapters.storage.corpus import corpus_where
-from jobs.runtime.options import Opt, job_values
+from jobs.runtime.options import Opt
 from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit
 
@@ -33,6 +33,8 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 
 
+# formats that write new datasets: without --out, a bad call (exit 2)
+NEEDS_OUT = ("lingbot-va", "lerobot-v3", "lerobot-v21", "lda")
 # the frame size of every format that writes frames (`schemas/export_frames.py`, `jobs/export/resize.py`): flags of
 # the command, not of a format's group, so that every format reads the same two
 FRAME_OPTIONS = (
@@ -50,16 +52,13 @@ NO_FRAMES = {
 }
 
 
-def frame_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The `--frame-size` / `--frame-fit` given to an `eidata export` call, as the fields of `ExportFrames` that a
-    format's job model validates under its own field (a bad value's error then names `frames.size`)."""
-    return job_values(args, FRAME_OPTIONS, ExportFrames)
-
-
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
         print(f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}", file=sys.stderr)
+        return 2
+    if args.format in NEEDS_OUT and not getattr(args, "out", None):
+        print(f"eidata export --format {args.format} needs --out DIR", file=sys.stderr)
         return 2
     given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
     if given and args.format in NO_FRAMES:

@@ -238,8 +238,7 @@ def describe(root: Path, name: str) -> Described:
 
 
 def result_of(name: str, status: Status, described: Described) -> DatasetExport:
-    m = described.modality
-    groups = {k: list(getattr(m, k)) for k in ("state", "action", "video", "annotation")}
+    groups = {k: list(getattr(described.modality, k)) for k in ("state", "action", "video", "annotation")}
     return DatasetExport(dataset=name, status=status, kind=described.kind, notes=described.notes, **groups)
 
 
@@ -248,13 +247,11 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
     root = Path(root)
     name = name or root.name
     described = describe(root, name)
-    path = root / MODALITY_PATH
-    text = described.modality.dumps()
-    status: Status = "unchanged" if path.is_file() and path.read_text(encoding="utf-8") == text else "written"
-    if status == "written" and dry_run:  # said as what it is: planned, not done
-        status = "to write"
-    elif status == "written":
-        write_modality(path, described.modality)
+    path, modality = root / MODALITY_PATH, described.modality
+    same = path.is_file() and path.read_text(encoding="utf-8") == modality.dumps()
+    status: Status = "unchanged" if same else "to write" if dry_run else "written"  # a dry run's: planned, not done
+    if status == "written":
+        write_modality(path, modality)
     return result_of(name, status, described)
 
 

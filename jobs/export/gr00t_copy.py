@@ -50,13 +50,6 @@ def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> Non
         transcode(Path(tmp) / src.name, dst, fps, length)
 
 
-def stats_columns(described: Described) -> dict[str, int]:
-    """The columns the modality slices (GR00T reads their statistics by `original_key`) -> width."""
-    m = described.modality
-    keys = {m.column(g, k) for g in ("state", "action") for k in getattr(m, g)}  # type: ignore[arg-type]
-    return {k: int(described.info.features[k].shape[0]) for k in sorted(keys)}
-
-
 def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> int:
     """The GR00T dataset of `src` written into the empty folder `dst`; returns the episode files linked or copied."""
     (dst / "meta").mkdir(parents=True, exist_ok=True)
@@ -66,7 +59,9 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> in
     info = described.info
     raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
     (dst / INFO_PATH).write_text(json.dumps(as_written(raw, info.video_keys), indent=4) + "\n")
-    widths = stats_columns(described)
+    m = described.modality  # the columns it slices -> width: GR00T reads their statistics by `original_key`
+    keys = {m.column(g, k) for g in ("state", "action") for k in getattr(m, g)}  # type: ignore[arg-type]
+    widths = {k: int(info.features[k].shape[0]) for k in sorted(keys)}
     stats = ColumnStats(widths)
     files = dataset_files(described, src)
     for rel, length in files:
@@ -88,15 +83,12 @@ def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str) -> DatasetExpor
     """The dataset `rel` (`datasets/<source>/<subset>`) at `src` into the output `tree` as `<source>/<subset>`."""
     described = describe(src, rel)
     name = rel.removeprefix("datasets/")
-    count = [0]
-
-    def writer(folder: Path) -> None:
-        count[0] = write_copy(corpus, src, described, folder)
-
-    def estimate() -> int:
-        return sum(corpus.size(src / f) for f, _ in dataset_files(described, src))
-
-    written = tree.fill(name, writer, estimate)
+    count: list[int] = []  # the episode files `write_copy` wrote
+    written = tree.fill(
+        name,
+        lambda folder: count.append(write_copy(corpus, src, described, folder)),
+        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src)),
+    )
     result = result_of(rel, "written" if written else "to write", described)
     where = f"{tree.where}/{name}" if isinstance(tree.where, str) else str(Path(tree.where) / name)
     what = f"{count[0]} episode files written" if written else "episode files to write"

@@ -48,7 +48,9 @@ def _summary(results: list[DatasetExport]) -> str:
         if r.status in ("written", "to write", "unchanged") and r.state:
             read = loader_text(r.path, r.configs) if r.path else f"modality_configs={r.configs}"
             lines.append(f"          GR00T: {read}")
-    return "\n".join(lines) + "\ngr00t: " + ", ".join(f"{n} {s}" for s, n in _counts(results).items())
+    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", *FAILED)}
+    said = [f"{n} {s}" for s, n in counts.items() if n or s not in ("to write", "refused")]  # said where they happen
+    return "\n".join(lines) + "\ngr00t: " + ", ".join(said)
 
 
 def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
@@ -58,11 +60,6 @@ def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
     if not results:
         raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
     return results
-
-
-def _counts(results: list[DatasetExport]) -> dict[str, int]:
-    counts = {s: sum(r.status == s for r in results) for s in ("written", "to write", "unchanged", *FAILED)}
-    return {s: n for s, n in counts.items() if n or s not in ("to write", "refused")}  # said where they happen
 
 
 def failed(results: list[DatasetExport]) -> bool:

@@ -98,8 +98,7 @@ def flatten_column(arr: pa.ChunkedArray | pa.Array, width: int) -> pa.Array:
 def select_dims(arr: pa.ChunkedArray | pa.Array, dims: Sequence[int]) -> pa.Array:
     """Fixed-size list rows of a 1-D feature reduced to `dims`, in that order (a joint-space action's joints)."""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    n = len(arr)
-    values = pc.list_flatten(arr).to_numpy(zero_copy_only=False).reshape(n, -1)
+    values = pc.list_flatten(arr).to_numpy(zero_copy_only=False).reshape(len(arr), -1)
     picked = np.ascontiguousarray(values[:, list(dims)])
     return pa.FixedSizeListArray.from_arrays(pa.array(picked.reshape(-1)), len(dims))
 

@@ -24,7 +24,7 @@ import numpy as np
 from adapters.cameras import decoding, frame_converter
 from ingest.lerobot.stats import ImageStats
 from ingest.lerobot.video import VideoCodec, VideoEncoder
-from schemas.canonical import INTRINSICS_KEY, feature_intrinsics
+from schemas.canonical import IMAGE_PREFIX, INTRINSICS_KEY, feature_intrinsics
 from schemas.export_frames import HW, ExportFrames, size_text
 from schemas.export_layout import intrinsics_column
 from schemas.image_size import FrameFit
@@ -67,7 +67,7 @@ class Resizing:
         if not self.episodes:
             return None
         cams = "; ".join(
-            f"{k.removeprefix('observation.images.')} "
+            f"{k.removeprefix(IMAGE_PREFIX)} "
             + ", ".join(f"{size_text(hw)} ({n} ep)" for hw, n in sorted(c.items()))
             + f" -> {size_text(self.targets[k])}"
             for k, c in self.resized.items()
@@ -130,8 +130,7 @@ def video_feature(feature: Mapping[str, Any], hw: HW, fit: FrameFit | None = Non
 def codec_of(feature: Mapping[str, Any]) -> VideoCodec:
     """The encoder settings that write a stream like the camera's own (ingest's, `VideoCodec`); an unknown codec is
     encoded as lerobot's default, AV1."""
-    name = str((feature.get("info") or {}).get("video.codec") or "av1")
-    return VideoCodec(vcodec=ENCODERS.get(name, "libsvtav1"))
+    return VideoCodec(vcodec=ENCODERS.get(str((feature.get("info") or {}).get("video.codec") or "av1"), "libsvtav1"))
 
 
 def resize_video(src: str | Path | IO[bytes], dst: Path, fit: FrameFit, fps: int, codec: VideoCodec) -> FeatureStats:

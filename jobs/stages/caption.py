@@ -48,8 +48,6 @@ NO_MODEL = (
 
 
 class CaptionJob(RayJob):
-    """Everything a caption run needs; validated before any work starts."""
-
     root: CorpusRoot
     model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
     camera: str | None = Field(None, description="camera shown to the VLM (default: head, else the first camera)")
@@ -203,8 +201,6 @@ class CaptionActor:
 
 # -- the stage -----------------------------------------------------------------------------------------------------
 class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
-    """`eidata caption`: what it states beside the skeleton's run."""
-
     command = "caption"
     Model = CaptionActor
     decode = staticmethod(decode_for_caption)

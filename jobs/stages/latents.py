@@ -67,8 +67,6 @@ DECODE_RESOURCES: dict[str, Any] = {"num_cpus": 1, "memory": DECODE_TASK_MEMORY}
 
 
 class LatentsJob(RayJob):
-    """Everything a latents run needs; validated before any work starts."""
-
     root: CorpusRoot
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
@@ -233,8 +231,6 @@ def expected_meta(job: LatentsJob) -> LatentsMeta:
 
 # -- the stage ----------------------------------------------------------------------------------------------------
 class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
-    """`eidata latents`: what it states beside the skeleton's run."""
-
     command = "latents"
     Model = LatentsEncoder
     decode = staticmethod(decode_episode)
@@ -343,7 +339,6 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
         }
 
     def accept(self, batch: dict[str, np.ndarray], corpus: Corpus) -> tuple[int, int]:
-        """Count a batch of finished episodes and publish their files."""
         report, ok = self.report, [not err for err in batch["error"]]
         for err, frames in zip(batch["error"], batch["frames"], strict=True):
             if err:
@@ -365,16 +360,14 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
 # could not run (locked corpus, stale files), 2 for usage errors (no corpus, no --model, rate above a dataset's fps)
 OPTIONS = (
     Opt(LatentsJob, "root", flags=("root",)),
-    Opt(LatentsJob, "encoder.model"),
-    Opt(LatentsJob, "encoder.random_init"),
+    *opts(LatentsJob, "encoder.model", "encoder.random_init"),
     Opt(LatentsJob, "rate_hz", flags=("--rate",)),
     Opt(LatentsJob, "camera"),
     Opt(LatentsJob, "encoder.stored_dtype", flags=("--dtype",)),
     Opt(LatentsJob, "encoder.batch_size", flags=("--batch",)),
     *placement_options(LatentsJob),
     Opt(LatentsJob, "encoder.compile", words={"auto": None, "on": True, "off": False}),
-    Opt(LatentsJob, "overwrite"),
-    *opts(LatentsJob, "manifest", "where", "dry_run"),
+    *opts(LatentsJob, "overwrite", "manifest", "where", "dry_run"),
     ADDRESS,
 )
 

@@ -125,8 +125,6 @@ def vlm_errors() -> tuple[type[BaseException], ...]:
 
 
 class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
-    """`eidata text-embed`: what it states beside the skeleton's run."""
-
     command = "text-embed"
     unit = "task"
     Model = TextEmbedActor
@@ -185,7 +183,6 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
         }
 
     def accept(self, batch: dict[str, np.ndarray], corpus: Corpus) -> tuple[int, int]:
-        """Count a batch of embedded tasks and publish their files."""
         report, ok = self.report, [not err for err in batch["error"]]
         for path, tokens, err in zip(batch["path"], batch["tokens"], batch["error"], strict=True):
             if err:
@@ -205,7 +202,7 @@ OPTIONS = (
     *opts(TextEmbedJob, "model", "layer", "dtype"),
     Opt(TextEmbedJob, "batch_size", flags=("--batch",)),
     *placement_options(TextEmbedJob),
-    Opt(TextEmbedJob, "force"),
+    *opts(TextEmbedJob, "force"),
     ADDRESS,
 )
 

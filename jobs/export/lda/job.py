@@ -28,11 +28,13 @@ import pyarrow.parquet as pq
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
+from adapters.storage.faults import reraise_environment
 from adapters.storage.root import Root
 from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
+from jobs.export.gr00t import write_modality
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -52,7 +54,7 @@ from schemas.lda import (
     column_names,
 )
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
-from schemas.modality import ModalityJson, check_modality
+from schemas.modality import check_modality
 
 Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
@@ -94,16 +96,6 @@ def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
             write_text_atomic(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
 
 
-def _lda_columns(
-    plan: DatasetPlan, table: pa.Table, values: dict[str, np.ndarray], mask: np.ndarray, where: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """`observation.state.lda` and `action.lda` of one episode of an end-effector layout (`columns.py`)."""
-    kp = None
-    if HAND_KEYPOINTS in table.column_names:
-        kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(table.num_rows, 2, 21, 3)
-    return episode_columns(values[STATE], values[ACTION], kp, mask, plan.hands, where=where)
-
-
 def _check_native_samples(table: pa.Table, where: str) -> None:
     """A robot without a description goes to LDA as its natives read as they are, and LDA has no per-value mask (its
     mask is per row and key, `datasets.py:139-144`): a frame where a native column's stream had no sample would train
@@ -142,7 +134,11 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
         if plan.native:
             _check_native_samples(table, where)
         else:
-            values |= dict(zip((LDA_STATE, LDA_ACTION), _lda_columns(plan, table, values, mask, where), strict=True))
+            kp = None  # (T, 2 hands, 21 MANO keypoints, xyz)
+            if HAND_KEYPOINTS in table.column_names:
+                kp = np.asarray(flatten_column(table.column(HAND_KEYPOINTS), 126).flatten()).reshape(length, 2, 21, 3)
+            columns = episode_columns(values[STATE], values[ACTION], kp, mask, plan.hands, where=where)
+            values |= dict(zip((LDA_STATE, LDA_ACTION), columns, strict=True))
             table = table.append_column(LDA_STATE, _fixed(values[LDA_STATE]))
             table = table.append_column(LDA_ACTION, _fixed(values[LDA_ACTION]))
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -168,9 +164,7 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
     problems = check_modality(modality, load_info(tmp / INFO_PATH), expected_names(modality))
     if problems:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
-    write_text_atomic(tmp / MODALITY_PATH, modality.dumps())
-    if ModalityJson.load(tmp / MODALITY_PATH) != modality:
-        raise LdaExportError(f"{tmp / MODALITY_PATH}: reads back different from what was written")
+    write_modality(tmp / MODALITY_PATH, modality)
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
     # the completion record every eidata export leaves (`adapters.storage.tree.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
@@ -201,6 +195,7 @@ def export_lda(
                     results.append(export_dataset(plan, tmp))
             except (ValueError, OSError) as e:  # LdaExportError, ColumnsError, unreadable files: named, next
                 _remove_empty_parents(out / plan.name, out)
+                reraise_environment(e)  # a full disk stops the export (exit 75), as every export's
                 results.append(DatasetResult(plan.name, "error", notes=[str(e)]))
             bar.update(1)
     return results
@@ -232,8 +227,6 @@ class Job:
 
 
 def _build(args: argparse.Namespace) -> Job:
-    if not getattr(args, "out", None):
-        raise Usage("eidata export: --format lda writes new datasets: give --out DIR")
     root, out = Path(args.root), Path(args.out)
     try:  # what the storage can do, asked of its one handle: a URL is never taken for a folder (`gs:/b/out`)
         for given in (args.root, args.out):

@@ -59,14 +59,6 @@ def missing_files(plan: DatasetPlan) -> list[str]:
     return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
 
 
-def _episode_masks(lines: list[dict[str, Any]], info_mask: list[int] | None) -> list[np.ndarray]:
-    out = []
-    for line in lines:
-        mask = EpisodeLineage.of(line).mask or info_mask
-        out.append(np.ones(CANONICAL_DIM, dtype=bool) if mask is None else np.asarray(mask, dtype=bool))
-    return out
-
-
 def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> DatasetPlan | str:
     """The plan of dataset `src` (its episodes in `episodes`, None: all), or why LDA cannot train on it."""
     info = load_info(src / INFO_PATH)
@@ -78,7 +70,8 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
         if missing:
             return f"the manifest names episodes {missing[:5]} that {src / EPISODES_PATH} does not hold: curate again"
         lines = [line for line in lines if int(line["episode_index"]) in episodes]
-    masks = _episode_masks(lines, (info.features[ACTION].info or {}).get("mask"))
+    info_mask = (info.features[ACTION].info or {}).get("mask")
+    masks = [np.asarray(EpisodeLineage.of(line).mask or info_mask or [1] * CANONICAL_DIM, bool) for line in lines]
     used = np.any(masks, axis=0) if masks else np.zeros(CANONICAL_DIM, dtype=bool)
     main = next((f"{VIDEO_PREFIX}{c}" for c in MAIN_CAMERA_ORDER if f"{VIDEO_PREFIX}{c}" in info.video_keys), None)
     if main is None:
@@ -96,20 +89,7 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
             shape = None if ft is None else list(ft.shape)
             return f"{key} {shape}: LDA takes a robot without a wrist pose as its {key}, 1 to {NATIVE_MAX_WIDTH} values"
         widths.append(int(ft.shape[0]))
-    plan = DatasetPlan(src, name, info, lines, masks, "native", (), main, episodes is not None, (widths[0], widths[1]))
-    return plan
-
-
-def manifest_episodes(root: Path, given: str) -> dict[Path, set[int]]:
-    """The datasets `--manifest given` names, each with the episode indices it takes (read as every command reads a
-    manifest: `jobs.catalog.selection.manifest_episodes`)."""
-    try:
-        found = selection.manifest_episodes(root, given)
-    except selection.SelectionError as e:
-        raise LdaExportError(str(e)) from None
-    if not found:
-        raise LdaExportError(f"--manifest {given}: the manifest has no episodes")
-    return {root / ds: set(v) for ds, v in found.items()}
+    return DatasetPlan(src, name, info, lines, masks, "native", (), main, episodes is not None, (widths[0], widths[1]))
 
 
 def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
@@ -117,7 +97,12 @@ def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
     if manifest is None:
         selected: dict[Path, set[int] | None] = dict.fromkeys(settled_datasets(root))
     else:
-        selected = dict(manifest_episodes(root, manifest))
+        try:  # read as every command reads a manifest
+            selected = {root / ds: set(v) for ds, v in selection.manifest_episodes(root, manifest).items()}
+        except selection.SelectionError as e:
+            raise LdaExportError(str(e)) from None
+        if not selected:
+            raise LdaExportError(f"--manifest {manifest}: the manifest has no episodes")
     plans, refused = [], []
     for src, episodes in selected.items():
         name = src.relative_to(root / DATASETS_DIR).as_posix() if src.is_relative_to(root / DATASETS_DIR) else str(src)

@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from schemas.canonical import MAIN_CAMERA_ORDER, Camera
+from schemas.canonical import IMAGE_PREFIX, MAIN_CAMERA_ORDER, Camera
 from schemas.export_layout import camera_source_column, intrinsics_column
-
-IMAGE_PREFIX = "observation.images."
 
 
 class PlanError(ValueError):

@@ -38,7 +38,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
-from jobs.export import PathOrUrl, frame_values
+from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
@@ -47,8 +47,8 @@ from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
-from jobs.runtime.options import Opt, job_values
-from jobs.runtime.stage import Stage, Usage
+from jobs.runtime.options import Opt, job_values, opts
+from jobs.runtime.stage import Stage
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
@@ -179,6 +179,8 @@ def export_corpus(
         opened as corpus,
         open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
+        plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
+        extra: list[Path] = []
         if manifest is not None:
             mdir = _manifest_dir(manifest, job.root, corpus.root)
             manifest = mdir.name
@@ -190,47 +192,38 @@ def export_corpus(
                     f"{manifest}: OUT/{manifest} holds a dataset of an earlier export, and this one is one dataset per "
                     f"robot under it ({', '.join(names)}): remove it or choose another --out"
                 )
-            plans = {
-                name: manifest_plan(
+            for name, group in zip(names, groups, strict=True):
+                plans[name] = manifest_plan(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
-                for name, group in zip(names, groups, strict=True)
-            }
-            for plan in plans.values():  # the episodes left out: logged with its notes, and in its record
-                plan.notes[:0] = settled.left_out
+                plans[name].notes[:0] = settled.left_out  # the episodes left out: logged, and in its record
             extra = [mdir / MANIFEST_JSON, entries_file(mdir)]
-            with _progress(plans.values(), job.plan_only) as bar:
-                for name, plan in plans.items():
-                    status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
-                    skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
-                    for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug
-                        log.warning("%s: %s", name, note)
-                    planned = _planned(tree, name)
-                    results[name] = (
-                        status,
-                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{planned}, skipped: {skipped}"
-                        f"{_resized(plan)}",
-                    )
-            return results
-        plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
-        for ds in settled_datasets(corpus.root):
+        for ds in settled_datasets(corpus.root) if manifest is None else ():
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
             results[rel] = ("error", "")  # its place in the table
             try:
                 plans[rel] = dataset_plan(corpus, ds, rel, job.cameras, **layout, **spaces)
             except DATASET_ERRORS as e:
                 results[rel] = _failed(rel, e)
-        with _progress(plans.values(), job.plan_only) as bar:
-            for rel, plan in plans.items():
-                said = "".join(f"; {n}" for n in plan.notes) + _resized(plan)  # e.g. the native command as action
+        total = sum(len(p.episodes) for p in plans.values())  # no bar for a dry run, which writes nothing
+        bar = None if job.plan_only else Progress(total, "export", unit="ep")
+        with contextlib.closing(bar) if bar is not None else contextlib.nullcontext():
+            for name, plan in plans.items():
                 try:
-                    status = export_plan(plan, corpus, tree, rel, settings, progress=bar)
-                    results[rel] = (
-                        status,
-                        f"{len(plan.episodes)} episodes, action {plan.of.said()}{_planned(tree, rel)}{said}",
-                    )
+                    status = export_plan(plan, corpus, tree, name, settings, extra, progress=bar)
                 except DATASET_ERRORS as e:
-                    results[rel] = _failed(rel, e)
+                    if manifest is not None:  # a manifest's dataset (one per robot): its failure is the export's
+                        raise
+                    results[name] = _failed(name, e)
+                    continue
+                said = f"{len(plan.episodes)} episodes, action {plan.of.said()}{_planned(tree, name)}"
+                if manifest is None:  # e.g. the native command as action
+                    results[name] = (status, said + "".join(f"; {n}" for n in plan.notes) + _resized(plan))
+                    continue
+                for note in plan.notes:  # what the one dataset could not hold: said, not only logged at debug
+                    log.warning("%s: %s", name, note)
+                skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.skipped.items())) or "none"
+                results[name] = (status, f"{said}, skipped: {skipped}{_resized(plan)}")
         return results
 
 
@@ -259,14 +252,6 @@ def _failed(rel: str, e: Exception) -> tuple[Status, str]:
     reraise_environment(e)
     log.error("%s: %s", rel, e)
     return "error", f"{type(e).__name__}: {e}"
-
-
-def _progress(plans: Iterable[ExportPlan], dry_run: bool) -> contextlib.AbstractContextManager[Progress | None]:
-    """The export's progress over the plans' episodes (`ingest.progress`: a bar on a terminal, else a line every
-    10 s with the rate and the ETA); none for a dry run, which writes nothing."""
-    if dry_run:
-        return contextlib.nullcontext()
-    return contextlib.closing(Progress(sum(len(p.episodes) for p in plans), "export", unit="ep"))
 
 
 def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
@@ -347,11 +332,7 @@ OPTIONS = (
     Opt(V30ExportJob, "manifest"),
     Opt(V30ExportJob, "data_mb", flags=("--data-file-size-mb",), unset=True),
     Opt(V30ExportJob, "video_mb", flags=("--video-file-size-mb",), unset=True),
-    Opt(V30ExportJob, "keep_nd", flags=("--keep-nd",)),
-    Opt(V30ExportJob, "caption_as_task", flags=("--caption-as-task",)),
-    Opt(V30ExportJob, "allow_dropped_sources", flags=("--allow-dropped-sources",)),
-    Opt(V30ExportJob, "action_space", flags=("--action-space",)),
-    Opt(V30ExportJob, "skip_without_action", flags=("--skip-without-action",)),
+    *opts(V30ExportJob, "keep_nd", "caption_as_task", "allow_dropped_sources", "action_space", "skip_without_action"),
 )
 
 
@@ -359,14 +340,10 @@ FORMAT_VERSIONS: dict[str, Version] = {"lerobot-v3": "v3.0", "lerobot-v21": "v2.
 
 
 def build_job(args: argparse.Namespace) -> V30ExportJob:
-    if not args.out:
-        raise Usage(f"eidata export --format {args.format} needs --out DIR")
-    values = job_values(args, OPTIONS, V30ExportJob)
-    version = FORMAT_VERSIONS[args.format]
-    return V30ExportJob.model_validate(
-        {"root": args.root, "out": args.out, "cameras": args.cameras, "version": version, **values}
-        | {"frames": frame_values(args), "plan_only": bool(getattr(args, "dry_run", False))}
-    )
+    values = job_values(args, OPTIONS, V30ExportJob) | {"version": FORMAT_VERSIONS[args.format]}
+    values["frames"] = job_values(args, FRAME_OPTIONS, ExportFrames)  # its own field: an error names `frames.size`
+    values["plan_only"] = bool(getattr(args, "dry_run", False))
+    return V30ExportJob.model_validate({"root": args.root, "out": args.out, "cameras": args.cameras, **values})
 
 
 def results_table(results: dict[str, tuple[Status, str]]) -> str:

@@ -93,7 +93,7 @@ class MaskedStats:
 
 
 def _masked_columns(plan: ExportPlan) -> list[Column]:
-    """The plan's flat (1-D) features the masks apply to."""
+    """The plan's flat (1-D) features the masks apply to (the benchmark `benchmarks/manifest_stats.py` reads them)."""
     return [c for c in plan.layout.columns if c.key in MASKED_FEATURES and len(plan.features[c.key]["shape"]) == 1]
 
 

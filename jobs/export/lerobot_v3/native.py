@@ -13,21 +13,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.export.lerobot_v3.settle import named
+
 
 class ConstantActionError(ValueError):
     """The export's `action` would take one value per dim over every frame: padding standing in for an action."""
-
-
-def _lineage(ref: Any) -> dict[str, Any]:
-    return ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
 
 
 def declares_no_action(episodes: list[Any]) -> bool:
     """Every episode's lineage says it has no action at all (`action_kind` 'none'; before that column, a mask with no
     dim): video without a command, whose `action` is the canonical placeholder its mask marks unused."""
     kinds = [
-        _lineage(r).get("action_kind") or ("canonical" if any(_lineage(r).get("mask") or []) else "none")
-        for r in episodes
+        r.lineage.get("action_kind") or ("canonical" if any(r.lineage.get("mask") or []) else "none") for r in episodes
     ]
     return bool(kinds) and all(k == "none" for k in kinds)
 
@@ -50,9 +47,7 @@ def check_action_moves(
     hi: np.ndarray | None = None
     frames = 0
     for ref in episodes:
-        extent = _extent(ref, source_column)  # the episode's own stats: no data file read for it
-        if extent is None:
-            extent = _read_extent(ref, source_column)
+        extent = ref.extent(source_column) or _read_extent(ref, source_column)
         if extent is None:
             continue
         e_lo, e_hi, n = extent
@@ -65,23 +60,11 @@ def check_action_moves(
             return None
     if lo is None:
         return None
-    more = f" and {len(episodes) - 3} more" if len(episodes) > 3 else ""
-    named = ", ".join(_episode_name(r) for r in episodes[:3]) + more
     raise ConstantActionError(
         f"{name}: `action` (read from {source_column}) takes one value per dim over all {frames} frames of "
-        f"{len(episodes)} episodes ({named}): a constant column would stand in for an action. These episodes have "
-        "no action to train on (catalog action_kind 'none'): select episodes with one (`WHERE has_action`)"
+        f"{len(episodes)} episodes ({named(episodes)}): a constant column would stand in for an action. These episodes "
+        "have no action to train on (catalog action_kind 'none'): select episodes with one (`WHERE has_action`)"
     )
-
-
-def _extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(min, max, frames) of `column` over one episode from its stats (`meta/episodes_stats.jsonl`), None without."""
-    stats = ref.source.stats.get(ref.episode_index, {}).get(column) or {}
-    if "min" not in stats or "max" not in stats:
-        return None
-    count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
-    lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
-    return lo, hi, int(count[0]) if count.size else 0
 
 
 def _read_extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -97,8 +80,3 @@ def _read_extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | 
     values = arr.to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(col), -1)
     values = np.where(np.isfinite(values), values, np.nan)
     return np.nanmin(values, axis=0), np.nanmax(values, axis=0), len(values)
-
-
-def _episode_name(ref: Any) -> str:
-    uid = ref.extra.get("episode_uid") or _lineage(ref).get("episode_uid")
-    return str(uid or f"{ref.source.root.name} episode {ref.episode_index}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,7 +29,6 @@ from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.cameras import (
-    IMAGE_PREFIX,
     PlanError,
     default_cameras,
     resolve_cameras,
@@ -40,8 +40,8 @@ from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionSpace
-from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
-from schemas.corpus import EpisodeLineage
+from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
+from schemas.corpus import LINEAGE_KEY
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
@@ -96,6 +96,41 @@ class EpisodeRef:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
         return self.cameras.get(key, key)
 
+    @property
+    def line(self) -> dict[str, Any]:
+        """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
+        return self.source.episodes.get(self.episode_index, {})
+
+    @property
+    def lineage(self) -> dict[str, Any]:
+        return self.line.get(LINEAGE_KEY) or {}
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Its `episodes_stats.jsonl` stats ({} without)."""
+        return self.source.stats.get(self.episode_index, {})
+
+    def extent(self, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """(min, max, frames) of `column` over the episode from its stats, None without: no data file read."""
+        stats = self.stats.get(column) or {}
+        if "min" not in stats or "max" not in stats:
+            return None
+        count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
+        lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+        return lo, hi, int(count[0]) if count.size else 0
+
+    @property
+    def uid(self) -> str:
+        """How a message names it: its episode_uid, else its dataset folder's name and its index."""
+        uid = self.extra.get("episode_uid") or self.lineage.get("episode_uid")
+        return str(uid or f"{self.source.root.name} episode {self.episode_index}")
+
+    def embodiment(self) -> str | None:
+        """Its embodiment as the catalog decides it (jobs/catalog/rows.py): its lineage's, else its dataset's action
+        info's, else its robot_type."""
+        info = (self.source.features.get(ACTION) or {}).get("info") or {}
+        return self.lineage.get("embodiment") or info.get("embodiment") or self.source.info.get("robot_type")
+
 
 @dataclass
 class ExportPlan:
@@ -121,8 +156,7 @@ def _ref(
 ) -> EpisodeRef:
     """One episode to export with the layout's episode columns (and the caption as its task when asked and known)."""
     columns = episode_columns(src.episodes.get(index, {}), src.features, cameras)
-    task = columns[CAPTION_COLUMN] if caption_as_task else None
-    return EpisodeRef(src, index, extra | columns, task=task)
+    return EpisodeRef(src, index, extra | columns, task=columns[CAPTION_COLUMN] if caption_as_task else None)
 
 
 def dataset_plan(
@@ -203,16 +237,13 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
 
 
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
-    line = src.episodes.get(index, {})
-    lineage = EpisodeLineage.of(line)
-    action = src.features.get("action", {})
-    source, subset = folder_names(rel)
+    ref, (source, subset) = EpisodeRef(src, index), folder_names(rel)
     # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
-    embodiment = lineage.embodiment or (action.get("info") or {}).get("embodiment") or src.info.get("robot_type")
+    lineage = ref.lineage
     return {
-        "source": lineage.source or source,
-        "subset": lineage.subset or subset,
-        "embodiment": embodiment or "unknown",
+        "source": lineage.get("source") or source,
+        "subset": lineage.get("subset") or subset,
+        "embodiment": ref.embodiment() or "unknown",
     }
 
 
@@ -250,8 +281,7 @@ def manifest_plan(
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
     entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
-    all_cams = sorted({k for s in sources.values() for k in videos(s)})
-    chosen = resolve_cameras(cameras, all_cams, slots=True)
+    chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in videos(s)}), slots=True)
     chosen = default_cameras(entries) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
     plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[], of=of)
@@ -309,14 +339,11 @@ def manifest_plan(
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
     plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
-    if of.space is not ActionSpace.canonical:  # no canonical mask applies to a command: lerobot's own stats
-        plan.features = features_v30(layout.features, fps)
-        return plan
-    for key in MASKED_FEATURES:  # what a dim an episode does not use holds (masked_stats.py)
+    plan.masked_stats = of.space is ActionSpace.canonical  # no canonical mask applies to a command: lerobot's stats
+    for key in MASKED_FEATURES if plan.masked_stats else ():  # the fill of a dim left unused (masked_stats.py)
         if key in layout.features and len(layout.features[key]["shape"]) == 1:
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
-    plan.masked_stats = True
     return plan
 
 

@@ -20,7 +20,6 @@ from jobs.export.lerobot_v3.spaces import (
     space_of,
 )
 from schemas.actions import ActionSpace
-from schemas.canonical import ACTION
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 
@@ -40,27 +39,15 @@ class Settled:
     left_out: list[str]  # one line per dataset whose episodes are left out (--skip-without-action)
 
 
-def embodiment_of(src: Any, index: int) -> str | None:
-    """The episode's embodiment as the catalog has it: its lineage's, else its action info's, else robot_type."""
-    lineage = src.episodes.get(index, {}).get("eidata") or {}
-    info = (src.features.get(ACTION) or {}).get("info") or {}
-    return lineage.get("embodiment") or info.get("embodiment") or src.info.get("robot_type")
-
-
-def _uid(ref: Any) -> str:
-    lineage = ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
-    return str(ref.extra.get("episode_uid") or lineage.get("episode_uid") or f"episode {ref.episode_index}")
-
-
 def _source(ref: Any, rel: str) -> str:
     """The episode's source: its lineage's, else its dataset's folder (`datasets/<source>/<subset>`)."""
-    lineage = ref.source.episodes.get(ref.episode_index, {}).get("eidata") or {}
     parts = Path(rel).parts
-    return str(lineage.get("source") or (parts[-2] if len(parts) >= 2 else parts[-1]))
+    return str(ref.lineage.get("source") or (parts[-2] if len(parts) >= 2 else parts[-1]))
 
 
-def _named(refs: Sequence[Any]) -> str:
-    shown = ", ".join(_uid(r) for r in refs[:3])
+def named(refs: Sequence[Any]) -> str:
+    """The first three episodes (`plan.EpisodeRef`s) by their uid, and how many more."""
+    shown = ", ".join(r.uid for r in refs[:3])
     return shown + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
 
 
@@ -68,13 +55,13 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
     """The episodes `refs` in `space` (None: `default_space` of their kinds) as groups of one `SpaceOf.key` each;
     `NoActionInSpace` naming the episodes that have none, unless `skip`. `rel(src)`: how a dataset is named."""
     rel = rel or (lambda src: str(src.root))
-    kinds = [episode_kind(r.source.episodes.get(r.episode_index, {}), r.source.features) for r in refs]
+    kinds = [episode_kind(r.line, r.source.features) for r in refs]
     chosen = space or default_space(kinds)
     ofs: dict[tuple[int, str | None], SpaceOf | str] = {}
     groups: dict[tuple[Any, ...], Group] = {}
     lacking: dict[tuple[str, str], list[Any]] = {}
     for ref, kind in zip(refs, kinds, strict=True):
-        emb = embodiment_of(ref.source, ref.episode_index)
+        emb = ref.embodiment()
         at = (id(ref.source), emb)
         if at not in ofs:
             try:
@@ -93,7 +80,7 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
         robot = robot or _source(ref, rel(ref.source))  # a robot no one named: by its source
         if robot not in group.robots:
             group.robots.append(robot)
-    lines = [f"{ds}: {len(rs)} episodes ({_named(rs)}): {why}" for (ds, why), rs in lacking.items()]
+    lines = [f"{ds}: {len(rs)} episodes ({named(rs)}): {why}" for (ds, why), rs in lacking.items()]
     if lines and not skip:
         n = sum(len(rs) for rs in lacking.values())
         raise NoActionInSpace(

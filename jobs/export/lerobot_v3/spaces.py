@@ -124,10 +124,6 @@ def _arm_joints(arm: ArmMap) -> list[tuple[tuple[JointMap, ...], str | None, tup
     return out
 
 
-def _joint_name(arm: ArmMap, joint: JointMap, two_arms: bool) -> str:
-    return joint.urdf if not two_arms or name_key(joint.urdf).startswith(arm.side) else f"{arm.side}_{joint.urdf}"
-
-
 def joint_dims(
     spec: JointSpaceSpec, names: list[str], first: tuple[str, ...], group: str
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -147,7 +143,8 @@ def joint_dims(
             missing += [f"{arm.side}: {m}" for m in miss]
             for j, c in zip(joints, cols, strict=True):
                 if c is not None:
-                    out_names.append(_joint_name(arm, j, len(spec.arms) > 1))
+                    one = len(spec.arms) == 1 or name_key(j.urdf).startswith(arm.side)  # else named by its side
+                    out_names.append(j.urdf if one else f"{arm.side}_{j.urdf}")
                     dims.append(where[(c.stream, c.index)])
     if missing:
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
@@ -188,9 +185,8 @@ def episode_lacks(ref: Any, of: SpaceOf, kind: ActionKind) -> str | None:
         )
     if kind is ActionKind.none:
         return "no action at all (catalog action_kind none)"
-    stats = ref.source.stats.get(ref.episode_index, {}).get(of.columns[ACTION]) or {}
-    if "min" in stats and "max" in stats:
-        lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+    if (extent := ref.extent(of.columns[ACTION])) is not None:
+        lo, hi, _ = extent
         dims = list(of.select.get(ACTION) or range(len(lo)))
         if not np.any(hi[dims] > lo[dims]):
             return f"its {of.space.value} command takes one value per dim over its frames"

@@ -114,7 +114,7 @@ def read_episode(ref: EpisodeRef, layout: Layout, tasks: TaskTable, episode_inde
     }
     for name, arr in cols.items():
         table = table.set_column(table.schema.get_field_index(name), table.schema.field(name), arr)
-    entry = ref.source.episodes.get(ref.episode_index, {})
+    entry = ref.line
     names = [ref.task] if ref.task is not None else entry.get("tasks")
     if not names:  # the tasks of its frames
         used = {int(t) for t in np.unique(new_tasks)}
@@ -302,7 +302,7 @@ class V30Writer:
             batch = batch_stats({k: np.concatenate([c[k] for _, _, c in pending]) for k in self.columns}, lengths)
             numeric = [episode(batch, i) for i in range(len(pending))]
         for (row, ref, _), stats in zip(pending, numeric, strict=True):
-            old = as_numpy(ref.source.stats.get(ref.episode_index, {}))  # and a resized camera's, of its new frames
+            old = as_numpy(ref.stats)  # and a resized camera's, of its new frames
             old |= {ref.camera(k): v for k, v in as_numpy(self._resized_stats.pop(row["episode_index"], {})).items()}
             for key in self.cameras:  # the v2.1 camera stats (see the module doc)
                 if ref.camera(key) not in old:

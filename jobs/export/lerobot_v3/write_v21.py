@@ -110,7 +110,7 @@ class V21Writer:
     def _episode_stats(self, ref: EpisodeRef, table: pa.Table, filled: set[str]) -> dict[str, FeatureStats]:
         """The source episode's stats where the values are the source's, recomputed where they changed (`filled`:
         the features whose unused dims were filled)."""
-        source = ref.source.stats.get(ref.episode_index, {})
+        source = ref.stats
         by_key = {c.key: c for c in self.layout.columns}
         out: dict[str, FeatureStats] = {}
         for key, ft in self.features.items():

@@ -55,7 +55,7 @@ from jobs.export.lingbot.plan import (
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import place_actors, ray_session
-from jobs.runtime.stage import ADDRESS, Stage, Usage, drain, placement_options
+from jobs.runtime.stage import ADDRESS, Stage, drain, placement_options
 from schemas.canonical import ACTION
 from schemas.lerobot import (
     EPISODES_PATH,
@@ -364,8 +364,6 @@ OPTIONS = (
 
 
 def build_spec(args: argparse.Namespace) -> LingbotExportSpec:
-    if not getattr(args, "out", None):
-        raise Usage(f"eidata export: --format {FORMAT} needs --out DIR")
     values = job_values(args, OPTIONS, LingbotExportSpec)
     return LingbotExportSpec.model_validate({"root": str(args.root), "out": str(args.out), **values})
 

@@ -248,7 +248,6 @@ def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, t
     tally.kept += len(plan.latents[ep]) - len(todo)
     if not (write_table or links or todo or ep not in plan.action_stats):
         return None
-    lineage = EpisodeLineage.of(entry.model_extra or {})
     return {
         "dataset": plan.rel,
         "corpus": plan.corpus,  # picklable: its options travel with it
@@ -257,7 +256,7 @@ def work_item(plan: DatasetPlan, entry: EpisodeEntry, spec: LingbotExportSpec, t
         "episode_index": ep,
         "info_src": plan.info_src.to_json(),
         "info_out": plan.info_out.to_json(),
-        "mask": episode_mask(lineage, plan.info_src).astype(int).tolist(),
+        "mask": episode_mask(EpisodeLineage.of(entry.model_extra or {}), plan.info_src).astype(int).tolist(),
         "write_table": write_table,
         "link_videos": links,
         "latents": [p.model_dump(mode="json") for p in todo],

@@ -141,10 +141,14 @@ class LatentEncoder:
         return out
 
 
-def save_empty_embedding(model: Any, tokenizer: Any, text_len: int, path: Path) -> None:
-    """LingBot-VA's `empty_emb_path`: the embedding of "" that replaces the text for classifier-free guidance."""
-    emb = encode_text(model, tokenizer, "", text_len)
-    atomic_write(path, lambda tmp: torch.save(emb, tmp))
+def save_empty_embedding(model: Any, tokenizer: Any, text_len: int, out: str, settings: dict[str, Any]) -> None:
+    """Once a text encoder has loaded, and before anything is encoded with it: the job's settings recorded in the
+    output, then LingBot-VA's `empty_emb_path` when missing, the embedding of "" that replaces the text for
+    classifier-free guidance (the actors of one run write the same bytes, each by rename)."""
+    check_settings(Path(out), settings)
+    if not (Path(out) / EMPTY_EMB).exists():
+        emb = encode_text(model, tokenizer, "", text_len)
+        atomic_write(Path(out) / EMPTY_EMB, lambda tmp: torch.save(emb, tmp))
 
 
 def prepare_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -153,17 +157,12 @@ def prepare_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class EncodeEpisodes:
-    """Ray Data callable class: one `LatentEncoder` per actor. Once its models have loaded, and before anything is
-    encoded with them, it records the job's settings in the output and writes `EMPTY_EMB` when missing (the
-    actors of one run write the same bytes, each by rename)."""
+    """Ray Data callable class: one `LatentEncoder` per actor (`save_empty_embedding` once it has loaded)."""
 
     def __init__(self, out: str, settings: dict[str, Any], **encoder: Any) -> None:
-        self.encoder = LatentEncoder(**encoder)
-        log.info("encoder actor on %s", self.encoder.device)
-        check_settings(Path(out), settings)
-        if not (Path(out) / EMPTY_EMB).exists():
-            enc = self.encoder
-            save_empty_embedding(enc.text_model, enc.tokenizer, enc.text_len, Path(out) / EMPTY_EMB)
+        enc = self.encoder = LatentEncoder(**encoder)
+        log.info("encoder actor on %s", enc.device)
+        save_empty_embedding(enc.text_model, enc.tokenizer, enc.text_len, out, settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         done = [self.encoder.encode(pickle.loads(p)) for p in batch[PAYLOAD]]
@@ -174,7 +173,6 @@ def write_empty_embedding(
     out: str, settings: dict[str, Any], text_encoder: str, tokenizer: str | None, *, device: str, text_len: int
 ) -> None:
     """A Ray task for a run with no episode left but `EMPTY_EMB` missing: the text encoder alone, then as
-    `EncodeEpisodes` does (settings recorded once the model loaded, then the file)."""
+    `EncodeEpisodes` does."""
     model, tok = load_text_encoder(Path(text_encoder), tokenizer and Path(tokenizer), pick_device(device))
-    check_settings(Path(out), settings)
-    save_empty_embedding(model, tok, text_len, Path(out) / EMPTY_EMB)
+    save_empty_embedding(model, tok, text_len, out, settings)

@@ -97,3 +97,17 @@ def test_a_bad_call_exits_2_in_every_format(
     assert _export(tmp_path / "none", fmt, tmp_path / "out", *flags) == 2
     assert capsys.readouterr().err.startswith("eidata export: ")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", sorted(ROWS))
+def test_a_format_that_writes_new_datasets_refuses_no_out_alike(
+    corpus: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jobs.export.NEEDS_OUT`: one check and one message for every format that writes new datasets; gr00t writes
+    in place without --out (a dry run here, so the corpus is left as it is)."""
+    status = main(["export", str(corpus), "--format", fmt, *(["--dry-run"] if fmt == "gr00t" else [])])
+    err = capsys.readouterr().err
+    if fmt == "gr00t":
+        assert status == 0, err
+    else:
+        assert (status, err) == (2, f"eidata export --format {fmt} needs --out DIR\n")

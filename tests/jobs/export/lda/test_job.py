@@ -326,3 +326,21 @@ def test_an_out_in_a_bucket_is_refused_never_written_as_a_local_folder(
     assert main(["export", "corpus", "--format", "lda", "--out", out]) == 2
     assert said in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]  # no `gs:` folder
+
+
+def test_a_full_disk_stops_the_export_not_a_dataset_error(
+    real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk is the environment's fault, not a dataset's (`adapters.storage.faults`): the LDA export ends with
+    one line and 75, as lerobot-v3's and gr00t's, instead of failing every dataset after it as bad input."""
+    import errno
+
+    import jobs.export.lda.job as lda_job
+
+    def full(src: Path, dst: Path, fps: int, frames: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(lda_job, "transcode", full)
+    assert main(["export", str(real_corpus), "--format", "lda", "--out", str(tmp_path / "out")]) == 75
+    assert "No space left on device" in capsys.readouterr().err
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]

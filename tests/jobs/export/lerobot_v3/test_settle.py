@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from jobs.export.lerobot_v3.plan import EpisodeRef
 from jobs.export.lerobot_v3.settle import labels, settle
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from schemas.actions import ActionSpace
@@ -31,8 +32,8 @@ def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> Simple
     )
 
 
-def _refs(*datasets: SimpleNamespace) -> list[SimpleNamespace]:
-    return [SimpleNamespace(source=d, episode_index=i, extra={}) for d in datasets for i in sorted(d.episodes)]
+def _refs(*datasets: SimpleNamespace) -> list[EpisodeRef]:
+    return [EpisodeRef(d, i) for d in datasets for i in sorted(d.episodes)]  # type: ignore[arg-type]
 
 
 FRANKA, CR5 = _dataset("franka", "canonical", 8, "franka"), _dataset("cr5", "native", 7, "cr5")
