@@ -19,18 +19,17 @@ Several processes (DataLoader workers, ranks of one node) use one folder:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from adapters.storage.atomic import undo_on_error
+from adapters.storage.locks import flocked
 from adapters.storage.reads import STREAM_BLOCK, ReadMeter, open_stream
 
 T = TypeVar("T")
@@ -93,7 +92,7 @@ class Cache:
             finally:
                 os.close(fd)
             final = self.root / name
-            with self._locked():
+            with flocked(self.root / LOCK):
                 os.replace(tmp, final)
         self._log(size if fetched is None else fetched, what)
         return final
@@ -147,17 +146,8 @@ class Cache:
 
     def used_bytes(self) -> int:
         """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
-        with self._locked():
+        with flocked(self.root / LOCK):
             return sum(size for _, size, _ in self._entries()) + self._reserved()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
 
     def _entries(self, folder: str = "") -> list[tuple[Path, int, float]]:
         """(path, size, mtime) of the entries, or of the files in `folder` (TMP: the reservations)."""
@@ -184,7 +174,7 @@ class Cache:
         live process holds a reservation for `name` or has just stored it."""
         deadline = time.monotonic() + WAIT_S
         while True:
-            with self._locked():
+            with flocked(self.root / LOCK):
                 self._drop_dead_reservations()
                 if (self.root / name).exists() or any(p.name.startswith(name + ".") for p in self._tmp_files()):
                     return None

@@ -21,13 +21,13 @@ import pyarrow.compute as pc
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
+from adapters.storage.locks import flocked
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
-from jobs.runtime.job_lock import flocked
 from jobs.runtime.stops import fail
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA

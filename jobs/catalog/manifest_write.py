@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
-from jobs.runtime.job_lock import flocked
+from adapters.storage.locks import flocked
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
 

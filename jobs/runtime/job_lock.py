@@ -1,5 +1,4 @@
-"""One job of a kind per corpus folder: an exclusive flock on `<folder>/job/<kind>.lock` holding the owner's pid; and
-`flocked`, an exclusive flock held for a block (a catalog rebuild's, a manifest folder's).
+"""One job of a kind per corpus folder: an exclusive flock on `<folder>/job/<kind>.lock` holding the owner's pid.
 
 The kernel releases a flock when its process dies, so a killed job never leaves a stale lock behind.
 """
@@ -8,8 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from schemas.corpus import JOB_DIR
@@ -44,18 +41,3 @@ class JobLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-@contextmanager
-def flocked(path: Path, busy: Callable[[], Exception] | None = None) -> Iterator[None]:
-    """An exclusive flock on `path` (a folder itself: no lock file to leave behind; else a lock file, created) for the
-    block: waited for, or with `busy` refused at once by raising `busy()`."""
-    fd = os.open(path, os.O_RDONLY) if path.is_dir() else os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
-        except BlockingIOError:
-            raise busy() from None  # type: ignore[misc]
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock

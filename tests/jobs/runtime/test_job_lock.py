@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime.job_lock import JobLock, JobLockedError, flocked
+from jobs.runtime.job_lock import JobLock, JobLockedError
 from schemas.corpus import JOB_DIR
 
 REPO = Path(__file__).resolve().parents[3]
@@ -42,12 +42,3 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
         child.wait()
     with JobLock(tmp_path) as lock:  # the pid file of the dead holder is overwritten with ours
         assert os.pread(lock.fd, 64, 0) == str(os.getpid()).encode()
-
-
-def test_flocked_refuses_a_second_holder_when_told_and_frees_at_the_end(tmp_path: Path) -> None:
-    lock = tmp_path / "rebuild.lock"
-    with flocked(lock, lambda: RuntimeError("busy")):
-        with pytest.raises(RuntimeError, match="busy"), flocked(lock, lambda: RuntimeError("busy")):
-            pass
-    with flocked(lock, lambda: RuntimeError("busy")), flocked(tmp_path):  # released; a folder locks itself
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["rebuild.lock"]  # no lock file for the folder
