@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from pydantic import BeforeValidator
 
 from adapters.storage.corpus import corpus_where
 from jobs.runtime.options import Opt
+from jobs.runtime.stops import fail
 from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit
 
@@ -55,14 +55,11 @@ NO_FRAMES = {
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
-        print(f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}")
     if args.format in NEEDS_OUT and not getattr(args, "out", None):
-        print(f"eidata export --format {args.format} needs --out DIR", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata export --format {args.format} needs --out DIR")
     given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
     if given and args.format in NO_FRAMES:
         why = NO_FRAMES[args.format]
-        print(f"eidata export: {' and '.join(given)} do not apply to --format {args.format}: {why}", file=sys.stderr)
-        return 2
+        return fail(2, f"eidata export: {' and '.join(given)} do not apply to --format {args.format}: {why}")
     return int(importlib.import_module(module_name).cli(args))

@@ -62,8 +62,13 @@ def stacked_figure(
 
 
 def hours_figure(rows: list[dict[str, Any]]) -> Figure:
-    hours = TIER_COLORS.items(), lambda r, tier: r["hours"] if r["tier"] == tier else 0
-    fig, ax, left = stacked_figure(rows, *hours, (1.4, 0.6), "no episodes in the catalog")
+    fig, ax, left = stacked_figure(
+        rows,
+        TIER_COLORS.items(),
+        lambda r, tier: r["hours"] if r["tier"] == tier else 0,
+        (1.4, 0.6),
+        "no episodes in the catalog",
+    )
     if ax is None:
         return fig
     for y, total in enumerate(left):
