@@ -86,14 +86,20 @@ class Corpus:
         memory); `link`: a hard link where the file system allows one (the same bytes, no space)."""
         dst.parent.mkdir(parents=True, exist_ok=True)
         if link:
+            try:  # so an ingest of this corpus reads the file of two names; never an unnoted link
+                note_linked(self.root, path)
+            except OSError as e:  # a corpus it cannot note in (read-only, its log full): a copy
+                if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG):
+                    raise
+                link = False
+        if link:
             try:
-                note_linked(self.root, path)  # so an ingest of this corpus reads the file of two names
                 os.link(path, dst)
                 return
             except FileExistsError:
                 return
-            except OSError as e:  # another file system, links refused, a corpus it cannot note in: a copy
-                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.EROFS):
+            except OSError as e:  # another file system, links refused: a copy
+                if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                     raise
         atomic_write(dst, lambda tmp: shutil.copyfile(path, tmp))
 

@@ -12,16 +12,20 @@ one through on any of three pieces of evidence, whatever the link's count:
   no link) is the same inode. The record is only a pointer: the evidence is the inode found there;
 - it is a corpus's file that the corpus noted it linked out into an export (`note_linked`, `_linked_out`).
 
-Any other hard link (the report's c01: an outside parquet linked into a LeRobot dataset) stays refused.
+Any other hard link (the report's c01: an outside parquet linked into a LeRobot dataset) stays refused. The evidence
+is read where it lies, so a tree laid out as a corpus with its own record or log vouches for itself: the refusal
+guards against an outside file a dataset merely carries, not against a tree built to vouch for one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 import time
 
+from schemas.corpus import JOB_DIR
 from schemas.lerobot import INFO_PATH
 
 __all__ = ["LINKED", "RECORD", "SOURCE_KEY", "note_linked", "owned"]
@@ -30,14 +34,15 @@ RECORD = ".eidata-export.json"  # an exported tree's completion record (`adapter
 SOURCE_KEY = "source"  # in it: the corpus dataset folder the export's files were made from (absolute)
 _RECORD_BYTES = 1 << 20
 # under a corpus: one line per file of its datasets it linked into an export, `dev ino size mtime_ns` (`note_linked`)
-LINKED = "job/linked-out"
+LINKED = f"{JOB_DIR}/linked-out"
 _listed: dict[str, tuple[int, dict[tuple[int, int], list[str]]]] = {}  # real root -> (listed at ns, inode -> names)
 
 
 def owned(real_root: str, key: str, st: os.stat_result) -> bool:
     """Whether the regular file `key` under the resolved root `real_root`, of `st.st_nlink` > 1 names, is shown to be
     the root's own, its export's corpus's (the module's doc), or a corpus's file it linked out (`note_linked`)."""
-    return _exported(real_root, key, st) or _inside(real_root, st) or _linked_out(real_root, key, st)
+    # the cheap evidence first: `_inside` lists the whole root once per process
+    return _exported(real_root, key, st) or _linked_out(real_root, key, st) or _inside(real_root, st)
 
 
 def _same(path: str, st: os.stat_result) -> bool:
@@ -107,17 +112,25 @@ def note_linked(corpus_root: str | os.PathLike[str], path: str | os.PathLike[str
     """The corpus at `corpus_root` notes, before linking its file `path` into an export, that it links it out: the
     other way round from the export's record, so an ingest of the corpus itself (a LeRobot source) reads the file
     whose other name is the export's. A file noted already is not noted again (an export run twice, or into two
-    folders, adds nothing). An OSError (a corpus the export cannot write) is the caller's: copy instead."""
+    folders, adds nothing). An OSError (a corpus the export cannot write, a log past `_LOG_BYTES`) is the caller's:
+    copy instead."""
     line = _identity(os.stat(path))
     log = os.path.join(corpus_root, LINKED)
     os.makedirs(os.path.dirname(log), exist_ok=True)
     fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
+        before = os.fstat(fd)
+        if before.st_size > _LOG_BYTES:  # read as no evidence (`_noted`): a line more would only be refused
+            raise OSError(errno.EFBIG, f"{log}: over {_LOG_BYTES} bytes, no file noted in it any more")
         seen = _noted(log, fd)
         if line in seen:
             return
         os.write(fd, (line + "\n").encode())  # one short append: whole, whatever else appends at once
-        _notes[log] = (_identity(os.fstat(fd)), seen | {line})  # not read again for the export's next file
+        after = os.fstat(fd)
+        if after.st_size == before.st_size + len(line) + 1:  # ours alone: not read again for the export's next file
+            _notes[log] = (_identity(after), seen | {line})
+        else:  # another writer appended meanwhile: read whole at the next check
+            _notes.pop(log, None)
     finally:
         os.close(fd)
 

@@ -136,3 +136,55 @@ def test_the_corpus_itself_ingested_after_an_export_linked_its_files_is_read(
         log.write(f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns + 1}\n")
     with fenced(root), pytest.raises(HardLinked, match="is a hard link"):
         _rows(root / "datasets/oxe/bridge" / PARQUET)
+
+
+def _linked_files(tmp_path: Path, n: int) -> tuple[Path, list[Path]]:
+    corpus = tmp_path / "c"
+    files = [corpus / f"datasets/s/d/data/f{i}.parquet" for i in range(n)]
+    for i, f in enumerate(files):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x" * (i + 1))
+    return corpus, files
+
+
+def test_a_note_another_exporter_appended_beside_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two exports noting at once: a line another appends between this one's read and its own append is not lost to
+    this process's cache (before: the cache took the log's new size as its own line's, so the other's file was
+    refused as a hard link here and noted once more)."""
+    from adapters.storage import hard_links as hl
+
+    corpus, (a, b, c) = _linked_files(tmp_path, 3)
+    hl.note_linked(corpus, a)
+    real_write = os.write
+
+    def with_another(fd: int, data: bytes) -> int:  # the other exporter's line lands first
+        with open(corpus / LINKED, "a") as other:
+            other.write(hl._identity(os.stat(b)) + "\n")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(hl.os, "write", with_another)
+    hl.note_linked(corpus, c)
+    monkeypatch.setattr(hl.os, "write", real_write)
+    hl.note_linked(corpus, b)  # noted already by the other: not again
+    lines = (corpus / LINKED).read_text().splitlines()
+    assert len(lines) == len(set(lines)) == 3
+    real_b = os.path.realpath(b)
+    assert hl._linked_out(os.path.dirname(real_b), os.path.basename(real_b), os.stat(b))
+
+
+def test_a_full_log_makes_a_copy_never_an_unnoted_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log past its bound is read as no evidence, so a line more would only be refused: noting refuses (EFBIG)
+    and the export copies the file instead of linking it."""
+    from adapters.storage import hard_links as hl
+    from adapters.storage.corpus import Corpus
+
+    corpus, (a, b) = _linked_files(tmp_path, 2)
+    Corpus(corpus).copy_to(a, tmp_path / "out/a", link=True)
+    assert (tmp_path / "out/a").stat().st_nlink == 2  # noted, then linked
+    monkeypatch.setattr(hl, "_LOG_BYTES", 1)
+    before = (corpus / LINKED).read_text()
+    with pytest.raises(OSError, match="over 1 bytes"):
+        hl.note_linked(corpus, b)
+    Corpus(corpus).copy_to(b, tmp_path / "out/b", link=True)
+    assert (tmp_path / "out/b").stat().st_nlink == 1 and (tmp_path / "out/b").read_bytes() == b.read_bytes()
+    assert (corpus / LINKED).read_text() == before
