@@ -106,7 +106,13 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through
         containment and the per-file boundary (`confined.py`), so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
-        if given := [a for b in cls.__dict__.get("__orig_bases__", ()) for a in get_args(b) if isinstance(a, type)]:
+        given = [
+            a
+            for b in cls.__dict__.get("__orig_bases__", ())
+            for a in get_args(b)
+            if isinstance(a, type) and issubclass(a, AdapterOptions)
+        ]
+        if given and "options_model" not in cls.__dict__:  # a model set in the class body is kept
             cls.options_model = given[0]
         if "discover" in cls.__dict__ and not getattr(cls.discover, "_confined", False):
             cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]

@@ -28,7 +28,7 @@ PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 p
 # where a dataset's immutable files live: the episodes', and those stages derive from them (`adapters.storage.derived`)
 EPISODE_TOPS = ("data", "videos", "latents")
 STATE_DIR = ".eidata"  # an output's or a dataset's own state (lease, records, claims): never part of its data
-CLAIMS_DIR = ".eidata/claims"  # who may complete a final key put in parts (`adapters.storage.multipart`)
+CLAIMS_DIR = f"{STATE_DIR}/claims"  # who may complete a final key put in parts (`adapters.storage.multipart`)
 
 
 class PublishError(RuntimeError):

@@ -10,9 +10,9 @@ import os
 import time
 from pathlib import Path
 
+from adapters.storage.publish import STATE_DIR
 from ingest.lerobot.errors import WriterLockedError
 
-STATE_DIR = ".eidata"
 JOURNAL = f"{STATE_DIR}/commit.json"
 STAGING = f"{STATE_DIR}/staging"
 LOCK = f"{STATE_DIR}/writer.lock"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pytest
 from pydantic import ValidationError
@@ -61,6 +62,9 @@ class _Roots(RoboMINDAdapter):
         yield _ref("only")
 
 
+T = TypeVar("T")
+
+
 class _Options(AdapterOptions):
     size: int = 1
 
@@ -84,7 +88,17 @@ def test_the_class_parameter_is_the_options_model() -> None:
     class Declares(_Source):  # an explicit model is kept
         options_model = RoboMINDOptions
 
+    class Both(SourceAdapter[_Options]):  # a parameter and an explicit model: the explicit one
+        options_model = RoboMINDOptions
+
+    class Box(Generic[T]):
+        pass
+
+    class Mixed(Box[int], SourceAdapter[_Options]):  # another generic base's argument is no options model
+        pass
+
     assert (Inherits.options_model, Declares.options_model) == (_Options, RoboMINDOptions)
+    assert (Both.options_model, Mixed.options_model) == (RoboMINDOptions, _Options)
 
 
 def test_every_adapter_is_given_its_root_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
