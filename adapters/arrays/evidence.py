@@ -20,13 +20,14 @@ lays it out, nothing is accumulated and a note says why.
 - Isaac Lab: an environment named `*-IK-Rel-*` commands its arm through `DifferentialInverseKinematicsAction` with
   `DifferentialIKControllerCfg(command_type="pose", use_relative_mode=True)` (isaaclab_tasks .../stack/config/franka/
   stack_ik_rel_env_cfg.py; .../ur10_gripper/stack_ik_rel_env_cfg.py @ 3e175ac6): the term's 6 columns (dx, dy, dz, then
-  a rotation vector; `DifferentialIKController.action_dim` 6, isaac-sim/IsaacLab
+  a rotation vector; `DifferentialIKController.action_dim` 6 for a relative pose, isaac-sim/IsaacLab
   source/isaaclab/isaaclab/controllers/differential_ik.py @ 005bd5b2) are a change of the end-effector pose in the
   robot's root frame (`set_command`: `apply_delta_pose`, position added, rotation composed), each step scaled by the
   term's `scale` before it is applied (`process_actions`: processed = raw x scale,
   source/isaaclab/isaaclab/envs/mdp/actions/task_space_actions.py @ 005bd5b2); the recorder keeps the raw command, so
   the sum kept is of raw commands (0.5 x it is the Franka stack's motion, `scale=0.5`; 1.0 the UR10's). The arm term
-  comes first (`ActionsCfg`: `arm_action`, then `gripper_action` where the task has one): columns 0..5 relative.
+  comes first (`ActionsCfg`: `arm_action`, then `gripper_action` where the task has one; a reach task has none):
+  columns 0..5 relative.
 """
 
 from __future__ import annotations

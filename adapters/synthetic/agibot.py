@@ -146,6 +146,7 @@ def write_agibot(
             written[spec.raw_id] = out
         path = root / "task_info" / f"task_{task_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
+        # task_info lists its episodes unsorted (reversed here), so the adapter has to sort them
         path.write_text(json.dumps(entries[::-1], ensure_ascii=False, indent=4))
     return written
 

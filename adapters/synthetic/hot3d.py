@@ -15,9 +15,10 @@ hand (a right hand's wrist transform has its x column negated by the reader). Pe
   UmeTrack wrists' first positions (y 0.75, 0.32 m apart), moving a few cm, palms down (+y), fingers along the
   wearer's heading; its six objects' uids and first poses (y 0.72..0.77: the table), one of them sliding. A Y-up
   world, as the maker's viewer declares it (`adapters/hot3d/adapter.py` `WORLD_UP`).
-The UmeTrack profile and the tests' synthetic MANO model are the same adult hand (`synthetic/hand.py`). With `video`,
-each good Aria sequence also has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`); Quest 3 sequences get
-none (the adapter reads no Quest video). With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
+The UmeTrack profile and the tests' synthetic MANO model are the same adult hand (`synthetic/hand.py`), so either
+source gives the same wrist and fingertips up to the MANO shape (betas). With `video`, each good Aria sequence also
+has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`); Quest 3 sequences get none (the adapter reads no
+Quest video). With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
 """
 
 from __future__ import annotations

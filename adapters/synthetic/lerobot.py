@@ -6,9 +6,9 @@
 rows with `data/*`, `videos/<key>/*`, `dataset_from_index` / `dataset_to_index`, flattened `stats/<feature>/<stat>`),
 one data parquet for every episode's rows, and per camera one mp4 of every episode: each encoded on its own (libx264,
 yuv420p), then concatenated by stream copy, as lerobot's converter does with ffmpeg's concat demuxer;
-`from_timestamp` is the running sum of episode durations. `tear_parquet` damages a v2.x dataset (any spelling of its
-path templates) as the demo's bad LeRobot episode: an unreadable parquet (the tests' other faults:
-`tests/fixtures/corrupt.py` `inject_fault`).
+`from_timestamp` is the running sum of episode durations. Deterministic for a seed. `tear_parquet` damages a v2.x
+dataset (any spelling of its path templates) as the demo's bad LeRobot episode: an unreadable parquet (the tests'
+other faults: `tests/fixtures/corrupt.py` `inject_fault`).
 """
 
 from __future__ import annotations
