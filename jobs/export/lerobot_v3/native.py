@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.export.lerobot_v3.settle import named
+from schemas.actions import ActionKind
 
 
 class ConstantActionError(ValueError):
@@ -21,12 +22,9 @@ class ConstantActionError(ValueError):
 
 
 def declares_no_action(episodes: list[Any]) -> bool:
-    """Every episode's lineage says it has no action at all (`action_kind` 'none'; before that column, a mask with no
-    dim): video without a command, whose `action` is the canonical placeholder its mask marks unused."""
-    kinds = [
-        r.lineage.get("action_kind") or ("canonical" if any(r.lineage.get("mask") or []) else "none") for r in episodes
-    ]
-    return bool(kinds) and all(k == "none" for k in kinds)
+    """Every episode has no action at all (`EpisodeRef.action_kind`, the catalog's reading: 'none'): video without a
+    command, whose `action` is the canonical placeholder its mask marks unused."""
+    return bool(episodes) and all(r.action_kind() == ActionKind.none for r in episodes)
 
 
 NO_ACTION_NOTE = (

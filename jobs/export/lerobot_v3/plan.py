@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,21 @@ from jobs.export.lerobot_v3.cameras import (
 from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
-from schemas.actions import ActionSpace
+from schemas.actions import ActionKind, ActionSpace
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
-from schemas.corpus import LINEAGE_KEY
+from schemas.corpus import EpisodeLineage
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, fill_path_template, read_jsonl
+from schemas.lerobot import (
+    EPISODES_PATH,
+    EPISODES_STATS_PATH,
+    INFO_PATH,
+    TASKS_PATH,
+    InfoJson,
+    fill_path_template,
+    read_jsonl,
+)
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import entries_file
 
@@ -69,6 +78,11 @@ class SourceDataset:
     @property
     def features(self) -> dict[str, Any]:
         return self.info["features"]
+
+    @cached_property
+    def meta(self) -> InfoJson:
+        """`info` as the contract reads it (an episode's action kind falls back on its features)."""
+        return InfoJson.model_validate(self.info)
 
     def chunk(self, episode_index: int) -> int:
         return episode_index // int(self.info.get("chunks_size", 1000))
@@ -101,9 +115,13 @@ class EpisodeRef:
         """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
         return self.source.episodes.get(self.episode_index, {})
 
-    @property
-    def lineage(self) -> dict[str, Any]:
-        return self.line.get(LINEAGE_KEY) or {}
+    @cached_property
+    def lineage(self) -> EpisodeLineage:
+        return EpisodeLineage.of(self.line)
+
+    def action_kind(self) -> ActionKind:
+        """Its action kind as the catalog and the trainer read it (`EpisodeLineage.action_kind_in`)."""
+        return self.lineage.action_kind_in(self.source.meta)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -122,14 +140,14 @@ class EpisodeRef:
     @property
     def uid(self) -> str:
         """How a message names it: its episode_uid, else its dataset folder's name and its index."""
-        uid = self.extra.get("episode_uid") or self.lineage.get("episode_uid")
+        uid = self.extra.get("episode_uid") or self.lineage.episode_uid
         return str(uid or f"{self.source.root.name} episode {self.episode_index}")
 
     def embodiment(self) -> str | None:
         """Its embodiment as the catalog decides it (jobs/catalog/rows.py): its lineage's, else its dataset's action
         info's, else its robot_type."""
         info = (self.source.features.get(ACTION) or {}).get("info") or {}
-        return self.lineage.get("embodiment") or info.get("embodiment") or self.source.info.get("robot_type")
+        return self.lineage.embodiment or info.get("embodiment") or self.source.info.get("robot_type")
 
 
 @dataclass
@@ -241,8 +259,8 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
     # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
     lineage = ref.lineage
     return {
-        "source": lineage.get("source") or source,
-        "subset": lineage.get("subset") or subset,
+        "source": lineage.source or source,
+        "subset": lineage.subset or subset,
         "embodiment": ref.embodiment() or "unknown",
     }
 

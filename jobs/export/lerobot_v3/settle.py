@@ -42,7 +42,7 @@ class Settled:
 def _source(ref: Any, rel: str) -> str:
     """The episode's source: its lineage's, else its dataset's folder (`datasets/<source>/<subset>`)."""
     parts = Path(rel).parts
-    return str(ref.lineage.get("source") or (parts[-2] if len(parts) >= 2 else parts[-1]))
+    return str(ref.lineage.source or (parts[-2] if len(parts) >= 2 else parts[-1]))
 
 
 def named(refs: Sequence[Any]) -> str:

@@ -26,7 +26,7 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
 from jobs.export.lerobot_v3.job import export_corpus
-from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
+from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, declares_no_action
 from jobs.export.lerobot_v3.plan import EpisodeRef, SourceDataset
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_FPS, STATE
 from schemas.canonicalize import CanonicalizeSpec
@@ -122,6 +122,26 @@ def test_an_action_that_never_moves_is_refused_naming_the_episodes(corpus: Simpl
     check_action_moves(refs, ACTION_NATIVE, "lingzu")  # its command moves
     with pytest.raises(ConstantActionError, match=r"lingzu/.*episode.*: a constant column would stand in"):
         check_action_moves(refs, ACTION, "lingzu")  # the padding would not
+
+
+def test_an_episode_declares_no_action_as_the_catalog_reads_its_kind() -> None:
+    """`declares_no_action` reads each episode's kind as the catalog and the trainer do (`action_kind_in`): a lineage
+    without `action_kind` or mask (another tool's) falls back on info.json, so an unmasked action vector is the
+    dataset's own command, not a placeholder (the hand rule this replaced said 'none' and let a constant pass)."""
+    from schemas.lerobot import InfoJson
+
+    def refs(lineage: dict, action_info: dict | None) -> list[EpisodeRef]:
+        feature = {"dtype": "float32", "shape": [7], **({"info": action_info} if action_info is not None else {})}
+        meta = InfoJson.model_validate({"fps": 10, "features": {ACTION: feature}})
+        source = SimpleNamespace(meta=meta, episodes={0: {"episode_index": 0, "eidata": lineage}})
+        return [EpisodeRef(source, 0)]  # type: ignore[arg-type]
+
+    assert declares_no_action(refs({"action_kind": "none"}, None))
+    assert declares_no_action(refs({"mask": [0] * 50}, None))
+    assert not declares_no_action(refs({"mask": [1] * 50}, None))
+    assert declares_no_action(refs({}, {"mask": [0] * 50}))
+    assert not declares_no_action(refs({}, None))  # a foreign action vector without a mask: its own command
+    assert not declares_no_action([])
 
 
 @pytest.mark.slow
