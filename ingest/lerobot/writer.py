@@ -27,6 +27,7 @@ from typing import Any
 
 from adapters.storage.atomic import undo_on_error, write_text_atomic
 from adapters.storage.faults import describe, environment_fault
+from adapters.storage.publish import STATE_DIR
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
@@ -36,7 +37,7 @@ from ingest.lerobot.recovery import remove_killed_temp_files
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.table import table_features
 from ingest.lerobot.video import VideoCodec
-from ingest.lerobot.writer_dir import JOURNAL, STAGING, STATE_DIR, acquire_lock, release_lock
+from ingest.lerobot.writer_dir import JOURNAL, STAGING, acquire_lock, release_lock
 from schemas.lerobot import (
     CODEBASE_VERSION,
     DEFAULT_CHUNK_SIZE,
