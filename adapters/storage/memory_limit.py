@@ -128,6 +128,11 @@ class Limit:
         self.peak = max(self.peak, used)
         return self.used + self.mib * MIB - used
 
+    def left(self) -> int | None:
+        """The bytes the task may still add now (None off Linux)."""
+        now = statm()
+        return None if now is None else self.used + self.mib * MIB - now[1]
+
     def taken(self) -> int | None:
         """The task's peak of resident memory above what the process held at its start, bytes (None: not known, off
         Linux): the follower's samples of anonymous memory, and the kernel's peak where a sample could not run (a C

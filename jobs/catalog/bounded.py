@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
+from adapters.storage.memory_limit import active
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")
@@ -86,6 +87,18 @@ class SqlLimits:
         value given is kept as given, so 0 is refused by name rather than read as "not given"."""
         given = {f: getattr(args, f"sql_{f}", None) for f in ("memory_mib", "threads", "deadline_s", "output_mib")}
         return cls(**{f: v for f, v in given.items() if v is not None})
+
+    @classmethod
+    def within_task(cls) -> SqlLimits | None:
+        """The limits of DuckDB run in this process under a task's memory limit (`memory_limit.active`), from that
+        budget, so DuckDB degrades instead of failing: half of what the task has left as its `memory_limit` (its buffer
+        manager evicts before it asks for more), and the CPUs this process may use as its threads (it starts one per
+        core of the host otherwise: 17 threads and their stacks on a 2-core slot); None outside a task."""
+        limit = active()
+        left = limit.left() if limit is not None else None
+        if left is None:
+            return None
+        return cls(memory_mib=max(64, left // MIB // 2), threads=max(1, len(os.sched_getaffinity(0))))
 
     def settings(self) -> list[str]:
         """DuckDB settings applying these limits to a connection (before its configuration is locked)."""
