@@ -72,7 +72,9 @@ def supervise(command: str) -> None:
     pid = os.fork()
     if pid == 0:
         os.setpgid(0, 0)  # its own group: a terminal's or `timeout`'s signal to the parent's group is passed on once
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, WAKE)
+        # a stop stays pending until `stops.armed` has its handlers in place (it unblocks them): one that came during
+        # the imports was a KeyboardInterrupt traceback, or SIGTERM's default death without the line
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
         return
     with contextlib.suppress(OSError):

@@ -45,6 +45,10 @@ except KeyboardInterrupt as e:
     exit_process(stopped(e).status)
 """
 
+EARLY = CLEAN.replace('print("ready", flush=True)\n        time.sleep(300)', "time.sleep(300)").replace(
+    "try:\n", 'print("ready", flush=True)\ntime.sleep(1.5)  # its imports: no handler of its own yet\ntry:\n'
+)
+
 
 def _start(script: str, **env: str) -> tuple[subprocess.Popen, list[str]]:
     proc = processes.start(
@@ -90,8 +94,11 @@ def test_a_command_no_handler_can_reach_ends_within_5_s_and_leaves_no_process(si
     assert _in_session(proc.pid) == [] and not Path(f"/proc/{helper}/stat").exists()
 
 
-def test_a_command_that_handles_the_stop_ends_with_its_own_line() -> None:
-    proc, ready = _start(CLEAN)
+@pytest.mark.parametrize("script", [CLEAN, EARLY], ids=["armed", "during-imports"])
+def test_a_command_that_handles_the_stop_ends_with_its_own_line(script: str) -> None:
+    """Also a stop that comes before the command has its handlers (its imports): held pending until `armed`, then
+    the same one line (before: a KeyboardInterrupt traceback, or SIGTERM's default death without it)."""
+    proc, ready = _start(script)
     try:
         assert ready == ["ready"]
         processes.kill_group(proc, signal.SIGTERM)
