@@ -63,9 +63,11 @@ def _referenced(rotation: Stream, reference: np.ndarray) -> Stream:
     return Stream(rotation.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotation.frame)
 
 
-def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None) -> HandSignals:
+def hand_signals(
+    states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None, natives_reason: str = ""
+) -> HandSignals:
     """The hand declaration of one OXE episode; `eef_reference_rotation` is the subset's D (None: the state stores
-    the end-effector orientation itself)."""
+    the end-effector orientation itself); `natives_reason`, the subset table's, goes to the notes."""
     xyz = _find(states, ":eef_xyz", ":tcp_xyz")
     quat = _find(states, ":eef_quat")
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
@@ -78,6 +80,7 @@ def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray |
             track.rotation = _referenced(track.rotation, np.asarray(eef_reference_rotation, dtype=np.float64))
             sig.notes.append("wrist rotation = state rotation · the reference rotation the state is stored relative to")
     else:
-        sig.notes.append("no end-effector pose stream: canonical wrist dims unavailable")
+        why = f": {natives_reason}" if natives_reason else ""
+        sig.notes.append(f"no end-effector pose stream: canonical wrist dims unavailable{why}")
     sig.hands[1] = track  # one-armed robots fill the right hand
     return sig
