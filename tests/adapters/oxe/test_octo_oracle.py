@@ -10,7 +10,9 @@ Per episode and frame, for every subset whose row maps a canonical wrist:
   with one convention (fixed-axis xyz, scalar-last quaternions): this proves the slices, not the convention, which
   the rows cite;
 - gripper = Octo's proprio[:, -1] (its "gripper open/close" column, ProprioEncoding) through one of the three
-  readings `adapters.oxe.hands` applies (as is, 1 - v, width / 0.08 m);
+  readings `adapters.oxe.hands` applies (as is, 1 - v, width / 0.08 m). austin_sailor's opening is its
+  `state_gripper` width, Octo's column `state[7]`: the fixture writes one stroke for both, so only a real file could
+  tell them apart;
 - action: Octo's action[:, :6] = eidata's delta action streams (`action_encoding.relative`, in order), or, where
   Octo relabels them from the state (Bridge: `relabel_actions`, one step fewer), the state's frame-to-frame change
   as eidata reads the state. The gripper action is not compared: Octo's is the command made absolute, eidata's
@@ -98,7 +100,7 @@ def mismatches(raw: RawEpisode, cfg: OXESubset, proprio: np.ndarray, action: np.
     else:
         assert cfg.action_encoding is not None
         ours = np.concatenate([raw.actions[k].values.reshape(len(pos), -1) for k in cfg.action_encoding.relative], 1)
-    out["action"] = int(np.sum(np.any(ours != action[:, :6], axis=1)))
+    out["action"] = int(np.sum(np.any(ours != action[:, : ours.shape[1]], axis=1)))  # Octo pads what a set lacks
     return out
 
 
