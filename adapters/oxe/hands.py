@@ -1,9 +1,10 @@
 """Which OXE state slices are the hand: the wrist pose and the gripper opening, from the slice names of
 `adapters.oxe.subsets` (robot base frame, the right hand of a one-armed robot, a fixed camera).
 
-- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw) or `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler`
-  (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx). When the subset declares `eef_reference_rotation` D (Bridge: the
-  state stores R_ee·Dᵀ), the declared rotation is R_state·D, the end-effector frame itself, as a quaternion (xyzw).
+- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw), `*:eef_axis_angle` (a rotation vector, rad) or
+  `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx). When the subset
+  declares `eef_reference_rotation` D (Bridge: the state stores R_ee·Dᵀ), the declared rotation is R_state·D, the
+  end-effector frame itself, as a quaternion (xyzw).
 - gripper opening 0 (closed) .. 1 (open), matched on whole component or key names, first rule first:
   a width in metres (`gripper_width`, `gripper_opening_width`, unit "m") over the Franka Hand's 0.08 m stroke;
   `gripper_open` as is; `gripper_closed` and droid's `gripper_position` inverted.
@@ -63,6 +64,15 @@ def _referenced(rotation: Stream, reference: np.ndarray) -> Stream:
     return Stream(rotation.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotation.frame)
 
 
+def _rotvec_as_quat(rotvec: Stream | None) -> Stream | None:
+    """An axis-angle orientation (rotation vector: axis times angle in rad, bc_z's `present/axis_angle`) as
+    quaternions (xyzw)."""
+    if rotvec is None:
+        return None
+    quat = Rotation.from_rotvec(rotvec.values.reshape(len(rotvec), 3).astype(np.float64)).as_quat()
+    return Stream(rotvec.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotvec.frame)
+
+
 def hand_signals(
     states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None, natives_reason: str = ""
 ) -> HandSignals:
@@ -70,6 +80,7 @@ def hand_signals(
     the end-effector orientation itself); `natives_reason`, the subset table's, goes to the notes."""
     xyz = _find(states, ":eef_xyz", ":tcp_xyz")
     quat = _find(states, ":eef_quat")
+    quat = quat if quat is not None else _rotvec_as_quat(_find(states, ":eef_axis_angle"))
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
     sig = HandSignals(frame="robot_base")
     track = HandTrack(gripper=gripper_opening(states))

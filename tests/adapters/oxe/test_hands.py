@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from adapters.base import Stream
-from adapters.oxe.hands import gripper_opening
+from adapters.oxe.hands import gripper_opening, hand_signals
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
@@ -29,6 +30,22 @@ def test_taco_width_in_metres_is_scaled_by_the_franka_stroke() -> None:
     opening = gripper_opening(_robot_obs_width([0.08, 0.08, 0.04, 0.0]))
     assert opening is not None
     np.testing.assert_allclose(opening.values, [1.0, 1.0, 0.5, 0.0])
+
+
+def test_an_axis_angle_orientation_is_a_rotation_vector() -> None:
+    """bc_z's `present/axis_angle` (TFDS: 'rotation ... in axis-angle representation'): axis times angle, not Euler
+    angles; read as Euler the same numbers turn the wrist elsewhere."""
+    t = np.arange(2) / 10.0
+    rotvec = np.array([[0.0, 0.0, np.pi / 2], [0.3, -0.2, 0.9]])
+    states = {
+        "observation/present/xyz:eef_xyz": Stream(t, np.zeros((2, 3)), unit="m", frame="robot_base"),
+        "observation/present/axis_angle:eef_axis_angle": Stream(t, rotvec, unit="rad", frame="robot_base"),
+    }
+    track = hand_signals(states).hands[1]
+    assert track.rotation is not None and track.rotation.unit == "quat_xyzw"
+    got = Rotation.from_quat(track.rotation.values)
+    assert np.allclose((got * Rotation.from_rotvec(rotvec).inv()).magnitude(), 0, atol=1e-9)
+    assert not np.allclose((got * Rotation.from_euler("xyz", rotvec).inv()).magnitude(), 0, atol=1e-3)
 
 
 def test_a_command_is_not_taken_for_the_measured_gripper() -> None:

@@ -5,10 +5,11 @@ subset's layout (`adapters.synthetic.rlds`, TFDS's feature structure per subset)
 
 Per episode and frame, for every subset whose row maps a canonical wrist:
 - wrist position = Octo's proprio[:, :3], bit for bit;
-- wrist rotation = Octo's proprio rotation (POS_EULER: [3:6] roll, pitch, yaw; POS_QUAT: [3:7]), as rotation
-  matrices (the subset's reference rotation D undone: Bridge stores R_ee·Dᵀ), to 1e-6. Both sides read the angles
-  with one convention (fixed-axis xyz, scalar-last quaternions): this proves the slices, not the convention, which
-  the rows cite;
+- wrist rotation = Octo's proprio rotation (the columns after the position: 3 angles, 4 quaternion values), as
+  rotation matrices (the subset's reference rotation D undone: Bridge stores R_ee·Dᵀ), to 1e-6. Both sides read
+  them with the row's convention (fixed-axis xyz Euler, scalar-last quaternion, rotation vector; Octo passes the
+  numbers on uninterpreted, and labels bc_z's axis-angle POS_EULER): this proves the slices, the rows cite the
+  conventions;
 - gripper = Octo's proprio[:, -1] (its "gripper open/close" column, ProprioEncoding) through one of the three
   readings `adapters.oxe.hands` applies (as is, 1 - v, width / 0.08 m). austin_sailor's opening is its
   `state_gripper` width, Octo's column `state[7]`: the fixture writes one stroke for both, so only a real file could
@@ -65,9 +66,19 @@ def octo(builder_dir: Path, name: str, out: Path, split: str = "train") -> dict[
         return {k: z[k] for k in z.files}
 
 
-def _rotation(values: np.ndarray, encoding: str) -> Rotation:
-    v = values.astype(np.float64)
-    return Rotation.from_euler("xyz", v[:, 3:6]) if encoding == "POS_EULER" else Rotation.from_quat(v[:, 3:7])
+# The row's rotation part, in the precedence `adapters.oxe.hands` reads it, and how its values read as rotations
+ROTATIONS = {
+    "eef_quat": (4, Rotation.from_quat),
+    "eef_axis_angle": (3, Rotation.from_rotvec),
+    **{name: (3, lambda v: Rotation.from_euler("xyz", v)) for name in ("eef_rpy", "eef_euler", "tcp_euler")},
+}
+
+
+def _rotation(values: np.ndarray, cfg: OXESubset) -> Rotation:
+    """Octo's proprio rotation, the columns after the position, read with the row's convention."""
+    parts = {p.name for s in cfg.states for p in s.parts}
+    width, read = next(ROTATIONS[name] for name in ROTATIONS if name in parts)
+    return read(values[:, 3 : 3 + width].astype(np.float64))
 
 
 def _readings(v: np.ndarray) -> list[np.ndarray]:
@@ -86,7 +97,7 @@ def mismatches(raw: RawEpisode, cfg: OXESubset, proprio: np.ndarray, action: np.
     r_eidata = Rotation.from_quat(rot) if track.rotation.unit == "quat_xyzw" else Rotation.from_euler("xyz", rot)
     if cfg.eef_reference_rotation is not None:
         r_eidata = r_eidata * Rotation.from_matrix(np.asarray(cfg.eef_reference_rotation)).inv()
-    r_octo = _rotation(proprio, cfg.octo.proprio)
+    r_octo = _rotation(proprio, cfg)
     out = {
         "position": int(np.sum(np.any(pos[:n] != proprio[:, :3], axis=1))),
         "rotation": int(np.sum(np.abs(r_eidata.as_matrix() - r_octo.as_matrix()).max(axis=(1, 2)) > 1e-6)),
