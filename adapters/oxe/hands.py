@@ -2,7 +2,8 @@
 `adapters.oxe.subsets` (robot base frame, the right hand of a one-armed robot, a fixed camera).
 
 - wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw), `*:eef_axis_angle` (a rotation vector, rad) or
-  `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx). When the subset
+  `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx); or `*:eef_matrix`,
+  a flattened 4x4 homogeneous matrix in the element order its values show (`matrix_pose`). When the subset
   declares `eef_reference_rotation` D (Bridge: the state stores R_ee·Dᵀ), the declared rotation is R_state·D, the
   end-effector frame itself, as a quaternion (xyzw).
 - gripper opening 0 (closed) .. 1 (open), matched on whole component or key names, first rule first:
@@ -64,6 +65,26 @@ def _referenced(rotation: Stream, reference: np.ndarray) -> Stream:
     return Stream(rotation.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotation.frame)
 
 
+def matrix_pose(pose: Stream) -> tuple[Stream, Stream] | None:
+    """A pose stored as a flattened 4x4 homogeneous matrix (16 values: VIOLA's `ee_states`, BUDS' and MUTEX's
+    `state[8:24]`, SIRIUS' `state_ee`) as (position, quaternion xyzw), or None when it is no rigid transform. The
+    element order is read from the values themselves: libfranka's `O_T_EE`, which UT Austin's deoxys records, is
+    column-major (translation at 12..14, deoxys `FrankaInterface.last_eef_pose` reshapes it (4, 4) then transposes);
+    a row-major copy has it at 3, 7, 11. Whichever reading has the bottom row [0, 0, 0, 1] and an orthonormal
+    rotation in every frame is the one (a translation of exactly 0 reads the same either way)."""
+    flat = pose.values.reshape(len(pose), 16).astype(np.float64)
+    for mats in (flat.reshape(-1, 4, 4).transpose(0, 2, 1), flat.reshape(-1, 4, 4)):  # column-major, row-major
+        rot = mats[:, :3, :3]
+        rigid = np.allclose(mats[:, 3, :], [0.0, 0.0, 0.0, 1.0], atol=1e-4) and np.allclose(
+            rot @ rot.transpose(0, 2, 1), np.eye(3), atol=1e-3
+        )
+        if rigid and np.allclose(np.linalg.det(rot), 1.0, atol=1e-3):
+            quat = Rotation.from_matrix(rot).as_quat()
+            xyz = Stream(pose.timestamps, mats[:, :3, 3], ("x", "y", "z"), "m", pose.frame)
+            return xyz, Stream(pose.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", pose.frame)
+    return None
+
+
 def _rotvec_as_quat(rotvec: Stream | None) -> Stream | None:
     """An axis-angle orientation (rotation vector: axis times angle in rad, bc_z's `present/axis_angle`) as
     quaternions (xyzw)."""
@@ -83,6 +104,12 @@ def hand_signals(
     quat = quat if quat is not None else _rotvec_as_quat(_find(states, ":eef_axis_angle"))
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
     sig = HandSignals(frame="robot_base")
+    if xyz is None and (matrix := _find(states, ":eef_matrix")) is not None:
+        read = matrix_pose(matrix)
+        if read is None:
+            sig.notes.append("eef_matrix is no rigid transform in either element order: no canonical wrist")
+        else:
+            xyz, quat = read
     track = HandTrack(gripper=gripper_opening(states))
     if xyz is not None and (quat is not None or euler is not None):
         track.position = xyz

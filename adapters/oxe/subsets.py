@@ -48,7 +48,8 @@ TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "st
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 SUBSETS_YAML = Path(__file__).parent / "subsets.yaml"
 ACTION_PREFIXES = ("action:", "action/", "action_dict/")  # action streams as emitted (`action` itself: its parts)
-WRIST_PARTS = ("eef_xyz", "tcp_xyz")  # the part names `adapters.oxe.hands` reads the wrist position from
+WRIST_PARTS = ("eef_xyz", "tcp_xyz", "eef_matrix")  # the part names `adapters.oxe.hands` reads the wrist from
+SE3_FLAT = "se3_4x4"  # a flattened 4x4 homogeneous pose, element order read from its values (adapters.oxe.hands)
 NORMALIZED = "normalized"  # a command scaled to about [-1, 1] by the robot stack (see each doc for the scale)
 
 
