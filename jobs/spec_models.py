@@ -338,10 +338,19 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _output_outside_roots(self) -> JobSpec:
-        # Output inside a raw root would be rediscovered as raw data by adapters that walk their root.
+        # Output inside a raw root would be rediscovered as raw data by adapters that walk their root; a root inside
+        # the output (or the output among the raw folders) re-ingests the corpus's own episodes as a new source and
+        # overwrites its job/spec.yaml (issue 79): any overlap, either direction, is refused naming both
+        out = self.output.resolve() if isinstance(self.output, Path) else None
         for i, src in enumerate(self.sources):
-            if isinstance(self.output, Path) and isinstance(src.root, Path) and self.output.is_relative_to(src.root):
+            if out is None or not isinstance(src.root, Path):
+                continue
+            root = src.root.resolve()
+            if out.is_relative_to(root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
+            if root.is_relative_to(out):
+                why = f"sources[{i}].root ({src.root}) lies inside output ({self.output}): the corpus read as raw"
+                raise nested_error([(("output",), "value_error", why)])
         return self
 
 

@@ -93,7 +93,14 @@ def select_cameras(
         for ep, loc in ds.episodes.items():
             clip = loc.videos.get(key)
             if clip is None or clip.file not in present:
-                expected = f" (expected at {clip.file})" if clip else " (no video entry in the episode meta)"
+                # what the user can do, named (issue 79): the file is absent where declared and where relocated
+                expected = (
+                    f" (expected at {clip.file}, nor found under a folder named after the camera): the dataset "
+                    f"lacks this file (a partial download?); fetch it, or leave the camera out with the source's "
+                    f"`cameras` option"
+                    if clip
+                    else " (no video entry in the episode meta)"
+                )
                 ds.problems.setdefault(
                     ep, (f"no mp4 for camera {key!r}{expected}", str(ds.root / clip.file) if clip else None, key)
                 )

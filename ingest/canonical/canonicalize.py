@@ -40,7 +40,7 @@ from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
-from schemas.robots.registry import Effector, EmbodimentRegistry, default_registry
+from schemas.robots.registry import JOINT_SPACE, Effector, EmbodimentRegistry, default_registry
 from schemas.tiers import TierVerdict, reasons_of
 
 NO_CANONICAL_DIMS = "no canonical dims"  # how the note on an episode without a canonical dim begins
@@ -104,7 +104,7 @@ def _no_canonical_dims(
     if reasons and reasons[0].reason.startswith(NO_CANONICAL_DIMS):
         return reasons
     said = next(iter(reasons), None)
-    cause = said.reason if said is not None else next(iter(sig.notes), None) or "the source declares no hand signal"
+    cause = said.reason if said is not None else next(iter(sig.notes), None) or _no_signal(raw, natives)
     if not natives and not cams:
         what = "no hand signals, no camera, no numeric state or action column"
         skipped = [k for k, s in [*raw.states.items(), *raw.actions.items()] if not len(s)]
@@ -115,6 +115,20 @@ def _no_canonical_dims(
     first = f"{NO_CANONICAL_DIMS} ({kept}): {cause}"  # the cause in its recorder's words, said here once
     code = said.code if said is not None and said.code else "canonical_no_dims"
     return [TierVerdict.note(first, code), *reasons[1 if said is not None else 0 :]]
+
+
+def _no_signal(raw: RawEpisode, natives: list[tuple[str, Stream]]) -> str:
+    """The fallback cause of no canonical dim, naming what the user can fix: a robot's natives whose robot has no
+    description here (issue 79: Kuavo's joints, read with `joints: kuavo`, gave 18 canonical dims once the source
+    named `embodiment: kuavo_4pro_long`, yet the message said only that no hand signal was declared)."""
+    cause = "the source declares no hand signal"
+    if natives and raw.embodiment not in JOINT_SPACE:
+        known = ", ".join(sorted(JOINT_SPACE))
+        cause += (
+            f", and its robot (embodiment {raw.embodiment!r}) has no registered description: name it with the "
+            f"source's `embodiment:` option (one of {known}) and its joints fill the canonical dims"
+        )
+    return cause
 
 
 def canonicalize_spans(

@@ -24,6 +24,7 @@ from ingest.canonical.hand_state import (
     hand_streams,
     in_window,
     streams_used,
+    tracking_said,
     untracked_held,
     untracked_zero,
 )
@@ -95,6 +96,16 @@ class Span:
     eef_offset: str = ""  # which EEF offset moved the source's poses (`_hand_state`), or why none
 
 
+def _short_why(ctx: EpisodeContext, rejected: str) -> str:
+    """A span of human hands rejected for its length says where the hands are tracked in the recording: the cause the
+    user can look at is the source's hand tracking, not this check (`tracking_said`)."""
+    if not ctx.hand_windows or "min_length_frames" not in rejected:
+        return rejected
+    recording = [c.timestamps for c in ctx.cams.values()] + [s.timestamps for s in ctx.raw.states.values()]
+    recording += [ctx.sig.camera.timestamps] if ctx.sig.camera is not None else []
+    return f"{rejected}; {tracking_said(ctx.sig, ctx.wrists, recording)}"
+
+
 def canonicalize_span(
     ctx: EpisodeContext, t_start: float, t_end: float, suffix: str
 ) -> list[CanonicalEpisode] | SpanRejection:
@@ -106,7 +117,7 @@ def canonicalize_span(
     _mask_and_action(ctx, span)
     report = _validity(ctx, span)
     if report.rejected:
-        return SpanRejection(t_start, t_end, report.rejected, suffix)
+        return SpanRejection(t_start, t_end, _short_why(ctx, report.rejected), suffix)
     span.natives = grid_natives(ctx.raw, ctx.sig, ctx.cams, span.grid_abs, span.traj)
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]

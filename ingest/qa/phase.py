@@ -54,16 +54,22 @@ def _native_nonfinite(ep: CanonicalEpisode) -> int:
     return sum(int(x.size - np.isfinite(x).sum()) for x in natives if x is not None)
 
 
-def _component(name: str) -> str:
-    """`state.right_arm.3` / `action.right_arm.3` -> `right_arm.3`, `observation.state.3` / `action.3` -> `3`: the
-    stream's component, without its kind."""
-    return name.removeprefix("observation.").split(".", 1)[-1]
+def _component(name: str) -> str | None:
+    """`state.right_arm.3` / `action.right_arm.3` -> `right_arm.3`, `observation.state.shoulder_pan` /
+    `action.shoulder_pan` -> `shoulder_pan`: the stream's component, without its kind; None where the name is only
+    the column's index (`observation.state.3`, `states.3`): an index says nothing of which joint a command drives."""
+    component = name.removeprefix("observation.").split(".", 1)[-1]
+    return None if component.isdigit() else component
 
 
 def _pairs(ep: CanonicalEpisode) -> tuple[list[int], list[int]]:
-    """(state columns, action columns) of the native state columns an action column commands, paired by name."""
-    col = {_component(n): i for i, n in enumerate(ep.state_native_names)}
-    pairs = [(col[_component(n)], j) for j, n in enumerate(ep.action_native_names) if _component(n) in col]
+    """(state columns, action columns): the native state column each action column drives, as the source's own names
+    map them (a named joint, or the same index within the same named group: the robot description's and the maker's
+    controller's names as the adapter reads them). Unmapped columns pair with nothing, and no check pairs them (issue
+    79: raw robosuite's `states.k` is MuJoCo qpos, its `actions.k` an OSC pose delta; paired by index, all 4 real
+    demos were lowered for a correlation of unrelated signals)."""
+    col = {c: i for i, n in enumerate(ep.state_native_names) if (c := _component(n)) is not None}
+    pairs = [(col[c], j) for j, n in enumerate(ep.action_native_names) if (c := _component(n)) in col]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

@@ -36,7 +36,7 @@ from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
 from jobs.catalog.manifest_write import write_manifest
-from jobs.catalog.overrule import VerdictChoice, verdict_columns, verdicts_sql
+from jobs.catalog.overrule import VerdictChoice, overruled_episodes, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
 from jobs.runtime.stops import fail
@@ -57,8 +57,8 @@ from schemas.tiers import QualityTier, RoutingTable
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
 
 SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
-       e.duration_s, {verdict_columns}, e.cameras, e.latents_ready
-FROM (SELECT * FROM episodes WHERE ({where})) AS e
+       e.duration_s, {verdict_columns}, e.cameras, e.latents_ready, e.catalog_tier
+FROM (SELECT * FROM {episodes} WHERE ({where})) AS e
 WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
 ORDER BY e.episode_uid, e.dataset, e.episode_index"""
 
@@ -117,16 +117,29 @@ def select_episodes(
     (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
     limits = limits or SqlLimits()
 
-    sql, rows, found = run_bounded(partial(connect, corpus_root), partial(_selected, where), limits, usage)
-    return sql, (verdicts or VerdictChoice()).apply(rows, found.to_pylist())
+    verdicts = verdicts or VerdictChoice()
+    select = partial(_selected, where, verdicts.include)
+    sql, rows, found = run_bounded(partial(connect, corpus_root), select, limits, usage)
+    rows = verdicts.apply(rows, found.to_pylist())
+    if verdicts.include:  # what the overrule did, where a user looks (issue 79: it did nothing, silently)
+        back = pc.sum(pc.not_equal(rows["tier"], rows["catalog_tier"])).as_py() or 0
+        log.info(
+            "--include-verdict %s brought back %d episode(s): selected with the tier the overrule gives them "
+            "(applied before --where), other than the catalog's",
+            ", ".join(verdicts.include),
+            back,
+        )
+    return sql, rows.drop_columns(["catalog_tier"])
 
 
-def _selected(where: str, con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, pa.Table]:
+def _selected(where: str, include: tuple[str, ...], con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, pa.Table]:
     """(the statement, its rows, the catalog's verdicts) for the checked `where` on `con` (module-level: it crosses to
     the bounded child as a pickle). Arrow tables both: they cross as their buffers; the verdicts of a million-episode
     catalog as Python dicts did not fit the child's 1 GiB beside their pickle."""
     columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
-    sql = SELECT_SQL.format(where=check_expression(con, where, columns), verdict_columns=verdict_columns(columns))
+    checked = check_expression(con, where, columns)
+    episodes = overruled_episodes(con, columns, include)  # the overrule before the filter: `where` sees its tiers
+    sql = SELECT_SQL.format(where=checked, verdict_columns=verdict_columns(columns), episodes=episodes)
     rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
     return sql, rows, con.sql(verdicts_sql(columns)).to_arrow_table()
 
@@ -321,7 +334,8 @@ OPTIONS = (
         default=[],
         metavar="CODE",
         help="overrule this verdict, whichever step gave it (e.g. qa_duplicate, qa_tracking_corr; the "
-        "catalog's tier_codes): its episodes get the tier they would have without it (repeatable)",
+        "catalog's tier_codes): its episodes get the tier they would have without it, the tier --where then "
+        "sees (tier = 'high' takes them); how many it brought back is said (repeatable)",
     ),
     Arg(
         "--exclude-verdict",

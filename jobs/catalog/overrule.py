@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import get_args
 
+import duckdb
 import pyarrow as pa
 
 from schemas.behaviour_record import Why
@@ -37,6 +38,41 @@ def known_codes() -> frozenset[str]:
     tables = {row[0] for row in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS)}
     explained = {f"qa_explained_{why}" for why in get_args(Why)}  # the notes of holds the robot's signals explain
     return frozenset(tables | explained | {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES})
+
+
+def overruled_tier(default: str, codes: list[str], levels: list[str], overruled: set[str]) -> QualityTier:
+    """The tier of an episode whose kept verdicts (`codes`, the tier each allows in `levels`) include an overruled
+    one: `tier_of` its default and its other verdicts."""
+    kept = [TierVerdict(tier=t, reason=c, code=c) for c, t in zip(codes, levels, strict=True)]
+    return tier_of(QualityTier(default), kept, overrule=overruled)
+
+
+# the relation `--where` reads: the episodes view, each tier as the overrule gives it (the table `overruled_tiers`
+# registered by `overruled_episodes`), the catalog's own kept as `catalog_tier` (what the overrule brought back)
+OVERRULED_EPISODES = (
+    "(SELECT * REPLACE (coalesce((SELECT o.tier FROM overruled_tiers AS o WHERE o.episode_uid = episodes.episode_uid)"
+    ", CAST(tier AS VARCHAR)) AS tier), CAST(tier AS VARCHAR) AS catalog_tier FROM episodes) AS episodes"
+)
+
+
+def overruled_episodes(con: duckdb.DuckDBPyConnection, columns: list[str], include: tuple[str, ...]) -> str:
+    """The relation a selection's `--where` reads on `con`: the episodes with the tier `--include-verdict include`
+    gives them (issue 79: an overrule applied after the filter never reached `tier = 'high'`). A catalog built
+    before kept verdicts has no tier to compute again: its tiers stay (`VerdictChoice.apply` then refuses)."""
+    found: dict[str, list] = {"episode_uid": [], "tier": []}
+    if include and "tier_codes" in columns:
+        overruled = set(include)
+        rows = con.execute(
+            "SELECT episode_uid, default_tier, tier_codes, tier_levels FROM episodes WHERE list_has_any(tier_codes, ?)",
+            [list(include)],
+        ).fetchall()
+        for uid, default, codes, levels in rows:
+            found["episode_uid"].append(uid)
+            found["tier"].append(str(overruled_tier(default, codes, levels, overruled)))
+    con.register(
+        "overruled_tiers", pa.table(found, schema=pa.schema([("episode_uid", pa.string()), ("tier", pa.string())]))
+    )
+    return OVERRULED_EPISODES
 
 
 class StaleCatalogError(ValueError):
@@ -86,8 +122,7 @@ class VerdictChoice:
             for i, (default, codes, levels) in enumerate(cols):
                 if not codes or overruled.isdisjoint(codes):
                     continue  # the tier the catalog gives: no overruled verdict is among its own
-                kept = [TierVerdict(tier=t, reason=c, code=c) for c, t in zip(codes, levels, strict=True)]
-                tiers[i] = tier_of(QualityTier(default), kept, overrule=overruled)
+                tiers[i] = overruled_tier(default, codes, levels, overruled)
         rows = rows.set_column(
             rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers], pa.string())
         )

@@ -10,12 +10,29 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
 
 from jobs.catalog.bounded import SqlLimitError
 from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from schemas.corpus import EPISODES_DIR
 from schemas.manifest import check_entries, entries_file
+
+
+class Scoped(BaseModel):
+    """The scope options of a stage's job (`eidata latents`, `eidata caption`): `--manifest` and `--where`, one
+    definition for every stage that takes them (`select`)."""
+
+    manifest: str | None = Field(
+        None,
+        description="only this manifest's episodes: its NAME in ROOT/manifests, its folder, or a file of it (as "
+        "export and train take it)",
+    )
+    where: str | None = Field(
+        None,
+        description="only the episodes this SQL expression over the catalog's episodes selects, as `eidata curate "
+        "--where` takes it (with --manifest: the episodes both select)",
+    )
 
 
 class SelectionError(ValueError):

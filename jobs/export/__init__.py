@@ -52,12 +52,24 @@ NO_FRAMES = {
 }
 
 
+# formats that do not read a manifest: `--manifest` given to them is refused (exit 2) by name, never ignored (issue 79:
+# a gr00t export with --manifest wrote every dataset, the curation's rejected copies included). Every other format
+# honours it (gr00t with --out: `gr00t_copy`; tests/jobs/export/test_manifest_formats.py holds a row per format).
+NO_MANIFEST = {
+    "lingbot-va": "it exports every dataset of the corpus, so it would export the episodes the manifest leaves out; "
+    "the manifest's episodes are exported by --format lerobot-v3, lerobot-v21, lda or gr00t --out",
+}
+
+
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
         return fail(2, f"eidata export: unknown format {args.format!r}; known: {sorted(EXPORT_FORMATS)}")
     if args.format in NEEDS_OUT and not getattr(args, "out", None):
         return fail(2, f"eidata export --format {args.format} needs --out DIR")
+    if getattr(args, "manifest", None) and args.format in NO_MANIFEST:
+        why = NO_MANIFEST[args.format]
+        return fail(2, f"eidata export: --manifest does not apply to --format {args.format}: {why}")
     given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
     if given and args.format in NO_FRAMES:
         why = NO_FRAMES[args.format]

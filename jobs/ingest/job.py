@@ -232,6 +232,8 @@ def cli_ingest(args: Any) -> int:
             e = EnvironmentFaultError("ingest", cause)
         return fail(EXIT_ENVIRONMENT, f"error: {e}")
     print(report.table())
+    if (nothing := report.nothing_written()) is not None:  # an empty corpus is no success (--strict or not)
+        return fail(1, f"error: {nothing}")
     strict = args.strict or spec.strict
     held = max(report.held_quarantined, report.quarantined)
     if strict and held:  # what the corpus holds, not only this run's work: a rerun of the spec stays red until fixed

@@ -4,6 +4,7 @@ each source could not give (its findings, `schemas.findings`, as the catalog kee
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,28 @@ class IngestReport:
         """The `no_episodes` finding of each source that yielded no episode (`--strict` makes them an error)."""
         return [f for f in self.findings if f.code == NO_EPISODES]
 
+    @property
+    def written(self) -> int:
+        return sum(t.written for t in self.tallies.values())
+
+    def nothing_written(self) -> str | None:
+        """Why the corpus holds no episode after this run (none written, none by an earlier run), else None: such a
+        run is a failure, not a success (issue 79: a `rosbag` source given a LeRobot folder exited 0)."""
+        if self.written or self.skipped:
+            return None
+        why = [f"source {f.source}: {f.message}" for f in self.empty_sources]
+        why += [f"source {n}: {t.quarantined} quarantined" for n, t in self.tallies.items() if t.quarantined]
+        return "nothing was written: " + ("; ".join(why) or "no source yielded an episode")
+
+    def next_steps(self) -> str:
+        """What to run next on the corpus: the verdicts only the whole corpus can give (copies, dead dims: until they
+        run, copies stay high), then a manifest."""
+        out = shlex.quote(str(self.output))
+        return (
+            f"next: `eidata verdicts {out}` (copies across sources, dead dims: until it runs they keep their tier), "
+            f"then `eidata curate {out} --name NAME --where \"tier = 'high'\"`"
+        )
+
     def table(self) -> str:
         rows = [f"{'source':16s} {'written':>8s} {'quarantined':>11s} {'hours':>8s} {'frames/s':>9s}"]
         for name, t in self.tallies.items():
@@ -120,6 +143,8 @@ class IngestReport:
                 rows += [f"    {f.subset + ': ' if f.subset else ''}{f.line()}" for f in loud[:SHOWN_PER_SOURCE]]
                 if len(loud) > SHOWN_PER_SOURCE:
                     rows.append(f"    ... and {len(loud) - SHOWN_PER_SOURCE} more")
+        if self.nothing_written() is None:
+            rows.append(self.next_steps())
         return "\n".join(rows)
 
 

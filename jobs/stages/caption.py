@@ -32,11 +32,13 @@ from adapters.storage.faults import reraise_environment
 from adapters.storage.memory_limit import DEFAULT_MIB, task_memory
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
+from jobs.catalog.selection import Scoped, SelectionError, select
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
+from schemas.lerobot import EPISODES_PATH, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ NO_MODEL = (
 )
 
 
-class CaptionJob(RayJob):
+class CaptionJob(RayJob, Scoped):
     root: CorpusRoot
     model: Path | None = Field(None, description="local Qwen3-VL folder; None: rule-based captions only")
     camera: str | None = Field(None, description="camera shown to the VLM (default: head, else the first camera)")
@@ -80,11 +82,13 @@ class CaptionReport(StageReport):
     text: TextEmbedReport | None = None  # the report of --text-embeddings
     planned: dict[str, int] | None = None  # a dry run's episodes to caption per dataset (None: not a dry run)
     embeds: bool = False  # a dry run's --text-embeddings
+    chosen: str = ""  # how the episodes were chosen (--manifest / --where), as said; "" for every episode
 
     def summary(self) -> str:
         if self.planned is not None:
             return self.plan_summary()
-        head = f"caption ({self.kind}: {self.model}): {self.vlm} by the VLM, {self.rule} by the rules"
+        scope = f" of the episodes selected ({self.chosen})" if self.chosen else ""
+        head = f"caption ({self.kind}: {self.model}){scope}: {self.vlm} by the VLM, {self.rule} by the rules"
         lines = [
             f"{head}, {self.skipped} already done, {self.no_text} without any text, {len(self.failed)} failed, "
             f"{self.seconds:.1f} s"
@@ -99,7 +103,9 @@ class CaptionReport(StageReport):
         by = "the VLM (the rules where it gives no answer)" if self.kind == "vlm" else "the rules"
         lines = [f"to caption  {name}  {n} episodes" for name, n in sorted(planned.items()) if n]
         lines.append(
-            f"caption dry run ({self.kind}: {self.model}): {sum(planned.values())} episodes in "
+            f"caption dry run ({self.kind}: {self.model}): {sum(planned.values())} episodes"
+            + (f" selected ({self.chosen})" if self.chosen else "")
+            + " in "
             f"{sum(1 for n in planned.values() if n)} dataset(s) to caption by {by}, {self.skipped} already done"
             + ("; then every task embedded (text-embed)" if self.embeds else "")
             + "; nothing written, Ray not started"
@@ -199,6 +205,10 @@ class CaptionActor:
         }
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    return (*vlm_errors(), SelectionError)
+
+
 # -- the stage -----------------------------------------------------------------------------------------------------
 class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
     command = "caption"
@@ -206,7 +216,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
     decode = staticmethod(decode_for_caption)
     preserve_order = True  # batches in input order: a rerun groups the same episodes
     catalog = "captions"
-    usage_errors = vlm_errors  # a model folder that cannot work
+    usage_errors = staticmethod(_usage_errors)  # a model folder that cannot work, a selection not made
     job_errors = (CaptionStoreError,)
 
     def __init__(self, job: CaptionJob) -> None:
@@ -230,11 +240,20 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
             self.text.check()  # the layer, before any captioning
 
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
-        """Every episode to caption; rows for the VLM (none for a rule run: the rules caption on the driver)."""
-        for ds in settled_datasets(corpus.root):
+        """Every episode to caption (of those `--manifest` / `--where` select); rows for the VLM (none for a rule
+        run: the rules caption on the driver)."""
+        chosen = select(corpus.root, self.job.manifest, self.job.where)  # SelectionError: a usage error (exit 2)
+        datasets = settled_datasets(corpus.root)
+        self.report.chosen = chosen.said if chosen is not None else ""
+        for ds in datasets if chosen is None else chosen.datasets(corpus.root, datasets):
             work, skipped = plan_dataset(
                 ds, self.report.kind, self.report.model, force=self.job.force, camera=self.job.camera
             )
+            if chosen is not None:  # the selected episodes only; those already captioned among them are skipped
+                lengths = {int(line["episode_index"]): 0 for _, line in read_jsonl(ds / EPISODES_PATH)}
+                wanted = chosen.keep(corpus.root, ds, lengths)
+                skipped = len(wanted) - sum(w.episode_index in wanted for w in work)
+                work = [w for w in work if w.episode_index in wanted]
             self.work.update({(w.dataset, w.episode_index): w for w in work})
             self.report.skipped += skipped
             if self.report.planned is not None:
@@ -311,7 +330,7 @@ OPTIONS = (
     Opt(CaptionJob, "batch_size", flags=("--batch",)),
     *placement_options(CaptionJob),
     Opt(CaptionJob, "force", flags=("--force", "--recaption")),
-    *opts(CaptionJob, "text_embeddings", "layer", "dry_run"),
+    *opts(CaptionJob, "text_embeddings", "layer", "manifest", "where", "dry_run"),
     ADDRESS,
 )
 

@@ -40,7 +40,7 @@ from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import per_second
-from jobs.catalog.selection import SelectionError, select
+from jobs.catalog.selection import Scoped, SelectionError, select
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
@@ -66,7 +66,7 @@ DECODE_TASK_MEMORY = 256 * 1024**2
 DECODE_RESOURCES: dict[str, Any] = {"num_cpus": 1, "memory": DECODE_TASK_MEMORY}
 
 
-class LatentsJob(RayJob):
+class LatentsJob(RayJob, Scoped):
     root: CorpusRoot
     encoder: EncoderSpec
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
@@ -82,16 +82,6 @@ class LatentsJob(RayJob):
         "(default: 4 x batch_size on CUDA, batch_size on CPU)",
     )
     object_store_mb: int = Field(2048, gt=0, description="embedded Ray's object store")
-    manifest: str | None = Field(
-        None,
-        description="only this manifest's episodes: its NAME in ROOT/manifests, its folder, or a file of it (as "
-        "export and train take it)",
-    )
-    where: str | None = Field(
-        None,
-        description="only the episodes this SQL expression over the catalog's episodes selects, as `eidata curate "
-        "--where` takes it (with --manifest: the episodes both select)",
-    )
     dry_run: bool = Field(False, description="say what would be computed (episodes, frames), write nothing")
 
 

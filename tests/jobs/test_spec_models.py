@@ -69,6 +69,11 @@ def test_duplicates_and_other_source_errors_come_in_one_pass(base: Path) -> None
 def test_outputs_that_would_break_the_job_are_refused(base: Path) -> None:
     inside = _errors(base, {**_spec(base), "output": "raw/bridge/corpus"})
     assert inside == {("output",): f"output lies inside sources[0].root ({base / 'raw' / 'bridge'})"}
+    # issue 79: the other direction too, a root inside the output (a corpus re-ingesting its own episodes) or the
+    # output holding the raw folders, refused naming both
+    for output in ("raw", "."):
+        around = _errors(base, {**_spec(base), "output": output})[("output",)]
+        assert f"sources[0].root ({base / 'raw' / 'bridge'}) lies inside output ({(base / output).resolve()}" in around
     (base / "file").write_text("x")
     assert "output exists and is not a folder" in _errors(base, {**_spec(base), "output": "file"})[("output",)]
     gcs = _errors(base, {**_spec(base), "output": "gs://bucket/corpus"})[("output",)]

@@ -151,3 +151,19 @@ def test_a_recording_that_stops_before_the_hands_is_named(tmp_path: Path) -> Non
         adapter.read(next(iter(adapter.discover(root))))
     assert e.value.file == str(root / "rec.vrs") and e.value.field == "video/camera-rgb"
     assert "do not cover" in e.value.reason
+
+
+def test_the_real_sample_too_short_says_its_hand_is_tracked_in_a_few_rows() -> None:
+    """Issue 79 (review 8, 3e): the real MPS sample's only episode was rejected as "episode too short: 5 frames" for
+    an 11 s recording; its right hand is tracked in 6 rows and the left never. The message names that cause."""
+    from dataclasses import replace
+
+    from ingest.steps import prepare
+
+    adapter = get_adapter("aria_mps")
+    [ref] = [r for r in adapter.discover(realdata("aria_mps_sample")) if r.error is None]
+    judged = prepare(replace(adapter.read(ref), cameras={}), CanonicalizeSpec())
+    assert not judged.episodes and len(judged.rejections) == 1
+    reason = judged.rejections[0].reason
+    assert reason.startswith("episode too short: 5 frames < min_length_frames 10; the episode is where the hands are ")
+    assert "right hand tracked in 6 samples over [10.20, 10.70] s of a recording of [0.00, 11.40] s" in reason

@@ -92,7 +92,11 @@ def test_a_missing_mp4_of_a_chunk_index_dataset_is_the_episode_reason_with_its_e
     assert gone == root / expected
     refs = list(LeRobotSource().discover(root))
     assert len(refs) == 2 and refs[0].error is None
-    assert refs[1].error == f"no mp4 for camera 'observation.images.cam0' (expected at {expected})"
+    assert refs[1].error == (
+        f"no mp4 for camera 'observation.images.cam0' (expected at {expected}, nor found under a folder named after "
+        "the camera): the dataset lacks this file (a partial download?); fetch it, or leave the camera out with the "
+        "source's `cameras` option"
+    )  # issue 79: where it also looked and what to do, named
     missing = [q for q in validate_dataset(root).quirks if q.code == "missing_video_files"]
     assert len(missing) == 1 and missing[0].path == expected
 

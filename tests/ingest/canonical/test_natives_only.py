@@ -144,3 +144,17 @@ def test_an_episode_without_any_action_says_why_in_the_reason_that_sets_its_tier
         assert sum(CAUSE in r for r in said) == 1 and ep.tier_reasons[0] not in said  # the cause said once
         reasons.append(grouped(missing))
     assert reasons[0] == reasons[1]
+
+
+def test_a_robot_without_a_description_is_told_to_name_it_with_the_embodiment_option() -> None:
+    """Issue 79 (review 8, item 6): Kuavo's natives said only "the source declares no hand signal", while naming the
+    robot (`embodiment: kuavo_4pro_long`) gave it 18 canonical dims: the cause the user can fix is named."""
+    from dataclasses import replace
+
+    [ep] = prepared(replace(_raw(), verdicts=()))
+    assert ep.tier_reasons[0].startswith("no canonical dims (15 native dims and 0 camera(s) kept): the source ")
+    assert (
+        "its robot (embodiment 'unknown') has no registered description: name it with the source's "
+        in (ep.tier_reasons[0])
+    )
+    assert "`embodiment:` option (one of aloha, " in ep.tier_reasons[0] and "kuavo_4pro_long" in ep.tier_reasons[0]

@@ -87,3 +87,19 @@ def test_a_catalog_built_before_verdicts_were_kept_says_to_rebuild(corpus: Path,
 def test_a_code_is_refused_unless_it_is_a_code() -> None:
     with pytest.raises(ValueError, match="not a verdict code"):
         VerdictChoice(exclude=("x') OR true --",))
+
+
+def test_an_overrule_applies_before_the_filter_and_says_what_it_brought_back(
+    corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 79 (review 8, 3c): `--include-verdict` was applied after `--where`, so with `tier = 'high'` the overruled
+    episode stayed out, silently. The filter now sees the tier the overrule gives; the count it brought back is said."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="jobs.catalog.curate")
+    choice = VerdictChoice(include=("qa_tracking_corr",))
+    out = curate(corpus, "high_overruled", "tier = 'high'", verdicts=choice, val_fraction=0.0)
+    assert _tiers(Path(out).parents[1], "high_overruled") == {"clean": "high", "tracking": "high"}
+    assert "--include-verdict qa_tracking_corr brought back 1 episode(s)" in caplog.text
+    out = curate(corpus, "low_overruled", "tier = 'low'", verdicts=choice, val_fraction=0.0)  # no longer low
+    assert _tiers(Path(out).parents[1], "low_overruled") == {"twice": "low", "sim": "low"}

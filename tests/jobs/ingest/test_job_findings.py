@@ -83,3 +83,17 @@ def test_findings_reach_summary_catalog_lineage_and_validate(spec: Path, capsys:
     captured = capsys.readouterr()
     assert "ERROR no_episodes" in captured.out and "source aria yielded no episode" in captured.err
     assert sorted((p.name, p.read_bytes()) for p in (corpus / "catalog/source_findings").iterdir()) == before
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py
+def test_an_ingest_that_writes_nothing_exits_1_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 79 (review 8, 3g): a LeRobot folder given to `rosbag`, the only source, wrote nothing and exited 0."""
+    write_lerobot_v3(tmp_path / "raw/so100", (12,), cameras={})
+    sources = [{"name": "bags", "adapter": "rosbag", "root": str(tmp_path / "raw/so100")}]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"output": str(tmp_path / "corpus"), "sources": sources}))
+    assert jobs.cli.main(["ingest", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "error: nothing was written: source bags: no episode found under" in err, err

@@ -22,7 +22,7 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
     assert lines[2].split() == ["b", "0", "2", "0.000", "0"]
     assert lines[3] == "2 sources, 4 raw episodes already done, 10.0 s"
     report.nodes = 3
-    assert "3 Ray nodes" in report.table().splitlines()[-1]
+    assert "3 Ray nodes" in report.table().splitlines()[-2]  # the last: what to run next
 
 
 def test_the_table_says_which_action_each_source_has_and_what_a_spec_tier_became() -> None:
@@ -60,7 +60,24 @@ def test_the_table_names_what_each_source_could_not_give() -> None:
         "    ds1: WARNING ghost_camera: ghost_camera of a",
         "  b (/raw/b): 1 warnings/errors, 0 infos",
         "    ERROR no_episodes: no_episodes of b",
+        report.next_steps(),
     ]
+
+
+def test_a_run_that_wrote_nothing_says_why_and_the_summary_says_what_to_run_next() -> None:
+    """Issue 79 (review 8, defect 8): an ingest that wrote nothing exited 0; nothing named `eidata verdicts`."""
+    empty = SourceFinding(
+        source="bags", adapter="rosbag", root="/raw/g1", code=NO_EPISODES, severity="error", message="no ROS bag"
+    )
+    report = IngestReport(Path("/my corpus"), {"bags": SourceTally()}, findings=[empty])
+    assert report.nothing_written() == "nothing was written: source bags: no ROS bag"
+    assert "next:" not in report.table()
+    report.skipped = 3  # a rerun of a corpus an earlier run wrote: not empty
+    assert report.nothing_written() is None
+    assert report.table().splitlines()[-1] == (
+        "next: `eidata verdicts '/my corpus'` (copies across sources, dead dims: until it runs they keep their tier), "
+        "then `eidata curate '/my corpus' --name NAME --where \"tier = 'high'\"`"
+    )
 
 
 def test_the_quarantine_the_corpus_holds_counts_per_source(tmp_path: Path) -> None:
