@@ -14,7 +14,7 @@ DEMO_OUT ?= demo_out
 DURATIONS := --durations=25
 , := ,# a comma inside $(call ...) arguments: $(,)
 
-.PHONY: venv oracle-v30 oracle-vitra oracle-mano oracle-octo demo test test-long timings test-fast test-all lint bench clean
+.PHONY: venv oracle-v30 oracle-vitra oracle-mano oracle-octo oracle-gr00t demo test test-long timings test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -88,19 +88,37 @@ $(ORACLE_OCTO)/.eidata-installed: docker/requirements-oracle-octo.txt
 	$(ORACLE_OCTO)/bin/pip install -q --disable-pip-version-check -r docker/requirements-oracle-octo.txt
 	touch $@
 
+# GR00T's own LeRobotSingleDataset (the real sample gr00t_loader: NVIDIA/Isaac-GR00T@f4e12be gr00t/) reads what
+# `eidata export --format gr00t` writes (tests/jobs/export/test_gr00t_loader.py runs tests/jobs/export/gr00t_consumer.py
+# here in a subprocess): the CPU torch, decord, numpydantic, albumentations ... (docker/requirements-oracle-gr00t.txt).
+# torchvision goes last with --no-deps: 0.21.0, GR00T's pin (gr00t/utils/video.py imports it at module level), whose
+# declared torch==2.6.0 cannot hold beside ours; its PyPI `_C` does not load beside a CPU torch, so the harness declares
+# the `nms` op it registers (jobs/export/README.md, GR00T).
+ORACLE_GR00T := .venv-oracle-gr00t
+oracle-gr00t: $(ORACLE_GR00T)/.eidata-installed
+
+$(ORACLE_GR00T)/.eidata-installed: $(CONSTRAINTS) docker/requirements-oracle-gr00t.txt
+	test -x $(ORACLE_GR00T)/bin/python || $(PYTHON) -m venv $(ORACLE_GR00T)
+	$(ORACLE_GR00T)/bin/pip install -q --disable-pip-version-check -c $(CONSTRAINTS) -r docker/requirements-oracle-gr00t.txt
+	$(ORACLE_GR00T)/bin/pip install -q --disable-pip-version-check --no-deps torchvision==0.21.0
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
 # `make test` under 15 minutes on 2 cores: every module but the long ones tests/long_modules.toml lists (measured,
 # tests/tiering.py); `make test-long` runs those, and CI (.ci/run) runs both. `make timings` re-measures the whole
 # suite and rewrites the list.
-test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
+test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
+	$(ORACLE_GR00T)/.eidata-installed
 	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(PYTEST_ARGS)
 
-test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
+test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
+	$(ORACLE_GR00T)/.eidata-installed
 	$(BIN)/python -m pytest -m long $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
 
-timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
+timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
+	$(ORACLE_GR00T)/.eidata-installed
 	rm -f .timings.tsv
 	$(BIN)/python -m pytest --timings .timings.tsv $(DURATIONS) $(PYTEST_ARGS)
 	$(BIN)/python -m tests.tiering .timings.tsv
@@ -110,7 +128,8 @@ timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not scenario and not slow" $(DURATIONS) $(PYTEST_ARGS)
 
-test-all: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed
+test-all: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed \
+	$(ORACLE_GR00T)/.eidata-installed
 	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -138,4 +157,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.train_bucket
 
 clean:
-	rm -rf $(VENV) $(ORACLE_V30) $(ORACLE_MANO) $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(ORACLE_V30) $(ORACLE_MANO) $(ORACLE_GR00T) $(DEMO_OUT) .pytest_cache .ruff_cache

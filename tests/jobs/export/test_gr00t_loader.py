@@ -10,10 +10,11 @@ native command relative (GR00T then pads with 0) must fail.
 
 GR00T's code is not in this repository and its dependencies (torch, torchvision, decord, numpydantic, albumentations)
 are not eidata's, so it runs in another Python (`gr00t_consumer.py`):
-- EIDATA_GR00T_PYTHON: a Python with them (jobs/export/README.md, "GR00T": how to make one);
-- EIDATA_GR00T_CHECKOUT: a folder holding GR00T's `gr00t/` package, else the awaited real sample `gr00t_loader`
+- EIDATA_GR00T_PYTHON: a Python with them, else `.venv-oracle-gr00t` (`make oracle-gr00t`, a prerequisite of `make
+  test`);
+- EIDATA_GR00T_CHECKOUT: a folder holding GR00T's `gr00t/` package, else the real sample `gr00t_loader`
   (NVIDIA/Isaac-GR00T@f4e12be:gr00t/).
-Without them it skips, naming what is missing."""
+Without them it skips, naming what is missing; under CI=true it fails (`tests/needs.py`)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,11 @@ from schemas.corpus import dataset_dir
 from schemas.image_size import ImageSpec
 from tests.fixtures.layouts import load_case, materialize
 from tests.ingest.qa.planted_raw import gr00t_raws, ingest
-from tests.realdata import realdata
+from tests.needs import tool_missing
+from tests.realdata import REPO, realdata
 
 HARNESS = Path(__file__).with_name("gr00t_consumer.py")
+ORACLE_PY = REPO / ".venv-oracle-gr00t" / "bin" / "python"  # `make oracle-gr00t`
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 HORIZON = 16  # GR00T's action_indices, list(range(16)) (gr00t/experiment/data_config.py:65)
 # the canonical contract (DESIGN.md section 3), not the export's modality: GR00T key part -> dims of a hand's block,
@@ -63,9 +66,9 @@ PARTS |= {"gripper": (GRIPPER, True), "fingertips": (FINGERTIPS_XYZ, True)}
 
 
 def _needs() -> tuple[str, Path]:
-    python = os.environ.get("EIDATA_GR00T_PYTHON")
+    python = os.environ.get("EIDATA_GR00T_PYTHON") or (str(ORACLE_PY) if ORACLE_PY.exists() else "")
     if not python:
-        pytest.skip("EIDATA_GR00T_PYTHON is not set: a Python with GR00T's dependencies (jobs/export/README.md, GR00T)")
+        tool_missing("GR00T's oracle environment", "make oracle-gr00t (.venv-oracle-gr00t), or EIDATA_GR00T_PYTHON")
     checkout = os.environ.get("EIDATA_GR00T_CHECKOUT")
     return python, Path(checkout) if checkout else realdata("gr00t_loader")
 
