@@ -106,19 +106,20 @@ $(ORACLE_GR00T)/.eidata-installed: $(CONSTRAINTS) docker/requirements-oracle-gr0
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
+# every format oracle's venv: a prerequisite of every target that runs the whole suite (under CI=true a missing one fails)
+ORACLES := $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed \
+	$(ORACLE_OCTO)/.eidata-installed $(ORACLE_GR00T)/.eidata-installed
+
 # `make test` under 15 minutes on 2 cores: every module but the long ones tests/long_modules.toml lists (measured,
 # tests/tiering.py); `make test-long` runs those, and CI (.ci/run) runs both. `make timings` re-measures the whole
 # suite and rewrites the list.
-test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
-	$(ORACLE_GR00T)/.eidata-installed
+test: $(STAMP) $(ORACLES)
 	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(PYTEST_ARGS)
 
-test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
-	$(ORACLE_GR00T)/.eidata-installed
+test-long: $(STAMP) $(ORACLES)
 	$(BIN)/python -m pytest -m long $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
 
-timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed \
-	$(ORACLE_GR00T)/.eidata-installed
+timings: $(STAMP) $(ORACLES)
 	rm -f .timings.tsv
 	$(BIN)/python -m pytest --timings .timings.tsv $(DURATIONS) $(PYTEST_ARGS)
 	$(BIN)/python -m tests.tiering .timings.tsv
@@ -128,8 +129,7 @@ timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not scenario and not slow" $(DURATIONS) $(PYTEST_ARGS)
 
-test-all: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed \
-	$(ORACLE_GR00T)/.eidata-installed
+test-all: $(STAMP) $(ORACLES)
 	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -157,4 +157,5 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.train_bucket
 
 clean:
-	rm -rf $(VENV) $(ORACLE_V30) $(ORACLE_MANO) $(ORACLE_GR00T) $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(ORACLE_V30) $(ORACLE_VITRA) $(ORACLE_MANO) $(ORACLE_OCTO) $(ORACLE_GR00T) $(DEMO_OUT) .pytest_cache \
+		.ruff_cache

@@ -8,7 +8,7 @@ gripper or fingers must be in the trained action where the robot has them:
 2. `lerobot-train` (lerobot 0.6.1, `.venv-oracle-v30`) on the LeRobot v3.0 export of the manifest: every batch its
    DataLoader gave, the action chunk at t is the command recorded at t .. t+3 (`CONVENTIONS["lerobot"]`);
 3. GR00T's `LeRobotSingleDataset` on the GR00T export (`tests/jobs/export/test_gr00t_loader.py`'s harness and
-   comparison), skips without `EIDATA_GR00T_PYTHON`;
+   comparison), in `.venv-oracle-gr00t` (`make oracle-gr00t`) or `EIDATA_GR00T_PYTHON`;
 4. LDA's loader in both settings (the native robots as LDA's joint-space configs take them): skips without
    `EIDATA_LDA_PYTHON`.
 
@@ -306,7 +306,7 @@ def gr00t_check(exported: SimpleNamespace, got: dict, shift: int = 0) -> dict:
 def gr00t_read(request: pytest.FixtureRequest) -> tuple[SimpleNamespace, dict]:
     from tests.jobs.export.test_gr00t_loader import _consume, _needs
 
-    _needs()  # skips naming EIDATA_GR00T_PYTHON where it is not set, before the corpus is built
+    _needs()  # skips (fails under CI=true) naming the GR00T Python where there is none, before the corpus is built
     corpus = request.getfixturevalue("corpus")
     out = corpus.tmp / "gr00t"
     said = io.StringIO()
