@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from jobs.runtime import stops
+from jobs.runtime import stops, supervisor
 from jobs.runtime.options import Arg, Opt, add_options
 
 
@@ -179,10 +179,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, and a stop ends the
+    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, run in a child this
+    process watches (`jobs.runtime.supervisor`: a stop or a stall ends it whatever it waits in), and a stop ends the
     process once said (`stops.exit_process`)."""
     own_process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if own_process and supervisor.wanted():  # the command in a child this process watches; the parent never returns
+        supervisor.supervise(next((a for a in argv if not a.startswith("-")), "eidata"))
     args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"

@@ -2,29 +2,31 @@
 
 The reading budget (`bounds.py`) bounds what a file declares and the inflates eidata does itself; a library that
 inflates or parses on its own (numcodecs' GZip/Zstd/Blosc under zarr, HDF5's deflate filter, a PNG in OpenCV,
-`json.loads` of a 249 MB document, pyarrow materialising 4e8 rows) is bounded here instead: `task_memory(mib)` sets the
-process's `RLIMIT_DATA` (its private writable memory: the heap and anonymous mappings, every allocator's source on Linux
-since 4.7) to what it holds now plus `mib`. An allocation past it fails in the library that made it: Python raises
-`MemoryError`, numpy "Unable to allocate", pyarrow `ArrowMemoryError`, HDF5's filter "returned failure during read"
-(h5py `OSError`), never a 3 GB process.
+`json.loads` of a 249 MB document, pyarrow materialising 4e8 rows) is bounded here instead: `task_memory(mib)` lets the
+task use `mib` of resident memory on top of what the process uses now. The kernel enforces it through `RLIMIT_DATA`
+(private writable mappings: the heap and anonymous mappings, every allocator's source on Linux since 4.7), set to what
+is mapped plus what the task may still use and kept there by a thread as use changes (`memory_use`, issue 75: reserved
+but untouched address space, a library's arenas and thread stacks, is not use). An allocation past it fails in the
+library that made it: Python raises `MemoryError`, numpy "Unable to allocate", pyarrow `ArrowMemoryError`, HDF5's filter
+"returned failure during read" (h5py `OSError`), never a 3 GB process.
 
 Why in the worker and not a child process per task: a Ray worker runs one task at a time, a soft limit is put back
-when the task ends, and it costs two `setrlimit` calls and a read of `/proc/self/status` (about 30 us a task,
+when the task ends, and it costs two `setrlimit` calls and a read of `/proc/self/statm` (about 30 us a task,
 BENCHMARKS.md "Hostile input"), where a process per episode would fork a 260 MB worker. A Ray worker holds about
 410 MB of its own data once the pipeline is imported (260 MB resident), so the limit is what one task may add: the
 default, 640 MiB, is the reading budget (256 MiB) twice plus working room, and keeps a worker's resident peak under
 1 GiB.
 
-What the limit counts is mapped memory, and allocators keep what a task freed mapped for the next: glibc's malloc
-raises its mmap threshold to the largest block freed (up to 32 MiB), after which freed blocks stay in its heap, and
-pyarrow's mimalloc maps a 1 GiB arena at its first buffer, so a later task would reuse that memory unseen (a worker
-that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a 128 MiB limit; pyarrow 384 MiB in a fresh one). So
-the allocators are settled before a task runs (`settle_allocators`, or from a Ray worker's start, `allocator_env`):
-glibc's thresholds fixed at 128 KiB (a larger block mapped for itself, unmapped when freed), pyarrow allocating through
-glibc; what glibc still holds free (`mallinfo2`) is taken off the base, so a task may add `mib` whatever was freed
-before it. The price: a block mapped afresh is faulted in a page at a time (a 1080p frame decoded to RGB took 8.7 ms of
-CPU against 5.1), so a worker also gets glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`,
-glibc 2.35+, where the kernel's THP mode is `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
+Allocators keep what a task freed for the next: glibc's malloc raises its mmap threshold to the largest block freed (up
+to 32 MiB), after which freed blocks stay in its heap, and pyarrow's mimalloc maps a 1 GiB arena at its first buffer, so
+a later task would reuse that memory unseen (a worker that had freed 400 MiB of 1 MiB arrays allocated 384 MiB under a
+128 MiB limit; pyarrow 384 MiB in a fresh one). So the allocators are settled before a task runs (`settle_allocators`,
+or from a Ray worker's start, `allocator_env`): glibc's thresholds fixed at 128 KiB (a larger block mapped for itself,
+unmapped when freed), pyarrow allocating through glibc; what glibc still holds free is given back when a task starts
+(`malloc_trim`: unmapped, or no longer resident), so reused it is the task's use again. The price: a block mapped afresh
+is faulted in a page at a time (a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1), so a worker also gets
+glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the kernel's THP mode is
+`madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
 """
 
 from __future__ import annotations
@@ -39,16 +41,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.storage.memory_use import FOLLOWER, reset_peak, resident_peak, statm
+
 MIB = 1 << 20
 DEFAULT_MIB = 640
+SLACK = 16 * MIB  # how far the cap may lag the room it follows and still be the room (`Limit.refused_here`)
 SPEC_FIELD = "parallelism.task_memory_mib"
-_STATUS = "/proc/self/status"
-_PAGE = resource.getpagesize()
 # what a library that is not Python says of an allocation refused (OpenCV's cv::OutOfMemoryError text, C++'s
 # std::bad_alloc, glibc's ENOMEM): under a task's limit, the limit's
 _ALLOCATION = re.compile(
     r"(?i)insufficient memory|failed to allocate|unable to allocate|bad_alloc|cannot allocate memory"
 )
+_UNITS = {"b": 1, "bytes": 1, "kb": 1e3, "kib": 1 << 10, "mb": 1e6, "mib": MIB, "gb": 1e9, "gib": 1 << 30}
+_SIZE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(bytes|B|KiB|KB|MiB|MB|GiB|GB)\b")
+_BARE = re.compile(r"(?i)(?:of size|allocate)\s+(\d+)\b(?!\s*(?:bytes|B|KiB|KB|MiB|MB|GiB|GB)\b)")
 _active: list[Limit] = []  # the limits in force in this process, innermost last
 _settled = False
 # glibc's mallopt parameters (malloc.h: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3); 128 KiB is glibc's own starting
@@ -71,18 +77,10 @@ def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
-    ] + [("keepcost", ctypes.c_size_t)]
-
-
 def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc with `mallinfo2` (2.33+), else None (musl, macOS: nothing to settle)."""
+    """The C library when it is glibc (`mallopt`, `malloc_trim`), else None (musl, macOS: nothing to settle)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallinfo2.restype = _Mallinfo2
         libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
         libc.malloc_trim.argtypes = (ctypes.c_size_t,)
     except (OSError, AttributeError):
@@ -106,78 +104,76 @@ def settle_allocators() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-FLOOR_MIB = 64  # what a task may always map anew, whatever the holes it may reuse (`task_memory`)
-
-
-def _free_held() -> int:
-    """Bytes glibc holds free in its heaps (free chunks and top), which a task reuses unmapped; 0 where not glibc."""
-    return 0 if _LIBC is None else int(_LIBC.mallinfo2().fordblks)
-
-
-def _status(*keys: str) -> dict[str, int]:
-    """`/proc/self/status` sizes in bytes (`VmData`, `VmHWM`, `VmRSS`), read once; empty off Linux."""
-    out: dict[str, int] = {}
-    try:
-        with open(_STATUS, encoding="ascii") as f:
-            for line in f:
-                key = line.split(":", 1)[0]
-                if key in keys:
-                    out[key] = int(line.split()[1]) * 1024
-    except OSError:
-        return {}
-    return out
-
-
-def _statm() -> tuple[int, int] | None:
-    """(private data and stack, resident) bytes from `/proc/self/statm`, a cheaper read than `status` (about 10 us
-    against 90 on a loaded host); None off Linux. The stack (a few hundred KiB) rides on the base, never on the task."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            fields = f.read().split()
-    except OSError:
-        return None
-    return int(fields[5]) * _PAGE, int(fields[1]) * _PAGE
-
-
-def _reset_peak() -> bool:
-    """Reset this process's resident peak (`VmHWM`), so it is the task's own; False where the kernel does not allow."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+def _sizes(text: str) -> list[int]:
+    """The sizes in bytes an allocation failure's text names ("Unable to allocate 2.79 GiB", "malloc of size 402653184
+    failed", "Failed to allocate block of 2097152 bytes")."""
+    out = [int(float(n.replace(",", "")) * _UNITS[u.lower()]) for n, u in _SIZE.findall(text)]
+    return out + [int(n) for n in _BARE.findall(text)]
 
 
 @dataclass
 class Limit:
-    """One task's memory limit: `mib` on top of the `base` bytes of private data the process held at its start."""
+    """One task's memory limit: `mib` of anonymous resident memory on top of the `used` bytes the process held at its
+    start (`memory_use`: reserved address space is not use)."""
 
     mib: int
-    base: int  # private data (and stack) at the start, bytes
-    rss: int  # VmRSS at the start, bytes
-    peak_known: bool  # the resident peak was reset at the start, so `taken` is this task's
-    soft: int  # the soft RLIMIT_DATA set for the block, bytes (`base + mib`, never under the mapping's floor)
+    used: int  # anonymous resident bytes at the start
+    soft: int  # the soft RLIMIT_DATA set at the start (what was mapped plus `mib`); it follows use from then on
     before: int = resource.RLIM_INFINITY  # the soft limit the block found, put back on its way out
+    peak: int = 0  # the most anonymous resident bytes seen in the block (sampled every `memory_use.PERIOD_S`)
+    rss: int | None = None  # all resident bytes at the start, when the kernel's peak was reset then (else None)
+
+    def room(self, used: int) -> int:
+        """The bytes the task may still add when the process uses `used`; the peak kept."""
+        self.peak = max(self.peak, used)
+        return self.used + self.mib * MIB - used
+
+    def left(self) -> int | None:
+        """The bytes the task may still add now (None off Linux)."""
+        now = statm()
+        return None if now is None else self.used + self.mib * MIB - now[1]
 
     def taken(self) -> int | None:
-        """The task's resident peak above what the process held at its start, bytes (None: not known)."""
-        hwm = _status("VmHWM").get("VmHWM")
-        return None if hwm is None or not self.peak_known else max(hwm - self.rss, 0)
+        """The task's peak of resident memory above what the process held at its start, bytes (None: not known, off
+        Linux): the follower's samples of anonymous memory, and the kernel's peak where a sample could not run (a C
+        call holding the GIL, as json's parser does)."""
+        now = statm()
+        if now is None:
+            return None
+        hwm = resident_peak() if self.rss is not None else None
+        kernel = 0 if hwm is None or self.rss is None else hwm - self.rss
+        return max(max(self.peak, now[1], self.used) - self.used, kernel)
+
+    def refused_here(self) -> bool:
+        """Whether the cap in force now is the room the tasks had left (to `SLACK`): an allocation it refused asked for
+        more than that room, and was not refused for address space reserved since the follower's last sample."""
+        now = statm()
+        if now is None:
+            return False
+        mapped, used = now
+        room = _room(used)
+        return room is not None and resource.getrlimit(resource.RLIMIT_DATA)[0] - mapped >= room - SLACK
 
     def reached(self, e: BaseException) -> bool:
-        """Whether the failure `e` is this limit's: a `MemoryError` or an allocation refused in a library's own words
-        along its chain, or a peak past half the limit (HDF5's deflate filter, which doubles its buffer, only says
-        "filter returned failure", at between half and all of it)."""
+        """Whether the failure `e` is this limit's: an allocation refused (a `MemoryError`, or a library's own words
+        for it, along its chain) while the task really was near the limit: past half of it, or asking for more than
+        it had left (a size the failure names, or the cap in force being that room: `refused_here`). A library's
+        allocation failure at a fifth of the budget under a cap that lagged its reservations is its own, not the
+        limit's (issue 75: DuckDB's "Failed to allocate block of 16 bytes" at 218 of 640 MiB). Or a peak past half
+        the limit alone (HDF5's deflate filter, which doubles its buffer, only says "filter returned failure")."""
+        taken = self.taken()
+        if taken is None:
+            return False
+        near = taken * 2 >= self.mib * MIB
         seen: set[int] = set()
         cause: BaseException | None = e
         while cause is not None and id(cause) not in seen:
             seen.add(id(cause))
             if isinstance(cause, MemoryError) or _ALLOCATION.search(str(cause)):
-                return True
+                asked = any(size > self.mib * MIB - taken for size in _sizes(str(cause)))
+                return near or asked or self.refused_here()
             cause = cause.__cause__ or cause.__context__
-        taken = self.taken()
-        return taken is not None and taken * 2 >= self.mib * MIB
+        return near
 
     def explain(self, e: BaseException, file: str | None) -> str:
         """The reason a quarantine row keeps when the limit stopped reading `file`."""
@@ -189,6 +185,16 @@ class Limit:
         return f"memory limit of {self.mib} MiB per task ({SPEC_FIELD}) reached{where}{took}: {what}"
 
 
+def _room(used: int) -> int | None:
+    """What the tasks in force may still add (the least of theirs), None when none is."""
+    return min((limit.room(used) for limit in _active), default=None)
+
+
+def _follow() -> None:
+    """The follower on the tasks in force, under the soft limit the outermost found (the operator's), or stopped."""
+    FOLLOWER.watch(_room if _active else None, _active[0].before if _active else resource.RLIM_INFINITY)
+
+
 @contextlib.contextmanager
 def lifted() -> Iterator[None]:
     """The block under the soft limit the outermost task found, so the processes it starts (Ray's raylet and workers,
@@ -196,12 +202,14 @@ def lifted() -> Iterator[None]:
     if not _active:
         yield
         return
+    FOLLOWER.watch(None, resource.RLIM_INFINITY)
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     resource.setrlimit(resource.RLIMIT_DATA, (_active[0].before, hard))
     try:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+        _follow()
 
 
 def active() -> Limit | None:
@@ -211,37 +219,35 @@ def active() -> Limit | None:
 
 @contextlib.contextmanager
 def task_memory(mib: int | None) -> Iterator[Limit | None]:
-    """The block under a limit of `mib` MiB of private memory on top of what the process holds now (None: no limit,
-    yields None). The previous soft limit is put back on the way out, whatever the block raised."""
+    """The block under a limit of `mib` MiB of memory really used on top of what the process uses now (None: no
+    limit, yields None): the soft `RLIMIT_DATA` follows use (`memory_use`). The previous soft limit is put back on
+    the way out, whatever the block raised."""
     if mib is None:
         yield None
         return
     if not _settled:
         settle_allocators()
+    FOLLOWER.start()  # before any cap: its stack is a mapping
     if _LIBC is not None:
-        _LIBC.malloc_trim(0)  # the heap's free top given back first, so what stays free is only holes
-    now = _statm()
-    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        _LIBC.malloc_trim(0)  # what glibc holds free given back (unmapped or made non-resident): reused, it counts
+    now = statm()
     if now is None:  # no /proc: the limit cannot be relative to the process, so none is set
         yield None
         return
-    mapped, rss = now
-    base = mapped - _free_held()  # what the allocator holds free counts against the task when reused (the docstring)
-    # never below what is mapped plus a floor: with holes past `mib`, a limit under the mapping would refuse every new
-    # map, a thread's stack included, and Thread.start then waits forever for a thread that never ran (a deadline
-    # watchdog hung a test process that had 1 GB free in holes)
-    want = max(base + mib * MIB, mapped + min(mib, FLOOR_MIB) * MIB)
-    if hard != resource.RLIM_INFINITY:
-        want = min(want, hard)
-    if soft != resource.RLIM_INFINITY:
-        want = min(want, soft)  # an outer limit (a nested task, the operator's ulimit) is never raised
-    limit = Limit(mib, base, rss, _reset_peak(), want, soft)
+    mapped, used = now
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    want = mapped + mib * MIB
+    for outer in (hard, soft):  # an outer limit (a nested task, the operator's ulimit) is never raised
+        want = want if outer == resource.RLIM_INFINITY else min(want, outer)
+    limit = Limit(mib, used, want, soft, used, reset_peak())
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
+    _follow()
     try:
         yield limit
     finally:
         _active.remove(limit)
+        _follow()
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 

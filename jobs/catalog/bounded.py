@@ -1,13 +1,14 @@
 """User SQL (`eidata query`, `eidata curate --where`) run within a memory limit, a thread limit and a wall-clock
 deadline, in a child process the caller can always stop.
 
-DuckDB's own bounds come first (`memory_limit`, `threads`, no temp directory: a query that would spill fails and
-writes nothing; `interrupt()` from a timer at the deadline). They are not enough alone (measured on DuckDB 2.0.1,
-reliability review 5, 3d-3e): `printf('%2000000000d', 1)` allocates outside the buffer manager and reached 2 GiB under
-a 1 GiB `memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look
-at the interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose
-address space is capped (`RLIMIT_AS`), which the kernel ends `GRACE_S` after the deadline (SIGALRM at its default
-action: no thread has to run for it), and which the parent kills (SIGKILL) then if it has not answered.
+DuckDB's own bounds come first (`memory_limit`, `threads`, no temp directory: a query that would spill fails and writes
+nothing; `interrupt()` from a timer at the deadline). They are not enough alone (measured on DuckDB 2.0.1, reliability
+review 5, 3d-3e): `printf('%2000000000d', 1)` allocates outside the buffer manager and reached 2 GiB under a 1 GiB
+`memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look at the
+interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose memory is
+capped (`memory_limit.task_memory`: resident use; reserved address space is not use), which the kernel ends `GRACE_S`
+after the deadline (SIGALRM at its default action: no thread has to run for it), and which the parent kills (SIGKILL)
+then if it has not answered.
 
 The child is a fresh interpreter (`python -c child_main()`), never a fork of the caller: forked from a large process
 with many threads (pytest after three thousand tests: 1.6 GiB, Ray's, Arrow's and DuckDB's pools), `range(1e12)` under
@@ -23,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import resource
 import select
 import signal
 import subprocess
@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
+from adapters.storage.memory_limit import active, task_memory
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")
@@ -86,6 +87,18 @@ class SqlLimits:
         value given is kept as given, so 0 is refused by name rather than read as "not given"."""
         given = {f: getattr(args, f"sql_{f}", None) for f in ("memory_mib", "threads", "deadline_s", "output_mib")}
         return cls(**{f: v for f, v in given.items() if v is not None})
+
+    @classmethod
+    def within_task(cls) -> SqlLimits | None:
+        """The limits of DuckDB run in this process under a task's memory limit (`memory_limit.active`), from that
+        budget, so DuckDB degrades instead of failing: half of what the task has left as its `memory_limit` (its buffer
+        manager evicts before it asks for more), and the CPUs this process may use as its threads (it starts one per
+        core of the host otherwise: 17 threads and their stacks on a 2-core slot); None outside a task."""
+        limit = active()
+        left = limit.left() if limit is not None else None
+        if left is None:
+            return None
+        return cls(memory_mib=max(64, left // MIB // 2), threads=max(1, len(os.sched_getaffinity(0))))
 
     def settings(self) -> list[str]:
         """DuckDB settings applying these limits to a connection (before its configuration is locked)."""
@@ -153,7 +166,7 @@ class Usage:
 
 
 def _statm(field: int) -> int:
-    """Field `field` of this process's /proc/self/statm now, in bytes (0: its address space, VmSize; 1: resident)."""
+    """Field `field` of this process's /proc/self/statm now, in bytes (1: resident)."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[field]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -179,7 +192,7 @@ def _child(
     open_: Callable[[SqlLimits], duckdb.DuckDBPyConnection],
     work: Callable[[duckdb.DuckDBPyConnection], T],
 ) -> None:
-    """In the child: connect with what is left of the memory limit, cap the address space, run `work` until the
+    """In the child: connect with what is left of the memory limit, cap its memory, run `work` until the
     deadline, send back ("ok", result) | ("memory", detail) | ("deadline", None) | ("error", exception)."""
     fired = threading.Event()
     try:
@@ -187,8 +200,11 @@ def _child(
         pa.set_io_thread_count(limits.threads)
         con = open_(limits=replace(limits, memory_mib=_room(limits)))
         _warm(con)
-        cap = _statm(0) + _room(limits) * MIB  # the room left once connected
-        resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        # the room left once connected, as resident memory (`memory_limit.task_memory`: a cap on the address space
+        # counted DuckDB's reserved arenas and thread stacks as use); held until the child exits (a reference kept:
+        # a context dropped unexited is closed by the collector, and its limit with it)
+        held = contextlib.ExitStack()
+        held.enter_context(task_memory(_room(limits)))
 
         def stop() -> None:
             fired.set()

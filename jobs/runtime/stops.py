@@ -62,6 +62,7 @@ def armed() -> Iterator[None]:
     before = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # a stop held pending until now (`supervisor`) comes here
     _armed, _received = True, None
     try:
         yield
