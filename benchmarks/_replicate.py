@@ -73,11 +73,15 @@ def copy_dataset(dataset: Path, k: int) -> Path:
 
 
 def replicate(root: Path, episodes: int) -> int:
-    """Copies of the original datasets, round by round, until `root` holds at least `episodes`; the count reached."""
+    """Copies of the original datasets, round by round, until `root` holds at least `episodes` (the copies of later
+    rounds an earlier, larger call made are removed); the count reached."""
     base = originals(root)
     per_round = sum(episodes_of(d) for d in base)
     rounds = max(0, -(-episodes // per_round) - 1)  # the originals are the first round
     for k in range(1, rounds + 1):
         for d in base:
             copy_dataset(d, k)
+    for d in find_datasets(root):
+        if COPY.fullmatch(d.name) and int(d.name.rsplit(MARK, 1)[1]) > rounds:
+            shutil.rmtree(d)
     return per_round * (rounds + 1)
