@@ -56,9 +56,11 @@ SMOKE_SOURCES = {"g1": ("lerobot", "unitree_g1_policy_train", 2)}
 SAMPLE_S = 0.02
 KILL_GRACE_S = 10.0
 QUERY = "SELECT source, tier, count(*) AS episodes, sum(duration_s) AS seconds FROM episodes GROUP BY ALL ORDER BY ALL"
-INDEX = (
-    "import sys; from training.config import DataConfig, ModelConfig; from training.episodes import build_index; "
-    "index = build_index(sys.argv[1], 'train', ModelConfig(), DataConfig(num_workers=0)); "
+INDEX = (  # as `eidata train` builds it (training/trainer.py): the tiny preset's model, its data loader's settings
+    "import sys; from training.config import DataConfig, config_from_preset; "
+    "from training.episodes import build_index; "
+    "cfg = config_from_preset('tiny', sys.argv[1], data=DataConfig(num_workers=0)); "
+    "index = build_index(sys.argv[1], 'train', cfg.model, cfg.data); "
     "print(f'{len(index)} samples of {index.report.episodes} episodes')"
 )
 EVERY, CAMERAS, K1 = "every", "cameras", "k1"
@@ -207,6 +209,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="work folder, kept (default: a temp folder, removed)")
     p.add_argument("--json", type=Path, default=None, help="write every row here")
     p.add_argument("--timeout-s", type=float, default=900.0, help="per command")
+    p.add_argument("--only", nargs="+", default=None, help="only the commands whose label holds one of these")
     p.add_argument("--no-lingbot", action="store_true", help="leave out lingbot-va's dry run (tiny Wan2.2 models)")
     args = parse_args(p, {"sizes": [4, 8], "timeout_s": 120.0, "no_lingbot": True}, "two G1 episodes, 4 and 8")
     sources = SMOKE_SOURCES if args.smoke else SOURCES
@@ -230,6 +233,8 @@ def main() -> None:
             log(f"[surface] {n:,} episodes ({time.perf_counter() - t0:.1f} s to replicate)")
             scratch = work / f"out-{n}"
             for label, argv in commands(root, n, scratch, models):
+                if args.only and not any(o in label for o in args.only):
+                    continue
                 rows.append(measure(label, argv, n, args.timeout_s))
                 if args.json:
                     args.json.write_text(json.dumps({"rows": rows}, indent=1))
