@@ -1,11 +1,12 @@
 """Issue 75 item 3: every everyday command at 1k, 10k and 100k episodes of real recordings, its time and the peak
 resident memory of its whole process tree.
 
-The corpus: `eidata ingest` of the real samples in ../shared/realdata (`SOURCES`: the Unitree G1 teleoperation set,
-the GR00T GR1 sample with its two cameras, the Bridge shard, the SO-101 v3.0 recording), then `eidata latents
---random-init` (so that train's index finds latents), then its datasets replicated (`benchmarks._replicate`: hard
-links, rewritten lineage) until it holds N episodes; the catalog is built by the project (`eidata catalog`, the first
-command timed at each size). Sizes are built one after the other in the same folder.
+The corpus: `eidata ingest` of real samples (tests/REAL_SAMPLES.md, through `tests.realdata`; `SOURCES`: the Unitree
+G1 teleoperation set, the GR00T GR1 sample with its two cameras, the Bridge shard, the SO-101 v3.0 recording), then
+`eidata latents --random-init` (so that train's index finds latents), then its datasets replicated
+(`benchmarks._replicate`: hard links, rewritten lineage) until it holds N episodes; the catalog is built by the project
+(`eidata catalog`, the first command timed at each size). Sizes are built one after the other in the same folder. The
+figures and what bounds each miss: benchmarks/COMMAND_SURFACE.md.
 
 Each command runs as a user runs it (`python -m jobs.cli ...`, its default limits) in a process group of its own; its
 process tree's resident memory is summed from /proc every 20 ms (`benchmarks._ingest_measure.TreeSampler`), and the
