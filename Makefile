@@ -14,7 +14,7 @@ DEMO_OUT ?= demo_out
 DURATIONS := --durations=25
 , := ,# a comma inside $(call ...) arguments: $(,)
 
-.PHONY: venv oracle-v30 oracle-vitra oracle-mano demo test test-long timings test-fast test-all lint bench clean
+.PHONY: venv oracle-v30 oracle-vitra oracle-mano oracle-octo demo test test-long timings test-fast test-all lint bench clean
 
 venv: $(STAMP)
 
@@ -77,19 +77,30 @@ $(ORACLE_MANO)/.eidata-installed: $(CONSTRAINTS) docker/requirements-oracle-mano
 	$(ORACLE_MANO)/bin/pip install -q --disable-pip-version-check --no-deps projectaria-tools==2.3.0
 	touch $@
 
+# Octo's own OXE standardization (the real sample octo_maker_code: octo/data/oxe/ and the dlimp reader it runs on)
+# checks the oxe adapter frame for frame (tests/adapters/oxe/test_octo_oracle.py runs tests/oracle/octo_oxe_oracle.py
+# here in a subprocess): TensorFlow (CPU) and TFDS, nothing of the project's (docker/requirements-oracle-octo.txt).
+ORACLE_OCTO := .venv-oracle-octo
+oracle-octo: $(ORACLE_OCTO)/.eidata-installed
+
+$(ORACLE_OCTO)/.eidata-installed: docker/requirements-oracle-octo.txt
+	test -x $(ORACLE_OCTO)/bin/python || $(PYTHON) -m venv $(ORACLE_OCTO)
+	$(ORACLE_OCTO)/bin/pip install -q --disable-pip-version-check -r docker/requirements-oracle-octo.txt
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/eidata demo --out $(DEMO_OUT)
 
 # `make test` under 15 minutes on 2 cores: every module but the long ones tests/long_modules.toml lists (measured,
 # tests/tiering.py); `make test-long` runs those, and CI (.ci/run) runs both. `make timings` re-measures the whole
 # suite and rewrites the list.
-test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed
+test: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
 	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(PYTEST_ARGS)
 
-test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed
+test-long: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
 	$(BIN)/python -m pytest -m long $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
 
-timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed
+timings: $(STAMP) $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/.eidata-installed $(ORACLE_OCTO)/.eidata-installed
 	rm -f .timings.tsv
 	$(BIN)/python -m pytest --timings .timings.tsv $(DURATIONS) $(PYTEST_ARGS)
 	$(BIN)/python -m tests.tiering .timings.tsv

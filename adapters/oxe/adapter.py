@@ -25,6 +25,9 @@ the subset's `action_encoding` names (from the maker's code, cited there: Bridge
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 
+A dataset in no table is read as natives (embodiment `unknown`, tier low, 10 Hz unless option `control_hz`; finding
+`unknown_subset`), never refused; a row without an end-effector pose says why in `natives_reason` (metadata, notes).
+
 Timestamps are `step / control_hz` (the subset table's rate, with its source), float64 seconds from the episode
 start. Tensors are reshaped from `features.json` and cast back to their declared dtype (TFDS stores float64 as
 float32 and bool as int64); `encoding: zlib|bytes` tensors (kuka) are decompressed. Embodiment, robot type and
@@ -76,6 +79,10 @@ from schemas.robots.registry import default_registry
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
+# A dataset in no table and no option: its rate is not in its files (TFDS builders carry none) nor in the OXE sheet
+# rows here, so it is read at the canonical grid's rate and said so (`unknown_subset` finding; option control_hz).
+UNKNOWN_HZ = 10.0
+UNKNOWN_HZ_SOURCE = "unknown: not in the subset table; read at 10 Hz, the canonical rate (option control_hz sets it)"
 SPLIT_COPY_HELD = 100_000  # copies of one split held while deciding whether the split is a whole copy
 
 
@@ -95,26 +102,22 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
     def subset_config(self, builder: Builder) -> OXESubset:
         cfg = find_subset(builder.name)
         o = self.options
-        if cfg is None:
-            if o.control_hz is None or o.embodiment is None:
-                raise self.error(
-                    f"dataset {builder.name!r} is not in the OXE subset table (adapters/oxe/subsets.yaml); pass "
-                    "control_hz and embodiment options to read it generically",
-                    file=builder.path / "dataset_info.json",
-                )
+        if cfg is None:  # not in any table: natives, never refused (the finding is `refs`' unknown_subset)
             cfg = OXESubset(
                 name=builder.name,
-                control_hz=o.control_hz,
-                hz_source="option control_hz",
-                embodiment=o.embodiment,
+                control_hz=UNKNOWN_HZ,
+                hz_source=UNKNOWN_HZ_SOURCE,
+                embodiment="unknown",
                 robot_type=builder.name,
-                tier=o.tier or QualityTier.low,
+                tier=QualityTier.low,
                 tier_reason="dataset not in the OXE subset table: no expert-data guarantee",
                 cameras=(),
                 states=(),
                 actions=(),
-                action_semantics="unknown (dataset not in the subset table)",
+                action_semantics="unknown (dataset not in the subset table): streams kept as recorded",
                 language=(),
+                natives_reason=f"dataset {builder.name!r} is not in the OXE subset table (adapters/oxe/subsets.yaml): "
+                "which state is a pose is unknown (option embodiment names the robot; a table row maps it)",
             )
         updates: dict[str, Any] = {}
         if o.control_hz is not None:
@@ -165,7 +168,16 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
             name = path.parent.name
             yield self.new_ref(f"{name}/{path.name}/meta", [str(e.file or path)], subset=name, error=e)
         for builder in builders:
-            self.subset_config(builder)  # fail early on an unusable configuration
+            cfg = self.subset_config(builder)  # fail early on an unusable configuration
+            if find_subset(builder.name) is None:
+                self.note(
+                    "unknown_subset",
+                    f"dataset {builder.name!r} is not in the OXE subset table: read as natives (no canonical wrist), "
+                    f"tier {cfg.tier}, {cfg.control_hz:g} Hz ({cfg.hz_source}); embodiment {cfg.embodiment}",
+                    root=str(root),
+                    subset=builder.name,
+                    path=str(builder.path),
+                )
             walk = RecordDiscovery(builder, self.options, self.error, self.new_ref, self.duplicates)
             originals: dict[str, set[str]] = {}  # split -> raw ids of its episodes kept (not copies)
             for split in builder.splits:

@@ -138,6 +138,7 @@ class EpisodeReader:
             "episode_metadata": {},
             "notes": list(cfg.notes),
             "tier_reason": cfg.tier_reason,
+            "natives_reason": cfg.natives_reason or None,
         }
         self._rlds_flags(steps, meta)
         states: dict[str, Stream] = {}
@@ -209,7 +210,7 @@ class EpisodeReader:
             signals=signals,
             outcomes=outcomes,
             metadata=meta,
-            hands=hand_signals(states, cfg.eef_reference_rotation),
+            hands=hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason),
         )
 
     def _episode_value(self, info: FeatureInfo) -> Any:

@@ -1,9 +1,11 @@
 """Which OXE state slices are the hand: the wrist pose and the gripper opening, from the slice names of
 `adapters.oxe.subsets` (robot base frame, the right hand of a one-armed robot, a fixed camera).
 
-- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw) or `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler`
-  (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx). When the subset declares `eef_reference_rotation` D (Bridge: the
-  state stores R_ee·Dᵀ), the declared rotation is R_state·D, the end-effector frame itself, as a quaternion (xyzw).
+- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw), `*:eef_axis_angle` (a rotation vector, rad) or
+  `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx); or `*:eef_matrix`,
+  a flattened 4x4 homogeneous matrix in the element order its values show (`matrix_pose`). When the subset
+  declares `eef_reference_rotation` D (Bridge: the state stores R_ee·Dᵀ), the declared rotation is R_state·D, the
+  end-effector frame itself, as a quaternion (xyzw).
 - gripper opening 0 (closed) .. 1 (open), matched on whole component or key names, first rule first:
   a width in metres (`gripper_width`, `gripper_opening_width`, unit "m") over the Franka Hand's 0.08 m stroke;
   `gripper_open` as is; `gripper_closed` and droid's `gripper_position` inverted.
@@ -63,13 +65,51 @@ def _referenced(rotation: Stream, reference: np.ndarray) -> Stream:
     return Stream(rotation.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotation.frame)
 
 
-def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None) -> HandSignals:
+def matrix_pose(pose: Stream) -> tuple[Stream, Stream] | None:
+    """A pose stored as a flattened 4x4 homogeneous matrix (16 values: VIOLA's `ee_states`, BUDS' and MUTEX's
+    `state[8:24]`, SIRIUS' `state_ee`) as (position, quaternion xyzw), or None when it is no rigid transform. The
+    element order is read from the values themselves: libfranka's `O_T_EE`, which UT Austin's deoxys records, is
+    column-major (translation at 12..14, deoxys `FrankaInterface.last_eef_pose` reshapes it (4, 4) then transposes);
+    a row-major copy has it at 3, 7, 11. Whichever reading has the bottom row [0, 0, 0, 1] and an orthonormal
+    rotation in every frame is the one (a translation of exactly 0 reads the same either way)."""
+    flat = pose.values.reshape(len(pose), 16).astype(np.float64)
+    for mats in (flat.reshape(-1, 4, 4).transpose(0, 2, 1), flat.reshape(-1, 4, 4)):  # column-major, row-major
+        rot = mats[:, :3, :3]
+        rigid = np.allclose(mats[:, 3, :], [0.0, 0.0, 0.0, 1.0], atol=1e-4) and np.allclose(
+            rot @ rot.transpose(0, 2, 1), np.eye(3), atol=1e-3
+        )
+        if rigid and np.allclose(np.linalg.det(rot), 1.0, atol=1e-3):
+            quat = Rotation.from_matrix(rot).as_quat()
+            xyz = Stream(pose.timestamps, mats[:, :3, 3], ("x", "y", "z"), "m", pose.frame)
+            return xyz, Stream(pose.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", pose.frame)
+    return None
+
+
+def _rotvec_as_quat(rotvec: Stream | None) -> Stream | None:
+    """An axis-angle orientation (rotation vector: axis times angle in rad, bc_z's `present/axis_angle`) as
+    quaternions (xyzw)."""
+    if rotvec is None:
+        return None
+    quat = Rotation.from_rotvec(rotvec.values.reshape(len(rotvec), 3).astype(np.float64)).as_quat()
+    return Stream(rotvec.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotvec.frame)
+
+
+def hand_signals(
+    states: dict[str, Stream], eef_reference_rotation: np.ndarray | None = None, natives_reason: str = ""
+) -> HandSignals:
     """The hand declaration of one OXE episode; `eef_reference_rotation` is the subset's D (None: the state stores
-    the end-effector orientation itself)."""
+    the end-effector orientation itself); `natives_reason`, the subset table's, goes to the notes."""
     xyz = _find(states, ":eef_xyz", ":tcp_xyz")
     quat = _find(states, ":eef_quat")
+    quat = quat if quat is not None else _rotvec_as_quat(_find(states, ":eef_axis_angle"))
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
     sig = HandSignals(frame="robot_base")
+    if xyz is None and (matrix := _find(states, ":eef_matrix")) is not None:
+        read = matrix_pose(matrix)
+        if read is None:
+            sig.notes.append("eef_matrix is no rigid transform in either element order: no canonical wrist")
+        else:
+            xyz, quat = read
     track = HandTrack(gripper=gripper_opening(states))
     if xyz is not None and (quat is not None or euler is not None):
         track.position = xyz
@@ -78,6 +118,7 @@ def hand_signals(states: dict[str, Stream], eef_reference_rotation: np.ndarray |
             track.rotation = _referenced(track.rotation, np.asarray(eef_reference_rotation, dtype=np.float64))
             sig.notes.append("wrist rotation = state rotation · the reference rotation the state is stored relative to")
     else:
-        sig.notes.append("no end-effector pose stream: canonical wrist dims unavailable")
+        why = f": {natives_reason}" if natives_reason else ""
+        sig.notes.append(f"no end-effector pose stream: canonical wrist dims unavailable{why}")
     sig.hands[1] = track  # one-armed robots fill the right hand
     return sig

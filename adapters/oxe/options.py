@@ -22,9 +22,11 @@ class OXEOptions(AdapterOptions):
     )
     detect_blank_cameras: bool = Field(True, description="leave out cameras whose images are empty or one flat colour")
     control_hz: float | None = Field(
-        None, gt=0, description="override the control frequency (required for a dataset not in the subset table)"
+        None, gt=0, description="override the control frequency (a dataset in no table is read at 10 Hz without it)"
     )
-    embodiment: str | None = Field(None, description="override the embodiment (required for an unknown dataset)")
+    embodiment: str | None = Field(
+        None, description="override the embodiment (a dataset in no table is 'unknown': natives only)"
+    )
     tier: QualityTier | None = Field(None, description="override the subset's default tier")
     bgr_cameras: list[str] | None = Field(
         None,

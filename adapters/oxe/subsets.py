@@ -48,6 +48,8 @@ TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "st
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 SUBSETS_YAML = Path(__file__).parent / "subsets.yaml"
 ACTION_PREFIXES = ("action:", "action/", "action_dict/")  # action streams as emitted (`action` itself: its parts)
+WRIST_PARTS = ("eef_xyz", "tcp_xyz", "eef_matrix")  # the part names `adapters.oxe.hands` reads the wrist from
+SE3_FLAT = "se3_4x4"  # a flattened 4x4 homogeneous pose, element order read from its values (adapters.oxe.hands)
 NORMALIZED = "normalized"  # a command scaled to about [-1, 1] by the robot stack (see each doc for the scale)
 
 
@@ -159,6 +161,15 @@ class ActionEncoding(Frozen):
         return self
 
 
+class OctoEntry(Frozen):
+    """The subset's row in Octo's OXE tables (octo-models/octo@241fb35 `octo/data/oxe/oxe_dataset_configs.py`,
+    `oxe_standardization_transforms.py`): its proprio and action encodings and the transform that standardizes it."""
+
+    proprio: Literal["NONE", "POS_EULER", "POS_QUAT", "JOINT", "JOINT_BIMANUAL", "POS_NAV"]
+    action: Literal["EEF_POS", "JOINT_POS", "JOINT_POS_BIMANUAL", "NAV_2D", "JOINT_POS_BIMANUAL_NAV"]
+    transform: str = Field(description="oxe_standardization_transforms.py:<line> <function>")
+
+
 class OXESubset(Frozen):
     """Everything the adapter needs to know about one OXE dataset beyond what `features.json` says."""
 
@@ -189,9 +200,22 @@ class OXESubset(Frozen):
         "the hand declaration recovers the end-effector frame as R_eef = R_state·D",
     )
     notes: tuple[str, ...] = ()
+    natives_reason: str = Field(
+        "",
+        description="why this subset gives no canonical wrist: what is missing (a subset whose states name no "
+        "end-effector pose must say it)",
+    )
+    octo: OctoEntry | None = Field(None, description="its row in Octo's OXE tables (None: not in them)")
+
+    @property
+    def has_wrist(self) -> bool:
+        """Whether a state names an end-effector position (a part `eef_xyz` / `tcp_xyz`: `adapters.oxe.hands`)."""
+        return any(p.name in WRIST_PARTS for s in self.states for p in s.parts)
 
     @model_validator(mode="after")
     def _check_reference(self) -> OXESubset:
+        if not self.has_wrist and not self.natives_reason:
+            raise ValueError(f"{self.name}: no state names an end-effector pose, so natives_reason must say why")
         if self.eef_reference_rotation is not None:
             d = np.asarray(self.eef_reference_rotation, dtype=np.float64)
             if not (np.allclose(d @ d.T, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(d), 1.0)):

@@ -27,10 +27,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from adapters.oxe.builder import NP_DTYPES, shard_name
 from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
-from adapters.oxe.subsets import NORMALIZED, SUBSETS, OXESubset, StreamSpec, find_subset
+from adapters.oxe.subsets import NORMALIZED, SE3_FLAT, SUBSETS, OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.rlds_features import Layout, features_json, steps_layout
 from adapters.synthetic.video import encode_image, synthetic_frames
@@ -109,6 +110,12 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
                 walk[:, p.start : p.stop] = 0.003 * rng.normal(size=(steps, width))
             else:
                 walk[:, p.start : p.stop] = np.array([0.45, 0.0, 0.25, 0.0, 0.0, 0.0])[:width] + steps_m
+        elif p.unit == SE3_FLAT:  # a homogeneous pose, column-major as libfranka's O_T_EE (deoxys records it so)
+            rot = Rotation.from_rotvec(0.3 * sl[:, :3]).as_matrix()
+            mats = np.tile(np.eye(4), (steps, 1, 1))
+            mats[:, :3, :3] = rot
+            mats[:, :3, 3] = np.array([0.45, 0.0, 0.25]) + np.cumsum(0.003 * rng.normal(size=(steps, 3)), axis=0)
+            walk[:, p.start : p.stop] = mats.transpose(0, 2, 1).reshape(steps, 16)
         elif p.unit.startswith("quat"):
             walk[:, p.start : p.stop] = sl / np.linalg.norm(sl, axis=1, keepdims=True)
         elif p.unit == "0..1":

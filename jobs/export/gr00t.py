@@ -14,7 +14,7 @@ bucket's corpus is exported on its scratch under the output's lease (DESIGN.md 3
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -266,12 +266,18 @@ def write_modality(path: Path, modality: ModalityJson) -> None:
 
 
 def for_each_dataset(
-    corpus_root: Path, what: str, export: Callable[[Path, str], DatasetExport], progress: bool | None
+    corpus_root: Path,
+    what: str,
+    export: Callable[[Path, str], DatasetExport],
+    progress: bool | None,
+    only: Mapping[str, object] | None = None,
 ) -> list[DatasetExport]:
-    """`export(dataset, rel)` of every dataset under `ROOT/datasets/`; one that is refused or fails is reported
-    (named, with why), the others go on."""
+    """`export(dataset, rel)` of every dataset under `ROOT/datasets/` (those `only` has as keys, if given); one that is
+    refused or fails is reported (named, with why), the others go on."""
     corpus_root = Path(corpus_root)
     datasets = settled_datasets(corpus_root)
+    if only is not None:
+        datasets = [ds for ds in datasets if ds.relative_to(corpus_root).as_posix() in only]
     out = []
     with closing(Progress(len(datasets), what, unit="dataset", enabled=progress)) as bar:
         for ds in datasets:

@@ -33,11 +33,31 @@ from schemas.storage import StorageOptions
 COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
 
 
-def dataset_files(described: Described, root: Path) -> list[tuple[str, int]]:
-    """Every episode's parquet and mp4 of the dataset at `root`, relative to it, as info.json places them, each with
-    its episode's length."""
-    lines = [line for _, line in read_jsonl(root / EPISODES_PATH)]
+def dataset_files(described: Described, root: Path, only: frozenset[int] | None = None) -> list[tuple[str, int]]:
+    """Every episode's parquet and mp4 of the dataset at `root` (of the episodes `only` names, if given), relative to
+    it, as info.json places them, each with its episode's length."""
+    lines = [line for _, line in read_jsonl(root / EPISODES_PATH) if only is None or line["episode_index"] in only]
     return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
+
+
+def _copy_meta(src: Path, dst: Path, only: frozenset[int] | None) -> dict:
+    """The dataset's meta files into `dst` (the lines of the episodes `only` names, if given), and its info.json's
+    counts for what is copied (a manifest's part of a dataset: GR00T reads `total_episodes`)."""
+    for rel in COPIED_META:
+        if not (src / rel).is_file():
+            continue
+        if only is None or rel not in (EPISODES_PATH, EPISODES_STATS_PATH):
+            shutil.copyfile(src / rel, dst / rel)
+            continue
+        kept = [line for _, line in read_jsonl(src / rel) if line["episode_index"] in only]
+        (dst / rel).write_text("".join(json.dumps(line) + "\n" for line in kept), encoding="utf-8")
+    raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
+    if only is not None:
+        lines = [line for _, line in read_jsonl(src / EPISODES_PATH) if line["episode_index"] in only]
+        raw["total_episodes"], raw["total_frames"] = len(lines), sum(int(x["length"]) for x in lines)
+        raw["total_videos"] = len(lines) * sum(f.get("dtype") == "video" for f in raw.get("features", {}).values())
+        raw["splits"] = {"train": f"0:{len(lines)}"}
+    return raw
 
 
 def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> None:
@@ -50,20 +70,18 @@ def reencode(corpus: Corpus, src: Path, dst: Path, fps: int, length: int) -> Non
         transcode(Path(tmp) / src.name, dst, fps, length)
 
 
-def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> int:
-    """The GR00T dataset of `src` written into the empty folder `dst`; returns the episode files linked or copied."""
+def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path, only: frozenset[int] | None = None) -> int:
+    """The GR00T dataset of `src` (the episodes `only` names, if given) written into the empty folder `dst`; returns
+    the episode files linked or copied."""
     (dst / "meta").mkdir(parents=True, exist_ok=True)
-    for rel in COPIED_META:
-        if (src / rel).is_file():
-            shutil.copyfile(src / rel, dst / rel)
     info = described.info
-    raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
+    raw = _copy_meta(src, dst, only)
     (dst / INFO_PATH).write_text(json.dumps(as_written(raw, info.video_keys), indent=4) + "\n")
     m = described.modality  # the columns it slices -> width: GR00T reads their statistics by `original_key`
     keys = {m.column(g, k) for g in ("state", "action") for k in getattr(m, g)}  # type: ignore[arg-type]
     widths = {k: int(info.features[k].shape[0]) for k in sorted(keys)}
     stats = ColumnStats(widths)
-    files = dataset_files(described, src)
+    files = dataset_files(described, src, only)
     for rel, length in files:
         if not rel.endswith(".parquet"):
             reencode(corpus, src / rel, dst / rel, int(info.fps), length)
@@ -79,15 +97,16 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path) -> in
     return len(files)
 
 
-def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str) -> DatasetExport:
-    """The dataset `rel` (`datasets/<source>/<subset>`) at `src` into the output `tree` as `<source>/<subset>`."""
+def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str, only: frozenset[int] | None = None) -> DatasetExport:
+    """The dataset `rel` (`datasets/<source>/<subset>`) at `src` (the episodes `only` names, if given) into the output
+    `tree` as `<source>/<subset>`."""
     described = describe(src, rel)
     name = rel.removeprefix("datasets/")
     count: list[int] = []  # the episode files `write_copy` wrote
     written = tree.fill(
         name,
-        lambda folder: count.append(write_copy(corpus, src, described, folder)),
-        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src)),
+        lambda folder: count.append(write_copy(corpus, src, described, folder, only)),
+        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src, only)),
     )
     result = result_of(rel, "written" if written else "to write", described)
     where = f"{tree.where}/{name}" if isinstance(tree.where, str) else str(Path(tree.where) / name)
@@ -104,8 +123,11 @@ def export_copies(
     *,
     dry_run: bool = False,
     progress: bool | None = None,
+    manifest: dict[str, frozenset[int]] | None = None,
 ) -> list[DatasetExport]:
-    """Every dataset of `corpus` (read: `read_corpus`) copied into `out` with its modality (module docstring)."""
+    """Every dataset of `corpus` (read: `read_corpus`) copied into `out` with its modality (module docstring); with
+    `manifest` (dataset -> episode indices, `jobs.catalog.selection.manifest_episodes`) its datasets only, each with
+    its episodes only."""
     with open_tree(out, options, "export-gr00t", dry_run=dry_run) as tree:
-        export = lambda ds, rel: export_copy(corpus, tree, ds, rel)  # noqa: E731
-        return for_each_dataset(corpus.root, "export gr00t", export, progress)
+        export = lambda ds, rel: export_copy(corpus, tree, ds, rel, None if manifest is None else manifest[rel])  # noqa: E731
+        return for_each_dataset(corpus.root, "export gr00t", export, progress, only=manifest)

@@ -10,10 +10,12 @@ from pathlib import Path
 from adapters.storage.corpus import NotACorpus, open_corpus, read_corpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
+from jobs.catalog import selection
 from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
 from jobs.export.gr00t_config import loader_text
 from jobs.export.gr00t_copy import export_copies
 from jobs.runtime.stage import Failed, Stage
+from schemas.lerobot import INFO_PATH
 from schemas.storage import StorageOptions
 
 
@@ -24,17 +26,40 @@ def export_corpus(
     out: Path | str | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
+    manifest: str | None = None,
 ) -> list[DatasetExport]:
     """`export_gr00t` of the corpus at `where`, opened for the export (`open_corpus`: a bucket's leased, published at
-    the clean end), or only read for a dry run or with `out` (a copy of every dataset there: `gr00t_copy`)."""
+    the clean end), or only read for a dry run or with `out` (a copy of every dataset there, or of the `manifest`'s
+    episodes only: `gr00t_copy`)."""
     if out is not None:
         with read_corpus(where, options, meta=True) as corpus:
-            return export_copies(corpus, out, options, dry_run=dry_run, progress=progress)
+            chosen = None if manifest is None else _chosen(corpus.root, manifest)
+            return export_copies(corpus, out, options, dry_run=dry_run, progress=progress, manifest=chosen)
+    if manifest is not None:
+        raise Failed(
+            f"eidata export --format gr00t: --manifest {manifest} needs --out DIR: without it each whole dataset gets "
+            "its meta/modality.json in place, the episodes the manifest leaves out too"
+        )
     if dry_run:
         with read_corpus(where, options, meta=True) as corpus:
             return export_gr00t(corpus.root, dry_run=True, progress=progress)
     with open_corpus(where, options, "export-gr00t", existing=True) as corpus:
         return export_gr00t(corpus.root, progress=progress)
+
+
+def _chosen(root: Path, manifest: str) -> dict[str, frozenset[int]]:
+    """The manifest's episodes by dataset, read as every command reads a manifest; a manifest naming a dataset the
+    corpus no longer holds, or none, is refused (nothing written)."""
+    try:
+        chosen = selection.manifest_episodes(root, manifest)
+    except selection.SelectionError as e:
+        raise Failed(f"eidata export: {e}") from None
+    if not chosen:
+        raise Failed(f"eidata export: --manifest {manifest}: the manifest has no episodes")
+    gone = sorted(ds for ds in chosen if not (root / ds / INFO_PATH).is_file())
+    if gone:
+        raise Failed(f"eidata export: --manifest {manifest} names datasets the corpus lacks: {gone}; curate again")
+    return chosen
 
 
 def _summary(results: list[DatasetExport]) -> str:
@@ -56,7 +81,8 @@ def _summary(results: list[DatasetExport]) -> str:
 def _export(where: str, args: argparse.Namespace) -> list[DatasetExport]:
     # the credential and endpoint from the AWS environment
     out = getattr(args, "out", None) or None
-    results = export_corpus(where, out=out, dry_run=bool(getattr(args, "dry_run", False)))
+    manifest = getattr(args, "manifest", None) or None
+    results = export_corpus(where, out=out, dry_run=bool(getattr(args, "dry_run", False)), manifest=manifest)
     if not results:
         raise Failed(f"eidata export: no dataset under {where.rstrip('/')}/datasets")
     return results

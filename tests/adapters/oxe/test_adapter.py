@@ -88,7 +88,7 @@ def _check_episode(a: OXEAdapter, ref: EpisodeRef, wb: WrittenBuilder, frames_ch
         assert ep.metadata["episode_metadata"][key] == value
 
 
-@pytest.mark.parametrize("subset", sorted(SUBSETS))
+@pytest.mark.parametrize("subset", sorted(n for n, s in SUBSETS.items() if s.has_wrist))
 def test_each_subset_round_trip(tmp_path: Path, subset: str) -> None:
     wb = write_rlds(tmp_path, subset, episodes={"train": 3, "test": 1}, seed=1)
     a = _adapter()
@@ -269,18 +269,52 @@ def test_registered() -> None:
     assert "oxe" in adapter_names() and type(get_adapter("oxe")) is OXEAdapter
 
 
-def test_unknown_dataset_needs_options(tmp_path: Path) -> None:
+def test_unknown_dataset_is_read_as_natives_by_default(tmp_path: Path) -> None:
+    """A dataset in no table ingests without options (issue 76): natives, tier low, 10 Hz, one finding saying so;
+    options still override (it was refused until control_hz and embodiment were set)."""
     write_rlds(tmp_path, "taco_play", dataset_name="my_franka_set", episodes=1)
-    with pytest.raises(AdapterError, match="not in the OXE subset table"):
-        list(_adapter().discover(tmp_path))
-    a = _adapter(control_hz=20, embodiment="franka")
+    a = _adapter()
     ref = next(a.discover(tmp_path))
+    [said] = [f for f in a.findings() if f.code == "unknown_subset"]
+    assert said.subset == "my_franka_set" and "read as natives" in said.message and "10 Hz" in said.message
     ep = a.read(ref)
-    assert ep.native_fps == 20 and ep.tier is QualityTier.low and ep.verdicts
+    assert (ep.native_fps, ep.embodiment, ep.tier) == (10.0, "unknown", QualityTier.low) and ep.verdicts
+    assert "not in the OXE subset table" in ep.metadata["natives_reason"]
+    assert ep.hands is not None and not ep.hands.hands[1].has_wrist
+    assert any("not in the OXE subset table" in n for n in ep.hands.notes)
     assert ep.states["observation/robot_obs"].values.shape[1] == 15 and ep.states["observation/robot_obs"].unit == ""
     # no subset table to name them: the shared vocabulary places them (adapters/camera_roles.yaml)
     roles = {name: c.canonical for name, c in ep.cameras.items()}
     assert roles == {"rgb_static": Camera.third_person, "rgb_gripper": Camera.wrist_right}
+    b = _adapter(control_hz=20, embodiment="franka")
+    ep = b.read(next(b.discover(tmp_path)))
+    assert (ep.native_fps, ep.embodiment) == (20, "franka")
+
+
+NATIVES = sorted(n for n, s in SUBSETS.items() if not s.has_wrist)
+
+
+def test_every_natives_row_says_what_is_missing() -> None:
+    """Each row of Octo's table without an end-effector pose names why (issue 76 item 1)."""
+    assert NATIVES
+    for name in NATIVES:
+        cfg = SUBSETS[name]
+        assert cfg.natives_reason and cfg.octo is not None and cfg.embodiment in default_registry(), name
+
+
+@pytest.mark.parametrize("subset", NATIVES[::7])
+def test_natives_row_reads_its_rate_and_robot_and_no_wrist(tmp_path: Path, subset: str) -> None:
+    """A natives row's builder (here taco_play's layout under its name) is read at the row's rate and embodiment,
+    every stream native, no canonical wrist, the row's reason in the metadata and the hand notes."""
+    write_rlds(tmp_path, "taco_play", dataset_name=subset, episodes=1)
+    a = _adapter()
+    ep = a.read(next(a.discover(tmp_path)))
+    cfg = SUBSETS[subset]
+    assert (ep.native_fps, ep.embodiment, ep.robot_type) == (cfg.control_hz, cfg.embodiment, cfg.robot_type)
+    assert ep.metadata["natives_reason"] == cfg.natives_reason
+    assert ep.hands is not None and not ep.hands.hands[1].has_wrist
+    assert any(cfg.natives_reason in n for n in ep.hands.notes)
+    assert not [f for f in a.findings() if f.code == "unknown_subset"]
 
 
 # --- bad input -------------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from adapters.base import Stream
-from adapters.oxe.hands import gripper_opening
+from adapters.oxe.hands import gripper_opening, hand_signals, matrix_pose
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
@@ -31,6 +32,44 @@ def test_taco_width_in_metres_is_scaled_by_the_franka_stroke() -> None:
     np.testing.assert_allclose(opening.values, [1.0, 1.0, 0.5, 0.0])
 
 
+def test_an_axis_angle_orientation_is_a_rotation_vector() -> None:
+    """bc_z's `present/axis_angle` (TFDS: 'rotation ... in axis-angle representation'): axis times angle, not Euler
+    angles; read as Euler the same numbers turn the wrist elsewhere."""
+    t = np.arange(2) / 10.0
+    rotvec = np.array([[0.0, 0.0, np.pi / 2], [0.3, -0.2, 0.9]])
+    states = {
+        "observation/present/xyz:eef_xyz": Stream(t, np.zeros((2, 3)), unit="m", frame="robot_base"),
+        "observation/present/axis_angle:eef_axis_angle": Stream(t, rotvec, unit="rad", frame="robot_base"),
+    }
+    track = hand_signals(states).hands[1]
+    assert track.rotation is not None and track.rotation.unit == "quat_xyzw"
+    got = Rotation.from_quat(track.rotation.values)
+    assert np.allclose((got * Rotation.from_rotvec(rotvec).inv()).magnitude(), 0, atol=1e-9)
+    assert not np.allclose((got * Rotation.from_euler("xyz", rotvec).inv()).magnitude(), 0, atol=1e-3)
+
+
+@pytest.mark.parametrize("order", ["column", "row"])
+def test_a_flattened_pose_matrix_is_read_in_the_order_its_values_show(order: str) -> None:
+    """deoxys records libfranka's O_T_EE column-major (VIOLA, BUDS, MUTEX, SIRIUS); a row-major copy reads the same
+    pose; a matrix that is no rigid transform in either order gives no wrist."""
+    t = np.arange(3) / 20.0
+    rot = Rotation.from_rotvec([[0.1, 0.2, 0.3], [0.0, -0.4, 0.2], [1.0, 0.0, 0.0]])
+    mats = np.tile(np.eye(4), (3, 1, 1))
+    mats[:, :3, :3], mats[:, :3, 3] = rot.as_matrix(), [[0.4, 0.1, 0.3], [0.5, 0.0, 0.2], [0.45, -0.1, 0.25]]
+    flat = (mats.transpose(0, 2, 1) if order == "column" else mats).reshape(3, 16)
+    read = matrix_pose(Stream(t, flat, unit="se3_4x4"))
+    assert read is not None
+    xyz, quat = read
+    np.testing.assert_allclose(xyz.values, mats[:, :3, 3], atol=1e-12)
+    assert np.allclose((Rotation.from_quat(quat.values) * rot.inv()).magnitude(), 0, atol=1e-9)
+    bent = flat.copy()
+    bent[:, [3, 7, 11, 12, 13, 14]] = 0.3  # a translation in both places: neither order is homogeneous
+    assert matrix_pose(Stream(t, bent, unit="se3_4x4")) is None
+    states = {"observation/ee_states:eef_matrix": Stream(t, bent, unit="se3_4x4", frame="robot_base")}
+    sig = hand_signals(states)
+    assert not sig.hands[1].has_wrist and any("no rigid transform" in n for n in sig.notes)
+
+
 def test_a_command_is_not_taken_for_the_measured_gripper() -> None:
     t = np.arange(3) / 3.0
     states = {  # fractal: the commanded closedness first, the measured state second
@@ -42,11 +81,21 @@ def test_a_command_is_not_taken_for_the_measured_gripper() -> None:
     np.testing.assert_allclose(opening.values, [1.0, 0.5, 0.0])
 
 
-@pytest.mark.parametrize("subset", sorted(SUBSETS))
+GRIPPER_NAMES = {"gripper_open", "gripper_closed", "gripper_position", "gripper_width", "gripper_opening_width"}
+GRIPPED = sorted(
+    name
+    for name, cfg in SUBSETS.items()
+    for spec in cfg.states
+    if GRIPPER_NAMES & ({spec.key.rsplit("/", 1)[-1]} | {n for p in spec.parts for n in p.names or ()})
+)
+
+
+@pytest.mark.parametrize("subset", GRIPPED)
 def test_a_full_native_stroke_spans_the_canonical_opening(tmp_path: Path, subset: str) -> None:
     """The fixture's gripper closes and reopens over its whole native range (0..1, or 0..0.08 m for taco_play): the
     canonical opening must cover most of [0, 1] whatever the native unit."""
-    write_rlds(tmp_path, subset, episodes=1, steps=16, vary_steps=False)
+    steps = max(16, int(2 * SUBSETS[subset].control_hz))  # at least 2 s: a 20 Hz set's 16 steps are too short
+    write_rlds(tmp_path, subset, episodes=1, steps=steps, vary_steps=False)
     a = get_adapter("oxe")
     [ref] = list(a.discover(tmp_path))
     raw = a.read(ref)

@@ -62,3 +62,28 @@ def test_out_writes_a_copy_and_leaves_the_corpus_as_it_was(src: Path, tmp_path: 
             np.testing.assert_allclose(stats[column]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
     assert main(["export", str(src), "--format", "gr00t", "--out", str(out)]) == 0  # a rerun replaces them whole
     assert not [p for p in (out / "lab").iterdir() if p.name.startswith(".")]
+
+
+def test_a_manifest_exports_its_episodes_only(src: Path, tmp_path: Path, capsys) -> None:
+    """Issue 79: `--manifest` was ignored and every dataset written whole, the curation's rejected copies included.
+    With `--out`, only the manifest's datasets, each with its episodes only (meta, counts and stats of those); without
+    `--out` (modality.json in place, for whole datasets) it is refused, nothing written."""
+    assert main(["catalog", str(src)]) == 0
+    where = "dataset = 'datasets/oxe/bridge' AND episode_index = 1"
+    assert main(["curate", str(src), "--name", "one", "--where", where]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one", "--out", str(out)]) == 0
+    assert "gr00t: 1 written, 0 unchanged, 0 error" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["oxe"]
+    ds = out / "oxe/bridge"
+    assert [json.loads(x)["episode_index"] for x in (ds / "meta/episodes.jsonl").read_text().splitlines()] == [1]
+    assert sorted(p.name for p in ds.rglob("*.parquet")) == ["episode_000001.parquet"]
+    info = json.loads((ds / "meta/info.json").read_text())
+    assert (info["total_episodes"], info["total_frames"]) == (1, len(pq.read_table(next(ds.rglob("*.parquet")))))
+    stats = json.loads((ds / "meta/stats.json").read_text())
+    column = next(iter(stats))
+    values = np.asarray(pq.read_table(next(ds.rglob("*.parquet")), columns=[column])[column].to_pylist())
+    assert np.allclose(stats[column]["max"], values.max(axis=0), atol=1e-5)  # the manifest's episode's, not all
+    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one"]) == 1
+    assert "needs --out DIR" in capsys.readouterr().err
