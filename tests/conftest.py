@@ -41,6 +41,7 @@ SCENARIO_FILES = (
     "jobs/test_quarantine_classes.py",  # one corpus through the ingest job, a class of broken episode each
     "jobs/test_validate_corpus.py",  # the QA corpus through ingest and validate
     "jobs/test_one_action.py",  # five robots through eidata train, lerobot-train, GR00T's and LDA's loaders
+    "jobs/test_command_surface.py",  # four real samples through eidata ingest and every everyday command
     "jobs/demo/test_pipeline.py",  # `eidata demo`: generate, ingest, query, curate (test_corpus/test_robot: units)
     "adapters/test_one_module_source.py",  # a new source run through run_ingest
     "ingest/lerobot/test_crash.py",  # the writer SIGKILLed in a subprocess

@@ -1,0 +1,87 @@
+"""A corpus made N episodes large from a small real one: its datasets replicated, each copy a dataset of its own.
+
+A copy of `datasets/<source>/<subset>/` is `datasets/<source>/<subset>_r<k>/`: every file but the meta is a hard link
+(the episodes' parquet and mp4s, their latents), so the copy costs no bytes and holds the real recordings; the meta
+files are rewritten where they name the dataset: each episode's lineage in `meta/episodes.jsonl` gets the copy's
+subset, so its `episode_uid` and `raw_uid` (`source/subset/raw id`, `schemas.corpus.episode_uid`) are new and the
+catalog the project builds (`eidata catalog`) sees distinct episodes. A whole dataset is copied, not episodes within
+one: an episode's parquet holds its `episode_index`, so a copy inside a dataset could not be a link. The writer's own
+state (`.eidata/`) is not copied: a copy is a finished dataset. The old catalog is left as it is: the benchmark's
+`eidata catalog` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from schemas.corpus import find_datasets
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
+
+MARK = "_r"  # a copy's subset: <subset>_r<k>, k zero-padded
+COPY = re.compile(rf".+{MARK}\d{{5}}")
+STATE = ".eidata"
+
+
+def originals(root: Path) -> list[Path]:
+    """The datasets of `root` that are not copies."""
+    return [d for d in find_datasets(root) if not COPY.fullmatch(d.name)]
+
+
+def episodes_of(dataset: Path) -> int:
+    return int(json.loads((dataset / INFO_PATH).read_text(encoding="utf-8"))["total_episodes"])
+
+
+def _relabel(line: str, source: str, subset: str, copy: str) -> str:
+    obj = json.loads(line)
+    lineage = obj.get("eidata")
+    if isinstance(lineage, dict):
+        for key in ("episode_uid", "raw_uid"):
+            if isinstance(lineage.get(key), str):
+                lineage[key] = lineage[key].replace(f"{source}/{subset}/", f"{source}/{copy}/", 1)
+        lineage["subset"] = copy
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def copy_dataset(dataset: Path, k: int) -> Path:
+    """The `k`th copy of `dataset` beside it (links and rewritten meta, see the module); an existing one is kept."""
+    source, subset = dataset.parent.name, dataset.name
+    copy = f"{subset}{MARK}{k:05d}"
+    out = dataset.parent / copy
+    if out.exists():
+        return out
+    tmp = dataset.parent / f".{copy}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in dataset.rglob("*"):
+        rel = path.relative_to(dataset)
+        if rel.parts[0] == STATE or path.is_dir():
+            continue
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel.as_posix() == EPISODES_PATH:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            target.write_text("".join(_relabel(s, source, subset, copy) + "\n" for s in lines if s.strip()))
+        elif rel.parts[0] == "meta":
+            shutil.copyfile(path, target)
+        else:
+            os.link(path, target)
+    os.replace(tmp, out)
+    return out
+
+
+def replicate(root: Path, episodes: int) -> int:
+    """Copies of the original datasets, round by round, until `root` holds at least `episodes` (the copies of later
+    rounds an earlier, larger call made are removed); the count reached."""
+    base = originals(root)
+    per_round = sum(episodes_of(d) for d in base)
+    rounds = max(0, -(-episodes // per_round) - 1)  # the originals are the first round
+    for k in range(1, rounds + 1):
+        for d in base:
+            copy_dataset(d, k)
+    for d in find_datasets(root):
+        if COPY.fullmatch(d.name) and int(d.name.rsplit(MARK, 1)[1]) > rounds:
+            shutil.rmtree(d)
+    return per_round * (rounds + 1)
