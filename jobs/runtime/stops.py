@@ -27,11 +27,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+AGAIN_S = 0.01  # a stop Python dropped is signalled again this much later (`_dropped`)
 _armed = False
 _received: int | None = None  # the signal that stopped the job armed last
+_inside = False  # within `armed()`: a dropped stop is signalled again only there (after it, the default would kill)
 
 
 class Stopped(KeyboardInterrupt):
@@ -51,6 +53,26 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
+def _dropped(unraisable: Any) -> None:
+    """`sys.unraisablehook` while armed: a stop raised where Python drops exceptions (a weakref callback, a `__del__`:
+    "Exception ignored in ...", and the command went on until the supervisor killed it) is raised again at the main
+    thread's next safe point, as if the signal had come again; anything else goes to the hook before it."""
+    stop = stopped(unraisable.exc_value)
+    if stop is None or _received is None:
+        _previous_hook(unraisable)
+        return
+    signal.signal(stop.signum, _stop)
+    main = threading.main_thread().ident
+    assert main is not None
+    # from another thread, once this hook has returned: a handler run from here would raise inside the hook, dropped too
+    timer = threading.Timer(AGAIN_S, lambda: _inside and signal.pthread_kill(main, stop.signum))
+    timer.daemon = True
+    timer.start()
+
+
+_previous_hook = sys.unraisablehook
+
+
 @contextmanager
 def armed() -> Iterator[None]:
     """SIGTERM and SIGINT raise `Stopped` inside the block (main thread only: Python runs handlers there); the
@@ -59,15 +81,18 @@ def armed() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    global _previous_hook, _inside
     before = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _stop)
+    _previous_hook, sys.unraisablehook = sys.unraisablehook, _dropped
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # a stop held pending until now (`supervisor`) comes here
-    _armed, _received = True, None
+    _armed, _received, _inside = True, None, True
     try:
         yield
     finally:
-        _armed = False
+        sys.unraisablehook = _previous_hook
+        _armed = _inside = False
         for s, handler in before.items():  # None: a handler not set from Python, which cannot be put back
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
