@@ -167,9 +167,13 @@ def _run(args: argparse.Namespace) -> int:
     command = COMMANDS[args.command]
     if command.unbounded:
         return int(_load(command.run)(args))
-    from jobs.runtime.bounded import EXIT_LIMIT, bounded, refusal
+    from jobs.runtime.bounded import EXIT_LIMIT, bounded, command_mib, refusal
 
-    with bounded() as limit:
+    try:
+        mib = command_mib()
+    except ValueError as e:
+        return stops.fail(2, f"eidata {args.command}: {e}")
+    with bounded(mib) as limit:
         try:
             return int(_load(command.run)(args))
         except Exception as e:

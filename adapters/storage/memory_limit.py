@@ -122,6 +122,7 @@ class Limit:
     before: int = resource.RLIM_INFINITY  # the soft limit the block found, put back on its way out
     peak: int = 0  # the most anonymous resident bytes seen in the block (sampled every `memory_use.PERIOD_S`)
     rss: int | None = None  # all resident bytes at the start, when the kernel's peak was reset then (else None)
+    knob: str = SPEC_FIELD  # what sets the limit, named by the refusal
 
     def room(self, used: int) -> int:
         """The bytes the task may still add when the process uses `used`; the peak kept."""
@@ -182,7 +183,7 @@ class Limit:
         text = " ".join(str(e).split())[:300]
         what = f"{type(e).__name__}: {text}" if text else type(e).__name__
         where = f" reading {file}" if file else ""
-        return f"memory limit of {self.mib} MiB per task ({SPEC_FIELD}) reached{where}{took}: {what}"
+        return f"memory limit of {self.mib} MiB per task ({self.knob}) reached{where}{took}: {what}"
 
 
 def _room(used: int) -> int | None:
@@ -218,10 +219,10 @@ def active() -> Limit | None:
 
 
 @contextlib.contextmanager
-def task_memory(mib: int | None) -> Iterator[Limit | None]:
+def task_memory(mib: int | None, knob: str = SPEC_FIELD) -> Iterator[Limit | None]:
     """The block under a limit of `mib` MiB of memory really used on top of what the process uses now (None: no
-    limit, yields None): the soft `RLIMIT_DATA` follows use (`memory_use`). The previous soft limit is put back on
-    the way out, whatever the block raised."""
+    limit, yields None): the soft `RLIMIT_DATA` follows use (`memory_use`); `knob` is what sets it, which a refusal
+    names. The previous soft limit is put back on the way out, whatever the block raised."""
     if mib is None:
         yield None
         return
@@ -239,7 +240,7 @@ def task_memory(mib: int | None) -> Iterator[Limit | None]:
     want = mapped + mib * MIB
     for outer in (hard, soft):  # an outer limit (a nested task, the operator's ulimit) is never raised
         want = want if outer == resource.RLIM_INFINITY else min(want, outer)
-    limit = Limit(mib, used, want, soft, used, reset_peak())
+    limit = Limit(mib, used, want, soft, used, reset_peak(), knob)
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
     _follow()
