@@ -40,7 +40,7 @@ def _hook(event: str, args: tuple[object, ...]) -> None:
 
 def command_mib(environ: Mapping[str, str] = os.environ) -> int:
     """A command's memory limit: `EIDATA_TASK_MEMORY_MIB` where set (a corpus of 100,000 episodes: `catalog` took
-    711 MiB, BENCHMARKS.md "command surface"), else the default; a value that is not a whole number of at least 64 is
+    711 MiB, benchmarks/COMMAND_SURFACE.md), else the default; a value that is not a whole number of at least 64 is
     refused naming the variable."""
     given = environ.get(ENV)
     if given is None:

@@ -111,7 +111,7 @@ def test_inspect_of_a_read_past_the_limit_says_it_in_one_line(
 def test_a_command_limit_is_raised_by_its_variable_and_a_bad_value_refused(
     corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A corpus of 100,000 real episodes took `catalog` to 711 MiB (BENCHMARKS.md, command surface): the user raises
+    """A corpus of 100,000 real episodes took `catalog` to 711 MiB (benchmarks/COMMAND_SURFACE.md): the user raises
     the command's limit with EIDATA_TASK_MEMORY_MIB, which the refusal names; a value that is not one is refused."""
     from adapters.storage.memory_limit import active
     from jobs.runtime.bounded import ENV, bounded, command_mib
