@@ -57,7 +57,7 @@ def _dropped(unraisable: Any) -> None:
     """`sys.unraisablehook` while armed: a stop raised where Python drops exceptions (a weakref callback, a `__del__`:
     "Exception ignored in ...", and the command went on until the supervisor killed it) is raised again at the main
     thread's next safe point, as if the signal had come again; anything else goes to the hook before it."""
-    stop = stopped(unraisable.exc_value)
+    stop = _in_chain(unraisable.exc_value)
     if stop is None or _received is None:
         _previous_hook(unraisable)
         return
@@ -104,10 +104,8 @@ def rearm() -> None:
             signal.signal(s, _stop)
 
 
-def stopped(e: BaseException | None) -> Stopped | None:
-    """The stop `e` is or comes from, else None: a `Stopped`; a KeyboardInterrupt raised in its place (by an extension
-    that caught ours, or Python's own handler) as the stop by the signal received (SIGINT if none was); an error
-    whose cause or context holds either (a SystemError a C call raised over it)."""
+def _in_chain(e: BaseException | None) -> Stopped | None:
+    """The stop `e` is or holds in its cause or context: a `Stopped`, or a KeyboardInterrupt raised in its place."""
     seen: set[int] = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
@@ -117,6 +115,17 @@ def stopped(e: BaseException | None) -> Stopped | None:
             return Stopped(_received or signal.SIGINT)
         e = e.__cause__ or e.__context__
     return None
+
+
+def stopped(e: BaseException | None) -> Stopped | None:
+    """The stop `e` is or comes from, else None: a `Stopped`; a KeyboardInterrupt raised in its place (by an extension
+    that caught ours, or Python's own handler) as the stop by the signal received (SIGINT if none was); an error
+    whose cause or context holds either (a SystemError a C call raised over it); any error once a stop was received
+    in the last armed block: an extension may turn our stop into its own error with no chain (DuckDB raised
+    `RuntimeError: Query interrupted` from `register` in a report sent SIGTERM: exit 1 and a traceback)."""
+    if (stop := _in_chain(e)) is not None:
+        return stop
+    return Stopped(_received) if e is not None and _received is not None else None
 
 
 def exit_process(status: int) -> NoReturn:

@@ -138,6 +138,15 @@ def test_stopped_reads_a_stop_however_it_came_up() -> None:
     except RuntimeError as e:
         assert e.__context__ is not None and stopped(e).status == 130  # no signal received: Ctrl-C's
     assert stopped(ValueError("an episode's error")) is None and stopped(None) is None
+    # once a stop was received, an extension's own error in its place is the stop (DuckDB: "Query interrupted")
+    from jobs.runtime import stops
+
+    with pytest.raises(Stopped), armed():
+        stops._stop(signal.SIGTERM, None)
+    assert stopped(RuntimeError("Query interrupted")).status == 143
+    with armed():  # a new block: nothing received
+        pass
+    assert stopped(RuntimeError("Query interrupted")) is None
 
 
 def test_main_ends_a_stop_under_an_error_in_one_line(
