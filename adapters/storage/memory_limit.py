@@ -118,7 +118,6 @@ class Limit:
 
     mib: int
     used: int  # anonymous resident bytes at the start
-    soft: int  # the soft RLIMIT_DATA set at the start (what was mapped plus `mib`); it follows use from then on
     before: int = resource.RLIM_INFINITY  # the soft limit the block found, put back on its way out
     peak: int = 0  # the most anonymous resident bytes seen in the block (sampled every `memory_use.PERIOD_S`)
     rss: int | None = None  # all resident bytes at the start, when the kernel's peak was reset then (else None)
@@ -240,7 +239,7 @@ def task_memory(mib: int | None, knob: str = SPEC_FIELD) -> Iterator[Limit | Non
     want = mapped + mib * MIB
     for outer in (hard, soft):  # an outer limit (a nested task, the operator's ulimit) is never raised
         want = want if outer == resource.RLIM_INFINITY else min(want, outer)
-    limit = Limit(mib, used, want, soft, used, reset_peak(), knob)
+    limit = Limit(mib, used, before=soft, peak=used, rss=reset_peak(), knob=knob)
     resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
     _active.append(limit)
     _follow()

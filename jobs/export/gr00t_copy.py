@@ -43,17 +43,18 @@ def dataset_files(described: Described, root: Path, only: frozenset[int] | None 
 def _copy_meta(src: Path, dst: Path, only: frozenset[int] | None) -> dict:
     """The dataset's meta files into `dst` (the lines of the episodes `only` names, if given), and its info.json's
     counts for what is copied (a manifest's part of a dataset: GR00T reads `total_episodes`)."""
+    raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
+    kept: dict[str, list[dict]] = {}
     for rel in COPIED_META:
         if not (src / rel).is_file():
             continue
         if only is None or rel not in (EPISODES_PATH, EPISODES_STATS_PATH):
             shutil.copyfile(src / rel, dst / rel)
             continue
-        kept = [line for _, line in read_jsonl(src / rel) if line["episode_index"] in only]
-        (dst / rel).write_text("".join(json.dumps(line) + "\n" for line in kept), encoding="utf-8")
-    raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
+        kept[rel] = [line for _, line in read_jsonl(src / rel) if line["episode_index"] in only]
+        (dst / rel).write_text("".join(json.dumps(line) + "\n" for line in kept[rel]), encoding="utf-8")
     if only is not None:
-        lines = [line for _, line in read_jsonl(src / EPISODES_PATH) if line["episode_index"] in only]
+        lines = kept.get(EPISODES_PATH, [])
         raw["total_episodes"], raw["total_frames"] = len(lines), sum(int(x["length"]) for x in lines)
         raw["total_videos"] = len(lines) * sum(f.get("dtype") == "video" for f in raw.get("features", {}).values())
         raw["splits"] = {"train": f"0:{len(lines)}"}
