@@ -21,7 +21,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from adapters.base import CameraSource
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.location import Location, is_location, locate, readable
 from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
@@ -47,7 +47,7 @@ def decoding(
     A path goes to FFmpeg's own file protocol; a URL's object is opened as a seekable file object, closed with the
     container; a file object is demuxed in place through PyAV's Python IO.
 
-    Frames are held to the reading budget (`adapters.storage.bounds`): the stream's declared frame size, as RGB, is
+    Frames are held to the reading budget (`adapters.hostile.bounds`): the stream's declared frame size, as RGB, is
     asked before anything is decoded, and FFmpeg's `max_pixels` refuses a frame the stream later changes to (a new
     H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
     decoded one at a time, so a frame is the unit."""

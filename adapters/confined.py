@@ -55,7 +55,7 @@ def flagged_first(read: Any, own: type[Exception]) -> Any:
     whose data found absent (`AbsentData`: HDF5 or Zarr chunks never written, wherever the adapter read them) comes
     out as the adapter's error naming the file, the episode and the dataset; a parse's `RecursionError`/`MemoryError`
     or a failure past the task's memory limit too (`adapters.isolated`; `own`: the adapters' own error class)."""
-    from adapters.storage.absent import AbsentData
+    from adapters.hostile.absent import AbsentData
 
     inner = isolated_read(read, own)
 

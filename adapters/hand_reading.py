@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import av
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode, reraised
+from adapters.hostile import bounds
 from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
 from adapters.source_adapter import OptionsT, SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier
 

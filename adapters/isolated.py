@@ -3,7 +3,7 @@
 Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
 can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
 a WebDataset sidecar), any allocation a `MemoryError` once the task's memory limit is reached
-(`adapters.storage.memory_limit`). Escaping a discovery, one of them would end the whole source's discovery.
+(`adapters.hostile.memory_limit`). Escaping a discovery, one of them would end the whole source's discovery.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens: Python's audit hook, event "open" (every file opened through Python, zarr's
@@ -96,7 +96,7 @@ class _Watch:
 
 def _recurses(path: str) -> bool:
     """Whether `path` (up to `PROBE_BYTES`) is JSON, or JSON lines, that the parser cannot nest."""
-    from adapters.storage.bounds import read_bounded
+    from adapters.hostile.bounds import read_bounded
 
     try:
         text = read_bounded(path, PROBE_BYTES, "a file probed for deep JSON")
@@ -155,7 +155,7 @@ def _unhandled(e: BaseException, own: type[Exception]) -> bool:
 def reason(e: BaseException, file: str | None) -> str:
     """Why `file` failed: the memory limit's words when the limit stopped it, else `Class: message` (no errno, so a
     limit's ENOMEM is never read back as the environment's from the text)."""
-    from adapters.storage.memory_limit import active
+    from adapters.hostile.memory_limit import active
 
     limit = active()
     if limit is not None and limit.reached(e):
@@ -223,7 +223,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
 def isolated_read(read: Any, own: type[Exception]) -> Any:
     """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
     naming the file last opened (or declared) under the ref's paths (else its first path)."""
-    from adapters.storage.memory_limit import active
+    from adapters.hostile.memory_limit import active
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         roots = tuple(p for p in (boundary_name(x) for x in ref.paths) if p is not None)

@@ -7,7 +7,7 @@ Ray, DuckDB or universal_pathlib). A call carries at most 64 MiB, the tracked tr
 
 - `ray`: Ray (its Java jar, RLlib, Serve, LLM and the dashboard's source maps left out; native binaries stripped of
   symbols: 79 MB -> about 20 MB) and its needs; with pydantic, enough for the training-step benchmarks.
-- `media`: PyAV, DuckDB, universal_pathlib, diffusers, crc32c, tfrecord, lz4 (`adapters.storage.bounds`) and
+- `media`: PyAV, DuckDB, universal_pathlib, diffusers, crc32c, tfrecord, lz4 (`adapters.hostile.bounds`) and
   pydantic: the latents benchmarks' decode and catalog, and what the CUDA tests' fixtures import.
 
 Unpacked in the same warm machine, the two make the whole `eidata latents` path importable. Versions are the ones

@@ -2,7 +2,7 @@
 
 Three figures, in this process, on good data only (`tests.fixtures.library_bombs` writers, none a bomb):
 
-- `limit`: `adapters.storage.memory_limit.task_memory(640)` entered and left (read `VmData`, reset the resident
+- `limit`: `adapters.hostile.memory_limit.task_memory(640)` entered and left (read `VmData`, reset the resident
   peak, two `setrlimit`), per task;
 - `discovery`: the `arrays` and `lerobot` adapters' discovery of `--stores` Zarr buffers / datasets through the
   boundary every adapter gets (`adapters.isolated`: the audit hook watching the opens, refs counted) against the
@@ -60,7 +60,7 @@ def _allocators(root: Path, rounds: int) -> dict[str, float]:
     """`process_episode` per episode, ms, with the settled allocators and with the earlier ones, alternated."""
     import pyarrow as pa
 
-    from adapters.storage import memory_limit as ml
+    from adapters.hostile import memory_limit as ml
     from jobs.ingest.task import EpisodeTask, TaskSettings
     from jobs.ingest.worker import process_episode
     from jobs.spec_models import JobSpec
@@ -122,7 +122,7 @@ def _frames(root: Path, rounds: int) -> dict[str, float]:
     import subprocess
     import sys
 
-    from adapters.storage.memory_limit import HUGE_PAGES, allocator_env
+    from adapters.hostile.memory_limit import HUGE_PAGES, allocator_env
 
     settled = allocator_env({})
     bare = {k: v for k, v in os.environ.items() if k not in settled}
@@ -151,7 +151,7 @@ def main() -> None:
     args = parse_args(parser, {"stores": 2, "rounds": 1}, "2 stores, 1 round")
 
     from adapters import get_adapter
-    from adapters.storage.memory_limit import task_memory
+    from adapters.hostile.memory_limit import task_memory
     from jobs.ingest.task import EpisodeTask, TaskSettings
     from jobs.ingest.worker import process_episode
     from jobs.spec_models import JobSpec

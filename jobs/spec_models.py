@@ -25,9 +25,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from adapters.hostile.memory_limit import DEFAULT_MIB as DEFAULT_TASK_MIB
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.location import locate
-from adapters.storage.memory_limit import DEFAULT_MIB as DEFAULT_TASK_MIB
 from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -228,7 +228,7 @@ class ParallelismSpec(Frozen):
         ge=64,
         le=1 << 20,
         description="memory (MiB) each task that reads a source's raw bytes (a discovery, an episode) may take on top"
-        " of its worker's own, enforced by the operating system (RLIMIT_DATA, adapters.storage.memory_limit): past it"
+        " of its worker's own, enforced by the operating system (RLIMIT_DATA, adapters.hostile.memory_limit): past it"
         " the allocation fails, and the file's episodes are quarantined naming the limit and the file; null: no limit",
     )
     deadline: TaskDeadline = Field(

@@ -18,7 +18,7 @@ class OutsideRoot(ValueError):
 
 class ReachesOutside(OutsideRoot, OSError):
     """A store (a Zarr folder, an HDF5 file) whose own references lead outside it: a symlink under the folder, an
-    HDF5 external link, external raw storage or a virtual dataset's source file (`adapters.storage.sealed`). Both an
+    HDF5 external link, external raw storage or a virtual dataset's source file (`adapters.hostile.sealed`). Both an
     OutsideRoot (a ValueError) and an OSError, whichever an adapter catches around a store it opens, so it flags the
     store's episodes as it flags an unreadable file."""
 

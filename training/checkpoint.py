@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.atomic import atomic_write, write_text_atomic
-from adapters.storage.memory_limit import parsed_json
 from training.config import TrainConfig
 from training.normalize import NormStats
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
-from adapters.storage.memory_limit import parsed_json
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key

@@ -60,8 +60,8 @@ from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
+from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
 from schemas.canonical import Camera

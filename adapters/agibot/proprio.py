@@ -29,8 +29,8 @@ import h5py
 import numpy as np
 
 from adapters.base import AdapterError, Stream, reraised
-from adapters.storage import bounds
-from adapters.storage.h5 import dataset_paths, open_h5
+from adapters.hostile import bounds
+from adapters.hostile.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
 log = logging.getLogger(__name__)

@@ -42,8 +42,8 @@ from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
+from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.tiers import QualityTier, TierVerdict
 

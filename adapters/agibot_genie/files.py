@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from adapters.base import natural_key, reraised
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.location import Location, scan
 from schemas.lerobot import ActionSegment
 

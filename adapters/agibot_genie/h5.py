@@ -30,9 +30,9 @@ import h5py
 import numpy as np
 
 from adapters.base import AdapterError, reraised
-from adapters.storage import bounds
-from adapters.storage.absent import AbsentData, h5_unwritten
-from adapters.storage.h5 import dataset_paths, open_h5
+from adapters.hostile import bounds
+from adapters.hostile.absent import AbsentData, h5_unwritten
+from adapters.hostile.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 
 Fail = Callable[[str, str], AdapterError]

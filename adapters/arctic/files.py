@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.vitra.files import unpickle_npy
 

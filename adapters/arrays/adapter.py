@@ -44,8 +44,8 @@ from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
+from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.location import Location, listing
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation

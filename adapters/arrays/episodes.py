@@ -11,7 +11,7 @@ import numpy as np
 from adapters.arrays.layouts import Layout, matches
 from adapters.arrays.stores import Store
 from adapters.base import natural_key
-from adapters.storage import bounds
+from adapters.hostile import bounds
 
 
 def episodes_of(store: Store, layout: Layout) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from adapters.arrays.layouts import Container
-from adapters.storage import bounds
-from adapters.storage.absent import AbsentData
+from adapters.hostile import bounds
+from adapters.hostile.absent import AbsentData
+from adapters.hostile.h5 import open_h5
+from adapters.hostile.sealed import sealed_folder
 from adapters.storage.beneath import held
-from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location
 from adapters.storage.root import Root
-from adapters.storage.sealed import sealed_folder
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
 
 ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
@@ -92,8 +92,8 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
         raise ValueError(refused)
     import zarr  # only a job that reads Zarr pays for the import
 
-    from adapters.storage.zarr_beneath import BeneathStore
-    from adapters.storage.zarr_inflate import use_bounded_pipeline
+    from adapters.hostile.zarr_beneath import BeneathStore
+    from adapters.hostile.zarr_inflate import use_bounded_pipeline
 
     use_bounded_pipeline()  # every chunk decoded into at most its declared size
     # the store itself opened beneath the source's root now (`beneath.held`: a store swapped for a link since

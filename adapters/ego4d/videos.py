@@ -18,8 +18,8 @@ from pydantic import Field
 
 from adapters.base import AdapterError, AdapterOptions, CameraSource, EpisodeRef, HandSignals, Language, RawEpisode
 from adapters.cameras import StereoLeftCamera, VideoClipCamera, decoding, probe_video
+from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation

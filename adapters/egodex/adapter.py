@@ -39,8 +39,8 @@ from pydantic import Field
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.hand_reading import HandSource, Reading, human_episode
-from adapters.storage import bounds
-from adapters.storage.h5 import open_h5
+from adapters.hostile import bounds
+from adapters.hostile.h5 import open_h5
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
 
@@ -128,7 +128,7 @@ def _linked(f: h5py.File, group: str) -> set[str]:
     required paths with `in` one by one was ~90 % of an unchanged rerun: BENCHMARKS.md, "Unchanged reruns"). h5py's
     `in` asks that every component before the last resolve and that the last link exist, dangling or not
     (`tests/adapters/egodex/test_adapter.py` holds the two to the same answers, soft links included; a file with an
-    external link is refused when it is opened, `adapters/storage/sealed.py`)."""
+    external link is refused when it is opened, `adapters/hostile/sealed.py`)."""
     node = f.get(group)  # follows links; None where `group` does not resolve
     if not isinstance(node, h5py.Group):
         return set()

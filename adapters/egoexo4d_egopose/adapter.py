@@ -44,7 +44,7 @@ from adapters.base import (
 from adapters.cameras import VideoFileCamera
 from adapters.egoexo4d_egopose import files
 from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera
 

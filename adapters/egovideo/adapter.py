@@ -51,9 +51,9 @@ from adapters.egovideo.intrinsics import (
     parse_intrinsics,
 )
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
+from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
-from adapters.storage.location import Location, readable
+from adapters.storage.location import Location, file_size, readable
 from schemas.camera_model import PinholeCamera
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -139,7 +139,7 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
                     if sidecar.is_file():
                         self.inside(root, sidecar, field=ext, episode=key)
                         side[ext] = self._sidecar(partial(_read_file, sidecar), ext, sidecar, key)
-                size = bounds.file_size(video)
+                size = file_size(video)
                 duration = self._duration(side.get("json"), partial(probe_video, video), size, video, key)
             except AdapterError as e:
                 yield self.new_ref(key, (str(video),), error=e)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.location import Location
 from schemas.camera_model import Fisheye624Camera
 

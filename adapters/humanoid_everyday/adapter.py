@@ -36,11 +36,11 @@ import numpy as np
 from pydantic import Field
 
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key, reraised
+from adapters.hostile import bounds
 from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
 from adapters.storage.location import Location, listing
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions

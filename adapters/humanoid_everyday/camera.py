@@ -15,8 +15,8 @@ import numpy as np
 
 from adapters.base import CameraSource
 from adapters.cameras import decode_image, fit_rgb
+from adapters.hostile import bounds
 from adapters.humanoid_everyday.task import Episode, MemberError
-from adapters.storage import bounds
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, open_binary
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from adapters.base import Language, RawEpisode
+from adapters.hostile import bounds
 from adapters.lerobot.columns import runs, span_s
 from adapters.lerobot.quirks import noted
-from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
 from schemas.corpus import SourceAnnotation

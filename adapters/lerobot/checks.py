@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.cameras import decoding, packet_times
+from adapters.hostile import bounds
 from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
-from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import readable
 from schemas.containment import OutsideRoot

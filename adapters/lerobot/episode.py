@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream, reraised
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
+from adapters.hostile import bounds
 from adapters.lerobot.columns import (
     BOOKKEEPING,
     MODALITY_DEFAULT,
@@ -27,7 +28,6 @@ from adapters.lerobot.columns import (
 )
 from adapters.lerobot.language import episode_language
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
-from adapters.storage import bounds
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, readable
 from schemas.canonical import Camera

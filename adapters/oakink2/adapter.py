@@ -40,11 +40,11 @@ from adapters.base import (
 )
 from adapters.cameras import ImageFilesCamera
 from adapters.hand_reading import HandSource, Reading, bases, human_episode
+from adapters.hostile import bounds
 from adapters.mano_only import ManoOnlyOptions
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
 from adapters.poses import image_up
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.torch_tensors import tensor_loads
 from schemas.canonical import Camera

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from adapters.base import AdapterError
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.location import Location
 
 ADAPTER = "oxe"

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from adapters.hostile import bounds
 from adapters.oxe.builder import NP_DTYPES, STEPS, FeatureInfo
 from adapters.oxe.tfrecord import FeatureValue
-from adapters.storage import bounds
 
 
 def _inflated(raw: list[bytes], key: str) -> list[bytes]:
-    """Each step's zlib value inflated, all of them together within the reading budget (`adapters.storage.bounds`):
+    """Each step's zlib value inflated, all of them together within the reading budget (`adapters.hostile.bounds`):
     a few hundred bytes per step can inflate to gigabytes."""
     left, out = bounds.limit("READ_BYTES"), []
     for i, b in enumerate(raw):

@@ -41,12 +41,12 @@ import numpy as np
 from pydantic import Field
 
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key
+from adapters.hostile import bounds
+from adapters.hostile.h5 import open_h5
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.source_adapter import SourceAdapter
-from adapters.storage import bounds
-from adapters.storage.h5 import open_h5
 from adapters.storage.location import Location, listing
 from schemas.lfs import lfs_pointer_message
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict

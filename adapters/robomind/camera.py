@@ -19,8 +19,8 @@ import numpy as np
 
 from adapters.base import CameraSource
 from adapters.cameras import fit_rgb, runs
-from adapters.storage import bounds
-from adapters.storage.h5 import open_h5
+from adapters.hostile import bounds
+from adapters.hostile.h5 import open_h5
 from adapters.storage.location import Location, locate
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit

@@ -26,8 +26,8 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from adapters.storage import bounds
-from adapters.storage.bounds import inflate
+from adapters.hostile import bounds
+from adapters.hostile.bounds import inflate
 from adapters.storage.location import Location, listing, open_binary, refuse_special_tree
 from adapters.storage.pathlike import path_like
 
@@ -38,7 +38,7 @@ DEFAULT_TYPES = Stores.ROS2_HUMBLE
 
 
 def _bound_decompression() -> None:
-    """Every chunk rosbags inflates goes through the reading budget (`adapters.storage.bounds.inflate`).
+    """Every chunk rosbags inflates goes through the reading budget (`adapters.hostile.bounds.inflate`).
 
     rosbags 0.11.9 inflates a whole chunk in one call with no output limit and compares the size only afterwards, if
     at all (`rosbag1/reader.py` `Reader.read_chunk` picks bz2 or lz4 and never reads the chunk's declared `size`;

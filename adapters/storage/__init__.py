@@ -1,11 +1,13 @@
 """The storage room: every read and write of sources, corpus and exports, on a folder or an object store (s3://, gs://,
 hf://, file://, plain paths) through fsspec. A layer of its own below the rest of the house (imports run schemas <-
-adapters.storage <- adapters <- ingest <- training <- jobs: it imports only schemas and third-party packages), in
-adapters/ because adapters are the first layer that reads; the URL contract and credentials are `schemas/storage.py`.
+adapters.storage <- adapters.hostile <- adapters <- ingest <- training <- jobs: it imports only schemas and third-party
+packages), in adapters/ because adapters are the first layer that reads; the URL contract and credentials are
+`schemas/storage.py`.
 
 The one handle is `root.Root` (its views: `location`, `corpus`, `corpus_files`, `tree`). The write side is the commit
 protocol (DESIGN.md 3.2: `objects`, `commit_log`, `lease`, `publish`, `multipart`, `bucket_output`, `derived`,
-`digests`, `meta_change`, `atomic`); the read side bounds what a file may cost (`reads`, `bounds`, `h5`, `zarr_*`,
-`sealed`, `contain`, `beneath`, `absent`, `memory_limit`) and names faults of the environment (`faults`, `stalls`,
-`vanished`). Nothing outside this room asks whether a storage is a bucket (`tests/test_storage_room.py`).
+`digests`, `meta_change`, `atomic`); the read side opens beneath a root (`reads`, `beneath`, `contain`) and names
+faults of the environment (`faults`, `stalls`, `vanished`). What a hostile file may cost and reach (bounds, inflates,
+sealed stores, the memory limit) is the room above, `adapters.hostile`. Nothing outside this room asks whether a
+storage is a bucket (`tests/test_storage_room.py`).
 """

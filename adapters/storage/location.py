@@ -106,6 +106,12 @@ def is_object(loc: Any) -> bool:
     return isinstance(loc, UPath) and not isinstance(loc, Path)
 
 
+def file_size(loc: Where) -> int:
+    """The bytes a file holds: its stat on disk, its object's size in a store."""
+    loc = locate(loc)
+    return int(loc.fs.size(loc.path)) if is_object(loc) else os.stat(loc).st_size
+
+
 @dataclass(frozen=True)
 class Entry:
     """One entry of a folder listing, typed by the listing itself."""

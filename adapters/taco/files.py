@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.torch_tensors import tensor_loads
 

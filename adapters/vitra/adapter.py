@@ -48,9 +48,9 @@ from adapters.base import (
 )
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode
+from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up
-from adapters.storage import bounds
 from adapters.storage.location import Location
 from adapters.undistort import UndistortedCamera
 from adapters.vitra import undistort

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from adapters.storage import memory_limit
+from adapters.hostile import memory_limit
 from ingest.lerobot.errors import (
     DtypeError,
     EmptyEpisodeError,

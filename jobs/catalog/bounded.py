@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from adapters.storage.memory_limit import active, task_memory
+from adapters.hostile.memory_limit import active, task_memory
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")

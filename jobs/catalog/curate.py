@@ -25,10 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.corpus import read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
-from adapters.storage.memory_limit import parsed_json
 from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded

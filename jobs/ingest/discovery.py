@@ -21,12 +21,12 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.hostile.memory_limit import task_memory
 from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.beneath import noting
 from adapters.storage.faults import describe, environment_fault
-from adapters.storage.memory_limit import task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
@@ -80,7 +80,7 @@ def discover_source(
     of the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs under the
-    task memory limit `memory_mib` (`adapters.storage.memory_limit`): a file whose parse reaches it is flagged by
+    task memory limit `memory_mib` (`adapters.hostile.memory_limit`): a file whose parse reaches it is flagged by
     the discovery's per-file boundary (`adapters.isolated`), its neighbours discovered; each file it opens is named
     first in the task's reading note (`discovery_uid`), and each of `refused` (path -> why: a file that killed the
     task's workers, `discover_all`) is refused at its open, its episodes flagged."""

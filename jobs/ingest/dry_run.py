@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from adapters.storage.memory_limit import task_memory
+from adapters.hostile.memory_limit import task_memory
 from adapters.storage.tree import DryRunWriteError
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import local_folders, refusing_writes
@@ -72,7 +72,7 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
 
 def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery under
-    the per-task memory limit as a run's discovery task is (`adapters.storage.memory_limit`)."""
+    the per-task memory limit as a run's discovery task is (`adapters.hostile.memory_limit`)."""
     output = None if isinstance(spec.output, str) else Path(spec.output)
     guarded = local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []

@@ -13,9 +13,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.hostile.memory_limit import allocator_env
 from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
-from adapters.storage.memory_limit import allocator_env
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan

@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
-from adapters.storage.memory_limit import active
+from adapters.hostile.memory_limit import active
 from ingest.episode import Kept
 from ingest.steps import STEPS, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem

@@ -18,10 +18,10 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
+from adapters.hostile.memory_limit import active, task_memory
 from adapters.registry import adapter_class
 from adapters.storage import beneath
 from adapters.storage.faults import environment_fault
-from adapters.storage.memory_limit import active, task_memory
 from adapters.storage.vanished import SourceVanishedError, vanished
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features

@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 
+from adapters.hostile.memory_limit import DEFAULT_MIB, Limit, task_memory
 from adapters.storage.declared import EVENT
-from adapters.storage.memory_limit import DEFAULT_MIB, Limit, task_memory
 
 ENV = "EIDATA_TASK_MEMORY_MIB"  # a command's own limit (an ingest's tasks: the spec's parallelism.task_memory_mib)
 EXIT_LIMIT = 1  # the data's fault: what ingest quarantines (`jobs.ingest.worker.MEMORY_LIMIT`), not the environment's

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.storage.memory_limit import lifted
+from adapters.hostile.memory_limit import lifted
 from jobs.runtime import sentinel
 from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import rearm

@@ -4,7 +4,7 @@ ends naming where it stopped.
 
 A signal's Python handler runs only when the main thread returns to the interpreter. `eidata report` once waited
 forever inside DuckDB's scan of an Arrow dataset on an Arrow future no thread would complete (the memory cap had
-refused the I/O pool's thread: `adapters.storage.memory_use`), so `timeout`'s SIGTERM never ended it; an h5py read
+refused the I/O pool's thread: `adapters.hostile.memory_use`), so `timeout`'s SIGTERM never ended it; an h5py read
 holds the interpreter's lock, so no watchdog thread of the same process can run either. So `supervise` forks the
 command (before any of its imports: the parent is the small `jobs.cli` module) into a process group of its own and
 watches it from the parent, which waits in `sigtimedwait` and nothing else:

@@ -27,9 +27,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from adapters.hostile.memory_limit import DEFAULT_MIB, task_memory
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
-from adapters.storage.memory_limit import DEFAULT_MIB, task_memory
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.selection import Scoped, SelectionError, select

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from adapters.hostile.memory_limit import DEFAULT_MIB, MIB, task_memory
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import metering
-from adapters.storage.memory_limit import DEFAULT_MIB, MIB, task_memory
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder

@@ -26,7 +26,7 @@ from adapters.cameras import (
     probe_video,
     runs,
 )
-from adapters.storage.bounds import TooLarge
+from adapters.hostile.bounds import TooLarge
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from schemas.canonical import Camera
 from schemas.image_size import Fit, FrameFit

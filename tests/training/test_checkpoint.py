@@ -152,7 +152,7 @@ def test_lam_weights_from_either_file_and_the_errors(tmp_path: Path) -> None:
 
 
 _CONFIG_BOMB = """
-from adapters.storage import memory_limit
+from adapters.hostile import memory_limit
 from training.checkpoint import checkpoint_config
 memory_limit.DEFAULT_MIB = 32
 try:
@@ -166,7 +166,7 @@ def test_a_checkpoint_config_is_parsed_under_the_memory_limit() -> None:
     """`eval` and a resumed `train` run without the per-task limit; the JSON a checkpoint holds is a user's file and
     is parsed under it (`memory_limit.parsed_json`), not by pydantic's parser with nothing to stop it. In a fresh
     process, as the command runs: a test process's allocator holds free holes a task may reuse past its limit
-    (adapters/storage/memory_limit.py), so after a few hundred tests the bomb fitted in them."""
+    (adapters/hostile/memory_limit.py), so after a few hundred tests the bomb fitted in them."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", _CONFIG_BOMB], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

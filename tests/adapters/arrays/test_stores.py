@@ -12,7 +12,7 @@ import pytest
 import zarr
 
 from adapters.arrays.stores import container_of, open_store
-from adapters.storage.absent import AbsentData
+from adapters.hostile.absent import AbsentData
 from adapters.storage.location import locate
 from tests.fixtures.writers.arrays import zip_folder
 

@@ -314,7 +314,7 @@ MUTILATIONS = {  # case -> the reason discovery gives (None: not flagged)
 
 def test_an_external_link_flags_its_episode_dangling_or_not(tmp_path: Path) -> None:
     """An external link is another file opened on named access: refused whatever it points to (issue 58 item 3,
-    `adapters.storage.sealed`), naming the link; the episode beside it is read."""
+    `adapters.hostile.sealed`), naming the link; the episode beside it is read."""
     corpus = write_egodex(tmp_path / "src", tasks=("basic_pick_place",), episodes_per_task=1, old_episode=False)
     ep = corpus.episodes[0]
     root = tmp_path / "root"

@@ -1,4 +1,4 @@
-"""EgoDex datasets are read through the reading budget (`adapters.storage.bounds.read_array`; issue 45 item 3): a
+"""EgoDex datasets are read through the reading budget (`adapters.hostile.bounds.read_array`; issue 45 item 3): a
 340 KB file declaring `transforms/camera` of (80e6, 4, 4) float64 (10 GB of chunks never written) took 3 GiB in 24 s
 (reliability review 5); the variant with every transform just within the budget alone and 68 times it together is
 refused too, before any dataset is read. The episode is quarantined naming the file, the dataset and the size."""

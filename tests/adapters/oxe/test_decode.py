@@ -11,10 +11,10 @@ import zlib
 import numpy as np
 import pytest
 
+from adapters.hostile.bounds import TooLarge
 from adapters.oxe.builder import FeatureInfo, parse_features
 from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.tfrecord import parse_example, scan_records
-from adapters.storage.bounds import TooLarge
 from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"

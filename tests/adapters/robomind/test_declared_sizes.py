@@ -23,7 +23,7 @@ def _agilex(root: Path, rows: int, field: str = "puppet/joint_position_left", *,
     with h5py.File(ep.path, "r+") as f:
         del f[field]
         ds = f.create_dataset(field, shape=(rows, 7), dtype="f8", chunks=(min(rows, 1024), 7))  # declared
-        if written:  # else never written (and refused so, `adapters.storage.absent`, once within the bound)
+        if written:  # else never written (and refused so, `adapters.hostile.absent`, once within the bound)
             ds[:] = 0.1
     return ep.path
 

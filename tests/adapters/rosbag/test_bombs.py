@@ -1,6 +1,6 @@
 """Compression bombs and lying time ranges in bags (reliability review 5, 1a-1c and 1g-1j; issue 45 item 3).
 
-Every chunk rosbags inflates goes through the reading budget (`adapters.storage.bounds.inflate`): an MCAP chunk that
+Every chunk rosbags inflates goes through the reading budget (`adapters.hostile.bounds.inflate`): an MCAP chunk that
 declares more than the budget is refused before anything is allocated, one that inflates past what it declares stops
 one byte after it and is refused (ROS 1: the chunk header's `size`, which rosbags itself never reads). The episode is
 quarantined with a reason naming the file, the chunk and the size; the job goes on. The fast tests shrink the budget

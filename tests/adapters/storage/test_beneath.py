@@ -20,9 +20,9 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
 from adapters.base import AdapterError
+from adapters.hostile.h5 import open_h5
 from adapters.registry import get_adapter
 from adapters.storage.beneath import fenced, held
-from adapters.storage.h5 import open_h5
 from adapters.storage.location import readable
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot

@@ -74,7 +74,7 @@ def test_ray_started_by_a_bounded_command_is_not_bounded_by_it() -> None:
     """`lifted`: the soft limit the outermost task found, inside any number of tasks; the task's put back after."""
     import resource
 
-    from adapters.storage.memory_limit import lifted, task_memory
+    from adapters.hostile.memory_limit import lifted, task_memory
 
     before = resource.getrlimit(resource.RLIMIT_DATA)[0]
     with task_memory(640), task_memory(320):
@@ -113,7 +113,7 @@ def test_a_command_limit_is_raised_by_its_variable_and_a_bad_value_refused(
 ) -> None:
     """A corpus of 100,000 real episodes took `catalog` to 711 MiB (benchmarks/COMMAND_SURFACE.md): the user raises
     the command's limit with EIDATA_TASK_MEMORY_MIB, which the refusal names; a value that is not one is refused."""
-    from adapters.storage.memory_limit import active
+    from adapters.hostile.memory_limit import active
     from jobs.runtime.bounded import ENV, bounded, command_mib
 
     assert command_mib({}) == 640 and command_mib({ENV: "2048"}) == 2048

@@ -1,4 +1,4 @@
-"""`adapters.storage.memory_limit`: the operating system's limit on what one raw-byte task may take (issue 58 item 1).
+"""`adapters.hostile.memory_limit`: the operating system's limit on what one raw-byte task may take (issue 58 item 1).
 
 Unit checks in this process (the limit set for the block and put back; an inflate past it fails at once), then the
 bombs a library inflates through the job's own task functions (`discover_source`, `process_episode`) in a child
@@ -23,7 +23,7 @@ import numcodecs
 import numpy as np
 import pytest
 
-from adapters.storage.memory_limit import MIB, SLACK, SPEC_FIELD, parsed_json, task_memory
+from adapters.hostile.memory_limit import MIB, SLACK, SPEC_FIELD, parsed_json, task_memory
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures import library_bombs as lb
 
@@ -53,8 +53,8 @@ def test_the_limit_holds_for_the_block_and_is_put_back() -> None:
 RESERVED = """
 import threading, time
 import numpy as np
-from adapters.storage.memory_limit import MIB, task_memory
-from adapters.storage.memory_use import PERIOD_S
+from adapters.hostile.memory_limit import MIB, task_memory
+from adapters.hostile.memory_use import PERIOD_S
 with task_memory(128) as limit:
     # what DuckDB's and Arrow's allocators and every thread's stack do: map address space and leave it untouched
     reserved = []
@@ -96,7 +96,7 @@ def test_a_library_failure_under_a_lagging_cap_is_not_the_limits() -> None:
     force lagged the room it had (reservations the follower had not yet seen), is the library's error, not the
     limit's (issue 75: "memory limit of 640 MiB ... reached ... after taking 218 MiB: Failed to allocate block of 16
     bytes")."""
-    from adapters.storage.memory_use import FOLLOWER
+    from adapters.hostile.memory_use import FOLLOWER
 
     with task_memory(LIMIT_MIB) as limit:
         assert limit is not None
@@ -120,7 +120,7 @@ def test_the_limit_is_put_back_when_the_block_raises() -> None:
 
 INFLATE = """
 import sys
-from adapters.storage.memory_limit import task_memory
+from adapters.hostile.memory_limit import task_memory
 from tests.fixtures import library_bombs as lb
 compressor, make = lb.CODECS[sys.argv[1]]
 bomb = make()
@@ -248,7 +248,7 @@ def test_every_bomb_stays_under_1_gib_in_one_process(bombs: tuple[dict, int, Pat
 
 @pytest.mark.slow
 def test_zarr_chunk_bombs_are_quarantined_naming_the_chunk(bombs: tuple[dict, int, Path]) -> None:
-    """Refused at the chunk's declared size now (adapters/storage/zarr_inflate.py), before the memory limit."""
+    """Refused at the chunk's declared size now (adapters/hostile/zarr_inflate.py), before the memory limit."""
     eps = bombs[0]["zarr"]["episodes"]
     for codec in lb.CODECS:
         for k in (0, 1):
@@ -331,7 +331,7 @@ def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: 
     lb.robomimic(tmp_path / "raw/b_good.hdf5")
     bad, good = _bad_then_good(tmp_path, "arrays")
     assert isinstance(bad, Rejected) and bad.fault == "data" and bad.error_class in (MEMORY_LIMIT, "AdapterError")
-    # stopped before HDF5 inflates it (`adapters.storage.h5_inflate`), else by the limit
+    # stopped before HDF5 inflates it (`adapters.hostile.h5_inflate`), else by the limit
     assert "inflates past the 1,680 bytes" in bad.message and "a_bomb.hdf5" in bad.message
     assert isinstance(good, Staged) and good.frames > 0
 
@@ -363,7 +363,7 @@ def test_a_png_bomb_in_an_image_column_costs_its_episode_only(tmp_path: Path) ->
 
 
 _JSON_BOMB = """
-from adapters.storage.memory_limit import parsed_json
+from adapters.hostile.memory_limit import parsed_json
 try:
     parsed_json(lambda: b"[" + b"{}," * 1_000_000 + b"{}]", "bomb.json", 32)
 except ValueError as e:

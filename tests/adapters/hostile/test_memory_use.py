@@ -1,4 +1,4 @@
-"""`adapters.storage.memory_use`: what a process really uses (anonymous resident memory, not its address space), and
+"""`adapters.hostile.memory_use`: what a process really uses (anonymous resident memory, not its address space), and
 the follower that keeps the soft `RLIMIT_DATA` at what is mapped plus the room a task has left (issue 75 item 1)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import resource
 
 import numpy as np
 
-from adapters.storage.memory_use import Follower, reset_peak, resident_peak, statm
+from adapters.hostile.memory_use import Follower, reset_peak, resident_peak, statm
 
 MIB = 1 << 20
 

@@ -34,7 +34,7 @@ from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
 from zarr.codecs._v2 import V2Codec
 from zarr.core.codec_pipeline import BatchedCodecPipeline
 
-from adapters.storage import bounds
+from adapters.hostile import bounds
 
 __all__ = ["BoundedPipeline", "decode", "use_bounded_pipeline"]
 

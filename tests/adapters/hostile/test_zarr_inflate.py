@@ -25,8 +25,8 @@ import zarr.codecs.numcodecs as zn
 from backports import zstd
 
 from adapters.arrays.stores import open_store
-from adapters.storage import bounds
-from adapters.storage.zarr_inflate import BoundedPipeline, decode, use_bounded_pipeline
+from adapters.hostile import bounds
+from adapters.hostile.zarr_inflate import BoundedPipeline, decode, use_bounded_pipeline
 
 PIECE, PIECES = 8 << 20, 32  # 256 MiB inflated, built as concatenated streams (each decoder reads them all)
 ROOT = Path(__file__).resolve().parents[3]

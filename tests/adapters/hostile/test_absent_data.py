@@ -14,8 +14,8 @@ import pytest
 import zarr
 
 from adapters.arrays.adapter import ArraysAdapter
+from adapters.hostile import bounds
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.storage import bounds
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import readable
 from adapters.synthetic.lerobot import write_lerobot_v3

@@ -1,4 +1,4 @@
-"""`adapters.storage.memory_limit`: the limit holds whatever the process freed before the task (issue 58 item 1).
+"""`adapters.hostile.memory_limit`: the limit holds whatever the process freed before the task (issue 58 item 1).
 
 The limit counts resident memory (issue 75), and allocators kept freed memory for the next task: glibc's heap once its
 dynamic mmap threshold had risen, pyarrow's mimalloc arena (1 GiB, mapped at its first buffer). Each check builds that
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.storage.memory_limit import MIB, SLACK, task_memory
+from adapters.hostile.memory_limit import MIB, SLACK, task_memory
 
 REPO = Path(__file__).resolve().parents[3]
 LIMIT_MIB = 128
@@ -23,7 +23,7 @@ def test_pyarrow_allocates_through_glibc_and_what_glibc_held_free_is_not_residen
     again and counts as the task's use."""
     import pyarrow as pa
 
-    from adapters.storage.memory_use import statm
+    from adapters.hostile.memory_use import statm
 
     with task_memory(LIMIT_MIB):  # a process's first task settles its allocators
         pass
@@ -58,7 +58,7 @@ def test_the_allocator_env_settles_a_worker_from_its_start() -> None:
     """`allocator_env`, which Ray workers get from their start (`jobs.ingest.job.init_job_ray`), in a process that
     never imports eidata: pyarrow allocates through glibc and 200 MiB of freed 1 MiB arrays are not kept in glibc's
     heap (without it: mimalloc, and the 200 MiB kept); an operator's own glibc tunables are kept."""
-    from adapters.storage.memory_limit import HUGE_PAGES, allocator_env
+    from adapters.hostile.memory_limit import HUGE_PAGES, allocator_env
 
     settled = allocator_env({})
     clean = {k: v for k, v in os.environ.items() if k not in settled and k != "PYTHONPATH"}
@@ -78,7 +78,7 @@ def test_the_allocator_env_settles_a_worker_from_its_start() -> None:
 REUSED = """
 import os, sys
 import h5py, numpy as np, pyarrow as pa, pyarrow.parquet as pq, zarr
-from adapters.storage.memory_limit import MIB, task_memory
+from adapters.hostile.memory_limit import MIB, task_memory
 
 def hwm():
     return next(int(ln.split()[1]) * 1024 for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
@@ -138,7 +138,7 @@ def test_memory_an_earlier_task_freed_is_not_reused_past_the_limit(tmp_path: Pat
 
 HOLES = """
 import threading
-from adapters.storage.memory_limit import MIB, task_memory
+from adapters.hostile.memory_limit import MIB, task_memory
 
 with task_memory(128):  # a worker's first task settles its allocators
     pass

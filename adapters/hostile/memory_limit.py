@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.storage.memory_use import FOLLOWER, reset_peak, resident_peak, statm
+from adapters.hostile.memory_use import FOLLOWER, reset_peak, resident_peak, statm
 
 MIB = 1 << 20
 DEFAULT_MIB = 640

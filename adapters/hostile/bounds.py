@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import lz4.frame
 import numpy as np
 
-from adapters.storage.location import Where, is_object, locate
+from adapters.storage.location import Where, file_size, locate
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 
 # name -> default; `EIDATA_MAX_<NAME>` overrides. JSON_BYTES: a whole-file JSON document (annotation tables; json
@@ -78,12 +78,6 @@ def check(what: str, declared: float, bound: float, why: str) -> None:
         raise TooLarge(what, declared, bound, why)
 
 
-def file_size(loc: Where) -> int:
-    """The bytes a file holds: its stat on disk, its object's size in a store."""
-    loc = locate(loc)
-    return int(loc.fs.size(loc.path)) if is_object(loc) else os.stat(loc).st_size
-
-
 def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow)."""
     loc = locate(loc)
@@ -91,7 +85,7 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     check(f"{what} size in bytes", size, bound, "the limit")
     with loc.open("rb") as f:
         # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the task's memory limit
-        # counts (adapters.storage.memory_limit); what the file grew by meanwhile comes a MiB at a time
+        # counts (adapters.hostile.memory_limit); what the file grew by meanwhile comes a MiB at a time
         data = f.read(size + 1)
         while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
             data += more
@@ -223,7 +217,7 @@ def read_array(
     TooLarge names `what` (default: the dataset and its file), the shape and the dtype. `present`, when given, is
     called once the budget allows the read and before it: it raises when the rows hold no data (a Zarr array's chunks
     never written, `adapters.arrays.stores.unwritten`); an h5py dataset's rows are always checked so (chunks never
-    written, storage never allocated: `adapters.storage.absent.h5_unwritten`), h5py reading them as the fill value."""
+    written, storage never allocated: `adapters.hostile.absent.h5_unwritten`), h5py reading them as the fill value."""
     if what is None:
         file = getattr(getattr(arr, "file", None), "filename", None) or getattr(arr, "store", "")
         what = f"{getattr(arr, 'name', None) or getattr(arr, 'path', '?')} in {file}"
@@ -237,8 +231,8 @@ def read_array(
     if present is not None:
         present()
     if type(arr).__module__.startswith("h5py"):  # h5py is imported by whoever holds one of its datasets
-        from adapters.storage.absent import h5_unwritten
-        from adapters.storage.h5_inflate import check_inflate
+        from adapters.hostile.absent import h5_unwritten
+        from adapters.hostile.h5_inflate import check_inflate
 
         h5_unwritten(arr, start, stop)
         check_inflate(arr, start, stop)  # a gzip chunk past its declared size: HDF5 would keep its first bytes

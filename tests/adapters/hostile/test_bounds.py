@@ -1,4 +1,4 @@
-"""`adapters.storage.bounds`: a declared size past its bound is TooLarge naming what, the size and the bound; limits
+"""`adapters.hostile.bounds`: a declared size past its bound is TooLarge naming what, the size and the bound; limits
 come from `EIDATA_MAX_<NAME>`; a file is read whole only within its limit; the reading budget (READ_BYTES) bounds
 every array read and every decompression."""
 
@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from tests.fixtures import bombs
 
 

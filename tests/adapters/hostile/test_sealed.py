@@ -21,8 +21,8 @@ import zarr
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.stores import open_store
-from adapters.storage.h5 import open_h5
-from adapters.storage.sealed import sealed_folder
+from adapters.hostile.h5 import open_h5
+from adapters.hostile.sealed import sealed_folder
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import ReachesOutside
 from tests.fixtures.writers.arrays import write_umi
@@ -206,11 +206,11 @@ OPENS = r"(h5py\.)?(File|h5f\.open)|(zarr\.)?(storage\.)?(LocalStore|ZipStore|Fs
 
 
 def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors() -> None:
-    """No `h5py.File(` / `h5f.open(` in adapters/ outside storage/h5.py but the writers (synthetic/), and no zarr
+    """No `h5py.File(` / `h5f.open(` in adapters/ outside hostile/h5.py but the writers (synthetic/), and no zarr
     open or store (a folder's, a zip's, an fsspec one) outside arrays/stores.py: no reader can bypass `sealed_h5` /
     `sealed_folder`, the reads beneath the folder (`BeneathStore`) or the zip's member bound."""
     base = Path(__file__).resolve().parents[3] / "adapters"
-    doors = {"storage/h5.py", "arrays/stores.py"}
+    doors = {"hostile/h5.py", "arrays/stores.py"}
     stray, scanned = [], 0
     for path in base.rglob("*.py"):
         rel = path.relative_to(base).as_posix()
@@ -227,7 +227,7 @@ def test_adapters_open_hdf5_and_zarr_for_reading_only_through_the_checked_doors(
 def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path, monkeypatch) -> None:
     """The walk is remembered by the open file's identity: a second open of the same file walks nothing, a file
     rewritten in place (an external dataset added, its mtime put back) is walked again and refused."""
-    from adapters.storage import sealed
+    from adapters.hostile import sealed
 
     walks = []
     walk = sealed.h5_objects

@@ -1,4 +1,4 @@
-"""`adapters.storage.h5_inflate`: a gzip or LZF chunk inflating past its declared bytes is refused, under any memory
+"""`adapters.hostile.h5_inflate`: a gzip or LZF chunk inflating past its declared bytes is refused, under any memory
 limit (review 6 N10: HDF5 read 64 MiB of zeros for a (30, 7) float64 chunk, and the episode was written with zero
 actions; review 7: the same with h5py's LZF filter); a filter eidata cannot bound (scale-offset, n-bit, szip, a
 plugin's) is refused naming file, dataset and filter; honest chunks, shuffled and checksummed ones, and partial reads
@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.storage.bounds import read_array
-from adapters.storage.h5_inflate import InflatesPast, UnboundedFilter, check_inflate, lzf_length
+from adapters.hostile.bounds import read_array
+from adapters.hostile.h5_inflate import InflatesPast, UnboundedFilter, check_inflate, lzf_length
 from tests.fixtures import library_bombs as lb
 
 

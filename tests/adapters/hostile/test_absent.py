@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
+from adapters.hostile import bounds
+from adapters.hostile.absent import AbsentData, h5_unwritten
+from adapters.hostile.h5 import dataset_paths
 from adapters.registry import get_adapter
-from adapters.storage import bounds
-from adapters.storage.absent import AbsentData, h5_unwritten
-from adapters.storage.h5 import dataset_paths
 from adapters.synthetic.agibot import EpisodeSpec as AgibotSpec
 from adapters.synthetic.agibot import write_agibot
 from adapters.synthetic.egodex import write_egodex

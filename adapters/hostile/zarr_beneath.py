@@ -27,7 +27,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Suf
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
-from adapters.storage import bounds
+from adapters.hostile import bounds
 from adapters.storage.beneath import open_beneath
 
 __all__ = ["BeneathStore"]

@@ -16,8 +16,8 @@ import pytest
 import zarr
 
 from adapters.arrays.stores import open_store
+from adapters.hostile.zarr_beneath import BeneathStore
 from adapters.storage.beneath import open_beneath
-from adapters.storage.zarr_beneath import BeneathStore
 from schemas.containment import ReachesOutside
 
 SECRET = (b"SECRET-KEY=hunter2;" * 16)[:300]

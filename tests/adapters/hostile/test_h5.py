@@ -12,7 +12,7 @@ import fsspec
 import h5py
 import numpy as np
 
-from adapters.storage.h5 import _PausedCollector, open_h5
+from adapters.hostile.h5 import _PausedCollector, open_h5
 from adapters.storage.reads import FileWrapper
 
 
@@ -62,7 +62,7 @@ class _ServiceThreadReads(FileWrapper):
 
 def test_object_reads_pause_the_collector_so_h5py_cannot_deadlock(tmp_path: Path) -> None:
     """h5py holds its lock while it reads a file object, and freeing an h5py object needs that lock: a collection on
-    the thread that serves the read must not run (adapters.storage.h5, seen hanging a full test run)."""
+    the thread that serves the read must not run (adapters.hostile.h5, seen hanging a full test run)."""
     data = np.arange(600, dtype=np.float32).reshape(100, 6)
     for name in ("a.h5", "b.h5"):
         with h5py.File(tmp_path / name, "w") as f:
