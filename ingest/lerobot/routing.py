@@ -33,14 +33,14 @@ switch (larics/for_franka_ros @ c63d5d4, a ROS 1 bag with no licence, kept besid
 the whole of /joint_states instead of a quarantine, each controller's JointState 1 over its own window (30 s, then
 22 s) and 0 elsewhere.
 
-Who asks, and when: `route` is the one answer, asked twice. The worker asks first, knowing no dataset
-(`route(home, features)`: the subset's own, `home` being `schemas.corpus.dataset_dir(source, subset)`), and stages the
-episode there; the committer asks again with the features that dataset has by then (`route(home, features, have)`)
-and moves the staged folder when the answer is a sibling. The worker cannot decide for good without changing which
-dataset an episode lands in: a dataset's features are its first committed episode's, and the workers run in parallel
-and finish out of order, so while a worker stages an episode the one that will fix its dataset (the first in discovery
-order) may not be committed, or even read, yet. Only the committer, which commits each dataset in discovery order,
-knows it; a worker reading the dataset's info.json would route by whichever worker finished first.
+Who asks, and when: `route` is asked once per episode, by the committer, with the features its subset's dataset has by
+then (`route(home, features, have)`, `home` being `schemas.corpus.dataset_dir(source, subset)`); the worker stages the
+episode in `home`, and the committer moves the staged folder when the answer is a sibling. The worker cannot decide for
+good without changing which dataset an episode lands in: a dataset's features are its first committed episode's, and
+the workers run in parallel and finish out of order, so while a worker stages an episode the one that will fix its
+dataset (the first in discovery order) may not be committed, or even read, yet. Only the committer, which commits each
+dataset in discovery order, knows it; a worker reading the dataset's info.json would route by whichever worker finished
+first.
 """
 
 from __future__ import annotations

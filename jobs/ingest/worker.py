@@ -28,7 +28,6 @@ from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode, Judged, Kept
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
-from ingest.lerobot.routing import route
 from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.phase import BehaviourRejected, FrameTap
 from ingest.steps import STEPS, Encoded, Step, Written, WrittenEpisode, encode
@@ -114,9 +113,9 @@ class Attempt:
         limit = settings.deadline.seconds(*episode_pixels(judged.episodes))
         with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
             for ep in judged.episodes:
-                # staged in its subset's dataset; the committer routes it for good
+                # staged in its subset's dataset; the committer routes it, once (`ingest.lerobot.routing`)
                 features = dataset_features(ep, self.registry)
-                dataset = route(dataset_dir(task.source.name, ep.subset), features).dataset
+                dataset = dataset_dir(task.source.name, ep.subset)
 
                 def attempt(
                     ep: CanonicalEpisode = ep, root: Path = settings.output / dataset
