@@ -9,12 +9,15 @@ the `--manifest` of a corpus below the current folder that holds one of that nam
 
 from __future__ import annotations
 
+import logging
 import shlex
 from pathlib import Path
 
 from adapters.storage.root import Root
 from schemas.corpus import DATASETS_DIR, MANIFESTS_DIR
 from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON
+
+log = logging.getLogger(__name__)
 
 
 def manifest_folder(given: str | Path, root: str | Path | None = None) -> str:
@@ -45,7 +48,7 @@ def missing_hint(given: str | Path, root: str | Path | None = None) -> str:
             return f"; {named} names a manifest of that name"
     corpus = str(root) if root is not None else corpus_of(folder)  # a guessed one only where it is a corpus
     corpus = corpus if root is not None or corpus is None or Path(corpus, DATASETS_DIR).is_dir() else None
-    have = _manifests(corpus) if corpus is not None and Root(corpus).paths else []
+    have = _manifests(corpus) if corpus is not None else []
     listed = f"; {corpus} has the manifests {', '.join(have)}" if have else ""
     where = shlex.quote(corpus) if corpus is not None else "ROOT"
     return f"{listed}; `eidata curate {where} --name {shlex.quote(name)} --where TRUE` writes one of every episode"
@@ -60,5 +63,12 @@ def corpus_of(folder: str) -> str | None:
 
 
 def _manifests(corpus: str) -> list[str]:
-    """The names of the manifests in the local corpus `corpus`."""
-    return sorted(p.parent.name for p in Path(corpus, MANIFESTS_DIR).glob(f"*/{MANIFEST_JSON}"))
+    """The names of the manifests in the corpus `corpus`, a folder or a bucket's (`Root.list`: one listing, then one
+    existence check per name; a store that does not answer names none rather than failing the message it feeds)."""
+    root = Root(corpus)
+    try:
+        names = root.list(MANIFESTS_DIR)
+        return [n for n in names if root.exists(f"{MANIFESTS_DIR}/{n}/{MANIFEST_JSON}")]
+    except OSError as e:
+        log.debug("%s: its manifests not listed (%s)", corpus, e)
+        return []
