@@ -165,11 +165,14 @@ def test_a_joint_state_that_names_no_joint_is_named_in_place(kuavo, tmp_path: Pa
     assert e.value.field == "joints[0].names"
 
 
-def test_the_same_bag_without_the_option_stays_native(kuavo) -> None:
-    raw = _read(kuavo[0])
-    assert not raw.states and "sensors_data_raw" in raw.signals
-    (ep,) = canonicalize_spans(raw, CanonicalizeSpec()).episodes
-    assert not ep.mask[hand_dims(0, WRIST_POS)].any()
+def test_the_same_bag_without_the_option_is_read_by_its_type(kuavo) -> None:
+    """The maker's type on /sensors_data_raw names the robot's joints without the option (`signatures.yaml`): the
+    same joint states as `joints: kuavo` gives (a bag of another type stays native: test_signatures.py)."""
+    by_type, by_option = _read(kuavo[0]), _read(kuavo[0], joints="kuavo")
+    (key,) = by_option.states
+    assert list(by_type.states) == [key] and by_type.states[key].names == by_option.states[key].names
+    np.testing.assert_array_equal(by_type.states[key].values, by_option.states[key].values)
+    assert by_type.metadata["embodiment_from"] == "option embodiment"  # the option still names the arm length
 
 
 @pytest.mark.parametrize(
