@@ -228,8 +228,9 @@ EEF_DATA = "string[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] eff
 CLAW_STATE = "std_msgs/Header header\nint8[] state\nkuavo_msgs/endEffectorData data\nbool is_high_freq\n"
 
 
-def write_claw(path: Path, closing: np.ndarray) -> None:
-    """A ROS 1 bag of /leju_claw_state at 50 Hz: the left claw's `closing` (0 open .. 100 closed), the right at 20."""
+def write_claw(path: Path, closing: np.ndarray, t0: int = T0) -> None:
+    """A ROS 1 bag of /leju_claw_state at 50 Hz from `t0` (ns): the left claw's `closing` (0 open .. 100 closed), the
+    right at 20."""
     store = get_typestore(Stores.ROS1_NOETIC)
     types = get_types_from_msg(EEF_DATA, "kuavo_msgs/msg/endEffectorData")
     types.update(get_types_from_msg(CLAW_STATE, "kuavo_msgs/msg/lejuClawState"))
@@ -238,7 +239,7 @@ def write_claw(path: Path, closing: np.ndarray) -> None:
     with Writer(path) as w:
         conn = w.add_connection("/leju_claw_state", "kuavo_msgs/msg/lejuClawState", typestore=store)
         for k, c in enumerate(closing):
-            ns = T0 + k * (1_000_000_000 // HZ)
+            ns = t0 + k * (1_000_000_000 // HZ)
             stamp = t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
             data = t["kuavo_msgs/msg/endEffectorData"](
                 name=["left_claw", "right_claw"],
