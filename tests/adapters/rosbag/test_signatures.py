@@ -20,7 +20,7 @@ from ingest.kinematics import load_model
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import JOINT_SPACE
-from tests.adapters.rosbag.test_array_joints import ARMS, _merge, write_claw
+from tests.adapters.rosbag.test_array_joints import ARMS, _merge, write_claw, write_unnamed_joint_states
 from tests.realdata import realdata
 
 BAG = "session_20250419_162611_20250419_162611_group1.bag"
@@ -182,8 +182,6 @@ def test_the_claw_topic_names_the_claw_without_options(real: Path, tmp_path: Pat
 
 def test_the_dexterous_hand_topic_is_said_not_read(real: Path, tmp_path: Path) -> None:
     """The same bag with a /dexhand/state JointState (the maker's BrainCo hand topic): said, kept as natives."""
-    from tests.adapters.rosbag.test_array_joints import write_unnamed_joint_states
-
     write_unnamed_joint_states(tmp_path / "hand.bag", np.full((20, 12), 50.0))
     with AnyReader([tmp_path / "hand.bag"]) as r:
         (c,) = r.connections
