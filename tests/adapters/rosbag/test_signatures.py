@@ -87,7 +87,7 @@ def test_the_real_bag_is_told_by_its_type_and_names_the_one_option_it_lacks(real
     assert arms.names == tuple(ARMS) and len(arms) == len(q) == 3508
     np.testing.assert_array_equal(arms.values, q[:, 12:26])  # kuavo_dataset.py @ fce8528:278-293
     said = {f.code: f.message for f in raw.findings}
-    assert "no end effector recorded (neither /leju_claw_state nor /dexhand/state)" in said["robot_told"]
+    assert "no end effector recorded (neither /leju_claw_state nor /dexhand/state nor /gripper/state)" in said["robot_told"]
     ep = _canonical(raw)
     assert ep.embodiment == "unknown" and not ep.mask.any()
     (reason,) = [r for r in ep.tier_reasons if "robot family kuavo_4pro" in r]
