@@ -87,7 +87,8 @@ def tell(types: dict[str, str], option: list[ArrayJoints], embodiment: str | Non
         opts = f"`embodiment:` and `joints:` (the {', '.join(sig.joints)} preset's shape does not fit)"
         ep.said.append(("robot_not_assumed", f"{head}: not assumed, {unfit}: natives only; name the robot with {opts}"))
         return Told(None, f"{head}: not assumed ({unfit})", frozenset(done))
-    ep.said.append(("robot_told", f"{head}: embodiment {sig.embodiment}, joints {', '.join(sig.joints)}; {effector}"))
+    robot = f"embodiment {embodiment} (the option)" if embodiment else f"embodiment {sig.embodiment}"
+    ep.said.append(("robot_told", f"{head}: {robot}, joints {', '.join(sig.joints)}; {effector}"))
     return Told(None if embodiment else sig.embodiment, head, frozenset(done))
 
 

@@ -99,6 +99,7 @@ def test_naming_the_arm_length_alone_makes_the_real_bag_canonical(real: Path) ->
     """`embodiment: kuavo_4pro_long` and nothing else: the type still names the joints; both wrists are FK of the
     recorded joint_q[12:26] on the canonical clock, to the micrometre."""
     raw = _read(real.parent, embodiment="kuavo_4pro_long")
+    assert "embodiment kuavo_4pro_long (the option), joints kuavo" in {f.code: f.message for f in raw.findings}["robot_told"]
     ep = _canonical(raw)
     assert ep.embodiment == "kuavo_4pro_long"
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and ep.mask[hand_dims(1, WRIST_POS)].all()
