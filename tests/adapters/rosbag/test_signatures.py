@@ -87,7 +87,8 @@ def test_the_real_bag_is_told_by_its_type_and_names_the_one_option_it_lacks(real
     assert arms.names == tuple(ARMS) and len(arms) == len(q) == 3508
     np.testing.assert_array_equal(arms.values, q[:, 12:26])  # kuavo_dataset.py @ fce8528:278-293
     said = {f.code: f.message for f in raw.findings}
-    assert "no end effector recorded (neither /leju_claw_state nor /dexhand/state nor /gripper/state)" in said["robot_told"]
+    none = "no end effector recorded (neither /leju_claw_state nor /dexhand/state nor /gripper/state)"
+    assert none in said["robot_told"]
     ep = _canonical(raw)
     assert ep.embodiment == "unknown" and not ep.mask.any()
     (reason,) = [r for r in ep.tier_reasons if "robot family kuavo_4pro" in r]
@@ -99,7 +100,8 @@ def test_naming_the_arm_length_alone_makes_the_real_bag_canonical(real: Path) ->
     """`embodiment: kuavo_4pro_long` and nothing else: the type still names the joints; both wrists are FK of the
     recorded joint_q[12:26] on the canonical clock, to the micrometre."""
     raw = _read(real.parent, embodiment="kuavo_4pro_long")
-    assert "embodiment kuavo_4pro_long (the option), joints kuavo" in {f.code: f.message for f in raw.findings}["robot_told"]
+    said = {f.code: f.message for f in raw.findings}
+    assert "embodiment kuavo_4pro_long (the option), joints kuavo" in said["robot_told"]
     ep = _canonical(raw)
     assert ep.embodiment == "kuavo_4pro_long"
     assert ep.mask[hand_dims(0, WRIST_POS)].all() and ep.mask[hand_dims(1, WRIST_POS)].all()
