@@ -33,6 +33,7 @@ from adapters.rosbag.clock import ClockChoice, choose, core_topics, rate, record
 from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
 from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
+from adapters.rosbag.signatures import Told, tell
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import environment_fault
@@ -183,7 +184,8 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
                 continue
             self._topic(d, rel[topic], ep, bag, span)
         name_joints(opts.joints, ep, partial(self.error, file=bag, episode=ref.raw_id))
-        named = {j.topic for j in opts.joints}  # joint states as well as the JointStates: `clock.core_topics`
+        told = tell({t: d.msgtype for t, d in data.items() if d.log_ns}, opts.joints, opts.embodiment, ep)
+        named = {j.topic for j in opts.joints} | (told.topics if told else set())  # joint states: `core_topics`
         hands = hand_signals(ep, opts.eef, opts.gripper, t0, partial(self.error, file=bag, episode=ref.raw_id))
         if opts.task_topic is None and opts.task:
             ep.language.append(Language(opts.task))
@@ -222,7 +224,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
         not_tf = [t.strip("/") for t in counts if not t.rstrip("/").endswith(("tf", "tf_static"))]
         spaces = {t.split("/", 1)[0] for t in not_tf if "/" in t}
         robot_type = opts.robot_type or (spaces.pop() if len(spaces) == 1 else None)
-        embodiment, embodiment_from = _embodiment(opts.embodiment, robot_type)
+        embodiment, embodiment_from = _embodiment(opts.embodiment, robot_type, told)
         meta: dict[str, Any] = {
             "bag": bag,
             "bag_kind": ref.locator.get("kind"),
@@ -362,14 +364,17 @@ def _accounting(topic: str, v: dict[str, Any]) -> str:
     return f"{topic} ({v['type']}, {v['messages']} of {v['messages_in_bag']} messages): {role}; {clock}"
 
 
-def _embodiment(option: str | None, robot_type: str | None) -> tuple[str, str]:
-    """The embodiment and why: the option's, else the robot type when it is the very name of a registered robot with a
+def _embodiment(option: str | None, robot_type: str | None, told: Told | None) -> tuple[str, str]:
+    """The embodiment and why: the option's, else the robot the bag's own message types name (`signatures.py`), else
+    the robot type when it is the very name of a registered robot with a
     kinematic description (Interbotix's driver puts its topics under robot_name, whose default is robot_model:
     Interbotix/interbotix_ros_manipulators interbotix_xsarm_control/launch/xsarm_control.launch @ cc9cac6, so
     `/wx200/joint_states` is a WidowX 200's), else none: natives only. Canonicalization still needs the joints by
     name: a namespace that only looks like a model resolves no joint and stays natives only, with the reason."""
     if option:
         return option, "option embodiment"
+    if told is not None and told.embodiment:
+        return told.embodiment, told.why
     if robot_type and robot_type in JOINT_SPACE:
         return robot_type, f"topic namespace {robot_type!r} (a registered joint-space robot)"
     return UNKNOWN_EMBODIMENT, "none given: natives only"

@@ -165,11 +165,14 @@ def test_a_joint_state_that_names_no_joint_is_named_in_place(kuavo, tmp_path: Pa
     assert e.value.field == "joints[0].names"
 
 
-def test_the_same_bag_without_the_option_stays_native(kuavo) -> None:
-    raw = _read(kuavo[0])
-    assert not raw.states and "sensors_data_raw" in raw.signals
-    (ep,) = canonicalize_spans(raw, CanonicalizeSpec()).episodes
-    assert not ep.mask[hand_dims(0, WRIST_POS)].any()
+def test_the_same_bag_without_the_option_is_read_by_its_type(kuavo) -> None:
+    """The maker's type on /sensors_data_raw names the robot's joints without the option (`signatures.yaml`): the
+    same joint states as `joints: kuavo` gives (a bag of another type stays native: test_signatures.py)."""
+    by_type, by_option = _read(kuavo[0]), _read(kuavo[0], joints="kuavo")
+    (key,) = by_option.states
+    assert list(by_type.states) == [key] and by_type.states[key].names == by_option.states[key].names
+    np.testing.assert_array_equal(by_type.states[key].values, by_option.states[key].values)
+    assert by_type.metadata["embodiment_from"] == "option embodiment"  # the option still names the arm length
 
 
 @pytest.mark.parametrize(
@@ -225,8 +228,9 @@ EEF_DATA = "string[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] eff
 CLAW_STATE = "std_msgs/Header header\nint8[] state\nkuavo_msgs/endEffectorData data\nbool is_high_freq\n"
 
 
-def write_claw(path: Path, closing: np.ndarray) -> None:
-    """A ROS 1 bag of /leju_claw_state at 50 Hz: the left claw's `closing` (0 open .. 100 closed), the right at 20."""
+def write_claw(path: Path, closing: np.ndarray, t0: int = T0) -> None:
+    """A ROS 1 bag of /leju_claw_state at 50 Hz from `t0` (ns): the left claw's `closing` (0 open .. 100 closed), the
+    right at 20."""
     store = get_typestore(Stores.ROS1_NOETIC)
     types = get_types_from_msg(EEF_DATA, "kuavo_msgs/msg/endEffectorData")
     types.update(get_types_from_msg(CLAW_STATE, "kuavo_msgs/msg/lejuClawState"))
@@ -235,7 +239,7 @@ def write_claw(path: Path, closing: np.ndarray) -> None:
     with Writer(path) as w:
         conn = w.add_connection("/leju_claw_state", "kuavo_msgs/msg/lejuClawState", typestore=store)
         for k, c in enumerate(closing):
-            ns = T0 + k * (1_000_000_000 // HZ)
+            ns = t0 + k * (1_000_000_000 // HZ)
             stamp = t["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
             data = t["kuavo_msgs/msg/endEffectorData"](
                 name=["left_claw", "right_claw"],
