@@ -46,13 +46,18 @@ class PoseLayout(BaseModel):
     frame: str = "robot_base"  # the frame the poses are in: x forward, z up at the robot's base
     embodiment: str | None = None  # the robot, unless `robot_types` names it; None: the dataset's own
     robot_types: dict[str, str] = {}  # robot_type as the dataset writes it -> embodiment
+    # robots whose recorded joints the maker's own code maps onto eidata's description of them: FK of those joints is
+    # their hand (fingers included), the recorded pose stays a native
+    joints_first: tuple[str, ...] = ()
     left: PoseHand | None = None
     right: PoseHand | None = None
 
-    @field_validator("embodiment", "robot_types")
+    @field_validator("embodiment", "robot_types", "joints_first")
     @classmethod
-    def _registered(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
-        names = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else []
+    def _registered(
+        cls, v: str | dict[str, str] | tuple[str, ...] | None
+    ) -> str | dict[str, str] | tuple[str, ...] | None:
+        names = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else list(v or ())
         unknown = sorted(n for n in names if n not in default_registry())
         if unknown:
             raise ValueError(f"unknown embodiment(s) {unknown}; known: {default_registry().names()}")
@@ -183,6 +188,9 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         why_not = f"recorded poses ({said}) but {embodiment_from}: natives only"
         said_once = (*raw.verdicts, TierVerdict.note(why_not, NO_DESCRIPTION))
         return replace(raw, verdicts=said_once, metadata={**raw.metadata, "hands_from": why_not})
+    if embodiment in layout.joints_first:  # the maker maps the joints: FK gives the wrists and the fingers
+        why_fk = f"{said}; {embodiment} ({embodiment_from}): FK of its recorded joints instead, the pose kept native"
+        return replace(raw, embodiment=embodiment, metadata={**raw.metadata, "hands_from": why_fk})
     measured = f"the poses measure the {layout.point}" if layout.point != "unknown" else "no point stated: no offset"
     point, why = layout.point, f"{said} ({measured})"
     notes = [said]
