@@ -82,6 +82,7 @@ def _episode(
 def test_g1edu_u3_gets_both_wrists_and_three_fingertips_a_hand(tmp_path: Path, seed: int) -> None:
     ep = _episode(tmp_path, seed=seed)
     assert ep.embodiment == "unitree_g1_dex3", ep.tier_reasons
+    assert ep.action_kind == "canonical" and ep.qa is not None and ep.qa.action_pos_err < 1e-5
     for h in (0, 1):
         assert ep.mask[hand_dims(h, WRIST_POS)].all() and ep.mask[hand_dims(h, WRIST_ROT6D)].all()
         tips = ep.mask[hand_dims(h, FINGERTIPS_XYZ)]
@@ -129,7 +130,10 @@ def test_the_embodiment_option_names_the_robot_a_file_does_not(tmp_path: Path) -
 
 def test_real_g1edu_u3_hands() -> None:
     """The real RoboCOIN G1edu-u3 dataset (awaited: QianHuixun/New-Test@ff298f6; robot_type null, so the option names
-    the robot): both hands get three fingertips within a hand's reach of the wrist in every frame."""
+    the robot): both hands get three fingertips within a hand's reach of the wrist in every frame, and each FK wrist
+    moves with the maker's own FK of the same joints: `eef_sim_pose_state` is the origin of `<side>_wrist_yaw_link`
+    in MuJoCo's world (mjcfs/unitree_g1/g1_29dof_with_three_finger_hand.xml @ 79b10ce: the site at 0 0 0 of that
+    body, the pelvis at 0.793 m), so the two differ by one constant offset (p95 spread under 5 mm)."""
     adapter = LeRobotSource(LeRobotOptions(embodiment="unitree_g1_dex3"))
     refs = sorted(adapter.discover(realdata(REAL)), key=lambda r: r.raw_id)
     raws = [adapter.read(r) for r in refs if r.error is None]
@@ -140,6 +144,11 @@ def test_real_g1edu_u3_hands() -> None:
             assert ep.mask[hand_dims(h, FINGERTIPS_XYZ)][:9].all(), ep.tier_reasons
             tips = ep.state[:, hand_dims(h, FINGERTIPS_XYZ)].reshape(len(ep.state), 5, 3)[:, :3]
             assert (np.linalg.norm(tips, axis=2) < 0.25).all()
+            side = ("left", "right")[h]
+            cols = [ep.state_native_names.index(f"eef_sim_pose_state.{side}_eef_pos_{a}") for a in "xyz"]
+            gap = ep.state_native[:, cols] - ep.state[:, hand_dims(h, WRIST_POS)]
+            spread = np.percentile(np.linalg.norm(gap - np.median(gap, axis=0), axis=1), 95)
+            assert spread < 0.005, (side, spread)
 
 
 def test_the_right_hand_reads_index_before_middle(tmp_path: Path) -> None:
