@@ -26,6 +26,7 @@ from schemas.data_file import read_yaml
 from schemas.lerobot import InfoJson
 from schemas.quirks import quirk
 from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.joint_space import name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import NO_DESCRIPTION, TierVerdict
 
@@ -189,8 +190,13 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         said_once = (*raw.verdicts, TierVerdict.note(why_not, NO_DESCRIPTION))
         return replace(raw, verdicts=said_once, metadata={**raw.metadata, "hands_from": why_not})
     if embodiment in layout.joints_first:  # the maker maps the joints: FK gives the wrists and the fingers
-        why_fk = f"{said}; {embodiment} ({embodiment_from}): FK of its recorded joints instead, the pose kept native"
-        return replace(raw, embodiment=embodiment, metadata={**raw.metadata, "hands_from": why_fk})
+        lacking = _joints_lacking(raw, embodiment)
+        if not lacking:
+            why_fk = (
+                f"{said}; {embodiment} ({embodiment_from}): FK of its recorded joints instead, the pose kept native"
+            )
+            return replace(raw, embodiment=embodiment, metadata={**raw.metadata, "hands_from": why_fk})
+        said = f"{said}; not FK of {embodiment}'s joints: the states name no {lacking[:3]}"
     measured = f"the poses measure the {layout.point}" if layout.point != "unknown" else "no point stated: no offset"
     point, why = layout.point, f"{said} ({measured})"
     notes = [said]
@@ -217,6 +223,19 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         verdicts=reasons,
         metadata={**raw.metadata, "hands_from": said, "embodiment_from": embodiment_from},
     )
+
+
+def _joints_lacking(raw: RawEpisode, embodiment: str) -> list[str]:
+    """The joints (arms and hands) of `embodiment`'s joint-space description no state column of `raw` names."""
+    spec = default_registry().get(embodiment).joint_space
+    if spec is None:
+        return ["(no joint-space description)"]
+    have = {name_key(n) for s in raw.states.values() for n in s.names or ()}
+    lacking = []
+    for arm in spec.arms:
+        joints = (*arm.joints, *(arm.hand.joints() if arm.hand is not None else ()))
+        lacking += [j.urdf for j in joints if not j.keys(arm.prefixes) & have]
+    return lacking
 
 
 def _near_misses(raw: RawEpisode, info: InfoJson) -> RawEpisode:

@@ -171,3 +171,24 @@ def test_the_right_hand_reads_index_before_middle(tmp_path: Path) -> None:
     reach = np.linalg.norm(ep.state[:, hand_dims(1, FINGERTIPS_XYZ)].reshape(len(ep.state), 5, 3), axis=2)
     assert reach[-1, 1] < reach[0, 1] - 0.02  # index curled in
     assert abs(reach[-1, 2] - reach[0, 2]) < 1e-3  # middle unmoved
+
+
+def test_a_g1edu_u3_without_every_joint_keeps_the_unified_pose(tmp_path: Path) -> None:
+    """A G1edu-u3 dataset lacking a Dex3 joint (here each hand's 7th, as RoboCOIN's six-value hands write): FK
+    cannot be had, so the maker's site pose stays the wrist and the notes name the missing joint."""
+    case = load_case(LAYOUT)
+    case.info["robot_type"] = "G1edu-u3"
+    for key in ("observation.state", "action"):
+        feature = case.info["features"][key]
+        feature["names"] = [n for n in feature["names"] if not n.endswith("hand_joint_7_rad")]
+        feature["shape"] = [len(feature["names"])]
+    written = materialize(case, tmp_path / "rc", episodes=1, seconds=2.0)
+    n = written.lengths[0]
+    q = np.hstack([_arms(n, 0), np.delete(_hands(np.full(n, 0.3)), [6, 13], axis=1)]).astype(np.float32)
+    overwrite_columns(written.root, 0, {"observation.state": q, "action": q})
+    adapter = LeRobotSource()
+    raw = adapter.read(next(iter(adapter.discover(written.root))))
+    assert sorted(raw.hands.hands) == [0, 1]
+    assert any("left_hand_index_1_joint" in note for note in raw.hands.notes), raw.hands.notes
+    [ep, *_] = prepare(raw, CanonicalizeSpec()).episodes
+    assert ep.mask[hand_dims(0, WRIST_POS)].all() and not ep.mask[hand_dims(0, FINGERTIPS_XYZ)].any()
