@@ -26,6 +26,7 @@ from schemas.data_file import read_yaml
 from schemas.lerobot import InfoJson
 from schemas.quirks import quirk
 from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.joint_space import name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import NO_DESCRIPTION, TierVerdict
 
@@ -46,13 +47,18 @@ class PoseLayout(BaseModel):
     frame: str = "robot_base"  # the frame the poses are in: x forward, z up at the robot's base
     embodiment: str | None = None  # the robot, unless `robot_types` names it; None: the dataset's own
     robot_types: dict[str, str] = {}  # robot_type as the dataset writes it -> embodiment
+    # robots whose recorded joints the maker's own code maps onto eidata's description of them: FK of those joints is
+    # their hand (fingers included), the recorded pose stays a native
+    joints_first: tuple[str, ...] = ()
     left: PoseHand | None = None
     right: PoseHand | None = None
 
-    @field_validator("embodiment", "robot_types")
+    @field_validator("embodiment", "robot_types", "joints_first")
     @classmethod
-    def _registered(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
-        names = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else []
+    def _registered(
+        cls, v: str | dict[str, str] | tuple[str, ...] | None
+    ) -> str | dict[str, str] | tuple[str, ...] | None:
+        names = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else list(v or ())
         unknown = sorted(n for n in names if n not in default_registry())
         if unknown:
             raise ValueError(f"unknown embodiment(s) {unknown}; known: {default_registry().names()}")
@@ -183,6 +189,14 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         why_not = f"recorded poses ({said}) but {embodiment_from}: natives only"
         said_once = (*raw.verdicts, TierVerdict.note(why_not, NO_DESCRIPTION))
         return replace(raw, verdicts=said_once, metadata={**raw.metadata, "hands_from": why_not})
+    if embodiment in layout.joints_first:  # the maker maps the joints: FK gives the wrists and the fingers
+        lacking = _joints_lacking(raw, embodiment)
+        if not lacking:
+            why_fk = (
+                f"{said}; {embodiment} ({embodiment_from}): FK of its recorded joints instead, the pose kept native"
+            )
+            return replace(raw, embodiment=embodiment, metadata={**raw.metadata, "hands_from": why_fk})
+        said = f"{said}; not FK of {embodiment}'s joints: the states name no {lacking[:3]}"
     measured = f"the poses measure the {layout.point}" if layout.point != "unknown" else "no point stated: no offset"
     point, why = layout.point, f"{said} ({measured})"
     notes = [said]
@@ -209,6 +223,19 @@ def posed(raw: RawEpisode, name: str, layout: PoseLayout, embodiment_option: str
         verdicts=reasons,
         metadata={**raw.metadata, "hands_from": said, "embodiment_from": embodiment_from},
     )
+
+
+def _joints_lacking(raw: RawEpisode, embodiment: str) -> list[str]:
+    """The joints (arms and hands) of `embodiment`'s joint-space description no state column of `raw` names."""
+    spec = default_registry().get(embodiment).joint_space
+    if spec is None:
+        return ["(no joint-space description)"]
+    have = {name_key(n) for s in raw.states.values() for n in s.names or ()}
+    lacking = []
+    for arm in spec.arms:
+        joints = (*arm.joints, *(arm.hand.joints() if arm.hand is not None else ()))
+        lacking += [j.urdf for j in joints if not j.keys(arm.prefixes) & have]
+    return lacking
 
 
 def _near_misses(raw: RawEpisode, info: InfoJson) -> RawEpisode:

@@ -8,7 +8,8 @@ contract that validates them. Forward kinematics over these links is `ingest.kin
 - `keypoints`: 21 links in `schemas.canonical.MANO21_NAMES` order (wrist, then per finger CMC/MCP, PIP/MCP, DIP/IP,
   tip); null where the hand has no joint there. Slot k of a finger's tip is always that finger's fingertip link.
 - `native_order`: the hand's actuated joints in the order datasets record them (`native_names` are those datasets'
-  column names), in `native_unit`: `rad` joint angles, or `inspire_0_1` (Inspire's normalized actuator value,
+  column names, `other_names` other recorders' names for the same joints, each list in the same order), in
+  `native_unit`: `rad` joint angles, or `inspire_0_1` (Inspire's normalized actuator value,
   1 = open, 0 = closed, linear between `ranges[j].open` and `ranges[j].closed` radians).
 - `ranges`: per native joint, the angle of the open hand and of the closed hand (the limit the maker's axis closes
   towards); open == closed marks a joint that does not open or close the hand (a thumb's abduction).
@@ -59,6 +60,9 @@ class HandSpec(Frozen):
     keypoints: tuple[str | None, ...]
     native_order: tuple[str, ...] = Field(min_length=1)
     native_names: tuple[str, ...] = Field(min_length=1)
+    other_names: tuple[tuple[str, ...], ...] = Field(
+        (), description="other datasets' names for the native joints, each a full list in native_order"
+    )
     native_unit: Literal["rad", "inspire_0_1"]
     ranges: dict[str, JointRange]
     mounts: tuple[HandMount, ...] = Field(min_length=1, description="where it sits on each arm description")
@@ -91,6 +95,8 @@ class HandSpec(Frozen):
                 )
         if len(self.native_names) != len(self.native_order) or len(set(self.native_order)) != len(self.native_order):
             raise ValueError(f"{self.description}: native_order and native_names must be equally long, no repeats")
+        if any(len(names) != len(self.native_order) for names in self.other_names):
+            raise ValueError(f"{self.description}: each list of other_names names every joint of native_order")
         arms = [m.arm for m in self.mounts]
         if len(set(arms)) != len(arms):
             raise ValueError(f"{self.description}: one mount per arm description, got {arms}")

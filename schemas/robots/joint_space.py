@@ -142,7 +142,8 @@ class DexHandMap(Frozen):
     def joints(self) -> tuple[JointMap, ...]:
         """The hand's native joints in the dataset's order, with the names datasets give them."""
         h = self.spec()
-        return tuple(JointMap(urdf=j, native=(n,)) for j, n in zip(h.native_order, h.native_names, strict=True))
+        names = zip(h.native_names, *h.other_names, strict=True)
+        return tuple(JointMap(urdf=j, native=n) for j, n in zip(h.native_order, names, strict=True))
 
 
 class ArmMap(Frozen):
