@@ -86,6 +86,9 @@ oracle-octo: $(ORACLE_OCTO)/.eidata-installed
 $(ORACLE_OCTO)/.eidata-installed: docker/requirements-oracle-octo.txt
 	test -x $(ORACLE_OCTO)/bin/python || $(PYTHON) -m venv $(ORACLE_OCTO)
 	$(ORACLE_OCTO)/bin/pip install -q --disable-pip-version-check -r docker/requirements-oracle-octo.txt
+	# Octo's furniture_bench transform imports tensorflow_graphics.geometry.transformation (euler.from_quaternion);
+	# its declared deps would replace tensorflow-cpu 2.19 with tensorflow 2.21, and that module needs none of them
+	$(ORACLE_OCTO)/bin/pip install -q --disable-pip-version-check --no-deps tensorflow-graphics==2021.12.3
 	touch $@
 
 # GR00T's own LeRobotSingleDataset (the real sample gr00t_loader: NVIDIA/Isaac-GR00T@f4e12be gr00t/) reads what

@@ -1,8 +1,10 @@
 """Which OXE state slices are the hand: the wrist pose and the gripper opening, from the slice names of
 `adapters.oxe.subsets` (robot base frame, the right hand of a one-armed robot, a fixed camera).
 
-- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw), `*:eef_axis_angle` (a rotation vector, rad) or
-  `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes, R = Rz·Ry·Rx); or `*:eef_matrix`,
+- wrist: `*:eef_xyz` / `*:tcp_xyz` (m) with `*:eef_quat` (xyzw), `*:eef_axis_angle` (a rotation vector, rad),
+  `*:eef_euler_zxy` (angles about fixed axes z, x, y in that order: scipy `Rotation.as_euler("zxy")`, as DLR's
+  builders write them) or `*:eef_rpy` / `*:eef_euler` / `*:tcp_euler` (roll, pitch, yaw about fixed axes,
+  R = Rz·Ry·Rx); or `*:eef_matrix`,
   a flattened 4x4 homogeneous matrix in the element order its values show (`matrix_pose`). When the subset
   declares `eef_reference_rotation` D (Bridge: the state stores R_ee·Dᵀ), the declared rotation is R_state·D, the
   end-effector frame itself, as a quaternion (xyzw).
@@ -85,13 +87,25 @@ def matrix_pose(pose: Stream) -> tuple[Stream, Stream] | None:
     return None
 
 
-def _rotvec_as_quat(rotvec: Stream | None) -> Stream | None:
-    """An axis-angle orientation (rotation vector: axis times angle in rad, bc_z's `present/axis_angle`) as
-    quaternions (xyzw)."""
-    if rotvec is None:
-        return None
-    quat = Rotation.from_rotvec(rotvec.values.reshape(len(rotvec), 3).astype(np.float64)).as_quat()
-    return Stream(rotvec.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", rotvec.frame)
+# Orientations stored as three numbers that are no roll/pitch/yaw about x, y, z: how each reads as a rotation
+_AS_ROTATION = {
+    # a rotation vector, axis times angle in rad (bc_z's `present/axis_angle`)
+    ":eef_axis_angle": Rotation.from_rotvec,
+    # scipy's extrinsic "zxy": the angles about fixed z, then x, then y, in that order (DLR-RM/rlds_dataset_builder
+    # @0b8a29b dlr_sara_pour_dataset/dlr_sara_pour_dataset_dataset_builder.py: 'yaw/pitch/roll calculated with scipy
+    # Rotation.as_euler(="zxy")'; @338175a dlr_sara_grid_clamp_dataset/README.md, @00f298a dlr_edan_sharedcontrol/
+    # README.md the same, "in the Robot base frame")
+    ":eef_euler_zxy": lambda v: Rotation.from_euler("zxy", v),
+}
+
+
+def _as_quat(states: dict[str, Stream]) -> Stream | None:
+    """The first orientation of `_AS_ROTATION` the states hold, as quaternions (xyzw), else None."""
+    for suffix, read in _AS_ROTATION.items():
+        if (s := _find(states, suffix)) is not None:
+            quat = read(s.values.reshape(len(s), 3).astype(np.float64)).as_quat()
+            return Stream(s.timestamps, quat, ("qx", "qy", "qz", "qw"), "quat_xyzw", s.frame)
+    return None
 
 
 def hand_signals(
@@ -101,7 +115,7 @@ def hand_signals(
     the end-effector orientation itself); `natives_reason`, the subset table's, goes to the notes."""
     xyz = _find(states, ":eef_xyz", ":tcp_xyz")
     quat = _find(states, ":eef_quat")
-    quat = quat if quat is not None else _rotvec_as_quat(_find(states, ":eef_axis_angle"))
+    quat = quat if quat is not None else _as_quat(states)
     euler = _find(states, ":eef_rpy", ":eef_euler", ":tcp_euler")
     sig = HandSignals(frame="robot_base")
     if xyz is None and (matrix := _find(states, ":eef_matrix")) is not None:

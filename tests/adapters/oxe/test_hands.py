@@ -48,6 +48,22 @@ def test_an_axis_angle_orientation_is_a_rotation_vector() -> None:
     assert not np.allclose((got * Rotation.from_euler("xyz", rotvec).inv()).magnitude(), 0, atol=1e-3)
 
 
+def test_dlr_zxy_angles_are_scipys_extrinsic_zxy() -> None:
+    """DLR's state angles are scipy `Rotation.as_euler("zxy")` (DLR-RM/rlds_dataset_builder): the angles about fixed
+    z, x, y in that order; read as roll/pitch/yaw (R = Rz·Ry·Rx) the same numbers turn the wrist elsewhere."""
+    t = np.arange(2) / 10.0
+    truth = Rotation.from_euler("xyz", [[0.3, -0.2, 1.1], [-2.0, 0.4, 0.1]])
+    states = {
+        "observation/state:eef_xyz": Stream(t, np.zeros((2, 3)), unit="m", frame="robot_base"),
+        "observation/state:eef_euler_zxy": Stream(t, truth.as_euler("zxy"), unit="rad", frame="robot_base"),
+    }
+    track = hand_signals(states).hands[1]
+    assert track.rotation is not None and track.rotation.unit == "quat_xyzw"
+    got = Rotation.from_quat(track.rotation.values)
+    assert np.allclose((got * truth.inv()).magnitude(), 0, atol=1e-9)
+    assert not np.allclose((got * Rotation.from_euler("xyz", truth.as_euler("zxy")).inv()).magnitude(), 0, atol=1e-3)
+
+
 @pytest.mark.parametrize("order", ["column", "row"])
 def test_a_flattened_pose_matrix_is_read_in_the_order_its_values_show(order: str) -> None:
     """deoxys records libfranka's O_T_EE column-major (VIOLA, BUDS, MUTEX, SIRIUS); a row-major copy reads the same

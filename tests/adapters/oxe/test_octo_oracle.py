@@ -7,7 +7,7 @@ Per episode and frame, for every subset whose row maps a canonical wrist:
 - wrist position = Octo's proprio[:, :3], bit for bit;
 - wrist rotation = Octo's proprio rotation (the columns after the position: 3 angles, 4 quaternion values), as
   rotation matrices (the subset's reference rotation D undone: Bridge stores R_ee·Dᵀ), to 1e-6. Both sides read
-  them with the row's convention (fixed-axis xyz Euler, scalar-last quaternion, rotation vector; Octo passes the
+  them with the row's convention (fixed-axis xyz or zxy Euler, scalar-last quaternion, rotation vector; Octo passes the
   numbers on uninterpreted, and labels bc_z's axis-angle POS_EULER): this proves the slices, the rows cite the
   conventions;
 - gripper = Octo's proprio[:, -1] (its "gripper open/close" column, ProprioEncoding) through one of the three
@@ -78,6 +78,7 @@ def octo(builder_dir: Path, name: str, out: Path, split: str = "train") -> dict[
 ROTATIONS = {
     "eef_quat": (4, Rotation.from_quat),
     "eef_axis_angle": (3, Rotation.from_rotvec),
+    "eef_euler_zxy": (3, lambda v: Rotation.from_euler("zxy", v)),  # DLR's scipy as_euler("zxy")
     "eef_matrix": (4, Rotation.from_quat),  # eidata reads a matrix; Octo's POS_QUAT proprio holds a quaternion there
     **{name: (3, lambda v: Rotation.from_euler("xyz", v)) for name in ("eef_rpy", "eef_euler", "tcp_euler")},
 }

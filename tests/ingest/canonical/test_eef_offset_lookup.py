@@ -48,3 +48,23 @@ def test_agibot_default_source_records_the_flange() -> None:
 def test_unlisted_names_stay_unknown() -> None:
     assert recorded_point("my_franka_set", "oxe")[0] == "unknown"
     assert eef_offset_for("franka", "my_franka_set", "oxe")[0] == RigidTransform.identity()
+
+
+@pytest.mark.parametrize(
+    "subset",
+    [
+        "viola",
+        "austin_buds_dataset_converted_externally_to_rlds",
+        "utaustin_mutex",
+        "austin_sirius_dataset_converted_externally_to_rlds",
+        "kaist_nonprehensile_converted_externally_to_rlds",
+    ],
+)
+def test_libfranka_o_t_ee_sets_record_the_franka_hand_tcp(subset: str) -> None:
+    """UT Austin's deoxys sets store libfranka's O_T_EE (deoxys never calls setEE: Desk's end effector, the Franka
+    Hand's TCP 0.1034 m past the flange); KAIST's TFDS text names the tool frame between the fingers: the wrist is
+    0.1034 m back along the hand's z."""
+    point, why = recorded_point(subset, "oxe")
+    assert point == "tcp" and ("O_T_EE" in why or "between" in why or "center of the two fingers" in why), why
+    off, _ = eef_offset_for(SUBSETS[subset].embodiment, subset, "oxe")
+    assert off.translation == (0.0, 0.0, -0.1034)
