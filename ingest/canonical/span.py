@@ -28,13 +28,13 @@ from ingest.canonical.hand_state import (
     untracked_held,
     untracked_zero,
 )
+from ingest.canonical.idle import idle_cut
 from ingest.canonical.joint_columns import NativeLimits
 from ingest.canonical.natives import Natives, grid_natives, partial_windows
 from ingest.canonical.posed import posed_camera
+from ingest.canonical.validity import check_validity
 from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
-from ingest.qa.idle import idle_cut
-from ingest.qa.validity import check_validity
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
@@ -275,8 +275,8 @@ def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCame
 
 def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> CanonicalEpisode:
     """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut (a cut,
-    like validity's: `ingest.qa.idle.idle_cut`), with its source's default tier, the notes of how it was made, and
-    what the judging step decides its tier on (`Evidence`): canonicalization measures, it never judges."""
+    like validity's: `ingest.canonical.idle.idle_cut`), with its source's default tier, the notes of how it was made,
+    and what the judging step decides its tier on (`Evidence`): canonicalization measures, it never judges."""
     raw, spec, mask, nat, ref = ctx.raw, ctx.spec, span.mask, span.natives, ctx.raw.ref
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
     assert span.validity is not None
