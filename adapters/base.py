@@ -295,7 +295,9 @@ class RawEpisode:
     ref: EpisodeRef
     robot_type: str | None
     embodiment: str  # a name in the embodiment registry
-    tier: QualityTier  # the subset's default, never lowered here: `verdicts` and the judging lower it (`tier_of`)
+    # the subset's default, never lowered here: `verdicts` and the judging lower it (`tier_of`); a source's own reason
+    # to start below high is a verdict too (`schemas.tiers.source_default`), so a curator overrules it by its code
+    tier: QualityTier
     native_fps: float | None  # the source's control / recording rate
     states: dict[str, Stream] = field(default_factory=dict)
     actions: dict[str, Stream] = field(default_factory=dict)

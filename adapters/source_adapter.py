@@ -16,6 +16,7 @@ from adapters.storage.location import Location, Where, locate
 from adapters.storage.root import Root
 from schemas.findings import Severity, SourceFinding
 from schemas.storage import StorageOptions
+from schemas.tiers import SOURCE_NO_ACTION, QualityTier, TierVerdict, source_default
 
 OptionsT = TypeVar("OptionsT", bound=AdapterOptions)
 
@@ -42,6 +43,13 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         )
         self.storage = storage  # the object store's options (endpoint, credential) for this source's URLs
         self._noted: list[SourceFinding] = []
+
+    def no_action_verdicts(self) -> tuple[TierVerdict, ...]:
+        """Its episodes' verdict for a source none of whose episodes holds an action (`no_actions`): actionless, coded
+        `source_no_action` so a curator overrules it like any other (issue 77: it was the default tier, which no
+        code names); none where an episode may hold one."""
+        why = f"source default actionless: {self.no_actions}"
+        return source_default(QualityTier.actionless, why, SOURCE_NO_ACTION) if self.no_actions else ()
 
     def source_root(self, where: Where | Root) -> Location:
         """The root discovery reads, made once here for every adapter: a folder resolved, an object-store prefix as

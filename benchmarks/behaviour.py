@@ -43,13 +43,13 @@ import pyarrow.parquet as pq
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
+from ingest.canonical.idle import idle_cut
+from ingest.canonical.limits import DimLimits
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
-from ingest.qa.idle import idle_cut
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
-from ingest.qa.state import DimLimits
 from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import image_key

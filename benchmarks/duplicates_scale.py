@@ -36,9 +36,9 @@ import numpy as np
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from benchmarks.duplicates_real import COPIES, GR00T, episodes, grid
+from ingest.canonical.limits import DimLimits
 from ingest.qa.copies import _shifted, copy_check, scale_with_floor
 from ingest.qa.duplicates import fingerprint, near_duplicates
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from tests.realdata import realdata
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
+from ingest.canonical.validity import check_validity
 from ingest.qa.quality import assess_quality
-from ingest.qa.validity import check_validity
 from schemas.canonicalize import QualityConfig, ValidityConfig
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier

@@ -132,7 +132,7 @@ class CanonicalEpisode:
     interpolated: np.ndarray  # (N,) bool
     cameras: dict[str, ResampledCamera]
     task: str
-    default_tier: QualityTier  # its source's default (the adapter's, or the job spec's `tier`)
+    default_tier: QualityTier  # high: a source's default below it is a verdict (`schemas.tiers.source_default`)
     verdicts: tuple[TierVerdict, ...]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None

@@ -82,7 +82,8 @@ class SourceSpec(BaseModel):
     )
     tier: QualityTier | None = Field(
         None,
-        description="the source's default quality tier, in place of the adapter's: a default that the judging step's "
+        description="the source's default quality tier, in place of the adapter's (kept as the verdict "
+        "`source_default`, which `eidata curate --include-verdict` overrules): a default that the judging step's "
         "verdicts still lower, never raise (missing actions -> actionless; failure, idle, oscillation -> low; each "
         "with its reason in tier_reasons), and the ingest summary says how many episodes kept it. high or low is "
         "refused for an adapter whose episodes never hold an action",

@@ -56,7 +56,9 @@ class _CatalogCore(BaseModel):
         "default_tier lowered by them (`schemas.tiers.tier_of`)",
     )
     default_tier: QualityTier | None = Field(
-        None, description="its source's default tier, before any verdict (the adapter's or the job spec's)"
+        None,
+        description="the tier its verdicts lower: high since issue 77 (a source's default below high is its verdict, "
+        "source_default or source_no_action, which --include-verdict overrules); before, its source's default",
     )
     ingest_tier: QualityTier | None = Field(
         None,

@@ -82,7 +82,9 @@ class EpisodeLineage(BaseModel):
         None, description="`tier_of(default_tier, tier_verdicts)`, kept for readers that do not compute it"
     )
     default_tier: QualityTier | None = Field(
-        None, description="its source's default tier (the adapter's or the job spec's); unset before issue 69"
+        None,
+        description="the tier its verdicts lower: its source's default (the adapter's or the job spec's) before issue "
+        "77, high since (a default below high is a verdict, `source_default`); unset before issue 69",
     )
     tier_verdicts: list[TierVerdict] | None = Field(
         None,

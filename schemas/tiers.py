@@ -106,11 +106,11 @@ VerdictStep = Literal["ingest", "verdicts"]
 
 class TierVerdict(Frozen):
     """One reason an episode's tier is what it is: the highest tier it allows and why. A verdict of tier `high` is a
-    note (a cut, a unit read, where the source's default came from): it lowers nothing and still reads as a reason.
-    `code` names the check that gave it (a QA finding's code, an adapter's `source_*`), so a curator may overrule one
-    check by its code and a catalog groups reasons by it; `reason` is the sentence with its figures, `figures` those
-    figures by name (a finding's value and threshold); `step` the moment that gave it. Kept as it is in the lineage
-    (`EpisodeLineage.tier_verdicts`): every stored tier is `tier_of` them."""
+    note (a cut, a unit read): it lowers nothing and still reads as a reason. `code` names the check that gave it (a
+    QA finding's code, an adapter's `source_*`, a source's default below high `source_default`), so a curator may
+    overrule one check by its code and a catalog groups reasons by it; `reason` is the sentence with its figures,
+    `figures` those figures by name (a finding's value and threshold); `step` the moment that gave it. Kept as it is in
+    the lineage (`EpisodeLineage.tier_verdicts`): every stored tier is `tier_of` them."""
 
     tier: QualityTier
     reason: str
@@ -125,6 +125,16 @@ class TierVerdict(Frozen):
 
 # a code more than one adapter gives: a robot without a kinematic description (its natives only)
 NO_DESCRIPTION = "source_no_description"
+# a source's default below high, a verdict like any other so a curator overrules it by its code (issue 77): the
+# default of its subset or options (OXE's table, a job spec's `tier`), or a source whose episodes never hold an action
+SOURCE_DEFAULT = "source_default"
+SOURCE_NO_ACTION = "source_no_action"
+SOURCE_DEFAULTS = frozenset({SOURCE_DEFAULT, SOURCE_NO_ACTION})
+
+
+def source_default(tier: QualityTier, reason: str, code: str = SOURCE_DEFAULT) -> tuple[TierVerdict, ...]:
+    """A source's default tier as its verdict (none for high): what lowers an episode from high, said with its code."""
+    return () if QualityTier(tier) is QualityTier.high else (TierVerdict(tier=tier, reason=reason, code=code),)
 
 
 def demote(tier: QualityTier, to: QualityTier) -> QualityTier:

@@ -22,7 +22,8 @@ frame is elsewhere). Stereo (`videos[].is_stereo`, both eyes side by side): the 
 (`adapters.cameras.StereoLeftCamera`), as Ego4D's `CropIfStereo`. The maker's code and figures behind both are in
 adapters/README.md `ego4d`.
 
-No actions or states: embodiment `human_video`, tier `actionless`. raw_id `<video_uid>/<pass>/<index>` with the
+No actions or states: embodiment `human_video`, tier `actionless` (its verdict
+`source_no_action`). raw_id `<video_uid>/<pass>/<index>` with the
 narration's position in its pass's list zero-padded to 5 digits (`annotation_uid` is shared by a whole pass, so it
 cannot name one narration); a merged episode (option `merge_overlapping`, off by default, so windows of neighbouring
 narrations may share frames) is `<video_uid>/<pass>/<first>-<last>` (first and last in time order).

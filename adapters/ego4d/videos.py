@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import av
 from pydantic import Field
@@ -94,6 +94,8 @@ class Window:
 class VideoWindows(SourceAdapter[VideoOptionsT]):
     """An Ego4D source: one episode per window of an annotated video (`window_sec` in its ref's locator, the file
     holding it first in its `paths`)."""
+
+    no_actions: ClassVar[str] = "windows of Ego4D videos: no action or state stream"
 
     @abstractmethod
     def window(self, loc: dict[str, Any], fps: float) -> Window:
@@ -195,7 +197,8 @@ class VideoWindows(SourceAdapter[VideoOptionsT]):
             ref=ref,
             robot_type=None,
             embodiment="human_video",
-            tier=QualityTier.actionless,
+            tier=QualityTier.high,  # lowered by its verdict: the source has no action
+            verdicts=self.no_action_verdicts(),
             native_fps=fps,
             cameras={loc["video_kind"]: camera} if wanted else {},
             language=window.language,

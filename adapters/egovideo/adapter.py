@@ -341,7 +341,8 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
             ref=ref,
             robot_type=None,
             embodiment=self.options.embodiment,
-            tier=QualityTier.actionless,
+            tier=QualityTier.high,  # lowered by its verdict: the source has no action
+            verdicts=self.no_action_verdicts(),
             native_fps=camera.average_rate,
             cameras={CAMERA: camera} if wanted else {},
             language=[Language(text, kind="description", start_s=0.0, end_s=end - start)] if text else [],

@@ -25,7 +25,8 @@ cut the mp4 by its frame times. `start_frame` / `stop_frame` number the released
 (EPIC-55) or 50/s (extension), not the video's rate, so they are only checked: a frame more than
 `frame_tolerance_s` from its timestamp at both rates is a bad row (`metadata["frame_offset_s"]` keeps the gap).
 
-No actions or states: embodiment `human_video`, tier `actionless`. raw_id = `narration_id` (`P01_01_10`); subset =
+No actions or states: embodiment `human_video`, tier `actionless` (its verdict
+`source_no_action`). raw_id = `narration_id` (`P01_01_10`); subset =
 the CSV's split (`train`, `validation`) unless `subset` is given. A bad row is its segment's `AdapterError` naming the
 CSV, its line, the segment and the field.
 """
@@ -285,7 +286,8 @@ class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
             ref=ref,
             robot_type=None,
             embodiment="human_video",
-            tier=QualityTier.actionless,
+            tier=QualityTier.high,  # lowered by its verdict: the source has no action
+            verdicts=self.no_action_verdicts(),
             native_fps=loc["fps"] or camera.average_rate,
             cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
             language=[Language(loc["narration"], kind="narration", start_s=0.0, end_s=stop - start)],

@@ -25,8 +25,9 @@ the subset's `action_encoding` names (from the maker's code, cited there: Bridge
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 
-A dataset in no table is read as natives (embodiment `unknown`, tier low, 10 Hz unless option `control_hz`; finding
-`unknown_subset`), never refused; a row without an end-effector pose says why in `natives_reason` (metadata, notes).
+A dataset in no table is read as natives (embodiment `unknown`, tier low by its verdict `source_default`, 10 Hz
+unless option `control_hz`; finding `unknown_subset`), never refused; a row without an end-effector pose says why in
+`natives_reason` (metadata, notes).
 
 Timestamps are `step / control_hz` (the subset table's rate, with its source), float64 seconds from the episode
 start. Tensors are reshaped from `features.json` and cast back to their declared dtype (TFDS stores float64 as

@@ -18,7 +18,7 @@ from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
 from adapters.oxe.tfrecord import FeatureValue
 from schemas.canonical import Camera
-from schemas.tiers import QualityTier, TierVerdict
+from schemas.tiers import QualityTier, source_default
 
 
 @dataclass
@@ -196,17 +196,15 @@ class EpisodeReader:
             ref=self.ref,
             robot_type=cfg.robot_type,
             embodiment=cfg.embodiment,
-            tier=cfg.tier,
+            tier=QualityTier.high,  # lowered by its verdict where the subset's default is below high
             native_fps=float(cfg.control_hz),
             states=states,
             actions=actions,
             cameras=cameras,
             language=language,
             success=self._success(meta["episode_metadata"]),
-            # where its default came from: a note (its tier is the default, which a job spec's `tier` replaces)
-            verdicts=(TierVerdict.note(f"subset default {cfg.tier}: {cfg.tier_reason}", "source_default"),)
-            if cfg.tier is not QualityTier.high
-            else (),
+            # its subset's default (the table's, or option `tier`) a verdict, so a curator overrules it by its code
+            verdicts=source_default(cfg.tier, f"subset default {cfg.tier}: {cfg.tier_reason}"),
             signals=signals,
             outcomes=outcomes,
             metadata=meta,

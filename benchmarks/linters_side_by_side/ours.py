@@ -11,11 +11,11 @@ import json
 import numpy as np
 
 from benchmarks.linters_side_by_side.cases import CASES, PLANTED_IN, SAMPLE, episodes
+from ingest.canonical.limits import DimLimits
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.copies import copy_check, scale_with_floor
 from ingest.qa.duplicates import near_duplicates
 from ingest.qa.findings import findings
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from tests.realdata import realdata
 

@@ -41,7 +41,7 @@ from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.robots.registry import JOINT_SPACE, Effector, EmbodimentRegistry, default_registry
-from schemas.tiers import TierVerdict, reasons_of
+from schemas.tiers import QualityTier, TierVerdict, reasons_of
 
 NO_CANONICAL_DIMS = "no canonical dims"  # how the note on an episode without a canonical dim begins
 
@@ -103,7 +103,8 @@ def _no_canonical_dims(
     there is nothing at all to write."""
     if reasons and reasons[0].reason.startswith(NO_CANONICAL_DIMS):
         return reasons
-    said = next(iter(reasons), None)
+    # the cause is a note: a verdict that lowers (a source's default, a simulation) keeps its tier and its code
+    said = next((r for r in reasons if r.tier is QualityTier.high), None)
     cause = said.reason if said is not None else next(iter(sig.notes), None) or _no_signal(raw, natives)
     if not natives and not cams:
         what = "no hand signals, no camera, no numeric state or action column"
@@ -114,7 +115,7 @@ def _no_canonical_dims(
     kept = f"{sum(stream_width(s) for _, s in natives)} native dims and {len(cams)} camera(s) kept"
     first = f"{NO_CANONICAL_DIMS} ({kept}): {cause}"  # the cause in its recorder's words, said here once
     code = said.code if said is not None and said.code else "canonical_no_dims"
-    return [TierVerdict.note(first, code), *reasons[1 if said is not None else 0 :]]
+    return [TierVerdict.note(first, code), *(r for r in reasons if r is not said)]
 
 
 def _no_signal(raw: RawEpisode, natives: list[tuple[str, Stream]]) -> str:

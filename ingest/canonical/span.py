@@ -28,13 +28,13 @@ from ingest.canonical.hand_state import (
     untracked_held,
     untracked_zero,
 )
+from ingest.canonical.idle import idle_cut
 from ingest.canonical.joint_columns import NativeLimits
 from ingest.canonical.natives import Natives, grid_natives, partial_windows
 from ingest.canonical.posed import posed_camera
+from ingest.canonical.validity import check_validity
 from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
-from ingest.qa.idle import idle_cut
-from ingest.qa.validity import check_validity
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.corpus import episode_uid
@@ -43,7 +43,7 @@ from schemas.qa import ValidityReport
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import TierVerdict
+from schemas.tiers import QualityTier, TierVerdict, source_default
 from schemas.transform import RigidTransform
 
 
@@ -275,8 +275,8 @@ def _cameras_on_grid(ctx: EpisodeContext, span: Span) -> dict[str, ResampledCame
 
 def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> CanonicalEpisode:
     """Frames [a, b) of the span as an episode (`tag` names it among the raw episode's), its idle ends cut (a cut,
-    like validity's: `ingest.qa.idle.idle_cut`), with its source's default tier, the notes of how it was made, and
-    what the judging step decides its tier on (`Evidence`): canonicalization measures, it never judges."""
+    like validity's: `ingest.canonical.idle.idle_cut`), with its source's default tier, the notes of how it was made,
+    and what the judging step decides its tier on (`Evidence`): canonicalization measures, it never judges."""
     raw, spec, mask, nat, ref = ctx.raw, ctx.spec, span.mask, span.natives, ctx.raw.ref
     assert mask is not None and span.action is not None and span.interp is not None and nat is not None
     assert span.validity is not None
@@ -303,10 +303,15 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         hand_valid=span.tracked[a:b].copy(),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
-        default_tier=raw.tier,
+        default_tier=QualityTier.high,  # every lowering a verdict with its code, the raw episode's default too
         # the adapter's verdicts as it gave them (a simulation lowers its default), then canonicalization's notes
-        # (units read, hands built, cuts: issue 59, notes kept apart from the reasons)
-        verdicts=(*ctx.reasons, *(TierVerdict.note(c, "canonical_cut") for c in cuts)),
+        # (units read, hands built, cuts: issue 59, notes kept apart from the reasons), then a default below high
+        # (an adapter's option `tier`) as its verdict, so a curator overrules it by its code (issue 77)
+        verdicts=(
+            *ctx.reasons,
+            *(TierVerdict.note(c, "canonical_cut") for c in cuts),
+            *source_default(raw.tier, f"source default {raw.tier.value}: its adapter's option `tier`"),
+        ),
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},

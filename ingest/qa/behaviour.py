@@ -12,10 +12,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ingest.canonical.idle import idle_behaviour
+from ingest.canonical.limits import DimLimits
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour
 from ingest.qa.duplicates import fingerprint
-from ingest.qa.idle import idle_behaviour
-from ingest.qa.state import DimLimits, moving_frames, state_behaviour
+from ingest.qa.state import moving_frames, state_behaviour
 from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.qa.validity import runs
+from ingest.canonical.validity import runs
 from schemas.behaviour import BehaviourConfig
 
 THUMB = 32  # samples per side of the grey thumbnail

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.qa.validity import runs
+from ingest.canonical.validity import runs
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import Why
 from schemas.canonical import CANONICAL_FPS

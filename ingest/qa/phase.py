@@ -3,7 +3,8 @@ episode, its findings added as verdicts (`findings.route`, value and threshold) 
 rejects the episode.
 
 1. `assess_arrays` before the writer: the checks of the canonical state and the natives (`measure_arrays`). Idle ends
-   beyond `idle_keep_s` are cut by canonicalization before (`ingest.qa.idle.idle_cut`), the cut recorded as a note.
+   beyond `idle_keep_s` are cut by canonicalization before (`ingest.canonical.idle.idle_cut`), the cut recorded as a
+   note.
 2. `FrameTap.add` keeps a 32x32 grey thumbnail of each frame the writer encodes; `assess_cameras` measures them.
 
 Dead dims are measured here but not routed: whether a dim "in use" is dead needs the dataset (a planar robot's height
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ingest.canonical.limits import DimLimits, _in_use, canonical_limits
 from ingest.episode import CameraChecks, CanonicalEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
@@ -23,10 +25,9 @@ from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnai
 from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
-from ingest.qa.limits import canonical_limits
 from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
-from ingest.qa.state import DimLimits, _in_use, moving_frames
+from ingest.qa.state import moving_frames
 from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained, Why

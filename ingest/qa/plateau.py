@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.canonical.validity import runs
 from ingest.qa.explain import explain_all, explain_hold
 from ingest.qa.signals import Channel
-from ingest.qa.validity import runs
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import Explained, Why
 from schemas.canonical import CANONICAL_FPS

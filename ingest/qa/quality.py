@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from ingest.qa.validity import fill_nonfinite, window_spread
+from ingest.canonical.validity import fill_nonfinite, window_spread
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims, present_hands
 from schemas.canonicalize import QualityConfig
 from schemas.qa import ValidityReport, Verdict

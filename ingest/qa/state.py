@@ -15,43 +15,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from ingest.qa.validity import dilate_pairs, runs
+from ingest.canonical.limits import DimLimits, _finite_span, _in_use
+from ingest.canonical.validity import dilate_pairs, runs
 from schemas.behaviour import BehaviourConfig
-
-Unit = Literal["rad", "m", "other"]
-
-
-@dataclass(frozen=True)
-class DimLimits:
-    """Per-dim limits and units of one stream."""
-
-    lower: np.ndarray  # (D,)
-    upper: np.ndarray  # (D,)
-    units: tuple[Unit, ...]
-    rest: np.ndarray | None = None  # (D,) bool: grippers and fingers, whose normal state is resting at a range end
-
-    @classmethod
-    def observed(
-        cls, values: np.ndarray, units: tuple[Unit, ...] | None = None, rest: np.ndarray | None = None
-    ) -> DimLimits:
-        """Limits from observed values, e.g. a dataset's stats min/max over every episode (NaN ignored)."""
-        v = np.asarray(values, np.float64)
-        with np.errstate(invalid="ignore"):
-            lo, hi = np.nanmin(v, axis=0), np.nanmax(v, axis=0)
-        return cls(lo, hi, units or ("other",) * v.shape[1], rest)
-
-    @property
-    def resting(self) -> np.ndarray:
-        return np.zeros(len(self.lower), bool) if self.rest is None else np.asarray(self.rest, bool)
-
-    @property
-    def span(self) -> np.ndarray:
-        """upper - lower; 0 for a dim that never moves in the dataset, inf for an unbounded one."""
-        return self.upper - self.lower
 
 
 @dataclass(frozen=True)
@@ -82,19 +51,10 @@ def moving_frames(values: np.ndarray, limits: DimLimits, tolerance: float) -> np
     return dilate_pairs(step.any(axis=1), len(v))
 
 
-def _in_use(limits: DimLimits) -> np.ndarray:
-    return np.isfinite(limits.lower) & np.isfinite(limits.upper) & (limits.span > 0) | ~np.isfinite(limits.span)
-
-
 def min_move(limits: DimLimits, config: BehaviourConfig) -> np.ndarray:
     """Per dim, the smallest range that counts as motion in its unit (a stats range of a barely used dim is tiny)."""
     units = np.array(limits.units)
     return np.where(units == "rad", config.min_move_rad, np.where(units == "m", config.min_move_m, 0.0))
-
-
-def _finite_span(limits: DimLimits) -> np.ndarray:
-    """Spans with unbounded dims (continuous joints) given a turn, 2 pi."""
-    return np.where(np.isfinite(limits.span), limits.span, 2 * np.pi)
 
 
 def frozen_rows(values: np.ndarray) -> tuple[int, int | None]:
@@ -131,7 +91,7 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
     finite = np.isfinite(v)
     nonfinite = int(n * d - finite.sum())
     if nonfinite:  # a NaN frame is counted, then held from the previous finite value so the rest still measures
-        from ingest.qa.validity import fill_nonfinite
+        from ingest.canonical.validity import fill_nonfinite
 
         v = fill_nonfinite(v)
         v = np.where(np.isfinite(v), v, 0.0)

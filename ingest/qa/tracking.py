@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.qa.state import DimLimits, _finite_span, _in_use, min_move
+from ingest.canonical.limits import DimLimits, _finite_span, _in_use
+from ingest.qa.state import min_move
 from schemas.behaviour import BehaviourConfig
 
 

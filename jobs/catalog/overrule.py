@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.behaviour_record import Why
-from schemas.tiers import QualityTier, TierVerdict, tier_of
+from schemas.tiers import SOURCE_DEFAULTS, QualityTier, TierVerdict, tier_of
 
 # the columns the selection reads to compute a tier again (none in a catalog built before issue 69)
 VERDICT_COLUMNS = ("default_tier", "tier_codes", "tier_levels")
@@ -31,13 +31,15 @@ def verdict_columns(columns: list[str]) -> str:
 
 def known_codes() -> frozenset[str]:
     """The finding codes this version gives: ingest's behaviour bounds (`ingest.qa.findings`: its tables, and the three
-    it writes out in `findings`, `_glitch` and `_plateau`) and the verdict step's (`ingest.qa.corpus.STEP_CODES`)."""
+    it writes out in `findings`, `_glitch` and `_plateau`), the verdict step's (`ingest.qa.corpus.STEP_CODES`) and a
+    source's default (`schemas.tiers.SOURCE_DEFAULTS`)."""
     from ingest.qa.corpus import STEP_CODES  # numpy and the copy search: only when a code is named
     from ingest.qa.findings import BOUNDS, IDLE_BOUNDS, LAST_BOUNDS
 
     tables = {row[0] for row in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS)}
     explained = {f"qa_explained_{why}" for why in get_args(Why)}  # the notes of holds the robot's signals explain
-    return frozenset(tables | explained | {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES})
+    given = {"qa_tracking_corr", "qa_glitch_value", "qa_plateau_fraction", *STEP_CODES, *SOURCE_DEFAULTS}
+    return frozenset(tables | explained | given)
 
 
 def overruled_tier(default: str, codes: list[str], levels: list[str], overruled: set[str]) -> QualityTier:

@@ -41,6 +41,7 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
+from schemas.tiers import SOURCE_DEFAULTS, QualityTier, source_default
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
 MEMORY_LIMIT = "MemoryLimit"  # the error class of a raw episode whose task reached its memory limit
@@ -97,14 +98,18 @@ class Attempt:
         return self.task.source.name
 
     def read(self) -> RawEpisode:
-        """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default tier: a default,
-        which the judging step's verdicts still lower (a tier no episode of the source can keep is refused with the
-        spec)."""
+        """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default (its verdicts
+        `source_default`, `source_no_action`) with a verdict of its own, which the judging step's verdicts still lower
+        and a curator overrules by its code (a tier no episode of the source can keep is refused with the spec)."""
         source = self.task.source
         raw = get_adapter(source.adapter, source.options, source.storage).read(self.task.ref)
         if isinstance(source.robot, RobotSpec):  # a robot the spec declares: its episodes are named after it
             raw = as_declared(raw, source.robot.name, source.robot)
-        return raw if source.tier is None else replace(raw, tier=source.tier)
+        if source.tier is None:
+            return raw
+        kept = tuple(v for v in raw.verdicts if v.code not in SOURCE_DEFAULTS)
+        said = source_default(source.tier, f"source default {source.tier.value}: the job spec's `tier`")
+        return replace(raw, tier=QualityTier.high, verdicts=(*kept, *said))
 
     def write(self, judged: Judged) -> Encoded:
         """Each episode staged in its dataset under the task's deadline, its camera frames measured as encoded."""

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from adapters.storage.corpus import Corpus
+from ingest.canonical.limits import canonical_limits
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.settled import settled_datasets
@@ -43,7 +44,6 @@ from ingest.qa.corpus import (
     unjudged_verdict,
     verify,
 )
-from ingest.qa.limits import canonical_limits
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import ray_session
 from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport

@@ -21,7 +21,7 @@ from adapters.synthetic.video import synthetic_frame
 from jobs.spec import SpecError, load_spec
 from schemas.canonical import Camera
 from schemas.narration import parse_narration
-from schemas.tiers import QualityTier
+from schemas.tiers import SOURCE_NO_ACTION, QualityTier, tier_of
 from tests.adapters.ego4d.conftest import BOTH, check_frames, narration_of, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
 
@@ -78,7 +78,12 @@ def test_read_gives_window_frames_narration_and_actionless_defaults(corpus: Ego4
         video = corpus.video(ref.locator["video_uid"])
         written = narration_of(video, ref)
         start, end = raw.metadata["window_sec"]
-        assert (raw.embodiment, raw.tier, raw.native_fps) == ("human_video", QualityTier.actionless, 30.0)
+        assert (raw.embodiment, tier_of(raw.tier, raw.verdicts), raw.native_fps) == (
+            "human_video",
+            QualityTier.actionless,
+            30.0,
+        )
+        assert [v.code for v in raw.verdicts] == [SOURCE_NO_ACTION]  # a verdict, overruled by its code
         assert not raw.states and not raw.actions and not raw.has_action
         (narration,) = [lang for lang in raw.language if lang.kind == "narration"]
         assert narration.text == written["narration_text"]  # raw text, #C / #unsure kept

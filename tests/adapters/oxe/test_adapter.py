@@ -17,7 +17,7 @@ from adapters.registry import get_adapter
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
 from schemas.canonical import Camera
 from schemas.robots.registry import default_registry
-from schemas.tiers import QualityTier
+from schemas.tiers import SOURCE_DEFAULT, QualityTier, tier_of
 from tests.fixtures.rlds import add_mirror_split, break_framing
 
 
@@ -46,7 +46,11 @@ def _check_episode(a: OXEAdapter, ref: EpisodeRef, wb: WrittenBuilder, frames_ch
     cfg = wb.subset
     ep = a.read(ref)
     t = np.arange(w.num_steps) / cfg.control_hz
-    assert ep.native_fps == cfg.control_hz and ep.embodiment == cfg.embodiment and ep.tier == cfg.tier
+    assert (
+        ep.native_fps == cfg.control_hz
+        and ep.embodiment == cfg.embodiment
+        and tier_of(ep.tier, ep.verdicts) == cfg.tier
+    )
     assert ep.robot_type == cfg.robot_type and ep.embodiment in default_registry()
     for key, arr in w.tensors.items():
         if key in ("reward", "discount"):
@@ -149,7 +153,8 @@ def test_kuka_zlib_success_and_low_tier(tmp_path: Path) -> None:
     a = _adapter()
     eps = [a.read(r) for r in a.discover(tmp_path)]
     assert [e.success for e in eps] == [True, True, False]  # writer: index % 3 != 2
-    assert all(e.tier is QualityTier.low and e.verdicts and "QT-Opt" in e.verdicts[0].reason for e in eps)
+    assert all(tier_of(e.tier, e.verdicts) is QualityTier.low and "QT-Opt" in e.verdicts[0].reason for e in eps)
+    assert all(e.tier is QualityTier.high and e.verdicts[0].code == SOURCE_DEFAULT for e in eps)  # overrulable
     features = json.loads((tmp_path / "kuka/1.0.0/features.json").read_text())
     obs = features["featuresDict"]["features"]["steps"]["sequence"]["feature"]["featuresDict"]["features"]
     pose = obs["observation"]["featuresDict"]["features"]["clip_function_input/base_pose_tool_reached"]
@@ -278,7 +283,8 @@ def test_unknown_dataset_is_read_as_natives_by_default(tmp_path: Path) -> None:
     [said] = [f for f in a.findings() if f.code == "unknown_subset"]
     assert said.subset == "my_franka_set" and "read as natives" in said.message and "10 Hz" in said.message
     ep = a.read(ref)
-    assert (ep.native_fps, ep.embodiment, ep.tier) == (10.0, "unknown", QualityTier.low) and ep.verdicts
+    assert (ep.native_fps, ep.embodiment, tier_of(ep.tier, ep.verdicts)) == (10.0, "unknown", QualityTier.low)
+    assert [v.code for v in ep.verdicts] == [SOURCE_DEFAULT] and "not in the OXE subset table" in ep.verdicts[0].reason
     assert "not in the OXE subset table" in ep.metadata["natives_reason"]
     assert ep.hands is not None and not ep.hands.hands[1].has_wrist
     assert any("not in the OXE subset table" in n for n in ep.hands.notes)

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 
-from ingest.qa.state import DimLimits
+from ingest.canonical.limits import DimLimits
 from tests.fixtures.behaviour_defects import Episode
 from tests.realdata import realdata
 

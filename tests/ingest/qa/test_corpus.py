@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ingest.canonical.limits import DimLimits
 from ingest.qa.corpus import (
     Judged,
     Signals,
@@ -19,7 +20,6 @@ from ingest.qa.corpus import (
 )
 from ingest.qa.dataset import behaviour_messages, behaviour_summary
 from ingest.qa.duplicates import fingerprint
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
 from schemas.tiers import QualityTier

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.duplicates_real import COPIES, GR00T, episodes, grid
+from ingest.canonical.limits import DimLimits
 from ingest.qa.duplicates import fingerprint, level_tokens, minhash, near_duplicates, similarity
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from tests.realdata import realdata
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.canonical.validity import check_validity
 from ingest.qa.quality import assess_quality, motion_signals
-from ingest.qa.validity import check_validity
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import QualityConfig, ValidityConfig
 from schemas.qa import ValidityReport

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ingest.canonical.limits import DimLimits
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.findings import findings
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from tests.realdata import realdata
 

@@ -9,10 +9,10 @@ import functools
 import numpy as np
 
 import adapters
+from ingest.canonical.limits import DimLimits
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
 from ingest.qa.findings import findings
-from ingest.qa.state import DimLimits
 from schemas.behaviour import BehaviourConfig
 from tests.realdata import realdata
 

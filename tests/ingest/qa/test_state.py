@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.qa.state import DimLimits, frozen_rows, state_behaviour
+from ingest.canonical.limits import DimLimits
+from ingest.qa.state import frozen_rows, state_behaviour
 from schemas.behaviour import BehaviourConfig
 
 CFG = BehaviourConfig()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.qa.state import DimLimits
+from ingest.canonical.limits import DimLimits
 from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
 

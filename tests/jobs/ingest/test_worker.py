@@ -241,3 +241,22 @@ def test_the_file_opened_last_stays_named_until_the_attempt_ends(tmp_path: Path)
     list(worker.run_steps(run, (("read", opens), ("write", decodes)), note=note))
     assert seen == [str(root / "episode.mp4")]
     assert not note.exists()
+
+
+@pytest.mark.parametrize("tier", ["high", "low", "actionless"])
+def test_a_spec_tier_replaces_the_adapters_default_with_a_verdict_of_its_own(tmp_path: Path, tier: str) -> None:
+    """Issue 77: a source's default is a verdict (the real Bridge set read as a dataset in no OXE table: its
+    `source_default` low). A job spec's `tier` still replaces it, as it replaced the default before (high raises it,
+    so the tier is what it was), and is itself a verdict of that code, so a curator overrules it as any other."""
+    from tests.jobs.catalog.test_source_verdicts import _unknown_bridge
+
+    root = _unknown_bridge(tmp_path)
+    source = {"name": "oxe", "adapter": "oxe", "root": str(root), "tier": tier}
+    spec = JobSpec.model_validate({"output": str(tmp_path / "out"), "sources": [source]})
+    items, bad = discover(spec)
+    assert not bad and items
+    raw = worker.Attempt(EpisodeTask(items[0], TaskSettings.of(spec)), []).read()
+    assert raw.tier == "high"
+    said = [(v.code, v.tier.value) for v in raw.verdicts]
+    assert said == ([] if tier == "high" else [("source_default", tier)])
+    assert all("the job spec's `tier`" in v.reason for v in raw.verdicts)

@@ -7,8 +7,8 @@ import numpy as np
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.qa.idle import episode_idle, idle_behaviour
-from ingest.qa.state import DimLimits
+from ingest.canonical.idle import episode_idle, idle_behaviour
+from ingest.canonical.limits import DimLimits
 from ingest.steps import prepared
 from schemas.behaviour import BehaviourConfig
 from schemas.tiers import QualityTier

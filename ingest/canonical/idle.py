@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.qa.limits import canonical_limits
-from ingest.qa.state import DimLimits, _finite_span, _in_use
+from ingest.canonical.limits import DimLimits, _finite_span, _in_use, canonical_limits
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import Workspace

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.qa.limits import canonical_limits
+from ingest.canonical.limits import canonical_limits
 from ingest.qa.state import state_behaviour
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.qa.validity import CHECKS, check_validity, runs
+from ingest.canonical.validity import CHECKS, check_validity, runs
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_block, hand_dims
 from schemas.canonicalize import KinematicLimits, ValidityConfig, Workspace
 from schemas.qa import ValidityReport
