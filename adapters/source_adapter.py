@@ -88,6 +88,17 @@ class SourceAdapter(ABC, Generic[OptionsT]):
             self._noted.append(found)
         return found
 
+    def note_too_short(self, root: Path | str, skipped: list[tuple[str, float]], bound: float, option: str) -> None:
+        """Name the episodes discovery skipped as shorter than the option `option` (`bound` seconds), never silently:
+        one finding with every skipped episode and its length (the shortest first in the message)."""
+        if not skipped:
+            return
+        shown = ", ".join(f"{rid} ({length:.3g} s)" for rid, length in sorted(skipped, key=lambda x: x[1])[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        msg = f"{len(skipped)} episodes shorter than {option} ({bound:g} s) skipped: {shown}{more}"
+        msg += f"; lower {option} to read them"
+        self.note("too_short", msg, root=root, episodes=[rid for rid, _ in skipped])
+
     def findings(self) -> list[SourceFinding]:
         """What discovery learned about the source as a whole, once `discover` has been iterated: the findings it
         noted, in the order noted. An adapter that keeps them elsewhere (a dataset's quirks) overrides this."""

@@ -105,8 +105,11 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
         layout = self.options.layout
         if layout == "auto":
             layout = "webdataset" if shards else "folder"
+        self._short: list[tuple[str, float]] = []  # windows under min_duration_s: named, never dropped silently
         refs = self._shard_refs(root, shards, captions) if layout == "webdataset" else self._folder_refs(root, captions)
-        return sorted(refs, key=lambda r: r.sort_key)
+        out = sorted(refs, key=lambda r: r.sort_key)
+        self.note_too_short(root, self._short, self.options.min_duration_s, "min_duration_s")
+        return out
 
     def _captions(self, root: Location) -> dict[str, str]:
         path = self.inside(root, root / str(self.options.captions_file), field="captions_file")
@@ -271,9 +274,10 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
             yield self.new_ref(raw_id, paths, error=e)
             return
         for k, (start, end) in enumerate(windows):
-            if end - start < self.options.min_duration_s:
-                continue
             rid = f"{raw_id}/clip{k:04d}" if self.options.clip_s and len(windows) > 1 else raw_id
+            if end - start < self.options.min_duration_s:
+                self._short.append((rid, end - start))
+                continue
             locator = {
                 **loc,
                 "window_sec": [start, end],

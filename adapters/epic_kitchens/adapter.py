@@ -118,12 +118,14 @@ class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
         info = self._video_info(info_file) if info_file else {}
         videos: dict[str, _Video] = {}
         refs = []
+        self._short: list[tuple[str, float]] = []  # segments under min_duration_s: named, never dropped silently
         for csv_file in files:
             subset = self.options.subset or csv_file.stem.removeprefix("EPIC_100_")  # EPIC_100_train.csv -> train
             for line, row in self._rows(csv_file):
                 ref = self._row_ref(root, csv_file, subset, line, row, info, videos)
                 if ref is not None:
                     refs.append(ref)
+        self.note_too_short(root, self._short, self.options.min_duration_s, "min_duration_s")
         return sorted(refs, key=lambda r: r.sort_key)
 
     def _find(self, root: Location, name: str) -> Location | None:
@@ -167,6 +169,7 @@ class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
         except AdapterError as e:
             return self.new_ref(raw_id, paths, subset=subset, error=e)
         if seg["stop_s"] - seg["start_s"] < self.options.min_duration_s:
+            self._short.append((raw_id, seg["stop_s"] - seg["start_s"]))
             return None
         locator = {
             **seg,

@@ -147,7 +147,14 @@ def test_folder_with_ssv2_labels_csv_captions_and_fixed_clips(tmp_path: Path) ->
     raw = clipped.read(refs[1])
     first = next(iter(raw.cameras["video"].frames()))[1]
     assert psnr(first, synthetic_frame(fx.height, fx.width, 24, fx.clips[0].seed)) > 30  # 0.8 s at 30 fps
-    assert len(list(get_adapter("ego_video", {"clip_s": 0.8, "min_duration_s": 0.6}).discover(fx.root))) == 4
+    shorter = get_adapter("ego_video", {"clip_s": 0.8, "min_duration_s": 0.6})
+    kept = list(shorter.discover(fx.root))
+    assert len(kept) == 4
+    # every window skipped as too short is named in a finding, never dropped silently
+    [short] = [f for f in shorter.findings() if f.code == "too_short"]
+    windows = {r.raw_id for r in refs}
+    assert set(short.episodes) == windows - {r.raw_id for r in kept} and short.episodes
+    assert "min_duration_s (0.6 s)" in short.message
 
 
 def test_options_are_validated() -> None:

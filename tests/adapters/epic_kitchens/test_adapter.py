@@ -94,6 +94,8 @@ def test_min_duration_and_max_episodes(corpus: EpicFixture) -> None:
     kept = [r for r in longer.discover(corpus.root) if r.error is None]
     assert 0 < len(kept) < len(corpus.good)
     assert all(r.locator["stop_s"] - r.locator["start_s"] >= spans[len(spans) // 2] for r in kept)
+    [short] = [f for f in longer.findings() if f.code == "too_short"]  # named, never dropped silently
+    assert len(short.episodes) == len(corpus.good) - len(kept) and "min_duration_s" in short.message
     assert len(list(get_adapter("epic_kitchens", {"max_episodes": 2}).discover(corpus.root))) == 2
 
 
