@@ -21,16 +21,14 @@ from ingest.progress import Progress
 from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
-from jobs.report import curation
+from jobs.report import curation, strips
 from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
-    DatasetView,
+    CorpusMasks,
+    corpus_masks,
     coverage_by_source,
     durations_by_source,
-    frame_strip,
     hours_by_source_tier,
-    load_datasets,
-    mask_coverage,
     qa_by_dataset,
     quarantine_reasons,
     require_catalog,
@@ -52,11 +50,10 @@ from jobs.report.plots import (
     qa_figure,
     quarantine_figure,
     source_findings_figure,
-    strip_figure,
     trajectories_figure,
 )
 
-Builder = Callable[[Path, list[DatasetView]], str]
+Builder = Callable[[Path, CorpusMasks], str]
 SECTIONS: list[tuple[str, str]] = []  # (key, title) in page order, filled by `section`
 BUILDERS: dict[str, Builder] = {}
 
@@ -89,7 +86,7 @@ class Section:
 
 
 @section("losses", "What the corpus lost, biggest first")
-def _losses(root: Path, _: list[DatasetView], links: EpisodeLinks) -> str:
+def _losses(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
     totals = losses.loss_totals(root)
     if not totals:
         return '<p class="note">nothing lost: no episode quarantined, demoted, without action or without hands</p>'
@@ -118,7 +115,7 @@ def _example(row: dict[str, object], links: EpisodeLinks) -> Markup:
 
 
 @section("hours", "Hours by source × tier")
-def _hours(root: Path, _: list[DatasetView]) -> str:
+def _hours(root: Path, _: CorpusMasks) -> str:
     rows = hours_by_source_tier(root)
     table = _table(
         ["source", "tier", "episodes", "hours"],
@@ -128,7 +125,7 @@ def _hours(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("counts", "Episodes per source and dataset: written, lost, quarantined")
-def _counts(root: Path, _: list[DatasetView]) -> str:
+def _counts(root: Path, _: CorpusMasks) -> str:
     rows = curation.counts_by_dataset(root)
     head = ["source", "dataset", *(k.replace("_", " ") for k in curation.COUNTED)]
     table = _table(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows])
@@ -140,12 +137,12 @@ def _counts(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("lengths", "Episode lengths per source")
-def _lengths(root: Path, _: list[DatasetView]) -> str:
+def _lengths(root: Path, _: CorpusMasks) -> str:
     return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
 
 
 @section("source_findings", "What the sources could not give")
-def _source_findings(root: Path, _: list[DatasetView]) -> str:
+def _source_findings(root: Path, _: CorpusMasks) -> str:
     rows = source_findings(root)
     table = _table(
         ["source", "dataset", "severity", "finding", "message", "source root"],
@@ -161,37 +158,27 @@ def _source_findings(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("masks", "Action-mask coverage per embodiment")
-def _masks(_: Path, datasets: list[DatasetView]) -> str:
+def _masks(_: Path, scan: CorpusMasks) -> str:
     caption = (
         "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
         "(L/R hand: wrist position, rotation 6D, gripper, fingertips)."
     )
-    return _figure(png_data_uri(mask_figure(mask_coverage(datasets))), "action mask coverage", caption)
+    return _figure(png_data_uri(mask_figure(scan.coverage)), "action mask coverage", caption)
 
 
 @section("frames", "Sampled frames per dataset")
-def _frames(_: Path, datasets: list[DatasetView]) -> str:
-    parts = []
-    with closing(Progress(len(datasets), "report frames", unit="dataset")) as bar:
-        for ds in datasets:
-            strip = frame_strip(ds)
-            bar.update(1)
-            if strip is None:
-                parts.append(f'<p class="note">{_e(ds.name)}: no video or no episode</p>')
-                continue
-            caption = f"{ds.name}, episode {strip.episode}, {strip.camera}" + (f" — {strip.note}" if strip.note else "")
-            parts.append(_figure(png_data_uri(strip_figure(strip)), f"frames of {ds.name}", caption))
-    return "".join(parts)
+def _frames(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
+    return strips.frames_html(root, links.corpus)
 
 
 @section("trajectories", "Canonical wrist trajectories")
-def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
+def _trajectories(_: Path, scan: CorpusMasks) -> str:
     caption = "Wrist positions of the canonical state (o: start, x: end), in each dataset's canonical frame."
-    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(datasets))), "wrist trajectories", caption)
+    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(scan.wrists))), "wrist trajectories", caption)
 
 
 @section("qa", "Geometry QA per dataset")
-def _qa(root: Path, _: list[DatasetView]) -> str:
+def _qa(root: Path, _: CorpusMasks) -> str:
     view = qa_by_dataset(root)
     failed = [
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
@@ -208,7 +195,7 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("behaviour", "Behaviour QA per dataset")
-def _behaviour(root: Path, _: list[DatasetView]) -> str:
+def _behaviour(root: Path, _: CorpusMasks) -> str:
     view = behaviour_by_dataset(root)
     found = [
         [b.dataset, code, "" if tier is None else tier.value, msg]
@@ -232,7 +219,7 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("curated", "Manifests and exports made from the corpus")
-def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> str:
+def _curated(root: Path, _: CorpusMasks, exports: Sequence[Path] = ()) -> str:
     found = curation.manifests(root)
     if found:
         rows = [
@@ -262,10 +249,9 @@ def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> 
 
 
 @section("episodes", "Every episode, flagged ones first")
-def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> str:
-    rows = curation.episode_rows(root)
-    parts = curation.flagged_pairs(rows, datasets, lambda uid: links.link(uid, "its page"))
-    shown = rows[: curation.MAX_EPISODE_ROWS]
+def _episodes(root: Path, scan: CorpusMasks, links: EpisodeLinks) -> str:
+    shown = curation.episode_rows(root, curation.MAX_EPISODE_ROWS)
+    parts = curation.flagged_pairs(root, shown, lambda uid: links.link(uid, "its page"))
     table = _table(
         ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
@@ -282,7 +268,7 @@ def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> s
             for r in shown
         ],
     )
-    more = len(rows) - len(shown)
+    more = scan.episodes - len(shown)
     note = f'<p class="note">{more} more episodes: `eidata query ROOT "SELECT * FROM episodes"`</p>' if more else ""
     quarantined = curation.quarantined_rows(root, curation.MAX_EPISODE_ROWS)
     q = (
@@ -308,7 +294,7 @@ def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> s
 
 
 @section("coverage", "Latents and caption coverage")
-def _coverage(root: Path, _: list[DatasetView]) -> str:
+def _coverage(root: Path, _: CorpusMasks) -> str:
     rows = coverage_by_source(root)
     table = _table(
         ["source", "episodes", "latents ready", "caption ready"],
@@ -352,18 +338,22 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    datasets = load_datasets(root)
+    scan = corpus_masks(root)  # every dataset's episodes.jsonl streamed once
     links = links or named_episodes(root, str(root))
-    extra = {"curated": {"exports": exports}, "losses": {"links": links}, "episodes": {"links": links}}
+    extra = {
+        "curated": {"exports": exports},
+        "losses": {"links": links},
+        "episodes": {"links": links},
+        "frames": {"links": links},
+    }
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            sections.append(Section(key, title, BUILDERS[key](root, datasets, **extra.get(key, {}))))
+            sections.append(Section(key, title, BUILDERS[key](root, scan, **extra.get(key, {}))))
             bar.update(1)
-    episodes = sum(len(d.episodes) for d in datasets)
     lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (
-        f"lost: {lost}; {len(datasets)} datasets, {episodes} episodes written; "
+        f"lost: {lost}; {scan.datasets} datasets, {scan.episodes} episodes written; "
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )
