@@ -22,7 +22,7 @@ from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_o
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report import curation, strips
-from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
+from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
     CorpusMasks,
     corpus_masks,
@@ -37,6 +37,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
+from jobs.report.families import MAX_FIGURE_ROWS, figure_rows
 from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
@@ -191,7 +192,10 @@ def _qa(root: Path, _: CorpusMasks) -> str:
         "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
         f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
     )
-    return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
+    rows = figure_rows(root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
+    drawn = [s for s in view.summaries if s.dataset in set(rows)]
+    caption += _rows_said(len(drawn), len(view.summaries))
+    return verdict + _figure(png_data_uri(qa_figure(drawn, view.config)), "geometry QA", caption) + overview
 
 
 @section("behaviour", "Behaviour QA per dataset")
@@ -215,7 +219,20 @@ def _behaviour(root: Path, _: CorpusMasks) -> str:
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
         "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
     )
-    return verdict + _figure(png_data_uri(behaviour_figure(view)), "behaviour QA", caption) + overview
+    rows = figure_rows(root, [b.dataset for b in view.datasets], {row[0] for row in found})
+    drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in set(rows)], view.catalog_findings)
+    caption += _rows_said(len(drawn.datasets), len(view.datasets))
+    return verdict + _figure(png_data_uri(behaviour_figure(drawn)), "behaviour QA", caption) + overview
+
+
+def _rows_said(drawn: int, datasets: int) -> str:
+    """A per-dataset figure's caption: how many of the datasets it draws when it leaves some out."""
+    if drawn == datasets:
+        return ""
+    return (
+        f" {drawn} of the {datasets} datasets drawn (at most {MAX_FIGURE_ROWS}): those with a finding first, then "
+        "one per family of source and embodiment in turn; the table below gives every dataset's measures."
+    )
 
 
 @section("curated", "Manifests and exports made from the corpus")

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from jobs.catalog.query import run_query
 from jobs.report.data import Strip, dataset_view, frame_strip
+from jobs.report.families import Family, chosen, families
 from jobs.report.markup import Markup, escape, figure, table
 from schemas.canonical import BONES
 from schemas.corpus import DATASETS_DIR
@@ -31,46 +30,6 @@ MAX_STRIPS = 24  # strips drawn in all, one per family first
 STRIP_HEIGHT = 160  # pixels of a frame in the strip
 GAP = 4  # pixels between frames
 HAND_RGB = ((28, 126, 214), (232, 89, 12))  # left, right (plots.HAND_COLORS)
-
-FAMILIES_SQL = """SELECT dataset, any_value(source) AS source, any_value(embodiment) AS embodiment,
-                         bool_or(len(cameras) > 0) AS video, count(*) AS episodes
-                  FROM episodes GROUP BY dataset ORDER BY dataset"""
-
-
-@dataclass
-class Family:
-    """Datasets of one source and embodiment, in name order; those whose episodes have no camera apart."""
-
-    source: str
-    embodiment: str
-    datasets: list[str] = field(default_factory=list)  # with a video
-    no_video: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.source} · {self.embodiment}"
-
-
-def families(root: Path) -> list[Family]:
-    """The catalog's datasets grouped by (source, embodiment), in the order of each family's first dataset."""
-    out: dict[tuple[str, str], Family] = {}
-    for r in run_query(root, FAMILIES_SQL).to_pylist():
-        fam = out.setdefault((r["source"], r["embodiment"]), Family(r["source"], r["embodiment"]))
-        (fam.datasets if r["video"] else fam.no_video).append(r["dataset"])
-    return list(out.values())
-
-
-def chosen(found: list[Family], cap: int | None = None) -> list[str]:
-    """At most `cap` (None: `MAX_STRIPS`) datasets with a video, taken in turn from each family (its first, then its
-    second, ...)."""
-    cap = MAX_STRIPS if cap is None else cap
-    picked: list[str] = []
-    depth = 0
-    while len(picked) < cap and any(depth < len(f.datasets) for f in found):
-        picked += [f.datasets[depth] for f in found if depth < len(f.datasets)][: cap - len(picked)]
-        depth += 1
-    return sorted(picked)
-
 
 # -- one strip as one image ---------------------------------------------------------------------------------------
 
@@ -161,7 +120,7 @@ def frames_html(root: Path, corpus: str) -> str:
     """The section's body: the chosen datasets' strips, then per family what was drawn and every dataset that was
     not, named, with the command that shows one of its episodes."""
     found = families(root)
-    drawn = chosen(found)
+    drawn = chosen(found, MAX_STRIPS)
     parts = []
     for name in drawn:
         strip = frame_strip(dataset_view(root, name, first=1))

@@ -13,7 +13,7 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.report import strips
 from jobs.report.data import Strip
-from jobs.report.strips import HAND_RGB, Family, chosen, frames_html, strip_image
+from jobs.report.strips import HAND_RGB, frames_html, strip_image
 from tests.fixtures.corpus import episode, write_dataset
 
 
@@ -33,17 +33,6 @@ def test_projected_keypoints_are_drawn_on_their_frame() -> None:
     pts = projected[1] * 2
     near = np.min(np.hypot(first[:, 1, None] - pts[None, :, 0], first[:, 0, None] - pts[None, :, 1]), axis=1)
     assert near.max() < 4
-
-
-def test_the_cap_takes_one_dataset_of_each_family_first() -> None:
-    a = Family("oxe", "widowx", [f"datasets/oxe/b{k:02d}" for k in range(30)])
-    b = Family("g1", "unitree", ["datasets/g1/x", "datasets/g1/y"], ["datasets/g1/novideo"])
-    c = Family("ego", "human", ["datasets/ego/z"])
-    picked = chosen([a, b, c], cap=5)
-    assert picked == sorted(
-        ["datasets/oxe/b00", "datasets/g1/x", "datasets/ego/z", "datasets/oxe/b01", "datasets/g1/y"]
-    )
-    assert chosen([a, b, c], cap=100) == sorted(a.datasets + b.datasets + c.datasets)  # under the cap: every one
 
 
 def test_a_corpus_past_the_cap_draws_the_cap_and_names_every_other_dataset(tmp_path: Path, monkeypatch) -> None:
