@@ -6,12 +6,13 @@ datasets, read one dataset or one episode at a time.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.location import readable
@@ -64,6 +65,17 @@ def require_catalog(root: Path) -> None:
 def sql_text(text: str) -> str:
     """`text` as an SQL string literal (a dataset or an episode_uid in a WHERE)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def dataset_slices(rows: pa.Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(dataset, its rows as dicts) of catalog `rows` sorted by `dataset`, one dataset's rows made Python objects at a
+    time: 100k episodes' QA columns as dicts at once passed the report's memory limit."""
+    names = rows.column("dataset").to_pylist() if rows.num_rows else []
+    start = 0
+    for k in range(1, len(names) + 1):
+        if k == len(names) or names[k] != names[start]:
+            yield names[start], rows.slice(start, k - start).to_pylist()
+            start = k
 
 
 def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
@@ -339,12 +351,14 @@ def qa_by_dataset(root: Path) -> QAView:
     thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
     out."""
     config, _ = corpus_thresholds(root)
-    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n.startswith(CATALOG_PREFIX)]
+    fields = {CATALOG_PREFIX + f for f in QARecord.model_fields}  # its own columns: the behaviour ones are not read
+    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n in fields]
     if not cols:  # a catalog built before QA existed
         return QAView(config, [], {})
     rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")
-    by_dataset: dict[str, list[QARecord | None]] = {}
-    for row in rows.to_pylist():
-        by_dataset.setdefault(row["dataset"], []).append(record_from_columns(row, QARecord))
-    summaries = [s for name, recs in by_dataset.items() if (s := geometry_summary(name, recs)) is not None]
+    summaries = [
+        s
+        for name, part in dataset_slices(rows)
+        if (s := geometry_summary(name, [record_from_columns(r, QARecord) for r in part])) is not None
+    ]
     return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})

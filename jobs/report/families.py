@@ -42,14 +42,25 @@ def families(root: Path) -> list[Family]:
     return list(out.values())
 
 
+def round_robin(found: list[Family]) -> list[str]:
+    """Every dataset with a video, each family's first, then each one's second, ..."""
+    order: list[str] = []
+    depth = 0
+    while any(depth < len(f.datasets) for f in found):
+        order += [f.datasets[depth] for f in found if depth < len(f.datasets)]
+        depth += 1
+    return order
+
+
 def chosen(found: list[Family], cap: int) -> list[str]:
     """At most `cap` datasets with a video, taken in turn from each family (its first, then its second, ...)."""
-    picked: list[str] = []
-    depth = 0
-    while len(picked) < cap and any(depth < len(f.datasets) for f in found):
-        picked += [f.datasets[depth] for f in found if depth < len(f.datasets)][: cap - len(picked)]
-        depth += 1
-    return sorted(picked)
+    return sorted(round_robin(found)[:cap])
+
+
+def family_rank(root: Path) -> dict[str, int]:
+    """Each dataset's place in the turn the families take (`round_robin`, a dataset without video counted as one
+    with): a figure that draws the first `cap` of a family's turn needs no other dataset's records."""
+    return {d: k for k, d in enumerate(round_robin([Family("", "", f.datasets + f.no_video) for f in families(root)]))}
 
 
 def figure_rows(root: Path, names: list[str], first: Collection[str], cap: int | None = None) -> list[str]:

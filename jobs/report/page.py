@@ -18,7 +18,7 @@ from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
 from ingest.progress import Progress
-from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
+from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report import curation, strips
@@ -37,7 +37,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.families import MAX_FIGURE_ROWS, figure_rows
+from jobs.report.families import MAX_FIGURE_ROWS, family_rank, figure_rows
 from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
@@ -200,12 +200,14 @@ def _qa(root: Path, _: CorpusMasks) -> str:
 
 @section("behaviour", "Behaviour QA per dataset")
 def _behaviour(root: Path, _: CorpusMasks) -> str:
-    view = behaviour_by_dataset(root)
-    found = [
-        [b.dataset, code, "" if tier is None else tier.value, msg]
-        for b in view.datasets
-        for code, msg, tier, _ in behaviour_messages(b)
-    ]
+    rank, with_finding = family_rank(root), [0]
+
+    def candidate(dataset: str, found: bool) -> bool:  # what the figure may draw: its records kept, no other's
+        with_finding[0] += found
+        return (found and with_finding[0] <= MAX_FIGURE_ROWS) or rank.get(dataset, MAX_FIGURE_ROWS) < MAX_FIGURE_ROWS
+
+    view = behaviour_by_dataset(root, candidate)
+    found = list(view.messages)
     said = {(row[0], row[1]) for row in found}  # the catalog build's dataset findings repeat ingest.qa.dataset's
     found += [
         [f["dataset"], f["code"], "", f["message"]]
@@ -214,14 +216,14 @@ def _behaviour(root: Path, _: CorpusMasks) -> str:
     ]
     head = ["dataset", "finding", "tier", "measured vs threshold (worst episodes)"]
     verdict = table_or(head, found, "no behaviour finding in any dataset")
-    overview = _table(["dataset", "measured behaviour"], [[b.dataset, behaviour_overview(b)] for b in view.datasets])
+    overview = _table(["dataset", "measured behaviour"], view.overview)
     caption = (
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
         "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
     )
-    rows = figure_rows(root, [b.dataset for b in view.datasets], {row[0] for row in found})
-    drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in set(rows)], view.catalog_findings)
-    caption += _rows_said(len(drawn.datasets), len(view.datasets))
+    rows = set(figure_rows(root, [b.dataset for b in view.datasets], {row[0] for row in found}))
+    drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in rows], view.catalog_findings)
+    caption += _rows_said(len(drawn.datasets), view.total)
     return verdict + _figure(png_data_uri(behaviour_figure(drawn)), "behaviour QA", caption) + overview
 
 
