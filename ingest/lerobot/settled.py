@@ -28,7 +28,14 @@ def settled_datasets(corpus_root: Path, *, lock_wait_s: float = LOCK_WAIT_S) -> 
     interrupted writer left rolled forward first (under the writer's lock: a live writer is waited for)."""
     datasets = find_datasets(corpus_root)
     for ds in datasets:
-        if (ds / JOURNAL).exists():
-            log.warning("%s: an interrupted write is finished before the dataset is read", ds)
-            LeRobotWriter.open(ds, lock_wait_s=lock_wait_s).close()
+        settle_dataset(ds, lock_wait_s=lock_wait_s)
     return datasets
+
+
+def settle_dataset(ds: Path, *, lock_wait_s: float = LOCK_WAIT_S) -> Path:
+    """One dataset as `settled_datasets` hands it out (a reader that opens one dataset it was named: the report's
+    episode page): the journal an interrupted writer left rolled forward first, under the writer's lock."""
+    if (ds / JOURNAL).exists():
+        log.warning("%s: an interrupted write is finished before the dataset is read", ds)
+        LeRobotWriter.open(ds, lock_wait_s=lock_wait_s).close()
+    return ds

@@ -5,16 +5,19 @@ thresholds stored with the corpus's episodes at ingest."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from ingest.qa.dataset import DatasetBehaviour, behaviour_summary
+from ingest.qa.dataset import DatasetBehaviour, behaviour_messages, behaviour_overview, behaviour_summary
 from ingest.qa.findings import ingest_config
 from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
+from jobs.report.data import dataset_slices
 from jobs.report.plots import _empty
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
@@ -25,13 +28,18 @@ from schemas.verdicts import STEP
 @dataclass
 class BehaviourView:
     config: BehaviourConfig
-    datasets: list[DatasetBehaviour]
+    datasets: list[DatasetBehaviour]  # those `keep` kept (the figure's candidates), each with its episodes' records
     catalog_findings: list[dict]  # rows of the `findings` view
+    messages: list[list[str]] = dataclasses.field(default_factory=list)  # every dataset's: dataset, code, tier, message
+    overview: list[list[str]] = dataclasses.field(default_factory=list)  # every dataset's measures in a line
+    total: int = 0  # datasets with behaviour QA
 
 
-def behaviour_by_dataset(root: Path) -> BehaviourView:
+def behaviour_by_dataset(root: Path, keep: Callable[[str, bool], bool] | None = None) -> BehaviourView:
     """Each dataset's behaviour QA from the catalog (datasets without records left out), against the thresholds
-    stored with the corpus's episodes at ingest."""
+    stored with the corpus's episodes at ingest: every dataset's findings and measures in words, and the records of
+    those `keep(dataset, has a finding)` keeps (None: all), one dataset's rows read at a time (100k episodes' records
+    and findings held at once took 800 MB)."""
     _, config = corpus_thresholds(root)
     names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
     fields = set(BehaviourRecord.model_fields)
@@ -43,11 +51,10 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
     verdicts: dict[str, list[Finding]] = {}  # the verdict step's findings per episode (view `verdicts`)
     for v in run_query(root, f"SELECT * EXCLUDE (dataset, stage) FROM verdicts WHERE stage = '{STEP}'").to_pylist():
         verdicts.setdefault(v.pop("episode_uid"), []).append(Finding(**v))
-    by_ds: dict[str, list[dict]] = {}
-    for row in run_query(root, sql).to_pylist():
-        by_ds.setdefault(row["dataset"], []).append(row)
-    out = []
-    for ds, rows in by_ds.items():
+    out: list[DatasetBehaviour] = []
+    messages: list[list[str]] = []
+    overview: list[list[str]] = []
+    for ds, rows in dataset_slices(run_query(root, sql)):
         b = behaviour_summary(
             ds,
             [r["episode_uid"] for r in rows],
@@ -57,10 +64,15 @@ def behaviour_by_dataset(root: Path) -> BehaviourView:
             config,
             [verdicts.get(r["episode_uid"], []) for r in rows],
         )
-        if b is not None:
+        if b is None:
+            continue
+        said = [[ds, code, "" if tier is None else tier.value, msg] for code, msg, tier, _ in behaviour_messages(b)]
+        messages += said
+        overview.append([ds, behaviour_overview(b)])
+        if keep is None or keep(ds, bool(said)):
             out.append(b)
     found = run_query(root, "SELECT dataset, code, value, threshold, message FROM findings ORDER BY 1, 2").to_pylist()
-    return BehaviourView(config, out, found)
+    return BehaviourView(config, out, found, messages, overview, len(overview))
 
 
 # (record field, label, threshold field that demotes, threshold field that quarantines)

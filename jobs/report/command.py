@@ -18,7 +18,7 @@ from adapters.storage.digests import CatalogError
 from adapters.storage.urls import StorageError
 from jobs.catalog.census import open_catalog
 from jobs.report import page
-from jobs.report.data import ReportError, load_datasets
+from jobs.report.data import ReportError
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
@@ -70,7 +70,7 @@ def cli_episode(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
     try:
         with open_catalog(args.root, "report", copy=True) as corpus:
-            dataset, index = resolve_episode(load_datasets(corpus.root), args.episode)
+            dataset, index = resolve_episode(corpus.root, args.episode)
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)
             where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))

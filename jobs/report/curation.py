@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
 from jobs.catalog.query import run_query
-from jobs.report.data import DatasetView
+from jobs.report.data import DatasetView, dataset_view, sql_text
 from jobs.report.markup import escape, figure
 from jobs.report.plots import TIER_COLORS, png_data_uri, stacked_figure
 from schemas.canonical import ACTION, STATE, main_video_key
@@ -52,6 +52,7 @@ WITH f AS (
 SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.duration_s, e.num_frames, e.cameras, f.findings,
        e.tier_reasons, e.tier_details, e.tier IN ('low', 'rejected') AS flagged
 FROM episodes AS e LEFT JOIN f USING (episode_uid)
+WHERE {where}
 ORDER BY flagged DESC, e.dataset, e.episode_index"""
 
 
@@ -61,9 +62,11 @@ def counts_by_dataset(root: Path) -> list[dict[str, Any]]:
     return run_query(root, COUNTS_SQL).to_pylist()
 
 
-def episode_rows(root: Path) -> list[dict[str, Any]]:
-    """Every written episode, flagged (low or rejected) first, with the findings that lowered it."""
-    return run_query(root, EPISODES_SQL).to_pylist()
+def episode_rows(root: Path, limit: int | None = None, where: str = "true") -> list[dict[str, Any]]:
+    """The written episodes (`where`: an SQL condition on the catalog's `e` row), flagged (low or rejected) first,
+    with the findings that lowered it; the first `limit` of them (None: all)."""
+    sql = EPISODES_SQL.format(where=where) + ("" if limit is None else f" LIMIT {int(limit)}")
+    return run_query(root, sql).to_pylist()
 
 
 def quarantined_rows(root: Path, limit: int) -> list[dict[str, Any]]:
@@ -151,18 +154,25 @@ def pair_figure(flagged: EpisodeSample, clean: EpisodeSample | None, fps: float)
     return fig
 
 
-def flagged_pairs(rows: list[dict[str, Any]], datasets: list[DatasetView], link: Callable[[str], str]) -> list[str]:
-    """HTML of the first `MAX_PAIRS` flagged episodes of `rows` (`episode_rows`), each beside a clean episode of its
-    dataset, captioned with why it was lowered and followed by `link(episode_uid)` (its page)."""
-    by_name = {d.name: d for d in datasets}
+def flagged_pairs(root: Path, rows: list[dict[str, Any]], link: Callable[[str], str]) -> list[str]:
+    """HTML of the first `MAX_PAIRS` flagged episodes of `rows` (`episode_rows`), each beside the first clean (high
+    tier, the catalog says) episode of its dataset, captioned with why it was lowered and followed by
+    `link(episode_uid)` (its page). Each dataset's episodes.jsonl is read to those two lines, no other dataset's."""
+    flagged = [r for r in rows if r["tier"] in FLAGGED][:MAX_PAIRS]
+    names = ", ".join(sql_text(n) for n in sorted({r["dataset"] for r in flagged})) or "NULL"
+    sql = f"""SELECT dataset, min(episode_index) AS clean FROM episodes WHERE tier = 'high' AND dataset IN ({names})
+              GROUP BY dataset"""
+    clean_of = {r["dataset"]: r["clean"] for r in run_query(root, sql).to_pylist()}
     parts = []
-    for r in [r for r in rows if r["tier"] in FLAGGED and r["dataset"] in by_name][:MAX_PAIRS]:
-        ds, uid = by_name[r["dataset"]], r["episode_uid"]
-        i = next(k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == r["episode_index"])
-        clean = next((k for k, line in enumerate(ds.episodes) if ds.lineage(k).tier == "high"), None)
+    for r in flagged:
+        uid, clean = r["episode_uid"], clean_of.get(r["dataset"])
+        ds = dataset_view(root, r["dataset"], [r["episode_index"], *([] if clean is None else [clean])])
+        at = {int(line["episode_index"]): k for k, line in enumerate(ds.episodes)}
+        if r["episode_index"] not in at:
+            continue
         why = "; ".join(r["tier_details"] or []) or ", ".join(r["findings"] or [])
-        left = episode_sample(ds, i, f"{r['tier']}: {uid}")
-        right = None if clean is None else episode_sample(ds, clean, f"clean: {ds.episodes[clean]['episode_index']}")
+        left = episode_sample(ds, at[r["episode_index"]], f"{r['tier']}: {uid}")
+        right = None if clean not in at else episode_sample(ds, at[clean], f"clean: {clean}")
         caption = f"{uid} ({r['tier']}): {why}" + ("" if right else " (no clean episode in its dataset)")
         uri = png_data_uri(pair_figure(left, right, float(ds.info.fps)))
         parts.append(f'<div id="ep-{escape(uid)}">{figure(uri, f"episode {uid}", caption)}{link(uid)}</div>')

@@ -6,15 +6,17 @@ datasets, read one dataset or one episode at a time.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.location import readable
-from ingest.lerobot.settled import settled_datasets
+from ingest.lerobot.settled import settle_dataset, settled_datasets
 from ingest.lerobot.video_read import decode_frames
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from jobs.catalog.behaviour import corpus_thresholds
@@ -33,7 +35,7 @@ from schemas.canonical import (
     main_video_key,
 )
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
+from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
 from schemas.robots.registry import Effector, default_registry
@@ -58,6 +60,22 @@ def require_catalog(root: Path) -> None:
             f"{root}: the catalog was built by an older eidata (no column {', '.join(missing[:3])}); run "
             f"`eidata catalog {root}` to rebuild it"
         )
+
+
+def sql_text(text: str) -> str:
+    """`text` as an SQL string literal (a dataset or an episode_uid in a WHERE)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def dataset_slices(rows: pa.Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(dataset, its rows as dicts) of catalog `rows` sorted by `dataset`, one dataset's rows made Python objects at a
+    time: 100k episodes' QA columns as dicts at once passed the report's memory limit."""
+    names = rows.column("dataset").to_pylist() if rows.num_rows else []
+    start = 0
+    for k in range(1, len(names) + 1):
+        if k == len(names) or names[k] != names[start]:
+            yield names[start], rows.slice(start, k - start).to_pylist()
+            start = k
 
 
 def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
@@ -115,8 +133,8 @@ class DatasetView:
 
     def mask(self, i: int) -> np.ndarray | None:
         m = self.lineage(i).mask
-        if m is None and self.info.features.get(ACTION) is not None:
-            m = (self.info.features[ACTION].info or {}).get("mask")
+        if m is None:
+            m = info_mask(self.info)
         return None if m is None else np.asarray(m, bool)
 
     def columns(self, i: int, names: list[str]) -> dict[str, np.ndarray]:
@@ -141,31 +159,82 @@ def frame_indices(length: int, count: int = FRAMES_PER_CAMERA) -> list[int]:
     return sorted({round(float(x)) for x in np.linspace(0, length - 1, min(count, length))}) if length > 0 else []
 
 
-def load_datasets(root: Path) -> list[DatasetView]:
-    out = []
-    for ds in settled_datasets(root):
-        try:
-            info = load_info(ds / INFO_PATH)
-            lines = [line for _, line in read_jsonl(ds / EPISODES_PATH)] if (ds / EPISODES_PATH).is_file() else []
-        except (ValueError, OSError) as err:
-            raise ReportError(f"{ds}: unreadable meta ({err})") from err
-        out.append(DatasetView(ds, ds.relative_to(root).as_posix(), info, lines))
-    return out
+def dataset_view(root: Path, name: str, indices: Collection[int] | None = None, first: int = 0) -> DatasetView:
+    """Dataset `name` (relative to `root`) with only the episodes.jsonl lines the caller needs: those whose
+    `episode_index` is in `indices` and the file's `first` lines, in file order; the file is read line by line and
+    left at the last one wanted (a report needs a few episodes of a dataset, never every dataset's lines at once)."""
+    ds = Path(root) / name
+    settle_dataset(ds)
+    wanted, lines = set(indices or ()), []
+    try:
+        info = load_info(ds / INFO_PATH)
+        if (wanted or first) and (ds / EPISODES_PATH).is_file():
+            for k, (_, line) in enumerate(read_jsonl(ds / EPISODES_PATH)):
+                at = int(line["episode_index"])
+                if k < first or at in wanted:
+                    lines.append(line)
+                    wanted.discard(at)
+                if k + 1 >= first and not wanted:
+                    break
+    except (ValueError, OSError, KeyError) as err:
+        raise ReportError(f"{ds}: unreadable meta ({err})") from err
+    return DatasetView(ds, name, info, lines)
 
 
-def mask_coverage(datasets: list[DatasetView]) -> dict[str, tuple[int, np.ndarray]]:
-    """embodiment -> (episodes, (50,) fraction of them whose action mask has the dim)."""
+def info_mask(info: InfoJson) -> list[int] | None:
+    """The action mask info.json declares for the dataset's episodes (an episode's own lineage mask overrides it)."""
+    ft = info.features.get(ACTION)
+    return None if ft is None else (ft.info or {}).get("mask")
+
+
+@dataclass
+class CorpusMasks:
+    """What one streamed pass over every dataset's episodes.jsonl gives the report: per embodiment how many episodes
+    have each canonical action dim, the first episodes with a wrist position (one per dataset, up to a limit) and the
+    counts. A line is parsed as plain JSON and dropped: memory holds one dataset's info and one line at a time."""
+
+    coverage: dict[str, tuple[int, np.ndarray]]  # embodiment -> (episodes, (50,) fraction whose mask has the dim)
+    wrists: list[DatasetView]  # per dataset, its first episode whose mask has a wrist position
+    datasets: int
+    episodes: int
+
+
+def _has_wrist(mask: np.ndarray) -> bool:
+    return any(mask[hand_dims(k, WRIST_POS)].all() for k in range(len(HANDS))) if len(mask) else False
+
+
+def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
+    """The action-mask coverage per embodiment and the wrist-trajectory episodes (`CorpusMasks`), in one pass."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    for ds in datasets:
-        for i in range(len(ds.episodes)):
-            m = ds.mask(i)
-            if m is None:
-                continue
-            emb = ds.lineage(i).embodiment or ds.embodiment
-            sums[emb] = sums.get(emb, np.zeros(len(m))) + m
-            counts[emb] = counts.get(emb, 0) + 1
-    return {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
+    found: list[DatasetView] = []
+    datasets = episodes = 0
+    for ds in settled_datasets(root):
+        datasets += 1
+        try:
+            info = load_info(ds / INFO_PATH)
+            lines = read_jsonl(ds / EPISODES_PATH) if (ds / EPISODES_PATH).is_file() else iter(())
+            default, wrist = info_mask(info), len(found) < wrists and info.features.get(STATE) is not None
+            view = DatasetView(ds, ds.relative_to(root).as_posix(), info, [])
+            for _, line in lines:
+                episodes += 1
+                lineage = line.get(LINEAGE_KEY) or {}
+                raw = lineage.get("mask")
+                raw = default if raw is None else raw
+                if raw is None:
+                    continue
+                m = np.asarray(raw, bool)
+                emb = lineage.get("embodiment") or view.embodiment
+                sums[emb] = sums.get(emb, np.zeros(len(m))) + m
+                counts[emb] = counts.get(emb, 0) + 1
+                if wrist and _has_wrist(m):
+                    view.episodes.append(line)
+                    found.append(view)
+                    wrist = False
+        except (ValueError, OSError) as err:
+            raise ReportError(f"{ds}: unreadable meta ({err})") from err
+    coverage = {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
+    return CorpusMasks(coverage, found, datasets, episodes)
 
 
 def has_hands(info: InfoJson) -> bool:
@@ -191,22 +260,17 @@ class Trajectory:
     wrists: dict[str, np.ndarray]  # hand -> (T,3)
 
 
-def wrist_trajectories(datasets: list[DatasetView], limit: int = 6) -> list[Trajectory]:
-    """The first episode of each dataset whose mask has a wrist position (in turn, up to `limit`)."""
+def wrist_trajectories(views: list[DatasetView]) -> list[Trajectory]:
+    """Each view's one episode (`CorpusMasks.wrists`: the first of its dataset whose mask has a wrist position) as
+    the wrists of its canonical state."""
     out = []
-    for ds in datasets:
-        if len(out) >= limit:
-            break
-        for i in range(len(ds.episodes)):
-            m = ds.mask(i)
-            hands = [h for k, h in enumerate(HANDS) if m is not None and m[hand_dims(k, WRIST_POS)].all()]
-            if not hands or ds.info.features.get(STATE) is None:
-                continue
-            state = ds.columns(i, [STATE])[STATE]
-            wrists = {h: state[:, hand_dims(HANDS.index(h), WRIST_POS)] for h in hands}
-            frame = "first camera pose, gravity-aligned" if _human(ds.info) else "robot base"
-            out.append(Trajectory(f"{ds.name} #{ds.episodes[i]['episode_index']}", frame, wrists))
-            break
+    for ds in views:
+        m = ds.mask(0)
+        hands = [h for k, h in enumerate(HANDS) if m is not None and m[hand_dims(k, WRIST_POS)].all()]
+        state = ds.columns(0, [STATE])[STATE]
+        wrists = {h: state[:, hand_dims(HANDS.index(h), WRIST_POS)] for h in hands}
+        frame = "first camera pose, gravity-aligned" if _human(ds.info) else "robot base"
+        out.append(Trajectory(f"{ds.name} #{ds.episodes[0]['episode_index']}", frame, wrists))
     return out
 
 
@@ -287,12 +351,14 @@ def qa_by_dataset(root: Path) -> QAView:
     thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
     out."""
     config, _ = corpus_thresholds(root)
-    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n.startswith(CATALOG_PREFIX)]
+    fields = {CATALOG_PREFIX + f for f in QARecord.model_fields}  # its own columns: the behaviour ones are not read
+    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n in fields]
     if not cols:  # a catalog built before QA existed
         return QAView(config, [], {})
     rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")
-    by_dataset: dict[str, list[QARecord | None]] = {}
-    for row in rows.to_pylist():
-        by_dataset.setdefault(row["dataset"], []).append(record_from_columns(row, QARecord))
-    summaries = [s for name, recs in by_dataset.items() if (s := geometry_summary(name, recs)) is not None]
+    summaries = [
+        s
+        for name, part in dataset_slices(rows)
+        if (s := geometry_summary(name, [record_from_columns(r, QARecord) for r in part])) is not None
+    ]
     return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})

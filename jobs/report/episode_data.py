@@ -6,25 +6,33 @@ episode the corpus lacks is an `EpisodeNotFound` naming the dataset and the inde
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.query import run_query
 from jobs.report.data import (
     FRAMES_PER_CAMERA,
     DatasetView,
     ReportError,
+    dataset_view,
     frame_indices,
     has_hands,
-    load_datasets,
     require_catalog,
+    sql_text,
 )
 from schemas.canonical import ACTION, ACTION_NATIVE, HAND_VALID, HANDS, STATE, STATE_NATIVE
-from schemas.corpus import DATASETS_DIR, EpisodeLineage
+from schemas.corpus import DATASETS_DIR, LINEAGE_KEY, EpisodeLineage
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
+# the catalog columns the page shows: `SELECT *` decoded every column of the 100k-episode catalog to keep one row
+# (265 MB; these: 20 MB)
+ROW_COLUMNS = ("episode_uid", "dataset", "episode_index", "tier", "task", "tier_reasons", "num_frames", "cameras")
+KNOWN_SHOWN = 20  # datasets an unknown dataset's error names
 PAGES_DIR = "report_episodes"  # beside the corpus report: the pages it links to
 SIGNALS = (STATE, ACTION, STATE_NATIVE, ACTION_NATIVE, HAND_VALID)  # in page order
 LINEAGE_NOTES = (  # lineage fields that say how the episode was built, shown as notes apart from the tier's reasons
@@ -86,21 +94,19 @@ def parse_episode(text: str) -> tuple[str, int]:
     return dataset_name(name), int(index)
 
 
-def resolve_episode(datasets: list[DatasetView], text: str) -> tuple[str, int]:
+def resolve_episode(root: Path, text: str) -> tuple[str, int]:
     """What `report --episode` names -> (dataset, index): `DATASET:INDEX` (the corpus's index), else the catalog's
     `episode_uid` (`source/subset/raw id`), else the raw episode id (`raw_id`, or the raw episode a cut span came from,
-    `raw_uid`); an id several episodes share, or none, is an `EpisodeNotFound` naming them or the forms."""
+    `raw_uid`); an id several episodes share, or none, is an `EpisodeNotFound` naming them or the forms. The first
+    two are the catalog's rows; a raw id is sought in the lineage, each dataset's episodes.jsonl streamed and a line
+    parsed only where its text holds the id."""
     name, sep, index = text.rpartition(":")
-    if sep and name and index.strip().isdigit() and any(d.name == dataset_name(name) for d in datasets):
+    if sep and name and index.strip().isdigit() and _count(root, f"dataset = {sql_text(dataset_name(name))}"):
         return dataset_name(name), int(index)
     wanted = text.strip()
-    for fields in (("episode_uid",), ("raw_id", "raw_uid")):
-        hits = [
-            (d.name, int(line["episode_index"]))
-            for d in datasets
-            for i, line in enumerate(d.episodes)
-            if wanted in {getattr(d.lineage(i), f) for f in fields}
-        ]
+    sql = f"SELECT dataset, episode_index FROM episodes WHERE episode_uid = {sql_text(wanted)} ORDER BY ALL"
+    by_uid = [(r["dataset"], int(r["episode_index"])) for r in run_query(root, sql).to_pylist()]
+    for fields, hits in ((("episode_uid",), by_uid), (("raw_id", "raw_uid"), _raw_hits(root, wanted))):
         if len(hits) == 1:
             return hits[0]
         if hits:
@@ -112,6 +118,28 @@ def resolve_episode(datasets: list[DatasetView], text: str) -> tuple[str, int]:
         f"{text!r} names no episode of the corpus: an episode is DATASET:INDEX (oxe/bridge:3), the catalog's "
         "episode_uid (source/subset/raw id) or a raw episode id"
     )
+
+
+def _raw_hits(root: Path, wanted: str) -> list[tuple[str, int]]:
+    """(dataset, index) of each episode whose lineage's raw_id or raw_uid is `wanted`."""
+    needles = {json.dumps(wanted).encode(), json.dumps(wanted, ensure_ascii=False).encode()}  # as a line spells it
+    hits = []
+    for ds in settled_datasets(root):
+        if not (ds / EPISODES_PATH).is_file():
+            continue
+        with (ds / EPISODES_PATH).open("rb") as f:
+            for raw in f:
+                if not any(n in raw for n in needles):
+                    continue
+                line = json.loads(raw)
+                lineage = line.get(LINEAGE_KEY) or {}
+                if wanted in {lineage.get("raw_id"), lineage.get("raw_uid")}:
+                    hits.append((ds.relative_to(root).as_posix(), int(line["episode_index"])))
+    return hits
+
+
+def _count(root: Path, where: str) -> int:
+    return int(run_query(root, f"SELECT count(*) AS n FROM episodes WHERE {where}").column("n")[0].as_py())
 
 
 def dataset_name(name: str) -> str:
@@ -127,18 +155,23 @@ def episode_href(dataset: str, index: int) -> str:
     return f"{PAGES_DIR}/{slug}_{int(index)}.html"
 
 
-def find_episode(datasets: list[DatasetView], dataset: str, index: int) -> tuple[DatasetView, int]:
-    """The dataset view and the position of episode `index` in its episodes.jsonl."""
-    ds = next((d for d in datasets if d.name == dataset), None)
-    if ds is None:
-        known = ", ".join(d.name for d in datasets) or "none"
-        raise EpisodeNotFound(f"no dataset {dataset} in the corpus (its datasets: {known})")
-    at = next((k for k, line in enumerate(ds.episodes) if int(line["episode_index"]) == index), None)
-    if at is None:
-        have = sorted(int(line["episode_index"]) for line in ds.episodes)
-        span = f"{have[0]}..{have[-1]}, {len(have)} episodes" if have else "none"
+def find_episode(root: Path, dataset: str, index: int) -> DatasetView:
+    """The view of `dataset` holding episode `index` alone (`jobs.report.data.dataset_view`: its episodes.jsonl read
+    to that line, no other dataset opened); EpisodeNotFound naming the corpus's datasets or the dataset's indices."""
+    if not (Path(root) / dataset / INFO_PATH).is_file():
+        rows = run_query(root, "SELECT DISTINCT dataset FROM episodes ORDER BY dataset").column("dataset").to_pylist()
+        known = ", ".join(rows[:KNOWN_SHOWN]) + (
+            f" and {len(rows) - KNOWN_SHOWN} more" if len(rows) > KNOWN_SHOWN else ""
+        )
+        raise EpisodeNotFound(f"no dataset {dataset} in the corpus (its datasets: {known or 'none'})")
+    ds = dataset_view(root, dataset, [index])
+    if not ds.episodes:
+        sql = f"""SELECT min(episode_index) AS lo, max(episode_index) AS hi, count(*) AS n FROM episodes
+                  WHERE dataset = {sql_text(dataset)}"""
+        r = run_query(root, sql).to_pylist()[0]
+        span = f"{r['lo']}..{r['hi']}, {r['n']} episodes" if r["n"] else "none"
         raise EpisodeNotFound(f"no episode {index} in dataset {dataset} (its episode indices: {span})")
-    return ds, at
+    return ds
 
 
 def camera_strips(ds: DatasetView, i: int, count: int = FRAMES_PER_CAMERA) -> list[CameraStrip]:
@@ -184,15 +217,17 @@ def signals(ds: DatasetView, i: int) -> tuple[list[Signal], list[str]]:
 
 
 def _catalog_row(root: Path, dataset: str, index: int) -> dict[str, Any]:
-    rows = run_query(root, f"SELECT * FROM episodes WHERE episode_index = {int(index)}").to_pylist()
-    return next((r for r in rows if r["dataset"] == dataset), {})
+    sql = f"""SELECT {", ".join(ROW_COLUMNS)} FROM episodes
+              WHERE episode_index = {int(index)} AND dataset = {sql_text(dataset)}"""
+    return next(iter(run_query(root, sql).to_pylist()), {})
 
 
 def _findings(root: Path, dataset: str, uid: str | None) -> list[dict[str, Any]]:
     if uid is None:
         return []
-    sql = "SELECT episode_uid, dataset, stage, code, tier, value, threshold, message FROM verdicts ORDER BY stage, code"
-    return [r for r in run_query(root, sql).to_pylist() if r["episode_uid"] == uid and r["dataset"] == dataset]
+    sql = f"""SELECT episode_uid, dataset, stage, code, tier, value, threshold, message FROM verdicts
+              WHERE episode_uid = {sql_text(uid)} AND dataset = {sql_text(dataset)} ORDER BY stage, code"""
+    return run_query(root, sql).to_pylist()
 
 
 def episode_detail(root: Path, dataset: str, index: int, count: int = FRAMES_PER_CAMERA) -> EpisodeDetail:
@@ -200,7 +235,7 @@ def episode_detail(root: Path, dataset: str, index: int, count: int = FRAMES_PER
     ReportError when it has no catalog)."""
     root, dataset = Path(root), dataset_name(dataset)
     require_catalog(root)
-    ds, i = find_episode(load_datasets(root), dataset, index)
+    ds, i = find_episode(root, dataset, index), 0
     lineage = ds.lineage(i)
     row = _catalog_row(root, dataset, index)
     uid = row.get("episode_uid") or lineage.episode_uid

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jobs.catalog import losses
 from jobs.report import curation
+from jobs.report.data import sql_text
 from jobs.report.markup import Markup, escape
 from schemas.corpus import DATASETS_DIR
 
@@ -92,7 +93,9 @@ def named_episodes(root: Path, corpus: str) -> EpisodeLinks:
     """The episodes the report names: the losses table's examples first, then the every-episode table's rows in its
     order; `corpus` is ROOT as the user spelled it."""
     examples = [r["example"] for r in losses.losses_by_reason(root) if r["outcome"] != "quarantined"]
-    rows = curation.episode_rows(root)
-    where = {r["episode_uid"]: (r["dataset"], int(r["episode_index"])) for r in rows}
-    order = [u for u in examples if u in where] + [r["episode_uid"] for r in rows[: curation.MAX_EPISODE_ROWS]]
+    rows = curation.episode_rows(root, curation.MAX_EPISODE_ROWS)  # the table's rows; the examples looked up alone
+    named = ", ".join(sql_text(u) for u in sorted(set(examples)))
+    found = curation.episode_rows(root, where=f"e.episode_uid IN ({named})") if examples else []
+    where = {r["episode_uid"]: (r["dataset"], int(r["episode_index"])) for r in rows + found}
+    order = [u for u in examples if u in where] + [r["episode_uid"] for r in rows]
     return EpisodeLinks(corpus, {u: where[u] for u in order})

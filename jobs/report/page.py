@@ -18,19 +18,17 @@ from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
 from ingest.progress import Progress
-from ingest.qa.dataset import behaviour_messages, behaviour_overview, geometry_overview
+from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
-from jobs.report import curation
-from jobs.report.behaviour import behaviour_by_dataset, behaviour_figure
+from jobs.report import curation, strips
+from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
-    DatasetView,
+    CorpusMasks,
+    corpus_masks,
     coverage_by_source,
     durations_by_source,
-    frame_strip,
     hours_by_source_tier,
-    load_datasets,
-    mask_coverage,
     qa_by_dataset,
     quarantine_reasons,
     require_catalog,
@@ -39,6 +37,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
+from jobs.report.families import MAX_FIGURE_ROWS, family_rank, figure_rows
 from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
@@ -52,11 +51,10 @@ from jobs.report.plots import (
     qa_figure,
     quarantine_figure,
     source_findings_figure,
-    strip_figure,
     trajectories_figure,
 )
 
-Builder = Callable[[Path, list[DatasetView]], str]
+Builder = Callable[[Path, CorpusMasks], str]
 SECTIONS: list[tuple[str, str]] = []  # (key, title) in page order, filled by `section`
 BUILDERS: dict[str, Builder] = {}
 
@@ -89,7 +87,7 @@ class Section:
 
 
 @section("losses", "What the corpus lost, biggest first")
-def _losses(root: Path, _: list[DatasetView], links: EpisodeLinks) -> str:
+def _losses(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
     totals = losses.loss_totals(root)
     if not totals:
         return '<p class="note">nothing lost: no episode quarantined, demoted, without action or without hands</p>'
@@ -118,7 +116,7 @@ def _example(row: dict[str, object], links: EpisodeLinks) -> Markup:
 
 
 @section("hours", "Hours by source × tier")
-def _hours(root: Path, _: list[DatasetView]) -> str:
+def _hours(root: Path, _: CorpusMasks) -> str:
     rows = hours_by_source_tier(root)
     table = _table(
         ["source", "tier", "episodes", "hours"],
@@ -128,7 +126,7 @@ def _hours(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("counts", "Episodes per source and dataset: written, lost, quarantined")
-def _counts(root: Path, _: list[DatasetView]) -> str:
+def _counts(root: Path, _: CorpusMasks) -> str:
     rows = curation.counts_by_dataset(root)
     head = ["source", "dataset", *(k.replace("_", " ") for k in curation.COUNTED)]
     table = _table(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows])
@@ -140,12 +138,12 @@ def _counts(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("lengths", "Episode lengths per source")
-def _lengths(root: Path, _: list[DatasetView]) -> str:
+def _lengths(root: Path, _: CorpusMasks) -> str:
     return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
 
 
 @section("source_findings", "What the sources could not give")
-def _source_findings(root: Path, _: list[DatasetView]) -> str:
+def _source_findings(root: Path, _: CorpusMasks) -> str:
     rows = source_findings(root)
     table = _table(
         ["source", "dataset", "severity", "finding", "message", "source root"],
@@ -161,37 +159,27 @@ def _source_findings(root: Path, _: list[DatasetView]) -> str:
 
 
 @section("masks", "Action-mask coverage per embodiment")
-def _masks(_: Path, datasets: list[DatasetView]) -> str:
+def _masks(_: Path, scan: CorpusMasks) -> str:
     caption = (
         "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
         "(L/R hand: wrist position, rotation 6D, gripper, fingertips)."
     )
-    return _figure(png_data_uri(mask_figure(mask_coverage(datasets))), "action mask coverage", caption)
+    return _figure(png_data_uri(mask_figure(scan.coverage)), "action mask coverage", caption)
 
 
 @section("frames", "Sampled frames per dataset")
-def _frames(_: Path, datasets: list[DatasetView]) -> str:
-    parts = []
-    with closing(Progress(len(datasets), "report frames", unit="dataset")) as bar:
-        for ds in datasets:
-            strip = frame_strip(ds)
-            bar.update(1)
-            if strip is None:
-                parts.append(f'<p class="note">{_e(ds.name)}: no video or no episode</p>')
-                continue
-            caption = f"{ds.name}, episode {strip.episode}, {strip.camera}" + (f" — {strip.note}" if strip.note else "")
-            parts.append(_figure(png_data_uri(strip_figure(strip)), f"frames of {ds.name}", caption))
-    return "".join(parts)
+def _frames(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
+    return strips.frames_html(root, links.corpus)
 
 
 @section("trajectories", "Canonical wrist trajectories")
-def _trajectories(_: Path, datasets: list[DatasetView]) -> str:
+def _trajectories(_: Path, scan: CorpusMasks) -> str:
     caption = "Wrist positions of the canonical state (o: start, x: end), in each dataset's canonical frame."
-    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(datasets))), "wrist trajectories", caption)
+    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(scan.wrists))), "wrist trajectories", caption)
 
 
 @section("qa", "Geometry QA per dataset")
-def _qa(root: Path, _: list[DatasetView]) -> str:
+def _qa(root: Path, _: CorpusMasks) -> str:
     view = qa_by_dataset(root)
     failed = [
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
@@ -204,17 +192,22 @@ def _qa(root: Path, _: list[DatasetView]) -> str:
         "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
         f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
     )
-    return verdict + _figure(png_data_uri(qa_figure(view.summaries, view.config)), "geometry QA", caption) + overview
+    rows = figure_rows(root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
+    drawn = [s for s in view.summaries if s.dataset in set(rows)]
+    caption += _rows_said(len(drawn), len(view.summaries))
+    return verdict + _figure(png_data_uri(qa_figure(drawn, view.config)), "geometry QA", caption) + overview
 
 
 @section("behaviour", "Behaviour QA per dataset")
-def _behaviour(root: Path, _: list[DatasetView]) -> str:
-    view = behaviour_by_dataset(root)
-    found = [
-        [b.dataset, code, "" if tier is None else tier.value, msg]
-        for b in view.datasets
-        for code, msg, tier, _ in behaviour_messages(b)
-    ]
+def _behaviour(root: Path, _: CorpusMasks) -> str:
+    rank, with_finding = family_rank(root), [0]
+
+    def candidate(dataset: str, found: bool) -> bool:  # what the figure may draw: its records kept, no other's
+        with_finding[0] += found
+        return (found and with_finding[0] <= MAX_FIGURE_ROWS) or rank.get(dataset, MAX_FIGURE_ROWS) < MAX_FIGURE_ROWS
+
+    view = behaviour_by_dataset(root, candidate)
+    found = list(view.messages)
     said = {(row[0], row[1]) for row in found}  # the catalog build's dataset findings repeat ingest.qa.dataset's
     found += [
         [f["dataset"], f["code"], "", f["message"]]
@@ -223,16 +216,29 @@ def _behaviour(root: Path, _: list[DatasetView]) -> str:
     ]
     head = ["dataset", "finding", "tier", "measured vs threshold (worst episodes)"]
     verdict = table_or(head, found, "no behaviour finding in any dataset")
-    overview = _table(["dataset", "measured behaviour"], [[b.dataset, behaviour_overview(b)] for b in view.datasets])
+    overview = _table(["dataset", "measured behaviour"], view.overview)
     caption = (
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
         "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
     )
-    return verdict + _figure(png_data_uri(behaviour_figure(view)), "behaviour QA", caption) + overview
+    rows = set(figure_rows(root, [b.dataset for b in view.datasets], {row[0] for row in found}))
+    drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in rows], view.catalog_findings)
+    caption += _rows_said(len(drawn.datasets), view.total)
+    return verdict + _figure(png_data_uri(behaviour_figure(drawn)), "behaviour QA", caption) + overview
+
+
+def _rows_said(drawn: int, datasets: int) -> str:
+    """A per-dataset figure's caption: how many of the datasets it draws when it leaves some out."""
+    if drawn == datasets:
+        return ""
+    return (
+        f" {drawn} of the {datasets} datasets drawn (at most {MAX_FIGURE_ROWS}): those with a finding first, then "
+        "one per family of source and embodiment in turn; the table below gives every dataset's measures."
+    )
 
 
 @section("curated", "Manifests and exports made from the corpus")
-def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> str:
+def _curated(root: Path, _: CorpusMasks, exports: Sequence[Path] = ()) -> str:
     found = curation.manifests(root)
     if found:
         rows = [
@@ -262,10 +268,9 @@ def _curated(root: Path, _: list[DatasetView], exports: Sequence[Path] = ()) -> 
 
 
 @section("episodes", "Every episode, flagged ones first")
-def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> str:
-    rows = curation.episode_rows(root)
-    parts = curation.flagged_pairs(rows, datasets, lambda uid: links.link(uid, "its page"))
-    shown = rows[: curation.MAX_EPISODE_ROWS]
+def _episodes(root: Path, scan: CorpusMasks, links: EpisodeLinks) -> str:
+    shown = curation.episode_rows(root, curation.MAX_EPISODE_ROWS)
+    parts = curation.flagged_pairs(root, shown, lambda uid: links.link(uid, "its page"))
     table = _table(
         ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
@@ -282,7 +287,7 @@ def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> s
             for r in shown
         ],
     )
-    more = len(rows) - len(shown)
+    more = scan.episodes - len(shown)
     note = f'<p class="note">{more} more episodes: `eidata query ROOT "SELECT * FROM episodes"`</p>' if more else ""
     quarantined = curation.quarantined_rows(root, curation.MAX_EPISODE_ROWS)
     q = (
@@ -308,7 +313,7 @@ def _episodes(root: Path, datasets: list[DatasetView], links: EpisodeLinks) -> s
 
 
 @section("coverage", "Latents and caption coverage")
-def _coverage(root: Path, _: list[DatasetView]) -> str:
+def _coverage(root: Path, _: CorpusMasks) -> str:
     rows = coverage_by_source(root)
     table = _table(
         ["source", "episodes", "latents ready", "caption ready"],
@@ -352,18 +357,22 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    datasets = load_datasets(root)
+    scan = corpus_masks(root)  # every dataset's episodes.jsonl streamed once
     links = links or named_episodes(root, str(root))
-    extra = {"curated": {"exports": exports}, "losses": {"links": links}, "episodes": {"links": links}}
+    extra = {
+        "curated": {"exports": exports},
+        "losses": {"links": links},
+        "episodes": {"links": links},
+        "frames": {"links": links},
+    }
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
         for key, title in SECTIONS:
-            sections.append(Section(key, title, BUILDERS[key](root, datasets, **extra.get(key, {}))))
+            sections.append(Section(key, title, BUILDERS[key](root, scan, **extra.get(key, {}))))
             bar.update(1)
-    episodes = sum(len(d.episodes) for d in datasets)
     lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (
-        f"lost: {lost}; {len(datasets)} datasets, {episodes} episodes written; "
+        f"lost: {lost}; {scan.datasets} datasets, {scan.episodes} episodes written; "
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
         f"generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
     )

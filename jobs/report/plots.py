@@ -11,8 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ingest.qa.dataset import DatasetQA
-from jobs.report.data import Strip, Trajectory
-from schemas.canonical import BONES, DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
+from jobs.report.data import Trajectory
+from schemas.canonical import DIMS_PER_HAND, FINGERTIPS_XYZ, GRIPPER, HANDS, WRIST_POS, WRIST_ROT6D
 from schemas.qa import APPROACH_BINS, QAConfig
 
 TIER_COLORS = {"high": "#2b8a3e", "low": "#f08c00", "actionless": "#1971c2"}
@@ -171,42 +171,6 @@ def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
     ax.set_xlim(0, 1.15)
     ax.set_xlabel("fraction of episodes")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return fig
-
-
-def _draw_hand(ax: Any, pts: np.ndarray, color: str) -> None:
-    """21 points (x, y) with MANO bones; NaN points and bones touching them are skipped."""
-    for a, b in BONES:
-        if np.isfinite(pts[[a, b]]).all():
-            ax.plot(pts[[a, b], 0], pts[[a, b], 1], color=color, lw=1.2)
-    ok = np.isfinite(pts).all(axis=1)
-    ax.scatter(pts[ok, 0], pts[ok, 1], s=6, color=color, zorder=3)
-
-
-def strip_figure(strip: Strip) -> Figure:
-    side = strip.method == "side panel"
-    k = len(strip.frames) + int(side)
-    fig = Figure(figsize=(2.0 * k, 2.0), layout="constrained")
-    axes = [fig.add_subplot(1, k, i + 1) for i in range(k)]
-    for i, (ax, t, img) in enumerate(zip(axes, strip.frame_indices, strip.frames, strict=False)):
-        ax.imshow(img)
-        ax.set_title(f"frame {t}", fontsize=8)
-        ax.set_axis_off()
-        if strip.projected is not None:
-            h, w = img.shape[:2]
-            for hand in strip.hands:
-                _draw_hand(ax, strip.projected[i][hand], HAND_COLORS[hand])
-            ax.set_xlim(0, w)
-            ax.set_ylim(h, 0)
-    if side and strip.keypoints is not None:
-        ax = axes[-1]
-        mid = len(strip.frame_indices) // 2
-        for hand in strip.hands:  # front view of the gravity-aligned frame: right = -y, up = z
-            p = strip.keypoints[mid, hand]
-            _draw_hand(ax, np.stack([-p[:, 1], p[:, 2]], axis=1), HAND_COLORS[hand])
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"keypoints, frame {strip.frame_indices[mid]}", fontsize=8)
-        ax.tick_params(labelsize=6)
     return fig
 
 

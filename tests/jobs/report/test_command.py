@@ -77,19 +77,46 @@ def test_an_episode_named_by_its_uid_or_raw_id(corpus: Path, tmp_path: Path, cap
     assert "'e9' names no episode of the corpus" in err and "episode_uid" in err and "raw episode id" in err
 
 
-def test_a_raw_id_two_datasets_share_is_refused_naming_both() -> None:
-    from jobs.report.data import DatasetView
+def test_a_raw_id_two_datasets_share_is_refused_naming_both(tmp_path: Path) -> None:
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
     from jobs.report.episode_data import EpisodeNotFound, resolve_episode
+    from tests.fixtures.corpus import episode, write_dataset
 
-    def view(name: str, uids: list[str]) -> DatasetView:
-        lines = [
-            {"episode_index": k, "eidata": {"episode_uid": u, "raw_id": u.rsplit("/", 1)[1]}}
-            for k, u in enumerate(uids)
-        ]
-        return DatasetView(Path(name), f"datasets/{name}", None, lines)  # type: ignore[arg-type]
-
-    views = [view("a/x", ["a/x/ep0", "a/x/ep1"]), view("b/y", ["b/y/ep1"])]
-    assert resolve_episode(views, "b/y/ep1") == ("datasets/b/y", 0)
-    assert resolve_episode(views, "ep0") == ("datasets/a/x", 0)
+    root = tmp_path / "c"
+    for name, uids in (("a/x", ["a/x/ep0", "a/x/ep1"]), ("b/y", ["b/y/ep1"])):
+        write_dataset(root / "datasets" / name, "franka", [episode(3, "pick", u, "franka") for u in uids])
+    rebuild_catalog(Corpus(root))
+    assert resolve_episode(root, "b/y/ep1") == ("datasets/b/y", 0)
+    assert resolve_episode(root, "ep0") == ("datasets/a/x", 0)
+    assert resolve_episode(root, "a/x:1") == ("datasets/a/x", 1)
     with pytest.raises(EpisodeNotFound, match=r"raw_id or raw_uid of 2 episodes: datasets/a/x:1, datasets/b/y:0"):
-        resolve_episode(views, "ep1")
+        resolve_episode(root, "ep1")
+
+
+def test_an_episode_page_reads_its_own_dataset_alone(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 75: `--episode` resolved its episode through every dataset's meta (and again for its page): 100k
+    episodes' lineage held at once passed the memory limit. The catalog names the dataset; only its meta is read."""
+    import shutil
+
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+    from jobs.report import data
+    from tests.fixtures.corpus import episode, write_dataset
+
+    root = shutil.copytree(corpus, tmp_path / "c")
+    for name in ("oxe/other", "oxe/third"):
+        write_dataset(root / "datasets" / name, "franka", [episode(5, "pick", f"{name}/e0", "franka")], camera=(24, 32))
+    rebuild_catalog(Corpus(root))
+    read: list[str] = []
+    load_info, read_jsonl = data.load_info, data.read_jsonl
+    monkeypatch.setattr(data, "load_info", lambda p: read.append(Path(p).parent.parent.name) or load_info(p))
+    monkeypatch.setattr(data, "read_jsonl", lambda p: read.append(Path(p).parent.parent.name) or read_jsonl(p))
+    for name in ("oxe/bridge:1", "oxe/bridge/e2"):
+        assert main(["report", str(root), "--episode", name, "--out", str(tmp_path / "e.html")]) == 0, (
+            capsys.readouterr()
+        )
+        assert set(read) == {"bridge"}, read  # its info.json and episodes.jsonl, no other dataset's
+        read.clear()

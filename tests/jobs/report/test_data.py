@@ -11,13 +11,13 @@ import pytest
 
 from jobs.report.data import (
     ReportError,
+    corpus_masks,
     coverage_by_source,
+    dataset_view,
     durations_by_source,
     frame_indices,
     frame_strip,
     hours_by_source_tier,
-    load_datasets,
-    mask_coverage,
     quarantine_reasons,
     require_catalog,
     wrist_trajectories,
@@ -55,12 +55,13 @@ def test_no_catalog_is_a_report_error(tmp_path: Path) -> None:
 
 
 def test_plotted_numbers(corpus: Path) -> None:
-    datasets = load_datasets(corpus)
-    coverage = mask_coverage(datasets)
+    scan = corpus_masks(corpus)
+    coverage = scan.coverage
+    assert (scan.datasets, scan.episodes) == (3, 4)
     assert {e: n for e, (n, _) in coverage.items()} == {"franka": 2, "human": 1, "human_video": 1}
     for emb, (_, frac) in coverage.items():
         np.testing.assert_array_equal(frac, default_registry().get(emb).mask() if emb != "human_video" else 0)
-    trajectories = wrist_trajectories(datasets)
+    trajectories = wrist_trajectories(scan.wrists)
     assert [(t.label, sorted(t.wrists)) for t in trajectories] == [
         ("datasets/egodex/basic #0", ["left", "right"]),
         ("datasets/oxe/bridge #0", ["right"]),
@@ -70,7 +71,7 @@ def test_plotted_numbers(corpus: Path) -> None:
 
 
 def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> None:
-    ds = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic")
+    ds = dataset_view(corpus, "datasets/egodex/basic", first=1)
     strip = frame_strip(ds, count=4)
     assert strip is not None and strip.method == "projected" and strip.hands == [0, 1]
     assert "camera.intrinsics of observation.images.head in info.json" in strip.note
@@ -82,7 +83,10 @@ def test_keypoints_are_projected_with_the_stored_intrinsics(corpus: Path) -> Non
 
 
 def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
-    views = {d.name: d for d in load_datasets(corpus)}
+    views = {
+        n: dataset_view(corpus, n, first=1)
+        for n in ("datasets/ego4d/clips", "datasets/oxe/bridge", "datasets/egodex/basic")
+    }
     clip = frame_strip(views["datasets/ego4d/clips"])
     assert clip.method == "none" and clip.note.startswith("no hand keypoints")  # video only: no slot claimed
     robot = frame_strip(views["datasets/oxe/bridge"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ingest.lerobot.video_read import decode_frames
-from jobs.report.data import frame_indices, load_datasets
+from jobs.report.data import dataset_view, frame_indices
 from jobs.report.episode_data import EpisodeNotFound, episode_detail, episode_href, lineage_notes, parse_episode
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import EpisodeLineage
@@ -49,7 +49,7 @@ def test_the_detail_of_a_flagged_episode(corpus: Path) -> None:
         np.testing.assert_array_equal(img, stored[t])
         assert abs(float(img.mean()) - (20 * t + 40) % 255) < 4, t  # written by tests.fixtures.corpus
     # signals: its length; the canonical ones cut to the dims the mask fills, the native one whole
-    mask = load_datasets(corpus)[0].mask(1)
+    mask = dataset_view(corpus, DATASET, [1]).mask(0)
     by = {s.column: s for s in d.signals}
     assert list(by) == [STATE, ACTION, STATE_NATIVE] and d.missing == ["action.native"]
     assert all(len(s.values) == LENGTHS[1] for s in d.signals)

@@ -15,7 +15,7 @@ from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
-from jobs.report.data import frame_strip, load_datasets
+from jobs.report.data import dataset_view, frame_strip
 from jobs.report.keypoints import camera_trajectory, drawable_keypoints, project, stored_lens
 from schemas.camera_model import Fisheye624Camera, PinholeCamera
 from schemas.canonical import camera_model_info
@@ -44,8 +44,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, EgoDexFixtur
 
 def test_strip_is_projected_with_what_the_dataset_stores(corpus: tuple[Path, EgoDexFixture]) -> None:
     root, _ = corpus
-    (ds,) = load_datasets(root)
-    strip = frame_strip(ds, count=6)
+    strip = frame_strip(dataset_view(root, "datasets/egodex/default", first=1), count=6)
     assert strip is not None and strip.method == "projected", strip.note if strip else None
     assert strip.hands == [0, 1] and "in info.json" in strip.note
     uv = np.stack(strip.projected)  # (frames, 2 hands, 21, 2)
@@ -57,7 +56,7 @@ def test_strip_is_projected_with_what_the_dataset_stores(corpus: tuple[Path, Ego
 
 def test_every_frame_of_every_episode_projects_in_front(corpus: tuple[Path, EgoDexFixture]) -> None:
     root, _ = corpus
-    (ds,) = load_datasets(root)
+    ds = dataset_view(root, "datasets/egodex/default", first=1000)
     for i in range(len(ds.episodes)):
         cols = ds.columns(i, ["observation.hand_keypoints", "observation.state.native"])
         kp = cols["observation.hand_keypoints"].reshape(-1, 2, 21, 3)

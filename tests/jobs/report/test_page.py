@@ -18,7 +18,7 @@ from adapters.storage.corpus import Corpus
 from ingest.frames import se3
 from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
-from jobs.report.data import ReportError, load_datasets
+from jobs.report.data import ReportError, dataset_view
 from jobs.report.keypoints import project, stored_lens
 from jobs.report.page import SECTIONS, build_report
 from schemas.camera_model import PinholeCamera
@@ -109,12 +109,12 @@ def test_no_chart_of_zeros(tmp_path: Path) -> None:
     root = tmp_path / "c"
     write_dataset(root / "datasets/oxe/bridge", "franka", [episode(5, "pick", "oxe/bridge/e0", "franka")])
     rebuild_catalog(Corpus(root))
-    body = BUILDERS["coverage"](root, [])
+    body = BUILDERS["coverage"](root, None)  # type: ignore[arg-type]
     assert "<img" not in body and "no episode has latents or a caption yet" in body
 
 
 def test_intrinsics_are_scaled_to_the_decoded_frames(corpus: Path) -> None:
-    info = next(d for d in load_datasets(corpus) if d.name == "datasets/egodex/basic").info
+    info = dataset_view(corpus, "datasets/egodex/basic").info
     lens, where = stored_lens(info, "observation.images.head", (CAMERA[1] * 2, CAMERA[0] * 2))
     assert lens is not None and lens.model == "pinhole"
     np.testing.assert_allclose(lens.K(), np.diag([2.0, 2.0, 1.0]) @ K)

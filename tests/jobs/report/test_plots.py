@@ -13,7 +13,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from jobs.report.data import Strip, Trajectory
+from jobs.report.data import Trajectory
 from jobs.report.plots import (
     HAND_COLORS,
     coverage_figure,
@@ -23,7 +23,6 @@ from jobs.report.plots import (
     png_data_uri,
     qa_figure,
     quarantine_figure,
-    strip_figure,
     trajectories_figure,
 )
 from schemas.qa import QAConfig
@@ -92,19 +91,6 @@ def test_wrist_trajectories_are_drawn_as_given() -> None:
     (line,) = fig.axes[0].lines
     np.testing.assert_allclose(np.array(line.get_data_3d()).T, xyz)
     assert line.get_color() == HAND_COLORS[1] and "robot base" in fig.axes[0].get_title()
-
-
-def test_projected_keypoints_are_drawn_on_their_frame() -> None:
-    projected = np.full((2, 21, 2), np.nan)
-    projected[1] = np.c_[np.linspace(5, 25, 21), np.linspace(4, 14, 21)]  # the right hand only
-    frames = [np.zeros((24, 32, 3), np.uint8)]
-    strip = Strip("datasets/egodex/basic", 0, "observation.images.head", [7], frames, projected=[projected])
-    strip.hands, strip.method = [1], "projected"
-    fig = strip_figure(strip)
-    (ax,) = fig.axes
-    assert ax.get_title() == "frame 7" and ax.get_xlim() == (0, 32) and ax.get_ylim() == (24, 0)
-    drawn = {tuple(p) for line in ax.lines for p in np.array(line.get_xydata())}
-    assert drawn <= {tuple(p) for p in projected[1]} and len(drawn) > 10
 
 
 @pytest.mark.parametrize(

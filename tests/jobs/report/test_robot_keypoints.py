@@ -13,9 +13,9 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
-from jobs.report.data import frame_strip, load_datasets
+from jobs.report.data import dataset_view, frame_strip
 from jobs.report.keypoints import drawable_keypoints
-from jobs.report.plots import strip_figure
+from jobs.report.strips import strip_image
 from schemas.canonical import BONES, HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.lerobot import InfoJson
 from tests.fixtures.episodes import write_episode
@@ -36,17 +36,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_masked_slots_and_their_bones_are_not_drawn(corpus: Path) -> None:
-    (ds,) = load_datasets(corpus)
+    ds = dataset_view(corpus, "datasets/gr00t/gr1", first=1)
     slots = keypoint_slot_mask(ds.info.features[HAND_KEYPOINTS].info)
     assert slots.sum(axis=1).tolist() == [16, 16]  # no DIP link in the Fourier hand
     strip = frame_strip(ds, count=4)
     assert strip is not None and strip.keypoints is not None and strip.hands == [0, 1]
     assert strip.method == "side panel"  # a robot dataset stores no camera trajectory: drawn beside, saying why
     assert np.isnan(strip.keypoints[:, ~slots]).all() and np.isfinite(strip.keypoints[:, slots]).all()
-    fig = strip_figure(strip)
-    panel = fig.axes[-1]
+    image, bones = strip_image(strip, height=80)
+    assert image.size[1] == 80 and image.size[0] > 4 * 80  # 4 frames and the panel
     drawable = sum(bool(slots[h, a] and slots[h, b]) for h in (0, 1) for a, b in BONES)
-    assert len(panel.lines) == drawable == 2 * 10  # per hand 20 bones less 2 at each of the 5 missing DIP slots
+    assert bones == drawable == 2 * 10  # per hand 20 bones less 2 at each of the 5 missing DIP slots
 
 
 def test_drawable_keypoints_leaves_undeclared_and_human_data_alone() -> None:
