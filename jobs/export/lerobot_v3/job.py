@@ -42,15 +42,9 @@ from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import (
-    EpisodeRef,
-    ExportPlan,
-    SourceDataset,
-    dataset_plan,
-    manifest_datasets,
-    manifest_plan,
-)
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, dataset_plan, manifest_datasets, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
+from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer

@@ -16,14 +16,8 @@ from jobs.catalog.curate import curate
 from jobs.catalog.rows import catalog_rows_for_dataset
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.job import manifest_groups
-from jobs.export.lerobot_v3.plan import (
-    PADDING,
-    PADDING_KEY,
-    SourceDataset,
-    _lineage_columns,
-    dataset_plan,
-    manifest_plan,
-)
+from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, _lineage_columns, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.source import SourceDataset
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
