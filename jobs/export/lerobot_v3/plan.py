@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +76,9 @@ class EpisodeRef:
         """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
         return self.source.episodes.get(self.episode_index, {})
 
-    @cached_property
+    @property
     def lineage(self) -> EpisodeLineage:
+        """Read from its line at each ask, not kept: a manifest's plan holds a ref per episode (issue 75)."""
         return EpisodeLineage.of(self.line)
 
     def action_kind(self) -> ActionKind:
@@ -249,7 +249,12 @@ def manifest_plan(
     if group is not None:
         allowed = {(r.extra["source_dataset"], r.episode_index) for r in group.episodes}
         rows = [r for r in rows if (r["dataset"], r["episode_index"]) in allowed]
-    sources = {ds: SourceDataset(corpus.root / ds, corpus, named) for ds, named in manifest_datasets(rows).items()}
+    # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
+    known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    sources = {
+        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named)
+        for ds, named in manifest_datasets(rows).items()
+    }
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")

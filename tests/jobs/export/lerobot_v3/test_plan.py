@@ -173,5 +173,5 @@ def test_a_manifest_of_one_episode_holds_that_episode_and_reads_no_stats(
     assert set(ref.line) <= {"episode_index", "tasks", "length", LINEAGE_KEY} and "qa" not in ref.line[LINEAGE_KEY]
     assert ref.line[LINEAGE_KEY]["episode_uid"] == "oxe/bridge/e1"
     lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json's feature
-    assert len(lines) == 2, lines  # its line, once per pass (the groups, the plan); no other line, no stats line
+    assert len(lines) == 1, lines  # its line, once (the plan reuses the groups' read); no other line, no stats line
     assert "stats" not in ref.source.__dict__
