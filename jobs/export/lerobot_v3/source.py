@@ -4,6 +4,7 @@ names, each cut to the fields a plan reads; their stats when first asked (issue 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection, Iterator
 from functools import cached_property
@@ -42,8 +43,9 @@ class SourceDataset:
         self.wanted = None if episodes is None else frozenset(int(i) for i in episodes)
         self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
+        shared: dict[Any, Any] = {}  # one object for the values its episodes share (mask, tasks, source...)
         self.episodes = {
-            o["episode_index"]: kept_fields(o, LINE_FIELDS, {LINEAGE_KEY: LINEAGE_FIELDS})
+            o["episode_index"]: _shared(kept_fields(o, LINE_FIELDS, {LINEAGE_KEY: LINEAGE_FIELDS}), shared)
             for _, o in read_jsonl(self.root / EPISODES_PATH, self.wanted)
         }
         self._extents: dict[str, dict[int, Extent]] = {}
@@ -97,3 +99,15 @@ def stats_extent(stats: dict[str, Any] | None) -> Extent | None:
     count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
     lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
     return lo, hi, int(count[0]) if count.size else 0
+
+
+def _shared(line: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
+    """The line with each value its dataset's episodes repeat (a list or string other than the uid) one object,
+    `shared`'s: a manifest of 100k episodes holds a line per episode (read-only: no reader changes a line)."""
+    for d in (line, line.get(LINEAGE_KEY)):
+        for k, v in d.items() if isinstance(d, dict) else ():
+            if k != "episode_uid" and isinstance(v, (list, str)):
+                key = (k, tuple(v) if isinstance(v, list) else v)
+                with contextlib.suppress(TypeError):  # an unhashable value (a list of lists): kept as it is
+                    d[k] = shared.setdefault(key, v)
+    return line
