@@ -146,7 +146,8 @@ def commands(root: Path, n: int, work: Path, models: dict[str, Path] | None) -> 
         "lda": ["--manifest", CAMERAS],
     }
     if models is not None:
-        dry["lingbot-va"] = ["--manifest", CAMERAS, *(f"--{k.replace('_', '-')}={v}" for k, v in models.items())]
+        # every dataset: lingbot-va refuses --manifest (it exports whole datasets)
+        dry["lingbot-va"] = [f"--{k.replace('_', '-')}={v}" for k, v in models.items()]
     for fmt, extra in dry.items():
         yield (
             f"export {fmt} --dry-run",

@@ -7,13 +7,14 @@ extra keys); `dump_*` helpers write exactly what lerobot 0.3.3 writes (key order
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from string import Formatter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.episode_lines import skipped, wanted
 from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer
 
 CODEBASE_VERSION = "v2.1"
@@ -350,9 +351,9 @@ def split_lines(text: str) -> list[str]:
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-empty line; a torn last line or a line that is not UTF-8 raises
-    MetaFileError with its position."""
+def read_jsonl(path: Path, episodes: Collection[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-empty line (with `episodes`, those of its episodes only, the others
+    unparsed: `schemas.episode_lines`); a torn or non-UTF-8 line read raises MetaFileError with its position."""
     with (Path(path) if isinstance(path, str) else path).open("rb") as f:  # a Path or a UPath
         try:
             refuse_pointer(path, f.read(MAX_POINTER_BYTES))
@@ -360,6 +361,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise MetaFileError(path, str(e)) from e
         f.seek(0)
         for lineno, raw in enumerate(f, start=1):
+            if skipped(raw, episodes):
+                continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -367,9 +370,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise MetaFileError(path, f"{path}:{lineno}: not UTF-8 ({where})") from e
             if line.strip():
                 try:
-                    yield lineno, json.loads(line)
+                    obj = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise MetaFileError(path, f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+                if wanted(obj, episodes):
+                    yield lineno, obj
 
 
 def load_info(path: Path) -> InfoJson:

@@ -28,7 +28,8 @@ from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
-from schemas.corpus import EpisodeLineage
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+from schemas.episode_lines import kept_fields
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import MANIFEST_JSON, Manifest, Split, check_entries
@@ -46,7 +47,7 @@ TIERS: list[QualityTier] = [QualityTier.high, QualityTier.low, QualityTier.actio
 NO_LATENTS = "no latents for cameras"  # an episode left out for it: `eidata latents` is the next command
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EpisodeRecord:
     uid: str
     dataset_id: int
@@ -197,17 +198,26 @@ def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
     return tasks.get(first) if first is not None else None
 
 
-class _DatasetMeta:
-    """What the index needs from the dataset `rel`'s meta, read once (from a bucket: the meta files, one listing)."""
+# what the index reads of an episode's `episodes.jsonl` line (its length, tasks, and of its lineage the action mask,
+# kind and caption: `training.actions.episode_action`, `_text_task_index`)
+LINE_FIELDS = ("episode_index", "length", "tasks")
+LINEAGE_FIELDS = {LINEAGE_KEY: ("mask", "action_kind", "caption")}
 
-    def __init__(self, rel: str, files: CorpusFiles) -> None:
+
+class _DatasetMeta:
+    """What the index needs from the dataset `rel`'s meta, read once (from a bucket: the meta files, one listing):
+    of its `episodes.jsonl` the lines of `episodes` alone, the others unparsed (`schemas.episode_lines`), each cut to
+    `LINE_FIELDS`."""
+
+    def __init__(self, rel: str, files: CorpusFiles, episodes: set[int]) -> None:
         self.rel, self.root = rel, files.join(rel)
         files.list_dataset(self.root)
         if not files.is_file(files.join(rel, INFO_PATH)):
             raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         info = files.join(rel, INFO_PATH)
         self.info = InfoJson.model_validate(parsed_json(lambda: files.read_bytes(info), str(info)))
-        self.lines = {int(obj["episode_index"]): obj for _, obj in files.jsonl(files.join(rel, EPISODES_PATH))}
+        read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
+        self.lines = {int(obj["episode_index"]): kept_fields(obj, LINE_FIELDS, LINEAGE_FIELDS) for _, obj in read}
         self.tasks: dict[str, int] = {}
         if files.is_file(path := files.join(rel, TASKS_PATH)):
             self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
@@ -235,8 +245,12 @@ def build_index(
     entries = [e for e in check_entries(table, manifest_dir).to_pylist() if e["split"] == split]
     if not entries:
         raise DataError(f"{manifest_dir}: no entries in split {split!r}")
-    metas: dict[str, _DatasetMeta] = {}
-    datasets: list[str] = []
+    named: dict[str, set[int]] = {}  # dataset -> the split's episodes of it: only their lines are read
+    for e in entries:
+        named.setdefault(e["dataset"], set()).add(int(e["episode_index"]))
+    meta: _DatasetMeta | None = None  # one dataset's meta alive at a time (a manifest is sorted by dataset)
+    datasets: dict[str, int] = {}  # dataset -> its dataset_id, in the order its first episode is indexed
+    actions: dict[tuple[Any, ...], EpisodeAction] = {}  # one EpisodeAction per distinct action: shared by episodes
     episodes: list[EpisodeRecord] = []
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
     text_widths: dict[Where, int] = {}
@@ -246,8 +260,8 @@ def build_index(
     for e in entries:
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
-        if (meta := metas.get(rel)) is None:
-            meta = metas[rel] = _DatasetMeta(rel, files)
+        if meta is None or meta.rel != rel:
+            meta = _DatasetMeta(rel, files, named[rel])
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
             raise DataError(f"{files.join(rel, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})")
@@ -270,6 +284,8 @@ def build_index(
             log.warning("%s: episode %s (%s): %s", files.join(rel, EPISODES_PATH), e["episode_index"], uid, err)
             report.skip(str(err), uid)
             continue
+        key = (action.kind, action.space, action.canonical.tobytes(), action.native_width, action.state_width)
+        action = actions.setdefault(key, action)
         tier = routed_tier(e["tier"], action.kind)
         to_end = anchors_to_end(manifest.routing, tier)
         anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
@@ -293,12 +309,12 @@ def build_index(
         if action.space is ActionSpace.native:
             report.native_widths[action.native_width] += 1
         report.cameras[camera] += 1
-        if rel not in datasets:  # a dataset counts once one of its episodes is in (its statistics index by it)
-            datasets.append(rel)
+        # a dataset counts once one of its episodes is in (its statistics index by it)
+        dataset_id = datasets.setdefault(rel, len(datasets))
         episodes.append(
             EpisodeRecord(
                 uid=uid,
-                dataset_id=datasets.index(rel),
+                dataset_id=dataset_id,
                 episode_index=int(e["episode_index"]),
                 tier=QualityTier(e["tier"]),
                 routed=tier,
@@ -327,7 +343,7 @@ def build_index(
         files=files,
         manifest=manifest,
         split=split,
-        datasets=datasets,
+        datasets=list(datasets),
         episodes=episodes,
         sample_episode=sample_episode,
         sample_anchor=np.concatenate([a for a, _ in per_episode]).astype(np.int64),

@@ -16,7 +16,7 @@ import io
 import json
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from adapters.storage.object_cache import Cache, entry_name, write_all
 from adapters.storage.reads import ReadMeter, open_seekable
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
+from schemas.episode_lines import skipped, wanted
 from schemas.storage import StorageOptions
 
 T = TypeVar("T")
@@ -109,15 +110,19 @@ class CorpusFiles:
         self.meter.requests += 1
         return data
 
-    def jsonl(self, where: Where) -> list[tuple[int, dict[str, Any]]]:
-        """(line number, object) of each non-empty line; a bad line names the file and the line."""
+    def jsonl(self, where: Where, episodes: Collection[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """(line number, object) of each non-empty line (with `episodes`, those of its episodes only, the others
+        unparsed: `schemas.episode_lines`); a bad line read names the file and the line."""
         out = []
-        for lineno, line in enumerate(self.read_bytes(where).decode("utf-8").splitlines(), start=1):
-            if line.strip():
+        for lineno, raw in enumerate(self.read_bytes(where).splitlines(), start=1):
+            if raw.strip() and not skipped(raw, episodes):
                 try:
-                    out.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+                    obj = json.loads(raw.decode("utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    why = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8"
+                    raise ValueError(f"{where}:{lineno}: not valid JSON ({why})") from e
+                if wanted(obj, episodes):
+                    out.append((lineno, obj))
         return out
 
     def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:

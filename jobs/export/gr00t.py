@@ -43,8 +43,9 @@ from schemas.canonical import (
     WRIST_ROT6D,
     hand_dims,
 )
-from schemas.corpus import EpisodeLineage
+from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.dataset_meta import MODALITY_PATH
+from schemas.episode_lines import kept_fields
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
 
@@ -64,6 +65,8 @@ CAPTION_ANNOTATION = "eidata.caption"  # column `annotation.eidata.caption`, whe
 # "to write": a dry run's plan; "refused": a dataset that cannot be described (the export exits 1)
 Status = Literal["written", "to write", "unchanged", "refused", "error"]
 FAILED: tuple[Status, ...] = ("refused", "error")
+
+DESCRIBED_LINEAGE = ("mask", "action_kind", "caption")  # of an episode's lineage, what `describe` reads
 
 
 class ExportError(ValueError):
@@ -207,7 +210,8 @@ def describe(root: Path, name: str) -> Described:
         why = "observation.state / action are not the 50-dim canonical layout"
         raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
     lines = read_jsonl(root / EPISODES_PATH) if (root / EPISODES_PATH).is_file() else []
-    lineages = [EpisodeLineage.of(line) for _, line in lines]
+    # what the description reads of each lineage (its mask, action kind, caption): the rest left unvalidated
+    lineages = [EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE})) for _, line in lines]
     masks = [lin.mask for lin in lineages if lin.mask is not None]
     used = used_dims(info, masks)
     kind = dataset_kind(info, used, [lin.action_kind for lin in lineages])

@@ -36,7 +36,9 @@ COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
 def dataset_files(described: Described, root: Path, only: frozenset[int] | None = None) -> list[tuple[str, int]]:
     """Every episode's parquet and mp4 of the dataset at `root` (of the episodes `only` names, if given), relative to
     it, as info.json places them, each with its episode's length."""
-    lines = [line for _, line in read_jsonl(root / EPISODES_PATH) if only is None or line["episode_index"] in only]
+    lines = [
+        line for _, line in read_jsonl(root / EPISODES_PATH, only) if only is None or line["episode_index"] in only
+    ]
     return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
 
 
@@ -51,7 +53,7 @@ def _copy_meta(src: Path, dst: Path, only: frozenset[int] | None) -> dict:
         if only is None or rel not in (EPISODES_PATH, EPISODES_STATS_PATH):
             shutil.copyfile(src / rel, dst / rel)
             continue
-        kept[rel] = [line for _, line in read_jsonl(src / rel) if line["episode_index"] in only]
+        kept[rel] = [line for _, line in read_jsonl(src / rel, only) if line["episode_index"] in only]
         (dst / rel).write_text("".join(json.dumps(line) + "\n" for line in kept[rel]), encoding="utf-8")
     if only is not None:
         lines = kept.get(EPISODES_PATH, [])

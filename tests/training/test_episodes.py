@@ -75,3 +75,40 @@ def test_no_latents_refusal_names_the_command_that_writes_them(manifest: Path, t
         build_index(corpus / "manifests" / manifest.name, "train", MODEL, DataConfig(num_workers=0))
     assert "no episode can give a sample" in str(e.value) and "no latents for cameras" in str(e.value)
     assert f"run `eidata latents {corpus} --model DIR` first" in str(e.value)
+
+
+def test_the_index_parses_its_split_s_lines_and_holds_one_dataset_s_meta(
+    manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 75: of each dataset's episodes.jsonl only the split's episodes' lines are parsed (the old build parsed and
+    held every line of every dataset the manifest names, ~33 KB per episode at 100k), and one dataset's meta is alive
+    at a time."""
+    import json
+    import weakref
+
+    import pyarrow.parquet as pq
+
+    from schemas.manifest import entries_file
+    from training import episodes as module
+
+    parsed: list[str] = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parsed.append(s) or real_loads(s, *a, **k))
+    alive: list[weakref.ref] = []
+    most = []
+    real_meta = module._DatasetMeta
+
+    def meta(*a: object) -> object:
+        most.append(sum(r() is not None for r in alive))  # the one it replaces may still be bound
+        made = real_meta(*a)  # type: ignore[arg-type]
+        alive.append(weakref.ref(made))
+        return made
+
+    monkeypatch.setattr(module, "_DatasetMeta", meta)
+    build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
+    entries = pq.read_table(entries_file(manifest)).to_pylist()
+    train = [e for e in entries if e["split"] == "train"]
+    assert len(train) < len(entries)  # the val episodes' lines are of the same datasets
+    lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json, a header
+    assert len(lines) == len(train), (len(lines), len(train))
+    assert max(most) <= 1 and len(alive) == len({e["dataset"] for e in train})

@@ -92,7 +92,7 @@ def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
     episodes.jsonl lists, `gr00t_lerobot/datasets.py:541-554` @ 99bf08b)."""
     for rel in EPISODE_META:
         if (src / rel).is_file():
-            lines = [line for _, line in read_jsonl(src / rel) if int(line["episode_index"]) in kept]
+            lines = [line for _, line in read_jsonl(src / rel, kept) if int(line["episode_index"]) in kept]
             write_text_atomic(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
 
 

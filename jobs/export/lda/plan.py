@@ -19,10 +19,14 @@ from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
 from schemas.actions import ActionKind
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_ORDER, STATE_NATIVE
-from schemas.corpus import DATASETS_DIR, EpisodeLineage
+from schemas.corpus import DATASETS_DIR, LINEAGE_KEY, EpisodeLineage
+from schemas.episode_lines import kept_fields
 from schemas.lda import NATIVE_MAX_WIDTH, NATIVE_TAGS, Layout
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX
+
+LINE_FIELDS = ("episode_index", "length")  # of a DatasetPlan's `episodes.jsonl` line, what the plan and writer read
+LINEAGE_FIELDS = {LINEAGE_KEY: ("mask", "action_kind")}
 
 
 class LdaExportError(ValueError):
@@ -43,7 +47,7 @@ class DatasetPlan:
     src: Path
     name: str  # its path below ROOT/datasets/, and below --out
     info: InfoJson
-    lines: list[dict[str, Any]]  # the episodes.jsonl lines of the episodes written
+    lines: list[dict[str, Any]]  # the episodes.jsonl lines of the episodes written, their `LINE_FIELDS`
     masks: list[np.ndarray]  # per episode, the 50 canonical dims it fills
     layout: Layout
     hands: tuple[int, ...]
@@ -64,7 +68,8 @@ def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> Data
     info = load_info(src / INFO_PATH)
     if not is_canonical(info):
         return "not a canonical eidata dataset (50-dim state/action)"
-    lines = [line for _, line in read_jsonl(src / EPISODES_PATH)]
+    # the manifest's episodes' lines alone, cut to what the plan and the writer read: a plan is held per dataset
+    lines = [kept_fields(line, LINE_FIELDS, LINEAGE_FIELDS) for _, line in read_jsonl(src / EPISODES_PATH, episodes)]
     if episodes is not None:
         missing = sorted(episodes - {int(line["episode_index"]) for line in lines})
         if missing:

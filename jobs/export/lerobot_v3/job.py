@@ -42,8 +42,9 @@ from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, SourceDataset, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, dataset_plan, manifest_datasets, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
+from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from jobs.export.lerobot_v3.write import V30Writer
 from jobs.export.lerobot_v3.write_v21 import V21Writer
@@ -232,8 +233,9 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
     the planner, which refuses them naming them."""
     rows = pq.read_table(entries_file(mdir), columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
-    here = [ds for ds in dict.fromkeys(r["dataset"] for r in rows) if (corpus.root / ds / INFO_PATH).is_file()]
-    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in here}
+    named = manifest_datasets(rows)
+    here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
+    sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds]) for ds in here}
     refs = [
         EpisodeRef(sources[r["dataset"]], int(r["episode_index"]), {"source_dataset": r["dataset"]} | r)
         for r in rows

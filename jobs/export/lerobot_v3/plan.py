@@ -14,14 +14,11 @@ exported. Every plan lays its features out for the trainers that read them (`job
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -38,6 +35,7 @@ from jobs.export.lerobot_v3.cameras import (
     videos,
 )
 from jobs.export.lerobot_v3.settle import Group, settle
+from jobs.export.lerobot_v3.source import Extent, SourceDataset
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
@@ -47,13 +45,7 @@ from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
 from schemas.lerobot import (
-    EPISODES_PATH,
-    EPISODES_STATS_PATH,
     INFO_PATH,
-    TASKS_PATH,
-    InfoJson,
-    fill_path_template,
-    read_jsonl,
 )
 from schemas.lerobot_v3 import features_v30
 from schemas.manifest import entries_file
@@ -61,37 +53,6 @@ from schemas.manifest import entries_file
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
 PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
-
-
-class SourceDataset:
-    """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, episodes and episode stats, loaded
-    once; its episode files opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie)."""
-
-    def __init__(self, root: Path, corpus: Corpus) -> None:
-        self.root, self.corpus = Path(root), corpus
-        self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
-        self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
-        self.episodes = {o["episode_index"]: o for _, o in read_jsonl(self.root / EPISODES_PATH)}
-        stats_path = self.root / EPISODES_STATS_PATH
-        self.stats = {o["episode_index"]: o["stats"] for _, o in read_jsonl(stats_path)} if stats_path.exists() else {}
-
-    @property
-    def features(self) -> dict[str, Any]:
-        return self.info["features"]
-
-    @cached_property
-    def meta(self) -> InfoJson:
-        """`info` as the contract reads it (an episode's action kind falls back on its features)."""
-        return InfoJson.model_validate(self.info)
-
-    def chunk(self, episode_index: int) -> int:
-        return episode_index // int(self.info.get("chunks_size", 1000))
-
-    def data_file(self, episode_index: int) -> Path:
-        return self.root / fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
-
-    def video_file(self, episode_index: int, key: str) -> Path:
-        return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
 
 
 @dataclass
@@ -115,8 +76,9 @@ class EpisodeRef:
         """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
         return self.source.episodes.get(self.episode_index, {})
 
-    @cached_property
+    @property
     def lineage(self) -> EpisodeLineage:
+        """Read from its line at each ask, not kept: a manifest's plan holds a ref per episode (issue 75)."""
         return EpisodeLineage.of(self.line)
 
     def action_kind(self) -> ActionKind:
@@ -128,14 +90,9 @@ class EpisodeRef:
         """Its `episodes_stats.jsonl` stats ({} without)."""
         return self.source.stats.get(self.episode_index, {})
 
-    def extent(self, column: str) -> tuple[np.ndarray, np.ndarray, int] | None:
+    def extent(self, column: str) -> Extent | None:
         """(min, max, frames) of `column` over the episode from its stats, None without: no data file read."""
-        stats = self.stats.get(column) or {}
-        if "min" not in stats or "max" not in stats:
-            return None
-        count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
-        lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
-        return lo, hi, int(count[0]) if count.size else 0
+        return self.source.extents(column).get(self.episode_index)
 
     @property
     def uid(self) -> str:
@@ -288,12 +245,16 @@ def manifest_plan(
         raise PlanError(f"manifest {name}: no episodes")
     if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
         raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
-    sources = {ds: SourceDataset(corpus.root / ds, corpus) for ds in dict.fromkeys(r["dataset"] for r in rows)}
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
     if group is not None:
         allowed = {(r.extra["source_dataset"], r.episode_index) for r in group.episodes}
         rows = [r for r in rows if (r["dataset"], r["episode_index"]) in allowed]
-        sources = {ds: s for ds, s in sources.items() if any(r["dataset"] == ds for r in rows)}
+    # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
+    known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    sources = {
+        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named)
+        for ds, named in manifest_datasets(rows).items()
+    }
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
@@ -363,6 +324,14 @@ def manifest_plan(
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
     return plan
+
+
+def manifest_datasets(rows: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """dataset -> the episode indices the manifest's `rows` name of it, in the order the rows first name them."""
+    named: dict[str, set[int]] = {}
+    for r in rows:
+        named.setdefault(r["dataset"], set()).add(int(r["episode_index"]))
+    return named
 
 
 def _reasons(tally: Counter[str]) -> str:

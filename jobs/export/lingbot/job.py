@@ -144,8 +144,8 @@ def run_lingbot_export(
             tree.fetch(rel)  # no model
         check_settings(local.out, settings, write=False)
         done = Done(tree, json.dumps({"settings": portable(settings), "cameras": local.cameras}, sort_keys=True))
-        if dry_run:
-            _plan_all(local, models, corpus, sources, report, done)
+        if dry_run:  # tallied dataset by dataset, no plan kept: one dataset's entries alive at a time
+            _plan_all(local, models, corpus, sources, report, done, keep=False)
         else:
             local.out.mkdir(parents=True, exist_ok=True)
             with JobLock(local.out, "export-lingbot-va"):
@@ -198,10 +198,16 @@ class Done:
 
 
 def _plan_all(
-    spec: LingbotExportSpec, models: Models, corpus: Corpus, sources: list[Path], report: ExportReport, done: Done
+    spec: LingbotExportSpec,
+    models: Models,
+    corpus: Corpus,
+    sources: list[Path],
+    report: ExportReport,
+    done: Done,
+    keep: bool = True,
 ) -> tuple[list[DatasetPlan], list[dict[str, Any]]]:
     """Every dataset's plan and the episodes left to do; a dataset that cannot be exported is tallied as skipped, one
-    the output holds complete is kept whole."""
+    the output holds complete is kept whole. Without `keep` (a dry run) each is tallied and let go: none returned."""
     root = spec.root.resolve()
     plans, works = [], []
     for src in sources:
@@ -217,12 +223,15 @@ def _plan_all(
             continue
         for entry in plan.entries:
             item = work_item(plan, entry, spec, tally)
-            if item is not None:
+            if item is None:
+                continue
+            plan.pending.add(entry.episode_index)
+            if keep:
                 works.append(item)
-                plan.pending.add(entry.episode_index)
-                if report.dry_run:
-                    tally.written += len(item["latents"])
-        plans.append(plan)
+            if report.dry_run:
+                tally.written += len(item["latents"])
+        if keep:
+            plans.append(plan)
     return plans, works
 
 

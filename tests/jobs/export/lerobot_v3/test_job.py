@@ -35,7 +35,8 @@ from jobs.cli import main
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH
-from jobs.export.lerobot_v3.plan import PADDING_KEY, SourceDataset
+from jobs.export.lerobot_v3.plan import PADDING_KEY
+from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.resize import feature_hw
 from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets

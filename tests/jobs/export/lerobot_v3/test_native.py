@@ -27,7 +27,8 @@ from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, declares_no_action
-from jobs.export.lerobot_v3.plan import EpisodeRef, SourceDataset
+from jobs.export.lerobot_v3.plan import EpisodeRef
+from jobs.export.lerobot_v3.source import SourceDataset
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_FPS, STATE
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir

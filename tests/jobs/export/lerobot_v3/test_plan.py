@@ -15,14 +15,9 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.rows import catalog_rows_for_dataset
 from jobs.export.lerobot_v3.cameras import PlanError
-from jobs.export.lerobot_v3.plan import (
-    PADDING,
-    PADDING_KEY,
-    SourceDataset,
-    _lineage_columns,
-    dataset_plan,
-    manifest_plan,
-)
+from jobs.export.lerobot_v3.job import manifest_groups
+from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, _lineage_columns, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.source import SourceDataset
 from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
@@ -157,3 +152,26 @@ def test_an_episode_without_lineage_is_exported_under_the_source_and_subset_the_
     row = catalog_rows_for_dataset(root, foreign)[0]
     columns = _lineage_columns(SourceDataset(foreign, Corpus(root)), row.episode_index, "datasets/ext/group/foreign")
     assert (columns["source"], columns["subset"]) == (row.source, row.subset) == ("ext", "group/foreign")
+
+
+def test_a_manifest_of_one_episode_holds_that_episode_and_reads_no_stats(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 75: a plan over 1 of a dataset's 3 episodes holds that episode's line, cut to what a plan reads, and
+    parses no other line of its dataset; no episode's stats are read for a canonical plan (the old code held every
+    named dataset's lines and stats whole)."""
+    root = tmp_path / "c"
+    shutil.copytree(tiny_corpus, root)
+    curate(root, "one", "episode_uid = 'oxe/bridge/e1'", val_fraction=0.0)
+    parsed: list[str] = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parsed.append(s) or real(s, *a, **k))
+    groups = manifest_groups(Corpus(root), root / "manifests" / "one", None, False)
+    plan = manifest_plan(Corpus(root), "one", None, group=groups.groups[0])
+    [ref] = plan.episodes
+    assert ref.episode_index == 1 and set(ref.source.episodes) == {1}
+    assert set(ref.line) <= {"episode_index", "tasks", "length", LINEAGE_KEY} and "qa" not in ref.line[LINEAGE_KEY]
+    assert ref.line[LINEAGE_KEY]["episode_uid"] == "oxe/bridge/e1"
+    lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json's feature
+    assert len(lines) == 1, lines  # its line, once (the plan reuses the groups' read); no other line, no stats line
+    assert "stats" not in ref.source.__dict__

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from jobs.export.lerobot_v3.plan import EpisodeRef
 from jobs.export.lerobot_v3.settle import labels, settle
+from jobs.export.lerobot_v3.source import stats_extent
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE
@@ -27,8 +29,12 @@ def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> Simple
         for i in range(n)
     }
     stats = {i: {ACTION_NATIVE: {"min": [0.0] * width, "max": [1.0] * width}} for i in range(n)}
+
+    def extents(column: str) -> dict[int, Any]:  # as `SourceDataset.extents` reads them, at the ask
+        return {i: e for i, s in stats.items() if (e := stats_extent(s.get(column))) is not None}
+
     return SimpleNamespace(
-        root=Path(name), features=features, episodes=episodes, stats=stats, info={"robot_type": robot}
+        root=Path(name), features=features, episodes=episodes, stats=stats, extents=extents, info={"robot_type": robot}
     )
 
 

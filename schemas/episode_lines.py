@@ -1,0 +1,57 @@
+"""A dataset's per-episode meta lines (`episodes.jsonl`, `episodes_stats.jsonl`) read for some of its episodes.
+
+A line whose first key is its `episode_index`, as every eidata writer and lerobot's write it (`dump_jsonl_line`, the
+`jsonlines` package: the dict's order, `episode_index` first), is parsed only when its episode is asked for: a plan
+over a manifest of 1 of a dataset's N episodes parses one line, not N (issue 75: a manifest export held every named
+dataset's lines and stats, ~160 KB per episode). A line that does not begin so (another tool's order, a key written
+with escapes, the key twice) is parsed to learn its index, as before. Kept lines can be cut to the fields a reader
+uses (`kept_fields`), so what a plan holds per episode is its fields, not the episode's whole lineage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+_HEAD = re.compile(rb'\s*\{\s*"episode_index"\s*:\s*(-?\d+)\s*[,}]')
+_KEY = b'"episode_index"'
+
+
+def head_index(raw: bytes) -> int | None:
+    """The episode index a raw jsonl line opens with, read without parsing the line; None where it must be parsed to
+    know (it does not open with the key, names the key again, or holds a \\u escape that could spell it)."""
+    m = _HEAD.match(raw)
+    if m is None or raw.count(_KEY) != 1 or b"\\u" in raw:
+        return None
+    return int(m.group(1))
+
+
+def skipped(raw: bytes, episodes: Collection[int] | None) -> bool:
+    """Whether the raw line can be passed over unparsed: it opens with the index of an episode not in `episodes`
+    (None: every episode is read)."""
+    if episodes is None:
+        return False
+    index = head_index(raw)
+    return index is not None and index not in episodes
+
+
+def wanted(obj: Any, episodes: Collection[int] | None) -> bool:
+    """Whether a parsed line is kept: every line without `episodes`; else a line of an episode in it, or one whose
+    `episode_index` is not an integer (the caller refuses it, naming it, as without the filter)."""
+    if episodes is None or not isinstance(obj, dict):
+        return True
+    index = obj.get("episode_index")
+    return not isinstance(index, int) or index in episodes
+
+
+def kept_fields(line: Mapping[str, Any], top: Collection[str], nested: Mapping[str, Collection[str]]) -> dict[str, Any]:
+    """The line with only the keys `top`, and of each mapping `nested` names (a line's lineage, `"eidata"`) only the
+    keys it lists; a value there that is not a mapping is kept whole, for the reader to refuse as it would."""
+    out = {k: line[k] for k in top if k in line}
+    for key, keys in nested.items():
+        if isinstance(of := line.get(key), Mapping):
+            out[key] = {k: of[k] for k in keys if k in of}
+        elif key in line:
+            out[key] = of
+    return out

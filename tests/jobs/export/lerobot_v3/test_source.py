@@ -1,0 +1,43 @@
+"""`source.py`: a dataset read for export holds the episodes asked for, each line cut to what a plan reads, and reads
+their stats only when asked (issue 75)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.storage.corpus import Corpus
+from jobs.export.lerobot_v3.source import LINE_FIELDS, SourceDataset, stats_extent
+from schemas.canonical import ACTION, STATE
+from schemas.corpus import LINEAGE_KEY
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, read_jsonl
+
+
+def test_one_episode_asked_for_is_all_it_holds(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge = tiny_corpus / "datasets/oxe/bridge"
+    parsed: list[str] = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parsed.append(s) or real(s, *a, **k))
+    src = SourceDataset(bridge, Corpus(tiny_corpus), {2})
+    lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json or tasks.jsonl
+    full = {o["episode_index"]: o for _, o in read_jsonl(bridge / EPISODES_PATH)}
+    assert set(src.episodes) == {2} and set(src.episodes[2]) <= {*LINE_FIELDS, LINEAGE_KEY}
+    assert src.episodes[2][LINEAGE_KEY]["episode_uid"] == full[2][LINEAGE_KEY]["episode_uid"] == "oxe/bridge/e2"
+    assert len(src.episodes[2][LINEAGE_KEY]) < len(full[2][LINEAGE_KEY])  # its qa, verdicts... not held
+    assert len(lines) == 1  # of its 3 episodes' lines, and no stats line
+    assert "stats" not in src.__dict__
+    lo, hi, n = src.extents(ACTION)[2]  # one column's extent, the stats not kept whole
+    assert "stats" not in src.__dict__ and set(src.extents(STATE)) == {2} and n == full[2]["length"]
+    whole = {o["episode_index"]: o["stats"] for _, o in read_jsonl(bridge / EPISODES_STATS_PATH)}
+    assert set(src.stats) == {2} and src.stats[2] == whole[2]  # whole when asked (a v2.1 writer's)
+    assert np.array_equal(lo, np.asarray(whole[2][ACTION]["min"], np.float64).reshape(-1)) and hi.shape == lo.shape
+
+
+def test_every_episode_without_a_choice_and_an_extent_needs_min_and_max(tiny_corpus: Path) -> None:
+    src = SourceDataset(tiny_corpus / "datasets/oxe/bridge", Corpus(tiny_corpus))
+    assert sorted(src.episodes) == [0, 1, 2]
+    assert stats_extent({"min": [0.0]}) is None and stats_extent(None) is None
+    assert stats_extent({"min": [0.0, 1.0], "max": [2.0, 3.0], "count": [7]})[2] == 7  # type: ignore[index]
