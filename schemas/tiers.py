@@ -125,6 +125,8 @@ class TierVerdict(Frozen):
 
 # a code more than one adapter gives: a robot without a kinematic description (its natives only)
 NO_DESCRIPTION = "source_no_description"
+# the reason an episode without an action is actionless (`ingest.qa.quality`; the catalog's losses find it by it)
+MISSING_ACTIONS = "missing actions (has_action=False)"
 
 
 def demote(tier: QualityTier, to: QualityTier) -> QualityTier:
