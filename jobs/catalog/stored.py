@@ -1,0 +1,138 @@
+"""A dataset's catalog rows kept between rebuilds (issue 75), so that a rebuild parses only the datasets that changed.
+
+`catalog/.dataset_rows/` holds what the last rebuild wrote (its episode parts and verdict rows, hard links to the same
+files, not copies) and `keys.json`: per dataset, the key it was read under, the behaviour thresholds its episodes were
+ingested with and how many rows and verdict rows it gave. The key (`tree_key`) is every file of the dataset's folder
+by path, size and mtime_ns, as `FileDigests` keys a file's sum: the meta a row is parsed from, and the episode files
+its content hash, latents flag and ingest time are read from. A dataset whose key is unchanged gets its rows, verdict
+rows and file digests from the last rebuild, without a byte of its meta parsed or a file's digests read; any other
+dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a removed one drops out. `ROWS_VERSION` is
+in the key: an eidata whose rows differ for the same files bumps it, and every dataset is parsed again.
+
+The folder is written beside the old one and swapped in with the catalog (`jobs.catalog.build`), so the kept rows
+and keys always describe the same rebuild; counts that disagree with its keys mean the dataset is parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from adapters.storage.atomic import atomic_write, write_text_atomic
+from schemas.behaviour import BehaviourConfig
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.verdicts import VERDICT_SCHEMA
+
+ROWS_DIR = ".dataset_rows"  # inside catalog/, beside DIGESTS_DIR
+KEYS_JSON, VERDICTS_PART = "keys.json", "verdicts.parquet"
+ROWS_VERSION = 1  # bump when a row changes for the same files (a new column, a new rule in `jobs.catalog.rows`)
+
+
+def tree_key(dataset_root: Path) -> str:
+    """sha256 over `<path>\\0<size>\\0<mtime_ns>` of every file below `dataset_root` (sorted), and `ROWS_VERSION`."""
+    entries: list[str] = []
+    stack = [(Path(dataset_root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((Path(e.path), f"{prefix}{e.name}/"))
+                else:
+                    st = e.stat()
+                    entries.append(f"{prefix}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    h = hashlib.sha256(f"rows {ROWS_VERSION}\n".encode())
+    for line in sorted(entries):
+        h.update(line.encode())
+    return h.hexdigest()
+
+
+class KeptMismatch(ValueError):
+    """The kept files do not hold what their keys say (touched by hand, or unreadable)."""
+
+
+@dataclass
+class Kept:
+    """The rows a previous rebuild kept (`load`), and what this rebuild keeps (`keep`, `write`)."""
+
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folder: Path | None = None
+    out: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path | None) -> Kept:
+        """What `folder` (a previous rebuild's `ROWS_DIR`; None: keep nothing, parse every dataset) holds."""
+        if folder is None:
+            return cls()
+        try:
+            return cls(keys=json.loads((folder / KEYS_JSON).read_bytes())["datasets"], folder=folder)
+        except (OSError, ValueError, KeyError, TypeError):  # none kept, or unreadable: every dataset is parsed
+            return cls()
+
+    def reuse(self, dataset: str, key: str) -> bool:
+        """Whether `dataset`'s kept rows were read under `key` (it is then kept again, as it was)."""
+        entry = self.keys.get(dataset)
+        if entry is None or entry.get("key") != key:
+            return False
+        self.out[dataset] = entry
+        return True
+
+    def keep(self, dataset: str, key: str, config: BehaviourConfig | None, rows: int, verdicts: int) -> None:
+        """Record a dataset parsed under `key` for the next rebuild."""
+        thresholds = None if config is None else config.model_dump(mode="json")
+        self.out[dataset] = {"key": key, "config": thresholds, "rows": rows, "verdicts": verdicts}
+
+    def config(self, dataset: str) -> BehaviourConfig:
+        entry = self.out[dataset]
+        return BehaviourConfig.model_validate(entry["config"]) if entry["config"] is not None else BehaviourConfig()
+
+    def tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+        """The kept episode rows and verdict rows of `datasets` (those `reuse` accepted); KeptMismatch when the kept
+        files do not hold as many as the keys say, or cannot be read: the caller parses every dataset again."""
+        if not datasets or self.folder is None:
+            return CATALOG_SCHEMA.empty_table(), VERDICT_SCHEMA.empty_table()
+        try:
+            return self._tables(datasets)
+        except (OSError, pa.ArrowException) as e:
+            raise KeptMismatch(f"{self.folder}: {e}") from e
+
+    def _tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+        wanted = pa.array(list(datasets), pa.string())
+        parts = sorted(self.folder.glob("part-*.parquet"))
+        rows = pa.concat_tables(
+            [CATALOG_SCHEMA.empty_table(), *(_only(pq.ParquetFile(p).read(), wanted, CATALOG_SCHEMA) for p in parts)]
+        )
+        verdicts = _only(pq.ParquetFile(self.folder / VERDICTS_PART).read(), wanted, VERDICT_SCHEMA)
+        for table, what in ((rows, "rows"), (verdicts, "verdicts")):
+            found = pc.value_counts(table["dataset"]).flatten()
+            counts = dict(zip(found[0].to_pylist(), found[1].to_pylist(), strict=True))
+            for name in datasets:
+                if counts.get(name, 0) != self.keys[name][what]:
+                    raise KeptMismatch(f"{name}: kept {what} do not match its key")
+        return rows, verdicts
+
+    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path) -> None:
+        """This rebuild's parts and verdict rows hard-linked into `folder` (copied where links fail), then the keys."""
+        for src in [*episode_parts, verdicts]:
+            dst = folder / (src.name if src in episode_parts else VERDICTS_PART)
+            try:
+                os.link(src, dst)
+            except OSError:
+                atomic_write(dst, lambda tmp, src=src: tmp.write_bytes(src.read_bytes()))
+        body = {"rows_version": ROWS_VERSION, "datasets": dict(sorted(self.out.items()))}
+        write_text_atomic(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+
+
+def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:
+    if not table.schema.equals(schema, check_metadata=False):
+        raise KeptMismatch("kept rows of another schema")
+    return table.filter(pc.is_in(table["dataset"], value_set=datasets))
