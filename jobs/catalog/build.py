@@ -106,10 +106,16 @@ def _build(
     census = take_census(corpus_root, datasets)  # before the rows: see `take_census`
     kept = Kept.load(None if rehash else corpus_root / "catalog" / ROWS_DIR)
     try:
-        table, found = _rows(corpus, datasets, kept, digests_dir, rehash)
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
     except KeptMismatch:  # kept files that disagree with their keys: every dataset parsed again
         kept = Kept()
-        table, found = _rows(corpus, datasets, kept, digests_dir, rehash)
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
+    if merged is None:  # every dataset as the last rebuild read it, none removed: its files, linked
+        n = kept.link_previous(episodes_dir, verdicts, findings)
+        write_census(episodes_dir, census)
+        kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings)
+        return n
+    table, found = merged
     counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
     if dupes := sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist()):
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
@@ -120,15 +126,16 @@ def _build(
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         parts.append(write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet"))
     write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
-    kept.write(rows_dir, parts, verdicts / "part-00000.parquet")
+    kept.write(rows_dir, parts, verdicts, findings)
     return table.num_rows
 
 
 def _rows(
     corpus: Corpus, datasets: list[Path], kept: Kept, digests_dir: Path, rehash: bool
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, pa.Table] | None:
     """The catalog's rows, sorted, and its verdict rows in the datasets' order: kept ones for a dataset whose files
-    are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`)."""
+    are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); None
+    when every dataset is kept and none was removed (the last rebuild's files are then this one's)."""
     corpus_root = corpus.root
     tables, found, reused, hashed = [], [], [], 0
     for ds in datasets:
@@ -149,20 +156,18 @@ def _rows(
         if rows:
             tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
             found += verdicts
+    log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(datasets), len(datasets) - len(reused), hashed)
+    if not tables and kept.all_kept(reused):
+        return None
     old_rows, old_verdicts = kept.tables(reused)
-    table = sort_catalog(pa.concat_tables([old_rows, *tables]))
+    table = pa.concat_tables([old_rows, *tables])
+    del old_rows, tables  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
+    table = sort_catalog(table)
     order = {name: i for i, name in enumerate(dataset_name(corpus_root, ds) for ds in datasets)}
     found = pa.concat_tables([old_verdicts, pa.Table.from_pylist(found, schema=VERDICT_SCHEMA)])
     position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
     found = found.append_column("_position", position).append_column("_seq", pa.array(range(found.num_rows)))
     found = found.sort_by([("_position", "ascending"), ("_seq", "ascending")]).select(VERDICT_SCHEMA.names)
-    log.info(
-        "catalog: %d episodes from %d datasets, %d parsed (%d bytes hashed)",
-        table.num_rows,
-        len(datasets),
-        len(datasets) - len(reused),
-        hashed,
-    )
     return table, found
 
 

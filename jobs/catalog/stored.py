@@ -33,7 +33,8 @@ from schemas.catalog import CATALOG_SCHEMA
 from schemas.verdicts import VERDICT_SCHEMA
 
 ROWS_DIR = ".dataset_rows"  # inside catalog/, beside DIGESTS_DIR
-KEYS_JSON, VERDICTS_PART = "keys.json", "verdicts.parquet"
+KEYS_JSON, VERDICTS_PART, FINDINGS_PART = "keys.json", "verdicts.parquet", "findings.parquet"
+PART = "part-00000.parquet"  # the one part of the verdicts and findings folders
 ROWS_VERSION = 1  # bump when a row changes for the same files (a new column, a new rule in `jobs.catalog.rows`)
 
 
@@ -121,19 +122,49 @@ class Kept:
                     raise KeptMismatch(f"{name}: kept {what} do not match its key")
         return rows, verdicts
 
-    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path) -> None:
-        """This rebuild's parts and verdict rows hard-linked into `folder` (copied where links fail), then the keys."""
-        for src in [*episode_parts, verdicts]:
-            dst = folder / (src.name if src in episode_parts else VERDICTS_PART)
-            try:
-                os.link(src, dst)
-            except OSError:
-                atomic_write(dst, lambda tmp, src=src: tmp.write_bytes(src.read_bytes()))
+    def all_kept(self, reused: Sequence[str]) -> bool:
+        """Whether `reused` is every dataset the last rebuild kept (none removed, none new) and its kept files hold
+        as many rows and verdict rows as the keys say (read from the parquet footers)."""
+        if self.folder is None or set(reused) != set(self.keys) or not (self.folder / FINDINGS_PART).exists():
+            return False
+        try:
+            rows = sum(pq.ParquetFile(p).metadata.num_rows for p in self.folder.glob("part-*.parquet"))
+            verdicts = pq.ParquetFile(self.folder / VERDICTS_PART).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return False
+        entries = self.keys.values()
+        return (rows, verdicts) == (sum(e["rows"] for e in entries), sum(e["verdicts"] for e in entries))
+
+    def link_previous(self, episodes: Path, verdicts: Path, findings: Path) -> int:
+        """The last rebuild's parts, verdict rows and findings as this one's (`all_kept`: the same bytes); its rows."""
+        assert self.folder is not None
+        for src in sorted(self.folder.glob("part-*.parquet")):
+            _link_or_copy(src, episodes / src.name)
+        _link_or_copy(self.folder / VERDICTS_PART, verdicts / PART)
+        _link_or_copy(self.folder / FINDINGS_PART, findings / PART)
+        return sum(int(entry["rows"]) for entry in self.keys.values())
+
+    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path, findings: Path) -> None:
+        """This rebuild's parts, verdict rows and findings (the `verdicts` and `findings` folders' one part)
+        hard-linked into `folder` (copied where links fail), then the keys."""
+        for src in episode_parts:
+            _link_or_copy(src, folder / src.name)
+        _link_or_copy(verdicts / PART, folder / VERDICTS_PART)
+        _link_or_copy(findings / PART, folder / FINDINGS_PART)
         body = {"rows_version": ROWS_VERSION, "datasets": dict(sorted(self.out.items()))}
         write_text_atomic(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """`dst` the bytes of `src`: a hard link (a kept file is never written in place), or a copy where links fail."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        atomic_write(dst, lambda tmp: tmp.write_bytes(src.read_bytes()))
 
 
 def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:
     if not table.schema.equals(schema, check_metadata=False):
         raise KeptMismatch("kept rows of another schema")
-    return table.filter(pc.is_in(table["dataset"], value_set=datasets))
+    wanted = pc.is_in(table["dataset"], value_set=datasets)
+    return table if pc.all(wanted).as_py() is not False else table.filter(wanted)
