@@ -28,7 +28,7 @@ from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_name, dataset_rows
-from jobs.catalog.stored import ROWS_DIR, Kept, KeptMismatch, tree_key
+from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
 from jobs.runtime.stops import fail
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
@@ -137,7 +137,8 @@ def _rows(
     are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); None
     when every dataset is kept and none was removed (the last rebuild's files are then this one's)."""
     corpus_root = corpus.root
-    tables, found, reused, hashed = [], [], [], 0
+    fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
+    reused, hashed = [], 0
     for ds in datasets:
         name, digests_file = dataset_name(corpus_root, ds), digests_name(corpus_root, ds)
         key = tree_key(ds)  # before the rows, as the census: a write meanwhile is seen by the next rebuild
@@ -154,17 +155,19 @@ def _rows(
         verdicts = verdict_rows(name, lineages) if rows else []
         kept.keep(name, key, recorded_thresholds(lineages)[1] if rows else None, len(rows), len(verdicts))
         if rows:
-            tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
-            found += verdicts
+            fresh.add(
+                pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA), verdicts
+            )
     log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(datasets), len(datasets) - len(reused), hashed)
-    if not tables and kept.all_kept(reused):
+    new_rows, new_verdicts = fresh.read()
+    if not new_rows.num_rows and kept.all_kept(reused):
         return None
     old_rows, old_verdicts = kept.tables(reused)
-    table = pa.concat_tables([old_rows, *tables])
-    del old_rows, tables  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
+    table = pa.concat_tables([old_rows, new_rows])
+    del old_rows, new_rows  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
     table = sort_catalog(table)
     order = {name: i for i, name in enumerate(dataset_name(corpus_root, ds) for ds in datasets)}
-    found = pa.concat_tables([old_verdicts, pa.Table.from_pylist(found, schema=VERDICT_SCHEMA)])
+    found = pa.concat_tables([old_verdicts, new_verdicts])
     position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
     found = found.append_column("_position", position).append_column("_seq", pa.array(range(found.num_rows)))
     found = found.sort_by([("_position", "ascending"), ("_seq", "ascending")]).select(VERDICT_SCHEMA.names)

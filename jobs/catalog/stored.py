@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,49 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         atomic_write(dst, lambda tmp: tmp.write_bytes(src.read_bytes()))
+
+
+class Fresh:
+    """The rows and verdict rows of the datasets a rebuild parses, written to two parquet files in `folder` (inside
+    the rebuild's temp folder) as they come, in batches, so that the rebuild never holds more than a batch of them as
+    Python objects or per-dataset tables; `read` gives them back whole and removes the folder."""
+
+    BATCH = 20_000  # rows buffered before a row group is written
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rows: list[pa.Table] = []
+        self.verdicts: list[dict[str, Any]] = []
+        self.writers: tuple[pq.ParquetWriter, pq.ParquetWriter] | None = None
+
+    def add(self, rows: pa.Table, verdicts: list[dict[str, Any]]) -> None:
+        self.rows.append(rows)
+        self.verdicts += verdicts
+        if sum(t.num_rows for t in self.rows) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writers is None:
+            self.folder.mkdir()
+            self.writers = (
+                pq.ParquetWriter(self.folder / "rows.parquet", CATALOG_SCHEMA),
+                pq.ParquetWriter(self.folder / "verdicts.parquet", VERDICT_SCHEMA),
+            )
+        rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows]).combine_chunks()
+        self.writers[0].write_table(rows)
+        self.writers[1].write_table(pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA))
+        self.rows, self.verdicts = [], []
+
+    def read(self) -> tuple[pa.Table, pa.Table]:
+        if self.writers is None:  # under one batch: never written
+            rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows])
+            return rows, pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA)
+        self._flush()
+        for w in self.writers:
+            w.close()
+        rows, verdicts = (pq.ParquetFile(self.folder / n).read() for n in ("rows.parquet", "verdicts.parquet"))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return rows, verdicts
 
 
 def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:

@@ -18,7 +18,7 @@ from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdic
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import catalog_rows_for_dataset
-from jobs.catalog.stored import KEYS_JSON, ROWS_DIR
+from jobs.catalog.stored import KEYS_JSON, ROWS_DIR, Fresh
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -77,9 +77,11 @@ def _rebuild(root: Path, parsed: list[str]) -> list[str]:
     return sorted(parsed)
 
 
+@pytest.mark.parametrize("batch", [Fresh.BATCH, 2])  # 2: the parsed rows go through the disk, batch by batch
 def test_unchanged_rebuild_parses_nothing_and_writes_what_the_old_build_writes(
-    corpus_copy: Path, parsed: list[str], tmp_path: Path
+    corpus_copy: Path, parsed: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
+    monkeypatch.setattr(Fresh, "BATCH", batch)
     shutil.rmtree(corpus_copy / "catalog" / ROWS_DIR)  # a catalog of an eidata that kept no rows: all parsed
     assert len(_rebuild(corpus_copy, parsed)) == 4
     _assert_as_old(corpus_copy, tmp_path)
