@@ -165,17 +165,18 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 class Fresh:
-    """The rows and verdict rows of the datasets a rebuild parses, written to two parquet files in `folder` (inside
+    """The rows and verdict rows of the datasets a rebuild parses, written to two Arrow IPC files in `folder` (inside
     the rebuild's temp folder) as they come, in batches, so that the rebuild never holds more than a batch of them as
-    Python objects or per-dataset tables; `read` gives them back whole and removes the folder."""
+    Python objects or per-dataset tables; `read` maps them back (file-backed pages, outside the task's limit on
+    private memory: only the sort's copy is allocated) and removes the folder."""
 
-    BATCH = 20_000  # rows buffered before a row group is written
+    BATCH = 20_000  # rows buffered before they are written
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.rows: list[pa.Table] = []
         self.verdicts: list[dict[str, Any]] = []
-        self.writers: tuple[pq.ParquetWriter, pq.ParquetWriter] | None = None
+        self.writers: tuple[Any, Any] | None = None
 
     def add(self, rows: pa.Table, verdicts: list[dict[str, Any]]) -> None:
         self.rows.append(rows)
@@ -187,11 +188,10 @@ class Fresh:
         if self.writers is None:
             self.folder.mkdir()
             self.writers = (
-                pq.ParquetWriter(self.folder / "rows.parquet", CATALOG_SCHEMA),
-                pq.ParquetWriter(self.folder / "verdicts.parquet", VERDICT_SCHEMA),
+                pa.ipc.new_file(self.folder / "rows.arrow", CATALOG_SCHEMA),
+                pa.ipc.new_file(self.folder / "verdicts.arrow", VERDICT_SCHEMA),
             )
-        rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows]).combine_chunks()
-        self.writers[0].write_table(rows)
+        self.writers[0].write_table(pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows]))
         self.writers[1].write_table(pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA))
         self.rows, self.verdicts = [], []
 
@@ -202,8 +202,10 @@ class Fresh:
         self._flush()
         for w in self.writers:
             w.close()
-        rows, verdicts = (pq.ParquetFile(self.folder / n).read() for n in ("rows.parquet", "verdicts.parquet"))
-        shutil.rmtree(self.folder, ignore_errors=True)
+        rows, verdicts = (
+            pa.ipc.open_file(pa.memory_map(str(self.folder / n))).read_all() for n in ("rows.arrow", "verdicts.arrow")
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)  # the maps stay readable until dropped
         return rows, verdicts
 
 
