@@ -2,7 +2,8 @@
 
 The datasets are the source of truth: `rebuild_catalog` scans every dataset under `ROOT/datasets/` and replaces
 `catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.
-`catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone.
+`catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone. A dataset
+whose files are unchanged since the last rebuild is not parsed again: its rows are kept (`jobs.catalog.stored`).
 """
 
 from __future__ import annotations
