@@ -115,6 +115,7 @@ def _build(
         n = kept.link_previous(episodes_dir, verdicts, findings)
         write_census(episodes_dir, census)
         kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings)
+        log.info("catalog: %d episodes from %d datasets (all kept)", n, len(datasets))
         return n
     table, found = merged
     counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
@@ -128,6 +129,7 @@ def _build(
         parts.append(write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet"))
     write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
     kept.write(rows_dir, parts, verdicts, findings)
+    log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
     return table.num_rows
 
 
