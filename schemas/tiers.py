@@ -137,6 +137,10 @@ def source_default(tier: QualityTier, reason: str, code: str = SOURCE_DEFAULT) -
     return () if QualityTier(tier) is QualityTier.high else (TierVerdict(tier=tier, reason=reason, code=code),)
 
 
+# the reason an episode without an action is actionless (`ingest.qa.quality`; the catalog's losses find it by it)
+MISSING_ACTIONS = "missing actions (has_action=False)"
+
+
 def demote(tier: QualityTier, to: QualityTier) -> QualityTier:
     """The lower of two tiers (high > low > actionless > rejected)."""
     return max(QualityTier(tier), QualityTier(to), key=TIER_ORDER.index)

@@ -13,7 +13,7 @@ from ingest.canonical.validity import fill_nonfinite, window_spread
 from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims, present_hands
 from schemas.canonicalize import QualityConfig
 from schemas.qa import ValidityReport, Verdict
-from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+from schemas.tiers import MISSING_ACTIONS, QualityTier, TierVerdict, reasons_of, tier_of
 
 
 def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig) -> tuple[int, int]:
@@ -68,9 +68,6 @@ def motion_signals(
         duration += (e - s - 1) / CANONICAL_FPS
     ratio = idle / measured if measured else 0.0
     return ratio, reversals / duration if duration > 0 else 0.0
-
-
-MISSING_ACTIONS = "missing actions (has_action=False)"  # the reason an episode without an action is actionless
 
 
 def native_action_note(names: list[str]) -> str:

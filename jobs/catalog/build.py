@@ -2,7 +2,8 @@
 
 The datasets are the source of truth: `rebuild_catalog` scans every dataset under `ROOT/datasets/` and replaces
 `catalog/episodes/` with one consolidated, sorted file set, so a rebuild of unchanged datasets is byte-identical.
-`catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone.
+`catalog/quarantine/` (episodes that were never written) is the ingest job's record and is left alone. A dataset
+whose files are unchanged since the last rebuild is not parsed again: its rows are kept (`jobs.catalog.stored`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdic
 from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_name, dataset_rows
+from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
 from jobs.runtime.stops import fail
-from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, EpisodeLineage, parquet_files
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.corpus import EPISODES_DIR, parquet_files
 from schemas.qa import FINDINGS_DIR
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
@@ -69,7 +69,8 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex
-        new = [catalog / f".rebuild-{token}-{kind}" for kind in ("episodes", "digests", "findings", "verdicts")]
+        kinds = ("episodes", "digests", "findings", "verdicts", "rows")
+        new = [catalog / f".rebuild-{token}-{kind}" for kind in kinds]
         try:
             n = _build(corpus, *new, rehash)
             finals = (
@@ -77,6 +78,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
                 catalog / DIGESTS_DIR,
                 corpus_root / FINDINGS_DIR,
                 corpus_root / VERDICTS_DIR,
+                catalog / ROWS_DIR,
             )
             for final, new_dir in zip(finals, new, strict=True):
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
@@ -91,44 +93,97 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path, verdicts: Path, rehash: bool) -> int:
+def _build(
+    corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path, verdicts: Path, rows_dir: Path, rehash: bool
+) -> int:
     """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
-    findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`). An index of
-    the datasets' meta: no tier is judged here."""
-    for d in (episodes_dir, digests_dir, findings, verdicts):
+    findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`), and what the
+    next rebuild reuses into `rows_dir` (`jobs.catalog.stored`: a dataset whose files are unchanged is not parsed
+    again). An index of the datasets' meta: no tier is judged here."""
+    for d in (episodes_dir, digests_dir, findings, verdicts, rows_dir):
         d.mkdir()
     corpus_root = corpus.root
     datasets = settled_datasets(corpus_root)
     census = take_census(corpus_root, datasets)  # before the rows: see `take_census`
-    tables, hashed = [], 0
-    configs: dict[str, BehaviourConfig] = {}
-    found: list[dict] = []
-    for ds in datasets:
-        name = digests_name(corpus_root, ds)
-        digests = corpus.digests(ds, rehash=rehash)
-        try:
-            rows = catalog_rows_for_dataset(corpus_root, ds, digests=digests)
-        except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
-            raise CatalogError(f"{ds}: {e}") from e
-        digests.save(digests_dir / name)
-        hashed += digests.hashed_bytes
-        if rows:
-            tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
-            lineages = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
-            configs[rows[0].dataset] = recorded_thresholds(lineages)[1]
-            found += verdict_rows(rows[0].dataset, lineages)
-    table = sort_catalog(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
-    del tables
+    kept = Kept.load(None if rehash else corpus_root / "catalog" / ROWS_DIR)
+    try:
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
+    except KeptMismatch:  # kept files that disagree with their keys: every dataset parsed again
+        kept = Kept()
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
+    if merged is None:  # every dataset as the last rebuild read it, none removed: its files, linked
+        n = kept.link_previous(episodes_dir, verdicts, findings)
+        write_census(episodes_dir, census)
+        kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings)
+        log.info("catalog: %d episodes from %d datasets (all kept)", n, len(datasets))
+        return n
+    table, found = merged
     counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
     if dupes := sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist()):
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
+    configs = {name: kept.config(name) for name, entry in kept.out.items() if entry["rows"]}
     write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
-    write_parquet_atomic(pa.Table.from_pylist(found, schema=VERDICT_SCHEMA), verdicts / "part-00000.parquet")
+    write_parquet_atomic(found, verdicts / "part-00000.parquet")
+    parts = []
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
-        write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet")
+        parts.append(write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet"))
     write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
-    log.info("catalog: %d episodes from %d datasets (%d bytes hashed)", table.num_rows, len(datasets), hashed)
+    kept.write(rows_dir, parts, verdicts, findings)
+    log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
     return table.num_rows
+
+
+def _rows(
+    corpus: Corpus, datasets: list[Path], kept: Kept, digests_dir: Path, rehash: bool
+) -> tuple[pa.Table, pa.Table] | None:
+    """The catalog's rows, sorted, and its verdict rows in the datasets' order: kept ones for a dataset whose files
+    are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); None
+    when every dataset is kept and none was removed (the last rebuild's files are then this one's)."""
+    corpus_root = corpus.root
+    fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
+    reused, hashed = [], 0
+    for ds in datasets:
+        name, digests_file = dataset_name(corpus_root, ds), digests_name(corpus_root, ds)
+        key = tree_key(ds)  # before the rows, as the census: a write meanwhile is seen by the next rebuild
+        if kept.reuse(name, key) and _linked(corpus_root / "catalog" / DIGESTS_DIR / digests_file, digests_dir):
+            reused.append(name)
+            continue
+        digests = corpus.digests(ds, rehash=rehash)
+        try:
+            rows, lineages = dataset_rows(corpus_root, ds, digests=digests)
+        except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
+            raise CatalogError(f"{ds}: {e}") from e
+        digests.save(digests_dir / digests_file)
+        hashed += digests.hashed_bytes
+        verdicts = verdict_rows(name, lineages) if rows else []
+        kept.keep(name, key, recorded_thresholds(lineages)[1] if rows else None, len(rows), len(verdicts))
+        if rows:
+            fresh.add(
+                pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA), verdicts
+            )
+    log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(datasets), len(datasets) - len(reused), hashed)
+    new_rows, new_verdicts = fresh.read()
+    if not new_rows.num_rows and kept.all_kept(reused):
+        return None
+    old_rows, old_verdicts = kept.tables(reused)
+    table = pa.concat_tables([old_rows, new_rows])
+    del old_rows, new_rows  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
+    table = sort_catalog(table)
+    order = {name: i for i, name in enumerate(dataset_name(corpus_root, ds) for ds in datasets)}
+    found = pa.concat_tables([old_verdicts, new_verdicts])
+    position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
+    found = found.append_column("_position", position).append_column("_seq", pa.array(range(found.num_rows)))
+    found = found.sort_by([("_position", "ascending"), ("_seq", "ascending")]).select(VERDICT_SCHEMA.names)
+    return table, found
+
+
+def _linked(old: Path, folder: Path) -> bool:
+    """The previous rebuild's digests file `old` hard-linked into `folder` (False when it cannot be)."""
+    try:
+        os.link(old, folder / old.name)
+    except OSError:
+        return False
+    return True
 
 
 # -- CLI --------------------------------------------------------------------------------------------------------

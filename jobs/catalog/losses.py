@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.qa.quality import MISSING_ACTIONS
 from jobs.catalog.query import run_query
-from schemas.tiers import grouped
+from schemas.tiers import MISSING_ACTIONS, grouped
 
 # schemas/robots/embodiments.yaml: `human_video` is egocentric video without hand tracking, actionless by nature (no
 # loss); `human` is tracked human hands, so an episode of it without a tracked hand lost them

@@ -97,49 +97,64 @@ def folder_names(rel: str | Path) -> tuple[str, str]:
     return parts[0] if parts else rel.name, "/".join(parts[1:]) if len(parts) > 1 else rel.name
 
 
+def dataset_name(corpus_root: Path, dataset_root: Path) -> str:
+    """The dataset's path in the corpus, as its rows' `dataset` column names it."""
+    try:
+        return Path(dataset_root).resolve().relative_to(Path(corpus_root).resolve()).as_posix()
+    except ValueError:
+        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+
+
 def catalog_rows_for_dataset(
     corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
 ) -> list[CatalogRow]:
+    """`dataset_rows` without the lineages."""
+    return dataset_rows(corpus_root, dataset_root, digests=digests)[0]
+
+
+def dataset_rows(
+    corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
+) -> tuple[list[CatalogRow], list[EpisodeLineage]]:
     """Rows of one dataset from its meta: `episodes.jsonl` lines (length, tasks, the "eidata" lineage), `info.json`
     (fps, cameras, features), per-episode stats (hands) and the episode files (content hash, ingest time, latents).
 
     Episodes without lineage (datasets written by other tools) get what can be known: source/subset from the folder
     names, tier "high" with the reason "no eidata lineage" ("actionless" when the dataset has no action).
-    `digests` lets a rebuild skip rehashing files unchanged since the last one (default: hash every byte)."""
+    `digests` lets a rebuild skip rehashing files unchanged since the last one (default: hash every byte). Each meta
+    file is parsed once; the lineages come back with the rows, in the order of `episodes.jsonl`."""
     corpus_root, dataset_root = Path(corpus_root), Path(dataset_root)
     info_path, episodes_path = dataset_root / INFO_PATH, dataset_root / EPISODES_PATH
     if not info_path.exists():
         raise CatalogError(f"{dataset_root}: no {INFO_PATH}; not a dataset")
     if not episodes_path.exists():
         if load_info(info_path).total_episodes == 0:
-            return []
+            return [], []
         raise CatalogError(f"{dataset_root}: no {EPISODES_PATH} (only LeRobot v2.x datasets are cataloged)")
     info = load_info(info_path)
     digests = digests if digests is not None else FileDigests()
     fps = float(info.fps)
-    try:
-        rel = dataset_root.resolve().relative_to(corpus_root.resolve()).as_posix()
-    except ValueError:
-        raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
+    rel = dataset_name(corpus_root, dataset_root)
     folder_source, folder_subset = folder_names(rel)
     cameras = [k.removeprefix(IMAGE_PREFIX) for k in info.video_keys]
     action_ft = info.features.get(ACTION)
     dataset_embodiment = (action_ft.info or {}).get("embodiment") if action_ft is not None else None
 
     stats: dict[int, dict[str, Any]] = {}
-    if (dataset_root / EPISODES_STATS_PATH).exists():
+    # without a keypoints feature no stats are read (`_hand_keypoints` answers "none" before it looks at them)
+    if HAND_KEYPOINTS in info.features and (dataset_root / EPISODES_STATS_PATH).exists():
         # only the keypoints' min/max is needed; keep that, not every feature's stats
         for _, obj in read_jsonl(dataset_root / EPISODES_STATS_PATH):
             kp = obj.get("stats", {}).get(HAND_KEYPOINTS)
             stats[int(obj["episode_index"])] = {HAND_KEYPOINTS: kp} if kp is not None else {}
 
-    rows = []
+    rows, lineages = [], []
     for lineno, line in read_jsonl(episodes_path):
         try:
             index, length, tasks = int(line["episode_index"]), int(line["length"]), list(line.get("tasks") or [])
         except (KeyError, TypeError, ValueError) as e:
             raise CatalogError(f"{episodes_path}:{lineno}: not an episode entry ({e})") from e
         lineage = EpisodeLineage.of(line)
+        lineages.append(lineage)
         action_kind = lineage.action_kind_in(info)
         has_action = action_kind is not ActionKind.none
         kind = _hand_keypoints(stats.get(index), info)
@@ -188,15 +203,15 @@ def catalog_rows_for_dataset(
                 success=lineage.success,
                 raw_path=lineage.raw_path or rel,
                 raw_fps=None if raw_fps is None else float(raw_fps),
-                content_hash=content_hash(dataset_root, info, index, digests),
                 pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
+                caption_ready=caption is not None,
+                content_hash=content_hash(dataset_root, info, index, digests),
                 # any camera's image latents file (written atomically: present means whole)
                 latents_ready=any(digests.exists(dataset_root, latents_file(info, index, k)) for k in info.video_keys),
-                caption_ready=caption is not None,
                 ingested_at=digests.modified(dataset_root, info.data_file(index)),
                 **_qa_columns(lineage),
             )
         )
     if len(rows) != info.total_episodes:
         raise CatalogError(f"{dataset_root}: {EPISODES_PATH} has {len(rows)} episodes, info.json {info.total_episodes}")
-    return rows
+    return rows, lineages

@@ -1,0 +1,216 @@
+"""A dataset's catalog rows kept between rebuilds (issue 75), so that a rebuild parses only the datasets that changed.
+
+`catalog/.dataset_rows/` holds what the last rebuild wrote (its episode parts and verdict rows, hard links to the same
+files, not copies) and `keys.json`: per dataset, the key it was read under, the behaviour thresholds its episodes were
+ingested with and how many rows and verdict rows it gave. The key (`tree_key`) is every file of the dataset's folder
+by path, size and mtime_ns, as `FileDigests` keys a file's sum: the meta a row is parsed from, and the episode files
+its content hash, latents flag and ingest time are read from. A dataset whose key is unchanged gets its rows, verdict
+rows and file digests from the last rebuild, without a byte of its meta parsed or a file's digests read; any other
+dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a removed one drops out. `ROWS_VERSION` is
+in the key: an eidata whose rows differ for the same files bumps it, and every dataset is parsed again.
+
+The folder is written beside the old one and swapped in with the catalog (`jobs.catalog.build`), so the kept rows
+and keys always describe the same rebuild; counts that disagree with its keys mean the dataset is parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from adapters.storage.atomic import atomic_write, write_text_atomic
+from schemas.behaviour import BehaviourConfig
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.verdicts import VERDICT_SCHEMA
+
+ROWS_DIR = ".dataset_rows"  # inside catalog/, beside DIGESTS_DIR
+KEYS_JSON, VERDICTS_PART, FINDINGS_PART = "keys.json", "verdicts.parquet", "findings.parquet"
+PART = "part-00000.parquet"  # the one part of the verdicts and findings folders
+ROWS_VERSION = 1  # bump when a row changes for the same files (a new column, a new rule in `jobs.catalog.rows`)
+
+
+def tree_key(dataset_root: Path) -> str:
+    """sha256 over `<path>\\0<size>\\0<mtime_ns>\\n` of every file below `dataset_root` (sorted), after `ROWS_VERSION`.
+    One stat per file (the rebuild before kept rows made two or three per episode file)."""
+    files: list[tuple[str, int, int]] = []
+    _files(os.fspath(dataset_root), "", files)
+    files.sort()
+    body = "".join(f"{rel}\0{size}\0{mtime}\n" for rel, size, mtime in files)
+    return hashlib.sha256(f"rows {ROWS_VERSION}\n{body}".encode()).hexdigest()
+
+
+def _files(folder: str, prefix: str, out: list[tuple[str, int, int]]) -> None:
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.is_dir(follow_symlinks=False):
+                _files(e.path, f"{prefix}{e.name}/", out)
+            else:
+                st = e.stat()
+                out.append((prefix + e.name, st.st_size, st.st_mtime_ns))
+
+
+class KeptMismatch(ValueError):
+    """The kept files do not hold what their keys say (touched by hand, or unreadable)."""
+
+
+@dataclass
+class Kept:
+    """The rows a previous rebuild kept (`load`), and what this rebuild keeps (`keep`, `write`)."""
+
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folder: Path | None = None
+    out: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path | None) -> Kept:
+        """What `folder` (a previous rebuild's `ROWS_DIR`; None: keep nothing, parse every dataset) holds."""
+        if folder is None:
+            return cls()
+        try:
+            return cls(keys=json.loads((folder / KEYS_JSON).read_bytes())["datasets"], folder=folder)
+        except (OSError, ValueError, KeyError, TypeError):  # none kept, or unreadable: every dataset is parsed
+            return cls()
+
+    def reuse(self, dataset: str, key: str) -> bool:
+        """Whether `dataset`'s kept rows were read under `key` (it is then kept again, as it was)."""
+        entry = self.keys.get(dataset)
+        if entry is None or entry.get("key") != key:
+            return False
+        self.out[dataset] = entry
+        return True
+
+    def keep(self, dataset: str, key: str, config: BehaviourConfig | None, rows: int, verdicts: int) -> None:
+        """Record a dataset parsed under `key` for the next rebuild."""
+        thresholds = None if config is None else config.model_dump(mode="json")
+        self.out[dataset] = {"key": key, "config": thresholds, "rows": rows, "verdicts": verdicts}
+
+    def config(self, dataset: str) -> BehaviourConfig:
+        entry = self.out[dataset]
+        return BehaviourConfig.model_validate(entry["config"]) if entry["config"] is not None else BehaviourConfig()
+
+    def tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+        """The kept episode rows and verdict rows of `datasets` (those `reuse` accepted); KeptMismatch when the kept
+        files do not hold as many as the keys say, or cannot be read: the caller parses every dataset again."""
+        if not datasets or self.folder is None:
+            return CATALOG_SCHEMA.empty_table(), VERDICT_SCHEMA.empty_table()
+        try:
+            return self._tables(datasets)
+        except (OSError, pa.ArrowException) as e:
+            raise KeptMismatch(f"{self.folder}: {e}") from e
+
+    def _tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+        wanted = pa.array(list(datasets), pa.string())
+        parts = sorted(self.folder.glob("part-*.parquet"))
+        rows = pa.concat_tables(
+            [CATALOG_SCHEMA.empty_table(), *(_only(pq.ParquetFile(p).read(), wanted, CATALOG_SCHEMA) for p in parts)]
+        )
+        verdicts = _only(pq.ParquetFile(self.folder / VERDICTS_PART).read(), wanted, VERDICT_SCHEMA)
+        for table, what in ((rows, "rows"), (verdicts, "verdicts")):
+            found = pc.value_counts(table["dataset"]).flatten()
+            counts = dict(zip(found[0].to_pylist(), found[1].to_pylist(), strict=True))
+            for name in datasets:
+                if counts.get(name, 0) != self.keys[name][what]:
+                    raise KeptMismatch(f"{name}: kept {what} do not match its key")
+        return rows, verdicts
+
+    def all_kept(self, reused: Sequence[str]) -> bool:
+        """Whether `reused` is every dataset the last rebuild kept (none removed, none new) and its kept files hold
+        as many rows and verdict rows as the keys say (read from the parquet footers)."""
+        if self.folder is None or set(reused) != set(self.keys) or not (self.folder / FINDINGS_PART).exists():
+            return False
+        try:
+            rows = sum(pq.ParquetFile(p).metadata.num_rows for p in self.folder.glob("part-*.parquet"))
+            verdicts = pq.ParquetFile(self.folder / VERDICTS_PART).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return False
+        entries = self.keys.values()
+        return (rows, verdicts) == (sum(e["rows"] for e in entries), sum(e["verdicts"] for e in entries))
+
+    def link_previous(self, episodes: Path, verdicts: Path, findings: Path) -> int:
+        """The last rebuild's parts, verdict rows and findings as this one's (`all_kept`: the same bytes); its rows."""
+        assert self.folder is not None
+        for src in sorted(self.folder.glob("part-*.parquet")):
+            _link_or_copy(src, episodes / src.name)
+        _link_or_copy(self.folder / VERDICTS_PART, verdicts / PART)
+        _link_or_copy(self.folder / FINDINGS_PART, findings / PART)
+        return sum(int(entry["rows"]) for entry in self.keys.values())
+
+    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path, findings: Path) -> None:
+        """This rebuild's parts, verdict rows and findings (the `verdicts` and `findings` folders' one part)
+        hard-linked into `folder` (copied where links fail), then the keys."""
+        for src in episode_parts:
+            _link_or_copy(src, folder / src.name)
+        _link_or_copy(verdicts / PART, folder / VERDICTS_PART)
+        _link_or_copy(findings / PART, folder / FINDINGS_PART)
+        body = {"rows_version": ROWS_VERSION, "datasets": dict(sorted(self.out.items()))}
+        write_text_atomic(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """`dst` the bytes of `src`: a hard link (a kept file is never written in place), or a copy where links fail."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        atomic_write(dst, lambda tmp: tmp.write_bytes(src.read_bytes()))
+
+
+class Fresh:
+    """The rows and verdict rows of the datasets a rebuild parses, written to two Arrow IPC files in `folder` (inside
+    the rebuild's temp folder) as they come, in batches, so that the rebuild never holds more than a batch of them as
+    Python objects or per-dataset tables; `read` maps them back (file-backed pages, outside the task's limit on
+    private memory: only the sort's copy is allocated) and removes the folder."""
+
+    BATCH = 20_000  # rows buffered before they are written
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rows: list[pa.Table] = []
+        self.verdicts: list[dict[str, Any]] = []
+        self.writers: tuple[Any, Any] | None = None
+
+    def add(self, rows: pa.Table, verdicts: list[dict[str, Any]]) -> None:
+        self.rows.append(rows)
+        self.verdicts += verdicts
+        if sum(t.num_rows for t in self.rows) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.writers is None:
+            self.folder.mkdir()
+            self.writers = (
+                pa.ipc.new_file(self.folder / "rows.arrow", CATALOG_SCHEMA),
+                pa.ipc.new_file(self.folder / "verdicts.arrow", VERDICT_SCHEMA),
+            )
+        self.writers[0].write_table(pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows]))
+        self.writers[1].write_table(pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA))
+        self.rows, self.verdicts = [], []
+
+    def read(self) -> tuple[pa.Table, pa.Table]:
+        if self.writers is None:  # under one batch: never written
+            rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows])
+            return rows, pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA)
+        self._flush()
+        for w in self.writers:
+            w.close()
+        rows, verdicts = (
+            pa.ipc.open_file(pa.memory_map(str(self.folder / n))).read_all() for n in ("rows.arrow", "verdicts.arrow")
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)  # the maps stay readable until dropped
+        return rows, verdicts
+
+
+def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:
+    if not table.schema.equals(schema, check_metadata=False):
+        raise KeptMismatch("kept rows of another schema")
+    wanted = pc.is_in(table["dataset"], value_set=datasets)
+    return table if pc.all(wanted).as_py() is not False else table.filter(wanted)

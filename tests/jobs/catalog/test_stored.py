@@ -1,0 +1,129 @@
+"""A rebuild reuses an unchanged dataset's rows (`jobs.catalog.stored`): the catalog it writes is the one the old
+build (every dataset parsed, every byte hashed) writes, byte for byte, and only the datasets whose files changed are
+parsed again (changed lineage, new dataset, a latents file written; a removed dataset drops out)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import jobs.catalog.build as build
+from adapters.storage.corpus import Corpus
+from ingest.lerobot.settled import settled_datasets
+from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.parts import sort_catalog, write_parquet_atomic
+from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.stored import KEYS_JSON, ROWS_DIR, Fresh
+from schemas.catalog import CATALOG_SCHEMA
+from schemas.corpus import EPISODES_DIR, EpisodeLineage
+from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.qa import FINDINGS_DIR
+from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
+from tests.fixtures.corpus import episode, write_dataset
+
+OUTPUTS = (
+    f"{EPISODES_DIR}/part-00000.parquet",
+    f"{VERDICTS_DIR}/part-00000.parquet",
+    f"{FINDINGS_DIR}/part-00000.parquet",
+)
+
+
+def _old_build(root: Path, out: Path) -> None:
+    """The catalog as the build before kept rows wrote it (main at 72e30583 `_build`): every dataset's rows from its
+    meta with every file hashed, `episodes.jsonl` parsed again for the verdict rows and thresholds, one sort."""
+    tables, configs, found = [], {}, []
+    for ds in settled_datasets(root):
+        rows = catalog_rows_for_dataset(root, ds)
+        if rows:
+            tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
+            lineages = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
+            configs[rows[0].dataset] = recorded_thresholds(lineages)[1]
+            found += verdict_rows(rows[0].dataset, lineages)
+    table = sort_catalog(pa.concat_tables(tables))
+    write_parquet_atomic(table, out / OUTPUTS[0])
+    write_parquet_atomic(pa.Table.from_pylist(found, schema=VERDICT_SCHEMA), out / OUTPUTS[1])
+    write_parquet_atomic(catalog_findings(table, configs), out / OUTPUTS[2])
+
+
+def _assert_as_old(root: Path, tmp_path: Path) -> None:
+    old = tmp_path / f"old-{len(list(tmp_path.iterdir()))}"
+    _old_build(root, old)
+    for rel in OUTPUTS:
+        assert (root / rel).read_bytes() == (old / rel).read_bytes(), rel
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The datasets each rebuild parses (the calls of `dataset_rows`), cleared by the test between rebuilds."""
+    calls: list[str] = []
+    real = build.dataset_rows
+
+    def counting(corpus_root: Path, dataset_root: Path, **kw):
+        calls.append(Path(dataset_root).relative_to(corpus_root).as_posix())
+        return real(corpus_root, dataset_root, **kw)
+
+    monkeypatch.setattr(build, "dataset_rows", counting)
+    return calls
+
+
+def _rebuild(root: Path, parsed: list[str]) -> list[str]:
+    parsed.clear()
+    rebuild_catalog(Corpus(root))
+    return sorted(parsed)
+
+
+@pytest.mark.parametrize("batch", [Fresh.BATCH, 2])  # 2: the parsed rows go through the disk, batch by batch
+def test_unchanged_rebuild_parses_nothing_and_writes_what_the_old_build_writes(
+    corpus_copy: Path, parsed: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(Fresh, "BATCH", batch)
+    shutil.rmtree(corpus_copy / "catalog" / ROWS_DIR)  # a catalog of an eidata that kept no rows: all parsed
+    assert len(_rebuild(corpus_copy, parsed)) == 4
+    _assert_as_old(corpus_copy, tmp_path)
+    assert _rebuild(corpus_copy, parsed) == []
+    _assert_as_old(corpus_copy, tmp_path)
+    parsed.clear()
+    rebuild_catalog(Corpus(corpus_copy), rehash=True)  # --rehash keeps nothing
+    assert len(parsed) == 4
+
+
+def test_changed_new_and_removed_datasets(corpus_copy: Path, parsed: list[str], tmp_path: Path) -> None:
+    assert _rebuild(corpus_copy, parsed) == []
+    episodes = corpus_copy / "datasets/egodex/basic" / EPISODES_PATH
+    lines = [json.loads(x) for x in episodes.read_text().splitlines()]
+    lines[0]["eidata"]["caption"] = {"text": "hands fold a shirt"}  # a changed lineage
+    episodes.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert _rebuild(corpus_copy, parsed) == ["datasets/egodex/basic"]
+    _assert_as_old(corpus_copy, tmp_path)
+
+    write_dataset(corpus_copy / "datasets/oxe/more", "franka", [episode(9, "push", "oxe/more/e0", "franka")])
+    assert _rebuild(corpus_copy, parsed) == ["datasets/oxe/more"]  # a new dataset
+    _assert_as_old(corpus_copy, tmp_path)
+
+    shutil.rmtree(corpus_copy / "datasets/ego4d/clips")  # a removed dataset: nothing parsed, its rows gone
+    assert _rebuild(corpus_copy, parsed) == []
+    _assert_as_old(corpus_copy, tmp_path)
+    keys = json.loads((corpus_copy / "catalog" / ROWS_DIR / KEYS_JSON).read_text())["datasets"]
+    assert "datasets/ego4d/clips" not in keys and "datasets/oxe/more" in keys
+
+    latents = corpus_copy / "datasets/egodex/basic/latents/chunk-000/observation.images.head/episode_000000.safetensors"
+    latents.parent.mkdir(parents=True)
+    latents.write_bytes(b"placeholder")  # an episode file, not the meta: the dataset is read again
+    assert _rebuild(corpus_copy, parsed) == ["datasets/egodex/basic"]
+    _assert_as_old(corpus_copy, tmp_path)
+
+
+def test_kept_rows_that_disagree_with_their_keys_are_parsed_again(
+    corpus_copy: Path, parsed: list[str], tmp_path: Path
+) -> None:
+    kept = corpus_copy / "catalog" / ROWS_DIR / KEYS_JSON
+    body = json.loads(kept.read_text())
+    body["datasets"]["datasets/oxe/bridge"]["rows"] = 2  # the kept part holds 3
+    kept.write_text(json.dumps(body))
+    assert len(_rebuild(corpus_copy, parsed)) == 4
+    _assert_as_old(corpus_copy, tmp_path)
