@@ -105,13 +105,6 @@ def dataset_name(corpus_root: Path, dataset_root: Path) -> str:
         raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
 
 
-def catalog_rows_for_dataset(
-    corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
-) -> list[CatalogRow]:
-    """`dataset_rows` without the lineages."""
-    return dataset_rows(corpus_root, dataset_root, digests=digests)[0]
-
-
 def dataset_rows(
     corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
 ) -> tuple[list[CatalogRow], list[EpisodeLineage]]:

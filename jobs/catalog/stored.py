@@ -6,8 +6,10 @@ ingested with and how many rows and verdict rows it gave. The key (`tree_key`) i
 by path, size and mtime_ns, as `FileDigests` keys a file's sum: the meta a row is parsed from, and the episode files
 its content hash, latents flag and ingest time are read from. A dataset whose key is unchanged gets its rows, verdict
 rows and file digests from the last rebuild, without a byte of its meta parsed or a file's digests read; any other
-dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a removed one drops out. `ROWS_VERSION` is
-in the key: an eidata whose rows differ for the same files bumps it, and every dataset is parsed again.
+dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a removed one drops out. The catalog's and
+the verdict rows' schemas are in the key (`ROWS_FORMAT`), so an eidata that adds or changes a column parses every
+dataset again without anyone remembering to; `ROWS_VERSION` is bumped by hand only for a new rule over the same
+columns.
 
 The folder is written beside the old one and swapped in with the catalog (`jobs.catalog.build`), so the kept rows
 and keys always describe the same rebuild; counts that disagree with its keys mean the dataset is parsed again.
@@ -36,17 +38,21 @@ from schemas.verdicts import VERDICT_SCHEMA
 ROWS_DIR = ".dataset_rows"  # inside catalog/, beside DIGESTS_DIR
 KEYS_JSON, VERDICTS_PART, FINDINGS_PART = "keys.json", "verdicts.parquet", "findings.parquet"
 PART = "part-00000.parquet"  # the one part of the verdicts and findings folders
-ROWS_VERSION = 1  # bump when a row changes for the same files (a new column, a new rule in `jobs.catalog.rows`)
+ROWS_VERSION = 1  # bump when a row's values change for the same files and columns (a new rule in `jobs.catalog.rows`)
+# what a kept row was written as: a new or changed column in either schema is another key
+ROWS_FORMAT = hashlib.sha256(
+    f"rows {ROWS_VERSION}\n{CATALOG_SCHEMA.to_string()}\n{VERDICT_SCHEMA.to_string()}".encode()
+).hexdigest()
 
 
 def tree_key(dataset_root: Path) -> str:
-    """sha256 over `<path>\\0<size>\\0<mtime_ns>\\n` of every file below `dataset_root` (sorted), after `ROWS_VERSION`.
+    """sha256 over `<path>\\0<size>\\0<mtime_ns>\\n` of every file below `dataset_root` (sorted), after `ROWS_FORMAT`.
     One stat per file (the rebuild before kept rows made two or three per episode file)."""
     files: list[tuple[str, int, int]] = []
     _files(os.fspath(dataset_root), "", files)
     files.sort()
     body = "".join(f"{rel}\0{size}\0{mtime}\n" for rel, size, mtime in files)
-    return hashlib.sha256(f"rows {ROWS_VERSION}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{ROWS_FORMAT}\n{body}".encode()).hexdigest()
 
 
 def _files(folder: str, prefix: str, out: list[tuple[str, int, int]]) -> None:
@@ -161,7 +167,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:
-        atomic_write(dst, lambda tmp: tmp.write_bytes(src.read_bytes()))
+        atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))  # streamed: a kept part may be hundreds of MB
 
 
 class Fresh:

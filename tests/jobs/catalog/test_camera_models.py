@@ -16,7 +16,7 @@ from adapters.synthetic.hot3d import write_hot3d
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.steps import prepared
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
@@ -43,7 +43,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_each_episode_names_its_lens_model(corpus: Path) -> None:
     dataset = corpus / "datasets" / "ego_video" / "default"
-    rows = sorted(catalog_rows_for_dataset(corpus, dataset), key=lambda r: r.episode_index)
+    rows = sorted(dataset_rows(corpus, dataset)[0], key=lambda r: r.episode_index)
     by_worker = {("worker_001" in r.episode_uid): r for r in rows}
     assert by_worker[True].camera_models == ["kannala_brandt"] and by_worker[True].cameras == ["head"]
     assert by_worker[False].camera_models == ["none"]
@@ -67,7 +67,7 @@ def test_a_hot3d_aria_episode_names_its_fisheye624_lens(tmp_path: Path) -> None:
     dataset = tmp_path / "corpus" / "datasets" / "hot3d" / "aria"
     with LeRobotWriter.create(dataset, fps=10, features=dataset_features(ep), robot_type="human") as w:
         write_episode(w, ep)
-    (row,) = catalog_rows_for_dataset(tmp_path / "corpus", dataset)
+    (row,) = dataset_rows(tmp_path / "corpus", dataset)[0]
     assert row.camera_models == ["fisheye624"] and row.cameras == ["head"]
     ((_, line),) = read_jsonl(dataset / EPISODES_PATH)
     lens = EpisodeLineage.of(line).camera_models["observation.images.head"]

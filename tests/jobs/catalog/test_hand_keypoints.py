@@ -10,7 +10,7 @@ import pytest
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from tests.fixtures.corpus import episode as _ep
 from tests.fixtures.corpus import write_dataset
 
@@ -27,7 +27,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(corpus: Path, rel: str) -> list:
-    return catalog_rows_for_dataset(corpus, corpus / rel)
+    return dataset_rows(corpus, corpus / rel)[0]
 
 
 def test_rows_say_whose_keypoints(corpus: Path) -> None:

@@ -11,14 +11,14 @@ import pytest
 
 from jobs.catalog.census import CENSUS_JSON
 from jobs.catalog.parts import write_catalog_table, write_quarantine_part
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA
 from tests.fixtures.corpus import catalog_table, quarantine_row, write_catalog_part
 
 
 def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path: Path) -> None:
-    rows = sorted(catalog_rows_for_dataset(corpus, corpus / "datasets/oxe/bridge"), key=lambda r: r.episode_uid)
+    rows = sorted(dataset_rows(corpus, corpus / "datasets/oxe/bridge")[0], key=lambda r: r.episode_uid)
     path = write_catalog_part(tmp_path, rows[::-1], "job-1")
     assert path == tmp_path / EPISODES_DIR / "job-1.parquet"
     table = pq.read_table(path)
@@ -31,7 +31,7 @@ def test_write_catalog_part_sorts_and_leaves_no_temp_file(corpus: Path, tmp_path
 
 
 def test_a_table_is_selected_cast_and_sorted_before_it_is_written(corpus: Path, tmp_path: Path) -> None:
-    rows = catalog_rows_for_dataset(corpus, corpus / "datasets/egodex/basic")
+    rows = dataset_rows(corpus, corpus / "datasets/egodex/basic")[0]
     table = catalog_table(rows)
     shuffled = table.take([1, 0]).select(table.schema.names[::-1])  # other column order, unsorted
     shuffled = shuffled.append_column("scratch", shuffled.column(0))  # a column the catalog does not have

@@ -1,4 +1,4 @@
-"""One dataset's catalog rows (`catalog_rows_for_dataset`), from real datasets written by `LeRobotWriter` (the
+"""One dataset's catalog rows (`dataset_rows`), from real datasets written by `LeRobotWriter` (the
 corpus: conftest.py): rows match what was written and its lineage, a dataset without lineage gets what can be known,
 the content hash covers the data and video bytes, and a missing file is an error."""
 
@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from adapters.storage.digests import CatalogError
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from schemas.corpus import NO_LINEAGE
 
 
 def _rows(corpus: Path, rel: str) -> dict[int, Any]:
-    return {r.episode_index: r for r in catalog_rows_for_dataset(corpus, corpus / rel)}
+    return {r.episode_index: r for r in dataset_rows(corpus, corpus / rel)[0]}
 
 
 def test_rows_match_what_was_written(corpus: Path) -> None:
@@ -78,4 +78,4 @@ def test_content_hash_covers_data_and_video_bytes(corpus: Path) -> None:
 def test_missing_episode_file_is_an_error(corpus_copy: Path) -> None:
     (corpus_copy / "datasets/egodex/basic/videos/chunk-000/observation.images.head/episode_000001.mp4").unlink()
     with pytest.raises(CatalogError, match="missing on disk"):
-        catalog_rows_for_dataset(corpus_copy, corpus_copy / "datasets/egodex/basic")
+        dataset_rows(corpus_copy, corpus_copy / "datasets/egodex/basic")[0]

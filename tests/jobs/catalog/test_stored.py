@@ -17,7 +17,7 @@ from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from jobs.catalog.stored import KEYS_JSON, ROWS_DIR, Fresh
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage
@@ -38,7 +38,7 @@ def _old_build(root: Path, out: Path) -> None:
     meta with every file hashed, `episodes.jsonl` parsed again for the verdict rows and thresholds, one sort."""
     tables, configs, found = [], {}, []
     for ds in settled_datasets(root):
-        rows = catalog_rows_for_dataset(root, ds)
+        rows = dataset_rows(root, ds)[0]
         if rows:
             tables.append(pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA))
             lineages = [EpisodeLineage.of(line) for _, line in read_jsonl(ds / EPISODES_PATH)]
@@ -127,3 +127,21 @@ def test_kept_rows_that_disagree_with_their_keys_are_parsed_again(
     kept.write_text(json.dumps(body))
     assert len(_rebuild(corpus_copy, parsed)) == 4
     _assert_as_old(corpus_copy, tmp_path)
+
+
+def test_a_new_column_is_another_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept row was written under the catalog's schema: an eidata that adds a column keys every dataset anew (its
+    rows are parsed again), whether or not someone bumped `ROWS_VERSION`."""
+    import importlib
+
+    import jobs.catalog.stored as stored
+    import schemas.catalog
+
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "info.json").write_text("{}")
+    before = stored.tree_key(tmp_path)
+    wider = CATALOG_SCHEMA.append(pa.field("new_column", pa.string()))
+    with monkeypatch.context() as m:
+        m.setattr(schemas.catalog, "CATALOG_SCHEMA", wider)
+        assert importlib.reload(stored).tree_key(tmp_path) != before
+    assert importlib.reload(stored).tree_key(tmp_path) == before  # the shipped schema again: the same key

@@ -17,7 +17,7 @@ import pytest
 
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from jobs.stages.caption_store import (
     CaptionStoreError,
     NewCaption,
@@ -144,7 +144,7 @@ def test_unknown_episode_is_an_error_and_changes_nothing(dataset: Path) -> None:
 def test_dataset_without_lineage_is_cataloged_with_its_caption(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "corpus/datasets/other/set", "franka", [{"n": 5, "task": "Lift the lid."}])
     apply_captions(root, [_rule(0, "lift the lid", "Lift the lid.")])
-    (row,) = catalog_rows_for_dataset(tmp_path / "corpus", root)
+    (row,) = dataset_rows(tmp_path / "corpus", root)[0]
     assert (row.caption, row.caption_ready, row.task, row.tier_notes) == (
         "lift the lid",
         True,

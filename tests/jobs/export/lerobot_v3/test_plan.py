@@ -13,7 +13,7 @@ import pytest
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
-from jobs.catalog.rows import catalog_rows_for_dataset
+from jobs.catalog.rows import dataset_rows
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.job import manifest_groups
 from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, _lineage_columns, dataset_plan, manifest_plan
@@ -149,7 +149,7 @@ def test_an_episode_without_lineage_is_exported_under_the_source_and_subset_the_
     (foreign / EPISODES_PATH).write_text(
         "".join(json.dumps({k: v for k, v in x.items() if k != LINEAGE_KEY}) + "\n" for x in lines)
     )
-    row = catalog_rows_for_dataset(root, foreign)[0]
+    row = dataset_rows(root, foreign)[0][0]
     columns = _lineage_columns(SourceDataset(foreign, Corpus(root)), row.episode_index, "datasets/ext/group/foreign")
     assert (columns["source"], columns["subset"]) == (row.source, row.subset) == ("ext", "group/foreign")
 
