@@ -169,7 +169,8 @@ def dataset_view(root: Path, name: str, indices: Collection[int] | None = None, 
     try:
         info = load_info(ds / INFO_PATH)
         if (wanted or first) and (ds / EPISODES_PATH).is_file():
-            for k, (_, line) in enumerate(read_jsonl(ds / EPISODES_PATH)):
+            # only the wanted lines parsed where no first lines are asked for (`schemas.episode_lines`)
+            for k, (_, line) in enumerate(read_jsonl(ds / EPISODES_PATH, None if first else frozenset(wanted))):
                 at = int(line["episode_index"])
                 if k < first or at in wanted:
                     lines.append(line)

@@ -113,7 +113,7 @@ def test_an_episode_page_reads_its_own_dataset_alone(
     read: list[str] = []
     load_info, read_jsonl = data.load_info, data.read_jsonl
     monkeypatch.setattr(data, "load_info", lambda p: read.append(Path(p).parent.parent.name) or load_info(p))
-    monkeypatch.setattr(data, "read_jsonl", lambda p: read.append(Path(p).parent.parent.name) or read_jsonl(p))
+    monkeypatch.setattr(data, "read_jsonl", lambda p, *a: read.append(Path(p).parent.parent.name) or read_jsonl(p, *a))
     for name in ("oxe/bridge:1", "oxe/bridge/e2"):
         assert main(["report", str(root), "--episode", name, "--out", str(tmp_path / "e.html")]) == 0, (
             capsys.readouterr()
