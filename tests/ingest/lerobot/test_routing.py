@@ -1,7 +1,7 @@
 """Which dataset an episode is written to (`ingest.lerobot.routing`): its subset's while nothing is known of it or the
 signatures match, the size sibling `<subset>@<W>x<H>` when only camera sizes differ, else the signature sibling
 `<subset>@<diff>~<hash>`, named for what differs and stable whatever the first dataset had; each with its lineage key
-and reason. The committer's moves and commits of them: tests/jobs/ingest/test_commit.py."""
+and reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py."""
 
 from __future__ import annotations
 
