@@ -222,6 +222,9 @@ def test_a_kill_keeps_every_finished_episode_and_the_rerun_is_the_uninterrupted_
     assert not list(corpus.glob(f"datasets/*/*/{STAGING}/*")) and not (corpus / STAGED_DIR).exists()
 
 
+# slow: 113 s at load ~8 (a reference run, a killed driver with its own Ray, the rerun); make test keeps the demo's
+# kill above (the same adoption) and tests/jobs/ingest/test_resume.py (a sibling's killed commit rolled forward)
+@pytest.mark.slow
 @pytest.mark.shared_ray  # tests/ray_scope.py: the killed driver ran its own Ray in its own process
 def test_a_kill_keeps_the_finished_episodes_bound_for_a_sibling_and_the_rerun_is_the_uninterrupted_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
