@@ -112,8 +112,9 @@ def test_each_episode_is_routed_once_by_the_driver_and_no_staged_folder_moves(
 ) -> None:
     """Issue 77: the committer routed each raw episode's group again (by its first episode's features) and moved a
     sibling's staged folder into the sibling's staging area. Now the driver asks `route` once per episode, the
-    committer only commits, and no staged folder is renamed: three raw episodes (two episodes, two with the second of
-    another signature, one of that signature), all five committed in two datasets, route asked five times."""
+    committer only commits, and no staged folder is renamed. Three raw episodes: two episodes of the subset's
+    signature; one of it and one of another; one of that other alone. All five committed in two datasets, route asked
+    five times."""
     spec = staged[0].model_copy(update={"output": tmp_path / "out"})
     asked: list[str] = []
     route = routing.route
