@@ -19,6 +19,7 @@ from ingest.lerobot.staging import TASK_COLUMN, TIMESTAMP64_COLUMN, StagedEpisod
 from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy, table_features, to_arrow
 from ingest.lerobot.video import probe_video_info
+from ingest.lerobot.writer_dir import STAGING
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -84,7 +85,7 @@ def prepare_part(
         k: staged.stats[k] if ft.is_video else _stats(root, staged, k, stats_src[k]) for k, ft in info.features.items()
     }
 
-    # journal paths are relative to the dataset root, so a moved or copied dataset still recovers itself
+    # journal paths are relative to the dataset root, so a moved or copied dataset (with its subset's) still recovers
     stage_rel = _relative(root, staged.stage_dir)
     moves = [[f"{stage_rel}/{STAGED_PARQUET}", data_rel]]
     moves += [[f"{stage_rel}/{fname}", info.video_file(ep_index, key)] for key, fname in staged.video_files.items()]
@@ -137,7 +138,11 @@ def _stats(root: Path, staged: StagedEpisode, key: str, values: np.ndarray) -> A
 
 
 def _relative(root: Path, path: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise DatasetError(f"{path} is not inside the dataset {root}; stage episodes with this writer") from None
+    """`path` relative to the dataset root: a folder of its own, or a staged folder of a dataset beside it (an episode
+    routed to a sibling of another signature is committed from its subset's staging area, `ingest.lerobot.routing`)."""
+    root, path = root.resolve(), Path(path).resolve()
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    if path.is_relative_to(root.parent) and path.relative_to(root.parent).parts[1:3] == Path(STAGING).parts:
+        return (Path("..") / path.relative_to(root.parent)).as_posix()
+    raise DatasetError(f"{path} is not inside the dataset {root} or a staging area beside it; stage episodes there")

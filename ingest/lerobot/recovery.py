@@ -1,6 +1,8 @@
 """Opening a dataset after a crash (by the writer holding its lock, so no other writer is mid-write): a journal left
-behind is rolled forward, staged episodes no live builder holds are removed, jsonl lines past info.json's totals are
-cut, episode files numbered past them are deleted, and temp files of atomic writes a kill cut short are removed.
+behind is rolled forward, staged episodes no live builder holds are removed (but those an unfinished commit of a
+dataset beside it names: a sibling of another signature commits from its subset's staging area,
+`ingest.lerobot.routing`), jsonl lines past info.json's totals are cut, episode files numbered past them are deleted,
+and temp files of atomic writes a kill cut short are removed.
 """
 
 from __future__ import annotations
@@ -40,9 +42,13 @@ def recover(root: Path, *, durable: bool, keep: frozenset[Path] = frozenset()) -
         apply_journal(root, journal, durable=durable)
     staging = root / STAGING
     if staging.exists():
+        journaled = None
         for d in staging.iterdir():
             if is_stage_in_use(d) or d in keep:
                 continue  # a live builder (e.g. a parallel worker) is still writing it, or its job adopts it
+            journaled = claimed(root) if journaled is None else journaled
+            if d.resolve() in journaled:
+                continue  # a sibling's commit, rolled forward when that dataset is opened
             log.warning("%s: removing unfinished episode staged in %s", root, d.name)
             shutil.rmtree(d, ignore_errors=True)
     info = load_info(root / INFO_PATH)
@@ -50,6 +56,16 @@ def recover(root: Path, *, durable: bool, keep: frozenset[Path] = frozenset()) -
     _truncate_jsonl(root, EPISODES_STATS_PATH, info.total_episodes)
     _truncate_jsonl(root, TASKS_PATH, info.total_tasks)
     _remove_orphans(root, info)
+
+
+def claimed(root: Path) -> frozenset[Path]:
+    """The staged folders of `root`'s staging area (resolved) that an unfinished commit of a dataset beside it names."""
+    staging, named = (root / STAGING).resolve(), set()
+    for other in root.parent.iterdir():
+        if other != root and (other / JOURNAL).is_file():
+            journal = json.loads((other / JOURNAL).read_text(encoding="utf-8"))
+            named |= {(other / rel).resolve() for rel in journal.get("stage_dirs", [])}
+    return frozenset(d for d in named if d.parent == staging)
 
 
 def _truncate_jsonl(root: Path, rel: str, keep: int) -> None:

@@ -33,14 +33,15 @@ switch (larics/for_franka_ros @ c63d5d4, a ROS 1 bag with no licence, kept besid
 the whole of /joint_states instead of a quarantine, each controller's JointState 1 over its own window (30 s, then
 22 s) and 0 elsewhere.
 
-Who asks, and when: `route` is asked once per episode, by the committer, with the features its subset's dataset has by
-then (`route(home, features, have)`, `home` being `schemas.corpus.dataset_dir(source, subset)`); the worker stages the
-episode in `home`, and the committer moves the staged folder when the answer is a sibling. The worker cannot decide for
-good without changing which dataset an episode lands in: a dataset's features are its first committed episode's, and
-the workers run in parallel and finish out of order, so while a worker stages an episode the one that will fix its
-dataset (the first in discovery order) may not be committed, or even read, yet. Only the committer, which commits each
-dataset in discovery order, knows it; a worker reading the dataset's info.json would route by whichever worker finished
-first.
+Who asks, and when: `route` is asked once per episode, by the job's driver as it hands the episode to its committer,
+in discovery order, against the features its subset's dataset `home` (`schemas.corpus.dataset_dir(source, subset)`) is
+declared to have (`Declared`: its info.json's, else its first routed episode's). The worker stages every episode of a
+subset in `home`'s staging area, and the writer of the dataset it is routed to commits it from there as it is: no
+staged folder is moved (a sibling's commit journal names it `../<home>/.eidata/staging/<id>`; `home`'s recovery keeps
+a folder such a journal names, `ingest.lerobot.recovery`). The worker cannot decide without changing which dataset an
+episode lands in: a dataset's features are its first episode's in discovery order, and the workers run in parallel
+and finish out of order, so while a worker stages an episode the one that fixes its dataset may not be read yet; the
+driver takes results in discovery order and so declares each dataset's features before routing any later episode.
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from schemas.canonical import NATIVE_VALID
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why
 
@@ -86,6 +88,24 @@ def route(home: str, features: Mapping[str, FeatureSpec], have: Mapping[str, Fea
         f"{target}, one dataset per signature"
     )
     return Route(target, "signature_split", why)
+
+
+@dataclass
+class Declared:
+    """The features each subset's dataset under `output` is declared to have: its info.json's when it exists, else
+    those of the first episode routed to it (its writer creates it with them). Kept by whoever asks `route` for a
+    job's episodes, in discovery order (see the module)."""
+
+    output: Path
+    features: dict[str, dict[str, FeatureSpec]] = field(default_factory=dict)
+
+    def route(self, home: str, features: Mapping[str, FeatureSpec]) -> Route:
+        """`route(home, features, ...)` against what `home` is declared to have, declaring it when nothing is."""
+        if home not in self.features:
+            info = Path(self.output) / home / INFO_PATH
+            have = load_info(info).features if info.is_file() else features
+            self.features[home] = {k: f for k, f in have.items() if k not in default_features()}
+        return route(home, features, self.features[home])
 
 
 def signature(features: Mapping[str, FeatureSpec]) -> dict[str, tuple[str, tuple[int, ...], str]]:

@@ -9,10 +9,11 @@ the answer, the output it was written under, and every staged folder's files wit
 only when all of it holds at restart (each folder there, no live builder holds it, exactly the files recorded at the
 sizes recorded), only for a raw episode discovery still has to do, and only after recovery waited out the killed run's
 writers; its answer is then committed at its place in discovery order, so the dataset's bytes are an uninterrupted
-run's. A commit removes the staged folders it names, so a committed episode's record never passes again. Done again
-instead: a record whose folders a committer moved to a sibling dataset, whose files differ (but for the parquet a
-commit killed before its journal left, which the commit writes over), that this version cannot read, or that was made
-under other settings (`made_by`).
+run's. A commit removes the staged folders it names, so a committed episode's record never passes again; no staged
+folder is moved before its commit (an episode routed to a sibling dataset is committed from its subset's staging area,
+`ingest.lerobot.routing`), so it is adopted too. Done again instead: a record whose folders are gone, whose files
+differ (but for the parquet a commit killed before its journal left, which the commit writes over), that this version
+cannot read, or that was made under other settings (`made_by`).
 The answer round-trips exactly (`_encode`, `_decode`: NaN, the infinities, -0.0, float digits, key order as
 `schemas.lerobot.dump_jsonl_line` writes them; review 7: NaN was recorded as null, and 19 adopted episodes said
 `clamp_value: null`); an answer JSON cannot hold is not recorded. Sizes, not digests, are checked: the files were

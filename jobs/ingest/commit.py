@@ -7,17 +7,18 @@ mid-job never takes a writer with it. They reserve no CPU: a commit is mostly fi
 
 A commit that fails for a reason of the environment is no quarantine reason: its dataset takes no further commit in
 this job (the episodes after it would take its index), the driver hears of it as `deferred` and ends the job, and the
-rerun commits the episode at the index an uninterrupted run gives it (`jobs.runtime.retry`). An episode of another
-feature set than its dataset's is written to a sibling dataset of its own signature (`ingest.lerobot.routing`).
+rerun commits the episode at the index an uninterrupted run gives it (`jobs.runtime.retry`). Each episode is routed
+once, by the driver as it takes the episode's result (`Committer.accept`): one of another feature set than its
+subset's dataset goes to a sibling dataset of its own signature (`ingest.lerobot.routing`), whose committer commits it
+from the staging area it was staged in, as it is.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError,
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.lerobot.writer_dir import STAGING
 from jobs.ingest.adopt import forget
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.report import SourceTally
@@ -36,7 +36,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, Wo
 from jobs.spec_models import JobSpec
 from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
-from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
+from schemas.lerobot import FeatureSpec
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
@@ -50,14 +50,6 @@ class CommitFailed:
     deferred: bool = False  # an error of the environment: no quarantine row, the job ends (see the module)
 
 
-@dataclass(frozen=True)
-class Committed:
-    """A committer's answer for a raw episode committed to a dataset of its own signature (`ingest.lerobot.routing`):
-    each dataset it went to instead of its subset's, with why."""
-
-    splits: tuple[tuple[str, str], ...]
-
-
 class DatasetCommitter:
     """The writers of the datasets one committer owns (a Ray actor in a job; a plain object in benchmarks)."""
 
@@ -66,10 +58,9 @@ class DatasetCommitter:
         self.writers: dict[str, LeRobotWriter] = {}
         self.stopped: dict[str, str] = {}  # dataset -> the error of the environment that ended its commits
 
-    def commit(self, episodes: list[StagedOutput]) -> CommitFailed | Committed | None:
-        """Commit one raw episode's staged episodes (those of this committer's datasets), grouped per dataset; None
-        when each went to its subset's dataset, `Committed` naming the datasets of another signature it went to."""
-        splits: dict[str, str] = {}
+    def commit(self, episodes: list[StagedOutput]) -> CommitFailed | None:
+        """Commit one raw episode's staged episodes (those of this committer's datasets, each routed already),
+        grouped per dataset, from where they were staged; None when each is committed."""
         by_dataset: dict[str, list[StagedOutput]] = defaultdict(list)
         for ep in episodes:
             by_dataset[ep.dataset].append(ep)
@@ -79,11 +70,6 @@ class DatasetCommitter:
                 _discard(staged)
                 return CommitFailed("HeldBack", f"{dataset}: {self.stopped[dataset]}", deferred=True)
             try:
-                to = routing.route(dataset, eps[0].features, self._features(dataset))
-                if to.split is not None:  # a sibling of its own signature: its staged folders move there
-                    staged = [self._moved(st, to) for st in staged]
-                    splits[to.dataset] = to.why
-                dataset = to.dataset
                 writer = self._writer(dataset, eps[0].features, eps[0].robot_type)
             except Exception as e:
                 _discard(staged)  # no writer took them
@@ -92,7 +78,7 @@ class DatasetCommitter:
                 writer.commit_group(staged)
             except Exception as e:
                 return self._failed(dataset, e)
-        return Committed(tuple(splits.items())) if splits else None
+        return None
 
     def _failed(self, dataset: str, e: Exception) -> CommitFailed:
         """The answer for a commit of `dataset` that raised `e`; an error that is neither the environment's nor the
@@ -125,29 +111,10 @@ class DatasetCommitter:
         if have != want:
             diff = sorted(set(have.items()) ^ set(want.items()))
             raise DatasetError(
-                f"{dataset}: this episode's features differ from the dataset's own signature (a dataset of another "
-                f"signature is named for it, `<subset>@<diff>~<hash>`, when it is first opened): {diff[:4]}"
+                f"{dataset}: this episode's features differ from the dataset's own signature (the driver routes an "
+                f"episode of another signature to a dataset named for it, `<subset>@<diff>~<hash>`): {diff[:4]}"
             )
         return writer
-
-    def _features(self, dataset: str) -> dict[str, FeatureSpec] | None:
-        """The features `dataset` has (its open writer's, else its info.json's), None while it does not exist."""
-        if dataset in self.writers:
-            return self.writers[dataset].user_features
-        info = self.output / dataset / INFO_PATH
-        if not info.is_file():
-            return None
-        return {k: f for k, f in load_info(info).features.items() if k not in default_features()}
-
-    def _moved(self, st: StagedEpisode, to: routing.Route) -> StagedEpisode:
-        """`st` moved into the staging area of the sibling dataset it is routed to, its lineage saying why."""
-        area = self.output / to.dataset / STAGING
-        area.mkdir(parents=True, exist_ok=True)
-        os.replace(st.stage_dir, area / st.stage_dir.name)
-        lineage = {**st.extra.get(LINEAGE_KEY, {}), to.split: to.why}
-        return st.model_copy(
-            update={"stage_dir": area / st.stage_dir.name, "extra": {**st.extra, LINEAGE_KEY: lineage}}
-        )
 
     def close(self) -> int:
         for w in self.writers.values():
@@ -172,14 +139,15 @@ class _Sent:
     action_kinds: Counter[str] = field(default_factory=Counter)  # its episodes by kind of action
     tiers: Counter[str] = field(default_factory=Counter)  # its episodes by tier
     remote: bool = False  # sent to committer actors: counted in `Committer.unanswered` until answered
+    splits: dict[str, str] = field(default_factory=dict)  # each dataset of another signature it goes to, and why
 
 
 @dataclass
 class Committer:
-    """The driver's side: routes each raw episode's result to its datasets' committer actors, in the order given
-    (`accept`), and books what the actors report back (tallies, quarantine rows), a bounded number of calls behind.
-    Every quarantine row goes to the one `quarantine` writer; `on_done` hears of each raw episode once it is
-    committed (its files in its datasets) or quarantined."""
+    """The driver's side: routes each raw episode's episodes to their datasets, once each, and sends them to those
+    datasets' committer actors, in the order given (`accept`); books what the actors report back (tallies, quarantine
+    rows), a bounded number of calls behind. Every quarantine row goes to the one `quarantine` writer; `on_done`
+    hears of each raw episode once it is committed (its files in its datasets) or quarantined."""
 
     spec: JobSpec
     tallies: dict[str, SourceTally]
@@ -197,6 +165,10 @@ class Committer:
     deferred: list[tuple[WorkItem, Deferred]] = field(default_factory=list)
     saved: int = 0  # raw episodes committed or quarantined so far: what a kill now would keep (the progress line's)
     unanswered: int = 0  # raw episodes sent to the committer actors whose commit is not answered yet
+    declared: routing.Declared = field(init=False)  # the features of each subset's dataset, as routing declares them
+
+    def __post_init__(self) -> None:
+        self.declared = routing.Declared(Path(self.spec.output))
 
     def accept(self, item: WorkItem, result: EpisodeResult) -> None:
         self.tallies.setdefault(item.source.name, SourceTally()).encoder_retries += result.retried
@@ -206,11 +178,13 @@ class Committer:
         if isinstance(result, Rejected):
             self._reject(item, result)
             return
+        routed = [self._routed(ep) for ep in result.episodes]
         by_actor: dict[int, list[StagedOutput]] = defaultdict(list)
-        for ep in result.episodes:
+        for ep, _ in routed:
             by_actor[self._actor_of(ep.dataset)].append(ep)
         sent = _Sent(item, len(result.episodes), result.frames, len(by_actor), parts=result.parts)
         sent.action_kinds, sent.tiers = result.action_kinds, result.tiers
+        sent.splits = {ep.dataset: why for ep, why in routed if why}
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
                 self._booked(sent, self.local.commit(eps))
@@ -219,6 +193,16 @@ class Committer:
             self.outstanding[self.actors[actor].commit.remote(eps)] = sent
         sent.remote, self.unanswered = True, self.unanswered + 1
         self._reap(block=self.unanswered > self.max_unanswered)
+
+    def _routed(self, ep: StagedOutput) -> tuple[StagedOutput, str]:
+        """`ep` routed to its dataset (`ingest.lerobot.routing`, the one call for it), its lineage saying why when it
+        is a sibling of its subset's, and why (else ""); its staged folder stays where it is."""
+        to = self.declared.route(ep.dataset, ep.features)
+        if to.split is None:
+            return ep, ""
+        st = ep.staged
+        extra = {**st.extra, LINEAGE_KEY: {**st.extra.get(LINEAGE_KEY, {}), to.split: to.why}}
+        return replace(ep, dataset=to.dataset, staged=st.model_copy(update={"extra": extra})), to.why
 
     @property
     def max_unanswered(self) -> int:
@@ -283,12 +267,8 @@ class Committer:
             if not block or self.unanswered <= self.max_unanswered:
                 return
 
-    def _booked(self, sent: _Sent, answer: CommitFailed | Committed | None) -> None:
-        if isinstance(answer, Committed):
-            tally = self.tallies.setdefault(sent.item.source.name, SourceTally())
-            for dataset, why in answer.splits:
-                tally.datasets.setdefault(dataset, why)  # the first episode's reason names the dataset
-        elif answer is not None and sent.failure is None:
+    def _booked(self, sent: _Sent, answer: CommitFailed | None) -> None:
+        if answer is not None and sent.failure is None:
             sent.failure = answer
         sent.calls -= 1
         if sent.calls:
@@ -308,6 +288,8 @@ class Committer:
         tally.frames += sent.frames
         tally.action_kinds.update(sent.action_kinds)
         tally.tiers.update(sent.tiers)
+        for dataset, why in sent.splits.items():
+            tally.datasets.setdefault(dataset, why)  # the first episode's reason names the dataset
         self._done(sent.item)
 
     def _reject(self, item: WorkItem, rejected: Rejected) -> None:

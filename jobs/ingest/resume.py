@@ -31,6 +31,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
+from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.parts import write_parquet_atomic
@@ -198,11 +199,12 @@ def roll_forward(output: Path, keep: frozenset[Path] = frozenset()) -> None:
             LeRobotWriter.open(dataset, lock_wait_s=LOCK_WAIT_S, keep=keep).close()
         elif (dataset / STAGING).exists():  # a dataset never created: only a killed run's staging is there
             staged = list((dataset / STAGING).iterdir())
-            if not any(d in keep for d in staged):
+            held = keep | claimed(dataset)  # adopted, or named by a sibling's commit (rolled forward after it)
+            if not any(d in held or d.resolve() in held for d in staged):
                 shutil.rmtree(dataset, ignore_errors=True)
                 continue
             for d in staged:  # the adopted ones stay until committed
-                if d not in keep and not is_stage_in_use(d):
+                if d not in held and d.resolve() not in held and not is_stage_in_use(d):
                     log.warning("%s: removing unfinished episode staged in %s", dataset, d.name)
                     shutil.rmtree(d, ignore_errors=True)
 

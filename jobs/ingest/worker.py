@@ -118,7 +118,7 @@ class Attempt:
         limit = settings.deadline.seconds(*episode_pixels(judged.episodes))
         with watchdog(limit, settings.output, task.uid) if settings.deadline.enabled else contextlib.nullcontext():
             for ep in judged.episodes:
-                # staged in its subset's dataset; the committer routes it, once (`ingest.lerobot.routing`)
+                # staged in its subset's staging area; the driver routes it, once (`ingest.lerobot.routing`)
                 features = dataset_features(ep, self.registry)
                 dataset = dataset_dir(task.source.name, ep.subset)
 

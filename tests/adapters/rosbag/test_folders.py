@@ -1,6 +1,7 @@
 """Real folders of recordings that differ from one another, written whole (issue 47): each raw episode through the
-ingest worker and a committer in this process (no Ray), N recordings in, N episodes out, each dataset of the source
-named for what distinguishes it, its episodes' lineage saying why, none quarantined for differing."""
+ingest worker and the job's committer, committing in this process (no Ray), N recordings in, N episodes out, each
+dataset of the source named for what distinguishes it, its episodes' lineage saying why, none quarantined for
+differing."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
-from adapters.storage.corpus import Corpus
-from jobs.ingest.commit import Committed, DatasetCommitter
+from jobs.ingest.commit import Committer
+from jobs.ingest.quarantine import QuarantineWriter
+from jobs.ingest.report import SourceTally
 from jobs.ingest.task import EpisodeTask, Staged, TaskSettings
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
@@ -34,14 +36,17 @@ def write_folder(
     spec = JobSpec.model_validate({"output": str(out), "sources": [source]})
     items, bad = discover(spec)
     assert not bad, bad
-    committer = DatasetCommitter(Corpus(spec.output), spec.codec)
-    refused = []
+    tallies: dict[str, SourceTally] = {}
+    committer = Committer(spec, tallies, QuarantineWriter(spec.output), committers=0)
+    refused: list = []
     for item in items:
         result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
-        answer = committer.commit(list(result.episodes)) if isinstance(result, Staged) else result
-        if answer is not None and not isinstance(answer, Committed):
-            refused.append(answer)
+        if isinstance(result, Staged):
+            committer.accept(item, result)
+        else:
+            refused.append(result)
     committer.close()
+    refused += [why for tally in tallies.values() for why in tally.why_quarantined]  # refused at commit
     lines = {
         str(p.parent.parent.relative_to(out / "datasets")): [json.loads(x) for x in p.read_text().splitlines()]
         for p in sorted(out.rglob(EPISODES_PATH))

@@ -1,11 +1,14 @@
 """Which dataset an episode is written to (`ingest.lerobot.routing`): its subset's while nothing is known of it or the
 signatures match, the size sibling `<subset>@<W>x<H>` when only camera sizes differ, else the signature sibling
 `<subset>@<diff>~<hash>`, named for what differs and stable whatever the first dataset had; each with its lineage key
-and reason. The committer's moves and commits of them: tests/jobs/ingest/test_commit.py."""
+and reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py."""
 
 from __future__ import annotations
 
-from ingest.lerobot.routing import Route, feature_diff, route, signature_sibling, size_sibling
+from pathlib import Path
+
+from ingest.lerobot.routing import Declared, Route, feature_diff, route, signature_sibling, size_sibling
+from ingest.lerobot.writer import LeRobotWriter
 from schemas.lerobot import FeatureSpec
 
 
@@ -54,3 +57,17 @@ def test_a_validity_mask_follows_its_native_in_the_name() -> None:
     a = {"observation.state.native": _vec(6, "j"), "observation.state.native_valid": _vec(6, "j")}
     b = {"observation.state.native": _vec(7, "j"), "observation.state.native_valid": _vec(7, "j")}
     assert signature_sibling("d", a, b).startswith("d@state.native7~")
+
+
+def test_a_subsets_features_are_declared_by_its_info_else_by_its_first_routed_episode(tmp_path: Path) -> None:
+    """`Declared`, the driver's record: a dataset on disk is routed against its info.json (not the first episode this
+    run sees); a new one against its first routed episode, and every later episode against that, not against itself."""
+    a, b = {"observation.state.native": _vec(6, "j")}, {"observation.state.native": _vec(6, "k")}
+    with LeRobotWriter.create(tmp_path / "datasets/s/old", fps=10, features=a):
+        pass
+    declared = Declared(tmp_path)
+    assert declared.route("datasets/s/old", b).dataset == signature_sibling("datasets/s/old", a, b)
+    assert declared.route("datasets/s/new", b) == Route("datasets/s/new")  # the first declares it
+    assert declared.route("datasets/s/new", a).dataset == signature_sibling("datasets/s/new", b, a)
+    assert declared.route("datasets/s/new", b) == Route("datasets/s/new")
+    assert declared.features == {"datasets/s/old": a, "datasets/s/new": b}

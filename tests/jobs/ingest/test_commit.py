@@ -1,12 +1,14 @@
-"""A committer's writers (`jobs.ingest.commit.DatasetCommitter`) in this process, on raw episodes the worker staged
-from the demo's AgiBot source: episodes commit in the order they are sent, indices from 0 with nothing skipped, and an
-episode whose features differ from its dataset's is moved to the dataset of its own signature that
+"""The driver's committer (`jobs.ingest.commit.Committer`, committing in this process: `committers=0`) on raw episodes
+the worker staged from the demo's AgiBot source: episodes commit in the order they are sent, indices from 0 with
+nothing skipped, and an episode whose features differ from its dataset's goes to the dataset of its own signature that
 `ingest.lerobot.routing` names (`<subset>@<diff>~<hash>`, lineage `signature_split`), never refused for differing;
-clips of two camera sizes go to one dataset per size, none lost."""
+clips of two camera sizes go to one dataset per size, none lost. Each episode is routed once, by the driver, and
+committed from the staging area it was staged in: no staged folder is moved."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -15,12 +17,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.storage.corpus import Corpus
 from adapters.synthetic.video import synthetic_frame, write_mp4
+from ingest.lerobot import routing
 from ingest.lerobot.routing import signature_sibling
 from jobs.demo.corpus import write_raw_corpus
-from jobs.ingest.commit import Committed, DatasetCommitter
-from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings
+from jobs.ingest.commit import Committer
+from jobs.ingest.quarantine import QuarantineWriter
+from jobs.ingest.report import SourceTally
+from jobs.ingest.task import EpisodeTask, Staged, StagedOutput, TaskSettings, WorkItem
 from jobs.ingest.worker import process_episode
 from jobs.spec_models import JobSpec
 from schemas.lerobot import EPISODES_PATH
@@ -47,39 +51,97 @@ def _episodes(root: Path) -> list[dict]:
     return [json.loads(line) for line in (root / EPISODES_PATH).read_text().splitlines()]
 
 
+def _driver(spec: JobSpec) -> tuple[Committer, dict[str, SourceTally]]:
+    """The job's committer with its commits in this process, and its tallies."""
+    tallies: dict[str, SourceTally] = {}
+    return Committer(spec, tallies, QuarantineWriter(spec.output), committers=0), tallies
+
+
+def _item(spec: JobSpec, n: int) -> WorkItem:
+    """The demo's first AgiBot ref under another raw id (a raw episode of its own)."""
+    ref = discover(spec)[0][0].ref
+    return WorkItem(n, spec.sources[0], ref.model_copy(update={"raw_id": f"r{n}"}))
+
+
+def _restaged(spec: JobSpec) -> StagedOutput:
+    """The demo's first AgiBot raw episode staged once more (a staged folder of its own)."""
+    result = process_episode(EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec)))
+    assert isinstance(result, Staged)
+    return result.episodes[0]
+
+
+def _odd(out: StagedOutput) -> dict:
+    """`out`'s features with its native columns named otherwise (another robot's joints, one width)."""
+    key = next(k for k in out.features if k.endswith(".native"))
+    feat = out.features[key]
+    return {**out.features, key: feat.model_copy(update={"names": [f"other_{i}" for i in range(feat.shape[0])]})}
+
+
 def test_episodes_commit_in_the_order_sent_and_another_signature_gets_its_dataset(
     staged: tuple[JobSpec, list[StagedOutput]],
 ) -> None:
     spec, (first, second) = staged
-    committer = DatasetCommitter(Corpus(spec.output), spec.codec)
+    committer, tallies = _driver(spec)
     # the second raw episode is sent first: the committer writes what it is sent, in that order
-    assert committer.commit([second]) is None
-    assert committer.commit([first]) is None
+    committer.accept(_item(spec, 0), Staged("u0", (second,)))
+    committer.accept(_item(spec, 1), Staged("u1", (first,)))
     root = spec.output / first.dataset
     eps = _episodes(root)
     assert [e["episode_index"] for e in eps] == [0, 1]
     assert [e["length"] for e in eps] == [second.staged.length, first.staged.length]
 
-    # a staged episode whose features are not its dataset's: its native columns named otherwise (another robot's
-    # joints, one width), twice (one signature)
-    key = next(k for k in first.features if k.endswith(".native"))
-    feat = first.features[key]
-    odd = {**first.features, key: feat.model_copy(update={"names": [f"other_{i}" for i in range(feat.shape[0])]})}
+    # a staged episode whose features are not its dataset's, twice (one signature)
+    odd = _odd(first)
     target = signature_sibling(first.dataset, first.features, odd)
-    items, _ = discover(spec)
-    for _ in range(2):  # the first raw episode staged again, its features changed
-        result = process_episode(EpisodeTask(items[0], TaskSettings.of(spec)))
-        assert isinstance(result, Staged)
-        [again] = result.episodes
-        answer = committer.commit([replace(again, features=odd)])
-        assert isinstance(answer, Committed) and [d for d, _ in answer.splits] == [target], answer
-        assert not again.staged.stage_dir.exists()  # moved to the sibling's staging area, then committed
+    for n in (2, 3):  # the first raw episode staged again, its features changed
+        again = replace(_restaged(spec), features=odd)
+        committer.accept(_item(spec, n), Staged(f"u{n}", (again,)))
+        assert not again.staged.stage_dir.exists()  # committed from its subset's staging area
+    assert list(tallies["agibot"].datasets) == [target] and tallies["agibot"].quarantined == 0
     assert target.startswith(f"{first.dataset}@") and "~" in target
-    assert committer.close() == 2
+    committer.close()
     assert len(_episodes(root)) == 2  # the dataset is as it was
     odd_eps = _episodes(spec.output / target)
     assert [e["episode_index"] for e in odd_eps] == [0, 1]
+    key = next(k for k in first.features if k.endswith(".native"))
     assert all(key in e["eidata"]["signature_split"] and target in e["eidata"]["signature_split"] for e in odd_eps)
+
+
+def test_each_episode_is_routed_once_by_the_driver_and_no_staged_folder_moves(
+    staged: tuple[JobSpec, list[StagedOutput]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 77: the committer routed each raw episode's group again (by its first episode's features) and moved a
+    sibling's staged folder into the sibling's staging area. Now the driver asks `route` once per episode, the
+    committer only commits, and no staged folder is renamed. Three raw episodes: two episodes of the subset's
+    signature; one of it and one of another; one of that other alone. All five committed in two datasets, route asked
+    five times."""
+    spec = staged[0].model_copy(update={"output": tmp_path / "out"})
+    asked: list[str] = []
+    route = routing.route
+    monkeypatch.setattr(routing, "route", lambda home, feats, have=None: asked.append(home) or route(home, feats, have))
+    renamed: list[str] = []
+    for name in ("replace", "rename"):
+        real = getattr(os, name)
+
+        def watched(src, dst, *a, _real=real, **k):  # type: ignore[no-untyped-def]
+            if os.path.isdir(src) and "staging" in str(src):
+                renamed.append(str(src))
+            return _real(src, dst, *a, **k)
+
+        monkeypatch.setattr(os, name, watched)
+    monkeypatch.setattr(shutil, "move", lambda *a, **k: renamed.append(str(a[0])))
+    committer, tallies = _driver(spec)
+    a, b, c, d, e = (_restaged(spec) for _ in range(5))
+    d, e = (replace(o, features=_odd(o)) for o in (d, e))
+    for n, episodes in enumerate([(a, b), (c, d), (e,)]):
+        committer.accept(_item(spec, n), Staged(f"u{n}", episodes))
+    committer.close()
+    assert not renamed, renamed  # no staged folder moved (before: the last raw episode's, into the sibling's area)
+    assert len(asked) == 5, asked  # once per episode (before: once per raw episode and dataset, by its first's)
+    assert tallies["agibot"].written == 5 and tallies["agibot"].quarantined == 0
+    [sibling] = tallies["agibot"].datasets
+    assert len(_episodes(spec.output / a.dataset)) == 3 and len(_episodes(spec.output / sibling)) == 2
+    assert not any(o.staged.stage_dir.exists() for o in (a, b, c, d, e))
 
 
 def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) -> None:
@@ -98,13 +160,14 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
     )
     items, bad = discover(spec)
     assert len(items) == 12 and not bad
-    committer = DatasetCommitter(Corpus(spec.output), spec.codec)
+    committer, tallies = _driver(spec)
     for item in items:
         result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
         assert isinstance(result, Staged), result
-        answer = committer.commit(list(result.episodes))
-        assert answer is None or (isinstance(answer, Committed) and "camera size" in answer.splits[0][1]), answer
+        committer.accept(item, result)
     committer.close()
+    assert tallies["ego"].quarantined == 0 and list(tallies["ego"].datasets) == ["datasets/ego/default@640x360"]
+    assert "camera size" in tallies["ego"].datasets["datasets/ego/default@640x360"]
     base = spec.output / "datasets/ego"
     assert sorted(p.name for p in base.iterdir()) == ["default", "default@640x360"]
     for name, (size, hw) in {"default": ("480x360", [360, 480]), "default@640x360": ("640x360", [360, 640])}.items():

@@ -3,7 +3,8 @@ the quarantined uids of the source, read from the files a job commits; nothing e
 part, another source's rows, an episode without lineage). `--retry-quarantined` forgets the environment's rows first
 (issue 38). Nothing to do, known before Ray: a finished corpus is settled with the count discovery finds, a new raw
 episode is work, an unchanged rerun from the CLI starts no Ray and writes nothing, and a run that did not end (no
-`job/ingest.finished`) is finished by the next one, catalog included."""
+`job/ingest.finished`) is finished by the next one, catalog included. A sibling dataset's commit killed after its
+journal is rolled forward from its subset's staging area, whatever recovery opens first."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.synthetic.egodex import write_egodex
+from ingest.lerobot.video import VideoCodec
+from ingest.lerobot.writer import LeRobotWriter, stage_episode
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
-from jobs.ingest.resume import FINISHED, done_sql, done_uids, forget_environment, settled
+from jobs.ingest.resume import FINISHED, done_sql, done_uids, forget_environment, roll_forward, settled
 from jobs.spec import load_spec
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, parquet_files
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.discovery import discover
+from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.jobs.demo_reference import demo_spec, hashes
 
 
@@ -228,3 +232,41 @@ def test_a_run_that_did_not_end_is_finished_by_the_next(reference: Path, raw: di
     rebuilt = pq.read_table([str(p) for p in parquet_files(corpus, EPISODES_DIR)])
     assert rebuilt.column("episode_uid").to_pylist() == full.column("episode_uid").to_pylist()
     assert (corpus / FINISHED).exists()
+
+
+@pytest.mark.parametrize("home_created", [True, False])
+def test_a_siblings_killed_commit_is_rolled_forward_from_its_subsets_staging_area(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home_created: bool
+) -> None:
+    """Issue 77: an episode routed to a sibling dataset is committed from its subset's staging area, never moved
+    (`ingest.lerobot.routing`). A committer killed after the sibling's journal (its commit point) leaves the episode's
+    files in the subset's area; `roll_forward` opens the subset's dataset first (its recovery, or the removal of a
+    dataset never created, removes staged folders nobody holds), keeps the folder that journal names, then rolls the
+    sibling's commit forward: the episode is there once. A staged folder no journal names is removed as before."""
+    source = tmp_path / "datasets/src"
+    home, sibling = source / "sub", source / "sub@state.native~0123abcd"
+    if home_created:
+        write_canonical_dataset(home, [4])
+    writer = LeRobotWriter.create(sibling, fps=10, features=canonical_test_features(), robot_type="franka")
+    folders = []
+    for seed in (1, 2):  # the first committed to the sibling, the second left unfinished (no record, no journal)
+        builder = stage_episode(home, writer.info, VideoCodec(), task="t", label=f"w/{seed}")
+        for frame in canonical_frames(3, seed=seed):
+            builder.add_frame(frame)
+        folders.append(builder.finish().model_copy(update={"label": f"w/{seed}"}))
+
+    def killed(self: LeRobotWriter, journal: dict) -> None:
+        raise KeyboardInterrupt("killed after the journal")
+
+    monkeypatch.setattr(LeRobotWriter, "_apply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        writer.commit(folders[0])
+    writer.close()
+    monkeypatch.undo()
+    assert folders[0].stage_dir.is_dir() and json.loads((sibling / ".eidata/commit.json").read_text())["stage_dirs"]
+    roll_forward(tmp_path)
+    with LeRobotWriter.open(sibling) as w:
+        assert w.num_episodes == 1
+    assert (sibling / "data/chunk-000/episode_000000.parquet").is_file()
+    assert (sibling / "videos/chunk-000/observation.images.head/episode_000000.mp4").is_file()
+    assert not folders[0].stage_dir.exists() and not folders[1].stage_dir.exists()
