@@ -56,10 +56,10 @@ def _matrix(s: Stream) -> np.ndarray:
 
 
 def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
-    """(key, stream, component names) of the numeric vector and scalar streams, the ones named like `first` ahead of
-    the others."""
+    """(key, stream, component names) of the numeric vector and scalar streams (a bool one reads as 0/1: a binary
+    gripper such as toto's `open_gripper`), the ones named like `first` ahead of the others."""
     preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
-    usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
+    usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiub" and len(s)  # noqa: E731
     keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
     return [(k, streams[k], _names(k, streams[k])) for k in keys]
 

@@ -271,6 +271,11 @@ class JointSpaceOptions(Frozen):
         description="native name -> URDF joint name: as the dataset names it (motor_3), or `<stream>.<index>` "
         "(observation.state.3) for a vector without names",
     )
+    gripper_unread: str | None = Field(
+        None,
+        description="why this dataset's gripper is not read by forward kinematics (no column, one whose unit or "
+        "sign no maker states, or one its adapter reads): the wrists are built without it and the reason noted",
+    )
 
     @field_validator("calibration", mode="before")
     @classmethod
