@@ -10,6 +10,9 @@ slice to forward kinematics, held to physical invariants.
   equals the one from the joints, and canonicalization says they agree; joints that are not the pose's disagree.
 - The gripper: the row's column, read in the row's convention (toto's `open_gripper`, iamlab's action[7]), or none
   with the row's reason (play fusion).
+- Real joints of the same recorder (real sample `toto_init_positions`, TOTO's own start poses): read in the order the
+  toto row gives, every one puts the flange in front of the base, above the table, the hand pointing down; the same
+  values one column off, reversed or read as degrees do not.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pytest
 from adapters.base import RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import SUBSETS
+from adapters.pickles import safe_loads
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
 from ingest.canonical.canonicalize import canonicalize_spans
@@ -30,6 +34,7 @@ from ingest.canonical.joint_space import joint_space_hands
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.robots.registry import default_registry
 from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, craig, rot_z, trans
+from tests.realdata import realdata
 
 FK_WRIST = sorted(n for n, s in SUBSETS.items() if s.fk_wrist)
 BOTH = sorted(n for n, s in SUBSETS.items() if s.joint_fk is not None and s.has_wrist)
@@ -138,3 +143,25 @@ def test_a_pose_and_joints_of_one_motion_give_one_wrist(tmp_path: Path, subset: 
     [ep] = canonicalize_spans(other, source="oxe").episodes
     disagree = [v.reason for v in ep.verdicts if v.code == "canonical_fk_agreement"]
     assert len(disagree) == 1 and ", right: disagree," in disagree[0], disagree
+
+
+def _start_pose(q: np.ndarray) -> np.ndarray:
+    """Per row of joint angles, whether Franka's DH puts the flange where a tabletop task starts: 0.3 .. 0.75 m in
+    front of the base, 0.2 .. 0.75 m above it, the approach axis pointing down (its z below -0.7)."""
+    flange = franka_dh(q)
+    x, z, approach_z = flange[:, 0, 3], flange[:, 2, 3], flange[:, 2, 2]
+    return (x > 0.3) & (x < 0.75) & (z > 0.2) & (z < 0.75) & (approach_z < -0.7)
+
+
+def test_real_toto_start_joints_read_in_the_rows_order_are_a_tabletop_start() -> None:
+    """TOTO's maker ships the start poses of its scooping/pouring benchmark (`init_joint_pos`, 100 x 7), the joints its
+    simulator sets as panda0_joint1 .. 7 in order (AGI-Labs/toto_benchmark@1156eb9 sim/dm_pour.py:93-100), the
+    values the toto row's `observation/state` holds ('the robot's jointstates (as absolute joint angles)',
+    assets/README.md). Read as the row reads them, all 100 are a tabletop start; a wrong order or unit none."""
+    cfg = SUBSETS["toto"]
+    assert cfg.joint_fk is not None and cfg.joint_fk.joints == "observation/state"
+    q = np.asarray(safe_loads(realdata("toto_init_positions/init_positions.pickle").read_bytes())["init_joint_pos"])
+    assert q.shape == (100, 7)
+    assert _start_pose(q).all()
+    for planted in (np.roll(q, 1, axis=1), q[:, ::-1], np.radians(q)):  # one column off, reversed, read as degrees
+        assert not _start_pose(planted).any()
