@@ -16,16 +16,7 @@ from __future__ import annotations
 
 from adapters.base import HandSignals, Stream
 from adapters.oxe.subsets import OXESubset
-from schemas.robots.joint_space import JointSpaceOptions, load_joint_space
-
-
-def _column_names(key: str, s: Stream) -> list[str]:
-    """The names a joint-space resolver finds a stream's columns by: its component names when it names each, else
-    `<key>.<index>` (a scalar stream: its key)."""
-    if s.values.ndim == 1:
-        return [key]
-    width = s.values.shape[1]
-    return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+from schemas.robots.joint_space import JointSpaceOptions, column_names, load_joint_space
 
 
 def joint_space_options(cfg: OXESubset, states: dict[str, Stream]) -> JointSpaceOptions | None:
@@ -35,7 +26,8 @@ def joint_space_options(cfg: OXESubset, states: dict[str, Stream]) -> JointSpace
     if fk is None or fk.joints not in states:
         return None
     [arm] = load_joint_space().robots[cfg.embodiment].arms  # one arm: OXESubset checks it
-    names = _column_names(fk.joints, states[fk.joints])
+    s = states[fk.joints]
+    names = column_names(fk.joints, s.names, None if s.values.ndim == 1 else s.values.shape[1])
     joint_map = {n: j.urdf for n, j in zip(names, arm.joints, strict=True)}
     if fk.gripper is not None and arm.gripper is not None:
         joint_map[fk.gripper] = arm.gripper.joint.urdf  # a one-value column answers to its stream key
