@@ -21,6 +21,12 @@ Per episode and frame, for every subset whose row maps a canonical wrist:
   canonical one the measured opening at t+1 (`ingest.canonical.hand_state.action_from_state`); the command is kept
   among the natives.
 
+For every JOINT row whose joints go to forward kinematics (`joint_fk`: toto, iamlab, play fusion, and viola, BUDS,
+MUTEX beside their pose): the joint column eidata sends to FK = Octo's proprio joints, the column Octo appends as its
+gripper = the native eidata keeps under that name, Octo's gripper action = the column the row names (toto's
+open_gripper, iamlab's action[7]; play fusion's is its terminate flag, which is why the row reads no gripper), and
+the delta actions as above, bit for bit.
+
 Where eidata departs from Octo it follows the data's makers, and the departure is asserted here with its citation
 (`DEPARTS`), so it cannot change silently.
 """
