@@ -26,8 +26,9 @@ the subset's `action_encoding` names (from the maker's code, cited there: Bridge
 (4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
 
 A dataset in no table is read as natives (embodiment `unknown`, tier low by its verdict `source_default`, 10 Hz
-unless option `control_hz`; finding `unknown_subset`), never refused; a row without an end-effector pose says why in
-`natives_reason` (metadata, notes).
+unless option `control_hz`; finding `unknown_subset`), never refused. A row whose state holds a described robot's
+joints names them in `joint_fk` (`adapters.oxe.joints`: the joint-space options that send them to forward kinematics,
+the canonical wrist where no pose is recorded); a row with neither says why in `natives_reason` (metadata, notes).
 
 Timestamps are `step / control_hz` (the subset table's rate, with its source), float64 seconds from the episode
 start. Tensors are reshaped from `features.json` and cast back to their declared dtype (TFDS stores float64 as

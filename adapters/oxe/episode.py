@@ -14,6 +14,7 @@ from adapters.cameras import EncodedImagesCamera, decode_image
 from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, STEPS, Builder, FeatureInfo
 from adapters.oxe.decode import decode_tensor, text_runs, texts_of
 from adapters.oxe.hands import hand_signals
+from adapters.oxe.joints import fk_hand_signals, joint_space_options
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
 from adapters.oxe.tfrecord import FeatureValue
@@ -208,7 +209,10 @@ class EpisodeReader:
             signals=signals,
             outcomes=outcomes,
             metadata=meta,
-            hands=hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason),
+            hands=fk_hand_signals(cfg)
+            if cfg.fk_wrist
+            else hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason),
+            joint_space=joint_space_options(cfg, states),
         )
 
     def _episode_value(self, info: FeatureInfo) -> Any:

@@ -42,6 +42,7 @@ from pydantic import Field, model_validator
 from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
 from schemas.frozen import Frozen
+from schemas.robots.joint_space import GripperUnit, load_joint_space
 from schemas.tiers import QualityTier
 
 TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "string"]
@@ -170,6 +171,28 @@ class OctoEntry(Frozen):
     transform: str = Field(description="oxe_standardization_transforms.py:<line> <function>")
 
 
+class JointFK(Frozen):
+    """A state slice holding the joint angles of the row's embodiment, a robot with a description
+    (`schemas/robots/joint_space.yaml`): its wrist by forward kinematics of those joints
+    (`ingest.canonical.joint_space`: the canonical wrist where the row names no end-effector pose, else checked against
+    the recorded pose), its gripper from the column named here with the convention cited."""
+
+    joints: str = Field(
+        description="'<state key>' or '<state key>:<part>' holding the arm's joints in the description's order, base "
+        "to flange, in radians from the description's zero"
+    )
+    gripper: str | None = Field(None, description="'<key>' or '<key>:<part>' of the one-value gripper column")
+    gripper_unit: GripperUnit = Field("joint", description="how that column reads (schemas.robots.joint_space)")
+    gripper_unread: str = Field("", description="why no gripper column is read (required without `gripper`)")
+    source: str = Field(min_length=1, description="the joint order, unit and zero, and the gripper's convention, cited")
+
+    @model_validator(mode="after")
+    def _gripper(self) -> JointFK:
+        if (self.gripper is None) == (not self.gripper_unread):
+            raise ValueError("joint_fk: name the gripper column or say why none is read (gripper_unread), not both")
+        return self
+
+
 class OXESubset(Frozen):
     """Everything the adapter needs to know about one OXE dataset beyond what `features.json` says."""
 
@@ -206,6 +229,7 @@ class OXESubset(Frozen):
         "end-effector pose must say it)",
     )
     octo: OctoEntry | None = Field(None, description="its row in Octo's OXE tables (None: not in them)")
+    joint_fk: JointFK | None = Field(None, description="the state's joint angles of a described robot (None: none)")
 
     @property
     def has_wrist(self) -> bool:
@@ -214,13 +238,52 @@ class OXESubset(Frozen):
 
     @model_validator(mode="after")
     def _check_reference(self) -> OXESubset:
-        if not self.has_wrist and not self.natives_reason:
-            raise ValueError(f"{self.name}: no state names an end-effector pose, so natives_reason must say why")
+        if not self.has_wrist and self.joint_fk is None and not self.natives_reason:
+            raise ValueError(
+                f"{self.name}: no state names an end-effector pose or a described robot's joints (joint_fk), so "
+                "natives_reason must say why"
+            )
+        if self.joint_fk is not None:
+            self._check_joint_fk(self.joint_fk)
         if self.eef_reference_rotation is not None:
             d = np.asarray(self.eef_reference_rotation, dtype=np.float64)
             if not (np.allclose(d @ d.T, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(d), 1.0)):
                 raise ValueError(f"{self.name}: eef_reference_rotation is not a rotation matrix: {d.tolist()}")
         return self
+
+    @property
+    def fk_wrist(self) -> bool:
+        """Whether the canonical wrist comes from forward kinematics of the state's joints (no pose recorded)."""
+        return self.joint_fk is not None and not self.has_wrist
+
+    def column(self, name: str, group: tuple[StreamSpec, ...]) -> StreamSpec | Part | None:
+        """The stream '<key>' or its part '<key>:<part>' among `group`, or None."""
+        key, _, part = name.partition(":")
+        spec = next((s for s in group if s.key == key), None)
+        return spec if spec is None or not part else next((p for p in spec.parts if p.name == part), None)
+
+    def _check_joint_fk(self, fk: JointFK) -> None:
+        spec = load_joint_space().robots.get(self.embodiment)
+        if spec is None or len(spec.arms) != 1:
+            raise ValueError(
+                f"{self.name}: joint_fk needs a one-armed embodiment in joint_space.yaml, not {self.embodiment!r}"
+            )
+        joints = self.column(fk.joints, self.states)
+        width = None if joints is None else (joints.stop - joints.start if isinstance(joints, Part) else joints.size)
+        if width != len(spec.arms[0].joints):
+            raise ValueError(
+                f"{self.name}: joint_fk.joints {fk.joints!r} holds {width} values, "
+                f"{self.embodiment} has {len(spec.arms[0].joints)} arm joints"
+            )
+        names = set(joints.names or ()) if joints is not None else set()
+        others = [n for s in self.states for p in (s.parts or (s,)) if p is not joints for n in (p.names or ())]
+        if clash := sorted(names & set(others)):
+            raise ValueError(f"{self.name}: joint_fk.joints' names {clash} name other state columns too: ambiguous")
+        grip = None if fk.gripper is None else self.column(fk.gripper, (*self.states, *self.actions))
+        if fk.gripper is not None and (
+            grip is None or (grip.stop - grip.start if isinstance(grip, Part) else grip.size) != 1
+        ):
+            raise ValueError(f"{self.name}: joint_fk.gripper {fk.gripper!r} is no one-value column of the row")
 
     def relative_why(self, stream: str) -> str | None:
         """Why the action stream `stream` ('<key>' or '<key>:<part>') is a delta, or None: absolute."""

@@ -22,8 +22,10 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import cv2
 import numpy as np
@@ -35,6 +37,7 @@ from adapters.oxe.subsets import NORMALIZED, SE3_FLAT, SUBSETS, OXESubset, Strea
 from adapters.oxe.tfrecord import build_example, frame_record
 from adapters.synthetic.rlds_features import Layout, features_json, steps_layout
 from adapters.synthetic.video import encode_image, synthetic_frames
+from schemas.robots.joint_space import load_joint_space
 
 _INSTRUCTIONS = (
     "put carrot on plate",
@@ -44,7 +47,10 @@ _INSTRUCTIONS = (
     "pick up the red block",
 )
 _TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
-EpisodeAt = tuple[str, int]  # (split, index of the episode within the split)
+EpisodeAt = tuple[str, int]
+DESCRIPTIONS = Path(
+    str(resources.files("schemas") / "robots" / "descriptions")
+)  # (split, index of the episode within the split)
 
 
 @dataclass
@@ -134,6 +140,19 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     return walk.astype(np.float32).astype(dtype)  # what survives TFDS' float_list storage
 
 
+def _joint_walk(cfg: OXESubset, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """(steps, n) joint angles (rad) of the row's `joint_fk` robot: a smooth walk around the middle of each joint's
+    range in its description, within it, so the unit reads as radians against the limits."""
+    arm = load_joint_space().robots[cfg.embodiment].arms[0]
+    root = ElementTree.parse(DESCRIPTIONS / f"{load_joint_space().robots[cfg.embodiment].description}.urdf").getroot()
+    limits = {j.get("name"): j.find("limit") for j in root.iter("joint")}
+    lo = np.array([float(limits[j.urdf].get("lower")) for j in arm.joints])  # type: ignore[union-attr]
+    hi = np.array([float(limits[j.urdf].get("upper")) for j in arm.joints])  # type: ignore[union-attr]
+    phase = rng.uniform(0, 2 * np.pi, size=len(lo))
+    swing = 0.3 * np.sin(np.linspace(0, np.pi, steps)[:, None] + phase)  # within +-30 % of each half range
+    return (lo + hi) / 2 + swing * (hi - lo) / 2
+
+
 def _episode(
     cfg: OXESubset,
     dataset: str,
@@ -161,6 +180,14 @@ def _episode(
         else:
             raw = [v.astype(NP_DTYPES[spec.dtype]).tobytes() for v in values]
             feats["steps/" + spec.key] = [zlib.compress(b) if spec.encoding == "zlib" else b for b in raw]
+    if cfg.joint_fk is not None:  # a described robot's joints: within its limits
+        key, _, part = cfg.joint_fk.joints.partition(":")
+        spec = next(s for s in cfg.states if s.key == key)
+        at = next((p for p in spec.parts if p.name == part), None) if part else None
+        cols = slice(at.start, at.stop) if at is not None else slice(None)
+        if key in tensors:
+            tensors[key][:, cols] = _joint_walk(cfg, steps, rng).astype(np.float32)
+            feats["steps/" + key] = tensors[key]
     images: dict[str, list[np.ndarray]] = {}
     for n, (cam, (h, w, _)) in enumerate(layout.cameras):
         if cam.key in blank:

@@ -13,7 +13,14 @@ import numpy as np
 
 from adapters.base import Stream
 from ingest.canonical.joint_numbering import renumbered
-from schemas.robots.joint_space import ArmMap, JointMap, JointSpaceOptions, JointUnitsRecord, name_key
+from schemas.robots.joint_space import (
+    ArmMap,
+    JointMap,
+    JointSpaceOptions,
+    JointUnitsRecord,
+    column_names,
+    name_key,
+)
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")
@@ -42,12 +49,8 @@ class Column:
 
 
 def _names(key: str, s: Stream) -> list[str]:
-    """The stream's component names, `<key>.<index>` where it has none for every column; a scalar column (one value
-    a frame: lerobot's `action.gripper` of shape (1,) read as (T,)) is named by its key."""
-    if s.values.ndim == 1:
-        return [key]
-    width = s.values.shape[1]
-    return list(s.names) if s.names and len(s.names) == width else [f"{key}.{i}" for i in range(width)]
+    """The stream's component names (`schemas.robots.joint_space.column_names`)."""
+    return column_names(key, s.names, None if s.values.ndim == 1 else s.values.shape[1])
 
 
 def _matrix(s: Stream) -> np.ndarray:
@@ -56,10 +59,10 @@ def _matrix(s: Stream) -> np.ndarray:
 
 
 def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
-    """(key, stream, component names) of the numeric vector and scalar streams, the ones named like `first` ahead of
-    the others."""
+    """(key, stream, component names) of the numeric vector and scalar streams (a bool one reads as 0/1: a binary
+    gripper such as toto's `open_gripper`), the ones named like `first` ahead of the others."""
     preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
-    usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiu" and len(s)  # noqa: E731
+    usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiub" and len(s)  # noqa: E731
     keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
     return [(k, streams[k], _names(k, streams[k])) for k in keys]
 

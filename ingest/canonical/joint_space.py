@@ -275,7 +275,9 @@ def _fk_signals(
     for a in arms:
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
-        if a.arm.gripper is not None:
+        if a.arm.gripper is not None and opts.gripper_unread:  # the dataset's word: wrists without the gripper
+            notes.append(f"{a.arm.side} gripper not read by forward kinematics: {opts.gripper_unread}")
+        elif a.arm.gripper is not None:
             try:
                 grip, commanded, note = read_gripper(raw, states, a.arm, units, opts, where)
             except JointSpaceError as err:  # a robot shipped with this gripper or another effector: wrists kept

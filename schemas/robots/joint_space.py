@@ -22,7 +22,7 @@ A joint whose robot has a motor table in its maker's code (`JointMap.motor_id`) 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -74,6 +74,15 @@ def name_key(name: str) -> str:
     if tokens and tokens[0] in _SIDE_TOKENS:
         tokens[0] = _SIDE_TOKENS[tokens[0]]
     return "".join(tokens)
+
+
+def column_names(key: str, names: Sequence[str] | None, width: int | None) -> list[str]:
+    """The names a joint is found by among a stream's columns (what `JointSpaceOptions.joint_map` keys): its
+    component names where it names each of its `width` columns, else `<key>.<index>`; a scalar stream (`width`
+    None, one value a frame: lerobot's `action.gripper` read as (T,)) is named by its key."""
+    if width is None:
+        return [key]
+    return list(names) if names and len(names) == width else [f"{key}.{i}" for i in range(width)]
 
 
 class JointMap(Frozen):
@@ -270,6 +279,11 @@ class JointSpaceOptions(Frozen):
         default_factory=dict,
         description="native name -> URDF joint name: as the dataset names it (motor_3), or `<stream>.<index>` "
         "(observation.state.3) for a vector without names",
+    )
+    gripper_unread: str | None = Field(
+        None,
+        description="why this dataset's gripper is not read by forward kinematics (no column, one whose unit or "
+        "sign no maker states, or one its adapter reads): the wrists are built without it and the reason noted",
     )
 
     @field_validator("calibration", mode="before")

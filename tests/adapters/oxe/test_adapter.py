@@ -92,7 +92,7 @@ def _check_episode(a: OXEAdapter, ref: EpisodeRef, wb: WrittenBuilder, frames_ch
         assert ep.metadata["episode_metadata"][key] == value
 
 
-@pytest.mark.parametrize("subset", sorted(n for n, s in SUBSETS.items() if s.has_wrist))
+@pytest.mark.parametrize("subset", sorted(n for n, s in SUBSETS.items() if s.has_wrist or s.fk_wrist))
 def test_each_subset_round_trip(tmp_path: Path, subset: str) -> None:
     wb = write_rlds(tmp_path, subset, episodes={"train": 3, "test": 1}, seed=1)
     a = _adapter()
@@ -297,11 +297,12 @@ def test_unknown_dataset_is_read_as_natives_by_default(tmp_path: Path) -> None:
     assert (ep.native_fps, ep.embodiment) == (20, "franka")
 
 
-NATIVES = sorted(n for n, s in SUBSETS.items() if not s.has_wrist)
+NATIVES = sorted(n for n, s in SUBSETS.items() if not s.has_wrist and not s.fk_wrist)
 
 
 def test_every_natives_row_says_what_is_missing() -> None:
-    """Each row of Octo's table without an end-effector pose names why (issue 76 item 1)."""
+    """Each row of Octo's table without an end-effector pose or a described robot's joints names why (issue 76
+    item 1)."""
     assert NATIVES
     for name in NATIVES:
         cfg = SUBSETS[name]

@@ -21,6 +21,12 @@ Per episode and frame, for every subset whose row maps a canonical wrist:
   canonical one the measured opening at t+1 (`ingest.canonical.hand_state.action_from_state`); the command is kept
   among the natives.
 
+For every JOINT row whose joints go to forward kinematics (`joint_fk`: toto, iamlab, play fusion, and viola, BUDS,
+MUTEX beside their pose): the joint column eidata sends to FK = Octo's proprio joints, the column Octo appends as its
+gripper = the native eidata keeps under that name, Octo's gripper action = the column the row names (toto's
+open_gripper, iamlab's action[7]; play fusion's is its terminate flag, which is why the row reads no gripper), and
+the delta actions as above, bit for bit.
+
 Where eidata departs from Octo it follows the data's makers, and the departure is asserted here with its citation
 (`DEPARTS`), so it cannot change silently.
 """
@@ -44,6 +50,7 @@ from tests.realdata import REPO, realdata
 
 ORACLE_PY = REPO / ".venv-oracle-octo" / "bin" / "python"
 MAPPED = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.has_wrist)
+JOINT_FK = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.octo.proprio == "JOINT" and s.joint_fk)
 ROT_PARTS = (":eef_rpy", ":eef_euler", ":tcp_euler")
 # Octo's reading that eidata does not follow, with the makers' word (checked: it differs there, and nowhere else)
 DEPARTS = {
@@ -120,16 +127,59 @@ def mismatches(raw: RawEpisode, cfg: OXESubset, proprio: np.ndarray, action: np.
     if len(action) == len(pos) - 1:  # Octo relabels the movement from the state (relabel_actions)
         [rot_key] = [k for k in raw.states if k.endswith(ROT_PARTS)]
         state = np.concatenate([pos, raw.states[rot_key].values], axis=1)
-        ours = (state[1:] - state[:-1])[:n]
-    elif cfg.action_encoding is not None and cfg.action_encoding.relative:
-        ours = np.concatenate([raw.actions[k].values.reshape(len(pos), -1) for k in cfg.action_encoding.relative], 1)
-    else:  # no delta streams settled (robocook's velocities, asu's unstated action): nothing to compare
+        out["action"] = int(np.sum(np.any((state[1:] - state[:-1])[:n] != action[:, :6], axis=1)))
         return out
-    out["action"] = int(np.sum(np.any(ours != action[:, : ours.shape[1]], axis=1)))  # Octo pads what a set lacks
-    return out
+    return out | action_mismatches(raw, cfg, action)
 
 
-def _compare(root: Path, name: str, tmp: Path) -> tuple[dict[str, int], int]:
+def action_mismatches(raw: RawEpisode, cfg: OXESubset, action: np.ndarray) -> dict[str, int]:
+    """Frames where eidata's delta action streams (`action_encoding.relative`, in order) differ from Octo's first
+    action columns; none compared where the row settles no delta (robocook's velocities, asu's unstated action)."""
+    if cfg.action_encoding is None or not cfg.action_encoding.relative:
+        return {}
+    n = len(action)
+    ours = np.concatenate([raw.actions[k].values.reshape(n, -1) for k in cfg.action_encoding.relative], 1)
+    return {"action": int(np.sum(np.any(ours != action[:, : ours.shape[1]], axis=1)))}  # Octo pads what a set lacks
+
+
+# Octo's JOINT proprio: the recorded joints, then (where its transform appends one) a state column it calls the
+# gripper, read from each transform (octo-models/octo@241fb35 oxe_standardization_transforms.py)
+OCTO_PROPRIO_GRIPPER = {
+    "viola": "observation/gripper_states:gripper_width",  # :232-237 joint_states, gripper_states
+    "austin_buds_dataset_converted_externally_to_rlds": "observation/state:gripper_pos",  # :393 state[:, :8]
+    "utaustin_mutex": "observation/state:gripper_pos",  # :792 state[:, :8]
+    "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "observation/state:gripper_status",  # :755-760
+    "cmu_play_fusion": "observation/state:gripper_pos",  # :843 state
+    "toto": None,  # :280 state, the 7 joints only
+}
+# Octo's gripper action, its last column, per row whose joint_fk reads the gripper from an action column or says why
+# it reads none: the column of eidata's natives it equals (toto :276 open_gripper cast; iamlab :750 action[7:8];
+# play fusion :836-841 action[:, -4:], whose last column is the terminate flag, the reason joint_fk gives)
+OCTO_GRIPPER_ACTION = {
+    "toto": "action/open_gripper",
+    "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "action:gripper",
+    "cmu_play_fusion": "action:terminate",
+}
+
+
+def joint_mismatches(raw: RawEpisode, cfg: OXESubset, proprio: np.ndarray, action: np.ndarray) -> dict[str, int]:
+    """Frames where a JOINT row's natives differ from Octo's proprio (the joints `joint_fk` sends to forward
+    kinematics, the column Octo appends as the gripper) and gripper action, and its delta actions."""
+    assert cfg.joint_fk is not None
+    joints = raw.states[cfg.joint_fk.joints].values
+    out = {"joints": int(np.sum(np.any(joints != proprio[:, : joints.shape[1]], axis=1)))}
+    if (column := OCTO_PROPRIO_GRIPPER[cfg.name]) is not None:
+        values = raw.states[column].values.reshape(len(proprio), -1)[:, 0]
+        out["proprio_gripper"] = int(np.sum(values != proprio[:, joints.shape[1]]))
+    else:
+        assert proprio.shape[1] == joints.shape[1], proprio.shape
+    if (command := OCTO_GRIPPER_ACTION.get(cfg.name)) is not None:
+        values = raw.actions[command].values.reshape(len(action), -1)[:, 0].astype(np.float32)
+        out["gripper_action"] = int(np.sum(values != action[:, -1]))
+    return out | action_mismatches(raw, cfg, action)
+
+
+def _compare(root: Path, name: str, tmp: Path, joints: bool = False) -> tuple[dict[str, int], int]:
     """Mismatch counts per part over the train split of the one builder under `root`, and its frame count. Octo
     names a dataset as TFDS does, by its builder's name (the folder above the version)."""
     cfg = SUBSETS[name]
@@ -142,7 +192,8 @@ def _compare(root: Path, name: str, tmp: Path) -> tuple[dict[str, int], int]:
     frames = 0
     for i, ref in enumerate(refs):
         raw = a.read(ref)
-        for part, n in mismatches(raw, cfg, got[f"proprio_{i}"], got[f"action_{i}"]).items():
+        compare = joint_mismatches if joints else mismatches
+        for part, n in compare(raw, cfg, got[f"proprio_{i}"], got[f"action_{i}"]).items():
             total[part] = total.get(part, 0) + n
         frames += len(got[f"proprio_{i}"])
     assert set(got["names"]) <= {n for s in SUBSETS.values() for n in (s.name, *s.aliases)}
@@ -162,6 +213,21 @@ def test_eidata_reads_what_octo_reads(tmp_path: Path, subset: str) -> None:
             continue
         departs = (subset, part) in DEPARTS  # a different column: the frames differ
         assert (n > 0) if departs else (n == 0), (subset, part, total, DEPARTS.get((subset, part)))
+
+
+@pytest.mark.parametrize("subset", JOINT_FK)
+def test_joint_rows_read_what_octo_reads(tmp_path: Path, subset: str) -> None:
+    """Rows whose state holds a described robot's joints (`joint_fk`): the joints eidata sends to forward kinematics
+    are Octo's JOINT proprio, frame for frame, and so are the column Octo appends as its gripper, its gripper action
+    and its delta actions: 0 mismatches."""
+    write_rlds(tmp_path / "data", subset, episodes={"train": 3}, steps=12, seed=7)
+    total, frames = _compare(tmp_path / "data", subset, tmp_path, joints=True)
+    expected = {"joints"} | ({"proprio_gripper"} if OCTO_PROPRIO_GRIPPER[subset] else set())
+    expected |= {"gripper_action"} if subset in OCTO_GRIPPER_ACTION else set()
+    enc = SUBSETS[subset].action_encoding
+    expected |= {"action"} if enc is not None and enc.relative else set()
+    assert frames >= 30 and set(total) == expected, total
+    assert all(n == 0 for n in total.values()), (subset, total)
 
 
 def test_the_real_bridge_shard_reads_as_octo_reads_it(tmp_path: Path) -> None:

@@ -93,3 +93,24 @@ def test_every_declared_delta_is_an_action_stream_of_its_subset_and_cites_code()
         BRIDGE.model_validate(
             {**BRIDGE.model_dump(), "action_encoding": {"name": "x", "relative": ["state"], "why": ""}}
         )
+
+
+def test_a_joint_fk_row_is_checked_against_its_description() -> None:
+    """`joint_fk` names a column of the row as wide as its embodiment's arm (the description's joints), a gripper
+    column of one value or why none is read, and joint names no other state column shares."""
+    toto = SUBSETS["toto"].model_dump()
+    fk = toto["joint_fk"]
+    for bad, match in (
+        ({**fk, "gripper": None}, "say why none is read"),
+        ({**fk, "gripper_unread": "also a reason"}, "not both"),
+        ({**fk, "joints": "observation/nothing"}, "holds None values"),
+        ({**fk, "gripper": "action/world_vector"}, "no one-value column"),
+    ):
+        with pytest.raises(ValidationError, match=match):
+            OXESubset.model_validate({**toto, "joint_fk": bad})
+    with pytest.raises(ValidationError, match=r"one-armed embodiment in joint_space\.yaml"):
+        OXESubset.model_validate({**toto, "embodiment": "google_robot"})
+    twin = {**toto["states"][0], "key": "observation/joint_velocity"}  # the same joint names on a second column
+    with pytest.raises(ValidationError, match="name other state columns too"):
+        OXESubset.model_validate({**toto, "states": [*toto["states"], twin]})
+    assert SUBSETS["toto"].fk_wrist and not SUBSETS["viola"].fk_wrist and SUBSETS["viola"].joint_fk is not None

@@ -5,6 +5,8 @@ column turns the Franka wrist about the base's vertical axis (panda_joint1), whi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,32 @@ def test_an_explicit_joint_map_is_taken_as_written() -> None:
     raw = _raw([f"joint_{i}" for i in range(7)], np.zeros((5, 7)), "piper", opts)
     got = joint_space_signals(raw, JOINT_SPACE["piper"])
     assert got.signals.hands and not any(n.startswith("joint numbering") for n in got.signals.notes)
+
+
+def test_a_bool_gripper_command_and_an_unread_gripper() -> None:
+    """A binary gripper stored as bool (toto's `action/open_gripper`) is a 0/1 column the joint_map names; a dataset
+    whose gripper no maker states (`gripper_unread`) keeps its wrists, no gripper, the reason in the notes."""
+    q = np.tile(READY, (6, 1))
+    ref = EpisodeRef(adapter="oxe", source="t", subset="toto", raw_id="0", paths=("x",))
+    t = np.arange(6) / 10.0
+    joints = Stream(t, q.astype(np.float32), names=tuple(FRANKA_A1))
+    command = Stream(t, np.array([True, True, False, False, True, True]))
+    urdf = {n: f"panda_joint{i + 1}" for i, n in enumerate(FRANKA_A1)}
+    opts = JointSpaceOptions(joint_map={**urdf, "action/open_gripper": "panda_finger_joint1"}, gripper_unit="fraction")
+    raw = RawEpisode(
+        ref,
+        "franka",
+        "franka",
+        QualityTier.high,
+        10.0,
+        states={"observation/state": joints},
+        actions={"action/open_gripper": command},
+        joint_space=opts,
+    )
+    track = joint_space_signals(raw, JOINT_SPACE["franka"]).signals.hands[1]
+    assert track.gripper is None and track.gripper_command is not None
+    np.testing.assert_array_equal(track.gripper_command.values, [1, 1, 0, 0, 1, 1])
+    unread = opts.model_copy(update={"gripper_unread": "no unit stated"})
+    sig = joint_space_signals(replace(raw, joint_space=unread), JOINT_SPACE["franka"]).signals
+    assert sig.hands[1].has_wrist and sig.hands[1].gripper is None and sig.hands[1].gripper_command is None
+    assert "right gripper not read by forward kinematics: no unit stated" in sig.notes
