@@ -5,7 +5,7 @@ what canonicalization found about it as typed fields (its lineage is built from 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -114,6 +114,33 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Natives:
+    """The source's own columns on the grid beside the canonical ones (`ingest.canonical.natives.grid_natives`): its
+    state (and other signals), its actions and its per-step outcomes (a reward, a done flag), each (N, D) float32 or
+    None, with its column names and, beside it, its (N, D) 0/1 validity: 1 where its stream has a sample at the frame
+    (`natives.native_valid`)."""
+
+    state: np.ndarray | None = None
+    state_names: list[str] = field(default_factory=list)
+    action: np.ndarray | None = None
+    action_names: list[str] = field(default_factory=list)
+    state_units: list[str] = field(default_factory=list)  # per state column, its stream's unit ("" unknown)
+    state_valid: np.ndarray | None = None
+    action_valid: np.ndarray | None = None
+    outcome: np.ndarray | None = None  # `schemas.canonical.OUTCOME_NATIVE`
+    outcome_names: list[str] = field(default_factory=list)
+    outcome_valid: np.ndarray | None = None
+    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
+    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
+
+    def frames(self, a: int, b: int) -> Natives:
+        """Frames [a, b) of every column."""
+        arrays = ("state", "action", "outcome", "state_valid", "action_valid", "outcome_valid")
+        cut = {k: getattr(self, k) for k in arrays}
+        return replace(self, **{k: None if v is None else v[a:b] for k, v in cut.items()})
+
+
+@dataclass(frozen=True)
 class CanonicalEpisode:
     """One canonical episode, frozen: a step that adds to it (the judge's verdicts, QA records) returns a new one
     (`dataclasses.replace`), so each step's answer is what it was when the step gave it."""
@@ -136,24 +163,12 @@ class CanonicalEpisode:
     verdicts: tuple[TierVerdict, ...]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None
-    state_native: np.ndarray | None = None
-    state_native_names: list[str] = field(default_factory=list)
-    state_native_units: list[str] = field(default_factory=list)  # per column, its stream's unit ("" unknown)
-    action_native: np.ndarray | None = None
-    action_native_names: list[str] = field(default_factory=list)
-    outcome_native: np.ndarray | None = None  # the source's other per-step columns (`schemas.canonical.OUTCOME_NATIVE`)
-    outcome_native_names: list[str] = field(default_factory=list)
-    # (N, D) float32 0/1 beside each native: 1 where its stream has a sample at the frame (`natives.native_valid`)
-    state_native_valid: np.ndarray | None = None
-    action_native_valid: np.ndarray | None = None
-    outcome_native_valid: np.ndarray | None = None
+    natives: Natives = field(default_factory=Natives)  # the source's own columns beside the canonical
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     validity: dict[str, int] = field(default_factory=dict)  # frames of its span each check flagged (`ValidityReport`)
     joint_units: JointUnitsRecord | None = None  # the unit its arm joints were read in (`ingest.canonical.joint_units`)
     native_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # native arm joint -> its limits
-    native_discrete: dict[str, str] = field(default_factory=dict)  # natives sampled at a row, and why (`natives`)
-    native_accumulated: dict[str, str] = field(default_factory=dict)  # delta natives summed per frame, and why
     annotation: SourceAnnotation | None = None  # the source's own annotation of the raw episode (its adapter's)
     source_findings: list[str] = field(default_factory=list)  # what its source could not give that concerns it
     notes: list[str] = field(default_factory=list)  # how its hands were built (`HandSignals.notes`)
@@ -194,7 +209,7 @@ class CanonicalEpisode:
     def action_kind(self) -> ActionKind:
         """canonical (the mask fills a dim), native (none does, but its native command moves: a robot without a
         description, whose command is then its action) or none (`schemas.actions`)."""
-        return action_kind(self.mask, self.action_native, self.action_native_valid)
+        return action_kind(self.mask, self.natives.action, self.natives.action_valid)
 
     @property
     def has_action(self) -> bool:

@@ -44,13 +44,13 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     cams = {name: cam.shape for name, cam in ep.cameras.items()}
     features = emb.features(
         cams,
-        ep.state_native_names or None,
-        ep.action_native_names or None,
+        ep.natives.state_names or None,
+        ep.natives.action_names or None,
         interpolated_flag=True,
         hand_valid=True,
         mask=ep.mask,
         native_valid=True,
-        native_outcome_names=ep.outcome_native_names or None,
+        native_outcome_names=ep.natives.outcome_names or None,
     )
     for name, cam in ep.cameras.items():  # each camera's intrinsics ride in its feature info (pixels of its video)
         ft = features.get(image_key(name))
@@ -73,8 +73,8 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_path=ep.raw_path,
         raw_fps=ep.native_fps,
         **({"source_findings": ep.source_findings} if ep.source_findings else {}),
-        **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
-        **({"native_accumulated": ep.native_accumulated} if ep.native_accumulated else {}),
+        **({"native_discrete": ep.natives.discrete} if ep.natives.discrete else {}),
+        **({"native_accumulated": ep.natives.accumulated} if ep.natives.accumulated else {}),
         **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
         **({"hand_notes": ep.notes} if ep.notes else {}),
         **({"native_windows": ep.native_windows} if ep.native_windows else {}),
@@ -115,9 +115,9 @@ def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[d
     state, action = untracked_zero(ep.state, tracked), untracked_zero(ep.action, tracked)  # an untracked hand: 0
     keypoints = untracked_zero(ep.keypoints, tracked)
     natives = (
-        (STATE_NATIVE, ep.state_native, ep.state_native_valid),
-        (ACTION_NATIVE, ep.action_native, ep.action_native_valid),
-        (OUTCOME_NATIVE, ep.outcome_native, ep.outcome_native_valid),
+        (STATE_NATIVE, ep.natives.state, ep.natives.state_valid),
+        (ACTION_NATIVE, ep.natives.action, ep.natives.action_valid),
+        (OUTCOME_NATIVE, ep.natives.outcome, ep.natives.outcome_valid),
     )
     for i in range(ep.num_frames):
         frame: dict[str, Any] = {

@@ -63,7 +63,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
         ep.default_tier,
         success=ep.success,
         has_action=ep.has_action,  # a robot without a description: its native command is its action
-        native_action=ep.action_native_names if ep.action_kind is ActionKind.native else None,
+        native_action=ep.natives.action_names if ep.action_kind is ActionKind.native else None,
         no_action_cause=next((v.reason for v in ep.verdicts if v.reason.startswith("no canonical dims")), None),
         state=ep.state,
         mask=ep.mask,

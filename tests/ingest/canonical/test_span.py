@@ -136,13 +136,13 @@ def test_a_wall_clock_recorder_pairs_each_image_with_its_own_row() -> None:
     t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.05, 0.35, 60))])
     ep = _paired(t)
     rows = ep.cameras["head"].indices
-    assert ep.state_native is not None
-    np.testing.assert_array_equal(ep.state_native[:, 0], rows)  # state i is row i
-    np.testing.assert_array_equal(ep.state_native[:, 1], 10 * rows)
+    assert ep.natives.state is not None
+    np.testing.assert_array_equal(ep.natives.state[:, 0], rows)  # state i is row i
+    np.testing.assert_array_equal(ep.natives.state[:, 1], 10 * rows)
     assert ep.row_clock is not None and "0.051..0.349 s steps" in ep.row_clock
     regular = _paired(np.arange(40) / 15.0)  # frame_index / fps: grid times between rows stay interpolated
-    assert regular.state_native is not None and regular.row_clock is None
-    assert not np.array_equal(regular.state_native[:, 0], regular.cameras["head"].indices)
+    assert regular.natives.state is not None and regular.row_clock is None
+    assert not np.array_equal(regular.natives.state[:, 0], regular.cameras["head"].indices)
 
 
 def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Path) -> None:
@@ -156,10 +156,10 @@ def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Pat
     raw = source.read(ref)
     [ep] = prepared(raw)
     recorded = raw.states["observation.state"].values
-    cols = [i for i, n in enumerate(ep.state_native_names) if n.startswith("observation.state.")]
-    assert len(cols) == 12 and ep.state_native is not None and ep.row_clock is not None
+    cols = [i for i, n in enumerate(ep.natives.state_names) if n.startswith("observation.state.")]
+    assert len(cols) == 12 and ep.natives.state is not None and ep.row_clock is not None
     for cam in ep.cameras.values():  # cam0 and cam1, both one frame per row
-        np.testing.assert_array_equal(ep.state_native[:, cols], recorded[cam.indices])
+        np.testing.assert_array_equal(ep.natives.state[:, cols], recorded[cam.indices])
     clock = ep.span_s[0] + ep.timestamps
     t = raw.states["observation.state"].timestamps
     blended = np.stack([np.interp(clock, t, recorded[:, d]) for d in range(12)], axis=1)
