@@ -13,7 +13,7 @@ import numpy as np
 
 from adapters.storage.atomic import undo_on_error
 from ingest.canonical.hand_state import untracked_zero
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import stage_episode
@@ -62,7 +62,7 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     return features
 
 
-def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
+def lineage(ep: JudgedEpisode) -> EpisodeLineage:
     """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it."""
     return EpisodeLineage(
         episode_uid=ep.uid,
@@ -91,11 +91,11 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         pipeline_version=PIPELINE_VERSION,
         **({"joint_units": ep.joint_units.model_dump()} if ep.joint_units is not None else {}),  # an extra key
         **({"source_annotation": ep.annotation.model_dump()} if ep.annotation is not None else {}),
-        **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
-        **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
+        qa=ep.qa,
+        behaviour=ep.behaviour,
         # every threshold as set, defaults included (a default may change in a later version; `to_json` drops unset)
-        **({"qa_config": ep.qa_config.model_dump()} if ep.qa_config is not None else {}),
-        **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
+        qa_config=ep.qa_config.model_dump(),
+        behaviour_config=ep.camera_checks.config.model_dump(),
     )
 
 
@@ -111,7 +111,7 @@ def _camera_models(ep: CanonicalEpisode) -> dict[str, dict[str, Any]]:
 def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
     cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
-    tracked = ep.hands_tracked
+    tracked = ep.hand_valid
     state, action = untracked_zero(ep.state, tracked), untracked_zero(ep.action, tracked)  # an untracked hand: 0
     keypoints = untracked_zero(ep.keypoints, tracked)
     natives = (
@@ -178,6 +178,7 @@ def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, frames: FrameSink | N
         return builder.finish()
 
 
-def with_lineage(staged: StagedEpisode, ep: CanonicalEpisode) -> StagedEpisode:
-    """`staged` with `ep`'s lineage, what the commit writes into `episodes.jsonl` (`ep` judged, cameras included)."""
-    return staged.model_copy(update={"extra": {**staged.extra, LINEAGE_KEY: lineage(ep).to_json()}})
+def with_lineage(staged: StagedEpisode, kept: EpisodeLineage) -> StagedEpisode:
+    """`staged` with the lineage the commit writes into `episodes.jsonl` (`lineage` of its episode judged, cameras
+    included)."""
+    return staged.model_copy(update={"extra": {**staged.extra, LINEAGE_KEY: kept.to_json()}})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ingest.canonical.limits import DimLimits, _in_use, canonical_limits
-from ingest.episode import CameraChecks, CanonicalEpisode
+from ingest.episode import CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
@@ -45,7 +45,7 @@ class BehaviourRejected(EpisodeError):
 class Assessment:
     """What the behaviour phase decided about one episode."""
 
-    episode: CanonicalEpisode  # a new record: its verdicts added, `behaviour` set
+    episode: JudgedEpisode  # a new record: its verdicts added, `behaviour` set
     found: list[Finding]
     rejected: str | None  # the quarantining findings' reasons, None when the episode is kept
 
@@ -284,32 +284,33 @@ def worst_clamp(channels: list[Channel], moving: np.ndarray, config: BehaviourCo
     return max((c for c in found if c is not None), key=lambda c: c.fraction, default=None)
 
 
-def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
-    """`ep` with the findings' verdicts added (its tier follows from them), and why to quarantine it, or None."""
+def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[tuple[TierVerdict, ...], str | None]:
+    """The findings' verdicts on `ep` (its tier follows from them), and why to quarantine it, or None."""
     verdict = route(ep.tier, found)
-    return replace(ep, verdicts=(*ep.verdicts, *verdict.verdicts)), verdict.rejected()
+    return tuple(verdict.verdicts), verdict.rejected()
+
+
+@dataclass(frozen=True)
+class ArraysAssessed:
+    """What step 1 found of one episode's arrays: its behaviour record (the cameras not yet in it), the verdicts it
+    adds (the idle cut's note, then the findings'), the findings, and why to quarantine it or None."""
+
+    record: BehaviourRecord
+    verdicts: tuple[TierVerdict, ...]
+    found: list[Finding]
+    rejected: str | None
 
 
 def assess_arrays(
-    ep: CanonicalEpisode,
-    config: BehaviourConfig,
-    workspace: Workspace | None,
-    cut: IdleCut,
-) -> Assessment:
+    ep: CanonicalEpisode, config: BehaviourConfig, workspace: Workspace | None, cut: IdleCut
+) -> ArraysAssessed:
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
-    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured. The
-    assessed episode is a new record: `ep` is left as it was."""
+    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
     notes = (TierVerdict.note(cut.reason(config), "qa_idle_cut"),) if cut.cuts else ()
     rec = measure_arrays(ep, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
-    noted = replace(
-        ep,
-        verdicts=(*ep.verdicts, *notes),
-        behaviour=BehaviourRecord(**rec.model_dump(exclude_none=True)),
-        camera_checks=CameraChecks(config, workspace),
-    )
-    assessed, rejected = _routed(noted, found)
-    return Assessment(assessed, found, rejected)
+    routed, rejected = _routed(replace(ep, verdicts=(*ep.verdicts, *notes)), found)
+    return ArraysAssessed(BehaviourRecord(**rec.model_dump(exclude_none=True)), (*notes, *routed), found, rejected)
 
 
 class FrameTap:
@@ -352,18 +353,19 @@ def _moving(ep: CanonicalEpisode, workspace: Workspace | None) -> np.ndarray:
     return moving
 
 
-def assess_cameras(ep: CanonicalEpisode, tap: FrameTap) -> Assessment:
+def assess_cameras(ep: JudgedEpisode, tap: FrameTap) -> Assessment:
     """Step 2 (after the writer's last frame): the camera checks on the tapped thumbnails, merged into `behaviour`
-    and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is without step 1."""
+    and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is when nothing was
+    tapped."""
     checks = ep.camera_checks
-    if checks is None or ep.behaviour is None or not tap.thumbs:
+    if not tap.thumbs:
         return Assessment(ep, [], None)
     indices = {image_key(k): c.indices for k, c in ep.cameras.items()}
     cams = tap.cameras(checks.config, _moving(ep, checks.workspace), indices)
     behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
     found = [f for f in episode_findings(behaviour, checks.config) if f.code.startswith("qa_cam_")]
-    assessed, rejected = _routed(replace(ep, behaviour=behaviour), found)
+    routed, rejected = _routed(ep, found)
     if rejected:
         worst = max(cams, key=lambda k: (cams[k].frozen_fraction, cams[k].dark_fraction + cams[k].flat_fraction))
         raise BehaviourRejected(rejected, episode=ep.uid, feature=worst)
-    return Assessment(assessed, found, None)
+    return Assessment(replace(ep, behaviour=behaviour, verdicts=(*ep.verdicts, *routed)), found, None)

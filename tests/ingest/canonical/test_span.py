@@ -15,11 +15,11 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.span import EpisodeContext, canonicalize_span
-from ingest.canonical.store import lineage
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, SpanRejection
+from ingest.episode import CanonicalEpisode, JudgedEpisode, SpanRejection
 from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import EpisodeLineage, tier_fields
 from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier, TierVerdict
@@ -63,12 +63,13 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
     assert ep.num_frames == 30 and ep.uid.endswith("/ep0") and ep.task == "pick the block"
     assert ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
-    assert lineage(ep).pipeline_version == PIPELINE_VERSION and ep.validity["speed"] == 0 and ep.eef_offset
+    assert ep.validity["speed"] == 0 and ep.eef_offset
     # canonicalization measures, never judges: no QA record, no verdict but notes, the evidence for the judging step
-    assert ep.qa is None and ep.behaviour is None and ep.evidence is not None and ep.mask.any()
+    assert not isinstance(ep, JudgedEpisode) and ep.mask.any()
     assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
     assert ctx.raw.verdicts == (TierVerdict.note("the adapter's note"),)
-    assert lineage(ep).tier_notes == ["the adapter's note", "a context reason"]  # both lower nothing here
+    notes = tier_fields(ep.default_tier, ep.verdicts)["tier_notes"]  # the lineage's
+    assert notes == ["the adapter's note", "a context reason"]  # both lower nothing here
 
 
 def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given() -> None:
@@ -80,7 +81,7 @@ def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given
     ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.high), reasons=(sim, TierVerdict.note(CONTEXT)))
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
     assert ep.default_tier == QualityTier.high and ep.tier == QualityTier.low and ep.verdicts[0] is sim
-    kept = lineage(ep)
+    kept = EpisodeLineage(**tier_fields(ep.default_tier, ep.verdicts))  # the lineage's tier keys
     assert kept.tier == QualityTier.low and kept.tier_verdicts is not None and kept.tier_verdicts[0] == sim
     assert kept.tier_now() == QualityTier.low and kept.tier_now(overrule=["source_simulation"]) == QualityTier.high
     assert kept.tier_reasons == ["a simulation", CONTEXT] and kept.tier_notes == [CONTEXT]
