@@ -161,7 +161,6 @@ class CanonicalEpisode:
     interpolated: np.ndarray  # (N,) bool
     cameras: dict[str, ResampledCamera]
     task: str
-    default_tier: QualityTier  # high: a source's default below it is a verdict (`schemas.tiers.source_default`)
     verdicts: tuple[TierVerdict, ...]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None
@@ -186,8 +185,9 @@ class CanonicalEpisode:
 
     @property
     def tier(self) -> QualityTier:
-        """Computed, never assigned: the default lowered by the verdicts (`schemas.tiers.tier_of`)."""
-        return tier_of(self.default_tier, self.verdicts)
+        """Computed, never assigned: high lowered by the verdicts (`schemas.tiers.tier_of`); a source's default below
+        high is one of them (`schemas.tiers.source_default`), so a curator overrules it by its code."""
+        return tier_of(QualityTier.high, self.verdicts)
 
     @property
     def tier_reasons(self) -> list[str]:

@@ -102,7 +102,6 @@ def test_a_canonical_episodes_tier_cannot_be_assigned() -> None:
         interpolated=np.zeros(n, bool),
         cameras={},
         task="",
-        default_tier=QualityTier.high,
         verdicts=(TierVerdict(tier=QualityTier.low, reason="failed episode (success=False)"),),
         native_fps=10.0,
         success=False,

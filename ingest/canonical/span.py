@@ -43,7 +43,7 @@ from schemas.qa import ValidityReport
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import QualityTier, TierVerdict, source_default
+from schemas.tiers import TierVerdict, source_default
 from schemas.transform import RigidTransform
 
 
@@ -304,10 +304,10 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         hand_valid=span.tracked[a:b].copy(),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
-        default_tier=QualityTier.high,  # every lowering a verdict with its code, the raw episode's default too
-        # the adapter's verdicts as it gave them (a simulation lowers its default), then canonicalization's notes
-        # (units read, hands built, cuts: issue 59, notes kept apart from the reasons), then a default below high
-        # (an adapter's option `tier`) as its verdict, so a curator overrules it by its code (issue 77)
+        # every lowering a verdict with its code: the adapter's verdicts as it gave them (a simulation lowers its
+        # default), then canonicalization's notes (units read, hands built, cuts: issue 59, notes kept apart from the
+        # reasons), then a default below high (an adapter's option `tier`) as its verdict, so a curator overrules it
+        # by its code (issue 77)
         verdicts=(
             *ctx.reasons,
             *(TierVerdict.note(c, "canonical_cut") for c in cuts),

@@ -36,6 +36,7 @@ from schemas.canonical import (
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.lerobot import FeatureSpec, InfoJson, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
+from schemas.tiers import QualityTier
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
@@ -82,7 +83,7 @@ def lineage(ep: JudgedEpisode) -> EpisodeLineage:
         **({"camera_models": models} if (models := _camera_models(ep)) else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
-        **tier_fields(ep.default_tier, ep.verdicts),  # the verdicts kept, the tier and sentences computed from them
+        **tier_fields(QualityTier.high, ep.verdicts),  # the verdicts kept, the tier and sentences computed from them
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
         action_kind=ep.action_kind,

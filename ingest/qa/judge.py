@@ -30,7 +30,7 @@ from ingest.qa.projection import CameraView
 from ingest.qa.quality import assess_quality
 from schemas.actions import ActionKind
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.tiers import TierVerdict
+from schemas.tiers import QualityTier, TierVerdict
 
 
 def judge(result: Canonicalized, spec: CanonicalizeSpec) -> Judged:
@@ -65,7 +65,7 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
     then the behaviour findings. The judged episode (a new record), its findings, and why to quarantine it or None."""
     ev = ep.evidence
     quality = assess_quality(
-        ep.default_tier,
+        QualityTier.high,  # a source's default below it is one of the verdicts
         success=ep.success,
         has_action=ep.has_action,  # a robot without a description: its native command is its action
         native_action=ep.natives.action_names if ep.action_kind is ActionKind.native else None,

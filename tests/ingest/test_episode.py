@@ -13,7 +13,6 @@ import pytest
 from adapters.cameras import EncodedImagesCamera
 from ingest.episode import CanonicalEpisode, ResampledCamera
 from schemas.image_size import FrameFit
-from schemas.tiers import QualityTier
 from tests.fixtures.episodes import whole_evidence
 
 H, W = 24, 32
@@ -83,7 +82,6 @@ def _episode(uid: str, n: int, mask_dims: int, hands: bool) -> CanonicalEpisode:
         interpolated=np.zeros(n, bool),
         cameras={},
         task="pick",
-        default_tier=QualityTier.high,
         verdicts=(),
         native_fps=15.0,
         success=None,

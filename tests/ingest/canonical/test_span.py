@@ -68,7 +68,7 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     assert not isinstance(ep, JudgedEpisode) and ep.mask.any()
     assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
     assert ctx.raw.verdicts == (TierVerdict.note("the adapter's note"),)
-    notes = tier_fields(ep.default_tier, ep.verdicts)["tier_notes"]  # the lineage's
+    notes = tier_fields(QualityTier.high, ep.verdicts)["tier_notes"]  # the lineage's
     assert notes == ["the adapter's note", "a context reason"]  # both lower nothing here
 
 
@@ -80,8 +80,8 @@ def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given
     ctx = _context(30, CanonicalizeSpec())
     ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.high), reasons=(sim, TierVerdict.note(CONTEXT)))
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
-    assert ep.default_tier == QualityTier.high and ep.tier == QualityTier.low and ep.verdicts[0] is sim
-    kept = EpisodeLineage(**tier_fields(ep.default_tier, ep.verdicts))  # the lineage's tier keys
+    assert ep.tier == QualityTier.low and ep.verdicts[0] is sim
+    kept = EpisodeLineage(**tier_fields(QualityTier.high, ep.verdicts))  # the lineage's tier keys
     assert kept.tier == QualityTier.low and kept.tier_verdicts is not None and kept.tier_verdicts[0] == sim
     assert kept.tier_now() == QualityTier.low and kept.tier_now(overrule=["source_simulation"]) == QualityTier.high
     assert kept.tier_reasons == ["a simulation", CONTEXT] and kept.tier_notes == [CONTEXT]
