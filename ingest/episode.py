@@ -136,9 +136,19 @@ class Natives:
 
     def frames(self, a: int, b: int) -> Natives:
         """Frames [a, b) of every column."""
-        arrays = ("state", "action", "outcome", "state_valid", "action_valid", "outcome_valid")
-        cut = {k: getattr(self, k) for k in arrays}
-        return replace(self, **{k: None if v is None else v[a:b] for k, v in cut.items()})
+
+        def cut(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else x[a:b]
+
+        return replace(
+            self,
+            state=cut(self.state),
+            action=cut(self.action),
+            outcome=cut(self.outcome),
+            state_valid=cut(self.state_valid),
+            action_valid=cut(self.action_valid),
+            outcome_valid=cut(self.outcome_valid),
+        )
 
 
 @dataclass(frozen=True)
