@@ -32,6 +32,7 @@ import platform
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("SVT_LOG", "1")
@@ -45,7 +46,7 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from ingest.canonical.idle import idle_cut
 from ingest.canonical.limits import DimLimits
-from ingest.episode import CanonicalEpisode
+from ingest.episode import JudgedEpisode
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
@@ -97,7 +98,7 @@ def checks_s(state: np.ndarray, action: np.ndarray, frames: np.ndarray, lim: Dim
     return time.perf_counter() - t0
 
 
-def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dict[str, np.ndarray]]:
+def canonical(index: int, spec: CanonicalizeSpec) -> tuple[JudgedEpisode, dict[str, np.ndarray]]:
     """Episode `index` as ingest builds it, and the frames the writer would encode per camera (fitted, decoded once)."""
     adapter = get_adapter("lerobot")
     ref = sorted(adapter.discover(realdata(SAMPLE)), key=lambda r: r.raw_id)[index]
@@ -109,14 +110,14 @@ def canonical(index: int, spec: CanonicalizeSpec) -> tuple[CanonicalEpisode, dic
     return ep, frames
 
 
-def wired_s(ep: CanonicalEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
+def wired_s(ep: JudgedEpisode, frames: dict[str, np.ndarray], spec: CanonicalizeSpec) -> float:
     """The behaviour phase as wired at ingest (it answers new records with its verdicts)."""
     cfg = spec.behaviour
     workspace = spec.validity.limits_for(ep.embodiment).workspace
     work = ep  # a frozen record: the phase answers new ones
     t0 = time.perf_counter()
     cut = idle_cut(work.state, work.mask, cfg, workspace)
-    done = assess_arrays(work, cfg, workspace, cut=cut).episode
+    done = replace(work, behaviour=assess_arrays(work, cfg, workspace, cut=cut).record)
     tap = FrameTap()
     for name, stack in frames.items():
         for f in stack:

@@ -1,12 +1,14 @@
-"""The canonical episode as canonicalization hands it to the writer: arrays on the grid, natives beside them, and
-cameras that are still lazy (`ResampledCamera`: which source frame each grid frame shows, at which stored size), with
-what canonicalization found about it as typed fields (its lineage is built from them: `ingest.canonical.store`)."""
+"""The episode records of the steps (`ingest.steps`): the canonical episode as canonicalization hands it over
+(arrays on the grid, `Natives` beside them, cameras still lazy: `ResampledCamera`, which source frame each grid frame
+shows at which stored size, and the `Evidence` the judging decides on), and the `JudgedEpisode` the judging makes of
+it (its verdicts and QA records), each frozen, the later one a canonical episode plus what its step set; with what
+each step kept and rejected of one raw episode (`Kept`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -15,7 +17,6 @@ from schemas.actions import ActionKind, action_kind
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
 from schemas.camera_model import CameraModel
-from schemas.canonical import present_hands
 from schemas.canonicalize import KinematicLimits, Workspace
 from schemas.corpus import SourceAnnotation, Stage
 from schemas.image_size import FrameFit
@@ -114,9 +115,47 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Natives:
+    """The source's own columns on the grid beside the canonical ones (`ingest.canonical.natives.grid_natives`): its
+    state (and other signals), its actions and its per-step outcomes (a reward, a done flag), each (N, D) float32 or
+    None, with its column names and, beside it, its (N, D) 0/1 validity: 1 where its stream has a sample at the frame
+    (`natives.native_valid`)."""
+
+    state: np.ndarray | None = None
+    state_names: list[str] = field(default_factory=list)
+    action: np.ndarray | None = None
+    action_names: list[str] = field(default_factory=list)
+    state_units: list[str] = field(default_factory=list)  # per state column, its stream's unit ("" unknown)
+    state_valid: np.ndarray | None = None
+    action_valid: np.ndarray | None = None
+    outcome: np.ndarray | None = None  # `schemas.canonical.OUTCOME_NATIVE`
+    outcome_names: list[str] = field(default_factory=list)
+    outcome_valid: np.ndarray | None = None
+    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
+    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
+
+    def frames(self, a: int, b: int) -> Natives:
+        """Frames [a, b) of every column."""
+
+        def cut(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else x[a:b]
+
+        return replace(
+            self,
+            state=cut(self.state),
+            action=cut(self.action),
+            outcome=cut(self.outcome),
+            state_valid=cut(self.state_valid),
+            action_valid=cut(self.action_valid),
+            outcome_valid=cut(self.outcome_valid),
+        )
+
+
+@dataclass(frozen=True)
 class CanonicalEpisode:
-    """One canonical episode, frozen: a step that adds to it (the judge's verdicts, QA records) returns a new one
-    (`dataclasses.replace`), so each step's answer is what it was when the step gave it."""
+    """One canonical episode as canonicalization made it, frozen: arrays on the grid, natives beside them, the notes
+    of how it was made (`verdicts`) and what the judging step decides on (`evidence`); measured, not judged. The
+    judging step's answer is a `JudgedEpisode`, a new record, so each step's answer is what it was when it gave it."""
 
     uid: str
     source: str
@@ -132,28 +171,20 @@ class CanonicalEpisode:
     interpolated: np.ndarray  # (N,) bool
     cameras: dict[str, ResampledCamera]
     task: str
-    default_tier: QualityTier  # high: a source's default below it is a verdict (`schemas.tiers.source_default`)
     verdicts: tuple[TierVerdict, ...]  # every reason its tier is what it is, in order: its tier is `tier_of` them
     native_fps: float | None
     success: bool | None
-    state_native: np.ndarray | None = None
-    state_native_names: list[str] = field(default_factory=list)
-    state_native_units: list[str] = field(default_factory=list)  # per column, its stream's unit ("" unknown)
-    action_native: np.ndarray | None = None
-    action_native_names: list[str] = field(default_factory=list)
-    outcome_native: np.ndarray | None = None  # the source's other per-step columns (`schemas.canonical.OUTCOME_NATIVE`)
-    outcome_native_names: list[str] = field(default_factory=list)
-    # (N, D) float32 0/1 beside each native: 1 where its stream has a sample at the frame (`natives.native_valid`)
-    state_native_valid: np.ndarray | None = None
-    action_native_valid: np.ndarray | None = None
-    outcome_native_valid: np.ndarray | None = None
+    evidence: Evidence  # what canonicalization measured for the judging step (`ingest.qa.judge`)
+    # (N, 2) bool: each hand tracked at the frame (`schemas.canonical.HAND_VALID`). Where a hand is not, `state` holds
+    # its last tracked values for the QA's motion measures (`hand_state.untracked_held`) and `action`, `keypoints`
+    # hold 0; the writer writes 0 in all three.
+    hand_valid: np.ndarray
+    natives: Natives = field(default_factory=Natives)  # the source's own columns beside the canonical
     action_config: list[ActionSegment] | None = None
     span_s: tuple[float, float] = (0.0, 0.0)  # where this episode lies in the raw episode's clock
     validity: dict[str, int] = field(default_factory=dict)  # frames of its span each check flagged (`ValidityReport`)
     joint_units: JointUnitsRecord | None = None  # the unit its arm joints were read in (`ingest.canonical.joint_units`)
     native_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # native arm joint -> its limits
-    native_discrete: dict[str, str] = field(default_factory=dict)  # natives sampled at a row, and why (`natives`)
-    native_accumulated: dict[str, str] = field(default_factory=dict)  # delta natives summed per frame, and why
     annotation: SourceAnnotation | None = None  # the source's own annotation of the raw episode (its adapter's)
     source_findings: list[str] = field(default_factory=list)  # what its source could not give that concerns it
     notes: list[str] = field(default_factory=list)  # how its hands were built (`HandSignals.notes`)
@@ -161,21 +192,12 @@ class CanonicalEpisode:
     row_clock: str | None = None  # set when each frame took its image and state from one row (`span._grid`)
     native_windows: dict[str, list[float]] = field(default_factory=dict)  # streams present in part (`span`)
     clock: dict[str, Any] | None = None  # the recording's clock, chosen by its adapter (`RawEpisode.clock`)
-    quarantined_parts: tuple[QuarantinedPart, ...] = ()  # the other parts of its span a behaviour finding rejected
-    qa: QARecord | None = None  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
-    qa_config: QAConfig | None = None  # the geometry thresholds its dataset is judged with (to the lineage)
-    behaviour: BehaviourRecord | None = None  # behaviour QA (`ingest.qa.phase`); cameras added while written
-    camera_checks: CameraChecks | None = None  # set by the behaviour phase: the writer then measures the cameras
-    evidence: Evidence | None = None  # what canonicalization measured for the judging step (`ingest.qa.judge`)
-    # (N, 2) bool: each hand tracked at the frame (`schemas.canonical.HAND_VALID`); None: every hand of the mask in
-    # every frame. Where a hand is not, `state` holds its last tracked values for the QA's motion measures
-    # (`hand_state.untracked_held`) and `action`, `keypoints` hold 0; the writer writes 0 in all three.
-    hand_valid: np.ndarray | None = None
 
     @property
     def tier(self) -> QualityTier:
-        """Computed, never assigned: the default lowered by the verdicts (`schemas.tiers.tier_of`)."""
-        return tier_of(self.default_tier, self.verdicts)
+        """Computed, never assigned: high lowered by the verdicts (`schemas.tiers.tier_of`); a source's default below
+        high is one of them (`schemas.tiers.source_default`), so a curator overrules it by its code."""
+        return tier_of(QualityTier.high, self.verdicts)
 
     @property
     def tier_reasons(self) -> list[str]:
@@ -194,7 +216,7 @@ class CanonicalEpisode:
     def action_kind(self) -> ActionKind:
         """canonical (the mask fills a dim), native (none does, but its native command moves: a robot without a
         description, whose command is then its action) or none (`schemas.actions`)."""
-        return action_kind(self.mask, self.action_native, self.action_native_valid)
+        return action_kind(self.mask, self.natives.action, self.natives.action_valid)
 
     @property
     def has_action(self) -> bool:
@@ -204,13 +226,33 @@ class CanonicalEpisode:
     def has_hands(self) -> bool:
         return bool(np.any(self.keypoints))
 
-    @property
-    def hands_tracked(self) -> np.ndarray:
-        """(N, 2) bool: `hand_valid`, or every hand whose wrist the mask holds in every frame."""
-        if self.hand_valid is not None:
-            return self.hand_valid
-        present = np.isin([0, 1], present_hands(self.mask))
-        return np.tile(present, (self.num_frames, 1))
+
+@dataclass(frozen=True, kw_only=True)
+class JudgedEpisode(CanonicalEpisode):
+    """A canonical episode judged (`ingest.qa.judge`): its verdicts extended (hence its tier), the geometry QA of its
+    arrays with the thresholds it was judged with, its behaviour record (the cameras merged in once the write
+    measured them) with the checks the writer's frames are measured by, and the other parts of its span a behaviour
+    finding quarantined. Each is set by the judging, so none is optional."""
+
+    qa: QARecord  # geometry QA of this episode's arrays (`ingest.qa.geometry.measure`)
+    qa_config: QAConfig  # the geometry thresholds its dataset is judged with (to the lineage)
+    behaviour: BehaviourRecord  # behaviour QA (`ingest.qa.phase`); cameras added while written
+    camera_checks: CameraChecks  # what the writer's frames are measured by (`ingest.qa.phase.assess_cameras`)
+    quarantined_parts: tuple[QuarantinedPart, ...] = ()  # the other parts of its span a behaviour finding rejected
+
+    @classmethod
+    def of(
+        cls,
+        ep: CanonicalEpisode,
+        *,
+        qa: QARecord,
+        qa_config: QAConfig,
+        behaviour: BehaviourRecord,
+        camera_checks: CameraChecks,
+    ) -> JudgedEpisode:
+        """`ep` judged: its fields as they are (its verdicts the judging's too) and what the judging set."""
+        made = {f.name: getattr(ep, f.name) for f in fields(CanonicalEpisode)}
+        return cls(**made, qa=qa, qa_config=qa_config, behaviour=behaviour, camera_checks=camera_checks)
 
 
 NOTHING_KEPT = "no span of the episode survived validity"
@@ -232,12 +274,15 @@ class SpanRejection:
         return f"span [{self.start_s:.2f}, {self.end_s:.2f}] s rejected: {self.reason}"
 
 
+E = TypeVar("E", bound=CanonicalEpisode)
+
+
 @dataclass(frozen=True)
-class Kept:
+class Kept(Generic[E]):
     """What a step kept of one raw episode: its episodes, the spans rejected (validity's, gaps', the judge's), and the
     tier reasons every episode carries (the raw episode's, then canonicalization's own)."""
 
-    episodes: tuple[CanonicalEpisode, ...]
+    episodes: tuple[E, ...]
     rejections: tuple[SpanRejection, ...]
     reasons: tuple[str, ...]
 
@@ -247,11 +292,11 @@ class Kept:
 
 
 @dataclass(frozen=True)
-class Canonicalized(Kept):
+class Canonicalized(Kept[CanonicalEpisode]):
     """The canonicalize step's answer: episodes on the grid with notes and `evidence`, measured, not judged."""
 
 
 @dataclass(frozen=True)
-class Judged(Kept):
+class Judged(Kept[JudgedEpisode]):
     """The judge step's answer: each kept episode with its verdicts (hence its tier), QA records and the parts of its
     span a finding quarantined; a span with no part left is one of `rejections`."""

@@ -7,6 +7,11 @@ one before answered and answers the next:
     write         Judged         -> Encoded        frames and videos staged, each camera frame measured as it passes
     judge         Encoded        -> Written        the cameras' verdicts on those measures, then the lineage
 
+Each answer holds its own episode record, the later carrying the earlier, so nothing a later step sets is an optional
+field of an earlier record: `CanonicalEpisode` (arrays, natives, evidence), `JudgedEpisode` (a canonical episode
+plus its verdicts and QA records), `EncodedEpisode` (plus where it is staged), `WrittenEpisode` (plus its typed
+lineage). `CHAIN` joins the steps so a type checker sees each step take what the one before answers.
+
 The cameras are judged on the thumbnails the write took of each frame it encoded, so no frame is decoded twice (a
 second decode would add 31 % to the write step: 678 camera frames of the real GR00T sample, 256x256, one core); the
 lineage is written after them, so it holds every verdict. Reading and writing need a job (an adapter, a
@@ -18,53 +23,65 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from adapters.base import RawEpisode
 from adapters.storage.atomic import undo_on_error
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.canonical.store import stage_canonical, with_lineage
-from ingest.episode import CanonicalEpisode, Canonicalized, Judged
+from ingest.canonical.store import lineage, stage_canonical, with_lineage
+from ingest.episode import Canonicalized, Judged, JudgedEpisode
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.qa import judge as judging
 from ingest.qa.phase import FrameTap
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.corpus import Stage
+from schemas.corpus import EpisodeLineage, Stage
 from schemas.lerobot import FeatureSpec
 from schemas.robots.registry import EmbodimentRegistry
 
 
 @dataclass(frozen=True)
-class WrittenEpisode:
-    """One judged episode staged in its dataset (`dataset`, relative to the output), with the feature set it was
-    staged with and the thumbnails of its camera frames taken as they were encoded."""
+class EncodedEpisode:
+    """The write step's record of one judged episode: staged in its dataset (`dataset`, relative to the output), with
+    the feature set it was staged with and the thumbnails of its camera frames taken as they were encoded."""
 
     dataset: str
-    episode: CanonicalEpisode
-    staged: StagedEpisode  # its lineage once its cameras are judged (`Written`)
+    episode: JudgedEpisode
+    staged: StagedEpisode  # its frames and videos in the dataset's staging area, no lineage yet
     features: dict[str, FeatureSpec]
     frames: FrameTap
 
 
 @dataclass(frozen=True)
-class _Staged:
-    """The judge step's answer (`judged`: the parts it quarantined, the spans rejected) and each episode staged."""
+class WrittenEpisode:
+    """The last step's record of one episode: judged, its cameras too, staged (its paths) with the feature set, and
+    its lineage, what the commit writes into `episodes.jsonl` (`staged.extra` carries it as JSON)."""
+
+    dataset: str
+    episode: JudgedEpisode
+    staged: StagedEpisode
+    features: dict[str, FeatureSpec]
+    lineage: EpisodeLineage
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The write step's answer: the judge step's (`judged`: the parts it quarantined, the spans rejected) and each
+    kept episode staged, its cameras measured, not judged."""
+
+    judged: Judged
+    episodes: tuple[EncodedEpisode, ...]
+
+
+@dataclass(frozen=True)
+class Written:
+    """The last step's answer: the judge step's, and each staged episode with its camera verdicts and its lineage,
+    ready to commit."""
 
     judged: Judged
     episodes: tuple[WrittenEpisode, ...]
-
-
-@dataclass(frozen=True)
-class Encoded(_Staged):
-    """The write step's answer: each kept episode staged, its cameras measured, not judged."""
-
-
-@dataclass(frozen=True)
-class Written(_Staged):
-    """The last step's answer: each staged episode with its camera verdicts and its lineage, ready to commit."""
 
 
 class Run(Protocol):
@@ -109,20 +126,38 @@ def judge_cameras(_: Run, encoded: Encoded) -> Written:
     """Each staged episode's cameras judged on what the write measured, then its lineage (every verdict in it)."""
     out = []
     for e in encoded.episodes:
-        ep, staged = cameras_judged(e.episode, e.staged, e.frames)
-        out.append(replace(e, episode=ep, staged=staged))
+        ep, staged, lineage = cameras_judged(e.episode, e.staged, e.frames)
+        out.append(WrittenEpisode(e.dataset, ep, staged, e.features, lineage))
     return Written(encoded.judged, tuple(out))
 
 
 # `(stage a failure in it is filed under, step)`: each step takes what the one before gave.
 Step = tuple[Stage, Callable[[Run, Any], Any]]
-STEPS: tuple[Step, ...] = (
-    ("read", read),
-    ("canonicalize", canonicalize),
-    ("judge", judge),
-    ("write", write),
-    ("judge", judge_cameras),
+In = TypeVar("In")
+Out = TypeVar("Out")
+Next = TypeVar("Next")
+
+
+@dataclass(frozen=True)
+class Chain(Generic[In, Out]):
+    """Steps joined so a type checker sees each link: `then` takes a step whose input is what the chain answers so
+    far (mypy refuses a step out of order), and the chain answers what that step answers."""
+
+    steps: tuple[Step, ...]
+
+    def then(self, stage: Stage, step: Callable[[Run, Out], Next]) -> Chain[In, Next]:
+        return Chain((*self.steps, (stage, step)))
+
+
+CHAIN: Chain[None, Written] = (
+    Chain[None, None](())
+    .then("read", read)
+    .then("canonicalize", canonicalize)
+    .then("judge", judge)
+    .then("write", write)
+    .then("judge", judge_cameras)
 )
+STEPS: tuple[Step, ...] = CHAIN.steps
 
 
 def before_write(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
@@ -131,7 +166,7 @@ def before_write(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
 
 
 def encode(
-    root: Path, ep: CanonicalEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
+    root: Path, ep: JudgedEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
 ) -> tuple[StagedEpisode, FrameTap]:
     """`ep` staged under `root`, and the thumbnails of its camera frames taken as they passed (a fresh tap)."""
     frames = FrameTap()
@@ -139,13 +174,15 @@ def encode(
 
 
 def cameras_judged(
-    ep: CanonicalEpisode, staged: StagedEpisode, frames: FrameTap
-) -> tuple[CanonicalEpisode, StagedEpisode]:
-    """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage; raises
+    ep: JudgedEpisode, staged: StagedEpisode, frames: FrameTap
+) -> tuple[JudgedEpisode, StagedEpisode, EpisodeLineage]:
+    """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage (the third,
+    typed); raises
     `BehaviourRejected` for a finding that quarantines it, its staged folder removed."""
     with undo_on_error(lambda: shutil.rmtree(staged.stage_dir, ignore_errors=True)):
         judged = judging.judge_cameras(ep, frames)
-    return judged, with_lineage(staged, judged)
+    kept = lineage(judged)
+    return judged, with_lineage(staged, kept), kept
 
 
 @dataclass(frozen=True)
@@ -185,13 +222,13 @@ def prepared(
     registry: EmbodimentRegistry | None = None,
     *,
     source: str | None = None,
-) -> list[CanonicalEpisode]:
+) -> list[JudgedEpisode]:
     """The kept episodes of `prepare` (an empty list when nothing valid remains)."""
     return list(prepare(raw, spec, registry, source=source).episodes)
 
 
 def stage(
-    root: Path, ep: CanonicalEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
+    root: Path, ep: JudgedEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
 ) -> StagedEpisode:
     """One judged episode through the write and the camera judging, outside a job (tests, benchmarks): staged under
     `root` with its lineage; discarded when a camera finding quarantines it."""

@@ -13,6 +13,7 @@ import pytest
 
 from ingest.episode import CanonicalEpisode
 from schemas.tiers import QualityTier, TierVerdict, reasons_of, tier_of
+from tests.fixtures.episodes import whole_evidence
 
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("schemas", "adapters", "ingest", "training", "jobs")
@@ -101,10 +102,11 @@ def test_a_canonical_episodes_tier_cannot_be_assigned() -> None:
         interpolated=np.zeros(n, bool),
         cameras={},
         task="",
-        default_tier=QualityTier.high,
         verdicts=(TierVerdict(tier=QualityTier.low, reason="failed episode (success=False)"),),
         native_fps=10.0,
         success=False,
+        evidence=whole_evidence(n),
+        hand_valid=np.zeros((n, 2), bool),
     )
     assert ep.tier == QualityTier.low and ep.tier_reasons == ["failed episode (success=False)"]
     with pytest.raises(AttributeError):

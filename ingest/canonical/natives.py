@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
+from ingest.episode import Natives
 
 MAX_NATIVE_STREAM_DIMS = 64  # wider per-step tensors (T, A, B, ...) (depth, full skeletons) stay out of `*.native`
 # A per-step vector (T, D) is a source column (a 96-dim xvla state, 168-dim Isaac teleop hands): kept up to this
@@ -235,31 +235,13 @@ CAMERA_NATIVES = [f"camera.{c}" for c in ("x", "y", "z", *(f"rot6d_{i}" for i in
 CAMERA_NATIVE_UNITS = ["m"] * 3 + ["rot6d"] * 6  # the trajectory as `pose_to_pos_rot6d` gives it
 
 
-@dataclass(frozen=True)
-class Natives:
-    """An episode's native columns on the grid (`grid_natives`), each side with its names and validity."""
-
-    state: np.ndarray | None
-    state_names: list[str]
-    action: np.ndarray | None
-    action_names: list[str]
-    state_units: list[str] = field(default_factory=list)  # per state column (`natives.native_units`)
-    discrete: dict[str, str] = field(default_factory=dict)  # columns sampled at a row, and why (`native_kinds`)
-    windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `stream_window` per stream
-    state_valid: np.ndarray | None = None  # (T, D) 0/1 per state column: its stream has a sample here (`native_valid`)
-    action_valid: np.ndarray | None = None
-    outcome: np.ndarray | None = None  # the raw episode's `outcomes` (a reward, a done flag), beside the state
-    outcome_names: list[str] = field(default_factory=list)
-    outcome_valid: np.ndarray | None = None
-    accumulated: dict[str, str] = field(default_factory=dict)  # delta columns summed per frame, and why
-
-
 def grid_natives(
     raw: RawEpisode, sig: HandSignals, cams: Mapping[str, CameraSource], grid_abs: np.ndarray, traj: np.ndarray | None
-) -> Natives:
+) -> tuple[Natives, dict[str, tuple[float, float, float]]]:
     """The source's own streams on the grid `grid_abs` (the source's clock): its states and other signals, its
     actions, its per-step outcomes (a reward, a done flag) apart from the state; a moving camera's trajectory `traj`
-    (n, 9) joins the state natives. `sig` says which states are kept, `cams` are the cameras written."""
+    (n, 9) joins the state natives. `sig` says which states are kept, `cams` are the cameras written. Beside them,
+    each stream's and camera's window (`stream_window`)."""
     derived = raw.derived
     native_states = raw.states if sig.native_state_keys is None else {k: raw.states[k] for k in sig.native_state_keys}
     native_states = {**{k: v for k, v in raw.signals.items() if k not in native_states}, **native_states}
@@ -281,18 +263,18 @@ def grid_natives(
         st_valid = traj_valid if st_valid is None else np.concatenate([st_valid, traj_valid], axis=1)
         st_names += CAMERA_NATIVES
         st_units += CAMERA_NATIVE_UNITS
-    return Natives(
-        st_native,
-        st_names,
-        ac_native,
-        ac_names,
-        st_units,
-        discrete,
-        windows,
-        st_valid,
-        ac_valid,
-        oc_native,
-        oc_names,
-        oc_valid,
-        native_accumulated(kept) | native_accumulated(actions) | native_accumulated(outcomes),
+    natives = Natives(
+        state=st_native,
+        state_names=st_names,
+        action=ac_native,
+        action_names=ac_names,
+        state_units=st_units,
+        state_valid=st_valid,
+        action_valid=ac_valid,
+        outcome=oc_native,
+        outcome_names=oc_names,
+        outcome_valid=oc_valid,
+        discrete=discrete,
+        accumulated=native_accumulated(kept) | native_accumulated(actions) | native_accumulated(outcomes),
     )
+    return natives, windows

@@ -30,10 +30,10 @@ from ingest.canonical.hand_state import (
 )
 from ingest.canonical.idle import idle_cut
 from ingest.canonical.joint_columns import NativeLimits
-from ingest.canonical.natives import Natives, grid_natives, partial_windows
+from ingest.canonical.natives import grid_natives, partial_windows
 from ingest.canonical.posed import posed_camera
 from ingest.canonical.validity import check_validity
-from ingest.episode import CanonicalEpisode, Evidence, ResampledCamera, SpanRejection
+from ingest.episode import CanonicalEpisode, Evidence, Natives, ResampledCamera, SpanRejection
 from ingest.frames import pose_to_pos_rot6d
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, NUM_KEYPOINTS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
@@ -43,7 +43,7 @@ from schemas.qa import ValidityReport
 from schemas.robots.eef_offsets import eef_offset_for
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.robots.registry import Effector, Embodiment
-from schemas.tiers import QualityTier, TierVerdict, source_default
+from schemas.tiers import TierVerdict, source_default
 from schemas.transform import RigidTransform
 
 
@@ -92,6 +92,7 @@ class Span:
     interp: np.ndarray | None = None
     validity: ValidityReport | None = None
     natives: Natives | None = None
+    stream_windows: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # `natives.stream_window`
     cameras: dict[str, ResampledCamera] = field(default_factory=dict)
     eef_offset: str = ""  # which EEF offset moved the source's poses (`_hand_state`), or why none
 
@@ -118,7 +119,7 @@ def canonicalize_span(
     report = _validity(ctx, span)
     if report.rejected:
         return SpanRejection(t_start, t_end, _short_why(ctx, report.rejected), suffix)
-    span.natives = grid_natives(ctx.raw, ctx.sig, ctx.cams, span.grid_abs, span.traj)
+    span.natives, span.stream_windows = grid_natives(ctx.raw, ctx.sig, ctx.cams, span.grid_abs, span.traj)
     span.cameras = _cameras_on_grid(ctx, span)
     keep = report.keep if report.keep else [(0, len(span.grid))]
     tags = [span.suffix + (f"#keep{j}" if len(keep) > 1 else "") for j in range(len(keep))]
@@ -303,10 +304,10 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         hand_valid=span.tracked[a:b].copy(),
         interpolated=span.interp[a:b],
         task=_task_text(raw),
-        default_tier=QualityTier.high,  # every lowering a verdict with its code, the raw episode's default too
-        # the adapter's verdicts as it gave them (a simulation lowers its default), then canonicalization's notes
-        # (units read, hands built, cuts: issue 59, notes kept apart from the reasons), then a default below high
-        # (an adapter's option `tier`) as its verdict, so a curator overrules it by its code (issue 77)
+        # every lowering a verdict with its code: the adapter's verdicts as it gave them (a simulation lowers its
+        # default), then canonicalization's notes (units read, hands built, cuts: issue 59, notes kept apart from the
+        # reasons), then a default below high (an adapter's option `tier`) as its verdict, so a curator overrules it
+        # by its code (issue 77)
         verdicts=(
             *ctx.reasons,
             *(TierVerdict.note(c, "canonical_cut") for c in cuts),
@@ -315,29 +316,18 @@ def _episode(ctx: EpisodeContext, span: Span, a: int, b: int, tag: str) -> Canon
         native_fps=raw.native_fps,
         success=raw.success,
         cameras={k: ResampledCamera(c.source, c.indices[a:b], c.fit) for k, c in span.cameras.items()},
-        state_native=None if nat.state is None else nat.state[a:b],
-        state_native_names=nat.state_names,
-        state_native_units=nat.state_units,
-        action_native=None if nat.action is None else nat.action[a:b],
-        action_native_names=nat.action_names,
-        state_native_valid=None if nat.state_valid is None else nat.state_valid[a:b],
-        action_native_valid=None if nat.action_valid is None else nat.action_valid[a:b],
-        outcome_native=None if nat.outcome is None else nat.outcome[a:b],
-        outcome_native_names=nat.outcome_names,
-        outcome_native_valid=None if nat.outcome_valid is None else nat.outcome_valid[a:b],
+        natives=nat.frames(a, b),
         action_config=_segments(raw, raw.native_fps, sub_t0, m) or None,
         span_s=(sub_t0, sub_t0 + (m - 1) / CANONICAL_FPS),
         validity=dict(span.validity.reasons),
         joint_units=ctx.joint_units,
         native_limits=ctx.native_limits,
-        native_discrete=nat.discrete,
-        native_accumulated=nat.accumulated,
         annotation=raw.annotation,
         source_findings=[f.line() for f in raw.findings if f.concerns(ref.subset, ref.raw_id)],
         notes=list(ctx.sig.notes),
         eef_offset=span.eef_offset,
         row_clock=span.row_clock,
-        native_windows=partial_windows(span.clock_abs, nat.windows, a, b),
+        native_windows=partial_windows(span.clock_abs, span.stream_windows, a, b),
         clock=raw.clock,
         evidence=Evidence(
             validity=span.validity,

@@ -13,7 +13,7 @@ import numpy as np
 
 from adapters.storage.atomic import undo_on_error
 from ingest.canonical.hand_state import untracked_zero
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode
+from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import stage_episode
@@ -36,6 +36,7 @@ from schemas.canonical import (
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.lerobot import FeatureSpec, InfoJson, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
+from schemas.tiers import QualityTier
 
 
 def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None = None) -> dict[str, FeatureSpec]:
@@ -44,13 +45,13 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     cams = {name: cam.shape for name, cam in ep.cameras.items()}
     features = emb.features(
         cams,
-        ep.state_native_names or None,
-        ep.action_native_names or None,
+        ep.natives.state_names or None,
+        ep.natives.action_names or None,
         interpolated_flag=True,
         hand_valid=True,
         mask=ep.mask,
         native_valid=True,
-        native_outcome_names=ep.outcome_native_names or None,
+        native_outcome_names=ep.natives.outcome_names or None,
     )
     for name, cam in ep.cameras.items():  # each camera's intrinsics ride in its feature info (pixels of its video)
         ft = features.get(image_key(name))
@@ -62,7 +63,7 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     return features
 
 
-def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
+def lineage(ep: JudgedEpisode) -> EpisodeLineage:
     """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it."""
     return EpisodeLineage(
         episode_uid=ep.uid,
@@ -73,8 +74,8 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         raw_path=ep.raw_path,
         raw_fps=ep.native_fps,
         **({"source_findings": ep.source_findings} if ep.source_findings else {}),
-        **({"native_discrete": ep.native_discrete} if ep.native_discrete else {}),
-        **({"native_accumulated": ep.native_accumulated} if ep.native_accumulated else {}),
+        **({"native_discrete": ep.natives.discrete} if ep.natives.discrete else {}),
+        **({"native_accumulated": ep.natives.accumulated} if ep.natives.accumulated else {}),
         **({"row_clock": ep.row_clock} if ep.row_clock is not None else {}),
         **({"hand_notes": ep.notes} if ep.notes else {}),
         **({"native_windows": ep.native_windows} if ep.native_windows else {}),
@@ -82,7 +83,7 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         **({"camera_models": models} if (models := _camera_models(ep)) else {}),
         span_s=[round(ep.span_s[0], 6), round(ep.span_s[1], 6)],
         embodiment=ep.embodiment,
-        **tier_fields(ep.default_tier, ep.verdicts),  # the verdicts kept, the tier and sentences computed from them
+        **tier_fields(QualityTier.high, ep.verdicts),  # the verdicts kept, the tier and sentences computed from them
         success=ep.success,
         mask=ep.mask.astype(int).tolist(),
         action_kind=ep.action_kind,
@@ -91,11 +92,11 @@ def lineage(ep: CanonicalEpisode) -> EpisodeLineage:
         pipeline_version=PIPELINE_VERSION,
         **({"joint_units": ep.joint_units.model_dump()} if ep.joint_units is not None else {}),  # an extra key
         **({"source_annotation": ep.annotation.model_dump()} if ep.annotation is not None else {}),
-        **({"qa": ep.qa} if ep.qa is not None else {}),  # unset, not null, without QA: `to_json` drops unset keys
-        **({"behaviour": ep.behaviour} if ep.behaviour is not None else {}),
+        qa=ep.qa,
+        behaviour=ep.behaviour,
         # every threshold as set, defaults included (a default may change in a later version; `to_json` drops unset)
-        **({"qa_config": ep.qa_config.model_dump()} if ep.qa_config is not None else {}),
-        **({"behaviour_config": ep.camera_checks.config.model_dump()} if ep.camera_checks is not None else {}),
+        qa_config=ep.qa_config.model_dump(),
+        behaviour_config=ep.camera_checks.config.model_dump(),
     )
 
 
@@ -111,13 +112,13 @@ def _camera_models(ep: CanonicalEpisode) -> dict[str, dict[str, Any]]:
 def episode_frames(ep: CanonicalEpisode, features: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """Frames for `EpisodeBuilder.add_frame`: numeric rows zipped with each camera's resampled frames."""
     cams = {image_key(name): cam.frames() for name, cam in ep.cameras.items() if image_key(name) in features}
-    tracked = ep.hands_tracked
+    tracked = ep.hand_valid
     state, action = untracked_zero(ep.state, tracked), untracked_zero(ep.action, tracked)  # an untracked hand: 0
     keypoints = untracked_zero(ep.keypoints, tracked)
     natives = (
-        (STATE_NATIVE, ep.state_native, ep.state_native_valid),
-        (ACTION_NATIVE, ep.action_native, ep.action_native_valid),
-        (OUTCOME_NATIVE, ep.outcome_native, ep.outcome_native_valid),
+        (STATE_NATIVE, ep.natives.state, ep.natives.state_valid),
+        (ACTION_NATIVE, ep.natives.action, ep.natives.action_valid),
+        (OUTCOME_NATIVE, ep.natives.outcome, ep.natives.outcome_valid),
     )
     for i in range(ep.num_frames):
         frame: dict[str, Any] = {
@@ -178,6 +179,7 @@ def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, frames: FrameSink | N
         return builder.finish()
 
 
-def with_lineage(staged: StagedEpisode, ep: CanonicalEpisode) -> StagedEpisode:
-    """`staged` with `ep`'s lineage, what the commit writes into `episodes.jsonl` (`ep` judged, cameras included)."""
-    return staged.model_copy(update={"extra": {**staged.extra, LINEAGE_KEY: lineage(ep).to_json()}})
+def with_lineage(staged: StagedEpisode, kept: EpisodeLineage) -> StagedEpisode:
+    """`staged` with the lineage the commit writes into `episodes.jsonl` (`lineage` of its episode judged, cameras
+    included)."""
+    return staged.model_copy(update={"extra": {**staged.extra, LINEAGE_KEY: kept.to_json()}})

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ingest.episode import CanonicalEpisode, Canonicalized, Judged, QuarantinedPart, SpanRejection
+from ingest.episode import (
+    CameraChecks,
+    CanonicalEpisode,
+    Canonicalized,
+    Judged,
+    JudgedEpisode,
+    QuarantinedPart,
+    SpanRejection,
+)
 from ingest.qa.dataset import episode_verdicts
 from ingest.qa.geometry import measure
 from ingest.qa.phase import Assessment, FrameTap, assess_arrays, assess_cameras
@@ -22,7 +30,7 @@ from ingest.qa.projection import CameraView
 from ingest.qa.quality import assess_quality
 from schemas.actions import ActionKind
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.tiers import TierVerdict
+from schemas.tiers import QualityTier, TierVerdict
 
 
 def judge(result: Canonicalized, spec: CanonicalizeSpec) -> Judged:
@@ -31,15 +39,13 @@ def judge(result: Canonicalized, spec: CanonicalizeSpec) -> Judged:
     as before). `result` is left as it was."""
     spans: dict[tuple[float, float, str], list[Assessment]] = {}
     for ep in result.episodes:
-        assert ep.evidence is not None, f"{ep.uid}: no evidence to judge (not made by canonicalization)"
         spans.setdefault(ep.evidence.span, []).append(judge_arrays(ep, spec))
-    kept: list[CanonicalEpisode] = []
+    kept: list[JudgedEpisode] = []
     rejections = list(result.rejections)
     for (t0, t1, suffix), parts in spans.items():
         dropped, quarantined = [], []
         for part in parts:
             if part.rejected is not None:
-                assert part.episode.evidence is not None
                 (a, b), tag = part.episode.evidence.part, part.episode.evidence.tag
                 dropped.append(f"frames {a}..{b - 1} of the span rejected: {part.rejected}")
                 quarantined.append(QuarantinedPart(tag, f"frames {a}..{b - 1} of the span: {part.rejected}"))
@@ -58,12 +64,11 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
     (judged per dataset, `eidata validate`; its hand projection bounds also per episode), the idle cut as a note,
     then the behaviour findings. The judged episode (a new record), its findings, and why to quarantine it or None."""
     ev = ep.evidence
-    assert ev is not None
     quality = assess_quality(
-        ep.default_tier,
+        QualityTier.high,  # a source's default below it is one of the verdicts
         success=ep.success,
         has_action=ep.has_action,  # a robot without a description: its native command is its action
-        native_action=ep.action_native_names if ep.action_kind is ActionKind.native else None,
+        native_action=ep.natives.action_names if ep.action_kind is ActionKind.native else None,
         no_action_cause=next((v.reason for v in ep.verdicts if v.reason.startswith("no canonical dims")), None),
         state=ep.state,
         mask=ep.mask,
@@ -84,12 +89,21 @@ def judge_arrays(ep: CanonicalEpisode, spec: CanonicalizeSpec) -> Assessment:
         hand_valid=ep.hand_valid,
     )
     geometry = episode_verdicts(qa, spec.qa)  # hands out of the picture, hands past the video
-    measured = replace(ep, verdicts=(*ep.verdicts, *quality.verdicts, *geometry), qa=qa, qa_config=spec.qa)
-    return assess_arrays(measured, spec.behaviour, ev.limits.workspace, cut=ev.idle)
+    measured = replace(ep, verdicts=(*ep.verdicts, *quality.verdicts, *geometry))
+    workspace = ev.limits.workspace
+    found = assess_arrays(measured, spec.behaviour, workspace, cut=ev.idle)
+    judged = JudgedEpisode.of(
+        replace(measured, verdicts=(*measured.verdicts, *found.verdicts)),
+        qa=qa,
+        qa_config=spec.qa,
+        behaviour=found.record,
+        camera_checks=CameraChecks(spec.behaviour, workspace),
+    )
+    return Assessment(judged, found.found, found.rejected)
 
 
-def judge_cameras(ep: CanonicalEpisode, frames: FrameTap) -> CanonicalEpisode:
+def judge_cameras(ep: JudgedEpisode, frames: FrameTap) -> JudgedEpisode:
     """`ep` (judged on its arrays) with its cameras judged on the thumbnails the writer took as it encoded them: a new
-    record with their verdicts; raises `BehaviourRejected` for a finding that quarantines. `ep` as it is when the
-    arrays were not judged (nothing to measure against) or nothing was tapped."""
+    record with their verdicts; raises `BehaviourRejected` for a finding that quarantines. `ep` as it is when nothing
+    was tapped."""
     return assess_cameras(ep, frames).episode

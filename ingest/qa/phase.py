@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ingest.canonical.limits import DimLimits, _in_use, canonical_limits
-from ingest.episode import CameraChecks, CanonicalEpisode
+from ingest.episode import CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
@@ -45,13 +45,13 @@ class BehaviourRejected(EpisodeError):
 class Assessment:
     """What the behaviour phase decided about one episode."""
 
-    episode: CanonicalEpisode  # a new record: its verdicts added, `behaviour` set
+    episode: JudgedEpisode  # a new record: its verdicts added, `behaviour` set
     found: list[Finding]
     rejected: str | None  # the quarantining findings' reasons, None when the episode is kept
 
 
 def _native_nonfinite(ep: CanonicalEpisode) -> int:
-    natives = (ep.state_native, ep.action_native, ep.outcome_native)
+    natives = (ep.natives.state, ep.natives.action, ep.natives.outcome)
     return sum(int(x.size - np.isfinite(x).sum()) for x in natives if x is not None)
 
 
@@ -69,8 +69,8 @@ def _pairs(ep: CanonicalEpisode) -> tuple[list[int], list[int]]:
     controller's names as the adapter reads them). Unmapped columns pair with nothing, and no check pairs them (issue
     79: raw robosuite's `states.k` is MuJoCo qpos, its `actions.k` an OSC pose delta; paired by index, all 4 real
     demos were lowered for a correlation of unrelated signals)."""
-    col = {c: i for i, n in enumerate(ep.state_native_names) if (c := _component(n)) is not None}
-    pairs = [(col[c], j) for j, n in enumerate(ep.action_native_names) if (c := _component(n)) in col]
+    col = {c: i for i, n in enumerate(ep.natives.state_names) if (c := _component(n)) is not None}
+    pairs = [(col[c], j) for j, n in enumerate(ep.natives.action_names) if (c := _component(n)) in col]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -78,7 +78,7 @@ def _native_tracking(ep: CanonicalEpisode, config: BehaviourConfig) -> dict[str,
     """Action tracking on the natives: action columns paired with the state columns of the same component name
     (`action.right_arm.3` with `state.right_arm.3`); nothing when none pairs or a paired column is not finite. The
     record's `tracking_corr` is then the median over the moving pairs (see below)."""
-    s, a = ep.state_native, ep.action_native
+    s, a = ep.natives.state, ep.natives.action
     if s is None or a is None:
         return {}
     si, ai = _pairs(ep)
@@ -102,7 +102,7 @@ def _native_still(ep: CanonicalEpisode, config: BehaviourConfig, explained: list
     A column whose command is still too is not used in this episode, not dead (the real Bridge shard's gripper held
     open, command 1.0 throughout, in tasks that do not grasp; a command given only in the episode's last
     `explain_lag_s` is not followed yet): listed in `explained` (`unused`); with `explained` None kept."""
-    s = ep.state_native
+    s = ep.natives.state
     joints, commands = _pairs(ep)
     if s is None or len(s) < 2 or not joints:
         return []
@@ -114,15 +114,15 @@ def _native_still(ep: CanonicalEpisode, config: BehaviourConfig, explained: list
     if not (finite & (rng > 0)).any():
         return []
     still = [joints[k] for k in np.flatnonzero(finite & (rng == 0))]
-    if explained is None or ep.action_native is None or not config.explain_holds:
+    if explained is None or ep.natives.action is None or not config.explain_holds:
         return still
-    a = np.asarray(ep.action_native, np.float64)
-    units = list(ep.state_native_units) or [""] * len(ep.state_native_names)
+    a = np.asarray(ep.natives.action, np.float64)
+    units = list(ep.natives.state_units) or [""] * len(ep.natives.state_names)
     # a command in the last lag is not followed yet
     told = a[: max(2, len(a) - round(config.explain_lag_s * CANONICAL_FPS))]
     unused = [k for k in still if _command_still(told[:, command[k]], units[k], config)]
     if unused:
-        names = [ep.state_native_names[k] for k in unused]
+        names = [ep.natives.state_names[k] for k in unused]
         signal = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         explained.append(Explained(check="qa_native_dead_dims", why="unused", signal=signal, value=float(len(unused))))
     return [k for k in still if k not in unused]
@@ -153,7 +153,7 @@ def _frozen_s(
     limits = canonical_limits(ep.mask, workspace)
     state = np.asarray(ep.state, np.float64)
     tables = [np.where(np.isfinite(state), state, 0.0)[:, _in_use(limits)]] if _in_use(limits).any() else []
-    s = ep.state_native
+    s = ep.natives.state
     if s is not None and ep.native_fps and ep.native_fps >= CANONICAL_FPS and len(s) >= 3:
         v = np.asarray(s, np.float64)
         moves = np.isfinite(v).all(axis=0) & (np.ptp(np.where(np.isfinite(v), v, 0.0), axis=0) > 0)
@@ -191,18 +191,18 @@ def native_saturation(
     told to be there (`range_end`), one whose command never moves is not used (`unused`): neither is counted, each
     appended to `explained`. Nothing without the limits (no description, unit not settled)."""
     limits = ep.native_limits
-    cols = [i for i, n in enumerate(ep.state_native_names) if n in limits]
-    if ep.state_native is None or not cols or not len(ep.state_native):
+    cols = [i for i, n in enumerate(ep.natives.state_names) if n in limits]
+    if ep.natives.state is None or not cols or not len(ep.natives.state):
         return {}
-    lo, hi = np.array([limits[ep.state_native_names[i]] for i in cols], np.float64).T
-    v = np.asarray(ep.state_native, np.float64)[:, cols]
+    lo, hi = np.array([limits[ep.natives.state_names[i]] for i in cols], np.float64).T
+    v = np.asarray(ep.natives.state, np.float64)[:, cols]
     tol = config.saturation_tolerance * (hi - lo)
     with np.errstate(invalid="ignore"):
         at_lo, at_hi = np.abs(v - lo) <= tol, np.abs(v - hi) <= tol
         frac = (at_lo | at_hi).mean(axis=0)
     state_cols, action_cols = _pairs(ep)
     command = dict(zip(state_cols, action_cols, strict=True))
-    a = None if ep.action_native is None else np.asarray(ep.action_native, np.float64)
+    a = None if ep.natives.action is None else np.asarray(ep.natives.action, np.float64)
     judged = explained is not None and config.explain_holds
     for k in np.flatnonzero(frac > config.native_saturated_fraction_low) if judged else ():
         j = command.get(cols[k])
@@ -214,7 +214,7 @@ def native_saturation(
         at = at_lo[:, k] | at_hi[:, k]
         why = "unused" if np.ptp(c) <= config.min_move_rad else "range_end" if told[at].mean() >= 0.9 else None
         if why is not None:
-            name = ep.state_native_names[cols[k]]
+            name = ep.natives.state_names[cols[k]]
             check = "qa_native_saturated_fraction"
             explained.append(Explained(check=check, why=why, signal=name, value=float(frac[k])))  # type: ignore[arg-type]
             frac[k] = 0.0
@@ -222,7 +222,7 @@ def native_saturation(
     return {
         "native_saturated_fraction": float(frac.max()),
         "native_saturated_dims": over,
-        "native_saturated_signals": [ep.state_native_names[d] for d in over],
+        "native_saturated_signals": [ep.natives.state_names[d] for d in over],
     }
 
 
@@ -236,7 +236,7 @@ def measure_arrays(ep: CanonicalEpisode, config: BehaviourConfig, workspace: Wor
     extra: dict[str, object] = {"nonfinite": (rec.nonfinite or 0) + _native_nonfinite(ep)}
     extra["state_frozen_s"] = _frozen_s(ep, config, workspace, natives, explained)
     extra.update(_native_tracking(ep, config))
-    if ep.state_native is not None:
+    if ep.natives.state is not None:
         extra["native_dead_dims"] = _native_still(ep, config, explained)
     extra.update(native_saturation(ep, config, explained))
     extra.update(signal_checks(ep, config, workspace, explained))
@@ -284,32 +284,33 @@ def worst_clamp(channels: list[Channel], moving: np.ndarray, config: BehaviourCo
     return max((c for c in found if c is not None), key=lambda c: c.fraction, default=None)
 
 
-def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[CanonicalEpisode, str | None]:
-    """`ep` with the findings' verdicts added (its tier follows from them), and why to quarantine it, or None."""
+def _routed(ep: CanonicalEpisode, found: list[Finding]) -> tuple[tuple[TierVerdict, ...], str | None]:
+    """The findings' verdicts on `ep` (its tier follows from them), and why to quarantine it, or None."""
     verdict = route(ep.tier, found)
-    return replace(ep, verdicts=(*ep.verdicts, *verdict.verdicts)), verdict.rejected()
+    return tuple(verdict.verdicts), verdict.rejected()
+
+
+@dataclass(frozen=True)
+class ArraysAssessed:
+    """What step 1 found of one episode's arrays: its behaviour record (the cameras not yet in it), the verdicts it
+    adds (the idle cut's note, then the findings'), the findings, and why to quarantine it or None."""
+
+    record: BehaviourRecord
+    verdicts: tuple[TierVerdict, ...]
+    found: list[Finding]
+    rejected: str | None
 
 
 def assess_arrays(
-    ep: CanonicalEpisode,
-    config: BehaviourConfig,
-    workspace: Workspace | None,
-    cut: IdleCut,
-) -> Assessment:
+    ep: CanonicalEpisode, config: BehaviourConfig, workspace: Workspace | None, cut: IdleCut
+) -> ArraysAssessed:
     """Step 1 (before the writer): measure, lower the tier; `rejected` says why to quarantine. `cut`: the idle ends
-    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured. The
-    assessed episode is a new record: `ep` is left as it was."""
+    canonicalization already cut from `ep` (`idle_cut`, before its tier was assessed), recorded as measured."""
     notes = (TierVerdict.note(cut.reason(config), "qa_idle_cut"),) if cut.cuts else ()
     rec = measure_arrays(ep, config, workspace).model_copy(update=cut.record())  # what is written, idle as cut
     found = [f for f in episode_findings(rec, config) if not f.code.startswith("qa_cam_")]
-    noted = replace(
-        ep,
-        verdicts=(*ep.verdicts, *notes),
-        behaviour=BehaviourRecord(**rec.model_dump(exclude_none=True)),
-        camera_checks=CameraChecks(config, workspace),
-    )
-    assessed, rejected = _routed(noted, found)
-    return Assessment(assessed, found, rejected)
+    routed, rejected = _routed(replace(ep, verdicts=(*ep.verdicts, *notes)), found)
+    return ArraysAssessed(BehaviourRecord(**rec.model_dump(exclude_none=True)), (*notes, *routed), found, rejected)
 
 
 class FrameTap:
@@ -345,25 +346,26 @@ def _moving(ep: CanonicalEpisode, workspace: Workspace | None) -> np.ndarray:
     dims could not be filled); none without either (a still scene in a video-only episode is not a frozen camera)."""
     state = np.asarray(ep.state, np.float64)
     moving = moving_frames(np.where(np.isfinite(state), state, 0.0), canonical_limits(ep.mask, workspace), MOVING_STEP)
-    if not ep.mask.any() and ep.state_native is not None:
-        v = np.asarray(ep.state_native, np.float64)
+    if not ep.mask.any() and ep.natives.state is not None:
+        v = np.asarray(ep.natives.state, np.float64)
         v = np.where(np.isfinite(v), v, 0.0)
         moving = moving_frames(v, DimLimits.observed(v), MOVING_STEP)
     return moving
 
 
-def assess_cameras(ep: CanonicalEpisode, tap: FrameTap) -> Assessment:
+def assess_cameras(ep: JudgedEpisode, tap: FrameTap) -> Assessment:
     """Step 2 (after the writer's last frame): the camera checks on the tapped thumbnails, merged into `behaviour`
-    and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is without step 1."""
+    and routed, in a new record; raises `BehaviourRejected` when one quarantines. `ep` as it is when nothing was
+    tapped."""
     checks = ep.camera_checks
-    if checks is None or ep.behaviour is None or not tap.thumbs:
+    if not tap.thumbs:
         return Assessment(ep, [], None)
     indices = {image_key(k): c.indices for k, c in ep.cameras.items()}
     cams = tap.cameras(checks.config, _moving(ep, checks.workspace), indices)
     behaviour = ep.behaviour.model_copy(update=worst_camera(list(cams.values())))
     found = [f for f in episode_findings(behaviour, checks.config) if f.code.startswith("qa_cam_")]
-    assessed, rejected = _routed(replace(ep, behaviour=behaviour), found)
+    routed, rejected = _routed(ep, found)
     if rejected:
         worst = max(cams, key=lambda k: (cams[k].frozen_fraction, cams[k].dark_fraction + cams[k].flat_fraction))
         raise BehaviourRejected(rejected, episode=ep.uid, feature=worst)
-    return Assessment(assessed, found, None)
+    return Assessment(replace(ep, behaviour=behaviour, verdicts=(*ep.verdicts, *routed)), found, None)

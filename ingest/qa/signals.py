@@ -72,16 +72,16 @@ def canonical_channels(ep: CanonicalEpisode) -> list[Channel]:
 def native_channels(ep: CanonicalEpisode, pairs: tuple[list[int], list[int]]) -> list[Channel]:
     """The native state columns that are positions (see the module doc), as channels; `pairs`: (state columns,
     action columns) an action commands."""
-    s = ep.state_native
+    s = ep.natives.state
     if s is None or not len(s):
         return []
     v = np.asarray(s, np.float64)
-    units = list(ep.state_native_units) or [""] * v.shape[1]
-    names = ep.state_native_names
+    units = list(ep.natives.state_units) or [""] * v.shape[1]
+    names = ep.natives.state_names
     command = dict(zip(*pairs, strict=True))
-    a = None if ep.action_native is None else np.asarray(ep.action_native, np.float64)
+    a = None if ep.natives.action is None else np.asarray(ep.natives.action, np.float64)
     limits = ep.native_limits
-    discrete = ep.native_discrete  # `natives.native_kinds`: switches, labels, sampled at a row
+    discrete = ep.natives.discrete  # `natives.native_kinds`: switches, labels, sampled at a row
     joint_unit = ep.joint_units.unit if ep.joint_units is not None else ""
     out: list[Channel] = []
     k = 0

@@ -88,7 +88,7 @@ def _episodes(step: str, result: Kept) -> list[str]:
         a, b = ep.span_s
         out.append(
             f"{step}: {ep.uid}: {ep.num_frames} frames ({a:.2f}..{b:.2f} s), {int(ep.mask.sum())} canonical dims, "
-            f"tier {ep.tier.value} (default {ep.default_tier.value})"
+            f"tier {ep.tier.value}"
         )
         out += [f"{step}:   {v.tier.value:>10}  {v.code or '-'}: {v.reason}" for v in ep.verdicts]
     return out + [f"{step}: rejected ({r.stage}) {r.note}" for r in result.rejections]

@@ -25,12 +25,12 @@ from adapters.storage.faults import environment_fault
 from adapters.storage.vanished import SourceVanishedError, vanished
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features
-from ingest.episode import CanonicalEpisode, Judged, Kept
+from ingest.episode import Judged, JudgedEpisode, Kept
 from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.phase import BehaviourRejected, FrameTap
-from ingest.steps import STEPS, Encoded, Step, Written, WrittenEpisode, encode
+from ingest.steps import STEPS, Encoded, EncodedEpisode, Step, Written, WrittenEpisode, encode
 from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
@@ -123,14 +123,14 @@ class Attempt:
                 dataset = dataset_dir(task.source.name, ep.subset)
 
                 def attempt(
-                    ep: CanonicalEpisode = ep, root: Path = settings.output / dataset
+                    ep: JudgedEpisode = ep, root: Path = settings.output / dataset
                 ) -> tuple[StagedEpisode, FrameTap]:
                     return encode(root, ep, settings.codec, self.registry)  # a fresh tap each attempt
 
                 # an encoder fault is written over once, under the same deadline (its rates are ~25x slack)
                 st, frames = write_retrying_encoder_faults(attempt, ep.uid, self.retried)
                 self.staged.append(st)
-                out.append(WrittenEpisode(dataset, ep, st, features, frames))
+                out.append(EncodedEpisode(dataset, ep, st, features, frames))
         return Encoded(judged, tuple(out))
 
 

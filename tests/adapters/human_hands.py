@@ -13,7 +13,7 @@ from schemas.canonical import WRIST_POS, hand_dims
 def assert_human_hands(episodes: list[CanonicalEpisode], below_eyes_m: float = 0.15) -> None:
     assert episodes
     for ep in episodes:
-        eyes = ep.state_native[:, ep.state_native_names.index("camera.z")]
+        eyes = ep.natives.state[:, ep.natives.state_names.index("camera.z")]
         wrists = {h: ep.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1)}
         for w in wrists.values():
             assert np.median(w[:, 0]) > 0.15, ep.uid  # ahead of the wearer

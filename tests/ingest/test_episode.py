@@ -13,7 +13,7 @@ import pytest
 from adapters.cameras import EncodedImagesCamera
 from ingest.episode import CanonicalEpisode, ResampledCamera
 from schemas.image_size import FrameFit
-from schemas.tiers import QualityTier
+from tests.fixtures.episodes import whole_evidence
 
 H, W = 24, 32
 K = np.array([[30.0, 0.0, 15.5], [0.0, 30.0, 11.5], [0.0, 0.0, 1.0]])
@@ -82,10 +82,11 @@ def _episode(uid: str, n: int, mask_dims: int, hands: bool) -> CanonicalEpisode:
         interpolated=np.zeros(n, bool),
         cameras={},
         task="pick",
-        default_tier=QualityTier.high,
         verdicts=(),
         native_fps=15.0,
         success=None,
+        evidence=whole_evidence(n),
+        hand_valid=np.zeros((n, 2), bool),
     )
 
 

@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from ingest.canonical.canonicalize import canonicalize_spans
-from ingest.episode import CanonicalEpisode, Evidence, QuarantinedPart, ResampledCamera, SpanRejection
+from ingest.episode import (
+    CanonicalEpisode,
+    Evidence,
+    JudgedEpisode,
+    Natives,
+    QuarantinedPart,
+    ResampledCamera,
+    SpanRejection,
+)
 from ingest.lerobot.video import VideoCodec
 from ingest.qa.judge import judge
 from ingest.qa.phase import BehaviourRejected
@@ -59,7 +67,16 @@ def _frozen(record: Any) -> bool:
 
 def test_every_record_a_step_answers_is_frozen() -> None:
     answered = [_types(step)[1] for _, step in STEPS]
-    carried = [CanonicalEpisode, Evidence, QuarantinedPart, SpanRejection, WrittenEpisode, Offline]
+    carried = [
+        CanonicalEpisode,
+        JudgedEpisode,
+        Natives,
+        Evidence,
+        QuarantinedPart,
+        SpanRejection,
+        WrittenEpisode,
+        Offline,
+    ]
     thawed = [r.__name__ for r in (*answered, *carried) if not _frozen(r)]
     assert not thawed, f"records the steps pass that can be changed in place: {thawed}"
 
@@ -69,7 +86,8 @@ def test_the_judge_answers_new_records_and_leaves_canonicalizations_as_they_were
     made = canonicalize_spans(raw, spec)
     before = [ep.verdicts for ep in made.episodes]
     judged = judge(made, spec)
-    assert [ep.verdicts for ep in made.episodes] == before and all(ep.qa is None for ep in made.episodes)
+    assert [ep.verdicts for ep in made.episodes] == before
+    assert not any(isinstance(ep, JudgedEpisode) for ep in made.episodes)
     pairs = list(zip(judged.episodes, made.episodes, strict=True))
     assert all(j is not c and j.qa is not None and j.verdicts[: len(c.verdicts)] == c.verdicts for j, c in pairs)
     with pytest.raises(dataclasses.FrozenInstanceError):

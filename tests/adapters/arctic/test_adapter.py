@@ -131,7 +131,7 @@ def test_object_poses_are_kept_as_natives(tmp_path: Path, model: Path) -> None:
     np.testing.assert_allclose(pose[:, :3, 3], obj[:, 4:] / 1000.0)  # millimetres to metres
     np.testing.assert_allclose(raw.states["object/box/articulation"].values, obj[:, 0])
     (ep,) = prepared(raw, CanonicalizeSpec())
-    assert any(n.startswith("object/box") for n in ep.state_native_names)
+    assert any(n.startswith("object/box") for n in ep.natives.state_names)
     assert raw.metadata["views"]["view_2"].startswith("no folder")  # views not on disk are said, not dropped
     assert any(n.startswith("no per-hand validity") for n in raw.hands.notes)  # said in the lineage's hand notes
 

@@ -103,7 +103,7 @@ def test_the_sample_gives_the_right_hands_wrists_the_21_landmarks_of_another_ses
     mask = ep.mask
     assert mask[hand_dims(1, WRIST_POS)].all() and mask[hand_dims(1, WRIST_ROT6D)].all()
     assert not mask[hand_dims(1, FINGERTIPS_XYZ)].any() and not mask[hand_dims(0, slice(0, 25))].any()
-    assert ep.hands_tracked[:, 1].all() and not ep.hands_tracked[:, 0].any() and not ep.keypoints.any()
+    assert ep.hand_valid[:, 1].all() and not ep.hand_valid[:, 0].any() and not ep.keypoints.any()
 
 
 def test_planted_defects_fail_the_comparison_with_the_raw_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +157,7 @@ def test_each_wrist_and_palm_file_gives_the_tracked_right_wrists_the_left_masked
     mask = ep.mask
     assert mask[hand_dims(1, WRIST_POS)].all() and mask[hand_dims(1, WRIST_ROT6D)].all() == rotation
     assert not mask[hand_dims(1, FINGERTIPS_XYZ)].any() and not mask[hand_dims(0, slice(0, 25))].any()
-    assert ep.hands_tracked[:, 1].all() and not ep.hands_tracked[:, 0].any() and not ep.has_hands
+    assert ep.hand_valid[:, 1].all() and not ep.hand_valid[:, 0].any() and not ep.has_hands
     assert not ep.state[:, hand_dims(1, WRIST_ROT6D)].any() or rotation  # a rotation never made up
     info = dataset_features(ep)[HAND_KEYPOINTS].info
     assert info["has_hands"] == [] and not np.any(info["mask"])

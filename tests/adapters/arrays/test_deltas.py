@@ -35,9 +35,9 @@ ROBOSUITE_FROM = (
 def _written_sums(raw) -> tuple[np.ndarray, np.ndarray]:
     """(the written episodes' native action columns 0..5 summed, the gripper column's values)."""
     eps = prepared(raw)
-    names = eps[0].action_native_names
+    names = eps[0].natives.action_names
     cols = [names.index(f"actions.{i}") for i in range(7)]
-    acts = np.concatenate([ep.action_native[:, cols] for ep in eps])
+    acts = np.concatenate([ep.natives.action[:, cols] for ep in eps])
     return acts[:, :6].sum(0), np.unique(acts[:, 6])
 
 
@@ -145,7 +145,7 @@ def test_relative_ik_without_a_gripper_column_is_accumulated(tmp_path: Path) -> 
     assert "no gripper column" in action.relative.why and "before the term's scale" in action.relative.why
     assert not any("not accumulated" in r for r in reasons_of(raw.verdicts))
     eps = prepared(raw)
-    names = eps[0].action_native_names
+    names = eps[0].natives.action_names
     cols = [names.index(f"actions.{i}") for i in range(6)]
-    summed = np.concatenate([ep.action_native[:, cols] for ep in eps]).sum(0)
+    summed = np.concatenate([ep.natives.action[:, cols] for ep in eps]).sum(0)
     np.testing.assert_allclose(summed, action.values.sum(0), atol=1e-5)  # each column's sum is the file's

@@ -89,9 +89,9 @@ def test_dp_real_robot_tcp_pose_is_the_right_hand_of_its_ur5(tmp_path: Path) -> 
     (note,) = [n for n in ep.notes if "command_tracking" in n]
     assert note.startswith("right command_tracking median 3.5 mm, p95 3.5 mm (action, the recorded target")
     # the commanded target stays as the native action, as recorded
-    assert ep.action_native is not None and np.allclose(ep.action_native[:, :3], target[:, :3], atol=1e-5)
-    assert ep.action_native_names[:3] == ["action.target_x", "action.target_y", "action.target_z"]
-    assert "robot_eef_pose.rz" in ep.state_native_names
+    assert ep.natives.action is not None and np.allclose(ep.natives.action[:, :3], target[:, :3], atol=1e-5)
+    assert ep.natives.action_names[:3] == ["action.target_x", "action.target_y", "action.target_z"]
+    assert "robot_eef_pose.rz" in ep.natives.state_names
 
 
 def test_a_pusht_buffer_still_has_no_hands_and_says_what_it_lacks() -> None:

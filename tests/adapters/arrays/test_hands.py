@@ -102,7 +102,7 @@ def test_robosuite_eef_pose_is_the_right_hand_of_a_panda(tmp_path: Path) -> None
     assert offset.translation == (0.0, 0.0, -0.097)  # robosuite panda_gripper.xml: grip_site 0.097 m along z
     _check_right_hand(ep, pos, rot, 0.097)
     _check_opening_rises(ep)
-    assert "obs.robot0_eef_pos.0" in ep.state_native_names  # the natives stay beside
+    assert "obs.robot0_eef_pos.0" in ep.natives.state_names  # the natives stay beside
 
 
 def test_a_renamed_subset_keeps_its_offset(tmp_path: Path) -> None:

@@ -60,8 +60,8 @@ def test_the_file_is_read_as_isaac_lab_with_its_rate_success_and_deltas(episodes
 def test_accumulated_commands_keep_the_file_sums(episodes) -> None:
     for demo, _, ep, group in episodes:
         raw = group["actions"][()].astype(np.float64)
-        names = ep.action_native_names
-        got = ep.action_native[:, [names.index(f"actions.{i}") for i in range(7)]].astype(np.float64)
+        names = ep.natives.action_names
+        got = ep.natives.action[:, [names.index(f"actions.{i}") for i in range(7)]].astype(np.float64)
         np.testing.assert_allclose(got[:, :6].sum(0), raw[:, :6].sum(0), atol=1e-4, err_msg=demo)
         assert set(np.unique(got[:, 6])) <= {-1.0, 1.0}
         if demo == "demo_0" and group.file.filename.endswith(
@@ -83,8 +83,8 @@ def test_the_wrist_is_the_recorded_pose_and_moves_as_commanded(episodes) -> None
         assert np.all(z[:, 2] < -0.5), demo  # a top-down grasp: the approach axis points down throughout
         wrist = ep.state[:, hand_dims(1, WRIST_POS)].astype(np.float64)
         np.testing.assert_allclose(wrist, pos[rows] - tcp * z, atol=1e-5, err_msg=demo)
-        names = ep.action_native_names
-        command = ep.action_native[:-1, [names.index(f"actions.{i}") for i in range(3)]].astype(np.float64)
+        names = ep.natives.action_names
+        command = ep.natives.action[:-1, [names.index(f"actions.{i}") for i in range(3)]].astype(np.float64)
         moved = ep.action[:-1, hand_dims(1, WRIST_POS)].astype(np.float64)
         for axis in range(3):
             corr = np.corrcoef(command[:, axis], moved[:, axis])[0, 1]

@@ -64,11 +64,11 @@ def test_its_relative_commands_without_a_gripper_column_keep_their_sums(read) ->
         kept += 1
         eps = result.episodes
         assert "no canonical dims" in eps[0].tier_reasons[0]
-        names = eps[0].action_native_names
+        names = eps[0].natives.action_names
         cols = [names.index(f"actions.{i}") for i in range(6)]
-        got = np.concatenate([ep.action_native[:, cols] for ep in eps]).astype(np.float64).sum(0)
+        got = np.concatenate([ep.natives.action[:, cols] for ep in eps]).astype(np.float64).sum(0)
         np.testing.assert_allclose(got, group["actions"][()].astype(np.float64).sum(0), atol=1e-4, err_msg=group.name)
-        assert any(n.startswith("obs.eef_pos") for n in eps[0].state_native_names)
+        assert any(n.startswith("obs.eef_pos") for n in eps[0].natives.state_names)
     assert kept >= 20, kept
 
 

@@ -70,7 +70,7 @@ def test_an_isaac_lab_recording_of_another_robot_keeps_its_natives_and_says_why(
     assert "the job spec's `robots:` section" in reason and "natives only" in reason
     [ep] = prepared(raw)
     assert ep.tier_reasons[0].startswith("no canonical dims") and "robot not shown" in ep.tier_reasons[0]
-    assert any(n.startswith("obs.eef_pos") for n in ep.state_native_names)  # the recorded poses kept as natives
+    assert any(n.startswith("obs.eef_pos") for n in ep.natives.state_names)  # the recorded poses kept as natives
 
 
 def test_a_robosuite_file_is_a_panda_only_where_its_robots_say_so(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_one_umi_gripper_is_the_right_hand(tmp_path: Path) -> None:
         rows = slice(k * N, (k + 1) * N)
         _check_hand(ep, 1, pos[rows], rot[rows], width[rows])
         assert ep.mask[hand_dims(1, GRIPPER)].all() and not ep.mask[hand_dims(0, WRIST_POS)].any()
-        assert "robot0_eef_pos.0" in ep.state_native_names  # the natives stay beside
+        assert "robot0_eef_pos.0" in ep.natives.state_names  # the natives stay beside
 
 
 def test_two_umi_grippers_are_the_right_and_the_left_hand(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from adapters.base import AdapterError
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.egovideo.intrinsics import BadIntrinsics, parse_intrinsics
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
-from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import dataset_features, lineage
+from ingest.steps import prepare
 from schemas.camera_model import KannalaBrandtCamera, PinholeCamera
 from schemas.canonical import CAMERA_MODEL_KEY, INTRINSICS_KEY, image_key
 
@@ -95,7 +95,7 @@ def test_the_worker_with_a_file_carries_it_to_the_camera_and_never_as_a_pinhole(
 def test_the_episode_lineage_and_feature_info_hold_the_model_exactly(ego) -> None:
     _, adapter, refs = ego
     raw = adapter.read(refs["worker_001"])
-    (ep,) = canonicalize_spans(raw).episodes
+    (ep,) = prepare(raw).episodes  # judged: the lineage is of a judged episode
     key = image_key(raw.cameras["video"].canonical)
     models = lineage(ep).camera_models
     assert models is not None and models[key] == parse_intrinsics(CARD).model_dump()
@@ -117,7 +117,7 @@ def test_a_shard_without_the_file_is_a_finding_naming_its_episodes(ego) -> None:
     (found,) = [f for f in adapter.findings() if f.code == "no_intrinsics"]
     assert found.episodes == (refs["worker_002"].raw_id,)
     assert "worker_002" in str(found.path) and "intrinsics.json" in found.message
-    (ep,) = canonicalize_spans(raw).episodes
+    (ep,) = prepare(raw).episodes  # judged: the lineage is of a judged episode
     assert lineage(ep).camera_models is None
     assert any("no_intrinsics" in line for line in ep.source_findings)
 

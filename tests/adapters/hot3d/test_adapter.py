@@ -163,7 +163,7 @@ def physical_violations(raw: RawEpisode, ep: CanonicalEpisode) -> list[str]:
     below its eyes, the left hand not on the left, hands not human-sized, the table's objects not at one height along
     the canonical up or above the hands (heights relative to the first camera, as the canonical frame's origin)."""
     out = []
-    eyes = ep.state_native[:, ep.state_native_names.index("camera.z")]
+    eyes = ep.natives.state[:, ep.natives.state_names.index("camera.z")]
     wrists = {h: ep.state[:, hand_dims(h, WRIST_POS)] for h in (0, 1)}
     for hand, w in wrists.items():
         if not np.median(w[:, 0]) > 0.05:

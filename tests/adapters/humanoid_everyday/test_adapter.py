@@ -110,7 +110,7 @@ def test_g1_wrists_by_fk_within_reach_left_of_right(task_zip: Path) -> None:
         assert np.ptp(wrist, axis=0).max() > 0.02  # it moves with the joints
     assert (left[:, 1] > right[:, 1] + 0.1).all()
     assert ep.qa is not None and ep.qa.left_of_right == 1.0
-    assert action_kind(ep.mask, ep.action_native) is ActionKind.canonical
+    assert action_kind(ep.mask, ep.natives.action) is ActionKind.canonical
 
 
 def test_g1_command_is_the_ik_solution_and_it_moves(task_zip: Path) -> None:
@@ -120,19 +120,19 @@ def test_g1_command_is_the_ik_solution_and_it_moves(task_zip: Path) -> None:
     assert list(raw.actions) == ["actions.sol_q", "actions.left_angles", "actions.right_angles"]
     assert raw.actions["actions.sol_q"].names == raw.states["states.arm_state"].names
     [ep] = prepared(raw)
-    assert ep.action_native is not None and ep.action_native.shape[1] == 28
-    names = ep.action_native_names
+    assert ep.natives.action is not None and ep.natives.action.shape[1] == 28
+    names = ep.natives.action_names
     sol = [i for i, n in enumerate(names) if n.startswith("actions.sol_q.")]
-    assert len(sol) == 14 and np.ptp(ep.action_native[:, sol], axis=0).max() > 0.1
+    assert len(sol) == 14 and np.ptp(ep.natives.action[:, sol], axis=0).max() > 0.1
     assert not any("pose" in n or "head_rmat" in n for n in names)
-    assert any(n.startswith("actions.left_pose") for n in ep.state_native_names)
+    assert any(n.startswith("actions.left_pose") for n in ep.natives.state_names)
     # the recorded command at 10 Hz: each frame holds the file's sol_q of the step at or before its time (the rows sit
     # on a wall clock, so never a blend of two)
     doc = steps_of(SPECS[0])[SPECS[0].leading_null :]
     t = np.array([s["time"] for s in doc]) - doc[0]["time"]
     rows = np.searchsorted(t, ep.timestamps + 1e-9, side="right") - 1
     sol_q = np.array([s["actions"]["sol_q"] for s in doc])
-    assert np.allclose(ep.action_native[:, sol], sol_q[rows], atol=1e-6)
+    assert np.allclose(ep.natives.action[:, sol], sol_q[rows], atol=1e-6)
 
 
 def test_rate_from_the_time_stamps_and_leading_steps_without_actions(task_zip: Path) -> None:
@@ -159,8 +159,8 @@ def test_h1_2_wrists_by_fk_of_the_recorders_own_model(task_zip: Path) -> None:
         assert (to_shoulder < H1_2_REACH).all() and (to_shoulder > 0.1).all() and (wrist[:, 0] > 0.1).all()
     assert (left[:, 1] > right[:, 1] + 0.1).all()
     assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
-    assert ep.action_native is not None and ep.action_native.shape[1] == 14 + 12 + 12
-    assert action_kind(ep.mask, ep.action_native) is ActionKind.canonical
+    assert ep.natives.action is not None and ep.natives.action.shape[1] == 14 + 12 + 12
+    assert action_kind(ep.mask, ep.natives.action) is ActionKind.canonical
 
 
 def test_h1_2_inspire_fingertips_follow_the_recorded_hand_values(task_zip: Path) -> None:

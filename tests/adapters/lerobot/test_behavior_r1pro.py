@@ -52,7 +52,7 @@ def test_r1pro_comes_out_canonical_with_both_wrists_and_grippers(ep: CanonicalEp
     for h in (0, 1):
         for part in (WRIST_POS, WRIST_ROT6D, GRIPPER):
             assert ep.mask[hand_dims(h, part)].all(), (h, part, ep.tier_reasons)
-    assert ep.state_native is not None and ep.state_native.shape[1] >= 256
+    assert ep.natives.state is not None and ep.natives.state.shape[1] >= 256
 
 
 def test_r1pro_wrists_are_where_a_body_puts_them(raw: RawEpisode, ep: CanonicalEpisode) -> None:

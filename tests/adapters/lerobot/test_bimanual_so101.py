@@ -130,7 +130,7 @@ def test_so101_bimanual_in_raw_ticks_gives_two_wrists_the_left_one_on_the_left(b
 
 def test_raw_ticks_without_the_calibration_stay_native_with_the_reason(bimanual: Path) -> None:
     _, _, ep = _ingest(bimanual, {"joint_space": {"joint_map": JOINT_MAP}})
-    assert not ep.mask.any() and ep.state_native is not None and ep.state_native.shape[1] == 12
+    assert not ep.mask.any() and ep.natives.state is not None and ep.natives.state.shape[1] == 12
     [reason] = [r for r in ep.tier_reasons if "joint space (so101_bimanual)" in r]  # said once (issue 68)
     assert "joint units: ticks (evidence)" in reason and "raw encoder ticks" in reason and "calibration" in reason
     assert ep.joint_units is not None and ep.joint_units.unit == "ticks" and not ep.joint_units.fk

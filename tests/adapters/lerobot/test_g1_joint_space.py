@@ -109,7 +109,7 @@ def test_g1_gets_both_wrists_and_the_fingers_it_has(case: tuple[str, CanonicalEp
         assert ep.mask[hand_dims(h, WRIST_POS)].all() and ep.mask[hand_dims(h, WRIST_ROT6D)].all()
         tips = ep.mask[hand_dims(h, FINGERTIPS_XYZ)]
         assert tips[: 3 * fingers].all() and not tips[3 * fingers :].any()
-    assert ep.state_native is not None and ep.state_native.shape[1] == len(ARMS) + len(HANDS[robot_type])
+    assert ep.natives.state is not None and ep.natives.state.shape[1] == len(ARMS) + len(HANDS[robot_type])
 
 
 def test_g1_geometry_and_every_invariant(case: tuple[str, CanonicalEpisode]) -> None:

@@ -80,7 +80,7 @@ def test_r1lite_comes_out_canonical_with_both_wrists_and_grippers(case: tuple[Ca
         for part in (WRIST_POS, WRIST_ROT6D):
             assert ep.mask[hand_dims(h, part)].all(), (h, part, ep.tier_reasons)
         assert ep.mask[hand_dims(h, GRIPPER)].all(), (h, ep.tier_reasons)
-    natives = " ".join(ep.state_native_names)
+    natives = " ".join(ep.natives.state_names)
     assert "torso" in natives and "left_gripper" in natives and "right_gripper" in natives
 
 
@@ -88,10 +88,10 @@ def test_r1lite_gripper_is_the_recorded_travel_over_100(case: tuple[CanonicalEpi
     # the recorded `observation.state.<side>_gripper` (10 nearly closed .. 90 nearly open): on a recorded frame the
     # native column the episode carries there, on a resampled one a recorded value (a gripper is held, not blended)
     ep, grip = case
-    assert ep.state_native is not None
+    assert ep.natives.state is not None
     for h, side in ((0, "left"), (1, "right")):
         g = hand_dims(h, GRIPPER).start
-        raw = ep.state_native[:, ep.state_native_names.index(f"observation.state.{side}_gripper.0")]
+        raw = ep.natives.state[:, ep.natives.state_names.index(f"observation.state.{side}_gripper.0")]
         kept = ~ep.interpolated
         assert kept.sum() >= len(kept) // 2
         np.testing.assert_allclose(ep.state[kept, g], raw[kept] / 100.0, atol=1e-6)

@@ -37,9 +37,9 @@ def test_every_episode_is_gr1_with_wrists_and_fingertips_and_keeps_its_tier(epis
             assert not ep.mask[hand_dims(hand, GRIPPER)].any()  # a dexterous hand has no gripper opening
         # the 44 joints stay beside, and so do the sample's other numeric columns (nothing lost: issue 23)
         signals = ("annotation.human.action.task_description", "annotation.human.validity")
-        assert ep.state_native is not None and ep.state_native.shape[1] == 44 + len(signals)
-        assert set(signals) <= {n.rsplit(".", 1)[0] for n in ep.state_native_names}
-        assert ep.outcome_native_names == ["next.done.0", "next.reward.0"]  # beside the state
+        assert ep.natives.state is not None and ep.natives.state.shape[1] == 44 + len(signals)
+        assert set(signals) <= {n.rsplit(".", 1)[0] for n in ep.natives.state_names}
+        assert ep.natives.outcome_names == ["next.done.0", "next.reward.0"]  # beside the state
         assert any("forward kinematics of gr1_arms" in n for n in ep.notes)
 
 

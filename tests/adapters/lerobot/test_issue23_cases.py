@@ -87,7 +87,7 @@ def test_every_source_column_survives_as_a_native_at_the_10hz_grid(cases: dict[s
             STATE_NATIVE: np.stack(table[STATE_NATIVE].to_numpy(zero_copy_only=False)),
             ACTION_NATIVE: np.stack(table[ACTION_NATIVE].to_numpy(zero_copy_only=False)),
         }
-        info_names = {STATE_NATIVE: ep.state_native_names, ACTION_NATIVE: ep.action_native_names}
+        info_names = {STATE_NATIVE: ep.natives.state_names, ACTION_NATIVE: ep.natives.action_names}
         grid = ep.span_s[0] + ep.timestamps
         # the source's own timestamps, as the adapter shifted them (first row or first video frame at 0 s)
         ts = case.written.timestamps[ep_i].astype(np.float64) - raw.metadata["timestamp_offset_s"]
@@ -97,7 +97,7 @@ def test_every_source_column_survives_as_a_native_at_the_10hz_grid(cases: dict[s
             group = ACTION_NATIVE if col.split(".")[0] in ("action", "actions") else STATE_NATIVE
             idx = [i for i, n in enumerate(info_names[group]) if n.startswith(f"{col}.")]
             assert len(idx) == width, f"{name}: column {col} kept {len(idx)} of {width} dims as natives"
-            held = [info_names[group][i] in ep.native_discrete for i in idx]
+            held = [info_names[group][i] in ep.natives.discrete for i in idx]
             expected = _expected(ts, values, grid, held, ep.row_clock is not None)
             np.testing.assert_allclose(
                 stored[group][:, idx], expected, rtol=1e-5, atol=1e-4 * max(1, np.abs(values).max())
@@ -131,7 +131,7 @@ def test_piper_without_videos_is_written_with_its_natives_and_the_first_cause(ca
     for eps in case.episodes:
         ep = eps[0]
         assert ep.cameras == {}
-        assert ep.state_native_names[:7] == [
+        assert ep.natives.state_names[:7] == [
             *(f"observation.state.joint_{i}.pos" for i in range(1, 7)),
             "observation.state.gripper.pos",
         ]

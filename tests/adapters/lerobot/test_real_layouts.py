@@ -215,9 +215,9 @@ def _natives(ep: CanonicalEpisode) -> tuple[np.ndarray, list[str]]:
     parts = [
         (a, n)
         for a, n in (
-            (ep.state_native, ep.state_native_names),
-            (ep.action_native, ep.action_native_names),
-            (ep.outcome_native, ep.outcome_native_names),  # a step's `next.*` outcomes, beside the state
+            (ep.natives.state, ep.natives.state_names),
+            (ep.natives.action, ep.natives.action_names),
+            (ep.natives.outcome, ep.natives.outcome_names),  # a step's `next.*` outcomes, beside the state
         )
         if a is not None
     ]
@@ -244,7 +244,7 @@ def test_ingest_keeps_every_column_as_a_native_and_every_camera(name: str, layou
                 for part, dims in _parts(raw, key, width):
                     cols = [i for i, n in enumerate(names) if n.startswith(f"{part}.")]
                     assert len(cols) == len(dims), f"{part}: {len(cols)} of {len(dims)} dims as natives"
-                    held = [names[i] in ep.native_discrete for i in cols]
+                    held = [names[i] in ep.natives.discrete for i in cols]
                     at = grid
                     if ep.row_clock is not None:  # a wall-clock recorder: every frame at the row at or before it
                         rows = streams[part].timestamps

@@ -145,8 +145,8 @@ def test_real_g1edu_u3_hands() -> None:
             tips = ep.state[:, hand_dims(h, FINGERTIPS_XYZ)].reshape(len(ep.state), 5, 3)[:, :3]
             assert (np.linalg.norm(tips, axis=2) < 0.25).all()
             side = ("left", "right")[h]
-            cols = [ep.state_native_names.index(f"eef_sim_pose_state.{side}_eef_pos_{a}") for a in "xyz"]
-            gap = ep.state_native[:, cols] - ep.state[:, hand_dims(h, WRIST_POS)]
+            cols = [ep.natives.state_names.index(f"eef_sim_pose_state.{side}_eef_pos_{a}") for a in "xyz"]
+            gap = ep.natives.state[:, cols] - ep.state[:, hand_dims(h, WRIST_POS)]
             spread = np.percentile(np.linalg.norm(gap - np.median(gap, axis=0), axis=1), 95)
             assert spread < 0.005, (side, spread)
 

@@ -97,7 +97,7 @@ def test_so101_gets_a_right_wrist_and_gripper_and_keeps_its_tier(episodes: list[
         for part in (WRIST_POS, WRIST_ROT6D, GRIPPER):
             expected[hand_dims(1, part)] = True
         assert np.array_equal(ep.mask, expected)
-        assert ep.state_native_names[:6] == [f"observation.state.{n}" for n in NAMES]
+        assert ep.natives.state_names[:6] == [f"observation.state.{n}" for n in NAMES]
 
 
 def test_the_wrist_is_the_fk_of_the_recorded_angles(root: Path, episodes: list[CanonicalEpisode]) -> None:
@@ -126,7 +126,7 @@ def test_geometry_and_every_invariant(episodes: list[CanonicalEpisode]) -> None:
 
 def test_without_the_calibration_the_joints_stay_native_with_the_reason(root: Path) -> None:
     [ep, _] = _episodes(root, {})
-    assert not ep.mask.any() and ep.state_native is not None
+    assert not ep.mask.any() and ep.natives.state is not None
     [reason] = [r for r in ep.tier_reasons if "joint space (so101)" in r]  # said once (issue 68)
     assert "RANGE_M100_100" in reason and "calibration" in reason and "shoulder_pan.pos" in reason
 

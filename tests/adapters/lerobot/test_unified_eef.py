@@ -155,7 +155,7 @@ def test_a_known_robot_keeps_its_embodiment(tmp_path: Path) -> None:
 def test_the_commanded_pose_stays_a_native(tmp_path: Path, column: str) -> None:
     raw = _raw(tmp_path)
     [ep] = prepare(raw, CanonicalizeSpec()).episodes
-    assert any(n.startswith(column) for n in ep.state_native_names)
+    assert any(n.startswith(column) for n in ep.natives.state_names)
 
 
 def test_real_robocoin_unified_eef() -> None:

@@ -92,7 +92,7 @@ def piper(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_piper_in_range_m100_100_is_read_as_such_and_kept_native_without_a_calibration(piper: Path) -> None:
     record, ep = _ingest(piper)
     assert ep.embodiment == "piper" and not ep.mask.any()
-    assert ep.state_native is not None and ep.state_native.shape[1] == 7  # every state column kept
+    assert ep.natives.state is not None and ep.natives.state.shape[1] == 7  # every state column kept
     [reason] = [r for r in ep.tier_reasons if "joint space (piper)" in r]  # said once (issue 68)
     assert "not found" not in reason  # joint_1.pos resolved to joint1: the cause is the unit, not the names
     assert "joint units: range_m100_100 (evidence)" in reason and "calibration" in reason, reason
@@ -151,7 +151,7 @@ def test_values_of_no_unit_stay_native_with_every_readings_fit_in_the_reason(tmp
     v = np.random.default_rng(7).normal(0.0, 400.0, size=(61, 6))
     root = _write(tmp_path / "so101_noise", 30, "so101_follower", (names, v[:-1]), (names, v[1:]), ("front",))
     record, ep = _ingest(root, {"joint_space": {"calibration": FOLLOWER}})
-    assert ep.embodiment == "so101" and not ep.mask.any() and ep.state_native is not None
+    assert ep.embodiment == "so101" and not ep.mask.any() and ep.natives.state is not None
     [reason] = [r for r in ep.tier_reasons if "joint space (so101)" in r]  # said once (issue 68)
     assert "joint units: not settled" in reason and "natives only" in reason
     for unit, fit in record.fit.items():

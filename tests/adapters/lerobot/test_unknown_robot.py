@@ -53,7 +53,7 @@ def test_an_unknown_robot_is_named_unknown_not_guessed(tmp_path: Path, robot_typ
     )
     [ep] = prepared(raw)
     assert not ep.mask.any()  # nothing canonical is made up ...
-    assert ep.state_native is not None and ep.state_native.shape[1] == len(NAMES)  # ... and the joints are kept
+    assert ep.natives.state is not None and ep.natives.state.shape[1] == len(NAMES)  # ... and the joints are kept
     assert any("no kinematic description" in r for r in ep.tier_reasons)
     # no canonical action, but the file holds a command that moves: it is the episode's action (issue 55)
     assert ep.action_kind is ActionKind.native and ep.has_action and ep.tier is not QualityTier.actionless

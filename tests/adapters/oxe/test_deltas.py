@@ -28,9 +28,9 @@ GRIPPER = "action:gripper.gripper_open"
 def _columns(raw: RawEpisode, streams: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(the written episode's native columns of `streams`, the file's rows of them), in the same column order."""
     (ep,) = prepared(raw)
-    names = ep.action_native_names
+    names = ep.natives.action_names
     cols = [i for s in streams for i, n in enumerate(names) if n.startswith(f"{s}.")]
-    return ep.action_native[:, cols], np.concatenate([raw.actions[s].values for s in streams], axis=1)
+    return ep.natives.action[:, cols], np.concatenate([raw.actions[s].values for s in streams], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_real_bridge_gripper_is_sampled_unchanged_and_the_lineage_names_the_accu
     for raw in bridge:
         assert raw.actions["action:gripper"].relative is None
         (ep,) = prepared(raw)
-        gripper = ep.action_native[:, ep.action_native_names.index(GRIPPER)]
+        gripper = ep.natives.action[:, ep.natives.action_names.index(GRIPPER)]
         file = raw.actions["action:gripper"].values[:, 0]
         np.testing.assert_array_equal(gripper[::2], file)  # every 5 Hz row at its own time, never summed
         assert set(gripper) <= set(file)

@@ -148,8 +148,9 @@ def test_joint_space_robots_reach_the_canonical_hands(
     assert ep.qa.left_of_right == (1.0 if len(hands) == 2 else None)
     summary = geometry_summary(robot, [ep.qa])
     assert summary is not None and geometry_findings(summary, QAConfig()) == []
-    natives = RoboMINDAdapter().read(robot_ref(release[0], robot)).states
-    assert ep.state_native is not None and ep.state_native.shape[1] == sum(s.values.shape[1] for s in natives.values())
+    streams = RoboMINDAdapter().read(robot_ref(release[0], robot)).states
+    state = ep.natives.state
+    assert state is not None and state.shape[1] == sum(s.values.shape[1] for s in streams.values())
 
 
 def test_dual_arm_grippers_follow_each_finger_joint(release: tuple[Path, dict[str, WrittenEpisode]]) -> None:
@@ -200,7 +201,7 @@ def test_tien_kung_hands_by_fk_and_the_hand_values_stay_native(
     assert (rot[0][:, 0, 2] > 0.5).all() and (rot[1][:, 0, 2] > 0.5).all()  # fingers (wrist z) point forward
     assert not ep.mask[hand_dims(0, GRIPPER)].any() and not ep.mask[hand_dims(1, GRIPPER)].any()
     hands = raw.states["puppet.end_effector" if "xsens" in robot else "puppet.joint_position"]
-    assert ep.state_native is not None and ep.state_native.shape[1] == sum(
+    assert ep.natives.state is not None and ep.natives.state.shape[1] == sum(
         s.values.shape[1] for s in raw.states.values()
     )
     assert (hands.names or ())[-1] == ("right_thumb_rotation" if "xsens" in robot else "right_hand_closure")

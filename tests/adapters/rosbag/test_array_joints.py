@@ -129,7 +129,7 @@ def test_the_array_read_as_the_robots_joints_makes_the_episode_canonical(kuavo) 
     (ep,) = canonicalize_spans(raw, CanonicalizeSpec()).episodes
     left, right = hand_dims(0, WRIST_POS), hand_dims(1, WRIST_POS)
     assert ep.mask[left].all() and ep.mask[right].all()
-    assert action_kind(ep.mask[: ep.action.shape[1]], ep.action_native) is ActionKind.canonical
+    assert action_kind(ep.mask[: ep.action.shape[1]], ep.natives.action) is ActionKind.canonical
     assert ep.num_frames >= 29
     wl, wr = ep.state[:, left].astype(np.float64), ep.state[:, right].astype(np.float64)
     assert (wl[:, 1] > wr[:, 1] + 0.2).all()  # the left hand on the left (base_link: y left)

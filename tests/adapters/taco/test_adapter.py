@@ -94,7 +94,7 @@ def test_the_egocentric_video_is_the_head_camera_and_the_triplet_the_task(episod
     assert head.source.name == "egocentric" and list(head.indices) == list(range(0, 45, 3))
     np.testing.assert_allclose(head.source.intrinsics, [[250, 0, 160], [0, 250, 120], [0, 0, 1]])
     assert episode.task == "stir the bowl with the spoon"
-    assert {n.split(".")[0] for n in episode.state_native_names} >= {"object/tool_042", "object/target_117"}
+    assert {n.split(".")[0] for n in episode.natives.state_names} >= {"object/tool_042", "object/target_117"}
 
 
 def test_a_sequence_without_its_egocentric_video_keeps_its_hands(tmp_path: Path, model: Path) -> None:

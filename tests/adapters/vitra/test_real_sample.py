@@ -69,9 +69,9 @@ def test_the_left_hand_is_masked_in_every_frame(episode: CanonicalEpisode, truth
     assert not truth["left"]["kept_frames"].any()
     assert not episode.mask[hand_dims(LEFT, slice(0, 25))].any() and episode.mask[hand_dims(RIGHT, WRIST_POS)].all()
     assert not episode.keypoints[:, LEFT].any()
-    names = episode.state_native_names  # its placeholder arrays are no native; its validity is
+    names = episode.natives.state_names  # its placeholder arrays are no native; its validity is
     assert not any(n.startswith("wrist/left") for n in names) and any(n.startswith("wrist/right") for n in names)
-    assert episode.state_native is not None and not episode.state_native[:, names.index("kept/left.0")].any()
+    assert episode.natives.state is not None and not episode.natives.state[:, names.index("kept/left.0")].any()
 
 
 def test_bone_lengths_and_wrist_path_are_vitras(episode: CanonicalEpisode, truth: dict) -> None:

@@ -198,8 +198,8 @@ def test_camera_motion_does_not_appear_as_hand_motion() -> None:
     assert moving.mask[hand_dims(R, FINGERTIPS_XYZ)].all()
     np.testing.assert_allclose(moving.action[:-1, hand_dims(R, WRIST_POS)], 0.0, atol=1e-6)
     np.testing.assert_allclose(moving.action[:, hand_dims(R, WRIST_ROT6D)], [[1, 0, 0, 0, 1, 0]] * 20, atol=1e-6)
-    cols = [moving.state_native_names.index(f"camera.{a}") for a in "xyz"]
-    cam = moving.state_native[:, cols]  # the camera trajectory itself is kept, in the decoupled frame
+    cols = [moving.natives.state_names.index(f"camera.{a}") for a in "xyz"]
+    cam = moving.natives.state[:, cols]  # the camera trajectory itself is kept, in the decoupled frame
     np.testing.assert_allclose(cam[0], 0.0, atol=1e-6)  # the reference sits at the first camera position
     assert np.linalg.norm(cam[-1] - cam[0]) > 0.3
 

@@ -108,7 +108,7 @@ def test_masks_and_tiers_per_source(corpus: dict[str, list[CanonicalEpisode]]) -
     gr00t = corpus["gr00t"][0]  # joint-space humanoid: wrists and fingertips by forward kinematics, natives kept
     assert gr00t.embodiment == "gr1" and gr00t.tier is QualityTier.high
     assert gr00t.mask[hand_dims(0, WRIST_POS)].all() and gr00t.mask[hand_dims(1, FINGERTIPS_XYZ)].all()
-    assert gr00t.state_native is not None and gr00t.state_native.shape[1] >= 44
+    assert gr00t.natives.state is not None and gr00t.natives.state.shape[1] >= 44
 
 
 def test_canonical_lerobot_passes_through(corpus: dict[str, list[CanonicalEpisode]]) -> None:

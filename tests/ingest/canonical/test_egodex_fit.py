@@ -62,8 +62,8 @@ def _episodes(raw: EgoDexFixture, image: dict) -> list[CanonicalEpisode]:
 def _wrist_pixels(ep: CanonicalEpisode) -> tuple[np.ndarray, CameraView]:
     """(N, 2, 2) pixel (u, v) of each wrist in the stored frames, from canonical arrays and the stored camera."""
     cam = ep.cameras["head"]
-    cols = [ep.state_native_names.index(c) for c in TRAJ]
-    view = CameraView.from_trajectory(PinholeCamera.from_matrix(cam.intrinsics, cam.shape), ep.state_native[:, cols])
+    cols = [ep.natives.state_names.index(c) for c in TRAJ]
+    view = CameraView.from_trajectory(PinholeCamera.from_matrix(cam.intrinsics, cam.shape), ep.natives.state[:, cols])
     p = view.points_in_camera(ep.keypoints[:, :, 0].astype(np.float64))  # (N, 2, 3) wrists in the camera frame
     return view.lens.project(p), view
 

@@ -38,7 +38,7 @@ def _wrist(ep: CanonicalEpisode, hand: int) -> np.ndarray:
 
 
 def _camera_height(ep: CanonicalEpisode) -> np.ndarray:
-    return ep.state_native[:, ep.state_native_names.index("camera.z")]
+    return ep.natives.state[:, ep.natives.state_names.index("camera.z")]
 
 
 def test_hands_are_in_front_of_the_wearer_and_below_the_eyes(episodes: list[CanonicalEpisode]) -> None:
@@ -65,8 +65,8 @@ def test_the_camera_trajectory_looks_ahead_and_down(episodes: list[CanonicalEpis
     """The stored camera trajectory is in OpenCV axes: its +z (viewing direction) points along the heading and
     down, its +y (image down) has a downward component, at the first frame and after."""
     for ep in episodes:
-        cols = [ep.state_native_names.index(f"camera.{c}") for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
-        cams = pos_rot6d_to_pose(ep.state_native[:, cols].astype(np.float64))
+        cols = [ep.natives.state_names.index(f"camera.{c}") for c in ("x", "y", "z", *(f"rot6d_{i}" for i in range(6)))]
+        cams = pos_rot6d_to_pose(ep.natives.state[:, cols].astype(np.float64))
         np.testing.assert_allclose(cams[0, :3, 3], 0, atol=1e-5)  # the reference frame starts at the eyes
         view, image_down = cams[:, :3, 2], cams[:, :3, 1]
         assert (view[:, 0] > 0.5).all() and (view[:, 2] < 0).all() and (image_down[:, 2] < 0).all()

@@ -70,7 +70,7 @@ def test_a_known_robot_without_a_description_keeps_its_natives_with_the_reason(t
     [ref] = source.discover(root)
     [ep] = prepared(source.read(ref))
     assert ep.embodiment == "kuka_iiwa" and not ep.mask.any()
-    assert ep.state_native is not None and ep.state_native.shape[1] == 7
+    assert ep.natives.state is not None and ep.natives.state.shape[1] == 7
     assert "no kinematic description for robot_type 'kuka_iiwa' (embodiment 'kuka_iiwa' has none)" in " ".join(
         ep.tier_reasons
     )

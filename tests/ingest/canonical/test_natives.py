@@ -115,10 +115,10 @@ def test_the_real_bridge_gripper_command_is_not_blended() -> None:
         raw = adapter.read(ref)
         [ep] = prepared(raw)
         name = "action:gripper.gripper_open"
-        got = ep.action_native[:, ep.action_native_names.index(name)]
+        got = ep.natives.action[:, ep.natives.action_names.index(name)]
         recorded = raw.actions["action:gripper"].values[:, 0]
         invented += sum(not np.isclose(recorded, g).any() for g in got)
-        discrete += name in ep.native_discrete
+        discrete += name in ep.natives.discrete
     assert (len(refs), invented, discrete) == (25, 0, 20)  # 5 episodes ramp the command: continuous there
 
 
@@ -131,7 +131,7 @@ def test_each_column_carries_its_streams_unit_to_the_episode() -> None:
     a = get_adapter("oxe")
     ref = next(iter(a.discover(realdata("octo_bridge_debug_rlds"))))
     ep = prepared(a.read(ref))[0]
-    units = dict(zip(ep.state_native_names, ep.state_native_units, strict=True))
+    units = dict(zip(ep.natives.state_names, ep.natives.state_units, strict=True))
     assert units["observation/state:eef_xyz.x"] == "m" and units["observation/state:eef_rpy.roll"] == "rad"
     assert "reward.0" not in units  # a signal, beside the state (test below)
 
@@ -143,10 +143,10 @@ def test_a_sources_signals_sit_beside_its_state() -> None:
     a = get_adapter("oxe")
     ref = next(iter(a.discover(realdata("octo_bridge_debug_rlds"))))
     ep = prepared(a.read(ref))[0]
-    assert ep.outcome_native_names == ["discount.0", "reward.0"]
-    assert not any(n.startswith(("reward", "discount")) for n in ep.state_native_names)
-    assert ep.outcome_native is not None and ep.outcome_native.shape == (ep.num_frames, 2)
-    assert ep.outcome_native_valid is not None and ep.outcome_native_valid.min() == 1.0
+    assert ep.natives.outcome_names == ["discount.0", "reward.0"]
+    assert not any(n.startswith(("reward", "discount")) for n in ep.natives.state_names)
+    assert ep.natives.outcome is not None and ep.natives.outcome.shape == (ep.num_frames, 2)
+    assert ep.natives.outcome_valid is not None and ep.natives.outcome_valid.min() == 1.0
     features = dataset_features(ep)
     assert features[OUTCOME_NATIVE].names == ["discount.0", "reward.0"]
     assert features[NATIVE_VALID[OUTCOME_NATIVE]].shape == (2,)

@@ -53,15 +53,15 @@ def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
     assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
     assert CAUSE not in ep.tier_reasons[1:]  # issue 68: the recorder's own reason is said once, in the first
     assert ep.num_frames == 14  # 0 .. 1.3 s (39 / 30) at 10 Hz: the natives' own time base
-    assert ep.state_native_names == [f"observation.state.{c}" for c in "abcdefg"]
-    assert ep.outcome_native_names == ["next.done.0", "next.reward.0"]  # beside the state, not in it
+    assert ep.natives.state_names == [f"observation.state.{c}" for c in "abcdefg"]
+    assert ep.natives.outcome_names == ["next.done.0", "next.reward.0"]  # beside the state, not in it
     grid = ep.span_s[0] + ep.timestamps
     t = np.arange(40) / 30.0
-    np.testing.assert_allclose(ep.outcome_native[:, 1], np.interp(grid, t, np.linspace(0, 1, 40)), atol=1e-6)
-    np.testing.assert_allclose(ep.state_native, np.sin(grid)[:, None] * np.arange(1, 8), atol=1e-5)
+    np.testing.assert_allclose(ep.natives.outcome[:, 1], np.interp(grid, t, np.linspace(0, 1, 40)), atol=1e-6)
+    np.testing.assert_allclose(ep.natives.state, np.sin(grid)[:, None] * np.arange(1, 8), atol=1e-5)
     held = (np.arange(40) == 39)[np.searchsorted(t, grid + 1e-6, side="right") - 1]
-    np.testing.assert_array_equal(ep.outcome_native[:, 0], held.astype(np.float32))
-    np.testing.assert_allclose(ep.action_native, np.cos(grid)[:, None] * np.arange(1, 7), atol=1e-5)
+    np.testing.assert_array_equal(ep.natives.outcome[:, 0], held.astype(np.float32))
+    np.testing.assert_allclose(ep.natives.action, np.cos(grid)[:, None] * np.arange(1, 7), atol=1e-5)
 
 
 def test_an_unplaced_camera_is_written_under_its_own_name() -> None:
@@ -86,8 +86,8 @@ def test_a_vector_wider_than_the_native_limit_is_named_not_dropped_silently() ->
     raw.signals["language_embedding"] = Stream(t, np.zeros((len(t), MAX_NATIVE_VECTOR_DIMS + 1)))
     raw.states["observation.effort"] = Stream(t, np.ones((len(t), 96)))  # a wide proprio vector is kept
     [ep] = prepared(raw)
-    assert sum(n.startswith("observation.effort.") for n in ep.state_native_names) == 96
-    assert not any(n.startswith("language_embedding") for n in ep.state_native_names)
+    assert sum(n.startswith("observation.effort.") for n in ep.natives.state_names) == 96
+    assert not any(n.startswith("language_embedding") for n in ep.natives.state_names)
     [left_out] = [r for r in ep.tier_reasons if r.startswith("not kept as natives")]
     assert f"language_embedding ({MAX_NATIVE_VECTOR_DIMS + 1} dims)" in left_out
 
@@ -105,7 +105,7 @@ def test_natives_wider_than_a_schema_may_be_refuse_the_episode() -> None:
     ):
         prepared(raw)
     [ep] = prepared(_raw())
-    assert len(ep.state_native_names) == 7 and len(ep.outcome_native_names) == 2
+    assert len(ep.natives.state_names) == 7 and len(ep.natives.outcome_names) == 2
 
 
 def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
@@ -117,10 +117,10 @@ def test_a_multi_rate_recording_takes_its_span_from_its_states() -> None:
     raw.signals["rosout"] = Stream(np.array([1.0, 1.2]), np.array([3.0, 4.0]))
     [ep] = prepared(raw)
     assert ep.num_frames == 14 and ep.span_s[0] == 0.0  # the states' own 0 .. 1.3 s
-    names = ep.state_native_names
-    np.testing.assert_array_equal(ep.state_native[:, names.index("parameter_events.0")], [1.0] + [2.0] * 13)
+    names = ep.natives.state_names
+    np.testing.assert_array_equal(ep.natives.state[:, names.index("parameter_events.0")], [1.0] + [2.0] * 13)
     np.testing.assert_array_equal(
-        ep.state_native[:, names.index("rosout.0")][[0, 9, 10, 11, 12, 13]], [3, 3, 3, 3.5, 4, 4]
+        ep.natives.state[:, names.index("rosout.0")][[0, 9, 10, 11, 12, 13]], [3, 3, 3, 3.5, 4, 4]
     )
 
 

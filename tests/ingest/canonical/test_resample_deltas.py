@@ -94,14 +94,14 @@ def test_through_canonicalization_deltas_are_summed_and_the_gripper_sampled(hz: 
     raw = _raw(hz)
     [ep] = prepared(raw)
     a = raw.actions["actions"].values
-    names = ep.action_native_names
+    names = ep.natives.action_names
     cols = [names.index(f"actions.{i}") for i in range(4)]
-    np.testing.assert_allclose(ep.action_native[:, cols[:3]].sum(0), a[:, :3].sum(0), rtol=1e-5)
-    grip = ep.action_native[:, cols[3]]
+    np.testing.assert_allclose(ep.natives.action[:, cols[:3]].sum(0), a[:, :3].sum(0), rtol=1e-5)
+    grip = ep.natives.action[:, cols[3]]
     assert set(np.unique(grip)) == {-1.0, 1.0}  # held, never summed nor blended
     kept = lineage(ep).native_accumulated
     assert kept == {f"actions.{i}": "planted: components 0-2 are end-effector deltas" for i in range(3)}
-    assert "actions.3" in ep.native_discrete and not set(kept) & set(ep.native_discrete)
+    assert "actions.3" in ep.natives.discrete and not set(kept) & set(ep.natives.discrete)
 
 
 def test_relative_components_must_lie_in_the_stream() -> None:

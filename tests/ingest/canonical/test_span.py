@@ -15,11 +15,11 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.oxe.hands import hand_signals
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.span import EpisodeContext, canonicalize_span
-from ingest.canonical.store import lineage
-from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, SpanRejection
+from ingest.episode import CanonicalEpisode, JudgedEpisode, SpanRejection
 from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.corpus import EpisodeLineage, tier_fields
 from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier, TierVerdict
@@ -63,12 +63,13 @@ def test_a_span_becomes_an_episode_with_the_context_reasons_first() -> None:
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
     assert ep.num_frames == 30 and ep.uid.endswith("/ep0") and ep.task == "pick the block"
     assert ep.tier_reasons[:2] == ["the adapter's note", "a context reason"]
-    assert lineage(ep).pipeline_version == PIPELINE_VERSION and ep.validity["speed"] == 0 and ep.eef_offset
+    assert ep.validity["speed"] == 0 and ep.eef_offset
     # canonicalization measures, never judges: no QA record, no verdict but notes, the evidence for the judging step
-    assert ep.qa is None and ep.behaviour is None and ep.evidence is not None and ep.mask.any()
+    assert not isinstance(ep, JudgedEpisode) and ep.mask.any()
     assert ep.tier == QualityTier.high and all(v.tier == QualityTier.high for v in ep.verdicts)
     assert ctx.raw.verdicts == (TierVerdict.note("the adapter's note"),)
-    assert lineage(ep).tier_notes == ["the adapter's note", "a context reason"]  # both lower nothing here
+    notes = tier_fields(QualityTier.high, ep.verdicts)["tier_notes"]  # the lineage's
+    assert notes == ["the adapter's note", "a context reason"]  # both lower nothing here
 
 
 def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given() -> None:
@@ -79,8 +80,8 @@ def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given
     ctx = _context(30, CanonicalizeSpec())
     ctx = replace(ctx, raw=replace(ctx.raw, tier=QualityTier.high), reasons=(sim, TierVerdict.note(CONTEXT)))
     [ep] = canonicalize_span(ctx, 0.0, 2.9, "")
-    assert ep.default_tier == QualityTier.high and ep.tier == QualityTier.low and ep.verdicts[0] is sim
-    kept = lineage(ep)
+    assert ep.tier == QualityTier.low and ep.verdicts[0] is sim
+    kept = EpisodeLineage(**tier_fields(QualityTier.high, ep.verdicts))  # the lineage's tier keys
     assert kept.tier == QualityTier.low and kept.tier_verdicts is not None and kept.tier_verdicts[0] == sim
     assert kept.tier_now() == QualityTier.low and kept.tier_now(overrule=["source_simulation"]) == QualityTier.high
     assert kept.tier_reasons == ["a simulation", CONTEXT] and kept.tier_notes == [CONTEXT]
@@ -136,13 +137,13 @@ def test_a_wall_clock_recorder_pairs_each_image_with_its_own_row() -> None:
     t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.05, 0.35, 60))])
     ep = _paired(t)
     rows = ep.cameras["head"].indices
-    assert ep.state_native is not None
-    np.testing.assert_array_equal(ep.state_native[:, 0], rows)  # state i is row i
-    np.testing.assert_array_equal(ep.state_native[:, 1], 10 * rows)
+    assert ep.natives.state is not None
+    np.testing.assert_array_equal(ep.natives.state[:, 0], rows)  # state i is row i
+    np.testing.assert_array_equal(ep.natives.state[:, 1], 10 * rows)
     assert ep.row_clock is not None and "0.051..0.349 s steps" in ep.row_clock
     regular = _paired(np.arange(40) / 15.0)  # frame_index / fps: grid times between rows stay interpolated
-    assert regular.state_native is not None and regular.row_clock is None
-    assert not np.array_equal(regular.state_native[:, 0], regular.cameras["head"].indices)
+    assert regular.natives.state is not None and regular.row_clock is None
+    assert not np.array_equal(regular.natives.state[:, 0], regular.cameras["head"].indices)
 
 
 def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Path) -> None:
@@ -156,10 +157,10 @@ def test_the_real_bimanual_recorder_pairs_images_and_states_by_row(tmp_path: Pat
     raw = source.read(ref)
     [ep] = prepared(raw)
     recorded = raw.states["observation.state"].values
-    cols = [i for i, n in enumerate(ep.state_native_names) if n.startswith("observation.state.")]
-    assert len(cols) == 12 and ep.state_native is not None and ep.row_clock is not None
+    cols = [i for i, n in enumerate(ep.natives.state_names) if n.startswith("observation.state.")]
+    assert len(cols) == 12 and ep.natives.state is not None and ep.row_clock is not None
     for cam in ep.cameras.values():  # cam0 and cam1, both one frame per row
-        np.testing.assert_array_equal(ep.state_native[:, cols], recorded[cam.indices])
+        np.testing.assert_array_equal(ep.natives.state[:, cols], recorded[cam.indices])
     clock = ep.span_s[0] + ep.timestamps
     t = raw.states["observation.state"].timestamps
     blended = np.stack([np.interp(clock, t, recorded[:, d]) for d in range(12)], axis=1)

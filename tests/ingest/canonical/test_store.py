@@ -128,5 +128,5 @@ def test_each_native_is_written_with_its_validity_mask(dataset: Path, episodes: 
         assert info[mask]["names"] == info[native]["names"] and info[mask]["info"]["mask_of"] == native
         assert mask in stats and stats[mask]["min"] == [1.0] * info[native]["shape"][0]  # present throughout
     assert all(
-        ep.state_native_valid is not None and ep.state_native_valid.shape == ep.state_native.shape for ep in episodes
+        ep.natives.state_valid is not None and ep.natives.state_valid.shape == ep.natives.state.shape for ep in episodes
     )

@@ -12,6 +12,7 @@ import numpy as np
 import tests.fixtures.behaviour_defects as plant
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage
+from ingest.episode import JudgedEpisode
 from ingest.qa.judge import judge, judge_cameras
 from ingest.qa.phase import FrameTap
 from schemas.canonicalize import CanonicalizeSpec
@@ -36,11 +37,11 @@ def test_canonicalization_hands_over_notes_and_judging_appends_verdicts() -> Non
     raw = gr00t_raws()[0]
     made = canonicalize_spans(raw, SPEC)
     notes = {ep.uid: ep.verdicts for ep in made.episodes}
-    assert all(ep.qa is None and ep.behaviour is None and ep.evidence is not None for ep in made.episodes)
+    assert not any(isinstance(ep, JudgedEpisode) for ep in made.episodes)  # measured, not judged
     judged = judge(made, SPEC)
     for ep in judged.episodes:
         assert ep.verdicts[: len(notes[ep.uid])] == notes[ep.uid]  # notes first, as the lineage lists reasons
-        assert ep.qa is not None and ep.behaviour is not None and ep.camera_checks is not None
+        assert isinstance(ep, JudgedEpisode)
         assert ep.tier == QualityTier.high and lineage(ep).tier == ep.tier
 
 
@@ -77,5 +78,4 @@ def test_the_cameras_are_judged_on_what_the_write_measured() -> None:
         assert judged.behaviour is not None and judged.behaviour.cam_dark_fraction == 1.0
         assert lineage(judged).tier == judged.tier
     assert ep.behaviour is not None and ep.behaviour.cam_dark_fraction is None  # the judged record left as it was
-    unjudged = canonicalize_spans(gr00t_raws()[0], SPEC).episodes[0]
-    assert judge_cameras(unjudged, frames) is unjudged  # nothing to measure against before the arrays were judged
+    assert judge_cameras(ep, FrameTap()) is ep  # nothing tapped, nothing measured

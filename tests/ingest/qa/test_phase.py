@@ -114,7 +114,7 @@ def test_saturated_native_joint_demotes_against_the_description_limit(tmp_path: 
     r, p = planted(raw(4), plant.saturated_joint, ELBOW, upper, fraction=0.7)
     eps, rejected = ingest(r, SPEC, tmp_path / "ds")
     assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_native_saturated_fraction"]
-    b, names = eps[0].behaviour, eps[0].state_native_names
+    b, names = eps[0].behaviour, eps[0].natives.state_names
     assert [names[i] for i in b.native_saturated_dims] == ["state.right_arm.motor_25"]  # the elbow, ELBOW's column
     # at the limit: the planted clamp plus the frames it left within the tolerance band (1 % of the range) below it
     band = np.mean(p.episode.state[:, ELBOW] >= upper - SPEC.behaviour.saturation_tolerance * (upper - lower))
@@ -158,7 +158,7 @@ def test_nan_readings_are_cut_and_each_part_says_why(tmp_path: Path) -> None:
     eps, rejected = ingest(planted(raw(4), plant.nan_values, ELBOW, 3)[0], SPEC, tmp_path / "ds")
     assert rejected is None and len(eps) == 2  # validity drops the non-finite frames: no NaN reaches a dataset
     for ep in eps:
-        assert np.isfinite(ep.state_native).all() and any(r.startswith("cut by validity") for r in ep.tier_reasons)
+        assert np.isfinite(ep.natives.state).all() and any(r.startswith("cut by validity") for r in ep.tier_reasons)
 
 
 def test_nan_in_a_native_column_quarantines(tmp_path: Path) -> None:

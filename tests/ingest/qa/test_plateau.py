@@ -47,7 +47,7 @@ def test_a_clamp_inside_the_range_is_found_with_its_value() -> None:
     assert p.signal == ELBOW and p.value == pytest.approx(top, abs=1e-6)
     # 35 % of the frames planted; measured over the moving frames, held runs of 0.5 s or more
     assert 0.25 < p.fraction < 0.45 and p.fraction > CFG.plateau_fraction_low
-    held = np.flatnonzero(ep.state_native[:, ep.state_native_names.index(ELBOW)] == np.float32(top))
+    held = np.flatnonzero(ep.natives.state[:, ep.natives.state_names.index(ELBOW)] == np.float32(top))
     assert p.frame in held
 
 

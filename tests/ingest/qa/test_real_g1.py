@@ -41,4 +41,4 @@ def test_planted_wrist_jump_and_clamp_are_demoted_with_their_reason() -> None:
         planted, top = clamp(raw, G1_STATE, joint)
         ep = canonical(planted, SPEC)
         assert ep.tier == QualityTier.low and codes(ep) == ["qa_plateau_fraction"], (raw.ref.raw_id, ep.tier_reasons)
-        assert ep.behaviour.plateau_signal == ep.state_native_names[joint] and ep.behaviour.plateau_value == top
+        assert ep.behaviour.plateau_signal == ep.natives.state_names[joint] and ep.behaviour.plateau_value == top

@@ -63,12 +63,12 @@ def test_agibot_quaternions_are_rotations_millimetres_metres_forces_and_currents
     assert not any(("wrench" in n or "current" in n) for n in chans)  # no unit, no command: not positions
     assert chans["waist.position.pitch"].unit == "rad" and chans["waist.position.lift"].unit == "m"  # "rad,m"
     grip = chans["left_effector.position.left"]  # the adapter's mm
-    raw = ep.state_native[:, ep.state_native_names.index("left_effector.position.left")]
+    raw = ep.natives.state[:, ep.natives.state_names.index("left_effector.position.left")]
     assert grip.unit == "m" and np.allclose(grip.values[:, 0], raw * 1e-3, atol=1e-9)
     # the real right flange's quaternion flips sign for 3 grid frames (~frame 201: q then -q, one rotation): as
     # components that is an excursion of 1.67; as a rotation it turns 0.06 rad at most over the episode
-    k = ep.state_native_names.index("end.orientation.4")
-    comp = ep.state_native[:, k].astype(np.float64)
+    k = ep.natives.state_names.index("end.orientation.4")
+    comp = ep.natives.state[:, k].astype(np.float64)
     assert np.abs(np.diff(comp)).max() > 1.5
     g = channel_glitch(chans["end.orientation.4..7"], CFG)
     assert g is not None and g.value < 0.07 and g.unit == "rad"
@@ -77,12 +77,12 @@ def test_agibot_quaternions_are_rotations_millimetres_metres_forces_and_currents
 def test_an_angle_crossing_pi_is_unwrapped_not_an_excursion() -> None:
     """A real GR1 elbow moved to sit around +-pi: wrapped to (-pi, pi] it jumps by 2 pi wherever it crosses."""
     ep = gr00t()
-    k = ep.state_native_names.index("state.right_arm.motor_25")
-    v = ep.state_native.astype(np.float64).copy()
+    k = ep.natives.state_names.index("state.right_arm.motor_25")
+    v = ep.natives.state.astype(np.float64).copy()
     x = v[:, k] - v[:, k].mean() + np.pi
     v[:, k] = (x + np.pi) % (2 * np.pi) - np.pi
     assert np.abs(np.diff(v[:, k])).max() > 6  # it does cross
-    moved = replace(ep, state_native=v.astype(np.float32))
+    moved = replace(ep, natives=replace(ep.natives, state=v.astype(np.float32)))
     (ch,) = [c for c in native_channels(moved, _pairs(moved)) if c.name == "state.right_arm.motor_25"]
     assert np.ptp(ch.values) == pytest.approx(np.ptp(x), abs=1e-5)  # unwrapped: the elbow's own range again
     assert channel_glitch(ch, CFG).value < 0.2
@@ -93,5 +93,5 @@ def test_discrete_columns_are_not_channels() -> None:
     name = "state.right_hand.motor_30"
     found = {c.name for c in native_channels(ep, _pairs(ep))}
     assert name in found
-    marked = replace(ep, native_discrete={name: "2 integer levels (0, 1)"})
+    marked = replace(ep, natives=replace(ep.natives, discrete={name: "2 integer levels (0, 1)"}))
     assert name not in {c.name for c in native_channels(marked, _pairs(marked))}

@@ -34,7 +34,7 @@ def test_raw_robosuite_pairs_no_column_and_is_not_lowered_for_tracking() -> None
     eps = _canonical("arrays", "robosuite_raw_lift", 4)
     assert len(eps) == 4
     for ep in eps:
-        assert ep.state_native is not None and ep.action_native is not None  # both natives there, none mapped
+        assert ep.natives.state is not None and ep.natives.action is not None  # both natives there, none mapped
         assert _pairs(ep) == ([], [])
         assert ep.behaviour is not None and ep.behaviour.tracking_corr is None
         codes = {f.code for f in episode_findings(ep.behaviour, BehaviourConfig())}
@@ -47,5 +47,5 @@ def test_named_groups_are_still_paired_and_checked(folder: str) -> None:
         states, actions = _pairs(ep)
         assert states and len(states) == len(actions)
         for s, a in zip(states, actions, strict=True):  # each pair the same joint by its names
-            assert ep.state_native_names[s].split(".", 1)[1] == ep.action_native_names[a].split(".", 1)[1]
+            assert ep.natives.state_names[s].split(".", 1)[1] == ep.natives.action_names[a].split(".", 1)[1]
         assert ep.behaviour is not None and ep.behaviour.tracking_corr is not None
