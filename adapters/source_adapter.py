@@ -12,8 +12,10 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
+from adapters.storage.contain import contained
 from adapters.storage.location import Location, Where
 from adapters.storage.root import Root
+from schemas.containment import OutsideRoot
 from schemas.findings import Severity, SourceFinding
 from schemas.storage import StorageOptions
 from schemas.tiers import SOURCE_NO_ACTION, QualityTier, TierVerdict, source_default
@@ -66,8 +68,6 @@ class SourceAdapter(ABC, Generic[OptionsT]):
     def file(self, where: Where) -> Location:
         """The root's file or folder `where` (a ref's path, a locator's folder) through its one resolver (`Root.file`,
         with the source's storage options); this adapter's error when it leaves the root, or with no root known."""
-        from schemas.containment import OutsideRoot
-
         if self.root is None:
             raise self.error(f"{where}: no source root to read it beneath (a ref not discovered)", file=str(where))
         with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path)):
@@ -120,9 +120,6 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
         this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
         tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
-        from adapters.storage.contain import contained
-        from schemas.containment import OutsideRoot
-
         with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
             return contained(root, path)
 
