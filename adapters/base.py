@@ -115,6 +115,7 @@ class EpisodeRef(BaseModel):
     paths: tuple[str, ...] = Field(description="the raw files this episode reads")
     locator: dict[str, Any] = Field(default_factory=dict, description="adapter-specific position (shard, offset)")
     error: str | None = Field(None, description="set when discovery already found this episode unreadable")
+    root: str | None = Field(None, description="the source root discovery found it under, every path read beneath it")
 
     @property
     def uid(self) -> str:

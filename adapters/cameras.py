@@ -22,7 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from adapters.base import CameraSource
 from adapters.hostile import bounds
-from adapters.storage.location import Location, is_location, locate, readable
+from adapters.storage.location import Location, is_location, readable
 from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -130,14 +130,14 @@ class VideoFileCamera(CameraSource):
 
     def __init__(
         self,
-        path: Location | str,
+        path: Location,
         name: str,
         canonical: Camera | None,
         *,
         timestamps: np.ndarray | None = None,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.path = locate(path)
+        self.path = path
         with decoding(self.path) as (c, s):  # header and packets only: no frame is decoded here
             h, w = s.codec_context.height, s.codec_context.width
             self._pts, times = packet_times(c, s)
@@ -203,7 +203,7 @@ class VideoClipCamera(CameraSource):
 
     def __init__(
         self,
-        video: Location | str | Opener,
+        video: Location | Opener,
         name: str,
         canonical: Camera | None,
         start_s: float,
@@ -213,7 +213,7 @@ class VideoClipCamera(CameraSource):
         intrinsics: np.ndarray | None = None,
         opened: tuple[av.container.InputContainer, av.video.stream.VideoStream] | None = None,
     ) -> None:
-        self.video: Location | Opener = video if callable(video) else locate(video)
+        self.video: Location | Opener = video
         self.start_s, self.end_s = float(start_s), float(end_s)
         self._lo, self._hi = self.start_s - tolerance_s, self.end_s - tolerance_s
         # header and the window's packets only: no frame is decoded here; `opened`, the caller's `decoding(video)`

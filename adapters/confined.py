@@ -13,10 +13,12 @@ from adapters.isolated import isolated_discover, isolated_read
 
 
 def confine(adapter: Any, root: Any, ref: Any) -> Any:
-    """`ref`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one of its paths
-    leaves `root`; unchanged when they all stay under it or discovery flagged it already."""
+    """`ref` with its `root`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one
+    of its paths leaves `root`; not flagged when they all stay under it or discovery flagged it already."""
     from adapters.storage.contain import outside  # fsspec and universal_pathlib: only once refs flow
 
+    if ref.root is None:  # its reads resolve beneath it (`SourceAdapter.file`)
+        ref = ref.model_copy(update={"root": str(root)})
     if ref.error is not None:
         return ref
     bad = outside(root, ref.paths)
@@ -62,6 +64,7 @@ def flagged_first(read: Any, own: type[Exception]) -> Any:
     @functools.wraps(read)
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         self.raise_discovered(ref)
+        self.read_under(ref)
         try:
             return inner(self, ref, *args, **kwargs)
         except AbsentData as e:

@@ -12,8 +12,10 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
-from adapters.storage.location import Location, Where, locate
+from adapters.storage.contain import contained
+from adapters.storage.location import Location, Where
 from adapters.storage.root import Root
+from schemas.containment import OutsideRoot
 from schemas.findings import Severity, SourceFinding
 from schemas.storage import StorageOptions
 from schemas.tiers import SOURCE_NO_ACTION, QualityTier, TierVerdict, source_default
@@ -42,6 +44,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
             options if isinstance(options, self.options_model) else self.options_model.model_validate(options or {})
         )
         self.storage = storage  # the object store's options (endpoint, credential) for this source's URLs
+        self.root: Root | None = None  # the source root its files are read beneath (`source_root`, `read_under`)
         self._noted: list[SourceFinding] = []
 
     def no_action_verdicts(self) -> tuple[TierVerdict, ...]:
@@ -54,12 +57,21 @@ class SourceAdapter(ABC, Generic[OptionsT]):
     def source_root(self, where: Where | Root) -> Location:
         """The root discovery reads, made once here for every adapter: a folder resolved, an object-store prefix as
         named, read with this source's storage options unless `where` is a `Root` holding its own."""
-        return (where if isinstance(where, Root) else Root(where, self.storage)).location()
+        self.root = where if isinstance(where, Root) else Root(where, self.storage)
+        return self.root.location()
 
-    def locate(self, where: Where) -> Location:
-        """A Location for the root or a ref's path, read with this source's storage options (a URL's credential
-        rides on the Location it gives, and on every path made from it)."""
-        return locate(where, self.storage)
+    def read_under(self, ref: EpisodeRef) -> None:
+        """Read `ref` beneath the root its discovery stamped on it (one made by hand: the root discovered, if any)."""
+        if ref.root is not None and (self.root is None or str(self.root.where) != ref.root):
+            self.root = Root(ref.root, self.storage)
+
+    def file(self, where: Where) -> Location:
+        """The root's file or folder `where` (a ref's path, a locator's folder) through its one resolver (`Root.file`,
+        with the source's storage options); this adapter's error when it leaves the root, or with no root known."""
+        if self.root is None:
+            raise self.error(f"{where}: no source root to read it beneath (a ref not discovered)", file=str(where))
+        with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path)):
+            return self.root.file(where)
 
     def note(
         self,
@@ -108,9 +120,6 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
         this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
         tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
-        from adapters.storage.contain import contained
-        from schemas.containment import OutsideRoot
-
         with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
             return contained(root, path)
 

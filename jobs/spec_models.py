@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from adapters.hostile.memory_limit import DEFAULT_MIB as DEFAULT_TASK_MIB
 from adapters.registry import adapter_class, get_adapter
-from adapters.storage.location import locate
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -134,7 +134,7 @@ class SourceSpec(BaseModel):
             preflight(str(self.root), self.storage)
         except StorageError as e:
             raise nested_error([(("root",), "value_error", str(e))]) from None
-        problem = adapter_class(self.adapter).root_problem(locate(self.root, self.storage))
+        problem = adapter_class(self.adapter).root_problem(Root(self.root, self.storage).location())
         if problem is not None:
             raise nested_error([(("root",), "value_error", f"root {self.root}: {problem}")])
         return self

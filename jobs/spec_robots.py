@@ -33,7 +33,7 @@ class RobotSpec(DeclaredRobot):
 
     @model_validator(mode="before")
     @classmethod
-    def _locate(cls, data: Any, info: ValidationInfo) -> Any:
+    def _urdf_path(cls, data: Any, info: ValidationInfo) -> Any:
         """The URDF relative to the spec's folder; the source the lineage keeps: the spec and the URDF's hash."""
         if not isinstance(data, dict) or not isinstance(data.get("urdf"), str | os.PathLike):
             return data

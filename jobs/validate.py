@@ -20,7 +20,7 @@ from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.episode import LoadedDataset
 from adapters.storage.faults import reraise_environment
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from ingest.qa.dataset import (
@@ -79,7 +79,6 @@ def qa_quirks(root: Location) -> list[Quirk]:
     """The geometry and behaviour QA of a dataset eidata wrote (its episodes' lineage `qa`, `behaviour`), as quirks: an
     info line each with the measured values and a warning per finding naming value, threshold (and for behaviour the
     tier and the worst episodes), against the thresholds stored with the episodes at ingest; none for other datasets."""
-    root = locate(root)
     path = root / EPISODES_PATH
     if not path.is_file():
         return []
@@ -127,7 +126,6 @@ def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
 
 def dataset_source_quirks(root: Location) -> list[Quirk]:
     """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
-    root = locate(root)
     if not Root(root).paths or root.parent.parent.name != DATASETS_DIR:
         return []
     source, subset = root.parent.name, root.name
@@ -138,13 +136,12 @@ def dataset_source_quirks(root: Location) -> list[Quirk]:
 def dataset_quirks(ds: LoadedDataset, *, data: bool = True, videos: bool = True) -> list[Quirk]:
     """Every finding of one read dataset: the adapter's, what a loader trips on, our QA, its source's. `inspect` and
     `validate` both report these, so the two never disagree on a dataset."""
-    root = locate(ds.root)
+    root = ds.root
     return list(ds.quirks) + loader_checks(ds, data=data, videos=videos) + qa_quirks(root) + dataset_source_quirks(root)
 
 
 def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) -> ValidationReport:
     """One dataset root. An unreadable `info.json` or episodes meta is itself the report (one error)."""
-    root = locate(root)
     adapter = LeRobotSource({"validate_data": data})
     try:
         ds = adapter.dataset(root)
@@ -165,7 +162,7 @@ def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) 
 def validate_path(path: Location | str, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule)."""
-    path = locate(path)  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
+    path = Root(path).location()  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
     corpus = settled_datasets(path) if Root(path).paths and (path / DATASETS_DIR).is_dir() else []
     if corpus and (path / "catalog").is_dir():  # its source findings are the catalog's: it must describe them
         check_census(Path(path), path, "validate")
@@ -181,7 +178,7 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
 
 
 def cli_validate(args: argparse.Namespace) -> int:
-    path = locate(args.path)
+    path = Root(args.path).location()
     try:
         reports = validate_path(path, data=not getattr(args, "no_data", False))
     except (ValueError, OSError) as err:

@@ -192,7 +192,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc = ref.locator
-        root, task_id, episode_id = self.locate(loc["root"]), loc["task_id"], loc["episode_id"]
+        root, task_id, episode_id = self.file(loc["root"]), loc["task_id"], loc["episode_id"]
         h5_path, obs_dir, param_dir = self._paths(root, task_id, episode_id)
         entry = loc["entry"]
         meta: dict[str, Any] = {"task_id": task_id, "episode_id": episode_id, "native_fps": FPS}
@@ -202,7 +202,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
         meta |= proprio.metadata
         n = proprio.rows
         cameras = self._read_cameras(obs_dir, param_dir, ref.raw_id, n, meta)
-        language, segments = self._language(entry, self.locate(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
+        language, segments = self._language(entry, self.file(ref.paths[0]), ref.raw_id, meta)  # paths[0]: task_info
         past_end = [i for i, seg in enumerate(segments or []) if seg.end_frame > n]
         if past_end:  # kept as the source has them; canonicalization clips or rejects
             meta["action_config_past_end"] = past_end

@@ -110,7 +110,7 @@ class GenieAdapter(SourceAdapter[GenieOptions]):
             yield self.new_ref(raw_id, paths, subset=subset, source=self.options.source, locator=locator, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        opts, folder, raw_id = self.options, self.locate(ref.locator["dir"]), ref.raw_id
+        opts, folder, raw_id = self.options, self.file(ref.locator["dir"]), ref.raw_id
         meta, info = ref.locator["meta_info"], ref.locator["data_info"]
         h5_path = folder / H5_NAME
         robot_type = str(meta.get("robot_type") or info.get("sn_code", "")[:3])

@@ -80,7 +80,7 @@ class ArcticAdapter(HandSource[ManoOnlyOptions]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         reading = Reading.of(self, ref)
-        data = self.locate(ref.locator["data"])
+        data = self.file(ref.locator["data"])
         subject, seq = ref.locator["subject"], ref.locator["seq"]
         sequence = read_sequence(data / "raw_seqs" / subject / seq, reading.fail)
         mano_dir = reading.mano_dir("ARCTIC", data / "raw_seqs" / subject / f"{seq}.mano.npy")

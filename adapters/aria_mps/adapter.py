@@ -109,7 +109,7 @@ class AriaMpsAdapter(HandSource[AriaMpsOptions]):
         return next((mps / d for d in files.SLAM_DIRS if (mps / d).is_dir()), mps / files.SLAM_DIRS[0])
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        mps, ep = self.locate(ref.paths[0]), ref.raw_id
+        mps, ep = self.file(ref.paths[0]), ref.raw_id
         slam = self._slam(mps)
         name = ref.locator.get("hand_file", files.RESULTS)
         hands_path, traj_path = mps / files.HAND_DIR / name, slam / files.TRAJECTORY
@@ -165,7 +165,7 @@ class AriaMpsAdapter(HandSource[AriaMpsOptions]):
                 f"{dropped} of {len(posed)} rows of {name} have no trajectory row within "
                 f"{self.options.max_pose_gap_us} us: not read"
             )
-        vrs = self.locate(ref.paths[1]) if len(ref.paths) > 1 else None
+        vrs = self.file(ref.paths[1]) if len(ref.paths) > 1 else None
         cameras, video = self._video(vrs, int(micros[0]), int(micros[-1]), ep)
         return human_episode(
             ref,

@@ -155,7 +155,7 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         self.raise_discovered(ref)
         loc = ref.locator
-        path = self.locate(ref.paths[0])
+        path = self.file(ref.paths[0])
         layout = LAYOUTS[loc["layout"]]
 
         def fail(message: str, field: str) -> Exception:

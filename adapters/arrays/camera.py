@@ -12,7 +12,7 @@ from adapters.arrays.layouts import Container
 from adapters.arrays.stores import open_store
 from adapters.base import CameraSource
 from adapters.cameras import fit_rgb, runs
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -49,7 +49,7 @@ class ArrayImagesCamera(CameraSource):
         scale: float,
         canonical: Camera | None = None,
     ) -> None:
-        self.path, self.container, self.key, self.start, self.scale = locate(path), container, key, start, scale
+        self.path, self.container, self.key, self.start, self.scale = path, container, key, start, scale
         super().__init__(key.rsplit("/", 1)[-1], canonical, timestamps, height, width)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:

@@ -174,7 +174,7 @@ class VideoWindows(SourceAdapter[VideoOptionsT]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc, ep = ref.locator, ref.raw_id
-        path = self.locate(ref.paths[0])
+        path = self.file(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_uid']} is not on disk", file=path, episode=ep, field="video")
         start, end = loc["window_sec"]

@@ -169,7 +169,7 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
         return self.new_ref(raw_id, (str(hdf5), str(mp4)), error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        hdf5, mp4 = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        hdf5, mp4 = self.file(ref.paths[0]), self.file(ref.paths[1])
         ep = ref.raw_id
         if not mp4.is_file():
             raise self.error(f"no video beside the poses (expected {mp4.name})", file=mp4, episode=ep, field="mp4")

@@ -108,7 +108,7 @@ class EgoExo4DEgoPoseAdapter(HandSource[EgoExo4DEgoPoseOptions]):
         return take
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        ann_path, cam_path, takes_path = (self.locate(p) for p in ref.paths)
+        ann_path, cam_path, takes_path = (self.file(p) for p in ref.paths)
         ep, uid = ref.raw_id, ann_path.name.removesuffix(".json")
         placement = files.KINDS[ann_path.parent.name]
         doc, fail = self._json(ann_path, ep)

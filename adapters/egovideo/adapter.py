@@ -317,7 +317,7 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc, ep = ref.locator, ref.raw_id
-        path = self.locate(ref.paths[0])
+        path = self.file(ref.paths[0])
         start, end = loc["window_sec"]
         try:
             # a shard member is demuxed in place on the tar file, never extracted

@@ -275,7 +275,7 @@ class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc, ep = ref.locator, ref.raw_id
-        path = self.locate(ref.paths[0])
+        path = self.file(ref.paths[0])
         if not path.is_file():
             raise self.error(f"video {loc['video_id']} is not on disk", file=path, episode=ep, field="video")
         start, stop = loc["start_s"], loc["stop_s"]

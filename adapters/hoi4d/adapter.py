@@ -126,8 +126,8 @@ class HOI4DAdapter(HandSource[HOI4DOptions]):
         seq = ref.locator["sequence"]
         hand_dirs = dict(zip(ref.locator["hands"], ref.paths, strict=False))
         n_hands = len(hand_dirs)
-        video, log_path, intrin_path = (self.locate(p) for p in ref.paths[n_hands : n_hands + 3])
-        extras = {loc.name: loc for loc in map(self.locate, ref.paths[n_hands + 3 :])}
+        video, log_path, intrin_path = (self.file(p) for p in ref.paths[n_hands : n_hands + 3])
+        extras = {loc.name: loc for loc in map(self.file, ref.paths[n_hands + 3 :])}
         mano_dir = reading.mano_dir("HOI4D", next(iter(hand_dirs.values())))
         world_from_camera = self._trajectory(log_path, reading)
         n = len(world_from_camera)
@@ -147,7 +147,7 @@ class HOI4DAdapter(HandSource[HOI4DOptions]):
             if side not in hand_dirs or side not in self.options.hands:
                 sig.notes.append(f"{side} hand: {'no pickles' if side not in hand_dirs else 'not read (option hands)'}")
                 continue
-            frames = self._hand_frames(self.locate(hand_dirs[side]), n, reading)
+            frames = self._hand_frames(self.file(hand_dirs[side]), n, reading)
             counts[side] = len(frames)
             sig.hands[hand] = self._track(frames, side, ts, world_from_camera, states, mano_dir)
             if len(frames) < n:

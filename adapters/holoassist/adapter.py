@@ -79,7 +79,7 @@ class HoloAssistAdapter(HandSource[HoloAssistOptions]):
         return next((export / n for n in self.options.videos if (export / n).is_file()), None)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        export, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        export, video = self.file(ref.paths[0]), self.file(ref.paths[1])
         ep, reading = ref.raw_id, Reading.of(self, ref)
         hands = [files.parse_hand(*reading.text(export, f"Hands/{side}_sync.txt")) for side in SIDES]
         pose_ticks, cam_psi = files.parse_poses(*reading.text(export, "Video/Pose_sync.txt"))

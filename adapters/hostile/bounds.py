@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import lz4.frame
 import numpy as np
 
-from adapters.storage.location import Where, file_size, locate
+from adapters.storage.location import Where, file_size, open_binary
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 
 # name -> default; `EIDATA_MAX_<NAME>` overrides. JSON_BYTES: a whole-file JSON document (annotation tables; json
@@ -80,10 +80,9 @@ def check(what: str, declared: float, bound: float, why: str) -> None:
 
 def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow)."""
-    loc = locate(loc)
     size = file_size(loc)
     check(f"{what} size in bytes", size, bound, "the limit")
-    with loc.open("rb") as f:
+    with open_binary(loc, stream=True) as f:
         # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the task's memory limit
         # counts (adapters.hostile.memory_limit); what the file grew by meanwhile comes a MiB at a time
         data = f.read(size + 1)

@@ -139,7 +139,7 @@ class Hot3DAdapter(HandSource[Hot3DOptions]):
         self.note("folder_skipped", msg, root=root, path=folder)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        seq, ep = self.locate(ref.paths[0]), ref.raw_id
+        seq, ep = self.file(ref.paths[0]), ref.raw_id
         meta = self._json(seq / "metadata.json", ep, "metadata.json")
         headset = str(meta.get("headset", ""))
         up = WORLD_UP.get(headset_kind(headset))

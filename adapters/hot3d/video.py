@@ -13,7 +13,7 @@ import numpy as np
 
 from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
-from adapters.storage.location import Location, local_path, locate
+from adapters.storage.location import Location, local_path
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -107,7 +107,7 @@ class AriaRgbCamera(CameraSource):
         adapter: str = "hot3d",
     ) -> None:
         super().__init__(RGB_LABEL, Camera.head, timestamps, height, width)
-        self.path, self.episode, self.adapter = locate(path), episode, adapter
+        self.path, self.episode, self.adapter = path, episode, adapter
         self.vrs_index = np.asarray(vrs_index, dtype=np.int64)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:

@@ -126,8 +126,8 @@ class HumanoidEverydayAdapter(SourceAdapter[HumanoidEverydayOptions]):
         loc = ref.locator
         zipped = bool(loc["zip"])
         episode = Episode(
-            zip_path=self.locate(ref.paths[0]) if zipped else None,
-            folder=loc["folder"] if zipped else self.locate(loc["folder"]),
+            zip_path=self.file(ref.paths[0]) if zipped else None,
+            folder=loc["folder"] if zipped else self.file(loc["folder"]),
         )
 
         data_json = f"{episode.zip_path}!{episode.file_name(DATA_JSON)}" if zipped else episode.file_name(DATA_JSON)

@@ -87,7 +87,7 @@ from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.contain import outside, readable_under
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, readable
 from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, read_json
@@ -183,14 +183,12 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
     @classmethod
     def root_problem(cls, root: Location) -> str | None:
         """No `meta/info.json` at the root or one or two levels below (what `dataset_roots` looks for)."""
-        root = locate(root)
         if (root / INFO_PATH).exists() or any(next(root.glob(p), None) for p in ("*/" + INFO_PATH, "*/*/" + INFO_PATH)):
             return None
         return f"not a LeRobot root: expected {cls.expects}"
 
     def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
-        """(subset, dataset root) pairs under `root`, sorted by subset."""
-        root = self.locate(root)
+        """(subset, dataset root) pairs under the discovered `root`, sorted by subset."""
         if (root / INFO_PATH).exists():  # not a regular file: its load says so (`DatasetMeta.load`)
             return [(self.options.subset or root.name, root)]
         found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
@@ -255,12 +253,13 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
 
     def dataset(self, root: Location) -> LoadedDataset:
         """One dataset root as this adapter loads it (quirks, episode locations, cameras read, per-episode problems);
-        cached per instance. Raises ValueError / OSError when its meta cannot be read."""
-        root = self.locate(root)
+        cached per instance (a path or URL: the source's root). Raises ValueError / OSError when its meta cannot be
+        read."""
+        root = self.source_root(root)
         return self._dataset(root, self.options.subset or root.name)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        root, ep = self.locate(ref.locator["root"]), ref.locator.get("episode_index")
+        root, ep = self.file(ref.locator["root"]), ref.locator.get("episode_index")
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
@@ -302,7 +301,7 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
 
     # -- a dataset's meta, once per instance ----------------------------------------------------------------------
     def _dataset(self, root: Location, subset: str) -> LoadedDataset:
-        root = self.locate(root)
+        root = self.file(root)
         if root not in self._cache:
             self._cache[root] = self._load(root, subset)
         return self._cache[root]

@@ -86,7 +86,7 @@ class OakInk2Adapter(HandSource[ManoOnlyOptions]):
         return self.new_ref(token, paths, locator={"token": token, "program": len(paths) == 5}, error=error)
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        pkl, frames = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        pkl, frames = self.file(ref.paths[0]), self.file(ref.paths[1])
         reading = Reading.of(self, ref, pkl)
         ep, fail = ref.raw_id, reading.fail
         a = reading.parsed(pkl, "annotation", lambda data: anno(tensor_loads(data), fail))
@@ -165,7 +165,7 @@ class OakInk2Adapter(HandSource[ManoOnlyOptions]):
                 [],
                 "none: program/{program_info,desc_info}/<token>.json and program/task_target.json not all here",
             )
-        info, desc, target = (self.locate(p) for p in ref.paths[2:5])
+        info, desc, target = (self.file(p) for p in ref.paths[2:5])
         try:
             task = bounds.load_json(target, "task_target").get(ref.raw_id.replace("++", "/"))
             prims = primitives(bounds.load_json(info, "program_info"), bounds.load_json(desc, "desc_info"), fail)

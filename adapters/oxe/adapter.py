@@ -245,9 +245,9 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
         return super().findings()
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        shard = self.locate(ref.paths[0])
+        shard = self.file(ref.paths[0])
         loc = ref.locator  # a ref discovery flagged raised its error before (`confined.flagged_first`)
-        builder = load_builder(self.locate(loc["builder_dir"]))
+        builder = load_builder(self.file(loc["builder_dir"]))
         cfg = self.subset_config(builder)
         fail = self.failing(shard, ref.raw_id)
         try:

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Literal
 import crc32c
 import numpy as np
 
-from adapters.storage.location import Location, Where, locate, open_binary
+from adapters.storage.location import Location, open_binary
 
 HEADER = struct.Struct("<QI")  # length, masked crc of the 8 length bytes
 FOOTER = struct.Struct("<I")  # masked crc of the payload
@@ -116,14 +116,13 @@ def _check_payload(payload: bytes, footer: bytes, path: Location, offset: int, i
         raise TFRecordError(msg, path=path, offset=offset, kind="payload_crc", index=index)
 
 
-def scan_records(path: Where, *, read_payloads: bool = True, verify: bool = True) -> Iterator[ScannedRecord]:
+def scan_records(path: Location, *, read_payloads: bool = True, verify: bool = True) -> Iterator[ScannedRecord]:
     """Walk every record of a TFRecord file in order.
 
     With `read_payloads=False` and `verify=False` only the headers are read (seeking over payloads): the cheapest way
     to list offsets. A payload CRC mismatch yields a `ScannedRecord` with its span and `error` and the walk goes on;
     a truncated file or a bad length CRC yields a final `ScannedRecord(span=None, error=...)` and ends the walk.
     """
-    path = locate(path)
     size = path.stat().st_size
     with open_binary(path, stream=True) as f:  # front to back: an object is streamed one block ahead
         offset, index = 0, 0
@@ -155,9 +154,8 @@ def scan_records(path: Where, *, read_payloads: bool = True, verify: bool = True
 RECORD_BLOCK, RECORD_BLOCKS = 4 << 10, 2
 
 
-def read_record(path: Where, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
+def read_record(path: Location, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
     """The payload of the record whose header starts at byte `offset`; raise `TFRecordError` on bad framing."""
-    path = locate(path)
     size = path.stat().st_size
     with open_binary(path, block_size=RECORD_BLOCK, max_blocks=RECORD_BLOCKS) as f:
         f.seek(offset)

@@ -147,7 +147,7 @@ class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
         loc = ref.locator
-        path = self.locate(ref.paths[0])
+        path = self.file(ref.paths[0])
         layout = ROBOTS[loc["robot"]]
         fail = self.failing(path, ref.raw_id)
         if (lfs := lfs_pointer_message(path)) is not None:

@@ -21,7 +21,7 @@ from adapters.base import CameraSource
 from adapters.cameras import fit_rgb, runs
 from adapters.hostile import bounds
 from adapters.hostile.h5 import open_h5
-from adapters.storage.location import Location, locate
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
@@ -63,7 +63,7 @@ class HDF5ImagesCamera(CameraSource):
         rgb_in_bgr_jpeg: bool,
         intrinsics: np.ndarray | None = None,
     ) -> None:
-        self.path, self.dataset, self.rgb_in_bgr_jpeg = locate(path), dataset, rgb_in_bgr_jpeg
+        self.path, self.dataset, self.rgb_in_bgr_jpeg = path, dataset, rgb_in_bgr_jpeg
         super().__init__(name, canonical, timestamps, first.shape[0], first.shape[1], intrinsics)
 
     def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:

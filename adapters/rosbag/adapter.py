@@ -38,6 +38,7 @@ from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_t
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
@@ -57,7 +58,8 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
         types: Typesdict = {}
         for folder in self.options.message_definitions:
             try:
-                types.update(message_types(self.locate(folder), self.options.max_depth))
+                # a folder the spec names, not the source's: its own root (a checkout of px4_msgs lies elsewhere)
+                types.update(message_types(Root(folder, self.storage).location(), self.options.max_depth))
             except (ValueError, TypesysError) as e:
                 raise self.error(f"{type(e).__name__}: {e}", file=folder, field="message_definitions") from e
         return types
@@ -146,7 +148,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
         AdapterError naming the file, the topic and the message index (an environment fault passes as it is)."""
         where: list[Any] = []
         failed: list[BaseException] = []
-        opening = open_bag(self.locate(bag), self.message_types)
+        opening = open_bag(self.file(bag), self.message_types)
         try:
             with opening as reader:
                 try:
@@ -268,7 +270,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
             name = key.replace(".", "_")
             h, w = d.first_frame.shape[:2]
             canonical = self._camera_slot(d.topic, ep)
-            ep.cameras[name] = BagCamera(self.locate(bag), d.topic, d.msgtype, span, name, canonical, t, h, w)
+            ep.cameras[name] = BagCamera(self.file(bag), d.topic, d.msgtype, span, name, canonical, t, h, w)
             ep.roles[d.topic] = f"camera {name}" + (f" ({canonical.value})" if canonical else "")
         elif kind == "joints":
             names, arr = joint_arrays(d.joints)

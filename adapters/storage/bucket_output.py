@@ -50,7 +50,7 @@ class BucketOutput:
         self.url, self.options, self.fs, self.path = self.storage.where, options, self.storage.fs, self.storage.path
         self.parts = PartPlan.of(options)  # which objects go in parts (multipart upload)
         self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
-        self.lease = Lease(self.fs, self.path, job=job, ttl_s=ttl_s)
+        self.lease = Lease(self.storage, job=job, ttl_s=ttl_s)
         self._publishers: dict[str, DatasetPublisher] = {}
 
     def datasets(self) -> list[str]:
@@ -65,9 +65,8 @@ class BucketOutput:
     def publisher(self, rel: str) -> DatasetPublisher:
         """The publisher of the dataset `rel` (`datasets/<source>/<subset>`), writing in `scratch / rel`."""
         if rel not in self._publishers:
-            self._publishers[rel] = DatasetPublisher(
-                self.fs, f"{self.path}/{rel}", self.scratch / rel, parts=self.parts
-            )
+            dataset = Root(self.storage.url(rel), self.options)
+            self._publishers[rel] = DatasetPublisher(dataset, self.scratch / rel, parts=self.parts)
         return self._publishers[rel]
 
     def open(self) -> list[str]:

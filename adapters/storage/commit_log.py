@@ -15,9 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import fsspec
-
-from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
+from adapters.storage.root import Root
 
 COMMITS_DIR = ".eidata/commits"
 COMPACTED_DIR = ".eidata/compacted"
@@ -46,30 +44,30 @@ class CommitRecord:
 
 
 class CommitLog:
-    """The commit records of one output. Mutating calls (`stage`, `commit`, `recover`) need the output's lease."""
+    """The commit records of the output at `root`. Mutating calls (`stage`, `commit`, `recover`) need its lease."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, output: str) -> None:
-        self.fs, self.output = fs, output.rstrip("/")
+    def __init__(self, root: Root) -> None:
+        self.root, self.output = root, root.path
         self._records: list[CommitRecord] | None = None
         self._keys: set[str] = set()  # the final keys the records name
 
-    def _record_key(self, seq: int) -> str:
-        return f"{self.output}/{COMMITS_DIR}/{seq:012d}.json"
+    @staticmethod
+    def _record(seq: int) -> str:
+        return f"{COMMITS_DIR}/{seq:012d}.json"
 
     def staged_key(self, rel: str) -> str:
-        return f"{self.output}/{STAGING_DIR}/{rel}"
+        return self.root.key(f"{STAGING_DIR}/{rel}")
 
     def final_key(self, rel: str) -> str:
-        return f"{self.output}/{rel}"
+        return self.root.key(rel)
 
     def records(self, refresh: bool = False) -> list[CommitRecord]:
         """Every committed record, in sequence order (read once, then kept up to date by `commit`): the newest
         compaction, then the records after it (one listing from there, a GET each)."""
         if self._records is None or refresh:
             out = self._compacted()
-            start_after = self._record_key(len(out)) if out else None
-            keys = list_keys(self.fs, f"{self.output}/{COMMITS_DIR}", start_after=start_after)
-            out += [CommitRecord.from_bytes(self.fs.cat_file(k)) for k in keys if k.endswith(".json")]
+            keys = self.root.keys(COMMITS_DIR, start_after=self._record(len(out)) if out else None)
+            out += [CommitRecord.from_bytes(self.root.read(k)) for k in keys if k.endswith(".json")]
             for i, r in enumerate(out, start=1):
                 if r.seq != i:
                     raise RuntimeError(f"{self.output}: commit records are not contiguous at {i} (found {r.seq})")
@@ -78,13 +76,12 @@ class CommitLog:
         return self._records
 
     def _compacted(self) -> list[CommitRecord]:
-        keys = [k for k in list_keys(self.fs, f"{self.output}/{COMPACTED_DIR}") if k.endswith(".jsonl")]
+        keys = [k for k in self.root.keys(COMPACTED_DIR) if k.endswith(".jsonl")]
         if not keys:
             return []
-        data = self.fs.cat_file(keys[-1])
-        out = [CommitRecord.from_bytes(line) for line in data.splitlines()]
+        out = [CommitRecord.from_bytes(line) for line in self.root.read(keys[-1]).splitlines()]
         if len(out) != int(keys[-1].rsplit("/", 1)[-1].removesuffix(".jsonl")):
-            raise RuntimeError(f"{keys[-1]}: holds {len(out)} records, its name says otherwise")
+            raise RuntimeError(f"{self.root.key(keys[-1])}: holds {len(out)} records, its name says otherwise")
         return out
 
     def compact(self) -> str | None:
@@ -92,16 +89,15 @@ class CommitLog:
         reads one object and the records after it instead of n (call under the lease, when no commit is running:
         the end of a job). Older compactions are deleted. Returns the key written, None when there was nothing new."""
         records = self.records(refresh=True)
-        folder = f"{self.output}/{COMPACTED_DIR}"
-        key = f"{folder}/{len(records):012d}.jsonl"
-        existing = list_keys(self.fs, folder)
+        rel = f"{COMPACTED_DIR}/{len(records):012d}.jsonl"
+        existing = self.root.keys(COMPACTED_DIR)
         wrote = None
-        if records and key not in existing:
-            put_if_absent(self.fs, key, b"".join(r.to_bytes() for r in records))
-            wrote = key
+        if records and rel not in existing:
+            self.root.create(rel, b"".join(r.to_bytes() for r in records))
+            wrote = self.root.key(rel)
         for old in existing:
-            if old != key:
-                self.fs.rm_file(old)
+            if old != rel:
+                self.root.remove(old)
         return wrote
 
     def committed_keys(self) -> set[str]:
@@ -115,7 +111,7 @@ class CommitLog:
 
     def stage(self, rel: str, data: bytes) -> dict[str, Any]:
         """Put `data` in staging for final key `rel`; returns what the record will say of it."""
-        put(self.fs, self.staged_key(rel), data)
+        self.root.put(f"{STAGING_DIR}/{rel}", data)
         return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
     def commit(
@@ -130,10 +126,10 @@ class CommitLog:
         as one group: one conditional put, then apply (nothing to apply in place: no request more)."""
         records = self.records()
         record = CommitRecord(seq=len(records) + 1, group=group, objects=dict(sorted(objects.items())), meta=meta or {})
-        if not put_if_absent(self.fs, self._record_key(record.seq), record.to_bytes()):
+        if not self.root.create(self._record(record.seq), record.to_bytes()):
             self._records = None
             raise CommitConflictError(
-                f"{self._record_key(record.seq)} exists: another writer committed to {self.output}"
+                f"{self.root.key(self._record(record.seq))} exists: another writer committed to {self.output}"
             )
         records.append(record)
         self._keys.update(self.final_key(rel) for rel in record.objects)
@@ -144,21 +140,23 @@ class CommitLog:
     def apply(self, record: CommitRecord) -> None:
         """Copy the record's staged objects to their final keys and drop them from staging; safe to repeat."""
         for rel, want in record.objects.items():
-            staged, final = self.staged_key(rel), self.final_key(rel)
-            if exists(self.fs, staged):
-                size = self.fs.info(staged)["size"]
+            staged = f"{STAGING_DIR}/{rel}"
+            if self.root.exists(staged):
+                size = self.root.info(staged)["size"]
                 if size != want["size"]:
-                    raise RuntimeError(f"{staged}: {size} bytes staged, record {record.seq} says {want['size']}")
-                copy(self.fs, staged, final)
-                self.fs.rm_file(staged)
-            elif not exists(self.fs, final):
-                raise RuntimeError(f"{final}: committed in record {record.seq} but neither staged nor in place")
+                    where = self.staged_key(rel)
+                    raise RuntimeError(f"{where}: {size} bytes staged, record {record.seq} says {want['size']}")
+                self.root.copy(staged, rel)
+                self.root.remove(staged)
+            elif not self.root.exists(rel):
+                where = self.final_key(rel)
+                raise RuntimeError(f"{where}: committed in record {record.seq} but neither staged nor in place")
 
     def recover(self) -> list[str]:
         """After a killed writer (under the lease): finish the last record, delete the staged garbage; returns it."""
         if records := self.records(refresh=True):
             self.apply(records[-1])
-        garbage = list_keys(self.fs, f"{self.output}/{STAGING_DIR}")
+        garbage = self.root.keys(STAGING_DIR)
         for k in garbage:
-            self.fs.rm_file(k)
-        return garbage
+            self.root.remove(k)
+        return [self.root.key(k) for k in garbage]

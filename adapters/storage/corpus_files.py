@@ -72,6 +72,10 @@ class CorpusFiles:
     def _key(where: Where) -> str:
         return str(where).split("://", 1)[-1]
 
+    def _rel(self, where: Where) -> str:
+        """`where` (a path or URL of this corpus, as a caller spelled it) relative to the root, for `Root`'s calls."""
+        return os.path.relpath(self._key(where), self.storage.path)
+
     def list_dataset(self, dataset_root: Where) -> None:
         """Remember size and version (ETag) of every object under the dataset's meta/, data/ and latents/: one
         listing each (a LIST per 1000 keys), so no file costs a HEAD. A folder is asked in place."""
@@ -80,7 +84,7 @@ class CorpusFiles:
         for folder in LISTED:
             prefix = self._key(f"{dataset_root}/{folder}")
             self._listed.add(f"{dataset_root}/{folder}/")
-            self.fs.invalidate_cache(prefix)
+            self.storage.fresh(self._rel(prefix))
             try:
                 found = self.fs.find(prefix, detail=True)
             except FileNotFoundError:
@@ -104,7 +108,7 @@ class CorpusFiles:
 
     def read_bytes(self, where: Where) -> bytes:
         """A whole small file (meta)."""
-        data = self.fs.cat_file(self._key(where))
+        data = self.storage.read(self._rel(where))
         self.meter.fetched += len(data)
         self.meter.used += len(data)
         self.meter.requests += 1
@@ -127,7 +131,7 @@ class CorpusFiles:
 
     def safetensors_meta(self, where: Where, tensor: str | None) -> tuple[dict[str, Any], np.ndarray]:
         """(header, values of `tensor`) of a safetensors file by ranged reads (no `tensor`: the header alone)."""
-        size = self._objects.get(str(where), (None,))[0] or self.fs.size(self._key(where))
+        size = self._objects.get(str(where), (None,))[0] or self.storage.size(self._rel(where))
         head = self._range(where, 0, min(HEADER_READ, size))
         if len(head) < 8:
             raise ValueError(f"{len(head)} bytes: too short for a safetensors header")
@@ -148,7 +152,7 @@ class CorpusFiles:
         return header, np.frombuffer(data, dtype=dtype).reshape(info["shape"])
 
     def _range(self, where: Where, start: int, end: int) -> bytes:
-        data = self.fs.cat_file(self._key(where), start=start, end=end)
+        data = self.storage.read(self._rel(where), start, end)
         self.meter.fetched += len(data)
         self.meter.requests += 1
         return data
@@ -176,14 +180,14 @@ class CorpusFiles:
         if self.cache is None:
             return read(str(where))
         url = str(where)
-        size, version = self._objects.get(url) or (self.fs.size(self._key(url)), self._version(url))
+        size, version = self._objects.get(url) or (self.storage.size(self._rel(url)), self._version(url))
         return self.cache.copy(
             self.fs, self._key(url), lambda p: read(str(p)), what=url, version=version, size=size, meter=self.meter
         )
 
     def _version(self, url: str) -> str:
         if url not in self._objects:
-            info = self.fs.info(self._key(url))
+            info = self.storage.info(self._rel(url))
             self.meter.requests += 1
             self._objects[url] = (int(info["size"]), str(info.get("ETag") or info.get("LastModified")))
         return self._objects[url][1]

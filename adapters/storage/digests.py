@@ -130,7 +130,7 @@ class RecordDigests(FileDigests):
 
     def modified(self, dataset_root: Path, rel: str) -> datetime:
         if self._modified is None:
-            self._modified = list_modified(self.publisher.fs, f"{self.publisher.prefix}/data")
+            self._modified = list_modified(self.publisher.root.fs, f"{self.publisher.prefix}/data")
         key = self.publisher.log.final_key(rel)
         if key not in self._modified:
             raise CatalogError(f"{key}: committed but not in the bucket")

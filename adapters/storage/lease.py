@@ -25,10 +25,8 @@ import time
 import uuid
 from datetime import datetime
 
-import fsspec
-
 from adapters.storage.faults import environment_fault
-from adapters.storage.objects import list_keys, put, put_if_absent
+from adapters.storage.root import Root
 
 LEASE_DIR = ".eidata/lease"
 LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
@@ -100,19 +98,16 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(fs, output, job=...)`: held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S or LEASE_TTL_S."""
+    """`with Lease(root, job=...)`: the output at `root` held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S
+    or LEASE_TTL_S."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, output: str, job: str, ttl_s: float | None = None) -> None:
-        self.fs, self.output, self.job = fs, output.rstrip("/"), job
+    def __init__(self, root: Root, job: str, ttl_s: float | None = None) -> None:
+        self.root, self.output, self.job = root, root.path, job
         self.ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S) if ttl_s is None else ttl_s
         self.key: str | None = None
         self.token = uuid.uuid4().hex  # this lease among those of its process (`dead_here`)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    @property
-    def folder(self) -> str:
-        return f"{self.output}/{LEASE_DIR}"
 
     def _body(self) -> bytes:
         holder = {"job": self.job, "host": socket.gethostname(), "pid": os.getpid(), "ttl_s": self.ttl_s}
@@ -132,13 +127,12 @@ class Lease:
 
     def _try_acquire(self) -> Lease:
         for _ in range(8):
-            gens = sorted(g for k in list_keys(self.fs, self.folder) if (g := _generation(k)) is not None)
+            gens = sorted(g for k in self.root.keys(LEASE_DIR) if (g := _generation(k)) is not None)
             if gens:
-                top = f"{self.folder}/{gens[-1]:012d}.json"
-                self._refuse_if_live(top)
+                self._refuse_if_live(f"{LEASE_DIR}/{gens[-1]:012d}.json")
             nxt = (gens[-1] + 1) if gens else 1
-            key = f"{self.folder}/{nxt:012d}.json"
-            if put_if_absent(self.fs, key, self._body()):
+            key = f"{LEASE_DIR}/{nxt:012d}.json"
+            if self.root.create(key, self._body()):
                 self.key = key
                 self._thread = threading.Thread(target=self._beat, name="eidata-lease", daemon=True)
                 self._thread.start()
@@ -147,9 +141,8 @@ class Lease:
 
     def _refuse_if_live(self, key: str) -> None:
         try:
-            self.fs.invalidate_cache(key)
-            info = self.fs.info(key)
-            holder = json.loads(self.fs.cat_file(key))
+            info = self.root.info(key)
+            holder = json.loads(self.root.read(key))
         except FileNotFoundError:
             return  # released meanwhile
         age = time.time() - _modified_s(info)
@@ -174,9 +167,9 @@ class Lease:
             if self.key is None:
                 continue
             try:
-                put(self.fs, self.key, self._body())
+                self.root.put(self.key, self._body())
             except OSError as e:  # one failed beat is not a lost lease: the ttl spans three beats
-                log.warning("lease heartbeat on %s failed: %s", self.key, e)
+                log.warning("lease heartbeat on %s failed: %s", self.root.key(self.key), e)
 
     def release(self) -> None:
         self._stop.set()
@@ -184,13 +177,17 @@ class Lease:
             self._thread.join()
         _RELEASED.add(self.token)
         try:
-            for k in list_keys(self.fs, self.folder):
+            for k in self.root.keys(LEASE_DIR):
                 if _generation(k) is not None and self.key is not None and _generation(k) <= _generation(self.key):
-                    self.fs.rm_file(k)
+                    self.root.remove(k)
         except Exception as e:
             if (cause := environment_fault(e)) is None:
                 raise
-            log.warning("%s: the lease was not deleted (%s): a job on this host takes it over at once", self.key, cause)
+            log.warning(
+                "%s: the lease was not deleted (%s): a job on this host takes it over at once",
+                self.root.key(self.key or ""),
+                cause,
+            )
         self.key = None
 
     def __enter__(self) -> Lease:

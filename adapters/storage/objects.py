@@ -139,7 +139,8 @@ def list_modified(fs: fsspec.AbstractFileSystem, prefix: str, start_after: str |
         except FileNotFoundError:
             return {}
         after = start_after or ""
-        return {k: datetime.fromtimestamp(float(v["mtime"]), UTC) for k, v in found.items() if k > after}
+        when = {k: v.get("mtime", v.get("created")) for k, v in found.items() if k > after}  # fsspec memory: created
+        return {k: datetime.fromtimestamp(float(t), UTC) for k, t in when.items()}
     bucket, name = split_key(prefix)
     kwargs = {"Bucket": bucket, "Prefix": f"{name}/" if name else ""}
     if start_after:

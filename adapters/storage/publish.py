@@ -17,11 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import fsspec
-
 from adapters.storage.commit_log import CommitConflictError, CommitLog, CommitRecord
 from adapters.storage.multipart import PartPlan, abort_uploads, put_final
-from adapters.storage.objects import list_keys, put_changed
+from adapters.storage.objects import put_changed
+from adapters.storage.root import Root
 from schemas.lerobot import INFO_PATH, split_lines
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
@@ -74,31 +73,29 @@ def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
 
 
 class DatasetPublisher:
-    """One dataset at `prefix` in `fs` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
+    """One dataset at `root` (`bucket/corpus/datasets/<source>/<subset>`), written in `scratch`.
 
     Published episode files are deleted from the scratch folder, so it holds the meta and the episodes being staged,
     not the corpus. `parts`: which files go in parts (multipart upload; default: `StorageOptions`' thresholds)."""
 
-    def __init__(
-        self, fs: fsspec.AbstractFileSystem, prefix: str, scratch: Path, *, parts: PartPlan | None = None
-    ) -> None:
-        self.fs, self.prefix, self.scratch = fs, prefix.rstrip("/"), Path(scratch)
+    def __init__(self, root: Root, scratch: Path, *, parts: PartPlan | None = None) -> None:
+        self.root, self.prefix, self.scratch = root, root.path, Path(scratch)
         self.parts = parts or PartPlan.of(None)
-        self.log = CommitLog(fs, self.prefix)
+        self.log = CommitLog(root)
         self._failed: BaseException | None = None
 
     def recover(self) -> list[str]:
         """Roll the last record forward, delete staged and final keys no record names and the claims of those put in
         parts, abort the dataset's incomplete uploads, rewrite the meta. Returns the keys deleted or aborted."""
-        garbage = self.log.recover() + abort_uploads(self.fs, self.prefix)
-        committed, claims = self.log.committed_keys(), f"{self.prefix}/{CLAIMS_DIR}"
+        garbage = self.log.recover() + abort_uploads(self.root.fs, self.prefix)
+        committed = self.log.committed_keys()
         # a killed run's claims (its keys are deleted too), then the final keys no record names
-        stale = [k for k in list_keys(self.fs, claims) if self.log.final_key(k[len(claims) + 1 :]) not in committed]
-        stale += [k for top in EPISODE_TOPS for k in list_keys(self.fs, f"{self.prefix}/{top}") if k not in committed]
-        for key in stale:
-            self.fs.rm_file(key)
+        stale = [k for k in self.root.keys(CLAIMS_DIR) if self.root.key(k[len(CLAIMS_DIR) + 1 :]) not in committed]
+        stale += [k for top in EPISODE_TOPS for k in self.root.keys(top) if self.root.key(k) not in committed]
+        for rel in stale:
+            self.root.remove(rel)
         self.publish_meta()
-        return garbage + stale
+        return garbage + [self.root.key(rel) for rel in stale]
 
     def hydrate(self) -> bool:
         """Make the scratch folder the bucket's dataset without its episode files: the meta derived from the records
@@ -155,9 +152,10 @@ class DatasetPublisher:
         if self.log.is_committed(key):
             raise CommitConflictError(f"{key}: already committed; the scratch folder is behind the bucket")
         # recovery deleted every uncommitted key: one taken since holds our bytes or is another writer's
-        return put_final(self.fs, key, self.scratch / rel, self.parts, claim=f"{self.prefix}/{CLAIMS_DIR}/{rel}")[1]
+        claim = self.root.key(f"{CLAIMS_DIR}/{rel}")
+        return put_final(self.root.fs, key, self.scratch / rel, self.parts, claim=claim)[1]
 
     def publish_meta(self) -> list[str]:
         """Rewrite the meta files from the records where they differ; returns the files written."""
         meta = derived_meta(self.log.records())
-        return [rel for rel, data in meta.items() if put_changed(self.fs, self.log.final_key(rel), data)]
+        return [rel for rel, data in meta.items() if put_changed(self.root.fs, self.log.final_key(rel), data)]

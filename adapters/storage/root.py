@@ -6,7 +6,8 @@ datatrove's `DataFolder`), opened once, behind every view: a source adapter's `l
   (DESIGN.md 3.2);
 - `renames`: a folder renames a finished tree into place; an object store has none (trees are put file by file);
 - `ranged_reads`: a byte range is read without the rest (a local seek, an HTTP `Range` GET);
-- `paths`: a library opens its files by path; an object store's go through `open` or `local_path`.
+- `paths`: a library opens its files by path; an object store's through `file`, the one resolver of a path or URL
+  within this storage (its options; `OutsideRoot` past the root). The commit protocol asks it, never its `fs`.
 
 A scheme fsspec does not know (`gz://`, `s4://`) is refused with one message (`urls.UnknownScheme`) before anything
 takes it for a local folder: `Path("gs:/b/x")` would be one.
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import fsspec
 from upath import UPath
 
-from adapters.storage.location import Location, Where, is_object, local_path, locate
-from adapters.storage.objects import exists, put, put_if_absent
+from adapters.storage.contain import contained
+from adapters.storage.location import Location, Where, is_object, locate
+from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -113,11 +115,32 @@ class Root:
             return self._given / rel.strip("/") if rel.strip("/") else self._given
         return locate(self.url(rel), self.options)
 
-    def open(self, rel: str, mode: str = "rb") -> IO[Any]:
-        return self.fs.open(self.key(rel), mode)
+    def file(self, where: Where) -> Location:
+        """The Location of the file or folder `where` (a path or URL within this storage, or one relative to the
+        root), read with this storage's options; `OutsideRoot` when it leaves the root once resolved (`contain`)."""
+        return contained(self.where if self.local else self.location(), where)
 
-    def read(self, rel: str) -> bytes:
-        return self.fs.cat_file(self.key(rel))
+    def read(self, rel: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The file `rel` whole, or its bytes [`start`, `end`) (one ranged read)."""
+        return self.fs.cat_file(self.key(rel), start=start, end=end)
+
+    def info(self, rel: str) -> dict[str, Any]:
+        """What the store says of the file `rel` now (its cached listing dropped first): `size`, its version."""
+        self.fresh(rel)
+        return self.fs.info(self.key(rel))
+
+    def fresh(self, rel: str = "") -> None:
+        """Drop what this process's filesystem cached of `rel` (s3fs keeps listings): the next ask goes to the store."""
+        self.fs.invalidate_cache(self.key(rel))
+
+    def keys(self, rel: str = "", start_after: str | None = None) -> list[str]:
+        """Every file under the folder `rel` (recursive), relative to the root, sorted; `start_after` (relative): only
+        those sorting after it."""
+        after = None if start_after is None else self.key(start_after)
+        return [k[len(self.path) + 1 :] for k in list_keys(self.fs, self.key(rel), start_after=after)]
+
+    def remove(self, rel: str) -> None:
+        self.fs.rm_file(self.key(rel))
 
     def size(self, rel: str) -> int:
         return int(self.fs.size(self.key(rel)))
@@ -134,18 +157,22 @@ class Root:
         return exists(self.fs, self.key(rel))
 
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
-        """Write the file `rel` whole (a folder's atomically); `exclusive`: a create that fails with FileExistsError
-        when the file exists (of two writers exactly one wins). Returns `url(rel)`."""
-        key = self.key(rel)
+        """Write the file `rel` whole (atomically: a reader sees the old bytes or the new); `exclusive`: a `create`
+        that fails with FileExistsError when the file exists. Returns `url(rel)`."""
         if not exclusive:
-            put(self.fs, key, data)
-        elif exists(self.fs, key) or not put_if_absent(self.fs, key, data):
+            put(self.fs, self.key(rel), data)
+        elif self.exists(rel) or not self.create(rel, data):
             raise FileExistsError(f"{self.url(rel)} already exists")
         return self.url(rel)
 
-    def local_path(self, rel: str) -> Path:
-        """A local path for a library that can only open one: the file itself, or an object's cached copy."""
-        return local_path(self.location(rel))
+    def create(self, rel: str, data: bytes) -> bool:
+        """A conditional create of the file `rel`: True when this call made it, False when it exists (of racing
+        writers exactly one gets True: the store decides, `objects.put_if_absent`)."""
+        return put_if_absent(self.fs, self.key(rel), data)
+
+    def copy(self, rel: str, to: str) -> None:
+        """The file `rel` copied to `to` within this storage (server-side on a store)."""
+        copy(self.fs, self.key(rel), self.key(to))
 
 
 def folder_of(where: Where) -> Path | None:

@@ -90,7 +90,7 @@ class TacoAdapter(HandSource[ManoOnlyOptions]):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         reading = Reading.of(self, ref)
         ep, triplet, fail = ref.raw_id, ref.locator["triplet"], reading.fail
-        hand_dir, obj_dir, cam_dir = (self.locate(p) for p in ref.paths)
+        hand_dir, obj_dir, cam_dir = (self.file(p) for p in ref.paths)
         root = hand_dir.parent.parent.parent
         for folder, field in ((hand_dir, "hands"), (obj_dir, "object_pose"), (cam_dir, "egocentric_camera")):
             for path in folder.iterdir() if folder.is_dir() else []:  # every file read, under the root once resolved

@@ -146,14 +146,14 @@ class VitraAdapter(HandSource[VitraOptions]):
         raise self.error(f"no video {video!r} (looked for {where})", file=root, episode=ep, field="video")
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        npy, video = self.locate(ref.paths[0]), self.locate(ref.paths[1])
+        npy, video = self.file(ref.paths[0]), self.file(ref.paths[1])
         reading = Reading.of(self, ref, npy)
 
         def parse(data: bytes) -> VitraEpisode:
             return vitra_episode(unpickle_npy(data), reading.fail)
 
         episode = reading.parsed(npy, "episode", parse, named="episode file")
-        calibration = self.locate(ref.paths[2]) if len(ref.paths) > 2 else None
+        calibration = self.file(ref.paths[2]) if len(ref.paths) > 2 else None
         camera, fps = self._camera(video, episode, reading, calibration, ref.subset)
         ts = (episode.frames - episode.frames[0]) / fps
         world_from_camera = np.linalg.inv(episode.extrinsics)

@@ -117,3 +117,38 @@ def test_every_adapter_is_given_its_root_resolved_once(tmp_path: Path, monkeypat
     assert url.storage_options == Root("s3://bucket/prefix", options).location().storage_options
     assert url.storage_options != Root("s3://bucket/prefix").location().storage_options
     assert _Roots().source_root(Root("s3://bucket/prefix", options)).storage_options == url.storage_options
+
+
+class _Files(SourceAdapter[AdapterOptions]):
+    """One episode whose locator names a folder (as agibot's `root`, oxe's `builder_dir` do); `read` opens its paths
+    and that folder through `self.file`."""
+
+    name = "files"
+
+    def refs(self, root: Location) -> Iterator[EpisodeRef]:
+        yield self.new_ref("ep", [str(root / "a.bin")], locator={"dir": str(root / "sub")})
+
+    def read(self, ref: EpisodeRef) -> RawEpisode:
+        self.opened = [self.file(p).read_bytes() for p in ref.paths] + [self.file(ref.locator["dir"]).name.encode()]
+        raise self.error("read", episode=ref.raw_id)
+
+
+def test_a_ref_is_read_beneath_the_root_discovery_stamped_on_it(tmp_path: Path) -> None:
+    """Discovery stamps each ref with its resolved root; a fresh adapter (another process) reads the ref's files
+    through that root (`Root.file`), and a locator folder moved outside it is refused, as a ref made by hand with no
+    root is: no path is opened unresolved."""
+    root, outside = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "a.bin").write_bytes(b"x")
+    (ref,) = _Files().discover(root)
+    assert ref.root == str(root.resolve())
+    fresh = _Files()
+    with pytest.raises(AdapterError, match="read"):
+        fresh.read(ref)
+    assert fresh.opened == [b"x", b"sub"] and fresh.root == Root(root)
+    moved = ref.model_copy(update={"locator": {"dir": str(outside)}})
+    with pytest.raises(AdapterError, match=r"elsewhere.*outside|outside.*elsewhere"):
+        _Files().read(moved)
+    with pytest.raises(AdapterError, match="no source root to read it beneath"):
+        _Files().read(ref.model_copy(update={"root": None}))

@@ -21,7 +21,7 @@ from adapters.storage import multipart
 from adapters.storage.lease import Lease
 from adapters.storage.multipart import PartPlan
 from adapters.storage.publish import DatasetPublisher, record_group
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 
 DATASET = "datasets/big/default"
 EPISODES = 2
@@ -94,9 +94,9 @@ def main() -> None:
     ap.add_argument("--ttl", type=float, default=2.0)
     ap.add_argument("--wait", type=float, default=0.0)
     a = ap.parse_args()
-    fs, out = filesystem(a.output)  # credentials and endpoint from the AWS_* environment
-    with Lease(fs, out, job="multipart-test", ttl_s=a.ttl).acquire(wait_s=a.wait):
-        pub = DatasetPublisher(fs, f"{out}/{DATASET}", a.scratch, parts=PLAN)
+    root = Root(a.output)  # credentials and endpoint from the AWS_* environment
+    with Lease(root, job="multipart-test", ttl_s=a.ttl).acquire(wait_s=a.wait):
+        pub = DatasetPublisher(Root(root.url(DATASET)), a.scratch, parts=PLAN)
         pub.recover()
         pub.hydrate()
         arm(a.kill)

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.storage import commit_log, multipart, objects
+from adapters.storage import multipart, objects
+from adapters.storage import root as root_module
 from adapters.storage.lease import Lease
 from adapters.storage.publish import DatasetPublisher
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 from ingest.lerobot.writer import LeRobotWriter
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
@@ -60,7 +61,7 @@ def arm(kill: tuple[str, int]) -> None:
     if point == "object":
         die_after(multipart, "put_if_absent", lambda key: key.endswith(f"episode_{at:06d}.parquet"))
     if point == "record":
-        die_after(commit_log, "put_if_absent", lambda key: key.endswith(f"/commits/{at + 1:012d}.json"))
+        die_after(root_module, "put_if_absent", lambda key: key.endswith(f"/commits/{at + 1:012d}.json"))
 
 
 def die_after(module: object, name: str, when: Callable[[str], bool]) -> None:
@@ -91,14 +92,14 @@ def main() -> None:
         with open_writer(Path(a.output) / DATASET) as w:
             write_episodes(w, kill)
         return
-    fs, out = filesystem(a.output)  # credentials and endpoint from the AWS_* environment
-    with Lease(fs, out, job="publish-test", ttl_s=a.ttl).acquire(wait_s=a.wait):
+    root = Root(a.output)  # credentials and endpoint from the AWS_* environment
+    with Lease(root, job="publish-test", ttl_s=a.ttl).acquire(wait_s=a.wait):
         if point == "lease":
             die()
         if point == "hold":
             print("held", flush=True)
             time.sleep(60)
-        pub = DatasetPublisher(fs, f"{out}/{DATASET}", a.scratch)
+        pub = DatasetPublisher(Root(root.url(DATASET)), a.scratch)
         pub.recover()
         pub.hydrate()
         arm(kill)

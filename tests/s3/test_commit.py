@@ -14,6 +14,7 @@ import pytest
 from adapters.storage.commit_log import CommitConflictError, CommitLog
 from adapters.storage.lease import Lease, OutputLeasedError
 from adapters.storage.objects import list_keys, put_if_absent
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 from tests.s3.server import S3Server, child_env, run_child
 
@@ -64,23 +65,24 @@ def test_second_job_on_one_output_is_refused(s3: S3Server, prefix: str) -> None:
     holder = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        fs, out = filesystem(f"s3://out/{prefix}", s3.options())
+        root = Root(f"s3://out/{prefix}", s3.options())
         with pytest.raises(OutputLeasedError, match=rf"job 'crash-test' .*pid {holder.pid}"):
-            Lease(fs, out, job="second").acquire()
+            Lease(root, job="second").acquire()
     finally:
         holder.kill()
         holder.wait()
 
 
 def test_stale_lease_is_taken_over_and_released(s3: S3Server, prefix: str) -> None:
-    fs, out = filesystem(f"s3://out/{prefix}", s3.options())
+    root = Root(f"s3://out/{prefix}", s3.options())
+    fs, out = root.fs, root.path
     # the holder's ttl decides staleness: 4 s, so the live check cannot race a loaded machine (1 s did at load 50)
-    first = Lease(fs, out, job="first", ttl_s=4.0).acquire()
+    first = Lease(root, job="first", ttl_s=4.0).acquire()
     first._stop.set()  # the holder stops heartbeating, as a SIGKILLed one does
     with pytest.raises(OutputLeasedError):
-        Lease(fs, out, job="second", ttl_s=1.0).acquire()
+        Lease(root, job="second", ttl_s=1.0).acquire()
     time.sleep(4.5)
-    with Lease(fs, out, job="second", ttl_s=1.0).acquire() as second:
+    with Lease(root, job="second", ttl_s=1.0).acquire() as second:
         assert second.key is not None and second.key.endswith("000000000002.json")
     assert list_keys(fs, f"{out}/.eidata/lease") == []  # the release removes the dead holder's generation too
 
@@ -95,8 +97,9 @@ def test_put_if_absent_one_winner_among_racers(s3: S3Server, prefix: str) -> Non
 
 
 def test_commit_conflict_when_another_writer_committed(s3: S3Server, prefix: str) -> None:
-    fs, out = filesystem(f"s3://out/{prefix}", s3.options())
-    a, b = CommitLog(fs, out), CommitLog(fs, out)
+    root = Root(f"s3://out/{prefix}", s3.options())
+    fs, out = root.fs, root.path
+    a, b = CommitLog(root), CommitLog(root)
     assert a.records() == b.records() == []
     a.commit("g0", {"x.bin": a.stage("x.bin", b"aa")})
     with pytest.raises(CommitConflictError, match=r"000000000001\.json exists"):

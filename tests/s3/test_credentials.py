@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from adapters.storage.commit_log import CommitLog
 from adapters.storage.lease import Lease
 from adapters.storage.objects import list_keys
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, filesystem, preflight
 from schemas.storage import StorageOptions, is_remote, protocol_of
 from tests.s3.server import SECRET_KEY, S3Server
@@ -92,9 +93,10 @@ def test_secret_never_printed_dumped_or_logged(s3: S3Server, prefix: str, caplog
     assert all(SECRET_KEY not in d for d in dumps), dumps
     assert options.model_dump()["secret_access_key"] == "**********"
     with caplog.at_level(logging.DEBUG):
-        fs, out = filesystem(f"s3://out/{prefix}", options)
-        with Lease(fs, out, job="secret-check", ttl_s=30).acquire():
-            log = CommitLog(fs, out)
+        root = Root(f"s3://out/{prefix}", options)
+        fs, out = root.fs, root.path
+        with Lease(root, job="secret-check", ttl_s=30).acquire():
+            log = CommitLog(root)
             log.commit("g", {"a.bin": log.stage("a.bin", b"x")}, meta={"options": options.model_dump()})
             written = b"".join(fs.cat_file(k) for k in list_keys(fs, out))
         with pytest.raises(StorageError):

@@ -20,6 +20,7 @@ from adapters.storage.commit_log import CommitConflictError
 from adapters.storage.multipart import PartPlan, holds, incomplete_uploads, put_file_if_absent
 from adapters.storage.objects import exists, list_keys, put
 from adapters.storage.publish import DatasetPublisher, PublishError
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 from tests.s3.multipart_child import DATASET, EPISODES, PLAN, payload, rels, write_episode
 from tests.s3.server import S3Server, run_child
@@ -135,7 +136,7 @@ def test_a_second_writer_of_a_published_key_loses_cleanly(s3: S3Server, prefix: 
     journal = write_episode(tmp_path / "scratch", 0)
     video = rels(0)[1]
     put(fs, f"{out}/{DATASET}/{video}", b"another writer's video " * 300_000)  # above the threshold: in parts for us
-    pub = DatasetPublisher(fs, f"{out}/{DATASET}", tmp_path / "scratch", parts=PLAN)
+    pub = DatasetPublisher(Root(f"s3://{out}/{DATASET}", s3.options()), tmp_path / "scratch", parts=PLAN)
     with pytest.raises(CommitConflictError, match="another writer put other bytes here"):
         pub.on_commit(journal)
     with pytest.raises(PublishError, match="an earlier commit failed"):

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.storage.lease import Lease, OutputLeasedError
 from adapters.storage.objects import list_keys
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 from tests.s3.publish_child import DATASET, LENGTHS
 from tests.s3.server import S3Server, child_env, run_child
@@ -95,9 +96,10 @@ def test_second_job_on_one_output_is_refused(s3: S3Server, prefix: str, tmp_path
         assert second.returncode != 0
         assert "job 'publish-test' (host" in second.stderr and f"pid {holder.pid}" in second.stderr
         assert "OutputLeasedError" in second.stderr
-        fs, out = filesystem(url, s3.options())
+        root = Root(url, s3.options())
+        fs, out = root.fs, root.path
         with pytest.raises(OutputLeasedError):
-            Lease(fs, out, job="third").acquire()
+            Lease(root, job="third").acquire()
         assert list_keys(fs, f"{out}/{DATASET}") == []  # the refused job wrote nothing
     finally:
         holder.kill()

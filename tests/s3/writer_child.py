@@ -15,10 +15,11 @@ import signal
 import time
 
 from adapters.storage import commit_log
+from adapters.storage import root as root_module
 from adapters.storage.commit_log import CommitLog
 from adapters.storage.lease import Lease
 from adapters.storage.objects import put
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 
 
 def die() -> None:
@@ -41,9 +42,9 @@ def write_meta(log: CommitLog) -> None:
     """Derived, rewritable objects: a pure function of the committed records, so a rerun rewrites the same bytes."""
     records = log.records()
     lines = [json.dumps({"episode_index": r.seq - 1, "group": r.group, **r.meta}, sort_keys=True) for r in records]
-    put(log.fs, log.final_key("meta/episodes.jsonl"), ("\n".join(lines) + "\n").encode() if lines else b"")
+    put(log.root.fs, log.final_key("meta/episodes.jsonl"), ("\n".join(lines) + "\n").encode() if lines else b"")
     info = {"total_episodes": len(records), "total_objects": sum(len(r.objects) for r in records)}
-    put(log.fs, log.final_key("meta/info.json"), json.dumps(info, indent=2).encode())
+    put(log.root.fs, log.final_key("meta/info.json"), json.dumps(info, indent=2).encode())
 
 
 def main() -> None:
@@ -56,14 +57,14 @@ def main() -> None:
     a = ap.parse_args()
     point, _, at = a.kill.partition(":")
     at_group = int(at) if at else -1
-    fs, out = filesystem(a.output)  # credentials and endpoint from the AWS_* environment
-    with Lease(fs, out, job="crash-test", ttl_s=a.ttl).acquire(wait_s=a.wait) as _lease:
+    root = Root(a.output)  # credentials and endpoint from the AWS_* environment
+    with Lease(root, job="crash-test", ttl_s=a.ttl).acquire(wait_s=a.wait) as _lease:
         if point == "lease":
             die()
         if point == "hold":
             print("held", flush=True)
             time.sleep(60)
-        log = CommitLog(fs, out)
+        log = CommitLog(root)
         log.recover()
         write_meta(log)  # roll forward a commit whose meta a kill cut off
         done = {r.group for r in log.records()}
@@ -78,13 +79,13 @@ def main() -> None:
             if point == "recorded" and at_group == g:
                 commit_log.CommitLog.apply = lambda self, record: die()  # type: ignore[method-assign]
             if point == "applied" and at_group == g:
-                real_copy = commit_log.copy
+                real_copy = root_module.copy
 
                 def copy_then_die(fs_, src, dst, real_copy=real_copy):
                     real_copy(fs_, src, dst)
                     die()
 
-                commit_log.copy = copy_then_die
+                root_module.copy = copy_then_die
             log.commit(f"episode-{g}", staged, meta={"length": 10 + g})
             if point == "meta" and at_group == g:
                 die()

@@ -62,7 +62,7 @@ def test_a_batch_is_its_objects_and_one_record(published: DatasetPublisher, tmp_
 def test_a_file_put_but_not_committed_is_garbage(published: DatasetPublisher, tmp_path: Path) -> None:
     rel = sorted(FILES)[0]
     key = published.log.final_key(rel)
-    assert put_if_absent(published.fs, key, b"half a job")  # a job killed between the put and its record
+    assert put_if_absent(published.root.fs, key, b"half a job")  # a job killed between the put and its record
     rerun = publisher(tmp_path, "scratch2")
     assert key in rerun.recover() and committed_derived(rerun) == {}
     data = make(rerun.scratch, rel, FILES[rel], 0)

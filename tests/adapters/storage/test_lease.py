@@ -20,6 +20,7 @@ import pytest
 
 from adapters.storage.lease import LEASE_DIR, Lease, OutputLeasedError, process_identity
 from adapters.storage.objects import list_keys, put_if_absent
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,16 +40,16 @@ def test_a_live_lease_refuses_a_second_job_naming_the_holder(tmp_path: Path) -> 
     fs, out = filesystem(str(tmp_path / "ds"))
     _killed_holder(out, fs, ttl_s=300.0, age_s=5.0)
     with pytest.raises(OutputLeasedError, match=r"job 'ingest' \(host node-7, pid 4242; lease heartbeat 5 s ago"):
-        Lease(fs, out, job="export").acquire()
+        Lease(Root(out), job="export").acquire()
 
 
 def test_a_stale_lease_is_taken_over_by_the_next_generation(tmp_path: Path) -> None:
     fs, out = filesystem(str(tmp_path / "ds"))
     _killed_holder(out, fs, ttl_s=30.0, age_s=60.0)
-    lease = Lease(fs, out, job="rerun").acquire()
+    lease = Lease(Root(out), job="rerun").acquire()
     try:
-        assert lease.key == f"{out}/{LEASE_DIR}/{2:012d}.json"
-        holder = json.loads(Path(lease.key).read_text())
+        assert lease.key == f"{LEASE_DIR}/{2:012d}.json"
+        holder = json.loads((Path(out) / lease.key).read_text())
         assert (holder["job"], holder["pid"]) == ("rerun", os.getpid())
     finally:
         lease.release()
@@ -56,34 +57,35 @@ def test_a_stale_lease_is_taken_over_by_the_next_generation(tmp_path: Path) -> N
 
 
 def test_the_heartbeat_keeps_the_lease_live(tmp_path: Path) -> None:
-    fs, out = filesystem(str(tmp_path / "ds"))
-    with Lease(fs, out, job="ingest", ttl_s=0.6) as lease:
+    out = Root(tmp_path / "ds").path
+    with Lease(Root(out), job="ingest", ttl_s=0.6) as lease:
         assert lease.key is not None
-        first = os.stat(lease.key).st_mtime
+        first = os.stat(Path(out) / lease.key).st_mtime
         time.sleep(1.0)  # beats every ttl/3
-        assert os.stat(lease.key).st_mtime > first
+        assert os.stat(Path(out) / lease.key).st_mtime > first
         with pytest.raises(OutputLeasedError):  # older than the ttl since it was taken, yet live
-            Lease(fs, out, job="other", ttl_s=0.6).acquire()
+            Lease(Root(out), job="other", ttl_s=0.6).acquire()
 
 
 def test_acquire_waits_for_a_release(tmp_path: Path) -> None:
-    fs, out = filesystem(str(tmp_path / "ds"))
-    first = Lease(fs, out, job="first", ttl_s=60.0).acquire()
+    out = Root(tmp_path / "ds").path
+    first = Lease(Root(out), job="first", ttl_s=60.0).acquire()
     threading.Timer(0.3, first.release).start()
     t0 = time.monotonic()
-    with Lease(fs, out, job="second", ttl_s=60.0).acquire(wait_s=30.0) as second:
+    with Lease(Root(out), job="second", ttl_s=60.0).acquire(wait_s=30.0) as second:
         assert time.monotonic() - t0 >= 0.3
-        assert second.key == f"{out}/{LEASE_DIR}/{1:012d}.json"  # released: generations start again
+        assert second.key == f"{LEASE_DIR}/{1:012d}.json"  # released: generations start again
 
 
 def _holder_process(out: str, ttl_s: float) -> subprocess.Popen[str]:
     """A real job process holding the lease of `out` (started, waiting to be killed)."""
     code = (
         "import sys, time\n"
+        "from adapters.storage.root import Root\n"
         "from adapters.storage.urls import filesystem\n"
         "from adapters.storage.lease import Lease\n"
         f"fs, out = filesystem({out!r})\n"
-        f"Lease(fs, out, job='ingest', ttl_s={ttl_s}).acquire()\n"
+        f"Lease(Root(out), job='ingest', ttl_s={ttl_s}).acquire()\n"
         "print('held', flush=True)\n"
         "time.sleep(600)\n"
     )
@@ -98,10 +100,10 @@ def test_a_holder_killed_on_this_host_is_taken_over_at_once(
 ) -> None:
     """kill -9 of the holder, then at once (its 300 s ttl far from over) a new job takes the lease and logs why; a
     killed holder not yet reaped by its parent (a zombie, as under a container init that does not reap) too."""
-    fs, out = filesystem(str(tmp_path / "ds"))
+    out = Root(tmp_path / "ds").path
     holder = _holder_process(out, ttl_s=300.0)
     with pytest.raises(OutputLeasedError, match=rf"pid {holder.pid}; lease heartbeat"):  # alive: refused
-        Lease(fs, out, job="rerun").acquire()
+        Lease(Root(out), job="rerun").acquire()
     holder.kill()
     if reaped:
         holder.wait()
@@ -110,9 +112,9 @@ def test_a_holder_killed_on_this_host_is_taken_over_at_once(
         while _state(holder.pid) != "Z" and time.monotonic() < deadline:
             time.sleep(0.01)
     with caplog.at_level(logging.WARNING, logger="adapters.storage.lease"):
-        lease = Lease(fs, out, job="rerun").acquire()
+        lease = Lease(Root(out), job="rerun").acquire()
     try:
-        assert lease.key == f"{out}/{LEASE_DIR}/{2:012d}.json"
+        assert lease.key == f"{LEASE_DIR}/{2:012d}.json"
         why = "is not running" if reaped else "has exited (a zombie not yet reaped)"
         assert "taking over the lease of job 'ingest'" in caplog.text and f"pid {holder.pid}" in caplog.text
         assert why in caplog.text
@@ -144,7 +146,7 @@ def test_a_holder_not_provably_dead_here_waits_out_its_ttl(tmp_path: Path, chang
     body.update(change)
     assert put_if_absent(fs, f"{out}/{LEASE_DIR}/{1:012d}.json", json.dumps(body).encode())
     with pytest.raises(OutputLeasedError, match=rf"pid {dead.pid}; lease heartbeat 0 s ago"):
-        Lease(fs, out, job="rerun").acquire()
+        Lease(Root(out), job="rerun").acquire()
 
 
 def test_a_pid_now_another_process_is_taken_over(tmp_path: Path) -> None:
@@ -154,5 +156,5 @@ def test_a_pid_now_another_process_is_taken_over(tmp_path: Path) -> None:
     body.update(process_identity(os.getpid()))
     body["started"] = str(int(body["started"]) - 1)
     assert put_if_absent(fs, f"{out}/{LEASE_DIR}/{1:012d}.json", json.dumps(body).encode())
-    with Lease(fs, out, job="rerun").acquire() as lease:
-        assert lease.key == f"{out}/{LEASE_DIR}/{2:012d}.json"
+    with Lease(Root(out), job="rerun").acquire() as lease:
+        assert lease.key == f"{LEASE_DIR}/{2:012d}.json"

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.storage.commit_log import CommitConflictError
 from adapters.storage.publish import DatasetPublisher, PublishError, derived_meta
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 from ingest.lerobot.writer import LeRobotWriter
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 
@@ -42,8 +42,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 def publisher(tmp_path: Path, scratch: str = "scratch") -> DatasetPublisher:
-    fs, out = filesystem(str(tmp_path / "out"))
-    return DatasetPublisher(fs, f"{out}/datasets/a/b", tmp_path / scratch)
+    out = Root(tmp_path / "out").path
+    return DatasetPublisher(Root(f"{out}/datasets/a/b"), tmp_path / scratch)
 
 
 def test_published_dataset_is_the_local_writers(tmp_path: Path, local: dict[str, bytes]) -> None:

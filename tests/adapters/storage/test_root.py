@@ -12,6 +12,7 @@ import pytest
 
 from adapters.storage.root import Root, folder_of
 from adapters.storage.urls import UnknownScheme
+from schemas.containment import OutsideRoot
 from schemas.storage import StorageOptions
 
 
@@ -56,13 +57,36 @@ def test_the_same_calls_read_and_write_a_folder_and_an_object_store(store: Root)
     assert str(where).endswith("meta/info.json") and store.url("meta/info.json") == where
     assert store.exists("meta/info.json") and store.read("meta/info.json") == b'{"fps": 10}'
     assert store.size("meta/info.json") == 11 and store.list("meta") == ["info.json", "tasks.jsonl"]
-    with store.open("meta/info.json") as f:
-        f.seek(2)
-        assert f.read(3) == b"fps"
+    assert store.read("meta/info.json", 2, 5) == b"fps" and store.info("meta/info.json")["size"] == 11
     store.put("meta/info.json", b"{}")
     assert store.read("meta/info.json") == b"{}"
-    assert store.local_path("meta/info.json").read_bytes() == b"{}"
+    assert store.file(str(store.url("meta/info.json"))).read_bytes() == b"{}"  # a ref's path, as discovery wrote it
+    assert store.file("meta/info.json").read_bytes() == b"{}"  # relative to the root
     assert (store.location("meta") / "info.json").read_bytes() == b"{}"
+    assert store.keys() == ["meta/info.json", "meta/tasks.jsonl"] and store.keys("meta", "meta/info.json") == [
+        "meta/tasks.jsonl"
+    ]
+    store.remove("meta/tasks.jsonl")
+    store.fresh("meta")
+    assert store.keys("meta") == ["meta/info.json"] and not store.exists("meta/tasks.jsonl")
+
+
+def test_a_file_outside_the_root_is_refused(tmp_path: Path) -> None:
+    """`Root.file`, the one resolver adapters read through: `..`, an absolute path elsewhere, a symlink out, another
+    bucket's URL all leave the root (`OutsideRoot`); the root itself and what lies under it do not."""
+    (tmp_path / "root" / "a").mkdir(parents=True)
+    (tmp_path / "secret").write_bytes(b"x")
+    (tmp_path / "root" / "a" / "link").symlink_to(tmp_path / "secret")
+    root = Root(tmp_path / "root")
+    assert root.file(str(tmp_path / "root")) == root.where and root.file("a") == root.where / "a"
+    for bad in ("../secret", str(tmp_path / "secret"), "a/link", "s3://bucket/root/a"):
+        with pytest.raises(OutsideRoot):
+            root.file(bad)
+    bucket = Root("memory://eidata-test-root/prefix")
+    assert str(bucket.file("memory://eidata-test-root/prefix/a/b.h5")) == "memory://eidata-test-root/prefix/a/b.h5"
+    for bad in ("memory://eidata-test-root/prefix2/x", "memory://eidata-test-root/prefix/../x", "/etc/passwd"):
+        with pytest.raises(OutsideRoot):
+            bucket.file(bad)
 
 
 def test_a_location_given_keeps_its_own_options() -> None:
