@@ -275,7 +275,7 @@ def _fk_signals(
     for a in arms:
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
-        if a.arm.gripper is not None and opts.gripper_unread:  # the dataset's word: wrists without the gripper
+        if opts.gripper_unread:  # the dataset's word: wrists without the gripper (said also where none is modelled)
             notes.append(f"{a.arm.side} gripper not read by forward kinematics: {opts.gripper_unread}")
         elif a.arm.gripper is not None:
             try:

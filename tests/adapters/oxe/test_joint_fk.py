@@ -36,7 +36,7 @@ from ingest.frames import rot6d_to_matrix
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import recorded_point
 from schemas.robots.registry import default_registry
-from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, craig, rot_z, trans
+from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, XARM7_MDH, craig, rot_z, trans
 from tests.realdata import realdata
 
 FK_WRIST = sorted(n for n, s in SUBSETS.items() if s.fk_wrist)
@@ -44,15 +44,28 @@ BOTH = sorted(n for n, s in SUBSETS.items() if s.joint_fk is not None and s.has_
 HAND_TCP = rot_z(-np.pi / 4) @ trans(0, 0, 0.1034)  # franka_description hand.xacro: hand -pi/4 on the flange, TCP
 
 
-def franka_dh(q: np.ndarray) -> np.ndarray:
-    """(T, 4, 4) flange poses of joint angles (T, 7) by Franka's published modified DH table."""
+def modified_dh(q: np.ndarray, table: list, flange: tuple = (0, 0, 0)) -> np.ndarray:
+    """(T, 4, 4) flange poses of joint angles (T, n) by a maker's modified (Craig) DH table."""
     out = np.empty((len(q), 4, 4))
     for t, row in enumerate(q):
         pose = np.eye(4)
-        for (a, d, alpha), theta in zip(FRANKA_MDH, row, strict=True):
+        for (a, d, alpha), theta in zip(table, row, strict=True):
             pose = pose @ craig(a, d, alpha, theta)
-        out[t] = pose @ craig(*FRANKA_FLANGE, 0.0)
+        out[t] = pose @ craig(*flange, 0.0)
     return out
+
+
+def franka_dh(q: np.ndarray) -> np.ndarray:
+    """(T, 4, 4) flange poses of joint angles (T, 7) by Franka's published modified DH table."""
+    return modified_dh(q, FRANKA_MDH, FRANKA_FLANGE)
+
+
+# Per embodiment: the flange by its maker's DH table (a second statement of the arm), and the arm's reach from the
+# shoulder (joint 2's height): the sum of its link lengths
+MAKER_DH = {
+    "franka": (franka_dh, 0.333, 0.316 + 0.0825 + 0.384 + 0.0825 + 0.088 + 0.107),
+    "xarm7": (lambda q: modified_dh(q, XARM7_MDH), 0.267, 0.293 + 0.0525 + 0.0775 + 0.3425 + 0.076 + 0.097),
+}
 
 
 def _episodes(tmp_path: Path, subset: str, steps: int = 40) -> list[RawEpisode]:
@@ -72,38 +85,44 @@ def _fk_wrists(raw: RawEpisode) -> np.ndarray:
 @pytest.mark.parametrize("subset", FK_WRIST)
 def test_the_wrist_is_the_flange_franka_dh_places(tmp_path: Path, subset: str) -> None:
     cfg = SUBSETS[subset]
-    assert cfg.joint_fk is not None and cfg.embodiment == "franka"
+    assert cfg.joint_fk is not None
+    dh_of, shoulder, reach_max = MAKER_DH[cfg.embodiment]
     for raw in _episodes(tmp_path, subset):
         assert raw.hands.empty  # no pose declared: canonicalization builds the wrist from the joints
         q = raw.states[cfg.joint_fk.joints].values.astype(np.float64)
-        wrists, dh = _fk_wrists(raw), franka_dh(q)
-        np.testing.assert_allclose(wrists[:, :3, 3], dh[:, :3, 3], atol=1e-9)  # the flange point
-        np.testing.assert_allclose(wrists[:, :3, 2], dh[:, :3, 2], atol=1e-9)  # approach = the flange's z
-        # link lengths: the flange never leaves the arm's reach from the shoulder (0.333 m up), and moves
-        reach = np.linalg.norm(wrists[:, :3, 3] - [0, 0, 0.333], axis=1)
-        assert (reach < 0.316 + 0.0825 + 0.384 + 0.0825 + 0.088 + 0.107).all() and np.ptp(reach) > 1e-3
+        wrists, dh = _fk_wrists(raw), dh_of(q)
+        # 1e-9 where the maker's files write pi/2 in full (Franka); the xArm's 1.5708: 5e-5
+        tol = 1e-9 if cfg.embodiment == "franka" else 5e-5
+        np.testing.assert_allclose(wrists[:, :3, 3], dh[:, :3, 3], atol=tol)  # the flange point
+        np.testing.assert_allclose(wrists[:, :3, 2], dh[:, :3, 2], atol=tol)  # approach = the flange's z
+        # link lengths: the flange never leaves the arm's reach from the shoulder, and moves
+        reach = np.linalg.norm(wrists[:, :3, 3] - [0, 0, shoulder], axis=1)
+        assert (reach < reach_max).all() and np.ptp(reach) > 1e-3
         for planted in (np.roll(q, 1, axis=1), q[:, ::-1]):  # a slice one column off, the order reversed
-            assert np.abs(franka_dh(planted)[:, :3, 3] - wrists[:, :3, 3]).max() > 0.01
+            assert np.abs(dh_of(planted)[:, :3, 3] - wrists[:, :3, 3]).max() > 0.01
 
 
 def test_joint_rows_canonicalize_with_their_gripper_or_its_reason(tmp_path: Path) -> None:
     """toto's gripper is its open_gripper command (1 = open), iamlab's action[7] (1 = open), as Octo's transforms
-    take them; play fusion states none, and canonicalization says why."""
+    take them; play fusion and ucsd_kitchen (the xArm 7) state none, and canonicalization says why."""
     for subset, column in (
         ("toto", "action/open_gripper"),
         ("iamlab_cmu_pickup_insert_converted_externally_to_rlds", "action:gripper"),
         ("cmu_play_fusion", None),
+        ("ucsd_kitchen_dataset_converted_externally_to_rlds", None),
     ):
         raw = _episodes(tmp_path / subset, subset, steps=60)[0]
         [ep] = canonicalize_spans(raw, source="oxe").episodes
         right = np.zeros(50, bool)
         right[hand_dims(1, WRIST_POS)] = True
         assert ep.mask[right].all() and not ep.mask[hand_dims(0, WRIST_POS)].any(), subset
-        assert any("forward kinematics of panda" in n for n in ep.notes), ep.notes
+        description = default_registry().get(SUBSETS[subset].embodiment).joint_space.description
+        assert any(f"forward kinematics of {description}" in n for n in ep.notes), ep.notes
         grip = hand_dims(1, GRIPPER)
         if column is None:
+            why = SUBSETS[subset].joint_fk.gripper_unread[:40]
             assert not ep.mask[grip].any()
-            assert any(n.startswith("right gripper not read by forward kinematics: state[7]") for n in ep.notes)
+            assert any(n.startswith("right gripper not read by forward kinematics: ") and why in n for n in ep.notes)
             continue
         assert ep.mask[grip].all() and any(f"gripper from {column}" in n and "the command" in n for n in ep.notes), (
             ep.notes

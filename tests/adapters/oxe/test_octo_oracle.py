@@ -151,14 +151,17 @@ OCTO_PROPRIO_GRIPPER = {
     "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "observation/state:gripper_status",  # :755-760
     "cmu_play_fusion": "observation/state:gripper_pos",  # :843 state
     "toto": None,  # :280 state, the 7 joints only
+    "ucsd_kitchen_dataset_converted_externally_to_rlds": None,  # :470 state[:, :7], the xArm 7's joints only
 }
 # Octo's gripper action, its last column, per row whose joint_fk reads the gripper from an action column or says why
 # it reads none: the column of eidata's natives it equals (toto :276 open_gripper cast; iamlab :750 action[7:8];
-# play fusion :836-841 action[:, -4:], whose last column is the terminate flag, the reason joint_fk gives)
+# play fusion :836-841 action[:, -4:], whose last column is the terminate flag, the reason joint_fk gives; ucsd_kitchen
+# action[6], whose sign no maker states, the reason its joint_fk gives)
 OCTO_GRIPPER_ACTION = {
     "toto": "action/open_gripper",
     "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "action:gripper",
     "cmu_play_fusion": "action:terminate",
+    "ucsd_kitchen_dataset_converted_externally_to_rlds": "action:gripper",  # :469 action[..., :-1], its last: [6]
 }
 
 
