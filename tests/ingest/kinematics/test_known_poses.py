@@ -92,6 +92,8 @@ QUARTER_TURNS = [
     ("arx_x5a", "joint1", "link6", (0, 0, 1), (0, 0, 0.0605), None),
     # xArm 7: joint1 turns about the base's +z (the flange, 0.206 m ahead at zero, to +y; 1.5708 in the file)
     ("xarm7", "joint1", "link7", (0, 0, 1), (0, 0, 0.267), None),
+    # FANUC LR Mate 200iD: joint_1 turns about the base's +z; the faceplate (0.465, 0, 0.695) at zero turns to +y
+    ("fanuc_lrmate200id", "joint_1", "flange", (0, 0, 1), (0, 0, 0.33), (0.0, 0.465, 0.695)),
 ]
 
 
@@ -112,7 +114,7 @@ def test_a_quarter_turn_follows_the_makers_axis(name, joint, link, axis, point, 
 
 def test_every_arm_has_a_quarter_turn_check() -> None:
     arms = {"panda", "fr3", "ur5e", "vx300s", "wx250s", "wx200", "wx250", "koch", "so101", "so100", "piper"}
-    arms |= {"realman_rm65", "realman_rm75", "arx_r5a", "arx_x5a", "xarm7"}
+    arms |= {"realman_rm65", "realman_rm75", "arx_r5a", "arx_x5a", "xarm7", "fanuc_lrmate200id"}
     assert arms <= set(DESCRIPTIONS)
     assert arms == {case[0] for case in QUARTER_TURNS}
 
