@@ -9,8 +9,8 @@ constant base and tool transforms fitted, the rest is disagreement): the joints 
 counted from the upright forearm, pi/2 below DENSO's description (its J3 limits 0.314 .. 2.443 rad hold the recorded
 J3 + pi/2, not the recorded J3); the angles are scipy's extrinsic "zyx" (R = Rx(e2)·Ry(e1)·Rz(e0)); the position in
 metres; and the pose is in another base and on another point than FK's (the fitted transforms are not the identity),
-so the joints, not the pose, give the wrist. Read as is, or with another Euler order, they disagree by tens of
-degrees. The gripper column is 0 in every frame.
+so the joints, not the pose, give the wrist (the oxe row's `joint_zero` adds the pi/2). Read as is, or with another
+Euler order, they disagree by tens of degrees. The gripper column is 0 in every frame.
 """
 
 from __future__ import annotations
