@@ -5,7 +5,8 @@ holds joints but no end-effector pose.
 - joints: the row's `joint_fk.joints` column, in the description's arm order (base to flange), each native name mapped
   to its URDF joint (`JointSpaceOptions.joint_map`, keyed as the resolver names columns: the stream's component names,
   else `<stream>.<index>`); radians the recorder default, the unit still settled per episode by the values against
-  the description's joint limits (`ingest.canonical.joint_units`);
+  the description's joint limits (`ingest.canonical.joint_units`); a joint the recorder counts from another zero
+  moved by the row's `joint_zero`;
 - gripper: the row's `joint_fk.gripper` column (state or action: an action column is the command) mapped to the
   description's gripper joint and read in `joint_fk.gripper_unit`, or not read (`gripper_unread`, the row's reason).
 
@@ -36,6 +37,7 @@ def joint_space_options(cfg: OXESubset, states: dict[str, Stream]) -> JointSpace
         recorder_units="rad",
         gripper_unit=fk.gripper_unit if fk.gripper is not None else None,
         gripper_unread=fk.gripper_unread or None,
+        joint_zero=fk.joint_zero,
     )
 
 

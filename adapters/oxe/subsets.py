@@ -184,6 +184,11 @@ class JointFK(Frozen):
     gripper: str | None = Field(None, description="'<key>' or '<key>:<part>' of the one-value gripper column")
     gripper_unit: GripperUnit = Field("joint", description="how that column reads (schemas.robots.joint_space)")
     gripper_unread: str = Field("", description="why no gripper column is read (required without `gripper`)")
+    joint_zero: dict[str, float] = Field(
+        default_factory=dict,
+        description="URDF joint -> the description's angle (rad) at the recorded 0, where the recorder counts a joint "
+        "from another zero (`JointSpaceOptions.joint_zero`; the evidence in `source`)",
+    )
     source: str = Field(min_length=1, description="the joint order, unit and zero, and the gripper's convention, cited")
 
     @model_validator(mode="after")
@@ -275,6 +280,8 @@ class OXESubset(Frozen):
                 f"{self.name}: joint_fk.joints {fk.joints!r} holds {width} values, "
                 f"{self.embodiment} has {len(spec.arms[0].joints)} arm joints"
             )
+        if unknown := sorted(set(fk.joint_zero) - {j.urdf for j in spec.arms[0].joints}):
+            raise ValueError(f"{self.name}: joint_fk.joint_zero names {unknown}, no arm joint of {self.embodiment}")
         names = set(joints.names or ()) if joints is not None else set()
         others = [n for s in self.states for p in (s.parts or (s,)) if p is not joints for n in (p.names or ())]
         if clash := sorted(names & set(others)):

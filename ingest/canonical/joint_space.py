@@ -173,8 +173,14 @@ def _unsided(res: Resolver, spec: JointSpaceSpec) -> str:
     return f"; arm prefixes {unknown} have no side: set joint_space.sides (e.g. {{{unknown[0]}: left}})"
 
 
+def _zero(arm: ArmMap, opts: JointSpaceOptions) -> np.ndarray:
+    """(dof,) the description's angle at each joint's recorded 0 (`JointSpaceOptions.joint_zero`; mostly 0)."""
+    return np.array([opts.joint_zero.get(j.urdf, 0.0) for j in arm.joints])
+
+
 def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> UnitDecision:
-    """The unit of the arms' values, by their fit to the description's joint limits (`joint_units`)."""
+    """The unit of the arms' values, by their fit to the description's joint limits (`joint_units`), the limits
+    moved to the dataset's zero."""
     from ingest.kinematics import load_model
 
     model = load_model(spec.description)
@@ -182,7 +188,8 @@ def _decide(spec: JointSpaceSpec, arms: list[_Arm], opts: JointSpaceOptions) -> 
     idx = [col[j.urdf] for a in arms for j in a.arm.joints]
     values = np.concatenate([a.raw for a in arms], axis=1)
     names = [n for a in arms for n in a.names]
-    return infer_units(values, names, model.lower[idx], model.upper[idx], opts, spec.units)
+    zero = np.concatenate([_zero(a.arm, opts) for a in arms])
+    return infer_units(values, names, model.lower[idx] - zero, model.upper[idx] - zero, opts, spec.units)
 
 
 def _native_limits(
@@ -201,7 +208,8 @@ def _native_limits(
     out = {}
     for a in arms:
         for c, j in zip(a.cols, a.arm.joints, strict=True):
-            lo, hi = float(model.lower[at[j.urdf]]), float(model.upper[at[j.urdf]])
+            zero = res.opts.joint_zero.get(j.urdf, 0.0)
+            lo, hi = float(model.lower[at[j.urdf]]) - zero, float(model.upper[at[j.urdf]]) - zero
             if unit == "deg":
                 lo, hi = float(np.degrees(lo)), float(np.degrees(hi))
             elif unit == "range_m100_100":
@@ -261,7 +269,7 @@ def _fk_signals(
     units = decision.unit
     assert units is not None
     for a in arms:
-        a.q = to_radians(a.raw, a.names, units, opts)
+        a.q = to_radians(a.raw, a.names, units, opts) + _zero(a.arm, opts)
     poses = _fk(spec, arms)
     tracks: dict[int, HandTrack] = {}
     notes = [
@@ -272,10 +280,12 @@ def _fk_signals(
     ]
     if opts.sides:
         notes.append(f"arm sides {opts.sides} from {opts.sides_from or 'the joint_space.sides option'}")
+    if opts.joint_zero:
+        notes.append(f"joint zeros moved to the description's (rad added after the unit): {opts.joint_zero}")
     for a in arms:
         ts = a.ts
         track = HandTrack(rotation=Stream(ts, poses[a.arm.side], unit="se3_4x4", frame="robot_base"))
-        if a.arm.gripper is not None and opts.gripper_unread:  # the dataset's word: wrists without the gripper
+        if opts.gripper_unread:  # the dataset's word: wrists without the gripper (said also where none is modelled)
             notes.append(f"{a.arm.side} gripper not read by forward kinematics: {opts.gripper_unread}")
         elif a.arm.gripper is not None:
             try:
@@ -324,7 +334,7 @@ def _command_tracking(
     try:
         cmd = _read_arms(res, spec, "action")
         for a in cmd:  # the action shares the state's recorder, hence its unit
-            a.q = to_radians(a.raw, a.names, units, opts)
+            a.q = to_radians(a.raw, a.names, units, opts) + _zero(a.arm, opts)
     except (JointSpaceError, CalibrationMissing) as err:
         return [f"joint space: action joints not read ({err}); canonical actions are state deltas"]
     if len(cmd[0].ts) != len(arms[0].ts) or len(cmd[0].ts) < 2:

@@ -280,6 +280,12 @@ class JointSpaceOptions(Frozen):
         description="native name -> URDF joint name: as the dataset names it (motor_3), or `<stream>.<index>` "
         "(observation.state.3) for a vector without names",
     )
+    joint_zero: dict[str, float] = Field(
+        default_factory=dict,
+        description="URDF joint -> the description's angle (rad) at which this dataset's reading is 0, added after "
+        "the unit conversion: a recorder that counts a joint from another zero than the description (the evidence "
+        "cited where it is set)",
+    )
     gripper_unread: str | None = Field(
         None,
         description="why this dataset's gripper is not read by forward kinematics (no column, one whose unit or "

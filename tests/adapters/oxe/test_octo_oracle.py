@@ -151,14 +151,17 @@ OCTO_PROPRIO_GRIPPER = {
     "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "observation/state:gripper_status",  # :755-760
     "cmu_play_fusion": "observation/state:gripper_pos",  # :843 state
     "toto": None,  # :280 state, the 7 joints only
+    "ucsd_kitchen_dataset_converted_externally_to_rlds": None,  # :470 state[:, :7], the xArm 7's joints only
 }
 # Octo's gripper action, its last column, per row whose joint_fk reads the gripper from an action column or says why
 # it reads none: the column of eidata's natives it equals (toto :276 open_gripper cast; iamlab :750 action[7:8];
-# play fusion :836-841 action[:, -4:], whose last column is the terminate flag, the reason joint_fk gives)
+# play fusion :836-841 action[:, -4:], whose last column is the terminate flag, the reason joint_fk gives; ucsd_kitchen
+# action[6], whose sign no maker states, the reason its joint_fk gives)
 OCTO_GRIPPER_ACTION = {
     "toto": "action/open_gripper",
     "iamlab_cmu_pickup_insert_converted_externally_to_rlds": "action:gripper",
     "cmu_play_fusion": "action:terminate",
+    "ucsd_kitchen_dataset_converted_externally_to_rlds": "action:gripper",  # :469 action[..., :-1], its last: [6]
 }
 
 
@@ -228,6 +231,41 @@ def test_joint_rows_read_what_octo_reads(tmp_path: Path, subset: str) -> None:
     expected |= {"action"} if enc is not None and enc.relative else set()
     assert frames >= 30 and set(total) == expected, total
     assert all(n == 0 for n in total.values()), (subset, total)
+
+
+# Rows whose wrist comes from FK of the joints while Octo's proprio is the recorded pose (POS_EULER): the natives
+# eidata keeps that make Octo's proprio and action, in order (tokyo_lsmo_dataset_transform :683-691: state[:, :6],
+# state[:, -1:]; the action untouched)
+OCTO_POSE_NATIVES = {
+    "tokyo_u_lsmo_converted_externally_to_rlds": (
+        ("observation/state:ee_position", "observation/state:ee_euler_zyx", "observation/state:gripper_reading"),
+        ("action:ee_xyz", "action:ee_euler", "action:gripper"),
+    ),
+}
+POSE_FK = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.octo.proprio != "JOINT" and s.fk_wrist)
+
+
+@pytest.mark.parametrize("subset", POSE_FK)
+def test_fk_rows_keep_octos_pose_proprio_among_the_natives(tmp_path: Path, subset: str) -> None:
+    """A row that builds its wrist from the joints where Octo reads the recorded pose (tokyo_u_lsmo: the pose is in
+    another base than the robot's, test_cobotta.py) keeps Octo's proprio and action columns as natives, frame for
+    frame: 0 mismatches."""
+    write_rlds(tmp_path / "data", subset, episodes={"train": 3}, steps=12, seed=7)
+    [builder] = {p.parent for p in (tmp_path / "data").rglob("features.json")}
+    got = octo(builder, builder.parent.name, tmp_path / "octo.npz")
+    a = get_adapter("oxe", {"splits": ["train"]})
+    refs = [r for r in a.discover(tmp_path / "data") if r.error is None]
+    states, actions = OCTO_POSE_NATIVES[subset]
+    frames = bad = 0
+    for i, ref in enumerate(refs):
+        raw = a.read(ref)
+        n = len(got[f"proprio_{i}"])
+        ours = np.concatenate([raw.states[k].values.reshape(n, -1) for k in states], axis=1)
+        cmd = np.concatenate([raw.actions[k].values.reshape(n, -1) for k in actions], axis=1)
+        bad += int(np.sum(np.any(ours != got[f"proprio_{i}"], axis=1)))
+        bad += int(np.sum(np.any(cmd != got[f"action_{i}"][:, : cmd.shape[1]], axis=1)))
+        frames += n
+    assert frames >= 30 and bad == 0, (subset, frames, bad)
 
 
 def test_the_real_bridge_shard_reads_as_octo_reads_it(tmp_path: Path) -> None:

@@ -105,6 +105,7 @@ def test_a_joint_fk_row_is_checked_against_its_description() -> None:
         ({**fk, "gripper_unread": "also a reason"}, "not both"),
         ({**fk, "joints": "observation/nothing"}, "holds None values"),
         ({**fk, "gripper": "action/world_vector"}, "no one-value column"),
+        ({**fk, "joint_zero": {"joint_3": 1.57}}, r"joint_zero names \['joint_3'\], no arm joint of franka"),
     ):
         with pytest.raises(ValidationError, match=match):
             OXESubset.model_validate({**toto, "joint_fk": bad})

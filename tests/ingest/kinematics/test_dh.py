@@ -7,6 +7,10 @@ random configurations.
 - UR5e, standard DH from the controller's Base frame to the tool flange (ur_description's `base` and `tool0`):
   Universal Robots, "Parameters for calculations of kinematics and dynamics" (FAQ 45257),
   https://www.universal-robots.com/how-tos-and-faqs/faq/ur-faq/parameters-for-calculations-of-kinematics-and-dynamics-45257/
+- UFACTORY xArm 7, Craig's modified DH, link i frames = the URDF's link i (flange = link7), all theta offsets 0:
+  UFACTORY, "Kinematic and Dynamic Parameters of UFACTORY xArm Series", xArm 7 "Modified D-H Parameters"
+  (help.ufactory.cc/en/articles/4330809, docs.ufactory.cc support_articles/developer/kinematic-and-dynamic-parameters;
+  the same article's xArm 5 rows carry the shared 267, 77.5 / 342.5, 76 / 97 mm).
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ FRANKA_MDH = [
     (0.088, 0, HALF_PI),
 ]
 FRANKA_FLANGE = (0, 0.107, 0)
+# (a, d, alpha) per joint as FRANKA_MDH, metres
+XARM7_MDH = [
+    (0, 0.267, 0),
+    (0, 0, -HALF_PI),
+    (0, 0.293, HALF_PI),
+    (0.0525, 0, HALF_PI),
+    (0.0775, 0.3425, HALF_PI),
+    (0, 0, HALF_PI),
+    (0.076, 0.097, -HALF_PI),
+]
 UR5E_DH = [
     (0, 0.1625, HALF_PI),
     (-0.425, 0, 0),
@@ -91,3 +105,16 @@ def test_ur5e_urdf_reproduces_the_makers_dh_table() -> None:
             t = t @ standard(a, d, alpha, row[i])
         # the description's default kinematics write pi/2 to 9-10 digits and carry 2e-11 m offsets
         np.testing.assert_allclose(pose, t, atol=1e-8)
+
+
+def test_xarm7_urdf_reproduces_the_makers_dh_table() -> None:
+    m = load_model("xarm7")
+    q = random_q("xarm7", 32)
+    ours = m.forward(q, [f"link{i}" for i in range(1, 8)], base="link_base")
+    for row, poses in zip(q, ours, strict=True):
+        t = np.eye(4)
+        for i, (a, d, alpha) in enumerate(XARM7_MDH):
+            t = t @ craig(a, d, alpha, row[i])
+            # the maker's kinematics file writes pi/2 as 1.5708 (each axis ~4e-6 rad off, 7 of them): 5e-5; a link
+            # length one millimetre off fails
+            np.testing.assert_allclose(poses[i], t, atol=5e-5, err_msg=f"xarm7 link{i + 1}")

@@ -25,6 +25,8 @@ FRANKA_START = (0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math
 # Galaxea R1 Lite: the maker's limits stop joints 2 and 3 one degree short of zero (urdf_r1lite_2025.urdf: 0.0174532925
 # .. 3.1241467075 and -3.2986467075 .. -0.0174532925), so its folded zero is a hard stop: home is that stop.
 R1LITE_FOLDED = (0.0, 0.0174532925, -0.0174532925, 0.0, 0.0, 0.0)
+# DENSO's J3 limits (0.314 .. 2.443 rad) exclude 0: the forearm level, where tokyo_u_lsmo's recorder counts J3 from
+COBOTTA_LEVEL = (0.0, 0.0, 1.5707963267948966, 0.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(("name", "arm"), ARMS, ids=IDS)
@@ -41,7 +43,8 @@ def test_the_joints_are_the_descriptions_chain_from_base_to_flange(name: str, ar
 @pytest.mark.parametrize(("name", "arm"), ARMS, ids=IDS)
 def test_the_home_pose_lies_within_every_joint_limit(name: str, arm: ArmMap) -> None:
     by_name = joints(SPECS[name].description)
-    home = FRANKA_START if arm.link.endswith("_hand") else R1LITE_FOLDED if name == "galaxea_r1lite" else None
+    home = {"galaxea_r1lite": R1LITE_FOLDED, "cobotta": COBOTTA_LEVEL}.get(name)
+    home = FRANKA_START if arm.link.endswith("_hand") else home
     home = home or (0.0,) * len(arm.joints)
     for j, q in zip(arm.joints, home, strict=True):
         lim = by_name[j.urdf]
