@@ -8,14 +8,14 @@ options, so it travels to Ray workers by pickling; `read_corpus` is the same wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from adapters.storage.digests import FileDigests
-from adapters.storage.location import locate, readable
-from adapters.storage.object_store import W
+from adapters.storage.location import Location, locate, readable
+from adapters.storage.object_store import T, W
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -48,6 +48,10 @@ class Corpus:
     def source(self, path: Path) -> str:
         """Where to read the corpus file at `path` (under `root`)."""
         return self.store.source(path)
+
+    def location(self, path: Path) -> Location:
+        """The corpus file or folder at `path` (under `root`) where a reader opens it: itself, or its object."""
+        return locate(self.source(path), self.options)
 
     @contextmanager
     def open_file(self, path: Path) -> Iterator[str | IO[bytes]]:
@@ -101,6 +105,19 @@ class Corpus:
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
         """`Root.put`: the corpus file `rel` written whole; returns `where_of(rel)`."""
         return self.storage.put(rel, data, exclusive=exclusive)
+
+    def local(self, where: Path | str) -> Path | None:
+        """Where this process reads the file or folder `where` (a path, or an object's URL): a path as it is, an
+        object of the corpus in its local copy under `root`; None for an object outside the corpus."""
+        if Root(where).paths:
+            return Path(where)
+        rel = str(where).removeprefix(f"{self.where}/")
+        return self.root / rel if rel != str(where) else None
+
+    def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
+        """A command's own file `rel` of the corpus (a report): a folder's written in place by `write(path)`, with
+        what it writes beside it; an object store's put whole by `put()` (`put`), nothing beside it."""
+        return self.store.own_file(rel, write, put)
 
     def close(self, published: bool) -> None:
         """End of the job's block: `published` when it ended cleanly (an object store's meta, catalog and job

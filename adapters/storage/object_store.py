@@ -50,6 +50,7 @@ class Committing(Protocol):
 
 
 W = TypeVar("W", bound=Committing)
+T = TypeVar("T")
 
 
 def default_scratch(url: str) -> Path:
@@ -254,6 +255,9 @@ class ObjectStore(TreePuts):
         for rel, files in sorted(by_dataset.items()):
             publish_derived(self.publisher(rel), what, files)
         return sum(map(len, by_dataset.values()))
+
+    def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
+        return put()
 
     def end(self, published: bool) -> None:
         """A corpus job's end: when `published` (a clean end), each dataset's meta edits, then `publish_corpus`."""

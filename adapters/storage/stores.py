@@ -20,7 +20,7 @@ from adapters.storage.atomic import atomic_write, undo_on_error
 from adapters.storage.derived import DerivedFileError, file_metadata
 from adapters.storage.digests import DIGESTS_DIR, FileDigests, digests_name
 from adapters.storage.hard_links import note_linked
-from adapters.storage.object_store import ObjectStore, W
+from adapters.storage.object_store import ObjectStore, T, W
 from adapters.storage.root import Root
 from adapters.storage.urls import StorageError
 from schemas.corpus import DATASETS_DIR
@@ -122,6 +122,9 @@ class FolderStore:
 
     def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
         return 0
+
+    def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
+        return write(self.root / rel)
 
     # an export's trees
 

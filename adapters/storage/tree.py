@@ -11,12 +11,13 @@ output refuses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.storage.hard_links import RECORD
-from adapters.storage.root import Root
+from adapters.storage.root import Root, folder_of
 from adapters.storage.stores import Store, store_for
 from schemas.storage import StorageOptions
 
@@ -102,6 +103,13 @@ class Tree:
         """A fresh folder for the tree `tree`: the output's at the block's clean end (as `publish`), else removed."""
         with self.store.write(tree, retract, last) as folder:
             yield folder
+
+
+def local_folders(values: Iterable[object]) -> list[Path]:
+    """The folders among a command's corpus, source and output arguments, which a dry run's guard watches
+    (`jobs.runtime.dry_run.refusing_writes`); an object store's prefix names none: its handle only reads
+    (`PlanTree`)."""
+    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and folder_of(v) is not None]
 
 
 class DryRunWriteError(RuntimeError):
