@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.location import Location
-from adapters.storage.root import Root
 from jobs.catalog.parts import write_parquet_atomic
 from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA, SourceFinding
 
@@ -32,7 +31,7 @@ def write_source_findings(corpus_root: Path, source: str, findings: list[SourceF
     if not findings:
         path.unlink(missing_ok=True)
         return None
-    if path.is_file() and _read(path) == findings:
+    if path.is_file() and _read(path.read_bytes()) == findings:
         return path
     rows = [f.model_dump(mode="python") for f in findings]
     return write_parquet_atomic(pa.Table.from_pylist(rows, schema=SOURCE_FINDINGS_SCHEMA), path)
@@ -40,13 +39,12 @@ def write_source_findings(corpus_root: Path, source: str, findings: list[SourceF
 
 def read_source_findings(corpus_root: Location, sources: Iterable[str] | None = None) -> list[SourceFinding]:
     """The findings of `sources` (default: every source with a file), by source file then in the order noted; the
-    corpus a folder or an object-store prefix (`Root`)."""
+    corpus a folder or an object-store prefix, read through its own location (a bucket's with its options)."""
     wanted = None if sources is None else {findings_file(Path(), s).name for s in sources}
-    storage = Root(corpus_root)
-    names = [n for n in storage.list(SOURCE_FINDINGS_DIR) if n.endswith(".parquet") and not n.startswith(".")]
-    return [
-        f for n in names if wanted is None or n in wanted for f in _read(storage.read(f"{SOURCE_FINDINGS_DIR}/{n}"))
-    ]
+    folder = corpus_root / SOURCE_FINDINGS_DIR
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []  # temp files are hidden: never read
+    chosen = [n for n in names if n.endswith(".parquet") and not n.startswith(".") and (wanted is None or n in wanted)]
+    return [f for n in chosen for f in _read((folder / n).read_bytes())]
 
 
 def _read(data: bytes) -> list[SourceFinding]:
