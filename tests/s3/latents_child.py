@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adapters.storage import commit_log, multipart, objects
+from adapters.storage import multipart, objects
+from adapters.storage import root as root_module
 from adapters.storage.object_store import ObjectStore
 from ingest.encoders.dinov3.model import EncoderSpec
 from jobs.stages.latents import LatentsJob, LatentsStage
@@ -41,7 +42,7 @@ def arm(point: str) -> None:
     if point == "object":
         die_after(multipart, "put_if_absent", lambda key: "/latents/" in key)
     if point == "record":
-        die_after(commit_log, "put_if_absent", lambda key: "/.eidata/commits/" in key)
+        die_after(root_module, "put_if_absent", lambda key: "/.eidata/commits/" in key)  # Root.create
     if point == "end":
         die_after(objects, "put", lambda key: "/datasets/" not in key)  # the first put of catalog/ or job/
 
