@@ -110,7 +110,8 @@ def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
     """A `--dry-run` command runs with its corpus and output folders refusing writes (`jobs.runtime.dry_run`)."""
     if not getattr(args, "dry_run", False):
         return nullcontext()
-    from jobs.runtime.dry_run import local_folders, refusing_writes
+    from adapters.storage.tree import local_folders
+    from jobs.runtime.dry_run import refusing_writes
 
     return refusing_writes(local_folders(getattr(args, a, None) for a in ("root", "out")))
 

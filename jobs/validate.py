@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.episode import LoadedDataset
+from adapters.storage.corpus import read_corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location
 from adapters.storage.root import Root
@@ -126,10 +126,10 @@ def source_quirks(findings: list[SourceFinding]) -> list[Quirk]:
 
 def dataset_source_quirks(root: Location) -> list[Quirk]:
     """The findings of the source a corpus dataset was ingested from that concern it, as quirks."""
-    if not Root(root).paths or root.parent.parent.name != DATASETS_DIR:
+    if root.parent.parent.name != DATASETS_DIR:
         return []
     source, subset = root.parent.name, root.name
-    found = read_source_findings(Path(root.parent.parent.parent), [source])
+    found = read_source_findings(root.parent.parent.parent, [source])  # a folder's, or the bucket's catalog
     return source_quirks([f for f in found if f.concerns_dataset(source, subset)])
 
 
@@ -163,17 +163,27 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule)."""
     path = Root(path).location()  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
-    corpus = settled_datasets(path) if Root(path).paths and (path / DATASETS_DIR).is_dir() else []
-    if corpus and (path / "catalog").is_dir():  # its source findings are the catalog's: it must describe them
-        check_census(Path(path), path, "validate")
-    roots = corpus or [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
-    reports = [validate_dataset(r, data=data, videos=videos) for r in roots]
-    if corpus:
-        written = [(r.parent.name, r.name) for r in corpus]
-        alone = [f for f in read_source_findings(Path(path)) if not any(f.concerns_dataset(*d) for d in written)]
-        if alone:  # a source that yielded nothing, or a subset of which nothing was written
-            where = str(Path(path) / SOURCE_FINDINGS_DIR)
-            reports.append(ValidationReport(root=where, version="-", episodes=0, frames=0, quirks=source_quirks(alone)))
+    if (path / DATASETS_DIR).is_dir() and (reports := _corpus_reports(path, data=data, videos=videos)):
+        return reports
+    roots = [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
+    return [validate_dataset(r, data=data, videos=videos) for r in roots]
+
+
+def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[ValidationReport]:
+    """Every dataset of the corpus at `path` (a folder, or a bucket's through its local copy of the meta), and the
+    findings of its sources that concern none of them; [] for a corpus without a dataset."""
+    with read_corpus(path, meta=True) as corpus:
+        datasets = settled_datasets(corpus.root)
+        if (
+            datasets and (corpus.root / "catalog").is_dir()
+        ):  # its source findings are the catalog's: it must describe them
+            check_census(corpus.root, corpus.where, "validate", corpus.storage)
+        reports = [validate_dataset(corpus.location(d), data=data, videos=videos) for d in datasets]
+        written = [(d.parent.name, d.name) for d in datasets]
+        alone = [f for f in read_source_findings(corpus.root) if not any(f.concerns_dataset(*d) for d in written)]
+    if datasets and alone:  # a source that yielded nothing, or a subset of which nothing was written
+        where = f"{corpus.where}/{SOURCE_FINDINGS_DIR}"
+        reports.append(ValidationReport(root=where, version="-", episodes=0, frames=0, quirks=source_quirks(alone)))
     return reports
 
 

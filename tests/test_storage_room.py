@@ -3,12 +3,20 @@ ternary, an `assert`, a `while`, a comprehension's `if`, an `isinstance`) names 
 `protocol_of`, `immutable`, `UPath` or a `Bucket*` class, or holds a URL's `://`. Code outside asks the storage
 handle what it can do (`adapters.storage.root.Root`: `replaces`, `renames`, `ranged_reads`, `paths`), and the room
 answers for every scheme at once: review 7 §6 counted 20 such branches (27 by this rule at 126a635), one of them
-wrong (`eidata export --format lda --out gs://bucket/out` wrote the local folder `gs:/bucket/out`)."""
+wrong (`eidata export --format lda --out gs://bucket/out` wrote the local folder `gs:/bucket/out`).
+
+A capability asked in a test is still a branch on the storage kind: outside the room, only a refusal may ask it (one
+`Root.refusal` with one message; issue 77 item 1: at most 4). The rule (`kind_branches`): a test as above that reads
+`.paths`, `.renames`, `.replaces` or `.ranged_reads` of anything but a source ref (`ref.paths` is a ref's file list),
+or calls `.why_not(`, `.refusal(` or `folder_of(`. 12 at 88b39e0 (census, report, the lerobot-v3 manifest folder,
+validate twice, the dry-run guard, latents and text-embed twice each, the Zarr and LDA refusals); 4 after: the
+refusals of Zarr stores, the LDA format, and one each of latents and text-embed that replaces a file."""
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +25,9 @@ ROOM = ("adapters/storage/", "schemas/storage.py")
 NAMES = {"is_remote", "is_object", "is_url", "protocol_of", "immutable", "UPath"}
 URL = re.compile("://")
 MAX_OUTSIDE = 2  # issue 69's bar; there are none today
+CAPABILITIES = {"paths", "renames", "replaces", "ranged_reads"}
+ASKS = {"why_not", "refusal"}  # Root's answers, called as methods
+MAX_KIND = 4  # issue 77 item 1: the refusals
 
 
 def _asks(test: ast.AST) -> bool:
@@ -27,6 +38,34 @@ def _asks(test: ast.AST) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and URL.search(node.value):
             return True
     return False
+
+
+def _asks_kind(test: ast.AST) -> bool:
+    for node in ast.walk(test):
+        if isinstance(node, ast.Attribute) and node.attr in CAPABILITIES:
+            owner = node.value
+            if (owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)) != "ref":
+                return True
+        if isinstance(node, ast.Call):
+            f = node.func
+            if (isinstance(f, ast.Attribute) and f.attr in ASKS) or (isinstance(f, ast.Name) and f.id == "folder_of"):
+                return True
+    return False
+
+
+def _tests(source: str) -> list[ast.expr]:
+    out: list[ast.expr] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+            out.append(node.test)
+        elif isinstance(node, ast.comprehension):
+            out.extend(node.ifs)
+    return out
+
+
+def kind_branches(source: str, where: str) -> list[str]:
+    """`where:line` of each test in `source` that asks the storage a capability (see the module's docstring)."""
+    return sorted({f"{where}:{t.lineno}" for t in _tests(source) if _asks_kind(t)})
 
 
 def bucket_branches(source: str, where: str) -> list[str]:
@@ -44,13 +83,13 @@ def bucket_branches(source: str, where: str) -> list[str]:
     return sorted(hits)
 
 
-def branches_outside(root: Path = REPO) -> list[str]:
+def branches_outside(root: Path = REPO, rule: Callable[[str, str], list[str]] = bucket_branches) -> list[str]:
     return [
         hit
         for top in SHIPPED
         for path in sorted((root / top).rglob("*.py"))
         if not (rel := path.relative_to(root).as_posix()).startswith(ROOM)
-        for hit in bucket_branches(path.read_text(encoding="utf-8"), rel)
+        for hit in rule(path.read_text(encoding="utf-8"), rel)
     ]
 
 
@@ -87,3 +126,31 @@ def test_the_room_itself_is_left_out(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("if is_remote(str(out)):\n    pass\n")
     assert branches_outside(tmp_path) == ["jobs/export/lda/job.py:1"]
+
+
+def test_outside_the_room_only_a_refusal_asks_what_a_storage_can_do() -> None:
+    hits = branches_outside(rule=kind_branches)
+    assert len(hits) <= MAX_KIND, (
+        f"{len(hits)} tests of a storage capability outside adapters/storage (at most {MAX_KIND}, the refusals): "
+        "give the corpus or tree handle a method that does the right thing for every storage (adapters/storage/"
+        "stores.py: FolderStore, ObjectStore), or refuse with Root.refusal:\n" + "\n".join(hits)
+    )
+
+
+def test_the_kind_rule_sees_each_capability_asked() -> None:
+    source = "\n".join(
+        [
+            "if out or corpus.storage.paths:",  # 1: "is it a folder?"
+            "    pass",
+            "if job.force and (refused := corpus.storage.refusal('replaces', '--force')):",  # 3: a refusal
+            "    pass",
+            "redo = a if (why := corpus.storage.why_not('replaces')) else b",  # 5
+            "xs = [v for v in vs if folder_of(v) is not None]",  # 6
+            "assert Root(p).renames",  # 7
+            "file = task.ref.paths[0] if task.ref.paths else None",  # a ref's file list: not a capability
+            "if ref.paths:",
+            "    pass",
+            "n = corpus.storage.replaces",  # read, not tested
+        ]
+    )
+    assert kind_branches(source, "m.py") == [f"m.py:{n}" for n in (1, 3, 5, 6, 7)]

@@ -187,10 +187,11 @@ def check_manifest_corpus(manifest: str, reader: str) -> None:
     """The catalog of the corpus the manifest folder `manifest` lies in (ROOT/manifests/NAME) checked as `open_catalog`
     checks it, for a reader of the manifest that opens no catalog itself (`train`, `eval`): the manifest was selected
     from that catalog, so a catalog that no longer describes the datasets is named before any dataset is opened. A
-    manifest folder outside a corpus has nothing to check, nor one in a bucket: training reads a bucket's datasets as
-    plain objects (DESIGN.md 3.4), which need not have the commit records its copy's meta is derived from."""
+    manifest folder outside a corpus has nothing to check. A bucket's is checked as a folder's: datasets put there as
+    plain objects (DESIGN.md 3.4), without the commit records its copy's meta is derived from, are read where they
+    lie (`differences`)."""
     corpus = corpus_of(manifest)
-    if corpus is None or not Root(corpus).paths:  # a bucket's: no paths to check it by
+    if corpus is None:
         return
     try:
         with open_catalog(corpus, reader):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.storage.location import Location
 from jobs.catalog.parts import write_parquet_atomic
-from schemas.corpus import parquet_files
 from schemas.findings import SOURCE_FINDINGS_DIR, SOURCE_FINDINGS_SCHEMA, SourceFinding
 
 
@@ -31,18 +31,21 @@ def write_source_findings(corpus_root: Path, source: str, findings: list[SourceF
     if not findings:
         path.unlink(missing_ok=True)
         return None
-    if path.is_file() and _read(path) == findings:
+    if path.is_file() and _read(path.read_bytes()) == findings:
         return path
     rows = [f.model_dump(mode="python") for f in findings]
     return write_parquet_atomic(pa.Table.from_pylist(rows, schema=SOURCE_FINDINGS_SCHEMA), path)
 
 
-def read_source_findings(corpus_root: Path, sources: Iterable[str] | None = None) -> list[SourceFinding]:
-    """The findings of `sources` (default: every source with a file), by source file then in the order noted."""
-    wanted = None if sources is None else {findings_file(corpus_root, s).name for s in sources}
-    files = parquet_files(Path(corpus_root), SOURCE_FINDINGS_DIR)
-    return [f for path in files if wanted is None or path.name in wanted for f in _read(path)]
+def read_source_findings(corpus_root: Location, sources: Iterable[str] | None = None) -> list[SourceFinding]:
+    """The findings of `sources` (default: every source with a file), by source file then in the order noted; the
+    corpus a folder or an object-store prefix, read through its own location (a bucket's with its options)."""
+    wanted = None if sources is None else {findings_file(Path(), s).name for s in sources}
+    folder = corpus_root / SOURCE_FINDINGS_DIR
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []  # temp files are hidden: never read
+    chosen = [n for n in names if n.endswith(".parquet") and not n.startswith(".") and (wanted is None or n in wanted)]
+    return [f for n in chosen for f in _read((folder / n).read_bytes())]
 
 
-def _read(path: Path) -> list[SourceFinding]:
-    return [SourceFinding.model_validate(r) for r in pq.read_table(path).to_pylist()]
+def _read(data: bytes) -> list[SourceFinding]:
+    return [SourceFinding.model_validate(r) for r in pq.read_table(pa.BufferReader(data)).to_pylist()]

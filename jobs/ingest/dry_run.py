@@ -13,9 +13,9 @@ from pathlib import Path
 from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.hostile.memory_limit import task_memory
-from adapters.storage.tree import DryRunWriteError
+from adapters.storage.tree import DryRunWriteError, local_folders
 from jobs.ingest.discovery import source_findings
-from jobs.runtime.dry_run import local_folders, refusing_writes
+from jobs.runtime.dry_run import refusing_writes
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import EpisodeLineage, dataset_dir, episode_uid
 from schemas.findings import SourceFinding

@@ -47,17 +47,20 @@ def cli_report(args: argparse.Namespace) -> int:
     try:
         # a bucket's files copied (the report opens them by path); the credential from the AWS environment
         with open_catalog(args.root, "report", copy=True) as corpus:
-            if out or corpus.storage.paths:
-                report = Path(out or corpus.root / "report.html")
+
+            def written(report: Path) -> tuple[Path | str, str]:
                 where, links = write_report(corpus.root, report, exports, limit, str(args.root))
-                pages = links.summary()
-            else:  # the report put in the bucket; each page would copy its files once more: each link names its command
+                return where, links.summary()
+
+            def put() -> tuple[Path | str, str]:  # a page would copy its files once more: each link names its command
                 links = named_episodes(corpus.root, str(args.root))
-                where = corpus.put("report.html", page.report_html(corpus.root, exports, links).encode("utf-8"))
-                pages = (
+                html = page.report_html(corpus.root, exports, links).encode("utf-8")
+                return corpus.put("report.html", html), (
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
                 )
+
+            where, pages = written(Path(out)) if out else corpus.own_file("report.html", written, put)
     except (StorageError, ReportError, NotACorpus, CatalogError) as err:
         return fail(2 if isinstance(err, StorageError | NotACorpus) else 1, f"eidata report: {err}")
     print(f"report: {where}")

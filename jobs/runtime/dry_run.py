@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.root import folder_of
 from adapters.storage.tree import DryRunWriteError
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -63,11 +62,6 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     for path in paths:
         if (folder := _inside(path)) is not None:
             raise DryRunWriteError(f"a dry run writes nothing: {event} of {os.fsdecode(path)} (under {folder})")
-
-
-def local_folders(values: Iterable[Any]) -> list[Path]:
-    """The folders among a command's corpus and output arguments (a bucket URL is left out: its handle only reads)."""
-    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and folder_of(v) is not None]
 
 
 @contextmanager

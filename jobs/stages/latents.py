@@ -237,14 +237,12 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
         """A row for every (episode, selected camera) whose latents file is missing (or stale, with --overwrite);
         a file the corpus holds is done when its metadata says this run's encoding, else the job stops."""
         job = self.job
-        if job.overwrite and (refused := corpus.storage.refusal("replaces", "--overwrite")):
-            raise Usage(f"eidata latents: {refused}; write another output")
         chosen = select(corpus.root, job.manifest, job.where)  # SelectionError: a usage error (exit 2)
         datasets = settled_datasets(corpus.root)
         datasets = datasets if chosen is None else chosen.datasets(corpus.root, datasets)
         self.report.chosen = chosen.said if chosen is not None else ""
         rows: list[dict[str, Any]] = []
-        stale: list[str] = []
+        stale: list[str] = []  # files the corpus holds, made otherwise: in the way unless --overwrite
         for ds in datasets:
             info = load_info(ds / INFO_PATH)
             if info.video_path is None or not (ds / EPISODES_PATH).exists():
@@ -262,11 +260,13 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
             lengths = lengths if chosen is None else chosen.keep(corpus.root, ds, lengths)
             self.report.selected += len(lengths)
             names = {(i, key): latents_file(info, i, key) for i in lengths for key in keys}
-            done = {} if job.overwrite else corpus.committed(ds, names.values())
+            done = corpus.committed(ds, names.values())
             for (index, key), name in names.items():
-                if name in done:
+                if name in done and not job.overwrite:
                     self._done(ds / name, done[name], stale)
                     continue
+                if name in done:
+                    stale.append(f"{ds / name}: held already")
                 rows.append(
                     {
                         "dataset": ds.relative_to(corpus.root).as_posix(),
@@ -278,14 +278,18 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
                         "out": str(ds / name),
                     }
                 )
-        if stale:
-            redo = (
-                f"{why}: rerun with their settings or write another output"
-                if (why := corpus.storage.why_not("replaces"))
-                else "rerun with --overwrite to recompute them, or with their settings"
-            )
+        what = "--overwrite" if job.overwrite else f"{len(stale)} latents files were made differently"
+        if stale and (refused := corpus.storage.refusal("replaces", what)):  # a bucket's objects stay as they are
             shown = "\n  ".join(stale[:5])
-            raise Failed(f"eidata latents: {len(stale)} latents files were made differently; {redo}:\n  {shown}")
+            raise (Usage if job.overwrite else Failed)(
+                f"eidata latents: {refused}; rerun with their settings or write another output:\n  {shown}"
+            )
+        if stale and not job.overwrite:
+            shown = "\n  ".join(stale[:5])
+            raise Failed(
+                f"eidata latents: {len(stale)} latents files were made differently; rerun with --overwrite to "
+                f"recompute them, or with their settings:\n  {shown}"
+            )
         if job.dry_run:  # what it would compute, counted; nothing for Ray
             frames = sum(len(latent_frame_indices(r["length"], r["fps"], job.rate_hz)) for r in rows)
             self.report.planned = (len(rows), frames, len({r["dataset"] for r in rows}))

@@ -147,28 +147,26 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
     def plan(self, corpus: Corpus) -> list[dict[str, Any]]:
         """A row {path, text} for every task whose file is missing or made otherwise, shortest texts first."""
         job, model = self.job, self.report.model
-        if job.force and (refused := corpus.storage.refusal("replaces", "--force")):
-            raise Usage(f"eidata text-embed: {refused}; write another output")
-        rows, stale = [], []
+        rows, replaced = [], []  # replaced: files the corpus holds that this run writes again
         for ds in settled_datasets(corpus.root):
             if not (ds / TASKS_PATH).exists():
                 continue
             remove_stale_temps(ds)
             tasks = {int(t["task_index"]): str(t["task"]) for _, t in read_jsonl(ds / TASKS_PATH)}
-            done = {} if job.force else corpus.committed(ds, map(text_embedding_file, tasks))
+            done = corpus.committed(ds, map(text_embedding_file, tasks))
             for index, text in tasks.items():
                 path, have = text_embedding_path(ds, index), done.get(text_embedding_file(index))
-                if have is not None and _same(have, model, job.layer, text):
+                if have is not None and not job.force and _same(have, model, job.layer, text):
                     self.report.skipped += 1
-                elif have is not None and not corpus.storage.replaces:
-                    stale.append(f"{path}: made by model {have.get('model')} layer {have.get('layer')}")
-                else:
-                    rows.append({"path": str(path), "text": text})
-        if stale:
-            raise Failed(
-                f"eidata text-embed: {len(stale)} text embeddings were made otherwise (this run: {model}, layer "
-                f"{job.layer}); {corpus.storage.why_not('replaces')}: rerun with their model and layer or write "
-                "another output:\n  " + "\n  ".join(stale[:5])
+                    continue
+                rows.append({"path": str(path), "text": text})
+                if have is not None:
+                    replaced.append(f"{path}: made by model {have.get('model')} layer {have.get('layer')}")
+        what = "--force" if job.force else f"{len(replaced)} text embeddings were made otherwise"
+        if replaced and (refused := corpus.storage.refusal("replaces", what)):  # a bucket's objects stay as they are
+            raise (Usage if job.force else Failed)(
+                f"eidata text-embed: {refused} (this run: {model}, layer {job.layer}); rerun with their model and "
+                "layer or write another output:\n  " + "\n  ".join(replaced[:5])
             )
         return sorted(rows, key=lambda r: (len(r["text"]), r["path"]))
 

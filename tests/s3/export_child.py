@@ -11,22 +11,22 @@ import signal
 from pathlib import Path
 
 import jobs.export.lerobot_v3.write as w
-from adapters.storage.tree import BucketTree
+from adapters.storage.object_store import ObjectStore
 from jobs.export.lerobot_v3.job import export_corpus
 
 
 def arm(kill: str) -> None:
-    """Patch `BucketTree.put_file` to die after the put `kill` names."""
-    real = BucketTree.put_file
+    """Patch `ObjectStore.put_file` to die after the put `kill` names."""
+    real = ObjectStore.put_file
     count = {"n": 0}
 
-    def put_then_die(self: BucketTree, tree: str, local: Path, *, drop: bool = True) -> None:
+    def put_then_die(self: ObjectStore, tree: str, local: Path, *, drop: bool = True) -> None:
         real(self, tree, local, drop=drop)
         count["n"] += 1
         if (kill == "info" and Path(local).name == "info.json") or str(count["n"]) == kill:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    BucketTree.put_file = put_then_die  # type: ignore[method-assign]
+    ObjectStore.put_file = put_then_die  # type: ignore[method-assign]
 
 
 def main() -> None:

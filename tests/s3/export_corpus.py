@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import BucketCorpus, Corpus
+from adapters.storage.corpus import Corpus
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
@@ -23,7 +23,7 @@ from tests.s3.server import S3Server
 
 
 @contextmanager
-def publishing(out: BucketOutput) -> Iterator[None]:
+def publishing(out: ObjectStore) -> Iterator[None]:
     """Every writer created under `out.scratch` inside the block publishes its commits to `out`'s bucket."""
     create = LeRobotWriter.create.__func__  # type: ignore[attr-defined]
 
@@ -42,11 +42,11 @@ def corpus_pair(write: Callable[[Path], object], s3: S3Server, url: str, tmp: Pa
     local = tmp / "local"
     write(local)
     rebuild_catalog(Corpus(local))
-    with BucketOutput(url, s3.options(), scratch=tmp / "ingest-scratch") as out:
+    with ObjectStore(url, s3.options(), scratch=tmp / "ingest-scratch") as out:
         with publishing(out):
             write(out.scratch)
-        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
-        out.publish()
+        rebuild_catalog(Corpus(out.scratch, out.storage, out))
+        out.publish_corpus()
     return local
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adapters.storage import commit_log, multipart, objects
-from adapters.storage.corpus import BucketCorpus
+from adapters.storage import multipart, objects
+from adapters.storage import root as root_module
+from adapters.storage.object_store import ObjectStore
 from ingest.encoders.dinov3.model import EncoderSpec
 from jobs.stages.latents import LatentsJob, LatentsStage
 from tests.s3.publish_child import die, die_after
@@ -29,19 +30,19 @@ def latents_job(root: Path | str, model_dir: Path) -> LatentsJob:
 def arm(point: str) -> None:
     """Patch the one call after (or before) which this driver dies."""
     if point == "local":
-        real = BucketCorpus.publish_files
+        real = ObjectStore.publish_files
 
-        def publish_or_die(self: BucketCorpus, paths: object, what: str) -> int:
+        def publish_or_die(self: ObjectStore, paths: object, what: str) -> int:
             files = list(paths)  # type: ignore[call-overload]
             if files:
                 die()
             return real(self, files, what)
 
-        BucketCorpus.publish_files = publish_or_die  # type: ignore[method-assign]
+        ObjectStore.publish_files = publish_or_die  # type: ignore[method-assign]
     if point == "object":
         die_after(multipart, "put_if_absent", lambda key: "/latents/" in key)
     if point == "record":
-        die_after(commit_log, "put_if_absent", lambda key: "/.eidata/commits/" in key)
+        die_after(root_module, "put_if_absent", lambda key: "/.eidata/commits/" in key)  # Root.create
     if point == "end":
         die_after(objects, "put", lambda key: "/datasets/" not in key)  # the first put of catalog/ or job/
 

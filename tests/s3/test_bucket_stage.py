@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import BucketCorpus, Corpus, open_corpus, read_corpus
+from adapters.storage.corpus import Corpus, open_corpus, read_corpus
 from adapters.storage.lease import OutputLeasedError
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
 from jobs.catalog.build import rebuild_catalog
@@ -44,12 +44,12 @@ def objects(url: str, s3: S3Server, under: str = "datasets") -> dict[str, bytes]
 def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
     """The same corpus written on disk and, through the publisher, in the bucket (each with its catalog)."""
     local, url = tmp_path / "local", f"s3://out/{prefix}/corpus"
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
         for rel, lengths in DATASETS.items():
             write_dataset(local / rel, lengths)
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
-        out.publish()
+        rebuild_catalog(Corpus(out.scratch, out.storage, out))
+        out.publish_corpus()
     rebuild_catalog(Corpus(local))
     assert objects(url, s3) == files(local)
     return local, url
@@ -70,10 +70,10 @@ def test_captions_on_a_bucket_are_the_local_run_s_files(
     assert bucket_query(url, captioned, s3.options()).to_pylist() == [{"n": episodes}]
 
     fs, path = filesystem(url, s3.options())
-    records = {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS}
+    records = {rel: len(ObjectStore(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS}
     monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch2"))
     assert CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options()).skipped == episodes
-    assert {rel: len(BucketOutput(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS} == records
+    assert {rel: len(ObjectStore(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS} == records
     assert objects(url, s3) == files(local)
     assert not list_keys(fs, f"{path}/.eidata/lease")  # released
 
@@ -86,7 +86,7 @@ def test_a_running_job_refuses_the_stage_before_any_work(
 ) -> None:
     _, url = corpora
     before = objects(url, s3, "")
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
         with pytest.raises(OutputLeasedError, match="ingest"):
             CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options())
     assert objects(url, s3, "") == before  # no meta, no catalog, no job folder

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.object_store import ObjectStore
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from tests.jobs.stages import test_caption
@@ -122,7 +122,7 @@ def test_bad_bucket_roots_are_refused_before_any_work(
     assert "must be s3://" in capsys.readouterr().err
     assert etags(url, s3.options()) == before
 
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
         assert main(["caption", url]) == 1  # another job's lease: this one cannot run
         assert "is being written by job 'ingest'" in capsys.readouterr().err
 

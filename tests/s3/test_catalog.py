@@ -16,8 +16,8 @@ import pytest
 from s3fs import S3FileSystem
 
 import jobs.cli
-from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import BucketCorpus, Corpus, read_corpus
+from adapters.storage.corpus import Corpus, read_corpus
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
 from adapters.storage.urls import StorageError, filesystem
 from ingest.lerobot.writer import LeRobotWriter
@@ -127,10 +127,10 @@ def test_catalog_rebuilt_from_records_matches_the_local_one(s3: S3Server, prefix
     write_dataset(tmp_path / "local" / rel, lengths)
     rebuild_catalog(Corpus(tmp_path / "local"))
     url = f"s3://out/{prefix}"
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
         write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        assert rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out)) == 3
-        out.publish()
+        assert rebuild_catalog(Corpus(out.scratch, out.storage, out)) == 3
+        out.publish_corpus()
     sql = "SELECT * EXCLUDE (ingested_at) FROM episodes ORDER BY episode_uid"
     assert bucket_query(url, sql, s3.options()) == run_query(tmp_path / "local", sql)
     fs, path = filesystem(url, s3.options())
@@ -170,7 +170,7 @@ def test_eidata_catalog_over_a_bucket(
         monkeypatch.setenv(k, v)
     S3FileSystem.clear_instance_cache()
     url, rel = f"s3://out/{prefix}", "datasets/demo/default"
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
         write_dataset(out.scratch / rel, [9, 12, 7], on_commit=out.publisher(rel).on_commit)
         assert cli_catalog(argparse.Namespace(root=url)) == 1  # the job holds the output
         assert "is being written by job 'ingest'" in capsys.readouterr().err

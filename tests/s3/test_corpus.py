@@ -94,7 +94,7 @@ def test_a_job_killed_on_this_host_is_followed_at_once(s3: S3Server, prefix: str
     fs, path = filesystem(url, s3.options())
     assert len(list_keys(fs, f"{path}/.eidata/lease")) == 1  # the killed job's lease, fresh
     with open_corpus(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
-        lease = corpus.out.lease  # type: ignore[attr-defined]
+        lease = corpus.store.lease  # type: ignore[union-attr]
         assert lease.key is not None and lease.key.endswith("000000000002.json")
     assert list_keys(fs, f"{path}/.eidata/lease") == []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.bucket_output import BucketOutput
+from adapters.storage.object_store import ObjectStore
 from jobs.cli import main
 from jobs.export.gr00t import export_gr00t
 from jobs.export.gr00t_job import export_corpus
@@ -21,7 +21,7 @@ from tests.s3.server import S3Server
 
 
 def _records(url: str, s3: S3Server) -> dict[str, int]:
-    out = BucketOutput(url, s3.options())
+    out = ObjectStore(url, s3.options())
     return {rel: len(out.publisher(rel).log.records(refresh=True)) for rel in out.datasets()}
 
 

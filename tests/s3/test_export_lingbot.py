@@ -16,8 +16,9 @@ import pytest
 
 from adapters.storage.corpus import read_corpus
 from adapters.storage.location import metering
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
-from adapters.storage.tree import MARKER, BucketTree
+from adapters.storage.tree import MARKER
 from adapters.storage.urls import filesystem
 from jobs.export.lingbot.job import run_lingbot_export
 from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
@@ -108,19 +109,19 @@ def test_bucket_to_bucket_export_is_the_local_export(
 
     # stopped after the third object of the dataset; the rerun finishes it over what was left
     stopped = f"s3://out/{prefix}/stopped"
-    real = BucketTree.put_file
+    real = ObjectStore.put_file
     count = {"n": 0}
 
-    def put_then_stop(self: BucketTree, tree_: str, local_: Path, **kw: Any) -> None:
+    def put_then_stop(self: ObjectStore, tree_: str, local_: Path, **kw: Any) -> None:
         real(self, tree_, local_, **kw)
         count["n"] += tree_ == FRANKA
         if count["n"] == 3:
             raise Stop
 
-    monkeypatch.setattr(BucketTree, "put_file", put_then_stop)
+    monkeypatch.setattr(ObjectStore, "put_file", put_then_stop)
     with pytest.raises(Stop):
         run_lingbot_export(_spec(url, stopped, models), progress=False, storage=s3.options())
-    monkeypatch.setattr(BucketTree, "put_file", real)
+    monkeypatch.setattr(ObjectStore, "put_file", real)
     left = bucket_tree(stopped, s3)
     assert f"{FRANKA}/{MARKER}" not in left and 0 < len(left) < len(objects)
     rerun = run_lingbot_export(_spec(url, stopped, models), progress=False, storage=s3.options())

@@ -11,9 +11,10 @@ import random
 from pathlib import Path
 
 from adapters.storage.multipart import incomplete_uploads
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import exists
 from adapters.storage.publish import CLAIMS_DIR
-from adapters.storage.tree import MARKER, BucketTree
+from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import filesystem
 from schemas.storage import StorageOptions
 from tests.s3.server import S3Server
@@ -24,7 +25,7 @@ GONE = "videos/observation.images.wrist/chunk-000/file-000.mp4"
 STALE = "videos/observation.images.top/chunk-000/file-000.mp4"
 
 
-def _write(target: BucketTree, rel: str, data: bytes) -> Path:
+def _write(target: ObjectStore, rel: str, data: bytes) -> Path:
     path = target.local("ds") / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -48,7 +49,8 @@ def test_a_large_file_goes_in_parts_and_is_kept_or_replaced_whole(s3: S3Server, 
         fs.invalidate_cache()
         return fs.cat_file(k)
 
-    with BucketTree(url, options, job="export-test", scratch=tmp_path / "scratch") as target:
+    with Tree(url, options, job="export-test", scratch=tmp_path / "scratch") as tree:
+        target = tree.store
         target.begin("ds", retract=[MARKER])
         target.put_file("ds", _write(target, BIG, first))
         assert (target.stats.put, target.stats.bytes_put) == (1, len(first))
@@ -65,7 +67,8 @@ def test_a_large_file_goes_in_parts_and_is_kept_or_replaced_whole(s3: S3Server, 
         target.put_file("ds", _write(target, STALE, second))
         assert stored(f"out/{prefix}/export/ds/{STALE}") == second and target.stats.put == 3
 
-    with BucketTree(url, options, job="export-test", scratch=tmp_path / "scratch") as target:
+    with Tree(url, options, job="export-test", scratch=tmp_path / "scratch") as tree:
+        target = tree.store
         # a killed run's upload under the tree: the next export's `begin` aborts it (it holds the output's lease)
         fs.call_s3("create_multipart_upload", Bucket="out", Key=f"{prefix}/export/ds/{GONE}")
         assert len(incomplete_uploads(fs, f"out/{prefix}")) == 1

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import BucketCorpus, Corpus, open_corpus
+from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.lease import LEASE_TTL_ENV, OutputLeasedError
 from adapters.storage.location import metering
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_modified
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.build import rebuild_catalog
@@ -73,16 +74,16 @@ def bucket_corpus_at(s3: S3Server, url: str, scratch: Path) -> None:
     """The same corpus (before latents) ingested into the bucket through the publisher, with its catalog."""
     from jobs.catalog.build import rebuild_catalog
 
-    with BucketOutput(url, s3.options(), scratch=scratch) as out:
+    with ObjectStore(url, s3.options(), scratch=scratch) as out:
         for rel, lengths in DATASETS.items():
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
-        out.publish()
+        rebuild_catalog(Corpus(out.scratch, out.storage, out))
+        out.publish_corpus()
 
 
 def uncommitted(s3: S3Server, url: str) -> list[str]:
     """Latents objects no record names (what a killed job may leave until the next recovery)."""
-    out = BucketOutput(url, s3.options())
+    out = ObjectStore(url, s3.options())
     keys = []
     for rel in DATASETS:
         committed = out.publisher(rel).log.committed_keys()
@@ -131,7 +132,7 @@ def test_a_running_job_refuses_the_stage_before_any_work(
 ) -> None:
     url = f"s3://out/{prefix}/corpus"
     bucket_corpus_at(s3, url, tmp_path / "ingest")
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
         with pytest.raises(OutputLeasedError, match="ingest"):
             LatentsStage(latents_job(url, model_dir)).run(progress=False, storage=s3.options())
     assert uncommitted(s3, url) == [] and not [k for k in objects(url, s3) if "/latents/" in k]
@@ -151,7 +152,7 @@ def test_a_decode_task_reads_a_video_in_the_bucket_by_ranges(
     rows = LatentsStage(job).plan(Corpus(local))
     assert len(rows) == FILES
     fetched = used = size = 0
-    in_bucket = BucketCorpus(local, url, s3.options())  # the same paths, read where the bucket keeps them
+    in_bucket = Corpus(local, Root(url, s3.options()))  # the same paths, read where the bucket keeps them
     for row in rows:
         want = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), corpus=Corpus(local))
         got = decode_episode(row, rate_hz=job.rate_hz, preprocess=job.preprocess.model_dump(), corpus=in_bucket)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.bucket_output import BucketOutput
-from adapters.storage.corpus import BucketCorpus, Corpus
+from adapters.storage.corpus import Corpus
+from adapters.storage.object_store import ObjectStore
 from adapters.storage.urls import filesystem
 from jobs.catalog.build import rebuild_catalog
 from jobs.report.command import cli_report
@@ -28,12 +28,12 @@ def test_eidata_report_of_a_bucket_corpus(
     s3: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     local, url = tmp_path / "local" / "corpus", f"s3://out/{prefix}/corpus"  # a page names its corpus folder
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
         for rel, lengths in DATASETS.items():
             write_dataset(local / rel, lengths)
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
-        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
-        out.publish()
+        rebuild_catalog(Corpus(out.scratch, out.storage, out))
+        out.publish_corpus()
     rebuild_catalog(Corpus(local))
     for k, v in s3.env().items():  # the CLI takes the credential from the environment
         monkeypatch.setenv(k, v)
@@ -55,10 +55,10 @@ def test_eidata_report_episode_of_a_bucket_corpus(
 ) -> None:
     """`eidata report s3://... --episode DATASET:INDEX`: the page is put where the bucket's report links it."""
     url = f"s3://out/{prefix}/corpus"
-    with BucketOutput(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
         write_dataset(out.scratch / "datasets/demo/a", [9, 12], on_commit=out.publisher("datasets/demo/a").on_commit)
-        rebuild_catalog(BucketCorpus(out.scratch, out.url, s3.options(), out))
-        out.publish()
+        rebuild_catalog(Corpus(out.scratch, out.storage, out))
+        out.publish_corpus()
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
     assert episode_report(argparse.Namespace(root=url, out=None, episode="demo/a:1")) == 0

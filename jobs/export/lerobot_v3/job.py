@@ -31,7 +31,6 @@ from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.lease import OutputLeasedError
-from adapters.storage.root import Root
 from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
@@ -183,7 +182,7 @@ def export_corpus(
         plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
         extra: list[Path] = []
         if manifest is not None:
-            mdir = _manifest_dir(manifest, job.root, corpus.root)
+            mdir = _manifest_dir(manifest, job.root, corpus)
             manifest = mdir.name
             settled = manifest_groups(corpus, mdir, **spaces)
             groups = settled.groups
@@ -256,19 +255,17 @@ def _failed(rel: str, e: Exception) -> tuple[Status, str]:
     return "error", f"{type(e).__name__}: {e}"
 
 
-def _manifest_dir(given: str, root: PathOrUrl, local_root: Path) -> Path:
+def _manifest_dir(given: str, root: PathOrUrl, corpus: Corpus) -> Path:
     """The folder `--manifest given` names (`jobs.catalog.manifest_arg`: a NAME in ROOT, a folder or a file of it)
-    as this process reads it: a bucket corpus's from its local copy; one that is not there refused with what to run."""
-    folder = manifest_folder(given, root)
-    if not Root(folder).paths:
-        base = f"{str(root).rstrip('/')}/"
-        if not folder.startswith(base):
-            raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
-        folder = str(local_root / folder.removeprefix(base))
+    as this process reads it (`Corpus.local`: a bucket corpus's from its local copy); one that is not there refused
+    with what to run."""
+    folder = corpus.local(manifest_folder(given, root))
+    if folder is None:
+        raise PlanError(f"--manifest {given}: a bucket manifest is read from the corpus ROOT; give its NAME")
     entries = entries_file(folder)
     if not entries.is_file():
         raise PlanError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
-    return Path(folder)
+    return folder
 
 
 def _planned(tree: Tree, name: str) -> str:

@@ -1,5 +1,5 @@
 """The corpus handle on a local folder: what every job relies on without asking where the corpus lives (the bucket's
-`BucketCorpus` is tested against the S3 server in tests/s3/: test_catalog.py, test_ingest_bucket.py)."""
+A bucket's corpus is tested against the S3 server in tests/s3/: test_catalog.py, test_ingest_bucket.py)."""
 
 from __future__ import annotations
 

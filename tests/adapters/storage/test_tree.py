@@ -1,8 +1,8 @@
-"""`adapters.storage.tree`: an output folder (`Tree`: a tree written beside it and renamed into place), and `BucketTree`
-on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the S3 server's runs are
-tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no longer has deleted, then
-`info.json`, then the completion record; a tree stopped anywhere is not complete and its rewrite gives the files of an
-uninterrupted one; an older complete tree loses its record and `info.json` first."""
+"""`adapters.storage.tree`: an output folder (`Tree`: a tree written beside it and renamed into place), and an object
+store's tree (`ObjectStore`) on a local folder standing for the bucket (the conditional create is `O_EXCL` there; the
+S3 server's runs are tests/s3/test_export_v3.py and test_export_lingbot.py): a tree's files, then the keys it no longer
+has deleted, then `info.json`, then the completion record; a tree stopped anywhere is not complete and its rewrite
+gives the files of an uninterrupted one; an older complete tree loses its record and `info.json` first."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.lease import OutputLeasedError
-from adapters.storage.tree import MARKER, PARTIAL, BucketTree, DryRunWriteError, PlanTree, Tree, open_tree
+from adapters.storage.object_store import ObjectStore
+from adapters.storage.stores import PARTIAL
+from adapters.storage.tree import MARKER, DryRunWriteError, PlanTree, Tree, open_tree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]
@@ -31,7 +33,7 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _publish(target: BucketTree, files: dict[str, bytes], first: list[str]) -> None:
+def _publish(target: ObjectStore, files: dict[str, bytes], first: list[str]) -> None:
     """A tree `ds` as an export publishes it: `first` put as they are finished, the rest at the end."""
     target.begin("ds", retract=LAST)
     _write(target.local("ds"), files)
@@ -50,10 +52,11 @@ class Stop(Exception):
 
 def test_a_tree_is_published_whole_and_replaced_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+    with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "scratch", job="export-test")) as tree:
+        target = tree.store
         _publish(target, V1, first=["data/file-000.parquet"])
         assert not target.local("ds").exists()  # the scratch copy is gone once published
-        assert _files(out / "ds") == V1 and target.read(f"ds/{MARKER}") == b"fp1"
+        assert _files(out / "ds") == V1 and tree.read(f"ds/{MARKER}") == b"fp1"
         assert (target.stats.put, target.stats.deleted) == (4, 0)
         _publish(target, V2, first=[])
         assert _files(out / "ds") == V2  # the file V2 does not have is deleted, the one with other bytes replaced
@@ -64,10 +67,12 @@ def test_a_tree_is_published_whole_and_replaced_whole(tmp_path: Path) -> None:
 
 def test_a_stopped_tree_is_not_complete_and_its_rerun_finishes_it(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+    with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "scratch", job="export-test")) as tree:
+        target = tree.store
         _publish(target, V1, first=[])
     for stop_after in range(1, len(V2)):
-        with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+        with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "scratch", job="export-test")) as tree:
+            target = tree.store
             real, n = target.put_file, {"puts": 0}
 
             def put(tree: str, local: Path, real=real, n=n, stop_after=stop_after, **kw: object) -> None:
@@ -82,16 +87,17 @@ def test_a_stopped_tree_is_not_complete_and_its_rerun_finishes_it(tmp_path: Path
             left = _files(out / "ds")
             assert MARKER not in left  # the old record went first: the mix is never complete
             assert left.get(INFO) in (None, V2[INFO])  # the old info.json went second
-        with BucketTree(str(out), job="export-test", scratch=tmp_path / "scratch") as target:
+        with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "scratch", job="export-test")) as tree:
+            target = tree.store
             _publish(target, V2, first=[])
         assert _files(out / "ds") == V2
 
 
 def test_one_job_per_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with BucketTree(str(out), job="export-a", scratch=tmp_path / "a"):
+    with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "a", job="export-a")):
         with pytest.raises(OutputLeasedError, match="export-a"):
-            with BucketTree(str(out), job="export-b", scratch=tmp_path / "b"):
+            with Tree(str(out), store=ObjectStore(str(out), scratch=tmp_path / "b", job="export-b")):
                 pytest.fail("a second export ran on the output")
 
 

@@ -29,7 +29,8 @@ import pytest
 
 from adapters.cameras import frame_converter
 from adapters.storage.corpus import Corpus
-from adapters.storage.tree import MARKER, PARTIAL
+from adapters.storage.stores import PARTIAL
+from adapters.storage.tree import MARKER
 from ingest.lerobot.video_read import decode_frames
 from jobs.cli import main
 from jobs.export.layout import consumer_layout

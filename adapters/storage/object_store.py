@@ -1,0 +1,270 @@
+"""How an object store keeps a corpus or an export's trees (`ObjectStore`, the strategy `stores.store_for` picks for a
+storage without rename; DESIGN.md 3.2): the job's lease, the local scratch the job's local code writes into, the part
+plan, for a corpus a publisher per dataset, for an export its trees put file by file.
+
+A corpus: `open` takes the lease and rebuilds the scratch from the bucket, so a rerun on any machine skips what is
+committed or quarantined exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end
+(a killed job leaves no "finished" mark). `publish_corpus` rewrites every dataset's meta from its records and makes the
+bucket's `catalog/`, then `job/`, the scratch's. The scratch (`$EIDATA_SCRATCH/<hash of the URL>`, default
+`~/.cache/eidata/scratch`) is never trusted across runs: `open` rebuilds it. Readers trust committed objects only: a
+file's size and digests come from its dataset's commit records. An export's trees: `object_tree.TreePuts`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import fsspec
+
+from adapters.storage.atomic import atomic_write, undo_on_error
+from adapters.storage.derived import committed_derived, publish_derived
+from adapters.storage.digests import FileDigests, RecordDigests
+from adapters.storage.lease import Lease
+from adapters.storage.location import locate, open_binary
+from adapters.storage.meta_change import publish_meta_change
+from adapters.storage.multipart import PartPlan, abort_uploads
+from adapters.storage.object_tree import TreePuts
+from adapters.storage.objects import list_keys, list_prefixes, put_changed
+from adapters.storage.publish import DatasetPublisher
+from adapters.storage.reads import STREAM_BLOCK
+from adapters.storage.root import Root
+from adapters.storage.urls import preflight
+from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR
+from schemas.storage import StorageOptions
+
+SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors, in this order
+
+
+class Committing(Protocol):
+    """A dataset writer whose commits can be published (`ingest.lerobot.writer.LeRobotWriter`)."""
+
+    on_commit: Callable[[dict[str, Any]], None] | None
+
+
+W = TypeVar("W", bound=Committing)
+T = TypeVar("T")
+
+
+def default_scratch(url: str) -> Path:
+    base = Path(os.environ.get("EIDATA_SCRATCH") or Path.home() / ".cache" / "eidata" / "scratch")
+    return base / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+
+
+class ObjectStore(TreePuts):
+    """`with ObjectStore(url, options, job="ingest") as out:` the lease held and the scratch rebuilt for the block."""
+
+    def __init__(
+        self,
+        where: Root | str,
+        options: StorageOptions | None = None,
+        *,
+        scratch: Path | None = None,
+        job: str = "ingest",
+        ttl_s: float | None = None,
+    ) -> None:
+        self.storage = where if isinstance(where, Root) else Root(where, options)  # the one handle
+        self.url, self.options = str(self.storage.where), self.storage.options
+        self.parts = PartPlan.of(self.options)  # which objects go in parts (multipart upload)
+        self.root = self.scratch = Path(scratch) if scratch is not None else default_scratch(self.url)
+        self._job, self._ttl_s = job, ttl_s
+        self._publishers: dict[str, DatasetPublisher] = {}
+        self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
+        super().__init__()
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:  # opened at first use: a command's preflight names a bad credential
+        return self.storage.fs
+
+    @property
+    def path(self) -> str:
+        return self.storage.path
+
+    @cached_property
+    def lease(self) -> Lease:
+        return Lease(self.storage, job=self._job, ttl_s=self._ttl_s)
+
+    @property
+    def where(self) -> str:
+        """The output as its user names it: the URL."""
+        return self.url
+
+    def datasets(self) -> list[str]:
+        """`datasets/<source>/<subset>` of every dataset in the bucket with at least one commit record."""
+        sources = list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}")
+        subsets = [self._rel(subset) for source in sources for subset in list_prefixes(self.fs, source)]
+        return [rel for rel in subsets if self.publisher(rel).log.records(refresh=True)]
+
+    def _rel(self, key: str) -> str:
+        return key.removeprefix(self.path + "/")
+
+    def publisher(self, rel: str) -> DatasetPublisher:
+        """The publisher of the dataset `rel` (`datasets/<source>/<subset>`), writing in `scratch / rel`."""
+        if rel not in self._publishers:
+            dataset = Root(self.storage.url(rel), self.options)
+            self._publishers[rel] = DatasetPublisher(dataset, self.scratch / rel, parts=self.parts)
+        return self._publishers[rel]
+
+    def open_corpus(self, existing: bool) -> str | None:
+        """A corpus job's start: the bucket checked, then `open`; why it is no corpus (`existing`: a stage's, which
+        must hold datasets/), None when opened."""
+        preflight(self.url, self.options, write=True)
+        if existing and not list_prefixes(self.fs, f"{self.path}/{DATASETS_DIR}"):
+            return f"{self.url}: no datasets/ in the bucket; not a corpus"
+        self.open()
+        return None
+
+    def open(self) -> list[str]:
+        """Take the lease, recover every dataset, rebuild the scratch; returns the garbage keys deleted."""
+        self.lease.acquire()
+        with undo_on_error(self.lease.release):
+            garbage = abort_uploads(self.fs, self.path)  # a dead job's incomplete uploads, datasets without records too
+            datasets = self.datasets()
+            for rel in datasets:
+                garbage += self.publisher(rel).recover()
+            self.rebuild(datasets, SYNCED_DIRS)
+            # the job folder is the running job's: out of the bucket until its clean end puts it back, so a killed
+            # job leaves no "finished" mark there and its rerun takes the interrupted path (roll forward, catalog)
+            for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
+                self.fs.rm_file(key)
+            return garbage
+
+    @contextmanager
+    def reading(self, *, copy: bool, meta: bool) -> Iterator[str | None]:
+        """The corpus to read (`corpus.read_corpus`), no lease taken, in a temporary scratch: `catalog/` and `job/`,
+        with `copy` or `meta` each dataset's meta and `manifests/`, with `copy` its episode files too."""
+        preflight(self.url, self.options)  # a wrong credential or a missing bucket is named before any read
+        with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
+            self.root = self.scratch = Path(tmp) / self.url.rsplit("/", 1)[-1]  # no lease: its listings
+            tops = (*SYNCED_DIRS, MANIFESTS_DIR) if copy or meta else SYNCED_DIRS
+            self.rebuild(self.datasets() if copy or meta else (), tops, episodes=copy)
+            yield None  # nothing refused: the preflight named a missing bucket
+
+    def rebuild(self, datasets: Iterable[str], tops: Iterable[str], *, episodes: bool = False) -> Path:
+        """The scratch made again from the bucket: each of `datasets` its meta derived from its records (`episodes`:
+        and its committed episode files; a commit in flight is not seen), each folder of `tops` copied whole."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir(parents=True)
+        for rel in datasets:
+            pub = self.publisher(rel)
+            pub.hydrate()
+            for obj in (o for r in pub.log.records() for o in r.objects) if episodes else ():
+                (self.scratch / rel / obj).parent.mkdir(parents=True, exist_ok=True)
+                (self.scratch / rel / obj).write_bytes(self.fs.cat_file(pub.log.final_key(obj)))
+        for rel in tops:
+            self.download(rel)
+        return self.scratch
+
+    def publish_corpus(self) -> list[str]:
+        """Every dataset's meta from its records, then the scratch's `catalog/` and `job/`; returns the keys put."""
+        written = []
+        for rel in sorted(set(self._publishers) | set(self.datasets())):
+            written += [f"{rel}/{m}" for m in self.publisher(rel).finish()]
+        for rel in SYNCED_DIRS:  # the job folder last: its presence says the job before ran to its end
+            written += self._upload(rel)
+        return written
+
+    def hold(self) -> None:
+        """An export's start: the bucket checked (credential, conditional creates), the output leased."""
+        preflight(self.url, self.options, write=True)
+        self.lease.acquire()
+
+    def close(self) -> None:
+        self.lease.release()
+
+    def __enter__(self) -> ObjectStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def download(self, rel: str) -> None:
+        """The bucket's folder `rel` (of the corpus) copied whole into the scratch."""
+        for key in list_keys(self.fs, f"{self.path}/{rel}"):
+            local = self.scratch / self._rel(key)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(self.fs.cat_file(key))
+
+    def _upload(self, rel: str) -> list[str]:
+        """Make the bucket's `rel/` the scratch's: put what differs, delete what the scratch no longer has (a catalog
+        rebuild replaces its parts). Hidden files (temp files, locks) stay local."""
+        root = self.scratch / rel
+        local = {
+            p.relative_to(self.scratch).as_posix(): p
+            for p in (sorted(root.rglob("*")) if root.exists() else [])
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        }
+        written = [name for name, p in local.items() if put_changed(self.fs, f"{self.path}/{name}", p.read_bytes())]
+        for key in list_keys(self.fs, f"{self.path}/{rel}"):
+            if self._rel(key) not in local:
+                self.fs.rm_file(key)
+        return written
+
+    # a corpus's files: `corpus.Corpus` asks these of its store
+
+    def source(self, path: Path) -> str:
+        return f"{self.url}/{self._in_corpus(path)}"
+
+    def size(self, path: Path) -> int:
+        """From the dataset's commit records (readers trust committed objects only)."""
+        parts = self._in_corpus(path).split("/")  # datasets/<source>/<subset>/<file in the dataset>
+        dataset, name = "/".join(parts[:3]), "/".join(parts[3:])
+        if dataset not in self._sizes:
+            records = self.publisher(dataset).log.records()
+            self._sizes[dataset] = {obj: int(d["size"]) for r in records for obj, d in r.objects.items()}
+        if name not in self._sizes[dataset]:
+            raise FileNotFoundError(f"{self.source(path)}: no commit record names it")
+        return self._sizes[dataset][name]
+
+    def identity(self, path: Path) -> str:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "-"
+        return f"{self.source(path)}|{digest}"
+
+    def copy_to(self, path: Path, dst: Path, *, link: bool = False) -> None:
+        def fetch(tmp: Path) -> None:
+            with open_binary(locate(self.source(path), self.options), stream=True) as f, open(tmp, "wb") as out:
+                shutil.copyfileobj(f, out, STREAM_BLOCK)
+
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dst, fetch)
+
+    def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
+        return RecordDigests(self.publisher(self._in_corpus(dataset_root)))
+
+    def attach(self, writer: W, dataset: str) -> W:
+        writer.on_commit = self.publisher(dataset).on_commit
+        return writer
+
+    def committed(self, dataset_root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
+        done = committed_derived(self.publisher(self._in_corpus(dataset_root)))
+        return {n: done[n] for n in names if n in done}
+
+    def publish_files(self, paths: Iterable[str | Path], what: str) -> int:
+        by_dataset: dict[str, list[str]] = {}
+        for p in paths:
+            parts = self._in_corpus(Path(p)).split("/")  # datasets/<source>/<subset>/<file in the dataset>
+            by_dataset.setdefault("/".join(parts[:3]), []).append("/".join(parts[3:]))
+        for rel, files in sorted(by_dataset.items()):
+            publish_derived(self.publisher(rel), what, files)
+        return sum(map(len, by_dataset.values()))
+
+    def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
+        return put()
+
+    def end(self, published: bool) -> None:
+        """A corpus job's end: when `published` (a clean end), each dataset's meta edits, then `publish_corpus`."""
+        if published:
+            for rel in self.datasets():
+                publish_meta_change(self.publisher(rel))
+            self.publish_corpus()
+
+    def _in_corpus(self, path: Path) -> str:
+        return Path(path).relative_to(self.scratch).as_posix()
