@@ -27,6 +27,7 @@ from typing import Any
 from adapters.storage.commit_log import CommitLog
 from adapters.storage.objects import list_keys
 from adapters.storage.publish import DatasetPublisher
+from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
@@ -58,8 +59,8 @@ def write(root: Path, episodes: int, frames: int, publisher: DatasetPublisher | 
     return {"s": time.perf_counter() - t0, "publish_s": publish_s}
 
 
-def record_reads(fs: Any, prefix: str, records: int, reps: int) -> dict[str, float]:
-    log_ = CommitLog(fs, prefix)
+def record_reads(root: Root, records: int, reps: int) -> dict[str, float]:
+    log_ = CommitLog(root)
     for i in range(records):
         log_.commit(f"g{i}", {f"data/{i:06d}.bin": log_.stage(f"data/{i:06d}.bin", b"x" * 64)}, {"i": i})
 
@@ -67,7 +68,7 @@ def record_reads(fs: Any, prefix: str, records: int, reps: int) -> dict[str, flo
         times = []
         for _ in range(reps):
             t = time.perf_counter()
-            assert len(CommitLog(fs, prefix).records()) == records
+            assert len(CommitLog(root).records()) == records
             times.append(time.perf_counter() - t)
         return statistics.median(times)
 
@@ -99,12 +100,12 @@ def main() -> None:
         for rep in range(args.reps):  # the contestants alternate, so a load change hits both
             runs["local"].append(write(Path(tmp) / f"local-{rep}", args.episodes, args.frames, None))
             scratch = Path(tmp) / f"scratch-{rep}"
-            pub = DatasetPublisher(fs, f"bench/run-{rep}/datasets/demo/default", scratch)
+            pub = DatasetPublisher(Root(f"s3://bench/run-{rep}/datasets/demo/default", server.options()), scratch)
             runs["bucket"].append(write(scratch, args.episodes, args.frames, pub))
             shutil.rmtree(Path(tmp) / f"local-{rep}")
             log(f"rep {rep}: local {runs['local'][-1]['s']:.2f} s, bucket {runs['bucket'][-1]['s']:.2f} s")
         put = sum(fs.info(k)["size"] for k in list_keys(fs, "bench/run-0/datasets"))
-        reads = record_reads(fs, "bench/records", args.records, max(args.reps, 1))
+        reads = record_reads(Root("s3://bench/records", server.options()), args.records, max(args.reps, 1))
     cells = {
         name: {
             "s": round(statistics.median(r["s"] for r in rs), 3),
