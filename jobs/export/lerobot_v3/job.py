@@ -234,7 +234,8 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     rows = manifest_rows(entries_file(mdir))
     named = manifest_datasets((r.dataset, r.episode_index) for r in rows)
     here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
-    sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds]) for ds in here}
+    shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
+    sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared) for ds in here}
     refs = [  # the refs `manifest_plan` gives their columns (`plan._group_refs`): one ref per episode alive
         EpisodeRef(sources[r.dataset], r.episode_index, {"source_dataset": r.dataset, "episode_uid": r.episode_uid})
         for r in rows

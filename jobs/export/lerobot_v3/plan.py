@@ -282,8 +282,9 @@ def manifest_plan(
         rows = [r for r in rows if r.episode_index in allowed.get(r.dataset, ())]
     # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
     known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
     sources = {
-        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named)
+        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named, shared)
         for ds, named in manifest_datasets((r.dataset, r.episode_index) for r in rows).items()
     }
     fps_set = {int(s.info["fps"]) for s in sources.values()}
