@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any, Protocol
 
 import av
@@ -30,6 +31,8 @@ from schemas.export_layout import intrinsics_column
 from schemas.image_size import FrameFit
 from schemas.lerobot import FeatureStats
 
+NO_FITS: Mapping[str, FrameFit] = MappingProxyType({})  # an episode none of whose cameras is resized
+
 # a camera's codec as lerobot's info names it (`video.codec`, FFmpeg's canonical name) -> the encoder ingest uses
 ENCODERS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
 
@@ -37,8 +40,8 @@ ENCODERS = {"av1": "libsvtav1", "h264": "h264", "hevc": "hevc"}
 class Episode(Protocol):
     """What `plan_resizing` reads and sets on an episode to export (`jobs.export.lerobot_v3.plan.EpisodeRef`)."""
 
-    extra: dict[str, Any]
-    resize: dict[str, FrameFit]
+    extra: Mapping[str, Any]  # set whole (a plan's `EpisodeRef.extra` is read-only)
+    resize: Mapping[str, FrameFit]
 
     @property
     def source(self) -> Any: ...  # with `features`: its dataset's info features
@@ -96,17 +99,31 @@ def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: Expo
     sizes = {k: Counter(feature_hw(e.source.features[e.camera(k)]) for e in episodes) for k in keys}
     out = Resizing(frames, {k: frames.target(c) for k, c in sizes.items() if c}, total=len(episodes))
     out.resized = {k: Counter() for k in out.targets}
+    keys = list(out.targets)
+    shared: dict[Any, Any] = {}  # one fits mapping per set of sizes, one fitted K per camera, size and K
     for e in episodes:
-        fits = {}
-        for key, to in out.targets.items():
-            hw = feature_hw(e.source.features[e.camera(key)])
-            if (fit := frames.fit_for(hw, to)) is None:
+        hws = tuple(feature_hw(e.source.features[e.camera(k)]) for k in keys)
+        if hws not in shared:
+            found = {
+                k: fit
+                for k, hw in zip(keys, hws, strict=True)
+                if (fit := frames.fit_for(hw, out.targets[k])) is not None
+            }
+            shared[hws] = MappingProxyType(found) if found else NO_FITS
+        fits, mapped = shared[hws], {}
+        for key, hw in zip(keys, hws, strict=True):
+            if (fit := fits.get(key)) is None:
                 continue
-            fits[key] = fit
             out.resized[key][hw] += 1
             K = e.extra.get(intrinsics_column(key))
             if K is not None:
-                e.extra[intrinsics_column(key)] = fit.intrinsics(np.reshape(K, (3, 3))).reshape(-1).tolist()
+                K = np.reshape(K, (3, 3))
+                at = (key, hw, K.dtype.str, K.tobytes())  # the same K to the bit: the same fitted K
+                if at not in shared:
+                    shared[at] = fit.intrinsics(K).reshape(-1).tolist()
+                mapped[intrinsics_column(key)] = shared[at]
+        if mapped:
+            e.extra = {**e.extra, **mapped}
         e.resize = fits
         out.episodes += bool(fits)
     return out

@@ -70,21 +70,25 @@ def slot_cameras(src: Any, chosen: list[str]) -> dict[str, str | None]:
     return out
 
 
-def default_cameras(entries: list[tuple[Any, int]]) -> list[str]:
+def default_cameras(datasets: list[Any]) -> list[str]:
     """The camera most episodes have and those all of them have, when every dataset has them; else the slot
-    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one."""
-    have = [frozenset(videos(s)) for s, _ in entries]
-    counts = Counter(k for cams in have for k in cams)
+    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one. `datasets`: each episode's
+    dataset (counted once per episode, its cameras read once per dataset)."""
+    episodes = Counter(id(s) for s in datasets)
+    have = {id(s): frozenset(videos(s)) for s in datasets}
+    counts = Counter({k: 0 for cams in have.values() for k in cams})
+    for at, n in episodes.items():
+        counts.update(dict.fromkeys(have[at], n))
     if not counts:
         return []
     top = max(sorted(counts), key=lambda k: counts[k])  # most episodes; ties by name
-    with_top = [cams for cams in have if top in cams]
+    with_top = [cams for cams in have.values() if top in cams]
     common = sorted(frozenset.intersection(*with_top), key=lambda k: (k != top, k))
     if len(with_top) == len(have):
         return common
     slots = [IMAGE_PREFIX + "primary", IMAGE_PREFIX + "wrist"]
-    datasets = {id(s): s for s, _ in entries}.values()
-    return slots if all(None not in slot_cameras(s, slots).values() for s in datasets) else slots[:1]
+    alike = {id(s): s for s in datasets}.values()
+    return slots if all(None not in slot_cameras(s, slots).values() for s in alike) else slots[:1]
 
 
 def slot_columns(columns: dict[str, Any], fills: dict[str, str | None]) -> dict[str, Any]:

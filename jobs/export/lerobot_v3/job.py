@@ -24,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow.parquet as pq
 from pydantic import Field, ValidationError
 
 from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
@@ -39,9 +38,10 @@ from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
+from jobs.export.lerobot_v3.entries import manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, dataset_plan, manifest_datasets, manifest_plan
+from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
@@ -231,15 +231,17 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
     of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
     the planner, which refuses them naming them."""
-    rows = pq.read_table(entries_file(mdir), columns=["dataset", "episode_index", "episode_uid"]).to_pylist()
-    named = manifest_datasets(rows)
+    rows = manifest_rows(entries_file(mdir))
+    named = manifest_datasets((r.dataset, r.episode_index) for r in rows)
     here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
-    sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds]) for ds in here}
-    refs = [
-        EpisodeRef(sources[r["dataset"]], int(r["episode_index"]), {"source_dataset": r["dataset"]} | r)
+    shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
+    sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared) for ds in here}
+    refs = [  # the refs `manifest_plan` gives their columns (`plan._group_refs`): one ref per episode alive
+        EpisodeRef(sources[r.dataset], r.episode_index, {"source_dataset": r.dataset, "episode_uid": r.episode_uid})
         for r in rows
-        if r["dataset"] in sources and int(r["episode_index"]) in sources[r["dataset"]].episodes
+        if r.dataset in sources and r.episode_index in sources[r.dataset].episodes
     ]
+    del rows  # not held while the plans are made (a manifest of 100k episodes)
     rel = {id(s): ds for ds, s in sources.items()}
     return settle(refs, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
 

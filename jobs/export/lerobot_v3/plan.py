@@ -15,12 +15,13 @@ exported. Every plan lays its features out for the trainers that read them (`job
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
@@ -34,10 +35,12 @@ from jobs.export.lerobot_v3.cameras import (
     slot_columns,
     videos,
 )
+from jobs.export.lerobot_v3.columns import Interner
+from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.source import Extent, SourceDataset
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
-from jobs.export.resize import Resizing, feature_hw, plan_resizing, video_feature
+from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
 from schemas.corpus import EpisodeLineage
@@ -55,17 +58,42 @@ PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what a
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
 
 
-@dataclass
+NO_CHANGE: Mapping[str, Any] = NO_FITS  # no camera read from another key, none resized
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for each set of extra columns' names
+
+
 class EpisodeRef:
     """One episode to export: its dataset, its index there, extra episode columns, and the task every frame gets
-    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks)."""
+    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks). Slotted, its extra columns
+    held as a tuple of values beside one shared tuple of their names (issue 75: a plan holds one per episode of the
+    manifest, ~300 bytes each instead of ~2 KB with a dict)."""
 
-    source: SourceDataset
-    episode_index: int
-    extra: dict[str, Any] = field(default_factory=dict)
-    task: str | None = None
-    cameras: dict[str, str] = field(default_factory=dict)  # exported video key -> its dataset's, where they differ
-    resize: dict[str, FrameFit] = field(default_factory=dict)  # exported video key -> its fit, where resized
+    __slots__ = ("_names", "_values", "cameras", "episode_index", "resize", "source", "task")
+
+    def __init__(
+        self,
+        source: SourceDataset,
+        episode_index: int,
+        extra: Mapping[str, Any] | None = None,
+        task: str | None = None,
+        cameras: Mapping[str, str] = NO_CHANGE,
+        resize: Mapping[str, FrameFit] = NO_CHANGE,
+    ) -> None:
+        self.source, self.episode_index, self.task = source, episode_index, task
+        self.extra = extra or NO_CHANGE
+        self.cameras = cameras  # exported video key -> its dataset's, where they differ
+        self.resize = resize  # exported video key -> its fit, where resized
+
+    @property
+    def extra(self) -> Mapping[str, Any]:
+        """Its extra episode columns, read-only (set them whole: `ref.extra = ref.extra | {...}`)."""
+        return MappingProxyType(dict(zip(self._names, self._values, strict=True)))
+
+    @extra.setter
+    def extra(self, columns: Mapping[str, Any]) -> None:
+        names = tuple(columns)
+        self._names = _KEYS.setdefault(names, names)
+        self._values = tuple(columns.values())
 
     def camera(self, key: str) -> str:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
@@ -127,11 +155,14 @@ class ExportPlan:
 
 
 def _ref(
-    src: SourceDataset, index: int, cameras: list[str], caption_as_task: bool, extra: dict[str, Any]
+    ref: EpisodeRef, cameras: list[str], caption_as_task: bool, extra: Mapping[str, Any], intern: Interner
 ) -> EpisodeRef:
-    """One episode to export with the layout's episode columns (and the caption as its task when asked and known)."""
-    columns = episode_columns(src.episodes.get(index, {}), src.features, cameras)
-    return EpisodeRef(src, index, extra | columns, task=columns[CAPTION_COLUMN] if caption_as_task else None)
+    """`ref` given the layout's episode columns after `extra` (and the caption as its task when asked and known),
+    each value one object for equal ones (`intern`: the mask, intrinsics and names its dataset's episodes repeat)."""
+    columns = episode_columns(ref.source.episodes.get(ref.episode_index, {}), ref.source.features, cameras)
+    ref.extra = {k: intern(v) for k, v in (dict(extra) | columns).items()}
+    ref.task = columns[CAPTION_COLUMN] if caption_as_task else None
+    return ref
 
 
 def dataset_plan(
@@ -155,9 +186,9 @@ def dataset_plan(
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
     fps = int(src.info["fps"])
-    settled = settle(
-        [_ref(src, i, chosen, caption_as_task, {}) for i in sorted(src.episodes)], space, skip_without_action, name
-    )
+    intern = Interner()
+    refs = [_ref(EpisodeRef(src, i), chosen, caption_as_task, {}, intern) for i in sorted(src.episodes)]
+    settled = settle(refs, space, skip_without_action, name)
     if len(settled.groups) > 1:
         robots = [g.robots for g in settled.groups]
         raise PlanError(
@@ -240,35 +271,38 @@ def manifest_plan(
     entries = entries_file(mdir)  # manifest.json read once: the entries file it names
     if not entries.is_file():
         raise PlanError(f"{mdir}: no {entries.name}{missing_hint(manifest, corpus.root)}")
-    rows = pq.read_table(entries).to_pylist()
+    rows = manifest_rows(entries)
     if not rows:
         raise PlanError(f"manifest {name}: no episodes")
-    if lacking := [d for d in dict.fromkeys(r["dataset"] for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
+    if lacking := [d for d in dict.fromkeys(r.dataset for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
         raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
     if group is not None:
-        allowed = {(r.extra["source_dataset"], r.episode_index) for r in group.episodes}
-        rows = [r for r in rows if (r["dataset"], r["episode_index"]) in allowed]
+        allowed = manifest_datasets((r.extra["source_dataset"], r.episode_index) for r in group.episodes)
+        rows = [r for r in rows if r.episode_index in allowed.get(r.dataset, ())]
     # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
     known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
     sources = {
-        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named)
-        for ds, named in manifest_datasets(rows).items()
+        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named, shared)
+        for ds, named in manifest_datasets((r.dataset, r.episode_index) for r in rows).items()
     }
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
-    entries = [(sources[r["dataset"]], r["episode_index"]) for r in rows]
     chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in videos(s)}), slots=True)
-    chosen = default_cameras(entries) if chosen is None else chosen
+    chosen = default_cameras([sources[r.dataset] for r in rows]) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
+    reads = {ds: {k: c for k, c in fill.items() if c is not None and c != k} or NO_CHANGE for ds, fill in fills.items()}
     plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[], of=of)
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     per_source: dict[str, Counter[str]] = {}
-    for r, (src, index) in zip(rows, entries, strict=True):
-        fill = fills[r["dataset"]]
-        columns = _lineage_columns(src, index, r["dataset"])
+    refs = _group_refs(group, rows, sources)
+    intern = Interner()
+    for at, r in enumerate(rows):
+        src, index, fill = sources[r.dataset], r.episode_index, fills[r.dataset]
+        columns = _lineage_columns(src, index, r.dataset)
         tally = per_source.setdefault(columns["source"], Counter())
         missing = [k for k in chosen if fill[k] is None]
         if missing or index not in src.episodes:
@@ -277,12 +311,13 @@ def manifest_plan(
             tally[why] += 1
             continue
         tally["exported"] += 1
-        extra = columns | {"tier": r["tier"], "episode_uid": r["episode_uid"], "split": r["split"]}
-        extra |= {"weight": r["weight"], "source_dataset": r["dataset"], "source_episode_index": int(index)}
-        ref = _ref(src, index, [fill[k] for k in chosen], caption_as_task, extra)  # type: ignore[misc]
+        extra = columns | {"tier": r.tier, "episode_uid": r.episode_uid, "split": r.split}
+        extra |= {"weight": r.weight, "source_dataset": r.dataset, "source_episode_index": int(index)}
+        ref = refs[at] if refs is not None else EpisodeRef(src, index)
+        ref = _ref(ref, [fill[k] for k in chosen], caption_as_task, extra, intern)  # type: ignore[misc]
         ref.extra = slot_columns(ref.extra, fill)
-        ref.cameras = {k: c for k, c in fill.items() if c is not None and c != k}
-        kept.setdefault(r["split"], []).append(ref)
+        ref.cameras = reads[r.dataset]
+        kept.setdefault(r.split, []).append(ref)
     plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
     dropped = {s: t for s, t in per_source.items() if not t["exported"]}
     if dropped and (not allow_dropped_sources or not plan.episodes):
@@ -313,7 +348,7 @@ def manifest_plan(
     total = sum(float(e.extra["weight"] or 0.0) for e in plan.episodes)
     if total > 0 and len(plan.episodes) < len(rows):  # mean 1 over what is exported, as over the manifest
         for e in plan.episodes:
-            e.extra["weight"] = float(e.extra["weight"] or 0.0) * len(plan.episodes) / total
+            e.extra = e.extra | {"weight": float(e.extra["weight"] or 0.0) * len(plan.episodes) / total}
     n_train = len(kept["train"])
     plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
@@ -326,12 +361,16 @@ def manifest_plan(
     return plan
 
 
-def manifest_datasets(rows: list[dict[str, Any]]) -> dict[str, set[int]]:
-    """dataset -> the episode indices the manifest's `rows` name of it, in the order the rows first name them."""
-    named: dict[str, set[int]] = {}
-    for r in rows:
-        named.setdefault(r["dataset"], set()).add(int(r["episode_index"]))
-    return named
+def _group_refs(group: Group | None, rows: list[ManifestRow], sources: dict[str, SourceDataset]) -> list[Any] | None:
+    """The group's refs (`manifest_groups`', one per row of its episodes, in order) for the rows, to be given their
+    columns in place of new ones (one ref per episode alive, issue 75); None where they are not the rows'."""
+    if group is None or len(group.episodes) != len(rows):
+        return None
+    same = all(
+        ref.source is sources[r.dataset] and ref.episode_index == r.episode_index
+        for ref, r in zip(group.episodes, rows, strict=True)
+    )
+    return group.episodes if same else None
 
 
 def _reasons(tally: Counter[str]) -> str:

@@ -1,10 +1,9 @@
 """The canonical dataset an export reads (`SourceDataset`): its info and tasks, and of its episodes the ones a plan
 names, each cut to the fields a plan reads; their stats when first asked (issue 75: held per episode, a manifest of
-100k episodes is what this holds)."""
+100k episodes is what this holds, so lines and extents are held as columns, `columns.py`)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Collection, Iterator
 from functools import cached_property
@@ -14,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from adapters.storage.corpus import Corpus
+from jobs.export.lerobot_v3.cameras import PlanError
+from jobs.export.lerobot_v3.columns import Extent, ExtentColumns, LineColumns
 from schemas.corpus import LINEAGE_KEY
 from schemas.episode_lines import kept_fields
 from schemas.lerobot import (
@@ -36,19 +37,33 @@ class SourceDataset:
     """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, and the `episodes.jsonl` lines of
     `episodes` (None: all; a manifest's: those it names, the other lines unparsed, `schemas.episode_lines`) cut to
     what a plan reads (`LINE_FIELDS`); their stats read when first asked (`stats`, `extents`); its episode files
-    opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie)."""
+    opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie). `shared`: one object
+    for each feature the datasets read with it declare alike (by its JSON text: ~17 KB of info per dataset, 2,988
+    datasets in the 100k benchmark); read-only, as the lines."""
 
-    def __init__(self, root: Path, corpus: Corpus, episodes: Collection[int] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        corpus: Corpus,
+        episodes: Collection[int] | None = None,
+        shared: dict[str, Any] | None = None,
+    ) -> None:
         self.root, self.corpus = Path(root), corpus
         self.wanted = None if episodes is None else frozenset(int(i) for i in episodes)
         self.info: dict[str, Any] = json.loads((self.root / INFO_PATH).read_text(encoding="utf-8"))
+        if shared is not None and isinstance(features := self.info.get("features"), dict):
+            self.info["features"] = {k: shared.setdefault(json.dumps(ft), ft) for k, ft in features.items()}
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
-        shared: dict[Any, Any] = {}  # one object for the values its episodes share (mask, tasks, source...)
-        self.episodes = {
-            o["episode_index"]: _shared(kept_fields(o, LINE_FIELDS, {LINEAGE_KEY: LINEAGE_FIELDS}), shared)
-            for _, o in read_jsonl(self.root / EPISODES_PATH, self.wanted)
-        }
-        self._extents: dict[str, dict[int, Extent]] = {}
+        self.episodes = LineColumns(self._lines(), LINE_FIELDS, LINEAGE_KEY, LINEAGE_FIELDS)
+        self._extents: dict[str, ExtentColumns] = {}
+
+    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        path = self.root / EPISODES_PATH
+        for n, o in read_jsonl(path, self.wanted):
+            index = o["episode_index"]
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise PlanError(f"{path} line {n}: episode_index {index!r} is not an integer")
+            yield index, kept_fields(o, LINE_FIELDS, {LINEAGE_KEY: LINEAGE_FIELDS})
 
     def _stats_lines(self) -> Iterator[dict[str, Any]]:
         path = self.root / EPISODES_STATS_PATH
@@ -59,14 +74,15 @@ class SourceDataset:
         """Its episodes' `episodes_stats.jsonl` stats, whole (a v2.1 writer keeps them), read at the first ask."""
         return {o["episode_index"]: o["stats"] for o in self._stats_lines()}
 
-    def extents(self, column: str) -> dict[int, Extent]:
-        """episode -> (min, max, frames) of `column` from its stats, that column's alone kept (`stats_extent`)."""
+    def extents(self, column: str) -> ExtentColumns:
+        """episode -> (min, max, frames) of `column` from its stats, that column's alone kept (`stats_extent`), as
+        2-D arrays (`columns.ExtentColumns`)."""
         if column not in self._extents:
             if "stats" in self.__dict__:  # read whole already
-                found = {i: stats_extent(s.get(column)) for i, s in self.stats.items()}
+                found = ((i, stats_extent(s.get(column))) for i, s in self.stats.items())
             else:
-                found = {o["episode_index"]: stats_extent(o["stats"].get(column)) for o in self._stats_lines()}
-            self._extents[column] = {i: e for i, e in found.items() if e is not None}
+                found = ((o["episode_index"], stats_extent(o["stats"].get(column))) for o in self._stats_lines())
+            self._extents[column] = ExtentColumns((i, e) for i, e in found if e is not None)
         return self._extents[column]
 
     @property
@@ -88,9 +104,6 @@ class SourceDataset:
         return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
 
 
-Extent = tuple[np.ndarray, np.ndarray, int]  # (min, max, frames) of a column over an episode
-
-
 def stats_extent(stats: dict[str, Any] | None) -> Extent | None:
     """(min, max, frames) of one column's stats (`episodes_stats.jsonl`), None without min and max."""
     stats = stats or {}
@@ -99,15 +112,3 @@ def stats_extent(stats: dict[str, Any] | None) -> Extent | None:
     count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
     lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
     return lo, hi, int(count[0]) if count.size else 0
-
-
-def _shared(line: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
-    """The line with each value its dataset's episodes repeat (a list or string other than the uid) one object,
-    `shared`'s: a manifest of 100k episodes holds a line per episode (read-only: no reader changes a line)."""
-    for d in (line, line.get(LINEAGE_KEY)):
-        for k, v in d.items() if isinstance(d, dict) else ():
-            if k != "episode_uid" and isinstance(v, (list, str)):
-                key = (k, tuple(v) if isinstance(v, list) else v)
-                with contextlib.suppress(TypeError):  # an unhashable value (a list of lists): kept as it is
-                    d[k] = shared.setdefault(key, v)
-    return line
