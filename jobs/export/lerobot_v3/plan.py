@@ -35,10 +35,10 @@ from jobs.export.lerobot_v3.cameras import (
     slot_columns,
     videos,
 )
-from jobs.export.lerobot_v3.columns import Interner
+from jobs.export.lerobot_v3.columns import Extent, Interner
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
-from jobs.export.lerobot_v3.source import Extent, SourceDataset
+from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
