@@ -27,6 +27,14 @@ unmapped when freed), pyarrow allocating through glibc; what glibc still holds f
 is faulted in a page at a time (a 1080p frame decoded to RGB took 8.7 ms of CPU against 5.1), so a worker also gets
 glibc's transparent huge pages for its mappings (`glibc.malloc.hugetlb=1`, glibc 2.35+, where the kernel's THP mode is
 `madvise` or `always`): 6.8 ms (BENCHMARKS.md "Hostile input").
+
+A library in Rust cannot refuse every allocation cleanly: pydantic-core turns a failed `PyObject` allocation into a
+pyo3 panic, and a panic under `RUST_BACKTRACE=1` walks the loaded libraries for the backtrace (`dl_iterate_phdr`),
+allocating as it goes; refused there, Rust's alloc-error handler waited forever on a lock the walk held (measured: 1 of
+5 runs of a 16 MiB `model_validate` under a 100 MiB limit; the 100k dry run under 480 MiB sat 10-16 minutes, its
+GIL waiters' wake-ups enough CPU to defeat the supervisor's no-progress bound). So a settled process asks Rust for no
+backtrace (`RUST_BACKTRACE=0`, read at the first panic): such an allocation then aborts the process, which the
+supervisor says as the memory limit's refusal (`jobs.runtime.supervisor`).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import json
+import os
 import re
 import resource
 from collections.abc import Callable, Iterator, Mapping
@@ -74,6 +83,7 @@ def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
         "MALLOC_TRIM_THRESHOLD_": str(THRESHOLD),
         "ARROW_DEFAULT_MEMORY_POOL": "system",
         "GLIBC_TUNABLES": tunables,
+        "RUST_BACKTRACE": "0",  # a panic's backtrace under the limit can deadlock (the module's docstring)
     }
 
 
@@ -97,6 +107,7 @@ def settle_allocators() -> None:
     import pyarrow as pa
 
     _settled = True
+    os.environ["RUST_BACKTRACE"] = "0"  # read by Rust at its first panic: no backtrace walk under the limit
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, THRESHOLD)
         _LIBC.mallopt(_M_TRIM_THRESHOLD, THRESHOLD)

@@ -16,6 +16,10 @@ watches it from the parent, which waits in `sigtimedwait` and nothing else:
 - No progress: the command's processes used no CPU time and moved no byte (`/proc/<pid>/stat`, `/proc/<pid>/io`)
   for `stall_s` (`EIDATA_STALL_S`, default `STALL_S`; 0 turns it off): its stacks dumped, it is killed, and the line
   names the innermost frame of its main thread; exit 75 (the environment's, as a store that stopped answering).
+- A library's abort (SIGABRT, SIGSEGV, SIGBUS, no stop sent): under the per-task memory limit an allocation refused
+  where the library cannot raise (Rust's alloc-error handler, as pydantic-core's `model_validate` met it on the 100k
+  dry run under 480 MiB; a C library's unchecked `malloc`) ends the process so, and the line names the limit and
+  `EIDATA_TASK_MEMORY_MIB`, exit 1 as the limit's refusal in Python (`jobs.runtime.bounded`).
 - However it ends, nothing it started is left: the parent is the child subreaper of everything below it
   (`PR_SET_CHILD_SUBREAPER`), so a helper orphaned by the command's death (a Ray raylet, a DuckDB child) is its own
   to kill.
@@ -43,6 +47,7 @@ OFF_ENV = "EIDATA_UNSUPERVISED"  # set: the command runs in this process, unwatc
 EXIT_STALLED = 75
 SIGNALS = {signal.SIGTERM, signal.SIGINT}
 WAKE = {*SIGNALS, signal.SIGCHLD}  # the parent wakes for a stop and for the command's end
+ABORTS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS}  # a library's own end (an allocation it could not refuse)
 _PR_SET_CHILD_SUBREAPER = 36
 _FRAME = re.compile(r'File "([^"]+)", line (\d+) in (\S+)')
 
@@ -112,6 +117,8 @@ class Watch:
                 elif now - quiet_since >= self.stall:
                     return self._stalled(now - quiet_since)
         _end_all()
+        if os.WIFSIGNALED(status) and stop is None and os.WTERMSIG(status) in ABORTS:
+            return self._aborted(os.WTERMSIG(status))
         if os.WIFSIGNALED(status):
             return 128 + os.WTERMSIG(status)
         return os.WEXITSTATUS(status)
@@ -141,6 +148,21 @@ class Watch:
             file=sys.stderr,
         )
         return 128 + sig
+
+    def _aborted(self, sig: int) -> int:
+        from jobs.runtime.bounded import ENV, EXIT_LIMIT, command_mib
+
+        try:
+            mib = f"{command_mib()} MiB"
+        except ValueError:
+            mib = "the"
+        print(
+            f"eidata {self.command}: its process ended by {signal.Signals(sig).name}: a library aborted, as one does "
+            f"when the memory limit of {mib} per task (${ENV}) refuses an allocation it cannot refuse cleanly "
+            f"(pydantic-core, a C library); raise ${ENV} or give it less at once; exit {EXIT_LIMIT}",
+            file=sys.stderr,
+        )
+        return EXIT_LIMIT
 
     def _stalled(self, quiet_s: float) -> int:
         where = self._where() or "an unknown place (no stack came back)"
