@@ -223,7 +223,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
 def isolated_read(read: Any, own: type[Exception]) -> Any:
     """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
     naming the file last opened (or declared) under the ref's paths (else its first path)."""
-    from adapters.hostile.memory_limit import active
+    from adapters.hostile.memory_limit import active, failure
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         roots = tuple(p for p in (boundary_name(x) for x in ref.paths) if p is not None)
@@ -232,9 +232,10 @@ def isolated_read(read: Any, own: type[Exception]) -> Any:
             watch.live = True
         try:
             return read(self, ref, *args, **kwargs)
-        except Exception as e:
+        except BaseException as e:
             limit = active()
-            if not (limit is not None and limit.reached(e)) and not isinstance(e, RecursionError | MemoryError):
+            reached = failure(e) and limit is not None and limit.reached(e)  # a Rust library's panic too
+            if not reached and not isinstance(e, RecursionError | MemoryError):
                 raise
             named = e if isinstance(e, own) else None  # (cv2.error's `file` is OpenCV's source file)
             file = (watch.last if watch else None) or (named and named.file) or (ref.paths[0] if ref.paths else None)

@@ -168,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
     command = COMMANDS[args.command]
     if command.unbounded:
         return int(_load(command.run)(args))
+    from adapters.hostile.memory_limit import failure
     from jobs.runtime.bounded import EXIT_LIMIT, bounded, command_mib, refusal
 
     try:
@@ -177,8 +178,8 @@ def _run(args: argparse.Namespace) -> int:
     with bounded(mib) as limit:
         try:
             return int(_load(command.run)(args))
-        except Exception as e:
-            if (line := refusal(args.command, limit, e)) is None:
+        except BaseException as e:  # a Rust library's panic too (`failure`): the limit's refusal is said alike
+            if not failure(e) or (line := refusal(args.command, limit, e)) is None:
                 raise
             return stops.fail(EXIT_LIMIT, line)
 

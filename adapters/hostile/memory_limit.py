@@ -73,6 +73,15 @@ THRESHOLD = 128 << 10
 HUGE_PAGES = "glibc.malloc.hugetlb=1"  # malloc's mappings advised for transparent huge pages (glibc 2.35+)
 
 
+def failure(e: BaseException) -> bool:
+    """Whether `e` is the work's failure, said or quarantined as any `Exception` is: an `Exception`, or a Rust
+    library's panic. pyo3's `PanicException` derives from `BaseException` so that `except Exception` lets it through
+    (pyo3's guide, "Panics"; one such class per extension module, so it is known by name), and pydantic-core panics
+    "PyObject pointer is null" where the limit refused a `PyObject` (tests/jobs/runtime/test_supervisor_aborts.py: 1 of
+    3 CI runs). `KeyboardInterrupt` (a stop: `jobs.runtime.stops`), `SystemExit` and `GeneratorExit` are not."""
+    return isinstance(e, Exception) or any(c.__name__ == "PanicException" for c in type(e).__mro__)
+
+
 def allocator_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment that settles a process's allocators from its start, as `settle_allocators` does later, with huge
     pages, which only a start can ask for; an operator's own `GLIBC_TUNABLES` kept before ours."""

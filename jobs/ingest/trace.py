@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
-from adapters.hostile.memory_limit import active
+from adapters.hostile.memory_limit import active, failure
 from ingest.episode import Kept
 from ingest.steps import STEPS, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
@@ -106,7 +106,9 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
             for step, value in run_steps(run, steps):
                 lines += describe(step, value)
                 refused = refused or _refuses(value)
-        except Exception as e:  # what the worker would file as this step's rejection: shown, not raised
+        except BaseException as e:  # what the worker would file as this step's rejection: shown, not raised
+            if not failure(e):
+                raise
             if (limit := active()) is not None and limit.reached(e):  # the command's limit (jobs.runtime.bounded)
                 file = getattr(e, "file", None) or (item.ref.paths[0] if item.ref.paths else None)
                 lines.append(f"{run.stage}: failed ({MEMORY_LIMIT}): {limit.explain(e, file)}")

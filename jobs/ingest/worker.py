@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
-from adapters.hostile.memory_limit import active, task_memory
+from adapters.hostile.memory_limit import active, failure, task_memory
 from adapters.registry import adapter_class
 from adapters.storage import beneath
 from adapters.storage.faults import environment_fault
@@ -176,7 +176,9 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         note = reading_note(task.settings.output, task.uid)  # the file a worker killed mid-read was reading
         *_, (_, answer) = run_steps(run, note=note)  # the last step's answer: `Staged`, or the `Rejected` that ended it
         return answer
-    except Exception as e:  # bad input of any kind is this episode's problem only
+    except BaseException as e:  # bad input of any kind is this episode's problem only, a library's panic too
+        if not failure(e):
+            raise
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
         if (limit := active()) is not None and limit.reached(e):  # the file's, even where the library says ENOMEM

@@ -260,3 +260,39 @@ def test_a_spec_tier_replaces_the_adapters_default_with_a_verdict_of_its_own(tmp
     said = [(v.code, v.tier.value) for v in raw.verdicts]
     assert said == ([] if tier == "high" else [("source_default", tier)])
     assert all("the job spec's `tier`" in v.reason for v in raw.verdicts)
+
+
+def _panic_class() -> type[BaseException]:
+    """A class as pyo3 makes its panic's (pyo3 src/panic.rs: `pyo3_runtime.PanicException`, a `BaseException`, one
+    per extension module)."""
+    return type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+
+
+@pytest.mark.parametrize("raised", ["panic", "stop"])
+def test_a_rust_librarys_panic_is_the_episodes_failure_and_a_stop_is_not(
+    agibot: tuple[JobSpec, list[EpisodeTask]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: str
+) -> None:
+    """pydantic-core panics ("PyObject pointer is null") where it cannot get a PyObject; pyo3's panic is a
+    `BaseException`, which the worker's `except Exception` let through, ending the job with a traceback instead of
+    quarantining the episode. A stop (`KeyboardInterrupt`) still ends the attempt."""
+    spec, tasks = agibot
+    error = _panic_class()("PyObject pointer is null") if raised == "panic" else KeyboardInterrupt()
+
+    def failing(*args: object, **kw: object) -> object:
+        adapter = get_adapter(*args, **kw)
+
+        def read(ref: object) -> object:
+            raise error
+
+        adapter.read = read
+        return adapter
+
+    monkeypatch.setattr(worker, "get_adapter", failing)
+    task = EpisodeTask(tasks[0].item, TaskSettings.of(spec.model_copy(update={"output": tmp_path})))
+    if raised == "stop":
+        with pytest.raises(KeyboardInterrupt):
+            process_episode(task)
+        return
+    result = process_episode(task)
+    assert isinstance(result, Rejected) and (result.stage, result.error_class) == ("read", "PanicException"), result
+    assert "PyObject pointer is null" in result.message
