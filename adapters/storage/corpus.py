@@ -96,6 +96,12 @@ class Corpus:
         """The corpus file or folder `rel` as a reader names it (DuckDB, messages): a path, or an object's URL."""
         return self.storage.url(rel)
 
+    def named(self, path: Path) -> str:
+        """The corpus file or folder at `path` (under `root`) as its user names it, for a record an output keeps (an
+        export's completion record): the folder's absolute path, or the object's URL, never the local copy a bucket's
+        is read through (a scratch folder, gone after the run and other on each run)."""
+        return str(self.where_of(Path(path).resolve().relative_to(self.root.resolve()).as_posix()))
+
     def exists(self, rel: str) -> bool:
         return self.storage.exists(rel)
 

@@ -31,7 +31,7 @@ from schemas.lerobot import INFO_PATH
 __all__ = ["LINKED", "RECORD", "SOURCE_KEY", "note_linked", "owned"]
 
 RECORD = ".eidata-export.json"  # an exported tree's completion record (`adapters.storage.tree.MARKER`)
-SOURCE_KEY = "source"  # in it: the corpus dataset folder the export's files were made from (absolute)
+SOURCE_KEY = "source"  # in it: the corpus dataset the export was made from (its absolute path, or its URL)
 _RECORD_BYTES = 1 << 20
 # under a corpus: one line per file of its datasets it linked into an export, `dev ino size mtime_ns` (`note_linked`)
 LINKED = f"{JOB_DIR}/linked-out"

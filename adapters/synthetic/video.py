@@ -11,6 +11,8 @@ import av
 import cv2
 import numpy as np
 
+from adapters.encoder_stream import encoder_stream
+
 
 def synthetic_frame(height: int, width: int, t: int, seed: float = 0) -> np.ndarray:
     """A smooth colour pattern moving 2 px per frame: compressible (PSNR > 30 dB through h264 or JPEG), never
@@ -79,7 +81,7 @@ def write_mp4(
         stream = None
         for rgb in frames:
             if stream is None:
-                stream = container.add_stream(codec, rate=fps, options=options)
+                stream = encoder_stream(container, codec, fps, options)
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 if threads is not None:

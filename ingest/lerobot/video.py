@@ -149,11 +149,13 @@ class VideoEncoder:
             codec = codec.model_copy(update={"pix_fmt": "yuv420p"})  # as lerobot: these encoders refuse 4:4:4 here
         import av
 
+        from adapters.encoder_stream import encoder_stream
+
         self.path, self.width, self.height = Path(path), width, height
         self.name = ENCODER_NAMES[codec.vcodec]
         self._container = av.open(str(self.path), "w")
         try:
-            self._stream = self._container.add_stream(codec.vcodec, fps, options=codec.options())
+            self._stream = encoder_stream(self._container, codec.vcodec, fps, codec.options())
             self._stream.pix_fmt = codec.pix_fmt
             self._stream.width, self._stream.height = width, height
             if codec.threads is not None:

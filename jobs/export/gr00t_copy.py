@@ -12,7 +12,6 @@ computes one and writes it into the dataset folder (`gr00t/data/dataset.py:330-3
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -96,7 +95,7 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path, only:
     (dst / LEGACY_STATS_PATH).write_text(dumps(stats.result()), encoding="utf-8")
     write_modality(dst / MODALITY_PATH, described.modality)
     # where the linked parquet came from: a source reading this copy takes those links as the corpus's own files
-    (dst / MARKER).write_text(json.dumps({"format": "gr00t", SOURCE_KEY: os.path.abspath(src)}, indent=2) + "\n")
+    (dst / MARKER).write_text(json.dumps({"format": "gr00t", SOURCE_KEY: corpus.named(src)}, indent=2) + "\n")
     return len(files)
 
 

@@ -1,15 +1,18 @@
 """Issue 27's done-when: `make demo`'s pipeline (ingest, captions, queries, curate, report) with its raw corpus and its
 output in a bucket of the real S3 server writes the objects the local run writes as files, byte for byte, but where
 the run names where it read or when it ran: the lineage `raw_path` (the raw file's URL instead of its path, in the
-datasets' episodes.jsonl and so in the catalog's rows), the catalog's `ingested_at` (an object's LastModified, a
-file's mtime), the manifest's `created_at` and the job folder's spec (URLs for paths) and run times. Those are
-compared after the same swap or without the column, never skipped. Two demo runs on Ray: slow."""
+datasets' episodes.jsonl and so in the catalog's rows), the source findings' `root` and `path` (the same URLs), the
+catalog's `ingested_at` (an object's LastModified, a file's mtime), the manifest's `created_at` and the job folder's
+spec (URLs for paths) and run times. Those are compared after the same swap or without the column, never skipped. Two
+demo runs on Ray: slow."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.storage.objects import list_keys
@@ -42,6 +45,10 @@ def bucket_objects(url: str, s3: S3Server) -> dict[str, bytes]:
     return {k.removeprefix(path + "/"): fs.cat_file(k) for k in keys}
 
 
+def table(data: bytes) -> list[dict]:
+    return pq.read_table(io.BytesIO(data)).to_pylist()
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -70,6 +77,7 @@ def test_the_demo_on_a_bucket_writes_the_local_run_s_objects(s3: S3Server, prefi
         for name in local
         if name.endswith("meta/episodes.jsonl")  # lineage raw_path
         or name.startswith("catalog/episodes/")  # raw_path and ingested_at
+        or name.startswith("catalog/source_findings/")  # the raw source's root and file
         or name == "job/spec.yaml"  # URLs for the paths (and the storage options, their secret masked)
         or name.endswith("/manifest.json")  # created_at, and the snapshot hash of the catalog parts
     }
@@ -85,6 +93,8 @@ def test_the_demo_on_a_bucket_writes_the_local_run_s_objects(s3: S3Server, prefi
         """Rows as sorted text, the raw corpus's URL read as its local path wherever it is named."""
         return sorted(str(r).replace(raw_url.decode(), raw_path.decode()) for r in rows)
 
+    findings = [n for n in differ if n.startswith("catalog/source_findings/")]
+    assert findings and all(swapped(table(remote[n])) == swapped(table(local[n])) for n in findings)
     for sql in (CATALOG_SQL, QUARANTINE_SQL):
         assert swapped(bucket_query(url, sql, s3.options()).to_pylist()) == swapped(
             run_query(local_corpus, sql).to_pylist()

@@ -7,6 +7,7 @@ no completion record, and its rerun leaves the objects of the uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from adapters.storage.corpus import read_corpus
+from adapters.storage.hard_links import SOURCE_KEY
 from adapters.storage.location import metering
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
@@ -102,6 +104,8 @@ def test_bucket_to_bucket_export_is_the_local_export(
     assert not (local_out / EGO).exists()
 
     fs, path = filesystem(out, s3.options())
+    # the record names the dataset as the user gave the corpus, never the scratch its local copy was read in
+    assert json.loads(fs.cat_file(f"{path}/{FRANKA}/{MARKER}"))[SOURCE_KEY] == f"{url}/{FRANKA}"
     stamps = list_modified(fs, path)
     again = run_lingbot_export(_spec(url, out, models), progress=False, storage=s3.options())
     assert again.tallies[FRANKA].written == 0 and again.tallies[FRANKA].kept == want.tallies[FRANKA].written

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import pickle
 import time
 import warnings
@@ -192,7 +191,7 @@ class Done:
     def publish(self, plan: DatasetPlan) -> None:
         """A dataset whose meta was just written."""
         self.top()
-        record = json.dumps({"fingerprint": self.fingerprint(plan), SOURCE_KEY: os.path.abspath(plan.src)}, indent=2)
+        record = json.dumps({"fingerprint": self.fingerprint(plan), SOURCE_KEY: plan.corpus.named(plan.src)}, indent=2)
         record += "\n"  # `source`: where the linked videos came from (adapters.storage.hard_links)
         self.tree.publish(plan.rel, retract=[MARKER, INFO_PATH], last=[INFO_PATH], record=record.encode())
 

@@ -31,3 +31,16 @@ def test_an_object_store_is_kept_through_a_scratch_and_its_lease_stays_home(tmp_
     back = pickle.loads(pickle.dumps(corpus))  # to a Ray worker: a store of its own, no lease
     assert back._store is None and type(back.store) is ObjectStore and back.store is not store
     assert back.source(tmp_path / "scratch/datasets/a/b/x.mp4") == f"{url}/datasets/a/b/x.mp4"
+
+
+def test_a_record_names_the_corpus_as_its_user_gave_it(tmp_path: Path, monkeypatch) -> None:
+    """`Corpus.named` (the `source` of an export's completion record): a bucket corpus's dataset by its URL, never the
+    scratch its local copy lies in (a path gone after the run, another on the next: the tree it closes differed from
+    run to run); a folder's by its absolute path however the user spelled the folder."""
+    url, scratch = "s3://bucket/corpus", tmp_path / "scratch"
+    corpus = Corpus(scratch, Root(url), store_for(Root(url), url, scratch, job="export"))
+    assert corpus.named(scratch / "datasets/a/b") == f"{url}/datasets/a/b"
+    (tmp_path / "corpus/datasets/a/b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    folder = Corpus(Path("corpus"))
+    assert folder.named(Path("corpus/datasets/a/b")) == str(tmp_path.resolve() / "corpus/datasets/a/b")
