@@ -51,10 +51,10 @@ from ingest.lerobot.video import VideoCodec, VideoEncoder
 from ingest.qa.behaviour import measure_episode
 from ingest.qa.duplicates import near_duplicates
 from ingest.qa.phase import FrameTap, assess_arrays, assess_cameras
-from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import image_key
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 SAMPLE = "gr00t_robot_sim_picknplace"  # the real sample (tests/REAL_SAMPLES.md)

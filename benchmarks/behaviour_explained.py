@@ -37,11 +37,11 @@ from benchmarks._machine import log
 from benchmarks.behaviour_real import agibot, bridge, lerobot
 from ingest.qa.corpus import judge_dead
 from ingest.qa.findings import episode_findings
-from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 ON = BehaviourConfig()

@@ -64,10 +64,10 @@ from adapters.registry import get_adapter
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
 from ingest.qa.phase import measure_arrays, signal_checks
-from ingest.steps import prepare
 from schemas.behaviour_record import BehaviourRecord
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 SPEC = CanonicalizeSpec()

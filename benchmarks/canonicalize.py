@@ -30,8 +30,8 @@ from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.video import synthetic_frame
 from benchmarks._cli import parse_args
 from ingest.lerobot.video import VideoCodec, VideoEncoder
-from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared
 
 SIZE = (224, 224)
 

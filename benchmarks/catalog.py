@@ -3,8 +3,8 @@
 The catalog is generated vectorized (numpy/pyarrow, no per-row Python) with realistic shapes: 50 (source, subset)
 groups of Zipf-like sizes over OXE, AgiBot, DROID, EgoDex, Ego4D and LeRobot-style sources, each with its embodiment,
 cameras, raw rate, a log-normal episode length, tier demotions with reasons, optional captions and success flags.
-It is written by `jobs.catalog.parts.write_catalog_table` (the writer the ingest job and the rebuild use), so the file
-layout (zstd, DuckDB-sized row groups) is the production one.
+It is written by `tests.fixtures.corpus.write_catalog_table` through `jobs.catalog.parts.write_parquet_atomic` (the
+writer the ingest job and the rebuild use), so the file layout (zstd, DuckDB-sized row groups) is the production one.
 
 Timings: `run_query` includes connecting, creating the views and reading the parquet; "cold" is the first call in
 the process (file pages are already in the OS cache: the file was just written and caches cannot be dropped here),
@@ -39,10 +39,10 @@ import pyarrow.parquet as pq
 
 from benchmarks._cli import parse_args
 from jobs.catalog.curate import curate
-from jobs.catalog.parts import write_catalog_table
 from jobs.catalog.query import format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
+from tests.fixtures.corpus import write_catalog_table
 
 QUERY = """
 SELECT source, embodiment, tier, count(*) AS episodes, round(sum(duration_s) / 3600, 1) AS hours,

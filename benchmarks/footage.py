@@ -57,9 +57,9 @@ from adapters.synthetic.egodex import intrinsic_for, write_egodex
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s, wait_quiet
 from ingest.lerobot.video import VideoCodec
-from ingest.steps import prepared, stage
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared, stage
 
 FPS, OUT_HZ, OUT = 30, CANONICAL_FPS, (224, 224)
 SOURCE_CODECS = {  # how each input kind is written: x264 / mpeg4 as cameras and phones write them, AV1 as LeRobot

@@ -33,8 +33,8 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import log, machine_busy_s
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.kinematics import load_model
-from ingest.steps import prepared
 from schemas.robots.registry import JOINT_SPACE
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 GR1 = JOINT_SPACE["gr1"]

@@ -40,8 +40,8 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from benchmarks.canonicalize import corpora
 from ingest.lerobot.video import VideoCodec
-from ingest.steps import prepared, stage
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared, stage
 
 TARGET_SHARE = 0.05
 

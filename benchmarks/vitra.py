@@ -46,8 +46,8 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
 from benchmarks.footage import _measured, _open_one_thread, write_sources
 from ingest.lerobot.video import VideoCodec
-from ingest.steps import prepare, stage
 from schemas.canonical import CANONICAL_FPS
+from tests.fixtures.offline import prepare, stage
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 from tests.realdata import realdata
 

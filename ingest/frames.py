@@ -160,10 +160,11 @@ def apply_eef_offset(poses: np.ndarray, offset: RigidTransform | np.ndarray) -> 
     return compose(poses, offset_matrix(offset))
 
 
-def pose_deltas(poses: np.ndarray) -> np.ndarray:
-    """(N,4,4) -> (N,9): for each t, p_{t+1} - p_t in the canonical frame (3) and the relative rotation R_t^T R_{t+1}
-    as 6D (6); the last frame gets zero motion (identity 6D = [1,0,0,0,1,0]). Deltas are always computed from resampled
-    poses, never resampled.
+def pose_deltas(poses: np.ndarray, nxt: np.ndarray | None = None) -> np.ndarray:
+    """(N,4,4) -> (N,9): for each t, p_{nxt[t]} - p_t in the canonical frame (3) and the relative rotation
+    R_t^T R_{nxt[t]} as 6D (6). `nxt` defaults to t+1, the last frame to itself: zero motion (identity 6D =
+    [1,0,0,0,1,0]); a frame whose next pose was not measured goes to itself too. Deltas are always computed from
+    resampled poses, never resampled.
 
     Extra batch axes after time are kept: (N,K,4,4) -> (N,K,9). The translation is a difference of positions in the
     canonical (parent) frame, the rotation is expressed in the wrist frame at t (body frame), as `apply_delta` inverts.
@@ -171,13 +172,9 @@ def pose_deltas(poses: np.ndarray) -> np.ndarray:
     poses = _as_poses(poses)
     if poses.ndim < 3:
         raise ValueError(f"pose_deltas needs a time axis: (N, ..., 4, 4), got {poses.shape}")
-    out = np.zeros((*poses.shape[:-2], 9))
-    out[..., 3:] = IDENTITY_ROT6D
-    if len(poses) > 1:
-        out[:-1, ..., :3] = poses[1:, ..., :3, 3] - poses[:-1, ..., :3, 3]
-        rel = np.swapaxes(poses[:-1, ..., :3, :3], -1, -2) @ poses[1:, ..., :3, :3]
-        out[:-1, ..., 3:] = matrix_to_rot6d(rel)
-    return out
+    nxt = np.minimum(np.arange(len(poses)) + 1, len(poses) - 1) if nxt is None else nxt
+    rel = np.swapaxes(poses[..., :3, :3], -1, -2) @ poses[nxt, ..., :3, :3]
+    return np.concatenate([poses[nxt, ..., :3, 3] - poses[..., :3, 3], matrix_to_rot6d(rel)], axis=-1)
 
 
 def apply_delta(poses_t: np.ndarray, delta9: np.ndarray) -> np.ndarray:

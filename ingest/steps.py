@@ -16,7 +16,7 @@ The cameras are judged on the thumbnails the write took of each frame it encoded
 second decode would add 31 % to the write step: 678 camera frames of the real GR00T sample, 256x256, one core); the
 lineage is written after them, so it holds every verdict. Reading and writing need a job (an adapter, a
 deadline, retries): a `Run` gives them (`jobs.ingest.worker.Attempt`). The worker runs the list, `eidata trace`
-prints each answer, and `prepare` runs canonicalize and judge on a raw episode already read (tests, benchmarks).
+prints each answer (tests and benchmarks run them on an episode already read: `tests/fixtures/offline.py`).
 """
 
 from __future__ import annotations
@@ -183,53 +183,3 @@ def cameras_judged(
         judged = judging.judge_cameras(ep, frames)
     kept = lineage(judged)
     return judged, with_lineage(staged, kept), kept
-
-
-@dataclass(frozen=True)
-class Offline:
-    """A `Run` for a raw episode already read, outside a job: the steps between reading and writing."""
-
-    spec: CanonicalizeSpec
-    registry: EmbodimentRegistry | None = None
-    source: str | None = None
-
-    def read(self) -> RawEpisode:
-        raise NotImplementedError("an offline run starts from a raw episode already read")
-
-    def write(self, judged: Judged) -> Encoded:
-        raise NotImplementedError("an offline run writes nothing: `stage` one episode")
-
-
-def prepare(
-    raw: RawEpisode,
-    spec: CanonicalizeSpec | None = None,
-    registry: EmbodimentRegistry | None = None,
-    *,
-    source: str | None = None,
-) -> Judged:
-    """`raw` through the steps after reading and before writing: its kept episodes judged, and what was rejected."""
-    value: Any = raw
-    run = Offline(spec or CanonicalizeSpec(), registry, source)
-    for _, step in before_write()[1:]:
-        value = step(run, value)
-    assert isinstance(value, Judged)
-    return value
-
-
-def prepared(
-    raw: RawEpisode,
-    spec: CanonicalizeSpec | None = None,
-    registry: EmbodimentRegistry | None = None,
-    *,
-    source: str | None = None,
-) -> list[JudgedEpisode]:
-    """The kept episodes of `prepare` (an empty list when nothing valid remains)."""
-    return list(prepare(raw, spec, registry, source=source).episodes)
-
-
-def stage(
-    root: Path, ep: JudgedEpisode, codec: VideoCodec, registry: EmbodimentRegistry | None = None
-) -> StagedEpisode:
-    """One judged episode through the write and the camera judging, outside a job (tests, benchmarks): staged under
-    `root` with its lineage; discarded when a camera finding quarantines it."""
-    return cameras_judged(ep, *encode(root, ep, codec, registry))[1]

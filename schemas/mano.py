@@ -19,7 +19,7 @@ Forms, each as the makers' code feeds it to its MANO layer:
   (microsoft/VITRA@c68b65e:visualization/visualize_core.py:373-416, through HaMeR's `MANOLayer` wrapper
   `libs/models/mano_wrapper.py`).
 - `quat_wxyz`: (15, 4) unit quaternions w first, one per joint. OakInk2's `{lh,rh}__pose_coeffs` are (16, 4) w first,
-  the root's then these 15 (`ingest.canonical.mano.forms.split_root`), through manotorch `ManoLayer(rot_mode="quat",
+  the root's then these 15 (split in `adapters.oakink2.adapter`), through manotorch `ManoLayer(rot_mode="quat",
   center_idx=0, use_pca=False, flat_hand_mean=True)` per side, joints + `tsl`: the wrist joint at `tsl`
   (oakink/OakInk2-PreviewTool@63365c6:README.md:226-237, src/oakink2_preview/launch/viz/seg_3d.py:127-143,187-210).
 

@@ -46,7 +46,7 @@ Fail = Callable[[str, str], Exception]  # (message, field) -> the error to raise
 SIDES = ("left", "right")  # 0 = left, as schemas.canonical.HANDS
 SLAM_DIRS = ("slam", "trajectory")  # the second: older MPS outputs (MpsDataPathsProvider.cpp:64-67)
 HAND_DIR = "hand_tracking"
-RESULTS, WRIST_AND_PALM = "hand_tracking_results.csv", "wrist_and_palm_poses.csv"
+RESULTS = "hand_tracking_results.csv"
 TRAJECTORY, CALIBRATION = "closed_loop_trajectory.csv", "online_calibration.jsonl"
 
 # pat core/mps/HandTracking.h:33-60, index = landmark number in the file's columns

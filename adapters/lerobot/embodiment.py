@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from adapters.lerobot.episode import LoadedDataset
-from schemas.robots.joint_space import JointSpaceOptions, Side, name_key
+from schemas.robots.joint_space import NUMBERED_ARM, JointSpaceOptions, Side, name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 
 
@@ -97,9 +97,6 @@ def _by_alias(robot_type: str) -> tuple[str, str] | None:
     return None
 
 
-_NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_j1, arm2_shoulder_pan: a numbered arm prefix
-
-
 def state_names(ds: LoadedDataset) -> list[str]:
     """The component names of `observation.state`, flat (a list, lerobot's {"motors": [...]}, Unitree's [[...]])."""
     f = ds.info.features.get("observation.state")
@@ -112,7 +109,7 @@ def arm_groups(names: list[str]) -> dict[str, list[str]]:
     for n in names:
         key = name_key(n)
         side = next((s for s in ("left", "right") if key.startswith(s) or key.endswith(s)), None)
-        m = _NUMBERED.match(n)
+        m = NUMBERED_ARM.match(n)
         group = side or (m.group(1).lower() if m else None)
         if group:
             groups.setdefault(group, []).append(n)

@@ -21,11 +21,9 @@ import pyarrow.parquet as pq
 from adapters.storage.location import Location, listing, readable
 from schemas.arrow import leaf_type
 from schemas.lerobot import InfoJson, fill_path_template
+from schemas.lerobot_v3 import DATA_PATH_V30, TASKS_PATH_V30, VIDEO_PATH_V30
 
 V3_EPISODES_DIR = "meta/episodes"
-V3_TASKS_PATH = "meta/tasks.parquet"
-V3_DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-V3_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
 
 def read_v3_tasks(root: Location) -> dict[int, str]:
     """`meta/tasks.parquet`: lerobot writes a pandas frame indexed by the task string (a named or unnamed index)."""
-    with readable(root / V3_TASKS_PATH) as src:
+    with readable(root / TASKS_PATH_V30) as src:
         table = pq.read_table(src)
     names = table.column_names
     text_col = "task" if "task" in names else None
@@ -76,7 +74,7 @@ def read_v3_tasks(root: Location) -> dict[int, str]:
         strings = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         text_col = strings[0] if strings else None
     if text_col is None or "task_index" not in names:
-        raise ValueError(f"{V3_TASKS_PATH}: no task text column or no 'task_index' column (columns {names})")
+        raise ValueError(f"{TASKS_PATH_V30}: no task text column or no 'task_index' column (columns {names})")
     return {int(i): str(t) for i, t in zip(table["task_index"].to_pylist(), table[text_col].to_pylist(), strict=True)}
 
 
@@ -85,8 +83,8 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
     files = sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet"))
     if not files:
         raise ValueError(f"{V3_EPISODES_DIR}/: no chunk-*/file-*.parquet")
-    data_tpl = info.data_path or V3_DATA_PATH
-    video_tpl = info.video_path or V3_VIDEO_PATH
+    data_tpl = info.data_path or DATA_PATH_V30
+    video_tpl = info.video_path or VIDEO_PATH_V30
     out = []
     for path in files:
         with readable(path) as src:

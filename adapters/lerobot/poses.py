@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, RootModel, field_validator, model_validator
@@ -25,14 +25,13 @@ from adapters.poses import Pick, PoseHand, command_tracking, hand_track, never_m
 from schemas.data_file import read_yaml
 from schemas.lerobot import InfoJson
 from schemas.quirks import quirk
-from schemas.robots.eef_offsets import EEF_OFFSETS
+from schemas.robots.eef_offsets import EEF_OFFSETS, RecordedPoint
 from schemas.robots.joint_space import name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import NO_DESCRIPTION, TierVerdict
 
 SIDES = {"left": 0, "right": 1}
 GENERIC_KEYS = frozenset({"observation.state", "action"})  # LeRobot's own columns, in every dataset
-RecordedPoint = Literal["tcp", "flange", "wrist", "unknown"]
 
 
 class PoseLayout(BaseModel):

@@ -19,7 +19,6 @@ import numpy as np
 
 from ingest.frames import compose, se3, se3_inverse
 
-ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit world frame: +y up (gravity), x/z horizontal
 OPENGL_FORWARD = np.array([0.0, 0.0, -1.0])  # ARKit / OpenGL camera: looks along -z, +y up
 OPENCV_FORWARD = np.array([0.0, 0.0, 1.0])  # OpenCV camera: looks along +z, +y down
 FORWARD_AXIS: dict[str, np.ndarray] = {"opencv": OPENCV_FORWARD, "opengl": OPENGL_FORWARD}

@@ -15,7 +15,7 @@ from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoi
 from ingest.frames import (
     apply_eef_offset,
     compose,
-    matrix_to_rot6d,
+    pose_deltas,
     pose_from_pos_euler,
     pose_from_pos_quat,
     pose_to_pos_rot6d,
@@ -219,8 +219,7 @@ def action_from_state(state: np.ndarray, poses: dict[int, np.ndarray], tracked: 
         if tracked is not None:
             nxt = np.where(tracked[nxt, hand], nxt, np.arange(n))
         if (p := poses.get(hand)) is not None:
-            action[:, hand_dims(hand, WRIST_POS)] = p[nxt, :3, 3] - p[:, :3, 3]
-            action[:, hand_dims(hand, WRIST_ROT6D)] = matrix_to_rot6d(np.swapaxes(p[:, :3, :3], 1, 2) @ p[nxt, :3, :3])
+            action[:, hand_dims(hand, slice(WRIST_POS.start, WRIST_ROT6D.stop))] = pose_deltas(p, nxt)
         action[:, hand_dims(hand, GRIPPER)] = state[nxt, hand_dims(hand, GRIPPER)]
         action[:, hand_dims(hand, FINGERTIPS_XYZ)] = state[nxt, hand_dims(hand, FINGERTIPS_XYZ)]
     return action

@@ -24,7 +24,6 @@ episode. Nothing is written back to the raw episode (`EvaluatedHands`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +46,7 @@ from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer
 from ingest.frames import compose, offset_matrix, se3_inverse
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
+    NUMBERED_ARM,
     ArmMap,
     JointSpaceOptions,
     JointSpaceSpec,
@@ -55,8 +55,6 @@ from schemas.robots.joint_space import (
     name_key,
 )
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, Effector, Embodiment
-
-_NUMBERED = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_shoulder_pan, arm_2.joint1: a numbered arm prefix
 
 
 @dataclass(frozen=True)
@@ -165,7 +163,7 @@ def _unsided(res: Resolver, spec: JointSpaceSpec) -> str:
     """A hint when the names carry numbered arm prefixes (arm1_, arm2_) no side was given for."""
     if len(spec.arms) < 2:
         return ""
-    found = sorted({m.group(1) for _, _, names in res.table for n in names if (m := _NUMBERED.match(n))})
+    found = sorted({m.group(1) for _, _, names in res.table for n in names if (m := NUMBERED_ARM.match(n))})
     given = {name_key(p) for p in res.opts.sides}
     unknown = [p for p in found if name_key(p) not in given]
     if not unknown:

@@ -134,12 +134,6 @@ def explain_all(whys: Sequence[Why | None]) -> Why | None:
     return max(set(whys), key=list(whys).count)  # type: ignore[arg-type]
 
 
-def holds(x: np.ndarray, min_frames: int) -> list[tuple[int, int]]:
-    """[a, b) of each run of one exact value at least `min_frames` long."""
-    starts, ends = runs(x[1:] == x[:-1])  # pair runs: pairs s..e-1 -> frames s..e
-    return [(int(s), int(e) + 1) for s, e in zip(starts, ends, strict=True) if e + 1 - s >= min_frames]
-
-
 def frozen_windows(values: np.ndarray) -> list[tuple[int, int]]:
     """[a, b) of each run of identical consecutive rows of (N, D) `values` that touches neither the first nor the
     last frame (settling at the ends is idle), as `state.frozen_rows` counts them (b - a rows)."""

@@ -22,15 +22,15 @@ from ingest.episode import CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
-from ingest.qa.explain import Clamp, channel_clamp, explain_all, explain_hold, frozen_windows
+from ingest.qa.explain import Clamp, channel_clamp, explain_all, frozen_windows
 from ingest.qa.findings import episode_findings, route
 from ingest.qa.glitch import worst_glitch
-from ingest.qa.plateau import command_move, frozen_stream, worst_plateau
+from ingest.qa.plateau import command_move, frozen_stream, hold_why, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
 from ingest.qa.state import moving_frames
 from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
-from schemas.behaviour_record import BehaviourRecord, Explained, Why
+from schemas.behaviour_record import BehaviourRecord, Explained
 from schemas.canonical import CANONICAL_FPS, image_key
 from schemas.canonicalize import Workspace
 from schemas.qa import Finding, IdleCut
@@ -165,7 +165,7 @@ def _frozen_s(
         if not commanded or not config.explain_holds:
             return (b - a) / CANONICAL_FPS
         moved = [c for c in commanded if np.ptp(c.command[a:b]) > command_move(c, config)]
-        why = "unused" if not moved else explain_all([_hold_why(c, a, b, config) for c in moved])
+        why = "unused" if not moved else explain_all([hold_why(c, a, b, config) for c in moved])
         if why is None:
             return (b - a) / CANONICAL_FPS
         if note is None and (b - a) / CANONICAL_FPS > config.frozen_state_s_low:
@@ -173,11 +173,6 @@ def _frozen_s(
     if note is not None:
         explained.append(Explained(check="qa_state_frozen_s", why=note[1], signal="state", value=note[0]))  # type: ignore[arg-type]
     return 0.0
-
-
-def _hold_why(ch: Channel, a: int, b: int, config: BehaviourConfig) -> Why | None:
-    assert ch.command is not None
-    return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), config)
 
 
 def native_saturation(

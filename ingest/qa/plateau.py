@@ -156,7 +156,7 @@ def frozen_stream(
             if not any(np.ptp(o) > 0 for o in others):  # nothing else records either: the whole state froze
                 continue
             if not arm:
-                why = explain_all([_explain(c, a, b, config) for c in moved])
+                why = explain_all([hold_why(c, a, b, config) for c in moved])
                 if why is not None:
                     k = (key, why)
                     notes[k] = max(notes.get(k, 0.0), (b - a) / CANONICAL_FPS)
@@ -170,7 +170,8 @@ def frozen_stream(
     return best
 
 
-def _explain(ch: Channel, a: int, b: int, config: BehaviourConfig) -> Why | None:
+def hold_why(ch: Channel, a: int, b: int, config: BehaviourConfig) -> Why | None:
+    """Why a commanded channel holds over frames [a, b) (`explain.explain_hold` against its command), or None."""
     assert ch.command is not None
     return explain_hold(ch.values[:, 0], ch.command, a, b, ch.limits, command_move(ch, config), config)
 
@@ -198,7 +199,7 @@ def _held_while_commanded(ch: Channel, config: BehaviourConfig, notes: dict[tupl
         a, b = int(s0), int(e0) + 1
         if not np.ptp(ch.command[a:b]) > command_move(ch, config):
             continue
-        why = _explain(ch, a, b, config) if a > 0 and b < len(x) else None
+        why = hold_why(ch, a, b, config) if a > 0 and b < len(x) else None
         if why is None:
             out[a:b] = True
         elif (b - a) / CANONICAL_FPS >= config.frozen_stream_s_low:

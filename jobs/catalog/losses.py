@@ -24,7 +24,6 @@ DEMOTED = "tier IN ('low', 'rejected')"  # a finding lowered it below what its s
 NO_ACTION = f"action_kind = 'none' AND embodiment NOT IN ('{VIDEO_ONLY}', '{TRACKED_HANDS}')"
 # no keypoints and no action: a wrist tracked without fingers (Aria MPS wrist-and-palm poses) is a tracked hand
 NO_HANDS = f"embodiment = '{TRACKED_HANDS}' AND NOT has_hands AND action_kind = 'none'"
-LOSSES = ("quarantined", "demoted", "without action", "without hands")  # `loss` column, `outcome` below
 
 _NO_REASON = "'(no reason recorded)'"
 LOST_SQL = f"""
@@ -70,7 +69,7 @@ def losses_by_reason(root: Path) -> list[dict[str, Any]]:
 
 
 def loss_totals(root: Path) -> list[dict[str, Any]]:
-    """One row per loss that happened (`LOSSES`): its episodes and their count per source, biggest first."""
+    """One row per loss that happened (`LOST_SQL`'s `loss`): its episodes and their count per source, biggest first."""
     return run_query(root, TOTALS_SQL).to_pylist()
 
 

@@ -10,10 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
-from ingest.lerobot.settled import settled_datasets
-from jobs.catalog.census import take_census, write_census
-from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 
@@ -30,17 +27,6 @@ def _check_part(part: str) -> None:
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
-
-
-def write_catalog_table(corpus_root: Path, table: pa.Table, part: str) -> Path:
-    """`catalog/episodes/<part>.parquet` from a table with the catalog schema (sorted here), and the census of the
-    datasets the corpus holds now (`jobs.catalog.census`): a catalog written by parts, not by a rebuild (tests, the
-    catalog benchmark), is taken to describe the corpus as it is."""
-    _check_part(part)
-    table = sort_catalog(table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA))
-    path = write_parquet_atomic(table, Path(corpus_root) / EPISODES_DIR / f"{part}.parquet")
-    write_census(path.parent, take_census(Path(corpus_root), settled_datasets(Path(corpus_root))))
-    return path
 
 
 def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:

@@ -13,7 +13,6 @@ bucket's corpus is exported on its scratch under the output's lease (DESIGN.md 3
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from pathlib import Path
@@ -48,8 +47,6 @@ from schemas.dataset_meta import MODALITY_PATH
 from schemas.episode_lines import kept_fields
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
-
-log = logging.getLogger(__name__)
 
 # (key suffix, dims inside one hand's block, rotation type, action value absolute?)
 PARTS: tuple[tuple[str, slice, str | None, bool], ...] = (

@@ -3,7 +3,6 @@ worker is a parameter, imported only when there is work (its module loads canoni
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -35,8 +34,6 @@ from schemas.corpus import JOB_DIR
 if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
     from jobs.ingest.commit import Committer
     from jobs.ingest.task import Worker
-
-log = logging.getLogger(__name__)
 
 
 def run_ingest(

@@ -17,7 +17,6 @@ model on the same corpus handle.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -39,8 +38,6 @@ from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageRe
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
 from schemas.lerobot import EPISODES_PATH, read_jsonl
-
-log = logging.getLogger(__name__)
 
 NO_MODEL = (
     "eidata caption: no --model given, so captions come from the rule-based normalizer alone (kind 'rule', "

@@ -10,7 +10,6 @@ job where the corpus cannot replace files (a bucket).
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,7 +30,6 @@ from schemas.lerobot import TASKS_PATH, read_jsonl
 if TYPE_CHECKING:  # the model module imports torch
     from ingest.encoders.qwen_vl.model import QwenVL
 
-log = logging.getLogger(__name__)
 
 NO_MODEL = (
     "eidata text-embed: text embeddings need a model. Pass --model DIR, a local Qwen3-VL folder (the VLM "

@@ -52,6 +52,7 @@ GripperUnit = Literal["joint", "percent", "fraction", "recorded", "percent_close
 
 _AFFIX_TOKENS = frozenset({"pos", "position", "joint", "q", "qpos", "angle", "main", "follower"})
 _SIDE_TOKENS = {"l": "left", "r": "right", "left": "left", "right": "right"}
+NUMBERED_ARM = re.compile(r"^([A-Za-z]+_?[0-9]+)_(?=[A-Za-z])")  # arm1_j1, arm_2.joint1: a numbered arm's prefix
 
 
 def name_key(name: str) -> str:

@@ -26,10 +26,11 @@ from ingest.episode import (
 from ingest.lerobot.video import VideoCodec
 from ingest.qa.judge import judge
 from ingest.qa.phase import BehaviourRejected
-from ingest.steps import STEPS, Offline, Step, WrittenEpisode, before_write, prepare, prepared, stage
+from ingest.steps import STEPS, Step, WrittenEpisode, before_write
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import LINEAGE_KEY
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import Offline, prepare, prepared, stage
 from tests.ingest.qa.planted_raw import ArrayCamera, gr00t_raws
 
 

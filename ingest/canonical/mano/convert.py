@@ -30,7 +30,7 @@ import numpy as np
 from adapters.storage.atomic import atomic_write
 
 # Keys smplx's MANO reads, with their expected shapes (None = any size); V vertices, J = 16 joints.
-NUM_VERTICES, NUM_JOINTS, NUM_FACES = 778, 16, 1538
+NUM_VERTICES, NUM_JOINTS = 778, 16
 MODEL_SHAPES: dict[str, tuple[int | None, ...]] = {
     "v_template": (NUM_VERTICES, 3),
     "shapedirs": (NUM_VERTICES, 3, None),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from schemas.mano import NUM_HAND_JOINTS, ManoConvention
+from schemas.mano import ManoConvention
 
 MIRROR_X = np.array([-1.0, 1.0, 1.0])  # a right hand's points mirrored into a left hand's (VITRA's x flip)
 
@@ -26,15 +26,6 @@ def quat_wxyz_to_rotmat(q: np.ndarray) -> np.ndarray:
     """(..., 4) quaternions (w, x, y, z), normalised here -> (..., 3, 3)."""
     q = np.asarray(q, np.float64)
     return Rotation.from_quat(q.reshape(-1, 4), scalar_first=True).as_matrix().reshape(*q.shape[:-1], 3, 3)
-
-
-def split_root(quats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 16, 4) wxyz quaternions, the root's first (OakInk2's layout) -> the root's (T, 3, 3) rotation (the wrist's
-    global orientation) and the 15 joints' (T, 15, 4) quaternions, the `quat_wxyz` pose form."""
-    quats = np.asarray(quats, np.float64)
-    if quats.ndim != 3 or quats.shape[1:] != (NUM_HAND_JOINTS + 1, 4):
-        raise ValueError(f"quaternions: shape {quats.shape}, expected (T, 16, 4)")
-    return quat_wxyz_to_rotmat(quats[:, 0]), quats[:, 1:]
 
 
 def articulation(pose: np.ndarray, conv: ManoConvention, components: np.ndarray, hands_mean: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ and right-padded for embeddings (causal attention: a real token never sees the p
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -22,8 +21,6 @@ import torch
 from ingest.encoders.qwen_vl.image import QwenImageConfig, VLMError, preprocess_frames
 from ingest.encoders.wan import compute_dtype, pick_device
 from ingest.lerobot.video_read import decode_frames
-
-log = logging.getLogger(__name__)
 
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"

@@ -13,8 +13,8 @@ from adapters.agibot.adapter import AgibotAdapter, AgibotOptions
 from adapters.agibot.hands import gripper_opening, hand_signals
 from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, hand_dims
+from tests.fixtures.offline import prepared
 
 
 @pytest.fixture(scope="module")

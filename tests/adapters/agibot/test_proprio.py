@@ -25,8 +25,8 @@ from adapters.synthetic.agibot import (
     write_agibot,
 )
 from ingest.canonical.resample import nearest_at_or_before
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, Camera, hand_dims
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 H, W = 32, 48

@@ -21,7 +21,6 @@ from adapters.agibot.adapter import AgibotAdapter
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import EpisodeRef
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
-from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec
@@ -30,6 +29,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.tiers import QualityTier, tier_of
 from tests.fixtures.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
+from tests.fixtures.offline import prepared
 
 SPECS = {
     "3335477/A2D0015AB00061/12052353": GenieSpec(),

@@ -20,11 +20,11 @@ from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
-from ingest.steps import prepared
 from schemas.canonical import CANONICAL_FPS, bone_lengths
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import ManoConvention
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 from tests.fixtures.writers.headcam import HEIGHT, WIDTH
 

@@ -16,10 +16,10 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
 from adapters.synthetic.aria_recording import write_aria_rgb
-from ingest.steps import prepared
 from schemas.camera_model import Fisheye624Camera
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.aria_mps import AriaMpsFixture, write_aria_mps, write_mps
 from tests.realdata import realdata
 
@@ -158,7 +158,7 @@ def test_the_real_sample_too_short_says_its_hand_is_tracked_in_a_few_rows() -> N
     an 11 s recording; its right hand is tracked in 6 rows and the left never. The message names that cause."""
     from dataclasses import replace
 
-    from ingest.steps import prepare
+    from tests.fixtures.offline import prepare
 
     adapter = get_adapter("aria_mps")
     [ref] = [r for r in adapter.discover(realdata("aria_mps_sample")) if r.error is None]

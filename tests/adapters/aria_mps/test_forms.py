@@ -19,9 +19,9 @@ from adapters.aria_mps import files, forms
 from adapters.registry import get_adapter
 from ingest.canonical.hands import wrist_frames_from_keypoints
 from ingest.canonical.store import dataset_features
-from ingest.steps import prepare
 from schemas.canonical import FINGERTIPS_XYZ, HAND_KEYPOINTS, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 

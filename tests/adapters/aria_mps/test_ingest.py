@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from adapters.registry import get_adapter
-from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.aria_mps import write_aria_mps, write_mps
 
 

@@ -20,9 +20,9 @@ from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.evidence import relative_action
 from adapters.synthetic.arrays import write_robomimic
 from ingest.canonical.store import lineage
-from ingest.steps import prepared
 from schemas.tiers import reasons_of
 from tests.adapters.arrays.conftest import ROBOSUITE
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.arrays import write_isaaclab
 from tests.realdata import realdata
 

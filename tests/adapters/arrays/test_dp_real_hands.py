@@ -19,10 +19,10 @@ from adapters.arrays.hands import declare
 from adapters.arrays.layouts import LAYOUTS
 from adapters.base import AdapterError
 from ingest.frames import apply_delta, pos_rot6d_to_pose, rot6d_to_matrix
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepare
 
 N = 50  # rows at DP's 10 Hz (demo_real_robot.py frequency): 5 s
 TCP_M = 0.13  # real_env.py tcp_offset

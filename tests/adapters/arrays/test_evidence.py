@@ -13,8 +13,8 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.synthetic.arrays import write_robomimic
-from ingest.steps import prepared
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.arrays import write_aloha, write_isaaclab
 
 

@@ -1,4 +1,4 @@
-"""The hands of array recordings, through the ingest's own steps (`ingest.steps.prepare`): a recorded end-effector
+"""The hands of array recordings, through the ingest's own steps (`fixtures.offline.prepare`): a recorded end-effector
 pose (robosuite's / robomimic's, LIBERO's, Isaac Lab's) becomes the canonical right hand of a Panda, and ALOHA's 14
 joint positions reach both wrists by FK of the shipped vx300s description. Physical invariants, not the formula
 re-run: the wrist sits the registry's EEF offset behind the recorded point along the recorded approach axis, its
@@ -19,10 +19,10 @@ from scipy.spatial.transform import Rotation
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.base import RawEpisode
 from ingest.frames import rot6d_to_matrix
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.tiers import QualityTier, reasons_of
+from tests.fixtures.offline import prepare
 
 N = 60  # rows at 20 Hz: 3 s, 30 canonical frames, frame k at row 2k
 

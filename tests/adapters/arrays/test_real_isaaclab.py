@@ -20,9 +20,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.arrays.adapter import ArraysAdapter
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 ISAACLAB = "isaaclab_stack_teleop/dataset.hdf5"

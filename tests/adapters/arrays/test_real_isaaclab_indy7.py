@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from adapters.arrays.adapter import ArraysAdapter
-from ingest.steps import prepare
 from schemas.tiers import reasons_of
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 SAMPLE = "isaaclab_indy7_reach/dataset.hdf5"

@@ -17,9 +17,9 @@ import pytest
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.robots import TABLES, named_robot
 from adapters.synthetic.arrays import write_robomimic
-from ingest.steps import prepared
 from schemas.robots.registry import default_registry
 from schemas.tiers import reasons_of
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.arrays import write_aloha, write_isaaclab
 
 

@@ -19,10 +19,10 @@ from scipy.spatial.transform import Rotation
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.base import RawEpisode
 from ingest.frames import apply_delta, pos_rot6d_to_pose, rot6d_to_matrix
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepare
 from tests.fixtures.writers.arrays import zip_folder
 
 FPS = 60  # the GoPro's rows (UMI records at 59.94; the `fps` option gives the rate): 10 Hz frame k is row 6k

@@ -23,7 +23,6 @@ from adapters.ego4d.adapter import Ego4DAdapter
 from adapters.ego4d_goalstep.adapter import GoalStepAdapter, GoalStepOptions
 from adapters.synthetic.ego4d import Ego4DFixture, write_ego4d
 from adapters.synthetic.video import synthetic_frame, write_mp4
-from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -32,6 +31,7 @@ from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.ego4d.conftest import check_frames, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
 from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 

@@ -14,9 +14,9 @@ import pytest
 from adapters.base import RawEpisode
 from adapters.egodex.adapter import ARKIT_UP, MANO21_JOINTS
 from adapters.registry import get_adapter
-from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 FOLDER = "egodex_egodexrobotics"

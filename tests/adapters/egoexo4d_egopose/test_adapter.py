@@ -16,9 +16,9 @@ import pytest
 
 from adapters.base import AdapterError, RawEpisode
 from adapters.registry import get_adapter
-from ingest.steps import prepare, prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.offline import prepare, prepared
 from tests.fixtures.writers.egoexo4d_egopose import EgoPoseFixture, K, write_egopose
 
 ADAPTER = "egoexo4d_egopose"

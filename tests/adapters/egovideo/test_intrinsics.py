@@ -14,9 +14,9 @@ from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.egovideo.intrinsics import BadIntrinsics, parse_intrinsics
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
 from ingest.canonical.store import dataset_features, lineage
-from ingest.steps import prepare
 from schemas.camera_model import KannalaBrandtCamera, PinholeCamera
 from schemas.canonical import CAMERA_MODEL_KEY, INTRINSICS_KEY, image_key
+from tests.fixtures.offline import prepare
 
 CARD = BUILDAI_INTRINSICS
 COEFFS = ("k1", "k2", "k3", "k4")

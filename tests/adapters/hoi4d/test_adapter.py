@@ -20,11 +20,11 @@ from adapters.registry import get_adapter
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
-from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.hoi4d import Hoi4dSequenceSpec, write_hoi4d
 
 SPECS = [

@@ -13,9 +13,9 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.holoassist.files import HAND_FIELDS
 from adapters.registry import get_adapter
-from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.holoassist import HoloAssistFixture, write_holoassist
 
 

@@ -22,11 +22,11 @@ from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
-from ingest.steps import prepared
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.corrupt import HOT3D_BAD_CASES, write_hot3d_bad
 from tests.fixtures.mano import write_mano_npz
+from tests.fixtures.offline import prepared
 
 WRIST, MIDDLE_TIP, INDEX_TIP = (MANO21_NAMES.index(n) for n in ("wrist", "middle_tip", "index_tip"))
 

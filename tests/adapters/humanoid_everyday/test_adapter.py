@@ -19,9 +19,9 @@ import pytest
 from adapters.base import AdapterError, RawEpisode
 from adapters.humanoid_everyday.adapter import HumanoidEverydayAdapter
 from adapters.registry import get_adapter
-from ingest.steps import prepared
 from schemas.actions import ActionKind, action_kind
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.humanoid_everyday import HZ, EpisodeSpec, steps_of, write_task
 
 TASK = "push_a_button"

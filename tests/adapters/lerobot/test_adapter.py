@@ -19,12 +19,12 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
 from adapters.storage.vanished import SourceVanishedError
-from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.corrupt import inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"

@@ -22,10 +22,10 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.kinematics.invariants import reach
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.registry import JOINT_SPACE
 from tests.fixtures.layouts import load_case, materialize
+from tests.fixtures.offline import prepared
 
 CASE = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts" / "behavior_r1pro_v21"
 # eval_utils.py PROPRIOCEPTION_INDICES: arm_left_qpos, arm_right_qpos, gripper_left_qpos (finger 1), trunk_qpos

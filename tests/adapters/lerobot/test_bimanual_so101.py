@@ -23,9 +23,9 @@ import pytest
 from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.episode import CanonicalEpisode
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+from tests.fixtures.offline import prepared
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 ARM1 = {  # WangzyNicole/Bimanual-Cloth-Manipulation arm1.json @ 97fde6ec (the right arm)

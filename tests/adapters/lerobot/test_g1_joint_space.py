@@ -20,13 +20,13 @@ from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
-from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
 from schemas.robots.hands import load_hands
 from schemas.tiers import QualityTier
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
 ARMS = [f"k{s}{j}" for s in ("Left", "Right") for j in ARM]

@@ -23,10 +23,10 @@ from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.kinematics.invariants import reach
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import JOINT_SPACE
+from tests.fixtures.offline import prepared
 
 FPS, N = 15, 45
 

@@ -11,10 +11,10 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.episode import CanonicalEpisode
 from ingest.kinematics import load_model
 from ingest.qa.dataset import geometry_findings, geometry_summary
-from ingest.steps import prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 SAMPLE = "gr00t_robot_sim_picknplace"

@@ -25,13 +25,13 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
 from schemas.lerobot import read_jsonl
 from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.layouts import Written, load_case, materialize
+from tests.fixtures.offline import prepared
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 LINGZU, PIPER, SO101 = "lingzu_open50_v30", "piper_joint_pos_v30", "so101_bimanual_chunk_index_v21"

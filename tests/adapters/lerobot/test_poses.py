@@ -21,10 +21,10 @@ from adapters.base import AdapterError, RawEpisode
 from adapters.lerobot.adapter import LeRobotOptions, LeRobotSource
 from ingest.frames import apply_delta, pos_rot6d_to_pose, rot6d_to_matrix
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lerobot import FeatureSpec
 from schemas.tiers import reasons_of
+from tests.fixtures.offline import prepare
 
 N = 40  # rows at 10 Hz: frame k is row k
 POSE_NAMES = ["position.x", "position.y", "position.z", "quaternion.w", "quaternion.x", "quaternion.y", "quaternion.z"]

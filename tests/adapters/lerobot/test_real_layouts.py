@@ -25,10 +25,10 @@ import pytest
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.episode import CanonicalEpisode
-from ingest.steps import prepared
 from schemas.robots.registry import default_registry
 from schemas.tiers import reasons_of
 from tests.fixtures.layouts import BOOKKEEPING, Case, Written, features, load_cases, materialize
+from tests.fixtures.offline import prepared
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 CASES = {c.name: c for c in load_cases(FIXTURES)}

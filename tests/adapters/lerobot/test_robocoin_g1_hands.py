@@ -19,11 +19,11 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotOptions, LeRobotSource
 from ingest.episode import CanonicalEpisode
-from ingest.steps import prepare
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.hands import load_hands
 from tests.fixtures.layouts import load_case, materialize, overwrite_columns
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 LAYOUT = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts" / "robocoin_v21"

@@ -23,13 +23,13 @@ from ingest.frames import compose, offset_matrix
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
-from ingest.steps import prepared
 from schemas.actions import ActionKind
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.qa import QAConfig
 from schemas.robots.registry import JOINT_SPACE
 from schemas.tiers import QualityTier
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 NAMES = [f"{m}.pos" for m in MOTORS]

@@ -21,12 +21,12 @@ from adapters.base import HandSignals, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.poses import LAYOUTS, posed, with_poses
 from ingest.frames import is_rotation, rot6d_to_matrix
-from ingest.steps import prepare
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import InfoJson
 from schemas.tiers import reasons_of
 from tests.fixtures.layouts import load_case, materialize, overwrite_columns
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 LAYOUT = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts" / "robocoin_v21"

@@ -17,11 +17,11 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.tiers import grouped
+from tests.fixtures.offline import prepared
 
 LAYOUTS = Path(__file__).resolve().parents[2] / "fixtures" / "lerobot_layouts"
 SO101 = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")

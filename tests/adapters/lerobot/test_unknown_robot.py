@@ -13,12 +13,12 @@ import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from schemas.actions import ActionKind
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import QualityTier, reasons_of
+from tests.fixtures.offline import prepared
 
 ARM = ["ShoulderPitch", "ShoulderRoll", "ShoulderYaw", "Elbow", "WristRoll", "WristPitch", "WristYaw"]
 HAND = ["Thumb0", "Thumb1", "Thumb2", "Middle0", "Middle1", "Index0"]

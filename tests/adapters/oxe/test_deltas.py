@@ -18,7 +18,7 @@ from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.subsets import SUBSETS
 from adapters.synthetic.rlds import write_rlds
 from ingest.canonical.store import lineage
-from ingest.steps import prepared
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 DELTAS = ("action:delta_xyz", "action:delta_rpy")

@@ -13,9 +13,9 @@ from adapters.oxe.hands import gripper_opening, hand_signals, matrix_pose
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
-from ingest.steps import prepared
 from schemas.canonical import GRIPPER, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared
 
 
 def _robot_obs_width(width_m: list[float]) -> dict[str, Stream]:

@@ -21,9 +21,9 @@ from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.tfrecord import example_pb2
 from adapters.registry import get_adapter
 from ingest.frames import rot6d_to_matrix
-from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"

@@ -21,7 +21,6 @@ from adapters.robomind.layouts import ROBOTS
 from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
 from ingest.frames import rot6d_to_matrix
 from ingest.qa.dataset import geometry_findings, geometry_summary
-from ingest.steps import prepared
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -34,6 +33,7 @@ from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
 from tests.adapters.robomind.conftest import N, discover_refs, robot_ref
 from tests.fixtures.corrupt import break_robomind
+from tests.fixtures.offline import prepared
 
 
 def test_registered_by_name() -> None:

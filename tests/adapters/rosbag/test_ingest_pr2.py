@@ -22,10 +22,10 @@ from scipy.spatial.transform import Rotation
 
 from adapters.registry import get_adapter
 from adapters.rosbag.camera import IMAGE, decode
-from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.adapters.rosbag.conftest import REAL_SOURCES
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 pytestmark = pytest.mark.shared_ray

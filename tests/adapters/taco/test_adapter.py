@@ -20,10 +20,10 @@ from adapters.synthetic.video import write_mp4
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
-from ingest.steps import prepared
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.mano import MAKERS
 from tests.fixtures.mano import TIPS, smplx_mano_keypoints, write_mano_npz
+from tests.fixtures.offline import prepared
 from tests.fixtures.writers.taco import TacoSeqSpec, write_taco
 
 SEQ = "20231105_019"

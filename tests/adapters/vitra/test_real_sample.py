@@ -18,9 +18,9 @@ from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays
-from ingest.steps import prepared
 from schemas.canonical import CANONICAL_FPS, WRIST_POS, bone_lengths, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 LEFT, RIGHT = 0, 1

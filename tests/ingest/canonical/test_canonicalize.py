@@ -16,11 +16,11 @@ from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from adapters.synthetic.hand import hand_layout
 from ingest.frames import rot6d_to_matrix
-from ingest.steps import prepare, prepared
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier, TierVerdict
+from tests.fixtures.offline import prepare, prepared
 from tests.realdata import realdata
 
 R = 1  # the right hand

@@ -18,12 +18,12 @@ from adapters.synthetic.rlds import write_rlds
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from jobs.demo.robot import run_demo
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 from tests.fixtures.specs import agibot_specs
 from tests.realdata import realdata
 

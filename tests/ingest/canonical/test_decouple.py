@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from adapters.egodex.adapter import ARKIT_UP
 from ingest.canonical.decouple import (
-    ARKIT_UP,
     FORWARD_AXIS,
     OPENCV_FORWARD,
     OPENGL_FORWARD,

@@ -19,10 +19,10 @@ from ingest.canonical.eef_agreement import POS_TOL_M, ROT_TOL_DEG, fit_residuals
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.joint_space import joint_space_signals
 from ingest.frames import se3
-from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepare
 
 NAMES = tuple(f"{side}_arm_joint_{i}_rad" for side in ("left", "right") for i in range(1, 7))
 FPS = 30.0

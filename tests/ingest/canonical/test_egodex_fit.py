@@ -19,11 +19,11 @@ from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.projection import CameraView, view_fractions
-from ingest.steps import prepared
 from schemas.camera_model import PinholeCamera
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 
 H, W = 180, 320  # 16:9 as the 1920x1080 originals
 HEAD = image_key("head")

@@ -12,9 +12,9 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.episode import CanonicalEpisode
 from ingest.frames import pos_rot6d_to_pose
-from ingest.steps import prepared
 from schemas.canonical import MANO21_NAMES, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepared
 
 WRIST, MIDDLE_TIP = MANO21_NAMES.index("wrist"), MANO21_NAMES.index("middle_tip")
 LEFT, RIGHT = 0, 1

@@ -9,9 +9,9 @@ from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.idle import episode_idle, idle_behaviour
 from ingest.canonical.limits import DimLimits
-from ingest.steps import prepared
 from schemas.behaviour import BehaviourConfig
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 LIM = DimLimits(np.array([-1.0]), np.array([1.0]), ("rad",))

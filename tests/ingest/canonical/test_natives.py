@@ -23,8 +23,8 @@ from ingest.canonical.natives import (
     too_wide,
 )
 from ingest.canonical.store import dataset_features
-from ingest.steps import prepared
 from schemas.canonical import NATIVE_VALID, OUTCOME_NATIVE
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 T = np.arange(5) / 5.0  # 5 Hz

@@ -19,8 +19,8 @@ from adapters.cameras import EncodedImagesCamera
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import native_camera_name
 from ingest.canonical.natives import MAX_NATIVE_DIMS, MAX_NATIVE_VECTOR_DIMS
-from ingest.steps import prepared
 from schemas.tiers import QualityTier, TierVerdict
+from tests.fixtures.offline import prepared
 
 CAUSE = "joint space (piper): joints ['joint_1.pos'] do not resolve to ['joint1']"
 

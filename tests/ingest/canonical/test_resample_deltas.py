@@ -15,8 +15,8 @@ import pytest
 from adapters.base import EpisodeRef, RawEpisode, Relative, Stream
 from ingest.canonical import resample as rs
 from ingest.canonical.store import lineage
-from ingest.steps import prepared
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 
 RNG = np.random.default_rng(55)
 

@@ -21,7 +21,6 @@ from ingest.episode import CanonicalEpisode
 from ingest.frames import pos_rot6d_to_pose, transform_points
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
-from ingest.steps import prepared
 from schemas.canonical import (
     FINGERTIPS_XYZ,
     HAND_KEYPOINTS,
@@ -34,6 +33,7 @@ from schemas.qa import QAConfig
 from schemas.robots.registry import default_registry
 from tests.adapters.lerobot.test_g1_joint_space import _write as write_g1
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 GR1 = "gr00t_robot_sim_picknplace"

@@ -16,7 +16,6 @@ from adapters.oxe.hands import hand_signals
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.episode import CanonicalEpisode, JudgedEpisode, SpanRejection
-from ingest.steps import prepared
 from schemas.canonical import Camera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, tier_fields
@@ -24,6 +23,7 @@ from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier, TierVerdict
 from tests.fixtures.layouts import load_case, materialize
+from tests.fixtures.offline import prepared
 
 CONTEXT = "a context reason"
 

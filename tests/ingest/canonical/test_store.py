@@ -15,10 +15,10 @@ from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from schemas.canonical import INTRINSICS_KEY, NATIVE_VALID, STATE_NATIVE, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 
 HEAD = image_key("head")
 

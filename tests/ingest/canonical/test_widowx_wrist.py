@@ -14,9 +14,9 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import SUBSETS
 from ingest.frames import rot6d_to_matrix
-from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 
 R = 1  # one-armed robots fill the right hand
 TOOL_M = 0.093575  # interbotix wx250s ee_gripper_link -> gripper_link

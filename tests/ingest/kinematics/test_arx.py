@@ -15,10 +15,10 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from schemas.canonical import WRIST_POS, hand_dims
 from schemas.lerobot import IMAGE_NAMES, FeatureSpec
 from schemas.tiers import QualityTier
+from tests.fixtures.offline import prepared
 
 ARMS = ("arx_r5a", "arx_x5a")
 UPPER = 0.264  # joint3's origin on link2 (both files)

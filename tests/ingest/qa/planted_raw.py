@@ -23,7 +23,6 @@ from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.phase import BehaviourRejected
-from ingest.steps import prepare
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import dataset_dir
@@ -31,6 +30,7 @@ from schemas.image_size import FrameFit
 from schemas.robots.registry import EmbodimentRegistry
 from tests.fixtures.behaviour_defects import Episode, Planted
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepare
 from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
 from tests.realdata import realdata
 

@@ -17,8 +17,8 @@ from adapters.agibot.proprio import read_proprio
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from ingest.episode import CanonicalEpisode
-from ingest.steps import prepare
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 G1 = "unitree_g1_policy_train"  # the sample's folder (tests/REAL_SAMPLES.md)

@@ -13,8 +13,8 @@ import adapters
 from adapters.agibot.adapter import AgibotAdapter
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
-from ingest.steps import prepared
 from schemas.qa import QAConfig
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 

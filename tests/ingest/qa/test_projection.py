@@ -31,10 +31,10 @@ from ingest.frames import pose_to_pos_rot6d, se3
 from ingest.qa.dataset import episode_verdicts
 from ingest.qa.geometry import measure
 from ingest.qa.projection import CameraView, view_fractions
-from ingest.steps import prepared
 from schemas.camera_model import CameraModel, Fisheye624Camera, PinholeCamera
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.qa import QAConfig, QARecord
+from tests.fixtures.offline import prepared
 from tests.needs import tool_missing
 from tests.realdata import realdata
 from tests.schemas.test_camera_model import MAKER_TEST

@@ -13,9 +13,9 @@ import pytest
 from adapters.registry import get_adapter
 from ingest.qa.findings import episode_findings
 from ingest.qa.phase import _pairs
-from ingest.steps import prepare
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
+from tests.fixtures.offline import prepare
 from tests.realdata import realdata
 
 

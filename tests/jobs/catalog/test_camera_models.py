@@ -15,12 +15,12 @@ from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from jobs.catalog.rows import dataset_rows
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 from tests.needs import tool_missing
 
 

@@ -17,11 +17,12 @@ import pytest
 from jobs.catalog.curate import CurateError, cli_curate, curate
 from jobs.catalog.guard import ExpressionError
 from jobs.catalog.overrule import VerdictChoice
-from jobs.catalog.parts import write_catalog_table, write_quarantine_part
+from jobs.catalog.parts import write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
 from schemas.manifest import ENTRIES_SCHEMA, Manifest, entries_file, entries_name
 from schemas.tiers import QualityTier, RoutingTable, Task
+from tests.fixtures.corpus import write_catalog_table
 from tests.fixtures.manifest import read_entries, split_for
 
 # (source, subset, embodiment, episodes): deliberately unbalanced

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.catalog.curate import cli_curate, shares
-from jobs.catalog.parts import write_catalog_table
 from schemas.manifest import SHARE_TOLERANCE, Manifest
+from tests.fixtures.corpus import write_catalog_table
 from tests.fixtures.manifest import read_entries
 from tests.jobs.catalog.test_curate import synthetic_catalog
 

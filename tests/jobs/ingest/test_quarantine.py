@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import EpisodeRef
 from ingest.canonical.store import dataset_features
-from ingest.steps import prepare, stage
 from jobs.ingest.commit import Committer
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
@@ -22,6 +21,7 @@ from jobs.ingest.worker import quarantined_parts
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import QUARANTINE_DIR, dataset_dir
+from tests.fixtures.offline import prepare, stage
 from tests.ingest.canonical.test_canonicalize import _two_spans
 from tests.ingest.qa.gr00t_sample import SAMPLE as GR00T
 from tests.ingest.qa.planted_raw import ELBOW, gr00t_raws, planted

@@ -14,7 +14,6 @@ from adapters.registry import get_adapter
 from adapters.synthetic.egodex import EgoDexFixture, write_egodex
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from jobs.report.data import dataset_view, frame_strip
 from jobs.report.keypoints import camera_trajectory, drawable_keypoints, project, stored_lens
 from schemas.camera_model import Fisheye624Camera, PinholeCamera
@@ -22,6 +21,7 @@ from schemas.canonical import camera_model_info
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.lerobot import FeatureSpec, InfoJson
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 from tests.schemas.test_camera_model import MAKER_TEST
 
 HEIGHT, WIDTH = 96, 128

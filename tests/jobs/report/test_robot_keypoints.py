@@ -12,13 +12,13 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.steps import prepared
 from jobs.report.data import dataset_view, frame_strip
 from jobs.report.keypoints import drawable_keypoints
 from jobs.report.strips import strip_image
 from schemas.canonical import BONES, HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.lerobot import InfoJson
 from tests.fixtures.episodes import write_episode
+from tests.fixtures.offline import prepared
 from tests.realdata import realdata
 
 

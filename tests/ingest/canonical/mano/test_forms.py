@@ -17,7 +17,6 @@ from ingest.canonical.mano.forms import (
     articulation,
     quat_wxyz_to_rotmat,
     rotmat_to_axis_angle,
-    split_root,
 )
 from ingest.canonical.mano.model import ManoHand
 from schemas.canonical import BONES, bone_lengths
@@ -126,17 +125,6 @@ def test_flat_hand_mean_decides_whether_the_mean_pose_is_added() -> None:
     )
     with pytest.raises(ValueError, match="expected"):
         articulation(np.zeros((T, 45)), conv15, *basis)
-
-
-def test_oakink2_root_quaternion_is_split_from_the_joints() -> None:
-    root = Rotation.random(T, random_state=5)
-    joints = rotmat_to_quat_wxyz(axis_angle_to_rotmat(_articulations(5).reshape(T, 15, 3)))
-    quats = np.concatenate([root.as_quat(scalar_first=True)[:, None], joints], axis=1)
-    got_root, got_joints = split_root(quats)
-    np.testing.assert_allclose(got_root, root.as_matrix(), atol=1e-12)
-    np.testing.assert_array_equal(got_joints, joints)
-    with pytest.raises(ValueError, match=r"\(T, 16, 4\)"):
-        split_root(joints)
 
 
 def _keypoints(model_dir: Path, side: str, pose: np.ndarray, conv: ManoConvention, wrists: np.ndarray) -> np.ndarray:
