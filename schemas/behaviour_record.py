@@ -107,6 +107,11 @@ class BehaviourRecord(BaseModel):
     nonfinite: int | None = Field(None, description="NaN/Inf values in the natives")
     idle_start_s: float | None = Field(None, description="seconds before the first motion")
     idle_end_s: float | None = Field(None, description="seconds after the last motion")
+    idle_fraction: float | None = Field(
+        None,
+        description="share of the episode's frames idle, after the idle ends were cut to idle_keep_s (1.0: its state"
+        " never moved); None where no state was measured (no dim in use, no native state column)",
+    )
     trim_start: int | None = Field(None, description="first frame kept after trimming the idle start")
     trim_stop: int | None = Field(None, description="frame after the last kept one")
     tracking_corr: float | None = Field(

@@ -164,6 +164,9 @@ class IdleCut:
     stop: int
     idle_start_s: float
     idle_end_s: float
+    # idle share of the kept frames (`ingest.canonical.idle.idle_cut`): 1.0 for a state that never moved, None when no
+    # state was measured (no dim in use, no native column: a camera-only source)
+    idle_fraction: float | None = None
 
     @property
     def cuts(self) -> bool:
@@ -177,9 +180,13 @@ class IdleCut:
             parts.append(f"idle end {self.idle_end_s:.1f} s: frames {self.stop}..{self.frames - 1} cut")
         return f"qa_idle trimmed ({'; '.join(parts)}; {config.idle_keep_s:g} s kept beside the motion)"
 
-    def record(self) -> dict[str, float | int]:
+    def record(self) -> dict[str, float | int | None]:
         return dict(
-            idle_start_s=self.idle_start_s, idle_end_s=self.idle_end_s, trim_start=self.start, trim_stop=self.stop
+            idle_start_s=self.idle_start_s,
+            idle_end_s=self.idle_end_s,
+            idle_fraction=self.idle_fraction,
+            trim_start=self.start,
+            trim_stop=self.stop,
         )
 
 

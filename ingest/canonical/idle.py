@@ -9,11 +9,18 @@ An episode with no canonical dim in use (natives only) is measured on its native
 column that moves, against its own range in the episode. Without this the whole episode was idle: issue 37 reports a
 real Dobot CR5 set read 100 % idle in all 81 episodes while its joints moved throughout. Per-episode ranges make the
 native reading cautious: a noisy column counts as motion, so idle ends are under-found, never a moving arm called idle.
+A native column constant over the episode is measured too (it never moved); an episode with neither a dim in use nor a
+finite native column has no state measured (a camera-only source): its idle fraction is None, not 1 (nothing says it
+stood still), and nothing is cut.
+
+The idle fraction the judging step holds to `idle_fraction_quarantine` is that of the frames kept after the cut
+(`IdleCut.idle_fraction`): an episode that never moves stays all idle, one that moves keeps at most `idle_keep_s` of
+idle each side of its motion, so a short grasp in a long recording is cut to it, not called idle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,7 +38,7 @@ class IdleBehaviour:
     idle_end_frames: int  # frames after the last motion
     idle_start_s: float
     idle_end_s: float
-    idle_fraction: float  # (start + end) / frames; 1.0 when nothing moves
+    idle_fraction: float | None  # (start + end) / frames; 1.0 when nothing moves, None when nothing is measured
     trim_start: int  # first frame kept
     trim_stop: int  # frame after the last kept one
 
@@ -42,9 +49,11 @@ def idle_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: Be
     n = len(v)
     use = _in_use(limits)
     x, tol = v[:, use], config.idle_range_fraction * _finite_span(limits)[use]
-    left_start = (np.abs(x - x[0]) > tol).any(axis=1) if n and use.any() else np.zeros(n, bool)
-    if not left_start.any():  # never moved (or nothing in use)
-        return IdleBehaviour(n, n, 0, n / fps, 0.0, 1.0 if n else 0.0, 0, n)
+    if not n or not use.any():  # no state measured: not idle, nothing cut
+        return IdleBehaviour(n, 0, 0, 0.0, 0.0, None, 0, n)
+    left_start = (np.abs(x - x[0]) > tol).any(axis=1)
+    if not left_start.any():  # never moved
+        return IdleBehaviour(n, n, 0, n / fps, 0.0, 1.0, 0, n)
     left_end = (np.abs(x - x[-1]) > tol).any(axis=1)
     onset = int(np.argmax(left_start))  # first frame away from the start pose
     last = int(n - 1 - np.argmax(left_end[::-1]))  # last frame away from the end pose
@@ -70,15 +79,18 @@ def episode_idle(
     state: np.ndarray, limits: DimLimits, natives: np.ndarray | None, config: BehaviourConfig
 ) -> IdleBehaviour:
     """Idle of one episode: on `state` with `limits` (the canonical dims in use); when no dim is in use, on the
-    (N, D) native state columns `natives` that move, each against its range in this episode (`DimLimits.observed`);
-    with neither, all of it idle as `idle_behaviour` says."""
+    (N, D) finite native state columns `natives`, each against its range in this episode (`DimLimits.observed`; a
+    constant column is measured and never moves); with neither, nothing measured (`idle_fraction` None)."""
     s = np.asarray(state, np.float64)
     s = np.where(np.isfinite(s), s, 0.0)
     if _in_use(limits).any() or natives is None or not np.asarray(natives).size:
         return idle_behaviour(s, CANONICAL_FPS, limits, config)
     v = np.asarray(natives, np.float64)
     v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against
-    return idle_behaviour(v, CANONICAL_FPS, DimLimits.observed(v), config)
+    seen = DimLimits.observed(v)
+    # a constant column never leaves its value by any tolerance: a unit span keeps it measured (a still robot is idle)
+    limits = replace(seen, upper=np.where(seen.span > 0, seen.upper, seen.lower + 1))
+    return idle_behaviour(v, CANONICAL_FPS, limits, config)
 
 
 def idle_cut(
@@ -90,10 +102,15 @@ def idle_cut(
 ) -> IdleCut:
     """The idle ends of (N, 50) canonical frames and the range that keeps `idle_keep_s` of each (all of it unless
     `idle_trim`, or when less than two frames would remain): canonicalize cuts there before the tier is assessed.
-    With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`)."""
+    With no canonical dim in use, measured on the native state columns `natives` (`idle.episode_idle`). Its
+    `idle_fraction` is that of the kept frames (None: no state measured)."""
     s = np.asarray(state, np.float64)
+    n = len(s)
     ib = episode_idle(s, canonical_limits(mask, workspace), natives, config)
-    start, stop = (
-        (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, len(s))
-    )
-    return IdleCut(len(s), start, stop, ib.idle_start_s, ib.idle_end_s)
+    start, stop = (ib.trim_start, ib.trim_stop) if config.idle_trim and ib.trim_stop - ib.trim_start >= 2 else (0, n)
+    kept = None
+    if ib.idle_fraction is not None and stop > start:
+        idle_start = min(ib.idle_start_frames, stop) - start  # the idle frames left each side of the motion
+        idle_end = max(0, ib.idle_end_frames - (n - stop))
+        kept = min(1.0, (max(0, idle_start) + idle_end) / (stop - start))
+    return IdleCut(n, start, stop, ib.idle_start_s, ib.idle_end_s, kept)

@@ -63,7 +63,7 @@ def measure_episode(
         state_frozen_s=sb.frozen_s,
         **{k: getattr(sb, k) for k in STATE_FIELDS},
         nonfinite=nonfinite,
-        **{k: getattr(ib, k) for k in ("idle_start_s", "idle_end_s", "trim_start", "trim_stop")},
+        **{k: getattr(ib, k) for k in ("idle_start_s", "idle_end_s", "idle_fraction", "trim_start", "trim_stop")},
         **tracking,
         fingerprint=fingerprint(np.where(np.isfinite(s), s, 0.0), fps, limits, config).tolist(),
     )

@@ -4,12 +4,14 @@ has no canonical dim in use."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from adapters.base import EpisodeRef, RawEpisode, Stream
 from adapters.lerobot.adapter import LeRobotSource
-from ingest.canonical.idle import episode_idle, idle_behaviour
-from ingest.canonical.limits import DimLimits
+from ingest.canonical.idle import episode_idle, idle_behaviour, idle_cut
+from ingest.canonical.limits import DimLimits, canonical_limits
 from schemas.behaviour import BehaviourConfig
+from schemas.canonical import STATE_NAMES
 from schemas.tiers import QualityTier
 from tests.fixtures.offline import prepared
 from tests.realdata import realdata
@@ -47,7 +49,7 @@ def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
     still = np.full(120, 7.0)
     natives = np.column_stack([joint, still, np.where(np.arange(120) == 5, np.nan, 1.0)])
     zeros = np.zeros((120, 2))
-    assert idle_behaviour(zeros, 10.0, none, BehaviourConfig()).idle_fraction == 1.0  # what it said before
+    assert idle_behaviour(zeros, 10.0, none, BehaviourConfig()).idle_fraction is None  # nothing measured
     idle = episode_idle(zeros, none, natives, BehaviourConfig(idle_keep_s=0.5))
     # tolerance 1 % of the joint's 352-step range in this episode; the ramp steps 7.2: frame 31, one step in, is the
     # first past it, frame 78, one step before the end pose, the last
@@ -57,7 +59,48 @@ def test_without_a_canonical_dim_idle_is_measured_on_the_natives() -> None:
     assert episode_idle(zeros, none, noisy, BehaviourConfig()).idle_start_frames <= 1  # noise: no idle found
     q = np.concatenate([np.zeros(30), np.linspace(0.0, 0.8, 50), np.full(40, 0.8)])[:, None]
     assert episode_idle(q, LIM, np.zeros((120, 1)), BehaviourConfig()).idle_start_frames == 32
-    assert episode_idle(zeros, none, None, BehaviourConfig()).idle_fraction == 1.0
+    assert episode_idle(zeros, none, None, BehaviourConfig()).idle_fraction is None
+
+
+def test_no_state_measured_is_not_idle_and_a_still_state_is() -> None:
+    """A camera-only episode (no canonical dim in use, no native state, or only native columns with NaN) has no state
+    measured: its idle share is None and nothing is cut (before, it read 1.0, all idle, and its whole length an idle
+    start). Native columns that never move are measured: all idle, as a canonical dim that never moves."""
+    none = DimLimits(np.zeros(2), np.zeros(2), ("other", "other"))
+    zeros, cfg = np.zeros((120, 2)), BehaviourConfig()
+    blank, unused = np.zeros((120, len(STATE_NAMES))), np.zeros(len(STATE_NAMES), bool)
+    for natives in (None, np.zeros((120, 0)), np.full((120, 2), np.nan)):
+        idle = episode_idle(zeros, none, natives, cfg)
+        assert (idle.idle_fraction, idle.idle_start_s, idle.trim_start, idle.trim_stop) == (None, 0.0, 0, 120)
+        cut = idle_cut(blank, unused, cfg, natives=natives)
+        assert cut.idle_fraction is None and not cut.cuts and cut.record()["idle_fraction"] is None
+    still = np.column_stack([np.full(120, 2048.0), np.full(120, 7.0)])
+    assert episode_idle(zeros, none, still, cfg).idle_fraction == 1.0
+    assert idle_cut(blank, unused, cfg, natives=still).idle_fraction == 1.0
+    assert episode_idle(np.zeros((120, 1)), LIM, None, cfg).idle_fraction == 1.0
+
+
+def test_the_idle_share_judged_is_that_of_the_frames_kept() -> None:
+    """A short grasp in a long recording: 60 s still, 1.5 s of a left-wrist move of 0.5 m, 60 s still. The recording
+    is 99 % idle (0.9 s of it away from its first and last pose: the workspace's 10 m range makes the tolerance 0.1
+    m); the cut keeps 2 s of each idle end beside that motion, so the 4.9 s written are 82 % idle and not called idle.
+    A state that never moves stays all idle after the cut; with trimming off the kept frames are the recording's."""
+    still = np.zeros(600)
+    q = np.concatenate([still, np.linspace(0.0, 0.5, 15), still + 0.5])[:, None]
+    cfg, mask = BehaviourConfig(), np.zeros(len(STATE_NAMES), bool)
+    mask[0] = True
+    state = np.zeros((len(q), len(STATE_NAMES)))
+    state[:, 0] = q[:, 0]
+    recorded = episode_idle(state, canonical_limits(mask), None, cfg).idle_fraction
+    cut = idle_cut(state, mask, cfg)
+    assert recorded is not None and recorded > 0.99 > cfg.idle_fraction_quarantine
+    assert cut.stop - cut.start == 49 and cut.idle_fraction is not None
+    assert cut.idle_fraction == ((cut.idle_start_s + cut.idle_end_s) * 10 - (len(q) - (cut.stop - cut.start))) / (
+        cut.stop - cut.start
+    )
+    assert cut.idle_fraction == pytest.approx(40 / 49) and cut.idle_fraction < cfg.idle_fraction_quarantine
+    assert idle_cut(state, mask, cfg.model_copy(update={"idle_trim": False})).idle_fraction == recorded
+    assert idle_cut(np.zeros_like(state), mask, cfg).idle_fraction == 1.0
 
 
 def test_the_real_gr00t_episodes_read_the_same_idle_on_their_natives() -> None:
