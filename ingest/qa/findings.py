@@ -84,6 +84,9 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
         "dead_dim_count": len(r.dead_dims) if r.dead_dims is not None else None,
         "nonfinite_limit": c.nonfinite_quarantine - 0.5,
         "zero": 0,
+        # idle longer than a moving episode's cut ends keep together (`idle_keep_s` each): a 0.5 s span of a hand
+        # moving under 1 % of its range (the real Aria wrist rows of the first MPS version) is too short to be idle
+        "idle_held": r.idle_fraction if (r.idle_start_s or 0.0) + (r.idle_end_s or 0.0) > 2 * c.idle_keep_s else None,
     }
 
     def rows(table: tuple[tuple[str, str, str, str, str], ...]) -> list[Finding]:

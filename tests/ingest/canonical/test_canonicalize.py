@@ -193,9 +193,7 @@ def _human_raw(n: int, camera_moves: bool) -> RawEpisode:
 
 
 def test_camera_motion_does_not_appear_as_hand_motion() -> None:
-    # the hands hold still in the world for the whole episode (idle throughout: `qa_idle_fraction` quarantines it,
-    # and validity's hand-motion minimum removes it); kept here to see the camera's motion decoupled from theirs
-    spec = CanonicalizeSpec(validity={"min_hand_motion_m": 0.0}, behaviour={"idle_fraction_quarantine": 1.0})
+    spec = CanonicalizeSpec(validity={"min_hand_motion_m": 0.0})
     [moving] = prepared(_human_raw(60, camera_moves=True), spec)
     assert moving.mask[hand_dims(R, FINGERTIPS_XYZ)].all()
     np.testing.assert_allclose(moving.action[:-1, hand_dims(R, WRIST_POS)], 0.0, atol=1e-6)

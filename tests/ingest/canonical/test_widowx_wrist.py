@@ -15,14 +15,11 @@ from adapters.oxe.hands import hand_signals
 from adapters.oxe.subsets import SUBSETS
 from ingest.frames import rot6d_to_matrix
 from schemas.canonical import WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.canonicalize import CanonicalizeSpec
 from schemas.tiers import QualityTier
 from tests.fixtures.offline import prepared
 
 R = 1  # one-armed robots fill the right hand
 TOOL_M = 0.093575  # interbotix wx250s ee_gripper_link -> gripper_link
-# some poses below hold still throughout (idle: `qa_idle_fraction` would quarantine them); kept to read their wrist
-STILL_KEPT = CanonicalizeSpec(behaviour={"idle_fraction_quarantine": 1.0})
 
 
 def _bridge_raw(xyz: np.ndarray, rpy: np.ndarray, subset: str = "bridge_dataset") -> RawEpisode:
@@ -47,7 +44,7 @@ def _bridge_raw(xyz: np.ndarray, rpy: np.ndarray, subset: str = "bridge_dataset"
 
 
 def _wrist(raw: RawEpisode) -> tuple[np.ndarray, np.ndarray]:
-    [ep] = prepared(raw, STILL_KEPT)
+    [ep] = prepared(raw)
     return ep.state[:, hand_dims(R, WRIST_POS)].astype(np.float64), rot6d_to_matrix(
         ep.state[:, hand_dims(R, WRIST_ROT6D)]
     )

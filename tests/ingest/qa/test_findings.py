@@ -67,7 +67,7 @@ def test_saturation_and_dead_dims_name_their_columns() -> None:
 def test_the_bounds_table_names_fields_that_exist_and_says_every_why() -> None:
     """behaviour_bounds.toml: each bound reads a record field (or a value `findings` derives) against a config
     threshold, and every explanation of a hold (`Why`) has its sentence."""
-    derived = {"degenerate", "dead_dim_count", "nonfinite_limit", "zero"}
+    derived = {"degenerate", "dead_dim_count", "nonfinite_limit", "zero", "idle_held"}
     for code, value, threshold, tier, _ in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS):
         assert code.startswith("qa_") and QualityTier(tier) in (QualityTier.low, QualityTier.rejected)
         assert value in BehaviourRecord.model_fields or value in derived, code
