@@ -52,9 +52,14 @@ def decoding(
     H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
     decoded one at a time, so a frame is the unit."""
     with readable(video) if is_location(video) else nullcontext(video) as f, av.open(f) as c:
+        name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
+        if not c.streams.video:  # FFmpeg opens an mp4 cut inside its `moov` with no stream at all (was an IndexError)
+            kinds = ", ".join(sorted({st.type for st in c.streams})) or "none"
+            raise ValueError(
+                f"{name}: no video stream in the {c.format.name} container (its streams: {kinds}; cut short?)"
+            )
         s = c.streams.video[0]
         w, h = s.codec_context.width, s.codec_context.height
-        name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
         bounds.ask(w * h * 3, f"{name}: a {w}x{h} RGB video frame")
         s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1

@@ -31,7 +31,7 @@ from tests.store_cases import compare_source, put_tree, read_or_error
 # fmt: off
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "bridge": ("oxe", ("truncated tfrecord", "record not reachable", "record not reachable")),
-    "agibot": ("agibot", ("not a readable hdf5 file", "end of file", "invalid data found")),
+    "agibot": ("agibot", ("not a readable hdf5 file", "no video stream", "invalid data found")),
     "robomind": ("robomind", ("truncated or not hdf5", "git lfs pointer file")),
     "egodex": ("egodex", ("missing transforms/camera", "missing transforms/left", "mp4 has 15 frames",
                           "unreadable mp4", "no video beside the poses")),
