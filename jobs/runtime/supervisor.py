@@ -36,10 +36,13 @@ import signal
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
+from jobs.runtime.progress import MOVED_PER_S, SHARE, sample, working
+
 GRACE_S = 3.5  # after a stop is passed on, how long the command has to end by itself before it is killed
-STALL_S = 600.0  # the default time without CPU or I/O after which a command is stopped as hung
+STALL_S = 600.0  # the default time without work after which a command is stopped as hung
 POLL_S = 0.1
 STALL_POLL_S = 2.0  # how often the command's processes' counters are read
 STALL_ENV = "EIDATA_STALL_S"
@@ -97,7 +100,7 @@ class Watch:
     def run(self) -> int:
         stop: int | None = None
         killed_at: float | None = None
-        counters, quiet_since, next_count = _counters(), time.monotonic(), time.monotonic() + STALL_POLL_S
+        samples, next_count = deque([(time.monotonic(), sample(_descendants()))]), time.monotonic() + STALL_POLL_S
         while (status := _reaped(self.pid)) is None:
             info = signal.sigtimedwait(WAKE, POLL_S)
             now = time.monotonic()
@@ -111,11 +114,12 @@ class Watch:
                 return self._kill(stop or signal.SIGTERM, f"it did not end {GRACE_S:g} s after it")
             if self.stall and stop is None and now >= next_count:
                 next_count = now + STALL_POLL_S
-                seen = _counters()
-                if seen != counters:
-                    counters, quiet_since = seen, now
-                elif now - quiet_since >= self.stall:
-                    return self._stalled(now - quiet_since)
+                samples.append((now, sample(_descendants())))
+                while len(samples) > 1 and now - samples[1][0] >= self.stall:
+                    samples.popleft()  # the window: from the newest sample at least `stall` old
+                since, old = samples[0]
+                if now - since >= self.stall and not working(old, samples[-1][1], now - since):
+                    return self._stalled(now - since)
         _end_all()
         if os.WIFSIGNALED(status) and stop is None and os.WTERMSIG(status) in ABORTS:
             return self._aborted(os.WTERMSIG(status))
@@ -168,8 +172,9 @@ class Watch:
         where = self._where() or "an unknown place (no stack came back)"
         _end_all()
         print(
-            f"eidata {self.command}: no progress for {quiet_s:.0f} s (its processes used no CPU time and moved no "
-            f"byte), stopped in {where}; ${STALL_ENV} sets this time (0: never); exit {EXIT_STALLED}",
+            f"eidata {self.command}: no progress for {quiet_s:.0f} s (no thread of its processes used "
+            f"{SHARE:.0%} of a core and they moved under {MOVED_PER_S >> 10} KiB/s), stopped in {where}; "
+            f"${STALL_ENV} sets this time (0: never); exit {EXIT_STALLED}",
             file=sys.stderr,
         )
         return EXIT_STALLED
@@ -202,18 +207,6 @@ def _descendants() -> list[int]:
         out += kids
         todo += kids
     return out
-
-
-def _counters() -> tuple[int, int]:
-    """CPU ticks and bytes read and written by every process below this one: any change is progress."""
-    ticks = moved = 0
-    for pid in _descendants():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-            io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-            moved += int(io["rchar"]) + int(io["wchar"])
-    return ticks, moved
 
 
 def _end_all() -> None:

@@ -1,0 +1,148 @@
+"""Whether a command is working: what the supervisor's no-progress bound reads (`jobs.runtime.supervisor`).
+
+Any CPU tick was progress once, and a hung command still ticks: threads that only wake to wait (a GIL waiter's 5 ms
+timed waits, a `Condition.wait(timeout=...)` loop, an event loop's timers, Ray's daemons) use a little CPU each, so the
+100k export dry run deadlocked in Rust's alloc-error handler sat 10-16 minutes unstopped. Work is told apart thread by
+thread: over the stall window, one thread of the command's processes used `SHARE` of a core (a waiting thread's
+wake-ups cost 0.1-0.6 % however many wait beside it; the whole tree's sum grows with them, 8 % for 32 GIL waiters), or
+its processes moved `MOVED_PER_S` bytes a second through a device or a TCP socket (a command waiting on a store
+spends next to no CPU per byte: 1.7-3 ms per MiB through s3fs). Bytes through pipes, procfs and the page cache are
+not counted: eidata's own sentinel and Ray's memory monitor read /proc every half second (30-60 KiB/s here, more on a
+machine with more processes), and a read served from the page cache costs CPU that counts anyway.
+
+Measured (`benchmarks/stall_progress.py`, BENCHMARKS.md "A passing fault costs no episode"): planted hangs' busiest
+thread 0.10-0.60 % of a core, the whole tree's bytes under 1 KiB/s after start-up; real commands' slowest 4 s window on
+the 10k corpus at load 8-11 on 2 cores 10-26 % (`catalog`, `report`, `export --dry-run`, `curate`, the demo with its
+Ray ingest): `SHARE` is 3x the busiest waiter and 5x under the slowest real window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+from pathlib import Path
+from typing import NamedTuple
+
+SHARE = 0.02  # work: one thread used this share of one core over the window,
+READY = 0.5  # or one thread was on a CPU or waiting for one this share of the window (a worker starved by load)
+SLICE_S = 100e-6  # running this long on average each time it got a CPU (a waiter wakes for 7-40 us)
+MOVED_PER_S = 64 << 10  # or the processes moved this many bytes a second through a device or a TCP socket
+_TICK = os.sysconf("SC_CLK_TCK")
+_SOCK_DIAG, _BY_FAMILY, _DONE, _ERROR = 4, 20, 3, 2  # NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, NLMSG_DONE, NLMSG_ERROR
+_TCP_INFO = 2  # INET_DIAG_INFO: the attribute holding `struct tcp_info`
+
+
+class Work(NamedTuple):
+    """What the command's processes had done at one moment."""
+
+    cpu: dict[tuple[int, int], float]  # (pid, tid): a live thread's seconds; (pid, 0): ended threads' and children's
+    ready: dict[tuple[int, int], tuple[float, int]]  # (pid, tid): seconds on or waiting for a CPU, times it got one
+    moved: dict[tuple[int, int], int]  # (pid, 0): bytes through a device; (pid, inode): through the TCP socket inode
+
+
+def sample(pids: list[int]) -> Work:
+    """`pids` (the command's processes), thread by thread (`/proc/<pid>/task/<tid>/schedstat`, ns), with this
+    process's reaped children (orphans adopted as subreaper); this process's own threads are not the command's."""
+    cpu: dict[tuple[int, int], float] = {}
+    ready: dict[tuple[int, int], tuple[float, int]] = {}
+    moved: dict[tuple[int, int], int] = {}
+    tcp, me = _tcp_bytes(), os.getpid()
+    for pid in [me, *pids]:
+        with contextlib.suppress(OSError, ValueError, IndexError, KeyError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if pid == me:
+                cpu[pid, 0] = (int(fields[13]) + int(fields[14])) / _TICK
+                continue
+            live = 0.0
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError):
+                    run, wait, slices = map(int, (task / "schedstat").read_text().split())  # ns, ns, count
+                    cpu[pid, int(task.name)] = run / 1e9
+                    ready[pid, int(task.name)] = (run + wait) / 1e9, slices
+                    live += run / 1e9
+            cpu[pid, 0] = max(sum(int(f) for f in fields[11:15]) / _TICK - live, 0.0)
+            io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+            moved[pid, 0] = int(io["read_bytes"]) + int(io["write_bytes"])
+            if tcp:
+                for inode in _sockets(pid):
+                    if inode in tcp:
+                        moved[pid, inode] = tcp[inode]
+    return Work(cpu, ready, moved)
+
+
+def busiest(old: Work, new: Work) -> tuple[float, tuple[int, int]]:
+    """The most CPU seconds one thread (or one process's ended threads) used from `old` to `new`, and which."""
+    used, key = max(((cpu - old.cpu.get(key, 0.0), key) for key, cpu in new.cpu.items()), default=(0.0, (0, 0)))
+    return max(used, 0.0), key
+
+
+def starved(old: Work, new: Work, span_s: float) -> bool:
+    """Whether a thread wanted a CPU `READY` of the `span_s` seconds from `old` to `new`, running `SLICE_S` each time
+    it got one: a worker the machine's load starves (2 cores at load 100 gave one 1.4 % of a core)."""
+    for key, (wanted, slices) in new.ready.items():
+        was, before = old.ready.get(key, (0.0, 0))
+        ran = new.cpu[key] - old.cpu.get(key, 0.0)
+        if wanted - was >= READY * span_s and ran >= SLICE_S * max(slices - before, 1):
+            return True
+    return False
+
+
+def moved(old: Work, new: Work) -> int:
+    """The bytes moved from `old` to `new` by what is still there at `new` (what ended took its counts with it)."""
+    return sum(max(done - old.moved.get(key, 0), 0) for key, done in new.moved.items())
+
+
+def working(old: Work, new: Work, span_s: float) -> bool:
+    """Whether the command worked over the `span_s` seconds from `old` to `new`: one thread busy `SHARE` of them or
+    starved, or `MOVED_PER_S` bytes a second moved."""
+    return (
+        busiest(old, new)[0] >= SHARE * span_s or moved(old, new) >= MOVED_PER_S * span_s or starved(old, new, span_s)
+    )
+
+
+def _sockets(pid: int) -> list[int]:
+    """The socket inodes `pid` holds open."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                out.append(int(link[8:-1]))
+    return out
+
+
+def _tcp_bytes() -> dict[int, int]:
+    """Every TCP socket's bytes acknowledged plus received (`tcp_info`), by inode, from the kernel's socket
+    diagnostics (netlink `sock_diag`); none where it cannot be read."""
+    out: dict[int, int] = {}
+    with contextlib.suppress(OSError), socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _SOCK_DIAG) as nl:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            # inet_diag_req_v2: family, TCP, the tcp_info attribute asked for, every state, any socket
+            request = struct.pack("=BBBxI48x", family, socket.IPPROTO_TCP, 1 << (_TCP_INFO - 1), 0xFFFFFFFF)
+            nl.send(struct.pack("=IHHII", 16 + len(request), _BY_FAMILY, 0x301, 1, 0) + request)  # REQUEST | DUMP
+            while not _read_dump(nl.recv(1 << 16), out):
+                pass
+    return out
+
+
+def _read_dump(data: bytes, out: dict[int, int]) -> bool:
+    """The sockets of one netlink reply into `out`; True once the dump has ended."""
+    at = 0
+    while at + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, at)
+        if kind in (_DONE, _ERROR) or length < 16:
+            return True
+        inode = struct.unpack_from("=I", data, at + 16 + 68)[0]  # inet_diag_msg's idiag_inode
+        attr = at + 16 + 72
+        while attr + 4 <= at + length:
+            size, kind = struct.unpack_from("=HH", data, attr)
+            if size < 4:
+                break
+            if kind == _TCP_INFO and size >= 4 + 136:  # tcpi_bytes_acked at 120, tcpi_bytes_received at 128
+                acked, received = struct.unpack_from("=QQ", data, attr + 4 + 120)
+                out[inode] = acked + received
+            attr += (size + 3) & ~3
+        at += (length + 3) & ~3
+    return False

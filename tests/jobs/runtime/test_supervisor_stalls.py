@@ -1,0 +1,129 @@
+"""`jobs.runtime.supervisor`'s no-progress bound with `jobs.runtime.progress`: a hung command whose threads only wake
+to wait ends within the stall window, and a command that works slowly does not.
+
+The 100k export dry run sat 10-16 minutes in Rust's alloc-error handler, holding the interpreter's lock: its other
+threads' timed waits for that lock used a little CPU each poll, which the bound took for progress. Each command here is
+a supervised child with `EIDATA_STALL_S=3`: two planted hangs (threads in timed condition waits while the main thread
+waits in a C lock; threads waiting for the interpreter's lock while the main thread holds it inside a C call), and two
+slow workers (a child process, as a Ray worker, busy about a tenth of the time and writing a line now and then, beside
+waking threads; a download trickling through a TCP socket with next to no CPU)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.runtime import supervisor
+from tests import processes
+from tests.jobs.runtime.test_supervisor import _in_session
+
+REPO = Path(__file__).resolve().parents[3]
+STALL_S = 3
+WAKERS = """
+import threading
+def wake():
+    ready = threading.Condition()
+    with ready:
+        while True:
+            ready.wait(timeout=0.005)
+for _ in range({n}):
+    threading.Thread(target=wake, daemon=True).start()
+"""
+HANGS = {
+    "condition-waits": """
+def wait_in_c():
+    lock = threading.Lock()
+    lock.acquire()
+    lock.acquire()  # never released: a C lock, the interpreter's released
+wait_in_c()
+""",
+    "gil-waiters": """
+import ctypes
+def wait_in_c():
+    ctypes.PyDLL(None).pause()  # a C call that keeps the interpreter's lock: the waking threads wait for it
+wait_in_c()
+""",
+}
+BUSY_CHILD = """
+import sys, time
+end = time.monotonic() + 14
+with open(sys.argv[1], "a") as out:
+    while time.monotonic() < end:
+        sum(i * i for i in range(400_000))  # ~12 ms of work here, then 100 ms of waiting
+        time.sleep(0.1)
+        if int(time.monotonic()) % 5 == 0:
+            out.write("a line\\n")
+"""
+BUSY = """
+import subprocess, sys
+sys.exit(subprocess.run([sys.executable, "-c", {child!r}, {log!r}]).returncode)
+"""
+TRICKLE = """
+import socket, sys, time
+with socket.create_connection(("127.0.0.1", {port})) as conn:
+    while conn.recv(1 << 16):
+        pass
+"""
+
+
+def _run(body: str, timeout_s: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    script = f"from jobs.runtime import supervisor\nsupervisor.supervise('slow')\n{body}"
+    env = {**os.environ, "PYTHONPATH": str(REPO), supervisor.STALL_ENV: str(STALL_S)}
+    t0 = time.monotonic()
+    with processes.group([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+        try:
+            out, err = p.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running after {timeout_s} s: the no-progress bound did not trip")
+        done = subprocess.CompletedProcess(p.args, p.returncode, out.decode(), err.decode())
+        assert _in_session(p.pid) == []
+    return done, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("hang", HANGS, ids=list(HANGS))
+def test_a_hang_whose_threads_wake_to_wait_ends_within_the_window(hang: str) -> None:
+    """Fails on the old bound (any CPU tick was progress): 8 waking threads kept it from tripping."""
+    done, took = _run(WAKERS.format(n=8) + HANGS[hang], timeout_s=60)
+    assert done.returncode == supervisor.EXIT_STALLED, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("eidata slow: no progress for ") and "stopped in wait_in_c (<string>:" in line, line
+    assert took < 2 * STALL_S + 3 * supervisor.STALL_POLL_S + 5, took
+
+
+def test_a_child_busy_a_tenth_of_the_time_with_sparse_output_is_working(tmp_path: Path) -> None:
+    """The work below the command (as a Ray worker's), its main thread waiting on it, four waking threads beside."""
+    body = WAKERS.format(n=4) + BUSY.format(child=BUSY_CHILD, log=str(tmp_path / "log.txt"))
+    done, took = _run(body, timeout_s=90)
+    assert done.returncode == 0, done.stderr
+    assert took >= 14
+
+
+def test_a_download_trickling_through_a_socket_is_working() -> None:
+    """320 KiB/s from a server outside the command (a slow store): its CPU is far under `progress.SHARE`, its bytes
+    through the TCP socket count."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            end = time.monotonic() + 12
+            while time.monotonic() < end:
+                conn.sendall(b"x" * (16 << 10))
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        done, took = _run(TRICKLE.format(port=port), timeout_s=60)
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    assert took >= 12
