@@ -10,19 +10,22 @@ waking threads; a download trickling through a TCP socket with next to no CPU)."
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jobs.runtime import supervisor
-from tests import processes
-from tests.jobs.runtime.test_supervisor import _in_session
 
 REPO = Path(__file__).resolve().parents[3]
 STALL_S = 3
@@ -73,18 +76,47 @@ with socket.create_connection(("127.0.0.1", {port})) as conn:
 """
 
 
-def _run(body: str, timeout_s: float) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run(body: str, timeout_s: float, **popen: Any) -> tuple[subprocess.CompletedProcess[str], float]:
     script = f"from jobs.runtime import supervisor\nsupervisor.supervise('slow')\n{body}"
     env = {**os.environ, "PYTHONPATH": str(REPO), supervisor.STALL_ENV: str(STALL_S)}
     t0 = time.monotonic()
-    with processes.group([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+    cmd = [sys.executable, "-c", script]
+    with _group(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen) as p:
         try:
             out, err = p.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             pytest.fail(f"still running after {timeout_s} s: the no-progress bound did not trip")
         done = subprocess.CompletedProcess(p.args, p.returncode, out.decode(), err.decode())
-        assert _in_session(p.pid) == []
+        assert _in_group(p.pid) == []
     return done, time.monotonic() - t0
+
+
+@contextmanager
+def _group(cmd: list[str], **popen: Any) -> Iterator[subprocess.Popen]:
+    """`cmd` in a process group of its own but this session (so this session's scheduling group: the kernel's
+    autogroup shares a CPU between sessions before it weighs their processes), the group killed after the block."""
+    proc = subprocess.Popen(cmd, process_group=0, **popen)
+    try:
+        yield proc
+    finally:
+        for pid in [proc.pid, *_in_group(proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _in_group(leader: int) -> list[int]:
+    """The live processes in `leader`'s process group or its command's (the supervised child's own group)."""
+    groups = {leader}
+    out = []
+    for _ in range(2):
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError, IndexError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if entry.name.isdigit() and fields[0] != "Z" and (int(fields[1]) in groups or int(fields[2]) in groups):
+                    groups.add(int(fields[2]))
+                    out.append(int(entry.name))
+    return sorted(set(out) - {leader})
 
 
 @pytest.mark.parametrize("hang", HANGS, ids=list(HANGS))
@@ -97,10 +129,36 @@ def test_a_hang_whose_threads_wake_to_wait_ends_within_the_window(hang: str) -> 
     assert took < 2 * STALL_S + 3 * supervisor.STALL_POLL_S + 5, took
 
 
-def test_a_child_busy_a_tenth_of_the_time_with_sparse_output_is_working(tmp_path: Path) -> None:
-    """The work below the command (as a Ray worker's), its main thread waiting on it, four waking threads beside."""
+@contextmanager
+def _starved() -> Iterator[dict[str, Any]]:
+    """Popen's arguments that put a command on one CPU beside two processes of this session that spin there, under
+    `SCHED_IDLE` (weight 3 against their 2 x 1024 or 2 x 110): starved as a command under a heavy load (2 cores at
+    load 100 gave such a child 1.4 % of a core)."""
+    cpu = min(os.sched_getaffinity(0))
+
+    def pinned() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    def idle() -> None:
+        pinned()
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+    spin = [sys.executable, "-c", "while True: pass"]
+    with _group(spin, preexec_fn=pinned), _group(spin, preexec_fn=pinned):
+        yield {"preexec_fn": idle}
+
+
+@pytest.mark.parametrize("load", ["alone", "starved"])
+def test_a_child_busy_a_tenth_of_the_time_with_sparse_output_is_working(tmp_path: Path, load: str) -> None:
+    """The work below the command (as a Ray worker's), its main thread waiting on it, four waking threads beside;
+    also starved of CPU by load (a thread that wants a CPU most of the window and runs long slices when it gets one),
+    which fails with the starved rule taken out."""
     body = WAKERS.format(n=4) + BUSY.format(child=BUSY_CHILD, log=str(tmp_path / "log.txt"))
-    done, took = _run(body, timeout_s=90)
+    if load == "alone":
+        done, took = _run(body, timeout_s=90)
+    else:
+        with _starved() as popen:
+            done, took = _run(body, timeout_s=90, **popen)
     assert done.returncode == 0, done.stderr
     assert took >= 14
 
