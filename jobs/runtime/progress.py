@@ -1,19 +1,27 @@
 """Whether a command is working: what the supervisor's no-progress bound reads (`jobs.runtime.supervisor`).
 
 Any CPU tick was progress once, and a hung command still ticks: threads that only wake to wait (a GIL waiter's 5 ms
-timed waits, a `Condition.wait(timeout=...)` loop, an event loop's timers, Ray's daemons) use a little CPU each, so the
-100k export dry run deadlocked in Rust's alloc-error handler sat 10-16 minutes unstopped. Work is told apart thread by
-thread: over the stall window, one thread of the command's processes used `SHARE` of a core (a waiting thread's
-wake-ups cost 0.1-0.6 % however many wait beside it; the whole tree's sum grows with them, 8 % for 32 GIL waiters), or
-its processes moved `MOVED_PER_S` bytes a second through a device or a TCP socket (a command waiting on a store
-spends next to no CPU per byte: 1.7-3 ms per MiB through s3fs). Bytes through pipes, procfs and the page cache are
-not counted: eidata's own sentinel and Ray's memory monitor read /proc every half second (30-60 KiB/s here, more on a
-machine with more processes), and a read served from the page cache costs CPU that counts anyway.
+timed waits, a `Condition.wait(timeout=...)` loop, Ray's daemons and eidata's sentinel polling) use a little CPU each,
+so the 100k export dry run deadlocked in Rust's alloc-error handler sat 10-16 minutes unstopped. Work is told apart
+thread by thread, over the stall window (every `schedstat` of every process below the supervisor):
 
-Measured (`benchmarks/stall_progress.py`, BENCHMARKS.md "A passing fault costs no episode"): planted hangs' busiest
-thread 0.10-0.60 % of a core, the whole tree's bytes under 1 KiB/s after start-up; real commands' slowest 4 s window on
-the 10k corpus at load 8-11 on 2 cores 10-26 % (`catalog`, `report`, `export --dry-run`, `curate`, the demo with its
-Ray ingest): `SHARE` is 3x the busiest waiter and 5x under the slowest real window.
+- one thread ran `SHARE` of a core. A waiting thread's wake-ups cost it 0.03-0.6 % however many wait beside it; the
+  tree's sum grows with them (3-8 % for 32 GIL or condition waiters), so a sum would miss the hang;
+- or one thread was starved: it wanted a CPU (ran or waited on the run queue) `READY` of the window and ran `SLICE_S`
+  on average each time it got one. Under load a working thread gets little (2 cores at load 40: `eidata report` 1.5 %
+  over a 4 s window; at load 100 a child busy a tenth of the time 1.4 %), while a waiter under load also sits on the run
+  queue for half the window or more but runs 7-40 us a wake-up, a worker 500-2,500 us;
+- or the processes moved `MOVED_PER_S` through a device (`read_bytes` + `write_bytes`) or a TCP socket (`tcp_info`'s
+  bytes acked + received, by socket inode, from netlink `sock_diag`). A download costs next to no CPU (s3fs at
+  0.25 MiB/s from SeaweedFS: 0.4 % of a core, its bytes counted 190-245 KiB/s), and a socket's bytes are not in
+  `rchar`; `rchar`/`wchar` are not counted: eidata's sentinel and Ray read /proc every half second (30-60 KiB/s here,
+  more with more processes on the machine), and a read from the page cache costs CPU that counts anyway.
+
+Measured (`benchmarks/stall_progress.py`; benchmarks/COMMAND_SURFACE.md "The no-progress bound", the commands):
+planted hangs trip in every window after their start, an idle embedded Ray (driver and tasks hung) 0.5-0.8 % and
+1-6 KiB/s; `catalog`, `curate`, `report`, `export --dry-run`, `ingest` and the demo never trip, the busiest thread of
+their slowest 4 s window 6-62 % at loads 5-60 but the report's 1.5 % at load 40 (the starved rule's case). A store
+trickling under 64 KiB/s to a command that does nothing else for the whole window trips (s3fs at 0.05 MiB/s).
 """
 
 from __future__ import annotations

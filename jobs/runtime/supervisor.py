@@ -13,9 +13,16 @@ watches it from the parent, which waits in `sigtimedwait` and nothing else:
   `jobs.runtime.stops` ends it (its `finally`s run: one line, 143 / 130). If it has not ended after `GRACE_S`, its
   threads' stacks are dumped (`faulthandler`, a C-level handler that needs no interpreter lock) and every process it
   started is killed: what was committed stays, as after a `kill -9`, which the output protocol is built for.
-- No progress: the command's processes used no CPU time and moved no byte (`/proc/<pid>/stat`, `/proc/<pid>/io`)
-  for `stall_s` (`EIDATA_STALL_S`, default `STALL_S`; 0 turns it off): its stacks dumped, it is killed, and the line
-  names the innermost frame of its main thread; exit 75 (the environment's, as a store that stopped answering).
+- No progress: over the last `stall_s` (`EIDATA_STALL_S`, default `STALL_S`; 0 turns it off) no thread of the
+  command's processes worked and they moved next to no byte (`jobs.runtime.progress.working`, read every
+  `STALL_POLL_S`): its stacks dumped, it is killed, and the line names the innermost frame of its main thread; exit 75
+  (the environment's, as a store that stopped answering). Any CPU tick or byte counted once, and a hung command whose
+  threads only wake to wait still ticks: the 100k export dry run, deadlocked in Rust's alloc-error handler holding the
+  interpreter's lock, sat 10-16 minutes while its GIL waiters' 5 ms timed waits used a little CPU each poll. Now a
+  thread must run 2 % of a core, or be starved by load, or the tree move 64 KiB/s through a device or TCP: planted
+  hangs (8-32 threads in `Condition.wait(timeout=0.005)` loops or waiting for the interpreter's lock, a hung embedded
+  Ray) use 0.03-0.8 % and trip; real commands' slowest 4 s windows did not (`progress`'s docstring; figures and
+  commands in benchmarks/COMMAND_SURFACE.md "The no-progress bound").
 - A library's abort (SIGABRT, SIGSEGV, SIGBUS, no stop sent): under the per-task memory limit an allocation refused
   where the library cannot raise (Rust's alloc-error handler, as pydantic-core's `model_validate` met it on the 100k
   dry run under 480 MiB; a C library's unchecked `malloc`) ends the process so, and the line names the limit and
@@ -172,8 +179,8 @@ class Watch:
         where = self._where() or "an unknown place (no stack came back)"
         _end_all()
         print(
-            f"eidata {self.command}: no progress for {quiet_s:.0f} s (no thread of its processes used "
-            f"{SHARE:.0%} of a core and they moved under {MOVED_PER_S >> 10} KiB/s), stopped in {where}; "
+            f"eidata {self.command}: no progress for {quiet_s:.0f} s (no thread of its processes ran {SHARE:.0%} of a "
+            f"core or was starved of one, and they moved under {MOVED_PER_S >> 10} KiB/s), stopped in {where}; "
             f"${STALL_ENV} sets this time (0: never); exit {EXIT_STALLED}",
             file=sys.stderr,
         )
