@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,35 +24,13 @@ from typing import Any
 
 import pytest
 
+from benchmarks.stall_progress import plant, wakers
 from jobs.runtime import supervisor
+from tests import processes
 
 REPO = Path(__file__).resolve().parents[3]
 STALL_S = 3
-WAKERS = """
-import threading
-def wake():
-    ready = threading.Condition()
-    with ready:
-        while True:
-            ready.wait(timeout=0.005)
-for _ in range({n}):
-    threading.Thread(target=wake, daemon=True).start()
-"""
-HANGS = {
-    "condition-waits": """
-def wait_in_c():
-    lock = threading.Lock()
-    lock.acquire()
-    lock.acquire()  # never released: a C lock, the interpreter's released
-wait_in_c()
-""",
-    "gil-waiters": """
-import ctypes
-def wait_in_c():
-    ctypes.PyDLL(None).pause()  # a C call that keeps the interpreter's lock: the waking threads wait for it
-wait_in_c()
-""",
-}
+HANGS = {"condition-waits": plant("cond", 8), "gil-waiters": plant("gil", 8)}
 BUSY_CHILD = """
 import sys, time
 end = time.monotonic() + 14
@@ -93,16 +70,14 @@ def _run(body: str, timeout_s: float, **popen: Any) -> tuple[subprocess.Complete
 
 @contextmanager
 def _group(cmd: list[str], **popen: Any) -> Iterator[subprocess.Popen]:
-    """`cmd` in a process group of its own but this session (so this session's scheduling group: the kernel's
-    autogroup shares a CPU between sessions before it weighs their processes), the group killed after the block."""
-    proc = subprocess.Popen(cmd, process_group=0, **popen)
-    try:
-        yield proc
-    finally:
-        for pid in [proc.pid, *_in_group(proc.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        proc.wait()
+    """`cmd` in a process group of its own in this session (`processes.start`'s `session`), killed after the block
+    with the group of the command it supervises."""
+    with processes.group(cmd, session=False, **popen) as proc:
+        try:
+            yield proc
+        finally:
+            for pid in _in_group(proc.pid):
+                processes.kill_group(pid)
 
 
 def _in_group(leader: int) -> list[int]:
@@ -122,7 +97,7 @@ def _in_group(leader: int) -> list[int]:
 @pytest.mark.parametrize("hang", HANGS, ids=list(HANGS))
 def test_a_hang_whose_threads_wake_to_wait_ends_within_the_window(hang: str) -> None:
     """Fails on the old bound (any CPU tick was progress): 8 waking threads kept it from tripping."""
-    done, took = _run(WAKERS.format(n=8) + HANGS[hang], timeout_s=60)
+    done, took = _run(HANGS[hang], timeout_s=60)
     assert done.returncode == supervisor.EXIT_STALLED, done.stderr
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("eidata slow: no progress for ") and "stopped in wait_in_c (<string>:" in line, line
@@ -153,7 +128,7 @@ def test_a_child_busy_a_tenth_of_the_time_with_sparse_output_is_working(tmp_path
     """The work below the command (as a Ray worker's), its main thread waiting on it, four waking threads beside;
     also starved of CPU by load (a thread that wants a CPU most of the window and runs long slices when it gets one),
     which fails with the starved rule taken out."""
-    body = WAKERS.format(n=4) + BUSY.format(child=BUSY_CHILD, log=str(tmp_path / "log.txt"))
+    body = wakers(4) + BUSY.format(child=BUSY_CHILD, log=str(tmp_path / "log.txt"))
     if load == "alone":
         done, took = _run(body, timeout_s=90)
     else:
