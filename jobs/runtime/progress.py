@@ -5,8 +5,9 @@ timed waits, a `Condition.wait(timeout=...)` loop, Ray's daemons and eidata's se
 so the 100k export dry run deadlocked in Rust's alloc-error handler sat 10-16 minutes unstopped. Work is told apart
 thread by thread, over the stall window (every `schedstat` of every process below the supervisor):
 
-- one thread ran `SHARE` of a core. A waiting thread's wake-ups cost it 0.03-0.6 % however many wait beside it; the
-  tree's sum grows with them (3-8 % for 32 GIL or condition waiters), so a sum would miss the hang;
+- one thread ran `SHARE` of a core. A waiting thread's wake-ups cost it 0.03-0.6 % however many wait beside it (the
+  nearest: eidata's memory-limit follower, a step every 10 ms, 1.2 %); the tree's sum grows with them (3-8 % for 32
+  GIL or condition waiters), so a sum would miss the hang;
 - or one thread was starved: it wanted a CPU (ran or waited on the run queue) `READY` of the window and ran `SLICE_S`
   on average each time it got one. Under load a working thread gets little (2 cores at load 40: `eidata report` 1.5 %
   over a 4 s window; at load 100 a child busy a tenth of the time 1.4 %), while a waiter under load also sits on the run
