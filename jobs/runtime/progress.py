@@ -11,7 +11,9 @@ thread by thread, over the stall window (every `schedstat` of every process belo
 - or one thread was starved: it wanted a CPU (ran or waited on the run queue) `READY` of the window and ran `SLICE_S`
   on average each time it got one. Under load a working thread gets little (2 cores at load 40: `eidata report` 1.5 %
   over a 4 s window; at load 100 a child busy a tenth of the time 1.4 %), while a waiter under load also sits on the run
-  queue for half the window or more but runs 7-40 us a wake-up, a worker 500-2,500 us;
+  queue for half the window or more but runs 7-40 us a wake-up, a worker 500-2,500 us. The kernel adds a wait to
+  `schedstat` when the thread gets its CPU, so a window must be long beside the gaps a load leaves (4 s windows
+  misjudged 3 of 34 of a `SCHED_IDLE` child's; 8 s none of 24; the default is 600 s);
 - or the processes moved `MOVED_PER_S` through a device (`read_bytes` + `write_bytes`) or a TCP socket (`tcp_info`'s
   bytes acked + received, by socket inode, from netlink `sock_diag`). A download costs next to no CPU (s3fs at
   0.25 MiB/s from SeaweedFS: 0.4 % of a core, its bytes counted 190-245 KiB/s), and a socket's bytes are not in
