@@ -7,6 +7,7 @@ timed-out test, and a pipe they hold open keeps `communicate` waiting. Signallin
   SIGKILLed and the child reaped.
 - `run_group(cmd, timeout, **popen)`: `subprocess.run` in a group of its own (its output captured when asked).
 - `kill_group(proc, sig)`: `sig` to the whole group (SIGTERM, SIGINT, SIGKILL), nothing when it is gone already.
+- `start(cmd, session=False)`: a group of its own in this session (a test of how the kernel shares a CPU).
 - `stop_group(proc, grace_s)`: SIGTERM to the group, then SIGKILL if the child is still there after `grace_s`."""
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def start(cmd: Sequence[str], **popen: Any) -> subprocess.Popen:
-    """`cmd` started with `popen` (Popen's keywords) as the leader of a new session: its group is its pid."""
+def start(cmd: Sequence[str], *, session: bool = True, **popen: Any) -> subprocess.Popen:
+    """`cmd` started with `popen` (Popen's keywords) as the leader of a new session: its group is its pid. With
+    `session` False, of a new group in this session (so in this session's autogroup, which the kernel gives a CPU's
+    share before it weighs the processes inside: what a test of scheduling between its own processes needs)."""
+    if not session:
+        return subprocess.Popen(cmd, process_group=0, **popen)
     return subprocess.Popen(cmd, start_new_session=True, **popen)
 
 
-def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    """`sig` to every process of `proc`'s group; none left is no error (the group ended by itself)."""
+def kill_group(proc: subprocess.Popen | int, sig: int = signal.SIGKILL) -> None:
+    """`sig` to every process of `proc`'s group (a `Popen`, or a group's id); none left is no error (the group ended
+    by itself)."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+        os.killpg(proc if isinstance(proc, int) else proc.pid, sig)
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float) -> None:

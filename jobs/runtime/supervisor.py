@@ -13,9 +13,16 @@ watches it from the parent, which waits in `sigtimedwait` and nothing else:
   `jobs.runtime.stops` ends it (its `finally`s run: one line, 143 / 130). If it has not ended after `GRACE_S`, its
   threads' stacks are dumped (`faulthandler`, a C-level handler that needs no interpreter lock) and every process it
   started is killed: what was committed stays, as after a `kill -9`, which the output protocol is built for.
-- No progress: the command's processes used no CPU time and moved no byte (`/proc/<pid>/stat`, `/proc/<pid>/io`)
-  for `stall_s` (`EIDATA_STALL_S`, default `STALL_S`; 0 turns it off): its stacks dumped, it is killed, and the line
-  names the innermost frame of its main thread; exit 75 (the environment's, as a store that stopped answering).
+- No progress: over the last `stall_s` (`EIDATA_STALL_S`, default `STALL_S`; 0 turns it off) no thread of the
+  command's processes worked and they moved next to no byte (`jobs.runtime.progress.working`, read every
+  `STALL_POLL_S`): its stacks dumped, it is killed, and the line names the innermost frame of its main thread; exit 75
+  (the environment's, as a store that stopped answering). Any CPU tick or byte counted once, and a hung command whose
+  threads only wake to wait still ticks: the 100k export dry run, deadlocked in Rust's alloc-error handler holding the
+  interpreter's lock, sat 10-16 minutes while its GIL waiters' 5 ms timed waits used a little CPU each poll. Now a
+  thread must run 2 % of a core, or be starved by load, or the tree move 64 KiB/s through a device or TCP: planted
+  hangs (8-32 threads in `Condition.wait(timeout=0.005)` loops or waiting for the interpreter's lock, a hung embedded
+  Ray) use 0.03-0.8 % and trip; real commands' slowest 4 s windows did not (`progress`'s docstring; figures and
+  commands in benchmarks/COMMAND_SURFACE.md "The no-progress bound").
 - A library's abort (SIGABRT, SIGSEGV, SIGBUS, no stop sent): under the per-task memory limit an allocation refused
   where the library cannot raise (Rust's alloc-error handler, as pydantic-core's `model_validate` met it on the 100k
   dry run under 480 MiB; a C library's unchecked `malloc`) ends the process so, and the line names the limit and
@@ -36,10 +43,13 @@ import signal
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
+from jobs.runtime.progress import MOVED_PER_S, SHARE, sample, working
+
 GRACE_S = 3.5  # after a stop is passed on, how long the command has to end by itself before it is killed
-STALL_S = 600.0  # the default time without CPU or I/O after which a command is stopped as hung
+STALL_S = 600.0  # the default time without work after which a command is stopped as hung
 POLL_S = 0.1
 STALL_POLL_S = 2.0  # how often the command's processes' counters are read
 STALL_ENV = "EIDATA_STALL_S"
@@ -97,7 +107,7 @@ class Watch:
     def run(self) -> int:
         stop: int | None = None
         killed_at: float | None = None
-        counters, quiet_since, next_count = _counters(), time.monotonic(), time.monotonic() + STALL_POLL_S
+        samples, next_count = deque([(time.monotonic(), sample(_descendants()))]), time.monotonic() + STALL_POLL_S
         while (status := _reaped(self.pid)) is None:
             info = signal.sigtimedwait(WAKE, POLL_S)
             now = time.monotonic()
@@ -111,11 +121,12 @@ class Watch:
                 return self._kill(stop or signal.SIGTERM, f"it did not end {GRACE_S:g} s after it")
             if self.stall and stop is None and now >= next_count:
                 next_count = now + STALL_POLL_S
-                seen = _counters()
-                if seen != counters:
-                    counters, quiet_since = seen, now
-                elif now - quiet_since >= self.stall:
-                    return self._stalled(now - quiet_since)
+                samples.append((now, sample(_descendants())))
+                while len(samples) > 1 and now - samples[1][0] >= self.stall:
+                    samples.popleft()  # the window: from the newest sample at least `stall` old
+                since, old = samples[0]
+                if now - since >= self.stall and not working(old, samples[-1][1], now - since):
+                    return self._stalled(now - since)
         _end_all()
         if os.WIFSIGNALED(status) and stop is None and os.WTERMSIG(status) in ABORTS:
             return self._aborted(os.WTERMSIG(status))
@@ -168,8 +179,9 @@ class Watch:
         where = self._where() or "an unknown place (no stack came back)"
         _end_all()
         print(
-            f"eidata {self.command}: no progress for {quiet_s:.0f} s (its processes used no CPU time and moved no "
-            f"byte), stopped in {where}; ${STALL_ENV} sets this time (0: never); exit {EXIT_STALLED}",
+            f"eidata {self.command}: no progress for {quiet_s:.0f} s (no thread of its processes ran {SHARE:.0%} of a "
+            f"core or was starved of one, and they moved under {MOVED_PER_S >> 10} KiB/s), stopped in {where}; "
+            f"${STALL_ENV} sets this time (0: never); exit {EXIT_STALLED}",
             file=sys.stderr,
         )
         return EXIT_STALLED
@@ -202,18 +214,6 @@ def _descendants() -> list[int]:
         out += kids
         todo += kids
     return out
-
-
-def _counters() -> tuple[int, int]:
-    """CPU ticks and bytes read and written by every process below this one: any change is progress."""
-    ticks = moved = 0
-    for pid in _descendants():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-            io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-            moved += int(io["rchar"]) + int(io["wchar"])
-    return ticks, moved
 
 
 def _end_all() -> None:
