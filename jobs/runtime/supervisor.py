@@ -59,6 +59,7 @@ SIGNALS = {signal.SIGTERM, signal.SIGINT}
 WAKE = {*SIGNALS, signal.SIGCHLD}  # the parent wakes for a stop and for the command's end
 ABORTS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS}  # a library's own end (an allocation it could not refuse)
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 _FRAME = re.compile(r'File "([^"]+)", line (\d+) in (\S+)')
 
 
@@ -84,8 +85,15 @@ def supervise(command: str) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     signal.pthread_sigmask(signal.SIG_BLOCK, WAKE)  # from here taken by sigtimedwait, never by a handler
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
+        # the watcher killed (`kill -9` of the eidata the user ran) kills the command: it keeps SIGTERM blocked until
+        # `stops.armed`, so an orphan stuck before that outlived every SIGTERM (found: planted hangs alive an hour on)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the watcher died before the request took
+            os._exit(128 + signal.SIGKILL)
         os.setpgid(0, 0)  # its own group: a terminal's or `timeout`'s signal to the parent's group is passed on once
         # a stop stays pending until `stops.armed` has its handlers in place (it unblocks them): one that came during
         # the imports was a KeyboardInterrupt traceback, or SIGTERM's default death without the line

@@ -7,6 +7,7 @@ for a handler (SIGTERM blocked, as a thread inside a C call that never yields), 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -131,3 +132,28 @@ def test_the_exit_status_is_the_commands() -> None:
             timeout=60,
         )
         assert done.returncode == code
+
+
+def test_the_command_ends_with_its_watcher() -> None:
+    """`kill -9` of the process the user ran (the watcher) ends the command too: a command stuck before `stops.armed`
+    keeps SIGTERM blocked, so an orphan of a killed watcher outlived every SIGTERM (two planted hangs were found alive
+    an hour after their test run)."""
+    proc, ready = _start(STUCK)
+    try:
+        assert ready[0] == "ready"
+        helper = int(ready[1])
+        command = [p for p in _in_session(proc.pid) if p not in (proc.pid, helper)]
+        assert len(command) == 1, command
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)  # (its pipes stay open in the helper)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{command[0]}/stat").exists() and time.monotonic() < deadline:
+            if Path(f"/proc/{command[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.05)
+        alive = Path(f"/proc/{command[0]}/stat")
+        assert not alive.exists() or alive.read_text().rsplit(")", 1)[1].split()[0] == "Z", command
+    finally:
+        for pid in _in_session(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
