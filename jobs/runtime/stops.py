@@ -47,6 +47,9 @@ class Stopped(KeyboardInterrupt):
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     global _armed, _received
+    if _in_hook(frame):  # raised here it is dropped for good ("Exception ignored in sys.unraisablehook"): sent again
+        _again(signum)
+        return
     _armed, _received = False, signum
     for s in SIGNALS:  # a second signal ends the process at once
         signal.signal(s, signal.SIG_DFL)
@@ -62,12 +65,29 @@ def _dropped(unraisable: Any) -> None:
         _previous_hook(unraisable)
         return
     signal.signal(stop.signum, _stop)
+    _again(stop.signum)
+
+
+def _again(signum: int) -> None:
+    """`signum` sent to the main thread from another thread `AGAIN_S` from now, while armed. Its handler may still
+    find the main thread inside the unraisable hook (the hook waits in `Thread.start` for the timer's thread, as long
+    as a loaded machine takes to run it: 1 run in 4 of test_stops under load lost the stop so): it then sends it again
+    (`_in_hook`), until it comes where it can be raised."""
     main = threading.main_thread().ident
     assert main is not None
-    # from another thread, once this hook has returned: a handler run from here would raise inside the hook, dropped too
-    timer = threading.Timer(AGAIN_S, lambda: _inside and signal.pthread_kill(main, stop.signum))
+    timer = threading.Timer(AGAIN_S, lambda: _inside and signal.pthread_kill(main, signum))
     timer.daemon = True
     timer.start()
+
+
+def _in_hook(frame: FrameType | None) -> bool:
+    """Whether the main thread was stopped at `frame` inside the unraisable hook, where what a handler raises is
+    dropped without the hook seeing it again."""
+    while frame is not None:
+        if frame.f_code is _dropped.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 _previous_hook = sys.unraisablehook

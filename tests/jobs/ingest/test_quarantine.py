@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import EpisodeRef
 from ingest.canonical.store import dataset_features
+from jobs.ingest import quarantine
 from jobs.ingest.commit import Committer
 from jobs.ingest.quarantine import QuarantineWriter, rejected_row
 from jobs.ingest.task import Rejected, Staged, StagedOutput, WorkItem
@@ -77,14 +79,21 @@ def test_rows_are_written_a_part_every_flush_and_at_the_end(tmp_path: Path) -> N
     assert len(parts) == 3 and sorted(uids) == [it.uid for it in items]
 
 
-def test_a_row_waits_at_most_flush_after_s_before_its_part_is_written(tmp_path: Path) -> None:
-    """A kill used to lose up to 199 buffered rows (their episodes done again); now at most `flush_after_s` of them."""
+def test_a_row_waits_at_most_flush_after_s_before_its_part_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill used to lose up to 199 buffered rows (their episodes done again); now at most `flush_after_s` of them.
+    The writer's clock is the test's: with the wall clock, a pause of `flush_after_s` between `add` and `tick` (a loaded
+    machine, a garbage collection late in the suite) flushed the row the test asserts is still buffered."""
+    now = [64.0]  # steps of binary fractions: the sums are exact
+    monkeypatch.setattr(quarantine, "time", SimpleNamespace(monotonic=lambda: now[0]))
     _, items = _items(tmp_path, 2)
-    writer = QuarantineWriter(tmp_path / "out", flush_after_s=0.3)
+    writer = QuarantineWriter(tmp_path / "out", flush_after_s=0.5)
     writer.add(rejected_row(items[0], Rejected(items[0].uid, "worker", "RuntimeError", "died")))
+    now[0] += 0.25
     writer.tick()
-    assert not list((tmp_path / "out").rglob("*.parquet")) and len(writer.rows) == 1  # younger than 0.3 s
-    time.sleep(0.35)
+    assert not list((tmp_path / "out").rglob("*.parquet")) and len(writer.rows) == 1  # younger than 0.5 s
+    now[0] += 0.25
     writer.tick()
     assert len(list((tmp_path / "out" / QUARANTINE_DIR).glob("*.parquet"))) == 1 and writer.rows == []
     writer.tick()  # nothing buffered: no empty part
