@@ -125,7 +125,9 @@ def _starved() -> Iterator[dict[str, Any]]:
         yield {"preexec_fn": idle}
 
 
-@pytest.mark.parametrize("load", ["alone", "starved"])
+# starved: slow tier (--runslow), its outcome depends on the machine's other load: beside four other sessions' work on
+# 2 cores the SCHED_IDLE child got too little CPU to be seen starved in 2 of 2 runs (0 of 24 with the machine alone)
+@pytest.mark.parametrize("load", ["alone", pytest.param("starved", marks=pytest.mark.slow)])
 def test_a_child_busy_a_tenth_of_the_time_with_sparse_output_is_working(tmp_path: Path, load: str) -> None:
     """The work below the command (as a Ray worker's), its main thread waiting on it, four waking threads beside;
     also starved of CPU by load (a thread that wants a CPU most of the window and runs long slices when it gets one),
