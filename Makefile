@@ -135,8 +135,9 @@ test-fast: $(STAMP)
 test-all: $(STAMP) $(ORACLES)
 	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
+# mypy checks the files [tool.mypy] of pyproject.toml names: the step chain and the storage room, to grow each round
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python -m mypy
 
 # Benchmarks run as modules (`-m`): as scripts, benchmarks/ingest.py would hide the `ingest` package.
 bench: $(STAMP)
