@@ -37,7 +37,21 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from schemas.lerobot import FeatureStats
+from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, FeatureStats
+
+
+def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
+    """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected.
+
+    v3.0 (lerobot 0.6.1 `compute_stats.py`: `RunningQuantileStats.update` reduces a multi-dimensional feature to its
+    last axis) gives `(shape[-1],)` where v2.1 (0.3.3, `np.min(axis=0)`) gives the feature's whole shape."""
+    if ft.is_visual:
+        return (3, 1, 1)
+    if None in ft.shape:  # a width that varies by episode (BEHAVIOR-1K's task_info): no one shape to hold it to
+        return None
+    if ft.dtype in NUMERIC_DTYPES:
+        return (tuple(ft.shape)[-1],) if v3 and len(ft.shape) > 1 else tuple(ft.shape)
+    return None
 
 
 def stats_bound(dtype: np.dtype) -> float | None:
