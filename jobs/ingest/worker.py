@@ -77,7 +77,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
 
 def _attempts(task: EpisodeTask) -> EpisodeResult:
     """In the parse process: the episode's steps, tried again on the environment's faults."""
-    settings, retried = task.settings, []  # encoder faults written over once more (ingest.lerobot.encoder_faults)
+    settings, retried = task.settings, list[str]()  # encoder faults written over once more (encoder_faults)
     pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
     with pinned:
         try:
