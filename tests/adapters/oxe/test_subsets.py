@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from adapters.oxe.subsets import NORMALIZED, SUBSETS, SUBSETS_YAML, OXESubset, Part, StreamSpec, load_subsets
+from adapters.oxe.subsets import (
+    NORMALIZED,
+    SUBSETS,
+    SUBSETS_YAML,
+    OXESubset,
+    Part,
+    StreamSpec,
+    find_subset,
+    load_subsets,
+)
+from schemas.tiers import QualityTier
 
 BRIDGE, DROID, TACO_PLAY = SUBSETS["bridge"], SUBSETS["droid"], SUBSETS["taco_play"]
 BERKELEY_AUTOLAB_UR5 = SUBSETS["berkeley_autolab_ur5"]
@@ -115,3 +125,62 @@ def test_a_joint_fk_row_is_checked_against_its_description() -> None:
     with pytest.raises(ValidationError, match="name other state columns too"):
         OXESubset.model_validate({**toto, "states": [*toto["states"], twin]})
     assert SUBSETS["toto"].fk_wrist and not SUBSETS["viola"].fk_wrist and SUBSETS["viola"].joint_fk is not None
+
+
+# The 63 builders of tensorflow-datasets 4.9.9 `tensorflow_datasets/robotics/rtx/rtx.py`, each named as TFDS names a
+# builder class (`core/naming.py` camelcase_to_snakecase of the class name: `Fractal20220817Data` ->
+# `fractal20220817_data`, `RoboSet` -> `robo_set`, `SpocRobot` -> `spoc_robot`).
+_RTX_NAMES = """
+aloha_mobile asu_table_top_converted_externally_to_rlds austin_buds_dataset_converted_externally_to_rlds
+austin_sailor_dataset_converted_externally_to_rlds austin_sirius_dataset_converted_externally_to_rlds bc_z
+berkeley_autolab_ur5 berkeley_cable_routing berkeley_fanuc_manipulation berkeley_gnm_cory_hall berkeley_gnm_recon
+berkeley_gnm_sac_son berkeley_mvp_converted_externally_to_rlds berkeley_rpt_converted_externally_to_rlds bridge
+bridge_data_msr cmu_franka_exploration_dataset_converted_externally_to_rlds cmu_play_fusion cmu_stretch
+columbia_cairlab_pusht_real conq_hose_manipulation dlr_edan_shared_control_converted_externally_to_rlds
+dlr_sara_grid_clamp_converted_externally_to_rlds dlr_sara_pour_converted_externally_to_rlds dobbe
+eth_agent_affordances fmb fractal20220817_data iamlab_cmu_pickup_insert_converted_externally_to_rlds
+imperialcollege_sawyer_wrist_cam io_ai_tech jaco_play kaist_nonprehensile_converted_externally_to_rlds kuka
+maniskill_dataset_converted_externally_to_rlds mimic_play nyu_door_opening_surprising_effectiveness
+nyu_franka_play_dataset_converted_externally_to_rlds nyu_rot_dataset_converted_externally_to_rlds plex_robosuite
+robo_set roboturk spoc_robot stanford_hydra_dataset_converted_externally_to_rlds
+stanford_kuka_multimodal_dataset_converted_externally_to_rlds stanford_mask_vit_converted_externally_to_rlds
+stanford_robocook_converted_externally_to_rlds taco_play tidybot tokyo_u_lsmo_converted_externally_to_rlds toto
+ucsd_kitchen_dataset_converted_externally_to_rlds ucsd_pick_and_place_dataset_converted_externally_to_rlds
+uiuc_d3field usc_cloth_sim_converted_externally_to_rlds utaustin_mutex
+utokyo_pr2_opening_fridge_converted_externally_to_rlds
+utokyo_pr2_tabletop_manipulation_converted_externally_to_rlds utokyo_saytap_converted_externally_to_rlds
+utokyo_xarm_bimanual_converted_externally_to_rlds utokyo_xarm_pick_and_place_converted_externally_to_rlds
+vima_converted_externally_to_rlds viola
+"""
+TFDS_RTX_4_9_9 = tuple(_RTX_NAMES.split())
+# Octo's rows under the names TFDS ships them (issue 87): the row each must resolve to
+TFDS_NAMES_OF_OCTO_ROWS = {
+    "robo_set": "roboset",
+    "aloha_mobile": "aloha_mobile_dataset",
+    "fmb": "fmb_dataset",
+    "berkeley_gnm_recon": "gnm_dataset",
+    "berkeley_gnm_cory_hall": "gnm_dataset",
+    "berkeley_gnm_sac_son": "gnm_dataset",
+}
+
+
+def test_every_tfds_rtx_builder_has_a_row() -> None:
+    """issue 87 item 1: no builder TFDS ships under Open X-Embodiment reads as `unknown_subset`; a row without a
+    wrist says why (natives_reason), and a row in no Octo table is not tier high on its word alone."""
+    assert len(set(TFDS_RTX_4_9_9)) == 63
+    missing = [n for n in TFDS_RTX_4_9_9 if find_subset(n) is None]
+    assert not missing, missing
+    for name in TFDS_RTX_4_9_9:
+        cfg = find_subset(name)
+        assert cfg is not None and (cfg.has_wrist or cfg.joint_fk is not None or cfg.natives_reason), name
+        assert cfg.octo is not None or cfg.tier == QualityTier.low, name
+    assert {n: find_subset(n).name for n in TFDS_NAMES_OF_OCTO_ROWS} == TFDS_NAMES_OF_OCTO_ROWS  # type: ignore[union-attr]
+
+
+def test_droid_and_openvla_names_resolve() -> None:
+    """DROID's sample and old names and OpenVLA's OXE names (openvla/openvla@52a2a0a prismatic/vla/datasets/rlds/oxe/
+    configs.py: `bridge_oxe`, `bridge_orig`, `bridge_dataset`) read as their rows."""
+    got = {n: getattr(find_subset(n), "name", None) for n in ("droid_100", "r2d2", "bridge_orig", "bridge_oxe")}
+    assert got == {"droid_100": "droid", "r2d2": "droid", "bridge_orig": "bridge", "bridge_oxe": "bridge"}
+    aliases = [a for s in SUBSETS.values() for a in s.aliases]
+    assert len(aliases) == len(set(aliases)) and not set(aliases) & set(SUBSETS)  # one row per name
