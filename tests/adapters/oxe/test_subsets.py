@@ -184,3 +184,33 @@ def test_droid_and_openvla_names_resolve() -> None:
     assert got == {"droid_100": "droid", "r2d2": "droid", "bridge_orig": "bridge", "bridge_oxe": "bridge"}
     aliases = [a for s in SUBSETS.values() for a in s.aliases]
     assert len(aliases) == len(set(aliases)) and not set(aliases) & set(SUBSETS)  # one row per name
+
+
+def test_taco_action_angles_are_about_x_y_z() -> None:
+    """mees/robot_io preprocess_data.py: `actions` and the relative actions are scipy as_euler('xyz') angles, not the
+    TFDS description's yaw, pitch, roll."""
+    angles = {k: v for k, v in _all(TACO_PLAY).items() if k.startswith("action/") and "euler" in k}
+    assert len(angles) == 3 and all(v.names == ("ex", "ey", "ez") for v in angles.values()), angles
+    assert not any("yaw" in (v.names or ()) for cfg in (TACO_PLAY,) for v in _all(cfg).values())
+
+
+def test_every_departure_from_octo_is_in_its_row() -> None:
+    """issue 87 item 3: each row that reads otherwise than Octo says so in `octo.departs`, with the maker's word."""
+    departs = {n: set(s.octo.departs) for n, s in SUBSETS.items() if s.octo is not None and s.octo.departs}
+    assert departs["taco_play"] == {"gripper"}
+    assert departs["austin_sailor_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
+    assert departs["austin_sirius_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
+    assert departs["bc_z"] == {"proprio_reading"}
+    for absolute in ("iamlab_cmu_pickup_insert", "ucsd_kitchen_dataset", "tokyo_u_lsmo"):
+        name = f"{absolute}_converted_externally_to_rlds"
+        assert "action_reading" in departs[name] and SUBSETS[name].action_encoding is None, name
+        assert "delta" in SUBSETS[name].octo.departs["action_reading"]  # type: ignore[union-attr]
+    assert "robot_obs[7:8]" in SUBSETS["taco_play"].octo.departs["gripper"]  # type: ignore[union-attr]
+
+
+def test_austin_sailor_wrist_is_its_4x4_pose() -> None:
+    """The self-checking 4x4 `state_ee` is the wrist (adapters.oxe.hands matrix_pose); the position + quaternion of
+    unstated order octo reads stay natives."""
+    sailor = SUBSETS["austin_sailor_dataset_converted_externally_to_rlds"]
+    wrist = [(s.key, p.name) for s in sailor.states for p in s.parts if p.name in ("eef_xyz", "eef_matrix", "eef_quat")]
+    assert wrist == [("observation/state_ee", "eef_matrix")]
