@@ -68,7 +68,7 @@ def test_a_shard_as_its_row_says_keeps_its_tier_and_its_episode_metadata(tmp_pat
 
 
 def test_a_natives_row_states_no_layout(tmp_path: Path) -> None:
-    """A row that configures no stream (here roboset, by its TFDS name) compares nothing: no finding."""
-    write_rlds(tmp_path, "taco_play", dataset_name="robo_set", episodes=1)
+    """A row that configures no stream (here aloha_mobile_dataset, by its TFDS name) compares nothing: no finding."""
+    write_rlds(tmp_path, "taco_play", dataset_name="aloha_mobile", episodes=1)
     ep, findings = _read(tmp_path)
     assert not findings and "layout_diff" not in ep.metadata

@@ -214,3 +214,16 @@ def test_austin_sailor_wrist_is_its_4x4_pose() -> None:
     sailor = SUBSETS["austin_sailor_dataset_converted_externally_to_rlds"]
     wrist = [(s.key, p.name) for s in sailor.states for p in s.parts if p.name in ("eef_xyz", "eef_matrix", "eef_quat")]
     assert wrist == [("observation/state_ee", "eef_matrix")]
+
+
+def test_roboset_states_its_published_structure_and_why_it_stays_natives() -> None:
+    """TFDS's robo_set catalog page publishes the feature structure (state and action (8,), four cameras,
+    file_path and trial_id) but no column's meaning: the row holds the structure, its reason says what is missing."""
+    roboset = SUBSETS["roboset"]
+    assert [(s.key, s.shape) for s in (*roboset.states, *roboset.actions)] == [
+        ("observation/state", (8,)),
+        ("action", (8,)),
+    ]
+    assert {m.key for m in roboset.episode_metadata} == {"episode_metadata/file_path", "episode_metadata/trial_id"}
+    assert "publishes its feature structure" in roboset.natives_reason
+    assert "no TFDS catalog page" not in roboset.natives_reason and not roboset.has_wrist and roboset.joint_fk is None
