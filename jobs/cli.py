@@ -24,6 +24,9 @@ from typing import Any
 
 from jobs.runtime import stops, supervisor
 from jobs.runtime.options import Arg, Opt, add_options
+from schemas import settings
+
+SETTINGS = Arg("--settings", metavar="TOML", help="a file of settings (schemas/settings.py); every command takes it")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Command:
     unbounded: str = ""
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        for o in map(_load, _load(self.options)):
+        for o in [*map(_load, _load(self.options)), SETTINGS]:
             if isinstance(o, Group):
                 add_options(parser.add_argument_group(o.title, o.description), _load(o.options))
             else:
@@ -208,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    try:
+        settings.use(settings.load(args.settings))  # refused naming the field before the command starts
+    except ValueError as e:
+        return stops.fail(2, f"eidata {args.command}: {e}")
     try:
         with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
             status = _run(args)

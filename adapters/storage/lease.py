@@ -28,10 +28,9 @@ from typing import cast
 
 from adapters.storage.faults import environment_fault
 from adapters.storage.root import Root
+from schemas.settings import current
 
 LEASE_DIR = ".eidata/lease"
-LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
-LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 log = logging.getLogger(__name__)
 _RELEASED: set[str] = set()  # tokens of the leases this process released (their objects may outlive a failed delete)
 
@@ -99,12 +98,12 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(root, job=...)`: the output at `root` held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S
-    or LEASE_TTL_S."""
+    """`with Lease(root, job=...)`: the output at `root` held, heartbeated by a thread; `ttl_s`: the setting
+    lease_ttl_s."""
 
     def __init__(self, root: Root, job: str, ttl_s: float | None = None) -> None:
         self.root, self.output, self.job = root, root.path, job
-        self.ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S) if ttl_s is None else ttl_s
+        self.ttl_s = current().lease_ttl_s if ttl_s is None else ttl_s
         self.key: str | None = None
         self.token = uuid.uuid4().hex  # this lease among those of its process (`dead_here`)
         self._stop = threading.Event()

@@ -41,15 +41,15 @@ from adapters.storage.object_cache import LocalCache, remove_stale_caches
 from adapters.storage.reads import SEEK_BLOCK, SEEK_MAXBLOCKS, STREAM_BLOCK, ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem_class, fs_kwargs
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
+from schemas.settings import current
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 Location = Path | UPath
 Where = str | os.PathLike[str] | UPath  # what `locate` accepts
 
 _METERS = threading.local()
-# the whole-file copies of objects a library can only open by path: bounded (EIDATA_CACHE_BYTES, default 16 GiB),
+# the whole-file copies of objects a library can only open by path: bounded (the setting cache_bytes),
 # least recently used evicted first, removed when the process exits
-CACHE_BYTES_ENV = "EIDATA_CACHE_BYTES"
 _CACHE: list[LocalCache] = []
 _CACHE_LOCK = threading.Lock()
 
@@ -278,7 +278,7 @@ def local_path(loc: Where) -> Path:
     with _CACHE_LOCK:
         if not _CACHE:
             remove_stale_caches()  # a killed worker's copies: nothing else would ever remove them
-            _CACHE.append(LocalCache(int(os.environ.get(CACHE_BYTES_ENV, 16 << 30))))
+            _CACHE.append(LocalCache(current().cache_bytes))
             atexit.register(_CACHE[0].close)
         cache = _CACHE[0]
     before = cache.fetched
