@@ -102,12 +102,15 @@ def cli_inspect(args: argparse.Namespace) -> int:
     except ValueError as e:
         return stops.fail(2, f"eidata inspect: {e}")
     try:
-        return answer(_inspected, args.root, mib=mib, what="eidata inspect")
+        summary, errors = answer(_inspected, args.root, mib=mib, what="eidata inspect")
     except (ValueError, OSError, Killed) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
         return stops.fail(1, f"eidata inspect: {e}")
+    print(summary)
+    return 1 if errors else 0
 
 
-def _inspected(root: str) -> int:
+def _inspected(root: str) -> tuple[str, bool]:
+    """In the parse process: the summary, and whether a quirk is an error."""
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
@@ -117,8 +120,8 @@ def _inspected(root: str) -> int:
     ds = LeRobotSource({}).dataset(Path(root))
     quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
-    print(dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
-    return 1 if any(q.severity == "error" for q in quirks) else 0
+    summary = dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks)
+    return summary, any(q.severity == "error" for q in quirks)
 
 
 def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
