@@ -30,7 +30,7 @@ from adapters.storage.vanished import SourceVanishedError, vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
-from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, reading_note, retry_environment
+from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, noted, reading_note, retry_environment
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
@@ -92,14 +92,15 @@ def discover_source(
         while True:
             try:
                 with noting(note), refusing(refused):
-                    found, refs, noted = answer(
+                    found, refs, adapter_findings = answer(
                         _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
                     )
                 break
             except Killed as e:  # the file whose parse killed it refused, its episodes flagged, the rest discovered
-                if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
+                reading = noted(note) or e.reading  # the note names it whole (the hook may see a name under a root)
+                if reading is None or reading in refused or len(refused) >= MAX_REFUSED:
                     raise
-                refused[e.reading] = e.describe()
+                refused[reading] = e.describe()
         if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
@@ -129,7 +130,7 @@ def discover_source(
         "todo": todo,
         "todo_readable": todo_readable,
         "error": None,
-        "findings": _json(source_findings(source, noted, refs)),
+        "findings": _json(source_findings(source, adapter_findings, refs)),
     }
 
 

@@ -36,7 +36,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Sta
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.limits import mechanism
-from jobs.runtime.retry import reading_note, retry_environment
+from jobs.runtime.retry import noted, reading_note, retry_environment
 from jobs.runtime.sandbox import Killed, answer, last_opened
 from jobs.spec_robots import RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
@@ -69,7 +69,8 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
             killed += 1
             if killed > 1:  # the same death twice: the episode's, not a passing one
                 why = MEMORY_LIMIT if e.oom else PARSE_DIED
-                return Rejected(task.uid, "read", why, e.describe(), file=e.reading, retried=killed - 1)
+                file = noted(reading_note(settings.output, task.uid)) or e.reading
+                return Rejected(task.uid, "read", why, e.describe(), file=file, retried=killed - 1)
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
         record(settings.output, task, result)
     return result

@@ -92,6 +92,14 @@ def reading_note(output: Path, uid: str) -> Path:
     return output / JOB_DIR / READING_DIR / f"{marker_key(uid)}.{os.getpid()}"
 
 
+def noted(note: Path) -> str | None:
+    """The source file a reading note names (this process's parse process was reading it), None without one."""
+    try:
+        return note.read_text(encoding="utf-8") or None
+    except OSError:
+        return None
+
+
 def killed_by(output: Path, uid: str, attempts: int) -> str | None:
     """The source file each of `uid`'s `attempts` attempts was reading when its worker died; None when one left no
     note or the notes disagree."""

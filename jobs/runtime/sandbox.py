@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import itertools
 import mmap
 import os
@@ -136,9 +137,9 @@ def _child(w: int, parent: int, held: Cage | None, page: mmap.mmap, work: Callab
         _page = page
         sys.addaudithook(_noting(page))
         try:
-            data = pickle.dumps((True, work()))
+            data = _dumps((True, work()))
         except BaseException as e:  # every error goes back to the parent, which raises it, with its causes
-            data = pickle.dumps((False, _chain(e)))
+            data = _dumps((False, _chain(e)))
         view = memoryview(data)
         while view:
             view = view[os.write(w, view) :]
@@ -150,10 +151,32 @@ def _child(w: int, parent: int, held: Cage | None, page: mmap.mmap, work: Callab
         os._exit(status)
 
 
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any] | None) -> BaseException:
+    """An exception made again from its class, arguments and attributes, its `__init__` not called (one taking
+    keyword-only arguments, `AdapterError`'s, cannot be called again with its `args`)."""
+    e = cls.__new__(cls, *args)
+    e.args = args
+    e.__dict__.update(state or {})
+    return e
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseException):
+            return _rebuilt, (type(obj), obj.args, getattr(obj, "__dict__", None))
+        return NotImplemented
+
+
+def _dumps(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buf.getvalue()
+
+
 def _portable(e: BaseException) -> BaseException:
-    """`e` if it pickles, else a `RuntimeError` with its class and text."""
+    """`e` if it crosses (pickled and made again), else a `RuntimeError` with its class and text."""
     try:
-        pickle.dumps(e)
+        pickle.loads(_dumps(e))
     except Exception as why:
         return RuntimeError(f"{type(e).__name__}: {e} (not pickled: {why})")
     return e
