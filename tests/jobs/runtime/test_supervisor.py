@@ -62,20 +62,6 @@ def _start(script: str, **env: str) -> tuple[subprocess.Popen, list[str]]:
     return proc, proc.stdout.readline().split()
 
 
-def _in_session(sid: int) -> list[int]:
-    """The processes still alive in the session `sid` (the test's child and all it started)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["term", "ctrl-c"])
 def test_a_command_no_handler_can_reach_ends_within_5_s_and_leaves_no_process(sig: signal.Signals) -> None:
     proc, ready = _start(STUCK)
@@ -92,7 +78,7 @@ def test_a_command_no_handler_can_reach_ends_within_5_s_and_leaves_no_process(si
     assert took <= 5.0, took
     assert f"stopped by {sig.name} (exit {128 + sig})" in err.splitlines()[-1] and "killed (its stacks above)" in err
     assert "in wait_in_c" in err, err  # its main thread's stack, printed before the kill
-    assert _in_session(proc.pid) == [] and not Path(f"/proc/{helper}/stat").exists()
+    assert processes.in_session(proc.pid) == [] and not Path(f"/proc/{helper}/stat").exists()
 
 
 @pytest.mark.parametrize("script", [CLEAN, EARLY], ids=["armed", "during-imports"])
@@ -133,7 +119,7 @@ def test_the_command_ends_with_its_watcher() -> None:
     try:
         assert ready[0] == "ready"
         helper = int(ready[1])
-        command = [p for p in _in_session(proc.pid) if p not in (proc.pid, helper)]
+        command = [p for p in processes.in_session(proc.pid) if p not in (proc.pid, helper)]
         assert len(command) == 1, command
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)  # (its pipes stay open in the helper)
@@ -145,6 +131,6 @@ def test_the_command_ends_with_its_watcher() -> None:
         alive = Path(f"/proc/{command[0]}/stat")
         assert not alive.exists() or alive.read_text().rsplit(")", 1)[1].split()[0] == "Z", command
     finally:
-        for pid in _in_session(proc.pid):
+        for pid in processes.in_session(proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
