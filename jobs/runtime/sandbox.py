@@ -76,9 +76,13 @@ class Killed(Exception):
         return f"{self.what}: its parse process was {how}{where}{peak}"
 
 
+PEAKS: list[float] = []  # each answered parse's peak under a cgroup, MiB, in order (what benchmarks and tests read)
+
+
 def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` run in a child process under a memory limit of `mib` MiB (None: no limit), its value
-    returned (see the module); `what` names the work in a `Killed`."""
+    returned (see the module); `what` names the work in a `Killed`. Its cage's peak, where measured, is appended to
+    `PEAKS` (the last 1,000 kept)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
@@ -111,6 +115,9 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
             os.close(w)
         page.close()
         if held is not None:
+            if (peak := held.peak_mib()) is not None:
+                PEAKS.append(peak)
+                del PEAKS[:-1000]
             held.close()
 
 
