@@ -1,15 +1,43 @@
-"""Progress of long jobs: a live bar on a terminal, periodic log lines otherwise (episodes, frames/s, ETA)."""
+"""Progress of long jobs: a live bar on a terminal, a heartbeat in the log otherwise (every `log_every_s`: items done
+and saved, frames written, frames/s, ETA); and the stacks of a process that shows no progress for long.
+
+`stacks_when_quiet(s)` (`eidata --stacks-after-s`, default `STACKS_AFTER_S`) has `faulthandler` print every thread's
+stack once no `Progress.update` came for `s` seconds, and again every `s` while none comes (its timer is a C thread:
+it prints also while the main thread holds the interpreter's lock in a C call). It ends nothing: a slow store or a
+long query is no hang, and a stop (SIGTERM, Ctrl-C) ends any command (`jobs.runtime.supervisor`). What ingest's
+DataTrove-like anchors do too: a job says its own progress, and the platform's time limit bounds it.
+"""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 import time
 from collections.abc import Callable
 
-from tqdm import tqdm
-
 log = logging.getLogger("eidata.progress")
+STACKS_AFTER_S = 600.0  # the default quiet time before the stacks are printed
+_quiet_s = 0.0  # this process's (0: never)
+_armed_at = 0.0  # when the stacks' timer was last set again
+
+
+def stacks_when_quiet(after_s: float) -> None:
+    """Every thread's stack printed on stderr once this process has shown no progress for `after_s` seconds, and again
+    every `after_s` while it shows none; 0 turns it off."""
+    global _quiet_s
+    _quiet_s = after_s
+    faulthandler.cancel_dump_traceback_later()
+    _progressed()
+
+
+def _progressed() -> None:
+    """The quiet time counted from now (the timer set again at most every tenth of it: each setting starts a thread)."""
+    global _armed_at
+    now = time.monotonic()
+    if _quiet_s > 0 and now - _armed_at >= _quiet_s / 10:
+        _armed_at = now
+        faulthandler.dump_traceback_later(_quiet_s, repeat=True, exit=False)
 
 
 class Progress:
@@ -32,9 +60,14 @@ class Progress:
         self.done = self.frames = 0
         self.t0 = self._last = time.perf_counter()
         self.log_every_s = log_every_s
-        self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True) if self.tty else None
+        self._bar = None
+        if self.tty:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
 
     def update(self, n: int = 1, *, frames: int = 0) -> None:
+        _progressed()
         self.done += n
         self.frames += frames
         elapsed = time.perf_counter() - self.t0
@@ -48,7 +81,18 @@ class Progress:
             self._last = time.perf_counter()
             rate = self.done / max(elapsed, 1e-9)
             eta = (self.total - self.done) / rate if rate else float("inf")
-            log.info("%s: %d/%d %s%s, %s, ETA %.0f s", self.desc, self.done, self.total, self.unit, saved, speed, eta)
+            written = f", {self.frames} frames" if self.frames else ""
+            log.info(
+                "%s: %d/%d %s%s%s, %s, ETA %.0f s",
+                self.desc,
+                self.done,
+                self.total,
+                self.unit,
+                saved,
+                written,
+                speed,
+                eta,
+            )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
 from jobs.runtime import stops, supervisor
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
@@ -45,9 +46,6 @@ class Command:
     # "module:NAME" where the job model's options are declared; an item may be one too (an option of a model that
     # is imported only when this command is parsed)
     options: str | Sequence[Opt | Arg | Group | str] = ()
-    # every command runs under the per-task memory limit (jobs.runtime.bounded) unless this says where its reads are
-    # bounded instead (its Ray tasks', DuckDB's own limit) or why it loads what no task limit fits (a model)
-    unbounded: str = ""
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
         for o in [*map(_load, _load(self.options)), SETTINGS]:
@@ -139,12 +137,28 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eidata", description="Ingest and curate embodied-AI corpora (LeRobot v2.1).")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action="version", version=f"eidata {_version()}")
+    p.add_argument(
+        "--stacks-after-s",
+        type=_seconds,
+        default=STACKS_AFTER_S,
+        metavar="S",
+        help="print every thread's stack once the command has shown no progress for S seconds, and again every S"
+        " seconds while it shows none (0: never)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         parser = sub.add_parser(name, help=command.help)
         if only is None or only == name:
             command.add_to(parser)
     return p
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse says the flag and the value when it is not one)."""
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
 
 
 def _version() -> str:
@@ -172,55 +186,33 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **vars(rest)})
 
 
-def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
-    """The stop said in one line; its status, or, for the process's own command line, the process ended with it."""
-    print(stops.message(f"eidata {command}", stop), file=sys.stderr)
-    if own_process:
-        stops.exit_process(stop.status)
-    return stop.status
-
-
-def _run(args: argparse.Namespace) -> int:
-    """The command's exit status, under the per-task memory limit unless the command says why not (`unbounded`); the
-    limit stopping it is said in one line (`jobs.runtime.bounded`)."""
-    command = COMMANDS[args.command]
-    if command.unbounded:
-        return int(_load(command.run)(args))
-    from adapters.hostile.memory_limit import failure
-    from jobs.runtime.bounded import EXIT_LIMIT, bounded, command_mib, refusal
-
-    try:
-        mib = command_mib()
-    except ValueError as e:
-        return stops.fail(2, f"eidata {args.command}: {e}")
-    with bounded(mib) as limit:
-        try:
-            return int(_load(command.run)(args))
-        except BaseException as e:  # a Rust library's panic too (`failure`): the limit's refusal is said alike
-            if not failure(e) or (line := refusal(args.command, limit, e)) is None:
-                raise
-            return stops.fail(EXIT_LIMIT, line)
-
-
 def main(argv: list[str] | None = None) -> int:
     """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, run in a child this
-    process watches (`jobs.runtime.supervisor`: a stop or a stall ends it whatever it waits in), and a stop ends the
-    process once said (`stops.exit_process`)."""
-    own_process = argv is None
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if own_process and supervisor.wanted():  # the command in a child this process watches; the parent never returns
+    process watches (`jobs.runtime.supervisor`: a stop ends it whatever it waits in), and the process ends once the
+    command has (`stops.exit_process`, `stops.finish_process`)."""
+    if argv is not None:
+        return _command(list(argv))
+    argv = sys.argv[1:]
+    if supervisor.wanted():  # the command in a child this process watches; the parent never returns
         supervisor.supervise(next((a for a in argv if not a.startswith("-")), "eidata"))
+    status = _command(argv, own_process=True)
+    stops.finish_process(status)
+
+
+def _command(argv: list[str], own_process: bool = False) -> int:
     args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    if own_process:  # the stacks of a command quiet for long (ingest.progress)
+        stacks_when_quiet(args.stacks_after_s)
     try:
         settings.use(settings.load(args.settings))  # refused naming the field before the command starts
     except ValueError as e:
         return stops.fail(2, f"eidata {args.command}: {e}")
     try:
         with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
-            status = _run(args)
+            status = int(_load(COMMANDS[args.command].run)(args))
             sys.stdout.flush()  # here, not at exit: a reader gone (`| head`) is the branch below, not a traceback
             return status
     except BrokenPipeError:  # the reader of stdout has gone: what it read is what it wanted; no traceback
@@ -228,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as e:  # a `Stopped`, or the KeyboardInterrupt an extension raised in its place
         return _stopped(args.command, stops.stopped(e) or stops.Stopped(signal.SIGINT), own_process)
-    except Exception as e:  # a full disk, a stalled store that no command named: one line and 75, never a traceback
+    except Exception as e:  # a full disk, a store that stopped answering: one line and 75, never a traceback
         from adapters.storage.faults import environment_fault
         from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 
@@ -239,5 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         return stops.fail(EXIT_ENVIRONMENT, f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}")
 
 
+def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
+    """The stop said in one line; its status, or, for the process's own command line, the process ended with it."""
+    print(stops.message(f"eidata {command}", stop), file=sys.stderr)
+    if own_process:
+        stops.exit_process(stop.status)
+    return stop.status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -8,7 +8,9 @@ timed-out test, and a pipe they hold open keeps `communicate` waiting. Signallin
 - `run_group(cmd, timeout, **popen)`: `subprocess.run` in a group of its own (its output captured when asked).
 - `kill_group(proc, sig)`: `sig` to the whole group (SIGTERM, SIGINT, SIGKILL), nothing when it is gone already.
 - `start(cmd, session=False)`: a group of its own in this session (a test of how the kernel shares a CPU).
-- `stop_group(proc, grace_s)`: SIGTERM to the group, then SIGKILL if the child is still there after `grace_s`."""
+- `stop_group(proc, grace_s)`: SIGTERM to the group, then SIGKILL if the child is still there after `grace_s`.
+- `in_session(sid)`: the live processes of a session (a child started by `start` and every process it started that
+  did not leave its session)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -71,3 +74,17 @@ def run_group(cmd: Sequence[str], timeout: float, **popen: Any) -> subprocess.Co
             out, err = proc.communicate()
             raise subprocess.TimeoutExpired(proc.args, timeout, output=out, stderr=err) from e
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def in_session(sid: int) -> list[int]:
+    """The processes still alive (zombies aside) in the session `sid`."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out

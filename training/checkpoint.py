@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.atomic import atomic_write, write_text_atomic
+from schemas.json_document import parsed_json
 from training.config import TrainConfig
 from training.normalize import NormStats
 
@@ -63,8 +63,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def checkpoint_config(state: dict[str, Any]) -> tuple[TrainConfig, NormStats]:
-    config = TrainConfig.model_validate(parsed_json(lambda: state["config"], "the checkpoint's config"))
-    return config, NormStats.model_validate(parsed_json(lambda: state["norm_stats"], "the checkpoint's norm_stats"))
+    config = TrainConfig.model_validate(parsed_json(state["config"], "the checkpoint's config"))
+    return config, NormStats.model_validate(parsed_json(state["norm_stats"], "the checkpoint's norm_stats"))
 
 
 def unwrap(module: nn.Module) -> nn.Module:

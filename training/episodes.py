@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
@@ -31,6 +30,7 @@ from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.episode_lines import kept_fields
 from schemas.image_latents import LATENTS_FORMAT, latents_file
+from schemas.json_document import parsed_json
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import MANIFEST_JSON, Manifest, Split, check_entries
 from schemas.storage import StorageOptions
@@ -215,7 +215,7 @@ class _DatasetMeta:
         if not files.is_file(files.join(rel, INFO_PATH)):
             raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         info = files.join(rel, INFO_PATH)
-        self.info = InfoJson.model_validate(parsed_json(lambda: files.read_bytes(info), str(info)))
+        self.info = InfoJson.model_validate(parsed_json(files.read_bytes(info), str(info)))
         read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
         self.lines = {int(obj["episode_index"]): kept_fields(obj, LINE_FIELDS, LINEAGE_FIELDS) for _, obj in read}
         self.tasks: dict[str, int] = {}
@@ -239,7 +239,7 @@ def build_index(
             manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
         )
     path = f"{manifest_dir}/{MANIFEST_JSON}"
-    manifest = Manifest.model_validate(parsed_json(lambda: files.read_bytes(path), path))
+    manifest = Manifest.model_validate(parsed_json(files.read_bytes(path), path))
     # the json's own; ParquetFile, as jobs.catalog.source_findings says why (read_table's dataset path aborts at exit)
     table = pq.ParquetFile(io.BytesIO(files.read_bytes(f"{manifest_dir}/{manifest.entries}"))).read()
     cameras = [Camera(c) for c in data.cameras]

@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from adapters.hostile.memory_limit import parsed_json
 from adapters.storage.corpus import read_corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
@@ -41,6 +40,7 @@ from jobs.catalog.query import connect, format_table
 from jobs.runtime.options import Arg
 from jobs.runtime.stops import fail
 from schemas.corpus import MANIFESTS_DIR
+from schemas.json_document import parsed_json
 from schemas.manifest import (
     ENTRIES_SCHEMA,
     MANIFEST_JSON,
@@ -378,7 +378,7 @@ def cli_curate(args: argparse.Namespace) -> int:
         return 1 if failed and not isinstance(e, StorageError) else 2
     with read_corpus(args.root) as corpus:
         rel = f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"
-        m = Manifest.model_validate(parsed_json(lambda: corpus.read_bytes(rel), str(corpus.where_of(rel))))
+        m = Manifest.model_validate(parsed_json(corpus.read_bytes(rel), str(corpus.where_of(rel))))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")
     for split, c in m.splits.items():
         print(f"  {split}: {c.episodes} episodes, {c.hours:.3f} h")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.hostile.memory_limit import lifted
 from jobs.runtime import sentinel
 from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import rearm
@@ -61,8 +60,7 @@ def init_ray(
     runtime_env = {"env_vars": dict(env)} if env else None
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": runtime_env}
     try:
-        with lifted():  # Ray's own processes start without a bounded command's limit (it is this process's share)
-            _start(address, num_cpus, object_store_mb, quiet)
+        _start(address, num_cpus, object_store_mb, quiet)
     except Exception as e:  # no data was read yet: whatever stops Ray from starting is the machine's or the cluster's
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         where = f"the Ray cluster at {address}" if address else "embedded Ray"

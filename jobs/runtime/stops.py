@@ -18,6 +18,7 @@ and aborts: the review saw exit -6), so `jobs.runtime.ray_pool.init_ray` calls `
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -58,7 +59,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def _dropped(unraisable: Any) -> None:
     """`sys.unraisablehook` while armed: a stop raised where Python drops exceptions (a weakref callback, a `__del__`:
-    "Exception ignored in ...", and the command went on until the supervisor killed it) is raised again at the main
+    "Exception ignored in ...", and `eidata report` went on until it was killed) is raised again at the main
     thread's next safe point, as if the signal had come again; anything else goes to the hook before it."""
     stop = _in_chain(unraisable.exc_value)
     if stop is None or _received is None:
@@ -158,6 +159,16 @@ def exit_process(status: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(status)
+
+
+def finish_process(status: int) -> NoReturn:
+    """End this process with `status` once its command has finished: its exit hooks run as at an ordinary exit, then
+    it ends before the libraries' C++ teardown, where a thread of theirs still alive (Arrow's, DuckDB's or PyAV's
+    pools) aborted `eidata inspect` after its whole output: "terminate called without an active exception", exit 134
+    (issue 86 item 3)."""
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    exit_process(status)
 
 
 def message(command: str, e: Stopped) -> str:

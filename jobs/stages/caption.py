@@ -26,7 +26,6 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.hostile.memory_limit import DEFAULT_MIB, task_memory
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
@@ -148,15 +147,14 @@ def rule_caption(w: CaptionWork, fallback_from: str | None = None) -> NewCaption
 # -- Ray stages -----------------------------------------------------------------------------------------------------
 def decode_for_caption(row: dict[str, Any], *, frames: int, image: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     """CPU stage: the episode's frames as the VLM's pixel inputs (none without video); errors travel as text. The
-    video is read where the corpus keeps it (`Corpus.open_file`: a bucket's by ranges), under the per-task memory
-    limit."""
+    video is read where the corpus keeps it (`Corpus.open_file`: a bucket's by ranges)."""
     from ingest.encoders.qwen_vl.image import QwenImageConfig
     from ingest.encoders.qwen_vl.model import episode_vision_input
 
     cfg = QwenImageConfig.model_validate(image)
     try:
         if row.get("video"):
-            with task_memory(DEFAULT_MIB), corpus.open_file(Path(row["video"])) as video:  # as ingest's reads
+            with corpus.open_file(Path(row["video"])) as video:  # a video eidata wrote: trusted, read uncapped
                 vision = episode_vision_input(video, int(row["length"]), frames, cfg)
         else:
             vision = episode_vision_input(None, int(row["length"]), frames, cfg)

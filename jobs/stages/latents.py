@@ -30,7 +30,6 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from adapters.hostile.memory_limit import DEFAULT_MIB, MIB, task_memory
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import metering
@@ -133,9 +132,9 @@ def select_video_keys(video_keys: list[str], camera: str) -> list[str]:
 def decode_episode(
     row: dict[str, Any], *, rate_hz: float, preprocess: dict[str, Any], corpus: Corpus
 ) -> dict[str, Any]:
-    """One episode's frames at the latent rate, resized to uint8 [n, 3, S, S] (the wire format). A bad video (or
-    one past the memory limit) becomes an `error`, never an exception. The video is read where the corpus keeps it
-    (`Corpus.open_file`: a bucket's by ranges, never copied); `fetched` and `used` count bytes fetched and decoded."""
+    """One episode's frames at the latent rate, resized to uint8 [n, 3, S, S] (the wire format). A bad video becomes
+    an `error`, never an exception. The video is read where the corpus keeps it (`Corpus.open_file`: a bucket's by
+    ranges, never copied); `fetched` and `used` count bytes fetched and decoded."""
     cfg = PreprocessConfig.model_validate(preprocess)
     out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
     with metering() as meter:
@@ -143,11 +142,10 @@ def decode_episode(
             idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
             if idx.size == 0:
                 raise LatentsInputError(f"{corpus.source(Path(row['video']))}: the episode has no frames")
-            took = len(idx) * 3 * cfg.size**2 // MIB  # the frames it returns, on top of what a read may take
-            with task_memory(DEFAULT_MIB + took), corpus.open_file(Path(row["video"])) as video:  # as ingest's reads
+            with corpus.open_file(Path(row["video"])) as video:  # a video eidata wrote: trusted, read uncapped
                 frames = decode_resized(video, idx, cfg).numpy()
             result = {**out, "frame_index": idx, "frames": frames, "error": ""}
-        except (LatentsInputError, ValueError, OSError, MemoryError) as e:
+        except (LatentsInputError, ValueError, OSError) as e:
             empty = np.zeros((0, 3, cfg.size, cfg.size), dtype=np.uint8)
             result = {**out, "frame_index": np.zeros(0, dtype=np.int64), "frames": empty, "error": str(e)}
     return {**result, "fetched": meter.fetched, "used": meter.used}

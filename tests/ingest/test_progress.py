@@ -4,10 +4,13 @@ and rates; on one, a bar and no log lines."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
 from ingest.progress import Progress
+from tests import processes
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -79,4 +82,39 @@ def test_a_slow_rate_is_never_zero(caplog: pytest.LogCaptureFixture, monkeypatch
         p.update(frames=0)  # 0.12 frames/s
         now[0] = 101.0
         p.update(frames=1200)  # 12 frames/s
-    assert [line.split(", ")[1] for line in _lines(caplog)] == ["0.4 frames/s", "0.12 frames/s", "12 frames/s"]
+    assert [line.split(", ")[1:3] for line in _lines(caplog)] == [
+        ["12 frames", "0.4 frames/s"],
+        ["12 frames", "0.12 frames/s"],
+        ["1212 frames", "12 frames/s"],
+    ]
+
+
+QUIET = """
+import sys, time
+from ingest.progress import Progress, stacks_when_quiet
+stacks_when_quiet(float(sys.argv[1]))
+Progress(3, "x", enabled=False).update()
+def waits_quietly():
+    print("ready", flush=True)
+    sys.stdin.readline()  # until the test has seen the stacks (or the pipe closes)
+waits_quietly()
+"""
+
+
+def test_the_stacks_of_a_process_quiet_for_long_are_printed_and_it_goes_on() -> None:
+    """`eidata --stacks-after-s`: no progress for that long prints every thread's stack (where it waits), again every
+    period, and ends nothing; 0 prints none."""
+    for after, printed in (("0.3", True), ("0", False)):
+        with processes.group(
+            [sys.executable, "-c", QUIET, after], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdout.readline() == b"ready\n"
+            if printed:
+                seen = b""
+                while seen.count(b"in waits_quietly") < 2:  # printed again while it stays quiet
+                    line = proc.stderr.readline()
+                    assert line, seen
+                    seen += line
+            _, err = proc.communicate(b"\n", timeout=60)
+        assert proc.returncode == 0, err
+        assert printed or err == b"", err

@@ -20,7 +20,6 @@ from jobs.cli import main
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.ray_pool import place_actors
 from jobs.runtime.stage import Failed
-from jobs.stages import latents
 from jobs.stages.latents import (
     DECODE_RESOURCES,
     LatentsEncoder,
@@ -235,19 +234,6 @@ def test_frames_travel_as_uint8_and_decode_tasks_ask_for_no_gpu(corpus: tuple) -
     assert DECODE_RESOURCES["num_cpus"] == 1 and not DECODE_RESOURCES.get("num_gpus")
     gpu = place_actors("auto", None, {"CPU": 64.0, "GPU": 2.0})
     assert gpu.device == "cuda" and gpu.actors == 2 and gpu.resources == {"num_gpus": 1, "num_cpus": 1}
-
-
-def test_a_decode_past_the_task_memory_limit_is_its_rows_error(corpus: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The decode tasks read the videos under the per-task memory limit, as ingest's workers read sources (issue 67
-    item 3): a decode that allocates 1 GiB (planted) fails in its own row naming the allocation, frames empty."""
-    root, _, _ = corpus
-    rel = "datasets/alpha/one"
-    video = str(root / rel / load_info(root / rel / "meta/info.json").video_file(0, CAMERAS[0]))
-    row = {"dataset": rel, "episode_index": 0, "video_key": CAMERAS[0], "length": 23, "fps": 10.0, "video": video}
-    monkeypatch.setattr(latents, "decode_resized", lambda *_: torch.from_numpy(np.empty(1 << 30, np.uint8)))
-    cfg = PreprocessConfig().model_dump()
-    out = decode_episode({**row, "out": "unused"}, rate_hz=3.0, preprocess=cfg, corpus=Corpus(root))
-    assert "Unable to allocate 1.00 GiB" in out["error"] and out["frames"].shape[0] == 0, out["error"]
 
 
 def test_actor_writes_what_host_normalization_gave_bit_for_bit(model_dir: Path, tmp_path: Path) -> None:
