@@ -109,26 +109,3 @@ def test_a_catalog_an_older_eidata_built_is_refused_naming_the_rebuild(corpus: P
     pq.write_table(pq.read_table(part).drop_columns(["tier_notes", "tier_details"]), part)
     with pytest.raises(ReportError, match=r"older eidata \(no column tier_notes, tier_details\); run `eidata catalog"):
         require_catalog(copy)
-
-
-def test_a_parquet_read_past_the_memory_limit_is_named(
-    corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`eidata report` of an episode parquet whose rows pass the limit (4e8 rows named episodes.jsonl, the last file
-    Python opened, or the time zone its timestamps loaded): the refusal names the parquet, which pyarrow opens
-    itself, as the door (`readable`) declares it."""
-    import pyarrow.parquet as pq
-
-    from jobs import cli
-
-    read_table = pq.read_table
-
-    def materialised(src: object, **kw: object) -> object:  # what 4e8 rows take once read
-        read_table(src, **kw)
-        return np.ones(3 << 30, dtype=np.uint8)
-
-    monkeypatch.setattr(pq, "read_table", materialised)
-    assert cli.main(["report", str(corpus), "--out", str(corpus.parent / "r.html")]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("eidata report: memory limit of 640 MiB per task"), err
-    assert "/data/chunk-000/episode_" in err[0] and ".parquet after taking" in err[0], err
