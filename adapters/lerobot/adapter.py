@@ -168,6 +168,24 @@ def meta_file(err: BaseException, root: Location) -> str:
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
 
 
+def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> str | None:
+    """Why the data parquet `path` of one episode (of several, in v3.0) cannot be read, or None when its footer
+    reads: whatever one file is (a symlink out of the root, a hard link, a FIFO or a folder, missing, cut, not a
+    parquet, gone since it was listed), it is that file's episodes' problem, never its dataset's (issue 85)."""
+    if (escape := outside(root, [str(path)])) is not None:  # a symlink out of the root
+        return str(escape)
+    if not path.is_file():
+        if path.exists():
+            return f"unreadable parquet ({path} is not a regular file: a FIFO, a socket or a folder; not read)"
+        return "data parquet file is missing" + frames_said(frames)
+    try:
+        with readable(path) as src:
+            pq.read_metadata(src)
+    except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
+        return unreadable("parquet", path, err)
+    return None
+
+
 class LeRobotSource(SourceAdapter[LeRobotOptions]):
     name: ClassVar[str] = "lerobot"
     refs_seen: ClassVar[bool] = True  # a ref names only files discovery found: one missing flags it there
@@ -358,17 +376,7 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         for ep, loc in ds.episodes.items():
             path = ds.root / loc.data_file
             if loc.data_file not in footers:
-                footers[loc.data_file] = None
-                if (escape := outside(ds.root, [str(path)])) is not None:  # a symlink out of the root
-                    footers[loc.data_file] = str(escape)
-                elif not path.is_file():
-                    footers[loc.data_file] = "data parquet file is missing" + frames_said(frames.get(ep, {}))
-                else:
-                    try:
-                        with readable(path) as src:
-                            pq.read_metadata(src)
-                    except (OSError, pa.ArrowException) as err:
-                        footers[loc.data_file] = unreadable("parquet", path, err)
+                footers[loc.data_file] = footer_problem(ds.root, path, frames.get(ep, {}))
             if footers[loc.data_file]:
                 ds.problems[ep] = (footers[loc.data_file], str(path), "data_path")  # type: ignore[assignment]
         if not ds.is_v3:
