@@ -50,8 +50,10 @@ Quirks handled. Per dataset (one quirk in the report, reading goes on):
   goes on with the other datasets of the folder; an unreadable v3 `meta/tasks.parquet` is a quirk (no language).
 Per episode, `AdapterError` (discovery yields the episode with `error` set; the others go on):
 - data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
-  episodes), field `data_path`; a vector column ragged or null, field = the column; a parquet or mp4 that is a Git
-  LFS pointer (a clone without `git lfs`) says so and names `git lfs pull`;
+  episodes), field `data_path`: a hard link, a symlink out of the root, a FIFO or folder in its place, a cut file,
+  whatever one data file is costs its own episodes only, never the dataset (`footer_problem`, issue 85); a vector
+  column ragged or null, field = the column; a parquet or mp4 that is a Git LFS pointer (a clone without `git lfs`)
+  says so and names `git lfs pull`;
 - a camera with mp4s for other episodes, not this one (field: the video key, with the path); an mp4 PyAV can't open.
 Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);

@@ -11,8 +11,8 @@ meta, a ROS bag's metadata, HoloAssist's other hand file, an MPS folder); where 
 does not: an empty file and a folder in place of the file.
 
 At 00f20645 the LeRobot v2.1 and v3.0 hard links quarantined the whole dataset ("dataset meta unreadable"), a cut or
-non-zip Zarr zip ended its source's discovery (`BadZipFile`), and a hard-linked, symlinked-out, FIFO or vanished MPS
-hand file ended Aria's.
+non-zip Zarr zip ended its source's discovery (`BadZipFile`), a hard-linked, symlinked-out, FIFO or vanished MPS
+hand file ended Aria's, and a ROS bag folder whose `.mcap` was cut or not an MCAP named only the folder.
 """
 
 from __future__ import annotations
@@ -224,10 +224,9 @@ def _is(uid: str, source: str, raw_id: str) -> bool:
 
 
 def _names(row: dict, bad: Path) -> bool:
-    """The row names the bad file: its path, or its name beside its folder's, or (a ROS bag that does not open)
-    the bag folder holding it as the row's file."""
+    """The row names the bad file: its path, or its name with its folder's path (an MPS folder's hand file)."""
     text = f"{row['file']} {row['message']}"
-    return str(bad) in text or (bad.name in text and str(bad.parent) in text) or row["file"] == str(bad.parent)
+    return str(bad) in text or (bad.name in text and str(bad.parent) in text)
 
 
 def _check(corpus: Path, expected: dict[str, Expected]) -> None:
