@@ -139,8 +139,8 @@ BUILDERS: dict[str, Callable[[Path], Planted]] = {
     "holoassist": _holoassist,
 }
 FILES_ARE_EPISODES = {"egodex", "arrays", "zarr"}  # a missing file there is no episode (the module's doc)
-# where the bad file is what makes a folder an episode, so the folder is skipped with a source finding, not an episode
-# quarantined: an MPS folder without its hand file; a folder named like a zipped store is searched as a folder
+# where the bad file is what makes a folder an episode, the folder is skipped, named in a source finding (the file or
+# its recording folder), not quarantined: an MPS folder without its hand file; a folder in a zipped store's place
 NO_EPISODE = {("aria_mps", "missing"), ("aria_mps", "folder"), ("zarr", "folder")}
 
 
@@ -176,12 +176,7 @@ UNSEEN = ("empty", "folder")
 
 
 def _cases(kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    return [
-        (a, k)
-        for a in BUILDERS
-        for k in kinds
-        if not (k == "missing" and a in FILES_ARE_EPISODES) and (a, k) not in NO_EPISODE
-    ]
+    return [(a, k) for a in BUILDERS for k in kinds if not (k == "missing" and a in FILES_ARE_EPISODES)]
 
 
 @dataclass(frozen=True)
@@ -189,6 +184,7 @@ class Expected:
     good: frozenset[str]  # raw ids
     bad: tuple[str, ...]  # raw ids (`Planted.costs`)
     bad_file: Path
+    no_episode: bool = False  # `NO_EPISODE`
 
 
 def _ingest(tmp: Path, cases: list[tuple[str, str]]) -> tuple[int, dict[str, Expected]]:
@@ -203,7 +199,7 @@ def _ingest(tmp: Path, cases: list[tuple[str, str]]) -> tuple[int, dict[str, Exp
         good = frozenset(i for i in ids if not any(_under(i, c) for c in made.costs))
         assert good and good < ids, (name, sorted(ids))
         plant(kind, made.bad, tmp / "outside" / name)
-        expected[name] = Expected(good, made.costs, made.bad)
+        expected[name] = Expected(good, made.costs, made.bad, (case, kind) in NO_EPISODE)
         sources.append({"name": name, "adapter": made.adapter, "root": str(root.parent), "options": made.options})
     spec = tmp / "spec.yaml"
     short = {"validity": {"min_length_frames": 1}, "min_episode_s": 0.0}  # the fixtures' episodes are short
@@ -232,17 +228,22 @@ def _names(row: dict, bad: Path) -> bool:
 def _check(corpus: Path, expected: dict[str, Expected]) -> None:
     """Each source's good episodes got past their read (written, or judged on their own content: the fixtures' few
     frames of synthetic motion may fail a quality check, never for the bad file), and each bad one is quarantined
-    at discovery or read naming the file; nothing else is."""
+    at discovery or read naming the file (a `NO_EPISODE` case: a source finding names it); nothing else is."""
     written = [r["episode_uid"] for r in run_query(corpus, "SELECT episode_uid FROM episodes").to_pylist()]
+    found = run_query(corpus, "SELECT source, path, message FROM source_findings").to_pylist()
     rows = run_query(corpus, "SELECT episode_uid, stage, file, message FROM quarantine").to_pylist()
     early = [r for r in rows if r["stage"] in ("discover", "read")]
     wrong = {}
     for name, want in expected.items():
         judged = written + [r["episode_uid"] for r in rows if r not in early]
         lost = sorted(i for i in want.good if not any(_is(u, name, i) for u in judged))
-        unnamed = [
-            c for c in want.bad if not any(_is(r["episode_uid"], name, c) and _names(r, want.bad_file) for r in early)
-        ]
+        if want.no_episode:  # named in a finding instead
+            said = [f"{f['path']} {f['message']}" for f in found if f["source"] == name]
+            where = (str(want.bad_file), str(want.bad_file.parent.parent))
+            unnamed = [] if any(w in t for t in said for w in where) else ["no source finding names it"]
+        else:
+            named = [r for r in early if _names(r, want.bad_file)]
+            unnamed = [c for c in want.bad if not any(_is(r["episode_uid"], name, c) for r in named)]
         ours = [r["episode_uid"] for r in early if r["episode_uid"].startswith(name + "/")]
         other = [u for u in ours if not any(_is(u, name, c) for c in want.bad)]
         if lost or unnamed or other:
