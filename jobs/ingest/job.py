@@ -12,7 +12,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.hostile.memory_limit import allocator_env
 from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
@@ -23,6 +22,7 @@ from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_kil
 from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLockedError
+from jobs.runtime.limits import mechanism
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
@@ -147,6 +147,8 @@ def _run_and_commit(
 def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
     """`report` with what the corpus holds at the run's end: the sources' findings and quarantined episodes."""
     names = [s.name for s in spec.sources]
+    mib = spec.parallelism.task_memory_mib
+    report.parse_limit = f"a memory limit of {mib} MiB ({mechanism()})" if mib is not None else "no memory limit"
     report.findings = read_source_findings(spec.output, names)
     report.held = quarantined_held(spec.output, names)
     report.seconds = time.perf_counter() - t0
@@ -196,12 +198,11 @@ def _run_on_ray(
 
 
 def init_job_ray(spec: JobSpec, address: str | None) -> bool:
-    """Ray as every job starts it, with SVT-AV1's log level, the allocators' settings the task memory limit needs
-    from a worker's start (`memory_limit.allocator_env`) and the driver's `EIDATA_*` settings on every worker; True
-    when this call started it."""
+    """Ray as every job starts it, with SVT-AV1's log level and the driver's `EIDATA_*` settings on every worker;
+    True when this call started it."""
     par = spec.parallelism
     own = {k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}
-    env = {"SVT_LOG": "1", **allocator_env(os.environ), **own}
+    env = {"SVT_LOG": "1", **own}
     return init_ray(address, par.num_cpus, par.object_store_mb, env=env)
 
 
