@@ -85,14 +85,14 @@ def _lerobot_v30(root: Path) -> Planted:
 def _egodex(root: Path) -> Planted:
     from adapters.synthetic.egodex import write_egodex
 
-    write_egodex(root, tasks=("basic_pick_place",), episodes_per_task=3, num_frames=10, old_episode=False)
+    write_egodex(root, tasks=("basic_pick_place",), episodes_per_task=2, num_frames=40, old_episode=False)
     return Planted("egodex", {}, root / "part1/basic_pick_place/1.hdf5", ("ds/part1/basic_pick_place/1",))
 
 
 def _arrays(root: Path) -> Planted:
     from tests.fixtures.writers.arrays import write_aloha
 
-    for i in range(3):
+    for i in range(2):
         write_aloha(root / f"episode_{i}.hdf5", 12)
     return Planted("arrays", {}, root / "episode_1.hdf5", ("ds/episode_1.hdf5",))
 
@@ -100,15 +100,15 @@ def _arrays(root: Path) -> Planted:
 def _zarr(root: Path) -> Planted:
     from tests.fixtures.writers.arrays import write_umi
 
-    for i in range(3):
-        write_umi(root / f"session_{i}/dataset.zarr.zip", [6, 12])
+    for i in range(2):
+        write_umi(root / f"session_{i}/dataset.zarr.zip", [12])
     return Planted("zarr", {"fps": 10}, root / "session_1/dataset.zarr.zip", ("ds/session_1/dataset.zarr",))
 
 
 def _rosbag(root: Path) -> Planted:
     from tests.adapters.rosbag.conftest import write_bag
 
-    for i in range(3):
+    for i in range(2):
         write_bag(root / f"episode_{i}", seconds=1.0)
     return Planted("rosbag", {}, next((root / "episode_1").glob("*.mcap")), ("ds/episode_1",))
 
@@ -124,7 +124,7 @@ def _aria(root: Path) -> Planted:
 def _holoassist(root: Path) -> Planted:
     from tests.fixtures.writers.holoassist import write_holoassist
 
-    write_holoassist(root, frames=20)
+    write_holoassist(root, frames=60)
     return Planted("holoassist", {}, root / "R002-demo/Export_py/Hands/Right_sync.txt", ("ds/R002-demo",))
 
 
@@ -175,8 +175,8 @@ KINDS = ("hard_link", "symlink_out", "fifo", "missing", "cut", "not_its_format",
 UNSEEN = ("empty", "folder")
 
 
-def _cases(kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    return [(a, k) for a in BUILDERS for k in kinds if not (k == "missing" and a in FILES_ARE_EPISODES)]
+def _cases(adapter: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(adapter, k) for k in kinds if not (k == "missing" and adapter in FILES_ARE_EPISODES)]
 
 
 @dataclass(frozen=True)
@@ -256,14 +256,16 @@ def _check(corpus: Path, expected: dict[str, Expected]) -> None:
 
 
 @pytest.mark.shared_ray  # tests/ray_scope.py
-def test_one_bad_file_costs_its_own_episodes(tmp_path: Path) -> None:
-    code, expected = _ingest(tmp_path, _cases(KINDS))
+@pytest.mark.parametrize("adapter", sorted(BUILDERS))
+def test_one_bad_file_costs_its_own_episodes(tmp_path: Path, adapter: str) -> None:
+    """One ingest per adapter (a row of the table), one source per kind of bad file."""
+    code, expected = _ingest(tmp_path, _cases(adapter, KINDS))
     _check(tmp_path / "corpus", expected)
     assert code == 0
 
 
 @pytest.mark.shared_ray
 def test_unseen_kinds_hold_too(tmp_path: Path) -> None:
-    code, expected = _ingest(tmp_path, _cases(UNSEEN))
+    code, expected = _ingest(tmp_path, [c for a in sorted(BUILDERS) for c in _cases(a, UNSEEN)])
     _check(tmp_path / "corpus", expected)
     assert code == 0
