@@ -73,7 +73,9 @@ class AriaMpsAdapter(HandSource[AriaMpsOptions]):
     )
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:
-        csvs = [p for p in root.rglob("*") if p.parent.name in MPS_DIRS and p.is_file()]
+        csvs = [
+            p for p in root.rglob("*") if p.parent.name in MPS_DIRS and not p.is_dir()
+        ]  # a FIFO, a dead link: flagged
         found = {p.parent.parent for p in csvs if p.parent.name == files.HAND_DIR}
         for other in sorted({p.parent.parent for p in csvs} - found):  # eye gaze only, a trajectory only
             dirs = ", ".join(sorted({p.parent.name + "/" for p in csvs if p.parent.parent == other}))
@@ -85,7 +87,12 @@ class AriaMpsAdapter(HandSource[AriaMpsOptions]):
         raw_id = _rel(root, mps)
         error = None
         slam = self._slam(mps)
-        choice = folder.choose(mps / files.HAND_DIR, slam / files.TRAJECTORY)
+        try:
+            choice = folder.choose(mps / files.HAND_DIR, slam / files.TRAJECTORY)
+        except (OSError, ValueError) as e:  # one file of this folder not read (a hard link, a FIFO): its episode's
+            file = getattr(e, "path", None) or getattr(e, "filename", None) or mps / files.HAND_DIR
+            error = self.error(f"a hand or trajectory file not read: {e}", file=file, episode=raw_id, field="hands")
+            return self.new_ref(raw_id, (str(mps),), error=error)
         for line in choice.notes:
             self.note("hand_file_choice", f"{raw_id}: {line}", root=root, path=mps, severity="info", episodes=[raw_id])
         if choice.hand_file is None:  # a warning: printed in the ingest summary

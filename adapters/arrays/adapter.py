@@ -105,7 +105,7 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
 
     def _stores(self, root: Location) -> list[tuple[Location, str]]:
         """(path, container) of every store at or under `root` (a store's own folders are not searched)."""
-        found, todo = [], [(root, 0)]
+        found, todo, zip_folders = [], [(root, 0)], []
         while todo:
             path, depth = todo.pop()
             kind = container_of(path)
@@ -115,9 +115,15 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
                 continue
             if depth > self.options.max_depth or not path.is_dir():
                 continue
+            if path.name.lower().endswith(".zip"):  # an unzipped store kept its name, or a folder in a zip's place
+                zip_folders.append(path)
             for e in listing(path):
                 if not e.name.startswith("."):
                     todo.append((path / e.name, depth + 1))
+        for folder in zip_folders:  # never dropped silently (issue 85)
+            if not any(p == folder or folder in p.parents for p, _ in found):
+                msg = f"{folder} is a folder named like a zipped store and holds no store: not read"
+                self.note("not_a_store", msg, root=root, path=folder)
         return sorted(found, key=lambda pc: natural_key(str(pc[0])))
 
     def _discover_store(self, root: Location, path: Location, container: str) -> Iterator[EpisodeRef]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from adapters.arrays.layouts import Container
+from adapters.base import reraised
 from adapters.hostile import bounds
 from adapters.hostile.absent import AbsentData
 from adapters.hostile.h5 import open_h5
@@ -31,12 +32,12 @@ ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
 def container_of(path: Location) -> Container | None:
     """What `path` is: a Zarr folder (its root group's metadata), a `.zip` (zipped Zarr), an HDF5 file, else None."""
     name = path.name.lower()
+    if name.endswith((".hdf5", ".h5", ".he5")):  # a folder by that name too: its open fails naming it (issue 85)
+        return "hdf5"
     if path.is_dir():
         return "zarr" if any((path / m).is_file() for m in ZARR_MARKERS) else None
     if name.endswith(".zip"):
         return "zarr"
-    if name.endswith((".hdf5", ".h5", ".he5")):
-        return "hdf5"
     return None
 
 
@@ -97,8 +98,10 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
 
     use_bounded_pipeline()  # every chunk decoded into at most its declared size
     # the store itself opened beneath the source's root now (`beneath.held`: a store swapped for a link since
-    # discovery is refused), then read through that descriptor's path
-    with held(Path(str(path))) as opened:
+    # discovery is refused), then read through that descriptor's path; a zip cut short or not a zip is a ValueError
+    # naming it, as any other unreadable store (zipfile's own error is no OSError nor ValueError: issue 85)
+    not_zip = reraised(zipfile.BadZipFile, lambda e: ValueError(f"{path}: not a readable zip ({e})"))
+    with not_zip, held(Path(str(path))) as opened:
         local = Path(opened)
         if local.is_dir():
             sealed_folder(local, str(path))  # refused at the open, naming the link; reads stay beneath it

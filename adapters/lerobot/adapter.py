@@ -50,8 +50,10 @@ Quirks handled. Per dataset (one quirk in the report, reading goes on):
   goes on with the other datasets of the folder; an unreadable v3 `meta/tasks.parquet` is a quirk (no language).
 Per episode, `AdapterError` (discovery yields the episode with `error` set; the others go on):
 - data parquet missing or unreadable (footer at discovery, rows at read; a shared v3 file fails each of its
-  episodes), field `data_path`; a vector column ragged or null, field = the column; a parquet or mp4 that is a Git
-  LFS pointer (a clone without `git lfs`) says so and names `git lfs pull`;
+  episodes), field `data_path`: a hard link, a symlink out of the root, a FIFO or folder in its place, a cut file,
+  whatever one data file is costs its own episodes only, never the dataset (`footer_problem`, issue 85); a vector
+  column ragged or null, field = the column; a parquet or mp4 that is a Git LFS pointer (a clone without `git lfs`)
+  says so and names `git lfs pull`;
 - a camera with mp4s for other episodes, not this one (field: the video key, with the path); an mp4 PyAV can't open.
 Per episode, quirk in `metadata["episode_quirks"]` (the episode is read):
 - `episode_length_mismatch`: episodes.jsonl / v3 `length` differs from the parquet rows (the rows are read);
@@ -166,6 +168,24 @@ def meta_error(err: BaseException) -> str:
 def meta_file(err: BaseException, root: Location) -> str:
     """The meta file an unreadable dataset's error is about: the one it names (`MetaFileError`), else info.json."""
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
+
+
+def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> str | None:
+    """Why the data parquet `path` of one episode (of several, in v3.0) cannot be read, or None when its footer
+    reads: whatever one file is (a symlink out of the root, a hard link, a FIFO or a folder, missing, cut, not a
+    parquet, gone since it was listed), it is that file's episodes' problem, never its dataset's (issue 85)."""
+    if (escape := outside(root, [str(path)])) is not None:  # a symlink out of the root
+        return str(escape)
+    if not path.is_file():
+        if path.exists():
+            return f"unreadable parquet ({path} is not a regular file: a FIFO, a socket or a folder; not read)"
+        return "data parquet file is missing" + frames_said(frames)
+    try:
+        with readable(path) as src:
+            pq.read_metadata(src)
+    except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
+        return unreadable("parquet", path, err)
+    return None
 
 
 class LeRobotSource(SourceAdapter[LeRobotOptions]):
@@ -358,17 +378,7 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         for ep, loc in ds.episodes.items():
             path = ds.root / loc.data_file
             if loc.data_file not in footers:
-                footers[loc.data_file] = None
-                if (escape := outside(ds.root, [str(path)])) is not None:  # a symlink out of the root
-                    footers[loc.data_file] = str(escape)
-                elif not path.is_file():
-                    footers[loc.data_file] = "data parquet file is missing" + frames_said(frames.get(ep, {}))
-                else:
-                    try:
-                        with readable(path) as src:
-                            pq.read_metadata(src)
-                    except (OSError, pa.ArrowException) as err:
-                        footers[loc.data_file] = unreadable("parquet", path, err)
+                footers[loc.data_file] = footer_problem(ds.root, path, frames.get(ep, {}))
             if footers[loc.data_file]:
                 ds.problems[ep] = (footers[loc.data_file], str(path), "data_path")  # type: ignore[assignment]
         if not ds.is_v3:

@@ -27,7 +27,7 @@ from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.array_joints import name_joints
 from adapters.rosbag.assembled import Assembled
-from adapters.rosbag.bags import FoundBag, find_bags, log_times, message_types, open_bag
+from adapters.rosbag.bags import KINDS, FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
 from adapters.rosbag.clock import ClockChoice, choose, core_topics, rate, recording_clock
 from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
@@ -163,7 +163,17 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
             topic, index = [*where, None, None][:2]
             at = f"message {index} of topic {topic}: " if topic is not None else "opening the bag: "
             msg = f"{at}{type(first).__name__}: {first}"
-            raise self.error(msg, file=bag, episode=episode, field=topic or "bag") from first
+            file = bag if topic is not None else self._one_file(bag)
+            raise self.error(msg, file=file, episode=episode, field=topic or "bag") from first
+
+    def _one_file(self, bag: str) -> str:
+        """The file a bag that did not open is: a folder's one storage file (a cut `.mcap`: rosbags' error names
+        none), else the bag as given (issue 85)."""
+        folder = self.file(bag)
+        if not folder.is_dir():
+            return bag
+        stored = [p for p in folder.iterdir() if p.suffix in KINDS]
+        return str(stored[0]) if len(stored) == 1 else bag
 
     def _episode(self, ref: EpisodeRef, bag: str, span: tuple[int, int], ep: Assembled) -> RawEpisode:
         opts, data, counts, skipped = self.options, ep.data, ep.counts, ep.skipped

@@ -76,7 +76,7 @@ def test_a_chunk_bomb_is_quarantined_within_the_budget(case: str, tmp_path: Path
     [ref] = list(adapter.discover(tmp_path))
     err, peak = bombs.traced(lambda: adapter.read(ref))
     assert isinstance(err, AdapterError) and re.search(reason, str(err)), err
-    assert err.file == str(bag if bag.suffix != ".db3" else bag.parent)
+    assert err.file == str(bag)  # a folder's one .db3 named itself, not its folder (issue 85)
     assert peak < 3 * BUDGET  # the budget (and a join of it), never the 200 MiB the chunk inflates to
 
 
