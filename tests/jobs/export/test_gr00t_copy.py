@@ -75,7 +75,7 @@ def test_a_manifest_exports_its_episodes_only(src: Path, tmp_path: Path, capsys)
     out = tmp_path / "out"
     assert main(["export", str(src), "--format", "gr00t", "--manifest", "one", "--out", str(out)]) == 0
     assert "gr00t: 1 written, 0 unchanged, 0 error" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["oxe"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["job", "oxe"]  # job/: its lock
     ds = out / "oxe/bridge"
     assert [json.loads(x)["episode_index"] for x in (ds / "meta/episodes.jsonl").read_text().splitlines()] == [1]
     assert sorted(p.name for p in ds.rglob("*.parquet")) == ["episode_000001.parquet"]
