@@ -277,9 +277,9 @@ def _planned(tree: Tree, name: str) -> str:
 
 
 def _resized(plan: ExportPlan) -> str:
-    """The plan's one line on the frames it resizes (`jobs/export/resize.py`), as a part of its result's detail."""
-    line = plan.resizing.line() if plan.resizing is not None else None
-    return f"; {line}" if line else ""
+    """The plan's table of the frames it resizes, a row per source (`jobs/export/resize.py`), under its result."""
+    table = plan.resizing.table() if plan.resizing is not None else None
+    return f"\n{table}" if table else ""
 
 
 class V30ExportJob(Frozen):
