@@ -197,6 +197,7 @@ def export_corpus(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
                 plans[name].notes[:0] = settled.left_out  # the episodes left out: logged, and in its record
+                plans[name].skipped.update(settled.skipped)  # and counted where the summary says what was skipped
             extra = [mdir / MANIFEST_JSON, entries_file(mdir)]
         for ds in settled_datasets(corpus.root) if manifest is None else ():
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
