@@ -239,6 +239,9 @@ def curate(
             keys = pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
         weights = np.ones(n) if keys is None else balance_weights(keys, n)
         is_val = split_fractions(selected["episode_uid"]) < val_fraction
+        if val_fraction > 0 and not is_val.any():  # asked for a val split, got none: said, not a silent `val: 0`
+            why = f"--val-fraction {val_fraction:g} of {n} (split by a hash of episode_uid; {n * val_fraction:.1f}"
+            log.warning("val: 0 episodes at %s expected): no validation set; a larger --val-fraction gives one", why)
         entries = pa.table(
             {
                 "episode_uid": selected["episode_uid"],
