@@ -64,6 +64,14 @@ NO_MANIFEST = {
 }
 
 
+# formats that write in place without --out, which a manifest cannot narrow: `--manifest` without `--out` is a bad
+# call (exit 2, as README's exit codes say; it was 1 on 00f20645)
+MANIFEST_NEEDS_OUT = {
+    "gr00t": "without it each whole dataset gets its meta/modality.json in place, the episodes the manifest leaves "
+    "out too",
+}
+
+
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
@@ -73,6 +81,9 @@ def cli_export(args: argparse.Namespace) -> int:
     if getattr(args, "manifest", None) and args.format in NO_MANIFEST:
         why = NO_MANIFEST[args.format]
         return fail(2, f"eidata export: --manifest does not apply to --format {args.format}: {why}")
+    if getattr(args, "manifest", None) and args.format in MANIFEST_NEEDS_OUT and not getattr(args, "out", None):
+        why = MANIFEST_NEEDS_OUT[args.format]
+        return fail(2, f"eidata export --format {args.format}: --manifest {args.manifest} needs --out DIR: {why}")
     given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
     if given and args.format in NO_FRAMES:
         why = NO_FRAMES[args.format]

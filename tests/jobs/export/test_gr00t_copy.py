@@ -85,5 +85,5 @@ def test_a_manifest_exports_its_episodes_only(src: Path, tmp_path: Path, capsys)
     column = next(iter(stats))
     values = np.asarray(pq.read_table(next(ds.rglob("*.parquet")), columns=[column])[column].to_pylist())
     assert np.allclose(stats[column]["max"], values.max(axis=0), atol=1e-5)  # the manifest's episode's, not all
-    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one"]) == 1
-    assert "needs --out DIR" in capsys.readouterr().err
+    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one"]) == 2  # a bad call (issue 86)
+    assert "--manifest one needs --out DIR" in capsys.readouterr().err
