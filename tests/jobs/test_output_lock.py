@@ -54,15 +54,19 @@ def test_a_clean_end_leaves_no_pid_and_a_dead_holder_is_taken_over_saying_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="jobs.output_lock")
-    with OutputLock(tmp_path, "train"):
+    with OutputLock(tmp_path / "run", "train"):
         pass
-    assert (tmp_path / JOB_DIR / "train.lock").read_text() == ""  # released: nobody to call dead
-    with OutputLock(tmp_path, "train") as lock:
+    assert not (tmp_path / "run").exists()  # nothing written (a bad call): the folders it made are gone
+    run = tmp_path / "run2"
+    with OutputLock(run, "train"):
+        (run / "metrics.jsonl").touch()
+    assert (run / JOB_DIR / "train.lock").read_text() == ""  # released: nobody to call dead
+    with OutputLock(run, "train") as lock:
         assert lock.took_over is None
     assert not caplog.records
-    with held_by_another(tmp_path, "train") as pid:
+    with held_by_another(run, "train") as pid:
         pass  # killed holding it
-    with OutputLock(tmp_path, "train") as lock:
+    with OutputLock(run, "train") as lock:
         assert lock.took_over == str(pid)
     assert f"took over the train lock of pid {pid}, which ended without releasing it" in caplog.text
 
