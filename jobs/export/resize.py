@@ -89,7 +89,7 @@ class Resizing:
         lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         return "\n".join([head, *lines])
 
-    def refusal(self) -> str | None:
+    def shrunk_too_far(self) -> str | None:
         """The cameras `--frame-size auto` would shrink more than `MAX_AUTO_SHRINK` in a side, named with what to give
         instead; None when there is none."""
         over = [

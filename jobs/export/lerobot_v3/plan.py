@@ -378,7 +378,7 @@ def _reasons(tally: Counter[str]) -> str:
 
 
 def sized(resizing: Resizing, name: str) -> Resizing:
-    """`resizing`, unless `--frame-size auto` shrinks a camera more than it may (`Resizing.refusal`): PlanError."""
-    if (why := resizing.refusal()) is not None:
+    """`resizing`, unless `--frame-size auto` shrinks a camera too far (`Resizing.shrunk_too_far`): PlanError."""
+    if (why := resizing.shrunk_too_far()) is not None:
         raise PlanError(f"{name}: {why}")
     return resizing

@@ -110,10 +110,10 @@ def test_auto_refuses_a_camera_shrunk_more_than_2x_and_a_given_size_accepts_it()
 
     g1, bridge = Src("/c/datasets/g1/pick", (480, 640)), Src("/c/datasets/oxe/bridge", (64, 64))
     refs = [Ref(g1), *(Ref(bridge) for _ in range(3))]
-    why = plan_resizing(refs, [PRIMARY], ExportFrames()).refusal()
+    why = plan_resizing(refs, [PRIMARY], ExportFrames()).shrunk_too_far()
     assert why is not None and why.startswith("--frame-size auto would shrink a camera more than 2x in a side: ")
     assert "g1/pick primary 640x480 -> 224x224 (2.86x, 1 ep)" in why and "--frame-size 224x224" in why
-    assert plan_resizing(refs, [PRIMARY], ExportFrames(size="224x224")).refusal() is None
+    assert plan_resizing(refs, [PRIMARY], ExportFrames(size="224x224")).shrunk_too_far() is None
 
 
 @pytest.fixture(scope="module")
