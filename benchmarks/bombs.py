@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
+from schemas.settings import current
 from tests.fixtures import bombs
 from tests.fixtures.memory_cap import run_capped
 
@@ -63,7 +63,7 @@ def main() -> None:
     cap = int(args.cap_gib * (1 << 30))
     cases = bombs.DECLARED if args.smoke else {**bombs.REVIEW, **bombs.VARIANTS, **bombs.DECLARED}
     base = run_capped("import adapters.registry, adapters.rosbag.adapter, adapters.egodex.adapter\nresult=0", cap)
-    budget = os.environ.get("EIDATA_MAX_READ_BYTES", "256 MiB (default)")
+    budget = f"{current().max_read_bytes:,} bytes (setting max_read_bytes)"
     print(f"reading budget {budget}; cap {args.cap_gib} GiB; imports only: peak RSS {base.peak_rss / 2**20:.0f} MiB")
     print("| bomb | bytes on disk | bytes declared | peak RSS, MiB | s | episodes | outcome |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")

@@ -24,6 +24,9 @@ from typing import Any
 
 from jobs.runtime import stops, supervisor
 from jobs.runtime.options import Arg, Opt, add_options
+from schemas import settings
+
+SETTINGS = Arg("--settings", metavar="TOML", help="a file of settings (schemas/settings.py); every command takes it")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Command:
     unbounded: str = ""
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        for o in map(_load, _load(self.options)):
+        for o in [*map(_load, _load(self.options)), SETTINGS]:
             if isinstance(o, Group):
                 add_options(parser.add_argument_group(o.title, o.description), _load(o.options))
             else:
@@ -99,12 +102,15 @@ def cli_inspect(args: argparse.Namespace) -> int:
     except ValueError as e:
         return stops.fail(2, f"eidata inspect: {e}")
     try:
-        return answer(_inspected, args.root, mib=mib, what="eidata inspect")
+        summary, errors = answer(_inspected, args.root, mib=mib, what="eidata inspect")
     except (ValueError, OSError, Killed) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
         return stops.fail(1, f"eidata inspect: {e}")
+    print(summary)
+    return 1 if errors else 0
 
 
-def _inspected(root: str) -> int:
+def _inspected(root: str) -> tuple[str, bool]:
+    """In the parse process: the summary, and whether a quirk is an error."""
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
@@ -114,8 +120,8 @@ def _inspected(root: str) -> int:
     ds = LeRobotSource({}).dataset(Path(root))
     quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
-    print(dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
-    return 1 if any(q.severity == "error" for q in quirks) else 0
+    summary = dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks)
+    return summary, any(q.severity == "error" for q in quirks)
 
 
 def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
@@ -208,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    try:
+        settings.use(settings.load(args.settings))  # refused naming the field before the command starts
+    except ValueError as e:
+        return stops.fail(2, f"eidata {args.command}: {e}")
     try:
         with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
             status = _run(args)

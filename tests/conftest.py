@@ -6,13 +6,14 @@ The real third-party samples are read with `tests.realdata.realdata`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from schemas.settings import ENV, Settings, current
 from tests import tiering
 
 if TYPE_CHECKING:
@@ -93,6 +94,17 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """`settings(field=value)`: the settings (`schemas.settings`) of this test and of the processes it starts."""
+
+    def use(**fields: Any) -> Settings:
+        monkeypatch.setenv(ENV, (s := Settings(**{**current().model_dump(), **fields})).model_dump_json())
+        return s
+
+    return use
 
 
 @pytest.fixture(scope="session")

@@ -190,7 +190,7 @@ class DataConfig(Frozen):
     )
     cache_dir: str | None = Field(
         None,
-        description="local cache of a bucket corpus's files (default $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train)",
+        description="local cache of a bucket corpus's files (default ~/.cache/eidata/train)",
     )
     cache_bytes: int = Field(64 << 30, ge=1, description="bound of that cache; least recently used files evicted")
 

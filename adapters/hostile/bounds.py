@@ -8,9 +8,8 @@ episode or the source is quarantined with that reason, the job goes on).
 The reading budget (issue 45), READ_BYTES, is one bound shared by every adapter: `ask` before any one thing a file
 sizes is materialised (an HDF5 dataset's shape x itemsize, a Zarr array's, a video's frames x frame size), `inflate`
 for every decompression (bag chunks: ROS 1 bz2/lz4, MCAP zstd/lz4), stopped at the budget instead of trusting the
-stream, so a 14 KB bz2 bag that inflates to 4 GiB costs at most the budget. Limits are configuration: `limit(name)`
-reads `EIDATA_MAX_<NAME>` (the driver and every Ray worker share it; `jobs/ingest` passes the driver's `EIDATA_*` on),
-else the default in `DEFAULTS`.
+stream, so a 14 KB bz2 bag that inflates to 4 GiB costs at most the budget. Limits are settings: `limit(name)`
+is the setting `max_<name>` (`schemas.settings`: their defaults and docs; the driver's, on every Ray worker too).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import functools
 import json
 import lzma
 import math
-import os
 import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -30,20 +28,7 @@ import numpy as np
 
 from adapters.storage.location import Where, file_size, open_binary
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
-
-# name -> default; `EIDATA_MAX_<NAME>` overrides. JSON_BYTES: a whole-file JSON document (annotation tables; json
-# needs several times the file in memory); SIDECAR_BYTES: a per-clip sidecar (json/txt); ROWS: rows of one per-frame
-# array with no other count to check it against (10 h at 30 Hz is 1.08e6); COLUMNS: columns of one data table (a
-# LeRobot parquet holds one per feature, vectors as lists: tens); READ_BYTES: the reading budget, the most bytes one
-# decompressed chunk or one materialised array may take (a task's peak stays under 1 GiB with a copy of it; a real bag
-# chunk is 768 KiB-4 MiB by rosbag2's and rosbag's defaults, an episode's HDF5 dataset tens of MB).
-DEFAULTS = {
-    "JSON_BYTES": 1 << 30,
-    "SIDECAR_BYTES": 16 << 20,
-    "ROWS": 4_000_000,
-    "COLUMNS": 4096,
-    "READ_BYTES": 256 << 20,
-}
+from schemas.settings import current
 
 
 class TooLarge(ValueError):
@@ -59,17 +44,8 @@ def _num(x: float) -> str:
 
 
 def limit(name: str) -> int:
-    """The configured bound `name` (`DEFAULTS`), from `EIDATA_MAX_<NAME>` when set."""
-    raw = os.environ.get(f"EIDATA_MAX_{name}")
-    if raw is None:
-        return DEFAULTS[name]
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise ValueError(f"EIDATA_MAX_{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"EIDATA_MAX_{name}={raw!r} must be positive")
-    return value
+    """The configured bound `name` (JSON_BYTES, SIDECAR_BYTES, ROWS, COLUMNS, READ_BYTES): the setting `max_<name>`."""
+    return int(getattr(current(), f"max_{name.lower()}"))
 
 
 def check(what: str, declared: float, bound: float, why: str) -> None:
@@ -83,8 +59,8 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     size = file_size(loc)
     check(f"{what} size in bytes", size, bound, "the limit")
     with open_binary(loc, stream=True) as f:
-        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the task's memory limit
-        # counts (adapters.hostile.memory_limit); what the file grew by meanwhile comes a MiB at a time
+        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the parse process's limit
+        # counts (`RLIMIT_AS`: jobs.runtime.limits); what the file grew by meanwhile comes a MiB at a time
         data = f.read(size + 1)
         while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
             data += more
@@ -98,7 +74,7 @@ def load_json(loc: Where, what: str, bound: int | None = None) -> Any:
     return json.loads(read_bounded(loc, limit("JSON_BYTES") if bound is None else bound, what))
 
 
-BUDGET = "the reading budget EIDATA_MAX_READ_BYTES"
+BUDGET = "the reading budget (setting max_read_bytes)"
 
 
 def ask(nbytes: float, what: str) -> None:

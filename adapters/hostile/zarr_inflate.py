@@ -15,7 +15,7 @@ through `decode`, given the chunk's declared size (chunk shape x itemsize, plus 
 An output past the declared size is `TooLarge` naming the chunk's key, the codec and both sizes, never kept as its
 first bytes; a stream the decoder rejects is a ValueError naming the chunk too. Where nothing fixes the decoded size
 (object or variable-length data, v2 filters that change it, a compressor inside another), the reading budget
-`EIDATA_MAX_READ_BYTES` is the bound.
+the setting `max_read_bytes` is the bound.
 """
 
 from __future__ import annotations

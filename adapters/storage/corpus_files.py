@@ -38,7 +38,6 @@ Where = Path | str  # a local path, or an object's URL (no credential in it)
 PARQUET_BLOCK = 64 << 10  # small blocks: a footer and two column chunks, not the whole file
 HEADER_READ = 16 << 10  # a safetensors file's first ranged GET: header and an 8-aligned I64 frame_index (stored first)
 DEFAULT_CACHE = "~/.cache/eidata/train"  # a bucket's cache folder when none is given
-CACHE_ENV = "EIDATA_TRAIN_CACHE"
 LISTED = ("meta", "data", "latents")  # a dataset's folders that training opens (text embeddings: under latents/)
 
 
@@ -171,6 +170,7 @@ class CorpusFiles:
             buf = io.BytesIO()
             pq.write_table(table, buf)
             data = buf.getvalue()
+            assert self.cache is not None  # checked above, for mypy inside the closure
             return self.cache.put(name, len(data), lambda fd: write_all(fd, data), what=url, fetched=m.fetched)
 
         return self.cache.use(name, fetch, lambda p: pq.read_table(p, columns=columns))
@@ -199,11 +199,11 @@ def manifest_files(
     """(the files of the corpus holding the manifest folder or URL `manifest`, the manifest as they name it). The
     corpus is the manifest's grandparent (`<corpus>/manifests/<name>`). A bucket's is checked before anything is made
     (bucket, credential, the manifest's prefix: `StorageError`, never naming the secret) and read through the cache
-    folder `cache_dir` (else $EIDATA_TRAIN_CACHE, else ~/.cache/eidata/train) of at most `cache_bytes`."""
+    folder `cache_dir` (else ~/.cache/eidata/train) of at most `cache_bytes`."""
     root = Root(manifest, options)
     if root.local:
         return CorpusFiles(root.where.parent.parent), Path(manifest)  # type: ignore[union-attr]
     url = str(root.where)
     preflight(url, options)
-    folder = cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE
+    folder = cache_dir or DEFAULT_CACHE
     return CorpusFiles(url.rsplit("/", 2)[0], options, Cache(Path(folder).expanduser(), cache_bytes)), url

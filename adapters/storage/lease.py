@@ -24,13 +24,13 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from typing import cast
 
 from adapters.storage.faults import environment_fault
 from adapters.storage.root import Root
+from schemas.settings import current
 
 LEASE_DIR = ".eidata/lease"
-LEASE_TTL_S = 300.0  # a killed job's output is free again after this (the ttl must exceed clock skew: minutes)
-LEASE_TTL_ENV = "EIDATA_LEASE_TTL_S"  # another ttl, in seconds (tests use a few)
 log = logging.getLogger(__name__)
 _RELEASED: set[str] = set()  # tokens of the leases this process released (their objects may outlive a failed delete)
 
@@ -47,7 +47,7 @@ def _generation(key: str) -> int | None:
 
 def _modified_s(info: dict) -> float:
     m = info.get("LastModified") or info.get("mtime") or info.get("created")
-    return m.timestamp() if isinstance(m, datetime) else float(m)
+    return m.timestamp() if isinstance(m, datetime) else float(cast(float, m))
 
 
 def _read(path: str) -> str | None:
@@ -98,12 +98,12 @@ def dead_here(holder: dict) -> str | None:
 
 
 class Lease:
-    """`with Lease(root, job=...)`: the output at `root` held, heartbeated by a thread; `ttl_s`: $EIDATA_LEASE_TTL_S
-    or LEASE_TTL_S."""
+    """`with Lease(root, job=...)`: the output at `root` held, heartbeated by a thread; `ttl_s`: the setting
+    lease_ttl_s."""
 
     def __init__(self, root: Root, job: str, ttl_s: float | None = None) -> None:
         self.root, self.output, self.job = root, root.path, job
-        self.ttl_s = float(os.environ.get(LEASE_TTL_ENV) or LEASE_TTL_S) if ttl_s is None else ttl_s
+        self.ttl_s = current().lease_ttl_s if ttl_s is None else ttl_s
         self.key: str | None = None
         self.token = uuid.uuid4().hex  # this lease among those of its process (`dead_here`)
         self._stop = threading.Event()
@@ -178,7 +178,8 @@ class Lease:
         _RELEASED.add(self.token)
         try:
             for k in self.root.keys(LEASE_DIR):
-                if _generation(k) is not None and self.key is not None and _generation(k) <= _generation(self.key):
+                own = None if self.key is None else _generation(self.key)
+                if (gen := _generation(k)) is not None and own is not None and gen <= own:
                     self.root.remove(k)
         except Exception as e:
             if (cause := environment_fault(e)) is None:

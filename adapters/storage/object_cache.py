@@ -241,7 +241,7 @@ class LocalCache(Cache):
     """A `Cache` in a private temp folder of this process, its objects named by key (whole-file copies, each fetched
     once until evicted); `close()` (or leaving the `with` block) removes the folder."""
 
-    bound, hint = "local cache bound", "raise EIDATA_CACHE_BYTES"
+    bound, hint = "local cache bound", "raise the setting cache_bytes"
 
     def __init__(self, max_bytes: int, root: str | os.PathLike[str] | None = None) -> None:
         # the pid in the name lets a later process remove the folder of one that was killed (`remove_stale_caches`)

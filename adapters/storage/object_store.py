@@ -5,15 +5,14 @@ plan, for a corpus a publisher per dataset, for an export its trees put file by 
 A corpus: `open` takes the lease and rebuilds the scratch from the bucket, so a rerun on any machine skips what is
 committed or quarantined exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end
 (a killed job leaves no "finished" mark). `publish_corpus` rewrites every dataset's meta from its records and makes the
-bucket's `catalog/`, then `job/`, the scratch's. The scratch (`$EIDATA_SCRATCH/<hash of the URL>`, default
-`~/.cache/eidata/scratch`) is never trusted across runs: `open` rebuilds it. Readers trust committed objects only: a
-file's size and digests come from its dataset's commit records. An export's trees: `object_tree.TreePuts`.
+bucket's `catalog/`, then `job/`, the scratch's. The scratch (`<the setting scratch>/<hash of the URL>`) is never
+trusted across runs: `open` rebuilds it. Readers trust committed objects only: a file's size and digests come from its
+dataset's commit records. An export's trees: `object_tree.TreePuts`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +37,7 @@ from adapters.storage.reads import STREAM_BLOCK
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
 from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR
+from schemas.settings import current
 from schemas.storage import StorageOptions
 
 SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors, in this order
@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 
 def default_scratch(url: str) -> Path:
-    base = Path(os.environ.get("EIDATA_SCRATCH") or Path.home() / ".cache" / "eidata" / "scratch")
+    base = Path(current().scratch).expanduser()
     return base / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
 
 

@@ -3,16 +3,14 @@
 A store that accepts connections and never answers (a paused server, a hung proxy) raises nothing until the client's
 own socket timeouts, retried: a paused SeaweedFS held an `s3://` ingest and an export 150 s with not one line logged
 (review reliability-5, 5b/5c). Here every request to the store (`watched`, wrapped around each S3 call by
-`s3_watched`) says once every `progress_s` that it is still waiting, and past `deadline_s` raises `StoreStalledError`,
-an error of the environment (`faults`): an ingest task retries it, then defers its episode, and every command ends
-with exit 75 and one line (`jobs.runtime.retry.EXIT_ENVIRONMENT`): worth running again once the store answers.
+`s3_watched`) says once every `store_progress_s` that it is still waiting, and past `store_deadline_s` raises
+`StoreStalledError`, an error of the environment (`faults`): an ingest task retries it, then defers its episode, and
+every command ends with exit 75 and one line (`jobs.runtime.retry.EXIT_ENVIRONMENT`): worth running again once the
+store answers.
 
-    EIDATA_STORE_PROGRESS_S   seconds between two "still waiting" lines (default 15)
-    EIDATA_STORE_DEADLINE_S   seconds one request may wait before the job defers (default 120; 0: no deadline)
-
-Both are read when a request starts, in whichever process makes it (`eidata ingest` forwards `EIDATA_*` to its Ray
-workers). A line said in a Ray worker goes to the worker's log and, when `EIDATA_STORE_VOICE` names a file (the job
-sets it: `jobs.runtime.voice`), is appended there too for the driver to print.
+Both are settings (`schemas.settings`), read when a request starts, in whichever process makes it. A line said in a Ray
+worker goes to the worker's log and, when `EIDATA_STORE_VOICE` names a file (no setting: the job sets it for its
+workers, `jobs.runtime.voice`), is appended there too for the driver to print.
 """
 
 from __future__ import annotations
@@ -22,14 +20,13 @@ import logging
 import math
 import os
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import TypeVar
+
+from schemas.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PROGRESS_ENV = "EIDATA_STORE_PROGRESS_S"
-DEADLINE_ENV = "EIDATA_STORE_DEADLINE_S"
 VOICE_ENV = "EIDATA_STORE_VOICE"  # a file the lines are appended to as well (a Ray worker's way to the driver)
 
 
@@ -41,33 +38,8 @@ class StoreStalledError(OSError):
     def __init__(self, what: str, deadline_s: float) -> None:
         self.what, self.deadline_s = what, deadline_s
         super().__init__(
-            f"the object store did not answer {what} within {deadline_s:g} s ({DEADLINE_ENV}); the job is deferred"
+            f"the object store did not answer {what} within {deadline_s:g} s (store_deadline_s); the job is deferred"
         )
-
-
-def _seconds(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r}: not a number of seconds") from None
-    if not value >= 0:
-        raise ValueError(f"{name}={text!r}: seconds must be 0 or more")
-    return value
-
-
-@dataclass(frozen=True)
-class StoreWait:
-    """How long one request may wait, and how often the wait is said."""
-
-    progress_s: float = 15.0
-    deadline_s: float = 120.0  # 0: none
-
-    @classmethod
-    def from_env(cls) -> StoreWait:
-        return cls(_seconds(PROGRESS_ENV, cls.progress_s), _seconds(DEADLINE_ENV, cls.deadline_s))
 
 
 def say(line: str, logger: logging.Logger = log) -> None:
@@ -82,12 +54,12 @@ def say(line: str, logger: logging.Logger = log) -> None:
             pass  # the voice is a courtesy; the wait and the deadline do not depend on it
 
 
-async def watched(call: Awaitable[T], what: str, wait: StoreWait | None = None) -> T:
-    """`await call`, saying every `wait.progress_s` that `what` is still waiting, and raising `StoreStalledError`
-    (the call cancelled) once it has waited `wait.deadline_s`."""
-    wait = wait or StoreWait.from_env()
-    deadline = wait.deadline_s if wait.deadline_s > 0 else math.inf
-    step = wait.progress_s if wait.progress_s > 0 else math.inf
+async def watched(call: Awaitable[T], what: str, wait: Settings | None = None) -> T:
+    """`await call`, saying every `store_progress_s` (of `wait`, default the settings) that `what` is still waiting,
+    and raising `StoreStalledError` (the call cancelled) once it has waited `store_deadline_s`."""
+    wait = wait or current()
+    deadline = wait.store_deadline_s if wait.store_deadline_s > 0 else math.inf
+    step = wait.store_progress_s if wait.store_progress_s > 0 else math.inf
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(call)
     t0 = loop.time()
@@ -100,8 +72,10 @@ async def watched(call: Awaitable[T], what: str, wait: StoreWait | None = None) 
                 return task.result()
             waited = loop.time() - t0
             if waited >= deadline:
-                raise StoreStalledError(what, wait.deadline_s)
-            limit = f"deadline {wait.deadline_s:g} s, {DEADLINE_ENV}" if math.isfinite(deadline) else "no deadline"
+                raise StoreStalledError(what, wait.store_deadline_s)
+            limit = (
+                f"deadline {wait.store_deadline_s:g} s, store_deadline_s" if math.isfinite(deadline) else "no deadline"
+            )
             say(f"waiting on the object store: {what} has not answered for {waited:.1f} s ({limit})")
     finally:
         if not task.done():

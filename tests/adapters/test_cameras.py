@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -46,12 +47,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
-def test_a_frame_past_the_reading_budget_is_refused_before_decoding(mp4: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_frame_past_the_reading_budget_is_refused_before_decoding(mp4: Path, settings: Any) -> None:
     """The declared frame size (as RGB) is asked of the reading budget when the stream is opened (issue 45 item 3);
     FFmpeg's max_pixels holds a frame the stream changes to later."""
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(2 * H * W * 3))  # FFmpeg aligns widths up to 64 px
+    settings(max_read_bytes=2 * H * W * 3)  # FFmpeg aligns widths up to 64 px
     assert len(list(VideoFileCamera(mp4, "cam", None).frames())) == N
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(H * W * 3 - 1))
+    settings(max_read_bytes=H * W * 3 - 1)
     with pytest.raises(TooLarge, match=rf"video\.mp4: a {W}x{H} RGB video frame size in bytes: 4,608 declared"):
         VideoFileCamera(mp4, "cam", None)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import EXIT_BROKEN_PIPE, main
+from schemas.settings import ENV, current
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.layouts import load_case, materialize
 from tests.realdata import realdata
@@ -68,6 +69,24 @@ def test_main_runs_the_command_and_returns_its_status(tmp_path: Path, capsys: py
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2 and "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+def test_settings_are_refused_naming_the_field_before_the_command_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "{}")  # the command's settings are left to the processes it starts: restored after
+    root, toml = (
+        write_dataset(tmp_path / "franka", "franka", [episode(3, "pick", "franka/pick/e0", "franka")]),
+        tmp_path / "s.toml",
+    )
+    toml.write_text("max_columns = 0\n")
+    assert main(["inspect", str(root), "--settings", str(toml)]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"eidata inspect: {toml}: max_columns: Input should be greater than 0 (got 0)"
+    )
+    toml.write_text("max_columns = 7\n")
+    assert main(["inspect", str(root), "--settings", str(toml)]) == 0 and current().max_columns == 7
 
 
 def test_inspect_reads_what_ingest_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

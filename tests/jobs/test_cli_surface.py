@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from jobs.cli import COMMANDS, Group, _load, build_parser
+from jobs.cli import COMMANDS, SETTINGS, Group, _load, build_parser
 from jobs.runtime.options import Arg, Opt, add_options
 
 SURFACE = Path(__file__).with_name("cli_surface.json")
@@ -98,7 +98,7 @@ def declared(command: str) -> list[Opt | Arg]:
     out: list[Opt | Arg] = []
     for o in map(_load, _load(COMMANDS[command].options)):
         out += list(_load(o.options)) if isinstance(o, Group) else [o]
-    return out
+    return [*out, SETTINGS]
 
 
 def _leaves(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import jobs.export.lerobot_v3.write as w
 from adapters.storage.object_store import ObjectStore
 from jobs.export.lerobot_v3.job import export_corpus
+from schemas.settings import current, use
 
 
 def arm(kill: str) -> None:
@@ -37,7 +38,7 @@ def main() -> None:
     ap.add_argument("--kill", required=True)
     ap.add_argument("--scratch", type=Path, required=True)
     a = ap.parse_args()
-    os.environ["EIDATA_SCRATCH"] = str(a.scratch)
+    use(current().model_copy(update={"scratch": str(a.scratch)}))
     w.MB = 1024  # limits of 1 "MB" of 1 kB
     arm(a.kill)
     export_corpus(a.corpus, a.out, manifest=a.manifest, data_mb=1, video_mb=1)

@@ -6,7 +6,7 @@ at the point `--kill` names (the test then kills the process group: the embedded
 - `record`: the first derived commit record put, the local files not yet dropped;
 - `end`: every record put, the stage's end (meta, catalog, job folder) cut at its first put.
 
-Credentials and endpoint come from the AWS_* environment, the lease's ttl from EIDATA_LEASE_TTL_S."""
+Credentials and endpoint come from the AWS_* environment, the lease's ttl from the settings (schemas.settings)."""
 
 from __future__ import annotations
 

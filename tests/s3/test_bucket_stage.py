@@ -7,6 +7,7 @@ reader opens by path (`read_corpus(copy=True)`) holds the local corpus's files."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
 
 
 def test_captions_on_a_bucket_are_the_local_run_s_files(
-    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, corpora: tuple[Path, str], tmp_path: Path, settings: Any
 ) -> None:
     local, url = corpora
     episodes = sum(map(len, DATASETS.values()))
@@ -71,7 +72,7 @@ def test_captions_on_a_bucket_are_the_local_run_s_files(
 
     fs, path = filesystem(url, s3.options())
     records = {rel: len(ObjectStore(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS}
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch2"))
+    settings(scratch=str(tmp_path / "scratch2"))
     assert CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options()).skipped == episodes
     assert {rel: len(ObjectStore(url, s3.options()).publisher(rel).log.records()) for rel in DATASETS} == records
     assert objects(url, s3) == files(local)

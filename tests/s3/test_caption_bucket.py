@@ -7,8 +7,8 @@ are refused before any work, each naming why."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from s3fs import S3FileSystem
@@ -16,6 +16,7 @@ from s3fs import S3FileSystem
 from adapters.storage.object_store import ObjectStore
 from jobs.catalog.query import run_query
 from jobs.cli import main
+from schemas.settings import current
 from tests.jobs.stages import test_caption
 from tests.s3 import test_bucket_stage
 from tests.s3.server import S3Server
@@ -29,11 +30,11 @@ model = test_caption.model  # the tiny random-weight Qwen3-VL of the local VLM t
 
 
 @pytest.fixture(autouse=True)
-def aws_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def aws_env(s3: S3Server, settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The server's AWS_* variables, as the CLI reads them; the stage's scratch in the test's folder."""
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     S3FileSystem.clear_instance_cache()  # s3fs reads the variables when an instance is made
 
 
@@ -83,7 +84,7 @@ def test_vlm_captions_and_text_embeddings_of_a_bucket_corpus(
     assert any("/latents/text/" in k for k in got)
     assert got == files(local)  # captions, text embeddings, episode files: the local command's bytes
     assert bucket_query(url, CATALOG_SQL, s3.options()) == run_query(local, CATALOG_SQL)
-    scratch = Path(os.environ["EIDATA_SCRATCH"])
+    scratch = Path(current().scratch)
     assert not list(scratch.rglob("*.mp4")) and not list(scratch.rglob("*.safetensors"))  # read by ranges; published
 
     before = etags(url, s3.options())

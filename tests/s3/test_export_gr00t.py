@@ -6,6 +6,7 @@ nothing; the CLI takes the credential from the environment and names a missing b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from s3fs import S3FileSystem
@@ -26,9 +27,9 @@ def _records(url: str, s3: S3Server) -> dict[str, int]:
 
 
 def test_modality_files_reach_the_bucket_as_the_local_export_writes_them(
-    s3: S3Server, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, prefix: str, tmp_path: Path, settings: Any
 ) -> None:
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     url = f"s3://out/{prefix}/corpus"
     local = corpus_pair(write_small_corpus, s3, url, tmp_path)
     before = _records(url, s3)
@@ -50,13 +51,18 @@ def test_modality_files_reach_the_bucket_as_the_local_export_writes_them(
 
 
 def test_the_cli_exports_a_bucket_corpus_with_the_environment_s_credential(
-    s3: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+    s3: S3Server,
+    prefix: str,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     url = f"s3://out/{prefix}/corpus"
     corpus_pair(write_small_corpus, s3, url, tmp_path)
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     S3FileSystem.clear_instance_cache()  # s3fs reads the variables when an instance is made
     assert main(["export", url, "--format", "gr00t"]) == 0
     assert "gr00t: 2 written" in capsys.readouterr().out

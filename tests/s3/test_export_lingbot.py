@@ -84,9 +84,10 @@ def test_bucket_to_bucket_export_is_the_local_export(
     models: dict[str, Path],
     prefix: str,
     tmp_path: Path,
+    settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     local, url = corpora
     local_out = tmp_path / "out"
     want = run_lingbot_export(_spec(local, local_out, models), progress=False)

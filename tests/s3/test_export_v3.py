@@ -13,18 +13,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.lease import LEASE_TTL_ENV
 from adapters.storage.location import metering
 from adapters.storage.tree import MARKER
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.lerobot_v3.job import export_corpus
+from schemas.settings import ENV, Settings
 from tests.fixtures.corpus import episode, write_dataset
 from tests.s3.export_corpus import bucket_tree, corpus_pair, fetch, tree
 from tests.s3.server import S3Server
@@ -121,17 +122,23 @@ def _data_tables(root: Path) -> list:
 
 
 @pytest.fixture(autouse=True)
-def scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))  # a bucket --out's scratch, not ~/.cache
+def scratch(settings: Any, tmp_path: Path) -> None:
+    settings(scratch=str(tmp_path / "scratch"))  # a bucket --out's scratch, not ~/.cache
 
 
 def _env(s3: S3Server) -> dict[str, str]:
-    return {**os.environ, **s3.env(), LEASE_TTL_ENV: str(TTL_S)}
+    return {**os.environ, **s3.env(), ENV: Settings(lease_ttl_s=TTL_S).model_dump_json()}
 
 
 @pytest.mark.parametrize("kill", ["3", "info"])
 def test_a_killed_export_to_a_bucket_reruns_to_the_same_objects(
-    s3: S3Server, corpora: tuple[Path, str], prefix: str, kill: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    s3: S3Server,
+    corpora: tuple[Path, str],
+    prefix: str,
+    kill: str,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """The manifest export with 1 kB file limits (every episode a new data, video and episodes file): killed after
     its third object, or after its `info.json` but before its completion record."""
@@ -148,7 +155,7 @@ def test_a_killed_export_to_a_bucket_reruns_to_the_same_objects(
     assert f"{MANIFEST}/{MARKER}" not in left  # nothing says complete
     assert (f"{MANIFEST}/meta/info.json" in left) == (kill == "info")
     time.sleep(TTL_S + 0.5)  # the killed run's lease goes stale
-    monkeypatch.setenv(LEASE_TTL_ENV, str(TTL_S))
+    settings(lease_ttl_s=TTL_S)
     result = export_corpus(local, out, manifest=MANIFEST, data_mb=1, video_mb=1, storage=s3.options())
     assert result[MANIFEST][0] == "written"
     assert bucket_tree(out, s3) == bucket_tree(ref, s3)

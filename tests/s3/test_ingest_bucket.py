@@ -12,16 +12,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from adapters.storage.lease import LEASE_TTL_ENV
 from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.urls import filesystem
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
+from schemas.settings import ENV, Settings
 from tests.fixtures.discovery import discover
 from tests.jobs.demo_reference import demo_spec, hashes
 from tests.jobs.ingest import crash_hooks
@@ -42,9 +43,8 @@ def local(reference: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def short_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(LEASE_TTL_ENV, str(TTL_S))
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+def short_lease(settings: Any, tmp_path: Path) -> None:
+    settings(lease_ttl_s=TTL_S, scratch=str(tmp_path / "scratch"))
 
 
 def bucket_spec_file(raw: dict[str, Path], tmp: Path, url: str) -> Path:
@@ -102,8 +102,8 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
         **child_env(s3),
         "RAY_AUTH_MODE": "disabled",
         "RAY_USAGE_STATS_ENABLED": "0",
-        LEASE_TTL_ENV: "300",  # its lease would hold the output for 5 minutes; a dead holder here is followed at once
-        "EIDATA_SCRATCH": str(tmp_path / "killed-scratch"),
+        # its lease would hold the output for 5 minutes; a dead holder here is followed at once
+        ENV: Settings(lease_ttl_s=300, scratch=str(tmp_path / "killed-scratch")).model_dump_json(),
         crash_hooks.HOLD_ENV: json.dumps([u for u in uids if u != first]),
     }
     cmd = [sys.executable, "-m", "tests.jobs.ingest.crash_hooks", str(spec_path), str(committed_log)]

@@ -6,18 +6,18 @@ leaves the objects of an uninterrupted run; a job holding the output refuses the
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from adapters.storage.corpus import Corpus, open_corpus
-from adapters.storage.lease import LEASE_TTL_ENV, OutputLeasedError
+from adapters.storage.lease import OutputLeasedError
 from adapters.storage.location import metering
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_modified
@@ -31,6 +31,7 @@ from jobs.runtime.stage import Usage
 from jobs.stages.latents import LatentsStage, decode_episode
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedStage
 from schemas.lerobot import load_info
+from schemas.settings import ENV, Settings, current
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 from tests.processes import group
@@ -48,9 +49,8 @@ TTL_S = 3.0
 
 
 @pytest.fixture(autouse=True)
-def short_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(LEASE_TTL_ENV, str(TTL_S))
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+def short_lease(settings: Any, tmp_path: Path) -> None:
+    settings(lease_ttl_s=TTL_S, scratch=str(tmp_path / "scratch"))
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_latents_on_a_bucket_are_the_local_run_s_files(
     with capsys.disabled():
         print(f"\nlatents from the bucket: {report.fetched} bytes fetched, {report.used} used, videos {videos} bytes")
     assert report.used > 0 and 0 < report.fetched <= 1.1 * videos
-    assert not list(Path(os.environ["EIDATA_SCRATCH"]).rglob("*.safetensors"))  # published files leave the scratch
+    assert not list(Path(current().scratch).rglob("*.safetensors"))  # published files leave the scratch
 
     fs, path = filesystem(url, s3.options())
     before = list_modified(fs, f"{path}/datasets")
@@ -205,8 +205,7 @@ def test_sigkill_of_the_driver_then_rerun_gives_the_same_objects(
         **child_env(s3),
         "RAY_AUTH_MODE": "disabled",
         "RAY_USAGE_STATS_ENABLED": "0",
-        LEASE_TTL_ENV: str(TTL_S),
-        "EIDATA_SCRATCH": str(tmp_path / "killed-scratch"),
+        ENV: Settings(lease_ttl_s=TTL_S, scratch=str(tmp_path / "killed-scratch")).model_dump_json(),
     }
     cmd = [sys.executable, "-m", "tests.s3.latents_child", url, str(model_dir), "--kill", kill]
     err = tmp_path / "driver.err"  # a file, not a pipe: the orphaned Ray processes would hold a pipe open

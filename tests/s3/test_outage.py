@@ -187,9 +187,9 @@ def _rows(corpus: Path) -> list[dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.shared_ray  # tests/ray_scope.py
 def test_a_job_writing_to_a_store_that_goes_down_loses_nothing(
-    store: Weed, raw: dict[str, Any], local: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Weed, raw: dict[str, Any], local: Path, tmp_path: Path, settings: Any
 ) -> None:
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     url = "s3://out/outage"
     spec = _spec(raw, store, tmp_path, output=url, from_bucket=False)
     try:

@@ -25,6 +25,7 @@ from jobs.ingest.report import IngestReport
 from jobs.spec import load_spec
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
+from schemas.settings import ENV, Settings
 from schemas.storage import StorageOptions
 from tests.conftest import LocalRun
 from tests.jobs.quarantine_corpus import (
@@ -79,7 +80,7 @@ def runs(s3: S3Server, quarantine_local: LocalRun, tmp_path_factory: pytest.Temp
     spec = placed_spec(local_spec, raw, bucket, s3.options())  # uploads the raw corpus under bucket/raw
     assert all(s.root.startswith(f"{bucket}/raw/") for s in spec.sources) and spec.output == f"{bucket}/corpus"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EIDATA_SCRATCH", str(tmp / "scratch"))
+        mp.setenv(ENV, Settings(scratch=str(tmp / "scratch")).model_dump_json())
         reports = {"local": quarantine_local.report, "bucket": run_ingest(spec, progress=False)}
     return Runs(raw, f"{bucket}/raw", quarantine_local.corpus, spec.output, s3.options(), spec, reports)
 
@@ -125,10 +126,10 @@ def test_no_object_of_a_rejected_episode_is_in_the_bucket(s3: S3Server, runs: Ru
     assert [u for u in kept if not any(u in t for t in texts.values())] == []
 
 
-def test_a_rerun_publishes_nothing(runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rerun_publishes_nothing(runs: Runs, tmp_path: Path, settings: Any) -> None:
     fs, path = filesystem(runs.url, runs.options)
     before_tags, before_times = etags(runs.url, runs.options), _modified(fs, path)
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))  # another scratch: rebuilt from the bucket
+    settings(scratch=str(tmp_path / "scratch"))  # another scratch: rebuilt from the bucket
     again = run_ingest(runs.spec, progress=False)
     assert sum(t.written for t in again.tallies.values()) == 0 and again.quarantined == 0
     assert etags(runs.url, runs.options) == before_tags

@@ -1,6 +1,6 @@
 """A real S3 server (SeaweedFS, `tests.s3.server.weed`, this module's own) paused with SIGSTOP under `eidata export
 --out s3://...` (issue 45 item 5; review reliability-5, 5c: 150 s held, not one line): with a 0.5 s progress and a
-3 s deadline (`EIDATA_STORE_PROGRESS_S`, `EIDATA_STORE_DEADLINE_S`) the command says it is waiting, names the request,
+3 s deadline (the settings store_progress_s, store_deadline_s) the command says it is waiting, names the request,
 and ends with exit 75 and one line; once the server is resumed (SIGCONT, in a `finally`) a rerun leaves the objects of
 an uninterrupted export. Paused before the command starts (its preflight stalls) and after its first object put (a
 stall mid-job; its lease is left to go stale, 2 s here)."""
@@ -14,17 +14,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.lease import LEASE_TTL_ENV
-from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.runtime.retry import EXIT_ENVIRONMENT
+from schemas.settings import ENV, Settings
 from tests.needs import tool_missing
 from tests.processes import group
 from tests.s3.export_corpus import bucket_tree
@@ -63,10 +63,9 @@ def paused_export(store: Weed, local: Path, out: str, after: int, tmp: Path) -> 
     env = {
         **clear_env(),
         **store.server.env(),
-        PROGRESS_ENV: "0.5",
-        DEADLINE_ENV: "3",
-        LEASE_TTL_ENV: str(TTL_S),
-        "EIDATA_SCRATCH": str(tmp / "scratch"),
+        ENV: Settings(
+            store_progress_s=0.5, store_deadline_s=3, lease_ttl_s=TTL_S, scratch=str(tmp / "scratch")
+        ).model_dump_json(),
         "PYTHONPATH": str(REPO),
     }
     args = ["export", str(local), "--format", "lerobot-v3", "--manifest", MANIFEST, "--out", out]
@@ -83,11 +82,11 @@ def paused_export(store: Weed, local: Path, out: str, after: int, tmp: Path) -> 
 
 @pytest.mark.parametrize("after", [0, 1])
 def test_a_paused_store_is_said_then_deferred_with_75_and_the_rerun_is_identical(
-    after: int, store: Weed, local: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    after: int, store: Weed, local: Path, tmp_path: Path, settings: Any
 ) -> None:
     prefix = f"s3://out/stall{after}-{tmp_path.name}"
     options = store.server.options()
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch-ref"))
+    settings(scratch=str(tmp_path / "scratch-ref"))
     assert export_corpus(local, f"{prefix}/ref", manifest=MANIFEST, storage=options)[MANIFEST][0] == "written"
     t0 = time.monotonic()
     done = paused_export(store, local, f"{prefix}/out", after, tmp_path)
@@ -95,12 +94,11 @@ def test_a_paused_store_is_said_then_deferred_with_75_and_the_rerun_is_identical
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr[-3000:]
     err = done.stderr.strip().splitlines()
     said = [x for x in err if "waiting on the object store:" in x and "has not answered for" in x]
-    assert said and all("(deadline 3 s, EIDATA_STORE_DEADLINE_S)" in x for x in said), err
+    assert said and all("(deadline 3 s, store_deadline_s)" in x for x in said), err
     assert err[-1].startswith("eidata export: export: StoreStalledError: the object store did not answer"), err
     assert "Traceback" not in done.stderr and took < 45, (took, done.stderr[-3000:])
     time.sleep(TTL_S + 0.5)  # the paused run's lease goes stale
-    monkeypatch.setenv(LEASE_TTL_ENV, str(TTL_S))
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch-rerun"))
+    settings(lease_ttl_s=TTL_S, scratch=str(tmp_path / "scratch-rerun"))
     assert export_corpus(local, f"{prefix}/out", manifest=MANIFEST, storage=options)[MANIFEST][0] == "written"
     assert bucket_tree(f"{prefix}/out", store.server) == bucket_tree(f"{prefix}/ref", store.server)
 
@@ -120,6 +118,7 @@ def test_a_store_paused_at_startup_ends_every_command_with_75(
     command: str,
     store: Weed,
     tmp_path: Path,
+    settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -128,9 +127,7 @@ def test_a_store_paused_at_startup_ends_every_command_with_75(
 
     for k, v in store.server.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv(PROGRESS_ENV, "0.5")
-    monkeypatch.setenv(DEADLINE_ENV, "1.5")
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(store_progress_s=0.5, store_deadline_s=1.5, scratch=str(tmp_path / "scratch"))
     url = f"s3://out/startup-{command}/corpus"
     spec = tmp_path / "job.yaml"
     spec.write_text(
@@ -174,7 +171,7 @@ def test_a_store_paused_under_an_ingest_s_worker_is_said_deferred_and_the_rerun_
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    env = {**store.server.env(), PROGRESS_ENV: "0.5", DEADLINE_ENV: "3"}
+    env = {**store.server.env(), ENV: Settings(store_progress_s=0.5, store_deadline_s=3).model_dump_json()}
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)

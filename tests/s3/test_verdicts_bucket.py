@@ -7,6 +7,7 @@ caption stage's, tested in test_caption_bucket.)"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from s3fs import S3FileSystem
@@ -21,10 +22,10 @@ corpora = test_bucket_stage.corpora
 
 
 @pytest.fixture(autouse=True)
-def aws_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def aws_env(s3: S3Server, settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setenv("EIDATA_SCRATCH", str(tmp_path / "scratch"))
+    settings(scratch=str(tmp_path / "scratch"))
     S3FileSystem.clear_instance_cache()
 
 

@@ -6,6 +6,7 @@ it, and the ROWS limit checked before reading. Files in the makers' layouts from
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -91,10 +92,10 @@ def test_episode_ends_past_the_rows_refused(tmp_path: Path) -> None:
     assert ref.error and "must rise strictly" in ref.error
 
 
-def test_rows_past_the_rows_limit_refused_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rows_past_the_rows_limit_refused_before_reading(tmp_path: Path, settings: Any) -> None:
     write_aloha(tmp_path / "episode_0.hdf5", 9)
     write_umi(tmp_path / "buffer.zarr.zip", [4, 9])
-    monkeypatch.setenv("EIDATA_MAX_ROWS", "5")
+    settings(max_rows=5)
     adapter = ArraysAdapter()
     refs = {r.raw_id: r for r in adapter.discover(tmp_path)}
     assert "rows: 9 declared, more than the ROWS limit (5)" in refs["buffer.zarr"].error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -79,7 +80,7 @@ def test_zarr_in_an_object_store_is_refused() -> None:
             pass
 
 
-def test_a_zip_member_declaring_more_than_the_budget_is_refused_naming_it(tmp_path: Path, monkeypatch) -> None:
+def test_a_zip_member_declaring_more_than_the_budget_is_refused_naming_it(tmp_path: Path, settings: Any) -> None:
     """zarr's ZipStore inflates a member whole, as large as its header declares: a 5 KB deflated chunk of 4 MiB
     is refused at the open under a 1 MiB budget, before zarr reads it; the same store within the budget reads."""
     folder = _buffer(tmp_path / "replay_buffer.zarr", 2)
@@ -87,11 +88,11 @@ def test_a_zip_member_declaring_more_than_the_budget_is_refused_naming_it(tmp_pa
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
         z.writestr("data/bomb/0", bytes(4 << 20))
     assert path.stat().st_size < 64 << 10
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(1 << 20))
+    settings(max_read_bytes=1 << 20)
     with pytest.raises(ValueError, match=r"member data/bomb/0 of the zip \(inflated\) size in bytes: 4,194,304"):
         with open_store(path, "zarr"):
             pass
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(8 << 20))
+    settings(max_read_bytes=8 << 20)
     with open_store(path, "zarr") as store:
         assert store.read("data/action", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,11 +52,11 @@ def test_a_sparse_2gib_narration_file_is_refused_within_a_memory_budget(tmp_path
     assert run.peak_rss < BUDGET
 
 
-def test_the_limit_is_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_limit_is_configured(tmp_path: Path, settings: Any) -> None:
     _sparse_narration(tmp_path, 5000)
-    monkeypatch.setenv("EIDATA_MAX_JSON_BYTES", "4096")
+    settings(max_json_bytes=4096)
     with pytest.raises(AdapterError, match="5,000 declared, more than the limit"):
         list(Ego4DAdapter().discover(tmp_path))
-    monkeypatch.setenv("EIDATA_MAX_JSON_BYTES", "8192")
+    settings(max_json_bytes=8192)
     with pytest.raises(AdapterError, match=r"unreadable narration\.json: Expecting .,. delimiter"):
         list(Ego4DAdapter().discover(tmp_path))  # read (and refused for what it holds, not its size)

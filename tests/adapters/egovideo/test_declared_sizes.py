@@ -8,8 +8,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.synthetic.video import synthetic_frame, write_mp4
@@ -57,8 +56,8 @@ def test_a_plausible_sidecar_duration_is_trusted_without_opening_the_video(tmp_p
     assert ref.error is None and ref.locator["window_sec"] == [0.0, 3.0]
 
 
-def test_an_oversized_sidecar_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EIDATA_MAX_SIDECAR_BYTES", "1000")
+def test_an_oversized_sidecar_is_not_read(tmp_path: Path, settings: Any) -> None:
+    settings(max_sidecar_bytes=1000)
     _video(tmp_path / "folder/clip.mp4")
     (tmp_path / "folder/clip.txt").write_text("x" * 1001)
     [ref] = list(EgoVideoAdapter({"layout": "folder"}).discover(tmp_path / "folder"))

@@ -10,6 +10,7 @@ import os
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -157,11 +158,11 @@ def test_the_arrays_adapter_flags_a_store_swapped_after_discovery(tmp_path: Path
             assert ep.states and not any(_leaks(np.asarray(s.values)) for s in ep.states.values())
 
 
-def test_no_file_is_read_past_the_reading_budget(tmp_path: Path, monkeypatch) -> None:
+def test_no_file_is_read_past_the_reading_budget(tmp_path: Path, settings: Any) -> None:
     """A sparse `.zattrs` (zarr reads it whole at the open) and a chunk whose stored bytes are past the budget are
     refused from their size, naming the key; a store within the budget reads."""
     store = _store(tmp_path / "replay.zarr")
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(1 << 20))
+    settings(max_read_bytes=1 << 20)
     os.truncate(store / "data/.zattrs", 2 << 20)  # sparse: nothing written, 2 MiB of zeros declared
     with pytest.raises(ValueError, match=r"data/\.zattrs of .*replay\.zarr size in bytes: 2,097,152 declared"):
         with open_store(store, "zarr") as s:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +16,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 
 
-def test_a_parquet_wider_than_the_columns_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_parquet_wider_than_the_columns_limit_is_refused(tmp_path: Path, settings: Any) -> None:
     rows = np.linspace(0, 1, 12 * len(MOTORS)).reshape(12, len(MOTORS))
     root = write_arm_dataset(tmp_path / "fc", "so101_follower", list(MOTORS), rows)
     data = root / "data/chunk-000/episode_000000.parquet"
@@ -24,7 +25,7 @@ def test_a_parquet_wider_than_the_columns_limit_is_refused(tmp_path: Path, monke
     pq.write_table(pa.Table.from_pydict({**table.to_pydict(), **extra}, schema=None), data)
     adapter = LeRobotSource({"validate_data": False})
     [ref] = list(adapter.discover(root))
-    monkeypatch.setenv("EIDATA_MAX_COLUMNS", "64")
+    settings(max_columns=64)
     with pytest.raises(AdapterError) as err:
         adapter.read(ref)
     assert err.value.field == "data_path" and err.value.file == str(data)
@@ -32,5 +33,5 @@ def test_a_parquet_wider_than_the_columns_limit_is_refused(tmp_path: Path, monke
         err.value.reason.startswith("parquet columns: 10")
         and "more than the COLUMNS limit (64); not read" in err.value.reason
     )
-    monkeypatch.delenv("EIDATA_MAX_COLUMNS")
+    settings(max_columns=4096)
     assert len(adapter.read(ref).states["observation.state"]) == 11  # within the default, read as before

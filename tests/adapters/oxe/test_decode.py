@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -58,11 +59,11 @@ def test_zlib_tensors_and_an_unknown_dimension() -> None:
         decode_tensor(info, [zlib.compress(rows[0].tobytes())] * 3, 2)
 
 
-def test_zlib_steps_inflate_together_within_the_reading_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zlib_steps_inflate_together_within_the_reading_budget(settings: Any) -> None:
     """Each step's zlib value is inflated through the reading budget, all steps together (issue 45 item 3): a few
     hundred bytes a step can declare gigabytes."""
     info = FeatureInfo("steps/depth", "tensor", (None,), "uint8", encoding="zlib")
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(3 << 20))
+    settings(max_read_bytes=3 << 20)
     step = zlib.compress(bytes(1 << 20))  # 1 KB inflating to 1 MiB
     assert decode_tensor(info, [step] * 3, 3).shape == (3, 1 << 20)
     with pytest.raises(TooLarge, match=r"steps/depth: 4 steps inflated size in bytes: 3,145,729 reached"):

@@ -5,6 +5,7 @@ its cameras' frame count, within a memory budget, where the reader allocated 2 x
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import h5py
 import pytest
@@ -61,10 +62,8 @@ def test_rows_within_the_cameras_frames_are_read(tmp_path: Path) -> None:
     assert len(ep.states["puppet.joint_position_left"]) == 41
 
 
-def test_a_camera_declaring_more_frames_than_the_limit_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EIDATA_MAX_ROWS", "30")
+def test_a_camera_declaring_more_frames_than_the_limit_is_refused(tmp_path: Path, settings: Any) -> None:
+    settings(max_rows=30)
     _agilex(tmp_path / "root", 40)
     adapter = RoboMINDAdapter()
     [ref] = list(adapter.discover(tmp_path / "root"))

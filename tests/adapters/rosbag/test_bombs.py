@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -66,13 +67,11 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_chunk_bomb_is_quarantined_within_the_budget(
-    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_chunk_bomb_is_quarantined_within_the_budget(case: str, tmp_path: Path, settings: Any) -> None:
     build, reason = CASES[case]
     bag = build(tmp_path)
     assert bag.stat().st_size < 2 * MiB
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(BUDGET))
+    settings(max_read_bytes=BUDGET)
     adapter = RosbagAdapter()
     [ref] = list(adapter.discover(tmp_path))
     err, peak = bombs.traced(lambda: adapter.read(ref))
@@ -82,9 +81,9 @@ def test_a_chunk_bomb_is_quarantined_within_the_budget(
 
 
 @pytest.mark.parametrize("codec", ["zstd", "lz4"])
-def test_a_legal_compressed_chunk_reads_whole(codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_legal_compressed_chunk_reads_whole(codec: str, tmp_path: Path, settings: Any) -> None:
     bombs.mcap_chunk_bomb(tmp_path / "ep.mcap", codec, None)
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", str(BUDGET))
+    settings(max_read_bytes=BUDGET)
     adapter = RosbagAdapter()
     [ref] = list(adapter.discover(tmp_path))
     ep = adapter.read(ref)

@@ -16,10 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.storage.lease import LEASE_DIR, Lease, OutputLeasedError, process_identity
+from adapters.storage.object_store import default_scratch
 from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
@@ -182,3 +184,9 @@ def test_a_pid_now_another_process_is_taken_over(tmp_path: Path) -> None:
     assert put_if_absent(fs, f"{out}/{LEASE_DIR}/{1:012d}.json", json.dumps(body).encode())
     with Lease(Root(out), job="rerun").acquire() as lease:
         assert lease.key == f"{LEASE_DIR}/{2:012d}.json"
+
+
+def test_the_ttl_and_the_scratch_are_settings(tmp_path: Path, settings: Any) -> None:
+    settings(lease_ttl_s=9, scratch=str(tmp_path / "scratch"))
+    assert Lease(Root(str(tmp_path / "out")), job="ingest").ttl_s == 9
+    assert default_scratch("s3://b/corpus").parent == tmp_path / "scratch"

@@ -9,12 +9,13 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from s3fs import S3FileSystem
 
 from adapters.storage.s3_watched import WatchedS3FileSystem, _request
-from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV, StoreStalledError
+from adapters.storage.stalls import StoreStalledError
 from adapters.storage.urls import filesystem, preflight
 from schemas.storage import StorageOptions
 
@@ -32,10 +33,9 @@ def silent_endpoint() -> Iterator[str]:
 
 
 def test_the_s3_client_on_a_silent_store_defers_at_the_deadline(
-    silent_endpoint: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    silent_endpoint: str, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv(PROGRESS_ENV, "0.4")
-    monkeypatch.setenv(DEADLINE_ENV, "1.5")
+    settings(store_progress_s=0.4, store_deadline_s=1.5)
     caplog.set_level(logging.WARNING, "adapters.storage.stalls")
     options = StorageOptions(endpoint_url=silent_endpoint, access_key_id="k", secret_access_key="stall-secret-9")
     fs, path = filesystem("s3://raw/demo", options)

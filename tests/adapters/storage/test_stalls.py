@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import pytest
 
 from adapters.storage.faults import environment_fault
-from adapters.storage.stalls import DEADLINE_ENV, PROGRESS_ENV, StoreStalledError, StoreWait, watched
+from adapters.storage.stalls import StoreStalledError, watched
+from schemas.settings import Settings
 
 
 def test_a_call_that_never_ends_is_said_then_stopped_at_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
@@ -21,7 +23,7 @@ def test_a_call_that_never_ends_is_said_then_stopped_at_the_deadline(caplog: pyt
     caplog.set_level(logging.WARNING, "adapters.storage.stalls")
     t0 = time.monotonic()
     with pytest.raises(StoreStalledError, match=r"did not answer get_object s3://b/k within 0.5 s") as e:
-        asyncio.run(watched(never(), "get_object s3://b/k", StoreWait(progress_s=0.15, deadline_s=0.5)))
+        asyncio.run(watched(never(), "get_object s3://b/k", Settings(store_progress_s=0.15, store_deadline_s=0.5)))
     assert 0.5 <= time.monotonic() - t0 < 5.0  # a loaded machine delays the loop, never the deadline's floor
     lines = [r.getMessage() for r in caplog.records]
     # a line each 0.15 s until 0.5 s: 3 on a quiet machine, fewer when the loop is starved (seen in a loaded suite)
@@ -34,16 +36,12 @@ def test_an_answer_in_time_says_nothing(caplog: pytest.LogCaptureFixture) -> Non
         await asyncio.sleep(0.05)
         return 7
 
-    assert asyncio.run(watched(soon(), "x", StoreWait(progress_s=1, deadline_s=2))) == 7
-    assert asyncio.run(watched(soon(), "x", StoreWait(progress_s=0, deadline_s=0))) == 7  # neither: plain await
+    assert asyncio.run(watched(soon(), "x", Settings(store_progress_s=1, store_deadline_s=2))) == 7
+    assert asyncio.run(watched(soon(), "x", Settings(store_progress_s=0, store_deadline_s=0))) == 7  # plain await
     assert not caplog.records
 
 
-def test_the_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert StoreWait.from_env() == StoreWait(15.0, 120.0)
-    monkeypatch.setenv(PROGRESS_ENV, "0.5")
-    monkeypatch.setenv(DEADLINE_ENV, "3")
-    assert StoreWait.from_env() == StoreWait(0.5, 3.0)
-    monkeypatch.setenv(DEADLINE_ENV, "soon")
-    with pytest.raises(ValueError, match=f"{DEADLINE_ENV}='soon': not a number"):
-        StoreWait.from_env()
+def test_the_wait_is_the_settings(settings: Any) -> None:
+    settings(store_progress_s=0, store_deadline_s=0.2)
+    with pytest.raises(StoreStalledError, match=r"within 0.2 s \(store_deadline_s\)"):  # not the default 120 s
+        asyncio.run(asyncio.wait_for(watched(asyncio.Event().wait(), "x"), 10))
