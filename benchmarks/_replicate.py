@@ -35,10 +35,16 @@ def episodes_of(dataset: Path) -> int:
     return int(json.loads((dataset / INFO_PATH).read_text(encoding="utf-8"))["total_episodes"])
 
 
-def _relabel(line: str, source: str, subset: str, copy: str) -> str:
+def _relabel(line: str, source: str, folder: str, k: int) -> str:
+    """One `episodes.jsonl` line of the `k`th copy: its lineage's subset, uids and raw uid with the copy's mark. The
+    subset is the lineage's own, not the folder's: a dataset ingest split by signature (`<subset>@<diff>~<hash>`,
+    `ingest.lerobot.routing`) holds episodes of its subset, whose uids say `source/<subset>/` (issue 86: relabelled by
+    the folder's name they were left as they were, and every copy collided with the original)."""
     obj = json.loads(line)
     lineage = obj.get("eidata")
     if isinstance(lineage, dict):
+        subset = lineage.get("subset") if isinstance(lineage.get("subset"), str) else folder
+        copy = f"{subset}{MARK}{k:05d}"
         for key in ("episode_uid", "raw_uid"):
             if isinstance(lineage.get(key), str):
                 lineage[key] = lineage[key].replace(f"{source}/{subset}/", f"{source}/{copy}/", 1)
@@ -63,7 +69,7 @@ def copy_dataset(dataset: Path, k: int) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         if rel.as_posix() == EPISODES_PATH:
             lines = path.read_text(encoding="utf-8").splitlines()
-            target.write_text("".join(_relabel(s, source, subset, copy) + "\n" for s in lines if s.strip()))
+            target.write_text("".join(_relabel(s, source, subset, k) + "\n" for s in lines if s.strip()))
         elif rel.parts[0] == "meta":
             shutil.copyfile(path, target)
         else:

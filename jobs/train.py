@@ -4,7 +4,8 @@
     eidata train --manifest s3://BUCKET/CORPUS/manifests/NAME [--cache-dir DIR] [--cache-bytes N] ...  # AWS_* env
     torchrun --nproc_per_node 8 -m jobs.cli train --manifest ... --preset lda-1b        # DDP, one GPU per process
 
-Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, index.json, metrics.jsonl, checkpoints/.
+Run folder (default `runs/<manifest>-<preset>`): config.json, norm_stats.json, index.json, metrics.jsonl, checkpoints/,
+and job/train.lock: a second run into the same folder is refused, naming the first one's pid (`jobs.output_lock`).
 Episodes the run cannot use are counted by reason (log, `index.json`, closing summary); the run fails only when none
 is left. A fresh run's `--steps` is the cosine horizon and the stop step; on resume the config comes from the
 checkpoint and `--steps` only moves the stop step. A bucket's manifest is checked before any work, with the standard
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -152,6 +155,8 @@ def cli_train(args: argparse.Namespace) -> int:
     """Exit 0 when the run reached its stop step, 1 for data or checkpoint problems, 2 for bad arguments."""
     from adapters.storage.digests import CatalogError
     from jobs.catalog.census import check_manifest_corpus
+    from jobs.output_lock import OutputLock
+    from jobs.runtime.job_lock import JobLockedError
     from schemas.manifest import MANIFEST_JSON
     from training.checkpoint import CheckpointError
     from training.distributed import shutdown
@@ -170,17 +175,25 @@ def cli_train(args: argparse.Namespace) -> int:
     preset = args.preset or DEFAULT_PRESET
     name = where_text(manifest).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
-    try:
-        resume_from = resolve_resume(run_dir, args.resume)
-        cfg = build_config(args, manifest, resume_from)
-    except (KeyError, ValueError, ValidationError, CheckpointError) as e:
-        return fail(1 if isinstance(e, CheckpointError) else 2, f"eidata train: {e}")
-    try:
-        result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
-    except (DataError, CheckpointError, StorageError) as e:
-        return fail(1, f"eidata train: {e}")
-    finally:
-        shutdown()
+    with ExitStack() as held:
+        for locked in (False, True):  # a bad call refused before anything is written; read again under the lock
+            try:
+                resume_from = resolve_resume(run_dir, args.resume)
+                cfg = build_config(args, manifest, resume_from)
+            except (KeyError, ValueError, ValidationError, CheckpointError) as e:
+                return fail(1 if isinstance(e, CheckpointError) else 2, f"eidata train: {e}")
+            if locked or os.environ.get("RANK", "0") != "0":  # rank 0 holds a group's lock
+                break
+            try:  # one run per run folder: a second is refused naming the first's pid (`jobs.output_lock`)
+                held.enter_context(OutputLock(run_dir, "train"))
+            except JobLockedError as e:
+                return fail(1, f"eidata train: {e}; wait for it, or give another --out")
+        try:
+            result = train(cfg, run_dir, stop_step=args.steps, resume=resume_from, device=args.device)
+        except (DataError, CheckpointError, StorageError) as e:
+            return fail(1, f"eidata train: {e}")
+        finally:
+            shutdown()
     if result.is_main:
         print(f"trained to step {result.step}; last loss {result.loss:.4f}; checkpoint {result.checkpoint}")
         if result.index is not None:

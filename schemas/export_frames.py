@@ -1,10 +1,15 @@
 """The frame size of an export (`eidata export --frame-size`, `--frame-fit`): one size per exported camera, so that a
 manifest across sources whose cameras differ in size becomes one dataset without ingesting again.
 
-- `size`: `most-common` (the default), `largest`, or WIDTHxHEIGHT. The default is the size most of the exported
-  episodes already have for that camera (ties: the larger): the fewest episodes are decoded and encoded again, the
-  others keep their video byte for byte (a stream copy), and an export whose cameras agree is exactly what it was
-  before this option. `largest` keeps every pixel a source has but enlarges the small ones (a 64x64 Bridge frame
+- `size`: `auto` (the default), `most-common`, `largest`, or WIDTHxHEIGHT. `most-common` is the size most of the
+  exported episodes already have for that camera (ties: the larger): the fewest episodes are decoded and encoded
+  again, the others keep their video byte for byte (a stream copy), and an export whose cameras agree is exactly what
+  it was before this option. `auto` is `most-common` unless that shrinks some source's camera below what the stated
+  default size, 224x224 (`DEFAULT_HW`) with the aspect ratio kept by padding, gives it: then 224x224 (issue 86: in a
+  manifest with 25 Bridge episodes, a G1's 640x480 and a GR1's 256x256 cameras were exported at Bridge's 64x64).
+  Under `auto`, a camera shrunk more than 2x in either side (`MAX_AUTO_SHRINK`) is refused: that takes an explicit
+  `--frame-size`, so nobody trains on a thumbnail of a humanoid's camera by accident.
+  `largest` keeps every pixel a source has but enlarges the small ones (a 64x64 Bridge frame
   into 480x640 is 75 times the pixels, nothing seen gained); a policy resizes its input to its own size anyway.
 - `fit`: how a frame of another aspect ratio fits (`schemas.image_size.Fit`): `pad` (the default) scales the whole
   frame inside the size and centres it on black bars. That is what LeRobot's users get from LeRobot's own policies:
@@ -25,11 +30,20 @@ from pydantic import Field, field_validator
 from schemas.frozen import Frozen
 from schemas.image_size import Fit, FrameFit, Interpolation, checked_color, checked_size
 
+AUTO = "auto"
 MOST_COMMON = "most-common"
 LARGEST = "largest"
 BLACK = (0, 0, 0)
 
 HW = tuple[int, int]  # (height, width), as a video feature's shape starts
+DEFAULT_HW: HW = (224, 224)  # `auto`'s floor: the input size of the ViT policies a mixed export most often feeds
+MAX_AUTO_SHRINK = 2.0  # `auto` shrinks no camera more than this in either side; past it, --frame-size must say so
+
+
+def shrink(from_hw: HW, to_hw: HW) -> float:
+    """How many times the frame shrinks in its most shrunk side fitted into `to_hw` (aspect kept: the content's scale
+    is the smaller side ratio; <= 1 when it is enlarged)."""
+    return max(from_hw[0] / to_hw[0], from_hw[1] / to_hw[1])
 
 
 def size_text(hw: HW) -> str:
@@ -41,9 +55,11 @@ class ExportFrames(Frozen):
     """The size every exported camera's frames have, and how a frame of another size fits it (module docstring)."""
 
     size: str = Field(
-        MOST_COMMON,
-        description="frame size of every exported camera: most-common (the size most exported episodes have; the "
-        "others are resized), largest, or WIDTHxHEIGHT (both even), e.g. 224x224",
+        AUTO,
+        description="frame size of every exported camera: auto (the default: the size most exported episodes have, "
+        "or 224x224, aspect kept by padding, where that would shrink a source's camera below its 224x224 fit; a "
+        "camera shrunk more than 2x in either side is refused: give a size to accept it), most-common (the size most "
+        "exported episodes have; the others are resized), largest, or WIDTHxHEIGHT (both even), e.g. 224x224",
     )
     fit: Fit = Field(
         Fit.pad,
@@ -56,7 +72,7 @@ class ExportFrames(Frozen):
     @field_validator("size")
     @classmethod
     def _size(cls, v: str) -> str:
-        return checked_size(v, (MOST_COMMON, LARGEST))
+        return checked_size(v, (AUTO, MOST_COMMON, LARGEST))
 
     @field_validator("pad_color")
     @classmethod
@@ -65,7 +81,7 @@ class ExportFrames(Frozen):
 
     def target(self, sizes: Counter[HW]) -> HW:
         """The (height, width) of one camera given how many episodes hold it at each size."""
-        if self.size not in (MOST_COMMON, LARGEST):
+        if self.size not in (AUTO, MOST_COMMON, LARGEST):
             w, h = (int(x) for x in self.size.split("x"))
             return h, w
         if not sizes:
@@ -74,9 +90,16 @@ class ExportFrames(Frozen):
         def area(hw: HW) -> int:
             return hw[0] * hw[1]
 
-        if self.size == MOST_COMMON:
-            return max(sorted(sizes), key=lambda hw: (sizes[hw], area(hw)))
-        return max(sorted(sizes), key=lambda hw: (area(hw), sizes[hw]))
+        if self.size == LARGEST:
+            return max(sorted(sizes), key=lambda hw: (area(hw), sizes[hw]))
+        common = max(sorted(sizes), key=lambda hw: (sizes[hw], area(hw)))
+        if self.size == AUTO and any(shrink(hw, common) > max(1.0, shrink(hw, DEFAULT_HW)) for hw in sizes):
+            return DEFAULT_HW  # the most common size would shrink a source below its default fit
+        return common
+
+    def refused_shrink(self, from_hw: HW, to_hw: HW) -> bool:
+        """A camera `auto` may not shrink this much (`MAX_AUTO_SHRINK`); a size given is the user's choice."""
+        return self.size == AUTO and shrink(from_hw, to_hw) > MAX_AUTO_SHRINK
 
     def fit_for(self, in_hw: HW, out_hw: HW) -> FrameFit | None:
         """How a frame of `in_hw` becomes `out_hw`; None when it is that size already."""

@@ -43,6 +43,7 @@ from adapters.arrays.episodes import any_of, episodes_of, join, rows_per_array
 from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
 from adapters.arrays.stores import Store, container_of, open_store
+from adapters.arrays.versions import unread_version
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
@@ -133,6 +134,8 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
         try:
             with open_store(path, container) as store:
                 attrs = store.all_attrs(ATTR_GROUPS)
+                if (old := unread_version(store.keys, attrs)) is not None:  # named, not "no layout fits"
+                    raise ValueError(old)
                 name, layout, why = choose(container, store.keys, attrs, self.options.layout)
                 episodes = list(episodes_of(store, layout))
                 if not (layout.timestamps and join(layout.episodes.base, layout.timestamps) in store.arrays):

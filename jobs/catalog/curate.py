@@ -37,6 +37,8 @@ from jobs.catalog.guard import check_expression
 from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.overrule import VerdictChoice, overruled_episodes, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
+from jobs.output_lock import OutputLock
+from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.options import Arg
 from jobs.runtime.stops import fail
 from schemas.corpus import MANIFESTS_DIR
@@ -209,7 +211,8 @@ def curate(
         raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
     routing = routing or RoutingTable.default()
     # refused (CatalogError): a step left the catalog behind its lineage, or it describes other datasets
-    with open_catalog(corpus_root, "curate", options) as corpus:
+    # one curate per manifest name: a second is refused naming the first's pid (`ROOT/job/curate-NAME.lock`)
+    with open_catalog(corpus_root, "curate", options) as corpus, OutputLock(corpus.root, f"curate-{name}"):
         folder = f"{MANIFESTS_DIR}/{name}"
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
             raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
@@ -236,6 +239,9 @@ def curate(
             keys = pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
         weights = np.ones(n) if keys is None else balance_weights(keys, n)
         is_val = split_fractions(selected["episode_uid"]) < val_fraction
+        if val_fraction > 0 and not is_val.any():  # asked for a val split, got none: said, not a silent `val: 0`
+            why = f"--val-fraction {val_fraction:g} of {n} (split by a hash of episode_uid; {n * val_fraction:.1f}"
+            log.warning("val: 0 episodes at %s expected): no validation set; a larger --val-fraction gives one", why)
         entries = pa.table(
             {
                 "episode_uid": selected["episode_uid"],
@@ -369,6 +375,8 @@ def cli_curate(args: argparse.Namespace) -> int:
             ),
             limits=SqlLimits.of(args),
         )
+    except JobLockedError as e:
+        return fail(1, f"eidata curate: {e}; wait for it")
     except (CurateError, CatalogError, OSError, duckdb.Error, ValueError, SqlLimitError) as e:
         reraise_environment(e)  # a full disk: one line and 75 (jobs.cli), not "nothing can be written" and 1
         hint = "; --overwrite replaces it" if isinstance(e, FileExistsError) else ""

@@ -159,8 +159,8 @@ def _plain(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, dt.timedelta):
         return v.total_seconds()
-    if isinstance(v, Decimal):
-        return float(v)
+    if isinstance(v, Decimal):  # DuckDB's sum of integers (HUGEINT, to Arrow as decimal(38, 0)) stays an integer
+        return int(v) if v.is_finite() and v.as_tuple().exponent >= 0 else float(v)
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, bytes):

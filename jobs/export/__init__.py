@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
 from adapters.storage.corpus import corpus_where
+from jobs.output_lock import OutputLock, is_local
+from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.options import Opt
 from jobs.runtime.stops import fail
 from schemas.export_frames import ExportFrames
@@ -61,6 +64,14 @@ NO_MANIFEST = {
 }
 
 
+# formats that write in place without --out, which a manifest cannot narrow: `--manifest` without `--out` is a bad
+# call (exit 2, as README's exit codes say; it was 1 on 00f20645)
+MANIFEST_NEEDS_OUT = {
+    "gr00t": "without it each whole dataset gets its meta/modality.json in place, the episodes the manifest leaves "
+    "out too",
+}
+
+
 def cli_export(args: argparse.Namespace) -> int:
     module_name = EXPORT_FORMATS.get(args.format)
     if module_name is None:
@@ -70,8 +81,26 @@ def cli_export(args: argparse.Namespace) -> int:
     if getattr(args, "manifest", None) and args.format in NO_MANIFEST:
         why = NO_MANIFEST[args.format]
         return fail(2, f"eidata export: --manifest does not apply to --format {args.format}: {why}")
+    if getattr(args, "manifest", None) and args.format in MANIFEST_NEEDS_OUT and not getattr(args, "out", None):
+        why = MANIFEST_NEEDS_OUT[args.format]
+        return fail(2, f"eidata export --format {args.format}: --manifest {args.manifest} needs --out DIR: {why}")
     given = [o.names[0] for o in FRAME_OPTIONS if getattr(args, o.dest, None) is not None]
     if given and args.format in NO_FRAMES:
         why = NO_FRAMES[args.format]
         return fail(2, f"eidata export: {' and '.join(given)} do not apply to --format {args.format}: {why}")
-    return int(importlib.import_module(module_name).cli(args))
+    return _locked(args, lambda: int(importlib.import_module(module_name).cli(args)))
+
+
+def _locked(args: argparse.Namespace, run: Callable[[], int]) -> int:
+    """`run` holding the export lock of the folder it writes (`--out`, or the corpus for gr00t in place): a second
+    export into it, whatever its format, is refused naming the first one's pid. A dry run writes nothing, not even a
+    lock; a bucket is locked by its lease."""
+    target = getattr(args, "out", None) or args.root
+    if getattr(args, "dry_run", False) or not is_local(target):
+        return run()
+    try:
+        lock = OutputLock(Path(target), "export")
+    except JobLockedError as e:
+        return fail(1, f"eidata export: {e}; wait for it, or give another --out")
+    with lock:
+        return run()

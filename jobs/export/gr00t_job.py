@@ -11,6 +11,7 @@ from adapters.storage.corpus import NotACorpus, open_corpus, read_corpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
 from jobs.catalog import selection
+from jobs.export import MANIFEST_NEEDS_OUT
 from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
 from jobs.export.gr00t_config import loader_text
 from jobs.export.gr00t_copy import export_copies
@@ -36,10 +37,8 @@ def export_corpus(
             chosen = None if manifest is None else _chosen(corpus.root, manifest)
             return export_copies(corpus, out, options, dry_run=dry_run, progress=progress, manifest=chosen)
     if manifest is not None:
-        raise Failed(
-            f"eidata export --format gr00t: --manifest {manifest} needs --out DIR: without it each whole dataset gets "
-            "its meta/modality.json in place, the episodes the manifest leaves out too"
-        )
+        why = MANIFEST_NEEDS_OUT["gr00t"]  # the command refuses it first (exit 2); here for a caller of the function
+        raise Failed(f"eidata export --format gr00t: --manifest {manifest} needs --out DIR: {why}")
     if dry_run:
         with read_corpus(where, options, meta=True) as corpus:
             return export_gr00t(corpus.root, dry_run=True, progress=progress)

@@ -26,7 +26,7 @@ from adapters.cameras import decoding, frame_converter
 from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from schemas.canonical import IMAGE_PREFIX, INTRINSICS_KEY, feature_intrinsics
-from schemas.export_frames import HW, ExportFrames, size_text
+from schemas.export_frames import DEFAULT_HW, HW, MAX_AUTO_SHRINK, ExportFrames, shrink, size_text
 from schemas.export_layout import intrinsics_column
 from schemas.image_size import FrameFit
 from schemas.lerobot import FeatureStats
@@ -55,29 +55,56 @@ def feature_hw(feature: Mapping[str, Any]) -> HW:
     return int(shape[0]), int(shape[1])
 
 
+def source_name(source: Any) -> str:
+    """An exported episode's dataset as the corpus names it (`<source>/<subset>`, the last two parts of its root)."""
+    root = getattr(source, "root", None)
+    return "/".join(Path(root).parts[-2:]) if root is not None else "-"
+
+
 @dataclass
 class Resizing:
-    """What an export resizes: per camera the exported size and the episodes resized from each other size."""
+    """What an export resizes: per camera the exported size and the episodes resized from each other size, and the
+    same per source dataset (the summary's table)."""
 
     frames: ExportFrames
     targets: dict[str, HW]
     resized: dict[str, Counter[HW]] = field(default_factory=dict)
+    by_source: dict[tuple[str, str, HW], int] = field(default_factory=dict)  # (dataset, camera, from) -> episodes
     episodes: int = 0  # episodes with at least one camera resized
     total: int = 0
 
-    def line(self) -> str | None:
-        """One line: how many episodes, from which sizes to which; None when nothing is resized."""
+    def table(self) -> str | None:
+        """What was resized, a row per source dataset and camera (from, to, episodes, how many times it shrinks);
+        None when nothing is resized."""
         if not self.episodes:
             return None
-        cams = "; ".join(
-            f"{k.removeprefix(IMAGE_PREFIX)} "
-            + ", ".join(f"{size_text(hw)} ({n} ep)" for hw, n in sorted(c.items()))
-            + f" -> {size_text(self.targets[k])}"
-            for k, c in self.resized.items()
-            if c
-        )
+        rows = [("source", "camera", "from", "to", "episodes", "shrink")]
+        for (ds, k, hw), n in sorted(self.by_source.items()):
+            factor = shrink(hw, self.targets[k])
+            said = f"{factor:.2f}x" if factor > 1 else "none (enlarged)"
+            rows.append((ds, k.removeprefix(IMAGE_PREFIX), size_text(hw), size_text(self.targets[k]), str(n), said))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         how = f"--frame-size {self.frames.size}, --frame-fit {self.frames.fit.value}"
-        return f"frames resized in {self.episodes} of {self.total} episodes ({how}): {cams}"
+        head = f"frames resized in {self.episodes} of {self.total} episodes ({how}):"
+        lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        return "\n".join([head, *lines])
+
+    def shrunk_too_far(self) -> str | None:
+        """The cameras `--frame-size auto` would shrink more than `MAX_AUTO_SHRINK` in a side, named with what to give
+        instead; None when there is none."""
+        over = [
+            f"{ds} {k.removeprefix(IMAGE_PREFIX)} {size_text(hw)} -> {size_text(self.targets[k])} "
+            f"({shrink(hw, self.targets[k]):.2f}x, {n} ep)"
+            for (ds, k, hw), n in sorted(self.by_source.items())
+            if self.frames.refused_shrink(hw, self.targets[k])
+        ]
+        if not over:
+            return None
+        return (
+            f"--frame-size auto would shrink a camera more than {MAX_AUTO_SHRINK:g}x in a side: {'; '.join(over)}. "
+            "Give the size to accept it (e.g. --frame-size "
+            f"{size_text(DEFAULT_HW)}), or keep every pixel with --frame-size largest"
+        )
 
     def record(self) -> dict[str, Any]:
         """The completion record's account (`.eidata-export.json` `resized`)."""
@@ -115,6 +142,8 @@ def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: Expo
             if (fit := fits.get(key)) is None:
                 continue
             out.resized[key][hw] += 1
+            at_source = (source_name(e.source), key, hw)
+            out.by_source[at_source] = out.by_source.get(at_source, 0) + 1
             K = e.extra.get(intrinsics_column(key))
             if K is not None:
                 K = np.reshape(K, (3, 3))

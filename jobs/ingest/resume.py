@@ -36,8 +36,8 @@ from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
 from jobs.catalog.parts import write_parquet_atomic
 from jobs.ingest.quarantine import source_row
+from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
-from jobs.runtime.job_lock import JobLock
 from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec, SourceSpec
@@ -62,7 +62,7 @@ def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantine
     spec = given.model_copy(update={"output": corpus.root})
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
-    held.enter_context(JobLock(output))
+    held.enter_context(OutputLock(output, "ingest"))
     (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
     if retry_quarantined and (n := forget_environment(output)):
         log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)

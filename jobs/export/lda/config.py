@@ -16,8 +16,9 @@ fine-tuning `range(-5, 16)` would start the chunk at the observation itself).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from schemas.corpus import DATASETS_DIR
 from schemas.lda import ACTION_PARTS_OF, LANGUAGE_KEY, LAYOUT_TAGS, LAYOUTS, MAIN_VIDEO, NATIVE_KEY, NATIVE_TAGS, Layout
 
 MIXTURE = "eidata"
@@ -101,14 +102,41 @@ def _types(datasets: Iterable[tuple[str, Layout, Widths]]) -> dict[tuple[Layout,
     return out
 
 
-def mixture(datasets: Iterable[tuple[str, Layout, Widths]], name: str = MIXTURE) -> str:
-    """The `DATASET_NAMED_MIXTURES` entry: every exported dataset (its path below --out), weight 1."""
-    rows = [f'    ("{path}", 1.0, "{robot_type(layout, widths)}"),' for path, layout, widths in datasets]
+def mixture(
+    datasets: Iterable[tuple[str, Layout, Widths]], name: str = MIXTURE, weights: Mapping[str, float] | None = None
+) -> str:
+    """The `DATASET_NAMED_MIXTURES` entry: every exported dataset (its path below --out) with its sampling weight,
+    `weights[path]` (a manifest's, `manifest_weights`), else 1."""
+    weights = weights or {}
+    rows = [
+        f'    ("{path}", {round(weights.get(path, 1.0), 6)!r}, "{robot_type(layout, widths)}"),'
+        for path, layout, widths in datasets
+    ]
     return "\n".join([f'DATASET_NAMED_MIXTURES["{name}"] = [', *rows, "]"])
 
 
-def entry(datasets: Iterable[tuple[str, Layout] | tuple[str, Layout, Widths]], out: str) -> str:
-    """Everything to paste, per file of LDA's, and the settings of its training config."""
+def manifest_weights(mixture: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """LDA's weight of each dataset (its path below ROOT/datasets/) of a manifest's `mixture` (dataset, share of the
+    draws): the manifest's balance carried over. LDA's training draws a dataset with probability weight / sum
+    (`get_vla_dataset` leaves `balance_dataset_weights` False, lda/dataloader/lerobot_datasets.py:152 and
+    dataloader/__init__.py:43 @ 99bf08b; `LeRobotMixtureDataset` normalizes, gr00t_lerobot/datasets.py:1784-1803),
+    then a step of it uniformly (`sample_step`, `:1878-1888`), as the manifest's shares are of frames drawn. Scaled
+    so the largest is 1.0: LDA calls the datasets of weight 1.0 its primary ones and warns when there is none
+    (`:1829-1835`)."""
+    shares: dict[str, float] = {}
+    for dataset, share in mixture:
+        name = dataset.removeprefix(f"{DATASETS_DIR}/")
+        shares[name] = shares.get(name, 0.0) + share  # a dataset's robots alike: LDA's unit is the dataset
+    top = max(shares.values(), default=0.0)
+    return {k: v / top for k, v in shares.items()} if top > 0 else {}
+
+
+def entry(
+    datasets: Iterable[tuple[str, Layout] | tuple[str, Layout, Widths]],
+    out: str,
+    weights: Mapping[str, float] | None = None,
+) -> str:
+    """Everything to paste, per file of LDA's, and the settings of its training config; `weights`: `mixture`'s."""
     items = [(path, layout, rest[0] if rest else None) for path, layout, *rest in datasets]
     types = _types(items)
     parts = ["# lda/dataloader/gr00t_lerobot/data_config.py (after ROBOT_TYPE_CONFIG_MAP)", switch_line()]
@@ -117,6 +145,6 @@ def entry(datasets: Iterable[tuple[str, Layout] | tuple[str, Layout, Widths]], o
     parts += [f'ROBOT_TYPE_CONFIG_MAP["{robot_type(*t)}"] = {class_name(t[0])}()' for t in types]
     parts += ["# lda/dataloader/gr00t_lerobot/embodiment_tags.py (at the end)"]
     parts += [f'ROBOT_TYPE_TO_EMBODIMENT_TAG["{robot_type(*t)}"] = EmbodimentTag("{tag}")' for t, tag in types.items()]
-    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(items)]
+    parts += ["# lda/dataloader/gr00t_lerobot/mixtures.py (at the end)", mixture(items, weights=weights)]
     parts += [f"# training config: data_root_dir={out} data_mix={MIXTURE} use_delta_action: as {SWITCH} above"]
     return "\n".join(parts)

@@ -34,6 +34,7 @@ from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
+from jobs.catalog.manifest_arg import manifest_folder
 from jobs.export.gr00t import write_modality
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
@@ -54,6 +55,7 @@ from schemas.lda import (
     column_names,
 )
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
+from schemas.manifest import Manifest
 from schemas.modality import check_modality
 
 Status = Literal["written", "to write", "error"]
@@ -264,10 +266,16 @@ def summary(job: Job) -> str:
         lines += [f"         note: {n}" for n in r.notes]
     written = [(r.dataset, r.layout, r.native) for r in job.results if r.status == "written" and r.layout]
     if written:
-        lines += ["", "Paste into LDA's repository:", config.entry(written, str(job.out.resolve()))]
+        weights = None if job.manifest is None else config.manifest_weights(_mixture(job.root, job.manifest))
+        lines += ["", "Paste into LDA's repository:", config.entry(written, str(job.out.resolve()), weights)]
     counts = {s: sum(r.status == s for r in job.results) for s in ("written", "to write", "error")}
     counts = {s: n for s, n in counts.items() if n or s != "to write"}
     return "\n".join(lines) + "\nlda: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def _mixture(root: Path, manifest: str) -> list[tuple[str, float]]:
+    """The manifest's mixture: (dataset, its share of the draws) per dataset and robot (`schemas.manifest`)."""
+    return [(m.dataset, m.weight) for m in Manifest.load(Path(manifest_folder(manifest, root))).mixture]
 
 
 cli = Stage("export", _build, _run, summary, lambda job: any(r.status == "error" for r in job.results))

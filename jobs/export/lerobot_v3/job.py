@@ -197,6 +197,7 @@ def export_corpus(
                     corpus, mdir, job.cameras, **layout, allow_dropped_sources=job.allow_dropped_sources, group=group
                 )
                 plans[name].notes[:0] = settled.left_out  # the episodes left out: logged, and in its record
+                plans[name].skipped.update(settled.skipped)  # and counted where the summary says what was skipped
             extra = [mdir / MANIFEST_JSON, entries_file(mdir)]
         for ds in settled_datasets(corpus.root) if manifest is None else ():
             rel = ds.relative_to(corpus.root / "datasets").as_posix()
@@ -277,9 +278,9 @@ def _planned(tree: Tree, name: str) -> str:
 
 
 def _resized(plan: ExportPlan) -> str:
-    """The plan's one line on the frames it resizes (`jobs/export/resize.py`), as a part of its result's detail."""
-    line = plan.resizing.line() if plan.resizing is not None else None
-    return f"; {line}" if line else ""
+    """The plan's table of the frames it resizes, a row per source (`jobs/export/resize.py`), under its result."""
+    table = plan.resizing.table() if plan.resizing is not None else None
+    return f"\n{table}" if table else ""
 
 
 class V30ExportJob(Frozen):

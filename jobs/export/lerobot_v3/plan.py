@@ -198,7 +198,7 @@ def dataset_plan(
     eps = group.episodes
     feats, from_columns, select, note = space_features(feats, group.of)
     notes = settled.left_out + ([note] if note else [])
-    resizing = plan_resizing(eps, chosen, frames := frames or ExportFrames())
+    resizing = sized(plan_resizing(eps, chosen, frames := frames or ExportFrames()), name)
     for k, hw in resizing.targets.items():  # every episode of a dataset alike: its camera's intrinsics fitted too
         feats[k] = video_feature(feats[k], hw, frames.fit_for(feature_hw(feats[k]), hw))
     layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns, select=select)
@@ -332,7 +332,7 @@ def manifest_plan(
     read = {c: exported[0].features[c] for c in of.columns.values()}  # the space's columns, one layout in a group
     feats, from_columns, select, note = space_features(_common_features(exported, plan.notes) | read, of)
     plan.notes += [note] if note else []
-    resizing = plan.resizing = plan_resizing(plan.episodes, chosen, frames or ExportFrames())
+    resizing = plan.resizing = sized(plan_resizing(plan.episodes, chosen, frames or ExportFrames()), f"manifest {name}")
     video_feats = {}
     for k in chosen:  # as an episode at the exported size has it (its codec is the one resized episodes get)
         first = next((e for e in plan.episodes if k not in e.resize), plan.episodes[0])
@@ -375,3 +375,10 @@ def _group_refs(group: Group | None, rows: list[ManifestRow], sources: dict[str,
 
 def _reasons(tally: Counter[str]) -> str:
     return ", ".join(f"{n} {why}" for why, n in sorted(tally.items()) if why != "exported")
+
+
+def sized(resizing: Resizing, name: str) -> Resizing:
+    """`resizing`, unless `--frame-size auto` shrinks a camera too far (`Resizing.shrunk_too_far`): PlanError."""
+    if (why := resizing.shrunk_too_far()) is not None:
+        raise PlanError(f"{name}: {why}")
+    return resizing

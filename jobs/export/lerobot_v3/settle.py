@@ -6,6 +6,7 @@ one line (the export's notes, logged, and `.eidata-export.json`). Never silently
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class Settled:
     space: ActionSpace
     groups: list[Group]
     left_out: list[str]  # one line per dataset whose episodes are left out (--skip-without-action)
+    skipped: Counter[str] = field(default_factory=Counter)  # how many episodes those lines leave out, by reason
 
 
 def _source(ref: Any, rel: str) -> str:
@@ -93,7 +95,8 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
         raise NoActionInSpace(
             f"{name}: no episode has a {chosen.value} action" + (f": {'; '.join(lines)}" if lines else "")
         )
-    return Settled(chosen, list(groups.values()), left)
+    skipped = Counter({f"no {chosen.value} action": sum(len(rs) for rs in lacking.values())} if lacking else {})
+    return Settled(chosen, list(groups.values()), left, skipped)
 
 
 def labels(groups: Sequence[Group]) -> list[str]:

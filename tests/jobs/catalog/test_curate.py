@@ -114,8 +114,20 @@ def test_val_fraction_is_respected(corpus: Path, fraction: float) -> None:
     assert m.splits["val"].episodes == int((split == "val").sum()) and m.split.val_fraction == fraction
 
 
-def test_no_val_split_at_zero(corpus: Path) -> None:
+def test_no_val_split_at_zero(corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert set(_entries(curate(corpus, "z", "true", val_fraction=0.0))["split"].to_pylist()) == {"train"}
+    assert "val: 0" not in caplog.text  # none asked for: nothing to say
+
+
+def test_a_val_split_asked_for_and_left_empty_is_said(corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 86 item 6: `val: 0 episodes` at the default 5 % of 70 came with no warning. The split is by a hash of
+    episode_uid, so a small selection can get none: said, with how many were expected."""
+    n = len(_entries(curate(corpus, "all", "true", val_fraction=0.0)))
+    split = _entries(curate(corpus, "tiny", "true", val_fraction=0.5 / n))["split"].to_pylist()
+    assert "val" not in split, "the fixture's hashes put an episode below 0.5/n: pick a smaller fraction"
+    assert f"val: 0 episodes at --val-fraction {0.5 / n:g} of {n} (split by a hash of episode_uid; 0.5 expected)" in (
+        caplog.text
+    )
 
 
 @pytest.mark.parametrize(("balance", "key"), [("subset", ("source", "subset")), ("source", ("source",))])

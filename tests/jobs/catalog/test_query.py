@@ -279,6 +279,19 @@ def test_human_table_caps_rows() -> None:
     assert out[-1] == "(10 rows, 7 not shown; use --format csv or json for all)"
 
 
+def test_a_sum_of_integers_is_printed_as_an_integer(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 86 item 6: `sum(num_frames)` (DuckDB's HUGEINT, decimal(38, 0) in Arrow) printed `26600.0`; a decimal
+    with a scale keeps its fraction."""
+    sql = "SELECT sum(num_frames) AS frames, count(*) AS n, CAST(1.50 AS DECIMAL(4, 2)) AS d FROM episodes"
+    frames = 3 * 36_000 + 18_000 + 72_000  # the fixture's
+    for fmt, want in [("csv", f"frames,n,d\n{frames},"), ("json", f'[\n{{"frames": {frames}, "n": ')]:
+        assert cli_query(argparse.Namespace(root=str(corpus), sql=sql, format=fmt)) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(want) and ".0" not in out.split("1.5")[0], out
+    assert cli_query(argparse.Namespace(root=str(corpus), sql=sql, format="table")) == 0
+    assert capsys.readouterr().out.splitlines()[2].split()[0] == str(frames)
+
+
 def test_cli_query(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ns = argparse.Namespace(root=str(corpus), sql="SELECT count(*) AS n FROM episodes WHERE has_hands", format="csv")
     assert cli_query(ns) == 0

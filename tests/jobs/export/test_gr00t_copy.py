@@ -75,7 +75,7 @@ def test_a_manifest_exports_its_episodes_only(src: Path, tmp_path: Path, capsys)
     out = tmp_path / "out"
     assert main(["export", str(src), "--format", "gr00t", "--manifest", "one", "--out", str(out)]) == 0
     assert "gr00t: 1 written, 0 unchanged, 0 error" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["oxe"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["job", "oxe"]  # job/: its lock
     ds = out / "oxe/bridge"
     assert [json.loads(x)["episode_index"] for x in (ds / "meta/episodes.jsonl").read_text().splitlines()] == [1]
     assert sorted(p.name for p in ds.rglob("*.parquet")) == ["episode_000001.parquet"]
@@ -85,5 +85,5 @@ def test_a_manifest_exports_its_episodes_only(src: Path, tmp_path: Path, capsys)
     column = next(iter(stats))
     values = np.asarray(pq.read_table(next(ds.rglob("*.parquet")), columns=[column])[column].to_pylist())
     assert np.allclose(stats[column]["max"], values.max(axis=0), atol=1e-5)  # the manifest's episode's, not all
-    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one"]) == 1
-    assert "needs --out DIR" in capsys.readouterr().err
+    assert main(["export", str(src), "--format", "gr00t", "--manifest", "one"]) == 2  # a bad call (issue 86)
+    assert "--manifest one needs --out DIR" in capsys.readouterr().err

@@ -4,7 +4,7 @@
   (PSNR against the source decoded and fitted in memory), the pad bars black, one stats count per sampled frame.
 - A manifest across real sources whose cameras differ in size (2 GR00T PickNPlace episodes, ego_view 256x256, the
   `head`; 3 Bridge episodes, image_0 64x64, the `third_person`; both the slot `primary`), ingested at their native
-  sizes, which exported nothing before: exported to LeRobot v3.0 with every episode, one line saying what was resized,
+  sizes, which exported nothing before: exported to LeRobot v3.0 with every episode, a table saying what was resized,
   each frame decoded where lerobot decodes it (from_timestamp + i / fps) equal to the source's bit for bit where the
   episode was already at the size (a stream copy) and to the source frame fitted (PSNR) where it was resized; the same
   manifest as v2.1 at a given size; `lerobot-train` (lerobot 0.6.1, tiny ACT, 2 steps; slow) trains on the v3.0 one.
@@ -93,6 +93,29 @@ def test_plan_resizing_maps_each_resized_episodes_intrinsics() -> None:
     assert resizing.episodes == 2 and resizing.record()["cameras"][PRIMARY] == {"to": "64x64", "from": {"640x480": 2}}
 
 
+def test_auto_refuses_a_camera_shrunk_more_than_2x_and_a_given_size_accepts_it() -> None:
+    """Issue 86 item 2: a G1's 640x480 camera among Bridge's 64x64 ones goes to 224x224 under auto, 2.86x smaller in
+    width: refused, naming the dataset, the camera and the sizes; the same size given explicitly is accepted."""
+
+    class Src:
+        def __init__(self, root: str, hw: tuple[int, int]) -> None:
+            self.root, self.features = Path(root), {PRIMARY: {"shape": [*hw, 3]}}
+
+    class Ref:
+        def __init__(self, src: Src) -> None:
+            self.source, self.resize, self.extra = src, {}, {}
+
+        def camera(self, key: str) -> str:
+            return key
+
+    g1, bridge = Src("/c/datasets/g1/pick", (480, 640)), Src("/c/datasets/oxe/bridge", (64, 64))
+    refs = [Ref(g1), *(Ref(bridge) for _ in range(3))]
+    why = plan_resizing(refs, [PRIMARY], ExportFrames()).shrunk_too_far()
+    assert why is not None and why.startswith("--frame-size auto would shrink a camera more than 2x in a side: ")
+    assert "g1/pick primary 640x480 -> 224x224 (2.86x, 1 ep)" in why and "--frame-size 224x224" in why
+    assert plan_resizing(refs, [PRIMARY], ExportFrames(size="224x224")).shrunk_too_far() is None
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real episodes of two sources at their native camera sizes, written as ingest writes them, and a manifest."""
@@ -116,20 +139,38 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exported(mixed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out, buf = tmp_path_factory.mktemp("v3") / "out", io.StringIO()
     with contextlib.redirect_stdout(buf):
-        status = main(["export", str(mixed), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST])
+        status = main([*_v3(mixed, out), "--frame-size", "most-common"])  # the stream copies this module checks
     assert status == 0, buf.getvalue()
     return out / MANIFEST, buf.getvalue()
+
+
+def _v3(corpus: Path, out: Path) -> list[str]:
+    return ["export", str(corpus), "--format", "lerobot-v3", "--out", str(out), "--manifest", MANIFEST]
+
+
+def test_by_default_no_camera_is_shrunk_below_a_trainable_size(
+    mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 86 item 2: by default (--frame-size auto) the GR00T 256x256 camera is no longer shrunk to the 64x64 the
+    Bridge episodes make most common, but every episode goes to 224x224 (aspect kept: both square); the summary
+    says so in a table per source."""
+    assert main(_v3(mixed, tmp_path)) == 0
+    info = json.loads((tmp_path / MANIFEST / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 5 and info["features"][PRIMARY]["shape"] == [224, 224, 3]
+    printed = capsys.readouterr().out
+    assert "frames resized in 5 of 5 episodes (--frame-size auto, --frame-fit pad):\n" in printed
+    rows = {tuple(line.split()) for line in printed.splitlines()}
+    assert ("lerobot/gr00t_robot_sim_picknplace", "primary", "256x256", "224x224", "2", "1.14x") in rows
+    assert ("oxe/bridge_dataset", "primary", "64x64", "224x224", "3", "none", "(enlarged)") in rows
 
 
 def test_a_manifest_of_cameras_of_different_sizes_exports_every_episode(exported: tuple[Path, str]) -> None:
     root, printed = exported
     info = json.loads((root / "meta" / "info.json").read_text())
     assert info["total_episodes"] == 5 and info["features"][PRIMARY]["shape"] == [64, 64, 3]
-    # the one line: 3 Bridge episodes at 64x64 are the most common size, the 2 GR00T ones resized
-    line = (
-        "frames resized in 2 of 5 episodes (--frame-size most-common, --frame-fit pad): primary 256x256 (2 ep) -> 64x64"
-    )
-    assert line in printed and "skipped: none" in printed
+    # the table: 3 Bridge episodes at 64x64 are the most common size, the 2 GR00T ones resized
+    assert "frames resized in 2 of 5 episodes (--frame-size most-common, --frame-fit pad):" in printed
+    assert "skipped: none" in printed
     record = json.loads((root / ".eidata-export.json").read_text())
     assert record["skipped"] == {} and record["resized"]["cameras"][PRIMARY] == {"to": "64x64", "from": {"256x256": 2}}
     assert not list(root.rglob(".resized*"))  # the resized episodes' own files are gone

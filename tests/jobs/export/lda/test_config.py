@@ -78,3 +78,20 @@ def test_robots_without_a_description_get_a_joint_space_config_and_a_tag_per_wid
     fine = _pasted(text.replace(config.switch_line(True), config.switch_line(False)))["ROBOT_TYPE_CONFIG_MAP"]
     fine = fine["eidata_native_s30_a30"]
     assert fine.action_indices[len(fine.history_action_indices) :] == list(range(16))
+
+
+def test_a_manifests_balance_is_carried_into_the_mixture_weights() -> None:
+    """Issue 86 item 6: every dataset of the mixture got weight 1.0, so `curate --balance source` was lost in LDA.
+    Each dataset's weight is now its share of the manifest's draws (its robots summed), the largest 1.0 (LDA's
+    primary dataset); a dataset no manifest weighs keeps 1.0."""
+    shares = [("datasets/oxe/bridge", 0.25), ("datasets/oxe/bridge", 0.25), ("datasets/vitra/Ego4D", 0.125)]
+    weights = config.manifest_weights([*shares, ("datasets/oxe/fractal", 0.375)])
+    assert weights == {"oxe/bridge": 1.0, "vitra/Ego4D": 0.25, "oxe/fractal": 0.75}
+    datasets = [("oxe/bridge", "single_arm"), ("vitra/Ego4D", "human"), ("oxe/fractal", "single_arm")]
+    ns = _pasted(config.entry(datasets, "/data/lda", weights))  # type: ignore[arg-type]
+    assert ns["DATASET_NAMED_MIXTURES"]["eidata"] == [
+        ("oxe/bridge", 1.0, "eidata_single_arm"),
+        ("vitra/Ego4D", 0.25, "eidata_human"),
+        ("oxe/fractal", 0.75, "eidata_single_arm"),
+    ]
+    assert config.manifest_weights([]) == {}

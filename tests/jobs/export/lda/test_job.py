@@ -259,7 +259,8 @@ def test_a_manifest_exports_its_episodes_and_no_other(real_corpus: Path, tmp_pat
     printed, out = io.StringIO(), tmp_path / "out"
     with contextlib.redirect_stdout(printed):
         assert main(["export", str(corpus), "--format", "lda", "--manifest", "m", "--out", str(out)]) == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*")) == ["oxe/bridge_dataset"]
+    exported = sorted(p.relative_to(out).as_posix() for p in out.glob("*/*"))
+    assert exported == ["job/export.lock", "oxe/bridge_dataset"]  # job/: the export's lock (jobs/output_lock.py)
     ds = out / "oxe/bridge_dataset"
     assert [ep["index"][0] for ep in _episodes(ds)] == [0, 2]
     lines = [json.loads(line) for line in (ds / "meta/episodes.jsonl").read_text().splitlines()]

@@ -52,8 +52,10 @@ def test_a_manifest_becomes_one_dataset_of_what_all_declare_alike(tiny_corpus: P
     assert not plan.skipped and plan.features[HEAD]["shape"][:2] == [32, 48]  # the most common size
     clip = next(e for e in plan.episodes if e.extra["episode_uid"] == "oxe/clips/c0")
     assert set(clip.resize) == {HEAD} and clip.resize[HEAD].in_hw == (16, 24) and clip.resize[HEAD].out_hw == (32, 48)
-    assert plan.resizing is not None and plan.resizing.line() == (
-        "frames resized in 1 of 6 episodes (--frame-size most-common, --frame-fit pad): head 24x16 (1 ep) -> 48x32"
+    assert plan.resizing is not None and plan.resizing.table() == (  # a row per source and camera
+        "frames resized in 1 of 6 episodes (--frame-size auto, --frame-fit pad):\n"
+        "  source     camera  from   to     episodes  shrink\n"
+        "  oxe/clips  head    24x16  48x32  1         none (enlarged)"
     )
     assert len(plan.episodes) == 6 and plan.splits == {"train": "0:6"} and plan.robot_type == "franka+human"
     extra = {e.extra["episode_uid"]: e.extra for e in plan.episodes}

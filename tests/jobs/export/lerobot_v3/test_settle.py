@@ -56,6 +56,7 @@ def test_left_out_by_request_each_dataset_named_in_one_line() -> None:
     assert settled.space is ActionSpace.canonical and [len(g.episodes) for g in settled.groups] == [2]
     assert len(settled.left_out) == 2 and all(x.startswith("left out (--skip-without-action") for x in settled.left_out)
     assert "cr5: 2 episodes" in settled.left_out[0] and "lingzu: 2 episodes" in settled.left_out[1]
+    assert settled.skipped == {"no canonical action": 4}  # counted, for the summary's `skipped:` (issue 86)
 
 
 def test_native_is_one_dataset_per_width_and_robots_named() -> None:

@@ -138,6 +138,7 @@ def test_a_manifest_is_one_dataset_or_one_per_robot_as_help_says(
     assert main([*argv, "--out", str(tmp_path / "j"), "--action-space", "joints", "--skip-without-action"]) == 0
     out = capsys.readouterr().out
     assert f"1 dataset: {REAL_MIX} (2 episodes, action joints [26])" in out
+    assert "skipped: 3 no joints action" in out and "skipped: none" not in out  # issue 86: `none` after 3 left out
     said = [r.message for r in caplog.records if "left out (--skip-without-action, no joints action)" in r.message]
     assert said and "bridge" in said[0], caplog.text
     notes = json.loads((tmp_path / "j" / REAL_MIX / ".eidata-export.json").read_text())["notes"]
