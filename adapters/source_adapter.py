@@ -130,6 +130,13 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         discovery (`schemas.findings.NO_EPISODES`)."""
         return None
 
+    def spec_problems(self, root: Location) -> list[tuple[tuple[str, ...], str]]:
+        """What the spec's options say that the root, read at a glance (meta files, folder names), shows to be a typo:
+        `(field path under the source, e.g. ("options", "cameras"), message)` each, refused before any work with
+        "did you mean" (`schemas.spelling`); none by default. A name only the data itself declares (a bag's topics) is
+        checked at discovery instead, with the same message."""
+        return []
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through
         containment and the per-file boundary (`confined.py`), so no adapter can forget them."""
