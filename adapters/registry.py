@@ -35,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
+    "table_log": "adapters.table_log.adapter:TableLogAdapter",
     "taco": "adapters.taco.adapter:TacoAdapter",
     "vitra": "adapters.vitra.adapter:VitraAdapter",
     "zarr": "adapters.arrays.adapter:ZarrAdapter",
