@@ -12,6 +12,9 @@ ORACLE_V30_STAMP := $(ORACLE_V30)/.eidata-installed-training
 DEMO_OUT ?= demo_out
 # every test target ends with the 25 slowest tests and their times, so the suite's time is read where it goes
 DURATIONS := --durations=25
+# each tier stops at 35 minutes: CI (.ci/run: the install, then both tiers) then ends within its 90 with its output
+# kept, which a run hanging until CI's own limit loses (a submission was lost so, with nothing printed)
+TIER_LIMIT := --session-timeout=2100
 , := ,# a comma inside $(call ...) arguments: $(,)
 
 .PHONY: venv oracle-v30 oracle-vitra oracle-mano oracle-octo oracle-gr00t demo test test-long timings test-fast test-all lint bench clean
@@ -117,10 +120,10 @@ ORACLES := $(ORACLE_V30_STAMP) $(ORACLE_VITRA)/.eidata-installed $(ORACLE_MANO)/
 # tests/tiering.py); `make test-long` runs those, and CI (.ci/run) runs both. `make timings` re-measures the whole
 # suite and rewrites the list.
 test: $(STAMP) $(ORACLES)
-	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not long" $(DURATIONS) $(TIER_LIMIT) $(PYTEST_ARGS)
 
 test-long: $(STAMP) $(ORACLES)
-	$(BIN)/python -m pytest -m long $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
+	$(BIN)/python -m pytest -m long $(DURATIONS) $(TIER_LIMIT) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no long module listed
 
 timings: $(STAMP) $(ORACLES)
 	rm -f .timings.tsv

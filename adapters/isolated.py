@@ -2,8 +2,8 @@
 
 Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
 can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
-a WebDataset sidecar), any allocation a `MemoryError` once the task's memory limit is reached
-(`adapters.hostile.memory_limit`). Escaping a discovery, one of them would end the whole source's discovery.
+a WebDataset sidecar), any allocation a `MemoryError` past the parse process's `RLIMIT_AS` (`jobs.runtime.limits`).
+Escaping a discovery, one of them would end the whole source's discovery.
 
 `isolated_discover` (applied to every adapter's `discover` by `SourceAdapter.__init_subclass__`) watches which files
 under the root the discovery opens: Python's audit hook, event "open" (every file opened through Python, zarr's
@@ -152,16 +152,20 @@ def _unhandled(e: BaseException, own: type[Exception]) -> bool:
     return isinstance(e, Exception) and not isinstance(e, own) and environment_fault(e) is None
 
 
-def reason(e: BaseException, file: str | None) -> str:
-    """Why `file` failed: the memory limit's words when the limit stopped it, else `Class: message` (no errno, so a
-    limit's ENOMEM is never read back as the environment's from the text)."""
-    from adapters.hostile.memory_limit import active
+def failure(e: BaseException) -> bool:
+    """Whether `e` is the work's failure, said or quarantined as any `Exception` is: an `Exception`, or a Rust
+    library's panic. pyo3's `PanicException` derives from `BaseException` so that `except Exception` lets it through
+    (pyo3's guide, "Panics"; one such class per extension module, so it is known by name). `KeyboardInterrupt` (a
+    stop: `jobs.runtime.stops`), `SystemExit` and `GeneratorExit` are not."""
+    return isinstance(e, Exception) or any(c.__name__ == "PanicException" for c in type(e).__mro__)
 
-    limit = active()
-    if limit is not None and limit.reached(e):
-        return limit.explain(e, file)
+
+def reason(e: BaseException, file: str | None) -> str:
+    """Why `file` failed: `Class: message` (no errno, so an ENOMEM is never read back as the environment's from the
+    text); an allocation refused by the parse process's memory limit (`jobs.runtime.limits`: `RLIMIT_AS`) says so."""
     text = re.sub(r"\[Errno \d+\] ?", "", " ".join(str(e).split()))[:300]
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+    said = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return f"memory limit reached reading {file}: {said}" if isinstance(e, MemoryError) else said
 
 
 @contextmanager
@@ -221,9 +225,8 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
 
 
 def isolated_read(read: Any, own: type[Exception]) -> Any:
-    """`read` whose `RecursionError`/`MemoryError`, or any failure past the memory limit, is the adapter's error
-    naming the file last opened (or declared) under the ref's paths (else its first path)."""
-    from adapters.hostile.memory_limit import active, failure
+    """`read` whose `RecursionError`/`MemoryError` is the adapter's error naming the file last opened (or declared)
+    under the ref's paths (else its first path)."""
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
         roots = tuple(p for p in (boundary_name(x) for x in ref.paths) if p is not None)
@@ -232,19 +235,14 @@ def isolated_read(read: Any, own: type[Exception]) -> Any:
             watch.live = True
         try:
             return read(self, ref, *args, **kwargs)
-        except BaseException as e:
-            limit = active()
-            reached = failure(e) and limit is not None and limit.reached(e)  # a Rust library's panic too
-            if not reached and not isinstance(e, RecursionError | MemoryError):
-                raise
-            named = e if isinstance(e, own) else None  # (cv2.error's `file` is OpenCV's source file)
-            file = (watch.last if watch else None) or (named and named.file) or (ref.paths[0] if ref.paths else None)
-            err = self.error(reason(e, file), file=file, episode=ref.raw_id, field=named and named.field)
+        except (RecursionError, MemoryError) as e:
+            file = (watch.last if watch else None) or (ref.paths[0] if ref.paths else None)
+            err = self.error(reason(e, file), file=file, episode=ref.raw_id)
         finally:
             if watch is not None:
                 watch.live = False
                 _unwatch(watch)
-        # raised outside the handler: a limit's ENOMEM left in the chain would be read as the environment's
+        # raised outside the handler: an ENOMEM left in the chain would be read as the environment's
         raise err
 
     return wrapper

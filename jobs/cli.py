@@ -90,20 +90,32 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a command SIGPIPE ended (128 + 13):
 
 def cli_inspect(args: argparse.Namespace) -> int:
     """A dataset's meta as ingest reads it (the LeRobot adapter: v2.0, v2.1 and v3.0 natively), then its quirks: the
-    same findings `validate` reports (`jobs.validate.dataset_quirks`); exit 1 when one is an error."""
+    same findings `validate` reports (`jobs.validate.dataset_quirks`); exit 1 when one is an error. Its bytes are
+    parsed in a process of its own under `--memory-mib` (`jobs.runtime.sandbox`)."""
+    from jobs.runtime.sandbox import Killed, answer
+    from jobs.spec_models import memory_mib
+
+    try:
+        mib = memory_mib(args.memory_mib)
+    except ValueError as e:
+        return stops.fail(2, f"eidata inspect: {e}")
+    try:
+        return answer(_inspected, args.root, mib=mib, what="eidata inspect")
+    except (ValueError, OSError, Killed) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
+        return stops.fail(1, f"eidata inspect: {e}")
+
+
+def _inspected(root: str) -> int:
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
     from jobs.validate import dataset_quirks
     from schemas.dataset_summary import dataset_summary
 
-    try:
-        ds = LeRobotSource({}).dataset(Path(args.root))
-    except (ValueError, OSError) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
-        return stops.fail(1, f"eidata inspect: {e}")
+    ds = LeRobotSource({}).dataset(Path(root))
     quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
-    print(dataset_summary(Path(args.root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
+    print(dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks))
     return 1 if any(q.severity == "error" for q in quirks) else 0
 
 

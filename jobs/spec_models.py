@@ -25,12 +25,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from adapters.hostile.memory_limit import DEFAULT_MIB as DEFAULT_TASK_MIB
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
+from jobs.runtime.limits import DEFAULT_MIB
 from jobs.runtime.options import Opt
 from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_robots import BASE_DIR, RobotSpec, robot_name_problem
@@ -228,12 +228,13 @@ class ParallelismSpec(Frozen):
         " more cores busy than Ray booked",
     )
     task_memory_mib: int | None = Field(
-        DEFAULT_TASK_MIB,
+        DEFAULT_MIB,
         ge=64,
         le=1 << 20,
-        description="memory (MiB) each task that reads a source's raw bytes (a discovery, an episode) may take on top"
-        " of its worker's own, enforced by the operating system (RLIMIT_DATA, adapters.hostile.memory_limit): past it"
-        " the allocation fails, and the file's episodes are quarantined naming the limit and the file; null: no limit",
+        description="memory (MiB) the process that parses a source's raw bytes (a discovery, an episode; `trace`,"
+        " `inspect`, `validate`) may use, enforced by the operating system: a cgroup v2 or v1 memory controller, else"
+        " RLIMIT_AS on that process alone (jobs.runtime.limits); past it the process is killed (or its allocation"
+        " fails), tried once more, then the file's episodes are quarantined naming the file and the limit; null: none",
     )
     deadline: TaskDeadline = Field(
         default_factory=TaskDeadline,
@@ -360,3 +361,14 @@ class JobSpec(BaseModel):
 
 # `eidata ingest --strict`: the spec's own field, also given on the command line (jobs/cli.py: either one fails the job)
 STRICT = Opt(JobSpec, "strict")
+# `eidata inspect` and `eidata validate`, which parse a dataset's bytes outside a job: the job's own bound, given once
+MEMORY_MIB = Opt(ParallelismSpec, "task_memory_mib", flags=("--memory-mib",))
+
+
+def memory_mib(given: int | None) -> int | None:
+    """The parse process's bound from `--memory-mib` (`MEMORY_MIB`), validated as the job spec's field; a value it
+    refuses is a ValueError naming the option."""
+    try:
+        return ParallelismSpec(task_memory_mib=given).task_memory_mib
+    except ValidationError as e:
+        raise ValueError(f"--memory-mib {given}: {e.errors()[0]['msg']}") from None

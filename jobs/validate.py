@@ -188,9 +188,17 @@ def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[Validat
 
 
 def cli_validate(args: argparse.Namespace) -> int:
+    from jobs.runtime.limits import DEFAULT_MIB
+    from jobs.runtime.sandbox import Killed, answer
+    from jobs.spec_models import memory_mib
+
     path = Root(args.path).location()
-    try:
-        reports = validate_path(path, data=not getattr(args, "no_data", False))
+    try:  # its bytes parsed in a process of its own under `--memory-mib` (jobs.runtime.sandbox)
+        mib = memory_mib(getattr(args, "memory_mib", DEFAULT_MIB))
+        data = not getattr(args, "no_data", False)
+        reports = answer(validate_path, path, mib=mib, what="eidata validate", data=data)
+    except Killed as err:
+        return fail(1, f"eidata validate: {err}")
     except (ValueError, OSError) as err:
         reraise_environment(err)
         return fail(2, f"eidata validate: {err}")

@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from adapters.hostile import memory_limit
 from ingest.lerobot.errors import (
     DtypeError,
     EmptyEpisodeError,
@@ -225,10 +224,8 @@ class EpisodeBuilder:
             base = VideoEncoder(self.stage_dir / f"{key}.mp4", w, h, self.fps, self.codec)
             # fed from a thread of its own wherever no watchdog owns the deadline (waits bounded: in-process writes),
             # so a codec stuck on a frame is an EncoderHungError, never a caller blocked for good (SVT-AV1 4.1.0 once
-            # hung in svt_av1_enc_send_picture in a test's write, at a load of 28); not under a task's memory limit,
-            # where the thread's own malloc arena took the 128 MiB a good episode's write fits in
-            bounded = wait_limit_s(1, w, h) is not None and memory_limit.active() is None
-            enc = ThreadedVideoEncoder(base) if self._threaded or bounded else base
+            # hung in svt_av1_enc_send_picture in a test's write, at a load of 28)
+            enc = ThreadedVideoEncoder(base) if self._threaded or wait_limit_s(1, w, h) is not None else base
             self._encoders[key] = enc
             self._image_stats[key] = ImageStats(h, w, self._expected_frames)
         self._image_stats[key].add(img)

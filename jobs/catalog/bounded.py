@@ -5,10 +5,10 @@ DuckDB's own bounds come first (`memory_limit`, `threads`, no temp directory: a 
 nothing; `interrupt()` from a timer at the deadline). They are not enough alone (measured on DuckDB 2.0.1, reliability
 review 5, 3d-3e): `printf('%2000000000d', 1)` allocates outside the buffer manager and reached 2 GiB under a 1 GiB
 `memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look at the
-interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose memory is
-capped (`memory_limit.task_memory`: resident use; reserved address space is not use), which the kernel ends `GRACE_S`
-after the deadline (SIGALRM at its default action: no thread has to run for it), and which the parent kills (SIGKILL)
-then if it has not answered.
+interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose memory the
+operating system bounds (`jobs.runtime.limits`: a cgroup where the machine gives one, else `RLIMIT_AS`, entered once
+its views are open), which the kernel ends `GRACE_S` after the deadline (SIGALRM at its default action: no thread
+has to run for it), and which the parent kills (SIGKILL) then if it has not answered.
 
 The child is a fresh interpreter (`python -c child_main()`), never a fork of the caller: forked from a large process
 with many threads (pytest after three thousand tests: 1.6 GiB, Ray's, Arrow's and DuckDB's pools), `range(1e12)` under
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from adapters.hostile.memory_limit import active, task_memory
+from jobs.runtime.limits import Cage, cage, mechanism
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")
@@ -87,18 +87,6 @@ class SqlLimits:
         value given is kept as given, so 0 is refused by name rather than read as "not given"."""
         given = {f: getattr(args, f"sql_{f}", None) for f in ("memory_mib", "threads", "deadline_s", "output_mib")}
         return cls(**{f: v for f, v in given.items() if v is not None})
-
-    @classmethod
-    def within_task(cls) -> SqlLimits | None:
-        """The limits of DuckDB run in this process under a task's memory limit (`memory_limit.active`), from that
-        budget, so DuckDB degrades instead of failing: half of what the task has left as its `memory_limit` (its buffer
-        manager evicts before it asks for more), and the CPUs this process may use as its threads (it starts one per
-        core of the host otherwise: 17 threads and their stacks on a 2-core slot); None outside a task."""
-        limit = active()
-        left = limit.left() if limit is not None else None
-        if left is None:
-            return None
-        return cls(memory_mib=max(64, left // MIB // 2), threads=max(1, len(os.sched_getaffinity(0))))
 
     def settings(self) -> list[str]:
         """DuckDB settings applying these limits to a connection (before its configuration is locked)."""
@@ -188,6 +176,7 @@ def _hwm_mib(pid: int | str = "self") -> float:
 
 def _child(
     w: int,
+    cage: Cage,
     limits: SqlLimits,
     open_: Callable[[SqlLimits], duckdb.DuckDBPyConnection],
     work: Callable[[duckdb.DuckDBPyConnection], T],
@@ -200,11 +189,7 @@ def _child(
         pa.set_io_thread_count(limits.threads)
         con = open_(limits=replace(limits, memory_mib=_room(limits)))
         _warm(con)
-        # the room left once connected, as resident memory (`memory_limit.task_memory`: a cap on the address space
-        # counted DuckDB's reserved arenas and thread stacks as use); held until the child exits (a reference kept:
-        # a context dropped unexited is closed by the collector, and its limit with it)
-        held = contextlib.ExitStack()
-        held.enter_context(task_memory(_room(limits)))
+        cage.enter()  # the operating system's limit from here (`jobs.runtime.limits`), the views open and warm
 
         def stop() -> None:
             fired.set()
@@ -275,10 +260,10 @@ def _warm(con: duckdb.DuckDBPyConnection) -> None:
 def child_main() -> None:
     """The child's entry (`run_bounded` starts it): (write fd in argv, limits, open_, work pickled on stdin)."""
     w = int(sys.argv[1])
-    limits, open_, work = pickle.load(sys.stdin.buffer)
+    cage, limits, open_, work = pickle.load(sys.stdin.buffer)
     code = 0
     try:
-        _child(w, limits, open_, work)
+        _child(w, cage, limits, open_, work)
     except BaseException:  # whatever happens, the child exits here; its parent says it died without an answer
         code = 70
     finally:
@@ -322,12 +307,14 @@ def run_bounded(
     them): they cross to a fresh interpreter. `usage`, when given, is filled with what the run took."""
     usage = usage if usage is not None else Usage()
     start = time.monotonic()
-    payload = pickle.dumps((limits, open_, work), protocol=pickle.HIGHEST_PROTOCOL)
+    held = cage(limits.memory_mib)  # what the child may add once its views are open (`_child`)
+    payload = pickle.dumps((held, limits, open_, work), protocol=pickle.HIGHEST_PROTOCOL)
     r, w = os.pipe()
     try:
         proc = _start(w, payload)
     except BaseException:
         os.close(r)
+        held.close()
         raise
     finally:
         os.close(w)
@@ -361,6 +348,11 @@ def run_bounded(
         _, status = os.waitpid(pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         usage.wall_s = time.monotonic() - start
+        oom, cage_peak = held.killed(), held.peak_mib()
+        held.close()
+    usage.peak_rss_mib = max(usage.peak_rss_mib, cage_peak or 0.0)
+    if oom:  # the cgroup's out-of-memory killer ended it
+        raise _memory_error(limits, f"killed by the operating system's limit ({mechanism()})")
     (kind, value), peak = _answer(b"".join(chunks))
     usage.peak_rss_mib = max(usage.peak_rss_mib, peak)
     usage.outcome = kind or ("killed at the deadline" if killed else f"died ({_status(status)})")

@@ -79,13 +79,11 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the views of `VIEWS` over the catalog's parts of the corpus folder
     `corpus_root` (a bucket's: `adapters.storage.corpus.read_corpus`'s copy). Unless `unrestricted` it opens no file
-    (see the module's doc); `limits` sets its memory and threads (`jobs.catalog.bounded.SqlLimits.settings`), by
-    default from the task's memory limit in force (`SqlLimits.within_task`)."""
+    (see the module's doc); `limits` sets its memory and threads (`jobs.catalog.bounded.SqlLimits.settings`)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone
     for name, view in VIEWS.items():
         _create_view(con, name, parquet_files(corpus_root, view.folder), view.schema)
-    limits = limits or SqlLimits.within_task()
     for setting in limits.settings() if limits else []:
         con.execute(setting)
     if not unrestricted:

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
-from adapters.hostile.memory_limit import task_memory
 from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
@@ -32,6 +31,7 @@ from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, reading_note, retry_environment
+from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.findings import NO_EPISODES, SourceFinding
@@ -86,16 +86,20 @@ def discover_source(
     task's workers, `discover_all`) is refused at its open, its episodes flagged."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
-    adapter = None
+    refused = dict(refused or {})
     try:
-        adapter = get_adapter(source.adapter, source.options, source.storage)
         note = reading_note(Path(output), discovery_uid(source))
-        with noting(note), refusing(refused or {}):
-            found, refs = retry_environment(
-                lambda: _write_refs(source, adapter, unsorted, memory_mib),
-                environment or EnvironmentRetry(),
-                f"{source.name}: discovery",
-            )
+        while True:
+            try:
+                with noting(note), refusing(refused):
+                    found, refs, noted = answer(
+                        _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
+                    )
+                break
+            except Killed as e:  # the file whose parse killed it refused, its episodes flagged, the rest discovered
+                if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
+                    raise
+                refused[e.reading] = e.describe()
         if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
@@ -113,8 +117,8 @@ def discover_source(
             Path(output), source.name, [row.episode_uid], Path(output) / WORK_DIR / f"{source.name}.tmp"
         )
         error = None if done else row.model_dump(mode="json")
-        noted = _json(source_findings(source, adapter, 0, failure=f"{type(e).__name__}: {row.message}"))
-        return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error, "findings": noted}
+        said = _json(source_findings(source, [], 0, failure=f"{type(e).__name__}: {row.message}"))
+        return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error, "findings": said}
     try:
         todo, todo_readable = _sort_todo(Path(output), source.name, unsorted, work_path)
     finally:
@@ -125,7 +129,7 @@ def discover_source(
         "todo": todo,
         "todo_readable": todo_readable,
         "error": None,
-        "findings": _json(source_findings(source, adapter, refs)),
+        "findings": _json(source_findings(source, noted, refs)),
     }
 
 
@@ -134,12 +138,12 @@ def _json(findings: list[SourceFinding]) -> list[dict[str, Any]]:
 
 
 def source_findings(
-    source: SourceSpec, adapter: SourceAdapter | None, refs: int, *, failure: str | None = None
+    source: SourceSpec, found: list[SourceFinding], refs: int, *, failure: str | None = None
 ) -> list[SourceFinding]:
-    """A discovered source's findings (`schemas.findings`) under its job name: what its adapter noted, and, when
-    discovery yielded no episode at all (`refs` 0), a `no_episodes` finding naming the root, the first cause (the
+    """A discovered source's findings (`schemas.findings`) under its job name: what its adapter noted (`found`), and,
+    when discovery yielded no episode at all (`refs` 0), a `no_episodes` finding naming the root, the first cause (the
     discovery's failure, else the first finding noted) and what the adapter expects a root to hold."""
-    noted = [f.model_copy(update={"source": source.name}) for f in (adapter.findings() if adapter else [])]
+    noted = [f.model_copy(update={"source": source.name}) for f in found]
     if refs:
         return noted
     cls = adapter_class(source.adapter)
@@ -157,12 +161,23 @@ def source_findings(
     return [empty, *noted]
 
 
-def _write_refs(source: SourceSpec, adapter: SourceAdapter, path: Path, memory_mib: int | None) -> tuple[int, int]:
-    """Every ref into `path`, a batch at a time, under the memory limit; returns (how many discovery did not flag,
-    how many refs)."""
+def _discovered(
+    source: SourceSpec, path: Path, environment: EnvironmentRetry | None
+) -> tuple[int, int, list[SourceFinding]]:
+    """In the parse process: the source's refs into `path`, tried again on the environment's faults; (how many
+    discovery did not flag, how many refs, what its adapter noted)."""
+    adapter = get_adapter(source.adapter, source.options, source.storage)
+    found, n = retry_environment(
+        lambda: _write_refs(source, adapter, path), environment or EnvironmentRetry(), f"{source.name}: discovery"
+    )
+    return found, n, adapter.findings()
+
+
+def _write_refs(source: SourceSpec, adapter: SourceAdapter, path: Path) -> tuple[int, int]:
+    """Every ref into `path`, a batch at a time; returns (how many discovery did not flag, how many refs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = readable = 0
-    with task_memory(memory_mib), pq.ParquetWriter(path, _SCHEMA) as writer:
+    with pq.ParquetWriter(path, _SCHEMA) as writer:
         batch: list[EpisodeRef] = []
         for ref in adapter.discover(source.root):
             batch.append(ref)
@@ -261,7 +276,7 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
                 plan.deferred[s.name] = f"its discovery task died on each of its attempts ({cause})"
                 continue
             plan.errors.append(quarantine_row(s, None, "discover", type(e).__name__, str(e)[:2000]))
-            plan.findings[s.name] = source_findings(s, None, 0, failure=f"{type(e).__name__}: {str(e)[:500]}")
+            plan.findings[s.name] = source_findings(s, [], 0, failure=f"{type(e).__name__}: {str(e)[:500]}")
             continue
         if res.get("deferred"):
             plan.deferred[s.name] = res["deferred"]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from adapters.hostile.memory_limit import task_memory
 from adapters.storage.tree import DryRunWriteError, local_folders
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import refusing_writes
+from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import EpisodeLineage, dataset_dir, episode_uid
 from schemas.findings import SourceFinding
@@ -55,7 +55,7 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
         raise  # an adapter that writes under a guarded folder: the dry run's own failure, not the source's
     except Exception as e:  # a run quarantines the source with this error and goes on
         plan.error = f"{type(e).__name__}: {e}"
-        plan.findings = source_findings(source, adapter, 0, failure=plan.error)
+        plan.findings = source_findings(source, adapter.findings() if adapter else [], 0, failure=plan.error)
         return plan
     written: dict[str, set[str]] = {}
     for ref in refs:
@@ -66,47 +66,21 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
         if output is not None:
             done = written.setdefault(ref.subset, _written(output, source.name, ref.subset))
             plan.done[ref.subset] += episode_uid(source.name, ref.subset, ref.raw_id) in done  # as a run keys it
-    plan.findings = source_findings(source, adapter, len(refs))
+    plan.findings = source_findings(source, adapter.findings(), len(refs))
     return plan
 
 
 def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
-    """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery under
-    the per-task memory limit as a run's discovery task is (`adapters.hostile.memory_limit`)."""
+    """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
+    parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`)."""
     output = None if isinstance(spec.output, str) else Path(spec.output)
     guarded = local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
     with refusing_writes(guarded):
         for s in spec.sources:
-            with task_memory(spec.parallelism.task_memory_mib):
-                plans.append(plan_source(s, output))
+            mib = spec.parallelism.task_memory_mib
+            try:
+                plans.append(answer(plan_source, s, output, mib=mib, what=f"{s.name}: discovery"))
+            except Killed as e:  # a run refuses the file named and discovers the rest; a plan says why
+                plans.append(SourcePlan(s, error=str(e), findings=source_findings(s, [], 0, failure=str(e))))
     return plans
-
-
-def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
-    lines = [f"ingest dry run -> {spec.output}"]
-    for p in plans:
-        s = p.source
-        head = f"source {s.name} (adapter {s.adapter}, root {s.root})"
-        if p.error is not None:
-            lines.append(f"{head}: discovery fails, a run quarantines the source: {p.error}")
-            continue
-        total, flagged = sum(p.found.values()), sum(p.flagged.values())
-        lines.append(f"{head}: {total} episodes found in {len(p.found)} dataset(s), {flagged} flagged unreadable")
-        for subset, n in sorted(p.found.items()):
-            todo = n - p.done[subset] - p.flagged[subset]
-            kept = f", {p.done[subset]} already written (skipped)" if p.done[subset] else ""
-            bad = f", {p.flagged[subset]} flagged (quarantined)" if p.flagged[subset] else ""
-            lines.append(f"  to write  {dataset_dir(s.name, subset)}  {todo} of {n} episodes{kept}{bad}")
-        if p.first_flag:
-            lines.append(f"  first flagged: {p.first_flag}")
-        lines += [f"  {f.severity:8s}{f.code}: {f.message}" for f in p.findings]
-    found = sum(sum(p.found.values()) for p in plans)
-    lines.append(f"ingest: {len(plans)} source(s), {found} episodes found; dry run: nothing written, Ray not started")
-    return "\n".join(lines)
-
-
-def dry_run_ingest(spec: JobSpec) -> int:
-    """Print the plan; exit 0 (a source whose discovery fails is said, as a run would quarantine it)."""
-    print(render(spec, plan_ingest(spec)))
-    return 0

@@ -12,7 +12,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.hostile.memory_limit import allocator_env
 from adapters.storage.corpus import Corpus, open_corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
@@ -196,12 +195,11 @@ def _run_on_ray(
 
 
 def init_job_ray(spec: JobSpec, address: str | None) -> bool:
-    """Ray as every job starts it, with SVT-AV1's log level, the allocators' settings the task memory limit needs
-    from a worker's start (`memory_limit.allocator_env`) and the driver's `EIDATA_*` settings on every worker; True
-    when this call started it."""
+    """Ray as every job starts it, with SVT-AV1's log level and the driver's `EIDATA_*` settings on every worker;
+    True when this call started it."""
     par = spec.parallelism
     own = {k: v for k, v in os.environ.items() if k.startswith("EIDATA_")}
-    env = {"SVT_LOG": "1", **allocator_env(os.environ), **own}
+    env = {"SVT_LOG": "1", **own}
     return init_ray(address, par.num_cpus, par.object_store_mb, env=env)
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
-from adapters.hostile.memory_limit import active, failure
+from adapters.isolated import failure
 from ingest.episode import Kept
 from ingest.steps import STEPS, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
+from jobs.runtime.sandbox import Killed, answer
 from jobs.runtime.stops import fail
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
@@ -109,11 +110,8 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
         except BaseException as e:  # what the worker would file as this step's rejection: shown, not raised
             if not failure(e):
                 raise
-            if (limit := active()) is not None and limit.reached(e):  # the command's limit (jobs.runtime.bounded)
-                file = getattr(e, "file", None) or (item.ref.paths[0] if item.ref.paths else None)
-                lines.append(f"{run.stage}: failed ({MEMORY_LIMIT}): {limit.explain(e, file)}")
-            else:
-                lines.append(f"{run.stage}: failed ({type(e).__name__}): {getattr(e, 'reason', None) or e}")
+            kind = MEMORY_LIMIT if isinstance(e, MemoryError) else type(e).__name__  # past the parse process's limit
+            lines.append(f"{run.stage}: failed ({kind}): {getattr(e, 'reason', None) or e}")
             refused = True
     return Trace(lines, refused)
 
@@ -125,14 +123,20 @@ def _refuses(value: Any) -> bool:
     return isinstance(value, Rejected) or (isinstance(value, Staged) and bool(value.parts))
 
 
+def _found(spec: JobSpec, episode: str, source: str | None, write: bool) -> Trace:
+    return trace(spec, find_episode(spec, episode, source), write)
+
+
 def cli_trace(args: Any) -> int:
     from jobs.spec import SpecError, load_spec
 
-    try:
+    try:  # the source's bytes parsed in a process of its own under the job's memory limit (jobs.runtime.sandbox)
         spec = load_spec(Path(args.spec))
-        item = find_episode(spec, args.episode, args.source)
+        mib = spec.parallelism.task_memory_mib
+        result = answer(_found, spec, args.episode, args.source, args.write, mib=mib, what="eidata trace")
     except (SpecError, TraceError) as e:
         return fail(2, str(e))
-    result = trace(spec, item, write=args.write)
+    except Killed as e:
+        return fail(1, str(e))
     print("\n".join(result.lines))
     return 1 if result.refused else 0

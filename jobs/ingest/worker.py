@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
-from adapters.hostile.memory_limit import active, failure, task_memory
+from adapters.isolated import failure
 from adapters.registry import adapter_class
 from adapters.storage import beneath
 from adapters.storage.faults import environment_fault
@@ -35,7 +35,9 @@ from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
+from jobs.runtime.limits import mechanism
 from jobs.runtime.retry import reading_note, retry_environment
+from jobs.runtime.sandbox import Killed, answer, last_opened
 from jobs.spec_robots import RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
@@ -44,25 +46,44 @@ from schemas.robots.registry import EmbodimentRegistry
 from schemas.tiers import SOURCE_DEFAULTS, QualityTier, source_default
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value
-MEMORY_LIMIT = "MemoryLimit"  # the error class of a raw episode whose task reached its memory limit
+MEMORY_LIMIT = "MemoryLimit"  # the error class of a raw episode whose parse reached its memory limit
+PARSE_DIED = "ParseProcessDied"  # the error class of a raw episode whose parse process died otherwise (a signal)
 
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
-    """One raw episode through `STEPS`, tried again on the environment's faults. Never raises for bad input."""
-    settings = task.settings
-    hung = hung_attempts(settings.output, task.uid) if settings.deadline.enabled else []
-    if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
-        return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
-    retried: list[str] = []  # encoder faults written over once more (ingest.lerobot.encoder_faults), all attempts
-    pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
-    with pinned, task_memory(settings.memory_mib):
+    """One raw episode through `STEPS` in a parse process of its own under the task's memory limit
+    (`jobs.runtime.sandbox`), tried again on the environment's faults. Never raises for bad input: a parse process
+    the limit killed is tried once more, then its episode is quarantined naming the file it was reading and the
+    limit; one its deadline killed is tried again up to the deadline's retries (`jobs.runtime.deadline`)."""
+    settings, killed = task.settings, 0
+    while True:
+        hung = hung_attempts(settings.output, task.uid) if settings.deadline.enabled else []
+        if len(hung) > settings.deadline.retries:  # killed by its deadline on every attempt allowed: no further try
+            return Rejected(task.uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
         try:
-            result = retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
-        except _EnvironmentFault as e:  # past its retries
-            return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
+            result = answer(_attempts, task, mib=settings.memory_mib, what=f"episode {task.uid}")
+            break
+        except Killed as e:
+            if len(hung_attempts(settings.output, task.uid)) > len(hung):  # its deadline's kill: the loop decides
+                continue
+            killed += 1
+            if killed > 1:  # the same death twice: the episode's, not a passing one
+                why = MEMORY_LIMIT if e.oom else PARSE_DIED
+                return Rejected(task.uid, "read", why, e.describe(), file=e.reading, retried=killed - 1)
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
         record(settings.output, task, result)
     return result
+
+
+def _attempts(task: EpisodeTask) -> EpisodeResult:
+    """In the parse process: the episode's steps, tried again on the environment's faults."""
+    settings, retried = task.settings, []  # encoder faults written over once more (ingest.lerobot.encoder_faults)
+    pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
+    with pinned:
+        try:
+            return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
+        except _EnvironmentFault as e:  # past its retries
+            return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
 
 
 class _EnvironmentFault(Exception):
@@ -181,11 +202,10 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             raise
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
-        if (limit := active()) is not None and limit.reached(e):  # the file's, even where the library says ENOMEM
-            named = e.file if isinstance(e, AdapterError) else None  # (cv2.error's `file` is OpenCV's source file)
-            file = named or (task.ref.paths[0] if task.ref.paths else None)
-            msg = e.reason if isinstance(e, AdapterError) and e.reason.startswith("memory limit") else None
-            why = msg or limit.explain(e, file)
+        if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (jobs.runtime.limits)
+            named = e.file if isinstance(e, AdapterError) else None
+            file = named or last_opened() or (task.ref.paths[0] if task.ref.paths else None)
+            why = f"the memory limit of {task.settings.memory_mib} MiB ({mechanism()}) reached reading {file}: {e}"
             return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e

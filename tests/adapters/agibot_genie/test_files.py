@@ -94,7 +94,7 @@ def test_a_root_with_nothing_says_what_it_looked_for(tmp_path: Path) -> None:
     (tmp_path / "job" / "sn" / "ep" / "notes.txt").write_text("no export files")
     adapter = GenieAdapter()
     assert list(adapter.discover(tmp_path)) == []
-    (empty,) = source_findings(SourceSpec(name="genie", adapter="agibot_genie", root=tmp_path), adapter, 0)
+    (empty,) = source_findings(SourceSpec(name="genie", adapter="agibot_genie", root=tmp_path), adapter.findings(), 0)
     assert empty.code == "no_episodes" and "aligned_joints.h5, meta_info.json and data_info.json" in empty.message
 
 
