@@ -19,9 +19,9 @@ def closest(word: str, names: Iterable[str]) -> str | None:
 
 
 def did_you_mean(word: str, names: Iterable[str], listing: str = "known", limit: int = 30) -> str:
-    """`did you mean 'x'?` for the closest of `names`, else `<listing>: a, b, c` (the first `limit`, sorted; "" when
-    there are none): the tail of a message that names what was not found."""
-    names = sorted(set(names))
+    """`did you mean 'x'?` for the closest of `names`, else `<listing>: a, b, c` (the first `limit`, in the order
+    given; "" when there are none): the tail of a message that names what was not found."""
+    names = list(dict.fromkeys(names))  # in the caller's order (a model's fields as declared)
     near = closest(word, names)
     if near is not None:
         return f"did you mean {near!r}?"

@@ -81,7 +81,7 @@ def undeclared_cameras(requested: Sequence[str], roots: Sequence[Any]) -> list[s
     declared = set().union(*(declared_cameras(r) for r in roots))
     return [
         f"camera {name!r} is declared by no dataset under the root (meta/info.json); "
-        + did_you_mean(name, declared, listing="its cameras")
+        + did_you_mean(name, sorted(declared), listing="its cameras")
         for name in requested
         if declared and name not in declared
     ]
@@ -102,7 +102,7 @@ def select_cameras(
         key = name if name in visual else aliases.get(name)
         if key is None:
             for ep in ds.episodes:
-                hint = did_you_mean(name, [*visual, *aliases], listing="its cameras")
+                hint = did_you_mean(name, sorted({*visual, *aliases}), listing="its cameras")
                 ds.problems.setdefault(ep, (f"camera {name!r} is not declared in info.json; {hint}", None, name))
         elif key not in chosen:
             chosen.append(key)

@@ -55,7 +55,7 @@ def camera_typos(builders: list[Builder], options: OXEOptions) -> list[Problem]:
         (
             ("options", "cameras"),
             f"camera {name!r} is declared by no builder (features.json); "
-            + did_you_mean(name, declared, listing="its cameras"),
+            + did_you_mean(name, sorted(declared), listing="its cameras"),
         )
         for name in options.cameras
         if name not in declared

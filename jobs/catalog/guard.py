@@ -149,7 +149,7 @@ def _check_column(parts: list[str], columns: frozenset[str], params: frozenset[s
         names = names[1:]  # episodes.tier
     if names[0] in columns or names[0] in params or (len(names) == 1 and names[0] in SAFE_KEYWORDS):
         return
-    hint = did_you_mean(names[0], columns, listing="its columns")
+    hint = did_you_mean(names[0], sorted(columns), listing="its columns")
     raise ExpressionError(f"{'.'.join(parts)!r} is not a column of the catalog's episodes view; {hint}")
 
 

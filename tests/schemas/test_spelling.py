@@ -9,6 +9,6 @@ def test_the_closest_name_is_offered() -> None:
 
 def test_without_a_close_name_the_known_ones_are_listed() -> None:
     assert closest("mylab_kitchen", ["bridge_dataset", "taco_play"]) is None
-    assert did_you_mean("zzz", ["b", "a"], listing="allowed") == "allowed: a, b"
+    assert did_you_mean("zzz", ["b", "a", "b"], listing="allowed") == "allowed: b, a"  # as given, once each
     assert did_you_mean("zzz", [str(i) for i in range(40)], limit=2) == "known: 0, 1 and 38 more"
     assert unknown("camera", "x", []) == "unknown camera 'x'"

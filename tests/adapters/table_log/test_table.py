@@ -29,7 +29,9 @@ def test_space_delimited_csv_and_parquet_read_alike(tmp_path: Path) -> None:
 def test_a_missing_or_textual_column_is_named(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("timestamp,joint1,mode\n0,1,idle\n")
     table = read_table(tmp_path / "a.csv")
-    with pytest.raises(ValueError, match=r"'joint_1' \(did you mean 'joint1'\?\); the table's columns: joint1, mode"):
+    with pytest.raises(
+        ValueError, match=r"'joint_1' \(did you mean 'joint1'\?\); the table's columns: timestamp, joint1, mode"
+    ):
         columns(table, ["joint_1"])
     with pytest.raises(ValueError, match="column 'mode' holds values that are not numbers"):
         columns(table, ["mode"])
