@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) docker/requirements-oracle.txt
 	-r docker/requirements-oracle.txt)
 	# lerobot 0.3.3 is only a test oracle, run in a subprocess: its declared pins (torch<2.8, torchvision) cannot hold here.
 	$(call install,4,lerobot 0.3.3 without its dependencies (the v2.1 test oracle),--no-deps lerobot==0.3.3)
-	# HOT3D video (adapters/hot3d/video.py): projectaria-tools' VRS reader imports only numpy; its declared deps
+	# HOT3D video (adapters/aria.py): projectaria-tools' VRS reader imports only numpy; its declared deps
 	# (jupyter, rerun-sdk[notebook], moviepy: pillow<11) cannot be resolved beside our pillow>=13, hence no extra.
 	$(call install,5,projectaria-tools 2.3.0 without its dependencies (HOT3D VRS video),--no-deps projectaria-tools==2.3.0)
 	touch $(STAMP)
@@ -138,8 +138,9 @@ test-fast: $(STAMP)
 test-all: $(STAMP) $(ORACLES)
 	$(BIN)/python -m pytest --runslow $(DURATIONS) $(PYTEST_ARGS)
 
+# mypy checks the files [tool.mypy] of pyproject.toml names: the step chain and the storage room, to grow each round
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python -m mypy
 
 # Benchmarks run as modules (`-m`): as scripts, benchmarks/ingest.py would hide the `ingest` package.
 bench: $(STAMP)

@@ -74,3 +74,15 @@ def safe_loads(data: bytes, *, extra: Mapping[tuple[str, str], Any] | None = Non
     into numpy arrays: `adapters.torch_tensors.tensor_loads`). Raises `UnsafePickle`, or `pickle.UnpicklingError` /
     `EOFError` / `ValueError` for a file that is no pickle."""
     return SafeUnpickler(io.BytesIO(data), {**NUMPY_GLOBALS, **(extra or {})}).load()
+
+
+def unpickle_npy(data: bytes) -> Any:
+    """The object a 0-d object `.npy` holds, unpickled with numpy's globals only (ValueError for another `.npy`)."""
+    f = io.BytesIO(data)
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if dtype != np.dtype(object) or shape not in ((), (1,)):
+        raise ValueError(f"a {dtype} array of shape {shape}, not one pickled episode (a 0-d object array)")
+    obj = SafeUnpickler(f).load()
+    return obj.item() if isinstance(obj, np.ndarray) and obj.size == 1 else obj

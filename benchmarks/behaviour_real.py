@@ -56,9 +56,9 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.agibot.hands import hand_signals
 from adapters.agibot.proprio import FPS as AGIBOT_FPS
 from adapters.agibot.proprio import read_proprio
+from adapters.agibot_g1 import hand_signals
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from benchmarks._cli import parse_args

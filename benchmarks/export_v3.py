@@ -33,10 +33,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.lerobot.stats import numeric_stats
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, machine_busy_s
 from benchmarks.footage import footage
-from ingest.lerobot.stats import ImageStats, numeric_stats
+from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.table import arrow_schema, to_arrow
 from ingest.lerobot.video import VideoCodec, VideoEncoder, probe_video_info
 from schemas.lerobot import FeatureSpec

@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from adapters.lerobot.stats import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
 from adapters.storage.corpus import Corpus
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.lerobot.stats_v30 import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
 from ingest.lerobot.union_stats import UnionStats
 from jobs.export.lerobot_v3.masked_stats import _masked_columns, _read, _used, masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan

@@ -1,14 +1,14 @@
-"""Quantile stats over many episodes: ours (`ingest/lerobot/stats_v30*.py`) vs lerobot 0.6.1's own stats code.
+"""Quantile stats over many episodes: ours (`adapters/lerobot/stats.py`) vs lerobot 0.6.1's own stats code.
 
 The episodes (a 50-dim state and a 50-dim action, lerobot's five index columns, and a 64-float `observation.native`
 column that stats do not need, so reading only the numeric columns the stats use is part of the measure) are
 written twice: as v2.1 (one parquet file per episode, the corpus format) and as v3.0 (many episodes per file, one
 row group per episode, as lerobot's writer and our export lay them out). Contestants, interleaved in each round:
 - `floor-v21` / `floor-v30`: reading alone (the numeric columns to numpy, memory-mapped, one thread), nothing else;
-- `episode-v21`: `stats_v30.episode_stats` one episode at a time, then `aggregate_stats` over the list: the path
+- `episode-v21`: `episode_stats` one episode at a time, then `aggregate_stats` over the list: the path
   before batching;
-- `batch-v21` / `batch-v30`: `stats_v30_batch.batch_stats` over batches of about `--batch-rows` rows (many files or
-  row groups read per batch), each batch aggregated at once (`stats_v30.aggregate_arrays` per feature), the batches
+- `batch-v21` / `batch-v30`: `batch_stats` over batches of about `--batch-rows` rows (many files or
+  row groups read per batch), each batch aggregated at once (`aggregate_arrays` per feature), the batches
   pooled pairwise;
 - lerobot 0.6.1's `compute_episode_stats` per episode, then `aggregate_stats` over the list, as its quantile script
   (`augment_dataset_quantile_stats.py`) does, on the v2.1 files in its own venv (`.venv-oracle-v30`,
@@ -16,7 +16,7 @@ row group per episode, as lerobot's writer and our export lay them out). Contest
 Rows per second per core = rows / CPU seconds (user + sys of the process, all threads) of the timed loop; each
 contestant's best round is kept, with the 1-minute load average around it. Memory stays bounded by one batch (peak
 RSS reported). Every aggregate must equal lerobot's (checked, relative 1e-12; the per-episode stats are bit-identical:
-`tests/ingest/lerobot/test_stats_v30*.py`). Progress on stderr, one JSON object on the last stdout line.
+`tests/adapters/lerobot/stats/`). Progress on stderr, one JSON object on the last stdout line.
 
     .venv/bin/python -m benchmarks.quantile_stats [--episodes 2000] [--rows 300] [--lerobot-episodes 300] [--rounds 2]
     .venv/bin/python -m benchmarks.quantile_stats --smoke
@@ -38,10 +38,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.lerobot.stats import aggregate_arrays, aggregate_stats, batch_stats, episode_stats
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, peak_rss_mb
-from ingest.lerobot.stats_v30 import aggregate_arrays, aggregate_stats, episode_stats
-from ingest.lerobot.stats_v30_batch import batch_stats
 
 VENV_V30 = Path(os.environ.get("EIDATA_ORACLE_V30_VENV", ROOT / ".venv-oracle-v30"))
 STATS_COLUMNS = ["observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"]

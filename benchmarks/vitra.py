@@ -40,8 +40,8 @@ os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1's banner per file, before any e
 
 import av
 
+from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
-from adapters.vitra.files import unpickle_npy
 from benchmarks._cli import parse_args
 from benchmarks._machine import log, wait_quiet
 from benchmarks.footage import _measured, _open_one_thread, write_sources

@@ -22,16 +22,16 @@ prints each answer (tests and benchmarks run them on an episode already read: `t
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from adapters.base import RawEpisode
 from adapters.storage.atomic import undo_on_error
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage, stage_canonical, with_lineage
-from ingest.episode import Canonicalized, Judged, JudgedEpisode
+from ingest.episode import Canonicalized, Judged, JudgedEpisode, Kept
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from ingest.qa import judge as judging
@@ -131,38 +131,85 @@ def judge_cameras(_: Run, encoded: Encoded) -> Written:
     return Written(encoded.judged, tuple(out))
 
 
-# `(stage a failure in it is filed under, step)`: each step takes what the one before gave.
-Step = tuple[Stage, Callable[[Run, Any], Any]]
-In = TypeVar("In")
-Out = TypeVar("Out")
+# `(stage a failure in it is filed under, step)`, as the chain lists them (`Chain.steps`); they run through `walk`
+Step = tuple[Stage, Callable[..., object]]
+In = TypeVar("In", contravariant=True)
+Out = TypeVar("Out", covariant=True)
+Mid = TypeVar("Mid")
 Next = TypeVar("Next")
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+class Stopped:
+    """What a walk returns when a step kept no episode (its answer, the last yielded, says why)."""
+
+
+STOPPED = Stopped()
+Walk = Generator[tuple[Stage, object], None, Out | Stopped]  # each (stage, answer), then the last answer
+
+
+class Guard(Protocol):
+    """What runs each step (`jobs.ingest.worker.run_steps`: its stage named, its source files opened beneath the
+    root): called with the stage and the step's call, answers what the step answers."""
+
+    def __call__(self, stage: Stage, step: Callable[[], T]) -> T: ...
+
+
 class Chain(Generic[In, Out]):
-    """Steps joined so a type checker sees each link: `then` takes a step whose input is what the chain answers so
-    far (mypy refuses a step out of order), and the chain answers what that step answers."""
+    """Steps joined so a type checker sees each link, and runs them typed: `then` takes a step whose input is what the
+    chain answers so far (mypy refuses a step out of order), and the chain answers what that step answers; `walk`
+    passes each answer to the next step as the type the step takes, and yields it with its stage."""
 
-    steps: tuple[Step, ...]
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return ()
 
     def then(self, stage: Stage, step: Callable[[Run, Out], Next]) -> Chain[In, Next]:
-        return Chain((*self.steps, (stage, step)))
+        return _Link(self, stage, step)
+
+    def walk(self, run: Run, value: In, guard: Guard) -> Walk[Out]:
+        """Each step's (stage, answer) as it comes; returns the last answer, or `STOPPED` after an answer that keeps
+        no episode (a `Kept` with none)."""
+        raise NotImplementedError
 
 
-CHAIN: Chain[None, Written] = (
-    Chain[None, None](())
-    .then("read", read)
-    .then("canonicalize", canonicalize)
-    .then("judge", judge)
-    .then("write", write)
-    .then("judge", judge_cameras)
-)
+class _Start(Chain[T, T]):
+    def walk(self, run: Run, value: T, guard: Guard) -> Walk[T]:
+        return value
+        yield  # a generator that yields nothing
+
+
+class _Link(Chain[In, Next], Generic[In, Mid, Next]):
+    def __init__(self, before: Chain[In, Mid], stage: Stage, step: Callable[[Run, Mid], Next]) -> None:
+        self.before, self.stage, self.step = before, stage, step
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return (*self.before.steps, (self.stage, self.step))
+
+    def walk(self, run: Run, value: In, guard: Guard) -> Walk[Next]:
+        got = yield from self.before.walk(run, value, guard)
+        if isinstance(got, Stopped):
+            return got
+        given: Mid = got
+        out = guard(self.stage, lambda: self.step(run, given))
+        yield self.stage, out
+        return STOPPED if isinstance(out, Kept) and not out.episodes else out
+
+
+def start() -> Chain[None, None]:
+    """The empty chain, which the first step's `then` extends (it takes None)."""
+    return _Start()
+
+
+JUDGED: Chain[None, Judged] = start().then("read", read).then("canonicalize", canonicalize).then("judge", judge)
+CHAIN: Chain[None, Written] = JUDGED.then("write", write).then("judge", judge_cameras)
 STEPS: tuple[Step, ...] = CHAIN.steps
 
 
-def before_write(steps: tuple[Step, ...] = STEPS) -> tuple[Step, ...]:
+def before_write() -> Chain[None, Judged]:
     """The steps up to the write (what `eidata trace` runs without `--write`)."""
-    return steps[: [name for name, _ in steps].index("write")]
+    return JUDGED
 
 
 def encode(

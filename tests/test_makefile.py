@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 from tests.needs import tool_missing
@@ -50,3 +51,11 @@ def test_every_test_target_reports_its_slowest_tests(tmp_path: Path) -> None:
     for target in ("test", "test-fast", "test-all"):
         runs = [line for line in _recipe(tmp_path, target) if " -m pytest" in line]
         assert runs and all("--durations=25" in line for line in runs), (target, runs)
+
+
+def test_lint_runs_mypy_on_the_files_pyproject_names(tmp_path: Path) -> None:
+    """Issue 88 item 3: mypy is a gate of `make lint`, over `[tool.mypy] files` (the step chain and the storage room
+    at least; tests/ingest/test_step_chain_types.py runs mypy on the same list)."""
+    assert any(line.endswith("-m mypy") for line in _recipe(tmp_path, "lint"))
+    files = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
+    assert {"ingest/steps.py", "jobs/ingest/worker.py", "adapters/storage"} <= set(files)

@@ -35,7 +35,7 @@ timestamps are `frame / 30` s. Stream keys: `adapters/agibot/proprio.py`.
 | `episode_status` | `success` (success/failed strings, unverified field) | - | - | episode |
 | `timestamp` (T,) int64 | native clock: start, rate and deviation from the 30 Hz grid in metadata | ns | - | 30 Hz |
 
-The gripper convention and its sources are in `adapters/agibot/hands.py`; the HDF5 quirks (action index, split
+The gripper convention and its sources are in `adapters/agibot_g1.py`; the HDF5 quirks (action index, split
 effectors, empty placeholders, the native clock, Digital World exports) in `adapters/agibot/proprio.py`.
 
 Quirks handled here (task_info lists unsorted, `lable_info`, fisheye-only wrist cameras, the flange as `end`) and
@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,36 +54,18 @@ import av
 import numpy as np
 from pydantic import Field, ValidationError
 
-from adapters.agibot.hands import GripperOptions, hand_signals
 from adapters.agibot.proprio import FPS, read_proprio
-from adapters.agibot_genie.files import WORLD_DIRS, episode_dirs
+from adapters.agibot_g1 import WORLD_DIRS, GripperOptions, camera_slots, episode_dirs, hand_signals
 from adapters.base import EpisodeRef, Language, RawEpisode, Stream
-from adapters.camera_roles import camera_roles
 from adapters.cameras import VideoFileCamera
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, listing
-from schemas.canonical import Camera
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
-
-# The G1's cameras for AgiBot World and Genie Sim / A2D exports alike, claimed before the shared vocabulary
-# (adapters/camera_roles.yaml) places the others: the head and the plain hand cameras win their slots over the head
-# fisheyes (head_center_fisheye, ...) and the hand fisheyes, which dexterous-hand tasks record as their only wrist
-# cameras (any4lerobot agibot2lerobot/agibot_utils/config.py AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye,
-# 768x960, no hand_left / hand_right): there the shared vocabulary makes them the wrists.
-CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
-
-
-def camera_slots(found: Iterable[str]) -> dict[str, Camera | None]:
-    """The canonical camera of each camera an episode has (`CAMERAS` first, then the shared vocabulary, each once),
-    in the order they are read: placed cameras first, then by name."""
-    roles = camera_roles(sorted(found, key=lambda c: (c not in CAMERAS, c)), CAMERAS)
-    return {c: roles[c] for c in sorted(roles, key=lambda c: (roles[c] is None, c))}
-
 
 LABEL_KEYS = ("label_info", "lable_info")  # the HF card's task_info example spells it "lable_info"
 _SUCCESS = {"success": True, "succeeded": True, "successful": True, "ok": True, "true": True, "1": True,

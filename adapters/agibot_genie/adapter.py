@@ -1,5 +1,5 @@
 """AgiBot Genie Sim / A2D exports: one episode per `<job>/<sn>/<episode>/` folder (`files.py` has the layout), read
-into a `RawEpisode` or refused by name. The robot is AgiBot World's G1 (`adapters/agibot/hands.py`: hands, gripper).
+into a `RawEpisode` or refused by name. The robot is AgiBot World's G1 (`adapters/agibot_g1.py`: hands, gripper).
 
 What the files must carry for canonical hands: both end poses (`state/end/position`, `state/end/orientation`) in the
 robot base, with a quaternion order this episode's own numbers settle (`quat.py`), and a G1 (`robot_type`
@@ -24,20 +24,18 @@ import av
 import numpy as np
 from pydantic import Field
 
-from adapters.agibot.adapter import camera_slots
-from adapters.agibot.hands import GripperOptions, hand_signals
-from adapters.agibot_genie.files import (
+from adapters.agibot_g1 import (
     H5_NAME,
     INFO_NAME,
     LAYOUT_DEPTH,
     MARKERS,
     META_NAME,
+    GripperOptions,
+    camera_slots,
     episode_dirs,
-    error_frames,
-    inclusive_segments,
-    is_simulation,
-    read_json,
+    hand_signals,
 )
+from adapters.agibot_genie.files import error_frames, inclusive_segments, is_simulation, read_json
 from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream

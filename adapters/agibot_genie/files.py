@@ -17,42 +17,14 @@ half-open `ActionSegment`s [start, end + 1); the segment's other keys (`skill`, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.base import natural_key, reraised
+from adapters.base import reraised
 from adapters.hostile import bounds
-from adapters.storage.location import Location, scan
+from adapters.storage.location import Location
 from schemas.lerobot import ActionSegment
-
-H5_NAME, META_NAME, INFO_NAME = "aligned_joints.h5", "meta_info.json", "data_info.json"
-MARKERS = (H5_NAME, META_NAME, INFO_NAME)
-LAYOUT_DEPTH = 3  # <job>/<sn>/<episode>
-WORLD_DIRS = frozenset({"task_info", "observations", "proprio_stats", "parameters"})  # AgiBot World raw, not exports
-
-
-def episode_dirs(root: Location) -> Iterator[Location]:
-    """Folders up to `<job>/<sn>/<episode>` below `root` (or `root` itself) holding any of the export's three files,
-    in natural order; nothing below an episode folder is searched (its `record/`, `camera/`)."""
-
-    def walk(folder: Location, depth: int) -> Iterator[Location]:
-        try:
-            entries = sorted(scan(folder), key=lambda e: natural_key(e.name))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            return
-        names = {e.name for e in entries if not e.is_dir}
-        if names & set(MARKERS):
-            yield folder
-            return
-        if depth >= LAYOUT_DEPTH:
-            return
-        for e in entries:
-            if e.is_dir and not (depth == 0 and e.name in WORLD_DIRS):
-                yield from walk(e.path, depth + 1)
-
-    yield from walk(root, 0)
 
 
 def read_json(path: Location, fail: Any) -> dict[str, Any]:

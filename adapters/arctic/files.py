@@ -32,9 +32,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from adapters.hostile import bounds
-from adapters.pickles import UnsafePickle
+from adapters.pickles import UnsafePickle, unpickle_npy
 from adapters.storage.location import Location
-from adapters.vitra.files import unpickle_npy
 
 SIDES = ("left", "right")
 SUFFIXES = {"mano": ".mano.npy", "object": ".object.npy", "egocam": ".egocam.dist.npy", "smplx": ".smplx.npy"}

@@ -35,6 +35,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
+from adapters.aria import CameraCalibration, VideoError, read_aria_calibration, rgb_camera
 from adapters.aria_mps import files, folder, forms
 from adapters.base import (
     AdapterOptions,
@@ -47,8 +48,6 @@ from adapters.base import (
     reraised,
 )
 from adapters.hand_reading import HandSource, Reading, human_episode
-from adapters.hot3d.files import CameraCalibration, read_aria_calibration
-from adapters.hot3d.video import VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES
 

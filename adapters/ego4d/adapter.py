@@ -44,7 +44,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from adapters.base import AdapterError, EpisodeRef, Language
-from adapters.ego4d.videos import Span, Video, VideoOptions, VideoWindows, Window, num
+from adapters.ego4d_videos import Span, Video, VideoOptions, VideoWindows, Window, num
 from adapters.storage.location import Location
 from schemas.narration import parse_narration
 

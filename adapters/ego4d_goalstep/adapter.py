@@ -1,5 +1,5 @@
 """Ego4D Goal-Step (`goalstep_{train,valid}.json`): goals, steps and substeps as episodes over their [start, end],
-windows of the Ego4D videos found and read as the narration source finds and reads them (`adapters/ego4d/videos.py`).
+windows of the Ego4D videos found and read as the narration source finds and reads them (`adapters/ego4d_videos.py`).
 
 | native | canonical | unit, frame | rate |
 | --- | --- | --- | --- |
@@ -42,7 +42,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from adapters.base import AdapterError, EpisodeRef, Language
-from adapters.ego4d.videos import Span, Video, VideoOptions, VideoWindows, Window
+from adapters.ego4d_videos import Span, Video, VideoOptions, VideoWindows, Window
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
 from schemas.lerobot import ActionSegment

@@ -5,7 +5,8 @@ training <- jobs): it reads through storage's doors (`adapters.storage.location`
 Sizes a file declares are checked before anything is allocated (`bounds`: the reading budget, `EIDATA_MAX_<NAME>`);
 every decompression stops at its declared size (`h5_inflate`, `zarr_inflate`); a store stays inside itself (`sealed`,
 the HDF5 door `h5`, Zarr read beneath its folder `zarr_beneath`); data that is not there is never read as values
-(`absent`); and each task runs under a memory limit the operating system enforces, following what it really uses
-(`memory_limit`, `memory_use`). Containment of the paths a ref names (`adapters.storage.contain`) and the open beneath
-a root (`adapters.storage.beneath`) are storage's: they resolve paths per storage kind.
+(`absent`); and every parse of a source's bytes runs in a process of its own under a memory limit the operating system
+enforces (`jobs.runtime.sandbox`: the one boundary, above this room). Containment of the paths a ref names
+(`adapters.storage.contain`) and the open beneath a root (`adapters.storage.beneath`) are storage's: they resolve paths
+per storage kind.
 """

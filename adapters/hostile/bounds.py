@@ -83,8 +83,8 @@ def read_bounded(loc: Where, bound: int, what: str) -> bytes:
     size = file_size(loc)
     check(f"{what} size in bytes", size, bound, "the limit")
     with open_binary(loc, stream=True) as f:
-        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the task's memory limit
-        # counts (adapters.hostile.memory_limit); what the file grew by meanwhile comes a MiB at a time
+        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the parse process's limit
+        # counts (`RLIMIT_AS`: jobs.runtime.limits); what the file grew by meanwhile comes a MiB at a time
         data = f.read(size + 1)
         while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
             data += more

@@ -23,7 +23,7 @@ World and camera: the world's up axis per headset (`WORLD_UP`: Aria Z-up, Quest 
 (Aria `camera-rgb`, Quest 3 `camera-slam-left`), OpenCV axes. The cameras are fisheyes (Aria
 `FisheyeRadTanThinPrism`: f, cx, cy, 12 distortion terms; Quest 3 `FISHEYE624`: fx, fy, cx, cy, 12), so no pinhole
 matrix is given: the RGB camera carries its lens as `schemas.camera_model.Fisheye624Camera` in its stream's pixels,
-and `metadata["camera_calibration"]` keeps the file's model name and parameters as given. Video: `hot3d/video.py`.
+and `metadata["camera_calibration"]` keeps the file's model name and parameters as given. Video: `aria.py`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 from pydantic import Field
 
+from adapters.aria import VRS_FILE, CameraCalibration, VideoError, read_aria_calibration, rgb_camera
 from adapters.base import (
     AdapterError,
     AdapterOptions,
@@ -50,15 +51,12 @@ from adapters.base import (
 )
 from adapters.hand_reading import HandSource, human_episode, natural_order
 from adapters.hot3d.files import (
-    CameraCalibration,
-    read_aria_calibration,
     read_hand_jsonl,
     read_json,
     read_pose_csv,
     read_quest_calibration,
 )
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
-from adapters.hot3d.video import VRS_FILE, VideoError, rgb_camera
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES
 from schemas.mano import MAKERS

@@ -9,10 +9,11 @@
   `joint_angles` (22: 20 DoF + 2 zeros) + `hand_confidence`. A hand missing from a line was not annotated there.
   One MANO shape serves the whole sequence, both hands: the first `betas` of the file, hand "0" before "1"
   (`loader_hand_poses.py` `load_mano_shape_params`, given to both sides by `ManoHandDataProvider.py`).
-- Camera calibration: Aria sequences carry MPS's `mps/slam/online_calibration.jsonl` (per line `CameraCalibrations`,
-  the RGB camera labelled `camera-rgb`, `T_Device_Camera` {`Translation`, `UnitQuaternion` [w, [x, y, z]]},
-  `Projection` `FisheyeRadTanThinPrism` params f, cx, cy + 12 distortion); Quest 3 sequences `camera_models.json`
-  (`T_Device_Camera` {`quaternion_wxyz`, `translation_xyz`}, `projectionModelType` FISHEYE624, fx, fy, cx, cy + 12).
+- Camera calibration (Aria's read by `adapters/aria.py`): Aria sequences carry MPS's
+  `mps/slam/online_calibration.jsonl` (per line `CameraCalibrations`, the RGB camera labelled `camera-rgb`,
+  `T_Device_Camera` {`Translation`, `UnitQuaternion` [w, [x, y, z]]}, `Projection` `FisheyeRadTanThinPrism` params f,
+  cx, cy + 12 distortion); Quest 3 sequences `camera_models.json` (`T_Device_Camera` {`quaternion_wxyz`,
+  `translation_xyz`}, `projectionModelType` FISHEYE624, fx, fy, cx, cy + 12).
 Errors are `ValueError`s naming the line and field; the adapter adds file and episode.
 """
 
@@ -25,27 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from adapters.aria import CameraCalibration, se3_from_wxyz
 from adapters.hostile import bounds
 from adapters.storage.location import Location
-from schemas.camera_model import Fisheye624Camera
 
 POSE_COLUMNS = ("object_uid", "timestamp[ns]", "t_wo_x[m]", "t_wo_y[m]", "t_wo_z[m]", "q_wo_w", "q_wo_x", "q_wo_y",
                 "q_wo_z")  # fmt: skip
 HANDS = {"0": 0, "1": 1}  # HOT3D handedness key -> our hand index (0 = left, 1 = right)
-
-
-def se3_from_wxyz(q_wxyz: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(N,4) w-first unit quaternions and (N,3) translations -> (N,4,4) poses."""
-    q = np.asarray(q_wxyz, dtype=np.float64).reshape(-1, 4)
-    norms = np.linalg.norm(q, axis=1)
-    if not np.all(np.abs(norms - 1) < 1e-3):
-        raise ValueError(f"quaternion norm {norms[np.argmax(np.abs(norms - 1))]:.4f}, expected 1")
-    out = np.tile(np.eye(4), (len(q), 1, 1))
-    out[:, :3, :3] = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
-    out[:, :3, 3] = np.asarray(t, dtype=np.float64).reshape(-1, 3)
-    return out
 
 
 def read_pose_csv(path: Location) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -152,42 +140,6 @@ def _add_hand(track: HandTrackRows, entry: Any, ts: int, key: str, width: int, k
 
 
 # the projection names of the calibration files (Aria MPS `Projection.Name`, Quest 3 `projectionModelType`) that are
-# FISHEYE624: projectaria_tools' `FisheyeRadTanThinPrism<6, true, true, ...>` (`schemas.camera_model.Fisheye624Camera`)
-FISHEYE624_NAMES = frozenset({"FisheyeRadTanThinPrism", "CameraModelType.FISHEYE624", "FISHEYE624"})
-
-
-@dataclass(frozen=True)
-class CameraCalibration:
-    label: str
-    device_from_camera: np.ndarray  # (4,4)
-    model: str
-    params: tuple[float, ...]
-
-    def lens(self, width: int, height: int) -> Fisheye624Camera:
-        """The camera's lens for its `width` x `height` images (the calibration is in the pixels of the stream it
-        was made for; a principal point outside them is a calibration of another size: a ValueError)."""
-        if self.model not in FISHEYE624_NAMES:
-            raise ValueError(f"projection {self.model!r} is not FISHEYE624 ({', '.join(sorted(FISHEYE624_NAMES))})")
-        return Fisheye624Camera.from_params(self.params, width, height)
-
-
-def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
-    """The camera `label` of the first line of MPS `online_calibration.jsonl`."""
-    with path.open() as f:
-        first = f.readline(bounds.limit("SIDECAR_BYTES") + 1)  # one calibration line: no line of the whole file
-    try:
-        cams = json.loads(first)["CameraCalibrations"]
-        cam = next(c for c in cams if c.get("Label") == label)
-        tf = cam["T_Device_Camera"]
-        w, xyz = tf["UnitQuaternion"]
-        pose = se3_from_wxyz(np.array([[w, *xyz]]), np.array(tf["Translation"]))[0]
-        return CameraCalibration(label, pose, cam["Projection"]["Name"], tuple(cam["Projection"]["Params"]))
-    except StopIteration:
-        raise ValueError(f"line 1: no camera labelled {label!r}") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"line 1: {type(e).__name__}: {e}") from e
-
-
 def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> CameraCalibration:
     """The camera `label` of Quest 3's `camera_models.json`."""
     try:

@@ -31,11 +31,12 @@ from adapters.cameras import decoding, packet_times
 from adapters.hostile import bounds
 from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
+from adapters.lerobot.stats import expected_stats_shape
 from adapters.storage.contain import contained
 from adapters.storage.location import readable
 from schemas.containment import OutsideRoot
 from schemas.dataset_rows import EpisodeFindings
-from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, NUMERIC_DTYPES, FeatureSpec, read_jsonl
+from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, FeatureSpec, read_jsonl
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
 from schemas.quirks import Quirk, Severity, listing, quirk
@@ -49,20 +50,6 @@ DEFAULT_COLUMNS: dict[str, Severity] = {
 }
 CORE_STATS = ("min", "max", "mean", "std")
 DTYPES = {"timestamp": np.float64, "frame_index": np.int64}  # task_index as stored
-
-
-def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
-    """Shape lerobot's `compute_episode_stats` gives a feature's min/max/mean/std; None: no stats expected.
-
-    v3.0 (lerobot 0.6.1 `compute_stats.py`: `RunningQuantileStats.update` reduces a multi-dimensional feature to its
-    last axis) gives `(shape[-1],)` where v2.1 (0.3.3, `np.min(axis=0)`) gives the feature's whole shape."""
-    if ft.is_visual:
-        return (3, 1, 1)
-    if None in ft.shape:  # a width that varies by episode (BEHAVIOR-1K's task_info): no one shape to hold it to
-        return None
-    if ft.dtype in NUMERIC_DTYPES:
-        return (tuple(ft.shape)[-1],) if v3 and len(ft.shape) > 1 else tuple(ft.shape)
-    return None
 
 
 def _stat_findings(

@@ -13,7 +13,7 @@ is one episode, a flat `tf.train.Example` whose `steps/...` features hold every 
 | `is_first`, `is_last`, `is_terminal` | checked; `metadata["rlds"]` | | |
 | `reward`, `discount` | `outcomes` (`Stream`s; `next.native`) | | ctrl Hz |
 | `*language_embedding`, depth tensors | not read: `metadata["skipped"]` | | |
-| `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`; `success` (4) | | episode |
+| `episode_metadata/*`, top-level keys | `metadata["episode_metadata"]`, `annotation`; `success` (4) | | episode |
 
 (1) Canonical camera per subset: `cameras[].canonical` in the subset table `adapters/oxe/subsets.yaml` (null: kept
 natively only); a camera the table does not name takes the shared vocabulary's (`adapters/camera_roles.yaml`) when
@@ -23,7 +23,8 @@ that role is free; berkeley_autolab_ur5 `hand_image` is BGR in the raw 480x640 c
 the subset's `action_encoding` names (from the maker's code, cited there: Bridge's and RT-1's EEF deltas) carry
 `Stream.relative`, so resampling accumulates them over each 0.1 s; grippers and unsettled streams stay absolute.
 (3) Whole episode when constant; `structured_language_instruction` (taco_play) has kind "description".
-(4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`.
+(4) kuka's top-level `success`; droid's `/success/` or `/failure/` in `episode_metadata/file_path`. All of them go to
+the lineage (`source_annotation`, `adapters.oxe.episode.OXEEpisodeMetadata`).
 
 A dataset in no table is read as natives (embodiment `unknown`, tier low by its verdict `source_default`, 10 Hz
 unless option `control_hz`; finding `unknown_subset`), never refused. A row whose state holds a described robot's
@@ -34,7 +35,9 @@ Timestamps are `step / control_hz` (the subset table's rate, with its source), f
 start. Tensors are reshaped from `features.json` and cast back to their declared dtype (TFDS stores float64 as
 float32 and bool as int64); `encoding: zlib|bytes` tensors (kuka) are decompressed. Embodiment, robot type and
 default tier come from the subset table; `features.json` decides what exists (configured keys it lacks are listed in
-`metadata["missing_keys"]`, unconfigured keys are still read with unit "").
+`metadata["missing_keys"]`, unconfigured keys are still read with unit ""; a builder that differs from its row
+gets the finding `layout_differs` naming each missing, extra and reshaped field, and tier low where the row's wrist
+or gripper fields are among them: `adapters.oxe.layout`).
 
 Raw ids are `<split>/<shard:05d>/<record:06d>` (stable, sorted like the files); `episode_metadata/file_path` and
 `episode_id`, when present, are in the ref's `locator` (discovery: `adapters.oxe.discovery`).
@@ -71,6 +74,7 @@ from adapters.oxe.builder import ADAPTER, Builder, find_builders, load_builder, 
 from adapters.oxe.decode import content_hash
 from adapters.oxe.discovery import RecordDiscovery
 from adapters.oxe.episode import EpisodeReader
+from adapters.oxe.layout import LAYOUT_DIFFERS, layout_diff
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
@@ -187,6 +191,20 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
                     "unknown_subset",
                     f"dataset {builder.name!r} is not in the OXE subset table: read as natives (no canonical wrist), "
                     f"tier {cfg.tier}, {cfg.control_hz:g} Hz ({cfg.hz_source}); embodiment {cfg.embodiment}",
+                    root=str(root),
+                    subset=builder.name,
+                    path=str(builder.path),
+                )
+            if diff := layout_diff(cfg, builder):
+                lost = (
+                    f"; the wrist or gripper cannot be read ({', '.join(diff.hand_loss)}): tier low"
+                    if diff.hand_loss
+                    else ""
+                )
+                self.note(
+                    LAYOUT_DIFFERS,
+                    f"builder {builder.name!r} differs from its row {cfg.name!r} (adapters/oxe/subsets.yaml): "
+                    f"{diff.message}{lost}",
                     root=str(root),
                     subset=builder.name,
                     path=str(builder.path),

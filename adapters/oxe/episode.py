@@ -15,11 +15,21 @@ from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, ST
 from adapters.oxe.decode import decode_tensor, text_runs, texts_of
 from adapters.oxe.hands import hand_signals
 from adapters.oxe.joints import fk_hand_signals, joint_space_options
+from adapters.oxe.layout import LAYOUT_HAND_LOST, layout_diff
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec
 from adapters.oxe.tfrecord import FeatureValue
 from schemas.canonical import Camera
-from schemas.tiers import QualityTier, source_default
+from schemas.corpus import SourceAnnotation
+from schemas.tiers import QualityTier, TierVerdict, source_default
+
+
+class OXEEpisodeMetadata(SourceAnnotation):
+    """The builder's episode-level features as read (`episode_metadata/*`, top-level keys such as kuka's `success`):
+    the episode's lineage keeps them (`EpisodeLineage.source_annotation`)."""
+
+    kind: str = "oxe_episode_metadata"
+    values: dict[str, Any]
 
 
 @dataclass
@@ -193,6 +203,19 @@ class EpisodeReader:
         configured = [s.key for s in (*cfg.states, *cfg.actions)] + [c.key for c in cfg.cameras]
         configured += [s.key for s in cfg.language]
         meta["missing_keys"] = [k for k in configured if STEPS + k not in self.builder.features]
+        diff = layout_diff(cfg, self.builder)  # the source finding `layout_differs` names it per builder
+        if diff:
+            meta["layout_diff"] = diff.as_metadata()
+        hands = (
+            fk_hand_signals(cfg)
+            if cfg.fk_wrist
+            else hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason)
+        )
+        verdicts = source_default(cfg.tier, f"subset default {cfg.tier}: {cfg.tier_reason}") + diff.verdicts(cfg.name)
+        if cfg.has_wrist and not diff.hand_loss and not hands.hands[1].has_wrist:  # e.g. a pose of no rigid transform
+            why = f"the wrist of subset {cfg.name}'s row was not read: {'; '.join(hands.notes) or 'no pose'}"
+            verdicts += (TierVerdict(tier=QualityTier.low, reason=why, code=LAYOUT_HAND_LOST),)
+        annotation = OXEEpisodeMetadata(values=meta["episode_metadata"]) if meta["episode_metadata"] else None
         return RawEpisode(
             ref=self.ref,
             robot_type=cfg.robot_type,
@@ -204,15 +227,15 @@ class EpisodeReader:
             cameras=cameras,
             language=language,
             success=self._success(meta["episode_metadata"]),
-            # its subset's default (the table's, or option `tier`) a verdict, so a curator overrules it by its code
-            verdicts=source_default(cfg.tier, f"subset default {cfg.tier}: {cfg.tier_reason}"),
+            # its subset's default (the table's, or option `tier`) a verdict, so a curator overrules it by its code;
+            # tier low where the shard lacks or reshapes the row's hand fields (`adapters.oxe.layout`)
+            verdicts=verdicts,
             signals=signals,
             outcomes=outcomes,
             metadata=meta,
-            hands=fk_hand_signals(cfg)
-            if cfg.fk_wrist
-            else hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason),
+            hands=hands,
             joint_space=joint_space_options(cfg, states),
+            annotation=annotation,
         )
 
     def _episode_value(self, info: FeatureInfo) -> Any:

@@ -162,6 +162,12 @@ class ActionEncoding(Frozen):
         return self
 
 
+# What of Octo's reading a row may depart from: the numbers the Octo oracle compares (the wrist's position and
+# rotation, the gripper, the delta action), or the meaning given to the same numbers (Octo's proprio or action read
+# in another convention, e.g. an absolute command Octo's EEF_POS takes for a delta)
+OctoPart = Literal["position", "rotation", "gripper", "action", "proprio_reading", "action_reading"]
+
+
 class OctoEntry(Frozen):
     """The subset's row in Octo's OXE tables (octo-models/octo@241fb35 `octo/data/oxe/oxe_dataset_configs.py`,
     `oxe_standardization_transforms.py`): its proprio and action encodings and the transform that standardizes it."""
@@ -169,6 +175,11 @@ class OctoEntry(Frozen):
     proprio: Literal["NONE", "POS_EULER", "POS_QUAT", "JOINT", "JOINT_BIMANUAL", "POS_NAV"]
     action: Literal["EEF_POS", "JOINT_POS", "JOINT_POS_BIMANUAL", "NAV_2D", "JOINT_POS_BIMANUAL_NAV"]
     transform: str = Field(description="oxe_standardization_transforms.py:<line> <function>")
+    departs: dict[OctoPart, str] = Field(
+        default_factory=dict,
+        description="where eidata does not read what Octo reads, per part (the wrist's position or rotation, the "
+        "gripper, the action), and the maker's word eidata follows instead (the Octo oracle asserts each)",
+    )
 
 
 class JointFK(Frozen):

@@ -1,6 +1,7 @@
 """Robots told by their makers' own message types (`signatures.yaml`): a bag that holds a robot's own type on its own
 topic (Leju KUAVO's `kuavo_msgs/sensorsData` on `/sensors_data_raw`) is read as if the options named that robot, its
-joint arrays and the end effector whose topic the bag holds. Each preset entry applies unless the `joints` option
+joint arrays, the end effector whose topic the bag holds, and its recorded command as the action
+(`adapters/rosbag/command.py`). Each preset entry applies unless the `joints` option
 names its topic, and the embodiment unless the `embodiment` option is set: what the user says wins. An array that does
 not have the preset's shape (a `joint_q` 29 wide: a robot with a waist) leaves the robot unassumed: the episode keeps
 its natives and a finding says what was seen and which options name the robot. Nothing is refused for it."""
@@ -14,7 +15,9 @@ import yaml
 from pydantic import Field, model_validator
 
 from adapters.rosbag.array_joints import Episode, name_joints
+from adapters.rosbag.command import Command, keep_command
 from adapters.rosbag.options import JOINT_PRESETS, ArrayJoints
+from adapters.rosbag.topics import topic_key
 from schemas.frozen import Frozen
 
 
@@ -36,6 +39,7 @@ class Signature(Frozen):
     embodiment: str = Field(description="a registered robot or family (the family's member told by ingest)")
     joints: list[str] = Field(min_length=1, description="the `joints` presets that read its joints")
     effectors: list[Effector] = Field(default_factory=list)
+    command: Command | None = Field(None, description="the topic its maker reads as the robot's command (the action)")
 
     @model_validator(mode="after")
     def _presets(self) -> Signature:
@@ -76,6 +80,10 @@ def tell(types: dict[str, str], option: list[ArrayJoints], embodiment: str | Non
     named = {j.topic for j in option}
     done: set[str] = set()
     unfit = _name(sig.joints, named, ep, done)
+    if sig.command is not None and sig.command.topic in types:  # the recorded command: the action, unit and lag said
+        first = ArrayJoints.model_validate(JOINT_PRESETS[sig.joints[0]][0])
+        measured = f"{topic_key(first.topic)}.{first.field}" if first.topic in done | named else None
+        keep_command(sig.command, measured, ep, ep.said)
     carried = [e for e in sig.effectors if types.get(e.topic) == e.type]
     for e in carried:
         if why := _name(e.joints, named, ep, done):

@@ -154,7 +154,7 @@ def noting(note: os.PathLike[str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def rooted(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
+def rooted(root: object, note: os.PathLike[str] | str | None = None) -> Iterator[Fence | None]:
     """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
     the file it opens in `note` (else `noting`'s) until the block ends; None for a root that is an object store's
     or no folder (its reads say what is wrong with it)."""

@@ -73,6 +73,7 @@ def contained(root: Where, path: Where) -> Location:
             raise OutsideRoot(full, real, str(root))
         return Path(full)
     root_loc = locate(root)
+    loc: Location
     if is_object(path):
         loc = path  # already made, with its store's options
     elif "://" in text and is_object(root_loc):

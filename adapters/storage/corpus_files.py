@@ -171,6 +171,7 @@ class CorpusFiles:
             buf = io.BytesIO()
             pq.write_table(table, buf)
             data = buf.getvalue()
+            assert self.cache is not None  # checked above, for mypy inside the closure
             return self.cache.put(name, len(data), lambda fd: write_all(fd, data), what=url, fetched=m.fetched)
 
         return self.cache.use(name, fetch, lambda p: pq.read_table(p, columns=columns))

@@ -6,6 +6,7 @@ size and sha256, so no byte is fetched. A corpus handle (`adapters.storage.corpu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,12 @@ class FileDigests:
     def save(self, path: Path) -> None:
         """The digests of the files seen (files no longer listed drop out)."""
         items = sorted(self.seen.items())
-        cols = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [[], [], [], []]
+        cols: list[Sequence[Any]] = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [
+            [],
+            [],
+            [],
+            [],
+        ]
         table = pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA)
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
 

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from typing import cast
 
 from adapters.storage.faults import environment_fault
 from adapters.storage.root import Root
@@ -47,7 +48,7 @@ def _generation(key: str) -> int | None:
 
 def _modified_s(info: dict) -> float:
     m = info.get("LastModified") or info.get("mtime") or info.get("created")
-    return m.timestamp() if isinstance(m, datetime) else float(m)
+    return m.timestamp() if isinstance(m, datetime) else float(cast(float, m))
 
 
 def _read(path: str) -> str | None:
@@ -178,7 +179,8 @@ class Lease:
         _RELEASED.add(self.token)
         try:
             for k in self.root.keys(LEASE_DIR):
-                if _generation(k) is not None and self.key is not None and _generation(k) <= _generation(self.key):
+                own = None if self.key is None else _generation(self.key)
+                if (gen := _generation(k)) is not None and own is not None and gen <= own:
                     self.root.remove(k)
         except Exception as e:
             if (cause := environment_fault(e)) is None:

@@ -22,12 +22,13 @@ import atexit
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from typing_extensions import TypeIs
 from upath import UPath
 from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import register_implementation
@@ -70,7 +71,7 @@ class _ObjectDoors:
             return False  # not there, or not readable as a file: fsspec's answer
 
 
-def _declared(f: Any, loc: UPath) -> Any:
+def _declared(f: Any, loc: object) -> Any:
     with undo_on_error(f.close):
         declare(str(loc))  # a file refused by the boundary is refused here
     return f
@@ -101,7 +102,7 @@ def locate(where: Where, options: StorageOptions | None = None) -> Location:
     return UPath(text, **fs_kwargs(protocol_of(text), options))
 
 
-def is_object(loc: Any) -> bool:
+def is_object(loc: object) -> TypeIs[UPath]:
     """True for a Location on an object store (a UPath that is not a local path)."""
     return isinstance(loc, UPath) and not isinstance(loc, Path)
 
@@ -179,7 +180,11 @@ class NotRegularFile(OSError, ValueError):
         super().__init__(f"{path}: not a regular file ({kind}): not opened")
 
 
-_SPECIAL = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"))
+_SPECIAL: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+)
 _SPECIAL += ((stat.S_ISBLK, "a block device"),)
 
 
@@ -247,7 +252,7 @@ def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: i
         f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
     else:
         f = open_seekable(loc.fs, loc.path, block_size=block_size or SEEK_BLOCK, max_blocks=max_blocks, meter=meter)
-    f.name = str(loc)  # PyAV's and h5py's errors name the file by it, as they name a path
+    f.name = str(loc)  # type: ignore[misc]  # PyAV's and h5py's errors name the file by it, as they name a path
     try:
         yield f
     finally:

@@ -163,7 +163,7 @@ def _complete(
     fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, parts: list[dict[str, Any]]
 ) -> bool | None:
     """Complete the upload if the key is absent (`objects.conditional`: None on a 409, the upload to start again)."""
-    done = {"MultipartUpload": {"Parts": parts}, "IfNoneMatch": "*"}
+    done: dict[str, Any] = {"MultipartUpload": {"Parts": parts}, "IfNoneMatch": "*"}
     return conditional(fs, "complete_multipart_upload", Bucket=bucket, Key=name, UploadId=upload, **done)
 
 

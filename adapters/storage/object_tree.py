@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fsspec
 
@@ -43,8 +44,14 @@ class PutStats:
 class TreePuts:
     """The trees of an output at `path` in `fs`, written through the scratch `root`."""
 
-    fs: fsspec.AbstractFileSystem  # the object store's (`ObjectStore`)
-    path: str
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:  # the object store's (`ObjectStore`)
+        raise NotImplementedError
+
+    @property
+    def path(self) -> str:
+        raise NotImplementedError
+
     root: Path
     parts: PartPlan
 
@@ -116,7 +123,7 @@ class TreePuts:
             while block := f.read(HASH_BLOCK):
                 sha.update(block)
                 md5.update(block)
-        digest = {"size": path.stat().st_size, "sha256": sha.hexdigest()}
+        digest: dict[str, Any] = {"size": path.stat().st_size, "sha256": sha.hexdigest()}
         replacing = exists(self.fs, key)
         if replacing and (self._claims(claim, digest, key) or holds(self.fs, key, digest, md5.hexdigest())):
             self.stats.kept += 1

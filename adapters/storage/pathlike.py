@@ -45,7 +45,7 @@ class ObjectPath:
         with open_binary(self.loc) as f:
             return f.read().decode(encoding or "utf-8")
 
-    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> IO[bytes]:
+    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _Held:
         if "r" not in mode or "+" in mode:
             raise PermissionError(f"{self.loc}: bags on an object store are read only")
         stack = ExitStack()

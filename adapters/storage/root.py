@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fsspec
 from upath import UPath
@@ -46,14 +46,14 @@ class Root:
         if self._given is not None:
             text = str(where).rstrip("/")
         else:
-            text = os.fspath(where) if not isinstance(where, str) else where
+            text = os.fspath(cast(os.PathLike[str], where)) if not isinstance(where, str) else where
         protocol = protocol_of(text)
         if is_remote(text):
             filesystem_class(text)  # an unknown scheme refused here (`UnknownScheme`), never taken for a folder
         self.options = options
         self.local = not is_remote(text)
         # a folder resolved once (a rerun spelled `corpus/` or `/abs/corpus` is one root); a URL without its slash
-        self.where: Path | str = Path(locate(text)).resolve() if self.local else text.rstrip("/")
+        self.where: Path | str = Path(cast(Path, locate(text))).resolve() if self.local else text.rstrip("/")
         self.protocol = protocol
         self.replaces = self.renames = self.paths = self.local
         self.ranged_reads = True

@@ -2,7 +2,7 @@
 AgiBotWorld-Alpha HF card, any4lerobot `agibot2lerobot/agibot_utils/`), its HDF5 keys, dtypes and quirks (the real
 file they were checked on is named in `adapters/agibot/proprio.py`); head/hand videos are 480x640 in reality.
 
-Gripper as the real robot records it (`adapters/agibot/hands.py` has the sources): the command
+Gripper as the real robot records it (`adapters/agibot_g1.py` has the sources): the command
 `action/*effector/position` is 0 = open, 1 = close, in open / close / open phases, and the state follows it a few
 frames late in mm, higher = more closed, from about 35 (open, AgiBot-World issue #133) to about 118 (closed); on
 the real sample the two correlate at +0.9, and so do they here.

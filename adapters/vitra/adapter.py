@@ -49,12 +49,12 @@ from adapters.base import (
 from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode
 from adapters.hostile import bounds
-from adapters.pickles import UnsafePickle
+from adapters.pickles import UnsafePickle, unpickle_npy
 from adapters.poses import image_up
 from adapters.storage.location import Location
 from adapters.undistort import UndistortedCamera
 from adapters.vitra import undistort
-from adapters.vitra.files import SIDES, VitraEpisode, unpickle_npy, vitra_episode
+from adapters.vitra.files import SIDES, VitraEpisode, vitra_episode
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
 from schemas.corpus import SourceAnnotation

@@ -17,14 +17,11 @@ right segment is (0, 25) over 25 frames).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from adapters.pickles import SafeUnpickler
 
 SIDES = ("left", "right")
 HAND_SHAPES: dict[str, tuple[int, ...]] = {
@@ -34,18 +31,6 @@ HAND_SHAPES: dict[str, tuple[int, ...]] = {
     "global_orient_worldspace": (3, 3),
     "hand_pose": (15, 3, 3),
 }
-
-
-def unpickle_npy(data: bytes) -> Any:
-    """The object a 0-d object `.npy` holds, unpickled with numpy's globals only (ValueError for another `.npy`)."""
-    f = io.BytesIO(data)
-    version = np.lib.format.read_magic(f)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(f)
-    if dtype != np.dtype(object) or shape not in ((), (1,)):
-        raise ValueError(f"a {dtype} array of shape {shape}, not one pickled episode (a 0-d object array)")
-    obj = SafeUnpickler(f).load()
-    return obj.item() if isinstance(obj, np.ndarray) and obj.size == 1 else obj
 
 
 @dataclass(frozen=True)

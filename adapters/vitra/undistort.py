@@ -19,11 +19,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from adapters.aria import read_aria_calibration
 from adapters.base import reraised
-from adapters.hot3d.files import read_aria_calibration
+from adapters.pickles import unpickle_npy
 from adapters.storage.location import Location
 from adapters.undistort import Undistortion
-from adapters.vitra.files import unpickle_npy
 from schemas.camera_model import OmnidirCamera
 
 # undistort_video_egoexo4d.py: `calibration.get_linear_camera_calibration(1408, 1408, 412.5)`

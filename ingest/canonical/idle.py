@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ingest.canonical.limits import DimLimits, _finite_span, _in_use, canonical_limits
+from ingest.canonical.limits import DimLimits, canonical_limits, finite_span, in_use
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import Workspace
@@ -47,8 +47,8 @@ def idle_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: Be
     """Measure the idle start and end of one (N, D) stream and the trim range (the whole episode without trimming)."""
     v = np.asarray(values, np.float64)
     n = len(v)
-    use = _in_use(limits)
-    x, tol = v[:, use], config.idle_range_fraction * _finite_span(limits)[use]
+    use = in_use(limits)
+    x, tol = v[:, use], config.idle_range_fraction * finite_span(limits)[use]
     if not n or not use.any():  # no state measured: not idle, nothing cut
         return IdleBehaviour(n, 0, 0, 0.0, 0.0, None, 0, n)
     left_start = (np.abs(x - x[0]) > tol).any(axis=1)
@@ -83,7 +83,7 @@ def episode_idle(
     constant column is measured and never moves); with neither, nothing measured (`idle_fraction` None)."""
     s = np.asarray(state, np.float64)
     s = np.where(np.isfinite(s), s, 0.0)
-    if _in_use(limits).any() or natives is None or not np.asarray(natives).size:
+    if in_use(limits).any() or natives is None or not np.asarray(natives).size:
         return idle_behaviour(s, CANONICAL_FPS, limits, config)
     v = np.asarray(natives, np.float64)
     v = v[:, np.isfinite(v).all(axis=0)]  # a column with NaN has no range to measure against

@@ -50,11 +50,12 @@ class DimLimits:
         return self.upper - self.lower
 
 
-def _in_use(limits: DimLimits) -> np.ndarray:
+def in_use(limits: DimLimits) -> np.ndarray:
+    """The dims that move within finite limits, or have unbounded ones (continuous joints)."""
     return np.isfinite(limits.lower) & np.isfinite(limits.upper) & (limits.span > 0) | ~np.isfinite(limits.span)
 
 
-def _finite_span(limits: DimLimits) -> np.ndarray:
+def finite_span(limits: DimLimits) -> np.ndarray:
     """Spans with unbounded dims (continuous joints) given a turn, 2 pi."""
     return np.where(np.isfinite(limits.span), limits.span, 2 * np.pi)
 

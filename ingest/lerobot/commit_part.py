@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.lerobot.stats import numeric_stats
 from adapters.storage.atomic import fsync_path
 from ingest.lerobot.errors import DatasetError, EpisodeError, StatsOverflowError
 from ingest.lerobot.staging import TASK_COLUMN, TIMESTAMP64_COLUMN, StagedEpisode, read_frames
-from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy, table_features, to_arrow
 from ingest.lerobot.video import probe_video_info
 from ingest.lerobot.writer_dir import STAGING

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from adapters.lerobot.stats import stats_bound
 from ingest.lerobot.errors import (
     DtypeError,
     EmptyEpisodeError,
@@ -32,7 +33,7 @@ from ingest.lerobot.errors import (
     TimestampError,
     UnknownFeatureError,
 )
-from ingest.lerobot.stats import ImageStats, stats_bound
+from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.table import to_arrow, value_type
 from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder, wait_limit_s
 from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.canonical.limits import DimLimits, _finite_span, _in_use
+from ingest.canonical.limits import DimLimits, finite_span, in_use
 from ingest.qa.state import min_move
 from schemas.behaviour import BehaviourConfig
 
@@ -67,8 +67,8 @@ def _turns(q: np.ndarray) -> np.ndarray:
 def level_tokens(values: np.ndarray, fps: float, limits: DimLimits, config: BehaviourConfig) -> np.ndarray:
     """The episode's token set as unique uint64 hashes of (dim, turn level, next turn level) over its moving dims."""
     v = np.asarray(values, np.float64)
-    use = _in_use(limits) & ~limits.resting  # a gripper's two levels say little about which demonstration it is
-    step = config.fingerprint_step * _finite_span(limits)
+    use = in_use(limits) & ~limits.resting  # a gripper's two levels say little about which demonstration it is
+    step = config.fingerprint_step * finite_span(limits)
     step = np.where(np.array(limits.units) == "m", np.minimum(step, config.fingerprint_step_m), step)
     step = np.maximum(step, min_move(limits, config) / 2)
     w = min(len(v), max(1, round(fps / config.fingerprint_rate_hz)))

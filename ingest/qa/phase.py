@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ingest.canonical.limits import DimLimits, _in_use, canonical_limits
+from ingest.canonical.limits import DimLimits, canonical_limits, in_use
 from ingest.episode import CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.errors import EpisodeError
 from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
@@ -152,7 +152,7 @@ def _frozen_s(
     is the robot's own; the longest explained one is appended to `explained`."""
     limits = canonical_limits(ep.mask, workspace)
     state = np.asarray(ep.state, np.float64)
-    tables = [np.where(np.isfinite(state), state, 0.0)[:, _in_use(limits)]] if _in_use(limits).any() else []
+    tables = [np.where(np.isfinite(state), state, 0.0)[:, in_use(limits)]] if in_use(limits).any() else []
     s = ep.natives.state
     if s is not None and ep.native_fps and ep.native_fps >= CANONICAL_FPS and len(s) >= 3:
         v = np.asarray(s, np.float64)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.canonical.limits import DimLimits, _finite_span, _in_use
+from ingest.canonical.limits import DimLimits, finite_span, in_use
 from ingest.canonical.validity import dilate_pairs, runs
 from schemas.behaviour import BehaviourConfig
 
@@ -44,10 +44,10 @@ def moving_frames(values: np.ndarray, limits: DimLimits, tolerance: float) -> np
     """(N,) bool: a frame moves when a dim in use changed by more than `tolerance` x its span since the frame
     before or changes by that much to the next one (so both frames of a step move)."""
     v = np.asarray(values, np.float64)
-    use = _in_use(limits)
+    use = in_use(limits)
     if len(v) < 2 or not use.any():
         return np.zeros(len(v), bool)
-    step = np.abs(np.diff(v[:, use], axis=0)) > tolerance * _finite_span(limits)[use]
+    step = np.abs(np.diff(v[:, use], axis=0)) > tolerance * finite_span(limits)[use]
     return dilate_pairs(step.any(axis=1), len(v))
 
 
@@ -95,8 +95,8 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
 
         v = fill_nonfinite(v)
         v = np.where(np.isfinite(v), v, 0.0)
-    use = _in_use(limits)
-    span = _finite_span(limits)
+    use = in_use(limits)
+    span = finite_span(limits)
     frozen, frozen_start = frozen_rows(v[:, use]) if use.any() else (0, None)
 
     rng = v.max(axis=0) - v.min(axis=0) if n else np.zeros(d)

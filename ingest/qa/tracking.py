@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.canonical.limits import DimLimits, _finite_span, _in_use
+from ingest.canonical.limits import DimLimits, finite_span, in_use
 from ingest.qa.state import min_move
 from schemas.behaviour import BehaviourConfig
 
@@ -45,8 +45,8 @@ def tracking_behaviour(
     n = min(len(a), len(s))
     a, s = a[:n], s[:n]
     rng = s.max(axis=0) - s.min(axis=0) if n else np.zeros(s.shape[1])
-    moving = _in_use(limits) & ~limits.resting & (rng > min_move(limits, config))
-    moving &= rng > config.moving_range_fraction * _finite_span(limits)
+    moving = in_use(limits) & ~limits.resting & (rng > min_move(limits, config))
+    moving &= rng > config.moving_range_fraction * finite_span(limits)
     moving &= np.isfinite(a).all(axis=0) & np.isfinite(s).all(axis=0)
     cols = np.flatnonzero(moving)
     max_lag = max(0, min(round(config.tracking_max_lag_s * fps), n // 4))

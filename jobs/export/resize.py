@@ -23,7 +23,7 @@ import av
 import numpy as np
 
 from adapters.cameras import decoding, frame_converter
-from ingest.lerobot.stats import ImageStats
+from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.video import VideoCodec, VideoEncoder
 from schemas.canonical import IMAGE_PREFIX, INTRINSICS_KEY, feature_intrinsics
 from schemas.export_frames import HW, ExportFrames, size_text

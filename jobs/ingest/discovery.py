@@ -76,14 +76,14 @@ def discover_source(
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
     `source` travels pickled, not as JSON: a JSON dump masks a spec's storage secret, and validating it again would
-    check a URL root's bucket once more per task. Returns counts (`found`: refs discovery did not flag; `todo`: rows
-    of the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
+    check a URL root's bucket once more per task. Returns counts (`found`: refs discovery did not flag; `todo`: rows of
+    the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
-    of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs under the
-    task memory limit `memory_mib` (`adapters.hostile.memory_limit`): a file whose parse reaches it is flagged by
-    the discovery's per-file boundary (`adapters.isolated`), its neighbours discovered; each file it opens is named
-    first in the task's reading note (`discovery_uid`), and each of `refused` (path -> why: a file that killed the
-    task's workers, `discover_all`) is refused at its open, its episodes flagged."""
+    of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs in a parse
+    process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse the limit kills is refused
+    at its open in a new pass, its episodes flagged naming it (up to `MAX_REFUSED` files), its neighbours discovered;
+    each file it opens is named first in the task's reading note (`discovery_uid`), and each of `refused` (path -> why:
+    a file that killed the task's workers, `discover_all`) is refused at its open, its episodes flagged."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     refused = dict(refused or {})

@@ -84,3 +84,32 @@ def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
             except Killed as e:  # a run refuses the file named and discovers the rest; a plan says why
                 plans.append(SourcePlan(s, error=str(e), findings=source_findings(s, [], 0, failure=str(e))))
     return plans
+
+
+def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
+    lines = [f"ingest dry run -> {spec.output}"]
+    for p in plans:
+        s = p.source
+        head = f"source {s.name} (adapter {s.adapter}, root {s.root})"
+        if p.error is not None:
+            lines.append(f"{head}: discovery fails, a run quarantines the source: {p.error}")
+            continue
+        total, flagged = sum(p.found.values()), sum(p.flagged.values())
+        lines.append(f"{head}: {total} episodes found in {len(p.found)} dataset(s), {flagged} flagged unreadable")
+        for subset, n in sorted(p.found.items()):
+            todo = n - p.done[subset] - p.flagged[subset]
+            kept = f", {p.done[subset]} already written (skipped)" if p.done[subset] else ""
+            bad = f", {p.flagged[subset]} flagged (quarantined)" if p.flagged[subset] else ""
+            lines.append(f"  to write  {dataset_dir(s.name, subset)}  {todo} of {n} episodes{kept}{bad}")
+        if p.first_flag:
+            lines.append(f"  first flagged: {p.first_flag}")
+        lines += [f"  {f.severity:8s}{f.code}: {f.message}" for f in p.findings]
+    found = sum(sum(p.found.values()) for p in plans)
+    lines.append(f"ingest: {len(plans)} source(s), {found} episodes found; dry run: nothing written, Ray not started")
+    return "\n".join(lines)
+
+
+def dry_run_ingest(spec: JobSpec) -> int:
+    """Print the plan; exit 0 (a source whose discovery fails is said, as a run would quarantine it)."""
+    print(render(spec, plan_ingest(spec)))
+    return 0

@@ -22,6 +22,7 @@ from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_kil
 from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.job_lock import JobLockedError
+from jobs.runtime.limits import mechanism
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
@@ -146,6 +147,8 @@ def _run_and_commit(
 def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
     """`report` with what the corpus holds at the run's end: the sources' findings and quarantined episodes."""
     names = [s.name for s in spec.sources]
+    mib = spec.parallelism.task_memory_mib
+    report.parse_limit = f"a memory limit of {mib} MiB ({mechanism()})" if mib is not None else "no memory limit"
     report.findings = read_source_findings(spec.output, names)
     report.held = quarantined_held(spec.output, names)
     report.seconds = time.perf_counter() - t0

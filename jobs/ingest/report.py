@@ -77,6 +77,7 @@ class IngestReport:
     seconds: float = 0.0
     nodes: int = 1  # Ray nodes that took part (each saw the output folder)
     findings: list[SourceFinding] = field(default_factory=list)  # the sources' findings (catalog/source_findings)
+    parse_limit: str = ""  # each parse process's memory limit and the mechanism (jobs.runtime.limits), said once
     # episodes of the spec's sources the corpus holds quarantined once the run ends, by source: this run's and those
     # an earlier run left (a resumed run quarantines nothing anew, yet the corpus is no cleaner; `--strict` reads it)
     held: dict[str, int] = field(default_factory=dict)
@@ -122,6 +123,8 @@ class IngestReport:
             rate = t.frames / self.seconds if self.seconds else 0.0
             rows.append(f"{name:16s} {t.written:8d} {t.quarantined:11d} {t.frames / 36000:8.3f} {rate:9.0f}")
         rows.append(f"{len(self.tallies)} sources, {self.skipped} raw episodes already done, {self.seconds:.1f} s")
+        if self.parse_limit:
+            rows.append(f"each source's bytes parsed in a process of its own under {self.parse_limit}")
         retries = sum(t.encoder_retries for t in self.tallies.values())
         if retries:
             rows.append(f"{retries} episode writes done once more after an encoder fault")

@@ -1,4 +1,4 @@
-"""`eidata trace SPEC EPISODE`: one raw episode through the ingest steps (`ingest.steps.STEPS`), what each step
+"""`eidata trace SPEC EPISODE`: one raw episode through the ingest steps (`ingest.steps.CHAIN`), what each step
 made of it, as lerobot's `step_through` shows one sample after each processor step. The question it answers is the one
 every curator asks of the catalog: why is this episode `low` (or gone)? Each verdict is printed with the tier it
 allows, in the order the steps appended them, so the first line that lowers is the answer.
@@ -16,7 +16,7 @@ from adapters import get_adapter
 from adapters.base import RawEpisode
 from adapters.isolated import failure
 from ingest.episode import Kept
-from ingest.steps import STEPS, Encoded, before_write
+from ingest.steps import CHAIN, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
 from jobs.runtime.sandbox import Killed, answer
@@ -102,9 +102,9 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
     with tempfile.TemporaryDirectory(prefix="eidata-trace-") as tmp:
         settings = replace(TaskSettings.of(spec), output=Path(tmp))  # a write goes here, never to the corpus
         run = Attempt(EpisodeTask(item, settings), [])
-        steps = STEPS if write else before_write()
+        chain = CHAIN if write else before_write()
         try:
-            for step, value in run_steps(run, steps):
+            for step, value in run_steps(run, chain):
                 lines += describe(step, value)
                 refused = refused or _refuses(value)
         except BaseException as e:  # what the worker would file as this step's rejection: shown, not raised

@@ -1,4 +1,4 @@
-"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps (`ingest.steps.STEPS`),
+"""The per-episode worker (a Ray task in a job): one raw episode through the ingest steps (`ingest.steps.CHAIN`),
 reading and writing through its `Attempt` (`run_steps`; `eidata trace` prints each step's answer for one episode).
 
 It answers, never raises for bad input (datatrove's keep-or-drop step: the reasons come back as values). An error of
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
@@ -30,7 +30,7 @@ from ingest.lerobot.encoder_faults import write_retrying_encoder_faults
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.phase import BehaviourRejected, FrameTap
-from ingest.steps import STEPS, Encoded, EncodedEpisode, Step, Written, WrittenEpisode, encode
+from ingest.steps import CHAIN, Chain, Encoded, EncodedEpisode, Written, WrittenEpisode, encode
 from jobs.ingest.adopt import record
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
@@ -51,7 +51,7 @@ PARSE_DIED = "ParseProcessDied"  # the error class of a raw episode whose parse 
 
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
-    """One raw episode through `STEPS` in a parse process of its own under the task's memory limit
+    """One raw episode through `CHAIN` in a parse process of its own under the task's memory limit
     (`jobs.runtime.sandbox`), tried again on the environment's faults. Never raises for bad input: a parse process
     the limit killed is tried once more, then its episode is quarantined naming the file it was reading and the
     limit; one its deadline killed is tried again up to the deadline's retries (`jobs.runtime.deadline`)."""
@@ -77,7 +77,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
 
 def _attempts(task: EpisodeTask) -> EpisodeResult:
     """In the parse process: the episode's steps, tried again on the environment's faults."""
-    settings, retried = task.settings, []  # encoder faults written over once more (ingest.lerobot.encoder_faults)
+    settings, retried = task.settings, list[str]()  # encoder faults written over once more (encoder_faults)
     pinned = held_to_cpus(settings.pin_cpus) if settings.pin_cpus else contextlib.nullcontext()
     with pinned:
         try:
@@ -155,26 +155,29 @@ class Attempt:
         return Encoded(judged, tuple(out))
 
 
-def run_steps(run: Attempt, steps: tuple[Step, ...] = STEPS, note: Path | None = None) -> Iterator[tuple[Stage, Any]]:
+T = TypeVar("T")
+
+
+def run_steps(
+    run: Attempt, chain: Chain[None, object] = CHAIN, note: Path | None = None
+) -> Iterator[tuple[Stage, object]]:
     """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come): a step
     that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`.
     Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`), and stays
     named until the attempt ends: a handle opened in one step and read in a later one (a video decoded at write)
     leaves its file named when a death comes there."""
-    value: Any = None
     with beneath.rooted(run.task.source.root, note) as fence:
-        for name, step in steps:
-            run.stage = name
-            # every open of a source file beneath its root (storage.beneath), never across a yield
-            with beneath.active(fence):
-                value = step(run, value)
-            answer = _answer(run, value)
-            yield name, answer
-            if isinstance(answer, Rejected):
-                return
+
+        def guard(stage: Stage, step: Callable[[], T]) -> T:
+            run.stage = stage
+            with beneath.active(fence):  # every open of a source file beneath its root (storage.beneath)
+                return step()
+
+        for name, value in chain.walk(run, None, guard):  # never across a yield
+            yield name, _answer(run, value)
 
 
-def _answer(run: Attempt, value: Any) -> Any:
+def _answer(run: Attempt, value: object) -> object:
     """A step's record as the job hears it: `Rejected` when it keeps no episode, `Staged` when it is the last."""
     if isinstance(value, Kept) and not value.episodes:
         return Rejected(run.task.uid, run.stage, REJECTED, value.rejection_message())
@@ -196,6 +199,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     try:
         note = reading_note(task.settings.output, task.uid)  # the file a worker killed mid-read was reading
         *_, (_, answer) = run_steps(run, note=note)  # the last step's answer: `Staged`, or the `Rejected` that ended it
+        assert isinstance(answer, Staged | Rejected), answer
         return answer
     except BaseException as e:  # bad input of any kind is this episode's problem only, a library's panic too
         if not failure(e):
@@ -210,8 +214,8 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
         seen = adapter_class(task.source.adapter).refs_seen
-        if (why := vanished(task.source.root, task.ref.paths, task.source.storage, all_seen=seen)) is not None:
-            raise _EnvironmentFault(run.stage) from SourceVanishedError(why)  # the source went away, not bad data
+        if (gone := vanished(task.source.root, task.ref.paths, task.source.storage, all_seen=seen)) is not None:
+            raise _EnvironmentFault(run.stage) from SourceVanishedError(gone)  # the source went away, not bad data
         raw_file = task.ref.paths[0] if task.ref.paths else None
         return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))
 
@@ -226,7 +230,7 @@ def quarantined_parts(uid: str, result: Judged) -> tuple[Rejected, ...]:
     ) + tuple(Rejected(uid + r.tag, r.stage, REJECTED, r.note, part=r.tag) for r in result.rejections)
 
 
-def rejected_by(uid: str, stage: Stage, e: Exception, raw_file: str | None = None) -> Rejected:
+def rejected_by(uid: str, stage: Stage, e: BaseException, raw_file: str | None = None) -> Rejected:
     """The `Rejected` result of an exception: its reason, and the file and field it names when it names them. An
     episode's bad value (`EpisodeError`, raised where it is staged) names `raw_file`, the raw file its values were
     read from (the lineage's `raw_path`), and the frame it is at."""

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.agibot.adapter import CAMERAS as AGIBOT_CAMERAS
-from adapters.agibot.adapter import camera_slots
+from adapters.agibot_g1 import CAMERAS as AGIBOT_CAMERAS
+from adapters.agibot_g1 import camera_slots
 from adapters.arrays.layouts import LAYOUTS
 from adapters.camera_roles import RULES, RoleTable, camera_role, camera_roles, words
 from adapters.lerobot.cameras import canonical_camera, short_camera_name

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.lerobot.stats_v30 import Stats
+from adapters.lerobot.stats import Stats
 from ingest.lerobot.union_stats import UnionStats
 from jobs.export.layout import Column, flatten_column
 from jobs.export.lerobot_v3.plan import MASKED_FEATURES, EpisodeRef, ExportPlan

@@ -12,7 +12,7 @@ Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episod
   dataset_to_index, videos/<key>/{chunk_index, file_index, from_timestamp, to_timestamp}, `stats/<feature>/<stat>`,
   then our own columns (a manifest's source, subset, tier, ...), then meta/episodes/{chunk_index, file_index};
 - stats of every numeric column recomputed with lerobot 0.6.1's definitions (quantiles included,
-  `ingest/lerobot/stats_v30.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
+  `adapters/lerobot/stats.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
   pixels would need the frames decoded, which a stream copy does not do), and `meta/stats.json` aggregates the
   episodes one by one as lerobot's writer does (`aggregate_stats([stats, episode_stats])`).
 Memory stays bounded: one episode's columns, the numeric columns of the episodes whose stats are computed together
@@ -32,8 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.lerobot.stats_v30 import aggregate_stats, as_numpy, episode_stats, flat_columns, jsonable
-from ingest.lerobot.stats_v30_batch import batch_stats, episode
+from adapters.lerobot.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
 from ingest.lerobot.table import hf_feature_json
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
@@ -290,18 +289,12 @@ class V30Writer:
         return cols
 
     def _flush_stats(self) -> None:
-        """The pending episodes' stats in one batch (`stats_v30_batch`, equal bit for bit to `episode_stats` of
-        each), then their meta rows and the running aggregate, in episode order."""
+        """The pending episodes' stats in one batch (`episodes_stats`, equal bit for bit to `episode_stats` of each),
+        then their meta rows and the running aggregate, in episode order."""
         pending, self._pending, self._pending_rows = self._pending, [], 0
         if not pending:
             return
-        lengths = np.array([len(next(iter(c.values()))) if c else 0 for _, _, c in pending])
-        if (lengths < 2).any() or not pending[0][2]:  # a one-frame episode: lerobot's stats change shape there
-            numeric = [episode_stats(c) for _, _, c in pending]
-        else:
-            batch = batch_stats({k: np.concatenate([c[k] for _, _, c in pending]) for k in self.columns}, lengths)
-            numeric = [episode(batch, i) for i in range(len(pending))]
-        for (row, ref, _), stats in zip(pending, numeric, strict=True):
+        for (row, ref, _), stats in zip(pending, episodes_stats([c for _, _, c in pending]), strict=True):
             old = as_numpy(ref.stats)  # and a resized camera's, of its new frames
             old |= {ref.camera(k): v for k, v in as_numpy(self._resized_stats.pop(row["episode_index"], {})).items()}
             for key in self.cameras:  # the v2.1 camera stats (see the module doc)

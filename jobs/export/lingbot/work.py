@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from adapters.lerobot.stats import numeric_stats
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames
 from ingest.files.lingbot import write_record
-from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.dataset import lingbot_table, vectors
 from jobs.catalog.parts import write_parquet_atomic

@@ -236,7 +236,7 @@ def test_gripper_state_rises_with_the_close_command(raw: RawEpisode) -> None:
 
 def test_canonical_gripper_is_the_recorded_row_of_its_frame(raw: RawEpisode) -> None:
     """At every 10 Hz frame the state's opening is the recorded mm row of that frame on the documented scale (35 mm
-    open .. 120 mm closed, rising as it closes: adapters/agibot/hands.py), and the action's is the next frame's row:
+    open .. 120 mm closed, rising as it closes: adapters/agibot_g1.py), and the action's is the next frame's row:
     one frame late or early, or 1 read as closed, differs on the real episode's grasps."""
     (ep,) = prepared(raw)
     nxt = np.minimum(np.arange(ep.num_frames) + 1, ep.num_frames - 1)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError, RawEpisode
+from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
 from adapters.synthetic.video import synthetic_frame
-from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.evaluate import mano_hands
 from ingest.episode import CanonicalEpisode
 from ingest.qa.judge import judge_arrays

@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from adapters.arctic.files import body_up, read_sequence, read_subject
-from adapters.vitra.files import unpickle_npy
+from adapters.pickles import unpickle_npy
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.vitra.files import unpickle_npy
+from adapters.pickles import unpickle_npy
 from ingest.canonical.mano.model import MANO_TO_OPENPOSE
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 from tests.oracle.fixture_mano import (

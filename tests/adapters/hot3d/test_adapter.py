@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.aria import se3_from_wxyz
 from adapters.base import AdapterError, RawEpisode
 from adapters.hot3d import adapter as hot3d_adapter
 from adapters.hot3d.adapter import WORLD_UP, Hot3DAdapter, headset_kind
-from adapters.hot3d.files import se3_from_wxyz
 from adapters.registry import get_adapter
 from adapters.synthetic.hot3d import Hot3DFixture, write_hot3d
 from ingest.canonical.decouple import FORWARD_AXIS, gravity_aligned_frame

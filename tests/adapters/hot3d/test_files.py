@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from adapters.hot3d.files import POSE_COLUMNS, read_aria_calibration, read_hand_jsonl, read_pose_csv, se3_from_wxyz
+from adapters.aria import read_aria_calibration, se3_from_wxyz
+from adapters.hot3d.files import POSE_COLUMNS, read_hand_jsonl, read_pose_csv
 
 # P0003_c701bd11 at 56752108188860 ns: headset_trajectory.csv q_wo (w, x, y, z), t_wo; online_calibration.jsonl
 # camera-rgb T_Device_Camera UnitQuaternion [w, [x, y, z]] and Translation

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.lerobot.checks import check_default_columns, check_stats, expected_stats_shape, loader_checks
+from adapters.lerobot.checks import check_default_columns, check_stats, loader_checks
+from adapters.lerobot.stats import expected_stats_shape
 from schemas.lerobot import FeatureSpec
 from tests.realdata import realdata
 

@@ -52,19 +52,15 @@ ORACLE_PY = REPO / ".venv-oracle-octo" / "bin" / "python"
 MAPPED = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.has_wrist)
 JOINT_FK = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.octo.proprio == "JOINT" and s.joint_fk)
 ROT_PARTS = (":eef_rpy", ":eef_euler", ":tcp_euler")
-# Octo's reading that eidata does not follow, with the makers' word (checked: it differs there, and nowhere else)
+# Octo's reading that eidata does not follow, with the makers' word, as each row records it (`OctoEntry.departs`;
+# checked: the frames differ there, and nowhere else): taco_play's gripper, austin_sailor's pose (state_ee) and
+# gripper, austin_sirius' pose and gripper
 DEPARTS = {
-    ("taco_play", "gripper"): "octo taco_dataset_transform (oxe_standardization_transforms.py:104) takes "
-    "robot_obs[7:8] as the gripper, which CALVIN's robot_obs layout (mees/calvin dataset/README.md, the TACO-RL "
-    "README) names the first joint angle; the opening width is robot_obs[6], which eidata reads",
-    ("austin_sailor_dataset_converted_externally_to_rlds", "gripper"): "octo's proprio[-1] is state[7], '1x gripper "
-    "state' with no unit stated (TFDS); eidata reads state_gripper, 'opening width ~0 (closed) to ~0.077 (open)'",
-    **{
-        ("austin_sirius_dataset_converted_externally_to_rlds", part): "octo's proprio is state, which octo's table "
-        "calls POS_QUAT but TFDS says is [7x robot joint state, 1x gripper state]; eidata reads the pose from "
-        "state_ee and the opening from state_gripper (TFDS)"
-        for part in ("position", "rotation", "gripper")
-    },
+    (name, part): why
+    for name, cfg in SUBSETS.items()
+    if cfg.octo is not None
+    for part, why in cfg.octo.departs.items()
+    if part in ("position", "rotation", "gripper", "action")  # the numbers compared here, not their reading
 }
 
 

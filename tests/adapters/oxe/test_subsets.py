@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from adapters.oxe.subsets import NORMALIZED, SUBSETS, SUBSETS_YAML, OXESubset, Part, StreamSpec, load_subsets
+from adapters.oxe.subsets import (
+    NORMALIZED,
+    SUBSETS,
+    SUBSETS_YAML,
+    OXESubset,
+    Part,
+    StreamSpec,
+    find_subset,
+    load_subsets,
+)
+from schemas.tiers import QualityTier
 
 BRIDGE, DROID, TACO_PLAY = SUBSETS["bridge"], SUBSETS["droid"], SUBSETS["taco_play"]
 BERKELEY_AUTOLAB_UR5 = SUBSETS["berkeley_autolab_ur5"]
@@ -115,3 +125,105 @@ def test_a_joint_fk_row_is_checked_against_its_description() -> None:
     with pytest.raises(ValidationError, match="name other state columns too"):
         OXESubset.model_validate({**toto, "states": [*toto["states"], twin]})
     assert SUBSETS["toto"].fk_wrist and not SUBSETS["viola"].fk_wrist and SUBSETS["viola"].joint_fk is not None
+
+
+# The 63 builders of tensorflow-datasets 4.9.9 `tensorflow_datasets/robotics/rtx/rtx.py`, each named as TFDS names a
+# builder class (`core/naming.py` camelcase_to_snakecase of the class name: `Fractal20220817Data` ->
+# `fractal20220817_data`, `RoboSet` -> `robo_set`, `SpocRobot` -> `spoc_robot`).
+_RTX_NAMES = """
+aloha_mobile asu_table_top_converted_externally_to_rlds austin_buds_dataset_converted_externally_to_rlds
+austin_sailor_dataset_converted_externally_to_rlds austin_sirius_dataset_converted_externally_to_rlds bc_z
+berkeley_autolab_ur5 berkeley_cable_routing berkeley_fanuc_manipulation berkeley_gnm_cory_hall berkeley_gnm_recon
+berkeley_gnm_sac_son berkeley_mvp_converted_externally_to_rlds berkeley_rpt_converted_externally_to_rlds bridge
+bridge_data_msr cmu_franka_exploration_dataset_converted_externally_to_rlds cmu_play_fusion cmu_stretch
+columbia_cairlab_pusht_real conq_hose_manipulation dlr_edan_shared_control_converted_externally_to_rlds
+dlr_sara_grid_clamp_converted_externally_to_rlds dlr_sara_pour_converted_externally_to_rlds dobbe
+eth_agent_affordances fmb fractal20220817_data iamlab_cmu_pickup_insert_converted_externally_to_rlds
+imperialcollege_sawyer_wrist_cam io_ai_tech jaco_play kaist_nonprehensile_converted_externally_to_rlds kuka
+maniskill_dataset_converted_externally_to_rlds mimic_play nyu_door_opening_surprising_effectiveness
+nyu_franka_play_dataset_converted_externally_to_rlds nyu_rot_dataset_converted_externally_to_rlds plex_robosuite
+robo_set roboturk spoc_robot stanford_hydra_dataset_converted_externally_to_rlds
+stanford_kuka_multimodal_dataset_converted_externally_to_rlds stanford_mask_vit_converted_externally_to_rlds
+stanford_robocook_converted_externally_to_rlds taco_play tidybot tokyo_u_lsmo_converted_externally_to_rlds toto
+ucsd_kitchen_dataset_converted_externally_to_rlds ucsd_pick_and_place_dataset_converted_externally_to_rlds
+uiuc_d3field usc_cloth_sim_converted_externally_to_rlds utaustin_mutex
+utokyo_pr2_opening_fridge_converted_externally_to_rlds
+utokyo_pr2_tabletop_manipulation_converted_externally_to_rlds utokyo_saytap_converted_externally_to_rlds
+utokyo_xarm_bimanual_converted_externally_to_rlds utokyo_xarm_pick_and_place_converted_externally_to_rlds
+vima_converted_externally_to_rlds viola
+"""
+TFDS_RTX_4_9_9 = tuple(_RTX_NAMES.split())
+# Octo's rows under the names TFDS ships them (issue 87): the row each must resolve to
+TFDS_NAMES_OF_OCTO_ROWS = {
+    "robo_set": "roboset",
+    "aloha_mobile": "aloha_mobile_dataset",
+    "fmb": "fmb_dataset",
+    "berkeley_gnm_recon": "gnm_dataset",
+    "berkeley_gnm_cory_hall": "gnm_dataset",
+    "berkeley_gnm_sac_son": "gnm_dataset",
+}
+
+
+def test_every_tfds_rtx_builder_has_a_row() -> None:
+    """issue 87 item 1: no builder TFDS ships under Open X-Embodiment reads as `unknown_subset`; a row without a
+    wrist says why (natives_reason), and a row in no Octo table is not tier high on its word alone."""
+    assert len(set(TFDS_RTX_4_9_9)) == 63
+    missing = [n for n in TFDS_RTX_4_9_9 if find_subset(n) is None]
+    assert not missing, missing
+    for name in TFDS_RTX_4_9_9:
+        cfg = find_subset(name)
+        assert cfg is not None and (cfg.has_wrist or cfg.joint_fk is not None or cfg.natives_reason), name
+        assert cfg.octo is not None or cfg.tier == QualityTier.low, name
+    assert {n: find_subset(n).name for n in TFDS_NAMES_OF_OCTO_ROWS} == TFDS_NAMES_OF_OCTO_ROWS  # type: ignore[union-attr]
+
+
+def test_droid_and_openvla_names_resolve() -> None:
+    """DROID's sample and old names and OpenVLA's OXE names (openvla/openvla@52a2a0a prismatic/vla/datasets/rlds/oxe/
+    configs.py: `bridge_oxe`, `bridge_orig`, `bridge_dataset`) read as their rows."""
+    got = {n: getattr(find_subset(n), "name", None) for n in ("droid_100", "r2d2", "bridge_orig", "bridge_oxe")}
+    assert got == {"droid_100": "droid", "r2d2": "droid", "bridge_orig": "bridge", "bridge_oxe": "bridge"}
+    aliases = [a for s in SUBSETS.values() for a in s.aliases]
+    assert len(aliases) == len(set(aliases)) and not set(aliases) & set(SUBSETS)  # one row per name
+
+
+def test_taco_action_angles_are_about_x_y_z() -> None:
+    """mees/robot_io preprocess_data.py: `actions` and the relative actions are scipy as_euler('xyz') angles, not the
+    TFDS description's yaw, pitch, roll."""
+    angles = {k: v for k, v in _all(TACO_PLAY).items() if k.startswith("action/") and "euler" in k}
+    assert len(angles) == 3 and all(v.names == ("ex", "ey", "ez") for v in angles.values()), angles
+    assert not any("yaw" in (v.names or ()) for cfg in (TACO_PLAY,) for v in _all(cfg).values())
+
+
+def test_every_departure_from_octo_is_in_its_row() -> None:
+    """issue 87 item 3: each row that reads otherwise than Octo says so in `octo.departs`, with the maker's word."""
+    departs = {n: set(s.octo.departs) for n, s in SUBSETS.items() if s.octo is not None and s.octo.departs}
+    assert departs["taco_play"] == {"gripper"}
+    assert departs["austin_sailor_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
+    assert departs["austin_sirius_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
+    assert departs["bc_z"] == {"proprio_reading"}
+    for absolute in ("iamlab_cmu_pickup_insert", "ucsd_kitchen_dataset", "tokyo_u_lsmo"):
+        name = f"{absolute}_converted_externally_to_rlds"
+        assert "action_reading" in departs[name] and SUBSETS[name].action_encoding is None, name
+        assert "delta" in SUBSETS[name].octo.departs["action_reading"]  # type: ignore[union-attr]
+    assert "robot_obs[7:8]" in SUBSETS["taco_play"].octo.departs["gripper"]  # type: ignore[union-attr]
+
+
+def test_austin_sailor_wrist_is_its_4x4_pose() -> None:
+    """The self-checking 4x4 `state_ee` is the wrist (adapters.oxe.hands matrix_pose); the position + quaternion of
+    unstated order octo reads stay natives."""
+    sailor = SUBSETS["austin_sailor_dataset_converted_externally_to_rlds"]
+    wrist = [(s.key, p.name) for s in sailor.states for p in s.parts if p.name in ("eef_xyz", "eef_matrix", "eef_quat")]
+    assert wrist == [("observation/state_ee", "eef_matrix")]
+
+
+def test_roboset_states_its_published_structure_and_why_it_stays_natives() -> None:
+    """TFDS's robo_set catalog page publishes the feature structure (state and action (8,), four cameras,
+    file_path and trial_id) but no column's meaning: the row holds the structure, its reason says what is missing."""
+    roboset = SUBSETS["roboset"]
+    assert [(s.key, s.shape) for s in (*roboset.states, *roboset.actions)] == [
+        ("observation/state", (8,)),
+        ("action", (8,)),
+    ]
+    assert {m.key for m in roboset.episode_metadata} == {"episode_metadata/file_path", "episode_metadata/trial_id"}
+    assert "publishes its feature structure" in roboset.natives_reason
+    assert "no TFDS catalog page" not in roboset.natives_reason and not roboset.has_wrist and roboset.joint_fk is None

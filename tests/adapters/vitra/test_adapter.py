@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError
-from adapters.pickles import UnsafePickle
+from adapters.pickles import UnsafePickle, unpickle_npy
 from adapters.registry import get_adapter
 from adapters.vitra import undistort
-from adapters.vitra.files import unpickle_npy
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 from tests.realdata import realdata
 

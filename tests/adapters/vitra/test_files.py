@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.pickles import UnsafePickle
-from adapters.vitra.files import unpickle_npy, vitra_episode
+from adapters.pickles import UnsafePickle, unpickle_npy
+from adapters.vitra.files import vitra_episode
 from tests.realdata import realdata
 
 EPISODE = "vitra_ego4d_example/annotations/Ego4D_03cc49c3-a7d1-445b-9a2a-545c4fae6843_ep_example.npy"

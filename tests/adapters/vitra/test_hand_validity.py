@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from adapters.vitra.files import unpickle_npy
+from adapters.pickles import unpickle_npy
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import (

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.vitra.files import unpickle_npy
+from adapters.pickles import unpickle_npy
 from tests.oracle.fixture_mano import (
     SIDES,
     assert_within_mm,

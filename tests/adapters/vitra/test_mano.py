@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
+from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
-from adapters.vitra.files import unpickle_npy
 from ingest.canonical.mano.evaluate import mano_hands
 from schemas.mano import ManoConvention
 from tests.fixtures.mano import mano_arrays, write_mano_npz

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
-from adapters.vitra.files import unpickle_npy
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from adapters.lerobot.stats import QUANTILE_KEYS, QUANTILES
 from ingest.lerobot import union_stats
-from ingest.lerobot.stats_v30 import QUANTILE_KEYS, QUANTILES
 from ingest.lerobot.union_stats import UnionStats, from_keys, order_keys
 
 

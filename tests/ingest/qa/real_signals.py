@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from adapters.agibot.hands import hand_signals
 from adapters.agibot.proprio import FPS as AGIBOT_FPS
 from adapters.agibot.proprio import read_proprio
+from adapters.agibot_g1 import hand_signals
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
 from ingest.episode import CanonicalEpisode

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.aria import read_aria_calibration
 from adapters.egovideo.intrinsics import parse_intrinsics
-from adapters.hot3d.files import read_aria_calibration, read_quest_calibration
+from adapters.hot3d.files import read_quest_calibration
+from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS
 from adapters.synthetic.hot3d import write_hot3d
-from adapters.vitra.files import unpickle_npy
 from ingest.episode import CanonicalEpisode
 from ingest.frames import pose_to_pos_rot6d, se3
 from ingest.qa.dataset import episode_verdicts

@@ -26,7 +26,7 @@ import pytest
 
 from adapters.cameras import frame_converter
 from adapters.storage.corpus import Corpus
-from ingest.lerobot.stats import sample_indices
+from ingest.lerobot.image_stats import sample_indices
 from ingest.lerobot.video import VideoCodec
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate

@@ -2,9 +2,9 @@
 
 Ray workers import it by reference and read its settings from `<output>/../hang.json` (the output folder is in every
 task's settings, so the hook needs no environment of its own and runs on whatever Ray the test shares):
-`{"uid": ..., "log": FILE}`. The task of `uid` appends its worker's pid to FILE, then makes `VideoEncoder.encode_frame`
-sleep (as SVT-AV1 was seen to hang in its flush: the GIL released, the call never returning) and runs the real task;
-every other task runs unchanged.
+`{"uid": ..., "log": FILE}`. The task of `uid` makes `VideoEncoder.encode_frame` append its parse process's pid to
+FILE and sleep (as SVT-AV1 was seen to hang in its flush: the GIL released, the call never returning) and runs the
+real task; every other task runs unchanged.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ HANG_S = 120.0  # far past the test's deadline, short enough that a broken watch
 def hanging_process_episode(task: EpisodeTask) -> EpisodeResult:
     cfg = json.loads((task.settings.output.parent / "hang.json").read_text())
     if task.uid == cfg["uid"]:
-        with Path(cfg["log"]).open("a") as f:
-            f.write(f"{os.getpid()}\n")
 
-        def hung(self: video.VideoEncoder, frame: Any) -> None:
+        def hung(self: video.VideoEncoder, frame: Any) -> None:  # in the episode's parse process
+            with Path(cfg["log"]).open("a") as f:
+                f.write(f"{os.getpid()}\n")
             time.sleep(HANG_S)
 
         original = video.VideoEncoder.encode_frame

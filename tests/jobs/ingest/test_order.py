@@ -178,7 +178,7 @@ def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_pa
         hung,
         "write",
         TIMEOUT_CLASS,
-        "encoder did not finish in 0 s (1 attempt, each killed with its worker)",
+        "encoder did not finish in 0 s (1 attempt, each attempt's parse process killed)",
         fault="environment",
     )
     r = results[died]

@@ -18,6 +18,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.registry import get_adapter
 from ingest.lerobot.errors import EpisodeError
+from ingest.steps import start
 from jobs.demo.corpus import write_raw_corpus
 from jobs.ingest import worker
 from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
@@ -238,7 +239,7 @@ def test_the_file_opened_last_stays_named_until_the_attempt_ends(tmp_path: Path)
         return None
 
     run = SimpleNamespace(task=SimpleNamespace(source=SimpleNamespace(root=str(root))), stage=None)
-    list(worker.run_steps(run, (("read", opens), ("write", decodes)), note=note))
+    list(worker.run_steps(run, start().then("read", opens).then("write", decodes), note=note))
     assert seen == [str(root / "episode.mp4")]
     assert not note.exists()
 

@@ -42,7 +42,7 @@ def test_a_watchdog_past_its_deadline_outside_ray_leaves_a_marker_and_kills_noth
     with watchdog(5, tmp_path, "src/sub/ep:1"):
         pass  # finished in time: no marker
     assert hung_attempts(tmp_path, "src/sub/ep:1") == [1] and hung_attempts(tmp_path, "other") == []
-    assert timeout_message([1]) == "encoder did not finish in 1 s (1 attempt, each killed with its worker)"
+    assert timeout_message([1]) == "encoder did not finish in 1 s (1 attempt, each attempt's parse process killed)"
     clear_markers(tmp_path)
     assert hung_attempts(tmp_path, "src/sub/ep:1") == []
 

@@ -147,22 +147,6 @@ def test_a_death_names_the_signal_and_the_file_it_was_reading(sig: int, tmp_path
     assert f"ended by {signal.Signals(sig).name} reading {tmp_path / 'frames.bin'}" in str(e)
 
 
-def test_no_cage_is_left_behind_and_a_dead_owners_cage_is_swept() -> None:
-    folder = limits.home().folder
-    if folder is None:
-        pytest.skip(f"no cgroup to leave behind here: {limits.mechanism()}")
-    answer(_touch, 8, mib=LIMIT_MIB, what="x")
-    assert not list(folder.glob(f"{limits.PREFIX}{os.getpid()}-*"))
-    dead = os.fork()
-    if dead == 0:
-        os._exit(0)
-    os.waitpid(dead, 0)
-    stale = folder / f"{limits.PREFIX}{dead}-0"
-    stale.mkdir()
-    limits.sweep()
-    assert not stale.exists()
-
-
 def _sleeps() -> None:
     time.sleep(600)
 

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from adapters.lerobot.stats import numeric_stats
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_video, load_vae, resize_frames
-from ingest.lerobot.stats import numeric_stats
 from ingest.lerobot.video_read import decode_frames
 from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from ingest.lingbot.dataset import vectors

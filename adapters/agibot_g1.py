@@ -1,4 +1,6 @@
-"""AgiBot World hand declaration: both flanges in the robot base and the gripper opening.
+"""AgiBot's G1, shared by its two sources (AgiBot World `adapters/agibot/`, Genie Sim / A2D exports
+`adapters/agibot_genie/`): both flanges in the robot base and the gripper opening, the cameras, and where an export's
+episode folders lie (AgiBot World refuses a root holding exports by it).
 
 Gripper: the state rises as the gripper closes, the reverse of the HF card's "gripper open range in mm" (the real
 sample, OpenDriveLab/AgiBot-World issue #133 and AgibotTech's EnerVerse-AC agree; adapters/README.md `agibot` gives
@@ -10,10 +12,15 @@ known. Dexterous hands declare no gripper (their 6 joints stay in the natives).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
 from pydantic import Field, model_validator
 
-from adapters.base import AdapterOptions, HandSignals, HandTrack, Stream
+from adapters.base import AdapterOptions, HandSignals, HandTrack, Stream, natural_key
+from adapters.camera_roles import camera_roles
+from adapters.storage.location import Location, scan
+from schemas.canonical import Camera
 
 GRIPPER_OPEN_MM = 35.0  # issue #133: "almost fully open" about 35
 GRIPPER_CLOSED_MM = 120.0  # EnerVerse-AC: "Gripper Range in AgiBotWorld < 120"; real sample max 120.0
@@ -65,3 +72,46 @@ def hand_signals(
     if pos is None or ori is None:
         sig.notes.append("no state/end pose: canonical wrist dims unavailable")
     return sig
+
+
+# The G1's cameras for AgiBot World and Genie Sim / A2D exports alike, claimed before the shared vocabulary
+# (adapters/camera_roles.yaml) places the others: the head and the plain hand cameras win their slots over the head
+# fisheyes (head_center_fisheye, ...) and the hand fisheyes, which dexterous-hand tasks record as their only wrist
+# cameras (any4lerobot agibot2lerobot/agibot_utils/config.py AgiBotWorld_BETA_DEXHAND_CONFIG: hand_{left,right}_fisheye,
+# 768x960, no hand_left / hand_right): there the shared vocabulary makes them the wrists.
+CAMERAS = {"head": Camera.head, "hand_left": Camera.wrist_left, "hand_right": Camera.wrist_right}
+
+
+def camera_slots(found: Iterable[str]) -> dict[str, Camera | None]:
+    """The canonical camera of each camera an episode has (`CAMERAS` first, then the shared vocabulary, each once),
+    in the order they are read: placed cameras first, then by name."""
+    roles = camera_roles(sorted(found, key=lambda c: (c not in CAMERAS, c)), CAMERAS)
+    return {c: roles[c] for c in sorted(roles, key=lambda c: (roles[c] is None, c))}
+
+
+H5_NAME, META_NAME, INFO_NAME = "aligned_joints.h5", "meta_info.json", "data_info.json"
+MARKERS = (H5_NAME, META_NAME, INFO_NAME)
+LAYOUT_DEPTH = 3  # <job>/<sn>/<episode>
+WORLD_DIRS = frozenset({"task_info", "observations", "proprio_stats", "parameters"})  # AgiBot World raw, not exports
+
+
+def episode_dirs(root: Location) -> Iterator[Location]:
+    """Folders up to `<job>/<sn>/<episode>` below `root` (or `root` itself) holding any of the export's three files,
+    in natural order; nothing below an episode folder is searched (its `record/`, `camera/`)."""
+
+    def walk(folder: Location, depth: int) -> Iterator[Location]:
+        try:
+            entries = sorted(scan(folder), key=lambda e: natural_key(e.name))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        names = {e.name for e in entries if not e.is_dir}
+        if names & set(MARKERS):
+            yield folder
+            return
+        if depth >= LAYOUT_DEPTH:
+            return
+        for e in entries:
+            if e.is_dir and not (depth == 0 and e.name in WORLD_DIRS):
+                yield from walk(e.path, depth + 1)
+
+    yield from walk(root, 0)

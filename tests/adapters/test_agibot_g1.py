@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.agibot.adapter import AgibotAdapter, AgibotOptions
-from adapters.agibot.hands import gripper_opening, hand_signals
+from adapters.agibot_g1 import gripper_opening, hand_signals
 from adapters.base import Stream
 from adapters.synthetic.agibot import EpisodeSpec, Layout, WrittenEpisode, write_agibot
 from schemas.canonical import GRIPPER, hand_dims

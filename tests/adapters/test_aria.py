@@ -1,4 +1,4 @@
-"""HOT3D video (`adapters/hot3d/video.py`; the fixture recording is checked against projectaria_tools in
+"""HOT3D video (`adapters/aria.py`; the fixture recording is checked against projectaria_tools in
 `tests/adapters/synthetic/test_aria_recording.py`): the adapter hands the RGB frames on the ground truth's clock, in the
 orientation its camera pose has (a wrist projected through projectaria_tools' own fisheye model lands on the disc the
 fixture drew there)."""
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.aria import AriaRgbCamera
 from adapters.base import AdapterError
 from adapters.hot3d.adapter import NO_RECORDING, QUEST_NO_VIDEO, Hot3DAdapter
-from adapters.hot3d.video import AriaRgbCamera
 from adapters.synthetic.aria_recording import write_aria_rgb
 from adapters.synthetic.hot3d import SAMPLE, Hot3DFixture, write_hot3d
 from adapters.synthetic.hot3d_video import SIDE, frame_image

@@ -1,6 +1,6 @@
-"""Per-episode statistics computed as lerobot 0.3.3's `compute_episode_stats`: numeric features reduced over frames;
-cameras sampled (`estimate_num_samples`), strided to ~150 px when large, reduced per channel and divided by 255, giving
-(3,1,1), from exact per-frame channel sums kept as the frames stream past.
+"""LeRobot's camera statistics (v2.1 and v3.0 alike, lerobot 0.3.3's `compute_episode_stats`): cameras sampled
+(`estimate_num_samples`), strided to ~150 px when large, reduced per channel and divided by 255, giving (3,1,1), from
+exact per-frame channel sums kept as the frames stream past. Numeric features: `adapters/lerobot/stats.py`.
 """
 
 from __future__ import annotations
@@ -27,54 +27,6 @@ def downsample_stride(height: int, width: int, target: int = 150, threshold: int
     if max(height, width) < threshold:
         return 1
     return int(width / target) if width > height else int(height / target)
-
-
-def stats_bound(dtype: np.dtype) -> float | None:
-    """The largest magnitude a value of a float feature may have, None for other dtypes. lerobot reduces a feature
-    in its own dtype: `np.std` in `get_feature_stats` and `_compute_basic_stats`, `batch**2` in
-    `RunningQuantileStats.update` (huggingface/lerobot src/lerobot/datasets/compute_stats.py @ db69121), so once a
-    deviation from the mean (up to twice a magnitude) squares past the dtype's largest value its std is Infinity:
-    sqrt(max) / 2, 9.2e18 for float32 (review 7: finite actions of +-3e38 gave `std: Infinity`). No sensor's reading
-    in SI units comes near it; epoch nanoseconds (1.8e18) stay under it."""
-    dtype = np.dtype(dtype)
-    return float(np.sqrt(np.finfo(dtype).max) / 2) if dtype.kind == "f" else None
-
-
-def numeric_stats(values: np.ndarray) -> FeatureStats:
-    """Stats over axis 0 (population std, as `get_feature_stats`): min and max in the array's own dtype, mean and
-    std in float64, which no value under `stats_bound` can overflow; a stat that is not finite anyway raises
-    ValueError naming the first row that holds a value past the bound (never written to `episodes_stats.jsonl`)."""
-    keepdims = values.ndim == 1
-    wide = values.astype(np.float64, copy=False)
-    stats = FeatureStats(
-        min=np.min(values, axis=0, keepdims=keepdims).tolist(),
-        max=np.max(values, axis=0, keepdims=keepdims).tolist(),
-        mean=np.mean(wide, axis=0, keepdims=keepdims).tolist(),
-        std=np.std(wide, axis=0, keepdims=keepdims).tolist(),
-        count=[len(values)],
-    )
-    if not all(np.isfinite(getattr(stats, k)).all() for k in ("min", "max", "mean", "std")):
-        raise ValueError(f"its statistics are not finite ({_first_past(values)})")
-    return stats
-
-
-def first_past_bound(values: np.ndarray) -> tuple[int, float] | None:
-    """(row, value) of the first value of `values` (rows on axis 0) that is not finite or past `stats_bound`."""
-    bound = stats_bound(values.dtype)
-    if bound is None:
-        return None
-    flat = values.reshape(len(values), -1)
-    bad = ~(np.abs(flat) <= bound)  # NaN fails too
-    rows = np.flatnonzero(bad.any(axis=1))
-    if not len(rows):
-        return None
-    row = int(rows[0])
-    return row, float(flat[row][bad[row]][0])
-
-
-def _first_past(values: np.ndarray) -> str:
-    found = first_past_bound(values)
-    return "no value past the bound" if found is None else f"first at frame {found[0]}: {found[1]:.4g}"
 
 
 _LEVELS = np.arange(256, dtype=np.int64)

@@ -1,25 +1,79 @@
-"""HOT3D Aria video: the RGB frames of a sequence's `recording.vrs`, read through `projectaria_tools` as the maker's
-`AriaDataProvider.py` reads them (stream "214-1", frame times in TIME_CODE, images not rotated; the maker's code and
-the checks behind this are in adapters/README.md `hot3d`): a frame's timestamp is its TIME_CODE, the ground truth's
-clock, and its pixels stay in the sensor's orientation, the camera pose's. `projectaria_tools` is imported only when
-a sequence has a recording; errors are `VideoError`s naming the field."""
+"""Aria recordings, shared by `hot3d`, `aria_mps` and `vitra`: the RGB camera's MPS calibration (its fields in
+`adapters/hot3d/files.py`) and the RGB frames of a HOT3D sequence's `recording.vrs`, read through `projectaria_tools`
+as the maker's `AriaDataProvider.py` reads them (stream "214-1", frame times in TIME_CODE, images not rotated; the
+maker's code and the checks behind this are in adapters/README.md `hot3d`): a frame's timestamp is its TIME_CODE, the
+ground truth's clock, and its pixels stay in the sensor's orientation, the camera pose's. `projectaria_tools` is
+imported only when a sequence has a recording; errors are `VideoError`s naming the field."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
+from adapters.hostile import bounds
 from adapters.storage.location import Location, local_path
+from schemas.camera_model import Fisheye624Camera
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
 
 VRS_FILE = "recording.vrs"
 RGB_STREAM, RGB_LABEL = "214-1", "camera-rgb"
 PACKAGE = "projectaria-tools"
+
+
+def se3_from_wxyz(q_wxyz: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(N,4) w-first unit quaternions and (N,3) translations -> (N,4,4) poses."""
+    q = np.asarray(q_wxyz, dtype=np.float64).reshape(-1, 4)
+    norms = np.linalg.norm(q, axis=1)
+    if not np.all(np.abs(norms - 1) < 1e-3):
+        raise ValueError(f"quaternion norm {norms[np.argmax(np.abs(norms - 1))]:.4f}, expected 1")
+    out = np.tile(np.eye(4), (len(q), 1, 1))
+    out[:, :3, :3] = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
+    out[:, :3, 3] = np.asarray(t, dtype=np.float64).reshape(-1, 3)
+    return out
+
+
+# FISHEYE624: projectaria_tools' `FisheyeRadTanThinPrism<6, true, true, ...>` (`schemas.camera_model.Fisheye624Camera`)
+FISHEYE624_NAMES = frozenset({"FisheyeRadTanThinPrism", "CameraModelType.FISHEYE624", "FISHEYE624"})
+
+
+@dataclass(frozen=True)
+class CameraCalibration:
+    label: str
+    device_from_camera: np.ndarray  # (4,4)
+    model: str
+    params: tuple[float, ...]
+
+    def lens(self, width: int, height: int) -> Fisheye624Camera:
+        """The camera's lens for its `width` x `height` images (the calibration is in the pixels of the stream it
+        was made for; a principal point outside them is a calibration of another size: a ValueError)."""
+        if self.model not in FISHEYE624_NAMES:
+            raise ValueError(f"projection {self.model!r} is not FISHEYE624 ({', '.join(sorted(FISHEYE624_NAMES))})")
+        return Fisheye624Camera.from_params(self.params, width, height)
+
+
+def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
+    """The camera `label` of the first line of MPS `online_calibration.jsonl`."""
+    with path.open() as f:
+        first = f.readline(bounds.limit("SIDECAR_BYTES") + 1)  # one calibration line: no line of the whole file
+    try:
+        cams = json.loads(first)["CameraCalibrations"]
+        cam = next(c for c in cams if c.get("Label") == label)
+        tf = cam["T_Device_Camera"]
+        w, xyz = tf["UnitQuaternion"]
+        pose = se3_from_wxyz(np.array([[w, *xyz]]), np.array(tf["Translation"]))[0]
+        return CameraCalibration(label, pose, cam["Projection"]["Name"], tuple(cam["Projection"]["Params"]))
+    except StopIteration:
+        raise ValueError(f"line 1: no camera labelled {label!r}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"line 1: {type(e).__name__}: {e}") from e
 
 
 class VideoError(ValueError):
