@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.base import AdapterOptions
 from adapters.source_adapter import SourceAdapter
+from schemas.spelling import unknown
 from schemas.storage import StorageOptions
 
 # name -> import path of its class (tests/adapters/test_registry.py checks each class carries its name)
@@ -34,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "oxe": "adapters.oxe.adapter:OXEAdapter",
     "robomind": "adapters.robomind.adapter:RoboMINDAdapter",
     "rosbag": "adapters.rosbag.adapter:RosbagAdapter",
+    "table_log": "adapters.table_log.adapter:TableLogAdapter",
     "taco": "adapters.taco.adapter:TacoAdapter",
     "vitra": "adapters.vitra.adapter:VitraAdapter",
     "zarr": "adapters.arrays.adapter:ZarrAdapter",
@@ -48,7 +50,7 @@ def adapter_class(name: str) -> type[SourceAdapter]:
     """The class of built-in source `name`, or the `SourceAdapter` subclass at import path `package.module:Class`."""
     path = BUILTIN.get(name, name)
     if ":" not in path:
-        raise KeyError(f"unknown adapter {name!r}; known: {adapter_names()}")
+        raise KeyError(unknown("adapter", name, BUILTIN) + " (or an import path package.module:Class)")
     module, _, attr = path.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)

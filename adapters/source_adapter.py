@@ -17,6 +17,7 @@ from adapters.storage.location import Location, Where
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
 from schemas.findings import Severity, SourceFinding
+from schemas.spelling import did_you_mean
 from schemas.storage import StorageOptions
 from schemas.tiers import SOURCE_NO_ACTION, QualityTier, TierVerdict, source_default
 
@@ -35,6 +36,9 @@ class SourceAdapter(ABC, Generic[OptionsT]):
     # why no episode of this source can hold an action, for a source that never has one ("" when some may): a job
     # spec's `tier: high|low` is then refused, since the judging step lowers every episode to actionless
     no_actions: ClassVar[str] = ""
+    # the one set of camera names every episode of this source has (a video source's "video"), for the spec check of
+    # the `cameras` option; None: the names depend on the data (`spec_problems` of the adapter says them)
+    camera_names: ClassVar[tuple[str, ...] | None] = None
     refs_seen: ClassVar[bool] = False  # a ref names only files discovery found (`adapters.storage.vanished` all_seen)
 
     def __init__(
@@ -129,6 +133,18 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         work); None when it may be one. The default knows no layout: a root that yields nothing is then said by
         discovery (`schemas.findings.NO_EPISODES`)."""
         return None
+
+    def spec_problems(self, root: Location) -> list[tuple[tuple[str, ...], str]]:
+        """What the spec's options say that the root, read at a glance (meta files, folder names), shows to be a typo:
+        `(field path under the source, e.g. ("options", "cameras"), message)` each, refused before any work with
+        "did you mean" (`schemas.spelling`); none by default. A name only the data itself declares (a bag's topics) is
+        checked at discovery instead, with the same message. By default: the `cameras` option against `camera_names`."""
+        names, asked = self.camera_names, self.options.cameras or []
+        return [
+            (("options", "cameras"), f"camera {n!r} is not one of {self.name}'s; " + did_you_mean(n, names or ()))
+            for n in asked
+            if names is not None and n not in names
+        ]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through

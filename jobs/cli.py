@@ -26,6 +26,7 @@ from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
 from jobs.runtime import stops, supervisor
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
+from schemas.spelling import did_you_mean, unknown
 
 SETTINGS = Arg("--settings", metavar="TOML", help="a file of settings (schemas/settings.py); every command takes it")
 
@@ -176,14 +177,32 @@ def parse(argv: list[str]) -> argparse.Namespace:
     command's own parser, flags and positionals intermixed; what is still left is refused by name (exit 2)."""
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command or "")
+    if command is not None and command not in COMMANDS:
+        parser.error(unknown("command", command, COMMANDS))
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    own = sub.choices[command] if command is not None else parser
+    if typos := _mistyped(own, argv[argv.index(command) + 1 :] if command is not None else argv):
+        own.error(typos)  # before argparse's own checks, which would name a required option the typo hides
     args, extra = parser.parse_known_args(argv)
     if not extra:
         return args
     if command not in COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    rest = sub.choices[command].parse_intermixed_args(argv[argv.index(command) + 1 :])
+    rest = own.parse_intermixed_args(argv[argv.index(command) + 1 :])
     return argparse.Namespace(**{**vars(args), **vars(rest)})
+
+
+def _mistyped(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The `--options` of `argv` that `parser` has no option for (nor one they abbreviate), each with the closest
+    option it has; None when there are none."""
+    options = [s for action in parser._actions for s in action.option_strings]
+    typed = [a.split("=")[0] for a in argv if a.startswith("--") and a != "--"]
+    wrong = [t for t in typed if not any(o.startswith(t) for o in options)]
+    if not wrong:
+        return None
+    return "unrecognized arguments: " + "; ".join(
+        f"{t} ({did_you_mean(t, options, listing='its options')})" for t in wrong
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

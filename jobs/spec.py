@@ -8,7 +8,6 @@ Relative paths resolve against the spec file's folder. `dump_spec` writes the re
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from types import UnionType
@@ -23,6 +22,7 @@ from jobs.spec_models import JobSpec, SourceSpec
 from jobs.spec_robots import BASE_DIR, SPEC_PATH
 from jobs.spec_validators import Loc, as_model, dotted, flat_errors, strip_type
 from schemas.frozen import Frozen
+from schemas.spelling import unknown
 
 
 class SpecIssue(Frozen):
@@ -152,9 +152,7 @@ def _message(kind: str, msg: str, loc: Loc, data: Any) -> str:
         model = _model_at(loc[:-1], data)
         if model is None:
             return f"unknown key {key!r}"
-        allowed = list(model.model_fields)
-        close = difflib.get_close_matches(key, allowed, n=1)
-        return f"unknown key {key!r}; " + (f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}")
+        return unknown("key", key, model.model_fields, listing="allowed")
     if kind == "path_type":
         return "expected a path"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

@@ -134,9 +134,12 @@ class SourceSpec(BaseModel):
             preflight(str(self.root), self.storage)
         except StorageError as e:
             raise nested_error([(("root",), "value_error", str(e))]) from None
-        problem = adapter_class(self.adapter).root_problem(Root(self.root, self.storage).location())
+        location = Root(self.root, self.storage).location()
+        problem = adapter_class(self.adapter).root_problem(location)
         if problem is not None:
             raise nested_error([(("root",), "value_error", f"root {self.root}: {problem}")])
+        if typos := get_adapter(self.adapter, self.options, self.storage).spec_problems(location):
+            raise nested_error([(loc, "value_error", msg) for loc, msg in typos])
         return self
 
     @model_validator(mode="after")

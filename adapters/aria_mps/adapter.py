@@ -67,6 +67,7 @@ class AriaMpsOptions(AdapterOptions):
 
 class AriaMpsAdapter(HandSource[AriaMpsOptions]):
     name: ClassVar[str] = "aria_mps"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = (
         "MPS output folders (at any depth) with hand_tracking/hand_tracking_results.csv and "
         "slam/closed_loop_trajectory.csv, slam/online_calibration.jsonl"

@@ -148,6 +148,7 @@ def choose_description(attrs: Mapping[str, Any]) -> tuple[str | None, str | None
 
 class EgoDexAdapter(HandSource[EgoDexOptions]):
     name: ClassVar[str] = "egodex"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = "<split>/<task>/<idx>.hdf5 beside <idx>.mp4"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

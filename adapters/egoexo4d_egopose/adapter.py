@@ -62,6 +62,7 @@ class EgoExo4DEgoPoseOptions(AdapterOptions):
 
 class EgoExo4DEgoPoseAdapter(HandSource[EgoExo4DEgoPoseOptions]):
     name: ClassVar[str] = "egoexo4d_egopose"
+    camera_names: ClassVar[tuple[str, ...] | None] = (VIDEO,)
     expects: ClassVar[str] = (
         "an Ego-Exo4D download: takes.json and annotations/ego_pose/<split>/hand/{annotation,automatic}/"
         "<take_uid>.json with annotations/ego_pose/<split>/camera_pose/<take_uid>.json"

@@ -96,6 +96,7 @@ class EgoVideoOptions(AdapterOptions):
 
 class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
     name: ClassVar[str] = "ego_video"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = "video files (the video_extensions option) at any depth, or WebDataset .tar shards of them"
     no_actions: ClassVar[str] = "plain videos: no action or state stream"
 

@@ -106,6 +106,7 @@ class _Video:
 
 class EpicKitchensAdapter(SourceAdapter[EpicKitchensOptions]):
     name: ClassVar[str] = "epic_kitchens"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = "EPIC_100_{train,validation}.csv and <P>/videos/<video_id>.MP4"
     no_actions: ClassVar[str] = "narrated EPIC-KITCHENS segments: no action or state stream"
 

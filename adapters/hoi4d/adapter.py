@@ -76,6 +76,7 @@ class HOI4DOptions(ManoOnlyOptions):
 
 class HOI4DAdapter(HandSource[HOI4DOptions]):
     name: ClassVar[str] = "hoi4d"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = (
         "handpose/refinehandpose_{left,right}/<seq>/<frame>.pickle, with each sequence's align_rgb/, 3Dseg/output.log"
         " and camera_params/<camera>/intrin.npy, at the root or one folder below it (<seq> = ZY*/H*/C*/N*/S*/s*/T*)"

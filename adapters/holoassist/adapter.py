@@ -57,6 +57,7 @@ class HoloAssistOptions(AdapterOptions):
 
 class HoloAssistAdapter(HandSource[HoloAssistOptions]):
     name: ClassVar[str] = "holoassist"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = "<recording>/Export_py/ with Hands/Left_sync.txt, Video/Pose_sync.txt, Video_*.mp4"
 
     def refs(self, root: Location) -> Iterator[EpisodeRef]:

@@ -81,7 +81,7 @@ from adapters.base import AdapterOptions, EpisodeRef, RawEpisode
 from adapters.camera_roles import Role
 from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_annotations
 from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
-from adapters.lerobot.cameras import reads_all, select_cameras
+from adapters.lerobot.cameras import reads_all, select_cameras, undeclared_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
 from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
@@ -206,6 +206,14 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         if (root / INFO_PATH).exists() or any(next(root.glob(p), None) for p in ("*/" + INFO_PATH, "*/*/" + INFO_PATH)):
             return None
         return f"not a LeRobot root: expected {cls.expects}"
+
+    def spec_problems(self, root: Location) -> list[tuple[tuple[str, ...], str]]:
+        """A requested camera that no dataset under the root declares in its meta files (a typo: `cam_hihg`)."""
+        try:
+            roots = [r for _, r in self.dataset_roots(root)] if self.options.cameras else []
+        except ValueError:  # no dataset: root_problem and discovery say so
+            roots = []
+        return [(("options", "cameras"), msg) for msg in undeclared_cameras(self.options.cameras or [], roots)]
 
     def dataset_roots(self, root: Location) -> list[tuple[str, Location]]:
         """(subset, dataset root) pairs under the discovered `root`, sorted by subset."""

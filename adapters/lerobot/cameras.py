@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from adapters.base import EpisodeRef
 from adapters.camera_roles import Rule, camera_role
 from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
+from schemas.dataset_meta import MODALITY_PATH, read_json
 from schemas.lerobot import INFO_PATH
 from schemas.quirks import quirk
+from schemas.spelling import did_you_mean
 
 FIXED = (Camera.head, Camera.third_person)  # views that do not move with a hand: one takes the other's free slot
 
@@ -50,6 +53,40 @@ def relocate_video(root: Path, declared: str, key: str, index: list[str]) -> str
     return hits[0] if len(hits) == 1 and (root / hits[0]).is_file() else None
 
 
+def camera_aliases(visual: Sequence[str], modality: Mapping[str, Any] | None) -> dict[str, str]:
+    """The names a spec's `cameras` may give a dataset's visual features by (`visual`: their keys): each key's short
+    name (`observation.images.cam_high` -> `cam_high`) and the GR00T modality.json video aliases."""
+    aliases = {short_camera_name(k): k for k in visual}
+    for alias, spec in ((modality or {}).get("video") or {}).items():
+        if isinstance(spec, dict) and spec.get("original_key") in visual:
+            aliases[alias] = spec["original_key"]
+    return aliases
+
+
+def declared_cameras(root: Any) -> set[str]:
+    """Every name the dataset at `root` (a Location) declares a camera by, from its meta files alone
+    (`camera_aliases`); empty when info.json cannot be read (discovery names that)."""
+    try:
+        features = read_json(root / INFO_PATH).get("features") or {}
+        modality = read_json(root / MODALITY_PATH) if (root / MODALITY_PATH).is_file() else None
+    except (ValueError, OSError, AttributeError):
+        return set()
+    visual = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") in ("video", "image")]
+    return {*visual, *camera_aliases(visual, modality if isinstance(modality, dict) else None)}
+
+
+def undeclared_cameras(requested: Sequence[str], roots: Sequence[Any]) -> list[str]:
+    """Why each requested camera that no dataset at `roots` declares (`declared_cameras`) is a typo, with the closest
+    declared name; none when no dataset's meta could be read (discovery says why)."""
+    declared = set().union(*(declared_cameras(r) for r in roots))
+    return [
+        f"camera {name!r} is declared by no dataset under the root (meta/info.json); "
+        + did_you_mean(name, sorted(declared), listing="its cameras")
+        for name in requested
+        if declared and name not in declared
+    ]
+
+
 def select_cameras(
     ds: LoadedDataset,
     requested: list[str] | None,
@@ -59,16 +96,14 @@ def select_cameras(
     """Cameras to read: asked for (or all), mp4s found where they are when the template misses them, minus ghosts;
     episodes lacking a camera's file get a problem (naming the path expected)."""
     visual = [k for k, f in ds.info.features.items() if f.is_visual]
-    aliases = {short_camera_name(k): k for k in visual}
-    for alias, spec in ((ds.modality or {}).get("video") or {}).items():
-        if isinstance(spec, dict) and spec.get("original_key") in visual:
-            aliases[alias] = spec["original_key"]
+    aliases = camera_aliases(visual, ds.modality)
     chosen: list[str] = []
     for name in requested if requested is not None else visual:
         key = name if name in visual else aliases.get(name)
         if key is None:
             for ep in ds.episodes:
-                ds.problems.setdefault(ep, (f"camera {name!r} is not declared in info.json", None, name))
+                hint = did_you_mean(name, sorted({*visual, *aliases}), listing="its cameras")
+                ds.problems.setdefault(ep, (f"camera {name!r} is not declared in info.json; {hint}", None, name))
         elif key not in chosen:
             chosen.append(key)
     kept: list[str] = []

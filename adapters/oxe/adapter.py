@@ -78,10 +78,12 @@ from adapters.oxe.layout import LAYOUT_DIFFERS, layout_diff
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
+from adapters.oxe.typos import builders_at, camera_typos, subset_typos
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.findings import SourceFinding
 from schemas.robots.registry import default_registry
+from schemas.spelling import did_you_mean
 from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 
@@ -137,6 +139,11 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
             raise self.error(f"unknown embodiment {cfg.embodiment!r}", file=builder.path / "dataset_info.json")
         return cfg
 
+    def spec_problems(self, root: Location) -> list[tuple[tuple[str, ...], str]]:
+        """A builder folder one letter off the subset table, a camera no builder declares (`typos.py`)."""
+        builders = builders_at(root)
+        return subset_typos(builders, self.options) + camera_typos(builders, self.options)
+
     def _builders(self, root: Location) -> list[Builder]:
         paths = find_builders(root)
         if not paths:
@@ -161,8 +168,12 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
             if versions:
                 chosen.append(max(versions, key=lambda b: version_key(b.version)))
         if not chosen and not self._unreadable:
+            found = ", ".join(f"{n} ({', '.join(b.version for b in bs)})" for n, bs in sorted(by_name.items()))
+            near = did_you_mean(self.options.subset or "", by_name) if self.options.subset else ""
             raise self.error(
-                f"no builder matches subset={self.options.subset!r} version={self.options.version!r}", file=root
+                f"no builder matches subset={self.options.subset!r} version={self.options.version!r}; "
+                f"{near + '; ' if near.startswith('did') else ''}builders here: {found or 'none readable'}",
+                file=root,
             )
         return chosen
 

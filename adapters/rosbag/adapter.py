@@ -34,7 +34,16 @@ from adapters.rosbag.fields import by_joint, constant_columns, stack, without_no
 from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.signatures import Told, tell
-from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
+from adapters.rosbag.topics import (
+    TopicData,
+    camera_name,
+    joint_arrays,
+    matches,
+    normalize_type,
+    topic_key,
+    undeclared_cameras,
+    wanted_camera,
+)
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location
@@ -69,6 +78,11 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
         ref = partial(self.new_ref, paths=[str(bag.path)], subset=subset, source=self.options.source)
         base = {"kind": bag.kind, "root": str(root)}
         cut = self.options.episodes
+        if self.options.cameras is not None:  # a typo's every episode flagged here, naming the closest camera
+            with self._reading(str(bag.path), None) as (reader, _):
+                if typos := undeclared_cameras(self.options.cameras, list(reader.connections)):
+                    yield ref(bag.rel, locator=base, error=self.error("; ".join(typos), file=bag.path, field="cameras"))
+                    return
         if cut.by == "bag":
             yield ref(bag.rel, locator={**base, "span": None})
             return
@@ -269,7 +283,9 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
     def _topic(self, d: TopicData, t: np.ndarray, ep: Assembled, bag: str, span: tuple[int, int]) -> None:
         opts, key, kind = self.options, topic_key(d.topic), d.kind
         frame = next(iter(d.frames)) if len(d.frames) == 1 else None
-        if kind == "image":
+        if kind == "image" and not wanted_camera(d.topic, opts.cameras):
+            ep.skipped[d.topic] = "a camera the cameras option leaves out"
+        elif kind == "image":
             problem = colour_problem(d.msgtype, d.encoding or "")
             if problem or d.first_frame is None:
                 ep.skipped[d.topic] = problem or "no decodable frame"
@@ -277,7 +293,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
             if len(d.sizes) > 1:
                 ep.skipped[d.topic] = f"frame size changes within the episode {sorted(d.sizes)}"
                 return
-            name = key.replace(".", "_")
+            name = camera_name(d.topic)
             h, w = d.first_frame.shape[:2]
             canonical = self._camera_slot(d.topic, ep)
             ep.cameras[name] = BagCamera(self.file(bag), d.topic, d.msgtype, span, name, canonical, t, h, w)

@@ -27,6 +27,7 @@ import numpy as np
 from adapters.rosbag import camera as cam
 from adapters.rosbag.fields import flatten, header_of, stamp_ns
 from adapters.rosbag.tf import TfTree
+from schemas.spelling import did_you_mean
 
 JOINT_STATE = ("sensor_msgs/msg/JointState",)
 # ROS 1's older `tf/tfMessage` is the same message (`geometry_msgs/TransformStamped[] transforms`, the definition a
@@ -44,6 +45,29 @@ def normalize_type(msgtype: str) -> str:
 def topic_key(topic: str) -> str:
     """A topic as a stream name: `/wx200/joint_states` -> `wx200.joint_states`."""
     return topic.strip("/").replace("/", ".") or "root"
+
+
+def camera_name(topic: str) -> str:
+    """An image topic's camera name: `/camera/color/image_raw` -> `camera_color_image_raw`."""
+    return topic_key(topic).replace(".", "_")
+
+
+def wanted_camera(topic: str, cameras: list[str] | None) -> bool:
+    """Whether the `cameras` option (None: every camera) names the image topic, by its camera name or its topic."""
+    return cameras is None or bool({camera_name(topic), topic, topic.strip("/")} & set(cameras))
+
+
+def undeclared_cameras(cameras: list[str], connections: list[Any]) -> list[str]:
+    """Why each camera the option names that no image topic of the bag is (`wanted_camera`) is refused, with the
+    closest camera the bag has (issue 86: a bag's topics are known only once it is opened, so this is said at
+    discovery, where the spec check of other sources says it)."""
+    topics = [c.topic for c in connections if normalize_type(c.msgtype) in (*cam.IMAGE, *cam.COMPRESSED)]
+    have = [camera_name(t) for t in topics]
+    return [
+        f"camera {name!r} is no image topic of the bag; " + did_you_mean(name, have, listing="its cameras")
+        for name in cameras
+        if not any(wanted_camera(t, [name]) for t in topics)
+    ]
 
 
 def matches(topic: str, patterns: list[str]) -> bool:

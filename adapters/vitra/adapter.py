@@ -95,6 +95,7 @@ class VitraOptions(AdapterOptions):
 
 class VitraAdapter(HandSource[VitraOptions]):
     name: ClassVar[str] = "vitra"
+    camera_names: ClassVar[tuple[str, ...] | None] = (CAMERA,)
     expects: ClassVar[str] = (
         "<dataset>_<video>_ep_<id>.npy episode files (VITRA-1M Metadata/<dataset>/episodic_annotations/) under the"
         " root, with the raw videos (videos/<video>.mp4, or each dataset's own layout)"

@@ -20,6 +20,8 @@ from typing import Any
 
 import duckdb
 
+from schemas.spelling import did_you_mean
+
 MAX_EXPRESSION_CHARS = 100_000  # a where clause is a line in a job file, not a document
 
 # operators and pure scalar functions by family, DuckDB's names (the table says which)
@@ -147,7 +149,8 @@ def _check_column(parts: list[str], columns: frozenset[str], params: frozenset[s
         names = names[1:]  # episodes.tier
     if names[0] in columns or names[0] in params or (len(names) == 1 and names[0] in SAFE_KEYWORDS):
         return
-    raise ExpressionError(f"{'.'.join(parts)!r} is not a column of the catalog's episodes view")
+    hint = did_you_mean(names[0], sorted(columns), listing="its columns")
+    raise ExpressionError(f"{'.'.join(parts)!r} is not a column of the catalog's episodes view; {hint}")
 
 
 def check_expression(con: duckdb.DuckDBPyConnection, expression: str, columns: Iterable[str]) -> str:

@@ -18,8 +18,13 @@ def test_each_builtin_class_carries_its_name(name: str) -> None:
 
 
 def test_an_unknown_name_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(KeyError, match=r"unknown adapter 'nope'; known: \['agibot', 'agibot_genie'"):
+    with pytest.raises(KeyError, match=r"unknown adapter 'nope'; known: agibot, agibot_genie, arctic"):
         adapter_class("nope")
+
+
+def test_a_misspelt_name_is_refused_with_the_closest_one() -> None:
+    with pytest.raises(KeyError, match=r"unknown adapter 'lerobbot'; did you mean 'lerobot'\?"):
+        adapter_class("lerobbot")
 
 
 def test_names_list_every_builtin_before_any_import() -> None:

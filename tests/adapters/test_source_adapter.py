@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode
+from adapters.registry import adapter_class
 from adapters.robomind.adapter import RoboMINDAdapter, RoboMINDOptions
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from adapters.storage.root import Root
+from jobs.spec import SpecError, load_spec
 from schemas.storage import StorageOptions
 
 
@@ -152,3 +155,26 @@ def test_a_ref_is_read_beneath_the_root_discovery_stamped_on_it(tmp_path: Path) 
         _Files().read(moved)
     with pytest.raises(AdapterError, match="no source root to read it beneath"):
         _Files().read(ref.model_copy(update={"root": None}))
+
+
+FIXED_CAMERAS = ["ego_video", "holoassist", "hoi4d", "egodex", "epic_kitchens", "vitra", "egoexo4d_egopose", "aria_mps"]
+
+
+@pytest.mark.parametrize("name", FIXED_CAMERAS)
+def test_a_camera_a_single_camera_source_lacks_fails_at_the_spec_check(name: str, tmp_path: Path) -> None:
+    """These sources have one camera of a fixed name; a `cameras` option naming another read no camera at all, said
+    nowhere (issue 86, item 4). The spec check now refuses it, offering the source's camera."""
+    (camera,) = adapter_class(name).camera_names or ()
+    (tmp_path / "raw").mkdir()
+    spec = tmp_path / "spec.yaml"
+    options = {"mano_model_dir": str(tmp_path)} if name == "hoi4d" else {}
+    typo = camera[:-1] + camera[-1].upper() + "x"
+    source = {"name": "s", "adapter": name, "root": "raw", "options": {**options, "cameras": [typo]}}
+    spec.write_text(yaml.safe_dump({"output": "corpus", "sources": [source]}))
+    with pytest.raises(SpecError) as info:
+        load_spec(spec)
+    said = [i.message for i in info.value.errors if i.loc == "sources[0].options.cameras"]
+    assert said == [f"camera {typo!r} is not one of {name}'s; did you mean {camera!r}?"]
+    source["options"]["cameras"] = [camera]
+    spec.write_text(yaml.safe_dump({"output": "corpus", "sources": [source]}))
+    assert load_spec(spec).sources[0].options["cameras"] == [camera]

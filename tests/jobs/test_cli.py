@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import EXIT_BROKEN_PIPE, main
+from jobs.cli import EXIT_BROKEN_PIPE, main, parse
 from schemas.settings import ENV, current
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.layouts import load_case, materialize
@@ -69,7 +69,29 @@ def test_main_runs_the_command_and_returns_its_status(tmp_path: Path, capsys: py
     assert "franka" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
-    assert exc.value.code == 2 and "invalid choice: 'no-such-command'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unknown command 'no-such-command'; known: " in err and " caption," in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["curat", "x"], "eidata: error: unknown command 'curat'; did you mean 'curate'?"),
+        # the typo is named, not the required --where it hides
+        (["curate", "x", "--name", "n", "--whre", "a"], "unrecognized arguments: --whre (did you mean '--where'?)"),
+        (["export", "x", "--formt=lda"], "unrecognized arguments: --formt (did you mean '--format'?)"),
+    ],
+)
+def test_a_misspelt_command_or_option_is_refused_with_the_closest(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_an_abbreviated_option_is_still_read() -> None:
+    assert parse(["curate", "x", "--wh", "a", "--name", "b"]).where == "a"
 
 
 def test_settings_are_refused_naming_the_field_before_the_command_runs(

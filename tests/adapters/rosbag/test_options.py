@@ -104,3 +104,18 @@ def test_the_adapter_validates_its_options_before_any_work() -> None:
     with pytest.raises(ValidationError, match=r"episodes\.window_s"):
         get_adapter("rosbag", {"episodes": {"by": "window", "window_s": "long"}})
     assert get_adapter("rosbag", {"max_depth": 2}).options.max_depth == 2
+
+
+def test_the_cameras_option_reads_the_cameras_it_names_and_flags_a_typo_at_discovery(synthetic_bag) -> None:
+    """The rosbag adapter ignored `cameras` (every camera read). It now reads those named (by camera name or topic)
+    and leaves the others out, said; a name no image topic of the bag has flags each of the bag's episodes at
+    discovery, with the closest camera (issue 86, item 4: a bag's topics are known only once it is opened)."""
+    adapter = get_adapter("rosbag", {"cameras": ["/camera/color/image_raw"]})
+    ep = adapter.read(next(adapter.discover(synthetic_bag.path.parent)))
+    assert list(ep.cameras) == ["camera_color_image_raw"]
+    typo = get_adapter("rosbag", {"cameras": ["camera_colour_image_raw", "wrist_camera_image_raw_compressed"]})
+    [ref] = typo.discover(synthetic_bag.path.parent)
+    assert ref.error is not None and "camera 'camera_colour_image_raw' is no image topic of the bag; did you mean " in (
+        ref.error
+    )
+    assert "'camera_color_image_raw'?" in ref.error and "wrist_camera" not in ref.error

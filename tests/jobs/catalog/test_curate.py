@@ -274,6 +274,8 @@ def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "already exists; --overwrite replaces it" in err and "overwrite=True" not in err  # the flag, not the API
     assert cli_curate(_args(corpus, name="q", where="nope = 1")) == 2
     assert "'nope' is not a column of the catalog" in capsys.readouterr().err
+    assert cli_curate(_args(corpus, name="q", where="sourc = 'oxe'")) == 2
+    assert "'sourc' is not a column of the catalog's episodes view; did you mean 'source'?" in capsys.readouterr().err
     assert cli_curate(_args(corpus, name="q", where="source = 'none'")) == 1
     assert "selects no episode" in capsys.readouterr().err
     assert cli_curate(_args(tmp_path / "missing")) == 2
