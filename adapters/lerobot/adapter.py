@@ -74,7 +74,6 @@ from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from adapters.base import AdapterOptions, EpisodeRef, RawEpisode
@@ -84,18 +83,23 @@ from adapters.lerobot.behavior_annotations import unmatched_files, with_annotati
 from adapters.lerobot.cameras import reads_all, select_cameras, undeclared_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
 from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
-from adapters.lerobot.layout import frames_said, read_v3_locations, read_v3_tasks, recorded_frames, v2_locations
+from adapters.lerobot.layout import (
+    footer_problem,
+    read_v3_locations,
+    read_v3_tasks,
+    recorded_frames,
+    v2_locations,
+)
 from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.contain import outside, readable_under
-from adapters.storage.location import Location, readable
+from adapters.storage.contain import readable_under
+from adapters.storage.location import Location
 from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, read_json
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
-from schemas.lfs import unreadable
 from schemas.quirks import quirk
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
@@ -168,24 +172,6 @@ def meta_error(err: BaseException) -> str:
 def meta_file(err: BaseException, root: Location) -> str:
     """The meta file an unreadable dataset's error is about: the one it names (`MetaFileError`), else info.json."""
     return err.path if isinstance(err, MetaFileError) else str(root / INFO_PATH)
-
-
-def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> str | None:
-    """Why the data parquet `path` of one episode (of several, in v3.0) cannot be read, or None when its footer
-    reads: whatever one file is (a symlink out of the root, a hard link, a FIFO or a folder, missing, cut, not a
-    parquet, gone since it was listed), it is that file's episodes' problem, never its dataset's (issue 85)."""
-    if (escape := outside(root, [str(path)])) is not None:  # a symlink out of the root
-        return str(escape)
-    if not path.is_file():
-        if path.exists():
-            return f"unreadable parquet ({path} is not a regular file: a FIFO, a socket or a folder; not read)"
-        return "data parquet file is missing" + frames_said(frames)
-    try:
-        with readable(path) as src:
-            pq.read_metadata(src)
-    except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
-        return unreadable("parquet", path, err)
-    return None
 
 
 class LeRobotSource(SourceAdapter[LeRobotOptions]):

@@ -18,10 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.contain import outside
 from adapters.storage.location import Location, listing, readable
 from schemas.arrow import leaf_type
 from schemas.lerobot import InfoJson, fill_path_template
 from schemas.lerobot_v3 import DATA_PATH_V30, TASKS_PATH_V30, VIDEO_PATH_V30
+from schemas.lfs import unreadable
 
 V3_EPISODES_DIR = "meta/episodes"
 
@@ -183,3 +185,21 @@ def frames_said(counts: dict[str, int]) -> str:
         f"; images/ holds {sum(counts.values())} frames of this episode ({per}): an aborted lerobot record that "
         "never encoded them nor wrote their parquet"
     )
+
+
+def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> str | None:
+    """Why the data parquet `path` of one episode (of several, in v3.0) cannot be read, or None when its footer
+    reads: whatever one file is (a symlink out of the root, a hard link, a FIFO or a folder, missing, cut, not a
+    parquet, gone since it was listed), it is that file's episodes' problem, never its dataset's (issue 85)."""
+    if (escape := outside(root, [str(path)])) is not None:  # a symlink out of the root
+        return str(escape)
+    if not path.is_file():
+        if path.exists():
+            return f"unreadable parquet ({path} is not a regular file: a FIFO, a socket or a folder; not read)"
+        return "data parquet file is missing" + frames_said(frames)
+    try:
+        with readable(path) as src:
+            pq.read_metadata(src)
+    except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
+        return unreadable("parquet", path, err)
+    return None

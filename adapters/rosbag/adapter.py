@@ -36,7 +36,9 @@ from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.signatures import Told, tell
 from adapters.rosbag.topics import (
     TopicData,
+    accounting,
     camera_name,
+    is_static,
     joint_arrays,
     matches,
     normalize_type,
@@ -147,8 +149,8 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
                 else:
                     conns.append(c)
             # static transforms hold for the whole bag (latched once at its start): read whatever the span
-            static = [c for c in conns if _is_static(c.topic)]
-            moving = [c for c in conns if not _is_static(c.topic)]
+            static = [c for c in conns if is_static(c.topic)]
+            moving = [c for c in conns if not is_static(c.topic)]
             for group, start, stop in ((static, None, None), (moving, a, b)):
                 for conn, log_ns, raw in reader.messages(group, start=start, stop=stop) if group else ():
                     d = data[conn.topic]
@@ -198,7 +200,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
                 log, stamps = np.asarray(d.log_ns, np.int64), np.asarray(d.stamps, np.int64)
                 clocks[t] = choose(log, stamps if d.stamps else None, opts.stamps, opts.stamp_tolerance_s)
                 times[t] = stamps if clocks[t].choice == "header" else log
-        timed = [v[0] for t, v in times.items() if not _is_static(t)]
+        timed = [v[0] for t, v in times.items() if not is_static(t)]
         if not timed:
             raise self.error("no message in this episode's span", file=bag, episode=ref.raw_id, field="messages")
         t0 = min(timed)
@@ -231,7 +233,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
             for t, why in sorted(skipped.items())
         ]
         said += ep.said
-        said.append(("bag_topics", " | ".join(_accounting(t, v) for t, v in accounted.items())))
+        said.append(("bag_topics", " | ".join(accounting(t, v) for t, v in accounted.items())))
         findings = [
             SourceFinding(
                 source=opts.source,
@@ -316,7 +318,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
             role = "action" if target is ep.actions else "state"
             ep.roles[d.topic] = f"joint states ({role}: {', '.join(parts)}){unnamed}"
         elif kind == "tf":
-            static = _is_static(d.topic)
+            static = is_static(d.topic)
             ep.roles[d.topic] = "tf static edges (metadata tf_static)" if static else "tf moving edges (signals tf.*)"
         elif kind == "string":
             if d.topic == opts.task_topic:
@@ -375,21 +377,6 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
         exact = self.options.camera_map
         slot = exact.get(topic) or exact.get(topic.strip("/")) or camera_role(topic)
         return None if slot in taken else slot
-
-
-def _is_static(topic: str) -> bool:
-    return topic.rstrip("/").endswith("tf_static")
-
-
-def _accounting(topic: str, v: dict[str, Any]) -> str:
-    """One topic as the episode's lineage names it: type, messages read, what it became and which time it is on."""
-    clock, lat = "no message in the episode", v.get("latency_median_s")
-    if v.get("stamps") == "header":
-        clock = "header stamps" + ("" if lat is None else f" (received {lat * 1e3:.3g} ms after, median)")
-    elif v.get("stamps") == "receive":
-        clock = f"receive times ({v['stamps_reason']})"
-    role = v["role"] if v["role"] != "not used" else f"not used: {v['reason']}"
-    return f"{topic} ({v['type']}, {v['messages']} of {v['messages_in_bag']} messages): {role}; {clock}"
 
 
 def _embodiment(option: str | None, robot_type: str | None, told: Told | None) -> tuple[str, str]:

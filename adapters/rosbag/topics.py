@@ -144,3 +144,19 @@ def joint_arrays(rows: list[dict[str, tuple[float, float, float]]]) -> tuple[tup
     order = tuple(dict.fromkeys(n for r in rows for n in r))
     nan = (np.nan, np.nan, np.nan)
     return order, np.array([[r.get(n, nan) for n in order] for r in rows], np.float64).reshape(len(rows), len(order), 3)
+
+
+def is_static(topic: str) -> bool:
+    """A latched transform topic (`/tf_static`): timeless, its messages held for every frame."""
+    return topic.rstrip("/").endswith("tf_static")
+
+
+def accounting(topic: str, v: dict[str, Any]) -> str:
+    """One topic as the episode's lineage names it: type, messages read, what it became and which time it is on."""
+    clock, lat = "no message in the episode", v.get("latency_median_s")
+    if v.get("stamps") == "header":
+        clock = "header stamps" + ("" if lat is None else f" (received {lat * 1e3:.3g} ms after, median)")
+    elif v.get("stamps") == "receive":
+        clock = f"receive times ({v['stamps_reason']})"
+    role = v["role"] if v["role"] != "not used" else f"not used: {v['reason']}"
+    return f"{topic} ({v['type']}, {v['messages']} of {v['messages_in_bag']} messages): {role}; {clock}"
