@@ -90,6 +90,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
     held: Cage | None = cage(mib) if mib is not None else None
     page = mmap.mmap(-1, PAGE)
     r, w = os.pipe()
+    pid = 0
     try:
         parent = os.getpid()
         pid = os.fork()
@@ -99,6 +100,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         os.close(w)
         w = -1
         data, status = _collect(r, pid)
+        pid = 0  # reaped
         if data:
             ok, value = pickle.loads(data)
             if ok:
@@ -111,6 +113,10 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + (signum or 0)
         raise Killed(what, mib, oom=oom, signum=signum, status=code, reading=reading, peak=peak)
     finally:
+        if pid > 0:  # left on the way out (a stop raised in the wait): the parse ends with its caller's wait
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
         os.close(r)
         if w >= 0:
             os.close(w)

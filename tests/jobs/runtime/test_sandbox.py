@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -194,3 +195,39 @@ def _state(pid: int) -> str:
     except OSError:
         return "gone"
     return stat[stat.rindex(")") + 2]
+
+
+def _announces_then_sleeps(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def test_a_stop_in_the_wait_ends_the_parse(tmp_path: Path) -> None:
+    """A stop raised while the caller waits (SIGTERM's `Stopped`, here an alarm's error) kills and reaps the parse
+    process on the way out, whatever the mechanism (`RLIMIT_AS` has no cgroup to empty)."""
+
+    class Stop(Exception):
+        pass
+
+    def raise_stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    announced = tmp_path / "pid"
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def stop_once_announced() -> None:  # the stop comes once the parse runs, however loaded the machine
+        deadline = time.monotonic() + 120
+        while not announced.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        signal.pthread_kill(main, signal.SIGALRM)
+
+    before = signal.signal(signal.SIGALRM, raise_stop)
+    try:
+        threading.Thread(target=stop_once_announced, daemon=True).start()
+        with pytest.raises(Stop):
+            answer(_announces_then_sleeps, str(announced), mib=None, what="x")
+    finally:
+        signal.signal(signal.SIGALRM, before)
+    pid = int(announced.read_text())
+    assert not Path(f"/proc/{pid}").exists(), "the parse process outlived its caller's stop"
