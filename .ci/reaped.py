@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # a stop of this run is the command's
         signal.signal(sig, lambda s, _f: child.send_signal(s))
     status = child.wait()
-    left = descendants(os.getpid())
+    _reap()  # orphans that ended are zombies of this subreaper: gone once waited for, never named
+    left = [pid for pid in descendants(os.getpid()) if _state(pid) not in ("Z", "")]
     for pid in left:
         with contextlib.suppress(OSError):
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
@@ -84,10 +85,23 @@ def main(argv: list[str]) -> int:
                 break
             except OSError:
                 time.sleep(0.1)
+    _reap()
+    return status if status >= 0 else 128 - status
+
+
+def _state(pid: int) -> str:
+    """A process's state letter ("Z": a zombie), "" once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2]
+
+
+def _reap() -> None:
     with contextlib.suppress(ChildProcessError):
         while os.waitpid(-1, os.WNOHANG)[0]:
             pass
-    return status if status >= 0 else 128 - status
 
 
 if __name__ == "__main__":

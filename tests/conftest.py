@@ -156,3 +156,11 @@ def quarantine_local(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
     spec = tmp / "local.yaml"
     spec.write_text(yaml.safe_dump(corrupt_spec(roots, tmp / "local"), sort_keys=False))
     return LocalRun(raw, spec, tmp / "local", run_ingest(load_spec(spec), progress=False))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The parse cages of processes the tests killed (a worker SIGKILLed before it could remove its own) removed: a
+    cgroup left under the run's own keeps that one from being removed (`jobs.runtime.limits.sweep`)."""
+    from jobs.runtime.limits import sweep
+
+    sweep()

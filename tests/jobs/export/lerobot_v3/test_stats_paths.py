@@ -84,7 +84,8 @@ def exports(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_the_writer_and_the_v21_export_write_the_stats_module_s_numbers(tiny_corpus: Path, exports: Path) -> None:
-    datasets = sorted((tiny_corpus / "datasets").glob("*/*")) + sorted((exports / "lerobot-v21").glob("*/*"))
+    datasets = [p.parent.parent for p in sorted((tiny_corpus / "datasets").glob("*/*/meta/info.json"))]
+    datasets += [p.parent.parent for p in sorted((exports / "lerobot-v21").glob("*/*/meta/info.json"))]  # no job/
     assert len(datasets) == 6
     results = [_v21_mismatches(d) for d in datasets]
     assert all(checked > 0 for checked, _ in results)
@@ -92,7 +93,7 @@ def test_the_writer_and_the_v21_export_write_the_stats_module_s_numbers(tiny_cor
 
 
 def test_the_v30_export_s_batched_stats_equal_each_episode_s_own(exports: Path) -> None:
-    datasets = sorted((exports / "lerobot-v3").glob("*/*"))
+    datasets = [p.parent.parent for p in sorted((exports / "lerobot-v3").glob("*/*/meta/info.json"))]  # no job/
     assert len(datasets) == 3
     results = [_v30_mismatches(d) for d in datasets]
     assert all(checked > 0 for checked, _ in results)
