@@ -189,7 +189,7 @@ def _child(
         pa.set_io_thread_count(limits.threads)
         con = open_(limits=replace(limits, memory_mib=_room(limits)))
         _warm(con)
-        cage.enter()  # the operating system's limit from here (`jobs.runtime.limits`), the views open and warm
+        cage.enter(_room(limits))  # the operating system's limit on what it adds from here, the views open and warm
 
         def stop() -> None:
             fired.set()
@@ -307,7 +307,7 @@ def run_bounded(
     them): they cross to a fresh interpreter. `usage`, when given, is filled with what the run took."""
     usage = usage if usage is not None else Usage()
     start = time.monotonic()
-    held = cage(limits.memory_mib)  # what the child may add once its views are open (`_child`)
+    held = cage(limits.memory_mib)  # what the child may add once its views are open: set again there (`_child`)
     payload = pickle.dumps((held, limits, open_, work), protocol=pickle.HIGHEST_PROTOCOL)
     r, w = os.pipe()
     try:

@@ -127,9 +127,14 @@ class Cage:
     home: Home
     folder: Path | None = None
 
-    def enter(self) -> None:
-        """In the child, first thing: the limit on this process."""
+    def enter(self, mib: int | None = None) -> None:
+        """In the child, first thing: the limit on this process (`mib` in place of the cage's own: what a child may
+        still add once it knows its own size)."""
+        self.mib = mib or self.mib
         if self.folder is not None:
+            if mib is not None:
+                name = "memory.max" if self.home.version == 2 else "memory.limit_in_bytes"
+                _write(self.folder / name, str(mib * MIB))
             _write(self.folder / "cgroup.procs", str(os.getpid()))
             return
         if _LIBC is not None:  # one malloc arena a thread would reserve 64 MiB of address space each: two in all
