@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import fsspec.asyn
 from fsspec.implementations.local import LocalFileSystem
 
 from adapters.storage.objects import put_if_absent
 from adapters.storage.stalls import StoreStalledError
 from schemas.storage import StorageOptions, is_remote, protocol_of
+
+# fsspec's async filesystems (s3fs, gcsfs) run on one event loop in a thread of the process that made it; a forked
+# parse process (jobs.runtime.sandbox) has no such thread, and its first call on an object store waited on that loop
+# forever (tests/s3, an ingest's discovery from a bucket). Forgotten in the child, a new loop is made there
+# (fsspec.asyn.reset_lock: "called only on the init of a forked process"); filesystems are cached per process.
+os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
 
 # every s3:// filesystem of this process, ours or one a library makes through fsspec's registry (universal_pathlib's
 # UPath, `adapters.storage.location`), is s3fs's with each request watched: a stalled store is said, then deferred
