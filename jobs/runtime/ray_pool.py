@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from jobs.runtime import sentinel
 from jobs.runtime.shared_fs import check_shared_output
-from jobs.runtime.stops import rearm
+from jobs.runtime.stops import Stopped, rearm
 from jobs.runtime.voice import VoiceRelay
 
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
@@ -61,11 +62,16 @@ def init_ray(
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": runtime_env}
     try:
         _start(address, num_cpus, object_store_mb, quiet)
+    except SystemExit as e:  # Ray's own SIGTERM handler, in place from its core worker's start: `sys.exit(signum)`
+        if e.code not in (signal.SIGTERM, signal.SIGINT):
+            raise
+        raise Stopped(int(e.code)) from None  # the stop, said as any other (it left exit 15 and no line)
     except Exception as e:  # no data was read yet: whatever stops Ray from starting is the machine's or the cluster's
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         where = f"the Ray cluster at {address}" if address else "embedded Ray"
         raise RayStartError(f"{where} did not start: {first[:300]}") from e
-    rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
+    finally:
+        rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
 
 
