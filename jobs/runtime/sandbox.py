@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import io
 import itertools
 import mmap
@@ -93,7 +94,17 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
     pid = 0
     try:
         parent = os.getpid()
-        pid = os.fork()
+        # the caller's objects out of the collector's sight first: a collection in the child wrote every object's
+        # header, copying the caller's whole heap into the child's memory (a fork of a 2 GB pytest was killed at 640
+        # MiB so); the pages it only reads stay shared
+        gc.freeze()
+        try:
+            pid = os.fork()
+        except BaseException:
+            gc.unfreeze()
+            raise
+        if pid != 0:
+            gc.unfreeze()
         if pid == 0:  # pragma: no cover (the child's side: it never returns)
             os.close(r)
             _child(w, parent, held, page, lambda: fn(*args, **kwargs))
