@@ -19,6 +19,7 @@ import pytest
 
 from jobs.runtime import limits
 from jobs.runtime.sandbox import Killed, answer
+from jobs.runtime.sentinel import descendants
 from tests.fixtures import library_bombs as lb
 
 LIMIT_MIB = 128
@@ -167,26 +168,13 @@ def test_the_parse_process_dies_with_its_parent(tmp_path: Path) -> None:
     os.waitpid(caller, 0)
     parser_parent = int(os.read(r, 64).decode().split()[0])
     deadline = time.monotonic() + 60
-    while not (kids := _children(parser_parent)) and time.monotonic() < deadline:  # until it has forked
+    while not (kids := list(descendants(parser_parent))) and time.monotonic() < deadline:  # until it has forked
         time.sleep(0.05)
     os.kill(parser_parent, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{p}").exists() and _state(p) != "Z" for p in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert kids and not [p for p in kids if Path(f"/proc/{p}").exists() and _state(p) != "Z"], kids
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def _state(pid: int) -> str:
