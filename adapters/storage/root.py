@@ -183,3 +183,10 @@ def folder_of(where: Where) -> Path | None:
     except UnknownScheme:
         return None
     return root.where if root.paths else None  # type: ignore[return-value]
+
+
+def lies_in(inner: Where, outer: Where) -> bool:
+    """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is an
+    object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
+    a, b = folder_of(inner), folder_of(outer)
+    return a is not None and b is not None and a.is_relative_to(b)
