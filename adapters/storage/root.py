@@ -24,7 +24,7 @@ from upath import UPath
 
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, Where, is_object, locate
-from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
+from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent, put_tree
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -169,6 +169,10 @@ class Root:
         """A conditional create of the file `rel`: True when this call made it, False when it exists (of racing
         writers exactly one gets True: the store decides, `objects.put_if_absent`)."""
         return put_if_absent(self.fs, self.key(rel), data)
+
+    def put_folder(self, folder: Path, rel: str = "") -> int:
+        """Every file under the local `folder` put at `rel/<its relative path>`; the number of files."""
+        return put_tree(self.fs, folder, self.key(rel))
 
     def copy(self, rel: str, to: str) -> None:
         """The file `rel` copied to `to` within this storage (server-side on a store)."""
