@@ -35,10 +35,9 @@ from jobs.export.lerobot_v3.cameras import (
     slot_columns,
     videos,
 )
-from jobs.export.lerobot_v3.columns import Extent, Interner
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
-from jobs.export.lerobot_v3.source import SourceDataset
+from jobs.export.lerobot_v3.source import Extent, SourceDataset
 from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
 from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
@@ -154,13 +153,10 @@ class ExportPlan:
     of: SpaceOf = field(default_factory=lambda: SpaceOf(ActionSpace.canonical))  # how its action leaves
 
 
-def _ref(
-    ref: EpisodeRef, cameras: list[str], caption_as_task: bool, extra: Mapping[str, Any], intern: Interner
-) -> EpisodeRef:
-    """`ref` given the layout's episode columns after `extra` (and the caption as its task when asked and known),
-    each value one object for equal ones (`intern`: the mask, intrinsics and names its dataset's episodes repeat)."""
+def _ref(ref: EpisodeRef, cameras: list[str], caption_as_task: bool, extra: Mapping[str, Any]) -> EpisodeRef:
+    """`ref` given the layout's episode columns after `extra` (and the caption as its task when asked and known)."""
     columns = episode_columns(ref.source.episodes.get(ref.episode_index, {}), ref.source.features, cameras)
-    ref.extra = {k: intern(v) for k, v in (dict(extra) | columns).items()}
+    ref.extra = dict(extra) | columns
     ref.task = columns[CAPTION_COLUMN] if caption_as_task else None
     return ref
 
@@ -186,8 +182,7 @@ def dataset_plan(
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
     fps = int(src.info["fps"])
-    intern = Interner()
-    refs = [_ref(EpisodeRef(src, i), chosen, caption_as_task, {}, intern) for i in sorted(src.episodes)]
+    refs = [_ref(EpisodeRef(src, i), chosen, caption_as_task, {}) for i in sorted(src.episodes)]
     settled = settle(refs, space, skip_without_action, name)
     if len(settled.groups) > 1:
         robots = [g.robots for g in settled.groups]
@@ -299,7 +294,6 @@ def manifest_plan(
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     per_source: dict[str, Counter[str]] = {}
     refs = _group_refs(group, rows, sources)
-    intern = Interner()
     for at, r in enumerate(rows):
         src, index, fill = sources[r.dataset], r.episode_index, fills[r.dataset]
         columns = _lineage_columns(src, index, r.dataset)
@@ -314,7 +308,7 @@ def manifest_plan(
         extra = columns | {"tier": r.tier, "episode_uid": r.episode_uid, "split": r.split}
         extra |= {"weight": r.weight, "source_dataset": r.dataset, "source_episode_index": int(index)}
         ref = refs[at] if refs is not None else EpisodeRef(src, index)
-        ref = _ref(ref, [fill[k] for k in chosen], caption_as_task, extra, intern)  # type: ignore[misc]
+        ref = _ref(ref, [fill[k] for k in chosen], caption_as_task, extra)  # type: ignore[misc]
         ref.extra = slot_columns(ref.extra, fill)
         ref.cameras = reads[r.dataset]
         kept.setdefault(r.split, []).append(ref)

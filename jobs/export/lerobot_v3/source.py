@@ -1,6 +1,6 @@
 """The canonical dataset an export reads (`SourceDataset`): its info and tasks, and of its episodes the ones a plan
-names, each cut to the fields a plan reads; their stats when first asked (issue 75: held per episode, a manifest of
-100k episodes is what this holds, so lines and extents are held as columns, `columns.py`)."""
+names, each cut to the fields a plan reads; their stats when first asked (plain dicts: a plan of 100k episodes peaks at
+657 MiB so, 417 with them held as columns, which issue 84 deleted: BENCHMARKS.md, `export_plan_memory`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import numpy as np
 
 from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.cameras import PlanError
-from jobs.export.lerobot_v3.columns import Extent, ExtentColumns, LineColumns
 from schemas.corpus import LINEAGE_KEY
 from schemas.episode_lines import kept_fields
 from schemas.lerobot import (
@@ -54,8 +53,8 @@ class SourceDataset:
         if shared is not None and isinstance(features := self.info.get("features"), dict):
             self.info["features"] = {k: shared.setdefault(json.dumps(ft), ft) for k, ft in features.items()}
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
-        self.episodes = LineColumns(self._lines(), LINE_FIELDS, LINEAGE_KEY, LINEAGE_FIELDS)
-        self._extents: dict[str, ExtentColumns] = {}
+        self.episodes = dict(self._lines())
+        self._extents: dict[str, dict[int, Extent]] = {}
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         path = self.root / EPISODES_PATH
@@ -74,7 +73,7 @@ class SourceDataset:
         """Its episodes' `episodes_stats.jsonl` stats, whole (a v2.1 writer keeps them), read at the first ask."""
         return {o["episode_index"]: o["stats"] for o in self._stats_lines()}
 
-    def extents(self, column: str) -> ExtentColumns:
+    def extents(self, column: str) -> dict[int, Extent]:
         """episode -> (min, max, frames) of `column` from its stats, that column's alone kept (`stats_extent`), as
         2-D arrays (`columns.ExtentColumns`)."""
         if column not in self._extents:
@@ -82,7 +81,7 @@ class SourceDataset:
                 found = ((i, stats_extent(s.get(column))) for i, s in self.stats.items())
             else:
                 found = ((o["episode_index"], stats_extent(o["stats"].get(column))) for o in self._stats_lines())
-            self._extents[column] = ExtentColumns((i, e) for i, e in found if e is not None)
+            self._extents[column] = {i: e for i, e in found if e is not None}
         return self._extents[column]
 
     @property
@@ -102,6 +101,9 @@ class SourceDataset:
 
     def video_file(self, episode_index: int, key: str) -> Path:
         return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
+
+
+Extent = tuple[np.ndarray, np.ndarray, int]  # (min, max, frames) of a column over an episode
 
 
 def stats_extent(stats: dict[str, Any] | None) -> Extent | None:

@@ -5,14 +5,10 @@ columns per episode; selections that cannot be one dataset refused naming the ca
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
-import tracemalloc
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from adapters.storage.corpus import Corpus
@@ -22,12 +18,10 @@ from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.job import manifest_groups
 from jobs.export.lerobot_v3.plan import PADDING, PADDING_KEY, _lineage_columns, dataset_plan, manifest_plan
 from jobs.export.lerobot_v3.source import SourceDataset
-from schemas.actions import ActionSpace
-from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE
+from schemas.canonical import ACTION, STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY
 from schemas.export_layout import ACTION_MASK_COLUMN, CAPTION_COLUMN, camera_source_column, intrinsics_column
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, read_jsonl
-from schemas.manifest import entries_file
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
 
 HEAD = "observation.images.head"
@@ -183,53 +177,3 @@ def test_a_manifest_of_one_episode_holds_that_episode_and_reads_no_stats(
     lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json's feature
     assert len(lines) == 1, lines  # its line, once (the plan reuses the groups' read); no other line, no stats line
     assert "stats" not in ref.source.__dict__
-
-
-def _enlarged(tiny_corpus: Path, root: Path, n: int) -> None:
-    """The tiny corpus with its Franka dataset's meta grown to `n` episodes (lines of its 3, new indices and uids; its
-    native state declared its command too) and the manifest `all` naming them all: a plan reads meta only (no
-    episode file is opened to plan)."""
-    shutil.copytree(tiny_corpus, root)
-    bridge = root / "datasets/oxe/bridge"
-    info = json.loads((bridge / INFO_PATH).read_text())
-    info["features"][ACTION_NATIVE] = info["features"][STATE_NATIVE]
-    (bridge / INFO_PATH).write_text(json.dumps(info))
-    for rel in (EPISODES_PATH, EPISODES_STATS_PATH):
-        lines = [o for _, o in read_jsonl(bridge / rel)]
-        grown = [{**lines[i % 3], "episode_index": i} for i in range(n)]
-        for i, line in enumerate(grown):
-            if LINEAGE_KEY in line:
-                line[LINEAGE_KEY] = {**line[LINEAGE_KEY], "episode_uid": f"oxe/bridge/x{i}"}
-            if "stats" in line:
-                stats = line["stats"][STATE_NATIVE]
-                line["stats"] = {**line["stats"], ACTION_NATIVE: {**stats, "max": [v + i + 1 for v in stats["max"]]}}
-        (bridge / rel).write_text("".join(json.dumps(o) + "\n" for o in grown), encoding="utf-8")
-    entries = entries_file(root / "manifests" / "all")
-    rows = [r for r in pq.read_table(entries).to_pylist() if r["dataset"] == "datasets/oxe/bridge"]
-    grown_rows = [{**rows[i % 3], "episode_index": i, "episode_uid": f"oxe/bridge/x{i}"} for i in range(n)]
-    pq.write_table(pa.Table.from_pylist(grown_rows, schema=pq.read_schema(entries)), entries)
-
-
-@pytest.mark.parametrize("space", [ActionSpace.native, ActionSpace.canonical])
-def test_a_plan_holds_a_few_hundred_bytes_per_episode(
-    tiny_corpus: Path, tmp_path: Path, space: ActionSpace | None
-) -> None:
-    """Issue 75: a plan over a manifest of 100k episodes held a dict per line, two arrays per extent and a ref with
-    its dicts per episode, ~6-10 KB each (the default task limit reached at ~110k episodes); its per-episode values
-    are now columns (`columns.py`) and slotted refs, one object for the values episodes repeat. The old code held
-    ~3.5 KB per episode of this corpus."""
-    n = 3000
-    _enlarged(tiny_corpus, tmp_path / "c", n)
-    corpus = Corpus(tmp_path / "c")
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        settled = manifest_groups(corpus, tmp_path / "c" / "manifests" / "all", space, False)
-        plans = [manifest_plan(corpus, "all", None, group=g) for g in settled.groups]
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert sum(len(p.episodes) for p in plans) == n
-    assert held / n < 1000, f"{held / n:.0f} bytes per episode"
