@@ -26,10 +26,10 @@ from schemas.lerobot import (
     TASKS_PATH,
     EpisodeEntry,
     EpisodeStatsEntry,
-    FeatureSpec,
     InfoJson,
     dump_jsonl_line,
 )
+from schemas.lerobot_features import FeatureSpec
 
 # the episode's parquet, written in its staging folder by a commit before its journal: a commit killed before its
 # journal leaves it there, whole or not, and the next commit of the episode writes it over

@@ -55,7 +55,8 @@ from pathlib import Path
 from typing import Literal
 
 from schemas.canonical import NATIVE_VALID
-from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
+from schemas.lerobot import INFO_PATH, load_info
+from schemas.lerobot_features import FeatureSpec, default_features
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why
 

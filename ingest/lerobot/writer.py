@@ -44,14 +44,13 @@ from schemas.lerobot import (
     INFO_PATH,
     TASKS_PATH,
     EpisodeEntry,
-    FeatureSpec,
     InfoJson,
     TaskEntry,
-    default_features,
     dump_info,
     load_entries,
     load_info,
 )
+from schemas.lerobot_features import FeatureSpec, default_features
 
 
 def _validate_features(features: Mapping[str, FeatureSpec]) -> None:

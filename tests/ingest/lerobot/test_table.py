@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from ingest.lerobot.table import arrow_schema, column_numpy, table_features
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from tests.ingest.lerobot.table_vs_datasets import FEATURES, columns
 
 REPO = Path(__file__).resolve().parents[3]
