@@ -56,7 +56,7 @@ from typing import Literal
 
 from schemas.canonical import NATIVE_VALID
 from schemas.lerobot import INFO_PATH, load_info
-from schemas.lerobot_features import FeatureSpec, default_features
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why
 
@@ -105,7 +105,7 @@ class Declared:
         if home not in self.features:
             info = Path(self.output) / home / INFO_PATH
             have = load_info(info).features if info.is_file() else features
-            self.features[home] = {k: f for k, f in have.items() if k not in default_features()}
+            self.features[home] = {k: f for k, f in have.items() if k not in DEFAULT_FEATURE_DTYPES}
         return route(home, features, self.features[home])
 
 
