@@ -5,7 +5,7 @@ those types."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -53,12 +53,14 @@ def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
     return pa.schema(fields, metadata={"huggingface": json.dumps(hf_features(cols))})
 
 
-def column_numpy(col: pa.ChunkedArray, ft: FeatureSpec) -> np.ndarray:
-    arr = col.combine_chunks()
-    if tuple(ft.shape) == (1,):
-        return arr.to_numpy(zero_copy_only=False)
-    values = arr.values.to_numpy(zero_copy_only=False)
-    return values.reshape(len(arr), *ft.shape)
+def column_numpy(col: pa.ChunkedArray, shape: Sequence[int]) -> np.ndarray:
+    """A column of a feature of `shape` as (rows, *shape), a (1,) one as (rows,): its fixed-size or nested lists (a
+    staged N-D value, an exported flat vector or ArrayND) flattened."""
+    arr, rows = col.combine_chunks(), len(col)
+    while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
+        arr = arr.flatten()
+    values = arr.to_numpy(zero_copy_only=False)
+    return values if tuple(shape) == (1,) else values.reshape(rows, *shape)
 
 
 def to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:

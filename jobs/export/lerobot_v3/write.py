@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.lerobot.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
+from ingest.lerobot.table import column_numpy
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
@@ -266,16 +267,7 @@ class V30Writer:
             self._flush_stats()
 
     def _numeric(self, table: pa.Table) -> dict[str, np.ndarray]:
-        cols = {}
-        for key in self.columns:
-            ft = self.features[key]
-            arr = table.column(key).combine_chunks()
-            shape = tuple(ft["shape"])
-            while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
-                arr = arr.flatten()
-            values = arr.to_numpy(zero_copy_only=False)
-            cols[key] = values if shape == (1,) else values.reshape(table.num_rows, *shape)
-        return cols
+        return {key: column_numpy(table.column(key), self.features[key]["shape"]) for key in self.columns}
 
     def _flush_stats(self) -> None:
         """The pending episodes' stats in one batch (`episodes_stats`, equal bit for bit to `episode_stats` of each),

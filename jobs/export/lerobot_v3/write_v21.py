@@ -121,7 +121,7 @@ class V21Writer:
                     raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
                 out[key] = FeatureStats.model_validate(kept)
             elif kept is None or key in RENUMBERED or key in filled or (col is not None and col.reshaped):
-                out[key] = numeric_stats(column_numpy(table.column(key), ft))
+                out[key] = numeric_stats(column_numpy(table.column(key), ft.shape))
             else:
                 out[key] = FeatureStats.model_validate(kept)
         return out

@@ -50,7 +50,7 @@ def test_staged_flat_columns_read_back_in_their_feature_shape() -> None:
             size = int(np.prod(ft.shape))
             flat = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), size)
             col = pa.chunked_array([flat.slice(0, 1), flat.slice(1)])
-        out = column_numpy(col, ft)
+        out = column_numpy(col, ft.shape)
         assert out.shape == values.shape and out.dtype == values.dtype
         np.testing.assert_array_equal(out, values)
 
