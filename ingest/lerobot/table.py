@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
+from adapters.lerobot.layout import column_to_numpy
 from schemas.arrow import leaf_type
 from schemas.lerobot_features import ARRAY_ND, FeatureSpec, hf_features
 
@@ -54,13 +55,10 @@ def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
 
 
 def column_numpy(col: pa.ChunkedArray, shape: Sequence[int]) -> np.ndarray:
-    """A column of a feature of `shape` as (rows, *shape), a (1,) one as (rows,): its fixed-size or nested lists (a
-    staged N-D value, an exported flat vector or ArrayND) flattened."""
-    arr, rows = col.combine_chunks(), len(col)
-    while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
-        arr = arr.flatten()
-    values = arr.to_numpy(zero_copy_only=False)
-    return values if tuple(shape) == (1,) else values.reshape(rows, *shape)
+    """A column of a feature of `shape` as (rows, *shape), a (1,) one as (rows,): the reader's array of it
+    (`column_to_numpy`) in the feature's shape (a staged N-D value is a flat list)."""
+    values = column_to_numpy(col)
+    return values if tuple(shape) == (1,) else values.reshape(len(values), *shape)
 
 
 def to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:
