@@ -112,7 +112,7 @@ class DatasetCommitter:
             diff = sorted(set(have.items()) ^ set(want.items()))
             raise DatasetError(
                 f"{dataset}: this episode's features differ from the dataset's own signature (the driver routes an "
-                f"episode of another signature to a dataset named for it, `<subset>@<diff>~<hash>`): {diff[:4]}"
+                f"episode of another signature to a dataset named for it, `<subset>@<label>`): {diff[:4]}"
             )
         return writer
 
