@@ -1,6 +1,6 @@
 """The canonical dataset an export reads (`SourceDataset`): its info and tasks, and of its episodes the ones a plan
 names, each cut to the fields a plan reads; their stats when first asked (plain dicts: a plan of 100k episodes peaks at
-657 MiB so, 417 with them held as columns, which issue 84 deleted: BENCHMARKS.md, `export_plan_memory`)."""
+657 MiB so, 417 with them held as columns, which issue 84 deleted: benchmarks/COMMAND_SURFACE.md)."""
 
 from __future__ import annotations
 
