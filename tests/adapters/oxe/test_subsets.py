@@ -119,7 +119,7 @@ def test_a_joint_fk_row_is_checked_against_its_description() -> None:
     ):
         with pytest.raises(ValidationError, match=match):
             OXESubset.model_validate({**toto, "joint_fk": bad})
-    with pytest.raises(ValidationError, match=r"one-armed embodiment in joint_space\.yaml"):
+    with pytest.raises(ValidationError, match=r"embodiment .google_robot. has no arms in joint_space\.yaml"):
         OXESubset.model_validate({**toto, "embodiment": "google_robot"})
     twin = {**toto["states"][0], "key": "observation/joint_velocity"}  # the same joint names on a second column
     with pytest.raises(ValidationError, match="name other state columns too"):
