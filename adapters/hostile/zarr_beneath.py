@@ -29,6 +29,7 @@ from zarr.storage import LocalStore
 
 from adapters.hostile import bounds
 from adapters.storage.beneath import open_beneath
+from adapters.storage.declared import declare
 
 __all__ = ["BeneathStore"]
 
@@ -81,8 +82,13 @@ class BeneathStore(LocalStore):
     def _open_key(self, key: str) -> int:
         # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
         # (adapters.isolated) sees the key, where each `openat` raises it with one component
-        sys.audit("open", os.path.join(self._name, key), "r", os.O_RDONLY)
-        return open_beneath(self._fd, self._real, key, str(self.root))
+        whole = os.path.join(self._name, key)
+        sys.audit("open", whole, "r", os.O_RDONLY)
+        fd = open_beneath(self._fd, self._real, key, str(self.root))
+        # named again once open: each `openat` raised "open" with its one component ("0.0"), which the parse
+        # boundary (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
+        declare(whole)
+        return fd
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:
