@@ -29,7 +29,6 @@ from zarr.storage import LocalStore
 
 from adapters.hostile import bounds
 from adapters.storage.beneath import open_beneath
-from adapters.storage.declared import declare
 
 __all__ = ["BeneathStore"]
 
@@ -85,9 +84,9 @@ class BeneathStore(LocalStore):
         whole = os.path.join(self._name, key)
         sys.audit("open", whole, "r", os.O_RDONLY)
         fd = open_beneath(self._fd, self._real, key, str(self.root))
-        # named again once open: each `openat` raised "open" with its one component ("0.0"), which the parse
-        # boundary (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
-        declare(whole)
+        # and again once open: each `openat` raised it with its one component ("0.0"), which the parse boundary
+        # (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
+        sys.audit("open", whole, "r", os.O_RDONLY)
         return fd
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
