@@ -58,7 +58,8 @@ from typing import Literal
 
 from ingest.lerobot.sibling_label import label
 from schemas.canonical import NATIVE_VALID
-from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
+from schemas.lerobot import INFO_PATH, load_info
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why
 
@@ -144,7 +145,7 @@ class Declared:
 def _user_features(info: Path | None, features: Mapping[str, FeatureSpec] | None = None) -> dict[str, FeatureSpec]:
     """A dataset's features but the defaults every dataset has: its info.json's (`info`), else `features`."""
     have = load_info(info).features if info is not None else features or {}
-    return {k: f for k, f in have.items() if k not in default_features()}
+    return {k: f for k, f in have.items() if k not in DEFAULT_FEATURE_DTYPES}
 
 
 def digest(features: Mapping[str, FeatureSpec]) -> str:

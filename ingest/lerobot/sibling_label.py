@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from schemas.canonical import ACTION_NATIVE, OUTCOME_NATIVE, STATE_NATIVE
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 ROLES = {STATE_NATIVE: "state", ACTION_NATIVE: "action", OUTCOME_NATIVE: "outcome"}  # each native, as a label says it
 _INDEX = re.compile(r"\[\d+\]")

@@ -36,7 +36,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, Wo
 from jobs.spec_models import JobSpec
 from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 

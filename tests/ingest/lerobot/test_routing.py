@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingest.lerobot.routing import Declared, Route, digest, feature_diff, route, signature_sibling, size_sibling
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 
 def _vec(n: int, stem: str) -> FeatureSpec:

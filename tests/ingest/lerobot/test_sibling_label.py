@@ -7,7 +7,7 @@ its subset's first dataset has not, never a hash (issue 86: `robomimic@state.nat
 from __future__ import annotations
 
 from ingest.lerobot.sibling_label import label
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 STATE, ACTION = "observation.state.native", "action.native"
 MASK = "observation.state.native_valid"

@@ -59,14 +59,15 @@ EARLY = CLEAN.replace('print("ready", flush=True)\n        time.sleep(300)', "ti
 DRIVER = """
 import subprocess, sys, time
 from jobs.cli import watched
+from tests.processes import start
 watched("clean")
-child = subprocess.Popen([sys.executable, "-c", '''
+child = start([sys.executable, "-c", '''
 import signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 g = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
 print(g.pid, flush=True)
 time.sleep(600)
-'''], stdout=subprocess.PIPE, text=True, start_new_session=True)
+'''], stdout=subprocess.PIPE, text=True)
 print(child.pid, child.stdout.readline().strip(), flush=True)
 time.sleep(600)
 """
