@@ -142,7 +142,8 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
 
 def _joint_walk(cfg: OXESubset, arm: int, steps: int, rng: np.random.Generator) -> np.ndarray:
     """(steps, n) joint angles (rad) of arm `arm` of the row's `joint_fk` robot: a smooth walk around the middle of
-    each joint's range in its description, within it, so the unit reads as radians against the limits."""
+    each joint's range in its description, within it, so the unit reads as radians against the limits; written as
+    the recorder counts them, the row's `joint_zero` (the description's angle at the recorded 0) taken off."""
     spec = load_joint_space().robots[cfg.embodiment]
     root = ElementTree.parse(DESCRIPTIONS / f"{spec.description}.urdf").getroot()
     limits = {j.get("name"): j.find("limit") for j in root.iter("joint")}
@@ -150,7 +151,9 @@ def _joint_walk(cfg: OXESubset, arm: int, steps: int, rng: np.random.Generator) 
     hi = np.array([float(limits[j.urdf].get("upper")) for j in spec.arms[arm].joints])  # type: ignore[union-attr]
     phase = rng.uniform(0, 2 * np.pi, size=len(lo))
     swing = 0.3 * np.sin(np.linspace(0, np.pi, steps)[:, None] + phase)  # within +-30 % of each half range
-    return (lo + hi) / 2 + swing * (hi - lo) / 2
+    assert cfg.joint_fk is not None
+    zero = np.array([cfg.joint_fk.joint_zero.get(j.urdf, 0.0) for j in spec.arms[arm].joints])
+    return (lo + hi) / 2 + swing * (hi - lo) / 2 - zero
 
 
 def _episode(
