@@ -9,8 +9,8 @@ teams log them with their robot maker's own SDK. One file is one episode.
 
 The column map is declared: a maker's preset (`preset: ur_rtde | xarm_sdk`, `columns.py`, each convention cited) or
 the spec's own `columns:`. The right hand is the recorded TCP pose, in metres and quaternions in the description's
-base frame. With `robot` naming an embodiment eidata has a description of (`ur5e`, `ur3e`, `lite6`, `xarm7`, ...),
-canonicalization checks FK of the joints against the recorded pose and writes the result as a tier reason
+base frame. With `robot` naming an embodiment eidata has a description of (`ur5e`, `ur3e`, `lite6`, `xarm6`, `xarm7`,
+...), canonicalization checks FK of the joints against the recorded pose and writes the result as a tier reason
 (`canonical_fk_agreement`, `ingest/canonical/eef_agreement.py`). Without one the episode keeps its natives, said.
 Rows come at the timestamp column's times, or at the `fps` option's rate where the map has none; a timestamp that
 does not increase is the episode's error (a clock of whole seconds: log a finer one, or set `timestamp: null` and
@@ -46,8 +46,8 @@ class TableLogOptions(AdapterOptions):
     columns: ColumnMap | None = Field(None, description="the table's own column map (in place of a preset)")
     robot: str | None = Field(
         None,
-        description="the embodiment that recorded the log (ur5e, ur3e, lite6, xarm7, ...): its description checks the"
-        " TCP pose by FK; unset: natives only",
+        description="the embodiment that recorded the log (ur5e, ur3e, lite6, xarm6, xarm7, ...): its description"
+        " checks the TCP pose by FK; unset: natives only",
     )
     fps: float | None = Field(None, gt=0, description="the row rate of a map without a timestamp column")
 

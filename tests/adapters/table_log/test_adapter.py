@@ -1,7 +1,8 @@
 """The table-log adapter on tables this test writes from FK of known joints (issue 86, item 5): a UR RTDE log in its
 recorder's own layout (space-delimited, `actual_q_<i>`, `actual_TCP_pose_<i>` in the controller's Base frame) ingests
 with canonical actions and an FK check that agrees; the same log with its pose bent away from the joints gets the
-tier reason that says they disagree; an xArm SDK log in millimetres and degrees agrees as well."""
+tier reason that says they disagree; an xArm SDK log in millimetres and degrees agrees as well, and an xArm 6 log whose
+poses come from UFACTORY's DH table agrees with the xarm6 description."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from adapters.registry import get_adapter
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.kinematics import load_model
 from schemas.canonicalize import CanonicalizeSpec
+from tests.ingest.kinematics.dh import xarm6_frames
 
 N, HZ = 250, 125.0  # 2 s at RTDE's default rate
 
@@ -52,6 +54,16 @@ def write_rtde_log(path: Path, bend_m: float = 0.0) -> Path:
     return _write(path, header, np.column_stack([t, q, pos, rotvec]), " ")
 
 
+def write_xarm_log(path: Path, q: np.ndarray, flange: np.ndarray) -> Path:
+    """A six-joint UFACTORY arm's log as the xArm SDK's `get_position` / `get_servo_angle` give it: mm, degrees,
+    roll-pitch-yaw about the fixed axes, at 10 Hz."""
+    rpy = Rotation.from_matrix(flange[:, :3, :3]).as_euler("xyz", degrees=True)
+    t = 1721968624.6143525 + np.arange(N) / 10.0
+    header = ["timestamp", "x", "y", "z", "roll", "pitch", "yaw", *(f"joint{i}" for i in range(1, 7)), "gripper"]
+    rows = np.column_stack([t, flange[:, :3, 3] * 1000, rpy, np.degrees(q), np.ones(N)])
+    return _write(path, header, rows, ",")
+
+
 def _checked(root: Path, options: dict) -> list[tuple[str, str, str]]:
     adapter = get_adapter("table_log", options)
     (ref,) = adapter.discover(root)
@@ -81,14 +93,24 @@ def test_the_wrong_robot_disagrees(tmp_path: Path) -> None:
 
 
 def test_an_xarm_sdk_log_in_mm_and_degrees_agrees(tmp_path: Path) -> None:
-    q, pose = _fk("lite6", "link6", None)
-    rpy = Rotation.from_matrix(pose[:, :3, :3]).as_euler("xyz", degrees=True)
-    t = 1721968624.6143525 + np.arange(N) / 10.0
-    header = ["timestamp", "x", "y", "z", "roll", "pitch", "yaw", *(f"joint{i}" for i in range(1, 7)), "gripper"]
-    rows = np.column_stack([t, pose[:, :3, 3] * 1000, rpy, np.degrees(q), np.ones(N)])
-    _write(tmp_path / "logs" / "robot_data_0.csv", header, rows, ",")
+    write_xarm_log(tmp_path / "logs" / "robot_data_0.csv", *_fk("lite6", "link6", None))
     [(tier, _, reason)] = _checked(tmp_path / "logs", {"preset": "xarm_sdk", "robot": "lite6"})
     assert tier == "high" and "(lite6: lite6), right: agree" in reason
+
+
+def test_an_xarm6_sdk_log_from_the_makers_dh_table_agrees_with_the_xarm6_description(tmp_path: Path) -> None:
+    """The recorded TCP here is not our FK: it is UFACTORY's xArm 6 DH table (`tests/ingest/kinematics/dh.py`) at the
+    logged joints, the flange (the SDK's TCP without a tool offset), in mm and degrees as `get_position` gives it."""
+    # the xArm 6's joint ranges, xArm-Python-SDK@d911319 xarm/core/config/x_config.py:69-76 (XARM6_X4)
+    q = _joints(
+        np.array([-6.28, -2.0594, -3.927, -6.28, -1.693, -6.28]), np.array([6.28, 2.0943, 0.192, 6.28, 3.14, 6.28])
+    )
+    write_xarm_log(tmp_path / "logs" / "robot_data_0.csv", q, xarm6_frames(q)[:, 5])
+    [(tier, _, reason)] = _checked(tmp_path / "logs", {"preset": "xarm_sdk", "robot": "xarm6"})
+    assert tier == "high" and "(xarm6: xarm6), right: agree" in reason
+    assert "position residual median 0.0 mm" in reason
+    [(_, _, reason)] = _checked(tmp_path / "logs", {"preset": "xarm_sdk", "robot": "lite6"})
+    assert "(lite6: lite6), right: disagree" in reason  # another UFACTORY arm's description does not fit
 
 
 def test_without_a_robot_the_natives_are_kept_and_said(tmp_path: Path) -> None:

@@ -11,16 +11,22 @@ random configurations.
   UFACTORY, "Kinematic and Dynamic Parameters of UFACTORY xArm Series", xArm 7 "Modified D-H Parameters"
   (help.ufactory.cc/en/articles/4330809, docs.ufactory.cc support_articles/developer/kinematic-and-dynamic-parameters;
   the same article's xArm 5 rows carry the shared 267, 77.5 / 342.5, 76 / 97 mm).
+- UFACTORY xArm 6, Craig's modified DH with the theta offsets of its bent upper arm: the same article's xArm 6 table
+  (`dh.py`). Its kinematics file writes pi/2 as 1.5708, which alone keeps our FK ~3e-6 m from the table: the same file
+  with pi/2 written out agrees to 1e-12 m, so every length, offset and axis is the table's.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ingest.kinematics import load_model
+from ingest.kinematics.description import description_path
+from tests.ingest.kinematics.dh import HALF_PI, craig, standard, xarm6_frames
 
-HALF_PI = np.pi / 2
 # (a, d, alpha) per joint, theta = q; then the fixed flange
 FRANKA_MDH = [
     (0, 0.333, 0),
@@ -50,30 +56,6 @@ UR5E_DH = [
     (0, 0.0997, -HALF_PI),
     (0, 0.0996, 0),
 ]
-
-
-def rot_x(t: float) -> np.ndarray:
-    c, s = np.cos(t), np.sin(t)
-    return np.array([[1, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1.0]])
-
-
-def rot_z(t: float) -> np.ndarray:
-    c, s = np.cos(t), np.sin(t)
-    return np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
-
-
-def trans(x: float, y: float, z: float) -> np.ndarray:
-    t = np.eye(4)
-    t[:3, 3] = x, y, z
-    return t
-
-
-def craig(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
-    return rot_x(alpha) @ trans(a, 0, 0) @ rot_z(theta) @ trans(0, 0, d)
-
-
-def standard(a: float, d: float, alpha: float, theta: float) -> np.ndarray:
-    return rot_z(theta) @ trans(0, 0, d) @ trans(a, 0, 0) @ rot_x(alpha)
 
 
 def random_q(name: str, n: int) -> np.ndarray:
@@ -118,3 +100,35 @@ def test_xarm7_urdf_reproduces_the_makers_dh_table() -> None:
             # the maker's kinematics file writes pi/2 as 1.5708 (each axis ~4e-6 rad off, 7 of them): 5e-5; a link
             # length one millimetre off fails
             np.testing.assert_allclose(poses[i], t, atol=5e-5, err_msg=f"xarm7 link{i + 1}")
+
+
+XARM6_LINKS = ["link1", "link3", "link4", "link5", "link6"]  # DH frames 1, 3 .. 6 (frame 2 is link2 turned)
+
+
+def _xarm6_off(name: str) -> tuple[float, float]:
+    """Largest position (m) and rotation-matrix entry difference of FK of `name` from the xArm 6 DH table, over 64
+    random configurations within the shipped file's limits, every compared link."""
+    m = load_model(name)
+    q = random_q("xarm6", 64)
+    ours = m.forward(q, XARM6_LINKS, base="link_base")
+    dh = xarm6_frames(q)[:, [0, 2, 3, 4, 5]]
+    return float(np.abs(ours[..., :3, 3] - dh[..., :3, 3]).max()), float(
+        np.abs(ours[..., :3, :3] - dh[..., :3, :3]).max()
+    )
+
+
+def test_xarm6_urdf_reproduces_the_makers_dh_table() -> None:
+    position, rotation = _xarm6_off("xarm6")
+    # 1.5708 for pi/2 in the maker's kinematics file (four of the six origins): 2.8e-6 m, 1.4e-5 at most
+    assert position < 5e-6 and rotation < 3e-5
+
+
+def test_xarm6_urdf_with_pi_over_2_written_out_is_the_dh_table(tmp_path: Path) -> None:
+    """What is left once the five-digit pi/2 is written out is the transcription: lengths, offsets and axes exact."""
+    text = description_path("xarm6").read_text().replace('rpy="1.5708', f'rpy="{HALF_PI!r}')
+    text = text.replace('rpy="-1.5708', f'rpy="-{HALF_PI!r}')
+    assert text.count(repr(HALF_PI)) == 4  # joint2, 4, 5, 6
+    path = tmp_path / "xarm6_exact.urdf"
+    path.write_text(text)
+    position, rotation = _xarm6_off(str(path))
+    assert position < 1e-12 and rotation < 1e-12

@@ -94,6 +94,8 @@ QUARTER_TURNS = [
     ("xarm7", "joint1", "link7", (0, 0, 1), (0, 0, 0.267), None),
     # Lite 6: joint1 turns about the base's +z at 0.2435 m; the flange, 0.087 m ahead at zero, turns to +y
     ("lite6", "joint1", "link6", (0, 0, 1), (0, 0, 0.2435), None),
+    # xArm 6: joint1 turns about the base's +z at 0.267 m; the flange, 0.207 m ahead at zero, to +y (1.5708 in the file)
+    ("xarm6", "joint1", "link6", (0, 0, 1), (0, 0, 0.267), None),
     # UR3e: the shoulder pans about +z (base_link_inertia is turned pi about z, the axis stays up); tool0 at zero
     # lies at (0.24355 + 0.2132, 0.13105 + 0.0921, 0.15185 - 0.08535) and turns to (-0.22315, 0.45675, 0.0665)
     ("ur3e", "shoulder_pan_joint", "tool0", (0, 0, 1), (0, 0, 0.15185), (-0.22315, 0.45675, 0.0665)),
@@ -122,7 +124,7 @@ def test_a_quarter_turn_follows_the_makers_axis(name, joint, link, axis, point, 
 def test_every_arm_has_a_quarter_turn_check() -> None:
     arms = {"panda", "fr3", "ur5e", "vx300s", "wx250s", "wx200", "wx250", "koch", "so101", "so100", "piper"}
     arms |= {"realman_rm65", "realman_rm75", "arx_r5a", "arx_x5a", "xarm7", "fanuc_lrmate200id", "cobotta"}
-    arms |= {"lite6", "ur3e"}
+    arms |= {"lite6", "ur3e", "xarm6"}
     assert arms <= set(DESCRIPTIONS)
     assert arms == {case[0] for case in QUARTER_TURNS}
 
