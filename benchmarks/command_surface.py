@@ -109,6 +109,7 @@ def measure(label: str, argv: list[str], n: int, timeout_s: float, checkout: Pat
         "seconds": round(seconds, 2),
         "peak_tree_rss_mib": round(sampler.max_tree_rss_kb / 1024, 1),
         "max_process_hwm_mib": round(max((p["hwm_kb"] for p in sampler.procs.values()), default=0) / 1024, 1),
+        "cpu_s": round(sampler.cpu_s(), 1),  # of the tree's processes, each as last sampled: less of the load's noise
         "exit": status,
         "load_1min": round(load, 2),  # the machine's load average as it started
         "argv": " ".join(argv[2:] if argv[1] == "-m" else argv[3:]),

@@ -23,7 +23,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,9 @@ def _prepare(label: str, argv: list[str], root: Path) -> None:
         shutil.rmtree(argv[argv.index("--out") + 1], ignore_errors=True)
 
 
-def ingest_rows(work: Path, checkouts: dict[str, Path], sources: dict, timeout_s: float) -> tuple[list, dict]:
+def ingest_rows(
+    work: Path, checkouts: dict[str, Path], sources: dict, timeout_s: float, latents: bool = True
+) -> tuple[list, dict]:
     """Ingest of the real samples (old, new, new, old) and latents (old, new); each side's first corpus."""
     rows, first = [], {}
     for i, side in enumerate(ORDER):
@@ -62,7 +63,7 @@ def ingest_rows(work: Path, checkouts: dict[str, Path], sources: dict, timeout_s
             }
         )
         first.setdefault(side, root)
-    for side in ("old", "new"):
+    for side in ("old", "new") if latents else ():
         argv = eidata("latents", first[side], "--random-init", "--device", "cpu")
         rows.append({"side": side, **measure("latents (random init, CPU)", argv, 0, timeout_s, checkouts[side])})
     return rows, first
@@ -93,6 +94,7 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row[side] = {
                 "seconds": [r["seconds"] for r in mine],
                 "median_s": round(statistics.median(r["seconds"] for r in mine), 2),
+                "cpu_s": [r["cpu_s"] for r in mine],
                 "peak_tree_rss_mib": max(r["peak_tree_rss_mib"] for r in mine),
                 "exit": [r["exit"] for r in mine],
                 "load_1min": [r["load_1min"] for r in mine],
@@ -102,8 +104,8 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| command | old: median (runs) | new: median (runs) | new / old | exits old; new | load at start |"]
-    lines.append("| --- | ---: | ---: | ---: | --- | --- |")
+    head = "| command | old: median (runs) | new: median (runs) | new / old | CPU-s old; new | exits old; new | load |"
+    lines = [head, "| --- | ---: | ---: | ---: | --- | --- | --- |"]
     for r in rows:
         o, n = r["old"], r["new"]
         ratio = n["median_s"] / o["median_s"] if o["median_s"] else float("nan")
@@ -123,6 +125,7 @@ def main() -> None:
     p.add_argument("--only", nargs="+", default=None, help="only the commands whose label holds one of these")
     p.add_argument("--no-lingbot", action="store_true", help="leave out lingbot-va's dry run (tiny Wan2.2 models)")
     p.add_argument("--no-ingest-rows", action="store_true", help="one ingest and latents (this checkout's), untimed")
+    p.add_argument("--ingest-only", action="store_true", help="the ingest of the real samples alone, four runs")
     smoke = {"episodes": 8, "timeout_s": 120.0, "no_lingbot": True, "no_ingest_rows": True, "old": ROOT}
     args = parse_args(p, {**smoke, "only": ["unchanged", "query"]}, "this checkout against itself, 8 episodes")
     if args.old is None:
@@ -144,12 +147,15 @@ def main() -> None:
             base.parent.mkdir(parents=True)
             rows, first = [{"side": "new", **r} for r in build_base(base, sources, args.timeout_s)], {"new": base}
         else:
-            rows, first = ingest_rows(work, checkouts, sources, args.timeout_s)
-        t0 = time.perf_counter()
-        roots, n = corpora(first["new"], work, args.episodes, sources)
-        log(f"[against] {n:,} episodes ({time.perf_counter() - t0:.1f} s to replicate and copy)")
-        runs = {side: commands(roots[side], n, roots[side].parent / "out", models) for side in ("old", "new")}
+            rows, first = ingest_rows(work, checkouts, sources, args.timeout_s, not args.ingest_only)
+        roots, n = (
+            ({"old": work, "new": work}, 0) if args.ingest_only else corpora(first["new"], work, args.episodes, sources)
+        )
+        log(f"[against] {n:,} episodes")
+        runs = {side: commands(roots[side], n, roots[side].parent / "out", models) for side in roots}
         for (label, old_argv), (_, new_argv) in zip(runs["old"], runs["new"], strict=True):
+            if args.ingest_only:
+                break
             if args.only and not any(o in label for o in args.only):
                 continue
             label = FROM_NONE if label.startswith("catalog (new copies") else label
