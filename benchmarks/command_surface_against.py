@@ -94,7 +94,7 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row[side] = {
                 "seconds": [r["seconds"] for r in mine],
                 "median_s": round(statistics.median(r["seconds"] for r in mine), 2),
-                "cpu_s": [r["cpu_s"] for r in mine],
+                "cpu_s": [r["cpu_s"] for r in mine if "cpu_s" in r],
                 "peak_tree_rss_mib": max(r["peak_tree_rss_mib"] for r in mine),
                 "exit": [r["exit"] for r in mine],
                 "load_1min": [r["load_1min"] for r in mine],
@@ -111,7 +111,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         ratio = n["median_s"] / o["median_s"] if o["median_s"] else float("nan")
         runs = [f"{s['median_s']:.1f} s ({', '.join(f'{x:.1f}' for x in s['seconds'])})" for s in (o, n)]
         loads = ", ".join(f"{x:.1f}" for x in o["load_1min"] + n["load_1min"])
-        lines.append(f"| {r['command']} | {runs[0]} | {runs[1]} | {ratio:.2f} | {o['exit']}; {n['exit']} | {loads} |")
+        cpu = "; ".join(", ".join(f"{x:.0f}" for x in side.get("cpu_s", [])) for side in (o, n))
+        exits = f"{o['exit']}; {n['exit']}"
+        lines.append(f"| {r['command']} | {runs[0]} | {runs[1]} | {ratio:.2f} | {cpu} | {exits} | {loads} |")
     return "\n".join(lines)
 
 
