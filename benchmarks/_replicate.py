@@ -37,7 +37,7 @@ def episodes_of(dataset: Path) -> int:
 
 def _relabel(line: str, source: str, folder: str, k: int) -> str:
     """One `episodes.jsonl` line of the `k`th copy: its lineage's subset, uids and raw uid with the copy's mark. The
-    subset is the lineage's own, not the folder's: a dataset ingest split by signature (`<subset>@<diff>~<hash>`,
+    subset is the lineage's own, not the folder's: a dataset ingest split by signature (`<subset>@<label>`,
     `ingest.lerobot.routing`) holds episodes of its subset, whose uids say `source/<subset>/` (issue 86: relabelled by
     the folder's name they were left as they were, and every copy collided with the original)."""
     obj = json.loads(line)

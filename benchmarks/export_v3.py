@@ -40,7 +40,7 @@ from benchmarks.footage import footage
 from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.table import arrow_schema, to_arrow
 from ingest.lerobot.video import VideoCodec, VideoEncoder, probe_video_info
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 VENV_V30 = Path(os.environ.get("EIDATA_ORACLE_V30_VENV", ROOT / ".venv-oracle-v30"))
 FPS = 10

@@ -126,7 +126,7 @@ def run_ours(root: Path, data: tuple[np.ndarray, ...], args: argparse.Namespace,
     import pyarrow as pa
 
     from ingest.lerobot.writer import LeRobotWriter
-    from schemas.lerobot import FeatureSpec
+    from schemas.lerobot_features import FeatureSpec
 
     # pyarrow imports pandas (about 0.5 s) on its first array: an import, so before the clock, as lerobot's imports
     # (pandas among them, through `datasets`) are before its clock

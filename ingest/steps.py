@@ -38,7 +38,7 @@ from ingest.qa import judge as judging
 from ingest.qa.phase import FrameTap
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, Stage
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from schemas.robots.registry import EmbodimentRegistry
 
 

@@ -10,6 +10,7 @@ frozen by tests/jobs/test_cli_surface.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import os
@@ -23,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
-from jobs.runtime import stops, supervisor
+from jobs.runtime import stops, watcher
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
 from schemas.spelling import did_you_mean, unknown
@@ -206,16 +207,23 @@ def _mistyped(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, run in a child this
-    process watches (`jobs.runtime.supervisor`: a stop ends it whatever it waits in), and the process ends once the
-    command has (`stops.exit_process`, `stops.finish_process`)."""
+    """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, watched by its watcher
+    (`jobs.runtime.watcher`: a stop ends it whatever it waits in, and nothing it started is left), and the process
+    ends once the command has (`stops.exit_process`, `stops.finish_process`)."""
     if argv is not None:
         return _command(list(argv))
-    argv = sys.argv[1:]
-    if supervisor.wanted():  # the command in a child this process watches; the parent never returns
-        supervisor.supervise(next((a for a in argv if not a.startswith("-")), "eidata"))
-    status = _command(argv, own_process=True)
+    watched(next((a for a in sys.argv[1:] if not a.startswith("-")), "eidata"))
+    status = _command(sys.argv[1:], own_process=True)
     stops.finish_process(status)
+
+
+def watched(command: str) -> None:
+    """This process watched from now on as its own `command`: its watcher started, the stacks it asks for before a
+    kill printed on SIGUSR1, a stop before the command is armed said as any other (`stops.hold`)."""
+    if sys.platform == "linux":
+        watcher.start()
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stops.hold(f"eidata {command}")
 
 
 def _command(argv: list[str], own_process: bool = False) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from adapters.storage.corpus import where_text
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, preflight
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.options import Arg, Opt, job_values, opts
@@ -116,7 +116,7 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
         from training.checkpoint import checkpoint_config, load_checkpoint
 
         saved, _ = checkpoint_config(load_checkpoint(resume_from))
-        if where_text(saved.manifest) != where_text(manifest):
+        if Root(saved.manifest).where != Root(manifest).where:
             raise ValueError(f"--manifest {manifest} is not the checkpoint's manifest {saved.manifest}")
         for flag, field in _FIXED_FLAGS.items():
             given = getattr(args, flag)
@@ -147,7 +147,7 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
         if args.lam_weights is not None and not Path(args.lam_weights).is_file():
             raise ValueError(f"--lam-weights {args.lam_weights}: no such file")
     # a manifest as a run config names it: a resolved folder, or the URL as given (no trailing slash)
-    cfg = config_from_preset(args.preset or DEFAULT_PRESET, where_text(manifest), **fields)
+    cfg = config_from_preset(args.preset or DEFAULT_PRESET, str(Root(manifest).where), **fields)
     return cfg.model_copy(update=_runtime(args, cfg))
 
 
@@ -173,7 +173,7 @@ def cli_train(args: argparse.Namespace) -> int:
     except CatalogError as e:
         return fail(1, f"eidata train: --manifest {args.manifest}: {e}")
     preset = args.preset or DEFAULT_PRESET
-    name = where_text(manifest).rsplit("/", 1)[-1]
+    name = str(Root(manifest).where).rsplit("/", 1)[-1]
     run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{preset}"
     with ExitStack() as held:
         for locked in (False, True):  # a bad call refused before anything is written; read again under the lock

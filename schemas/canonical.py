@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from schemas.camera_model import CameraModel
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import FeatureSpec, camera_feature
 
 CANONICAL_FPS = 10
 HANDS = ("left", "right")  # index 0 = left, 1 = right
@@ -255,12 +255,12 @@ def canonical_features(
     for cam in Camera:
         if cam in cameras or cam.value in cameras:
             h, w = cameras.get(cam, cameras.get(cam.value))  # type: ignore[misc]
-            features[image_key(cam)] = FeatureSpec(dtype="video", shape=(h, w, 3), names=list(IMAGE_NAMES))
+            features[image_key(cam)] = camera_feature(h, w)
     for name in sorted({str(c) for c in cameras} - {c.value for c in Camera}):  # unplaced cameras, own names
         if not name.replace("_", "").isalnum() or name != name.lower():
             raise ValueError(f"camera name {name!r}: a vocabulary slot {[c.value for c in Camera]} or [a-z0-9_]")
         h, w = cameras[name]  # type: ignore[index]
-        features[image_key(name)] = FeatureSpec(dtype="video", shape=(h, w, 3), names=list(IMAGE_NAMES))
+        features[image_key(name)] = camera_feature(h, w)
     mask_info = {"embodiment": embodiment, "mask": np.asarray(mask, dtype=bool).astype(int).tolist()}
     features[STATE] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(STATE_NAMES), info=mask_info)
     features[ACTION] = FeatureSpec(dtype="float32", shape=(CANONICAL_DIM,), names=list(ACTION_NAMES), info=mask_info)

@@ -18,18 +18,17 @@ from schemas.dataset_summary import dataset_summary
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
-    IMAGE_NAMES,
     INFO_PATH,
     LEGACY_STATS_PATH,
     TASKS_PATH,
     EpisodeEntry,
     EpisodeStatsEntry,
-    FeatureSpec,
     InfoJson,
     MetaFileError,
     TaskEntry,
     read_jsonl,
 )
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.lfs import LfsPointer, read_checked
 from schemas.quirks import Quirk, Severity, listing, quirk
 

@@ -1,7 +1,7 @@
-"""LeRobot v2.1 meta files as pydantic models.
+"""LeRobot v2.1 meta files as pydantic models (the features of `info.json`: `schemas/lerobot_features.py`).
 
-Reading tolerates what real datasets carry (v2.0 `video_info`, `names` as a list, a dict or nested lists, float fps,
-extra keys); `dump_*` helpers write exactly what lerobot 0.3.3 writes (key order, `indent=4`, jsonl separators).
+Reading tolerates what real datasets carry (pre-release v2.0 info, float fps, extra keys); `dump_*` helpers write
+exactly what lerobot 0.3.3 writes (key order, `indent=4`, jsonl separators).
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from pathlib import Path, PurePosixPath
 from string import Formatter
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.episode_lines import skipped, wanted
+from schemas.lerobot_features import FeatureSpec, prerelease_v20_features, video_keys
 from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer
+
+_M = TypeVar("_M", bound=BaseModel)
 
 CODEBASE_VERSION = "v2.1"
 DEFAULT_CHUNK_SIZE = 1000
@@ -26,107 +29,6 @@ EPISODES_STATS_PATH = "meta/episodes_stats.jsonl"
 LEGACY_STATS_PATH = "meta/stats.json"
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
-
-# The five columns lerobot adds to every dataset, in the order it writes them.
-DEFAULT_FEATURE_DTYPES: dict[str, str] = {
-    "timestamp": "float32",
-    "frame_index": "int64",
-    "episode_index": "int64",
-    "index": "int64",
-    "task_index": "int64",
-}
-IMAGE_NAMES = ["height", "width", "channels"]
-NUMERIC_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "bool"}
-
-_M = TypeVar("_M", bound=BaseModel)
-
-Names = list[str] | list[list[str]] | dict[str, Any] | None
-
-
-class VideoInfo(BaseModel):
-    """The `info` block lerobot probes from episode 0's mp4 (`video.*` keys)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-    height: int | None = Field(None, alias="video.height")
-    width: int | None = Field(None, alias="video.width")
-    codec: str | None = Field(None, alias="video.codec")
-    pix_fmt: str | None = Field(None, alias="video.pix_fmt")
-    is_depth_map: bool = Field(False, alias="video.is_depth_map")
-    fps: float | None = Field(None, alias="video.fps")
-    channels: int | None = Field(None, alias="video.channels")
-    has_audio: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """The fields by their `video.*` keys in this order, an integral fps as an int, then the extra keys."""
-        out = self.model_dump(by_alias=True)
-        if self.fps is not None and float(self.fps).is_integer():
-            out["video.fps"] = int(self.fps)
-        return out
-
-
-class FeatureSpec(BaseModel):
-    """One entry of `info.json["features"]`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    dtype: str
-    # a `null` dimension is a width that varies by episode (BEHAVIOR-1K's `observation.task_info`: `shape: [null]`)
-    shape: tuple[int | None, ...]
-    names: Names = None
-    # Video features: the probed `VideoInfo`; other features may carry free-form info (e.g. the embodiment mask).
-    info: dict[str, Any] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_v20_video_info(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "video_info" in data and "info" not in data:
-            data = dict(data)
-            data["info"] = data.pop("video_info")
-        return data
-
-    @field_validator("shape", mode="before")
-    @classmethod
-    def _shape_as_tuple(cls, v: Any) -> Any:
-        return tuple(v) if isinstance(v, list) else v
-
-    @property
-    def is_video(self) -> bool:
-        return self.dtype == "video"
-
-    @property
-    def is_visual(self) -> bool:
-        return self.dtype in ("video", "image")
-
-    @property
-    def video_info(self) -> VideoInfo | None:
-        return VideoInfo.model_validate(self.info) if self.is_video and self.info else None
-
-    def flat_names(self) -> list[str] | None:
-        """Names as one flat list whatever the on-disk variant (list, {"motors": [...]}, nested lists)."""
-        return flatten_names(self.names)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dtype": self.dtype, "shape": list(self.shape), "names": self.names}
-        if self.info is not None:
-            out["info"] = self.info
-        out.update(self.model_extra or {})
-        return out
-
-
-def flatten_names(names: Names) -> list[str] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):  # a single name as a dict value, e.g. {"gripper": "g"}: one name, not its characters
-        return [names]
-    if isinstance(names, dict):
-        return [n for v in names.values() for n in (flatten_names(v) or [])]
-    return [m for n in names for m in (flatten_names(n) or [] if isinstance(n, list | tuple | dict) else [str(n)])]
-
-
-def default_features() -> dict[str, FeatureSpec]:
-    return {k: FeatureSpec(dtype=d, shape=(1,), names=None) for k, d in DEFAULT_FEATURE_DTYPES.items()}
-
 
 # The placeholders lerobot's own path templates use: v2.0/v2.1 `{episode_chunk}`, `{episode_index}`, `{video_key}`
 # (huggingface/lerobot lerobot/common/datasets/utils.py @000e447 DEFAULT_PARQUET_PATH / DEFAULT_VIDEO_PATH); v3.0
@@ -197,7 +99,7 @@ class InfoJson(BaseModel):
 
     @property
     def video_keys(self) -> list[str]:
-        return [k for k, f in self.features.items() if f.is_video]
+        return video_keys(self.features)
 
     def episode_chunk(self, episode_index: int) -> int:
         return episode_index // self.chunks_size
@@ -215,35 +117,13 @@ class InfoJson(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _accept_prerelease_v20(cls, data: Any) -> Any:
-        """lerobot's pre-release v2.0 info.json has no `features`: `keys` (vectors), `video_keys`, `image_keys`,
-        `shapes` (an int per vector, {height, width, channels} per camera), `names`, and `videos` holding
-        `videos_path` and each camera's probe (lerobot's pre-release lerobot_dataset.py, CODEBASE_VERSION "v2.0":
-        `info["keys"]`, `info["videos"]["videos_path"]`, `data_path.format(episode_index=, total_episodes=)`; code
-        index id 25242877893). Read as the features it describes; the vectors' dtype is not stated (float32 assumed,
-        the parquet's own type is what the reader uses)."""
+        """lerobot's pre-release v2.0 info.json, without `features`: read as the features it describes
+        (`prerelease_v20_features`), its videos' path from `videos`."""
         if not isinstance(data, dict) or "features" in data or not isinstance(data.get("keys"), list):
             return data
-        shapes, names, videos = data.get("shapes") or {}, data.get("names") or {}, data.get("videos") or {}
-        features: dict[str, Any] = {}
-        for key in data["keys"]:
-            width = shapes.get(key, 1)
-            features[key] = {
-                "dtype": "float32",
-                "shape": list(width) if isinstance(width, list) else [int(width)],
-                "names": names.get(key),
-            }
-        for dtype, keys in (("video", data.get("video_keys") or []), ("image", data.get("image_keys") or [])):
-            for key in keys:
-                hw = shapes.get(key) or {}
-                shape = [hw.get("height", 0), hw.get("width", 0), hw.get("channels", 3)] if isinstance(hw, dict) else hw
-                features[key] = {"dtype": dtype, "shape": shape, "names": list(IMAGE_NAMES)}
-                if dtype == "video" and isinstance(videos.get(key), dict):
-                    features[key]["info"] = videos[key]
-        for key, dtype in DEFAULT_FEATURE_DTYPES.items():
-            features.setdefault(key, {"dtype": dtype, "shape": [1], "names": None})
-        out = {**data, "features": features}
+        out = {**data, "features": prerelease_v20_features(data)}
         if "video_path" not in data:
-            out["video_path"] = videos.get("videos_path") if data.get("video_keys") else None
+            out["video_path"] = (data.get("videos") or {}).get("videos_path") if data.get("video_keys") else None
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -9,10 +9,9 @@ dataset its own writer produced (`tests/jobs/export/lerobot_v3/test_job.py`).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from schemas.lerobot import DEFAULT_FEATURE_DTYPES
+from schemas.lerobot_features import video_keys
 
 CODEBASE_VERSION_V30 = "v3.0"
 CHUNK_SIZE = 1000  # files per chunk folder
@@ -34,20 +33,6 @@ def next_chunk_file(chunk_index: int, file_index: int, chunks_size: int = CHUNK_
     return chunk_index, file_index + 1
 
 
-def features_v30(features_v21: dict[str, Any], fps: int) -> dict[str, Any]:
-    """v2.1 features -> v3.0: every non-video feature gains `fps` (`convert_info`), but lerobot's five index features
-    (timestamp, frame_index, episode_index, index, task_index) stay as its writer and dataset tools write them, without
-    one (`dataset_metadata.py` `create`: `{**features, **DEFAULT_FEATURES}`, `utils/constants.py` DEFAULT_FEATURES).
-    `lerobot-edit-dataset` writes every dataset it makes (delete_episodes, split, merge) through `create`, and its merge
-    requires equal features, so an export with `fps` on those five could not be merged with a dataset made from it by
-    lerobot's own tools. Video info is kept as is."""
-    out = copy.deepcopy(features_v21)
-    for key, ft in out.items():
-        if ft["dtype"] != "video" and key not in DEFAULT_FEATURE_DTYPES:
-            ft["fps"] = fps
-    return out
-
-
 def info_v30(
     *,
     fps: int,
@@ -61,7 +46,6 @@ def info_v30(
     video_files_size_in_mb: int = VIDEO_FILE_SIZE_IN_MB,
 ) -> dict[str, Any]:
     """v3.0 `meta/info.json` in `DatasetInfo.to_dict()`'s key order."""
-    has_video = any(ft["dtype"] == "video" for ft in features.values())
     return {
         "codebase_version": CODEBASE_VERSION_V30,
         "fps": int(fps),
@@ -73,7 +57,7 @@ def info_v30(
         "data_files_size_in_mb": data_files_size_in_mb,
         "video_files_size_in_mb": video_files_size_in_mb,
         "data_path": DATA_PATH_V30,
-        "video_path": VIDEO_PATH_V30 if has_video else None,
+        "video_path": VIDEO_PATH_V30 if video_keys(features) else None,
         "robot_type": robot_type,
         "splits": splits,
     }

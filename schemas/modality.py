@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.dataset_meta import MODALITY_PATH, read_json
-from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, InfoJson, MetaRecord
+from schemas.lerobot import InfoJson, MetaRecord
+from schemas.lerobot_features import NUMERIC_DTYPES, FeatureSpec
 from schemas.quirks import Quirk, quirk
 
 Group = Literal["state", "action"]

@@ -3,7 +3,11 @@ path or URL itself (`locate(`: 52 calls at 88b39e0, adapters reading `self.locat
 a file through its source's Root (`SourceAdapter.file` -> `Root.file`, one resolver that refuses a path outside the
 root). And every method of `Root` has a caller in shipped code (`open` and `local_path` had none): a method nothing
 calls is a door nobody uses, and what the commit protocol needs of the store is a Root method it calls instead of
-reaching for `fs`."""
+reaching for `fs`.
+
+The room's face is what the rest of the house imports of it: 71 names from 22 modules at 00f20645 (review 9 §1.1).
+Issue 88 item 1 wants at most 10 (a `Root` and what it returns); `MAX_FACE` holds the count where it stands, and
+only goes down."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from pathlib import Path
 from tests.test_storage_room import REPO, ROOM, SHIPPED
 
 ROOT_MODULE = "adapters/storage/root.py"
+STORAGE = "adapters.storage"
+MAX_FACE = 68  # names; issue 88 item 1's bar is 10
 
 
 @cache
@@ -38,6 +44,24 @@ def locate_calls(root: Path = REPO) -> list[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and _called(node.func) == "locate"
     ]
+
+
+def face(root: Path = REPO) -> dict[str, set[str]]:
+    """Each name shipped modules outside the room import from it (`from adapters.storage.x import name`, or the
+    module itself: `from adapters.storage import x`, `import adapters.storage.x`) -> the modules importing it."""
+    names: dict[str, set[str]] = {}
+    for rel, tree in _modules(root).items():
+        if rel.startswith(ROOM):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(STORAGE):
+                for alias in node.names:
+                    names.setdefault(alias.name, set()).add(rel)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith(STORAGE + "."):
+                        names.setdefault(alias.name.rsplit(".", 1)[-1], set()).add(rel)
+    return names
 
 
 def _mentions_root(annotation: ast.expr | None) -> bool:
@@ -105,6 +129,15 @@ def test_nothing_outside_the_storage_room_locates_a_path_itself() -> None:
     )
 
 
+def test_the_rest_of_the_house_imports_few_names_of_the_storage_room() -> None:
+    names = face()
+    assert len(names) <= MAX_FACE, (
+        f"{len(names)} names imported from adapters.storage outside the room (at most {MAX_FACE}; issue 88: 10): "
+        "reach storage through a Root and what it returns:\n"
+        + "\n".join(f"{n}: {len(m)} modules" for n, m in sorted(names.items()))
+    )
+
+
 def test_every_root_method_has_a_caller() -> None:
     assert uncalled_root_methods() == [], "Root methods nothing in shipped code calls on a Root: call or remove them"
 
@@ -138,3 +171,15 @@ def test_a_planted_tree_breaks_both_rules(tmp_path: Path) -> None:
     )
     assert uncalled_root_methods(tmp_path) == ["gone", "open"]
     assert locate_calls(tmp_path) == ["adapters/x.py:3"]
+
+
+def test_the_face_counts_each_name_once_and_leaves_the_room_out(tmp_path: Path) -> None:
+    _modules.cache_clear()
+    for rel, text in {
+        "adapters/storage/corpus.py": "from adapters.storage.root import Root, folder_of\n",
+        "jobs/a.py": "from adapters.storage.root import Root\nfrom adapters.storage import atomic\n",
+        "ingest/b.py": "import adapters.storage.tree\nfrom adapters.storage.root import Root\nimport adapters.x\n",
+    }.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert face(tmp_path) == {"Root": {"jobs/a.py", "ingest/b.py"}, "atomic": {"jobs/a.py"}, "tree": {"ingest/b.py"}}

@@ -8,9 +8,11 @@ wrong (`eidata export --format lda --out gs://bucket/out` wrote the local folder
 A capability asked in a test is still a branch on the storage kind: outside the room, only a refusal may ask it (one
 `Root.refusal` with one message; issue 77 item 1: at most 4). The rule (`kind_branches`): a test as above that reads
 `.paths`, `.renames`, `.replaces` or `.ranged_reads` of anything but a source ref (`ref.paths` is a ref's file list),
-or calls `.why_not(`, `.refusal(` or `folder_of(`. 12 at 88b39e0 (census, report, the lerobot-v3 manifest folder,
-validate twice, the dry-run guard, latents and text-embed twice each, the Zarr and LDA refusals); 4 after: the
-refusals of Zarr stores, the LDA format, and one each of latents and text-embed that replaces a file."""
+or calls `.why_not(`, `.refusal(` or `folder_of(`, or types a place a spec or handle holds (`isinstance(x.output,
+str)`, `isinstance(tree.where, Path)`: `Path | str` told apart by hand; issue 88 item 1 found 3). 12 at 88b39e0
+(census, report, the lerobot-v3 manifest folder, validate twice, the dry-run guard, latents and text-embed twice
+each, the Zarr and LDA refusals); 4 after: the refusals of Zarr stores, the LDA format, and one each of latents and
+text-embed that replaces a file."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ URL = re.compile("://")
 MAX_OUTSIDE = 2  # issue 69's bar; there are none today
 CAPABILITIES = {"paths", "renames", "replaces", "ranged_reads"}
 ASKS = {"why_not", "refusal"}  # Root's answers, called as methods
+PLACES = {"where", "output", "root", "out"}  # what a spec or a handle holds as `Path | str`
+PLACE_TYPES = {"str", "Path"}
 MAX_KIND = 4  # issue 77 item 1: the refusals
 
 
@@ -50,7 +54,16 @@ def _asks_kind(test: ast.AST) -> bool:
             f = node.func
             if (isinstance(f, ast.Attribute) and f.attr in ASKS) or (isinstance(f, ast.Name) and f.id == "folder_of"):
                 return True
+            if isinstance(f, ast.Name) and f.id == "isinstance" and _types_place(node.args):
+                return True
     return False
+
+
+def _types_place(args: list[ast.expr]) -> bool:
+    """`isinstance(x.where, str)` and the like: a held place's `Path | str` told apart, the storage kind by hand."""
+    if len(args) != 2 or not isinstance(args[0], ast.Attribute) or args[0].attr not in PLACES:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in PLACE_TYPES for n in ast.walk(args[1]))
 
 
 def _tests(source: str) -> list[ast.expr]:
@@ -151,6 +164,13 @@ def test_the_kind_rule_sees_each_capability_asked() -> None:
             "if ref.paths:",
             "    pass",
             "n = corpus.storage.replaces",  # read, not tested
+            "where = f'{t.where}/x' if isinstance(t.where, str) else str(t.where / 'x')",  # 12: Path | str by hand
+            "if out is None or not isinstance(src.root, (Path, int)):",  # 13
+            "    pass",
+            "if isinstance(root, str):",  # a name given as text made a Path: no place held
+            "    pass",
+            "if isinstance(spec.output, dict):",  # not a Path | str test
+            "    pass",
         ]
     )
-    assert kind_branches(source, "m.py") == [f"m.py:{n}" for n in (1, 3, 5, 6, 7)]
+    assert kind_branches(source, "m.py") == sorted(f"m.py:{n}" for n in (1, 3, 5, 6, 7, 12, 13))

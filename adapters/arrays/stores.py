@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,7 +80,15 @@ class Store:
         arr = self._root[key]
         where = f"{key} of {self.where or 'the zarr store'}"
         present = (lambda: unwritten(arr, where, start, stop)) if self.container == "zarr" else None
-        return bounds.read_array(arr, f"{key} of the {self.container} store", start, stop, present)
+        try:
+            return bounds.read_array(arr, f"{key} of the {self.container} store", start, stop, present)
+        except (RuntimeError, ValueError, EOFError, zlib.error) as e:
+            # a codec's own refusal (numcodecs: "error during blosc decompression", a header stating more than the
+            # chunk holds), or a chunk decoding to other than its shape: zarr raises either naming no chunk; eidata's
+            # own refusals (TooLarge, AbsentData, ReachesOutside: subclasses) name theirs
+            if self.container != "zarr" or type(e) not in (RuntimeError, ValueError, EOFError, zlib.error):
+                raise
+            raise ValueError(f"{where}: a chunk does not decode to {arr.chunks} of {arr.dtype} ({e})") from e
 
 
 @contextmanager
@@ -94,9 +103,7 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
     import zarr  # only a job that reads Zarr pays for the import
 
     from adapters.hostile.zarr_beneath import BeneathStore
-    from adapters.hostile.zarr_inflate import use_bounded_pipeline
 
-    use_bounded_pipeline()  # every chunk decoded into at most its declared size
     # the store itself opened beneath the source's root now (`beneath.held`: a store swapped for a link since
     # discovery is refused), then read through that descriptor's path; a zip cut short or not a zip is a ValueError
     # naming it, as any other unreadable store (zipfile's own error is no OSError nor ValueError: issue 85)

@@ -3,7 +3,7 @@ its own above the storage room (imports run schemas <- adapters.storage <- adapt
 training <- jobs): it reads through storage's doors (`adapters.storage.location`) and never asks what kind a storage is.
 
 Sizes a file declares are checked before anything is allocated (`bounds`: the reading budget, settings `max_<name>`);
-every decompression stops at its declared size (`h5_inflate`, `zarr_inflate`); a store stays inside itself (`sealed`,
+an HDF5 chunk never inflates past its declared size into data (`h5_inflate`); a store stays inside itself (`sealed`,
 the HDF5 door `h5`, Zarr read beneath its folder `zarr_beneath`); data that is not there is never read as values
 (`absent`); and every parse of a source's bytes runs in a process of its own under a memory limit the operating system
 enforces (`jobs.runtime.sandbox`: the one boundary, above this room). Containment of the paths a ref names

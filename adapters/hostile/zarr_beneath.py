@@ -81,8 +81,13 @@ class BeneathStore(LocalStore):
     def _open_key(self, key: str) -> int:
         # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
         # (adapters.isolated) sees the key, where each `openat` raises it with one component
-        sys.audit("open", os.path.join(self._name, key), "r", os.O_RDONLY)
-        return open_beneath(self._fd, self._real, key, str(self.root))
+        whole = os.path.join(self._name, key)
+        sys.audit("open", whole, "r", os.O_RDONLY)
+        fd = open_beneath(self._fd, self._real, key, str(self.root))
+        # and again once open: each `openat` raised it with its one component ("0.0"), which the parse boundary
+        # (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
+        sys.audit("open", whole, "r", os.O_RDONLY)
+        return fd
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:

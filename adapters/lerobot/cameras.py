@@ -16,6 +16,7 @@ from adapters.lerobot.episode import LoadedDataset
 from schemas.canonical import Camera
 from schemas.dataset_meta import MODALITY_PATH, read_json
 from schemas.lerobot import INFO_PATH
+from schemas.lerobot_features import VISUAL_DTYPES
 from schemas.quirks import quirk
 from schemas.spelling import did_you_mean
 
@@ -71,7 +72,7 @@ def declared_cameras(root: Any) -> set[str]:
         modality = read_json(root / MODALITY_PATH) if (root / MODALITY_PATH).is_file() else None
     except (ValueError, OSError, AttributeError):
         return set()
-    visual = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") in ("video", "image")]
+    visual = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") in VISUAL_DTYPES]
     return {*visual, *camera_aliases(visual, modality if isinstance(modality, dict) else None)}
 
 

@@ -36,7 +36,8 @@ from adapters.storage.contain import contained
 from adapters.storage.location import readable
 from schemas.containment import OutsideRoot
 from schemas.dataset_rows import EpisodeFindings
-from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, FeatureSpec, read_jsonl
+from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, read_jsonl
+from schemas.lerobot_features import FeatureSpec
 from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
 from schemas.quirks import Quirk, Severity, listing, quirk

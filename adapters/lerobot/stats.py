@@ -37,7 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from schemas.lerobot import NUMERIC_DTYPES, FeatureSpec, FeatureStats
+from schemas.lerobot import FeatureStats
+from schemas.lerobot_features import NUMERIC_DTYPES, FeatureSpec
 
 
 def expected_stats_shape(ft: FeatureSpec, *, v3: bool = False) -> tuple[int, ...] | None:
@@ -104,6 +105,7 @@ def _first_past(values: np.ndarray) -> str:
 
 QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAULT_QUANTILES
 QUANTILE_KEYS: tuple[str, ...] = tuple(f"q{int(q * 100):02d}" for q in QUANTILES)
+STAT_ORDER = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)  # RunningQuantileStats.get_statistics order
 NUM_BINS = 5000  # RunningQuantileStats(num_quantile_bins=5000)
 EDGE_PAD = 1e-10
 BISECT_STEPS = math.ceil(math.log2(NUM_BINS))  # halvings that narrow 5000 bins to one
@@ -294,8 +296,7 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
 
 def episode(stats: Mapping[str, Stats], i: int) -> dict[str, Stats]:
     """Episode i of `batch_stats`, as `episode_stats` returns it (lerobot's key order; count shape (1,))."""
-    order = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)
-    return {name: {k: np.asarray(s[k][i]) for k in order} for name, s in stats.items()}
+    return {name: {k: np.asarray(s[k][i]) for k in STAT_ORDER} for name, s in stats.items()}
 
 
 def feature_stats(values: np.ndarray) -> Stats:
@@ -333,8 +334,7 @@ def _basic_stats(values: np.ndarray) -> Stats:
 
 
 def _finish(stats: Stats, ndim: int) -> Stats:
-    order = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)  # RunningQuantileStats.get_statistics order
-    stats = {k: stats[k] for k in order}
+    stats = {k: stats[k] for k in STAT_ORDER}
     if ndim == 1:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
         stats = {k: v if k == "count" else np.asarray(v).reshape(1) for k, v in stats.items()}
     return stats

@@ -85,7 +85,7 @@ def _hand_keys(cfg: OXESubset) -> set[str]:
         or s.key.rsplit("/", 1)[-1] in GRIPPER_NAMES
     }
     if cfg.joint_fk is not None:
-        keys |= {c.partition(":")[0] for c in (cfg.joint_fk.joints, cfg.joint_fk.gripper) if c is not None}
+        keys |= {c.partition(":")[0] for c in (*cfg.joint_fk.joints, *cfg.joint_fk.gripper)}
     return keys
 
 

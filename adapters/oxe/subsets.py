@@ -37,12 +37,12 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from adapters.camera_roles import camera_roles
 from schemas.canonical import Camera
 from schemas.frozen import Frozen
-from schemas.robots.joint_space import GripperUnit, load_joint_space
+from schemas.robots.joint_space import GripperUnit, JointSpaceSpec, load_joint_space, name_key
 from schemas.tiers import QualityTier
 
 TFDSDtype = Literal["float32", "float64", "int32", "int64", "bool", "uint8", "string"]
@@ -183,17 +183,23 @@ class OctoEntry(Frozen):
 
 
 class JointFK(Frozen):
-    """A state slice holding the joint angles of the row's embodiment, a robot with a description
-    (`schemas/robots/joint_space.yaml`): its wrist by forward kinematics of those joints
+    """State slices holding the joint angles of the row's embodiment, a robot with a description
+    (`schemas/robots/joint_space.yaml`): its wrists by forward kinematics of those joints
     (`ingest.canonical.joint_space`: the canonical wrist where the row names no end-effector pose, else checked against
-    the recorded pose), its gripper from the column named here with the convention cited."""
+    the recorded pose), its grippers from the columns named here with the convention cited.
 
-    joints: str = Field(
-        description="'<state key>' or '<state key>:<part>' holding the arm's joints in the description's order, base "
-        "to flange, in radians from the description's zero"
+    One column per arm of the embodiment, in `joint_space.yaml`'s arm order (a lone string: the one arm). A one-armed
+    robot's columns are mapped to its joints by position (`JointSpaceOptions.joint_map`); a two-armed robot's share
+    the description's joint names, so each arm's columns are found by their component names, the arm's side prefix
+    and its joint (`left_waist`), as the table must name them (checked here)."""
+
+    joints: tuple[str, ...] = Field(
+        min_length=1,
+        description="per arm, '<state key>' or '<state key>:<part>' holding its joints in the description's order, "
+        "base to flange, in radians from the description's zero",
     )
-    gripper: str | None = Field(None, description="'<key>' or '<key>:<part>' of the one-value gripper column")
-    gripper_unit: GripperUnit = Field("joint", description="how that column reads (schemas.robots.joint_space)")
+    gripper: tuple[str, ...] = Field((), description="per arm, '<key>' or '<key>:<part>' of its one-value gripper")
+    gripper_unit: GripperUnit = Field("joint", description="how those columns read (schemas.robots.joint_space)")
     gripper_unread: str = Field("", description="why no gripper column is read (required without `gripper`)")
     joint_zero: dict[str, float] = Field(
         default_factory=dict,
@@ -202,10 +208,17 @@ class JointFK(Frozen):
     )
     source: str = Field(min_length=1, description="the joint order, unit and zero, and the gripper's convention, cited")
 
+    @field_validator("joints", "gripper", mode="before")
+    @classmethod
+    def _one_arm(cls, v: object) -> object:
+        return () if v is None else (v,) if isinstance(v, str) else v
+
     @model_validator(mode="after")
     def _gripper(self) -> JointFK:
-        if (self.gripper is None) == (not self.gripper_unread):
+        if (not self.gripper) == (not self.gripper_unread):
             raise ValueError("joint_fk: name the gripper column or say why none is read (gripper_unread), not both")
+        if self.gripper and len(self.gripper) != len(self.joints):
+            raise ValueError(f"joint_fk: {len(self.gripper)} gripper columns for {len(self.joints)} arms")
         return self
 
 
@@ -278,30 +291,56 @@ class OXESubset(Frozen):
         spec = next((s for s in group if s.key == key), None)
         return spec if spec is None or not part else next((p for p in spec.parts if p.name == part), None)
 
+    def _width(self, name: str, group: tuple[StreamSpec, ...]) -> int | None:
+        col = self.column(name, group)
+        return None if col is None else (col.stop - col.start if isinstance(col, Part) else col.size)
+
     def _check_joint_fk(self, fk: JointFK) -> None:
         spec = load_joint_space().robots.get(self.embodiment)
-        if spec is None or len(spec.arms) != 1:
+        if spec is None or len(spec.arms) != len(fk.joints):
+            arms = "no" if spec is None else len(spec.arms)
             raise ValueError(
-                f"{self.name}: joint_fk needs a one-armed embodiment in joint_space.yaml, not {self.embodiment!r}"
+                f"{self.name}: joint_fk names {len(fk.joints)} joint columns, embodiment {self.embodiment!r} has "
+                f"{arms} arms in joint_space.yaml"
             )
-        joints = self.column(fk.joints, self.states)
-        width = None if joints is None else (joints.stop - joints.start if isinstance(joints, Part) else joints.size)
-        if width != len(spec.arms[0].joints):
-            raise ValueError(
-                f"{self.name}: joint_fk.joints {fk.joints!r} holds {width} values, "
-                f"{self.embodiment} has {len(spec.arms[0].joints)} arm joints"
-            )
-        if unknown := sorted(set(fk.joint_zero) - {j.urdf for j in spec.arms[0].joints}):
+        for arm, column in zip(spec.arms, fk.joints, strict=True):
+            if (width := self._width(column, self.states)) != len(arm.joints):
+                raise ValueError(
+                    f"{self.name}: joint_fk.joints {column!r} holds {width} values, "
+                    f"{self.embodiment}'s {arm.side} arm has {len(arm.joints)} joints"
+                )
+        if unknown := sorted(set(fk.joint_zero) - {j.urdf for a in spec.arms for j in a.joints}):
             raise ValueError(f"{self.name}: joint_fk.joint_zero names {unknown}, no arm joint of {self.embodiment}")
-        names = set(joints.names or ()) if joints is not None else set()
-        others = [n for s in self.states for p in (s.parts or (s,)) if p is not joints for n in (p.names or ())]
+        cols = [self.column(c, self.states) for c in fk.joints]
+        names = {n for c in cols for n in (c.names or ())}
+        others = [
+            n for s in self.states for p in (s.parts or (s,)) if all(p is not c for c in cols) for n in (p.names or ())
+        ]
         if clash := sorted(names & set(others)):
             raise ValueError(f"{self.name}: joint_fk.joints' names {clash} name other state columns too: ambiguous")
-        grip = None if fk.gripper is None else self.column(fk.gripper, (*self.states, *self.actions))
-        if fk.gripper is not None and (
-            grip is None or (grip.stop - grip.start if isinstance(grip, Part) else grip.size) != 1
-        ):
-            raise ValueError(f"{self.name}: joint_fk.gripper {fk.gripper!r} is no one-value column of the row")
+        for g in fk.gripper:
+            if self._width(g, (*self.states, *self.actions)) != 1:
+                raise ValueError(f"{self.name}: joint_fk.gripper {g!r} is no one-value column of the row")
+        if len(spec.arms) > 1:
+            self._check_sided_names(fk, spec)
+
+    def _check_sided_names(self, fk: JointFK, spec: JointSpaceSpec) -> None:
+        """A two-armed robot's columns are found by name (`ingest.canonical.joint_columns`): each arm's joint and
+        gripper columns must be named by one of its side prefixes and its joint, in the description's order."""
+        group = (*self.states, *self.actions)
+        for k, arm in enumerate(spec.arms):
+            col = self.column(fk.joints[k], self.states)
+            names = list(col.names or ()) if col is not None else []
+            pairs = list(zip(arm.joints, names, strict=False))
+            if fk.gripper and arm.gripper is not None:
+                grip = self.column(fk.gripper[k], group)
+                pairs.append((arm.gripper.joint, (grip.names or ("",))[0] if grip is not None else ""))
+            bad = [n for j, n in pairs if name_key(n) not in j.keys(arm.prefixes)]
+            if len(names) != len(arm.joints) or bad:
+                raise ValueError(
+                    f"{self.name}: joint_fk's {arm.side} arm columns must be named '<{arm.prefixes[0]}>_<joint>' in "
+                    f"the description's order ({[j.urdf for j in arm.joints]}); got {names}, unmatched {bad}"
+                )
 
     def relative_why(self, stream: str) -> str | None:
         """Why the action stream `stream` ('<key>' or '<key>:<part>') is a delta, or None: absolute."""

@@ -28,8 +28,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from adapters.hostile import bounds
 from adapters.hostile.bounds import inflate
-from adapters.storage.location import Location, listing, open_binary, refuse_special_tree
-from adapters.storage.pathlike import path_like
+from adapters.storage.location import Location, listing, open_binary, path_like
 
 KINDS = {".bag": "ros1", ".mcap": "mcap", ".db3": "db3"}  # a bag file's kind by its suffix (ROS 1; ROS 2 storages)
 # Types a bag without embedded definitions (sqlite3 bags before rosbag2 stored them) is read with: ROS 2 Humble's,
@@ -164,7 +163,6 @@ def open_bag(bag: Location, types: Typesdict | None = None) -> Iterator[AnyReade
     types and `types` (`message_types`: a robot's own). A bag in an object store is read by ranges through
     `path_like` (rosbags opens what it is given by path). A local bag that is, or whose folder holds, a special file
     is refused before rosbags opens it (`NotRegularFile`: an open of a FIFO waits for ever; a store holds none)."""
-    refuse_special_tree(bag)
     store = get_typestore(DEFAULT_TYPES)
     store.register(types or {})
     reader = AnyReader([path_like(bag)], default_typestore=store)

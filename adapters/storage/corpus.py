@@ -147,11 +147,6 @@ def corpus_where(value: object) -> object:
     return value.rstrip("/")
 
 
-def where_text(where: Path | str) -> str:
-    """A corpus, manifest or output as one text (`Root.where`): a folder resolved, a URL without its "/"."""
-    return str(Root(where).where)
-
-
 @contextmanager
 def open_corpus(
     where: Path | str,

@@ -2,9 +2,11 @@
 
 Adapters keep their pathlib code (`root / "meta"`, `glob`, `read_text`), which a UPath answers by listing objects
 through fsspec; what they must not do is hand a Location to a library as a string: `readable(loc)` gives a local file
-as a path string and an object as a file object with bounded read-ahead (`reads`). Episode refs carry paths as strings
-(URLs, never a credential); `locate(text, options)` turns them back, the source's `StorageOptions` riding on every
-path derived (without options the environment decides, `urls.fs_kwargs`); nothing is registered in a global table.
+as a path string and an object as a file object with bounded read-ahead (`reads`); a library that opens files by
+path itself is given `path_like(loc)`, an object's read-only pathlib view whose every open is a ranged, metered read.
+Episode refs carry paths as strings (URLs, never a credential); `locate(text, options)` turns them back, the source's
+`StorageOptions` riding on every path derived (without options the environment decides, `urls.fs_kwargs`); nothing
+is registered in a global table.
 
 `readable`, `local_path` and an object's `open` are the doors by which the per-file boundary learns of opens
 Python's audit hook does not see (`adapters.storage.declared`). `readable` refuses a Git LFS pointer
@@ -23,7 +25,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -300,3 +302,67 @@ def metering() -> Iterator[ReadMeter]:
         yield total
     finally:
         active.remove(total)
+
+
+def path_like(loc: Location) -> Any:
+    """What a library that opens files by path (rosbags' readers call `open`, `stat`, `exists`, `read_text` and `/` on
+    what they are given) is given: a local path as it is, refused when it is or its folder holds a special file
+    (`refuse_special_tree`: an open of a FIFO waits for ever), an object as an `ObjectPath`."""
+    refuse_special_tree(loc)
+    return ObjectPath(loc) if is_object(loc) else loc
+
+
+_ANSWERED = frozenset({"name", "stem", "suffix", "exists", "is_dir"})
+
+
+class ObjectPath:
+    """rosbags' path protocol over an object-store Location: every open is a ranged, metered read."""
+
+    def __init__(self, loc: Location) -> None:
+        self.loc = loc
+
+    def __str__(self) -> str:
+        return str(self.loc)
+
+    def __repr__(self) -> str:
+        return f"ObjectPath({self.loc})"
+
+    def __truediv__(self, key: Any) -> ObjectPath:
+        return ObjectPath(self.loc / str(key))
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in _ANSWERED:  # name, stem, suffix, exists, is_dir: the Location's own
+            return getattr(self.loc, attr)
+        raise AttributeError(attr)
+
+    def stat(self, *, follow_symlinks: bool = True) -> Any:
+        return self.loc.stat()
+
+    def read_text(self, encoding: str | None = None) -> str:
+        with open_binary(self.loc) as f:
+            return f.read().decode(encoding or "utf-8")
+
+    def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _Held:
+        if "r" not in mode or "+" in mode:
+            raise PermissionError(f"{self.loc}: bags on an object store are read only")
+        stack = ExitStack()
+        return _Held(stack.enter_context(open_binary(self.loc)), stack)
+
+
+class _Held:
+    """A file object whose `close` also leaves the context it was opened in (so the read meter counts it)."""
+
+    def __init__(self, f: IO[bytes], stack: ExitStack) -> None:
+        self._f, self._stack = f, stack
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()

@@ -24,7 +24,7 @@ from upath import UPath
 
 from adapters.storage.contain import contained
 from adapters.storage.location import Location, Where, is_object, locate
-from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
+from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent, put_tree
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
@@ -170,6 +170,10 @@ class Root:
         writers exactly one gets True: the store decides, `objects.put_if_absent`)."""
         return put_if_absent(self.fs, self.key(rel), data)
 
+    def put_folder(self, folder: Path, rel: str = "") -> int:
+        """Every file under the local `folder` put at `rel/<its relative path>`; the number of files."""
+        return put_tree(self.fs, folder, self.key(rel))
+
     def copy(self, rel: str, to: str) -> None:
         """The file `rel` copied to `to` within this storage (server-side on a store)."""
         copy(self.fs, self.key(rel), self.key(to))
@@ -183,3 +187,10 @@ def folder_of(where: Where) -> Path | None:
     except UnknownScheme:
         return None
     return root.where if root.paths else None  # type: ignore[return-value]
+
+
+def lies_in(inner: Where, outer: Where) -> bool:
+    """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is an
+    object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
+    a, b = folder_of(inner), folder_of(outer)
+    return a is not None and b is not None and a.is_relative_to(b)

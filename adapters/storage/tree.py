@@ -53,6 +53,10 @@ class Tree:
         """The output as its user names it: the folder, or the object store's URL."""
         return self.store.where
 
+    def named(self, rel: str) -> str:
+        """The file or tree `rel` of the output as its user names it: a path in the folder, or its URL."""
+        return f"{self.where}/{rel}" if isinstance(self.where, str) else str(self.where / rel)
+
     def read(self, rel: str) -> bytes | None:
         """The output's file `rel`, None when there is none."""
         try:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from adapters.synthetic.arrays import truncate
 from adapters.synthetic.video import synthetic_frames, write_mp4
 from schemas.lerobot import fill_path_template
+from schemas.lerobot_features import FeatureSpec, VideoInfo, camera_feature, default_features
 
 V3_CAMERAS: dict[str, tuple[int, int]] = {"observation.images.top": (48, 64), "observation.images.wrist_left": (48, 64)}
 V3_TASKS = ("pick up the red cube", "open the top drawer")
@@ -157,17 +158,15 @@ def write_lerobot_v3(
     tasks_frame = pd.DataFrame({"task_index": list(task_ids.values())}, index=pd.Index(list(task_ids), name="task"))
     tasks_frame.to_parquet(root / "meta/tasks.parquet")
 
-    features: dict[str, dict] = {}
-    for key, (h, w) in cameras.items():
-        probe = {"video.height": h, "video.width": w, "video.codec": "h264", "video.pix_fmt": "yuv420p"}
-        probe |= {"video.is_depth_map": False, "video.fps": fps, "video.channels": 3, "has_audio": False}
-        features[key] = {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"], "info": probe}
+    probe = {"codec": "h264", "pix_fmt": "yuv420p", "fps": fps, "channels": 3}
+    features = {
+        k: camera_feature(h, w, VideoInfo(height=h, width=w, **probe).to_json()) for k, (h, w) in cameras.items()
+    }
     names = names if names is not None else [f"joint_{i}" for i in range(state_dim)]
-    for key in ("observation.state", "action"):
-        features[key] = {"dtype": "float32", "shape": [state_dim], "names": names, "fps": fps}
-    features["timestamp"] = {"dtype": "float32", "shape": [1], "names": None, "fps": fps}
-    for key in ("frame_index", "episode_index", "index", "task_index"):
-        features[key] = {"dtype": "int64", "shape": [1], "names": None, "fps": fps}
+    vector = FeatureSpec(dtype="float32", shape=(state_dim,), names=names)
+    features |= {"observation.state": vector, "action": vector, **default_features()}
+    # fps on every feature but the cameras, lerobot's converter's (`convert_info`)
+    features_json = {k: ft.to_json() | ({} if ft.is_video else {"fps": fps}) for k, ft in features.items()}
     info = {
         "codebase_version": "v3.0",
         "robot_type": robot_type,
@@ -181,7 +180,7 @@ def write_lerobot_v3(
         "splits": {"train": f"0:{len(lengths)}"},
         "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
         "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
-        "features": features,
+        "features": features_json,
     }
     (root / "meta/info.json").write_text(json.dumps(info, indent=4), encoding="utf-8")
     stats = {k: {"mean": np.concatenate(v).mean(0).tolist()} for k, v in (("observation.state", out.states),)}

@@ -140,17 +140,20 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
     return walk.astype(np.float32).astype(dtype)  # what survives TFDS' float_list storage
 
 
-def _joint_walk(cfg: OXESubset, steps: int, rng: np.random.Generator) -> np.ndarray:
-    """(steps, n) joint angles (rad) of the row's `joint_fk` robot: a smooth walk around the middle of each joint's
-    range in its description, within it, so the unit reads as radians against the limits."""
-    arm = load_joint_space().robots[cfg.embodiment].arms[0]
-    root = ElementTree.parse(DESCRIPTIONS / f"{load_joint_space().robots[cfg.embodiment].description}.urdf").getroot()
+def _joint_walk(cfg: OXESubset, arm: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """(steps, n) joint angles (rad) of arm `arm` of the row's `joint_fk` robot: a smooth walk around the middle of
+    each joint's range in its description, within it, so the unit reads as radians against the limits; written as
+    the recorder counts them, the row's `joint_zero` (the description's angle at the recorded 0) taken off."""
+    spec = load_joint_space().robots[cfg.embodiment]
+    root = ElementTree.parse(DESCRIPTIONS / f"{spec.description}.urdf").getroot()
     limits = {j.get("name"): j.find("limit") for j in root.iter("joint")}
-    lo = np.array([float(limits[j.urdf].get("lower")) for j in arm.joints])  # type: ignore[union-attr]
-    hi = np.array([float(limits[j.urdf].get("upper")) for j in arm.joints])  # type: ignore[union-attr]
+    lo = np.array([float(limits[j.urdf].get("lower")) for j in spec.arms[arm].joints])  # type: ignore[union-attr]
+    hi = np.array([float(limits[j.urdf].get("upper")) for j in spec.arms[arm].joints])  # type: ignore[union-attr]
     phase = rng.uniform(0, 2 * np.pi, size=len(lo))
     swing = 0.3 * np.sin(np.linspace(0, np.pi, steps)[:, None] + phase)  # within +-30 % of each half range
-    return (lo + hi) / 2 + swing * (hi - lo) / 2
+    assert cfg.joint_fk is not None
+    zero = np.array([cfg.joint_fk.joint_zero.get(j.urdf, 0.0) for j in spec.arms[arm].joints])
+    return (lo + hi) / 2 + swing * (hi - lo) / 2 - zero
 
 
 def _episode(
@@ -180,13 +183,13 @@ def _episode(
         else:
             raw = [v.astype(NP_DTYPES[spec.dtype]).tobytes() for v in values]
             feats["steps/" + spec.key] = [zlib.compress(b) if spec.encoding == "zlib" else b for b in raw]
-    if cfg.joint_fk is not None:  # a described robot's joints: within its limits
-        key, _, part = cfg.joint_fk.joints.partition(":")
+    for arm, column in enumerate(cfg.joint_fk.joints if cfg.joint_fk is not None else ()):
+        key, _, part = column.partition(":")  # a described robot's joints: within its limits
         spec = next(s for s in cfg.states if s.key == key)
         at = next((p for p in spec.parts if p.name == part), None) if part else None
         cols = slice(at.start, at.stop) if at is not None else slice(None)
         if key in tensors:
-            tensors[key][:, cols] = _joint_walk(cfg, steps, rng).astype(np.float32)
+            tensors[key][:, cols] = _joint_walk(cfg, arm, steps, rng).astype(np.float32)
             feats["steps/" + key] = tensors[key]
     images: dict[str, list[np.ndarray]] = {}
     for n, (cam, (h, w, _)) in enumerate(layout.cameras):

@@ -34,7 +34,8 @@ from schemas.canonical import (
     scale_intrinsics,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
-from schemas.lerobot import FeatureSpec, InfoJson, default_features
+from schemas.lerobot import InfoJson
+from schemas.lerobot_features import FeatureSpec, default_features
 from schemas.robots.registry import EmbodimentRegistry, default_registry
 from schemas.tiers import QualityTier
 

@@ -9,10 +9,12 @@ lineage and the job's summary say why:
   canonical fps. One dataset of one size instead is `canonicalize.image.size` (e.g. `640x360`, fit `pad`: aspect
   kept), decided before any commit;
 - anything else (natives present or absent, another native width or other native names, other cameras): a dataset
-  `<subset>@<diff>~<hash>`, `<diff>` naming what differs from the first dataset (`+key` a feature it adds, `-key` one
-  it lacks, `key<width>` another width or other names) and `<hash>` 8 hex digits of its whole signature, so every
-  episode of one signature lands in one dataset whatever the order; lineage `signature_split`. N recordings of K
-  signatures are N episodes in K datasets.
+  `<subset>@<label>`, the label saying in words what its episodes have that the first dataset has not
+  (`ingest.lerobot.sibling_label`: `rosbag_interbotix@wx250`, `robomimic@state-cube_4`), lineage `signature_split`.
+  Every episode of one signature lands in one dataset: a sibling on disk of its signature is its dataset whatever its
+  name (so an output written when the name was `<subset>@<diff>~<hash>` goes on in those folders), and a label
+  already taken by another signature gets `~<8 hex digits of the signature>` after it, the one case a hash is shown
+  (`Declared`). N recordings of K signatures are N episodes in K datasets.
 Why not one dataset with the union of the features and a mask per native: LeRobot's consumers (lerobot-train's
 normalisation, its dataset loader, policies' input features) take every feature of every frame as real, and a
 stand-in value for a stream a recording never had (0, or NaN, which the writer refuses) would be learned as data
@@ -46,16 +48,18 @@ driver takes results in discovery order and so declares each dataset's features 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ingest.lerobot.sibling_label import label
 from schemas.canonical import NATIVE_VALID
-from schemas.lerobot import INFO_PATH, FeatureSpec, default_features, load_info
+from schemas.lerobot import INFO_PATH, load_info
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why
 
@@ -82,10 +86,16 @@ def route(home: str, features: Mapping[str, FeatureSpec], have: Mapping[str, Fea
             f"written to {target}, one dataset per camera size"
         )
         return Route(target, "camera_size_split", why)
-    target = signature_sibling(home, have, features)
+    return signature_route(home, have, features, signature_sibling(home, have, features))
+
+
+def signature_route(
+    home: str, have: Mapping[str, FeatureSpec], features: Mapping[str, FeatureSpec], target: str, note: str = ""
+) -> Route:
+    """The route of an episode of `features` to the signature sibling `target` of `home` (which has `have`)."""
     why = (
         f"features differ from {home}'s (its first episode's): {feature_diff(have, features)}; written to "
-        f"{target}, one dataset per signature"
+        f"{target}, one dataset per signature{note}"
     )
     return Route(target, "signature_split", why)
 
@@ -98,14 +108,50 @@ class Declared:
 
     output: Path
     features: dict[str, dict[str, FeatureSpec]] = field(default_factory=dict)
+    siblings: dict[str, dict[str, str]] = field(default_factory=dict)  # home -> {its sibling: `digest` of its features}
 
     def route(self, home: str, features: Mapping[str, FeatureSpec]) -> Route:
-        """`route(home, features, ...)` against what `home` is declared to have, declaring it when nothing is."""
+        """`route(home, features, ...)` against what `home` is declared to have, declaring it when nothing is; a
+        signature sibling named by the sibling of that signature already there, else by its label, `~<digest>` added
+        when the label names another signature's (see the module)."""
         if home not in self.features:
             info = Path(self.output) / home / INFO_PATH
-            have = load_info(info).features if info.is_file() else features
-            self.features[home] = {k: f for k, f in have.items() if k not in default_features()}
-        return route(home, features, self.features[home])
+            self.features[home] = _user_features(info) if info.is_file() else _user_features(None, features)
+        have = self.features[home]
+        to = route(home, features, have)
+        if to.split != "signature_split":
+            return to
+        known, mine = self._siblings(home), digest(features)
+        same = sorted(name for name, d in known.items() if d == mine)
+        target = same[0] if same else to.dataset if to.dataset not in known else f"{to.dataset}~{mine}"
+        known[target] = mine
+        if target == to.dataset:
+            return to
+        note = "" if same else f" ({to.dataset} holds another signature: the hash of this one added)"
+        return signature_route(home, have, features, target, note)
+
+    def _siblings(self, home: str) -> dict[str, str]:
+        """`home`'s siblings on disk (`<home>@*` with an info.json), each with the digest of its features."""
+        if home not in self.siblings:
+            base = Path(self.output) / home
+            pattern = f"{glob.escape(base.name)}@*/{INFO_PATH}"
+            self.siblings[home] = {
+                home + info.parent.parent.name[len(base.name) :]: digest(_user_features(info))
+                for info in sorted(base.parent.glob(pattern))
+            }
+        return self.siblings[home]
+
+
+def _user_features(info: Path | None, features: Mapping[str, FeatureSpec] | None = None) -> dict[str, FeatureSpec]:
+    """A dataset's features but the defaults every dataset has: its info.json's (`info`), else `features`."""
+    have = load_info(info).features if info is not None else features or {}
+    return {k: f for k, f in have.items() if k not in DEFAULT_FEATURE_DTYPES}
+
+
+def digest(features: Mapping[str, FeatureSpec]) -> str:
+    """8 hex digits of a feature set's whole signature (the hash in a signature sibling's name when its label is
+    taken; the names written before issue 86 carry it too)."""
+    return hashlib.sha256(json.dumps(signature(features), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def signature(features: Mapping[str, FeatureSpec]) -> dict[str, tuple[str, tuple[int, ...], str]]:
@@ -137,11 +183,6 @@ def size_sibling(dataset: str, have: Mapping[str, FeatureSpec], want: Mapping[st
 MASKS = frozenset(NATIVE_VALID.values())  # each native's validity mask, of its native's width and names
 
 
-def _short(key: str) -> str:
-    """A feature key as a dataset name shows it: `observation.state.native` -> `state.native`, a camera by its name."""
-    return key.removeprefix("observation.").removeprefix("images.")
-
-
 def feature_diff(have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str:
     """What `want` has that `have` does not, in words: features added, lacking, of another shape or other names."""
     a, b = signature(have), signature(want)
@@ -165,13 +206,7 @@ def _flat_names(f: FeatureSpec) -> list[str]:
 
 
 def signature_sibling(dataset: str, have: Mapping[str, FeatureSpec], want: Mapping[str, FeatureSpec]) -> str:
-    """`<dataset>@<diff>~<hash>` for an episode of features `want` when `dataset` has `have` (see the module):
-    `+key` added, `-key` lacking, `key<width>` another width or other names; the hash of `want`'s whole signature."""
-    a, b = signature(have), signature(want)
-    a, b = ({k: v for k, v in x.items() if k not in MASKS} for x in (a, b))  # a mask follows its native: not named
-    words = [f"+{_short(k)}" for k in sorted(set(b) - set(a))] + [f"-{_short(k)}" for k in sorted(set(a) - set(b))]
-    changed = [k for k in sorted(set(a) & set(b)) if a[k] != b[k]]
-    words += [f"{_short(k)}{want[k].shape[0] if want[k].shape else ''}" for k in changed]
-    diff = re.sub(r"[^A-Za-z0-9_.+-]+", "_", "_".join(words))[:48] or "features"
-    digest = hashlib.sha256(json.dumps(signature(want), sort_keys=True).encode()).hexdigest()[:8]
-    return f"{dataset}@{diff}~{digest}"
+    """`<dataset>@<label>` for an episode of features `want` when `dataset` has `have`: the label says what `want`
+    has that `have` has not (`ingest.lerobot.sibling_label`; a mask follows its native and is not named). Unique per
+    signature only once `Declared` has seen the siblings (see the module)."""
+    return f"{dataset}@{label(have, want, MASKS)}"

@@ -36,7 +36,8 @@ from ingest.lerobot.errors import (
 from ingest.lerobot.image_stats import ImageStats
 from ingest.lerobot.table import to_arrow, value_type
 from ingest.lerobot.video import ThreadedVideoEncoder, VideoCodec, VideoEncoder, wait_limit_s
-from schemas.lerobot import DEFAULT_FEATURE_DTYPES, FeatureSpec, FeatureStats
+from schemas.lerobot import FeatureStats
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec
 
 FRAMES_FILE = "frames.arrow"
 OWNER_FILE = ".owner.lock"

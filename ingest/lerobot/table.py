@@ -1,19 +1,18 @@
-"""The per-episode frame table: arrow schema and `huggingface` metadata as lerobot 0.3.3 (datasets 3.6) writes them,
-and its columns between numpy arrays and arrow arrays of those types."""
+"""The per-episode frame table: arrow schema as lerobot 0.3.3 (datasets 3.6) writes it, its `huggingface` metadata
+from the feature schema (`schemas/lerobot_features.py`), and its columns between numpy arrays and arrow arrays of
+those types."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from adapters.lerobot.layout import column_to_numpy
 from schemas.arrow import leaf_type
-from schemas.lerobot import FeatureSpec
-
-_ARRAY_ND = {2: "Array2D", 3: "Array3D", 4: "Array4D", 5: "Array5D"}
+from schemas.lerobot_features import ARRAY_ND, FeatureSpec, hf_features
 
 
 def value_type(dtype: str) -> pa.DataType:
@@ -29,25 +28,16 @@ def arrow_field(name: str, ft: FeatureSpec) -> pa.Field:
         return pa.field(name, vt)
     if len(shape) == 1:
         return pa.field(name, pa.list_(vt, shape[0]))
-    if len(shape) in _ARRAY_ND:
+    if len(shape) in ARRAY_ND:
         storage: pa.DataType = vt
         for _ in shape:
             storage = pa.list_(storage)  # datasets stores ArrayND as variable lists
         meta = {
-            "ARROW:extension:name": f"datasets.features.features.{_ARRAY_ND[len(shape)]}ExtensionType",
+            "ARROW:extension:name": f"datasets.features.features.{ARRAY_ND[len(shape)]}ExtensionType",
             "ARROW:extension:metadata": json.dumps((list(shape), ft.dtype)),
         }
         return pa.field(name, storage, metadata=meta)
     raise ValueError(f"feature {name!r}: shape {shape} is not storable in a LeRobot parquet (1 to 5 dims)")
-
-
-def hf_feature_json(ft: FeatureSpec) -> dict[str, Any]:
-    shape = tuple(ft.shape)
-    if shape == (1,):
-        return {"dtype": ft.dtype, "_type": "Value"}
-    if len(shape) == 1:
-        return {"feature": {"dtype": ft.dtype, "_type": "Value"}, "length": shape[0], "_type": "Sequence"}
-    return {"shape": list(shape), "dtype": ft.dtype, "_type": _ARRAY_ND[len(shape)]}
 
 
 def table_features(features: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec]:
@@ -61,16 +51,14 @@ def table_features(features: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec
 def arrow_schema(features: Mapping[str, FeatureSpec]) -> pa.Schema:
     cols = table_features(features)
     fields = [arrow_field(k, ft) for k, ft in cols.items()]  # first: it names a feature whose shape cannot be stored
-    hf = {"info": {"features": {k: hf_feature_json(ft) for k, ft in cols.items()}}}
-    return pa.schema(fields, metadata={"huggingface": json.dumps(hf)})
+    return pa.schema(fields, metadata={"huggingface": json.dumps(hf_features(cols))})
 
 
-def column_numpy(col: pa.ChunkedArray, ft: FeatureSpec) -> np.ndarray:
-    arr = col.combine_chunks()
-    if tuple(ft.shape) == (1,):
-        return arr.to_numpy(zero_copy_only=False)
-    values = arr.values.to_numpy(zero_copy_only=False)
-    return values.reshape(len(arr), *ft.shape)
+def column_numpy(col: pa.ChunkedArray, shape: Sequence[int]) -> np.ndarray:
+    """A column of a feature of `shape` as (rows, *shape), a (1,) one as (rows,): the reader's array of it
+    (`column_to_numpy`) in the feature's shape (a staged N-D value is a flat list)."""
+    values = column_to_numpy(col)
+    return values if tuple(shape) == (1,) else values.reshape(len(values), *shape)
 
 
 def to_arrow(values: np.ndarray, typ: pa.DataType) -> pa.Array:

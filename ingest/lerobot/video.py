@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.lerobot import VideoInfo
+from schemas.lerobot_features import VideoInfo
 
 if TYPE_CHECKING:
     import av  # imported where it is used: a job spec's codec settings (VideoCodec) must not load PyAV
@@ -318,14 +318,12 @@ def probe_video_info(path: Path) -> VideoInfo:
         vs = f.streams.video[0]
         pix_fmt = vs.codec_context.pix_fmt or ""
         channels = 1 if any(s in pix_fmt for s in ("gray", "depth", "monochrome")) else 3
-        info: dict[str, Any] = {
-            "video.height": vs.codec_context.height,
-            "video.width": vs.codec_context.width,
-            "video.codec": vs.codec.canonical_name,
-            "video.pix_fmt": pix_fmt,
-            "video.is_depth_map": False,
-            "video.fps": int(vs.base_rate),
-            "video.channels": channels,
-        }
-        info["has_audio"] = len(f.streams.audio) > 0
-    return VideoInfo.model_validate(info)
+        return VideoInfo(
+            height=vs.codec_context.height,
+            width=vs.codec_context.width,
+            codec=vs.codec.canonical_name,
+            pix_fmt=pix_fmt,
+            fps=int(vs.base_rate),
+            channels=channels,
+            has_audio=len(f.streams.audio) > 0,
+        )

@@ -44,21 +44,20 @@ from schemas.lerobot import (
     INFO_PATH,
     TASKS_PATH,
     EpisodeEntry,
-    FeatureSpec,
     InfoJson,
     TaskEntry,
-    default_features,
     dump_info,
     load_entries,
     load_info,
 )
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec, default_features
 
 
 def _validate_features(features: Mapping[str, FeatureSpec]) -> None:
     for name, ft in features.items():
         if "/" in name:
             raise ValueError(f"feature name {name!r} contains '/', which lerobot forbids")
-        if name in default_features():
+        if name in DEFAULT_FEATURE_DTYPES:
             raise ValueError(f"feature {name!r} is added by the writer itself; do not declare it")
         if ft.is_video and (len(ft.shape) != 3 or ft.shape[2] != 3):
             raise ValueError(f"video feature {name!r} must have shape (height, width, 3), got {ft.shape}")
@@ -194,8 +193,7 @@ class LeRobotWriter:
 
     @property
     def user_features(self) -> dict[str, FeatureSpec]:
-        defaults = default_features()
-        return {k: ft for k, ft in self.info.features.items() if k not in defaults}
+        return {k: ft for k, ft in self.info.features.items() if k not in DEFAULT_FEATURE_DTYPES}
 
     @property
     def tasks(self) -> dict[str, int]:

@@ -10,7 +10,8 @@ from ingest.lerobot.table import arrow_schema
 from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from schemas.canonical import ACTION, ACTION_NAMES, CANONICAL_DIM, STATE, STATE_NAMES
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import ActionSegment, FeatureSpec, InfoJson
+from schemas.lerobot import ActionSegment, InfoJson
+from schemas.lerobot_features import FeatureSpec
 from schemas.lingbot import LAYOUT_NAME, LINGBOT_ACTION_DIM, LINGBOT_ACTION_NAMES, QUATERNION_ORDER
 
 

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from adapters.storage.objects import put_tree
-from adapters.storage.urls import filesystem
+from adapters.storage.root import Root
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from adapters.synthetic.arrays import truncate, write_robomimic
 from adapters.synthetic.ego4d import write_ego4d
@@ -179,8 +178,7 @@ def placed_spec(spec: JobSpec, raw: Path, base: str, options: StorageOptions | N
     URL, `options` its endpoint and credential; None: the AWS environment), every source's root there and the output
     `base/corpus`. The credential travels in the validated spec only: the spec file beside the demo names none."""
     base, raw = base.rstrip("/"), Path(raw).resolve()
-    fs, path = filesystem(f"{base}/raw", options)
-    put_tree(fs, raw, path)
+    Root(f"{base}/raw", options).put_folder(raw)
     doc = spec.model_dump(mode="python")
     for source in doc["sources"]:
         source["root"] = f"{base}/raw/{Path(source['root']).resolve().relative_to(raw).as_posix()}"

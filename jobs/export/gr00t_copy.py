@@ -111,10 +111,9 @@ def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str, only: frozenset
         lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src, only)),
     )
     result = result_of(rel, "written" if written else "to write", described)
-    where = f"{tree.where}/{name}" if isinstance(tree.where, str) else str(Path(tree.where) / name)
     what = f"{count[0]} episode files written" if written else "episode files to write"
     result.notes.insert(0, f"{what} (parquet linked, video as all-intra H.264), modality.json and stats.json")
-    result.path = where
+    result.path = tree.named(name)
     return result
 
 

@@ -28,6 +28,7 @@ from schemas.export_layout import (
     intrinsics_column,
     is_policy_key,
 )
+from schemas.lerobot_features import VISUAL_DTYPES
 
 _NOT_VECTOR = ("video", "image", "string")
 
@@ -119,7 +120,7 @@ def consumer_layout(
     out: dict[str, Any] = {}
     columns = []
     for key, ft in features.items():
-        if ft["dtype"] in ("video", "image"):
+        if ft["dtype"] in VISUAL_DTYPES:
             out[key] = copy.deepcopy(ft)
             continue
         new = copy.deepcopy(dict(ft))

@@ -36,7 +36,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, Wo
 from jobs.spec_models import JobSpec
 from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
@@ -112,7 +112,7 @@ class DatasetCommitter:
             diff = sorted(set(have.items()) ^ set(want.items()))
             raise DatasetError(
                 f"{dataset}: this episode's features differ from the dataset's own signature (the driver routes an "
-                f"episode of another signature to a dataset named for it, `<subset>@<diff>~<hash>`): {diff[:4]}"
+                f"episode of another signature to a dataset named for it, `<subset>@<label>`): {diff[:4]}"
             )
         return writer
 

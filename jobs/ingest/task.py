@@ -19,7 +19,7 @@ from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Fault, Stage, episode_uid
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,15 @@
-"""The operating system's memory limit on one process that parses a source's bytes (issue 84): a `Cage`.
+"""The operating system's memory limit on one process that parses a source's bytes (issue 84): a `Cage`, by the first
+mechanism the machine offers (`mechanism()`, found once per process):
 
-Three mechanisms, the first the machine offers (`mechanism()`, found once per process):
-
-- cgroup v2 where the process's own cgroup delegates the memory controller to its children (`memory` in its
-  `cgroup.subtree_control`, as `systemd-run --user --scope -p Delegate=yes` gives): a child cgroup with `memory.max`,
-  `memory.swap.max` 0, ended by `cgroup.kill`;
-- the cgroup v1 memory controller where the process may create a child of its own memory cgroup (root, as on this
-  team's machines): `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes` where swap is accounted);
+- cgroup v2 where the process's own cgroup delegates `memory` to its children (`systemd-run --user --scope -p
+  Delegate=yes` gives one): a child with `memory.max` and `memory.swap.max` 0, ended by `cgroup.kill`;
+- cgroup v1 where the process may make a child of its own memory cgroup (root, as on this team's machines);
 - else `RLIMIT_AS` on the parse process alone: its address space may grow by the limit from what it had at the fork.
 
-A cgroup counts what the process really uses (resident and page cache, which the kernel reclaims before it kills) and
-its peak is read back (`peak_mib`); a kill by the cgroup's out-of-memory killer is told from any other death
-(`killed`). Under `RLIMIT_AS` an allocation past it fails where it is made (Python's `MemoryError`, a C library's
-NULL) and reserved address space counts as used. A cage is created beside the process's own cgroup, never elsewhere,
-so whatever tracks that cgroup (a CI run, a session) still holds the parse process; `close` kills what is left in
-it and removes it, and `sweep` removes the cages of owners that died before they could.
+A cgroup counts what is really used (page cache the kernel reclaims before it kills), reads back its peak, and tells
+its out-of-memory kill from any other death. Under `RLIMIT_AS` an allocation past the limit fails where it is made
+(`MemoryError`, a C library's NULL). A cage is made beside the process's own cgroup, so whatever holds that (a CI
+run, a session) still holds the parse; `close` kills what is left in it and removes it, `sweep` the dead owners'.
 """
 
 from __future__ import annotations
@@ -31,18 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1 << 20
-# the parse process's default limit: the reading budget (adapters.hostile.bounds, 256 MiB) twice plus working room;
-# measured for false trips on every real sample (benchmarks/parse_limit_real.py)
+# the reading budget (adapters.hostile.bounds, 256 MiB) twice plus working room; 0 false trips on every real sample
+# under each mechanism this machine has (benchmarks/parse_limit_real.py)
 DEFAULT_MIB = 640
 PREFIX = "eidata-parse-"  # a cage's folder: PREFIX + owner pid + "-" + a counter
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
+# per version: the limit, the swap limit, the peak, the keyed file whose `oom_kill` counts the out-of-memory kills
+FILES = {
+    2: ("memory.max", "memory.swap.max", "memory.peak", "memory.events"),
+    1: ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.max_usage_in_bytes", "memory.oom_control"),
+}
 _count = itertools.count()
-_M_ARENA_MAX = -8  # glibc's malloc.h
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
-except OSError:  # not glibc: no arenas to cap
-    _LIBC = None
 
 
 @dataclass(frozen=True)
@@ -57,21 +52,22 @@ class Home:
         return {2: "cgroup v2", 1: "cgroup v1"}.get(self.version, "RLIMIT_AS")
 
 
-def _own(controller: str) -> str | None:
-    """This process's cgroup path in the v1 hierarchy of `controller`, or ("") the unified one's."""
+def _own(controller: str) -> Path | None:
+    """This process's cgroup folder in the v1 hierarchy of `controller`, or ("") in the unified one."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, names, path = line.split(":", 2)
             if (controller in names.split(",")) if controller else not names:
-                return path
+                return (V1_ROOT if controller else V2_ROOT) / path.lstrip("/")
     return None
 
 
-def _usable(folder: Path) -> bool:
-    """Whether a child cgroup can be made (and removed) under `folder`."""
-    probe = folder / f"{PREFIX}probe-{os.getpid()}"
+def _usable(folder: Path | None, needs: str) -> bool:
+    """Whether a child cgroup can be made (and removed) under `folder`, which delegates `needs` (v2) to it."""
     try:
-        probe.mkdir()
+        if folder is None or (needs and needs not in (folder / "cgroup.subtree_control").read_text().split()):
+            return False
+        (probe := folder / f"{PREFIX}probe-{os.getpid()}").mkdir()
         probe.rmdir()
     except OSError:
         return False
@@ -81,17 +77,10 @@ def _usable(folder: Path) -> bool:
 @functools.cache
 def home() -> Home:
     """The mechanism this machine offers this process (found once)."""
-    v2 = _own("")
-    if v2 is not None and (V2_ROOT / "cgroup.controllers").exists():
-        folder = V2_ROOT / v2.lstrip("/")
-        with contextlib.suppress(OSError):
-            if "memory" in (folder / "cgroup.subtree_control").read_text().split() and _usable(folder):
-                return Home(2, folder)
-    v1 = _own("memory")
-    if v1 is not None and (V1_ROOT / "memory.limit_in_bytes").exists():
-        folder = V1_ROOT / v1.lstrip("/")
-        if (folder / "memory.limit_in_bytes").exists() and _usable(folder):
-            return Home(1, folder)
+    if (V2_ROOT / "cgroup.controllers").exists() and _usable(v2 := _own(""), "memory"):
+        return Home(2, v2)
+    if _usable(v1 := _own("memory"), ""):
+        return Home(1, v1)
     return Home()
 
 
@@ -100,22 +89,11 @@ def mechanism() -> str:
     return home().name
 
 
-def _write(path: Path, value: str) -> None:
-    path.write_text(value)
-
-
-def _read_int(path: Path, key: str | None = None) -> int | None:
-    """An integer file's value, or the value of `key` in a flat keyed file; None where absent."""
-    try:
-        text = path.read_text()
-    except OSError:
-        return None
-    if key is None:
-        return int(text.split()[0]) if text.strip().isdigit() else None
-    for line in text.splitlines():
-        k, _, v = line.partition(" ")
-        if k == key and v.strip().isdigit():
-            return int(v)
+def _number(path: Path, key: str | None = None) -> int | None:
+    """An integer file's value, or that of `key` in a flat keyed file; None where absent."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        lines = path.read_text().splitlines()
+        return int(lines[0] if key is None else next(v for k, _, v in (ln.partition(" ") for ln in lines) if k == key))
     return None
 
 
@@ -133,43 +111,35 @@ class Cage:
         self.mib = mib or self.mib
         if self.folder is not None:
             if mib is not None:
-                name = "memory.max" if self.home.version == 2 else "memory.limit_in_bytes"
-                _write(self.folder / name, str(mib * MIB))
-            _write(self.folder / "cgroup.procs", str(os.getpid()))
+                (self.folder / FILES[self.home.version][0]).write_text(str(mib * MIB))
+            (self.folder / "cgroup.procs").write_text(str(os.getpid()))
             return
-        if _LIBC is not None:  # one malloc arena a thread would reserve 64 MiB of address space each: two in all
-            _LIBC.mallopt(_M_ARENA_MAX, 2)
-        mapped = _vm_size()
+        with contextlib.suppress(OSError, AttributeError):  # glibc: two malloc arenas, not 64 MiB reserved a thread
+            ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX, malloc.h
+        with open("/proc/self/status", encoding="ascii") as f:
+            mapped = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         want = mapped + self.mib * MIB
         resource.setrlimit(resource.RLIMIT_AS, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
 
     def killed(self) -> bool:
-        """Whether the cgroup's out-of-memory killer ended a process in it (never true under `RLIMIT_AS`)."""
+        """Whether the cgroup's out-of-memory killer ended a process in it (never under `RLIMIT_AS`)."""
         if self.folder is None:
             return False
-        if self.home.version == 2:
-            return (_read_int(self.folder / "memory.events", "oom_kill") or 0) > 0
-        kills = _read_int(self.folder / "memory.oom_control", "oom_kill")
-        return (kills if kills is not None else _read_int(self.folder / "memory.failcnt") or 0) > 0
+        kills = _number(self.folder / FILES[self.home.version][3], "oom_kill")
+        return (kills if kills is not None else _number(self.folder / "memory.failcnt") or 0) > 0
 
     def peak_mib(self) -> float | None:
-        """The most the cage's processes used at once (a cgroup's own peak), MiB; None where not known."""
-        if self.folder is None:
-            return None
-        name = "memory.peak" if self.home.version == 2 else "memory.max_usage_in_bytes"
-        peak = _read_int(self.folder / name)
+        """The most the cage's processes used at once, MiB; None where not known."""
+        peak = None if self.folder is None else _number(self.folder / FILES[self.home.version][2])
         return None if peak is None else peak / MIB
 
     def close(self) -> None:
         """Whatever still runs in the cage killed, the cage removed."""
-        if self.folder is None:
-            return
-        if self.home.version == 2:
-            with contextlib.suppress(OSError):
-                _write(self.folder / "cgroup.kill", "1")
-        for _ in range(100):
+        for _ in range(100 if self.folder is not None else 0):
             with contextlib.suppress(OSError, ValueError):
+                if self.home.version == 2:
+                    (self.folder / "cgroup.kill").write_text("1")
                 for pid in (self.folder / "cgroup.procs").read_text().split():
                     os.kill(int(pid), signal.SIGKILL)
             try:
@@ -181,30 +151,18 @@ class Cage:
                 time.sleep(0.01)  # a killed process leaves its cgroup once the kernel has torn it down
 
 
-def _vm_size() -> int:
-    """This process's address space now (`VmSize`), bytes."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
-
-
 def cage(mib: int) -> Cage:
     """A cage of `mib` MiB by the machine's mechanism (its cgroup made now, with its limit)."""
-    where = home()
-    if where.folder is None:
+    if (where := home()).folder is None:
         return Cage(mib, where)
     sweep()
-    folder = where.folder / f"{PREFIX}{os.getpid()}-{next(_count)}"
-    folder.mkdir()
-    made = Cage(mib, where, folder)
+    made = Cage(mib, where, where.folder / f"{PREFIX}{os.getpid()}-{next(_count)}")
+    made.folder.mkdir()
     try:
-        if where.version == 2:
-            _write(folder / "memory.max", str(mib * MIB))
-            with contextlib.suppress(OSError):  # no swap controller: nothing to swap to either
-                _write(folder / "memory.swap.max", "0")
-        else:
-            _write(folder / "memory.limit_in_bytes", str(mib * MIB))
-            with contextlib.suppress(OSError):  # swap accounted: the same bound on memory and swap together
-                _write(folder / "memory.memsw.limit_in_bytes", str(mib * MIB))
+        limit, swap = FILES[where.version][:2]
+        (made.folder / limit).write_text(str(mib * MIB))
+        with contextlib.suppress(OSError):  # no swap accounted: nothing to swap to either
+            (made.folder / swap).write_text("0" if where.version == 2 else str(mib * MIB))
     except BaseException:
         made.close()
         raise
@@ -213,10 +171,7 @@ def cage(mib: int) -> Cage:
 
 def sweep() -> None:
     """The cages left by owners that died before closing them (a SIGKILLed worker), removed."""
-    folder = home().folder
-    if folder is None:
-        return
-    for old in folder.glob(f"{PREFIX}*"):
+    for old in home().folder.glob(f"{PREFIX}*") if home().folder is not None else ():
         owner = old.name.removeprefix(PREFIX).split("-", 1)[0]
         if owner.isdigit() and not Path(f"/proc/{owner}").exists():
             Cage(0, home(), old).close()

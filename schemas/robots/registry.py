@@ -22,7 +22,7 @@ from schemas.canonical import (
 )
 from schemas.data_file import read_yaml
 from schemas.frozen import Frozen
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.robots.joint_space import JointSpaceSpec, load_joint_space

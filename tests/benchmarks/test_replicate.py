@@ -1,18 +1,22 @@
 """The command-surface benchmark's replication (`benchmarks/_replicate.py`): every copy's episodes get uids of
 their own, those of a dataset ingest split by signature too (issue 86: its folder `<subset>@<diff>~<hash>` was taken
-for the subset its uids name, they were left as they were, and the catalog refused the duplicates)."""
+for the subset its uids name, they were left as they were, and the catalog refused the duplicates), under the names
+ingest gives now (`<subset>@<label>`, `~<hash>` after a label taken) and those it gave before."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks._replicate import replicate
 from schemas.corpus import LINEAGE_KEY, find_datasets
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 SOURCE, SUBSET = "isaaclab", "robomimic"
-SPLIT = f"{SUBSET}@state.native164~c062ad07"  # a signature sibling's folder, as ingest names it
+# a signature sibling's folder, as ingest names it (`ingest.lerobot.routing`), and as it named it before issue 86
+SPLITS = [f"{SUBSET}@state-cube_4", f"{SUBSET}@state-cube_4~c062ad07", f"{SUBSET}@state.native164~c062ad07"]
 
 
 def _dataset(root: Path, folder: str, raw: str) -> None:
@@ -26,14 +30,15 @@ def _dataset(root: Path, folder: str, raw: str) -> None:
     (ds / EPISODES_PATH).write_text(json.dumps({"episode_index": 0, LINEAGE_KEY: lineage}) + "\n")
 
 
-def test_every_copy_of_a_split_dataset_gets_uids_of_its_own(tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_copy_of_a_split_dataset_gets_uids_of_its_own(tmp_path: Path, split: str) -> None:
     _dataset(tmp_path, SUBSET, "dataset.hdf5/demo_1")
-    _dataset(tmp_path, SPLIT, "dataset.hdf5/demo_0")
+    _dataset(tmp_path, split, "dataset.hdf5/demo_0")
     assert replicate(tmp_path, 6) == 6  # the originals and two rounds of copies
     lines = [json.loads((d / EPISODES_PATH).read_text())[LINEAGE_KEY] for d in find_datasets(tmp_path)]
     uids = [x["episode_uid"] for x in lines]
     assert len(uids) == 6 and len(set(uids)) == 6, uids
-    copy = next(x for d, x in zip(find_datasets(tmp_path), lines, strict=True) if d.name == f"{SPLIT}_r00002")
+    copy = next(x for d, x in zip(find_datasets(tmp_path), lines, strict=True) if d.name == f"{split}_r00002")
     assert copy == {
         "episode_uid": f"{SOURCE}/{SUBSET}_r00002/dataset.hdf5/demo_0",
         "raw_uid": f"{SOURCE}/{SUBSET}_r00002/dataset.hdf5/demo_0",

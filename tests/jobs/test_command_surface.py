@@ -35,7 +35,7 @@ import yaml
 
 from adapters.storage.atomic import is_temp_path
 from jobs.export import EXPORT_FORMATS
-from jobs.runtime.sentinel import descendants
+from jobs.runtime.watcher import descendants
 from schemas.corpus import EPISODES_DIR, parquet_files
 from tests import processes
 from tests.fixtures.wan import write_tiny_wan

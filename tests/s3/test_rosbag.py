@@ -3,7 +3,7 @@ ROS 2 MCAP folder and a sqlite3 folder: `rosbag_interbotix`) and the synthetic c
 prefix and discovered and read from `s3://` by an adapter that carries the store's options
 (`get_adapter(name, options, storage)`): the same refs, and per episode every stream, finding and camera frame
 bit for bit (`tests.store_cases.compare_source`). A truncated bag is refused with the same reason either way. Every
-read is a ranged read through `adapters.storage.pathlike`, rosbags' sqlite3 plugin included."""
+read is a ranged read through `adapters.storage.location.path_like`, rosbags' sqlite3 plugin included."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.dataset_meta import DatasetMeta
-from schemas.lerobot import IMAGE_NAMES
+from schemas.lerobot_features import IMAGE_NAMES
 from schemas.quirks import Quirk
 from tests.realdata import realdata
 

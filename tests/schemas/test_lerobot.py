@@ -8,22 +8,19 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.lerobot import (
-    DEFAULT_FEATURE_DTYPES,
     EpisodeEntry,
     EpisodeStatsEntry,
-    FeatureSpec,
     InfoJson,
     MetaFileError,
     TaskEntry,
-    default_features,
     dump_info,
     dump_jsonl_line,
     dump_lines,
-    flatten_names,
     load_entries,
     load_info,
     read_jsonl,
 )
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, default_features
 
 # Verbatim what lerobot 0.3.3 wrote (`LeRobotDataset.create` + `save_episode`, read back from its files).
 INFO_JSON = """{
@@ -194,41 +191,6 @@ def test_default_features_match_lerobot() -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tolerant reading.
-
-JOINTS = ["j0", "j1", "j2"]
-
-
-@pytest.mark.parametrize(
-    ("names", "flat"),
-    [
-        (JOINTS, JOINTS),  # LeRobot recording
-        ({"motors": JOINTS}, JOINTS),  # any4lerobot / OXE
-        ([["j0", "j1"], ["j2"]], JOINTS),  # Unitree nested list
-        ({"arm": ["j0", "j1"], "gripper": "j2"}, JOINTS),  # a single name as a dict value
-        (None, None),
-    ],
-    ids=["flat", "motors_dict", "nested", "dict_with_str_leaf", "none"],
-)
-def test_names_variants_flatten(names, flat) -> None:
-    spec = FeatureSpec.model_validate({"dtype": "float32", "shape": [3], "names": names})
-    assert spec.flat_names() == flat
-    assert flatten_names(names) == flat
-    assert spec.to_json()["names"] == names  # written back as read
-
-
-def test_v20_video_info_key_is_read_as_info_and_written_as_info() -> None:
-    raw = {
-        "dtype": "video",
-        "shape": [256, 256, 3],
-        "names": ["height", "width", "channel"],
-        "video_info": {"video.fps": 20.0, "video.codec": "h264", "video.pix_fmt": "yuv420p", "has_audio": False},
-    }
-    spec = FeatureSpec.model_validate(raw)
-    assert spec.is_video and spec.video_info is not None
-    assert spec.video_info.codec == "h264" and spec.video_info.fps == 20.0
-    out = spec.to_json()
-    assert "video_info" not in out and out["info"]["video.codec"] == "h264"
-    assert spec.video_info.to_json()["video.fps"] == 20  # integral fps written as an int
 
 
 def test_float_fps_is_written_as_int_when_integral() -> None:

@@ -5,19 +5,10 @@ tests/jobs/export/lerobot_v3/.)"""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from schemas.lerobot import DEFAULT_FEATURE_DTYPES, default_features
-from schemas.lerobot_v3 import (
-    CHUNK_SIZE,
-    DATA_PATH_V30,
-    VIDEO_PATH_V30,
-    features_v30,
-    info_v30,
-    next_chunk_file,
-)
+from schemas.lerobot_features import default_features, features_v30
+from schemas.lerobot_v3 import CHUNK_SIZE, DATA_PATH_V30, VIDEO_PATH_V30, info_v30, next_chunk_file
 
 # lerobot 0.6.1 `DatasetInfo.to_dict()` key order (src/lerobot/datasets/utils.py `DatasetInfo`)
 INFO_KEYS = (
@@ -68,18 +59,6 @@ def _features() -> dict:
     state = {"dtype": "float32", "shape": [6], "names": [f"m{i}" for i in range(6)]}
     plain = {k: v.model_dump(mode="json", exclude_none=True) for k, v in default_features().items()}
     return {"observation.images.top": video, "observation.state": state, **plain}
-
-
-def test_features_gain_fps_except_videos_and_index_columns_and_the_input_is_untouched() -> None:
-    v21 = _features()
-    before = copy.deepcopy(v21)
-    v30 = features_v30(v21, fps=10)
-    assert v21 == before
-    for key, ft in v30.items():
-        # lerobot's writer and dataset tools give its five index columns no fps: an export merges with their output
-        assert ("fps" in ft) is (ft["dtype"] != "video" and key not in DEFAULT_FEATURE_DTYPES), key
-        assert {k: v for k, v in ft.items() if k != "fps"} == before[key]
-    assert v30["observation.state"]["fps"] == 10
 
 
 @pytest.mark.parametrize("with_video", [True, False])

@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.canonical import IMAGE_PREFIX, MAIN_CAMERA_ORDER, Camera
 from schemas.export_layout import camera_source_column, intrinsics_column
+from schemas.lerobot_features import video_keys
 
 
 class PlanError(ValueError):
@@ -48,14 +49,10 @@ def resolve_cameras(wanted: list[str] | None, available: list[str], *, slots: bo
     return out
 
 
-def videos(src: Any) -> list[str]:
-    return [k for k, ft in src.features.items() if ft["dtype"] == "video"]
-
-
 def slot_cameras(src: Any, chosen: list[str]) -> dict[str, str | None]:
     """Which of `src`'s cameras each chosen key reads: itself where the dataset has it, a slot the first of its
     roles (`SLOTS`) that the dataset has and no other chosen key takes, None where it has none."""
-    have = videos(src)
+    have = video_keys(src.features)
     taken = {k for k in chosen if k in have}
     out: dict[str, str | None] = {}
     for key in chosen:
@@ -75,7 +72,7 @@ def default_cameras(datasets: list[Any]) -> list[str]:
     `primary`, and `wrist` when every dataset has a wrist camera besides its primary one. `datasets`: each episode's
     dataset (counted once per episode, its cameras read once per dataset)."""
     episodes = Counter(id(s) for s in datasets)
-    have = {id(s): frozenset(videos(s)) for s in datasets}
+    have = {id(s): frozenset(video_keys(s.features)) for s in datasets}
     counts = Counter({k: 0 for cams in have.values() for k in cams})
     for at, n in episodes.items():
         counts.update(dict.fromkeys(have[at], n))

@@ -54,6 +54,7 @@ from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
 from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
+from schemas.lerobot_features import video_keys
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import MANIFEST_JSON, entries_file
 from schemas.storage import StorageOptions
@@ -153,7 +154,7 @@ def estimated_bytes(plan: ExportPlan) -> int:
     for ref in plan.episodes:
         corpus, i = ref.source.corpus, ref.episode_index
         total += corpus.size(ref.source.data_file(i))
-        for key in (k for k, ft in plan.features.items() if ft["dtype"] == "video"):
+        for key in video_keys(plan.features):
             fit = ref.resize.get(key)
             scale = 1.0 if fit is None else (fit.out_hw[0] * fit.out_hw[1]) / (fit.in_hw[0] * fit.in_hw[1])
             total += round(corpus.size(ref.source.video_file(i, ref.camera(key))) * scale)

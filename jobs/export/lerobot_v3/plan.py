@@ -33,7 +33,6 @@ from jobs.export.lerobot_v3.cameras import (
     resolve_cameras,
     slot_cameras,
     slot_columns,
-    videos,
 )
 from jobs.export.lerobot_v3.columns import Extent, Interner
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
@@ -50,7 +49,7 @@ from schemas.image_size import FrameFit
 from schemas.lerobot import (
     INFO_PATH,
 )
-from schemas.lerobot_v3 import features_v30
+from schemas.lerobot_features import features_v30, is_video, video_keys
 from schemas.manifest import entries_file
 
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
@@ -181,10 +180,10 @@ def dataset_plan(
     action in `space` (`settle.py`), its task indices and splits kept; its cameras at `frames`' size (by default
     their own)."""
     src = SourceDataset(root, corpus)
-    videos = [k for k, ft in src.features.items() if ft["dtype"] == "video"]
+    videos = video_keys(src.features)
     chosen = resolve_cameras(cameras, videos)
     chosen = videos if chosen is None else chosen
-    feats = {k: ft for k, ft in src.features.items() if ft["dtype"] != "video" or k in chosen}
+    feats = {k: ft for k, ft in src.features.items() if not is_video(ft) or k in chosen}
     fps = int(src.info["fps"])
     intern = Interner()
     refs = [_ref(EpisodeRef(src, i), chosen, caption_as_task, {}, intern) for i in sorted(src.episodes)]
@@ -230,12 +229,12 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
     declared: Counter[str] = Counter()
     for src in sources:
         for key, ft in src.features.items():
-            if ft["dtype"] != "video":
+            if not is_video(ft):
                 declared[key] += 1
                 if not all(key in s.features and _signature(ft) == _signature(s.features[key]) for s in sources):
                     dropped.add(key)
     for key, ft in first.items():
-        if ft["dtype"] != "video" and key not in dropped:
+        if not is_video(ft) and key not in dropped:
             out[key] = {k: v for k, v in ft.items() if k != "info"}
     for key in sorted(dropped):
         notes.append(f"feature {key} left out: {declared[key]} of {len(sources)} datasets declare it, not identically")
@@ -291,7 +290,7 @@ def manifest_plan(
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
-    chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in videos(s)}), slots=True)
+    chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in video_keys(s.features)}), slots=True)
     chosen = default_cameras([sources[r.dataset] for r in rows]) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
     reads = {ds: {k: c for k, c in fill.items() if c is not None and c != k} or NO_CHANGE for ds, fill in fills.items()}

@@ -33,12 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.lerobot.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
-from ingest.lerobot.table import hf_feature_json
+from ingest.lerobot.table import column_numpy
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from jobs.export.resize import episode_video
+from schemas.lerobot_features import FeatureSpec, hf_features, video_keys
 from schemas.lerobot_v3 import (
     DATA_FILE_SIZE_IN_MB,
     DATA_PATH_V30,
@@ -121,19 +122,6 @@ def read_episode(ref: EpisodeRef, layout: Layout, tasks: TaskTable, episode_inde
     return EpisodeFrames(table, uncompressed, list(names))
 
 
-def _hf_metadata(features: Mapping[str, Any]) -> bytes:
-    """The `huggingface` schema metadata as datasets 4 writes it (1-D sequences are `List` there, `Sequence` in 3.6)."""
-    from schemas.lerobot import FeatureSpec
-
-    cols = {}
-    for key, ft in features.items():
-        spec = hf_feature_json(FeatureSpec.model_validate(ft))
-        if spec.get("_type") == "Sequence":
-            spec["_type"] = "List"
-        cols[key] = spec
-    return json.dumps({"info": {"features": cols}}).encode()
-
-
 @dataclass
 class _Rolling:
     """The chunk/file a stream of files is at, and how full the current file is."""
@@ -175,8 +163,8 @@ class V30Writer:
         self.column_types = dict(plan.column_types)
         self.masked = masked
         self.data_mb, self.video_mb = data_mb, video_mb
-        self.cameras = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
-        self.columns = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
+        self.cameras = video_keys(self.features)
+        self.columns = [k for k in self.features if k not in self.cameras]
         self.tasks = TaskTable()
         self.num_episodes = 0
         self.num_frames = 0
@@ -201,8 +189,10 @@ class V30Writer:
     def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
         frames = read_episode(ref, self.layout, self.tasks, self.num_episodes, start)
         if self._schema is None:
-            numeric = {k: self.features[k] for k in self.columns}
-            self._schema = frames.table.schema.with_metadata({b"huggingface": _hf_metadata(numeric)})
+            # the `huggingface` metadata as datasets 4 writes it (lerobot 0.6.1)
+            numeric = {k: FeatureSpec.model_validate(self.features[k]) for k in self.columns}
+            hf = json.dumps(hf_features(numeric, datasets4=True)).encode()
+            self._schema = frames.table.schema.with_metadata({b"huggingface": hf})
         frames.table = frames.table.cast(self._schema)
         if self.masked is not None:
             frames.table = self.masked.fill_unused(ref, frames.table)[0]
@@ -277,16 +267,7 @@ class V30Writer:
             self._flush_stats()
 
     def _numeric(self, table: pa.Table) -> dict[str, np.ndarray]:
-        cols = {}
-        for key in self.columns:
-            ft = self.features[key]
-            arr = table.column(key).combine_chunks()
-            shape = tuple(ft["shape"])
-            while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
-                arr = arr.flatten()
-            values = arr.to_numpy(zero_copy_only=False)
-            cols[key] = values if shape == (1,) else values.reshape(table.num_rows, *shape)
-        return cols
+        return {key: column_numpy(table.column(key), self.features[key]["shape"]) for key in self.columns}
 
     def _flush_stats(self) -> None:
         """The pending episodes' stats in one batch (`episodes_stats`, equal bit for bit to `episode_stats` of each),

@@ -36,13 +36,13 @@ from schemas.lerobot import (
     VIDEO_PATH,
     EpisodeEntry,
     EpisodeStatsEntry,
-    FeatureSpec,
     FeatureStats,
     InfoJson,
     TaskEntry,
     dump_info,
     dump_jsonl_line,
 )
+from schemas.lerobot_features import FeatureSpec, video_keys
 
 RENUMBERED = ("episode_index", "index", "task_index")
 
@@ -59,7 +59,7 @@ class V21Writer:
         self.root = Path(root)
         self.fps, self.robot_type, self.layout = plan.fps, plan.robot_type, plan.layout
         self.features = {k: FeatureSpec.model_validate(ft) for k, ft in plan.layout.features.items()}
-        self.cameras = [k for k, ft in self.features.items() if ft.is_video]
+        self.cameras = video_keys(self.features)
         self.schema = arrow_schema(self.features)
         self.tasks = TaskTable()
         self.num_episodes = 0
@@ -121,7 +121,7 @@ class V21Writer:
                     raise ValueError(f"{ref.source.root}: episode {ref.episode_index} has no stats for camera {key!r}")
                 out[key] = FeatureStats.model_validate(kept)
             elif kept is None or key in RENUMBERED or key in filled or (col is not None and col.reshaped):
-                out[key] = numeric_stats(column_numpy(table.column(key), ft))
+                out[key] = numeric_stats(column_numpy(table.column(key), ft.shape))
             else:
                 out[key] = FeatureStats.model_validate(kept)
         return out

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import Corpus, read_corpus, where_text
+from adapters.storage.corpus import Corpus, read_corpus
 from adapters.storage.hard_links import SOURCE_KEY
+from adapters.storage.root import Root
 from adapters.storage.tree import MARKER, Tree, open_tree
 from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
@@ -126,7 +127,7 @@ def run_lingbot_export(
     each opened through its handle (a dry run's output only read)."""
     t0 = time.perf_counter()
     models = check_models(spec)
-    root, out = where_text(spec.root), where_text(spec.out)
+    root, out = str(Root(spec.root).where), str(Root(spec.out).where)
     if out == root or out == f"{root}/datasets" or out.startswith(f"{root}/datasets/"):
         raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
     with (

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numcodecs
 import numpy as np
 import pytest
 import zarr
+import zarr.codecs.numcodecs as zn
 
 from adapters.arrays.stores import container_of, open_store
 from adapters.hostile.absent import AbsentData
@@ -110,3 +112,33 @@ def test_a_sharded_array_is_read_and_a_missing_shard_named(tmp_path: Path) -> No
         assert np.array_equal(store.read("a", 0, 40), data[:40])
         with pytest.raises(AbsentData, match=r"1 of its 5 chunks for rows 0\.\.99 were never written \(c/2/0\)"):
             store.read("a")
+
+
+CODECS = {  # numcodecs id -> (v2 compressor, v3 codec): every compressor a Zarr chunk bomb was built with
+    "gzip": (numcodecs.GZip(), zarr.codecs.GzipCodec()),
+    "zlib": (numcodecs.Zlib(), zn.Zlib()),
+    "zstd": (numcodecs.Zstd(), zarr.codecs.ZstdCodec()),
+    "bz2": (numcodecs.BZ2(), zn.BZ2()),
+    "lzma": (numcodecs.LZMA(), zn.LZMA()),
+    "blosc": (numcodecs.Blosc(), zarr.codecs.BloscCodec()),
+    "lz4": (numcodecs.LZ4(), zn.LZ4()),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # numcodecs' codecs are not in the v3 specification
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("size", [2000, 1004, 500])
+def test_a_chunk_decoding_to_other_than_its_shape_is_refused_naming_the_array(
+    tmp_path: Path, fmt: int, size: int
+) -> None:
+    """A chunk of (50, 5) float32 (1,000 bytes) decoding to more or fewer bytes is an error naming the array and the
+    store, never its first bytes kept (as HDF5's deflate keeps them: `adapters.hostile.h5_inflate`), by every codec;
+    what decodes to gigabytes is the parse process's memory limit's (tests/jobs/ingest/test_parse_limit.py)."""
+    for cid, (v2, v3) in CODECS.items():
+        path = tmp_path / f"{cid}-{size}-v{fmt}.zarr"
+        g = zarr.open_group(path, mode="w", zarr_format=fmt)
+        g.create_array("s", data=np.ones((50, 5), np.float32), chunks=(50, 5), compressors=v2 if fmt == 2 else v3)
+        (path / ("s/0.0" if fmt == 2 else "s/c/0/0")).write_bytes(v2.encode((bytes(range(250)) * 8)[:size]))
+        with open_store(path, "zarr") as store, pytest.raises(ValueError) as e:
+            store.read("s")
+        assert f"s of {path}: a chunk does not decode to (50, 5) of float32" in str(e.value), (cid, e.value)

@@ -9,7 +9,7 @@ import numpy as np
 
 from adapters.lerobot.adapter import LeRobotSource
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 
 MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 

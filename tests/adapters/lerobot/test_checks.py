@@ -16,7 +16,7 @@ import pytest
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.checks import check_default_columns, check_stats, loader_checks
 from adapters.lerobot.stats import expected_stats_shape
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from tests.realdata import realdata
 
 

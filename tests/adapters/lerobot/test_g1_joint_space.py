@@ -21,7 +21,7 @@ from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.qa.dataset import geometry_findings, geometry_summary
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.qa import QAConfig
 from schemas.robots.hands import load_hands
 from schemas.tiers import QualityTier

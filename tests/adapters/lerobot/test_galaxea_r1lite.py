@@ -24,7 +24,7 @@ from ingest.kinematics import load_model
 from ingest.kinematics.invariants import reach
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import JOINT_SPACE
 from tests.fixtures.offline import prepared
 

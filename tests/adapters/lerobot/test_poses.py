@@ -22,7 +22,7 @@ from adapters.lerobot.adapter import LeRobotOptions, LeRobotSource
 from ingest.frames import apply_delta, pos_rot6d_to_pose, rot6d_to_matrix
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from schemas.tiers import reasons_of
 from tests.fixtures.offline import prepare
 

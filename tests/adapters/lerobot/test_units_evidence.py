@@ -18,7 +18,7 @@ from ingest.canonical.store import lineage
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import JointUnitsRecord
 from schemas.tiers import grouped
 from tests.fixtures.offline import prepared

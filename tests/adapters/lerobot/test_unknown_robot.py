@@ -15,7 +15,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.actions import ActionKind
 from schemas.canonical import FINGERTIPS_XYZ, WRIST_POS, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 from schemas.tiers import QualityTier, reasons_of
 from tests.fixtures.offline import prepared

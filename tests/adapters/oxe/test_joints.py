@@ -42,7 +42,9 @@ from tests.ingest.kinematics.test_cobotta import J3_ZERO
 from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, XARM7_MDH, craig, rot_z, trans
 from tests.realdata import realdata
 
-FK_WRIST = sorted(n for n, s in SUBSETS.items() if s.fk_wrist)
+FK_WRIST = sorted(
+    n for n, s in SUBSETS.items() if s.fk_wrist and len(s.joint_fk.joints) == 1
+)  # two arms: test_joints_two_arms.py
 BOTH = sorted(n for n, s in SUBSETS.items() if s.joint_fk is not None and s.has_wrist)
 HAND_TCP = rot_z(-np.pi / 4) @ trans(0, 0, 0.1034)  # franka_description hand.xacro: hand -pi/4 on the flange, TCP
 
@@ -99,7 +101,7 @@ def test_the_wrist_is_the_flange_franka_dh_places(tmp_path: Path, subset: str) -
     dh_of, shoulder, reach_max = MAKER_DH[cfg.embodiment]
     for raw in _episodes(tmp_path, subset):
         assert raw.hands.empty  # no pose declared: canonicalization builds the wrist from the joints
-        q = raw.states[cfg.joint_fk.joints].values.astype(np.float64)
+        q = raw.states[cfg.joint_fk.joints[0]].values.astype(np.float64)
         wrists, dh = _fk_wrists(raw), dh_of(q)
         # 1e-9 where the maker's files write pi/2 in full (Franka, DENSO); the xArm's 1.5708: 5e-5
         tol = 5e-5 if cfg.embodiment == "xarm7" else 1e-9
@@ -166,7 +168,7 @@ def test_a_pose_and_joints_of_one_motion_give_one_wrist(tmp_path: Path, subset: 
     assert cfg.joint_fk is not None
     [pose_key] = [f"{s.key}:eef_matrix" for s in cfg.states if any(p.name == "eef_matrix" for p in s.parts)]
     raw = _episodes(tmp_path, subset, steps=60)[0]
-    q = raw.states[cfg.joint_fk.joints].values.astype(np.float64)
+    q = raw.states[cfg.joint_fk.joints[0]].values.astype(np.float64)
     both = _with_tcp_pose(raw, q, pose_key)
     [by_pose] = canonicalize_spans(both, source="oxe").episodes
     [by_fk] = canonicalize_spans(replace(both, hands=replace(both.hands, hands={})), source="oxe").episodes
@@ -194,7 +196,7 @@ def test_real_toto_start_joints_read_in_the_rows_order_are_a_tabletop_start() ->
     values the toto row's `observation/state` holds ('the robot's jointstates (as absolute joint angles)',
     assets/README.md). Read as the row reads them, all 100 are a tabletop start; a wrong order or unit none."""
     cfg = SUBSETS["toto"]
-    assert cfg.joint_fk is not None and cfg.joint_fk.joints == "observation/state"
+    assert cfg.joint_fk is not None and cfg.joint_fk.joints == ("observation/state",)
     q = np.asarray(safe_loads(realdata("toto_init_positions/init_positions.pickle").read_bytes())["init_joint_pos"])
     assert q.shape == (100, 7)
     assert _start_pose(q).all()
@@ -271,7 +273,7 @@ def test_a_pose_in_the_makers_order_and_the_joints_give_one_wrist(tmp_path: Path
     cfg = SUBSETS[subset]
     assert cfg.joint_fk is not None and recorded_point(subset)[0] in (point, "unknown")
     raw = _episodes(tmp_path, subset, steps=60)[0]
-    q = raw.states[cfg.joint_fk.joints].values.astype(np.float64)
+    q = raw.states[cfg.joint_fk.joints[0]].values.astype(np.float64)
     pose = franka_dh(q) @ (HAND_TCP if point == "tcp" else np.eye(4))
     [by_pose] = canonicalize_spans(_with_pose(raw, pose, write), source="oxe").episodes
     [by_fk] = canonicalize_spans(replace(raw, hands=replace(raw.hands, hands={})), source="oxe").episodes

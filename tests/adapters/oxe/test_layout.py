@@ -11,6 +11,7 @@ import numpy as np
 from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.episode import OXEEpisodeMetadata
 from adapters.oxe.layout import LAYOUT_DIFFERS, LAYOUT_HAND_LOST
+from adapters.oxe.subsets import SUBSETS
 from adapters.synthetic.rlds import write_rlds
 from schemas.tiers import QualityTier, tier_of
 
@@ -68,7 +69,8 @@ def test_a_shard_as_its_row_says_keeps_its_tier_and_its_episode_metadata(tmp_pat
 
 
 def test_a_natives_row_states_no_layout(tmp_path: Path) -> None:
-    """A row that configures no stream (here aloha_mobile_dataset, by its TFDS name) compares nothing: no finding."""
-    write_rlds(tmp_path, "taco_play", dataset_name="aloha_mobile", episodes=1)
+    """A row that configures no stream (here fmb_dataset, by its TFDS name) compares nothing: no finding."""
+    assert not SUBSETS["fmb_dataset"].states and not SUBSETS["fmb_dataset"].cameras
+    write_rlds(tmp_path, "taco_play", dataset_name="fmb", episodes=1)
     ep, findings = _read(tmp_path)
     assert not findings and "layout_diff" not in ep.metadata

@@ -165,7 +165,7 @@ def joint_mismatches(raw: RawEpisode, cfg: OXESubset, proprio: np.ndarray, actio
     """Frames where a JOINT row's natives differ from Octo's proprio (the joints `joint_fk` sends to forward
     kinematics, the column Octo appends as the gripper) and gripper action, and its delta actions."""
     assert cfg.joint_fk is not None
-    joints = raw.states[cfg.joint_fk.joints].values
+    joints = raw.states[cfg.joint_fk.joints[0]].values
     out = {"joints": int(np.sum(np.any(joints != proprio[:, : joints.shape[1]], axis=1)))}
     if (column := OCTO_PROPRIO_GRIPPER[cfg.name]) is not None:
         values = raw.states[column].values.reshape(len(proprio), -1)[:, 0]
@@ -238,7 +238,12 @@ OCTO_POSE_NATIVES = {
         ("action:ee_xyz", "action:ee_euler", "action:gripper"),
     ),
 }
-POSE_FK = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.octo.proprio != "JOINT" and s.fk_wrist)
+# (the two-arm JOINT_BIMANUAL rows, ALOHA's, keep Octo's proprio, their whole state, as it is: not compared here)
+POSE_FK = sorted(
+    n
+    for n, s in SUBSETS.items()
+    if s.octo is not None and s.octo.proprio not in ("JOINT", "JOINT_BIMANUAL") and s.fk_wrist
+)
 
 
 @pytest.mark.parametrize("subset", POSE_FK)
@@ -284,3 +289,33 @@ def test_every_dataset_in_octos_table_has_a_row_with_octos_encoding(tmp_path: Pa
     for name, encoding in zip(got["names"], got["proprio_encodings"], strict=True):
         cfg = by_name[str(name)]
         assert cfg.octo is not None and cfg.octo.proprio == str(encoding), name
+
+
+TWO_ARMS = sorted(n for n, s in SUBSETS.items() if s.octo is not None and s.octo.proprio == "JOINT_BIMANUAL")
+
+
+@pytest.mark.parametrize("subset", TWO_ARMS)
+def test_two_arm_rows_read_what_octo_reads(tmp_path: Path, subset: str) -> None:
+    """ALOHA's rows: each arm's joints and gripper, the columns eidata sends to forward kinematics, in the row's arm
+    order, are Octo's JOINT_BIMANUAL proprio, and the action's columns in the row's order its JOINT_POS_BIMANUAL(_NAV)
+    action, at the frames Octo keeps (aloha_dataset_transform :900-906 keeps every 5th): 0 mismatches."""
+    write_rlds(tmp_path / "data", subset, episodes={"train": 3}, steps=40, seed=7)
+    [builder] = {p.parent for p in (tmp_path / "data").rglob("features.json")}
+    got = octo(builder, builder.parent.name, tmp_path / "octo.npz")
+    cfg = SUBSETS[subset]
+    assert cfg.joint_fk is not None
+    columns = [c for pair in zip(cfg.joint_fk.joints, cfg.joint_fk.gripper, strict=True) for c in pair]
+    [action] = cfg.actions
+    a = get_adapter("oxe", {"splits": ["train"]})
+    refs = [r for r in a.discover(tmp_path / "data") if r.error is None]
+    frames = bad = 0
+    for i, ref in enumerate(refs):
+        raw = a.read(ref)
+        flat = lambda s: s.values.reshape(len(s), -1)  # noqa: E731
+        state = np.concatenate([flat(raw.states[c]) for c in columns], axis=1)[::5]
+        acts = np.concatenate([flat(raw.actions[f"action:{p.name}"]) for p in action.parts], axis=1)[::5]
+        proprio, octo_action = got[f"proprio_{i}"], got[f"action_{i}"]
+        assert state.shape == proprio.shape and acts.shape == octo_action.shape, (state.shape, proprio.shape)
+        bad += int(np.sum(np.any(state != proprio, axis=1)) + np.sum(np.any(acts != octo_action, axis=1)))
+        frames += len(proprio)
+    assert frames >= 20 and bad == 0, (subset, frames, bad)

@@ -119,7 +119,7 @@ def test_a_joint_fk_row_is_checked_against_its_description() -> None:
     ):
         with pytest.raises(ValidationError, match=match):
             OXESubset.model_validate({**toto, "joint_fk": bad})
-    with pytest.raises(ValidationError, match=r"one-armed embodiment in joint_space\.yaml"):
+    with pytest.raises(ValidationError, match=r"embodiment .google_robot. has no arms in joint_space\.yaml"):
         OXESubset.model_validate({**toto, "embodiment": "google_robot"})
     twin = {**toto["states"][0], "key": "observation/joint_velocity"}  # the same joint names on a second column
     with pytest.raises(ValidationError, match="name other state columns too"):
@@ -201,10 +201,12 @@ def test_every_departure_from_octo_is_in_its_row() -> None:
     assert departs["austin_sailor_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
     assert departs["austin_sirius_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
     assert departs["bc_z"] == {"proprio_reading"}
-    for absolute in ("iamlab_cmu_pickup_insert", "ucsd_kitchen_dataset", "tokyo_u_lsmo"):
+    for absolute in ("iamlab_cmu_pickup_insert", "ucsd_kitchen_dataset"):
         name = f"{absolute}_converted_externally_to_rlds"
         assert "action_reading" in departs[name] and SUBSETS[name].action_encoding is None, name
         assert "delta" in SUBSETS[name].octo.departs["action_reading"]  # type: ignore[union-attr]
+    lsmo = SUBSETS["tokyo_u_lsmo_converted_externally_to_rlds"]  # deltas, as Octo reads: the makers' raw actions
+    assert "action_reading" not in departs[lsmo.name] and lsmo.action_encoding is not None  # (test_maker_builders)
     assert "robot_obs[7:8]" in SUBSETS["taco_play"].octo.departs["gripper"]  # type: ignore[union-attr]
 
 

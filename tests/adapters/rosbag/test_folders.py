@@ -62,7 +62,7 @@ def test_two_arms_in_one_folder_are_both_written_a_dataset_per_signature(tmp_pat
     assert sum(len(eps) for eps in datasets.values()) == 4  # N recordings in, N episodes out
     base = "bags/rosbag_interbotix"
     [other] = [d for d in datasets if d != base]
-    assert other.startswith(base + "@-state.native_action.native6~")  # named for what differs
+    assert other == base + "@wx250"  # the 250's own namespace (issue 86: was @-state.native_action.native6~09441e94)
     assert [e["eidata"].get("signature_split") for e in datasets[base]] == [None] * 3
     [line] = datasets[other]
     why = line["eidata"]["signature_split"]

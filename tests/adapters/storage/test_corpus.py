@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus, where_text
+from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus
 from adapters.storage.digests import FileDigests
 
 
@@ -124,9 +124,3 @@ def test_a_file_s_size_identity_and_copy(tmp_path: Path, monkeypatch: pytest.Mon
     corpus.copy_to(src, linked, link=True)  # a rerun: already there
     corpus.copy_to(src, copied)
     assert copied.read_bytes() == b"video" and not os.path.samefile(src, copied)
-
-
-def test_where_text_names_a_folder_resolved_and_a_url_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert where_text("c/m") == str(tmp_path / "c/m") == where_text(tmp_path / "c" / "m")
-    assert where_text("s3://b/c/m/") == "s3://b/c/m"

@@ -1,6 +1,7 @@
 """Locations without a server: local paths and `file://` URLs stay pathlib paths (the adapters' local behaviour is
 unchanged), object URLs become UPaths carrying the options registered for their root, folder listings are typed by
-the listing itself, and the path-only fallback copies an object into the bounded cache once. Object-store reads
+the listing itself, the path-only fallback copies an object into the bounded cache once, and a library that opens by
+path (rosbags) is handed a local path as it is or an object's read-only view. Object-store reads
 against a real S3 server: tests/s3/test_sources.py, tests/s3/test_reads.py."""
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from upath import UPath
 from adapters.storage.faults import environment_fault
 from adapters.storage.location import (
     NotRegularFile,
+    ObjectPath,
     is_object,
     local_path,
     locate,
     metering,
     open_binary,
+    path_like,
     readable,
     scan,
     special_kind,
@@ -152,6 +155,8 @@ def test_a_special_file_is_refused_before_any_library_opens_it(tmp_path: Path) -
                     pass
             with pytest.raises(NotRegularFile):
                 local_path(path)  # a library that opens by path (VRS) is refused it alike
+            with pytest.raises(NotRegularFile):
+                path_like(tmp_path)  # and one that opens a folder's files by path (rosbags), the folder holding it
             assert environment_fault(NotRegularFile(path, kind)) is None
     finally:
         sock.close()
@@ -159,3 +164,22 @@ def test_a_special_file_is_refused_before_any_library_opens_it(tmp_path: Path) -
     assert [special_kind(tmp_path / p) for p in ("ok.bin", ".", "gone")] == [None, None, None]
     with readable(tmp_path / "ok.bin") as src:
         assert src == str(tmp_path / "ok.bin")
+
+
+def test_path_like_hands_a_local_path_over_as_it_is(tmp_path: Path) -> None:
+    assert path_like(tmp_path) is tmp_path
+
+
+def test_path_like_reads_an_object_through_the_metered_reader() -> None:
+    root = UPath("memory://pathlike-test/bags")
+    (root / "run").mkdir(parents=True, exist_ok=True)
+    (root / "run" / "metadata.yaml").write_text("rosbag2_bagfile_information: {}\n")
+    (root / "run" / "x.mcap").write_bytes(b"\x89MCAP0\r\n" + b"\0" * 100)
+    view = path_like(root / "run")
+    assert isinstance(view, ObjectPath) and view.is_dir() and (view / "x.mcap").exists()
+    assert (view / "metadata.yaml").read_text().startswith("rosbag2_bagfile_information")
+    with metering() as meter, (view / "x.mcap").open("rb") as f:
+        assert f.read(8) == b"\x89MCAP0\r\n"
+    assert meter.used == 8 and meter.size == 108  # counted as every object read is
+    with pytest.raises(PermissionError, match="read only"):
+        (view / "x.mcap").open("wb")

@@ -14,7 +14,7 @@ from ingest.canonical.joint_units import to_radians
 from ingest.kinematics import KinematicModel
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.robots.joint_space import GripperMap, JointMap, JointSpaceOptions
 from schemas.tiers import QualityTier
 from tests.fixtures.layouts import load_case, materialize

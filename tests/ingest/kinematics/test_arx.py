@@ -16,7 +16,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from ingest.kinematics import load_model
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import WRIST_POS, hand_dims
-from schemas.lerobot import IMAGE_NAMES, FeatureSpec
+from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
 from schemas.tiers import QualityTier
 from tests.fixtures.offline import prepared
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.lerobot.table import arrow_schema, to_arrow
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 FEATURES = {
     "index": FeatureSpec(dtype="int64", shape=(1,)),

@@ -16,7 +16,7 @@ from ingest.lerobot.encoder_faults import EncoderFailedTwice, encoder_fault, wri
 from ingest.lerobot.errors import EpisodeError
 from ingest.lerobot.staging import EpisodeBuilder
 from ingest.lerobot.video import EncoderHungError, VideoCodec, VideoEncoder
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from tests.jobs.ingest.fault_hooks import RefusingMuxer
 
 W = H = 64

@@ -1,15 +1,16 @@
 """Which dataset an episode is written to (`ingest.lerobot.routing`): its subset's while nothing is known of it or the
 signatures match, the size sibling `<subset>@<W>x<H>` when only camera sizes differ, else the signature sibling
-`<subset>@<diff>~<hash>`, named for what differs and stable whatever the first dataset had; each with its lineage key
-and reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py."""
+`<subset>@<label>`, named in words for what differs (`ingest.lerobot.sibling_label`), one dataset per signature (the
+one of that signature on disk whatever its name, a hash only when a label is taken); each with its lineage key and
+reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.lerobot.routing import Declared, Route, feature_diff, route, signature_sibling, size_sibling
+from ingest.lerobot.routing import Declared, Route, digest, feature_diff, route, signature_sibling, size_sibling
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 
 def _vec(n: int, stem: str) -> FeatureSpec:
@@ -36,12 +37,12 @@ def test_other_camera_sizes_go_to_the_size_sibling() -> None:
     assert to.why == "cameras 4x2 where d has 2x2 (its first episode's): written to d@4x2, one dataset per camera size"
 
 
-def test_signature_names_what_differs_and_is_stable() -> None:
+def test_signature_names_what_differs_in_words() -> None:
     a = {"observation.state.native": _vec(6, "j"), "action.native": _vec(5, "c")}
     b = {"observation.state.native": _vec(6, "k")}  # other names, no action natives
     name = signature_sibling("src/sub", a, b)
-    assert name.startswith("src/sub@-action.native") and "state.native6" in name
-    assert name.split("~")[1] == signature_sibling("src/sub", {**a, "x": _vec(1, "x")}, b).split("~")[1]  # b's own
+    assert name == "src/sub@state-k0-k1+no-action"  # was src/sub@-action.native_state.native6~<8 hex digits>
+    assert signature_sibling("src/sub", {**a, "x": _vec(1, "x")}, b) == name + "+no-x"
     assert "lacks action.native" in feature_diff(a, b) and "names other columns" in feature_diff(a, b)
     assert size_sibling("d", a, b) is None
     to = route("src/sub", b, a)
@@ -56,7 +57,47 @@ def test_signature_names_what_differs_and_is_stable() -> None:
 def test_a_validity_mask_follows_its_native_in_the_name() -> None:
     a = {"observation.state.native": _vec(6, "j"), "observation.state.native_valid": _vec(6, "j")}
     b = {"observation.state.native": _vec(7, "j"), "observation.state.native_valid": _vec(7, "j")}
-    assert signature_sibling("d", a, b).startswith("d@state.native7~")
+    assert signature_sibling("d", a, b) == "d@state-j6"  # the mask not named
+
+
+def test_two_signatures_of_one_label_get_two_datasets_the_second_hashed_and_said(tmp_path: Path) -> None:
+    """Names in another order (one width, one set of names) read alike: the label is taken by the first signature
+    routed to it, and the second's name carries its hash, its lineage saying why; each keeps its name after."""
+    home, first = "datasets/s/sub", {"observation.state.native": _vec(3, "j")}
+    b = {"observation.state.native": _vec(4, "j")}
+    c = {
+        "observation.state.native": b["observation.state.native"].model_copy(update={"names": ["j3", "j2", "j1", "j0"]})
+    }
+    declared = Declared(tmp_path)
+    declared.route(home, first)
+    assert declared.route(home, b) == route(home, b, first)  # the label, no hash
+    to = declared.route(home, c)
+    assert to.dataset == f"{home}@state-j3~{digest(c)}" != f"{home}@state-j3~{digest(b)}"
+    assert to.why.endswith(f"({home}@state-j3 holds another signature: the hash of this one added)")
+    assert [declared.route(home, f).dataset for f in (c, b)] == [to.dataset, f"{home}@state-j3"]
+
+
+def test_a_run_after_a_kill_writes_to_the_siblings_on_disk_under_the_names_they_have(tmp_path: Path) -> None:
+    """Resume: a sibling on disk is its signature's dataset whatever its name, a name of before issue 86
+    (`<subset>@<diff>~<hash>`) too, so a resumed job adds no second dataset of one signature; a label taken on disk by
+    another signature is hashed as in the run that wrote it."""
+    first, b = {"observation.state.native": _vec(3, "j")}, {"observation.state.native": _vec(4, "j")}
+    c = {
+        "observation.state.native": b["observation.state.native"].model_copy(update={"names": ["j3", "j2", "j1", "j0"]})
+    }
+    root = tmp_path / "datasets/s"
+    for folder, feats in (("sub", first), (f"sub@state.native4~{digest(b)}", b), ("sub@state-j3", c)):
+        with LeRobotWriter.create(root / folder, fps=10, features=feats):
+            pass
+    declared = Declared(tmp_path)
+    old = declared.route("datasets/s/sub", b)
+    assert (old.dataset, old.split) == (f"datasets/s/sub@state.native4~{digest(b)}", "signature_split")
+    assert f"written to {old.dataset}," in old.why
+    assert declared.route("datasets/s/sub", c).dataset == "datasets/s/sub@state-j3"  # c holds the label on disk
+    d = {
+        "observation.state.native": b["observation.state.native"].model_copy(update={"names": ["j1", "j0", "j2", "j3"]})
+    }
+    assert declared.route("datasets/s/sub", d).dataset == f"datasets/s/sub@state-j3~{digest(d)}"
 
 
 def test_a_subsets_features_are_declared_by_its_info_else_by_its_first_routed_episode(tmp_path: Path) -> None:
@@ -71,3 +112,4 @@ def test_a_subsets_features_are_declared_by_its_info_else_by_its_first_routed_ep
     assert declared.route("datasets/s/new", a).dataset == signature_sibling("datasets/s/new", b, a)
     assert declared.route("datasets/s/new", b) == Route("datasets/s/new")
     assert declared.features == {"datasets/s/old": a, "datasets/s/new": b}
+    assert declared.route("datasets/s/old", b).dataset == "datasets/s/old@state-k0-k1"  # was ...@state.native6~<hash>

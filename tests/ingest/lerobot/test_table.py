@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from ingest.lerobot.table import arrow_schema, column_numpy, table_features
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 from tests.ingest.lerobot.table_vs_datasets import FEATURES, columns
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,7 +50,7 @@ def test_staged_flat_columns_read_back_in_their_feature_shape() -> None:
             size = int(np.prod(ft.shape))
             flat = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), size)
             col = pa.chunked_array([flat.slice(0, 1), flat.slice(1)])
-        out = column_numpy(col, ft)
+        out = column_numpy(col, ft.shape)
         assert out.shape == values.shape and out.dtype == values.dtype
         np.testing.assert_array_equal(out, values)
 

@@ -22,7 +22,8 @@ from ingest.lingbot.dataset import (
 )
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, ActionSegment, FeatureSpec, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, ActionSegment, InfoJson, load_info, read_jsonl
+from schemas.lerobot_features import FeatureSpec
 from schemas.lingbot import LINGBOT_ACTION_DIM, LINGBOT_ACTION_NAMES
 from schemas.robots.registry import default_registry
 from tests.fixtures.corpus import episode, write_dataset

@@ -26,7 +26,8 @@ from jobs.export.gr00t import (
 )
 from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE, hand_block
 from schemas.dataset_meta import MODALITY_PATH
-from schemas.lerobot import FeatureSpec, load_info
+from schemas.lerobot import load_info
+from schemas.lerobot_features import FeatureSpec
 from schemas.modality import ModalityJson, check_modality
 from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
 from tests.realdata import realdata

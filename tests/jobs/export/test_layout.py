@@ -29,7 +29,7 @@ from schemas.export_layout import (
     intrinsics_column,
     is_policy_key,
 )
-from schemas.lerobot import default_features
+from schemas.lerobot_features import default_features
 
 HEAD = image_key("head")
 NESTED = pa.list_(pa.list_(pa.list_(pa.float32())))

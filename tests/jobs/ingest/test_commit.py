@@ -98,7 +98,7 @@ def test_episodes_commit_in_the_order_sent_and_another_signature_gets_its_datase
         committer.accept(_item(spec, n), Staged(f"u{n}", (again,)))
         assert not again.staged.stage_dir.exists()  # committed from its subset's staging area
     assert list(tallies["agibot"].datasets) == [target] and tallies["agibot"].quarantined == 0
-    assert target.startswith(f"{first.dataset}@") and "~" in target
+    assert target == f"{first.dataset}@state-other_0-other_1"  # named for what differs, in words (issue 86: a hash)
     committer.close()
     assert len(_episodes(root)) == 2  # the dataset is as it was
     odd_eps = _episodes(spec.output / target)
@@ -200,7 +200,7 @@ def test_a_lerobot_dataset_with_an_extra_column_in_some_episodes_loses_none(tmp_
     assert sum(len(eps) for eps in datasets.values()) == 5  # N recordings in, N episodes out
     [base] = [d for d in datasets if "@" not in d]
     [other] = [d for d in datasets if d != base]
-    assert other.startswith(base + "@state.native") and len(datasets[other]) == 2
+    assert other == base + "@state-extra_sensor" and len(datasets[other]) == 2  # was @state.native<width>~<hash>
     assert [e["eidata"]["raw_id"] for e in datasets[other]] == ["episode_000003", "episode_000004"]
     for line in datasets[other]:
         assert "observation.state.native names other columns" in line["eidata"]["signature_split"] or (

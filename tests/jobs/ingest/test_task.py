@@ -10,7 +10,7 @@ from adapters.base import EpisodeRef
 from ingest.lerobot.staging import StagedEpisode
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, StagedOutput, TaskSettings, WorkItem
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
-from schemas.lerobot import FeatureSpec
+from schemas.lerobot_features import FeatureSpec
 
 
 def _spec(tmp_path: Path, **parallelism: object) -> JobSpec:

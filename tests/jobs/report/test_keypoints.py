@@ -19,7 +19,8 @@ from jobs.report.keypoints import camera_trajectory, drawable_keypoints, project
 from schemas.camera_model import Fisheye624Camera, PinholeCamera
 from schemas.canonical import camera_model_info
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.lerobot import FeatureSpec, InfoJson
+from schemas.lerobot import InfoJson
+from schemas.lerobot_features import FeatureSpec
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.offline import prepared
 from tests.schemas.test_camera_model import MAKER_TEST

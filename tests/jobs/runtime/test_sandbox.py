@@ -19,7 +19,7 @@ import pytest
 
 from jobs.runtime import limits
 from jobs.runtime.sandbox import Killed, answer
-from jobs.runtime.sentinel import descendants
+from jobs.runtime.watcher import descendants
 from tests.fixtures import library_bombs as lb
 
 LIMIT_MIB = 128

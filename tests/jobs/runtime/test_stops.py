@@ -39,6 +39,12 @@ def _children(pid: int) -> list[str]:
     return []
 
 
+def _cmdline(pid: str) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    return "watcher"  # gone
+
+
 @pytest.mark.shared_ray  # tests/ray_scope.py: the rerun; the stopped job runs its own Ray in its own process
 @pytest.mark.parametrize(
     ("sig", "group", "when"),
@@ -61,8 +67,8 @@ def test_a_signal_ends_the_job_in_one_line_and_the_rerun_resumes(
     cmd = [sys.executable, "-m", "jobs.cli", "ingest", str(spec)]
     with processes.group(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as job:
         deadline = time.monotonic() + 180
-        # the first process the command starts (the command is the supervisor's child: jobs.runtime.supervisor)
-        first = lambda: any(_children(int(c)) for c in _children(job.pid))  # noqa: E731
+        # the first process the command starts besides its watcher (jobs.runtime.watcher)
+        first = lambda: any("watcher" not in _cmdline(c) for c in _children(job.pid))  # noqa: E731
         started = first if when == "ray-start" else (tmp_path / "corpus/datasets").exists
         while not started() and job.poll() is None:
             assert time.monotonic() < deadline, f"the job did not reach {when} in 180 s"
@@ -217,7 +223,7 @@ def test_a_stop_raised_where_python_drops_exceptions_is_raised_again(
 ) -> None:
     """The handler runs wherever the main thread is at a safe point, a weakref callback or a `__del__` included, and
     Python drops what those raise ("Exception ignored in ..."): `eidata report` went on after SIGTERM until the
-    supervisor killed it, 2 runs in 7 (issue 75). The dropped stop is raised again at the next safe point, also when
+    watcher killed it, 2 runs in 7 (issue 75). The dropped stop is raised again at the next safe point, also when
     the signal sent again finds the main thread still inside the hook (lost there: 1 run of this test in 4 under load
     failed so before; `hook-held` makes that case every run)."""
     import weakref

@@ -43,7 +43,7 @@ from jobs.validate import validate_dataset
 from schemas.corpus import find_datasets
 from schemas.export_frames import ExportFrames
 from schemas.image_size import FrameFit
-from schemas.lerobot import DEFAULT_FEATURE_DTYPES
+from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES
 from schemas.manifest import entries_file
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 from tests.jobs.export.test_resize import MIN_PSNR_DB, psnr

@@ -1,0 +1,121 @@
+"""The one owner of a command's process tree (issue 84 item 3): a watcher that ends what the command started once it
+has ended, and ends the command itself when a stop does not.
+
+`eidata` run as its own command starts its watcher first (`start`): this file run by a fresh interpreter (`-I`, the
+standard library only) in a session of its own, so the terminal's Ctrl-C is the command's alone. It reads a pipe whose
+other end is the command's wakeup fd (`signal.set_wakeup_fd`): Python's C-level handler writes each signal's number
+there as it arrives, whatever the main thread is in. A Python handler runs only once the main thread is back in the
+interpreter, and `eidata report` once waited forever inside DuckDB's scan of an Arrow dataset, where none ran
+(issue 75). Every `SCAN_S` the watcher notes the command's descendants (pid and start time by parent links in /proc;
+nothing found by name; a reused pid is another process, left alone). Then:
+
+- a stop (SIGTERM, SIGINT) gives the command `GRACE_S` to end by itself (`jobs.runtime.stops`: one line, 143 / 130);
+  then, or at a second stop, its threads' stacks are printed (`faulthandler` on SIGUSR1) and the command and all it
+  started are killed: exit 137, what was committed stays, as after a `kill -9`, which the output protocol is built for;
+- once the command has ended, however (its own `kill -9` too: the pipe closes), what it started and is still running
+  is ended, SIGTERM then SIGKILL (review 6: Ray's workers and agents outlived a killed driver by minutes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+SCAN_S = 0.5  # how often descendants are noted (2 ms of CPU at 112 processes); one orphaned within it is missed
+GRACE_S = 3.5  # after a stop, how long the command has to end by itself
+STACKS_S = 0.3  # how long its stacks are given to print before the kill
+STOPS = (signal.SIGTERM, signal.SIGINT)
+
+
+def start() -> subprocess.Popen[bytes]:
+    """The calling process's watcher, started; its signals written to the watcher's pipe from now on (main thread)."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    watcher = subprocess.Popen([sys.executable, "-I", __file__, str(os.getpid())], stdin=r, start_new_session=True)
+    os.close(r)
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    return watcher
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of `pid`, None once it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else (int(fields[1]), int(fields[19]))
+
+
+def descendants(root: int) -> dict[int, int]:
+    """Every live descendant of `root`: pid -> start time."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _stat(int(entry))) is not None:
+            children.setdefault(st[0], []).append(int(entry))
+            started[int(entry)] = st[1]
+    found, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found and pid in started:
+            found[pid] = started[pid]
+            todo += children.get(pid, [])
+    return found
+
+
+def end(noted: dict[int, int], sig: int = signal.SIGKILL, grace_s: float = 0.0) -> None:
+    """`sig` to each noted process that is still the same one; after `grace_s`, SIGKILL to those still alive."""
+    sent = {}
+    for pid, started in noted.items():
+        if (st := _stat(pid)) is not None and st[1] == started:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+                sent[pid] = started
+    deadline = time.monotonic() + grace_s
+    while sent and time.monotonic() < deadline and any(_stat(p) is not None for p in sent):
+        time.sleep(0.05)
+    if sig != signal.SIGKILL:
+        end(sent)
+
+
+def watch(owner: int, fd: int = 0) -> None:
+    """Watch `owner` through the pipe `fd` until it has ended (see the module)."""
+    me, noted, stop, kill_at = os.getpid(), {}, 0, float("inf")
+    born = (_stat(owner) or (0, -1))[1]
+    while (_stat(owner) or (0, 0))[1] == born:
+        if select.select([fd], [], [], max(0.0, min(SCAN_S, kill_at - time.monotonic())))[0]:
+            if not (got := os.read(fd, 64)):
+                break  # the command has ended (and what it forked)
+            for signum in (b for b in got if b in STOPS):
+                stop, kill_at = signum, time.monotonic() + GRACE_S if not stop else 0.0
+        noted.update(descendants(owner))
+        noted.pop(me, None)
+        if time.monotonic() >= kill_at and (_stat(owner) or (0, 0))[1] == born:
+            with contextlib.suppress(OSError):
+                os.kill(owner, signal.SIGUSR1)
+            time.sleep(STACKS_S)
+            print(
+                f"eidata: stopped by {signal.Signals(stop).name}, it did not end within {GRACE_S:g} s: killed with "
+                "all it started (exit 137; its stacks above); what was committed stays and nothing is half-written: "
+                "rerun the same command to resume",
+                file=sys.stderr,
+                flush=True,
+            )
+            end({owner: born, **noted})
+            kill_at = float("inf")
+    for pid in list(noted):  # what the noted ones started since the last scan (orphans now, still their children)
+        noted.update(descendants(pid))
+    noted.pop(me, None)
+    end(noted, signal.SIGTERM, grace_s=2.0)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command's Ctrl-C is the command's
+    watch(int(sys.argv[1]))

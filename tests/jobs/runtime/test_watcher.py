@@ -1,0 +1,185 @@
+"""`jobs.runtime.watcher`: a command run as its own process ends within 5 s of SIGTERM or Ctrl-C wherever it waits
+(issue 75 item 2: `eidata report` waited in DuckDB's Arrow scan, where no Python handler runs, and `timeout`'s SIGTERM
+never ended it), and nothing it started outlives it, a `kill -9` of it included (review 6: Ray's agents and workers
+outlived a killed driver by minutes); a process it did not start, or a noted pid now another process, is left alone.
+
+The stuck command is a stand-in that waits as the hung report did: its main thread in a C call that restarts after a
+signal and never returns to the interpreter (the lock of a mutex it holds), with a helper of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.runtime import watcher
+from tests import processes
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the watcher reads /proc (Linux)")
+REPO = Path(__file__).resolve().parents[3]
+FUTEX = ("202", "98")  # the futex syscall's number on x86_64 and aarch64 (where wchan does not name it)
+STUCK = """
+import ctypes, subprocess
+from jobs.cli import watched
+from jobs.runtime.stops import armed
+watched("clean")
+helper = subprocess.Popen(["sleep", "300"])  # a process it started
+libc, mutex = ctypes.CDLL(None), ctypes.create_string_buffer(64)
+libc.pthread_mutex_init(mutex, None)
+def wait_in_c():
+    print("ready", helper.pid, flush=True)
+    libc.pthread_mutex_lock(mutex)
+    libc.pthread_mutex_lock(mutex)  # a mutex it holds: a futex wait that restarts after each signal, for ever
+with armed():
+    wait_in_c()
+"""
+CLEAN = """
+import sys, time
+from jobs.cli import watched
+from jobs.runtime.stops import armed, stopped, exit_process, message
+watched("clean")
+try:
+    with armed():
+        print("ready", flush=True)
+        time.sleep(300)
+except KeyboardInterrupt as e:
+    print(message("eidata clean", stopped(e)), file=sys.stderr)
+    exit_process(stopped(e).status)
+"""
+EARLY = CLEAN.replace('print("ready", flush=True)\n        time.sleep(300)', "time.sleep(300)").replace(
+    "try:\n", 'print("ready", flush=True)\ntime.sleep(1.5)  # its imports: no handler of its own yet\ntry:\n'
+)
+# killed by the test: its child in a session of its own ignores SIGTERM (as an orphaned Ray agent that outlives its
+# raylet) and starts a grandchild
+DRIVER = """
+import subprocess, sys, time
+from jobs.cli import watched
+from tests.processes import start
+watched("clean")
+child = start([sys.executable, "-c", '''
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+g = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(g.pid, flush=True)
+time.sleep(600)
+'''], stdout=subprocess.PIPE, text=True)
+print(child.pid, child.stdout.readline().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+def _start(script: str) -> tuple[subprocess.Popen, list[str]]:
+    proc = processes.start(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().split()
+
+
+def _in_the_c_wait(pid: int) -> None:
+    """Once the main thread of `pid` waits in the kernel for the mutex (before, a stop's handler still runs)."""
+    deadline = time.monotonic() + 30
+    task = Path(f"/proc/{pid}/task/{pid}")
+    while "futex" not in (task / "wchan").read_text() and (task / "syscall").read_text().split()[0] not in FUTEX:
+        assert time.monotonic() < deadline, "the stand-in never reached its wait"
+        time.sleep(0.02)
+
+
+def _gone(pids: list[int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(watcher._stat(p) is not None for p in pids):
+        time.sleep(0.05)
+    return all(watcher._stat(p) is None for p in pids)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["term", "ctrl-c"])
+def test_a_command_no_handler_can_reach_ends_within_5_s_and_leaves_no_process(sig: signal.Signals) -> None:
+    proc, ready = _start(STUCK)
+    try:
+        assert ready[0] == "ready"
+        helper = int(ready[1])
+        [watching] = [p for p in watcher.descendants(proc.pid) if p != helper]
+        _in_the_c_wait(proc.pid)
+        t0 = time.monotonic()
+        processes.kill_group(proc, sig)  # to the whole group, as `timeout` and a terminal send it
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        processes.kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL, err  # a shell says 137
+    assert took <= 5.0, took
+    assert f"stopped by {sig.name}, it did not end within" in err and "(exit 137; its stacks above)" in err, err
+    assert "in wait_in_c" in err, err  # its main thread's stack, printed before the kill
+    assert _gone([helper, watching], 5.0), "the command's helper and its watcher end"
+
+
+@pytest.mark.parametrize("script", [CLEAN, EARLY], ids=["armed", "during-imports"])
+def test_a_command_that_handles_the_stop_ends_with_its_own_line(script: str) -> None:
+    """Also a stop that comes before the command has its handlers (its imports): held until `armed`, then the same
+    one line (before: a KeyboardInterrupt traceback, or SIGTERM's default death without it)."""
+    proc, ready = _start(script)
+    try:
+        assert ready == ["ready"]
+        processes.kill_group(proc, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        processes.kill_group(proc)
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["eidata clean: " + err.strip().split("eidata clean: ", 1)[1]]  # one line
+    assert "killed" not in err
+
+
+@pytest.mark.parametrize(("end", "status"), [("exit(0)", 0), ("exit(3)", 3), ("os.abort()", -signal.SIGABRT)])
+def test_the_exit_status_is_the_commands(end: str, status: int) -> None:
+    """A library's abort is the command's own death, blamed on nothing (it was once called the memory limit's
+    refusal, of a command that used a fraction of it: issue 84)."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import os; from jobs.cli import watched; watched('x'); {end}"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (status, ""), done.stderr
+
+
+def test_a_killed_commands_descendants_end_and_no_other_process() -> None:
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # not the command's
+    proc, ready = _start(DRIVER)
+    child, grandchild = (int(x) for x in ready)
+    try:
+        [watching] = [p for p in watcher.descendants(proc.pid) if p not in (child, grandchild)]
+        time.sleep(3 * watcher.SCAN_S)  # noted by a scan (one started and orphaned within a scan can be missed)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _gone([child, grandchild, watching], 10.0), "its descendants (the SIGTERM-deaf one too) and watcher end"
+        assert bystander.poll() is None, "a process the command did not start is left alone"
+    finally:
+        for pid in (child, grandchild):
+            if watcher._stat(pid) is not None:
+                os.kill(pid, signal.SIGKILL)
+        bystander.kill()
+        bystander.wait()
+
+
+def test_descendants_follow_parent_links_and_a_reused_pid_is_left_alone() -> None:
+    here = watcher.descendants(os.getppid())
+    assert os.getpid() in here and os.getppid() not in here
+    sleeper = processes.start([sys.executable, "-c", "import time; time.sleep(60)"])  # a session of its own
+    try:
+        assert sleeper.pid in watcher.descendants(os.getpid()), "a new session is still a descendant"
+        watcher.end({sleeper.pid: watcher.descendants(os.getpid())[sleeper.pid] + 1})  # another process at that pid
+        time.sleep(0.2)
+        assert sleeper.poll() is None, "a pid whose start time differs is another process: never signalled"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
