@@ -77,12 +77,14 @@ def spec(output: Path, sources: dict[str, tuple[str, str, int | None]]) -> dict[
     return {"output": str(output), "sources": rows, "parallelism": {"num_cpus": 2}}
 
 
-def measure(label: str, argv: list[str], n: int, timeout_s: float) -> dict[str, Any]:
-    """Run `argv` in a group of its own, its tree's memory sampled; one row of the table."""
+def measure(label: str, argv: list[str], n: int, timeout_s: float, checkout: Path = ROOT) -> dict[str, Any]:
+    """Run `argv` in a group of its own, with the code of `checkout` (a git checkout of eidata), its tree's memory
+    sampled; one row of the table."""
     sampler = TreeSampler(SAMPLE_S)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(checkout)}
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = processes.start(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = processes.start(argv, cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler.start()
     status: int | str
     try:
@@ -107,7 +109,9 @@ def measure(label: str, argv: list[str], n: int, timeout_s: float) -> dict[str, 
         "seconds": round(seconds, 2),
         "peak_tree_rss_mib": round(sampler.max_tree_rss_kb / 1024, 1),
         "max_process_hwm_mib": round(max((p["hwm_kb"] for p in sampler.procs.values()), default=0) / 1024, 1),
+        "cpu_s": round(sampler.cpu_s(), 1),  # of the tree's processes, each as last sampled: less of the load's noise
         "exit": status,
+        "load_1min": round(load, 2),  # the machine's load average as it started
         "argv": " ".join(argv[2:] if argv[1] == "-m" else argv[3:]),
         "said": said[-600:] if isinstance(said, str) else "".join(said)[:400],  # its error, or its last line
     }
