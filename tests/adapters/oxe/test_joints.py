@@ -38,8 +38,9 @@ from ingest.kinematics import load_model
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import recorded_point
 from schemas.robots.registry import default_registry
+from tests.ingest.kinematics.dh import craig, rot_z, trans
 from tests.ingest.kinematics.test_cobotta import J3_ZERO
-from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, XARM7_MDH, craig, rot_z, trans
+from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, XARM7_MDH
 from tests.realdata import realdata
 
 FK_WRIST = sorted(
