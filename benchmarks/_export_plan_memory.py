@@ -5,7 +5,10 @@ It plans as `eidata export ROOT --format lerobot-v3 --manifest NAME` does (`job.
 planned. The last stdout line is one JSON object: episodes planned, groups, wall and CPU seconds, peak RSS
 (`ru_maxrss`) in MiB.
 
-    .venv/bin/python -m benchmarks.export_plan_memory ROOT every --action-space native
+    .venv/bin/python -m benchmarks._export_plan_memory ROOT every --action-space native
+
+A measurement run, not a benchmark of the smoke suite (its name starts with `_`): it needs a replicated corpus of the
+size measured (100k episodes for issue 84's figures, benchmarks/COMMAND_SURFACE.md), which no smoke run builds.
 """
 
 from __future__ import annotations
