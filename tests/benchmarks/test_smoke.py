@@ -17,7 +17,14 @@ from tests.needs import tool_missing
 # writer: lerobot 0.6.1 (its own venv) is one of its contestants. storage_sources, train_bucket: slow (`make test-all`),
 # not in `make test`: in three full runs beside the suite, storage_sources' SeaweedFS server spun a core from its first
 # instant without ever listening (alone it starts in seconds; cause not found) and held both runs past their limit
-MARKS = {"writer": [pytest.mark.oracle], "storage_sources": [pytest.mark.slow], "train_bucket": [pytest.mark.slow]}
+# command_surface: slow too, ~250 s alone at load 9 against the 240 s bound (two corpus sizes of every command); its
+# code runs in make test through command_surface_against's smoke run (this checkout against itself, the same commands)
+MARKS = {
+    "writer": [pytest.mark.oracle],
+    "storage_sources": [pytest.mark.slow],
+    "train_bucket": [pytest.mark.slow],
+    "command_surface": [pytest.mark.slow],
+}
 GPU_RUNS = {"latents": ["--device", "cuda"]}  # train_step times lda-1b by itself when CUDA is there
 V30_CONTESTANT = {"writer", "export_v3", "quantile_stats"}  # lerobot 0.6.1 (.venv-oracle-v30) is a contestant
 
