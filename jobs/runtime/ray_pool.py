@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from jobs.runtime import watcher
 from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import Stopped, rearm
 from jobs.runtime.voice import VoiceRelay
@@ -112,6 +113,7 @@ def _start(address: str | None, num_cpus: int | None, object_store_mb: int, quie
     if address:
         ray.init(address=address, **quiet)
     else:
+        watcher.start(stops=False)  # a kill -9 of this process ends the Ray it starts here too (jobs.runtime.watcher)
         # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
         memory = object_store_mb * 1024**2
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)

@@ -32,14 +32,22 @@ STACKS_S = 0.3  # how long its stacks are given to print before the kill
 STOPS = (signal.SIGTERM, signal.SIGINT)
 
 
-def start() -> subprocess.Popen[bytes]:
-    """The calling process's watcher, started; its signals written to the watcher's pipe from now on (main thread)."""
-    r, w = os.pipe()
-    os.set_blocking(w, False)
-    watcher = subprocess.Popen([sys.executable, "-I", __file__, str(os.getpid())], stdin=r, start_new_session=True)
+_pipe: int | None = None  # this process's end of its watcher's pipe, once started
+
+
+def start(stops: bool = True) -> None:
+    """The calling process's watcher, started once; with `stops` (main thread) its signals are written to the
+    watcher's pipe from now on, else (a library's embedded Ray: `jobs.runtime.ray_pool`) it only ends what this
+    process started once it has ended."""
+    global _pipe
+    if _pipe is not None:
+        return
+    r, _pipe = os.pipe()
+    os.set_blocking(_pipe, False)
+    subprocess.Popen([sys.executable, "-I", __file__, str(os.getpid())], stdin=r, start_new_session=True)
     os.close(r)
-    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    return watcher
+    if stops:
+        signal.set_wakeup_fd(_pipe, warn_on_full_buffer=False)
 
 
 def _stat(pid: int) -> tuple[int, int] | None:

@@ -59,8 +59,9 @@ EARLY = CLEAN.replace('print("ready", flush=True)\n        time.sleep(300)', "ti
 DRIVER = """
 import subprocess, sys, time
 from jobs.cli import watched
+from jobs.runtime import watcher
 from tests.processes import start
-watched("clean")
+STARTS
 child = start([sys.executable, "-c", '''
 import signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -152,9 +153,12 @@ def test_the_exit_status_is_the_commands(end: str, status: int) -> None:
     assert (done.returncode, done.stderr) == (status, ""), done.stderr
 
 
-def test_a_killed_commands_descendants_end_and_no_other_process() -> None:
+@pytest.mark.parametrize(
+    "starts", ['watched("clean")', "watcher.start(stops=False)"], ids=["command", "library-ray"]
+)  # the command's own watcher; one a process starting embedded Ray without the CLI gets (`jobs.runtime.ray_pool`)
+def test_a_killed_commands_descendants_end_and_no_other_process(starts: str) -> None:
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # not the command's
-    proc, ready = _start(DRIVER)
+    proc, ready = _start(DRIVER.replace("STARTS", starts))
     child, grandchild = (int(x) for x in ready)
     try:
         [watching] = [p for p in watcher.descendants(proc.pid) if p not in (child, grandchild)]
