@@ -84,6 +84,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         if pid == 0:  # pragma: no cover (the child's side: it never returns)
             _child(w, parent, held, page, lambda: fn(*args, **kwargs))
         os.close(w)
+        w = -1  # closed: never again (the number may be another thread's by now)
         data, status = _collect(r, pid)
         pid = 0  # reaped
         if data:
@@ -102,7 +103,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
         for fd in (r, w):
-            with contextlib.suppress(OSError):
+            if fd >= 0:
                 os.close(fd)
         page.close()
         if held is not None and (peak := held.peak_mib()) is not None:
