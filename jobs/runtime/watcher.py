@@ -97,7 +97,8 @@ def watch(owner: int, fd: int = 0) -> None:
     """Watch `owner` through the pipe `fd` until it has ended (see the module)."""
     me, noted, stop, kill_at = os.getpid(), {}, 0, float("inf")
     born = (_stat(owner) or (0, -1))[1]
-    while (_stat(owner) or (0, 0))[1] == born:
+    alive = lambda: (_stat(owner) or (0, 0))[1] == born  # noqa: E731 (the same process: a reused pid is not)
+    while alive():
         if select.select([fd], [], [], max(0.0, min(SCAN_S, kill_at - time.monotonic())))[0]:
             if not (got := os.read(fd, 64)):
                 break  # the command has ended (and what it forked)
@@ -105,7 +106,7 @@ def watch(owner: int, fd: int = 0) -> None:
                 stop, kill_at = signum, time.monotonic() + GRACE_S if not stop else 0.0
         noted.update(descendants(owner))
         noted.pop(me, None)
-        if time.monotonic() >= kill_at and (_stat(owner) or (0, 0))[1] == born:
+        if time.monotonic() >= kill_at and alive():
             with contextlib.suppress(OSError):
                 os.kill(owner, signal.SIGUSR1)
             time.sleep(STACKS_S)
