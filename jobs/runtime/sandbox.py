@@ -15,7 +15,6 @@ import contextlib
 import ctypes
 import gc
 import importlib
-import io
 import mmap
 import os
 import pickle
@@ -85,12 +84,13 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
                     held.enter()
                 sys.addaudithook(_note)
                 before = set(sys.modules)
-                try:
-                    data = _dumps((True, fn(*args, **kwargs), sorted(set(sys.modules) - before)))
-                except BaseException as e:  # every error goes back, with its causes
-                    data = _dumps((False, e, sorted(set(sys.modules) - before)))
-                with open(out, "wb", closefd=False) as f:
-                    f.write(data)
+                with open(out, "wb", closefd=False) as f:  # pickled straight to it: no second copy in memory
+                    try:
+                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((True, fn(*args, **kwargs), _new(before)))
+                    except BaseException as e:  # every error goes back, with its causes
+                        f.seek(0)
+                        f.truncate()
+                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((False, e, _new(before)))
                 status = 0
             finally:
                 _flush()  # what it printed (`eidata inspect`'s summary) is out before it ends
@@ -150,10 +150,9 @@ class _Pickler(pickle.Pickler):
         return _rebuilt, (type(obj), obj.args, vars(obj), *chain)
 
 
-def _dumps(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
-    return buf.getvalue()
+def _new(before: set[str]) -> list[str]:
+    """The modules imported since `before`: the caller imports them too, for its next fork."""
+    return sorted(set(sys.modules) - before)
 
 
 def _read(page: mmap.mmap) -> str | None:
