@@ -75,7 +75,8 @@ class Part(Frozen):
 
 
 class StreamSpec(Frozen):
-    """One native per-step tensor under `steps/`. With `parts`, the adapter emits one `Stream` per part."""
+    """One native per-step tensor under `steps/`. With `parts`, the adapter emits one `Stream` per part; the parts
+    of a tensor of more than one axis (uiuc_d3field's (4, 4) pose) slice it flattened in C order, as TFDS stores it."""
 
     key: str = Field(description="flattened key under steps/, e.g. 'observation/state' or 'action/world_vector'")
     shape: tuple[int, ...] = Field(description="per-step shape, () for a scalar")
@@ -95,12 +96,12 @@ class StreamSpec(Frozen):
     @model_validator(mode="after")
     def _check(self) -> StreamSpec:
         if self.parts:
-            if len(self.shape) != 1:
-                raise ValueError(f"{self.key}: parts need a 1-D per-step shape, got {self.shape}")
+            if not self.shape:
+                raise ValueError(f"{self.key}: parts need a per-step vector or matrix, got a scalar")
             spans = sorted((p.start, p.stop) for p in self.parts)
-            edges = [0, *[e for s in spans for e in s], self.shape[0]]
+            edges = [0, *[e for s in spans for e in s], self.size]
             if any(edges[i] != edges[i + 1] for i in range(0, len(edges), 2)):
-                raise ValueError(f"{self.key}: parts {spans} do not tile [0, {self.shape[0]})")
+                raise ValueError(f"{self.key}: parts {spans} do not tile [0, {self.size})")
         if self.names is not None and (not self.shape or len(self.names) != self.shape[-1]):
             raise ValueError(f"{self.key}: {len(self.names)} names for per-step shape {self.shape}")
         return self

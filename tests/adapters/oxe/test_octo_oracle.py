@@ -204,7 +204,8 @@ def test_eidata_reads_what_octo_reads(tmp_path: Path, subset: str) -> None:
     write_rlds(tmp_path / "data", subset, episodes={"train": 3}, steps=12, seed=7)
     total, frames = _compare(tmp_path / "data", subset, tmp_path)
     cfg = SUBSETS[subset]
-    enc, octo_pose = cfg.action_encoding, cfg.octo is not None and cfg.octo.proprio != "JOINT"
+    # Octo's pose proprio (NONE: uiuc_d3field's zeros, no pose to compare; JOINT: the joints)
+    enc, octo_pose = cfg.action_encoding, cfg.octo is not None and cfg.octo.proprio in ("POS_EULER", "POS_QUAT")
     compared = ({"position", "rotation"} if octo_pose else set()) | ({"action"} if enc and enc.relative else set())
     assert frames >= 30 and set(total) >= compared and total.get("gripper_frames", 1) > 0, total
     for part, n in total.items():
