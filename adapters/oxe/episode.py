@@ -208,7 +208,7 @@ class EpisodeReader:
         if diff:
             meta["layout_diff"] = diff.as_metadata()
         hands = (
-            fk_hand_signals(cfg)
+            fk_hand_signals(cfg, states)
             if cfg.fk_wrist
             else hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason)
         )

@@ -40,6 +40,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from adapters.camera_roles import camera_roles
+from adapters.oxe.reference import RecordedPose
 from schemas.canonical import Camera
 from schemas.frozen import Frozen
 from schemas.robots.joint_space import GripperUnit, JointSpaceSpec, load_joint_space, name_key
@@ -208,6 +209,7 @@ class JointFK(Frozen):
         "from another zero (`JointSpaceOptions.joint_zero`; the evidence in `source`)",
     )
     source: str = Field(min_length=1, description="the joint order, unit and zero, and the gripper's convention, cited")
+    recorded_pose: RecordedPose | None = Field(None, description="a recorded hand pose not read as the wrist, compared")
 
     @field_validator("joints", "gripper", mode="before")
     @classmethod
@@ -310,6 +312,9 @@ class OXESubset(Frozen):
                     f"{self.name}: joint_fk.joints {column!r} holds {width} values, "
                     f"{self.embodiment}'s {arm.side} arm has {len(arm.joints)} joints"
                 )
+        ref = fk.recorded_pose
+        if ref is not None and (bad := ref.bad_columns(lambda c: self._width(c, self.states))):
+            raise ValueError(f"{self.name}: joint_fk.recorded_pose names {bad}")
         if unknown := sorted(set(fk.joint_zero) - {j.urdf for a in spec.arms for j in a.joints}):
             raise ValueError(f"{self.name}: joint_fk.joint_zero names {unknown}, no arm joint of {self.embodiment}")
         cols = [self.column(c, self.states) for c in fk.joints]

@@ -108,6 +108,8 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
         # CALVIN robot_obs 'gripper opening width (1): in meter', Franka Hand 0..0.08
         if "width" in p.name and p.unit == "m":
             walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M * _gripper_cycle(steps)[:, None]
+        elif "finger" in p.name and p.unit == "m":  # one finger's travel (ManiSkill's qpos), half the width
+            walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M / 2 * _gripper_cycle(steps)[:, None]
         elif p.unit == "0..1" and "gripper" in p.name:
             walk[:, p.start : p.stop] = _gripper_cycle(steps)[:, None]
         elif p.unit == "m":  # metres: a tabletop workspace for positions, millimetre steps for deltas
@@ -233,7 +235,7 @@ def _episode(
         elif name == "recording_folderpath":
             value = f"gs://xembodiment_data/r2d2/raw/LAB/ep_{split}_{index:04d}/recordings/MP4"
         elif name == "episode_id":
-            value = index
+            value = str(index) if m.dtype == "string" else index  # ManiSkill's is Text
         elif name.startswith("has_image_"):
             value = False  # Bridge quirk: the flags are 0 although the images are there
         elif m.dtype == "bool":

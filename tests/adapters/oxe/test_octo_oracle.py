@@ -238,6 +238,16 @@ OCTO_POSE_NATIVES = {
         ("observation/state:ee_position", "observation/state:ee_euler_zyx", "observation/state:gripper_reading"),
         ("action:ee_xyz", "action:ee_euler", "action:gripper"),
     ),
+    # berkeley_mvp_dataset_transform :599-617: pose, gripper as float; the action's joint deltas (its gripper inverted)
+    "berkeley_mvp_converted_externally_to_rlds": (
+        ("observation/pose:pose_xyz", "observation/pose:pose_quat", "observation/gripper"),
+        ("action:joint_deltas",),
+    ),
+    # maniskill_dataset_transform :422-430: tcp_pose, state[:, 7:8]; the action untouched
+    "maniskill_dataset_converted_externally_to_rlds": (
+        ("observation/tcp_pose:world_xyz", "observation/tcp_pose:world_quat", "observation/state:finger_left"),
+        ("action:delta_xyz", "action:delta_axis_angle", "action:gripper"),
+    ),
 }
 # (the two-arm JOINT_BIMANUAL rows, ALOHA's, keep Octo's proprio, their whole state, as it is: not compared here)
 POSE_FK = sorted(
