@@ -4,9 +4,8 @@ what the recorder writes for the recorded joints:
 
 - berkeley_mvp (an xArm 7's joint_pos; a pose whose quaternion order TFDS does not state, the makers' builder writing
   scipy's scalar-last, ir413/rlds_dataset_builder@4def153): the pose the recorder would write (the flange by
-  UFACTORY's DH table, then any constant tool) tells FK's motion on every frame; canonicalization compares it with FK
-  in both orders and says the written one agrees and the other does not, whichever was written; a pose of another
-  motion agrees in neither. On real data the same notes confirm the builder's order, or show a copy that differs.
+  UFACTORY's DH table, then any constant tool) tells FK's motion on every frame; canonicalization reads it in the
+  builder's order and says it agrees with FK, and disagrees for a copy written scalar-first or another motion's pose.
 - maniskill (a Panda's qpos; ManiSkill2's world poses, haosulab/ManiSkill2@d04c2dc: tcp_pose and base_pose as SAPIEN
   [p, qw, qx, qy, qz]), the base off the world's origin and turned: the reference the adapter composes,
   base_pose⁻¹·tcp_pose, is the Franka Hand TCP (0.1034 m along the wrist's z, panda_v2.urdf) of eidata's FK wrist on
@@ -97,11 +96,11 @@ def test_mvp_fk_against_the_recorded_pose_decides_its_quaternion_order(tmp_path:
     rot, pos = fit_residuals(pose, fk)  # every frame, after the constant base and tool transforms
     assert rot.max() < 0.01 and pos.max() < 1e-4, (rot.max(), pos.max())
     xyzw = Rotation.from_matrix(pose[:, :3, :3]).as_quat()
-    label = "observation/pose read {}"
-    for written, other, quat in (("xyzw", "wxyz", xyzw), ("wxyz", "xyzw", np.roll(xyzw, 1, axis=1))):
+    label = "observation/pose read xyzw"  # the makers' builder's order, the only one read
+    for written, quat in (("agree", xyzw), ("disagree", np.roll(xyzw, 1, axis=1))):  # a copy written scalar-first
         cols = {"observation/pose:pose_xyz": pose[:, :3, 3], "observation/pose:pose_quat": quat}
         said = _agreement(_with(raw, cols))
-        assert said == {label.format(written): "agree", label.format(other): "disagree"}, said
+        assert said == {label: written}, said
     backwards = {"observation/pose:pose_xyz": pose[::-1, :3, 3], "observation/pose:pose_quat": xyzw[::-1]}
     assert set(_agreement(_with(raw, backwards)).values()) == {"disagree"}  # another motion's pose: neither order
 
