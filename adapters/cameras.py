@@ -45,12 +45,7 @@ def decoding(
     core (N tasks on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took
     12 % more CPU and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way.
     A path goes to FFmpeg's own file protocol; a URL's object is opened as a seekable file object, closed with the
-    container; a file object is demuxed in place through PyAV's Python IO.
-
-    Frames are held to the reading budget (`adapters.hostile.bounds`): the stream's declared frame size, as RGB, is
-    asked before anything is decoded, and FFmpeg's `max_pixels` refuses a frame the stream later changes to (a new
-    H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
-    decoded one at a time, so a frame is the unit."""
+    container; a file object is demuxed in place through PyAV's Python IO."""
     with readable(video) if is_location(video) else nullcontext(video) as f, av.open(f) as c:
         name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
         if not c.streams.video:  # FFmpeg opens an mp4 cut inside its `moov` with no stream at all (was an IndexError)
@@ -59,9 +54,6 @@ def decoding(
                 f"{name}: no video stream in the {c.format.name} container (its streams: {kinds}; cut short?)"
             )
         s = c.streams.video[0]
-        w, h = s.codec_context.width, s.codec_context.height
-        bounds.ask(w * h * 3, f"{name}: a {w}x{h} RGB video frame")
-        s.codec_context.options = {"max_pixels": str(bounds.limit("READ_BYTES") // 3)}
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
 
@@ -355,7 +347,7 @@ class ImageFilesCamera(CameraSource):
 
 def _image_file(path: Location) -> np.ndarray:
     try:
-        return decode_image(bounds.read_bounded(path, bounds.limit("READ_BYTES"), "image"))
+        return decode_image(bounds.read_bounded(path, None, "image"))
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: {e}") from None
 

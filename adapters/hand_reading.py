@@ -76,15 +76,12 @@ class Reading:
         return lambda message, field: self.fail(message, field or name, path)
 
     def text(self, folder: Location, name: str) -> tuple[bytes, Callable[[str, str], AdapterError]]:
-        """The bytes of `folder / name` within the reading budget, and the `naming` fail a parser of them raises: a
-        file missing or past the budget that error."""
+        """The bytes of `folder / name`, and the `naming` fail a parser of them raises: a file missing that
+        error."""
         path, fail = folder / name, self.naming(folder / name, name)
         if not path.is_file():
             raise fail("missing file", "")
-        try:
-            return bounds.read_bounded(path, bounds.limit("READ_BYTES"), name), fail
-        except bounds.TooLarge as e:
-            raise fail(str(e), "") from e
+        return bounds.read_bounded(path, None, name), fail
 
     def inside(self, root: Any, path: Any, field: str) -> Any:
         """`path` when it lies under `root` once resolved (a symlink out refused, `SourceAdapter.inside`)."""
@@ -95,10 +92,10 @@ class Reading:
         return model_dir(self.adapter, source, file=file, episode=self.episode)
 
     def parsed(self, path: Location, what: str, parse: Callable[[bytes], T], *, named: str = "") -> T:
-        """`parse` of the file's bytes, read within the reading budget (`bounds.read_bounded`, labelled `what`); a
+        """`parse` of the file's bytes, read whole (`bounds.read_bounded`, labelled `what`); a
         pickle refused, or bytes that do not parse, the error "unreadable <named or what>" naming the file."""
         try:
-            return parse(bounds.read_bounded(path, bounds.limit("READ_BYTES"), what))
+            return parse(bounds.read_bounded(path, None, what))
         except (UnsafePickle, ValueError, EOFError) as e:
             raise self.fail(f"unreadable {named or what}: {e}", "", path) from e
 

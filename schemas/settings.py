@@ -25,9 +25,6 @@ class Settings(Frozen):
     max_sidecar_bytes: int = Field(16 << 20, gt=0, description="a per-clip sidecar (json/txt)")
     max_rows: int = Field(4_000_000, gt=0, description="per-frame rows no other count checks (10 h at 30 Hz: 1.08e6)")
     max_columns: int = Field(4096, gt=0, description="columns of one data table (LeRobot: one per feature)")
-    # a task's peak stays under 1 GiB with a copy of it; a real bag chunk is 768 KiB-4 MiB by rosbag2's and rosbag's
-    # defaults, an episode's HDF5 dataset tens of MB
-    max_read_bytes: int = Field(256 << 20, gt=0, description="the reading budget: one decompressed chunk or array")
     store_progress_s: float = Field(15.0, ge=0, description="seconds between two 'still waiting' lines (0: none)")
     store_deadline_s: float = Field(120.0, ge=0, description="seconds a request to the store may wait (0: no limit)")
     lease_ttl_s: float = Field(300.0, gt=0, description="seconds until a killed job's bucket output is free again")

@@ -94,10 +94,6 @@ def read_proprio(path: Location, fail: Fail) -> Proprio:
         f = open_h5(path)
     with f:
         n, eff_keys, width = _check_layout(f, fail)
-        try:  # every dataset below is read whole: the budget is asked for them together first
-            bounds.ask_arrays([f[k] for k in dataset_paths(f)], "datasets of proprio_stats.h5")
-        except bounds.TooLarge as e:
-            raise fail(str(e), "proprio_stats.h5") from e
         embodiment, eff_state_unit, eff_action_unit = EFFECTOR[width]
         grid = np.arange(n, dtype=np.float64) / FPS
         empty: list[str] = []

@@ -88,10 +88,6 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
     shapes = {k: first[k].shape for k in keys}
     wanted = [k for k in keys if first[k].size and first[k].dtype.kind in "biuf"]
     out.empty = sorted(k for k in keys if not first[k].size)
-    try:  # the columns are allocated whole from frame 0's shapes: the reading budget first
-        bounds.ask(len(frames) * sum(bounds.declared_bytes(first[k]) for k in wanted), f"{len(frames)} frames' rows")
-    except bounds.TooLarge as e:
-        raise fail(str(e), "0") from e
     columns = {k: np.empty((len(frames), *shapes[k]), dtype=first[k].dtype) for k in wanted}
     for i, name in enumerate(frames):  # h5py's low-level calls: ~6x faster than Group.get + Dataset[()] per row
         group_id = h5py.h5g.open(f.id, name.encode())
@@ -119,8 +115,6 @@ def _per_frame(f: h5py.File, frames: list[str], fail: Fail) -> AlignedJoints:
 
 
 def _flat(f: h5py.File, fail: Fail) -> AlignedJoints:
-    with reraised(bounds.TooLarge, lambda e: fail(str(e), "aligned_joints.h5")):  # every dataset read below, together
-        bounds.ask_arrays([f[k] for k in dataset_paths(f)], "datasets of aligned_joints.h5")
     stamps = bounds.read_array(f["timestamp"]).reshape(-1)
     n = len(stamps)
     out = AlignedJoints("flat", np.zeros(0), {}, names=_names(f))

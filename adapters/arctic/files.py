@@ -75,7 +75,7 @@ class ArcticSequence:
 def read_pickled(path: Location, fail: Fail, field: str) -> dict:
     """A 0-d object `.npy` of the maker's, unpickled with numpy's own globals only (`adapters.vitra.files`)."""
     try:
-        d = unpickle_npy(bounds.read_bounded(path, bounds.limit("READ_BYTES"), field))
+        d = unpickle_npy(bounds.read_bounded(path, None, field))
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (UnsafePickle, ValueError, EOFError, OSError) as e:
@@ -131,7 +131,7 @@ def read_sequence(stem: Location, fail: Fail) -> ArcticSequence:
     smplx = read_pickled(paths["smplx"], fail, "smplx")
     orient = _array(smplx, "global_orient", (3,), fail, "global_orient", paths["smplx"])
     try:
-        data = bounds.read_bounded(paths["object"], bounds.limit("READ_BYTES"), "object")
+        data = bounds.read_bounded(paths["object"], None, "object")
         obj = np.load(io.BytesIO(data), allow_pickle=False)
     except FileNotFoundError as e:
         raise fail(f"missing {paths['object'].name}", "object", paths["object"]) from e
@@ -152,7 +152,7 @@ def read_sequence(stem: Location, fail: Fail) -> ArcticSequence:
 def read_subject(misc: Location, subject: str, fail: Fail) -> Subject:
     """`meta/misc.json`'s entry of `subject`."""
     try:
-        entry: Any = json.loads(bounds.read_bounded(misc, bounds.limit("READ_BYTES"), "misc.json"))[subject]
+        entry: Any = json.loads(bounds.read_bounded(misc, None, "misc.json"))[subject]
         subj = Subject(
             int(entry["ioi_offset"]),
             np.asarray(entry["world2cam"], dtype=np.float64).reshape(ALLOCENTRIC_VIEWS, 4, 4),

@@ -81,7 +81,7 @@ class Store:
         where = f"{key} of {self.where or 'the zarr store'}"
         present = (lambda: unwritten(arr, where, start, stop)) if self.container == "zarr" else None
         try:
-            return bounds.read_array(arr, f"{key} of the {self.container} store", start, stop, present)
+            return bounds.read_array(arr, start, stop, present)
         except (RuntimeError, ValueError, EOFError, zlib.error) as e:
             # a codec's own refusal (numcodecs: "error during blosc decompression", a header stating more than the
             # chunk holds), or a chunk decoding to other than its shape: zarr raises either naming no chunk; eidata's
@@ -145,7 +145,10 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
         async def one(k: str) -> int | None:
             return await store.getsize(k) if await store.exists(k) else None
 
-        return list(await asyncio.gather(*(one(k) for k in keys)))
+        out: list[int | None] = []
+        for i in range(0, len(keys), 1024):  # in batches: 100k chunks' coroutines at once took 530 MiB
+            out += await asyncio.gather(*(one(k) for k in keys[i : i + 1024]))
+        return out
 
     got = sync(sizes())
     missing = [k for k, n in zip(keys, got, strict=True) if n is None]
@@ -165,14 +168,9 @@ def unwritten(arr: Any, what: str, start: int | None = None, stop: int | None = 
 
 def _zip_root(local: Path) -> str:
     """Where the root group sits in a zip: its root (zarr's ZipStore, UMI's `dataset.zarr.zip`), or the shallowest
-    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down). A member
-    declaring more than the reading budget once inflated is refused here (zarr's ZipStore reads a member whole, as
-    many bytes as its header declares), naming it."""
+    folder holding a group's metadata (`zip -r x.zip replay_buffer.zarr` puts the store one folder down)."""
     with zipfile.ZipFile(local) as z:
         infos = z.infolist()
-    big = max(infos, key=lambda i: i.file_size, default=None)
-    if big is not None:
-        bounds.ask(big.file_size, f"member {big.filename} of the zip (inflated)")
     marks = [i.filename for i in infos if i.filename.rsplit("/", 1)[-1] in ZARR_MARKERS]
     if not marks:
         raise ValueError("no Zarr group metadata (.zgroup or zarr.json) in this zip")

@@ -94,7 +94,7 @@ class EgoExo4DEgoPoseAdapter(HandSource[EgoExo4DEgoPoseOptions]):
     def _json(self, path: Location, ep: str) -> tuple[Any, Callable[[str, str], AdapterError]]:
         fail = Reading(self, ep).naming(path, path.name)
         with reraised((OSError, ValueError), lambda e: fail(f"unreadable JSON: {e}", "")):
-            return bounds.load_json(path, path.name, bounds.limit("READ_BYTES")), fail
+            return bounds.load_json(path, path.name), fail
 
     def _take(self, path: Location, uid: str, ep: str) -> dict[str, Any]:
         key = str(path)

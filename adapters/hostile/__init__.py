@@ -2,7 +2,7 @@
 its own above the storage room (imports run schemas <- adapters.storage <- adapters.hostile <- adapters <- ingest <-
 training <- jobs): it reads through storage's doors (`adapters.storage.location`) and never asks what kind a storage is.
 
-Sizes a file declares are checked before anything is allocated (`bounds`: the reading budget, settings `max_<name>`);
+Sizes a file declares are checked against its real size or a limit (`bounds`: the settings `max_<name>`);
 an HDF5 chunk never inflates past its declared size into data (`h5_inflate`); a store stays inside itself (`sealed`,
 the HDF5 door `h5`, Zarr read beneath its folder `zarr_beneath`); data that is not there is never read as values
 (`absent`); and every parse of a source's bytes runs in a process of its own under a memory limit the operating system

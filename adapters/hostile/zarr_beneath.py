@@ -6,8 +6,7 @@ eidata opens folders with (`adapters.arrays.stores.open_store`), opens every key
 listings) relative to a descriptor of the store's folder held from its construction, by `beneath.open_beneath`: one
 `openat` per key component with O_NOFOLLOW (Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose), a link
 followed by hand only when it stays inside, a link target's `..` folded by name. Each key's open raises Python's "open"
-audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in, and
-no key is read past the reading budget (`bounds.ask`: a chunk's stored bytes, a `.zattrs` or `zarr.json` read whole).
+audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Suf
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
-from adapters.hostile import bounds
 from adapters.storage.beneath import open_beneath
 
 __all__ = ["BeneathStore"]
@@ -35,9 +33,8 @@ __all__ = ["BeneathStore"]
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
-def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:
-    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here), when within the reading
-    budget (a sparse 3 GiB `.zattrs` is refused from its size, not read)."""
+def _read(fd: int, byte_range: ByteRequest | None) -> bytes:
+    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here)."""
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)  # `fdopen` would refuse it and leave it open
@@ -52,7 +49,6 @@ def _read(fd: int, byte_range: ByteRequest | None, what: str) -> bytes:
             start = max(0, st.st_size - byte_range.suffix)
         elif byte_range is not None:
             raise TypeError(f"Unexpected byte_range, got {byte_range}.")
-        bounds.ask(end - start, what)
         f.seek(start)
         return f.read(max(0, end - start))
 
@@ -91,7 +87,7 @@ class BeneathStore(LocalStore):
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:
-            data = _read(self._open_key(key), byte_range, f"{key} of {self.root}")
+            data = _read(self._open_key(key), byte_range)
         except _ABSENT:
             return None
         return (prototype or default_buffer_prototype()).buffer.from_bytes(data)

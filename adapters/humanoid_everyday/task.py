@@ -12,6 +12,7 @@ are. Member names are joined and normalised here, never taken as paths on disk; 
 from __future__ import annotations
 
 import posixpath
+import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,13 +48,15 @@ def zip_episodes(names: list[str]) -> list[str]:
     return out
 
 
-def read_member(z: zipfile.ZipFile, name: str, bound: int, what: str) -> bytes:
-    """The bytes of member `name`, its declared size held to `bound` before reading (and the read stopped there:
-    a member that inflates past its header's size is refused too). KeyError when it is not in the zip."""
+def read_member(z: zipfile.ZipFile, name: str, bound: int | None, what: str) -> bytes:
+    """The bytes of member `name`, its declared size held to `bound` (None: none) before reading (and the read
+    stopped there: a member that inflates past its header's size is refused too). KeyError when it is not in the
+    zip."""
     info = z.getinfo(name)
+    bound = sys.maxsize if bound is None else bound
     bounds.check(f"{what} size in bytes", info.file_size, bound, "the limit")
     with z.open(info) as f:
-        data = f.read(bound + 1)
+        data = f.read(None if bound == sys.maxsize else bound + 1)
     bounds.check(f"{what} size in bytes", len(data), bound, "the limit")
     return data
 
@@ -103,7 +106,7 @@ class Files:
         name = self.episode.file_name(rel)
         return name in self._names if self._names is not None else self._path(rel).is_file()
 
-    def read(self, rel: str, bound: int, what: str) -> bytes:
+    def read(self, rel: str, bound: int | None, what: str) -> bytes:
         """The bytes of `rel`; MemberError when it is absent or outside the episode folder (a symlink out too)."""
         name = self.episode.file_name(rel)
         if self.z is not None:

@@ -5,31 +5,13 @@ finds the same episode stored twice. Used by `adapters.oxe.adapter`.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Mapping
 
 import numpy as np
 
-from adapters.hostile import bounds
 from adapters.oxe.builder import NP_DTYPES, STEPS, FeatureInfo
 from adapters.oxe.tfrecord import FeatureValue
-
-
-def _inflated(raw: list[bytes], key: str) -> list[bytes]:
-    """Each step's zlib value inflated, all of them together within the reading budget (`adapters.hostile.bounds`):
-    a few hundred bytes per step can inflate to gigabytes."""
-    left, out = bounds.limit("READ_BYTES"), []
-    for i, b in enumerate(raw):
-        out.append(bounds.inflate(b, "zlib", f"{key} step {i}", declared=left))
-        left -= len(out[-1])
-        if left < 0:  # one byte past what was left
-            raise bounds.TooLarge(
-                f"{key}: {i + 1} steps inflated size in bytes",
-                bounds.limit("READ_BYTES") + 1,
-                bounds.limit("READ_BYTES"),
-                bounds.BUDGET,
-                seen="reached",
-            )
-    return out
 
 
 def decode_tensor(info: FeatureInfo, raw: FeatureValue, steps: int | None) -> np.ndarray:
@@ -43,7 +25,7 @@ def decode_tensor(info: FeatureInfo, raw: FeatureValue, steps: int | None) -> np
             raise ValueError(f"encoding {info.encoding!r} expects a bytes list, found numbers")
         if steps is not None and len(raw) != steps:
             raise ValueError(f"{len(raw)} encoded values for {steps} steps")
-        chunks = _inflated(raw, info.key) if info.encoding == "zlib" else raw
+        chunks = [zlib.decompress(b) for b in raw] if info.encoding == "zlib" else raw
         flat = np.frombuffer(b"".join(chunks), dtype=dtype)
     else:
         if isinstance(raw, list):

@@ -268,8 +268,8 @@ class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
             if len(ds) < n - self.options.frame_tolerance or not len(ds):
                 raise fail(f"{len(ds)} frames for {n} state rows (tolerance {self.options.frame_tolerance})", field)
             try:
-                first = decode_frame(bounds.read_array(ds, field, 0, 1)[0], rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg)
-            except (FrameDecodeError, OSError, ValueError) as e:  # TooLarge too: a frame's declared size
+                first = decode_frame(bounds.read_array(ds, 0, 1)[0], rgb_in_bgr_jpeg=layout.rgb_in_bgr_jpeg)
+            except (FrameDecodeError, OSError, ValueError) as e:
                 raise fail(f"frame 0: {e}", field) from e
             cameras[cam] = HDF5ImagesCamera(
                 path,

@@ -84,5 +84,5 @@ class HDF5ImagesCamera(CameraSource):
 def _elements(ds: h5py.Dataset, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
     """(index, stored bytes) for sorted `indices`, read in slices spanning at most BLOCK rows."""
     for run in runs(indices, BLOCK):
-        block = bounds.read_array(ds, None, run[0], run[-1] + 1)
+        block = bounds.read_array(ds, run[0], run[-1] + 1)
         yield from ((i, block[i - run[0]]) for i in run)

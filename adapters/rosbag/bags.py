@@ -11,23 +11,20 @@ sqlite3 plugin's too (its apsw VFS reads through `RPath.open`).
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import rosbags.rosbag1.reader
-import rosbags.rosbag2.reader
-import rosbags.rosbag2.storage_mcap
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from adapters.hostile import bounds
-from adapters.hostile.bounds import inflate
 from adapters.storage.location import Location, listing, open_binary, path_like
 
 KINDS = {".bag": "ros1", ".mcap": "mcap", ".db3": "db3"}  # a bag file's kind by its suffix (ROS 1; ROS 2 storages)
@@ -36,37 +33,24 @@ KINDS = {".bag": "ros1", ".mcap": "mcap", ".db3": "db3"}  # a bag file's kind by
 DEFAULT_TYPES = Stores.ROS2_HUMBLE
 
 
-def _bound_decompression() -> None:
-    """Every chunk rosbags inflates goes through the reading budget (`adapters.hostile.bounds.inflate`).
+def _checked_chunks() -> None:
+    """A ROS 1 chunk whose inflated size is other than the `size` its header declares is refused, naming both.
 
-    rosbags 0.11.9 inflates a whole chunk in one call with no output limit and compares the size only afterwards, if
-    at all (`rosbag1/reader.py` `Reader.read_chunk` picks bz2 or lz4 and never reads the chunk's declared `size`;
-    `rosbag2/storage_mcap.py` `DECOMPRESSORS`: lz4, zstd, given the declared `uncompressed_size`;
-    `rosbag2/reader.py` `zstd.decompress` per message of a bag compressed by message): a 14.5 KB bz2 bag or a
-    200 KB zstd MCAP took 4-6 GiB (reliability-5 1a-1c). rosbags has no hook for this, so its tables (and ROS 1's
-    `read_chunk`) are replaced in place, once, when this module is imported (every bag is opened through `open_bag`
-    below). A chunk declaring more than the budget is refused before anything is allocated; one inflating past what
-    it declares stops one byte after it (MCAP: rosbags' own check then says "Chunk size mismatch"). A bag
-    compressed by file (rosbag2's `compression_mode: file`) is streamed to a temporary file by rosbags and
-    is not bounded here."""
+    rosbags 0.11.9 inflates a ROS 1 chunk (`rosbag1/reader.py` `Reader.read_chunk`: bz2 or lz4) and never reads the
+    chunk's declared `size`, where its MCAP reader compares them (`rosbag2/storage_mcap.py`: "Chunk size mismatch").
+    rosbags has no hook for this, so ROS 1's `read_chunk` is replaced in place, once, when this module is imported
+    (every bag is opened through `open_bag` below). What an inflate may cost is the parse process's memory limit's
+    (issue 84): a 14.5 KB bz2 bag inflating to 4 GiB is killed by it, naming the bag."""
     reader1 = rosbags.rosbag1.reader.Reader
-    if not getattr(reader1.read_chunk, "bounded", False):
+    if not getattr(reader1.read_chunk, "checked", False):
         reader1.read_chunk = _ros1_read_chunk(reader1.read_chunk)  # type: ignore[method-assign]
-    mcap = rosbags.rosbag2.storage_mcap.DECOMPRESSORS
-    for c in ("lz4", "zstd"):
-        mcap[c] = partial(_mcap_chunk, c)
-    zstd = rosbags.rosbag2.reader.zstd
-    rosbags.rosbag2.reader.zstd = SimpleNamespace(  # type: ignore[assignment]
-        open=zstd.open, decompress=partial(inflate, codec="zstd", what="zstd-compressed message")
-    )
 
 
 def _ros1_read_chunk(read_chunk: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """rosbags' `Reader.read_chunk` (called once per chunk when a ROS 1 bag is opened), whose chunk then inflates
-    within the `size` its header declares: more than the budget is refused before anything is inflated (rosbags
-    never reads `size`), an inflate past `size` stops one byte after it and is refused."""
+    """rosbags' `Reader.read_chunk` (called once per chunk when a ROS 1 bag is opened), whose chunk then inflates to
+    the `size` its header declares or is refused."""
 
-    def bounded(self: Any) -> Any:
+    def checked(self: Any) -> Any:
         at = self.bio.tell()
         chunk = read_chunk(self)
         end = self.bio.tell()
@@ -74,26 +58,22 @@ def _ros1_read_chunk(read_chunk: Callable[[Any], Any]) -> Callable[[Any], Any]:
         header = rosbags.rosbag1.reader.Header.read(self.bio, rosbags.rosbag1.reader.RecordType.CHUNK)
         self.bio.seek(end)
         codec, size = header.get_string("compression"), header.get_uint32("size")
-        if codec not in bounds.CODECS:
+        if codec == "none":
             return chunk
-        return chunk._replace(decompressor=partial(_ros1_chunk, codec, size))
+        return chunk._replace(decompressor=partial(_ros1_chunk, chunk.decompressor, codec, size))
 
-    bounded.bounded = True  # type: ignore[attr-defined]
-    return bounded
+    checked.checked = True  # type: ignore[attr-defined]
+    return checked
 
 
-def _ros1_chunk(codec: str, size: int, data: bytes) -> bytes:
-    raw = inflate(data, codec, f"ROS 1 {codec} chunk", declared=size)
-    if len(raw) > size:
-        raise ValueError(f"ROS 1 {codec} chunk inflates past the {size:,} bytes its header declares")
+def _ros1_chunk(decompress: Callable[[bytes], bytes], codec: str, size: int, data: bytes) -> bytes:
+    raw = decompress(data)
+    if len(raw) != size:
+        raise ValueError(f"ROS 1 {codec} chunk inflates to {len(raw):,} bytes, its header declares {size:,}")
     return raw
 
 
-def _mcap_chunk(codec: str, data: bytes, size: int) -> bytes:
-    return inflate(data, codec, f"MCAP {codec} chunk", declared=size)
-
-
-_bound_decompression()
+_checked_chunks()
 
 
 @dataclass(frozen=True)
@@ -167,7 +147,17 @@ def open_bag(bag: Location, types: Typesdict | None = None) -> Iterator[AnyReade
     store.register(types or {})
     reader = AnyReader([path_like(bag)], default_typestore=store)
     with reader:
+        for db3 in _db3_files(bag):  # sqlite reads them itself: Python's "open" event for each, as `open(path)` raises,
+            sys.audit("open", str(db3), "r", os.O_RDONLY)  # so the parse boundary names the file it was reading
         yield reader
+
+
+def _db3_files(bag: Location) -> list[Location]:
+    """The sqlite3 storage files of a bag: the bag itself, or those of its folder."""
+    kind = _file_kind(bag.name)
+    if kind is not None:  # a bag file
+        return [bag] if kind == "db3" else []
+    return [e.path for e in sorted(listing(bag), key=lambda e: e.name) if _file_kind(e.name) == "db3"]
 
 
 def log_times(reader: AnyReader) -> np.ndarray:

@@ -42,7 +42,7 @@ Fail = Callable[[str, str, Location], Exception]  # (message, field, file) -> th
 
 def unpickle(path: Location, fail: Fail, field: str) -> Any:
     try:
-        return tensor_loads(bounds.read_bounded(path, bounds.limit("READ_BYTES"), field))
+        return tensor_loads(bounds.read_bounded(path, None, field))
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (UnsafePickle, ValueError, EOFError, OSError, RuntimeError, TypeError, AttributeError) as e:
@@ -100,7 +100,7 @@ def read_hand(folder: Location, side: str, fail: Fail) -> TacoHand:
 def read_npy(path: Location, shape: tuple[int, ...], fail: Fail, field: str) -> np.ndarray:
     """A plain `.npy` (no pickle) of (T, *shape), finite."""
     try:
-        a = np.load(io.BytesIO(bounds.read_bounded(path, bounds.limit("READ_BYTES"), field)), allow_pickle=False)
+        a = np.load(io.BytesIO(bounds.read_bounded(path, None, field)), allow_pickle=False)
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", field, path) from e
     except (ValueError, OSError) as e:
@@ -112,7 +112,7 @@ def read_npy(path: Location, shape: tuple[int, ...], fail: Fail, field: str) -> 
 
 def read_intrinsic(path: Location, fail: Fail) -> np.ndarray:
     try:
-        K = np.loadtxt(io.StringIO(bounds.read_bounded(path, bounds.limit("READ_BYTES"), "intrinsic").decode()))
+        K = np.loadtxt(io.StringIO(bounds.read_bounded(path, None, "intrinsic").decode()))
     except FileNotFoundError as e:
         raise fail(f"missing {path.name}", "egocentric_intrinsic", path) from e
     except (ValueError, OSError, UnicodeDecodeError) as e:
@@ -131,7 +131,7 @@ class AllocentricCamera:
 
 def read_calibration(path: Location, fail: Fail) -> dict[str, AllocentricCamera]:
     try:
-        raw = json.loads(bounds.read_bounded(path, bounds.limit("READ_BYTES"), "calibration"))
+        raw = json.loads(bounds.read_bounded(path, None, "calibration"))
         out = {}
         for serial, c in raw.items():
             extr = np.eye(4)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import av
 import cv2
@@ -27,7 +26,6 @@ from adapters.cameras import (
     probe_video,
     runs,
 )
-from adapters.hostile.bounds import TooLarge
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from schemas.canonical import Camera
 from schemas.image_size import Fit, FrameFit
@@ -45,16 +43,6 @@ def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 10 * np.log10(255.0**2 / max(mse, 1e-12))
-
-
-def test_a_frame_past_the_reading_budget_is_refused_before_decoding(mp4: Path, settings: Any) -> None:
-    """The declared frame size (as RGB) is asked of the reading budget when the stream is opened (issue 45 item 3);
-    FFmpeg's max_pixels holds a frame the stream changes to later."""
-    settings(max_read_bytes=2 * H * W * 3)  # FFmpeg aligns widths up to 64 px
-    assert len(list(VideoFileCamera(mp4, "cam", None).frames())) == N
-    settings(max_read_bytes=H * W * 3 - 1)
-    with pytest.raises(TooLarge, match=rf"video\.mp4: a {W}x{H} RGB video frame size in bytes: 4,608 declared"):
-        VideoFileCamera(mp4, "cam", None)
 
 
 def test_runs_group_sorted_rows_read_as_one_slice() -> None:

@@ -15,18 +15,18 @@ from schemas.settings import ENV, Settings, current, load, use
 
 def test_a_bad_value_or_an_unknown_key_is_refused_naming_the_field(tmp_path: Path) -> None:
     path = tmp_path / "eidata.toml"
-    path.write_text("max_read_bytes = 1_000_000\nscratch = '/fast/scratch'\n")
-    assert load(str(path)) == Settings(max_read_bytes=1_000_000, scratch="/fast/scratch")
-    path.write_text("max_rows = -5\nstore_deadline_s = 'soon'\nmax_read_byte = 3\n")
+    path.write_text("max_json_bytes = 1_000_000\nscratch = '/fast/scratch'\n")
+    assert load(str(path)) == Settings(max_json_bytes=1_000_000, scratch="/fast/scratch")
+    path.write_text("max_rows = -5\nstore_deadline_s = 'soon'\nmax_json_byte = 3\n")
     with pytest.raises(ValueError, match=r"eidata\.toml: max_rows: Input should be greater than 0 \(got -5\)") as e:
         load(str(path))
     assert "store_deadline_s: Input should be a valid number" in str(e.value)
-    assert "max_read_byte: Extra inputs are not permitted" in str(e.value)
+    assert "max_json_byte: Extra inputs are not permitted" in str(e.value)
 
 
 def test_a_variable_that_set_a_field_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EIDATA_MAX_READ_BYTES", "64")
-    with pytest.raises(ValueError, match=r"EIDATA_MAX_READ_BYTES \(now max_read_bytes\): no longer read"):
+    monkeypatch.setenv("EIDATA_MAX_JSON_BYTES", "64")
+    with pytest.raises(ValueError, match=r"EIDATA_MAX_JSON_BYTES \(now max_json_bytes\): no longer read"):
         load(None)
 
 

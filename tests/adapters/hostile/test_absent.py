@@ -64,9 +64,9 @@ def test_chunks_never_written_are_named_with_their_rows(tmp_path: Path) -> None:
         assert "fill value -1.0; not read" in msg
         assert (err.value.file, err.value.dataset) == (str(tmp_path / "f.h5"), "/a")
         assert np.all(f["a"][30:] == -1.0)  # what h5py would have returned: the fill value, silently
-        assert bounds.read_array(f["a"], None, 0, 30).shape == (30, 3)  # rows 25..29 were written as the fill value
+        assert bounds.read_array(f["a"], 0, 30).shape == (30, 3)  # rows 25..29 were written as the fill value
         with pytest.raises(AbsentData, match=r"rows 40\.\.59 lie in chunks never written \(rows 40\.\.59\)"):
-            bounds.read_array(f["a"], None, 40, 60)
+            bounds.read_array(f["a"], 40, 60)
         with pytest.raises(AbsentData, match=r"/contiguous in .*: no storage was ever allocated \(rows 0\.\.4"):
             bounds.read_array(f["contiguous"])
         for key in ("gzip", "compact", "scalar", "empty", "whole"):
