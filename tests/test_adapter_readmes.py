@@ -18,6 +18,7 @@ MAP = ADAPTERS / "README.md"
 MAP_MAX_BYTES = 20_000  # "under 20 KB" (issue 77); the map was 192,511 bytes at 72e30583
 PARAGRAPH_MAX = 1_200  # characters of a prose paragraph or one list item (the old map had one of 4,907)
 TABLE_ROW_MAX = 1_600  # characters of one table row: rows moved whole with their evidence (longest 1,544)
+READMES_MAX_BYTES = 190_000  # "the adapter READMEs total at most 190 KB" (issue 88 item 6); 257,155 at e6e540de
 FOLDERS = sorted(p for p in ADAPTERS.iterdir() if (p / "__init__.py").is_file())
 READMES = [MAP] + [p / "README.md" for p in FOLDERS if (p / "README.md").is_file()]
 
@@ -41,6 +42,15 @@ def blocks(text: str) -> list[tuple[str, str]]:
 def test_the_adapters_readme_is_a_short_map() -> None:
     size = len(MAP.read_bytes())
     assert size < MAP_MAX_BYTES, f"adapters/README.md is {size:,} bytes: conventions belong in the folder's README"
+
+
+def test_the_adapter_readmes_do_not_grow() -> None:
+    sizes = {_ids(p): len(p.read_bytes()) for p in READMES}
+    largest = ", ".join(f"{name} {size:,}" for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:3])
+    assert sum(sizes.values()) <= READMES_MAX_BYTES, (
+        f"the adapter READMEs total {sum(sizes.values()):,} bytes, past {READMES_MAX_BYTES:,} (largest: {largest}): "
+        "say a convention once (the map) and point to the docstrings and data files that hold the rest"
+    )
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
