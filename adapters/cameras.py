@@ -22,7 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from adapters.base import CameraSource
 from adapters.hostile import bounds
-from adapters.storage.location import Location, is_location, readable
+from adapters.storage.location import Location
 from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -50,9 +50,10 @@ def decoding(
     Frames are held to the reading budget (`adapters.hostile.bounds`): the stream's declared frame size, as RGB, is
     asked before anything is decoded, and FFmpeg's `max_pixels` refuses a frame the stream later changes to (a new
     H.264 sequence header) before its buffer is allocated (it counts widths aligned up to 64 px). Frames are
-    decoded one at a time, so a frame is the unit."""
-    with readable(video) if is_location(video) else nullcontext(video) as f, av.open(f) as c:
-        name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
+    decoded one at a time, so a frame is the unit. `video`: a Location (opened through its door), a path the door
+    already gave (`Corpus.open_file`), or a file object (a shard member)."""
+    with video.readable() if isinstance(video, Location) else nullcontext(video) as f, av.open(f) as c:
+        name = str(getattr(video, "name", "video")) if hasattr(video, "read") else str(video)
         if not c.streams.video:  # FFmpeg opens an mp4 cut inside its `moov` with no stream at all (was an IndexError)
             kinds = ", ".join(sorted({st.type for st in c.streams})) or "none"
             raise ValueError(

@@ -12,7 +12,6 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
-from adapters.storage.contain import contained
 from adapters.storage.location import Location, Where
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
@@ -121,11 +120,11 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         return list(self._noted)
 
     def inside(self, root: Any, path: Any, *, field: str | None = None, episode: str | None = None) -> Any:
-        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
+        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.location.contained`), else
         this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
         tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
         with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
-            return contained(root, path)
+            return root.file(path)
 
     @classmethod
     def root_problem(cls, root: Path) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from adapters.storage.digests import FileDigests
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, locate
 from adapters.storage.object_store import T, W
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
@@ -56,7 +56,7 @@ class Corpus:
     @contextmanager
     def open_file(self, path: Path) -> Iterator[str | IO[bytes]]:
         """The corpus file at `path` as a library opens it (PyAV, h5py): a path, or a seekable file object."""
-        with readable(locate(self.source(path), self.options)) as src:
+        with locate(self.source(path), self.options).readable() as src:
             yield src
 
     def size(self, path: Path) -> int:

@@ -22,8 +22,7 @@ from typing import Any, cast
 import fsspec
 from upath import UPath
 
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, Where, is_object, locate
+from adapters.storage.location import Location, Where, contained, is_object, locate
 from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent, put_tree
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
 from schemas.storage import StorageOptions, is_remote, protocol_of
@@ -117,7 +116,7 @@ class Root:
 
     def file(self, where: Where) -> Location:
         """The Location of the file or folder `where` (a path or URL within this storage, or one relative to the
-        root), read with this storage's options; `OutsideRoot` when it leaves the root once resolved (`contain`)."""
+        root), read with this storage's options; `OutsideRoot` when it leaves the root once resolved (`contained`)."""
         return contained(self.where if self.local else self.location(), where)
 
     def read(self, rel: str, start: int | None = None, end: int | None = None) -> bytes:
