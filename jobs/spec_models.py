@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
-from adapters.storage.root import Root, lies_in
+from adapters.storage.root import Root
 from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -347,9 +347,9 @@ class JobSpec(BaseModel):
         # the output (or the output among the raw folders) re-ingests the corpus's own episodes as a new source and
         # overwrites its job/spec.yaml (issue 79): any overlap, either direction, is refused naming both
         for i, src in enumerate(self.sources):
-            if lies_in(self.output, src.root):
+            if Root.lies_in(self.output, src.root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
-            if lies_in(src.root, self.output):
+            if Root.lies_in(src.root, self.output):
                 why = f"sources[{i}].root ({src.root}) lies inside output ({self.output}): the corpus read as raw"
                 raise nested_error([(("output",), "value_error", why)])
         return self

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from adapters import get_adapter
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location, Where
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
@@ -170,6 +170,6 @@ def dataset_files(out: Path) -> dict[str, bytes]:
 
 
 def bucket_query(url: str, sql: str, options: StorageOptions | None, **kw: bool) -> pa.Table:
-    """`run_query` on a bucket corpus's catalog as `eidata query URL` reads it (`read_corpus`'s local copy)."""
-    with read_corpus(url, options) as corpus:
+    """`run_query` on a bucket corpus's catalog as `eidata query URL` reads it (`Corpus.read`'s local copy)."""
+    with Corpus.read(url, options) as corpus:
         return run_query(corpus.root, sql, **kw)

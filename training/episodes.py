@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
+from adapters.storage.corpus_files import CorpusFiles, Where
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
@@ -233,9 +233,9 @@ def build_index(
     files: CorpusFiles | None = None,
 ) -> SampleIndex:
     """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's), read
-    through `files` (`manifest_files(manifest_dir)`: the manifest as it names it, when given)."""
+    through `files` (`CorpusFiles.of_manifest(manifest_dir)`: the manifest as it names it, when given)."""
     if files is None:
-        files, manifest_dir = manifest_files(
+        files, manifest_dir = CorpusFiles.of_manifest(
             manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
         )
     path = f"{manifest_dir}/{MANIFEST_JSON}"

@@ -138,7 +138,7 @@ class ObjectStore(TreePuts):
 
     @contextmanager
     def reading(self, *, copy: bool, meta: bool) -> Iterator[str | None]:
-        """The corpus to read (`corpus.read_corpus`), no lease taken, in a temporary scratch: `catalog/` and `job/`,
+        """The corpus to read (`Corpus.read`), no lease taken, in a temporary scratch: `catalog/` and `job/`,
         with `copy` or `meta` each dataset's meta and `manifests/`, with `copy` its episode files too."""
         preflight(self.url, self.options)  # a wrong credential or a missing bucket is named before any read
         with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:

@@ -177,19 +177,19 @@ class Root:
         """The file `rel` copied to `to` within this storage (server-side on a store)."""
         copy(self.fs, self.key(rel), self.key(to))
 
+    @staticmethod
+    def folder_of(where: Where) -> Path | None:
+        """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
+        (which the command that opens it refuses, `UnknownScheme`)."""
+        try:
+            root = Root(where)
+        except UnknownScheme:
+            return None
+        return root.where if root.paths else None  # type: ignore[return-value]
 
-def folder_of(where: Where) -> Path | None:
-    """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
-    (which the command that opens it refuses, `UnknownScheme`)."""
-    try:
-        root = Root(where)
-    except UnknownScheme:
-        return None
-    return root.where if root.paths else None  # type: ignore[return-value]
-
-
-def lies_in(inner: Where, outer: Where) -> bool:
-    """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is an
-    object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
-    a, b = folder_of(inner), folder_of(outer)
-    return a is not None and b is not None and a.is_relative_to(b)
+    @staticmethod
+    def lies_in(inner: Where, outer: Where) -> bool:
+        """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is
+        an object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
+        a, b = Root.folder_of(inner), Root.folder_of(outer)
+        return a is not None and b is not None and a.is_relative_to(b)

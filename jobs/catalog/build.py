@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.storage.atomic import fsync_path
-from adapters.storage.corpus import Corpus, open_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
 from adapters.storage.locks import flocked
 from ingest.lerobot.settled import settled_datasets
@@ -209,7 +209,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
     try:
         # existing: a folder without datasets/ is refused before anything is written (it made ROOT/catalog/ there:
         # reliability review 6, N56, and every other command already said "not a corpus")
-        with open_corpus(args.root, None, "catalog", existing=True) as corpus:
+        with Corpus.open(args.root, None, "catalog", existing=True) as corpus:
             unfinished = markers(corpus.root)  # steps stopped before their rebuild: this one finishes them
             n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
             clear(unfinished)

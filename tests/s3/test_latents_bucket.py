@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.storage.corpus import Corpus, open_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
@@ -176,7 +176,7 @@ def test_any_stage_opens_an_episode_video_of_the_bucket_where_it_lies(
     want = [rgb for _, rgb in decode_frames(local / video, [0, 4, 8])]
     with Corpus(local).open_file(local / video) as src:
         assert src == str(local / video)
-    with open_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as corpus:
+    with Corpus.open(url, s3.options(), "caption", scratch=tmp_path / "scratch") as corpus:
         root = corpus.root
         assert not (root / video).exists()  # the scratch holds no episode file
         with Location.metering() as meter, corpus.open_file(root / video) as src:
