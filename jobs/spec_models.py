@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
+from adapters.storage.urls import StorageError
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.limits import DEFAULT_MIB
@@ -48,7 +48,7 @@ def _where(v: Any, info: ValidationInfo, problem: Callable[[Any], str | None], f
     is no path is one error, as the plain `Path` field gave, not one per union arm."""
     if not isinstance(v, str | os.PathLike):
         raise PydanticCustomError("path_type", expected)
-    v = parse_where(v, Path((info.context or {}).get(BASE_DIR) or Path.cwd()))
+    v = Root.parse_where(v, Path((info.context or {}).get(BASE_DIR) or Path.cwd()))
     if (found := problem(v)) is not None:
         raise ValueError(f"{field} {found}")
     return v
@@ -124,14 +124,14 @@ class SourceSpec(BaseModel):
     @field_validator("root", mode="before")
     @classmethod
     def _root(cls, v: Any, info: ValidationInfo) -> Any:
-        return _where(v, info, folder_problem, "root", "Input is not a valid path or URL")
+        return _where(v, info, Root.folder_problem, "root", "Input is not a valid path or URL")
 
     @model_validator(mode="after")
     def _root_reachable(self) -> SourceSpec:
         # checked now, before any work, naming the root and the first cause: a URL's bucket, prefix and credential,
         # then whether the root holds what the adapter reads
         try:
-            preflight(str(self.root), self.storage)
+            Root.preflight(str(self.root), self.storage)
         except StorageError as e:
             raise nested_error([(("root",), "value_error", str(e))]) from None
         location = Root(self.root, self.storage).location()
@@ -280,7 +280,7 @@ class JobSpec(BaseModel):
     @field_validator("output", mode="before")
     @classmethod
     def _output(cls, v: Any, info: ValidationInfo) -> Any:
-        return _where(v, info, output_problem, "output", "Input is not a valid path or bucket URL")
+        return _where(v, info, Root.output_problem, "output", "Input is not a valid path or bucket URL")
 
     @field_validator("sources", mode="wrap")
     @classmethod

@@ -19,7 +19,7 @@ from tests.test_storage_room import REPO, ROOM, SHIPPED
 
 ROOT_MODULE = "adapters/storage/root.py"
 STORAGE = "adapters.storage"
-MAX_FACE = 45  # names; issue 88 item 1's bar is 10
+MAX_FACE = 41  # names; issue 88 item 1's bar is 10
 
 
 @cache
@@ -118,6 +118,8 @@ def uncalled_root_methods(root: Path = REPO) -> list[str]:
                 on = node.func.value
                 if (isinstance(on, ast.Call) and _called(on.func) == "Root") or _called(on) in names | {"Root"}:
                     called.add(node.func.attr)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Root":
+                called.add(node.attr)  # `Root.folder_problem` handed to a validator
     return sorted(root_methods(root) - called)
 
 

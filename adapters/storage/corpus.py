@@ -174,7 +174,7 @@ class Corpus:
     @staticmethod
     def where_value(value: object) -> object:
         """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
-        (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `urls.output_problem`)."""
+        (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `Root.output_problem`)."""
         if not isinstance(value, str):
             return value
         if not is_remote(value):
