@@ -235,6 +235,9 @@ class HandSignals:
     canonical: tuple[Stream, Stream | None, Stream | None] | None = None  # already canonical: state, action, keypoints
     native_state_keys: list[str] | None = None  # the streams kept as `observation.state.native` (None: every one)
     notes: list[str] = field(default_factory=list)
+    # recorded poses of a hand not read as its wrist (an unstated quaternion order, another frame): label -> (hand,
+    # (T,4,4) poses), compared with the wrist canonicalization builds (ingest.canonical.eef_agreement), never canonical
+    references: dict[str, tuple[int, Stream]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

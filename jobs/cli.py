@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
-from jobs.runtime import stops, watcher
+from jobs.runtime import exits, stops, watcher
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
 from schemas.spelling import did_you_mean, unknown
@@ -100,11 +100,11 @@ def cli_inspect(args: argparse.Namespace) -> int:
     try:
         mib = memory_mib(args.memory_mib)
     except ValueError as e:
-        return stops.fail(2, f"eidata inspect: {e}")
+        return exits.fail(2, f"eidata inspect: {e}")
     try:
         summary, errors = answer(_inspected, args.root, mib=mib, what="eidata inspect")
     except (ValueError, OSError, Killed) as e:  # no info.json, one that is not LeRobot's, an unreadable meta file
-        return stops.fail(1, f"eidata inspect: {e}")
+        return exits.fail(1, f"eidata inspect: {e}")
     print(summary)
     return 1 if errors else 0
 
@@ -209,12 +209,12 @@ def _mistyped(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, watched by its watcher
     (`jobs.runtime.watcher`: a stop ends it whatever it waits in, and nothing it started is left), and the process
-    ends once the command has (`stops.exit_process`, `stops.finish_process`)."""
+    ends once the command has (`exits.exit_process`, `exits.finish_process`)."""
     if argv is not None:
         return _command(list(argv))
     watched(next((a for a in sys.argv[1:] if not a.startswith("-")), "eidata"))
     status = _command(sys.argv[1:], own_process=True)
-    stops.finish_process(status)
+    exits.finish_process(status)
 
 
 def watched(command: str) -> None:
@@ -236,7 +236,7 @@ def _command(argv: list[str], own_process: bool = False) -> int:
     try:
         settings.use(settings.load(args.settings))  # refused naming the field before the command starts
     except ValueError as e:
-        return stops.fail(2, f"eidata {args.command}: {e}")
+        return exits.fail(2, f"eidata {args.command}: {e}")
     try:
         with stops.armed(), _dry(args):  # SIGTERM and Ctrl-C: one line and 143 / 130 (jobs.runtime.stops)
             status = int(_load(COMMANDS[args.command].run)(args))
@@ -255,14 +255,14 @@ def _command(argv: list[str], own_process: bool = False) -> int:
             return _stopped(args.command, stop, own_process)
         if (cause := environment_fault(e)) is None:
             raise
-        return stops.fail(EXIT_ENVIRONMENT, f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}")
+        return exits.fail(EXIT_ENVIRONMENT, f"eidata {args.command}: {EnvironmentFaultError(args.command, cause)}")
 
 
 def _stopped(command: str, stop: stops.Stopped, own_process: bool) -> int:
     """The stop said in one line; its status, or, for the process's own command line, the process ended with it."""
     print(stops.message(f"eidata {command}", stop), file=sys.stderr)
     if own_process:
-        stops.exit_process(stop.status)
+        exits.exit_process(stop.status)
     return stop.status
 
 

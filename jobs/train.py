@@ -26,8 +26,8 @@ from pydantic import Field, ValidationError
 from adapters.storage.root import Root
 from adapters.storage.urls import StorageError
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg, Opt, job_values, opts
-from jobs.runtime.stops import fail
 from schemas.frozen import Frozen
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 

@@ -34,7 +34,7 @@ from ingest.qa.dataset import (
 from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
-from jobs.runtime.stops import fail
+from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl

@@ -84,23 +84,16 @@ def numeric_stats(values: np.ndarray) -> FeatureStats:
     return stats
 
 
-def first_past_bound(values: np.ndarray) -> tuple[int, float] | None:
-    """(row, value) of the first value of `values` (rows on axis 0) that is not finite or past `stats_bound`."""
+def _first_past(values: np.ndarray) -> str:
+    """The first row of `values` (rows on axis 0) holding a value that is not finite or past `stats_bound`, said."""
     bound = stats_bound(values.dtype)
-    if bound is None:
-        return None
     flat = values.reshape(len(values), -1)
-    bad = ~(np.abs(flat) <= bound)  # NaN fails too
+    bad = ~(np.abs(flat) <= bound) if bound is not None else np.zeros(flat.shape, bool)  # NaN fails too
     rows = np.flatnonzero(bad.any(axis=1))
     if not len(rows):
-        return None
+        return "no value past the bound"
     row = int(rows[0])
-    return row, float(flat[row][bad[row]][0])
-
-
-def _first_past(values: np.ndarray) -> str:
-    found = first_past_bound(values)
-    return "no value past the bound" if found is None else f"first at frame {found[0]}: {found[1]:.4g}"
+    return f"first at frame {row}: {float(flat[row][bad[row]][0]):.4g}"
 
 
 QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)  # lerobot's DEFAULT_QUANTILES

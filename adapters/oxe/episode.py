@@ -116,7 +116,8 @@ class EpisodeReader:
         if spec is None:
             target[key] = Stream(t, values, relative=relative(key, width))
             return
-        if spec.parts and values.ndim == 2 and values.shape[1] == spec.shape[0]:
+        if spec.parts and values.shape[1:] == spec.shape:
+            values = values.reshape(len(values), spec.size)  # a matrix's parts slice it flattened (StreamSpec)
             layout = []
             for p in spec.parts:
                 name = f"{key}:{p.name}"
@@ -207,7 +208,7 @@ class EpisodeReader:
         if diff:
             meta["layout_diff"] = diff.as_metadata()
         hands = (
-            fk_hand_signals(cfg)
+            fk_hand_signals(cfg, states)
             if cfg.fk_wrist
             else hand_signals(states, cfg.eef_reference_rotation, cfg.natives_reason)
         )

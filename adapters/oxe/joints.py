@@ -17,6 +17,7 @@ is then compared with it (`ingest.canonical.eef_agreement`)."""
 from __future__ import annotations
 
 from adapters.base import HandSignals, Stream
+from adapters.oxe.reference import reference_poses
 from adapters.oxe.subsets import OXESubset
 from schemas.robots.joint_space import JointSpaceOptions, column_names, load_joint_space
 
@@ -47,10 +48,12 @@ def joint_space_options(cfg: OXESubset, states: dict[str, Stream]) -> JointSpace
     )
 
 
-def fk_hand_signals(cfg: OXESubset) -> HandSignals:
+def fk_hand_signals(cfg: OXESubset, states: dict[str, Stream]) -> HandSignals:
     """The declaration of a row whose wrist comes from forward kinematics: no hand (canonicalization builds it from
-    the joints), the reason in the notes."""
+    the joints), the reason in the notes, the row's recorded pose as references to compare (`oxe.reference`)."""
     assert cfg.joint_fk is not None
     columns = ", ".join(cfg.joint_fk.joints)
     why = f"wrist by forward kinematics of {columns} ({cfg.embodiment}): {cfg.joint_fk.source}"
-    return HandSignals(frame="robot_base", notes=[why])
+    ref = cfg.joint_fk.recorded_pose
+    refs = reference_poses(ref, states) if ref is not None else {}
+    return HandSignals(frame="robot_base", notes=[why], references=refs)

@@ -40,6 +40,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from adapters.camera_roles import camera_roles
+from adapters.oxe.reference import RecordedPose
 from schemas.canonical import Camera
 from schemas.frozen import Frozen
 from schemas.robots.joint_space import GripperUnit, JointSpaceSpec, load_joint_space, name_key
@@ -75,7 +76,8 @@ class Part(Frozen):
 
 
 class StreamSpec(Frozen):
-    """One native per-step tensor under `steps/`. With `parts`, the adapter emits one `Stream` per part."""
+    """One native per-step tensor under `steps/`. With `parts`, the adapter emits one `Stream` per part; the parts
+    of a tensor of more than one axis (uiuc_d3field's (4, 4) pose) slice it flattened in C order, as TFDS stores it."""
 
     key: str = Field(description="flattened key under steps/, e.g. 'observation/state' or 'action/world_vector'")
     shape: tuple[int, ...] = Field(description="per-step shape, () for a scalar")
@@ -95,12 +97,12 @@ class StreamSpec(Frozen):
     @model_validator(mode="after")
     def _check(self) -> StreamSpec:
         if self.parts:
-            if len(self.shape) != 1:
-                raise ValueError(f"{self.key}: parts need a 1-D per-step shape, got {self.shape}")
+            if not self.shape:
+                raise ValueError(f"{self.key}: parts need a per-step vector or matrix, got a scalar")
             spans = sorted((p.start, p.stop) for p in self.parts)
-            edges = [0, *[e for s in spans for e in s], self.shape[0]]
+            edges = [0, *[e for s in spans for e in s], self.size]
             if any(edges[i] != edges[i + 1] for i in range(0, len(edges), 2)):
-                raise ValueError(f"{self.key}: parts {spans} do not tile [0, {self.shape[0]})")
+                raise ValueError(f"{self.key}: parts {spans} do not tile [0, {self.size})")
         if self.names is not None and (not self.shape or len(self.names) != self.shape[-1]):
             raise ValueError(f"{self.key}: {len(self.names)} names for per-step shape {self.shape}")
         return self
@@ -207,6 +209,7 @@ class JointFK(Frozen):
         "from another zero (`JointSpaceOptions.joint_zero`; the evidence in `source`)",
     )
     source: str = Field(min_length=1, description="the joint order, unit and zero, and the gripper's convention, cited")
+    recorded_pose: RecordedPose | None = Field(None, description="a recorded hand pose not read as the wrist, compared")
 
     @field_validator("joints", "gripper", mode="before")
     @classmethod
@@ -309,6 +312,9 @@ class OXESubset(Frozen):
                     f"{self.name}: joint_fk.joints {column!r} holds {width} values, "
                     f"{self.embodiment}'s {arm.side} arm has {len(arm.joints)} joints"
                 )
+        ref = fk.recorded_pose
+        if ref is not None and (bad := ref.bad_columns(lambda c: self._width(c, self.states))):
+            raise ValueError(f"{self.name}: joint_fk.recorded_pose names {bad}")
         if unknown := sorted(set(fk.joint_zero) - {j.urdf for a in spec.arms for j in a.joints}):
             raise ValueError(f"{self.name}: joint_fk.joint_zero names {unknown}, no arm joint of {self.embodiment}")
         cols = [self.column(c, self.states) for c in fk.joints]

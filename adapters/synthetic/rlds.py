@@ -102,11 +102,14 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
         return (np.arange(steps) % 2 == 0).reshape(-1, *([1] * len(spec.shape))) & np.ones(shape, bool)
     walk = rng.normal(size=(1, *spec.shape)) + np.cumsum(0.05 * rng.normal(size=shape), axis=0)
     parts = spec.parts or ()
+    walk = walk.reshape(steps, spec.size) if parts else walk  # a matrix's parts slice it flattened (StreamSpec)
     for p in parts:
         sl = walk[:, p.start : p.stop]
         # CALVIN robot_obs 'gripper opening width (1): in meter', Franka Hand 0..0.08
         if "width" in p.name and p.unit == "m":
             walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M * _gripper_cycle(steps)[:, None]
+        elif "finger" in p.name and p.unit == "m":  # one finger's travel (ManiSkill's qpos), half the width
+            walk[:, p.start : p.stop] = FRANKA_MAX_WIDTH_M / 2 * _gripper_cycle(steps)[:, None]
         elif p.unit == "0..1" and "gripper" in p.name:
             walk[:, p.start : p.stop] = _gripper_cycle(steps)[:, None]
         elif p.unit == "m":  # metres: a tabletop workspace for positions, millimetre steps for deltas
@@ -116,12 +119,14 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
                 walk[:, p.start : p.stop] = 0.003 * rng.normal(size=(steps, width))
             else:
                 walk[:, p.start : p.stop] = np.array([0.45, 0.0, 0.25, 0.0, 0.0, 0.0])[:width] + steps_m
-        elif p.unit == SE3_FLAT:  # a homogeneous pose, column-major as libfranka's O_T_EE (deoxys records it so)
+        elif p.unit == SE3_FLAT:  # a homogeneous pose: a 16-vector column-major as libfranka's O_T_EE (deoxys
+            # records it so), a (4, 4) tensor the matrix itself (row-major, as TFDS stores a numpy array)
             rot = Rotation.from_rotvec(0.3 * sl[:, :3]).as_matrix()
             mats = np.tile(np.eye(4), (steps, 1, 1))
             mats[:, :3, :3] = rot
             mats[:, :3, 3] = np.array([0.45, 0.0, 0.25]) + np.cumsum(0.003 * rng.normal(size=(steps, 3)), axis=0)
-            walk[:, p.start : p.stop] = mats.transpose(0, 2, 1).reshape(steps, 16)
+            mats = mats if len(spec.shape) == 2 else mats.transpose(0, 2, 1)
+            walk[:, p.start : p.stop] = mats.reshape(steps, 16)
         elif p.unit.startswith("quat"):
             walk[:, p.start : p.stop] = sl / np.linalg.norm(sl, axis=1, keepdims=True)
         elif p.unit == "0..1":
@@ -130,6 +135,7 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
             walk[:, p.start : p.stop] = np.where(sl >= 0, 1.0, -1.0)
         elif p.unit == NORMALIZED:
             walk[:, p.start : p.stop] = np.clip(sl, -1.0, 1.0)
+    walk = walk.reshape(shape)
     if not parts and spec.unit == NORMALIZED:
         walk = np.clip(walk, -1.0, 1.0)
     if not parts and spec.unit == "0..1":
@@ -229,7 +235,7 @@ def _episode(
         elif name == "recording_folderpath":
             value = f"gs://xembodiment_data/r2d2/raw/LAB/ep_{split}_{index:04d}/recordings/MP4"
         elif name == "episode_id":
-            value = index
+            value = str(index) if m.dtype == "string" else index  # ManiSkill's is Text
         elif name.startswith("has_image_"):
             value = False  # Bridge quirk: the flags are 0 although the images are there
         elif m.dtype == "bool":

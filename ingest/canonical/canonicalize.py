@@ -23,7 +23,7 @@ import numpy as np
 
 from adapters.base import CameraSource, HandSignals, RawEpisode, Stream
 from ingest.canonical import resample as rs
-from ingest.canonical.eef_agreement import fk_agreement
+from ingest.canonical.eef_agreement import fk_agreement, reference_agreement
 from ingest.canonical.family import resolve_family
 from ingest.canonical.hand_state import HandWindow, hand_windows, streams_used, uncovered, wrist_poses
 from ingest.canonical.joint_space import EvaluatedHands, joint_space_hands
@@ -176,6 +176,7 @@ def _context(
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
     # a recorded pose and a description: do they tell the same motion
     reasons += _notes(fk_agreement(raw, emb, wrists), "canonical_fk_agreement")
+    reasons += _notes(reference_agreement(raw.hands.references, wrists), "canonical_fk_agreement")  # poses not read
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)

@@ -88,13 +88,33 @@ def fk_agreement(raw: RawEpisode, emb: Embodiment, wrists: dict[int, Stream]) ->
         if by_fk is None or len(recorded) < 2:
             out.append(f"{head}, {SIDES[hand]}: not compared (no FK wrist for this side)")
             continue
-        r50, r95, p50, p95 = compare(recorded, by_fk)
-        ok = r95 <= ROT_TOL_DEG and p95 <= POS_TOL_M
-        figures = (
-            f"after fitting the constant base and tool transforms, rotation residual median {r50:.2f} deg, p95 "
-            f"{r95:.2f} deg (tolerance {ROT_TOL_DEG:g}), position residual median {p50 * 1000:.1f} mm, p95 "
-            f"{p95 * 1000:.1f} mm (tolerance {POS_TOL_M * 1000:g})"
-        )
+        ok, verdict = _verdict(recorded, by_fk)
         why = "" if ok else ": check the joint mapping and units, the description, and which body the pose is on"
-        out.append(f"{head}, {SIDES[hand]}: {'agree' if ok else 'disagree'}, {figures}{why}")
+        out.append(f"{head}, {SIDES[hand]}: {verdict}{why}")
+    return out
+
+
+def _verdict(recorded: Stream, fk: Stream) -> tuple[bool, str]:
+    """Whether two pose streams agree (`compare` within the tolerances), and the sentence saying so with figures."""
+    r50, r95, p50, p95 = compare(recorded, fk)
+    ok = r95 <= ROT_TOL_DEG and p95 <= POS_TOL_M
+    return ok, (
+        f"{'agree' if ok else 'disagree'}, after fitting the constant base and tool transforms, rotation residual "
+        f"median {r50:.2f} deg, p95 {r95:.2f} deg (tolerance {ROT_TOL_DEG:g}), position residual median "
+        f"{p50 * 1000:.1f} mm, p95 {p95 * 1000:.1f} mm (tolerance {POS_TOL_M * 1000:g})"
+    )
+
+
+def reference_agreement(references: dict[str, tuple[int, Stream]], wrists: dict[int, Stream]) -> list[str]:
+    """Tier-reason notes comparing each recorded pose an adapter declared as a reference, not as the wrist
+    (`HandSignals.references`: a quaternion of unstated order read each way, a world pose composed with the base's),
+    with the wrist canonicalization built (FK of the joints): which reading tells the same motion."""
+    out = []
+    for label, (hand, recorded) in sorted(references.items()):
+        fk = wrists.get(hand)
+        head = f"recorded {label} vs the {SIDES[hand]} wrist by FK"
+        if fk is None or len(recorded) < 2:
+            out.append(f"{head}: not compared (no FK wrist for this side)")
+            continue
+        out.append(f"{head}: {_verdict(recorded, fk)[1]}")
     return out

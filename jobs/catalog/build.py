@@ -30,7 +30,7 @@ from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_name, dataset_rows
 from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
-from jobs.runtime.stops import fail
+from jobs.runtime.exits import fail
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
 from schemas.qa import FINDINGS_DIR

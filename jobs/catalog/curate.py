@@ -38,9 +38,9 @@ from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.overrule import VerdictChoice, overruled_episodes, verdict_columns, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.output_lock import OutputLock
+from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.options import Arg
-from jobs.runtime.stops import fail
 from schemas.corpus import MANIFESTS_DIR
 from schemas.json_document import parsed_json
 from schemas.manifest import (

@@ -32,8 +32,8 @@ from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import ReadOnlyError, check_read_only
 from jobs.catalog.views import VIEWS
+from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg
-from jobs.runtime.stops import fail
 from schemas.corpus import parquet_files
 
 T = TypeVar("T")

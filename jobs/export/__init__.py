@@ -17,9 +17,9 @@ from pydantic import BeforeValidator
 
 from adapters.storage.corpus import Corpus
 from jobs.output_lock import OutputLock, is_local
+from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.options import Opt
-from jobs.runtime.stops import fail
 from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit
 

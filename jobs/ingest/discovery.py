@@ -100,7 +100,7 @@ def discover_source(
                 reading = noted(note) or e.reading  # the note names it whole (the hook may see a name under a root)
                 if reading is None or reading in refused or len(refused) >= MAX_REFUSED:
                     raise
-                refused[reading] = e.describe()
+                refused[reading] = str(e)
         if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job

@@ -21,12 +21,12 @@ from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
 from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
+from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.limits import mechanism
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
-from jobs.runtime.stops import fail
 from jobs.runtime.voice import VoiceRelay
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR

@@ -19,8 +19,8 @@ from ingest.episode import Kept
 from ingest.steps import CHAIN, Encoded, before_write
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
+from jobs.runtime.exits import fail
 from jobs.runtime.sandbox import Killed, answer
-from jobs.runtime.stops import fail
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 

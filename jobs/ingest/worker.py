@@ -70,7 +70,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
             if killed > 1:  # the same death twice: the episode's, not a passing one
                 why = MEMORY_LIMIT if e.oom else PARSE_DIED
                 file = noted(reading_note(settings.output, task.uid)) or e.reading
-                return Rejected(task.uid, "read", why, e.describe(), file=file, retried=killed - 1)
+                return Rejected(task.uid, "read", why, str(e), file=file, retried=killed - 1)
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
         record(settings.output, task, result)
     return result

@@ -22,7 +22,7 @@ from jobs.report.data import ReportError
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
-from jobs.runtime.stops import fail
+from jobs.runtime.exits import fail
 
 
 def write_report(

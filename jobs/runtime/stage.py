@@ -38,6 +38,7 @@ from adapters.storage.faults import environment_fault
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
 from ingest.progress import Progress
+from jobs.runtime.exits import fail
 from jobs.runtime.intent import CatalogIntent
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, opts
@@ -51,7 +52,6 @@ from jobs.runtime.ray_pool import (
 )
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
-from jobs.runtime.stops import fail
 from schemas.corpus import EPISODES_DIR
 from schemas.frozen import Frozen
 from schemas.storage import StorageOptions

@@ -1,29 +1,25 @@
 """Clean stops: SIGTERM and Ctrl-C end a command with one line and the shell's status for the signal (143, 130), its
-output left resumable (issue 38 item 6). A command its stop cannot reach is ended by `jobs.runtime.watcher`.
+output left resumable (issue 38 item 6); a command its stop cannot reach is ended by `jobs.runtime.watcher`.
 
 Inside `armed()` a signal raises `Stopped` in the main thread wherever it waits, so every `finally` runs on the way
-out (committers, quarantine, Ray, lock and lease); what was committed stays. A second signal gets the default action.
-Before it (`hold()`: the imports) a stop ends the process at once with the same line (it was a KeyboardInterrupt
-traceback, or SIGTERM's silent default death). `Stopped` is a `KeyboardInterrupt` because C extensions that check
-for signals handle that class only: Ray's `check_signals` (ray 2.60 `python/ray/_raylet.pyx`) left any other set,
-and Python said `SystemError: <cyfunction CoreWorker.wait> returned a result with an exception set` (issue 59).
-Ray's core worker puts its own SIGTERM handler in place as `ray.init` starts it: `jobs.runtime.ray_pool` calls
-`rearm()` after it.
+out; a second signal gets the default action. Before it (`hold()`: the imports) a stop ends the process at once with
+the same line. `Stopped` is a `KeyboardInterrupt` because C extensions that check for signals handle that class only:
+with any other Ray's `check_signals` (ray 2.60 `python/ray/_raylet.pyx`) said `SystemError: <cyfunction
+CoreWorker.wait> returned a result with an exception set` (issue 59). Ray's core worker puts its own SIGTERM handler
+in place as `ray.init` starts it: `jobs.runtime.ray_pool` calls `rearm()` after it.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
+
+from jobs.runtime.exits import say_and_exit
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 AGAIN_S = 0.01  # a stop Python dropped is signalled again this much later (`_dropped`)
@@ -39,22 +35,26 @@ class Stopped(KeyboardInterrupt):
         super().__init__(f"stopped by {signal.Signals(signum).name}")
 
 
+def message(command: str, e: Stopped) -> str:
+    """The one line a stopped command prints."""
+    return (
+        f"{command}: {e} (exit {e.status}); what was committed stays and nothing is half-written: rerun the same"
+        " command to resume"
+    )
+
+
 def hold(command: str) -> None:
     """Until `armed()` (the imports, the arguments: no work begun), a stop ends the process at once with its line."""
-
-    def stop_now(signum: int, frame: FrameType | None) -> None:
-        os.write(2, f"{message(command, Stopped(signum))}\n".encode())
-        os._exit(128 + signum)
-
     for s in SIGNALS:
-        signal.signal(s, stop_now)
+        signal.signal(s, lambda signum, _: say_and_exit(message(command, Stopped(signum)), 128 + signum))
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    if _in_hook(frame):  # raised here it is dropped for good ("Exception ignored in sys.unraisablehook"): sent again
-        _again(signum)
-        return
     global _received
+    while frame is not None and frame.f_code is not _dropped.__code__:
+        frame = frame.f_back
+    if frame is not None:  # inside the unraisable hook, where what it raised is dropped for good: sent again
+        return _again(signum)
     _received = signum
     for s in SIGNALS:  # a second signal ends the process at once
         signal.signal(s, signal.SIG_DFL)
@@ -64,28 +64,19 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def _dropped(unraisable: Any) -> None:
     """`sys.unraisablehook` while armed: a stop raised where Python drops exceptions (a weakref callback, a `__del__`:
     `eidata report` went on until it was killed) is sent again, as if the signal had come again."""
-    stop = _in_chain(unraisable.exc_value)
-    if stop is None or _received is None:
-        _previous_hook(unraisable)
-        return
+    if (stop := _in_chain(unraisable.exc_value)) is None or _received is None:
+        return _previous_hook(unraisable)
     signal.signal(stop.signum, _stop)
     _again(stop.signum)
 
 
 def _again(signum: int) -> None:
-    """`signum` sent to the main thread `AGAIN_S` from now, from another thread; its handler sends it again while it
-    finds the main thread still inside the unraisable hook (a loaded machine lost the stop so, 1 run in 4)."""
+    """`signum` sent to the main thread `AGAIN_S` from now, from another thread; sent again while it finds the main
+    thread still inside the unraisable hook (a loaded machine lost the stop so, 1 run in 4)."""
     main = threading.main_thread().ident
-    assert main is not None
-    timer = threading.Timer(AGAIN_S, lambda: _inside and signal.pthread_kill(main, signum))
+    timer = threading.Timer(AGAIN_S, lambda: _inside and main and signal.pthread_kill(main, signum))
     timer.daemon = True
     timer.start()
-
-
-def _in_hook(frame: FrameType | None) -> bool:
-    while frame is not None and frame.f_code is not _dropped.__code__:
-        frame = frame.f_back
-    return frame is not None
 
 
 _previous_hook = sys.unraisablehook
@@ -100,16 +91,14 @@ def armed() -> Iterator[None]:
         yield
         return
     before = {s: signal.getsignal(s) for s in SIGNALS}
-    _received = None
+    _received, _inside = None, True
     for s in SIGNALS:
         signal.signal(s, _stop)
     _previous_hook, sys.unraisablehook = sys.unraisablehook, _dropped
-    _inside = True
     try:
         yield
     finally:
-        sys.unraisablehook = _previous_hook
-        _inside = False
+        sys.unraisablehook, _inside = _previous_hook, False
         for s, handler in before.items():  # None: a handler not set from Python, which cannot be put back
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
@@ -126,10 +115,8 @@ def _in_chain(e: BaseException | None) -> Stopped | None:
     seen: set[int] = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, Stopped):
-            return e
         if isinstance(e, KeyboardInterrupt):
-            return Stopped(_received or signal.SIGINT)
+            return e if isinstance(e, Stopped) else Stopped(_received or signal.SIGINT)
         e = e.__cause__ or e.__context__
     return None
 
@@ -141,37 +128,3 @@ def stopped(e: BaseException | None) -> Stopped | None:
     if (stop := _in_chain(e)) is not None:
         return stop
     return Stopped(_received) if e is not None and _received is not None else None
-
-
-def exit_process(status: int) -> NoReturn:
-    """End this process at once with `status`, what it printed and logged flushed first, the interpreter's teardown
-    skipped: there the driver's Ray core worker, whose raylet the same Ctrl-C to the group ended, crashed it now and
-    then (exit -11 after the stop's line: 2 of 9 Ctrl-Cs 7 s into the demo ingest)."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(status)
-
-
-def finish_process(status: int) -> NoReturn:
-    """End this process with `status` once its command has finished: its exit hooks run, then it ends before the
-    libraries' C++ teardown, where a thread of theirs still alive aborted `eidata inspect` after its whole output
-    ("terminate called without an active exception", exit 134: issue 86 item 3)."""
-    with contextlib.suppress(Exception):
-        atexit._run_exitfuncs()
-    exit_process(status)
-
-
-def message(command: str, e: Stopped) -> str:
-    """The one line a stopped command prints."""
-    return (
-        f"{command}: {e} (exit {e.status}); what was committed stays and nothing is half-written: rerun the same"
-        " command to resume"
-    )
-
-
-def fail(status: int, line: object) -> int:
-    """`line` said on stderr; `status`, the exit status a command returns with it."""
-    print(line, file=sys.stderr)
-    return status

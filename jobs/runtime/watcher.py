@@ -1,19 +1,15 @@
 """The one owner of a command's process tree (issue 84 item 3): a watcher that ends what the command started once it
 has ended, and ends the command itself when a stop does not.
 
-`eidata` run as its own command starts its watcher first (`start`): this file run by a fresh interpreter (`-I`, the
-standard library only) in a session of its own, so the terminal's Ctrl-C is the command's alone. It reads a pipe whose
-other end is the command's wakeup fd (`signal.set_wakeup_fd`): Python's C-level handler writes each signal's number
-there as it arrives, whatever the main thread is in. A Python handler runs only once the main thread is back in the
-interpreter, and `eidata report` once waited forever inside DuckDB's scan of an Arrow dataset, where none ran
-(issue 75). Every `SCAN_S` the watcher notes the command's descendants (pid and start time by parent links in /proc;
-nothing found by name; a reused pid is another process, left alone). Then:
-
-- a stop (SIGTERM, SIGINT) gives the command `GRACE_S` to end by itself (`jobs.runtime.stops`: one line, 143 / 130);
-  then, or at a second stop, its threads' stacks are printed (`faulthandler` on SIGUSR1) and the command and all it
-  started are killed: exit 137, what was committed stays, as after a `kill -9`, which the output protocol is built for;
-- once the command has ended, however (its own `kill -9` too: the pipe closes), what it started and is still running
-  is ended, SIGTERM then SIGKILL (review 6: Ray's workers and agents outlived a killed driver by minutes).
+`start` runs this file in a fresh interpreter (`-I`, the standard library only) in a session of its own, so the
+terminal's Ctrl-C is the command's alone. It reads a pipe whose other end is the command's wakeup fd: Python's C-level
+handler writes each signal's number there as it arrives, whatever the main thread is in (a Python handler runs only
+once the main thread is back in the interpreter: `eidata report` once waited forever in DuckDB's Arrow scan, issue
+75). Every `SCAN_S` it notes the command's descendants (pid and start time by parent links in /proc: a reused pid is
+another process, left alone). A stop gives the command `GRACE_S` to end by itself (`jobs.runtime.stops`); then, or at
+a second stop, its stacks are printed (`faulthandler` on SIGUSR1) and it is killed with all it started (137: what was
+committed stays, as after a `kill -9`). Once the command has ended, however, what it started is ended (review 6:
+Ray's workers outlived a killed driver by minutes).
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def test_a_finished_command_exits_0_every_time(tmp_path: Path) -> None:
     """Issue 86 item 3: `eidata inspect` printed its whole output, then aborted at exit now and then ("terminate called
     without an active exception": a library's thread alive at the interpreter's C++ teardown; 1 run in 26 for the
     newcomer). A finished command's process ends after its exit hooks, before that teardown
-    (`stops.finish_process`). The real SO-101 recording, its mp4s (not in the sample) undeclared so it has no error."""
+    (`exits.finish_process`). The real SO-101 recording, its mp4s (not in the sample) undeclared so it has no error."""
     root = Path(shutil.copytree(realdata("lerobot_so101_record_test"), tmp_path / "so101"))
     info = root / "meta" / "info.json"
     meta = json.loads(info.read_text())

@@ -18,9 +18,11 @@ of the masked columns of every episode (`UnionStats` spools their keys to local 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,8 +78,9 @@ class MaskedStats:
             changed.add(c.key)
         return table, changed
 
-    def sidecar(self) -> dict[str, Any]:
-        """`meta/stats_by_embodiment.json`: arrays as lists, NaN (a dim none of the group's frames uses) as null."""
+    def write_sidecar(self, root: Path) -> None:
+        """`meta/stats_by_embodiment.json` under `root`: arrays as lists, NaN (a dim none of the group's frames uses)
+        as null."""
 
         def plain(stats: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
             return {
@@ -89,7 +92,8 @@ class MaskedStats:
             }
 
         emb = {e: plain(s) for e, s in sorted(self.embodiments.items())}
-        return {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
+        sidecar = {"rule": RULE, "frames": self.frames, ALL: plain(self.all), "embodiments": emb}
+        (root / STATS_BY_EMBODIMENT_PATH).write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
 
 
 def _masked_columns(plan: ExportPlan) -> list[Column]:

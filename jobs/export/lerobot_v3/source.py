@@ -22,7 +22,6 @@ from schemas.lerobot import (
     INFO_PATH,
     TASKS_PATH,
     InfoJson,
-    fill_path_template,
     read_jsonl,
 )
 
@@ -93,14 +92,11 @@ class SourceDataset:
         """`info` as the contract reads it (an episode's action kind falls back on its features)."""
         return InfoJson.model_validate(self.info)
 
-    def chunk(self, episode_index: int) -> int:
-        return episode_index // int(self.info.get("chunks_size", 1000))
-
     def data_file(self, episode_index: int) -> Path:
-        return self.root / fill_path_template(self.info["data_path"], episode_index, self.chunk(episode_index))
+        return self.root / self.meta.data_file(episode_index)
 
     def video_file(self, episode_index: int, key: str) -> Path:
-        return self.root / fill_path_template(self.info["video_path"], episode_index, self.chunk(episode_index), key)
+        return self.root / self.meta.video_file(episode_index, key)
 
 
 Extent = tuple[np.ndarray, np.ndarray, int]  # (min, max, frames) of a column over an episode

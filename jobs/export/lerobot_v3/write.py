@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from adapters.lerobot.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
 from ingest.lerobot.table import column_numpy
 from jobs.export.layout import Layout
-from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats, as_lerobot
+from jobs.export.lerobot_v3.masked_stats import MaskedStats, as_lerobot
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from jobs.export.resize import episode_video
@@ -144,7 +144,24 @@ class _Rolling:
         return False
 
 
-class V30Writer:
+class ExportWriter:
+    """What the v3.0 and v2.1 writers share: the plan's dataset at `root`, its task table and counts, the masked
+    statistics, and `on_file`, called with each file closed for good before `finish` (a bucket --out puts it and
+    drops the local copy)."""
+
+    def __init__(self, root: Path, plan: ExportPlan, masked: MaskedStats | None) -> None:
+        self.root = Path(root)
+        self.fps, self.robot_type, self.layout, self.masked = plan.fps, plan.robot_type, plan.layout, masked
+        self.tasks = TaskTable()
+        self.num_episodes = self.num_frames = 0
+        self.on_file: Callable[[Path], None] | None = None
+
+    def _finished(self, path: Path) -> None:
+        if self.on_file is not None:
+            self.on_file(path)
+
+
+class V30Writer(ExportWriter):
     """Accumulates episodes into a v3.0 dataset at `root` (a fresh folder); `finish()` writes the meta last."""
 
     def __init__(
@@ -157,17 +174,11 @@ class V30Writer:
     ) -> None:
         """The writer of `plan`'s dataset into the fresh folder `root`; `masked`: a manifest's statistics of its
         masked features (`masked_stats.py`: unused dims filled, stats.json, stats_by_embodiment.json)."""
-        self.root = Path(root)
-        self.fps, self.features, self.robot_type = plan.fps, plan.features, plan.robot_type
-        self.layout = plan.layout
-        self.column_types = dict(plan.column_types)
-        self.masked = masked
+        super().__init__(root, plan, masked)
+        self.features, self.column_types = plan.features, dict(plan.column_types)
         self.data_mb, self.video_mb = data_mb, video_mb
         self.cameras = video_keys(self.features)
         self.columns = [k for k in self.features if k not in self.cameras]
-        self.tasks = TaskTable()
-        self.num_episodes = 0
-        self.num_frames = 0
         self.stats: dict[str, dict[str, np.ndarray]] | None = None
         self._data = _Rolling()
         self._data_writer: pq.ParquetWriter | None = None
@@ -182,8 +193,6 @@ class V30Writer:
         self._rows: list[dict[str, Any]] = []
         self._meta_writer: pq.ParquetWriter | None = None
         self._data_path = self._meta_path = self.root
-        # called with each file closed for good before `finish` (a bucket --out puts it and drops the local copy)
-        self.on_file: Callable[[Path], None] | None = None
 
     # -- data ----------------------------------------------------------------------------------------------------
     def _frames(self, ref: EpisodeRef, start: int) -> EpisodeFrames:
@@ -211,10 +220,6 @@ class V30Writer:
             self._data_writer = pq.ParquetWriter(path, self._schema, compression="snappy", use_dictionary=True)
         self._data_writer.write_table(table)  # one row group per episode
         return self._data.chunk, self._data.file
-
-    def _finished(self, path: Path) -> None:
-        if self.on_file is not None:
-            self.on_file(path)
 
     # -- videos --------------------------------------------------------------------------------------------------
     def _write_video(self, key: str, ref: EpisodeRef) -> dict[str, Any]:
@@ -348,8 +353,7 @@ class V30Writer:
         stats = self.stats or {}
         if (masked := self.masked) is not None:
             stats = stats | as_lerobot(masked.all, stats, self.num_frames)
-            sidecar = json.dumps(masked.sidecar(), indent=1)
-            (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")
+            masked.write_sidecar(self.root)
         (self.root / STATS_PATH_V30).write_text(json.dumps(jsonable(stats), indent=4), encoding="utf-8")
         info = info_v30(
             fps=self.fps,

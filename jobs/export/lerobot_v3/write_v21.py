@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,9 @@ import pyarrow.parquet as pq
 
 from adapters.lerobot.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
-from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, MaskedStats
+from jobs.export.lerobot_v3.masked_stats import MaskedStats
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
-from jobs.export.lerobot_v3.write import TaskTable, read_episode
+from jobs.export.lerobot_v3.write import ExportWriter, read_episode
 from jobs.export.resize import codec_of, resize_video
 from schemas.lerobot import (
     DATA_PATH,
@@ -47,7 +46,7 @@ from schemas.lerobot_features import FeatureSpec, video_keys
 RENUMBERED = ("episode_index", "index", "task_index")
 
 
-class V21Writer:
+class V21Writer(ExportWriter):
     """Accumulates episodes into a v2.1 dataset at `root` (a fresh folder); `finish()` writes tasks and info last.
     The interface is `V30Writer`'s (`tasks`, `add`, `finish`, `abort`, `on_file`)."""
 
@@ -56,16 +55,10 @@ class V21Writer:
     ) -> None:
         """The writer of `plan`'s dataset into `root` (v2.1 has a file per episode: the size limits do not apply);
         `masked`: a manifest's statistics of its masked features (unused dims filled, stats_by_embodiment.json)."""
-        self.root = Path(root)
-        self.fps, self.robot_type, self.layout = plan.fps, plan.robot_type, plan.layout
+        super().__init__(root, plan, masked)
         self.features = {k: FeatureSpec.model_validate(ft) for k, ft in plan.layout.features.items()}
         self.cameras = video_keys(self.features)
         self.schema = arrow_schema(self.features)
-        self.tasks = TaskTable()
-        self.num_episodes = 0
-        self.num_frames = 0
-        self.masked = masked
-        self.on_file: Callable[[Path], None] | None = None
         (self.root / "meta").mkdir(parents=True, exist_ok=True)
         self._episodes = (self.root / EPISODES_PATH).open("w", encoding="utf-8")
         self._stats = (self.root / EPISODES_STATS_PATH).open("w", encoding="utf-8")
@@ -74,10 +67,6 @@ class V21Writer:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
-
-    def _finished(self, path: Path) -> None:
-        if self.on_file is not None:
-            self.on_file(path)
 
     def add(self, ref: EpisodeRef) -> None:
         ep = self.num_episodes
@@ -135,8 +124,7 @@ class V21Writer:
         for f in (self._episodes, self._stats):  # a bucket --out puts the meta files with the tree's end
             f.close()
         if self.masked is not None:
-            sidecar = json.dumps(self.masked.sidecar(), indent=1)
-            (self.root / STATS_BY_EMBODIMENT_PATH).write_text(sidecar, encoding="utf-8")
+            self.masked.write_sidecar(self.root)
         tasks = "".join(dump_jsonl_line(TaskEntry(task_index=i, task=t).to_json()) for i, t in self.tasks.ordered())
         (self.root / TASKS_PATH).write_text(tasks, encoding="utf-8")
         info = InfoJson(

@@ -13,7 +13,8 @@ from adapters.oxe.hands import gripper_opening, hand_signals, matrix_pose
 from adapters.oxe.subsets import SUBSETS
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
-from schemas.canonical import GRIPPER, hand_dims
+from ingest.canonical.canonicalize import canonicalize_spans
+from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.offline import prepared
 
@@ -120,3 +121,26 @@ def test_a_full_native_stroke_spans_the_canonical_opening(tmp_path: Path, subset
     g = np.concatenate([ep.state[:, hand_dims(1, GRIPPER)].ravel() for ep in eps])
     assert g.max() - g.min() > 0.5, (subset, g.min(), g.max())
     assert g.min() >= 0.0 and g.max() <= 1.0
+
+
+def test_uiuc_d3field_wrist_is_its_4x4_state_read_row_major(tmp_path: Path) -> None:
+    """uiuc_d3field's (4, 4) state (TFDS 'Robot end-effector state'), in its TFDS layout: the wrist is the matrix's
+    translation column and rotation block, on every frame; the rotation is orthonormal with det +1 (a physical
+    invariant checked on the values), and the same values read column-major are no rigid transform (their bottom row
+    is the translation). At 1 Hz, a job raises max_gap_s above the 1 s step to canonicalize it."""
+    write_rlds(tmp_path, "uiuc_d3field", episodes={"train": 1}, steps=20, seed=2)
+    a = get_adapter("oxe", {"splits": ["train"]})
+    [raw] = [a.read(r) for r in a.discover(tmp_path) if r.error is None]
+    flat = raw.states["observation/state:eef_matrix"].values.astype(np.float64)
+    mats = flat.reshape(-1, 4, 4)  # row-major: the matrix as TFDS holds a (4, 4) Tensor
+    rot = mats[:, :3, :3]
+    np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-5)
+    assert not np.allclose(mats.transpose(0, 2, 1)[:, 3, :3], 0.0, atol=1e-3)  # column-major: no [0, 0, 0, 1] row
+    track = raw.hands.hands[1]
+    np.testing.assert_allclose(track.position.values, mats[:, :3, 3], atol=1e-6)
+    back = Rotation.from_quat(track.rotation.values.astype(np.float64)).as_matrix()
+    np.testing.assert_allclose(back, rot, atol=1e-5)
+    assert raw.actions["action"].relative is not None  # 'Robot displacement from last frame': a delta
+    [ep] = canonicalize_spans(raw, CanonicalizeSpec(max_gap_s=1.5), source="oxe").episodes
+    assert ep.mask[hand_dims(1, WRIST_POS)].all() and all(v.tier.value == "high" for v in ep.verdicts), ep.notes

@@ -204,7 +204,8 @@ def test_eidata_reads_what_octo_reads(tmp_path: Path, subset: str) -> None:
     write_rlds(tmp_path / "data", subset, episodes={"train": 3}, steps=12, seed=7)
     total, frames = _compare(tmp_path / "data", subset, tmp_path)
     cfg = SUBSETS[subset]
-    enc, octo_pose = cfg.action_encoding, cfg.octo is not None and cfg.octo.proprio != "JOINT"
+    # Octo's pose proprio (NONE: uiuc_d3field's zeros, no pose to compare; JOINT: the joints)
+    enc, octo_pose = cfg.action_encoding, cfg.octo is not None and cfg.octo.proprio in ("POS_EULER", "POS_QUAT")
     compared = ({"position", "rotation"} if octo_pose else set()) | ({"action"} if enc and enc.relative else set())
     assert frames >= 30 and set(total) >= compared and total.get("gripper_frames", 1) > 0, total
     for part, n in total.items():
@@ -236,6 +237,16 @@ OCTO_POSE_NATIVES = {
     "tokyo_u_lsmo_converted_externally_to_rlds": (
         ("observation/state:ee_position", "observation/state:ee_euler_zyx", "observation/state:gripper_reading"),
         ("action:ee_xyz", "action:ee_euler", "action:gripper"),
+    ),
+    # berkeley_mvp_dataset_transform :599-617: pose, gripper as float; the action's joint deltas (its gripper inverted)
+    "berkeley_mvp_converted_externally_to_rlds": (
+        ("observation/pose:pose_xyz", "observation/pose:pose_quat", "observation/gripper"),
+        ("action:joint_deltas",),
+    ),
+    # maniskill_dataset_transform :422-430: tcp_pose, state[:, 7:8]; the action untouched
+    "maniskill_dataset_converted_externally_to_rlds": (
+        ("observation/tcp_pose:world_xyz", "observation/tcp_pose:world_quat", "observation/state:finger_left"),
+        ("action:delta_xyz", "action:delta_axis_angle", "action:gripper"),
     ),
 }
 # (the two-arm JOINT_BIMANUAL rows, ALOHA's, keep Octo's proprio, their whole state, as it is: not compared here)

@@ -23,7 +23,7 @@ from jobs import cli
 from jobs.cli import main
 from jobs.ingest.job import run_ingest
 from jobs.ingest.resume import FINISHED
-from jobs.runtime.stops import Stopped, armed, fail, rearm, stopped
+from jobs.runtime.stops import Stopped, armed, rearm, stopped
 from jobs.spec import load_spec
 from tests import processes
 from tests.jobs.demo_reference import demo_spec, hashes
@@ -197,11 +197,6 @@ def test_a_stopped_process_ends_once_the_line_is_said() -> None:
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 143 and run.stdout == "half the work", run.stderr[-2000:]
     assert run.stderr.startswith("eidata inspect: stopped by SIGTERM (exit 143)") and "TEARDOWN" not in run.stderr
-
-
-def test_fail_says_its_line_on_stderr_and_gives_the_status(capsys: pytest.CaptureFixture[str]) -> None:
-    assert fail(2, "eidata query: give ROOT and SQL") == 2
-    assert capsys.readouterr() == ("", "eidata query: give ROOT and SQL\n")
 
 
 class _HeldStart(threading.Timer):

@@ -41,7 +41,8 @@ with armed():
 CLEAN = """
 import sys, time
 from jobs.cli import watched
-from jobs.runtime.stops import armed, stopped, exit_process, message
+from jobs.runtime.exits import exit_process
+from jobs.runtime.stops import armed, stopped, message
 watched("clean")
 try:
     with armed():
