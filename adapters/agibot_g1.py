@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from adapters.base import AdapterOptions, HandSignals, HandTrack, Stream, natural_key
 from adapters.camera_roles import camera_roles
-from adapters.storage.location import Location, scan
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 
 GRIPPER_OPEN_MM = 35.0  # issue #133: "almost fully open" about 35
@@ -101,7 +101,7 @@ def episode_dirs(root: Location) -> Iterator[Location]:
 
     def walk(folder: Location, depth: int) -> Iterator[Location]:
         try:
-            entries = sorted(scan(folder), key=lambda e: natural_key(e.name))
+            entries = sorted(folder.scan(), key=lambda e: natural_key(e.name))
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return
         names = {e.name for e in entries if not e.is_dir}

@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
 from adapters.hostile import bounds
-from adapters.storage.location import Location, local_path
+from adapters.storage.location import Location
 from schemas.camera_model import Fisheye624Camera
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -95,7 +95,7 @@ def open_recording(path: Location) -> tuple[Any, Any, Any]:
             "video",
         ) from e
     # the VRS reader opens paths only: an object is copied whole into the bounded local cache
-    provider = data_provider.create_vrs_data_provider(str(local_path(path)))
+    provider = data_provider.create_vrs_data_provider(str(path.local_path()))
     if provider is None:
         raise VideoError("not a readable VRS file (projectaria_tools could not open it)", "video")
     stream = StreamId(RGB_STREAM)

@@ -22,7 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from adapters.base import CameraSource
 from adapters.hostile import bounds
-from adapters.storage.location import Location, is_location, readable
+from adapters.storage.location import Location
 from adapters.video_refusal import refused, resized
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
@@ -45,9 +45,10 @@ def decoding(
     core (N tasks on N cores), where decoder threads only add work: at 1080p AV1, libdav1d's automatic threads took
     12 % more CPU and 4x the wall time on a loaded 2-core machine; H.264 and MPEG-4 Part 2 decode the same either way.
     A path goes to FFmpeg's own file protocol; a URL's object is opened as a seekable file object, closed with the
-    container; a file object is demuxed in place through PyAV's Python IO."""
-    with readable(video) if is_location(video) else nullcontext(video) as f, av.open(f) as c:
-        name = str(video) if is_location(video) else str(getattr(video, "name", "video"))
+    container; a file object is demuxed in place through PyAV's Python IO. `video`: a Location (opened through its
+    door), a path the door already gave (`Corpus.open_file`), or a file object (a shard member)."""
+    with video.readable() if isinstance(video, Location) else nullcontext(video) as f, av.open(f) as c:
+        name = str(getattr(video, "name", "video")) if hasattr(video, "read") else str(video)
         if not c.streams.video:  # FFmpeg opens an mp4 cut inside its `moov` with no stream at all (was an IndexError)
             kinds = ", ".join(sorted({st.type for st in c.streams})) or "none"
             raise ValueError(

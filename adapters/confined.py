@@ -15,13 +15,11 @@ from adapters.isolated import isolated_discover, isolated_read
 def confine(adapter: Any, root: Any, ref: Any) -> Any:
     """`ref` with its `root`, flagged (`error`, and the `AdapterError.locator` form `raise_discovered` raises) when one
     of its paths leaves `root`; not flagged when they all stay under it or discovery flagged it already."""
-    from adapters.storage.contain import outside  # fsspec and universal_pathlib: only once refs flow
-
     if ref.root is None:  # its reads resolve beneath it (`SourceAdapter.file`)
         ref = ref.model_copy(update={"root": str(root)})
     if ref.error is not None:
         return ref
-    bad = outside(root, ref.paths)
+    bad = root.outside(ref.paths)
     if bad is None:
         return ref
     err = adapter.error(str(bad), file=bad.path, episode=ref.raw_id)

@@ -97,9 +97,10 @@ class _Watch:
 def _recurses(path: str) -> bool:
     """Whether `path` (up to `PROBE_BYTES`) is JSON, or JSON lines, that the parser cannot nest."""
     from adapters.hostile.bounds import read_bounded
+    from adapters.storage.root import Root
 
     try:
-        text = read_bounded(path, PROBE_BYTES, "a file probed for deep JSON")
+        text = read_bounded(Root(path).location(), PROBE_BYTES, "a file probed for deep JSON")
     except (OSError, ValueError):  # unreadable, too large, a Git LFS pointer: not the one
         return False
     for doc in (text, *text.splitlines()):

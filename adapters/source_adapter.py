@@ -7,13 +7,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from os import PathLike
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, Where
+from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
 from schemas.findings import Severity, SourceFinding
@@ -58,7 +58,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         why = f"source default actionless: {self.no_actions}"
         return source_default(QualityTier.actionless, why, SOURCE_NO_ACTION) if self.no_actions else ()
 
-    def source_root(self, where: Where | Root) -> Location:
+    def source_root(self, where: str | PathLike[str] | Location | Root) -> Location:
         """The root discovery reads, made once here for every adapter: a folder resolved, an object-store prefix as
         named, read with this source's storage options unless `where` is a `Root` holding its own."""
         self.root = where if isinstance(where, Root) else Root(where, self.storage)
@@ -69,7 +69,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         if ref.root is not None and (self.root is None or str(self.root.where) != ref.root):
             self.root = Root(ref.root, self.storage)
 
-    def file(self, where: Where) -> Location:
+    def file(self, where: str | PathLike[str] | Location) -> Location:
         """The root's file or folder `where` (a ref's path, a locator's folder) through its one resolver (`Root.file`,
         with the source's storage options); this adapter's error when it leaves the root, or with no root known."""
         if self.root is None:
@@ -121,11 +121,11 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         return list(self._noted)
 
     def inside(self, root: Any, path: Any, *, field: str | None = None, episode: str | None = None) -> Any:
-        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.contain.contained`), else
+        """`path` (a Location) when it lies under `root` once resolved (`adapters.storage.location.contained`), else
         this adapter's AdapterError naming it: for the files a discovery reads before it yields a ref (annotation
         tables, sidecars, a header probed), which the check of each ref's `paths` comes too late for."""
         with reraised(OutsideRoot, lambda e: self.error(str(e), file=e.path, episode=episode, field=field)):
-            return contained(root, path)
+            return root.file(path)
 
     @classmethod
     def root_problem(cls, root: Path) -> str | None:
@@ -163,7 +163,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
             cls.read = flagged_first(cls.__dict__["read"], AdapterError)  # type: ignore[method-assign]
 
-    def discover(self, root: Where | Root) -> Iterator[EpisodeRef]:
+    def discover(self, root: str | PathLike[str] | Location | Root) -> Iterator[EpisodeRef]:
         """Cheap enumeration (no video decoding), deterministic order, stable ids: the first `max_episodes` of the
         `refs` under the root (`source_root`), pulled lazily inside the per-file boundary (a generator). Bad
         episodes come back with `error` set instead of stopping discovery."""

@@ -18,7 +18,6 @@ import av
 import av.logging
 
 from adapters.base import AdapterError
-from adapters.storage.location import is_location
 
 # FFmpeg's imgutils line for a frame past `max_pixels` or past its own size limit (libavutil/imgutils.c)
 _PICTURE = re.compile(r"Picture size (\d+)x(\d+)")
@@ -31,7 +30,7 @@ def refused(video: Any, declared: tuple[int, int], error: Exception, opened: Ope
     FFmpeg with `error`: the first frame the decoder refuses and why, from a second pass (`opened` opens it as the
     first did); a file object (a shard member) is not read twice, and its error names the file and FFmpeg's error."""
     name, (w, h) = _name(video), declared
-    if not is_location(video):
+    if hasattr(video, "read"):  # a file object: not read twice
         return AdapterError(f"a frame could not be decoded ({error})", adapter="video", file=name)
     frame, line = _first_refused(video, opened)
     size = _PICTURE.search(line)
@@ -50,7 +49,7 @@ def resized(video: Any, frame: int, declared: tuple[int, int], size: tuple[int, 
 
 
 def _name(video: Any) -> str:
-    return str(video) if is_location(video) else str(getattr(video, "name", "video"))
+    return str(getattr(video, "name", "video")) if hasattr(video, "read") else str(video)
 
 
 def _first_refused(video: Any, opened: Opener) -> tuple[int | None, str]:

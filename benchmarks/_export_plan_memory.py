@@ -19,7 +19,7 @@ import resource
 import time
 from pathlib import Path
 
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.job import manifest_groups
 from jobs.export.lerobot_v3.plan import manifest_plan
 from schemas.actions import ActionSpace
@@ -34,7 +34,7 @@ def main() -> None:
     t0 = time.perf_counter()
     space = ActionSpace(args.action_space) if args.action_space else None
     mdir = args.root / "manifests" / args.manifest
-    with read_corpus(args.root, None, meta=True) as corpus:
+    with Corpus.read(args.root, None, meta=True) as corpus:
         settled = manifest_groups(corpus, mdir, space, False)
         plans = [manifest_plan(corpus, mdir, None, group=g) for g in settled.groups]
     seconds = time.perf_counter() - t0

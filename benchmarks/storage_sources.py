@@ -33,7 +33,7 @@ import yaml
 
 from adapters import get_adapter
 from adapters.base import AdapterError
-from adapters.storage.location import Location, locate, metering
+from adapters.storage.location import Location, locate
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
 from benchmarks._cli import parse_args
@@ -64,7 +64,7 @@ def measure(name: str, root: Location, reps: int, storage: StorageOptions | None
     times: list[float] = []
     meter, counts = ReadMeter(), (0, 0)
     for i in range(reps + 1):
-        with metering() as run:
+        with Location.metering() as run:
             t0 = time.perf_counter()
             counts = ingest_reads(name, root, storage)
             if i:

@@ -26,8 +26,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
-from adapters.storage.root import Root, lies_in
-from adapters.storage.urls import StorageError, folder_problem, output_problem, parse_where, preflight
+from adapters.storage.root import Root
+from adapters.storage.urls import StorageError
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.limits import DEFAULT_MIB
@@ -48,7 +48,7 @@ def _where(v: Any, info: ValidationInfo, problem: Callable[[Any], str | None], f
     is no path is one error, as the plain `Path` field gave, not one per union arm."""
     if not isinstance(v, str | os.PathLike):
         raise PydanticCustomError("path_type", expected)
-    v = parse_where(v, Path((info.context or {}).get(BASE_DIR) or Path.cwd()))
+    v = Root.parse_where(v, Path((info.context or {}).get(BASE_DIR) or Path.cwd()))
     if (found := problem(v)) is not None:
         raise ValueError(f"{field} {found}")
     return v
@@ -124,14 +124,14 @@ class SourceSpec(BaseModel):
     @field_validator("root", mode="before")
     @classmethod
     def _root(cls, v: Any, info: ValidationInfo) -> Any:
-        return _where(v, info, folder_problem, "root", "Input is not a valid path or URL")
+        return _where(v, info, Root.folder_problem, "root", "Input is not a valid path or URL")
 
     @model_validator(mode="after")
     def _root_reachable(self) -> SourceSpec:
         # checked now, before any work, naming the root and the first cause: a URL's bucket, prefix and credential,
         # then whether the root holds what the adapter reads
         try:
-            preflight(str(self.root), self.storage)
+            Root.preflight(str(self.root), self.storage)
         except StorageError as e:
             raise nested_error([(("root",), "value_error", str(e))]) from None
         location = Root(self.root, self.storage).location()
@@ -280,7 +280,7 @@ class JobSpec(BaseModel):
     @field_validator("output", mode="before")
     @classmethod
     def _output(cls, v: Any, info: ValidationInfo) -> Any:
-        return _where(v, info, output_problem, "output", "Input is not a valid path or bucket URL")
+        return _where(v, info, Root.output_problem, "output", "Input is not a valid path or bucket URL")
 
     @field_validator("sources", mode="wrap")
     @classmethod
@@ -347,9 +347,9 @@ class JobSpec(BaseModel):
         # the output (or the output among the raw folders) re-ingests the corpus's own episodes as a new source and
         # overwrites its job/spec.yaml (issue 79): any overlap, either direction, is refused naming both
         for i, src in enumerate(self.sources):
-            if lies_in(self.output, src.root):
+            if Root.lies_in(self.output, src.root):
                 raise nested_error([(("output",), "value_error", f"output lies inside sources[{i}].root ({src.root})")])
-            if lies_in(src.root, self.output):
+            if Root.lies_in(src.root, self.output):
                 why = f"sources[{i}].root ({src.root}) lies inside output ({self.output}): the corpus read as raw"
                 raise nested_error([(("output",), "value_error", why)])
         return self

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationError
 
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError, preflight
+from adapters.storage.urls import StorageError
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg, Opt, job_values, opts
@@ -165,7 +165,7 @@ def cli_train(args: argparse.Namespace) -> int:
 
     manifest = manifest_folder(args.manifest)  # a NAME (in ./manifests), a folder or its file, as export takes it
     try:  # the manifest's file (a bucket's: the credential and the bucket too), before any work
-        preflight(f"{manifest}/{MANIFEST_JSON}")
+        Root.preflight(f"{manifest}/{MANIFEST_JSON}")
     except StorageError as e:
         return fail(2, f"eidata train: --manifest {args.manifest}: {e}{missing_hint(args.manifest)}")
     try:  # the catalog the manifest was curated from still describes the corpus's datasets

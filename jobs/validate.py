@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.episode import LoadedDataset
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location
 from adapters.storage.root import Root
@@ -172,7 +172,7 @@ def validate_path(path: Location | str, *, data: bool = True, videos: bool = Tru
 def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[ValidationReport]:
     """Every dataset of the corpus at `path` (a folder, or a bucket's through its local copy of the meta), and the
     findings of its sources that concern none of them; [] for a corpus without a dataset."""
-    with read_corpus(path, meta=True) as corpus:
+    with Corpus.read(path, meta=True) as corpus:
         datasets = settled_datasets(corpus.root)
         if (
             datasets and (corpus.root / "catalog").is_dir()

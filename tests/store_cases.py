@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from adapters import get_adapter
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode
-from adapters.storage.corpus import read_corpus
-from adapters.storage.location import Where, metering
+from adapters.storage.corpus import Corpus
+from adapters.storage.location import Location, Where
 from adapters.storage.reads import ReadMeter
 from adapters.storage.urls import filesystem
 from jobs.catalog.query import run_query
@@ -111,12 +111,12 @@ def compare_source(
     discover) and assert the same refs and the same episodes (`same`); returns the local refs and what discovering and
     reading from the URL fetched (`metering`). `limit`: read only the first so many episodes."""
     local = sorted(get_adapter(adapter, options).discover(local_root), key=lambda r: r.sort_key)
-    with metering() as listed:
+    with Location.metering() as listed:
         remote = sorted(get_adapter(adapter, options, storage).discover(url), key=lambda r: r.sort_key)
     same(local, remote, f"{adapter} refs", swap)
     on_disk, on_store = get_adapter(adapter, options), get_adapter(adapter, options, storage)
     pairs = list(zip(local, remote, strict=True))[: limit or None]
-    with metering() as meter:
+    with Location.metering() as meter:
         for a_ref, b_ref in pairs:
             same(read_or_error(on_disk, a_ref), read_or_error(on_store, b_ref), f"{adapter} {a_ref.raw_id}", swap)
     return local, listed, meter
@@ -170,6 +170,6 @@ def dataset_files(out: Path) -> dict[str, bytes]:
 
 
 def bucket_query(url: str, sql: str, options: StorageOptions | None, **kw: bool) -> pa.Table:
-    """`run_query` on a bucket corpus's catalog as `eidata query URL` reads it (`read_corpus`'s local copy)."""
-    with read_corpus(url, options) as corpus:
+    """`run_query` on a bucket corpus's catalog as `eidata query URL` reads it (`Corpus.read`'s local copy)."""
+    with Corpus.read(url, options) as corpus:
         return run_query(corpus.root, sql, **kw)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from adapters.storage.corpus_files import CorpusFiles, Where, manifest_files
+from adapters.storage.corpus_files import CorpusFiles
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
@@ -57,11 +58,11 @@ class EpisodeRecord:
     weight: float
     length: int
     action: EpisodeAction  # its kind, the space it trains in, its canonical mask and native widths
-    data_path: Where  # a local path, or an object's URL (read through `SampleIndex.files`)
-    latents_path: Where
+    data_path: Path | str  # a local path, or an object's URL (read through `SampleIndex.files`)
+    latents_path: Path | str
     camera: str
     latent_frames: np.ndarray  # [N] int64 frame index of each stored latent
-    text_path: Where | None
+    text_path: Path | str | None
 
     @property
     def mask(self) -> np.ndarray:
@@ -157,7 +158,7 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     return data.future_offset == model.chunk
 
 
-def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles) -> np.ndarray:
+def _read_latents_header(path: Path | str, model: ModelConfig, files: CorpusFiles) -> np.ndarray:
     """The stored frame indices, after checking the file against the latents contract and the model's shapes; read
     from its header and `frame_index` alone (a bucket's by ranged reads)."""
     try:
@@ -176,7 +177,7 @@ def _read_latents_header(path: Where, model: ModelConfig, files: CorpusFiles) ->
     return frames
 
 
-def read_text_width(path: Where, files: CorpusFiles) -> int:
+def read_text_width(path: Path | str, files: CorpusFiles) -> int:
     try:
         header = files.safetensors_meta(path, None)[0]
         meta, shape = header.get("__metadata__") or {}, tuple(header["hidden_states"]["shape"])
@@ -224,7 +225,7 @@ class _DatasetMeta:
 
 
 def build_index(
-    manifest_dir: Where,
+    manifest_dir: Path | str,
     split: Split,
     model: ModelConfig,
     data: DataConfig,
@@ -233,9 +234,9 @@ def build_index(
     files: CorpusFiles | None = None,
 ) -> SampleIndex:
     """The index of a manifest folder or bucket URL (`storage`: its credentials when not the AWS environment's), read
-    through `files` (`manifest_files(manifest_dir)`: the manifest as it names it, when given)."""
+    through `files` (`CorpusFiles.of_manifest(manifest_dir)`: the manifest as it names it, when given)."""
     if files is None:
-        files, manifest_dir = manifest_files(
+        files, manifest_dir = CorpusFiles.of_manifest(
             manifest_dir, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
         )
     path = f"{manifest_dir}/{MANIFEST_JSON}"
@@ -254,7 +255,7 @@ def build_index(
     actions: dict[tuple[Any, ...], EpisodeAction] = {}  # one EpisodeAction per distinct action: shared by episodes
     episodes: list[EpisodeRecord] = []
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
-    text_widths: dict[Where, int] = {}
+    text_widths: dict[Path | str, int] = {}
     report = IndexReport()
     exact = exact_future(model, data)
     bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")

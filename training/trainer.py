@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus_files import manifest_files
+from adapters.storage.corpus_files import CorpusFiles
 from schemas.storage import StorageOptions
 from training import flops
 from training.attention import choose_backend, pad_text
@@ -96,7 +96,9 @@ def train(
     data = cfg.data
     if cfg.lara.mode == "pretrain":  # LAM pretraining pairs a frame with the first latent `stride` frames on (LARA: 5)
         data = data.model_copy(update={"future_offset": cfg.lara.stride})
-    files, manifest = manifest_files(cfg.manifest, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes)
+    files, manifest = CorpusFiles.of_manifest(
+        cfg.manifest, storage, cache_dir=data.cache_dir, cache_bytes=data.cache_bytes
+    )
     dist = init_distributed(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

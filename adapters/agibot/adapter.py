@@ -60,8 +60,7 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location
 from schemas.lerobot import ActionSegment
 from schemas.tiers import QualityTier
 
@@ -110,7 +109,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
 
     def _discover_world(self, root: Location) -> Iterator[EpisodeRef]:
         task_files = {
-            int(m.group(1)): e.path for e in listing(root / "task_info") if (m := _TASK_FILE.fullmatch(e.name))
+            int(m.group(1)): e.path for e in (root / "task_info").listing() if (m := _TASK_FILE.fullmatch(e.name))
         }
         tasks = set(task_files) | _numeric_dirs(root / "observations") | _numeric_dirs(root / "proprio_stats")
         if self.options.task_ids is not None:
@@ -126,7 +125,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
             task_error = ("no task_info file for episodes on disk", "task_info")
         else:
             try:
-                listed = bounds.load_json(contained(root, task_file), f"task_info {task_file.name}")
+                listed = bounds.load_json(root.file(task_file), f"task_info {task_file.name}")
                 if not isinstance(listed, list):
                     raise ValueError(f"expected a list of episodes, got {type(listed).__name__}")
                 for i, entry in enumerate(listed):
@@ -209,7 +208,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
         self, obs_dir: Location, param_dir: Location, raw_id: str, n: int, meta: dict[str, Any]
     ) -> tuple[dict[str, VideoFileCamera], dict[str, Stream]]:
         videos = obs_dir / "videos"
-        found = {e.name[: -len("_color.mp4")] for e in listing(videos) if e.name.endswith("_color.mp4")}
+        found = {e.name[: -len("_color.mp4")] for e in videos.listing() if e.name.endswith("_color.mp4")}
         canonical = camera_slots(found)
         names = self.options.cameras or list(canonical)
         if not names:
@@ -314,4 +313,4 @@ def _success(status: Any) -> bool | None:
 
 def _numeric_dirs(path: Location) -> set[int]:
     """Numeric sub-folder names; `scan` reads the entry type from the listing (no stat per episode)."""
-    return {int(e.name) for e in listing(path) if e.name.isdigit() and e.is_dir}
+    return {int(e.name) for e in path.listing() if e.name.isdigit() and e.is_dir}

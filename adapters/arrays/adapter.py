@@ -47,7 +47,7 @@ from adapters.arrays.versions import unread_version
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
@@ -118,7 +118,7 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
                 continue
             if path.name.lower().endswith(".zip"):  # an unzipped store kept its name, or a folder in a zip's place
                 zip_folders.append(path)
-            for e in listing(path):
+            for e in path.listing():
                 if not e.name.startswith("."):
                     todo.append((path / e.name, depth + 1))
         for folder in zip_folders:  # never dropped silently (issue 85)

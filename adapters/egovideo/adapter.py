@@ -53,7 +53,7 @@ from adapters.egovideo.intrinsics import (
 from adapters.egovideo.shards import SHARD_SUFFIXES, index_shard, is_shard, open_member, read_member
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.location import Location, file_size, readable
+from adapters.storage.location import Location
 from schemas.camera_model import PinholeCamera
 from schemas.canonical import Camera
 from schemas.tiers import QualityTier
@@ -121,7 +121,7 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
                 if not isinstance(rows, list):
                     raise ValueError("expected a JSON list of objects")
                 return {str(r[key_col]): str(r[text_col]) for r in rows if isinstance(r, dict) and key_col in r}
-            with readable(path) as src:
+            with path.readable() as src:
                 table = pq.read_table(src) if path.suffix.lower() == ".parquet" else pacsv.read_csv(src)
         except (OSError, ValueError, KeyError) as e:
             raise self.error(f"unreadable captions table: {e}", file=path, field="captions_file") from e
@@ -143,7 +143,7 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
                     if sidecar.is_file():
                         self.inside(root, sidecar, field=ext, episode=key)
                         side[ext] = self._sidecar(partial(_read_file, sidecar), ext, sidecar, key)
-                size = file_size(video)
+                size = video.size()
                 duration = self._duration(side.get("json"), partial(probe_video, video), size, video, key)
             except AdapterError as e:
                 yield self.new_ref(key, (str(video),), error=e)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO
 
-from adapters.storage.location import Location, open_binary
+from adapters.storage.location import Location
 
 SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _BASE_PLUS_EXT = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")
@@ -58,7 +58,7 @@ def index_shard(path: Location) -> list[Sample]:
     Raises `tarfile.TarError` / `OSError` for a shard that is not a readable tar."""
     samples: list[Sample] = []
     # small blocks: on an object store only the headers' blocks are fetched, not the members between them
-    with open_binary(path, block_size=HEADER_BLOCK) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
+    with path.open_binary(block_size=HEADER_BLOCK) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         for info in tf:
             tf.members = []  # keep no list of every header: shards hold thousands of members
             if not info.isreg() or _META.match(info.name) or ("/" not in info.name and info.name.startswith("__")):
@@ -79,7 +79,7 @@ def index_shard(path: Location) -> list[Sample]:
 @contextmanager
 def open_member(path: Location, offset: int) -> Iterator[IO[bytes]]:
     """The member whose header starts at `offset`, as a seekable read-only file object on the shard itself."""
-    with open_binary(path) as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
+    with path.open_binary() as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
         tf.fileobj.seek(offset)
         member = tf.extractfile(tarfile.TarInfo.fromtarfile(tf))
         if member is None:

@@ -7,6 +7,6 @@ an HDF5 chunk never inflates past its declared size into data (`h5_inflate`); a 
 the HDF5 door `h5`, Zarr read beneath its folder `zarr_beneath`); data that is not there is never read as values
 (`absent`); and every parse of a source's bytes runs in a process of its own under a memory limit the operating system
 enforces (`jobs.runtime.sandbox`: the one boundary, above this room). Containment of the paths a ref names
-(`adapters.storage.contain`) and the open beneath a root (`adapters.storage.beneath`) are storage's: they resolve paths
+(`adapters.storage.location`) and the open beneath a root (`adapters.storage.beneath`) are storage's: they resolve paths
 per storage kind.
 """

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.storage.location import Where, file_size, open_binary
+from adapters.storage.location import Location
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 from schemas.settings import current
 
@@ -48,13 +48,13 @@ def check(what: str, declared: float, bound: float, why: str) -> None:
         raise TooLarge(what, declared, bound, why)
 
 
-def read_bounded(loc: Where, bound: int | None, what: str) -> bytes:
+def read_bounded(loc: Location, bound: int | None, what: str) -> bytes:
     """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow; None: no
     bound but the parse process's memory limit), never an LFS pointer's."""
     bound = sys.maxsize if bound is None else bound
-    size = file_size(loc)
+    size = loc.size()
     check(f"{what} size in bytes", size, bound, "the limit")
-    with open_binary(loc, stream=True) as f:
+    with loc.open_binary(stream=True) as f:
         # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the parse process's limit
         # counts (`RLIMIT_AS`: jobs.runtime.limits); what the file grew by meanwhile comes a MiB at a time
         data = f.read(size + 1)
@@ -65,7 +65,7 @@ def read_bounded(loc: Where, bound: int | None, what: str) -> bytes:
     return data
 
 
-def load_json(loc: Where, what: str, bound: int | None = None) -> Any:
+def load_json(loc: Location, what: str, bound: int | None = None) -> Any:
     """A JSON document read whole, within `bound` bytes (default: the JSON_BYTES limit)."""
     return json.loads(read_bounded(loc, limit("JSON_BYTES") if bound is None else bound, what))
 

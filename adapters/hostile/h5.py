@@ -20,7 +20,7 @@ import h5py
 
 from adapters.hostile.sealed import h5_objects, sealed_h5
 from adapters.storage.atomic import undo_on_error
-from adapters.storage.location import Where, readable
+from adapters.storage.location import Location
 from adapters.storage.reads import FileWrapper
 
 _paused = 0
@@ -60,13 +60,13 @@ class _ObjectH5File(h5py.File):
             self._stack.close()
 
 
-def open_h5(where: Where, **kwargs: Any) -> h5py.File:
+def open_h5(where: Location, **kwargs: Any) -> h5py.File:
     """`h5py.File(path, "r")` for a local file; for an object, the same on its seekable file object. Raises what
     h5py raises (OSError for a file that is not HDF5), and `ReachesOutside` (an OSError) for a file whose links or
     datasets lead to other files (`sealed.sealed_h5`), closed before any of its data is read: the one door through
     which adapters open HDF5 (tests/adapters/hostile/test_sealed.py checks no other `h5py.File(` reads)."""
     stack = ExitStack()
-    src = stack.enter_context(readable(where))
+    src = stack.enter_context(where.readable())
     if isinstance(src, str):  # HDF5 opens its own descriptor of the file `readable` checked, then ours is closed
         with stack:
             f = h5py.File(src, "r", **kwargs)

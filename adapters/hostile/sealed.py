@@ -1,4 +1,4 @@
-"""What a store opens on its own stays inside it (issue 58 item 3): `contain.py` checks the paths a ref names (the
+"""What a store opens on its own stays inside it (issue 58 item 3): `contained` checks the paths a ref names (the
 `.zarr` folder, the `.hdf5` file), but a store holds references its library follows without a word: a Zarr folder's
 chunk, metadata and array folders (zarr's `LocalStore` opens `data/x/0.0` through a symlink to any file the worker can
 read: `sealed_folder`); an HDF5 file's external links, datasets with external raw storage (`H5Pset_external`) and

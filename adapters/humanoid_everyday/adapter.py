@@ -41,7 +41,7 @@ from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.tiers import QualityTier, TierVerdict
@@ -220,7 +220,7 @@ def _found(root: Location, depth: int) -> Iterator[tuple[str, Location]]:
     if root.name.lower().endswith(".zip") and root.is_file():
         yield "zip", root
         return
-    entries = listing(root)
+    entries = root.listing()
     if any(e.name == DATA_JSON and not e.is_dir for e in entries):
         yield "folder", root
         return

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from adapters.hostile import bounds
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, open_binary
+from adapters.storage.location import Location
 
 DATA_JSON = "data.json"
 SKIPPED = "__MACOSX"  # the maker's loader skips these members (core.py:61-63)
@@ -64,7 +63,7 @@ def read_member(z: zipfile.ZipFile, name: str, bound: int | None, what: str) -> 
 @contextmanager
 def opened_zip(path: Location) -> Iterator[zipfile.ZipFile]:
     """The task zip, open for reading members (its central directory read once), closed on exit."""
-    with open_binary(path) as f, zipfile.ZipFile(f) as z:
+    with path.open_binary() as f, zipfile.ZipFile(f) as z:
         yield z
 
 
@@ -123,6 +122,6 @@ class Files:
         folder = self.episode.folder
         assert not isinstance(folder, str)
         try:
-            return contained(folder, inner("", rel))
+            return folder.file(inner("", rel))
         except ValueError as e:  # OutsideRoot: a symlink out of the episode folder
             raise MemberError(str(e)) from None

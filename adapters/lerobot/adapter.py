@@ -93,7 +93,6 @@ from adapters.lerobot.layout import (
 from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.contain import readable_under
 from adapters.storage.location import Location
 from adapters.storage.vanished import SourceVanishedError, vanished
 from schemas.canonical import Camera
@@ -323,7 +322,7 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
     def _load(self, root: Location, subset: str) -> LoadedDataset:
         # ValueError: bad info
         meta = DatasetMeta.load(
-            root, check_files=True, check_data=self.options.validate_data, open_file=readable_under(root)
+            root, check_files=True, check_data=self.options.validate_data, open_file=lambda p: root.file(p).readable()
         )
         info, raw = meta.info, read_json(root / INFO_PATH)
         version = str(raw.get("codebase_version"))

@@ -28,8 +28,7 @@ from adapters.base import Language, RawEpisode
 from adapters.hostile import bounds
 from adapters.lerobot.columns import runs, span_s
 from adapters.lerobot.quirks import noted
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
 from schemas.lerobot import ActionSegment
 from schemas.quirks import Quirk, quirk
@@ -77,14 +76,14 @@ def read_annotations(root: Location, columns: set[str], episodes: set[int]) -> D
     """The annotation files under `root/annotations`; `columns` are the dataset's declared features (an index column
     without its file is said), `episodes` the episode indices it lists."""
     out = DatasetAnnotations()
-    found = sorted(e.name for e in listing(root / ANNOTATIONS_DIR) if not e.is_dir)
+    found = sorted(e.name for e in (root / ANNOTATIONS_DIR).listing() if not e.is_dir)
     if other := [name for name in found if name not in VOCABULARIES]:  # one finding for them all
         msg = f"{len(other)} file(s) not read: {said(other)} (RoboCOIN's are {', '.join(VOCABULARIES)})"
         out.quirks.append(quirk("annotation_file_unknown", "warning", msg, f"{ANNOTATIONS_DIR}/{other[0]}"))
     for name in (n for n in found if n in VOCABULARIES):
         rel = f"{ANNOTATIONS_DIR}/{name}"
         try:
-            data = bounds.read_bounded(contained(root, rel), bounds.limit("SIDECAR_BYTES"), rel)
+            data = bounds.read_bounded(root.file(rel), bounds.limit("SIDECAR_BYTES"), rel)
         except (OSError, ValueError) as err:  # outside the root, a Git LFS pointer, too large, unreadable: named
             out.quirks.append(quirk("annotation_unreadable", "error", f"{rel}: {err}", rel))
             continue

@@ -32,8 +32,6 @@ from adapters.hostile import bounds
 from adapters.lerobot.episode import LoadedDataset
 from adapters.lerobot.layout import V3_EPISODES_DIR
 from adapters.lerobot.stats import expected_stats_shape
-from adapters.storage.contain import contained
-from adapters.storage.location import readable
 from schemas.containment import OutsideRoot
 from schemas.dataset_rows import EpisodeFindings
 from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, read_jsonl
@@ -87,7 +85,7 @@ def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]
         for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
             yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}
     for path in sorted((root / V3_EPISODES_DIR).glob("chunk-*/file-*.parquet")) if ds.is_v3 else []:
-        with readable(contained(root, path)) as src:
+        with root.file(path).readable() as src:
             pf = pq.ParquetFile(src)
             cols = [c for c in pf.schema_arrow.names if c.startswith("stats/")]
             rows = pf.read(columns=[*cols, "episode_index"]).to_pylist() if cols else []
@@ -134,7 +132,7 @@ def check_default_columns(ds: LoadedDataset) -> list[Quirk]:
     wanted = {**DEFAULT_COLUMNS, **({"frame_index": "warning"} if ds.is_v3 else {})}
     for rel, eps in _data_files(ds).items():
         try:
-            with readable(contained(ds.root, rel)) as src:
+            with ds.root.file(rel).readable() as src:
                 names = set(pq.read_schema(src).names)
         except (OSError, pa.ArrowException, OutsideRoot):
             continue  # unreadable_parquet is reported by DatasetMeta / the adapter
@@ -164,7 +162,7 @@ def check_v3_rows(ds: LoadedDataset) -> list[Quirk]:
     first_rel = None
     for rel, eps in _data_files(ds).items():
         try:
-            with readable(contained(ds.root, rel)) as src:
+            with ds.root.file(rel).readable() as src:
                 pf = pq.ParquetFile(src)
                 wanted = ("episode_index", "timestamp", "frame_index", "task_index")
                 cols = [c for c in wanted if c in pf.schema_arrow.names]
@@ -197,7 +195,7 @@ def _rows(ds: LoadedDataset, ep: int, cache: dict[str, int | None]) -> int | Non
         return loc.rows[1] - loc.rows[0]
     if loc.data_file not in cache:
         try:
-            with readable(contained(ds.root, loc.data_file)) as src:
+            with ds.root.file(loc.data_file).readable() as src:
                 cache[loc.data_file] = pq.read_metadata(src).num_rows
         except (OSError, pa.ArrowException, OutsideRoot):
             cache[loc.data_file] = None  # missing / unreadable: reported elsewhere
@@ -252,7 +250,7 @@ def check_videos(ds: LoadedDataset) -> list[Quirk]:
                 continue
             if clip.file not in times:
                 try:
-                    with decoding(contained(ds.root, clip.file)) as (c, s):
+                    with decoding(ds.root.file(clip.file)) as (c, s):
                         times[clip.file] = packet_times(c, s)[1]
                 except (OSError, av.FFmpegError, IndexError, OutsideRoot) as err:
                     times[clip.file] = None

@@ -28,8 +28,7 @@ from adapters.lerobot.columns import (
 )
 from adapters.lerobot.language import episode_language
 from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, readable
+from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
 from schemas.lerobot import ActionSegment, InfoJson
@@ -97,11 +96,11 @@ class EpisodeReader:
 
     def table(self) -> pa.Table:
         with reraised(OutsideRoot, lambda err: self.fail(str(err), field="data_path")):
-            contained(self.ds.root, self.loc.data_file)
+            self.ds.root.file(self.loc.data_file)
         try:
             if self.ds.is_v3:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
-            with readable(self.data_path) as src, pq.ParquetFile(src) as pf:
+            with self.data_path.readable() as src, pq.ParquetFile(src) as pf:
                 columns = pf.metadata.num_columns  # leaf columns, from the footer: checked before any is read
                 bounds.check("parquet columns", columns, bounds.limit("COLUMNS"), "the COLUMNS limit")
                 return pf.read()
@@ -178,7 +177,7 @@ class EpisodeReader:
             clip = self.loc.videos[key]
             path = self.ds.root / clip.file
             try:
-                contained(self.ds.root, clip.file)
+                self.ds.root.file(clip.file)
             except OutsideRoot as err:
                 raise self.fail(str(err), file=path, field=key) from err
             try:

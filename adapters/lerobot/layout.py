@@ -18,8 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.contain import outside
-from adapters.storage.location import Location, listing, readable
+from adapters.storage.location import Location
 from schemas.arrow import leaf_type
 from schemas.lerobot import InfoJson, fill_path_template
 from schemas.lerobot_v3 import DATA_PATH_V30, TASKS_PATH_V30, VIDEO_PATH_V30
@@ -65,7 +64,7 @@ def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
 
 def read_v3_tasks(root: Location) -> dict[int, str]:
     """`meta/tasks.parquet`: lerobot writes a pandas frame indexed by the task string (a named or unnamed index)."""
-    with readable(root / TASKS_PATH_V30) as src:
+    with (root / TASKS_PATH_V30).readable() as src:
         table = pq.read_table(src)
     names = table.column_names
     text_col = "task" if "task" in names else None
@@ -89,7 +88,7 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
     video_tpl = info.video_path or VIDEO_PATH_V30
     out = []
     for path in files:
-        with readable(path) as src:
+        with path.readable() as src:
             pf = pq.ParquetFile(src)
             rows_read = pf.read(columns=[c for c in pf.schema_arrow.names if not c.startswith("stats/")]).to_pylist()
         for row in rows_read:
@@ -118,7 +117,7 @@ def read_v3_locations(root: Location, info: InfoJson) -> list[EpisodeLocation]:
 
 def read_v3_rows(path: Location, episode_index: int, rows: tuple[int, int]) -> pa.Table:
     """The rows of one episode in a data file holding many: by `episode_index`, else by the global `index` range."""
-    with readable(path) as src:
+    with path.readable() as src:
         names = pq.ParquetFile(src).schema_arrow.names
         if "episode_index" in names:
             return pq.read_table(src, filters=pc.field("episode_index") == episode_index)
@@ -166,11 +165,11 @@ def recorded_frames(root: Location) -> dict[int, dict[str, int]]:
     if not images.is_dir():
         return {}
     out: dict[int, dict[str, int]] = {}
-    for key in sorted(e.name for e in listing(images) if e.is_dir):
-        for e in listing(images / key):
+    for key in sorted(e.name for e in images.listing() if e.is_dir):
+        for e in (images / key).listing():
             ep = e.name.removeprefix("episode_")
             if e.is_dir and e.name.startswith("episode_") and ep.isdigit():
-                n = sum(1 for f in listing(images / key / e.name) if f.name.endswith((".png", ".jpg", ".jpeg")))
+                n = sum(1 for f in (images / key / e.name).listing() if f.name.endswith((".png", ".jpg", ".jpeg")))
                 if n:
                     out.setdefault(int(ep), {})[key] = n
     return out
@@ -191,14 +190,14 @@ def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> st
     """Why the data parquet `path` of one episode (of several, in v3.0) cannot be read, or None when its footer
     reads: whatever one file is (a symlink out of the root, a hard link, a FIFO or a folder, missing, cut, not a
     parquet, gone since it was listed), it is that file's episodes' problem, never its dataset's (issue 85)."""
-    if (escape := outside(root, [str(path)])) is not None:  # a symlink out of the root
+    if (escape := root.outside([str(path)])) is not None:  # a symlink out of the root
         return str(escape)
     if not path.is_file():
         if path.exists():
             return f"unreadable parquet ({path} is not a regular file: a FIFO, a socket or a folder; not read)"
         return "data parquet file is missing" + frames_said(frames)
     try:
-        with readable(path) as src:
+        with path.readable() as src:
             pq.read_metadata(src)
     except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
         return unreadable("parquet", path, err)

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Literal
 import crc32c
 import numpy as np
 
-from adapters.storage.location import Location, open_binary
+from adapters.storage.location import Location
 
 HEADER = struct.Struct("<QI")  # length, masked crc of the 8 length bytes
 FOOTER = struct.Struct("<I")  # masked crc of the payload
@@ -124,7 +124,7 @@ def scan_records(path: Location, *, read_payloads: bool = True, verify: bool = T
     a truncated file or a bad length CRC yields a final `ScannedRecord(span=None, error=...)` and ends the walk.
     """
     size = path.stat().st_size
-    with open_binary(path, stream=True) as f:  # front to back: an object is streamed one block ahead
+    with path.open_binary(stream=True) as f:  # front to back: an object is streamed one block ahead
         offset, index = 0, 0
         while offset < size:
             f.seek(offset)
@@ -157,7 +157,7 @@ RECORD_BLOCK, RECORD_BLOCKS = 4 << 10, 2
 def read_record(path: Location, offset: int, *, index: int | None = None, verify: bool = True) -> bytes:
     """The payload of the record whose header starts at byte `offset`; raise `TFRecordError` on bad framing."""
     size = path.stat().st_size
-    with open_binary(path, block_size=RECORD_BLOCK, max_blocks=RECORD_BLOCKS) as f:
+    with path.open_binary(block_size=RECORD_BLOCK, max_blocks=RECORD_BLOCKS) as f:
         f.seek(offset)
         length = _read_header(f, path, offset, index, size)
         data = f.read(length + FOOTER.size)  # a short read (truncated file) leaves the footer short: checked below

@@ -47,7 +47,7 @@ from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_
 from adapters.robomind.intrinsics import intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.location import Location, listing
+from adapters.storage.location import Location
 from schemas.lfs import lfs_pointer_message
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
@@ -97,7 +97,7 @@ class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
                 if self.options.splits is not None and split not in self.options.splits:
                     continue
                 raw_id = "/".join([*([benchmark] if benchmark else []), task_dir.name, split, ep_dir.name])
-                hdf5 = sorted(e.name for e in listing(ep_dir / "data") if e.name.endswith(".hdf5"))
+                hdf5 = sorted(e.name for e in (ep_dir / "data").listing() if e.name.endswith(".hdf5"))
                 h5 = ep_dir / "data" / hdf5[0] if hdf5 else None
                 error = None
                 if robot in SIMULATION:
@@ -345,7 +345,7 @@ def _episode_dirs(success: Location) -> Iterator[tuple[str, Location]]:
 
 
 def _dirs(path: Location) -> list[Location]:
-    names = [e.name for e in listing(path) if e.is_dir and not e.name.startswith(".")]
+    names = [e.name for e in path.listing() if e.is_dir and not e.name.startswith(".")]
     return [path / n for n in sorted(names, key=natural_key)]
 
 

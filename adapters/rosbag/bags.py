@@ -25,7 +25,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces.typing import Typesdict
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from adapters.storage.location import Location, listing, open_binary, path_like
+from adapters.storage.location import Location
 
 KINDS = {".bag": "ros1", ".mcap": "mcap", ".db3": "db3"}  # a bag file's kind by its suffix (ROS 1; ROS 2 storages)
 # Types a bag without embedded definitions (sqlite3 bags before rosbag2 stored them) is read with: ROS 2 Humble's,
@@ -95,7 +95,7 @@ def find_bags(root: Location, max_depth: int) -> Iterator[FoundBag]:
 
 
 def _walk(folder: Location, rel: str, depth: int) -> Iterator[FoundBag]:
-    entries = sorted(listing(folder), key=lambda e: e.name)
+    entries = sorted(folder.listing(), key=lambda e: e.name)
     if any(e.name == "metadata.yaml" and not e.is_dir for e in entries):
         yield FoundBag(folder, rel or folder.name, "ros2 folder")
         return
@@ -119,7 +119,7 @@ def message_types(folder: Location, max_depth: int) -> Typesdict:
     workspace's `src/`), for bags that hold no definitions; ValueError when there is none or one does not parse."""
     types: Typesdict = {}
     for path, name in _msg_files(folder, max_depth):
-        with open_binary(path) as f:
+        with path.open_binary() as f:
             types.update(get_types_from_msg(f.read().decode(), name))
     if not types:
         raise ValueError(f"no <package>/msg/<Type>.msg under {folder} (searched {max_depth} folders deep)")
@@ -128,9 +128,9 @@ def message_types(folder: Location, max_depth: int) -> Typesdict:
 
 
 def _msg_files(folder: Location, depth: int) -> Iterator[tuple[Location, str]]:
-    for e in sorted(listing(folder), key=lambda e: e.name):
+    for e in sorted(folder.listing(), key=lambda e: e.name):
         if e.is_dir and e.name == "msg":
-            for m in sorted(listing(e.path), key=lambda m: m.name):
+            for m in sorted(e.path.listing(), key=lambda m: m.name):
                 if not m.is_dir and m.name.endswith(".msg"):
                     yield m.path, f"{folder.name}/msg/{m.name.removesuffix('.msg')}"
         elif e.is_dir and depth > 0 and not e.name.startswith("."):
@@ -145,7 +145,7 @@ def open_bag(bag: Location, types: Typesdict | None = None) -> Iterator[AnyReade
     is refused before rosbags opens it (`NotRegularFile`: an open of a FIFO waits for ever; a store holds none)."""
     store = get_typestore(DEFAULT_TYPES)
     store.register(types or {})
-    reader = AnyReader([path_like(bag)], default_typestore=store)
+    reader = AnyReader([bag.path_like()], default_typestore=store)
     with reader:
         for db3 in _db3_files(bag):  # sqlite reads them itself: Python's "open" event for each, as `open(path)` raises,
             sys.audit("open", str(db3), "r", os.O_RDONLY)  # so the parse boundary names the file it was reading
@@ -157,7 +157,7 @@ def _db3_files(bag: Location) -> list[Location]:
     kind = _file_kind(bag.name)
     if kind is not None:  # a bag file
         return [bag] if kind == "db3" else []
-    return [e.path for e in sorted(listing(bag), key=lambda e: e.name) if _file_kind(e.name) == "db3"]
+    return [e.path for e in sorted(bag.listing(), key=lambda e: e.name) if _file_kind(e.name) == "db3"]
 
 
 def log_times(reader: AnyReader) -> np.ndarray:

@@ -7,7 +7,7 @@ packages), in adapters/ because adapters are the first layer that reads; the URL
 The one handle is `root.Root` (its views: `location`, `corpus`, `corpus_files`, `tree`; a corpus's or a tree's store,
 `stores`, chosen once from its capabilities). The write side is the commit protocol (DESIGN.md 3.2: `objects`,
 `commit_log`, `lease`, `publish`, `multipart`, `object_store`, `object_tree`, `derived`, `digests`, `meta_change`,
-`atomic`); the read side opens beneath a root (`reads`, `beneath`, `contain`) and names
+`atomic`); the read side opens beneath a root (`reads`, `beneath`, `location`, `special`) and names
 faults of the environment (`faults`, `stalls`, `vanished`). What a hostile file may cost and reach (bounds, inflates,
 sealed stores, the memory limit) is the room above, `adapters.hostile`. Nothing outside this room asks whether a
 storage is a bucket (`tests/test_storage_room.py`).

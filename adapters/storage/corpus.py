@@ -1,9 +1,9 @@
-"""A corpus as every job sees it: one handle (`open_corpus(where, options, job)` -> `Corpus`), opened once per job, for
+"""A corpus as every job sees it: one handle (`Corpus.open(where, options, job)`), opened once per job, for
 a local folder or a bucket URL alike. Its `root` is the folder the job reads and writes: the corpus itself, or for
 `s3://bucket/corpus` a local scratch standing for the bucket (leased, every dataset recovered, the meta derived from
 the commit records, `catalog/` and `job/` copied; no episode file). The job never asks where the corpus lives: what
 differs is in the handle's store (`stores.store_for`: `FolderStore` or `ObjectStore`). The handle carries its storage
-options, so it travels to Ray workers by pickling; `read_corpus` is the same without the lease, for readers.
+options, so it travels to Ray workers by pickling; `Corpus.read` is the same without the lease, for readers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from adapters.storage.digests import FileDigests
-from adapters.storage.location import Location, locate, readable
+from adapters.storage.location import Location, locate
 from adapters.storage.object_store import T, W
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
@@ -56,7 +56,7 @@ class Corpus:
     @contextmanager
     def open_file(self, path: Path) -> Iterator[str | IO[bytes]]:
         """The corpus file at `path` as a library opens it (PyAV, h5py): a path, or a seekable file object."""
-        with readable(locate(self.source(path), self.options)) as src:
+        with locate(self.source(path), self.options).readable() as src:
             yield src
 
     def size(self, path: Path) -> int:
@@ -130,59 +130,59 @@ class Corpus:
         folder put then)."""
         self.store.end(published)
 
+    @staticmethod
+    @contextmanager
+    def open(
+        where: Path | str,
+        options: StorageOptions | None = None,
+        job: str = "ingest",
+        *,
+        scratch: Path | None = None,
+        existing: bool = False,
+    ) -> Iterator[Corpus]:
+        """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
+        credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
+        a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
+        storage = Root(where, options)
+        store = store_for(storage, where, scratch, job)
+        if (why := store.open_corpus(existing)) is not None:
+            raise NotACorpus(why)
+        corpus = Corpus(store.root, storage, store)
+        try:
+            yield corpus
+            corpus.close(published=True)
+        finally:
+            store.close()
+
+    @staticmethod
+    @contextmanager
+    def read(
+        where: Path | str, options: StorageOptions | None = None, *, copy: bool = False, meta: bool = False
+    ) -> Iterator[Corpus]:
+        """The corpus at `where` to read, no lease taken (StorageError naming a missing folder, bucket or credential): a
+        folder as it is; for a bucket URL a temporary local copy of its `catalog/` and `job/` (what a query or a curate
+        reads), with `copy` also each dataset's meta (derived from its commit records: a commit in flight is not seen)
+        and episode files, for readers that open files by path; with `meta` the meta and `manifests/` without an episode
+        file, for readers that open them through the handle (an export). Files `put` go to the bucket."""
+        storage = Root(where, options)
+        store = store_for(storage, where, job="read")
+        with store.reading(copy=copy, meta=meta) as why:
+            if why is not None:
+                raise NotACorpus(why)
+            yield Corpus(store.root, storage, store)
+
+    @staticmethod
+    def where_value(value: object) -> object:
+        """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
+        (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `Root.output_problem`)."""
+        if not isinstance(value, str):
+            return value
+        if not is_remote(value):
+            return Path(value)
+        if protocol_of(value) not in ("s3", "s3a"):
+            raise ValueError(f"{value}: a corpus in a bucket must be s3:// (an S3-compatible store)")
+        return value.rstrip("/")
+
 
 class NotACorpus(ValueError):
     """A job that reads a corpus was pointed at a folder or prefix holding no datasets/."""
-
-
-def corpus_where(value: object) -> object:
-    """A job model's corpus root (a pydantic before-validator): a folder becomes a Path, a bucket URL stays a string
-    (a Path would fold its `//`) without its trailing slash, and must be s3:// (why: `urls.output_problem`)."""
-    if not isinstance(value, str):
-        return value
-    if not is_remote(value):
-        return Path(value)
-    if protocol_of(value) not in ("s3", "s3a"):
-        raise ValueError(f"{value}: a corpus in a bucket must be s3:// (an S3-compatible store)")
-    return value.rstrip("/")
-
-
-@contextmanager
-def open_corpus(
-    where: Path | str,
-    options: StorageOptions | None = None,
-    job: str = "ingest",
-    *,
-    scratch: Path | None = None,
-    existing: bool = False,
-) -> Iterator[Corpus]:
-    """The corpus at `where` for the job `job` (see the module's docstring); a bucket's is checked (the bucket, the
-    credential, conditional writes) and leased before any work, and published at the block's clean end. `existing`:
-    a corpus the job reads (a stage), so one without datasets/ raises `NotACorpus` before anything is written."""
-    storage = Root(where, options)
-    store = store_for(storage, where, scratch, job)
-    if (why := store.open_corpus(existing)) is not None:
-        raise NotACorpus(why)
-    corpus = Corpus(store.root, storage, store)
-    try:
-        yield corpus
-        corpus.close(published=True)
-    finally:
-        store.close()
-
-
-@contextmanager
-def read_corpus(
-    where: Path | str, options: StorageOptions | None = None, *, copy: bool = False, meta: bool = False
-) -> Iterator[Corpus]:
-    """The corpus at `where` to read, no lease taken (StorageError naming a missing folder, bucket or credential): a
-    folder as it is; for a bucket URL a temporary local copy of its `catalog/` and `job/` (what a query or a curate
-    reads), with `copy` also each dataset's meta (derived from its commit records: a commit in flight is not seen) and
-    episode files, for readers that open files by path; with `meta` the meta and `manifests/` without an episode file,
-    for readers that open them through the handle (an export). Files `put` go to the bucket."""
-    storage = Root(where, options)
-    store = store_for(storage, where, job="read")
-    with store.reading(copy=copy, meta=meta) as why:
-        if why is not None:
-            raise NotACorpus(why)
-        yield Corpus(store.root, storage, store)

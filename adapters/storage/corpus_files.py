@@ -1,4 +1,4 @@
-"""The files of a manifest's corpus as training reads them: one handle (`manifest_files` -> `CorpusFiles`, a view of
+"""The files of a manifest's corpus as training reads them: one handle (`CorpusFiles.of_manifest`, a view of
 `Root`), a folder's files read in place, a URL's through the bounded cache. From a bucket:
 
 - the index reads meta whole, lists each dataset's `data/` and `latents/` once (size and version of every object: no
@@ -192,18 +192,18 @@ class CorpusFiles:
             self._objects[url] = (int(info["size"]), str(info.get("ETag") or info.get("LastModified")))
         return self._objects[url][1]
 
-
-def manifest_files(
-    manifest: Where, options: StorageOptions | None = None, *, cache_dir: str | None = None, cache_bytes: int
-) -> tuple[CorpusFiles, Where]:
-    """(the files of the corpus holding the manifest folder or URL `manifest`, the manifest as they name it). The
-    corpus is the manifest's grandparent (`<corpus>/manifests/<name>`). A bucket's is checked before anything is made
-    (bucket, credential, the manifest's prefix: `StorageError`, never naming the secret) and read through the cache
-    folder `cache_dir` (else ~/.cache/eidata/train) of at most `cache_bytes`."""
-    root = Root(manifest, options)
-    if root.local:
-        return CorpusFiles(root.where.parent.parent), Path(manifest)  # type: ignore[union-attr]
-    url = str(root.where)
-    preflight(url, options)
-    folder = cache_dir or DEFAULT_CACHE
-    return CorpusFiles(url.rsplit("/", 2)[0], options, Cache(Path(folder).expanduser(), cache_bytes)), url
+    @staticmethod
+    def of_manifest(
+        manifest: Where, options: StorageOptions | None = None, *, cache_dir: str | None = None, cache_bytes: int
+    ) -> tuple[CorpusFiles, Where]:
+        """(the files of the corpus holding the manifest folder or URL `manifest`, the manifest as they name it). The
+        corpus is the manifest's grandparent (`<corpus>/manifests/<name>`). A bucket's is checked before anything is
+        made (bucket, credential, the manifest's prefix: `StorageError`, never naming the secret) and read through the
+        cache folder `cache_dir` (else ~/.cache/eidata/train) of at most `cache_bytes`."""
+        root = Root(manifest, options)
+        if root.local:
+            return CorpusFiles(root.where.parent.parent), Path(manifest)  # type: ignore[union-attr]
+        url = str(root.where)
+        preflight(url, options)
+        folder = cache_dir or DEFAULT_CACHE
+        return CorpusFiles(url.rsplit("/", 2)[0], options, Cache(Path(folder).expanduser(), cache_bytes)), url

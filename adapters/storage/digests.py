@@ -19,13 +19,7 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.objects import list_modified
 from adapters.storage.publish import DatasetPublisher
 
-DIGESTS_DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)
-
-
-def digests_name(corpus_root: Path, dataset_root: Path) -> str:
-    """The file under `catalog/<DIGESTS_DIR>/` holding one dataset's saved digests: its path in the corpus, quoted."""
-    return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
 
 
 HASH_CHUNK = 1 << 20
@@ -33,16 +27,6 @@ HASH_CHUNK = 1 << 20
 
 class CatalogError(RuntimeError):
     """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
-
-
-def file_digest(h: Any, path: Path, rel: str) -> None:
-    """Feed one file into `h`, framed by its relative name and size so concatenations cannot collide."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
-    h.update(f"{rel}\0{size}\0".encode())
-    _hash_bytes(h, path)
 
 
 def _hash_bytes(h: Any, path: Path) -> None:
@@ -62,6 +46,8 @@ class FileDigests:
 
     A rebuild then costs a stat per file for data already cataloged, instead of rereading the whole corpus.
     Start from `FileDigests()` to hash every byte."""
+
+    DIR = ".file_digests"  # inside catalog/: per-dataset file digests a rebuild reuses
 
     def __init__(self, known: dict[str, tuple[int, int, str]] | None = None) -> None:
         self.known = known or {}
@@ -114,6 +100,21 @@ class FileDigests:
         ]
         table = pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA)
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
+
+    @staticmethod
+    def name_of(corpus_root: Path, dataset_root: Path) -> str:
+        """The file under `catalog/<DIR>/` holding one dataset's saved digests: its path in the corpus, quoted."""
+        return quote(Path(dataset_root).relative_to(corpus_root).as_posix(), safe="") + ".parquet"
+
+    @staticmethod
+    def hash_file(h: Any, path: Path, rel: str) -> None:
+        """Feed one file into `h`, framed by its relative name and size so concatenations cannot collide."""
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
+        h.update(f"{rel}\0{size}\0".encode())
+        _hash_bytes(h, path)
 
 
 class RecordDigests(FileDigests):

@@ -27,7 +27,7 @@ from adapters.storage.atomic import atomic_write, undo_on_error
 from adapters.storage.derived import committed_derived, publish_derived
 from adapters.storage.digests import FileDigests, RecordDigests
 from adapters.storage.lease import Lease
-from adapters.storage.location import locate, open_binary
+from adapters.storage.location import locate
 from adapters.storage.meta_change import publish_meta_change
 from adapters.storage.multipart import PartPlan, abort_uploads
 from adapters.storage.object_tree import TreePuts
@@ -138,7 +138,7 @@ class ObjectStore(TreePuts):
 
     @contextmanager
     def reading(self, *, copy: bool, meta: bool) -> Iterator[str | None]:
-        """The corpus to read (`corpus.read_corpus`), no lease taken, in a temporary scratch: `catalog/` and `job/`,
+        """The corpus to read (`Corpus.read`), no lease taken, in a temporary scratch: `catalog/` and `job/`,
         with `copy` or `meta` each dataset's meta and `manifests/`, with `copy` its episode files too."""
         preflight(self.url, self.options)  # a wrong credential or a missing bucket is named before any read
         with tempfile.TemporaryDirectory(prefix="eidata-corpus-") as tmp:
@@ -230,7 +230,7 @@ class ObjectStore(TreePuts):
 
     def copy_to(self, path: Path, dst: Path, *, link: bool = False) -> None:
         def fetch(tmp: Path) -> None:
-            with open_binary(locate(self.source(path), self.options), stream=True) as f, open(tmp, "wb") as out:
+            with locate(self.source(path), self.options).open_binary(stream=True) as f, open(tmp, "wb") as out:
                 shutil.copyfileobj(f, out, STREAM_BLOCK)
 
         dst.parent.mkdir(parents=True, exist_ok=True)

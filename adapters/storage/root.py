@@ -22,10 +22,9 @@ from typing import Any, cast
 import fsspec
 from upath import UPath
 
-from adapters.storage.contain import contained
-from adapters.storage.location import Location, Where, is_object, locate
+from adapters.storage.location import Location, Where, contained, is_object, locate
 from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent, put_tree
-from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class
+from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class, preflight
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 CAPABILITIES = ("replaces", "renames", "ranged_reads", "paths")
@@ -57,6 +56,8 @@ class Root:
         self.protocol = protocol
         self.replaces = self.renames = self.paths = self.local
         self.ranged_reads = True
+
+    preflight = staticmethod(preflight)  # a place a command names, checked before any work (`urls.preflight`)
 
     def __repr__(self) -> str:
         return f"Root({str(self.where)!r})"
@@ -117,7 +118,7 @@ class Root:
 
     def file(self, where: Where) -> Location:
         """The Location of the file or folder `where` (a path or URL within this storage, or one relative to the
-        root), read with this storage's options; `OutsideRoot` when it leaves the root once resolved (`contain`)."""
+        root), read with this storage's options; `OutsideRoot` when it leaves the root once resolved (`contained`)."""
         return contained(self.where if self.local else self.location(), where)
 
     def read(self, rel: str, start: int | None = None, end: int | None = None) -> bytes:
@@ -178,19 +179,53 @@ class Root:
         """The file `rel` copied to `to` within this storage (server-side on a store)."""
         copy(self.fs, self.key(rel), self.key(to))
 
+    @staticmethod
+    def folder_of(where: Where) -> Path | None:
+        """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
+        (which the command that opens it refuses, `UnknownScheme`)."""
+        try:
+            root = Root(where)
+        except UnknownScheme:
+            return None
+        return root.where if root.paths else None  # type: ignore[return-value]
 
-def folder_of(where: Where) -> Path | None:
-    """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
-    (which the command that opens it refuses, `UnknownScheme`)."""
-    try:
-        root = Root(where)
-    except UnknownScheme:
-        return None
-    return root.where if root.paths else None  # type: ignore[return-value]
+    @staticmethod
+    def lies_in(inner: Where, outer: Where) -> bool:
+        """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is
+        an object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
+        a, b = Root.folder_of(inner), Root.folder_of(outer)
+        return a is not None and b is not None and a.is_relative_to(b)
 
+    @staticmethod
+    def parse_where(value: str | os.PathLike[str], base: Path) -> Path | str:
+        """A root or output as a spec names it: an object-store URL kept as text (a Path would fold its `//`) without
+        its trailing slash; a path or a `file://` URL made absolute and normalized against `base` (the spec file's
+        folder)."""
+        text = os.fspath(value)
+        if is_remote(text):
+            return text.rstrip("/")
+        return Path(os.path.normpath(base / Path(text.removeprefix("file://")).expanduser()))
 
-def lies_in(inner: Where, outer: Where) -> bool:
-    """True when the folder `inner` is the folder `outer` or lies inside it (both resolved); False where either is an
-    object store's prefix (no overlap of prefixes is checked) or a scheme no store implements."""
-    a, b = folder_of(inner), folder_of(outer)
-    return a is not None and b is not None and a.is_relative_to(b)
+    @staticmethod
+    def folder_problem(where: Path | str, *, must_exist: bool = True) -> str | None:
+        """What is wrong with `where` as a folder on this machine (missing, or a file: a typo naming a file gave a
+        "successful" job of 0 episodes); None when it is fine or a URL (checked with its options by `preflight`)."""
+        if is_remote(str(where)):
+            return None
+        path = Path(where)
+        if not path.exists():
+            return f"does not exist: {path}" if must_exist else None
+        return None if path.is_dir() else f"is not a folder: {path}"
+
+    @staticmethod
+    def output_problem(where: Path | str) -> str | None:
+        """What keeps `where` from being a job's output: a URL must be s3:// (exactly-once commits stand on S3's
+        conditional put, If-None-Match; GCS's ifGenerationMatch=0 is not wired); an existing path must be a folder."""
+        if is_remote(str(where)) and protocol_of(str(where)) not in ("s3", "s3a"):
+            return (
+                f"{where}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits stand on"
+                " S3's conditional put (If-None-Match), and GCS's own (ifGenerationMatch=0) is not wired; write to a"
+                " local folder or an s3:// bucket and copy the finished corpus there (roots may be gs://)"
+            )
+        problem = Root.folder_problem(where, must_exist=False)
+        return None if problem is None else f"exists and {problem}"

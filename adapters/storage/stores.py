@@ -18,7 +18,7 @@ from pathlib import Path
 
 from adapters.storage.atomic import atomic_write, undo_on_error
 from adapters.storage.derived import DerivedFileError, file_metadata
-from adapters.storage.digests import DIGESTS_DIR, FileDigests, digests_name
+from adapters.storage.digests import FileDigests
 from adapters.storage.hard_links import note_linked
 from adapters.storage.object_store import ObjectStore, T, W
 from adapters.storage.root import Root
@@ -104,7 +104,7 @@ class FolderStore:
     def digests(self, dataset_root: Path, *, rehash: bool = False) -> FileDigests:
         if rehash:
             return FileDigests()
-        return FileDigests.load(self.root / "catalog" / DIGESTS_DIR / digests_name(self.root, dataset_root))
+        return FileDigests.load(self.root / "catalog" / FileDigests.DIR / FileDigests.name_of(self.root, dataset_root))
 
     def attach(self, writer: W, dataset: str) -> W:
         return writer

@@ -1,4 +1,4 @@
-"""An export's output (`--out`) as one handle (`open_tree` -> `Tree`): a folder, or a bucket prefix written through a
+"""An export's output (`--out`) as one handle (`Tree.open`): a folder, or a bucket prefix written through a
 local scratch, told apart only by its store (`stores.store_for`). A tree (one exported dataset) written whole goes
 through `write`: a folder's in a fresh folder beside the final one as `.NAME.partial-<id>`, renamed into place at the
 block's clean end, removed on an error; a bucket's put file by file, completion record last
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.storage.hard_links import RECORD
-from adapters.storage.root import Root, folder_of
+from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
 from schemas.storage import StorageOptions
 
@@ -108,12 +108,27 @@ class Tree:
         with self.store.write(tree, retract, last) as folder:
             yield folder
 
+    @staticmethod
+    @contextmanager
+    def open(
+        where: Path | str, options: StorageOptions | None = None, job: str = "export", *, dry_run: bool = False
+    ) -> Iterator[Tree]:
+        """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket,
+        credential, conditional creates) and leased for the block. A dry run's (`PlanTree`) is only read: no check, no
+        lease."""
+        target = Tree(where, options, job=job)
+        if dry_run:
+            yield PlanTree(target)
+            return
+        with target:
+            yield target
+
 
 def local_folders(values: Iterable[object]) -> list[Path]:
     """The folders among a command's corpus, source and output arguments, which a dry run's guard watches
     (`jobs.runtime.dry_run.refusing_writes`); an object store's prefix names none: its handle only reads
     (`PlanTree`)."""
-    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and folder_of(v) is not None]
+    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and Root.folder_of(v) is not None]
 
 
 class DryRunWriteError(RuntimeError):
@@ -148,17 +163,3 @@ class PlanTree(Tree):
 
     def publish(self, tree: str, **_: object) -> None:  # type: ignore[override]
         raise self._refuse(f"publication of {tree}")
-
-
-@contextmanager
-def open_tree(
-    where: Path | str, options: StorageOptions | None = None, job: str = "export", *, dry_run: bool = False
-) -> Iterator[Tree]:
-    """The output `where` of the export `job` (see the module's docstring); a bucket's is checked (bucket, credential,
-    conditional creates) and leased for the block. A dry run's (`PlanTree`) is only read: no check, no lease."""
-    target = Tree(where, options, job=job)
-    if dry_run:
-        yield PlanTree(target)
-        return
-    with target:
-        yield target

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -274,36 +273,3 @@ def _cause(e: BaseException) -> str:
 def _named(e: BaseException) -> str:
     """`Type: message`, or the type alone when the message is empty."""
     return f"{type(e).__name__}: {_cause(e)}" if str(e) else type(e).__name__
-
-
-def parse_where(value: str | os.PathLike[str], base: Path) -> Path | str:
-    """A root or output as a spec names it: an object-store URL kept as text (a Path would fold its `//`) without its
-    trailing slash; a path or a `file://` URL made absolute and normalized against `base` (the spec file's folder)."""
-    text = os.fspath(value)
-    if is_remote(text):
-        return text.rstrip("/")
-    return Path(os.path.normpath(base / Path(text.removeprefix("file://")).expanduser()))
-
-
-def folder_problem(where: Path | str, *, must_exist: bool = True) -> str | None:
-    """What is wrong with `where` as a folder on this machine (missing, or a file: a typo naming a file gave a
-    "successful" job of 0 episodes); None when it is fine or a URL (checked with its options by `preflight`)."""
-    if is_remote(str(where)):
-        return None
-    path = Path(where)
-    if not path.exists():
-        return f"does not exist: {path}" if must_exist else None
-    return None if path.is_dir() else f"is not a folder: {path}"
-
-
-def output_problem(where: Path | str) -> str | None:
-    """What keeps `where` from being a job's output: a URL must be s3:// (exactly-once commits stand on S3's conditional
-    put, If-None-Match; GCS's ifGenerationMatch=0 is not wired); an existing path must be a folder."""
-    if is_remote(str(where)) and protocol_of(str(where)) not in ("s3", "s3a"):
-        return (
-            f"{where}: a bucket output must be s3:// (an S3-compatible store): its exactly-once commits stand on S3's"
-            " conditional put (If-None-Match), and GCS's own (ifGenerationMatch=0) is not wired; write to a local"
-            " folder or an s3:// bucket and copy the finished corpus there (roots may be gs://)"
-        )
-    problem = folder_problem(where, must_exist=False)
-    return None if problem is None else f"exists and {problem}"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from adapters.storage.location import Location, readable
+from adapters.storage.location import Location
 from schemas.spelling import did_you_mean
 
 SUFFIXES = (".csv", ".tsv", ".parquet")
@@ -25,7 +25,7 @@ def delimiter(header: str) -> str:
 
 def read_table(path: Location) -> pa.Table:
     """The whole table of a CSV or Parquet log; ValueError saying why it does not parse."""
-    with readable(path) as src:
+    with path.readable() as src:
         if path.suffix.lower() == ".parquet":
             return pq.read_table(src)
         with path.open("rb") as f:

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.storage.atomic import fsync_path
-from adapters.storage.corpus import Corpus, open_corpus
-from adapters.storage.digests import DIGESTS_DIR, CatalogError, digests_name, file_digest
+from adapters.storage.corpus import Corpus
+from adapters.storage.digests import CatalogError, FileDigests
 from adapters.storage.locks import flocked
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
@@ -45,7 +45,7 @@ def catalog_snapshot_hash(corpus_root: Path) -> str:
     """sha256 over the sorted catalog/episodes parquet files (names, sizes and bytes)."""
     h = hashlib.sha256()
     for p in parquet_files(corpus_root, EPISODES_DIR):
-        file_digest(h, p, p.name)
+        FileDigests.hash_file(h, p, p.name)
     return h.hexdigest()
 
 
@@ -75,7 +75,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
             n = _build(corpus, *new, rehash)
             finals = (
                 catalog / "episodes",
-                catalog / DIGESTS_DIR,
+                catalog / FileDigests.DIR,
                 corpus_root / FINDINGS_DIR,
                 corpus_root / VERDICTS_DIR,
                 catalog / ROWS_DIR,
@@ -143,9 +143,9 @@ def _rows(
     fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
     reused, hashed = [], 0
     for ds in datasets:
-        name, digests_file = dataset_name(corpus_root, ds), digests_name(corpus_root, ds)
+        name, digests_file = dataset_name(corpus_root, ds), FileDigests.name_of(corpus_root, ds)
         key = tree_key(ds)  # before the rows, as the census: a write meanwhile is seen by the next rebuild
-        if kept.reuse(name, key) and _linked(corpus_root / "catalog" / DIGESTS_DIR / digests_file, digests_dir):
+        if kept.reuse(name, key) and _linked(corpus_root / "catalog" / FileDigests.DIR / digests_file, digests_dir):
             reused.append(name)
             continue
         digests = corpus.digests(ds, rehash=rehash)
@@ -209,7 +209,7 @@ def cli_catalog(args: argparse.Namespace) -> int:
     try:
         # existing: a folder without datasets/ is refused before anything is written (it made ROOT/catalog/ there:
         # reliability review 6, N56, and every other command already said "not a corpus")
-        with open_corpus(args.root, None, "catalog", existing=True) as corpus:
+        with Corpus.open(args.root, None, "catalog", existing=True) as corpus:
             unfinished = markers(corpus.root)  # steps stopped before their rebuild: this one finishes them
             n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
             clear(unfinished)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
@@ -173,11 +173,11 @@ def open_catalog(
     *,
     copy: bool = False,
 ) -> Iterator[Corpus]:
-    """The corpus at `where` opened for `reader` to read its catalog (`read_corpus`; `copy`: with the episode files),
+    """The corpus at `where` opened for `reader` to read its catalog (`Corpus.read`; `copy`: with the episode files),
     refused with one line when a step that writes the catalog did not finish (`refuse_pending`) or the catalog does
     not describe the datasets (`check_census`). A bucket's copy holds its datasets' meta (from their commit records),
     so its census is checked as a folder's is."""
-    with read_corpus(where, options, copy=copy, meta=True) as corpus:
+    with Corpus.read(where, options, copy=copy, meta=True) as corpus:
         refuse_pending(corpus.root, corpus.where, reader)
         check_census(corpus.root, corpus.where, reader, corpus.storage)
         yield corpus

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.urls import StorageError
@@ -384,7 +384,7 @@ def cli_curate(args: argparse.Namespace) -> int:
         # 1: nothing can be written (the manifest exists); 2: a bad credential or bucket, SQL, name, option, SQL limit
         failed = isinstance(e, CurateError | CatalogError | OSError | duckdb.IOException)
         return 1 if failed and not isinstance(e, StorageError) else 2
-    with read_corpus(args.root) as corpus:
+    with Corpus.read(args.root) as corpus:
         rel = f"{MANIFESTS_DIR}/{args.name}/{MANIFEST_JSON}"
         m = Manifest.model_validate(parsed_json(corpus.read_bytes(rel), str(corpus.where_of(rel))))
     print(f"manifest {m.name}: {m.num_entries} episodes -> {out}")

@@ -78,7 +78,7 @@ def connect(
     corpus_root: Path, *, unrestricted: bool = False, limits: SqlLimits | None = None
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the views of `VIEWS` over the catalog's parts of the corpus folder
-    `corpus_root` (a bucket's: `adapters.storage.corpus.read_corpus`'s copy). Unless `unrestricted` it opens no file
+    `corpus_root` (a bucket's: `adapters.storage.corpus.Corpus.read`'s copy). Unless `unrestricted` it opens no file
     (see the module's doc); `limits` sets its memory and threads (`jobs.catalog.bounded.SqlLimits.settings`)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC whatever the machine's zone

@@ -35,7 +35,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.verdicts import VERDICT_SCHEMA
 
-ROWS_DIR = ".dataset_rows"  # inside catalog/, beside DIGESTS_DIR
+ROWS_DIR = ".dataset_rows"  # inside catalog/, beside FileDigests.DIR
 KEYS_JSON, VERDICTS_PART, FINDINGS_PART = "keys.json", "verdicts.parquet", "findings.parquet"
 PART = "part-00000.parquet"  # the one part of the verdicts and findings folders
 ROWS_VERSION = 1  # bump when a row's values change for the same files and columns (a new rule in `jobs.catalog.rows`)

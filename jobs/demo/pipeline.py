@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from jobs.demo.corpus import SOURCES, placed_spec, write_demo_spec, write_raw_corpus
@@ -68,14 +68,14 @@ def run_pipeline_demo(
     print(CaptionStage(CaptionJob(root=str(corpus))).run(progress=False, storage=storage).summary())
     print(f"\n2c. eidata verdicts {corpus}  (copies verified on the signals, dims dead against their dataset)")
     print(run_verdicts(str(corpus), BehaviourConfig(), options=storage).summary())
-    with read_corpus(corpus, storage) as readable:
+    with Corpus.read(corpus, storage) as readable:
         for title, sql in QUERIES.items():
             print(f"\n3. eidata query {corpus}  -- {title}")
             print(format_table(run_query(readable.root, sql), "table"))
     where = "tier <> 'actionless'"
     manifest = curate(corpus, "demo_train", where, balance="subset", val_fraction=0.2, options=storage)
     print(f'\n4. eidata curate --name demo_train --where "{where}" --balance subset -> {manifest}')
-    with read_corpus(corpus, storage, copy=True) as readable:  # the report reads files by path
+    with Corpus.read(corpus, storage, copy=True) as readable:  # the report reads files by path
         # and the pages of the first episodes it names (the default count; each other link names its command)
         report_path, links = write_report(readable.root, out / "report.html", corpus=str(corpus))
     print(f"\n5. eidata report {corpus} --out {report_path}  (open it in a browser; episode pages: {links.summary()})")

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from adapters.storage.corpus import corpus_where
+from adapters.storage.corpus import Corpus
 from jobs.output_lock import OutputLock, is_local
 from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
@@ -24,7 +24,7 @@ from schemas.export_frames import ExportFrames
 from schemas.image_size import Fit
 
 # a job model's corpus or output: a folder, or a bucket URL kept as text (a Path would fold `s3://` into `s3:/`)
-PathOrUrl = Annotated[Path | str, BeforeValidator(corpus_where)]
+PathOrUrl = Annotated[Path | str, BeforeValidator(Corpus.where_value)]
 
 # format name -> module implementing it
 EXPORT_FORMATS: dict[str, str] = {

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.hard_links import SOURCE_KEY
-from adapters.storage.tree import MARKER, Tree, open_tree
+from adapters.storage.tree import MARKER, Tree
 from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
 from jobs.export.lda.stats import ColumnStats, dumps
@@ -126,9 +126,9 @@ def export_copies(
     progress: bool | None = None,
     manifest: dict[str, frozenset[int]] | None = None,
 ) -> list[DatasetExport]:
-    """Every dataset of `corpus` (read: `read_corpus`) copied into `out` with its modality (module docstring); with
+    """Every dataset of `corpus` (read: `Corpus.read`) copied into `out` with its modality (module docstring); with
     `manifest` (dataset -> episode indices, `jobs.catalog.selection.manifest_episodes`) its datasets only, each with
     its episodes only."""
-    with open_tree(out, options, "export-gr00t", dry_run=dry_run) as tree:
+    with Tree.open(out, options, "export-gr00t", dry_run=dry_run) as tree:
         export = lambda ds, rel: export_copy(corpus, tree, ds, rel, None if manifest is None else manifest[rel])  # noqa: E731
         return for_each_dataset(corpus.root, "export gr00t", export, progress, only=manifest)

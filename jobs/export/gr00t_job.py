@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adapters.storage.corpus import NotACorpus, open_corpus, read_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.urls import StorageError
 from jobs.catalog import selection
@@ -29,20 +29,20 @@ def export_corpus(
     progress: bool | None = None,
     manifest: str | None = None,
 ) -> list[DatasetExport]:
-    """`export_gr00t` of the corpus at `where`, opened for the export (`open_corpus`: a bucket's leased, published at
+    """`export_gr00t` of the corpus at `where`, opened for the export (`Corpus.open`: a bucket's leased, published at
     the clean end), or only read for a dry run or with `out` (a copy of every dataset there, or of the `manifest`'s
     episodes only: `gr00t_copy`)."""
     if out is not None:
-        with read_corpus(where, options, meta=True) as corpus:
+        with Corpus.read(where, options, meta=True) as corpus:
             chosen = None if manifest is None else _chosen(corpus.root, manifest)
             return export_copies(corpus, out, options, dry_run=dry_run, progress=progress, manifest=chosen)
     if manifest is not None:
         why = MANIFEST_NEEDS_OUT["gr00t"]  # the command refuses it first (exit 2); here for a caller of the function
         raise Failed(f"eidata export --format gr00t: --manifest {manifest} needs --out DIR: {why}")
     if dry_run:
-        with read_corpus(where, options, meta=True) as corpus:
+        with Corpus.read(where, options, meta=True) as corpus:
             return export_gr00t(corpus.root, dry_run=True, progress=progress)
-    with open_corpus(where, options, "export-gr00t", existing=True) as corpus:
+    with Corpus.open(where, options, "export-gr00t", existing=True) as corpus:
         return export_gr00t(corpus.root, progress=progress)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from adapters.storage.root import folder_of
+from adapters.storage.root import Root
 from adapters.storage.tree import DryRunWriteError, local_folders
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import refusing_writes
@@ -74,7 +74,7 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
 def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
     parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`)."""
-    output = folder_of(spec.output)
+    output = Root.folder_of(spec.output)
     guarded = local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
     with refusing_writes(guarded):

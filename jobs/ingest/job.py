@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.storage.corpus import Corpus, open_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
@@ -50,7 +50,7 @@ def run_ingest(
     quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
     (`jobs.ingest.resume.forget_environment`)."""
     # a bucket's corpus: its scratch, then published; `held` releases what the run holds, last taken first released
-    with open_corpus(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
+    with Corpus.open(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
         t0 = time.perf_counter()
         spec = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
         report = IngestReport(spec.output, {s.name: SourceTally(spec_tier=s.tier) for s in spec.sources})

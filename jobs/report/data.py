@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.location import readable
+from adapters.storage.root import Root
 from ingest.lerobot.settled import settle_dataset, settled_datasets
 from ingest.lerobot.video_read import decode_frames
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
@@ -139,7 +139,7 @@ class DatasetView:
 
     def columns(self, i: int, names: list[str]) -> dict[str, np.ndarray]:
         path = self.root / self.info.data_file(int(self.episodes[i]["episode_index"]))
-        with readable(path) as src:  # the door declares the file: the memory limit's refusal names it
+        with path.readable() as src:  # the door declares the file: the memory limit's refusal names it
             have = [n for n in names if n in pq.read_schema(src).names]
             table = pq.read_table(src, columns=have)
         return {n: np.asarray(table[n].to_pylist(), np.float64) for n in have}
@@ -179,7 +179,7 @@ def dataset_view(root: Path, name: str, indices: Collection[int] | None = None, 
                     break
     except (ValueError, OSError, KeyError) as err:
         raise ReportError(f"{ds}: unreadable meta ({err})") from err
-    return DatasetView(ds, name, info, lines)
+    return DatasetView(Root(ds).location(), name, info, lines)  # its files read through the storage door
 
 
 def info_mask(info: InfoJson) -> list[int] | None:
@@ -216,7 +216,7 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
             info = load_info(ds / INFO_PATH)
             lines = read_jsonl(ds / EPISODES_PATH) if (ds / EPISODES_PATH).is_file() else iter(())
             default, wrist = info_mask(info), len(found) < wrists and info.features.get(STATE) is not None
-            view = DatasetView(ds, ds.relative_to(root).as_posix(), info, [])
+            view = DatasetView(Root(ds).location(), ds.relative_to(root).as_posix(), info, [])
             for _, line in lines:
                 episodes += 1
                 lineage = line.get(LINEAGE_KEY) or {}

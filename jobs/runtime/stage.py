@@ -5,7 +5,7 @@ differs.
       -> build: args -> the typed job (a bad call raises `Usage`)
       -> CorpusStage.run:
            check (bad calls found before the corpus is opened)
-           -> open_corpus (a folder, or a bucket's scratch under the output's lease: adapters.storage.corpus)
+           -> Corpus.open (a folder, or a bucket's scratch under the output's lease: adapters.storage.corpus)
            -> JobLock -> plan(corpus) -> rows
            -> Ray Data: rows -> [decode: CPU tasks] -> Model actors (map_batches, concurrency=N)
               -> accept(batch, corpus) on the driver, with progress: counts, publishes what landed
@@ -32,7 +32,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import environment_fault
 from adapters.storage.lease import OutputLeasedError
@@ -77,7 +77,7 @@ ADDRESS = Opt(RayRun, "address")
 # a field)
 CorpusRoot = Annotated[
     Path | str,
-    BeforeValidator(corpus_where),
+    BeforeValidator(Corpus.where_value),
     Field(description="corpus folder (holding datasets/) or its bucket URL (s3://bucket/corpus)"),
 ]
 
@@ -262,7 +262,7 @@ class CorpusStage(Generic[J, RR]):
         with ExitStack() as stack:
             if corpus is None:
                 try:
-                    opened = open_corpus(self.job.root, storage, self.command, existing=True)  # type: ignore[attr-defined]
+                    opened = Corpus.open(self.job.root, storage, self.command, existing=True)  # type: ignore[attr-defined]
                     corpus = stack.enter_context(opened)
                 except (NotACorpus, StorageError) as e:  # the corpus named is not one, or cannot be reached
                     raise Usage(f"eidata {self.command}: {e}") from None

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
-from adapters.storage.location import metering
+from adapters.storage.location import Location
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
@@ -137,7 +137,7 @@ def decode_episode(
     ranges, never copied); `fetched` and `used` count bytes fetched and decoded."""
     cfg = PreprocessConfig.model_validate(preprocess)
     out = {k: row[k] for k in ("dataset", "episode_index", "video_key", "out")}
-    with metering() as meter:
+    with Location.metering() as meter:
         try:
             idx = latent_frame_indices(int(row["length"]), float(row["fps"]), rate_hz)
             if idx.size == 0:

@@ -15,6 +15,7 @@ import pytest
 from adapters.aria import AriaRgbCamera
 from adapters.base import AdapterError
 from adapters.hot3d.adapter import NO_RECORDING, QUEST_NO_VIDEO, Hot3DAdapter
+from adapters.storage.location import locate
 from adapters.synthetic.aria_recording import write_aria_rgb
 from adapters.synthetic.hot3d import SAMPLE, Hot3DFixture, write_hot3d
 from adapters.synthetic.hot3d_video import SIDE, frame_image
@@ -119,7 +120,7 @@ def test_bad_recordings_name_file_episode_and_field(tmp_path: Path, monkeypatch:
     data = bytearray(vrs.read_bytes())
     start = data.index(b"\xff\xd8", len(data) // 2)  # a JPEG's start of image: blank its header
     data[start : start + 64] = bytes(64)
-    camera = AriaRgbCamera(vrs, np.arange(3), np.arange(3) / 30, 48, 80, episode=good.raw_id)
+    camera = AriaRgbCamera(locate(vrs), np.arange(3), np.arange(3) / 30, 48, 80, episode=good.raw_id)
     vrs.write_bytes(bytes(data))
     with pytest.raises(AdapterError, match="does not decode") as err:
         list(camera.frames())

@@ -26,6 +26,7 @@ from adapters.cameras import (
     probe_video,
     runs,
 )
+from adapters.storage.location import locate
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from schemas.canonical import Camera
 from schemas.image_size import Fit, FrameFit
@@ -52,19 +53,21 @@ def test_runs_group_sorted_rows_read_as_one_slice() -> None:
 
 
 def test_whole_file_and_probes(mp4: Path) -> None:
-    cam = VideoFileCamera(mp4, "cam", None)
+    cam = VideoFileCamera(locate(mp4), "cam", None)
     assert (len(cam), cam.height, cam.width) == (N, H, W)
     np.testing.assert_allclose(cam.timestamps, np.arange(N) / FPS, atol=1e-9)
     with av.open(str(mp4)) as c:
         pts, seconds = packet_times(c, c.streams.video[0])
     assert np.all(np.diff(pts) > 0) and np.array_equal(seconds, cam.timestamps)
-    duration, fps = probe_video(mp4)
+    duration, fps = probe_video(locate(mp4))
     assert duration == pytest.approx(N / FPS) and fps == FPS
 
 
 @pytest.mark.parametrize("tolerance_s", [0.0, 0.25 / FPS])
 def test_window_frames_times_and_seek(mp4: Path, tolerance_s: float) -> None:
-    cam = VideoClipCamera(mp4, "cam", None, 2.0, 2.5, tolerance_s=tolerance_s)  # frames 60..74, bounds on frames
+    cam = VideoClipCamera(
+        locate(mp4), "cam", None, 2.0, 2.5, tolerance_s=tolerance_s
+    )  # frames 60..74, bounds on frames
     assert (len(cam), cam.height, cam.width, cam.average_rate) == (15, H, W, FPS)
     np.testing.assert_allclose(cam.timestamps, np.arange(15) / FPS, atol=1e-9)
     frames = dict(cam.frames())
@@ -76,9 +79,9 @@ def test_window_frames_times_and_seek(mp4: Path, tolerance_s: float) -> None:
 
 
 def test_a_window_on_the_callers_open_container_is_the_same_window(mp4: Path) -> None:
-    own = VideoClipCamera(mp4, "cam", None, 2.0, 2.5)
-    with decoding(mp4) as opened:
-        lent = VideoClipCamera(mp4, "cam", None, 2.0, 2.5, opened=opened)
+    own = VideoClipCamera(locate(mp4), "cam", None, 2.0, 2.5)
+    with decoding(locate(mp4)) as opened:
+        lent = VideoClipCamera(locate(mp4), "cam", None, 2.0, 2.5, opened=opened)
     assert (len(lent), lent.height, lent.width, lent.average_rate) == (len(own), H, W, FPS) == (15, H, W, FPS)
     assert np.array_equal(lent.timestamps, own.timestamps)
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(lent.frames(), own.frames(), strict=True))
@@ -87,12 +90,12 @@ def test_a_window_on_the_callers_open_container_is_the_same_window(mp4: Path) ->
 def test_one_decoder_thread_same_pixels(tmp_path: Path) -> None:
     path = tmp_path / "v.mp4"
     write_mp4(path, (synthetic_frame(64, 96, t) for t in range(12)), 30, codec="libsvtav1", crf=40)
-    with decoding(path) as (c, s):
+    with decoding(locate(path)) as (c, s):
         assert s.codec_context.thread_count == 1 and s.thread_type.name == "NONE"
     with av.open(str(path)) as c:  # FFmpeg's default threading
         want = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    got = [rgb for _, rgb in VideoFileCamera(path, "c", None).frames()]
-    clip = [rgb for _, rgb in VideoClipCamera(path, "c", None, 0.0, 1.0).frames()]
+    got = [rgb for _, rgb in VideoFileCamera(locate(path), "c", None).frames()]
+    clip = [rgb for _, rgb in VideoClipCamera(locate(path), "c", None, 0.0, 1.0).frames()]
     assert len(got) == len(clip) == 12
     assert all(np.array_equal(a, b) and np.array_equal(a, d) for a, b, d in zip(want, got, clip, strict=True))
 
@@ -127,7 +130,7 @@ def _centroid(img: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize("fit", [Fit.pad, Fit.crop, Fit.squash])
 def test_video_spots_land_where_the_pixel_map_says(spot_video: Path, fit: Fit) -> None:
     plan = FrameFit.make((FIT_H, FIT_W), (224, 224), fit, pad_rgb=(0, 0, 0))
-    got = dict(VideoFileCamera(spot_video, "cam", None).frames([0, 1, 2], plan))
+    got = dict(VideoFileCamera(locate(spot_video), "cam", None).frames([0, 1, 2], plan))
     for i, (v, u) in enumerate(SPOTS):
         assert got[i].shape == (224, 224, 3) and got[i].dtype == np.uint8
         want_u, want_v, _ = plan.pixel_map @ [u, v, 1]
@@ -148,7 +151,7 @@ def test_image_camera_resizes_the_same_way(spot_video: Path) -> None:
 
 def test_pad_bars_carry_the_fill_through_the_decode_path(spot_video: Path) -> None:
     plan = FrameFit.make((FIT_H, FIT_W), (224, 224), Fit.pad, pad_rgb=(123, 116, 103))
-    (_, img), *_ = VideoFileCamera(spot_video, "cam", None).frames([0], plan)
+    (_, img), *_ = VideoFileCamera(locate(spot_video), "cam", None).frames([0], plan)
     y = plan.offset_yx[0]
     assert y == 49 and (img[:y] == (123, 116, 103)).all() and (img[y + plan.scaled_hw[0] :] == (123, 116, 103)).all()
     assert img[y:-y].mean() < 60  # the picture itself: dark background
@@ -159,13 +162,13 @@ def test_native_is_unchanged(spot_video: Path) -> None:
 
     with av.open(str(spot_video)) as c:
         want = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    got = [img for _, img in VideoFileCamera(spot_video, "cam", None).frames()]
+    got = [img for _, img in VideoFileCamera(locate(spot_video), "cam", None).frames()]
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
 
 
 def test_only_the_wanted_frames_are_yielded_at_the_stored_size(spot_video: Path) -> None:
     plan = FrameFit.make((FIT_H, FIT_W), (112, 112), Fit.squash)
-    got = list(VideoFileCamera(spot_video, "cam", None).frames([1], plan))
+    got = list(VideoFileCamera(locate(spot_video), "cam", None).frames([1], plan))
     assert [i for i, _ in got] == [1] and got[0][1].shape == (112, 112, 3)
 
 
@@ -190,7 +193,7 @@ def _decode_all(path: Path) -> list[np.ndarray]:
 def test_a_later_span_decodes_from_its_keyframe_with_the_same_pixels(keyframe_video: Path) -> None:
     want = _decode_all(keyframe_video)
     assert len(want) == SEEK_N
-    cam = VideoFileCamera(keyframe_video, "c", None)
+    cam = VideoFileCamera(locate(keyframe_video), "c", None)
     wanted = list(range(50, SEEK_N, 3))
     got = dict(cam.frames(wanted))
     assert sorted(got) == wanted
@@ -199,7 +202,7 @@ def test_a_later_span_decodes_from_its_keyframe_with_the_same_pixels(keyframe_vi
 
 
 def test_the_first_span_still_decodes_from_the_start(keyframe_video: Path) -> None:
-    cam = VideoFileCamera(keyframe_video, "c", None)
+    cam = VideoFileCamera(locate(keyframe_video), "c", None)
     got = dict(cam.frames([0, 10, 20]))
     assert sorted(got) == [0, 10, 20] and cam.decoded == 21
 
@@ -207,8 +210,8 @@ def test_the_first_span_still_decodes_from_the_start(keyframe_video: Path) -> No
 def test_seek_and_fit_together(keyframe_video: Path) -> None:
     want = _decode_all(keyframe_video)
     fit = FrameFit.make((48, 64), (32, 32), "pad")
-    ref = dict(VideoFileCamera(keyframe_video, "c", None).frames(list(range(0, SEEK_N)), fit))
-    got = dict(VideoFileCamera(keyframe_video, "c", None).frames([60, 61, 89], fit))
+    ref = dict(VideoFileCamera(locate(keyframe_video), "c", None).frames(list(range(0, SEEK_N)), fit))
+    got = dict(VideoFileCamera(locate(keyframe_video), "c", None).frames([60, 61, 89], fit))
     assert all(np.array_equal(got[i], ref[i]) for i in (60, 61, 89)) and len(want) == SEEK_N
 
 
@@ -264,7 +267,7 @@ def test_image_files_are_read_one_at_a_time_and_named_when_bad(tmp_path: Path) -
     for t in range(3):
         path = tmp_path / f"{t:05d}.png"
         cv2.imwrite(str(path), cv2.cvtColor(synthetic_frame(H, W, t, 3), cv2.COLOR_RGB2BGR))
-        files.append(path)
+        files.append(locate(path))
     cam = ImageFilesCamera(files, "ego", Camera.head, np.arange(3) / 15.0)
     assert (cam.height, cam.width, len(cam)) == (H, W, 3)
     got = dict(cam.frames([0, 2]))

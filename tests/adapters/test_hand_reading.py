@@ -19,7 +19,7 @@ from adapters.cameras import VideoFileCamera
 from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, bases, first, human_episode, natural_order
 from adapters.pickles import safe_loads
 from adapters.registry import adapter_class, get_adapter
-from adapters.storage.location import Location
+from adapters.storage.location import Location, locate
 
 
 class _Exploit:
@@ -103,13 +103,13 @@ def test_a_text_file_is_read_and_its_parser_fails_naming_it(tmp_path: Path) -> N
     reading = _reading(tmp_path)
     (tmp_path / "Video").mkdir()
     (tmp_path / "Video" / "Pose_sync.txt").write_text("1 2 3\n")
-    data, fail = reading.text(tmp_path, "Video/Pose_sync.txt")
+    data, fail = reading.text(locate(tmp_path), "Video/Pose_sync.txt")
     assert data == b"1 2 3\n"
     e = fail("3 columns, expected 4", "")  # a parser's error: the file, the episode, the file's name as field
     assert (e.file, e.episode, e.field) == (str(tmp_path / "Video" / "Pose_sync.txt"), "seq_01", "Video/Pose_sync.txt")
     assert fail("bad", "ticks").field == "ticks"
     with pytest.raises(AdapterError, match="missing file") as missing:
-        reading.text(tmp_path, "Video/Intrinsics.txt")
+        reading.text(locate(tmp_path), "Video/Intrinsics.txt")
     assert (missing.value.file, missing.value.field) == (
         str(tmp_path / "Video" / "Intrinsics.txt"),
         "Video/Intrinsics.txt",
@@ -132,9 +132,9 @@ def test_a_file_linked_out_of_the_root_is_refused(tmp_path: Path) -> None:
     (root / "in.txt").write_text("y")
     (root / "link.txt").symlink_to(outside)
     reading = _reading(root)
-    assert Path(str(reading.inside(root, root / "in.txt", "hands"))).name == "in.txt"
+    assert Path(str(reading.inside(locate(root), root / "in.txt", "hands"))).name == "in.txt"
     with pytest.raises(AdapterError) as e:
-        reading.inside(root, root / "link.txt", "hands")
+        reading.inside(locate(root), root / "link.txt", "hands")
     assert (e.value.episode, e.value.field) == ("seq_01", "hands")
 
 
@@ -148,15 +148,15 @@ def test_the_mano_model_folder_is_asked_for(tmp_path: Path) -> None:
 def test_a_refused_pickle_or_bytes_that_do_not_parse_are_the_episodes_error(tmp_path: Path) -> None:
     reading, path = _reading(tmp_path), tmp_path / "anno.pkl"
     path.write_bytes(pickle.dumps({"frames": np.arange(3)}))
-    assert reading.parsed(path, "annotation", safe_loads)["frames"].tolist() == [0, 1, 2]
+    assert reading.parsed(locate(path), "annotation", safe_loads)["frames"].tolist() == [0, 1, 2]
     marker = tmp_path / "ran"
     path.write_bytes(pickle.dumps({"x": _Exploit(marker)}))
     with pytest.raises(AdapterError, match="unreadable annotation: ") as e:
-        reading.parsed(path, "annotation", safe_loads)
+        reading.parsed(locate(path), "annotation", safe_loads)
     assert e.value.file == str(path) and e.value.field is None and not marker.exists()
     path.write_bytes(b"twelve")  # bytes the parser refuses
     with pytest.raises(AdapterError, match="unreadable episode file: invalid literal"):
-        reading.parsed(path, "episode", int, named="episode file")
+        reading.parsed(locate(path), "episode", int, named="episode file")
 
 
 def test_a_video_that_does_not_open_is_named_on_its_field(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_a_video_that_does_not_open_is_named_on_its_field(tmp_path: Path) -> Non
     video.write_bytes(b"not a video at all" * 100)
     opening = _reading(tmp_path).unreadable("video", "video", video, VIDEO_ERRORS)
     with pytest.raises(AdapterError, match="unreadable video: ") as e, opening:
-        VideoFileCamera(video, "egocentric", None)
+        VideoFileCamera(locate(video), "egocentric", None)
     assert (e.value.file, e.value.episode, e.value.field) == (str(video), "seq_01", "video")
     with _reading(tmp_path).unreadable("video", "video", video, VIDEO_ERRORS):  # nothing raised: nothing said
         pass

@@ -15,6 +15,7 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.cameras import VideoClipCamera, VideoFileCamera
+from adapters.storage.location import locate
 
 
 def _png_header(w: int, h: int) -> bytes:
@@ -60,7 +61,7 @@ def _mov(path: Path, big_at: int, frames: int = 5, big: tuple[int, int] = (16000
 @pytest.mark.parametrize("big_at", [2, 4])
 def test_a_frame_larger_than_its_stream_is_named_with_its_file_and_index(tmp_path: Path, big_at: int) -> None:
     path = _mov(tmp_path / "episode_000001.mp4", big_at)
-    for camera in (VideoFileCamera(path, "head", None), VideoClipCamera(path, "head", None, 0.0, 0.5)):
+    for camera in (VideoFileCamera(locate(path), "head", None), VideoClipCamera(locate(path), "head", None, 0.0, 0.5)):
         with pytest.raises(AdapterError) as e:
             list(camera.frames())
         assert e.value.file == str(path)
@@ -70,7 +71,7 @@ def test_a_frame_larger_than_its_stream_is_named_with_its_file_and_index(tmp_pat
 
 def test_a_stream_of_its_declared_size_decodes(tmp_path: Path) -> None:
     path = _mov(tmp_path / "ok.mp4", big_at=-1)
-    assert [i for i, _ in VideoFileCamera(path, "head", None).frames()] == [0, 1, 2, 3, 4]
+    assert [i for i, _ in VideoFileCamera(locate(path), "head", None).frames()] == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("size", [(320, 240), (80, 60)])
@@ -78,7 +79,7 @@ def test_a_decoded_frame_of_another_size_than_its_stream_is_named(tmp_path: Path
     """Within the decoder's bound the frame decodes: read as it is it failed where it was written, naming neither
     file nor frame; scaled to a stored size it was resized without a word."""
     path = _mov(tmp_path / "episode_000002.mp4", 3, big=size)
-    for camera in (VideoFileCamera(path, "head", None), VideoClipCamera(path, "head", None, 0.0, 0.5)):
+    for camera in (VideoFileCamera(locate(path), "head", None), VideoClipCamera(locate(path), "head", None, 0.0, 0.5)):
         with pytest.raises(AdapterError) as e:
             list(camera.frames())
         assert e.value.file == str(path)

@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from adapters.storage.location import locate, metering, readable
+from adapters.storage.location import Location, locate
 from tests.gcs.server import GcsServer
 from tests.realdata import realdata
 from tests.store_cases import URL_SOURCES, check_source_reads_as_from_disk, compare_source, demo_corpus, put_url
@@ -58,7 +58,7 @@ def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, prefix: str) -
     url = _put(gcs, video.parent, f"raw/{prefix}/mp4")
     with av.open(str(video)) as c:
         local = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
-    with metering() as meter, readable(locate(f"{url}/{video.name}", gcs.options())) as f, av.open(f) as c:
+    with Location.metering() as meter, locate(f"{url}/{video.name}", gcs.options()).readable() as f, av.open(f) as c:
         remote = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
     assert len(local) == len(remote) > 10 and all(np.array_equal(a, b) for a, b in zip(local, remote, strict=True))
     print(f"mp4 {video.name}: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")

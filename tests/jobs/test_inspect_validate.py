@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.cameras import decoding, packet_times
+from adapters.storage.location import locate
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.cli import main
 from jobs.validate import validate_dataset
@@ -56,7 +57,7 @@ def _summary(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, 
 def test_a_short_to_timestamp_over_whole_videos_is_a_note(lingzu, capsys: pytest.CaptureFixture[str]) -> None:
     root, lengths, _ = lingzu
     for ep, n in enumerate(lengths):  # the premise: each mp4 holds exactly its episode's rows
-        with decoding(_mp4(root, ep)) as (c, s):
+        with decoding(locate(_mp4(root, ep))) as (c, s):
             assert len(packet_times(c, s)[1]) == n
     report = validate_dataset(root)
     assert "video_too_short" not in {c for c, _ in report.codes()}

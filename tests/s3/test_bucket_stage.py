@@ -1,8 +1,8 @@
-"""A stage after ingest on a corpus in a bucket (`jobs.runtime.stage.CorpusStage` on the handle `open_corpus` gives),
+"""A stage after ingest on a corpus in a bucket (`jobs.runtime.stage.CorpusStage` on the handle `Corpus.open` gives),
 against the real S3 server: rule captions run on the scratch under the output's lease reach the bucket as the local
 run's files, byte for byte (the meta edits as one commit record per dataset), with the catalog rebuilt from the
 records; a rerun commits nothing; a running job on the output refuses the stage before any work; the read-only copy a
-reader opens by path (`read_corpus(copy=True)`) holds the local corpus's files."""
+reader opens by path (`Corpus.read(copy=True)`) holds the local corpus's files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.corpus import Corpus, open_corpus, read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys
@@ -62,7 +62,7 @@ def test_captions_on_a_bucket_are_the_local_run_s_files(
     local, url = corpora
     episodes = sum(map(len, DATASETS.values()))
     assert CaptionStage(CaptionJob(root=local)).run(progress=False).rule == episodes
-    with open_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch", existing=True) as corpus:
+    with Corpus.open(url, s3.options(), "caption", scratch=tmp_path / "scratch", existing=True) as corpus:
         report = CaptionStage(CaptionJob(root=url)).run(progress=False, corpus=corpus)  # the handle held open
     assert report.rule == episodes and not report.failed and report.root == url
     assert objects(url, s3) == files(local)  # episode files untouched, meta rewritten as the local writer did
@@ -78,7 +78,7 @@ def test_captions_on_a_bucket_are_the_local_run_s_files(
     assert objects(url, s3) == files(local)
     assert not list_keys(fs, f"{path}/.eidata/lease")  # released
 
-    with read_corpus(url, s3.options(), copy=True) as copy:
+    with Corpus.read(url, s3.options(), copy=True) as copy:
         assert files(copy.root) == files(local) and files(copy.root, "catalog") == objects(url, s3, "catalog")
 
 

@@ -1,5 +1,5 @@
 """`eidata query` and `curate` over a corpus whose catalog is in a bucket, against a real S3 server: the catalog's
-parts are read from `adapters.storage.corpus.read_corpus`'s local copy and answer as the same catalog on disk, curate
+parts are read from `adapters.storage.corpus.Corpus.read`'s local copy and answer as the same catalog on disk, curate
 writes the manifest the same catalog on disk gives; the catalog rebuilt from commit records matches the one hashed from
 files; a wrong credential is named before any query runs."""
 
@@ -16,7 +16,7 @@ import pytest
 from s3fs import S3FileSystem
 
 import jobs.cli
-from adapters.storage.corpus import Corpus, read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
 from adapters.storage.urls import StorageError, filesystem
@@ -93,7 +93,7 @@ def test_a_bucket_query_reads_no_other_object(s3: S3Server, corpus: tuple[Path, 
     fs.pipe_file("out/catalog-corpus/secret.csv", b"word\nTOP-SECRET\n")
     with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
         bucket_query(corpus[1], "SELECT * FROM read_csv('s3://out/catalog-corpus/secret.csv')", s3.options())
-    with read_corpus(corpus[1], s3.options()) as c:
+    with Corpus.read(corpus[1], s3.options()) as c:
         assert not (c.root / "secret.csv").exists()
 
 
@@ -149,7 +149,7 @@ def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: 
     on_disk = curate(local, "pick", where)
     in_bucket = curate(url, "pick", where, options=s3.options())
     assert in_bucket == f"{url}/manifests/pick"
-    with read_corpus(url, s3.options()) as c:
+    with Corpus.read(url, s3.options()) as c:
         assert catalog_snapshot_hash(c.root) == catalog_snapshot_hash(local)
     fs, path = filesystem(in_bucket, s3.options())
     assert fs.cat_file(f"{path}/{entries_file(on_disk).name}") == entries_file(on_disk).read_bytes()

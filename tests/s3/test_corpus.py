@@ -1,4 +1,4 @@
-"""The corpus handle of a bucket (`adapters.storage.corpus.open_corpus`) against a real S3 server: the job runs on a
+"""The corpus handle of a bucket (`adapters.storage.corpus.Corpus.open`) against a real S3 server: the job runs on a
 scratch corpus, its writers' commits reach the bucket as they land (`Corpus.attach`), its meta only on a clean exit; a
 second job is refused while the first runs, a job killed on this host is followed at once; a refused credential is
 named before any work (no lease taken), and a stage's prefix without datasets/ is refused before the lease."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.corpus import Corpus, NotACorpus, open_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.objects import list_keys
 from adapters.storage.urls import StorageError, filesystem
@@ -38,9 +38,9 @@ def commit_one(corpus: Corpus) -> None:
 def test_bucket_output_job(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     url = f"s3://out/{prefix}"
     fs, path = filesystem(url, s3.options())
-    with open_corpus(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
+    with Corpus.open(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
         assert corpus.root == tmp_path / "scratch" and corpus.where == url
-        with pytest.raises(OutputLeasedError, match="job 'ingest'"), open_corpus(url, s3.options(), "ingest"):
+        with pytest.raises(OutputLeasedError, match="job 'ingest'"), Corpus.open(url, s3.options(), "ingest"):
             pass
         commit_one(corpus)
         assert len(list_keys(fs, f"{path}/{DATASET}/.eidata/commits")) == 1  # committed as it landed
@@ -49,13 +49,13 @@ def test_bucket_output_job(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     assert list_keys(fs, f"{path}/.eidata/lease") == []
 
     with pytest.raises(RuntimeError, match="the job failed"):
-        with open_corpus(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
+        with Corpus.open(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
             commit_one(corpus)
             raise RuntimeError("the job failed")
     assert len(list_keys(fs, f"{path}/{DATASET}/.eidata/commits")) == 2
     assert b'"total_episodes": 1' in fs.cat_file(f"{path}/{DATASET}/meta/info.json")  # not republished
     assert list_keys(fs, f"{path}/.eidata/lease") == []
-    with open_corpus(
+    with Corpus.open(
         url, s3.options(), "ingest", scratch=tmp_path / "elsewhere"
     ):  # the next job's recovery publishes it
         pass
@@ -64,7 +64,7 @@ def test_bucket_output_job(s3: S3Server, prefix: str, tmp_path: Path) -> None:
 
 def test_refused_credential_before_any_work(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     wrong = StorageOptions(endpoint_url=s3.endpoint, access_key_id=s3.access_key, secret_access_key="not-it")
-    with pytest.raises(StorageError) as e, open_corpus(f"s3://out/{prefix}", wrong, scratch=tmp_path / "scratch"):
+    with pytest.raises(StorageError) as e, Corpus.open(f"s3://out/{prefix}", wrong, scratch=tmp_path / "scratch"):
         pass
     assert f"s3://out/{prefix}" in str(e.value) and "not-it" not in str(e.value) and SECRET_KEY not in str(e.value)
     fs, path = filesystem(f"s3://out/{prefix}", s3.options())
@@ -72,14 +72,14 @@ def test_refused_credential_before_any_work(s3: S3Server, prefix: str, tmp_path:
 
 
 def test_a_job_killed_on_this_host_is_followed_at_once(s3: S3Server, prefix: str, tmp_path: Path) -> None:
-    """kill -9 of a job holding the bucket output (a real process: `open_corpus` as `eidata ingest` takes it), then a
+    """kill -9 of a job holding the bucket output (a real process: `Corpus.open` as `eidata ingest` takes it), then a
     rerun at once, the 300 s ttl far from over: the dead holder's lease is taken over, the reason logged (issue 38;
     before, the rerun was refused for up to 300 s)."""
     url = f"s3://out/{prefix}"
     code = (
         "import sys, time\n"
-        "from adapters.storage.corpus import open_corpus\n"
-        f"with open_corpus({url!r}, None, 'ingest', scratch={str(tmp_path / 'killed')!r}):\n"
+        "from adapters.storage.corpus import Corpus\n"
+        f"with Corpus.open({url!r}, None, 'ingest', scratch={str(tmp_path / 'killed')!r}):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(600)\n"
     )
@@ -93,7 +93,7 @@ def test_a_job_killed_on_this_host_is_followed_at_once(s3: S3Server, prefix: str
         child.wait()
     fs, path = filesystem(url, s3.options())
     assert len(list_keys(fs, f"{path}/.eidata/lease")) == 1  # the killed job's lease, fresh
-    with open_corpus(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
+    with Corpus.open(url, s3.options(), "ingest", scratch=tmp_path / "scratch") as corpus:
         lease = corpus.store.lease  # type: ignore[union-attr]
         assert lease.key is not None and lease.key.endswith("000000000002.json")
     assert list_keys(fs, f"{path}/.eidata/lease") == []
@@ -102,7 +102,7 @@ def test_a_job_killed_on_this_host_is_followed_at_once(s3: S3Server, prefix: str
 def test_a_stage_refuses_a_prefix_without_datasets_before_the_lease(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     url = f"s3://out/{prefix}/nothing"
     with pytest.raises(NotACorpus, match=f"{url}: no datasets/ in the bucket; not a corpus"):
-        with open_corpus(url + "/", s3.options(), "caption", scratch=tmp_path / "scratch", existing=True):
+        with Corpus.open(url + "/", s3.options(), "caption", scratch=tmp_path / "scratch", existing=True):
             pytest.fail("opened")
     fs, path = filesystem(f"s3://out/{prefix}", s3.options())
     assert list_keys(fs, path) == [] and not (tmp_path / "scratch").exists()  # not even a lease

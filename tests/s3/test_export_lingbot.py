@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.storage.corpus import read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.hard_links import SOURCE_KEY
-from adapters.storage.location import metering
+from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
 from adapters.storage.tree import MARKER
@@ -61,7 +61,7 @@ def test_an_episode_is_read_from_the_bucket_by_ranges(
     local, url = corpora
     prepared = []
     for root, storage in ((local, None), (url, s3.options())):
-        with read_corpus(root, storage, meta=True) as corpus, metering() as meter:
+        with Corpus.read(root, storage, meta=True) as corpus, Location.metering() as meter:
             spec = _spec(corpus.root, tmp_path / f"out-{len(prepared)}", models)
             plan = plan_dataset(corpus, FRANKA, spec, check_models(spec), DatasetTally())
             item = work_item(plan, plan.entries[0], spec, DatasetTally())

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from s3fs import S3FileSystem
 
-from adapters.storage.location import metering
+from adapters.storage.location import Location
 from adapters.storage.tree import MARKER
 from jobs.catalog.curate import curate
 from jobs.cli import main
@@ -75,7 +75,7 @@ def test_the_export_of_a_bucket_corpus_is_the_local_corpus_s(
 ) -> None:
     _, url = corpora
     out = tmp_path / "from-bucket"
-    with metering() as meter:
+    with Location.metering() as meter:
         results = export_corpus(url, out, storage=s3.options())
         results |= export_corpus(url, out / "m", manifest=MANIFEST, storage=s3.options())
     assert {s for s, _ in results.values()} == {"written"}, results

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adapters.storage.corpus import Corpus, open_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.lease import OutputLeasedError
-from adapters.storage.location import metering
+from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_modified
 from adapters.storage.root import Root
@@ -176,10 +176,10 @@ def test_any_stage_opens_an_episode_video_of_the_bucket_where_it_lies(
     want = [rgb for _, rgb in decode_frames(local / video, [0, 4, 8])]
     with Corpus(local).open_file(local / video) as src:
         assert src == str(local / video)
-    with open_corpus(url, s3.options(), "caption", scratch=tmp_path / "scratch") as corpus:
+    with Corpus.open(url, s3.options(), "caption", scratch=tmp_path / "scratch") as corpus:
         root = corpus.root
         assert not (root / video).exists()  # the scratch holds no episode file
-        with metering() as meter, corpus.open_file(root / video) as src:
+        with Location.metering() as meter, corpus.open_file(root / video) as src:
             assert getattr(src, "name", None) == f"{url}/{video}"
             got = [rgb for _, rgb in decode_frames(src, [0, 4, 8])]
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))

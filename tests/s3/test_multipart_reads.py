@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from adapters.storage.location import locate, metering, readable
+from adapters.storage.location import Location, locate
 from adapters.storage.multipart import PartPlan, put_file_if_absent
 from adapters.storage.reads import SEEK_BLOCK, STREAM_BLOCK
 from adapters.storage.urls import filesystem
@@ -32,7 +32,7 @@ def big(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, by
 
 def test_seeks_across_part_boundaries_fetch_blocks_not_the_object(s3: S3Server, big: tuple[str, bytes]) -> None:
     url, data = big
-    with metering() as meter, readable(locate(url, s3.options())) as f:
+    with Location.metering() as meter, locate(url, s3.options()).readable() as f:
         assert not isinstance(f, str)
         for boundary in (PART, 2 * PART, 3 * PART):  # 200 bytes straddling each part boundary
             f.seek(boundary - 100)
@@ -47,7 +47,7 @@ def test_seeks_across_part_boundaries_fetch_blocks_not_the_object(s3: S3Server, 
 def test_a_long_read_is_one_ranged_get(s3: S3Server, big: tuple[str, bytes]) -> None:
     url, data = big
     start, n = PART - 12_345, 2 * PART + 6_789  # spans three parts
-    with metering() as meter, readable(locate(url, s3.options())) as f:
+    with Location.metering() as meter, locate(url, s3.options()).readable() as f:
         assert not isinstance(f, str)
         f.seek(start)
         assert f.read(n) == data[start : start + n]
@@ -56,7 +56,7 @@ def test_a_long_read_is_one_ranged_get(s3: S3Server, big: tuple[str, bytes]) -> 
 
 def test_a_stream_holds_one_block_ahead(s3: S3Server, big: tuple[str, bytes]) -> None:
     url, data = big
-    with metering() as meter, readable(locate(url, s3.options()), stream=True) as f:
+    with Location.metering() as meter, locate(url, s3.options()).readable(stream=True) as f:
         assert not isinstance(f, str)
         head = f.read(1 << 20)
     assert head == data[: 1 << 20]

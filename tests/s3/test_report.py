@@ -1,5 +1,5 @@
 """`eidata report s3://bucket/corpus` against the real S3 server: the page of the bucket corpus (read through
-`read_corpus(copy=True)`, the credential from the environment) is put at `<url>/report.html`, or written to `--out`,
+`Corpus.read(copy=True)`, the credential from the environment) is put at `<url>/report.html`, or written to `--out`,
 and holds what the local corpus's page holds; a missing bucket exits 2 before any work."""
 
 from __future__ import annotations

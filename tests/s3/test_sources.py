@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters import get_adapter
-from adapters.storage.location import locate, metering
+from adapters.storage.location import Location, locate
 from jobs.demo.corpus import OPTIONS
 from tests.realdata import realdata
 from tests.s3.server import S3Server
@@ -70,8 +70,8 @@ def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, prefix: str) -> No
     def fail(message: str, field: str) -> Exception:
         return AssertionError(f"{field}: {message}")
 
-    local = read_proprio(folder / "proprio_stats.h5", fail)
-    with metering() as meter:
+    local = read_proprio(locate(folder / "proprio_stats.h5"), fail)
+    with Location.metering() as meter:
         remote = read_proprio(locate(f"{url}/proprio_stats.h5", s3.options()), fail)
     same(local, remote, "proprio", (url, str(folder)))
     print(f"agibot proprio_stats.h5: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")

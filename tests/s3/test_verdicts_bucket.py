@@ -1,5 +1,5 @@
 """`eidata verdicts s3://bucket/corpus` through the command line against the real S3 server: the step runs on the
-bucket's scratch (the stage skeleton's `open_corpus`) as on the local twin, prints the same summary, and on a
+bucket's scratch (the stage skeleton's `Corpus.open`) as on the local twin, prints the same summary, and on a
 corpus with nothing to judge changes no object; a prefix without datasets/ is a bad call. (The judging itself, with
 lineage rewritten, is tests/jobs/verdicts on a local corpus: the meta publish it goes through on a bucket is the
 caption stage's, tested in test_caption_bucket.)"""

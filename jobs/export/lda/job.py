@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import NotACorpus, read_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.root import Root
@@ -235,7 +235,7 @@ def _build(args: argparse.Namespace) -> Job:
             if refused := Root(str(given)).refusal("paths", "--format lda reads and writes local folders only"):
                 raise Usage(f"eidata export: {refused}")
         manifest = getattr(args, "manifest", None)  # a manifest's catalog checked (`jobs.catalog.census`)
-        with open_catalog(root, "export") if manifest is not None else read_corpus(root):  # "not a corpus" alike
+        with open_catalog(root, "export") if manifest is not None else Corpus.read(root):  # "not a corpus" alike
             pass
     except (StorageError, NotACorpus) as e:
         raise Usage(f"eidata export: {e}") from e

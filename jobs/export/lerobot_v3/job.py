@@ -26,11 +26,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from adapters.storage.corpus import Corpus, NotACorpus, read_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
 from adapters.storage.lease import OutputLeasedError
-from adapters.storage.tree import MARKER, Tree, open_tree
+from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
@@ -175,10 +175,10 @@ def export_corpus(
     manifest, results = job.manifest, {}
     # a manifest was selected from the catalog, which must describe the datasets (`open_catalog`); every dataset's
     # export reads no catalog
-    opened = open_catalog(root, "export", storage) if manifest is not None else read_corpus(root, storage, meta=True)
+    opened = open_catalog(root, "export", storage) if manifest is not None else Corpus.read(root, storage, meta=True)
     with (
         opened as corpus,
-        open_tree(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
+        Tree.open(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
     ):
         plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
         extra: list[Path] = []

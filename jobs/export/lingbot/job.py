@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import Corpus, read_corpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.hard_links import SOURCE_KEY
 from adapters.storage.root import Root
-from adapters.storage.tree import MARKER, Tree, open_tree
+from adapters.storage.tree import MARKER, Tree
 from adapters.storage.urls import StorageError
 from ingest.encoders.wan import WanModelError
 from ingest.lerobot.settled import settled_datasets
@@ -131,8 +131,8 @@ def run_lingbot_export(
     if out == root or out == f"{root}/datasets" or out.startswith(f"{root}/datasets/"):
         raise ExportError(f"--out {spec.out} must not be the corpus or inside its datasets/")
     with (
-        read_corpus(spec.root, storage, meta=True) as corpus,
-        open_tree(spec.out, storage, f"export-{FORMAT}", dry_run=dry_run) as tree,
+        Corpus.read(spec.root, storage, meta=True) as corpus,
+        Tree.open(spec.out, storage, f"export-{FORMAT}", dry_run=dry_run) as tree,
     ):
         local = spec.model_copy(update={"root": corpus.root, "out": tree.root})
         sources = settled_datasets(local.root)

@@ -12,6 +12,7 @@ import pytest
 import zarr
 
 from adapters.arrays.camera import BLOCK, ArrayImagesCamera, ImageRangeError, to_uint8
+from adapters.storage.location import locate
 
 
 def test_to_uint8_keeps_uint8_and_scales_floats() -> None:
@@ -42,7 +43,7 @@ def test_frames_from_an_offset_across_blocks(tmp_path: Path, container: str) -> 
         with h5py.File(path, "w") as f:
             f["data/img"] = _images(n)
     times = np.arange(n - start) / 10
-    cam = ArrayImagesCamera(path, container, "data/img", start, times, 4, 5, 255)
+    cam = ArrayImagesCamera(locate(path), container, "data/img", start, times, 4, 5, 255)
     assert (cam.name, len(cam), cam.height, cam.width) == ("img", n - start, 4, 5)
     wanted = [0, 1, 5, BLOCK + 3, BLOCK + 4, n - start - 1]  # sorted, as CameraSource.frames takes them
     got = list(cam.frames(wanted))
@@ -56,6 +57,6 @@ def test_a_frame_out_of_range_names_the_store_and_the_rows(tmp_path: Path) -> No
     path = tmp_path / "episode.hdf5"
     with h5py.File(path, "w") as f:
         f["img"] = np.full((3, 2, 2, 3), 300.0)
-    cam = ArrayImagesCamera(path, "hdf5", "img", 1, np.arange(2) / 10, 2, 2, 255)
+    cam = ArrayImagesCamera(locate(path), "hdf5", "img", 1, np.arange(2) / 10, 2, 2, 255)
     with pytest.raises(ImageRangeError, match=r"episode.hdf5: img\[1:\]: float64 image values in \[300.0, 300.0\]"):
         list(cam.frames([0]))

@@ -13,6 +13,7 @@ import zarr
 from adapters.arrays.episodes import any_of, base_rows, episodes_of, join, rows_per_array
 from adapters.arrays.layouts import LAYOUTS
 from adapters.arrays.stores import container_of, open_store
+from adapters.storage.location import locate
 
 
 def _buffer(root: Path, ends: list[int], rows: int) -> Path:
@@ -27,7 +28,7 @@ def _buffer(root: Path, ends: list[int], rows: int) -> Path:
 def test_a_replay_buffer_is_cut_at_its_episode_ends(tmp_path: Path) -> None:
     layout = LAYOUTS["diffusion_policy"]
     path = _buffer(tmp_path, [3, 7, 10], 10)
-    with open_store(path, container_of(path)) as store:
+    with open_store(locate(path), container_of(path)) as store:
         got = list(episodes_of(store, layout))
         assert got == [(f"episode_{i}", {"rows": r}) for i, r in enumerate([[0, 3], [3, 7], [7, 10]])]
         assert base_rows(store, layout.episodes.base) == 10
@@ -37,7 +38,7 @@ def test_a_replay_buffer_is_cut_at_its_episode_ends(tmp_path: Path) -> None:
 def test_a_broken_episode_index_is_refused_naming_it(tmp_path: Path) -> None:
     layout = LAYOUTS["diffusion_policy"]
     path = _buffer(tmp_path, [3, 2, 10], 10)
-    with open_store(path, container_of(path)) as store, pytest.raises(ValueError, match="rise"):
+    with open_store(locate(path), container_of(path)) as store, pytest.raises(ValueError, match="rise"):
         list(episodes_of(store, layout))
 
 

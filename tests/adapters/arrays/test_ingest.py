@@ -17,6 +17,7 @@ import yaml
 import zarr
 
 from adapters.arrays.stores import open_store
+from adapters.storage.location import locate
 from ingest.lerobot.video_read import decode_frames
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -82,7 +83,7 @@ def test_synthetic_layouts_write_one_episode_each_at_10_hz(corpus) -> None:
     assert lineage["embodiment"] == "umi" and lineage["action_kind"] == "canonical" and lineage["tier"] != "actionless"
     action = np.stack(table.column("action").to_numpy(zero_copy_only=False))
     assert np.ptp(action[:, hand_dims(1, GRIPPER)]) > 0.01  # the right gripper's opening target moves
-    with open_store(root.parent / "umi" / "dataset.zarr.zip", "zarr") as store:
+    with open_store(locate(root.parent / "umi" / "dataset.zarr.zip"), "zarr") as store:
         width = store.read("data/robot0_gripper_width", 40, 70)[::3, 0].astype(np.float64)
     assert np.allclose(_native(root / "datasets/umi/umi", table, "robot0_gripper_width.0"), width, atol=1e-6)
     ((lineage, table),) = _episodes(root / "datasets/aloha/aloha").values()

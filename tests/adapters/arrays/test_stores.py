@@ -50,7 +50,7 @@ def test_zarr_stores_read_the_same(tmp_path: Path, form: str) -> None:
             for f in sorted(folder.rglob("*")):
                 if f.is_file():
                     z.write(f, f.relative_to(tmp_path).as_posix())
-    with open_store(path, "zarr") as store:
+    with open_store(locate(path), "zarr") as store:
         assert set(store.arrays) == {"data/action", "meta/episode_ends"} and store.groups == {"", "data", "meta"}
         assert store.arrays["data/action"].shape == (6, 2) and store.keys >= {"data", "data/action"}
         assert store.read("data/action", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
@@ -61,7 +61,7 @@ def test_a_zip_without_group_metadata_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "x.zip", "w") as z:
         z.writestr("readme.txt", "no store here")
     with pytest.raises(ValueError, match=r"no Zarr group metadata \(.zgroup or zarr.json\) in this zip"):
-        with open_store(tmp_path / "x.zip", "zarr"):
+        with open_store(locate(tmp_path / "x.zip"), "zarr"):
             pass
 
 
@@ -70,7 +70,7 @@ def test_hdf5_attributes_read_as_plain_values(tmp_path: Path) -> None:
         f.attrs["sim"] = np.bool_(True)
         f["data/demo_0/actions"] = np.zeros((3, 7))
         f["data"].attrs["env"] = np.bytes_(b"Lift")
-    with open_store(tmp_path / "a.hdf5", "hdf5") as store:
+    with open_store(locate(tmp_path / "a.hdf5"), "hdf5") as store:
         assert store.attrs() == {"sim": True} and store.attrs("data") == {"env": "Lift"}
         assert set(store.arrays) == {"data/demo_0/actions"} and store.groups == {"", "data", "data/demo_0"}
         assert store.read("data/demo_0/actions").shape == (3, 7)
@@ -106,10 +106,10 @@ def test_a_sharded_array_is_read_and_a_missing_shard_named(tmp_path: Path) -> No
     g = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
     data = np.arange(500, dtype=np.float32).reshape(100, 5)
     g.create_array("a", data=data, chunks=(5, 5), shards=(20, 5), compressors=zarr.codecs.ZstdCodec())
-    with open_store(tmp_path / "s.zarr", "zarr") as store:
+    with open_store(locate(tmp_path / "s.zarr"), "zarr") as store:
         assert np.array_equal(store.read("a"), data) and np.array_equal(store.read("a", 13, 57), data[13:57])
     (tmp_path / "s.zarr/a/c/2/0").unlink()
-    with open_store(tmp_path / "s.zarr", "zarr") as store:
+    with open_store(locate(tmp_path / "s.zarr"), "zarr") as store:
         assert np.array_equal(store.read("a", 0, 40), data[:40])
         with pytest.raises(AbsentData, match=r"1 of its 5 chunks for rows 0\.\.99 were never written \(c/2/0\)"):
             store.read("a")
@@ -140,6 +140,6 @@ def test_a_chunk_decoding_to_other_than_its_shape_is_refused_naming_the_array(
         g = zarr.open_group(path, mode="w", zarr_format=fmt)
         g.create_array("s", data=np.ones((50, 5), np.float32), chunks=(50, 5), compressors=v2 if fmt == 2 else v3)
         (path / ("s/0.0" if fmt == 2 else "s/c/0/0")).write_bytes(v2.encode((bytes(range(250)) * 8)[:size]))
-        with open_store(path, "zarr") as store, pytest.raises(ValueError) as e:
+        with open_store(locate(path), "zarr") as store, pytest.raises(ValueError) as e:
             store.read("s")
         assert f"s of {path}: a chunk does not decode to (50, 5) of float32" in str(e.value), (cid, e.value)

@@ -11,6 +11,7 @@ import numpy as np
 
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.egovideo.shards import base_plus_ext, index_shard
+from adapters.storage.location import locate
 from adapters.synthetic.egovideo import EgoFixture
 from adapters.synthetic.video import write_mp4
 
@@ -23,7 +24,7 @@ def test_keys_split_as_webdataset_splits_them() -> None:
 
 def test_shard_index_reads_headers_in_tar_order(shards: EgoFixture) -> None:
     shard = next(c.file for c in shards.clips if c.bad is None)
-    samples = index_shard(shard)
+    samples = index_shard(locate(shard))
     assert [s.key for s in samples] == [c.key for c in shards.clips if c.file == shard]
     assert all({"mp4", "json", "txt"} <= s.members.keys() for s in samples)
 

@@ -17,7 +17,7 @@ from adapters.arrays.adapter import ArraysAdapter
 from adapters.hostile import bounds
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.storage.faults import environment_fault
-from adapters.storage.location import readable
+from adapters.storage.location import locate
 from adapters.synthetic.lerobot import write_lerobot_v3
 from schemas.lfs import LfsPointer
 from tests.fixtures.writers.arrays import write_isaaclab
@@ -45,7 +45,7 @@ def test_hdf5_pointer_is_named_by_the_door_every_library_open_passes(tmp_path: P
     h5 = _pointer(write_isaaclab(tmp_path / "stack.hdf5", [6]))
     (ref,) = ArraysAdapter().discover(tmp_path)
     assert ref.error is not None and f"{h5}: Git LFS pointer file for a " in ref.error
-    with pytest.raises(LfsPointer, match=r"stack\.hdf5") as err, readable(h5):
+    with pytest.raises(LfsPointer, match=r"stack\.hdf5") as err, locate(h5).readable():
         pass
     assert environment_fault(err.value) is None  # the data's fault: the episode is quarantined, the job goes on
 
@@ -53,10 +53,10 @@ def test_hdf5_pointer_is_named_by_the_door_every_library_open_passes(tmp_path: P
 def test_a_sidecar_read_whole_is_refused_too(tmp_path: Path) -> None:
     side = tmp_path / "calib.json"
     side.write_text('{"intrinsic": [1, 2, 3]}')
-    assert bounds.load_json(side, "calib.json") == {"intrinsic": [1, 2, 3]}
+    assert bounds.load_json(locate(side), "calib.json") == {"intrinsic": [1, 2, 3]}
     _pointer(side)
     with pytest.raises(LfsPointer, match=r"calib\.json: Git LFS pointer file"):
-        bounds.load_json(side, "calib.json")
+        bounds.load_json(locate(side), "calib.json")
 
 
 def _buffer(path: Path, rows: int = 12) -> Path:
@@ -100,8 +100,8 @@ def test_an_object_in_a_store_that_is_a_pointer_is_refused_too() -> None:
     pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 1234\n"
     fsspec.filesystem("memory").pipe("/lfs-test/episode_0.hdf5", pointer)
     with pytest.raises(LfsPointer, match=r"memory://.*episode_0\.hdf5: Git LFS pointer file for a 1,234-byte"):
-        with readable("memory://lfs-test/episode_0.hdf5"):
+        with locate("memory://lfs-test/episode_0.hdf5").readable():
             pass
     fsspec.filesystem("memory").pipe("/lfs-test/small.json", b'{"a": 1}')
-    with readable("memory://lfs-test/small.json") as f:
+    with locate("memory://lfs-test/small.json").readable() as f:
         assert f.read() == b'{"a": 1}'  # a small file that is no pointer is read from its start

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from adapters.hostile import bounds
+from adapters.storage.location import locate
 
 
 def test_check_names_what_and_the_bound() -> None:
@@ -34,10 +35,10 @@ def test_limits_are_configured(settings: Any) -> None:
 def test_a_file_is_read_whole_only_within_its_limit(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text('{"a": [1, 2]}')
-    assert bounds.load_json(path, "a.json") == {"a": [1, 2]}
-    assert bounds.read_bounded(path, 13, "a.json") == b'{"a": [1, 2]}'
+    assert bounds.load_json(locate(path), "a.json") == {"a": [1, 2]}
+    assert bounds.read_bounded(locate(path), 13, "a.json") == b'{"a": [1, 2]}'
     with pytest.raises(bounds.TooLarge, match=r"a\.json size in bytes: 13 declared, more than the limit \(12\)"):
-        bounds.read_bounded(path, 12, "a.json")
+        bounds.read_bounded(locate(path), 12, "a.json")
 
 
 def test_an_array_is_read_only_where_its_rows_hold_data(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_an_array_is_read_only_where_its_rows_hold_data(tmp_path: Path) -> None:
 def test_a_whole_file_read_with_no_bound_still_refuses_an_lfs_pointer(tmp_path: Path) -> None:
     path = tmp_path / "a.npy"
     path.write_bytes(b"\x93NUMPY" + bytes(100))
-    assert bounds.read_bounded(path, None, "a.npy") == b"\x93NUMPY" + bytes(100)
+    assert bounds.read_bounded(locate(path), None, "a.npy") == b"\x93NUMPY" + bytes(100)
     path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12345\n")
     with pytest.raises(ValueError, match="LFS"):
-        bounds.read_bounded(path, None, "a.npy")
+        bounds.read_bounded(locate(path), None, "a.npy")

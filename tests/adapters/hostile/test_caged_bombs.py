@@ -20,6 +20,7 @@ import zarr
 from adapters.cameras import VideoFileCamera
 from adapters.registry import get_adapter
 from adapters.source_adapter import SourceAdapter
+from adapters.storage.location import locate
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.video import write_mp4
 from jobs.runtime.sandbox import answer
@@ -87,7 +88,7 @@ def test_a_sparse_zattrs_is_refused_by_the_limit(tmp_path: Path) -> None:
 
 
 def _first_frame(path: Path) -> None:
-    for _ in VideoFileCamera(path, "cam", None).frames([0]):
+    for _ in VideoFileCamera(locate(path), "cam", None).frames([0]):
         pass
 
 

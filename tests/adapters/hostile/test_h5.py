@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from adapters.hostile.h5 import _PausedCollector, open_h5
+from adapters.storage.location import locate
 from adapters.storage.reads import FileWrapper
 
 
@@ -23,9 +24,9 @@ def test_open_h5_reads_a_path_and_an_object_alike(tmp_path: Path) -> None:
         f.create_dataset("state/joint/position", data=data)
         f.attrs["task"] = "pick"
     fsspec.filesystem("memory").pipe_file("/h5-test/episode.hdf5", local.read_bytes())
-    with open_h5(local) as f:
+    with open_h5(locate(local)) as f:
         assert f.filename == str(local) and np.array_equal(f["state/joint/position"][:], data)
-    h = open_h5("memory://h5-test/episode.hdf5")
+    h = open_h5(locate("memory://h5-test/episode.hdf5"))
     with h:
         assert np.array_equal(h["state/joint/position"][:], data) and h.attrs["task"] == "pick"
         assert not h.source.closed

@@ -23,6 +23,7 @@ from adapters.arrays.adapter import ArraysAdapter
 from adapters.arrays.stores import open_store
 from adapters.hostile.h5 import open_h5
 from adapters.hostile.sealed import sealed_folder
+from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import ReachesOutside
 from tests.fixtures.writers.arrays import write_umi
@@ -50,7 +51,7 @@ def _zarr(folder: Path, name: str = "data/secret") -> Path:
 def _read_zarr(folder: Path, key: str, check: bool = True) -> np.ndarray:
     if not check:  # what zarr does alone
         return zarr.open_group(zarr.storage.LocalStore(folder, read_only=True), mode="r")[key][:]
-    with open_store(folder, "zarr") as store:
+    with open_store(locate(folder), "zarr") as store:
         return store.read(key)
 
 
@@ -153,11 +154,11 @@ def test_an_hdf5_file_reaching_another_file_is_refused_before_a_byte(tmp_path: P
     with h5py.File(root / "ep.hdf5", "r") as f:  # a real escape: h5py alone reads the other file's bytes
         assert _leaks([f[key][:]])
     with pytest.raises(ReachesOutside) as err:
-        open_h5(root / "ep.hdf5")
+        open_h5(locate(root / "ep.hdf5"))
     assert str(root / "ep.hdf5") in str(err.value) and named in str(err.value)
     assert isinstance(err.value, OSError) and isinstance(err.value, ValueError)  # caught as either by adapters
     good = write_robomimic(root / "good.hdf5", [5])
-    with open_h5(good) as f:
+    with open_h5(locate(good)) as f:
         assert f["data/demo_0/actions"].shape == (5, 7)
 
 
@@ -171,7 +172,7 @@ def test_a_virtual_dataset_over_its_own_file_is_kept(tmp_path: Path) -> None:
             lay[i] = h5py.VirtualSource(".", name, (30, 10))
         f.create_virtual_dataset("stacked", lay)
         f["alias"] = h5py.SoftLink("/a")
-    with open_h5(path) as f:
+    with open_h5(locate(path)) as f:
         assert f["stacked"].is_virtual and f["stacked"][:].sum() == 300 * 3 and f["alias"].shape == (30, 10)
 
 
@@ -234,12 +235,12 @@ def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path
     monkeypatch.setattr(sealed, "h5_objects", lambda *a, **k: walks.append(1) or walk(*a, **k))
     path = write_robomimic(tmp_path / "ep.hdf5", [6, 4])
     for _ in range(3):
-        with open_h5(path) as f:
+        with open_h5(locate(path)) as f:
             assert f["data/demo_1/actions"].shape == (4, 7)
     assert len(walks) == 1
     copy = tmp_path / "copy.hdf5"
     shutil.copy(path, copy)  # another inode: its own walk
-    open_h5(copy).close()
+    open_h5(locate(copy)).close()
     assert len(walks) == 2
     before = path.stat()
     outside = [(str(_secret(tmp_path)), 0, 300)]
@@ -247,7 +248,7 @@ def test_an_hdf5_file_is_walked_once_per_process_until_it_changes(tmp_path: Path
         f.create_dataset("data/demo_0/obs/secret", shape=(6, 50), dtype="u1", external=outside)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime forged back; ctime cannot be
     with pytest.raises(ReachesOutside, match="external raw storage"):
-        open_h5(path)
+        open_h5(locate(path))
     assert len(walks) == 3
 
 
@@ -290,5 +291,5 @@ def test_a_hard_link_cycle_is_walked_once_and_kept(tmp_path: Path) -> None:
     with h5py.File(path, "a") as f:
         f["data/demo_0/obs/back"] = f["data"]
         _nested(path, 40, "data/demo_0/deep")  # under the bound
-    with open_h5(path) as f:
+    with open_h5(locate(path)) as f:
         assert f["data/demo_0/actions"].shape == (5, 7)

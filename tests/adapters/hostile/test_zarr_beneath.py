@@ -18,6 +18,7 @@ import zarr
 from adapters.arrays.stores import open_store
 from adapters.hostile.zarr_beneath import BeneathStore
 from adapters.storage.beneath import open_beneath
+from adapters.storage.location import locate
 from schemas.containment import ReachesOutside
 
 SECRET = (b"SECRET-KEY=hunter2;" * 16)[:300]
@@ -67,7 +68,7 @@ def _swap_relative(store: Path, out: Path) -> str:  # a relative link climbing o
 def test_a_link_swapped_in_after_the_check_is_refused_at_the_read(tmp_path: Path, swap) -> None:
     out = _outside(tmp_path)
     store = _store(tmp_path / "replay.zarr")
-    with open_store(store, "zarr") as s:  # the folder is checked here: nothing leads out yet
+    with open_store(locate(store), "zarr") as s:  # the folder is checked here: nothing leads out yet
         bare = zarr.open_group(zarr.storage.LocalStore(store, read_only=True), mode="r")
         named = swap(store, out)  # the race: between the check and the read
         assert _leaks(bare["data/secret"][:])  # a real escape: zarr's LocalStore reads the outside file
@@ -81,7 +82,7 @@ def test_links_inside_the_store_are_followed_and_loops_refused(tmp_path: Path) -
     store = _store(tmp_path / "replay.zarr")
     (store / "data/twin").symlink_to(store / "data/state", target_is_directory=True)  # absolute, inside
     (store / "data/rel").symlink_to("../data/./state", target_is_directory=True)  # relative, via the parent
-    with open_store(store, "zarr") as s:
+    with open_store(locate(store), "zarr") as s:
         want = np.arange(600, dtype=np.float32).reshape(100, 6)
         assert np.array_equal(s.read("data/twin"), want) and np.array_equal(s.read("data/rel"), want)
     (store / "data/loop").symlink_to("loop")
@@ -101,7 +102,7 @@ def test_a_fifo_in_a_store_is_refused_not_waited_on(tmp_path: Path) -> None:
     store = _store(tmp_path / "replay.zarr")
     (store / "data/secret/0.0").unlink()
     os.mkfifo(store / "data/secret/0.0")
-    with open_store(store, "zarr") as s, pytest.raises(OSError, match=r"0\.0 is not a regular file"):
+    with open_store(locate(store), "zarr") as s, pytest.raises(OSError, match=r"0\.0 is not a regular file"):
         s.read("data/secret")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.hostile.bounds import TooLarge
 from adapters.humanoid_everyday.task import Episode, MemberError, inner, read_member, zip_episodes
+from adapters.storage.location import locate
 
 
 def test_inner_joins_and_refuses_what_leaves_the_episode() -> None:
@@ -53,7 +54,7 @@ def test_zip_files_are_read_in_place(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("t/episode_0/data.json", b"[]")
         z.writestr("t/episode_0/color/a.png", b"png")
-    ep = Episode(zip_path=path, folder="t/episode_0")
+    ep = Episode(zip_path=locate(path), folder="t/episode_0")
     with ep.files() as f:
         assert f.has("color/a.png") and not f.has("color/b.png")
         assert f.read("color/a.png", 100, "image") == b"png"
@@ -68,7 +69,7 @@ def test_a_symlink_out_of_a_folder_episode_is_refused(tmp_path: Path) -> None:
     (folder / "color").mkdir(parents=True)
     (folder / "color" / "ok.png").write_bytes(b"ok")
     os.symlink(tmp_path / "secret.png", folder / "color" / "out.png")
-    with Episode(zip_path=None, folder=folder).files() as f:
+    with Episode(zip_path=None, folder=locate(folder)).files() as f:
         assert f.read("color/ok.png", 100, "image") == b"ok"
         with pytest.raises(MemberError):
             f.read("color/out.png", 100, "image")

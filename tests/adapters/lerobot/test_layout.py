@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.layout import column_to_numpy, is_numeric, read_v3_locations, read_v3_tasks, v2_locations
+from adapters.storage.location import locate
 from adapters.synthetic.lerobot import write_lerobot_v3
 from schemas.lerobot import EpisodeEntry, load_info
 from tests.realdata import realdata
@@ -52,7 +53,7 @@ def test_real_columns_keep_their_dtype_and_width() -> None:
 def test_v3_episodes_find_their_rows_and_video_spans(tmp_path: Path) -> None:
     w = write_lerobot_v3(tmp_path / "ds", (8, 11, 6), fps=10)
     info = load_info(w.root / "meta/info.json")
-    locs = read_v3_locations(w.root, info)
+    locs = read_v3_locations(locate(w.root), info)
     assert [(loc.rows, loc.length) for loc in locs] == [((0, 8), 8), ((8, 19), 11), ((19, 25), 6)]
     clip = locs[1].videos["observation.images.top"]
     assert clip.file == "videos/observation.images.top/chunk-000/file-000.mp4"
@@ -66,7 +67,7 @@ def test_v3_tasks_with_a_named_or_unnamed_index(tmp_path: Path, index_name: str 
     (tmp_path / "meta").mkdir()
     tasks = pd.DataFrame({"task_index": [0, 1]}, index=pd.Index(["pick", "place"], name=index_name))
     tasks.to_parquet(tmp_path / "meta/tasks.parquet")
-    assert read_v3_tasks(tmp_path) == {0: "pick", 1: "place"}
+    assert read_v3_tasks(locate(tmp_path)) == {0: "pick", 1: "place"}
     pd.DataFrame({"n": [1]}).to_parquet(tmp_path / "meta/tasks.parquet")
     with pytest.raises(ValueError, match="no task text column or no 'task_index'"):
-        read_v3_tasks(tmp_path)
+        read_v3_tasks(locate(tmp_path))

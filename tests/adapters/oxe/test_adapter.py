@@ -14,6 +14,7 @@ from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.subsets import SUBSETS
 from adapters.oxe.tfrecord import build_example, frame_record, parse_example, read_record, scan_records
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from adapters.synthetic.rlds import WrittenBuilder, write_rlds
 from schemas.canonical import Camera
 from schemas.robots.registry import default_registry
@@ -119,7 +120,7 @@ def _ur5_wrist(tmp_path: Path, size: tuple[int, int], **options) -> tuple[np.nda
     ref = next(a.discover(tmp_path))
     ep = a.read(ref)
     _, frame = next(ep.cameras["hand_image"].frames([0]))
-    payload = read_record(Path(ref.paths[0]), ref.locator["offset"], index=0)
+    payload = read_record(locate(Path(ref.paths[0])), ref.locator["offset"], index=0)
     stored = decode_image(parse_example(payload)["steps/observation/hand_image"][0])
     return frame, wb.episode(ref.raw_id).images["observation/hand_image"][0], stored, ep.metadata["notes"]
 
@@ -435,7 +436,7 @@ def test_damage_after_discovery_is_caught_on_read(tmp_path: Path) -> None:
 
 def _rewrite(shard: Path, index: int, edit) -> None:
     """Re-frame a shard with record `index`'s Example features edited (valid CRCs: a well-framed bad episode)."""
-    records = [parse_example(r.payload) for r in scan_records(shard)]
+    records = [parse_example(r.payload) for r in scan_records(locate(shard))]
     records[index] = edit(records[index])
     shard.write_bytes(b"".join(frame_record(build_example(r)) for r in records))
 
@@ -481,7 +482,7 @@ def test_bad_episode_content(tmp_path: Path, edit, field: str, message: str) -> 
 def test_not_an_example(tmp_path: Path) -> None:
     wb = write_rlds(tmp_path, "bridge", episodes=2)
     shard = wb.shards["train"][0]
-    good = [r.payload for r in scan_records(shard)]
+    good = [r.payload for r in scan_records(locate(shard))]
     shard.write_bytes(frame_record(b"\xff\xff\xff\xff garbage") + frame_record(good[1]))
     refs = list(_adapter().discover(tmp_path))
     assert "not a tf.train.Example" in refs[0].error and refs[1].error is None

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.oxe.builder import find_builders, load_builder, parse_features, version_key
+from adapters.storage.location import locate
 from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
@@ -38,7 +39,7 @@ def test_real_features_flatten_to_the_example_keys() -> None:
 
 
 def test_real_builder_loads_its_splits_and_shards() -> None:
-    b = load_builder(realdata(BUILDER))
+    b = load_builder(locate(realdata(BUILDER)))
     assert (b.name, b.version) == ("bridge_dataset", "1.0.0")
     assert [(s.name, s.shard_lengths) for s in b.splits] == [("train", (25,)), ("val", (25,))]
     assert all(shard.exists() for s in b.splits for shard in s.shards)
@@ -63,5 +64,5 @@ def test_an_unreadable_features_json_is_named(tmp_path: Path) -> None:
     shutil.copytree(realdata(BUILDER), copy, ignore=shutil.ignore_patterns("*.tfrecord-*"))
     (copy / "features.json").write_text("{not json")
     with pytest.raises(AdapterError, match=r"unreadable features\.json") as err:
-        load_builder(copy)
+        load_builder(locate(copy))
     assert Path(err.value.file) == copy / "features.json"

@@ -18,6 +18,7 @@ from adapters.oxe.builder import FeatureInfo, parse_features
 from adapters.oxe.decode import content_hash, decode_tensor, text_runs, texts_of
 from adapters.oxe.tfrecord import parse_example, scan_records
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from adapters.synthetic import rlds
 from adapters.synthetic.rlds import write_rlds
 from tests.fixtures import bombs
@@ -32,7 +33,8 @@ def real() -> tuple[dict[str, FeatureInfo], dict[str, list[dict]]]:
     features = parse_features(json.loads((builder / "features.json").read_text()))
     splits = {
         split: [
-            parse_example(r.payload) for r in scan_records(builder / f"bridge_dataset-{split}.tfrecord-00000-of-00001")
+            parse_example(r.payload)
+            for r in scan_records(locate(builder / f"bridge_dataset-{split}.tfrecord-00000-of-00001"))
         ]
         for split in ("train", "val")
     }

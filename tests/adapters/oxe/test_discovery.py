@@ -14,6 +14,7 @@ from adapters.oxe.adapter import OXEAdapter
 from adapters.oxe.builder import load_builder
 from adapters.oxe.discovery import RecordDiscovery
 from adapters.oxe.options import OXEOptions
+from adapters.storage.location import locate
 from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
@@ -21,7 +22,7 @@ ERROR = functools.partial(AdapterError, adapter="oxe")
 
 
 def _walk(path: Path, **options: object) -> tuple[list, list[dict[str, str]]]:
-    builder = load_builder(path)
+    builder = load_builder(locate(path))
     duplicates: list[dict[str, str]] = []
     walk = RecordDiscovery(builder, OXEOptions(**options), ERROR, OXEAdapter().new_ref, duplicates)
     refs = [

@@ -19,6 +19,7 @@ from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import find_subset
 from adapters.oxe.tfrecord import parse_example, read_record
+from adapters.storage.location import locate
 from tests.realdata import realdata
 
 BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
@@ -26,11 +27,11 @@ BUILDER = "octo_bridge_debug_rlds/bridge_dataset/1.0.0"
 
 @pytest.fixture(scope="module")
 def record() -> tuple[Builder, EpisodeRef, dict]:
-    builder = load_builder(realdata(BUILDER))
+    builder = load_builder(locate(realdata(BUILDER)))
     adapter = OXEAdapter()
     walk = RecordDiscovery(builder, OXEOptions(), adapter.error, adapter.new_ref, [])
     ref = next(walk.discover_shard("train", 0, builder.splits[0].shards[0], 25))
-    return builder, ref, parse_example(read_record(Path(ref.paths[0]), ref.locator["offset"]))
+    return builder, ref, parse_example(read_record(locate(Path(ref.paths[0])), ref.locator["offset"]))
 
 
 def _build(builder: Builder, ref: EpisodeRef, ex: dict) -> RawEpisode:

@@ -19,6 +19,7 @@ from adapters.oxe.tfrecord import (
     read_record,
     scan_records,
 )
+from adapters.storage.location import locate
 from tests.conftest import REPO
 from tests.realdata import realdata
 
@@ -62,23 +63,23 @@ def test_frame_layout(payloads: list[bytes]) -> None:
 def test_scan_offsets_and_payloads(tmp_path: Path, payloads: list[bytes]) -> None:
     path = tmp_path / "a.tfrecord"
     offsets = _write(path, payloads)
-    recs = list(scan_records(path))
+    recs = list(scan_records(locate(path)))
     assert [r.error for r in recs] == [None] * 5
     assert [r.span.offset for r in recs] == offsets
     assert [r.span.index for r in recs] == list(range(5))
     assert [r.payload for r in recs] == payloads
     # header-only walk (seeks over payloads) finds the same spans
-    cheap = list(scan_records(path, read_payloads=False, verify=False))
+    cheap = list(scan_records(locate(path), read_payloads=False, verify=False))
     assert [r.span for r in cheap] == [r.span for r in recs] and all(r.payload is None for r in cheap)
     # seeking straight to one record
-    assert read_record(path, offsets[3], index=3) == payloads[3]
+    assert read_record(locate(path), offsets[3], index=3) == payloads[3]
 
 
 def test_read_at_wrong_offset_is_a_length_crc_error(tmp_path: Path, payloads: list[bytes]) -> None:
     path = tmp_path / "a.tfrecord"
     offsets = _write(path, payloads)
     with pytest.raises(TFRecordError) as e:
-        read_record(path, offsets[2] + 4, index=2)
+        read_record(locate(path), offsets[2] + 4, index=2)
     assert e.value.kind == "length_crc" and e.value.offset == offsets[2] + 4 and e.value.path == str(path)
     assert str(path) in str(e.value) and f"byte offset {offsets[2] + 4}" in str(e.value)
 
@@ -90,14 +91,14 @@ def test_truncated_file(tmp_path: Path, payloads: list[bytes], cut: str) -> None
     at = {"in_payload": offsets[3] + 12 + 50, "in_header": offsets[3] + 5, "in_footer": offsets[4] - 2}[cut]
     with open(path, "r+b") as f:
         f.truncate(at)
-    recs = list(scan_records(path))
+    recs = list(scan_records(locate(path)))
     assert [r.payload for r in recs[:3]] == payloads[:3] and all(r.error is None for r in recs[:3])
     last = recs[-1]
     assert len(recs) == 4 and last.span is None
     assert last.error.kind == "truncated" and last.error.index == 3 and last.error.offset == offsets[3]
     assert "truncated" in str(last.error) and str(path) in str(last.error)
     with pytest.raises(TFRecordError, match="truncated"):
-        read_record(path, offsets[3], index=3)
+        read_record(locate(path), offsets[3], index=3)
 
 
 def test_payload_crc_mismatch_keeps_framing(tmp_path: Path, payloads: list[bytes]) -> None:
@@ -106,16 +107,18 @@ def test_payload_crc_mismatch_keeps_framing(tmp_path: Path, payloads: list[bytes
     data = bytearray(path.read_bytes())
     data[offsets[1] + 12 + 10] ^= 0x01
     path.write_bytes(bytes(data))
-    recs = list(scan_records(path))
+    recs = list(scan_records(locate(path)))
     assert len(recs) == 5
     assert recs[1].error is not None and recs[1].error.kind == "payload_crc" and recs[1].span.offset == offsets[1]
     assert "CRC mismatch" in str(recs[1].error)
     assert [r.error for i, r in enumerate(recs) if i != 1] == [None] * 4
     assert recs[2].payload == payloads[2]
     with pytest.raises(TFRecordError) as e:
-        read_record(path, offsets[1], index=1)
+        read_record(locate(path), offsets[1], index=1)
     assert e.value.kind == "payload_crc" and e.value.index == 1
-    assert read_record(path, offsets[1], verify=False) != payloads[1]  # unverified read returns the damaged bytes
+    assert (
+        read_record(locate(path), offsets[1], verify=False) != payloads[1]
+    )  # unverified read returns the damaged bytes
 
 
 def test_length_crc_mismatch_ends_the_walk(tmp_path: Path, payloads: list[bytes]) -> None:
@@ -124,7 +127,9 @@ def test_length_crc_mismatch_ends_the_walk(tmp_path: Path, payloads: list[bytes]
     data = bytearray(path.read_bytes())
     data[offsets[2] + 9] ^= 0xFF
     path.write_bytes(bytes(data))
-    recs = list(scan_records(path, read_payloads=False, verify=False))  # even the cheap walk checks the length CRC
+    recs = list(
+        scan_records(locate(path), read_payloads=False, verify=False)
+    )  # even the cheap walk checks the length CRC
     assert len(recs) == 3 and recs[-1].span is None
     assert recs[-1].error.kind == "length_crc" and recs[-1].error.offset == offsets[2]
 
@@ -148,7 +153,7 @@ def test_example_round_trip() -> None:
 def test_real_tensorflow_written_shard_verifies() -> None:
     """CRCs written by TensorFlow itself check out, and every record is an Example with RLDS keys."""
     path = realdata(BRIDGE_SHARD)
-    recs = list(scan_records(path))
+    recs = list(scan_records(locate(path)))
     assert len(recs) == 25 and all(r.error is None for r in recs)
     assert recs[-1].span.end == path.stat().st_size
     ex = parse_example(recs[0].payload)

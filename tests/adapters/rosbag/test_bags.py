@@ -19,7 +19,8 @@ from upath import UPath
 from adapters.base import AdapterError
 from adapters.registry import get_adapter
 from adapters.rosbag.bags import find_bags, open_bag
-from adapters.storage.location import NotRegularFile
+from adapters.storage.location import locate
+from adapters.storage.special import NotRegularFile
 from tests.adapters.rosbag.conftest import T0, TS, _header, write_bag
 from tests.adapters.rosbag.test_adapter import OPTIONS
 from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
@@ -54,7 +55,7 @@ def _plant(root: Path | UPath) -> None:
 
 
 def _found(root: Path | UPath, max_depth: int) -> list[tuple[str, str]]:
-    bags = list(find_bags(root, max_depth))
+    bags = list(find_bags(locate(root), max_depth))
     for b in bags:
         assert b.path == root / b.rel
     return [(b.rel, b.kind) for b in bags]
@@ -70,12 +71,12 @@ def test_bags_are_found_by_layout_in_path_order_no_deeper_than_max_depth(tmp_pat
 
 def test_the_root_may_itself_be_a_bag(tmp_path: Path) -> None:
     _plant(tmp_path)
-    (bag,) = find_bags(tmp_path / "lab/run1", 6)
+    (bag,) = find_bags(locate(tmp_path / "lab/run1"), 6)
     assert (bag.rel, bag.kind, bag.path) == ("run1", "ros2 folder", tmp_path / "lab/run1")
-    (bag,) = find_bags(tmp_path / "old/arm.bag", 6)
+    (bag,) = find_bags(locate(tmp_path / "old/arm.bag"), 6)
     assert (bag.rel, bag.kind) == ("arm.bag", "ros1")
-    assert list(find_bags(tmp_path / "notes.txt", 6)) == []
-    assert list(find_bags(tmp_path / "missing", 6)) == []
+    assert list(find_bags(locate(tmp_path / "notes.txt"), 6)) == []
+    assert list(find_bags(locate(tmp_path / "missing"), 6)) == []
 
 
 def test_an_object_store_root_is_searched_alike() -> None:
@@ -90,7 +91,7 @@ def _messages(reader: AnyReader) -> list[tuple[str, int, object]]:
 
 @pytest.fixture(scope="module")
 def ros1_messages() -> list[tuple[str, int, object]]:
-    with open_bag(realdata(INTERBOTIX) / WX200[0]) as r:
+    with open_bag(locate(realdata(INTERBOTIX) / WX200[0])) as r:
         return _messages(r)
 
 
@@ -103,7 +104,7 @@ def _same(a: list[tuple[str, int, object]], b: list[tuple[str, int, object]]) ->
 def test_the_three_containers_of_one_recording_open_to_the_same_messages(ros1_messages) -> None:
     assert len(ros1_messages) == 1303
     for other in WX200[1:]:
-        with open_bag(realdata(INTERBOTIX) / other) as r:
+        with open_bag(locate(realdata(INTERBOTIX) / other)) as r:
             _same(_messages(r), ros1_messages)
 
 
@@ -112,8 +113,8 @@ def test_a_bag_on_an_object_store_reads_as_the_local_one(ros1_messages) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for f in (realdata(INTERBOTIX) / WX200[1]).iterdir():
         (root / f.name).write_bytes(f.read_bytes())
-    (bag,) = find_bags(root, 6)
-    with open_bag(bag.path) as r:
+    (bag,) = find_bags(locate(root), 6)
+    with open_bag(locate(bag.path)) as r:
         _same(_messages(r), ros1_messages)
 
 
@@ -141,9 +142,9 @@ def test_a_sqlite3_bag_without_type_definitions_reads_with_humble_types(tmp_path
         db.execute("DELETE FROM message_definitions")
     with pytest.raises(AnyReaderError, match="no type definitions"), AnyReader([bare]):
         pass  # rosbags alone cannot read it
-    (found,) = find_bags(bare.parent, 0)
+    (found,) = find_bags(locate(bare.parent), 0)
     assert found.kind == "db3"
-    with open_bag(found.path) as r:
+    with open_bag(locate(found.path)) as r:
         read = [(t, r.deserialize(raw, c.msgtype)) for c, t, raw in r.messages()]
     assert [t for t, _ in read] == [T0 + k * 10 for k in range(5)]
     assert [m.position.tolist() for _, m in read] == positions and read[0][1].name == ["a", "b"]
@@ -174,5 +175,5 @@ def test_a_fifo_among_good_bags_is_refused_at_its_open_naming_it_and_the_others_
     assert refused["episode_1.mcap"].file == str(root / "episode_1.mcap")
     assert f"{root / 'episode_1.mcap'}: not a regular file (a FIFO): not opened" in refused["episode_1.mcap"].reason
     assert f"{inner}: not a regular file (a FIFO)" in refused["episode_3"].reason
-    with pytest.raises(NotRegularFile), open_bag(root / "episode_1.mcap"):
+    with pytest.raises(NotRegularFile), open_bag(locate(root / "episode_1.mcap")):
         pass

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.registry import get_adapter
 from adapters.rosbag.camera import COMPRESSED, IMAGE, BagCamera, colour_problem, decode
+from adapters.storage.location import locate
 from ingest.canonical.resample import nearest_at_or_before
 from schemas.image_size import FrameFit
 from tests.adapters.rosbag.conftest import H, W
@@ -101,7 +102,7 @@ TOPICS = {"/camera/color/image_raw": RAW, "/wrist_camera/image_raw/compressed": 
 
 def _camera(bag, topic: str, span: tuple[int, int]) -> BagCamera:
     stamps = np.array([s for log, s, _ in bag.frames[topic] if span[0] <= log < span[1]])
-    return BagCamera(bag.path, topic, TOPICS[topic], span, "cam", None, (stamps - stamps[0]) / 1e9, H, W)
+    return BagCamera(locate(bag.path), topic, TOPICS[topic], span, "cam", None, (stamps - stamps[0]) / 1e9, H, W)
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))

@@ -14,6 +14,7 @@ from adapters.registry import get_adapter
 from adapters.rosbag.bags import open_bag
 from adapters.rosbag.tf import TfTree
 from adapters.rosbag.topics import TopicData, joint_arrays, matches, normalize_type, topic_key
+from adapters.storage.location import locate
 from tests.adapters.rosbag.conftest import T0, TS, H, W, _header, raw_image, transform
 from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
 from tests.realdata import realdata
@@ -46,7 +47,7 @@ def collected(synthetic_bag) -> tuple[dict[str, TopicData], TfTree]:
     """Every message of the synthetic bag through `TopicData.add`, in one pass in bag order."""
     data: dict[str, TopicData] = {}
     tree = TfTree()
-    with open_bag(synthetic_bag.path) as r:
+    with open_bag(locate(synthetic_bag.path)) as r:
         for c in r.connections:
             data[c.topic] = TopicData(c.topic, normalize_type(c.msgtype))
         for c, log, raw in r.messages():
@@ -57,7 +58,7 @@ def collected(synthetic_bag) -> tuple[dict[str, TopicData], TfTree]:
 def test_a_topic_is_collected_by_its_message_type(collected) -> None:
     data, _ = collected
     assert {t: d.kind for t, d in data.items()} == KINDS
-    with open_bag(realdata(INTERBOTIX) / WX200[0]) as r:  # ROS 1: the same types, a robot's own as fields
+    with open_bag(locate(realdata(INTERBOTIX) / WX200[0])) as r:  # ROS 1: the same types, a robot's own as fields
         kinds = {c.topic: TopicData(c.topic, normalize_type(c.msgtype)).kind for c in r.connections}
     assert kinds == {
         "/wx200/joint_states": "joints",

@@ -23,7 +23,7 @@ from adapters.base import AdapterError
 from adapters.hostile.h5 import open_h5
 from adapters.registry import get_adapter
 from adapters.storage.beneath import fenced, held
-from adapters.storage.location import readable
+from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot
 
@@ -57,15 +57,15 @@ def _swap(path: Path, target: Path) -> None:
 def _read(path: Path) -> object:
     """What an adapter does with each kind of file: a library through `readable`, or Python's own open."""
     if path.suffix == ".parquet":
-        with readable(path) as src:
+        with locate(path).readable() as src:
             return pq.read_table(src).num_rows
     if path.suffix == ".hdf5":
-        with open_h5(path) as f:
+        with open_h5(locate(path)) as f:
             return list(f)
     if path.suffix == ".npz":
         return dict(np.load(path))
     if path.suffix == ".mp4":
-        with readable(path) as src, open(src, "rb") as f:
+        with locate(path).readable() as src, open(src, "rb") as f:
             return f.read()
     return json.loads(path.read_text())
 
@@ -226,7 +226,7 @@ def test_a_store_read_by_many_threads_under_a_note_lists_every_array(tmp_path: P
     for name in names:
         group.create_array(name, shape=(4,), dtype="f4")[:] = 1.0
     for _ in range(20):
-        with fenced(root, note), open_store(root / "s.zarr", "zarr") as store:
+        with fenced(root, note), open_store(locate(root / "s.zarr"), "zarr") as store:
             assert set(store.arrays) == names
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.contain import contained, outside
+from adapters.storage.location import contained, locate
 from schemas.containment import OutsideRoot
 
 
@@ -51,7 +51,7 @@ def test_paths_leaving_the_root_are_named(tree: Path, rel: str, resolves: str | 
         contained(tree / "root", rel)
     assert err.value.resolved == (str(tree / resolves) if resolves else "/etc/passwd")
     assert "lies outside the source root" in str(err.value) and str(tree / "root") in str(err.value)
-    assert outside(tree / "root", ["data/ok.parquet", rel]) is not None
+    assert locate(tree / "root").outside(["data/ok.parquet", rel]) is not None
 
 
 def test_a_root_reached_through_a_link_contains_its_own_files(tree: Path) -> None:

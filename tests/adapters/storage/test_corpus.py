@@ -14,20 +14,20 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from adapters.storage.corpus import Corpus, NotACorpus, corpus_where, open_corpus, read_corpus
+from adapters.storage.corpus import Corpus, NotACorpus
 from adapters.storage.digests import FileDigests
 
 
 def test_a_folder_opens_as_itself_and_names_itself(tmp_path: Path) -> None:
-    with open_corpus(tmp_path, None, "caption") as corpus:
+    with Corpus.open(tmp_path, None, "caption") as corpus:
         assert corpus.root == tmp_path and corpus.where == tmp_path
         assert corpus.source(tmp_path / "datasets/a/b/x.mp4") == str(tmp_path / "datasets/a/b/x.mp4")
         assert corpus.where_of("manifests/m") == tmp_path / "manifests/m"
     with pytest.raises(NotACorpus, match="not an eidata corpus"):  # neither datasets/ nor catalog/: a raw folder
-        with read_corpus(str(tmp_path)):
+        with Corpus.read(str(tmp_path)):
             pass
     (tmp_path / "datasets").mkdir()
-    with read_corpus(str(tmp_path)) as corpus:
+    with Corpus.read(str(tmp_path)) as corpus:
         assert corpus.root == tmp_path
 
 
@@ -84,16 +84,16 @@ def test_the_handle_travels_to_a_worker(tmp_path: Path) -> None:
 
 def test_a_stage_refuses_a_folder_without_datasets_before_writing(tmp_path: Path) -> None:
     with pytest.raises(NotACorpus, match=f"{tmp_path / 'nothing'}: no datasets/ folder; not a corpus"):
-        with open_corpus(tmp_path / "nothing", None, "latents", existing=True):
+        with Corpus.open(tmp_path / "nothing", None, "latents", existing=True):
             pytest.fail("opened")
     assert not (tmp_path / "nothing").exists()
     (tmp_path / "datasets").mkdir()
-    with open_corpus(tmp_path, None, "latents", existing=True) as corpus:
+    with Corpus.open(tmp_path, None, "latents", existing=True) as corpus:
         assert corpus.root == tmp_path
 
 
 class _Job(BaseModel):
-    root: Annotated[Path | str, BeforeValidator(corpus_where)]
+    root: Annotated[Path | str, BeforeValidator(Corpus.where_value)]
 
 
 def test_a_root_is_a_folder_or_an_s3_url() -> None:

@@ -12,13 +12,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from adapters.storage.corpus_files import HEADER_READ, CorpusFiles, manifest_files
+from adapters.storage.corpus_files import HEADER_READ, CorpusFiles
 
 
 def test_a_folder_manifest_s_corpus_is_read_in_place(tmp_path: Path) -> None:
     manifest = tmp_path / "corpus/manifests/m"
     manifest.mkdir(parents=True)
-    files, where = manifest_files(manifest, cache_bytes=1)
+    files, where = CorpusFiles.of_manifest(manifest, cache_bytes=1)
     assert type(files) is CorpusFiles and files.cache is None and where == manifest
     assert files.root == tmp_path / "corpus" and files.join("datasets/a", "meta/info.json") == tmp_path.joinpath(
         "corpus/datasets/a/meta/info.json"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.storage.declared import EVENT, declare, declared
-from adapters.storage.location import local_path, readable
+from adapters.storage.location import locate
 
 _SEEN: list[tuple[Any, ...]] = []
 _LISTENING: list[bool] = []
@@ -56,15 +56,17 @@ def test_readable_and_local_path_declare_the_file_they_hand_a_library(
 ) -> None:
     path = tmp_path / "x.parquet"
     path.write_bytes(b"PAR1")
-    with readable(path) as src:
+    with locate(path).readable() as src:
         assert src == str(path)
     assert seen == [(str(path), False)]
     seen.clear()
-    with pytest.raises(ValueError), readable(path):
+    with pytest.raises(ValueError), locate(path).readable():
         raise ValueError("pyarrow's parse")
     assert seen == [(str(path), False), (str(path), True)]
     seen.clear()
-    assert local_path(path) == path  # a path for a library that opens only paths (projectaria_tools' VRS reader)
+    assert (
+        locate(path).local_path() == path
+    )  # a path for a library that opens only paths (projectaria_tools' VRS reader)
     assert seen == [(str(path), False)]
 
 

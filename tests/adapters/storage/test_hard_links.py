@@ -17,7 +17,7 @@ import pytest
 from adapters.registry import get_adapter
 from adapters.storage.beneath import fenced
 from adapters.storage.hard_links import LINKED
-from adapters.storage.location import readable
+from adapters.storage.location import locate
 from adapters.storage.tree import MARKER
 from jobs.cli import main
 from schemas.containment import HardLinked
@@ -27,7 +27,7 @@ PARQUET = "data/chunk-000/episode_000001.parquet"
 
 
 def _rows(path: Path) -> int:
-    with readable(path) as src:
+    with locate(path).readable() as src:
         return pq.read_table(src).num_rows
 
 

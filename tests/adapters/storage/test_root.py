@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.root import Root, folder_of, lies_in
+from adapters.storage.root import Root
 from adapters.storage.urls import UnknownScheme
 from schemas.containment import OutsideRoot
 from schemas.storage import StorageOptions
@@ -97,14 +97,18 @@ def test_a_location_given_keeps_its_own_options() -> None:
 
 
 def test_folder_of_names_a_local_folder_only(tmp_path: Path) -> None:
-    assert folder_of(tmp_path / "out") == (tmp_path / "out").resolve()
-    assert folder_of("s3://bucket/out") is None and folder_of("s4://bucket/out") is None
+    assert Root.folder_of(tmp_path / "out") == (tmp_path / "out").resolve()
+    assert Root.folder_of("s3://bucket/out") is None and Root.folder_of("s4://bucket/out") is None
 
 
 def test_lies_in_compares_folders_resolved_and_never_a_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert lies_in("raw/corpus", tmp_path / "raw") and lies_in(tmp_path, ".") and not lies_in("raw", "raw/corpus")
-    assert not lies_in("s3://bucket/raw/corpus", "s3://bucket/raw") and not lies_in("s4://b/x", tmp_path)
+    assert (
+        Root.lies_in("raw/corpus", tmp_path / "raw")
+        and Root.lies_in(tmp_path, ".")
+        and not Root.lies_in("raw", "raw/corpus")
+    )
+    assert not Root.lies_in("s3://bucket/raw/corpus", "s3://bucket/raw") and not Root.lies_in("s4://b/x", tmp_path)
 
 
 def test_the_filesystem_is_opened_again_in_a_forked_or_unpickled_process(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from adapters.storage.lease import OutputLeasedError
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.stores import PARTIAL
-from adapters.storage.tree import MARKER, DryRunWriteError, PlanTree, Tree, open_tree
+from adapters.storage.tree import MARKER, DryRunWriteError, PlanTree, Tree
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]
@@ -105,7 +105,7 @@ def test_a_folder_s_tree_is_written_beside_it_and_renamed_into_place(tmp_path: P
     """A folder output: the tree is written in a partial sibling and replaces the old one only when complete; a
     failure leaves the old tree and no partial; `keep` drops a killed run's partials; a tree written in place and
     published keeps its files and gets no completion record (its files are resumed one by one)."""
-    with open_tree(tmp_path / "out", None, "export-test") as out:
+    with Tree.open(tmp_path / "out", None, "export-test") as out:
         assert type(out) is Tree and out.where == tmp_path / "out"
         with out.write("a/ds", retract=LAST, last=LAST) as folder:
             assert folder.parent == tmp_path / "out/a" and folder.name.startswith(f".ds{PARTIAL}")
@@ -130,13 +130,13 @@ def test_a_folder_s_tree_is_written_beside_it_and_renamed_into_place(tmp_path: P
 
 
 def test_a_dry_run_s_output_plans_and_refuses_every_change(tmp_path: Path) -> None:
-    """`open_tree(..., dry_run=True)`: the same handle, only read: `fill` records the tree's estimate and never calls
+    """`Tree.open(..., dry_run=True)`: the same handle, only read: `fill` records the tree's estimate and never calls
     its writer, a killed run's partial stays, and writing, publishing or closing a file raises naming the output."""
-    with open_tree(tmp_path / "out", None, "export-test") as out:
+    with Tree.open(tmp_path / "out", None, "export-test") as out:
         assert out.fill("a/ds", lambda folder: _write(folder, V1), lambda: 0, retract=LAST, last=LAST)
     (tmp_path / f"out/a/.ds{PARTIAL}killed").mkdir()
     before = sorted((p.as_posix(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*"))
-    with open_tree(tmp_path / "out", None, "export-test", dry_run=True) as plan:
+    with Tree.open(tmp_path / "out", None, "export-test", dry_run=True) as plan:
         assert isinstance(plan, PlanTree) and plan.where == tmp_path / "out"
         assert plan.read(f"a/ds/{MARKER}") == b"fp1"  # a plan says which trees are unchanged
         called: list[Path] = []
@@ -153,5 +153,5 @@ def test_a_dry_run_s_output_plans_and_refuses_every_change(tmp_path: Path) -> No
             with pytest.raises(DryRunWriteError, match=f"{tmp_path / 'out'}: a dry run writes nothing"):
                 change()
     assert sorted((p.as_posix(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*")) == before
-    with open_tree(tmp_path / "none", None, "export-test", dry_run=True) as plan:
+    with Tree.open(tmp_path / "none", None, "export-test", dry_run=True) as plan:
         assert plan.read(INFO) is None and not (tmp_path / "none").exists()

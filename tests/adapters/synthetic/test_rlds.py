@@ -12,6 +12,7 @@ import numpy as np
 
 from adapters.oxe.builder import parse_features
 from adapters.oxe.tfrecord import parse_example, scan_records
+from adapters.storage.location import locate
 from adapters.synthetic.rlds import write_rlds
 from tests.realdata import realdata
 
@@ -31,7 +32,7 @@ def test_features_json_matches_tfds_shape(tmp_path: Path) -> None:
 
 
 def _first_example(shard: Path) -> dict:
-    record = next(scan_records(shard))
+    record = next(scan_records(locate(shard)))
     assert record.error is None and record.payload is not None
     return parse_example(record.payload)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from adapters.storage.location import locate
 from adapters.taco.files import read_calibration, read_hand, read_intrinsic, triplet_words, unpickle
 
 
@@ -34,11 +35,11 @@ def _hand(folder: Path, keys: list[str]) -> None:
 
 def test_hand_frames_in_sorted_key_order_and_the_shape_file(tmp_path: Path) -> None:
     _hand(tmp_path, ["00002", "00000", "00001"])
-    hand = read_hand(tmp_path, "right", Bad)
+    hand = read_hand(locate(tmp_path), "right", Bad)
     assert hand.frames == ("00000", "00001", "00002") and hand.pose[:, 0].tolist() == [0.0, 1.0, 2.0]
     assert hand.beta_from.startswith("no right_hand_shape.pkl") and not hand.beta.any()
     (tmp_path / "right_hand_shape.pkl").write_bytes(pickle.dumps({"hand_shape": torch.arange(10.0).reshape(1, 10)}))
-    assert read_hand(tmp_path, "right", Bad).beta.tolist() == list(range(10))
+    assert read_hand(locate(tmp_path), "right", Bad).beta.tolist() == list(range(10))
 
 
 def test_a_pickle_naming_anything_but_tensors_is_refused(tmp_path: Path) -> None:
@@ -50,23 +51,23 @@ def test_a_pickle_naming_anything_but_tensors_is_refused(tmp_path: Path) -> None
 
     (tmp_path / "x.pkl").write_bytes(pickle.dumps({"a": Evil()}))
     with pytest.raises(Bad, match="refusing to unpickle global"):
-        unpickle(tmp_path / "x.pkl", Bad, "x")
+        unpickle(locate(tmp_path / "x.pkl"), Bad, "x")
     assert not marker.exists()
     (tmp_path / "ok.pkl").write_bytes(pickle.dumps({"p": torch.nn.Parameter(torch.ones(2)), "n": np.arange(3)}))
-    got = unpickle(tmp_path / "ok.pkl", Bad, "ok")
+    got = unpickle(locate(tmp_path / "ok.pkl"), Bad, "ok")
     assert got["p"].tolist() == [1.0, 1.0] and got["n"].tolist() == [0, 1, 2]
 
 
 def test_intrinsic_calibration_and_triplet(tmp_path: Path) -> None:
     np.savetxt(tmp_path / "egocentric_intrinsic.txt", np.array([[900, 0, 960], [0, 900, 540], [0, 0, 1.0]]))
-    assert read_intrinsic(tmp_path / "egocentric_intrinsic.txt", Bad)[0, 2] == 960
+    assert read_intrinsic(locate(tmp_path / "egocentric_intrinsic.txt"), Bad)[0, 2] == 960
     calib = {"22139908": {"K": np.eye(3).ravel().tolist(), "R": np.eye(3).ravel().tolist(), "T": [0, 0, 2.0]}}
     (tmp_path / "calibration.json").write_text(json.dumps(calib))
-    cam = read_calibration(tmp_path / "calibration.json", Bad)["22139908"]
+    cam = read_calibration(locate(tmp_path / "calibration.json"), Bad)["22139908"]
     np.testing.assert_allclose(cam.world_from_camera[:3, 3], [0, 0, -2.0])  # the inverse of world-to-camera
     assert triplet_words("(stir, spoon, bowl)") == ("stir", "spoon", "bowl") and triplet_words("stir") is None
     with pytest.raises(Bad) as e:
-        read_intrinsic(tmp_path / "none.txt", Bad)
+        read_intrinsic(locate(tmp_path / "none.txt"), Bad)
     assert e.value.field == "egocentric_intrinsic"
 
 
@@ -95,7 +96,7 @@ def test_a_storage_saved_from_a_gpu_and_a_view_at_an_offset_read_on_the_cpu(tmp_
     (tmp_path / "right_hand.pkl").write_bytes(
         pickle.dumps({"00001": {"hand_pose": Frame1(), "hand_trans": np.ones(3)}})
     )
-    hand = read_hand(tmp_path, "right", Bad)
+    hand = read_hand(locate(tmp_path), "right", Bad)
     assert hand.pose[0].tolist() == list(range(48, 96))
 
 
@@ -110,6 +111,6 @@ def test_a_storage_pickled_with_every_frame_is_loaded_once(tmp_path: Path, monke
     poses, trans = torch.arange(20 * 48, dtype=torch.float32).reshape(20, 48), torch.zeros(20, 3)
     frames = {f"{i:05d}": {"hand_pose": poses[i], "hand_trans": trans[i]} for i in range(20)}
     (tmp_path / "right_hand.pkl").write_bytes(pickle.dumps(frames))
-    hand = read_hand(tmp_path, "right", Bad)
+    hand = read_hand(locate(tmp_path), "right", Bad)
     assert len(calls) == 2  # the pose storage and the translation storage, once each
     np.testing.assert_array_equal(hand.pose, poses.numpy())
