@@ -55,6 +55,9 @@ def decoding(
                 f"{name}: no video stream in the {c.format.name} container (its streams: {kinds}; cut short?)"
             )
         s = c.streams.video[0]
+        w, h = s.codec_context.width, s.codec_context.height
+        if w > 0 and h > 0:  # a frame larger than declared refused before its buffer, named (adapters.video_refusal)
+            s.codec_context.options = {"max_pixels": str((w + 64) * (h + 64))}  # FFmpeg aligns sizes up to 64 px
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
 

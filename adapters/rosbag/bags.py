@@ -147,8 +147,8 @@ def open_bag(bag: Location, types: Typesdict | None = None) -> Iterator[AnyReade
     store.register(types or {})
     reader = AnyReader([bag.path_like()], default_typestore=store)
     with reader:
-        for db3 in _db3_files(bag):  # sqlite reads them itself: Python's "open" event for each, as `open(path)` raises,
-            sys.audit("open", str(db3), "r", os.O_RDONLY)  # so the parse boundary names the file it was reading
+        for db3 in _db3_files(bag):  # sqlite reads them itself: the "open" audit event Python raises for a file, sent
+            sys.audit("open", str(db3), "r", os.O_RDONLY)  # for each, so the parse boundary names the file it read
         yield reader
 
 

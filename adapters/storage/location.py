@@ -39,7 +39,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from typing_extensions import TypeIs
 from upath import UPath
@@ -75,6 +75,12 @@ class Location:
     library opens it (`readable`, `open_binary`, `local_path`, `path_like`)."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:  # pathlib's and upath's own, which every Location has (LocalPath, each store's class)
+
+        def __fspath__(self) -> str: ...
+
+        def exists(self, *, follow_symlinks: bool = True) -> bool: ...
 
     def size(self) -> int:
         """The bytes a file holds: its stat on disk, its object's size in a store."""
@@ -255,7 +261,7 @@ class Entry:
 def locate(where: Where, options: StorageOptions | None = None) -> Location:
     """A Location for a path, a `file://` URL or an object-store URL; one already made is returned as it is."""
     if isinstance(where, (Path, UPath)) and is_object(where):
-        return where
+        return cast(Location, where)
     if isinstance(where, Path):
         return where if isinstance(where, LocalPath) else LocalPath(os.fspath(where))
     text = os.fspath(where) if not isinstance(where, str) else where
@@ -340,9 +346,9 @@ def contained(root: Where, path: Where) -> Location:
     root_loc = locate(root)
     loc: Location
     if is_object(path):
-        loc = path  # already made, with its store's options
+        loc = cast(Location, path)  # already made, with its store's options
     elif "://" in text and is_object(root_loc):
-        loc = UPath(text, **root_loc.storage_options)  # a URL under an object root: read with the root's options
+        loc = cast(Location, UPath(text, **root_loc.storage_options))  # a URL under an object root: its options
     elif os.path.isabs(text) or "://" in text:
         loc = locate(text)
     else:

@@ -113,7 +113,7 @@ class Root:
     def location(self, rel: str = "") -> Location:
         """The pathlib view adapters read through (`location`): a Path, or a UPath (a given one keeps its options)."""
         if self._given is not None:
-            return self._given / rel.strip("/") if rel.strip("/") else self._given
+            return cast(Location, self._given / rel.strip("/") if rel.strip("/") else self._given)
         return locate(self.url(rel), self.options)
 
     def file(self, where: Where) -> Location:

@@ -16,6 +16,7 @@ from adapters.agibot.proprio import read_proprio
 from adapters.agibot_g1 import hand_signals
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from ingest.episode import CanonicalEpisode
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.offline import prepare
@@ -57,7 +58,7 @@ def clamp(raw: RawEpisode, stream: str, col: int, share: float = 0.35) -> tuple[
 def agibot_raw() -> RawEpisode:
     h5 = realdata("agibot_proprio_stats_real/proprio_stats.h5")
     a = get_adapter("agibot")
-    p = read_proprio(h5, lambda msg, field: a.error(msg, file=h5, episode="real", field=field))
+    p = read_proprio(locate(h5), lambda msg, field: a.error(msg, file=h5, episode="real", field=field))
     ref = EpisodeRef(adapter="agibot", source="agibot", subset="real", raw_id="proprio_stats", paths=(str(h5),))
     hands = hand_signals(p.states, a.options.gripper_open_mm, a.options.gripper_closed_mm)
     return RawEpisode(ref, "agibot_g1", p.embodiment, a.options.tier, AGIBOT_FPS, p.states, p.actions, hands=hands)

@@ -25,6 +25,7 @@ from adapters.egovideo.intrinsics import parse_intrinsics
 from adapters.hot3d.files import read_quest_calibration
 from adapters.pickles import unpickle_npy
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.episode import CanonicalEpisode
@@ -229,9 +230,9 @@ def hot3d_real() -> dict:
         seq = realdata(f"{HOT3D}/{ref.raw_id}")
         quest = (seq / "camera_models.json").is_file()
         calib = (
-            read_quest_calibration(seq / "camera_models.json")
+            read_quest_calibration(locate(seq / "camera_models.json"))
             if quest
-            else read_aria_calibration(seq / "mps/slam/online_calibration.jsonl")
+            else read_aria_calibration(locate(seq / "mps/slam/online_calibration.jsonl"))
         )
         boxes = {}
         with (seq / "box2d_hands.csv").open() as f:
