@@ -56,8 +56,8 @@ def decoding(
             )
         s = c.streams.video[0]
         w, h = s.codec_context.width, s.codec_context.height
-        if w > 0 and h > 0:  # a frame larger than declared refused before its buffer, named (adapters.video_refusal)
-            s.codec_context.options = {"max_pixels": str((w + 64) * (h + 64))}  # FFmpeg aligns sizes up to 64 px
+        if w > 0 and h > 0:  # a frame far larger than declared refused before its buffer, named (video_refusal)
+            s.codec_context.options = {"max_pixels": str(16 * (w + 64) * (h + 64))}  # room for codecs own buffers
         s.thread_type, s.codec_context.thread_count = "NONE", 1
         yield c, s
 
