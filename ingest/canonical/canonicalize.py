@@ -168,8 +168,6 @@ def _context(
     raw: RawEpisode, spec: CanonicalizeSpec, registry: EmbodimentRegistry | None, source: str
 ) -> tuple[EpisodeContext, tuple[float, float]]:
     """What every span shares, and the time span the spans are cut from (`_core`)."""
-    if raw.native_fps and 1.5 / raw.native_fps > spec.max_gap_s:  # a step at the source's own stated rate is no gap
-        spec = spec.model_copy(update={"max_gap_s": 1.5 / raw.native_fps})  # (OXE's robo_net, uiuc_d3field: 1 Hz)
     raw, member = resolve_family(raw, registry or default_registry())  # a family's member from the recording
     emb = (registry or default_registry()).get(raw.embodiment)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints

@@ -127,7 +127,7 @@ def test_uiuc_d3field_wrist_is_its_4x4_state_read_row_major(tmp_path: Path) -> N
     """uiuc_d3field's (4, 4) state (TFDS 'Robot end-effector state'), in its TFDS layout: the wrist is the matrix's
     translation column and rotation block, on every frame; the rotation is orthonormal with det +1 (a physical
     invariant checked on the values), and the same values read column-major are no rigid transform (their bottom row
-    is the translation). At its stated 1 Hz, each 1 s step is its rate, no gap: it canonicalizes at the defaults."""
+    is the translation). At 1 Hz, a job raises max_gap_s above the 1 s step to canonicalize it."""
     write_rlds(tmp_path, "uiuc_d3field", episodes={"train": 1}, steps=20, seed=2)
     a = get_adapter("oxe", {"splits": ["train"]})
     [raw] = [a.read(r) for r in a.discover(tmp_path) if r.error is None]
@@ -142,5 +142,5 @@ def test_uiuc_d3field_wrist_is_its_4x4_state_read_row_major(tmp_path: Path) -> N
     back = Rotation.from_quat(track.rotation.values.astype(np.float64)).as_matrix()
     np.testing.assert_allclose(back, rot, atol=1e-5)
     assert raw.actions["action"].relative is not None  # 'Robot displacement from last frame': a delta
-    [ep] = canonicalize_spans(raw, CanonicalizeSpec(), source="oxe").episodes
+    [ep] = canonicalize_spans(raw, CanonicalizeSpec(max_gap_s=1.5), source="oxe").episodes
     assert ep.mask[hand_dims(1, WRIST_POS)].all() and all(v.tier.value == "high" for v in ep.verdicts), ep.notes
