@@ -107,8 +107,8 @@ def _verdict(recorded: Stream, fk: Stream) -> tuple[bool, str]:
 
 def reference_agreement(references: dict[str, tuple[int, Stream]], wrists: dict[int, Stream]) -> list[str]:
     """Tier-reason notes comparing each recorded pose an adapter declared as a reference, not as the wrist
-    (`HandSignals.references`: a quaternion of unstated order read each way, a world pose composed with the base's),
-    with the wrist canonicalization built (FK of the joints): which reading tells the same motion."""
+    (`HandSignals.references`: a pose naming no point of the tool, a world pose composed with the base's), with the
+    wrist canonicalization built (FK of the joints): whether it tells the same motion."""
     out = []
     for label, (hand, recorded) in sorted(references.items()):
         fk = wrists.get(hand)

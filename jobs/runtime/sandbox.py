@@ -168,8 +168,8 @@ def _note(event: str, args: tuple[Any, ...]) -> None:
     """The audit hook that keeps the source file the parse process opened last in its page: a whole path or a URL (an
     `openat` beneath a folder raises "open" with one component: Zarr's concurrent reads named `.zgroup` so)."""
     if (event == "open" and not (len(args) > 2 and isinstance(args[2], int) and args[2] & _WRITES)) or event == EVENT:
-        path = args[0] if args else None
-        whole = isinstance(path, str) and (path.startswith("/") or "://" in path)
-        if whole and not path.startswith(_LIBRARY) and not path.endswith((".py", ".pyc")) and _page:  # type: ignore
+        path = args[0] if args and isinstance(args[0], str) else ""
+        whole = path.startswith("/") or "://" in path
+        if whole and not path.startswith(_LIBRARY) and not path.endswith((".py", ".pyc")) and _page is not None:
             _page.seek(0)
             _page.write(path.encode(errors="replace")[: PAGE - 1] + b"\0")
