@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from adapters.storage.atomic import fsync_path, write_text_atomic
+from adapters.storage.atomic import fsync_path, remove_temp_files, write_text_atomic
 from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE, is_stage_in_use
 from jobs.ingest.order import Tasks
@@ -118,6 +118,12 @@ def forget(output: Path, uid: str) -> None:
 def clear(output: Path) -> None:
     """Every record removed (a run's clean end: each was adopted, or names folders that are gone)."""
     shutil.rmtree(Path(output) / STAGED_DIR, ignore_errors=True)
+
+
+def drop_torn(output: Path) -> None:
+    """The temp files of records whose worker was killed mid-write removed (Ray's shutdown ends a worker without its
+    `finally`): only once no worker of this run can write, under the job's lock."""
+    remove_temp_files(Path(output) / STAGED_DIR)
 
 
 def adoptable(output: Path) -> dict[str, Record]:

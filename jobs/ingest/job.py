@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.storage.corpus import Corpus
 from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
-from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, kept_folders, recorded_folders
+from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, drop_torn, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
@@ -76,6 +76,7 @@ def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
     """Ray started (the workers' store lines relayed and printed), stopped when `held` closes; how many nodes see the
     output folder (each must: `jobs.runtime.shared_fs`)."""
     held.callback(VoiceRelay.start(spec.output / JOB_DIR if address else None).stop)
+    held.callback(drop_torn, spec.output)  # after Ray's shutdown: a stop's run leaves no record half-written
     if init_job_ray(spec, address):
         import ray
 

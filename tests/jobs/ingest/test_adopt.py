@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import jobs.cli
+from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.video import synthetic_frame, write_mp4
@@ -114,6 +115,26 @@ def test_a_staged_answer_is_adopted_as_the_worker_gave_it(tmp_path: Path) -> Non
     assert all(ep.staged.stage_dir.is_relative_to(moved) for ep in again.episodes)
     forget(output, result.uid)
     assert adoptable(output) == {}
+
+
+def test_a_stopped_run_leaves_no_record_half_written(tmp_path: Path) -> None:
+    """Ray's shutdown ends a worker without its `finally` (a worker writing files in a loop left one behind in 1 run of
+    1): a record it cut is a temp file in `job/staged`, removed once Ray is down, however the run ends."""
+    from jobs.ingest.job import run_ingest
+
+    output = _staged(tmp_path)[0]
+    torn = temp_path(_path(output, "an episode a worker was recording"))
+    torn.write_text('{"output": "cut')
+
+    def stop(_: object) -> None:
+        raise KeyboardInterrupt("stopped")
+
+    job = JobSpec.model_validate(
+        {"output": output, "sources": [{"name": "egodex", "adapter": "egodex", "root": str(tmp_path / "raw")}]}
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(job, progress=False, on_done=stop)
+    assert not torn.exists(), sorted((output / STAGED_DIR).iterdir())
 
 
 def test_a_record_made_under_other_settings_is_run_again(tmp_path: Path) -> None:
