@@ -35,7 +35,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.storage.declared import EVENT, boundary_name, present
+from adapters.storage.declared import boundary_name, present
+from schemas.storage import EVENT
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ from pydantic_core import PydanticCustomError
 
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.limits import DEFAULT_MIB
@@ -37,7 +36,7 @@ from jobs.spec_robots import BASE_DIR, RobotSpec, robot_name_problem
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.frozen import Frozen
-from schemas.storage import StorageOptions
+from schemas.storage import StorageError, StorageOptions
 from schemas.tiers import QualityTier
 
 _SOURCE_NAME = re.compile(r"[a-z0-9_]+")

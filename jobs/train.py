@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationError
 
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg, Opt, job_values, opts
 from schemas.frozen import Frozen
+from schemas.storage import StorageError
 from training.config import PRESETS, DataConfig, LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
 
 if TYPE_CHECKING:
@@ -153,11 +153,11 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
 
 def cli_train(args: argparse.Namespace) -> int:
     """Exit 0 when the run reached its stop step, 1 for data or checkpoint problems, 2 for bad arguments."""
-    from adapters.storage.digests import CatalogError
     from jobs.catalog.census import check_manifest_corpus
     from jobs.output_lock import OutputLock
     from jobs.runtime.job_lock import JobLockedError
     from schemas.manifest import MANIFEST_JSON
+    from schemas.storage import CatalogError
     from training.checkpoint import CheckpointError
     from training.distributed import shutdown
     from training.errors import DataError
@@ -215,8 +215,8 @@ def used_and_left_out(report: IndexReport) -> str:
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval`: exit 0, 1 for data/checkpoint problems."""
     from adapters.storage.atomic import write_text_atomic
-    from adapters.storage.digests import CatalogError
     from jobs.catalog.census import check_manifest_corpus
+    from schemas.storage import CatalogError
     from training.checkpoint import CheckpointError
     from training.errors import DataError
     from training.evaluate import evaluate

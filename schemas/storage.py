@@ -67,3 +67,36 @@ class StorageOptions(Frozen):
     def _never_dump_secret(self, v: SecretStr | None) -> str | None:
         # a dumped spec or lineage says a secret was given, never what it is
         return None if v is None else "**********"
+
+
+# ---- what the storage room shares with the house: its errors (typed here, raised there) and the names of its files --
+
+
+class StorageError(OSError):
+    """A root or output that cannot be used: wrong credential, missing bucket or prefix, unreachable endpoint."""
+
+
+class NotACorpus(ValueError):
+    """A job that reads a corpus was pointed at a folder or prefix holding no datasets/."""
+
+
+class CatalogError(RuntimeError):
+    """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
+
+
+class OutputLeasedError(RuntimeError):
+    """Another job holds the output's lease."""
+
+
+class SourceVanishedError(OSError):
+    """The source went away under a reader (`vanished`'s cause): the environment's by its class name (`faults.toml`)."""
+
+
+class DryRunWriteError(RuntimeError):
+    """Something asked a dry run's output to change (a bug of the command: its plan must go through `fill`)."""
+
+
+MARKER = ".eidata-export.json"  # an exported tree's completion record, written last (a local --out's too)
+SOURCE_KEY = "source"  # in it: the corpus dataset the export was made from (its absolute path, or its URL)
+STATE_DIR = ".eidata"  # an output's or a dataset's own state (lease, records, claims): never part of its data
+EVENT = "eidata.open"  # the audit event of an open: (the file's path or URL, whether the library failed inside)

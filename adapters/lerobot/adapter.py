@@ -94,7 +94,7 @@ from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
-from adapters.storage.vanished import SourceVanishedError, vanished
+from adapters.storage.vanished import vanished
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, read_json
 from schemas.findings import SourceFinding
@@ -102,7 +102,7 @@ from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.quirks import quirk
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
-from schemas.storage import StorageOptions
+from schemas.storage import SourceVanishedError, StorageOptions
 from schemas.tiers import QualityTier
 
 

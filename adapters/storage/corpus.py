@@ -18,7 +18,7 @@ from adapters.storage.location import Location, locate
 from adapters.storage.object_store import T, W
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
-from schemas.storage import StorageOptions, is_remote, protocol_of
+from schemas.storage import NotACorpus, StorageOptions, is_remote, protocol_of
 
 
 class Corpus:
@@ -182,7 +182,3 @@ class Corpus:
         if protocol_of(value) not in ("s3", "s3a"):
             raise ValueError(f"{value}: a corpus in a bucket must be s3:// (an S3-compatible store)")
         return value.rstrip("/")
-
-
-class NotACorpus(ValueError):
-    """A job that reads a corpus was pointed at a folder or prefix holding no datasets/."""

@@ -21,8 +21,7 @@ from typing import Any
 from upath import UPath
 
 from adapters.storage.atomic import undo_on_error
-
-EVENT = "eidata.open"  # args: (the file's path or URL, whether the library failed inside)
+from schemas.storage import EVENT
 
 
 def is_url(text: str) -> bool:

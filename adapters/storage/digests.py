@@ -18,15 +18,12 @@ import pyarrow.parquet as pq
 from adapters.storage.atomic import atomic_write
 from adapters.storage.objects import list_modified
 from adapters.storage.publish import DatasetPublisher
+from schemas.storage import CatalogError
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)
 
 
 HASH_CHUNK = 1 << 20
-
-
-class CatalogError(RuntimeError):
-    """A dataset's meta and files disagree, so its catalog rows cannot be trusted."""
 
 
 def _hash_bytes(h: Any, path: Path) -> None:

@@ -7,7 +7,7 @@ one through on any of three pieces of evidence, whatever the link's count:
   files of several names are listed once per process (`_names`) and re-stat'ed at each check, so a name moved away
   since counts no more; a file linked after the listing (its ctime later) has the root listed again;
 - it is an eidata export's link of its corpus's file (`export --format gr00t` links each parquet, `lingbot-va` each
-  mp4): the nearest completion record above it (`RECORD`) names the corpus dataset it was made from (`source`), and
+  mp4): the nearest completion record above it (`MARKER`) names the corpus dataset it was made from (`source`), and
   the file of the same relative path there (in a folder under a `datasets/` holding `meta/info.json`, reached through
   no link) is the same inode. The record is only a pointer: the evidence is the inode found there;
 - it is a corpus's file that the corpus noted it linked out into an export (`note_linked`, `_linked_out`).
@@ -27,11 +27,10 @@ import time
 
 from schemas.corpus import JOB_DIR
 from schemas.lerobot import INFO_PATH
+from schemas.storage import MARKER, SOURCE_KEY
 
-__all__ = ["LINKED", "RECORD", "SOURCE_KEY", "note_linked", "owned"]
+__all__ = ["LINKED", "note_linked", "owned"]
 
-RECORD = ".eidata-export.json"  # an exported tree's completion record (`adapters.storage.tree.MARKER`)
-SOURCE_KEY = "source"  # in it: the corpus dataset the export was made from (its absolute path, or its URL)
 _RECORD_BYTES = 1 << 20
 # under a corpus: one line per file of its datasets it linked into an export, `dev ino size mtime_ns` (`note_linked`)
 LINKED = f"{JOB_DIR}/linked-out"
@@ -97,7 +96,7 @@ def _exported(real_root: str, key: str, st: os.stat_result) -> bool:
     if parts[0] == "..":
         return False
     for depth in range(len(parts) - 1, -1, -1):
-        source = _source(os.path.join(real_root, *parts[:depth], RECORD))
+        source = _source(os.path.join(real_root, *parts[:depth], MARKER))
         if source is not None:
             corpus_dataset = f"{os.sep}datasets{os.sep}" in source and os.path.isfile(os.path.join(source, INFO_PATH))
             return corpus_dataset and _same(os.path.join(source, *parts[depth:]), st)

@@ -29,14 +29,11 @@ from typing import cast
 from adapters.storage.faults import environment_fault
 from adapters.storage.root import Root
 from schemas.settings import current
+from schemas.storage import OutputLeasedError
 
 LEASE_DIR = ".eidata/lease"
 log = logging.getLogger(__name__)
 _RELEASED: set[str] = set()  # tokens of the leases this process released (their objects may outlive a failed delete)
-
-
-class OutputLeasedError(RuntimeError):
-    """Another job holds the output's lease."""
 
 
 def _generation(key: str) -> int | None:

@@ -26,10 +26,10 @@ from typing import Any
 import fsspec
 
 from adapters.storage.atomic import undo_on_error
-from adapters.storage.hard_links import RECORD
 from adapters.storage.multipart import HASH_BLOCK, PartPlan, abort_uploads, holds, put_final
 from adapters.storage.objects import exists, list_keys, split_key
-from adapters.storage.publish import CLAIMS_DIR, STATE_DIR
+from adapters.storage.publish import CLAIMS_DIR
+from schemas.storage import MARKER, STATE_DIR
 
 
 @dataclass
@@ -82,8 +82,8 @@ class TreePuts:
     def publish(self, tree: str, retract: Sequence[str], last: Sequence[str], record: bytes | None) -> None:
         self.begin(tree, retract)
         if record is not None:
-            (self.local(tree) / RECORD).write_bytes(record)
-            last = [*last, RECORD]  # the completion record, last
+            (self.local(tree) / MARKER).write_bytes(record)
+            last = [*last, MARKER]  # the completion record, last
         self.finish(tree, last)
 
     def keep(self, tree: str) -> None:

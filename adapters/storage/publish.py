@@ -22,11 +22,11 @@ from adapters.storage.multipart import PartPlan, abort_uploads, put_final
 from adapters.storage.objects import put_changed
 from adapters.storage.root import Root
 from schemas.lerobot import INFO_PATH, split_lines
+from schemas.storage import STATE_DIR
 
 PUT_THREADS = 8  # an episode's files are put at once: its parquet and one mp4 per camera
 # where a dataset's immutable files live: the episodes', and those stages derive from them (`adapters.storage.derived`)
 EPISODE_TOPS = ("data", "videos", "latents")
-STATE_DIR = ".eidata"  # an output's or a dataset's own state (lease, records, claims): never part of its data
 CLAIMS_DIR = f"{STATE_DIR}/claims"  # who may complete a final key put in parts (`adapters.storage.multipart`)
 
 

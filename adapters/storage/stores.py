@@ -22,8 +22,8 @@ from adapters.storage.digests import FileDigests
 from adapters.storage.hard_links import note_linked
 from adapters.storage.object_store import ObjectStore, T, W
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError
 from schemas.corpus import DATASETS_DIR
+from schemas.storage import StorageError
 
 PARTIAL = ".partial-"  # a folder's tree being written: `.NAME.partial-<id>` beside it
 

@@ -16,12 +16,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from adapters.storage.hard_links import RECORD
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
-from schemas.storage import StorageOptions
-
-MARKER = RECORD  # an exported tree's completion record, last (a local --out's too)
+from schemas.storage import DryRunWriteError, StorageOptions
 
 
 class Tree:
@@ -129,10 +126,6 @@ def local_folders(values: Iterable[object]) -> list[Path]:
     (`jobs.runtime.dry_run.refusing_writes`); an object store's prefix names none: its handle only reads
     (`PlanTree`)."""
     return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and Root.folder_of(v) is not None]
-
-
-class DryRunWriteError(RuntimeError):
-    """Something asked a dry run's output to change (a bug of the command: its plan must go through `fill`)."""
 
 
 class PlanTree(Tree):

@@ -20,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from adapters.storage.objects import put_if_absent
 from adapters.storage.stalls import StoreStalledError
-from schemas.storage import StorageOptions, is_remote, protocol_of
+from schemas.storage import StorageError, StorageOptions, is_remote, protocol_of
 
 # fsspec's async filesystems (s3fs, gcsfs) run on one event loop in a thread of the process that made it; a forked
 # parse process (jobs.runtime.sandbox) has no such thread, and its first call on an object store waited on that loop
@@ -33,10 +33,6 @@ os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)
 # (`adapters.storage.s3_watched`; registered by name, so s3fs is imported only when a bucket is used)
 for _protocol in ("s3", "s3a"):
     fsspec.register_implementation(_protocol, "adapters.storage.s3_watched.WatchedS3FileSystem", clobber=True)
-
-
-class StorageError(OSError):
-    """A root or output that cannot be used: wrong credential, missing bucket or prefix, unreachable endpoint."""
 
 
 class UnknownScheme(StorageError, ValueError):

@@ -23,10 +23,6 @@ from schemas.storage import StorageOptions
 MAX_CHECKED = 64  # files of one episode looked at, at most (a folder of per-frame images names thousands)
 
 
-class SourceVanishedError(OSError):
-    """The source went away under a reader (`vanished`'s cause): the environment's by its class name (`faults.toml`)."""
-
-
 def vanished(
     root: Where, paths: Sequence[str], options: StorageOptions | None = None, *, all_seen: bool = False
 ) -> str | None:

@@ -27,7 +27,6 @@ from typing import Any
 
 from adapters.storage.atomic import undo_on_error, write_text_atomic
 from adapters.storage.faults import describe, environment_fault
-from adapters.storage.publish import STATE_DIR
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
@@ -51,6 +50,7 @@ from schemas.lerobot import (
     load_info,
 )
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec, default_features
+from schemas.storage import STATE_DIR
 
 
 def _validate_features(features: Mapping[str, FeatureSpec]) -> None:

@@ -10,8 +10,8 @@ import os
 import time
 from pathlib import Path
 
-from adapters.storage.publish import STATE_DIR
 from ingest.lerobot.errors import WriterLockedError
+from schemas.storage import STATE_DIR
 
 JOURNAL = f"{STATE_DIR}/commit.json"
 STAGING = f"{STATE_DIR}/staging"

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
-from adapters.storage.digests import CatalogError, FileDigests
+from adapters.storage.digests import FileDigests
 from adapters.storage.locks import flocked
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
@@ -34,6 +34,7 @@ from jobs.runtime.exits import fail
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
 from schemas.qa import FINDINGS_DIR
+from schemas.storage import CatalogError
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,10 @@ FROM episodes GROUP BY ALL ORDER BY source, tier
 def cli_catalog(args: argparse.Namespace) -> int:
     """`eidata catalog`: rebuild, print the row count and a per-source summary. Exit 0 on success, 1 when a dataset
     cannot be cataloged or a job holds the output, 2 for a missing root, bucket or credential."""
-    from adapters.storage.corpus import NotACorpus
-    from adapters.storage.lease import OutputLeasedError
-    from adapters.storage.urls import StorageError
     from jobs.catalog.losses import loss_summary
     from jobs.catalog.query import format_table, run_query
     from jobs.runtime.intent import clear, markers
+    from schemas.storage import NotACorpus, OutputLeasedError, StorageError
 
     try:
         # existing: a folder without datasets/ is refused before anything is written (it made ROOT/catalog/ there:

@@ -21,15 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.digests import CatalogError
+from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
-from schemas.storage import StorageOptions
+from schemas.storage import CatalogError, NotACorpus, StorageOptions
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
 CENSUS_VERSION = 1

@@ -26,9 +26,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.digests import CatalogError
 from adapters.storage.faults import reraise_environment
-from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
@@ -53,7 +51,7 @@ from schemas.manifest import (
     SplitRule,
     check_name,
 )
-from schemas.storage import StorageOptions
+from schemas.storage import CatalogError, StorageError, StorageOptions
 from schemas.tiers import QualityTier, RoutingTable
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")

@@ -25,8 +25,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.storage.digests import CatalogError
-from adapters.storage.urls import StorageError
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.census import open_catalog
@@ -35,6 +33,7 @@ from jobs.catalog.views import VIEWS
 from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg
 from schemas.corpus import parquet_files
+from schemas.storage import CatalogError, StorageError
 
 T = TypeVar("T")
 Format = Literal["table", "csv", "json"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.storage.digests import CatalogError, FileDigests
+from adapters.storage.digests import FileDigests
 from schemas.actions import ActionKind
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, feature_intrinsics, keypoint_kind
 from schemas.catalog import CatalogRow
@@ -18,6 +18,7 @@ from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeL
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import CATALOG_PREFIX
+from schemas.storage import CatalogError
 from schemas.tiers import (
     QualityTier,
     TierVerdict,

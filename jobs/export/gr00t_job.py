@@ -7,9 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.lease import OutputLeasedError
-from adapters.storage.urls import StorageError
+from adapters.storage.corpus import Corpus
 from jobs.catalog import selection
 from jobs.export import MANIFEST_NEEDS_OUT
 from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
@@ -17,7 +15,7 @@ from jobs.export.gr00t_config import loader_text
 from jobs.export.gr00t_copy import export_copies
 from jobs.runtime.stage import Failed, Stage
 from schemas.lerobot import INFO_PATH
-from schemas.storage import StorageOptions
+from schemas.storage import NotACorpus, OutputLeasedError, StorageError, StorageOptions
 
 
 def export_corpus(

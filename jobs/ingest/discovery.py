@@ -26,7 +26,7 @@ from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.beneath import noting
 from adapters.storage.faults import describe, environment_fault
-from adapters.storage.vanished import SourceVanishedError, vanished
+from adapters.storage.vanished import vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
@@ -35,6 +35,7 @@ from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.findings import NO_EPISODES, SourceFinding
+from schemas.storage import SourceVanishedError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.storage.root import Root
-from adapters.storage.tree import DryRunWriteError, local_folders
+from adapters.storage.tree import local_folders
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import refusing_writes
 from jobs.runtime.sandbox import Killed, answer
@@ -21,6 +21,7 @@ from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import EpisodeLineage, dataset_dir, episode_uid
 from schemas.findings import SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.storage import DryRunWriteError
 
 
 @dataclass

@@ -208,9 +208,8 @@ def init_job_ray(spec: JobSpec, address: str | None) -> bool:
 
 
 def cli_ingest(args: Any) -> int:
-    from adapters.storage.lease import OutputLeasedError
-    from adapters.storage.urls import StorageError
     from jobs.spec import SpecError, load_spec
+    from schemas.storage import OutputLeasedError, StorageError
 
     try:
         spec = load_spec(Path(args.spec))

@@ -22,7 +22,7 @@ from adapters.isolated import failure
 from adapters.registry import adapter_class
 from adapters.storage import beneath
 from adapters.storage.faults import environment_fault
-from adapters.storage.vanished import SourceVanishedError, vanished
+from adapters.storage.vanished import vanished
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features
 from ingest.episode import Judged, JudgedEpisode, Kept
@@ -43,6 +43,7 @@ from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
+from schemas.storage import SourceVanishedError
 from schemas.tiers import SOURCE_DEFAULTS, QualityTier, source_default
 
 REJECTED = "RejectedEpisode"  # the error class of a raw episode (or part) its steps rejected as a value

@@ -13,9 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import NotACorpus
-from adapters.storage.digests import CatalogError
-from adapters.storage.urls import StorageError
 from jobs.catalog.census import open_catalog
 from jobs.report import page
 from jobs.report.data import ReportError
@@ -23,6 +20,7 @@ from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_epis
 from jobs.report.episode_links import DEFAULT_PAGES, EpisodeLinks, named_episodes, pages_limit
 from jobs.report.episode_page import episode_html, write_pages
 from jobs.runtime.exits import fail
+from schemas.storage import CatalogError, NotACorpus, StorageError
 
 
 def write_report(

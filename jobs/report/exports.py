@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.tree import MARKER
 from jobs.report.markup import escape, table
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import LDA_STATE, STATS_PATH
 from schemas.lerobot import INFO_PATH
+from schemas.storage import MARKER
 
 
 @dataclass

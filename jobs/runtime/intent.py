@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.storage.atomic import fsync_path, write_text_atomic
-from adapters.storage.digests import CatalogError
+from schemas.storage import CatalogError
 
 CATALOG = "catalog"
 PREFIX = ".pending-"

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from adapters.storage.declared import EVENT
 from jobs.runtime.limits import cage, mechanism
+from schemas.storage import EVENT
 
 T = TypeVar("T")
 PAGE = 4096

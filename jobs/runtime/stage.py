@@ -32,11 +32,8 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.digests import CatalogError
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import environment_fault
-from adapters.storage.lease import OutputLeasedError
-from adapters.storage.urls import StorageError
 from ingest.progress import Progress
 from jobs.runtime.exits import fail
 from jobs.runtime.intent import CatalogIntent
@@ -54,7 +51,7 @@ from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR
 from schemas.frozen import Frozen
-from schemas.storage import StorageOptions
+from schemas.storage import CatalogError, NotACorpus, OutputLeasedError, StorageError, StorageOptions
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.storage.location import locate
-from adapters.storage.urls import StorageError, filesystem, preflight
+from adapters.storage.urls import filesystem, preflight
 from jobs.spec import SpecError, dump_spec, load_spec
-from schemas.storage import StorageOptions
+from schemas.storage import StorageError, StorageOptions
 from tests.gcs.server import GcsServer
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.lease import OutputLeasedError
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_prefixes, put
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
+from schemas.storage import OutputLeasedError
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 from tests.s3.server import S3Server
 

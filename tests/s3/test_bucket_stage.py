@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.lease import OutputLeasedError
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys
 from adapters.storage.urls import filesystem
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.stages.caption import CaptionJob, CaptionStage
+from schemas.storage import OutputLeasedError
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import bucket_query, write_dataset
 

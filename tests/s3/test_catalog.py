@@ -19,7 +19,7 @@ import jobs.cli
 from adapters.storage.corpus import Corpus
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
-from adapters.storage.urls import StorageError, filesystem
+from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.census import CatalogMismatchError, open_catalog, write_census
@@ -29,7 +29,7 @@ from jobs.catalog.query import cli_query, run_query
 from schemas.corpus import EPISODES_DIR, QuarantineRow
 from schemas.lerobot import EPISODES_PATH
 from schemas.manifest import Manifest, entries_file
-from schemas.storage import StorageOptions
+from schemas.storage import StorageError, StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.store_cases import bucket_query, put_url

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.commit_log import CommitConflictError, CommitLog
-from adapters.storage.lease import Lease, OutputLeasedError
+from adapters.storage.lease import Lease
 from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
+from schemas.storage import OutputLeasedError
 from tests.s3.server import S3Server, child_env, run_child
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.lease import OutputLeasedError
+from adapters.storage.corpus import Corpus
 from adapters.storage.objects import list_keys
-from adapters.storage.urls import StorageError, filesystem
+from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
-from schemas.storage import StorageOptions
+from schemas.storage import NotACorpus, OutputLeasedError, StorageError, StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 from tests.s3.server import SECRET_KEY, S3Server, child_env
 

@@ -13,8 +13,8 @@ from adapters.storage.commit_log import CommitLog
 from adapters.storage.lease import Lease
 from adapters.storage.objects import list_keys
 from adapters.storage.root import Root
-from adapters.storage.urls import StorageError, filesystem, preflight
-from schemas.storage import StorageOptions, is_remote, protocol_of
+from adapters.storage.urls import filesystem, preflight
+from schemas.storage import StorageError, StorageOptions, is_remote, protocol_of
 from tests.s3.server import SECRET_KEY, S3Server
 
 

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.hard_links import SOURCE_KEY
 from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_modified
-from adapters.storage.tree import MARKER
 from adapters.storage.urls import filesystem
 from jobs.export.lingbot.job import run_lingbot_export
 from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import prepare_episode
+from schemas.storage import MARKER, SOURCE_KEY
 from tests.fixtures.wan import write_tiny_wan
 from tests.jobs.export.lingbot.corpus import EGO, FRANKA, write_small_corpus
 from tests.jobs.export.lingbot.test_job import _spec  # the same job settings as the local export's tests

@@ -14,9 +14,9 @@ from adapters.storage.multipart import incomplete_uploads
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import exists
 from adapters.storage.publish import CLAIMS_DIR
-from adapters.storage.tree import MARKER, Tree
+from adapters.storage.tree import Tree
 from adapters.storage.urls import filesystem
-from schemas.storage import StorageOptions
+from schemas.storage import MARKER, StorageOptions
 from tests.s3.server import S3Server
 
 PART = 5 << 20

@@ -21,11 +21,11 @@ import pytest
 from s3fs import S3FileSystem
 
 from adapters.storage.location import Location
-from adapters.storage.tree import MARKER
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from jobs.export.lerobot_v3.job import export_corpus
 from schemas.settings import ENV, Settings
+from schemas.storage import MARKER
 from tests.fixtures.corpus import episode, write_dataset
 from tests.s3.export_corpus import bucket_tree, corpus_pair, fetch, tree
 from tests.s3.server import S3Server

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.lease import OutputLeasedError
 from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_modified
@@ -32,6 +31,7 @@ from jobs.stages.latents import LatentsStage, decode_episode
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedStage
 from schemas.lerobot import load_info
 from schemas.settings import ENV, Settings, current
+from schemas.storage import OutputLeasedError
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
 from tests.processes import group

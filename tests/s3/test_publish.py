@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.lease import Lease, OutputLeasedError
+from adapters.storage.lease import Lease
 from adapters.storage.objects import list_keys
 from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
+from schemas.storage import OutputLeasedError
 from tests.s3.publish_child import DATASET, LENGTHS
 from tests.s3.server import S3Server, child_env, run_child
 from tests.s3.test_commit import snapshot

@@ -18,10 +18,10 @@ from s3fs import S3FileSystem
 from torch.utils.data import DataLoader
 
 from adapters.storage.corpus_files import CorpusFiles
-from adapters.storage.urls import StorageError, filesystem
+from adapters.storage.urls import filesystem
 from jobs.runtime.options import add_options
 from jobs.train import TRAIN_OPTIONS, cli_train
-from schemas.storage import StorageOptions
+from schemas.storage import StorageError, StorageOptions
 from tests.fixtures.readback import fetched_bytes
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config

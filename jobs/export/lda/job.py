@@ -26,12 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.digests import CatalogError
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
 from adapters.storage.root import Root
-from adapters.storage.tree import MARKER, Tree
-from adapters.storage.urls import StorageError
+from adapters.storage.tree import Tree
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder
@@ -57,6 +55,7 @@ from schemas.lda import (
 from schemas.lerobot import INFO_PATH, load_info, read_jsonl
 from schemas.manifest import Manifest
 from schemas.modality import check_modality
+from schemas.storage import MARKER, CatalogError, NotACorpus, StorageError
 
 Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
@@ -168,7 +167,7 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
     write_modality(tmp / MODALITY_PATH, modality)
     write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
-    # the completion record every eidata export leaves (`adapters.storage.tree.MARKER`): what `report --exports` reads
+    # the completion record every eidata export leaves (`schemas.storage.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
     write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     return result

@@ -26,12 +26,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from adapters.storage.corpus import Corpus, NotACorpus
-from adapters.storage.digests import CatalogError
+from adapters.storage.corpus import Corpus
 from adapters.storage.faults import reraise_environment
-from adapters.storage.lease import OutputLeasedError
-from adapters.storage.tree import MARKER, Tree
-from adapters.storage.urls import StorageError
+from adapters.storage.tree import Tree
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
@@ -57,7 +54,7 @@ from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS
 from schemas.lerobot_features import video_keys
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
 from schemas.manifest import MANIFEST_JSON, entries_file
-from schemas.storage import StorageOptions
+from schemas.storage import MARKER, CatalogError, NotACorpus, OutputLeasedError, StorageError, StorageOptions
 
 log = logging.getLogger(__name__)
 

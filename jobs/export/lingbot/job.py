@@ -28,10 +28,8 @@ from typing import Any
 
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import Corpus
-from adapters.storage.hard_links import SOURCE_KEY
 from adapters.storage.root import Root
-from adapters.storage.tree import MARKER, Tree
-from adapters.storage.urls import StorageError
+from adapters.storage.tree import Tree
 from ingest.encoders.wan import WanModelError
 from ingest.lerobot.settled import settled_datasets
 from ingest.lingbot.dataset import NotCanonicalError
@@ -68,7 +66,7 @@ from schemas.lerobot import (
     dump_lines,
     load_entries,
 )
-from schemas.storage import StorageOptions
+from schemas.storage import MARKER, SOURCE_KEY, StorageError, StorageOptions
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from adapters.base import AdapterError, EpisodeRef, RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.cameras import canonical_camera
 from adapters.registry import get_adapter
-from adapters.storage.vanished import SourceVanishedError
 from schemas.canonical import Camera
+from schemas.storage import SourceVanishedError
 from schemas.tiers import QualityTier
 from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.corrupt import inject_fault

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.commit_log import COMMITS_DIR, STAGING_DIR, CommitConflictError, CommitLog, CommitRecord
-from adapters.storage.lease import Lease, OutputLeasedError
+from adapters.storage.lease import Lease
 from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
+from schemas.storage import OutputLeasedError
 
 
 def test_local_output_takes_the_same_protocol(tmp_path: Path) -> None:

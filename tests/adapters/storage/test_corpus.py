@@ -14,8 +14,9 @@ import torch
 from pydantic import BaseModel, BeforeValidator, ValidationError
 from safetensors.torch import save_file
 
-from adapters.storage.corpus import Corpus, NotACorpus
+from adapters.storage.corpus import Corpus
 from adapters.storage.digests import FileDigests
+from schemas.storage import NotACorpus
 
 
 def test_a_folder_opens_as_itself_and_names_itself(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.declared import EVENT, declare, declared
+from adapters.storage.declared import declare, declared
 from adapters.storage.location import locate
+from schemas.storage import EVENT
 
 _SEEN: list[tuple[Any, ...]] = []
 _LISTENING: list[bool] = []

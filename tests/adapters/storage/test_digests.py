@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.digests import CatalogError, FileDigests
+from adapters.storage.digests import FileDigests
+from schemas.storage import CatalogError
 
 
 def test_unchanged_files_are_not_hashed_again_and_changed_ones_are(tmp_path: Path) -> None:

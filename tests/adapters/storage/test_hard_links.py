@@ -18,9 +18,9 @@ from adapters.registry import get_adapter
 from adapters.storage.beneath import fenced
 from adapters.storage.hard_links import LINKED
 from adapters.storage.location import locate
-from adapters.storage.tree import MARKER
 from jobs.cli import main
 from schemas.containment import HardLinked
+from schemas.storage import MARKER
 from tests.fixtures.corpus import episode, write_dataset
 
 PARQUET = "data/chunk-000/episode_000001.parquet"

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.lease import LEASE_DIR, Lease, OutputLeasedError, process_identity
+from adapters.storage.lease import LEASE_DIR, Lease, process_identity
 from adapters.storage.object_store import default_scratch
 from adapters.storage.objects import list_keys, put_if_absent
 from adapters.storage.root import Root
 from adapters.storage.urls import filesystem
+from schemas.storage import OutputLeasedError
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.lease import OutputLeasedError
 from adapters.storage.object_store import ObjectStore
 from adapters.storage.stores import PARTIAL
-from adapters.storage.tree import MARKER, DryRunWriteError, PlanTree, Tree
+from adapters.storage.tree import PlanTree, Tree
+from schemas.storage import MARKER, DryRunWriteError, OutputLeasedError
 
 INFO = "meta/info.json"
 LAST = [INFO, MARKER]

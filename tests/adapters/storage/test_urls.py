@@ -17,8 +17,8 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import SecretStr
 
-from adapters.storage.urls import StorageError, bucket_of, endpoint_of, filesystem, fs_kwargs, preflight
-from schemas.storage import StorageOptions
+from adapters.storage.urls import bucket_of, endpoint_of, filesystem, fs_kwargs, preflight
+from schemas.storage import StorageError, StorageOptions
 
 
 def test_only_the_options_set_reach_s3fs(monkeypatch: pytest.MonkeyPatch) -> None:

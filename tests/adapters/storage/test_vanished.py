@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.storage.faults import environment_fault
-from adapters.storage.vanished import MAX_CHECKED, SourceVanishedError, vanished
+from adapters.storage.vanished import MAX_CHECKED, vanished
+from schemas.storage import SourceVanishedError
 
 
 def _source(tmp_path: Path) -> tuple[Path, list[str]]:

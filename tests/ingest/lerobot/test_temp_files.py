@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.atomic import temp_path
-from adapters.storage.publish import STATE_DIR
 from ingest.lerobot.writer import LeRobotWriter
+from schemas.storage import STATE_DIR
 from tests.fixtures.episodes import canonical_test_features, write_canonical_dataset
 
 OPENERS: dict[str, Callable[[Path], LeRobotWriter]] = {

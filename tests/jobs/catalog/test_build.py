@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.digests import CatalogError
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
@@ -24,6 +23,7 @@ from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files
 from schemas.manifest import Manifest, entries_file
+from schemas.storage import CatalogError
 
 
 def test_finds_datasets_at_any_depth(corpus: Path) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.digests import CatalogError
 from jobs.catalog.rows import dataset_rows
 from schemas.corpus import NO_LINEAGE
+from schemas.storage import CatalogError
 
 
 def _rows(corpus: Path, rel: str) -> dict[int, Any]:

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.tree import DryRunWriteError, local_folders
+from adapters.storage.tree import local_folders
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import build_parser, main
 from jobs.runtime.dry_run import refusing_writes
+from schemas.storage import DryRunWriteError
 from tests.fixtures.corpus import episode, write_dataset
 
 

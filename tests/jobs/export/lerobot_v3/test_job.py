@@ -30,7 +30,6 @@ import pytest
 from adapters.cameras import frame_converter
 from adapters.storage.corpus import Corpus
 from adapters.storage.stores import PARTIAL
-from adapters.storage.tree import MARKER
 from ingest.lerobot.video_read import decode_frames
 from jobs.cli import main
 from jobs.export.layout import consumer_layout
@@ -45,6 +44,7 @@ from schemas.export_frames import ExportFrames
 from schemas.image_size import FrameFit
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES
 from schemas.manifest import entries_file
+from schemas.storage import MARKER
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 from tests.jobs.export.test_resize import MIN_PSNR_DB, psnr
 from tests.schemas.test_lerobot_v3 import INFO_KEYS
