@@ -17,7 +17,7 @@ adapter's own per-file handling flags as it flags an unreadable file), and the r
 twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file costs one more pass over the discovery;
 past `MAX_REFUSED` files, or when no file under the root was opened (nor declared), or when the adapter does not
 handle the refusal either, the error ends the source's discovery as before. An `AdapterError` (the adapter's own
-verdict on the whole source) and an error of the environment (`adapters.storage.faults`: retried by the job) pass
+verdict on the whole source) and an error of the environment (`schemas.faults`: retried by the job) pass
 through untouched. `isolated_read` does the same for one episode's read.
 """
 
@@ -149,7 +149,7 @@ def _unwatch(w: _Watch) -> None:
 def _unhandled(e: BaseException, own: type[Exception]) -> bool:
     """An error the adapter left to escape that is one file's: not its own (`own`: `AdapterError`, passed in by
     `adapters.base`, which imports this module), not the environment's."""
-    from adapters.storage.faults import environment_fault
+    from schemas.faults import environment_fault
 
     return isinstance(e, Exception) and not isinstance(e, own) and environment_fault(e) is None
 

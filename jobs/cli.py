@@ -248,8 +248,8 @@ def _command(argv: list[str], own_process: bool = False) -> int:
     except KeyboardInterrupt as e:  # a `Stopped`, or the KeyboardInterrupt an extension raised in its place
         return _stopped(args.command, stops.stopped(e) or stops.Stopped(signal.SIGINT), own_process)
     except Exception as e:  # a full disk, a store that stopped answering: one line and 75, never a traceback
-        from adapters.storage.faults import environment_fault
         from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
+        from schemas.faults import environment_fault
 
         if (stop := stops.stopped(e)) is not None:  # an error raised over a stop (a C call's SystemError): the stop
             return _stopped(args.command, stop, own_process)

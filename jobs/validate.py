@@ -19,7 +19,6 @@ from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot.checks import loader_checks
 from adapters.lerobot.episode import LoadedDataset
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
@@ -36,6 +35,7 @@ from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
 from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
+from schemas.faults import reraise_environment
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.quirks import Quirk, Severity, quirk

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 from schemas.frozen import Frozen
 
 ENV = "EIDATA_SETTINGS"  # the validated settings, as JSON, on their way to the processes a command starts
+VOICE_ENV = "EIDATA_STORE_VOICE"  # a file the store's lines are appended to as well (a Ray worker's way to the driver)
 
 
 class Settings(Frozen):

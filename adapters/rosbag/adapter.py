@@ -47,10 +47,10 @@ from adapters.rosbag.topics import (
     wanted_camera,
 )
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.canonical import Camera
+from schemas.faults import environment_fault
 from schemas.findings import SourceFinding
 from schemas.robots.registry import JOINT_SPACE, UNKNOWN_EMBODIMENT
 

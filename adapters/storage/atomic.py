@@ -27,13 +27,14 @@ def is_temp_path(path: Path) -> bool:
     return _TEMP_NAME.fullmatch(Path(path).name) is not None
 
 
-def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete the temp files a killed `atomic_write` left directly in `folder` (only them) and return them; only while
-    no one can write there (under the folder's lock): a live write's temp file looks the same."""
+def remove_temp_files(folder: Path, files: str = "*") -> list[Path]:
+    """Delete the temp files a killed `atomic_write` left of the files `files` globs under `folder` (default: those
+    directly in it; only temp files) and return them; only while no one can write there (under the folder's lock): a
+    live write's temp file looks the same."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    removed = sorted(p for p in folder.iterdir() if is_temp_path(p) and p.is_file())
+    removed = sorted(p for p in folder.glob(f"{files}{TEMP_MARK}*") if is_temp_path(p) and p.is_file())
     for p in removed:
         p.unlink(missing_ok=True)
     return removed

@@ -26,8 +26,8 @@ import uuid
 from datetime import datetime
 from typing import cast
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.root import Root
+from schemas.faults import environment_fault
 from schemas.settings import current
 from schemas.storage import OutputLeasedError
 

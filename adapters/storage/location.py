@@ -49,13 +49,13 @@ from upath.registry import available_implementations, get_upath_class, register_
 from adapters.storage.atomic import undo_on_error
 from adapters.storage.beneath import held
 from adapters.storage.declared import declare, declared
-from adapters.storage.faults import environment_fault
 from adapters.storage.object_cache import LocalCache, remove_stale_caches
 from adapters.storage.object_path import ObjectPath
 from adapters.storage.reads import SEEK_BLOCK, SEEK_MAXBLOCKS, STREAM_BLOCK, ReadMeter, open_seekable, open_stream
 from adapters.storage.special import no_pointer, refuse_special
 from adapters.storage.urls import filesystem_class, fs_kwargs
 from schemas.containment import OutsideRoot
+from schemas.faults import environment_fault
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 from schemas.settings import current
 from schemas.storage import StorageOptions, is_remote, protocol_of

@@ -22,12 +22,11 @@ import os
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from schemas.settings import Settings, current
+from schemas.settings import VOICE_ENV, Settings, current
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-VOICE_ENV = "EIDATA_STORE_VOICE"  # a file the lines are appended to as well (a Ray worker's way to the driver)
 
 
 class StoreStalledError(OSError):

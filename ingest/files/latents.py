@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ingest.files.safetensors_file import remove_temps, save_atomic
+from adapters.storage.atomic import remove_temp_files
+from ingest.files.safetensors_file import save_atomic
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,
@@ -64,5 +65,5 @@ def write_latents(path: Path, f: LatentsFile) -> Path:
 
 
 def remove_stale_temps(dataset_root: Path) -> int:
-    """`remove_temps` of the latents files under `latents/`."""
-    return remove_temps(Path(dataset_root) / LATENTS_DIR, "chunk-*/*/.episode_*.safetensors")
+    """How many temp files of the latents files under `latents/` a killed writer left were removed."""
+    return len(remove_temp_files(Path(dataset_root) / LATENTS_DIR, "chunk-*/*/.episode_*.safetensors"))

@@ -1,5 +1,5 @@
 """Safetensors files written atomically (`adapters.storage.atomic`: hidden temp name, fsync, rename): a reader, or a
-rerun deciding what is done, sees a whole file or none; a killed writer's leftovers are only ever found by `TEMP_MARK`.
+rerun deciding what is done, sees a whole file or none; a killed writer's leftovers are removed by `remove_temp_files`.
 
 The bytes are deterministic: safetensors keeps `__metadata__` in a Rust HashMap whose iteration order is seeded per
 process (safetensors `lib.rs` `Metadata`, serialized by serde_json), so two processes writing the same tensors and
@@ -17,22 +17,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from adapters.storage.atomic import TEMP_MARK, atomic_write
+from adapters.storage.atomic import atomic_write
 
 
 def save_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
     contiguous = {k: v.contiguous() for k, v in tensors.items()}
     data = sorted_header(save(contiguous, metadata=metadata))
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def remove_temps(base: Path, pattern: str) -> int:
-    """Delete the temp files a killed writer left of the files `pattern` globs under `base` (ours only: others may
-    share the folder); returns how many. Call only when no job writes there."""
-    stale = list(base.glob(f"{pattern}{TEMP_MARK}*")) if base.is_dir() else []
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return len(stale)
 
 
 def sorted_header(data: bytes) -> bytes:

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from adapters.storage.atomic import remove_temp_files
 from ingest.files.latents import TORCH_DTYPES
-from ingest.files.safetensors_file import remove_temps, save_atomic
+from ingest.files.safetensors_file import save_atomic
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
 
 
@@ -54,5 +55,5 @@ def write_text_embedding(path: Path, input_ids: np.ndarray, hidden: torch.Tensor
 
 
 def remove_stale_temps(dataset_root: Path) -> int:
-    """`remove_temps` of the text embedding files in `latents/text/`."""
-    return remove_temps(Path(dataset_root) / TEXT_DIR, ".task_*.safetensors")
+    """How many temp files of the text embedding files in `latents/text/` a killed writer left were removed."""
+    return len(remove_temp_files(Path(dataset_root) / TEXT_DIR, ".task_*.safetensors"))

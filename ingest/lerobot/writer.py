@@ -8,7 +8,7 @@ which opening removes. A dataset has one writer at a time (an exclusive lock on 
 
 A commit that fails for a reason of the episode (`EpisodeError`) leaves the dataset as it was, and the next episode
 takes the index: a rerun fails it the same way, so the indices are those of any other run. A commit that fails for any
-other reason (a full disk, an I/O error, a publisher that cannot reach its bucket: `adapters.storage.faults`), or after
+other reason (a full disk, an I/O error, a publisher that cannot reach its bucket: `schemas.faults`), or after
 its journal was written, ends this writer's commits (`WriterFailedError`): the episode would succeed on a rerun, and the
 one after it must not take its index meanwhile.
 
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage.atomic import undo_on_error, write_text_atomic
-from adapters.storage.faults import describe, environment_fault
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
@@ -37,6 +36,7 @@ from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
 from ingest.lerobot.table import table_features
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer_dir import JOURNAL, STAGING, acquire_lock, release_lock
+from schemas.faults import describe, environment_fault
 from schemas.lerobot import (
     CODEBASE_VERSION,
     DEFAULT_CHUNK_SIZE,

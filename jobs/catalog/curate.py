@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 import yaml
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.build import catalog_snapshot_hash
@@ -40,6 +39,7 @@ from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
 from jobs.runtime.options import Arg
 from schemas.corpus import MANIFESTS_DIR
+from schemas.faults import reraise_environment
 from schemas.json_document import parsed_json
 from schemas.manifest import (
     ENTRIES_SCHEMA,

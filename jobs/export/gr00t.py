@@ -22,7 +22,6 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from adapters.storage.atomic import write_text_atomic
-from adapters.storage.faults import reraise_environment
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.export.gr00t_config import modality_configs
@@ -45,6 +44,7 @@ from schemas.canonical import (
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.dataset_meta import MODALITY_PATH
 from schemas.episode_lines import kept_fields
+from schemas.faults import reraise_environment
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
 

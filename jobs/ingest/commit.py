@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import environment_fault
 from ingest.lerobot import routing
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError, WriterLockedError
 from ingest.lerobot.staging import StagedEpisode
@@ -36,6 +35,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, Rejected, StagedOutput, Wo
 from jobs.spec_models import JobSpec
 from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
+from schemas.faults import environment_fault
 from schemas.lerobot_features import FeatureSpec
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them

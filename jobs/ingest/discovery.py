@@ -25,7 +25,6 @@ from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.beneath import noting
-from adapters.storage.faults import describe, environment_fault
 from adapters.storage.vanished import vanished
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
@@ -34,6 +33,7 @@ from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, note
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
+from schemas.faults import describe, environment_fault
 from schemas.findings import NO_EPISODES, SourceFinding
 from schemas.storage import SourceVanishedError
 

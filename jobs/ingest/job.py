@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, drop_torn, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
@@ -30,6 +29,7 @@ from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.runtime.voice import VoiceRelay
 from jobs.spec_models import JobSpec
 from schemas.corpus import JOB_DIR
+from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 
 if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
     from jobs.ingest.commit import Committer

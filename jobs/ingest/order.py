@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from adapters.storage.faults import environment_fault
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
 from jobs.runtime.retry import killed_by, worker_died
 from jobs.spec_models import JobSpec
+from schemas.faults import environment_fault
 
 
 class Tasks(Protocol):

@@ -30,7 +30,6 @@ import pyarrow.parquet as pq
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
 from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
@@ -42,6 +41,7 @@ from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
+from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)

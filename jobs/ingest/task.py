@@ -132,7 +132,7 @@ class Deferred:
 
     uid: str
     stage: Stage
-    cause: str  # `Class: message` of the first cause of the environment's kind (`adapters.storage.faults`)
+    cause: str  # `Class: message` of the first cause of the environment's kind (`schemas.faults`)
     retried: int = 0
 
     @property

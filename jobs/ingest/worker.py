@@ -21,7 +21,6 @@ from adapters.base import AdapterError, RawEpisode
 from adapters.isolated import failure
 from adapters.registry import adapter_class
 from adapters.storage import beneath
-from adapters.storage.faults import environment_fault
 from adapters.storage.vanished import vanished
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features
@@ -41,6 +40,7 @@ from jobs.runtime.sandbox import Killed, answer, last_opened
 from jobs.spec_robots import RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
+from schemas.faults import environment_fault
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
 from schemas.storage import SourceVanishedError

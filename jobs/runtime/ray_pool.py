@@ -37,7 +37,7 @@ class PoolError(RuntimeError):
 
 class RayStartError(RuntimeError):
     """Ray could not be started or joined (an overloaded host's node past its start timeout, a cluster that does not
-    answer): the environment's by its class name (`adapters/storage/faults.toml`), so every command ends on it with one
+    answer): the environment's by its class name (`schemas/faults.toml`), so every command ends on it with one
     line and exit 75, never a traceback (reliability review 6, N53)."""
 
 

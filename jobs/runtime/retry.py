@@ -3,7 +3,7 @@ never a quarantine row (issue 38 item 1).
 
 A full disk or a store that stops answering says nothing about the episode: quarantined, it would be lost for good (a
 rerun skips quarantined episodes). So an episode task, a discovery or a commit failing for a reason of the environment
-(`adapters.storage.faults.environment_fault`) is retried as `EnvironmentRetry` says; one that persists ends the job
+(`schemas.faults.environment_fault`) is retried as `EnvironmentRetry` says; one that persists ends the job
 with `EnvironmentFaultError`: what is committed stays, the rest of the dataset is left to the next run at the indices
 an uninterrupted run gives, and `eidata ingest` exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL).
 
@@ -31,9 +31,9 @@ from typing import TypeVar
 
 from pydantic import Field
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.stalls import say
 from schemas.corpus import JOB_DIR
+from schemas.faults import environment_fault
 from schemas.frozen import Frozen
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ limit (issue 84; `jobs.runtime.limits`), and its answer comes back pickled.
 
 `answer(fn, *args, mib=...)` forks the caller (a fork costs milliseconds, an import seconds), puts the child in a cage
 of `mib` MiB, runs `fn` there and returns its value, or raises what it raised with its causes (they say whose fault an
-error is: `adapters.storage.faults`). A child that dies instead (the cage's out-of-memory killer, a library's abort, a
+error is: `schemas.faults`). A child that dies instead (the cage's out-of-memory killer, a library's abort, a
 deadline's SIGKILL, an exit with no answer) is a `Killed` naming the limit, the signal, the cage's peak and the source
 file it opened last (an audit hook on "open" and on the storage room's event, kept in a page both processes share).
 The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's code.

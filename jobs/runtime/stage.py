@@ -33,7 +33,6 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import environment_fault
 from ingest.progress import Progress
 from jobs.runtime.exits import fail
 from jobs.runtime.intent import CatalogIntent
@@ -50,6 +49,7 @@ from jobs.runtime.ray_pool import (
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR
+from schemas.faults import environment_fault
 from schemas.frozen import Frozen
 from schemas.storage import CatalogError, NotACorpus, OutputLeasedError, StorageError, StorageOptions
 
@@ -148,7 +148,7 @@ class Stage(Generic[J, R]):
 
     def _status(self, e: Exception) -> int | None:
         """The exit status of an error the command or the machinery names (its own first), None for others. A bad
-        call is 2; then an error of the environment (a full disk, a store that stalls: `adapters.storage.faults`)
+        call is 2; then an error of the environment (a full disk, a store that stalls: `schemas.faults`)
         is 75 whoever raised it, as for `eidata ingest` (the machinery's own errors keep theirs)."""
         if isinstance(e, _named(self.usage_errors)):
             return 2

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.storage.stalls import VOICE_ENV
+from schemas.settings import VOICE_ENV
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.selection import Scoped, SelectionError, select
@@ -36,6 +35,7 @@ from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageReport, Usage, placement_options
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
+from schemas.faults import reraise_environment
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 
 NO_MODEL = (

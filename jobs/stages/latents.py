@@ -31,7 +31,6 @@ import torch
 from pydantic import Field
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from adapters.storage.location import Location
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
@@ -44,6 +43,7 @@ from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.canonical import IMAGE_PREFIX, main_video_key
+from schemas.faults import reraise_environment
 from schemas.image_latents import LatentsMeta, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
 

@@ -18,13 +18,13 @@ import numpy as np
 from pydantic import Field
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
 from ingest.lerobot.settled import settled_datasets
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
+from schemas.faults import reraise_environment
 from schemas.lerobot import TASKS_PATH, read_jsonl
 
 if TYPE_CHECKING:  # the model module imports torch

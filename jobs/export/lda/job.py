@@ -27,7 +27,6 @@ import pyarrow.parquet as pq
 
 from adapters.storage.atomic import write_text_atomic
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from adapters.storage.root import Root
 from adapters.storage.tree import Tree
 from ingest.progress import Progress
@@ -43,6 +42,7 @@ from jobs.export.lda.video import as_written, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.dataset_meta import MODALITY_PATH
+from schemas.faults import reraise_environment
 from schemas.lda import (
     ACTION_PARTS,
     LDA_ACTION,

@@ -27,7 +27,6 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.faults import reraise_environment
 from adapters.storage.tree import Tree
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
@@ -49,6 +48,7 @@ from jobs.runtime.stage import Stage
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
 from schemas.export_frames import ExportFrames
+from schemas.faults import reraise_environment
 from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_features import video_keys

@@ -16,9 +16,9 @@ import zarr
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.hostile import bounds
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.storage.faults import environment_fault
 from adapters.storage.location import locate
 from adapters.synthetic.lerobot import write_lerobot_v3
+from schemas.faults import environment_fault
 from schemas.lfs import LfsPointer
 from tests.fixtures.writers.arrays import write_isaaclab
 

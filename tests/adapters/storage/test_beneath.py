@@ -234,7 +234,7 @@ def test_a_note_that_cannot_be_written_is_the_environments_fault_never_an_absent
     """The note's folder gone (the job's output removed under it): the open raises NoteUnwritten, an environment
     fault (exit 75), not the FileNotFoundError a store's read takes for an absent key."""
     from adapters.storage.beneath import NoteUnwritten
-    from adapters.storage.faults import environment_fault
+    from schemas.faults import environment_fault
 
     root, note = tmp_path / "root", tmp_path / "job/reading/x.1"
     root.mkdir()

@@ -14,8 +14,8 @@ import fsspec
 import pytest
 from upath import UPath
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.location import Location, is_object, locate
+from schemas.faults import environment_fault
 from schemas.storage import StorageOptions
 
 

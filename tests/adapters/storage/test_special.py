@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.location import locate
 from adapters.storage.special import NotRegularFile, special_kind
+from schemas.faults import environment_fault
 
 
 @pytest.mark.timeout(60)  # the old code's open of the FIFO waited for ever

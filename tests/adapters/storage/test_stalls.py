@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.stalls import StoreStalledError, watched
+from schemas.faults import environment_fault
 from schemas.settings import Settings
 
 

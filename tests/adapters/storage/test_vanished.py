@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.storage.faults import environment_fault
 from adapters.storage.vanished import MAX_CHECKED, vanished
+from schemas.faults import environment_fault
 from schemas.storage import SourceVanishedError
 
 

@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from adapters.storage.atomic import temp_path
 from ingest.files.text_embeddings import (
     TextEmbeddingError,
     remove_stale_temps,
@@ -73,7 +74,7 @@ def test_contract_violations_are_refused(tmp_path: Path) -> None:
 
 def test_stale_temps_are_removed(tmp_path: Path) -> None:
     write_text_embedding(text_embedding_path(tmp_path, 0), np.arange(2), torch.randn(2, 4), _meta())
-    stale = tmp_path / "latents/text/.task_000001.safetensors.tmp-abc"
+    stale = temp_path(text_embedding_path(tmp_path, 1))  # what a writer killed mid-write left
     stale.write_bytes(b"half")
     assert remove_stale_temps(tmp_path) == 1
     assert [p.name for p in (tmp_path / "latents/text").iterdir()] == ["task_000000.safetensors"]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.stalls import VOICE_ENV, say
+from adapters.storage.stalls import say
 from jobs.runtime.voice import POLL_S, VoiceRelay
+from schemas.settings import VOICE_ENV
 from tests.processes import run_group
 
 REPO = Path(__file__).resolve().parents[3]

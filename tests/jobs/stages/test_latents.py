@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
 from ingest.encoders.dinov3.frames import PreprocessConfig, latent_frame_indices, resize_frames
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
@@ -161,7 +162,7 @@ def test_a_temp_file_never_counts_as_done(corpus: tuple, model_dir: Path, tmp_pa
     path = _files(root)[("datasets/alpha/one", 1, CAMERAS[0])]
     saved = path.read_bytes()
     path.unlink()
-    temp = path.with_name(f".{path.name}.tmp-deadbeef")
+    temp = temp_path(path)
     temp.write_bytes(saved[: len(saved) // 2])  # what a job killed mid-write leaves
     try:
         rows = LatentsStage(job).plan(Corpus(root))

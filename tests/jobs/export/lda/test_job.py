@@ -332,7 +332,7 @@ def test_an_out_in_a_bucket_is_refused_never_written_as_a_local_folder(
 def test_a_full_disk_stops_the_export_not_a_dataset_error(
     real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A full disk is the environment's fault, not a dataset's (`adapters.storage.faults`): the LDA export ends with
+    """A full disk is the environment's fault, not a dataset's (`schemas.faults`): the LDA export ends with
     one line and 75, as lerobot-v3's and gr00t's, instead of failing every dataset after it as bad input."""
     import errno
 

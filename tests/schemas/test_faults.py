@@ -21,7 +21,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from ray.exceptions import RayTaskError, WorkerCrashedError
 
 from adapters.base import AdapterError
-from adapters.storage.faults import ENVIRONMENT_TEXT, environment_fault
+from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 from tests.fixtures.tmpfs import fill, small_tmpfs
 
 
@@ -130,7 +130,7 @@ def test_the_text_of_an_environment_error_names_it_and_a_data_error_s_does_not(d
 def test_reraise_environment_lets_data_errors_be_handled_and_raises_the_environments() -> None:
     import errno as _errno
 
-    from adapters.storage.faults import reraise_environment
+    from schemas.faults import reraise_environment
 
     full = OSError(_errno.ENOSPC, "No space left on device")
     try:
