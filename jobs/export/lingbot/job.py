@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import remove_temp_files, write_text_atomic
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from adapters.storage.tree import Tree
@@ -159,7 +159,10 @@ def run_lingbot_export(
                         _accept(by_rel[result["dataset"]], report, result, done.publish)
 
                     # the settings are recorded once the models have loaded, before anything is encoded with them
-                    _run_on_ray(local, models, works, accept, address, progress, settings)
+                    try:
+                        _run_on_ray(local, models, works, accept, address, progress, settings)
+                    finally:  # Ray is down: what a worker its shutdown ended (no `finally` runs) was writing
+                        remove_temp_files(local.out, "**/*")
                 else:
                     check_settings(local.out, settings)
                 done.top()

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from adapters.lerobot.stats import numeric_stats
+from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_video, load_vae, resize_frames
 from ingest.lerobot.video_read import decode_frames
@@ -231,6 +232,8 @@ def test_rerun_remakes_exactly_what_is_missing_or_stale(
     reference = {p: p.read_bytes() for p in (gone, table)}
     gone.unlink()
     table.unlink()
+    cut = temp_path(stale)  # what a worker ended mid-write by Ray's shutdown leaves (no `finally` runs)
+    cut.write_bytes(b"cut")
     episodes = root / FRANKA / EPISODES_PATH  # a new caption for franka episode 0: its segment text changes
     lines = [line for _, line in read_jsonl(episodes)]
     lines[0]["eidata"]["caption"]["text"] = "lift the blue cube"
@@ -242,7 +245,7 @@ def test_rerun_remakes_exactly_what_is_missing_or_stale(
     rel = {str(p.relative_to(out)) for p in (gone, stale, table)}
     assert changed == rel | {f"{FRANKA}/{EPISODES_PATH}"} and report.errors == 0
     assert sum(t.written for t in report.tallies.values()) == 2
-    assert table.read_bytes() == reference[table]
+    assert table.read_bytes() == reference[table] and not cut.exists()
     restored, original = torch.load(gone, weights_only=True), torch.load(BytesIO(reference[gone]), weights_only=True)
     assert torch.equal(restored["latent"], original["latent"]) and restored["text"] == original["text"]
     assert torch.load(stale, weights_only=True)["text"] == "lift the blue cube"
