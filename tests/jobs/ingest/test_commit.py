@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -219,8 +220,6 @@ class _GatedCommitter:
         self.gate = Path(gate)
 
     def commit(self, episodes: list[StagedOutput]) -> None:
-        import time
-
         while not self.gate.exists():
             time.sleep(0.02)
 
@@ -262,7 +261,10 @@ def test_the_driver_waits_once_commit_lag_raw_episodes_are_unanswered(
 
     thread = threading.Thread(target=hand_on, daemon=True)
     thread.start()
-    thread.join(timeout=10)
+    deadline = time.monotonic() + 120  # the actor's start on a loaded machine: the state is awaited, not a time
+    while committer.unanswered < 3 and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    thread.join(timeout=1)  # a driver that did not wait would hand on the third by now (the gate stays shut)
     assert thread.is_alive() and committer.unanswered == 3 and accepted == [0, 1], "the third waits: 3 > 2 unanswered"
     gate.touch()
     thread.join(timeout=60)
