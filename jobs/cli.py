@@ -128,10 +128,10 @@ def _dry(args: argparse.Namespace) -> AbstractContextManager[None]:
     """A `--dry-run` command runs with its corpus and output folders refusing writes (`jobs.runtime.dry_run`)."""
     if not getattr(args, "dry_run", False):
         return nullcontext()
-    from adapters.storage.tree import local_folders
+    from adapters.storage.root import Root
     from jobs.runtime.dry_run import refusing_writes
 
-    return refusing_writes(local_folders(getattr(args, a, None) for a in ("root", "out")))
+    return refusing_writes(Root.local_folders(getattr(args, a, None) for a in ("root", "out")))
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -15,7 +15,9 @@ takes it for a local folder: `Path("gs:/b/x")` would be one.
 
 from __future__ import annotations
 
+import builtins
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -188,6 +190,13 @@ class Root:
         except UnknownScheme:
             return None
         return root.where if root.paths else None  # type: ignore[return-value]
+
+    @staticmethod
+    def local_folders(values: Iterable[object]) -> builtins.list[Path]:
+        """The folders among a command's corpus, source and output arguments, which a dry run's guard watches
+        (`jobs.runtime.dry_run.refusing_writes`); an object store's prefix names none: its handle only reads
+        (`PlanTree`)."""
+        return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and Root.folder_of(v) is not None]
 
     @staticmethod
     def lies_in(inner: Where, outer: Where) -> bool:

@@ -11,8 +11,7 @@ output refuses.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -119,13 +118,6 @@ class Tree:
             return
         with target:
             yield target
-
-
-def local_folders(values: Iterable[object]) -> list[Path]:
-    """The folders among a command's corpus, source and output arguments, which a dry run's guard watches
-    (`jobs.runtime.dry_run.refusing_writes`); an object store's prefix names none: its handle only reads
-    (`PlanTree`)."""
-    return [Path(v) for v in values if isinstance(v, (str, os.PathLike)) and Root.folder_of(v) is not None]
 
 
 class PlanTree(Tree):

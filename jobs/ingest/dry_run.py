@@ -13,7 +13,6 @@ from pathlib import Path
 from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.storage.root import Root
-from adapters.storage.tree import local_folders
 from jobs.ingest.discovery import source_findings
 from jobs.runtime.dry_run import refusing_writes
 from jobs.runtime.sandbox import Killed, answer
@@ -76,7 +75,7 @@ def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
     parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`)."""
     output = Root.folder_of(spec.output)
-    guarded = local_folders([spec.output, *(s.root for s in spec.sources)])
+    guarded = Root.local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
     with refusing_writes(guarded):
         for s in spec.sources:

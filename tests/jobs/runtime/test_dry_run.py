@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.tree import local_folders
+from adapters.storage.root import Root
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.cli import build_parser, main
@@ -52,7 +52,7 @@ def test_the_net_refuses_every_change_under_its_folders(tmp_path: Path) -> None:
         (free / "g.txt").write_text("g")  # and writing elsewhere
     (guarded / "h.txt").write_text("h")  # the block over: no guard
     assert sorted(p.name for p in guarded.iterdir()) == ["a.txt", "h.txt"]
-    assert local_folders(["s3://bucket/corpus", str(free), None]) == [free]
+    assert Root.local_folders(["s3://bucket/corpus", str(free), None]) == [free]
 
 
 @pytest.fixture(scope="module")
