@@ -94,7 +94,7 @@ from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
 from adapters.lerobot.poses import PoseLayout, with_poses
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
-from adapters.storage.vanished import vanished
+from adapters.storage.root import Root
 from schemas.canonical import Camera
 from schemas.dataset_meta import DatasetMeta, check_info, read_json
 from schemas.findings import SourceFinding
@@ -276,7 +276,9 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
-        if (why := vanished(root, ref.paths, self.storage, all_seen=True)) is not None:  # never read without a part
+        if (
+            why := Root(root, self.storage).vanished(ref.paths, all_seen=True)
+        ) is not None:  # never read without a part
             raise SourceVanishedError(why)
         try:
             if not reads_all(ds := self._dataset(root, ref.subset), ref):  # loaded while a part was missing: again

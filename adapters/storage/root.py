@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class, preflight
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
+MAX_CHECKED = 64  # files of one episode `vanished` looks at, at most (a folder of per-frame images names thousands)
 CAPABILITIES = ("replaces", "renames", "ranged_reads", "paths")
 _WHY = {
     "replaces": "objects in a bucket are never replaced",
@@ -180,6 +181,33 @@ class Root:
     def copy(self, rel: str, to: str) -> None:
         """The file `rel` copied to `to` within this storage (server-side on a store)."""
         copy(self.fs, self.key(rel), self.key(to))
+
+    def vanished(self, paths: Sequence[str], *, all_seen: bool = False) -> str | None:
+        """Why this source changed since discovery, asked after a read failed (reliability review 6, N52): its root
+        gone, or every checked file of the episode's discovered `paths` gone (an adapter may name a sidecar it
+        expected and never saw: one missing from the start stays the episode's defect, `ENOENT` being a data errno),
+        or with `all_seen` (refs naming only files discovery saw, `SourceAdapter.refs_seen`: review 7 f6, a LeRobot
+        `videos/` moved away for a moment) any of them; None when it is still as discovery saw it. Moving a source
+        away mid-job made every later episode a permanent data quarantine; this makes it the environment's. An
+        error while looking (a store that does not answer) propagates: the environment's by `environment_fault`."""
+        if not self.location().exists():
+            return (
+                f"the source root {self.where} is gone since discovery (moved, unmounted or deleted); rerun once it "
+                "is back"
+            )
+        checked = paths[:MAX_CHECKED]
+        gone = [p for p in checked if not locate(p, self.options).exists()]
+        if checked and len(gone) == len(checked):
+            return (
+                f"none of the episode's {len(checked)} discovered files exists any more (first: {checked[0]}): the "
+                "source changed under the reader; rerun once it is back"
+            )
+        if all_seen and gone:
+            return (
+                f"{len(gone)} of the episode's {len(checked)} files discovery found are gone since (first: {gone[0]}): "
+                "the source changed under the reader; rerun once it is back"
+            )
+        return None
 
     @staticmethod
     def folder_of(where: Where) -> Path | None:

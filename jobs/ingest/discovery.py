@@ -25,7 +25,7 @@ from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.beneath import noting
-from adapters.storage.vanished import vanished
+from adapters.storage.root import Root
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
@@ -102,11 +102,11 @@ def discover_source(
                 if reading is None or reading in refused or len(refused) >= MAX_REFUSED:
                     raise
                 refused[reading] = str(e)
-        if (why := vanished(source.root, (), source.storage)) is not None:  # a listing of a root gone midway
+        if (why := Root(source.root, source.storage).vanished(())) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
         cause = environment_fault(e)
-        if cause is None and (why := vanished(source.root, (), source.storage)) is not None:  # failed as it went
+        if cause is None and (why := Root(source.root, source.storage).vanished(())) is not None:  # failed as it went
             cause = describe(SourceVanishedError(why))
         if cause is not None:  # past its retries: no row, the job ends
             unsorted.unlink(missing_ok=True)

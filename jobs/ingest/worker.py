@@ -21,7 +21,7 @@ from adapters.base import AdapterError, RawEpisode
 from adapters.isolated import failure
 from adapters.registry import adapter_class
 from adapters.storage import beneath
-from adapters.storage.vanished import vanished
+from adapters.storage.root import Root
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features
 from ingest.episode import Judged, JudgedEpisode, Kept
@@ -216,7 +216,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
         if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
             raise _EnvironmentFault(run.stage) from e
         seen = adapter_class(task.source.adapter).refs_seen
-        if (gone := vanished(task.source.root, task.ref.paths, task.source.storage, all_seen=seen)) is not None:
+        if (gone := Root(task.source.root, task.source.storage).vanished(task.ref.paths, all_seen=seen)) is not None:
             raise _EnvironmentFault(run.stage) from SourceVanishedError(gone)  # the source went away, not bad data
         raw_file = task.ref.paths[0] if task.ref.paths else None
         return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.root import Root
+from adapters.storage.root import MAX_CHECKED, Root
 from adapters.storage.urls import UnknownScheme
 from schemas.containment import OutsideRoot
-from schemas.storage import StorageOptions
+from schemas.faults import environment_fault
+from schemas.storage import SourceVanishedError, StorageOptions
 
 
 def test_a_folder_is_resolved_once_and_can_replace_and_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +119,58 @@ def test_the_filesystem_is_opened_again_in_a_forked_or_unpickled_process(tmp_pat
     root.__dict__["_opened"] = (pid + 1, None, path)  # as a forked DataLoader worker finds it
     assert root.fs is not None and root.__dict__["_opened"][0] == pid
     assert "_opened" not in pickle.loads(pickle.dumps(root)).__dict__  # a Ray worker opens its own
+
+
+# ---- `Root.vanished`: a source changed under its reader, told from an episode's own defect ---------------------------
+
+
+def _source_files(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = tmp_path / "src"
+    (root / "ep1").mkdir(parents=True)
+    files = [root / "ep1/data.h5", root / "ep1/video.mp4"]
+    for f in files:
+        f.write_bytes(b"x")
+    return root, [str(f) for f in files]
+
+
+def test_a_source_as_discovered_is_not_vanished_even_with_a_sidecar_missing(tmp_path: Path) -> None:
+    root, paths = _source_files(tmp_path)
+    assert Root(root).vanished(paths) is None
+    Path(paths[1]).unlink()  # one file gone (a sidecar the adapter expected): the episode's defect, not the source's
+    assert Root(root).vanished(paths) is None
+    assert Root(root).vanished([*paths[1:], str(root / "never.json")]) is not None  # ...unless none is left
+    assert Root(root).vanished([]) is None
+
+
+def test_a_root_gone_or_every_file_gone_is_said(tmp_path: Path) -> None:
+    root, paths = _source_files(tmp_path)
+    for p in paths:
+        Path(p).unlink()
+    why = Root(root).vanished(paths)
+    assert why is not None and f"none of the episode's 2 discovered files exists any more (first: {paths[0]})" in why
+    root.rename(tmp_path / "elsewhere")
+    why = Root(root).vanished(paths)
+    assert why is not None and f"the source root {root} is gone since discovery" in why
+
+
+def test_its_error_is_the_environments(tmp_path: Path) -> None:
+    """What the worker raises from a vanished source is an environment fault by its class (`faults.toml`)."""
+    assert environment_fault(SourceVanishedError("gone")) == "SourceVanishedError: gone"
+
+
+def test_only_the_first_files_are_looked_at(tmp_path: Path) -> None:
+    root, paths = _source_files(tmp_path)
+    many = [str(root / f"frame_{i}.png") for i in range(MAX_CHECKED)] + paths  # the real files past the checked ones
+    assert Root(root).vanished(many) is not None
+
+
+def test_one_discovered_file_gone_is_said_for_an_adapter_whose_refs_name_only_what_it_saw(tmp_path: Path) -> None:
+    """`all_seen` (LeRobot's refs: a file missing at discovery flags the ref there): any one file gone since is the
+    source's change (review 7 f6: `videos/` away for a moment), where without it a sidecar may be missing for good."""
+    root, paths = _source_files(tmp_path)
+    assert Root(root).vanished(paths, all_seen=True) is None
+    Path(paths[1]).unlink()
+    assert Root(root).vanished(paths) is None
+    why = Root(root).vanished(paths, all_seen=True)
+    assert why is not None and f"1 of the episode's 2 files discovery found are gone since (first: {paths[1]})" in why
+    assert environment_fault(SourceVanishedError(why)) is not None
