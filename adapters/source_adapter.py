@@ -39,7 +39,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
     # the one set of camera names every episode of this source has (a video source's "video"), for the spec check of
     # the `cameras` option; None: the names depend on the data (`spec_problems` of the adapter says them)
     camera_names: ClassVar[tuple[str, ...] | None] = None
-    refs_seen: ClassVar[bool] = False  # a ref names only files discovery found (`adapters.storage.vanished` all_seen)
+    refs_seen: ClassVar[bool] = False  # a ref names only files discovery found (`Root.vanished` all_seen)
 
     def __init__(
         self, options: AdapterOptions | dict[str, Any] | None = None, storage: StorageOptions | None = None
