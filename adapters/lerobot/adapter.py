@@ -276,9 +276,8 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         if ref.error:
             file = ref.locator.get("error_file") or (ref.paths[0] if ref.paths else None)
             raise self.error(ref.error, file=file, episode=ref.raw_id, field=ref.locator.get("error_field"))
-        if (
-            why := Root(root, self.storage).vanished(ref.paths, all_seen=True)
-        ) is not None:  # never read without a part
+        why = Root(root, self.storage).vanished(ref.paths, all_seen=True)
+        if why is not None:  # never read without a part
             raise SourceVanishedError(why)
         try:
             if not reads_all(ds := self._dataset(root, ref.subset), ref):  # loaded while a part was missing: again
