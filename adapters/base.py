@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from adapters.storage.beneath import named
+from adapters.storage.beneath import Fence
 from schemas.camera_model import CameraModel
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation, episode_uid
@@ -50,7 +50,7 @@ class AdapterError(Exception):
         field: str | None = None,
     ) -> None:
         self.adapter, self.file, self.episode, self.field = adapter, str(file) if file else None, episode, field
-        self.reason = message = named(message)  # a library names the descriptor a fenced read used: the file
+        self.reason = message = Fence.named(message)  # a library names the descriptor a fenced read used: the file
         parts = (("file", self.file), ("episode", episode), ("field", repr(field) if field else None))
         where = [f"adapter {adapter}"] + [f"{k} {v}" for k, v in parts if v]
         super().__init__(f"{', '.join(where)}: {message}")

@@ -33,13 +33,13 @@ def confined_discover(discover: Any, own: type[Exception]) -> Any:
 
     @functools.wraps(discover)
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        from adapters.storage.beneath import active, rooted
+        from adapters.storage.beneath import Fence
 
         root = self.source_root(root)  # resolved once, for every adapter (`SourceAdapter.source_root`)
-        with rooted(root) as fence:  # every open beneath the root at the moment it is made (adapters.storage.beneath)
+        with Fence.rooted(root) as fence:  # every open beneath the root at the moment it is made (storage.beneath)
             refs = iter(isolated(self, root, *args, **kwargs))
             while True:
-                with active(fence):  # in force while discovery works, not while its caller holds a ref
+                with Fence.active(fence):  # in force while discovery works, not while its caller holds a ref
                     ref = next(refs, None)
                     if ref is None:
                         return

@@ -22,7 +22,7 @@ from adapters.hostile import bounds
 from adapters.hostile.absent import AbsentData
 from adapters.hostile.h5 import open_h5
 from adapters.hostile.sealed import sealed_folder
-from adapters.storage.beneath import held
+from adapters.storage.beneath import Fence
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
@@ -104,11 +104,11 @@ def open_store(path: Location, container: Container) -> Iterator[Store]:
 
     from adapters.hostile.zarr_beneath import BeneathStore
 
-    # the store itself opened beneath the source's root now (`beneath.held`: a store swapped for a link since
+    # the store itself opened beneath the source's root now (`Fence.held`: a store swapped for a link since
     # discovery is refused), then read through that descriptor's path; a zip cut short or not a zip is a ValueError
     # naming it, as any other unreadable store (zipfile's own error is no OSError nor ValueError: issue 85)
     not_zip = reraised(zipfile.BadZipFile, lambda e: ValueError(f"{path}: not a readable zip ({e})"))
-    with not_zip, held(Path(str(path))) as opened:
+    with not_zip, Fence.held(Path(str(path))) as opened:
         local = Path(opened)
         if local.is_dir():
             sealed_folder(local, str(path))  # refused at the open, naming the link; reads stay beneath it

@@ -3,7 +3,7 @@
 `sealed.sealed_folder` checks a store's symlinks when it is opened, but zarr's `LocalStore` then opens each chunk by
 its path, every link followed, so a link swapped in after the check is read as data. `BeneathStore`, the `LocalStore`
 eidata opens folders with (`adapters.arrays.stores.open_store`), opens every key (reads, `exists`, `getsize`, the
-listings) relative to a descriptor of the store's folder held from its construction, by `beneath.open_beneath`: one
+listings) relative to a descriptor of the store's folder held from its construction, by `Fence.open_beneath`: one
 `openat` per key component with O_NOFOLLOW (Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose), a link
 followed by hand only when it stays inside, a link target's `..` folded by name. Each key's open raises Python's "open"
 audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in.
@@ -26,7 +26,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Suf
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
-from adapters.storage.beneath import open_beneath
+from adapters.storage.beneath import Fence
 
 __all__ = ["BeneathStore"]
 
@@ -61,7 +61,7 @@ class BeneathStore(LocalStore):
             raise ValueError("BeneathStore reads only")
         super().__init__(root, read_only=True)
         # the folder's path as the source names it: `root` may be the descriptor a fenced open handed out
-        # (`beneath.held`: /proc/self/fd/N), which no per-file boundary knows as a file of the source
+        # (`Fence.held`: /proc/self/fd/N), which no per-file boundary knows as a file of the source
         self._name = name or str(self.root)
         self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self._real = os.path.realpath(self.root)
@@ -79,7 +79,7 @@ class BeneathStore(LocalStore):
         # (adapters.isolated) sees the key, where each `openat` raises it with one component
         whole = os.path.join(self._name, key)
         sys.audit("open", whole, "r", os.O_RDONLY)
-        fd = open_beneath(self._fd, self._real, key, str(self.root))
+        fd = Fence.open_beneath(self._fd, self._real, key, str(self.root))
         # and again once open: each `openat` raised it with its one component ("0.0"), which the parse boundary
         # (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
         sys.audit("open", whole, "r", os.O_RDONLY)

@@ -3,10 +3,10 @@
 
 Discovery checks each ref's paths (`contain.contained`), but a read comes seconds later: a file or any folder on the
 way swapped for a symlink meanwhile, or a hard link to an outside file, was read through its path. So a block that
-reads a source runs `fenced(root)` (`confined.confined_discover` for discovery, the jobs' read steps for reads), and
-while the root's descriptor is held:
+reads a source runs `Fence.fenced(root)` (`confined.confined_discover` for discovery, the jobs' read steps for
+reads), and while the root's descriptor is held:
 
-- `held(path)` (`location.readable`, the door of pyarrow, HDF5, PyAV, tar, and the Zarr store's opener) opens the
+- `Fence.held(path)` (`location.readable`, the door of pyarrow, HDF5, PyAV, tar, and the Zarr store's opener) opens the
   file beneath the root's descriptor (`open_beneath`: one component at a time, O_NOFOLLOW; a hard link refused unless
   `hard_links.owned`) and hands the library `/proc/self/fd/N`, the very inode checked, whatever is renamed over the
   path afterwards;
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from adapters.storage.hard_links import owned
 from schemas.containment import HardLinked, OutsideRoot, ReachesOutside
 
-__all__ = ["active", "fenced", "held", "named", "noting", "open_beneath", "rooted"]
+__all__ = ["Fence"]
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO opens without a writer
@@ -48,66 +48,160 @@ def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
 
 
-def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
-    """A read-only descriptor of `key` (a '/'-separated path) under the folder open as `root_fd` (whose resolved
-    path is `real_root`), no link followed out of it: ReachesOutside naming the store `name`, the link and where it
-    leads; FileNotFoundError / NotADirectoryError as `open` would raise them. The caller closes it."""
-    todo = _parts(key)[::-1]  # the next component last
-    if ".." in todo:
-        raise ValueError(f"{name}: key {key!r} climbs out of the store")
-    walked: list[str] = []
-    fds = [root_fd]
-    hops = 0
-    try:
-        while todo:
-            part = todo.pop()
-            try:
-                fd = os.open(part, _ANY if not todo else _DIR, dir_fd=fds[-1])
-            except OSError as e:
-                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                try:
-                    target = os.readlink(part, dir_fd=fds[-1])
-                except OSError:
-                    raise e from None  # not a link: a file where a folder was asked
-                link = "/".join([*walked, part])
-                hops += 1
-                lands = posixpath.normpath(posixpath.join(real_root, *walked, target))
-                inside = posixpath.relpath(lands, real_root)
-                if hops > _HOPS:
-                    raise OSError(errno.ELOOP, f"{name}: {link}: {_HOPS} links followed (a loop)") from None
-                if inside == ".." or inside.startswith("../"):
-                    raise ReachesOutside(name, f"{link} (a symlink)", lands) from None
-                while len(fds) > 1:  # from the top again, along the link's own path inside the store
-                    os.close(fds.pop())
-                walked.clear()
-                todo.extend(_parts(inside)[::-1])
-                continue
-            fds.append(fd)
-            walked.append(part)
-        fd = os.dup(root_fd) if len(fds) == 1 else fds.pop()
-    finally:
-        for d in fds[1:]:
-            os.close(d)
-    st = os.fstat(fd)
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        os.close(fd)
-        raise OSError(f"{name}: {key} is not a regular file (mode {stat.filemode(st.st_mode)}): not read")
-    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not owned(real_root, key, st):
-        os.close(fd)
-        raise HardLinked(posixpath.join(name, key) if key else name, st.st_nlink, real_root)
-    return fd
-
-
 @dataclass(frozen=True)
 class Fence:
-    """A source's root while a block reads it: as given, resolved, and its descriptor."""
+    """A source's root while a block reads it: as given, resolved, and its descriptor; and the fence's one door, its
+    static methods (the rest of the house imports this class alone of the module)."""
 
     root: str
     real: str
     fd: int
     note: str | None = None  # where the file opened last is named while the block runs (the module's doc)
     noted: list[str] = field(default_factory=list)  # what `note` names now
+
+    @staticmethod
+    def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
+        """A read-only descriptor of `key` (a '/'-separated path) under the folder open as `root_fd` (whose resolved
+        path is `real_root`), no link followed out of it: ReachesOutside naming the store `name`, the link and where it
+        leads; FileNotFoundError / NotADirectoryError as `open` would raise them. The caller closes it."""
+        todo = _parts(key)[::-1]  # the next component last
+        if ".." in todo:
+            raise ValueError(f"{name}: key {key!r} climbs out of the store")
+        walked: list[str] = []
+        fds = [root_fd]
+        hops = 0
+        try:
+            while todo:
+                part = todo.pop()
+                try:
+                    fd = os.open(part, _ANY if not todo else _DIR, dir_fd=fds[-1])
+                except OSError as e:
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    try:
+                        target = os.readlink(part, dir_fd=fds[-1])
+                    except OSError:
+                        raise e from None  # not a link: a file where a folder was asked
+                    link = "/".join([*walked, part])
+                    hops += 1
+                    lands = posixpath.normpath(posixpath.join(real_root, *walked, target))
+                    inside = posixpath.relpath(lands, real_root)
+                    if hops > _HOPS:
+                        raise OSError(errno.ELOOP, f"{name}: {link}: {_HOPS} links followed (a loop)") from None
+                    if inside == ".." or inside.startswith("../"):
+                        raise ReachesOutside(name, f"{link} (a symlink)", lands) from None
+                    while len(fds) > 1:  # from the top again, along the link's own path inside the store
+                        os.close(fds.pop())
+                    walked.clear()
+                    todo.extend(_parts(inside)[::-1])
+                    continue
+                fds.append(fd)
+                walked.append(part)
+            fd = os.dup(root_fd) if len(fds) == 1 else fds.pop()
+        finally:
+            for d in fds[1:]:
+                os.close(d)
+        st = os.fstat(fd)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            os.close(fd)
+            raise OSError(f"{name}: {key} is not a regular file (mode {stat.filemode(st.st_mode)}): not read")
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not owned(real_root, key, st):
+            os.close(fd)
+            raise HardLinked(posixpath.join(name, key) if key else name, st.st_nlink, real_root)
+        return fd
+
+    @staticmethod
+    @contextlib.contextmanager
+    def noting(note: os.PathLike[str]) -> Iterator[None]:
+        """Every fence the block roots without a note of its own names its files in `note` (a discovery task's: its
+        adapter roots the fence, `adapters.confined`)."""
+        token = _NOTE.set(os.fspath(note))
+        try:
+            yield
+        finally:
+            _NOTE.reset(token)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def rooted(root: object, note: os.PathLike[str] | str | None = None) -> Iterator[Fence | None]:
+        """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
+        the file it opens in `note` (else `noting`'s) until the block ends; None for a root that is an object store's
+        or no folder (its reads say what is wrong with it)."""
+        text = root if isinstance(root, str) else os.fspath(root) if isinstance(root, os.PathLike) else None
+        note = note if note is not None else _NOTE.get()
+        if text is None or "://" in text:
+            yield None
+            return
+        real = os.path.realpath(text)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            yield None
+            return
+        if note is not None:
+            os.makedirs(os.path.dirname(note), exist_ok=True)
+        try:
+            yield Fence(text, real, fd, None if note is None else os.fspath(note))
+        finally:
+            os.close(fd)
+            if note is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(note)  # the block ended: its process outlived every read
+
+    @staticmethod
+    @contextlib.contextmanager
+    def active(fence: Fence | None) -> Iterator[None]:
+        """`fence` in force for the block (a generator puts it in force around each step, never across a yield)."""
+        if fence is None:
+            yield
+            return
+        _install()
+        token = _FENCE.set(fence)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
+        """The block's opens of files under the local folder `root` held beneath it, each named in `note` first."""
+        with Fence.rooted(root, note) as fence, Fence.active(fence):
+            yield fence
+
+    @staticmethod
+    @contextlib.contextmanager
+    def held(path: str | os.PathLike[str]) -> Iterator[str]:
+        """What a library opens for the local `path`: `/proc/self/fd/N` of the file or folder opened beneath the fence
+        (OutsideRoot, ReachesOutside or HardLinked naming it when it cannot be), kept open for the block; the path as it
+        is without a fence, or for a path outside the fenced root's tree as given (not a source file)."""
+        text = os.fspath(path)
+        fence = _FENCE.get()
+        if fence is None or not _under_root(fence, text):
+            yield text
+            return
+        _own.busy = True
+        try:
+            _noted(fence, text)
+            fd = Fence.open_beneath(fence.fd, fence.real, _key(fence, text), fence.real)
+        except ReachesOutside as e:
+            raise OutsideRoot(text, e.target, fence.root) from e
+        except HardLinked as e:
+            raise HardLinked(text, e.links, fence.root) from e
+        finally:
+            _own.busy = False
+        proc = f"{_PROC_FD}/{fd}"
+        _NAMES[proc] = text  # kept past the close: an error raised in the block is often worded after it
+        try:
+            yield proc if os.path.isdir(_PROC_FD) else text
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def named(text: str) -> str:
+        """`text` (a library's error) with each `/proc/self/fd/N` that `held` handed out replaced by the file's path, so
+        a quarantine reason names the file, not the descriptor it was read through."""
+        return _PROC_FD_IN_TEXT.sub(lambda m: _NAMES.get(m.group(0), m.group(0)), text)
 
 
 class NoteUnwritten(RuntimeError):
@@ -142,65 +236,6 @@ _hooked = False
 _PROC_FD = "/proc/self/fd"
 
 
-@contextlib.contextmanager
-def noting(note: os.PathLike[str]) -> Iterator[None]:
-    """Every fence the block roots without a note of its own names its files in `note` (a discovery task's: its
-    adapter roots the fence, `adapters.confined`)."""
-    token = _NOTE.set(os.fspath(note))
-    try:
-        yield
-    finally:
-        _NOTE.reset(token)
-
-
-@contextlib.contextmanager
-def rooted(root: object, note: os.PathLike[str] | str | None = None) -> Iterator[Fence | None]:
-    """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
-    the file it opens in `note` (else `noting`'s) until the block ends; None for a root that is an object store's
-    or no folder (its reads say what is wrong with it)."""
-    text = root if isinstance(root, str) else os.fspath(root) if isinstance(root, os.PathLike) else None
-    note = note if note is not None else _NOTE.get()
-    if text is None or "://" in text:
-        yield None
-        return
-    real = os.path.realpath(text)
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        yield None
-        return
-    if note is not None:
-        os.makedirs(os.path.dirname(note), exist_ok=True)
-    try:
-        yield Fence(text, real, fd, None if note is None else os.fspath(note))
-    finally:
-        os.close(fd)
-        if note is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(note)  # the block ended: its process outlived every read
-
-
-@contextlib.contextmanager
-def active(fence: Fence | None) -> Iterator[None]:
-    """`fence` in force for the block (a generator puts it in force around each step, never across a yield)."""
-    if fence is None:
-        yield
-        return
-    _install()
-    token = _FENCE.set(fence)
-    try:
-        yield
-    finally:
-        _FENCE.reset(token)
-
-
-@contextlib.contextmanager
-def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
-    """The block's opens of files under the local folder `root` held beneath it, each named in `note` first."""
-    with rooted(root, note) as fence, active(fence):
-        yield fence
-
-
 def _key(fence: Fence, path: str) -> str:
     """`path` relative to the fence's resolved root once resolved, no link left in it; OutsideRoot otherwise."""
     real = os.path.realpath(os.path.join(os.getcwd(), path))
@@ -211,43 +246,9 @@ def _key(fence: Fence, path: str) -> str:
     return os.path.relpath(real, fence.real)
 
 
-@contextlib.contextmanager
-def held(path: str | os.PathLike[str]) -> Iterator[str]:
-    """What a library opens for the local `path`: `/proc/self/fd/N` of the file or folder opened beneath the fence
-    (OutsideRoot, ReachesOutside or HardLinked naming it when it cannot be), kept open for the block; the path as it
-    is without a fence, or for a path outside the fenced root's tree as given (not a source file)."""
-    text = os.fspath(path)
-    fence = _FENCE.get()
-    if fence is None or not _under_root(fence, text):
-        yield text
-        return
-    _own.busy = True
-    try:
-        _noted(fence, text)
-        fd = open_beneath(fence.fd, fence.real, _key(fence, text), fence.real)
-    except ReachesOutside as e:
-        raise OutsideRoot(text, e.target, fence.root) from e
-    except HardLinked as e:
-        raise HardLinked(text, e.links, fence.root) from e
-    finally:
-        _own.busy = False
-    proc = f"{_PROC_FD}/{fd}"
-    _NAMES[proc] = text  # kept past the close: an error raised in the block is often worded after it
-    try:
-        yield proc if os.path.isdir(_PROC_FD) else text
-    finally:
-        os.close(fd)
-
-
 # `/proc/self/fd/N` -> the path it was opened for, the latest open of each N: what a library's message names
 _NAMES: dict[str, str] = {}
 _PROC_FD_IN_TEXT = re.compile(re.escape(_PROC_FD) + r"/\d+")
-
-
-def named(text: str) -> str:
-    """`text` (a library's error) with each `/proc/self/fd/N` that `held` handed out replaced by the file's path, so
-    a quarantine reason names the file, not the descriptor it was read through."""
-    return _PROC_FD_IN_TEXT.sub(lambda m: _NAMES.get(m.group(0), m.group(0)), text)
 
 
 def _under_root(fence: Fence, path: str) -> bool:

@@ -47,7 +47,7 @@ from upath.implementations.cloud import GCSPath, S3Path
 from upath.registry import available_implementations, get_upath_class, register_implementation
 
 from adapters.storage.atomic import undo_on_error
-from adapters.storage.beneath import held
+from adapters.storage.beneath import Fence
 from adapters.storage.declared import declare, declared
 from adapters.storage.object_cache import LocalCache, remove_stale_caches
 from adapters.storage.object_path import ObjectPath
@@ -149,7 +149,7 @@ class Location:
         loc: Any = self
         with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
             if not is_object(loc):
-                with held(
+                with Fence.held(
                     loc
                 ) as opened:  # beneath the source's root at this moment, when a read is fenced (beneath.py)
                     no_pointer(Path(opened), loc)

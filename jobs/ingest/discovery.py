@@ -24,7 +24,7 @@ from adapters.base import AdapterError, EpisodeRef, natural_key
 from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.beneath import noting
+from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
@@ -92,7 +92,7 @@ def discover_source(
         note = reading_note(Path(output), discovery_uid(source))
         while True:
             try:
-                with noting(note), refusing(refused):
+                with Fence.noting(note), refusing(refused):
                     found, refs, adapter_findings = answer(
                         _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
                     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import EpisodeRef
-from adapters.storage.beneath import named
+from adapters.storage.beneath import Fence
 from ingest.lerobot.staging import StagedEpisode
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
@@ -122,7 +122,7 @@ class Rejected:
     fault: Fault = "data"  # "environment": the likelier cause, retried by `--retry-quarantined` (schemas.corpus)
 
     def __post_init__(self) -> None:  # a library's words name the descriptor a fenced read used: name the file
-        object.__setattr__(self, "message", named(self.message))
+        object.__setattr__(self, "message", Fence.named(self.message))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.isolated import failure
 from adapters.registry import adapter_class
-from adapters.storage import beneath
+from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
 from ingest.canonical.declared import as_declared
 from ingest.canonical.store import dataset_features
@@ -168,11 +168,11 @@ def run_steps(
     Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`), and stays
     named until the attempt ends: a handle opened in one step and read in a later one (a video decoded at write)
     leaves its file named when a death comes there."""
-    with beneath.rooted(run.task.source.root, note) as fence:
+    with Fence.rooted(run.task.source.root, note) as fence:
 
         def guard(stage: Stage, step: Callable[[], T]) -> T:
             run.stage = stage
-            with beneath.active(fence):  # every open of a source file beneath its root (storage.beneath)
+            with Fence.active(fence):  # every open of a source file beneath its root (storage.beneath)
                 return step()
 
         for name, value in chain.walk(run, None, guard):  # never across a yield

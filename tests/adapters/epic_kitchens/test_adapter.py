@@ -11,7 +11,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.epic_kitchens.adapter import EpicKitchensAdapter, nominal_frame_rate, parse_list_cell, parse_timestamp
 from adapters.registry import get_adapter
-from adapters.storage.beneath import named
+from adapters.storage.beneath import Fence
 from adapters.synthetic.epic_kitchens import EpicFixture, write_epic_kitchens
 from adapters.synthetic.video import synthetic_frame
 from schemas.tiers import QualityTier, tier_of
@@ -56,7 +56,7 @@ def test_discovery_is_natural_stable_split_by_csv_and_opens_no_video_listed_in_v
         good = [r for r in adapter.discover(corpus.root) if r.error is None]
     # only P31_01, absent from EPIC_100_video_info.csv, has its header read (for its duration)
     # (a fenced read hands PyAV the descriptor of the file it opened: `named` says which file that was)
-    assert [Path(named(c.args[0])).name for c in opened.call_args_list] == ["P31_01.MP4"]
+    assert [Path(Fence.named(c.args[0])).name for c in opened.call_args_list] == ["P31_01.MP4"]
     assert good == [r for r in adapter.discover(corpus.root) if r.error is None]
     assert {r.raw_id: r.subset for r in good} == {s.narration_id: s.split for s in corpus.good}
     ids = [r.raw_id for r in good if r.subset == "validation"]

@@ -17,7 +17,7 @@ import zarr
 
 from adapters.arrays.stores import open_store
 from adapters.hostile.zarr_beneath import BeneathStore
-from adapters.storage.beneath import open_beneath
+from adapters.storage.beneath import Fence
 from adapters.storage.location import locate
 from schemas.containment import ReachesOutside
 
@@ -89,11 +89,11 @@ def test_links_inside_the_store_are_followed_and_loops_refused(tmp_path: Path) -
     fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with pytest.raises(OSError, match="data/loop: 40 links followed"):
-            open_beneath(fd, os.path.realpath(store), "data/loop/0.0", str(store))
+            Fence.open_beneath(fd, os.path.realpath(store), "data/loop/0.0", str(store))
         with pytest.raises(ValueError, match="climbs out"):
-            open_beneath(fd, os.path.realpath(store), "data/../../x", str(store))
+            Fence.open_beneath(fd, os.path.realpath(store), "data/../../x", str(store))
         with pytest.raises(NotADirectoryError):  # a file where a folder is asked: absent, as open() says
-            open_beneath(fd, os.path.realpath(store), "data/secret/0.0/x", str(store))
+            Fence.open_beneath(fd, os.path.realpath(store), "data/secret/0.0/x", str(store))
     finally:
         os.close(fd)
 

@@ -22,7 +22,7 @@ from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
 from adapters.base import AdapterError
 from adapters.hostile.h5 import open_h5
 from adapters.registry import get_adapter
-from adapters.storage.beneath import fenced, held
+from adapters.storage.beneath import Fence
 from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot
@@ -76,11 +76,11 @@ CASES = ["data/ep.parquet", "data/ep.npz", "meta/info.json", "data/d.hdf5", "dat
 @pytest.mark.parametrize("rel", CASES)
 def test_a_file_swapped_for_a_link_out_is_refused_at_the_open_naming_it(tmp_path: Path, rel: str) -> None:
     root, out = _tree(tmp_path)
-    with fenced(root):
+    with Fence.fenced(root):
         _read(root / rel)  # the file as discovery saw it reads
     _swap(root / rel, out / rel)
     _read(root / rel)  # unfenced, the link is followed: the defect a fence closes
-    with fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
+    with Fence.fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
         _read(root / rel)
 
 
@@ -89,7 +89,7 @@ def test_a_folder_on_the_way_swapped_for_a_link_out_is_refused(tmp_path: Path, r
     root, out = _tree(tmp_path)
     top = rel.split("/")[0]
     _swap(root / top, out / top)
-    with fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
+    with Fence.fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
         _read(root / rel)
 
 
@@ -98,20 +98,20 @@ def test_a_hard_link_is_refused_naming_it(tmp_path: Path, rel: str) -> None:
     root, out = _tree(tmp_path)
     (root / rel).unlink()
     os.link(out / rel, root / rel)
-    with fenced(root), pytest.raises(HardLinked, match=rf"{root / rel} is a hard link \(2 names"):
+    with Fence.fenced(root), pytest.raises(HardLinked, match=rf"{root / rel} is a hard link \(2 names"):
         _read(root / rel)
 
 
 def test_links_inside_the_root_are_followed_and_the_library_gets_the_checked_file(tmp_path: Path) -> None:
     root, out = _tree(tmp_path)
     (root / "alias").symlink_to(root / "data", target_is_directory=True)
-    with fenced(root):
+    with Fence.fenced(root):
         assert _read(root / "alias/ep.parquet") == 2
-        with held(root / "data/ep.parquet") as src:
+        with Fence.held(root / "data/ep.parquet") as src:
             assert src.startswith("/proc/self/fd/")
             _swap(root / "data/ep.parquet", out / "data/ep.parquet")  # renamed over after the open
             assert pq.read_table(src).num_rows == 2 and os.path.realpath(src) != str(out / "data/ep.parquet")
-        with held(out / "data/ep.parquet") as src:  # not of the root's tree: as given (a corpus, a cache)
+        with Fence.held(out / "data/ep.parquet") as src:  # not of the root's tree: as given (a corpus, a cache)
             assert src == str(out / "data/ep.parquet")
 
 
@@ -124,7 +124,7 @@ def test_robomimic_file_swapped_between_discovery_and_read_is_refused(tmp_path: 
     refs = list(adapter.discover(root))
     assert len(refs) == 2 and all(r.error is None for r in refs)
     _swap(root / "d.hdf5", out / "secret.hdf5")
-    with fenced(root), pytest.raises(AdapterError, match=r"d\.hdf5.*outside the source root"):
+    with Fence.fenced(root), pytest.raises(AdapterError, match=r"d\.hdf5.*outside the source root"):
         adapter.read(refs[0])
 
 
@@ -139,7 +139,7 @@ def test_zarr_store_folder_swapped_between_discovery_and_read_is_refused(tmp_pat
     refs = list(adapter.discover(root))
     assert refs and all(r.error is None for r in refs)
     _swap(root / "d/replay.zarr", out / "secret.zarr")
-    with fenced(root), pytest.raises(AdapterError, match=r"replay\.zarr.*outside the source root"):
+    with Fence.fenced(root), pytest.raises(AdapterError, match=r"replay\.zarr.*outside the source root"):
         adapter.read(refs[0])
 
 
@@ -157,7 +157,7 @@ def test_bag_folder_whose_mcap_is_a_link_out_is_refused_at_read(tmp_path: Path) 
     refs = list(adapter.discover(root))
     (bad,) = [r for r in refs if r.raw_id.startswith("episode_1")]
     (good,) = [r for r in refs if r.raw_id.startswith("episode_0")]
-    with fenced(root):
+    with Fence.fenced(root):
         adapter.read(good)  # a bag folder of its own files reads
         with pytest.raises(AdapterError, match=rf"{mcap.name}.*outside the source root"):
             adapter.read(bad)
@@ -183,7 +183,7 @@ def test_a_special_file_python_opens_is_refused_naming_it(tmp_path: Path, kind: 
     before = signal.signal(signal.SIGALRM, hung)
     signal.alarm(20)
     try:
-        with fenced(root), pytest.raises(OSError, match=rf"{meta} is not a regular file \(mode [ps]"):
+        with Fence.fenced(root), pytest.raises(OSError, match=rf"{meta} is not a regular file \(mode [ps]"):
             meta.read_text()
     finally:
         signal.alarm(0)
@@ -197,15 +197,15 @@ def test_the_file_about_to_open_is_named_in_the_note_which_a_killed_reader_leave
     root.mkdir()
     (root / "a.json").write_text("{}")
     (root / "b.hdf5").write_bytes(b"\0")
-    with fenced(root, note):
+    with Fence.fenced(root, note):
         json.loads((root / "a.json").read_text())
         assert note.read_text() == str(root / "a.json")
-        with held(root / "b.hdf5"):
+        with Fence.held(root / "b.hdf5"):
             assert note.read_text() == str(root / "b.hdf5")
     assert not note.exists()
     pid = os.fork()
     if pid == 0:  # the child dies as a library crashing on the file's bytes would
-        with fenced(root, note), held(root / "b.hdf5"):
+        with Fence.fenced(root, note), Fence.held(root / "b.hdf5"):
             os.kill(os.getpid(), 9)
     os.waitpid(pid, 0)
     assert note.read_text() == str(root / "b.hdf5")
@@ -226,7 +226,7 @@ def test_a_store_read_by_many_threads_under_a_note_lists_every_array(tmp_path: P
     for name in names:
         group.create_array(name, shape=(4,), dtype="f4")[:] = 1.0
     for _ in range(20):
-        with fenced(root, note), open_store(locate(root / "s.zarr"), "zarr") as store:
+        with Fence.fenced(root, note), open_store(locate(root / "s.zarr"), "zarr") as store:
             assert set(store.arrays) == names
 
 
@@ -239,7 +239,7 @@ def test_a_note_that_cannot_be_written_is_the_environments_fault_never_an_absent
     root, note = tmp_path / "root", tmp_path / "job/reading/x.1"
     root.mkdir()
     (root / "a.json").write_text("{}")
-    with fenced(root, note):
+    with Fence.fenced(root, note):
         shutil.rmtree(tmp_path / "job")
         with pytest.raises(NoteUnwritten, match="reading note") as caught:
             (root / "a.json").read_text()

@@ -85,12 +85,12 @@ def _killing_hdf5() -> Iterator[None]:
     """HDF5's open of a file whose name holds `KILLER` SIGKILLs the process, as a library crashing on its bytes."""
     import h5py
 
-    from adapters.storage.beneath import named
+    from adapters.storage.beneath import Fence
 
     opened = h5py.File.__init__
 
     def crashing(self: h5py.File, name: object, *args: object, **kwargs: object) -> None:
-        if isinstance(name, str) and KILLER in Path(named(name)).name:  # HDF5 opens /proc/self/fd/N: named
+        if isinstance(name, str) and KILLER in Path(Fence.named(name)).name:  # HDF5 opens /proc/self/fd/N: named
             os.kill(os.getpid(), signal.SIGKILL)
         opened(self, name, *args, **kwargs)
 
