@@ -35,7 +35,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.storage.declared import boundary_name, present
+from adapters.storage.root import Root
 from schemas.storage import EVENT
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class _Watch:
         """The file whose parse most likely failed: the latest opened that exists and is not refused yet, unless
         the error is a `RecursionError` and an earlier one is the JSON document (or JSON line) that recurses (zarr
         opens a node's `.zarray`, `.zattrs` and `.zgroup` together, then parses them)."""
-        live = [p for p in reversed(self.recent) if p not in self.refused and present(p)]
+        live = [p for p in reversed(self.recent) if p not in self.refused and Root.present(p)]
         if isinstance(e, RecursionError):
             deep = next((p for p in live if os.path.isfile(p) and _recurses(p)), None)  # objects: not fetched again
             if deep is not None:
@@ -118,7 +118,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     if not _watches or (event != "open" and event != EVENT):
         return
     live = [w for w in _watches if w.live]
-    path = boundary_name(args[0], urls=event == EVENT) if live and args and not isinstance(args[0], int) else None
+    path = Root.boundary_name(args[0], urls=event == EVENT) if live and args and not isinstance(args[0], int) else None
     if path is None:
         return
     failed = event == EVENT and args[1]  # the door's library failed inside: the file is named, never refused again
@@ -174,7 +174,7 @@ def reason(e: BaseException, file: str | None) -> str:
 def refusing(files: dict[str, str]) -> Iterator[None]:
     """The block's discoveries refuse each of `files` (path -> why) at its open, as a file whose parse failed in an
     earlier pass (a discovery task rerun after the file killed its worker: `jobs.ingest.discovery`)."""
-    token = _REFUSING.set({boundary_name(f) or f: why for f, why in files.items()})
+    token = _REFUSING.set({Root.boundary_name(f) or f: why for f, why in files.items()})
     try:
         yield
     finally:
@@ -185,7 +185,7 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
     """`discover` whose unhandled error in one file's parse flags that file's episodes, never its neighbours'."""
 
     def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        local = boundary_name(root)
+        local = Root.boundary_name(root)
         if local is None:
             yield from discover(self, root, *args, **kwargs)
             return
@@ -231,7 +231,7 @@ def isolated_read(read: Any, own: type[Exception]) -> Any:
     under the ref's paths (else its first path)."""
 
     def wrapper(self: Any, ref: Any, *args: Any, **kwargs: Any) -> Any:
-        roots = tuple(p for p in (boundary_name(x) for x in ref.paths) if p is not None)
+        roots = tuple(p for p in (Root.boundary_name(x) for x in ref.paths) if p is not None)
         watch = _watching(roots) if roots else None
         if watch is not None:
             watch.live = True

@@ -12,40 +12,12 @@ never the reverse), and with no boundary watching, declaring costs a `sys.audit`
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from upath import UPath
 
 from adapters.storage.atomic import undo_on_error
 from schemas.storage import EVENT
-
-
-def is_url(text: str) -> bool:
-    return "://" in text
-
-
-def present(name: str) -> bool:
-    """Whether the file the boundary named `name` is there: a local file, or an object (taken as there: not asked)."""
-    return is_url(name) or os.path.isfile(name)
-
-
-def boundary_name(where: Any, *, urls: bool = True) -> str | None:
-    """`where` as the boundary names files: an absolute local path, or an object's URL (a `UPath` on a store, or
-    its text) without a trailing "/"; None for anything else (a descriptor, a `file://` URL Python opens itself, and
-    any URL without `urls`: Python's own open of one is not a file it opens)."""
-    if isinstance(where, UPath):
-        where = str(where)
-    try:
-        text = os.fsdecode(os.fspath(where))
-    except TypeError:
-        return None
-    if is_url(text):
-        return None if text.startswith("file://") or not urls else text.rstrip("/")
-    return os.path.abspath(text)
 
 
 def declare(where: str) -> None:

@@ -210,6 +210,27 @@ class Root:
         return None
 
     @staticmethod
+    def boundary_name(where: Any, *, urls: bool = True) -> str | None:
+        """`where` as the per-file boundary (`adapters.isolated`) names files: an absolute local path, or an object's
+        URL (a `UPath` on a store, or its text) without a trailing "/"; None for anything else (a descriptor, a
+        `file://` URL Python opens itself, and any URL without `urls`: Python's own open of one is not a file it
+        opens)."""
+        if isinstance(where, UPath):
+            where = str(where)
+        try:
+            text = os.fsdecode(os.fspath(where))
+        except TypeError:
+            return None
+        if "://" in text:
+            return None if text.startswith("file://") or not urls else text.rstrip("/")
+        return os.path.abspath(text)
+
+    @staticmethod
+    def present(name: str) -> bool:
+        """Whether the file the boundary named `name` is there: a local file, or an object (taken as there)."""
+        return "://" in name or os.path.isfile(name)
+
+    @staticmethod
     def folder_of(where: Where) -> Path | None:
         """The local folder `where` names (resolved); None for an object store, and for a scheme no store implements
         (which the command that opens it refuses, `UnknownScheme`)."""
