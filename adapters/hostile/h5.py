@@ -13,38 +13,53 @@ from __future__ import annotations
 
 import gc
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import h5py
 
 from adapters.hostile.sealed import h5_objects, sealed_h5
-from adapters.storage.atomic import undo_on_error
 from adapters.storage.location import Location
-from adapters.storage.reads import FileWrapper
 
 _paused = 0
 _pause_lock = threading.Lock()
 _was_enabled = False
 
 
-class _PausedCollector(FileWrapper):
-    """A file object whose reads run with the cyclic garbage collector paused (see the module's doc)."""
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    global _paused, _was_enabled
+    with _pause_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
+
+
+class _PausedCollector:
+    """The object's file object, each read run with the cyclic garbage collector paused (see the module's doc)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, close: the file object's own
+        return getattr(self.inner, name)
 
     def read(self, size: int = -1) -> bytes:
-        global _paused, _was_enabled
-        with _pause_lock:
-            if _paused == 0:
-                _was_enabled = gc.isenabled()
-                gc.disable()
-            _paused += 1
-        try:
-            return self.inner.read(size)
-        finally:
-            with _pause_lock:
-                _paused -= 1
-                if _paused == 0 and _was_enabled:
-                    gc.enable()
+        with _collector_paused():
+            return self.inner.read(size)  # type: ignore[no-any-return]
+
+    def readinto(self, b: Any) -> int:  # what h5py's fileobj driver calls where the file has it
+        with _collector_paused():
+            return self.inner.readinto(b)  # type: ignore[no-any-return]
 
 
 class _ObjectH5File(h5py.File):
@@ -71,15 +86,21 @@ def open_h5(where: Location, **kwargs: Any) -> h5py.File:
         with stack:
             f = h5py.File(src, "r", **kwargs)
         return _sealed(f, str(where))
-    with undo_on_error(stack.close):
+    try:
         f = _ObjectH5File(_PausedCollector(src), "r", **kwargs)
+    except BaseException:
+        stack.close()
+        raise
     f._stack, f.source = stack, src
     return _sealed(f, str(where))
 
 
 def _sealed(f: h5py.File, name: str) -> h5py.File:
-    with undo_on_error(f.close):
+    try:
         sealed_h5(f, name)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 
