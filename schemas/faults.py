@@ -13,10 +13,16 @@ what they print.
 from __future__ import annotations
 
 import errno
+import logging
+import os
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+from schemas.settings import VOICE_ENV
+
+log = logging.getLogger(__name__)
 
 
 class _Causes(BaseModel):
@@ -79,3 +85,16 @@ def reraise_environment(e: BaseException) -> None:
     (reliability review 6: curate and caption on a full disk exited 1)."""
     if environment_fault(e) is not None:
         raise e
+
+
+def say(line: str, logger: logging.Logger = log) -> None:
+    """A warning line about the environment (a store that waits, a retry): logged (on `logger`), and appended to
+    `EIDATA_STORE_VOICE` when set, whence a Ray worker's line reaches the driver (`jobs.runtime.voice`)."""
+    logger.warning("%s", line)
+    voice = os.environ.get(VOICE_ENV)
+    if voice:
+        try:
+            with open(voice, "a", encoding="utf-8") as f:
+                f.write(f"{line} (pid {os.getpid()})\n")
+        except OSError:
+            pass  # the voice is a courtesy; the wait and the deadline do not depend on it

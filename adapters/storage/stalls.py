@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from schemas.settings import VOICE_ENV, Settings, current
+from schemas.faults import say
+from schemas.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,6 @@ class StoreStalledError(OSError):
         super().__init__(
             f"the object store did not answer {what} within {deadline_s:g} s (store_deadline_s); the job is deferred"
         )
-
-
-def say(line: str, logger: logging.Logger = log) -> None:
-    """A warning line about the environment: logged (on `logger`), and appended to `EIDATA_STORE_VOICE` when set."""
-    logger.warning("%s", line)
-    voice = os.environ.get(VOICE_ENV)
-    if voice:
-        try:
-            with open(voice, "a", encoding="utf-8") as f:
-                f.write(f"{line} (pid {os.getpid()})\n")
-        except OSError:
-            pass  # the voice is a courtesy; the wait and the deadline do not depend on it
 
 
 async def watched(call: Awaitable[T], what: str, wait: Settings | None = None) -> T:
@@ -75,7 +63,7 @@ async def watched(call: Awaitable[T], what: str, wait: Settings | None = None) -
             limit = (
                 f"deadline {wait.store_deadline_s:g} s, store_deadline_s" if math.isfinite(deadline) else "no deadline"
             )
-            say(f"waiting on the object store: {what} has not answered for {waited:.1f} s ({limit})")
+            say(f"waiting on the object store: {what} has not answered for {waited:.1f} s ({limit})", log)
     finally:
         if not task.done():
             task.cancel()

@@ -31,9 +31,8 @@ from typing import TypeVar
 
 from pydantic import Field
 
-from adapters.storage.stalls import say
 from schemas.corpus import JOB_DIR
-from schemas.faults import environment_fault
+from schemas.faults import environment_fault, say
 from schemas.frozen import Frozen
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """A Ray worker's lines about the environment reach the driver (`jobs.runtime.voice`): a real second process (a
 stand-in for a worker: it inherits the driver's environment as embedded Ray's workers do) says a store line through
-`adapters.storage.stalls.say`; the driver's relay logs it as a warning within its poll, its own lines are not
+`schemas.faults.say`; the driver's relay logs it as a warning within its poll, its own lines are not
 repeated, and `stop` removes the file and restores the environment."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.stalls import say
 from jobs.runtime.voice import POLL_S, VoiceRelay
+from schemas.faults import say
 from schemas.settings import VOICE_ENV
 from tests.processes import run_group
 
@@ -26,7 +26,7 @@ def test_a_worker_s_line_is_printed_by_the_driver(tmp_path: Path, caplog: pytest
     relay = VoiceRelay.start(tmp_path)
     try:
         assert os.environ[VOICE_ENV] == str(relay.path)
-        code = "from adapters.storage.stalls import say; say('waiting on the object store: GetObject s3://b/k')"
+        code = "from schemas.faults import say; say('waiting on the object store: GetObject s3://b/k')"
         assert run_group([sys.executable, "-c", code], timeout=60, cwd=REPO).returncode == 0
         say("the driver's own line")  # logged once, by the driver itself
         deadline = time.monotonic() + 10 * POLL_S
