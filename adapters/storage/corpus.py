@@ -9,12 +9,13 @@ options, so it travels to Ray workers by pickling; `Corpus.read` is the same wit
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from adapters.storage.digests import FileDigests
 from adapters.storage.location import Location, locate
+from adapters.storage.locks import flocked
 from adapters.storage.object_store import T, W
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
@@ -111,6 +112,11 @@ class Corpus:
     def put(self, rel: str, data: bytes, *, exclusive: bool = False) -> Path | str:
         """`Root.put`: the corpus file `rel` written whole; returns `where_of(rel)`."""
         return self.storage.put(rel, data, exclusive=exclusive)
+
+    def locked(self, rel: str, busy: Callable[[], Exception] | None = None) -> AbstractContextManager[None]:
+        """An exclusive lock on the file or folder `rel` of the local folder `root` for the block (`locks.flocked`):
+        waited for, or with `busy` refused at once by raising `busy()`; a killed holder leaves no stale lock."""
+        return flocked(self.root / rel, busy)
 
     def local(self, where: Path | str) -> Path | None:
         """Where this process reads the file or folder `where` (a path, or an object's URL): a path as it is, an

@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
 from adapters.storage.digests import FileDigests
-from adapters.storage.locks import flocked
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.census import take_census, write_census
@@ -66,7 +65,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         raise CatalogError(f"{corpus_root}: no such corpus folder")
     catalog = corpus_root / "catalog"
     catalog.mkdir(exist_ok=True)
-    with flocked(catalog / ".rebuild.lock", lambda: CatalogError(f"{catalog}: another catalog rebuild is running")):
+    with corpus.locked("catalog/.rebuild.lock", lambda: CatalogError(f"{catalog}: another catalog rebuild is running")):
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
-from adapters.storage.locks import flocked
 from schemas.corpus import MANIFESTS_DIR
 from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
 
@@ -29,7 +28,7 @@ def write_manifest(corpus: Corpus, manifest: Manifest, entries: bytes, *, overwr
     manifest = manifest.model_copy(update={"entries": name})
     folder = corpus.root / rel  # a bucket's: its local copy, swept alike (the bucket's objects are put whole)
     folder.mkdir(parents=True, exist_ok=True)
-    with flocked(folder):  # two writers of one name: one waits
+    with corpus.locked(rel):  # two writers of one name: one waits
         _sweep(folder)  # what a killed writer left
         try:
             corpus.put(f"{rel}/{name}", entries)  # beside the old entries: no reader reads it yet

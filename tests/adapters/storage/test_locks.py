@@ -36,3 +36,23 @@ def test_flocked_without_busy_waits_for_the_holder(tmp_path: Path) -> None:
         order.append("taken")
     holder.join()
     assert order == ["released", "taken"]
+
+
+def test_a_corpus_locks_a_file_of_its_folder_and_a_second_holder_waits(tmp_path: Path) -> None:
+    """`Corpus.locked` (the catalog rebuild's and a manifest folder's lock): the same flock, named from the corpus."""
+    from adapters.storage.corpus import Corpus
+
+    corpus, order = Corpus(tmp_path), []
+
+    def second() -> None:
+        with Corpus(tmp_path).locked("manifests"):
+            order.append("second")
+
+    (tmp_path / "manifests").mkdir()
+    with corpus.locked("manifests"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.3)
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "second"]

@@ -167,3 +167,12 @@ def test_invalid_meta_names_the_dataset(corpus_copy: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "datasets/ego4d/clips" in err and "superb" in err
     assert catalog_snapshot_hash(corpus_copy) == before
+
+
+def test_a_second_rebuild_of_one_corpus_is_refused_while_the_first_holds_it(corpus: Path) -> None:
+    """Two rebuilds at once would swap each other's folders: the second is refused at once, naming the catalog, and
+    runs once the first has let go (`Corpus.locked`: a flock the kernel frees with its holder)."""
+    held = Corpus(corpus)
+    with held.locked("catalog/.rebuild.lock"), pytest.raises(CatalogError, match="another catalog rebuild is running"):
+        rebuild_catalog(Corpus(corpus))
+    assert rebuild_catalog(Corpus(corpus)) > 0
