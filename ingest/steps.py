@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from adapters.base import RawEpisode
-from adapters.storage.atomic import undo_on_error
 from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.store import lineage, stage_canonical, with_lineage
 from ingest.episode import Canonicalized, Judged, JudgedEpisode, Kept
@@ -226,7 +225,10 @@ def cameras_judged(
     """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage (the third,
     typed); raises
     `BehaviourRejected` for a finding that quarantines it, its staged folder removed."""
-    with undo_on_error(lambda: shutil.rmtree(staged.stage_dir, ignore_errors=True)):
+    try:
         judged = judging.judge_cameras(ep, frames)
+    except BaseException:
+        shutil.rmtree(staged.stage_dir, ignore_errors=True)
+        raise
     kept = lineage(judged)
     return judged, with_lineage(staged, kept), kept

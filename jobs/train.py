@@ -214,7 +214,7 @@ def used_and_left_out(report: IndexReport) -> str:
 
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval`: exit 0, 1 for data/checkpoint problems."""
-    from adapters.storage.atomic import write_text_atomic
+    from adapters.storage.atomic import atomic_write
     from jobs.catalog.census import check_manifest_corpus
     from schemas.storage import CatalogError
     from training.checkpoint import CheckpointError
@@ -234,7 +234,7 @@ def cli_eval(args: argparse.Namespace) -> int:
     except (DataError, CheckpointError, FileNotFoundError, StorageError, CatalogError) as e:  # StorageError: credential
         return fail(1, f"eidata eval: {e}")
     out = job.out if args.out else ckpt.parent / f"eval_{job.split}_step{report['step']:08d}.json"
-    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
+    atomic_write(out, json.dumps(report, indent=2) + "\n")
     print(f"eval {report['split']} at step {report['step']}: {report['samples']} samples -> {out}")
     if own := sorted(d for d, s in report["normalization"].items() if s != "train"):
         print(f"unseen in training, normalized with their own split's statistics: {', '.join(own)}")

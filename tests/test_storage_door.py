@@ -19,7 +19,7 @@ from tests.test_storage_room import REPO, ROOM, SHIPPED
 
 ROOT_MODULE = "adapters/storage/root.py"
 STORAGE = "adapters.storage"
-MAX_FACE = 23  # names; issue 88 item 1's bar is 10
+MAX_FACE = 10  # names: issue 88 item 1's bar
 
 
 @cache

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from adapters.storage.atomic import atomic_write, write_text_atomic
+from adapters.storage.atomic import atomic_write
 from schemas.json_document import parsed_json
 from training.config import TrainConfig
 from training.normalize import NormStats
@@ -38,7 +38,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], step: int, keep: int) 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:08d}.pt"
     atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
-    write_text_atomic(folder / LATEST, path.name + "\n")
+    atomic_write(folder / LATEST, path.name + "\n")
     for old in sorted(folder.glob("step_*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from training.distributed import all_reduce_sum
 from training.flow import per_task_sums
 from training.objective import Losses
@@ -130,7 +130,7 @@ class JsonlLog:
         keep = [
             ln for ln in self.path.read_text(encoding="utf-8").splitlines(keepends=True) if 0 <= _line_step(ln) <= step
         ]
-        write_text_atomic(self.path, "".join(keep))
+        atomic_write(self.path, "".join(keep))
 
 
 def _line_step(line: str) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus_files import CorpusFiles
 from ingest.lerobot.union_stats import UnionStats
 from schemas.actions import ActionSpace
@@ -76,7 +76,7 @@ class NormStats(BaseModel):
         return ((lo + hi) / 2).astype(np.float32), np.where(hi - lo < RANGE_FLOOR, 0.0, half).astype(np.float32)
 
     def save(self, path: Path) -> None:
-        write_text_atomic(path, self.model_dump_json(indent=1) + "\n")
+        atomic_write(path, self.model_dump_json(indent=1) + "\n")
 
 
 def pool(means: np.ndarray, stds: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

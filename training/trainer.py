@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus_files import CorpusFiles
 from schemas.storage import StorageOptions
 from training import flops
@@ -119,9 +119,9 @@ def train(
             )
         cfg = saved.model_copy(update={k: getattr(cfg, k) for k in RESUME_FREE})
     if dist.is_main:
-        write_text_atomic(run_dir / CONFIG, cfg.dump())
+        atomic_write(run_dir / CONFIG, cfg.dump())
         stats.save(run_dir / NORM_STATS)
-        write_text_atomic(run_dir / INDEX_REPORT, json.dumps(index.report.to_json(), indent=1) + "\n")
+        atomic_write(run_dir / INDEX_REPORT, json.dumps(index.report.to_json(), indent=1) + "\n")
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
     objective = LDAObjective(cfg).to(dist.device)

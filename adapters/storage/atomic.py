@@ -49,23 +49,23 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
-    """`write(tmp)` beside `path` under a hidden unique name, fsync, rename into place, fsync the folder."""
+def atomic_write(path: Path, write: Callable[[Path], object] | str) -> Path:
+    """`write(tmp)` (a str: that text, UTF-8) beside `path` under a hidden unique name, fsync, rename into place, fsync
+    the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
-        write(tmp)
+        if isinstance(write, str):
+            tmp.write_text(write, encoding="utf-8")
+        else:
+            write(tmp)
         fsync_path(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_path(path.parent)
     return path
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from adapters.storage.atomic import undo_on_error
 from ingest.canonical.hand_state import untracked_zero
 from ingest.episode import PIPELINE_VERSION, CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.staging import EpisodeBuilder, StagedEpisode
@@ -168,7 +167,7 @@ def stage_canonical(
 def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, frames: FrameSink | None) -> StagedEpisode:
     """Feed every frame of `ep` with its segments; any error discards the staged episode. `frames` sees each camera
     frame as it passes: a caller says which (`ingest.steps.encode`) or None, never forgets it."""
-    with undo_on_error(builder.abort):
+    try:
         for frame in episode_frames(ep, {k: None for k in builder.feature_keys}):
             builder.add_frame(frame)
             if frames is not None:
@@ -178,6 +177,9 @@ def fill(builder: EpisodeBuilder, ep: CanonicalEpisode, *, frames: FrameSink | N
         if ep.action_config:
             builder.action_config = [s.model_dump() for s in ep.action_config]
         return builder.finish()
+    except BaseException:
+        builder.abort()
+        raise
 
 
 def with_lineage(staged: StagedEpisode, kept: EpisodeLineage) -> StagedEpisode:

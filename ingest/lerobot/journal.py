@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.atomic import fsync_path, write_text_atomic
+from adapters.storage.atomic import atomic_write, fsync_path
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.writer_dir import JOURNAL
 from schemas.lerobot import INFO_PATH, InfoJson, split_lines
@@ -86,7 +86,7 @@ def apply_journal(root: Path, journal: dict[str, Any], *, durable: bool) -> None
     for rel, by_line in journal.get("lines", {}).items():
         _replace_lines(root / rel, {int(n): text for n, text in by_line.items()})
     if journal["info"] is not None:
-        write_text_atomic(root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
+        atomic_write(root / INFO_PATH, json.dumps(journal["info"], indent=4, ensure_ascii=False))
     (root / JOURNAL).unlink(missing_ok=True)
     for stage in journal.get("stage_dirs", []):
         shutil.rmtree(root / stage, ignore_errors=True)
@@ -98,7 +98,7 @@ def _replace_lines(path: Path, by_line: dict[int, str]) -> None:
         raise DatasetError(f"{path}: the journal replaces line {max(by_line) + 1}, the file has {len(lines)}")
     for n, text in by_line.items():
         lines[n] = text
-    write_text_atomic(path, "".join(lines))
+    atomic_write(path, "".join(lines))
 
 
 def _appends(root: Path, appends: dict[str, str]) -> dict[str, dict[str, Any]]:

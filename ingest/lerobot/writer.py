@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.atomic import undo_on_error, write_text_atomic
+from adapters.storage.atomic import atomic_write
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
 from ingest.lerobot.journal import apply_journal, build_journal
@@ -90,7 +90,7 @@ class LeRobotWriter:
         self.on_commit: Callable[[dict[str, Any]], None] | None = None
         self._failed: str | None = None  # why this writer's commits ended (see the module's docstring)
         self._lock_fd: int | None = acquire_lock(self.root, wait_s=lock_wait_s) if lock_fd is None else lock_fd
-        with undo_on_error(self.close):
+        try:
             remove_killed_temp_files(self.root)
             if recover:
                 recover_dataset(self.root, durable=durable, keep=keep)
@@ -98,6 +98,9 @@ class LeRobotWriter:
             self._tasks: dict[str, int] = {}
             if (self.root / TASKS_PATH).exists():
                 self._tasks = {t.task: t.task_index for t in load_entries(self.root / TASKS_PATH, TaskEntry)}
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def create(
@@ -128,12 +131,15 @@ class LeRobotWriter:
             features={**{k: ft.model_copy(deep=True) for k, ft in features.items()}, **default_features()},
         )
         fd = acquire_lock(root, wait_s=lock_wait_s)  # the lock comes before the first byte of meta
-        with undo_on_error(lambda: release_lock(fd)):
+        try:
             if (root / INFO_PATH).exists():  # created by the writer that held the lock before us
                 raise DatasetError(f"{root}: a dataset already exists here; use LeRobotWriter.open to continue it")
             (root / "meta").mkdir(parents=True, exist_ok=True)
             (root / STATE_DIR).mkdir(exist_ok=True)
-            write_text_atomic(root / INFO_PATH, dump_info(info))
+            atomic_write(root / INFO_PATH, dump_info(info))
+        except BaseException:
+            release_lock(fd)
+            raise
         # a new dataset has nothing to recover, and its staging area may already hold episodes parallel workers
         # finished for it: they must survive until committed
         return cls(root, info, codec or VideoCodec(), durable=durable, recover=False, lock_fd=fd)
@@ -250,7 +256,7 @@ class LeRobotWriter:
             raise EpisodeError(f"commit failed: {e}", dataset=self.name, episode=group[0].label) from e
         journal = build_journal(self.root, parts, info)
         try:
-            write_text_atomic(self.root / JOURNAL, json.dumps(journal))
+            atomic_write(self.root / JOURNAL, json.dumps(journal))
             self._apply(journal)
             self.info = info
             self._tasks = tasks
@@ -277,7 +283,7 @@ class LeRobotWriter:
         if update.base != (self.info.total_episodes, self.info.total_tasks):  # its task indices would be wrong
             raise DatasetError(f"{self.root}: this meta update was planned before a later commit; plan it again")
         journal, info, changed = update.journal()
-        write_text_atomic(self.root / JOURNAL, json.dumps(journal))
+        atomic_write(self.root / JOURNAL, json.dumps(journal))
         self._apply(journal)
         self.info = info
         self._tasks = dict(update.tasks)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
@@ -91,7 +91,7 @@ def take_census(corpus_root: Path, datasets: list[Path]) -> dict[str, Mark]:
 def write_census(episodes_dir: Path, census: dict[str, Mark]) -> Path:
     """`datasets.json` in the new catalog's parts folder (the same census gives the same bytes)."""
     body = {"census_version": CENSUS_VERSION, "datasets": {name: asdict(m) for name, m in sorted(census.items())}}
-    return write_text_atomic(Path(episodes_dir) / CENSUS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+    return atomic_write(Path(episodes_dir) / CENSUS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
 
 
 def read_census(corpus_root: Path) -> dict[str, Mark] | None:

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.atomic import atomic_write, write_text_atomic
+from adapters.storage.atomic import atomic_write
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.verdicts import VERDICT_SCHEMA
@@ -159,7 +159,7 @@ class Kept:
         _link_or_copy(verdicts / PART, folder / VERDICTS_PART)
         _link_or_copy(findings / PART, folder / FINDINGS_PART)
         body = {"rows_version": ROWS_VERSION, "datasets": dict(sorted(self.out.items()))}
-        write_text_atomic(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+        atomic_write(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.export.gr00t_config import modality_configs
@@ -258,7 +258,7 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
 
 def write_modality(path: Path, modality: ModalityJson) -> None:
     """`modality` at `path`, atomically, and read back: what GR00T will read is what was checked."""
-    write_text_atomic(path, modality.dumps())
+    atomic_write(path, modality.dumps())
     if ModalityJson.load(path) != modality:
         raise ExportError(f"{path}: reads back different from what was written")
 

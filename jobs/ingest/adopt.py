@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from adapters.storage.atomic import fsync_path, remove_temp_files, write_text_atomic
+from adapters.storage.atomic import atomic_write, fsync_path, remove_temp_files
 from ingest.lerobot.commit_part import STAGED_PARQUET
 from ingest.lerobot.staging import OWNER_FILE, is_stage_in_use
 from jobs.ingest.order import Tasks
@@ -105,7 +105,7 @@ def record(output: Path, task: EpisodeTask, result: Staged) -> None:
         body = {"output": str(output), "folders": folders, "made_by": made_by(task), "result": answer}
         path = _path(output, result.uid)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, _encode(body))
+        atomic_write(path, _encode(body))
     except (OSError, ValueError) as e:
         log.warning("%s: its staged result was not recorded (a kill now would have it done again): %s", result.uid, e)
 

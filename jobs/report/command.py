@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from jobs.catalog.census import open_catalog
 from jobs.report import page
 from jobs.report.data import ReportError
@@ -74,7 +74,7 @@ def cli_episode(args: argparse.Namespace) -> int:
             dataset, index = resolve_episode(corpus.root, args.episode)
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)
-            where = write_text_atomic(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
+            where = atomic_write(Path(out), html) if out else corpus.put(rel, html.encode("utf-8"))
     except (StorageError, ReportError, NotACorpus, CatalogError) as err:
         return fail(2 if isinstance(err, (StorageError, EpisodeNotFound, NotACorpus)) else 1, f"eidata report: {err}")
     print(f"episode page: {where} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from ingest.progress import Progress
 from jobs.report.episode_data import (
     EpisodeDetail,
@@ -196,7 +196,7 @@ def write_pages(root: Path, links: EpisodeLinks, folder: Path, limit: int | None
         for uid, (dataset, index) in chosen:
             href = episode_href(dataset, index)
             try:
-                write_text_atomic(Path(folder) / href, episode_html(root, dataset, index))
+                atomic_write(Path(folder) / href, episode_html(root, dataset, index))
                 links.pages[uid] = href
             except EpisodeNotFound as err:
                 links.unwritten[uid] = str(err)

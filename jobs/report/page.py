@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from ingest.progress import Progress
 from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
@@ -348,7 +348,7 @@ def render_page(title: str, heading: str, meta: str, sections: list[Section], st
 
 def build_report(root: Path, out: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> Path:
     """Render every section and write the page atomically to `out`; `exports`: folders of exports made from it."""
-    return write_text_atomic(Path(out), report_html(root, exports, links))
+    return atomic_write(Path(out), report_html(root, exports, links))
 
 
 def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> str:

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.storage.atomic import fsync_path, write_text_atomic
+from adapters.storage.atomic import atomic_write, fsync_path
 from schemas.storage import CatalogError
 
 CATALOG = "catalog"
@@ -87,7 +87,7 @@ class CatalogIntent:
         before = markers(root)
         path = Path(root) / CATALOG / f"{PREFIX}{command}-{uuid.uuid4().hex[:12]}.json"
         mine = Marker(path, command, os.getpid(), socket.gethostname())
-        write_text_atomic(path, json.dumps({"command": command, "pid": mine.pid, "host": mine.host}) + "\n")
+        atomic_write(path, json.dumps({"command": command, "pid": mine.pid, "host": mine.host}) + "\n")
         return cls(mine, before)
 
     def done(self) -> None:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from adapters.storage.tree import Tree
@@ -94,7 +94,7 @@ def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
     for rel in EPISODE_META:
         if (src / rel).is_file():
             lines = [line for _, line in read_jsonl(src / rel, kept) if int(line["episode_index"]) in kept]
-            write_text_atomic(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
+            atomic_write(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
 
 
 def _check_native_samples(table: pa.Table, where: str) -> None:
@@ -158,7 +158,7 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
     if plan.subset:
         raw |= {"total_episodes": result.episodes, "total_frames": result.frames}
         raw["total_videos"] = result.episodes * len(videos)
-    write_text_atomic(tmp / INFO_PATH, json.dumps(as_written(raw, videos), indent=4) + "\n")
+    atomic_write(tmp / INFO_PATH, json.dumps(as_written(raw, videos), indent=4) + "\n")
     modality = (
         build_native_modality(videos, plan.main, plan.native) if plan.native else build_modality(videos, plan.main)
     )
@@ -166,10 +166,10 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
     if problems:
         raise LdaExportError(f"{src}: modality does not fit: " + "; ".join(p.message for p in problems))
     write_modality(tmp / MODALITY_PATH, modality)
-    write_text_atomic(tmp / STATS_PATH, dumps(stats.result()))
+    atomic_write(tmp / STATS_PATH, dumps(stats.result()))
     # the completion record every eidata export leaves (`schemas.storage.MARKER`): what `report --exports` reads
     record = {"format": "lda", "layout": plan.layout, "native": plan.native, "skipped": {}, "notes": []}
-    write_text_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
+    atomic_write(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     return result
 
 

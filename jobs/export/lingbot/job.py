@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from adapters.storage.atomic import remove_temp_files, write_text_atomic
+from adapters.storage.atomic import atomic_write, remove_temp_files
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from adapters.storage.tree import Tree
@@ -97,7 +97,7 @@ class ExportReport:
 # -- meta -----------------------------------------------------------------------------------------------------------
 def _write_if_changed(path: Path, text: str) -> None:
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        write_text_atomic(path, text)
+        atomic_write(path, text)
 
 
 def write_meta(plan: DatasetPlan) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from adapters.storage.atomic import write_text_atomic
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import (
     TEXT_LEN,
@@ -171,7 +171,7 @@ def check_settings(out: Path, settings: dict[str, Any], *, write: bool = True) -
     if diff:
         raise ExportError(f"{out} holds an export made with other {', '.join(diff)} ({path}); use another --out")
     if old != settings and write:  # the first record, or the same models moved: keep the record current
-        write_text_atomic(path, json.dumps(settings, indent=2) + "\n")
+        atomic_write(path, json.dumps(settings, indent=2) + "\n")
 
 
 def _exported_action_stats(out: Path) -> dict[int, dict[str, Any]]:

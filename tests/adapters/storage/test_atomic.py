@@ -8,27 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.atomic import (
-    TEMP_MARK,
-    atomic_write,
-    is_temp_path,
-    remove_temp_files,
-    temp_path,
-    undo_on_error,
-    write_text_atomic,
-)
+from adapters.storage.atomic import TEMP_MARK, atomic_write, is_temp_path, remove_temp_files, temp_path, undo_on_error
 
 
 def test_write_replaces_the_file_and_creates_its_folder(tmp_path: Path) -> None:
     target = tmp_path / "meta" / "info.json"
-    assert write_text_atomic(target, "old") == target
-    write_text_atomic(target, "new é")
+    assert atomic_write(target, "old") == target
+    atomic_write(target, "new é")
     assert target.read_text(encoding="utf-8") == "new é"
     assert sorted(p.name for p in target.parent.iterdir()) == ["info.json"]
 
 
 def test_a_writer_that_fails_half_way_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
-    target = write_text_atomic(tmp_path / "episodes.jsonl", "line 1\n")
+    target = atomic_write(tmp_path / "episodes.jsonl", "line 1\n")
 
     def half_then_fail(tmp: Path) -> None:
         tmp.write_text("line 1\nline 2 cut sh")
@@ -41,14 +33,14 @@ def test_a_writer_that_fails_half_way_leaves_the_old_file_and_no_temp(tmp_path: 
 
 
 def test_a_failed_rename_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = write_text_atomic(tmp_path / "stats.json", "{}")
+    target = atomic_write(tmp_path / "stats.json", "{}")
 
     def refuse(src: object, dst: object) -> None:
         raise PermissionError(f"cannot rename {src} -> {dst}")
 
     monkeypatch.setattr(os, "replace", refuse)  # the failure comes after the temp file is whole and fsynced
     with pytest.raises(PermissionError):
-        write_text_atomic(target, '{"a": 1}')
+        atomic_write(target, '{"a": 1}')
     monkeypatch.undo()
     assert target.read_text() == "{}"
     assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]

@@ -68,8 +68,8 @@ def test_the_check_sees_a_second_writer(tmp_path: Path) -> None:
     former = tmp_path / "jobs" / "caption_store.py"
     former.parent.mkdir()
     former.write_text(
-        "write_text_atomic(root / TASKS_PATH, text)\n"
-        "write_text_atomic(root / INFO_PATH, dump_info(info))\n"
+        "atomic_write(root / TASKS_PATH, text)\n"
+        "atomic_write(root / INFO_PATH, dump_info(info))\n"
         "with open(root / 'meta/episodes.jsonl', 'a') as f: pass\n"
         "print(root / EPISODES_PATH)\n"  # naming a path is not writing it
         "open(root / EPISODES_PATH)\n"

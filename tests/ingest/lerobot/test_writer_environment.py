@@ -57,7 +57,7 @@ def _failing_once(real: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-@pytest.mark.parametrize("where", ["prepare_part", "write_text_atomic"])
+@pytest.mark.parametrize("where", ["prepare_part", "atomic_write"])
 def test_a_full_disk_ends_the_writer_s_commits_and_the_rerun_gives_the_same_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
