@@ -8,6 +8,8 @@ slice to forward kinematics, held to physical invariants.
 - Rows that record both (viola, BUDS, MUTEX, DROID, TACO, ...): where the recorded pose is the Franka Hand's TCP of
   the recorded joints, the canonical wrist from the pose (the TCP moved back by `schemas/robots/eef_offsets.yaml`)
   equals the one from the joints, and canonicalization says they agree; joints that are not the pose's disagree.
+- roboset: the recorder writes the joints into RoboHive's franka_sim, whose joints 6 and 7 count from another zero
+  (the row's `joint_zero`): the wrist is the flange franka_sim's own chain places; read as recorded, it is not.
 - The gripper: the row's column, read in the row's convention (toto's `open_gripper`, iamlab's action[7]), or none
   with the row's reason (play fusion).
 - Real joints of the same recorder (real sample `toto_init_positions`, TOTO's own start poses): read in the order the
@@ -26,7 +28,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.base import RawEpisode, Stream
 from adapters.oxe.hands import hand_signals
-from adapters.oxe.subsets import SUBSETS
+from adapters.oxe.subsets import SUBSETS, OXESubset
 from adapters.pickles import safe_loads
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
@@ -39,7 +41,6 @@ from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import recorded_point
 from schemas.robots.registry import default_registry
 from tests.ingest.kinematics.dh import craig, rot_z, trans
-from tests.ingest.kinematics.test_cobotta import J3_ZERO
 from tests.ingest.kinematics.test_dh import FRANKA_FLANGE, FRANKA_MDH, XARM7_MDH
 from tests.realdata import realdata
 
@@ -71,14 +72,21 @@ def franka_dh(q: np.ndarray) -> np.ndarray:
 MAKER_DH = {
     "franka": (franka_dh, 0.333, 0.316 + 0.0825 + 0.384 + 0.0825 + 0.088 + 0.107),
     "xarm7": (lambda q: modified_dh(q, XARM7_MDH), 0.267, 0.293 + 0.0525 + 0.0775 + 0.3425 + 0.076 + 0.097),
-    # DENSO publishes no DH table in code: the description's own FK, with J3 moved to DENSO's zero as tokyo_u_lsmo's
-    # recorder counts it (the makers' raw states settle it: tests/ingest/kinematics/test_cobotta.py)
+    # DENSO publishes no DH table in code: the description's own FK (tokyo_u_lsmo's recorder counts J3 from another
+    # zero, its row's joint_zero: the makers' raw states settle it, tests/ingest/kinematics/test_cobotta.py)
     "cobotta": (
-        lambda q: load_model("cobotta").forward(q + J3_ZERO, ["J6"])[:, 0],
+        lambda q: load_model("cobotta").forward(q, ["J6"])[:, 0],
         0.18,
         0.165 + 0.0911 + 0.0917 + 0.0612,
     ),
 }
+
+
+def _zero(cfg: OXESubset) -> np.ndarray:
+    """(dof,) the description's angle at each recorded 0 (the row's `joint_zero`; mostly 0)."""
+    assert cfg.joint_fk is not None
+    arm = default_registry().get(cfg.embodiment).joint_space.arms[0]
+    return np.array([cfg.joint_fk.joint_zero.get(j.urdf, 0.0) for j in arm.joints])
 
 
 def _episodes(tmp_path: Path, subset: str, steps: int = 40) -> list[RawEpisode]:
@@ -102,8 +110,8 @@ def test_the_wrist_is_the_flange_franka_dh_places(tmp_path: Path, subset: str) -
     dh_of, shoulder, reach_max = MAKER_DH[cfg.embodiment]
     for raw in _episodes(tmp_path, subset):
         assert raw.hands.empty  # no pose declared: canonicalization builds the wrist from the joints
-        q = raw.states[cfg.joint_fk.joints[0]].values.astype(np.float64)
-        wrists, dh = _fk_wrists(raw), dh_of(q)
+        q = raw.states[cfg.joint_fk.joints[0]].values.astype(np.float64)  # as recorded; FK: from the zero moved
+        wrists, dh = _fk_wrists(raw), dh_of(q + _zero(cfg))
         # 1e-9 where the maker's files write pi/2 in full (Franka, DENSO); the xArm's 1.5708: 5e-5
         tol = 5e-5 if cfg.embodiment == "xarm7" else 1e-9
         np.testing.assert_allclose(wrists[:, :3, 3], dh[:, :3, 3], atol=tol)  # the flange point
@@ -112,7 +120,7 @@ def test_the_wrist_is_the_flange_franka_dh_places(tmp_path: Path, subset: str) -
         reach = np.linalg.norm(wrists[:, :3, 3] - [0, 0, shoulder], axis=1)
         assert (reach < reach_max).all() and np.ptp(reach) > 1e-3
         for planted in (np.roll(q, 1, axis=1), q[:, ::-1]):  # a slice one column off, the order reversed
-            assert np.abs(dh_of(planted)[:, :3, 3] - wrists[:, :3, 3]).max() > 0.01
+            assert np.abs(dh_of(planted + _zero(cfg))[:, :3, 3] - wrists[:, :3, 3]).max() > 0.01
 
 
 def test_joint_rows_canonicalize_with_their_gripper_or_its_reason(tmp_path: Path) -> None:
@@ -326,3 +334,56 @@ def test_real_lsmo_joints_through_the_row_give_the_wrist_the_recorded_pose_tells
     track = unshifted.signals.hands[1]  # the margin still takes the values for radians: FK runs, and is wrong
     assert track.rotation is not None and track.rotation.unit == "se3_4x4", unshifted.reasons
     assert fit_residuals(pose, track.rotation.values.astype(np.float64))[0].max() > 5
+
+
+# RoboHive's franka_sim arm, the model RoboSet's recorder writes the Franka's joints into (vikashplus/franka_sim@b54d271
+# assets/chain0_nogripper.xml:13-48): per body its offset from its parent, pos and rotation (a wxyz quaternion, or
+# MuJoCo's Euler angles, intrinsic x then y then z), then the joint about z; joints 6 and 7 turned by its Euler angles
+FRANKA_SIM_CHAIN = (
+    ((0, 0, 0.333), Rotation.identity()),
+    ((0, 0, 0), Rotation.from_quat([-0.707107, 0, 0, 0.707107])),
+    ((0, -0.316, 0), Rotation.from_quat([0.707107, 0, 0, 0.707107])),
+    ((0.0825, 0, 0), Rotation.from_quat([0.707107, 0, 0, 0.707107])),
+    ((-0.0825, 0.384, 0), Rotation.from_quat([-0.707107, 0, 0, 0.707107])),
+    ((0, 0, 0), Rotation.from_euler("XYZ", [1.57, 0, 1.57])),
+    ((0.088, 0, 0), Rotation.from_euler("XYZ", [1.57, 0, 0.7854])),
+)
+
+
+def franka_sim_link7(q: np.ndarray) -> np.ndarray:
+    """(T, 4, 4) franka_sim's panda0_link7 for its qpos[:7] (T, 7), in panda0_link0."""
+    out = np.empty((len(q), 4, 4))
+    for t, row in enumerate(q):
+        pose = np.eye(4)
+        for ((x, y, z), rot), theta in zip(FRANKA_SIM_CHAIN, row, strict=True):
+            body = trans(x, y, z)
+            body[:3, :3] = rot.as_matrix()
+            pose = pose @ body @ rot_z(theta)
+        out[t] = pose
+    return out
+
+
+def test_roboset_wrist_is_the_franka_sim_flange_its_recorder_places(tmp_path: Path) -> None:
+    """roboset (TFDS robo_set), a shard in its TFDS layout: state[:7] is RoboHive's qp_arm, the sim qpos of franka_sim,
+    whose joints 6 and 7 count from pi/2 and pi/4 below franka_description's zero (franka_robotiq.config's offsets,
+    the row's joint_zero). The canonical wrist, FK of the description, is the flange franka_sim's own chain places for
+    the recorded values (franka_description's panda_hand: 0.107 m along link7's z, turned -pi/4; to the 1.57 and
+    0.7854 franka_sim writes), within the Franka's reach (855 mm) of its shoulder on every frame; read without
+    joint_zero (as Octo passes the state on) the wrist is centimetres off. The Robotiq's state[7] is not read."""
+    subset = "roboset"
+    cfg = SUBSETS[subset]
+    assert cfg.joint_fk is not None and set(cfg.joint_fk.joint_zero) == {"panda_joint6", "panda_joint7"}
+    hand = trans(0, 0, 0.107) @ rot_z(-np.pi / 4)  # franka_description: link8 on link7, panda_hand on link8
+    for raw in _episodes(tmp_path, subset):
+        assert raw.hands.empty and raw.metadata["subset_config"] == subset
+        q = raw.states["observation/state:joints"].values.astype(np.float64)
+        wrists, sim = _fk_wrists(raw), franka_sim_link7(q) @ hand
+        np.testing.assert_allclose(wrists[:, :3, 3], sim[:, :3, 3], atol=5e-4)
+        np.testing.assert_allclose(wrists[:, :3, :3], sim[:, :3, :3], atol=5e-3)
+        assert (np.linalg.norm(wrists[:, :3, 3] - [0, 0, 0.333], axis=1) < 0.855 + 0.005).all()
+        plain = franka_dh(q)  # the recorded values as franka_description's joints: another flange
+        assert np.linalg.norm(plain[:, :3, 3] - wrists[:, :3, 3], axis=1).min() > 0.01
+        [ep] = canonicalize_spans(raw, source="oxe").episodes
+        assert ep.mask[hand_dims(1, WRIST_POS)].all() and not ep.mask[hand_dims(1, GRIPPER)].any()
+        assert any("joint zeros moved" in n for n in ep.notes), ep.notes
+        assert any(n.startswith("right gripper not read by forward kinematics: ") and "Robotiq" in n for n in ep.notes)

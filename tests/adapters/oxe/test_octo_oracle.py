@@ -148,6 +148,7 @@ OCTO_PROPRIO_GRIPPER = {
     "cmu_play_fusion": "observation/state:gripper_pos",  # :843 state
     "toto": None,  # :280 state, the 7 joints only
     "ucsd_kitchen_dataset_converted_externally_to_rlds": None,  # :470 state[:, :7], the xArm 7's joints only
+    "roboset": "observation/state:gripper",  # :929 state: qp_arm, then qp_ee (the Robotiq's driver joint)
 }
 # Octo's gripper action, its last column, per row whose joint_fk reads the gripper from an action column or says why
 # it reads none: the column of eidata's natives it equals (toto :276 open_gripper cast; iamlab :750 action[7:8];

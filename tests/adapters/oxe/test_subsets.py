@@ -201,6 +201,8 @@ def test_every_departure_from_octo_is_in_its_row() -> None:
     assert departs["austin_sailor_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
     assert departs["austin_sirius_dataset_converted_externally_to_rlds"] == {"position", "rotation", "gripper"}
     assert departs["bc_z"] == {"proprio_reading"}
+    assert departs["roboset"] == {"proprio_reading"}  # octo passes franka_sim's joints 6 and 7 on as recorded
+    assert "joint_zero" in SUBSETS["roboset"].octo.departs["proprio_reading"]  # type: ignore[union-attr]
     for absolute in ("iamlab_cmu_pickup_insert", "ucsd_kitchen_dataset"):
         name = f"{absolute}_converted_externally_to_rlds"
         assert "action_reading" in departs[name] and SUBSETS[name].action_encoding is None, name
@@ -218,14 +220,20 @@ def test_austin_sailor_wrist_is_its_4x4_pose() -> None:
     assert wrist == [("observation/state_ee", "eef_matrix")]
 
 
-def test_roboset_states_its_published_structure_and_why_it_stays_natives() -> None:
-    """TFDS's robo_set catalog page publishes the feature structure (state and action (8,), four cameras,
-    file_path and trial_id) but no column's meaning: the row holds the structure, its reason says what is missing."""
+def test_roboset_reads_its_recorders_joints_and_keeps_its_published_structure() -> None:
+    """TFDS's robo_set catalog page publishes the feature structure (state and action (8,), four cameras, file_path
+    and trial_id) but no column's meaning; the makers' recorder (RoboHive's rpFrankaRobotiqData-v0, the OXE builder's
+    concat(qp_arm, qp_ee)) settles the state: the Franka's joints in franka_sim's zero (joint_zero on joints 6 and 7),
+    then the Robotiq's driver joint, not read; the action stays native, its scaling unverified."""
     roboset = SUBSETS["roboset"]
     assert [(s.key, s.shape) for s in (*roboset.states, *roboset.actions)] == [
         ("observation/state", (8,)),
         ("action", (8,)),
     ]
     assert {m.key for m in roboset.episode_metadata} == {"episode_metadata/file_path", "episode_metadata/trial_id"}
-    assert "publishes its feature structure" in roboset.natives_reason
-    assert "no TFDS catalog page" not in roboset.natives_reason and not roboset.has_wrist and roboset.joint_fk is None
+    fk = roboset.joint_fk
+    assert fk is not None and fk.joints == ("observation/state:joints",) and not fk.gripper and not roboset.has_wrist
+    assert fk.joint_zero == {"panda_joint6": np.pi / 2, "panda_joint7": np.pi / 4}
+    assert "robohive@6c14798" in fk.source and "Robotiq" in fk.gripper_unread and not roboset.natives_reason
+    parts = [(p.name, p.start, p.stop) for p in roboset.states[0].parts]
+    assert parts == [("joints", 0, 7), ("gripper", 7, 8)] and roboset.action_encoding is None
