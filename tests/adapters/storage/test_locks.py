@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.locks import flocked
 
 
@@ -40,8 +41,6 @@ def test_flocked_without_busy_waits_for_the_holder(tmp_path: Path) -> None:
 
 def test_a_corpus_locks_a_file_of_its_folder_and_a_second_holder_waits(tmp_path: Path) -> None:
     """`Corpus.locked` (the catalog rebuild's and a manifest folder's lock): the same flock, named from the corpus."""
-    from adapters.storage.corpus import Corpus
-
     corpus, order = Corpus(tmp_path), []
 
     def second() -> None:
