@@ -14,8 +14,7 @@ reads), and while the root's descriptor is held:
   (`_hook`): a check then an open, not one open; a swap within those microseconds is the residue (the report's
   c-cases swap after discovery, seconds before).
 
-A fence given a `note` (`jobs.runtime.retry.reading_note`) names there the file about to be opened: a process killed
-by what it read (a library crashing on the file's bytes) leaves behind the name of that file (issue 67 item 5). A link
+Which file a parse was reading when it died is named by the boundary it runs behind (`jobs.runtime.sandbox`). A link
 inside the root that resolves inside it is followed, as `contained` allows. Object-store paths have no links and are
 left to `contained`. Without a fence (a library call outside a job) nothing changes.
 """
@@ -32,7 +31,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from adapters.storage.hard_links import owned
 from schemas.containment import HardLinked, OutsideRoot, ReachesOutside
@@ -56,8 +55,6 @@ class Fence:
     root: str
     real: str
     fd: int
-    note: str | None = None  # where the file opened last is named while the block runs (the module's doc)
-    noted: list[str] = field(default_factory=list)  # what `note` names now
 
     @staticmethod
     def open_beneath(root_fd: int, real_root: str, key: str, name: str) -> int:
@@ -112,23 +109,10 @@ class Fence:
 
     @staticmethod
     @contextlib.contextmanager
-    def noting(note: os.PathLike[str]) -> Iterator[None]:
-        """Every fence the block roots without a note of its own names its files in `note` (a discovery task's: its
-        adapter roots the fence, `adapters.confined`)."""
-        token = _NOTE.set(os.fspath(note))
-        try:
-            yield
-        finally:
-            _NOTE.reset(token)
-
-    @staticmethod
-    @contextlib.contextmanager
-    def rooted(root: object, note: os.PathLike[str] | str | None = None) -> Iterator[Fence | None]:
-        """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`), naming
-        the file it opens in `note` (else `noting`'s) until the block ends; None for a root that is an object store's
-        or no folder (its reads say what is wrong with it)."""
+    def rooted(root: object) -> Iterator[Fence | None]:
+        """The fence of the local folder `root`, its descriptor held for the block, not yet in force (`active`); None
+        for a root that is an object store's or no folder (its reads say what is wrong with it)."""
         text = root if isinstance(root, str) else os.fspath(root) if isinstance(root, os.PathLike) else None
-        note = note if note is not None else _NOTE.get()
         if text is None or "://" in text:
             yield None
             return
@@ -138,15 +122,10 @@ class Fence:
         except OSError:
             yield None
             return
-        if note is not None:
-            os.makedirs(os.path.dirname(note), exist_ok=True)
         try:
-            yield Fence(text, real, fd, None if note is None else os.fspath(note))
+            yield Fence(text, real, fd)
         finally:
             os.close(fd)
-            if note is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(note)  # the block ended: its process outlived every read
 
     @staticmethod
     @contextlib.contextmanager
@@ -164,9 +143,9 @@ class Fence:
 
     @staticmethod
     @contextlib.contextmanager
-    def fenced(root: object, note: os.PathLike[str] | None = None) -> Iterator[Fence | None]:
-        """The block's opens of files under the local folder `root` held beneath it, each named in `note` first."""
-        with Fence.rooted(root, note) as fence, Fence.active(fence):
+    def fenced(root: object) -> Iterator[Fence | None]:
+        """The block's opens of files under the local folder `root` held beneath it."""
+        with Fence.rooted(root) as fence, Fence.active(fence):
             yield fence
 
     @staticmethod
@@ -182,7 +161,6 @@ class Fence:
             return
         _own.busy = True
         try:
-            _noted(fence, text)
             fd = Fence.open_beneath(fence.fd, fence.real, _key(fence, text), fence.real)
         except ReachesOutside as e:
             raise OutsideRoot(text, e.target, fence.root) from e
@@ -204,33 +182,7 @@ class Fence:
         return _PROC_FD_IN_TEXT.sub(lambda m: _NAMES.get(m.group(0), m.group(0)), text)
 
 
-class NoteUnwritten(RuntimeError):
-    """The fence's note could not be written (the job's disk): never an OSError, which a store's read would take
-    for an absent key (zarr lists a group whose `.zarray` open failed with FileNotFoundError as having no array)."""
-
-
-_NOTING = threading.Lock()  # zarr opens keys from several threads: one note written at a time, one `.tmp` each
-
-
-def _noted(fence: Fence, path: str) -> None:
-    """`path` named in the fence's note (replaced in one rename), before it is opened."""
-    if fence.note is None:
-        return
-    with _NOTING:
-        if fence.noted == [path]:
-            return
-        tmp = f"{fence.note}.{threading.get_ident()}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(path)
-            os.replace(tmp, fence.note)
-        except OSError as e:
-            raise NoteUnwritten(f"the reading note {fence.note} naming {path} could not be written: {e}") from e
-        fence.noted[:] = [path]
-
-
 _FENCE: ContextVar[Fence | None] = ContextVar("eidata_fence", default=None)
-_NOTE: ContextVar[str | None] = ContextVar("eidata_note", default=None)  # `noting`'s, for fences given none
 _own = threading.local()  # set while this module opens: its own `openat`s are not checked again by the hook
 _hooked = False
 _PROC_FD = "/proc/self/fd"
@@ -267,7 +219,6 @@ def check(path: str) -> None:
     fence = _FENCE.get()
     if fence is None or not _under_root(fence, path):
         return
-    _noted(fence, path)
     key = _key(fence, path)
     try:
         st = os.stat(os.path.join(fence.real, key))

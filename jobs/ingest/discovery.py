@@ -24,12 +24,11 @@ from adapters.base import AdapterError, EpisodeRef, natural_key
 from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
-from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
 from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
-from jobs.runtime.retry import EnvironmentRetry, forget_reading, killed_by, noted, reading_note, retry_environment
+from jobs.runtime.retry import EnvironmentRetry, retry_environment
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
@@ -72,7 +71,6 @@ def discover_source(
     work: str,
     environment: EnvironmentRetry | None = None,
     memory_mib: int | None = None,
-    refused: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One source's discovery (a Ray task): its not-yet-done refs, sorted, into the parquet file `work`.
 
@@ -82,26 +80,22 @@ def discover_source(
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs in a parse
     process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse the limit kills is refused
-    at its open in a new pass, its episodes flagged naming it (up to `MAX_REFUSED` files), its neighbours discovered;
-    each file it opens is named first in the task's reading note (`discovery_uid`), and each of `refused` (path -> why:
-    a file that killed the task's workers, `discover_all`) is refused at its open, its episodes flagged."""
+    at its open in a new pass, its episodes flagged naming it (up to `MAX_REFUSED` files), its neighbours discovered."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
-    refused = dict(refused or {})
+    refused: dict[str, str] = {}
     try:
-        note = reading_note(Path(output), discovery_uid(source))
         while True:
             try:
-                with Fence.noting(note), refusing(refused):
+                with refusing(refused):
                     found, refs, adapter_findings = answer(
                         _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
                     )
                 break
             except Killed as e:  # the file whose parse killed it refused, its episodes flagged, the rest discovered
-                reading = noted(note) or e.reading  # the note names it whole (the hook may see a name under a root)
-                if reading is None or reading in refused or len(refused) >= MAX_REFUSED:
+                if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
                     raise
-                refused[reading] = str(e)
+                refused[e.reading] = str(e)
         if (why := Root(source.root, source.storage).vanished(())) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job
@@ -247,16 +241,10 @@ class DiscoveryPlan:
         shutil.rmtree(self.output / WORK_DIR, ignore_errors=True)
 
 
-def discovery_uid(source: SourceSpec) -> str:
-    """What a source's discovery task is called in the job's markers (`jobs.runtime.retry.reading_note`)."""
-    return f"discover:{source.name}"
-
-
 def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discover_source) -> DiscoveryPlan:
     """Every source discovered at once, one Ray task each running `discover` (on any node: sources live on the
-    shared filesystem or in an object store). A task whose workers all died reading the same file
-    (`jobs.runtime.retry.killed_by`) runs again with that file refused, its episodes flagged naming it (issue 67
-    item 5), up to `MAX_REFUSED` files; a death with no file named ends the job."""
+    shared filesystem or in an object store). A file that kills the parse names itself at the task's boundary and
+    is refused there (`discover_source`); a task whose workers all died ends the job."""
     import ray
 
     plan = DiscoveryPlan(spec.output)
@@ -264,16 +252,14 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
     par = spec.parallelism
     task = ray.remote(num_cpus=1, max_retries=par.task_retries)(discover)
     works = {s.name: spec.output / WORK_DIR / f"{s.name.replace(os.sep, '_')}.parquet" for s in spec.sources}
-
-    def submit(s: SourceSpec, refused: dict[str, str]) -> Any:
-        return task.remote(s, str(spec.output), str(works[s.name]), par.environment, par.task_memory_mib, refused)
-
+    refs = {
+        s.name: task.remote(s, str(spec.output), str(works[s.name]), par.environment, par.task_memory_mib)
+        for s in spec.sources
+    }
     for s in spec.sources:
-        forget_reading(spec.output, discovery_uid(s))  # a killed run's notes name no death of this one
-    refs = {s.name: submit(s, {}) for s in spec.sources}
-    for s in spec.sources:
-        res = _answer(spec, s, refs[s.name], submit)
-        if isinstance(e := res, Exception):
+        try:
+            res = ray.get(refs[s.name])
+        except Exception as e:  # the discovery task itself died past its retries
             if (cause := environment_fault(e)) is not None:
                 plan.deferred[s.name] = f"its discovery task died on each of its attempts ({cause})"
                 continue
@@ -292,27 +278,6 @@ def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discov
         if res["todo"]:
             plan.files[s.name] = works[s.name]
     return plan
-
-
-def _answer(spec: JobSpec, source: SourceSpec, ref: Any, submit: Callable[..., Any]) -> dict[str, Any] | Exception:
-    """What `source`'s discovery task `ref` answered, or the error it died of past its retries; while each of its
-    attempts died reading the same file, `submit`ted again with that file refused too (`discover_all`)."""
-    import ray
-
-    tries = spec.parallelism.task_retries + 1
-    refused: dict[str, str] = {}
-    while True:
-        try:
-            return ray.get(ref)
-        except Exception as e:  # the discovery task itself died past its retries
-            cause = environment_fault(e)
-            file = killed_by(spec.output, discovery_uid(source), tries) if cause else None
-            if file is None or file in refused or len(refused) >= MAX_REFUSED:
-                return e
-            refused[file] = f"its discovery's worker died reading it on each of {tries} attempts ({cause})"
-            log.warning("source %s: discovery again, %s refused: %s", source.name, file, refused[file])
-            forget_reading(spec.output, discovery_uid(source))
-            ref = submit(source, refused)
 
 
 def read_work(source: SourceSpec, path: Path) -> Iterator[WorkItem]:

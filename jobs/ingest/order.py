@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
-from jobs.runtime.retry import killed_by, worker_died
+from jobs.runtime.retry import worker_died
 from jobs.spec_models import JobSpec
 from schemas.faults import environment_fault
 
@@ -68,7 +68,6 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
     results: dict[int, EpisodeResult] = {}
     lines: dict[tuple[str, str], deque[int]] = {}  # per dataset: submission numbers not yet yielded, in order
     submitted, exhausted = 0, False
-    tries = spec.parallelism.task_retries + 1  # a task's attempts on workers that die (Ray's retries)
     while True:
         while not exhausted and len(pending) < running and len(items) < window:
             it = next(stream, None)
@@ -100,9 +99,6 @@ def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[
                 hung = hung_attempts(spec.output, uid)
                 if hung:  # its attempts were killed by their deadline before one could quarantine the episode
                     results[n] = Rejected(uid, "write", TIMEOUT_CLASS, timeout_message(hung), fault="environment")
-                elif (cause := environment_fault(e)) is not None and (file := killed_by(spec.output, uid, tries)):
-                    why = f"its worker died reading {file} on each of its {tries} attempts ({cause})"
-                    results[n] = Rejected(uid, "worker", type(e).__name__, why, file=file)  # the file's: its only
                 elif (cause := environment_fault(e)) is not None and worker_died(spec.output, uid):
                     why = f"its worker died on each of its attempts in this run and the one before ({cause})"
                     results[n] = Rejected(uid, "worker", type(e).__name__, why, fault="environment")

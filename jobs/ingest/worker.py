@@ -35,7 +35,7 @@ from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Sta
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.limits import mechanism
-from jobs.runtime.retry import noted, reading_note, retry_environment
+from jobs.runtime.retry import retry_environment
 from jobs.runtime.sandbox import Killed, answer, last_opened
 from jobs.spec_robots import RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
@@ -70,8 +70,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
             killed += 1
             if killed > 1:  # the same death twice: the episode's, not a passing one
                 why = MEMORY_LIMIT if e.oom else PARSE_DIED
-                file = noted(reading_note(settings.output, task.uid)) or e.reading
-                return Rejected(task.uid, "read", why, str(e), file=file, retried=killed - 1)
+                return Rejected(task.uid, "read", why, str(e), file=e.reading, retried=killed - 1)
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
         record(settings.output, task, result)
     return result
@@ -160,15 +159,11 @@ class Attempt:
 T = TypeVar("T")
 
 
-def run_steps(
-    run: Attempt, chain: Chain[None, object] = CHAIN, note: Path | None = None
-) -> Iterator[tuple[Stage, object]]:
+def run_steps(run: Attempt, chain: Chain[None, object] = CHAIN) -> Iterator[tuple[Stage, object]]:
     """Each step's name and answer, in order, until one rejects (`eidata trace` prints them as they come): a step
     that keeps no episode answers `Rejected` (datatrove's keep-or-drop, the reason as a value), the last `Staged`.
-    Each source file is named in `note` before it opens (a job's worker: `jobs.runtime.retry.killed_by`), and stays
-    named until the attempt ends: a handle opened in one step and read in a later one (a video decoded at write)
-    leaves its file named when a death comes there."""
-    with Fence.rooted(run.task.source.root, note) as fence:
+    Every open of a source file is beneath its root (`adapters.storage.beneath`) while a step runs."""
+    with Fence.rooted(run.task.source.root) as fence:
 
         def guard(stage: Stage, step: Callable[[], T]) -> T:
             run.stage = stage
@@ -199,8 +194,7 @@ def _output(written: WrittenEpisode) -> StagedOutput:
 def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
     run = Attempt(task, retried)
     try:
-        note = reading_note(task.settings.output, task.uid)  # the file a worker killed mid-read was reading
-        *_, (_, answer) = run_steps(run, note=note)  # the last step's answer: `Staged`, or the `Rejected` that ended it
+        *_, (_, answer) = run_steps(run)  # the last step's answer: `Staged`, or the `Rejected` that ended it
         assert isinstance(answer, Staged | Rejected), answer
         return answer
     except BaseException as e:  # bad input of any kind is this episode's problem only, a library's panic too

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import Field
 
 from ingest.lerobot.video import unbounded_encoder_waits
-from jobs.runtime.retry import READING_DIR, marker_key
+from jobs.runtime.retry import marker_key
 from schemas.corpus import JOB_DIR
 from schemas.frozen import Frozen
 
@@ -88,10 +88,8 @@ def timeout_message(deadlines: list[int]) -> str:
 
 
 def clear_markers(output: Path) -> None:
-    """At job start: a new run gives every episode its full attempts again (finished ones are skipped anyway), and
-    counts only its own attempts' reading notes (`jobs.runtime.retry.killed_by`)."""
-    for folder in (HUNG_DIR, READING_DIR):
-        shutil.rmtree(output / JOB_DIR / folder, ignore_errors=True)
+    """At job start: a new run gives every episode its full attempts again (finished ones are skipped anyway)."""
+    shutil.rmtree(output / JOB_DIR / HUNG_DIR, ignore_errors=True)
 
 
 def _in_ray_worker() -> bool:

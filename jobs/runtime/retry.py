@@ -11,18 +11,14 @@ A worker killed on each of its attempts is the environment's the first time (an 
 passes); killing its worker again in the next run, the episode is likelier at fault (a decoder crashing on its bytes),
 and left to every next run it would stop the corpus for good: it is quarantined with `fault: environment`
 (`--retry-quarantined` tries it again). `worker_died` keeps the first time in `<output>/job/died/` until a run finishes.
-
-Unless the file did it: each attempt names the source file it reads in `reading_note` (written by the read fence,
-`adapters.storage.beneath`), so a worker killed mid-read leaves the name behind; when every attempt's note names the
-same file (`killed_by`), its episode alone is quarantined in this run, naming it (issue 67 item 5); a source's
-discovery task runs again with the file refused (`jobs.ingest.discovery.discover_all`).
+A file that kills what parses it is named by the parse's own boundary (`jobs.runtime.sandbox`), which the worker
+outlives: a worker's own death names no file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -40,7 +36,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 EXIT_ENVIRONMENT = 75  # sysexits.h EX_TEMPFAIL
 DIED_DIR = "died"  # under <output>/job/: one marker per episode whose worker died on each attempt (the module)
-READING_DIR = "reading"  # under <output>/job/: per attempt, the source file it is reading (`reading_note`)
 
 
 class EnvironmentRetry(Frozen):
@@ -86,36 +81,6 @@ def marker_key(uid: str) -> str:
     return hashlib.sha1(uid.encode()).hexdigest()[:20]
 
 
-def reading_note(output: Path, uid: str) -> Path:
-    """Where this process's attempt at `uid` names the source file it is reading (the module's doc)."""
-    return output / JOB_DIR / READING_DIR / f"{marker_key(uid)}.{os.getpid()}"
-
-
-def noted(note: Path) -> str | None:
-    """The source file a reading note names (this process's parse process was reading it), None without one."""
-    try:
-        return note.read_text(encoding="utf-8") or None
-    except OSError:
-        return None
-
-
-def killed_by(output: Path, uid: str, attempts: int) -> str | None:
-    """The source file each of `uid`'s `attempts` attempts was reading when its worker died; None when one left no
-    note or the notes disagree."""
-    folder = output / JOB_DIR / READING_DIR
-    try:
-        notes = [p.read_text(encoding="utf-8") for p in folder.glob(f"{marker_key(uid)}.*") if p.suffix != ".tmp"]
-    except OSError:
-        return None
-    return notes[0] if len(notes) >= attempts and len(set(notes)) == 1 else None
-
-
-def forget_reading(output: Path, uid: str) -> None:
-    """`uid`'s attempts' reading notes removed: its next attempts' deaths are told by their own notes only."""
-    for note in (output / JOB_DIR / READING_DIR).glob(f"{marker_key(uid)}.*"):
-        note.unlink(missing_ok=True)
-
-
 def worker_died(output: Path, uid: str) -> bool:
     """Note that `uid`'s worker died on each of its attempts; True when a run before this one noted it too."""
     marker = output / JOB_DIR / DIED_DIR / marker_key(uid)
@@ -127,6 +92,5 @@ def worker_died(output: Path, uid: str) -> bool:
 
 
 def forget_worker_deaths(output: Path) -> None:
-    """A run that finished: the next one starts with no worker death noted, nor any attempt's reading note."""
-    for folder in (DIED_DIR, READING_DIR):
-        shutil.rmtree(output / JOB_DIR / folder, ignore_errors=True)
+    """A run that finished: the next one starts with no worker death noted."""
+    shutil.rmtree(output / JOB_DIR / DIED_DIR, ignore_errors=True)

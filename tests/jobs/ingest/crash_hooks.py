@@ -13,9 +13,9 @@ environment, which the ingest job forwards to every worker (`EIDATA_*`, embedded
   worker, once (the marker file, created atomically, holds the pid); its retry and every other task run normally.
 
 `file_killed_process_episode` needs no environment (it runs on a shared Ray): HDF5 "crashes" on a file whose name
-holds `KILLER` (its worker SIGKILLed as HDF5 opens it, as a library crashing on a file's bytes), and an episode whose
-raw id holds `DIES_EARLY` kills its worker before it reads anything; `file_killed_discover_source` is a source's
-discovery task on which HDF5 crashes alike.
+holds `KILLER` (the process SIGKILLed as HDF5 opens it, as a library crashing on a file's bytes: the parse process
+behind the boundary), and an episode whose raw id holds `DIES_EARLY` kills its worker before it reads anything;
+`file_killed_discover_source` is a source's discovery task on which HDF5 crashes alike.
 
 `python -m tests.jobs.ingest.crash_hooks SPEC LOG [--address ADDR]` runs the job of SPEC (as `eidata ingest` does)
 with `HOLD_ENV` honoured, appending the uid of each raw episode committed (its committer answered) or quarantined to

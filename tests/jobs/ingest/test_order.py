@@ -13,7 +13,7 @@ from ray.exceptions import WorkerCrashedError
 from adapters.base import EpisodeRef
 from jobs.ingest.order import in_order
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, WorkItem
-from jobs.runtime.retry import forget_worker_deaths, reading_note
+from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec_models import JobSpec, ParallelismSpec, SourceSpec
 
 N = 8
@@ -192,24 +192,3 @@ def test_a_task_ray_gave_up_on_after_deadline_kills_is_an_encoder_timeout(tmp_pa
     assert "in this run and the one before" in again.message
     forget_worker_deaths(spec.output)  # a run that finished: the slate is clean
     assert isinstance({item.uid: r for item, r in _run(tasks, spec, todo)}[crashed], Deferred)
-
-
-def test_a_worker_killed_reading_one_file_on_every_attempt_costs_that_episode_only(tmp_path: Path) -> None:
-    """Issue 67 item 5: when each attempt of a crashed task left a note naming the same source file
-    (`jobs.runtime.retry.killed_by`), its episode is quarantined in this run naming the file, as the data's fault, and
-    the others are committed; notes naming different files leave it deferred, the job's end, as before."""
-    spec, todo = _job(tmp_path, max_in_flight=2, window=8)
-    one, two = todo[2].uid, todo[5].uid
-    attempts = spec.parallelism.task_retries + 1
-    for uid, files in ((one, ["raw/b.hdf5"] * attempts), (two, [f"raw/{i}.hdf5" for i in range(attempts)])):
-        note = reading_note(spec.output, uid)
-        note.parent.mkdir(parents=True, exist_ok=True)
-        for pid, file in enumerate(files):
-            note.with_suffix(f".{pid + 1}").write_text(file)
-    tasks = ScriptedTasks([it.uid for it in todo], crashed=frozenset({one, two}))
-    results = {item.uid: r for item, r in _run(tasks, spec, todo)}
-    r = results[one]
-    assert isinstance(r, Rejected) and (r.stage, r.fault, r.file) == ("worker", "data", "raw/b.hdf5"), r
-    assert f"died reading raw/b.hdf5 on each of its {attempts} attempts (WorkerCrashedError" in r.message, r
-    assert isinstance(results[two], Deferred)
-    assert [type(results[it.uid]) for it in todo if it.uid not in (one, two)] == [Staged] * (N - 2)

@@ -5,7 +5,9 @@ rejected with its stage and first cause, and an episode out of deadline attempts
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from jobs.ingest import worker
 from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
+from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.discovery import discover
@@ -220,28 +223,27 @@ def test_a_videos_folder_gone_between_the_read_and_the_decode_defers_the_episode
     assert isinstance(deferred, Deferred) and "SourceVanishedError" in deferred.cause, deferred
 
 
-def test_the_file_opened_last_stays_named_until_the_attempt_ends(tmp_path: Path) -> None:
-    """A handle opened in one step and read in a later one (a video decoded at write): the attempt's reading note
-    still names its file while that later step runs, so a death there is told by the file; removed at the end."""
+def test_a_death_in_a_later_step_names_the_file_an_earlier_step_opened(tmp_path: Path) -> None:
+    """A handle opened in one step and read in a later one (a video decoded at write): a parse dying there is told by
+    that file (the boundary's `Killed.reading`), the steps' later opens of what is not a source's aside."""
     from types import SimpleNamespace
 
-    root, note = tmp_path / "raw", tmp_path / "job/reading/x.1"
+    root = tmp_path / "raw"
     root.mkdir()
     (root / "episode.mp4").write_bytes(b"\0")
-    seen: list[str] = []
 
     def opens(run: object, value: object) -> object:
         return (root / "episode.mp4").open("rb")  # kept open past its step, as a lazy camera is
 
     def decodes(run: object, handle: object) -> object:
-        seen.append(note.read_text())  # what a worker killed here leaves behind
-        handle.close()
-        return None
+        (tmp_path / "staged.json").write_text("{}")  # the writer's own files are not what it was reading
+        os.kill(os.getpid(), signal.SIGKILL)  # a decoder crashing on the file's bytes
 
     run = SimpleNamespace(task=SimpleNamespace(source=SimpleNamespace(root=str(root))), stage=None)
-    list(worker.run_steps(run, start().then("read", opens).then("write", decodes), note=note))
-    assert seen == [str(root / "episode.mp4")]
-    assert not note.exists()
+    steps = start().then("read", opens).then("write", decodes)
+    with pytest.raises(Killed) as got:
+        answer(lambda: list(worker.run_steps(run, steps)), mib=None, what="episode e")  # type: ignore[arg-type]
+    assert got.value.reading == str(root / "episode.mp4") and got.value.signum == signal.SIGKILL, got.value
 
 
 @pytest.mark.parametrize("tier", ["high", "low", "actionless"])

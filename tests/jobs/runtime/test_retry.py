@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 
 import pytest
 
@@ -69,24 +68,3 @@ def test_the_job_s_error_names_where_why_and_what_to_do() -> None:
         " nothing was quarantined for it; more; rerun the same command once it is fixed (disk space, the store, the"
         " machine)"
     )
-
-
-def test_a_file_killed_the_worker_when_every_attempt_left_a_note_naming_it(tmp_path: Path) -> None:
-    """`killed_by` (issue 67 item 5): every attempt's note naming one file is that file; an attempt without a note
-    (it died before reading, or between reads) or notes naming different files is no evidence."""
-    uid = "rm/x/b.hdf5/demo_0"
-    note = retry.reading_note(tmp_path, uid)
-    note.parent.mkdir(parents=True)
-
-    def attempts(*files: str) -> None:
-        for old in note.parent.iterdir():
-            old.unlink()
-        for pid, file in enumerate(files):
-            note.with_suffix(f".{pid + 1}").write_text(file)
-
-    attempts("raw/b.hdf5", "raw/b.hdf5")
-    assert retry.killed_by(tmp_path, uid, 2) == "raw/b.hdf5"
-    assert retry.killed_by(tmp_path, uid, 3) is None  # one attempt died before any read
-    assert retry.killed_by(tmp_path, "rm/x/a.hdf5/demo_0", 2) is None  # another episode's notes
-    attempts("raw/b.hdf5", "raw/c.hdf5")
-    assert retry.killed_by(tmp_path, uid, 2) is None
