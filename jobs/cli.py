@@ -114,10 +114,11 @@ def _inspected(root: str) -> tuple[str, bool]:
     from pathlib import Path
 
     from adapters.lerobot.adapter import LeRobotSource
+    from adapters.storage.root import Root
     from jobs.validate import dataset_quirks
     from schemas.dataset_summary import dataset_summary
 
-    ds = LeRobotSource({}).dataset(Path(root))
+    ds = LeRobotSource({}).dataset(Root(root).location())
     quirks = dataset_quirks(ds)
     frames = sum(loc.length for loc in ds.episodes.values())
     summary = dataset_summary(Path(root).name, ds.info, len(ds.episodes), frames, len(ds.tasks), quirks)

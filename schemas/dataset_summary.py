@@ -11,11 +11,14 @@ if TYPE_CHECKING:
 
 
 class Said(Protocol):
-    """What the summary reads of a quirk (`schemas.quirks.Quirk`)."""
+    """What the summary reads of a quirk (`schemas.quirks.Quirk`): read only."""
 
-    severity: str
-    code: str
-    message: str
+    @property
+    def severity(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
 def dataset_summary(name: str, i: InfoJson, episodes: int, frames: int, tasks: int, quirks: Sequence[Said]) -> str:

@@ -110,13 +110,16 @@ class Cage:
 
     def close(self) -> None:
         """Whatever still runs in the cage killed, the cage removed."""
-        for _ in range(100 if self.folder is not None else 0):
+        if (folder := self.folder) is None:
+            return
+        for _ in range(100):
             with contextlib.suppress(OSError, ValueError):
-                for pid in (self.folder / "cgroup.procs").read_text().split():
+                for pid in (folder / "cgroup.procs").read_text().split():
                     os.kill(int(pid), signal.SIGKILL)
-                (self.folder / "cgroup.kill").write_text("1")  # v2 only
+                (folder / "cgroup.kill").write_text("1")  # v2 only
             try:
-                return self.folder.rmdir()
+                folder.rmdir()
+                return
             except FileNotFoundError:
                 return
             except OSError:
@@ -142,6 +145,6 @@ def cage(mib: int) -> Cage:
 
 def sweep() -> None:
     """The cages left by owners that died before closing them (a SIGKILLed worker), removed."""
-    for old in home().folder.glob(f"{PREFIX}*") if home().folder is not None else ():
+    for old in where.glob(f"{PREFIX}*") if (where := home().folder) is not None else ():
         if not Path(f"/proc/{old.name.removeprefix(PREFIX).split('-', 1)[0]}").exists():
             Cage(0, old).close()

@@ -307,9 +307,10 @@ class CorpusStage(Generic[J, RR]):
             per_call,
         )
         table, per_block = pa.Table.from_pylist(rows), max(1, math.ceil(len(rows) / MAX_BLOCKS))
-        ds = ray.data.from_arrow([table.slice(i, per_block) for i in range(0, len(rows), per_block)])
-        if self.decode is not None:
-            ds = ds.map(type(self).decode, fn_kwargs=self.decode_args(corpus), **self.decode_resources)
+        ds: ray.data.Dataset = ray.data.from_arrow([table.slice(i, per_block) for i in range(0, len(rows), per_block)])
+        if (decode := type(self).decode) is not None:
+            ds = ds.map(decode, fn_kwargs=self.decode_args(corpus), **self.decode_resources)
+        assert self.Model is not None, "a stage streams through its Model"
         ds = ds.map_batches(
             self.Model,
             batch_size=per_call,

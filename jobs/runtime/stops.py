@@ -74,7 +74,7 @@ def _again(signum: int) -> None:
     """`signum` sent to the main thread `AGAIN_S` from now, from another thread; sent again while it finds the main
     thread still inside the unraisable hook (a loaded machine lost the stop so, 1 run in 4)."""
     main = threading.main_thread().ident
-    timer = threading.Timer(AGAIN_S, lambda: _inside and main and signal.pthread_kill(main, signum))
+    timer = threading.Timer(AGAIN_S, lambda: None if not (_inside and main) else signal.pthread_kill(main, signum))
     timer.daemon = True
     timer.start()
 
