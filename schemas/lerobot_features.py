@@ -78,6 +78,13 @@ class FeatureSpec(BaseModel):
         return tuple(v) if isinstance(v, list) else v
 
     @property
+    def sized(self) -> tuple[int, ...]:
+        """The shape with every width known, as a writer writes it; ValueError for a width that varies by episode."""
+        if any(d is None for d in self.shape):
+            raise ValueError(f"a feature of shape {list(self.shape)} has a width that varies by episode: not written")
+        return tuple(d for d in self.shape if d is not None)
+
+    @property
     def is_video(self) -> bool:
         return self.dtype == "video"
 

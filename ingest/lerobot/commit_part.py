@@ -65,7 +65,7 @@ def prepare_part(
     task_col = frames.column(TASK_COLUMN).to_pylist()
     task_index = task_lookup[np.fromiter((task_pos[t] for t in task_col), dtype=np.int64, count=n)]
 
-    columns = {key: column_numpy(frames.column(key), ft.shape) for key, ft in table_features(user_features).items()}
+    columns = {key: column_numpy(frames.column(key), ft.sized) for key, ft in table_features(user_features).items()}
     columns["timestamp"] = frames.column("timestamp").to_numpy()
     columns["frame_index"] = np.arange(n, dtype=np.int64)
     columns["episode_index"] = np.full(n, ep_index, dtype=np.int64)

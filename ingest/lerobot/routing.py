@@ -154,7 +154,7 @@ def digest(features: Mapping[str, FeatureSpec]) -> str:
     return hashlib.sha256(json.dumps(signature(features), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def signature(features: Mapping[str, FeatureSpec]) -> dict[str, tuple[str, tuple[int, ...], str]]:
+def signature(features: Mapping[str, FeatureSpec]) -> dict[str, tuple[str, tuple[int | None, ...], str]]:
     """What a dataset's feature set is, per key: dtype, shape and, for a native vector, its column names (two
     recordings' natives of one width from other topics are other data)."""
     return {

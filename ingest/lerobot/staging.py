@@ -63,8 +63,8 @@ class StagedEpisode(BaseModel):
 
 def _column_type(ft: FeatureSpec) -> pa.DataType:
     vt = value_type(ft.dtype)
-    size = math.prod(ft.shape)
-    return vt if tuple(ft.shape) == (1,) else pa.list_(vt, size)  # N-D values are stored flat while staging
+    size = math.prod(ft.sized)
+    return vt if ft.sized == (1,) else pa.list_(vt, size)  # N-D values are stored flat while staging
 
 
 class EpisodeBuilder:
@@ -240,7 +240,9 @@ class EpisodeBuilder:
         if not self._rows[TASK_COLUMN]:
             return
         cols = [(self._rows[f.name], f.type) for f in self._schema]
-        arrays = [to_arrow(np.concatenate(v) if pa.types.is_fixed_size_list(t) else v, t) for v, t in cols]
+        arrays = [
+            to_arrow(np.concatenate(v), t) if pa.types.is_fixed_size_list(t) else pa.array(v, type=t) for v, t in cols
+        ]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
         if self._sink is None:
             self._sink = pa.ipc.new_stream(str(self.stage_dir / FRAMES_FILE), self._schema)

@@ -256,7 +256,7 @@ class UnionStats:
             g.hist[:, FINITE[1] :] = 0
         targets = {name: self._first_targets(g.hist, g.count) for name, g in groups.items()}
         if len(groups) > 1:
-            total = sum(g.hist for g in groups.values())
+            total = np.add.reduce([g.hist for g in groups.values()])
             targets[UNION] = self._first_targets(total, total.sum(axis=1))
         consumed = PASS_BITS[0]
         for pass_index in range(1, len(PASS_BITS)):

@@ -191,7 +191,7 @@ class VideoEncoder:
             # The muxer's EINVAL names no packet (mux.c refuses a dts that does not increase and a pts below its dts):
             # say which packet, so that a rare refusal of the encoder's output tells which check it failed.
             where = f"packet pts {packet.pts} dts {packet.dts} of {packet.size} bytes after dts {self._last_dts}"
-            raise type(e)(e.errno, f"{e.strerror} ({where})", e.filename) from e
+            raise type(e)(e.errno or 0, f"{e.strerror} ({where})", e.filename) from e
         self._last_dts = packet.dts
 
     def _discard(self) -> None:
@@ -316,6 +316,8 @@ def probe_video_info(path: Path) -> VideoInfo:
 
     with av.open(str(path), "r") as f:
         vs = f.streams.video[0]
+        if vs.base_rate is None:
+            raise ValueError(f"{path}: its video stream states no frame rate")
         pix_fmt = vs.codec_context.pix_fmt or ""
         channels = 1 if any(s in pix_fmt for s in ("gray", "depth", "monochrome")) else 3
         return VideoInfo(

@@ -20,7 +20,7 @@ def decode_frames(
     import av  # here: importing this module (the latents encoder does) needs no PyAV
 
     last = max(pick) if pick is not None else None
-    with av.open(path if hasattr(path, "read") else str(path)) as container:
+    with av.open(path if hasattr(path, "read") else str(path), "r") as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(container.decode(stream)):
