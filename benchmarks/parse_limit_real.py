@@ -17,6 +17,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks._cli import parse_args
@@ -24,7 +25,7 @@ from benchmarks._machine import log
 from jobs.ingest.discovery import discover_source, read_work
 from jobs.ingest.task import EpisodeTask, Rejected, TaskSettings
 from jobs.ingest.worker import MEMORY_LIMIT, PARSE_DIED, process_episode
-from jobs.runtime import limits, sandbox
+from jobs.runtime import limits
 from jobs.spec_models import JobSpec
 from tests.realdata import realdata
 
@@ -52,6 +53,18 @@ SAMPLES: dict[str, tuple[str, dict]] = {
 }
 
 
+PEAKS: list[float] = []  # each parse's peak under a cgroup, MiB, read as its cage closes (`_closed`)
+
+
+def _closed(cage: limits.Cage, close: Callable[[limits.Cage], None] = limits.Cage.close) -> None:
+    if (peak := cage.peak_mib()) is not None:
+        PEAKS.append(peak)
+    close(cage)
+
+
+limits.Cage.close = _closed  # type: ignore[method-assign]
+
+
 def measure(name: str, adapter: str, options: dict, episodes: int, out: Path) -> dict[str, object]:
     spec = JobSpec.model_validate(
         {
@@ -61,7 +74,7 @@ def measure(name: str, adapter: str, options: dict, episodes: int, out: Path) ->
     )
     source = spec.sources[0]
     work = out / "job/work" / f"{name}.parquet"
-    before = len(sandbox.PEAKS)
+    before = len(PEAKS)
     res = discover_source(source, str(out), str(work), None, spec.parallelism.task_memory_mib)
     items = [i for i in (read_work(source, work) if res["todo"] else []) if i.ref.error is None][:episodes]
     trips, outcomes = [], {}
@@ -71,7 +84,7 @@ def measure(name: str, adapter: str, options: dict, episodes: int, out: Path) ->
         outcomes[kind] = outcomes.get(kind, 0) + 1
         if isinstance(r, Rejected) and r.error_class in (MEMORY_LIMIT, PARSE_DIED):
             trips.append(r.message)
-    peaks = sandbox.PEAKS[before:]
+    peaks = PEAKS[before:]
     return {
         "sample": name,
         "discovery": res["error"] and res["error"]["message"],

@@ -33,7 +33,6 @@ PAGE = 4096
 _LIBRARY = ("/proc/", "/sys/", "/dev/", "/usr/", "/etc/", f"{sys.prefix}/", f"{sys.base_prefix}/")
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_DIRECTORY
 _page: mmap.mmap | None = None  # in a parse process: where its last opened source file is kept
-PEAKS: list[float] = []  # each answered parse's peak under a cgroup, MiB, in order (the last 1,000: benchmarks, tests)
 
 
 @dataclass(eq=False)
@@ -116,8 +115,6 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
                 os.waitpid(pid, 0)
         os.close(out)
         page.close()
-        if held is not None and (peak := held.peak_mib()) is not None:
-            PEAKS[:] = [*PEAKS[-999:], peak]
         if held is not None:
             held.close()
 
