@@ -30,18 +30,21 @@ QUARANTINE_SQL = "SELECT * EXCLUDE (quarantined_at) FROM quarantine"  # when a j
 
 
 def local_files(corpus: Path) -> dict[str, bytes]:
-    """Every file of the local corpus but hidden ones (temp files, locks, the catalog's digest cache)."""
+    """Every file of the local corpus but hidden ones (temp files, the catalog's digest cache) and the commands' locks
+    (`job/<kind>.lock`, `jobs.output_lock`: which of them a bucket's job folder gets depends on the command)."""
     return {
         p.relative_to(corpus).as_posix(): p.read_bytes()
         for p in sorted(corpus.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(corpus).parts)
+        if p.is_file() and p.suffix != ".lock" and not any(part.startswith(".") for part in p.relative_to(corpus).parts)
     }
 
 
 def bucket_objects(url: str, s3: S3Server) -> dict[str, bytes]:
-    """Every object of the bucket corpus but the protocol's own (`.eidata/`: commit records, lease)."""
+    """Every object of the bucket corpus but the protocol's own (`.eidata/`: commit records, lease) and the commands'
+    locks (`local_files`)."""
     fs, path = filesystem(url, s3.options())
     keys = [k for k in list_keys(fs, path) if not any(p.startswith(".") for p in k.removeprefix(path).split("/"))]
+    keys = [k for k in keys if not k.endswith(".lock")]
     return {k.removeprefix(path + "/"): fs.cat_file(k) for k in keys}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,16 +100,28 @@ def _kill_after_first(store: Weed) -> Any:
 
 
 class _Restarts(logging.Handler):
-    """Brings the server back when the worker says it will try again (`jobs.runtime.retry`)."""
+    """Brings the server back when the episode's task says it will try again (`jobs.runtime.retry`): it says so in
+    its parse process (`jobs.runtime.sandbox`), which has this handler by the fork and writes the line to `said`; a
+    thread of this process, the server's owner, starts the server once the line is there."""
 
-    def __init__(self, store: Weed) -> None:
+    def __init__(self, store: Weed, said: Path) -> None:
         super().__init__(logging.WARNING)
-        self.store, self.seen = store, []
+        self.said, self.done = said, threading.Event()
+        threading.Thread(target=self._restart, args=(store,), daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record.getMessage())
-        if not self.store.up:
-            self.store.start()
+        with self.said.open("a", encoding="utf-8") as f:
+            f.write(record.getMessage().replace("\n", " ") + "\n")
+
+    def _restart(self, store: Weed) -> None:
+        while not self.done.wait(0.05):
+            if self.said.exists() and not store.up:
+                store.start()
+                return
+
+    @property
+    def seen(self) -> list[str]:
+        return self.said.read_text(encoding="utf-8").splitlines() if self.said.exists() else []
 
 
 # slow: ~12 s quiet with its own store; make test keeps the same retry-then-defer path on a full tmpfs
@@ -136,12 +149,13 @@ def test_an_episode_task_waits_out_a_store_outage(
     assert isinstance(down, Deferred) and down.stage == "read" and "Could not connect" in down.cause, down
     assert not [p for p in (tmp_path / "down").rglob("*") if p.is_file()]
 
-    restarts = _Restarts(store)  # still down: back when the task says it will try again
+    restarts = _Restarts(store, tmp_path / "said.txt")  # still down: back when the task says it will try again
     logging.getLogger("jobs.runtime.retry").addHandler(restarts)
     try:
         bridged = run(tmp_path / "bridged", EnvironmentRetry(retries=3, backoff_s=0.5))
     finally:
         logging.getLogger("jobs.runtime.retry").removeHandler(restarts)
+        restarts.done.set()
         if not store.up:
             store.start()
     assert isinstance(bridged, Staged), bridged
