@@ -176,6 +176,12 @@ class Fence:
             os.close(fd)
 
     @staticmethod
+    def may_read(path: str) -> bool:
+        """Whether `path` may be a source's file: one of the root's tree under the fence in force; any without one."""
+        fence = _FENCE.get()
+        return fence is None or _under_root(fence, path)
+
+    @staticmethod
     def named(text: str) -> str:
         """`text` (a library's error) with each `/proc/self/fd/N` that `held` handed out replaced by the file's path, so
         a quarantine reason names the file, not the descriptor it was read through."""

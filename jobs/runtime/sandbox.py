@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from adapters.storage.beneath import Fence
 from jobs.runtime.limits import cage, mechanism
 from schemas.storage import EVENT
 
@@ -163,10 +164,11 @@ def last_opened() -> str | None:
 
 def _note(event: str, args: tuple[Any, ...]) -> None:
     """The audit hook that keeps the source file the parse process opened last in its page: a whole path or a URL (an
-    `openat` beneath a folder raises "open" with one component: Zarr's concurrent reads named `.zgroup` so)."""
+    `openat` beneath a folder raises "open" with one component: Zarr's concurrent reads named `.zgroup` so), of the
+    source's root while a read fence is in force (`Fence.may_read`: the writer reading its own files is not it)."""
     if (event == "open" and not (len(args) > 2 and isinstance(args[2], int) and args[2] & _WRITES)) or event == EVENT:
         path = args[0] if args and isinstance(args[0], str) else ""
-        whole = path.startswith("/") or "://" in path
-        if whole and not path.startswith(_LIBRARY) and not path.endswith((".py", ".pyc")) and _page is not None:
+        whole = (path.startswith("/") or "://" in path) and not path.startswith(_LIBRARY)
+        if whole and not path.endswith((".py", ".pyc")) and Fence.may_read(path) and _page is not None:
             _page.seek(0)
             _page.write(path.encode(errors="replace")[: PAGE - 1] + b"\0")

@@ -236,7 +236,8 @@ def test_a_death_in_a_later_step_names_the_file_an_earlier_step_opened(tmp_path:
         return (root / "episode.mp4").open("rb")  # kept open past its step, as a lazy camera is
 
     def decodes(run: object, handle: object) -> object:
-        (tmp_path / "staged.json").write_text("{}")  # the writer's own files are not what it was reading
+        (tmp_path / "staged.json").write_text("{}")  # the writer's own files, written and read back, are not what
+        json.loads((tmp_path / "staged.json").read_text())  # its parse was reading
         os.kill(os.getpid(), signal.SIGKILL)  # a decoder crashing on the file's bytes
 
     run = SimpleNamespace(task=SimpleNamespace(source=SimpleNamespace(root=str(root))), stage=None)
