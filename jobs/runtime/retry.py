@@ -8,11 +8,11 @@ with `EnvironmentFaultError`: what is committed stays, the rest of the dataset i
 an uninterrupted run gives, and `eidata ingest` exits `EXIT_ENVIRONMENT` (75, sysexits' EX_TEMPFAIL).
 
 A worker killed on each of its attempts is the environment's the first time (an out-of-memory kill on a loaded machine
-passes); killing its worker again in the next run, the episode is likelier at fault (a decoder crashing on its bytes),
-and left to every next run it would stop the corpus for good: it is quarantined with `fault: environment`
-(`--retry-quarantined` tries it again). `worker_died` keeps the first time in `<output>/job/died/` until a run finishes.
-A file that kills what parses it is named by the parse's own boundary (`jobs.runtime.sandbox`), which the worker
-outlives: a worker's own death names no file.
+passes, a node lost); killed again in the next run, the episode left to every next run would stop the corpus for good:
+it is quarantined with `fault: environment` (`--retry-quarantined` tries it again). `worker_died` keeps the first time
+in `<output>/job/died/` until a run finishes. A file that kills what parses it (a decoder crashing on its bytes) kills
+the parse process, which names it (`jobs.runtime.sandbox`), and the worker outlives it: a worker's own death names no
+file.
 """
 
 from __future__ import annotations
