@@ -3,7 +3,7 @@
 It plans as `eidata export ROOT --format lerobot-v3 --manifest NAME` does (`job.export_corpus`: `manifest_groups`, then
 `manifest_plan` per group) and writes nothing; the catalog is not opened, so a corpus replicated without one can be
 planned. The last stdout line is one JSON object: episodes planned, groups, wall and CPU seconds, peak RSS
-(`ru_maxrss`) in MiB.
+(VmHWM, `benchmarks._machine.peak_rss_mb`: `ru_maxrss` carries the spawning process's peak) in MiB.
 
     .venv/bin/python -m benchmarks._export_plan_memory ROOT every --action-space native
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from adapters.storage.corpus import Corpus
+from benchmarks._machine import peak_rss_mb
 from jobs.export.lerobot_v3.job import manifest_groups
 from jobs.export.lerobot_v3.plan import manifest_plan
 from schemas.actions import ActionSpace
@@ -42,7 +43,7 @@ def main() -> None:
     cpu = use.ru_utime + use.ru_stime
     episodes = sum(len(p.episodes) for p in plans)
     out = {"episodes": episodes, "groups": len(plans), "seconds": round(seconds, 1)}
-    print(json.dumps(out | {"cpu_seconds": round(cpu, 1), "peak_mib": round(use.ru_maxrss / 1024)}))
+    print(json.dumps(out | {"cpu_seconds": round(cpu, 1), "peak_mib": round(peak_rss_mb())}))
 
 
 if __name__ == "__main__":

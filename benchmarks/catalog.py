@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -38,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from benchmarks._cli import parse_args
+from benchmarks._machine import peak_rss_mb
 from jobs.catalog.curate import curate
 from jobs.catalog.query import format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA
@@ -245,7 +245,7 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
     q_med, c_med = statistics.median(warm), statistics.median(curate_times)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(
         json.dumps(
             {
@@ -272,7 +272,7 @@ def main() -> None:
                 "curate_median_s": round(c_med, 3),
                 "curate_target_s": CURATE_TARGET_S,
                 "curate_meets_target": c_med <= CURATE_TARGET_S,
-                "peak_rss_mb": round(peak_rss_mb),
+                "peak_rss_mb": round(peak_mb),
                 "cpus": os.cpu_count(),
                 "loadavg_1m_after": round(os.getloadavg()[0], 1),
                 "duckdb": duckdb.__version__,

@@ -27,14 +27,13 @@ import argparse
 import itertools
 import json
 import math
-import resource
 import time
 import tracemalloc
 
 import numpy as np
 
 from benchmarks._cli import parse_args
-from benchmarks._machine import log
+from benchmarks._machine import log, peak_rss_mb
 from benchmarks.duplicates_real import COPIES, GR00T, episodes, grid
 from ingest.canonical.limits import DimLimits
 from ingest.qa.copies import _shifted, copy_check, scale_with_floor
@@ -136,7 +135,7 @@ def measure(task: Task, n: int, verify: int, cfg: BehaviourConfig) -> dict:
         "false_copies_in_sample": len(false),
         "repetition_residual_p1_p50": [round(float(np.quantile(rep, q)), 3) for q in (0.01, 0.5)],
         "verify_ms_per_pair": round(1000 * verify_cpu / max(len(sample), 1), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(peak_rss_mb()),
     }
 
 
