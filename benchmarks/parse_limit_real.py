@@ -62,9 +62,6 @@ def _closed(cage: limits.Cage, close: Callable[[limits.Cage], None] = limits.Cag
     close(cage)
 
 
-limits.Cage.close = _closed  # type: ignore[method-assign]
-
-
 def measure(name: str, adapter: str, options: dict, episodes: int, out: Path) -> dict[str, object]:
     spec = JobSpec.model_validate(
         {
@@ -101,6 +98,7 @@ def main() -> None:
     p.add_argument("--mechanism", choices=["machine", "RLIMIT_AS"], default="machine")
     p.add_argument("--samples", type=int, default=len(SAMPLES), help="the first N samples")
     args = parse_args(p, {"episodes": 1, "samples": 1}, "one episode of one sample")
+    limits.Cage.close = _closed  # type: ignore[method-assign]  # when run, never on import
     if args.mechanism == "RLIMIT_AS":
         limits.home = lambda: limits.Home()  # as a machine that offers no cgroup
     samples, episodes = list(SAMPLES.items())[: args.samples], args.episodes
