@@ -23,6 +23,10 @@ from tests.processes import group
 
 ACCESS_KEY = "eidata-test-key"
 SECRET_KEY = "eidata-test-secret-9f3c1a"  # the tests grep logs and dumps for this string
+# Volume slots (64 MB each, a .dat grows only as written). SeaweedFS grows a collection (a bucket, and the filer's own)
+# 7 volumes at a time, so 20 slots left each bucket 448 MB: CI's long tier ran out ("No writable volumes and no free
+# volumes left", every later PutObject an InternalError; reproduced with 4 MB objects, the 289th refused)
+MAX_VOLUMES = 100
 
 
 def venv_script(name: str) -> str | None:
@@ -83,7 +87,7 @@ def answers(url: str) -> bool:
 
 @contextmanager
 def s3_server(
-    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = 20
+    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = MAX_VOLUMES
 ) -> Iterator[S3Server]:
     """`max_volumes` of 64 MB each bound what the server holds (a deleted object's space is not reclaimed at once)."""
     with weed(workdir, buckets, timeout_s, max_volumes=max_volumes) as w:
@@ -134,7 +138,7 @@ class Weed:
 
 @contextmanager
 def weed(
-    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = 20
+    workdir: Path, buckets: tuple[str, ...] = (), timeout_s: float = 120.0, *, max_volumes: int = MAX_VOLUMES
 ) -> Iterator[Weed]:
     """`weed server -s3` on loopback and free ports, its data in `workdir`, with `buckets` made (`s3_server`)."""
     binary = weed_binary()
