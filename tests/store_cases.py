@@ -76,7 +76,7 @@ def same(a: Any, b: Any, where: str, swap: tuple[str, str]) -> None:
         for f in dataclasses.fields(a):
             same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}", swap)
     elif isinstance(a, dict):
-        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
+        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}: {a!r} != {b!r}"
         for k in a:
             same(a[k], b[k], f"{where}[{k!r}]", swap)
     elif isinstance(a, (list, tuple)):
