@@ -57,18 +57,20 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return None if fields[0] == "Z" else (int(fields[1]), int(fields[19]))
 
 
-def descendants(root: int) -> dict[int, int]:
-    """Every live descendant of `root`: pid -> start time."""
+def descendants(root: int, noted: dict[int, int] | None = None) -> dict[int, int]:
+    """Every live descendant of `root`, and of the `noted` processes (pid -> start time) still the same ones, these
+    included: pid -> start time, in one walk of /proc (a dead one is forgotten: pytest as an owner noted thousands)."""
     children: dict[int, list[int]] = {}
     started: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (st := _stat(int(entry))) is not None:
             children.setdefault(st[0], []).append(int(entry))
             started[int(entry)] = st[1]
-    found, todo = {}, list(children.get(root, []))
+    found = {pid: at for pid, at in (noted or {}).items() if started.get(pid) == at}
+    todo = [child for parent in (root, *found) for child in children.get(parent, [])]
     while todo:
         pid = todo.pop()
-        if pid not in found and pid in started:
+        if pid not in found:
             found[pid] = started[pid]
             todo += children.get(pid, [])
     return found
@@ -91,7 +93,7 @@ def end(noted: dict[int, int], sig: int = signal.SIGKILL, grace_s: float = 0.0) 
 
 def watch(owner: int, fd: int = 0) -> None:
     """Watch `owner` through the pipe `fd` until it has ended (see the module)."""
-    me, noted, stop, kill_at = os.getpid(), {}, 0, float("inf")
+    me, stop, kill_at, noted = os.getpid(), 0, float("inf"), dict[int, int]()
     born = (_stat(owner) or (0, -1))[1]
     alive = lambda: (_stat(owner) or (0, 0))[1] == born  # noqa: E731 (the same process: a reused pid is not)
     while alive():
@@ -100,7 +102,7 @@ def watch(owner: int, fd: int = 0) -> None:
                 break  # the command has ended (and what it forked)
             for signum in (b for b in got if b in STOPS):
                 stop, kill_at = signum, time.monotonic() + GRACE_S if not stop else 0.0
-        noted.update(descendants(owner))
+        noted = descendants(owner, noted)
         noted.pop(me, None)
         if time.monotonic() >= kill_at and alive():
             with contextlib.suppress(OSError):
@@ -115,8 +117,7 @@ def watch(owner: int, fd: int = 0) -> None:
             )
             end({owner: born, **noted})
             kill_at = float("inf")
-    for pid in list(noted):  # what the noted ones started since the last scan (orphans now, still their children)
-        noted.update(descendants(pid))
+    noted = descendants(owner, noted)  # what the noted ones started since the last scan (orphans now, their children)
     noted.pop(me, None)
     end(noted, signal.SIGTERM, grace_s=2.0)
 

@@ -181,10 +181,12 @@ def test_descendants_follow_parent_links_and_a_reused_pid_is_left_alone() -> Non
     assert os.getpid() in here and os.getppid() not in here
     sleeper = processes.start([sys.executable, "-c", "import time; time.sleep(60)"])  # a session of its own
     try:
-        assert sleeper.pid in watcher.descendants(os.getpid()), "a new session is still a descendant"
-        watcher.end({sleeper.pid: watcher.descendants(os.getpid())[sleeper.pid] + 1})  # another process at that pid
+        at = watcher.descendants(os.getpid())[sleeper.pid]  # a new session is still a descendant
+        assert watcher.descendants(-1, {sleeper.pid: at}) == {sleeper.pid: at}, "a noted process stays while alive"
+        watcher.end({sleeper.pid: at + 1})  # another process at that pid
         time.sleep(0.2)
         assert sleeper.poll() is None, "a pid whose start time differs is another process: never signalled"
     finally:
         sleeper.kill()
         sleeper.wait()
+    assert watcher.descendants(-1, {sleeper.pid: at}) == {}, "a noted process is forgotten once it has ended"
