@@ -188,7 +188,8 @@ def _state(pid: int) -> str:
 
 
 def _announces_then_sleeps(path: str) -> None:
-    Path(path).write_text(str(os.getpid()))
+    Path(f"{path}.part").write_text(str(os.getpid()))
+    os.rename(f"{path}.part", path)  # whole when it appears: a stop sent between the create and the write read ""
     time.sleep(600)
 
 
