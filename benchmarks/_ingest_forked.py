@@ -173,6 +173,6 @@ def child_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     os.sched_setaffinity(0, cfg["cores"])
     spec = JobSpec.model_validate(cfg["spec"])
     _, shares = _shares(cfg)
-    settings = TaskSettings.of(spec)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
+    settings = TaskSettings.of(spec, spec.output)  # what a Ray task gets: the codec, the CPU it holds to, the deadline
     tasks = {it.uid: EpisodeTask(it, settings) for it in discover(spec)[0]}
     return _forked(_inprocess_share, [[tasks[u] for u in share] for share in shares], ())

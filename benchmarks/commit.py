@@ -51,7 +51,7 @@ def _templates(tmp: Path, rows: int) -> list[Staged]:
     spec = JobSpec(output=tmp / "templates", sources=sources)
     out = []
     for it in discover(spec)[0]:
-        result = process_episode(EpisodeTask(it, TaskSettings.of(spec)))
+        result = process_episode(EpisodeTask(it, TaskSettings.of(spec, spec.output)))
         if not isinstance(result, Staged):
             raise RuntimeError(f"template {it.uid} was not staged: {result}")
         out.append(result)

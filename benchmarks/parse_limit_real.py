@@ -76,7 +76,7 @@ def measure(name: str, adapter: str, options: dict, episodes: int, out: Path) ->
     items = [i for i in (read_work(source, work) if res["todo"] else []) if i.ref.error is None][:episodes]
     trips, outcomes = [], {}
     for item in items:
-        r = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+        r = process_episode(EpisodeTask(item, TaskSettings.of(spec, spec.output)))
         kind = type(r).__name__ if not isinstance(r, Rejected) else r.error_class
         outcomes[kind] = outcomes.get(kind, 0) + 1
         if isinstance(r, Rejected) and r.error_class in (MEMORY_LIMIT, PARSE_DIED):

@@ -354,6 +354,13 @@ class JobSpec(BaseModel):
         return self
 
 
+class PreparedSpec(JobSpec):
+    """The spec a run works to once its corpus is open (`jobs.ingest.resume.prepare`): `output` is the corpus's local
+    folder, a bucket corpus's scratch included."""
+
+    output: Path
+
+
 # `eidata ingest --strict`: the spec's own field, also given on the command line (jobs/cli.py: either one fails the job)
 STRICT = Opt(JobSpec, "strict")
 # `eidata inspect` and `eidata validate`, which parse a dataset's bytes outside a job: the job's own bound, given once

@@ -37,7 +37,7 @@ def write_source_findings(corpus_root: Path, source: str, findings: list[SourceF
     return write_parquet_atomic(pa.Table.from_pylist(rows, schema=SOURCE_FINDINGS_SCHEMA), path)
 
 
-def read_source_findings(corpus_root: Location, sources: Iterable[str] | None = None) -> list[SourceFinding]:
+def read_source_findings(corpus_root: Path | Location, sources: Iterable[str] | None = None) -> list[SourceFinding]:
     """The findings of `sources` (default: every source with a file), by source file then in the order noted; the
     corpus a folder or an object-store prefix, read through its own location (a bucket's with its options)."""
     wanted = None if sources is None else {findings_file(Path(), s).name for s in sources}

@@ -30,7 +30,7 @@ from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
 from jobs.runtime.sandbox import Killed, answer
-from jobs.spec_models import JobSpec, SourceSpec
+from jobs.spec_models import PreparedSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.faults import describe, environment_fault
 from schemas.findings import NO_EPISODES, SourceFinding
@@ -109,9 +109,9 @@ def discover_source(
             log.exception("discovery of source %s failed", source.name)
         unsorted.unlink(missing_ok=True)
         row = source_row(source, e)
-        done = row.episode_uid in done_uids(
-            Path(output), source.name, [row.episode_uid], Path(output) / WORK_DIR / f"{source.name}.tmp"
-        )
+        uid = row.episode_uid
+        assert uid is not None  # a source's row names it: source/*
+        done = uid in done_uids(Path(output), source.name, [uid], Path(output) / WORK_DIR / f"{source.name}.tmp")
         error = None if done else row.model_dump(mode="json")
         said = _json(source_findings(source, [], 0, failure=f"{type(e).__name__}: {row.message}"))
         return {"source": source.name, "found": 0, "todo": 0, "todo_readable": 0, "error": error, "findings": said}
@@ -241,7 +241,7 @@ class DiscoveryPlan:
         shutil.rmtree(self.output / WORK_DIR, ignore_errors=True)
 
 
-def discover_all(spec: JobSpec, discover: Callable[..., dict[str, Any]] = discover_source) -> DiscoveryPlan:
+def discover_all(spec: PreparedSpec, discover: Callable[..., dict[str, Any]] = discover_source) -> DiscoveryPlan:
     """Every source discovered at once, one Ray task each running `discover` (on any node: sources live on the
     shared filesystem or in an object store). A file that kills the parse names itself at the task's boundary and
     is refused there (`discover_source`); a task whose workers all died ends the job."""
@@ -299,5 +299,5 @@ def interleave(streams: list[Iterator[WorkItem]]) -> Iterator[WorkItem]:
                 yield item
 
 
-def stream_plan(spec: JobSpec, plan: DiscoveryPlan) -> Iterator[WorkItem]:
+def stream_plan(spec: PreparedSpec, plan: DiscoveryPlan) -> Iterator[WorkItem]:
     return interleave([read_work(s, plan.files[s.name]) for s in spec.sources if s.name in plan.files])

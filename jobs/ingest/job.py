@@ -27,7 +27,7 @@ from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output
 from jobs.runtime.voice import VoiceRelay
-from jobs.spec_models import JobSpec
+from jobs.spec_models import JobSpec, PreparedSpec
 from schemas.corpus import JOB_DIR
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 
@@ -52,27 +52,27 @@ def run_ingest(
     # a bucket's corpus: its scratch, then published; `held` releases what the run holds, last taken first released
     with Corpus.open(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
         t0 = time.perf_counter()
-        spec = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
-        report = IngestReport(spec.output, {s.name: SourceTally(spec_tier=s.tier) for s in spec.sources})
-        if (done := nothing_to_do(spec, address)) is not None:  # what discovery would find: every raw episode done
+        job = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
+        report = IngestReport(job.output, {s.name: SourceTally(spec_tier=s.tier) for s in job.sources})
+        if (done := nothing_to_do(job, address)) is not None:  # what discovery would find: every raw episode done
             report.skipped = done
-            return _summed(report, spec, t0)
+            return _summed(report, job, t0)
         # a killed run's finished, uncommitted episodes: kept, not done again; checked once its writers let go
-        interrupted = resume_killed(spec.output, recorded_folders(spec.output))
-        adopted = adoptable(spec.output)
-        report.nodes = _start_ray(spec, address, held)
-        plan = _discover(spec, report, held)
-        committer = _committer(spec, plan, report, corpus, on_done)
-        _run_and_commit(spec, plan, committer, worker, progress, adopted)
-        if plan.todo or plan.errors or interrupted or not (spec.output / "catalog" / "episodes").exists():
+        interrupted = resume_killed(job.output, recorded_folders(job.output))
+        adopted = adoptable(job.output)
+        report.nodes = _start_ray(job, address, held)
+        plan = _discover(job, report, held)
+        committer = _committer(job, plan, report, corpus, on_done)
+        _run_and_commit(job, plan, committer, worker, progress, adopted)
+        if plan.todo or plan.errors or interrupted or not (job.output / "catalog" / "episodes").exists():
             from jobs.catalog.build import rebuild_catalog
 
             rebuild_catalog(corpus)
-        mark_finished(spec.output)
-        return _summed(report, spec, t0)
+        mark_finished(job.output)
+        return _summed(report, job, t0)
 
 
-def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
+def _start_ray(spec: PreparedSpec, address: str | None, held: ExitStack) -> int:
     """Ray started (the workers' store lines relayed and printed), stopped when `held` closes; how many nodes see the
     output folder (each must: `jobs.runtime.shared_fs`)."""
     held.callback(VoiceRelay.start(spec.output / JOB_DIR if address else None).stop)
@@ -84,7 +84,7 @@ def _start_ray(spec: JobSpec, address: str | None, held: ExitStack) -> int:
     return len(check_shared_output(spec.output))
 
 
-def _discover(spec: JobSpec, report: IngestReport, held: ExitStack) -> DiscoveryPlan:
+def _discover(spec: PreparedSpec, report: IngestReport, held: ExitStack) -> DiscoveryPlan:
     """Every source discovered (its work file removed when `held` closes), each one's findings replacing its last ones;
     a source whose discovery outlasted its retries ends the job before anything is started."""
     plan = discover_all(spec)
@@ -99,7 +99,11 @@ def _discover(spec: JobSpec, report: IngestReport, held: ExitStack) -> Discovery
 
 
 def _committer(
-    spec: JobSpec, plan: DiscoveryPlan, report: IngestReport, corpus: Corpus, on_done: Callable[[WorkItem], None] | None
+    spec: PreparedSpec,
+    plan: DiscoveryPlan,
+    report: IngestReport,
+    corpus: Corpus,
+    on_done: Callable[[WorkItem], None] | None,
 ) -> Committer:
     """The committers and the one quarantine writer, given the rows of what discovery flagged."""
     from jobs.ingest.commit import Committer
@@ -112,7 +116,7 @@ def _committer(
 
 
 def _run_and_commit(
-    spec: JobSpec,
+    spec: PreparedSpec,
     plan: DiscoveryPlan,
     committer: Committer,
     worker: Worker | None,
@@ -145,7 +149,7 @@ def _run_and_commit(
     clear(spec.output)  # the records of what was committed (or is gone): none is adopted after a clean end
 
 
-def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
+def _summed(report: IngestReport, spec: PreparedSpec, t0: float) -> IngestReport:
     """`report` with what the corpus holds at the run's end: the sources' findings and quarantined episodes."""
     names = [s.name for s in spec.sources]
     mib = spec.parallelism.task_memory_mib
@@ -157,7 +161,7 @@ def _summed(report: IngestReport, spec: JobSpec, t0: float) -> IngestReport:
 
 
 def _run_on_ray(
-    spec: JobSpec,
+    spec: PreparedSpec,
     plan: DiscoveryPlan,
     committer: Committer,
     worker: Worker,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.runtime.deadline import TIMEOUT_CLASS, hung_attempts, timeout_message
 from jobs.runtime.retry import worker_died
-from jobs.spec_models import JobSpec
+from jobs.spec_models import PreparedSpec
 from schemas.faults import environment_fault
 
 
@@ -54,13 +54,13 @@ class RayTasks:
         return ray.get(handle)
 
 
-def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: JobSpec) -> Iterator[tuple[WorkItem, EpisodeResult]]:
+def in_order(todo: Iterable[WorkItem], tasks: Tasks, spec: PreparedSpec) -> Iterator[tuple[WorkItem, EpisodeResult]]:
     """Submit with at most `max_in_flight` running; yield each dataset's results in its submission order.
 
     Finished results wait for the head of their source's line (at most `commit_window` episodes submitted and not
     yet yielded), so one long episode does not leave the other workers idle; only running episodes hold frames in
     memory, and the stream `todo` is read only as far as the window reaches."""
-    settings = TaskSettings.of(spec)
+    settings = TaskSettings.of(spec, spec.output)
     stream = iter(todo)
     running, window = spec.parallelism.max_in_flight, spec.parallelism.commit_window
     pending: dict[Any, int] = {}  # task handle -> submission number

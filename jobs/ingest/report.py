@@ -49,11 +49,11 @@ class SourceTally:
         more = len(self.why_quarantined) - SHOWN_PER_SOURCE
         if more > 0:
             out.append(f"  {name}: ... and {more} more reasons (`eidata query` view quarantine)")
-        if sum(self.action_kinds.values()):
+        if self.action_kinds.total():
             kinds = ", ".join(f"{self.action_kinds.get(k.value, 0)} {KIND_WORDS[k]}" for k in ActionKind)
             out.append(f"  {name}: actions: {kinds}")
-        if self.spec_tier is not None and sum(self.tiers.values()):
-            kept, judged = self.tiers.get(str(self.spec_tier), 0), sum(self.tiers.values())
+        if self.spec_tier is not None and self.tiers.total():
+            kept, judged = self.tiers.get(str(self.spec_tier), 0), self.tiers.total()
             lower = ", ".join(f"{n} {t}" for t, n in sorted(self.tiers.items()) if t != str(self.spec_tier))
             out.append(
                 f"  {name}: spec tier {self.spec_tier} is a default that verdicts lower: {kept} of {judged} "

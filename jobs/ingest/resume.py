@@ -39,7 +39,7 @@ from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec import dump_spec
-from jobs.spec_models import JobSpec, SourceSpec
+from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
@@ -55,11 +55,11 @@ FIRST_BATCH = 64  # `settled`'s first batch of refs
 LEGACY_ENVIRONMENT = rf"{ENVIRONMENT_TEXT}|\b{TIMEOUT_CLASS}\b"
 
 
-def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantined: bool = False) -> JobSpec:
+def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantined: bool = False) -> PreparedSpec:
     """The spec this run works to: `given` writing to the corpus's folder, locked against another ingest job until
     `held` closes, with `given` kept as `job/spec.yaml`; `retry_quarantined` forgets the quarantine rows of the
     environment's kind first (`forget_environment`)."""
-    spec = given.model_copy(update={"output": corpus.root})
+    spec = PreparedSpec.model_construct(given.model_fields_set, **{**dict(given), "output": corpus.root})
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
     held.enter_context(OutputLock(output, "ingest"))
@@ -72,7 +72,8 @@ def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantine
 def done_sql(output: Path, source: str) -> tuple[str, list[Any]]:
     """SQL (and its parameters) for the uids an earlier run finished for `source`: lineage `raw_uid` of its committed
     episodes, and quarantined uids (committed parts only, never a crashed run's temp file)."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     episodes = sorted((output / DATASETS_DIR / source).glob(f"**/{EPISODES_PATH}"))
     if episodes:
         parts.append(
@@ -113,7 +114,7 @@ def done_uids(output: Path, source: str, uids: list[str], tmp: Path) -> set[str]
     return {r[0] for r in rows}
 
 
-def nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
+def nothing_to_do(spec: PreparedSpec, address: str | None) -> int | None:
     """The raw episodes already done, when the last run that started work ran to its end and nothing is left to do
     (`settled`): then the job needs no Ray, no commit and no catalog rebuild. None otherwise, and always on a cluster
     (`address`: its nodes' shared-filesystem check stays) or where this process runs Ray already."""
@@ -126,7 +127,7 @@ def nothing_to_do(spec: JobSpec, address: str | None) -> int | None:
     return settled(spec)
 
 
-def settled(spec: JobSpec) -> int | None:
+def settled(spec: PreparedSpec) -> int | None:
     """The raw episodes discovery would find (all already done) when a run of `spec` has nothing to do; else None."""
     output = spec.output
     quarantined = bool(parquet_files(output, QUARANTINE_DIR))

@@ -48,13 +48,14 @@ class TaskSettings:
     memory_mib: int | None = None  # what the task may take on top of its worker (`parallelism.task_memory_mib`)
 
     @classmethod
-    def of(cls, spec: JobSpec) -> TaskSettings:
+    def of(cls, spec: JobSpec, output: Path) -> TaskSettings:
+        """A task's settings from the job's spec; `output` the folder it writes in (a prepared spec's output)."""
         par = spec.parallelism
         codec = spec.codec
         if codec.threads is None and par.encoder_threads is not None:
             codec = codec.model_copy(update={"threads": par.encoder_threads})  # same bytes, fewer threads
         pin = 1 if par.pin_tasks else None
-        return cls(spec.canonicalize, codec, spec.output, par.deadline, pin, par.environment, par.task_memory_mib)
+        return cls(spec.canonicalize, codec, output, par.deadline, pin, par.environment, par.task_memory_mib)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Nothing is written to the corpus: the write step runs only with `--write`, into 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
     lines = [f"trace of {item.uid} (source {item.source.name}, adapter {item.source.adapter})"]
     refused = False
     with tempfile.TemporaryDirectory(prefix="eidata-trace-") as tmp:
-        settings = replace(TaskSettings.of(spec), output=Path(tmp))  # a write goes here, never to the corpus
+        settings = TaskSettings.of(spec, Path(tmp))  # a write goes here, never to the corpus
         run = Attempt(EpisodeTask(item, settings), [])
         chain = CHAIN if write else before_write()
         try:

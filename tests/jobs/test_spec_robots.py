@@ -90,7 +90,7 @@ ROBOT = {
 def test_a_declared_robots_episodes_come_out_canonical_under_its_name(tmp_path: Path) -> None:
     deg = _recording(tmp_path / "raw")
     spec = load_spec(_spec(tmp_path, ROBOT))
-    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
     answers = dict(run_steps(run, before_write()))
     [ep] = answers["judge"].episodes
     assert ep.embodiment == "acme_arm" and ep.tier is not QualityTier.actionless
@@ -182,7 +182,7 @@ def test_a_public_urdf_declared_in_the_spec_gives_canonical_actions_that_hold_th
     arm = {"joints": joints, "eef_link": "EndEffector_Link"}
     declared = {"urdf": str(urdf), "units": "rad", "arms": {"right": arm}}
     spec = load_spec(_spec(tmp_path, declared))
-    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
     [ep] = dict(run_steps(run, before_write()))["judge"].episodes
     assert ep.embodiment == "acme_arm" and ep.action_kind.value == "canonical"
     assert ep.tier is not QualityTier.actionless
@@ -216,7 +216,7 @@ def _with_gripper_command(root: Path, values: np.ndarray, key: str = "action.gri
 
 def _steps(spec_path: Path) -> dict:
     spec = load_spec(spec_path)
-    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
     return dict(run_steps(run, before_write()))
 
 
@@ -272,7 +272,7 @@ def test_a_declared_gripper_that_does_not_fit_its_column_refuses_the_episode(
         _steps(spec_path)
     assert said in str(err.value), str(err.value)
     spec = load_spec(spec_path)
-    answer = process_episode(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)))
+    answer = process_episode(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)))
     assert type(answer).__name__ == "Rejected" and answer.stage == "canonicalize" and said in answer.message
 
 

@@ -79,7 +79,7 @@ def _spec(tmp: Path, robot: dict, options: dict | None = None) -> Path:
 def test_a_declared_robot_in_lerobots_normalized_units_comes_out_canonical(tmp_path: Path) -> None:
     rows = _recording(tmp_path / "raw")
     spec = load_spec(_spec(tmp_path, ROBOT, {"joint_space": {"calibration": ARM1}}))
-    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec)), [])
+    run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
     [ep] = dict(run_steps(run, before_write()))["judge"].episodes
     assert ep.embodiment == "my_so101" and ep.action_kind.value == "canonical", ep.tier_reasons
     assert ep.joint_units is not None and ep.joint_units.unit == "range_m100_100" and ep.joint_units.fk

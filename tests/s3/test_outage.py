@@ -137,7 +137,7 @@ def test_an_episode_task_waits_out_a_store_outage(
     item = items[0]
 
     def run(output: Path, environment: EnvironmentRetry) -> Any:
-        settings = TaskSettings.of(spec.model_copy(update={"output": output}))
+        settings = TaskSettings.of(spec, output)
         settings = TaskSettings(**{**settings.__dict__, "environment": environment})
         return process_episode(EpisodeTask(item, settings))
 

@@ -40,7 +40,7 @@ def write_folder(
     committer = Committer(spec, tallies, QuarantineWriter(spec.output), committers=0)
     refused: list = []
     for item in items:
-        result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+        result = process_episode(EpisodeTask(item, TaskSettings.of(spec, spec.output)))
         if isinstance(result, Staged):
             committer.accept(item, result)
         else:

@@ -71,7 +71,7 @@ def _staged(tmp_path: Path) -> tuple[Path, Staged, EpisodeTask]:
             "parallelism": {"pin_tasks": False},
         }
     )
-    task = EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec))
+    task = EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec, spec.output))
     result = process_episode(task)
     assert isinstance(result, Staged), result
     return output, result, task

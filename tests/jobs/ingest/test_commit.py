@@ -42,7 +42,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobSpec, list[Stag
         {"output": str(tmp / "out"), "sources": [{"name": "agibot", "adapter": "agibot", "root": str(raw["agibot"])}]}
     )
     items, _ = discover(spec)
-    results = [process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items]
+    results = [process_episode(EpisodeTask(it, TaskSettings.of(spec, spec.output))) for it in items]
     outs = [ep for r in results if isinstance(r, Staged) for ep in r.episodes]
     assert len(outs) == 2  # the demo's third AgiBot episode is broken on purpose (rejected by the worker)
     return spec, outs
@@ -66,7 +66,7 @@ def _item(spec: JobSpec, n: int) -> WorkItem:
 
 def _restaged(spec: JobSpec) -> StagedOutput:
     """The demo's first AgiBot raw episode staged once more (a staged folder of its own)."""
-    result = process_episode(EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec)))
+    result = process_episode(EpisodeTask(discover(spec)[0][0], TaskSettings.of(spec, spec.output)))
     assert isinstance(result, Staged)
     return result.episodes[0]
 
@@ -163,7 +163,7 @@ def test_mixed_camera_sizes_lose_nothing_one_dataset_per_size(tmp_path: Path) ->
     assert len(items) == 12 and not bad
     committer, tallies = _driver(spec)
     for item in items:
-        result = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+        result = process_episode(EpisodeTask(item, TaskSettings.of(spec, spec.output)))
         assert isinstance(result, Staged), result
         committer.accept(item, result)
     committer.close()

@@ -48,7 +48,7 @@ for s in spec.sources:
             out[s.name]["episodes"][key] = ["flagged", item.ref.error]
             continue
         t0 = time.time()
-        r = process_episode(EpisodeTask(item, TaskSettings.of(spec)))
+        r = process_episode(EpisodeTask(item, TaskSettings.of(spec, spec.output)))
         print(item.ref.raw_id, round(time.time() - t0, 2), file=sys.stderr)
         if isinstance(r, Staged):
             frames = [ipc.open_stream(e.staged.stage_dir / "frames.arrow").read_all() for e in r.episodes]
@@ -178,7 +178,7 @@ def _bad_then_good(tmp_path: Path, adapter: str) -> tuple:
     )
     items, flagged = discover(spec)
     assert not flagged and len(items) == 2, (flagged, items)
-    return tuple(process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items)
+    return tuple(process_episode(EpisodeTask(it, TaskSettings.of(spec, spec.output))) for it in items)
 
 
 def test_the_worker_quarantines_an_hdf5_bomb_and_stages_its_neighbour(tmp_path: Path) -> None:

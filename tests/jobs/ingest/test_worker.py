@@ -42,7 +42,7 @@ def agibot(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobSpec, list[Epis
     )
     items, bad = discover(spec)
     assert not bad and len(items) == 3
-    return spec, [EpisodeTask(it, TaskSettings.of(spec)) for it in items]
+    return spec, [EpisodeTask(it, TaskSettings.of(spec, spec.output)) for it in items]
 
 
 def test_good_episodes_are_staged_and_a_broken_one_rejected_with_its_cause(
@@ -68,7 +68,7 @@ def test_an_episode_killed_by_its_deadline_on_every_attempt_is_rejected_unread(
     agibot: tuple[JobSpec, list[EpisodeTask]], tmp_path: Path
 ) -> None:
     spec, tasks = agibot
-    settings = TaskSettings.of(spec.model_copy(update={"output": tmp_path}))
+    settings = TaskSettings.of(spec, tmp_path)
     settings = replace(settings, deadline=settings.deadline.model_copy(update={"retries": 0}))  # one attempt only
     task = EpisodeTask(tasks[0].item, settings)
     with watchdog(0, tmp_path, task.uid):  # outside Ray the watchdog only leaves its marker
@@ -100,7 +100,7 @@ def test_a_source_gone_since_discovery_is_deferred_not_quarantined(
     shutil.copytree(root, copy)
     source = original.sources[0].model_copy(update={"root": copy})
     spec = original.model_copy(update={"output": tmp_path / "out", "sources": [source]})
-    settings = TaskSettings.of(spec)
+    settings = TaskSettings.of(spec, spec.output)
     settings = replace(settings, environment=settings.environment.model_copy(update={"retries": 0}))
     items, _ = discover(spec)
     tasks = [EpisodeTask(it, settings) for it in items]
@@ -155,7 +155,7 @@ def test_finite_values_whose_stats_overflow_are_quarantined_naming_file_field_an
     )
     items, flagged = discover(spec)
     assert not flagged and len(items) == 2
-    results = [process_episode(EpisodeTask(it, TaskSettings.of(spec))) for it in items]
+    results = [process_episode(EpisodeTask(it, TaskSettings.of(spec, spec.output))) for it in items]
     assert isinstance(results[0], Staged), results[0]
     rejected = results[1]
     assert isinstance(rejected, Rejected), rejected
@@ -177,7 +177,7 @@ def _gr00t_task(tmp_path: Path) -> tuple[Path, EpisodeTask]:
         }
     )
     items, _ = discover(spec)
-    return root, EpisodeTask(items[0], TaskSettings.of(spec))
+    return root, EpisodeTask(items[0], TaskSettings.of(spec, spec.output))
 
 
 def test_a_videos_folder_gone_after_discovery_defers_the_episode_and_it_is_written_with_its_camera_after(
@@ -259,7 +259,7 @@ def test_a_spec_tier_replaces_the_adapters_default_with_a_verdict_of_its_own(tmp
     spec = JobSpec.model_validate({"output": str(tmp_path / "out"), "sources": [source]})
     items, bad = discover(spec)
     assert not bad and items
-    raw = worker.Attempt(EpisodeTask(items[0], TaskSettings.of(spec)), []).read()
+    raw = worker.Attempt(EpisodeTask(items[0], TaskSettings.of(spec, spec.output)), []).read()
     assert raw.tier == "high"
     said = [(v.code, v.tier.value) for v in raw.verdicts]
     assert said == ([] if tier == "high" else [("source_default", tier)])
@@ -292,7 +292,7 @@ def test_a_rust_librarys_panic_is_the_episodes_failure_and_a_stop_is_not(
         return adapter
 
     monkeypatch.setattr(worker, "get_adapter", failing)
-    task = EpisodeTask(tasks[0].item, TaskSettings.of(spec.model_copy(update={"output": tmp_path})))
+    task = EpisodeTask(tasks[0].item, TaskSettings.of(spec, tmp_path))
     if raised == "stop":
         with pytest.raises(KeyboardInterrupt):
             process_episode(task)
