@@ -128,8 +128,8 @@ class SourceAdapter(ABC, Generic[OptionsT]):
             return root.file(path)
 
     @classmethod
-    def root_problem(cls, root: Path) -> str | None:
-        """Why the local folder `root` cannot be a root of this source, found at a glance (a spec error, before any
+    def root_problem(cls, root: Location) -> str | None:
+        """Why the folder or prefix `root` cannot be a root of this source, found at a glance (a spec error, before any
         work); None when it may be one. The default knows no layout: a root that yields nothing is then said by
         discovery (`schemas.findings.NO_EPISODES`)."""
         return None

@@ -128,7 +128,7 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
                 tp = args[1]
             else:
                 return None
-        data = data[part] if isinstance(data, dict | list) and _has(data, part) else None
+        data = _child(data, part)
     return as_model(tp)
 
 
@@ -140,8 +140,11 @@ def _the_model(tp: Any) -> Any:
     return models[0] if len(models) == 1 else tp
 
 
-def _has(data: dict | list, part: str | int) -> bool:
-    return part in data if isinstance(data, dict) else isinstance(part, int) and 0 <= part < len(data)
+def _child(data: Any, part: str | int) -> Any:
+    """`data[part]` where `data` holds it (a mapping's key, a list's index), else None."""
+    if isinstance(data, dict):
+        return data.get(part)
+    return data[part] if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data) else None
 
 
 def _message(kind: str, msg: str, loc: Loc, data: Any) -> str:

@@ -9,6 +9,7 @@ its field and line.
 from __future__ import annotations
 
 import types
+from collections.abc import Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
@@ -29,7 +30,7 @@ def dotted(loc: Loc) -> str:
     return out
 
 
-def nested_error(issues: list[tuple[Loc, str, str]]) -> PydanticCustomError:
+def nested_error(issues: Sequence[tuple[Loc, str, str]]) -> PydanticCustomError:
     """One pydantic error that carries `(loc relative to the field, error type, message)` issues, each keeping its
     own place (e.g. `options.verify_crc`)."""
     summary = "; ".join(f"{dotted(loc)}: {msg}" if loc else msg for loc, _, msg in issues)

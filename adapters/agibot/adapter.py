@@ -47,7 +47,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import av
@@ -91,7 +90,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
     )
 
     @classmethod
-    def root_problem(cls, root: Path) -> str | None:
+    def root_problem(cls, root: Location) -> str | None:
         """A root of Genie Sim / A2D exports without an AgiBot World folder belongs to the other source."""
         if any((root / d).is_dir() for d in WORLD_DIRS):
             return None

@@ -203,7 +203,7 @@ class CorpusStage(Generic[J, RR]):
     decode: ClassVar[Callable[..., dict[str, Any]] | None] = None  # a module-level function (staticmethod)
     decode_resources: ClassVar[dict[str, Any]] = {"num_cpus": 1}
     preserve_order: ClassVar[bool] = False  # batches in input order (`quiet_ray_data`)
-    locks: ClassVar[bool] = True  # take the corpus's job lock of this kind
+    locks: bool = True  # take the corpus's job lock of this kind
     catalog: str | None = None  # what the stage writes, when the catalog indexes it (refreshed after)
     usage_errors: ClassVar[Errors] = ()  # its libraries' errors that are a bad call (exit 2)
     job_errors: ClassVar[Errors] = ()  # and those that stop the job (exit 1)

@@ -210,7 +210,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
     Model = CaptionActor
     decode = staticmethod(decode_for_caption)
     preserve_order = True  # batches in input order: a rerun groups the same episodes
-    catalog = "captions"
+    catalog: str | None = "captions"
     usage_errors = staticmethod(_usage_errors)  # a model folder that cannot work, a selection not made
     job_errors = (CaptionStoreError,)
 
@@ -264,6 +264,7 @@ class CaptionStage(CorpusStage[CaptionJob, CaptionReport]):
         from ingest.encoders.qwen_vl.image import QwenImageConfig
 
         job = self.job
+        assert job.model is not None  # work to decode is planned with a model only (`plan`)
         cfg = QwenImageConfig.from_model_dir(job.model, AutoConfig.from_pretrained(job.model).vision_config)
         cfg = cfg.model_copy(
             update={

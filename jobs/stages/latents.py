@@ -223,7 +223,7 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
     Model = LatentsEncoder
     decode = staticmethod(decode_episode)
     decode_resources = DECODE_RESOURCES
-    catalog = "latents"
+    catalog: str | None = "latents"
     usage_errors = (EncoderLoadError, SelectionError)
 
     def __init__(self, job: LatentsJob) -> None:

@@ -127,8 +127,8 @@ def resize_frames(frames: np.ndarray | torch.Tensor, cfg: PreprocessConfig) -> t
 
 
 def _decode(
-    video: Path | IO[bytes],
-    frame_index: Sequence[int],
+    video: str | Path | IO[bytes],
+    frame_index: Sequence[int] | np.ndarray,
     out: torch.Tensor,
     convert: Callable[[np.ndarray], torch.Tensor],
 ) -> torch.Tensor:
@@ -156,7 +156,9 @@ def _decode(
     return out
 
 
-def decode_resized(video: Path | IO[bytes], frame_index: Sequence[int], cfg: PreprocessConfig) -> torch.Tensor:
+def decode_resized(
+    video: str | Path | IO[bytes], frame_index: Sequence[int] | np.ndarray, cfg: PreprocessConfig
+) -> torch.Tensor:
     """The wanted frames of one mp4 resized to uint8 [N, 3, size, size], in `frame_index` order: what the latents
     job's decode tasks send to the encoder."""
     out = torch.empty((len(frame_index), 3, cfg.size, cfg.size), dtype=torch.uint8)
