@@ -58,4 +58,5 @@ def test_lint_runs_mypy_on_the_files_pyproject_names(tmp_path: Path) -> None:
     at least; tests/ingest/test_step_chain_types.py runs mypy on the same list)."""
     assert any(line.endswith("-m mypy") for line in _recipe(tmp_path, "lint"))
     files = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
-    assert {"ingest/steps.py", "jobs/ingest/worker.py", "adapters/storage"} <= set(files)
+    for part in ("ingest/steps.py", "jobs/ingest/worker.py", "adapters/storage/root.py"):  # named, or its folder
+        assert any(part == f or part.startswith(f"{f}/") for f in files), (part, files)
