@@ -59,7 +59,7 @@ def _stat(pid: int) -> tuple[int, int] | None:
 
 def descendants(root: int, noted: dict[int, int] | None = None) -> dict[int, int]:
     """Every live descendant of `root`, and of the `noted` processes (pid -> start time) still the same ones, these
-    included: pid -> start time, in one walk of /proc (a dead one is forgotten: pytest as an owner noted thousands)."""
+    included: pid -> start time, in one walk of /proc (a dead one is forgotten: a long-lived owner starts many)."""
     children: dict[int, list[int]] = {}
     started: dict[int, int] = {}
     for entry in os.listdir("/proc"):
