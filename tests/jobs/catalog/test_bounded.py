@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from jobs.catalog.bounded import GRACE_S, SqlLimitError, SqlLimits, Usage, run_bounded
+from jobs.catalog.bounded import GRACE_S, SqlLimitError, SqlLimits, Usage, _hwm_mib, run_bounded
 from jobs.catalog.curate import cli_curate, select_episodes
 from jobs.catalog.query import cli_query, connect, run_query
 
@@ -193,10 +193,6 @@ def test_a_large_result_crosses_as_its_buffers(root: Path) -> None:
     assert usage.outcome == "ok" and usage.peak_rss_mib < LIMITS.memory_mib, usage
 
 
-def _peak_kib() -> int:
-    return next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in line)
-
-
 def _query_args(root: Path, sql: str, fmt: str, **flags: float) -> argparse.Namespace:
     given = {"sql_memory_mib": None, "sql_threads": None, "sql_deadline_s": None, "sql_output_mib": None, **flags}
     return argparse.Namespace(root=str(root), sql=sql, format=fmt, unrestricted=False, **given)
@@ -211,11 +207,11 @@ def test_the_printed_result_is_formatted_in_the_child_and_bounded(
     exit 2."""
     with contextlib.suppress(OSError):  # this process's peak (VmHWM) from now on: proc(5), clear_refs 5 (`ru_maxrss`
         Path("/proc/self/clear_refs").write_text("5")  # keeps pytest's earlier peak: growth under it would not show)
-    before = _peak_kib()
+    before = _hwm_mib()
     assert cli_query(_query_args(root, "SELECT * FROM range(40000000)", fmt, sql_output_mib=8)) == 2
     out, err = capsys.readouterr()
     assert out == "" and "more than 8 MiB as " + fmt in err and "--sql-output-mib raises it" in err, err
-    assert _peak_kib() - before < 200 * 1024  # the caller held no rows
+    assert _hwm_mib() - before < 200  # MiB: the caller held no rows
     # under the limit the whole result is printed, across several formatting slices
     assert cli_query(_query_args(root, "SELECT range AS x, range / 3 AS y FROM range(150000)", fmt)) == 0
     out, _ = capsys.readouterr()
