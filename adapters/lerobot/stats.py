@@ -240,7 +240,7 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
     """`episode_stats` of consecutive episodes of `lengths` frames in `columns` (name -> (frames, *shape)): per
     feature, every stat with a leading episode axis ((episodes, last dim); count (episodes, 1)). Quantiles are float64
     (lerobot keeps an all-bin-0 quantile as its float32 edges: the same numbers). Episodes of one frame take
-    `feature_stats`' own path; an N-D feature (> 2 axes) cannot have one (lerobot's stats then change shape)."""
+    `_basic_stats`; an N-D feature (> 2 axes) cannot have one (lerobot's stats then change shape)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     frame_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     groups: dict[tuple[np.dtype, int], tuple[list[str], list[np.ndarray]]] = {}
@@ -281,7 +281,7 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
     for i in np.flatnonzero(lengths < 2):  # lerobot's _compute_basic_stats path
         a = int(frame_starts[i])
         for name, values in columns.items():
-            one = feature_stats(np.asarray(values)[a : a + int(lengths[i])])
+            one = _basic_stats(np.asarray(values)[a : a + int(lengths[i])])
             for key, v in one.items():
                 out[name][key][i] = np.asarray(v).reshape(-1)
     return {name: out[name] for name in columns}
@@ -290,11 +290,6 @@ def batch_stats(columns: Mapping[str, np.ndarray], lengths: np.ndarray) -> dict[
 def episode(stats: Mapping[str, Stats], i: int) -> dict[str, Stats]:
     """Episode i of `batch_stats`, as `episode_stats` returns it (lerobot's key order; count shape (1,))."""
     return {name: {k: np.asarray(s[k][i]) for k in STAT_ORDER} for name, s in stats.items()}
-
-
-def feature_stats(values: np.ndarray) -> Stats:
-    """lerobot 0.6.1 `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)` of one numeric feature."""
-    return episode_stats({"": values})[""]
 
 
 def episode_stats(columns: Mapping[str, np.ndarray]) -> dict[str, Stats]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.lerobot.stats import QUANTILE_KEYS, aggregate_stats, feature_stats
+from adapters.lerobot.stats import QUANTILE_KEYS, aggregate_stats, episode_stats
 
 
 def _cases() -> dict[str, np.ndarray]:
@@ -29,6 +29,11 @@ def _cases() -> dict[str, np.ndarray]:
         "many_zeros": np.where(rng.random((100, 6)) < 0.5, 0, rng.normal(size=(100, 6))).astype(np.float32),
         "heavy_tail": (rng.standard_cauchy(size=(500, 4)) * 100).astype(np.float32),
     }
+
+
+def feature_stats(values: np.ndarray) -> dict[str, np.ndarray]:
+    """lerobot 0.6.1 `get_feature_stats(values, axis=0, keepdims=values.ndim == 1)` of one numeric feature."""
+    return episode_stats({"": values})[""]
 
 
 def test_feature_stats_equal_lerobot_061(run_oracle_v30, tmp_path: Path) -> None:
