@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.lerobot.layout import column_to_numpy
 from jobs.export.lerobot_v3.settle import named
 from schemas.actions import ActionKind
 
@@ -72,9 +71,6 @@ def _read_extent(ref: Any, column: str) -> tuple[np.ndarray, np.ndarray, int] | 
         col = pq.ParquetFile(f).read(columns=[column], use_threads=False).column(column)
     if len(col) == 0:
         return None
-    arr = col.combine_chunks()
-    while pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
-        arr = pc.list_flatten(arr)
-    values = arr.to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(col), -1)
+    values = column_to_numpy(col).astype(np.float64).reshape(len(col), -1)
     values = np.where(np.isfinite(values), values, np.nan)
     return np.nanmin(values, axis=0), np.nanmax(values, axis=0), len(values)
