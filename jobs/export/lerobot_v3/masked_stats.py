@@ -2,18 +2,11 @@
 whose episode uses it, and per embodiment beside (`ingest/lerobot/union_stats.py` computes them; what and why:
 jobs/export/README.md, "Manifest stats").
 
-lerobot's rule (per-episode stats, quantiles averaged by count, lerobot 0.6.1 `aggregate_stats`) is kept for the
-`stats/...` episode columns; `meta/stats.json` gets for `action` and `observation.state` each canonical dim over the
-frames whose episode's `action_mask` has it, for `observation.hand_keypoints` each coordinate over the episodes whose
-keypoint slot is real (`schemas.canonical.keypoint_slot_mask`); a dimension no selected episode uses keeps the
-statistics of all frames, and a non-finite value never counts. `count` stays the dataset's frame count (lerobot
-stacks counts across datasets when it merges: one number per feature).
-
-lerobot's normalizer has no mask, so padding (0 where an embodiment has no such dim) met the statistics of the
-embodiments that have it (on a real two-embodiment manifest, |z| up to 1.7e6). The export writes, in a dim an episode
-does not use but another does, the dim's masked median (q50): within [q01, q99] and within one std of the mean
-(|z| <= 1 under QUANTILES and MEAN_STD); the feature's info records the fill (`PADDING_KEY`). The cost: one more read
-of the masked columns of every episode (`UnionStats` spools their keys to local disk past `SPOOL_BYTES`).
+A dimension no selected episode uses keeps the statistics of all frames, and a non-finite value never counts. `count`
+stays the dataset's frame count (lerobot stacks counts across datasets when it merges: one number per feature). Padding
+met the statistics of the embodiments that have the dim (on a real two-embodiment manifest, |z| up to 1.7e6) until the
+masked median filled it (`PADDING_KEY`). The cost: one more read of the masked columns of every episode (`UnionStats`
+spools their keys to local disk past `SPOOL_BYTES`).
 """
 
 from __future__ import annotations
