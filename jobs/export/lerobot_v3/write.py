@@ -131,12 +131,13 @@ class _Rolling:
     bytes: int = 0
     started: bool = False
 
-    def place(self, size: int, limit_mb: int) -> bool:
-        """Where the next item of `size` bytes goes; True when it opens a new file (lerobot: `>=` the limit)."""
+    def place(self, size: int, limit_mb: int, new: bool = False) -> bool:
+        """Where the next item of `size` bytes goes; True when it opens a new file (lerobot: `>=` the limit; `new`:
+        a new file whatever the size)."""
         if not self.started:
             self.started, self.bytes = True, size
             return True
-        if (self.bytes + size) / MB >= limit_mb:
+        if new or (self.bytes + size) / MB >= limit_mb:
             self.chunk, self.file = next_chunk_file(self.chunk, self.file)
             self.bytes = size
             return True
@@ -233,11 +234,8 @@ class V30Writer(ExportWriter):
             place, current = self._video_place[key], self._videos.get(key)
             probed = probe_open(container)
             sig = probed[0]
-            new_file = place.place(size, self.video_mb)
-            if current is not None and current.signature != sig and not new_file:  # codec/size change: a new file
-                place.chunk, place.file = next_chunk_file(place.chunk, place.file)
-                place.bytes = size
-                new_file = True
+            # a codec or size change: a new file
+            new_file = place.place(size, self.video_mb, new=current is not None and current.signature != sig)
             if new_file and current is not None:
                 current.close()
                 self._finished(current.path)

@@ -15,7 +15,7 @@ import pytest
 from adapters.storage.corpus import Corpus
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
-from jobs.export.lerobot_v3.write import V30Writer
+from jobs.export.lerobot_v3.write import MB, V30Writer, _Rolling
 from schemas.canonical import STATE
 from schemas.lerobot_v3 import INFO_PATH_V30, STATS_PATH_V30, TASKS_PATH_V30
 from tests.jobs.export.lerobot_v3.conftest import REAL_MIX
@@ -168,3 +168,12 @@ def test_a_mixed_manifest_loads_in_lerobot_061(real_mix: Path, run_oracle_v30, t
     assert [k for k, ft in result["features"].items() if ft["dtype"] == "video"] == ["observation.images.primary"]
     held = [e[camera_source_column("observation.images.primary")] for e in result["episodes"]]
     assert held == ["observation.images.head"] * 2 + ["observation.images.third_person"] * 3
+
+
+def test_a_file_opens_at_the_limit_or_when_asked() -> None:
+    """`_Rolling.place`: the first item opens a file, one reaching the limit (lerobot's `>=`) the next, and so does
+    `new` (a camera whose codec or size changed: its packets cannot join the file) whatever the size."""
+    place = _Rolling()
+    assert place.place(MB // 2, 1) and not place.place(MB // 4, 1)
+    assert place.place(MB // 4, 1) and (place.file, place.bytes) == (1, MB // 4)
+    assert place.place(1, 1, new=True) and (place.chunk, place.file, place.bytes) == (0, 2, 1)
