@@ -316,14 +316,8 @@ def _basic_stats(values: np.ndarray) -> Stats:
     arr = values.reshape(-1, 1) if values.ndim == 1 else values
     mean = np.mean(arr, axis=0)
     stats = {"min": np.min(arr, axis=0), "max": np.max(arr, axis=0), "mean": mean, "std": np.std(arr, axis=0)}
-    stats |= {q: mean.copy() for q in QUANTILE_KEYS}
-    stats["count"] = np.array([len(arr)])
-    return _finish(stats, values.ndim)
-
-
-def _finish(stats: Stats, ndim: int) -> Stats:
-    stats = {k: stats[k] for k in STAT_ORDER}
-    if ndim == 1:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
+    stats |= {"count": np.array([len(arr)])} | {q: mean.copy() for q in QUANTILE_KEYS}  # in STAT_ORDER
+    if values.ndim == 1:  # _reshape_for_vector_stats: a 1-D feature keeps shape (1,)
         stats = {k: v if k == "count" else np.asarray(v).reshape(1) for k, v in stats.items()}
     return stats
 
