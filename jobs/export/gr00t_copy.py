@@ -1,12 +1,7 @@
 """`eidata export ROOT --format gr00t --out DIR`: a copy of every dataset GR00T can be given, at DIR/<source>/<subset>,
-with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads; the corpus is only read
-(jobs/export/README.md, "GR00T").
-
-Parquet hard-linked where the file system allows; every camera re-encoded as all-intra H.264 (`lda/video.py`): neither
-decord, GR00T's default backend (`gr00t/utils/video.py:63-72` @ f4e12be), nor OpenCV opens eidata's AV1.
-`meta/stats.json` in GR00T's form (`jobs/export/lda/stats.py`): without a valid one GR00T's `LeRobotSingleDataset`
-computes one and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`). A dataset is written whole in
-`DIR/.<subset>.partial-<id>` and renamed into place (`adapters/storage/tree.py`); a refused dataset gets no folder.
+with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads (`jobs/export/lda/stats.py`), its
+cameras as all-intra H.264 (`lda/video.py`); the corpus is only read. Why each, with GR00T's code cited:
+jobs/export/README.md ("GR00T", "--out DIR").
 """
 
 from __future__ import annotations
