@@ -1,12 +1,8 @@
 """`eidata export ROOT --format lda --out DIR`: every canonical dataset as a LeRobot v2.1 dataset LDA-1B's own loader
-reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), one dataset per
-canonical dataset (one embodiment each, LDA's mixture unit); what each holds: jobs/export/README.md ("LDA-1B") and
-the contract `schemas/lda.py`.
-
-Everything is planned first (`plan.py`): a dataset LDA cannot train on refuses the whole export, naming each with why,
-before anything is written (exit 1). A dataset is written whole (`Tree.write`); an episode whose values cannot be
-converted fails its dataset, naming file, episode and field; the others go on (exit 1). The summary prints what to
-paste into LDA's repository (`config.py`).
+reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), planned first
+(`plan.py`), each written whole (`Tree.write`); what each holds, what refuses the export and what fails a dataset:
+jobs/export/README.md ("LDA-1B") and the contract `schemas/lda.py`. The summary prints what to paste into LDA's
+repository (`config.py`).
 """
 
 from __future__ import annotations
