@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from training.index_report import IndexReport
 
 # flags that define the run: on resume they must match the checkpoint's config when given
-_FIXED_FLAGS = {"preset": "preset", "batch_size": "batch_size", "seed": "seed"}
+_FIXED_FLAGS = ("preset", "batch_size", "seed")
 _MODEL_FLAGS = ("per_block_adaln", "image_layout", "image_registers")  # ModelConfig fields (LDA's choices)
 
 
@@ -118,16 +118,12 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
         saved, _ = checkpoint_config(load_checkpoint(resume_from))
         if Root(saved.manifest).where != Root(manifest).where:
             raise ValueError(f"--manifest {manifest} is not the checkpoint's manifest {saved.manifest}")
-        for flag, field in _FIXED_FLAGS.items():
+        for flag in (*_FIXED_FLAGS, *_MODEL_FLAGS):
             given = getattr(args, flag)
-            if given is not None and given != getattr(saved, field):
-                raise ValueError(
-                    f"--{flag.replace('_', '-')} {given} differs from the checkpoint's {getattr(saved, field)}"
-                )
-        for flag in _MODEL_FLAGS:
-            given = getattr(args, flag)
-            if given is not None and given != getattr(saved.model, flag):
-                raise ValueError(f"--{flag.replace('_', '-')} {given} differs from the checkpoint's model")
+            had = getattr(saved.model if flag in _MODEL_FLAGS else saved, flag)
+            if given is not None and given != had:
+                what = "model" if flag in _MODEL_FLAGS else had
+                raise ValueError(f"--{flag.replace('_', '-')} {given} differs from the checkpoint's {what}")
         if args.lara is not None and args.lara != saved.lara.mode:
             raise ValueError(f"--lara {args.lara} differs from the checkpoint's {saved.lara.mode}")
         if args.lam_weights is not None and args.lam_weights != saved.lara.weights:

@@ -182,11 +182,6 @@ class EpisodeLineage(BaseModel):
             raise ValueError(f"episode {self.episode_uid}: its lineage has no tier, so no verdict to read")
         return derived_verdicts(self)
 
-    def tier_now(self, overrule: Iterable[str] = ()) -> QualityTier:
-        """Its tier computed from its verdicts (`schemas.tiers.tier_of`), `overrule` codes set aside."""
-        default, verdicts = self.kept_verdicts()
-        return tier_of(default, verdicts, overrule)
-
     def caption_text(self) -> str | None:
         cap = self.caption
         if isinstance(cap, dict):  # {"text": ..., "model": ...} from a captioning job

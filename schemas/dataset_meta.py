@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from upath import UPath
 
 from schemas.dataset_rows import FileOpener, check_parquet_data, float64_quirk, local_file
-from schemas.dataset_summary import dataset_summary
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
@@ -263,7 +262,3 @@ class DatasetMeta(BaseModel):
 
     def codes(self, severity: Severity | None = None) -> set[str]:
         return {q.code for q in self.quirks if severity is None or q.severity == severity}
-
-    def summary(self) -> str:
-        frames = sum(e.length for e in self.episodes)
-        return dataset_summary(self.root.name, self.info, len(self.episodes), frames, len(self.tasks), self.quirks)

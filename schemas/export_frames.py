@@ -28,7 +28,7 @@ from collections import Counter
 from pydantic import Field, field_validator
 
 from schemas.frozen import Frozen
-from schemas.image_size import Fit, FrameFit, Interpolation, checked_color, checked_size
+from schemas.image_size import Fit, FrameFit, Interpolation, PadColor, checked_size
 
 AUTO = "auto"
 MOST_COMMON = "most-common"
@@ -66,18 +66,13 @@ class ExportFrames(Frozen):
         description="a frame of another aspect ratio: pad (letterbox on black, centred, as lerobot's "
         "resize_with_pad_torch) | crop (centre) | squash (stretched)",
     )
-    pad_color: tuple[int, int, int] = Field(BLACK, description="RGB fill of the pad bars, 0..255")
+    pad_color: PadColor = Field(BLACK, description="RGB fill of the pad bars, 0..255")
     interpolation: Interpolation = Field("area", description="libswscale scaler: area | bilinear | bicubic | lanczos")
 
     @field_validator("size")
     @classmethod
     def _size(cls, v: str) -> str:
         return checked_size(v, (AUTO, MOST_COMMON, LARGEST))
-
-    @field_validator("pad_color")
-    @classmethod
-    def _color(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        return checked_color(v)
 
     def target(self, sizes: Counter[HW]) -> HW:
         """The (height, width) of one camera given how many episodes hold it at each size."""

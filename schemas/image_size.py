@@ -26,10 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from schemas.canonical import Camera
 from schemas.frozen import Frozen
@@ -72,6 +72,9 @@ def checked_color(v: tuple[int, int, int]) -> tuple[int, int, int]:
     return v
 
 
+PadColor = Annotated[tuple[int, int, int], AfterValidator(checked_color)]
+
+
 class ImageSize(Frozen):
     """One camera's stored size and how a frame fits it."""
 
@@ -80,7 +83,7 @@ class ImageSize(Frozen):
         description="'native' (keep the source's size) or WIDTHxHEIGHT in pixels, both even (yuv420p), e.g. 224x224",
     )
     fit: Fit = Field(Fit.pad, description="pad (letterbox, as expand2square) | crop (centre) | squash (plain resize)")
-    pad_color: tuple[int, int, int] = Field(DEFAULT_PAD_RGB, description="RGB fill of the pad bars, 0..255")
+    pad_color: PadColor = Field(DEFAULT_PAD_RGB, description="RGB fill of the pad bars, 0..255")
     interpolation: Interpolation = Field(
         "area", description="libswscale scaler: area (default: fast, anti-aliased when shrinking) | bilinear | ..."
     )
@@ -89,11 +92,6 @@ class ImageSize(Frozen):
     @classmethod
     def _size(cls, v: str) -> str:
         return checked_size(v, (NATIVE,))
-
-    @field_validator("pad_color")
-    @classmethod
-    def _color(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        return checked_color(v)
 
     @property
     def hw(self) -> tuple[int, int] | None:

@@ -64,11 +64,6 @@ class EpisodeRecord:
     latent_frames: np.ndarray  # [N] int64 frame index of each stored latent
     text_path: Path | str | None
 
-    @property
-    def mask(self) -> np.ndarray:
-        """[CANONICAL_DIM] bool: the embodiment's real canonical dims."""
-        return self.action.canonical
-
 
 @dataclass
 class SampleIndex:

@@ -197,7 +197,7 @@ def compute_stats(index: SampleIndex) -> NormStats:
         out[rel] = _native_stats(index.files, rel, native) if native else {}
         masks: dict[str, np.ndarray] = {}
         if episodes:
-            masks = dict.fromkeys(KEYS, np.logical_or.reduce([ep.mask for ep in episodes]))
+            masks = dict.fromkeys(KEYS, np.logical_or.reduce([ep.action.canonical for ep in episodes]))
             out[rel] |= _canonical_stats(index, rel, episodes)
         warn_constant(rel, out[rel], constant_dims(out[rel], masks))
     return NormStats(datasets=out)

@@ -1,14 +1,7 @@
 """`eidata export ROOT --format gr00t [--out DIR]`: a GR00T `meta/modality.json` for every dataset of a corpus, written
-beside the dataset (in place, the default) or with a copy of the dataset under DIR (`gr00t_copy.py`); the layout, the
-consumer proof and GR00T's timing are in jobs/export/README.md ("GR00T").
-
-By the dataset's action kind (`schemas/actions.py` `ActionKind`): canonical, the per-hand slices of the 50 canonical
-dims some episode fills (`PARTS`: wrist deltas `absolute: false`, gripper and fingertips at t+1 absolute); native, one
-`native` slice over each recorded column whole, absolute, read as recorded (`schemas.actions.CONVENTIONS["gr00t"]`);
-none, video and language only. A dataset that cannot be described is refused, naming it; the others are written and
-the export exits 1. Language is `task_index` itself; a caption is declared only where the dataset has that per-frame
-column. Every slice is checked against the features it names before the file is written atomically and read back; a
-bucket's corpus is exported on its scratch under the output's lease (DESIGN.md 3.2).
+beside the dataset (in place, the default) or with a copy of the dataset under DIR (`gr00t_copy.py`); the slices by
+action kind, the refusals, the consumer proof and GR00T's timing are in jobs/export/README.md ("GR00T"). Native
+slices are read as recorded (`schemas.actions.CONVENTIONS["gr00t"]`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""How GR00T reads an exported dataset (NVIDIA/Isaac-GR00T @ f4e12be), and the `modality_configs` the export prints
-for each dataset, to pass to GR00T's `LeRobotSingleDataset` as they are.
-
-GR00T's loader takes, for a step at row t of an episode, every key's rows `t + delta_indices`
-(`gr00t/data/dataset.py:702`); its data configs read the observation at t (`observation_indices = [0]`) and the
-action chunk t .. t+15 (`action_indices = list(range(16))`, `gr00t/experiment/data_config.py:64-65`), each row as
-recorded: the action row t is the command recorded at t, as eidata's corpus stores it (no shift). Past the episode's
-end an absolute key repeats its last row and a relative one is 0 (`dataset.py:612-620,733`; `absolute` defaults to
-true, `gr00t/data/schema.py:68`).
+"""The `modality_configs` the GR00T export prints for each dataset, to pass to GR00T's `LeRobotSingleDataset` as they
+are: the observation at t (`observation_indices = [0]`) and the action chunk t .. t+15 (`action_indices =
+list(range(16))`, `gr00t/experiment/data_config.py:64-65` @ f4e12be), as GR00T's own data configs; how its loader
+reads those rows: jobs/export/README.md ("Timing").
 """
 
 from __future__ import annotations
@@ -14,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 OBSERVATION_INDICES = [0]
-ACTION_INDICES = list(range(16))
 
 
 def modality_configs(video: list[str], state: list[str], action: list[str], annotation: list[str]) -> str:

@@ -1,12 +1,7 @@
 """`eidata export ROOT --format gr00t --out DIR`: a copy of every dataset GR00T can be given, at DIR/<source>/<subset>,
-with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads; the corpus is only read
-(jobs/export/README.md, "GR00T").
-
-Parquet hard-linked where the file system allows; every camera re-encoded as all-intra H.264 (`lda/video.py`): neither
-decord, GR00T's default backend (`gr00t/utils/video.py:63-72` @ f4e12be), nor OpenCV opens eidata's AV1.
-`meta/stats.json` in GR00T's form (`jobs/export/lda/stats.py`): without a valid one GR00T's `LeRobotSingleDataset`
-computes one and writes it into the dataset folder (`gr00t/data/dataset.py:330-343`). A dataset is written whole in
-`DIR/.<subset>.partial-<id>` and renamed into place (`adapters/storage/tree.py`); a refused dataset gets no folder.
+with its `meta/modality.json` (`gr00t.describe`) and the statistics GR00T reads (`jobs/export/lda/stats.py`), its
+cameras as all-intra H.264 (`lda/video.py`); the corpus is only read. Why each, with GR00T's code cited:
+jobs/export/README.md ("GR00T", "--out DIR").
 """
 
 from __future__ import annotations
@@ -14,10 +9,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.tree import Tree
 from jobs.catalog.rows import episode_files
@@ -29,6 +26,7 @@ from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGAC
 from schemas.storage import MARKER, SOURCE_KEY, StorageOptions
 
 COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
+EPISODE_META = (EPISODES_PATH, EPISODES_STATS_PATH)  # one line per episode: a manifest's episodes kept
 
 
 def dataset_files(described: Described, root: Path, only: frozenset[int] | None = None) -> list[tuple[str, int]]:
@@ -40,21 +38,26 @@ def dataset_files(described: Described, root: Path, only: frozenset[int] | None 
     return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
 
 
+def copy_episode_meta(src: Path, dst: Path, kept: Collection[int]) -> list[dict]:
+    """meta/episodes*.jsonl with the lines of the `kept` episodes only, their indices kept (LDA reads the episodes
+    episodes.jsonl lists, `gr00t_lerobot/datasets.py:541-554` @ 99bf08b); returns the episodes.jsonl lines kept."""
+    out: dict[str, list[dict]] = {}
+    for rel in EPISODE_META:
+        if (src / rel).is_file():
+            out[rel] = [line for _, line in read_jsonl(src / rel, kept) if int(line["episode_index"]) in kept]
+            atomic_write(dst / rel, "".join(json.dumps(line) + "\n" for line in out[rel]))
+    return out.get(EPISODES_PATH, [])
+
+
 def _copy_meta(src: Path, dst: Path, only: frozenset[int] | None) -> dict:
     """The dataset's meta files into `dst` (the lines of the episodes `only` names, if given), and its info.json's
     counts for what is copied (a manifest's part of a dataset: GR00T reads `total_episodes`)."""
     raw = json.loads((src / INFO_PATH).read_text(encoding="utf-8"))
-    kept: dict[str, list[dict]] = {}
     for rel in COPIED_META:
-        if not (src / rel).is_file():
-            continue
-        if only is None or rel not in (EPISODES_PATH, EPISODES_STATS_PATH):
+        if (src / rel).is_file() and (only is None or rel not in EPISODE_META):
             shutil.copyfile(src / rel, dst / rel)
-            continue
-        kept[rel] = [line for _, line in read_jsonl(src / rel, only) if line["episode_index"] in only]
-        (dst / rel).write_text("".join(json.dumps(line) + "\n" for line in kept[rel]), encoding="utf-8")
     if only is not None:
-        lines = kept.get(EPISODES_PATH, [])
+        lines = copy_episode_meta(src, dst, only)
         raw["total_episodes"], raw["total_frames"] = len(lines), sum(int(x["length"]) for x in lines)
         raw["total_videos"] = len(lines) * sum(f.get("dtype") == "video" for f in raw.get("features", {}).values())
         raw["splits"] = {"train": f"0:{len(lines)}"}

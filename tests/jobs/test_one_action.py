@@ -58,13 +58,13 @@ def test_every_episode_keeps_its_verdicts_and_its_tier_is_theirs(corpus: SimpleN
     catalog's too; issue 68: a robot without a description says "no kinematic description" once, and the reason
     that set the tier leads."""
     from jobs.catalog.query import run_query
-    from tests.fixtures.corpus import verdicts_disagree
+    from tests.fixtures.corpus import tier_now, verdicts_disagree
 
     n, bad = verdicts_disagree(corpus.root)
     assert n == len(corpus.lines) and n >= 10 and not bad, bad
     rows = run_query(corpus.root, "SELECT dataset, episode_index, tier FROM episodes").to_pylist()
     tiers = {(r["dataset"], r["episode_index"]): r["tier"] for r in rows}
-    assert tiers == {k: lin.tier_now().value for k, lin in corpus.lines.items()}
+    assert tiers == {k: tier_now(lin).value for k, lin in corpus.lines.items()}
     native = [lin for (rel, _), lin in corpus.lines.items() if rel.split("/")[1] in ("lingzu", "robocoin")]
     assert native and all(sum("no kinematic description" in r for r in lin.tier_reasons or []) == 1 for lin in native)
 

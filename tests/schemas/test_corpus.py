@@ -33,6 +33,7 @@ from schemas.lerobot import EPISODES_PATH, InfoJson, read_jsonl
 from schemas.qa import QARecord
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
+from tests.fixtures.corpus import tier_now
 
 LINEAGE = EpisodeLineage(
     episode_uid="bridge/bridge_dataset/train/00000/000001#span1",
@@ -168,10 +169,10 @@ def test_a_lineage_keeps_its_verdicts_and_its_tier_is_computed_from_them() -> No
     gone = TierVerdict(tier=QualityTier.actionless, reason=f"missing actions: {cause}", code="quality_no_action")
     kept = tier_fields(QualityTier.high, [TierVerdict.note(cause, "source_no_description"), low, gone, low])
     lin = EpisodeLineage.model_validate(EpisodeLineage(**kept).to_json())
-    assert lin.tier == QualityTier.actionless == lin.tier_now() and lin.tier_verdicts == [gone, low]
+    assert lin.tier == QualityTier.actionless == tier_now(lin) and lin.tier_verdicts == [gone, low]
     assert lin.tier_reasons == [gone.reason, low.reason] and lin.tier_notes is None  # the cause said once
-    assert lin.tier_now(overrule=["quality_no_action"]) == QualityTier.low
-    assert lin.tier_now(overrule=["quality_no_action", "qa_tracking_corr"]) == QualityTier.high
+    assert tier_now(lin, overrule=["quality_no_action"]) == QualityTier.low
+    assert tier_now(lin, overrule=["quality_no_action", "qa_tracking_corr"]) == QualityTier.high
 
 
 @pytest.mark.parametrize(
@@ -198,11 +199,11 @@ def test_a_lineage_keeps_its_verdicts_and_its_tier_is_computed_from_them() -> No
 def test_a_lineage_written_before_verdicts_were_kept_reads_its_tier_through_its_sentences(old: dict) -> None:
     lin = EpisodeLineage.model_validate(old)
     default, kept = lin.kept_verdicts()
-    assert lin.tier_now() == lin.tier and [v.reason for v in kept] == lin.tier_reasons
+    assert tier_now(lin) == lin.tier and [v.reason for v in kept] == lin.tier_reasons
     codes = {v.code for v in kept} - {""}
     assert codes <= {"qa_jump_sigma", "qa_duplicate"}  # a finding's code read from its sentence: it can be overruled
     if "qa_duplicate" in codes:
-        assert lin.tier_now(["qa_duplicate"]) == "low" and default == "high"
+        assert tier_now(lin, ["qa_duplicate"]) == "low" and default == "high"
 
 
 def test_a_lineage_without_a_tier_has_no_verdict_to_read() -> None:

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.dataset_meta import DatasetMeta
+from schemas.dataset_summary import dataset_summary
 from schemas.lerobot_features import IMAGE_NAMES
 from schemas.quirks import Quirk
 from tests.realdata import realdata
@@ -115,6 +116,12 @@ def pairs(meta: DatasetMeta) -> set[tuple[str, str]]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Mutations of the clean dataset.
+
+
+def _summary(meta: DatasetMeta) -> str:
+    """The summary `eidata inspect` prints of a loaded dataset (`schemas.dataset_summary`)."""
+    frames = sum(e.length for e in meta.episodes)
+    return dataset_summary(meta.root.name, meta.info, len(meta.episodes), frames, len(meta.tasks), meta.quirks)
 
 
 def edit_info(root: Path, fn: Callable[[dict], None]) -> None:
@@ -313,7 +320,7 @@ def test_clean_v21_dataset_has_no_quirks(tmp_path) -> None:
     assert [s.episode_index for s in meta.episodes_stats] == [0, 1]
     assert meta.legacy_stats is None and meta.modality is None
     assert meta.info.video_keys == [CAM]
-    summary = meta.summary()
+    summary = _summary(meta)
     assert "LeRobot v2.1, robot_type testbot, fps 30" in summary
     assert "episodes 2 (info 2), frames 40 (info 40), tasks 2" in summary
     assert "quirks: 0 error, 0 warning, 0 info" in summary
@@ -331,7 +338,7 @@ def test_each_mutation_reports_its_quirk(tmp_path, name: str) -> None:
     root = make_v21(tmp_path / "ds")
     mutate(root)
     meta = DatasetMeta.load(root)
-    assert pairs(meta) == expected, meta.summary()
+    assert pairs(meta) == expected, meta.quirks
     for q in meta.quirks:
         assert q.message and len(q.message) < 600
 
@@ -410,7 +417,7 @@ def test_v3_layout_is_reported_not_raised(tmp_path, version: str) -> None:
     assert pairs(meta) == {("v3_layout", "error")}
     assert meta.episodes == [] and meta.tasks == []
     assert meta.info.model_extra["data_files_size_in_mb"] == 100
-    assert "v3.0" in meta.quirks[0].message and "1 error" in meta.summary()
+    assert "v3.0" in meta.quirks[0].message and "1 error" in _summary(meta)
 
 
 @pytest.mark.parametrize(
@@ -478,7 +485,7 @@ def gr00t() -> Path:
 
 def test_gr00t_sample_quirks(gr00t: Path) -> None:
     meta = DatasetMeta.load(gr00t)
-    assert pairs(meta) == GR00T_EXPECTED, meta.summary()
+    assert pairs(meta) == GR00T_EXPECTED, meta.quirks
     assert len(meta.quirks) == len(GR00T_EXPECTED)  # one quirk per code, not one per episode
     by_code: dict[str, Quirk] = {q.code: q for q in meta.quirks}
     missing = by_code["missing_video_files"]
@@ -507,7 +514,7 @@ def test_gr00t_sample_content(gr00t: Path) -> None:
         "timestamp_offset",
         "tasks_without_frames",
     }
-    summary = DatasetMeta.load(gr00t).summary()
+    summary = _summary(DatasetMeta.load(gr00t))
     assert "LeRobot v2.0, robot_type GR1ArmsOnly, fps 20" in summary
     assert "quirks: 2 error, 8 warning, 3 info" in summary
 

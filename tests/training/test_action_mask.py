@@ -46,7 +46,7 @@ def test_info_json_mask_stands_in_for_a_missing_lineage_mask(corpus: Path) -> No
     index = build_index(corpus / "manifests/train_all", "train", MODEL, DataConfig(num_workers=0))
     want = json.loads((arm / INFO_PATH).read_text())["features"][ACTION]["info"]["mask"]
     arm_eps = [e for e in index.episodes if index.datasets[e.dataset_id] == "datasets/sim/arm"]
-    assert arm_eps and all(e.mask.astype(int).tolist() == want for e in arm_eps)
+    assert arm_eps and all(e.action.canonical.astype(int).tolist() == want for e in arm_eps)
     assert 0 < sum(want) < len(want)  # a franka mask, not all 50 dims
 
 

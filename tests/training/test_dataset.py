@@ -36,18 +36,17 @@ def test_a_sample_is_what_its_files_hold(index: SampleIndex, dataset: ManifestDa
     f = compute_stats(index).datasets[rel][ACTION]
     lo, hi = np.asarray(f.q01), np.asarray(f.q99)
     actions = column_rows(ep.data_path, ACTION)
+    mask = ep.action.canonical  # the embodiment's real canonical dims
 
     def q99_norm(x: np.ndarray) -> np.ndarray:  # GR00T's q99 mode: 2 (x - q01) / (q99 - q01) - 1, clipped
-        return np.where(ep.mask, np.clip(2 * (x - lo) / np.where(ep.mask, hi - lo, 1) - 1, -1, 1), 0.0)
+        return np.where(mask, np.clip(2 * (x - lo) / np.where(mask, hi - lo, 1) - 1, -1, 1), 0.0)
 
     canonical = s["actions"][:, :CANONICAL_DIM].numpy()
     np.testing.assert_allclose(canonical, q99_norm(actions[t : t + 16]), atol=1e-5)
     np.testing.assert_allclose(
         s["hist_actions"][1, :CANONICAL_DIM].numpy(), q99_norm(actions[frames[k - 1]]), atol=1e-5
     )
-    assert (
-        s["text"].shape[1] == TEXT_DIM and s["action_mask"][:CANONICAL_DIM].tolist() == ep.mask.astype(float).tolist()
-    )
+    assert s["text"].shape[1] == TEXT_DIM and s["action_mask"][:CANONICAL_DIM].tolist() == mask.astype(float).tolist()
     # a canonical episode leaves the native block empty and masked: no value, no mask, in action or state
     for key in ("actions", "hist_actions", "state", "action_mask", "state_mask"):
         assert torch.count_nonzero(s[key][..., CANONICAL_DIM:]) == 0, key

@@ -37,7 +37,7 @@ def test_future_tasks_never_anchor_without_a_future(index: SampleIndex, dataset:
         ep = index.episodes[int(index.sample_episode[i])]
         t = int(ep.latent_frames[index.sample_anchor[i]])
         if none[i]:
-            assert ep.tier is QualityTier.high and ep.mask.any()  # only the high tier routes to policy
+            assert ep.tier is QualityTier.high and ep.action.canonical.any()  # only the high tier routes to policy
             continue
         assert t + CHUNK <= ep.length and int(ep.latent_frames[index.sample_future[i]]) >= t + FUTURE
     for i in np.flatnonzero(none)[:6]:
@@ -52,7 +52,7 @@ def test_future_tasks_never_anchor_without_a_future(index: SampleIndex, dataset:
 def test_the_last_frame_is_a_policy_anchor_with_its_missing_steps_masked(
     index: SampleIndex, dataset: ManifestDataset
 ) -> None:
-    e = next(j for j, ep in enumerate(index.episodes) if ep.tier is QualityTier.high and ep.mask.any())
+    e = next(j for j, ep in enumerate(index.episodes) if ep.tier is QualityTier.high and ep.action.canonical.any())
     ep = index.episodes[e]
     last = len(ep.latent_frames) - 1
     i = int(np.flatnonzero((index.sample_episode == e) & (index.sample_anchor == last))[0])
@@ -87,7 +87,7 @@ def test_padded_chunk_steps_give_no_loss_and_no_gradient() -> None:
 
 
 def test_history_before_the_start_is_flagged_as_padding(index: SampleIndex, dataset: ManifestDataset) -> None:
-    e = next(j for j, ep in enumerate(index.episodes) if ep.mask.any())
+    e = next(j for j, ep in enumerate(index.episodes) if ep.action.canonical.any())
     flags = {}
     for k in (0, 1, 3):
         i = int(np.flatnonzero((index.sample_episode == e) & (index.sample_anchor == k))[0])

@@ -116,5 +116,7 @@ def test_every_future_sample_of_a_3_hz_corpus_is_16_frames_on(
     assert gaps == {FUTURE}
     assert index.report.inexact_future > 0 and "at the chunk's end" in index.report.summary()
     # episodes that route nothing to policy (low tier, actionless video) still give samples, all with a future
-    future_only = [j for j, e in enumerate(index.episodes) if e.tier is not QualityTier.high or not e.mask.any()]
+    future_only = [
+        j for j, e in enumerate(index.episodes) if e.tier is not QualityTier.high or not e.action.canonical.any()
+    ]
     assert future_only and all(has[index.sample_episode == j].all() for j in future_only)

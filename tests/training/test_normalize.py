@@ -48,7 +48,7 @@ def test_a_constant_dim_maps_to_0_and_is_said_once_per_dataset(
     constant = [r.getMessage() for r in caplog.records if "constant in training" in r.getMessage()]
     # the corpus' franka state fills dims 0..11 (x and x**2); the other masked state dims are constant 0
     arm = next(e for e in index.episodes if index.datasets[e.dataset_id] == "datasets/sim/arm")
-    expected = [int(d) for d in np.flatnonzero(arm.mask) if d >= 12]
+    expected = [int(d) for d in np.flatnonzero(arm.action.canonical) if d >= 12]
     said = [m for m in constant if m.startswith("datasets/sim/arm: ")]
     assert expected and len(said) == 1, constant  # one line for the dataset, not one per dim
     assert f"{len(expected)} dims constant" in said[0] and f"{STATE} {len(expected)} dims ({spans(expected)}" in said[0]
@@ -57,7 +57,7 @@ def test_a_constant_dim_maps_to_0_and_is_said_once_per_dataset(
     center, half = stats.get("datasets/sim/arm", STATE)
     assert (half[expected] == 0).all()
     x = np.full((1, CANONICAL_DIM), 3.0, np.float32)
-    assert (normalize(x, center, half, arm.mask)[0, expected] == 0).all()
+    assert (normalize(x, center, half, arm.action.canonical)[0, expected] == 0).all()
 
 
 def test_constant_dims_are_those_used_and_still() -> None:

@@ -1,12 +1,8 @@
 """`eidata export ROOT --format lda --out DIR`: every canonical dataset as a LeRobot v2.1 dataset LDA-1B's own loader
-reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), one dataset per
-canonical dataset (one embodiment each, LDA's mixture unit); what each holds: jobs/export/README.md ("LDA-1B") and
-the contract `schemas/lda.py`.
-
-Everything is planned first (`plan.py`): a dataset LDA cannot train on refuses the whole export, naming each with why,
-before anything is written (exit 1). A dataset is written whole (`Tree.write`); an episode whose values cannot be
-converted fails its dataset, naming file, episode and field; the others go on (exit 1). The summary prints what to
-paste into LDA's repository (`config.py`).
+reads as it is (jiangranlv/latent-dynamics-action@99bf08b, `lda/dataloader/gr00t_lerobot/`), planned first
+(`plan.py`), each written whole (`Tree.write`); what each holds, what refuses the export and what fails a dataset:
+jobs/export/README.md ("LDA-1B") and the contract `schemas/lda.py`. The summary prints what to paste into LDA's
+repository (`config.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder
 from jobs.export.gr00t import write_modality
+from jobs.export.gr00t_copy import copy_episode_meta
 from jobs.export.layout import flatten_column
 from jobs.export.lda import config
 from jobs.export.lda.columns import build_modality, build_native_modality, episode_columns, expected_names
@@ -52,7 +49,7 @@ from schemas.lda import (
     Layout,
     column_names,
 )
-from schemas.lerobot import INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import INFO_PATH, load_info
 from schemas.manifest import Manifest
 from schemas.modality import check_modality
 from schemas.storage import MARKER, CatalogError, NotACorpus, StorageError
@@ -61,7 +58,6 @@ Status = Literal["written", "to write", "error"]
 STATE_NAMES, ACTION_NAMES = column_names(STATE_PARTS), column_names(ACTION_PARTS)
 COPIED_META = ("meta/tasks.jsonl",)
 NATIVE_COLUMNS = (STATE_NATIVE, ACTION_NATIVE)  # plan.native's widths, in this order
-EPISODE_META = ("meta/episodes.jsonl", "meta/episodes_stats.jsonl")  # one line per episode: the plan's episodes kept
 
 
 @dataclass
@@ -88,15 +84,6 @@ def _feature(names: list[str]) -> dict[str, Any]:
     return {"dtype": "float32", "shape": [len(names)], "names": names}
 
 
-def _copy_episode_meta(src: Path, tmp: Path, kept: set[int]) -> None:
-    """meta/episodes*.jsonl with the lines of the plan's episodes only (their indices kept: LDA reads the episodes
-    episodes.jsonl lists, `gr00t_lerobot/datasets.py:541-554` @ 99bf08b)."""
-    for rel in EPISODE_META:
-        if (src / rel).is_file():
-            lines = [line for _, line in read_jsonl(src / rel, kept) if int(line["episode_index"]) in kept]
-            atomic_write(tmp / rel, "".join(json.dumps(line) + "\n" for line in lines))
-
-
 def _check_native_samples(table: pa.Table, where: str) -> None:
     """A robot without a description goes to LDA as its natives read as they are, and LDA has no per-value mask (its
     mask is per row and key, `datasets.py:139-144`): a frame where a native column's stream had no sample would train
@@ -118,7 +105,7 @@ def export_dataset(plan: DatasetPlan, tmp: Path) -> DatasetResult:
     for rel in COPIED_META:
         if (src / rel).is_file():
             shutil.copyfile(src / rel, tmp / rel)
-    _copy_episode_meta(src, tmp, {int(line["episode_index"]) for line in plan.lines})
+    copy_episode_meta(src, tmp, {int(line["episode_index"]) for line in plan.lines})
     widths = {STATE: CANONICAL_DIM, ACTION: CANONICAL_DIM}
     widths |= dict(zip(NATIVE_COLUMNS, plan.native, strict=True)) if plan.native else {}
     widths |= {} if plan.native else {LDA_STATE: len(STATE_NAMES), LDA_ACTION: len(ACTION_NAMES)}

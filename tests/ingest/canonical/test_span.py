@@ -22,6 +22,7 @@ from schemas.corpus import EpisodeLineage, tier_fields
 from schemas.image_size import FrameFit
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier, TierVerdict
+from tests.fixtures.corpus import tier_now
 from tests.fixtures.layouts import load_case, materialize
 from tests.fixtures.offline import prepared
 
@@ -83,7 +84,7 @@ def test_an_adapters_verdict_lowers_the_default_it_is_given_and_is_kept_as_given
     assert ep.tier == QualityTier.low and ep.verdicts[0] is sim
     kept = EpisodeLineage(**tier_fields(QualityTier.high, ep.verdicts))  # the lineage's tier keys
     assert kept.tier == QualityTier.low and kept.tier_verdicts is not None and kept.tier_verdicts[0] == sim
-    assert kept.tier_now() == QualityTier.low and kept.tier_now(overrule=["source_simulation"]) == QualityTier.high
+    assert tier_now(kept) == QualityTier.low and tier_now(kept, overrule=["source_simulation"]) == QualityTier.high
     assert kept.tier_reasons == ["a simulation", CONTEXT] and kept.tier_notes == [CONTEXT]
 
 

@@ -24,6 +24,7 @@ from schemas.image_size import ImageSpec
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.manifest import entries_file
 from schemas.tiers import QualityTier, tier_of
+from tests.fixtures.corpus import tier_now
 from tests.ingest.qa.planted_raw import ingest
 from tests.realdata import realdata
 
@@ -99,7 +100,7 @@ def test_a_source_default_is_a_verdict_a_curator_overrules_by_its_code(
         assert lin.tier is before[uid], uid  # the tier the default gave before it was a verdict
     assert {u: QualityTier(t) for u, t in _tiers(root, "as_judged").items()} == before
     for uid, tier in raised.items():
-        assert tier == lineages[uid].tier_now(overrule=("source_default",)).value, uid
+        assert tier == tier_now(lineages[uid], overrule=("source_default",)).value, uid
     # the video: no action, so the judging's own verdict (quality_no_action) keeps it actionless without its default
     video = _tiers(root, "video", verdicts=VerdictChoice(include=("source_no_action",)))
     assert {video[u] for u in video if u.startswith("ego_video/")} == {"actionless"}

@@ -19,6 +19,7 @@ from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import EpisodeLineage, find_datasets
 from schemas.lerobot import EPISODES_PATH, read_jsonl
+from tests.fixtures.corpus import tier_now
 from tests.ingest.qa import gr00t_sample as g
 
 COPY, EARLIER, DEAD = "planted_zz_copy_of_0", "episode_000000", "planted_dead_elbow"
@@ -80,7 +81,7 @@ def test_copy_rejected_repetitions_kept_one_tier_everywhere(corpus: Path) -> Non
     # issue 69: the step's finding is kept as a verdict beside ingest's, the stored tier computed from them
     default, kept = lin[COPY].kept_verdicts()
     assert [(k.code, k.tier.value) for k in kept if k.step == "verdicts"] == [("qa_duplicate", "rejected")]
-    assert lin[COPY].tier_now() == lin[COPY].tier and lin[COPY].tier_now(["qa_duplicate"]) == default
+    assert tier_now(lin[COPY]) == lin[COPY].tier and tier_now(lin[COPY], ["qa_duplicate"]) == default
     # the verdicts view: finding, value, threshold and the episode compared with
     sql = "SELECT * FROM verdicts WHERE stage = 'verdicts' ORDER BY code"
     found = run_query(corpus, sql).to_pylist()
