@@ -156,10 +156,8 @@ class Location:
                     yield opened
                 return
             with _object_file(loc, stream, block_size, max_blocks) as f:
-                size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
-                if size < MAX_POINTER_BYTES:  # only a small object can be a pointer
-                    # past the meter: not the reader's
-                    refuse_pointer(loc, getattr(f, "inner", f).read(MAX_POINTER_BYTES))
+                if f.meter.size < MAX_POINTER_BYTES:  # only a small object can be a pointer
+                    refuse_pointer(loc, f.inner.read(MAX_POINTER_BYTES))  # past the meter: not the reader's
                     f.seek(0)
                 yield f
 
@@ -277,13 +275,14 @@ def is_object(loc: object) -> TypeIs[UPath]:
 
 
 @contextmanager
-def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: int) -> Iterator[IO[bytes]]:
+def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: int) -> Iterator[Any]:
     meter = ReadMeter()
+    f: Any
     if stream:
         f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
     else:
         f = open_seekable(loc.fs, loc.path, block_size=block_size or SEEK_BLOCK, max_blocks=max_blocks, meter=meter)
-    f.name = str(loc)  # type: ignore[misc]  # PyAV's and h5py's errors name the file by it, as they name a path
+    f.name = str(loc)  # PyAV's and h5py's errors name the file by it, as they name a path
     try:
         yield f
     finally:

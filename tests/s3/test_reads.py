@@ -67,7 +67,7 @@ def test_mp4_window_is_read_without_the_whole_file(s3: S3Server, bucket: dict[st
     with av.open(str(realdata(MP4))) as c:
         local = window(c, 13.0, 14.0)
     assert len(frames) == len(local) == 20 and all(np.array_equal(a, b) for a, b in zip(frames, local, strict=True))
-    assert meter.fetched < 0.35 * meter.size, meter.as_dict()  # the moov and 12.5-14 s of samples, not the file
+    assert meter.fetched < 0.35 * meter.size, meter  # the moov and 12.5-14 s of samples, not the file
 
 
 def test_hdf5_dataset_read_fetches_about_that_dataset(s3: S3Server, bucket: dict[str, str]) -> None:
@@ -78,7 +78,7 @@ def test_hdf5_dataset_read_fetches_about_that_dataset(s3: S3Server, bucket: dict
     with h5py.File(bucket["hdf5_local"], "r") as h:
         assert np.array_equal(cam, h["obs/cam5"][:])
     # one dataset, whole blocks at its two ends, the superblock's and the object header's blocks
-    assert cam.nbytes <= meter.fetched <= cam.nbytes + 4 * (1 << 20), meter.as_dict()
+    assert cam.nbytes <= meter.fetched <= cam.nbytes + 4 * (1 << 20), meter
     assert meter.fetched < 0.25 * meter.size  # of 8 camera datasets, one read
 
 
@@ -91,7 +91,7 @@ def test_parquet_one_column_fetches_that_column(s3: S3Server, bucket: dict[str, 
         table = pq.ParquetFile(f).read(columns=[column])
     assert table.equals(local.read(columns=[column]))
     # pyarrow reads the footer with a 64 KiB guess, then the column chunk; fetched in whole 64 KiB blocks
-    assert meter.used < 0.5 * meter.size and meter.fetched <= 2 * (64 << 10), meter.as_dict()
+    assert meter.used < 0.5 * meter.size and meter.fetched <= 2 * (64 << 10), meter
 
 
 def test_tfrecord_stream_is_sequential_and_whole(s3: S3Server, bucket: dict[str, str]) -> None:
