@@ -192,11 +192,8 @@ def holds(fs: fsspec.AbstractFileSystem, key: str, digest: dict[str, Any], md5: 
     etag = str(info.get("ETag", "")).strip('"')
     if md5 and etag and "-" not in etag:
         return etag == md5
-    sha = hashlib.sha256()
     with fs.open(key, "rb", block_size=HASH_BLOCK, cache_type="readahead") as f:
-        while block := f.read(HASH_BLOCK):
-            sha.update(block)
-    return sha.hexdigest() == digest["sha256"]
+        return hashlib.file_digest(f, "sha256").hexdigest() == digest["sha256"]
 
 
 def put_final(fs: fsspec.AbstractFileSystem, key: str, path: Path, plan: PartPlan, *, claim: str) -> tuple[bool, dict]:
