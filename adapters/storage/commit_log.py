@@ -55,9 +55,6 @@ class CommitLog:
     def _record(seq: int) -> str:
         return f"{COMMITS_DIR}/{seq:012d}.json"
 
-    def staged_key(self, rel: str) -> str:
-        return self.root.key(f"{STAGING_DIR}/{rel}")
-
     def final_key(self, rel: str) -> str:
         return self.root.key(rel)
 
@@ -144,7 +141,7 @@ class CommitLog:
             if self.root.exists(staged):
                 size = self.root.info(staged)["size"]
                 if size != want["size"]:
-                    where = self.staged_key(rel)
+                    where = self.root.key(staged)
                     raise RuntimeError(f"{where}: {size} bytes staged, record {record.seq} says {want['size']}")
                 self.root.copy(staged, rel)
                 self.root.remove(staged)

@@ -229,21 +229,14 @@ def _declared(f: Any, loc: object) -> Any:
     return f
 
 
-class ObjectS3Path(Location, _ObjectDoors, S3Path):
-    __slots__ = ()
-
-
-class ObjectGCSPath(Location, _ObjectDoors, GCSPath):
-    __slots__ = ()
-
-
-_OURS: dict[type, type] = {S3Path: ObjectS3Path, GCSPath: ObjectGCSPath}
+_OURS: dict[type, type] = {}
 for _protocol in available_implementations():
     if _protocol in ("file", "local") or (_base := get_upath_class(_protocol)) is None:
         continue
-    if _base not in _OURS:  # every other store's path is a Location too, its class importable from here (pickle)
+    if _base not in _OURS:  # every store's path is a Location, its class importable from here (pickle)
         _name = f"Object{_base.__name__}"
-        _OURS[_base] = globals()[_name] = type(_name, (Location, _base), {"__slots__": (), "__module__": __name__})
+        _bases = (Location, _ObjectDoors, _base) if _base in (S3Path, GCSPath) else (Location, _base)
+        _OURS[_base] = globals()[_name] = type(_name, _bases, {"__slots__": (), "__module__": __name__})
     register_implementation(_protocol, _OURS[_base], clobber=True)
 
 

@@ -11,7 +11,7 @@ Several processes (DataLoader workers, ranks of one node) use one folder:
   at full size, then evicts the least recently used files (mtime, touched on every hit) until entries plus
   reservations fit; the fetch runs outside the lock, the rename into place under it (a rename between another
   writer's scan of the entries and its scan of the reservations would hide those bytes from both: seen once in the
-  suite, the bound passed by 768 bytes); `used_bytes` reads under it too, so it never sees a file twice;
+  suite, the bound passed by 768 bytes);
 - a file evicted while a reader holds it open stays readable (POSIX unlink); a reader that finds its entry gone between
   lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer;
 - every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
@@ -144,11 +144,6 @@ class Cache:
 
         return self.use(name, fetch, read)
 
-    def used_bytes(self) -> int:
-        """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
-        with flocked(self.root / LOCK):
-            return sum(size for _, size, _ in self._entries()) + self._reserved()
-
     def _entries(self, folder: str = "") -> list[tuple[Path, int, float]]:
         """(path, size, mtime) of the entries, or of the files in `folder` (TMP: the reservations)."""
         out = []
@@ -239,7 +234,7 @@ def remove_stale_caches(root: str | os.PathLike[str] | None = None) -> list[Path
 
 class LocalCache(Cache):
     """A `Cache` in a private temp folder of this process, its objects named by key (whole-file copies, each fetched
-    once until evicted); `close()` (or leaving the `with` block) removes the folder."""
+    once until evicted); `close()` removes the folder."""
 
     bound, hint = "local cache bound", "raise the setting cache_bytes"
 
@@ -254,12 +249,6 @@ class LocalCache(Cache):
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _inode(path: Path) -> int | None:

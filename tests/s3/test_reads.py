@@ -4,6 +4,8 @@ reader used and against the whole file, and the decoded data equal the local rea
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import av
 import h5py
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from adapters.storage.object_cache import LocalCache
 from adapters.storage.reads import ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
+from tests.fixtures.readback import used_bytes
 from tests.realdata import realdata
 from tests.s3.server import S3Server
 
@@ -107,14 +110,14 @@ def test_local_cache_is_bounded_and_cleaned(s3: S3Server, bucket: dict[str, str]
     fs, _ = filesystem("s3://", s3.options())
     other = realdata(MP4).with_name("episode_000001.mp4")
     fs.put_file(str(other), "raw/reads/other.mp4")
-    with LocalCache(max_bytes=int(1.5 * realdata(MP4).stat().st_size)) as cache:
+    with closing(LocalCache(max_bytes=int(1.5 * realdata(MP4).stat().st_size))) as cache:
         first = cache.path(fs, bucket["mp4"])
         assert (
             first.read_bytes() == realdata(MP4).read_bytes() and cache.path(fs, bucket["mp4"]) == first
         )  # fetched once
         second = cache.path(fs, "raw/reads/other.mp4")  # both do not fit: the least recently used goes
         assert second.read_bytes() == other.read_bytes() and not first.exists()
-        assert cache.used_bytes() == other.stat().st_size <= cache.max_bytes
+        assert used_bytes(cache) == other.stat().st_size <= cache.max_bytes
         with pytest.raises(OSError, match="exceed the local cache bound"):
             cache.path(fs, bucket["tfrecord"])
         folder = cache.dir
