@@ -22,6 +22,11 @@ COMPACTED_DIR = ".eidata/compacted"
 STAGING_DIR = ".eidata/staging"
 
 
+def digest_of(data: bytes) -> dict[str, Any]:
+    """What a commit record says of an object: its size and sha256."""
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 class CommitConflictError(RuntimeError):
     """A commit record with our sequence number exists: another writer committed (its lease was not ours)."""
 
@@ -109,7 +114,7 @@ class CommitLog:
     def stage(self, rel: str, data: bytes) -> dict[str, Any]:
         """Put `data` in staging for final key `rel`; returns what the record will say of it."""
         self.root.put(f"{STAGING_DIR}/{rel}", data)
-        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        return digest_of(data)
 
     def commit(
         self,
