@@ -21,8 +21,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import fsspec
-
 from adapters.storage.atomic import atomic_write, undo_on_error
 from adapters.storage.derived import committed_derived, publish_derived
 from adapters.storage.digests import FileDigests, RecordDigests
@@ -78,14 +76,6 @@ class ObjectStore(TreePuts):
         self._publishers: dict[str, DatasetPublisher] = {}
         self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
         super().__init__()
-
-    @property
-    def fs(self) -> fsspec.AbstractFileSystem:  # opened at first use: a command's preflight names a bad credential
-        return self.storage.fs
-
-    @property
-    def path(self) -> str:
-        return self.storage.path
 
     @cached_property
     def lease(self) -> Lease:
