@@ -157,13 +157,6 @@ class Cache:
                     out.append((Path(e.path), st.st_size, st.st_mtime))
         return out
 
-    def _tmp_files(self) -> list[Path]:
-        return [p for p, _, _ in self._entries(TMP)]
-
-    def _reserved(self) -> int:
-        """Bytes reserved by writers (read under the lock: a rename into place takes it too)."""
-        return sum(size for _, size, _ in self._entries(TMP))
-
     def _reserve(self, name: str, size: int, what: str) -> Path | None:
         """A temp file of `size` bytes (sparse) once entries + reservations + size fit the bound; None when another
         live process holds a reservation for `name` or has just stored it."""
@@ -171,10 +164,11 @@ class Cache:
         while True:
             with flocked(self.root / LOCK):
                 self._drop_dead_reservations()
-                if (self.root / name).exists() or any(p.name.startswith(name + ".") for p in self._tmp_files()):
+                reservations = self._entries(TMP)  # read under the lock: a rename into place takes it too
+                if (self.root / name).exists() or any(p.name.startswith(name + ".") for p, _, _ in reservations):
                     return None
                 entries = sorted(self._entries(), key=lambda e: e[2])  # oldest use first
-                reserved = self._reserved()
+                reserved = sum(s for _, s, _ in reservations)
                 used = sum(s for _, s, _ in entries) + reserved
                 while entries and used + size > self.max_bytes:
                     path, s, _ = entries.pop(0)
@@ -193,7 +187,7 @@ class Cache:
             time.sleep(0.05)
 
     def _drop_dead_reservations(self) -> None:
-        for p in self._tmp_files():
+        for p, _, _ in self._entries(TMP):
             try:
                 pid = int(p.name.rsplit(".", 2)[-2])
                 os.kill(pid, 0)
