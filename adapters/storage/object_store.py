@@ -57,7 +57,8 @@ def default_scratch(url: str) -> Path:
 
 
 class ObjectStore(TreePuts):
-    """`with ObjectStore(url, options, job="ingest") as out:` the lease held and the scratch rebuilt for the block."""
+    """The output at `where` in an object store: `open` (a corpus job's) or `hold` (an export's) takes its lease,
+    `close` releases it."""
 
     def __init__(
         self,
@@ -168,13 +169,6 @@ class ObjectStore(TreePuts):
 
     def close(self) -> None:
         self.lease.release()
-
-    def __enter__(self) -> ObjectStore:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def download(self, rel: str) -> None:
         """The bucket's folder `rel` (of the corpus) copied whole into the scratch."""
