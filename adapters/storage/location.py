@@ -149,9 +149,8 @@ class Location:
         loc: Any = self
         with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
             if not is_object(loc):
-                with Fence.held(
-                    loc
-                ) as opened:  # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                with Fence.held(loc) as opened:
                     no_pointer(Path(opened), loc)
                     yield opened
                 return
@@ -287,7 +286,6 @@ def _count(meter: ReadMeter) -> None:
     """Add one object's meter to every `metering()` open on this thread."""
     for total in getattr(_METERS, "active", ()):
         total.add(meter)
-        total.size += meter.size
 
 
 @lru_cache(maxsize=65536)

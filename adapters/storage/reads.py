@@ -29,7 +29,8 @@ class ReadMeter:
     used: int = 0
 
     def add(self, other: ReadMeter) -> None:
-        """Count `other`'s fetches, requests and use here too."""
+        """Count `other` here too."""
+        self.size += other.size
         self.fetched += other.fetched
         self.requests += other.requests
         self.used += other.used
