@@ -6,8 +6,8 @@ bucket column measures the protocol's cost (HTTP requests, signing, s3fs' block 
 GR00T mp4 and parquet, the real Bridge tfrecord shard (REAL_SAMPLES.md), and an HDF5 file of `--h5-datasets` camera
 datasets of 4 MiB each written here (no real HDF5 sample is stored). Workloads: a 1 s mp4 window after a keyframe, a
 whole-mp4 decode, the parquet's `timestamp` column, every parquet column, one HDF5 dataset, a tfrecord shard streamed
-whole. Local reads go through the same code (`adapters/storage/reads.py`) on the local filesystem, unbuffered, so
-"fetched" there is bytes read from the file. Each cell is the median of `--reps` timed runs (the first run, which
+whole. Local reads go through the same code (`adapters/storage/reads.py`) on fsspec's local filesystem, where
+nothing counts as fetched. Each cell is the median of `--reps` timed runs (the first run, which
 warms nothing on S3 but the client, is not timed).
 
     python -m benchmarks.storage [--reps 5] [--h5-datasets 8] [--block-kib 64 1024] [--smoke]
@@ -16,6 +16,7 @@ warms nothing on S3 but the client, is not timed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -100,8 +101,8 @@ def measure(fs: Any, key: str, how: str, fn: Callable[[Any], int], reps: int, bl
             times.append(time.perf_counter() - t0)
     t = statistics.median(times)
     return {
-        **meter.as_dict(),
-        "fetched_per_used": round(meter.fetched_per_used(), 3),
+        **dataclasses.asdict(meter),
+        "fetched_per_used": round(meter.fetched / meter.used if meter.used else float("inf"), 3),
         "fetched_of_file": round(meter.fetched / meter.size, 3),
         "s": round(t, 4),
         "used_MBps": round(meter.used / t / 1e6, 1),

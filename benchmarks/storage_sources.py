@@ -20,6 +20,7 @@ times each: wall seconds, and whether the two corpora's dataset files are identi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -72,7 +73,8 @@ def measure(name: str, root: Location, reps: int, storage: StorageOptions | None
         meter = run
     out: dict[str, Any] = {"s": round(statistics.median(times), 4), "episodes": counts[0], "frames": counts[1]}
     if meter.size:
-        out |= {**meter.as_dict(), "fetched_per_used": round(meter.fetched_per_used(), 3)}
+        ratio = meter.fetched / meter.used if meter.used else float("inf")
+        out |= {**dataclasses.asdict(meter), "fetched_per_used": round(ratio, 3)}
     return out
 
 

@@ -132,8 +132,8 @@ def check_source_reads_as_from_disk(corpus: dict[str, Any], name: str) -> None:
         ADAPTERS[name], OPTIONS.get(name), corpus["roots"][name], corpus["urls"][name], swap, storage=corpus["storage"]
     )
     assert len(local) >= 2 and sum(r.error is None for r in local) >= 1
-    print(f"{name}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter.as_dict()
+    print(f"{name}: discover {listed}, read {meter}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 2 * meter.used, meter
 
 
 def ingest_local_and_from_url(tmp_path: Path, url: str, storage: dict[str, Any]) -> None:

@@ -1,13 +1,13 @@
 """One storage room asks "is this a bucket?": outside `adapters/storage` and `schemas/storage.py`, no test (an `if`, a
 ternary, an `assert`, a `while`, a comprehension's `if`, an `isinstance`) names `is_remote`, `is_object`, `is_url`,
 `protocol_of`, `immutable`, `UPath` or a `Bucket*` class, or holds a URL's `://`. Code outside asks the storage
-handle what it can do (`adapters.storage.root.Root`: `replaces`, `renames`, `ranged_reads`, `paths`), and the room
+handle what it can do (`adapters.storage.root.Root`: `replaces`, `renames`, `paths`), and the room
 answers for every scheme at once: review 7 §6 counted 20 such branches (27 by this rule at 126a635), one of them
 wrong (`eidata export --format lda --out gs://bucket/out` wrote the local folder `gs:/bucket/out`).
 
 A capability asked in a test is still a branch on the storage kind: outside the room, only a refusal may ask it (one
 `Root.refusal` with one message; issue 77 item 1: at most 4). The rule (`kind_branches`): a test as above that reads
-`.paths`, `.renames`, `.replaces` or `.ranged_reads` of anything but a source ref (`ref.paths` is a ref's file list),
+`.paths`, `.renames` or `.replaces` of anything but a source ref (`ref.paths` is a ref's file list),
 or calls `.why_not(`, `.refusal(` or `folder_of(`, or types a place a spec or handle holds (`isinstance(x.output,
 str)`, `isinstance(tree.where, Path)`: `Path | str` told apart by hand; issue 88 item 1 found 3). 12 at 88b39e0
 (census, report, the lerobot-v3 manifest folder, validate twice, the dry-run guard, latents and text-embed twice
@@ -27,7 +27,7 @@ ROOM = ("adapters/storage/", "schemas/storage.py")
 NAMES = {"is_remote", "is_object", "is_url", "protocol_of", "immutable", "UPath"}
 URL = re.compile("://")
 MAX_OUTSIDE = 2  # issue 69's bar; there are none today
-CAPABILITIES = {"paths", "renames", "replaces", "ranged_reads"}
+CAPABILITIES = {"paths", "renames", "replaces"}
 ASKS = {"why_not", "refusal", "folder_of"}  # Root's answers, called as methods (`Root.folder_of` too)
 PLACES = {"where", "output", "root", "out"}  # what a spec or a handle holds as `Path | str`
 PLACE_TYPES = {"str", "Path"}
@@ -110,8 +110,7 @@ def test_only_the_storage_room_asks_whether_a_storage_is_a_bucket() -> None:
     hits = branches_outside()
     assert len(hits) <= MAX_OUTSIDE, (
         f"{len(hits)} 'is this a bucket?' tests outside adapters/storage (at most {MAX_OUTSIDE}): ask the storage "
-        "handle what it can do (adapters.storage.root.Root: replaces, renames, ranged_reads, paths):\n"
-        + "\n".join(hits)
+        "handle what it can do (adapters.storage.root.Root: replaces, renames, paths):\n" + "\n".join(hits)
     )
 
 

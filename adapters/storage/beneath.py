@@ -3,8 +3,8 @@
 
 Discovery checks each ref's paths (`contain.contained`), but a read comes seconds later: a file or any folder on the
 way swapped for a symlink meanwhile, or a hard link to an outside file, was read through its path. So a block that
-reads a source runs `Fence.fenced(root)` (`confined.confined_discover` for discovery, the jobs' read steps for
-reads), and while the root's descriptor is held:
+reads a source holds `Fence.rooted(root)` in force (`Fence.active`: `confined.confined_discover` for discovery, the
+jobs' read steps for reads), and while the root's descriptor is held:
 
 - `Fence.held(path)` (`location.readable`, the door of pyarrow, HDF5, PyAV, tar, and the Zarr store's opener) opens the
   file beneath the root's descriptor (`open_beneath`: one component at a time, O_NOFOLLOW; a hard link refused unless
@@ -140,13 +140,6 @@ class Fence:
             yield
         finally:
             _FENCE.reset(token)
-
-    @staticmethod
-    @contextlib.contextmanager
-    def fenced(root: object) -> Iterator[Fence | None]:
-        """The block's opens of files under the local folder `root` held beneath it."""
-        with Fence.rooted(root) as fence, Fence.active(fence):
-            yield fence
 
     @staticmethod
     @contextlib.contextmanager

@@ -22,6 +22,11 @@ COMPACTED_DIR = ".eidata/compacted"
 STAGING_DIR = ".eidata/staging"
 
 
+def digest_of(data: bytes) -> dict[str, Any]:
+    """What a commit record says of an object: its size and sha256."""
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 class CommitConflictError(RuntimeError):
     """A commit record with our sequence number exists: another writer committed (its lease was not ours)."""
 
@@ -54,9 +59,6 @@ class CommitLog:
     @staticmethod
     def _record(seq: int) -> str:
         return f"{COMMITS_DIR}/{seq:012d}.json"
-
-    def staged_key(self, rel: str) -> str:
-        return self.root.key(f"{STAGING_DIR}/{rel}")
 
     def final_key(self, rel: str) -> str:
         return self.root.key(rel)
@@ -112,7 +114,7 @@ class CommitLog:
     def stage(self, rel: str, data: bytes) -> dict[str, Any]:
         """Put `data` in staging for final key `rel`; returns what the record will say of it."""
         self.root.put(f"{STAGING_DIR}/{rel}", data)
-        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        return digest_of(data)
 
     def commit(
         self,
@@ -144,7 +146,7 @@ class CommitLog:
             if self.root.exists(staged):
                 size = self.root.info(staged)["size"]
                 if size != want["size"]:
-                    where = self.staged_key(rel)
+                    where = self.root.key(staged)
                     raise RuntimeError(f"{where}: {size} bytes staged, record {record.seq} says {want['size']}")
                 self.root.copy(staged, rel)
                 self.root.remove(staged)

@@ -54,11 +54,9 @@ class Corpus:
         """The corpus file or folder at `path` (under `root`) where a reader opens it: itself, or its object."""
         return locate(self.source(path), self.options)
 
-    @contextmanager
-    def open_file(self, path: Path) -> Iterator[str | IO[bytes]]:
+    def open_file(self, path: Path) -> AbstractContextManager[str | IO[bytes]]:
         """The corpus file at `path` as a library opens it (PyAV, h5py): a path, or a seekable file object."""
-        with locate(self.source(path), self.options).readable() as src:
-            yield src
+        return self.location(path).readable()
 
     def size(self, path: Path) -> int:
         """The bytes of the corpus file at `path` (an object store's from its dataset's commit records: readers trust

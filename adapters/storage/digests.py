@@ -6,7 +6,6 @@ size and sha256, so no byte is fetched. A corpus handle (`adapters.storage.corpu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,6 @@ from adapters.storage.publish import DatasetPublisher
 from schemas.storage import CatalogError
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)
-
-
-HASH_CHUNK = 1 << 20
-
-
-def _hash_bytes(h: Any, path: Path) -> None:
-    """Stream a file's bytes into `h` (a file of many GiB never sits in memory)."""
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            h.update(chunk)
-
 
 FILE_DIGEST_SCHEMA = pa.schema(
     [("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("sha256", pa.string())]
@@ -62,8 +50,8 @@ class FileDigests:
         if hit is not None and hit[:2] == (st.st_size, st.st_mtime_ns):
             self.seen[rel] = hit
             return st.st_size, hit[2]
-        h = hashlib.sha256()
-        _hash_bytes(h, path)
+        with open(path, "rb") as f:  # streamed: a file of many GiB never sits in memory
+            h = hashlib.file_digest(f, "sha256")
         self.hashed_bytes += st.st_size
         self.seen[rel] = (st.st_size, st.st_mtime_ns, h.hexdigest())
         return st.st_size, self.seen[rel][2]
@@ -88,14 +76,8 @@ class FileDigests:
 
     def save(self, path: Path) -> None:
         """The digests of the files seen (files no longer listed drop out)."""
-        items = sorted(self.seen.items())
-        cols: list[Sequence[Any]] = list(zip(*[(f, s, m, d) for f, (s, m, d) in items], strict=True)) or [
-            [],
-            [],
-            [],
-            [],
-        ]
-        table = pa.table(dict(zip(FILE_DIGEST_SCHEMA.names, cols, strict=True)), FILE_DIGEST_SCHEMA)
+        rows = [dict(zip(FILE_DIGEST_SCHEMA.names, (f, *v), strict=True)) for f, v in sorted(self.seen.items())]
+        table = pa.Table.from_pylist(rows, schema=FILE_DIGEST_SCHEMA)
         atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
 
     @staticmethod
@@ -111,7 +93,8 @@ class FileDigests:
         except FileNotFoundError:
             raise CatalogError(f"{path}: listed in the dataset's meta but missing on disk") from None
         h.update(f"{rel}\0{size}\0".encode())
-        _hash_bytes(h, path)
+        with open(path, "rb") as f:
+            hashlib.file_digest(f, lambda: h)
 
 
 class RecordDigests(FileDigests):

@@ -149,17 +149,14 @@ class Location:
         loc: Any = self
         with declared(str(loc)):  # to the per-file boundary, which sees no open a library makes itself
             if not is_object(loc):
-                with Fence.held(
-                    loc
-                ) as opened:  # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                # beneath the source's root at this moment, when a read is fenced (beneath.py)
+                with Fence.held(loc) as opened:
                     no_pointer(Path(opened), loc)
                     yield opened
                 return
             with _object_file(loc, stream, block_size, max_blocks) as f:
-                size = f.meter.size if hasattr(f, "meter") else getattr(f, "size", MAX_POINTER_BYTES)  # `reads._open`
-                if size < MAX_POINTER_BYTES:  # only a small object can be a pointer
-                    # past the meter: not the reader's
-                    refuse_pointer(loc, getattr(f, "inner", f).read(MAX_POINTER_BYTES))
+                if f.meter.size < MAX_POINTER_BYTES:  # only a small object can be a pointer
+                    refuse_pointer(loc, f.inner.read(MAX_POINTER_BYTES))  # past the meter: not the reader's
                     f.seek(0)
                 yield f
 
@@ -231,21 +228,14 @@ def _declared(f: Any, loc: object) -> Any:
     return f
 
 
-class ObjectS3Path(Location, _ObjectDoors, S3Path):
-    __slots__ = ()
-
-
-class ObjectGCSPath(Location, _ObjectDoors, GCSPath):
-    __slots__ = ()
-
-
-_OURS: dict[type, type] = {S3Path: ObjectS3Path, GCSPath: ObjectGCSPath}
+_OURS: dict[type, type] = {}
 for _protocol in available_implementations():
     if _protocol in ("file", "local") or (_base := get_upath_class(_protocol)) is None:
         continue
-    if _base not in _OURS:  # every other store's path is a Location too, its class importable from here (pickle)
+    if _base not in _OURS:  # every store's path is a Location, its class importable from here (pickle)
         _name = f"Object{_base.__name__}"
-        _OURS[_base] = globals()[_name] = type(_name, (Location, _base), {"__slots__": (), "__module__": __name__})
+        _bases = (Location, _ObjectDoors, _base) if _base in (S3Path, GCSPath) else (Location, _base)
+        _OURS[_base] = globals()[_name] = type(_name, _bases, {"__slots__": (), "__module__": __name__})
     register_implementation(_protocol, _OURS[_base], clobber=True)
 
 
@@ -277,13 +267,14 @@ def is_object(loc: object) -> TypeIs[UPath]:
 
 
 @contextmanager
-def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: int) -> Iterator[IO[bytes]]:
+def _object_file(loc: UPath, stream: bool, block_size: int | None, max_blocks: int) -> Iterator[Any]:
     meter = ReadMeter()
+    f: Any
     if stream:
         f = open_stream(loc.fs, loc.path, block_size=block_size or STREAM_BLOCK, meter=meter)
     else:
         f = open_seekable(loc.fs, loc.path, block_size=block_size or SEEK_BLOCK, max_blocks=max_blocks, meter=meter)
-    f.name = str(loc)  # type: ignore[misc]  # PyAV's and h5py's errors name the file by it, as they name a path
+    f.name = str(loc)  # PyAV's and h5py's errors name the file by it, as they name a path
     try:
         yield f
     finally:
@@ -295,7 +286,6 @@ def _count(meter: ReadMeter) -> None:
     """Add one object's meter to every `metering()` open on this thread."""
     for total in getattr(_METERS, "active", ()):
         total.add(meter)
-        total.size += meter.size
 
 
 @lru_cache(maxsize=65536)

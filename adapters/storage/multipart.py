@@ -34,7 +34,7 @@ from typing import Any
 import fsspec
 
 from adapters.storage.atomic import undo_on_error
-from adapters.storage.commit_log import CommitConflictError
+from adapters.storage.commit_log import CommitConflictError, digest_of
 from adapters.storage.objects import conditional, is_s3, pages, put_if_absent, split_key
 from schemas.storage import MAX_PART_BYTES, MIN_PART_BYTES, StorageOptions
 
@@ -77,11 +77,6 @@ class PartPlan:
         if step > MAX_PART_BYTES:
             raise ValueError(f"{size} bytes: more than S3's {MAX_PARTS} parts of {MAX_PART_BYTES} bytes")
         return [(offset, min(step, size - offset)) for offset in range(0, size, step)] or [(0, 0)]
-
-
-def digest_of(data: bytes) -> dict[str, Any]:
-    """What a commit record says of an object: its size and sha256."""
-    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def put_file_if_absent(
@@ -134,22 +129,14 @@ def _send_parts(
                 if len(body) != length:
                     raise OSError(f"{path}: {len(body)} bytes at {offset}, {length} expected (changed while put)")
                 sha.update(body)
-                pending.append(pool.submit(_send_slotted_part, fs, bucket, name, upload, number, body))
+                pending.append(pool.submit(_send_part, fs, bucket, name, upload, number, body))
+            pending[-1].add_done_callback(lambda _: _SLOTS.release())
             while len(pending) >= plan.concurrency:
                 done.append(pending.popleft().result())
         done += [p.result() for p in pending]
         if f.read(1):
             raise OSError(f"{path}: grew past {size} bytes while it was put")
     return done, {"size": size, "sha256": sha.hexdigest()}
-
-
-def _send_slotted_part(
-    fs: fsspec.AbstractFileSystem, bucket: str, name: str, upload: str, number: int, body: bytes
-) -> dict[str, Any]:
-    try:
-        return _send_part(fs, bucket, name, upload, number, body)
-    finally:
-        _SLOTS.release()
 
 
 def _send_part(
@@ -192,11 +179,8 @@ def holds(fs: fsspec.AbstractFileSystem, key: str, digest: dict[str, Any], md5: 
     etag = str(info.get("ETag", "")).strip('"')
     if md5 and etag and "-" not in etag:
         return etag == md5
-    sha = hashlib.sha256()
     with fs.open(key, "rb", block_size=HASH_BLOCK, cache_type="readahead") as f:
-        while block := f.read(HASH_BLOCK):
-            sha.update(block)
-    return sha.hexdigest() == digest["sha256"]
+        return hashlib.file_digest(f, "sha256").hexdigest() == digest["sha256"]
 
 
 def put_final(fs: fsspec.AbstractFileSystem, key: str, path: Path, plan: PartPlan, *, claim: str) -> tuple[bool, dict]:

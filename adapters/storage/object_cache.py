@@ -11,7 +11,7 @@ Several processes (DataLoader workers, ranks of one node) use one folder:
   at full size, then evicts the least recently used files (mtime, touched on every hit) until entries plus
   reservations fit; the fetch runs outside the lock, the rename into place under it (a rename between another
   writer's scan of the entries and its scan of the reservations would hide those bytes from both: seen once in the
-  suite, the bound passed by 768 bytes); `used_bytes` reads under it too, so it never sees a file twice;
+  suite, the bound passed by 768 bytes);
 - a file evicted while a reader holds it open stays readable (POSIX unlink); a reader that finds its entry gone between
   lookup and open asks again (`Cache.use`); the temp files of a process that died are removed by the next writer;
 - every fetch is appended to `fetch.log` (one short line, an O_APPEND write), so what all workers fetched is countable.
@@ -144,11 +144,6 @@ class Cache:
 
         return self.use(name, fetch, read)
 
-    def used_bytes(self) -> int:
-        """Entries plus reservations now on disk (what the bound limits), one consistent reading."""
-        with flocked(self.root / LOCK):
-            return sum(size for _, size, _ in self._entries()) + self._reserved()
-
     def _entries(self, folder: str = "") -> list[tuple[Path, int, float]]:
         """(path, size, mtime) of the entries, or of the files in `folder` (TMP: the reservations)."""
         out = []
@@ -162,13 +157,6 @@ class Cache:
                     out.append((Path(e.path), st.st_size, st.st_mtime))
         return out
 
-    def _tmp_files(self) -> list[Path]:
-        return [p for p, _, _ in self._entries(TMP)]
-
-    def _reserved(self) -> int:
-        """Bytes reserved by writers (read under the lock: a rename into place takes it too)."""
-        return sum(size for _, size, _ in self._entries(TMP))
-
     def _reserve(self, name: str, size: int, what: str) -> Path | None:
         """A temp file of `size` bytes (sparse) once entries + reservations + size fit the bound; None when another
         live process holds a reservation for `name` or has just stored it."""
@@ -176,10 +164,11 @@ class Cache:
         while True:
             with flocked(self.root / LOCK):
                 self._drop_dead_reservations()
-                if (self.root / name).exists() or any(p.name.startswith(name + ".") for p in self._tmp_files()):
+                reservations = self._entries(TMP)  # read under the lock: a rename into place takes it too
+                if (self.root / name).exists() or any(p.name.startswith(name + ".") for p, _, _ in reservations):
                     return None
                 entries = sorted(self._entries(), key=lambda e: e[2])  # oldest use first
-                reserved = self._reserved()
+                reserved = sum(s for _, s, _ in reservations)
                 used = sum(s for _, s, _ in entries) + reserved
                 while entries and used + size > self.max_bytes:
                     path, s, _ = entries.pop(0)
@@ -198,7 +187,7 @@ class Cache:
             time.sleep(0.05)
 
     def _drop_dead_reservations(self) -> None:
-        for p in self._tmp_files():
+        for p, _, _ in self._entries(TMP):
             try:
                 pid = int(p.name.rsplit(".", 2)[-2])
                 os.kill(pid, 0)
@@ -239,7 +228,7 @@ def remove_stale_caches(root: str | os.PathLike[str] | None = None) -> list[Path
 
 class LocalCache(Cache):
     """A `Cache` in a private temp folder of this process, its objects named by key (whole-file copies, each fetched
-    once until evicted); `close()` (or leaving the `with` block) removes the folder."""
+    once until evicted); `close()` removes the folder."""
 
     bound, hint = "local cache bound", "raise the setting cache_bytes"
 
@@ -254,12 +243,6 @@ class LocalCache(Cache):
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _inode(path: Path) -> int | None:

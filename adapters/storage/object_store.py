@@ -21,8 +21,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import fsspec
-
 from adapters.storage.atomic import atomic_write, undo_on_error
 from adapters.storage.derived import committed_derived, publish_derived
 from adapters.storage.digests import FileDigests, RecordDigests
@@ -59,7 +57,8 @@ def default_scratch(url: str) -> Path:
 
 
 class ObjectStore(TreePuts):
-    """`with ObjectStore(url, options, job="ingest") as out:` the lease held and the scratch rebuilt for the block."""
+    """The output at `where` in an object store: `open` (a corpus job's) or `hold` (an export's) takes its lease,
+    `close` releases it."""
 
     def __init__(
         self,
@@ -78,14 +77,6 @@ class ObjectStore(TreePuts):
         self._publishers: dict[str, DatasetPublisher] = {}
         self._sizes: dict[str, dict[str, int]] = {}  # dataset -> its committed objects' sizes
         super().__init__()
-
-    @property
-    def fs(self) -> fsspec.AbstractFileSystem:  # opened at first use: a command's preflight names a bad credential
-        return self.storage.fs
-
-    @property
-    def path(self) -> str:
-        return self.storage.path
 
     @cached_property
     def lease(self) -> Lease:
@@ -178,13 +169,6 @@ class ObjectStore(TreePuts):
 
     def close(self) -> None:
         self.lease.release()
-
-    def __enter__(self) -> ObjectStore:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def download(self, rel: str) -> None:
         """The bucket's folder `rel` (of the corpus) copied whole into the scratch."""

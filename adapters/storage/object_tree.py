@@ -29,6 +29,7 @@ from adapters.storage.atomic import undo_on_error
 from adapters.storage.multipart import HASH_BLOCK, PartPlan, abort_uploads, holds, put_final
 from adapters.storage.objects import exists, list_keys, split_key
 from adapters.storage.publish import CLAIMS_DIR
+from adapters.storage.root import Root
 from schemas.storage import MARKER, STATE_DIR
 
 
@@ -42,18 +43,19 @@ class PutStats:
 
 
 class TreePuts:
-    """The trees of an output at `path` in `fs`, written through the scratch `root`."""
+    """The trees of the output `storage`, written through the scratch `root`."""
+
+    storage: Root
+    root: Path
+    parts: PartPlan
 
     @property
-    def fs(self) -> fsspec.AbstractFileSystem:  # the object store's (`ObjectStore`)
-        raise NotImplementedError
+    def fs(self) -> fsspec.AbstractFileSystem:  # opened at first use: a command's preflight names a bad credential
+        return self.storage.fs
 
     @property
     def path(self) -> str:
-        raise NotImplementedError
-
-    root: Path
-    parts: PartPlan
+        return self.storage.path
 
     def __init__(self) -> None:
         self.stats = PutStats()

@@ -5,7 +5,6 @@ datatrove's `DataFolder`), opened once, behind every view: a source adapter's `l
 - `replaces`: a file once written can be written over; an object store's commit protocol never replaces an object
   (DESIGN.md 3.2);
 - `renames`: a folder renames a finished tree into place; an object store has none (trees are put file by file);
-- `ranged_reads`: a byte range is read without the rest (a local seek, an HTTP `Range` GET);
 - `paths`: a library opens its files by path; an object store's through `file`, the one resolver of a path or URL
   within this storage (its options; `OutsideRoot` past the root). The commit protocol asks it, never its `fs`.
 
@@ -30,12 +29,11 @@ from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class, p
 from schemas.storage import StorageOptions, is_remote, protocol_of
 
 MAX_CHECKED = 64  # files of one episode `vanished` looks at, at most (a folder of per-frame images names thousands)
-CAPABILITIES = ("replaces", "renames", "ranged_reads", "paths")
+CAPABILITIES = ("replaces", "renames", "paths")
 _WHY = {
     "replaces": "objects in a bucket are never replaced",
     "renames": "an object store has no rename",
     "paths": "it is read and written through an object store, not as local paths",
-    "ranged_reads": "this store reads whole files only",
 }
 
 
@@ -58,7 +56,6 @@ class Root:
         self.where: Path | str = Path(cast(Path, locate(text))).resolve() if self.local else text.rstrip("/")
         self.protocol = protocol
         self.replaces = self.renames = self.paths = self.local
-        self.ranged_reads = True
 
     preflight = staticmethod(preflight)  # a place a command names, checked before any work (`urls.preflight`)
 

@@ -24,8 +24,8 @@ _SPECIAL: tuple[tuple[Callable[[int], bool], str], ...] = (
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
 )
-_SPECIAL += ((stat.S_ISBLK, "a block device"),)
 
 
 def special_kind(loc: str | os.PathLike[str]) -> str | None:

@@ -18,7 +18,7 @@ import fsspec
 import fsspec.asyn
 from fsspec.implementations.local import LocalFileSystem
 
-from adapters.storage.objects import put_if_absent
+from adapters.storage.objects import put_if_absent, split_key
 from adapters.storage.stalls import StoreStalledError
 from schemas.storage import StorageError, StorageOptions, is_remote, protocol_of
 
@@ -122,10 +122,6 @@ def filesystem(url: str, options: StorageOptions | None = None) -> tuple[fsspec.
     return fs, cls._strip_protocol(url).rstrip("/")
 
 
-def bucket_of(path: str) -> str:
-    return path.split("/", 1)[0]
-
-
 def preflight(url: str, options: StorageOptions | None = None, *, write: bool = False) -> None:
     """Fail before any work when `url` cannot be used: a read root must exist (a bucket, a prefix with objects, or a
     file); an output's (`write`) bucket must exist, accept our credential and, on S3, honour the conditional create.
@@ -141,7 +137,7 @@ def preflight(url: str, options: StorageOptions | None = None, *, write: bool = 
             if not write and not os.path.exists(path):
                 raise StorageError(f"{where}: no such file or folder")
             return
-        bucket = bucket_of(path)
+        bucket = split_key(path)[0]
         if protocol in ("gs", "gcs"):
             _preflight_gcs(fs, path, where, write)
             return
@@ -163,7 +159,7 @@ def preflight(url: str, options: StorageOptions | None = None, *, write: bool = 
         raise StorageError(f"{where}: credential refused ({_cause(e)})") from None
     except FileNotFoundError as e:
         if protocol in ("s3", "s3a"):
-            raise StorageError(f"{where}: bucket {bucket_of(path)!r} does not exist ({_cause(e)})") from None
+            raise StorageError(f"{where}: bucket {split_key(path)[0]!r} does not exist ({_cause(e)})") from None
         raise StorageError(f"{where}: nothing at {path!r} ({_cause(e)})") from None
     except OSError as e:
         raise StorageError(f"{where}: {_cause(e)}") from None

@@ -48,8 +48,8 @@ def test_real_samples_from_gcs_read_as_from_disk(
         adapter, None, folder, url, (url, str(folder)), limit=limit, storage=gcs.options()
     )
     assert len(refs) >= 3
-    print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+    print(f"{sample}: discover {listed}, read {meter}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter
 
 
 def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, prefix: str) -> None:
@@ -61,5 +61,5 @@ def test_one_mp4_decoded_from_gcs_fetches_it_once(gcs: GcsServer, prefix: str) -
     with Location.metering() as meter, locate(f"{url}/{video.name}", gcs.options()).readable() as f, av.open(f) as c:
         remote = [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
     assert len(local) == len(remote) > 10 and all(np.array_equal(a, b) for a, b in zip(local, remote, strict=True))
-    print(f"mp4 {video.name}: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    assert meter.fetched == meter.size == video.stat().st_size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+    print(f"mp4 {video.name}: {meter}")
+    assert meter.fetched == meter.size == video.stat().st_size and meter.fetched <= 1.2 * meter.used, meter

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,8 @@ def corpus_pair(write: Callable[[Path], object], s3: S3Server, url: str, tmp: Pa
     local = tmp / "local"
     write(local)
     rebuild_catalog(Corpus(local))
-    with ObjectStore(url, s3.options(), scratch=tmp / "ingest-scratch") as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp / "ingest-scratch")) as out:
+        out.open()
         with publishing(out):
             write(out.scratch)
         rebuild_catalog(Corpus(out.scratch, out.storage, out))

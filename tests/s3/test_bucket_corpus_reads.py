@@ -5,6 +5,7 @@ refuses a catalog that no longer describes the bucket's datasets, as a folder's 
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ DATASETS = {"datasets/demo/a": [9, 12, 7], "datasets/other/b": [5, 6]}
 
 
 def _bucket_corpus(s3: S3Server, url: str, scratch: Path, datasets: dict[str, list[int]], catalog: bool) -> None:
-    with ObjectStore(url, s3.options(), scratch=scratch) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=scratch)) as out:
+        out.open()
         for rel, lengths in datasets.items():
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
         if catalog:

@@ -4,6 +4,7 @@ the bucket and continues the datasets where their records end; two jobs on one o
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def write(out: ObjectStore, rel: str, lengths: list[int]) -> None:
 
 def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     url = f"s3://out/{prefix}"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "one", ttl_s=30) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "one", ttl_s=30)) as out:
+        out.open()
         assert out.datasets() == []
         for rel in DATASETS[:2]:
             write(out, rel, [6])
@@ -50,7 +52,8 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
     assert list_keys(fs, f"{path}/catalog") == [f"{path}/catalog/quarantine/run-00000.parquet"]
     assert list_prefixes(fs, f"{path}/datasets") == [f"{path}/datasets/demo"]
 
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "two", ttl_s=30) as again:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "two", ttl_s=30)) as again:
+        again.open()
         assert again.datasets() == DATASETS[:2]
         assert (again.scratch / "catalog/quarantine/run-00000.parquet").read_bytes() == b"rows"
         assert (again.scratch / "job/spec.yaml").exists()
@@ -70,7 +73,8 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
 
 def test_recovery_deletes_what_no_record_names(s3: S3Server, prefix: str, tmp_path: Path) -> None:
     url = f"s3://out/{prefix}"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "one", ttl_s=30) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "one", ttl_s=30)) as out:
+        out.open()
         write(out, DATASETS[0], [6])
     fs, path = filesystem(url, s3.options())
     stray = f"{path}/{DATASETS[0]}/videos/chunk-000/observation.images.head/episode_000001.mp4"

@@ -6,6 +6,7 @@ reader opens by path (`Corpus.read(copy=True)`) holds the local corpus's files."
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ def objects(url: str, s3: S3Server, under: str = "datasets") -> dict[str, bytes]
 def corpora(s3: S3Server, prefix: str, tmp_path: Path) -> tuple[Path, str]:
     """The same corpus written on disk and, through the publisher, in the bucket (each with its catalog)."""
     local, url = tmp_path / "local", f"s3://out/{prefix}/corpus"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch")) as out:
+        out.open()
         for rel, lengths in DATASETS.items():
             write_dataset(local / rel, lengths)
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
@@ -87,7 +89,8 @@ def test_a_running_job_refuses_the_stage_before_any_work(
 ) -> None:
     _, url = corpora
     before = objects(url, s3, "")
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest")) as held:
+        held.open()
         with pytest.raises(OutputLeasedError, match="ingest"):
             CaptionStage(CaptionJob(root=url)).run(progress=False, storage=s3.options())
     assert objects(url, s3, "") == before  # no meta, no catalog, no job folder

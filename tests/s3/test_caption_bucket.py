@@ -7,6 +7,7 @@ are refused before any work, each naming why."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def test_bad_bucket_roots_are_refused_before_any_work(
     assert "must be s3://" in capsys.readouterr().err
     assert etags(url, s3.options()) == before
 
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest")) as held:
+        held.open()
         assert main(["caption", url]) == 1  # another job's lease: this one cannot run
         assert "is being written by job 'ingest'" in capsys.readouterr().err
 

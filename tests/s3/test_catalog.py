@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def test_catalog_rebuilt_from_records_matches_the_local_one(s3: S3Server, prefix
     write_dataset(tmp_path / "local" / rel, lengths)
     rebuild_catalog(Corpus(tmp_path / "local"))
     url = f"s3://out/{prefix}"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30)) as out:
+        out.open()
         write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
         assert rebuild_catalog(Corpus(out.scratch, out.storage, out)) == 3
         out.publish_corpus()
@@ -170,7 +172,8 @@ def test_eidata_catalog_over_a_bucket(
         monkeypatch.setenv(k, v)
     S3FileSystem.clear_instance_cache()
     url, rel = f"s3://out/{prefix}", "datasets/demo/default"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "scratch", ttl_s=30)) as out:
+        out.open()
         write_dataset(out.scratch / rel, [9, 12, 7], on_commit=out.publisher(rel).on_commit)
         assert cli_catalog(argparse.Namespace(root=url)) == 1  # the job holds the output
         assert "is being written by job 'ingest'" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,8 @@ def bucket_corpus_at(s3: S3Server, url: str, scratch: Path) -> None:
     """The same corpus (before latents) ingested into the bucket through the publisher, with its catalog."""
     from jobs.catalog.build import rebuild_catalog
 
-    with ObjectStore(url, s3.options(), scratch=scratch) as out:
+    with closing(ObjectStore(url, s3.options(), scratch=scratch)) as out:
+        out.open()
         for rel, lengths in DATASETS.items():
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
         rebuild_catalog(Corpus(out.scratch, out.storage, out))
@@ -132,7 +134,8 @@ def test_a_running_job_refuses_the_stage_before_any_work(
 ) -> None:
     url = f"s3://out/{prefix}/corpus"
     bucket_corpus_at(s3, url, tmp_path / "ingest")
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest"):
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "held", job="ingest")) as held:
+        held.open()
         with pytest.raises(OutputLeasedError, match="ingest"):
             LatentsStage(latents_job(url, model_dir)).run(progress=False, storage=s3.options())
     assert uncommitted(s3, url) == [] and not [k for k in objects(url, s3) if "/latents/" in k]

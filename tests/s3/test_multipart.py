@@ -16,7 +16,7 @@ import fsspec
 import pytest
 
 from adapters.storage import multipart
-from adapters.storage.commit_log import CommitConflictError
+from adapters.storage.commit_log import CommitConflictError, digest_of
 from adapters.storage.multipart import PartPlan, holds, incomplete_uploads, put_file_if_absent
 from adapters.storage.objects import exists, list_keys, put
 from adapters.storage.publish import DatasetPublisher, PublishError
@@ -118,7 +118,7 @@ def test_a_multipart_object_is_the_file_byte_for_byte(s3: S3Server, prefix: str,
     assert [n for _, n in plan.parts(len(data))] == [PART, PART, PART, 4321]
     key, claim = f"out/{prefix}/videos/big.mp4", f"out/{prefix}/claims/videos/big.mp4"
     created, digest = put_file_if_absent(fs, key, tmp_path / "big.mp4", plan, claim=claim)
-    assert created and digest == multipart.digest_of(data)
+    assert created and digest == digest_of(data)
     fs.invalidate_cache()
     assert fs.cat_file(key) == data and holds(fs, key, digest)
     # the same file again: the key is taken, nothing changes, and the bytes there are ours

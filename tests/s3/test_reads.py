@@ -4,6 +4,8 @@ reader used and against the whole file, and the decoded data equal the local rea
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import av
 import h5py
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 from adapters.storage.object_cache import LocalCache
 from adapters.storage.reads import ReadMeter, open_seekable, open_stream
 from adapters.storage.urls import filesystem
+from tests.fixtures.readback import used_bytes
 from tests.realdata import realdata
 from tests.s3.server import S3Server
 
@@ -67,7 +70,7 @@ def test_mp4_window_is_read_without_the_whole_file(s3: S3Server, bucket: dict[st
     with av.open(str(realdata(MP4))) as c:
         local = window(c, 13.0, 14.0)
     assert len(frames) == len(local) == 20 and all(np.array_equal(a, b) for a, b in zip(frames, local, strict=True))
-    assert meter.fetched < 0.35 * meter.size, meter.as_dict()  # the moov and 12.5-14 s of samples, not the file
+    assert meter.fetched < 0.35 * meter.size, meter  # the moov and 12.5-14 s of samples, not the file
 
 
 def test_hdf5_dataset_read_fetches_about_that_dataset(s3: S3Server, bucket: dict[str, str]) -> None:
@@ -78,7 +81,7 @@ def test_hdf5_dataset_read_fetches_about_that_dataset(s3: S3Server, bucket: dict
     with h5py.File(bucket["hdf5_local"], "r") as h:
         assert np.array_equal(cam, h["obs/cam5"][:])
     # one dataset, whole blocks at its two ends, the superblock's and the object header's blocks
-    assert cam.nbytes <= meter.fetched <= cam.nbytes + 4 * (1 << 20), meter.as_dict()
+    assert cam.nbytes <= meter.fetched <= cam.nbytes + 4 * (1 << 20), meter
     assert meter.fetched < 0.25 * meter.size  # of 8 camera datasets, one read
 
 
@@ -91,7 +94,7 @@ def test_parquet_one_column_fetches_that_column(s3: S3Server, bucket: dict[str, 
         table = pq.ParquetFile(f).read(columns=[column])
     assert table.equals(local.read(columns=[column]))
     # pyarrow reads the footer with a 64 KiB guess, then the column chunk; fetched in whole 64 KiB blocks
-    assert meter.used < 0.5 * meter.size and meter.fetched <= 2 * (64 << 10), meter.as_dict()
+    assert meter.used < 0.5 * meter.size and meter.fetched <= 2 * (64 << 10), meter
 
 
 def test_tfrecord_stream_is_sequential_and_whole(s3: S3Server, bucket: dict[str, str]) -> None:
@@ -107,14 +110,14 @@ def test_local_cache_is_bounded_and_cleaned(s3: S3Server, bucket: dict[str, str]
     fs, _ = filesystem("s3://", s3.options())
     other = realdata(MP4).with_name("episode_000001.mp4")
     fs.put_file(str(other), "raw/reads/other.mp4")
-    with LocalCache(max_bytes=int(1.5 * realdata(MP4).stat().st_size)) as cache:
+    with closing(LocalCache(max_bytes=int(1.5 * realdata(MP4).stat().st_size))) as cache:
         first = cache.path(fs, bucket["mp4"])
         assert (
             first.read_bytes() == realdata(MP4).read_bytes() and cache.path(fs, bucket["mp4"]) == first
         )  # fetched once
         second = cache.path(fs, "raw/reads/other.mp4")  # both do not fit: the least recently used goes
         assert second.read_bytes() == other.read_bytes() and not first.exists()
-        assert cache.used_bytes() == other.stat().st_size <= cache.max_bytes
+        assert used_bytes(cache) == other.stat().st_size <= cache.max_bytes
         with pytest.raises(OSError, match="exceed the local cache bound"):
             cache.path(fs, bucket["tfrecord"])
         folder = cache.dir

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ def test_eidata_report_of_a_bucket_corpus(
     s3: S3Server, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     local, url = tmp_path / "local" / "corpus", f"s3://out/{prefix}/corpus"  # a page names its corpus folder
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch")) as out:
+        out.open()
         for rel, lengths in DATASETS.items():
             write_dataset(local / rel, lengths)
             write_dataset(out.scratch / rel, lengths, on_commit=out.publisher(rel).on_commit)
@@ -55,7 +57,8 @@ def test_eidata_report_episode_of_a_bucket_corpus(
 ) -> None:
     """`eidata report s3://... --episode DATASET:INDEX`: the page is put where the bucket's report links it."""
     url = f"s3://out/{prefix}/corpus"
-    with ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch") as out:
+    with closing(ObjectStore(url, s3.options(), scratch=tmp_path / "ingest-scratch")) as out:
+        out.open()
         write_dataset(out.scratch / "datasets/demo/a", [9, 12], on_commit=out.publisher("datasets/demo/a").on_commit)
         rebuild_catalog(Corpus(out.scratch, out.storage, out))
         out.publish_corpus()

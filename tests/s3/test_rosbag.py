@@ -36,8 +36,8 @@ def test_real_bags_from_the_bucket_read_as_from_disk(s3: S3Server, prefix: str, 
         f"{wx200}_db3": "ros2 folder",
         "wx250_duck_dunk.bag": "ros1",
     }
-    print(f"interbotix bags: discover {listed.as_dict()}, read {meter.as_dict()}")
-    assert 0 < meter.fetched <= meter.size, meter.as_dict()  # no byte of a bag fetched twice (2.5 of 2.5 MB, 8 GETs)
+    print(f"interbotix bags: discover {listed}, read {meter}")
+    assert 0 < meter.fetched <= meter.size, meter  # no byte of a bag fetched twice (2.5 of 2.5 MB, 8 GETs)
 
 
 def test_camera_frames_from_a_bag_in_the_bucket_are_the_local_ones(s3: S3Server, prefix: str, tmp_path: Path) -> None:
@@ -46,5 +46,5 @@ def test_camera_frames_from_a_bag_in_the_bucket_are_the_local_ones(s3: S3Server,
     url = put_url(folder, f"s3://raw/{prefix}/lab", s3.options())
     refs, _, meter = compare_source("rosbag", OPTIONS, folder, url, (url, str(folder)), storage=s3.options())
     assert [r.raw_id for r in refs] == ["table/episode_0"]  # its two cameras compared frame by frame (`same`)
-    print(f"synthetic camera bag: read {meter.as_dict()}")
+    print(f"synthetic camera bag: read {meter}")
     assert meter.fetched > 0

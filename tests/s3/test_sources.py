@@ -57,8 +57,8 @@ def test_real_samples_from_the_bucket_read_as_from_disk(s3: S3Server, prefix: st
     folder = realdata(sample)
     url = _put_tree(s3, folder, f"raw/{prefix}/{sample}")
     _, listed, meter = compare_source(adapter, None, folder, url, (url, str(folder)), limit=3, storage=s3.options())
-    print(f"{sample}: discover {listed.as_dict()}, read {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+    print(f"{sample}: discover {listed}, read {meter}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter
 
 
 def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, prefix: str) -> None:
@@ -74,8 +74,8 @@ def test_real_agibot_proprio_h5_from_the_bucket(s3: S3Server, prefix: str) -> No
     with Location.metering() as meter:
         remote = read_proprio(locate(f"{url}/proprio_stats.h5", s3.options()), fail)
     same(local, remote, "proprio", (url, str(folder)))
-    print(f"agibot proprio_stats.h5: {meter.as_dict()}, fetched/used {meter.fetched_per_used():.2f}")
-    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter.as_dict()
+    print(f"agibot proprio_stats.h5: {meter}")
+    assert 0 < meter.fetched <= meter.size and meter.fetched <= 1.2 * meter.used, meter
 
 
 def test_validate_a_lerobot_folder_in_the_bucket_as_on_disk(corpus: dict[str, Any]) -> None:

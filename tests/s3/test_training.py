@@ -22,7 +22,7 @@ from adapters.storage.urls import filesystem
 from jobs.runtime.options import add_options
 from jobs.train import TRAIN_OPTIONS, cli_train
 from schemas.storage import StorageError, StorageOptions
-from tests.fixtures.readback import fetched_bytes
+from tests.fixtures.readback import fetched_bytes, used_bytes
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config
 from tests.training.reads import bytes_used
@@ -144,7 +144,7 @@ def test_the_cache_stays_within_its_bound(corpus: dict[str, Any], tmp_path: Path
     )
     peak, epoch = 0, []
     for batch in loader:
-        peak = max(peak, cache.used_bytes())
+        peak = max(peak, used_bytes(cache))
         epoch.append(batch)
     assert 0 < peak <= bound
     local = build_index(corpus["local"], "train", MODEL, DataConfig(num_workers=0))
@@ -152,7 +152,7 @@ def test_the_cache_stays_within_its_bound(corpus: dict[str, Any], tmp_path: Path
     fetched1 = fetched_bytes(cache)
     _batches(remote, stats, workers=0)
     assert fetched_bytes(cache) > fetched1  # the working set does not fit: evicted files come back
-    assert cache.used_bytes() <= bound and not list((cache.root / "tmp").iterdir())
+    assert used_bytes(cache) <= bound and not list((cache.root / "tmp").iterdir())
 
 
 def test_training_and_eval_from_the_bucket_take_the_local_steps(corpus: dict[str, Any], tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from adapters.hostile.h5 import _PausedCollector, open_h5
 from adapters.storage.location import locate
-from adapters.storage.reads import FileWrapper
+from adapters.storage.reads import MeteredFile, ReadMeter
 
 
 def test_open_h5_reads_a_path_and_an_object_alike(tmp_path: Path) -> None:
@@ -33,12 +33,12 @@ def test_open_h5_reads_a_path_and_an_object_alike(tmp_path: Path) -> None:
     assert not h and h.source.closed  # the object's file object closed with the h5py file
 
 
-class _ServiceThreadReads(FileWrapper):
+class _ServiceThreadReads(MeteredFile):
     """Reads done on a service thread, as s3fs's are on fsspec's event loop, where the cyclic collector runs when it
     is enabled (modelled by collecting there) just after an unclosed h5py file became cyclic garbage."""
 
     def __init__(self, inner: object, garbage: list[h5py.File]) -> None:
-        super().__init__(inner)
+        super().__init__(inner, ReadMeter())
         self.garbage = garbage
 
     def read(self, size: int = -1) -> bytes:

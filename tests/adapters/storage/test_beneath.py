@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,13 @@ from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot
 
 SECRET = b"SECRET-KEY=hunter2 " * 8
+
+
+@contextmanager
+def fenced(root: object) -> Iterator[Fence | None]:
+    """The block's opens of files under the local folder `root` held beneath it, as a job's read step holds them."""
+    with Fence.rooted(root) as fence, Fence.active(fence):
+        yield fence
 
 
 def _tree(tmp_path: Path) -> tuple[Path, Path]:
@@ -76,11 +85,11 @@ CASES = ["data/ep.parquet", "data/ep.npz", "meta/info.json", "data/d.hdf5", "dat
 @pytest.mark.parametrize("rel", CASES)
 def test_a_file_swapped_for_a_link_out_is_refused_at_the_open_naming_it(tmp_path: Path, rel: str) -> None:
     root, out = _tree(tmp_path)
-    with Fence.fenced(root):
+    with fenced(root):
         _read(root / rel)  # the file as discovery saw it reads
     _swap(root / rel, out / rel)
     _read(root / rel)  # unfenced, the link is followed: the defect a fence closes
-    with Fence.fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
+    with fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
         _read(root / rel)
 
 
@@ -89,7 +98,7 @@ def test_a_folder_on_the_way_swapped_for_a_link_out_is_refused(tmp_path: Path, r
     root, out = _tree(tmp_path)
     top = rel.split("/")[0]
     _swap(root / top, out / top)
-    with Fence.fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
+    with fenced(root), pytest.raises(OutsideRoot, match=rf"{root / rel}.*outside the source root"):
         _read(root / rel)
 
 
@@ -98,14 +107,14 @@ def test_a_hard_link_is_refused_naming_it(tmp_path: Path, rel: str) -> None:
     root, out = _tree(tmp_path)
     (root / rel).unlink()
     os.link(out / rel, root / rel)
-    with Fence.fenced(root), pytest.raises(HardLinked, match=rf"{root / rel} is a hard link \(2 names"):
+    with fenced(root), pytest.raises(HardLinked, match=rf"{root / rel} is a hard link \(2 names"):
         _read(root / rel)
 
 
 def test_links_inside_the_root_are_followed_and_the_library_gets_the_checked_file(tmp_path: Path) -> None:
     root, out = _tree(tmp_path)
     (root / "alias").symlink_to(root / "data", target_is_directory=True)
-    with Fence.fenced(root):
+    with fenced(root):
         assert _read(root / "alias/ep.parquet") == 2
         with Fence.held(root / "data/ep.parquet") as src:
             assert src.startswith("/proc/self/fd/")
@@ -124,7 +133,7 @@ def test_robomimic_file_swapped_between_discovery_and_read_is_refused(tmp_path: 
     refs = list(adapter.discover(root))
     assert len(refs) == 2 and all(r.error is None for r in refs)
     _swap(root / "d.hdf5", out / "secret.hdf5")
-    with Fence.fenced(root), pytest.raises(AdapterError, match=r"d\.hdf5.*outside the source root"):
+    with fenced(root), pytest.raises(AdapterError, match=r"d\.hdf5.*outside the source root"):
         adapter.read(refs[0])
 
 
@@ -139,7 +148,7 @@ def test_zarr_store_folder_swapped_between_discovery_and_read_is_refused(tmp_pat
     refs = list(adapter.discover(root))
     assert refs and all(r.error is None for r in refs)
     _swap(root / "d/replay.zarr", out / "secret.zarr")
-    with Fence.fenced(root), pytest.raises(AdapterError, match=r"replay\.zarr.*outside the source root"):
+    with fenced(root), pytest.raises(AdapterError, match=r"replay\.zarr.*outside the source root"):
         adapter.read(refs[0])
 
 
@@ -157,7 +166,7 @@ def test_bag_folder_whose_mcap_is_a_link_out_is_refused_at_read(tmp_path: Path) 
     refs = list(adapter.discover(root))
     (bad,) = [r for r in refs if r.raw_id.startswith("episode_1")]
     (good,) = [r for r in refs if r.raw_id.startswith("episode_0")]
-    with Fence.fenced(root):
+    with fenced(root):
         adapter.read(good)  # a bag folder of its own files reads
         with pytest.raises(AdapterError, match=rf"{mcap.name}.*outside the source root"):
             adapter.read(bad)
@@ -183,7 +192,7 @@ def test_a_special_file_python_opens_is_refused_naming_it(tmp_path: Path, kind: 
     before = signal.signal(signal.SIGALRM, hung)
     signal.alarm(20)
     try:
-        with Fence.fenced(root), pytest.raises(OSError, match=rf"{meta} is not a regular file \(mode [ps]"):
+        with fenced(root), pytest.raises(OSError, match=rf"{meta} is not a regular file \(mode [ps]"):
             meta.read_text()
     finally:
         signal.alarm(0)

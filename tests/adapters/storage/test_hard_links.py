@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.registry import get_adapter
-from adapters.storage.beneath import Fence
 from adapters.storage.hard_links import LINKED
 from adapters.storage.location import locate
 from jobs.cli import main
 from schemas.containment import HardLinked
 from schemas.storage import MARKER
+from tests.adapters.storage.test_beneath import fenced
 from tests.fixtures.corpus import episode, write_dataset
 
 PARQUET = "data/chunk-000/episode_000001.parquet"
@@ -54,7 +54,7 @@ def test_an_export_ingested_as_a_lerobot_source_is_read(exported: tuple[Path, Pa
     adapter = get_adapter("lerobot")
     refs = list(adapter.discover(export))
     assert len(refs) == 2 and all(r.error is None for r in refs), [r.error for r in refs]
-    with Fence.fenced(export):
+    with fenced(export):
         episodes = [adapter.read(r) for r in refs]
     assert sorted(len(next(iter(e.states.values())).values) for e in episodes) == [5, 6]
 
@@ -70,19 +70,19 @@ def test_a_record_naming_no_corpus_dataset_or_another_file_vouches_nothing(
     (ds / MARKER).write_text(json.dumps(record | {"source": str(outside)}))
     (ds / PARQUET).unlink()
     os.link(outside / PARQUET, ds / PARQUET)  # c01: an outside parquet linked in, its record naming its folder
-    with Fence.fenced(tmp_path / "root"), pytest.raises(HardLinked, match=rf"{ds / PARQUET} is a hard link"):
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked, match=rf"{ds / PARQUET} is a hard link"):
         _rows(ds / PARQUET)
     (ds / MARKER).write_text(json.dumps(record))  # the record names the corpus, the link is not of its file
-    with Fence.fenced(tmp_path / "root"), pytest.raises(HardLinked):
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
         _rows(ds / PARQUET)
     (ds / PARQUET).unlink()
     os.link(corpus / "datasets/oxe/bridge/data/chunk-000/episode_000000.parquet", ds / PARQUET)  # another path's
-    with Fence.fenced(tmp_path / "root"), pytest.raises(HardLinked):
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
         _rows(ds / PARQUET)
     (ds / MARKER).unlink()  # no record at all: the corpus's own file at its own path is still an outside name
     (ds / PARQUET).unlink()
     os.link(corpus / "datasets/oxe/bridge" / PARQUET, ds / PARQUET)
-    with Fence.fenced(tmp_path / "root"), pytest.raises(HardLinked):
+    with fenced(tmp_path / "root"), pytest.raises(HardLinked):
         _rows(ds / PARQUET)
 
 
@@ -91,15 +91,15 @@ def test_a_file_whose_every_name_lies_under_the_root_is_read(exported: tuple[Pat
     root = tmp_path / "root"
     shutil.copytree(corpus / "datasets/oxe/bridge", root / "bridge")
     _copy(root / "bridge", root / "bridge_linked")  # `cp -al` beside it, under the same root
-    with Fence.fenced(root):
+    with fenced(root):
         assert _rows(root / "bridge_linked" / PARQUET) == 5
         assert json.loads((root / "bridge_linked/meta/info.json").read_text())["total_episodes"] == 2
     os.link(root / "bridge" / PARQUET, tmp_path / "third_name.parquet")  # a third name, outside
-    with Fence.fenced(root), pytest.raises(HardLinked, match=r"\(3 names"):
+    with fenced(root), pytest.raises(HardLinked, match=r"\(3 names"):
         _rows(root / "bridge" / PARQUET)
     (tmp_path / "third_name.parquet").unlink()
     (root / "bridge" / PARQUET).rename(tmp_path / "moved_out.parquet")  # after the listing: one name now outside
-    with Fence.fenced(root), pytest.raises(HardLinked, match=r"\(2 names"):
+    with fenced(root), pytest.raises(HardLinked, match=r"\(2 names"):
         _rows(root / "bridge_linked" / PARQUET)
 
 
@@ -115,7 +115,7 @@ def test_the_corpus_itself_ingested_after_an_export_linked_its_files_is_read(
     adapter = get_adapter("lerobot")
     refs = list(adapter.discover(ds))
     assert len(refs) == 2 and all(r.error is None for r in refs), [r.error for r in refs]
-    with Fence.fenced(ds):
+    with fenced(ds):
         assert sorted(len(next(iter(adapter.read(r).states.values())).values) for r in refs) == [5, 6]
     noted = (corpus / LINKED).read_text().splitlines()
     assert len(noted) == len(set(noted)) == 2  # one line per linked parquet
@@ -129,12 +129,12 @@ def test_the_corpus_itself_ingested_after_an_export_linked_its_files_is_read(
     shutil.copyfile(ds / PARQUET, outside)
     (root / "datasets/oxe/bridge" / PARQUET).unlink()
     os.link(outside, root / "datasets/oxe/bridge" / PARQUET)
-    with Fence.fenced(root), pytest.raises(HardLinked, match="is a hard link"):
+    with fenced(root), pytest.raises(HardLinked, match="is a hard link"):
         _rows(root / "datasets/oxe/bridge" / PARQUET)
     with (root / LINKED).open("a") as log:  # a line naming the outside file's inode as it was: then it changed
         st = outside.stat()
         log.write(f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns + 1}\n")
-    with Fence.fenced(root), pytest.raises(HardLinked, match="is a hard link"):
+    with fenced(root), pytest.raises(HardLinked, match="is a hard link"):
         _rows(root / "datasets/oxe/bridge" / PARQUET)
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
+from adapters.storage.commit_log import digest_of
 from adapters.storage.multipart import (
     MAX_PARTS,
     PartPlan,
     abort_uploads,
-    digest_of,
     holds,
     incomplete_uploads,
     put_file_if_absent,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.object_cache import FETCH_LOG, TMP, Cache, CacheFullError, entry_name
-from tests.fixtures.readback import fetched_bytes
+from tests.fixtures.readback import fetched_bytes, used_bytes
 
 
 def _bytes(n: int, fill: int) -> bytes:
@@ -33,9 +33,9 @@ def test_least_recently_used_entries_go_first_and_the_bound_holds(tmp_path: Path
     time.sleep(0.01)
     _put(cache, "d", _bytes(100, 1))
     assert cache.lookup("b") is None and all(cache.lookup(n) for n in ("a", "c", "d"))
-    assert cache.used_bytes() == 300
+    assert used_bytes(cache) == 300
     _put(cache, "e", _bytes(250, 2))  # evicts until it fits: c, a, d in their order of use
-    assert [n for n in "acde" if cache.lookup(n)] == ["e"] and cache.used_bytes() == 250
+    assert [n for n in "acde" if cache.lookup(n)] == ["e"] and used_bytes(cache) == 250
     assert fetched_bytes(cache) == 4 * 100 + 250
 
 
@@ -55,7 +55,7 @@ def test_a_failed_write_leaves_no_entry_and_no_reservation(tmp_path: Path) -> No
 
     with pytest.raises(ConnectionError):
         cache.put("x", 40, half, what="s3://b/x")
-    assert cache.lookup("x") is None and cache.used_bytes() == 0
+    assert cache.lookup("x") is None and used_bytes(cache) == 0
     with pytest.raises(OSError, match="wrote 10 bytes, expected 40"):
         cache.put("x", 40, lambda fd: os.write(fd, b"y" * 10) and os.ftruncate(fd, 10), what="s3://b/x")
     assert cache.lookup("x") is None and not (tmp_path / FETCH_LOG).exists()
@@ -98,9 +98,9 @@ def test_a_dead_writers_reservation_is_reclaimed(tmp_path: Path) -> None:
     dead = tmp_path / TMP / f"other.{p.pid}.1"
     with open(dead, "wb") as f:
         f.truncate(90)  # a SIGKILLed worker's reservation
-    assert cache.used_bytes() == 90
+    assert used_bytes(cache) == 90
     _put(cache, "a", _bytes(50, 1))
-    assert not dead.exists() and cache.used_bytes() == 50
+    assert not dead.exists() and used_bytes(cache) == 50
 
 
 def test_an_entry_evicted_before_its_read_is_fetched_again(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 from adapters.storage.object_cache import CACHE_PREFIX, LocalCache, remove_stale_caches
@@ -19,7 +20,7 @@ def test_a_killed_process_s_cache_is_removed_and_live_ones_kept(tmp_path: Path) 
     (stale / "1-recording.vrs").write_bytes(b"x" * 10)
     other = tmp_path / f"{CACHE_PREFIX}notapid-abc"
     other.mkdir()
-    with LocalCache(1 << 20, root=tmp_path) as live:
+    with closing(LocalCache(1 << 20, root=tmp_path)) as live:
         assert live.dir.name.startswith(f"{CACHE_PREFIX}{os.getpid()}-")
         assert remove_stale_caches(tmp_path) == [stale]
         assert not stale.exists() and live.dir.is_dir() and other.is_dir()

@@ -22,7 +22,7 @@ def test_a_folder_is_resolved_once_and_can_replace_and_rename(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     root = Root("corpus/")
     assert root.where == tmp_path.resolve() / "corpus" and root == Root(tmp_path / "corpus")
-    assert root.replaces and root.renames and root.paths and root.ranged_reads and root.why_not("replaces") is None
+    assert root.replaces and root.renames and root.paths and root.why_not("replaces") is None
     assert Root("file://" + str(tmp_path / "corpus")).where == root.where
     assert root.refusal("replaces", "--overwrite") is None
 
@@ -30,7 +30,7 @@ def test_a_folder_is_resolved_once_and_can_replace_and_rename(tmp_path: Path, mo
 def test_a_url_is_kept_as_named_and_declares_what_a_bucket_cannot() -> None:
     root = Root("s3://bucket/corpus/", StorageOptions(endpoint_url="http://127.0.0.1:1"))
     assert root.where == "s3://bucket/corpus" and root.url("datasets/a") == "s3://bucket/corpus/datasets/a"
-    assert not root.replaces and not root.renames and not root.paths and root.ranged_reads
+    assert not root.replaces and not root.renames and not root.paths
     refused = root.refusal("replaces", "--overwrite")
     assert refused == "s3://bucket/corpus: --overwrite: objects in a bucket are never replaced"
     with pytest.raises(KeyError, match="not a storage capability"):

@@ -17,7 +17,8 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import SecretStr
 
-from adapters.storage.urls import bucket_of, endpoint_of, filesystem, fs_kwargs, preflight
+from adapters.storage.objects import split_key
+from adapters.storage.urls import endpoint_of, filesystem, fs_kwargs, preflight
 from schemas.storage import StorageError, StorageOptions
 
 
@@ -52,7 +53,7 @@ def test_paths_urls_and_buckets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert isinstance(fs, LocalFileSystem) and path == str(tmp_path / "raw" / "ds")
     assert filesystem(f"file://{tmp_path}/x")[1] == str(tmp_path / "x")
     fs, path = filesystem("s3://bucket/prefix/ds/", StorageOptions(anon=True))
-    assert fs.protocol[0] in ("s3", "s3a") and path == "bucket/prefix/ds" and bucket_of(path) == "bucket"
+    assert fs.protocol[0] in ("s3", "s3a") and path == "bucket/prefix/ds" and split_key(path)[0] == "bucket"
 
 
 def test_a_missing_local_root_fails_before_work(tmp_path: Path) -> None:
