@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from adapters.storage.atomic import atomic_write
 from ingest.progress import Progress
 from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
@@ -344,11 +343,6 @@ def render_page(title: str, heading: str, meta: str, sections: list[Section], st
         f'<h1>{_e(heading)}</h1><p class="meta">{_e(meta)}</p><p id="report-status">report check: pending</p>'
         f"{body}<script>{CHECK_SCRIPT}</script>{script}</body></html>\n"
     )
-
-
-def build_report(root: Path, out: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> Path:
-    """Render every section and write the page atomically to `out`; `exports`: folders of exports made from it."""
-    return atomic_write(Path(out), report_html(root, exports, links))
 
 
 def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> str:

@@ -20,7 +20,7 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
 from jobs.report.data import ReportError, dataset_view
 from jobs.report.keypoints import project, stored_lens
-from jobs.report.page import SECTIONS, build_report
+from jobs.report.page import SECTIONS, report_html
 from schemas.camera_model import PinholeCamera
 from tests.fixtures.corpus import episode, write_dataset
 from tests.jobs.report.corpus import CAMERA, K
@@ -32,7 +32,10 @@ pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/r
 
 @pytest.fixture(scope="module")
 def report(corpus: Path) -> Path:
-    return build_report(corpus, corpus / "out/report.html")
+    out = corpus / "out/report.html"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report_html(corpus))
+    return out
 
 
 def _images(html: str) -> list[Image.Image]:
@@ -143,7 +146,7 @@ def test_cli(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "not an eidata corpus" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     with pytest.raises(ReportError, match="eidata catalog"):
-        build_report(tmp_path / "empty", tmp_path / "x.html")
+        report_html(tmp_path / "empty")
 
 
 # -- headless Chromium --------------------------------------------------------------------------------------------
