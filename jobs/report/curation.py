@@ -67,7 +67,8 @@ def episode_rows(root: Path, limit: int | None = None, where: str = "true") -> l
 
 
 def quarantined_rows(root: Path, limit: int) -> list[dict[str, Any]]:
-    sql = f"""SELECT coalesce(episode_uid, raw_path) AS episode, source, subset, stage, error_class, message, file
+    sql = f"""SELECT coalesce(episode_uid, raw_path) AS episode, source, subset, stage, error_class, message,
+                     coalesce(file, '') AS file
               FROM quarantine ORDER BY source, subset, episode LIMIT {int(limit)}"""
     return run_query(root, sql).to_pylist()
 
