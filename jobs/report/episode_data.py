@@ -102,7 +102,8 @@ def resolve_episode(root: Path, text: str) -> tuple[str, int]:
     two are the catalog's rows; a raw id is sought in the lineage, each dataset's episodes.jsonl streamed and a line
     parsed only where its text holds the id."""
     name, sep, index = text.rpartition(":")
-    if sep and name and index.strip().isdigit() and _count(root, f"dataset = {sql_text(dataset_name(name))}"):
+    known = f"SELECT 1 FROM episodes WHERE dataset = {sql_text(dataset_name(name))} LIMIT 1"
+    if sep and name and index.strip().isdigit() and run_query(root, known).num_rows:
         return dataset_name(name), int(index)
     wanted = text.strip()
     sql = f"SELECT dataset, episode_index FROM episodes WHERE episode_uid = {sql_text(wanted)} ORDER BY ALL"
@@ -137,10 +138,6 @@ def _raw_hits(root: Path, wanted: str) -> list[tuple[str, int]]:
                 if wanted in {lineage.get("raw_id"), lineage.get("raw_uid")}:
                     hits.append((ds.relative_to(root).as_posix(), int(line["episode_index"])))
     return hits
-
-
-def _count(root: Path, where: str) -> int:
-    return int(run_query(root, f"SELECT count(*) AS n FROM episodes WHERE {where}").column("n")[0].as_py())
 
 
 def dataset_name(name: str) -> str:
