@@ -6,7 +6,6 @@ spec file.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,15 +61,11 @@ def verdict_rows(dataset: str, lineages: Sequence[EpisodeLineage]) -> list[dict[
 def catalog_findings(table: pa.Table, configs: Mapping[str, BehaviourConfig]) -> pa.Table:
     """Per dataset: task imbalance and episodes shorter than the policy window, each dataset against the thresholds
     its episodes were ingested with (`configs`, by dataset; the defaults where none is given)."""
+    columns = [("episode_uid", "list"), ("task", "list"), ("num_frames", "list")]
     rows = []
-    cols = table.select(["dataset", "episode_uid", "task", "num_frames"]).to_pydict()
-    by_ds: dict[str, list[int]] = defaultdict(list)
-    for i, ds in enumerate(cols["dataset"]):
-        by_ds[ds].append(i)
-    for ds, idx in sorted(by_ds.items()):
-        tasks = [cols["task"][i] or "" for i in idx]
-        lengths = [cols["num_frames"][i] for i in idx]
-        for f in dataset_findings(tasks, lengths, configs.get(ds) or BehaviourConfig()):
-            named = [cols["episode_uid"][idx[k]] for k in f.episodes]
-            rows.append({"dataset": ds, **f.model_dump(), "episodes": named})
+    for g in table.group_by("dataset", use_threads=False).aggregate(columns).sort_by("dataset").to_pylist():
+        config = configs.get(g["dataset"]) or BehaviourConfig()
+        for f in dataset_findings([t or "" for t in g["task_list"]], g["num_frames_list"], config):
+            named = [g["episode_uid_list"][k] for k in f.episodes]
+            rows.append({"dataset": g["dataset"], **f.model_dump(), "episodes": named})
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)

@@ -127,13 +127,6 @@ class SqlLimitError(RuntimeError):
         return (SqlLimitError, (self.limit, str(self)))
 
 
-def _deadline_error(limits: SqlLimits) -> SqlLimitError:
-    return SqlLimitError(
-        "deadline",
-        f"the SQL ran past its deadline of {limits.deadline_s:g} s and was stopped; --sql-deadline-s raises it",
-    )
-
-
 def _memory_error(limits: SqlLimits, detail: str) -> SqlLimitError:
     return SqlLimitError(
         "memory",
@@ -363,7 +356,10 @@ def run_bounded(
     if killed and not chunks:
         raise SqlLimitError("deadline", f"the catalog's views were not open after {SETUP_S:g} s; nothing ran")
     if kind == "deadline" or killed or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM):
-        raise _deadline_error(limits)
+        raise SqlLimitError(
+            "deadline",
+            f"the SQL ran past its deadline of {limits.deadline_s:g} s and was stopped; --sql-deadline-s raises it",
+        )
     if kind == "memory":
         raise _memory_error(limits, value)
     # no answer: the child died on its own, most often at its address-space cap (a C++ allocation failure that

@@ -34,7 +34,7 @@ from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
 from schemas.qa import FINDINGS_DIR
 from schemas.storage import CatalogError
-from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
+from schemas.verdicts import VERDICTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,7 @@ def _rows(
     order = {name: i for i, name in enumerate(dataset_name(corpus_root, ds) for ds in datasets)}
     found = pa.concat_tables([old_verdicts, new_verdicts])
     position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
-    found = found.append_column("_position", position).append_column("_seq", pa.array(range(found.num_rows)))
-    found = found.sort_by([("_position", "ascending"), ("_seq", "ascending")]).select(VERDICT_SCHEMA.names)
-    return table, found
+    return table, found.take(pc.sort_indices(position))  # a stable sort: each dataset's rows in their order
 
 
 def _linked(old: Path, folder: Path) -> bool:

@@ -82,14 +82,12 @@ def balance_weights(groups: pa.Array | pa.ChunkedArray, n: int) -> np.ndarray:
     return n / (len(counts) * counts[codes].astype(np.float64))
 
 
-def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedArray | None) -> np.ndarray:
+def sampled_mass(weights: np.ndarray, duration_s: np.ndarray, keys: pa.ChunkedArray) -> np.ndarray:
     """Each episode's share of the training draws under `weight_unit: frame` (what the trainer does, see
-    `schemas.manifest.WeightUnit`): a balance group keeps its total weight, spread over its frames in proportion to
-    weight x length. With balance "none" the whole manifest is one group, so sources are drawn by their hours."""
-    if keys is None:
-        codes = np.zeros(len(weights), dtype=np.int64)
-    else:
-        codes = pc.dictionary_encode(keys).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    `schemas.manifest.WeightUnit`): a balance group (`keys`) keeps its total weight, spread over its frames in
+    proportion to weight x length. With balance "none" the whole manifest is one group, so sources are drawn by their
+    hours."""
+    codes = pc.dictionary_encode(keys).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
     per_frame = weights * duration_s
     group_weight = np.bincount(codes, weights=weights)
     group_frames = np.bincount(codes, weights=per_frame)
@@ -232,10 +230,12 @@ def curate(
         _say_untrainable(selected)
 
         n = selected.num_rows
-        keys = selected["source"] if balance == "source" else None  # balance "none": one group
-        if balance == "subset":
-            keys = pc.binary_join_element_wise(selected["source"], selected["subset"], "/")
-        weights = np.ones(n) if keys is None else balance_weights(keys, n)
+        keys = {  # balance "none": one group, each weight 1
+            "none": pa.chunked_array([[""] * n], pa.string()),
+            "source": selected["source"],
+            "subset": pc.binary_join_element_wise(selected["source"], selected["subset"], "/"),
+        }[balance]
+        weights = balance_weights(keys, n)
         is_val = split_fractions(selected["episode_uid"]) < val_fraction
         if val_fraction > 0 and not is_val.any():  # asked for a val split, got none: said, not a silent `val: 0`
             why = f"--val-fraction {val_fraction:g} of {n} (split by a hash of episode_uid; {n * val_fraction:.1f}"

@@ -212,36 +212,6 @@ def _explained(text: str) -> str:
     return text[kept[i][0] :] if i < len(kept) else ""
 
 
-def _check_revealing(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable[str]) -> None:
-    """ReadOnlyError when the SELECT `text` calls a `_revealing` function or SHOWs a setting (`SHOW memory_limit`);
-    DuckDB's own tree (`json_serialize_sql`), every function and table function in it."""
-    parsed = _parse(con, text, ReadOnlyError("the statement is nested too deeply to be checked"))
-    if parsed.get("error"):
-        raise ReadOnlyError(f"the statement cannot be checked: {parsed.get('error_message', '?')}")
-    known = {t.lower() for t in tables}
-    stack: list[Any] = [parsed]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack += node
-        elif isinstance(node, dict):
-            name = node.get("function_name")
-            if isinstance(name, str) and _revealing(name):
-                raise ReadOnlyError(
-                    f"{name}() is refused in a read-only query: it shows the engine's settings or environment, not "
-                    "the catalog; pass --unrestricted to run it"
-                )
-            if node.get("type") == "SHOW_REF" and node.get("show_type") == "SHOW":
-                shown = str(node.get("table_name", "")).strip('"').lower()
-                if shown not in known:
-                    raise ReadOnlyError(
-                        f"SHOW {shown} is refused in a read-only query: only the views ({', '.join(sorted(known))}) "
-                        "can be shown; pass --unrestricted to show a setting"
-                    )
-            stack += node.values()
-    _check_relations(parsed, known)
-
-
 # Relations a read-only query may name besides the catalog's views and its own CTEs: the catalog's introspection
 # views (like `INTROSPECTION`'s functions). Everything else DuckDB can resolve a name to (`pg_settings`, which is
 # `duckdb_settings()` and shows the caller's home: reliability review 6, N33; another `pg_catalog` view; a file
@@ -249,10 +219,14 @@ def _check_revealing(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable
 INTROSPECTION_VIEWS = frozenset({("information_schema", "tables"), ("information_schema", "columns")})
 
 
-def _check_relations(parsed: dict[str, Any], tables: Iterable[str]) -> None:
-    """ReadOnlyError at the first table reference of the parsed statement that is not one of `tables` (the catalog's
-    views, in the main schema), a CTE in scope where it is named (a CTE's own name is in scope inside it only when it
-    is recursive; the CTEs before it are) or `INTROSPECTION_VIEWS`."""
+def _check_tree(con: duckdb.DuckDBPyConnection, text: str, tables: Iterable[str]) -> None:
+    """ReadOnlyError at the first thing in DuckDB's tree of the SELECT `text` (`json_serialize_sql`) that a read-only
+    query may not hold: a `_revealing` function, a SHOW of a setting (`SHOW memory_limit`), or a table reference that
+    is not one of `tables` (the catalog's views, in the main schema), a CTE in scope where it is named (a CTE's own
+    name is in scope inside it only when it is recursive; the CTEs before it are) or `INTROSPECTION_VIEWS`."""
+    parsed = _parse(con, text, ReadOnlyError("the statement is nested too deeply to be checked"))
+    if parsed.get("error"):
+        raise ReadOnlyError(f"the statement cannot be checked: {parsed.get('error_message', '?')}")
     known = {t.lower() for t in tables}
     stack: list[tuple[Any, frozenset[str]]] = [(parsed, frozenset())]
     while stack:
@@ -262,12 +236,24 @@ def _check_relations(parsed: dict[str, Any], tables: Iterable[str]) -> None:
             continue
         if not isinstance(node, dict):
             continue
+        name = node.get("function_name")
+        if isinstance(name, str) and _revealing(name):
+            raise ReadOnlyError(
+                f"{name}() is refused in a read-only query: it shows the engine's settings or environment, not "
+                "the catalog; pass --unrestricted to run it"
+            )
+        if node.get("type") == "SHOW_REF" and node.get("show_type") == "SHOW":
+            shown = str(node.get("table_name", "")).strip('"').lower()
+            if shown not in known:
+                raise ReadOnlyError(
+                    f"SHOW {shown} is refused in a read-only query: only the views ({', '.join(sorted(known))}) "
+                    "can be shown; pass --unrestricted to show a setting"
+                )
         ctes = node.get("cte_map", {}).get("map", []) if isinstance(node.get("cte_map"), dict) else []
         names = [str(c["key"]).lower() for c in ctes]
         for i, cte in enumerate(ctes):
-            body = cte["value"]["query_node"]
-            own = {names[i]} if body.get("type") == "RECURSIVE_CTE_NODE" else set()
-            stack.append((body, scope | set(names[:i]) | own))
+            own = {names[i]} if cte["value"]["query_node"].get("type") == "RECURSIVE_CTE_NODE" else set()
+            stack.append((cte["value"], scope | set(names[:i]) | own))
         inner = scope | set(names)
         if node.get("type") == "BASE_TABLE":
             _check_relation(node, known, scope)
@@ -296,7 +282,7 @@ def check_read_only(sql: str, tables: Iterable[str] = ()) -> None:
     DuckDB) or the EXPLAIN of one (`EXPLAIN ANALYZE` runs what it explains: `EXPLAIN ANALYZE COPY` wrote a file), with
     no function that reveals settings (`REVEALING`) and no relation but `tables`, the statement's CTEs and
     `INTROSPECTION_VIEWS` (a settings view such as `pg_settings` is refused by what it is, not by a list:
-    `_check_relations`). Raises ReadOnlyError naming the first that does not, or
+    `_check_tree`). Raises ReadOnlyError naming the first that does not, or
     duckdb.ParserException for text that does not parse. What it checks is DuckDB's parse; that nothing can be
     written is the connection's (`jobs.catalog.query._lock`)."""
     statements = duckdb.extract_statements(sql)
@@ -319,4 +305,4 @@ def check_read_only(sql: str, tables: Iterable[str] = ()) -> None:
                     f"{s.type.name} statement refused ({head!r}): queries are read-only; "
                     "pass --unrestricted to run any statement with DuckDB's full file access"
                 )
-            _check_revealing(con, text, tables)
+            _check_tree(con, text, tables)

@@ -45,7 +45,7 @@ SELECT 'without hands', 'without hands', source, coalesce(tier_reasons[1], tier_
 FROM episodes WHERE {NO_HANDS}"""
 
 BY_REASON_SQL = f"""
-SELECT outcome, source, reason, count(DISTINCT episode) AS episodes, min(example) AS example,
+SELECT loss, outcome, source, reason, count(DISTINCT episode) AS episodes, min(example) AS example,
        arg_min(details, example) AS details
 FROM ({LOST_SQL}) GROUP BY ALL ORDER BY episodes DESC, outcome, source, reason"""
 
@@ -83,7 +83,7 @@ def loss_summary(root: Path, reasons: int = 3) -> str:
     lines = ["lost, biggest first (the report's losses table; `eidata query` the episodes view for each):"]
     for t in totals:
         lines.append(f"  {t['episodes']:5d} {t['loss']}: {t['by_source']}")
-        rows = [r for r in by_reason if _loss(r["outcome"]) == t["loss"]]
+        rows = [r for r in by_reason if r["loss"] == t["loss"]]
         for r in rows[:reasons]:
             lines.append(f"        {r['episodes']:5d} {r['source']}: {_said(r)[:160]}")
         if len(rows) > reasons:
@@ -94,7 +94,3 @@ def loss_summary(root: Path, reasons: int = 3) -> str:
 def _said(row: dict[str, Any]) -> str:
     """A loss's reason for people: one episode's own sentence, marked as an example where others share it."""
     return row["said"] if row["said"] == row["reason"] or row["episodes"] == 1 else f"e.g. {row['said']}"
-
-
-def _loss(outcome: str) -> str:
-    return "demoted" if outcome.startswith("demoted") else outcome

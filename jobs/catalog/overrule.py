@@ -9,6 +9,7 @@ from typing import get_args
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.behaviour_record import Why
 from schemas.tiers import SOURCE_DEFAULTS, QualityTier, TierVerdict, tier_of
@@ -42,13 +43,6 @@ def known_codes() -> frozenset[str]:
     return frozenset(tables | explained | given)
 
 
-def overruled_tier(default: str, codes: list[str], levels: list[str], overruled: set[str]) -> QualityTier:
-    """The tier of an episode whose kept verdicts (`codes`, the tier each allows in `levels`) include an overruled
-    one: `tier_of` its default and its other verdicts."""
-    kept = [TierVerdict(tier=t, reason=c, code=c) for c, t in zip(codes, levels, strict=True)]
-    return tier_of(QualityTier(default), kept, overrule=overruled)
-
-
 # the relation `--where` reads: the episodes view, each tier as the overrule gives it (the table `overruled_tiers`
 # registered by `overruled_episodes`), the catalog's own kept as `catalog_tier` (what the overrule brought back)
 OVERRULED_EPISODES = (
@@ -69,8 +63,9 @@ def overruled_episodes(con: duckdb.DuckDBPyConnection, columns: list[str], inclu
             [list(include)],
         ).fetchall()
         for uid, default, codes, levels in rows:
+            kept = [TierVerdict(tier=t, reason=c, code=c) for c, t in zip(codes, levels, strict=True)]
             found["episode_uid"].append(uid)
-            found["tier"].append(str(overruled_tier(default, codes, levels, overruled)))
+            found["tier"].append(str(tier_of(QualityTier(default), kept, overrule=overruled)))
     con.register(
         "overruled_tiers", pa.table(found, schema=pa.schema([("episode_uid", pa.string()), ("tier", pa.string())]))
     )
@@ -107,26 +102,17 @@ class VerdictChoice:
             raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
 
     def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
-        """`rows` (with `tier` and `VERDICT_COLUMNS`) with each tier as this choice gives it, rejected ones dropped;
-        ValueError for a code that is not known (`check`), StaleCatalogError where an overruled code meets a catalog
-        built before verdicts were kept."""
+        """`rows` (each tier as `overruled_episodes` gave it) without the rejected ones, those with an excluded code and
+        `VERDICT_COLUMNS`; ValueError for a code that is not known (`check`), StaleCatalogError where an overruled code
+        meets a catalog built before verdicts were kept."""
         self.check(verdicts)
-        dropped = {v["episode_uid"] for v in verdicts if v["code"] in self.exclude}
-        uids, tiers = rows["episode_uid"].to_pylist(), [QualityTier(t) for t in rows["tier"].to_pylist()]
-        if self.include:
-            if pa.types.is_null(rows.schema.field("tier_codes").type):  # `verdict_columns`: not in the catalog
-                raise StaleCatalogError(
-                    "the catalog predates kept verdicts, so --include-verdict cannot compute a tier again: rebuild it "
-                    "with `eidata catalog ROOT`"
-                )
-            overruled = set(self.include)
-            cols = zip(*(rows[c].to_pylist() for c in VERDICT_COLUMNS), strict=True)
-            for i, (default, codes, levels) in enumerate(cols):
-                if not codes or overruled.isdisjoint(codes):
-                    continue  # the tier the catalog gives: no overruled verdict is among its own
-                tiers[i] = overruled_tier(default, codes, levels, overruled)
-        rows = rows.set_column(
-            rows.schema.get_field_index("tier"), "tier", pa.array([str(t) for t in tiers], pa.string())
+        if self.include and pa.types.is_null(rows.schema.field("tier_codes").type):  # `verdict_columns`: none
+            raise StaleCatalogError(
+                "the catalog predates kept verdicts, so --include-verdict cannot compute a tier again: rebuild it "
+                "with `eidata catalog ROOT`"
+            )
+        dropped = pa.array(sorted({v["episode_uid"] for v in verdicts if v["code"] in self.exclude}), pa.string())
+        keep = pc.and_(
+            pc.not_equal(rows["tier"], QualityTier.rejected.value), pc.invert(pc.is_in(rows["episode_uid"], dropped))
         )
-        keep = [t is not QualityTier.rejected and u not in dropped for u, t in zip(uids, tiers, strict=True)]
-        return rows.filter(pa.array(keep, pa.bool_())).drop_columns(list(VERDICT_COLUMNS))
+        return rows.filter(keep).drop_columns(list(VERDICT_COLUMNS))

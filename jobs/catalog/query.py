@@ -240,10 +240,8 @@ def _csv_line(rows: Iterable[Sequence[str]]) -> str:
 def format_table(table: pa.Table, fmt: Format, *, max_rows: int = MAX_TABLE_ROWS) -> str:
     """`table`: aligned text for humans (numbers right-aligned, long cells cut, at most `max_rows` rows);
     `csv`: RFC 4180 with a header, lists as JSON; `json`: an array of row objects, one per line."""
-    if fmt in ("csv", "json"):
-        return "".join(_pieces(table, fmt))
     if fmt != "table":
-        raise ValueError(f"unknown format {fmt!r}; choose one of {FORMATS}")
+        return "".join(_pieces(table, fmt))  # csv or json, else the ValueError naming the formats
 
     shown = min(table.num_rows, max_rows)
     cols = [[_human(v) for v in col] for col in _columns(table, shown)]

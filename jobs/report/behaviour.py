@@ -17,11 +17,11 @@ from ingest.qa.dataset import DatasetBehaviour, behaviour_messages, behaviour_ov
 from ingest.qa.findings import ingest_config
 from jobs.catalog.behaviour import corpus_thresholds
 from jobs.catalog.query import run_query
-from jobs.report.data import dataset_slices
+from jobs.report.data import dataset_records
 from jobs.report.plots import _empty
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
-from schemas.qa import CATALOG_PREFIX, Finding, record_from_columns
+from schemas.qa import Finding
 from schemas.verdicts import STEP
 
 
@@ -41,24 +41,17 @@ def behaviour_by_dataset(root: Path, keep: Callable[[str, bool], bool] | None = 
     those `keep(dataset, has a finding)` keeps (None: all), one dataset's rows read at a time (100k episodes' records
     and findings held at once took 800 MB)."""
     _, config = corpus_thresholds(root)
-    names = run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names
-    fields = set(BehaviourRecord.model_fields)
-    cols = [c for c in names if c.startswith(CATALOG_PREFIX) and c[len(CATALOG_PREFIX) :] in fields]
-    if not cols:
-        return BehaviourView(config, [], [])
-    sql = f"""SELECT dataset, episode_uid, task, num_frames, {", ".join(cols)}
-              FROM episodes ORDER BY dataset, episode_index"""
     verdicts: dict[str, list[Finding]] = {}  # the verdict step's findings per episode (view `verdicts`)
     for v in run_query(root, f"SELECT * EXCLUDE (dataset, stage) FROM verdicts WHERE stage = '{STEP}'").to_pylist():
         verdicts.setdefault(v.pop("episode_uid"), []).append(Finding(**v))
     out: list[DatasetBehaviour] = []
     messages: list[list[str]] = []
     overview: list[list[str]] = []
-    for ds, rows in dataset_slices(run_query(root, sql)):
+    for ds, rows, records in dataset_records(root, BehaviourRecord, "episode_uid, task, num_frames, "):
         b = behaviour_summary(
             ds,
             [r["episode_uid"] for r in rows],
-            [record_from_columns(r, BehaviourRecord) for r in rows],
+            records,
             [r["task"] or "" for r in rows],
             [r["num_frames"] for r in rows],
             config,

@@ -30,7 +30,7 @@ def write_report(
     `jobs.report.episode_links`); `corpus`: ROOT as the user spelled it, for the command each other link names."""
     links = named_episodes(root, corpus or str(root))
     write_pages(root, links, Path(out).parent, pages)
-    return page.build_report(root, out, exports, links), links
+    return atomic_write(Path(out), page.report_html(root, exports, links)), links
 
 
 def cli_report(args: argparse.Namespace) -> int:

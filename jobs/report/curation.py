@@ -37,10 +37,7 @@ WITH w AS (
            count(*) FILTER (WHERE {NO_ACTION}) AS without_action, count(*) FILTER (WHERE {NO_HANDS}) AS without_hands
     FROM episodes GROUP BY ALL),
 q AS (SELECT source, coalesce(subset, '(discovery)') AS subset, count(*) AS quarantined FROM quarantine GROUP BY ALL)
-SELECT source, subset, coalesce(written, 0) AS written, coalesce(high, 0) AS high, coalesce(low, 0) AS low,
-       coalesce(actionless, 0) AS actionless, coalesce(rejected, 0) AS rejected,
-       coalesce(without_action, 0) AS without_action, coalesce(without_hands, 0) AS without_hands,
-       coalesce(quarantined, 0) AS quarantined
+SELECT source, subset, coalesce(COLUMNS(* EXCLUDE (source, subset)), 0)
 FROM w FULL OUTER JOIN q USING (source, subset)
 ORDER BY source, subset"""
 COUNTED = ("written", "high", "low", "actionless", "rejected", "without_action", "without_hands", "quarantined")
@@ -70,7 +67,8 @@ def episode_rows(root: Path, limit: int | None = None, where: str = "true") -> l
 
 
 def quarantined_rows(root: Path, limit: int) -> list[dict[str, Any]]:
-    sql = f"""SELECT coalesce(episode_uid, raw_path) AS episode, source, subset, stage, error_class, message, file
+    sql = f"""SELECT coalesce(episode_uid, raw_path) AS episode, source, subset, stage, error_class, message,
+                     coalesce(file, '') AS file
               FROM quarantine ORDER BY source, subset, episode LIMIT {int(limit)}"""
     return run_query(root, sql).to_pylist()
 

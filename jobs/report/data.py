@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.root import Root
@@ -37,7 +37,7 @@ from schemas.canonical import (
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
-from schemas.qa import CATALOG_PREFIX, DatasetFinding, QAConfig, QARecord, record_from_columns
+from schemas.qa import DatasetFinding, QAConfig, QARecord, R, catalog_fields, record_from_columns
 from schemas.robots.registry import Effector, default_registry
 
 
@@ -67,15 +67,19 @@ def sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def dataset_slices(rows: pa.Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(dataset, its rows as dicts) of catalog `rows` sorted by `dataset`, one dataset's rows made Python objects at a
-    time: 100k episodes' QA columns as dicts at once passed the report's memory limit."""
-    names = rows.column("dataset").to_pylist() if rows.num_rows else []
-    start = 0
-    for k in range(1, len(names) + 1):
-        if k == len(names) or names[k] != names[start]:
-            yield names[start], rows.slice(start, k - start).to_pylist()
-            start = k
+def dataset_records(
+    root: Path, record: type[R], columns: str = ""
+) -> Iterator[tuple[str, list[dict[str, Any]], list[R | None]]]:
+    """Per dataset, in name order: its catalog rows (`dataset`, `columns` and the `qa_*` columns of `record`'s fields)
+    and each row's `record` (`schemas.qa.record_from_columns`), one dataset's rows made Python objects at a time: 100k
+    episodes' QA columns as dicts at once passed the report's memory limit."""
+    qa = ", ".join(name for name, *_ in catalog_fields(record))
+    rows = run_query(root, f"SELECT dataset, {columns}{qa} FROM episodes ORDER BY dataset, episode_index")
+    runs, start = pc.run_end_encode(rows["dataset"].combine_chunks()), 0
+    for name, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        part = rows.slice(start, end - start).to_pylist()
+        yield name, part, [record_from_columns(r, record) for r in part]
+        start = end
 
 
 def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
@@ -352,14 +356,7 @@ def qa_by_dataset(root: Path) -> QAView:
     thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
     out."""
     config, _ = corpus_thresholds(root)
-    fields = {CATALOG_PREFIX + f for f in QARecord.model_fields}  # its own columns: the behaviour ones are not read
-    cols = [n for n in run_query(root, "SELECT * FROM episodes LIMIT 0").schema.names if n in fields]
-    if not cols:  # a catalog built before QA existed
-        return QAView(config, [], {})
-    rows = run_query(root, f"SELECT dataset, {', '.join(cols)} FROM episodes ORDER BY dataset, episode_index")
     summaries = [
-        s
-        for name, part in dataset_slices(rows)
-        if (s := geometry_summary(name, [record_from_columns(r, QARecord) for r in part])) is not None
+        s for name, _, records in dataset_records(root, QARecord) if (s := geometry_summary(name, records)) is not None
     ]
     return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})

@@ -28,6 +28,7 @@ from jobs.report.data import (
 from schemas.canonical import ACTION, ACTION_NATIVE, HAND_VALID, HANDS, STATE, STATE_NATIVE
 from schemas.corpus import DATASETS_DIR, LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
+from schemas.quirks import listing
 
 # the catalog columns the page shows: `SELECT *` decoded every column of the 100k-episode catalog to keep one row
 # (265 MB; these: 20 MB)
@@ -101,7 +102,8 @@ def resolve_episode(root: Path, text: str) -> tuple[str, int]:
     two are the catalog's rows; a raw id is sought in the lineage, each dataset's episodes.jsonl streamed and a line
     parsed only where its text holds the id."""
     name, sep, index = text.rpartition(":")
-    if sep and name and index.strip().isdigit() and _count(root, f"dataset = {sql_text(dataset_name(name))}"):
+    known = f"SELECT 1 FROM episodes WHERE dataset = {sql_text(dataset_name(name))} LIMIT 1"
+    if sep and name and index.strip().isdigit() and run_query(root, known).num_rows:
         return dataset_name(name), int(index)
     wanted = text.strip()
     sql = f"SELECT dataset, episode_index FROM episodes WHERE episode_uid = {sql_text(wanted)} ORDER BY ALL"
@@ -110,7 +112,7 @@ def resolve_episode(root: Path, text: str) -> tuple[str, int]:
         if len(hits) == 1:
             return hits[0]
         if hits:
-            named = ", ".join(f"{n}:{k}" for n, k in hits[:8]) + (f" and {len(hits) - 8} more" if len(hits) > 8 else "")
+            named = listing((f"{n}:{k}" for n, k in hits), 8)
             raise EpisodeNotFound(f"{text!r} is the {' or '.join(fields)} of {len(hits)} episodes: {named}; name one")
     if sep and index.strip().isdigit():
         return parse_episode(text)  # the dataset's own error: which datasets the corpus has
@@ -138,10 +140,6 @@ def _raw_hits(root: Path, wanted: str) -> list[tuple[str, int]]:
     return hits
 
 
-def _count(root: Path, where: str) -> int:
-    return int(run_query(root, f"SELECT count(*) AS n FROM episodes WHERE {where}").column("n")[0].as_py())
-
-
 def dataset_name(name: str) -> str:
     """The catalog's spelling of a dataset (relative to the corpus root, under `datasets/`)."""
     name = name.strip().strip("/")
@@ -160,10 +158,9 @@ def find_episode(root: Path, dataset: str, index: int) -> DatasetView:
     to that line, no other dataset opened); EpisodeNotFound naming the corpus's datasets or the dataset's indices."""
     if not (Path(root) / dataset / INFO_PATH).is_file():
         rows = run_query(root, "SELECT DISTINCT dataset FROM episodes ORDER BY dataset").column("dataset").to_pylist()
-        known = ", ".join(rows[:KNOWN_SHOWN]) + (
-            f" and {len(rows) - KNOWN_SHOWN} more" if len(rows) > KNOWN_SHOWN else ""
+        raise EpisodeNotFound(
+            f"no dataset {dataset} in the corpus (its datasets: {listing(rows, KNOWN_SHOWN) or 'none'})"
         )
-        raise EpisodeNotFound(f"no dataset {dataset} in the corpus (its datasets: {known or 'none'})")
     ds = dataset_view(root, dataset, [index])
     if not ds.episodes:
         sql = f"""SELECT min(episode_index) AS lo, max(episode_index) AS hi, count(*) AS n FROM episodes

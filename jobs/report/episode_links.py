@@ -49,10 +49,6 @@ class EpisodeLinks:
         dataset, index = self.named[uid]
         return f"eidata report {shlex.quote(self.corpus)} --episode {dataset.removeprefix(DATASETS_DIR + '/')}:{index}"
 
-    def cell(self, uid: str) -> Markup:
-        """The episode as a table cell: its uid linked (`link`)."""
-        return self.link(uid, uid)
-
     def link(self, uid: str, text: str) -> Markup:
         """`text` linked to the episode's page, else to the note on pages, titled with the command that writes it."""
         if uid in self.pages:

@@ -7,8 +7,6 @@ What the page shows is read by `jobs.report.episode_data`; the page's style and 
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import time
@@ -31,8 +29,8 @@ from jobs.report.episode_data import (
 )
 from jobs.report.episode_links import EpisodeLinks
 from jobs.report.markup import escape as _e
+from jobs.report.markup import png_uri, table_or
 from jobs.report.markup import table as _table
-from jobs.report.markup import table_or
 from jobs.report.page import Section, render_page
 from jobs.report.plots import HAND_COLORS, png_data_uri
 
@@ -49,14 +47,6 @@ PLOT_LEFT, PLOT_RIGHT = 0.07, 0.74  # the signal axes' span of the figure's widt
 LEGEND_MAX = 12  # dims named in a plot's legend; a wider signal says how many it draws
 LINEAGE_FIELDS = ("episode_uid", "source", "subset", "raw_id", "raw_path", "raw_fps", "span_s", "embodiment")
 LINEAGE_MORE = ("action_kind", "success", "pipeline_version", "clock", "source_annotation")
-
-
-def frame_png(frame: np.ndarray) -> str:
-    """A decoded frame as a lossless PNG data URI (the page shows the decoded pixels exactly), at zlib's fastest level:
-    on the demo's 224x224 frames 0.08 s a page's strip where the default level took 0.42 s, for 22 % more bytes."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(frame, np.uint8)).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def signals_figure(detail: EpisodeDetail, marks: list[int]) -> Figure:
@@ -128,11 +118,14 @@ def _summary(d: EpisodeDetail) -> str:
 
 
 def _frames(d: EpisodeDetail) -> str:
+    """Each camera's decoded frames as lossless PNGs (the page shows the decoded pixels exactly), at zlib's fastest
+    level: on the demo's 224x224 frames 0.08 s a page's strip where the default level took 0.42 s, for 22 % more
+    bytes."""
     parts = []
     for s in d.strips:
         cells = "".join(
             f'<figure><img alt="{_e(s.key)} frame {t}" data-camera="{_e(s.key)}" data-frame="{t}" '
-            f'src="{frame_png(img)}">'
+            f'src="{png_uri(Image.fromarray(np.ascontiguousarray(img, np.uint8)), 1)}">'
             f"<figcaption>frame {t} · {t / d.fps:.1f} s</figcaption></figure>"
             for t, img in zip(s.frame_indices, s.frames, strict=True)
         )

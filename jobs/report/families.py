@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from jobs.catalog.query import run_query
@@ -44,12 +45,8 @@ def families(root: Path) -> list[Family]:
 
 def round_robin(found: list[Family]) -> list[str]:
     """Every dataset with a video, each family's first, then each one's second, ..."""
-    order: list[str] = []
-    depth = 0
-    while any(depth < len(f.datasets) for f in found):
-        order += [f.datasets[depth] for f in found if depth < len(f.datasets)]
-        depth += 1
-    return order
+    turns = zip_longest(*(f.datasets for f in found))
+    return [d for turn in turns for d in turn if d is not None]
 
 
 def chosen(found: list[Family], cap: int) -> list[str]:

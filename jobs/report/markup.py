@@ -1,9 +1,13 @@
-"""The HTML pieces the corpus report and the episode pages are made of: escaped text, a table, a figure; `Markup` is
-HTML already made (a table cell that is a link), written as it is."""
+"""The HTML pieces the corpus report and the episode pages are made of: escaped text, a table, a figure, an image as
+a data URI; `Markup` is HTML already made (a table cell that is a link), written as it is."""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+
+from PIL import Image
 
 
 class Markup(str):
@@ -12,6 +16,12 @@ class Markup(str):
 
 def escape(text: object) -> str:
     return text if isinstance(text, Markup) else html.escape(str(text), quote=True)
+
+
+def png_uri(image: Image.Image, compress_level: int = 6) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=compress_level)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def figure(uri: str, alt: str, caption: str = "") -> str:

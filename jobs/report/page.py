@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from adapters.storage.atomic import atomic_write
 from ingest.progress import Progress
 from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
@@ -54,22 +53,6 @@ from jobs.report.plots import (
     trajectories_figure,
 )
 
-Builder = Callable[[Path, CorpusMasks], str]
-SECTIONS: list[tuple[str, str]] = []  # (key, title) in page order, filled by `section`
-BUILDERS: dict[str, Builder] = {}
-
-
-def section(key: str, title: str) -> Callable[[Builder], Builder]:
-    """Register a section's builder (HTML of its body), in page order."""
-
-    def register(build: Builder) -> Builder:
-        SECTIONS.append((key, title))
-        BUILDERS[key] = build
-        return build
-
-    return register
-
-
 # the page's style, and the script that runs on load: every expected section present, every image in it decoded;
 # verdict on <body> and the console
 STYLE = resources.files("jobs.report").joinpath("page.css").read_text(encoding="utf-8")
@@ -83,28 +66,38 @@ class Section:
     body: str  # HTML
 
 
+@dataclass
+class Reading:
+    """What a section's builder reads: the corpus folder, its datasets' one streamed pass, the episode pages the report
+    links to (`jobs.report.episode_links`) and the folders of exports made from it."""
+
+    root: Path
+    scan: CorpusMasks
+    links: EpisodeLinks
+    exports: Sequence[Path] = ()
+
+
 # -- sections ---------------------------------------------------------------------------------------------------
 
 
-@section("losses", "What the corpus lost, biggest first")
-def _losses(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
-    totals = losses.loss_totals(root)
+def _losses(src: Reading) -> str:
+    totals = losses.loss_totals(src.root)
     if not totals:
         return '<p class="note">nothing lost: no episode quarantined, demoted, without action or without hands</p>'
-    rows = losses.losses_by_reason(root)
+    rows = losses.losses_by_reason(src.root)
     caption = (
         "Quarantined: never written. Demoted: lowered to low or rejected by a finding. Without action: a robot's "
         "episode with neither a canonical nor a native action. Without hands: human episodes with no tracked hand. "
         "Each reason with the figures of its example episode (the catalog's tier_reasons group them, figures as #)."
     )
-    quarantined = quarantine_reasons(root)
+    quarantined = quarantine_reasons(src.root)
     chart = _figure(png_data_uri(quarantine_figure(quarantined)), "quarantine reasons") if quarantined else ""
     return (
         f'<p class="note">{_e(caption)}</p>{chart}'
         + _table(["lost", "episodes", "by source"], [[t["loss"], t["episodes"], t["by_source"]] for t in totals])
         + _table(
             ["lost", "source", "reason", "episodes", "example"],
-            [[r["outcome"], r["source"], r["said"], r["episodes"], _example(r, links)] for r in rows],
+            [[r["outcome"], r["source"], r["said"], r["episodes"], _example(r, src.links)] for r in rows],
         )
     )
 
@@ -112,12 +105,11 @@ def _losses(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
 def _example(row: dict[str, object], links: EpisodeLinks) -> Markup:
     """A loss's example: a written episode links to its page, a quarantined one to its quarantine record."""
     example = str(row["example"])
-    return links.quarantined(example) if row["outcome"] == "quarantined" else links.cell(example)
+    return links.quarantined(example) if row["outcome"] == "quarantined" else links.link(example, example)
 
 
-@section("hours", "Hours by source × tier")
-def _hours(root: Path, _: CorpusMasks) -> str:
-    rows = hours_by_source_tier(root)
+def _hours(src: Reading) -> str:
+    rows = hours_by_source_tier(src.root)
     table = _table(
         ["source", "tier", "episodes", "hours"],
         [[r["source"], r["tier"], r["episodes"], f"{r['hours']:.4f}"] for r in rows],
@@ -125,9 +117,8 @@ def _hours(root: Path, _: CorpusMasks) -> str:
     return _figure(png_data_uri(hours_figure(rows)), "hours by source and tier") + table
 
 
-@section("counts", "Episodes per source and dataset: written, lost, quarantined")
-def _counts(root: Path, _: CorpusMasks) -> str:
-    rows = curation.counts_by_dataset(root)
+def _counts(src: Reading) -> str:
+    rows = curation.counts_by_dataset(src.root)
     head = ["source", "dataset", *(k.replace("_", " ") for k in curation.COUNTED)]
     table = _table(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows])
     caption = (
@@ -137,14 +128,12 @@ def _counts(root: Path, _: CorpusMasks) -> str:
     return _figure(png_data_uri(curation.counts_figure(rows)), "episodes per source", caption) + table
 
 
-@section("lengths", "Episode lengths per source")
-def _lengths(root: Path, _: CorpusMasks) -> str:
-    return _figure(png_data_uri(lengths_figure(durations_by_source(root))), "episode length histograms")
+def _lengths(src: Reading) -> str:
+    return _figure(png_data_uri(lengths_figure(durations_by_source(src.root))), "episode length histograms")
 
 
-@section("source_findings", "What the sources could not give")
-def _source_findings(root: Path, _: CorpusMasks) -> str:
-    rows = source_findings(root)
+def _source_findings(src: Reading) -> str:
+    rows = source_findings(src.root)
     table = _table(
         ["source", "dataset", "severity", "finding", "message", "source root"],
         [[r["source"], r["subset"] or "(all)", r["severity"], r["code"], r["message"], r["source_root"]] for r in rows],
@@ -158,29 +147,26 @@ def _source_findings(root: Path, _: CorpusMasks) -> str:
     return _figure(png_data_uri(source_findings_figure(rows)), "source findings", caption) + table
 
 
-@section("masks", "Action-mask coverage per embodiment")
-def _masks(_: Path, scan: CorpusMasks) -> str:
+def _masks(src: Reading) -> str:
     caption = (
         "Per embodiment, the fraction of episodes whose action mask has each canonical dim "
         "(L/R hand: wrist position, rotation 6D, gripper, fingertips)."
     )
-    return _figure(png_data_uri(mask_figure(scan.coverage)), "action mask coverage", caption)
+    return _figure(png_data_uri(mask_figure(src.scan.coverage)), "action mask coverage", caption)
 
 
-@section("frames", "Sampled frames per dataset")
-def _frames(root: Path, _: CorpusMasks, links: EpisodeLinks) -> str:
-    return strips.frames_html(root, links.corpus)
+def _frames(src: Reading) -> str:
+    return strips.frames_html(src.root, src.links.corpus)
 
 
-@section("trajectories", "Canonical wrist trajectories")
-def _trajectories(_: Path, scan: CorpusMasks) -> str:
+def _trajectories(src: Reading) -> str:
     caption = "Wrist positions of the canonical state (o: start, x: end), in each dataset's canonical frame."
-    return _figure(png_data_uri(trajectories_figure(wrist_trajectories(scan.wrists))), "wrist trajectories", caption)
+    drawn = trajectories_figure(wrist_trajectories(src.scan.wrists))
+    return _figure(png_data_uri(drawn), "wrist trajectories", caption)
 
 
-@section("qa", "Geometry QA per dataset")
-def _qa(root: Path, _: CorpusMasks) -> str:
-    view = qa_by_dataset(root)
+def _qa(src: Reading) -> str:
+    view = qa_by_dataset(src.root)
     failed = [
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
     ]
@@ -192,21 +178,20 @@ def _qa(root: Path, _: CorpusMasks) -> str:
         "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
         f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
     )
-    rows = figure_rows(root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
+    rows = figure_rows(src.root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
     drawn = [s for s in view.summaries if s.dataset in set(rows)]
     caption += _rows_said(len(drawn), len(view.summaries))
     return verdict + _figure(png_data_uri(qa_figure(drawn, view.config)), "geometry QA", caption) + overview
 
 
-@section("behaviour", "Behaviour QA per dataset")
-def _behaviour(root: Path, _: CorpusMasks) -> str:
-    rank, with_finding = family_rank(root), [0]
+def _behaviour(src: Reading) -> str:
+    rank, with_finding = family_rank(src.root), [0]
 
     def candidate(dataset: str, found: bool) -> bool:  # what the figure may draw: its records kept, no other's
         with_finding[0] += found
         return (found and with_finding[0] <= MAX_FIGURE_ROWS) or rank.get(dataset, MAX_FIGURE_ROWS) < MAX_FIGURE_ROWS
 
-    view = behaviour_by_dataset(root, candidate)
+    view = behaviour_by_dataset(src.root, candidate)
     found = list(view.messages)
     said = {(row[0], row[1]) for row in found}  # the catalog build's dataset findings repeat ingest.qa.dataset's
     found += [
@@ -221,7 +206,7 @@ def _behaviour(root: Path, _: CorpusMasks) -> str:
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
         "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
     )
-    rows = set(figure_rows(root, [b.dataset for b in view.datasets], {row[0] for row in found}))
+    rows = set(figure_rows(src.root, [b.dataset for b in view.datasets], {row[0] for row in found}))
     drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in rows], view.catalog_findings)
     caption += _rows_said(len(drawn.datasets), view.total)
     return verdict + _figure(png_data_uri(behaviour_figure(drawn)), "behaviour QA", caption) + overview
@@ -237,9 +222,8 @@ def _rows_said(drawn: int, datasets: int) -> str:
     )
 
 
-@section("curated", "Manifests and exports made from the corpus")
-def _curated(root: Path, _: CorpusMasks, exports: Sequence[Path] = ()) -> str:
-    found = curation.manifests(root)
+def _curated(src: Reading) -> str:
+    found = curation.manifests(src.root)
     if found:
         rows = [
             [
@@ -263,19 +247,18 @@ def _curated(root: Path, _: CorpusMasks, exports: Sequence[Path] = ()) -> str:
         body += _table(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix)
     else:
         body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
-    body += exports_html(list(exports))
+    body += exports_html(list(src.exports))
     return body
 
 
-@section("episodes", "Every episode, flagged ones first")
-def _episodes(root: Path, scan: CorpusMasks, links: EpisodeLinks) -> str:
-    shown = curation.episode_rows(root, curation.MAX_EPISODE_ROWS)
-    parts = curation.flagged_pairs(root, shown, lambda uid: links.link(uid, "its page"))
+def _episodes(src: Reading) -> str:
+    shown = curation.episode_rows(src.root, curation.MAX_EPISODE_ROWS)
+    parts = curation.flagged_pairs(src.root, shown, lambda uid: src.links.link(uid, "its page"))
     table = _table(
         ["episode", "dataset", "tier", "seconds", "frames", "cameras", "findings", "tier reasons and notes"],
         [
             [
-                links.cell(r["episode_uid"]),
+                src.links.link(r["episode_uid"], r["episode_uid"]),
                 r["dataset"],
                 r["tier"],
                 f"{r['duration_s']:.1f}",
@@ -287,18 +270,15 @@ def _episodes(root: Path, scan: CorpusMasks, links: EpisodeLinks) -> str:
             for r in shown
         ],
     )
-    more = scan.episodes - len(shown)
+    more = src.scan.episodes - len(shown)
     note = f'<p class="note">{more} more episodes: `eidata query ROOT "SELECT * FROM episodes"`</p>' if more else ""
-    quarantined = curation.quarantined_rows(root, curation.MAX_EPISODE_ROWS)
+    quarantined = curation.quarantined_rows(src.root, curation.MAX_EPISODE_ROWS)
     q = (
         f'<p class="note" id="{QUARANTINED}">Quarantined: never written, so no frames and no page; the raw file is '
         "named.</p>"
         + _table(
             ["raw episode", "source", "dataset", "step", "error", "message", "file"],
-            [
-                [r["episode"], r["source"], r["subset"], r["stage"], r["error_class"], r["message"], r["file"] or ""]
-                for r in quarantined
-            ],
+            [list(r.values()) for r in quarantined],
         )
         if quarantined
         else ""
@@ -309,21 +289,35 @@ def _episodes(root: Path, scan: CorpusMasks, links: EpisodeLinks) -> str:
         if parts
         else '<p class="note">no flagged (low or rejected) episode</p>'
     )
-    return head + "".join(parts) + links.note() + table + note + q
+    return head + "".join(parts) + src.links.note() + table + note + q
 
 
-@section("coverage", "Latents and caption coverage")
-def _coverage(root: Path, _: CorpusMasks) -> str:
-    rows = coverage_by_source(root)
-    table = _table(
-        ["source", "episodes", "latents ready", "caption ready"],
-        [[r["source"], r["episodes"], r["latents"], r["captions"]] for r in rows],
-    )
+def _coverage(src: Reading) -> str:
+    rows = coverage_by_source(src.root)
+    table = _table(["source", "episodes", "latents ready", "caption ready"], [list(r.values()) for r in rows])
     if not any(r["latents"] or r["captions"] for r in rows):  # a chart of zeros says less than this line
         return (
             '<p class="note">no episode has latents or a caption yet (`eidata latents`, `eidata caption`)</p>' + table
         )
     return _figure(png_data_uri(coverage_figure(rows)), "latents and caption coverage") + table
+
+
+# the corpus page's sections in page order: (key, title, builder of its body's HTML)
+SECTIONS: tuple[tuple[str, str, Callable[[Reading], str]], ...] = (
+    ("losses", "What the corpus lost, biggest first", _losses),
+    ("hours", "Hours by source × tier", _hours),
+    ("counts", "Episodes per source and dataset: written, lost, quarantined", _counts),
+    ("lengths", "Episode lengths per source", _lengths),
+    ("source_findings", "What the sources could not give", _source_findings),
+    ("masks", "Action-mask coverage per embodiment", _masks),
+    ("frames", "Sampled frames per dataset", _frames),
+    ("trajectories", "Canonical wrist trajectories", _trajectories),
+    ("qa", "Geometry QA per dataset", _qa),
+    ("behaviour", "Behaviour QA per dataset", _behaviour),
+    ("curated", "Manifests and exports made from the corpus", _curated),
+    ("episodes", "Every episode, flagged ones first", _episodes),
+    ("coverage", "Latents and caption coverage", _coverage),
+)
 
 
 # -- page -------------------------------------------------------------------------------------------------------
@@ -346,11 +340,6 @@ def render_page(title: str, heading: str, meta: str, sections: list[Section], st
     )
 
 
-def build_report(root: Path, out: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> Path:
-    """Render every section and write the page atomically to `out`; `exports`: folders of exports made from it."""
-    return atomic_write(Path(out), report_html(root, exports, links))
-
-
 def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | None = None) -> str:
     """The page of the corpus folder `root`, every section rendered; `exports`: folders holding exports of it;
     `links`: the episode pages written beside it (`jobs.report.episode_links`; None: none, each link names the
@@ -359,16 +348,10 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     require_catalog(root)
     scan = corpus_masks(root)  # every dataset's episodes.jsonl streamed once
     links = links or named_episodes(root, str(root))
-    extra = {
-        "curated": {"exports": exports},
-        "losses": {"links": links},
-        "episodes": {"links": links},
-        "frames": {"links": links},
-    }
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
-        for key, title in SECTIONS:
-            sections.append(Section(key, title, BUILDERS[key](root, scan, **extra.get(key, {}))))
+        for key, title, build in SECTIONS:
+            sections.append(Section(key, title, build(Reading(root, scan, links, exports))))
             bar.update(1)
     lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (

@@ -13,8 +13,6 @@ beside them), not a plotting figure: on the 10k benchmark one matplotlib strip p
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from jobs.report.data import Strip, dataset_view, frame_strip
 from jobs.report.families import Family, chosen, families
-from jobs.report.markup import Markup, escape, figure, table
+from jobs.report.markup import Markup, escape, figure, png_uri, table
 from schemas.canonical import BONES
 from schemas.corpus import DATASETS_DIR
 
@@ -94,12 +92,6 @@ def strip_image(strip: Strip, height: int = STRIP_HEIGHT) -> tuple[Image.Image, 
         out.paste(t, (x, 0))
         x += t.width + GAP
     return out, bones
-
-
-def png_uri(image: Image.Image) -> str:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def strip_html(strip: Strip) -> str:

@@ -53,6 +53,7 @@ from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
 from schemas.qa import Finding
+from schemas.quirks import listing
 from schemas.storage import StorageOptions
 from schemas.verdicts import STEP, CorpusVerdicts
 
@@ -345,8 +346,7 @@ def _said(uids: list[str], words: str) -> str:
     `N episodes -> tier: reason: uid, uid, uid and M more` (the lineage of each holds its own)."""
     if len(uids) == 1:
         return f"{uids[0]} -> {words}"
-    more = f" and {len(uids) - SAID_UIDS} more" if len(uids) > SAID_UIDS else ""
-    return f"{len(uids)} episodes -> {words}: {', '.join(uids[:SAID_UIDS])}{more}"
+    return f"{len(uids)} episodes -> {words}: {listing(uids, SAID_UIDS)}"
 
 
 def run_verdicts(

@@ -11,7 +11,7 @@ import pytest
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
-from jobs.report.page import build_report
+from jobs.report.page import report_html
 from jobs.spec import load_spec
 from jobs.validate import validate_dataset
 from schemas.corpus import EpisodeLineage
@@ -63,7 +63,7 @@ def test_validate_summarizes_each_dataset(corpus: Path) -> None:
 
 
 def test_the_report_has_a_qa_section_with_a_plot(corpus: Path) -> None:
-    html = build_report(corpus, corpus / "report.html").read_text()
+    html = report_html(corpus)
     section = re.search(r'<section id="qa" data-section="qa">(.*?)</section>', html, re.S)
     assert section is not None
     body = section.group(1)

@@ -20,7 +20,7 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
 from jobs.report.data import ReportError, dataset_view
 from jobs.report.keypoints import project, stored_lens
-from jobs.report.page import SECTIONS, build_report
+from jobs.report.page import SECTIONS, report_html
 from schemas.camera_model import PinholeCamera
 from tests.fixtures.corpus import episode, write_dataset
 from tests.jobs.report.corpus import CAMERA, K
@@ -32,7 +32,10 @@ pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/r
 
 @pytest.fixture(scope="module")
 def report(corpus: Path) -> Path:
-    return build_report(corpus, corpus / "out/report.html")
+    out = corpus / "out/report.html"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report_html(corpus))
+    return out
 
 
 def _images(html: str) -> list[Image.Image]:
@@ -44,7 +47,7 @@ def test_page_is_self_contained_with_every_section(report: Path) -> None:
     html = report.read_text()
     assert not re.search(r"https?://|src=\"(?!data:)|<link|@import", html)
     ids = re.findall(r'<section id="([^"]+)" data-section="\1"[^>]*>', html)
-    assert ids == [k for k, _ in SECTIONS]
+    assert ids == [k for k, *_ in SECTIONS]
     images = _images(html)
     # one image per section but those with nothing to plot (no manifest, no source finding here: a line and tables),
     # one frame strip per dataset (3), one flagged episode beside a clean one
@@ -104,12 +107,13 @@ def test_what_a_curator_acts_on(report: Path) -> None:
 
 def test_no_chart_of_zeros(tmp_path: Path) -> None:
     """A corpus with no latents and no caption gets a line saying so, not an empty chart."""
-    from jobs.report.page import BUILDERS
+    from jobs.report.page import Reading
 
     root = tmp_path / "c"
     write_dataset(root / "datasets/oxe/bridge", "franka", [episode(5, "pick", "oxe/bridge/e0", "franka")])
     rebuild_catalog(Corpus(root))
-    body = BUILDERS["coverage"](root, None)  # type: ignore[arg-type]
+    coverage = next(build for key, _, build in SECTIONS if key == "coverage")
+    body = coverage(Reading(root, None, None))  # type: ignore[arg-type]
     assert "<img" not in body and "no episode has latents or a caption yet" in body
 
 
@@ -143,7 +147,7 @@ def test_cli(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "not an eidata corpus" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     with pytest.raises(ReportError, match="eidata catalog"):
-        build_report(tmp_path / "empty", tmp_path / "x.html")
+        report_html(tmp_path / "empty")
 
 
 # -- headless Chromium --------------------------------------------------------------------------------------------
