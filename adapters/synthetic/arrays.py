@@ -23,28 +23,16 @@ def reach(n: int, dims: int, seed: int) -> np.ndarray:
     return 0.1 * (k % 3) + 0.15 * np.sin(np.pi * t + 0.7 * k + 0.3 * seed)
 
 
-def write_robomimic(
-    path: Path,
-    lengths: list[int],
-    *,
-    libero_task: str | None = None,
-    freq: int | None = 20,
-    image_size: tuple[int, int] = (8, 10),
-) -> Path:
-    """A robomimic-layout file (robomimic docs/datasets/overview.md): `data` attrs `total`, `env_args`; per demo
-    `obs/<key>`, `next_obs/<key>`, `actions`, `rewards`, `dones`, `states`, attr `num_samples`. With `libero_task`,
-    LIBERO's additions (scripts/create_dataset.py): `problem_info` with `language_instruction`, `*_rgb` images.
-    `freq` None leaves `control_freq` out of `env_args`."""
-    kwargs = {"robots": ["Panda"], **({"control_freq": freq} if freq else {})}
-    cam = "agentview_rgb" if libero_task is not None else "agentview_image"
+def write_robomimic(path: Path, lengths: list[int], *, image_size: tuple[int, int] = (8, 10)) -> Path:
+    """A robomimic-layout file (robomimic docs/datasets/overview.md) at robosuite's 20 Hz: `data` attrs `total`,
+    `env_args`; per demo `obs/<key>`, `next_obs/<key>`, `actions`, `rewards`, `dones`, `states`, attr `num_samples`
+    (LIBERO's additions and other rates: `tests/fixtures/writers/arrays.py`)."""
+    kwargs = {"robots": ["Panda"], "control_freq": 20}
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         data = f.create_group("data")
         data.attrs["total"] = sum(lengths)
         data.attrs["env_args"] = json.dumps({"env_name": "Lift", "type": 1, "env_kwargs": kwargs})
-        if libero_task is not None:
-            data.attrs["problem_info"] = json.dumps({"language_instruction": libero_task, "problem_name": "x"})
-            data.attrs["bddl_file_name"] = "x.bddl"
         for i, n in enumerate(lengths):
             demo = data.create_group(f"demo_{i}")
             demo.attrs["num_samples"] = n
@@ -54,7 +42,7 @@ def write_robomimic(
             for group, rows in (("obs", slice(0, n)), ("next_obs", slice(1, n + 1))):
                 demo[f"{group}/robot0_eef_pos"] = pos[rows]
                 demo[f"{group}/robot0_eef_quat"] = quat[rows]
-                demo[f"{group}/{cam}"] = images[rows]
+                demo[f"{group}/agentview_image"] = images[rows]
             grip = np.where(np.linspace(0, 1, n) < 0.5, -1.0, 1.0)[:, None]  # robosuite: -1 open, 1 closed
             demo["actions"] = np.concatenate([np.diff(pos, axis=0) * 10, np.zeros((n, 3)), grip], axis=1)
             demo["rewards"] = (np.arange(n) == n - 1).astype(np.float64)

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.arrays.adapter import ArraysAdapter, ZarrAdapter
 from adapters.synthetic.arrays import truncate, write_robomimic
-from tests.fixtures.writers.arrays import write_aloha, write_umi
+from tests.fixtures.writers.arrays import as_libero, with_control_freq, write_aloha, write_umi
 
 
 def _eps(root: Path, **options) -> list:
@@ -25,7 +25,7 @@ def _eps(root: Path, **options) -> list:
 
 
 def test_robomimic_one_episode_per_demo_rate_from_env_args(tmp_path: Path) -> None:
-    write_robomimic(tmp_path / "low_dim.hdf5", [5, 12, 7], freq=15)
+    with_control_freq(write_robomimic(tmp_path / "low_dim.hdf5", [5, 12, 7]), 15)
     eps = _eps(tmp_path)
     assert [e.ref.raw_id for e in eps] == [f"low_dim.hdf5/demo_{i}" for i in range(3)]
     assert [len(e.actions["actions"]) for e in eps] == [5, 12, 7]
@@ -44,13 +44,13 @@ def test_robomimic_one_episode_per_demo_rate_from_env_args(tmp_path: Path) -> No
 
 
 def test_robomimic_without_control_freq_uses_the_named_default(tmp_path: Path) -> None:
-    write_robomimic(tmp_path / "a.hdf5", [4], freq=None)
+    with_control_freq(write_robomimic(tmp_path / "a.hdf5", [4]), None)
     (ep,) = _eps(tmp_path)
     assert ep.native_fps == 20 and ep.annotation.rate_from.startswith("default: robosuite's default control_freq 20")
 
 
 def test_libero_language_from_problem_info_else_file_name(tmp_path: Path) -> None:
-    write_robomimic(tmp_path / "KITCHEN_SCENE3_turn_on_the_stove_demo.hdf5", [6], libero_task="turn on the stove")
+    as_libero(write_robomimic(tmp_path / "KITCHEN_SCENE3_turn_on_the_stove_demo.hdf5", [6]), "turn on the stove")
     (ep,) = _eps(tmp_path)
     assert ep.annotation.layout == "libero" and "attribute data@problem_info" in ep.annotation.layout_from
     assert [lang.text for lang in ep.language] == ["turn on the stove"] and "agentview_rgb" in ep.cameras

@@ -15,7 +15,7 @@ from adapters.arrays.adapter import ArraysAdapter
 from adapters.synthetic.arrays import write_robomimic
 from schemas.tiers import QualityTier
 from tests.fixtures.offline import prepared
-from tests.fixtures.writers.arrays import write_aloha, write_isaaclab
+from tests.fixtures.writers.arrays import with_control_freq, write_aloha, write_isaaclab
 
 
 def _refs(root: Path, options: dict | None = None) -> list:
@@ -44,7 +44,7 @@ def test_another_simulators_file_needs_the_fps_option(tmp_path: Path) -> None:
 
 
 def test_robosuite_default_holds_only_for_robosuite_files(tmp_path: Path) -> None:
-    write_robomimic(tmp_path / "lift.hdf5", [6], freq=None)  # env_args type 1: robosuite
+    with_control_freq(write_robomimic(tmp_path / "lift.hdf5", [6]), None)  # env_args type 1: robosuite
     (ref,) = _refs(tmp_path)
     assert ArraysAdapter().read(ref).annotation.rate_from.startswith("default: robosuite's default control_freq 20")
     with h5py.File(tmp_path / "lift.hdf5", "r+") as f:

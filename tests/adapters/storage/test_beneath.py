@@ -28,6 +28,7 @@ from adapters.storage.beneath import Fence
 from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot
+from tests.fixtures.writers.arrays import with_control_freq
 
 SECRET = b"SECRET-KEY=hunter2 " * 8
 
@@ -49,7 +50,7 @@ def _tree(tmp_path: Path) -> tuple[Path, Path]:
         pq.write_table(pa.table({"x": [1, 2]}), top / "data/ep.parquet")
         np.savez(top / "data/ep.npz", x=np.arange(3))
         (top / "meta/info.json").write_text(json.dumps({"fps": 10}))
-        write_robomimic(top / "data/d.hdf5", [3], freq=10)
+        with_control_freq(write_robomimic(top / "data/d.hdf5", [3]), 10)
         (top / "data/cam.mp4").write_bytes(SECRET)
     return root, out
 
@@ -127,8 +128,8 @@ def test_links_inside_the_root_are_followed_and_the_library_gets_the_checked_fil
 def test_robomimic_file_swapped_between_discovery_and_read_is_refused(tmp_path: Path) -> None:
     root, out = tmp_path / "src", tmp_path / "outside"
     root.mkdir(), out.mkdir()
-    write_robomimic(root / "d.hdf5", [4, 5], freq=10)
-    write_robomimic(out / "secret.hdf5", [4, 5], freq=10)
+    with_control_freq(write_robomimic(root / "d.hdf5", [4, 5]), 10)
+    with_control_freq(write_robomimic(out / "secret.hdf5", [4, 5]), 10)
     adapter = ArraysAdapter({})
     refs = list(adapter.discover(root))
     assert len(refs) == 2 and all(r.error is None for r in refs)

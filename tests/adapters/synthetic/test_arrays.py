@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from adapters.synthetic.arrays import truncate, write_robomimic
-from tests.fixtures.writers.arrays import write_aloha
+from tests.fixtures.writers.arrays import as_libero, with_control_freq, write_aloha
 
 
 def test_robomimic_layout(tmp_path: Path) -> None:
-    path = write_robomimic(tmp_path / "sub" / "image.hdf5", [5, 7], freq=15, image_size=(12, 16))
+    path = with_control_freq(write_robomimic(tmp_path / "sub" / "image.hdf5", [5, 7], image_size=(12, 16)), 15)
     with h5py.File(path) as f:
         data = f["data"]
         assert sorted(data) == ["demo_0", "demo_1"] and data.attrs["total"] == 12
@@ -31,7 +31,7 @@ def test_robomimic_layout(tmp_path: Path) -> None:
 
 
 def test_libero_additions(tmp_path: Path) -> None:
-    path = write_robomimic(tmp_path / "x_demo.hdf5", [3], libero_task="open the drawer", freq=None)
+    path = as_libero(with_control_freq(write_robomimic(tmp_path / "x_demo.hdf5", [3]), None), "open the drawer")
     with h5py.File(path) as f:
         assert json.loads(f["data"].attrs["problem_info"])["language_instruction"] == "open the drawer"
         assert "control_freq" not in json.loads(f["data"].attrs["env_args"])["env_kwargs"]
