@@ -60,8 +60,7 @@ class Reading:
 
     @classmethod
     def of(cls, adapter: SourceAdapter, ref: EpisodeRef, file: Any = None) -> Reading:
-        """The read of `ref`, after the error its discovery found, if any, is raised (`raise_discovered`)."""
-        adapter.raise_discovered(ref)
+        """The read of `ref` (the error its discovery found was raised before any read: `confined.flagged_first`)."""
         return cls(adapter, ref.raw_id, file)
 
     def fail(self, message: str, field: str, file: Any = None) -> AdapterError:
