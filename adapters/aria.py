@@ -38,6 +38,7 @@ def se3_from_wxyz(q_wxyz: np.ndarray, t: np.ndarray) -> np.ndarray:
     return rigid(Rotation.from_quat(q[:, [1, 2, 3, 0]]), np.asarray(t, dtype=np.float64).reshape(-1, 3))
 
 
+# the projection names of the calibration files (Aria MPS `Projection.Name`, Quest 3 `projectionModelType`) that are
 # FISHEYE624: projectaria_tools' `FisheyeRadTanThinPrism<6, true, true, ...>` (`schemas.camera_model.Fisheye624Camera`)
 FISHEYE624_NAMES = frozenset({"FisheyeRadTanThinPrism", "CameraModelType.FISHEYE624", "FISHEYE624"})
 
