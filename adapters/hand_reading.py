@@ -16,7 +16,6 @@ import av
 
 from adapters.base import AdapterError, EpisodeRef, RawEpisode, reraised
 from adapters.hostile import bounds
-from adapters.mano_only import model_dir
 from adapters.pickles import UnsafePickle
 from adapters.source_adapter import OptionsT, SourceAdapter
 from adapters.storage.location import Location
@@ -61,8 +60,7 @@ class Reading:
 
     @classmethod
     def of(cls, adapter: SourceAdapter, ref: EpisodeRef, file: Any = None) -> Reading:
-        """The read of `ref`, after the error its discovery found, if any, is raised (`raise_discovered`)."""
-        adapter.raise_discovered(ref)
+        """The read of `ref` (the error its discovery found was raised before any read: `confined.flagged_first`)."""
         return cls(adapter, ref.raw_id, file)
 
     def fail(self, message: str, field: str, file: Any = None) -> AdapterError:
@@ -88,8 +86,12 @@ class Reading:
         return self.adapter.inside(root, path, field=field, episode=self.episode)
 
     def mano_dir(self, source: str, file: Any) -> str:
-        """The `mano_model_dir` option, or the error naming it, `file` and the episode (`mano_only.model_dir`)."""
-        return model_dir(self.adapter, source, file=file, episode=self.episode)
+        """The `mano_model_dir` option (`mano_only.py`) as a string, or the error naming it, `file` and the episode."""
+        folder = getattr(self.adapter.options, "mano_model_dir", None)
+        if folder is None:
+            msg = f"{source}'s hands are MANO parameters only: set the adapter option mano_model_dir (MANO_*.npz)"
+            raise self.fail(msg, "mano_model_dir", file)
+        return str(folder)
 
     def parsed(self, path: Location, what: str, parse: Callable[[bytes], T], *, named: str = "") -> T:
         """`parse` of the file's bytes, read whole (`bounds.read_bounded`, labelled `what`); a

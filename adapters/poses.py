@@ -208,9 +208,15 @@ def image_up(world_from_camera: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+def rigid(rotation: Rotation | np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(T,4,4) rigid poses from T rotations (a scipy `Rotation`, or (T,3,3) matrices) and (T,3) translations."""
+    matrix = rotation.as_matrix() if isinstance(rotation, Rotation) else rotation
+    out = np.tile(np.eye(4), (len(matrix), 1, 1))
+    out[:, :3, :3], out[:, :3, 3] = matrix, translation
+    return out
+
+
 def rotvec_poses(rotvec: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """(T,4,4) rigid poses from (T,3) axis-angle rotations and (T,3) translations (MANO's global orientation and
     translation, an object's axis-angle pose)."""
-    out = np.tile(np.eye(4), (len(rotvec), 1, 1))
-    out[:, :3, :3], out[:, :3, 3] = Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_matrix(), translation
-    return out
+    return rigid(Rotation.from_rotvec(np.asarray(rotvec, np.float64)), translation)

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.poses import rigid
 from schemas.canonical import MANO21_NAMES
 
 Fail = Callable[[str, str], Exception]  # (message, field) -> the error to raise
@@ -139,10 +140,7 @@ def _micros(header: list[str], rows: list[list[str]], fail: Fail) -> np.ndarray:
 
 
 def _pose(t: np.ndarray, q_xyzw: np.ndarray) -> np.ndarray:
-    out = np.tile(np.eye(4), (len(t), 1, 1))
-    out[:, :3, :3] = Rotation.from_quat(q_xyzw).as_matrix()  # normalised, as the reader does (cpp:401-404)
-    out[:, :3, 3] = t
-    return out
+    return rigid(Rotation.from_quat(q_xyzw), t)  # normalised, as the reader does (cpp:401-404)
 
 
 def _confidence(values: np.ndarray, field: str, fail: Fail) -> np.ndarray:

@@ -162,7 +162,6 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
             )
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         loc = ref.locator
         path = self.file(ref.paths[0])
         layout = LAYOUTS[loc["layout"]]

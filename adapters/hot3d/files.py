@@ -139,7 +139,6 @@ def _add_hand(track: HandTrackRows, entry: Any, ts: int, key: str, width: int, k
         track.confidence.append(float(entry.get("hand_confidence", 1.0)))
 
 
-# the projection names of the calibration files (Aria MPS `Projection.Name`, Quest 3 `projectionModelType`) that are
 def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> CameraCalibration:
     """The camera `label` of Quest 3's `camera_models.json`."""
     try:

@@ -14,6 +14,7 @@ from pydantic import Field
 from scipy.spatial.transform import Rotation
 
 from adapters.base import Stream
+from adapters.poses import rigid
 from schemas.frozen import Frozen
 
 QuatOrder = Literal["xyzw", "wxyz"]
@@ -37,10 +38,8 @@ class RecordedPose(Frozen):
 
 
 def _matrices(xyz: np.ndarray, quat: np.ndarray, order: QuatOrder) -> np.ndarray:
-    out = np.tile(np.eye(4), (len(xyz), 1, 1))
     q = quat if order == "xyzw" else np.roll(quat, -1, axis=1)  # scipy reads scalar-last
-    out[:, :3, :3], out[:, :3, 3] = Rotation.from_quat(q).as_matrix(), xyz
-    return out
+    return rigid(Rotation.from_quat(q), xyz)
 
 
 def reference_poses(ref: RecordedPose, states: dict[str, Stream]) -> dict[str, tuple[int, Stream]]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.poses import rigid
+
 Edge = tuple[str, str]
 
 
@@ -74,7 +76,4 @@ class TfTree:
 
 def matrices(xyzq: np.ndarray) -> np.ndarray:
     """(N, 7) translation + quaternion xyzw -> (N, 4, 4)."""
-    m = np.broadcast_to(np.eye(4), (len(xyzq), 4, 4)).copy()
-    m[:, :3, :3] = Rotation.from_quat(xyzq[:, 3:7]).as_matrix()
-    m[:, :3, 3] = xyzq[:, :3]
-    return m
+    return rigid(Rotation.from_quat(xyzq[:, 3:7]), xyzq[:, :3])

@@ -76,7 +76,6 @@ class TableLogAdapter(SourceAdapter[TableLogOptions]):
             yield self.new_ref(str(path.relative_to(root)), [str(path)], subset=subset, locator={"root": str(root)})
 
     def read(self, ref: EpisodeRef) -> RawEpisode:
-        self.raise_discovered(ref)
         path = self.file(ref.paths[0])
         cmap = self.options.column_map()
         try:

@@ -121,7 +121,7 @@ def test_the_error_discovery_found_is_raised_first(tmp_path: Path) -> None:
     flagged = adapter.error("two sequences", file=tmp_path, episode="seq_01", field="sequence")
     ref = adapter.new_ref("seq_01", [str(tmp_path)], error=flagged)
     with pytest.raises(AdapterError, match="two sequences") as e:
-        Reading.of(adapter, ref)
+        adapter.read(ref)  # before any file is read (`confined.flagged_first`)
     assert (e.value.episode, e.value.field) == ("seq_01", "sequence")
 
 
