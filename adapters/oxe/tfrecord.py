@@ -228,4 +228,6 @@ def build_example(features: dict[str, Any]) -> bytes:
             feature.float_list.value.extend(arr.astype(np.float32).ravel().tolist())
         else:
             raise TypeError(f"feature {key!r}: unsupported dtype {arr.dtype}")
-    return ex.SerializeToString()
+    # A map's order follows the process's hash seed unless asked otherwise: the same features wrote other bytes in
+    # each process (the demo's Bridge shard differed run to run); deterministic orders the keys.
+    return ex.SerializeToString(deterministic=True)

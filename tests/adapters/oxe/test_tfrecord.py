@@ -150,6 +150,26 @@ def test_example_round_trip() -> None:
     assert out["episode_metadata/episode_id"].tolist() == [7]
 
 
+def test_an_example_is_the_same_bytes_in_every_process() -> None:
+    """The features map's order followed the hash seed: the demo's Bridge shard differed from run to run."""
+    code = (
+        "import hashlib; from adapters.oxe.tfrecord import build_example; "
+        "print(hashlib.sha256(build_example({k: [1.0] for k in 'abcdefgh'})).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={"PYTHONHASHSEED": str(seed), "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(digests) == 1, digests
+
+
 def test_real_tensorflow_written_shard_verifies() -> None:
     """CRCs written by TensorFlow itself check out, and every record is an Example with RLDS keys."""
     path = realdata(BRIDGE_SHARD)
