@@ -22,7 +22,6 @@ from schemas.behaviour import BehaviourConfig
 class TrackingBehaviour:
     dims: int  # moving dims measured
     worst_corr: float | None  # None without a moving dim
-    worst_dim: int | None
     median_lag_s: float | None
     median_corr: float | None = None  # over the moving dims: one joint resting at its limit while commanded does not
     # drag it down (the real GR00T right thumb: its command moves, the joint sits at its range end)
@@ -51,7 +50,7 @@ def tracking_behaviour(
     cols = np.flatnonzero(moving)
     max_lag = max(0, min(round(config.tracking_max_lag_s * fps), n // 4))
     if not len(cols) or n < config.tracking_min_frames:
-        return TrackingBehaviour(0, None, None, None)
+        return TrackingBehaviour(0, None, None)
     a, s = a[:, cols], s[:, cols]
     best = np.full(len(cols), -np.inf)
     lag = np.zeros(len(cols))
@@ -60,7 +59,4 @@ def tracking_behaviour(
         c = np.nan_to_num(_corr(a[:m], s[k : k + m]), nan=0.0)  # a constant action does not follow
         better = c > best
         best, lag = np.where(better, c, best), np.where(better, k, lag)
-    w = int(best.argmin())
-    return TrackingBehaviour(
-        len(cols), float(best[w]), int(cols[w]), float(np.median(lag)) / fps, float(np.median(best))
-    )
+    return TrackingBehaviour(len(cols), float(best.min()), float(np.median(lag)) / fps, float(np.median(best)))
