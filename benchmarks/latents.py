@@ -5,9 +5,9 @@ core, of one file write, and of the whole `eidata latents` job.
 - model alone: `PixelEncoder` (normalization, the ViT, the cast to the stored dtype; compiled with `--compile`) on a
   uint8 batch already on the device, after warm-up, for at least `--seconds`: the ceiling of the GPU.
 - reference: what a user would write with transformers alone, timed the same way on a batch of the same size:
-  `DINOv3ViTModel(vit_s16_config())` (the same seed, so the same weights), eager, on an already-normalized float32
-  batch on the device, `model(pixel_values=x).last_hidden_state` under inference mode (and bf16 autocast when ours
-  runs it). `model_vs_reference` is our model's rate over it. Where `timm` is importable and has
+  `DINOv3ViTModel(encoder_config(spec))` (the same seed, so the same weights), eager, on an already-normalized
+  float32 batch on the device, `model(pixel_values=x).last_hidden_state` under inference mode (and bf16 autocast when
+  ours runs it). `model_vs_reference` is our model's rate over it. Where `timm` is importable and has
   `vit_small_patch16_dinov3`, its `forward_features` is timed the same way (`timm_img_s`); `timm` says which model
   ran or why none did. timm is not a dependency.
 - actor path: `LatentsEncoder.__call__` itself (no Ray) on in-memory episodes of uint8 frames, as the object store
@@ -60,7 +60,7 @@ import torch
 
 from benchmarks._cli import parse_args
 from ingest.encoders.dinov3.frames import PreprocessConfig, decode_resized, latent_frame_indices, resize_frames
-from ingest.encoders.dinov3.model import EncoderSpec, vit_s16_config
+from ingest.encoders.dinov3.model import EncoderSpec, encoder_config
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
@@ -130,7 +130,7 @@ def bench_reference(spec: EncoderSpec, x: torch.Tensor, seconds: float) -> dict[
     from transformers import DINOv3ViTModel
 
     torch.manual_seed(spec.seed)
-    model = DINOv3ViTModel(vit_s16_config()).eval().to(spec.device)
+    model = DINOv3ViTModel(encoder_config(spec)).eval().to(spec.device)
 
     def step() -> torch.Tensor:
         with torch.inference_mode(), _autocast(spec):

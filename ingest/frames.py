@@ -26,21 +26,26 @@ def matrix_to_rot6d(r: np.ndarray) -> np.ndarray:
     return np.concatenate([r[..., :, 0], r[..., :, 1]], axis=-1)
 
 
-def rot6d_to_matrix(d6: np.ndarray, eps: float = 1e-9) -> np.ndarray:
-    """(..., 6) -> (..., 3, 3) by Gram-Schmidt; tolerant of unnormalized or slightly skewed input."""
+def rot6d_to_matrix(d6: np.ndarray, eps: float = 1e-9, *, bad_as_nan: bool = False) -> np.ndarray:
+    """(..., 6) -> (..., 3, 3) by Gram-Schmidt; tolerant of unnormalized or slightly skewed input. A zero first
+    column or parallel columns raise, or with `bad_as_nan` give a NaN matrix: the QA's reading of stored rows, where
+    one degenerate frame costs that frame, not the episode."""
     d6 = np.asarray(d6, dtype=np.float64)
     a1, a2 = d6[..., 0:3], d6[..., 3:6]
-    n1 = np.linalg.norm(a1, axis=-1, keepdims=True)
-    if np.any(n1 < eps):
-        raise ValueError("degenerate 6D rotation: first column has zero length")
-    b1 = a1 / n1
-    a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    n2 = np.linalg.norm(a2, axis=-1, keepdims=True)
-    if np.any(n2 < eps):
-        raise ValueError("degenerate 6D rotation: columns are parallel")
-    b2 = a2 / n2
-    b3 = np.cross(b1, b2)
-    return np.stack([b1, b2, b3], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b1 = a1 / _column_norm(a1, eps, bad_as_nan, "first column has zero length")
+        a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
+        b2 = a2 / _column_norm(a2, eps, bad_as_nan, "columns are parallel")
+    return np.stack([b1, b2, np.cross(b1, b2)], axis=-1)
+
+
+def _column_norm(a: np.ndarray, eps: float, bad_as_nan: bool, why: str) -> np.ndarray:
+    n = np.linalg.norm(a, axis=-1, keepdims=True)
+    if bad_as_nan:
+        return np.where(n > eps, n, np.nan)
+    if np.any(n < eps):
+        raise ValueError(f"degenerate 6D rotation: {why}")
+    return n
 
 
 def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:

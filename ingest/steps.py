@@ -201,14 +201,10 @@ def start() -> Chain[None, None]:
     return _Start()
 
 
+# the steps up to the write: what `eidata trace` runs without `--write`
 JUDGED: Chain[None, Judged] = start().then("read", read).then("canonicalize", canonicalize).then("judge", judge)
 CHAIN: Chain[None, Written] = JUDGED.then("write", write).then("judge", judge_cameras)
 STEPS: tuple[Step, ...] = CHAIN.steps
-
-
-def before_write() -> Chain[None, Judged]:
-    """The steps up to the write (what `eidata trace` runs without `--write`)."""
-    return JUDGED
 
 
 def encode(

@@ -10,6 +10,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ingest.frames import se3
 from ingest.kinematics.description import (
     MOVABLE,
     Description,
@@ -84,11 +85,7 @@ class KinematicModel:
             rb_t = np.swapaxes(rot[:, -1:], -1, -2)
             rot = rb_t @ rot
             pos = (rb_t @ (pos - pos[:, -1:])[..., None])[..., 0]
-        out = np.zeros((q.shape[0], len(links), 4, 4))
-        out[..., :3, :3] = rot[:, : len(links)]
-        out[..., :3, 3] = pos[:, : len(links)]
-        out[..., 3, 3] = 1.0
-        return out
+        return se3(rot[:, : len(links)], pos[:, : len(links)])
 
     def assemble(self, named: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """[n, dof] joint matrix from per-joint columns of length n.
@@ -114,14 +111,9 @@ def load_model(description: str) -> KinematicModel:
     """The model of `schemas/robots/descriptions/<description>.urdf`, or of the URDF at `description` when it is an
     absolute path (a description a job spec declares: `schemas.robots.declared`), built once per process (a declared
     file once per content: its SHA-256 is part of the key)."""
-    if is_declared(description):
+    if description.endswith(".urdf") and Path(description).is_absolute():
         return _declared(description, urdf_sha256(Path(description)))
     return _shipped(description)
-
-
-def is_declared(description: str) -> bool:
-    """A description named by an absolute path to a URDF (declared in a job spec), not by a shipped file's stem."""
-    return description.endswith(".urdf") and Path(description).is_absolute()
 
 
 @functools.cache  # lru_cache without a bound: one model per description per process

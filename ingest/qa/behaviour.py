@@ -41,7 +41,6 @@ def measure_episode(
     config: BehaviourConfig,
     *,
     action: np.ndarray | None = None,
-    delta_action: bool = False,
     cameras: Mapping[str, np.ndarray] | None = None,
 ) -> BehaviourRecord:
     """Every behaviour check of one episode. NaN/Inf in the action are counted with the state's."""
@@ -56,7 +55,7 @@ def measure_episode(
         a = np.asarray(action, np.float64)
         nonfinite += int(a.size - np.isfinite(a).sum())
         if a.shape[1:] == s.shape[1:]:
-            tb = tracking_behaviour(a, s, fps, limits, config, delta=delta_action)
+            tb = tracking_behaviour(a, s, fps, limits, config)
             tracking = {"tracking_corr": tb.worst_corr, "tracking_lag_s": tb.median_lag_s}
     return BehaviourRecord(
         **worst_camera(cams),

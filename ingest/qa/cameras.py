@@ -31,10 +31,8 @@ class CameraBehaviour:
 
     frames: int
     repeat_period: int  # frames per new picture: 1 normally, 2 for 15 Hz stored at 30 fps
-    frozen_frames: int  # longest same-picture run while moving, beyond the cadence, in frames
-    frozen_s: float
+    frozen_s: float  # longest same-picture run while moving, beyond the cadence
     frozen_fraction: float  # of moving frames, frames inside a frozen run
-    frozen_start: int | None  # first frame of the longest frozen run
     dark_fraction: float
     bright_fraction: float
     flat_fraction: float
@@ -70,18 +68,18 @@ def repeat_period(same: np.ndarray, max_period: int = 4) -> int:
 
 def _frozen_runs(
     thumbs: np.ndarray, same: np.ndarray, period: int, config: BehaviourConfig, moving: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(first frame, frozen frames) of each frozen run: consecutive same pictures whose first and last frame still
+) -> np.ndarray:
+    """The frozen frames of each frozen run: consecutive same pictures whose first and last frame still
     match (a slow move shows small consecutive differences but drifts away from its first frame); its frozen frames
     are the run's moving frames beyond the cadence's own `period` (a still robot's still picture is not frozen)."""
     starts, ends = runs(same)  # pair runs s..e-1 -> frames s..e
     if not len(starts):
-        return starts, starts
+        return starts
     drift = np.abs(thumbs[ends] - thumbs[starts]).reshape(len(starts), -1).max(axis=1)
     csum = np.concatenate([[0], np.cumsum(moving)])
     frozen = csum[ends + 1] - csum[starts] - period
     keep = (drift < config.frozen_drift) & (frozen > 0)
-    return starts[keep], frozen[keep]
+    return frozen[keep]
 
 
 def camera_behaviour(
@@ -105,16 +103,14 @@ def camera_behaviour_thumbs(
     flat = (std < config.flat_std) & ~dark & ~bright
     blank = dark | bright | flat  # a capped or dead feed is reported as degenerate, not again as frozen
     moving = np.ones(n, bool) if moving is None else np.asarray(moving, bool)
-    starts, lengths = _frozen_runs(thumbs, same & ~blank[1:] & ~blank[:-1], period, config, moving)
+    lengths = _frozen_runs(thumbs, same & ~blank[1:] & ~blank[:-1], period, config, moving)
     longest = int(lengths.max()) if len(lengths) else 0
     counted = int(moving.sum())
     return CameraBehaviour(
         frames=n,
         repeat_period=period,
-        frozen_frames=longest,
         frozen_s=longest / fps,
         frozen_fraction=min(1.0, float(lengths.sum()) / counted) if counted and len(lengths) else 0.0,
-        frozen_start=int(starts[np.argmax(lengths)]) if longest else None,
         dark_fraction=float(np.mean(dark)) if n else 0.0,
         bright_fraction=float(np.mean(bright)) if n else 0.0,
         flat_fraction=float(np.mean(flat)) if n else 0.0,

@@ -34,11 +34,7 @@ LISTED = 3  # episodes named per finding (the worst first)
 @dataclass(frozen=True)
 class TaskBalance:
     tasks: int
-    largest: int  # episodes of the most frequent task
-    smallest: int
-    ratio: float  # largest / smallest
-    smallest_fraction: float  # of all episodes
-    entropy: float  # normalised Shannon entropy of the task distribution, 1 = uniform
+    ratio: float  # episodes of the most frequent task / of the least frequent
     imbalanced: bool
 
 
@@ -46,13 +42,9 @@ def task_balance(tasks: Sequence[str], config: BehaviourConfig) -> TaskBalance:
     """Balance of one dataset's episodes over their tasks (one task string per episode)."""
     counts = np.array(sorted(Counter(tasks).values()), np.float64)
     if not len(counts):
-        return TaskBalance(0, 0, 0, 1.0, 0.0, 1.0, False)
-    p = counts / counts.sum()
-    entropy = float(-(p * np.log(p)).sum() / np.log(len(p))) if len(p) > 1 else 1.0
+        return TaskBalance(0, 1.0, False)
     ratio = float(counts[-1] / counts[0])
-    return TaskBalance(
-        len(counts), int(counts[-1]), int(counts[0]), ratio, float(p[0]), entropy, ratio >= config.task_imbalance_ratio
-    )
+    return TaskBalance(len(counts), ratio, ratio >= config.task_imbalance_ratio)
 
 
 def short_episodes(lengths: Sequence[int], config: BehaviourConfig, window: int | None = None) -> list[int]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ingest.frames import rot6d_to_matrix
 from ingest.qa.projection import CameraView, view_fractions
-from ingest.qa.rotations import rotations
 from schemas.canonical import (
     BONES,
     CANONICAL_FPS,
@@ -91,9 +91,10 @@ def action_errors(state: np.ndarray, action: np.ndarray, hands: list[int]) -> tu
     `frames.pose_deltas`: position + dp in the canonical frame, R_t @ dR in the wrist frame. Steps with a non-finite
     or degenerate pose are dropped."""
     pos = np.stack([state[:, hand_dims(h, WRIST_POS)] for h in hands], axis=1).astype(np.float64)  # (N, H, 3)
-    R = rotations(np.stack([state[:, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1))  # (N, H, 3, 3)
+    rows = np.stack([state[:, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1)
+    R = rot6d_to_matrix(rows, bad_as_nan=True)  # (N, H, 3, 3)
     dp = np.stack([action[:-1, hand_dims(h, WRIST_POS)] for h in hands], axis=1).astype(np.float64)
-    dR = rotations(np.stack([action[:-1, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1))
+    dR = rot6d_to_matrix(np.stack([action[:-1, hand_dims(h, WRIST_ROT6D)] for h in hands], axis=1), bad_as_nan=True)
     pos_err = np.linalg.norm(pos[:-1] + dp - pos[1:], axis=-1).ravel()
     # angle of pred^T @ actual from its trace, sum(pred * actual) over both matrix axes
     cos = (np.sum((R[:-1] @ dR) * R[1:], axis=(-2, -1)).ravel() - 1.0) / 2.0
@@ -160,7 +161,8 @@ def measure(
 
     if rot_hands:
         # approach axes: the wrist frame's z column (NaN for a non-finite or degenerate rotation)
-        axes = rotations(np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands]))[..., 2]
+        rows = np.concatenate([state[:, hand_dims(h, WRIST_ROT6D)] for h in rot_hands])
+        axes = rot6d_to_matrix(rows, bad_as_nan=True)[..., 2]
         stats = approach_stats(axes, config.top_down_max_deg)
         if stats is not None:
             out.update(zip(("approach_down", "approach_side", "approach_up", "approach_hist"), stats, strict=True))

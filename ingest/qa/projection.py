@@ -36,8 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.frames import se3, se3_inverse
-from ingest.qa.rotations import rotations
+from ingest.frames import rot6d_to_matrix, se3, se3_inverse
 from schemas.camera_model import CameraModel
 
 
@@ -56,7 +55,8 @@ class CameraView:
     ) -> CameraView:
         """From a stored (N, 9) camera trajectory (position + 6D rotation, OpenCV axes) and the camera's lens."""
         traj = np.asarray(trajectory, np.float64)
-        poses = se3(rotations(traj[:, 3:]), traj[:, :3])  # a degenerate rotation is a NaN pose: that frame is skipped
+        # a degenerate rotation is a NaN pose: that frame is skipped
+        poses = se3(rot6d_to_matrix(traj[:, 3:], bad_as_nan=True), traj[:, :3])
         return cls(lens, poses, hands_past_video)
 
     def points_in_camera(self, points_ref: np.ndarray) -> np.ndarray:

@@ -26,9 +26,7 @@ from schemas.behaviour import BehaviourConfig
 @dataclass(frozen=True)
 class StateBehaviour:
     frames: int
-    frozen_frames: int  # longest run of identical rows not touching the start or end (rows in the run)
-    frozen_s: float
-    frozen_start: int | None
+    frozen_s: float  # longest run of identical rows not touching the start or end
     dead_dims: list[int]
     saturated_dims: list[int]
     saturated_fraction: float  # largest over dims in use
@@ -57,20 +55,18 @@ def min_move(limits: DimLimits, config: BehaviourConfig) -> np.ndarray:
     return np.where(units == "rad", config.min_move_rad, np.where(units == "m", config.min_move_m, 0.0))
 
 
-def frozen_rows(values: np.ndarray) -> tuple[int, int | None]:
-    """(rows in the longest run of identical consecutive rows that touches neither the first nor the last frame, its
-    first row); settling at the start or end is idle, not a frozen recorder."""
+def frozen_rows(values: np.ndarray) -> int:
+    """Rows in the longest run of identical consecutive rows that touches neither the first nor the last frame;
+    settling at the start or end is idle, not a frozen recorder."""
     v = np.asarray(values)
     if len(v) < 3:
-        return 0, None
+        return 0
     same = (v[1:] == v[:-1]).all(axis=1)
     starts, ends = runs(same)  # pair runs: pairs s..e-1 -> rows s..e
     inner = (starts > 0) & (ends < len(same))
     if not inner.any():
-        return 0, None
-    lengths = np.where(inner, ends - starts + 1, 0)
-    k = int(lengths.argmax())
-    return int(lengths[k]), int(starts[k])
+        return 0
+    return int(np.where(inner, ends - starts + 1, 0).max())
 
 
 def _robust_sigma(steps: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -97,7 +93,7 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
         v = np.where(np.isfinite(v), v, 0.0)
     use = in_use(limits)
     span = finite_span(limits)
-    frozen, frozen_start = frozen_rows(v[:, use]) if use.any() else (0, None)
+    frozen = frozen_rows(v[:, use]) if use.any() else 0
 
     rng = v.max(axis=0) - v.min(axis=0) if n else np.zeros(d)
     rel = np.where(span > 0, rng / np.where(span > 0, span, 1.0), 0.0)
@@ -133,9 +129,7 @@ def state_behaviour(values: np.ndarray, fps: float, limits: DimLimits, config: B
                 jump_rad, jump_m = (speed, jump_m) if unit == "rad" else (jump_rad, speed)
     return StateBehaviour(
         frames=n,
-        frozen_frames=frozen,
         frozen_s=frozen / fps if frozen else 0.0,
-        frozen_start=frozen_start,
         dead_dims=dead.tolist(),
         saturated_dims=np.flatnonzero(sat > config.saturated_fraction_low).tolist(),
         saturated_fraction=float(sat.max()) if d else 0.0,

@@ -2,8 +2,8 @@
 
 For absolute position commands the state follows the action a few frames later; a follower whose calibration differs
 from the leader's, a torque-limited joint, or an action column that belongs to another stream does not. Per moving
-dim, the Pearson correlation of action[t] and state[t + lag] at the best lag in 0..`tracking_max_lag_s` (for delta
-commands, of action[t] and state[t+1+lag] - state[t+lag]); the worst moving dim's is the episode's. lerobot-lint's
+dim, the Pearson correlation of action[t] and state[t + lag] at the best lag in 0..`tracking_max_lag_s`; the worst
+moving dim's is the episode's. lerobot-lint's
 ACTION_STATE_DIVERGENCE takes lag 0 only, which a real follower's lag of a few frames lowers on fast moves.
 """
 
@@ -22,7 +22,6 @@ from schemas.behaviour import BehaviourConfig
 class TrackingBehaviour:
     dims: int  # moving dims measured
     worst_corr: float | None  # None without a moving dim
-    worst_dim: int | None
     median_lag_s: float | None
     median_corr: float | None = None  # over the moving dims: one joint resting at its limit while commanded does not
     # drag it down (the real GR00T right thumb: its command moves, the joint sits at its range end)
@@ -38,7 +37,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def tracking_behaviour(
-    action: np.ndarray, state: np.ndarray, fps: float, limits: DimLimits, config: BehaviourConfig, delta: bool = False
+    action: np.ndarray, state: np.ndarray, fps: float, limits: DimLimits, config: BehaviourConfig
 ) -> TrackingBehaviour:
     """Measure how the (N, D) state follows the (N, D) action, dims paired by position."""
     a, s = np.asarray(action, np.float64), np.asarray(state, np.float64)
@@ -51,17 +50,13 @@ def tracking_behaviour(
     cols = np.flatnonzero(moving)
     max_lag = max(0, min(round(config.tracking_max_lag_s * fps), n // 4))
     if not len(cols) or n < config.tracking_min_frames:
-        return TrackingBehaviour(0, None, None, None)
+        return TrackingBehaviour(0, None, None)
     a, s = a[:, cols], s[:, cols]
-    target = np.diff(s, axis=0) if delta else s
     best = np.full(len(cols), -np.inf)
     lag = np.zeros(len(cols))
     for k in range(max_lag + 1):
-        m = len(target) - k
-        c = np.nan_to_num(_corr(a[:m], target[k : k + m]), nan=0.0)  # a constant action does not follow
+        m = len(s) - k
+        c = np.nan_to_num(_corr(a[:m], s[k : k + m]), nan=0.0)  # a constant action does not follow
         better = c > best
         best, lag = np.where(better, c, best), np.where(better, k, lag)
-    w = int(best.argmin())
-    return TrackingBehaviour(
-        len(cols), float(best[w]), int(cols[w]), float(np.median(lag)) / fps, float(np.median(best))
-    )
+    return TrackingBehaviour(len(cols), float(best.min()), float(np.median(lag)) / fps, float(np.median(best)))

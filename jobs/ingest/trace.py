@@ -16,7 +16,7 @@ from adapters import get_adapter
 from adapters.base import RawEpisode
 from adapters.isolated import failure
 from ingest.episode import Kept
-from ingest.steps import CHAIN, Encoded, before_write
+from ingest.steps import CHAIN, JUDGED, Encoded
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
 from jobs.runtime.exits import fail
@@ -102,7 +102,7 @@ def trace(spec: JobSpec, item: WorkItem, write: bool = False) -> Trace:
     with tempfile.TemporaryDirectory(prefix="eidata-trace-") as tmp:
         settings = TaskSettings.of(spec, Path(tmp))  # a write goes here, never to the corpus
         run = Attempt(EpisodeTask(item, settings), [])
-        chain = CHAIN if write else before_write()
+        chain = CHAIN if write else JUDGED
         try:
             for step, value in run_steps(run, chain):
                 lines += describe(step, value)

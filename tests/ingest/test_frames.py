@@ -325,3 +325,17 @@ def test_offset_lookup_by_source_and_unknowns() -> None:
     assert off == RigidTransform.identity() and "unknown" in note
     with pytest.raises(KeyError, match="no EEF offset"):
         eef_offset_for("spot", "bridge")
+
+
+def test_six_d_rotations_read_as_nan_come_back_as_their_matrices() -> None:
+    R = Rotation.random(16, random_state=0).as_matrix()
+    np.testing.assert_allclose(rot6d_to_matrix(matrix_to_rot6d(R), bad_as_nan=True), R, atol=1e-12)
+    scaled = matrix_to_rot6d(R) * np.r_[[3.0] * 3, [0.5] * 3]  # unnormalised columns read the same
+    np.testing.assert_allclose(rot6d_to_matrix(scaled, bad_as_nan=True), R, atol=1e-12)
+
+
+def test_a_bad_6d_row_read_as_nan_is_a_nan_matrix_and_the_others_stand() -> None:
+    rows = np.array([[1.0, 0, 0, 0, 1, 0], [0.0] * 6, [np.nan] * 6, [1, 0, 0, 2, 0, 0]])  # last: parallel columns
+    out = rot6d_to_matrix(rows, bad_as_nan=True)
+    np.testing.assert_allclose(out[0], np.eye(3), atol=1e-12)
+    assert not np.isfinite(out[1:]).all(axis=(1, 2)).any()  # no usable matrix for a bad row

@@ -26,7 +26,7 @@ from ingest.episode import (
 from ingest.lerobot.video import VideoCodec
 from ingest.qa.judge import judge
 from ingest.qa.phase import BehaviourRejected
-from ingest.steps import STEPS, Step, WrittenEpisode, before_write
+from ingest.steps import JUDGED, STEPS, Step, WrittenEpisode
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import LINEAGE_KEY
 from schemas.tiers import QualityTier
@@ -96,7 +96,7 @@ def test_the_judge_answers_new_records_and_leaves_canonicalizations_as_they_were
 
 
 def test_prepare_runs_the_steps_between_reading_and_writing() -> None:
-    assert [name for name, _ in before_write().steps] == ["read", "canonicalize", "judge"]
+    assert [name for name, _ in JUDGED.steps] == ["read", "canonicalize", "judge"]
     raw, spec = gr00t_raws()[0], CanonicalizeSpec()
     ours, theirs = prepare(raw, spec), judge(canonicalize_spans(raw, spec), spec)
     assert [ep.uid for ep in ours.episodes] == [ep.uid for ep in theirs.episodes]

@@ -13,7 +13,7 @@ import yaml
 
 from adapters.synthetic.lerobot import write_lerobot_v3
 from ingest.kinematics import load_model
-from ingest.steps import before_write
+from ingest.steps import JUDGED
 from jobs.ingest.task import EpisodeTask, TaskSettings
 from jobs.ingest.trace import find_episode
 from jobs.ingest.worker import Attempt, run_steps
@@ -91,7 +91,7 @@ def test_a_declared_robots_episodes_come_out_canonical_under_its_name(tmp_path: 
     deg = _recording(tmp_path / "raw")
     spec = load_spec(_spec(tmp_path, ROBOT))
     run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
-    answers = dict(run_steps(run, before_write()))
+    answers = dict(run_steps(run, JUDGED))
     [ep] = answers["judge"].episodes
     assert ep.embodiment == "acme_arm" and ep.tier is not QualityTier.actionless
     assert ep.action_kind.value == "canonical"
@@ -183,7 +183,7 @@ def test_a_public_urdf_declared_in_the_spec_gives_canonical_actions_that_hold_th
     declared = {"urdf": str(urdf), "units": "rad", "arms": {"right": arm}}
     spec = load_spec(_spec(tmp_path, declared))
     run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
-    [ep] = dict(run_steps(run, before_write()))["judge"].episodes
+    [ep] = dict(run_steps(run, JUDGED))["judge"].episodes
     assert ep.embodiment == "acme_arm" and ep.action_kind.value == "canonical"
     assert ep.tier is not QualityTier.actionless
     wrist = ep.state[:, 25:28].astype(np.float64)  # the right hand's wrist position, metres
@@ -217,7 +217,7 @@ def _with_gripper_command(root: Path, values: np.ndarray, key: str = "action.gri
 def _steps(spec_path: Path) -> dict:
     spec = load_spec(spec_path)
     run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
-    return dict(run_steps(run, before_write()))
+    return dict(run_steps(run, JUDGED))
 
 
 ARM = {"joints": ["shoulder", "elbow", "wrist"], "eef_link": "tool"}

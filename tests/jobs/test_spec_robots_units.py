@@ -16,7 +16,7 @@ import yaml
 
 from adapters.synthetic.lerobot import write_lerobot_v3
 from ingest.kinematics import load_model
-from ingest.steps import before_write
+from ingest.steps import JUDGED
 from jobs.ingest.task import EpisodeTask, TaskSettings
 from jobs.ingest.trace import find_episode
 from jobs.ingest.worker import Attempt, run_steps
@@ -80,7 +80,7 @@ def test_a_declared_robot_in_lerobots_normalized_units_comes_out_canonical(tmp_p
     rows = _recording(tmp_path / "raw")
     spec = load_spec(_spec(tmp_path, ROBOT, {"joint_space": {"calibration": ARM1}}))
     run = Attempt(EpisodeTask(find_episode(spec, "episode_000000"), TaskSettings.of(spec, spec.output)), [])
-    [ep] = dict(run_steps(run, before_write()))["judge"].episodes
+    [ep] = dict(run_steps(run, JUDGED))["judge"].episodes
     assert ep.embodiment == "my_so101" and ep.action_kind.value == "canonical", ep.tier_reasons
     assert ep.joint_units is not None and ep.joint_units.unit == "range_m100_100" and ep.joint_units.fk
     n = ep.num_frames  # 10 Hz recording: frame k is the grid's row k

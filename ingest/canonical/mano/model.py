@@ -74,23 +74,16 @@ class ManoHand:
         self,
         layer: Any,
         side: Side,
-        components: np.ndarray | None,
         tip_vertices: Sequence[int],
         path: Path | None = None,
         reduced: bool = False,
     ) -> None:
         self.layer, self.side, self.path, self.reduced = layer, side, path, reduced
-        self.components = components  # (k,45) PCA rows, or None for 45-dim axis-angle poses
         # the model's whole PCA basis (45,45) and mean pose (45,), for `ingest.canonical.mano.forms`
         self.basis: tuple[np.ndarray, np.ndarray] = (np.eye(45), np.zeros(45))
         self.tip_vertices = tuple(int(i) for i in tip_vertices)
         if len(self.tip_vertices) != 5:
             raise ValueError(f"tip_vertices must name 5 vertices (thumb..pinky), got {self.tip_vertices}")
-
-    @property
-    def pose_dim(self) -> int:
-        """Width of `hand_pose`: the number of PCA components, or 45 axis-angle values."""
-        return 45 if self.components is None else len(self.components)
 
     @property
     def num_betas(self) -> int:
@@ -102,7 +95,6 @@ class ManoHand:
         model_dir: Path,
         side: Side,
         *,
-        num_pca_comps: int | None = None,
         flat_hand_mean: bool = False,
         tips: Literal["manopth", "smplx"] | Sequence[int] = "manopth",
         fix_left_shapedirs: bool = True,
@@ -112,9 +104,9 @@ class ManoHand:
         """From a local folder holding MANO_RIGHT.npz / MANO_LEFT.npz (converted once with
         `python -m ingest.canonical.mano.convert`); refuses .pkl files (never unpickles).
 
-        `num_pca_comps` None: `hand_pose` is 45 axis-angle values; k: k PCA coefficients (projected here, so k = 45
-        still means PCA, unlike smplx which then switches to axis-angle). `flat_hand_mean` False adds the model's
-        mean pose, as smplx does. `tips` picks the fingertip vertices (see `TIP_VERTICES`) or gives 5 ids.
+        `hand_pose` is 45 axis-angle values (a PCA pose is projected by `forms.articulation`). `flat_hand_mean`
+        False adds the model's mean pose, as smplx does. `tips` picks the fingertip vertices (see `TIP_VERTICES`) or
+        gives 5 ids.
         `fix_left_shapedirs` repairs the official MANO_LEFT flaw (smplx issue #48: its shape directions' x component
         equals the right one) when MANO_RIGHT.npz sits beside it. `mesh` False (default) skins only the 21 points
         needed (see `reduced_model`, ~20x faster, identical keypoints); True keeps all 778 vertices for `forward`.
@@ -134,11 +126,6 @@ class ManoHand:
             right_x, left_x = read_model(right)["shapedirs"][:, 0], arrays["shapedirs"][:, 0]
             if np.linalg.norm(left_x - right_x) < np.linalg.norm(left_x + right_x):  # a mirror would negate it
                 left_x *= -1
-        components = None
-        if num_pca_comps is not None:
-            if not 1 <= num_pca_comps <= len(arrays["hands_components"]):
-                raise ValueError(f"num_pca_comps must be in 1..{len(arrays['hands_components'])}, got {num_pca_comps}")
-            components = arrays["hands_components"][:num_pca_comps]
         tip_ids = TIP_VERTICES[tips][side] if isinstance(tips, str) else tuple(tips)
         if not mesh:
             arrays = reduced_model(arrays, tip_ids)
@@ -158,7 +145,7 @@ class ManoHand:
                 dtype=torch.float64 if dtype == "float64" else torch.float32,
             )
         layer.eval().requires_grad_(False)
-        hand = cls(layer, side, components, tip_ids, path, reduced=not mesh)
+        hand = cls(layer, side, tip_ids, path, reduced=not mesh)
         hand.basis = (arrays["hands_components"], arrays["hands_mean"])
         return hand
 
@@ -169,7 +156,7 @@ class ManoHand:
         betas: np.ndarray | None = None,
         transl: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(B,3),(B,45 or PCA),(B,10),(B,3) -> (B,21,3) in OpenPose/MediaPipe order (wrist first), metres.
+        """(B,3),(B,45),(B,10),(B,3) -> (B,21,3) in OpenPose/MediaPipe order (wrist first), metres.
         Batched through torch, no grad.
 
         `global_orient` and `hand_pose` are axis-angle (radians); MANO rotates about the wrist joint, so the wrist
@@ -191,9 +178,7 @@ class ManoHand:
 
         go = _rows(global_orient, 3, "global_orient")
         b = len(go)
-        pose = _rows(hand_pose, self.pose_dim, "hand_pose", b)
-        if self.components is not None:
-            pose = pose @ self.components
+        pose = _rows(hand_pose, 45, "hand_pose", b)
         shape = np.zeros((b, self.num_betas))
         if betas is not None:
             betas = np.asarray(betas, dtype=np.float64)

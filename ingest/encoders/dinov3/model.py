@@ -64,21 +64,14 @@ class EncoderSpec(Frozen):
         return torch.bfloat16 if self.device == "cuda" and self.autocast else None
 
 
-def vit_s16_config(num_register_tokens: int = 4) -> DINOv3ViTConfig:
-    """DINOv3 ViT-S/16 sizes (the config defaults) with the released checkpoint's 4 register tokens."""
-    from transformers import DINOv3ViTConfig
-
-    return DINOv3ViTConfig(num_register_tokens=num_register_tokens)
-
-
 def encoder_config(spec: EncoderSpec) -> DINOv3ViTConfig:
     """The encoder's config, checked, without loading weights. Raises EncoderLoadError with the reason."""
-    if spec.random_init:
-        return vit_s16_config()
-    if spec.model is None:
-        raise EncoderLoadError("no encoder: pass --model DIR (a local DINOv3 ViT weights folder)")
     from transformers import DINOv3ViTConfig
 
+    if spec.random_init:  # ViT-S/16 sizes (the config defaults) with the released checkpoint's 4 register tokens
+        return DINOv3ViTConfig(num_register_tokens=4)
+    if spec.model is None:
+        raise EncoderLoadError("no encoder: pass --model DIR (a local DINOv3 ViT weights folder)")
     path = Path(spec.model)
     if not (path / "config.json").is_file():
         raise EncoderLoadError(

@@ -22,17 +22,17 @@ def arm(n: int = 200) -> tuple[np.ndarray, DimLimits]:
 def test_smooth_arm_is_clean() -> None:
     q, lim = arm()
     s = state_behaviour(q, FPS, lim, CFG)
-    assert (s.frozen_frames, s.dead_dims, s.saturated_dims, s.nonfinite) == (0, [], [], 0)
+    assert (s.frozen_s, s.dead_dims, s.saturated_dims, s.nonfinite) == (0, [], [], 0)
     assert s.jump_sigma < 10 and s.jump_rad_s == pytest.approx(0.25, rel=0.05)  # peak speed 0.5 * 0.5 rad/s
 
 
 def test_frozen_rows_only_mid_episode() -> None:
     q, _ = arm()
     q[50:70] = q[50]
-    assert frozen_rows(q) == (20, 50)
+    assert frozen_rows(q) == 20
     q2, _ = arm()
     q2[:30] = q2[0]  # settling at the start is idle, not a frozen recorder
-    assert frozen_rows(q2) == (0, None)
+    assert frozen_rows(q2) == 0
 
 
 def test_unused_dim_is_not_dead_and_a_constant_used_one_is() -> None:

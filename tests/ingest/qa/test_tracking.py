@@ -30,9 +30,3 @@ def test_unrelated_action_does_not_track() -> None:
     action = state[::-1].copy()
     tb = tracking_behaviour(action, state, 30.0, LIM, CFG)
     assert tb.worst_corr < CFG.tracking_corr_low
-
-
-def test_delta_actions_track_the_state_steps() -> None:
-    state = leader()
-    action = np.vstack([np.diff(state, axis=0), np.zeros((1, 2))])
-    assert tracking_behaviour(action, state, 30.0, LIM, CFG, delta=True).worst_corr > 0.99

@@ -111,15 +111,9 @@ def test_reduced_model_gives_the_full_mesh_keypoints(model_dir: Path, side: str)
     np.testing.assert_allclose(f32, keys, atol=1e-5)
 
 
-def test_pca_coefficients_and_mean_pose(model_dir: Path) -> None:
+def test_mean_pose(model_dir: Path) -> None:
     a = mano_arrays("right")
     go, _, betas, _ = _poses(6, seed=4)
-    coeffs = np.random.default_rng(5).normal(size=(6, 6))
-    pca = _load(model_dir, num_pca_comps=6).keypoints(go, coeffs, betas)
-    axis_angle = _load(model_dir).keypoints(go, coeffs @ a["hands_components"][:6], betas)
-    np.testing.assert_allclose(pca, axis_angle, atol=ATOL)
-    full45 = _load(model_dir, num_pca_comps=45).keypoints(go, np.pad(coeffs, ((0, 0), (0, 39))), betas)
-    np.testing.assert_allclose(full45, axis_angle, atol=ATOL)  # 45 components are still PCA coefficients
     # flat_hand_mean False adds the model's mean pose: zero pose = the mean pose on a flat-mean hand.
     mean = np.tile(a["hands_mean"], (6, 1))
     zero = _load(model_dir).keypoints(go, np.zeros((6, 45)), betas)
@@ -164,8 +158,6 @@ def test_batches_empty_single_nan_and_shape_errors(model_dir: Path) -> None:
             hand.keypoints(*bad)
     with pytest.raises(ValueError, match="betas"):
         hand.keypoints(go, hp, np.zeros((5, 11)))
-    with pytest.raises(ValueError, match="num_pca_comps"):
-        _load(model_dir, num_pca_comps=46)
 
 
 def test_load_never_unpickles_and_checks_the_file(tmp_path: Path) -> None:
