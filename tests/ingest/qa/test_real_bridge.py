@@ -44,10 +44,7 @@ def limits() -> DimLimits:
 
 def records():
     lim = limits()
-    return [
-        measure_episode(s, 5.0, lim, CFG, action=a, delta_action=True, cameras={"image_0": f})
-        for _, s, a, f in episodes()
-    ]
+    return [measure_episode(s, 5.0, lim, CFG, action=a, cameras={"image_0": f}) for _, s, a, f in episodes()]
 
 
 def test_clean_real_bridge_episodes_have_no_finding() -> None:
