@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
 from adapters.hostile import bounds
-from adapters.poses import rigid
+from adapters.poses import se3
 from adapters.storage.location import Location
 from schemas.camera_model import Fisheye624Camera
 from schemas.canonical import Camera
@@ -35,7 +35,7 @@ def se3_from_wxyz(q_wxyz: np.ndarray, t: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(q, axis=1)
     if not np.all(np.abs(norms - 1) < 1e-3):
         raise ValueError(f"quaternion norm {norms[np.argmax(np.abs(norms - 1))]:.4f}, expected 1")
-    return rigid(Rotation.from_quat(q[:, [1, 2, 3, 0]]), np.asarray(t, dtype=np.float64).reshape(-1, 3))
+    return se3(Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix(), np.asarray(t, dtype=np.float64).reshape(-1, 3))
 
 
 # the projection names of the calibration files (Aria MPS `Projection.Name`, Quest 3 `projectionModelType`) that are

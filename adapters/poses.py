@@ -208,15 +208,21 @@ def image_up(world_from_camera: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
-def rigid(rotation: Rotation | np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """(T,4,4) rigid poses from T rotations (a scipy `Rotation`, or (T,3,3) matrices) and (T,3) translations."""
-    matrix = rotation.as_matrix() if isinstance(rotation, Rotation) else rotation
-    out = np.tile(np.eye(4), (len(matrix), 1, 1))
-    out[:, :3, :3], out[:, :3, 3] = matrix, translation
+def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations and (..., 3) translations (broadcast together) -> (..., 4, 4) float64 poses `[R t; 0 1]`:
+    the one builder of poses (adapters, the canonical frames in `ingest.frames`, the synthetic writers)."""
+    rotation = np.asarray(rotation, dtype=np.float64)
+    translation = np.asarray(translation, dtype=np.float64)
+    if rotation.shape[-2:] != (3, 3) or translation.shape[-1:] != (3,):
+        raise ValueError(f"rotations (..., 3, 3) and translations (..., 3), got {rotation.shape}, {translation.shape}")
+    out = np.zeros((*np.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1]), 4, 4))
+    out[..., :3, :3] = rotation
+    out[..., :3, 3] = translation
+    out[..., 3, 3] = 1.0
     return out
 
 
 def rotvec_poses(rotvec: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """(T,4,4) rigid poses from (T,3) axis-angle rotations and (T,3) translations (MANO's global orientation and
     translation, an object's axis-angle pose)."""
-    return rigid(Rotation.from_rotvec(np.asarray(rotvec, np.float64)), translation)
+    return se3(Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_matrix(), translation)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.poses import se3
 from schemas.transform import RigidTransform
 
 IDENTITY_ROT6D = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -46,20 +47,6 @@ def _column_norm(a: np.ndarray, eps: float, bad_as_nan: bool, why: str) -> np.nd
     if np.any(n < eps):
         raise ValueError(f"degenerate 6D rotation: {why}")
     return n
-
-
-def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations and (..., 3) translations (broadcast together) -> (..., 4, 4) poses."""
-    rotation = np.asarray(rotation, dtype=np.float64)
-    translation = np.asarray(translation, dtype=np.float64)
-    _check_tail(rotation, (3, 3), "rotation")
-    _check_tail(translation, (3,), "translation")
-    batch = np.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
-    out = np.zeros((*batch, 4, 4))
-    out[..., :3, :3] = rotation
-    out[..., :3, 3] = translation
-    out[..., 3, 3] = 1.0
-    return out
 
 
 def se3_inverse(T: np.ndarray) -> np.ndarray:

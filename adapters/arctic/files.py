@@ -33,7 +33,7 @@ from scipy.spatial.transform import Rotation
 
 from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle, unpickle_npy
-from adapters.poses import rigid
+from adapters.poses import se3
 from adapters.storage.location import Location
 
 SIDES = ("left", "right")
@@ -127,7 +127,7 @@ def read_sequence(stem: Location, fail: Fail) -> ArcticSequence:
     if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
         raise fail(f"not a 3x3 pinhole matrix: {K.tolist()}", "intrinsics", paths["egocam"])
     dist8 = np.asarray(ego.get("dist8", np.zeros(8)), dtype=np.float64).reshape(-1)
-    world2ego = rigid(R, T[..., 0])
+    world2ego = se3(R, T[..., 0])
     smplx = read_pickled(paths["smplx"], fail, "smplx")
     orient = _array(smplx, "global_orient", (3,), fail, "global_orient", paths["smplx"])
     try:

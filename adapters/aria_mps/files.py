@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from adapters.poses import rigid
+from adapters.poses import se3
 from schemas.canonical import MANO21_NAMES
 
 Fail = Callable[[str, str], Exception]  # (message, field) -> the error to raise
@@ -140,7 +140,7 @@ def _micros(header: list[str], rows: list[list[str]], fail: Fail) -> np.ndarray:
 
 
 def _pose(t: np.ndarray, q_xyzw: np.ndarray) -> np.ndarray:
-    return rigid(Rotation.from_quat(q_xyzw), t)  # normalised, as the reader does (cpp:401-404)
+    return se3(Rotation.from_quat(q_xyzw).as_matrix(), t)  # normalised, as the reader does (cpp:401-404)
 
 
 def _confidence(values: np.ndarray, field: str, fail: Fail) -> np.ndarray:

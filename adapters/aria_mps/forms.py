@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adapters.poses import rigid
+from adapters.poses import se3
 
 # right hand, in eidata's wrist frame (see above); a left hand's x is negated
 PALM_IN_WRIST, NORMAL_IN_WRIST = np.array([0.0, 0.0184, 0.0822]), np.array([0.193, 0.979, -0.068])
@@ -79,7 +79,7 @@ def wrist_frames(
     mirror = np.array([-1.0 if hand == 0 else 1.0, 1.0, 1.0])
     in_wrist, _, _ = _axes(PALM_IN_WRIST * mirror, NORMAL_IN_WRIST * mirror)
     in_device, dn, xn = _axes(palm - wrist, palm_normal)
-    out = rigid(in_device @ in_wrist.T, wrist)
+    out = se3(in_device @ in_wrist.T, wrist)
     bad = ~(dn >= eps) | ~(xn >= eps) | ~np.isfinite(out).all(axis=(1, 2))
     out[bad] = np.nan
     return out

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.poses import se3
 from schemas.canonical import MANO21_NAMES
 
 NUM_DOF = 20
@@ -69,10 +70,9 @@ class UmeTrackProfile:
     def frames(self, angles: np.ndarray, wrist: np.ndarray) -> np.ndarray:
         """(T,20) joint angles, (T,4,4) wrist transforms -> (T,17,4,4) skinning frames."""
         n = len(angles)
-        local = np.tile(np.eye(4), (n, NUM_DOF, 1, 1))
-        rot = Rotation.from_rotvec((self.axes[None] * angles[:, :NUM_DOF, None]).reshape(-1, 3)).as_matrix()
-        local[:, :, :3, :3] = rot.reshape(n, NUM_DOF, 3, 3)
-        local[:, :, :3, 3] = self.rest[None] - np.einsum("tjab,jb->tja", local[:, :, :3, :3], self.rest)
+        rotvec = (self.axes[None] * angles[:, :NUM_DOF, None]).reshape(-1, 3)
+        rot = Rotation.from_rotvec(rotvec).as_matrix().reshape(n, NUM_DOF, 3, 3)
+        local = se3(rot, self.rest[None] - np.einsum("tjab,jb->tja", rot, self.rest))
         out = [wrist, wrist]
         for f in range(5):
             chain = wrist

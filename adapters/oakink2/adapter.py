@@ -44,7 +44,7 @@ from adapters.hostile import bounds
 from adapters.mano_only import ManoOnlyOptions
 from adapters.oakink2.files import FPS_MOCAP, Anno, anno
 from adapters.oakink2.program import primitives
-from adapters.poses import image_up, rigid
+from adapters.poses import image_up, se3
 from adapters.storage.location import Location
 from adapters.torch_tensors import tensor_loads
 from schemas.canonical import Camera
@@ -105,7 +105,7 @@ class OakInk2Adapter(HandSource[ManoOnlyOptions]):
         )
         states: dict[str, Stream] = {}
         for hand, (side, h) in enumerate(a.hands.items()):
-            wrist = rigid(Rotation.from_quat(h.quats[:, 0], scalar_first=True), h.tsl)
+            wrist = se3(Rotation.from_quat(h.quats[:, 0], scalar_first=True).as_matrix(), h.tsl)
             w = states[f"hand/{side}/wrist"] = Stream(ts, wrist, unit="se3_4x4", frame=WORLD)
             states[f"hand/{side}/pose_coeffs"] = Stream(ts, h.quats, unit="quat_wxyz")
             states[f"hand/{side}/betas"] = Stream(ts, h.betas)

@@ -14,7 +14,7 @@ from pydantic import Field
 from scipy.spatial.transform import Rotation
 
 from adapters.base import Stream
-from adapters.poses import rigid
+from adapters.poses import se3
 from schemas.frozen import Frozen
 
 QuatOrder = Literal["xyzw", "wxyz"]
@@ -39,7 +39,7 @@ class RecordedPose(Frozen):
 
 def _matrices(xyz: np.ndarray, quat: np.ndarray, order: QuatOrder) -> np.ndarray:
     q = quat if order == "xyzw" else np.roll(quat, -1, axis=1)  # scipy reads scalar-last
-    return rigid(Rotation.from_quat(q), xyz)
+    return se3(Rotation.from_quat(q).as_matrix(), xyz)
 
 
 def reference_poses(ref: RecordedPose, states: dict[str, Stream]) -> dict[str, tuple[int, Stream]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from adapters.poses import rigid
+from adapters.poses import se3
 
 Edge = tuple[str, str]
 
@@ -76,4 +76,4 @@ class TfTree:
 
 def matrices(xyzq: np.ndarray) -> np.ndarray:
     """(N, 7) translation + quaternion xyzw -> (N, 4, 4)."""
-    return rigid(Rotation.from_quat(xyzq[:, 3:7]), xyzq[:, :3])
+    return se3(Rotation.from_quat(xyzq[:, 3:7]).as_matrix(), xyzq[:, :3])

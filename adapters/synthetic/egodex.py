@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from adapters.egodex.adapter import MANO21_FROM_EGODEX
-from adapters.synthetic.hand import hand_layout, look_at, se3
+from adapters.poses import se3
+from adapters.synthetic.hand import hand_layout, look_at
 from adapters.synthetic.video import write_not_mp4, write_synthetic_mp4
 
 FPS = 30

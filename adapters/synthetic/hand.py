@@ -21,13 +21,6 @@ FINGER_GEOMETRY = {
 }
 
 
-def se3(R: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """(..., 4, 4) rigid transforms from rotations (..., 3, 3) and translations (..., 3), as the writers pose hands."""
-    out = np.tile(np.eye(4), (*p.shape[:-1], 1, 1))
-    out[..., :3, :3], out[..., :3, 3] = R, p
-    return out
-
-
 def look_at(forward: np.ndarray, down: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotations with columns x, y, z: an OpenCV-style frame looking along `forward`, y towards `down`."""
     z = forward / np.linalg.norm(forward, axis=-1, keepdims=True)

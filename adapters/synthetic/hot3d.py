@@ -32,8 +32,9 @@ import numpy as np
 from pydantic import BaseModel
 from scipy.spatial.transform import Rotation
 
+from adapters.poses import se3
 from adapters.synthetic import hot3d_video
-from adapters.synthetic.hand import hand_layout, look_at, se3
+from adapters.synthetic.hand import hand_layout, look_at
 from schemas.data_file import read_yaml
 
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")

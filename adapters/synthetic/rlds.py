@@ -35,6 +35,7 @@ from adapters.oxe.builder import NP_DTYPES, shard_name
 from adapters.oxe.hands import FRANKA_MAX_WIDTH_M
 from adapters.oxe.subsets import NORMALIZED, SE3_FLAT, SUBSETS, OXESubset, StreamSpec, find_subset
 from adapters.oxe.tfrecord import build_example, frame_record
+from adapters.poses import se3
 from adapters.synthetic.rlds_features import Layout, features_json, steps_layout
 from adapters.synthetic.video import encode_image, synthetic_frames
 from schemas.robots.joint_space import load_joint_space
@@ -122,9 +123,7 @@ def _values(spec: StreamSpec, steps: int, rng: np.random.Generator) -> np.ndarra
         elif p.unit == SE3_FLAT:  # a homogeneous pose: a 16-vector column-major as libfranka's O_T_EE (deoxys
             # records it so), a (4, 4) tensor the matrix itself (row-major, as TFDS stores a numpy array)
             rot = Rotation.from_rotvec(0.3 * sl[:, :3]).as_matrix()
-            mats = np.tile(np.eye(4), (steps, 1, 1))
-            mats[:, :3, :3] = rot
-            mats[:, :3, 3] = np.array([0.45, 0.0, 0.25]) + np.cumsum(0.003 * rng.normal(size=(steps, 3)), axis=0)
+            mats = se3(rot, np.array([0.45, 0.0, 0.25]) + np.cumsum(0.003 * rng.normal(size=(steps, 3)), axis=0))
             mats = mats if len(spec.shape) == 2 else mats.transpose(0, 2, 1)
             walk[:, p.start : p.stop] = mats.reshape(steps, 16)
         elif p.unit.startswith("quat"):

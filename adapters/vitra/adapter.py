@@ -50,7 +50,7 @@ from adapters.cameras import VideoClipCamera, decoding, stream_fps
 from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode
 from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle, unpickle_npy
-from adapters.poses import image_up, rigid
+from adapters.poses import image_up, se3
 from adapters.storage.location import Location
 from adapters.undistort import UndistortedCamera
 from adapters.vitra import undistort
@@ -169,7 +169,7 @@ class VitraAdapter(HandSource[VitraOptions]):
         )
         for hand, side in enumerate(SIDES):
             h = episode.hands[side]
-            wrist = rigid(h.orient, h.wrist)
+            wrist = se3(h.orient, h.wrist)
             states[f"kept/{side}"] = Stream(ts, h.kept.astype(np.float64), unit="0..1")
             if not h.kept.any():  # its arrays hold placeholders (the camera's position): no native of them
                 sig.notes.append(f"{side} hand: kept_frames all 0, no valid reconstruction in the episode: absent")

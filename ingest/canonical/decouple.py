@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.frames import compose, se3, se3_inverse
+from adapters.poses import se3
+from ingest.frames import compose, se3_inverse
 
 OPENGL_FORWARD = np.array([0.0, 0.0, -1.0])  # ARKit / OpenGL camera: looks along -z, +y up
 OPENCV_FORWARD = np.array([0.0, 0.0, 1.0])  # OpenCV camera: looks along +z, +y down

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import HandSignals, HandTrack, Stream
+from adapters.poses import se3
 from ingest.canonical import resample as rs
 from ingest.canonical.hands import fingertips_in_wrist, wrist_frames_from_keypoints
 from ingest.frames import (
@@ -43,8 +44,7 @@ def wrist_poses(track: HandTrack) -> Stream | None:
         return None
     if position_only(track):
         assert track.position is not None
-        poses = np.tile(np.eye(4), (len(track.position), 1, 1))
-        poses[:, :3, 3] = _flat(track.position)
+        poses = se3(np.eye(3), _flat(track.position))
         return Stream(track.position.timestamps, poses, unit="se3_4x4", frame=track.position.frame)
     rot = track.rotation
     assert rot is not None

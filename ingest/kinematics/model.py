@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ingest.frames import se3
+from adapters.poses import se3
 from ingest.kinematics.description import (
     MOVABLE,
     Description,

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.frames import rot6d_to_matrix, se3, se3_inverse
+from adapters.poses import se3
+from ingest.frames import rot6d_to_matrix, se3_inverse
 from schemas.camera_model import CameraModel
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from adapters.egodex.adapter import ARKIT_UP
+from adapters.poses import se3
 from ingest.canonical.decouple import (
     FORWARD_AXIS,
     OPENCV_FORWARD,
@@ -18,7 +19,7 @@ from ingest.canonical.decouple import (
     decouple,
     gravity_aligned_frame,
 )
-from ingest.frames import IDENTITY_ROT6D, compose, is_rotation, pose_deltas, se3, se3_inverse
+from ingest.frames import IDENTITY_ROT6D, compose, is_rotation, pose_deltas, se3_inverse
 
 settings.register_profile("decouple", max_examples=40, deadline=None)
 settings.load_profile("decouple")

@@ -15,10 +15,10 @@ from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream
 from adapters.lerobot.poses import LAYOUTS, posed
+from adapters.poses import se3
 from ingest.canonical.eef_agreement import POS_TOL_M, ROT_TOL_DEG, fit_residuals, fk_agreement
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.joint_space import joint_space_signals
-from ingest.frames import se3
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from ingest.frames import matrix_to_rot6d, pose_deltas, se3
+from adapters.poses import se3
+from ingest.frames import matrix_to_rot6d, pose_deltas
 from ingest.lingbot.action import continuous_quaternions, lingbot_mask, to_lingbot_actions
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.lingbot import EEF_DIM, JOINTS_PER_ARM, LINGBOT_ACTION_NAMES, eef_dims, gripper_dim

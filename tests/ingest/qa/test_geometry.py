@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ingest.frames import matrix_to_rot6d, pose_deltas, rot6d_to_matrix, se3
+from adapters.poses import se3
+from ingest.frames import matrix_to_rot6d, pose_deltas, rot6d_to_matrix
 from ingest.qa.geometry import action_errors, approach_stats, hand_size, left_of_right, measure
 from ingest.qa.projection import CameraView
 from schemas.camera_model import PinholeCamera

@@ -24,12 +24,13 @@ from adapters.aria import read_aria_calibration
 from adapters.egovideo.intrinsics import parse_intrinsics
 from adapters.hot3d.files import read_quest_calibration
 from adapters.pickles import unpickle_npy
+from adapters.poses import se3
 from adapters.registry import get_adapter
 from adapters.storage.location import locate
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.episode import CanonicalEpisode
-from ingest.frames import pose_to_pos_rot6d, se3
+from ingest.frames import pose_to_pos_rot6d
 from ingest.qa.dataset import episode_verdicts
 from ingest.qa.geometry import measure
 from ingest.qa.projection import CameraView, view_fractions

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from adapters.poses import se3
 from adapters.storage.corpus import Corpus
-from ingest.frames import se3
 from jobs.catalog.build import rebuild_catalog
 from jobs.cli import main
 from jobs.report.data import ReportError, dataset_view
