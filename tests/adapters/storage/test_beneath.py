@@ -11,8 +11,6 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +26,10 @@ from adapters.storage.beneath import Fence
 from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
 from schemas.containment import HardLinked, OutsideRoot
+from tests.fixtures.fence import fenced
 from tests.fixtures.writers.arrays import with_control_freq
 
 SECRET = b"SECRET-KEY=hunter2 " * 8
-
-
-@contextmanager
-def fenced(root: object) -> Iterator[Fence | None]:
-    """The block's opens of files under the local folder `root` held beneath it, as a job's read step holds them."""
-    with Fence.rooted(root) as fence, Fence.active(fence):
-        yield fence
 
 
 def _tree(tmp_path: Path) -> tuple[Path, Path]:

@@ -20,8 +20,8 @@ from adapters.storage.location import locate
 from jobs.cli import main
 from schemas.containment import HardLinked
 from schemas.storage import MARKER
-from tests.adapters.storage.test_beneath import fenced
 from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.fence import fenced
 
 PARQUET = "data/chunk-000/episode_000001.parquet"
 

@@ -45,9 +45,8 @@ def test_the_losses_examples_come_first_then_the_table_flagged_first(corpus: Pat
     first = next(iter(links.named))
     dataset, index = links.named[first]
     assert links.command(first) == f"eidata report ROOT --episode {dataset.removeprefix('datasets/')}:{index}"
-    assert f'href="#{PAGES_NOTE}"' in links.link(first, first) and "eidata report ROOT --episode" in links.link(
-        first, first
-    )
+    cell = links.link(first, first)
+    assert f'href="#{PAGES_NOTE}"' in cell and "eidata report ROOT --episode" in cell
     assert f'href="#{QUARANTINED}"' in links.quarantined("CRC <mismatch>") and "&lt;mismatch&gt;" in links.quarantined(
         "CRC <mismatch>"
     )
