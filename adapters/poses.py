@@ -214,7 +214,8 @@ def se3(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     rotation = np.asarray(rotation, dtype=np.float64)
     translation = np.asarray(translation, dtype=np.float64)
     if rotation.shape[-2:] != (3, 3) or translation.shape[-1:] != (3,):
-        raise ValueError(f"rotations (..., 3, 3) and translations (..., 3), got {rotation.shape}, {translation.shape}")
+        shapes = f"{rotation.shape} and {translation.shape}"
+        raise ValueError(f"se3 takes rotations of shape (..., 3, 3) and translations of shape (..., 3), got {shapes}")
     out = np.zeros((*np.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1]), 4, 4))
     out[..., :3, :3] = rotation
     out[..., :3, 3] = translation

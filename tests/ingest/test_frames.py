@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from adapters.oxe.subsets import SUBSETS
+from adapters.poses import se3
 from ingest.frames import (
     IDENTITY_ROT6D,
     apply_delta,
@@ -25,7 +26,6 @@ from ingest.frames import (
     pose_to_pos_rot6d,
     quat_to_matrix,
     rot6d_to_matrix,
-    se3,
     se3_inverse,
     transform_points,
 )
