@@ -28,7 +28,10 @@ from typing import Any
 
 from adapters.arrays.layouts import matches
 
-ROBOSUITE_0_DEMO = ("data/demo_*/states", "data/demo_*/joint_velocities", "data/demo_*/gripper_actuations")
+# `states` alone: the real BaxterPegInHole demo robosuite 0.1.0 shipped (tag v0.1.0 = 4855b83,
+# robosuite/models/assets/demonstrations/BaxterPegInHole/demo.hdf5) holds `states` and nothing else, although the
+# writer lists the action datasets; the version names the file whatever columns it holds (issue 97 item 4)
+ROBOSUITE_0_DEMO = ("data/demo_*/states",)
 
 
 def _text(v: Any) -> str:
@@ -44,10 +47,11 @@ def unread_version(keys: frozenset[str], attrs: dict[str, dict[str, Any]]) -> st
     env = _text(data.get("env", "?"))
     robot = m[0] if (m := re.match(r"[A-Z][a-z]+", env)) else "unknown"
     columns = sorted({k.rsplit("/", 1)[1] for k in keys if re.fullmatch(r"data/demo_[^/]+/[^/]+", k)})
+    held = ", ".join(columns) + ("" if len(columns) > 1 else ": states only, no command at all")
     return (
         f"a robosuite {version} demonstration file (data@repository_version {version!r}, env {env!r}: robot {robot}), "
         f"which no layout reads: robosuite 0.x recorded no observation, no rate and no `actions` (its columns: "
-        f"{', '.join(columns)}): `states` is MuJoCo's flattened simulator state of the episode's own model_N.xml, "
+        f"{held}): `states` is MuJoCo's flattened simulator state of the episode's own model_N.xml, "
         "`joint_velocities` + `gripper_actuations` the joint-velocity command, `right_dpos`/`right_dquat` the IK "
         "wrapper's input (robosuite 0.1 wrappers/data_collection_wrapper.py); replay it in robosuite 0.1 and record "
         "the observations, or collect it again with robosuite >= 1.4 (whose raw files eidata reads: robosuite_raw)"
