@@ -18,7 +18,8 @@ twice (discovery is deterministic, `SourceAdapter.discover`). Each bad file cost
 past `MAX_REFUSED` files, or when no file under the root was opened (nor declared), or when the adapter does not
 handle the refusal either, the error ends the source's discovery as before. An `AdapterError` (the adapter's own
 verdict on the whole source) and an error of the environment (`schemas.faults`: retried by the job) pass
-through untouched. `isolated_read` does the same for one episode's read.
+through untouched. `isolated_read` does the same for one episode's read, `isolated_check` for a spec check's reads
+of meta files.
 """
 
 from __future__ import annotations
@@ -213,17 +214,54 @@ def isolated_discover(discover: Any, own: type[Exception]) -> Any:
                     return
                 except Exception as e:
                     given |= this
-                    culprit = watch.culprit(e)
-                    if not _unhandled(e, own) or isinstance(e, Unparsed) or culprit is None:  # Unparsed: refused
+                    if not _refused(watch, e, own, local, f"{self.name}: discovery"):
                         raise
-                    if len(watch.refused) >= MAX_REFUSED:
-                        raise RuntimeError(f"{len(watch.refused)} files of {local} failed their parse") from e
-                    watch.refused[culprit] = reason(e, culprit)
-                    log.warning("%s: discovery again, %s refused: %s", self.name, culprit, watch.refused[culprit])
         finally:
             _unwatch(watch)
 
     return wrapper
+
+
+def isolated_check(check: Any, own: type[Exception]) -> Any:
+    """`check` (an adapter's `spec_problems(root)`, which reads meta files at a glance) whose unhandled error in one
+    file's parse refuses that file and checks again without it, as a discovery does (issue 97 item 1: a 10^5-deep
+    `features.json` ended the spec check, and with it the job, before any work). The file is not read again here:
+    discovery meets it and flags its episodes naming it."""
+
+    def wrapper(self: Any, root: Any, *args: Any, **kwargs: Any) -> Any:
+        local = Root.boundary_name(root)
+        if local is None:
+            return check(self, root, *args, **kwargs)
+        watch = _watching((local,))
+        watch.refused.update({f: why for f, why in (_REFUSING.get() or {}).items() if watch.covers(f)})
+        try:
+            while True:
+                watch.live = True
+                try:
+                    return check(self, root, *args, **kwargs)
+                except Exception as e:
+                    if not _refused(watch, e, own, local, f"{self.name}: spec check"):
+                        raise
+                finally:
+                    watch.live = False
+        finally:
+            _unwatch(watch)
+
+    wrapper._confined = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _refused(watch: _Watch, e: Exception, own: type[Exception], local: str, what: str) -> bool:
+    """Whether `e` is one file's failed parse, that file now refused at its open for the next pass (`what` says it);
+    False when `e` is no file's (the adapter's own, the environment's, a refused file's `Unparsed`, nothing opened)."""
+    culprit = watch.culprit(e)
+    if not _unhandled(e, own) or isinstance(e, Unparsed) or culprit is None:
+        return False
+    if len(watch.refused) >= MAX_REFUSED:
+        raise RuntimeError(f"{len(watch.refused)} files of {local} failed their parse") from e
+    watch.refused[culprit] = reason(e, culprit)
+    log.warning("%s again, %s refused: %s", what, culprit, watch.refused[culprit])
+    return True
 
 
 def isolated_read(read: Any, own: type[Exception]) -> Any:

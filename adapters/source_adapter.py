@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.confined import confined_discover, flagged_first
+from adapters.isolated import isolated_check
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
@@ -148,7 +149,8 @@ class SourceAdapter(ABC, Generic[OptionsT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through
-        containment and the per-file boundary (`confined.py`), so no adapter can forget them."""
+        containment and the per-file boundary (`confined.py`), and its `spec_problems` through the per-file boundary
+        (`isolated.isolated_check`), so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
         given = [
             a
@@ -162,6 +164,8 @@ class SourceAdapter(ABC, Generic[OptionsT]):
             cls.discover = confined_discover(cls.__dict__["discover"], AdapterError)  # type: ignore[method-assign]
         if "read" in cls.__dict__ and not getattr(cls.read, "_confined", False):
             cls.read = flagged_first(cls.__dict__["read"], AdapterError)  # type: ignore[method-assign]
+        if "spec_problems" in cls.__dict__ and not getattr(cls.spec_problems, "_confined", False):
+            cls.spec_problems = isolated_check(cls.__dict__["spec_problems"], AdapterError)  # type: ignore[method-assign]
 
     def discover(self, root: str | PathLike[str] | Location | Root) -> Iterator[EpisodeRef]:
         """Cheap enumeration (no video decoding), deterministic order, stable ids: the first `max_episodes` of the

@@ -32,6 +32,7 @@ from jobs.runtime.deadline import TaskDeadline
 from jobs.runtime.limits import DEFAULT_MIB
 from jobs.runtime.options import Opt
 from jobs.runtime.retry import EnvironmentRetry
+from jobs.spec_reads import options_problems
 from jobs.spec_robots import BASE_DIR, RobotSpec, robot_name_problem
 from jobs.spec_validators import Loc, flat_errors, nested_error, no_unknown_keys
 from schemas.canonicalize import CanonicalizeSpec
@@ -137,9 +138,7 @@ class SourceSpec(BaseModel):
         problem = adapter_class(self.adapter).root_problem(location)
         if problem is not None:
             raise nested_error([(("root",), "value_error", f"root {self.root}: {problem}")])
-        if typos := get_adapter(self.adapter, self.options, self.storage).spec_problems(location):
-            raise nested_error([(loc, "value_error", msg) for loc, msg in typos])
-        return self
+        return self  # what the options name against the root's files: `JobSpec._options_match_files`
 
     @model_validator(mode="after")
     def _tier_can_apply(self) -> SourceSpec:
@@ -323,6 +322,20 @@ class JobSpec(BaseModel):
                 if why := robot_name_problem(src.name):
                     issues.append((("sources", i, "robot"), "value_error", why))
                 src.robot = src.robot.model_copy(update={"name": src.name})
+        if issues:
+            raise nested_error(issues)
+        return self
+
+    @model_validator(mode="after")
+    def _options_match_files(self) -> JobSpec:
+        # each source's options against its meta files (a camera, a builder one letter off), read behind the parse
+        # boundary under the job's own memory bound (`jobs.spec_reads`, issue 97 item 1)
+        mib = self.parallelism.task_memory_mib
+        issues: list[tuple[Loc, str, str]] = [
+            (("sources", i, *loc), "value_error", msg)
+            for i, s in enumerate(self.sources)
+            for loc, msg in options_problems(s.name, s.adapter, s.options, s.storage, s.root, mib)
+        ]
         if issues:
             raise nested_error(issues)
         return self

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
-from adapters.isolated import MAX_REFUSED, refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.root import Root
@@ -29,7 +28,7 @@ from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
-from jobs.runtime.sandbox import Killed, answer
+from jobs.runtime.sandbox import answer_refusing
 from jobs.spec_models import PreparedSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.faults import describe, environment_fault
@@ -83,19 +82,11 @@ def discover_source(
     at its open in a new pass, its episodes flagged naming it (up to `MAX_REFUSED` files), its neighbours discovered."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
-    refused: dict[str, str] = {}
     try:
-        while True:
-            try:
-                with refusing(refused):
-                    found, refs, adapter_findings = answer(
-                        _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
-                    )
-                break
-            except Killed as e:  # the file whose parse killed it refused, its episodes flagged, the rest discovered
-                if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
-                    raise
-                refused[e.reading] = str(e)
+        # the file whose parse killed it refused, its episodes flagged, the rest discovered
+        found, refs, adapter_findings = answer_refusing(
+            _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
+        )
         if (why := Root(source.root, source.storage).vanished(())) is not None:  # a listing of a root gone midway
             raise SourceVanishedError(why)
     except Exception as e:  # an unreadable source costs that source only, never the job

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from adapters.isolated import MAX_REFUSED, refusing
 from adapters.storage.beneath import Fence
 from jobs.runtime.limits import cage, mechanism
 from schemas.storage import EVENT
@@ -118,6 +119,22 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         page.close()
         if held is not None:
             held.close()
+
+
+def answer_refusing(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwargs: Any) -> T:
+    """`answer`, asked again with the file each dead parse process was reading refused at its open
+    (`adapters.isolated.refusing`), up to `MAX_REFUSED` files: a file whose parse kills its process costs that file
+    (its episodes flagged naming it, or a spec check that reads past it), never its neighbours. A death that names no
+    file, or one already refused, is raised."""
+    refused: dict[str, str] = {}
+    while True:
+        try:
+            with refusing(refused):
+                return answer(fn, *args, mib=mib, what=what, **kwargs)
+        except Killed as e:
+            if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
+                raise
+            refused[e.reading] = str(e)
 
 
 def _flush() -> None:
