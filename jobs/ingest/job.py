@@ -16,7 +16,7 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, drop_torn, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
-from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
+from jobs.ingest.report import IngestReport, SourceTally, episodes_held, quarantined_held
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
 from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
@@ -156,6 +156,7 @@ def _summed(report: IngestReport, spec: PreparedSpec, t0: float) -> IngestReport
     report.parse_limit = f"a memory limit of {mib} MiB ({mechanism()})" if mib is not None else "no memory limit"
     report.findings = read_source_findings(spec.output, names)
     report.held = quarantined_held(spec.output, names)
+    report.episodes_held = episodes_held(spec.output)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from schemas.actions import ActionKind
-from schemas.corpus import QUARANTINE_DIR, QuarantineRow, parquet_files
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 
 SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
@@ -81,6 +81,7 @@ class IngestReport:
     # episodes of the spec's sources the corpus holds quarantined once the run ends, by source: this run's and those
     # an earlier run left (a resumed run quarantines nothing anew, yet the corpus is no cleaner; `--strict` reads it)
     held: dict[str, int] = field(default_factory=dict)
+    episodes_held: int = 0  # episodes the corpus's catalog holds at the run's end, every source's (`episodes_held`)
 
     @property
     def quarantined(self) -> int:
@@ -101,11 +102,18 @@ class IngestReport:
 
     def nothing_written(self) -> str | None:
         """Why the corpus holds no episode after this run (none written, none by an earlier run), else None: such a
-        run is a failure, not a success (issue 79: a `rosbag` source given a LeRobot folder exited 0)."""
-        if self.written or self.skipped:
+        run is a failure, not a success (issue 79: a `rosbag` source given a LeRobot folder exited 0). What the
+        corpus holds decides, not what this run skipped: a rerun whose raw episodes were all quarantined before
+        skips them all and leaves the corpus as empty (issue 98 item 6: it exited 0)."""
+        if self.written or self.episodes_held:
             return None
         why = [f"source {f.source}: {f.message}" for f in self.empty_sources]
         why += [f"source {n}: {t.quarantined} quarantined" for n, t in self.tallies.items() if t.quarantined]
+        why += [  # what an earlier run quarantined, which this one skipped as done
+            f"source {n}: {held - t.quarantined} quarantined by an earlier run (`eidata query` its quarantine rows)"
+            for n, t in self.tallies.items()
+            if (held := self.held.get(n, 0)) > t.quarantined
+        ]
         return "nothing was written: " + ("; ".join(why) or "no source yielded an episode")
 
     def next_steps(self) -> str:
@@ -149,6 +157,11 @@ class IngestReport:
         if self.nothing_written() is None:
             rows.append(self.next_steps())
         return "\n".join(rows)
+
+
+def episodes_held(output: Path) -> int:
+    """How many episodes the catalog of the corpus `output` holds (its parts' footers: no row is read)."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(output, EPISODES_DIR))
 
 
 def quarantined_held(output: Path, sources: list[str]) -> dict[str, int]:

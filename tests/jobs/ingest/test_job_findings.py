@@ -97,3 +97,20 @@ def test_an_ingest_that_writes_nothing_exits_1_with_the_reason(
     assert jobs.cli.main(["ingest", str(spec)]) == 1
     err = capsys.readouterr().err
     assert "error: nothing was written: source bags: no episode found under" in err, err
+
+
+@pytest.mark.shared_ray  # tests/ray_scope.py
+def test_a_rerun_that_leaves_the_corpus_empty_exits_1_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 98 item 6 (newcomer review 10, D3): a source whose every episode was quarantined, rerun, skipped them as
+    done and exited 0 with a corpus of no episode; the README's exit codes say 1."""
+    raw = tmp_path / "raw/logs"
+    raw.mkdir(parents=True)
+    (raw / "log.csv").write_text("a,b\n1,2\n3,4\n")  # no column the preset names: quarantined at its read
+    sources = [{"name": "logs", "adapter": "table_log", "root": str(raw), "options": {"preset": "ur_rtde"}}]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"output": str(tmp_path / "corpus"), "sources": sources}))
+    assert jobs.cli.main(["ingest", str(spec)]) == 1
+    capsys.readouterr()
+    assert jobs.cli.main(["ingest", str(spec)]) == 1  # the rerun: 1 raw episode already done, none held
+    err = capsys.readouterr().err
+    assert "error: nothing was written: source logs: 1 quarantined by an earlier run" in err, err

@@ -72,7 +72,9 @@ def test_a_run_that_wrote_nothing_says_why_and_the_summary_says_what_to_run_next
     report = IngestReport(Path("/my corpus"), {"bags": SourceTally()}, findings=[empty])
     assert report.nothing_written() == "nothing was written: source bags: no ROS bag"
     assert "next:" not in report.table()
-    report.skipped = 3  # a rerun of a corpus an earlier run wrote: not empty
+    report.skipped = 3  # a rerun that skipped what an earlier run quarantined: the corpus is as empty (issue 98)
+    assert report.nothing_written() == "nothing was written: source bags: no ROS bag"
+    report.episodes_held = 3  # a rerun of a corpus an earlier run wrote: not empty
     assert report.nothing_written() is None
     assert report.table().splitlines()[-1] == (
         "next: `eidata verdicts '/my corpus'` (copies across sources, dead dims: until it runs they keep their tier), "
