@@ -96,6 +96,10 @@ class Run(Protocol):
     @property
     def source(self) -> str | None: ...
 
+    @property
+    def reading(self) -> str | None:
+        """The fingerprint of how the source is read (`schemas.reading`), kept in each episode's lineage."""
+
     def read(self) -> RawEpisode: ...
 
     def write(self, judged: Judged) -> Encoded: ...
@@ -121,11 +125,11 @@ def write(run: Run, judged: Judged) -> Encoded:
     return run.write(judged)
 
 
-def judge_cameras(_: Run, encoded: Encoded) -> Written:
+def judge_cameras(run: Run, encoded: Encoded) -> Written:
     """Each staged episode's cameras judged on what the write measured, then its lineage (every verdict in it)."""
     out = []
     for e in encoded.episodes:
-        ep, staged, lineage = cameras_judged(e.episode, e.staged, e.frames)
+        ep, staged, lineage = cameras_judged(e.episode, e.staged, e.frames, run.reading)
         out.append(WrittenEpisode(e.dataset, ep, staged, e.features, lineage))
     return Written(encoded.judged, tuple(out))
 
@@ -216,7 +220,7 @@ def encode(
 
 
 def cameras_judged(
-    ep: JudgedEpisode, staged: StagedEpisode, frames: FrameTap
+    ep: JudgedEpisode, staged: StagedEpisode, frames: FrameTap, reading: str | None = None
 ) -> tuple[JudgedEpisode, StagedEpisode, EpisodeLineage]:
     """`ep` with its camera verdicts on `frames` (what its write measured), and `staged` with its lineage (the third,
     typed); raises
@@ -226,5 +230,5 @@ def cameras_judged(
     except BaseException:
         shutil.rmtree(staged.stage_dir, ignore_errors=True)
         raise
-    kept = lineage(judged)
+    kept = lineage(judged, reading)
     return judged, with_lineage(staged, kept), kept

@@ -102,6 +102,11 @@ class _CatalogCore(BaseModel):
         "file does"
     )
     pipeline_version: str = Field(description="the eidata version that wrote it; external: another tool's dataset")
+    reading: str | None = Field(
+        None,
+        description="the fingerprint of how its source was read: adapter, options, settings, code (`schemas.reading`; "
+        "job/readings.jsonl holds each in full); null for episodes written before issue 98 or by another tool",
+    )
     latents_ready: bool = Field(False, description="a DINOv3 latents file exists for a camera (`eidata latents`)")
     caption_ready: bool = Field(False, description="caption is set")
     ingested_at: datetime = Field(description="when its data file was written (its modification time, UTC)")

@@ -133,6 +133,11 @@ class EpisodeLineage(BaseModel):
     signature_split: str | None = Field(
         None, description="set when its features (natives, widths, cameras) put it in a dataset of its signature"
     )
+    reading: str | None = Field(
+        None,
+        description="the fingerprint of how its source was read (`schemas.reading`: adapter, options, settings, code); "
+        "the corpus's job/readings.jsonl holds the reading it names; unset before issue 98",
+    )
     native_windows: dict[str, list[float]] | None = Field(
         None,
         description="native streams present in only part of it: stream -> [first, last] s of this episode where it "
@@ -272,6 +277,10 @@ class QuarantineRow(BaseModel):
     quarantined_at: datetime = Field(description="when the run that rejected it wrote this row (UTC)")
     # null in parts written before issue 38 (`jobs.ingest.resume.LEGACY_ENVIRONMENT`)
     fault: Fault = Field("data", description="data: the episode's own; environment: `--retry-quarantined` retries it")
+    # null in parts written before issue 98
+    reading: str | None = Field(
+        None, description="the fingerprint of how its source was read when it was rejected (`schemas.reading`)"
+    )
 
 
 QUARANTINE_SCHEMA = arrow_schema(QuarantineRow)

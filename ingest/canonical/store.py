@@ -63,8 +63,9 @@ def dataset_features(ep: CanonicalEpisode, registry: EmbodimentRegistry | None =
     return features
 
 
-def lineage(ep: JudgedEpisode) -> EpisodeLineage:
-    """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it."""
+def lineage(ep: JudgedEpisode, reading: str | None = None) -> EpisodeLineage:
+    """What `episodes.jsonl` keeps about an episode beyond lerobot's keys: the catalog is rebuilt from it; `reading`:
+    the fingerprint of how its source was read (`schemas.reading`), given by the job."""
     return EpisodeLineage(
         episode_uid=ep.uid,
         raw_uid=ep.raw_uid,
@@ -90,6 +91,7 @@ def lineage(ep: JudgedEpisode) -> EpisodeLineage:
         interpolated_frames=int(ep.interpolated.sum()),
         validity=ep.validity,
         pipeline_version=PIPELINE_VERSION,
+        **({"reading": reading} if reading is not None else {}),
         **({"joint_units": ep.joint_units.model_dump()} if ep.joint_units is not None else {}),  # an extra key
         **({"source_annotation": ep.annotation.model_dump()} if ep.annotation is not None else {}),
         qa=ep.qa,

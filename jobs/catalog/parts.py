@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
-from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
+from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, parquet_files
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 
@@ -27,6 +28,29 @@ def _check_part(part: str) -> None:
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
+
+
+def drop_quarantine_rows(
+    corpus_root: Path, mask: Callable[[pa.Table], pa.Array], skip: Callable[[Path], bool] = lambda _: False
+) -> int:
+    """Remove the rows `mask(part)` marks from every quarantine part (but those `skip` names), each part rewritten
+    atomically, an emptied one removed; returns how many rows went."""
+    gone = 0
+    for part in parquet_files(corpus_root, QUARANTINE_DIR):
+        if skip(part):
+            continue
+        table = pq.read_table(part)
+        marked = pc.fill_null(mask(table), False)
+        n = pc.sum(marked).as_py() or 0
+        if not n:
+            continue
+        kept = table.filter(pc.invert(marked))
+        if kept.num_rows:
+            write_parquet_atomic(kept, part)
+        else:
+            part.unlink()
+        gone += n
+    return gone
 
 
 def write_quarantine_part(corpus_root: Path, rows: Sequence[QuarantineRow], part: str) -> Path:

@@ -198,6 +198,7 @@ def dataset_rows(
                 raw_path=lineage.raw_path or rel,
                 raw_fps=None if raw_fps is None else float(raw_fps),
                 pipeline_version=lineage.pipeline_version or EXTERNAL_PIPELINE,
+                reading=lineage.reading,
                 caption_ready=caption is not None,
                 content_hash=content_hash(dataset_root, info, index, digests),
                 # any camera's image latents file (written atomically: present means whole)

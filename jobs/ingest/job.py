@@ -3,6 +3,8 @@ worker is a parameter, imported only when there is work (its module loads canoni
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
 import sys
@@ -14,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
+from jobs.ingest import reread as rereads
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, drop_torn, kept_folders, recorded_folders
 from jobs.ingest.discovery import DiscoveryPlan, discover_all, stream_plan
+from jobs.ingest.readings import held_counts, keep, readings_of
 from jobs.ingest.report import IngestReport, SourceTally, episodes_held, quarantined_held
+from jobs.ingest.reread import NO_REREAD, Reread
 from jobs.ingest.resume import mark_finished, nothing_to_do, prepare, resume_killed, roll_forward
 from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
@@ -31,6 +36,8 @@ from jobs.spec_models import JobSpec, PreparedSpec
 from schemas.corpus import JOB_DIR
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:  # the worker, the committers and the catalog are imported when there is work for them
     from jobs.ingest.commit import Committer
     from jobs.ingest.task import Worker
@@ -44,16 +51,28 @@ def run_ingest(
     worker: Worker | None = None,
     on_done: Callable[[WorkItem], None] | None = None,
     retry_quarantined: bool = False,
+    reread: Reread = NO_REREAD,
 ) -> IngestReport:
     """Run the job of `spec`; `worker` is what each episode task runs (pickled by reference to the Ray workers;
     default `jobs.ingest.worker.process_episode`), `on_done` hears of each raw episode once it is committed or
     quarantined; `retry_quarantined` does the episodes quarantined for the environment's fault again
-    (`jobs.ingest.resume.forget_environment`)."""
+    (`jobs.ingest.resume.forget_environment`); `reread`: the sources read again under their spec, their episodes and
+    quarantine rows replaced exactly once (a changed reading not asked for stops the run before any work:
+    `jobs.ingest.reread`)."""
     # a bucket's corpus: its scratch, then published; `held` releases what the run holds, last taken first released
     with Corpus.open(spec.output, spec.output_storage, "ingest") as corpus, ExitStack() as held:
         t0 = time.perf_counter()
         job = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
+        readings = readings_of(spec)
+        names = rereads.plan(job.output, readings, lambda: held_counts(job.output, list(readings)), reread)
+        if fresh := [n for n in keep(job.output, spec, readings) if n not in names]:
+            log.info("readings recorded for %s (job/readings.jsonl)", ", ".join(fresh))
         report = IngestReport(job.output, {s.name: SourceTally(spec_tier=s.tier) for s in job.sources})
+        if names:  # each a corpus of its own, then swapped in (`jobs.ingest.reread`)
+            nested = functools.partial(run_ingest, address=address, progress=progress, worker=worker)
+            for name, again in rereads.reread(job, spec, names, readings, nested, lambda: _rebuild(corpus)).items():
+                report.tallies[name] = again.tallies[name]  # a resumed swap's nested run is over: none
+            report.reread = names
         if (done := nothing_to_do(job, address)) is not None:  # what discovery would find: every raw episode done
             report.skipped = done
             return _summed(report, job, t0)
@@ -65,11 +84,15 @@ def run_ingest(
         committer = _committer(job, plan, report, corpus, on_done)
         _run_and_commit(job, plan, committer, worker, progress, adopted)
         if plan.todo or plan.errors or interrupted or not (job.output / "catalog" / "episodes").exists():
-            from jobs.catalog.build import rebuild_catalog
-
-            rebuild_catalog(corpus)
+            _rebuild(corpus)
         mark_finished(job.output)
         return _summed(report, job, t0)
+
+
+def _rebuild(corpus: Corpus) -> None:
+    from jobs.catalog.build import rebuild_catalog
+
+    rebuild_catalog(corpus)
 
 
 def _start_ray(spec: PreparedSpec, address: str | None, held: ExitStack) -> int:
@@ -109,7 +132,9 @@ def _committer(
     from jobs.ingest.commit import Committer
     from jobs.ingest.quarantine import QuarantineWriter
 
-    committer = Committer(spec, report.tallies, QuarantineWriter(spec.output), on_done=on_done, corpus=corpus)
+    fingerprints = {name: r.fingerprint for name, r in readings_of(spec).items()}  # stamped on each quarantine row
+    quarantine = QuarantineWriter(spec.output, readings=fingerprints)
+    committer = Committer(spec, report.tallies, quarantine, on_done=on_done, corpus=corpus)
     for row in plan.errors:
         committer.add_quarantine(row)
     return committer
@@ -225,7 +250,10 @@ def cli_ingest(args: Any) -> int:
 
         return dry_run_ingest(spec)
     try:
-        report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined)
+        asked = Reread(tuple(args.reread or ()), args.reread_changed, args.spec)
+        report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined, reread=asked)
+    except rereads.RereadError as e:  # nothing read or replaced
+        return fail(2, f"error: {e}")
     except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's
         return fail(1, f"error: {e}")
     except Exception as e:  # the environment's, anywhere (a full disk under the catalog too): one line, 75

@@ -89,8 +89,11 @@ class QuarantineWriter:
     parts: int = 0  # parts this run wrote
     run: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
     oldest: float | None = None  # when the oldest buffered row came (monotonic)
+    readings: dict[str, str] = field(default_factory=dict)  # source -> the fingerprint its rows are stamped with
 
     def add(self, row: QuarantineRow) -> None:
+        if row.reading is None and (fingerprint := self.readings.get(row.source)) is not None:
+            row = row.model_copy(update={"reading": fingerprint})
         self.rows.append(row)
         self.oldest = time.monotonic() if self.oldest is None else self.oldest
         if len(self.rows) >= self.flush_every:

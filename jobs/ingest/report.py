@@ -81,6 +81,7 @@ class IngestReport:
     # episodes of the spec's sources the corpus holds quarantined once the run ends, by source: this run's and those
     # an earlier run left (a resumed run quarantines nothing anew, yet the corpus is no cleaner; `--strict` reads it)
     held: dict[str, int] = field(default_factory=dict)
+    reread: list[str] = field(default_factory=list)  # sources this run read again (`jobs.ingest.reread`)
     episodes_held: int = 0  # episodes the corpus's catalog holds at the run's end, every source's (`episodes_held`)
 
     @property
@@ -131,6 +132,11 @@ class IngestReport:
             rate = t.frames / self.seconds if self.seconds else 0.0
             rows.append(f"{name:16s} {t.written:8d} {t.quarantined:11d} {t.frames / 36000:8.3f} {rate:9.0f}")
         rows.append(f"{len(self.tallies)} sources, {self.skipped} raw episodes already done, {self.seconds:.1f} s")
+        if self.reread:  # their raw episodes are counted done above: this run's re-read did them
+            rows.append(
+                f"re-read under the spec as it is now: {', '.join(self.reread)} (their episodes and quarantine rows "
+                "replaced; job/readings.jsonl records each reading)"
+            )
         if self.parse_limit:
             rows.append(f"each source's bytes parsed in a process of its own under {self.parse_limit}")
         retries = sum(t.encoder_retries for t in self.tallies.values())

@@ -25,7 +25,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef
@@ -33,12 +32,11 @@ from adapters.storage.corpus import Corpus
 from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
-from jobs.catalog.parts import write_parquet_atomic
+from jobs.catalog.parts import drop_quarantine_rows
 from jobs.ingest.quarantine import source_row
 from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
-from jobs.spec import dump_spec
 from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
@@ -57,13 +55,12 @@ LEGACY_ENVIRONMENT = rf"{ENVIRONMENT_TEXT}|\b{TIMEOUT_CLASS}\b"
 
 def prepare(given: JobSpec, corpus: Corpus, held: ExitStack, *, retry_quarantined: bool = False) -> PreparedSpec:
     """The spec this run works to: `given` writing to the corpus's folder, locked against another ingest job until
-    `held` closes, with `given` kept as `job/spec.yaml`; `retry_quarantined` forgets the quarantine rows of the
-    environment's kind first (`forget_environment`)."""
+    `held` closes (`given` is kept in `job/` once its readings are checked: `jobs.ingest.readings.keep`);
+    `retry_quarantined` forgets the quarantine rows of the environment's kind first (`forget_environment`)."""
     spec = PreparedSpec.model_construct(given.model_fields_set, **{**dict(given), "output": corpus.root})
     output = spec.output
     output.mkdir(parents=True, exist_ok=True)
     held.enter_context(OutputLock(output, "ingest"))
-    (output / JOB_DIR / "spec.yaml").write_text(dump_spec(given))
     if retry_quarantined and (n := forget_environment(output)):
         log.info("%s: %d episodes quarantined for the environment's fault are tried again", output, n)
     return spec
@@ -230,17 +227,4 @@ def environment_mask(table: pa.Table) -> pa.ChunkedArray:
 def forget_environment(output: Path) -> int:
     """Remove the quarantine rows of the environment's kind from their parts (each part rewritten atomically, an
     emptied one removed), so that this run does their episodes again; returns how many rows went."""
-    gone = 0
-    for part in parquet_files(output, QUARANTINE_DIR):
-        table = pq.read_table(part)
-        mask = pc.fill_null(environment_mask(table), False)
-        n = pc.sum(mask).as_py() or 0
-        if not n:
-            continue
-        kept = table.filter(pc.invert(mask))
-        if kept.num_rows:
-            write_parquet_atomic(kept, part)
-        else:
-            part.unlink()
-        gone += n
-    return gone
+    return drop_quarantine_rows(output, environment_mask)

@@ -31,6 +31,7 @@ from ingest.lerobot.staging import StagedEpisode
 from ingest.qa.phase import BehaviourRejected, FrameTap
 from ingest.steps import CHAIN, Chain, Encoded, EncodedEpisode, Written, WrittenEpisode, encode
 from jobs.ingest.adopt import record
+from jobs.ingest.readings import reading_of
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
@@ -118,6 +119,12 @@ class Attempt:
     @property
     def source(self) -> str:
         return self.task.source.name
+
+    @cached_property
+    def reading(self) -> str:
+        """The fingerprint of how the task's source is read, as the driver recorded it (`jobs.ingest.readings`)."""
+        settings = self.task.settings
+        return reading_of(self.task.source, settings.canonicalize, settings.codec).fingerprint
 
     def read(self) -> RawEpisode:
         """The raw episode from its adapter; the job spec's `tier` replaces the adapter's default (its verdicts
