@@ -61,6 +61,7 @@ from adapters.agibot.proprio import read_proprio
 from adapters.agibot_g1 import hand_signals
 from adapters.base import EpisodeRef, RawEpisode
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log
 from ingest.qa.phase import measure_arrays, signal_checks
@@ -123,7 +124,7 @@ def agibot(root: Path) -> Iterator[RawEpisode]:
     def fail(msg: str, field: str) -> Exception:
         return a.error(msg, file=h5, episode="real", field=field)
 
-    p = read_proprio(h5, fail)
+    p = read_proprio(locate(h5), fail)
     ref = EpisodeRef(adapter="agibot", source="agibot", subset="real", raw_id="proprio_stats", paths=(str(h5),))
     hands = hand_signals(p.states, a.options.gripper_open_mm, a.options.gripper_closed_mm)
     yield RawEpisode(ref, "agibot_g1", p.embodiment, a.options.tier, AGIBOT_FPS, p.states, p.actions, hands=hands)

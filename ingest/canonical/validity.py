@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
+from ingest.frames import rot6d_to_matrix
 from schemas.canonical import CANONICAL_DIM, CANONICAL_FPS, FINGERTIPS_XYZ, HANDS, WRIST_POS, hand_dims, present_hands
 from schemas.canonicalize import KinematicLimits, ValidityConfig
 from schemas.qa import ValidityReport
@@ -84,6 +85,21 @@ def window_spread(points: np.ndarray, window: int) -> np.ndarray:
     hi = maximum_filter1d(pts, size=window, axis=0, mode="nearest")
     lo = minimum_filter1d(pts, size=window, axis=0, mode="nearest")
     return np.linalg.norm(hi - lo, axis=2).max(axis=1)
+
+
+def window_turn(rot6d: np.ndarray, window: int) -> np.ndarray:
+    """(N, 6) wrist orientations (canonical 6D) -> (N,): the largest angle (radians) between any two of them over the
+    centred window of `window_spread`, the turning twin of its spread: a wrist that turns in place (pouring,
+    screwing) and one that turns out and back within the window both count. Non-finite rows take their previous
+    finite value; an orientation that decodes to nothing (a degenerate 6D row) measures no turn."""
+    r = rot6d_to_matrix(fill_nonfinite(np.asarray(rot6d, dtype=np.float64)), bad_as_nan=True)
+    n = len(r)
+    lo = window // 2  # the frames `maximum_filter1d(size=window)` takes before the centre; the rest after it
+    frames = np.clip(np.arange(n)[:, None] + np.arange(-lo, window - lo)[None, :], 0, n - 1)
+    w = r[frames]  # (N, window, 3, 3)
+    cos = (np.einsum("niab,njab->nij", w, w) - 1.0) / 2.0  # trace(Ri^T Rj) = sum(Ri * Rj)
+    angle = np.arccos(np.clip(np.nan_to_num(cos, nan=1.0), -1.0, 1.0))
+    return angle.max(axis=(1, 2))
 
 
 def _trailing(flags: np.ndarray) -> np.ndarray:

@@ -9,30 +9,67 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-from ingest.canonical.validity import fill_nonfinite, window_spread
-from schemas.canonical import CANONICAL_FPS, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, hand_dims, present_hands
+from ingest.canonical.validity import fill_nonfinite, window_spread, window_turn
+from schemas.canonical import (
+    CANONICAL_FPS,
+    FINGERTIPS_XYZ,
+    GRIPPER,
+    HANDS,
+    WRIST_POS,
+    WRIST_ROT6D,
+    hand_dims,
+    present_hands,
+)
 from schemas.canonicalize import QualityConfig
 from schemas.qa import ValidityReport, Verdict
 from schemas.tiers import MISSING_ACTIONS, QualityTier, TierVerdict, reasons_of, tier_of
 
 
-def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig) -> tuple[int, int]:
-    """(idle frames, measured frames) of one contiguous block: within the centred window no present effector point
-    (wrist, fingertips, gripper opening) moves more than its idle rate times the window."""
+def stillness(
+    state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of one contiguous block, over the centred idle window: whether no present effector point (wrist,
+    fingertips, gripper opening) moves more than its idle rate times the window, and the largest turn rate (deg/s)
+    of a present wrist orientation (`window_turn` over the window's seconds; 0 where no present hand holds one)."""
     window = max(2, round(cfg.idle_window_s * CANONICAL_FPS) + 1)
     seconds = (window - 1) / CANONICAL_FPS
-    measured = np.isfinite(state[:, mask]).all(axis=1)
-    idle = np.ones(len(state), dtype=bool)
+    still, turn = np.ones(len(state), dtype=bool), np.zeros(len(state))
     for h in hands:
         parts = [(state[:, hand_dims(h, WRIST_POS)][:, None, :], cfg.idle_speed_m_s)]
-        tips, grip = hand_dims(h, FINGERTIPS_XYZ), hand_dims(h, GRIPPER)
+        tips, grip, rot = hand_dims(h, FINGERTIPS_XYZ), hand_dims(h, GRIPPER), hand_dims(h, WRIST_ROT6D)
         if mask[tips].all():
             parts.append((state[:, tips].reshape(len(state), 5, 3), cfg.idle_speed_m_s))
         if mask[grip].all():
             parts.append((state[:, grip][:, None, :], cfg.idle_gripper_per_s))
         for pts, rate in parts:
-            idle &= window_spread(pts, window) < rate * seconds
+            still &= window_spread(pts, window) < rate * seconds
+        if mask[rot].all():
+            turn = np.maximum(turn, np.degrees(window_turn(state[:, rot], window)) / seconds)
+    return still, turn
+
+
+def _idle(state: np.ndarray, mask: np.ndarray, hands: list[int], cfg: QualityConfig) -> tuple[int, int]:
+    """(idle frames, measured frames) of one contiguous block: idle is still (`stillness`) and turning under
+    `idle_turn_deg_s`. A wrist that turns in place (pouring, screwing, wiping) is not idle, however little it travels
+    (newcomer review 10, D5)."""
+    still, turn = stillness(state, mask, hands, cfg)
+    idle = still & (turn < cfg.idle_turn_deg_s)
+    measured = np.isfinite(state[:, mask]).all(axis=1)
     return int((idle & measured).sum()), int(measured.sum())
+
+
+def idle_bounds(mask: np.ndarray, config: QualityConfig) -> str:
+    """The bounds an idle frame is under, for the idle reason: the wrist speed, and the turn where a present hand has
+    its wrist orientation; a hand without one (a position-only hand) is named, its idle judged on translation (and
+    fingertips and gripper where it has them) alone."""
+    hands = present_hands(mask)
+    blind = [HANDS[h] for h in hands if not mask[hand_dims(h, WRIST_ROT6D)].all()]
+    bounds = f"speed < {config.idle_speed_m_s:g} m/s"
+    if len(blind) < len(hands):
+        bounds += f", turn < {config.idle_turn_deg_s:g} deg/s"
+    if blind:
+        bounds += f"; no wrist orientation ({', '.join(blind)}): turn not measured"
+    return f" ({bounds})"
 
 
 def _reversals(state: np.ndarray, hands: list[int], cfg: QualityConfig) -> int:
@@ -124,10 +161,10 @@ def assess_quality(
     if state is not None:
         n = len(state)
         spans = validity.keep if validity is not None and validity.n_frames == n else [(0, n)]
-        signals = motion_signals(state, np.asarray(mask, dtype=bool), spans, config)
+        mask = np.asarray(mask, dtype=bool)
+        signals = motion_signals(state, mask, spans, config)
         if signals is not None:
             ratio, rate = signals
-            speed = f" (speed < {config.idle_speed_m_s:g} m/s)"
-            above("quality_idle_ratio", "idle ratio", ratio, "max_idle_ratio", after=speed)
+            above("quality_idle_ratio", "idle ratio", ratio, "max_idle_ratio", after=idle_bounds(mask, config))
             above("quality_oscillation", "oscillation", rate, "max_reversals_per_s", unit=" reversals/s")
     return Verdict(tier=tier_of(default_tier, verdicts), reasons=reasons_of(verdicts), verdicts=verdicts)

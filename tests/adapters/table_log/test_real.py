@@ -24,17 +24,8 @@ from ingest.canonical.hand_state import wrist_poses
 from ingest.kinematics import load_model
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import default_registry
+from tests.fixtures.table_logs import NOTTS, XARM_LITE6
 from tests.realdata import realdata
-
-NOTTS = {
-    "timestamp": None,
-    "joints": [f"q_{i}" for i in range(6)],
-    "joint_unit": "rad",
-    "position": ["tcp_0", "tcp_1", "tcp_2"],
-    "rotation": ["tcp_3", "tcp_4", "tcp_5"],
-    "rotation_form": "axis_angle",
-    "base_turn_z_deg": 180.0,
-}
 
 
 def _fk_reason(folder: str, options: dict) -> str:
@@ -74,7 +65,7 @@ def test_a_ur5e_log_of_whole_seconds_is_refused_then_read_at_its_rate() -> None:
 
 
 def test_every_lite6_xarm_sdk_log_agrees_with_its_description() -> None:
-    adapter = get_adapter("table_log", {"preset": "xarm_sdk", "robot": "lite6"})
+    adapter = get_adapter("table_log", XARM_LITE6)
     refs = list(adapter.discover(realdata("table_log_lite6_xarm")))
     assert len(refs) == 10
     for ref in refs:

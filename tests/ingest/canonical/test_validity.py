@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
 
-from ingest.canonical.validity import CHECKS, check_validity, runs
+from ingest.canonical.validity import CHECKS, check_validity, runs, window_turn
+from ingest.frames import matrix_to_rot6d
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_block, hand_dims
 from schemas.canonicalize import KinematicLimits, ValidityConfig, Workspace
 from schemas.qa import ValidityReport
@@ -328,3 +330,22 @@ def test_a_hand_going_untracked_is_no_speed_jump_and_no_static_hand() -> None:
     r = check(s, HUMAN, "human", human=True, hand_valid=tracked)
     assert r.valid.all() and r.keep == [(0, 100)]
     assert flagged(check(s, HUMAN, "human", human=True))  # read as values, the zeros are jumps
+
+
+def rot6d_about_z(degrees: np.ndarray) -> np.ndarray:
+    return matrix_to_rot6d(Rotation.from_euler("z", np.asarray(degrees, float)[:, None], degrees=True).as_matrix())
+
+
+def test_window_turn_is_the_largest_angle_in_the_centred_window() -> None:
+    """The turning twin of `window_spread`: a steady 2 deg a frame spans 20 deg over 11 frames (less at the ends,
+    whose windows are cut), a turn out and back within the window counts though its ends agree, a non-finite row
+    takes its previous value, and a degenerate one turns nothing."""
+    steady = np.degrees(window_turn(rot6d_about_z(2.0 * np.arange(30)), 11))
+    assert steady[5:25] == pytest.approx(20.0, abs=1e-4) and steady[0] == pytest.approx(10.0, abs=1e-4)
+    back = np.degrees(window_turn(rot6d_about_z([0, 0, 0, 15, 30, 15, 0, 0, 0]), 11))
+    assert back == pytest.approx(30.0, abs=1e-4)
+    rows = rot6d_about_z(np.zeros(20))
+    rows[10] = np.nan
+    assert window_turn(rows, 11) == pytest.approx(0.0, abs=1e-6)
+    rows[10] = 0.0  # a zero first column: no orientation to measure
+    assert window_turn(rows, 11) == pytest.approx(0.0, abs=1e-6)

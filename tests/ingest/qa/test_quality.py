@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
 
 from ingest.canonical.validity import check_validity
+from ingest.frames import matrix_to_rot6d
 from ingest.qa.quality import assess_quality, motion_signals
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import QualityConfig, ValidityConfig
@@ -39,7 +41,7 @@ def report(invalid: float) -> ValidityReport:
 CLEAN = report(0.0)
 REJECTED = ValidityReport(np.zeros(N, bool), {"non_finite": N}, [], "no valid frame among 100 (non_finite 100)")
 
-IDLE_RE = r"^idle ratio 0\.[78]\d > max_idle_ratio 0\.50 \(speed < 0\.02 m/s\)$"
+IDLE_RE = r"^idle ratio 0\.[78]\d > max_idle_ratio 0\.50 \(speed < 0\.02 m/s, turn < 10 deg/s\)$"
 OSC_RE = r"^oscillation [34]\.\d\d reversals/s > max_reversals_per_s 2\.00$"
 INVALID_RE = r"^invalid frame fraction 0\.30 > max_invalid_fraction 0\.20$"
 
@@ -109,6 +111,54 @@ def test_a_moving_gripper_is_not_idle() -> None:
     assert motion_signals(franka_reach(np.zeros(N)), FRANKA, [(0, N)], CFG) == (1.0, 0.0)
 
 
+def turned(s: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """`s` with the right wrist turned about its own x axis by `degrees` at each frame (its position kept)."""
+    s = s.copy()
+    s[:, hand_dims(1, WRIST_ROT6D)] = matrix_to_rot6d(
+        Rotation.from_euler("x", degrees[:, None], degrees=True).as_matrix()
+    )
+    return s
+
+
+# A pour: the wrist tips 90 degrees and back every 6 s (at most 47 deg/s) and never travels (newcomer review 10, D5)
+POUR = turned(franka_reach(np.zeros(N)), 45.0 * (1.0 - np.cos(2 * np.pi * T / 6.0)))
+
+
+def test_a_wrist_turning_in_place_is_not_idle() -> None:
+    """Pouring, screwing and wiping turn the wrist where it stands: only the turning points of the pour, where it
+    turns under 10 deg in the 1 s window, are idle (e7043c41 read 1.0: all of it, and lowered the episode)."""
+    ratio, _ = motion_signals(POUR, FRANKA, [(0, N)], CFG)  # type: ignore[misc]
+    assert ratio < 0.3
+    verdict = assess_quality(H, success=True, has_action=True, state=POUR, mask=FRANKA, validity=None, config=CFG)
+    assert verdict.tier is H and verdict.reasons == []
+    # the same pour with 20 s held still in the middle stays idle: stillness is all of translation, turn and gripper
+    held = np.concatenate([POUR[:50], np.repeat(POUR[50:51], 200, axis=0), POUR[50:]])
+    verdict = assess_quality(H, success=True, has_action=True, state=held, mask=FRANKA, validity=None, config=CFG)
+    assert verdict.tier is L and re.search(
+        r"^idle ratio 0\.\d\d > .*\(speed < 0\.02 m/s, turn < 10 deg/s\)$", verdict.reasons[0]
+    )
+
+
+def test_a_turn_is_idle_under_its_bound() -> None:
+    """A wrist that turns slower than `idle_turn_deg_s` (rest jitter, a drift) is idle; the bound is the setting."""
+    drift = turned(franka_reach(np.zeros(N)), 0.8 * T)  # 0.8 deg/s
+    assert motion_signals(drift, FRANKA, [(0, N)], CFG)[0] == 1.0  # type: ignore[index]
+    tight = CFG.model_copy(update={"idle_turn_deg_s": 0.5})
+    assert motion_signals(drift, FRANKA, [(0, N)], tight)[0] < 0.05  # type: ignore[index]  # the ends' half windows
+
+
+def test_a_hand_without_wrist_orientation_is_judged_on_translation_and_says_so() -> None:
+    """A position-only wrist (no orientation in the mask) cannot show a turn: its idle is translation and gripper,
+    and the reason names the hand whose turn is not measured."""
+    no_rot = FRANKA.copy()
+    no_rot[hand_dims(1, WRIST_ROT6D)] = False
+    assert motion_signals(POUR, no_rot, [(0, N)], CFG)[0] == 1.0  # type: ignore[index]
+    verdict = assess_quality(H, success=True, has_action=True, state=POUR, mask=no_rot, validity=None, config=CFG)
+    assert verdict.reasons == [
+        "idle ratio 1.00 > max_idle_ratio 0.50 (speed < 0.02 m/s; no wrist orientation (right): turn not measured)"
+    ]
+
+
 def test_tracking_jitter_is_neither_motion_nor_oscillation() -> None:
     """A human hand at rest with 2 mm tracking noise: idle, and its zig-zags are far below the reversal amplitude."""
     rng = np.random.default_rng(1)
@@ -171,6 +221,8 @@ def test_config_is_validated() -> None:
         QualityConfig(max_idle_ratio=1.5)
     with pytest.raises(ValueError):
         QualityConfig(idle_speed_m_s=0)
+    with pytest.raises(ValueError, match="idle_turn_deg_s"):
+        QualityConfig(idle_turn_deg_s=0)
 
 
 @settings(max_examples=80, deadline=None)
