@@ -42,6 +42,7 @@ from adapters.rosbag.topics import (
     joint_arrays,
     matches,
     normalize_type,
+    same_joints,
     topic_key,
     undeclared_cameras,
     wanted_camera,
@@ -212,6 +213,7 @@ class RosbagAdapter(SourceAdapter[RosbagOptions]):
                 continue
             self._topic(d, rel[topic], ep, bag, span)
         name_joints(opts.joints, ep, partial(self.error, file=bag, episode=ref.raw_id))
+        ep.said += [("same_signal", m) for g in (ep.states, ep.actions) for m in same_joints(data, g)]
         told = tell({t: d.msgtype for t, d in data.items() if d.log_ns}, opts.joints, opts.embodiment, ep)
         named = {j.topic for j in opts.joints} | (told.topics if told else set())  # joint states: `core_topics`
         hands = hand_signals(ep, opts.eef, opts.gripper, t0, partial(self.error, file=bag, episode=ref.raw_id))

@@ -11,9 +11,10 @@
   WrenchStamped, Float64MultiArray, a robot's own message types read from the bag's definitions); a message that
   names its joints (`joint_names`: a controller's state, a trajectory) has its arrays of that width named by joint.
 
-A topic that gives nothing (no numeric field, a depth image, no message in the episode, excluded by the options) and
-a field that cannot be a column (its width changes) are returned as the reasons the adapter names in the episode's
-findings: nothing is dropped without its name.
+JointState topics naming the same joints are all kept; `same_joints` says which one a reading by joint name follows
+(`adapters.same_signal`). A topic that gives nothing (no numeric field, a depth image, no message in the episode,
+excluded by the options) and a field that cannot be a column (its width changes) are returned as the reasons the
+adapter names in the episode's findings: nothing is dropped without its name.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from adapters.base import Stream
 from adapters.rosbag import camera as cam
 from adapters.rosbag.fields import flatten, header_of, stamp_ns
 from adapters.rosbag.tf import TfTree
+from adapters.same_signal import choices_said, shared
+from schemas.robots.joint_space import name_key
 from schemas.spelling import did_you_mean
 
 JOINT_STATE = ("sensor_msgs/msg/JointState",)
@@ -144,6 +148,23 @@ def joint_arrays(rows: list[dict[str, tuple[float, float, float]]]) -> tuple[tup
     order = tuple(dict.fromkeys(n for r in rows for n in r))
     nan = (np.nan, np.nan, np.nan)
     return order, np.array([[r.get(n, nan) for n in order] for r in rows], np.float64).reshape(len(rows), len(order), 3)
+
+
+def same_joints(data: dict[str, TopicData], streams: dict[str, Stream]) -> list[str]:
+    """Which JointState topic (of those that became `streams`, states or actions) a reading by joint name follows
+    where several name the same joints (a real Franka bag, real sample rosbag_franka_larics: `/joint_states`
+    throughout, two controllers' `/p2p/joint_states` and `/hocook/joint_states` each over part of it): the one
+    covering the most of the episode, then the fastest (`adapters.same_signal`, the rule forward kinematics reads
+    joints by, `ingest.canonical.joint_columns`); the others stay natives. A JointState naming no joint (its joints
+    by index) shares no name."""
+    named = {
+        t: (s, s.names or ())
+        for t, d in data.items()
+        if d.kind == "joints" and not d.unnamed_joints and (s := streams.get(f"{topic_key(t)}.position")) is not None
+    }
+    names = [n for _, ns in named.values() for n in ns]
+    verbs = ("followed by a reading by joint name (forward kinematics) from", "kept as natives only")
+    return choices_said("topics carrying the same joints:", names, shared(named, name_key), name_key, verbs)
 
 
 def is_static(topic: str) -> bool:

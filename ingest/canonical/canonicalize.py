@@ -196,13 +196,11 @@ def _context(
         rig = [sig.camera.timestamps] if sig.camera is not None else []
         (t0, t1), gaps = _hands_span(windows, rig + cam_t, spec.max_gap_s)
     else:
-        (t0, t1), gaps = _core(
-            [s.timestamps for s in streams_used(sig, wrists)],
-            [s.timestamps for k, s in state_natives if k in raw.states] or None,
-            cam_t,
-            [s.timestamps for _, s in natives],
-            spec.max_gap_s,
-        )
+        hand_t = [s.timestamps for s in streams_used(sig, wrists)]
+        states_t = [s.timestamps for k, s in state_natives if k in raw.states] or None
+        (t0, t1), gaps = _core(hand_t, states_t, cam_t, [s.timestamps for _, s in natives], spec.max_gap_s)
+        recording = [*cam_t, *(s.timestamps for _, s in natives)]
+        reasons += _notes(_span_cut((t0, t1), recording, _core_said(hand_t, states_t, cam_t), spec), "canonical_span")
     rows = _row_clock([*streams_used(sig, wrists), *(s for _, s in natives)], cams)
     ctx = EpisodeContext(
         raw, source, spec, emb, sig, wrists, cams, gaps, tuple(reasons), rows, hands.joint_units, hands.native_limits
@@ -251,6 +249,34 @@ def _core(
         return rs.common_span(pool), []  # raises: nothing sets a span
     merged = np.sort(np.concatenate([rs.validate_timestamps(t) for t in pool]))
     return (float(merged[0]), float(merged[-1])), rs.find_gaps(merged, max_gap_s)
+
+
+def _core_said(hands: list[np.ndarray], states: list[np.ndarray] | None, cams: list[np.ndarray]) -> str:
+    """What set the span, in `_core`'s order."""
+    if hands:
+        cameras = " and the cameras" if cams else ""
+        return f"the common span of the streams the hands are built from{cameras} (the joint space notes name them)"
+    if cams and not states:
+        return "the cameras' common span"
+    return "the span the state streams cover" if states else "the span the natives cover"
+
+
+def _span_cut(span: tuple[float, float], recording: list[np.ndarray], core: str, spec: CanonicalizeSpec) -> list[str]:
+    """Why the span is shorter than the recording, in seconds (issue 97: a real Franka bag's 59.5 s were cut to the
+    22 s of the JointState its forward kinematics followed, and nothing said so): said where the span (`_core`, set
+    by `core`) leaves more than `max_gap_s` of the recording's streams (natives and cameras) out at an end; a shorter
+    margin is within what canonicalization counts as continuous."""
+    seen = [t for t in recording if len(t)]
+    if not seen:
+        return []
+    r0, r1 = min(float(t[0]) for t in seen), max(float(t[-1]) for t in seen)
+    t0, t1 = span
+    if t0 - r0 <= spec.max_gap_s and r1 - t1 <= spec.max_gap_s:
+        return []
+    return [
+        f"span cut: {t0:.2f}..{t1:.2f} s kept of the recording's {r0:.2f}..{r1:.2f} s ({t1 - t0:.1f} of {r1 - r0:.1f} "
+        f"s): {core}; the other streams are written over it only"
+    ]
 
 
 ROW_JITTER_S = 1e-3  # row steps that differ by more are a wall clock (frame_index / fps steps differ by float noise)

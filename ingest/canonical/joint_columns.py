@@ -1,7 +1,10 @@
 """Which column of an episode's streams holds each joint of a joint-space embodiment: by the joint's names (with
 its arm's side prefixes), a GR00T modality slice, the dataset's `joint_map`, its motor id; a numbering counted from
 0 where the description's counts from 1 read shifted or refused (`joint_numbering`). Used by
-`ingest.canonical.joint_space` for states and actions alike."""
+`ingest.canonical.joint_space` for states and actions alike. A name several streams carry (a robot's state on three
+JointState topics) is read from the one covering the most of the episode, then the fastest (`adapters.same_signal`),
+among the streams of its kind (a state-named stream before the others: velocity and effort vectors share the motor
+names); the choice goes to the notes, naming the others."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adapters.base import Stream
+from adapters.same_signal import Coverage, choices_said, shared
 from ingest.canonical.joint_numbering import renumbered
 from schemas.robots.joint_space import (
     ArmMap,
@@ -58,12 +62,16 @@ def _matrix(s: Stream) -> np.ndarray:
     return s.values[:, None] if s.values.ndim == 1 else s.values
 
 
+def _later(key: str, first: tuple[str, ...]) -> bool:
+    """Whether stream `key` is not named like `first` (searched after those that are)."""
+    return not any(key == p or (p.endswith(".") and key.startswith(p)) for p in first)
+
+
 def _columns(streams: Mapping[str, Stream], first: tuple[str, ...]) -> list[tuple[str, Stream, list[str]]]:
     """(key, stream, component names) of the numeric vector and scalar streams (a bool one reads as 0/1: a binary
     gripper such as toto's `open_gripper`), the ones named like `first` ahead of the others."""
-    preferred = lambda k: not any(k == p or (p.endswith(".") and k.startswith(p)) for p in first)  # noqa: E731
     usable = lambda s: s.values.ndim in (1, 2) and s.values.dtype.kind in "fiub" and len(s)  # noqa: E731
-    keys = [k for k in sorted(streams, key=lambda k: (preferred(k), k)) if usable(streams[k])]
+    keys = [k for k in sorted(streams, key=lambda k: (_later(k, first), k)) if usable(streams[k])]
     return [(k, streams[k], _names(k, streams[k])) for k in keys]
 
 
@@ -76,14 +84,27 @@ class Resolver:
         self.by_key: dict[str, Column] = {}
         self.by_urdf: dict[str, Column] = {}
         self.notes: dict[str, None] = {}  # joint numbering read shifted (joint_numbering), to the notes
+        # a name several streams of one kind carry -> those streams, best first; a state-named stream that carries
+        # it is read before the others whatever they cover (velocity and effort vectors share the motor names)
+        kinds = [{k: (s, names) for k, s, names in self.table if _later(k, first) is later} for later in (False, True)]
+        firsts = {name_key(n) for _, names in kinds[0].values() for n in names}
+        self.ranked: dict[str, list[Coverage]] = shared(kinds[0], name_key)
+        self.ranked |= {k: r for k, r in shared(kinds[1], name_key).items() if k not in firsts}
+        self.held: dict[tuple[str, str], Column] = {}  # (stream, name key) -> the stream's first column of it
+        for key, _, names in self.table:
+            for i, n in enumerate(names):
+                self.held.setdefault((key, name_key(n)), Column(key, i, n))
+                self.by_key.setdefault(name_key(n), self.held[key, name_key(n)])
+        self.by_key |= {k: self.held[r[0].name, k] for k, r in self.ranked.items()}
         explicit = dict(opts.joint_map)
         for key, _, names in self.table:
             for i, n in enumerate(names):
-                self.by_key.setdefault(name_key(n), Column(key, i, n))
+                col = Column(key, i, n)
+                chosen = name_key(n) not in self.ranked or self.by_key[name_key(n)] == col
                 # a one-value stream answers to its key as well (`action.gripper`, recorded (T, 1))
                 for given in {n, key} if len(names) == 1 else {n}:
-                    if given in explicit:
-                        self.by_urdf.setdefault(explicit[given], Column(key, i, n))
+                    if given in explicit and (given == key or chosen):
+                        self.by_urdf.setdefault(explicit[given], col)
 
     def modality(self, slice_key: str | None, width: int) -> list[Column] | None:
         """The columns of a GR00T modality slice (`state.left_arm` / `action.left_arm`) of exactly `width` values."""
@@ -121,7 +142,30 @@ class Resolver:
                 cols[i] = next((self.by_key[k] for k in sorted(keys) if k in self.by_key), None)
             if cols[i] is None and j.motor_id is not None:
                 cols[i] = self.by_motor(j.motor_id, prefixes, motors)
+        cols = self._one_stream(cols)
+        chosen = [c.name for c in cols if c is not None and self.by_key.get(name_key(c.name)) == c]
+        for said in choices_said(f"joint space: {self.group} joints", chosen, self.ranked, name_key):
+            self.notes[said] = None
         return cols, [j.urdf for j, c in zip(joints, cols, strict=True) if c is None]
+
+    def _one_stream(self, cols: list[Column | None]) -> list[Column | None]:
+        """`cols` from one stream where the choice among streams carrying the same joints (`ranked`) spread them over
+        several and one stream holds them all: the best-ranked such stream, said (one arm read from two recorders
+        would mix their clocks, and `values` refuses that)."""
+        found = [c for c in cols if c is not None]
+        keys = [name_key(c.name) for c in found]
+        if len({c.stream for c in found}) < 2 or not any(k in self.ranked for k in keys):
+            return cols
+        ranked = dict.fromkeys(c.name for k in keys for c in self.ranked.get(k, ()))
+        whole = next((s for s in ranked if all((s, k) in self.held for k in keys)), None)
+        if whole is None:
+            return cols
+        spread = sorted({c.stream for c in found})
+        self.notes[
+            f"joint space: {self.group} joints {[c.name for c in found]} read together from {whole}, the stream "
+            f"covering the most of the episode that holds them all (each joint's best stream alone: {spread})"
+        ] = None
+        return [None if c is None else self.held[whole, name_key(c.name)] for c in cols]
 
     def by_motor(self, motor: int, prefixes: tuple[str, ...], motors: frozenset[int]) -> Column | None:
         """The column named by the motor's id in the maker's table (`j3`, `joint_3`, `motor_3`, `<arm>_j3` with an

@@ -147,6 +147,81 @@ def test_a_controller_switch_keeps_the_recording_whole(tmp_path: Path) -> None:
     assert any("constant_channel" in f and "panda_finger_joint1" in f for f in findings)  # the gripper never moves
 
 
+def _joint_topics(bag: Path) -> dict[str, tuple[frozenset[str], float]]:
+    """Each named JointState topic of `bag` -> (its joint names, the seconds its messages span, receive times)."""
+    out = {}
+    with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
+        for c in reader.connections:
+            if not c.msgtype.endswith("JointState") or not c.msgcount:
+                continue
+            msgs = [(t, reader.deserialize(raw, c.msgtype)) for _, t, raw in reader.messages([c])]
+            names = frozenset(n for _, m in msgs for n in m.name)
+            if names:
+                out[c.topic] = (names, (msgs[-1][0] - msgs[0][0]) / 1e9)
+    return out
+
+
+def same_joints_said(bag: Path, findings: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """Check that every JointState topic of `bag` whose joints are all another's (the same signal: issue 97) is named
+    in a `same_signal` finding, the topic followed spanning at least as long as each one it names beside it (checked
+    here on the bag's own receive times, apart from the adapter). Returns the followed topic -> the others, per
+    finding."""
+    topics = _joint_topics(bag)
+    shared = {a for a in topics for b in topics if a != b and topics[a][0] <= topics[b][0]}
+    shared |= {b for a in topics for b in topics if a != b and topics[a][0] <= topics[b][0]}
+    said = {}
+    for f in (f for f in findings if "same_signal:" in f):
+        followed = re.search(r"\(forward kinematics\) from (/\S+) \(", f)[1]
+        others = re.findall(r"(/\S+) \(\d", f.split("kept as natives only:")[1])
+        assert all(topics[followed][1] >= topics[o][1] - 0.1 for o in others), (f, topics)
+        said[followed] = others
+    named = {t for followed, others in said.items() for t in (followed, *others)}
+    assert shared <= named, (shared, findings)
+    return said
+
+
+def test_the_franka_named_keeps_its_arms_whole_motion_and_names_the_joint_states_it_follows(tmp_path: Path) -> None:
+    """Issue 97 item 2 (review newcomer-10 D1): the real Franka bag with `embodiment: franka` and no other option.
+    Its arm is on /joint_states throughout and on two controllers' topics each over part; forward kinematics
+    followed `/hocook/joint_states` (the first by name): 119 frames (44.98..56.78 s), the arm's motion from 6.5 to
+    36.6 s lost, nothing said. Now the episode spans the arm's whole motion (measured on /joint_states: any joint
+    faster than 0.02 rad/s), and its lineage names the topic followed and the two not, with their seconds."""
+    bag = realdata("rosbag_franka_larics/recorded_data.bag")
+    n, datasets, refused = write_folder(bag.parent, tmp_path, {"embodiment": "franka"})
+    assert n == 1 and not refused
+    [(_, [line])] = datasets.items()
+    lineage = line["eidata"]
+    with AnyReader([bag]) as reader:
+        conns = [c for c in reader.connections if c.topic == "/joint_states"]
+        rows = [(t, reader.deserialize(raw, c.msgtype).position[:7]) for c, t, raw in reader.messages(conns)]
+        t0 = reader.start_time
+    t = (np.array([r[0] for r in rows]) - t0) / 1e9
+    speed = np.abs(np.diff(np.array([r[1] for r in rows]), axis=0)).max(axis=1) / np.diff(t)
+    moving = t[1:][speed > 0.02]
+    assert moving[0] < 12 and moving[-1] > 55  # the arm moves from 11.6 to 55.1 s
+    a, b = lineage["span_s"]  # seconds from the bag's first message
+    assert a <= moving[0] and b >= moving[-1] - 0.1, (lineage["span_s"], moving[[0, -1]])
+    assert line["length"] >= 10 * (moving[-1] - moving[0])
+    assert same_joints_said(bag, lineage["source_findings"]) == {
+        "/joint_states": ["/p2p/joint_states", "/hocook/joint_states"]
+    }
+    [note] = [n for n in lineage["hand_notes"] if "read from" in n]
+    assert note.startswith("joint space: state joints panda_joint1 .. panda_joint7 (7 of them) read from joint_states")
+    assert "not read: p2p.joint_states.position (6.49..36.65 s" in note and "hocook.joint_states.position" in note
+
+
+def test_a_span_cut_of_the_real_franka_says_the_seconds_it_keeps(tmp_path: Path) -> None:
+    """Without /joint_states (excluded) the Franka's state is its controllers' two topics, 6.49..58.72 s, while its
+    tool pose runs the whole 59.5 s: the episode is cut to the states' span, and a note says so in seconds."""
+    root = realdata("rosbag_franka_larics")
+    n, datasets, refused = write_folder(root, tmp_path, {"embodiment": "franka", "exclude_topics": ["/joint_states"]})
+    assert n == 1 and not refused
+    [(_, [line])] = datasets.items()
+    [note] = [r for r in line["eidata"]["tier_notes"] if r.startswith("span cut")]
+    assert note.startswith("span cut: 6.49..58.72 s kept of the recording's 0.00..59.5"), note
+    assert "the span the state streams cover" in note
+
+
 def _core_span_s(bag: Path) -> float | None:
     """The seconds any JointState of `bag` covers (receive times: within milliseconds of its header clock), or None
     when it has none (the cameras or every native set its span then)."""
@@ -173,7 +248,8 @@ ROBOT_FOLDERS = (
 def test_every_real_robot_folder_keeps_the_invariants(folder: str, tmp_path: Path) -> None:
     """Issue 47's done-when on each real folder: N recordings in, N episodes out or quarantined with a cause that is
     not that features differ; each recording over >= 95 % of its JointStates' span (the idle ends the behaviour QA
-    cuts, said, counted in); its clock named in the lineage; frames at k/10 s; masks 0 outside the windows said."""
+    cuts, said, counted in); its clock named in the lineage; frames at k/10 s; masks 0 outside the windows said.
+    Issue 97's: every JointState carrying the same joints as another named, the one followed the longest."""
     root = realdata(folder)
     n, datasets, refused = write_folder(root, tmp_path)
     lines = [line for eps in datasets.values() for line in eps]
@@ -185,6 +261,7 @@ def test_every_real_robot_folder_keeps_the_invariants(folder: str, tmp_path: Pat
             lineage = line["eidata"]
             assert lineage["clock"]["name"] in ("header", "receive", "mixed"), lineage.get("clock")
             masks_follow_windows(tmp_path, dataset, line)
+            same_joints_said(Path(lineage["raw_path"]), lineage["source_findings"])
             core = _core_span_s(Path(lineage["raw_path"]))
             if core is None:
                 continue

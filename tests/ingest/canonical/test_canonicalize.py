@@ -15,6 +15,7 @@ from adapters.lerobot.adapter import LeRobotSource
 from adapters.lerobot.columns import hand_signals as lerobot_hand_signals
 from adapters.oxe.hands import hand_signals as oxe_hand_signals
 from adapters.synthetic.hand import hand_layout
+from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.frames import rot6d_to_matrix
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, MANO21_NAMES, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
@@ -348,3 +349,23 @@ def test_human_hands_on_their_own_clocks_are_kept_each_over_its_window() -> None
     np.testing.assert_array_equal(ep.hand_valid[:, 1], (grid >= 2 - 1e-9) & ~((grid > 3 + 1e-6) & (grid < 4 - 1e-6)))
     assert not ep.keypoints[~ep.hand_valid[:, 1], 1].any() and not ep.interpolated.any()
     np.testing.assert_allclose(ep.keypoints[ep.hand_valid[:, 1], 1, 0, 1], -0.2, atol=1e-9)  # its own values
+
+
+def _span_notes(raw: RawEpisode, sensor_until_s: float) -> tuple[int, list[str]]:
+    """(frames, canonical_span notes) of `raw` beside a force sensor at 20 Hz from 0 s to `sensor_until_s`."""
+    t = np.arange(0.0, sensor_until_s + 1e-9, 0.05)
+    [ep] = canonicalize_spans(replace(raw, signals={"force": Stream(t, np.ones((len(t), 3)))})).episodes
+    return len(ep.timestamps), [v.reason for v in ep.verdicts if v.code == "canonical_span"]
+
+
+def test_a_span_cut_shorter_than_the_recording_says_the_seconds_kept_and_why() -> None:
+    """Issue 97: the real Franka bag's 59.5 s were cut to the 22 s of the JointState its forward kinematics followed,
+    and nothing said so. A wrist over 0..3.9 s beside a force sensor over 0..10 s: the span is the wrist's (the hands
+    set it), and a note says the seconds kept, the recording's and what set the span; a sensor ending within
+    max_gap_s of the wrist cuts nothing worth a word."""
+    raw = _oxe_raw(*_reach(40, 10.0))
+    frames, [note] = _span_notes(raw, 10.0)
+    assert frames == 40
+    assert note.startswith("span cut: 0.00..3.90 s kept of the recording's 0.00..10.00 s (3.9 of 10.0 s): the common")
+    assert "span of the streams the hands are built from" in note
+    assert _span_notes(raw, 4.3) == (40, [])

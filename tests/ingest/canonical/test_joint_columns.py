@@ -111,3 +111,30 @@ def test_a_bool_gripper_command_and_an_unread_gripper() -> None:
     sig = joint_space_signals(replace(raw, joint_space=unread), JOINT_SPACE["franka"]).signals
     assert sig.hands[1].has_wrist and sig.hands[1].gripper is None and sig.hands[1].gripper_command is None
     assert "right gripper not read by forward kinematics: no unit stated" in sig.notes
+
+
+def test_an_arm_is_read_from_one_stream_where_each_joints_best_stream_alone_would_split_it() -> None:
+    """Issue 97: joints several streams carry follow the one covering the most of the episode. A controller's
+    `a.ctrl` holds three of the arm's joints over 0..6 s, the robot's `joints` all seven and the gripper over
+    0.5..6 s: each of the three alone would follow `a.ctrl`, splitting the arm over two clocks (refused: 'streams on
+    different clocks'). The arm is read from `joints`, the one stream holding it all, and the note says why."""
+    t = np.arange(61) / 10.0
+    q = np.tile(READY, (len(t), 1)) + 0.2 * np.sin(t)[:, None]
+    arm = [f"panda_joint{i}" for i in range(1, 8)]
+    late = t >= 0.5
+    raw = RawEpisode(
+        EpisodeRef(adapter="rosbag", source="t", subset="s", raw_id="0", paths=("x",)),
+        "franka",
+        "franka",
+        QualityTier.high,
+        10.0,
+        states={
+            "a.ctrl": Stream(t, q[:, :3], names=tuple(arm[:3])),
+            "joints": Stream(t[late], np.c_[q[late], np.full(late.sum(), 0.02)], names=(*arm, "panda_finger_joint1")),
+        },
+    )
+    sig = joint_space_signals(raw, JOINT_SPACE["franka"]).signals
+    np.testing.assert_array_equal(sig.hands[1].rotation.timestamps, t[late])
+    [said] = [n for n in sig.notes if "read together" in n]
+    assert said.startswith("joint space: state joints ['panda_joint1'") and "from joints, the stream" in said
+    assert "each joint's best stream alone: ['a.ctrl', 'joints']" in said
