@@ -11,14 +11,16 @@ checked by FK of their joints (`tests/REAL_SAMPLES.md`; each skips until its fol
   `get_servo_angle`: mm and degrees), two sessions; every one agrees with the lite6 description.
 
 A preset's log without its `timestamp` column (the UR3e and a Lite 6 log with it cut out) reads at the option `fps`,
-said in a note (issue 97 item 5)."""
+said in a note (issue 97 item 5); the README's full spec for a log without a clock reads the UR5e log."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, RawEpisode
@@ -27,6 +29,7 @@ from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.eef_agreement import fk_agreement
 from ingest.canonical.hand_state import wrist_poses
 from ingest.kinematics import load_model
+from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.robots.registry import default_registry
 from tests.realdata import realdata
@@ -139,3 +142,20 @@ def _clocked(path: Path, options: dict) -> RawEpisode:
     """The log as its maker wrote it, timestamps and all."""
     adapter = get_adapter("table_log", options)
     return adapter.read(next(r for r in adapter.discover(path.parent) if r.raw_id == path.name))
+
+
+README = Path(__file__).resolve().parents[3] / "adapters" / "table_log" / "README.md"
+
+
+def test_the_readmes_spec_for_a_log_without_a_clock_reads_the_real_ur5e_log(tmp_path: Path) -> None:
+    """The README's example, as written but for its root (the real sample) and output, passes the spec check and
+    reads the UR5e log at 125 Hz, its FK agreeing with the recorded TCP pose."""
+    (block,) = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    data = yaml.safe_load(block)
+    data["output"], data["sources"][0]["root"] = str(tmp_path / "corpus"), str(realdata("table_log_ur5e_notts"))
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (source,) = load_spec(tmp_path / "job.yaml").sources
+    assert source.options["columns"]["timestamp"] is None and source.options["fps"] == 125
+    raw = _read(Path(source.root), source.options)
+    assert raw.states["observation.state"].values.shape == (1001, 6) and raw.native_fps == 125
+    assert "(ur5e: ur5e), right: agree" in _fk_reason(Path(source.root), source.options)
