@@ -39,9 +39,9 @@ def report(invalid: float) -> ValidityReport:
 CLEAN = report(0.0)
 REJECTED = ValidityReport(np.zeros(N, bool), {"non_finite": N}, [], "no valid frame among 100 (non_finite 100)")
 
-IDLE_RE = r"^idle ratio 0\.[78]\d > max_idle_ratio 0\.50 \(speed < 0\.02 m/s\)$"
-OSC_RE = r"^oscillation [34]\.\d\d reversals/s > max_reversals_per_s 2\.00$"
-INVALID_RE = r"^invalid frame fraction 0\.30 > max_invalid_fraction 0\.20$"
+IDLE_RE = r"^idle ratio 0\.[78]\d > canonicalize\.quality\.max_idle_ratio 0\.50 \(speed < 0\.02 m/s\)$"
+OSC_RE = r"^oscillation [34]\.\d\d reversals/s > canonicalize\.quality\.max_reversals_per_s 2\.00$"
+INVALID_RE = r"^invalid frame fraction 0\.30 > canonicalize\.quality\.max_invalid_fraction 0\.20$"
 
 # id, default tier, success, has_action, state, validity, expected tier, expected reasons (regex, in order)
 CASES = [
