@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from adapters.registry import get_adapter
+from adapters.registry import adapter_class
 from jobs.spec_models import JobSpec, SourceSpec
 from jobs.spec_robots import BASE_DIR, SPEC_PATH
 from jobs.spec_validators import Loc, as_model, dotted, flat_errors, strip_type
@@ -111,11 +111,11 @@ def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
     for part in loc:
         model = as_model(tp)
         if model is SourceSpec and part == "options":
-            try:
-                return get_adapter(data["adapter"]).options_model if isinstance(data, dict) else None
+            try:  # the class's model, not an adapter made with no options: one without a default refuses them
+                tp = adapter_class(data["adapter"]).options_model if isinstance(data, dict) else None
             except Exception:
                 return None
-        if model is not None:
+        elif model is not None:
             field = model.model_fields.get(part) if isinstance(part, str) else None
             if field is None:
                 return None

@@ -15,10 +15,10 @@ it); each default sits clear of what the clean episodes give (the figures are in
 from __future__ import annotations
 
 from schemas.frozen import Frozen
-from schemas.thresholds import threshold_model
+from schemas.thresholds import Keyed, threshold_model
 
 
-class _Behaviour(Frozen):
+class _Behaviour(Keyed, Frozen):
     """Thresholds of the behaviour checks (`schemas/behaviour.toml`, which says what each one is and the figures
     behind its default). `*_low` demotes the episode to `low`; `*_quarantine` quarantines it."""
 
@@ -28,4 +28,4 @@ class _Behaviour(Frozen):
         return values.get(unit or "span", self.glitch_span_low)
 
 
-BehaviourConfig = threshold_model("BehaviourConfig", _Behaviour, "behaviour.toml")
+BehaviourConfig = threshold_model("BehaviourConfig", _Behaviour, "behaviour.toml", "canonicalize.behaviour")

@@ -8,16 +8,16 @@ resampler): a no-op rerun and `eidata validate` load only this.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import CANONICAL_FPS, Camera
 from schemas.frozen import Frozen
 from schemas.image_size import ImageSpec
 from schemas.qa import QAConfig
-from schemas.thresholds import threshold_model
+from schemas.thresholds import Keyed, threshold_model
 
 
 class GapPolicy(StrEnum):
@@ -72,7 +72,7 @@ def _default_limits() -> dict[str, KinematicLimits]:
     }
 
 
-class _Validity(Frozen):
+class _Validity(Keyed, Frozen):
     """Thresholds of `check_validity` (the scalars in `schemas/validity.toml`). Limits are per embodiment name,
     `default_limits` for unnamed embodiments."""
 
@@ -98,19 +98,20 @@ class _Validity(Frozen):
         return self.limits.get(embodiment, self.default_limits)
 
 
-class _Quality(Frozen):
+class _Quality(Keyed, Frozen):
     """Thresholds of `assess_quality` (`schemas/quality.toml`). Defaults flag what LDA calls low quality: pauses,
     retries, failures."""
 
 
-ValidityConfig = threshold_model("ValidityConfig", _Validity, "validity.toml")
-QualityConfig = threshold_model("QualityConfig", _Quality, "quality.toml")
+ValidityConfig = threshold_model("ValidityConfig", _Validity, "validity.toml", "canonicalize.validity")
+QualityConfig = threshold_model("QualityConfig", _Quality, "quality.toml", "canonicalize.quality")
 
 
-class CanonicalizeSpec(BaseModel):
+class CanonicalizeSpec(Keyed):
     """How raw episodes become canonical ones. Part of a job spec; every threshold is data."""
 
     model_config = ConfigDict(extra="forbid")
+    SPEC_KEY: ClassVar[str] = "canonicalize"
 
     # One rate for every episode (DESIGN.md section 3): canonicalization reads `CANONICAL_FPS`; a spec may state it
     fps: Literal[10] = Field(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.arrow import arrow_schema, arrow_type
 from schemas.behaviour import BehaviourConfig
 from schemas.frozen import Frozen
-from schemas.thresholds import threshold_model
+from schemas.thresholds import Keyed, threshold_model
 from schemas.tiers import QualityTier, TierVerdict, VerdictStep
 
 APPROACH_BIN_DEG = 10  # width of one bin of `QARecord.approach_hist`
@@ -39,7 +39,7 @@ APPROACH_BINS = 180 // APPROACH_BIN_DEG
 HUMAN_HAND_LENGTH_M = (0.14, 0.24)
 
 
-class _QA(Frozen):
+class _QA(Keyed, Frozen):
     """Thresholds of the geometry QA (the scalars in `schemas/qa.toml`); a dataset whose measured value falls outside
     one gets a warning naming it."""
 
@@ -55,7 +55,7 @@ class _QA(Frozen):
         return self
 
 
-QAConfig = threshold_model("QAConfig", _QA, "qa.toml")
+QAConfig = threshold_model("QAConfig", _QA, "qa.toml", "canonicalize.qa")
 
 
 class QARecord(BaseModel):

@@ -22,7 +22,9 @@ Row i of every pose dataset is frame i of the mp4; EgoDex stores no clock, so ti
 
 Quirks handled: `confidences/` missing on older episodes (no confidence streams, `metadata["has_confidences"]` False);
 older episodes carry `description` instead of the `llm_*` attributes; an mp4 longer than the poses is kept
-(`metadata["video_frames"]`), a shorter one refused.
+(`metadata["video_frames"]`), a shorter one refused. An episode without its mp4 is refused, or with the option
+`keep_without_video` kept as its hand poses alone: no camera, the camera's poses still framing the hands, said in a
+note (`source_no_video`) and `metadata["video_frames"]` None.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ from adapters.hostile import bounds
 from adapters.hostile.h5 import open_h5
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES, Camera, intrinsics_info
+from schemas.tiers import TierVerdict
 
 WORLD = "arkit_world"
 CAMERA = "camera"  # native camera name: the mp4, posed by `transforms/camera`
 CAMERA_CONVENTION = "opencv"  # `transforms/camera` axes: x right, y down, looking along +z (module docstring)
 ARKIT_UP = np.array([0.0, 1.0, 0.0])  # ARKit's world frame is gravity-aligned with +y up
+NO_VIDEO = "source_no_video"  # the note of an episode kept without its mp4 (option `keep_without_video`)
 
 # EgoDex joint suffix for each MANO-21 keypoint, in `schemas.canonical.MANO21_NAMES` (OpenPose/MediaPipe) order;
 # the hand joint is the wrist and the four non-thumb metacarpals are not used
@@ -110,6 +114,11 @@ class EgoDexOptions(AdapterOptions):
     check_on_discover: bool = Field(
         True, description="open each HDF5 at discovery to check the required groups (metadata only, no datasets)"
     )
+    keep_without_video: bool = Field(
+        False,
+        description="keep an episode whose mp4 is absent as its hand poses alone (no camera; said in a note,"
+        " source_no_video); false: such an episode is quarantined",
+    )
 
 
 def _attr(value: Any) -> Any:
@@ -159,9 +168,7 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
         mp4 = hdf5.with_suffix(".mp4")
         error: AdapterError | None = None
         try:
-            if not mp4.is_file():
-                msg = f"no video beside the poses (expected {mp4.name})"
-                raise self.error(msg, file=mp4, episode=raw_id, field="mp4")
+            self._video_present(mp4, raw_id)
             if self.options.check_on_discover:
                 with self._open(hdf5, raw_id) as f:
                     self._check_groups(f, hdf5, raw_id)
@@ -172,8 +179,7 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
     def read(self, ref: EpisodeRef) -> RawEpisode:
         hdf5, mp4 = self.file(ref.paths[0]), self.file(ref.paths[1])
         ep = ref.raw_id
-        if not mp4.is_file():
-            raise self.error(f"no video beside the poses (expected {mp4.name})", file=mp4, episode=ep, field="mp4")
+        video = self._video_present(mp4, ep)
         with self._open(hdf5, ep) as f:
             self._check_groups(f, hdf5, ep)
             attrs = {k: _attr(v) for k, v in f.attrs.items()}
@@ -191,7 +197,7 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
             }
             names = sorted(f["confidences"]) if "confidences" in f else []
             confidences = {name: self._dataset(f, f"confidences/{name}", hdf5, ep, shape=(n,)) for name in names}
-        camera = self._camera(mp4, ep, intrinsic, n)
+        camera = self._camera(mp4, ep, intrinsic, n) if video else None
         ts = np.arange(n, dtype=np.float64) / self.options.fps
         states = {f"transforms/{k}": Stream(ts, v, unit="se3_4x4", frame=WORLD) for k, v in transforms.items()}
         states |= {f"confidences/{k}": Stream(ts, v, unit="0..1") for k, v in confidences.items()}
@@ -202,7 +208,7 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
             ref,
             self.options.fps,
             states=states,
-            cameras={CAMERA: camera} if self.options.cameras is None or CAMERA in self.options.cameras else {},
+            cameras={CAMERA: camera} if camera is not None and self._keeps_camera() else {},
             camera_poses=camera_poses,
             language=[Language(text, kind="instruction")] if text else [],
             metadata={
@@ -211,12 +217,29 @@ class EgoDexAdapter(HandSource[EgoDexOptions]):
                 "description_attr": text_key,
                 "has_confidences": bool(confidences),
                 "pose_frames": n,
-                "video_frames": len(camera),
+                "video_frames": len(camera) if camera is not None else None,
                 "mano21_joints": {hand: list(j) for hand, j in zip(HANDS, MANO21_JOINTS, strict=True)},
             },
             hands=hand_signals(states, camera_poses[CAMERA]),
             derived=frozenset({"mano21_keypoints"}),
+            verdicts=()
+            if video
+            else (TierVerdict.note(f"no video: {mp4.name} is absent, poses kept alone", NO_VIDEO),),
         )
+
+    def _keeps_camera(self) -> bool:
+        return self.options.cameras is None or CAMERA in self.options.cameras
+
+    def _video_present(self, mp4: Location, ep: str) -> bool:
+        """Whether the episode's mp4 is there; its absence is the episode's error unless `keep_without_video`."""
+        if mp4.is_file():
+            return True
+        if not self.options.keep_without_video:
+            msg = (
+                f"no video beside the poses (expected {mp4.name}); the option keep_without_video keeps the poses alone"
+            )
+            raise self.error(msg, file=mp4, episode=ep, field="mp4")
+        return False
 
     def _open(self, hdf5: Location, ep: str) -> h5py.File:
         with Reading(self, ep).unreadable("HDF5", "", hdf5):

@@ -6,9 +6,10 @@ and a claim past it is `TooLarge`, a ValueError naming what, the size claimed an
 episode or the source is quarantined with that reason, the job goes on).
 
 Limits are settings: `limit(name)` is the setting `max_<name>` (`schemas.settings`: their defaults and docs; the
-driver's, on every Ray worker too). What a parse may cost in memory is no bound of this module's: every parse of a
-source's bytes runs in a process under the operating system's memory limit (issue 84: `jobs.runtime.sandbox`), which
-refuses a decompression bomb or a declared-size bomb (an HDF5 dataset of 10 GB never written) naming the file.
+driver's, on every Ray worker too), and a refusal past one names it (`Limit`), so its message says what to raise.
+What a parse may cost in memory is no bound of this module's: every parse of a source's bytes runs in a process under
+the operating system's memory limit (issue 84: `jobs.runtime.sandbox`), which refuses a decompression bomb or a
+declared-size bomb (an HDF5 dataset of 10 GB never written) naming the file.
 """
 
 from __future__ import annotations
@@ -25,21 +26,37 @@ from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
 from schemas.settings import current
 
 
+class Limit(int):
+    """A configured bound: its value, and the setting that gives it (`max_rows`), which a refusal names."""
+
+    setting: str
+
+    def __new__(cls, value: int, setting: str) -> Limit:
+        out = super().__new__(cls, value)
+        out.setting = setting
+        return out
+
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]  # pickled whole (a Ray worker's error)
+        return int(self), self.setting
+
+
 class TooLarge(ValueError):
     """A size a file declares past what its real size or a configured limit allows; nothing was allocated."""
 
     def __init__(self, what: str, declared: float, bound: float, why: str, seen: str = "declared") -> None:
         self.what, self.declared, self.bound = what, declared, bound
-        super().__init__(f"{what}: {_num(declared)} {seen}, more than {why} ({_num(bound)}); not read")
+        named = f", the setting {bound.setting} (--settings FILE)" if isinstance(bound, Limit) else ""
+        super().__init__(f"{what}: {_num(declared)} {seen}, more than {why} ({_num(bound)}){named}; not read")
 
 
 def _num(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e18 else f"{x:.6g}"
 
 
-def limit(name: str) -> int:
+def limit(name: str) -> Limit:
     """The configured bound `name` (JSON_BYTES, SIDECAR_BYTES, ROWS, COLUMNS): the setting `max_<name>`."""
-    return int(getattr(current(), f"max_{name.lower()}"))
+    setting = f"max_{name.lower()}"
+    return Limit(getattr(current(), setting), setting)
 
 
 def check(what: str, declared: float, bound: float, why: str) -> None:

@@ -12,7 +12,8 @@ the spec's own `columns:`. The right hand is the recorded TCP pose, in metres an
 base frame. With `robot` naming an embodiment eidata has a description of (`ur5e`, `ur3e`, `lite6`, `xarm6`, `xarm7`,
 ...), canonicalization checks FK of the joints against the recorded pose and writes the result as a tier reason
 (`canonical_fk_agreement`, `ingest/canonical/eef_agreement.py`). Without one the episode keeps its natives, said.
-Rows come at the timestamp column's times, or at the `fps` option's rate where the map has none; a timestamp that
+Rows come at the timestamp column's times, or at the `fps` option's rate where the map has none or the table lacks
+it (said in a note: a preset's recorder logs the column, a logger of another recipe may not); a timestamp that
 does not increase is the episode's error (a clock of whole seconds: log a finer one, or set `timestamp: null` and
 `fps`)."""
 
@@ -37,6 +38,7 @@ from schemas.spelling import unknown
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 UNKNOWN = "unknown"
+ROWS_AT_FPS = "source_rows_at_fps"  # the note of a log read without its clock, at the option fps
 
 
 class TableLogOptions(AdapterOptions):
@@ -49,7 +51,12 @@ class TableLogOptions(AdapterOptions):
         description="the embodiment that recorded the log (ur5e, ur3e, lite6, xarm6, xarm7, ...): its description"
         " checks the TCP pose by FK; unset: natives only",
     )
-    fps: float | None = Field(None, gt=0, description="the row rate of a map without a timestamp column")
+    fps: float | None = Field(
+        None,
+        gt=0,
+        description="the rows' rate (Hz) of a log without a clock: a map whose timestamp is null, or a table without"
+        " the map's timestamp column (a preset's too)",
+    )
 
     @model_validator(mode="after")
     def _one_map(self) -> TableLogOptions:
@@ -79,7 +86,9 @@ class TableLogAdapter(SourceAdapter[TableLogOptions]):
         path = self.file(ref.paths[0])
         cmap = self.options.column_map()
         try:
-            cols = columns(read_table(path), cmap.columns())
+            table = read_table(path)
+            cmap, clock = self._clock(cmap, table.column_names)
+            cols = columns(table, cmap.columns())
         except (OSError, ValueError) as e:
             raise self.error(str(e), file=path, episode=ref.raw_id, field="columns") from e
         t = self._times(cols, cmap, path, ref.raw_id)
@@ -88,10 +97,10 @@ class TableLogAdapter(SourceAdapter[TableLogOptions]):
         if cmap.gripper is not None:
             states["gripper"] = Stream(t, cols[cmap.gripper], (cmap.gripper,))
         emb = default_registry().get(self.options.robot) if self.options.robot else None
-        hands, verdicts, joint_space = HandSignals(), (), None
+        hands, verdicts, joint_space = HandSignals(), clock, None
         if emb is None or emb.joint_space is None:
             said = f"robot {self.options.robot or 'not named'}: no description, natives only (option robot names one)"
-            verdicts = (TierVerdict.note(said, NO_DESCRIPTION),)
+            verdicts = (TierVerdict.note(said, NO_DESCRIPTION), *clock)
         else:
             urdf = [j.urdf for j in emb.joint_space.arms[0].joints]
             if len(urdf) != len(cmap.joints):
@@ -118,6 +127,21 @@ class TableLogAdapter(SourceAdapter[TableLogOptions]):
             joint_space=joint_space,
         )
 
+    def _clock(self, cmap: ColumnMap, have: list[str]) -> tuple[ColumnMap, tuple[TierVerdict, ...]]:
+        """The map to read the table with, and the note saying its rows are at `fps`: a map's timestamp column the
+        table lacks is a log without a clock where the option `fps` gives the rows' rate (a preset names the column
+        its SDK's recorder writes; a logger of another recipe may leave it out), said in a note; without `fps` the
+        missing column is named with the option that reads such a log."""
+        if cmap.timestamp is None or cmap.timestamp in have:
+            return cmap, ()
+        if self.options.fps is None:
+            if all(c in have for c in cmap.columns() if c != cmap.timestamp):
+                msg = f"the column map's timestamp column {cmap.timestamp!r} is not in the table"
+                raise ValueError(f"{msg}; a log without a clock: set the option fps (the rate its rows were logged at)")
+            return cmap, ()  # `columns` names every missing column
+        said = f"no {cmap.timestamp!r} column in the table: rows at the option fps {self.options.fps:g} Hz"
+        return cmap.model_copy(update={"timestamp": None}), (TierVerdict.note(said, ROWS_AT_FPS),)
+
     def _times(self, cols: dict[str, np.ndarray], cmap: ColumnMap, path: Location, episode: str) -> np.ndarray:
         n = len(next(iter(cols.values())))
         if cmap.timestamp is None:
@@ -130,6 +154,11 @@ class TableLogAdapter(SourceAdapter[TableLogOptions]):
                 f"timestamps do not increase: {int((steps <= 0).sum())} of {max(n - 1, 0)} steps are not forward "
                 f"(row {bad}: {t[bad - 1]:.6f} then {t[bad]:.6f} s), a clock too coarse for the rows? log a finer "
                 "one, or set the column map's timestamp to null and the option fps (the logger's rate)"
+                + (
+                    " (a preset: its map written out as `columns:`, adapters/table_log/README.md)"
+                    if self.options.preset
+                    else ""
+                )
             )
             raise AdapterError(msg, adapter=self.name, file=path, episode=episode, field=cmap.timestamp)
         return t - t[0] if n else t

@@ -41,17 +41,23 @@ class ColumnMap(Frozen):
     timestamp: str | None = Field(
         description="the time column (strictly increasing); null: rows at the source's `fps` option"
     )
-    timestamp_unit: Literal["s", "ms", "us", "ns"] = "s"
+    timestamp_unit: Literal["s", "ms", "us", "ns"] = Field("s", description="of the time column")
     joints: tuple[str, ...] = Field(description="the arm's joint columns, base to tip, in the description's order")
-    joint_unit: Literal["rad", "deg"]
+    joint_unit: Literal["rad", "deg"] = Field(description="of the joint columns: rad or deg")
     position: tuple[str, str, str] | None = Field(None, description="the TCP's x, y, z columns; null: no pose")
-    position_unit: Literal["m", "mm"] = "m"
+    position_unit: Literal["m", "mm"] = Field("m", description="of the position columns: m or mm")
     rotation: tuple[str, ...] = Field((), description="the TCP's rotation columns, as many as `rotation_form` has")
-    rotation_form: RotationForm = "axis_angle"
+    rotation_form: RotationForm = Field(
+        "axis_angle",
+        description="axis_angle (a rotation vector, 3), euler_xyz (roll, pitch, yaw about the fixed x, y, z, 3),"
+        " quat_xyzw or quat_wxyz (4)",
+    )
     rotation_unit: Literal["rad", "deg"] = Field("rad", description="of an axis-angle or Euler rotation")
     # the recorded pose's frame as a turn about the description base's z: a UR controller's Base frame is base_link
     # turned pi (ur_macro.xacro, joint base_link-base_fixed_joint)
-    base_turn_z_deg: float = 0.0
+    base_turn_z_deg: float = Field(
+        0.0, description="the pose's frame turned about the description base's z (a UR controller's Base: 180)"
+    )
     gripper: str | None = Field(None, description="a gripper column (kept as a native state; not mapped to 0..1)")
 
     @model_validator(mode="after")

@@ -151,8 +151,9 @@ def canonicalize_spans(
         spans = [(a, b) for a, b in pieces if b - a >= spec.min_episode_s]
         if short := [(a, b) for a, b in pieces if b - a < spec.min_episode_s]:  # named, never dropped without a word
             longest = max(b - a for a, b in ctx.gaps)
-            gaps = f"{len(ctx.gaps)} gap(s) longer than max_gap_s {spec.max_gap_s} s (the longest {longest:.3f} s)"
-            why = f"{len(short)} part(s) shorter than min_episode_s {spec.min_episode_s} s between {gaps}"
+            gaps = f"{len(ctx.gaps)} gap(s) longer than {spec.key('max_gap_s')} {spec.max_gap_s} s"
+            gaps += f" (the longest {longest:.3f} s)"
+            why = f"{len(short)} part(s) shorter than {spec.key('min_episode_s')} {spec.min_episode_s} s between {gaps}"
             rejections.append(SpanRejection(short[0][0], short[-1][1], why, "#short"))
     episodes: list[CanonicalEpisode] = []
     for k, (a, b) in enumerate(spans):

@@ -218,22 +218,43 @@ def check_validity(
     reasons["short_span"] = int(lengths[~long].sum())
     keep = [(int(s), int(e)) for s, e in zip(starts[long], ends[long], strict=True)]
 
+    set_by = check_settings(config, embodiment)
+
+    def said(k: str) -> str:
+        return f"{k} {reasons[k]}" + (f" ({set_by[k]})" if k in set_by else "")
+
     def _summary() -> str:
-        hit = [f"{k} {v}" for k, v in reasons.items() if v and k in CHECKS]
+        hit = [said(k) for k, v in reasons.items() if v and k in CHECKS]
         return ", ".join(hit) if hit else "no check failed"
 
+    # a refusal names the key that sets its bound (`Keyed.key`), so the message says what a spec may relax
     rejected = None
     frac = float(defect.mean())
+    shortest = f"{config.key('min_length_frames')} {config.min_length_frames}"
     if n < config.min_length_frames:
-        rejected = f"episode too short: {n} frames < min_length_frames {config.min_length_frames}"
+        rejected = f"episode too short: {n} frames < {shortest}"
     elif not valid.any():
         rejected = f"no valid frame among {n} ({_summary()})"
     elif frac > config.max_gap_fraction:
-        rejected = f"invalid frame fraction {frac:.2f} > max_gap_fraction {config.max_gap_fraction:.2f} ({_summary()})"
+        bound = f"{config.key('max_gap_fraction')} {config.max_gap_fraction:.2f}"
+        rejected = f"invalid frame fraction {frac:.2f} > {bound} ({_summary()})"
     elif not keep:
         longest = int(lengths.max()) if len(lengths) else 0
         rejected = (
-            f"no span of at least min_length_frames {config.min_length_frames} remains after cleaning"
-            f" (longest {longest} of {n} frames; {_summary()}, static_hands {reasons['static_hands']})"
+            f"no span of at least {shortest} remains after cleaning"
+            f" (longest {longest} of {n} frames; {_summary()}, {said('static_hands')})"
         )
     return ValidityReport(valid, reasons, [] if rejected else keep, rejected, static)
+
+
+def check_settings(config: ValidityConfig, embodiment: str) -> dict[str, str]:
+    """The key of the setting behind each check that has one (the embodiment's kinematic limits, or the defaults for
+    an embodiment without its own); a defect of the data itself (NaN, time going back, zeros, padding) has none."""
+    limits = f"{config.key('limits')}.{embodiment}" if embodiment in config.limits else config.key("default_limits")
+    return {
+        "speed": f"{limits}.max_wrist_speed_m_s",
+        "acceleration": f"{limits}.max_wrist_acc_m_s2",
+        "workspace": f"{limits}.workspace",
+        "low_confidence": config.key("min_confidence"),
+        "static_hands": config.key("min_hand_motion_m"),
+    }

@@ -229,7 +229,8 @@ def copy_verdicts(pairs: Sequence[CopyPair], episodes: Sequence[Judged], config:
             compared_with=partner,
             message=(
                 f"copy of {partner}: aligned at lag {p.check.lag_frames:+.2f} frames over {p.check.overlap:.0%} of"
-                f" the shorter episode, residual {p.check.residual:.3f} <= {config.copy_tolerance:g} of each dim's"
+                f" the shorter episode, residual {p.check.residual:.3f} <= {config.key('copy_tolerance')}"
+                f" {config.copy_tolerance:g} of each dim's"
                 f" range ({p.check.dims} dims; fingerprint similarity {p.similarity:.2f})"
             ),
         )

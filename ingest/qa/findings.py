@@ -67,10 +67,13 @@ def _over(
 
 
 # The bounds a record is held to, in the order its findings are listed (each: code, the record's value, the config's
-# threshold, the tier, the message): ingest/qa/behaviour_bounds.toml
+# threshold, the tier, the message, the setting behind the threshold): ingest/qa/behaviour_bounds.toml
 _TABLES = tomllib.loads(resources.files("ingest.qa").joinpath("behaviour_bounds.toml").read_text(encoding="utf-8"))
 BOUNDS, IDLE_BOUNDS, LAST_BOUNDS = (
-    tuple((b["code"], b["value"], b["threshold"], b["tier"], b["message"]) for b in _TABLES[k])
+    tuple(
+        (b["code"], b["value"], b["threshold"], b["tier"], b["message"], b.get("setting", b["threshold"]))
+        for b in _TABLES[k]
+    )
     for k in ("first", "idle", "last")
 )
 
@@ -89,12 +92,13 @@ def findings(r: BehaviourRecord, c: BehaviourConfig) -> list[Finding]:
         "idle_held": r.idle_fraction if (r.idle_start_s or 0.0) + (r.idle_end_s or 0.0) > 2 * c.idle_keep_s else None,
     }
 
-    def rows(table: tuple[tuple[str, str, str, str, str], ...]) -> list[Finding]:
+    def rows(table: tuple[tuple[str, str, str, str, str, str], ...]) -> list[Finding]:
         out = []
-        for code, value, threshold, tier, text in table:
+        for code, value, threshold, tier, text, setting in table:
             v = derived[value] if value in derived else getattr(r, value)
             t = derived[threshold] if threshold in derived else getattr(c, threshold)
-            out += _over(code, v, t, QualityTier(tier), text, r=r, c=c, n=_Labels(r))  # type: ignore[arg-type]
+            key = c.key(setting) if setting in type(c).model_fields else ""
+            out += _over(code, v, t, QualityTier(tier), text, r=r, c=c, n=_Labels(r), key=key)  # type: ignore[arg-type]
         return out
 
     text = "state follows the action with correlation {v:.2f} < {t:.2f}"

@@ -152,9 +152,11 @@ def assess_quality(
         lower(QualityTier.high, "quality_native_action", native_action_note(native_action))
 
     def above(code: str, what: str, value: float, field: str, unit: str = "", after: str = "") -> None:
-        """Lowered to low where `value` is past the config's `field`, the reason naming both."""
+        """Lowered to low where `value` is past the config's `field`, the reason naming both (the field by its key in
+        a job spec, `canonicalize.quality.<field>`: what to set to relax it)."""
         if value > (bound := getattr(config, field)):
-            lower(QualityTier.low, code, f"{what} {value:.2f}{unit} > {field} {bound:.2f}{after}", value, bound)
+            said = f"{what} {value:.2f}{unit} > {config.key(field)} {bound:.2f}{after}"
+            lower(QualityTier.low, code, said, value, bound)
 
     if validity is not None:
         above("quality_invalid_fraction", "invalid frame fraction", validity.invalid_fraction, "max_invalid_fraction")

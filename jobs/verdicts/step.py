@@ -283,7 +283,8 @@ class VerdictsStage(CorpusStage[VerdictsJob, VerdictsSummary]):
 
     def __init__(self, job: VerdictsJob, config: BehaviourConfig | None = None, held: int = SIGNALS_HELD) -> None:
         super().__init__(job, VerdictsSummary(dry_run=job.dry_run))
-        self.config = config or job.config()
+        # a verdict that quotes a threshold names the option that sets it here (`--copy-tolerance`), not a spec's key
+        self.config = (config or job.config()).set_by("eidata verdicts --{flag}")
         self.held = held  # episodes' signals one verification task loads
         self.address: str | None = None
         self.catalog = None if job.dry_run else "verdicts"

@@ -215,6 +215,19 @@ def test_unknown_adapter_option_suggests_the_adapter_s_own_key(job_dir: Path) ->
     assert issue.message == "unknown key 'verify_rcr'; did you mean 'verify_crc'?"
 
 
+def test_an_unknown_key_inside_an_options_model_lists_that_models_keys(job_dir: Path) -> None:
+    """A key under an adapter option that is itself a model (table_log's `columns`) is checked against that model's
+    keys, and so for an adapter whose options have no default (table_log asks for `preset` or `columns`): the
+    newcomer's `columns: {bogus_key: 1}` got `unknown key 'bogus_key'` alone (newcomer-10 F1)."""
+    text = VALID.replace("adapter: oxe", "adapter: table_log").replace("verify_crc: false", "columns: {bogus_key: 1}")
+    found = {i.loc: i.message for i in issues(write(job_dir, text))}
+    assert found["sources[0].options.columns.bogus_key"] == (
+        "unknown key 'bogus_key'; allowed: timestamp, timestamp_unit, joints, joint_unit, position, position_unit,"
+        " rotation, rotation_form, rotation_unit, base_turn_z_deg, gripper"
+    )
+    assert found["sources[0].options.columns.joints"] == "missing required key 'joints'"
+
+
 def test_bad_adapter_option_value(job_dir: Path) -> None:
     issue = one_issue(write(job_dir, with_source(source="options:\n  duplicates: drop\n")))
     assert (issue.loc, issue.line) == ("sources[0].options.duplicates", 7)

@@ -52,7 +52,7 @@ def test_each_finding_named_with_value_threshold_and_episode(corpus: Path) -> No
     assert dup.startswith("2 of 8 episodes -> rejected:")
     assert "planted_frozen_camera: copy of episode_000001" in dup
     assert "planted_zz_copy_of_0: copy of episode_000000" in dup
-    assert "<= 0.1 of each dim's range" in dup
+    assert "<= eidata verdicts --copy-tolerance 0.1 of each dim's range" in dup  # the option that sets it
     assert {x.severity for x in report.quirks if x.code in ("qa_cam_frozen_s", "qa_duplicate")} == {"warning"}
 
 

@@ -165,5 +165,7 @@ def test_the_real_sample_too_short_says_its_hand_is_tracked_in_a_few_rows() -> N
     judged = prepare(replace(adapter.read(ref), cameras={}), CanonicalizeSpec())
     assert not judged.episodes and len(judged.rejections) == 1
     reason = judged.rejections[0].reason
-    assert reason.startswith("episode too short: 5 frames < min_length_frames 10; the episode is where the hands are ")
+    assert reason.startswith(
+        "episode too short: 5 frames < canonicalize.validity.min_length_frames 10; the episode is where the hands are "
+    )
     assert "right hand tracked in 6 samples over [10.20, 10.70] s of a recording of [0.00, 11.40] s" in reason

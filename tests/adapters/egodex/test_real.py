@@ -3,9 +3,14 @@ mp4 as EgoDex ships them) kept in a public course project (awaited as `egodex_eg
 The keypoints read equal the file's joint translations (read here with h5py, apart from the adapter); the canonical
 hands meet the shared human checks (ahead of the wearer, below the eyes, the left on the left, human-sized, rigid
 bones); the keypoints project inside the mp4's frames through the poses and intrinsics read; and ARKit's world is
-+y up on these files (the camera's OpenCV down axis points along world -y), which the adapter assumed unchecked."""
++y up on these files (the camera's OpenCV down axis points along world -y), which the adapter assumed unchecked.
+An episode whose mp4 is absent is refused naming the option `keep_without_video`, with which its hand poses are kept
+alone, said in a note (newcomer-10 F3)."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -60,3 +65,28 @@ def test_keypoints_project_into_the_frames_and_the_world_is_y_up(raws: list[RawE
         down = world_from_cam[:, :3, 1]  # the camera's y axis (OpenCV: image down) in the world
         assert np.median(down @ ARKIT_UP) < -0.5  # measured -0.87, -0.78: up is +y
         assert (np.median(kp[:, :, 0] @ ARKIT_UP, axis=0) < np.median(world_from_cam[:, :3, 3] @ ARKIT_UP)).all()
+
+
+def test_an_episode_without_its_mp4_keeps_its_hand_poses_where_the_option_says(
+    tmp_path: Path, raws: list[RawEpisode]
+) -> None:
+    task = tmp_path / "basic_pick_and_place"
+    task.mkdir()
+    for name in ("0.hdf5", "0.mp4", "1.hdf5"):  # 1.mp4 left out
+        shutil.copyfile(realdata(f"{FOLDER}/basic_pick_and_place/{name}"), task / name)
+    refs = list(get_adapter("egodex").discover(tmp_path))
+    assert refs[0].error is None and refs[1].error is not None
+    assert "no video beside the poses (expected 1.mp4); the option keep_without_video" in str(refs[1].error)
+    adapter = get_adapter("egodex", {"keep_without_video": True})
+    kept = [adapter.read(ref) for ref in adapter.discover(tmp_path)]
+    assert [r.ref.raw_id for r in kept] == ["basic_pick_and_place/0", "basic_pick_and_place/1"]
+    with_video, alone = kept
+    assert list(with_video.cameras) == ["camera"] and not with_video.verdicts
+    assert alone.cameras == {} and alone.metadata["video_frames"] is None
+    assert [(v.code, v.reason) for v in alone.verdicts] == [
+        ("source_no_video", "no video: 1.mp4 is absent, poses kept alone")
+    ]
+    np.testing.assert_array_equal(alone.states["mano21_keypoints"].values, raws[1].states["mano21_keypoints"].values)
+    (ep,) = prepared(alone, CanonicalizeSpec())
+    assert ep.has_hands and not ep.cameras
+    assert "no video: 1.mp4 is absent, poses kept alone" in [v.reason for v in ep.verdicts]

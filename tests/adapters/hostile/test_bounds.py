@@ -32,6 +32,24 @@ def test_limits_are_configured(settings: Any) -> None:
     assert bounds.limit("JSON_BYTES") == 2_000_000_000
 
 
+def test_a_refusal_past_a_limit_names_its_setting(settings: Any, tmp_path: Path) -> None:
+    """A size past a configured limit names the setting that raises it (issue 97 item 5), through every door: a
+    check, a whole-file read; a bound that is no setting names none."""
+    settings(max_sidecar_bytes=10)
+    (tmp_path / "a.json").write_text("[" + "1," * 20 + "1]")
+    with pytest.raises(bounds.TooLarge) as err:
+        bounds.read_bounded(locate(tmp_path / "a.json"), bounds.limit("SIDECAR_BYTES"), "a.json")
+    assert str(err.value) == (
+        "a.json size in bytes: 43 declared, more than the limit (10), the setting max_sidecar_bytes (--settings FILE);"
+        " not read"
+    )
+    with pytest.raises(bounds.TooLarge, match=r"the ROWS limit \(4,000,000\), the setting max_rows \(--settings"):
+        bounds.check("rows", 5e9, bounds.limit("ROWS"), "the ROWS limit")
+    with pytest.raises(bounds.TooLarge) as plain:
+        bounds.check("rows", 50, 42, "the cameras' frames")
+    assert "setting" not in str(plain.value)
+
+
 def test_a_file_is_read_whole_only_within_its_limit(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text('{"a": [1, 2]}')

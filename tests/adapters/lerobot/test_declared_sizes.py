@@ -31,7 +31,7 @@ def test_a_parquet_wider_than_the_columns_limit_is_refused(tmp_path: Path, setti
     assert err.value.field == "data_path" and err.value.file == str(data)
     assert (
         err.value.reason.startswith("parquet columns: 10")
-        and "more than the COLUMNS limit (64); not read" in err.value.reason
+        and "more than the COLUMNS limit (64), the setting max_columns (--settings FILE); not read" in err.value.reason
     )
     settings(max_columns=4096)
     assert len(adapter.read(ref).states["observation.state"]) == 11  # within the default, read as before

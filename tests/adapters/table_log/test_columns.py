@@ -3,6 +3,9 @@ name the columns their makers' recorders write."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -42,3 +45,12 @@ def test_the_presets_name_their_recorders_columns() -> None:
         "euler_xyz",
         "deg",
     )
+
+
+def test_the_readme_documents_every_key_of_the_column_map() -> None:
+    """The README's table of the column map's keys is the one a user reads (newcomer-10 F1: they had to read this
+    module): it names every key, the required ones marked, and no key the map does not take."""
+    readme = Path(__file__).resolve().parents[3] / "adapters" / "table_log" / "README.md"
+    rows = re.findall(r"^\| `(\w+)`(\*?) \|", readme.read_text(encoding="utf-8"), flags=re.M)
+    assert [key for key, _ in rows] == list(ColumnMap.model_fields)
+    assert {key for key, star in rows if star} == {k for k, f in ColumnMap.model_fields.items() if f.is_required()}

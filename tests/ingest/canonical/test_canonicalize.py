@@ -119,8 +119,8 @@ def test_gaps_that_leave_no_part_long_enough_are_the_rejection_s_named_cause() -
     out = prepare(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(max_gap_s=0.5, min_episode_s=1.0))
     assert not out.episodes
     assert out.rejection_message().endswith(
-        "span [0.00, 5.40] s rejected: 10 part(s) shorter than min_episode_s 1.0 s between 9 gap(s) longer than "
-        "max_gap_s 0.5 s (the longest 0.600 s)"
+        "span [0.00, 5.40] s rejected: 10 part(s) shorter than canonicalize.min_episode_s 1.0 s between 9 gap(s) longer"
+        " than canonicalize.max_gap_s 0.5 s (the longest 0.600 s)"
     )
 
 
@@ -134,7 +134,9 @@ def test_the_parts_gaps_leave_too_short_beside_kept_spans_are_a_tagged_rejection
     out = prepare(_oxe_raw(t, xyz, rpy, grip), CanonicalizeSpec(min_episode_s=1.0))
     assert [ep.num_frames for ep in out.episodes] == [20, 20]
     [short] = out.rejections
-    assert short.tag == "#short" and short.reason.startswith("2 part(s) shorter than min_episode_s 1.0 s between 3 gap")
+    assert short.tag == "#short" and short.reason.startswith(
+        "2 part(s) shorter than canonicalize.min_episode_s 1.0 s between 3 gap"
+    )
     assert not any(short.note in ep.tier_reasons for ep in out.episodes)
 
 

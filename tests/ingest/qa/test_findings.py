@@ -28,7 +28,9 @@ def test_low_and_quarantine_routing_with_value_and_threshold() -> None:
     verdict = route(QualityTier.high, found)
     assert verdict.tier == QualityTier.rejected and verdict.findings == found
     assert verdict.reasons[1] == "qa_cam_frozen_s: camera frozen 2.00 s while the robot moves > 1.00 s"
-    assert verdict.rejected() == "qa_nonfinite: 3 NaN/Inf values in the natives (quarantine at 1+)"
+    assert verdict.rejected() == (
+        "qa_nonfinite: 3 NaN/Inf values in the natives (quarantine at canonicalize.behaviour.nonfinite_quarantine 1+)"
+    )
     assert route(QualityTier.actionless, [found[1]]).tier == QualityTier.actionless  # never raised
     assert route(QualityTier.high, [found[1]]).rejected() is None
 
@@ -68,8 +70,10 @@ def test_the_bounds_table_names_fields_that_exist_and_says_every_why() -> None:
     """behaviour_bounds.toml: each bound reads a record field (or a value `findings` derives) against a config
     threshold, and every explanation of a hold (`Why`) has its sentence."""
     derived = {"degenerate", "dead_dim_count", "nonfinite_limit", "zero", "idle_held"}
-    for code, value, threshold, tier, _ in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS):
+    for code, value, threshold, tier, message, setting in (*BOUNDS, *IDLE_BOUNDS, *LAST_BOUNDS):
         assert code.startswith("qa_") and QualityTier(tier) in (QualityTier.low, QualityTier.rejected)
         assert value in BehaviourRecord.model_fields or value in derived, code
         assert threshold in BehaviourConfig.model_fields or threshold in derived, code
+        if QualityTier(tier) is QualityTier.rejected:  # a quarantine names the setting to relax (issue 97 item 5)
+            assert setting in BehaviourConfig.model_fields and "{key}" in message, code
     assert set(WHY_TEXT) == set(get_args(Why))

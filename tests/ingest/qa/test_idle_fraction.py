@@ -47,7 +47,10 @@ def spec(bound: float) -> CanonicalizeSpec:
 def test_a_still_episode_is_quarantined_with_its_idle_share(tmp_path: Path) -> None:
     eps, rejected = ingest(still(raws()[0]), SPEC, tmp_path / "ds")
     assert eps == [] and rejected is not None
-    assert f"{CODE}: state idle over 100.0% of the episode's frames" in rejected and "> 95.0%" in rejected, rejected
+    assert (
+        f"{CODE}: state idle over 100.0% of the episode's frames" in rejected
+        and "> canonicalize.behaviour.idle_fraction_quarantine 95.0%" in rejected
+    ), rejected
 
 
 def test_the_knob_moves_the_bound() -> None:

@@ -87,7 +87,8 @@ def test_black_frames_demote_then_quarantine(tmp_path: Path) -> None:
     eps, rejected = ingest(planted(raw(1), plant.black_frames, fraction=0.3)[0], SPEC, tmp_path / "a")
     assert rejected is None and eps[0].tier == QualityTier.low and codes(eps) == ["qa_cam_degenerate"]
     eps, rejected = ingest(planted(raw(1), plant.black_frames, fraction=0.95)[0], SPEC, tmp_path / "b")
-    assert eps == [] and "qa_cam_degenerate: near-black, near-white or flat frames 95% > 90%" in rejected
+    said = "qa_cam_degenerate: near-black, near-white or flat frames 95% > canonicalize.behaviour"
+    assert eps == [] and f"{said}.degenerate_fraction_quarantine 90%" in rejected
 
 
 def test_frozen_state_demotes(tmp_path: Path) -> None:
@@ -170,7 +171,8 @@ def test_nan_in_a_native_column_quarantines(tmp_path: Path) -> None:
     bad = with_episode(r, episode_of(r))
     bad.outcomes["next.done"] = replace(bad.outcomes["next.done"], values=values)
     eps, rejected = ingest(bad, SPEC, tmp_path / "ds")
-    assert eps == [] and "rejected: qa_nonfinite: 2 NaN/Inf values in the natives (quarantine at 1+)" in rejected
+    said = "rejected: qa_nonfinite: 2 NaN/Inf values in the natives (quarantine at canonicalize.behaviour"
+    assert eps == [] and f"{said}.nonfinite_quarantine 1+)" in rejected
 
 
 def test_a_camera_slower_than_the_grid_is_not_frozen() -> None:

@@ -41,9 +41,9 @@ def report(invalid: float) -> ValidityReport:
 CLEAN = report(0.0)
 REJECTED = ValidityReport(np.zeros(N, bool), {"non_finite": N}, [], "no valid frame among 100 (non_finite 100)")
 
-IDLE_RE = r"^idle ratio 0\.[78]\d > max_idle_ratio 0\.50 \(speed < 0\.02 m/s, turn < 10 deg/s\)$"
-OSC_RE = r"^oscillation [34]\.\d\d reversals/s > max_reversals_per_s 2\.00$"
-INVALID_RE = r"^invalid frame fraction 0\.30 > max_invalid_fraction 0\.20$"
+IDLE_RE = r"^idle ratio 0\.[78]\d > canonicalize\.quality\.max_idle_ratio 0\.50 \(speed < 0\.02 m/s, turn < 10 deg/s\)$"
+OSC_RE = r"^oscillation [34]\.\d\d reversals/s > canonicalize\.quality\.max_reversals_per_s 2\.00$"
+INVALID_RE = r"^invalid frame fraction 0\.30 > canonicalize\.quality\.max_invalid_fraction 0\.20$"
 
 # id, default tier, success, has_action, state, validity, expected tier, expected reasons (regex, in order)
 CASES = [
@@ -155,7 +155,7 @@ def test_a_hand_without_wrist_orientation_is_judged_on_translation_and_says_so()
     assert motion_signals(POUR, no_rot, [(0, N)], CFG)[0] == 1.0  # type: ignore[index]
     verdict = assess_quality(H, success=True, has_action=True, state=POUR, mask=no_rot, validity=None, config=CFG)
     assert verdict.reasons == [
-        "idle ratio 1.00 > max_idle_ratio 0.50 (speed < 0.02 m/s; no wrist orientation (right): turn not measured)"
+        "idle ratio 1.00 > canonicalize.quality.max_idle_ratio 0.50 (speed < 0.02 m/s; no wrist orientation (right): turn not measured)"
     ]
 
 

@@ -141,7 +141,10 @@ def test_a_part_quarantined_beside_a_kept_part_gets_its_own_row(tmp_path: Path) 
     [row] = writer.rows
     assert kept.uid == item.uid + "#keep0" and row.episode_uid == item.uid + "#keep1"
     assert (row.stage, row.error_class, row.raw_path) == ("judge", "BehaviourRejected", raw.ref.paths[0])
-    assert "qa_nonfinite: 1 NaN/Inf values in the natives (quarantine at 1+)" in row.message
+    said = (
+        "qa_nonfinite: 1 NaN/Inf values in the natives (quarantine at canonicalize.behaviour.nonfinite_quarantine 1+)"
+    )
+    assert said in row.message
     assert any(r.endswith(row.message.split(": ", 1)[1]) for r in kept.tier_reasons)  # the kept part names it too
     committer.close()
     assert len(list((spec.output / dataset).glob("data/*/*.parquet"))) == 1
