@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from schemas.actions import ActionKind
+from schemas.actions import NOT_CANONICAL_WORDS, ActionKind, NotCanonical
 from schemas.corpus import QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 
@@ -27,6 +27,8 @@ class SourceTally:
     # datasets of another signature than their subset's first episode's, and why (`ingest.lerobot.routing`)
     datasets: dict[str, str] = field(default_factory=dict)
     action_kinds: Counter[str] = field(default_factory=Counter)  # episodes written by kind (`schemas.actions`)
+    # those without a canonical action by (kind, cause): the `NotCanonical` code their lineage's verdicts carry
+    action_causes: Counter[tuple[str, str]] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)  # episodes written by tier
     spec_tier: str | None = None  # the job spec's `tier`: a default the verdicts lower, said with what it became
     # why this run quarantined episodes: stage, class and message with its numbers blanked -> (count, first row's
@@ -40,9 +42,9 @@ class SourceTally:
         self.why_quarantined[kind] = (count + 1, first)
 
     def lines(self, name: str) -> list[str]:
-        """What the table's row cannot say: why episodes were quarantined, which action the episodes have (a
-        native-only one is a robot without a description whose command is its action) and, where the spec set a tier,
-        what the verdicts made of it."""
+        """What the table's row cannot say: why episodes were quarantined, which action the episodes have (why one
+        is not canonical, by the cause its verdicts carry; a native-only one's command is its action) and, where the
+        spec set a tier, what the verdicts made of it."""
         out = []
         for kind, (count, first) in list(self.why_quarantined.items())[:SHOWN_PER_SOURCE]:
             out.append(f"  {name}: quarantined {count} at {kind.split(':')[0]}, the first {first}")
@@ -50,8 +52,7 @@ class SourceTally:
         if more > 0:
             out.append(f"  {name}: ... and {more} more reasons (`eidata query` view quarantine)")
         if self.action_kinds.total():
-            kinds = ", ".join(f"{self.action_kinds.get(k.value, 0)} {KIND_WORDS[k]}" for k in ActionKind)
-            out.append(f"  {name}: actions: {kinds}")
+            out.append(f"  {name}: actions: {', '.join(self._kind(k) for k in ActionKind)}")
         if self.spec_tier is not None and self.tiers.total():
             kept, judged = self.tiers.get(str(self.spec_tier), 0), self.tiers.total()
             lower = ", ".join(f"{n} {t}" for t, n in sorted(self.tiers.items()) if t != str(self.spec_tier))
@@ -61,12 +62,18 @@ class SourceTally:
             )
         return out
 
-
-KIND_WORDS = {
-    ActionKind.canonical: "canonical",
-    ActionKind.native: "native only (no robot description: action.native is the action)",
-    ActionKind.none: "none (actionless)",
-}
+    def _kind(self, kind: ActionKind) -> str:
+        """How many episodes have this kind of action and, when it is not canonical, why (each cause counted; a
+        video-only episode has none: it lost nothing)."""
+        n = self.action_kinds.get(kind.value, 0)
+        causes = Counter({c: m for (k, c), m in self.action_causes.items() if k == kind.value and c})
+        said = [(NOT_CANONICAL_WORDS[NotCanonical(c)], m) for c, m in causes.most_common()]
+        why = "; ".join(words if m == n else f"{m} {words}" for words, m in said)
+        if kind is ActionKind.native:
+            return f"{n} native only ({why + ': ' if why else ''}action.native is the action)"
+        if kind is ActionKind.none:
+            return f"{n} none ({why + ', no native command: ' if why else ''}actionless)"
+        return f"{n} canonical"
 
 
 @dataclass

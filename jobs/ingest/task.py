@@ -86,6 +86,7 @@ class StagedOutput:
     features: dict[str, FeatureSpec]
     action_kind: str = "canonical"  # `schemas.actions.ActionKind`: the ingest summary counts each kind
     tier: str = ""  # its tier once judged (the summary says what a spec's tier became)
+    action_cause: str = ""  # why its action is not canonical (`schemas.actions.NotCanonical`), "" when it is or unsaid
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ class Staged:
     @property
     def tiers(self) -> Counter[str]:
         return Counter(e.tier for e in self.episodes if e.tier)
+
+    @property
+    def action_causes(self) -> Counter[tuple[str, str]]:
+        """Its episodes without a canonical action by (kind, cause)."""
+        return Counter((e.action_kind, e.action_cause) for e in self.episodes if e.action_kind != "canonical")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from schemas.corpus import QuarantineRow
 from schemas.findings import NO_EPISODES, SourceFinding
+from schemas.tiers import NO_DESCRIPTION
 
 
 def test_the_table_has_a_row_per_source_and_the_totals() -> None:
@@ -26,20 +27,27 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
 
 
 def test_the_table_says_which_action_each_source_has_and_what_a_spec_tier_became() -> None:
-    """Issue 55: how many episodes have native-only actions (a robot without a description), and the spec's tier
-    is a default the verdicts lower, said with what it became (newcomer review 6, row 27: ignored without a word)."""
-    lingzu = SourceTally(3, 0, 300, action_kinds=Counter(native=2, none=1), tiers=Counter(high=2, actionless=1))
+    """Issue 55: how many episodes have native-only actions and why none is canonical (issue 97 item 4: the cause
+    their verdicts carry, counted, not one sentence for all), and the spec's tier is a default the verdicts lower,
+    said with what it became (newcomer review 6, row 27: ignored without a word)."""
+    causes = Counter({("native", NO_DESCRIPTION): 1, ("native", "canonical_joint_units"): 1, ("none", ""): 1})
+    causes[("none", "canonical_no_dims")] = 1
+    kinds = Counter(native=2, none=2)
+    lingzu = SourceTally(4, 0, 300, action_kinds=kinds, action_causes=causes, tiers=Counter(high=2, actionless=2))
     lingzu.spec_tier = "high"
     report = IngestReport(Path("/corpus"), {"lingzu": lingzu, "g1": SourceTally(1, action_kinds=Counter(canonical=1))})
     lines = report.table().splitlines()
     assert lines[4:7] == [
-        "  lingzu: actions: 0 canonical, 2 native only (no robot description: action.native is the action), "
-        "1 none (actionless)",
-        "  lingzu: spec tier high is a default that verdicts lower: 2 of 3 episodes kept it (1 actionless: why in "
+        "  lingzu: actions: 0 canonical, 2 native only (1 no robot description; 1 joint units not settled: "
+        "action.native is the action), 2 none (1 no hand signal declared, no native command: actionless)",
+        "  lingzu: spec tier high is a default that verdicts lower: 2 of 4 episodes kept it (2 actionless: why in "
         "tier_reasons)",
-        "  g1: actions: 1 canonical, 0 native only (no robot description: action.native is the action), 0 none "
-        "(actionless)",
+        "  g1: actions: 1 canonical, 0 native only (action.native is the action), 0 none (actionless)",
     ]
+    video = SourceTally(2, action_kinds=Counter(none=2), action_causes=Counter({("none", ""): 2}))
+    assert "  ego: actions: 0 canonical, 0 native only (action.native is the action), 2 none (actionless)" in (
+        IngestReport(Path("/corpus"), {"ego": video}).table().splitlines()
+    )  # video only: nothing was lost, no cause
 
 
 def test_the_table_names_what_each_source_could_not_give() -> None:
