@@ -182,9 +182,8 @@ def _context(
     sig = hands.signals
     reasons = [*raw.verdicts, *_notes(member, "canonical_family"), *_notes(hands.reasons, hands.code)]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
-    # a recorded pose and a description: do they tell the same motion
-    reasons += _notes(fk_agreement(raw, emb, wrists), "canonical_fk_agreement")
-    reasons += _notes(reference_agreement(raw.hands.references, wrists), "canonical_fk_agreement")  # poses not read
+    # a recorded pose and a description: do they tell the same motion (a reference: a pose not read as the wrist)
+    reasons += [*fk_agreement(raw, emb, wrists), *reference_agreement(raw.hands.references, wrists)]
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)

@@ -9,11 +9,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from schemas.actions import NOT_CANONICAL_WORDS, ActionKind, NotCanonical
 from schemas.corpus import QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
+from schemas.pose_agreement import FK_AGREEMENT, PoseAgreement
 
 SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
 
@@ -29,6 +31,9 @@ class SourceTally:
     action_kinds: Counter[str] = field(default_factory=Counter)  # episodes written by kind (`schemas.actions`)
     # those without a canonical action by (kind, cause): the `NotCanonical` code their lineage's verdicts carry
     action_causes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    fk_compared: Counter[str] = field(default_factory=Counter)  # episodes whose recorded pose met FK, by robot
+    fk_disagreeing: Counter[str] = field(default_factory=Counter)  # ... of them, those where one disagreed
+    fk_disagree: dict[str, list[PoseAgreement]] = field(default_factory=dict)  # robot -> the comparisons that did
     tiers: Counter[str] = field(default_factory=Counter)  # episodes written by tier
     spec_tier: str | None = None  # the job spec's `tier`: a default the verdicts lower, said with what it became
     # why this run quarantined episodes: stage, class and message with its numbers blanked -> (count, first row's
@@ -41,10 +46,18 @@ class SourceTally:
         count, first = self.why_quarantined.get(kind, (0, f"{row.episode_uid or row.raw_path}: {row.message}"))
         self.why_quarantined[kind] = (count + 1, first)
 
+    def pose_checked(self, robot: str, poses: tuple[PoseAgreement, ...]) -> None:
+        """One written episode of `robot` whose recorded poses were compared with FK of its joints (`poses`)."""
+        self.fk_compared[robot] += 1
+        if bad := [p for p in poses if not p.agree]:
+            self.fk_disagreeing[robot] += 1
+            self.fk_disagree.setdefault(robot, []).extend(bad)
+
     def lines(self, name: str) -> list[str]:
         """What the table's row cannot say: why episodes were quarantined, which action the episodes have (why one
-        is not canonical, by the cause its verdicts carry; a native-only one's command is its action) and, where the
-        spec set a tier, what the verdicts made of it."""
+        is not canonical, by the cause its verdicts carry; a native-only one's command is its action), where the
+        declared robot's FK disagrees with the recorded pose and by how much, and, where the spec set a tier, what the
+        verdicts made of it."""
         out = []
         for kind, (count, first) in list(self.why_quarantined.items())[:SHOWN_PER_SOURCE]:
             out.append(f"  {name}: quarantined {count} at {kind.split(':')[0]}, the first {first}")
@@ -53,6 +66,8 @@ class SourceTally:
             out.append(f"  {name}: ... and {more} more reasons (`eidata query` view quarantine)")
         if self.action_kinds.total():
             out.append(f"  {name}: actions: {', '.join(self._kind(k) for k in ActionKind)}")
+        for robot, bad in sorted(self.fk_disagree.items()):
+            out.append(f"  {name}: {_disagreement(robot, self.fk_disagreeing[robot], self.fk_compared[robot], bad)}")
         if self.spec_tier is not None and self.tiers.total():
             kept, judged = self.tiers.get(str(self.spec_tier), 0), self.tiers.total()
             lower = ", ".join(f"{n} {t}" for t, n in sorted(self.tiers.items()) if t != str(self.spec_tier))
@@ -74,6 +89,18 @@ class SourceTally:
         if kind is ActionKind.none:
             return f"{n} none ({why + ', no native command: ' if why else ''}actionless)"
         return f"{n} canonical"
+
+
+def _disagreement(robot: str, episodes: int, of: int, bad: list[PoseAgreement]) -> str:
+    """The line of a robot whose FK disagrees with recorded poses: episodes, residuals (the comparisons' median of
+    medians, the largest p95), and what to look at."""
+    pos, rot = np.median([p.pos_p50_mm for p in bad]), np.median([p.rot_p50_deg for p in bad])
+    return (
+        f"recorded pose vs FK of {robot}: disagree in {episodes} of {of} episodes compared, position residual median "
+        f"{pos:.1f} mm (p95 up to {max(p.pos_p95_mm for p in bad):.1f} mm), rotation residual median {rot:.2f} deg "
+        f"(p95 up to {max(p.rot_p95_deg for p in bad):.2f} deg): is it a {robot}? check the joint mapping and units "
+        f"(tier_notes, code {FK_AGREEMENT})"
+    )
 
 
 @dataclass

@@ -42,6 +42,7 @@ from schemas.actions import ActionKind, not_canonical
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
 from schemas.faults import environment_fault
+from schemas.pose_agreement import compared
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
 from schemas.storage import SourceVanishedError
@@ -186,8 +187,8 @@ def _answer(run: Attempt, value: object) -> object:
 
 
 def _output(written: WrittenEpisode) -> StagedOutput:
-    """What the job tallies of a written episode, its cause read from the verdicts its lineage keeps, the same the
-    catalog shows."""
+    """What the job tallies of a written episode, its cause and FK comparisons read from the verdicts its lineage
+    keeps, the same the catalog shows."""
     ep, verdicts = written.episode, written.lineage.tier_verdicts or []
     cause = not_canonical(verdicts) if ep.action_kind is not ActionKind.canonical else None
     return StagedOutput(
@@ -198,6 +199,7 @@ def _output(written: WrittenEpisode) -> StagedOutput:
         ep.action_kind.value,
         ep.tier.value,
         cause.value if cause is not None else "",
+        tuple(compared(verdicts)),
     )
 
 

@@ -55,7 +55,7 @@ def test_a_ur3e_rtde_log_is_its_own_fk(robot: str, mm: float) -> None:
     raw = adapter.read(ref)
     assert raw.states["observation.state"].values.shape == (11, 6) and raw.native_fps == pytest.approx(125, rel=0.01)
     [said] = fk_agreement(raw, default_registry().get(robot), {1: wrist_poses(raw.hands.hands[1])})
-    assert "right: agree," in said
+    assert "right: agree," in said.reason
     q, pose = raw.states["observation.state"].values, raw.states["tcp.position"].values
     fk = load_model(robot).forward(q, ["tool0"], base="base")[:, 0]
     off = np.linalg.norm(fk[:, :3, 3] - pose, axis=1).max() * 1000
