@@ -35,18 +35,52 @@ are proven against the corpus's recorded states, never against the exported rows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
-from schemas.tiers import QualityTier, tier_of
+from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict, tier_of
 
 
 class ActionKind(StrEnum):
     canonical = "canonical"  # the action mask fills at least one of the 50 canonical dims
     native = "native"  # no canonical dim, but `action.native` holds a command that moves
     none = "none"  # neither: visual forecasting only
+
+
+class NotCanonical(StrEnum):
+    """Why an episode has no canonical action (issue 97 item 4): the code of the note canonicalization puts first on an
+    episode without a canonical dim (`ingest.canonical.canonicalize`), set where the cause is found (an adapter, the
+    joint space, the layout), so the lineage (`tier_verdicts`), the catalog (`tier_codes`) and the ingest summary read
+    one cause, never one read back from a sentence (newcomer review 10, D6: a described SO-101 and robosuite Panda
+    were summed up as "no robot description")."""
+
+    no_description = NO_DESCRIPTION  # its robot has no kinematic description here
+    robot_not_shown = "source_robot_not_shown"  # the recording does not show which robot recorded it
+    no_observation = "source_no_observation"  # the recording holds no observation a hand is built from
+    joints_unread = "canonical_joints_unread"  # the description's joints are not all read from the recording
+    joint_units = "canonical_joint_units"  # the joints' unit is not settled, or it needs a calibration not given
+    no_hand_signal = "canonical_no_dims"  # the source declares no hand signal
+
+
+# each cause as the ingest summary's action legend says it
+NOT_CANONICAL_WORDS: dict[NotCanonical, str] = {
+    NotCanonical.no_description: "no robot description",
+    NotCanonical.robot_not_shown: "the recording does not show its robot",
+    NotCanonical.no_observation: "no observation recorded to build a hand from",
+    NotCanonical.joints_unread: "the robot description's joints not read",
+    NotCanonical.joint_units: "joint units not settled",
+    NotCanonical.no_hand_signal: "no hand signal declared",
+}
+
+
+def not_canonical(verdicts: Iterable[TierVerdict]) -> NotCanonical | None:
+    """Why an episode with these verdicts (in their order) has no canonical action: the code of the first note that
+    names a `NotCanonical` cause, or None (a video-only episode: nothing was lost)."""
+    causes = {c.value: c for c in NotCanonical}
+    return next((causes[v.code] for v in verdicts if v.tier is QualityTier.high and v.code in causes), None)
 
 
 class ActionSpace(StrEnum):

@@ -50,7 +50,7 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
-from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
+from schemas.tiers import QualityTier, TierVerdict
 
 ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
 
@@ -262,7 +262,7 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
             outcomes=outcomes,
             language=_language(layout, attrs, path),
             verdicts=(
-                *(TierVerdict.note(r, NO_DESCRIPTION) for r in declared.reasons),
+                *(TierVerdict.note(r, declared.cause.value) for r in declared.reasons),
                 *(TierVerdict.note(r, "source_action_setting") for r in notes),
             ),
             metadata={

@@ -16,6 +16,7 @@ from adapters.arrays.layouts import Hands, Layout
 from adapters.arrays.robots import named_robot
 from adapters.base import HandSignals, Stream
 from adapters.poses import Pick, command_tracking, hand_track
+from schemas.actions import NotCanonical
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 SIDES = {"left": 0, "right": 1}
@@ -29,6 +30,7 @@ class Declared:
     signals: HandSignals = field(default_factory=HandSignals)
     hands_from: str | None = None  # the way taken ("robosuite: ..."), for the lineage
     reasons: tuple[str, ...] = ()
+    cause: NotCanonical = NotCanonical.no_description  # why no way was taken, where `reasons` say so
 
 
 def choose(layout: Layout, keys: set[str]) -> Hands | None:
@@ -56,20 +58,28 @@ def declare(
     recorded command (`PoseHand.command`, among `actions`) is compared with the motion in a note. A way with a robot
     table is taken only where the file's attributes `attrs` name that way's robot (`robots.named_robot`)."""
     way = choose(layout, per_row)
-    if way is None:
+    if way is None and not layout.hands:
+        why, cause = f"layout {layout_name} declares no hands", NotCanonical.no_description
+        if layout.no_hands is not None:
+            why, cause = f"{why}: {layout.no_hands.why}", layout.no_hands.cause
+        return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}: natives only",), cause=cause)
+    if way is None:  # the file holds none of the observations a way reads
         wanted = "; ".join(f"{h.name}: {', '.join(h.required())}" for h in layout.hands)
-        why = f"layout {layout_name} declares no hands" if not layout.hands else f"no hands evidence ({wanted})"
-        return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}: natives only",))
+        said = f"no hands evidence ({wanted}): natives only"
+        return Declared(UNKNOWN_EMBODIMENT, reasons=(said,), cause=NotCanonical.no_observation)
     said = f"{way.name}: {way.why}"
     absent = [a for a in way.attrs if a.partition("@")[2] not in (attrs or {}).get(a.partition("@")[0], {})]
+    shown = NotCanonical.robot_not_shown
     if absent:
         why = f"{way.name} keys held, but not the recorder's mark {', '.join(absent)}: robot not shown, natives only"
-        return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{why}; declare the robot in the job spec's `robots:` section",))
+        said = f"{why}; declare the robot in the job spec's `robots:` section"
+        return Declared(UNKNOWN_EMBODIMENT, reasons=(said,), cause=shown)
     if way.robot is not None:
         embodiment, named = named_robot(way.robot, attrs or {})
         if embodiment != way.embodiment:
             other = f" ({embodiment}: not the {way.embodiment} whose poses this way reads)" if embodiment else ""
-            return Declared(UNKNOWN_EMBODIMENT, reasons=(f"{way.name} poses held, robot not shown: {named}{other}",))
+            said = f"{way.name} poses held, robot not shown: {named}{other}"
+            return Declared(UNKNOWN_EMBODIMENT, reasons=(said,), cause=shown)
         said += f"; robot: {named}"
     if way.joints is not None:  # FK by the embodiment's description, in canonicalize
         return Declared(way.embodiment, HandSignals(notes=[said]), said)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from adapters.camera_roles import camera_roles
 from adapters.poses import PoseHand
+from schemas.actions import NotCanonical
 from schemas.canonical import Camera
 from schemas.data_file import read_yaml
 
@@ -97,6 +98,13 @@ class Hands(_Data):
         return (*sides, *((self.joints,) if self.joints else ()))
 
 
+class NoHands(_Data):
+    """Why a layout has no way to the canonical hands, from its maker's code: the cause, typed, and the sentence."""
+
+    cause: NotCanonical
+    why: str
+
+
 class Layout(_Data):
     container: Container
     detect: Detect
@@ -112,6 +120,7 @@ class Layout(_Data):
     language: FromFile | None = None
     cameras: dict[str, Camera | None] = {}  # camera name -> canonical camera (null: none), over the shared rules
     hands: tuple[Hands, ...] = ()  # the ways to the canonical hands, first that the episode holds
+    no_hands: NoHands | None = None  # a layout without `hands`: why (its files record nothing a hand is built from)
 
     def camera_roles(self, names: list[str], way: Hands | None = None) -> dict[str, Camera | None]:
         """The episode's cameras placed: the hands way's and layout's entries, else the shared vocabulary."""

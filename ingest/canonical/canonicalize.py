@@ -38,6 +38,7 @@ from ingest.canonical.natives import (
 )
 from ingest.canonical.span import EpisodeContext, canonicalize_span
 from ingest.episode import CanonicalEpisode, Canonicalized, SpanRejection
+from schemas.actions import NotCanonical
 from schemas.canonical import IMAGE_PREFIX, Camera
 from schemas.canonicalize import CanonicalizeSpec, GapPolicy
 from schemas.robots.registry import JOINT_SPACE, Effector, EmbodimentRegistry, default_registry
@@ -97,15 +98,18 @@ def _no_canonical_dims(
     natives: list[tuple[str, Stream]],
     cams: dict[str, CameraSource],
 ) -> list[TierVerdict]:
-    """`reasons` with why an episode has no canonical dim first: the first specific cause recorded (names that did
-    not resolve, units that did not fit, an unknown robot), else the signals' note, said once (the cause's own
-    verdict gives way to it, its code kept). Raises ValueError, with the same cause and what was looked for, when
-    there is nothing at all to write."""
+    """`reasons` with why an episode has no canonical dim first: the first note naming a cause (`NotCanonical`: names
+    that did not resolve, units that did not fit, an unknown robot, no observation), else the signals' note, said once
+    (the cause's own verdict gives way to it, its code kept: the lineage, the catalog and the ingest summary read the
+    cause by it). Raises ValueError, with the same cause and what was looked for, when there is nothing at all to
+    write."""
     if reasons and reasons[0].reason.startswith(NO_CANONICAL_DIMS):
         return reasons
-    # the cause is a note: a verdict that lowers (a source's default, a simulation) keeps its tier and its code
-    said = next((r for r in reasons if r.tier is QualityTier.high), None)
-    cause = said.reason if said is not None else next(iter(sig.notes), None) or _no_signal(raw, natives)
+    # the cause is a note: a verdict that lowers (a source's default, a simulation) keeps its tier and its code; a note
+    # of another check (a family member chosen, a cut) is no cause
+    causes = {c.value for c in NotCanonical}
+    said = next((r for r in reasons if r.tier is QualityTier.high and r.code in causes), None)
+    code, cause = (said.code, said.reason) if said is not None else _no_signal(raw, sig, natives)
     if not natives and not cams:
         what = "no hand signals, no camera, no numeric state or action column"
         skipped = [k for k, s in [*raw.states.items(), *raw.actions.items()] if not len(s)]
@@ -114,14 +118,16 @@ def _no_canonical_dims(
         )
     kept = f"{sum(stream_width(s) for _, s in natives)} native dims and {len(cams)} camera(s) kept"
     first = f"{NO_CANONICAL_DIMS} ({kept}): {cause}"  # the cause in its recorder's words, said here once
-    code = said.code if said is not None and said.code else "canonical_no_dims"
     return [TierVerdict.note(first, code), *(r for r in reasons if r is not said)]
 
 
-def _no_signal(raw: RawEpisode, natives: list[tuple[str, Stream]]) -> str:
-    """The fallback cause of no canonical dim, naming what the user can fix: a robot's natives whose robot has no
-    description here (issue 79: Kuavo's joints, read with `joints: kuavo`, gave 18 canonical dims once the source
-    named `embodiment: kuavo_4pro_long`, yet the message said only that no hand signal was declared)."""
+def _no_signal(raw: RawEpisode, sig: HandSignals, natives: list[tuple[str, Stream]]) -> tuple[str, str]:
+    """(code, cause) of no canonical dim where no note named one: the signals' first note, else what the user can fix,
+    a robot's natives whose robot has no description here (issue 79: Kuavo's joints, read with `joints: kuavo`, gave
+    18 canonical dims once the source named `embodiment: kuavo_4pro_long`, yet the message said only that no hand
+    signal was declared)."""
+    if sig.notes:
+        return NotCanonical.no_hand_signal.value, sig.notes[0]
     cause = "the source declares no hand signal"
     if natives and raw.embodiment not in JOINT_SPACE:
         known = ", ".join(sorted(JOINT_SPACE))
@@ -129,7 +135,8 @@ def _no_signal(raw: RawEpisode, natives: list[tuple[str, Stream]]) -> str:
             f", and its robot (embodiment {raw.embodiment!r}) has no registered description: name it with the "
             f"source's `embodiment:` option (one of {known}) and its joints fill the canonical dims"
         )
-    return cause
+        return NotCanonical.no_description.value, cause
+    return NotCanonical.no_hand_signal.value, cause
 
 
 def canonicalize_spans(
@@ -173,11 +180,11 @@ def _context(
     emb = (registry or default_registry()).get(raw.embodiment)
     # joint angles -> wrists by FK; declared MANO parameters -> keypoints
     hands = joint_space_hands(raw, emb) if raw.hands.empty else EvaluatedHands(mano_hands(raw))
-    sig, reasons = hands.signals, [*raw.verdicts, *_notes(member, "canonical_family"), *_notes(hands.reasons)]
+    sig = hands.signals
+    reasons = [*raw.verdicts, *_notes(member, "canonical_family"), *_notes(hands.reasons, hands.code)]
     wrists = {hand: w for hand, track in sig.hands.items() if (w := wrist_poses(track)) is not None}
-    # a recorded pose and a description: do they tell the same motion
-    reasons += _notes(fk_agreement(raw, emb, wrists), "canonical_fk_agreement")
-    reasons += _notes(reference_agreement(raw.hands.references, wrists), "canonical_fk_agreement")  # poses not read
+    # a recorded pose and a description: do they tell the same motion (a reference: a pose not read as the wrist)
+    reasons += [*fk_agreement(raw, emb, wrists), *reference_agreement(raw.hands.references, wrists)]
     cams = _cameras(raw, spec)
     state_natives = native_streams({**raw.signals, **raw.states}, raw.derived)
     action_natives = native_streams(raw.actions, raw.derived)

@@ -15,7 +15,8 @@ recorded = A·fk·B. Both are fitted, then what is left is the disagreement:
 - the residuals per row: the angle between the recorded rotation and A·fk·B's, the distance between the positions.
 Verdict, in the tier reasons (a note: the episode is neither demoted nor dropped): `agree` when the p95 rotation
 residual is within ROT_TOL_DEG and the p95 position residual within POS_TOL_M, else `disagree` with both figures
-and what to look at (the joint mapping, units, the description, which body the recorded pose is on). A hand that
+and what to look at (the joint mapping, units, the description, which body the recorded pose is on); the figures go
+with the note by name (`schemas.pose_agreement`), where the ingest summary counts the disagreements. A hand that
 barely turns leaves B's rotation unsettled (the fit takes the least-norm one): the residuals still say whether the
 motions agree.
 """
@@ -32,7 +33,9 @@ from ingest.canonical import resample as rs
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.joint_columns import JointSpaceError
 from ingest.canonical.joint_space import joint_space_signals
+from schemas.pose_agreement import FK_AGREEMENT, PoseAgreement
 from schemas.robots.registry import Embodiment
+from schemas.tiers import TierVerdict
 
 ROT_TOL_DEG = 3.0  # p95 rotation residual after the fit
 POS_TOL_M = 0.01  # p95 position residual after the fit
@@ -70,51 +73,58 @@ def compare(recorded: Stream, fk: Stream) -> tuple[float, float, float, float]:
     return (*np.percentile(rot, [50, 95]).tolist(), *np.percentile(pos, [50, 95]).tolist())
 
 
-def fk_agreement(raw: RawEpisode, emb: Embodiment, wrists: dict[int, Stream]) -> list[str]:
-    """Tier-reason notes comparing the declared `wrists` (T,4,4) with FK of the episode's joints by `emb`'s
-    description; none where the embodiment has no description, the episode declares no wrist or records none of the
-    description's joints (an OXE Franka: its pose only)."""
+def fk_agreement(raw: RawEpisode, emb: Embodiment, wrists: dict[int, Stream]) -> list[TierVerdict]:
+    """Tier-reason notes (code `FK_AGREEMENT`, each comparison's figures with it) comparing the declared `wrists`
+    (T,4,4) with FK of the episode's joints by `emb`'s description; none where the embodiment has no description, the
+    episode declares no wrist or records none of the description's joints (an OXE Franka: its pose only)."""
     if emb.joint_space is None or not wrists or raw.hands.empty:
         return []
     head = f"recorded EEF vs FK ({emb.name}: {emb.joint_space.description})"
     try:
         fk = joint_space_signals(replace(raw, hands=HandSignals()), emb.joint_space).signals
     except JointSpaceError as err:  # joints found but not turned into angles: said; no joints of it at all: no check
-        return [] if err.joint_units is None else [f"{head}: not compared, the joints do not reach FK ({err})"]
+        return [] if err.joint_units is None else [_unmet(f"{head}: not compared, the joints do not reach FK ({err})")]
     out = []
     for hand, recorded in sorted(wrists.items()):
         track = fk.hands.get(hand)
         by_fk = wrist_poses(track) if track is not None else None
         if by_fk is None or len(recorded) < 2:
-            out.append(f"{head}, {SIDES[hand]}: not compared (no FK wrist for this side)")
+            out.append(_unmet(f"{head}, {SIDES[hand]}: not compared (no FK wrist for this side)"))
             continue
-        ok, verdict = _verdict(recorded, by_fk)
-        why = "" if ok else ": check the joint mapping and units, the description, and which body the pose is on"
-        out.append(f"{head}, {SIDES[hand]}: {verdict}{why}")
+        why = ": check the joint mapping and units, the description, and which body the pose is on"
+        out.append(_verdict(f"{head}, {SIDES[hand]}", recorded, by_fk, why))
     return out
 
 
-def _verdict(recorded: Stream, fk: Stream) -> tuple[bool, str]:
-    """Whether two pose streams agree (`compare` within the tolerances), and the sentence saying so with figures."""
+def _unmet(said: str) -> TierVerdict:
+    """A pose not compared, said (no figures)."""
+    return TierVerdict.note(said, FK_AGREEMENT)
+
+
+def _verdict(head: str, recorded: Stream, fk: Stream, why: str = "") -> TierVerdict:
+    """Whether two pose streams agree (`compare` within the tolerances): the note saying so with its figures, `why`
+    added when they disagree."""
     r50, r95, p50, p95 = compare(recorded, fk)
     ok = r95 <= ROT_TOL_DEG and p95 <= POS_TOL_M
-    return ok, (
-        f"{'agree' if ok else 'disagree'}, after fitting the constant base and tool transforms, rotation residual "
-        f"median {r50:.2f} deg, p95 {r95:.2f} deg (tolerance {ROT_TOL_DEG:g}), position residual median "
-        f"{p50 * 1000:.1f} mm, p95 {p95 * 1000:.1f} mm (tolerance {POS_TOL_M * 1000:g})"
+    said = (
+        f"{head}: {'agree' if ok else 'disagree'}, after fitting the constant base and tool transforms, rotation "
+        f"residual median {r50:.2f} deg, p95 {r95:.2f} deg (tolerance {ROT_TOL_DEG:g}), position residual median "
+        f"{p50 * 1000:.1f} mm, p95 {p95 * 1000:.1f} mm (tolerance {POS_TOL_M * 1000:g}){'' if ok else why}"
     )
+    found = PoseAgreement(agree=ok, rot_p50_deg=r50, rot_p95_deg=r95, pos_p50_mm=p50 * 1000, pos_p95_mm=p95 * 1000)
+    return found.note(said)
 
 
-def reference_agreement(references: dict[str, tuple[int, Stream]], wrists: dict[int, Stream]) -> list[str]:
-    """Tier-reason notes comparing each recorded pose an adapter declared as a reference, not as the wrist
-    (`HandSignals.references`: a pose naming no point of the tool, a world pose composed with the base's), with the
-    wrist canonicalization built (FK of the joints): whether it tells the same motion."""
+def reference_agreement(references: dict[str, tuple[int, Stream]], wrists: dict[int, Stream]) -> list[TierVerdict]:
+    """Tier-reason notes (code `FK_AGREEMENT`, with figures) comparing each recorded pose an adapter declared as a
+    reference, not as the wrist (`HandSignals.references`: a pose naming no point of the tool, a world pose composed
+    with the base's), with the wrist canonicalization built (FK of the joints): whether it tells the same motion."""
     out = []
     for label, (hand, recorded) in sorted(references.items()):
         fk = wrists.get(hand)
         head = f"recorded {label} vs the {SIDES[hand]} wrist by FK"
         if fk is None or len(recorded) < 2:
-            out.append(f"{head}: not compared (no FK wrist for this side)")
+            out.append(_unmet(f"{head}: not compared (no FK wrist for this side)"))
             continue
-        out.append(f"{head}: {_verdict(recorded, fk)[1]}")
+        out.append(_verdict(head, recorded, fk))
     return out

@@ -17,6 +17,7 @@ import numpy as np
 from adapters.base import Stream
 from adapters.same_signal import Coverage, choices_said, shared
 from ingest.canonical.joint_numbering import renumbered
+from schemas.actions import NotCanonical
 from schemas.robots.joint_space import (
     ArmMap,
     JointMap,
@@ -36,13 +37,18 @@ NativeLimits = Mapping[str, tuple[float, float]]  # native state column -> (lowe
 
 class JointSpaceError(ValueError):
     """The joints an embodiment needs are not all in the episode (or not convertible): the message names them. When
-    the unit was measured before it failed, `joint_units` and `native_limits` say what was found."""
+    the unit was measured before it failed, `joint_units` and `native_limits` say what was found; `cause` is why the
+    episode then has no canonical action (`schemas.actions.NotCanonical`): joints not read, unless the unit failed."""
 
     def __init__(
-        self, message: str, joint_units: JointUnitsRecord | None = None, native_limits: NativeLimits | None = None
+        self,
+        message: str,
+        joint_units: JointUnitsRecord | None = None,
+        native_limits: NativeLimits | None = None,
+        cause: NotCanonical = NotCanonical.joints_unread,
     ) -> None:
         super().__init__(message)
-        self.joint_units, self.native_limits = joint_units, dict(native_limits or {})
+        self.joint_units, self.native_limits, self.cause = joint_units, dict(native_limits or {}), cause
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from ingest.canonical.joint_gripper import read_gripper
 from ingest.canonical.joint_numbering import NumberingError
 from ingest.canonical.joint_units import CalibrationMissing, UnitDecision, infer_units, to_radians
 from ingest.frames import compose, offset_matrix, se3_inverse
+from schemas.actions import NotCanonical
 from schemas.robots.hands import FINGERS
 from schemas.robots.joint_space import (
     NUMBERED_ARM,
@@ -66,6 +67,12 @@ class EvaluatedHands:
     joint_units: JointUnitsRecord | None = None  # the unit the arm joints were read in, to the lineage
     native_limits: NativeLimits = field(default_factory=dict)  # for the behaviour QA's saturation check
     reasons: tuple[str, ...] = ()  # tier reasons, after the raw episode's own
+    cause: NotCanonical | None = None  # why no hand was built, where `reasons` say so
+
+    @property
+    def code(self) -> str:
+        """The code its reasons are said under: the cause's, else that of the joint space's notes."""
+        return self.cause.value if self.cause is not None else "canonical_hands"
 
 
 def _wrist_poses(spec: JointSpaceSpec, named: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
@@ -252,7 +259,8 @@ def joint_space_signals(raw: RawEpisode, spec: JointSpaceSpec) -> EvaluatedHands
     try:
         sig = _fk_signals(raw, spec, states, arms, decision, where)
     except (JointSpaceError, CalibrationMissing) as err:  # a joint the unit's calibration lacks (a gripper's)
-        raise JointSpaceError(str(err), record, limits) from err
+        cause = err.cause if isinstance(err, JointSpaceError) else NotCanonical.joint_units
+        raise JointSpaceError(str(err), record, limits, cause) from err
     reasons = tuple(n for n in sig.notes if n.startswith("joint units:") or n.startswith("joint_space.units"))
     return EvaluatedHands(sig, record, limits, reasons)
 
@@ -263,7 +271,7 @@ def _fk_signals(
     """The wrists, grippers and hands by FK in the decided unit; JointSpaceError when the unit gives no angles."""
     opts = states.opts
     if not decision.fk:
-        raise JointSpaceError(f"{where}: {decision.reason()}")
+        raise JointSpaceError(f"{where}: {decision.reason()}", cause=NotCanonical.joint_units)
     units = decision.unit
     assert units is not None
     for a in arms:
@@ -353,14 +361,15 @@ def joint_space_hands(raw: RawEpisode, emb: Embodiment) -> EvaluatedHands:
     if emb.joint_space is None:
         if raw.states and emb.effector not in (Effector.human, Effector.unknown) and emb.name != UNKNOWN_EMBODIMENT:
             why = f"no kinematic description for robot_type {raw.robot_type!r} (embodiment {emb.name!r} has none)"
-            return EvaluatedHands(raw.hands, reasons=(f"{why}: natives only",))
+            return EvaluatedHands(raw.hands, reasons=(f"{why}: natives only",), cause=NotCanonical.no_description)
         return EvaluatedHands(raw.hands)
     try:
         return joint_space_signals(raw, emb.joint_space)
     except JointSpaceError as err:
         if emb.joint_space.unresolved == "refuse":  # a declared robot: its columns are the user's word
             raise JointSpaceRefused(f"{emb.name} ({emb.joint_space.source}): {err}") from err
-        return EvaluatedHands(raw.hands, err.joint_units, err.native_limits, (f"joint space ({emb.name}): {err}",))
+        said = (f"joint space ({emb.name}): {err}",)
+        return EvaluatedHands(raw.hands, err.joint_units, err.native_limits, said, err.cause)
 
 
 class JointSpaceRefused(ValueError):

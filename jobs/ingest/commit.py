@@ -37,6 +37,7 @@ from schemas.canonical import CANONICAL_FPS
 from schemas.corpus import LINEAGE_KEY, QuarantineRow
 from schemas.faults import environment_fault
 from schemas.lerobot_features import FeatureSpec
+from schemas.pose_agreement import PoseAgreement
 
 LOCK_WAIT_S = 60.0  # a killed driver's committers may hold their datasets' locks until Ray reaps them
 
@@ -138,6 +139,8 @@ class _Sent:
     parts: tuple[Rejected, ...] = ()  # its parts quarantined while these were kept: rows once the commit is answered
     action_kinds: Counter[str] = field(default_factory=Counter)  # its episodes by kind of action
     tiers: Counter[str] = field(default_factory=Counter)  # its episodes by tier
+    action_causes: Counter[tuple[str, str]] = field(default_factory=Counter)  # not canonical: by (kind, cause)
+    poses: list[tuple[str, tuple[PoseAgreement, ...]]] = field(default_factory=list)  # per episode, its FK checks
     remote: bool = False  # sent to committer actors: counted in `Committer.unanswered` until answered
     splits: dict[str, str] = field(default_factory=dict)  # each dataset of another signature it goes to, and why
 
@@ -184,6 +187,7 @@ class Committer:
             by_actor[self._actor_of(ep.dataset)].append(ep)
         sent = _Sent(item, len(result.episodes), result.frames, len(by_actor), parts=result.parts)
         sent.action_kinds, sent.tiers = result.action_kinds, result.tiers
+        sent.action_causes, sent.poses = result.action_causes, result.poses
         sent.splits = {ep.dataset: why for ep, why in routed if why}
         if self.local is not None:  # committers: 0, the commit in the driver itself
             for eps in by_actor.values():
@@ -288,6 +292,9 @@ class Committer:
         tally.frames += sent.frames
         tally.action_kinds.update(sent.action_kinds)
         tally.tiers.update(sent.tiers)
+        tally.action_causes.update(sent.action_causes)
+        for robot, poses in sent.poses:
+            tally.pose_checked(robot, poses)
         for dataset, why in sent.splits.items():
             tally.datasets.setdefault(dataset, why)  # the first episode's reason names the dataset
         self._done(sent.item)

@@ -9,11 +9,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
-from schemas.actions import ActionKind
+from schemas.actions import NOT_CANONICAL_WORDS, ActionKind, NotCanonical
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
+from schemas.pose_agreement import FK_AGREEMENT, PoseAgreement
 
 SHOWN_PER_SOURCE = 8  # warnings and errors printed per source; the rest are counted (all are in the catalog)
 
@@ -27,6 +29,11 @@ class SourceTally:
     # datasets of another signature than their subset's first episode's, and why (`ingest.lerobot.routing`)
     datasets: dict[str, str] = field(default_factory=dict)
     action_kinds: Counter[str] = field(default_factory=Counter)  # episodes written by kind (`schemas.actions`)
+    # those without a canonical action by (kind, cause): the `NotCanonical` code their lineage's verdicts carry
+    action_causes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    fk_compared: Counter[str] = field(default_factory=Counter)  # episodes whose recorded pose met FK, by robot
+    fk_disagreeing: Counter[str] = field(default_factory=Counter)  # ... of them, those where one disagreed
+    fk_disagree: dict[str, list[PoseAgreement]] = field(default_factory=dict)  # robot -> the comparisons that did
     tiers: Counter[str] = field(default_factory=Counter)  # episodes written by tier
     spec_tier: str | None = None  # the job spec's `tier`: a default the verdicts lower, said with what it became
     # why this run quarantined episodes: stage, class and message with its numbers blanked -> (count, first row's
@@ -39,10 +46,18 @@ class SourceTally:
         count, first = self.why_quarantined.get(kind, (0, f"{row.episode_uid or row.raw_path}: {row.message}"))
         self.why_quarantined[kind] = (count + 1, first)
 
+    def pose_checked(self, robot: str, poses: tuple[PoseAgreement, ...]) -> None:
+        """One written episode of `robot` whose recorded poses were compared with FK of its joints (`poses`)."""
+        self.fk_compared[robot] += 1
+        if bad := [p for p in poses if not p.agree]:
+            self.fk_disagreeing[robot] += 1
+            self.fk_disagree.setdefault(robot, []).extend(bad)
+
     def lines(self, name: str) -> list[str]:
-        """What the table's row cannot say: why episodes were quarantined, which action the episodes have (a
-        native-only one is a robot without a description whose command is its action) and, where the spec set a tier,
-        what the verdicts made of it."""
+        """What the table's row cannot say: why episodes were quarantined, which action the episodes have (why one
+        is not canonical, by the cause its verdicts carry; a native-only one's command is its action), where the
+        declared robot's FK disagrees with the recorded pose and by how much, and, where the spec set a tier, what the
+        verdicts made of it."""
         out = []
         for kind, (count, first) in list(self.why_quarantined.items())[:SHOWN_PER_SOURCE]:
             out.append(f"  {name}: quarantined {count} at {kind.split(':')[0]}, the first {first}")
@@ -50,8 +65,9 @@ class SourceTally:
         if more > 0:
             out.append(f"  {name}: ... and {more} more reasons (`eidata query` view quarantine)")
         if self.action_kinds.total():
-            kinds = ", ".join(f"{self.action_kinds.get(k.value, 0)} {KIND_WORDS[k]}" for k in ActionKind)
-            out.append(f"  {name}: actions: {kinds}")
+            out.append(f"  {name}: actions: {', '.join(self._kind(k) for k in ActionKind)}")
+        for robot, bad in sorted(self.fk_disagree.items()):
+            out.append(f"  {name}: {_disagreement(robot, self.fk_disagreeing[robot], self.fk_compared[robot], bad)}")
         if self.spec_tier is not None and self.tiers.total():
             kept, judged = self.tiers.get(str(self.spec_tier), 0), self.tiers.total()
             lower = ", ".join(f"{n} {t}" for t, n in sorted(self.tiers.items()) if t != str(self.spec_tier))
@@ -61,12 +77,30 @@ class SourceTally:
             )
         return out
 
+    def _kind(self, kind: ActionKind) -> str:
+        """How many episodes have this kind of action and, when it is not canonical, why (each cause counted; a
+        video-only episode has none: it lost nothing)."""
+        n = self.action_kinds.get(kind.value, 0)
+        causes = Counter({c: m for (k, c), m in self.action_causes.items() if k == kind.value and c})
+        said = [(NOT_CANONICAL_WORDS[NotCanonical(c)], m) for c, m in causes.most_common()]
+        why = "; ".join(words if m == n else f"{m} {words}" for words, m in said)
+        if kind is ActionKind.native:
+            return f"{n} native only ({why + ': ' if why else ''}action.native is the action)"
+        if kind is ActionKind.none:
+            return f"{n} none ({why + ', no native command: ' if why else ''}actionless)"
+        return f"{n} canonical"
 
-KIND_WORDS = {
-    ActionKind.canonical: "canonical",
-    ActionKind.native: "native only (no robot description: action.native is the action)",
-    ActionKind.none: "none (actionless)",
-}
+
+def _disagreement(robot: str, episodes: int, of: int, bad: list[PoseAgreement]) -> str:
+    """The line of a robot whose FK disagrees with recorded poses: episodes, residuals (the comparisons' median of
+    medians, the largest p95), and what to look at."""
+    pos, rot = np.median([p.pos_p50_mm for p in bad]), np.median([p.rot_p50_deg for p in bad])
+    return (
+        f"recorded pose vs FK of {robot}: disagree in {episodes} of {of} episodes compared, position residual median "
+        f"{pos:.1f} mm (p95 up to {max(p.pos_p95_mm for p in bad):.1f} mm), rotation residual median {rot:.2f} deg "
+        f"(p95 up to {max(p.rot_p95_deg for p in bad):.2f} deg): is it a {robot}? check the joint mapping and units "
+        f"(tier_notes, code {FK_AGREEMENT})"
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ from jobs.spec_models import JobSpec, SourceSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Fault, Stage, episode_uid
 from schemas.lerobot_features import FeatureSpec
+from schemas.pose_agreement import PoseAgreement
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class StagedOutput:
     features: dict[str, FeatureSpec]
     action_kind: str = "canonical"  # `schemas.actions.ActionKind`: the ingest summary counts each kind
     tier: str = ""  # its tier once judged (the summary says what a spec's tier became)
+    action_cause: str = ""  # why its action is not canonical (`schemas.actions.NotCanonical`), "" when it is or unsaid
+    poses: tuple[PoseAgreement, ...] = ()  # each recorded pose compared with FK of its joints (the summary's count)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,16 @@ class Staged:
     @property
     def tiers(self) -> Counter[str]:
         return Counter(e.tier for e in self.episodes if e.tier)
+
+    @property
+    def action_causes(self) -> Counter[tuple[str, str]]:
+        """Its episodes without a canonical action by (kind, cause)."""
+        return Counter((e.action_kind, e.action_cause) for e in self.episodes if e.action_kind != "canonical")
+
+    @property
+    def poses(self) -> list[tuple[str, tuple[PoseAgreement, ...]]]:
+        """(robot, its comparisons) of each episode that compared a recorded pose with FK."""
+        return [(e.robot_type, e.poses) for e in self.episodes if e.poses]
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,11 @@ from jobs.runtime.limits import mechanism
 from jobs.runtime.retry import retry_environment
 from jobs.runtime.sandbox import Killed, answer, last_opened
 from jobs.spec_robots import RobotSpec
+from schemas.actions import ActionKind, not_canonical
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import Stage, dataset_dir
 from schemas.faults import environment_fault
+from schemas.pose_agreement import compared
 from schemas.robots.declared import registry_with
 from schemas.robots.registry import EmbodimentRegistry
 from schemas.storage import SourceVanishedError
@@ -192,9 +194,19 @@ def _answer(run: Attempt, value: object) -> object:
 
 
 def _output(written: WrittenEpisode) -> StagedOutput:
-    ep = written.episode
+    """What the job tallies of a written episode, its cause and FK comparisons read from the verdicts its lineage
+    keeps, the same the catalog shows."""
+    ep, verdicts = written.episode, written.lineage.tier_verdicts or []
+    cause = not_canonical(verdicts) if ep.action_kind is not ActionKind.canonical else None
     return StagedOutput(
-        written.dataset, written.staged, ep.embodiment, written.features, ep.action_kind.value, ep.tier.value
+        written.dataset,
+        written.staged,
+        ep.embodiment,
+        written.features,
+        ep.action_kind.value,
+        ep.tier.value,
+        cause.value if cause is not None else "",
+        tuple(compared(verdicts)),
     )
 
 

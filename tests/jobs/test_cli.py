@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from jobs.cli import EXIT_BROKEN_PIPE, main, parse
 from schemas.settings import ENV, current
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.layouts import load_case, materialize
+from tests.fixtures.without_videos import without_videos
 from tests.realdata import realdata
 
 LAYOUTS = Path(__file__).parents[1] / "fixtures" / "lerobot_layouts"
@@ -180,12 +180,7 @@ def test_a_finished_command_exits_0_every_time(tmp_path: Path) -> None:
     without an active exception": a library's thread alive at the interpreter's C++ teardown; 1 run in 26 for the
     newcomer). A finished command's process ends after its exit hooks, before that teardown
     (`exits.finish_process`). The real SO-101 recording, its mp4s (not in the sample) undeclared so it has no error."""
-    root = Path(shutil.copytree(realdata("lerobot_so101_record_test"), tmp_path / "so101"))
-    info = root / "meta" / "info.json"
-    meta = json.loads(info.read_text())
-    meta["features"] = {k: f for k, f in meta["features"].items() if f["dtype"] != "video"}
-    info.chmod(0o644)
-    info.write_text(json.dumps({**meta, "total_videos": 0}))
+    root = without_videos(realdata("lerobot_so101_record_test"), tmp_path / "so101")
     cmd = [sys.executable, "-m", "jobs.cli", "inspect", str(root)]
     runs = [subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120) for _ in range(20)]
     assert [r.returncode for r in runs] == [0] * 20, [r.stderr[-500:] for r in runs if r.returncode]

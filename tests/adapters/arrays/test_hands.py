@@ -19,6 +19,7 @@ from scipy.spatial.transform import Rotation
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.base import RawEpisode
 from ingest.frames import rot6d_to_matrix
+from schemas.actions import NotCanonical
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.robots.eef_offsets import EEF_OFFSETS
 from schemas.tiers import QualityTier, reasons_of
@@ -200,4 +201,6 @@ def test_layouts_without_hands_say_so() -> None:
     from adapters.arrays.layouts import LAYOUTS
 
     d = declare("robosuite_raw", LAYOUTS["robosuite_raw"], {}, set())
-    assert d.embodiment == "unknown" and d.reasons == ("layout robosuite_raw declares no hands: natives only",)
+    assert d.embodiment == "unknown" and d.cause is NotCanonical.no_observation  # the recorder writes none (issue 97)
+    why = LAYOUTS["robosuite_raw"].no_hands.why
+    assert d.reasons == (f"layout robosuite_raw declares no hands: {why}: natives only",)

@@ -45,7 +45,7 @@ def _read(root: Path, options: dict) -> RawEpisode:
 def _raw_fk(raw: RawEpisode, robot: str) -> str:
     """The FK check of a raw episode's recorded TCP (as canonicalization runs it, on the raw rows)."""
     [said] = fk_agreement(raw, default_registry().get(robot), {1: wrist_poses(raw.hands.hands[1])})
-    return said
+    return said.reason
 
 
 def _fk_reason(root: Path, options: dict) -> str:

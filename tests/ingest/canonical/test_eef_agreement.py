@@ -20,6 +20,7 @@ from ingest.canonical.eef_agreement import POS_TOL_M, ROT_TOL_DEG, fit_residuals
 from ingest.canonical.hand_state import wrist_poses
 from ingest.canonical.joint_space import joint_space_signals
 from schemas.canonicalize import CanonicalizeSpec
+from schemas.pose_agreement import compared
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier
 from tests.fixtures.offline import prepare
@@ -64,8 +65,10 @@ def _recorded(q_recorded: np.ndarray, q_joints: np.ndarray) -> tuple[RawEpisode,
 def test_the_same_motion_in_other_frames_agrees() -> None:
     q = _joints()
     raw, wrists = _recorded(q, q)
-    notes = fk_agreement(raw, default_registry().get("piper_dual"), wrists)
+    verdicts = fk_agreement(raw, default_registry().get("piper_dual"), wrists)
+    notes = [v.reason for v in verdicts]
     assert [n.split(":")[0] for n in notes] == ["recorded EEF vs FK (piper_dual", "recorded EEF vs FK (piper_dual"]
+    assert [a.agree for a in compared(verdicts)] == [True, True]  # the figures go with each note (issue 97)
     assert all(", left: agree" in n or ", right: agree" in n for n in notes), notes
     rot, pos = fit_residuals(wrists[0].values, _fk_wrists(q)[0].values)
     assert rot.max() < 1e-4 and pos.max() < 1e-6  # A and B fitted away exactly
@@ -80,10 +83,13 @@ def test_a_lag_or_a_wrong_joint_disagrees() -> None:
     emb = default_registry().get("piper_dual")
     for raw in (lagged, wrong):
         wrists = {h: wrist_poses(t) for h, t in raw.hands.hands.items()}
-        left = next(n for n in fk_agreement(raw, emb, wrists) if ", left:" in n)
+        said = next(v for v in fk_agreement(raw, emb, wrists) if ", left:" in v.reason)
+        left = said.reason
         assert ", left: disagree" in left and "check the joint mapping" in left, left
+        [found] = compared([said])
+        assert not found.agree and f"position residual median {found.pos_p50_mm:.1f} mm" in left
     wrists = {h: wrist_poses(t) for h, t in wrong.hands.hands.items()}
-    right = next(n for n in fk_agreement(wrong, emb, wrists) if ", right:" in n)
+    right = next(v.reason for v in fk_agreement(wrong, emb, wrists) if ", right:" in v.reason)
     assert ", right: agree" in right  # only the left arm's joint was wrong
 
 
@@ -98,7 +104,7 @@ def test_nothing_to_compare_without_a_description_or_resolvable_joints() -> None
     ticks = replace(
         raw, states={"observation.state": Stream(raw.states["observation.state"].timestamps, q * 1e4, NAMES)}
     )
-    [left, *_] = fk_agreement(ticks, default_registry().get("piper_dual"), wrists) or [""]
+    [left, *_] = [v.reason for v in fk_agreement(ticks, default_registry().get("piper_dual"), wrists)] or [""]
     assert "not compared, the joints do not reach FK" in left, left
 
 

@@ -19,6 +19,7 @@ from adapters.cameras import EncodedImagesCamera
 from adapters.synthetic.video import synthetic_frame
 from ingest.canonical.canonicalize import native_camera_name
 from ingest.canonical.natives import MAX_NATIVE_DIMS, MAX_NATIVE_VECTOR_DIMS
+from schemas.actions import NotCanonical, not_canonical
 from schemas.tiers import QualityTier, TierVerdict
 from tests.fixtures.offline import prepared
 
@@ -34,7 +35,7 @@ def _raw(n: int = 40, fps: float = 30.0, *, states: bool = True, cameras: bool =
         embodiment="unknown",
         tier=QualityTier.high,
         native_fps=fps,
-        verdicts=(TierVerdict.note(CAUSE),),
+        verdicts=(TierVerdict.note(CAUSE, NotCanonical.joints_unread.value),),
     )
     if states:
         raw.states["observation.state"] = Stream(t, np.sin(t)[:, None] * np.arange(1, 8), names=tuple("abcdefg"))
@@ -62,6 +63,20 @@ def test_without_cameras_the_natives_are_written_with_the_first_cause() -> None:
     held = (np.arange(40) == 39)[np.searchsorted(t, grid + 1e-6, side="right") - 1]
     np.testing.assert_array_equal(ep.natives.outcome[:, 0], held.astype(np.float32))
     np.testing.assert_allclose(ep.natives.action, np.cos(grid)[:, None] * np.arange(1, 7), atol=1e-5)
+
+
+def test_the_cause_is_the_first_note_that_names_one_and_its_code_goes_with_it() -> None:
+    """Issue 97 item 4: a note of another check said first (a family member chosen) is no cause; the first note
+    naming one is, and its code (`NotCanonical`) goes with the first reason, where the summary and catalog read it."""
+    from dataclasses import replace
+
+    raw = _raw()
+    family = TierVerdict.note("piper: the family member chosen by the recording", "canonical_family")
+    [ep] = prepared(replace(raw, verdicts=(family, *raw.verdicts)))
+    assert ep.tier_reasons[0] == f"no canonical dims (15 native dims and 0 camera(s) kept): {CAUSE}"
+    assert ep.verdicts[0].code == NotCanonical.joints_unread
+    assert not_canonical(ep.verdicts) is NotCanonical.joints_unread
+    assert family in ep.verdicts  # still said, as the note it is
 
 
 def test_an_unplaced_camera_is_written_under_its_own_name() -> None:
@@ -153,6 +168,7 @@ def test_a_robot_without_a_description_is_told_to_name_it_with_the_embodiment_op
 
     [ep] = prepared(replace(_raw(), verdicts=()))
     assert ep.tier_reasons[0].startswith("no canonical dims (15 native dims and 0 camera(s) kept): the source ")
+    assert not_canonical(ep.verdicts) is NotCanonical.no_description
     assert (
         "its robot (embodiment 'unknown') has no registered description: name it with the source's "
         in (ep.tier_reasons[0])

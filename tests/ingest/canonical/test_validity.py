@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from adapters.registry import get_adapter
 from ingest.canonical.validity import CHECKS, check_validity, runs, window_turn
 from ingest.frames import matrix_to_rot6d
-from adapters.registry import get_adapter
-from ingest.canonical.validity import CHECKS, check_validity, runs
 from schemas.canonical import CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, hand_block, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, KinematicLimits, ValidityConfig, Workspace
 from schemas.qa import ValidityReport

@@ -155,7 +155,8 @@ def test_a_hand_without_wrist_orientation_is_judged_on_translation_and_says_so()
     assert motion_signals(POUR, no_rot, [(0, N)], CFG)[0] == 1.0  # type: ignore[index]
     verdict = assess_quality(H, success=True, has_action=True, state=POUR, mask=no_rot, validity=None, config=CFG)
     assert verdict.reasons == [
-        "idle ratio 1.00 > canonicalize.quality.max_idle_ratio 0.50 (speed < 0.02 m/s; no wrist orientation (right): turn not measured)"
+        "idle ratio 1.00 > canonicalize.quality.max_idle_ratio 0.50 "
+        "(speed < 0.02 m/s; no wrist orientation (right): turn not measured)"
     ]
 
 

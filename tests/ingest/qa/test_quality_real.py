@@ -77,7 +77,9 @@ def test_a_still_span_planted_in_a_lite6_pour_is_lowered(n: int, tmp_path: Path)
     (tmp_path / "robot_data.csv").write_text(held(realdata(f"table_log_lite6_xarm/pouring/robot_data_{n}.csv"), 20.0))
     [(_, raw)] = list(read_logs(tmp_path))
     [reason] = idle_reasons(prepared(raw))
-    assert reason.startswith("idle ratio 0.") and reason.endswith(f"> canonicalize.quality.max_idle_ratio 0.50 {BOUNDS}"), reason
+    assert reason.startswith("idle ratio 0.") and reason.endswith(
+        f"> canonicalize.quality.max_idle_ratio 0.50 {BOUNDS}"
+    ), reason
 
 
 def judge(state: np.ndarray, mask: np.ndarray, validity: ValidityReport | None, config: QualityConfig) -> Verdict:

@@ -11,6 +11,8 @@ from jobs.catalog.parts import write_quarantine_part
 from jobs.ingest.report import IngestReport, SourceTally, quarantined_held
 from schemas.corpus import QuarantineRow
 from schemas.findings import NO_EPISODES, SourceFinding
+from schemas.pose_agreement import PoseAgreement
+from schemas.tiers import NO_DESCRIPTION
 
 
 def test_the_table_has_a_row_per_source_and_the_totals() -> None:
@@ -26,20 +28,49 @@ def test_the_table_has_a_row_per_source_and_the_totals() -> None:
 
 
 def test_the_table_says_which_action_each_source_has_and_what_a_spec_tier_became() -> None:
-    """Issue 55: how many episodes have native-only actions (a robot without a description), and the spec's tier
-    is a default the verdicts lower, said with what it became (newcomer review 6, row 27: ignored without a word)."""
-    lingzu = SourceTally(3, 0, 300, action_kinds=Counter(native=2, none=1), tiers=Counter(high=2, actionless=1))
+    """Issue 55: how many episodes have native-only actions and why none is canonical (issue 97 item 4: the cause
+    their verdicts carry, counted, not one sentence for all), and the spec's tier is a default the verdicts lower,
+    said with what it became (newcomer review 6, row 27: ignored without a word)."""
+    causes = Counter({("native", NO_DESCRIPTION): 1, ("native", "canonical_joint_units"): 1, ("none", ""): 1})
+    causes[("none", "canonical_no_dims")] = 1
+    kinds = Counter(native=2, none=2)
+    lingzu = SourceTally(4, 0, 300, action_kinds=kinds, action_causes=causes, tiers=Counter(high=2, actionless=2))
     lingzu.spec_tier = "high"
     report = IngestReport(Path("/corpus"), {"lingzu": lingzu, "g1": SourceTally(1, action_kinds=Counter(canonical=1))})
     lines = report.table().splitlines()
     assert lines[4:7] == [
-        "  lingzu: actions: 0 canonical, 2 native only (no robot description: action.native is the action), "
-        "1 none (actionless)",
-        "  lingzu: spec tier high is a default that verdicts lower: 2 of 3 episodes kept it (1 actionless: why in "
+        "  lingzu: actions: 0 canonical, 2 native only (1 no robot description; 1 joint units not settled: "
+        "action.native is the action), 2 none (1 no hand signal declared, no native command: actionless)",
+        "  lingzu: spec tier high is a default that verdicts lower: 2 of 4 episodes kept it (2 actionless: why in "
         "tier_reasons)",
-        "  g1: actions: 1 canonical, 0 native only (no robot description: action.native is the action), 0 none "
-        "(actionless)",
+        "  g1: actions: 1 canonical, 0 native only (action.native is the action), 0 none (actionless)",
     ]
+    video = SourceTally(2, action_kinds=Counter(none=2), action_causes=Counter({("none", ""): 2}))
+    assert "  ego: actions: 0 canonical, 0 native only (action.native is the action), 2 none (actionless)" in (
+        IngestReport(Path("/corpus"), {"ego": video}).table().splitlines()
+    )  # video only: nothing was lost, no cause
+
+
+def test_a_robot_whose_fk_disagrees_with_recorded_poses_is_a_line_with_its_residuals() -> None:
+    """Issue 97 item 4: a declared robot's FK against the recorded pose, per robot of the source: the episodes that
+    disagree of those compared, the median of their median residuals and the largest p95; none for agreement."""
+
+    def pose(agree: bool, mm: float, deg: float) -> PoseAgreement:
+        return PoseAgreement(agree=agree, rot_p50_deg=deg, rot_p95_deg=2 * deg, pos_p50_mm=mm, pos_p95_mm=2 * mm)
+
+    logs = SourceTally(3, 0, 30)
+    logs.pose_checked("ur3e", (pose(False, 43.0, 0.5),))
+    logs.pose_checked("ur3e", (pose(True, 1.0, 0.1), pose(False, 58.0, 1.5)))  # two arms, one disagrees
+    logs.pose_checked("ur3e", (pose(True, 2.0, 0.2),))
+    lines = IngestReport(Path("/corpus"), {"logs": logs}).table().splitlines()
+    assert [x for x in lines if "FK" in x] == [
+        "  logs: recorded pose vs FK of ur3e: disagree in 2 of 3 episodes compared, position residual median 50.5 mm "
+        "(p95 up to 116.0 mm), rotation residual median 1.00 deg (p95 up to 3.00 deg): is it a ur3e? check the joint "
+        "mapping and units (tier_notes, code canonical_fk_agreement)"
+    ]
+    agreeing = SourceTally(1, 0, 10)
+    agreeing.pose_checked("ur5e", (pose(True, 1.0, 0.1),))
+    assert "FK" not in IngestReport(Path("/corpus"), {"ur5e": agreeing}).table()
 
 
 def test_the_table_names_what_each_source_could_not_give() -> None:
