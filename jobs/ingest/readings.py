@@ -69,6 +69,9 @@ def recorded(output: Path) -> dict[str, SourceReading]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 entry = json.loads(line)
+                if entry.get("removed"):  # `eidata remove`: the source's record ends there
+                    out.pop(entry["source"], None)
+                    continue
                 out[entry["source"]] = SourceReading.model_validate({**entry["reading"], "source": entry["source"]})
     return out
 

@@ -157,11 +157,11 @@ def reread(
             entry["phase"] = "swap"
             _write_intent(output, intent)
         if entry["phase"] == "swap":
-            _swap(output, name, stage)
+            swap_in(output, name, stage)
             entry["phase"] = "rows"
             _write_intent(output, intent)
         if entry["phase"] == "rows":
-            _rows(output, name, stage, f"reread-{_safe(name)}-{intent['token']}-")
+            replace_rows(output, name, stage, f"reread-{_safe(name)}-{intent['token']}-")
             entry["phase"] = "catalog"
             _write_intent(output, intent)
     rebuild()
@@ -178,11 +178,12 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def _swap(output: Path, name: str, stage: Path) -> None:
+def swap_in(output: Path, name: str, stage: Path) -> None:
     """The source's datasets aside (a marker when none), then the re-read's in their place: each rename done once."""
     live, new = output / DATASETS_DIR / name, stage / DATASETS_DIR / name
     retired = output / REREAD_DIR / f"{name}.retired"
     if not retired.exists():
+        retired.parent.mkdir(parents=True, exist_ok=True)
         if live.exists():
             live.rename(retired)
         else:
@@ -192,7 +193,7 @@ def _swap(output: Path, name: str, stage: Path) -> None:
         new.rename(live)
 
 
-def _rows(output: Path, name: str, stage: Path, prefix: str) -> None:
+def replace_rows(output: Path, name: str, stage: Path, prefix: str) -> None:
     """The re-read's quarantine parts in (named `prefix...`), then the source's other rows out; its findings file
     replaced by the re-read's."""
     target = output / QUARANTINE_DIR

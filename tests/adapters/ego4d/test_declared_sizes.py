@@ -47,7 +47,7 @@ def test_a_sparse_2gib_narration_file_is_refused_within_a_memory_budget(tmp_path
         str(path),
         "narration.json",
         "unreadable narration.json: narration.json size in bytes: 2,147,483,648 declared, more than the limit "
-        "(1,073,741,824); not read",
+        "(1,073,741,824), the setting max_json_bytes (--settings FILE); not read",
     ]
     assert run.peak_rss < BUDGET
 

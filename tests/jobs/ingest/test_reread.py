@@ -162,3 +162,27 @@ def test_a_re_read_killed_anywhere_then_rerun_is_the_uninterrupted_one(
     state = _state(corpus)
     assert state[0] == reference[0]  # every dataset file
     assert state[1:] == reference[1:]
+
+
+def test_a_source_removed_leaves_nothing_of_it_and_names_its_manifests(
+    revised: tuple[Path, Path, tuple], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 98 item 4: one command takes a source out: its datasets, catalog and quarantine rows, findings; the
+    manifests that select its episodes are named; its readings' history ends; a second source stays."""
+    first, spec, _ = revised
+    corpus = tmp_path / "corpus"
+    shutil.copytree(first, corpus)
+    assert jobs.cli.main(["curate", str(corpus), "--name", "all", "--where", "true"]) == 0
+    assert jobs.cli.main(["remove", str(corpus), "nope"]) == 2
+    assert "the corpus holds no source nope; it holds ['ur5e_logs']" in capsys.readouterr().err
+    assert jobs.cli.main(["remove", str(corpus), "ur5e_logs"]) == 0
+    out = capsys.readouterr().out
+    assert "manifest all selected 1 of their episodes: remake it with `eidata curate`" in out, out
+    assert run_query(corpus, "SELECT count(*) n FROM episodes").to_pylist() == [{"n": 0}]
+    assert run_query(corpus, "SELECT count(*) n FROM quarantine").to_pylist() == [{"n": 0}]
+    assert not list((corpus / "datasets").iterdir()) and not list((corpus / "job").glob("re*.json"))
+    assert _history(corpus)[-1] == {"source": "ur5e_logs", "removed": True}
+    moved = tmp_path / "spec.yaml"  # the source ingested again: a first reading, nothing changed to stop on
+    moved.write_text(spec.read_text().replace(str(spec.parent / "corpus"), str(corpus)))
+    assert jobs.cli.main(["ingest", str(moved)]) == 0  # its one log written, the broken one quarantined
+    assert [e["embodiment"] for e in _episodes(corpus)] == ["ur3e"]
