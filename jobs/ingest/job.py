@@ -215,6 +215,8 @@ def cli_ingest(args: Any) -> int:
     from jobs.spec import SpecError, load_spec
     from schemas.storage import OutputLeasedError, StorageError
 
+    if getattr(args, "no_sample", False) and not getattr(args, "dry_run", False):
+        return fail(2, "eidata ingest: --no-sample applies to --dry-run (a run reads every episode)")
     try:
         spec = load_spec(Path(args.spec))
     except SpecError as e:
@@ -222,7 +224,7 @@ def cli_ingest(args: Any) -> int:
     if getattr(args, "dry_run", False):
         from jobs.ingest.dry_run import dry_run_ingest
 
-        return dry_run_ingest(spec)
+        return dry_run_ingest(spec, sampled=not getattr(args, "no_sample", False))
     try:
         report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined)
     except (JobLockedError, SharedFsError, OutputLeasedError, StorageError) as e:  # the last two: a bucket output's
