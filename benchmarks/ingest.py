@@ -66,6 +66,7 @@ from benchmarks._ingest_forked import child_baseline, child_inprocess
 from benchmarks._ingest_pipeline import child_pipeline
 from benchmarks._ingest_summary import camera_frames, print_table, summarize
 from benchmarks._machine import ROOT, log, wait_quiet
+from jobs.runtime.retry import EXIT_ENVIRONMENT
 
 ENV = {"SVT_LOG": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
 os.environ.update({k: v for k, v in ENV.items() if k != "PYTHONPATH"})
@@ -83,6 +84,8 @@ def spawn(kind: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str,
     cmd = [sys.executable, "-m", __spec__.name, "--child", kind, "--config", json.dumps(cfg)]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
+    if proc.returncode == EXIT_ENVIRONMENT:  # the environment failed the child, which said so in one line
+        sys.exit(EXIT_ENVIRONMENT)
     if proc.returncode != 0 or not lines:
         sys.exit(f"{kind}: child failed (exit {proc.returncode})\n{proc.stdout}")
     result = {**json.loads(lines[-1][len(RESULT) :]), **quiet}

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import shutil
@@ -297,17 +296,12 @@ def bench_e2e(job: LatentsJob, episodes: int, threads: int | None = None, key: s
     import ray
 
     import jobs.runtime.stage as stage_module
+    from jobs.runtime.ray_pool import init_ray
 
-    # "local": a Ray of its own, never one another process on this machine runs (its head records its address
-    # in /tmp/ray/ray_current_cluster, which a bare ray.init() joins)
-    ray.init(
-        address="local",
-        num_cpus=job.num_cpus,
-        include_dashboard=False,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-        object_store_memory=2 * 1024**3,
-    )
+    # a Ray of its own, started as every job starts it (its waits, once more if it fails, `RayStartError`), never one
+    # another process on this machine runs (its head records its address in /tmp/ray/ray_current_cluster, which a
+    # bare ray.init() joins)
+    init_ray(None, job.num_cpus, 2 * 1024)
     from benchmarks._ingest_measure import TreeSampler, self_cpu_s
 
     # the CPU of the driver and of every process under it (Ray's GCS, raylet, agents, the decode workers and the

@@ -88,6 +88,15 @@ class OutputLeasedError(RuntimeError):
     """Another job holds the output's lease."""
 
 
+class LockHeldError(RuntimeError):
+    """Another process holds a lock file past the wait its taker allowed (`Root.lock`): `pid` its pid ("unknown"
+    where nothing says), `holder` who it is as its record says (`pid N (its command, since when)`)."""
+
+    def __init__(self, path: object, pid: str, holder: str) -> None:
+        self.path, self.pid, self.holder = path, pid, holder
+        super().__init__(f"{path}: held by {holder}")
+
+
 class SourceVanishedError(OSError):
     """The source went away under a reader (`vanished`'s cause): the environment's by its class name (`faults.toml`)."""
 

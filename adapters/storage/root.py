@@ -24,9 +24,10 @@ import fsspec
 from upath import UPath
 
 from adapters.storage.location import Location, Where, contained, is_object, locate
+from adapters.storage.locks import take
 from adapters.storage.objects import copy, exists, list_keys, put, put_if_absent, put_tree
 from adapters.storage.urls import UnknownScheme, filesystem, filesystem_class, preflight
-from schemas.storage import StorageOptions, is_remote, protocol_of
+from schemas.storage import LockHeldError, StorageOptions, is_remote, protocol_of
 
 MAX_CHECKED = 64  # files of one episode `vanished` looks at, at most (a folder of per-frame images names thousands)
 CAPABILITIES = ("replaces", "renames", "paths")
@@ -170,6 +171,21 @@ class Root:
         """A conditional create of the file `rel`: True when this call made it, False when it exists (of racing
         writers exactly one gets True: the store decides, `objects.put_if_absent`)."""
         return put_if_absent(self.fs, self.key(rel), data)
+
+    def lock(self, rel: str, wait_s: float | None = None) -> int:
+        """The exclusive flock on the local file `rel` (made, with its folder), taken with this process's record in it:
+        its descriptor, held until closed. Waited for up to `wait_s` seconds (None: as long as it is held; 0: not at
+        all; a wait past a second is said, naming the holder: `locks.take`), else `LockHeldError` naming the holder.
+        A bucket has no lock file (its outputs are held by their lease, `lease.py`)."""
+        if (why := self.refusal("paths", f"a lock on {rel}")) is not None:
+            raise ValueError(why)
+        path = Path(cast(Path, self.where)) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if (holder := take(fd, path, wait_s)) is not None:
+            os.close(fd)
+            raise LockHeldError(path, holder.pid, str(holder))
+        return fd
 
     def put_folder(self, folder: Path, rel: str = "") -> int:
         """Every file under the local `folder` put at `rel/<its relative path>`; the number of files."""

@@ -1,7 +1,9 @@
 """`eidata ingest SPEC --dry-run`: what the job would read and write, nothing written and Ray not started. Each source
 is discovered by its adapter in this process, as a run's discovery task does without its work file: the episodes found
 per dataset, those discovery flags unreadable, those the corpus already holds (a run skips them), and the adapter's
-findings. The corpus and every local source root refuse writes meanwhile (`jobs.runtime.dry_run`).
+findings. Then the first episode of each source still to write is read as a run reads it, and what the run would make
+of it is said (`jobs.ingest.sample`: written, or quarantined and why); `--no-sample` leaves that out. The corpus and
+every local source root refuse writes meanwhile (`jobs.runtime.dry_run`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.storage.root import Root
 from jobs.ingest.discovery import source_findings
+from jobs.ingest.sample import Sampled, sample, sample_lines
+from jobs.ingest.task import WorkItem
 from jobs.runtime.dry_run import refusing_writes
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
@@ -32,6 +36,13 @@ class SourcePlan:
     first_flag: str | None = None
     error: str | None = None  # the discovery itself failed
     findings: list[SourceFinding] = field(default_factory=list)
+    first: WorkItem | None = None  # the first episode still to write, in discovery order (the sample's)
+    sampled: Sampled | None = None  # what a run would make of `first`, once read
+
+    @property
+    def todo(self) -> int:
+        """Episodes a run would read: found, neither flagged nor already in the corpus."""
+        return sum(n - self.done[s] - self.flagged[s] for s, n in self.found.items())
 
 
 def _written(output: Path, source: str, subset: str) -> set[str]:
@@ -59,21 +70,26 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
         plan.findings = source_findings(source, adapter.findings() if adapter else [], 0, failure=plan.error)
         return plan
     written: dict[str, set[str]] = {}
-    for ref in refs:
+    for k, ref in enumerate(refs):
         plan.found[ref.subset] += 1
+        held = False
+        if output is not None:
+            done = written.setdefault(ref.subset, _written(output, source.name, ref.subset))
+            held = episode_uid(source.name, ref.subset, ref.raw_id) in done  # as a run keys it
+            plan.done[ref.subset] += held
         if ref.error is not None:
             plan.flagged[ref.subset] += 1
             plan.first_flag = plan.first_flag or f"{ref.raw_id}: {ref.error}"
-        if output is not None:
-            done = written.setdefault(ref.subset, _written(output, source.name, ref.subset))
-            plan.done[ref.subset] += episode_uid(source.name, ref.subset, ref.raw_id) in done  # as a run keys it
+        elif not held and plan.first is None:
+            plan.first = WorkItem(k, source, ref)
     plan.findings = source_findings(source, adapter.findings(), len(refs))
     return plan
 
 
-def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
+def plan_ingest(spec: JobSpec, *, sampled: bool = True) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
-    parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`)."""
+    parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`); with `sampled`, the
+    first episode each source has to write read as a run reads it (`jobs.ingest.sample`)."""
     output = Root.folder_of(spec.output)
     guarded = Root.local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
@@ -84,6 +100,9 @@ def plan_ingest(spec: JobSpec) -> list[SourcePlan]:
                 plans.append(answer(plan_source, s, output, mib=mib, what=f"{s.name}: discovery"))
             except Killed as e:  # a run refuses the file named and discovers the rest; a plan says why
                 plans.append(SourcePlan(s, error=str(e), findings=source_findings(s, [], 0, failure=str(e))))
+                continue
+            if sampled and plans[-1].first is not None:
+                plans[-1].sampled = sample(spec, plans[-1].first)
     return plans
 
 
@@ -104,13 +123,20 @@ def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
             lines.append(f"  to write  {dataset_dir(s.name, subset)}  {todo} of {n} episodes{kept}{bad}")
         if p.first_flag:
             lines.append(f"  first flagged: {p.first_flag}")
+        if p.sampled is not None:
+            lines += sample_lines(p.sampled, p.todo)
         lines += [f"  {f.severity:8s}{f.code}: {f.message}" for f in p.findings]
     found = sum(sum(p.found.values()) for p in plans)
-    lines.append(f"ingest: {len(plans)} source(s), {found} episodes found; dry run: nothing written, Ray not started")
+    read = sum(p.sampled is not None for p in plans)
+    said = f"{read} episode(s) read as a sample, one per source" if read else "no episode read"
+    lines.append(
+        f"ingest: {len(plans)} source(s), {found} episodes found; dry run: {said}, nothing written, Ray not started"
+    )
     return "\n".join(lines)
 
 
-def dry_run_ingest(spec: JobSpec) -> int:
-    """Print the plan; exit 0 (a source whose discovery fails is said, as a run would quarantine it)."""
-    print(render(spec, plan_ingest(spec)))
+def dry_run_ingest(spec: JobSpec, *, sampled: bool = True) -> int:
+    """Print the plan; exit 0 (a source whose discovery fails, or whose sample a run would quarantine, is said, as a
+    run would quarantine it)."""
+    print(render(spec, plan_ingest(spec, sampled=sampled)))
     return 0

@@ -241,6 +241,8 @@ def cli_ingest(args: Any) -> int:
     from jobs.spec import SpecError, load_spec
     from schemas.storage import OutputLeasedError, StorageError
 
+    if getattr(args, "no_sample", False) and not getattr(args, "dry_run", False):
+        return fail(2, "eidata ingest: --no-sample applies to --dry-run (a run reads every episode)")
     try:
         spec = load_spec(Path(args.spec))
     except SpecError as e:
@@ -248,7 +250,7 @@ def cli_ingest(args: Any) -> int:
     if getattr(args, "dry_run", False):
         from jobs.ingest.dry_run import dry_run_ingest
 
-        return dry_run_ingest(spec)
+        return dry_run_ingest(spec, sampled=not getattr(args, "no_sample", False))
     try:
         asked = Reread(tuple(args.reread or ()), args.reread_changed, args.spec)
         report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined, reread=asked)

@@ -72,8 +72,7 @@ def process_episode(task: EpisodeTask) -> EpisodeResult:
                 continue
             killed += 1
             if killed > 1:  # the same death twice: the episode's, not a passing one
-                why = MEMORY_LIMIT if e.oom else PARSE_DIED
-                return Rejected(task.uid, "read", why, str(e), file=e.reading, retried=killed - 1)
+                return died(task.uid, e, retried=killed - 1)
     if isinstance(result, Staged):  # last: a kill from now on keeps it (jobs.ingest.adopt)
         record(settings.output, task, result)
     return result
@@ -86,12 +85,19 @@ def _attempts(task: EpisodeTask) -> EpisodeResult:
     with pinned:
         try:
             return retry_environment(lambda: _process(task, retried), settings.environment, task.uid)
-        except _EnvironmentFault as e:  # past its retries
+        except EnvironmentFault as e:  # past its retries
             return Deferred(task.uid, e.stage, environment_fault(e) or str(e), retried=len(retried))
 
 
-class _EnvironmentFault(Exception):
-    """An error of the environment at `stage`, raised from it (its cause stays the chain's first)."""
+def died(uid: str, e: Killed, retried: int = 0) -> Rejected:
+    """A raw episode whose parse process died (`e`): quarantined naming the limit or the signal and the file it
+    was reading, as the job does after the same death twice (the dry run's sample after once)."""
+    return Rejected(uid, "read", MEMORY_LIMIT if e.oom else PARSE_DIED, str(e), file=e.reading, retried=retried)
+
+
+class EnvironmentFault(Exception):
+    """An error of the environment at `stage`, raised from it (its cause stays the chain's first): the episode is
+    tried again, never quarantined for it (`failed`)."""
 
     def __init__(self, stage: Stage) -> None:
         self.stage = stage
@@ -221,18 +227,25 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
             raise
         for st in run.staged:
             shutil.rmtree(st.stage_dir, ignore_errors=True)
-        if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (jobs.runtime.limits)
-            named = e.file if isinstance(e, AdapterError) else None
-            file = named or last_opened() or (task.ref.paths[0] if task.ref.paths else None)
-            why = f"the memory limit of {task.settings.memory_mib} MiB ({mechanism()}) reached reading {file}: {e}"
-            return Rejected(task.uid, run.stage, MEMORY_LIMIT, why, file=file, retried=len(retried))
-        if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
-            raise _EnvironmentFault(run.stage) from e
-        seen = adapter_class(task.source.adapter).refs_seen
-        if (gone := Root(task.source.root, task.source.storage).vanished(task.ref.paths, all_seen=seen)) is not None:
-            raise _EnvironmentFault(run.stage) from SourceVanishedError(gone)  # the source went away, not bad data
-        raw_file = task.ref.paths[0] if task.ref.paths else None
-        return replace(rejected_by(task.uid, run.stage, e, raw_file), retried=len(retried))
+        return failed(task, run.stage, e, len(retried))
+
+
+def failed(task: EpisodeTask, stage: Stage, e: BaseException, retried: int = 0) -> Rejected:
+    """The run's answer for the error `e` that ended `task`'s steps at `stage` (a failure: `adapters.isolated`),
+    the quarantine row's reason; raises `EnvironmentFault` when the cause is the environment's (a full disk, a store
+    that does not answer, a source gone since discovery), which is retried, never the episode's."""
+    if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (jobs.runtime.limits)
+        named = e.file if isinstance(e, AdapterError) else None
+        file = named or last_opened() or (task.ref.paths[0] if task.ref.paths else None)
+        why = f"the memory limit of {task.settings.memory_mib} MiB ({mechanism()}) reached reading {file}: {e}"
+        return Rejected(task.uid, stage, MEMORY_LIMIT, why, file=file, retried=retried)
+    if environment_fault(e) is not None:  # not the episode's: tried again, else the job ends
+        raise EnvironmentFault(stage) from e
+    seen = adapter_class(task.source.adapter).refs_seen
+    if (gone := Root(task.source.root, task.source.storage).vanished(task.ref.paths, all_seen=seen)) is not None:
+        raise EnvironmentFault(stage) from SourceVanishedError(gone)  # the source went away, not bad data
+    raw_file = task.ref.paths[0] if task.ref.paths else None
+    return replace(rejected_by(task.uid, stage, e, raw_file), retried=retried)
 
 
 def quarantined_parts(uid: str, result: Judged) -> tuple[Rejected, ...]:

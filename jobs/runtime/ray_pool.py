@@ -21,6 +21,7 @@ from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import Stopped, rearm
 from jobs.runtime.voice import VoiceRelay
 
+log = logging.getLogger(__name__)
 Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this order
 
 
@@ -29,6 +30,17 @@ Device = Literal["auto", "cuda", "cpu"]  # the CLI shows the choices in this ord
 # `_warn_token_auth_enabled`, ray 2.5x). Token authentication itself stays on (setting RAY_AUTH_MODE=token
 # ourselves made the embedded start fail with InvalidAuthToken); only the notice is kept for `-v`.
 RAY_START_NOISE = ("ray._private.authentication",)
+
+
+# Ray's own waits for an embedded start, set where the caller set none. Ray 2.60 waits 30 s for the GCS to publish its
+# port and its client tries 20 times, about a second each, to reach it (node.py: `RAY_gcs_server_port_wait_time_s`
+# sets both), and 30 s for the node to register (the driver's GetNode, `RAY_raylet_start_wait_time_s`; node.py's own
+# 30 s loop gives up only once a call returns). A `make test` at load 15-60 on 2 cores passed the second ("The current
+# node timed out during startup. This could happen because some of the raylet failed to startup or the GCS has become
+# overloaded": newcomer review 10). 120 s each (tests/jobs/runtime/test_ray_pool.py: a GCS stopped 40 s is waited
+# for); a start that fails even so is tried once more, what it started ended first (`START_TRIES`).
+START_WAITS = {"RAY_gcs_server_port_wait_time_s": "120", "RAY_raylet_start_wait_time_s": "120"}
+START_TRIES = 2
 
 
 class PoolError(RuntimeError):
@@ -67,9 +79,8 @@ def init_ray(
             raise
         raise Stopped(int(e.code)) from None  # the stop, said as any other (it left exit 15 and no line)
     except Exception as e:  # no data was read yet: whatever stops Ray from starting is the machine's or the cluster's
-        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        where = f"the Ray cluster at {address}" if address else "embedded Ray"
-        raise RayStartError(f"{where} did not start: {first[:300]}") from e
+        where = f"the Ray cluster at {address}" if address else f"embedded Ray (started {START_TRIES} times)"
+        raise RayStartError(f"{where} did not start: {_first_line(e)}") from e
     finally:
         rearm()  # Ray's core worker put its own SIGTERM handler in place of ours (jobs.runtime.stops)
     return True
@@ -112,11 +123,42 @@ def _start(address: str | None, num_cpus: int | None, object_store_mb: int, quie
 
     if address:
         ray.init(address=address, **quiet)
-    else:
-        watcher.start(stops=False)  # a kill -9 of this process ends the Ray it starts here too (jobs.runtime.watcher)
-        # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
-        memory = object_store_mb * 1024**2
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+        return
+    watcher.start(stops=False)  # a kill -9 of this process ends the Ray it starts here too (jobs.runtime.watcher)
+    for key, value in START_WAITS.items():  # read by Ray's start (its C++ config too, on its first use: ray.init)
+        os.environ.setdefault(key, value)
+    memory = object_store_mb * 1024**2
+    for left in reversed(range(START_TRIES)):
+        before = watcher.descendants(os.getpid())
+        try:  # "local": a new embedded Ray, never a cluster found through RAY_ADDRESS or the last `ray start`'s file
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+            return
+        except Exception as e:
+            if not left:
+                raise
+            _end_ray_started(before, os.path.dirname(ray.__file__))
+            ray.shutdown()
+            log.warning("embedded Ray failed to start (%s); starting it once more", _first_line(e))
+
+
+def _end_ray_started(before: dict[int, int], ray_dir: str) -> None:
+    """End what a failed start left running: this process's descendants started since `before` that run Ray's own
+    programs (its GCS, raylet, agents and reaper, all under `ray_dir`), SIGTERM, then SIGKILL after 2 s. Another
+    child of this process (a test's subprocess) is left alone."""
+    started = {}
+    for pid, at in watcher.descendants(os.getpid()).items():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if pid not in before and any(a.decode(errors="replace").startswith(ray_dir) for a in argv):
+            started[pid] = at
+    watcher.end(started, signal.SIGTERM, grace_s=2.0)
+
+
+def _first_line(e: BaseException) -> str:
+    """The first line of `e`'s text (a Ray error carries a whole traceback), cut at 300 characters."""
+    return next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)[:300]
 
 
 def quiet_ray_data(*, preserve_order: bool = False) -> None:

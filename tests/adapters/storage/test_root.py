@@ -4,17 +4,19 @@ handle's views against SeaweedFS), and capabilities declared rather than asked b
 
 from __future__ import annotations
 
+import os
 import pickle
 import uuid
 from pathlib import Path
 
 import pytest
 
+from adapters.storage.locks import Holder
 from adapters.storage.root import MAX_CHECKED, Root
 from adapters.storage.urls import UnknownScheme
 from schemas.containment import OutsideRoot
 from schemas.faults import environment_fault
-from schemas.storage import SourceVanishedError, StorageOptions
+from schemas.storage import LockHeldError, SourceVanishedError, StorageOptions
 
 
 def test_a_folder_is_resolved_once_and_can_replace_and_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,3 +176,20 @@ def test_one_discovered_file_gone_is_said_for_an_adapter_whose_refs_name_only_wh
     why = Root(root).vanished(paths, all_seen=True)
     assert why is not None and f"1 of the episode's 2 files discovery found are gone since (first: {paths[1]})" in why
     assert environment_fault(SourceVanishedError(why)) is not None
+
+
+def test_a_lock_is_taken_with_its_holder_s_record_and_refused_naming_it(tmp_path: Path) -> None:
+    """`Root.lock`: the lock file made with its folder and this process's record written in it; a taker that may not
+    wait is refused naming the holder (pid, command, since when); a bucket holds no lock file."""
+    fd = Root(tmp_path).lock("ds/.eidata/writer.lock")
+    try:
+        record = Holder.parse((tmp_path / "ds/.eidata/writer.lock").read_text())
+        assert record is not None and record.pid == str(os.getpid()) and record.since.endswith(" UTC")
+        with pytest.raises(LockHeldError) as refused:
+            Root(tmp_path).lock("ds/.eidata/writer.lock", wait_s=0)
+        assert refused.value.pid == str(os.getpid()) and refused.value.holder == str(record)
+    finally:
+        os.close(fd)
+    os.close(Root(tmp_path).lock("ds/.eidata/writer.lock", wait_s=0))  # closed: free again
+    with pytest.raises(ValueError, match=r"a lock on job\.lock: it is read and written through an object store"):
+        Root("s3://bucket/corpus", StorageOptions(endpoint_url="http://127.0.0.1:1")).lock("job.lock")

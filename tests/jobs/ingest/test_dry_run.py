@@ -1,6 +1,8 @@
 """Issue 68: `eidata ingest SPEC --dry-run` says what the job would read and write (each source's episodes per
 dataset, those discovery flags, those the corpus already holds, the adapter's findings) and writes nothing: the raw
-sources' and the output's trees (sizes, mtimes) are what they were, Ray is not started, the corpus not created."""
+sources' and the output's trees (sizes, mtimes) are what they were, Ray is not started, the corpus not created.
+Issue 97 item 5: it reads the first episode each source has to write as a run reads it and says what the run would
+make of it (`jobs.ingest.sample`)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,12 @@ def test_the_plan_of_the_demo_spec_writes_nothing(
     assert "to write  datasets/agibot/task_327  3 of 3 episodes" in out
     assert "to write  datasets/bridge/bridge_dataset  2 of 3 episodes, 1 flagged (quarantined)" in out
     assert "first flagged: part1/bad_inputs/0: adapter egodex" in out and "error   unreadable_parquet" in out
-    assert "ingest: 5 source(s), 18 episodes found; dry run: nothing written, Ray not started" in out
+    # each source's first episode to write read as a run reads it: the demo's corrupt Ego4D mp4 comes first
+    assert "sample (1 of 3 to write, read as a run reads it): agibot/task_327/327/700000: would be written: 20" in out
+    assert "sample (1 of 6 to write, read as a run reads it): ego4d/default/" in out
+    assert "would be quarantined at read (AdapterError file " in out and ": unreadable mp4 of video " in out
+    said = "dry run: 5 episode(s) read as a sample, one per source, nothing written, Ray not started"
+    assert f"ingest: 5 source(s), 18 episodes found; {said}" in out
 
 
 def test_episodes_the_corpus_holds_are_said_skipped(
