@@ -9,19 +9,25 @@ every local source root refuse writes meanwhile (`jobs.runtime.dry_run`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.storage.root import Root
+from jobs.ingest import reread as rereads
 from jobs.ingest.discovery import source_findings
+from jobs.ingest.readings import held_counts, readings_of
+from jobs.ingest.reread import NO_REREAD, Reread
 from jobs.ingest.sample import Sampled, sample, sample_lines
 from jobs.ingest.task import WorkItem
 from jobs.runtime.dry_run import refusing_writes
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
-from schemas.corpus import EpisodeLineage, dataset_dir, episode_uid
+from schemas.corpus import QUARANTINE_DIR, EpisodeLineage, dataset_dir, episode_uid, parquet_files
 from schemas.findings import SourceFinding
 from schemas.lerobot import EPISODES_PATH, read_jsonl
 from schemas.storage import DryRunWriteError
@@ -43,6 +49,17 @@ class SourcePlan:
     def todo(self) -> int:
         """Episodes a run would read: found, neither flagged nor already in the corpus."""
         return sum(n - self.done[s] - self.flagged[s] for s, n in self.found.items())
+
+
+def _quarantined(output: Path, source: str) -> set[str]:
+    """The uids of the source's quarantine rows: a run counts them done and skips them, as their episodes written."""
+    out: set[str] = set()
+    for part in parquet_files(output, QUARANTINE_DIR):
+        table = pq.read_table(part, columns=["episode_uid", "source"])
+        out |= {
+            u for u, s in zip(*(table[c].to_pylist() for c in ("episode_uid", "source")), strict=True) if s == source
+        }
+    return out
 
 
 def _written(output: Path, source: str, subset: str) -> set[str]:
@@ -70,12 +87,14 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
         plan.findings = source_findings(source, adapter.findings() if adapter else [], 0, failure=plan.error)
         return plan
     written: dict[str, set[str]] = {}
+    quarantined = _quarantined(output, source.name) if output is not None else set()
     for k, ref in enumerate(refs):
         plan.found[ref.subset] += 1
         held = False
         if output is not None:
             done = written.setdefault(ref.subset, _written(output, source.name, ref.subset))
-            held = episode_uid(source.name, ref.subset, ref.raw_id) in done  # as a run keys it
+            uid = episode_uid(source.name, ref.subset, ref.raw_id)  # as a run keys it
+            held = uid in done or uid in quarantined  # a run skips both (issue 98 item 6)
             plan.done[ref.subset] += held
         if ref.error is not None:
             plan.flagged[ref.subset] += 1
@@ -86,10 +105,11 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
     return plan
 
 
-def plan_ingest(spec: JobSpec, *, sampled: bool = True) -> list[SourcePlan]:
+def plan_ingest(spec: JobSpec, *, sampled: bool = True, reread: Collection[str] = ()) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
     parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`); with `sampled`, the
-    first episode each source has to write read as a run reads it (`jobs.ingest.sample`)."""
+    first episode each source has to write read as a run reads it (`jobs.ingest.sample`); the sources of `reread`
+    planned as a re-read reads them: every raw episode again, none skipped."""
     output = Root.folder_of(spec.output)
     guarded = Root.local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
@@ -97,7 +117,8 @@ def plan_ingest(spec: JobSpec, *, sampled: bool = True) -> list[SourcePlan]:
         for s in spec.sources:
             mib = spec.parallelism.task_memory_mib
             try:
-                plans.append(answer(plan_source, s, output, mib=mib, what=f"{s.name}: discovery"))
+                held = None if s.name in reread else output
+                plans.append(answer(plan_source, s, held, mib=mib, what=f"{s.name}: discovery"))
             except Killed as e:  # a run refuses the file named and discovers the rest; a plan says why
                 plans.append(SourcePlan(s, error=str(e), findings=source_findings(s, [], 0, failure=str(e))))
                 continue
@@ -118,7 +139,7 @@ def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
         lines.append(f"{head}: {total} episodes found in {len(p.found)} dataset(s), {flagged} flagged unreadable")
         for subset, n in sorted(p.found.items()):
             todo = n - p.done[subset] - p.flagged[subset]
-            kept = f", {p.done[subset]} already written (skipped)" if p.done[subset] else ""
+            kept = f", {p.done[subset]} already done (skipped: written or quarantined)" if p.done[subset] else ""
             bad = f", {p.flagged[subset]} flagged (quarantined)" if p.flagged[subset] else ""
             lines.append(f"  to write  {dataset_dir(s.name, subset)}  {todo} of {n} episodes{kept}{bad}")
         if p.first_flag:
@@ -135,8 +156,27 @@ def render(spec: JobSpec, plans: list[SourcePlan]) -> str:
     return "\n".join(lines)
 
 
-def dry_run_ingest(spec: JobSpec, *, sampled: bool = True) -> int:
+def dry_run_ingest(spec: JobSpec, *, sampled: bool = True, reread: Reread = NO_REREAD) -> int:
     """Print the plan; exit 0 (a source whose discovery fails, or whose sample a run would quarantine, is said, as a
-    run would quarantine it)."""
-    print(render(spec, plan_ingest(spec, sampled=sampled)))
+    run would quarantine it), or 2 where the run would stop before any work: a spec that changes how a source the
+    corpus holds was read, not asked to re-read (said as the run says it: `jobs.ingest.reread`)."""
+    output = Root.folder_of(spec.output)
+    readings = readings_of(spec)
+    try:
+        names = (
+            []
+            if output is None
+            else rereads.plan(output, readings, lambda: held_counts(output, list(readings)), reread)
+        )
+    except rereads.RereadError as e:
+        print(render(spec, plan_ingest(spec, sampled=sampled)))
+        print(f"a run stops here, exit 2: {e}")
+        return 2
+    lines = render(spec, plan_ingest(spec, sampled=sampled, reread=names))
+    if names:
+        held = held_counts(output, names) if output is not None else {}
+        for n in names:
+            episodes, rows = held.get(n, (0, 0))
+            lines += f"\nre-read {n}: its {episodes} episodes and {rows} quarantine rows replaced by the plan above"
+    print(lines)
     return 0

@@ -247,12 +247,12 @@ def cli_ingest(args: Any) -> int:
         spec = load_spec(Path(args.spec))
     except SpecError as e:
         return fail(2, str(e))
+    asked = Reread(tuple(getattr(args, "reread", None) or ()), getattr(args, "reread_changed", False), args.spec)
     if getattr(args, "dry_run", False):
         from jobs.ingest.dry_run import dry_run_ingest
 
-        return dry_run_ingest(spec, sampled=not getattr(args, "no_sample", False))
+        return dry_run_ingest(spec, sampled=not getattr(args, "no_sample", False), reread=asked)
     try:
-        asked = Reread(tuple(args.reread or ()), args.reread_changed, args.spec)
         report = run_ingest(spec, address=args.address, retry_quarantined=args.retry_quarantined, reread=asked)
     except rereads.RereadError as e:  # nothing read or replaced
         return fail(2, f"error: {e}")

@@ -186,3 +186,31 @@ def test_a_source_removed_leaves_nothing_of_it_and_names_its_manifests(
     moved.write_text(spec.read_text().replace(str(spec.parent / "corpus"), str(corpus)))
     assert jobs.cli.main(["ingest", str(moved)]) == 0  # its one log written, the broken one quarantined
     assert [e["embodiment"] for e in _episodes(corpus)] == ["ur3e"]
+
+
+def test_the_dry_run_says_what_the_run_then_does(
+    revised: tuple[Path, Path, tuple], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 98 items 2 and 6: the dry run of a changed spec stops where the run stops (exit 2, the same lines); asked
+    to re-read, it plans every raw episode again and says what is replaced; and an episode an earlier run
+    quarantined counts as done, as the run counts it (at e7043c41 the dry run promised to write it)."""
+    first, spec, _ = revised
+    corpus = tmp_path / "corpus"
+    shutil.copytree(first, corpus)
+    moved = tmp_path / "spec.yaml"
+    moved.write_text(spec.read_text().replace(str(spec.parent / "corpus"), str(corpus)))
+    capsys.readouterr()
+    assert jobs.cli.main(["ingest", str(moved), "--dry-run", "--no-sample"]) == 2
+    out = capsys.readouterr().out
+    assert (
+        "a run stops here, exit 2: the spec changes how 1 source(s)" in out and "options.robot: 'ur5e' -> 'ur3e'" in out
+    )
+    assert jobs.cli.main(["ingest", str(moved), "--dry-run", "--no-sample", "--reread", "ur5e_logs"]) == 0
+    out = capsys.readouterr().out
+    assert "datasets/ur5e_logs/raw  2 of 2 episodes" in out, out
+    assert "re-read ur5e_logs: its 1 episodes and 1 quarantine rows replaced by the plan above" in out, out
+    first_spec = moved.read_text().replace("robot: ur3e", "robot: ur5e")
+    moved.write_text(first_spec)  # the spec the corpus was read with: nothing changed, both raw episodes done
+    assert jobs.cli.main(["ingest", str(moved), "--dry-run", "--no-sample"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 2 episodes, 2 already done (skipped: written or quarantined)" in out, out
