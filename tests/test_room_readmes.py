@@ -1,7 +1,11 @@
 """A room's README says what is in its folder: every module its "Modules:" paragraph names is there (a folder name
 `x/` followed by `(a, b)` names modules of that folder; a path with a `/` inside names a file of the repository),
 every module of the folder is named somewhere in the README, and the import lines of its python examples import.
-Other text in parentheses after a module (what it does) is prose and not read."""
+Other text in parentheses after a module (what it does) is prose and not read.
+
+Every room has one (issue 100 item 4: "a README in every room"): each folder of the shipped tree that holds a Python
+module has a README.md, which says in at most 40 lines the room's purpose, its door (what others call it through),
+what it may import and what it must not do, each a paragraph opening with its word, and its modules."""
 
 from __future__ import annotations
 
@@ -135,3 +139,97 @@ def test_the_modules_paragraph_reader() -> None:
         room / "j.py",
     ]
     assert listed_paths(text, room) == paths
+
+
+# The four parts of a room's README and its "Modules:" paragraph, each opening a line; at most 40 lines in all.
+PARTS = ("Purpose:", "Door:", "May import:", "Must not:", "Modules:")
+MAX_README_LINES = 40
+# The rooms whose README was written before issue 100 item 4, in a form of its own (31 of them past 40 lines): they
+# keep it until they are rewritten, and then leave this list. Any other room's README, a new room's included, says
+# the four parts.
+EARLIER_FORM = frozenset(
+    {
+        "adapters",
+        "adapters/agibot",
+        "adapters/agibot_genie",
+        "adapters/arctic",
+        "adapters/aria_mps",
+        "adapters/arrays",
+        "adapters/ego4d",
+        "adapters/ego4d_goalstep",
+        "adapters/egodex",
+        "adapters/egoexo4d_egopose",
+        "adapters/egovideo",
+        "adapters/epic_kitchens",
+        "adapters/hoi4d",
+        "adapters/holoassist",
+        "adapters/hostile",
+        "adapters/hot3d",
+        "adapters/humanoid_everyday",
+        "adapters/lerobot",
+        "adapters/oakink2",
+        "adapters/oxe",
+        "adapters/robomind",
+        "adapters/rosbag",
+        "adapters/storage",
+        "adapters/synthetic",
+        "adapters/table_log",
+        "adapters/taco",
+        "adapters/vitra",
+        "ingest/canonical",
+        "ingest/kinematics",
+        "ingest/lerobot",
+        "ingest/qa",
+        "jobs/export",
+        "jobs/report",
+        "jobs/stages",
+        "schemas/robots",
+        "training",
+    }
+)
+
+
+def python_folders(root: Path = REPO) -> list[str]:
+    """Every folder of the shipped tree that holds a Python module, relative to root."""
+    return sorted({p.parent.relative_to(root).as_posix() for top in SHIPPED for p in (root / top).rglob("*.py")})
+
+
+def form_problems(text: str) -> list[str]:
+    """What a room's README lacks of the form: each part that opens no line, and its length past the bound."""
+    lines = text.splitlines()
+    problems = [f'no line opens with "{part}"' for part in PARTS if not any(line.startswith(part) for line in lines)]
+    if len(lines) > MAX_README_LINES:
+        problems.append(f"{len(lines)} lines, past {MAX_README_LINES}")
+    return problems
+
+
+def test_every_python_folder_has_a_readme() -> None:
+    missing = [f"{folder}/README.md" for folder in python_folders() if not (REPO / folder / "README.md").is_file()]
+    assert not missing, f"{len(missing)} rooms without a README (purpose, door, may import, must not):\n" + "\n".join(
+        missing
+    )
+
+
+@pytest.mark.parametrize("folder", [f for f in python_folders() if f not in EARLIER_FORM])
+def test_a_rooms_readme_says_its_four_parts_in_at_most_40_lines(folder: str) -> None:
+    readme = REPO / folder / "README.md"
+    assert readme.is_file(), f"{folder} has no README.md"
+    problems = form_problems(readme.read_text(encoding="utf-8"))
+    assert not problems, f"{folder}/README.md: " + "; ".join(problems)
+
+
+def test_the_earlier_form_list_names_only_rooms_that_keep_it() -> None:
+    folders = set(python_folders())
+    gone = sorted(f for f in EARLIER_FORM if f not in folders or not (REPO / f / "README.md").is_file())
+    rewritten = sorted(
+        f for f in EARLIER_FORM - set(gone) if not form_problems((REPO / f / "README.md").read_text(encoding="utf-8"))
+    )
+    assert not gone, f"EARLIER_FORM names rooms with no module or no README: {gone}"
+    assert not rewritten, f"these READMEs now have the four parts: take them off EARLIER_FORM: {rewritten}"
+
+
+def test_the_form_reader() -> None:
+    good = "# room\n\nPurpose: x\n\nDoor: y\n\nMay import: z\n\nMust not: w\n\nModules: `a`.\n"
+    assert form_problems(good) == []
+    assert form_problems(good.replace("Door:", "The door:")) == ['no line opens with "Door:"']
+    assert form_problems(good + "\n" * 31) == ["42 lines, past 40"]
