@@ -79,6 +79,9 @@ class AdapterOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     moved: ClassVar[dict[str, str]] = {}
+    # options that change what a run costs, never which episodes are written nor what they hold: left out of how a
+    # source was read (`schemas.reading`), so turning one does not ask for a re-read
+    unread: ClassVar[frozenset[str]] = frozenset()
 
     subset: str | None = Field(None, description="subset name; defaults to the adapter's reading of the root")
     cameras: list[str] | None = Field(None, description="native camera names to read (default: the adapter's)")

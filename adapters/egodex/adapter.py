@@ -110,6 +110,7 @@ def hand_signals(states: Mapping[str, Stream], camera: Stream | None) -> HandSig
 
 
 class EgoDexOptions(AdapterOptions):
+    unread = frozenset({"check_on_discover"})  # where a broken HDF5 is caught (discovery or read), not whether
     fps: float = Field(30.0, gt=0, description="rate of the pose rows and video frames (EgoDex records at 30 Hz)")
     check_on_discover: bool = Field(
         True, description="open each HDF5 at discovery to check the required groups (metadata only, no datasets)"

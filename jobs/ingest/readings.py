@@ -40,7 +40,8 @@ SPECS_DIR = f"{JOB_DIR}/specs"
 def reading_of(source: SourceSpec, canonicalize: CanonicalizeSpec, codec: VideoCodec) -> SourceReading:
     """`source`'s effective reading under a job's `canonicalize` and `codec` settings (the worker computes the same
     from its task's settings: the fingerprint written in each lineage is the one recorded here)."""
-    options = adapter_class(source.adapter).options_model.model_validate(source.options).model_dump(mode="json")
+    model = adapter_class(source.adapter).options_model
+    options = model.model_validate(source.options).model_dump(mode="json", exclude=set(model.unread))
     settings = canonicalize.model_dump(mode="json")
     own = settings["image"]["sources"].get(source.name)  # the per-source sizes: this source's entry only
     settings["image"]["sources"] = {source.name: own} if own is not None else {}

@@ -51,5 +51,6 @@ def test_episodes_the_corpus_holds_are_said_skipped(
     (meta / "episodes.jsonl").write_text(json.dumps(line) + "\n")
     before = snapshot(tmp_path)
     assert main(["ingest", str(spec), "--dry-run"]) == 0
-    assert "datasets/agibot/task_327  2 of 3 episodes, 1 already done (skipped: written or quarantined)" in capsys.readouterr().out
+    said = "datasets/agibot/task_327  2 of 3 episodes, 1 already done (skipped: written or quarantined)"
+    assert said in capsys.readouterr().out
     assert snapshot(tmp_path) == before

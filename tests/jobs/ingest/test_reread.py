@@ -18,88 +18,63 @@ import yaml
 
 import jobs.cli
 from jobs.catalog.query import run_query
-from tests.adapters.table_log.test_real import NOTTS
-from tests.realdata import realdata
+from tests.fixtures.revisions import NOTTS, episodes, history, quarantine, spec_of
 
 pytestmark = pytest.mark.shared_ray  # tests/ray_scope.py
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _spec(tmp_path: Path, options: dict) -> Path:
-    raw = tmp_path / "raw"
-    if not raw.exists():
-        raw.mkdir()
-        shutil.copy(realdata("table_log_ur5e_notts/UR5e_motion_full.csv"), raw)
-    path = tmp_path / "spec.yaml"
-    source = {"name": "ur5e_logs", "adapter": "table_log", "root": str(raw), "options": {"fps": 125, **options}}
-    path.write_text(yaml.safe_dump({"output": str(tmp_path / "corpus"), "sources": [source]}), encoding="utf-8")
-    return path
-
-
-def _episodes(corpus: Path) -> list[dict]:
-    sql = "SELECT episode_uid, embodiment, reading FROM episodes ORDER BY 1"
-    return run_query(corpus, sql).to_pylist()
-
-
-def _quarantine(corpus: Path) -> list[dict]:
-    return run_query(corpus, "SELECT episode_uid, message, reading FROM quarantine ORDER BY 1").to_pylist()
-
-
-def _history(corpus: Path) -> list[dict]:
-    return [json.loads(line) for line in (corpus / "job/readings.jsonl").read_text().splitlines()]
 
 
 def test_a_corrected_robot_is_seen_before_any_work_and_re_read_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = tmp_path / "corpus"
-    assert jobs.cli.main(["ingest", str(_spec(tmp_path, {"columns": NOTTS, "robot": "ur5e"}))]) == 0
-    (before,) = _episodes(corpus)
-    assert before["embodiment"] == "ur5e" and before["reading"] == _history(corpus)[0]["fingerprint"]
+    assert jobs.cli.main(["ingest", str(spec_of(tmp_path, {"columns": NOTTS, "robot": "ur5e"}))]) == 0
+    (before,) = episodes(corpus)
+    assert before["embodiment"] == "ur5e" and before["reading"] == history(corpus)[0]["fingerprint"]
     lineage = json.loads((corpus / "datasets/ur5e_logs").glob("*/meta/episodes.jsonl").__next__().read_text())
     assert lineage["eidata"]["reading"] == before["reading"]
 
-    spec = _spec(tmp_path, {"columns": NOTTS, "robot": "ur3e"})
+    spec = spec_of(tmp_path, {"columns": NOTTS, "robot": "ur3e"})
     capsys.readouterr()
     assert jobs.cli.main(["ingest", str(spec)]) == 2  # stopped before any work, naming what changed
     err = capsys.readouterr().err
     assert "ur5e_logs: 1 episodes and 0 quarantine rows read as" in err, err
     assert "options.robot: 'ur5e' -> 'ur3e'" in err and "--reread ur5e_logs" in err, err
-    assert _episodes(corpus) == [before]  # nothing read or replaced
+    assert episodes(corpus) == [before]  # nothing read or replaced
     assert yaml.safe_load((corpus / "job/spec.yaml").read_text())["sources"][0]["options"]["robot"] == "ur5e"
 
     assert jobs.cli.main(["ingest", str(spec), "--reread", "ur5e_logs"]) == 0
-    (after,) = _episodes(corpus)
-    history = _history(corpus)
+    (after,) = episodes(corpus)
+    lines = history(corpus)
     assert after["embodiment"] == "ur3e" and after["episode_uid"] == before["episode_uid"]
-    assert [h["reading"]["options"]["robot"] for h in history] == ["ur5e", "ur3e"]
-    assert after["reading"] == history[-1]["fingerprint"] != before["reading"]
+    assert [h["reading"]["options"]["robot"] for h in lines] == ["ur5e", "ur3e"]
+    assert after["reading"] == lines[-1]["fingerprint"] != before["reading"]
     assert sorted(p.name for p in (corpus / "job/specs").iterdir()) == ["0001.yaml", "0002.yaml"]
     assert not (corpus / "job/reread").exists() and not (corpus / "job/reread.json").exists()
 
     capsys.readouterr()  # the same spec again: nothing to do, the same reading
     assert jobs.cli.main(["ingest", str(spec)]) == 0
     assert "1 raw episodes already done" in capsys.readouterr().out
-    assert _episodes(corpus) == [after] and len(_history(corpus)) == 2
+    assert episodes(corpus) == [after] and len(history(corpus)) == 2
 
 
 def test_a_log_quarantined_for_its_column_map_is_read_once_the_map_is_fixed(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     wrong = {**NOTTS, "joints": [f"q{i}" for i in range(6)]}  # the logger writes q_0 .. q_5
-    assert jobs.cli.main(["ingest", str(_spec(tmp_path, {"columns": wrong, "robot": "ur5e"}))]) == 1
-    (row,) = _quarantine(corpus)
-    assert "q0" in row["message"] and row["reading"] == _history(corpus)[0]["fingerprint"]
+    assert jobs.cli.main(["ingest", str(spec_of(tmp_path, {"columns": wrong, "robot": "ur5e"}))]) == 1
+    (row,) = quarantine(corpus)
+    assert "q0" in row["message"] and row["reading"] == history(corpus)[0]["fingerprint"]
 
-    spec = _spec(tmp_path, {"columns": NOTTS, "robot": "ur5e"})
+    spec = spec_of(tmp_path, {"columns": NOTTS, "robot": "ur5e"})
     assert jobs.cli.main(["ingest", str(spec)]) == 2
     assert jobs.cli.main(["ingest", str(spec), "--reread-changed"]) == 0
-    assert _quarantine(corpus) == []  # the stale row replaced by the re-read's own (none)
-    (ep,) = _episodes(corpus)
-    assert ep["embodiment"] == "ur5e" and ep["reading"] == _history(corpus)[-1]["fingerprint"]
+    assert quarantine(corpus) == []  # the stale row replaced by the re-read's own (none)
+    (ep,) = episodes(corpus)
+    assert ep["embodiment"] == "ur5e" and ep["reading"] == history(corpus)[-1]["fingerprint"]
 
 
 def test_a_re_read_of_a_source_the_spec_has_not_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = _spec(tmp_path, {"columns": NOTTS, "robot": "ur5e"})
+    spec = spec_of(tmp_path, {"columns": NOTTS, "robot": "ur5e"})
     assert jobs.cli.main(["ingest", str(spec), "--reread", "ur5e_log"]) == 2
     assert "--reread ur5e_log: no such source in the spec; sources: ['ur5e_logs']" in capsys.readouterr().err
     assert not (tmp_path / "corpus/datasets").exists()
@@ -133,11 +108,10 @@ def revised(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, tuple
     """A corpus of the UR5e log and a broken one read as `ur5e` (the first run), the spec corrected to `ur3e`, and
     what an uninterrupted re-read of it leaves."""
     tmp = tmp_path_factory.mktemp("revised")
-    spec = _spec(tmp, {"columns": NOTTS, "robot": "ur5e"})
-    (tmp / "raw/broken.csv").write_text("q_0,q_1\n1,2\n")  # quarantined, under each reading
+    spec = spec_of(tmp, {"columns": NOTTS, "robot": "ur5e"}, broken=True)
     assert jobs.cli.main(["ingest", str(spec)]) == 0
     shutil.copytree(tmp / "corpus", tmp / "first")
-    spec = _spec(tmp, {"columns": NOTTS, "robot": "ur3e"})
+    spec = spec_of(tmp, {"columns": NOTTS, "robot": "ur3e"})
     assert jobs.cli.main(["ingest", str(spec), "--reread", "ur5e_logs"]) == 0
     return tmp / "first", spec, _state(tmp / "corpus")
 
@@ -162,30 +136,6 @@ def test_a_re_read_killed_anywhere_then_rerun_is_the_uninterrupted_one(
     state = _state(corpus)
     assert state[0] == reference[0]  # every dataset file
     assert state[1:] == reference[1:]
-
-
-def test_a_source_removed_leaves_nothing_of_it_and_names_its_manifests(
-    revised: tuple[Path, Path, tuple], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Issue 98 item 4: one command takes a source out: its datasets, catalog and quarantine rows, findings; the
-    manifests that select its episodes are named; its readings' history ends; a second source stays."""
-    first, spec, _ = revised
-    corpus = tmp_path / "corpus"
-    shutil.copytree(first, corpus)
-    assert jobs.cli.main(["curate", str(corpus), "--name", "all", "--where", "true"]) == 0
-    assert jobs.cli.main(["remove", str(corpus), "nope"]) == 2
-    assert "the corpus holds no source nope; it holds ['ur5e_logs']" in capsys.readouterr().err
-    assert jobs.cli.main(["remove", str(corpus), "ur5e_logs"]) == 0
-    out = capsys.readouterr().out
-    assert "manifest all selected 1 of their episodes: remake it with `eidata curate`" in out, out
-    assert run_query(corpus, "SELECT count(*) n FROM episodes").to_pylist() == [{"n": 0}]
-    assert run_query(corpus, "SELECT count(*) n FROM quarantine").to_pylist() == [{"n": 0}]
-    assert not list((corpus / "datasets").iterdir()) and not list((corpus / "job").glob("re*.json"))
-    assert _history(corpus)[-1] == {"source": "ur5e_logs", "removed": True}
-    moved = tmp_path / "spec.yaml"  # the source ingested again: a first reading, nothing changed to stop on
-    moved.write_text(spec.read_text().replace(str(spec.parent / "corpus"), str(corpus)))
-    assert jobs.cli.main(["ingest", str(moved)]) == 0  # its one log written, the broken one quarantined
-    assert [e["embodiment"] for e in _episodes(corpus)] == ["ur3e"]
 
 
 def test_the_dry_run_says_what_the_run_then_does(

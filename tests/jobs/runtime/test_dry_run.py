@@ -91,6 +91,7 @@ FORMS: dict[str, list[tuple[list[str], str]]] = {
         (["--format", "lingbot-va", "--out", "OUT/lingbot", "--vae", "OUT/none", "--text-encoder", "OUT/none"], ""),
     ],
     "verdicts": [([], "would rewrite")],
+    "remove": [(["oxe"], "would remove oxe; manifests selecting their episodes: {'all': 4}")],
     # no model: the rules' plan (a --model needs a Qwen3-VL folder; its dry run is the same plan, no model loaded)
     "caption": [([], "to caption  datasets/oxe/bridge  3 episodes"), (["--text-embeddings"], "")],
     "latents": [(["--random-init", "--manifest", "all"], "would compute 4 episodes")],
