@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
-from jobs.runtime import exits, stops, watcher
+from jobs.runtime import exits, limits, stops, watcher
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
 from schemas.spelling import did_you_mean, unknown
@@ -220,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def watched(command: str) -> None:
     """This process watched from now on as its own `command`: its watcher started, the stacks it asks for before a
-    kill printed on SIGUSR1, a stop before the command is armed said as any other (`stops.hold`)."""
+    kill printed on SIGUSR1, a stop before the command is armed said as any other (`stops.hold`). Under cgroup v2 the
+    command first moves into a leaf of its own (`limits.home`), so its watcher and all it starts are there from the
+    start (a process it started, asked first, would find the command in its cgroup and fall back)."""
     if sys.platform == "linux":
-        watcher.start()
+        cgroup = limits.command_cgroup()
+        watcher.start(cgroup=str(cgroup) if cgroup else None)
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     stops.hold(f"eidata {command}")
 

@@ -15,11 +15,12 @@ even under the root, since that file would be an input no ref names (not in line
 symlink under a Zarr folder that resolves inside the same folder is kept.
 
 `sealed_h5` walks every object of the file: 35-70 us a dataset, 0.14-0.3 s for 4,000 datasets (AgiBot Genie), paid
-on each of a file's several opens (discovery, each episode). A file found sealed is remembered for the process by the
-open descriptor's `fstat` (`_identity`: device, inode, size, mtime and ctime of the handle HDF5 reads, so the file
-checked is the file read); a file rewritten in place changes its ctime, which no user can set, so it is checked again
-(a residue: the kernel stamps times at its clock tick, a few ms, so a file deleted and another of the same size
-written within one tick on the reused inode would pass as the first). Object-store files are checked on every open.
+on each of a file's several opens (discovery, each episode). A file found sealed is remembered (a memo each parse
+process gives back to its parent: `memos`) by the open descriptor's `fstat` (`_identity`: device, inode, size, mtime
+and ctime of the handle HDF5 reads, so the file checked is the file read); a file rewritten in place changes its
+ctime, which no user can set, so it is checked again (a residue: the kernel stamps times at its clock tick, a few ms,
+so a file deleted and another of the same size written within one tick on the reused inode would pass as the first).
+Object-store files are checked on every open.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import h5py
 
+from adapters.hostile.memos import memo
 from schemas.containment import ReachesOutside
 
 __all__ = ["NestedTooDeep", "h5_objects", "sealed_folder", "sealed_h5"]
@@ -40,7 +42,7 @@ _INSIDE = (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT)
 # worker's stack (SIGSEGV: review 7 i06, the job lost every episode of the source)
 MAX_DEPTH = 64
 _SEALED_MAX = 65536  # files remembered as sealed; past it the set starts again (a 56-byte key each)
-_checked: set[tuple[str, int, int, int, int, int]] = set()
+_checked = memo("sealed_h5", _SEALED_MAX)  # (name, device, inode, size, mtime_ns, ctime_ns): `_identity`
 
 
 def sealed_folder(folder: str | os.PathLike[str], name: str | None = None) -> None:
@@ -89,7 +91,7 @@ def sealed_h5(f: h5py.File, name: str) -> None:
     if key is not None:
         if len(_checked) >= _SEALED_MAX:
             _checked.clear()
-        _checked.add(key)
+        _checked[key] = None
 
 
 class NestedTooDeep(ValueError):

@@ -178,7 +178,8 @@ def _summed(report: IngestReport, spec: PreparedSpec, t0: float) -> IngestReport
     """`report` with what the corpus holds at the run's end: the sources' findings and quarantined episodes."""
     names = [s.name for s in spec.sources]
     mib = spec.parallelism.task_memory_mib
-    report.parse_limit = f"a memory limit of {mib} MiB ({mechanism()})" if mib is not None else "no memory limit"
+    under = f"a memory limit of {mib} MiB ({mechanism(why=True)})"  # a fall-back from cgroup v2 says why
+    report.parse_limit = under if mib is not None else "no memory limit"
     report.findings = read_source_findings(spec.output, names)
     report.held = quarantined_held(spec.output, names)
     report.episodes_held = episodes_held(spec.output)

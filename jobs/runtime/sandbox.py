@@ -7,6 +7,8 @@ error is: `schemas.faults`). A child that dies instead (the cage's out-of-memory
 deadline's SIGKILL, an exit with no answer) is a `Killed` naming the limit, the signal, the cage's peak and the source
 file it opened last (an audit hook on "open" and on the storage room's event, kept in a page both processes share).
 The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's code.
+With its answer come the modules it imported and what its memos learnt of the source's files
+(`adapters.hostile.memos`), taken in here for the next fork.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from adapters.hostile import memos
 from adapters.isolated import MAX_REFUSED, refusing
 from adapters.storage.beneath import Fence
 from jobs.runtime.limits import cage, mechanism
@@ -84,14 +87,15 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
                 if held is not None:
                     held.enter()
                 sys.addaudithook(_note)
-                before = set(sys.modules)
+                before, known = set(sys.modules), memos.marks()
                 with open(out, "wb", closefd=False) as f:  # pickled straight to it: no second copy in memory
                     try:
-                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((True, fn(*args, **kwargs), _new(before)))
+                        value = fn(*args, **kwargs)
+                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((True, value, _new(before), memos.since(known)))
                     except BaseException as e:  # every error goes back, with its causes
                         f.seek(0)
                         f.truncate()
-                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((False, e, _new(before)))
+                        _Pickler(f, pickle.HIGHEST_PROTOCOL).dump((False, e, _new(before), memos.since(known)))
                 status = 0
             finally:
                 _flush()  # what it printed (`eidata inspect`'s summary) is out before it ends
@@ -99,10 +103,11 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         status = os.waitpid(pid, 0)[1]  # a stop raised here ends the child on the way out
         pid = 0  # reaped
         if status == 0 and (data := os.pread(out, os.fstat(out).st_size, 0)):  # exit 0: its whole answer written
-            ok, value, imported = pickle.loads(data)
+            ok, value, imported, learnt = pickle.loads(data)
             for name in imported:  # imported here too, for the next fork: code, never a source's bytes
                 with contextlib.suppress(Exception):
                     importlib.import_module(name)
+            memos.learn(learnt)  # and what it learnt of the files (`adapters.hostile.memos`)
             if not ok:
                 raise value
             return value  # type: ignore[no-any-return]

@@ -9,7 +9,9 @@ once the main thread is back in the interpreter: `eidata report` once waited for
 another process, left alone). A stop gives the command `GRACE_S` to end by itself (`jobs.runtime.stops`); then, or at
 a second stop, its stacks are printed (`faulthandler` on SIGUSR1) and it is killed with all it started (137: what was
 committed stays, as after a `kill -9`). Once the command has ended, however, what it started is ended (review 6:
-Ray's workers outlived a killed driver by minutes).
+Ray's workers outlived a killed driver by minutes). Where the command moved into a cgroup v2 leaf of its own
+(`jobs.runtime.limits.command_cgroup`), what that cgroup holds is ended too: its members are exactly what the command
+started and left there, where the scan misses a process orphaned between two of its looks.
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ STOPS = (signal.SIGTERM, signal.SIGINT)
 _pipe: int | None = None  # this process's end of its watcher's pipe, once started
 
 
-def start(stops: bool = True) -> None:
+def start(stops: bool = True, cgroup: str | None = None) -> None:
     """The calling process's watcher, started once; with `stops` (main thread) its signals are written to the
     watcher's pipe from now on, else (a library's embedded Ray: `jobs.runtime.ray_pool`) it only ends what this
-    process started once it has ended."""
+    process started once it has ended; `cgroup`: the cgroup v2 folder that holds the command alone (see the module)."""
     global _pipe
     if _pipe is not None:
         return
     r, _pipe = os.pipe()
     os.set_blocking(_pipe, False)
-    subprocess.Popen([sys.executable, "-I", __file__, str(os.getpid())], stdin=r, start_new_session=True)
+    argv = [sys.executable, "-I", __file__, str(os.getpid()), *([cgroup] if cgroup else [])]
+    subprocess.Popen(argv, stdin=r, start_new_session=True)
     os.close(r)
     if stops:
         signal.set_wakeup_fd(_pipe, warn_on_full_buffer=False)
@@ -76,6 +79,17 @@ def descendants(root: int, noted: dict[int, int] | None = None) -> dict[int, int
     return found
 
 
+def members(cgroup: str | None) -> dict[int, int]:
+    """The live processes in `cgroup` and the cgroups beneath it (None: none): pid -> start time."""
+    found = {}
+    for folder, _, _ in os.walk(cgroup) if cgroup else ():
+        with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "cgroup.procs"), "rb") as f:
+            for pid in map(int, f.read().split()):
+                if (st := _stat(pid)) is not None:
+                    found[pid] = st[1]
+    return found
+
+
 def end(noted: dict[int, int], sig: int = signal.SIGKILL, grace_s: float = 0.0) -> None:
     """`sig` to each noted process that is still the same one; after `grace_s`, SIGKILL to those still alive."""
     sent = {}
@@ -91,8 +105,9 @@ def end(noted: dict[int, int], sig: int = signal.SIGKILL, grace_s: float = 0.0) 
         end(sent)
 
 
-def watch(owner: int, fd: int = 0) -> None:
-    """Watch `owner` through the pipe `fd` until it has ended (see the module)."""
+def watch(owner: int, fd: int = 0, cgroup: str | None = None) -> None:
+    """Watch `owner` through the pipe `fd` until it has ended, and the cgroup v2 folder that holds its command alone
+    (None: none; see the module)."""
     me, stop, kill_at, noted = os.getpid(), 0, float("inf"), dict[int, int]()
     born = (_stat(owner) or (0, -1))[1]
     alive = lambda: (_stat(owner) or (0, 0))[1] == born  # noqa: E731 (the same process: a reused pid is not)
@@ -115,13 +130,16 @@ def watch(owner: int, fd: int = 0) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-            end({owner: born, **noted})
+            doomed = {**members(cgroup), **noted, owner: born}
+            doomed.pop(me, None)
+            end(doomed)
             kill_at = float("inf")
     noted = descendants(owner, noted)  # what the noted ones started since the last scan (orphans now, their children)
+    noted.update(members(cgroup))  # and all the command left in its cgroup, whatever the scans saw
     noted.pop(me, None)
     end(noted, signal.SIGTERM, grace_s=2.0)
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command's Ctrl-C is the command's
-    watch(int(sys.argv[1]))
+    watch(int(sys.argv[1]), cgroup=sys.argv[2] if len(sys.argv) > 2 else None)

@@ -190,3 +190,28 @@ def test_descendants_follow_parent_links_and_a_reused_pid_is_left_alone() -> Non
         sleeper.kill()
         sleeper.wait()
     assert watcher.descendants(-1, {sleeper.pid: at}) == {}, "a noted process is forgotten once it has ended"
+
+
+def test_what_the_command_left_in_its_cgroup_v2_ends_with_it(tmp_path: Path) -> None:
+    """Under cgroup v2 the command's cgroup holds exactly what it started (`jobs.runtime.limits.command_cgroup`): a
+    process there the scan never saw as a descendant (orphaned between two looks) ends with it, in its leaf or in a
+    cage beside it; a process elsewhere is left alone. The cgroup is a folder laid out as one (this machine's memory
+    controller is on v1): its `cgroup.procs` name real processes, which the watcher ends."""
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    owner, orphan, caged, bystander = (subprocess.Popen(sleep) for _ in range(4))
+    try:
+        for folder, pid in (("eidata-main", orphan.pid), ("eidata-parse-1-0", caged.pid), ("", os.getpid())):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            (tmp_path / folder / "cgroup.procs").write_text(f"{pid}\n")
+        owner.kill()
+        owner.wait()
+        r, w = os.pipe()
+        watcher.watch(owner.pid, r, cgroup=str(tmp_path))  # the owner has ended: what it left is ended
+        os.close(r)
+        os.close(w)
+        assert orphan.wait(timeout=10) == caged.wait(timeout=10) == -signal.SIGTERM
+        assert bystander.poll() is None, "a process outside the command's cgroup is left alone"
+    finally:
+        for proc in (orphan, caged, bystander):
+            proc.kill()
+            proc.wait()
