@@ -9,7 +9,9 @@ writer the ingest job and the rebuild use), so the file layout (zstd, DuckDB-siz
 Timings: `run_query` includes connecting, creating the views and reading the parquet; "cold" is the first call in
 the process (file pages are already in the OS cache: the file was just written and caches cannot be dropped here),
 then the median of `--reps` runs. `curate` (balance=subset) covers two snapshot hashes, the query, the uid-hash
-split, weights, the mixture and the atomic write. Progress goes to stderr; the last stdout line is one JSON object.
+split, weights, the mixture and the atomic write; the manifest check (`jobs.catalog.manifest_current.drift`) joins
+the last manifest's entries with the catalog, as every use of a manifest does. Progress goes to stderr; the last
+stdout line is one JSON object.
 
     .venv/bin/python -m benchmarks.catalog [--episodes 1000000] [--reps 7] [--out DIR]
     .venv/bin/python -m benchmarks.catalog --smoke     # 2,000 episodes, 1 run each: runs, measures nothing
@@ -39,6 +41,7 @@ import pyarrow.parquet as pq
 from benchmarks._cli import parse_args
 from benchmarks._machine import peak_rss_mb
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_current import drift
 from jobs.catalog.query import format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, parquet_files
@@ -240,6 +243,12 @@ def main() -> None:
             curate_times.append(t)
             selected = json.loads((Path(out) / "manifest.json").read_text())["num_entries"]
             print(f"[curate] run {k}: {t:.3f} s, {selected} entries", file=sys.stderr)
+        check_times = []  # the check every use of that manifest makes (export, latents, train: issue 98 item 5)
+        for _ in range(args.reps):
+            t, found = _timed(drift, root, Path(out))
+            check_times.append(t)
+        assert not (found.changed or found.gone), "the manifest just made differs from its catalog"
+        print(f"[manifest check] {selected} entries: median {statistics.median(check_times):.3f} s", file=sys.stderr)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -272,6 +281,7 @@ def main() -> None:
                 "curate_median_s": round(c_med, 3),
                 "curate_target_s": CURATE_TARGET_S,
                 "curate_meets_target": c_med <= CURATE_TARGET_S,
+                "manifest_check_median_s": round(statistics.median(check_times), 3),
                 "peak_rss_mb": round(peak_mb),
                 "cpus": os.cpu_count(),
                 "loadavg_1m_after": round(os.getloadavg()[0], 1),

@@ -149,7 +149,7 @@ def build_config(args: argparse.Namespace, manifest: Path | str, resume_from: Pa
 
 def cli_train(args: argparse.Namespace) -> int:
     """Exit 0 when the run reached its stop step, 1 for data or checkpoint problems, 2 for bad arguments."""
-    from jobs.catalog.census import check_manifest_corpus
+    from jobs.catalog.manifest_current import check_manifest_corpus
     from jobs.output_lock import OutputLock
     from jobs.runtime.job_lock import JobLockedError
     from schemas.manifest import MANIFEST_JSON
@@ -211,7 +211,7 @@ def used_and_left_out(report: IndexReport) -> str:
 def cli_eval(args: argparse.Namespace) -> int:
     """`eidata eval`: exit 0, 1 for data/checkpoint problems."""
     from adapters.storage.atomic import atomic_write
-    from jobs.catalog.census import check_manifest_corpus
+    from jobs.catalog.manifest_current import check_manifest_corpus
     from schemas.storage import CatalogError
     from training.checkpoint import CheckpointError
     from training.errors import DataError

@@ -59,9 +59,24 @@ class ManifestEntry(BaseModel):
     tier: QualityTier = Field(description="quality tier; the routing table maps it to tasks")
     weight: float = Field(gt=0, description="relative sampling weight of the episode (mean 1 over the manifest)")
     split: Split
+    # what the episode held when the manifest was made, the catalog's columns of the same names: a use of the manifest
+    # after a re-read or a removal compares them with the catalog's (`jobs.catalog.manifest_current`)
+    content_hash: str | None = Field(
+        None,
+        description="the catalog's content_hash when curated (sha256 over its files' bytes); null in a manifest made "
+        "before entries recorded it, whose episodes cannot be checked against the corpus",
+    )
+    reading: str | None = Field(
+        None,
+        description="the catalog's reading when curated (how its source was read, `schemas.reading`); null for an "
+        "episode written before issue 98, or in a manifest made before entries recorded it",
+    )
 
 
 ENTRIES_SCHEMA = arrow_schema(ManifestEntry)
+CONTENT_COLUMNS = ("content_hash", "reading")  # the entries' record of each episode's content, added last
+# the entries of a manifest made before they recorded content: read as the entries schema with those columns null
+ENTRIES_SCHEMA_BEFORE_CONTENT = pa.schema([f for f in ENTRIES_SCHEMA if f.name not in CONTENT_COLUMNS])
 
 
 class SplitRule(BaseModel):
@@ -194,7 +209,12 @@ def entries_file(manifest_dir: Path | str) -> Path:
 
 
 def check_entries(table: pa.Table, manifest_dir: Path | str) -> pa.Table:
-    """`table` when it has the entries schema (a manifest read from a bucket is checked here too)."""
+    """`table` when it has the entries schema (a manifest read from a bucket is checked here too); the entries of a
+    manifest made before they recorded content with those columns null (`CONTENT_COLUMNS`), so every reader sees
+    one schema."""
+    if table.schema.equals(ENTRIES_SCHEMA_BEFORE_CONTENT):
+        for name in CONTENT_COLUMNS:
+            table = table.append_column(ENTRIES_SCHEMA.field(name), pa.nulls(table.num_rows, pa.string()))
     if not table.schema.equals(ENTRIES_SCHEMA):
         raise ValueError(f"{manifest_dir}/{ENTRIES_PARQUET}: schema {table.schema} is not the entries schema")
     return table

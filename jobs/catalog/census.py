@@ -24,11 +24,10 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
-from jobs.catalog.manifest_arg import corpus_of
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR, parquet_files
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
-from schemas.storage import CatalogError, NotACorpus, StorageOptions
+from schemas.storage import CatalogError, StorageOptions
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
 CENSUS_VERSION = 1
@@ -180,20 +179,3 @@ def open_catalog(
         refuse_pending(corpus.root, corpus.where, reader)
         check_census(corpus.root, corpus.where, reader, corpus.storage)
         yield corpus
-
-
-def check_manifest_corpus(manifest: str, reader: str) -> None:
-    """The catalog of the corpus the manifest folder `manifest` lies in (ROOT/manifests/NAME) checked as `open_catalog`
-    checks it, for a reader of the manifest that opens no catalog itself (`train`, `eval`): the manifest was selected
-    from that catalog, so a catalog that no longer describes the datasets is named before any dataset is opened. A
-    manifest folder outside a corpus has nothing to check. A bucket's is checked as a folder's: datasets put there as
-    plain objects (DESIGN.md 3.4), without the commit records its copy's meta is derived from, are read where they
-    lie (`differences`)."""
-    corpus = corpus_of(manifest)
-    if corpus is None:
-        return
-    try:
-        with open_catalog(corpus, reader):
-            pass
-    except NotACorpus:
-        return

@@ -32,7 +32,7 @@ from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import check_expression
 from jobs.catalog.manifest_write import write_manifest
-from jobs.catalog.overrule import VerdictChoice, overruled_episodes, verdict_columns, verdicts_sql
+from jobs.catalog.overrule import VERDICT_COLUMNS, VerdictChoice, later_columns, overruled_episodes, verdicts_sql
 from jobs.catalog.query import connect, format_table
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
@@ -42,6 +42,7 @@ from schemas.corpus import MANIFESTS_DIR
 from schemas.faults import reraise_environment
 from schemas.json_document import parsed_json
 from schemas.manifest import (
+    CONTENT_COLUMNS,
     ENTRIES_SCHEMA,
     MANIFEST_JSON,
     Balance,
@@ -57,7 +58,7 @@ from schemas.tiers import QualityTier, RoutingTable
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
 
 SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
-       e.duration_s, {verdict_columns}, e.cameras, e.latents_ready, e.catalog_tier
+       e.duration_s, {later_columns}, e.cameras, e.latents_ready, e.catalog_tier
 FROM (SELECT * FROM {episodes} WHERE ({where})) AS e
 WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
 ORDER BY e.episode_uid, e.dataset, e.episode_index"""
@@ -137,7 +138,8 @@ def _selected(where: str, include: tuple[str, ...], con: duckdb.DuckDBPyConnecti
     columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
     checked = check_expression(con, where, columns)
     episodes = overruled_episodes(con, columns, include)  # the overrule before the filter: `where` sees its tiers
-    sql = SELECT_SQL.format(where=checked, verdict_columns=verdict_columns(columns), episodes=episodes)
+    later = later_columns(columns, (*VERDICT_COLUMNS, *CONTENT_COLUMNS))  # `reading`: since issue 98
+    sql = SELECT_SQL.format(where=checked, later_columns=later, episodes=episodes)
     rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
     return sql, rows, con.sql(verdicts_sql(columns)).to_arrow_table()
 
@@ -248,6 +250,7 @@ def curate(
                 "tier": selected["tier"],
                 "weight": pa.array(weights),
                 "split": pa.array(np.where(is_val, "val", "train")),
+                **{c: selected[c] for c in CONTENT_COLUMNS},  # what each held: a later use sees it changed
             },
             schema=ENTRIES_SCHEMA,
         )

@@ -25,9 +25,10 @@ def verdicts_sql(columns: list[str]) -> str:
     return f"SELECT episode_uid, code FROM (SELECT episode_uid, code FROM verdicts{kept}) WHERE code <> ''"
 
 
-def verdict_columns(columns: list[str]) -> str:
-    """The selection's columns for `VERDICT_COLUMNS`: null in a catalog built before they were."""
-    return ", ".join(f"e.{c}" if c in columns else f"NULL AS {c}" for c in VERDICT_COLUMNS)
+def later_columns(columns: list[str], names: tuple[str, ...]) -> str:
+    """The selection's columns `names` (`VERDICT_COLUMNS`, a manifest's `CONTENT_COLUMNS`) of the catalog's
+    `columns`: each null in a catalog built before it was."""
+    return ", ".join(f"e.{c}" if c in columns else f"NULL AS {c}" for c in names)
 
 
 def known_codes() -> frozenset[str]:
@@ -106,7 +107,7 @@ class VerdictChoice:
         `VERDICT_COLUMNS`; ValueError for a code that is not known (`check`), StaleCatalogError where an overruled code
         meets a catalog built before verdicts were kept."""
         self.check(verdicts)
-        if self.include and pa.types.is_null(rows.schema.field("tier_codes").type):  # `verdict_columns`: none
+        if self.include and pa.types.is_null(rows.schema.field("tier_codes").type):  # `later_columns`: none
             raise StaleCatalogError(
                 "the catalog predates kept verdicts, so --include-verdict cannot compute a tier again: rebuild it "
                 "with `eidata catalog ROOT`"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from jobs.catalog.bounded import SqlLimitError
 from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog.manifest_current import check_current
 from schemas.corpus import EPISODES_DIR
 from schemas.manifest import check_entries, entries_file
 
@@ -74,7 +75,8 @@ def _grouped(datasets: list[str], indices: list[int]) -> dict[str, frozenset[int
 
 
 def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
-    """The episodes of the manifest `--manifest given` names in the corpus at `root`."""
+    """The episodes of the manifest `--manifest given` names in the corpus at `root`; ManifestStaleError (a
+    CatalogError) when some changed or are gone since it was made (`manifest_current.check_current`)."""
     folder = Path(manifest_folder(given, root))
     try:
         entries = entries_file(folder)  # the one its manifest.json names
@@ -83,6 +85,7 @@ def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
         table = check_entries(pq.read_table(entries), folder)
     except (OSError, ValueError) as e:
         raise SelectionError(f"--manifest {given}: {e}") from None
+    check_current(root, folder, root)
     return _grouped(table["dataset"].to_pylist(), table["episode_index"].to_pylist())
 
 

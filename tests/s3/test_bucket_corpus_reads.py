@@ -13,7 +13,8 @@ import pytest
 from adapters.storage.corpus import Corpus
 from adapters.storage.object_store import ObjectStore
 from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.census import CatalogMismatchError, check_manifest_corpus
+from jobs.catalog.census import CatalogMismatchError
+from jobs.catalog.manifest_current import check_manifest_corpus
 from jobs.validate import validate_path
 from tests.s3.server import S3Server
 from tests.s3.test_catalog import write_dataset

@@ -32,6 +32,7 @@ from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog.manifest_current import check_current
 from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.entries import manifest_datasets, manifest_rows
@@ -266,6 +267,7 @@ def _manifest_dir(given: str, root: PathOrUrl, corpus: Corpus) -> Path:
     entries = entries_file(folder)
     if not entries.is_file():
         raise PlanError(f"{folder}: no {entries.name}{missing_hint(given, root)}")
+    check_current(corpus.root, folder, root)  # its episodes as it was made, else refused (a CatalogError: exit 1)
     return folder
 
 
