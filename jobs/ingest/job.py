@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.root import Root
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest import reread as rereads
 from jobs.ingest.adopt import AdoptingTasks, Record, adoptable, clear, drop_torn, kept_folders, recorded_folders
@@ -66,11 +65,8 @@ def run_ingest(
         job = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
         readings = readings_of(spec)
         names = rereads.plan(job.output, readings, lambda: held_counts(job.output, list(readings)), reread)
-        if names and Root.folder_of(spec.output) is None:  # its swap renames folders: a bucket publishes commits
-            raise rereads.RereadError(
-                f"re-read of {', '.join(names)}: a corpus in a bucket ({spec.output}) is not re-read in place yet; "
-                "copy it to a folder (`aws s3 sync`), re-read it there, then sync it back"
-            )
+        if names and (refused := rereads.in_place_refusal(spec.output, f"re-read of {', '.join(names)}")):
+            raise rereads.RereadError(refused)
         if fresh := [n for n in keep(job.output, spec, readings) if n not in names]:
             log.info("readings recorded for %s (job/readings.jsonl)", ", ".join(fresh))
         report = IngestReport(job.output, {s.name: SourceTally(spec_tier=s.tier) for s in job.sources})

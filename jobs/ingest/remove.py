@@ -19,9 +19,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.root import Root
 from jobs.ingest.readings import READINGS, recorded
-from jobs.ingest.reread import REREAD_DIR, replace_rows, swap_in
+from jobs.ingest.reread import REREAD_DIR, in_place_refusal, replace_rows, swap_in
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR, QUARANTINE_DIR, parquet_files
@@ -85,8 +84,8 @@ def cli_remove(args: Namespace) -> int:
     from jobs.runtime.job_lock import JobLockedError
 
     names = list(dict.fromkeys(args.sources))
-    if Root.folder_of(args.corpus) is None:  # its steps rename folders: a bucket publishes commits
-        return fail(2, f"error: {args.corpus}: a corpus in a bucket is not changed in place yet; sync it to a folder")
+    if refused := in_place_refusal(args.corpus, f"eidata remove {' '.join(names)}"):
+        return fail(2, f"error: {refused}")
     with Corpus.open(args.corpus, None, "ingest", existing=True) as corpus:
         output = corpus.root
         if unknown := [n for n in names if n not in held_sources(output)]:

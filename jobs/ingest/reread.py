@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.storage.root import Root
 from jobs.catalog.parts import drop_quarantine_rows, write_parquet_atomic
 from jobs.catalog.source_findings import findings_file
 from jobs.ingest.readings import changed, recorded
@@ -84,6 +85,13 @@ class Reread:
 
 
 NO_REREAD = Reread()
+
+
+def in_place_refusal(corpus: Any, what: str) -> str | None:
+    """Why `what` (a re-read's swap, a removal: folders renamed in the corpus) cannot be done on the corpus at `corpus`:
+    a bucket's publish carries commits, not renames; the way round named. None for a folder."""
+    why = Root(str(corpus)).refusal("paths", what)
+    return None if why is None else f"{why}; copy the corpus to a folder (`aws s3 sync`), do it there, sync it back"
 
 
 def _intent(output: Path) -> dict[str, Any]:
