@@ -55,10 +55,9 @@ def _quarantined(output: Path, source: str) -> set[str]:
     """The uids of the source's quarantine rows: a run counts them done and skips them, as their episodes written."""
     out: set[str] = set()
     for part in parquet_files(output, QUARANTINE_DIR):
-        table = pq.read_table(part, columns=["episode_uid", "source"])
-        out |= {
-            u for u, s in zip(*(table[c].to_pylist() for c in ("episode_uid", "source")), strict=True) if s == source
-        }
+        out.update(
+            pq.read_table(part, columns=["episode_uid"], filters=[("source", "=", source)])["episode_uid"].to_pylist()
+        )
     return out
 
 

@@ -35,6 +35,7 @@ from jobs.runtime.voice import VoiceRelay
 from jobs.spec_models import JobSpec, PreparedSpec
 from schemas.corpus import JOB_DIR
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
+from schemas.reading import SourceReading
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def run_ingest(
         adopted = adoptable(job.output)
         report.nodes = _start_ray(job, address, held)
         plan = _discover(job, report, held)
-        committer = _committer(job, plan, report, corpus, on_done)
+        committer = _committer(job, plan, report, corpus, on_done, readings)
         _run_and_commit(job, plan, committer, worker, progress, adopted)
         if plan.todo or plan.errors or interrupted or not (job.output / "catalog" / "episodes").exists():
             _rebuild(corpus)
@@ -129,12 +130,13 @@ def _committer(
     report: IngestReport,
     corpus: Corpus,
     on_done: Callable[[WorkItem], None] | None,
+    readings: dict[str, SourceReading],
 ) -> Committer:
     """The committers and the one quarantine writer, given the rows of what discovery flagged."""
     from jobs.ingest.commit import Committer
     from jobs.ingest.quarantine import QuarantineWriter
 
-    fingerprints = {name: r.fingerprint for name, r in readings_of(spec).items()}  # stamped on each quarantine row
+    fingerprints = {name: r.fingerprint for name, r in readings.items()}  # stamped on each quarantine row
     quarantine = QuarantineWriter(spec.output, readings=fingerprints)
     committer = Committer(spec, report.tallies, quarantine, on_done=on_done, corpus=corpus)
     for row in plan.errors:

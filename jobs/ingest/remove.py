@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from jobs.ingest.readings import READINGS, recorded
-from jobs.ingest.reread import REREAD_DIR, in_place_refusal, replace_rows, swap_in
+from jobs.ingest.reread import REREAD_DIR, in_place_refusal, read_intent, replace_rows, swap_in, write_intent
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR, QUARANTINE_DIR, parquet_files
@@ -61,8 +61,8 @@ def remove_sources(corpus: Corpus, names: list[str]) -> None:
 
     output = corpus.root
     path = output / REMOVE_INTENT
-    intent = json.loads(path.read_text()) if path.is_file() else {"removing": names}
-    path.write_text(json.dumps(intent, sort_keys=True))
+    intent = read_intent(path) or {"removing": names}
+    write_intent(path, intent)
     empty = output / REREAD_DIR / ".nothing"  # a re-read that read nothing: no dataset, no row, no finding
     for name in intent["removing"]:
         swap_in(output, name, empty)
@@ -76,7 +76,7 @@ def remove_sources(corpus: Corpus, names: list[str]) -> None:
         shutil.rmtree(output / REREAD_DIR / f"{name}.retired", ignore_errors=True)
     with suppress(OSError):
         (output / REREAD_DIR).rmdir()
-    path.unlink()
+    write_intent(path, {})
 
 
 def cli_remove(args: Namespace) -> int:

@@ -94,13 +94,13 @@ def in_place_refusal(corpus: Any, what: str) -> str | None:
     return None if why is None else f"{why}; copy the corpus to a folder (`aws s3 sync`), do it there, sync it back"
 
 
-def _intent(output: Path) -> dict[str, Any]:
-    path = output / INTENT
+def read_intent(path: Path) -> dict[str, Any]:
+    """An intent file (a re-read's, a removal's: what it does and how far it got); empty when none."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _write_intent(output: Path, intent: dict[str, Any]) -> None:
-    path = output / INTENT
+def write_intent(path: Path, intent: dict[str, Any]) -> None:
+    """`intent` written whole or not at all (a kill leaves the last one); an empty one removes the file."""
     if not intent:
         path.unlink(missing_ok=True)
         return
@@ -122,7 +122,7 @@ def plan(
     unknown = [n for n in asked.names if n not in readings]
     if unknown:
         raise RereadError(f"--reread {' '.join(unknown)}: no such source in the spec; sources: {sorted(readings)}")
-    pending = _intent(output).get("sources", {})
+    pending = read_intent(output / INTENT).get("sources", {})
     for name, fingerprint in pending.items():
         now = readings.get(name)
         if now is None or now.fingerprint != fingerprint["to"]:
@@ -134,8 +134,8 @@ def plan(
     before = recorded(output)
     differs = [n for n, r in readings.items() if n in before and before[n] != r]
     found = changed(output, {n: readings[n] for n in differs}, held()) if differs else []
-    stopping = [c for c in found if not c.code_only and c.source not in asked.names and not asked.changed]
-    stopping = [c for c in stopping if c.source not in pending]
+    asked_for = {*asked.names, *pending}
+    stopping = [c for c in found if not (c.code_only or asked.changed or c.source in asked_for)]
     if stopping:
         raise ReadingsChangedError(stopping, asked.spec)
     chosen = {*asked.names, *pending, *(c.source for c in found if asked.changed)}
@@ -153,32 +153,32 @@ def reread(
     """Each of `names` re-read (see the module): `ingest(spec)` runs the nested ingest of one source and answers its
     report, `rebuild()` rebuilds the corpus's catalog; returns each nested run's report (a resumed swap has none)."""
     output = job.output
-    intent = _intent(output) or {"token": uuid.uuid4().hex[:12], "sources": {}}
+    intent = read_intent(output / INTENT) or {"token": uuid.uuid4().hex[:12], "sources": {}}
     reports: dict[str, Any] = {}
     for name in names:
         entry = intent["sources"].setdefault(name, {"to": readings[name].fingerprint, "phase": "read"})
-        _write_intent(output, intent)
+        write_intent(output / INTENT, intent)
         stage = output / REREAD_DIR / name
         if entry["phase"] == "read":
             source = next(s for s in given.sources if s.name == name)
             reports[name] = ingest(given.model_copy(update={"output": stage, "sources": [source]}))
             entry["phase"] = "swap"
-            _write_intent(output, intent)
+            write_intent(output / INTENT, intent)
         if entry["phase"] == "swap":
             swap_in(output, name, stage)
             entry["phase"] = "rows"
-            _write_intent(output, intent)
+            write_intent(output / INTENT, intent)
         if entry["phase"] == "rows":
             replace_rows(output, name, stage, f"reread-{_safe(name)}-{intent['token']}-")
             entry["phase"] = "catalog"
-            _write_intent(output, intent)
+            write_intent(output / INTENT, intent)
     rebuild()
     for name in names:
         shutil.rmtree(output / REREAD_DIR / f"{name}.retired", ignore_errors=True)
         shutil.rmtree(output / REREAD_DIR / name, ignore_errors=True)
     with contextlib.suppress(OSError):  # empty once every re-read is in
         (output / REREAD_DIR).rmdir()
-    _write_intent(output, {})
+    write_intent(output / INTENT, {})
     return reports
 
 

@@ -26,14 +26,14 @@ def _die() -> None:
 def arm(point: str) -> None:
     if point in ("after-read", "after-rows"):
         phase = {"after-read": "swap", "after-rows": "catalog"}[point]
-        write = reread._write_intent
+        write = reread.write_intent
 
-        def written(output: Path, intent: dict[str, Any]) -> None:
-            write(output, intent)
+        def written(path: Path, intent: dict[str, Any]) -> None:
+            write(path, intent)
             if any(e.get("phase") == phase for e in intent.get("sources", {}).values()):
                 _die()
 
-        reread._write_intent = written  # type: ignore[assignment]
+        reread.write_intent = written  # type: ignore[assignment]
     elif point == "mid-swap":
         rename = Path.rename
 
