@@ -41,8 +41,7 @@ from adapters.base import (
 from adapters.cameras import ImageFilesCamera
 from adapters.hand_reading import HandSource, ManoOnlyOptions, Reading, bases, human_episode
 from adapters.hostile import bounds
-from adapters.oakink2.files import FPS_MOCAP, Anno, anno
-from adapters.oakink2.program import primitives
+from adapters.oakink2.files import FPS_MOCAP, Anno, anno, primitives
 from adapters.poses import image_up, se3
 from adapters.storage.location import Location
 from adapters.torch_tensors import tensor_loads
