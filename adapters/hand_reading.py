@@ -2,6 +2,11 @@
 subclasses) share around their own reading: their base class, where discovery looks (`bases`: the root, or one folder
 below it), one episode's `Reading`, whose errors name the file, the episode and the field, and the raw episode of
 people's hands (`human_episode`). What each source's files hold, and which of them are read, stays in its adapter.
+
+Sources whose hands are MANO parameters only (ARCTIC, HOI4D, OakInk2, TACO): the option that names the licensed
+model files and the error an episode raises without it. Canonicalization evaluates the parameters
+(`ingest.canonical.mano`); without the model no hand keypoint can be made, so such an episode is quarantined naming
+the option, never written handless.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import av
+from pydantic import Field
 
-from adapters.base import AdapterError, EpisodeRef, RawEpisode, reraised
+from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
 from adapters.hostile import bounds
 from adapters.pickles import UnsafePickle
 from adapters.source_adapter import OptionsT, SourceAdapter
@@ -86,7 +93,8 @@ class Reading:
         return self.adapter.inside(root, path, field=field, episode=self.episode)
 
     def mano_dir(self, source: str, file: Any) -> str:
-        """The `mano_model_dir` option (`mano_only.py`) as a string, or the error naming it, `file` and the episode."""
+        """The `mano_model_dir` option (`ManoOnlyOptions`) as a string, or the error naming it, `file` and the
+        episode."""
         folder = getattr(self.adapter.options, "mano_model_dir", None)
         if folder is None:
             msg = f"{source}'s hands are MANO parameters only: set the adapter option mano_model_dir (MANO_*.npz)"
@@ -113,4 +121,10 @@ def human_episode(ref: EpisodeRef, native_fps: float, **fields: Any) -> RawEpiso
     """A raw episode of people's hands as these sources are: no robot, embodiment `human`, tier `high`."""
     return RawEpisode(
         ref=ref, robot_type=None, embodiment="human", tier=QualityTier.high, native_fps=native_fps, **fields
+    )
+
+
+class ManoOnlyOptions(AdapterOptions):
+    mano_model_dir: Path | None = Field(
+        None, description="folder with MANO_LEFT.npz / MANO_RIGHT.npz: this source's hands are MANO parameters only"
     )

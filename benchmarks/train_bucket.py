@@ -30,9 +30,8 @@ from benchmarks._machine import log, wait_quiet
 from tests.fixtures.readback import fetched_bytes
 from tests.training.corpus import ARM, EGO, MANIFEST, TEXT_DIM, Episode, build_corpus
 from tests.training.reads import bytes_used
-from training.batch import collate
 from training.config import PRESETS, DataConfig
-from training.dataset import ManifestDataset
+from training.dataset import ManifestDataset, collate
 from training.episodes import SampleIndex, build_index
 from training.normalize import compute_stats
 

@@ -32,10 +32,10 @@ from benchmarks._cli import parse_args
 from tests.fixtures.training import forward_per_sample, random_batch
 from training import flops
 from training.attention import choose_backend, pad_text
-from training.batch import to_device
 from training.config import LaraConfig, ModelConfig, TrainConfig, config_from_preset, get_preset
+from training.dataset import to_device
 from training.objective import LDAObjective, draw_noise
-from training.optim import build_optimizer
+from training.trainer import build_optimizer
 
 
 def _config(preset: str, lara: str, model: dict[str, Any], batch: int | None = None) -> TrainConfig:

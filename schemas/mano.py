@@ -1,5 +1,5 @@
 """How a source gives a MANO hand: the form of its hand pose and the conventions around it, as its makers' loaders
-use them. An adapter declares them (`adapters.base.ManoParams.convention`); `ingest.canonical.mano.forms` converts
+use them. An adapter declares them (`adapters.base.ManoParams.convention`); `ingest.canonical.mano.evaluate` converts
 every form to the one the MANO layer takes (45 axis-angle values of the full articulation).
 
 Forms, each as the makers' code feeds it to its MANO layer:

@@ -1,7 +1,7 @@
 """Checkpoints: everything a resume needs to take the identical next step, written atomically.
 
 `<run>/checkpoints/step_XXXXXXXX.pt` holds the model (DiT, LAM, projector), optimizer and scheduler states, the
-step, the number of samples drawn (the sampler's whole state, see `training.sampler`), the config and the
+step, the number of samples drawn (the sampler's whole state, see `training.dataset`), the config and the
 normalization statistics; `<run>/checkpoints/latest` names the newest one. The per-step noise is seeded from
 (seed, rank, step), so no generator state is needed for exactness; torch's global RNG state is kept for anything
 else that draws from it. Loads use `weights_only=True`: a checkpoint is data, never code.

@@ -1,7 +1,7 @@
 """Samples of a manifest split as tensors: history, current and future DINO latents, the action chunk with its
 embodiment mask, the state, the text embedding, and the task drawn from the episode tier's routing row.
 
-An item is addressed by `(sample index, global draw number)` (see `training.sampler`); the task draw is seeded by
+An item is addressed by `(sample index, global draw number)` (`StreamSampler` below); the task draw is seeded by
 (run seed, draw number) alone, so it is the same whichever worker or rank reads the sample, and resuming at a draw
 number replays the same tasks. History steps before the episode start repeat the first latent frame, carry zero
 actions and have `hist_mask` 0 (padding, not data). An anchor without a future latent (`sample_future` -1) draws only
@@ -10,15 +10,29 @@ the tasks that never see it (renormalized within its tier's row); its `fut_laten
 so they give no loss. Latents are read as memory-mapped safetensors slices (only the rows needed), a per-worker cache
 keeps recent episodes' action/state arrays, and a bucket's files are fetched once into the bounded local cache
 (`index.files`, `adapters.storage.corpus_files`).
+
+The batch format (`SAMPLE_KEYS`, `collate`), shared by the dataset, the objective, eval and the benchmark: one dict of
+tensors per batch. Every key is stacked from the samples in the same order, so row i of every tensor is sample i; `task`
+travels in the batch with the sample it was drawn for.
+
+The sampler (`StreamSampler`): a weighted, infinite, resumable sample stream for one rank. Draw number g (global across
+ranks) = position * world_size + rank, so ranks read disjoint draws and together see one stream. Draws come in blocks:
+block b is `block` samples drawn with replacement by the sample weights from a generator seeded (seed, b), so every
+block (and thus every epoch, rank and position) has its own seed, and the sample at any position is recomputed from
+(seed, position) alone. Resuming = starting at the number of samples consumed; nothing else about the sampler needs
+saving. Items are `(sample index, g)`: the dataset seeds its per-sample task draw with g.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from safetensors import safe_open
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Sampler
 
 from schemas.tiers import RoutingTable
 from training.config import ModelConfig
@@ -121,3 +135,76 @@ class ManifestDataset(torch.utils.data.Dataset):
             "frame": torch.tensor(t),
             "text": self._text(ep),
         }
+
+
+# key -> what one sample holds (P = latent_grid^2 raw patches, C = latent width, A = action dims: the 50 canonical,
+# then the native block, `training.actions`)
+SAMPLE_KEYS = {
+    "hist_latents": "[H, P, C] DINO latents of the history frames (bf16/fp16 as stored)",
+    "cur_latents": "[P, C] latents at the sample's frame t",
+    "fut_latents": "[P, C] latents of the future frame (target)",
+    "hist_actions": "[H, A] normalized actions at the history frames (0 before the episode start)",
+    "hist_mask": "[H] float 1 for a history step inside the episode, 0 for padding before its start",
+    "state": "[A] normalized observation.state at t",
+    "actions": "[K, A] normalized action chunk t .. t+K-1 (the last action repeated past the episode's end)",
+    "chunk_mask": "[K] float 1 for a chunk step inside the episode, 0 past its end (no loss there)",
+    "future_mask": "[] float 1 where fut_latents is a real future frame, 0 for a policy-only anchor at the end",
+    "action_mask": "[A] float 1/0: the real dims of the episode's action ([canonical 50 | native block])",
+    "state_mask": "[A] float 1/0: the real dims of its state (its native state's width where it trains natively)",
+    "task": "[] long task id (schemas.tiers.TASK_IDS), drawn from the tier's routing row",
+    "tier": "[] long index into TIERS",
+    "dataset": "[] long index into the sample index's dataset list",
+    "episode": "[] long index into the sample index's episode list",
+    "frame": "[] long frame t in the 10 Hz episode",
+}
+
+
+def collate(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    batch = {k: torch.stack([s[k] for s in samples]) for k in SAMPLE_KEYS}
+    batch["text"] = pad_sequence([s["text"] for s in samples], batch_first=True)
+    batch["text_mask"] = pad_sequence([torch.ones(len(s["text"]), dtype=torch.bool) for s in samples], batch_first=True)
+    return batch
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+BLOCK = 1 << 16
+
+
+class StreamSampler(Sampler[tuple[int, int]]):
+    def __init__(
+        self, weights: np.ndarray, *, seed: int, rank: int = 0, world_size: int = 1, start: int = 0, block: int = BLOCK
+    ) -> None:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1 or not len(w) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("sample weights must be a non-empty 1-D array of non-negative numbers with a positive sum")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        self.cdf = np.cumsum(w) / w.sum()
+        self.last = int(np.flatnonzero(w)[-1])
+        self.seed, self.rank, self.world_size, self.start, self.block = seed, rank, world_size, start, block
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def _block(self, b: int) -> np.ndarray:
+        if self._cached is None or self._cached[0] != b:
+            u = np.random.default_rng([self.seed, b]).random(self.block)
+            self._cached = (b, np.minimum(np.searchsorted(self.cdf, u, side="right"), self.last))
+        return self._cached[1]
+
+    def draw(self, position: int) -> tuple[int, int]:
+        """(sample index, draw number) at this rank's `position` in the stream."""
+        g = position * self.world_size + self.rank
+        b, offset = divmod(g, self.block)
+        return int(self._block(b)[offset]), g
+
+    def epoch(self, position: int) -> float:
+        """Passes over the index (all ranks together) made when this rank reaches `position`."""
+        return position * self.world_size / len(self.cdf)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        position = self.start
+        while True:
+            yield self.draw(position)
+            position += 1

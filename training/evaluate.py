@@ -27,13 +27,11 @@ from torch.utils.data import DataLoader
 from schemas.canonical import CANONICAL_DIM
 from schemas.storage import StorageOptions
 from schemas.tiers import TASK_IDS, Task
-from training.batch import collate, to_device
 from training.checkpoint import checkpoint_config, load_checkpoint
-from training.dataset import ManifestDataset
+from training.dataset import ManifestDataset, collate, to_device
 from training.episodes import TIERS, SampleIndex, build_index
-from training.flow import euler
 from training.normalize import NormStats, compute_stats, half_ranges
-from training.objective import LDAObjective, Prepared, dit_inputs, prepare
+from training.objective import LDAObjective, Prepared, dit_inputs, euler, prepare
 
 log = logging.getLogger(__name__)
 

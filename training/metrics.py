@@ -18,8 +18,7 @@ import torch
 
 from adapters.storage.atomic import atomic_write
 from training.distributed import all_reduce_sum
-from training.flow import per_task_sums
-from training.objective import Losses
+from training.objective import Losses, per_task_sums
 from training.routing import TASKS_BY_ID
 
 log = logging.getLogger("eidata.train")

@@ -4,6 +4,8 @@ AdamW + cosine, bf16 autocast on CUDA, metrics every `log_every` steps, checkpoi
 Exact resume: the model, optimizer, scheduler and step come from the checkpoint; the sampler restarts at the number
 of samples drawn; the flow noise of step s is drawn from a generator seeded (seed, rank, s). The step after a resume
 is therefore the step an uninterrupted run takes (same world size; bit-exact where the kernels are deterministic).
+
+AdamW and the cosine learning-rate schedule of the LDA report (lr 1e-4 -> 5e-7, wd 1e-5, betas 0.9/0.95).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from adapters.storage.atomic import atomic_write
@@ -23,7 +27,6 @@ from adapters.storage.corpus_files import CorpusFiles
 from schemas.storage import StorageOptions
 from training import flops
 from training.attention import choose_backend, pad_text
-from training.batch import collate, to_device
 from training.checkpoint import (
     CheckpointError,
     checkpoint_config,
@@ -33,16 +36,39 @@ from training.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from training.config import TrainConfig
-from training.dataset import ManifestDataset
+from training.config import OptimConfig, TrainConfig
+from training.dataset import ManifestDataset, StreamSampler, collate, to_device
 from training.distributed import DistInfo, barrier, derive_seed, init_distributed, wrap_ddp
 from training.episodes import SampleIndex, build_index
 from training.index_report import IndexReport
 from training.metrics import JsonlLog, Meter, collapse_warning, format_record
 from training.normalize import NormStats, compute_stats
 from training.objective import LDAObjective, draw_noise
-from training.optim import build_optimizer, build_scheduler
-from training.sampler import StreamSampler
+
+
+def cosine_lr(step: int, cfg: OptimConfig, total: int) -> float:
+    """Linear warm-up to `lr`, then half a cosine down to `min_lr` at `total` steps, `min_lr` after."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig, *, fused: bool = False) -> torch.optim.AdamW:
+    """Weight decay on matrices only (biases and norm gains are not shrunk); frozen parameters are left out."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for _, p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for _, p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=fused or None)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, total: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, cfg, total) / cfg.lr)
+
 
 log = logging.getLogger(__name__)
 

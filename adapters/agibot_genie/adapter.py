@@ -35,8 +35,14 @@ from adapters.agibot_g1 import (
     episode_dirs,
     hand_signals,
 )
-from adapters.agibot_genie.files import error_frames, inclusive_segments, is_simulation, read_json
-from adapters.agibot_genie.h5 import AlignedJoints, read_aligned_joints
+from adapters.agibot_genie.files import (
+    AlignedJoints,
+    error_frames,
+    inclusive_segments,
+    is_simulation,
+    read_aligned_joints,
+    read_json,
+)
 from adapters.agibot_genie.quat import QuatOrder, quaternion_order, to_xyzw
 from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from adapters.agibot_genie.h5 import AlignedJoints
+from adapters.agibot_genie.files import AlignedJoints
 
 QuatOrder = Literal["xyzw", "wxyz"]
 ORDERS: tuple[QuatOrder, ...] = ("xyzw", "wxyz")

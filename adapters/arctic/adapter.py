@@ -24,7 +24,7 @@ pinhole, kept as the camera's intrinsics (an image point near the border is off 
 
 The world is the capture's; its up axis is the SMPL-X body's up (`files.body_up`, an assumption). No per-hand
 validity is given in `raw_seqs` (the maker's `left_valid` / `right_valid` are per view in its processed splits): both
-hands are kept in every frame. MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
+hands are kept in every frame. MANO only (`hand_reading.ManoOnlyOptions`). Embodiment `human`, tier `high`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera
-from adapters.hand_reading import HandSource, Reading, human_episode, natural_order
-from adapters.mano_only import ManoOnlyOptions
+from adapters.hand_reading import HandSource, ManoOnlyOptions, Reading, human_episode, natural_order
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from schemas.canonical import Camera

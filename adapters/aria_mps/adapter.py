@@ -15,7 +15,7 @@ device clock. File layouts, units, axes and sentinels are the maker's (`aria_mps
 
 Landmarks onto MANO-21: `files.MANO21_FROM_ARIA` (thumb1, the CMC, which Aria has no landmark for, at `THUMB1_AT` of
 the way from the wrist to THUMB_INTERMEDIATE; PALM_CENTER not used).
-Which file: `folder.choose`, at discovery (the files not read said as source findings). A wrist-and-palm hand: see
+Which file: `forms.choose`, at discovery (the files not read said as source findings). A wrist-and-palm hand: see
 `_wrist_hands`. An untracked hand: confidence <= 0, the maker's reader's rule for every version (`files.py`).
 Time: `tracking_timestamp_us`, the device clock in microseconds, in every file; seconds from the first hand row
 read. Each hand row takes the device pose of the trajectory row nearest in time, within `max_pose_gap_us` (rows
@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field
 
 from adapters.aria import CameraCalibration, VideoError, read_aria_calibration, rgb_camera
-from adapters.aria_mps import files, folder, forms
+from adapters.aria_mps import files, forms
 from adapters.base import (
     AdapterOptions,
     CameraSource,
@@ -89,7 +89,7 @@ class AriaMpsAdapter(HandSource[AriaMpsOptions]):
         error = None
         slam = self._slam(mps)
         try:
-            choice = folder.choose(mps / files.HAND_DIR, slam / files.TRAJECTORY)
+            choice = forms.choose(mps / files.HAND_DIR, slam / files.TRAJECTORY)
         except (OSError, ValueError) as e:  # one file of this folder not read (a hard link, a FIFO): its episode's
             file = getattr(e, "path", None) or getattr(e, "filename", None) or mps / files.HAND_DIR
             error = self.error(f"a hand or trajectory file not read: {e}", file=file, episode=raw_id, field="hands")

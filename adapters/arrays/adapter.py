@@ -39,11 +39,9 @@ from pydantic import Field, field_validator
 
 from adapters.arrays import hands
 from adapters.arrays.camera import ArrayImagesCamera, ImageRangeError, to_uint8
-from adapters.arrays.episodes import any_of, episodes_of, join, rows_per_array
 from adapters.arrays.evidence import demo_success, relative_action
-from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of
-from adapters.arrays.stores import Store, container_of, open_store
-from adapters.arrays.versions import unread_version
+from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of, unread_version
+from adapters.arrays.stores import Store, any_of, container_of, episodes_of, join, open_store, rows_per_array
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter

@@ -3,21 +3,76 @@ code): the first way whose keys the episode holds. A recorded end-effector pose 
 declaration every adapter shares (`adapters.poses`: wrist in metres, an x, y, z, w quaternion, opening 0 closed .. 1
 open); a joint vector is left to the embodiment's description (FK in `ingest.canonical.joint_space`). Which way was
 taken, or why none was, goes to the tier reasons and the lineage.
+
+Which robot an array recording names (`robots.yaml` beside this module, whose rows cite the makers' registries): a
+layout's way to the hands takes its embodiment only where the file names that robot (Isaac Lab's env name,
+robosuite's `robots`), never from the family its layout belongs to; otherwise natives only (`named_robot` says why).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field, RootModel
 
-from adapters.arrays.layouts import Hands, Layout
-from adapters.arrays.robots import named_robot
+from adapters.arrays.layouts import FromFile, Hands, Layout, attr_value
 from adapters.base import HandSignals, Stream
 from adapters.poses import Pick, command_tracking, hand_track
 from schemas.actions import NotCanonical
+from schemas.data_file import read_yaml
+from schemas.frozen import Frozen
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
+
+DECLARE = (
+    "declare the robot in the job spec's `robots:` section (its URDF, joints, end-effector link) and name it under "
+    "the source's `robot:`"
+)
+
+
+class RobotTable(Frozen):
+    """Where a file names its robot, and the robots it may name."""
+
+    attr: str
+    json_path: tuple[str, ...] = Field((), alias="json")
+    split: str | None = None
+    why: str
+    robots: dict[str, str | None]
+
+
+class _Tables(RootModel[dict[str, RobotTable]]):
+    """`robots.yaml`: table name -> table."""
+
+
+TABLES: dict[str, RobotTable] = read_yaml(Path(__file__).with_name("robots.yaml"), _Tables).root
+
+
+def named_robot(table_name: str, attrs: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
+    """(embodiment, what the file said) for a file with `attrs` under the table `table_name`; embodiment None where the
+    file names no robot of the table, several, or one with no description (the text says how to declare it)."""
+    table = TABLES[table_name]
+    found = attr_value(FromFile(attr=table.attr, json=table.json_path), attrs)
+    where = table.attr + "".join(f"[{k!r}]" for k in table.json_path)
+    if found is None:
+        return None, f"the file names no robot ({where} absent): natives only; {DECLARE}"
+    value = found[0]
+    values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    tokens = [t for v in values for t in (v.split(table.split) if table.split else [v])]
+    named = list(dict.fromkeys(t for t in tokens if t in table.robots))
+    said = f"{where} = {value!r}"
+    if not named:
+        known = ", ".join(table.robots)
+        return None, f"{said} names no robot this layout knows ({known}): natives only; {DECLARE}"
+    embodiments = {table.robots[t] for t in named}
+    if len(embodiments) != 1 or None in embodiments:
+        missing = [t for t in named if table.robots[t] is None]
+        why = f"no description of {', '.join(missing)} here" if missing else f"several robots ({', '.join(named)})"
+        return None, f"{said} names {', '.join(named)}: {why}: natives only; {DECLARE}"
+    (embodiment,) = embodiments
+    return embodiment, f"{said} names {named[0]} ({table_name} robots: {table.why})"
+
 
 SIDES = {"left": 0, "right": 1}
 

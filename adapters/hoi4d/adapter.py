@@ -48,11 +48,10 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import ImageFilesCamera, VideoFileCamera
-from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, bases, first, human_episode
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, ManoOnlyOptions, Reading, bases, first, human_episode
 from adapters.hoi4d.files import FPS, SEQUENCE, action_events, camera_trajectory, hand_pose, object_poses
 from adapters.hoi4d.tasks import task_text
 from adapters.hostile import bounds
-from adapters.mano_only import ManoOnlyOptions
 from adapters.pickles import UnsafePickle
 from adapters.poses import image_up, rotvec_poses
 from adapters.storage.location import Location

@@ -28,7 +28,7 @@ the lineage (`source_annotation`, `adapters.oxe.episode.OXEEpisodeMetadata`).
 
 A dataset in no table is read as natives (embodiment `unknown`, tier low by its verdict `source_default`, 10 Hz
 unless option `control_hz`; finding `unknown_subset`), never refused. A row whose state holds a described robot's
-joints names them in `joint_fk` (`adapters.oxe.joints`: the joint-space options that send them to forward kinematics,
+joints names them in `joint_fk` (`adapters.oxe.hands`: the joint-space options that send them to forward kinematics,
 the canonical wrist where no pose is recorded); a row with neither says why in `natives_reason` (metadata, notes).
 
 Timestamps are `step / control_hz` (the subset table's rate, with its source), float64 seconds from the episode
@@ -75,10 +75,9 @@ from adapters.oxe.decode import content_hash
 from adapters.oxe.discovery import RecordDiscovery
 from adapters.oxe.episode import EpisodeReader
 from adapters.oxe.layout import LAYOUT_DIFFERS, layout_diff
-from adapters.oxe.options import OXEOptions
+from adapters.oxe.options import OXEOptions, builders_at, camera_typos, subset_typos
 from adapters.oxe.subsets import OXESubset, find_subset
 from adapters.oxe.tfrecord import TFRecordError, parse_example, read_record
-from adapters.oxe.typos import builders_at, camera_typos, subset_typos
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.findings import SourceFinding
@@ -140,7 +139,7 @@ class OXEAdapter(SourceAdapter[OXEOptions]):
         return cfg
 
     def spec_problems(self, root: Location) -> list[tuple[tuple[str, ...], str]]:
-        """A builder folder one letter off the subset table, a camera no builder declares (`typos.py`)."""
+        """A builder folder one letter off the subset table, a camera no builder declares (`options.py`)."""
         builders = builders_at(root)
         return subset_typos(builders, self.options) + camera_typos(builders, self.options)
 

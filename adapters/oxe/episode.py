@@ -13,8 +13,7 @@ from adapters.base import EpisodeRef, Language, RawEpisode, Relative, Stream, re
 from adapters.cameras import EncodedImagesCamera, decode_image
 from adapters.oxe.builder import MAX_GENERIC_STATE, RLDS_FLAGS, STEP_SIGNALS, STEPS, Builder, FeatureInfo
 from adapters.oxe.decode import decode_tensor, text_runs, texts_of
-from adapters.oxe.hands import hand_signals
-from adapters.oxe.joints import fk_hand_signals, joint_space_options
+from adapters.oxe.hands import fk_hand_signals, hand_signals, joint_space_options
 from adapters.oxe.layout import LAYOUT_HAND_LOST, layout_diff
 from adapters.oxe.options import OXEOptions
 from adapters.oxe.subsets import CameraSpec, OXESubset, StreamSpec

@@ -43,8 +43,7 @@ from pydantic import Field
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key
 from adapters.hostile import bounds
 from adapters.hostile.h5 import open_h5
-from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame
-from adapters.robomind.intrinsics import intrinsics_for
+from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame, intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location

@@ -7,15 +7,23 @@ the decoded array has depends on the release (`layouts.RobotLayout.rgb_in_bgr_jp
 of cv2 as BGR (a normal JPEG), AgileX and Tien Kung arrays come out of cv2 already RGB (the recorder encoded RGB
 arrays as if they were BGR). Frames are read one at a time from the open file and decoded in memory (no temp files);
 the file is opened once per `frames()` pass, never held between passes.
+
+Pinhole intrinsics per RoboMIND robot and camera (`intrinsics.yaml`), as the maker publishes them
+(x-humanoid-robomind.github.io `static/RoboMIND_intrinsics.md` @ eab0480d: fx, fy, cx, cy in pixels; no distortion
+given). The table names no image size, and one release (UR, Franka 1RGB) holds both 640x480 and 1280x720 `camera_top`
+frames (any4lerobot's "not consistent image shape" retry), so a matrix is used only where its principal point sits
+within 6 % of the image centre of the frame actually stored; otherwise the camera gets none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import h5py
 import numpy as np
+from pydantic import RootModel
 
 from adapters.base import CameraSource
 from adapters.cameras import fit_rgb, runs
@@ -23,6 +31,7 @@ from adapters.hostile import bounds
 from adapters.hostile.h5 import open_h5
 from adapters.storage.location import Location
 from schemas.canonical import Camera
+from schemas.data_file import read_yaml
 from schemas.image_size import FrameFit
 
 # Elements are read in slices of up to this many rows: one h5py read of a variable-length element costs about as much
@@ -86,3 +95,23 @@ def _elements(ds: h5py.Dataset, indices: list[int]) -> Iterator[tuple[int, np.nd
     for run in runs(indices, BLOCK):
         block = bounds.read_array(ds, run[0], run[-1] + 1)
         yield from ((i, block[i - run[0]]) for i in run)
+
+
+class _Table(RootModel[dict[str, dict[str, tuple[float, float, float, float]]]]):
+    """`intrinsics.yaml` beside this module: robot folder (without h5_) -> camera -> (fx, fy, cx, cy)."""
+
+
+_TABLE = read_yaml(Path(__file__).with_name("intrinsics.yaml"), _Table).root
+CENTRE_TOLERANCE = 0.06
+
+
+def intrinsics_for(robot: str, camera: str, hw: tuple[int, int]) -> np.ndarray | None:
+    """The maker's 3x3 matrix for `camera` of `robot` when it fits an image of `hw` (height, width), else None."""
+    entry = _TABLE.get(robot, {}).get(camera)
+    if entry is None:
+        return None
+    fx, fy, cx, cy = entry
+    h, w = hw
+    if abs(cx - w / 2) > CENTRE_TOLERANCE * w or abs(cy - h / 2) > CENTRE_TOLERANCE * h:
+        return None
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])

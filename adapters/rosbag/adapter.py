@@ -26,12 +26,11 @@ from adapters.base import AdapterError, EpisodeRef, Language, RawEpisode, Stream
 from adapters.camera_roles import camera_role
 from adapters.rosbag import segments
 from adapters.rosbag.array_joints import name_joints
-from adapters.rosbag.assembled import Assembled
+from adapters.rosbag.assembled import Assembled, hand_signals
 from adapters.rosbag.bags import KINDS, FoundBag, find_bags, log_times, message_types, open_bag
 from adapters.rosbag.camera import BagCamera, colour_problem
 from adapters.rosbag.clock import ClockChoice, choose, core_topics, rate, recording_clock
 from adapters.rosbag.fields import by_joint, constant_columns, stack, without_nonfinite_columns
-from adapters.rosbag.hand import hand_signals
 from adapters.rosbag.options import RosbagOptions
 from adapters.rosbag.signatures import Told, tell
 from adapters.rosbag.topics import (

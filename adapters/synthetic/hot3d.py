@@ -17,7 +17,7 @@ hand (a right hand's wrist transform has its x column negated by the reader). Pe
   world, as the maker's viewer declares it (`adapters/hot3d/adapter.py` `WORLD_UP`).
 The UmeTrack profile and the tests' synthetic MANO model are the same adult hand (`synthetic/hand.py`), so either
 source gives the same wrist and fingertips up to the MANO shape (betas). With `video`, each good Aria sequence also
-has its RGB recording `recording.vrs` (`synthetic/hot3d_video.py`); Quest 3 sequences get none (the adapter reads no
+has its RGB recording `recording.vrs` (`synthetic/aria_recording.py`); Quest 3 sequences get none (the adapter reads no
 Quest video). With `bad_quaternion`, one more Aria sequence whose headset row 5 has norm 2.
 """
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from scipy.spatial.transform import Rotation
 
 from adapters.poses import se3
-from adapters.synthetic import hot3d_video
+from adapters.synthetic import aria_recording
 from adapters.synthetic.hand import hand_layout, look_at
 from schemas.data_file import read_yaml
 
@@ -245,9 +245,11 @@ def write_sequence(
     _write_objects(path, seq, stamps[:: seq.per_frame], quest)
     _write_hands(path, seq, stamps)
     if video and not quest:
-        seq.rgb_params = hot3d_video.scale_params(SAMPLE.aria_rgb_params, hot3d_video.SIDE / hot3d_video.SENSOR)
+        seq.rgb_params = aria_recording.scale_params(
+            SAMPLE.aria_rgb_params, aria_recording.SIDE / aria_recording.SENSOR
+        )
         vrs = path / "recording.vrs"
-        seq.video_pixels = hot3d_video.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
+        seq.video_pixels = aria_recording.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
     _write_calibration(path, quest, seq.rgb_params)
     return seq
 

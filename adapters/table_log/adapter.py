@@ -30,8 +30,7 @@ from adapters.base import AdapterError, AdapterOptions, EpisodeRef, HandSignals,
 from adapters.poses import quat_xyzw
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
-from adapters.table_log.columns import PRESETS, TO_METRES, TO_SECONDS, ColumnMap
-from adapters.table_log.table import SUFFIXES, columns, read_table
+from adapters.table_log.columns import PRESETS, SUFFIXES, TO_METRES, TO_SECONDS, ColumnMap, columns, read_table
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.robots.registry import default_registry
 from schemas.spelling import unknown

@@ -19,9 +19,10 @@ capture's, Z up with its origin on the table: the maker's fixed view has its ima
 (dataset_utils/visualization.py:21-26, camera-to-world), and its axis drawings (dataset_utils/
 visualize_world_coordinate_system.py, assets/world_coordinate_system_visualizations/) put x and y on the table top.
 
-TACO marks no per-hand validity: both hands are kept in every frame. A sequence without its egocentric video (105 of
-the 2317 of version 1, data_lists/) keeps its hands, `metadata["views"]` saying so; a video whose frame count is not
-the poses' is refused (the maker skips such a sequence). MANO only (`mano_only.py`). Embodiment `human`, tier `high`.
+TACO marks no per-hand validity: both hands are kept in every frame. A sequence without its egocentric video (105 of the
+2317 of version 1, data_lists/) keeps its hands, `metadata["views"]` saying so; a video whose frame count is not the
+poses' is refused (the maker skips such a sequence). MANO only (`hand_reading.ManoOnlyOptions`). Embodiment `human`,
+tier `high`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ from adapters.base import (
     Stream,
 )
 from adapters.cameras import VideoFileCamera
-from adapters.hand_reading import VIDEO_ERRORS, HandSource, Reading, human_episode, natural_order
-from adapters.mano_only import ManoOnlyOptions
+from adapters.hand_reading import VIDEO_ERRORS, HandSource, ManoOnlyOptions, Reading, human_episode, natural_order
 from adapters.poses import rotvec_poses
 from adapters.storage.location import Location
 from adapters.taco.files import SIDES, Fail, read_calibration, read_hand, read_intrinsic, read_npy, triplet_words

@@ -53,7 +53,7 @@ from adapters.pickles import UnsafePickle, unpickle_npy
 from adapters.poses import image_up, se3
 from adapters.storage.location import Location
 from adapters.undistort import UndistortedCamera
-from adapters.vitra import undistort
+from adapters.vitra import videos
 from adapters.vitra.files import SIDES, VitraEpisode, vitra_episode
 from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
@@ -221,13 +221,13 @@ class VitraAdapter(HandSource[VitraOptions]):
         return cam, fps
 
     def _undistorted(self, cam: VideoClipCamera, calibration: Location, dataset: str, reading: Reading) -> CameraSource:
-        """The original's frames undistorted as VITRA's script for `dataset` would (`vitra/undistort.py`)."""
+        """The original's frames undistorted as VITRA's script for `dataset` would (`vitra/videos.py`)."""
         hw = (cam.height, cam.width)
         with reading.unreadable("calibration", "intrinsics", calibration, (UnsafePickle, ValueError, EOFError)):
             if dataset == "Ego4D":
-                how = undistort.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
+                how = videos.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
             else:
-                how = undistort.egoexo4d(calibration, hw)
+                how = videos.egoexo4d(calibration, hw)
         return cam if how is None else UndistortedCamera(cam, how)
 
 

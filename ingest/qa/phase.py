@@ -20,7 +20,7 @@ import numpy as np
 from ingest.canonical.limits import DimLimits, canonical_limits, in_use
 from ingest.episode import CanonicalEpisode, JudgedEpisode
 from ingest.lerobot.errors import EpisodeError
-from ingest.qa.behaviour import MOVING_STEP, measure_episode, worst_camera
+from ingest.qa.behaviour import MOVING_STEP, measure_episode, tracking_behaviour, worst_camera
 from ingest.qa.cameras import CameraBehaviour, camera_behaviour_thumbs, thumbnails
 from ingest.qa.explain import Clamp, channel_clamp, explain_all, frozen_windows
 from ingest.qa.findings import episode_findings, route
@@ -28,7 +28,6 @@ from ingest.qa.glitch import worst_glitch
 from ingest.qa.plateau import command_move, frozen_stream, hold_why, worst_plateau
 from ingest.qa.signals import Channel, canonical_channels, native_channels
 from ingest.qa.state import moving_frames
-from ingest.qa.tracking import tracking_behaviour
 from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord, Explained
 from schemas.canonical import CANONICAL_FPS, image_key

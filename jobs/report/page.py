@@ -36,7 +36,6 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.families import MAX_FIGURE_ROWS, family_rank, figure_rows
 from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
@@ -52,6 +51,7 @@ from jobs.report.plots import (
     source_findings_figure,
     trajectories_figure,
 )
+from jobs.report.strips import MAX_FIGURE_ROWS, family_rank, figure_rows
 
 # the page's style, and the script that runs on load: every expected section present, every image in it decoded;
 # verdict on <body> and the console

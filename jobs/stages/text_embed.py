@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from adapters.storage.corpus import Corpus
-from ingest.files.text_embeddings import remove_stale_temps, text_embedding_path, write_text_embedding
+from ingest.files.latents import remove_stale_text_temps, text_embedding_path, write_text_embedding
 from ingest.lerobot.settled import settled_datasets
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
@@ -149,7 +149,7 @@ class TextEmbedStage(CorpusStage[TextEmbedJob, TextEmbedReport]):
         for ds in settled_datasets(corpus.root):
             if not (ds / TASKS_PATH).exists():
                 continue
-            remove_stale_temps(ds)
+            remove_stale_text_temps(ds)
             tasks = {int(t["task_index"]): str(t["task"]) for _, t in read_jsonl(ds / TASKS_PATH)}
             done = corpus.committed(ds, map(text_embedding_file, tasks))
             for index, text in tasks.items():

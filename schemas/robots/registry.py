@@ -23,9 +23,8 @@ from schemas.canonical import (
 from schemas.data_file import read_yaml
 from schemas.frozen import Frozen
 from schemas.lerobot_features import FeatureSpec
-from schemas.robots.bimanual import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL
 from schemas.robots.eef_offsets import EEF_OFFSETS
-from schemas.robots.joint_space import JointSpaceSpec, load_joint_space
+from schemas.robots.joint_space import PIPER_BIMANUAL, SO100_BIMANUAL, SO101_BIMANUAL, JointSpaceSpec, load_joint_space
 from schemas.transform import RigidTransform
 
 # Every joint-space robot by embodiment name: its description, native joint names and wrist frame (the data in

@@ -16,9 +16,8 @@ from adapters.aria import AriaRgbCamera
 from adapters.base import AdapterError
 from adapters.hot3d.adapter import NO_RECORDING, QUEST_NO_VIDEO, Hot3DAdapter
 from adapters.storage.location import locate
-from adapters.synthetic.aria_recording import write_aria_rgb
+from adapters.synthetic.aria_recording import SIDE, frame_image, write_aria_rgb
 from adapters.synthetic.hot3d import SAMPLE, Hot3DFixture, write_hot3d
-from adapters.synthetic.hot3d_video import SIDE, frame_image
 from schemas.canonical import MANO21_NAMES
 from tests.fixtures.corrupt import write_hot3d_bad
 from tests.needs import tool_missing

@@ -2,7 +2,11 @@
 up to `max_episodes`, the same for every hand source; discovery looks at the root and one folder below it; one
 episode's `Reading` names file, episode and field in every error (a text file's parser's too), refuses a file linked
 out of the root, asks for the MANO model, and turns a refused pickle, bytes that do not parse or a video that does
-not open into that episode's error."""
+not open into that episode's error.
+
+A source whose hands are MANO parameters only needs the model folder: given, it is handed on as a string; missing,
+the episode's error names the option, the file and the episode.
+"""
 
 from __future__ import annotations
 
@@ -174,3 +178,17 @@ def test_a_human_episode_has_no_robot_and_is_high_tier(tmp_path: Path) -> None:
     adapter = get_adapter("taco")
     raw = human_episode(adapter.new_ref("seq_01", []), 30.0, states={})
     assert (raw.robot_type, raw.embodiment, raw.tier.value, raw.native_fps) == (None, "human", "high", 30.0)
+
+
+@pytest.mark.parametrize("name", ["arctic", "hoi4d", "oakink2", "taco"])
+def test_the_model_folder_is_required_and_named(name: str, tmp_path: Path) -> None:
+    given = get_adapter(name, {"mano_model_dir": str(tmp_path)})
+    assert Reading(given, "e").mano_dir(name, "x") == str(tmp_path)
+    with pytest.raises(AdapterError, match="hands are MANO parameters only") as e:
+        Reading(get_adapter(name), "seq").mano_dir(name, "seq/anno.pkl")
+    assert (e.value.field, e.value.file, e.value.episode, e.value.adapter) == (
+        "mano_model_dir",
+        "seq/anno.pkl",
+        "seq",
+        name,
+    )

@@ -26,9 +26,8 @@ from tests.fixtures.readback import fetched_bytes, used_bytes
 from tests.s3.server import SECRET_KEY, S3Server
 from tests.training.corpus import MANIFEST, TEXT_DIM, build_corpus, tiny_config
 from tests.training.reads import bytes_used
-from training.batch import collate
 from training.config import PRESETS, DataConfig
-from training.dataset import ManifestDataset
+from training.dataset import ManifestDataset, collate
 from training.episodes import SampleIndex, build_index
 from training.evaluate import evaluate
 from training.normalize import compute_stats

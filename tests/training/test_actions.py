@@ -33,9 +33,8 @@ from tests.fixtures.layouts import Written, load_case, materialize
 from tests.ingest.qa.planted_raw import ingest
 from tests.training.conftest import MODEL
 from tests.training.corpus import ARM, HIDDEN, tiny_config, world, write_dataset, write_latents, write_texts
-from training.batch import collate
 from training.config import DataConfig
-from training.dataset import ManifestDataset
+from training.dataset import ManifestDataset, collate
 from training.episodes import EpisodeRecord, SampleIndex, build_index
 from training.normalize import compute_stats
 from training.objective import LDAObjective, draw_noise

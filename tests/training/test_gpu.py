@@ -11,10 +11,9 @@ from schemas.tiers import Task
 from tests.training.corpus import tiny_config
 from tests.training.helpers import TASKS, batch_with_tasks, objective
 from training.attention import backend_for, choose_backend, flash_available, pad_text
-from training.batch import to_device
+from training.dataset import to_device
 from training.objective import Noise
-from training.optim import build_optimizer
-from training.trainer import train
+from training.trainer import build_optimizer, train
 
 pytestmark = pytest.mark.gpu
 

@@ -12,10 +12,9 @@ import torch
 
 from tests.training.corpus import tiny_config
 from tests.training.helpers import TASKS, batch_with_tasks, objective
-from training.batch import collate
 from training.checkpoint import load_checkpoint
 from training.config import PRESETS, ModelConfig, TrainConfig
-from training.dataset import ManifestDataset
+from training.dataset import ManifestDataset, collate
 from training.episodes import build_index
 from training.model import MMDiT
 from training.normalize import compute_stats

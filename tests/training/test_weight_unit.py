@@ -15,9 +15,9 @@ from schemas.actions import ActionKind, ActionSpace
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction
+from training.dataset import StreamSampler
 from training.episodes import EpisodeRecord, SampleIndex, anchors
 from training.index_report import IndexReport
-from training.sampler import StreamSampler
 
 CHUNK, FUTURE = 16, 16
 

@@ -79,7 +79,7 @@ class ManoHand:
         reduced: bool = False,
     ) -> None:
         self.layer, self.side, self.path, self.reduced = layer, side, path, reduced
-        # the model's whole PCA basis (45,45) and mean pose (45,), for `ingest.canonical.mano.forms`
+        # the model's whole PCA basis (45,45) and mean pose (45,), for `ingest.canonical.mano.evaluate`
         self.basis: tuple[np.ndarray, np.ndarray] = (np.eye(45), np.zeros(45))
         self.tip_vertices = tuple(int(i) for i in tip_vertices)
         if len(self.tip_vertices) != 5:
@@ -104,7 +104,7 @@ class ManoHand:
         """From a local folder holding MANO_RIGHT.npz / MANO_LEFT.npz (converted once with
         `python -m ingest.canonical.mano.convert`); refuses .pkl files (never unpickles).
 
-        `hand_pose` is 45 axis-angle values (a PCA pose is projected by `forms.articulation`). `flat_hand_mean`
+        `hand_pose` is 45 axis-angle values (a PCA pose is projected by `evaluate.articulation`). `flat_hand_mean`
         False adds the model's mean pose, as smplx does. `tips` picks the fingertip vertices (see `TIP_VERTICES`) or
         gives 5 ids.
         `fix_left_shapedirs` repairs the official MANO_LEFT flaw (smplx issue #48: its shape directions' x component

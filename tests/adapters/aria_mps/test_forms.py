@@ -3,7 +3,11 @@
 21-landmark files of another session than the trajectory named and left, the wrist-and-palm poses giving the right
 hand's wrist in the SLAM world, compared with the raw CSV rows moved by the recorded trajectory (computed here, apart
 from the adapter), the left hand (never tracked) out of the mask; planted defects (a sentinel read as a position, the
-palm column read as the wrist) fail that comparison."""
+palm column read as the wrist) fail that comparison.
+
+Which hand file an MPS folder reads (`adapters/aria_mps/forms.py`): a file whose rows miss the trajectory's span
+is of another session and is named, never joined; the edges of a CSV are read from its two ends.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,13 @@ from scipy.spatial.transform import Rotation
 
 from adapters.aria_mps import files, forms
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from ingest.canonical.hands import wrist_frames_from_keypoints
 from ingest.canonical.store import dataset_features
 from schemas.canonical import FINGERTIPS_XYZ, HAND_KEYPOINTS, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.offline import prepare
+from tests.fixtures.writers.aria_mps import write_mps
 from tests.realdata import realdata
 
 
@@ -161,3 +167,17 @@ def test_each_wrist_and_palm_file_gives_the_tracked_right_wrists_the_left_masked
     assert not ep.state[:, hand_dims(1, WRIST_ROT6D)].any() or rotation  # a rotation never made up
     info = dataset_features(ep)[HAND_KEYPOINTS].info
     assert info["has_hands"] == [] and not np.any(info["mask"])
+
+
+def test_a_file_of_another_session_is_named_and_the_one_that_meets_the_trajectory_read(tmp_path: Path) -> None:
+    write_mps(tmp_path / "m", np.random.default_rng(3), 12, {})
+    hands, traj = locate(tmp_path / "m/hand_tracking"), locate(tmp_path / "m/slam/closed_loop_trajectory.csv")
+    first, last = forms.edge_micros(traj) or (0, 0)
+    assert 0 < first < last
+    ok = forms.choose(hands, traj)
+    assert ok.hand_file is not None and ok.hand_file.name == "hand_tracking_results.csv" and not ok.apart
+    header, *rows = (tmp_path / "m/hand_tracking/hand_tracking_results.csv").read_text().splitlines()
+    late = [",".join([str(int(r.split(",")[0]) + 3_600_000_000), *r.split(",")[1:]]) for r in rows]
+    (tmp_path / "m/hand_tracking/hand_tracking_results.csv").write_text("\n".join([header, *late]) + "\n")
+    apart = forms.choose(hands, traj)
+    assert apart.hand_file is None and "of another session, not joined" in apart.why_none

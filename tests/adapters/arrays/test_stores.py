@@ -1,5 +1,10 @@
 """One view of a Zarr (v2, v3; a folder or a zip, its root at the zip's root or one folder down) or HDF5 store:
-what a path is, every array and group by path, attributes as plain values, rows read on demand."""
+what a path is, every array and group by path, attributes as plain values, rows read on demand.
+
+`adapters.arrays.stores`: where each episode of a store lies under its layout, on stores written by the makers'
+layouts (`adapters/synthetic/arrays.py`): a Zarr replay buffer cut at `meta/episode_ends`, a robomimic file's demo
+groups in natural order; a broken episode index is refused naming what is wrong.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import pytest
 import zarr
 import zarr.codecs.numcodecs as zn
 
-from adapters.arrays.stores import container_of, open_store
+from adapters.arrays.layouts import LAYOUTS
+from adapters.arrays.stores import any_of, base_rows, container_of, episodes_of, join, open_store, rows_per_array
 from adapters.hostile.absent import AbsentData
 from adapters.storage.location import locate
 from tests.fixtures import bombs
@@ -143,3 +149,34 @@ def test_a_chunk_decoding_to_other_than_its_shape_is_refused_naming_the_array(
         with open_store(locate(path), "zarr") as store, pytest.raises(ValueError) as e:
             store.read("s")
         assert f"s of {path}: a chunk does not decode to (50, 5) of float32" in str(e.value), (cid, e.value)
+
+
+def _ends_buffer(root: Path, ends: list[int], rows: int) -> Path:
+    path = root / "replay.zarr"
+    g = zarr.open_group(path, mode="w", zarr_format=2)
+    g.create_array("data/state", data=np.zeros((rows, 5), np.float32))
+    g.create_array("data/action", data=np.zeros((rows, 2), np.float32))
+    g.create_array("meta/episode_ends", data=np.array(ends, np.int64))
+    return path
+
+
+def test_a_replay_buffer_is_cut_at_its_episode_ends(tmp_path: Path) -> None:
+    layout = LAYOUTS["diffusion_policy"]
+    path = _ends_buffer(tmp_path, [3, 7, 10], 10)
+    with open_store(locate(path), container_of(path)) as store:
+        got = list(episodes_of(store, layout))
+        assert got == [(f"episode_{i}", {"rows": r}) for i, r in enumerate([[0, 3], [3, 7], [7, 10]])]
+        assert base_rows(store, layout.episodes.base) == 10
+        assert rows_per_array(store, layout.episodes.base, 3, 7, layout) == {"state": 4, "action": 4}
+
+
+def test_a_broken_episode_index_is_refused_naming_it(tmp_path: Path) -> None:
+    layout = LAYOUTS["diffusion_policy"]
+    path = _ends_buffer(tmp_path, [3, 2, 10], 10)
+    with open_store(locate(path), container_of(path)) as store, pytest.raises(ValueError, match="rise"):
+        list(episodes_of(store, layout))
+
+
+def test_paths_join_and_match_the_layouts_patterns() -> None:
+    assert join("data", "state") == "data/state" and join("", "state") == "state"
+    assert any_of("obs/agentview_image", ("obs/*_image",)) and not any_of("obs/state", ("obs/*_image",))

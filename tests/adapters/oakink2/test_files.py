@@ -1,6 +1,10 @@
 """OakInk2's annotation dict checked into numpy (`adapters.oakink2.files`): the hands' quaternions must be unit and
 w first (a joint's |w| = cos(angle / 2) stays above 0.5 for the bends of a hand), every mocap frame must have its
-entry, each camera its intrinsics and extrinsics on every image frame; each failure names its field."""
+entry, each camera its intrinsics and extrinsics on every image frame; each failure names its field.
+
+OakInk2's program: each hand's part of each primitive from the pair-of-intervals keys, the two hands' parts
+allowed to overlap, one hand's not; keys that are no such pair named.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from adapters.oakink2.files import anno
+from adapters.oakink2.files import anno, primitives
 
 
 def _fail(message: str, field: str) -> ValueError:
@@ -59,3 +63,35 @@ def test_a_missing_frame_or_camera_entry_is_named() -> None:
     del doc["cam_extr"]["egocentric"][4]
     with pytest.raises(ValueError, match=r"cam_extr\.egocentric: no entry for 1 frame\(s\), first 4"):
         anno(doc, _fail)
+
+
+def _program_fail(message: str, field: str) -> ValueError:
+    return ValueError(f"{field}: {message}")
+
+
+def test_each_hands_part_of_each_primitive() -> None:
+    info = {
+        "((0, 50), None)": {"primitive": "hold", "interaction_mode": "lh_main", "primitive_lh": "hold"},
+        "(None, (10, 80))": {"primitive": "pour", "interaction_mode": "rh_main"},
+        "((50, 90), (80, 90))": {"primitive": "place", "interaction_mode": "bh_main", "primitive_rh": "put"},
+    }
+    desc = {k: {"seg_desc": f" text {i} "} for i, k in enumerate(info)}
+    got = [(p.hand, p.start, p.end, p.text, p.primitive) for p in primitives(info, desc, _program_fail)]
+    assert got == [
+        ("left", 0, 50, "text 0", "hold"),
+        ("right", 10, 80, "text 1", "pour"),
+        ("left", 50, 90, "text 2", "place"),
+        ("right", 80, 90, "text 2", "put"),
+    ]
+
+
+def test_one_hands_overlap_or_a_bad_key_is_named() -> None:
+    info = {"((0, 50), None)": {}, "((40, 60), None)": {}}
+    desc = {k: {"seg_desc": "x"} for k in info}
+    with pytest.raises(ValueError, match=r"left hand's primitives overlap: \[0, 50\) and \[40, 60\)"):
+        primitives(info, desc, _program_fail)
+    for key in ("(None, None)", "((5, 1), None)", "__import__('os')", "(0, 50)"):
+        with pytest.raises(ValueError, match="program_info: key"):
+            primitives({key: {}}, {key: {"seg_desc": "x"}}, _program_fail)
+    with pytest.raises(ValueError, match="desc_info"):
+        primitives({"((0, 5), None)": {}}, {}, _program_fail)

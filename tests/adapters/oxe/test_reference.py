@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from scipy.spatial.transform import Rotation
 
 from adapters.base import RawEpisode
-from adapters.oxe.joints import fk_hand_signals
+from adapters.oxe.hands import fk_hand_signals
 from adapters.oxe.subsets import SUBSETS, OXESubset
 from adapters.registry import get_adapter
 from adapters.synthetic.rlds import write_rlds
@@ -32,7 +32,7 @@ from ingest.canonical.canonicalize import canonicalize_spans
 from ingest.canonical.eef_agreement import fit_residuals
 from ingest.canonical.joint_space import joint_space_hands
 from schemas.robots.registry import default_registry
-from tests.adapters.oxe.test_joints import HAND_TCP, franka_dh, modified_dh
+from tests.adapters.oxe.test_hands import HAND_TCP, franka_dh, modified_dh
 from tests.ingest.kinematics.dh import trans
 from tests.ingest.kinematics.test_dh import XARM7_MDH
 

@@ -14,7 +14,7 @@ from adapters.storage.commit_log import CommitConflictError
 from adapters.storage.derived import DERIVED, DerivedFileError, committed_derived, publish_derived
 from adapters.storage.objects import put_if_absent
 from adapters.storage.publish import DatasetPublisher, derived_meta
-from ingest.files.safetensors_file import save_atomic
+from ingest.files.latents import save_atomic
 from tests.adapters.storage.test_publish import LENGTHS, publisher, write
 
 FILES = {

@@ -15,7 +15,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.pickles import UnsafePickle, unpickle_npy
 from adapters.registry import get_adapter
-from adapters.vitra import undistort
+from adapters.vitra import videos
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 from tests.realdata import realdata
 
@@ -97,7 +97,7 @@ def test_a_distorted_ego4d_original_is_refused_naming_the_undistortion(tmp_path:
 
 def test_a_distorted_ego4d_original_with_vitras_calibration_is_undistorted_as_decoded(tmp_path: Path) -> None:
     """The original beside VITRA's `intrinsics/ego4d/<video>.npy`: read, its frames the original's remapped through
-    the calibration (`adapters/vitra/undistort.py`), `camera.intrinsics` VITRA's K scaled to the video as for the
+    the calibration (`adapters/vitra/videos.py`), `camera.intrinsics` VITRA's K scaled to the video as for the
     undistorted copy; a calibration without `xi` is named, file and field."""
     root = _root(tmp_path, _sample(), video=f"v2/full_scale/{UID}.mp4")
     K = np.array([[300.0, 0.0, 240.0], [0.0, 300.0, 184.0], [0.0, 0.0, 1.0]])
@@ -109,7 +109,7 @@ def test_a_distorted_ego4d_original_with_vitras_calibration_is_undistorted_as_de
     cam = episode.cameras["camera"]  # type: ignore[attr-defined]
     (_, frame), *_ = cam.frames([0])
     (_, original), *_ = cam.source.frames([0])
-    how = undistort.ego4d((root / f"intrinsics/ego4d/{UID}.npy").read_bytes(), original.shape[:2])
+    how = videos.ego4d((root / f"intrinsics/ego4d/{UID}.npy").read_bytes(), original.shape[:2])
     assert how is not None and np.array_equal(frame, how.apply(original)) and not np.array_equal(frame, original)
     assert (cam.width, cam.height) == (480, 368) and cam.intrinsics[0, 0] == pytest.approx(
         _sample()["intrinsics"][0, 0] / 3

@@ -1,13 +1,18 @@
 """One episode's behaviour record (`measure_episode`), on a real GR00T PickNPlace episode: the camera fields are the
 worst over the cameras, NaN/Inf in the action count with the state's, tracking is measured only when action and
 state pair dim by dim, and a camera longer than the state is cut to it (the planted defect classes themselves:
-test_planted.py)."""
+test_planted.py).
+
+Action-to-state tracking: a follower lagging its leader tracks; an unrelated action does not.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ingest.qa.behaviour import measure_episode, worst_camera
+from ingest.canonical.limits import DimLimits
+from ingest.qa.behaviour import measure_episode, tracking_behaviour, worst_camera
 from ingest.qa.cameras import camera_behaviour
 from schemas.behaviour import BehaviourConfig
 from tests.ingest.qa import gr00t_sample as g
@@ -55,3 +60,25 @@ def test_a_camera_longer_than_the_state_is_cut_to_it() -> None:
     rec = measure_episode(ep.state, ep.fps, g.limits(), CFG, cameras={"ego": longer})
     same = measure_episode(ep.state, ep.fps, g.limits(), CFG, cameras={"ego": ep.frames})
     assert rec.cam_dark_fraction == same.cam_dark_fraction
+
+
+LIM = DimLimits(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), ("rad", "rad"))
+
+
+def leader(n: int = 300, fps: float = 30.0) -> np.ndarray:
+    t = np.arange(n) / fps
+    return np.stack([0.6 * np.sin(1.3 * t), 0.4 * np.sin(0.7 * t + 1.0)], axis=1)
+
+
+def test_lagging_follower_tracks_at_its_lag() -> None:
+    action = leader()
+    state = np.vstack([np.repeat(action[:1], 6, axis=0), action[:-6]])  # 6 frames = 0.2 s behind
+    tb = tracking_behaviour(action, state, 30.0, LIM, CFG)
+    assert tb.worst_corr == pytest.approx(1.0, abs=1e-6) and tb.median_lag_s == pytest.approx(0.2)
+
+
+def test_unrelated_action_does_not_track() -> None:
+    state = leader()
+    action = state[::-1].copy()
+    tb = tracking_behaviour(action, state, 30.0, LIM, CFG)
+    assert tb.worst_corr < CFG.tracking_corr_low

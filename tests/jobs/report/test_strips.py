@@ -1,6 +1,10 @@
 """The report's frame strips (`jobs.report.strips`): one composed image per strip with the projected keypoints drawn
 where they project; at most `MAX_STRIPS` strips, one per family (source, embodiment) before any family's second, and
-every dataset not drawn named in its family's row."""
+every dataset not drawn named in its family's row.
+
+Which datasets the report draws past its cap (`jobs.report.strips`): each family's first before any family's
+second; a QA figure's datasets with a finding before the others.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.report import strips
 from jobs.report.data import Strip
-from jobs.report.strips import HAND_RGB, frames_html, strip_image
+from jobs.report.strips import HAND_RGB, Family, chosen, families, figure_rows, frames_html, strip_image
 from tests.fixtures.corpus import episode, write_dataset
 
 
@@ -60,3 +64,33 @@ def test_a_corpus_past_the_cap_draws_the_cap_and_names_every_other_dataset(tmp_p
         row == "<td>4</td><td>oxe/bridge_0, oxe/bridge_1</td><td>oxe/bridge_2, oxe/bridge_3</td><td>none</td>"
     )  # drawn, and not drawn: named
     assert "--episode DATASET:0" in html
+
+
+def test_the_cap_takes_one_dataset_of_each_family_first() -> None:
+    a = Family("oxe", "widowx", [f"datasets/oxe/b{k:02d}" for k in range(30)])
+    b = Family("g1", "unitree", ["datasets/g1/x", "datasets/g1/y"], ["datasets/g1/novideo"])
+    c = Family("ego", "human", ["datasets/ego/z"])
+    picked = chosen([a, b, c], cap=5)
+    assert picked == sorted(
+        ["datasets/oxe/b00", "datasets/g1/x", "datasets/ego/z", "datasets/oxe/b01", "datasets/g1/y"]
+    )
+    assert chosen([a, b, c], cap=100) == sorted(a.datasets + b.datasets + c.datasets)  # under the cap: every one
+
+
+def test_a_figure_draws_the_datasets_with_a_finding_first(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    for k in range(4):
+        name = f"oxe/bridge_{k}"
+        write_dataset(root / "datasets" / name, "franka", [episode(4, "pick", f"{name}/e0", "franka")], camera=(24, 32))
+    clip = episode(4, "cook", "ego/clips/e0", "human_video", mask=[0] * 50)
+    write_dataset(root / "datasets/ego/clips", "human_video", [clip], mask=[0] * 50)
+    rebuild_catalog(Corpus(root))
+    found = families(root)
+    assert [(f.label, len(f.datasets), f.no_video) for f in found] == [
+        ("ego · human_video", 1, []),  # the fixture writes a camera by default
+        ("oxe · franka", 4, []),
+    ]
+    names = ["datasets/ego/clips", *(f"datasets/oxe/bridge_{k}" for k in range(4))]
+    rows = figure_rows(root, names, {"datasets/oxe/bridge_3"}, cap=3)
+    assert rows == ["datasets/ego/clips", "datasets/oxe/bridge_0", "datasets/oxe/bridge_3"]
+    assert figure_rows(root, names, set(), cap=5) == names  # under the cap: every one, in order

@@ -13,7 +13,7 @@ import torch
 
 from adapters.storage.corpus import Corpus
 from ingest.encoders.qwen_vl.model import QwenVL
-from ingest.files.text_embeddings import text_embedding_path
+from ingest.files.latents import text_embedding_path
 from jobs.stages.text_embed import TextEmbedActor, TextEmbedJob, TextEmbedStage
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.qwen_vl import write_tiny_qwen3_vl
