@@ -79,7 +79,8 @@ def cli_remove(args: Namespace) -> int:
     names = list(dict.fromkeys(args.sources))
     with Corpus.open(args.corpus, None, "ingest", existing=True) as corpus:
         output = corpus.root
-        if unknown := [n for n in names if n not in held_sources(output)]:
+        pending = read_intent(output / REMOVE_INTENT).get("removing", [])  # a killed removal: finished, not refused
+        if unknown := [n for n in names if n not in held_sources(output) and n not in pending]:
             held = sorted(held_sources(output))
             return fail(2, f"error: the corpus holds no source {', '.join(unknown)}; it holds {held}")
         manifests = selecting_manifests(corpus, names)
