@@ -38,6 +38,7 @@ EPISODES_DIR = "catalog/episodes"
 QUARANTINE_DIR = "catalog/quarantine"
 MANIFESTS_DIR = "manifests"
 JOB_DIR = "job"
+FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last ingest that started work ran to its end
 
 LINEAGE_KEY = "eidata"  # the key of an episode's lineage in its `episodes.jsonl` line
 NO_LINEAGE = "no eidata lineage"  # tier reason of an episode written by another tool

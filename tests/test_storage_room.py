@@ -31,7 +31,7 @@ CAPABILITIES = {"paths", "renames", "replaces"}
 ASKS = {"why_not", "refusal", "folder_of"}  # Root's answers, called as methods (`Root.folder_of` too)
 PLACES = {"where", "output", "root", "out"}  # what a spec or a handle holds as `Path | str`
 PLACE_TYPES = {"str", "Path"}
-MAX_KIND = 5  # issue 77 item 1: the refusals; issue 98: a re-read's swap and a removal rename a corpus's folders
+MAX_KIND = 4  # issue 77 item 1: the refusals (issue 98: a re-read and a removal ask the store, `Corpus.replace_tree`)
 
 
 def _asks(test: ast.AST) -> bool:

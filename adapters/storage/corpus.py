@@ -129,6 +129,21 @@ class Corpus:
         what it writes beside it; an object store's put whole by `put()` (`put`), nothing beside it."""
         return self.store.own_file(rel, write, put)
 
+    def persist(self, rel: str) -> None:
+        """The file or folder `rel` as the job left it made the corpus's now (a bucket's scratch carried to the bucket,
+        its objects the scratch no longer has deleted), so that a rerun after a kill finds it: a step of an intent."""
+        self.store.persist(rel)
+
+    def replace_tree(self, rel: str, by: str, aside: str) -> None:
+        """The corpus's tree `rel` (a source's datasets) replaced by its tree `by` (none: removed), the old one gone or
+        at `aside` until `drop_tree(aside)`: a folder's by renames, a bucket's by its commit protocol (records out
+        first, in last). Idempotent while `by` is kept: a rerun after a kill completes it."""
+        self.store.replace_tree(rel, by, aside)
+
+    def drop_tree(self, rel: str) -> None:
+        """The corpus's tree `rel` deleted, wherever it lies (the scratch's copy too); nothing when there is none."""
+        self.store.drop_tree(rel)
+
     def close(self, published: bool) -> None:
         """End of the job's block: `published` when it ended cleanly (an object store's meta, catalog and job
         folder put then)."""

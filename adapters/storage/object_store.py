@@ -3,11 +3,14 @@ storage without rename; DESIGN.md 3.2): the job's lease, the local scratch the j
 plan, for a corpus a publisher per dataset, for an export its trees put file by file.
 
 A corpus: `open` takes the lease and rebuilds the scratch from the bucket, so a rerun on any machine skips what is
-committed or quarantined exactly as a rerun on a local output does; `job/` leaves the bucket until the job's clean end
-(a killed job leaves no "finished" mark). `publish_corpus` rewrites every dataset's meta from its records and makes the
-bucket's `catalog/`, then `job/`, the scratch's. The scratch (`<the setting scratch>/<hash of the URL>`) is never
-trusted across runs: `open` rebuilds it. Readers trust committed objects only: a file's size and digests come from its
-dataset's commit records. An export's trees: `object_tree.TreePuts`.
+committed or quarantined exactly as a rerun on a local output does; `job/`'s finished mark leaves the bucket until the
+job's clean end (a killed job leaves none; the rest of `job/`, the corpus's history, stays). `publish_corpus` rewrites
+every dataset's meta from its records and makes the bucket's `catalog/`, then `job/`, the scratch's; `persist` makes
+one of its files or folders the bucket's at once (a step a rerun must find done), `replace_tree` swaps one source's
+datasets for another tree's by the commit protocol (a re-read, a removal: `jobs.ingest.reread`). The scratch
+(`<the setting scratch>/<hash of the URL>`) is never trusted across runs: `open` rebuilds it. Readers trust committed
+objects only: a file's size and digests come from its dataset's commit records. An export's trees:
+`object_tree.TreePuts`.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from adapters.storage.publish import DatasetPublisher
 from adapters.storage.reads import STREAM_BLOCK
 from adapters.storage.root import Root
 from adapters.storage.urls import preflight
-from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR
+from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, MANIFESTS_DIR
 from schemas.settings import current
-from schemas.storage import StorageOptions
+from schemas.storage import STATE_DIR, StorageOptions
 
 SYNCED_DIRS = ("catalog", JOB_DIR)  # corpus folders the scratch holds whole and the bucket mirrors, in this order
 
@@ -121,10 +124,11 @@ class ObjectStore(TreePuts):
             for rel in datasets:
                 garbage += self.publisher(rel).recover()
             self.rebuild(datasets, SYNCED_DIRS)
-            # the job folder is the running job's: out of the bucket until its clean end puts it back, so a killed
-            # job leaves no "finished" mark there and its rerun takes the interrupted path (roll forward, catalog)
-            for key in list_keys(self.fs, f"{self.path}/{JOB_DIR}"):
-                self.fs.rm_file(key)
+            # the finished mark is the running job's: out of the bucket until its clean end puts it back, so a killed
+            # job leaves none and its rerun takes the interrupted path (roll forward, catalog). The rest of `job/`
+            # stays: it holds the corpus's history (every spec, each source's readings) and a re-read's intent
+            if self.storage.exists(FINISHED):
+                self.storage.remove(FINISHED)
             return garbage
 
     @contextmanager
@@ -243,6 +247,43 @@ class ObjectStore(TreePuts):
     def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
         return put()
 
+    def persist(self, rel: str) -> None:
+        """The scratch's file or folder `rel` made the bucket's now, not at the job's clean end (a step a rerun after a
+        kill must find done): put where it differs, the bucket's objects the scratch no longer has deleted."""
+        local = self.scratch / rel
+        if local.is_file():
+            put_changed(self.fs, self.storage.key(rel), local.read_bytes())
+            return
+        self._upload(rel)
+        key = self.storage.key(rel)
+        self.fs.invalidate_cache(key)
+        if not local.exists() and self.fs.isfile(key):  # a file the scratch no longer has
+            self.fs.rm_file(key)
+
+    def replace_tree(self, rel: str, by: str, aside: str) -> None:
+        """The bucket's tree `rel` made the tree `by` (none: gone), by the protocol's own order so a reader trusting
+        commit records never mixes the two: `rel`'s records deleted first (its datasets vanish), then its other
+        objects; `by`'s objects copied in (server-side), its records last (the new datasets appear). Every step is
+        done again by a rerun after a kill (`by` is kept until the caller drops it), ending with the same objects.
+        `aside` is a folder's (its old tree renamed there): an object store keeps nothing aside. The scratch's copy
+        of `rel` is then derived from the new records, as `open` derives it."""
+        for key in sorted(self.storage.keys(rel), key=lambda k: not _protocol(k)):
+            self.storage.remove(key)
+        for key in sorted(self.storage.keys(by), key=_protocol):
+            self.storage.copy(key, f"{rel}/{key.removeprefix(by + '/')}")
+        for cached in [d for d in self._publishers if d.startswith(f"{rel}/")]:
+            del self._publishers[cached]
+            self._sizes.pop(cached, None)
+        shutil.rmtree(self.scratch / rel, ignore_errors=True)
+        for subset in list_prefixes(self.fs, self.storage.key(rel)):
+            self.publisher(self._rel(subset)).hydrate()
+
+    def drop_tree(self, rel: str) -> None:
+        """Every object under `rel` deleted, and the scratch's copy."""
+        for key in self.storage.keys(rel):
+            self.storage.remove(key)
+        shutil.rmtree(self.scratch / rel, ignore_errors=True)
+
     def end(self, published: bool) -> None:
         """A corpus job's end: when `published` (a clean end), each dataset's meta edits, then `publish_corpus`."""
         if published:
@@ -252,3 +293,9 @@ class ObjectStore(TreePuts):
 
     def _in_corpus(self, path: Path) -> str:
         return Path(path).relative_to(self.scratch).as_posix()
+
+
+def _protocol(rel: str) -> bool:
+    """Whether the object `rel` is the commit protocol's own (a record, a claim): what makes a dataset's objects
+    visible to readers."""
+    return f"/{STATE_DIR}/" in f"/{rel}"

@@ -126,6 +126,26 @@ class FolderStore:
     def own_file(self, rel: str, write: Callable[[Path], T], put: Callable[[], T]) -> T:
         return write(self.root / rel)
 
+    def persist(self, rel: str) -> None:
+        """Written in place: nothing to carry."""
+
+    def replace_tree(self, rel: str, by: str, aside: str) -> None:
+        """The tree `rel` moved to `aside` (a marker folder when there is none), then `by` (when there is one) moved
+        into its place: renames in one file system, each done once, so a rerun after a kill completes them."""
+        live, new, retired = self.root / rel, self.root / by, self.root / aside
+        if not retired.exists():
+            retired.parent.mkdir(parents=True, exist_ok=True)
+            if live.exists():
+                live.rename(retired)
+            else:
+                retired.mkdir(parents=True)
+        if new.exists():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            new.rename(live)
+
+    def drop_tree(self, rel: str) -> None:
+        shutil.rmtree(self.root / rel, ignore_errors=True)
+
     # an export's trees
 
     def fetch(self, rel: str, read: Callable[[str], bytes | None]) -> None:

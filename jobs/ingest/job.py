@@ -66,14 +66,12 @@ def run_ingest(
         job = prepare(spec, corpus, held, retry_quarantined=retry_quarantined)
         readings = readings_of(spec)
         names = rereads.plan(job.output, readings, lambda: held_counts(job.output, list(readings)), reread)
-        if names and (refused := rereads.in_place_refusal(spec.output, f"re-read of {', '.join(names)}")):
-            raise rereads.RereadError(refused)
         if fresh := [n for n in keep(job.output, spec, readings) if n not in names]:
             log.info("readings recorded for %s (job/readings.jsonl)", ", ".join(fresh))
         report = IngestReport(job.output, {s.name: SourceTally(spec_tier=s.tier) for s in job.sources})
         if names:  # each a corpus of its own, then swapped in (`jobs.ingest.reread`)
             nested = functools.partial(run_ingest, address=address, progress=progress, worker=worker)
-            for name, again in rereads.reread(job, spec, names, readings, nested, lambda: _rebuild(corpus)).items():
+            for name, again in rereads.reread(corpus, spec, names, readings, nested).items():
                 report.tallies[name] = again.tallies[name]  # a resumed swap's nested run is over: none
             report.reread = names
         if (done := nothing_to_do(job, address)) is not None:  # what discovery would find: every raw episode done

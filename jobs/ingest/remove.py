@@ -1,26 +1,26 @@
-"""`eidata remove CORPUS SOURCE...`: sources taken out of a corpus (issue 98 item 4), exactly once.
+"""`eidata remove CORPUS SOURCE...`: sources taken out of a corpus (issue 98 item 4), exactly once, in a folder or
+a bucket alike.
 
 A source's datasets (their latents and captions inside them), its quarantine rows and its findings file leave the
 corpus, its readings' history says it was removed, and the catalog is rebuilt: the same steps a re-read's swap takes
-with nothing read in their place (`jobs.ingest.reread.swap_in`, `replace_rows`), under the same intent file, so that a
-kill anywhere and the same command again end where an uninterrupted removal ends. The manifests that select its
-episodes are named (they stay as they are: a manifest made before says so when it is used).
+with nothing read in their place (`jobs.ingest.reread.swap_in`, `replace_rows`, `settle`: a bucket's datasets deleted
+by its commit protocol, records first), under the same kind of intent file, so that a kill anywhere and the same
+command again end where an uninterrupted removal ends. The manifests that select its episodes are named (they stay as
+they are: a manifest made before says so when it is used).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 from argparse import Namespace
-from contextlib import suppress
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from jobs.ingest.readings import READINGS, recorded
-from jobs.ingest.reread import REREAD_DIR, in_place_refusal, read_intent, replace_rows, swap_in, write_intent
+from jobs.ingest.reread import REREAD_DIR, read_intent, replace_rows, settle, swap_in, write_intent
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR, QUARANTINE_DIR, parquet_files
@@ -40,43 +40,36 @@ def held_sources(output: Path) -> set[str]:
     return names | set(recorded(output))
 
 
-def selecting_manifests(output: Path, names: list[str]) -> dict[str, int]:
-    """Each manifest under `manifests/` that selects episodes of `names`: how many."""
+def selecting_manifests(corpus: Corpus, names: list[str]) -> dict[str, int]:
+    """Each manifest of `corpus` that selects episodes of `names`: how many."""
     out = {}
-    folder = output / MANIFESTS_DIR
-    for manifest in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-        try:
-            uids = pq.read_table(entries_file(manifest), columns=["episode_uid"])["episode_uid"].to_pylist()
-        except (OSError, ValueError) as e:  # named, never skipped silently
-            log.warning("manifest %s: its entries cannot be read (%s): not checked for %s", manifest.name, e, names)
-            continue
-        if n := sum(1 for u in uids if u.split("/", 1)[0] in names):
-            out[manifest.name] = n
+    with Corpus.read(corpus.where, corpus.options, meta=True) as reader:  # a bucket's manifests/ copied
+        folder = reader.root / MANIFESTS_DIR
+        for manifest in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+            try:
+                uids = pq.read_table(entries_file(manifest), columns=["episode_uid"])["episode_uid"].to_pylist()
+            except (OSError, ValueError) as e:  # named, never skipped silently
+                log.warning("manifest %s: its entries cannot be read (%s): not checked for %s", manifest.name, e, names)
+                continue
+            if n := sum(1 for u in uids if u.split("/", 1)[0] in names):
+                out[manifest.name] = n
     return out
 
 
 def remove_sources(corpus: Corpus, names: list[str]) -> None:
     """`names` out of the corpus (see the module); each step done once, its progress in the intent file."""
-    from jobs.catalog.build import rebuild_catalog
-
     output = corpus.root
-    path = output / REMOVE_INTENT
-    intent = read_intent(path) or {"removing": names}
-    write_intent(path, intent)
-    empty = output / REREAD_DIR / ".nothing"  # a re-read that read nothing: no dataset, no row, no finding
+    intent = read_intent(output / REMOVE_INTENT) or {"removing": names}
+    write_intent(corpus, REMOVE_INTENT, intent)
+    empty = f"{REREAD_DIR}/.nothing"  # a re-read that read nothing: no dataset, no row, no finding
     for name in intent["removing"]:
-        swap_in(output, name, empty)
-        replace_rows(output, name, empty, prefix="\0")  # no part is this removal's own
+        swap_in(corpus, name, empty)
+        replace_rows(corpus, name, output / empty, prefix="\0")  # no part is this removal's own
     history = output / READINGS
     before = recorded(output)
     with history.open("a", encoding="utf-8") as f:  # said once: a source already said removed is not recorded
         f.write("".join(json.dumps({"source": n, "removed": True}) + "\n" for n in intent["removing"] if n in before))
-    rebuild_catalog(corpus)
-    for name in intent["removing"]:
-        shutil.rmtree(output / REREAD_DIR / f"{name}.retired", ignore_errors=True)
-    with suppress(OSError):
-        (output / REREAD_DIR).rmdir()
-    write_intent(path, {})
+    settle(corpus, intent["removing"], REMOVE_INTENT, [])
 
 
 def cli_remove(args: Namespace) -> int:
@@ -84,14 +77,13 @@ def cli_remove(args: Namespace) -> int:
     from jobs.runtime.job_lock import JobLockedError
 
     names = list(dict.fromkeys(args.sources))
-    if refused := in_place_refusal(args.corpus, f"eidata remove {' '.join(names)}"):
-        return fail(2, f"error: {refused}")
     with Corpus.open(args.corpus, None, "ingest", existing=True) as corpus:
         output = corpus.root
-        if unknown := [n for n in names if n not in held_sources(output)]:
+        pending = read_intent(output / REMOVE_INTENT).get("removing", [])  # a killed removal: finished, not refused
+        if unknown := [n for n in names if n not in held_sources(output) and n not in pending]:
             held = sorted(held_sources(output))
             return fail(2, f"error: the corpus holds no source {', '.join(unknown)}; it holds {held}")
-        manifests = selecting_manifests(output, names)
+        manifests = selecting_manifests(corpus, names)
         if args.dry_run:
             print(f"would remove {', '.join(names)}; manifests selecting their episodes: {manifests or 'none'}")
             return 0

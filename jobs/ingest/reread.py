@@ -1,22 +1,27 @@
 """A source re-read under a changed spec, exactly once (issue 98 item 3), and the check that stops a run whose spec
 changed a source's reading unless the user asked for the re-read (item 2).
 
-A re-read is the ordinary ingest of that one source into a corpus of its own, `job/reread/<source>/` (the same steps,
-the same exactly-once resume: a kill there costs the episodes in flight), then a swap into the corpus, step by step,
-each step idempotent and its progress in `job/reread.json`, so that a rerun of the same command after a kill anywhere
-ends where an uninterrupted re-read ends, byte for byte:
+A re-read is the ordinary ingest of that one source into a corpus of its own, `reread/<source>/` in the corpus (a
+folder, or a prefix of the bucket: the same steps, the same exactly-once resume, a kill there costs the episodes in
+flight), then a swap into the corpus, step by step, each step idempotent and its progress in `job/reread.json` (put in
+the bucket at each step: `Corpus.persist`), so that a rerun of the same command after a kill anywhere ends where an
+uninterrupted re-read ends, byte for byte:
 
 1. `read`: the nested ingest (resumed by a rerun like any ingest);
-2. `swap`: the source's datasets (their latents and captions inside them) moved aside to `job/reread/<source>.retired`
-   (a marker folder when it had none), then the new ones moved in: renames in one file system;
+2. `swap`: the source's datasets (their latents and captions inside them) replaced by the re-read's
+   (`Corpus.replace_tree`): in a folder the old ones renamed to `reread/<source>.retired`, the new ones renamed in; in a
+   bucket the old objects deleted, their commit records first, the new ones copied in, their records last;
 3. `rows`: the new reading's quarantine parts copied in under names of this re-read (`reread-<source>-<token>-...`),
    then every other row of the source dropped from the corpus's parts (rewritten atomically, an emptied one removed),
-   and the source's findings file replaced by the re-read's;
-4. `catalog`: the catalog rebuilt from the datasets' meta;
+   and the source's findings file replaced by the re-read's (a bucket's `catalog/` then put);
+4. `catalog`: the catalog rebuilt from the datasets' meta (a bucket's put, with the readings' history);
 5. the old datasets and the re-read's corpus removed, the intent cleared.
 
-Until step 2 the old episodes are the corpus's and the catalog is consistent with them; after step 4 it is
-consistent with the new ones. A kill between 2 and 4 leaves a catalog that names the old episodes until the rerun.
+What a reader sees meanwhile. Until step 2 the old episodes are the corpus's and the catalog is consistent with them;
+after step 4 the new ones, and the catalog with them. In between the catalog still names the old episodes: in a
+folder the source's dataset files are the old ones, then (one rename later) the new ones; in a bucket, whose readers
+trust commit records, the source's datasets are absent from the first record deleted until the last record copied,
+then the new ones. A kill in the window leaves the corpus so until the rerun.
 """
 
 from __future__ import annotations
@@ -34,15 +39,15 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.storage.root import Root
+from adapters.storage.corpus import Corpus
 from jobs.catalog.parts import drop_quarantine_rows, write_parquet_atomic
 from jobs.catalog.source_findings import findings_file
-from jobs.ingest.readings import changed, recorded
-from jobs.spec_models import JobSpec, PreparedSpec
+from jobs.ingest.readings import READINGS, changed, recorded
+from jobs.spec_models import JobSpec
 from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, parquet_files
 from schemas.reading import ReadingChange, SourceReading
 
-REREAD_DIR = f"{JOB_DIR}/reread"
+REREAD_DIR = "reread"  # outside `job/`, which a bucket's job copies whole into its scratch
 INTENT = f"{JOB_DIR}/reread.json"
 PHASES = ("read", "swap", "rows", "catalog")
 
@@ -87,26 +92,23 @@ class Reread:
 NO_REREAD = Reread()
 
 
-def in_place_refusal(corpus: Any, what: str) -> str | None:
-    """Why `what` (a re-read's swap, a removal: folders renamed in the corpus) cannot be done on the corpus at `corpus`:
-    a bucket's publish carries commits, not renames; the way round named. None for a folder."""
-    why = Root(str(corpus)).refusal("paths", what)
-    return None if why is None else f"{why}; copy the corpus to a folder (`aws s3 sync`), do it there, sync it back"
-
-
 def read_intent(path: Path) -> dict[str, Any]:
     """An intent file (a re-read's, a removal's: what it does and how far it got); empty when none."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def write_intent(path: Path, intent: dict[str, Any]) -> None:
-    """`intent` written whole or not at all (a kill leaves the last one); an empty one removes the file."""
+def write_intent(corpus: Corpus, rel: str, intent: dict[str, Any]) -> None:
+    """The intent file `rel` written whole or not at all (a kill leaves the last one), and made the corpus's before
+    the step it announces (`Corpus.persist`); an empty one removes the file."""
+    path = corpus.root / rel
     if not intent:
         path.unlink(missing_ok=True)
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(intent, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(intent, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    corpus.persist(rel)
 
 
 def plan(
@@ -143,67 +145,71 @@ def plan(
 
 
 def reread(
-    job: PreparedSpec,
+    corpus: Corpus,
     given: JobSpec,
     names: list[str],
     readings: dict[str, SourceReading],
     ingest: Callable[[JobSpec], Any],
-    rebuild: Callable[[], None],
 ) -> dict[str, Any]:
-    """Each of `names` re-read (see the module): `ingest(spec)` runs the nested ingest of one source and answers its
-    report, `rebuild()` rebuilds the corpus's catalog; returns each nested run's report (a resumed swap has none)."""
-    output = job.output
+    """Each of `names` re-read into `corpus` (see the module): `ingest(spec)` runs the nested ingest of one source
+    and answers its report; returns each nested run's report (a resumed swap has none)."""
+    output = corpus.root
     intent = read_intent(output / INTENT) or {"token": uuid.uuid4().hex[:12], "sources": {}}
     reports: dict[str, Any] = {}
     for name in names:
         entry = intent["sources"].setdefault(name, {"to": readings[name].fingerprint, "phase": "read"})
-        write_intent(output / INTENT, intent)
-        stage = output / REREAD_DIR / name
+        write_intent(corpus, INTENT, intent)
+        stage = f"{REREAD_DIR}/{name}"
         if entry["phase"] == "read":
             source = next(s for s in given.sources if s.name == name)
-            reports[name] = ingest(given.model_copy(update={"output": stage, "sources": [source]}))
+            reports[name] = ingest(given.model_copy(update={"output": corpus.where_of(stage), "sources": [source]}))
             entry["phase"] = "swap"
-            write_intent(output / INTENT, intent)
+            write_intent(corpus, INTENT, intent)
         if entry["phase"] == "swap":
-            swap_in(output, name, stage)
+            swap_in(corpus, name, stage)
             entry["phase"] = "rows"
-            write_intent(output / INTENT, intent)
+            write_intent(corpus, INTENT, intent)
         if entry["phase"] == "rows":
-            replace_rows(output, name, stage, f"reread-{_safe(name)}-{intent['token']}-")
+            with Corpus.read(corpus.where_of(stage), corpus.options) as staged:
+                replace_rows(corpus, name, staged.root, f"reread-{_safe(name)}-{intent['token']}-")
             entry["phase"] = "catalog"
-            write_intent(output / INTENT, intent)
-    rebuild()
-    for name in names:
-        shutil.rmtree(output / REREAD_DIR / f"{name}.retired", ignore_errors=True)
-        shutil.rmtree(output / REREAD_DIR / name, ignore_errors=True)
-    with contextlib.suppress(OSError):  # empty once every re-read is in
-        (output / REREAD_DIR).rmdir()
-    write_intent(output / INTENT, {})
+            write_intent(corpus, INTENT, intent)
+    settle(corpus, names, INTENT, [f"{REREAD_DIR}/{name}" for name in names])
     return reports
+
+
+def settle(corpus: Corpus, names: list[str], intent: str, staged: list[str]) -> None:
+    """The last steps of a re-read or a removal of `names`: the catalog rebuilt and made the corpus's with the
+    readings' history, the old datasets and the trees `staged` dropped, the intent file `intent` cleared."""
+    from jobs.catalog.build import rebuild_catalog  # imported when there is a catalog to rebuild
+
+    rebuild_catalog(corpus)
+    corpus.persist("catalog")
+    corpus.persist(READINGS)
+    for rel in [*(_retired(name) for name in names), *staged]:
+        corpus.drop_tree(rel)
+    with contextlib.suppress(OSError):  # a folder's, empty once every re-read is in
+        (corpus.root / REREAD_DIR).rmdir()
+    write_intent(corpus, intent, {})
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def swap_in(output: Path, name: str, stage: Path) -> None:
-    """The source's datasets aside (a marker when none), then the re-read's in their place: each rename done once."""
-    live, new = output / DATASETS_DIR / name, stage / DATASETS_DIR / name
-    retired = output / REREAD_DIR / f"{name}.retired"
-    if not retired.exists():
-        retired.parent.mkdir(parents=True, exist_ok=True)
-        if live.exists():
-            live.rename(retired)
-        else:
-            retired.mkdir(parents=True)
-    if new.exists():
-        live.parent.mkdir(parents=True, exist_ok=True)
-        new.rename(live)
+def _retired(name: str) -> str:
+    return f"{REREAD_DIR}/{name}.retired"
 
 
-def replace_rows(output: Path, name: str, stage: Path, prefix: str) -> None:
-    """The re-read's quarantine parts in (named `prefix...`), then the source's other rows out; its findings file
-    replaced by the re-read's."""
+def swap_in(corpus: Corpus, name: str, stage: str) -> None:
+    """The source's datasets replaced by those of the corpus `stage` (a folder of the corpus; none: removed), once."""
+    corpus.replace_tree(f"{DATASETS_DIR}/{name}", f"{stage}/{DATASETS_DIR}/{name}", aside=_retired(name))
+
+
+def replace_rows(corpus: Corpus, name: str, stage: Path, prefix: str) -> None:
+    """The quarantine parts of the local corpus folder `stage` in (named `prefix...`), then the source's other rows
+    out; its findings file replaced by the stage's; both made the corpus's."""
+    output = corpus.root
     target = output / QUARANTINE_DIR
     target.mkdir(parents=True, exist_ok=True)
     for part in parquet_files(stage, QUARANTINE_DIR):
@@ -217,3 +223,5 @@ def replace_rows(output: Path, name: str, stage: Path, prefix: str) -> None:
         os.replace(tmp, old)
     else:
         old.unlink(missing_ok=True)
+    corpus.persist(QUARANTINE_DIR)
+    corpus.persist(old.relative_to(output).as_posix())

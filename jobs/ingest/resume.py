@@ -38,13 +38,12 @@ from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
 from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
-from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
+from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)
 
-FINISHED = f"{JOB_DIR}/ingest.finished"  # present while the last run that started work ran to its end
 WORK_DIR = f"{JOB_DIR}/work"  # the job's scratch: discovery's work files, the done set's spills
 BATCH = 8192  # refs per parquet batch, in the discovery task and in the driver's reads; `settled`'s largest
 FIRST_BATCH = 64  # `settled`'s first batch of refs

@@ -13,6 +13,7 @@ from adapters.storage.object_store import ObjectStore
 from adapters.storage.objects import list_keys, list_prefixes, put
 from adapters.storage.urls import filesystem
 from ingest.lerobot.writer import LeRobotWriter
+from schemas.corpus import FINISHED
 from schemas.storage import OutputLeasedError
 from tests.fixtures.episodes import canonical_frames, canonical_test_features
 from tests.s3.server import S3Server
@@ -42,6 +43,7 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
         (out.scratch / "catalog/quarantine/.tmp-part").write_bytes(b"a killed write")
         (out.scratch / "job").mkdir()
         (out.scratch / "job/spec.yaml").write_text("output: " + url)
+        (out.scratch / FINISHED).touch()
         with pytest.raises(OutputLeasedError, match=r"job 'ingest'"):
             ObjectStore(url, s3.options(), scratch=tmp_path / "two").open()
         written = out.publish_corpus()
@@ -57,7 +59,8 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
         assert again.datasets() == DATASETS[:2]
         assert (again.scratch / "catalog/quarantine/run-00000.parquet").read_bytes() == b"rows"
         assert (again.scratch / "job/spec.yaml").exists()
-        assert list_keys(fs, f"{path}/job") == []  # the running job's until its clean end
+        assert (again.scratch / FINISHED).exists()  # the job before ran to its end
+        assert list_keys(fs, f"{path}/job") == [f"{path}/job/spec.yaml"]  # the mark the running job's until its end
         with LeRobotWriter.open(again.scratch / DATASETS[0]) as w:
             assert w.num_episodes == 1
         write(again, DATASETS[0], [7])
@@ -65,7 +68,7 @@ def test_a_job_then_its_rerun_elsewhere(s3: S3Server, prefix: str, tmp_path: Pat
         (again.scratch / "catalog/quarantine/run-00000.parquet").unlink()  # a part the scratch no longer has
         again.publish_corpus()
     assert list_keys(fs, f"{path}/catalog") == []
-    assert list_keys(fs, f"{path}/job") == [f"{path}/job/spec.yaml"]  # put back at the end
+    assert list_keys(fs, f"{path}/job") == [f"{path}/{FINISHED}", f"{path}/job/spec.yaml"]  # put back at the end
     info = fs.cat_file(f"{path}/{DATASETS[0]}/meta/info.json").decode()
     assert '"total_episodes": 2' in info
     assert len(list_keys(fs, f"{path}/{DATASETS[2]}/.eidata/commits")) == 1

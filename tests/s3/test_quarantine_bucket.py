@@ -4,8 +4,9 @@ is quarantined with the stage, error class and reason of the local run (the same
 file: its URL instead of its path), the quarantine and catalog in the bucket answer as the local run's, the datasets
 are the local run's files, no object of a rejected episode is in the bucket (no staging left, no commit record or
 meta line names one), and a rerun publishes nothing: every object's key and ETag, and but for the job folder (the
-running job's, put back at its clean end) its LastModified, are as before. Ray runs: the local reference (the
-session's, `quarantine_local`, which tests/jobs/test_quarantine_classes.py checks), the bucket job and its rerun."""
+running job's finished mark, put back at its clean end) its LastModified, are as before. Ray runs: the local reference
+(the session's, `quarantine_local`, which tests/jobs/test_quarantine_classes.py checks), the bucket job and its
+rerun."""
 
 from __future__ import annotations
 
@@ -137,5 +138,6 @@ def test_a_rerun_publishes_nothing(runs: Runs, tmp_path: Path, settings: Any) ->
 
 
 def _modified(fs: Any, path: str) -> dict[str, datetime]:
-    """LastModified of every object but the job folder's (a job takes it out of the bucket while it runs)."""
+    """LastModified of every object but the job folder's (a job takes its finished mark out of the bucket while it
+    runs)."""
     return {k: t for k, t in list_modified(fs, path).items() if not k.startswith(f"{path}/{JOB_DIR}/")}

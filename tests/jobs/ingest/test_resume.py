@@ -25,9 +25,17 @@ from ingest.lerobot.writer import LeRobotWriter, stage_episode
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
-from jobs.ingest.resume import FINISHED, done_sql, done_uids, forget_environment, roll_forward, settled
+from jobs.ingest.resume import done_sql, done_uids, forget_environment, roll_forward, settled
 from jobs.spec import load_spec
-from schemas.corpus import DATASETS_DIR, EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, parquet_files
+from schemas.corpus import (
+    DATASETS_DIR,
+    EPISODES_DIR,
+    FINISHED,
+    QUARANTINE_DIR,
+    QUARANTINE_SCHEMA,
+    QuarantineRow,
+    parquet_files,
+)
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.discovery import discover
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset

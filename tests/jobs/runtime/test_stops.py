@@ -22,9 +22,9 @@ import pytest
 from jobs import cli
 from jobs.cli import main
 from jobs.ingest.job import run_ingest
-from jobs.ingest.resume import FINISHED
 from jobs.runtime.stops import Stopped, armed, rearm, stopped
 from jobs.spec import load_spec
+from schemas.corpus import FINISHED
 from tests import processes
 from tests.jobs.demo_reference import demo_spec, hashes
 
