@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from schemas.corpus import find_datasets
+from adapters.lerobot_format.layout import find_datasets
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 MARK = "_r"  # a copy's subset: <subset>_r<k>, k zero-padded

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import numeric_stats
+from adapters.lerobot_format.stats import numeric_stats
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, machine_busy_s
 from benchmarks.footage import footage

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from adapters.lerobot.stats import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
+from adapters.lerobot_format.stats import QUANTILE_KEYS, QUANTILES, aggregate_stats, episode_stats
+from adapters.lerobot_format.union_stats import UnionStats
 from adapters.storage.corpus import Corpus
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from ingest.lerobot.union_stats import UnionStats
 from jobs.export.lerobot_v3.masked_stats import _masked_columns, _read, _used, masked_stats
 from jobs.export.lerobot_v3.plan import ExportPlan, manifest_plan
 from schemas.canonical import ACTION

@@ -1,4 +1,4 @@
-"""Quantile stats over many episodes: ours (`adapters/lerobot/stats.py`) vs lerobot 0.6.1's own stats code.
+"""Quantile stats over many episodes: ours (`adapters/lerobot_format/stats.py`) vs lerobot 0.6.1's own stats code.
 
 The episodes (a 50-dim state and a 50-dim action, lerobot's five index columns, and a 64-float `observation.native`
 column that stats do not need, so reading only the numeric columns the stats use is part of the measure) are
@@ -16,7 +16,7 @@ row group per episode, as lerobot's writer and our export lay them out). Contest
 Rows per second per core = rows / CPU seconds (user + sys of the process, all threads) of the timed loop; each
 contestant's best round is kept, with the 1-minute load average around it. Memory stays bounded by one batch (peak
 RSS reported). Every aggregate must equal lerobot's (checked, relative 1e-12; the per-episode stats are bit-identical:
-`tests/adapters/lerobot/stats/`). Progress on stderr, one JSON object on the last stdout line.
+`tests/adapters/lerobot_format/stats/`). Progress on stderr, one JSON object on the last stdout line.
 
     .venv/bin/python -m benchmarks.quantile_stats [--episodes 2000] [--rows 300] [--lerobot-episodes 300] [--rounds 2]
     .venv/bin/python -m benchmarks.quantile_stats --smoke
@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import aggregate_arrays, aggregate_stats, batch_stats, episode_stats
+from adapters.lerobot_format.stats import aggregate_arrays, aggregate_stats, batch_stats, episode_stats
 from benchmarks._cli import parse_args
 from benchmarks._machine import ROOT, log, peak_rss_mb
 

@@ -1,7 +1,7 @@
 """`eidata validate PATH`: what a loader would trip on in a LeRobot v2.0 / v2.1 / v3.0 dataset, with an exit code.
 
-The report is the LeRobot adapter's validation plus `adapters.lerobot.checks`; for datasets eidata wrote, the geometry
-and behaviour QA of their episodes (`qa_quirks`); for a dataset of a corpus, what its source could not give
+The report is the LeRobot adapter's validation plus `adapters.lerobot_format.checks`; for datasets eidata wrote, the
+geometry and behaviour QA of their episodes (`qa_quirks`); for a dataset of a corpus, what its source could not give
 (`source_quirks`). PATH may be a dataset, a corpus root (then also the source findings that concern no written
 dataset) or a folder with datasets one or two levels below. Exit code: 0 clean (infos and warnings allowed), 1 when
 any dataset has an error (or a warning with `--strict`), 2 when PATH holds no dataset.
@@ -16,8 +16,9 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from adapters.lerobot.adapter import LeRobotSource, meta_error
-from adapters.lerobot.checks import loader_checks
-from adapters.lerobot.episode import LoadedDataset
+from adapters.lerobot_format.checks import loader_checks
+from adapters.lerobot_format.files import read_jsonl
+from adapters.lerobot_format.layout import LoadedDataset
 from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location
 from adapters.storage.root import Root
@@ -37,7 +38,7 @@ from jobs.runtime.exits import fail
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.faults import reraise_environment
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.quirks import Quirk, Severity, quirk
 from schemas.tiers import QualityTier
 

@@ -1,7 +1,7 @@
 """The error a path outside its source's root raises (`adapters.storage.location.contained` decides it).
 
-A type of its own so every layer that reports a file it could not read (`schemas.lfs.unreadable`, the dataset
-checks) knows this one was never opened, and says so rather than looking into it.
+A type of its own so every layer that reports a file it could not read (`adapters.lerobot_format.files.unreadable`, the
+dataset checks) knows this one was never opened, and says so rather than looking into it.
 """
 
 from __future__ import annotations

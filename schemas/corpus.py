@@ -13,7 +13,6 @@ is optional when read.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -28,7 +27,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.behaviour_record import BehaviourRecord
 from schemas.canonical import ACTION
 from schemas.frozen import Frozen
-from schemas.lerobot import INFO_PATH, InfoJson
+from schemas.lerobot import InfoJson
 from schemas.qa import QAConfig, QARecord
 from schemas.tiers import QualityTier, TierVerdict, notes_of, reasons_of, said_once, tier_of
 from schemas.verdicts import STEP, CorpusVerdicts
@@ -285,20 +284,6 @@ class QuarantineRow(BaseModel):
 
 
 QUARANTINE_SCHEMA = arrow_schema(QuarantineRow)
-
-
-def find_datasets(corpus_root: Path) -> list[Path]:
-    """Every dataset under `ROOT/datasets/` (a folder holding meta/info.json, at any depth), sorted."""
-    base = Path(corpus_root) / DATASETS_DIR
-    found: list[Path] = []
-    for dirpath, dirnames, _ in os.walk(base):
-        here = Path(dirpath)
-        if (here / INFO_PATH).is_file():
-            found.append(here)
-            dirnames.clear()  # a dataset's own folders (data/, videos/, latents/) hold no datasets
-        else:
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-    return sorted(found)
 
 
 def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:

@@ -7,18 +7,14 @@ exactly what lerobot 0.3.3 writes (key order, `indent=4`, jsonl separators).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from string import Formatter
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.episode_lines import skipped, wanted
 from schemas.lerobot_features import FeatureSpec, prerelease_v20_features, video_keys
-from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, refuse_pointer
-
-_M = TypeVar("_M", bound=BaseModel)
 
 CODEBASE_VERSION = "v2.1"
 DEFAULT_CHUNK_SIZE = 1000
@@ -27,6 +23,7 @@ EPISODES_PATH = "meta/episodes.jsonl"
 TASKS_PATH = "meta/tasks.jsonl"
 EPISODES_STATS_PATH = "meta/episodes_stats.jsonl"
 LEGACY_STATS_PATH = "meta/stats.json"
+MODALITY_PATH = "meta/modality.json"  # GR00T's (`schemas.modality`)
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
 
@@ -229,51 +226,6 @@ def split_lines(text: str) -> list[str]:
     `ensure_ascii=False` leaves raw) does not end a line."""
     parts = text.split("\n")
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def read_jsonl(path: Path, episodes: Collection[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-empty line (with `episodes`, those of its episodes only, the others
-    unparsed: `schemas.episode_lines`); a torn or non-UTF-8 line read raises MetaFileError with its position."""
-    with (Path(path) if isinstance(path, str) else path).open("rb") as f:  # a Path or a UPath
-        try:
-            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
-        except LfsPointer as e:
-            raise MetaFileError(path, str(e)) from e
-        f.seek(0)
-        for lineno, raw in enumerate(f, start=1):
-            if skipped(raw, episodes):
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                where = f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"
-                raise MetaFileError(path, f"{path}:{lineno}: not UTF-8 ({where})") from e
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise MetaFileError(path, f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-                if wanted(obj, episodes):
-                    yield lineno, obj
-
-
-def load_info(path: Path) -> InfoJson:
-    raw = Path(path).read_bytes()
-    try:
-        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
-    except LfsPointer as e:
-        raise MetaFileError(path, str(e)) from e
-    # parsed by Python's json, not pydantic's Rust parser: under a task's memory limit an allocation the limit refuses
-    # is a MemoryError there, where Rust aborts the process (pydantic-core panicked, then hung, on a 36 MB info.json)
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # the file named, as every meta file's error names it
-        raise MetaFileError(path, f"{path}: not valid JSON ({e})") from e
-    return InfoJson.model_validate(doc)
-
-
-def load_entries(path: Path, model: type[_M]) -> list[_M]:
-    return [model.model_validate(obj) for _, obj in read_jsonl(path)]
 
 
 def dump_lines(entries: Iterable[EpisodeEntry | TaskEntry | EpisodeStatsEntry]) -> str:

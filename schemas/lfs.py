@@ -1,6 +1,6 @@
 """Git LFS pointer files: what a dataset cloned without `git lfs` holds instead of its parquet, mp4, HDF5, JSON or Zarr
 chunk files. Every door a reader opens a file through refuses one, naming it (`refuse_pointer`: `adapters.storage.
-location.readable`, `bounds.read_bounded`, `schemas.dataset_meta.read_json`, `schemas.lerobot.read_jsonl`, the Zarr
+location.readable`, `bounds.read_bounded`, `adapters.lerobot_format.files`' `read_json` and `read_jsonl`, the Zarr
 chunks `adapters.arrays.stores` reads), where it would otherwise read as "not valid JSON" or a codec's error.
 
 The pointer format is Git LFS's own spec (git-lfs/git-lfs `docs/spec.md`, "The Pointer"): a small UTF-8 text file
@@ -10,10 +10,6 @@ never treats a blob of 1024 bytes or more as a pointer, so neither do we.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-from schemas.containment import OutsideRoot
 
 POINTER_VERSIONS = (b"version https://git-lfs.github.com/spec/v1", b"version https://hawser.github.com/spec/v1")
 MAX_POINTER_BYTES = 1024
@@ -31,26 +27,9 @@ def pointer_size(head: bytes) -> int | None:
     return -1
 
 
-def lfs_pointer_size(path: Path | str) -> int | None:
-    """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
-    try:
-        # a Path or a UPath (an object: its first bytes only, read through fsspec)
-        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
-            head = f.read(MAX_POINTER_BYTES)
-    except OSError:
-        return None
-    return pointer_size(head)
-
-
 def pointer_message(size: int) -> str:
     of = f" for a {size:,}-byte object" if size >= 0 else ""
     return f"Git LFS pointer file{of}, not the data: run `git lfs pull` in the dataset's repository"
-
-
-def lfs_pointer_message(path: Path | str) -> str | None:
-    """What to tell a user whose file is a Git LFS pointer (None when it is not one)."""
-    size = lfs_pointer_size(path)
-    return None if size is None else pointer_message(size)
 
 
 class LfsPointer(OSError, ValueError):
@@ -69,18 +48,3 @@ def refuse_pointer(path: object, head: bytes) -> None:
     size = pointer_size(head)
     if size is not None:
         raise LfsPointer(path, size)
-
-
-def read_checked(path: Path) -> bytes:
-    """The whole of a local file `path`; LfsPointer naming it when it is a Git LFS pointer."""
-    raw = path.read_bytes()
-    refuse_pointer(path, raw[:MAX_POINTER_BYTES])
-    return raw
-
-
-def unreadable(kind: str, path: Path | str, err: BaseException) -> str:
-    """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`; a file
-    outside its source's root is named as such and never opened to look."""
-    if isinstance(err, OutsideRoot):
-        return str(err)
-    return lfs_pointer_message(path) or f"unreadable {kind} ({err})"

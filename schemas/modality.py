@@ -1,4 +1,4 @@
-"""GR00T's `meta/modality.json`: a reader, a writer, and checks against `info.json`. The format: NVIDIA/Isaac-GR00T
+"""GR00T's `meta/modality.json`: a model, a writer, and checks against `info.json`. The format: NVIDIA/Isaac-GR00T
 `getting_started/data_preparation.md`.
 
 `state` / `action` entries are zero-based `[start, end)` slices of a 1-D numeric column (`observation.state` /
@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas.dataset_meta import MODALITY_PATH, read_json
-from schemas.lerobot import InfoJson, MetaRecord
+from schemas.lerobot import MODALITY_PATH, InfoJson, MetaRecord
 from schemas.lerobot_features import NUMERIC_DTYPES, FeatureSpec
 from schemas.quirks import Quirk, quirk
 
@@ -82,10 +81,6 @@ class ModalityJson(BaseModel):
     def dumps(self) -> str:
         """As GR00T's own files are written: `json.dump(..., indent=4)`."""
         return json.dumps(self.to_json(), indent=4, ensure_ascii=False) + "\n"
-
-    @classmethod
-    def load(cls, path: Path) -> ModalityJson:
-        return cls.parse(read_json(Path(path)), path)
 
     @classmethod
     def parse(cls, raw: Any, where: Path | str = MODALITY_PATH) -> ModalityJson:

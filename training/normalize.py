@@ -10,7 +10,7 @@ constant in training: it normalizes to 0 (GR00T's min_max mode does the same for
 warning per dataset. q01/q99 are np.quantile over the frames of the dataset's training episodes' data files, as GR00T's
 `calculate_dataset_statistics` (gr00t/data/dataset.py) computes them over a dataset's parquet files
 (episodes_stats.jsonl may lack quantiles, and per-episode quantiles do not pool), each dim over the episodes whose
-mask has it, in bounded memory (`ingest.lerobot.union_stats`, the same rule as a manifest export's stats); mean/std
+mask has it, in bounded memory (`lerobot_format.union_stats`, the same rule as a manifest export's stats); mean/std
 are pooled from `meta/episodes_stats.jsonl` for the record. Dims outside the embodiment mask are set to 0 whatever
 their stats say. A robot trained on its native command (`training.actions`) gets statistics of `action.native` and
 `observation.state.native` over its own dataset's native episodes only (mean/std from the same pass), and its vector
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from adapters.lerobot_format.union_stats import UnionStats
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus_files import CorpusFiles
-from ingest.lerobot.union_stats import UnionStats
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH
@@ -117,7 +117,7 @@ def read_episode(files: CorpusFiles, ep: EpisodeRecord) -> list[np.ndarray]:
 def _quantiles(files: CorpusFiles, episodes: list[EpisodeRecord]) -> dict[str, dict[str, np.ndarray]]:
     """column -> its statistics (q01, q99, mean, std, count) over the frames of `episodes` (one dataset's, of one
     space), each dim over the episodes that use it (every frame where none does), exact (`np.quantile`'s linear
-    method) in bounded memory (`ingest.lerobot.union_stats`: one read of the episodes' two columns)."""
+    method) in bounded memory (`lerobot_format.union_stats`: one read of the episodes' two columns)."""
     cols = episodes[0].action.columns()
     anyone = [np.logical_or.reduce([ep.action.used()[i] for ep in episodes]) for i in range(2)]
     stats = [UnionStats(width, QUANTILES) for _, width in cols]

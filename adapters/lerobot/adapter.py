@@ -4,7 +4,7 @@
 per dataset folder, named after it; the `subset` option renames a single dataset or picks one in a folder). Layouts:
 `layout`; the episode read: `episode`; cameras: `cameras`; embodiment (never a guess from the state layout, recorded
 in `metadata["embodiment_from"]`) and joint conventions: `embodiment`; recorded end-effector poses as the hands:
-`poses`. The dataset's validation report is `schemas.dataset_meta.DatasetMeta`'s quirks plus this adapter's
+`poses`. The dataset's validation report is `adapters.lerobot_format.meta.DatasetMeta`'s quirks plus this adapter's
 (`report(root)`, and `metadata["quirks"]` of every episode); per-episode findings are in `metadata["episode_quirks"]`.
 
 | native (column / file)              | canonical                                   | units, frame, rate               |
@@ -82,21 +82,23 @@ from adapters.lerobot.annotations import DatasetAnnotations, annotate, read_anno
 from adapters.lerobot.behavior_annotations import unmatched_files, with_annotation
 from adapters.lerobot.cameras import reads_all, select_cameras, undeclared_cameras
 from adapters.lerobot.embodiment import joint_options, resolve_embodiment
-from adapters.lerobot.episode import EpisodeReader, LoadedDataset, ReadSettings
-from adapters.lerobot.layout import (
+from adapters.lerobot.episode import EpisodeReader, ReadSettings
+from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
+from adapters.lerobot.poses import PoseLayout, with_poses
+from adapters.lerobot_format.files import read_json
+from adapters.lerobot_format.layout import (
+    LoadedDataset,
     footer_problem,
     read_v3_locations,
     read_v3_tasks,
     recorded_frames,
     v2_locations,
 )
-from adapters.lerobot.poses import LAYOUTS as POSE_LAYOUTS
-from adapters.lerobot.poses import PoseLayout, with_poses
+from adapters.lerobot_format.meta import DatasetMeta, check_info
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.canonical import Camera
-from schemas.dataset_meta import DatasetMeta, check_info, read_json
 from schemas.findings import SourceFinding
 from schemas.lerobot import INFO_PATH, MetaFileError
 from schemas.quirks import quirk
@@ -204,7 +206,9 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
         """(subset, dataset root) pairs under the discovered `root`, sorted by subset."""
         if (root / INFO_PATH).exists():  # not a regular file: its load says so (`DatasetMeta.load`)
             return [(self.options.subset or root.name, root)]
-        found = {p.parent.parent for p in [*root.glob("*/meta/info.json"), *root.glob("*/*/meta/info.json")]}
+        infos = [*root.glob("*/" + INFO_PATH), *root.glob("*/*/" + INFO_PATH)]
+        # each dataset named from the root down (its path under `root`), never by climbing from its info.json
+        found = {root / p.relative_to(root).as_posix().removesuffix("/" + INFO_PATH) for p in infos}
         pairs = sorted((p.name, p) for p in found)
         if self.options.subset:
             pairs = [(s, p) for s, p in pairs if s == self.options.subset]
@@ -322,9 +326,7 @@ class LeRobotSource(SourceAdapter[LeRobotOptions]):
 
     def _load(self, root: Location, subset: str) -> LoadedDataset:
         # ValueError: bad info
-        meta = DatasetMeta.load(
-            root, check_files=True, check_data=self.options.validate_data, open_file=lambda p: root.file(p).readable()
-        )
+        meta = DatasetMeta.load(root, check_files=True, check_data=self.options.validate_data)
         info, raw = meta.info, read_json(root / INFO_PATH)
         version = str(raw.get("codebase_version"))
         if "v3_layout" in meta.codes():

@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.base import Language, RawEpisode
 from adapters.lerobot.embodiment import alnum
 from adapters.lerobot.quirks import noted
+from adapters.lerobot_format.files import read_json
 from adapters.storage.location import Location
 from schemas.corpus import SourceAnnotation
-from schemas.dataset_meta import read_json
 from schemas.lerobot import InfoJson, MetaFileError, fill_path_template
 from schemas.quirks import Quirk, quirk
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from adapters.base import EpisodeRef
 from adapters.camera_roles import Rule, camera_role
-from adapters.lerobot.episode import LoadedDataset
+from adapters.lerobot_format.files import read_json
+from adapters.lerobot_format.layout import LoadedDataset
 from schemas.canonical import Camera
-from schemas.dataset_meta import MODALITY_PATH, read_json
-from schemas.lerobot import INFO_PATH
+from schemas.lerobot import INFO_PATH, MODALITY_PATH
 from schemas.lerobot_features import VISUAL_DTYPES
 from schemas.quirks import quirk
 from schemas.spelling import did_you_mean

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.lerobot.episode import LoadedDataset
+from adapters.lerobot_format.layout import LoadedDataset
 from schemas.robots.joint_space import NUMBERED_ARM, JointSpaceOptions, Side, name_key
 from schemas.robots.registry import UNKNOWN_EMBODIMENT, default_registry
 

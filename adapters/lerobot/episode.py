@@ -7,7 +7,7 @@ Per-episode findings become quirks in `metadata["episode_quirks"]`; what makes t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,36 +27,16 @@ from adapters.lerobot.columns import (
     is_action_column,
 )
 from adapters.lerobot.language import episode_language
-from adapters.lerobot.layout import EpisodeLocation, column_to_numpy, is_numeric, read_v3_rows
-from adapters.storage.location import Location
+from adapters.lerobot_format.files import unreadable
+from adapters.lerobot_format.layout import EpisodeLocation, LoadedDataset, column_to_numpy, is_numeric, read_v3_rows
 from schemas.canonical import Camera
 from schemas.containment import OutsideRoot
-from schemas.lerobot import ActionSegment, InfoJson
-from schemas.lfs import unreadable
+from schemas.lerobot import ActionSegment
 from schemas.quirks import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 OUTCOME_PREFIX = "next."  # a step outcome column (`RawEpisode.outcomes`)
-
-
-@dataclass
-class LoadedDataset:
-    """What one dataset root says, loaded once per adapter instance (and per process)."""
-
-    root: Location
-    subset: str
-    version: str
-    is_v3: bool
-    info: InfoJson
-    modality: dict[str, Any] | None
-    tasks: dict[int, str]
-    episodes: dict[int, EpisodeLocation]
-    quirks: list[Quirk]
-    cameras: dict[str, Camera | None] = field(default_factory=dict)  # video / image keys read -> canonical camera
-    problems: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)  # ep -> msg, file, field
-    camera_notes: dict[str, str] = field(default_factory=dict)
-    mp4_index: list[str] | None = None  # every mp4 under the root, relative; listed once when a template misses
 
 
 @dataclass(frozen=True)

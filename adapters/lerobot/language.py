@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from adapters.base import Language
 from adapters.lerobot.columns import BOOKKEEPING, INSTRUCTION_ANNOTATION, LABEL_ANNOTATION, runs, span_s
-from adapters.lerobot.layout import column_to_numpy, is_numeric
+from adapters.lerobot_format.layout import column_to_numpy, is_numeric
 from schemas.quirks import Severity
 
 

@@ -43,11 +43,11 @@ from pydantic import Field
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key
 from adapters.hostile import bounds
 from adapters.hostile.h5 import open_h5
+from adapters.lerobot_format.files import lfs_pointer_message
 from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_frame, intrinsics_for
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
-from schemas.lfs import lfs_pointer_message
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)

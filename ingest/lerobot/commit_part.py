@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import numeric_stats
+from adapters.lerobot_format.stats import numeric_stats
 from adapters.storage.atomic import fsync_path
 from ingest.lerobot.errors import DatasetError, EpisodeError, StatsOverflowError
 from ingest.lerobot.staging import TASK_COLUMN, TIMESTAMP64_COLUMN, StagedEpisode, read_frames

@@ -43,7 +43,7 @@ class NonFiniteError(EpisodeError):
 
 class StatsOverflowError(NonFiniteError):
     """A finite value whose magnitude makes its feature's statistics overflow in the feature's dtype
-    (`adapters.lerobot.stats.stats_bound`): its std would be Infinity in `episodes_stats.jsonl`."""
+    (`adapters.lerobot_format.stats.stats_bound`): its std would be Infinity in `episodes_stats.jsonl`."""
 
 
 class TimestampError(EpisodeError):

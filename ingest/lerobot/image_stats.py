@@ -1,6 +1,6 @@
 """LeRobot's camera statistics (v2.1 and v3.0 alike, lerobot 0.3.3's `compute_episode_stats`): cameras sampled
 (`estimate_num_samples`), strided to ~150 px when large, reduced per channel and divided by 255, giving (3,1,1), from
-exact per-frame channel sums kept as the frames stream past. Numeric features: `adapters/lerobot/stats.py`.
+exact per-frame channel sums kept as the frames stream past. Numeric features: `adapters/lerobot_format/stats.py`.
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@ import re
 import shutil
 from pathlib import Path
 
+from adapters.lerobot_format.files import load_info
 from adapters.storage.atomic import remove_temp_files
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.journal import apply_journal, describe
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import JOURNAL, STAGING
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson, load_info
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.storage import STATE_DIR
 
 log = logging.getLogger(__name__)

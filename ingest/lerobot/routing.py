@@ -56,9 +56,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from adapters.lerobot_format.files import load_info
 from ingest.lerobot.sibling_label import label
 from schemas.canonical import NATIVE_VALID
-from schemas.lerobot import INFO_PATH, load_info
+from schemas.lerobot import INFO_PATH
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec
 
 Split = Literal["camera_size_split", "signature_split"]  # the lineage key (`schemas.corpus.EpisodeLineage`) naming why

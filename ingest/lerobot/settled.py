@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from adapters.lerobot_format.layout import find_datasets
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
-from schemas.corpus import find_datasets
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ LOCK_WAIT_S = 60.0  # a writer still applying its journal holds the lock this lo
 
 
 def settled_datasets(corpus_root: Path, *, lock_wait_s: float = LOCK_WAIT_S) -> list[Path]:
-    """Every dataset under `corpus_root/datasets` (`schemas.corpus.find_datasets`), sorted, each with the journal an
+    """Every dataset under `corpus_root/datasets` (`find_datasets`), sorted, each with the journal an
     interrupted writer left rolled forward first (under the writer's lock: a live writer is waited for)."""
     datasets = find_datasets(corpus_root)
     for ds in datasets:

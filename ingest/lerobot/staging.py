@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from adapters.lerobot.stats import stats_bound
+from adapters.lerobot_format.stats import stats_bound
 from ingest.lerobot.errors import (
     DtypeError,
     EmptyEpisodeError,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from adapters.lerobot.layout import column_to_numpy
+from adapters.lerobot_format.layout import column_to_numpy
 from schemas.arrow import leaf_type
 from schemas.lerobot_features import ARRAY_ND, FeatureSpec, hf_features
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters.lerobot_format.files import load_entries, load_info
 from adapters.storage.atomic import atomic_write
 from ingest.lerobot.commit_part import prepare_part
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterFailedError
@@ -46,8 +47,6 @@ from schemas.lerobot import (
     InfoJson,
     TaskEntry,
     dump_info,
-    load_entries,
-    load_info,
 )
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, FeatureSpec, default_features
 from schemas.storage import STATE_DIR

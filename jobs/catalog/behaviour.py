@@ -12,12 +12,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from adapters.lerobot_format.files import read_jsonl
 from ingest.lerobot.settled import settled_datasets
 from ingest.qa.dataset import dataset_findings
 from ingest.qa.findings import episode_findings
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.qa import FINDINGS_SCHEMA, QAConfig
 
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.digests import FileDigests
 from schemas.actions import ActionKind
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, feature_intrinsics, keypoint_kind
 from schemas.catalog import CatalogRow
 from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
 from schemas.image_latents import latents_file
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson
 from schemas.qa import CATALOG_PREFIX
 from schemas.storage import CatalogError
 from schemas.tiers import (

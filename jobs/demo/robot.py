@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from adapters.lerobot_format.meta import DatasetMeta
 from ingest.frames import matrix_to_rot6d
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import (
@@ -32,7 +33,6 @@ from schemas.canonical import (
     hand_dims,
     image_key,
 )
-from schemas.dataset_meta import DatasetMeta
 from schemas.robots.registry import default_registry
 
 TASKS = ("push the red cube to the left", "push the red cube to the right", "lift the red cube")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from adapters.lerobot_format.files import load_info, load_modality, read_jsonl
 from adapters.storage.atomic import atomic_write
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
@@ -35,10 +36,9 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.dataset_meta import MODALITY_PATH
 from schemas.episode_lines import kept_fields
 from schemas.faults import reraise_environment
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, MODALITY_PATH, InfoJson
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
 
 # (key suffix, dims inside one hand's block, rotation type, action value absolute?)
@@ -252,7 +252,7 @@ def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False
 def write_modality(path: Path, modality: ModalityJson) -> None:
     """`modality` at `path`, atomically, and read back: what GR00T will read is what was checked."""
     atomic_write(path, modality.dumps())
-    if ModalityJson.load(path) != modality:
+    if load_modality(path) != modality:
         raise ExportError(f"{path}: reads back different from what was written")
 
 

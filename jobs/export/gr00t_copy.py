@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.tree import Tree
@@ -21,8 +22,7 @@ from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import as_written, transcode
-from schemas.dataset_meta import MODALITY_PATH
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, TASKS_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, MODALITY_PATH, TASKS_PATH
 from schemas.storage import MARKER, SOURCE_KEY, StorageOptions
 
 COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)

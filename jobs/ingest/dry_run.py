@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
 from jobs.ingest import reread as rereads
 from jobs.ingest.discovery import source_findings
@@ -29,7 +30,7 @@ from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QUARANTINE_DIR, EpisodeLineage, dataset_dir, episode_uid, parquet_files
 from schemas.findings import SourceFinding
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.storage import DryRunWriteError
 
 

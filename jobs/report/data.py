@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settle_dataset, settled_datasets
 from ingest.lerobot.video_read import decode_frames
@@ -36,7 +37,7 @@ from schemas.canonical import (
 )
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage, parquet_files
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.qa import DatasetFinding, QAConfig, QARecord, R, catalog_fields, record_from_columns
 from schemas.robots.registry import Effector, default_registry
 

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from jobs.report.markup import escape, table
-from schemas.dataset_meta import MODALITY_PATH
 from schemas.lda import LDA_STATE, STATS_PATH
-from schemas.lerobot import INFO_PATH
+from schemas.lerobot import INFO_PATH, MODALITY_PATH
 from schemas.storage import MARKER
 
 

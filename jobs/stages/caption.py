@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.encoders.caption_rules import RULES_VERSION, normalize_instruction
 from ingest.lerobot.settled import settled_datasets
@@ -36,7 +37,7 @@ from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, RayJob, StageRe
 from jobs.stages.caption_store import CaptionStoreError, CaptionWork, NewCaption, apply_captions, plan_dataset
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedReport, TextEmbedStage, load_vlm, vlm_errors
 from schemas.faults import reraise_environment
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 
 NO_MODEL = (
     "eidata caption: no --model given, so captions come from the rule-based normalizer alone (kind 'rule', "

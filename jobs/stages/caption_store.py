@@ -13,13 +13,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from ingest.lerobot.errors import DatasetError, WriterLockedError
 from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import main_video_key
 from schemas.captions import CaptionKind, CaptionRecord
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location
 from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
@@ -45,7 +46,7 @@ from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob,
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.faults import reraise_environment
 from schemas.image_latents import LatentsMeta, latents_file
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)
 

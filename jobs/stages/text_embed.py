@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.files.latents import remove_stale_text_temps, text_embedding_path, write_text_embedding
 from ingest.lerobot.settled import settled_datasets
@@ -25,7 +26,7 @@ from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.captions import TextEmbeddingMeta, text_embedding_file
 from schemas.faults import reraise_environment
-from schemas.lerobot import TASKS_PATH, read_jsonl
+from schemas.lerobot import TASKS_PATH
 
 if TYPE_CHECKING:  # the model module imports torch
     from ingest.encoders.qwen_vl.model import QwenVL

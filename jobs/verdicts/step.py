@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.canonical.limits import canonical_limits
 from ingest.lerobot.errors import DatasetError, WriterLockedError
@@ -51,7 +52,7 @@ from schemas.behaviour import BehaviourConfig
 from schemas.canonical import STATE, STATE_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, tier_fields
 from schemas.frozen import Frozen
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson
 from schemas.qa import Finding
 from schemas.quirks import listing
 from schemas.storage import StorageOptions

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.egovideo import write_ego_shards
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.corrupt import write_epic_bad, write_hot3d_bad
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 

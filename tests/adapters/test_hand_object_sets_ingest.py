@@ -15,12 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.video import write_mp4
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import HAND_KEYPOINTS, bone_lengths
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.mano import write_mano_npz
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic
 from tests.fixtures.writers.hoi4d import Hoi4dSequenceSpec, write_hoi4d

@@ -18,13 +18,14 @@ import yaml
 from scipy.spatial.transform import Rotation
 
 from adapters.base import EpisodeRef, HandSignals, HandTrack, Language, RawEpisode, Stream
+from adapters.lerobot_format.files import read_jsonl
 from adapters.registry import adapter_names
 from adapters.source_adapter import SourceAdapter
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.tiers import QualityTier
 
 ADAPTER = f"{__name__}:ToyAdapter"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.layout import find_datasets
 from benchmarks._replicate import replicate
-from schemas.corpus import LINEAGE_KEY, find_datasets
+from schemas.corpus import LINEAGE_KEY
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 SOURCE, SUBSET = "isaaclab", "robomimic"

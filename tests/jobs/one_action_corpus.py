@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.registry import get_adapter
 from adapters.storage.corpus import Corpus
 from ingest.canonical.declared import as_declared
@@ -28,7 +29,7 @@ from jobs.spec_robots import BASE_DIR, RobotSpec
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, dataset_dir
 from schemas.image_size import ImageSpec
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from schemas.robots.declared import registry_with
 from tests.fixtures.layouts import load_case, materialize
 from tests.ingest.qa.planted_raw import gr00t_raws, ingest

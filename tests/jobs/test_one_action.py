@@ -28,11 +28,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from jobs.cli import main
 from schemas.actions import CONVENTIONS, ActionSpace, Timing
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, FINGERTIPS_XYZ, GRIPPER, HANDS, STATE, hand_dims
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.jobs.export.lerobot_v3.test_clients import TRAIN_ARGS as CLIENT_ARGS
 from tests.jobs.one_action_corpus import MANIFEST, ROBOTS, build
 from tests.training.conftest import MODEL

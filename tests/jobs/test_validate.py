@@ -16,10 +16,10 @@ from adapters.synthetic.lerobot import write_lerobot_v3
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.cli import main
 from jobs.validate import validate_dataset, validate_path
+from tests.adapters.lerobot_format.test_meta import GR00T_EXPECTED as GR00T_META_EXPECTED
 from tests.fixtures.corrupt import break_lerobot_v3, inject_fault
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.realdata import realdata
-from tests.schemas.test_dataset_meta import GR00T_EXPECTED as GR00T_META_EXPECTED
 
 GR00T = "gr00t_robot_sim_picknplace"
 # DatasetMeta's findings (asserted exactly in tests/schemas) plus the adapter's ghost camera; nothing else trips:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from jobs.catalog.query import run_query
 from jobs.demo.corpus import write_demo_spec, write_raw_corpus
 from jobs.ingest.job import run_ingest
@@ -15,7 +16,7 @@ from jobs.report.page import report_html
 from jobs.spec import load_spec
 from jobs.validate import validate_dataset
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
 

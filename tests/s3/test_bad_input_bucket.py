@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from adapters import get_adapter
+from adapters.lerobot_format.files import load_info
 from adapters.storage.urls import filesystem
 from adapters.synthetic.agibot import EpisodeSpec as AgibotEpisode
 from adapters.synthetic.agibot import write_agibot
 from adapters.synthetic.rlds import write_rlds
 from adapters.synthetic.robomind import EpisodeSpec as RobomindEpisode
 from adapters.synthetic.robomind import write_robomind
-from schemas.lerobot import load_info
 from tests.fixtures import corrupt
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.rlds import break_framing

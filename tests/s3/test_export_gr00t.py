@@ -15,7 +15,7 @@ from adapters.storage.object_store import ObjectStore
 from jobs.cli import main
 from jobs.export.gr00t import export_gr00t
 from jobs.export.gr00t_job import export_corpus
-from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import MODALITY_PATH
 from tests.jobs.export.lingbot.corpus import EGO, FRANKA, write_small_corpus
 from tests.s3.export_corpus import bucket_tree, corpus_pair, tree
 from tests.s3.server import S3Server

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from adapters.lerobot_format.files import load_info
 from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location
 from adapters.storage.object_store import ObjectStore
@@ -30,7 +31,6 @@ from jobs.cli import main
 from jobs.runtime.stage import Usage
 from jobs.stages.latents import LatentsStage, decode_episode
 from jobs.stages.text_embed import TextEmbedJob, TextEmbedStage
-from schemas.lerobot import load_info
 from schemas.settings import ENV, Settings, current
 from schemas.storage import OutputLeasedError
 from tests.fixtures.dinov3 import write_tiny_dinov3

@@ -30,7 +30,7 @@ def test_source_from_the_bucket_reads_as_from_disk(corpus: dict[str, Any], name:
 
 
 def test_lerobot_loader_checks_from_the_bucket_find_what_they_find_on_disk(corpus: dict[str, Any]) -> None:
-    from adapters.lerobot.checks import loader_checks
+    from adapters.lerobot_format.checks import loader_checks
 
     swap = (corpus["base"], str(corpus["raw"]))
     for subset in ("franka_cube", "so101_pick"):  # v2.1 (one parquet footer unreadable) and v3.0

@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.base import EpisodeRef
+from adapters.lerobot_format.files import read_jsonl
+from adapters.lerobot_format.layout import find_datasets
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.parts import write_quarantine_part
 from schemas.actions import ActionKind
@@ -25,11 +27,10 @@ from schemas.corpus import (
     QuarantineRow,
     dataset_dir,
     episode_uid,
-    find_datasets,
     parquet_files,
     tier_fields,
 )
-from schemas.lerobot import EPISODES_PATH, InfoJson, read_jsonl
+from schemas.lerobot import EPISODES_PATH, InfoJson
 from schemas.qa import QARecord
 from schemas.robots.registry import default_registry
 from schemas.tiers import QualityTier

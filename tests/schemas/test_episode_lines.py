@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus_files import CorpusFiles
 from schemas.episode_lines import head_index, kept_fields
-from schemas.lerobot import MetaFileError, read_jsonl
+from schemas.lerobot import MetaFileError
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:

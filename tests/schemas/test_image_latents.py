@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from adapters.lerobot_format.files import load_info
 from schemas.image_latents import (
     CLS_REGISTERS_KEY,
     FRAME_INDEX_KEY,
@@ -19,7 +20,6 @@ from schemas.image_latents import (
     LatentsMeta,
     latents_file,
 )
-from schemas.lerobot import load_info
 from tests.realdata import realdata
 
 META = dict(model="random-init:vits16", rate_hz=3.0, dtype="bfloat16", video_key="observation.images.ego_view")

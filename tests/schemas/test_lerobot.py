@@ -7,6 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from adapters.lerobot_format.files import load_entries, load_info, read_jsonl
 from schemas.lerobot import (
     EpisodeEntry,
     EpisodeStatsEntry,
@@ -16,9 +17,6 @@ from schemas.lerobot import (
     dump_info,
     dump_jsonl_line,
     dump_lines,
-    load_entries,
-    load_info,
-    read_jsonl,
 )
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, default_features
 

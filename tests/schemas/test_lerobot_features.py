@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.dataset_meta import DatasetMeta
+from adapters.lerobot_format.meta import DatasetMeta
 from schemas.lerobot_features import (
     DEFAULT_FEATURE_DTYPES,
     FeatureSpec,

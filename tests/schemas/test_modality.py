@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.lerobot import InfoJson, load_info
+from adapters.lerobot_format.files import load_info, load_modality
+from schemas.lerobot import InfoJson
 from schemas.modality import ModalityJson, check_modality
 from tests.realdata import realdata
 
@@ -19,7 +20,7 @@ SAMPLE = "gr00t_robot_sim_picknplace/meta"
 @pytest.fixture(scope="module")
 def real() -> tuple[str, ModalityJson, InfoJson]:
     path = realdata(SAMPLE) / "modality.json"
-    return path.read_text(encoding="utf-8"), ModalityJson.load(path), load_info(realdata(SAMPLE) / "info.json")
+    return path.read_text(encoding="utf-8"), load_modality(path), load_info(realdata(SAMPLE) / "info.json")
 
 
 def test_the_real_file_reads_and_writes_back_as_the_maker_wrote_it(real: tuple[str, ModalityJson, InfoJson]) -> None:
@@ -88,4 +89,4 @@ def test_unknown_keys_survive_and_bad_files_name_the_cause(tmp_path: Path) -> No
     bad = tmp_path / "modality.json"
     bad.write_text('{\n  "state": ,\n}')
     with pytest.raises(ValueError, match=r"modality.json: not valid JSON \(.*line 2\)"):
-        ModalityJson.load(bad)
+        load_modality(bad)

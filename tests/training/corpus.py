@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import torch
 from safetensors.torch import save_file
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import rebuild_catalog
@@ -30,7 +31,7 @@ from schemas.canonical import ACTION, CANONICAL_DIM, HAND_KEYPOINTS, STATE, imag
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage, episode_uid
 from schemas.image_latents import LATENTS_FORMAT, latents_file
-from schemas.lerobot import TASKS_PATH, load_info, read_jsonl
+from schemas.lerobot import TASKS_PATH
 from schemas.robots.registry import default_registry
 from tests.fixtures.episodes import moving_texture
 from training.config import DataConfig, LaraConfig, OptimConfig, TrainConfig, config_from_preset

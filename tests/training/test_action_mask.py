@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from schemas.canonical import ACTION
 from schemas.corpus import LINEAGE_KEY
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.training.conftest import MODEL
 from training.config import DataConfig
 from training.episodes import build_index

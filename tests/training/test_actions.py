@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.registry import get_adapter
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
@@ -27,7 +28,7 @@ from schemas.canonical import ACTION_NATIVE, CANONICAL_DIM, CANONICAL_FPS, STATE
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage, dataset_dir
 from schemas.image_size import ImageSpec
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from schemas.tiers import TASK_IDS, QualityTier, Task
 from tests.fixtures.layouts import Written, load_case, materialize
 from tests.ingest.qa.planted_raw import ingest

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.lerobot_format.files import load_info
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
@@ -38,7 +39,6 @@ from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import as_written, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
-from schemas.dataset_meta import MODALITY_PATH
 from schemas.faults import reraise_environment
 from schemas.lda import (
     ACTION_PARTS,
@@ -49,7 +49,7 @@ from schemas.lda import (
     Layout,
     column_names,
 )
-from schemas.lerobot import INFO_PATH, load_info
+from schemas.lerobot import INFO_PATH, MODALITY_PATH
 from schemas.manifest import Manifest
 from schemas.modality import check_modality
 from schemas.storage import MARKER, CatalogError, NotACorpus, StorageError

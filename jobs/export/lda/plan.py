@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog import selection
 from jobs.catalog.rows import episode_files
@@ -22,7 +23,7 @@ from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_
 from schemas.corpus import DATASETS_DIR, LINEAGE_KEY, EpisodeLineage
 from schemas.episode_lines import kept_fields
 from schemas.lda import NATIVE_MAX_WIDTH, NATIVE_TAGS, Layout
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.modality import VIDEO_PREFIX
 
 LINE_FIELDS = ("episode_index", "length")  # of a DatasetPlan's `episodes.jsonl` line, what the plan and writer read

@@ -4,7 +4,7 @@ LDA reads it keyed by parquet column, each with mean/std/min/max/q01/q99 lists (
 jiangranlv/latent-dynamics-action@99bf08b), and slices it by each modality entry's `original_key`; without it, or with
 one its pydantic model refuses, it computes the file over every column and writes it into the dataset folder. Its
 statistics are over every frame (zeros of unused parts included: its q99 normalization sees them too). Here the same
-definitions, exact and in bounded memory (`ingest/lerobot/union_stats.py`: population std, quantiles equal to
+definitions, exact and in bounded memory (`adapters/lerobot_format/union_stats.py`: population std, quantiles equal to
 `np.quantile` of the float32 values), one column at a time as the episodes are written.
 """
 
@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ingest.lerobot.union_stats import UnionStats
+from adapters.lerobot_format.union_stats import UnionStats
 from schemas.lda import STATS_KEYS
 
 

@@ -1,5 +1,5 @@
 """Normalization statistics of a manifest export: exact, over the union of its frames, each dimension over the frames
-whose episode uses it, and per embodiment beside (`ingest/lerobot/union_stats.py` computes them; what and why:
+whose episode uses it, and per embodiment beside (`adapters/lerobot_format/union_stats.py` computes them; what and why:
 jobs/export/README.md, "Manifest stats").
 
 A dimension no selected episode uses keeps the statistics of all frames, and a non-finite value never counts. `count`
@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import Stats
-from ingest.lerobot.union_stats import UnionStats
+from adapters.lerobot_format.stats import Stats
+from adapters.lerobot_format.union_stats import UnionStats
 from jobs.export.layout import Column, flatten_column
 from jobs.export.lerobot_v3.plan import MASKED_FEATURES, EpisodeRef, ExportPlan
 from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from adapters.lerobot.layout import column_to_numpy
+from adapters.lerobot_format.layout import column_to_numpy
 from jobs.export.lerobot_v3.settle import named
 from schemas.actions import ActionKind
 

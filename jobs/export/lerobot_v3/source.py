@@ -12,18 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.cameras import PlanError
 from schemas.corpus import LINEAGE_KEY
 from schemas.episode_lines import kept_fields
-from schemas.lerobot import (
-    EPISODES_PATH,
-    EPISODES_STATS_PATH,
-    INFO_PATH,
-    TASKS_PATH,
-    InfoJson,
-    read_jsonl,
-)
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson
 
 # what a plan and its writers read of an episode's `episodes.jsonl` line (`EpisodeRef.line`, `.lineage`, the layout's
 # episode columns, `spaces.episode_kind`): the rest of its lineage is held by no plan

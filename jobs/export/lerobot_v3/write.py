@@ -12,7 +12,7 @@ Per episode (lerobot 0.6.1 `src/lerobot/datasets/dataset_writer.py` `save_episod
   dataset_to_index, videos/<key>/{chunk_index, file_index, from_timestamp, to_timestamp}, `stats/<feature>/<stat>`,
   then our own columns (a manifest's source, subset, tier, ...), then meta/episodes/{chunk_index, file_index};
 - stats of every numeric column recomputed with lerobot 0.6.1's definitions (quantiles included,
-  `adapters/lerobot/stats.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
+  `adapters/lerobot_format/stats.py`); a camera keeps the v2.1 episode stats (min/max/mean/std/count: quantiles of video
   pixels would need the frames decoded, which a stream copy does not do), and `meta/stats.json` aggregates the
   episodes one by one as lerobot's writer does (`aggregate_stats([stats, episode_stats])`).
 Memory stays bounded: one episode's columns, the numeric columns of the episodes whose stats are computed together
@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
+from adapters.lerobot_format.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
 from ingest.lerobot.table import column_numpy
 from jobs.export.layout import Layout
 from jobs.export.lerobot_v3.masked_stats import MaskedStats, as_lerobot

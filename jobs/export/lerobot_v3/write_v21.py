@@ -5,7 +5,7 @@ jobs/export/README.md, "LeRobot v2.1").
 Parquet arrow types and `huggingface` metadata as lerobot 0.3.3 writes them (`ingest/lerobot/table.py`); each video the
 source episode's file byte for byte, or its frames at the exported size where the plan resizes it
 (`jobs/export/resize.py`); `meta/episodes.jsonl` with the plan's episode columns as extra keys (lerobot 0.3.3 keeps
-them in `meta.episodes`); episode stats recomputed where the values changed (`adapters/lerobot/stats.py`, lerobot
+them in `meta.episodes`); episode stats recomputed where the values changed (`adapters/lerobot_format/stats.py`, lerobot
 0.3.3's definitions); `meta/info.json` last. Memory: one episode at a time.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from adapters.lerobot.stats import numeric_stats
+from adapters.lerobot_format.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
 from jobs.export.lerobot_v3.masked_stats import MaskedStats
 from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from adapters.lerobot_format.files import load_entries
 from adapters.storage.atomic import atomic_write, remove_temp_files
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
@@ -64,7 +65,6 @@ from schemas.lerobot import (
     FeatureStats,
     dump_info,
     dump_lines,
-    load_entries,
 )
 from schemas.storage import MARKER, SOURCE_KEY, StorageError, StorageOptions
 

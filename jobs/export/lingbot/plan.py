@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from adapters.lerobot_format.files import load_entries, load_info
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import (
@@ -38,8 +39,6 @@ from schemas.lerobot import (
     EpisodeEntry,
     EpisodeStatsEntry,
     InfoJson,
-    load_entries,
-    load_info,
 )
 from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan, latent_file
 

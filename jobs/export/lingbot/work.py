@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from adapters.lerobot.stats import numeric_stats
+from adapters.lerobot_format.stats import numeric_stats
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_text, encode_video, load_text_encoder, load_vae, pick_device, resize_frames

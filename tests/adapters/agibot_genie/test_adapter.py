@@ -20,13 +20,14 @@ from scipy.spatial.transform import Rotation
 from adapters.agibot.adapter import AgibotAdapter
 from adapters.agibot_genie.adapter import GenieAdapter
 from adapters.base import EpisodeRef
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.agibot import EpisodeSpec, write_agibot
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import SpecError, load_spec
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.tiers import QualityTier, tier_of
 from tests.fixtures.agibot_genie import BAG_START_NS, Fault, GenieSpec, write_genie_sim
 from tests.fixtures.offline import prepared

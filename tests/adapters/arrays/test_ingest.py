@@ -17,13 +17,14 @@ import yaml
 import zarr
 
 from adapters.arrays.stores import open_store
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.location import locate
 from ingest.lerobot.video_read import decode_frames
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, hand_dims
 from schemas.corpus import QUARANTINE_DIR
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.arrays.conftest import PUSHT
 from tests.fixtures.writers.arrays import write_aloha, write_umi
 from tests.realdata import awaited, realdata

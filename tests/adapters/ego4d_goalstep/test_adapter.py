@@ -21,13 +21,14 @@ from pydantic import ValidationError
 from adapters.base import AdapterError, EpisodeRef
 from adapters.ego4d.adapter import Ego4DAdapter
 from adapters.ego4d_goalstep.adapter import GoalStepAdapter, GoalStepOptions
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.ego4d import Ego4DFixture, write_ego4d
 from adapters.synthetic.video import synthetic_frame, write_mp4
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.ego4d.conftest import check_frames, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
 from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep

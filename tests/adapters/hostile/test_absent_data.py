@@ -1,8 +1,8 @@
 """Data that is not there is refused naming the file, never read as values (issue 55 item 5): a Git LFS pointer in
 any file a reader opens (a LeRobot `meta/info.json`, a jsonl meta file, an HDF5 recording, a sidecar JSON read whole,
 a Zarr chunk) and Zarr chunks never written (zarr-python returns the fill value for them without a word). The doors:
-`adapters.storage.location.readable`, `bounds.read_bounded`, `schemas.dataset_meta.read_json` /
-`schemas.lerobot.read_jsonl`, `adapters.arrays.stores.Store.read`."""
+`adapters.storage.location.readable`, `bounds.read_bounded`, `adapters.lerobot_format.files.read_json` /
+`adapters.lerobot_format.files.read_jsonl`, `adapters.arrays.stores.Store.read`."""
 
 from __future__ import annotations
 

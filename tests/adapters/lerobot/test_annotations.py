@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 from adapters.base import RawEpisode
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot_format.files import load_entries
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.lerobot import EpisodeEntry, load_entries
+from schemas.lerobot import EpisodeEntry
 from tests.fixtures.layouts import load_case, materialize
 from tests.ingest.qa.planted_raw import ingest
 from tests.realdata import realdata

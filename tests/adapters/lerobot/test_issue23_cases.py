@@ -22,12 +22,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot_format.files import read_jsonl
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
 from jobs.validate import validate_dataset
 from schemas.canonical import ACTION_NATIVE, STATE_NATIVE, Camera
-from schemas.lerobot import read_jsonl
 from tests.adapters.lerobot.conftest import quirk_report
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.layouts import Written, load_case, materialize

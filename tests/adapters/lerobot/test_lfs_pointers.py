@@ -10,9 +10,8 @@ import pytest
 
 from adapters.base import AdapterError
 from adapters.lerobot.adapter import LeRobotSource
+from adapters.lerobot_format.files import lfs_pointer_message, lfs_pointer_size, load_info
 from jobs.validate import validate_dataset
-from schemas.lerobot import load_info
-from schemas.lfs import lfs_pointer_message, lfs_pointer_size
 from tests.fixtures.episodes import write_canonical_dataset
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from adapters.base import AdapterError
+from adapters.lerobot_format.files import read_jsonl
 from adapters.registry import get_adapter
 from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.layouts import ROBOTS
@@ -28,7 +29,7 @@ from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from schemas.qa import QAConfig
 from schemas.tiers import QualityTier
 from tests.adapters.robomind.conftest import N, discover_refs, robot_ref

@@ -17,11 +17,12 @@ import pytest
 import yaml
 from rosbags.highlevel import AnyReader
 
+from adapters.lerobot_format.files import read_jsonl
 from ingest.lerobot.video_read import decode_frames
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, hand_dims
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.rosbag.conftest import T0, Written, write_bag
 from tests.adapters.rosbag.test_real import INTERBOTIX, WX200
 from tests.ingest.kinematics.test_poe import POE, poe

@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.rosbag.fields import flatten
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.rosbag.test_real_ats import ATS, DB3, DXL_MAX, DXL_MIN, MCAP, read_bag, stamp
 from tests.realdata import realdata
 

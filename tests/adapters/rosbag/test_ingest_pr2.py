@@ -20,10 +20,11 @@ import yaml
 from rosbags.highlevel import AnyReader
 from scipy.spatial.transform import Rotation
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.registry import get_adapter
 from adapters.rosbag.camera import IMAGE, decode
 from schemas.canonicalize import CanonicalizeSpec
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.rosbag.conftest import REAL_SOURCES
 from tests.fixtures.offline import prepare
 from tests.realdata import realdata

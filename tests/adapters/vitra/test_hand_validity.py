@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.pickles import unpickle_npy
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
@@ -32,7 +33,7 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.corpus import dataset_dir
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, episode_dict, write_vitra
 from tests.realdata import realdata
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import load_info
 from adapters.storage.atomic import is_temp_path
 from ingest.lerobot.errors import DatasetError
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
-from schemas.lerobot import load_info
 from tests.fixtures.episodes import canonical_frames, write_canonical_dataset
 from tests.ingest.lerobot import _crash_writer as child
 from tests.ingest.lerobot.crash_child import reap, start, wait_for

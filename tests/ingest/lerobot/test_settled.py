@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import load_info
 from ingest.lerobot.settled import settled_datasets
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
-from schemas.lerobot import load_info
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.ingest.lerobot import _crash_writer as child
 from tests.ingest.lerobot.crash_child import reap, start, wait_for

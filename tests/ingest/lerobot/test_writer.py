@@ -10,12 +10,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_entries, load_info
 from ingest.lerobot.errors import DatasetError, EpisodeError, WriterLockedError
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.video_read import decode_frames
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.canonical import STATE
-from schemas.lerobot import EpisodeEntry, load_entries, load_info
+from schemas.lerobot import EpisodeEntry
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.fixtures.readback import count_frames
 

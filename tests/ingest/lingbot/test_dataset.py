@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from ingest.lerobot.table import arrow_schema
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import (
@@ -22,7 +23,7 @@ from ingest.lingbot.dataset import (
 )
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, ActionSegment, InfoJson, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, ActionSegment, InfoJson
 from schemas.lerobot_features import FeatureSpec
 from schemas.lingbot import LINGBOT_ACTION_DIM, LINGBOT_ACTION_NAMES
 from schemas.robots.registry import default_registry

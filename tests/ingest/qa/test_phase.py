@@ -16,13 +16,14 @@ import pytest
 
 import tests.fixtures.behaviour_defects as plant
 from adapters.base import RawEpisode
+from adapters.lerobot_format.files import read_jsonl
 from ingest.canonical import resample as rs
 from ingest.episode import CanonicalEpisode
 from ingest.qa.phase import FrameTap
 from schemas.canonical import CANONICAL_FPS
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.tiers import QualityTier
 from tests.ingest.qa import gr00t_sample as g
 from tests.ingest.qa.planted_raw import ELBOW, episode_of, gr00t_raws, ingest, planted, with_episode

@@ -15,13 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.layout import find_datasets
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, find_datasets, parquet_files
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, parquet_files
 from schemas.manifest import Manifest, entries_file
 from schemas.storage import CatalogError
 

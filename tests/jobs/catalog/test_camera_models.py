@@ -11,6 +11,7 @@ import pytest
 
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.hot3d.adapter import Hot3DAdapter
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.canonical.store import dataset_features
@@ -18,7 +19,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.rows import dataset_rows
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.offline import prepared
 from tests.needs import tool_missing

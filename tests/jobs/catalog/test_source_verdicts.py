@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.registry import get_adapter
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
@@ -21,7 +22,7 @@ from jobs.catalog.overrule import VerdictChoice
 from schemas.canonicalize import CanonicalizeSpec, ValidityConfig
 from schemas.corpus import EpisodeLineage, dataset_dir
 from schemas.image_size import ImageSpec
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.manifest import entries_file
 from schemas.tiers import QualityTier, tier_of
 from tests.fixtures.corpus import tier_now

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import jobs.catalog.build as build
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
@@ -21,7 +22,7 @@ from jobs.catalog.rows import dataset_rows
 from jobs.catalog.stored import KEYS_JSON, ROWS_DIR, Fresh
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.qa import FINDINGS_DIR
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
 from tests.fixtures.corpus import episode, write_dataset

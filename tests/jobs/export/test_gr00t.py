@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, load_modality
 from jobs.cli import main
 from jobs.export.gr00t import (
     CAPTION_ANNOTATION,
@@ -25,8 +26,7 @@ from jobs.export.gr00t import (
     is_canonical,
 )
 from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE, hand_block
-from schemas.dataset_meta import MODALITY_PATH
-from schemas.lerobot import load_info
+from schemas.lerobot import MODALITY_PATH
 from schemas.lerobot_features import FeatureSpec
 from schemas.modality import ModalityJson, check_modality
 from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
@@ -96,7 +96,7 @@ def test_modality_round_trips_against_features_and_data(
     result = exported[f"datasets/{dataset}"]
     assert result.status == "written" and result.state == keys == result.action
     info = load_info(root / "meta/info.json")
-    m = ModalityJson.load(root / MODALITY_PATH)
+    m = load_modality(root / MODALITY_PATH)
     assert check_modality(m, info) == []
     assert list(m.state) == keys and list(m.action) == keys
     assert m.video["head"].original_key == "observation.images.head" and m.video_column("head") in info.features
@@ -145,7 +145,7 @@ def test_a_robot_without_a_description_gives_its_recorded_command(corpus: Path, 
     assert result.status == "written" and result.kind == "native"
     assert result.state == result.action == [NATIVE_KEY]
     info = load_info(root / "meta/info.json")
-    m = ModalityJson.load(root / MODALITY_PATH)
+    m = load_modality(root / MODALITY_PATH)
     assert check_modality(m, info) == []
     assert m.column("state", NATIVE_KEY) == STATE_NATIVE and m.column("action", NATIVE_KEY) == ACTION_NATIVE
     assert m.action[NATIVE_KEY].absolute is True and m.state[NATIVE_KEY].absolute is None  # GR00T's default: true
@@ -223,7 +223,7 @@ def test_cli_exit_codes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 def test_real_sample_modality_parses_losslessly_and_validates() -> None:
     root = realdata(GR00T)
     raw = json.loads((root / MODALITY_PATH).read_text())
-    m = ModalityJson.load(root / MODALITY_PATH)
+    m = load_modality(root / MODALITY_PATH)
     assert m.to_json() == raw and json.loads(m.dumps()) == raw
     info = load_info(root / "meta/info.json")
     assert check_modality(m, info) == []
@@ -255,7 +255,7 @@ def test_check_modality_catches_what_a_loader_trips_on() -> None:
         ("modality_video_not_video", "error"),
         ("modality_annotation_not_index", "error"),
     }
-    m = ModalityJson.load(root / MODALITY_PATH)
+    m = load_modality(root / MODALITY_PATH)
     wrong = {("state", "neck"): ["motor_0", "motor_1", "motor_2"]}
     assert [q.code for q in check_modality(m, info, wrong)] == ["modality_names_mismatch"]
     with pytest.raises(ValueError, match=r"state\.neck\.start"):

@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, load_modality
 from jobs.cli import main
-from schemas.dataset_meta import MODALITY_PATH
-from schemas.lerobot import load_info
-from schemas.modality import ModalityJson, check_modality
+from schemas.lerobot import MODALITY_PATH
+from schemas.modality import check_modality
 from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
 
 
@@ -44,7 +44,7 @@ def test_out_writes_a_copy_and_leaves_the_corpus_as_it_was(src: Path, tmp_path: 
     assert sorted(p.relative_to(src).as_posix() for p in (src / "job").rglob("*")) == ["job/linked-out"]
     for name in ("lab/cr5", "oxe/bridge"):
         ds, orig = out / name, src / "datasets" / name
-        m = ModalityJson.load(ds / MODALITY_PATH)
+        m = load_modality(ds / MODALITY_PATH)
         assert check_modality(m, load_info(ds / "meta/info.json")) == []
         assert (ds / "data/chunk-000/episode_000001.parquet").samefile(orig / "data/chunk-000/episode_000001.parquet")
         with av.open(str(ds / "videos/chunk-000/observation.images.head/episode_000001.mp4")) as c:

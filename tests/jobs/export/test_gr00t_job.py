@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.export.gr00t_job import export_corpus, failed
-from schemas.dataset_meta import MODALITY_PATH
+from schemas.lerobot import MODALITY_PATH
 from schemas.storage import NotACorpus
 from tests.fixtures.corpus import episode, write_dataset
 

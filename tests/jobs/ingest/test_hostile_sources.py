@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 import jobs.cli
+from adapters.lerobot_format.files import read_jsonl
 from jobs.catalog.query import run_query
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.opened import opened_files
 

@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 import jobs.cli
+from adapters.lerobot_format.files import read_jsonl
 from adapters.synthetic.lerobot import write_lerobot_v3
 from jobs.catalog.query import run_query
 from jobs.validate import validate_path
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.corrupt import break_lerobot_v3
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.lerobot_format.files import read_jsonl
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.ingest.report import IngestReport
 from jobs.spec import load_spec
 from schemas.actions import NotCanonical
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH
 from schemas.pose_agreement import FK_AGREEMENT, compared
 from tests.adapters.table_log.test_real import NOTTS
 from tests.fixtures.without_videos import without_videos

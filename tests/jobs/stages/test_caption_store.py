@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import load_info
 from ingest.lerobot.writer import LeRobotWriter
 from ingest.lerobot.writer_dir import JOURNAL
 from jobs.catalog.rows import dataset_rows
@@ -25,7 +26,6 @@ from jobs.stages.caption_store import (
     plan_dataset,
 )
 from schemas.corpus import NO_LINEAGE
-from schemas.lerobot import load_info
 from tests.fixtures.corpus import episode, write_dataset
 from tests.ingest.lerobot._crash_writer import KILL_POINTS
 from tests.ingest.lerobot.crash_child import reap, start, wait_for

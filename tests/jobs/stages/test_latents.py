@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from adapters.lerobot_format.files import load_info
 from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
 from ingest.encoders.dinov3.frames import PreprocessConfig, latent_frame_indices, resize_frames
@@ -32,7 +33,6 @@ from jobs.stages.latents import (
     select_video_keys,
 )
 from schemas.image_latents import latents_file
-from schemas.lerobot import load_info
 from tests.fixtures.dinov3 import normalize_frames, preprocess, write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.readback import read_latents

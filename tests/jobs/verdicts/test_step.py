@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
+from adapters.lerobot_format.layout import find_datasets
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.query import run_query
 from jobs.cli import main
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
-from schemas.corpus import EpisodeLineage, find_datasets
-from schemas.lerobot import EPISODES_PATH, read_jsonl
+from schemas.corpus import EpisodeLineage
+from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.corpus import tier_now
 from tests.ingest.qa import gr00t_sample as g
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, load_modality
 from ingest.frames import rot6d_to_matrix
 from jobs.cli import main
 from jobs.export.lda import config
@@ -34,8 +35,8 @@ from schemas.lda import (
     STATS_PATH,
     part_offset,
 )
-from schemas.lerobot import INFO_PATH, load_info
-from schemas.modality import ModalityJson, check_modality
+from schemas.lerobot import INFO_PATH
+from schemas.modality import check_modality
 from tests.jobs.export.lda.test_columns import _lda_R
 from tests.needs import tool_missing
 
@@ -70,7 +71,7 @@ def test_every_dataset_is_written_with_its_layout_and_the_entry_to_paste(lda_exp
 def test_the_modality_slices_cover_exactly_the_values_written(lda_export: tuple[Path, str]) -> None:
     out, _ = lda_export
     for rel in LAYOUTS:
-        modality, info = ModalityJson.load(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
+        modality, info = load_modality(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
         assert check_modality(modality, info, expected_names(modality)) == []
         for group, column in (("state", LDA_STATE), ("action", LDA_ACTION)):
             covered = np.zeros(info.features[column].shape[0], dtype=int)
@@ -280,7 +281,7 @@ def test_a_robot_without_a_description_is_written_as_its_command(native_export: 
     out, printed = native_export
     for rel, width in (("lingzu/lingzu", 34), ("robocoin/robocoin", 30)):
         assert f"written  {rel} native, 2 episodes" in printed
-        modality, info = ModalityJson.load(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
+        modality, info = load_modality(out / rel / "meta/modality.json"), load_info(out / rel / INFO_PATH)
         assert check_modality(modality, info, expected_names(modality)) == []
         assert (modality.action["native"].original_key, modality.action["native"].end) == ("action.native", width)
         assert modality.state["native"].original_key == "observation.state.native"

@@ -31,13 +31,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from ingest.frames import rot6d_to_matrix
 from jobs.cli import main
 from jobs.export.lda import columns, config
 from schemas.actions import Convention, Reference, Timing
 from schemas.canonical import ACTION_NATIVE, GRIPPER, STATE, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.corpus import EpisodeLineage
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, INFO_PATH
 from tests.realdata import realdata
 
 HARNESS = Path(__file__).with_name("lda_consumer.py")

@@ -24,10 +24,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.layout import find_datasets
 from jobs.catalog.curate import curate
 from jobs.cli import main
 from schemas.canonical import ACTION, HAND_KEYPOINTS, INTERPOLATED
-from schemas.corpus import find_datasets
 from schemas.export_layout import ACTION_MASK_COLUMN, ND_SHAPE_KEY
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 

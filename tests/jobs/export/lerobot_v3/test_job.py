@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.cameras import frame_converter
+from adapters.lerobot_format.layout import find_datasets
 from adapters.storage.corpus import Corpus
 from adapters.storage.stores import PARTIAL
 from ingest.lerobot.video_read import decode_frames
@@ -39,7 +40,6 @@ from jobs.export.lerobot_v3.plan import PADDING_KEY
 from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.resize import feature_hw
 from jobs.validate import validate_dataset
-from schemas.corpus import find_datasets
 from schemas.export_frames import ExportFrames
 from schemas.image_size import FrameFit
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES

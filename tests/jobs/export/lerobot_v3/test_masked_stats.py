@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.stats import QUANTILE_KEYS, QUANTILES
+from adapters.lerobot_format.stats import QUANTILE_KEYS, QUANTILES
 from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.masked_stats import STATS_BY_EMBODIMENT_PATH, masked_stats
 from jobs.export.lerobot_v3.plan import manifest_plan

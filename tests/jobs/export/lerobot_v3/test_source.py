@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.source import LINE_FIELDS, SourceDataset, stats_extent
 from schemas.canonical import ACTION, STATE
 from schemas.corpus import LINEAGE_KEY
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 
 
 def test_one_episode_asked_for_is_all_it_holds(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:

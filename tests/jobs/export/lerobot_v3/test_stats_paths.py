@@ -1,6 +1,6 @@
 """One statistics module on every LeRobot path (issue 88 item 2): the stats the writer puts in a corpus's
 `episodes_stats.jsonl`, the stats a v2.1 export writes, and the per-episode `stats/...` columns and `meta/stats.json`
-a v3.0 export writes (batched over episodes) are each what `adapters.lerobot.stats` gives for the values written,
+a v3.0 export writes (batched over episodes) are each what `adapters.lerobot_format.stats` gives for the values written,
 read back from the written files (the v3.0 ones one episode at a time, so the batch and the one-episode path meet).
 The frame times are the writer's own float64 `index / fps` (lerobot 0.3.3's writer takes stats of its buffer before
 the float32 column is written), so `timestamp` is held to those."""
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.stats import aggregate_stats, episode_stats, numeric_stats
+from adapters.lerobot_format.stats import aggregate_stats, episode_stats, numeric_stats
 from jobs.cli import main
 
 NOT_NUMERIC = ("video", "image", "string")

@@ -14,12 +14,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from jobs.export.lerobot_v3.plan import manifest_plan
 from jobs.export.lerobot_v3.write_v21 import V21Writer
 from schemas.canonical import HAND_KEYPOINTS, STATE
 from schemas.export_layout import ACTION_MASK_COLUMN
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 
 HEAD = "observation.images.head"
 

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from adapters.lerobot.stats import numeric_stats
+from adapters.lerobot_format.files import load_info, read_jsonl
+from adapters.lerobot_format.stats import numeric_stats
 from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import encode_video, load_vae, resize_frames
@@ -27,7 +28,7 @@ from jobs.export.lingbot.job import ExportReport, _accept, run_lingbot_export
 from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
 from jobs.export.lingbot.work import prepare_episode
 from schemas.canonical import ACTION, STATE
-from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, load_info, read_jsonl
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH
 from schemas.lingbot import LATENT_KEYS, LINGBOT_ACTION_NAMES
 from tests.fixtures.corpus import episode, write_dataset
 from tests.fixtures.wan import TEXT_DIM, write_tiny_wan

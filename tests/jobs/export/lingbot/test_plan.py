@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.lerobot_format.files import load_entries, load_info
 from adapters.storage.corpus import Corpus
 from ingest.encoders.wan import WanModelError
 from ingest.files.lingbot import write_record
@@ -27,7 +28,7 @@ from jobs.export.lingbot.plan import (
     settings_record,
     work_item,
 )
-from schemas.lerobot import EPISODES_PATH, INFO_PATH, EpisodeEntry, load_entries, load_info
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, EpisodeEntry
 from tests.fixtures.lingbot import latent_tensors
 from tests.fixtures.wan import TEXT_DIM
 from tests.jobs.export.lingbot.corpus import EGO, FRANKA

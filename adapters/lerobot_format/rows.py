@@ -1,23 +1,20 @@
-"""The data pass of a LeRobot v2.x dataset's check (`schemas.dataset_meta.DatasetMeta.load`): each episode's parquet
-footer and its timestamp / frame_index / task_index / episode_index columns, read and checked as lerobot 0.3.3 reads
-them, folded into one quirk per finding."""
+"""The data pass of a LeRobot v2.x dataset's check (`adapters.lerobot_format.meta.DatasetMeta.load`): each
+episode's parquet footer and its timestamp / frame_index / task_index / episode_index columns, read and checked as
+lerobot 0.3.3 reads them, folded into one quirk per finding."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from upath import UPath
 
+from adapters.lerobot_format.files import unreadable
+from adapters.storage.location import Location
 from schemas.arrow import leaf_type
 from schemas.lerobot import INFO_PATH, TASKS_PATH, EpisodeEntry, InfoJson, TaskEntry
-from schemas.lfs import unreadable
 from schemas.quirks import TOLERANCE_S, Quirk, Severity, listing, quirk
 
 
@@ -88,24 +85,11 @@ def float64_quirk(names: set[str]) -> list[Quirk]:
     return [quirk("float64_features", "warning", msg, INFO_PATH)] if names else []
 
 
-# Opens a file for a library: a path string, or a file object for a file in an object store (adapters/storage's
-# `readable` gives one with bounded read-ahead; a schema module cannot import it, so the caller passes it in).
-FileOpener = Callable[[Any], AbstractContextManager[str | IO[bytes]]]
-
-
-@contextmanager
-def local_file(path: Path) -> Any:
-    yield str(path)
-
-
 def check_parquet_data(
-    root: Path | UPath,
-    info: InfoJson,
-    episodes: list[EpisodeEntry],
-    tasks: list[TaskEntry],
-    open_file: FileOpener = local_file,
+    root: Location, info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]
 ) -> list[Quirk]:
-    """Reads only parquet footers and the timestamp / frame_index / task_index columns."""
+    """Reads only parquet footers and the timestamp / frame_index / task_index columns, each file opened beneath
+    `root` (a local folder or one in an object store: `Location.readable`, bounded read-ahead)."""
     found = EpisodeFindings()
     used_tasks: set[int] = set()
     task_ids = {t.task_index for t in tasks}
@@ -118,7 +102,7 @@ def check_parquet_data(
             read_all = False
             continue  # reported by check_file_presence
         try:
-            with open_file(root / rel) as src:
+            with root.file(rel).readable() as src:
                 pf = pq.ParquetFile(src)
                 schema, rows = pf.schema_arrow, pf.metadata.num_rows
                 cols = [c for c in ("timestamp", "frame_index", "task_index", "episode_index") if c in schema.names]

@@ -1,11 +1,11 @@
-"""The data pass of a LeRobot dataset's check (`schemas/dataset_rows.py`): the findings of each episode's columns,
-folded into one quirk per code naming every episode; timestamps judged as lerobot judges them (1e-4 s)."""
+"""The data pass of a LeRobot dataset's check (`adapters/lerobot_format/rows.py`): the findings of each episode's
+columns, folded into one quirk per code naming every episode; timestamps judged as lerobot judges them (1e-4 s)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from schemas.dataset_rows import EpisodeFindings, float64_quirk
+from adapters.lerobot_format.rows import EpisodeFindings, float64_quirk
 
 
 def _frames(found: EpisodeFindings, ep: int, ts: np.ndarray, tasks: list[int], known: set[int] | None = None) -> set:

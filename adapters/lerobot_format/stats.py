@@ -17,8 +17,9 @@ v3.0 (lerobot 0.6.1, `src/lerobot/datasets/compute_stats.py`, read from the inst
 
 One implementation of the sums, `batch_stats`, for one episode or many consecutive ones: with 300-row episodes the time
 goes to ~40 small numpy calls per feature per episode, so the features of one dtype sit side by side and the episodes
-of a batch share calls. The results are lerobot's bits (`tests/adapters/lerobot/stats/` checks them against lerobot
-0.6.1), because every sum is taken in the order numpy takes it for lerobot's own arrays (numpy 2.x `add.reduce`):
+of a batch share calls. The results are lerobot's bits (`tests/adapters/lerobot_format/stats/` checks them against
+lerobot 0.6.1), because every sum is taken in the order numpy takes it for lerobot's own arrays (numpy 2.x
+`add.reduce`):
 - a feature whose last axis has more than one element (`(rows, D)`, D > 1, C order) is reduced over axis 0 by adding
   whole rows one after another, so features side by side (C order) sum as each alone;
 - a 1-D feature (`(rows, 1)`) is reduced by numpy's pairwise summation over the contiguous run, so it is summed on a

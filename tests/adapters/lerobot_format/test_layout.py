@@ -1,5 +1,5 @@
-"""Where a LeRobot episode's rows and frames are (`adapters/lerobot/layout.py`): the v2.0 layout of the real GR00T
-sample (real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T `demo_data/robot_sim.PickNPlace` @ f4e12be)
+"""Where a LeRobot episode's rows and frames are (`adapters/lerobot_format/layout.py`): the v2.0 layout of the real
+GR00T sample (real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T `demo_data/robot_sim.PickNPlace` @ f4e12be)
 and the v3.0 layout of lerobot >= 0.4 (many episodes per file, `meta/tasks.parquet` indexed by the task string);
 parquet columns to arrays in their own dtype, ragged lists refused."""
 
@@ -14,10 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.lerobot.layout import column_to_numpy, is_numeric, read_v3_locations, read_v3_tasks, v2_locations
+from adapters.lerobot_format.files import load_info
+from adapters.lerobot_format.layout import column_to_numpy, is_numeric, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.storage.location import locate
 from adapters.synthetic.lerobot import write_lerobot_v3
-from schemas.lerobot import EpisodeEntry, load_info
+from schemas.lerobot import EpisodeEntry
 from tests.realdata import realdata
 
 GR00T = "gr00t_robot_sim_picknplace"

@@ -5,43 +5,30 @@ one, or invalid JSON in a meta file raises (`ValueError` naming the file).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from upath import UPath
 
-from schemas.dataset_rows import FileOpener, check_parquet_data, float64_quirk, local_file
+from adapters.lerobot_format.files import read_json, read_jsonl
+from adapters.lerobot_format.rows import check_parquet_data, float64_quirk
+from adapters.storage.location import Location
+from adapters.storage.root import Root
 from schemas.lerobot import (
     EPISODES_PATH,
     EPISODES_STATS_PATH,
     INFO_PATH,
     LEGACY_STATS_PATH,
+    MODALITY_PATH,
     TASKS_PATH,
     EpisodeEntry,
     EpisodeStatsEntry,
     InfoJson,
-    MetaFileError,
     TaskEntry,
-    read_jsonl,
 )
 from schemas.lerobot_features import IMAGE_NAMES, FeatureSpec
-from schemas.lfs import LfsPointer, read_checked
 from schemas.quirks import Quirk, Severity, listing, quirk
-
-MODALITY_PATH = "meta/modality.json"
-
-
-def read_json(path: Path) -> Any:
-    """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
-    try:
-        return json.loads(read_checked(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError) as e:  # a Git LFS pointer named as one (`schemas.lfs.LfsPointer`)
-        raise MetaFileError(path, str(e) if isinstance(e, LfsPointer) else f"{path}: cannot read ({e})") from e
-    except json.JSONDecodeError as e:
-        raise MetaFileError(path, f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
 
 
 def _read_entries(root: Path, rel: str, model: type[Any], quirks: list[Quirk]) -> list[Any] | None:
@@ -115,7 +102,17 @@ def check_info(raw: dict[str, Any], info: InfoJson) -> list[Quirk]:
     return q
 
 
-def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskEntry]) -> list[Quirk]:
+def check_totals(
+    info: InfoJson,
+    episodes: list[EpisodeEntry],
+    tasks: list[TaskEntry],
+    stats: list[EpisodeStatsEntry] | None,
+    legacy: dict | None,
+    version: str,
+) -> list[Quirk]:
+    """The meta files against each other: info.json's totals and splits, episode indices, tasks, and which stats cover
+    the episodes (`stats`: episodes_stats.jsonl's entries, `legacy`: v2.0's global stats.json; the values are
+    `adapters.lerobot_format.checks.check_stats`'s)."""
     q: list[Quirk] = []
     n = len(episodes)
     indices = sorted(e.episode_index for e in episodes)
@@ -149,25 +146,18 @@ def check_totals(info: InfoJson, episodes: list[EpisodeEntry], tasks: list[TaskE
     if missing:
         msg = f"tasks absent from tasks.jsonl: {listing([f'episode {i}: {t!r}' for i, t in missing])}"
         q.append(quirk("task_not_in_tasks_jsonl", "warning", msg, EPISODES_PATH))
-    return q
-
-
-def check_stats(
-    version: str, stats: list[EpisodeStatsEntry] | None, legacy: dict | None, episode_indices: list[int]
-) -> list[Quirk]:
     if stats is None and legacy is not None:
         # v2.0 falls back to the global stats; a v2.1 loader insists on episodes_stats.jsonl.
         sev: Severity = "warning" if version == "v2.0" else "error"
         msg = f"no {EPISODES_STATS_PATH}, only global {LEGACY_STATS_PATH} (v2.0); per-episode stats must be computed"
-        return [quirk("global_stats_only", sev, msg, LEGACY_STATS_PATH)]
-    if stats is None:
+        q.append(quirk("global_stats_only", sev, msg, LEGACY_STATS_PATH))
+    elif stats is None:
         msg = f"neither {EPISODES_STATS_PATH} nor {LEGACY_STATS_PATH} exists"
-        return [quirk("missing_episodes_stats", "error", msg, EPISODES_STATS_PATH)]
-    absent = sorted(set(episode_indices) - {s.episode_index for s in stats})
-    if absent:
+        q.append(quirk("missing_episodes_stats", "error", msg, EPISODES_STATS_PATH))
+    elif absent := sorted(set(indices) - {s.episode_index for s in stats}):
         msg = f"{EPISODES_STATS_PATH} has no entry for episodes {listing(absent)}"
-        return [quirk("missing_episodes_stats", "warning", msg, EPISODES_STATS_PATH)]
-    return []
+        q.append(quirk("missing_episodes_stats", "warning", msg, EPISODES_STATS_PATH))
+    return q
 
 
 def check_file_presence(root: Path, info: InfoJson, episodes: list[EpisodeEntry]) -> list[Quirk]:
@@ -192,7 +182,7 @@ def check_file_presence(root: Path, info: InfoJson, episodes: list[EpisodeEntry]
 class DatasetMeta(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    root: Path | UPath  # a local folder, or one in an object store (adapters/storage/location.py)
+    root: Location  # a local folder, or one in an object store
     info: InfoJson
     episodes: list[EpisodeEntry]
     tasks: list[TaskEntry]
@@ -202,16 +192,9 @@ class DatasetMeta(BaseModel):
     quirks: list[Quirk]
 
     @classmethod
-    def load(
-        cls,
-        root: Path | UPath,
-        *,
-        check_files: bool = True,
-        check_data: bool = True,
-        open_file: FileOpener = local_file,
-    ) -> DatasetMeta:
-        """`open_file` opens the data parquet files for the data checks (a local path by default)."""
-        root = Path(root) if isinstance(root, str) else root
+    def load(cls, root: Path | Location, *, check_files: bool = True, check_data: bool = True) -> DatasetMeta:
+        """The meta of the dataset at `root` (a path or a `Location`: its files are opened beneath it)."""
+        root = Root(root).location()
         info_path = root / INFO_PATH
         if not info_path.is_file():  # a FIFO or a socket by that name is there, not missing
             what = "not a regular file" if info_path.exists() else "missing"
@@ -250,12 +233,11 @@ class DatasetMeta(BaseModel):
             msg = f"info.json data_path / video_path cannot be formatted ({err!r}); file and data checks skipped"
             quirks.append(quirk("bad_path_template", "error", msg, INFO_PATH))
             check_files = check_data = False
-        quirks += check_totals(info, episodes, tasks)
-        quirks += check_stats(version, stats, legacy, [e.episode_index for e in episodes])
+        quirks += check_totals(info, episodes, tasks, stats, legacy, version)
         if check_files:
             quirks += check_file_presence(root, info, episodes)
         if check_data:
-            quirks += check_parquet_data(root, info, episodes, tasks, open_file)
+            quirks += check_parquet_data(root, info, episodes, tasks)
         else:
             quirks += float64_quirk({k for k, f in info.features.items() if f.dtype == "float64"})
         return cls(**common, episodes=episodes, tasks=tasks, episodes_stats=stats, quirks=quirks)

@@ -1,5 +1,5 @@
-"""Quantile stats (`adapters/lerobot/stats.py`) against lerobot 0.6.1's own `compute_episode_stats`, run by the v3.0
-oracle on the same arrays: equal bit for bit, on the cases its histogram makes delicate (constant columns, float32
+"""Quantile stats (`adapters/lerobot_format/stats.py`) against lerobot 0.6.1's own `compute_episode_stats`, run by the
+v3.0 oracle on the same arrays: equal bit for bit, on the cases its histogram makes delicate (constant columns, float32
 ranges a few ulps wide where edges repeat, booleans, int64 promoted to float64, one or two rows, N-D features)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.lerobot.stats import QUANTILE_KEYS, aggregate_stats, episode_stats
+from adapters.lerobot_format.stats import QUANTILE_KEYS, aggregate_stats, episode_stats
 
 
 def _cases() -> dict[str, np.ndarray]:

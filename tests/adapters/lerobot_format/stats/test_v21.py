@@ -1,11 +1,12 @@
-"""v2.1 numeric statistics (`adapters/lerobot/stats.py` `numeric_stats`): float64 moments, never written non-finite."""
+"""v2.1 numeric statistics (`adapters/lerobot_format/stats.py` `numeric_stats`): float64 moments, never written
+non-finite."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from adapters.lerobot.stats import numeric_stats, stats_bound
+from adapters.lerobot_format.stats import numeric_stats, stats_bound
 
 
 def test_numeric_stats_are_computed_in_float64_and_never_written_non_finite() -> None:

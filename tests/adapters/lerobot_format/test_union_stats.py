@@ -1,5 +1,5 @@
-"""Exact union statistics by radix selection (`ingest/lerobot/union_stats.py`): equal to numpy on the masked, finite
-values (quantiles bit for bit with `np.quantile`'s linear method, min/max exactly, mean/std to float64 rounding),
+"""Exact union statistics by radix selection (`adapters/lerobot_format/union_stats.py`): equal to numpy on the masked,
+finite values (quantiles bit for bit with `np.quantile`'s linear method, min/max exactly, mean/std to float64 rounding),
 whatever the batching and order; ties, signs, subnormals, a dimension nobody uses, one value."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.lerobot.stats import QUANTILE_KEYS, QUANTILES
-from ingest.lerobot import union_stats
-from ingest.lerobot.union_stats import UnionStats, from_keys, order_keys
+from adapters.lerobot_format import union_stats
+from adapters.lerobot_format.stats import QUANTILE_KEYS, QUANTILES
+from adapters.lerobot_format.union_stats import UnionStats, from_keys, order_keys
 
 
 def _run(batches: list[tuple[np.ndarray, np.ndarray]], dim: int) -> dict[str, np.ndarray]:

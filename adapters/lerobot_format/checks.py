@@ -29,14 +29,13 @@ import pyarrow.parquet as pq
 
 from adapters.cameras import decoding, packet_times
 from adapters.hostile import bounds
-from adapters.lerobot.episode import LoadedDataset
-from adapters.lerobot.layout import V3_EPISODES_DIR
-from adapters.lerobot.stats import expected_stats_shape
+from adapters.lerobot_format.files import lfs_pointer_message, read_jsonl
+from adapters.lerobot_format.layout import V3_EPISODES_DIR, LoadedDataset
+from adapters.lerobot_format.rows import EpisodeFindings
+from adapters.lerobot_format.stats import expected_stats_shape
 from schemas.containment import OutsideRoot
-from schemas.dataset_rows import EpisodeFindings
-from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH, read_jsonl
+from schemas.lerobot import EPISODES_STATS_PATH, LEGACY_STATS_PATH
 from schemas.lerobot_features import FeatureSpec
-from schemas.lfs import lfs_pointer_message
 from schemas.modality import ModalityJson, check_modality
 from schemas.quirks import Quirk, Severity, listing, quirk
 
@@ -78,9 +77,8 @@ def _stat_findings(
 def _stats_sources(ds: LoadedDataset) -> Iterable[tuple[str, str, dict[str, Any]]]:
     """(file, where in it, stats block) of every stats record the dataset has."""
     root = ds.root
-    for rel in ("meta/stats.json",) if ds.is_v3 else (LEGACY_STATS_PATH,):
-        if (root / rel).is_file():
-            yield rel, "global", bounds.load_json(root / rel, rel)
+    if (root / LEGACY_STATS_PATH).is_file():  # v2.0's global stats, v3.0's only stats file: one path
+        yield LEGACY_STATS_PATH, "global", bounds.load_json(root / LEGACY_STATS_PATH, LEGACY_STATS_PATH)
     if not ds.is_v3 and (root / EPISODES_STATS_PATH).is_file():
         for _, obj in read_jsonl(root / EPISODES_STATS_PATH):
             yield EPISODES_STATS_PATH, f"episode {obj.get('episode_index')}", obj.get("stats") or {}

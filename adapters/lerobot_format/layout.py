@@ -1,4 +1,6 @@
-"""LeRobot datasets on disk as input: where an episode's rows and frames are, for v2.x and v3.0 layouts.
+"""LeRobot datasets on disk as input: where an episode's rows and frames are, for v2.x and v3.0 layouts, and one
+dataset as read (`LoadedDataset`: its meta, episode locations, and the cameras and per-episode problems its reader
+found), which the checks and `eidata validate` take.
 
 v2.0 / v2.1: one parquet and one mp4 per (episode, camera), paths from the `info.json` templates (any spelling lerobot
 uses: `schemas.lerobot.fill_path_template`), episode list in `meta/episodes.jsonl`. v3.0 (lerobot >= 0.4): many
@@ -10,7 +12,9 @@ concatenated mp4 holding it; `meta/tasks.parquet` maps task strings to `task_ind
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.lerobot_format.files import unreadable
 from adapters.storage.location import Location
 from schemas.arrow import leaf_type
-from schemas.lerobot import InfoJson, fill_path_template
+from schemas.canonical import Camera
+from schemas.corpus import DATASETS_DIR
+from schemas.lerobot import INFO_PATH, InfoJson, fill_path_template
 from schemas.lerobot_v3 import DATA_PATH_V30, TASKS_PATH_V30, VIDEO_PATH_V30
-from schemas.lfs import unreadable
+from schemas.quirks import Quirk
 
 V3_EPISODES_DIR = "meta/episodes"
 
@@ -47,6 +54,25 @@ class EpisodeLocation:
     rows: tuple[int, int] | None = None  # v3: [dataset_from_index, dataset_to_index) global `index` range
     videos: dict[str, VideoClip] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # other native per-episode meta (JSON-able)
+
+
+@dataclass
+class LoadedDataset:
+    """What one dataset root says, loaded once per adapter instance (and per process)."""
+
+    root: Location
+    subset: str
+    version: str
+    is_v3: bool
+    info: InfoJson
+    modality: dict[str, Any] | None
+    tasks: dict[int, str]
+    episodes: dict[int, EpisodeLocation]
+    quirks: list[Quirk]
+    cameras: dict[str, Camera | None] = field(default_factory=dict)  # video / image keys read -> canonical camera
+    problems: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)  # ep -> msg, file, field
+    camera_notes: dict[str, str] = field(default_factory=dict)
+    mp4_index: list[str] | None = None  # every mp4 under the root, relative; listed once when a template misses
 
 
 def v2_locations(info: InfoJson, entries: list[Any]) -> list[EpisodeLocation]:
@@ -202,3 +228,17 @@ def footer_problem(root: Location, path: Location, frames: dict[str, int]) -> st
     except (OSError, ValueError, pa.ArrowException) as err:  # ValueError: a hard link refused at the open
         return unreadable("parquet", path, err)
     return None
+
+
+def find_datasets(corpus_root: Path) -> list[Path]:
+    """Every dataset under `ROOT/datasets/` (a folder holding meta/info.json, at any depth), sorted."""
+    base = Path(corpus_root) / DATASETS_DIR
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(base):
+        here = Path(dirpath)
+        if (here / INFO_PATH).is_file():
+            found.append(here)
+            dirnames.clear()  # a dataset's own folders (data/, videos/, latents/) hold no datasets
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return sorted(found)

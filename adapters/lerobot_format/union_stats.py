@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adapters.lerobot.stats import QUANTILES, Stats
+from adapters.lerobot_format.stats import QUANTILES, Stats
 
 PASS_BITS = (12, 10, 10)  # bits of the 32-bit key fixed by each pass
 BUFFER_VALUES = 1 << 21  # counter cells gathered before one bincount (16 MB of int64)

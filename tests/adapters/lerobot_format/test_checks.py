@@ -1,4 +1,4 @@
-"""Checks of what lerobot's own loader needs (`adapters/lerobot/checks.py`), on copies of the real GR00T sample
+"""Checks of what lerobot's own loader needs (`adapters/lerobot_format/checks.py`), on copies of the real GR00T sample
 (real sample `gr00t_robot_sim_picknplace`, NVIDIA/Isaac-GR00T @ f4e12be): the sample as published passes; a
 stats entry of the wrong shape, a NaN stat and a data file without lerobot's default columns are each one quirk that
 names the file, and the shape lerobot's stats have differs between v2.1 and v3.0 as lerobot's code computes them."""
@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot.adapter import LeRobotSource
-from adapters.lerobot.checks import check_default_columns, check_stats, loader_checks
-from adapters.lerobot.stats import expected_stats_shape
+from adapters.lerobot_format.checks import check_default_columns, check_stats, loader_checks
+from adapters.lerobot_format.stats import expected_stats_shape
 from schemas.lerobot_features import FeatureSpec
 from tests.realdata import realdata
 
@@ -77,7 +77,7 @@ def test_stats_shapes_follow_lerobots_code() -> None:
 def test_an_episode_holds_its_frames_from_its_start_over_its_rows(end, next_start, found, in_span) -> None:
     """Issue 68: a video's length is its frames from `from_timestamp` over the episode's rows (what lerobot seeks),
     bounded by the next episode's start in the same file; the metadata span `[from, to)` is counted apart."""
-    from adapters.lerobot.checks import _episode_frames
+    from adapters.lerobot_format.checks import _episode_frames
 
     t = np.arange(10) / 10.0  # one mp4 at 10 fps holding this episode (5 rows) from 0 s, then another's
     assert _episode_frames(t, 0.0, end, 5, 10.0, [0.0, next_start]) == (found, in_span)

@@ -1,4 +1,4 @@
-"""Batched per-episode stats (`adapters/lerobot/stats.py`): every episode of a batch equal bit for bit to
+"""Batched per-episode stats (`adapters/lerobot_format/stats.py`): every episode of a batch equal bit for bit to
 lerobot 0.6.1's `compute_episode_stats` of that episode alone (run by the v3.0 oracle), on episodes of 1, 2 and up
 to 1000 rows, both summation paths (row after row for many episodes, per episode for few long ones), the delicate
 columns of `test_stats_v30` and an N-D feature; the batch aggregate equal to lerobot's formulas episode by episode."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adapters.lerobot.stats import aggregate_arrays, aggregate_stats, batch_stats, episode, episode_stats
+from adapters.lerobot_format.stats import aggregate_arrays, aggregate_stats, batch_stats, episode, episode_stats
 
 
 def _batch(lengths: list[int], nd: bool) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.dataset_meta import DatasetMeta
+from adapters.lerobot_format.meta import DatasetMeta
 from schemas.dataset_summary import dataset_summary
 from schemas.lerobot_features import IMAGE_NAMES
 from schemas.quirks import Quirk

@@ -1,0 +1,1 @@
+"""The LeRobot dataset format every reader, writer and export shares (README.md: what it holds and may import)."""

@@ -1,0 +1,108 @@
+"""The LeRobot format's file doors: a meta file's JSON (`read_json`, `load_info`, `load_modality`), a jsonl meta file
+line by line (`read_jsonl`), and why a data file cannot be read (`unreadable`: the Git LFS pointer it is, `schemas.lfs`,
+else the library's error). Every read of a dataset's meta goes through them, so an error names the file (and the line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from schemas.containment import OutsideRoot
+from schemas.episode_lines import skipped, wanted
+from schemas.lerobot import InfoJson, MetaFileError
+from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, pointer_message, pointer_size, refuse_pointer
+from schemas.modality import ModalityJson
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def read_json(path: Path) -> Any:
+    """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
+    try:
+        raw = path.read_bytes()
+        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as e:  # a Git LFS pointer named as one (`schemas.lfs.LfsPointer`)
+        raise MetaFileError(path, str(e) if isinstance(e, LfsPointer) else f"{path}: cannot read ({e})") from e
+    except json.JSONDecodeError as e:
+        raise MetaFileError(path, f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+
+
+def load_modality(path: Path) -> ModalityJson:
+    """GR00T's `meta/modality.json` at `path`, validated (`schemas.modality`)."""
+    return ModalityJson.parse(read_json(Path(path)), path)
+
+
+def read_jsonl(path: Path, episodes: Collection[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-empty line (with `episodes`, those of its episodes only, the others
+    unparsed: `schemas.episode_lines`); a torn or non-UTF-8 line read raises MetaFileError with its position."""
+    with (Path(path) if isinstance(path, str) else path).open("rb") as f:  # a Path or a UPath
+        try:
+            refuse_pointer(path, f.read(MAX_POINTER_BYTES))
+        except LfsPointer as e:
+            raise MetaFileError(path, str(e)) from e
+        f.seek(0)
+        for lineno, raw in enumerate(f, start=1):
+            if skipped(raw, episodes):
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                where = f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"
+                raise MetaFileError(path, f"{path}:{lineno}: not UTF-8 ({where})") from e
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise MetaFileError(path, f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+                if wanted(obj, episodes):
+                    yield lineno, obj
+
+
+def load_info(path: Path) -> InfoJson:
+    raw = Path(path).read_bytes()
+    try:
+        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+    except LfsPointer as e:
+        raise MetaFileError(path, str(e)) from e
+    # parsed by Python's json, not pydantic's Rust parser: under a task's memory limit an allocation the limit refuses
+    # is a MemoryError there, where Rust aborts the process (pydantic-core panicked, then hung, on a 36 MB info.json)
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # the file named, as every meta file's error names it
+        raise MetaFileError(path, f"{path}: not valid JSON ({e})") from e
+    return InfoJson.model_validate(doc)
+
+
+def load_entries(path: Path, model: type[_M]) -> list[_M]:
+    return [model.model_validate(obj) for _, obj in read_jsonl(path)]
+
+
+def lfs_pointer_size(path: Path | str) -> int | None:
+    """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
+    try:
+        # a Path or a UPath (an object: its first bytes only, read through fsspec)
+        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
+            head = f.read(MAX_POINTER_BYTES)
+    except OSError:
+        return None
+    return pointer_size(head)
+
+
+def lfs_pointer_message(path: Path | str) -> str | None:
+    """What to tell a user whose file is a Git LFS pointer (None when it is not one)."""
+    size = lfs_pointer_size(path)
+    return None if size is None else pointer_message(size)
+
+
+def unreadable(kind: str, path: Path | str, err: BaseException) -> str:
+    """The reason a file cannot be read: the Git LFS pointer it is, else `unreadable <kind> (<error>)`; a file
+    outside its source's root is named as such and never opened to look."""
+    if isinstance(err, OutsideRoot):
+        return str(err)
+    return lfs_pointer_message(path) or f"unreadable {kind} ({err})"
