@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from adapters.storage.corpus import Corpus
@@ -119,6 +120,11 @@ class EpisodeRef:
     def extent(self, column: str) -> Extent | None:
         """(min, max, frames) of `column` over the episode from its stats, None without: no data file read."""
         return self.source.extents(column).get(self.episode_index)
+
+    def moves(self, column: str) -> np.ndarray | None:
+        """Per dim of `column`, whether it takes more than one value over the episode (`SourceDataset.moves`), None
+        without its stats: no data file read."""
+        return self.source.moves(column).get(self.episode_index)
 
     @property
     def uid(self) -> str:

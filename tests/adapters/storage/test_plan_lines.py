@@ -1,10 +1,11 @@
-"""`plan_lines.py` (issue 99): train's index reads what it needs of each episode's meta from the catalog's columns,
-and plans exactly what it planned from every dataset's `episodes.jsonl`, which it no longer opens. The meta-planned
-result is the same code with the catalog's parts moved aside (`catalog_lines` then gives nothing and each dataset's
-meta is read, as before issue 99)."""
+"""`plan_lines.py` (issue 99): an export's plan and train's index read what they need of each episode's meta from the
+catalog's columns, and plan exactly what they planned from every dataset's `episodes.jsonl` and
+`episodes_stats.jsonl`, which they no longer open. The meta-planned result is the same code with the catalog's parts
+moved aside (`catalog_lines` then gives nothing and each dataset's meta is read, as before issue 99)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ import pytest
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
+from schemas.actions import ActionSpace
 from schemas.corpus import EPISODES_DIR
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
@@ -89,6 +91,33 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _export_plans(corpus: Path) -> str:
+    """Every plan `eidata export --manifest all --action-space native --skip-without-action` makes, as text."""
+    from jobs.export.lerobot_v3.job import manifest_groups
+    from jobs.export.lerobot_v3.plan import manifest_plan
+
+    mdir = corpus / "manifests" / "all"
+    with Corpus.read(corpus, None, meta=True) as opened:
+        settled = manifest_groups(opened, mdir, ActionSpace.native, True)
+        plans = [manifest_plan(opened, mdir, None, group=g) for g in settled.groups]
+    said = {"left_out": settled.left_out, "skipped": dict(settled.skipped), "plans": []}
+    for p in plans:
+        episodes = [
+            [e.uid, e.episode_index, str(e.source.root), dict(e.extra), e.task, e.line, e.action_kind(), e.embodiment()]
+            for e in p.episodes
+        ]
+        said["plans"].append([p.name, p.fps, p.features, p.robot_type, p.splits, p.notes, dict(p.skipped), episodes])
+    return json.dumps(said, sort_keys=True, default=repr)
+
+
+def test_an_export_plans_from_the_catalog_what_it_planned_from_the_meta(corpus: Path) -> None:
+    with _opens() as opened:
+        planned = _export_plans(corpus)
+    assert not _meta_opened(opened), _meta_opened(opened)  # no dataset's episodes.jsonl or stats
+    assert planned == _from_meta(corpus, lambda: _export_plans(corpus))
+    assert "lab/arm/a1" in planned and "takes one value per dim" in planned  # the still command is left out, named
+
+
 def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: Path) -> None:
     from tests.training.conftest import MODEL
     from tests.training.corpus import build_corpus
@@ -128,3 +157,22 @@ def test_a_catalog_of_before_gives_nothing_and_its_readers_read_the_meta(corpus:
     assert catalog_lines(copy, wanted) == {}
     shutil.rmtree(copy / EPISODES_DIR)
     assert catalog_lines(copy, wanted) == {}
+
+
+def test_gr00t_describes_from_the_catalog_what_it_described_from_the_meta(corpus: Path, tmp_path: Path) -> None:
+    """Its dry runs, in place and with `--out` (each dataset's modality, notes and files to write)."""
+    from jobs.export.gr00t import export_gr00t, planned_lines
+    from jobs.export.gr00t_copy import export_copies
+
+    def described() -> str:
+        with Corpus.read(corpus, None, meta=True) as opened:
+            lines = planned_lines(opened)
+            found = export_gr00t(opened.root, dry_run=True, progress=False, lines=lines)
+            found += export_copies(opened, tmp_path / "out", dry_run=True, progress=False)
+        return repr(found)
+
+    with _opens() as opened:
+        planned = described()
+    assert not _meta_opened(opened), _meta_opened(opened)
+    assert planned == _from_meta(corpus, described)
+    assert "datasets/lab/arm" in planned and "to write" in planned
