@@ -110,6 +110,19 @@ class _CatalogCore(BaseModel):
     latents_ready: bool = Field(False, description="a DINOv3 latents file exists for a camera (`eidata latents`)")
     caption_ready: bool = Field(False, description="caption is set")
     ingested_at: datetime = Field(description="when its data file was written (its modification time, UTC)")
+    plan_line: str | None = Field(
+        None,
+        description="what an export's plan and train's index read of its episodes.jsonl line besides episode_index, "
+        "num_frames and episode_uid (`schemas.episode_lines.shared_fields`: tasks; of the lineage source, subset, "
+        "embodiment, mask, action_kind, caption), as JSON: they plan from this column, not from every dataset's meta "
+        "(issue 99); null for episodes cataloged before it",
+    )
+    native_moves: list[bool] | None = Field(
+        None,
+        description="per dim of action.native, whether the command takes more than one value over the episode (its "
+        "episodes_stats max above its min): an export in the native or joints space leaves out an episode whose "
+        "command moves in no dim it takes; null without a command or its stats",
+    )
 
 
 QA_COLUMNS = [  # geometry, then behaviour, then the verdict step's

@@ -55,3 +55,40 @@ def kept_fields(line: Mapping[str, Any], top: Collection[str], nested: Mapping[s
         elif key in line:
             out[key] = of
     return out
+
+
+# What a plan reads of an episode's `episodes.jsonl` line (issue 99): an export's `EpisodeRef.line` and train's index
+# (`training.episodes`), cut so by `kept_fields`. The catalog holds it per episode (`plan_line`): the fields below
+# beside its own `episode_index`, `num_frames` (the line's `length`) and `episode_uid`, so that a plan reads one
+# column of the catalog instead of every dataset's `episodes.jsonl`.
+PLAN_TOP = ("episode_index", "tasks", "length")
+PLAN_LINEAGE = ("episode_uid", "source", "subset", "embodiment", "mask", "action_kind", "caption")
+SHARED_TOP = ("tasks",)  # in the catalog's `plan_line` text: what many episodes share (the rest are its columns)
+SHARED_LINEAGE = PLAN_LINEAGE[1:]
+
+
+def plan_fields(line: Mapping[str, Any], lineage_key: str) -> dict[str, Any]:
+    """The line cut to what a plan reads (`PLAN_TOP`, of its lineage `PLAN_LINEAGE`)."""
+    return kept_fields(line, PLAN_TOP, {lineage_key: PLAN_LINEAGE})
+
+
+def shared_fields(line: Mapping[str, Any], lineage_key: str) -> dict[str, Any]:
+    """The part of the plan's fields the catalog's `plan_line` holds: the line's tasks and its lineage's fields but
+    its uid (equal across many episodes, so the column's dictionary holds each once)."""
+    return kept_fields(line, SHARED_TOP, {lineage_key: SHARED_LINEAGE})
+
+
+def joined_fields(shared: Mapping[str, Any], index: int, length: int, uid: str, lineage_key: str) -> dict[str, Any]:
+    """The plan's fields of one episode (`plan_fields`) from the catalog: its `plan_line` parsed (`shared`, read-only:
+    its values are shared with the other episodes that have the same text) and its own columns. The uid is the
+    catalog's: the lineage's own where it has one."""
+    out: dict[str, Any] = {"episode_index": index}
+    if "tasks" in shared:
+        out["tasks"] = shared["tasks"]
+    out["length"] = length
+    lineage = shared.get(lineage_key)
+    if isinstance(lineage, Mapping):
+        out[lineage_key] = {"episode_uid": uid, **lineage}
+    elif lineage_key in shared:
+        out[lineage_key] = lineage
+    return out

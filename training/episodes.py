@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus_files import CorpusFiles
+from adapters.storage.plan_lines import catalog_lines
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.episode_lines import kept_fields
+from schemas.episode_lines import plan_fields
 from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.json_document import parsed_json
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
@@ -194,26 +196,24 @@ def _text_task_index(line: dict[str, Any], tasks: dict[str, int]) -> int | None:
     return tasks.get(first) if first is not None else None
 
 
-# what the index reads of an episode's `episodes.jsonl` line (its length, tasks, and of its lineage the action mask,
-# kind and caption: `training.actions.episode_action`, `_text_task_index`)
-LINE_FIELDS = ("episode_index", "length", "tasks")
-LINEAGE_FIELDS = {LINEAGE_KEY: ("mask", "action_kind", "caption")}
-
-
 class _DatasetMeta:
     """What the index needs from the dataset `rel`'s meta, read once (from a bucket: the meta files, one listing):
-    of its `episodes.jsonl` the lines of `episodes` alone, the others unparsed (`schemas.episode_lines`), each cut to
-    `LINE_FIELDS`."""
+    its info and tasks, and the lines of `episodes` (their length, tasks, and of their lineage the action mask, kind
+    and caption: `training.actions.episode_action`, `_text_task_index`) as the catalog holds them (`planned`,
+    `adapters.storage.plan_lines`), else from its `episodes.jsonl`, the other lines unparsed
+    (`schemas.episode_lines`), each cut to the plan's fields."""
 
-    def __init__(self, rel: str, files: CorpusFiles, episodes: set[int]) -> None:
+    def __init__(self, rel: str, files: CorpusFiles, episodes: set[int], planned: Mapping[int, Any] | None) -> None:
         self.rel, self.root = rel, files.join(rel)
         files.list_dataset(self.root)
         if not files.is_file(files.join(rel, INFO_PATH)):
             raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         info = files.join(rel, INFO_PATH)
         self.info = InfoJson.model_validate(parsed_json(files.read_bytes(info), str(info)))
-        read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
-        self.lines = {int(obj["episode_index"]): kept_fields(obj, LINE_FIELDS, LINEAGE_FIELDS) for _, obj in read}
+        if planned is None:
+            read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
+            planned = {int(obj["episode_index"]): plan_fields(obj, LINEAGE_KEY) for _, obj in read}
+        self.lines: Mapping[int, Any] = planned
         self.tasks: dict[str, int] = {}
         if files.is_file(path := files.join(rel, TASKS_PATH)):
             self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
@@ -245,6 +245,8 @@ def build_index(
     named: dict[str, set[int]] = {}  # dataset -> the split's episodes of it: only their lines are read
     for e in entries:
         named.setdefault(e["dataset"], set()).add(int(e["episode_index"]))
+    # the lines from the catalog's columns where it has them (a corpus folder): no dataset's episodes.jsonl read
+    planned = catalog_lines(Path(files.root), named) if files.storage.local else {}
     meta: _DatasetMeta | None = None  # one dataset's meta alive at a time (a manifest is sorted by dataset)
     datasets: dict[str, int] = {}  # dataset -> its dataset_id, in the order its first episode is indexed
     actions: dict[tuple[Any, ...], EpisodeAction] = {}  # one EpisodeAction per distinct action: shared by episodes
@@ -258,7 +260,7 @@ def build_index(
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
         if meta is None or meta.rel != rel:
-            meta = _DatasetMeta(rel, files, named[rel])
+            meta = _DatasetMeta(rel, files, named[rel], planned.get(rel))
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
             raise DataError(f"{files.join(rel, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})")

@@ -5,6 +5,7 @@ files unchanged since the last rebuild."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,18 @@ import numpy as np
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.digests import FileDigests
 from schemas.actions import ActionKind
-from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, KeypointKind, feature_intrinsics, keypoint_kind
+from schemas.canonical import (
+    ACTION,
+    ACTION_NATIVE,
+    HAND_KEYPOINTS,
+    IMAGE_PREFIX,
+    KeypointKind,
+    feature_intrinsics,
+    keypoint_kind,
+)
 from schemas.catalog import CatalogRow
-from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, NO_LINEAGE, EpisodeLineage, episode_uid
+from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, LINEAGE_KEY, NO_LINEAGE, EpisodeLineage, episode_uid
+from schemas.episode_lines import shared_fields
 from schemas.image_latents import latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson
 from schemas.qa import CATALOG_PREFIX
@@ -81,6 +91,15 @@ def _hand_keypoints(stats: dict[str, Any] | None, info: InfoJson) -> KeypointKin
     return "human" if kind == "none" else kind  # keypoints nobody declared: human, as the catalog always read them
 
 
+def stats_moves(stats: dict[str, Any] | None) -> list[bool] | None:
+    """Per dim of one column's stats (an `episodes_stats.jsonl` entry), whether its max is above its min (it takes
+    more than one value over the episode); None without min and max."""
+    if not stats or "min" not in stats or "max" not in stats:
+        return None
+    lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
+    return (hi > lo).tolist() if lo.shape == hi.shape else None
+
+
 def _qa_columns(lineage: EpisodeLineage) -> dict[str, Any]:
     """The lineage's geometry and behaviour QA as `qa_*` catalog columns (none for episodes ingested without)."""
     values = {**(lineage.qa.model_dump(exclude_none=True) if lineage.qa is not None else {})}
@@ -135,12 +154,14 @@ def dataset_rows(
     dataset_embodiment = (action_ft.info or {}).get("embodiment") if action_ft is not None else None
 
     stats: dict[int, dict[str, Any]] = {}
-    # without a keypoints feature no stats are read (`_hand_keypoints` answers "none" before it looks at them)
-    if HAND_KEYPOINTS in info.features and (dataset_root / EPISODES_STATS_PATH).exists():
-        # only the keypoints' min/max is needed; keep that, not every feature's stats
+    # without a keypoints feature or a command no stats are read (`_hand_keypoints` answers "none" before it looks
+    # at them; `native_moves` is null without a command)
+    read = [k for k in (HAND_KEYPOINTS, ACTION_NATIVE) if k in info.features]
+    if read and (dataset_root / EPISODES_STATS_PATH).exists():
+        # only their min/max is needed; keep those, not every feature's stats
         for _, obj in read_jsonl(dataset_root / EPISODES_STATS_PATH):
-            kp = obj.get("stats", {}).get(HAND_KEYPOINTS)
-            stats[int(obj["episode_index"])] = {HAND_KEYPOINTS: kp} if kp is not None else {}
+            found = obj.get("stats", {})
+            stats[int(obj["episode_index"])] = {k: found[k] for k in read if found.get(k) is not None}
 
     rows, lineages = [], []
     for lineno, line in read_jsonl(episodes_path):
@@ -205,6 +226,8 @@ def dataset_rows(
                 # any camera's image latents file (written atomically: present means whole)
                 latents_ready=any(digests.exists(dataset_root, latents_file(info, index, k)) for k in info.video_keys),
                 ingested_at=digests.modified(dataset_root, info.data_file(index)),
+                plan_line=json.dumps(shared_fields(line, LINEAGE_KEY)),
+                native_moves=stats_moves(stats.get(index, {}).get(ACTION_NATIVE)),
                 **_qa_columns(lineage),
             )
         )

@@ -6,7 +6,7 @@ slices are read as recorded (`schemas.actions.CONVENTIONS["gr00t"]`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -16,8 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.lerobot_format.files import load_info, load_modality, read_jsonl
 from adapters.storage.atomic import atomic_write
+from adapters.storage.corpus import Corpus
+from adapters.storage.plan_lines import PlanLines, catalog_lines
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
+from jobs.catalog.census import differences
 from jobs.export.gr00t_config import modality_configs
 from schemas.actions import ActionKind
 from schemas.canonical import (
@@ -184,9 +187,10 @@ class Described(BaseModel):
     notes: list[str] = []
 
 
-def describe(root: Path, name: str) -> Described:
+def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> Described:
     """The checked modality of the dataset at `root` (named `name` in messages); RefusedError for a dataset that
-    cannot be described, ExportError for one whose modality does not fit its features."""
+    cannot be described, ExportError for one whose modality does not fit its features. `lines`: its episodes' lines
+    as the catalog holds them (`adapters.storage.plan_lines`), else its episodes.jsonl is read."""
     root = Path(root)
     try:
         info = load_info(root / INFO_PATH)
@@ -199,9 +203,12 @@ def describe(root: Path, name: str) -> Described:
     if not is_canonical(info):
         why = "observation.state / action are not the 50-dim canonical layout"
         raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
-    lines = read_jsonl(root / EPISODES_PATH) if (root / EPISODES_PATH).is_file() else []
+    if lines is not None:
+        read: Iterable[dict] = lines.values()
+    else:
+        read = (line for _, line in read_jsonl(root / EPISODES_PATH)) if (root / EPISODES_PATH).is_file() else ()
     # what the description reads of each lineage (its mask, action kind, caption): the rest left unvalidated
-    lineages = [EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE})) for _, line in lines]
+    lineages = [EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE})) for line in read]
     masks = [lin.mask for lin in lineages if lin.mask is not None]
     used = used_dims(info, masks)
     kind = dataset_kind(info, used, [lin.action_kind for lin in lineages])
@@ -236,11 +243,14 @@ def result_of(name: str, status: Status, described: Described) -> DatasetExport:
     return DatasetExport(dataset=name, status=status, kind=described.kind, notes=described.notes, **groups)
 
 
-def export_dataset(root: Path, name: str | None = None, *, dry_run: bool = False) -> DatasetExport:
-    """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset, in place."""
+def export_dataset(
+    root: Path, name: str | None = None, *, dry_run: bool = False, lines: Mapping[int, dict] | None = None
+) -> DatasetExport:
+    """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset, in place (`lines`:
+    as `describe` takes them)."""
     root = Path(root)
     name = name or root.name
-    described = describe(root, name)
+    described = describe(root, name, lines)
     path, modality = root / MODALITY_PATH, described.modality
     same = path.is_file() and path.read_text(encoding="utf-8") == modality.dumps()
     status: Status = "unchanged" if same else "to write" if dry_run else "written"  # a dry run's: planned, not done
@@ -287,8 +297,24 @@ def for_each_dataset(
     return out
 
 
-def export_gr00t(corpus_root: Path, *, dry_run: bool = False, progress: bool | None = None) -> list[DatasetExport]:
-    """Every dataset under `ROOT/datasets/`, its modality.json written in place."""
-    return for_each_dataset(
-        corpus_root, "export gr00t", lambda ds, rel: export_dataset(ds, rel, dry_run=dry_run), progress
-    )
+def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, PlanLines]:
+    """Every episode's line of each dataset (of `datasets`, if given) from the catalog of `corpus`
+    (`adapters.storage.plan_lines`: no dataset's episodes.jsonl read) where it describes the datasets as they are
+    (`census.differences`, one info.json per dataset); {} otherwise, and each dataset's lines are read from its
+    meta."""
+    if differences(corpus.root, corpus.storage):
+        return {}
+    return catalog_lines(corpus.root, None if datasets is None else dict.fromkeys(datasets))
+
+
+def export_gr00t(
+    corpus_root: Path,
+    *,
+    dry_run: bool = False,
+    progress: bool | None = None,
+    lines: Mapping[str, Mapping[int, dict]] | None = None,
+) -> list[DatasetExport]:
+    """Every dataset under `ROOT/datasets/`, its modality.json written in place (`lines`: `planned_lines`)."""
+    lines = lines or {}
+    export = lambda ds, rel: export_dataset(ds, rel, dry_run=dry_run, lines=lines.get(rel))  # noqa: E731
+    return for_each_dataset(corpus_root, "export gr00t", export, progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,7 +19,15 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.tree import Tree
 from jobs.catalog.rows import episode_files
-from jobs.export.gr00t import DatasetExport, Described, describe, for_each_dataset, result_of, write_modality
+from jobs.export.gr00t import (
+    DatasetExport,
+    Described,
+    describe,
+    for_each_dataset,
+    planned_lines,
+    result_of,
+    write_modality,
+)
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import as_written, transcode
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, MODALITY_PATH, TASKS_PATH
@@ -29,12 +37,17 @@ COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
 EPISODE_META = (EPISODES_PATH, EPISODES_STATS_PATH)  # one line per episode: a manifest's episodes kept
 
 
-def dataset_files(described: Described, root: Path, only: frozenset[int] | None = None) -> list[tuple[str, int]]:
+def dataset_files(
+    described: Described, root: Path, only: frozenset[int] | None = None, planned: Mapping[int, dict] | None = None
+) -> list[tuple[str, int]]:
     """Every episode's parquet and mp4 of the dataset at `root` (of the episodes `only` names, if given), relative to
-    it, as info.json places them, each with its episode's length."""
-    lines = [
-        line for _, line in read_jsonl(root / EPISODES_PATH, only) if only is None or line["episode_index"] in only
-    ]
+    it, as info.json places them, each with its episode's length; its lines `planned` from the catalog (in its
+    order), else read from its episodes.jsonl (in the file's)."""
+    if planned is not None:
+        lines = [planned[i] for i in planned if only is None or i in only]
+    else:
+        read = read_jsonl(root / EPISODES_PATH, only)
+        lines = [line for _, line in read if only is None or line["episode_index"] in only]
     return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
 
 
@@ -101,16 +114,23 @@ def write_copy(corpus: Corpus, src: Path, described: Described, dst: Path, only:
     return len(files)
 
 
-def export_copy(corpus: Corpus, tree: Tree, src: Path, rel: str, only: frozenset[int] | None = None) -> DatasetExport:
+def export_copy(
+    corpus: Corpus,
+    tree: Tree,
+    src: Path,
+    rel: str,
+    only: frozenset[int] | None = None,
+    planned: Mapping[int, dict] | None = None,
+) -> DatasetExport:
     """The dataset `rel` (`datasets/<source>/<subset>`) at `src` (the episodes `only` names, if given) into the output
-    `tree` as `<source>/<subset>`."""
-    described = describe(src, rel)
+    `tree` as `<source>/<subset>`, planned from its lines in the catalog where given (`planned`)."""
+    described = describe(src, rel, planned)
     name = rel.removeprefix("datasets/")
     count: list[int] = []  # the episode files `write_copy` wrote
     written = tree.fill(
         name,
         lambda folder: count.append(write_copy(corpus, src, described, folder, only)),
-        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src, only)),
+        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src, only, planned)),
     )
     result = result_of(rel, "written" if written else "to write", described)
     what = f"{count[0]} episode files written" if written else "episode files to write"
@@ -131,6 +151,10 @@ def export_copies(
     """Every dataset of `corpus` (read: `Corpus.read`) copied into `out` with its modality (module docstring); with
     `manifest` (dataset -> episode indices, `jobs.catalog.selection.manifest_episodes`) its datasets only, each with
     its episodes only."""
+    planned = planned_lines(corpus, manifest)  # each dataset's every line: its description reads them all
     with Tree.open(out, options, "export-gr00t", dry_run=dry_run) as tree:
-        export = lambda ds, rel: export_copy(corpus, tree, ds, rel, None if manifest is None else manifest[rel])  # noqa: E731
+
+        def export(ds: Path, rel: str) -> DatasetExport:
+            return export_copy(corpus, tree, ds, rel, None if manifest is None else manifest[rel], planned.get(rel))
+
         return for_each_dataset(corpus.root, "export gr00t", export, progress, only=manifest)

@@ -10,7 +10,7 @@ from pathlib import Path
 from adapters.storage.corpus import Corpus
 from jobs.catalog import selection
 from jobs.export import MANIFEST_NEEDS_OUT
-from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t
+from jobs.export.gr00t import FAILED, DatasetExport, export_gr00t, planned_lines
 from jobs.export.gr00t_config import loader_text
 from jobs.export.gr00t_copy import export_copies
 from jobs.runtime.stage import Failed, Stage
@@ -39,7 +39,7 @@ def export_corpus(
         raise Failed(f"eidata export --format gr00t: --manifest {manifest} needs --out DIR: {why}")
     if dry_run:
         with Corpus.read(where, options, meta=True) as corpus:
-            return export_gr00t(corpus.root, dry_run=True, progress=progress)
+            return export_gr00t(corpus.root, dry_run=True, progress=progress, lines=planned_lines(corpus))
     with Corpus.open(where, options, "export-gr00t", existing=True) as corpus:
         return export_gr00t(corpus.root, progress=progress)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from adapters.lerobot_format.files import read_jsonl
+from adapters.storage.corpus import Corpus
+from jobs.catalog.build import rebuild_catalog
 from schemas.canonical import ACTION
 from schemas.corpus import LINEAGE_KEY
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
@@ -23,7 +25,9 @@ from training.episodes import build_index
 
 
 def _drop_masks(dataset: Path, *, info: bool) -> None:
-    """Remove the lineage mask of every episode, and info.json's action mask when `info`."""
+    """Remove the lineage mask of every episode, and info.json's action mask when `info`; then rebuild its corpus's
+    catalog, as a user must (the index reads the lines from it, issue 99; `eidata train` refuses a catalog that no
+    longer describes the datasets)."""
     lines = []
     for _, obj in read_jsonl(dataset / EPISODES_PATH):
         obj.get(LINEAGE_KEY, {}).pop("mask", None)
@@ -33,6 +37,7 @@ def _drop_masks(dataset: Path, *, info: bool) -> None:
         raw = json.loads((dataset / INFO_PATH).read_text())
         raw["features"][ACTION].get("info", {}).pop("mask", None)
         (dataset / INFO_PATH).write_text(json.dumps(raw, indent=2))
+    rebuild_catalog(Corpus(dataset.parent.parent.parent))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from adapters.storage.corpus_files import CorpusFiles
+from schemas.corpus import EPISODES_DIR
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
@@ -78,11 +79,15 @@ def test_no_latents_refusal_names_the_command_that_writes_them(manifest: Path, t
 
 
 def test_the_index_parses_its_split_s_lines_and_holds_one_dataset_s_meta(
-    manifest: Path, monkeypatch: pytest.MonkeyPatch
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 75: of each dataset's episodes.jsonl only the split's episodes' lines are parsed (the old build parsed and
     held every line of every dataset the manifest names, ~33 KB per episode at 100k), and one dataset's meta is alive
-    at a time."""
+    at a time. Read from the meta: a corpus whose catalog's parts are gone (issue 99: with them, no line is parsed,
+    tests/adapters/storage/test_plan_lines.py)."""
+    corpus = Path(shutil.copytree(manifest.parent.parent, tmp_path / "corpus"))
+    shutil.rmtree(corpus / EPISODES_DIR)
+    manifest = corpus / "manifests" / manifest.name
     import json
     import weakref
 

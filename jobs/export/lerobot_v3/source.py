@@ -5,7 +5,7 @@ names, each cut to the fields a plan reads; their stats when first asked (plain 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,21 +14,20 @@ import numpy as np
 
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
+from adapters.storage.plan_lines import PlanLines
 from jobs.export.lerobot_v3.cameras import PlanError
+from schemas.canonical import ACTION_NATIVE
 from schemas.corpus import LINEAGE_KEY
-from schemas.episode_lines import kept_fields
+from schemas.episode_lines import plan_fields
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson
-
-# what a plan and its writers read of an episode's `episodes.jsonl` line (`EpisodeRef.line`, `.lineage`, the layout's
-# episode columns, `spaces.episode_kind`): the rest of its lineage is held by no plan
-LINE_FIELDS = ("episode_index", "tasks", "length")
-LINEAGE_FIELDS = ("episode_uid", "source", "subset", "embodiment", "mask", "action_kind", "caption")
 
 
 class SourceDataset:
     """A canonical v2.1 dataset `root` of `corpus` read for export: info, tasks, and the `episodes.jsonl` lines of
     `episodes` (None: all; a manifest's: those it names, the other lines unparsed, `schemas.episode_lines`) cut to
-    what a plan reads (`LINE_FIELDS`); their stats read when first asked (`stats`, `extents`); its episode files
+    what a plan reads (`schemas.episode_lines.plan_fields`: `EpisodeRef.line`, `.lineage`, the layout's episode
+    columns, `spaces.episode_kind`), or `lines` as the catalog gives them (`adapters.storage.plan_lines`: no
+    `episodes.jsonl` read); their stats read when first asked (`stats`, `extents`); its episode files
     opened through the corpus (`Corpus.open_file`: a bucket's by ranged GETs where they lie). `shared`: one object
     for each feature the datasets read with it declare alike (by its JSON text: ~17 KB of info per dataset, 2,988
     datasets in the 100k benchmark); read-only, as the lines."""
@@ -39,6 +38,7 @@ class SourceDataset:
         corpus: Corpus,
         episodes: Collection[int] | None = None,
         shared: dict[str, Any] | None = None,
+        lines: Mapping[int, dict[str, Any]] | None = None,
     ) -> None:
         self.root, self.corpus = Path(root), corpus
         self.wanted = None if episodes is None else frozenset(int(i) for i in episodes)
@@ -46,8 +46,12 @@ class SourceDataset:
         if shared is not None and isinstance(features := self.info.get("features"), dict):
             self.info["features"] = {k: shared.setdefault(json.dumps(ft), ft) for k, ft in features.items()}
         self.tasks = {o["task_index"]: o["task"] for _, o in read_jsonl(self.root / TASKS_PATH)}
-        self.episodes = dict(self._lines())
+        self.episodes: Mapping[int, dict[str, Any]] = dict(self._lines()) if lines is None else lines
         self._extents: dict[str, dict[int, Extent]] = {}
+        # the catalog's `native_moves` of the lines it gave (`PlanLines.moves`), else each column's from its stats
+        self._moves: dict[str, Mapping[int, np.ndarray | None]] = {}
+        if isinstance(lines, PlanLines):
+            self._moves[ACTION_NATIVE] = lines.moves
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         path = self.root / EPISODES_PATH
@@ -55,7 +59,7 @@ class SourceDataset:
             index = o["episode_index"]
             if not isinstance(index, int) or isinstance(index, bool):
                 raise PlanError(f"{path} line {n}: episode_index {index!r} is not an integer")
-            yield index, kept_fields(o, LINE_FIELDS, {LINEAGE_KEY: LINEAGE_FIELDS})
+            yield index, plan_fields(o, LINEAGE_KEY)
 
     def _stats_lines(self) -> Iterator[dict[str, Any]]:
         path = self.root / EPISODES_STATS_PATH
@@ -76,6 +80,13 @@ class SourceDataset:
                 found = ((o["episode_index"], stats_extent(o["stats"].get(column))) for o in self._stats_lines())
             self._extents[column] = {i: e for i, e in found if e is not None}
         return self._extents[column]
+
+    def moves(self, column: str) -> Mapping[int, np.ndarray | None]:
+        """episode -> per dim of `column`, whether it takes more than one value over the episode (its stats' max
+        above its min; None without them): the catalog's for the command, else from `extents`."""
+        if column not in self._moves:
+            self._moves[column] = {i: hi > lo for i, (lo, hi, _) in self.extents(column).items()}
+        return self._moves[column]
 
     @property
     def features(self) -> dict[str, Any]:

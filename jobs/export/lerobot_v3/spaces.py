@@ -185,9 +185,8 @@ def episode_lacks(ref: Any, of: SpaceOf, kind: ActionKind) -> str | None:
         )
     if kind is ActionKind.none:
         return "no action at all (catalog action_kind none)"
-    if (extent := ref.extent(of.columns[ACTION])) is not None:
-        lo, hi, _ = extent
-        dims = list(of.select.get(ACTION) or range(len(lo)))
-        if not np.any(hi[dims] > lo[dims]):
+    if (moves := ref.moves(of.columns[ACTION])) is not None:
+        dims = list(of.select.get(ACTION) or range(len(moves)))
+        if not np.any(moves[dims]):
             return f"its {of.space.value} command takes one value per dim over its frames"
     return None

@@ -33,8 +33,17 @@ def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> Simple
     def extents(column: str) -> dict[int, Any]:  # as `SourceDataset.extents` reads them, at the ask
         return {i: e for i, s in stats.items() if (e := stats_extent(s.get(column))) is not None}
 
+    def moves(column: str) -> dict[int, Any]:  # as `SourceDataset.moves` reads them without a catalog
+        return {i: hi > lo for i, (lo, hi, _) in extents(column).items()}
+
     return SimpleNamespace(
-        root=Path(name), features=features, episodes=episodes, stats=stats, extents=extents, info={"robot_type": robot}
+        root=Path(name),
+        features=features,
+        episodes=episodes,
+        stats=stats,
+        extents=extents,
+        moves=moves,
+        info={"robot_type": robot},
     )
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
-from jobs.export.lerobot_v3.source import LINE_FIELDS, SourceDataset, stats_extent
+from jobs.export.lerobot_v3.source import SourceDataset, stats_extent
 from schemas.canonical import ACTION, STATE
 from schemas.corpus import LINEAGE_KEY
+from schemas.episode_lines import PLAN_TOP
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 
 
@@ -25,7 +26,7 @@ def test_one_episode_asked_for_is_all_it_holds(tiny_corpus: Path, monkeypatch: p
     src = SourceDataset(bridge, Corpus(tiny_corpus), {2})
     lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json or tasks.jsonl
     full = {o["episode_index"]: o for _, o in read_jsonl(bridge / EPISODES_PATH)}
-    assert set(src.episodes) == {2} and set(src.episodes[2]) <= {*LINE_FIELDS, LINEAGE_KEY}
+    assert set(src.episodes) == {2} and set(src.episodes[2]) <= {*PLAN_TOP, LINEAGE_KEY}
     assert src.episodes[2][LINEAGE_KEY]["episode_uid"] == full[2][LINEAGE_KEY]["episode_uid"] == "oxe/bridge/e2"
     assert len(src.episodes[2][LINEAGE_KEY]) < len(full[2][LINEAGE_KEY])  # its qa, verdicts... not held
     assert len(lines) == 1  # of its 3 episodes' lines, and no stats line

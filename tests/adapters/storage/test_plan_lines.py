@@ -1,0 +1,178 @@
+"""`plan_lines.py` (issue 99): an export's plan and train's index read what they need of each episode's meta from the
+catalog's columns, and plan exactly what they planned from every dataset's `episodes.jsonl` and
+`episodes_stats.jsonl`, which they no longer open. The meta-planned result is the same code with the catalog's parts
+moved aside (`catalog_lines` then gives nothing and each dataset's meta is read, as before issue 99)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from adapters.storage.corpus import Corpus
+from jobs.catalog.build import rebuild_catalog
+from jobs.catalog.curate import curate
+from schemas.actions import ActionSpace
+from schemas.corpus import EPISODES_DIR
+from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
+from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
+
+_opened: list[str] = []
+_pid: list[int] = []
+EPISODE_META = (EPISODES_PATH, EPISODES_STATS_PATH)
+
+
+def _note_open(event: str, args: tuple) -> None:
+    if event == "open" and _pid and os.getpid() == _pid[0] and args and isinstance(args[0], str | os.PathLike):
+        _opened.append(os.fspath(args[0]))
+
+
+@contextmanager
+def _opens() -> Iterator[list[str]]:
+    """The files this process opens inside the block (an audit hook cannot be removed: it records while `_pid`
+    names this process, as tests/jobs/test_spec_reads.py does)."""
+    sys.addaudithook(_note_open)
+    _opened.clear()
+    _pid[:] = [os.getpid()]
+    try:
+        yield _opened
+    finally:
+        _pid.clear()
+
+
+def _meta_opened(opened: list[str]) -> list[str]:
+    return [p for p in opened if p.endswith(EPISODE_META)]
+
+
+def _from_meta(corpus: Path, plan: Callable[[], Any]) -> Any:
+    """`plan()` with the catalog's parts moved aside: every dataset's meta read, as before the catalog held them."""
+    parts, aside = corpus / EPISODES_DIR, corpus / "catalog" / "aside"
+    shutil.move(parts, aside)
+    try:
+        with _opens() as opened:
+            out = plan()
+        assert _meta_opened(opened)  # the comparison is with the meta's plan
+        return out
+    finally:
+        shutil.move(aside, parts)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A canonical Franka dataset with a 2-D native command, and a robot without a description (7-D command) one of
+    whose episodes' command never moves (left out of the native space by its stats)."""
+    root = tmp_path_factory.mktemp("plan_lines")
+    rng = np.random.default_rng(0)
+    franka = [
+        {**episode(6 + i, ["pick", "open"][i % 2], f"oxe/bridge/e{i}", "franka"), "native": rng.normal(size=(6 + i, 2))}
+        for i in range(3)
+    ]
+    write_dataset(root / "datasets/oxe/bridge", "franka", franka, native_state_names=["j0", "j1"])
+    arm = [native_episode(5 + k, f"lab/arm/a{k}", k) for k in range(3)]
+    arm[1]["native_action"] = np.zeros_like(arm[1]["native_action"])
+    write_dataset(
+        root / "datasets/lab/arm",
+        "unknown",
+        arm,
+        mask=[0] * 50,
+        native_state_names=NATIVE_JOINTS,
+        native_action_names=NATIVE_COMMAND,
+    )
+    rebuild_catalog(Corpus(root))
+    curate(root, "all", "true", val_fraction=0.0)
+    return root
+
+
+def _export_plans(corpus: Path) -> str:
+    """Every plan `eidata export --manifest all --action-space native --skip-without-action` makes, as text."""
+    from jobs.export.lerobot_v3.job import manifest_groups
+    from jobs.export.lerobot_v3.plan import manifest_plan
+
+    mdir = corpus / "manifests" / "all"
+    with Corpus.read(corpus, None, meta=True) as opened:
+        settled = manifest_groups(opened, mdir, ActionSpace.native, True)
+        plans = [manifest_plan(opened, mdir, None, group=g) for g in settled.groups]
+    said = {"left_out": settled.left_out, "skipped": dict(settled.skipped), "plans": []}
+    for p in plans:
+        episodes = [
+            [e.uid, e.episode_index, str(e.source.root), dict(e.extra), e.task, e.line, e.action_kind(), e.embodiment()]
+            for e in p.episodes
+        ]
+        said["plans"].append([p.name, p.fps, p.features, p.robot_type, p.splits, p.notes, dict(p.skipped), episodes])
+    return json.dumps(said, sort_keys=True, default=repr)
+
+
+def test_an_export_plans_from_the_catalog_what_it_planned_from_the_meta(corpus: Path) -> None:
+    with _opens() as opened:
+        planned = _export_plans(corpus)
+    assert not _meta_opened(opened), _meta_opened(opened)  # no dataset's episodes.jsonl or stats
+    assert planned == _from_meta(corpus, lambda: _export_plans(corpus))
+    assert "lab/arm/a1" in planned and "takes one value per dim" in planned  # the still command is left out, named
+
+
+def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: Path) -> None:
+    from tests.training.conftest import MODEL
+    from tests.training.corpus import build_corpus
+    from training.config import DataConfig
+    from training.episodes import build_index
+
+    manifest = build_corpus(tmp_path / "corpus")
+
+    def index() -> str:
+        built = build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
+        rows = [
+            [repr(getattr(e, k)) for k in e.__slots__ if k not in ("action", "latent_frames")]
+            + [repr(vars(e.action)), e.latent_frames.tolist()]
+            for e in built.episodes
+        ]
+        arrays = [built.sample_episode, built.sample_anchor, built.sample_future]
+        return repr((built.datasets, rows, [a.tolist() for a in arrays], built.text_dim, vars(built.report)))
+
+    with _opens() as opened:
+        planned = index()
+    assert not _meta_opened(opened), _meta_opened(opened)
+    assert planned == _from_meta(manifest.parent.parent, index)
+
+
+def test_a_catalog_of_before_gives_nothing_and_its_readers_read_the_meta(corpus: Path, tmp_path: Path) -> None:
+    """A catalog written before the columns (or none) gives no dataset's lines: each is read from its meta."""
+    import pyarrow.parquet as pq
+
+    from adapters.storage.plan_lines import catalog_lines
+
+    copy = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    wanted = {"datasets/lab/arm": {0, 1, 2}}
+    assert len(catalog_lines(copy, wanted)["datasets/lab/arm"]) == 3
+    (part,) = (copy / EPISODES_DIR).glob("*.parquet")
+    table = pq.read_table(part)
+    pq.write_table(table.drop_columns(["plan_line", "native_moves"]), part)
+    assert catalog_lines(copy, wanted) == {}
+    shutil.rmtree(copy / EPISODES_DIR)
+    assert catalog_lines(copy, wanted) == {}
+
+
+def test_gr00t_describes_from_the_catalog_what_it_described_from_the_meta(corpus: Path, tmp_path: Path) -> None:
+    """Its dry runs, in place and with `--out` (each dataset's modality, notes and files to write)."""
+    from jobs.export.gr00t import export_gr00t, planned_lines
+    from jobs.export.gr00t_copy import export_copies
+
+    def described() -> str:
+        with Corpus.read(corpus, None, meta=True) as opened:
+            lines = planned_lines(opened)
+            found = export_gr00t(opened.root, dry_run=True, progress=False, lines=lines)
+            found += export_copies(opened, tmp_path / "out", dry_run=True, progress=False)
+        return repr(found)
+
+    with _opens() as opened:
+        planned = described()
+    assert not _meta_opened(opened), _meta_opened(opened)
+    assert planned == _from_meta(corpus, described)
+    assert "datasets/lab/arm" in planned and "to write" in planned
