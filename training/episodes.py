@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.corpus_files import CorpusFiles
-from adapters.storage.plan_lines import catalog_lines
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera, image_key
@@ -246,7 +246,7 @@ def build_index(
     for e in entries:
         named.setdefault(e["dataset"], set()).add(int(e["episode_index"]))
     # the lines from the catalog's columns where it has them (a corpus folder): no dataset's episodes.jsonl read
-    planned = catalog_lines(Path(files.root), named) if files.storage.local else {}
+    planned = Corpus(Path(files.root)).plan_lines(named) if files.storage.local else {}
     meta: _DatasetMeta | None = None  # one dataset's meta alive at a time (a manifest is sorted by dataset)
     datasets: dict[str, int] = {}  # dataset -> its dataset_id, in the order its first episode is indexed
     actions: dict[tuple[Any, ...], EpisodeAction] = {}  # one EpisodeAction per distinct action: shared by episodes

@@ -8,7 +8,7 @@ options, so it travels to Ray workers by pickling; `Corpus.read` is the same wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +17,7 @@ from adapters.storage.digests import FileDigests
 from adapters.storage.location import Location, locate
 from adapters.storage.locks import flocked
 from adapters.storage.object_store import T, W
+from adapters.storage.plan_lines import PlanLines, catalog_lines
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
 from schemas.storage import NotACorpus, StorageOptions, is_remote, protocol_of
@@ -128,6 +129,11 @@ class Corpus:
         """A command's own file `rel` of the corpus (a report): a folder's written in place by `write(path)`, with
         what it writes beside it; an object store's put whole by `put()` (`put`), nothing beside it."""
         return self.store.own_file(rel, write, put)
+
+    def plan_lines(self, wanted: Mapping[str, Collection[int] | None] | None) -> dict[str, PlanLines]:
+        """What a plan reads of the `wanted` datasets' episodes (None: every dataset), from the catalog's columns
+        (`plan_lines.catalog_lines`: no episodes.jsonl read); a dataset the catalog has no lines for is left out."""
+        return catalog_lines(self.root, wanted)
 
     def persist(self, rel: str) -> None:
         """The file or folder `rel` as the job left it made the corpus's now (a bucket's scratch carried to the bucket,

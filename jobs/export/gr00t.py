@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from adapters.lerobot_format.files import load_info, load_modality, read_jsonl
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import PlanLines, catalog_lines
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import differences
@@ -297,14 +296,14 @@ def for_each_dataset(
     return out
 
 
-def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, PlanLines]:
+def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, Mapping[int, dict[str, Any]]]:
     """Every episode's line of each dataset (of `datasets`, if given) from the catalog of `corpus`
     (`adapters.storage.plan_lines`: no dataset's episodes.jsonl read) where it describes the datasets as they are
     (`census.differences`, one info.json per dataset); {} otherwise, and each dataset's lines are read from its
     meta."""
     if differences(corpus.root, corpus.storage):
         return {}
-    return catalog_lines(corpus.root, None if datasets is None else dict.fromkeys(datasets))
+    return dict(corpus.plan_lines(None if datasets is None else dict.fromkeys(datasets)))
 
 
 def export_gr00t(

@@ -27,7 +27,6 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import catalog_lines
 from adapters.storage.tree import Tree
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
@@ -236,7 +235,7 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     named = manifest_datasets((r.dataset, r.episode_index) for r in rows)
     here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
     shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
-    planned = catalog_lines(corpus.root, {ds: named[ds] for ds in here})  # the catalog's, not each episodes.jsonl
+    planned = corpus.plan_lines({ds: named[ds] for ds in here})  # the catalog's, not each episodes.jsonl
     sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared, planned.get(ds)) for ds in here}
     refs = [  # the refs `manifest_plan` gives their columns (`plan._group_refs`): one ref per episode alive
         EpisodeRef(sources[r.dataset], r.episode_index, {"source_dataset": r.dataset, "episode_uid": r.episode_uid})

@@ -14,7 +14,6 @@ import numpy as np
 
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import PlanLines
 from jobs.export.lerobot_v3.cameras import PlanError
 from schemas.canonical import ACTION_NATIVE
 from schemas.corpus import LINEAGE_KEY
@@ -50,8 +49,8 @@ class SourceDataset:
         self._extents: dict[str, dict[int, Extent]] = {}
         # the catalog's `native_moves` of the lines it gave (`PlanLines.moves`), else each column's from its stats
         self._moves: dict[str, Mapping[int, np.ndarray | None]] = {}
-        if isinstance(lines, PlanLines):
-            self._moves[ACTION_NATIVE] = lines.moves
+        if (moves := getattr(lines, "moves", None)) is not None:  # lines the catalog gave
+            self._moves[ACTION_NATIVE] = moves
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         path = self.root / EPISODES_PATH
