@@ -79,11 +79,7 @@ class BeneathStore(LocalStore):
         # (adapters.isolated) sees the key, where each `openat` raises it with one component
         whole = os.path.join(self._name, key)
         sys.audit("open", whole, "r", os.O_RDONLY)
-        fd = Fence.open_beneath(self._fd, self._real, key, str(self.root))
-        # and again once open: each `openat` raised it with its one component ("0.0"), which the parse boundary
-        # (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
-        sys.audit("open", whole, "r", os.O_RDONLY)
-        return fd
+        return Fence.open_beneath(self._fd, self._real, key, str(self.root))
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
-from adapters.isolated import failure
+from adapters.isolated import failure, last_opened
 from adapters.registry import adapter_class
 from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
@@ -37,7 +37,7 @@ from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.limits import mechanism
 from jobs.runtime.retry import retry_environment
-from jobs.runtime.sandbox import Killed, answer, last_opened
+from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_robots import RobotSpec
 from schemas.actions import ActionKind, not_canonical
 from schemas.canonicalize import CanonicalizeSpec

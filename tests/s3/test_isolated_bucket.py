@@ -14,6 +14,7 @@ import pytest
 from adapters import get_adapter
 from adapters.storage.location import locate
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+from tests.adapters.test_isolated import discovered
 from tests.fixtures import library_bombs as lb
 from tests.s3.server import S3Server
 from tests.store_cases import put_url
@@ -33,7 +34,7 @@ def test_a_deep_meta_object_costs_its_dataset_only(tmp_path: Path, s3: S3Server,
     path.write_text(lb.DEEP_JSON if meta == "info.json" else path.read_text() + lb.DEEP_JSON + "\n")
     url = put_url(folder, f"s3://raw/{prefix}", s3.options())
     root = url if meta == "info.json" else locate(url, s3.options())  # a URL, or the path a job locates
-    refs = list(get_adapter("lerobot", None, s3.options()).discover(root))
+    refs = discovered(get_adapter("lerobot", None, s3.options()), root)
     assert [r.subset for r in refs if r.error is None] == ["b_good"], [(r.subset, r.error) for r in refs]
     (bad,) = [r for r in refs if r.subset == "a_bad"]
     assert f"{url}/a_bad/meta/{meta}" in bad.error and "RecursionError" in bad.error, bad.error
@@ -57,7 +58,7 @@ def test_a_parquet_object_pyarrow_fails_in_is_named_by_its_url(
         return real(src, *args, **kwargs)
 
     monkeypatch.setattr(pq, "read_metadata", planted)
-    refs = list(get_adapter("lerobot", None, s3.options()).discover(url))
+    refs = discovered(get_adapter("lerobot", None, s3.options()), url)
     assert [r.subset for r in refs if r.error is None] == ["b_good"], [(r.subset, r.error) for r in refs]
     bad = [r for r in refs if r.subset == "a_bad"]
     assert bad and all(bad_url in (r.error or "") for r in bad), [r.error for r in bad]
