@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
-from adapters.isolated import confined_discover, flagged_first, isolated_check
+from adapters.hostile.isolated import confined_discover, flagged_first, isolated_check
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot

@@ -6,7 +6,8 @@ eidata opens folders with (`adapters.arrays.stores.open_store`), opens every key
 listings) relative to a descriptor of the store's folder held from its construction, by `Fence.open_beneath`: one
 `openat` per key component with O_NOFOLLOW (Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose), a link
 followed by hand only when it stays inside, a link target's `..` folded by name. Each key's open raises Python's "open"
-audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in.
+audit event with its whole path, so the per-file boundary (`adapters.hostile.isolated`) sees which file a parse failed
+in.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class BeneathStore(LocalStore):
 
     def _open_key(self, key: str) -> int:
         # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
-        # (adapters.isolated) sees the key, where each `openat` raises it with one component
+        # (adapters.hostile.isolated) sees the key, where each `openat` raises it with one component
         whole = os.path.join(self._name, key)
         sys.audit("open", whole, "r", os.O_RDONLY)
         return Fence.open_beneath(self._fd, self._real, key, str(self.root))

@@ -79,8 +79,8 @@ def discover_source(
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs in a parse
     process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse fails, or the limit kills,
-    is refused at its open in a new pass (`adapters.isolated.again`), its episodes flagged naming it, its neighbours
-    discovered."""
+    is refused at its open in a new pass (`adapters.hostile.isolated.again`), its episodes flagged naming it, its
+    neighbours discovered."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     try:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from adapters.isolated import again
+from adapters.hostile.isolated import again
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
 from jobs.ingest import reread as rereads

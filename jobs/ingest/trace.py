@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
-from adapters.isolated import failure
+from adapters.hostile.isolated import failure
 from ingest.episode import Kept
 from ingest.steps import CHAIN, JUDGED, Encoded
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem

@@ -5,9 +5,9 @@ limit (issue 84; `jobs.runtime.limits`), and its answer comes back pickled.
 of `mib` MiB, runs `fn` there and returns its value, or raises what it raised with its causes (they say whose fault an
 error is: `schemas.faults`). A child that dies instead (the cage's out-of-memory killer, a library's abort, a
 deadline's SIGKILL, an exit with no answer) is a `Killed` naming the limit, the signal, the cage's peak and the source
-file it opened last (`adapters.isolated.parse_process`: the one tracker, writing it to a page both processes share).
-The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's code.
-With its answer come the modules it imported and what its memos learnt of the source's files
+file it opened last (`adapters.hostile.isolated.parse_process`: the one tracker, writing it to a page both processes
+share). The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's
+code. With its answer come the modules it imported and what its memos learnt of the source's files
 (`adapters.hostile.memos`), taken in here for the next fork.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.hostile import memos
-from adapters.isolated import PAGE, again, parse_process
+from adapters.hostile.isolated import PAGE, again, parse_process
 from jobs.runtime.limits import cage, mechanism
 
 T = TypeVar("T")
@@ -36,8 +36,8 @@ T = TypeVar("T")
 @dataclass(eq=False)
 class Killed(Exception):
     """The parse process died before it answered: `oom` by its cage's limit, else by `signum` (None: it exited with
-    `status` and no answer), `reading` the file it opened last (the one `adapters.isolated.again` refuses), `peak`
-    its cage's peak (MiB) where measured."""
+    `status` and no answer), `reading` the file it opened last (the one `adapters.hostile.isolated.again` refuses),
+    `peak` its cage's peak (MiB) where measured."""
 
     what: str
     mib: int | None
@@ -126,7 +126,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
 
 def answer_refusing(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwargs: Any) -> T:
     """`answer`, asked again with the file each failed or dead parse process names refused at its open
-    (`adapters.isolated.again`, the one loop)."""
+    (`adapters.hostile.isolated.again`, the one loop)."""
     return again(lambda: answer(fn, *args, mib=mib, what=what, **kwargs), what)
 
 

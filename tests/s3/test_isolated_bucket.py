@@ -1,5 +1,5 @@
-"""The per-file boundary on a root in a bucket (issue 58 item 2, `adapters.isolated`): a parse that fails with what
-the adapter does not catch costs its own file's episodes only, as on local disk. An object store's opens are not
+"""The per-file boundary on a root in a bucket (issue 58 item 2, `adapters.hostile.isolated`): a parse that fails with
+what the adapter does not catch costs its own file's episodes only, as on local disk. An object store's opens are not
 Python's (no audit event "open"), so a root on one had no boundary: one deep `info.json` ended the discovery of every
 dataset beside it. Every object open is now declared by its door (`adapters.storage.declared`: an object's
 `read_text`/`open`, `location.readable`), and the boundary names the object by its URL."""
@@ -13,8 +13,8 @@ import pytest
 
 from adapters import get_adapter
 from adapters.storage.location import locate
+from tests.adapters.hostile.test_isolated import discovered
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
-from tests.adapters.test_isolated import discovered
 from tests.fixtures import library_bombs as lb
 from tests.s3.server import S3Server
 from tests.store_cases import put_url

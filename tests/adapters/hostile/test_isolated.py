@@ -1,5 +1,5 @@
-"""`adapters.isolated`: a parse that raises what the adapter does not catch costs its own file's episodes only, never
-its neighbours' nor the source's discovery (issue 58 item 2; review 6 N23-N27).
+"""`adapters.hostile.isolated`: a parse that raises what the adapter does not catch costs its own file's episodes only,
+never its neighbours' nor the source's discovery (issue 58 item 2; review 6 N23-N27).
 
 A toy adapter shows the mechanism (the file opened last is named with the error, and the one loop, `again`, refuses it
 at its open on the next pass: each ref given once, no file refused twice); the real adapters then meet 10^5-deep JSON
@@ -25,7 +25,7 @@ import pytest
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, RawEpisode
-from adapters.isolated import again, confine
+from adapters.hostile.isolated import again, confine
 from adapters.source_adapter import SourceAdapter
 from tests.adapters.egovideo.test_declared_sizes import _video
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
@@ -239,7 +239,7 @@ def test_opens_from_many_threads_at_once_are_all_watched(tmp_path: Path) -> None
     import sys
     import threading
 
-    from adapters.isolated import _Watch
+    from adapters.hostile.isolated import _Watch
 
     watch = _Watch((str(tmp_path),))
     errors: list[BaseException] = []
