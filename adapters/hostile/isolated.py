@@ -199,17 +199,6 @@ def reason(e: BaseException, file: str | None) -> str:
     return f"memory limit reached reading {file}: {said}" if isinstance(e, MemoryError) else said
 
 
-@contextmanager
-def refusing(files: dict[str, str]) -> Iterator[None]:
-    """The block's discoveries and checks refuse each of `files` (path -> why) at its open, as files whose parse failed
-    in an earlier pass (`again`; a parse process forked in the block inherits them)."""
-    token = _REFUSING.set({Root.boundary_name(f) or f: why for f, why in files.items()})
-    try:
-        yield
-    finally:
-        _REFUSING.reset(token)
-
-
 def again(attempt: Callable[[], T], what: str) -> T:
     """`attempt()`, run again with the file each failure names (`unparsed`: a file's failed parse, or a dead parse
     process's `Killed`) refused at its open, up to `MAX_REFUSED` files: a bad file costs that file (its episodes
@@ -217,15 +206,17 @@ def again(attempt: Callable[[], T], what: str) -> T:
     one already refused, is raised. The one loop: every discovery and spec check goes through it."""
     refused: dict[str, str] = {}
     while True:
+        token = _REFUSING.set(dict(refused))  # every watch made in the attempt, in a process forked there too
         try:
-            with refusing(refused):
-                return attempt()
+            return attempt()
         except Exception as e:
             file, why = getattr(e, "unparsed", None) or (None, "")
             if file is None or file in refused or len(refused) >= MAX_REFUSED:
                 raise
             refused[file] = why
             log.warning("%s again, %s refused: %s", what, file, why)
+        finally:
+            _REFUSING.reset(token)
 
 
 @contextmanager
