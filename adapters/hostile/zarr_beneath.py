@@ -28,18 +28,24 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
 from adapters.storage.beneath import Fence
+from schemas.settings import check, limit
 
 __all__ = ["BeneathStore"]
 
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+_META = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})  # zarr v2's and v3's JSON documents
 
 
-def _read(fd: int, byte_range: ByteRequest | None) -> bytes:
-    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here)."""
+def _read(fd: int, byte_range: ByteRequest | None, key: str) -> bytes:
+    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here), named `key`; one of zarr's
+    JSON documents (`_META`), which zarr parses whole, within the JSON_BYTES limit, as every door's JSON is."""
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)  # `fdopen` would refuse it and leave it open
         raise IsADirectoryError(errno.EISDIR, "a folder, not a chunk")
+    if posixpath.basename(key) in _META and st.st_size > (bound := limit("JSON_BYTES")):
+        os.close(fd)
+        check(f"{key} size in bytes", st.st_size, bound, "the limit")
     with os.fdopen(fd, "rb") as f:
         start, end = 0, st.st_size
         if isinstance(byte_range, RangeByteRequest):
@@ -84,7 +90,7 @@ class BeneathStore(LocalStore):
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:
-            data = _read(self._open_key(key), byte_range)
+            data = _read(self._open_key(key), byte_range, os.path.join(self._name, key))
         except _ABSENT:
             return None
         return (prototype or default_buffer_prototype()).buffer.from_bytes(data)
