@@ -17,12 +17,12 @@ from scipy.spatial.transform import Rotation
 
 from adapters.base import AdapterError, CameraSource, reraised
 from adapters.cameras import fit_rgb
-from adapters.hostile import bounds
 from adapters.poses import se3
 from adapters.storage.location import Location
 from schemas.camera_model import Fisheye624Camera
 from schemas.canonical import Camera
 from schemas.image_size import FrameFit
+from schemas.settings import limit
 
 VRS_FILE = "recording.vrs"
 RGB_STREAM, RGB_LABEL = "214-1", "camera-rgb"
@@ -61,7 +61,7 @@ class CameraCalibration:
 def read_aria_calibration(path: Location, label: str = "camera-rgb") -> CameraCalibration:
     """The camera `label` of the first line of MPS `online_calibration.jsonl`."""
     with path.open() as f:
-        first = f.readline(bounds.limit("SIDECAR_BYTES") + 1)  # one calibration line: no line of the whole file
+        first = f.readline(limit("SIDECAR_BYTES") + 1)  # one calibration line: no line of the whole file
     try:
         cams = json.loads(first)["CameraCalibrations"]
         cam = next(c for c in cams if c.get("Label") == label)

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from adapters.base import AdapterError, AdapterOptions, EpisodeRef, RawEpisode, reraised
-from adapters.confined import confined_discover, flagged_first
-from adapters.isolated import isolated_check
+from adapters.hostile.isolated import confined_discover, flagged_first, isolated_check
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
@@ -149,7 +148,7 @@ class SourceAdapter(ABC, Generic[OptionsT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """The class's parameter is its `options_model`; every adapter's `discover` and `read` pass through
-        containment and the per-file boundary (`confined.py`), and its `spec_problems` through the per-file boundary
+        containment and the per-file boundary (`isolated.py`), and its `spec_problems` through the per-file boundary
         (`isolated.isolated_check`), so no adapter can forget them."""
         super().__init_subclass__(**kwargs)
         given = [

@@ -3,9 +3,9 @@
 The check that finds a typo in a source's options against its meta files (`SourceAdapter.spec_problems`: an OXE
 builder's `features.json`, a LeRobot `info.json` and `modality.json`) parses the source's bytes as discovery does, so
 it runs where discovery runs: in a parse process under the job's memory bound (`jobs.runtime.sandbox`), each file
-whose parse fails refused at its open and the check run again without it (`adapters.isolated.isolated_check`, and
-`answer_refusing` for a file that kills the process). A 10^5-deep `features.json` beside two good Bridge builders ended
-`eidata ingest` with a RecursionError before any work; the check now reads past it, and discovery, which meets the
+whose parse fails refused at its open and the check run again without it (`adapters.hostile.isolated.isolated_check`,
+and `answer_refusing` for a file that kills the process). A 10^5-deep `features.json` beside two good Bridge builders
+ended `eidata ingest` with a RecursionError before any work; the check now reads past it, and discovery, which meets the
 same file, quarantines its episodes naming it. A check that cannot finish is said in one line and costs nothing but
 itself; an error of the environment is raised, as everywhere (`schemas.faults`).
 """

@@ -61,6 +61,7 @@ from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.lerobot import ActionSegment
+from schemas.settings import limit
 from schemas.tiers import QualityTier
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
         if not path.is_file():
             return None
         try:
-            p = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))["intrinsic"]
+            p = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))["intrinsic"]
             k = np.array([[p["fx"], 0.0, p["ppx"]], [0.0, p["fy"], p["ppy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise self.error(f"unreadable intrinsics: {e!r}", file=path, episode=raw_id, field="intrinsic") from e
@@ -258,7 +259,7 @@ class AgibotAdapter(SourceAdapter[AgibotOptions]):
         if path is None:
             return None
         try:
-            listed = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+            listed = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
             listed = listed if isinstance(listed, list) else [listed]
             poses = np.tile(np.eye(4), (len(listed), 1, 1))
             for i, item in enumerate(listed):

@@ -49,6 +49,7 @@ from adapters.cameras import VideoFileCamera
 from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
+from schemas.settings import limit
 from schemas.tiers import QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def _task_result(folder: Location, metadata: dict[str, Any], reasons: list[TierV
     if not path.is_file():
         return None
     try:
-        result = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+        result = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
     except (OSError, ValueError) as e:
         metadata["task_result"] = f"unreadable: {e}"
         log.warning("%s: %s", path, metadata["task_result"])
@@ -330,7 +331,7 @@ def _intrinsics(folder: Location, cam: str) -> np.ndarray | None:
     path = folder / "parameters" / "sensor" / f"intrinsic_{PARAM_NAMES.get(cam, cam)}_rgb.json"
     if not path.is_file():
         return None
-    p = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+    p = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
     return np.array([[p["Fx"], 0.0, p["Cx"]], [0.0, p["Fy"], p["Cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
@@ -341,7 +342,7 @@ def _extrinsics(folder: Location, cam: str, times: np.ndarray) -> Stream | None:
     path = folder / "parameters" / "sensor" / f"extrinsic_end_T_{PARAM_NAMES.get(cam, cam)}_rgbd_aligned.json"
     if not path.is_file():
         return None
-    listed = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+    listed = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
     poses = np.tile(np.eye(4), (len(listed), 1, 1))
     for i, item in enumerate(listed):
         ext = item.get("extrinsic", item)

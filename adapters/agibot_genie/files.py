@@ -52,6 +52,7 @@ from adapters.hostile.absent import AbsentData, h5_unwritten
 from adapters.hostile.h5 import dataset_paths, open_h5
 from adapters.storage.location import Location
 from schemas.lerobot import ActionSegment
+from schemas.settings import limit
 
 
 def read_json(path: Location, fail: Any) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def read_json(path: Location, fail: Any) -> dict[str, Any]:
     if not path.is_file():
         raise fail(f"{path.name} is missing", path.name)
     with reraised((OSError, ValueError), lambda e: fail(f"unreadable {path.name}: {e}", path.name)):
-        data = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+        data = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
     if not isinstance(data, dict):
         raise fail(f"{path.name} holds a {type(data).__name__}, expected an object", path.name)
     return data

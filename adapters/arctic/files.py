@@ -23,7 +23,6 @@ all four files of a sequence, each `.npy` but the object's a 0-d object array (`
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +151,7 @@ def read_sequence(stem: Location, fail: Fail) -> ArcticSequence:
 def read_subject(misc: Location, subject: str, fail: Fail) -> Subject:
     """`meta/misc.json`'s entry of `subject`."""
     try:
-        entry: Any = json.loads(bounds.read_bounded(misc, None, "misc.json"))[subject]
+        entry: Any = bounds.load_json(misc, "misc.json")[subject]
         subj = Subject(
             int(entry["ioi_offset"]),
             np.asarray(entry["world2cam"], dtype=np.float64).reshape(ALLOCENTRIC_VIEWS, 4, 4),

@@ -43,11 +43,11 @@ from adapters.arrays.evidence import demo_success, relative_action
 from adapters.arrays.layouts import LAYOUTS, Layout, attr_value, choose, rate_of, unread_version
 from adapters.arrays.stores import Store, any_of, container_of, episodes_of, join, open_store, rows_per_array
 from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, Stream, natural_key, reraised
-from adapters.hostile import bounds
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.corpus import SourceAnnotation
+from schemas.settings import TooLarge, check, limit
 from schemas.tiers import QualityTier, TierVerdict
 
 ATTR_GROUPS = ("", "data")  # where the layouts keep their attributes
@@ -183,8 +183,8 @@ class ArraysAdapter(SourceAdapter[ArraysOptions]):
             raise fail(f"no per-row array under {base or 'the root'}", base or "/")
         n = max(per_row.values())
         try:  # checked before any array is read (a declared shape costs nothing until it is)
-            bounds.check("rows", n, bounds.limit("ROWS"), "the ROWS limit")
-        except bounds.TooLarge as e:
+            check("rows", n, limit("ROWS"), "the ROWS limit")
+        except TooLarge as e:
             raise fail(str(e), base or "/") from e
         times = None
         if layout.timestamps and layout.timestamps in per_row:

@@ -30,6 +30,7 @@ from adapters.storage.beneath import Fence
 from adapters.storage.location import Location
 from adapters.storage.root import Root
 from schemas.lfs import MAX_POINTER_BYTES, pointer_message, pointer_size
+from schemas.settings import check, limit
 
 ZARR_MARKERS = (".zgroup", "zarr.json")  # a v2 / v3 group's metadata file
 
@@ -194,7 +195,7 @@ def episodes_of(store: Store, layout: Layout) -> Iterator[tuple[str, dict[str, A
     if spec.ends:
         ends = store.read(spec.ends).astype(np.int64).reshape(-1)
         rows = base_rows(store, spec.base)
-        bounds.check("rows", rows, bounds.limit("ROWS"), "the ROWS limit")
+        check("rows", rows, limit("ROWS"), "the ROWS limit")
         if len(ends) == 0:
             raise ValueError(f"{spec.ends} is empty: the buffer holds no episode")
         if ends[0] <= 0 or np.any(np.diff(ends) <= 0) or ends[-1] > rows:

@@ -56,6 +56,7 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.camera_model import PinholeCamera
 from schemas.canonical import Camera
+from schemas.settings import TooLarge, check, limit
 from schemas.tiers import QualityTier
 
 CAMERA = "video"
@@ -252,8 +253,8 @@ class EgoVideoAdapter(SourceAdapter[EgoVideoOptions]):
         if declared is not None and abs(declared[1] - duration) > max(1.0, 0.01 * duration):
             msg = f"the sidecar's {declared[1]:.6g} s is not the video's {duration:.6g} s (its header; {size:,} bytes)"
             raise self.error(msg, file=file, episode=episode, field=f"json.{declared[0]}")
-        with reraised(bounds.TooLarge, lambda e: self.error(str(e), file=file, episode=episode, field="video")):
-            bounds.check("video duration in s", duration, self.options.max_duration_s, "max_duration_s")
+        with reraised(TooLarge, lambda e: self.error(str(e), file=file, episode=episode, field="video")):
+            check("video duration in s", duration, self.options.max_duration_s, "max_duration_s")
         return duration
 
     def _window_refs(
@@ -379,10 +380,10 @@ def _strip_suffix(name: str) -> str:
 
 
 def _read_file(path: Location) -> bytes:
-    return bounds.read_bounded(path, bounds.limit("SIDECAR_BYTES"), f"{path.name}")
+    return bounds.read_bounded(path, limit("SIDECAR_BYTES"), f"{path.name}")
 
 
 def _read_sidecar_member(shard: Location, offset: int, size: int) -> bytes:
     """A sidecar member's bytes, its size (from the tar header) checked before any is read."""
-    bounds.check("sidecar member size in bytes", size, bounds.limit("SIDECAR_BYTES"), "the limit")
+    check("sidecar member size in bytes", size, limit("SIDECAR_BYTES"), "the limit")
     return read_member(shard, offset)

@@ -58,6 +58,7 @@ from adapters.storage.location import Location
 from schemas.canonical import Camera, scale_intrinsics
 from schemas.lerobot import ActionSegment
 from schemas.mano import MAKERS
+from schemas.settings import limit
 
 SIDES = ("left", "right")
 WORLD, CAMERA_FRAME, CAMERA = "hoi4d_scene", "hoi4d_camera", "align_rgb"
@@ -186,14 +187,14 @@ class HOI4DAdapter(HandSource[HOI4DOptions]):
 
     def _trajectory(self, path: Location, reading: Reading) -> np.ndarray:
         with reading.unreadable("camera trajectory", "camera_poses", path):
-            poses = camera_trajectory(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "output.log").decode())
+            poses = camera_trajectory(bounds.read_bounded(path, limit("JSON_BYTES"), "output.log").decode())
         if not len(poses):
             raise reading.fail("no camera pose", "camera_poses", path)
         return poses
 
     def _camera(self, video: Location, intrin: Location, ts: np.ndarray, reading: Reading) -> CameraSource:
         with reading.unreadable("intrinsics", "intrinsics", intrin):
-            data = bounds.read_bounded(intrin, bounds.limit("JSON_BYTES"), "intrin.npy")
+            data = bounds.read_bounded(intrin, limit("JSON_BYTES"), "intrin.npy")
             K = np.load(io.BytesIO(data), allow_pickle=False)
             if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
                 raise ValueError(f"not a 3x3 pinhole matrix: {K.tolist()}")
@@ -218,7 +219,7 @@ class HOI4DAdapter(HandSource[HOI4DOptions]):
                 msg = f"frame {i} past the sequence's {n} camera poses (3Dseg/output.log)"
                 raise reading.fail(msg, "handpose", path)
             with reading.unreadable("hand pose", "handpose", path, (UnsafePickle, ValueError, EOFError)):
-                out[i] = hand_pose(bounds.read_bounded(path, bounds.limit("JSON_BYTES"), "hand pose"))
+                out[i] = hand_pose(bounds.read_bounded(path, limit("JSON_BYTES"), "hand pose"))
         if not out:
             raise reading.fail("no <frame>.pickle", "handpose", folder)
         return dict(sorted(out.items()))

@@ -5,8 +5,9 @@ reader that trusts the claim allocates it. Every such size is checked here again
 and a claim past it is `TooLarge`, a ValueError naming what, the size claimed and the bound (a data error: the
 episode or the source is quarantined with that reason, the job goes on).
 
-Limits are settings: `limit(name)` is the setting `max_<name>` (`schemas.settings`: their defaults and docs; the
-driver's, on every Ray worker too), and a refusal past one names it (`Limit`), so its message says what to raise.
+Limits are settings: `limit(name)` is the setting `max_<name>` (`schemas.settings`: their defaults and docs, the
+bound and its refusal, which a reader in `schemas` uses too; the driver's, on every Ray worker too), and a refusal
+past one names it (`Limit`), so its message says what to raise.
 What a parse may cost in memory is no bound of this module's: every parse of a source's bytes runs in a process under
 the operating system's memory limit (issue 84: `jobs.runtime.sandbox`), which refuses a decompression bomb or a
 declared-size bomb (an HDF5 dataset of 10 GB never written) naming the file.
@@ -23,61 +24,14 @@ import numpy as np
 
 from adapters.storage.location import Location
 from schemas.lfs import MAX_POINTER_BYTES, refuse_pointer
-from schemas.settings import current
-
-
-class Limit(int):
-    """A configured bound: its value, and the setting that gives it (`max_rows`), which a refusal names."""
-
-    setting: str
-
-    def __new__(cls, value: int, setting: str) -> Limit:
-        out = super().__new__(cls, value)
-        out.setting = setting
-        return out
-
-    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]  # pickled whole (a Ray worker's error)
-        return int(self), self.setting
-
-
-class TooLarge(ValueError):
-    """A size a file declares past what its real size or a configured limit allows; nothing was allocated."""
-
-    def __init__(self, what: str, declared: float, bound: float, why: str, seen: str = "declared") -> None:
-        self.what, self.declared, self.bound = what, declared, bound
-        named = f", the setting {bound.setting} (--settings FILE)" if isinstance(bound, Limit) else ""
-        super().__init__(f"{what}: {_num(declared)} {seen}, more than {why} ({_num(bound)}){named}; not read")
-
-
-def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e18 else f"{x:.6g}"
-
-
-def limit(name: str) -> Limit:
-    """The configured bound `name` (JSON_BYTES, SIDECAR_BYTES, ROWS, COLUMNS): the setting `max_<name>`."""
-    setting = f"max_{name.lower()}"
-    return Limit(getattr(current(), setting), setting)
-
-
-def check(what: str, declared: float, bound: float, why: str) -> None:
-    """TooLarge unless `declared` <= `bound`."""
-    if not declared <= bound:  # NaN fails too
-        raise TooLarge(what, declared, bound, why)
+from schemas.settings import limit, read_within
 
 
 def read_bounded(loc: Location, bound: int | None, what: str) -> bytes:
-    """A whole file's bytes when its size is within `bound` (the read stops at `bound` + 1 should it grow; None: no
-    bound but the parse process's memory limit), never an LFS pointer's."""
-    bound = sys.maxsize if bound is None else bound
-    size = loc.size()
-    check(f"{what} size in bytes", size, bound, "the limit")
+    """A whole file's bytes when its size is within `bound` (`schemas.settings.read_within`; None: no bound but the
+    parse process's memory limit), never an LFS pointer's."""
     with loc.open_binary(stream=True) as f:
-        # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the parse process's limit
-        # counts (`RLIMIT_AS`: jobs.runtime.limits); what the file grew by meanwhile comes a MiB at a time
-        data = f.read(size + 1)
-        while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
-            data += more
-    check(f"{what} size in bytes", len(data), bound, "the limit")
+        data = read_within(f, loc.size(), sys.maxsize if bound is None else bound, what)
     refuse_pointer(loc, data[:MAX_POINTER_BYTES])  # a JSON or sidecar cloned without `git lfs`: named, not parsed
     return data
 

@@ -6,7 +6,8 @@ eidata opens folders with (`adapters.arrays.stores.open_store`), opens every key
 listings) relative to a descriptor of the store's folder held from its construction, by `Fence.open_beneath`: one
 `openat` per key component with O_NOFOLLOW (Linux's `openat2(RESOLVE_BENEATH)`, which Python does not expose), a link
 followed by hand only when it stays inside, a link target's `..` folded by name. Each key's open raises Python's "open"
-audit event with its whole path, so the per-file boundary (`adapters.isolated`) sees which file a parse failed in.
+audit event with its whole path, so the per-file boundary (`adapters.hostile.isolated`) sees which file a parse failed
+in.
 """
 
 from __future__ import annotations
@@ -27,18 +28,24 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.storage import LocalStore
 
 from adapters.storage.beneath import Fence
+from schemas.settings import check, limit
 
 __all__ = ["BeneathStore"]
 
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+_META = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})  # zarr v2's and v3's JSON documents
 
 
-def _read(fd: int, byte_range: ByteRequest | None) -> bytes:
-    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here)."""
+def _read(fd: int, byte_range: ByteRequest | None, key: str) -> bytes:
+    """The bytes of `byte_range` (all by default) of the file open as `fd` (closed here), named `key`; one of zarr's
+    JSON documents (`_META`), which zarr parses whole, within the JSON_BYTES limit, as every door's JSON is."""
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)  # `fdopen` would refuse it and leave it open
         raise IsADirectoryError(errno.EISDIR, "a folder, not a chunk")
+    if posixpath.basename(key) in _META and st.st_size > (bound := limit("JSON_BYTES")):
+        os.close(fd)
+        check(f"{key} size in bytes", st.st_size, bound, "the limit")
     with os.fdopen(fd, "rb") as f:
         start, end = 0, st.st_size
         if isinstance(byte_range, RangeByteRequest):
@@ -76,18 +83,14 @@ class BeneathStore(LocalStore):
 
     def _open_key(self, key: str) -> int:
         # the "open" audit event Python raises for `open(path)`, with the whole path: the per-file boundary
-        # (adapters.isolated) sees the key, where each `openat` raises it with one component
+        # (adapters.hostile.isolated) sees the key, where each `openat` raises it with one component
         whole = os.path.join(self._name, key)
         sys.audit("open", whole, "r", os.O_RDONLY)
-        fd = Fence.open_beneath(self._fd, self._real, key, str(self.root))
-        # and again once open: each `openat` raised it with its one component ("0.0"), which the parse boundary
-        # (jobs.runtime.sandbox) would name as the file a parse killed by the memory limit read last
-        sys.audit("open", whole, "r", os.O_RDONLY)
-        return fd
+        return Fence.open_beneath(self._fd, self._real, key, str(self.root))
 
     def _get(self, key: str, prototype: BufferPrototype | None, byte_range: ByteRequest | None) -> Buffer | None:
         try:
-            data = _read(self._open_key(key), byte_range)
+            data = _read(self._open_key(key), byte_range, os.path.join(self._name, key))
         except _ABSENT:
             return None
         return (prototype or default_buffer_prototype()).buffer.from_bytes(data)

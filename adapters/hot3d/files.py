@@ -30,6 +30,7 @@ import numpy as np
 from adapters.aria import CameraCalibration, se3_from_wxyz
 from adapters.hostile import bounds
 from adapters.storage.location import Location
+from schemas.settings import check, limit
 
 POSE_COLUMNS = ("object_uid", "timestamp[ns]", "t_wo_x[m]", "t_wo_y[m]", "t_wo_z[m]", "q_wo_w", "q_wo_x", "q_wo_y",
                 "q_wo_z")  # fmt: skip
@@ -96,10 +97,10 @@ def read_hand_jsonl(path: Location, kind: str) -> dict[int, dict[str, np.ndarray
     key, width = ("pose", 15) if kind == "mano" else ("joint_angles", 22)
     tracks = {h: HandTrackRows() for h in HANDS.values()}
     shape: list[float] | None = None  # MANO: the file's first betas, which HOT3D gives every row of both hands
-    cap = bounds.limit("SIDECAR_BYTES")
+    cap = limit("SIDECAR_BYTES")
     with path.open() as f:
         for line_no, line in enumerate(iter(lambda: f.readline(cap + 1), ""), start=1):  # no line past the limit
-            bounds.check(f"{path.name} line {line_no} size in characters", len(line), cap, "the SIDECAR_BYTES limit")
+            check(f"{path.name} line {line_no} size in characters", len(line), cap, "the SIDECAR_BYTES limit")
             if not line.strip():
                 continue
             try:
@@ -142,7 +143,7 @@ def _add_hand(track: HandTrackRows, entry: Any, ts: int, key: str, width: int, k
 def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> CameraCalibration:
     """The camera `label` of Quest 3's `camera_models.json`."""
     try:
-        cams = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+        cams = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
         cam = next(c for c in cams if c.get("label") == label)
         tf = cam["T_Device_Camera"]
         pose = se3_from_wxyz(np.array([tf["quaternion_wxyz"]]), np.array(tf["translation_xyz"]))[0]
@@ -154,7 +155,7 @@ def read_quest_calibration(path: Location, label: str = "camera-slam-left") -> C
 
 
 def read_json(path: Location) -> Mapping[str, Any]:
-    doc = bounds.load_json(path, path.name, bounds.limit("SIDECAR_BYTES"))
+    doc = bounds.load_json(path, path.name, limit("SIDECAR_BYTES"))
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object")
     return doc

@@ -44,6 +44,7 @@ from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
 from schemas.robots.joint_space import JointSpaceOptions
+from schemas.settings import limit
 from schemas.tiers import QualityTier, TierVerdict
 
 CAMERA = "egocentric"  # the maker's own name for it (he2lerobot.py:400 `observation.images.egocentric`)
@@ -135,7 +136,7 @@ class HumanoidEverydayAdapter(SourceAdapter[HumanoidEverydayOptions]):
         try:
             with episode.files() as files:
                 try:
-                    doc = json.loads(files.read(DATA_JSON, bounds.limit("JSON_BYTES"), DATA_JSON))
+                    doc = json.loads(files.read(DATA_JSON, limit("JSON_BYTES"), DATA_JSON))
                 except (MemberError, json.JSONDecodeError, UnicodeDecodeError) as e:
                     raise fail(f"not a readable JSON file: {e}", "data.json") from e
                 steps = parse_steps(doc, fail)

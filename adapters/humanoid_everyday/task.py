@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from adapters.hostile import bounds
 from adapters.storage.location import Location
+from schemas.settings import check
 
 DATA_JSON = "data.json"
 SKIPPED = "__MACOSX"  # the maker's loader skips these members (core.py:61-63)
@@ -53,10 +54,10 @@ def read_member(z: zipfile.ZipFile, name: str, bound: int | None, what: str) -> 
     zip."""
     info = z.getinfo(name)
     bound = sys.maxsize if bound is None else bound
-    bounds.check(f"{what} size in bytes", info.file_size, bound, "the limit")
+    check(f"{what} size in bytes", info.file_size, bound, "the limit")
     with z.open(info) as f:
         data = f.read(None if bound == sys.maxsize else bound + 1)
-    bounds.check(f"{what} size in bytes", len(data), bound, "the limit")
+    check(f"{what} size in bytes", len(data), bound, "the limit")
     return data
 
 

@@ -33,6 +33,7 @@ from schemas.corpus import SourceAnnotation
 from schemas.lerobot import ActionSegment
 from schemas.quirks import Quirk, quirk
 from schemas.quirks import listing as said
+from schemas.settings import limit
 
 ANNOTATIONS_DIR = "annotations"
 # file -> (the vocabulary's name: its keys `<name>_index` / `<name>`, the per-frame columns indexing it)
@@ -83,7 +84,7 @@ def read_annotations(root: Location, columns: set[str], episodes: set[int]) -> D
     for name in (n for n in found if n in VOCABULARIES):
         rel = f"{ANNOTATIONS_DIR}/{name}"
         try:
-            data = bounds.read_bounded(root.file(rel), bounds.limit("SIDECAR_BYTES"), rel)
+            data = bounds.read_bounded(root.file(rel), limit("SIDECAR_BYTES"), rel)
         except (OSError, ValueError) as err:  # outside the root, a Git LFS pointer, too large, unreadable: named
             out.quirks.append(quirk("annotation_unreadable", "error", f"{rel}: {err}", rel))
             continue

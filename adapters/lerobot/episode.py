@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream, reraised
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
-from adapters.hostile import bounds
 from adapters.lerobot.columns import (
     BOOKKEEPING,
     MODALITY_DEFAULT,
@@ -34,6 +33,7 @@ from schemas.containment import OutsideRoot
 from schemas.lerobot import ActionSegment
 from schemas.quirks import TOLERANCE_S, Quirk, Severity, quirk
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
+from schemas.settings import TooLarge, check, limit
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 OUTCOME_PREFIX = "next."  # a step outcome column (`RawEpisode.outcomes`)
@@ -82,9 +82,9 @@ class EpisodeReader:
                 return read_v3_rows(self.data_path, self.loc.episode_index, self.loc.rows or (0, 0))
             with self.data_path.readable() as src, pq.ParquetFile(src) as pf:
                 columns = pf.metadata.num_columns  # leaf columns, from the footer: checked before any is read
-                bounds.check("parquet columns", columns, bounds.limit("COLUMNS"), "the COLUMNS limit")
+                check("parquet columns", columns, limit("COLUMNS"), "the COLUMNS limit")
                 return pf.read()
-        except bounds.TooLarge as err:
+        except TooLarge as err:
             raise self.fail(str(err), field="data_path") from err
         except (OSError, ValueError, pa.ArrowException) as err:
             raise self.fail(unreadable("parquet", self.data_path, err), field="data_path") from err

@@ -17,18 +17,29 @@ from schemas.episode_lines import skipped, wanted
 from schemas.lerobot import InfoJson, MetaFileError
 from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, pointer_message, pointer_size, refuse_pointer
 from schemas.modality import ModalityJson
+from schemas.settings import TooLarge, limit, read_within
 
 _M = TypeVar("_M", bound=BaseModel)
+
+
+def _whole(path: Path) -> bytes:
+    """A meta file's bytes, read whole within the JSON_BYTES limit (`schemas.settings.read_within`, as every door
+    reads a whole file); MetaFileError naming the file past it, or for a Git LFS pointer."""
+    try:
+        with path.open("rb") as f:  # a Path or a UPath
+            raw = read_within(f, path.stat().st_size, limit("JSON_BYTES"), str(path))
+        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
+    except (LfsPointer, TooLarge) as e:
+        raise MetaFileError(path, str(e)) from e
+    return raw
 
 
 def read_json(path: Path) -> Any:
     """A meta file's JSON; MetaFileError (a ValueError) naming the file when it cannot be read or parsed."""
     try:
-        raw = path.read_bytes()
-        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
-        return json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError) as e:  # a Git LFS pointer named as one (`schemas.lfs.LfsPointer`)
-        raise MetaFileError(path, str(e) if isinstance(e, LfsPointer) else f"{path}: cannot read ({e})") from e
+        return json.loads(_whole(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise MetaFileError(path, f"{path}: cannot read ({e})") from e
     except json.JSONDecodeError as e:
         raise MetaFileError(path, f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
 
@@ -65,11 +76,7 @@ def read_jsonl(path: Path, episodes: Collection[int] | None = None) -> Iterator[
 
 
 def load_info(path: Path) -> InfoJson:
-    raw = Path(path).read_bytes()
-    try:
-        refuse_pointer(path, raw[:MAX_POINTER_BYTES])
-    except LfsPointer as e:
-        raise MetaFileError(path, str(e)) from e
+    raw = _whole(Path(path))
     # parsed by Python's json, not pydantic's Rust parser: under a task's memory limit an allocation the limit refuses
     # is a MemoryError there, where Rust aborts the process (pydantic-core panicked, then hung, on a 36 MB info.json)
     try:

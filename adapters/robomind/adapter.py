@@ -48,6 +48,7 @@ from adapters.robomind.camera import FrameDecodeError, HDF5ImagesCamera, decode_
 from adapters.robomind.layouts import ROBOTS, SIMULATION, RobotLayout
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
+from schemas.settings import TooLarge, check, limit
 from schemas.tiers import NO_DESCRIPTION, QualityTier, TierVerdict
 
 log = logging.getLogger(__name__)
@@ -200,14 +201,14 @@ class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
         one image per state row, `_cameras` holds them to it) plus `frame_tolerance`; with no camera, the ROWS limit.
         Each camera's own length is held to the ROWS limit. Checked before any dataset is read: a 244 KB file
         declaring 4e7 rows of a never-written chunked dataset took a worker to 6.4 GB."""
-        cap = bounds.limit("ROWS")
+        cap = limit("ROWS")
         group = f.get("observations/rgb_images")
         frames = []
         for cam, ds in sorted(group.items()) if isinstance(group, h5py.Group) else ():
             if isinstance(ds, h5py.Dataset) and ds.ndim >= 1:
                 try:
-                    bounds.check(f"{len(ds)} frames", len(ds), cap, "the ROWS limit")
-                except bounds.TooLarge as e:
+                    check(f"{len(ds)} frames", len(ds), cap, "the ROWS limit")
+                except TooLarge as e:
                     raise fail(str(e), f"observations/rgb_images/{cam}") from e
                 frames.append(len(ds))
         if not frames:
@@ -234,9 +235,9 @@ class RoboMINDAdapter(SourceAdapter[RoboMINDOptions]):
                     shape = getattr(ds, "shape", "a group")
                     raise fail(f"expected (T, {width or 'D'}) for h5_{robot}, found {shape}", field)
                 try:
-                    bounds.check("rows", ds.shape[0], *rows)
-                    bounds.check("values per row", ds.shape[1], MAX_WIDTH, "any robot's vector")
-                except bounds.TooLarge as e:
+                    check("rows", ds.shape[0], *rows)
+                    check("values per row", ds.shape[1], MAX_WIDTH, "any robot's vector")
+                except TooLarge as e:
                     raise fail(str(e), field) from e
                 try:
                     values = bounds.read_array(ds).astype(np.float64)

@@ -1,4 +1,4 @@
-"""The file a door hands a library, declared to the per-file boundary (`adapters.isolated`, issue 58 item 2).
+"""The file a door hands a library, declared to the per-file boundary (`adapters.hostile.isolated`, issue 58 item 2).
 
 Python's audit event "open" covers every file Python opens, but not one a C library opens itself from a path (pyarrow,
 HDF5, FFmpeg through PyAV), nor an object on a store (fsspec opens it through the network). The doors adapters hand
@@ -6,8 +6,9 @@ such files through declare them with an audit event of their own (`EVENT`): `loc
 over and again when the library's parse fails inside (so the boundary takes that file for the culprit even if Python
 opened another meanwhile); an object's own `open` when opened. A file the boundary refused is refused at the door too.
 
-An audit event, not a call into the boundary: the doors stay below it (adapters.isolated imports adapters.storage,
-never the reverse), and with no boundary watching, declaring costs a `sys.audit` call (well under a microsecond).
+An audit event, not a call into the boundary: the doors stay below it (adapters.hostile.isolated imports
+adapters.storage, never the reverse), and with no boundary watching, declaring costs a `sys.audit` call (well under a
+microsecond).
 """
 
 from __future__ import annotations

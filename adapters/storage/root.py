@@ -224,8 +224,8 @@ class Root:
 
     @staticmethod
     def boundary_name(where: Any, *, urls: bool = True) -> str | None:
-        """`where` as the per-file boundary (`adapters.isolated`) names files: an absolute local path, or an object's
-        URL (a `UPath` on a store, or its text) without a trailing "/"; None for anything else (a descriptor, a
+        """`where` as the per-file boundary (`adapters.hostile.isolated`) names files: an absolute local path, or an
+        object's URL (a `UPath` on a store, or its text) without a trailing "/"; None for anything else (a descriptor, a
         `file://` URL Python opens itself, and any URL without `urls`: Python's own open of one is not a file it
         opens)."""
         if isinstance(where, UPath):

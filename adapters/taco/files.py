@@ -24,7 +24,6 @@ read as well); a tensor viewing a storage of every frame is read at its offset, 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +130,7 @@ class AllocentricCamera:
 
 def read_calibration(path: Location, fail: Fail) -> dict[str, AllocentricCamera]:
     try:
-        raw = json.loads(bounds.read_bounded(path, None, "calibration"))
+        raw = bounds.load_json(path, "calibration")
         out = {}
         for serial, c in raw.items():
             extr = np.eye(4)

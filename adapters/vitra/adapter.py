@@ -59,6 +59,7 @@ from adapters.vitra.videos import DATASETS, LAYOUTS, candidates
 from schemas.canonical import MANO21_NAMES, Camera, scale_intrinsics
 from schemas.corpus import SourceAnnotation
 from schemas.mano import MAKERS
+from schemas.settings import limit
 
 WORLD = "vitra_world"
 CAMERA = "camera"
@@ -225,7 +226,7 @@ class VitraAdapter(HandSource[VitraOptions]):
         hw = (cam.height, cam.width)
         with reading.unreadable("calibration", "intrinsics", calibration, (UnsafePickle, ValueError, EOFError)):
             if dataset == "Ego4D":
-                how = videos.ego4d(bounds.read_bounded(calibration, bounds.limit("SIDECAR_BYTES"), "intrinsics"), hw)
+                how = videos.ego4d(bounds.read_bounded(calibration, limit("SIDECAR_BYTES"), "intrinsics"), hw)
             else:
                 how = videos.egoexo4d(calibration, hw)
         return cam if how is None else UndistortedCamera(cam, how)

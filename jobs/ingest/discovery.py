@@ -78,12 +78,12 @@ def discover_source(
     the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs in a parse
-    process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse the limit kills is refused
-    at its open in a new pass, its episodes flagged naming it (up to `MAX_REFUSED` files), its neighbours discovered."""
+    process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse fails, or the limit kills,
+    is refused at its open in a new pass (`adapters.hostile.isolated.again`), its episodes flagged naming it, its
+    neighbours discovered."""
     work_path = Path(work)
     unsorted = work_path.with_suffix(".unsorted.parquet")
     try:
-        # the file whose parse killed it refused, its episodes flagged, the rest discovered
         found, refs, adapter_findings = answer_refusing(
             _discovered, source, unsorted, environment, mib=memory_mib, what=f"{source.name}: discovery"
         )

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
+from adapters.hostile.isolated import again
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
 from jobs.ingest import reread as rereads
@@ -78,8 +79,8 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
     plan = SourcePlan(source)
     adapter = None
     try:
-        adapter = get_adapter(source.adapter, source.options, source.storage)
-        refs: list[EpisodeRef] = list(adapter.discover(source.root))
+        adapter = made = get_adapter(source.adapter, source.options, source.storage)
+        refs: list[EpisodeRef] = again(lambda: list(made.discover(source.root)), f"{source.name}: discovery")
     except DryRunWriteError:
         raise  # an adapter that writes under a guarded folder: the dry run's own failure, not the source's
     except Exception as e:  # a run quarantines the source with this error and goes on

@@ -5,7 +5,9 @@ What is done (exactly-once resume, DESIGN.md 3.1) is answered by DuckDB scanning
 quarantine parts, never loaded as Python objects, so a resumed job of millions of episodes holds none of them;
 discovery (`jobs.ingest.discovery`) and the driver's early exit (`nothing_to_do`) ask the same question. `settled`
 stops at the first ref not done, so a job with work pays little for it: nothing on a first run, a batch of 64 refs
-when its first refs are new, at most one unchanged rerun's worth on a resumed job.
+when its first refs are new, at most one unchanged rerun's worth on a resumed job. Its discovery parses the source's
+bytes, so it runs where the job's does: in a parse process under the job's memory limit, a file whose parse fails
+refused and discovery run again (`jobs.runtime.sandbox.answer_refusing`), never in the driver.
 
 A quarantine part written before rows said whose fault they were has no `fault` column; its rows count as the
 environment's when their error names one (`LEGACY_ENVIRONMENT`), which is how the full disks and store outages of
@@ -27,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters import get_adapter
-from adapters.base import AdapterError, EpisodeRef
+from adapters.base import EpisodeRef
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
@@ -37,6 +39,7 @@ from jobs.ingest.quarantine import source_row
 from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
+from jobs.runtime.sandbox import answer_refusing
 from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
@@ -131,13 +134,22 @@ def settled(spec: PreparedSpec) -> int | None:
         any((output / DATASETS_DIR / s.name).glob(f"**/{EPISODES_PATH}")) for s in spec.sources
     ):
         return None  # a source without any record of an earlier run: there is work (or an empty source)
-    with connect(output / WORK_DIR / "settled.tmp") as con:
-        found = 0
-        for source in spec.sources:
-            if (n := _source_settled(con, output, source)) is None:
+    found = 0
+    for source in spec.sources:
+        try:
+            n = answer_refusing(
+                _source_settled, output, source, mib=spec.parallelism.task_memory_mib, what=f"{source.name}: discovery"
+            )
+        except Exception as e:  # discovery would quarantine the source (once): settled if it did already
+            if environment_fault(e) is not None:  # not the source's: the job's discovery tells (jobs.runtime.retry)
                 return None
-            found += n
-        return found
+            log.warning("discovery of source %s failed: %s", source.name, e)
+            uid = source_row(source, e).episode_uid
+            n = 0 if uid in done_uids(output, source.name, [uid or ""], output / WORK_DIR / "settled.tmp") else None
+        if n is None:
+            return None
+        found += n
+    return found
 
 
 def _batches(source: SourceSpec) -> Iterator[list[EpisodeRef]]:
@@ -148,29 +160,19 @@ def _batches(source: SourceSpec) -> Iterator[list[EpisodeRef]]:
         size = min(2 * size, BATCH)
 
 
-def _source_settled(con: Any, output: Path, source: SourceSpec) -> int | None:
-    """How many refs `source` has (not flagged by discovery) when all of them are done; None at the first that is
-    not. A source whose discovery fails is settled when its failure is quarantined already."""
+def _source_settled(output: Path, source: SourceSpec) -> int | None:
+    """In the parse process: how many refs `source` has (not flagged by discovery) when all of them are done; None at
+    the first that is not. A discovery that fails raises: the source is settled when its failure is quarantined."""
     sql, params = done_sql(output, source.name)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE done AS {sql}", params)
-    found, batches = 0, _batches(source)
-    while True:
-        try:
-            batch = next(batches, None)
-        except Exception as e:  # discovery would quarantine the source (once): settled if it did already
-            if environment_fault(e) is not None:  # not the source's: the job's discovery tells (jobs.runtime.retry)
+    with connect(output / WORK_DIR / f"settled-{source.name.replace('/', '_')}.tmp") as con:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE done AS {sql}", params)
+        found = 0
+        for batch in _batches(source):
+            uids = [episode_uid(source.name, r.subset, r.raw_id) for r in batch]
+            if con.execute("SELECT count(*) FROM unnest(?) t(uid) WHERE uid NOT IN (FROM done)", [uids]).fetchone()[0]:
                 return None
-            if not isinstance(e, AdapterError):
-                log.exception("discovery of source %s failed", source.name)
-            uid = source_row(source, e).episode_uid
-            return 0 if con.execute("SELECT count(*) FROM done WHERE uid = ?", [uid]).fetchone()[0] else None
-        if batch is None:
-            return found
-        uids = [episode_uid(source.name, r.subset, r.raw_id) for r in batch]
-        new = con.execute("SELECT count(*) FROM unnest(?) AS t(uid) WHERE uid NOT IN (SELECT uid FROM done)", [uids])
-        if new.fetchone()[0]:
-            return None
-        found += sum(r.error is None for r in batch)
+            found += sum(r.error is None for r in batch)
+        return found
 
 
 def resume_killed(output: Path, keep: frozenset[Path] = frozenset()) -> bool:

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.isolated import failure
+from adapters.hostile.isolated import failure
 from ingest.episode import Judged, JudgedEpisode
 from ingest.steps import JUDGED
 from jobs.ingest.task import EpisodeTask, Rejected, TaskSettings, WorkItem

@@ -14,13 +14,13 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import RawEpisode
-from adapters.isolated import failure
+from adapters.hostile.isolated import failure
 from ingest.episode import Kept
 from ingest.steps import CHAIN, JUDGED, Encoded
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
 from jobs.runtime.exits import fail
-from jobs.runtime.sandbox import Killed, answer
+from jobs.runtime.sandbox import Killed, answer_refusing
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 
@@ -133,7 +133,7 @@ def cli_trace(args: Any) -> int:
     try:  # the source's bytes parsed in a process of its own under the job's memory limit (jobs.runtime.sandbox)
         spec = load_spec(Path(args.spec))
         mib = spec.parallelism.task_memory_mib
-        result = answer(_found, spec, args.episode, args.source, args.write, mib=mib, what="eidata trace")
+        result = answer_refusing(_found, spec, args.episode, args.source, args.write, mib=mib, what="eidata trace")
     except (SpecError, TraceError) as e:
         return fail(2, str(e))
     except Killed as e:

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
-from adapters.isolated import failure
+from adapters.hostile.isolated import failure, last_opened
 from adapters.registry import adapter_class
 from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
@@ -37,7 +37,7 @@ from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
 from jobs.runtime.limits import mechanism
 from jobs.runtime.retry import retry_environment
-from jobs.runtime.sandbox import Killed, answer, last_opened
+from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_robots import RobotSpec
 from schemas.actions import ActionKind, not_canonical
 from schemas.canonicalize import CanonicalizeSpec
@@ -231,7 +231,7 @@ def _process(task: EpisodeTask, retried: list[str]) -> EpisodeResult:
 
 
 def failed(task: EpisodeTask, stage: Stage, e: BaseException, retried: int = 0) -> Rejected:
-    """The run's answer for the error `e` that ended `task`'s steps at `stage` (a failure: `adapters.isolated`),
+    """The run's answer for the error `e` that ended `task`'s steps at `stage` (a failure: `adapters.hostile.isolated`),
     the quarantine row's reason; raises `EnvironmentFault` when the cause is the environment's (a full disk, a store
     that does not answer, a source gone since discovery), which is retried, never the episode's."""
     if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (jobs.runtime.limits)

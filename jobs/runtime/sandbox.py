@@ -5,9 +5,9 @@ limit (issue 84; `jobs.runtime.limits`), and its answer comes back pickled.
 of `mib` MiB, runs `fn` there and returns its value, or raises what it raised with its causes (they say whose fault an
 error is: `schemas.faults`). A child that dies instead (the cage's out-of-memory killer, a library's abort, a
 deadline's SIGKILL, an exit with no answer) is a `Killed` naming the limit, the signal, the cage's peak and the source
-file it opened last (an audit hook on "open" and on the storage room's event, kept in a page both processes share).
-The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's code.
-With its answer come the modules it imported and what its memos learnt of the source's files
+file it opened last (`adapters.hostile.isolated.parse_process`: the one tracker, writing it to a page both processes
+share). The child dies with its parent (`PR_SET_PDEATHSIG`) and leaves by `os._exit`, never returning into the caller's
+code. With its answer come the modules it imported and what its memos learnt of the source's files
 (`adapters.hostile.memos`), taken in here for the next fork.
 """
 
@@ -27,23 +27,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.hostile import memos
-from adapters.isolated import MAX_REFUSED, refusing
-from adapters.storage.beneath import Fence
+from adapters.hostile.isolated import PAGE, again, parse_process
 from jobs.runtime.limits import cage, mechanism
-from schemas.storage import EVENT
 
 T = TypeVar("T")
-PAGE = 4096
-# what a library opens for itself, never the input: the kernel's files, the system's data, the interpreter's own
-_LIBRARY = ("/proc/", "/sys/", "/dev/", "/usr/", "/etc/", f"{sys.prefix}/", f"{sys.base_prefix}/")
-_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_DIRECTORY
-_page: mmap.mmap | None = None  # in a parse process: where its last opened source file is kept
 
 
 @dataclass(eq=False)
 class Killed(Exception):
     """The parse process died before it answered: `oom` by its cage's limit, else by `signum` (None: it exited with
-    `status` and no answer), `reading` the file it opened last, `peak` its cage's peak (MiB) where measured."""
+    `status` and no answer), `reading` the file it opened last (the one `adapters.hostile.isolated.again` refuses),
+    `peak` its cage's peak (MiB) where measured."""
 
     what: str
     mib: int | None
@@ -60,6 +54,10 @@ class Killed(Exception):
         peak = f" (its peak {self.peak:,.0f} MiB)" if self.peak is not None else ""
         return f"{self.what}: its parse process was {how}{where}{peak}"
 
+    @property
+    def unparsed(self) -> tuple[str, str] | None:
+        return None if self.reading is None else (self.reading, str(self))
+
 
 def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` run in a child process under a limit of `mib` MiB (None: none), its value returned (see
@@ -75,8 +73,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
             if pid != 0:
                 gc.unfreeze()
         if pid == 0:  # pragma: no cover (the child's side: it never returns)
-            global _page
-            _page, status = page, 70
+            status = 70
             try:
                 with contextlib.suppress(OSError, AttributeError):
                     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -86,7 +83,7 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
                     signal.signal(s, signal.SIG_DFL)
                 if held is not None:
                     held.enter()
-                sys.addaudithook(_note)
+                parse_process(page)
                 before, known = set(sys.modules), memos.marks()
                 with open(out, "wb", closefd=False) as f:  # pickled straight to it: no second copy in memory
                     try:
@@ -114,7 +111,8 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + (signum or 0)
         oom, peak = (held.killed(), held.peak_mib()) if held is not None else (False, None)
-        raise Killed(what, mib, oom=oom, signum=signum, status=code, reading=_read(page), peak=peak)
+        reading = page[:PAGE].split(b"\0", 1)[0].decode(errors="replace") or None  # `parse_process`'s page
+        raise Killed(what, mib, oom=oom, signum=signum, status=code, reading=reading, peak=peak)
     finally:
         if pid > 0:  # left on the way out (a stop raised in the wait): the parse ends with its caller's wait
             with contextlib.suppress(OSError):
@@ -127,19 +125,9 @@ def answer(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwarg
 
 
 def answer_refusing(fn: Callable[..., T], *args: Any, mib: int | None, what: str, **kwargs: Any) -> T:
-    """`answer`, asked again with the file each dead parse process was reading refused at its open
-    (`adapters.isolated.refusing`), up to `MAX_REFUSED` files: a file whose parse kills its process costs that file
-    (its episodes flagged naming it, or a spec check that reads past it), never its neighbours. A death that names no
-    file, or one already refused, is raised."""
-    refused: dict[str, str] = {}
-    while True:
-        try:
-            with refusing(refused):
-                return answer(fn, *args, mib=mib, what=what, **kwargs)
-        except Killed as e:
-            if e.reading is None or e.reading in refused or len(refused) >= MAX_REFUSED:
-                raise
-            refused[e.reading] = str(e)
+    """`answer`, asked again with the file each failed or dead parse process names refused at its open
+    (`adapters.hostile.isolated.again`, the one loop)."""
+    return again(lambda: answer(fn, *args, mib=mib, what=what, **kwargs), what)
 
 
 def _flush() -> None:
@@ -173,24 +161,3 @@ class _Pickler(pickle.Pickler):
 def _new(before: set[str]) -> list[str]:
     """The modules imported since `before`: the caller imports them too, for its next fork."""
     return sorted(set(sys.modules) - before)
-
-
-def _read(page: mmap.mmap) -> str | None:
-    return page[:PAGE].split(b"\0", 1)[0].decode(errors="replace") or None
-
-
-def last_opened() -> str | None:
-    """In a parse process, the source file it opened last (the one whose parse failed), else None."""
-    return None if _page is None else _read(_page)
-
-
-def _note(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook that keeps the source file the parse process opened last in its page: a whole path or a URL (an
-    `openat` beneath a folder raises "open" with one component: Zarr's concurrent reads named `.zgroup` so), of the
-    source's root while a read fence is in force (`Fence.may_read`: the writer reading its own files is not it)."""
-    if (event == "open" and not (len(args) > 2 and isinstance(args[2], int) and args[2] & _WRITES)) or event == EVENT:
-        path = args[0] if args and isinstance(args[0], str) else ""
-        whole = (path.startswith("/") or "://" in path) and not path.startswith(_LIBRARY)
-        if whole and not path.endswith((".py", ".pyc")) and Fence.may_read(path) and _page is not None:
-            _page.seek(0)
-            _page.write(path.encode(errors="replace")[: PAGE - 1] + b"\0")

@@ -10,8 +10,6 @@ good dataset's names, and the job writes the good data and quarantines the bad f
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from jobs.catalog.query import run_query
 from jobs.spec import SpecError, load_spec
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures import library_bombs as lb
+from tests.fixtures.opened import opened_here
 
 
 def _spec(tmp_path: Path, adapter: str, options: dict) -> Path:
@@ -90,29 +89,15 @@ def test_a_deep_features_json_beside_good_bridge_builders_costs_its_builder_only
     assert rows and all(deep in f"{r['file']} {r['message']}" and "RecursionError" in r["message"] for r in rows), rows
 
 
-_opened: list[str] = []
-_pid: list[int] = []
-
-
-def _note_open(event: str, args: tuple) -> None:
-    if event == "open" and _pid and os.getpid() == _pid[0] and args and isinstance(args[0], str | os.PathLike):
-        _opened.append(os.fspath(args[0]))
-
-
 @pytest.mark.parametrize(("adapter", "build", "meta", "typo", "meant"), CASES[::2], ids=["oxe", "lerobot"])
 def test_the_spec_check_opens_no_source_file_in_the_driver(
     tmp_path: Path, adapter: str, build: object, meta: str, typo: str, meant: str
 ) -> None:
     """Every file of the source the check reads is opened in its parse process, none in the process loading the
-    spec (an audit hook cannot be removed: it records only while `_pid` names this process)."""
+    spec."""
     build(tmp_path, meta)  # type: ignore[operator]
     spec = _spec(tmp_path, adapter, {"cameras": [meant]})
-    sys.addaudithook(_note_open)
-    _opened.clear()
-    _pid[:] = [os.getpid()]
-    try:
+    with opened_here() as opened:
         load_spec(spec)
-    finally:
-        _pid.clear()
     raw = str(tmp_path / "raw")
-    assert not [p for p in _opened if p.startswith(raw)], _opened
+    assert not [p for p in opened if p.startswith(raw)], opened

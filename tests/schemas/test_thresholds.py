@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from pydantic import ConfigDict, ValidationError
 
-from adapters.hostile import bounds
 from ingest.canonical.validity import check_validity
 from ingest.qa.copies import CopyCheck
 from ingest.qa.corpus import CopyPair, Judged, copy_verdicts
@@ -20,6 +19,7 @@ from schemas.canonical import CANONICAL_DIM, WRIST_POS, WRIST_ROT6D, hand_dims
 from schemas.canonicalize import CanonicalizeSpec, QualityConfig, ValidityConfig
 from schemas.qa import QAConfig
 from schemas.robots.registry import default_registry
+from schemas.settings import TooLarge, check, limit
 from schemas.thresholds import Keyed, threshold_fields, threshold_model
 from schemas.tiers import QualityTier
 from tests.fixtures.motion import two_hands
@@ -142,8 +142,8 @@ BEHAVIOUR = {
 
 
 def _too_large() -> str:
-    with pytest.raises(bounds.TooLarge) as err:
-        bounds.check("rows", 5e9, bounds.limit("ROWS"), "the ROWS limit")
+    with pytest.raises(TooLarge) as err:
+        check("rows", 5e9, limit("ROWS"), "the ROWS limit")
     return str(err.value)
 
 

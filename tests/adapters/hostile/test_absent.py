@@ -2,9 +2,9 @@
 h5py would read them as the dataset's fill value without a word: chunks never written and contiguous datasets with no
 storage allocated, found from the chunk index at the door every HDF5 dataset is read through (`bounds.read_array`;
 AgiBot Genie's low-level per-frame reads check themselves), and turned into the adapter's error by the read wrapper
-every adapter has (`adapters.confined.flagged_first`). Files are written here with h5py; the planted ones are the
-makers' layouts (the synthetic writers) with one dataset re-created and partly written. A fully written file is never
-flagged: every dataset of the real HDF5 samples is checked."""
+every adapter has (`adapters.hostile.isolated.flagged_first`). Files are written here with h5py; the planted ones are
+the makers' layouts (the synthetic writers) with one dataset re-created and partly written. A fully written file is
+never flagged: every dataset of the real HDF5 samples is checked."""
 
 from __future__ import annotations
 

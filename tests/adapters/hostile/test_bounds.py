@@ -14,22 +14,23 @@ import pytest
 
 from adapters.hostile import bounds
 from adapters.storage.location import locate
+from schemas.settings import TooLarge, check, limit
 
 
 def test_check_names_what_and_the_bound() -> None:
-    bounds.check("rows", 40, 42, "the cameras' frames")
-    with pytest.raises(bounds.TooLarge, match=r"rows: 40,000,000 declared, more than the cameras' frames \(42\)"):
-        bounds.check("rows", 40_000_000, 42, "the cameras' frames")
-    with pytest.raises(bounds.TooLarge, match="nan declared"):
-        bounds.check("duration", float("nan"), 10, "max")
-    with pytest.raises(bounds.TooLarge, match=r"1e\+09 declared"):
-        bounds.check("duration", 1e9 + 0.5, 10, "max")
+    check("rows", 40, 42, "the cameras' frames")
+    with pytest.raises(TooLarge, match=r"rows: 40,000,000 declared, more than the cameras' frames \(42\)"):
+        check("rows", 40_000_000, 42, "the cameras' frames")
+    with pytest.raises(TooLarge, match="nan declared"):
+        check("duration", float("nan"), 10, "max")
+    with pytest.raises(TooLarge, match=r"1e\+09 declared"):
+        check("duration", 1e9 + 0.5, 10, "max")
 
 
 def test_limits_are_configured(settings: Any) -> None:
-    assert bounds.limit("JSON_BYTES") == 1 << 30
+    assert limit("JSON_BYTES") == 1 << 30
     settings(max_json_bytes=2_000_000_000)
-    assert bounds.limit("JSON_BYTES") == 2_000_000_000
+    assert limit("JSON_BYTES") == 2_000_000_000
 
 
 def test_a_refusal_past_a_limit_names_its_setting(settings: Any, tmp_path: Path) -> None:
@@ -37,16 +38,16 @@ def test_a_refusal_past_a_limit_names_its_setting(settings: Any, tmp_path: Path)
     check, a whole-file read; a bound that is no setting names none."""
     settings(max_sidecar_bytes=10)
     (tmp_path / "a.json").write_text("[" + "1," * 20 + "1]")
-    with pytest.raises(bounds.TooLarge) as err:
-        bounds.read_bounded(locate(tmp_path / "a.json"), bounds.limit("SIDECAR_BYTES"), "a.json")
+    with pytest.raises(TooLarge) as err:
+        bounds.read_bounded(locate(tmp_path / "a.json"), limit("SIDECAR_BYTES"), "a.json")
     assert str(err.value) == (
         "a.json size in bytes: 43 declared, more than the limit (10), the setting max_sidecar_bytes (--settings FILE);"
         " not read"
     )
-    with pytest.raises(bounds.TooLarge, match=r"the ROWS limit \(4,000,000\), the setting max_rows \(--settings"):
-        bounds.check("rows", 5e9, bounds.limit("ROWS"), "the ROWS limit")
-    with pytest.raises(bounds.TooLarge) as plain:
-        bounds.check("rows", 50, 42, "the cameras' frames")
+    with pytest.raises(TooLarge, match=r"the ROWS limit \(4,000,000\), the setting max_rows \(--settings"):
+        check("rows", 5e9, limit("ROWS"), "the ROWS limit")
+    with pytest.raises(TooLarge) as plain:
+        check("rows", 50, 42, "the cameras' frames")
     assert "setting" not in str(plain.value)
 
 
@@ -55,7 +56,7 @@ def test_a_file_is_read_whole_only_within_its_limit(tmp_path: Path) -> None:
     path.write_text('{"a": [1, 2]}')
     assert bounds.load_json(locate(path), "a.json") == {"a": [1, 2]}
     assert bounds.read_bounded(locate(path), 13, "a.json") == b'{"a": [1, 2]}'
-    with pytest.raises(bounds.TooLarge, match=r"a\.json size in bytes: 13 declared, more than the limit \(12\)"):
+    with pytest.raises(TooLarge, match=r"a\.json size in bytes: 13 declared, more than the limit \(12\)"):
         bounds.read_bounded(locate(path), 12, "a.json")
 
 

@@ -156,3 +156,20 @@ def test_the_arrays_adapter_flags_a_store_swapped_after_discovery(tmp_path: Path
         else:
             ep = adapter.read(ref)
             assert ep.states and not any(_leaks(np.asarray(s.values)) for s in ep.states.values())
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_a_metadata_document_past_the_json_limit_is_refused_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: int
+) -> None:
+    """zarr parses its JSON documents (`.zattrs`, `zarr.json`) whole: held to max_json_bytes like every JSON a source
+    holds (at e7043c41 read whatever their size); a store within it reads."""
+    from schemas.settings import ENV
+
+    store = tmp_path / "s.zarr"
+    zarr.open_group(str(store), mode="w", zarr_format=fmt).attrs["pad"] = "x" * 200  # type: ignore[arg-type]
+    monkeypatch.setenv(ENV, '{"max_json_bytes": 100}')
+    with pytest.raises(ValueError, match=r"size in bytes: \d+ declared, more than the limit \(100\), the setting max"):
+        zarr.open_group(store=BeneathStore(store), mode="r").attrs.asdict()
+    monkeypatch.setenv(ENV, "{}")
+    assert zarr.open_group(store=BeneathStore(store), mode="r").attrs["pad"] == "x" * 200

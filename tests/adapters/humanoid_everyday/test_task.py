@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.hostile.bounds import TooLarge
 from adapters.humanoid_everyday.task import Episode, MemberError, inner, read_member, zip_episodes
 from adapters.storage.location import locate
+from schemas.settings import TooLarge
 
 
 def test_inner_joins_and_refuses_what_leaves_the_episode() -> None:

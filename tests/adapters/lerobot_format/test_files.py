@@ -57,3 +57,25 @@ def test_what_is_not_a_pointer(tmp_path: Path) -> None:
         assert lfs_pointer_size(path) is None, path
         assert lfs_pointer_message(path) is None
     assert unreadable("parquet", real, ValueError("bad magic")) == "unreadable parquet (bad magic)"
+
+
+@pytest.mark.parametrize("reader", ["read_json", "load_info"])
+def test_a_meta_file_past_the_json_limit_is_refused_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A source's meta JSON read whole (a LeRobot `info.json`, `modality.json`: the spec check's and discovery's reads)
+    is bounded by the setting max_json_bytes, as every door's whole-file read is (`schemas.settings.read_within`): at
+    e7043c41 it was read whatever its size (a sparse file of gigabytes allocated before its parse)."""
+    import adapters.lerobot_format.files as files
+    from schemas.settings import ENV
+
+    monkeypatch.setenv(ENV, '{"max_json_bytes": 64}')
+    info = tmp_path / "meta/info.json"
+    info.parent.mkdir()
+    info.write_text('{"codebase_version": "v2.1", "fps": 30, "features": {}, "pad": "' + "x" * 64 + '"}')
+    read = getattr(files, reader)
+    with pytest.raises(ValueError, match=r"info\.json size in bytes: \d+ declared, more than .*max_json_bytes") as err:
+        read(info)
+    assert str(info) in str(err.value)
+    monkeypatch.setenv(ENV, "{}")
+    assert read(info) is not None  # within the default

@@ -2,8 +2,8 @@
 
 The event carries the file and whether the library failed inside; the original error goes on unchanged; a door's
 declaration reaches an audit hook as Python's own open does, through `location.readable` for a local file. The
-boundary's use of it (a failure inside pyarrow or FFmpeg named by its file): tests/adapters/test_isolated.py; on an
-object store: tests/s3/test_isolated_bucket.py."""
+boundary's use of it (a failure inside pyarrow or FFmpeg named by its file): tests/adapters/hostile/test_isolated.py; on
+an object store: tests/s3/test_isolated_bucket.py."""
 
 from __future__ import annotations
 

@@ -15,9 +15,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from adapters.synthetic.egodex import write_egodex
 from ingest.lerobot.video import VideoCodec
@@ -278,3 +280,53 @@ def test_a_siblings_killed_commit_is_rolled_forward_from_its_subsets_staging_are
     assert (sibling / "data/chunk-000/episode_000000.parquet").is_file()
     assert (sibling / "videos/chunk-000/observation.images.head/episode_000000.mp4").is_file()
     assert not folders[0].stage_dir.exists() and not folders[1].stage_dir.exists()
+
+
+DRIVER = """\
+import json, sys
+from jobs.cli import main
+from jobs.ingest.resume import nothing_to_do
+from jobs.spec import load_spec
+from tests.fixtures.opened import opened_here
+raw, spec, said = sys.argv[1], sys.argv[2], {}
+for step in ("first run", "rerun"):
+    with opened_here() as opened:
+        said[step] = main(["ingest", spec])
+    said[step + " opened"] = [p for p in opened if p.startswith(raw)]
+with opened_here() as opened:
+    said["ahead"] = nothing_to_do(load_spec(spec), None)
+said["ahead opened"] = [p for p in opened if p.startswith(raw)]
+print(json.dumps(said))
+"""
+
+
+@pytest.mark.scenario
+def test_no_source_file_is_opened_by_the_driver(tmp_path: Path) -> None:
+    """`eidata ingest` parses a source's bytes behind the boundary alone: its spec check, its discovery and the rerun
+    shortcut's (`settled`) in parse processes, its reads in Ray's workers; the driver opens no file under the root
+    (at e7043c41 the rerun shortcut discovered in the driver: every meta file of the source opened there)."""
+    from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+
+    rows = np.linspace(0.1, 1.0, 20 * len(MOTORS)).reshape(20, len(MOTORS))
+    for name in ("a", "b"):
+        write_arm_dataset(tmp_path / "raw" / name, "so101_follower", list(MOTORS), rows)
+    source = {"name": "src", "adapter": "lerobot", "root": str(tmp_path / "raw")}
+    job = {
+        "output": str(tmp_path / "corpus"),
+        "sources": [source],
+        "parallelism": {"num_cpus": 2},
+        "canonicalize": {"validity": {"min_length_frames": 1}, "min_episode_s": 0.0},  # the fixtures are short
+    }
+    (spec := tmp_path / "spec.yaml").write_text(yaml.safe_dump(job), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(tmp_path / "raw"), str(spec)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = json.loads(run.stdout.strip().splitlines()[-1])
+    assert said["first run"] == said["rerun"] == 0 and said["ahead"] == 2, said  # the rerun took the shortcut
+    assert "2 raw episodes already done" in run.stdout
+    assert said["first run opened"] == said["rerun opened"] == said["ahead opened"] == [], said
