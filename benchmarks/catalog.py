@@ -42,9 +42,10 @@ from benchmarks._cli import parse_args
 from benchmarks._machine import peak_rss_mb
 from jobs.catalog.curate import curate
 from jobs.catalog.manifest_current import drift
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.query import format_table, run_query
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, parquet_files
+from schemas.corpus import EPISODES_DIR
 from tests.fixtures.corpus import write_catalog_table
 
 QUERY = """

@@ -168,7 +168,8 @@ def commands(root: Path, n: int, work: Path, models: dict[str, Path] | None) -> 
 def _first_g1(root: Path) -> str | None:
     import pyarrow.parquet as pq
 
-    from schemas.corpus import EPISODES_DIR, parquet_files
+    from jobs.catalog.parts import parquet_files
+    from schemas.corpus import EPISODES_DIR
 
     uids = [
         u for p in parquet_files(root, EPISODES_DIR) for u in pq.read_table(p, columns=["episode_uid"])[0].to_pylist()

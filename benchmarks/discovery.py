@@ -115,9 +115,10 @@ def _done_part(spec: dict[str, Any], todo: int) -> int:
 def child(kind: str, spec_json: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
+    from jobs.catalog.parts import parquet_files
     from jobs.ingest.job import run_ingest
     from jobs.spec_models import JobSpec
-    from schemas.corpus import QUARANTINE_DIR, parquet_files
+    from schemas.corpus import QUARANTINE_DIR
     from tests.fixtures.discovery import discover
 
     spec = JobSpec.model_validate(spec_json)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
@@ -238,7 +239,10 @@ def _command(argv: list[str], own_process: bool = False) -> int:
     if own_process:  # the stacks of a command quiet for long (ingest.progress)
         stacks_when_quiet(args.stacks_after_s)
     try:
-        settings.use(settings.load(args.settings))  # refused naming the field before the command starts
+        text = None if args.settings is None else Path(args.settings).read_text(encoding="utf-8")
+        settings.use(settings.load(text, args.settings))  # refused naming the field before the command starts
+    except OSError as e:
+        return exits.fail(2, f"eidata {args.command}: {args.settings}: {e}")
     except ValueError as e:
         return exits.fail(2, f"eidata {args.command}: {e}")
     try:

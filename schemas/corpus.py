@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -284,11 +283,3 @@ class QuarantineRow(BaseModel):
 
 
 QUARANTINE_SCHEMA = arrow_schema(QuarantineRow)
-
-
-def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
-    """The committed `*.parquet` files of a catalog folder, sorted (temp files are hidden and never match)."""
-    d = Path(corpus_root) / rel_dir
-    if not d.is_dir():
-        return []
-    return sorted(p for p in d.iterdir() if p.name.endswith(".parquet") and not p.name.startswith(".") and p.is_file())

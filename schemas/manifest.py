@@ -3,7 +3,7 @@
 `manifest.json` is the manifest's one commit point: it names its entries file (`entries`), whose name holds the
 digest of its bytes (`entries_name`), so a manifest replaced while a reader reads, or a replacement killed half way,
 never pairs one manifest's json with another's entries (issue 67 item 7): every reader finds the entries through
-`entries_file`. A manifest written before the name held the digest names `entries.parquet`.
+`jobs.catalog.manifest_read.entries_file`. A manifest written before the name held the digest names `entries.parquet`.
 
 The training launcher reads a manifest and nothing else about data, so everything a run needs to be reproducible is
 here: the query, the catalog snapshot it ran on, the routing table, the split rule and the sampling weights.
@@ -170,16 +170,6 @@ class Manifest(BaseModel):
                 raise ValueError(f"{what} sum to {math.fsum(shares)!r}, not 1 within {SHARE_TOLERANCE}")
         return self
 
-    @classmethod
-    def load(cls, manifest_dir: Path) -> Manifest:
-        # Python's json, not pydantic's Rust parser, which aborts where a memory limit refuses it (`load_info`)
-        path = Path(manifest_dir) / MANIFEST_JSON
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:  # the file named, as `load_info` names info.json
-            raise ValueError(f"{path}: not valid JSON ({e})") from e
-        return cls.model_validate(doc)
-
     def dump(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
@@ -196,16 +186,6 @@ def check_name(name: str) -> None:
 def entries_name(data: bytes) -> str:
     """The name of an entries file of these bytes: `entries-<first 16 hex digits of their sha256>.parquet`."""
     return f"entries-{hashlib.sha256(data).hexdigest()[:16]}.parquet"
-
-
-def entries_file(manifest_dir: Path | str) -> Path:
-    """The entries file of the manifest folder: the one its `manifest.json` names (read whole: the file a reader
-    reads is the one of the json it read), `entries.parquet` in a folder without one. OSError or ValueError for a
-    json that cannot be read."""
-    folder = Path(manifest_dir)
-    if not (folder / MANIFEST_JSON).is_file():
-        return folder / ENTRIES_PARQUET
-    return folder / Manifest.load(folder).entries
 
 
 def check_entries(table: pa.Table, manifest_dir: Path | str) -> pa.Table:

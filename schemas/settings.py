@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from pathlib import Path
 from typing import IO
 
 from pydantic import Field, ValidationError
@@ -107,19 +106,19 @@ def current() -> Settings:
     return _parsed(os.environ.get(ENV, ""))
 
 
-def load(path: str | None) -> Settings:
-    """The settings of the TOML file `path` (None: `current()`), refused naming the field; also refused: a variable
-    `EIDATA_<FIELD>` of the environment (such fields are settings now)."""
+def load(text: str | None, where: str = "") -> Settings:
+    """The settings of the TOML `text` (the file `where`, read by `jobs.cli`; None: `current()`), refused naming the
+    field; also refused: a variable `EIDATA_<FIELD>` of the environment (such fields are settings now)."""
     if old := [f"EIDATA_{n.upper()} (now {n})" for n in Settings.model_fields if f"EIDATA_{n.upper()}" in os.environ]:
         raise ValueError(f"{', '.join(old)}: no longer read; give the setting in a file (--settings FILE)")
-    if path is None:
+    if text is None:
         return current()
     try:
-        return Settings.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+        return Settings.model_validate(tomllib.loads(text))
     except ValidationError as e:
-        raise _invalid(path, e) from None
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise _invalid(where, e) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def use(settings: Settings) -> None:

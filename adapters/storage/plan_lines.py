@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, parquet_files
+from schemas.corpus import EPISODES_DIR, LINEAGE_KEY
 from schemas.episode_lines import joined_fields
 
 PLAN_COLUMN, MOVES_COLUMN = "plan_line", "native_moves"
@@ -57,7 +57,8 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
     """dataset -> its `wanted` episodes' lines (those the catalog holds; in the catalog's order) for each dataset of
     `wanted` (None: every dataset; a dataset's None: its every episode) whose every row has a `plan_line`; {} where
     the corpus folder `corpus_root` has no catalog or one without the column."""
-    parts = parquet_files(corpus_root, EPISODES_DIR)
+    # the committed parts (`jobs.catalog.parts.parquet_files` lists them for jobs; a temp part is hidden)
+    parts = sorted(p for p in (Path(corpus_root) / EPISODES_DIR).glob("*.parquet") if not p.name.startswith("."))
     found: dict[str, PlanLines] = {}
     lacking: set[str] = set()  # datasets with a row cataloged before `plan_line`: read from their meta
     parsed: dict[str, Mapping[str, Any]] = {}  # text -> its fields: one object per distinct text

@@ -26,12 +26,12 @@ from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.census import take_census, write_census
 from jobs.catalog.losses import NO_ACTION
-from jobs.catalog.parts import sort_catalog, write_parquet_atomic
+from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_name, dataset_rows
 from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
 from jobs.runtime.exits import fail
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, parquet_files
+from schemas.corpus import EPISODES_DIR
 from schemas.qa import FINDINGS_DIR
 from schemas.storage import CatalogError
 from schemas.verdicts import VERDICTS_DIR

@@ -26,8 +26,10 @@ import pyarrow.parquet as pq
 
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import corpus_of
-from schemas.corpus import EPISODES_DIR, parquet_files
-from schemas.manifest import CONTENT_COLUMNS, MANIFEST_JSON, Manifest, check_entries, entries_file
+from jobs.catalog.manifest_read import entries_file, load_manifest
+from jobs.catalog.parts import parquet_files
+from schemas.corpus import EPISODES_DIR
+from schemas.manifest import CONTENT_COLUMNS, MANIFEST_JSON, check_entries
 from schemas.storage import CatalogError, NotACorpus
 from schemas.tiers import RoutingTable
 
@@ -161,7 +163,7 @@ def curate_command(where: Path | str, manifest_dir: Path) -> str:
 
     words = ["eidata", "curate", shlex.quote(str(where)), "--name", shlex.quote(manifest_dir.name)]
     try:
-        manifest = Manifest.load(manifest_dir)
+        manifest = load_manifest(manifest_dir)
     except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return f"`{' '.join([*words, '--where ...', '--overwrite'])}`"
     default = {k: p.default for k, p in inspect.signature(curate).parameters.items()}

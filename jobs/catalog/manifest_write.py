@@ -4,7 +4,7 @@ the old `manifest.json`, 4 entries, beside new entries of 21 rows, and `export -
 
 The entries go to a file named by their digest (`schemas.manifest.entries_name`) beside the old one, and
 `manifest.json`, which names it, is replaced by one rename: the commit point (readers open the entries through it,
-`schemas.manifest.entries_file`). Only then are unnamed entries and a killed writer's temporary files removed
+`manifest_read.entries_file`). Only then are unnamed entries and a killed writer's temporary files removed
 (`_sweep`, also run first); an flock on the folder keeps two writers of one name from sweeping each other's entries.
 """
 
@@ -15,8 +15,9 @@ from pathlib import Path
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
+from jobs.catalog.manifest_read import entries_file
 from schemas.corpus import MANIFESTS_DIR
-from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_file, entries_name
+from schemas.manifest import ENTRIES_NAME, MANIFEST_JSON, Manifest, entries_name
 
 
 def write_manifest(corpus: Corpus, manifest: Manifest, entries: bytes, *, overwrite: bool = False) -> Path | str:

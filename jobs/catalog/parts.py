@@ -1,5 +1,5 @@
 """The catalog's parquet parts: rows as a sorted `CATALOG_SCHEMA` table, and `catalog/episodes/<part>.parquet` /
-`catalog/quarantine/<part>.parquet` written atomically (tmp + fsync + rename), in DuckDB-sized row groups."""
+`catalog/quarantine/<part>.parquet` written atomically (tmp + fsync + rename), in DuckDB-sized row groups, and found."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
-from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow, parquet_files
+from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
 
@@ -28,6 +28,14 @@ def _check_part(part: str) -> None:
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
+
+
+def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:
+    """The committed `*.parquet` files of a catalog folder, sorted (temp files are hidden and never match)."""
+    d = Path(corpus_root) / rel_dir
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.name.endswith(".parquet") and not p.name.startswith(".") and p.is_file())
 
 
 def drop_quarantine_rows(

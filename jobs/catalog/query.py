@@ -29,10 +29,10 @@ from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
 from jobs.catalog.census import open_catalog
 from jobs.catalog.guard import ReadOnlyError, check_read_only
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.views import VIEWS
 from jobs.runtime.exits import fail
 from jobs.runtime.options import Arg
-from schemas.corpus import parquet_files
 from schemas.storage import CatalogError, StorageError
 
 T = TypeVar("T")

@@ -16,8 +16,9 @@ from jobs.catalog.bounded import SqlLimitError
 from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.manifest_current import check_current
+from jobs.catalog.manifest_read import entries_file
 from schemas.corpus import EPISODES_DIR
-from schemas.manifest import check_entries, entries_file
+from schemas.manifest import check_entries
 
 
 class Scoped(BaseModel):

@@ -20,6 +20,7 @@ from adapters.base import EpisodeRef
 from adapters.hostile.isolated import again
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
+from jobs.catalog.parts import parquet_files
 from jobs.ingest import reread as rereads
 from jobs.ingest.discovery import source_findings
 from jobs.ingest.readings import held_counts, readings_of
@@ -29,7 +30,7 @@ from jobs.ingest.task import WorkItem
 from jobs.runtime.dry_run import refusing_writes
 from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
-from schemas.corpus import QUARANTINE_DIR, EpisodeLineage, dataset_dir, episode_uid, parquet_files
+from schemas.corpus import QUARANTINE_DIR, EpisodeLineage, dataset_dir, episode_uid
 from schemas.findings import SourceFinding
 from schemas.lerobot import EPISODES_PATH
 from schemas.storage import DryRunWriteError

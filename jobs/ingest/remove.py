@@ -19,12 +19,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
+from jobs.catalog.manifest_read import entries_file
+from jobs.catalog.parts import parquet_files
 from jobs.ingest.readings import READINGS, recorded
 from jobs.ingest.reread import REREAD_DIR, read_intent, replace_rows, settle, swap_in, write_intent
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
-from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR, QUARANTINE_DIR, parquet_files
-from schemas.manifest import entries_file
+from schemas.corpus import DATASETS_DIR, JOB_DIR, MANIFESTS_DIR, QUARANTINE_DIR
 
 log = logging.getLogger(__name__)
 

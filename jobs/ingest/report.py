@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from jobs.catalog.parts import parquet_files
 from schemas.actions import NOT_CANONICAL_WORDS, ActionKind, NotCanonical
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, parquet_files
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow
 from schemas.findings import NO_EPISODES, SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.pose_agreement import FK_AGREEMENT, PoseAgreement
 

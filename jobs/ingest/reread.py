@@ -40,11 +40,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
-from jobs.catalog.parts import drop_quarantine_rows, write_parquet_atomic
+from jobs.catalog.parts import drop_quarantine_rows, parquet_files, write_parquet_atomic
 from jobs.catalog.source_findings import findings_file
 from jobs.ingest.readings import READINGS, changed, recorded
 from jobs.spec_models import JobSpec
-from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR, parquet_files
+from schemas.corpus import DATASETS_DIR, JOB_DIR, QUARANTINE_DIR
 from schemas.reading import ReadingChange, SourceReading
 
 REREAD_DIR = "reread"  # outside `job/`, which a bucket's job copies whole into its scratch

@@ -34,14 +34,14 @@ from adapters.storage.corpus import Corpus
 from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
 from ingest.lerobot.writer_dir import STAGING
-from jobs.catalog.parts import drop_quarantine_rows
+from jobs.catalog.parts import drop_quarantine_rows, parquet_files
 from jobs.ingest.quarantine import source_row
 from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
 from jobs.runtime.sandbox import answer_refusing
 from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
-from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, QUARANTINE_DIR, episode_uid, parquet_files
+from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, QUARANTINE_DIR, episode_uid
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jobs.catalog.losses import NO_ACTION, NO_HANDS
+from jobs.catalog.manifest_read import load_manifest
 from jobs.catalog.query import run_query
 from jobs.report.data import DatasetView, dataset_view, sql_text
 from jobs.report.markup import escape, figure
@@ -78,7 +79,7 @@ def manifests(root: Path) -> list[Manifest]:
     out = []
     for path in sorted((Path(root) / MANIFESTS_DIR).glob(f"*/{MANIFEST_JSON}")):
         try:
-            out.append(Manifest.load(path.parent))
+            out.append(load_manifest(path.parent))
         except ValueError:  # a manifest another version wrote, or torn: not this report's to judge
             continue
     return out

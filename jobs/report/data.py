@@ -21,6 +21,7 @@ from ingest.lerobot.settled import settle_dataset, settled_datasets
 from ingest.lerobot.video_read import decode_frames
 from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
 from jobs.catalog.behaviour import corpus_thresholds
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.query import run_query
 from jobs.report.keypoints import camera_model, drawable_keypoints, project
 from schemas.canonical import (
@@ -36,7 +37,7 @@ from schemas.canonical import (
     main_video_key,
 )
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage, parquet_files
+from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.qa import DatasetFinding, QAConfig, QARecord, R, catalog_fields, record_from_columns
 from schemas.robots.registry import Effector, default_registry

@@ -108,6 +108,8 @@ def test_settings_are_refused_naming_the_field_before_the_command_runs(
         capsys.readouterr().err.strip()
         == f"eidata inspect: {toml}: max_columns: Input should be greater than 0 (got 0)"
     )
+    assert main(["inspect", str(root), "--settings", str(tmp_path / "none.toml")]) == 2  # a file not there: named
+    assert capsys.readouterr().err.startswith(f"eidata inspect: {tmp_path / 'none.toml'}: [Errno 2] No such file")
     toml.write_text("max_columns = 7\n")
     assert main(["inspect", str(root), "--settings", str(toml)]) == 0 and current().max_columns == 7
 

@@ -25,11 +25,12 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.census import CatalogMismatchError, open_catalog, write_census
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file, load_manifest
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import cli_query, run_query
 from schemas.corpus import EPISODES_DIR, QuarantineRow
 from schemas.lerobot import EPISODES_PATH
-from schemas.manifest import Manifest, entries_file
+from schemas.manifest import Manifest
 from schemas.storage import StorageError, StorageOptions
 from tests.fixtures.episodes import canonical_frames, canonical_test_features, write_canonical_dataset
 from tests.s3.server import SECRET_KEY, S3Server
@@ -155,7 +156,7 @@ def test_curate_over_the_bucket_writes_the_local_manifest(s3: S3Server, corpus: 
         assert catalog_snapshot_hash(c.root) == catalog_snapshot_hash(local)
     fs, path = filesystem(in_bucket, s3.options())
     assert fs.cat_file(f"{path}/{entries_file(on_disk).name}") == entries_file(on_disk).read_bytes()
-    got, want = Manifest.model_validate_json(fs.cat_file(f"{path}/manifest.json")), Manifest.load(on_disk)
+    got, want = Manifest.model_validate_json(fs.cat_file(f"{path}/manifest.json")), load_manifest(on_disk)
     assert got.num_entries == 2 and got.model_dump(exclude={"created_at"}) == want.model_dump(exclude={"created_at"})
     with pytest.raises(FileExistsError, match="already exists"):
         curate(url, "pick", where, options=s3.options())

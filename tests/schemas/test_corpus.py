@@ -1,5 +1,5 @@
 """The corpus contract (`schemas.corpus`): the lineage record through a real `episodes.jsonl`, the uid formula every
-room uses, the quarantine row's arrow schema, and how datasets and committed parquet parts are found."""
+room uses, the quarantine row's arrow schema, and how datasets are found."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from schemas.corpus import (
     QuarantineRow,
     dataset_dir,
     episode_uid,
-    parquet_files,
     tier_fields,
 )
 from schemas.lerobot import EPISODES_PATH, InfoJson
@@ -130,17 +129,11 @@ def test_quarantine_rows_are_written_with_the_contract_schema(tmp_path: Path) ->
         QuarantineRow.model_validate({**row.model_dump(), "stage": "train"})  # not a pipeline step
 
 
-def test_datasets_and_committed_parts_are_found_and_nothing_else(tmp_path: Path) -> None:
+def test_datasets_are_found_and_nothing_else(tmp_path: Path) -> None:
     for rel in ("datasets/a/x", "datasets/b/y/z", "datasets/.hidden/q", "datasets/a/x/videos/nested"):
         (tmp_path / rel / "meta").mkdir(parents=True)
         (tmp_path / rel / "meta/info.json").write_text(json.dumps({}))
     assert find_datasets(tmp_path) == [tmp_path / "datasets/a/x", tmp_path / "datasets/b/y/z"]
-    part_dir = tmp_path / QUARANTINE_DIR
-    part_dir.mkdir(parents=True)
-    for name in ("b.parquet", "a.parquet", ".a.parquet.tmp-1", "notes.txt"):
-        (part_dir / name).write_bytes(b"")
-    assert [p.name for p in parquet_files(tmp_path, QUARANTINE_DIR)] == ["a.parquet", "b.parquet"]
-    assert parquet_files(tmp_path, "catalog/none") == []
 
 
 def test_the_action_kind_is_the_lineage_s_else_read_from_the_mask() -> None:

@@ -1,8 +1,9 @@
 """`schemas` holds contracts and opens no file (issue 100 item 1: its LeRobot modules read a source's meta and
 parquet, `dataset_meta`, `dataset_rows`, `lerobot`, `lfs`; the format's readers are `adapters/lerobot_format` now).
 
-What is left reads the package's own data, or a file a command names for itself, not a source's; each is listed with
-why, and a new one fails here."""
+Nor a file of a corpus or a command (issue 100 item 1): a manifest folder is read by `jobs.catalog.manifest_read`,
+the catalog's parts found by `jobs.catalog.parts.parquet_files`, the --settings file by `jobs.cli`. What is left reads
+the package's own data, or appends to the voice file; each is listed with why, and a new one fails here."""
 
 from __future__ import annotations
 
@@ -16,17 +17,16 @@ FILE_CALLS = {
     *("glob", "rglob", "scandir", "walk", "stat", "mkdir", "unlink", "ParquetFile", "read_table", "read_metadata"),
     "read_schema",
 }
+# The package's own data is read where schemas builds its models at import (the robots' tables, the fault causes,
+# the QA thresholds): a loader in a room above would be an upward import (tests/test_imports.py).
 LEFT = {
-    "schemas/data_file.py read_yaml read_text": "the package's YAML tables (robots, layouts, presets), shipped data",
-    "schemas/faults.py <module> read_text": "faults.toml beside it, the package's data",
-    "schemas/thresholds.py threshold_model read_text": "its TOML tables through importlib.resources, package data",
-    "schemas/faults.py say open": "appends a line to the voice file the command made (`jobs.runtime.voice`)",
-    "schemas/settings.py load read_text": "the --settings file a command is given",
-    "schemas/manifest.py load read_text": "a manifest's own manifest.json, written by `eidata curate`",
-    "schemas/manifest.py entries_file is_file": "the same manifest folder",
-    "schemas/corpus.py parquet_files is_dir": "a corpus's catalog parts (eidata's own files, not a source's)",
-    "schemas/corpus.py parquet_files iterdir": "the same",
-    "schemas/corpus.py parquet_files is_file": "the same",
+    "schemas/data_file.py read_yaml read_text": "the package's YAML tables, read at import by `schemas.robots` too",
+    "schemas/faults.py <module> read_text": "faults.toml beside it, read at import: `ENVIRONMENT_ERRNOS` and the rest",
+    "schemas/thresholds.py threshold_model read_text": "its TOML tables, read at import by the QA config models",
+    # the voice file the command made (`jobs.runtime.voice`): `say` is called by `adapters.storage.stalls`, which
+    # imports only schemas, and by `jobs.runtime.retry`; in the storage room it would be an 11th name of its door
+    # (tests/test_storage_door.py: at most 10)
+    "schemas/faults.py say open": "appends a line to the voice file `EIDATA_STORE_VOICE` names",
 }
 
 

@@ -16,10 +16,10 @@ from schemas.settings import ENV, Settings, current, load, use
 def test_a_bad_value_or_an_unknown_key_is_refused_naming_the_field(tmp_path: Path) -> None:
     path = tmp_path / "eidata.toml"
     path.write_text("max_json_bytes = 1_000_000\nscratch = '/fast/scratch'\n")
-    assert load(str(path)) == Settings(max_json_bytes=1_000_000, scratch="/fast/scratch")
+    assert load(path.read_text(), str(path)) == Settings(max_json_bytes=1_000_000, scratch="/fast/scratch")
     path.write_text("max_rows = -5\nstore_deadline_s = 'soon'\nmax_json_byte = 3\n")
     with pytest.raises(ValueError, match=r"eidata\.toml: max_rows: Input should be greater than 0 \(got -5\)") as e:
-        load(str(path))
+        load(path.read_text(), str(path))
     assert "store_deadline_s: Input should be a valid number" in str(e.value)
     assert "max_json_byte: Extra inputs are not permitted" in str(e.value)
 

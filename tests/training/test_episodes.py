@@ -93,7 +93,7 @@ def test_the_index_parses_its_split_s_lines_and_holds_one_dataset_s_meta(
 
     import pyarrow.parquet as pq
 
-    from schemas.manifest import entries_file
+    from jobs.catalog.manifest_read import entries_file
     from training import episodes as module
 
     parsed: list[str] = []

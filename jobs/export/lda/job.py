@@ -29,6 +29,7 @@ from adapters.storage.tree import Tree
 from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder
+from jobs.catalog.manifest_read import load_manifest
 from jobs.export.gr00t import write_modality
 from jobs.export.gr00t_copy import copy_episode_meta
 from jobs.export.layout import flatten_column
@@ -50,7 +51,6 @@ from schemas.lda import (
     column_names,
 )
 from schemas.lerobot import INFO_PATH, MODALITY_PATH
-from schemas.manifest import Manifest
 from schemas.modality import check_modality
 from schemas.storage import MARKER, CatalogError, NotACorpus, StorageError
 
@@ -261,7 +261,7 @@ def summary(job: Job) -> str:
 
 def _mixture(root: Path, manifest: str) -> list[tuple[str, float]]:
     """The manifest's mixture: (dataset, its share of the draws) per dataset and robot (`schemas.manifest`)."""
-    return [(m.dataset, m.weight) for m in Manifest.load(Path(manifest_folder(manifest, root))).mixture]
+    return [(m.dataset, m.weight) for m in load_manifest(Path(manifest_folder(manifest, root))).mixture]
 
 
 cli = Stage("export", _build, _run, summary, lambda job: any(r.status == "error" for r in job.results))

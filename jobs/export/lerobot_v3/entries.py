@@ -1,5 +1,5 @@
-"""A manifest's entries (`schemas.manifest.entries_file`) as a LeRobot export's plan reads them: one row per entry,
-and the datasets they name."""
+"""A manifest's entries (`jobs.catalog.manifest_read.entries_file`) as a LeRobot export's plan reads them: one row
+per entry, and the datasets they name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 
 class ManifestRow(NamedTuple):
-    """One entry of a manifest (`schemas.manifest.entries_file`) as a plan reads it."""
+    """One entry of a manifest (`jobs.catalog.manifest_read.entries_file`) as a plan reads it."""
 
     dataset: str
     episode_index: int

@@ -33,6 +33,7 @@ from ingest.progress import Progress
 from jobs.catalog.census import open_catalog
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.manifest_current import check_current
+from jobs.catalog.manifest_read import entries_file
 from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
 from jobs.export.lerobot_v3.entries import manifest_datasets, manifest_rows
@@ -54,7 +55,7 @@ from schemas.frozen import Frozen
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH
 from schemas.lerobot_features import video_keys
 from schemas.lerobot_v3 import DATA_FILE_SIZE_IN_MB, INFO_PATH_V30, VIDEO_FILE_SIZE_IN_MB
-from schemas.manifest import MANIFEST_JSON, entries_file
+from schemas.manifest import MANIFEST_JSON
 from schemas.storage import MARKER, CatalogError, NotACorpus, OutputLeasedError, StorageError, StorageOptions
 
 log = logging.getLogger(__name__)

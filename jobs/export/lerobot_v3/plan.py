@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
+from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
 from jobs.export.lerobot_v3.cameras import (
@@ -50,7 +51,6 @@ from schemas.lerobot import (
     INFO_PATH,
 )
 from schemas.lerobot_features import features_v30, is_video, video_keys
-from schemas.manifest import entries_file
 
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use
 PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what an unused dim holds

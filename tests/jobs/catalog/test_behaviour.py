@@ -15,13 +15,13 @@ import pytest
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file, load_manifest
 from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.query import run_query
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.canonicalize import CanonicalizeSpec
 from schemas.corpus import JOB_DIR
-from schemas.manifest import Manifest, entries_file
 from tests.ingest.qa.planted_raw import write_planted_corpus
 
 WINDOW = 200  # frames: two clean episodes (164 and 206 frames at 10 Hz: 4 is shorter) fall short of it
@@ -92,7 +92,7 @@ def test_curate_follows_overrules_or_adds_to_the_verdicts(corpus: Path) -> None:
     kept = selected("with_copies", verdicts=VerdictChoice(include=("qa_duplicate", "qa_native_dead_dims")))
     # the copy is back at its ingest tier; the elbow keeps the low its ingest findings gave it (a plateau)
     assert kept["planted_zz_copy_of_0"] == "high" and kept["planted_dead_elbow"] == "low" and len(kept) == 7
-    m = Manifest.load(corpus / "manifests" / "with_copies")
+    m = load_manifest(corpus / "manifests" / "with_copies")
     assert m.include_verdicts == ["qa_duplicate", "qa_native_dead_dims"]
     dropped = selected("no_dead", verdicts=VerdictChoice(exclude=("qa_native_dead_dims",)))
     assert "planted_dead_elbow" not in dropped and len(dropped) == 5

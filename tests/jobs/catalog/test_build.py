@@ -19,11 +19,12 @@ from adapters.lerobot_format.layout import find_datasets
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import catalog_snapshot_hash, cli_catalog, rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file, load_manifest
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.query import run_query
 from schemas.canonical import STATE
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow, parquet_files
-from schemas.manifest import Manifest, entries_file
+from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow
 from schemas.storage import CatalogError
 
 
@@ -125,7 +126,7 @@ def test_queries_and_curation_over_the_rebuilt_catalog(corpus_copy: Path) -> Non
     assert reasons == [{"error_class": "CorruptRecordError", "n": 1}]
 
     out = curate(corpus_copy, "robots", "has_action AND source <> 'external'", balance="subset", val_fraction=0.0)
-    m = Manifest.load(out)
+    m = load_manifest(out)
     assert {e.dataset for e in m.mixture} == {"datasets/oxe/bridge", "datasets/egodex/basic"}
     assert {e.robot_type for e in m.mixture} == {"franka", "human"}
     assert [e.weight for e in m.mixture] == pytest.approx([0.5, 0.5])

@@ -16,11 +16,12 @@ import pytest
 
 from jobs.catalog.curate import CurateError, cli_curate, curate
 from jobs.catalog.guard import ExpressionError
+from jobs.catalog.manifest_read import entries_file, load_manifest
 from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.parts import write_quarantine_part
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import QuarantineRow
-from schemas.manifest import ENTRIES_SCHEMA, Manifest, entries_file, entries_name
+from schemas.manifest import ENTRIES_SCHEMA, Manifest, entries_name
 from schemas.tiers import QualityTier, RoutingTable, Task
 from tests.fixtures.corpus import write_catalog_table
 from tests.fixtures.manifest import read_entries, split_for
@@ -110,7 +111,7 @@ def test_val_fraction_is_respected(corpus: Path, fraction: float) -> None:
     )
     sd = np.sqrt(fraction * (1 - fraction) / len(split))
     assert abs((split == "val").mean() - fraction) < 4 * sd
-    m = Manifest.load(Path(corpus / "manifests" / f"f{fraction}"))
+    m = load_manifest(Path(corpus / "manifests" / f"f{fraction}"))
     assert m.splits["val"].episodes == int((split == "val").sum()) and m.split.val_fraction == fraction
 
 
@@ -139,7 +140,7 @@ def test_balance_gives_every_group_the_same_total_weight(
     totals = entries.group_by(list(key)).aggregate([("weight", "sum")])["weight_sum"].to_numpy()
     assert len(totals) == (5 if balance == "subset" else 4)
     assert np.allclose(totals, totals[0]) and np.isclose(entries["weight"].to_numpy().mean(), 1.0)
-    m = Manifest.load(out)
+    m = load_manifest(out)
     assert m.balance == balance
     if balance == "source":
         assert m.sampling_weights == pytest.approx({s: 0.25 for s in ("agibot", "ego4d", "egodex", "oxe")})
@@ -150,7 +151,7 @@ def test_balance_gives_every_group_the_same_total_weight(
 def test_no_balance_weighs_every_episode_one(corpus: Path) -> None:
     out = curate(corpus, "plain", "true")
     assert set(_entries(out)["weight"].to_pylist()) == {1.0}
-    m = Manifest.load(out)
+    m = load_manifest(out)
     # weight_unit frame: sources are drawn by their hours, not by their episode counts (700 of 1000 episodes)
     hours = {s: sum(e.hours for e in m.mixture if e.source == s) for s in m.sampling_weights}
     assert m.weight_unit == "frame"
@@ -232,7 +233,7 @@ def test_refuses_to_overwrite(corpus: Path) -> None:
         curate(corpus, "keep", "true")
     assert (out / "manifest.json").read_bytes() == before
     curate(corpus, "keep", "source = 'egodex'", overwrite=True)
-    assert Manifest.load(out).num_entries == 100
+    assert load_manifest(out).num_entries == 100
     assert sorted(p.name for p in (corpus / "manifests").iterdir()) == ["keep"]  # no temp or old folder left
 
 
@@ -268,7 +269,7 @@ def test_cli_curate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli_curate(_args(corpus, balance="subset", routing=str(routing))) == 0
     out = capsys.readouterr().out
     assert "manifest cli: 1000 episodes" in out and "datasets/oxe/bridge" in out and "widowx" in out
-    assert Manifest.load(corpus / "manifests/cli").routing.row("high") == {Task.policy: 1.0}
+    assert load_manifest(corpus / "manifests/cli").routing.row("high") == {Task.policy: 1.0}
     assert cli_curate(_args(corpus)) == 1  # exists
     err = capsys.readouterr().err
     assert "already exists; --overwrite replaces it" in err and "overwrite=True" not in err  # the flag, not the API
@@ -292,7 +293,7 @@ def test_cli_curate_bad_routing_file_exits_2(corpus: Path, tmp_path: Path, capsy
 
 def test_the_manifest_records_the_checked_expression(corpus: Path) -> None:
     where = "source = 'oxe' -- comment\n AND duration_s > 30"
-    m = Manifest.load(curate(corpus, "rec", where))
+    m = load_manifest(curate(corpus, "rec", where))
     assert m.where == where
     assert """WHERE ((("source" = 'oxe') AND (duration_s > 30)))) AS e""" in m.query and "comment" not in m.query
 
@@ -324,7 +325,7 @@ def test_injections_of_the_review_change_nothing(
         )
     assert not written.exists() and not (tmp_path / "new.duckdb").exists()
     assert not (corpus / "manifests").exists()
-    m = Manifest.load(curate(corpus, "all", "true"))
+    m = load_manifest(curate(corpus, "all", "true"))
     assert m.tiers == {
         QualityTier.high: m.tiers[QualityTier.high],
         QualityTier.low: m.tiers[QualityTier.low],
@@ -343,9 +344,9 @@ def test_unknown_verdict_codes_are_refused_naming_the_known_ones(
         assert "unknown verdict code(s) qa_nonexistent_code" in err and "qa_jump_sigma" in err
         assert "qa_explained_contact" in err and "qa_clamp_fraction" in err  # issue 46's, known before they occur
     assert not (corpus / "manifests").exists()
-    assert Manifest.load(curate(corpus, "ingest", "true", verdicts=VerdictChoice(("qa_jump_sigma",)))).num_entries
+    assert load_manifest(curate(corpus, "ingest", "true", verdicts=VerdictChoice(("qa_jump_sigma",)))).num_entries
     kept = curate(corpus, "known", "true", verdicts=VerdictChoice(("qa_duplicate",), ("qa_jump_sigma", "qa_dead_dims")))
-    assert Manifest.load(kept).num_entries == 1000
+    assert load_manifest(kept).num_entries == 1000
 
 
 def test_curate_on_a_full_disk_ends_with_75_and_one_line(
@@ -369,4 +370,4 @@ def test_curate_on_a_full_disk_ends_with_75_and_one_line(
         assert not (root / "manifests/full/manifest.json").exists()
         ballast.unlink()
         assert jobs.cli.main(argv) == 0
-        assert Manifest.load(root / "manifests/full").num_entries > 0
+        assert load_manifest(root / "manifests/full").num_entries > 0

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.catalog.curate import cli_curate, shares
-from schemas.manifest import SHARE_TOLERANCE, Manifest
+from jobs.catalog.manifest_read import load_manifest
+from schemas.manifest import SHARE_TOLERANCE
 from tests.fixtures.corpus import write_catalog_table
 from tests.fixtures.manifest import read_entries
 from tests.jobs.catalog.test_curate import synthetic_catalog
@@ -87,7 +88,7 @@ def test_every_filter_that_selects_an_episode_curates(
         assert cli_curate(args) == (0 if selected else 1), (where, balance)
         if not selected:
             return
-        m = Manifest.load(root / "manifests/m")
+        m = load_manifest(root / "manifests/m")
         weights = read_entries(root / "manifests/m")["weight"].to_numpy()
     assert m.num_entries == selected and len(weights) == selected
     assert np.all(weights > 0) and math.isclose(weights.mean(), 1.0, rel_tol=1e-12)
@@ -111,5 +112,5 @@ def test_one_dataset_is_all_the_weight(tmp_path: Path) -> None:
     )
     args = argparse.Namespace(root=str(tmp_path), name="m", where="tier = 'high'", balance="none", val_fraction=0.1)
     assert cli_curate(args) == 0
-    m = Manifest.load(tmp_path / "manifests/m")
+    m = load_manifest(tmp_path / "manifests/m")
     assert [e.weight for e in m.mixture] == [1.0] and m.sampling_weights == {"oxe": 1.0}

@@ -23,9 +23,10 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.manifest_current import drift
+from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.parts import write_quarantine_part
 from jobs.catalog.query import run_query
-from schemas.manifest import CONTENT_COLUMNS, ENTRIES_PARQUET, MANIFEST_JSON, entries_file
+from schemas.manifest import CONTENT_COLUMNS, ENTRIES_PARQUET, MANIFEST_JSON
 from tests.fixtures.corpus import episode, quarantine_row, write_dataset
 from tests.fixtures.table_logs import NOTTS
 from tests.jobs.catalog.test_selection import BRIDGE, CLIPS, two_datasets

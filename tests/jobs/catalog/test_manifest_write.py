@@ -17,9 +17,10 @@ import pytest
 import jobs.cli
 from adapters.storage.corpus import Corpus
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file, load_manifest
 from jobs.catalog.manifest_write import write_manifest
 from jobs.catalog.selection import manifest_episodes
-from schemas.manifest import MANIFEST_JSON, Manifest, entries_file, entries_name
+from schemas.manifest import MANIFEST_JSON, entries_name
 
 REPO = Path(__file__).resolve().parents[3]
 RENAMES = 2  # two puts (entries, manifest.json), each a temp file renamed once (`Root.put`: `atomic_write`)
@@ -30,7 +31,7 @@ import os, signal, sys
 from pathlib import Path
 import jobs.catalog.manifest_write as mw
 from adapters.storage.corpus import Corpus
-from schemas.manifest import Manifest
+from jobs.catalog.manifest_read import load_manifest
 root, new, k = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 calls, real_replace, real_sweep = [0], os.replace, mw._sweep
 def replace(a, b):
@@ -45,7 +46,7 @@ def sweep(folder):
         os.kill(os.getpid(), signal.SIGKILL)
     real_sweep(folder)
 os.replace, mw._sweep = replace, sweep
-manifest = Manifest.load(new).model_copy(update={{"name": "m"}})
+manifest = load_manifest(new).model_copy(update={{"name": "m"}})
 mw.write_manifest(Corpus(root), manifest, (new / manifest.entries).read_bytes(), overwrite=True)
 """
 
@@ -53,7 +54,7 @@ mw.write_manifest(Corpus(root), manifest, (new / manifest.entries).read_bytes(),
 def _seen(root: Path) -> tuple[str, int, int]:
     """What a reader takes the manifest `m` for: (its where, its json's count, the rows of the entries it reads)."""
     folder = root / "manifests/m"
-    m = Manifest.load(folder)
+    m = load_manifest(folder)
     rows = pq.read_table(entries_file(folder)).num_rows
     assert sum(map(len, manifest_episodes(root, "m").values())) == rows  # `--manifest m` of latents, verdicts
     return m.where, m.num_entries, rows
@@ -71,7 +72,7 @@ def test_a_replacement_killed_anywhere_leaves_the_old_or_the_new_manifest_whole(
     curate(corpus_copy, "m", "source = 'egodex'")
     new = Path(curate(corpus_copy, "new", "true"))
     old = _seen(corpus_copy)
-    want = (Manifest.load(new).where, Manifest.load(new).num_entries, pq.read_table(entries_file(new)).num_rows)
+    want = (load_manifest(new).where, load_manifest(new).num_entries, pq.read_table(entries_file(new)).num_rows)
     assert old[1] == old[2] == 2 and want[1] == want[2] > 2
     folder = corpus_copy / "manifests/m"
     kept = (folder / MANIFEST_JSON).read_bytes(), {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -93,7 +94,7 @@ def test_a_replacement_killed_anywhere_leaves_the_old_or_the_new_manifest_whole(
         # the rerun: the new manifest, its entries file and nothing else (no temp file, no old entries)
         write_manifest(
             Corpus(corpus_copy),
-            Manifest.load(new).model_copy(update={"name": "m"}),
+            load_manifest(new).model_copy(update={"name": "m"}),
             entries_file(new).read_bytes(),
             overwrite=True,
         )
@@ -105,15 +106,15 @@ def test_a_replacement_killed_anywhere_leaves_the_old_or_the_new_manifest_whole(
 def test_the_entries_file_is_named_by_its_bytes_and_a_create_does_not_clobber(corpus_copy: Path) -> None:
     folder = Path(curate(corpus_copy, "m", "true"))
     data = entries_file(folder).read_bytes()
-    assert entries_file(folder).name == entries_name(data) == Manifest.load(folder).entries
+    assert entries_file(folder).name == entries_name(data) == load_manifest(folder).entries
     with pytest.raises(FileExistsError, match="already exists"):
-        write_manifest(Corpus(corpus_copy), Manifest.load(folder), b"other bytes")
+        write_manifest(Corpus(corpus_copy), load_manifest(folder), b"other bytes")
     assert sorted(p.name for p in folder.iterdir()) == sorted([MANIFEST_JSON, entries_name(data)])  # its own swept
 
 
 def test_a_manifest_naming_a_file_outside_its_entries_is_refused(corpus_copy: Path) -> None:
     folder = Path(curate(corpus_copy, "m", "true"))
-    body = (folder / MANIFEST_JSON).read_text().replace(Manifest.load(folder).entries, "../../catalog/x.parquet")
+    body = (folder / MANIFEST_JSON).read_text().replace(load_manifest(folder).entries, "../../catalog/x.parquet")
     (folder / MANIFEST_JSON).write_text(body)
     with pytest.raises(ValueError, match="not an entries file name"):
         entries_file(folder)

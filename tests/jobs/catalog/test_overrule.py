@@ -13,10 +13,10 @@ import pytest
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import cli_curate, curate
+from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.overrule import VerdictChoice
 from jobs.catalog.query import run_query
 from schemas.corpus import tier_fields
-from schemas.manifest import entries_file
 from schemas.qa import Finding
 from schemas.tiers import QualityTier, TierVerdict
 from tests.fixtures.corpus import episode, write_dataset

@@ -1,5 +1,6 @@
 """The catalog's parquet parts: rows written sorted in `CATALOG_SCHEMA` under a checked part name, atomically (no
-temp file left), tables cast and sorted, quarantine parts sorted by source, raw path and stage."""
+temp file left), tables cast and sorted, quarantine parts sorted by source, raw path and stage; the committed parts
+found, nothing else."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.catalog.census import CENSUS_JSON
-from jobs.catalog.parts import write_quarantine_part
+from jobs.catalog.parts import parquet_files, write_quarantine_part
 from jobs.catalog.rows import dataset_rows
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QUARANTINE_SCHEMA
@@ -44,3 +45,12 @@ def test_quarantine_parts_are_sorted_by_source_path_and_stage(tmp_path: Path) ->
     for bad in ("a/b", ".hidden", "x.parquet", ""):
         with pytest.raises(ValueError, match="plain file stem"):
             write_quarantine_part(tmp_path, rows, bad)
+
+
+def test_committed_parts_are_found_and_nothing_else(tmp_path: Path) -> None:
+    part_dir = tmp_path / QUARANTINE_DIR
+    part_dir.mkdir(parents=True)
+    for name in ("b.parquet", "a.parquet", ".a.parquet.tmp-1", "notes.txt"):
+        (part_dir / name).write_bytes(b"")
+    assert [p.name for p in parquet_files(tmp_path, QUARANTINE_DIR)] == ["a.parquet", "b.parquet"]
+    assert parquet_files(tmp_path, "catalog/none") == []

@@ -18,12 +18,12 @@ from adapters.registry import get_adapter
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.overrule import VerdictChoice
 from schemas.canonicalize import CanonicalizeSpec, ValidityConfig
 from schemas.corpus import EpisodeLineage, dataset_dir
 from schemas.image_size import ImageSpec
 from schemas.lerobot import EPISODES_PATH
-from schemas.manifest import entries_file
 from schemas.tiers import QualityTier, tier_of
 from tests.fixtures.corpus import tier_now
 from tests.ingest.qa.planted_raw import ingest

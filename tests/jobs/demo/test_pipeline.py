@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from adapters.registry import get_adapter
+from jobs.catalog.manifest_read import load_manifest
 from jobs.catalog.query import run_query
 from jobs.demo.pipeline import run_pipeline_demo
 from jobs.report.episode_links import DEFAULT_PAGES
 from jobs.spec import load_spec
 from schemas.canonical import GRIPPER, WRIST_POS, WRIST_ROT6D, hand_dims
-from schemas.manifest import Manifest
 from tests.fixtures.manifest import read_entries
 
 pytestmark = pytest.mark.shared_ray  # the module's jobs run on one Ray (tests/ray_scope.py)
@@ -87,7 +87,7 @@ def test_the_joint_space_so101_reaches_the_right_hand_with_actions(demo: tuple[P
 def test_the_manifest_leaves_actionless_out_and_cameras_are_stored_at_training_size(demo: tuple[Path, str]) -> None:
     corpus = demo[0] / "corpus"
     manifest_dir = corpus / "manifests/demo_train"
-    manifest = Manifest.load(manifest_dir)
+    manifest = load_manifest(manifest_dir)
     entries = read_entries(manifest_dir)
     assert manifest.name == "demo_train" and entries.num_rows > 0
     assert "actionless" not in set(entries.column("tier").to_pylist())

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 import jobs.cli
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.runtime.retry import EXIT_ENVIRONMENT
 from jobs.spec import load_spec
-from schemas.corpus import QUARANTINE_DIR, parquet_files
+from schemas.corpus import QUARANTINE_DIR
 from tests.fixtures.tmpfs import fill, small_tmpfs
 from tests.jobs.demo_reference import demo_spec, hashes
 

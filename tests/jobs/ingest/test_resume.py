@@ -24,7 +24,7 @@ import yaml
 from adapters.synthetic.egodex import write_egodex
 from ingest.lerobot.video import VideoCodec
 from ingest.lerobot.writer import LeRobotWriter, stage_episode
-from jobs.catalog.parts import write_quarantine_part
+from jobs.catalog.parts import parquet_files, write_quarantine_part
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.ingest.resume import done_sql, done_uids, forget_environment, roll_forward, settled
@@ -36,7 +36,6 @@ from schemas.corpus import (
     QUARANTINE_DIR,
     QUARANTINE_SCHEMA,
     QuarantineRow,
-    parquet_files,
 )
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.discovery import discover

@@ -30,6 +30,7 @@ import jobs.verdicts.step as step
 from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
+from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.query import run_query
 from jobs.catalog.views import VIEWS
 from jobs.cli import main
@@ -38,7 +39,6 @@ from jobs.runtime.retry import EXIT_ENVIRONMENT
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
 from schemas.corpus import DATASETS_DIR
-from schemas.manifest import entries_file
 from tests.jobs.verdicts.kill_child import POINTS
 from tests.processes import group
 

@@ -32,6 +32,7 @@ from adapters.lerobot_format.layout import find_datasets
 from adapters.storage.corpus import Corpus
 from adapters.storage.stores import PARTIAL
 from ingest.lerobot.video_read import decode_frames
+from jobs.catalog.manifest_read import entries_file
 from jobs.cli import main
 from jobs.export.layout import consumer_layout
 from jobs.export.lerobot_v3.job import export_corpus
@@ -43,7 +44,6 @@ from jobs.validate import validate_dataset
 from schemas.export_frames import ExportFrames
 from schemas.image_size import FrameFit
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES
-from schemas.manifest import entries_file
 from schemas.storage import MARKER
 from tests.jobs.export.lerobot_v3.conftest import MANIFEST
 from tests.jobs.export.test_resize import MIN_PSNR_DB, psnr
