@@ -57,8 +57,7 @@ def tiled(catalog: pa.Table, episodes: int) -> pa.Table:
 
 def main() -> None:
     from adapters.storage.plan_lines import COLUMNS
-    from jobs.catalog.parts import sort_catalog, write_parquet_atomic
-    from jobs.catalog.parts import parquet_files
+    from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
     from schemas.corpus import EPISODES_DIR
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
