@@ -39,7 +39,7 @@ class LfsPointer(OSError, ValueError):
     `io.UnsupportedOperation` is both."""
 
     def __init__(self, path: object, size: int) -> None:
-        self.path = str(path)
+        self.path, self.size = str(path), size
         super().__init__(f"{path}: {pointer_message(size)}")
 
 

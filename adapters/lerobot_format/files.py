@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from adapters.storage.root import Root
 from schemas.containment import OutsideRoot
 from schemas.episode_lines import skipped, wanted
 from schemas.lerobot import InfoJson, MetaFileError
-from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, pointer_message, pointer_size, refuse_pointer
+from schemas.lfs import MAX_POINTER_BYTES, LfsPointer, pointer_message, refuse_pointer
 from schemas.modality import ModalityJson
 from schemas.settings import TooLarge, limit, read_within
 
@@ -93,12 +94,12 @@ def load_entries(path: Path, model: type[_M]) -> list[_M]:
 def lfs_pointer_size(path: Path | str) -> int | None:
     """The size of the object `path` stands for when it is a Git LFS pointer file (-1: size unstated), else None."""
     try:
-        # a Path or a UPath (an object: its first bytes only, read through fsspec)
-        with path.open("rb") if hasattr(path, "open") else open(path, "rb") as f:
-            head = f.read(MAX_POINTER_BYTES)
-    except OSError:
+        with Root(path).location().readable():  # the door reads a small file's first bytes, refuses a pointer
+            return None
+    except LfsPointer as e:
+        return e.size
+    except (OSError, OutsideRoot):
         return None
-    return pointer_size(head)
 
 
 def lfs_pointer_message(path: Path | str) -> str | None:
