@@ -2,7 +2,7 @@
 of the corpus, or a manifest's episodes: `--manifest` read as every export reads it, `jobs.catalog.manifest_arg`),
 each one's layout, and the datasets LDA cannot train on, each with why. One of those refuses the whole export (exit 1,
 nothing written): an export with a source missing would train a team on less than it curated, and say so nowhere.
-Each episode's line is read from the catalog where it describes the datasets as they are (`gr00t.planned_lines`,
+Each episode's line is read from the catalog where its census describes the dataset as it is (`census.described`,
 issue 99: no dataset's episodes.jsonl opened), else from the dataset's episodes.jsonl.
 """
 
@@ -19,8 +19,9 @@ from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog import selection
+from jobs.catalog.census import described
 from jobs.catalog.rows import episode_files
-from jobs.export.gr00t import is_canonical, planned_lines
+from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
 from schemas.actions import ActionKind
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, MAIN_CAMERA_ORDER, STATE_NATIVE
@@ -122,9 +123,9 @@ def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
         if not selected:
             raise LdaExportError(f"--manifest {manifest}: the manifest has no episodes")
     plans, refused = [], []
-    # every line of the datasets from the catalog where it describes them (`census`), cut to `episodes` below
+    # every line of the datasets the catalog describes (`census`), cut to `episodes` below; the others' meta is read
     rels = {src: src.relative_to(root).as_posix() if src.is_relative_to(root) else str(src) for src in selected}
-    planned = planned_lines(Corpus(root), list(rels.values()))
+    planned = Corpus(root).plan_lines(dict.fromkeys(described(root, rels.values())))
     for src, episodes in selected.items():
         name = src.relative_to(root / DATASETS_DIR).as_posix() if src.is_relative_to(root / DATASETS_DIR) else str(src)
         if not (src / INFO_PATH).is_file():
