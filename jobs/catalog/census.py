@@ -15,7 +15,7 @@ opens a corpus to read its catalog.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,6 +147,25 @@ def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
                     f"{name} changed since the catalog was built ({change}: a write such as `eidata ingest` "
                     "interrupted, or still running?)"
                 )
+    return out
+
+
+def described(corpus_root: Path, datasets: Collection[str]) -> set[str]:
+    """Of `datasets` (names relative to the corpus folder `corpus_root`), those the catalog's census records as they
+    are now (`Mark.differs`), so that a plan may take their catalog rows for their meta: one info.json and two stats
+    per dataset planned, where `differences` reads the corpus's every dataset (2.4 s of 896 datasets for a manifest of
+    16, issue 99). An unreadable census or dataset is not described: its meta is read."""
+    try:
+        recorded = read_census(corpus_root) or {}
+    except CatalogError:
+        return set()
+    storage, out = Root(corpus_root), set()
+    for name in datasets:
+        try:
+            if name in recorded and not recorded[name].differs(Mark.of(storage, name)):
+                out.add(name)
+        except (OSError, ValueError):
+            continue
     return out
 
 

@@ -2,10 +2,13 @@
 of the corpus, or a manifest's episodes: `--manifest` read as every export reads it, `jobs.catalog.manifest_arg`),
 each one's layout, and the datasets LDA cannot train on, each with why. One of those refuses the whole export (exit 1,
 nothing written): an export with a source missing would train a team on less than it curated, and say so nowhere.
+Each episode's line is read from the catalog where its census describes the dataset as it is (`census.described`,
+issue 99: no dataset's episodes.jsonl opened), else from the dataset's episodes.jsonl.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from adapters.lerobot_format.files import load_info, read_jsonl
+from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog import selection
+from jobs.catalog.census import described
 from jobs.catalog.rows import episode_files
 from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
@@ -64,13 +69,21 @@ def missing_files(plan: DatasetPlan) -> list[str]:
     return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
 
 
-def plan_dataset(src: Path, name: str, episodes: set[int] | None = None) -> DatasetPlan | str:
-    """The plan of dataset `src` (its episodes in `episodes`, None: all), or why LDA cannot train on it."""
+def plan_dataset(
+    src: Path, name: str, episodes: set[int] | None = None, planned: Mapping[int, dict[str, Any]] | None = None
+) -> DatasetPlan | str:
+    """The plan of dataset `src` (its episodes in `episodes`, None: all), or why LDA cannot train on it. `planned`:
+    its every episode's line as the catalog holds them (`adapters.storage.plan_lines`), else its episodes.jsonl is
+    read."""
     info = load_info(src / INFO_PATH)
     if not is_canonical(info):
         return "not a canonical eidata dataset (50-dim state/action)"
     # the manifest's episodes' lines alone, cut to what the plan and the writer read: a plan is held per dataset
-    lines = [kept_fields(line, LINE_FIELDS, LINEAGE_FIELDS) for _, line in read_jsonl(src / EPISODES_PATH, episodes)]
+    if planned is None:
+        read = (line for _, line in read_jsonl(src / EPISODES_PATH, episodes))
+    else:  # in the catalog's order, which is episodes.jsonl's (`jobs.catalog.rows.dataset_rows`)
+        read = (planned[i] for i in planned if episodes is None or i in episodes)
+    lines = [kept_fields(line, LINE_FIELDS, LINEAGE_FIELDS) for line in read]
     if episodes is not None:
         missing = sorted(episodes - {int(line["episode_index"]) for line in lines})
         if missing:
@@ -110,12 +123,15 @@ def plan_export(root: Path, manifest: str | None = None) -> list[DatasetPlan]:
         if not selected:
             raise LdaExportError(f"--manifest {manifest}: the manifest has no episodes")
     plans, refused = [], []
+    # every line of the datasets the catalog describes (`census`), cut to `episodes` below; the others' meta is read
+    rels = {src: src.relative_to(root).as_posix() if src.is_relative_to(root) else str(src) for src in selected}
+    planned = Corpus(root).plan_lines(dict.fromkeys(described(root, rels.values())))
     for src, episodes in selected.items():
         name = src.relative_to(root / DATASETS_DIR).as_posix() if src.is_relative_to(root / DATASETS_DIR) else str(src)
         if not (src / INFO_PATH).is_file():
             refused.append((name, f"not in the corpus ({src / INFO_PATH} missing): curate again"))
             continue
-        found = plan_dataset(src, name, episodes)
+        found = plan_dataset(src, name, episodes, planned.get(rels[src]))
         if isinstance(found, str):
             refused.append((name, found))
         else:

@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,42 @@ def test_gr00t_describes_from_the_catalog_what_it_described_from_the_meta(corpus
     assert not _meta_opened(opened), _meta_opened(opened)
     assert planned == _from_meta(corpus, described)
     assert "datasets/lab/arm" in planned and "to write" in planned
+
+
+def _from_older_catalog(corpus: Path, plan: Callable[[], Any]) -> Any:
+    """`plan()` with the catalog's parts as an eidata of before issue 99 wrote them (no `plan_line`, `native_moves`):
+    each dataset's meta read, the catalog there for what checks a manifest against it."""
+    import pyarrow.parquet as pq
+
+    (part,) = (corpus / EPISODES_DIR).glob("*.parquet")
+    kept = part.read_bytes()
+    pq.write_table(pq.read_table(part).drop_columns(["plan_line", "native_moves"]), part)
+    try:
+        with _opens() as opened:
+            out = plan()
+        assert _meta_opened(opened)
+        return out
+    finally:
+        part.write_bytes(kept)
+
+
+def test_an_lda_plan_is_made_from_the_catalog_as_it_was_from_the_meta(corpus: Path) -> None:
+    """`eidata export --format lda [--dry-run]`'s plan, of every dataset and of a manifest's episodes (a manifest is
+    checked against the catalog: compared with a catalog of before the plan's columns)."""
+    from jobs.export.lda.job import planned
+    from jobs.export.lda.plan import plan_export
+
+    def plans(manifest: str | None) -> str:
+        said = [
+            [p.name, p.lines, [m.tolist() for m in p.masks], p.layout, p.hands, p.main, p.subset, p.native]
+            for p in plan_export(corpus, manifest)
+        ]
+        return repr((said, planned(corpus, manifest)))
+
+    for manifest in (None, "all"):
+        with _opens() as opened:
+            made = plans(manifest)
+        assert not _meta_opened(opened), _meta_opened(opened)
+        assert made == _from_older_catalog(corpus, partial(plans, manifest))
+        assert "'native'" in made and "'mask'" in made and "'action_kind'" in made
+    assert plans(None) == _from_meta(corpus, lambda: plans(None))

@@ -116,3 +116,17 @@ def test_the_mark_reads_two_sizes_and_info_json(corpus_copy: Path) -> None:
         (ds / EPISODES_PATH).stat().st_size,
     )
     assert mark.differs(mark) == ""
+
+
+def test_described_names_the_datasets_a_plan_may_take_from_the_catalog(corpus_copy: Path) -> None:
+    """`described`: those of the asked datasets the census records as they are; a grown one, one not cataloged, and
+    every one without a census are read from their meta."""
+    from jobs.catalog.census import described
+
+    asked = ["datasets/oxe/bridge", "datasets/egodex/basic", "datasets/not/there"]
+    assert described(corpus_copy, asked) == {"datasets/oxe/bridge", "datasets/egodex/basic"}
+    with (corpus_copy / "datasets/egodex/basic" / EPISODES_PATH).open("a") as f:
+        f.write("\n")
+    assert described(corpus_copy, asked) == {"datasets/oxe/bridge"}
+    (corpus_copy / EPISODES_DIR / CENSUS_JSON).unlink()
+    assert described(corpus_copy, asked) == set()
