@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from functools import partial
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -35,6 +37,8 @@ from jobs.catalog.behaviour import recorded_thresholds
 from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
 from jobs.runtime.exits import fail
+from jobs.runtime.ray_map import in_order
+from jobs.runtime.sandbox import answer
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.faults import reraise_environment
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
@@ -160,17 +164,41 @@ def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) 
     )
 
 
-def validate_path(path: Location | str, *, data: bool = True, videos: bool = True) -> list[ValidationReport]:
+def validate_path(
+    path: Location | str,
+    *,
+    data: bool = True,
+    videos: bool = True,
+    mib: int | None = None,
+    address: str | None = None,
+) -> list[ValidationReport]:
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
-    levels below `path` (the adapter's discovery rule)."""
+    levels below `path` (the adapter's discovery rule). The datasets' bytes are parsed in processes of their own
+    under `mib` MiB (`jobs.runtime.sandbox`), one a batch, as Ray tasks at `address` or on embedded Ray past
+    `jobs.runtime.ray_map.SERIAL_BELOW` datasets (issue 99 item 3); the reports come in the datasets' order."""
     path = Root(path).location()  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
-    if (path / DATASETS_DIR).is_dir() and (reports := _corpus_reports(path, data=data, videos=videos)):
+    work = partial(_caged, mib=mib, data=data, videos=videos)
+    if (path / DATASETS_DIR).is_dir() and (reports := _corpus_reports(path, work, address)):
         return reports
     roots = [r for _, r in LeRobotSource().dataset_roots(path)]  # ValueError: no dataset there
+    return list(in_order(work, roots, address=address, what=WHAT))
+
+
+WHAT = "eidata validate"
+
+
+def _caged(roots: list[Location], *, mib: int | None, data: bool, videos: bool) -> list[ValidationReport]:
+    """The reports of `roots`, made in one parse process under `mib` MiB: a Ray task's work, or the driver's."""
+    return answer(_reports, roots, mib=mib, what=WHAT, data=data, videos=videos)
+
+
+def _reports(roots: list[Location], *, data: bool, videos: bool) -> list[ValidationReport]:
     return [validate_dataset(r, data=data, videos=videos) for r in roots]
 
 
-def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[ValidationReport]:
+def _corpus_reports(
+    path: Location, work: Callable[[list[Location]], list[ValidationReport]], address: str | None
+) -> list[ValidationReport]:
     """Every dataset of the corpus at `path` (a folder, or a bucket's through its local copy of the meta), and the
     findings of its sources that concern none of them; [] for a corpus without a dataset."""
     with Corpus.read(path, meta=True) as corpus:
@@ -179,7 +207,7 @@ def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[Validat
             datasets and (corpus.root / "catalog").is_dir()
         ):  # its source findings are the catalog's: it must describe them
             check_census(corpus.root, corpus.where, "validate", corpus.storage)
-        reports = [validate_dataset(corpus.location(d), data=data, videos=videos) for d in datasets]
+        reports = list(in_order(work, [corpus.location(d) for d in datasets], address=address, what=WHAT))
         written = [(d.parent.name, d.name) for d in datasets]
         alone = [f for f in read_source_findings(corpus.root) if not any(f.concerns_dataset(*d) for d in written)]
     if datasets and alone:  # a source that yielded nothing, or a subset of which nothing was written
@@ -190,14 +218,13 @@ def _corpus_reports(path: Location, *, data: bool, videos: bool) -> list[Validat
 
 def cli_validate(args: argparse.Namespace) -> int:
     from jobs.runtime.limits import DEFAULT_MIB
-    from jobs.runtime.sandbox import Killed, answer
+    from jobs.runtime.sandbox import Killed
     from jobs.spec_models import memory_mib
 
-    path = Root(args.path).location()
-    try:  # its bytes parsed in a process of its own under `--memory-mib` (jobs.runtime.sandbox)
+    try:  # its bytes parsed in processes of their own under `--memory-mib` (jobs.runtime.sandbox)
         mib = memory_mib(getattr(args, "memory_mib", DEFAULT_MIB))
         data = not getattr(args, "no_data", False)
-        reports = answer(validate_path, path, mib=mib, what="eidata validate", data=data)
+        reports = validate_path(args.path, mib=mib, data=data, address=getattr(args, "address", None))
     except Killed as err:
         return fail(1, f"eidata validate: {err}")
     except (ValueError, OSError) as err:

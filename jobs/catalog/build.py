@@ -14,7 +14,10 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +33,7 @@ from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_name, dataset_rows
 from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
 from jobs.runtime.exits import fail
+from jobs.runtime.ray_map import in_order
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR
 from schemas.qa import FINDINGS_DIR
@@ -52,7 +56,7 @@ def catalog_snapshot_hash(corpus_root: Path) -> str:
 # -- rebuild ----------------------------------------------------------------------------------------------------
 
 
-def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
+def rebuild_catalog(corpus: Corpus, *, rehash: bool = False, address: str | None = None) -> int:
     """Replace `catalog/episodes/` with rows rebuilt from every dataset's meta; returns the number of rows.
 
     The new file set is written beside the old one and swapped in by renames, so readers see the old or the new
@@ -72,7 +76,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
         kinds = ("episodes", "digests", "findings", "verdicts", "rows")
         new = [catalog / f".rebuild-{token}-{kind}" for kind in kinds]
         try:
-            n = _build(corpus, *new, rehash)
+            n = _build(corpus, new, rehash, address)
             finals = (
                 catalog / "episodes",
                 catalog / FileDigests.DIR,
@@ -93,24 +97,24 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False) -> int:
     return n
 
 
-def _build(
-    corpus: Corpus, episodes_dir: Path, digests_dir: Path, findings: Path, verdicts: Path, rows_dir: Path, rehash: bool
-) -> int:
-    """Every dataset's rows, sorted and split into parts in `episodes_dir`; file digests into `digests_dir`, dataset
+def _build(corpus: Corpus, new: list[Path], rehash: bool, address: str | None) -> int:
+    """Into the five folders `new` (`rebuild_catalog`'s kinds): every dataset's rows, sorted and split into parts in
+    `episodes_dir`; file digests into `digests_dir`, dataset
     findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`), and what the
     next rebuild reuses into `rows_dir` (`jobs.catalog.stored`: a dataset whose files are unchanged is not parsed
     again). An index of the datasets' meta: no tier is judged here."""
-    for d in (episodes_dir, digests_dir, findings, verdicts, rows_dir):
+    episodes_dir, digests_dir, findings, verdicts, rows_dir = new
+    for d in new:
         d.mkdir()
     corpus_root = corpus.root
     datasets = settled_datasets(corpus_root)
     census = take_census(corpus_root, datasets)  # before the rows: see `take_census`
     kept = Kept.load(None if rehash else corpus_root / "catalog" / ROWS_DIR)
     try:
-        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash, address)
     except KeptMismatch:  # kept files that disagree with their keys: every dataset parsed again
         kept = Kept()
-        merged = _rows(corpus, datasets, kept, digests_dir, rehash)
+        merged = _rows(corpus, datasets, kept, digests_dir, rehash, address)
     if merged is None:  # every dataset as the last rebuild read it, none removed: its files, linked
         n = kept.link_previous(episodes_dir, verdicts, findings)
         write_census(episodes_dir, census)
@@ -134,33 +138,30 @@ def _build(
 
 
 def _rows(
-    corpus: Corpus, datasets: list[Path], kept: Kept, digests_dir: Path, rehash: bool
+    corpus: Corpus, datasets: list[Path], kept: Kept, digests_dir: Path, rehash: bool, address: str | None
 ) -> tuple[pa.Table, pa.Table] | None:
     """The catalog's rows, sorted, and its verdict rows in the datasets' order: kept ones for a dataset whose files
     are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); None
     when every dataset is kept and none was removed (the last rebuild's files are then this one's)."""
     corpus_root = corpus.root
     fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
-    reused, hashed = [], 0
+    reused, todo = [], []
     for ds in datasets:
         name, digests_file = dataset_name(corpus_root, ds), FileDigests.name_of(corpus_root, ds)
         key = tree_key(ds)  # before the rows, as the census: a write meanwhile is seen by the next rebuild
         if kept.reuse(name, key) and _linked(corpus_root / "catalog" / FileDigests.DIR / digests_file, digests_dir):
             reused.append(name)
             continue
-        digests = corpus.digests(ds, rehash=rehash)
-        try:
-            rows, lineages = dataset_rows(corpus_root, ds, digests=digests)
-        except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
-            raise CatalogError(f"{ds}: {e}") from e
-        digests.save(digests_dir / digests_file)
-        hashed += digests.hashed_bytes
-        verdicts = verdict_rows(name, lineages) if rows else []
-        kept.keep(name, key, recorded_thresholds(lineages)[1] if rows else None, len(rows), len(verdicts))
-        if rows:
-            fresh.add(
-                pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA), verdicts
-            )
+        todo.append(_Todo(name, key, ds, digests_dir / digests_file))
+    hashed = 0
+    work = partial(_parse, corpus_root, partial(corpus.digests, rehash=rehash))  # Ray tasks past `SERIAL_BELOW`
+    for t, (rows, verdicts, config, n_bytes) in zip(
+        todo, in_order(work, todo, address=address, what="catalog: datasets parsed", shared=corpus_root), strict=True
+    ):
+        hashed += n_bytes
+        kept.keep(t.name, t.key, config, rows.num_rows if rows is not None else 0, len(verdicts))
+        if rows is not None:
+            fresh.add(rows, verdicts)
     log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(datasets), len(datasets) - len(reused), hashed)
     new_rows, new_verdicts = fresh.read()
     if not new_rows.num_rows and kept.all_kept(reused):
@@ -173,6 +174,38 @@ def _rows(
     found = pa.concat_tables([old_verdicts, new_verdicts])
     position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
     return table, found.take(pc.sort_indices(position))  # a stable sort: each dataset's rows in their order
+
+
+class _Todo(NamedTuple):
+    """A dataset a rebuild parses: its name, tree key, folder and where its new digests go."""
+
+    name: str
+    key: str
+    root: Path
+    digests_file: Path
+
+
+# its rows (None: it has none), verdict rows, behaviour thresholds (`recorded_thresholds`) and bytes hashed
+_Parsed = tuple[pa.Table | None, list[dict[str, Any]], Any, int]
+
+
+def _parse(corpus_root: Path, digests_of: Callable[[Path], FileDigests], todo: list[_Todo]) -> list[_Parsed]:
+    """Each dataset's rows (None: it has none), verdict rows, thresholds and bytes hashed, its digests saved: a Ray
+    task's work (`jobs.runtime.ray_map`), or the driver's below `SERIAL_BELOW` datasets."""
+    out: list[_Parsed] = []
+    for t in todo:
+        digests = digests_of(t.root)  # loaded here: the driver never holds every dataset's digests at once
+        try:
+            rows, lineages = dataset_rows(corpus_root, t.root, digests=digests)
+        except (ValueError, OSError) as e:  # torn jsonl, invalid lineage, unreadable file: name the dataset
+            raise CatalogError(f"{t.root}: {e}") from e
+        digests.save(t.digests_file)
+        if not rows:
+            out.append((None, [], None, digests.hashed_bytes))
+            continue
+        table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
+        out.append((table, verdict_rows(t.name, lineages), recorded_thresholds(lineages)[1], digests.hashed_bytes))
+    return out
 
 
 def _linked(old: Path, folder: Path) -> bool:
@@ -207,7 +240,9 @@ def cli_catalog(args: argparse.Namespace) -> int:
         # reliability review 6, N56, and every other command already said "not a corpus")
         with Corpus.open(args.root, None, "catalog", existing=True) as corpus:
             unfinished = markers(corpus.root)  # steps stopped before their rebuild: this one finishes them
-            n = rebuild_catalog(corpus, rehash=bool(getattr(args, "rehash", False)))
+            n = rebuild_catalog(
+                corpus, rehash=bool(getattr(args, "rehash", False)), address=getattr(args, "address", None)
+            )
             clear(unfinished)
             datasets, snapshot = len(settled_datasets(corpus.root)), catalog_snapshot_hash(corpus.root)
             summary = format_table(run_query(corpus.root, SUMMARY_SQL), "table") if n else None

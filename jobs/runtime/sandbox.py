@@ -54,6 +54,11 @@ class Killed(Exception):
         peak = f" (its peak {self.peak:,.0f} MiB)" if self.peak is not None else ""
         return f"{self.what}: its parse process was {how}{where}{peak}"
 
+    def __reduce__(self) -> tuple[type[Killed], tuple[Any, ...]]:
+        """Pickled with its fields (a Ray task's answer: `jobs.runtime.ray_map`); a dataclass exception's default
+        pickle calls it again with no argument."""
+        return Killed, (self.what, self.mib, self.oom, self.signum, self.status, self.reading, self.peak)
+
     @property
     def unparsed(self) -> tuple[str, str] | None:
         return None if self.reading is None else (self.reading, str(self))
