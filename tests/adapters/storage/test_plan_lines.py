@@ -6,11 +6,8 @@ moved aside (`catalog_lines` then gives nothing and each dataset's meta is read,
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,28 +22,9 @@ from schemas.actions import ActionSpace
 from schemas.corpus import EPISODES_DIR
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH
 from tests.fixtures.corpus import NATIVE_COMMAND, NATIVE_JOINTS, episode, native_episode, write_dataset
+from tests.fixtures.opened import opened_here
 
-_opened: list[str] = []
-_pid: list[int] = []
 EPISODE_META = (EPISODES_PATH, EPISODES_STATS_PATH)
-
-
-def _note_open(event: str, args: tuple) -> None:
-    if event == "open" and _pid and os.getpid() == _pid[0] and args and isinstance(args[0], str | os.PathLike):
-        _opened.append(os.fspath(args[0]))
-
-
-@contextmanager
-def _opens() -> Iterator[list[str]]:
-    """The files this process opens inside the block (an audit hook cannot be removed: it records while `_pid`
-    names this process, as tests/jobs/test_spec_reads.py does)."""
-    sys.addaudithook(_note_open)
-    _opened.clear()
-    _pid[:] = [os.getpid()]
-    try:
-        yield _opened
-    finally:
-        _pid.clear()
 
 
 def _meta_opened(opened: list[str]) -> list[str]:
@@ -58,7 +36,7 @@ def _from_meta(corpus: Path, plan: Callable[[], Any]) -> Any:
     parts, aside = corpus / EPISODES_DIR, corpus / "catalog" / "aside"
     shutil.move(parts, aside)
     try:
-        with _opens() as opened:
+        with opened_here() as opened:
             out = plan()
         assert _meta_opened(opened)  # the comparison is with the meta's plan
         return out
@@ -112,7 +90,7 @@ def _export_plans(corpus: Path) -> str:
 
 
 def test_an_export_plans_from_the_catalog_what_it_planned_from_the_meta(corpus: Path) -> None:
-    with _opens() as opened:
+    with opened_here() as opened:
         planned = _export_plans(corpus)
     assert not _meta_opened(opened), _meta_opened(opened)  # no dataset's episodes.jsonl or stats
     assert planned == _from_meta(corpus, lambda: _export_plans(corpus))
@@ -137,7 +115,7 @@ def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: 
         arrays = [built.sample_episode, built.sample_anchor, built.sample_future]
         return repr((built.datasets, rows, [a.tolist() for a in arrays], built.text_dim, vars(built.report)))
 
-    with _opens() as opened:
+    with opened_here() as opened:
         planned = index()
     assert not _meta_opened(opened), _meta_opened(opened)
     assert planned == _from_meta(manifest.parent.parent, index)
@@ -172,7 +150,7 @@ def test_gr00t_describes_from_the_catalog_what_it_described_from_the_meta(corpus
             found += export_copies(opened, tmp_path / "out", dry_run=True, progress=False)
         return repr(found)
 
-    with _opens() as opened:
+    with opened_here() as opened:
         planned = described()
     assert not _meta_opened(opened), _meta_opened(opened)
     assert planned == _from_meta(corpus, described)
@@ -188,7 +166,7 @@ def _from_older_catalog(corpus: Path, plan: Callable[[], Any]) -> Any:
     kept = part.read_bytes()
     pq.write_table(pq.read_table(part).drop_columns(["plan_line", "native_moves"]), part)
     try:
-        with _opens() as opened:
+        with opened_here() as opened:
             out = plan()
         assert _meta_opened(opened)
         return out
@@ -210,7 +188,7 @@ def test_an_lda_plan_is_made_from_the_catalog_as_it_was_from_the_meta(corpus: Pa
         return repr((said, planned(corpus, manifest)))
 
     for manifest in (None, "all"):
-        with _opens() as opened:
+        with opened_here() as opened:
             made = plans(manifest)
         assert not _meta_opened(opened), _meta_opened(opened)
         assert made == _from_older_catalog(corpus, partial(plans, manifest))
