@@ -150,17 +150,18 @@ def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
     return out
 
 
-def described(corpus_root: Path, datasets: Collection[str]) -> set[str]:
+def described(corpus_root: Path, datasets: Collection[str] | None = None) -> set[str]:
     """Of `datasets` (names relative to the corpus folder `corpus_root`), those the catalog's census records as they
     are now (`Mark.differs`), so that a plan may take their catalog rows for their meta: one info.json and two stats
     per dataset planned, where `differences` reads the corpus's every dataset (2.4 s of 896 datasets for a manifest of
-    16, issue 99). An unreadable census or dataset is not described: its meta is read."""
+    16, issue 99); None: every dataset the census records. An unreadable census or dataset is not described: its
+    meta is read."""
     try:
         recorded = read_census(corpus_root) or {}
     except CatalogError:
         return set()
     storage, out = Root(corpus_root), set()
-    for name in datasets:
+    for name in recorded if datasets is None else datasets:
         try:
             if name in recorded and not recorded[name].differs(Mark.of(storage, name)):
                 out.add(name)

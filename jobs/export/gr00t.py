@@ -19,7 +19,7 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
-from jobs.catalog.census import differences
+from jobs.catalog.census import described
 from jobs.export.gr00t_config import modality_configs
 from schemas.actions import ActionKind
 from schemas.canonical import (
@@ -298,12 +298,9 @@ def for_each_dataset(
 
 def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, Mapping[int, dict[str, Any]]]:
     """Every episode's line of each dataset (of `datasets`, if given) from the catalog of `corpus`
-    (`adapters.storage.plan_lines`: no dataset's episodes.jsonl read) where it describes the datasets as they are
-    (`census.differences`, one info.json per dataset); {} otherwise, and each dataset's lines are read from its
-    meta."""
-    if differences(corpus.root, corpus.storage):
-        return {}
-    return dict(corpus.plan_lines(None if datasets is None else dict.fromkeys(datasets)))
+    (`adapters.storage.plan_lines`: no dataset's episodes.jsonl read) for the datasets its census describes as they
+    are (`census.described`, as the lda plan asks); every other dataset's lines are read from its meta."""
+    return dict(corpus.plan_lines(dict.fromkeys(described(corpus.root, datasets))))
 
 
 def export_gr00t(
