@@ -205,6 +205,19 @@ class LocalPath(Location, type(Path())):  # type: ignore[misc]
     __slots__ = ()
 
 
+class _ThisProcess:
+    """An object path's filesystem is this process's: UPath keeps the one it made first, and fsspec's async ones
+    (s3fs, gcsfs) refuse every call in a process forked after it ("This class is not fork-safe", fsspec/asyn.py
+    `loop`), as a parse process is (`jobs.runtime.sandbox`; `eidata validate s3://...` failed so). Made again there."""
+
+    @property
+    def fs(self) -> Any:
+        fs = super().fs  # type: ignore[misc]
+        if getattr(fs, "_pid", None) not in (None, os.getpid()):  # fsspec's mark of the process that made it
+            fs = self._fs_cached = self._fs_factory(str(self), self.protocol, self.storage_options)  # type: ignore[attr-defined]
+        return fs
+
+
 class _ObjectDoors:
     def open(self, *args: Any, **kwargs: Any) -> Any:
         """An object opened, declared to the per-file boundary (as Python's own open is for a local file)."""
@@ -234,7 +247,8 @@ for _protocol in available_implementations():
         continue
     if _base not in _OURS:  # every store's path is a Location, its class importable from here (pickle)
         _name = f"Object{_base.__name__}"
-        _bases = (Location, _ObjectDoors, _base) if _base in (S3Path, GCSPath) else (Location, _base)
+        _doors = (_ThisProcess, _ObjectDoors) if _base in (S3Path, GCSPath) else (_ThisProcess,)
+        _bases = (Location, *_doors, _base)
         _OURS[_base] = globals()[_name] = type(_name, _bases, {"__slots__": (), "__module__": __name__})
     register_implementation(_protocol, _OURS[_base], clobber=True)
 

@@ -124,3 +124,24 @@ def test_an_object_is_missing_only_when_the_store_says_so(monkeypatch: pytest.Mo
         with pytest.raises(Exception, match="Could not connect to the endpoint URL") as e:
             loc.is_file()
     assert environment_fault(e.value) is not None
+
+
+def test_an_object_path_made_before_a_fork_reads_in_the_forked_child() -> None:
+    """A parse process is forked from its caller (`jobs.runtime.sandbox`) with the caller's located roots: their
+    filesystem, made before the fork, refused every call there ("This class is not fork-safe": `eidata validate
+    s3://...` failed). The child's path makes its own; the parent's keeps the one it had."""
+    loc = locate("s3://bucket/a", StorageOptions(endpoint_url="http://127.0.0.1:2", access_key_id="k"))
+    made = loc.fs
+    assert made.loop is not None  # made and used in this process
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child: its exit status is the answer)
+        status = 3
+        try:
+            child = loc / "b.parquet"
+            status = 0 if loc.fs is not made and child.fs.loop is not None and loc.fs.loop is not None else 1
+        except RuntimeError:
+            status = 2
+        finally:
+            os._exit(status)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert loc.fs is made
