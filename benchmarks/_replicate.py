@@ -8,14 +8,22 @@ catalog the project builds (`eidata catalog`) sees distinct episodes. A whole da
 one: an episode's parquet holds its `episode_index`, so a copy inside a dataset could not be a link. The writer's own
 state (`.eidata/`) is not copied: a copy is a finished dataset. The old catalog is left as it is: the benchmark's
 `eidata catalog` rebuilds it.
+
+    nice -n 10 .venv/bin/python -m benchmarks._replicate DIR/corpus 1000000   # then `eidata catalog DIR/corpus`
+
+builds the command surface's million-episode corpus from its real one (issue 99 item 2): 7,463 rounds of the four
+datasets, progress on stderr every 500 rounds.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
+import sys
+import time
 from pathlib import Path
 
 from adapters.lerobot_format.layout import find_datasets
@@ -24,6 +32,7 @@ from schemas.lerobot import EPISODES_PATH, INFO_PATH
 MARK = "_r"  # a copy's subset: <subset>_r<k>, k zero-padded
 COPY = re.compile(rf".+{MARK}\d{{5}}")
 STATE = ".eidata"
+PROGRESS = 500  # rounds between two progress lines
 
 
 def originals(root: Path) -> list[Path]:
@@ -84,10 +93,27 @@ def replicate(root: Path, episodes: int) -> int:
     base = originals(root)
     per_round = sum(episodes_of(d) for d in base)
     rounds = max(0, -(-episodes // per_round) - 1)  # the originals are the first round
+    t0 = time.perf_counter()
     for k in range(1, rounds + 1):
         for d in base:
             copy_dataset(d, k)
+        if k % PROGRESS == 0:
+            print(f"[replicate] round {k:,} of {rounds:,}, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     for d in find_datasets(root):
         if COPY.fullmatch(d.name) and int(d.name.rsplit(MARK, 1)[1]) > rounds:
             shutil.rmtree(d)
     return per_round * (rounds + 1)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="replicate a corpus's datasets (hard links) until it holds N episodes")
+    p.add_argument("root", type=Path, help="the corpus (its datasets/ folder is replicated in place)")
+    p.add_argument("episodes", type=int)
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    n = replicate(args.root, args.episodes)
+    print(f"{n} episodes in {args.root} ({time.perf_counter() - t0:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

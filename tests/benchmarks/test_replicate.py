@@ -46,3 +46,16 @@ def test_every_copy_of_a_split_dataset_gets_uids_of_its_own(tmp_path: Path, spli
         "source": SOURCE,
         "subset": f"{SUBSET}_r00002",  # the copy of the subset, as the copy of its home dataset says
     }
+
+
+def test_the_command_line_builds_the_corpus_and_a_smaller_size_removes_the_later_rounds(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _dataset(tmp_path, SUBSET, "dataset.hdf5/demo_1")
+    run = [sys.executable, "-m", "benchmarks._replicate", str(tmp_path)]
+    out = subprocess.run([*run, "5"], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.startswith(f"5 episodes in {tmp_path} (")
+    assert len(find_datasets(tmp_path)) == 5
+    subprocess.run([*run, "2"], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    assert sorted(d.name for d in find_datasets(tmp_path)) == [SUBSET, f"{SUBSET}_r00001"]
