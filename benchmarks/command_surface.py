@@ -189,12 +189,12 @@ def growth(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| command | episodes | seconds | peak RSS of the tree, MiB | largest process VmHWM, MiB | exit |"
-    lines = [head, "| --- | ---: | ---: | ---: | ---: | --- |"]
+    head = "| command | episodes | seconds | CPU-s | tree peak RSS, MiB | largest VmHWM, MiB | load | exit |"
+    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         lines.append(
-            f"| {r['command']} | {r['episodes']:,} | {r['seconds']:.2f} | {r['peak_tree_rss_mib']:.0f} | "
-            f"{r['max_process_hwm_mib']:.0f} | {r['exit']} |"
+            f"| {r['command']} | {r['episodes']:,} | {r['seconds']:.2f} | {r['cpu_s']:.1f} | "
+            f"{r['peak_tree_rss_mib']:.0f} | {r['max_process_hwm_mib']:.0f} | {r['load_1min']:.1f} | {r['exit']} |"
         )
     return "\n".join(lines)
 
