@@ -153,8 +153,9 @@ def _statm(field: int) -> int:
 
 
 def _room(limits: SqlLimits) -> int:
-    """MiB of the memory limit left past this process's resident size now, at least `memory_mib / MIN_SHARE`."""
-    return max(limits.memory_mib - _statm(1) // MIB, limits.memory_mib // MIN_SHARE)
+    """MiB of the memory limit left past this process's resident size now, at least `memory_mib / MIN_SHARE`. The
+    size is rounded up: rounded down, the room let the process's peak reach up to a MiB past the limit (1024.06)."""
+    return max(limits.memory_mib - -(-_statm(1) // MIB), limits.memory_mib // MIN_SHARE)
 
 
 def _hwm_mib(pid: int | str = "self") -> float:
