@@ -10,7 +10,7 @@ another process, left alone). A stop gives the command `GRACE_S` to end by itsel
 a second stop, its stacks are printed (`faulthandler` on SIGUSR1) and it is killed with all it started (137: what was
 committed stays, as after a `kill -9`). Once the command has ended, however, what it started is ended (review 6:
 Ray's workers outlived a killed driver by minutes). Where the command moved into a cgroup v2 leaf of its own
-(`jobs.runtime.limits.command_cgroup`), what that cgroup holds is ended too: its members are exactly what the command
+(`hostile.limits.command_cgroup`), what that cgroup holds is ended too: its members are exactly what the command
 started and left there, where the scan misses a process orphaned between two of its looks.
 """
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from jobs.runtime.watcher import descendants
+from adapters.hostile.watcher import descendants
 
 MIB = 1 << 20
 DEFAULT_MIB = 640  # 0 false trips on every real sample under each mechanism here (benchmarks/parse_limit_real.py)
