@@ -226,8 +226,7 @@ def watched(command: str) -> None:
     command first moves into a leaf of its own (`limits.home`), so its watcher and all it starts are there from the
     start (a process it started, asked first, would find the command in its cgroup and fall back)."""
     if sys.platform == "linux":
-        cgroup = limits.command_cgroup()
-        watcher.start(cgroup=str(cgroup) if cgroup else None)
+        watcher.start(cgroup=limits.command_cgroup())
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     stops.hold(f"eidata {command}")
 

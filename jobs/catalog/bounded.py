@@ -37,11 +37,10 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from adapters.hostile.limits import Cage, cage, mechanism
+from adapters.hostile.limits import MIB, Cage, cage, mechanism
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")
-MIB = 2**20
 GRACE_S = 1.0  # after the deadline, how long a child may take to stop on DuckDB's interrupt before it is killed
 MIN_SHARE = 4  # past the interpreter's own size, a statement still gets memory_mib / MIN_SHARE
 SETUP_S = 60.0  # a child may take this long to open the catalog's views before its deadline starts
