@@ -1,5 +1,5 @@
 """The bombs of reliability review 5 (issue 45 item 3) and their hidden variants, each discovered and read by its
-adapter in a parse process under the operating system's memory limit (issue 84: `jobs.runtime.sandbox`), as an
+adapter in a parse process under the operating system's memory limit (issue 84: `adapters.hostile.sandbox`), as an
 ingest reads an episode: bytes on disk, bytes declared, the parse process's peak (under a cgroup), wall time and the
 outcome (the quarantine reason, or what was read).
 
@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from adapters.hostile.limits import DEFAULT_MIB, mechanism
+from adapters.hostile.sandbox import answer
 from adapters.registry import get_adapter
-from jobs.runtime.limits import DEFAULT_MIB, mechanism
-from jobs.runtime.sandbox import answer
 from tests.fixtures import bombs
 
 

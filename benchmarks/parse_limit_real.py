@@ -6,7 +6,7 @@
 
 Each sample is discovered and its episodes run through every ingest step, the write included, exactly as a job's
 worker runs them (`discover_source`, `process_episode`: each parse in its own process under
-`parallelism.task_memory_mib`, default `jobs.runtime.limits.DEFAULT_MIB`). Per sample: the episodes, how many the
+`parallelism.task_memory_mib`, default `adapters.hostile.limits.DEFAULT_MIB`). Per sample: the episodes, how many the
 limit killed or refused (a false trip: every sample is honest data), and under a cgroup the largest peak of a parse
 process. The last stdout line is JSON.
 """
@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.hostile import limits
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
 from jobs.ingest.discovery import discover_source, read_work
 from jobs.ingest.task import EpisodeTask, Rejected, TaskSettings
 from jobs.ingest.worker import MEMORY_LIMIT, PARSE_DIED, process_episode
-from jobs.runtime import limits
 from jobs.spec_models import JobSpec
 from tests.realdata import realdata
 

@@ -4,7 +4,7 @@ measured apart"; issue 100 item 3).
     .venv/bin/python -m benchmarks.parse_memos [--episodes 20] [--smoke]
 
 Per real robomimic-layout HDF5 sample (the demos of one file, each an episode): each episode read by its adapter in a
-parse process (`jobs.runtime.sandbox.answer`), alternately with the parent's memos emptied before the fork (each
+parse process (`adapters.hostile.sandbox.answer`), alternately with the parent's memos emptied before the fork (each
 episode learns the file anew, as before `adapters.hostile.memos`) and as they are now (what the first parse process
 learnt, given back). The figure is the parse process's CPU time (`RUSAGE_CHILDREN`: what another session's load does
 not inflate), median over `--episodes`; the walk alone (`sealed_h5`, a fresh open each time) beside it. Other memos
@@ -25,11 +25,11 @@ import h5py
 
 from adapters.arrays.adapter import ArraysAdapter
 from adapters.hostile import sealed
+from adapters.hostile.sandbox import answer
 from adapters.oxe.builder import load_builder
 from adapters.storage.root import Root
 from benchmarks._cli import parse_args
 from benchmarks._machine import log
-from jobs.runtime.sandbox import answer
 from tests.realdata import realdata
 
 SAMPLES = {  # folder/file -> the arrays adapter's options, as its tests read them

@@ -4,7 +4,7 @@ and saved, frames written, frames/s, ETA); and the stacks of a process that show
 `stacks_when_quiet(s)` (`eidata --stacks-after-s`, default `STACKS_AFTER_S`) has `faulthandler` print every thread's
 stack once no `Progress.update` came for `s` seconds, and again every `s` while none comes (its timer is a C thread:
 it prints also while the main thread holds the interpreter's lock in a C call). It ends nothing: a slow store or a
-long query is no hang, and a stop (SIGTERM, Ctrl-C) ends any command (`jobs.runtime.watcher`). What ingest's
+long query is no hang, and a stop (SIGTERM, Ctrl-C) ends any command (`adapters.hostile.watcher`). What ingest's
 DataTrove-like anchors do too: a job says its own progress, and the platform's time limit bounds it.
 """
 

@@ -24,8 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from adapters.hostile import limits, watcher
 from ingest.progress import STACKS_AFTER_S, stacks_when_quiet
-from jobs.runtime import exits, limits, stops, watcher
+from jobs.runtime import exits, stops
 from jobs.runtime.options import Arg, Opt, add_options
 from schemas import settings
 from schemas.spelling import did_you_mean, unknown
@@ -94,8 +95,8 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a command SIGPIPE ended (128 + 13):
 def cli_inspect(args: argparse.Namespace) -> int:
     """A dataset's meta as ingest reads it (the LeRobot adapter: v2.0, v2.1 and v3.0 natively), then its quirks: the
     same findings `validate` reports (`jobs.validate.dataset_quirks`); exit 1 when one is an error. Its bytes are
-    parsed in a process of its own under `--memory-mib` (`jobs.runtime.sandbox`)."""
-    from jobs.runtime.sandbox import Killed, answer
+    parsed in a process of its own under `--memory-mib` (`adapters.hostile.sandbox`)."""
+    from adapters.hostile.sandbox import Killed, answer
     from jobs.spec_models import memory_mib
 
     try:
@@ -210,7 +211,7 @@ def _mistyped(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """`eidata ARGV`'s exit status; without `argv` it is this process's own command line, watched by its watcher
-    (`jobs.runtime.watcher`: a stop ends it whatever it waits in, and nothing it started is left), and the process
+    (`adapters.hostile.watcher`: a stop ends it whatever it waits in, and nothing it started is left), and the process
     ends once the command has (`exits.exit_process`, `exits.finish_process`)."""
     if argv is not None:
         return _command(list(argv))
@@ -225,8 +226,7 @@ def watched(command: str) -> None:
     command first moves into a leaf of its own (`limits.home`), so its watcher and all it starts are there from the
     start (a process it started, asked first, would find the command in its cgroup and fall back)."""
     if sys.platform == "linux":
-        cgroup = limits.command_cgroup()
-        watcher.start(cgroup=str(cgroup) if cgroup else None)
+        watcher.start(cgroup=limits.command_cgroup())
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     stops.hold(f"eidata {command}")
 

@@ -25,11 +25,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from adapters.hostile.limits import DEFAULT_MIB
 from adapters.registry import adapter_class, get_adapter
 from adapters.storage.root import Root
 from ingest.lerobot.video import VideoCodec
 from jobs.runtime.deadline import TaskDeadline
-from jobs.runtime.limits import DEFAULT_MIB
 from jobs.runtime.options import Opt
 from jobs.runtime.retry import EnvironmentRetry
 from jobs.spec_reads import options_problems
@@ -231,7 +231,7 @@ class ParallelismSpec(Frozen):
         le=1 << 20,
         description="memory (MiB) the process that parses a source's raw bytes (a discovery, an episode; `trace`,"
         " `inspect`, `validate`) may use, enforced by the operating system: a cgroup v2 or v1 memory controller, else"
-        " RLIMIT_AS on that process alone (jobs.runtime.limits); past it the process is killed (or its allocation"
+        " RLIMIT_AS on that process alone (adapters.hostile.limits); past it the process is killed (or its allocation"
         " fails), tried once more, then the file's episodes are quarantined naming the file and the limit; null: none",
     )
     deadline: TaskDeadline = Field(

@@ -2,7 +2,7 @@
 
 The check that finds a typo in a source's options against its meta files (`SourceAdapter.spec_problems`: an OXE
 builder's `features.json`, a LeRobot `info.json` and `modality.json`) parses the source's bytes as discovery does, so
-it runs where discovery runs: in a parse process under the job's memory bound (`jobs.runtime.sandbox`), each file
+it runs where discovery runs: in a parse process under the job's memory bound (`adapters.hostile.sandbox`), each file
 whose parse fails refused at its open and the check run again without it (`adapters.hostile.isolated.isolated_check`,
 and `answer_refusing` for a file that kills the process). A 10^5-deep `features.json` beside two good Bridge builders
 ended `eidata ingest` with a RecursionError before any work; the check now reads past it, and discovery, which meets the
@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from adapters.hostile.sandbox import answer_refusing
 from adapters.registry import get_adapter
 from adapters.storage.root import Root
-from jobs.runtime.sandbox import answer_refusing
 from schemas.faults import environment_fault
 from schemas.storage import StorageOptions
 

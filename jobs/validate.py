@@ -17,6 +17,7 @@ from functools import partial
 import pyarrow as pa
 from pydantic import BaseModel
 
+from adapters.hostile.sandbox import answer
 from adapters.lerobot.adapter import LeRobotSource, meta_error
 from adapters.lerobot_format.checks import loader_checks
 from adapters.lerobot_format.files import read_jsonl
@@ -38,7 +39,6 @@ from jobs.catalog.census import check_census
 from jobs.catalog.source_findings import read_source_findings
 from jobs.runtime.exits import fail
 from jobs.runtime.ray_map import in_order
-from jobs.runtime.sandbox import answer
 from schemas.corpus import DATASETS_DIR, EpisodeLineage
 from schemas.faults import reraise_environment
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
@@ -174,7 +174,7 @@ def validate_path(
 ) -> list[ValidationReport]:
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule). The datasets' bytes are parsed in processes of their own
-    under `mib` MiB (`jobs.runtime.sandbox`), one a batch, as Ray tasks at `address` or on embedded Ray past
+    under `mib` MiB (`adapters.hostile.sandbox`), one a batch, as Ray tasks at `address` or on embedded Ray past
     `jobs.runtime.ray_map.SERIAL_BELOW` datasets (issue 99 item 3); the reports come in the datasets' order."""
     path = Root(path).location()  # a folder, or an object-store URL (a dataset or a folder of datasets in a bucket)
     work = partial(_caged, mib=mib, data=data, videos=videos)
@@ -217,11 +217,11 @@ def _corpus_reports(
 
 
 def cli_validate(args: argparse.Namespace) -> int:
-    from jobs.runtime.limits import DEFAULT_MIB
-    from jobs.runtime.sandbox import Killed
+    from adapters.hostile.limits import DEFAULT_MIB
+    from adapters.hostile.sandbox import Killed
     from jobs.spec_models import memory_mib
 
-    try:  # its bytes parsed in processes of their own under `--memory-mib` (jobs.runtime.sandbox)
+    try:  # its bytes parsed in processes of their own under `--memory-mib` (adapters.hostile.sandbox)
         mib = memory_mib(getattr(args, "memory_mib", DEFAULT_MIB))
         data = not getattr(args, "no_data", False)
         reports = validate_path(args.path, mib=mib, data=data, address=getattr(args, "address", None))

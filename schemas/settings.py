@@ -80,7 +80,7 @@ def read_within(f: IO[bytes], size: int, bound: int, what: str) -> bytes:
     `bound` (the read stops at `bound` + 1 should it grow)."""
     check(f"{what} size in bytes", size, bound, "the limit")
     # sized by the file, not the bound: `read(n)` reserves n bytes at once, which the parse process's limit counts
-    # (`RLIMIT_AS`: jobs.runtime.limits); what the file grew by meanwhile comes a MiB at a time
+    # (`RLIMIT_AS`: adapters.hostile.limits); what the file grew by meanwhile comes a MiB at a time
     data = f.read(size + 1)
     while len(data) <= bound and (more := f.read(min(1 << 20, bound + 1 - len(data)))):
         data += more

@@ -160,7 +160,7 @@ def quarantine_local(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The parse cages of processes the tests killed (a worker SIGKILLed before it could remove its own) removed: a
-    cgroup left under the run's own keeps that one from being removed (`jobs.runtime.limits.sweep`)."""
-    from jobs.runtime.limits import sweep
+    cgroup left under the run's own keeps that one from being removed (`adapters.hostile.limits.sweep`)."""
+    from adapters.hostile.limits import sweep
 
     sweep()

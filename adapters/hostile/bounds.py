@@ -9,7 +9,7 @@ Limits are settings: `limit(name)` is the setting `max_<name>` (`schemas.setting
 bound and its refusal, which a reader in `schemas` uses too; the driver's, on every Ray worker too), and a refusal
 past one names it (`Limit`), so its message says what to raise.
 What a parse may cost in memory is no bound of this module's: every parse of a source's bytes runs in a process under
-the operating system's memory limit (issue 84: `jobs.runtime.sandbox`), which refuses a decompression bomb or a
+the operating system's memory limit (issue 84: `adapters.hostile.sandbox`), which refuses a decompression bomb or a
 declared-size bomb (an HDF5 dataset of 10 GB never written) naming the file.
 """
 

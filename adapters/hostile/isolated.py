@@ -7,8 +7,8 @@ root comes back flagged, `confine`), `read` (`flagged_first`: a flagged ref rais
 
 Adapters flag a bad file's episodes by catching the errors they expect of it (`OSError`, `ValueError`, ...). A parser
 can raise others: `json.loads` a `RecursionError` on 10^5 nested brackets (a Zarr `.zattrs`, a LeRobot `info.json`,
-a WebDataset sidecar), any allocation a `MemoryError` past the parse process's `RLIMIT_AS` (`jobs.runtime.limits`),
-or the parse process dies (`jobs.runtime.sandbox.Killed`). Escaping a discovery, one of them would end it.
+a WebDataset sidecar), any allocation a `MemoryError` past the parse process's `RLIMIT_AS` (`adapters.hostile.limits`),
+or the parse process dies (`adapters.hostile.sandbox.Killed`). Escaping a discovery, one of them would end it.
 
 The tracker (`_Watch`, one audit hook) sees Python's event "open" (zarr's stores, json, numpy, tarfile and zipfile
 included) and the doors' own event (`adapters.storage.declared`: the file `location.readable` hands HDF5, pyarrow or
@@ -174,7 +174,7 @@ def _unwatch(w: _Watch) -> None:
 
 def parse_process(page: mmap.mmap) -> None:
     """In a parse process, first thing: every source file it opens kept, the last one in `page` (its parent names it
-    when the process dies, `jobs.runtime.sandbox`)."""
+    when the process dies, `adapters.hostile.sandbox`)."""
     _watching((), page).live = True
 
 
@@ -193,7 +193,7 @@ def failure(e: BaseException) -> bool:
 
 def reason(e: BaseException, file: str | None) -> str:
     """Why `file` failed: `Class: message` (no errno, so an ENOMEM is never read back as the environment's from the
-    text); an allocation refused by the parse process's memory limit (`jobs.runtime.limits`: `RLIMIT_AS`) says so."""
+    text); an allocation refused by the parse process's memory limit (`hostile.limits`: `RLIMIT_AS`) says so."""
     text = re.sub(r"\[Errno \d+\] ?", "", " ".join(str(e).split()))[:300]
     said = f"{type(e).__name__}: {text}" if text else type(e).__name__
     return f"memory limit reached reading {file}: {said}" if isinstance(e, MemoryError) else said

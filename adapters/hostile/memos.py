@@ -1,5 +1,5 @@
 """What a parse process learnt about a source's files, given back to the process that forked it (review 10 §1.1, "not
-paid"; issue 100 item 3). Every parse runs in a process forked for it (`jobs.runtime.sandbox`), so a memo filled there
+paid"; issue 100 item 3). Every parse runs in a process forked for it (`hostile.sandbox`), so a memo filled there
 dies with it and each episode of a file learns the same again: `sealed.sealed_h5` walked every object of a 50-demo
 robomimic file (1,151 objects) once per episode, 42 ms of CPU each; an episode's parse process took 139 ms, 111 once
 given back (`benchmarks/parse_memos.py`). A file's walk grows with its demos, so its episodes together pay the square.

@@ -14,7 +14,7 @@ jobs' read steps for reads), and while the root's descriptor is held:
   (`_hook`): a check then an open, not one open; a swap within those microseconds is the residue (the report's
   c-cases swap after discovery, seconds before).
 
-Which file a parse was reading when it died is named by the boundary it runs behind (`jobs.runtime.sandbox`). A link
+Which file a parse was reading when it died is named by the boundary it runs behind (`adapters.hostile.sandbox`). A link
 inside the root that resolves inside it is followed, as `contained` allows. Object-store paths have no links and are
 left to `contained`. Without a fence (a library call outside a job) nothing changes.
 """

@@ -208,7 +208,7 @@ class LocalPath(Location, type(Path())):  # type: ignore[misc]
 class _ThisProcess:
     """An object path's filesystem is this process's: UPath keeps the one it made first, and fsspec's async ones
     (s3fs, gcsfs) refuse every call in a process forked after it ("This class is not fork-safe", fsspec/asyn.py
-    `loop`), as a parse process is (`jobs.runtime.sandbox`; `eidata validate s3://...` failed so). Made again there."""
+    `loop`), as a parse process is (`hostile.sandbox`; `eidata validate s3://...` failed so). Made again there."""
 
     @property
     def fs(self) -> Any:

@@ -23,7 +23,7 @@ from adapters.storage.stalls import StoreStalledError
 from schemas.storage import StorageError, StorageOptions, is_remote, protocol_of
 
 # fsspec's async filesystems (s3fs, gcsfs) run on one event loop in a thread of the process that made it; a forked
-# parse process (jobs.runtime.sandbox) has no such thread, and its first call on an object store waited on that loop
+# parse process (adapters.hostile.sandbox) has no such thread, and its first call on an object store waited on that loop
 # forever (tests/s3, an ingest's discovery from a bucket). Forgotten in the child, a new loop is made there
 # (fsspec.asyn.reset_lock: "called only on the init of a forked process"); filesystems are cached per process.
 os.register_at_fork(after_in_child=fsspec.asyn.reset_lock)

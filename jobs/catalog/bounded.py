@@ -6,7 +6,7 @@ nothing; `interrupt()` from a timer at the deadline). They are not enough alone 
 review 5, 3d-3e): `printf('%2000000000d', 1)` allocates outside the buffer manager and reached 2 GiB under a 1 GiB
 `memory_limit`, and `lpad(tier, 2000000000, 'x')` or `string_split(lpad('', 300000000, ','), ',')` never look at the
 interrupt flag inside one call and ran past 40 s after it was set. So the statement runs in a child whose memory the
-operating system bounds (`jobs.runtime.limits`: a cgroup where the machine gives one, else `RLIMIT_AS`, entered once
+operating system bounds (`adapters.hostile.limits`: a cgroup where the machine gives one, else `RLIMIT_AS`, entered once
 its views are open), which the kernel ends `GRACE_S` after the deadline (SIGALRM at its default action: no thread
 has to run for it), and which the parent kills (SIGKILL) then if it has not answered.
 
@@ -37,11 +37,10 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from jobs.runtime.limits import Cage, cage, mechanism
+from adapters.hostile.limits import MIB, Cage, cage, mechanism
 from jobs.runtime.options import Arg
 
 T = TypeVar("T")
-MIB = 2**20
 GRACE_S = 1.0  # after the deadline, how long a child may take to stop on DuckDB's interrupt before it is killed
 MIN_SHARE = 4  # past the interpreter's own size, a statement still gets memory_mib / MIN_SHARE
 SETUP_S = 60.0  # a child may take this long to open the catalog's views before its deadline starts

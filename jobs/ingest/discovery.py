@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import AdapterError, EpisodeRef, natural_key
+from adapters.hostile.sandbox import answer_refusing
 from adapters.registry import adapter_class
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.root import Root
@@ -28,7 +29,6 @@ from jobs.ingest.quarantine import quarantine_row, source_row
 from jobs.ingest.resume import BATCH, WORK_DIR, connect, done_sql, done_uids
 from jobs.ingest.task import WorkItem
 from jobs.runtime.retry import EnvironmentRetry, retry_environment
-from jobs.runtime.sandbox import answer_refusing
 from jobs.spec_models import PreparedSpec, SourceSpec
 from schemas.corpus import QuarantineRow, episode_uid
 from schemas.faults import describe, environment_fault
@@ -78,7 +78,7 @@ def discover_source(
     the work file, flagged ones included; `todo_readable`: those not flagged), and the source's own quarantine row
     (JSON) when its discovery failed, or `deferred` (the cause) when an error of the environment outlasted the retries
     of `environment` (`jobs.runtime.retry`): no row then, and the job ends. The adapter's discovery runs in a parse
-    process under the memory limit `memory_mib` (`jobs.runtime.sandbox`): a file whose parse fails, or the limit kills,
+    process under the memory limit `memory_mib` (`hostile.sandbox`): a file whose parse fails, or the limit kills,
     is refused at its open in a new pass (`adapters.hostile.isolated.again`), its episodes flagged naming it, its
     neighbours discovered."""
     work_path = Path(work)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from adapters import get_adapter
 from adapters.base import EpisodeRef
 from adapters.hostile.isolated import again
+from adapters.hostile.sandbox import Killed, answer
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
 from jobs.catalog.parts import parquet_files
@@ -28,7 +29,6 @@ from jobs.ingest.reread import NO_REREAD, Reread
 from jobs.ingest.sample import Sampled, sample, sample_lines
 from jobs.ingest.task import WorkItem
 from jobs.runtime.dry_run import refusing_writes
-from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec, SourceSpec
 from schemas.corpus import QUARANTINE_DIR, EpisodeLineage, dataset_dir, episode_uid
 from schemas.findings import SourceFinding
@@ -109,7 +109,7 @@ def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
 
 def plan_ingest(spec: JobSpec, *, sampled: bool = True, reread: Collection[str] = ()) -> list[SourcePlan]:
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
-    parse process under the memory limit as a run's discovery task is (`jobs.runtime.sandbox`); with `sampled`, the
+    parse process under the memory limit as a run's discovery task is (`adapters.hostile.sandbox`); with `sampled`, the
     first episode each source has to write read as a run reads it (`jobs.ingest.sample`); the sources of `reread`
     planned as a re-read reads them: every raw episode again, none skipped."""
     output = Root.folder_of(spec.output)

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.hostile.limits import mechanism
 from adapters.storage.corpus import Corpus
 from jobs.catalog.source_findings import read_source_findings, write_source_findings
 from jobs.ingest import reread as rereads
@@ -27,7 +28,6 @@ from jobs.ingest.task import Staged, WorkItem
 from jobs.runtime.deadline import clear_markers
 from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
-from jobs.runtime.limits import mechanism
 from jobs.runtime.ray_pool import init_ray
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError, check_shared_output

@@ -112,7 +112,7 @@ class IngestReport:
     seconds: float = 0.0
     nodes: int = 1  # Ray nodes that took part (each saw the output folder)
     findings: list[SourceFinding] = field(default_factory=list)  # the sources' findings (catalog/source_findings)
-    parse_limit: str = ""  # each parse process's memory limit and the mechanism (jobs.runtime.limits), said once
+    parse_limit: str = ""  # each parse process's memory limit and the mechanism (adapters.hostile.limits), said once
     # episodes of the spec's sources the corpus holds quarantined once the run ends, by source: this run's and those
     # an earlier run left (a resumed run quarantines nothing anew, yet the corpus is no cleaner; `--strict` reads it)
     held: dict[str, int] = field(default_factory=dict)

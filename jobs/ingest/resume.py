@@ -7,7 +7,7 @@ discovery (`jobs.ingest.discovery`) and the driver's early exit (`nothing_to_do`
 stops at the first ref not done, so a job with work pays little for it: nothing on a first run, a batch of 64 refs
 when its first refs are new, at most one unchanged rerun's worth on a resumed job. Its discovery parses the source's
 bytes, so it runs where the job's does: in a parse process under the job's memory limit, a file whose parse fails
-refused and discovery run again (`jobs.runtime.sandbox.answer_refusing`), never in the driver.
+refused and discovery run again (`adapters.hostile.sandbox.answer_refusing`), never in the driver.
 
 A quarantine part written before rows said whose fault they were has no `fault` column; its rows count as the
 environment's when their error names one (`LEGACY_ENVIRONMENT`), which is how the full disks and store outages of
@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
+from adapters.hostile.sandbox import answer_refusing
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.recovery import claimed
 from ingest.lerobot.staging import is_stage_in_use
@@ -39,7 +40,6 @@ from jobs.ingest.quarantine import source_row
 from jobs.output_lock import OutputLock
 from jobs.runtime.deadline import TIMEOUT_CLASS
 from jobs.runtime.retry import forget_worker_deaths
-from jobs.runtime.sandbox import answer_refusing
 from jobs.spec_models import JobSpec, PreparedSpec, SourceSpec
 from schemas.corpus import DATASETS_DIR, FINISHED, JOB_DIR, QUARANTINE_DIR, episode_uid
 from schemas.faults import ENVIRONMENT_TEXT, environment_fault

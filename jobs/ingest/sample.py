@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.hostile.isolated import failure
+from adapters.hostile.sandbox import Killed, answer
 from ingest.episode import Judged, JudgedEpisode
 from ingest.steps import JUDGED
 from jobs.ingest.task import EpisodeTask, Rejected, TaskSettings, WorkItem
 from jobs.ingest.worker import Attempt, EnvironmentFault, died, failed, quarantined_parts, run_steps
-from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec
 from schemas.faults import environment_fault
 from schemas.storage import DryRunWriteError

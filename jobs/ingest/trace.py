@@ -15,12 +15,12 @@ from typing import Any
 from adapters import get_adapter
 from adapters.base import RawEpisode
 from adapters.hostile.isolated import failure
+from adapters.hostile.sandbox import Killed, answer_refusing
 from ingest.episode import Kept
 from ingest.steps import CHAIN, JUDGED, Encoded
 from jobs.ingest.task import EpisodeTask, Rejected, Staged, TaskSettings, WorkItem
 from jobs.ingest.worker import MEMORY_LIMIT, Attempt, run_steps
 from jobs.runtime.exits import fail
-from jobs.runtime.sandbox import Killed, answer_refusing
 from jobs.spec_models import JobSpec
 from schemas.corpus import episode_uid
 
@@ -130,7 +130,7 @@ def _found(spec: JobSpec, episode: str, source: str | None, write: bool) -> Trac
 def cli_trace(args: Any) -> int:
     from jobs.spec import SpecError, load_spec
 
-    try:  # the source's bytes parsed in a process of its own under the job's memory limit (jobs.runtime.sandbox)
+    try:  # the source's bytes parsed in a process of its own under the job's memory limit (adapters.hostile.sandbox)
         spec = load_spec(Path(args.spec))
         mib = spec.parallelism.task_memory_mib
         result = answer_refusing(_found, spec, args.episode, args.source, args.write, mib=mib, what="eidata trace")

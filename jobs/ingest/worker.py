@@ -19,6 +19,8 @@ from typing import TypeVar
 from adapters import get_adapter
 from adapters.base import AdapterError, RawEpisode
 from adapters.hostile.isolated import failure, last_opened
+from adapters.hostile.limits import mechanism
+from adapters.hostile.sandbox import Killed, answer
 from adapters.registry import adapter_class
 from adapters.storage.beneath import Fence
 from adapters.storage.root import Root
@@ -35,9 +37,7 @@ from jobs.ingest.readings import reading_of
 from jobs.ingest.task import Deferred, EpisodeResult, EpisodeTask, Rejected, Staged, StagedOutput
 from jobs.runtime.cpu_slots import held_to_cpus
 from jobs.runtime.deadline import TIMEOUT_CLASS, episode_pixels, hung_attempts, timeout_message, watchdog
-from jobs.runtime.limits import mechanism
 from jobs.runtime.retry import retry_environment
-from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_robots import RobotSpec
 from schemas.actions import ActionKind, not_canonical
 from schemas.canonicalize import CanonicalizeSpec
@@ -56,7 +56,7 @@ PARSE_DIED = "ParseProcessDied"  # the error class of a raw episode whose parse 
 
 def process_episode(task: EpisodeTask) -> EpisodeResult:
     """One raw episode through `CHAIN` in a parse process of its own under the task's memory limit
-    (`jobs.runtime.sandbox`), tried again on the environment's faults. Never raises for bad input: a parse process
+    (`adapters.hostile.sandbox`), tried again on the environment's faults. Never raises for bad input: a parse process
     the limit killed is tried once more, then its episode is quarantined naming the file it was reading and the
     limit; one its deadline killed is tried again up to the deadline's retries (`jobs.runtime.deadline`)."""
     settings, killed = task.settings, 0
@@ -234,7 +234,7 @@ def failed(task: EpisodeTask, stage: Stage, e: BaseException, retried: int = 0) 
     """The run's answer for the error `e` that ended `task`'s steps at `stage` (a failure: `adapters.hostile.isolated`),
     the quarantine row's reason; raises `EnvironmentFault` when the cause is the environment's (a full disk, a store
     that does not answer, a source gone since discovery), which is retried, never the episode's."""
-    if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (jobs.runtime.limits)
+    if isinstance(e, MemoryError):  # an allocation past the parse process's `RLIMIT_AS` (adapters.hostile.limits)
         named = e.file if isinstance(e, AdapterError) else None
         file = named or last_opened() or (task.ref.paths[0] if task.ref.paths else None)
         why = f"the memory limit of {task.settings.memory_mib} MiB ({mechanism()}) reached reading {file}: {e}"

@@ -3,7 +3,7 @@ stall a job.
 
 SVT-AV1 has hung inside the encoder under heavy load (once for 6 minutes, stack captured; issue 25). A thread stuck
 in C cannot be interrupted, so the task's watchdog kills the episode's own parse process (SIGKILL: a child of the Ray
-worker, `jobs.runtime.sandbox`) once the deadline passes, after leaving a marker under `<output>/job/hung/`; the worker
+worker, `hostile.sandbox`) once the deadline passes, after leaving a marker under `<output>/job/hung/`; the worker
 runs the episode again. An attempt that finds `retries + 1` markers of its episode quarantines it with "encoder did
 not finish in N s" (so does the driver when Ray gives up first), so the episode is done exactly once. Outside a Ray
 worker the watchdog only logs: it never kills a process it does not own.

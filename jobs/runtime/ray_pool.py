@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from jobs.runtime import watcher
+from adapters.hostile import watcher
 from jobs.runtime.shared_fs import check_shared_output
 from jobs.runtime.stops import Stopped, rearm
 from jobs.runtime.voice import VoiceRelay
@@ -124,7 +124,7 @@ def _start(address: str | None, num_cpus: int | None, object_store_mb: int, quie
     if address:
         ray.init(address=address, **quiet)
         return
-    watcher.start(stops=False)  # a kill -9 of this process ends the Ray it starts here too (jobs.runtime.watcher)
+    watcher.start(stops=False)  # a kill -9 of this process ends the Ray it starts here too (adapters.hostile.watcher)
     for key, value in START_WAITS.items():  # read by Ray's start (its C++ config too, on its first use: ray.init)
         os.environ.setdefault(key, value)
     memory = object_store_mb * 1024**2

@@ -11,7 +11,7 @@ A worker killed on each of its attempts is the environment's the first time (an 
 passes, a node lost); killed again in the next run, the episode left to every next run would stop the corpus for good:
 it is quarantined with `fault: environment` (`--retry-quarantined` tries it again). `worker_died` keeps the first time
 in `<output>/job/died/` until a run finishes. A file that kills what parses it (a decoder crashing on its bytes) kills
-the parse process, which names it (`jobs.runtime.sandbox`), and the worker outlives it: a worker's own death names no
+the parse process, which names it (`hostile.sandbox`), and the worker outlives it: a worker's own death names no
 file.
 """
 

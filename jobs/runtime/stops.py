@@ -1,5 +1,5 @@
 """Clean stops: SIGTERM and Ctrl-C end a command with one line and the shell's status for the signal (143, 130), its
-output left resumable (issue 38 item 6); a command its stop cannot reach is ended by `jobs.runtime.watcher`.
+output left resumable (issue 38 item 6); a command its stop cannot reach is ended by `adapters.hostile.watcher`.
 
 Inside `armed()` a signal raises `Stopped` in the main thread wherever it waits, so every `finally` runs on the way
 out; a second signal gets the default action. Before it (`hold()`: the imports) a stop ends the process at once with

@@ -33,10 +33,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from adapters.hostile.watcher import descendants
 from adapters.storage.atomic import is_temp_path
 from jobs.catalog.parts import parquet_files
 from jobs.export import EXPORT_FORMATS
-from jobs.runtime.watcher import descendants
 from schemas.corpus import EPISODES_DIR
 from tests import processes
 from tests.fixtures.wan import write_tiny_wan

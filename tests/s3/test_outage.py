@@ -101,7 +101,7 @@ def _kill_after_first(store: Weed) -> Any:
 
 class _Restarts(logging.Handler):
     """Brings the server back when the episode's task says it will try again (`jobs.runtime.retry`): it says so in
-    its parse process (`jobs.runtime.sandbox`), which has this handler by the fork and writes the line to `said`; a
+    its parse process (`adapters.hostile.sandbox`), which has this handler by the fork and writes the line to `said`; a
     thread of this process, the server's owner, starts the server once the line is there."""
 
     def __init__(self, store: Weed, said: Path) -> None:

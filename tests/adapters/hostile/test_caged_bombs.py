@@ -18,12 +18,12 @@ import pytest
 import zarr
 
 from adapters.cameras import VideoFileCamera
+from adapters.hostile.sandbox import answer
 from adapters.registry import get_adapter
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import locate
 from adapters.synthetic.egodex import write_egodex
 from adapters.synthetic.video import write_mp4
-from jobs.runtime.sandbox import answer
 from tests.fixtures import bombs
 
 MiB = 1 << 20

@@ -1,5 +1,5 @@
 """`adapters.hostile.memos`: what a parse process learnt comes back as what it added since its fork, and the parent's
-memo keeps within its cap (the parse processes' own round trip: tests/jobs/runtime/test_sandbox.py)."""
+memo keeps within its cap (the parse processes' own round trip: tests/adapters/hostile/test_sandbox.py)."""
 
 from __future__ import annotations
 

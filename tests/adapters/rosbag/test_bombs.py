@@ -1,7 +1,7 @@
 """Compression bombs and lying time ranges in bags (reliability review 5, 1a-1c and 1g-1j; issue 45 item 3).
 
 rosbags inflates a chunk whole with the library's own call; what that costs is bounded by the parse process's memory
-limit (issue 84: `jobs.runtime.sandbox`): a bag chunk inflating past it is killed, and the episode quarantined naming
+limit (issue 84: `hostile.sandbox`): a bag chunk inflating past it is killed, and the episode quarantined naming
 the bag and the limit, its parse process peaking within 1.5x the limit. A chunk inflating to other than the size its
 container declares is refused as such (MCAP: rosbags' own "Chunk size mismatch"; ROS 1, whose `size` rosbags never
 reads: `adapters.rosbag.bags`). The fast tests inflate 200 MiB under a 128 MiB limit; the review's own sizes are in
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.hostile.limits import DEFAULT_MIB
+from adapters.hostile.sandbox import answer
 from adapters.rosbag.adapter import RosbagAdapter
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
-from jobs.runtime.limits import DEFAULT_MIB
-from jobs.runtime.sandbox import answer
 from jobs.spec import load_spec
 from tests.fixtures import bombs
 

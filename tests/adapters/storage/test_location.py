@@ -127,7 +127,7 @@ def test_an_object_is_missing_only_when_the_store_says_so(monkeypatch: pytest.Mo
 
 
 def test_an_object_path_made_before_a_fork_reads_in_the_forked_child() -> None:
-    """A parse process is forked from its caller (`jobs.runtime.sandbox`) with the caller's located roots: their
+    """A parse process is forked from its caller (`adapters.hostile.sandbox`) with the caller's located roots: their
     filesystem, made before the fork, refused every call there ("This class is not fork-safe": `eidata validate
     s3://...` failed). The child's path makes its own; the parent's keeps the one it had."""
     loc = locate("s3://bucket/a", StorageOptions(endpoint_url="http://127.0.0.1:2", access_key_id="k"))

@@ -1,4 +1,4 @@
-"""The parse boundary as the ingest job meets it (issue 84; `jobs.runtime.sandbox`, whose own tests check each
+"""The parse boundary as the ingest job meets it (issue 84; `adapters.hostile.sandbox`, whose own tests check each
 mechanism): the bombs a library inflates, through the job's own task functions (`discover_source`,
 `process_episode`), each parse in its process under the limit: review 6's Zarr GZip / Blosc / Zstd chunks (N1-N3),
 the robomimic HDF5 gzip chunk written as all-zero actions (N10; now refused by `h5_inflate` before HDF5 inflates it),

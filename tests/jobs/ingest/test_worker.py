@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.base import AdapterError
+from adapters.hostile.sandbox import Killed, answer
 from adapters.registry import get_adapter
 from ingest.lerobot.errors import EpisodeError
 from ingest.steps import start
@@ -26,7 +27,6 @@ from jobs.ingest import worker
 from jobs.ingest.task import Deferred, EpisodeTask, Rejected, Staged, TaskSettings
 from jobs.ingest.worker import process_episode, rejected_by
 from jobs.runtime.deadline import TIMEOUT_CLASS, watchdog
-from jobs.runtime.sandbox import Killed, answer
 from jobs.spec_models import JobSpec
 from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
 from tests.fixtures.discovery import discover

@@ -1,5 +1,5 @@
 """A file that kills what parses it in a real ingest job (embedded Ray, real writer; issue 67 item 5, issue 84): the
-parse runs behind the boundary (`jobs.runtime.sandbox`), which names the file it was reading, so when its parse dies
+parse runs behind the boundary (`adapters.hostile.sandbox`), which names the file it was reading, so when its parse dies
 on each try that file's episode alone is quarantined in this run, naming it, and the job ends 0 with the others
 written; a worker that dies itself (before any read) names no file and stays the environment's fault: the job ends
 (exit 75) and its rerun tries again. The deaths are put in by `crash_hooks.file_killed_process_episode`, never by

@@ -67,7 +67,7 @@ def test_a_signal_ends_the_job_in_one_line_and_the_rerun_resumes(
     cmd = [sys.executable, "-m", "jobs.cli", "ingest", str(spec)]
     with processes.group(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as job:
         deadline = time.monotonic() + 180
-        # the first process the command starts besides its watcher (jobs.runtime.watcher)
+        # the first process the command starts besides its watcher (adapters.hostile.watcher)
         first = lambda: any("watcher" not in _cmdline(c) for c in _children(job.pid))  # noqa: E731
         started = first if when == "ray-start" else (tmp_path / "corpus/datasets").exists
         while not started() and job.poll() is None:

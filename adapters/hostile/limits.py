@@ -21,13 +21,12 @@ import functools
 import itertools
 import os
 import resource
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from jobs.runtime.watcher import descendants
+from adapters.hostile.watcher import descendants, end, members
 
 MIB = 1 << 20
 DEFAULT_MIB = 640  # 0 false trips on every real sample under each mechanism here (benchmarks/parse_limit_real.py)
@@ -203,9 +202,7 @@ class Cage:
                 finally:
                     os.close(fd)
                 return
-        with contextlib.suppress(OSError, ValueError):
-            for pid in (folder / "cgroup.procs").read_text().split():
-                os.kill(int(pid), signal.SIGKILL)
+        end(members(str(folder)))  # as the watcher ends what a command left: each one it lists, its start time checked
 
     def close(self) -> None:
         """Whatever still runs in the cage killed, the cage removed."""

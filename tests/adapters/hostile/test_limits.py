@@ -1,5 +1,5 @@
-"""`jobs.runtime.limits`: the cage of one parse process, by the first mechanism the machine offers (its bombs are in
-tests/jobs/runtime/test_sandbox.py, under each mechanism this machine can use)."""
+"""`adapters.hostile.limits`: the cage of one parse process, by the first mechanism the machine offers (its bombs are in
+tests/adapters/hostile/test_sandbox.py, under each mechanism this machine can use)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime import limits
-from jobs.runtime.sandbox import answer
+from adapters.hostile import limits
+from adapters.hostile.sandbox import answer
 
 
 def _touch(mib: int) -> int:

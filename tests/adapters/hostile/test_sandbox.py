@@ -1,4 +1,4 @@
-"""`jobs.runtime.sandbox` and `jobs.runtime.limits`: a parse of a source's bytes in a process of its own under the
+"""`hostile.sandbox` and `hostile.limits`: a parse of a source's bytes in a process of its own under the
 operating system's memory limit, by each mechanism this machine offers (issue 84 items 1 and 5).
 
 The bombs are libraries' own inflates (numcodecs' GZip, Blosc, Zstd, LZ4, BZ2 chunks, a PNG in OpenCV, `json.loads`
@@ -20,13 +20,12 @@ import h5py
 import numpy as np
 import pytest
 
-from adapters.hostile import sealed
+from adapters.hostile import limits, sealed
 from adapters.hostile.h5 import open_h5
+from adapters.hostile.sandbox import Killed, answer
+from adapters.hostile.watcher import descendants
 from adapters.storage.location import locate
 from adapters.synthetic.arrays import write_robomimic
-from jobs.runtime import limits
-from jobs.runtime.sandbox import Killed, answer
-from jobs.runtime.watcher import descendants
 from tests.fixtures import library_bombs as lb
 
 LIMIT_MIB = 128

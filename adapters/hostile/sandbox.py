@@ -1,5 +1,5 @@
 """The one boundary: every parse of a source's bytes runs in a process of its own under the operating system's memory
-limit (issue 84; `jobs.runtime.limits`), and its answer comes back pickled.
+limit (issue 84; `adapters.hostile.limits`), and its answer comes back pickled.
 
 `answer(fn, *args, mib=...)` forks the caller (a fork costs milliseconds, an import seconds), puts the child in a cage
 of `mib` MiB, runs `fn` there and returns its value, or raises what it raised with its causes (they say whose fault an
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from adapters.hostile import memos
 from adapters.hostile.isolated import PAGE, again, parse_process
-from jobs.runtime.limits import cage, mechanism
+from adapters.hostile.limits import cage, mechanism
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""`jobs.runtime.limits` under cgroup v2 (issue 100 item 3; review 10 §1.1: a cgroup that holds processes cannot give
+"""`hostile.limits` under cgroup v2 (issue 100 item 3; review 10 §1.1: a cgroup that holds processes cannot give
 `memory` to its children, so cages made as children of the process's own cgroup were never reached).
 
 This machine's memory controller is on cgroup v1, and cgroupfs cannot be emulated (a write to `cgroup.procs` moves a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime import limits
+from adapters.hostile import limits
 
 SCOPE = "user.slice/user-1000.slice/user@1000.service/app.slice/run-eidata.scope"  # systemd-run --user --scope
 

@@ -10,7 +10,7 @@ another process, left alone). A stop gives the command `GRACE_S` to end by itsel
 a second stop, its stacks are printed (`faulthandler` on SIGUSR1) and it is killed with all it started (137: what was
 committed stays, as after a `kill -9`). Once the command has ended, however, what it started is ended (review 6:
 Ray's workers outlived a killed driver by minutes). Where the command moved into a cgroup v2 leaf of its own
-(`jobs.runtime.limits.command_cgroup`), what that cgroup holds is ended too: its members are exactly what the command
+(`hostile.limits.command_cgroup`), what that cgroup holds is ended too: its members are exactly what the command
 started and left there, where the scan misses a process orphaned between two of its looks.
 """
 
@@ -33,7 +33,7 @@ STOPS = (signal.SIGTERM, signal.SIGINT)
 _pipe: int | None = None  # this process's end of its watcher's pipe, once started
 
 
-def start(stops: bool = True, cgroup: str | None = None) -> None:
+def start(stops: bool = True, cgroup: str | os.PathLike[str] | None = None) -> None:
     """The calling process's watcher, started once; with `stops` (main thread) its signals are written to the
     watcher's pipe from now on, else (a library's embedded Ray: `jobs.runtime.ray_pool`) it only ends what this
     process started once it has ended; `cgroup`: the cgroup v2 folder that holds the command alone (see the module)."""
@@ -42,7 +42,7 @@ def start(stops: bool = True, cgroup: str | None = None) -> None:
         return
     r, _pipe = os.pipe()
     os.set_blocking(_pipe, False)
-    argv = [sys.executable, "-I", __file__, str(os.getpid()), *([cgroup] if cgroup else [])]
+    argv = [sys.executable, "-I", __file__, str(os.getpid()), *([os.fspath(cgroup)] if cgroup else [])]
     subprocess.Popen(argv, stdin=r, start_new_session=True)
     os.close(r)
     if stops:

@@ -1,4 +1,4 @@
-"""`jobs.runtime.watcher`: a command run as its own process ends within 5 s of SIGTERM or Ctrl-C wherever it waits
+"""`adapters.hostile.watcher`: a command run as its own process ends within 5 s of SIGTERM or Ctrl-C wherever it waits
 (issue 75 item 2: `eidata report` waited in DuckDB's Arrow scan, where no Python handler runs, and `timeout`'s SIGTERM
 never ended it), and nothing it started outlives it, a `kill -9` of it included (review 6: Ray's agents and workers
 outlived a killed driver by minutes); a process it did not start, or a noted pid now another process, is left alone.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.runtime import watcher
+from adapters.hostile import watcher
 from tests import processes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the watcher reads /proc (Linux)")
@@ -60,7 +60,7 @@ EARLY = CLEAN.replace('print("ready", flush=True)\n        time.sleep(300)', "ti
 DRIVER = """
 import subprocess, sys, time
 from jobs.cli import watched
-from jobs.runtime import watcher
+from adapters.hostile import watcher
 from tests.processes import start
 STARTS
 child = start([sys.executable, "-c", '''
@@ -193,7 +193,7 @@ def test_descendants_follow_parent_links_and_a_reused_pid_is_left_alone() -> Non
 
 
 def test_what_the_command_left_in_its_cgroup_v2_ends_with_it(tmp_path: Path) -> None:
-    """Under cgroup v2 the command's cgroup holds exactly what it started (`jobs.runtime.limits.command_cgroup`): a
+    """Under cgroup v2 the command's cgroup holds exactly what it started (`adapters.hostile.limits.command_cgroup`): a
     process there the scan never saw as a descendant (orphaned between two looks) ends with it, in its leaf or in a
     cage beside it; a process elsewhere is left alone. The cgroup is a folder laid out as one (this machine's memory
     controller is on v1): its `cgroup.procs` name real processes, which the watcher ends."""
