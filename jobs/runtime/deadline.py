@@ -104,6 +104,9 @@ def _in_ray_worker() -> bool:
 def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
     """Kill this Ray worker if the block runs past `seconds`, after leaving this episode's marker."""
 
+    in_ray = _in_ray_worker()  # asked before the timer starts: its thread importing ray beside this one left the
+    # module half-initialized for the rest of the process ("partially initialized module 'ray'", under load)
+
     def expire() -> None:
         key = marker_key(uid)
         folder = output / JOB_DIR / HUNG_DIR
@@ -111,7 +114,7 @@ def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
         tmp = folder / f".{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"uid": uid, "deadline_s": seconds, "pid": os.getpid()}))
         tmp.rename(folder / f"{key}.{os.getpid()}-{threading.get_native_id()}.json")
-        if _in_ray_worker():
+        if in_ray:
             log.error("episode %s: write stage past its %d s deadline; killing worker %d", uid, seconds, os.getpid())
             os.kill(os.getpid(), signal.SIGKILL)
         else:
@@ -123,7 +126,7 @@ def watchdog(seconds: int, output: Path, uid: str) -> Iterator[None]:
     try:
         # Where this watchdog kills, it owns the deadline: the encoder's own bounded waits (EncoderHungError) would
         # fail the episode before its retry. Outside Ray it only logs, so those bounds stay.
-        with unbounded_encoder_waits() if _in_ray_worker() else contextlib.nullcontext():
+        with unbounded_encoder_waits() if in_ray else contextlib.nullcontext():
             yield
     finally:
         timer.cancel()
