@@ -6,7 +6,6 @@ exactly what lerobot 0.3.3 writes (key order, `indent=4`, jsonl separators).
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -60,7 +59,9 @@ def fill_path_template(
     if file_index is not None:
         values["file_index"] = file_index
     try:
-        _bare_names(template)
+        for _, name, spec, conversion in Formatter().parse(template):
+            if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+                raise ValueError(f"placeholder {{{name}}} is not a bare name (attribute, index or nested field)")
         path = template.format(**values)
     except KeyError as err:
         raise ValueError(
@@ -72,15 +73,6 @@ def fill_path_template(
     if not path or path.startswith(("/", "\\")) or ".." in parts or "\\" in path or "\0" in path or ":" in parts[0]:
         raise ValueError(f"path template {template!r} gives {path!r}, which leaves the dataset root")
     return path
-
-
-@functools.lru_cache(maxsize=256)
-def _bare_names(template: str) -> None:
-    """ValueError unless every placeholder of `template` is a bare name (`fill_path_template`); checked once per
-    template, not per episode (a dry run fills one for every file of every episode: issue 99)."""
-    for _, name, spec, conversion in Formatter().parse(template):
-        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
-            raise ValueError(f"placeholder {{{name}}} is not a bare name (attribute, index or nested field)")
 
 
 class InfoJson(BaseModel):
