@@ -75,3 +75,21 @@ def test_a_catalog_line_is_validated_once_per_distinct_text(tmp_path: Path, monk
     monkeypatch.undo()
     for (uid, lineage, embodiment, _), e in zip(asked, plan.episodes, strict=True):
         assert lineage == EpisodeLineage.of(e.line) and lineage.episode_uid == uid and embodiment == "franka"
+
+
+def test_datasets_of_one_info_text_share_one_info_and_its_model(tmp_path: Path) -> None:
+    """Datasets read with one `shared` whose info.json texts are equal (a corpus of copies) hold one info and one
+    validated model of it: each dataset's read and validated again cost 0.7 ms (30,000 datasets at 1M, issue 99);
+    a dataset of another text holds its own."""
+    from tests.fixtures.corpus import episode, write_dataset
+
+    for k in range(2):
+        write_dataset(tmp_path / f"datasets/oxe/a{k}", "franka", [episode(4, "pick", f"oxe/a{k}/e0", "franka")])
+    write_dataset(tmp_path / "datasets/oxe/b", "franka", [episode(5, "pick", "oxe/b/e0", "franka")])  # 5 frames
+    shared: dict = {}
+    a0, a1, b = (
+        SourceDataset(tmp_path / f"datasets/oxe/{n}", Corpus(tmp_path), shared=shared) for n in ("a0", "a1", "b")
+    )
+    assert a0.info is a1.info and a0.meta is a1.meta and a0.meta.total_frames == 4
+    assert b.info is not a0.info and b.meta.total_frames == 5
+    assert a0.features[ACTION] is b.features[ACTION]  # a feature declared alike: one object, as before
