@@ -94,6 +94,14 @@ class EpisodeRef:
         self._names = _KEYS.setdefault(names, names)
         self._values = tuple(columns.values())
 
+    def column(self, name: str, default: Any = None) -> Any:
+        """Its extra column `name` (`default` without), read without making the mapping `extra` (a plan reads one or
+        two of an episode's ~15 columns, per episode)."""
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            return default
+
     def camera(self, key: str) -> str:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
         return self.cameras.get(key, key)
@@ -130,7 +138,7 @@ class EpisodeRef:
     @property
     def uid(self) -> str:
         """How a message names it: its episode_uid, else its dataset folder's name and its index."""
-        uid = self.extra.get("episode_uid") or self.lineage.episode_uid
+        uid = self.column("episode_uid") or self.lineage.episode_uid
         return str(uid or f"{self.source.root.name} episode {self.episode_index}")
 
     def embodiment(self) -> str | None:
@@ -299,10 +307,10 @@ def manifest_plan(
         raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
     if group is not None:
-        allowed = manifest_datasets((r.extra["source_dataset"], r.episode_index) for r in group.episodes)
+        allowed = manifest_datasets((r.column("source_dataset"), r.episode_index) for r in group.episodes)
         rows = [r for r in rows if r.episode_index in allowed.get(r.dataset, ())]
     # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
-    known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    known = {} if group is None else {r.column("source_dataset"): r.source for r in group.episodes}
     shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
     sources = {
         ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named, shared)
@@ -367,7 +375,7 @@ def manifest_plan(
     plan.column_types = episode_column_types(chosen) | {
         camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
     }
-    total = sum(float(e.extra["weight"] or 0.0) for e in plan.episodes)
+    total = sum(float(e.column("weight") or 0.0) for e in plan.episodes)
     if total > 0 and len(plan.episodes) < len(rows):  # mean 1 over what is exported, as over the manifest
         for e in plan.episodes:
             e.extra = e.extra | {"weight": float(e.extra["weight"] or 0.0) * len(plan.episodes) / total}
