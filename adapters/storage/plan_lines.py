@@ -43,6 +43,12 @@ class PlanLines(Mapping[int, dict[str, Any]]):
         shared, length, uid = self._rows[index]
         return joined_fields(shared, index, length, uid, LINEAGE_KEY)
 
+    def shared(self, index: int) -> tuple[Mapping[str, Any], str]:
+        """The episode's `plan_line` parsed (one object for every episode with the same text: what is derived from it
+        alone is derived once, `SourceDataset.lineage`) and its uid, which its line's lineage gets beside it."""
+        shared, _, uid = self._rows[index]
+        return shared, uid
+
     def __contains__(self, index: object) -> bool:
         return index in self._rows
 
@@ -89,7 +95,10 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
                     shared = parsed[text] = json.loads(text)
                 lines = found.setdefault(dataset, PlanLines())
                 lines._rows[index] = (shared, length, uid)
-                lines.moves[index] = None if moves is None else arrays.setdefault(tuple(moves), _frozen(moves))
+                array = None if moves is None else arrays.get(key := tuple(moves))
+                if moves is not None and array is None:  # made once per distinct value, not per episode
+                    array = arrays[key] = _frozen(moves)
+                lines.moves[index] = array
     return {ds: lines for ds, lines in found.items() if ds not in lacking}
 
 

@@ -72,7 +72,7 @@ class FolderStore:
         return str(path)
 
     def size(self, path: Path) -> int:
-        return Path(path).stat().st_size
+        return os.stat(path).st_size  # no Path made: a dry run's estimate asks it of every episode's files
 
     def identity(self, path: Path) -> str:
         st = path.stat() if path.exists() else None

@@ -6,7 +6,7 @@ slices are read as recorded (`schemas.actions.CONVENTIONS["gr00t"]`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -14,9 +14,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from adapters.lerobot_format.files import load_info, load_modality, read_jsonl
+from adapters.lerobot_format.files import SHARED_INFOS, load_info, load_modality, read_jsonl
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
+from adapters.storage.plan_lines import PlanLines
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import described
@@ -42,6 +43,7 @@ from schemas.episode_lines import kept_fields
 from schemas.faults import reraise_environment
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, MODALITY_PATH, InfoJson
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
+from schemas.quirks import Quirk
 
 # (key suffix, dims inside one hand's block, rotation type, action value absolute?)
 PARTS: tuple[tuple[str, slice, str | None, bool], ...] = (
@@ -192,7 +194,7 @@ def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> 
     as the catalog holds them (`adapters.storage.plan_lines`), else its episodes.jsonl is read."""
     root = Path(root)
     try:
-        info = load_info(root / INFO_PATH)
+        info = load_info(root / INFO_PATH, shared=True)  # read only here, and by `gr00t_copy`
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(map(str, err["loc"])) + ": " if err["loc"] else ""
@@ -202,27 +204,19 @@ def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> 
     if not is_canonical(info):
         why = "observation.state / action are not the 50-dim canonical layout"
         raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
-    if lines is not None:
-        read: Iterable[dict] = lines.values()
-    else:
-        read = (line for _, line in read_jsonl(root / EPISODES_PATH)) if (root / EPISODES_PATH).is_file() else ()
-    # what the description reads of each lineage (its mask, action kind, caption): the rest left unvalidated
-    lineages = [EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE})) for line in read]
+    lineages = _lineages(root, lines)
     masks = [lin.mask for lin in lineages if lin.mask is not None]
     used = used_dims(info, masks)
     kind = dataset_kind(info, used, [lin.action_kind for lin in lineages])
     notes = []
+    modality, problems = _checked(info, used, kind, name)
     if kind is ActionKind.native:
-        modality, expected = native_modality(info, name)
         width = info.features[ACTION_NATIVE].shape[0]
         kept = " and observation.state.native" if modality.state else " (no observation.state.native: no state)"
         notes.append(f"robot without a description: its command action.native ({width} dims){kept}, at 10 Hz")
         still = sum(lin.action_kind is ActionKind.none for lin in lineages)
         if still:
             notes.append(f"{still} episode(s) whose command never moves (action_kind none) are read as recorded")
-    else:
-        modality, expected = build_modality(info, used)
-    problems = check_modality(modality, info, expected)
     if any(p.severity == "error" for p in problems):
         raise ExportError(f"{root}: modality does not fit the features: " + "; ".join(p.message for p in problems))
     notes += [f"{p.severity}: {p.message}" for p in problems]
@@ -235,6 +229,41 @@ def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> 
     if kind is ActionKind.none:
         notes.append("no command (no canonical dim, no native command): video and language only")
     return Described(modality=modality, kind=kind, info=info, notes=notes)
+
+
+def _lineages(root: Path, lines: Mapping[int, dict] | None) -> list[EpisodeLineage]:
+    """What the description reads of each episode's lineage (its mask, action kind, caption; the rest unvalidated),
+    from `lines` (the catalog's: validated once per distinct `plan_line` text, `PlanLines.shared`), else from the
+    dataset's episodes.jsonl."""
+    cut = lambda line: EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE}))  # noqa: E731
+    if isinstance(lines, PlanLines):  # the text's fields are the line's but its uid, which is not read here
+        seen: dict[int, tuple[Mapping[str, Any], EpisodeLineage]] = {}
+        for i in lines:
+            shared, _ = lines.shared(i)
+            if id(shared) not in seen:
+                seen[id(shared)] = (shared, cut(shared))
+        return [seen[id(lines.shared(i)[0])][1] for i in lines]
+    if lines is not None:
+        return [cut(line) for line in lines.values()]
+    read = (line for _, line in read_jsonl(root / EPISODES_PATH)) if (root / EPISODES_PATH).is_file() else ()
+    return [cut(line) for line in read]
+
+
+# (id of a shared info, used dims, kind) -> (that info, its checked modality): the info held so its id stays its own
+_CHECKED: dict[tuple[int, bytes, ActionKind], tuple[InfoJson, ModalityJson, list[Quirk]]] = {}
+
+
+def _checked(info: InfoJson, used: np.ndarray, kind: ActionKind, name: str) -> tuple[ModalityJson, list[Quirk]]:
+    """The modality of a dataset of `info` whose episodes use `used` with action `kind`, and what `check_modality`
+    finds in it: made once per info (`load_info(shared=True)`), dims and kind (a corpus of copies has a few), read
+    only. RefusedError naming `name` for a command GR00T cannot be given (not kept)."""
+    at = (id(info), used.tobytes(), kind)
+    if (held := _CHECKED.get(at)) is None:
+        built = native_modality(info, name) if kind is ActionKind.native else build_modality(info, used)
+        if len(_CHECKED) >= SHARED_INFOS:
+            _CHECKED.clear()
+        held = _CHECKED[at] = (info, built[0], check_modality(built[0], info, built[1]))
+    return held[1], held[2]
 
 
 def result_of(name: str, status: Status, described: Described) -> DatasetExport:

@@ -140,21 +140,30 @@ def consumer_layout(
     return Layout(out, tuple(columns))
 
 
-def episode_mask(line: Mapping[str, Any], features: Mapping[str, Any]) -> list[int] | None:
-    """The episode's action mask: its lineage's, else its dataset's action info (`features.action.info.mask`), else
-    None (a dataset written by another tool with no mask)."""
-    mask = EpisodeLineage.of(line).mask
+def episode_mask(
+    line: Mapping[str, Any], features: Mapping[str, Any], lineage: EpisodeLineage | None = None
+) -> list[int] | None:
+    """The episode's action mask: its lineage's (`lineage`, else read from `line`), else its dataset's action info
+    (`features.action.info.mask`), else None (a dataset written by another tool with no mask)."""
+    mask = (EpisodeLineage.of(line) if lineage is None else lineage).mask
     if mask is None:
         mask = ((features.get(ACTION) or {}).get("info") or {}).get("mask")
     return None if mask is None else [int(bool(m)) for m in mask]
 
 
-def episode_columns(line: Mapping[str, Any], features: Mapping[str, Any], cameras: Sequence[str]) -> dict[str, Any]:
-    """The layout's episode columns of one canonical episode (`episodes.jsonl` line) of a dataset with `features`:
-    action mask, caption, and each exported camera's intrinsics as its dataset's feature info holds them."""
+def episode_columns(
+    line: Mapping[str, Any],
+    features: Mapping[str, Any],
+    cameras: Sequence[str],
+    lineage: EpisodeLineage | None = None,
+) -> dict[str, Any]:
+    """The layout's episode columns of one canonical episode (`episodes.jsonl` line, its lineage `lineage` where the
+    caller has it validated) of a dataset with `features`: action mask, caption, and each exported camera's intrinsics
+    as its dataset's feature info holds them."""
+    lineage = EpisodeLineage.of(line) if lineage is None else lineage
     out: dict[str, Any] = {
-        ACTION_MASK_COLUMN: episode_mask(line, features),
-        CAPTION_COLUMN: EpisodeLineage.of(line).caption_text(),
+        ACTION_MASK_COLUMN: episode_mask(line, features, lineage),
+        CAPTION_COLUMN: lineage.caption_text(),
     }
     for key in cameras:
         K = feature_intrinsics((features.get(key) or {}).get("info"))

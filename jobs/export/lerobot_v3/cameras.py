@@ -72,7 +72,7 @@ def default_cameras(datasets: list[Any]) -> list[str]:
     `primary`, and `wrist` when every dataset has a wrist camera besides its primary one. `datasets`: each episode's
     dataset (counted once per episode, its cameras read once per dataset)."""
     episodes = Counter(id(s) for s in datasets)
-    have = {id(s): frozenset(video_keys(s.features)) for s in datasets}
+    have = {at: frozenset(video_keys(s.features)) for at, s in {id(s): s for s in datasets}.items()}
     counts = Counter({k: 0 for cams in have.values() for k in cams})
     for at, n in episodes.items():
         counts.update(dict.fromkeys(have[at], n))

@@ -149,11 +149,11 @@ def export_plan(
 def estimated_bytes(plan: ExportPlan) -> int:
     """What the plan's dataset would take: its episodes' data and video files (a resized camera's scaled by its
     pixels), the meta left out."""
-    total = 0
+    total, keys = 0, video_keys(plan.features)
     for ref in plan.episodes:
         corpus, i = ref.source.corpus, ref.episode_index
         total += corpus.size(ref.source.data_file(i))
-        for key in video_keys(plan.features):
+        for key in keys:
             fit = ref.resize.get(key)
             scale = 1.0 if fit is None else (fit.out_hw[0] * fit.out_hw[1]) / (fit.in_hw[0] * fit.in_hw[1])
             total += round(corpus.size(ref.source.video_file(i, ref.camera(key))) * scale)

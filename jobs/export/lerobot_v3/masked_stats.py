@@ -99,7 +99,7 @@ def _used(ref: EpisodeRef, column: Column, dim: int) -> np.ndarray:
     if column.key == HAND_KEYPOINTS:
         slots = keypoint_slot_mask((ref.source.features.get(HAND_KEYPOINTS) or {}).get("info")).reshape(-1)
         return np.repeat(slots, dim // slots.size)  # (hand, slot) -> its x, y, z
-    mask = ref.extra.get(ACTION_MASK_COLUMN)
+    mask = ref.column(ACTION_MASK_COLUMN)
     return np.ones(dim, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
@@ -120,7 +120,7 @@ def masked_stats(plan: ExportPlan) -> MaskedStats:
     dims = {c.key: int(plan.features[c.key]["shape"][0]) for c in columns}
     used = {(id(ref), c.key): _used(ref, c, dims[c.key]) for ref in plan.episodes for c in columns}
     anyone = {c.key: np.logical_or.reduce([used[id(r), c.key] for r in plan.episodes]) for c in columns}
-    embodiment = {id(ref): str(ref.extra.get("embodiment", "unknown")) for ref in plan.episodes}
+    embodiment = {id(ref): str(ref.column("embodiment", "unknown")) for ref in plan.episodes}
     names = sorted(set(embodiment.values()))
     stats = {c.key: UnionStats(dims[c.key], groups=names) for c in columns} if names else {}
     frames = 0

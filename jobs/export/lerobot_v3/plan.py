@@ -28,7 +28,7 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.rows import folder_names
-from jobs.export.layout import Layout, consumer_layout, episode_column_types, episode_columns, without_intrinsics
+from jobs.export.layout import Layout, consumer_layout, episode_column_types, without_intrinsics
 from jobs.export.lerobot_v3.cameras import (
     PlanError,
     default_cameras,
@@ -39,7 +39,7 @@ from jobs.export.lerobot_v3.cameras import (
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.source import Extent, SourceDataset
-from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
+from jobs.export.lerobot_v3.spaces import SpaceOf, episode_kind, space_features
 from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
@@ -94,6 +94,14 @@ class EpisodeRef:
         self._names = _KEYS.setdefault(names, names)
         self._values = tuple(columns.values())
 
+    def column(self, name: str, default: Any = None) -> Any:
+        """Its extra column `name` (`default` without), read without making the mapping `extra` (a plan reads one or
+        two of an episode's ~15 columns, per episode)."""
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            return default
+
     def camera(self, key: str) -> str:
         """The video key of the episode's own dataset the exported camera `key` is read from."""
         return self.cameras.get(key, key)
@@ -105,8 +113,9 @@ class EpisodeRef:
 
     @property
     def lineage(self) -> EpisodeLineage:
-        """Read from its line at each ask, not kept: a manifest's plan holds a ref per episode (issue 75)."""
-        return EpisodeLineage.of(self.line)
+        """Read from its line at each ask, not kept: a manifest's plan holds a ref per episode (issue 75); a line the
+        catalog gave is validated once per distinct text (`SourceDataset.lineage`)."""
+        return self.source.lineage(self.episode_index)
 
     def action_kind(self) -> ActionKind:
         """Its action kind as the catalog and the trainer read it (`EpisodeLineage.action_kind_in`)."""
@@ -129,14 +138,24 @@ class EpisodeRef:
     @property
     def uid(self) -> str:
         """How a message names it: its episode_uid, else its dataset folder's name and its index."""
-        uid = self.extra.get("episode_uid") or self.lineage.episode_uid
+        uid = self.column("episode_uid") or self.lineage.episode_uid
         return str(uid or f"{self.source.root.name} episode {self.episode_index}")
 
     def embodiment(self) -> str | None:
         """Its embodiment as the catalog decides it (jobs/catalog/rows.py): its lineage's, else its dataset's action
         info's, else its robot_type."""
-        info = (self.source.features.get(ACTION) or {}).get("info") or {}
-        return self.lineage.embodiment or info.get("embodiment") or self.source.info.get("robot_type")
+        return self.source.per_text(self.episode_index, "embodiment", lambda lineage: _embodiment(self.source, lineage))
+
+    def kind(self) -> ActionKind:
+        """Its action kind as a plan settles it (`spaces.episode_kind` of its line and dataset), made once per
+        distinct catalog text (`SourceDataset.per_text`)."""
+        return self.source.per_text(self.episode_index, "kind", lambda _: episode_kind(self.line, self.source.features))
+
+
+def _embodiment(src: SourceDataset, lineage: EpisodeLineage) -> str | None:
+    """`EpisodeRef.embodiment` of an episode of `src` whose lineage the caller has."""
+    info = (src.features.get(ACTION) or {}).get("info") or {}
+    return lineage.embodiment or info.get("embodiment") or src.info.get("robot_type")
 
 
 @dataclass
@@ -160,7 +179,7 @@ class ExportPlan:
 
 def _ref(ref: EpisodeRef, cameras: list[str], caption_as_task: bool, extra: Mapping[str, Any]) -> EpisodeRef:
     """`ref` given the layout's episode columns after `extra` (and the caption as its task when asked and known)."""
-    columns = episode_columns(ref.source.episodes.get(ref.episode_index, {}), ref.source.features, cameras)
+    columns = ref.source.episode_columns(ref.episode_index, cameras)
     ref.extra = dict(extra) | columns
     ref.task = columns[CAPTION_COLUMN] if caption_as_task else None
     return ref
@@ -248,14 +267,19 @@ def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str
 
 
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
-    ref, (source, subset) = EpisodeRef(src, index), folder_names(rel)
-    # as the catalog decides them (jobs/catalog/rows.py): lineage first, then the dataset's own declarations
-    lineage = ref.lineage
-    return {
-        "source": lineage.source or source,
-        "subset": lineage.subset or subset,
-        "embodiment": ref.embodiment() or "unknown",
-    }
+    """The episode's source, subset and embodiment as the catalog decides them (jobs/catalog/rows.py): its lineage's
+    first, then its dataset's own declarations (its folder `rel`); made once per distinct catalog text (one dict for
+    every episode of it, read-only)."""
+
+    def made(lineage: EpisodeLineage) -> dict[str, Any]:
+        source, subset = folder_names(rel)
+        return {
+            "source": lineage.source or source,
+            "subset": lineage.subset or subset,
+            "embodiment": _embodiment(src, lineage) or "unknown",
+        }
+
+    return src.per_text(index, ("lineage columns", rel), made)
 
 
 def manifest_plan(
@@ -283,10 +307,10 @@ def manifest_plan(
         raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
     if group is not None:
-        allowed = manifest_datasets((r.extra["source_dataset"], r.episode_index) for r in group.episodes)
+        allowed = manifest_datasets((r.column("source_dataset"), r.episode_index) for r in group.episodes)
         rows = [r for r in rows if r.episode_index in allowed.get(r.dataset, ())]
     # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
-    known = {} if group is None else {r.extra["source_dataset"]: r.source for r in group.episodes}
+    known = {} if group is None else {r.column("source_dataset"): r.source for r in group.episodes}
     shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
     sources = {
         ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named, shared)
@@ -304,6 +328,7 @@ def manifest_plan(
     kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
     per_source: dict[str, Counter[str]] = {}
     refs = _group_refs(group, rows, sources)
+    reading = {ds: [fill[k] for k in chosen] for ds, fill in fills.items()}  # each slot's camera, per dataset
     for at, r in enumerate(rows):
         src, index, fill = sources[r.dataset], r.episode_index, fills[r.dataset]
         columns = _lineage_columns(src, index, r.dataset)
@@ -318,8 +343,9 @@ def manifest_plan(
         extra = columns | {"tier": r.tier, "episode_uid": r.episode_uid, "split": r.split}
         extra |= {"weight": r.weight, "source_dataset": r.dataset, "source_episode_index": int(index)}
         ref = refs[at] if refs is not None else EpisodeRef(src, index)
-        ref = _ref(ref, [fill[k] for k in chosen], caption_as_task, extra)  # type: ignore[misc]
-        ref.extra = slot_columns(ref.extra, fill)
+        episode = src.episode_columns(index, reading[r.dataset])  # as `_ref` gives them, the slots' named
+        ref.extra = slot_columns(extra | episode, fill)
+        ref.task = episode[CAPTION_COLUMN] if caption_as_task else None
         ref.cameras = reads[r.dataset]
         kept.setdefault(r.split, []).append(ref)
     plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
@@ -349,7 +375,7 @@ def manifest_plan(
     plan.column_types = episode_column_types(chosen) | {
         camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
     }
-    total = sum(float(e.extra["weight"] or 0.0) for e in plan.episodes)
+    total = sum(float(e.column("weight") or 0.0) for e in plan.episodes)
     if total > 0 and len(plan.episodes) < len(rows):  # mean 1 over what is exported, as over the manifest
         for e in plan.episodes:
             e.extra = e.extra | {"weight": float(e.extra["weight"] or 0.0) * len(plan.episodes) / total}

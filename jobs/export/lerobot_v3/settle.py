@@ -16,11 +16,11 @@ from jobs.export.lerobot_v3.spaces import (
     NoActionInSpace,
     SpaceOf,
     default_space,
-    episode_kind,
     episode_lacks,
     space_of,
 )
-from schemas.actions import ActionSpace
+from schemas.actions import ActionKind, ActionSpace
+from schemas.canonical import ACTION
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
 
 
@@ -57,11 +57,12 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
     """The episodes `refs` in `space` (None: `default_space` of their kinds) as groups of one `SpaceOf.key` each;
     `NoActionInSpace` naming the episodes that have none, unless `skip`. `rel(src)`: how a dataset is named."""
     rel = rel or (lambda src: str(src.root))
-    kinds = [episode_kind(r.line, r.source.features) for r in refs]
+    kinds = [r.kind() for r in refs]  # `spaces.episode_kind` of each
     chosen = space or default_space(kinds)
     ofs: dict[tuple[int, str | None], SpaceOf | str] = {}
     groups: dict[tuple[Any, ...], Group] = {}
     lacking: dict[tuple[str, str], list[Any]] = {}
+    lacks: dict[tuple[Any, ...], str | None] = {}  # `episode_lacks` by what it reads (`_lacks`)
     for ref, kind in zip(refs, kinds, strict=True):
         emb = ref.embodiment()
         at = (id(ref.source), emb)
@@ -71,7 +72,7 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
             except NoActionInSpace as err:
                 ofs[at] = str(err)
         of = ofs[at]
-        why = of if isinstance(of, str) else episode_lacks(ref, of, kind)
+        why = of if isinstance(of, str) else _lacks(ref, of, kind, lacks)
         if why is not None:
             lacking.setdefault((rel(ref.source), why), []).append(ref)
             continue
@@ -97,6 +98,16 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
         )
     skipped = Counter({f"no {chosen.value} action": sum(len(rs) for rs in lacking.values())} if lacking else {})
     return Settled(chosen, list(groups.values()), left, skipped)
+
+
+def _lacks(ref: Any, of: SpaceOf, kind: ActionKind, memo: dict[tuple[Any, ...], str | None]) -> str | None:
+    """`episode_lacks(ref, of, kind)`, once per space, kind and `moves` array: it reads no more of the episode than
+    these (`SourceDataset.moves`: one read-only array per distinct value where the catalog gave them)."""
+    moves = None if of.space is ActionSpace.canonical else ref.moves(of.columns[ACTION])
+    at = (id(of), kind, id(moves))  # each `of` is held by `settle` as long as the memo
+    if at not in memo:
+        memo[at] = episode_lacks(ref, of, kind)
+    return memo[at]
 
 
 def labels(groups: Sequence[Group]) -> list[str]:

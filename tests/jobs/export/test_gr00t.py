@@ -271,3 +271,37 @@ def test_a_position_only_wrist_is_given_its_position_and_no_rotation(corpus: Pat
     m, expected = build_modality(info, used)
     assert list(m.state) == list(m.action) == ["right_eef_position"]
     assert check_modality(m, info, expected) == []
+
+
+def test_copies_of_a_dataset_are_described_from_one_info_and_lineage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corpus of copies (30,000 datasets of a few, the 1M benchmark's) validates each distinct info.json once
+    (`load_info(shared=True)`) and each distinct catalog text's lineage once, not each dataset's info and each
+    episode's lineage (issue 99); what it says of each copy is what it says of the first."""
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+    from jobs.export.gr00t import export_gr00t, planned_lines
+    from schemas.corpus import EpisodeLineage
+    from schemas.lerobot import InfoJson
+
+    root = tmp_path / "corpus"
+    for k in range(3):  # alike but for their episodes' uids and subset, as `benchmarks._replicate` copies them
+        write_dataset(
+            root / f"datasets/oxe/a{k}", "franka", [episode(4, "pick", f"oxe/a{k}/e{i}", "franka") for i in range(4)]
+        )
+    rebuild_catalog(Corpus(root))
+    counted: dict[str, int] = {"info": 0, "lineage": 0}
+    for model, name in ((InfoJson, "info"), (EpisodeLineage, "lineage")):
+        real = model.model_validate.__func__  # type: ignore[attr-defined]
+
+        def count(cls: type, obj: object, *a: object, _real: object = real, _name: str = name, **k: object) -> object:
+            counted[_name] += 1
+            return _real(cls, obj, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(model, "model_validate", classmethod(count))
+    with Corpus.read(root, None, meta=True) as opened:
+        found = export_gr00t(opened.root, dry_run=True, progress=False, lines=planned_lines(opened))
+    assert [r.status for r in found] == ["to write"] * 3
+    assert len({r.model_dump_json(exclude={"dataset"}) for r in found}) == 1  # the copies described alike
+    assert counted == {"info": 1, "lineage": 3}  # one info; a lineage per dataset: each copy's one text, not 4 each

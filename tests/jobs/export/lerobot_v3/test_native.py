@@ -129,12 +129,14 @@ def test_an_episode_declares_no_action_as_the_catalog_reads_its_kind() -> None:
     """`declares_no_action` reads each episode's kind as the catalog and the trainer do (`action_kind_in`): a lineage
     without `action_kind` or mask (another tool's) falls back on info.json, so an unmasked action vector is the
     dataset's own command, not a placeholder (the hand rule this replaced said 'none' and let a constant pass)."""
+    from schemas.corpus import EpisodeLineage
     from schemas.lerobot import InfoJson
 
     def refs(lineage: dict, action_info: dict | None) -> list[EpisodeRef]:
         feature = {"dtype": "float32", "shape": [7], **({"info": action_info} if action_info is not None else {})}
         meta = InfoJson.model_validate({"fps": 10, "features": {ACTION: feature}})
         source = SimpleNamespace(meta=meta, episodes={0: {"episode_index": 0, "eidata": lineage}})
+        source.lineage = lambda i: EpisodeLineage.of(source.episodes.get(i, {}))  # as `SourceDataset` reads a meta line
         return [EpisodeRef(source, 0)]  # type: ignore[arg-type]
 
     assert declares_no_action(refs({"action_kind": "none"}, None))

@@ -179,3 +179,14 @@ def test_a_manifest_of_one_episode_holds_that_episode_and_reads_no_stats(
     lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json's feature
     assert len(lines) == 1, lines  # its line, once (the plan reuses the groups' read); no other line, no stats line
     assert "stats" not in ref.source.__dict__
+
+
+def test_a_ref_reads_one_column_as_its_extra_holds_it(tiny_corpus: Path) -> None:
+    """`EpisodeRef.column` is `extra[name]` without making the mapping of every column (a plan reads one or two per
+    episode: the group's dataset, the weight, issue 99); a column it lacks is the default."""
+    from jobs.export.lerobot_v3.plan import EpisodeRef
+
+    src = SourceDataset(tiny_corpus / "datasets/oxe/bridge", Corpus(tiny_corpus), {0})
+    ref = EpisodeRef(src, 0, {"source_dataset": "datasets/oxe/bridge", "weight": 0.5, "split": None})
+    assert [ref.column(k) for k in ref.extra] == list(ref.extra.values()) == ["datasets/oxe/bridge", 0.5, None]
+    assert ref.column("tier") is None and ref.column("tier", "high") == "high"

@@ -15,6 +15,7 @@ from jobs.export.lerobot_v3.source import stats_extent
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
 from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, ACTION_NATIVE, STATE, STATE_NATIVE
+from schemas.corpus import EpisodeLineage
 
 
 def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> SimpleNamespace:
@@ -36,6 +37,9 @@ def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> Simple
     def moves(column: str) -> dict[int, Any]:  # as `SourceDataset.moves` reads them without a catalog
         return {i: hi > lo for i, (lo, hi, _) in extents(column).items()}
 
+    def lineage(i: int) -> EpisodeLineage:  # as `SourceDataset.lineage` reads a line of its meta
+        return EpisodeLineage.of(episodes.get(i, {}))
+
     return SimpleNamespace(
         root=Path(name),
         features=features,
@@ -44,6 +48,8 @@ def _dataset(name: str, kind: str, width: int, robot: str, n: int = 2) -> Simple
         extents=extents,
         moves=moves,
         info={"robot_type": robot},
+        lineage=lineage,
+        per_text=lambda i, what, make: make(lineage(i)),  # a meta line's: made at each ask
     )
 
 
