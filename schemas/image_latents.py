@@ -9,8 +9,10 @@ and string metadata validated by `LatentsMeta`.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.lerobot import InfoJson
@@ -60,3 +62,24 @@ class LatentsMeta(BaseModel):
         """True when two files were made with the same encoder, size, rate and dtype (the episode may differ)."""
         keys = ("format", "model", "image_size", "rate_hz", "dtype", "patch_size", "num_register_tokens")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+def latent_frame_indices(length: int, fps: float, rate_hz: float) -> np.ndarray:
+    """Frames of a `length`-frame, `fps` stream nearest to the times k / rate_hz (k = 0, 1, ...) inside the episode.
+
+    Exact rational arithmetic (rates like 2.5 or 29.97 included), ties rounded up: the frames for a given
+    (length, fps, rate) never depend on floating point. Strictly increasing; the first is frame 0."""
+    if length < 0:
+        raise ValueError(f"episode length {length} < 0")
+    f, r = Fraction(fps).limit_denominator(10**6), Fraction(rate_hz).limit_denominator(10**6)
+    if r <= 0 or f <= 0:
+        raise ValueError(f"fps {fps} and rate {rate_hz} must be positive")
+    if r > f:
+        raise ValueError(f"latent rate {rate_hz} Hz is above the stream's {fps} fps: frames would repeat")
+    if length == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = f / r  # frames between two samples, >= 1
+    count = int((length - 1) / step) + 1
+    # floor(k * step + 1/2) with integers: (2 k p + q) // (2 q) for step = p / q
+    k = np.arange(count, dtype=np.int64)
+    return (2 * k * step.numerator + step.denominator) // (2 * step.denominator)

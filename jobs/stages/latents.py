@@ -33,7 +33,7 @@ from pydantic import Field
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location
-from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
+from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
@@ -45,7 +45,7 @@ from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.faults import reraise_environment
-from schemas.image_latents import LatentsMeta, latents_file
+from schemas.image_latents import LatentsMeta, latent_frame_indices, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)
