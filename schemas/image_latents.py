@@ -5,12 +5,18 @@
 - `cls_registers` [N, 1 + R, D], same dtype: the CLS token then the R register tokens (R = 4 for DINOv3 ViT-S/16),
 - `frame_index` [N] int64: which frame of the episode's `fps` stream each row encodes, strictly increasing,
 and string metadata validated by `LatentsMeta`.
+
+The catalog holds of each file what a plan reads of it (`schemas.catalog`'s `latents_keys` and `latents_files`, issue
+99): `cataloged` gives its text, `from_catalog` the file's metadata and shape again; the rows of `frame_index` are
+`latent_frame_indices(length, fps, rate_hz)` (as `eidata latents` writes them), checked by the catalog's rebuild.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,6 +68,27 @@ class LatentsMeta(BaseModel):
         """True when two files were made with the same encoder, size, rate and dtype (the episode may differ)."""
         keys = ("format", "model", "image_size", "rate_hz", "dtype", "patch_size", "num_register_tokens")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+OWN_FIELDS = ("episode_index", "video_key")  # the metadata fields that name one file, left out of its catalog text
+
+
+def cataloged(meta: Mapping[str, str], shape: Sequence[int], video_key: str, episode_index: int) -> str:
+    """The catalog's text of one episode camera's latents file: its safetensors metadata less the fields that name
+    this file (when they do), and the shape of its `latents` past the rows, as JSON. Every file of a camera made in
+    one encoding has the same text: the catalog's parquet stores it once, a reader parses it once."""
+    own = {"episode_index": str(episode_index), "video_key": video_key}
+    named = [k for k in OWN_FIELDS if meta.get(k) == own[k]]
+    kept = {k: v for k, v in meta.items() if k not in named}
+    return json.dumps({"meta": kept, "named": named, "shape": [int(n) for n in shape[1:]]}, sort_keys=True)
+
+
+def from_catalog(parsed: Mapping[str, Any], video_key: str, episode_index: int) -> tuple[dict[str, str], list[int]]:
+    """(the safetensors metadata, the shape of its `latents` past the rows) of the file whose catalog text
+    (`cataloged`) parsed to `parsed`: the file of `video_key` of episode `episode_index`."""
+    own = {"episode_index": str(episode_index), "video_key": video_key}
+    meta = {**parsed["meta"], **{k: own[k] for k in parsed["named"]}}
+    return dict(sorted(meta.items())), list(parsed["shape"])
 
 
 def latent_frame_indices(length: int, fps: float, rate_hz: float) -> np.ndarray:
