@@ -194,24 +194,34 @@ class _DatasetMeta:
         planned: Mapping[int, Any] | None,
         cameras: list[Camera],
     ) -> None:
-        self.rel, self.root = rel, files.join(rel)
+        self.rel, self.root, self.files = rel, files.join(rel), files
         files.list_dataset(self.root)
-        if not files.is_file(files.join(rel, INFO_PATH)):
-            raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         info = files.join(rel, INFO_PATH)
-        self.info = InfoJson.model_validate(parsed_json(files.read_bytes(info), str(info)))
+        try:
+            body = files.read_bytes(info)
+        except FileNotFoundError:
+            raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there") from None
+        self.info = InfoJson.model_validate(parsed_json(body, str(info)))
         self.cameras = dataset_cameras(cameras, self.info)  # the configured cameras it has, in their order
         if planned is None:
             read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
             planned = {int(obj["episode_index"]): plan_fields(obj, LINEAGE_KEY) for _, obj in read}
         self.lines: Mapping[int, Any] = planned
-        self.tasks: dict[str, int] = {}
-        if files.is_file(path := files.join(rel, TASKS_PATH)):
-            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
+        self._tasks: dict[str, int] | None = None
         # of each planned episode, its latents files as the catalog holds them (None: not known, read the files)
         self.cataloged = planned.latents if isinstance(planned, PlanLines) else {}
         # the dataset's latents folders, listed where the catalog knows their files
         self.listing = Listing(planned.written_ns if isinstance(planned, PlanLines) else 0)
+
+    @property
+    def tasks(self) -> dict[str, int]:
+        """task -> task_index of its tasks.jsonl, read when an episode first needs it (its text embedding's task):
+        a dataset none of whose episodes is indexed reads none."""
+        if self._tasks is None:
+            self._tasks = {}
+            if self.files.is_file(path := self.files.join(self.rel, TASKS_PATH)):
+                self._tasks = {obj["task"]: int(obj["task_index"]) for _, obj in self.files.jsonl(path)}
+        return self._tasks
 
     def latents(
         self, files: CorpusFiles, index: int, length: int, model: ModelConfig
@@ -259,6 +269,11 @@ def build_index(
     has_text: dict[Path | str, bool] = {}
     report = IndexReport()
     exact = exact_future(model, data)
+    ends: dict[QualityTier, bool] = {}  # tier -> whether its episodes anchor to their end (`anchors_to_end`)
+    # (frames, length, to_end) -> (anchor, future, anchors without their exact future): episodes of one length at one
+    # rate share them (the catalog's frames are one array per length, fps and rate)
+    made: dict[tuple[bytes, int, bool], tuple[np.ndarray, np.ndarray, int]] = {}
+    no_latents = f"{NO_LATENTS} {[c.value for c in cameras]}"
     bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")
     for e in entries:
         bar.update(1)
@@ -271,7 +286,7 @@ def build_index(
         length = int(line["length"])
         found = meta.latents(files, int(e["episode_index"]), length, model)
         if found is None:
-            report.skip(f"{NO_LATENTS} {[c.value for c in cameras]}", uid)
+            report.skip(no_latents, uid)
             continue
         camera, lat_path, frames = found
         bar.update(0, frames=length)
@@ -284,11 +299,17 @@ def build_index(
         key = (action.kind, action.space, action.canonical.tobytes(), action.native_width, action.state_width)
         action = actions.setdefault(key, action)
         tier = routed_tier(e["tier"], action.kind)
-        to_end = anchors_to_end(manifest.routing, tier)
-        anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
-        if exact:
-            loose = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)[1]
-            report.inexact_future += int((loose >= 0).sum() - (future >= 0).sum())
+        if (to_end := ends.get(tier)) is None:
+            to_end = ends[tier] = anchors_to_end(manifest.routing, tier)
+        if (done := made.get(shape := (frames.tobytes(), length, to_end))) is None:
+            anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
+            inexact = 0
+            if exact:
+                loose = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)[1]
+                inexact = int((loose >= 0).sum() - (future >= 0).sum())
+            done = made[shape] = (anchor, future, inexact)
+        anchor, future, inexact = done
+        report.inexact_future += inexact
         if not len(anchor):
             need = f"a {model.chunk}-step chunk and a latent frame at exactly +{data.future_offset}"
             report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
