@@ -267,6 +267,7 @@ def build_index(
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
     text_widths: dict[Path | str, int] = {}
     has_text: dict[Path | str, bool] = {}
+    text_paths: dict[tuple[str, int], Path | str] = {}  # (dataset, task) -> its text-embedding file
     report = IndexReport()
     exact = exact_future(model, data)
     ends: dict[QualityTier, bool] = {}  # tier -> whether its episodes anchor to their end (`anchors_to_end`)
@@ -315,7 +316,9 @@ def build_index(
             report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
             continue
         task_index = _text_task_index(line, meta.tasks)
-        tpath = files.join(rel, text_embedding_file(task_index)) if task_index is not None else None
+        tpath = None
+        if task_index is not None and (tpath := text_paths.get((rel, task_index))) is None:
+            tpath = text_paths[rel, task_index] = files.join(rel, text_embedding_file(task_index))
         if tpath is not None and tpath not in has_text:  # a dataset's task's file, looked for once
             has_text[tpath] = files.is_file(tpath)
         if tpath is not None and not has_text[tpath]:

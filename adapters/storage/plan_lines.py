@@ -109,7 +109,7 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
                     lines = found[dataset] = PlanLines()
                     lines.written_ns = written_ns
                 lines._rows[index] = (shared, length, uid)
-                lines.moves[index] = None if moves is None else arrays.setdefault(tuple(moves), _frozen(moves))
+                lines.moves[index] = None if moves is None else _shared(arrays, moves)
                 lines.latents[index] = (
                     None if keys is None or held_texts is None else _latents(keys, held_texts, held, parsed)
                 )
@@ -165,6 +165,13 @@ def _latents(
                 for k, t in zip(keys, texts, strict=True)
             }
         )
+    return found
+
+
+def _shared(arrays: dict[tuple[bool, ...], np.ndarray], values: list[bool]) -> np.ndarray:
+    """The one read-only array of `values`, made at its first ask."""
+    if (found := arrays.get(key := tuple(values))) is None:
+        found = arrays[key] = _frozen(values)
     return found
 
 
