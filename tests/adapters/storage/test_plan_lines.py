@@ -135,8 +135,8 @@ def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: 
 
 
 def test_train_reads_the_latents_files_the_catalog_does_not_know(tmp_path: Path) -> None:
-    """A file whose frame_index is not what `eidata latents` writes (here every 2nd frame under a rate_hz of 2.5, which gives every 4th), and
-    a catalog of before the latents columns: those files are read, and the index is the meta's."""
+    """A file whose frame_index is not what `eidata latents` writes (every 2nd frame under a rate_hz of 2.5, which
+    gives every 4th), and a catalog of before the latents columns: those files are read, and the index is the meta's."""
     import pyarrow.parquet as pq
     from safetensors.torch import load_file, save_file
 
