@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from benchmarks._cli import parse_args
-from ingest.encoders.dinov3.frames import PreprocessConfig, decode_resized, latent_frame_indices, resize_frames
+from ingest.encoders.dinov3.frames import PreprocessConfig, decode_resized, resize_frames
 from ingest.encoders.dinov3.model import EncoderSpec, encoder_config
 from ingest.files.latents import LatentsFile, write_latents
 from ingest.lerobot.video_read import decode_frames
@@ -66,6 +66,7 @@ from ingest.lerobot.writer import LeRobotWriter
 from jobs.runtime.ray_pool import place_actors
 from jobs.stages.latents import LatentsEncoder, LatentsJob, LatentsStage, expected_meta
 from schemas.canonical import ACTION, HAND_KEYPOINTS, STATE
+from schemas.image_latents import latent_frame_indices
 from schemas.robots.registry import default_registry
 from tests.fixtures.dinov3 import decode_pixels, normalize_frames, preprocess
 

@@ -123,6 +123,19 @@ class _CatalogCore(BaseModel):
         "episodes_stats max above its min): an export in the native or joints space leaves out an episode whose "
         "command moves in no dim it takes; null without a command or its stats",
     )
+    latents_keys: list[str] | None = Field(
+        None,
+        description="the video keys (info.json order) whose DINOv3 latents file the dataset holds, each with the "
+        "`frame_index` `eidata latents` writes (`schemas.image_latents.latent_frame_indices` of num_frames, the "
+        "dataset's fps and the file's rate_hz): train's index and `latents` plan from it, not from the files (issue "
+        "99); null where the rebuild did not read them (a bucket's, a file unreadable or written otherwise, episodes "
+        "cataloged before it): those read the files",
+    )
+    latents_files: list[str] | None = Field(
+        None,
+        description="per key of latents_keys, what a plan reads of its file (`schemas.image_latents.cataloged`): its "
+        "safetensors metadata (encoder, rate_hz, dtype, size) and the shape of its latents past the rows, as JSON",
+    )
 
 
 QA_COLUMNS = [  # geometry, then behaviour, then the verdict step's

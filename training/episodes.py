@@ -26,13 +26,13 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.corpus_files import CorpusFiles
+from adapters.storage.plan_lines import Listing, PlanLines
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
-from schemas.canonical import Camera, image_key
+from schemas.canonical import Camera
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.episode_lines import plan_fields
-from schemas.image_latents import LATENTS_FORMAT, latents_file
 from schemas.json_document import parsed_json
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import MANIFEST_JSON, Manifest, Split, check_entries
@@ -40,6 +40,7 @@ from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction, episode_action
 from training.config import DataConfig, ModelConfig
+from training.episode_latents import dataset_cameras, episode_latents
 from training.errors import DataError
 from training.index_report import IndexReport
 from training.routing import anchors_to_end
@@ -155,25 +156,6 @@ def exact_future(model: ModelConfig, data: DataConfig) -> bool:
     return data.future_offset == model.chunk
 
 
-def _read_latents_header(path: Path | str, model: ModelConfig, files: CorpusFiles) -> np.ndarray:
-    """The stored frame indices, after checking the file against the latents contract and the model's shapes; read
-    from its header and `frame_index` alone (a bucket's by ranged reads)."""
-    try:
-        header, values = files.safetensors_meta(path, "frame_index")
-        meta, shape = header.get("__metadata__") or {}, tuple(header["latents"]["shape"])
-        frames = values.astype(np.int64).reshape(-1)
-    except (OSError, KeyError, RuntimeError, ValueError) as e:
-        raise DataError(f"{path}: unreadable latents file ({e})") from e
-    if meta.get("format") != LATENTS_FORMAT:
-        raise DataError(f"{path}: metadata format {meta.get('format')!r}, expected {LATENTS_FORMAT!r}")
-    want = (len(frames), model.latent_grid**2, model.latent_dim)
-    if shape != want:
-        raise DataError(f"{path}: latents shape {shape}, expected {want} (frame_index has {len(frames)} rows)")
-    if len(frames) and np.any(np.diff(frames) <= 0):
-        raise DataError(f"{path}: frame_index is not strictly increasing")
-    return frames
-
-
 def read_text_width(path: Path | str, files: CorpusFiles) -> int:
     try:
         header = files.safetensors_meta(path, None)[0]
@@ -201,22 +183,53 @@ class _DatasetMeta:
     its info and tasks, and the lines of `episodes` (their length, tasks, and of their lineage the action mask, kind
     and caption: `training.actions.episode_action`, `_text_task_index`) as the catalog holds them (`planned`,
     `adapters.storage.plan_lines`), else from its `episodes.jsonl`, the other lines unparsed
-    (`schemas.episode_lines`), each cut to the plan's fields."""
+    (`schemas.episode_lines`), each cut to the plan's fields; and the catalog's latents files of those lines
+    (`PlanLines.latents`: `training.episode_latents` looks for no file of an episode they know)."""
 
-    def __init__(self, rel: str, files: CorpusFiles, episodes: set[int], planned: Mapping[int, Any] | None) -> None:
-        self.rel, self.root = rel, files.join(rel)
+    def __init__(
+        self,
+        rel: str,
+        files: CorpusFiles,
+        episodes: set[int],
+        planned: Mapping[int, Any] | None,
+        cameras: list[Camera],
+    ) -> None:
+        self.rel, self.root, self.files = rel, files.join(rel), files
         files.list_dataset(self.root)
-        if not files.is_file(files.join(rel, INFO_PATH)):
-            raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there")
         info = files.join(rel, INFO_PATH)
-        self.info = InfoJson.model_validate(parsed_json(files.read_bytes(info), str(info)))
+        try:
+            body = files.read_bytes(info)
+        except FileNotFoundError:
+            raise DataError(f"{self.root}: no {INFO_PATH}; the manifest names a dataset that is not there") from None
+        self.info = InfoJson.model_validate(parsed_json(body, str(info)))
+        self.cameras = dataset_cameras(cameras, self.info)  # the configured cameras it has, in their order
         if planned is None:
             read = files.jsonl(files.join(rel, EPISODES_PATH), episodes)
             planned = {int(obj["episode_index"]): plan_fields(obj, LINEAGE_KEY) for _, obj in read}
         self.lines: Mapping[int, Any] = planned
-        self.tasks: dict[str, int] = {}
-        if files.is_file(path := files.join(rel, TASKS_PATH)):
-            self.tasks = {obj["task"]: int(obj["task_index"]) for _, obj in files.jsonl(path)}
+        self._tasks: dict[str, int] | None = None
+        # of each planned episode, its latents files as the catalog holds them (None: not known, read the files)
+        self.cataloged = planned.latents if isinstance(planned, PlanLines) else {}
+        # the dataset's latents folders, listed where the catalog knows their files
+        self.listing = Listing(planned.written_ns if isinstance(planned, PlanLines) else 0)
+
+    @property
+    def tasks(self) -> dict[str, int]:
+        """task -> task_index of its tasks.jsonl, read when an episode first needs it (its text embedding's task):
+        a dataset none of whose episodes is indexed reads none."""
+        if self._tasks is None:
+            self._tasks = {}
+            if self.files.is_file(path := self.files.join(self.rel, TASKS_PATH)):
+                self._tasks = {obj["task"]: int(obj["task_index"]) for _, obj in self.files.jsonl(path)}
+        return self._tasks
+
+    def latents(
+        self, files: CorpusFiles, index: int, length: int, model: ModelConfig
+    ) -> tuple[str, Path | str, np.ndarray] | None:
+        """(camera, latents file, its frame indices) of the first of the cameras whose file episode `index` has, or
+        None (`training.episode_latents`: from the catalog where it knows the episode's files)."""
+        known = self.cataloged.get(index)
+        return episode_latents(files, self.rel, self.info, known, self.listing, index, length, self.cameras, model)
 
 
 def build_index(
@@ -253,29 +266,30 @@ def build_index(
     episodes: list[EpisodeRecord] = []
     per_episode: list[tuple[np.ndarray, np.ndarray]] = []
     text_widths: dict[Path | str, int] = {}
+    has_text: dict[Path | str, bool] = {}
+    text_paths: dict[tuple[str, int], Path | str] = {}  # (dataset, task) -> its text-embedding file
     report = IndexReport()
     exact = exact_future(model, data)
+    ends: dict[QualityTier, bool] = {}  # tier -> whether its episodes anchor to their end (`anchors_to_end`)
+    # (frames, length, to_end) -> (anchor, future, anchors without their exact future): episodes of one length at one
+    # rate share them (the catalog's frames are one array per length, fps and rate)
+    made: dict[tuple[bytes, int, bool], tuple[np.ndarray, np.ndarray, int]] = {}
+    no_latents = f"{NO_LATENTS} {[c.value for c in cameras]}"
     bar = Progress(len(entries), f"index {manifest.name}/{split}", unit="episodes")
     for e in entries:
         bar.update(1)
         uid, rel = e["episode_uid"], e["dataset"]
         if meta is None or meta.rel != rel:
-            meta = _DatasetMeta(rel, files, named[rel], planned.get(rel))
+            meta = _DatasetMeta(rel, files, named[rel], planned.get(rel), cameras)
         line = meta.lines.get(int(e["episode_index"]))
         if line is None:
             raise DataError(f"{files.join(rel, EPISODES_PATH)}: no episode {e['episode_index']} (manifest entry {uid})")
-        found = [
-            (cam.value, p)
-            for cam in cameras
-            if image_key(cam) in meta.info.video_keys
-            and files.is_file(p := files.join(rel, latents_file(meta.info, int(e["episode_index"]), image_key(cam))))
-        ]
-        if not found:
-            report.skip(f"{NO_LATENTS} {[c.value for c in cameras]}", uid)
-            continue
-        camera, lat_path = found[0]
-        frames = _read_latents_header(lat_path, model, files)
         length = int(line["length"])
+        found = meta.latents(files, int(e["episode_index"]), length, model)
+        if found is None:
+            report.skip(no_latents, uid)
+            continue
+        camera, lat_path, frames = found
         bar.update(0, frames=length)
         try:
             action = episode_action(line, meta.info, model.native_dim)
@@ -286,18 +300,28 @@ def build_index(
         key = (action.kind, action.space, action.canonical.tobytes(), action.native_width, action.state_width)
         action = actions.setdefault(key, action)
         tier = routed_tier(e["tier"], action.kind)
-        to_end = anchors_to_end(manifest.routing, tier)
-        anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
-        if exact:
-            loose = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)[1]
-            report.inexact_future += int((loose >= 0).sum() - (future >= 0).sum())
+        if (to_end := ends.get(tier)) is None:
+            to_end = ends[tier] = anchors_to_end(manifest.routing, tier)
+        if (done := made.get(shape := (frames.tobytes(), length, to_end))) is None:
+            anchor, future = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end, exact=exact)
+            inexact = 0
+            if exact:
+                loose = anchors(frames, length, model.chunk, data.future_offset, to_end=to_end)[1]
+                inexact = int((loose >= 0).sum() - (future >= 0).sum())
+            done = made[shape] = (anchor, future, inexact)
+        anchor, future, inexact = done
+        report.inexact_future += inexact
         if not len(anchor):
             need = f"a {model.chunk}-step chunk and a latent frame at exactly +{data.future_offset}"
             report.skip("no latent frame inside the episode" if to_end else f"too short for {need}", uid)
             continue
         task_index = _text_task_index(line, meta.tasks)
-        tpath = files.join(rel, text_embedding_file(task_index)) if task_index is not None else None
-        if tpath is not None and not files.is_file(tpath):
+        tpath = None
+        if task_index is not None and (tpath := text_paths.get((rel, task_index))) is None:
+            tpath = text_paths[rel, task_index] = files.join(rel, text_embedding_file(task_index))
+        if tpath is not None and tpath not in has_text:  # a dataset's task's file, looked for once
+            has_text[tpath] = files.is_file(tpath)
+        if tpath is not None and not has_text[tpath]:
             tpath = None
         if tpath is None:
             report.without_text += 1

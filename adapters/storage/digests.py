@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
+from adapters.storage.corpus_files import CorpusFiles
 from adapters.storage.objects import list_modified
 from adapters.storage.publish import DatasetPublisher
 from schemas.storage import CatalogError
@@ -38,6 +40,7 @@ class FileDigests:
         self.known = known or {}
         self.seen: dict[str, tuple[int, int, str]] = {}
         self.hashed_bytes = 0
+        self._files: CorpusFiles | None = None  # the dataset's files, as `header` reads them
 
     def digest(self, dataset_root: Path, rel: str) -> tuple[int, str]:
         """(size, sha256 hex) of `dataset_root / rel`."""
@@ -64,6 +67,17 @@ class FileDigests:
     def exists(self, dataset_root: Path, rel: str) -> bool:
         """Whether the dataset holds the file `rel` (a derived file: latents)."""
         return (dataset_root / rel).exists()
+
+    def header(self, dataset_root: Path, rel: str, tensor: str) -> tuple[dict[str, Any], np.ndarray] | None:
+        """The safetensors header of the derived file `rel` and the values of its small `tensor` stored first (one
+        read of its head: `CorpusFiles.safetensors_meta`), for the catalog's columns of what a plan reads of it; None
+        where it cannot be read (its reader then opens it, and says why)."""
+        if self._files is None or self._files.root != dataset_root:
+            self._files = CorpusFiles(dataset_root)
+        try:
+            return self._files.safetensors_meta(dataset_root / rel, tensor)
+        except (OSError, KeyError, RuntimeError, ValueError, TypeError):
+            return None
 
     @classmethod
     def load(cls, path: Path) -> FileDigests:
@@ -125,3 +139,6 @@ class RecordDigests(FileDigests):
 
     def exists(self, dataset_root: Path, rel: str) -> bool:
         return rel in self.sums  # committed: a file no record names is not there for a reader
+
+    def header(self, dataset_root: Path, rel: str, tensor: str) -> tuple[dict[str, Any], np.ndarray] | None:
+        return None  # no byte fetched: a bucket's plans read its files (records hold no tensor's shape)

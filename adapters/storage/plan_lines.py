@@ -13,8 +13,10 @@ of the answer, so that its reader takes its meta as before.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,17 +29,26 @@ from schemas.episode_lines import joined_fields
 
 PLAN_COLUMN, MOVES_COLUMN = "plan_line", "native_moves"
 COLUMNS = ["dataset", "episode_index", "num_frames", "episode_uid", MOVES_COLUMN, PLAN_COLUMN]
+LATENTS_COLUMNS = ["latents_keys", "latents_files"]  # read where the catalog has them (a catalog of before: not)
 BATCH = 65_536  # rows decoded at a time: the column's text is kept as its dictionary's codes
 
 
 class PlanLines(Mapping[int, dict[str, Any]]):
     """One dataset's planned episodes: episode_index -> its line cut to the plan's fields (`plan_fields`), made at
     each ask from the catalog's row (read-only: the values of a `plan_line` text are one object for every episode
-    that has it), and of each its catalog's `native_moves` (`moves`: an array per distinct value, None where null)."""
+    that has it), and of each its catalog's `native_moves` (`moves`: an array per distinct value, None where null)
+    and its latents files (`latents`: video key -> the parsed text `schemas.image_latents.cataloged` gave, in
+    info.json order, one read-only mapping per distinct set; None where the catalog does not know them: read the
+    files) and its length (`length`)."""
 
     def __init__(self) -> None:
         self._rows: dict[int, tuple[Mapping[str, Any], int, str]] = {}
         self.moves: dict[int, np.ndarray | None] = {}
+        self.latents: dict[int, Mapping[str, Mapping[str, Any]] | None] = {}
+        self.written_ns = 0  # when the catalog's parts were written (their newest modification time)
+
+    def length(self, index: int) -> int:
+        return self._rows[index][1]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         shared, length, uid = self._rows[index]
@@ -69,13 +80,18 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
     lacking: set[str] = set()  # datasets with a row cataloged before `plan_line`: read from their meta
     parsed: dict[str, Mapping[str, Any]] = {}  # text -> its fields: one object per distinct text
     arrays: dict[tuple[bool, ...], np.ndarray] = {}  # native_moves -> one read-only array per distinct value
+    held: dict[tuple[tuple[str, ...], tuple[str, ...]], Mapping[str, Mapping[str, Any]]] = {}  # one per distinct set
     names = None if wanted is None else pa.array(list(wanted), pa.string())
+    written_ns = max((p.stat().st_mtime_ns for p in parts), default=0)
     for part in parts:
         # ParquetFile, as jobs.catalog.source_findings says why (read_table's dataset path aborts at exit)
-        if not {PLAN_COLUMN, MOVES_COLUMN} <= set(pq.read_schema(part).names):
+        names_in = set(pq.read_schema(part).names)
+        if not {PLAN_COLUMN, MOVES_COLUMN} <= names_in:
             return {}
+        latents = set(LATENTS_COLUMNS) <= names_in
         f = pq.ParquetFile(part, read_dictionary=[PLAN_COLUMN])
-        for batch in f.iter_batches(batch_size=BATCH, columns=COLUMNS, use_threads=False):
+        read = COLUMNS + LATENTS_COLUMNS if latents else COLUMNS
+        for batch in f.iter_batches(batch_size=BATCH, columns=read, use_threads=False):
             if names is not None:
                 batch = batch.filter(pc.is_in(batch.column("dataset"), value_set=names))
             if not batch.num_rows:
@@ -83,8 +99,10 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
             plan = batch.column(PLAN_COLUMN)
             texts = plan.dictionary.to_pylist()
             codes = plan.indices.to_pylist()
-            columns = zip(*(batch.column(c).to_pylist() for c in COLUMNS[:5]), codes, strict=True)
-            for dataset, index, length, uid, moves, code in columns:
+            nulls = [None] * batch.num_rows
+            files = [batch.column(c).to_pylist() for c in LATENTS_COLUMNS] if latents else [nulls, nulls]
+            columns = zip(*(batch.column(c).to_pylist() for c in COLUMNS[:5]), codes, *files, strict=True)
+            for dataset, index, length, uid, moves, code, keys, held_texts in columns:
                 if wanted is not None and (episodes := wanted[dataset]) is not None and index not in episodes:
                     continue
                 if code is None:
@@ -93,13 +111,74 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
                 text = texts[code]
                 if (shared := parsed.get(text)) is None:
                     shared = parsed[text] = json.loads(text)
-                lines = found.setdefault(dataset, PlanLines())
+                if (lines := found.get(dataset)) is None:
+                    lines = found[dataset] = PlanLines()
+                    lines.written_ns = written_ns
                 lines._rows[index] = (shared, length, uid)
-                array = None if moves is None else arrays.get(key := tuple(moves))
-                if moves is not None and array is None:  # made once per distinct value, not per episode
-                    array = arrays[key] = _frozen(moves)
-                lines.moves[index] = array
+                lines.moves[index] = None if moves is None else _shared(arrays, moves)
+                lines.latents[index] = (
+                    None if keys is None or held_texts is None else _latents(keys, held_texts, held, parsed)
+                )
     return {ds: lines for ds, lines in found.items() if ds not in lacking}
+
+
+ABSENT, CATALOGED, CHANGED = "absent", "cataloged", "changed"  # a file's state by `Listing.state`
+
+
+class Listing:
+    """A dataset's local folders, each listed once with its files' times: a plan takes the catalog's word for a
+    latents file only where the file is there and unchanged since the catalog was written (`since_ns`, its parts'
+    time: the rebuild read every file older), so that a file removed or written again since (by hand, by a run
+    stopped before its catalog refresh) is not planned as the catalog says; one listing a folder and a stat a file
+    where each was looked for and opened (`training.episode_latents`, `jobs.stages.latents_plan`)."""
+
+    def __init__(self, since_ns: int) -> None:
+        self.since_ns = since_ns
+        self._times: dict[str, dict[str, int]] = {}  # folder -> its files' modification times
+
+    def state(self, path: Path | str) -> str:
+        """ABSENT, CATALOGED (there, older than the catalog) or CHANGED (written since)."""
+        folder, _, name = str(path).rpartition("/")
+        times = self._times.get(folder)
+        if times is None:
+            times = self._times[folder] = {}
+            try:
+                with os.scandir(folder) as found:
+                    for entry in found:
+                        try:
+                            times[entry.name] = entry.stat().st_mtime_ns
+                        except FileNotFoundError:
+                            continue
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+        if (mtime := times.get(name)) is None:
+            return ABSENT
+        return CATALOGED if mtime < self.since_ns else CHANGED
+
+
+def _latents(
+    keys: list[str],
+    texts: list[str],
+    held: dict[tuple[tuple[str, ...], tuple[str, ...]], Mapping[str, Mapping[str, Any]]],
+    parsed: dict[str, Mapping[str, Any]],
+) -> Mapping[str, Mapping[str, Any]]:
+    """video key -> its file's parsed catalog text, one read-only mapping per distinct (keys, texts)."""
+    found = held.get(key := (tuple(keys), tuple(texts)))
+    if found is None:
+        found = held[key] = MappingProxyType(
+            {
+                k: parsed[t] if t in parsed else parsed.setdefault(t, json.loads(t))
+                for k, t in zip(keys, texts, strict=True)
+            }
+        )
+    return found
+
+
+def _shared(arrays: dict[tuple[bool, ...], np.ndarray], values: list[bool]) -> np.ndarray:
+    """The one read-only array of `values`, made at its first ask."""
+    if (found := arrays.get(key := tuple(values))) is None:
+        found = arrays[key] = _frozen(values)
+    return found
 
 
 def _frozen(values: list[bool]) -> np.ndarray:

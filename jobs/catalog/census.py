@@ -27,7 +27,7 @@ from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.parts import parquet_files
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR
-from schemas.lerobot import EPISODES_PATH, INFO_PATH
+from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.storage import CatalogError, StorageOptions
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
@@ -49,14 +49,18 @@ class Mark:
     episodes_bytes: int
 
     @classmethod
-    def of(cls, storage: Root, dataset: str) -> Mark:
-        """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now; OSError or ValueError
-        when its `info.json` cannot be read."""
-        body = json.loads(storage.read(f"{dataset}/{INFO_PATH}"))
+    def of(cls, storage: Root, dataset: str, info: InfoJson | None = None) -> Mark:
+        """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now (`info`: its info.json
+        as its caller read it, not read again); OSError or ValueError when its `info.json` cannot be read."""
+        if info is None:
+            body = json.loads(storage.read(f"{dataset}/{INFO_PATH}"))
+            episodes, frames = body.get("total_episodes"), body.get("total_frames")
+        else:
+            episodes, frames = info.total_episodes, info.total_frames
         jsonl = f"{dataset}/{EPISODES_PATH}"
         return cls(
-            episodes=int(body.get("total_episodes") or 0),
-            frames=int(body.get("total_frames") or 0),
+            episodes=int(episodes or 0),
+            frames=int(frames or 0),
             info_bytes=storage.size(f"{dataset}/{INFO_PATH}"),
             episodes_bytes=storage.size(jsonl) if storage.exists(jsonl) else -1,
         )

@@ -26,7 +26,7 @@ from schemas.canonical import (
 from schemas.catalog import CatalogRow
 from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, LINEAGE_KEY, NO_LINEAGE, EpisodeLineage, episode_uid
 from schemas.episode_lines import shared_fields
-from schemas.image_latents import latents_file
+from schemas.image_latents import FRAME_INDEX_KEY, LATENTS_KEY, cataloged, latent_frame_indices, latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson
 from schemas.qa import CATALOG_PREFIX
 from schemas.storage import CatalogError
@@ -190,6 +190,8 @@ def dataset_rows(
         subset = lineage.subset or folder_subset
         caption = lineage.caption_text()
         raw_fps = lineage.raw_fps if "raw_fps" in lineage.model_fields_set else fps
+        # the cameras with an image latents file (written atomically: present means whole)
+        held = [k for k in info.video_keys if digests.exists(dataset_root, latents_file(info, index, k))]
         rows.append(
             CatalogRow(
                 episode_uid=lineage.episode_uid or episode_uid(source, subset, f"episode_{index:06d}"),
@@ -223,8 +225,8 @@ def dataset_rows(
                 reading=lineage.reading,
                 caption_ready=caption is not None,
                 content_hash=content_hash(dataset_root, info, index, digests),
-                # any camera's image latents file (written atomically: present means whole)
-                latents_ready=any(digests.exists(dataset_root, latents_file(info, index, k)) for k in info.video_keys),
+                latents_ready=bool(held),
+                **_latents_columns(dataset_root, info, index, length, held, digests),
                 ingested_at=digests.modified(dataset_root, info.data_file(index)),
                 plan_line=json.dumps(shared_fields(line, LINEAGE_KEY)),
                 native_moves=stats_moves(stats.get(index, {}).get(ACTION_NATIVE)),
@@ -234,3 +236,30 @@ def dataset_rows(
     if len(rows) != info.total_episodes:
         raise CatalogError(f"{dataset_root}: {EPISODES_PATH} has {len(rows)} episodes, info.json {info.total_episodes}")
     return rows, lineages
+
+
+def _latents_columns(
+    dataset_root: Path, info: InfoJson, index: int, length: int, held: list[str], digests: FileDigests
+) -> dict[str, list[str] | None]:
+    """`latents_keys` and `latents_files` of episode `index`, whose latents files are those of the video keys `held`:
+    each file's header and `frame_index` read once here (`FileDigests.header`), so that train's index and the
+    `latents` plan read none. Both null, so that they read the files, when one cannot be read here (a bucket's) or
+    its `frame_index` is not what `eidata latents` writes for the episode's length, the dataset's fps and its rate
+    (`latent_frame_indices`): the rows a plan derives are the file's, or the plan reads the file."""
+    texts = []
+    for key in held:
+        rel = latents_file(info, index, key)
+        found = digests.header(dataset_root, rel, FRAME_INDEX_KEY)
+        if found is None:
+            return {"latents_keys": None, "latents_files": None}
+        header, frames = found
+        meta = header.get("__metadata__") or {}
+        try:
+            shape = [int(n) for n in header[LATENTS_KEY]["shape"]]
+            derived = latent_frame_indices(length, float(info.fps), float(meta["rate_hz"]))
+        except (KeyError, TypeError, ValueError):
+            return {"latents_keys": None, "latents_files": None}
+        if not (shape and shape[0] == len(derived) and np.array_equal(frames.reshape(-1), derived)):
+            return {"latents_keys": None, "latents_files": None}
+        texts.append(cataloged(meta, shape, key, index))
+    return {"latents_keys": held, "latents_files": texts}

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from adapters.lerobot_format.files import load_info, read_jsonl
+from adapters.lerobot_format.files import load_info
 from adapters.storage.corpus import Corpus
 from adapters.storage.location import Location
-from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized, latent_frame_indices
+from ingest.encoders.dinov3.frames import LatentsInputError, PreprocessConfig, decode_resized
 from ingest.encoders.dinov3.model import EncoderLoadError, EncoderSpec, encoder_config
 from ingest.encoders.dinov3.stream import FrameEncoder
 from ingest.files.latents import LatentsFile, LatentsFileError, remove_stale_temps, write_latents
@@ -43,9 +43,10 @@ from jobs.catalog.selection import Scoped, SelectionError, select
 from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import Placement
 from jobs.runtime.stage import ADDRESS, CorpusRoot, CorpusStage, Failed, RayJob, StageReport, Usage, placement_options
+from jobs.stages.latents_plan import PlannedLatents
 from schemas.canonical import IMAGE_PREFIX, main_video_key
 from schemas.faults import reraise_environment
-from schemas.image_latents import LatentsMeta, latents_file
+from schemas.image_latents import LatentsMeta, latent_frame_indices, latents_file
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
         self.report.chosen = chosen.said if chosen is not None else ""
         rows: list[dict[str, Any]] = []
         stale: list[str] = []  # files the corpus holds, made otherwise: in the way unless --overwrite
+        planned = PlannedLatents(corpus, datasets)  # the catalog's lengths and files, where it describes a dataset
         for ds in datasets:
             info = load_info(ds / INFO_PATH)
             if info.video_path is None or not (ds / EPISODES_PATH).exists():
@@ -255,11 +257,11 @@ class LatentsStage(CorpusStage[LatentsJob, LatentsReport]):
                 raise Usage(f"eidata latents: {ds}: --rate {job.rate_hz} Hz is above the dataset's {info.fps} fps")
             if not job.dry_run:
                 remove_stale_temps(ds)
-            lengths = {int(line["episode_index"]): int(line["length"]) for _, line in read_jsonl(ds / EPISODES_PATH)}
+            lengths, lines = planned.episodes(ds, info)
             lengths = lengths if chosen is None else chosen.keep(corpus.root, ds, lengths)
             self.report.selected += len(lengths)
             names = {(i, key): latents_file(info, i, key) for i in lengths for key in keys}
-            done = corpus.committed(ds, names.values())
+            done = planned.committed(ds, names, lines)
             for (index, key), name in names.items():
                 if name in done and not job.overwrite:
                     self._done(ds / name, done[name], stale)

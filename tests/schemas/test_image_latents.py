@@ -3,6 +3,7 @@ metadata survives safetensors' string-only header."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from schemas.image_latents import (
     LATENTS_KEY,
     TENSOR_KEYS,
     LatentsMeta,
+    cataloged,
+    from_catalog,
     latents_file,
 )
 from tests.realdata import realdata
@@ -71,3 +74,16 @@ def test_a_bad_value_names_its_field(update: dict, field: str) -> None:
     with pytest.raises(ValidationError) as err:
         LatentsMeta(**{**META, "episode_index": 0, **update})
     assert [e["loc"] for e in err.value.errors()] == [(field,)]
+
+
+def test_the_catalog_text_gives_the_file_s_metadata_and_shape_again() -> None:
+    """Issue 99: one text for every file of a camera in one encoding (their own fields left out), the metadata
+    restored as the file holds it; a field that does not name its file (a foreign writer's) is kept as it is."""
+    meta = LatentsMeta(**{**META, "episode_index": 7}).to_metadata()
+    text = cataloged(meta, [12, 196, 384], META["video_key"], 7)
+    assert text == cataloged({**meta, "episode_index": "8"}, [30, 196, 384], META["video_key"], 8)
+    assert from_catalog(json.loads(text), META["video_key"], 7) == (dict(sorted(meta.items())), [196, 384])
+    odd = {**meta, "episode_index": "3"}  # a file whose metadata names another episode
+    assert from_catalog(json.loads(cataloged(odd, [1, 4, 4], META["video_key"], 7)), META["video_key"], 7)[0] == odd
+    bare = {k: v for k, v in meta.items() if k != "video_key"}  # no video_key at all
+    assert from_catalog(json.loads(cataloged(bare, [1, 4, 4], META["video_key"], 7)), META["video_key"], 7)[0] == bare

@@ -17,7 +17,8 @@ from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
 from training.config import DataConfig
-from training.episodes import SampleIndex, _read_latents_header, anchors, build_index
+from training.episode_latents import read_latents_header
+from training.episodes import SampleIndex, anchors, build_index
 from training.errors import DataError
 
 
@@ -52,14 +53,14 @@ def test_bad_latents_file_names_itself(tmp_path: Path) -> None:
         metadata={"format": "something-else"},
     )
     with pytest.raises(DataError, match=r"episode_000000\.safetensors: metadata format"):
-        _read_latents_header(path, MODEL, CorpusFiles(tmp_path))
+        read_latents_header(path, MODEL, CorpusFiles(tmp_path))
     save_file(
         {"latents": torch.zeros(2, 100, 384), "frame_index": torch.tensor([0, 3])},
         str(path),
         metadata={"format": "eidata-latents-1"},
     )
     with pytest.raises(DataError, match=r"latents shape \(2, 100, 384\)"):
-        _read_latents_header(path, MODEL, CorpusFiles(tmp_path))
+        read_latents_header(path, MODEL, CorpusFiles(tmp_path))
 
 
 def test_empty_split_is_an_error(manifest: Path) -> None:

@@ -17,8 +17,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ingest.encoders.dinov3.frames import latent_frame_indices
 from jobs.stages.latents import LatentsJob
+from schemas.image_latents import latent_frame_indices
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from training.config import DataConfig
@@ -29,7 +29,7 @@ CHUNK, FUTURE = MODEL.chunk, DataConfig().future_offset
 
 def three_hz(length: int) -> np.ndarray:
     """The frames `latents` stores at 3 Hz of a 10 fps stream: nearest to k / 3 s, ties up
-    (ingest.encoders.dinov3.frames.latent_frame_indices, repeated here so the test needs no video stack)."""
+    (schemas.image_latents.latent_frame_indices, repeated here as its own check)."""
     step = Fraction(10, 3)
     return np.array([int(k * step + Fraction(1, 2)) for k in range(int((length - 1) / step) + 1)], dtype=np.int64)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
@@ -86,27 +85,6 @@ class PreprocessConfig(Frozen):
             image_mean=tuple(raw.get("image_mean", IMAGENET_MEAN)),
             image_std=tuple(raw.get("image_std", IMAGENET_STD)),
         )
-
-
-def latent_frame_indices(length: int, fps: float, rate_hz: float) -> np.ndarray:
-    """Frames of a `length`-frame, `fps` stream nearest to the times k / rate_hz (k = 0, 1, ...) inside the episode.
-
-    Exact rational arithmetic (rates like 2.5 or 29.97 included), ties rounded up: the frames for a given
-    (length, fps, rate) never depend on floating point. Strictly increasing; the first is frame 0."""
-    if length < 0:
-        raise ValueError(f"episode length {length} < 0")
-    f, r = Fraction(fps).limit_denominator(10**6), Fraction(rate_hz).limit_denominator(10**6)
-    if r <= 0 or f <= 0:
-        raise ValueError(f"fps {fps} and rate {rate_hz} must be positive")
-    if r > f:
-        raise ValueError(f"latent rate {rate_hz} Hz is above the stream's {fps} fps: frames would repeat")
-    if length == 0:
-        return np.zeros(0, dtype=np.int64)
-    step = f / r  # frames between two samples, >= 1
-    count = int((length - 1) / step) + 1
-    # floor(k * step + 1/2) with integers: (2 k p + q) // (2 q) for step = p / q
-    k = np.arange(count, dtype=np.int64)
-    return (2 * k * step.numerator + step.denominator) // (2 * step.denominator)
 
 
 def resize_frames(frames: np.ndarray | torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:

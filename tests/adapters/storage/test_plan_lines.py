@@ -97,28 +97,68 @@ def test_an_export_plans_from_the_catalog_what_it_planned_from_the_meta(corpus: 
     assert "lab/arm/a1" in planned and "takes one value per dim" in planned  # the still command is left out, named
 
 
-def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: Path) -> None:
+def _train_index(manifest: Path) -> str:
+    """Train's index of `manifest`, every record, sample array and the report, as text."""
     from tests.training.conftest import MODEL
-    from tests.training.corpus import build_corpus
     from training.config import DataConfig
     from training.episodes import build_index
 
+    built = build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
+    rows = [
+        [repr(getattr(e, k)) for k in e.__slots__ if k not in ("action", "latent_frames")]
+        + [repr(vars(e.action)), e.latent_frames.tolist()]
+        for e in built.episodes
+    ]
+    arrays = [built.sample_episode, built.sample_anchor, built.sample_future]
+    return repr((built.datasets, rows, [a.tolist() for a in arrays], built.text_dim, vars(built.report)))
+
+
+def _latents_opened(opened: list[str]) -> list[str]:
+    return [p for p in opened if "/latents/chunk-" in p]
+
+
+def test_train_indexes_from_the_catalog_what_it_indexed_from_the_meta(tmp_path: Path) -> None:
+    """Nor any latents file looked for or its header read: the catalog's `latents_keys` and `latents_files` say which
+    cameras have one, with the metadata and shape checked, and the frames are those `eidata latents` writes."""
+    from tests.training.corpus import build_corpus
+
     manifest = build_corpus(tmp_path / "corpus")
-
-    def index() -> str:
-        built = build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
-        rows = [
-            [repr(getattr(e, k)) for k in e.__slots__ if k not in ("action", "latent_frames")]
-            + [repr(vars(e.action)), e.latent_frames.tolist()]
-            for e in built.episodes
-        ]
-        arrays = [built.sample_episode, built.sample_anchor, built.sample_future]
-        return repr((built.datasets, rows, [a.tolist() for a in arrays], built.text_dim, vars(built.report)))
-
+    index = partial(_train_index, manifest)
     with opened_here() as opened:
         planned = index()
     assert not _meta_opened(opened), _meta_opened(opened)
-    assert planned == _from_meta(manifest.parent.parent, index)
+    assert not _latents_opened(opened), _latents_opened(opened)
+    with opened_here() as opened:
+        assert planned == _from_meta(manifest.parent.parent, index)
+    assert len(_latents_opened(opened)) == 7  # the meta's index read each episode's file
+    assert "'head': 7" in planned
+
+
+def test_train_reads_the_latents_files_the_catalog_does_not_know(tmp_path: Path) -> None:
+    """A file whose frame_index is not what `eidata latents` writes (every 2nd frame under a rate_hz of 2.5, which
+    gives every 4th), and a catalog of before the latents columns: those files are read, and the index is the meta's."""
+    import pyarrow.parquet as pq
+    from safetensors.torch import load_file, save_file
+
+    from adapters.storage.derived import file_metadata
+    from tests.training.corpus import build_corpus
+
+    manifest = build_corpus(tmp_path / "corpus")
+    corpus = manifest.parent.parent
+    (path, *_) = sorted(corpus.glob("datasets/sim/arm/latents/chunk-*/*/episode_*.safetensors"))
+    tensors, meta = load_file(path), file_metadata(path)
+    save_file(tensors, str(path), metadata={**meta, "rate_hz": "2.5"})  # its frames 0, 2, 4, ...: 2.5 Hz gives 0, 4, 8
+    rebuild_catalog(Corpus(corpus))
+    index = partial(_train_index, manifest)
+    with opened_here() as opened:
+        planned = index()
+    assert _latents_opened(opened) == [str(path)]
+    assert planned == _from_meta(corpus, index)
+    (part,) = (corpus / EPISODES_DIR).glob("*.parquet")
+    pq.write_table(pq.read_table(part).drop_columns(["latents_keys", "latents_files"]), part)
+    with opened_here() as opened:
+        assert index() == planned
+    assert not _meta_opened(opened) and len(_latents_opened(opened)) == 7  # the lines from the catalog, the files read
 
 
 def test_a_catalog_of_before_gives_nothing_and_its_readers_read_the_meta(corpus: Path, tmp_path: Path) -> None:

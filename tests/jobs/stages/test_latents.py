@@ -14,7 +14,7 @@ from safetensors import safe_open
 from adapters.lerobot_format.files import load_info
 from adapters.storage.atomic import temp_path
 from adapters.storage.corpus import Corpus
-from ingest.encoders.dinov3.frames import PreprocessConfig, latent_frame_indices, resize_frames
+from ingest.encoders.dinov3.frames import PreprocessConfig, resize_frames
 from ingest.encoders.dinov3.model import EncoderSpec, load_encoder
 from ingest.lerobot.video_read import decode_frames
 from jobs.catalog.query import run_query
@@ -32,7 +32,7 @@ from jobs.stages.latents import (
     expected_meta,
     select_video_keys,
 )
-from schemas.image_latents import latents_file
+from schemas.image_latents import latent_frame_indices, latents_file
 from tests.fixtures.dinov3 import normalize_frames, preprocess, write_tiny_dinov3
 from tests.fixtures.episodes import write_canonical_dataset
 from tests.fixtures.readback import read_latents

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.lerobot_format.files import load_info
-from ingest.encoders.dinov3.frames import latent_frame_indices
 from jobs.cli import main
-from schemas.image_latents import latents_file
+from schemas.image_latents import latent_frame_indices, latents_file
 from tests.fixtures.dinov3 import write_tiny_dinov3
 from tests.jobs.catalog.test_selection import BRIDGE, CLIPS, two_datasets
 from tests.jobs.runtime.test_dry_run import snapshot

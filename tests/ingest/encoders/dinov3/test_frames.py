@@ -21,10 +21,10 @@ from ingest.encoders.dinov3.frames import (
     LatentsInputError,
     PreprocessConfig,
     decode_resized,
-    latent_frame_indices,
     resize_frames,
 )
 from ingest.lerobot.video_read import decode_frames
+from schemas.image_latents import latent_frame_indices
 from tests.fixtures.dinov3 import decode_pixels, normalize_frames, preprocess
 
 

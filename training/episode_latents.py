@@ -1,0 +1,99 @@
+"""Which latents file an episode trains from and the frames it holds (DESIGN.md section 5), for train's index
+(`training.episodes`): from the catalog's `latents_keys` and `latents_files` where it knows the episode's files
+(issue 99: no file looked for, no header read; the rows of `frame_index` are those `eidata latents` writes,
+`latent_frame_indices` of the length, fps and rate, which the catalog's rebuild checked against each file), else from
+each configured camera's file looked for and its header read, as before. Either way the file's metadata and shape are
+checked against the latents contract and the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.storage.corpus_files import CorpusFiles
+from adapters.storage.plan_lines import ABSENT, CHANGED, Listing
+from schemas.canonical import Camera, image_key
+from schemas.image_latents import LATENTS_FORMAT, from_catalog, latent_frame_indices, latents_file
+from schemas.lerobot import InfoJson
+from training.config import ModelConfig
+from training.errors import DataError
+
+
+def episode_latents(
+    files: CorpusFiles,
+    rel: str,
+    info: InfoJson,
+    known: Mapping[str, Mapping[str, Any]] | None,
+    listing: Listing,
+    index: int,
+    length: int,
+    keys: list[tuple[str, str]],
+    model: ModelConfig,
+) -> tuple[str, Path | str, np.ndarray] | None:
+    """(camera, latents file, its frame indices) of the first of `keys` ((camera, its video key) of the configured
+    cameras the dataset has: `dataset_cameras`) whose latents file episode `index` of the dataset `rel` (its `info`;
+    `length` frames) has, checked against the model; None when none has one. `known`: the
+    catalog's files of the episode (video key -> `schemas.image_latents.cataloged`'s text, parsed), None where the
+    catalog does not know them: each file is then looked for and its header read. Where it knows them, a file is
+    looked up in `listing` (one listing a folder): one absent is not there, one written since the catalog or that
+    the catalog does not name has its header read."""
+    for camera, key in keys:
+        path = files.join(rel, latents_file(info, index, key))
+        if known is None:  # the catalog does not know the episode's files
+            if files.is_file(path):
+                return camera, path, read_latents_header(path, model, files)
+            continue
+        if (state := listing.state(path)) == ABSENT:
+            continue
+        if state == CHANGED or (text := known.get(key)) is None:  # not as the catalog read it: its header read
+            return camera, path, read_latents_header(path, model, files)
+        meta, rest = from_catalog(text, key, index)
+        frames = derived_frames(length, float(info.fps), float(meta["rate_hz"]))
+        return camera, path, checked_latents(path, meta, (len(frames), *rest), frames, model)
+    return None
+
+
+def dataset_cameras(cameras: list[Camera], info: InfoJson) -> list[tuple[str, str]]:
+    """(camera, video key) of each of `cameras` the dataset of `info` has a video of, in the order of `cameras`."""
+    video_keys = set(info.video_keys)
+    return [(cam.value, key) for cam in cameras if (key := image_key(cam)) in video_keys]
+
+
+def read_latents_header(path: Path | str, model: ModelConfig, files: CorpusFiles) -> np.ndarray:
+    """The stored frame indices, after checking the file against the latents contract and the model's shapes; read
+    from its header and `frame_index` alone (a bucket's by ranged reads)."""
+    try:
+        header, values = files.safetensors_meta(path, "frame_index")
+        meta, shape = header.get("__metadata__") or {}, tuple(header["latents"]["shape"])
+        frames = values.astype(np.int64).reshape(-1)
+    except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise DataError(f"{path}: unreadable latents file ({e})") from e
+    return checked_latents(path, meta, shape, frames, model)
+
+
+def checked_latents(
+    path: Path | str, meta: Mapping[str, str], shape: tuple[int, ...], frames: np.ndarray, model: ModelConfig
+) -> np.ndarray:
+    """`frames`, the frame indices of the latents file at `path` (its metadata `meta`, its latents' `shape`), once
+    the file is checked against the latents contract and the model's shapes."""
+    if meta.get("format") != LATENTS_FORMAT:
+        raise DataError(f"{path}: metadata format {meta.get('format')!r}, expected {LATENTS_FORMAT!r}")
+    want = (len(frames), model.latent_grid**2, model.latent_dim)
+    if shape != want:
+        raise DataError(f"{path}: latents shape {shape}, expected {want} (frame_index has {len(frames)} rows)")
+    if len(frames) and np.any(np.diff(frames) <= 0):
+        raise DataError(f"{path}: frame_index is not strictly increasing")
+    return frames
+
+
+@lru_cache(maxsize=1 << 16)
+def derived_frames(length: int, fps: float, rate_hz: float) -> np.ndarray:
+    """The frame indices `eidata latents` stores for an episode of `length` frames at `fps` and `rate_hz`
+    (`latent_frame_indices`), one read-only array for every episode that has them."""
+    frames = latent_frame_indices(length, fps, rate_hz)
+    frames.flags.writeable = False
+    return frames
