@@ -38,7 +38,7 @@ from jobs.export.lerobot_v3.cameras import (
 )
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
-from jobs.export.lerobot_v3.source import Extent, SourceDataset
+from jobs.export.lerobot_v3.source import Extent, SourceDataset, common_features
 from jobs.export.lerobot_v3.spaces import SpaceOf, episode_kind, space_features
 from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
 from schemas.actions import ActionKind, ActionSpace
@@ -238,34 +238,6 @@ def dataset_plan(
     )
 
 
-def _signature(ft: dict[str, Any]) -> tuple[Any, ...]:
-    return ft["dtype"], list(ft["shape"]), ft.get("names")
-
-
-def _common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str, Any]:
-    """The numeric features every source declares alike (a key some source declares otherwise, or lacks, is left
-    out, said in `notes`). One pass over the sources' features, each key's distinct signatures kept (by ==): it
-    compared every source's with every other's, quadratic in the datasets (0.8 s at 300, issue 99)."""
-    first = sources[0].features
-    out = {}
-    declared: Counter[str] = Counter(k for src in sources for k, ft in src.features.items() if not is_video(ft))
-    having: Counter[str] = Counter()  # a declared key: how many sources have it, as a video or not
-    signatures: dict[str, list[tuple[Any, ...]]] = {}  # and its distinct signatures among them
-    for src in sources:
-        for key in declared.keys() & src.features.keys():
-            having[key] += 1
-            seen, sig = signatures.setdefault(key, []), _signature(src.features[key])
-            if not any(sig == s for s in seen):
-                seen.append(sig)
-    dropped = {k for k in declared if having[k] < len(sources) or len(signatures[k]) > 1}
-    for key, ft in first.items():
-        if not is_video(ft) and key not in dropped:
-            out[key] = {k: v for k, v in ft.items() if k != "info"}
-    for key in sorted(dropped):
-        notes.append(f"feature {key} left out: {declared[key]} of {len(sources)} datasets declare it, not identically")
-    return out
-
-
 def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]:
     """The episode's source, subset and embodiment as the catalog decides them (jobs/catalog/rows.py): its lineage's
     first, then its dataset's own declarations (its folder `rel`); made once per distinct catalog text (one dict for
@@ -360,7 +332,7 @@ def manifest_plan(
         plan.notes.append(f"source {s} left out (--allow-dropped-sources): {sum(t.values())} episodes, {_reasons(t)}")
     exported = list({id(e.source): e.source for e in plan.episodes}.values())
     read = {c: exported[0].features[c] for c in of.columns.values()}  # the space's columns, one layout in a group
-    feats, from_columns, select, note = space_features(_common_features(exported, plan.notes) | read, of)
+    feats, from_columns, select, note = space_features(common_features(exported, plan.notes) | read, of)
     plan.notes += [note] if note else []
     resizing = plan.resizing = sized(plan_resizing(plan.episodes, chosen, frames or ExportFrames()), f"manifest {name}")
     video_feats = {}

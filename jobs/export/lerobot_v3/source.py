@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from schemas.canonical import ACTION_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
 from schemas.episode_lines import plan_fields
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson
+from schemas.lerobot_features import is_video
 
 T = TypeVar("T")
 _NONE = object()
@@ -178,3 +180,31 @@ def stats_extent(stats: dict[str, Any] | None) -> Extent | None:
     count = np.asarray(stats.get("count", [0]), np.int64).reshape(-1)
     lo, hi = (np.asarray(stats[k], np.float64).reshape(-1) for k in ("min", "max"))
     return lo, hi, int(count[0]) if count.size else 0
+
+
+def _signature(ft: dict[str, Any]) -> tuple[Any, ...]:
+    return ft["dtype"], list(ft["shape"]), ft.get("names")
+
+
+def common_features(sources: list[SourceDataset], notes: list[str]) -> dict[str, Any]:
+    """The numeric features every source declares alike (a key some source declares otherwise, or lacks, is left
+    out, said in `notes`). One pass over the sources' features, each key's distinct signatures kept (by ==): it
+    compared every source's with every other's, quadratic in the datasets (0.8 s at 300, issue 99)."""
+    first = sources[0].features
+    out = {}
+    declared: Counter[str] = Counter(k for src in sources for k, ft in src.features.items() if not is_video(ft))
+    having: Counter[str] = Counter()  # a declared key: how many sources have it, as a video or not
+    signatures: dict[str, list[tuple[Any, ...]]] = {}  # and its distinct signatures among them
+    for src in sources:
+        for key in declared.keys() & src.features.keys():
+            having[key] += 1
+            seen, sig = signatures.setdefault(key, []), _signature(src.features[key])
+            if not any(sig == s for s in seen):
+                seen.append(sig)
+    dropped = {k for k in declared if having[k] < len(sources) or len(signatures[k]) > 1}
+    for key, ft in first.items():
+        if not is_video(ft) and key not in dropped:
+            out[key] = {k: v for k, v in ft.items() if k != "info"}
+    for key in sorted(dropped):
+        notes.append(f"feature {key} left out: {declared[key]} of {len(sources)} datasets declare it, not identically")
+    return out
