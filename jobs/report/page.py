@@ -23,8 +23,6 @@ from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report import curation, strips
 from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
-    CorpusMasks,
-    corpus_masks,
     coverage_by_source,
     durations_by_source,
     hours_by_source_tier,
@@ -40,6 +38,7 @@ from jobs.report.markup import Markup, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
+from jobs.report.masks import CorpusMasks, corpus_masks
 from jobs.report.plots import (
     coverage_figure,
     hours_figure,
@@ -346,7 +345,7 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    scan = corpus_masks(root)  # every dataset's episodes.jsonl streamed once
+    scan = corpus_masks(root)  # every episode's mask, from the catalog
     links = links or named_episodes(root, str(root))
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
