@@ -28,6 +28,7 @@ from adapters.storage.digests import FileDigests
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.census import take_census, write_census
+from jobs.catalog.dataset_qa import dataset_qa_row
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_name, dataset_rows
@@ -36,6 +37,7 @@ from jobs.runtime.exits import fail
 from jobs.runtime.ray_map import in_order
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR
+from schemas.dataset_qa import DATASET_QA_DIR
 from schemas.qa import FINDINGS_DIR
 from schemas.storage import CatalogError
 from schemas.verdicts import VERDICTS_DIR
@@ -73,7 +75,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False, address: str | None
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         token = uuid.uuid4().hex
-        kinds = ("episodes", "digests", "findings", "verdicts", "rows")
+        kinds = ("episodes", "digests", "findings", "verdicts", "rows", "dataset_qa")
         new = [catalog / f".rebuild-{token}-{kind}" for kind in kinds]
         try:
             n = _build(corpus, new, rehash, address)
@@ -83,6 +85,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False, address: str | None
                 corpus_root / FINDINGS_DIR,
                 corpus_root / VERDICTS_DIR,
                 catalog / ROWS_DIR,
+                corpus_root / DATASET_QA_DIR,
             )
             for final, new_dir in zip(finals, new, strict=True):
                 old = catalog / f".replaced-{token}-{final.name.lstrip('.')}"
@@ -98,12 +101,13 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False, address: str | None
 
 
 def _build(corpus: Corpus, new: list[Path], rehash: bool, address: str | None) -> int:
-    """Into the five folders `new` (`rebuild_catalog`'s kinds): every dataset's rows, sorted and split into parts in
+    """Into the six folders `new` (`rebuild_catalog`'s kinds): every dataset's rows, sorted and split into parts in
     `episodes_dir`; file digests into `digests_dir`, dataset
-    findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`), and what the
+    findings into `findings`, the findings behind each tier into `verdicts` (`jobs.catalog.behaviour`), what the
     next rebuild reuses into `rows_dir` (`jobs.catalog.stored`: a dataset whose files are unchanged is not parsed
-    again). An index of the datasets' meta: no tier is judged here."""
-    episodes_dir, digests_dir, findings, verdicts, rows_dir = new
+    again) and each dataset's pooled QA into `qa` (`jobs.catalog.dataset_qa`). An index of the datasets' meta: no
+    tier is judged here."""
+    episodes_dir, digests_dir, findings, verdicts, rows_dir, qa = new
     for d in new:
         d.mkdir()
     corpus_root = corpus.root
@@ -116,33 +120,35 @@ def _build(corpus: Corpus, new: list[Path], rehash: bool, address: str | None) -
         kept = Kept()
         merged = _rows(corpus, datasets, kept, digests_dir, rehash, address)
     if merged is None:  # every dataset as the last rebuild read it, none removed: its files, linked
-        n = kept.link_previous(episodes_dir, verdicts, findings)
+        n = kept.link_previous(episodes_dir, verdicts, findings, qa)
         write_census(episodes_dir, census)
-        kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings)
+        kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings, qa)
         log.info("catalog: %d episodes from %d datasets (all kept)", n, len(datasets))
         return n
-    table, found = merged
+    table, found, pooled = merged
     counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
     if dupes := sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist()):
         raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
     configs = {name: kept.config(name) for name, entry in kept.out.items() if entry["rows"]}
     write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
     write_parquet_atomic(found, verdicts / "part-00000.parquet")
+    write_parquet_atomic(pooled, qa / "part-00000.parquet")
     parts = []
     for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
         parts.append(write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet"))
     write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
-    kept.write(rows_dir, parts, verdicts, findings)
+    kept.write(rows_dir, parts, verdicts, findings, qa)
     log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
     return table.num_rows
 
 
 def _rows(
     corpus: Corpus, datasets: list[Path], kept: Kept, digests_dir: Path, rehash: bool, address: str | None
-) -> tuple[pa.Table, pa.Table] | None:
-    """The catalog's rows, sorted, and its verdict rows in the datasets' order: kept ones for a dataset whose files
-    are unchanged (its digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); None
-    when every dataset is kept and none was removed (the last rebuild's files are then this one's)."""
+) -> tuple[pa.Table, pa.Table, pa.Table] | None:
+    """The catalog's rows, sorted, its verdict rows in the datasets' order and its pooled QA rows by dataset: kept
+    ones for a dataset whose files are unchanged (its digests file linked, not rewritten), the others parsed from its
+    meta (`dataset_rows`); None when every dataset is kept and none was removed (the last rebuild's files are then
+    this one's)."""
     corpus_root = corpus.root
     fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
     reused, todo = [], []
@@ -155,25 +161,26 @@ def _rows(
         todo.append(_Todo(name, key, ds, digests_dir / digests_file))
     hashed = 0
     work = partial(_parse, corpus_root, partial(corpus.digests, rehash=rehash))  # Ray tasks past `SERIAL_BELOW`
-    for t, (rows, verdicts, config, n_bytes) in zip(
+    for t, (rows, verdicts, config, n_bytes, pooled) in zip(
         todo, in_order(work, todo, address=address, what="catalog: datasets parsed", shared=corpus_root), strict=True
     ):
         hashed += n_bytes
         kept.keep(t.name, t.key, config, rows.num_rows if rows is not None else 0, len(verdicts))
         if rows is not None:
-            fresh.add(rows, verdicts)
+            fresh.add(rows, verdicts, pooled)
     log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(datasets), len(datasets) - len(reused), hashed)
-    new_rows, new_verdicts = fresh.read()
+    new_rows, new_verdicts, new_qa = fresh.read()
     if not new_rows.num_rows and kept.all_kept(reused):
         return None
-    old_rows, old_verdicts = kept.tables(reused)
+    old_rows, old_verdicts, old_qa = kept.tables(reused)
     table = pa.concat_tables([old_rows, new_rows])
     del old_rows, new_rows  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
     table = sort_catalog(table)
     order = {name: i for i, name in enumerate(dataset_name(corpus_root, ds) for ds in datasets)}
     found = pa.concat_tables([old_verdicts, new_verdicts])
     position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
-    return table, found.take(pc.sort_indices(position))  # a stable sort: each dataset's rows in their order
+    qa = pa.concat_tables([old_qa, new_qa]).sort_by("dataset")
+    return table, found.take(pc.sort_indices(position)), qa  # a stable sort: each dataset's rows in their order
 
 
 class _Todo(NamedTuple):
@@ -185,12 +192,13 @@ class _Todo(NamedTuple):
     digests_file: Path
 
 
-# its rows (None: it has none), verdict rows, behaviour thresholds (`recorded_thresholds`) and bytes hashed
-_Parsed = tuple[pa.Table | None, list[dict[str, Any]], Any, int]
+# its rows (None: it has none), verdict rows, behaviour thresholds (`recorded_thresholds`), bytes hashed and pooled QA
+_Parsed = tuple[pa.Table | None, list[dict[str, Any]], Any, int, dict[str, Any] | None]
 
 
 def _parse(corpus_root: Path, digests_of: Callable[[Path], FileDigests], todo: list[_Todo]) -> list[_Parsed]:
-    """Each dataset's rows (None: it has none), verdict rows, thresholds and bytes hashed, its digests saved: a Ray
+    """Each dataset's rows (None: it has none), verdict rows, thresholds, bytes hashed and pooled QA row
+    (`jobs.catalog.dataset_qa`, judged with its own thresholds), its digests saved: a Ray
     task's work (`jobs.runtime.ray_map`), or the driver's below `SERIAL_BELOW` datasets."""
     out: list[_Parsed] = []
     for t in todo:
@@ -201,10 +209,11 @@ def _parse(corpus_root: Path, digests_of: Callable[[Path], FileDigests], todo: l
             raise CatalogError(f"{t.root}: {e}") from e
         digests.save(t.digests_file)
         if not rows:
-            out.append((None, [], None, digests.hashed_bytes))
+            out.append((None, [], None, digests.hashed_bytes, None))
             continue
         table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=CATALOG_SCHEMA)
-        out.append((table, verdict_rows(t.name, lineages), recorded_thresholds(lineages)[1], digests.hashed_bytes))
+        found, config = verdict_rows(t.name, lineages), recorded_thresholds(lineages)[1]
+        out.append((table, found, config, digests.hashed_bytes, dataset_qa_row(t.name, table, found, config)))
     return out
 
 

@@ -1,15 +1,15 @@
 """A dataset's catalog rows kept between rebuilds (issue 75), so that a rebuild parses only the datasets that changed.
 
-`catalog/.dataset_rows/` holds what the last rebuild wrote (its episode parts and verdict rows, hard links to the same
-files, not copies) and `keys.json`: per dataset, the key it was read under, the behaviour thresholds its episodes were
-ingested with and how many rows and verdict rows it gave. The key (`tree_key`) is every file of the dataset's folder
-by path, size and mtime_ns, as `FileDigests` keys a file's sum: the meta a row is parsed from, and the episode files
-its content hash, latents flag and ingest time are read from. A dataset whose key is unchanged gets its rows, verdict
-rows and file digests from the last rebuild, without a byte of its meta parsed or a file's digests read; any other
-dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a removed one drops out. The catalog's and
-the verdict rows' schemas are in the key (`ROWS_FORMAT`), so an eidata that adds or changes a column parses every
-dataset again without anyone remembering to; `ROWS_VERSION` is bumped by hand only for a new rule over the same
-columns.
+`catalog/.dataset_rows/` holds what the last rebuild wrote (its episode parts, verdict rows and each dataset's pooled
+QA, `schemas.dataset_qa`: hard links to the same files, not copies) and `keys.json`: per dataset, the key it was read
+under, the behaviour thresholds its episodes were ingested with and how many rows and verdict rows it gave. The key
+(`tree_key`) is every file of the dataset's folder by path, size and mtime_ns, as `FileDigests` keys a file's sum: the
+meta a row is parsed from, and the episode files its content hash, latents flag and ingest time are read from. A dataset
+whose key is unchanged gets its rows, verdict rows and file digests from the last rebuild, without a byte of its meta
+parsed or a file's digests read; any other dataset (new, changed lineage, a file written, `--rehash`) is parsed again; a
+removed one drops out. The catalog's, the verdict rows' and the pooled QA's schemas, and the pooling's source, are in
+the key (`ROWS_FORMAT`), so an eidata that adds or changes a column parses every dataset again without anyone
+remembering to; `ROWS_VERSION` is bumped by hand only for a new rule over the same columns.
 
 The folder is written beside the old one and swapped in with the catalog (`jobs.catalog.build`), so the kept rows
 and keys always describe the same rebuild; counts that disagree with its keys mean the dataset is parsed again.
@@ -31,17 +31,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
+from jobs.catalog.dataset_qa import POOLING
 from schemas.behaviour import BehaviourConfig
 from schemas.catalog import CATALOG_SCHEMA
+from schemas.dataset_qa import DATASET_QA_SCHEMA
 from schemas.verdicts import VERDICT_SCHEMA
 
 ROWS_DIR = ".dataset_rows"  # inside catalog/, beside FileDigests.DIR
 KEYS_JSON, VERDICTS_PART, FINDINGS_PART = "keys.json", "verdicts.parquet", "findings.parquet"
+QA_PART = "dataset_qa.parquet"  # one row per dataset with rows (`schemas.dataset_qa`)
 PART = "part-00000.parquet"  # the one part of the verdicts and findings folders
 ROWS_VERSION = 1  # bump when a row's values change for the same files and columns (a new rule in `jobs.catalog.rows`)
-# what a kept row was written as: a new or changed column in either schema is another key
+# what a kept row was written as: a new or changed column in any of the schemas, or another pooling of a dataset's
+# QA (`jobs.catalog.dataset_qa.POOLING`), is another key
 ROWS_FORMAT = hashlib.sha256(
-    f"rows {ROWS_VERSION}\n{CATALOG_SCHEMA.to_string()}\n{VERDICT_SCHEMA.to_string()}".encode()
+    f"rows {ROWS_VERSION}\n{CATALOG_SCHEMA.to_string()}\n{VERDICT_SCHEMA.to_string()}\n"
+    f"{DATASET_QA_SCHEMA.to_string()}\n{POOLING}".encode()
 ).hexdigest()
 
 
@@ -104,30 +109,33 @@ class Kept:
         entry = self.out[dataset]
         return BehaviourConfig.model_validate(entry["config"]) if entry["config"] is not None else BehaviourConfig()
 
-    def tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
-        """The kept episode rows and verdict rows of `datasets` (those `reuse` accepted); KeptMismatch when the kept
-        files do not hold as many as the keys say, or cannot be read: the caller parses every dataset again."""
+    def tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The kept episode rows, verdict rows and pooled QA rows of `datasets` (those `reuse` accepted); KeptMismatch
+        when the kept files do not hold as many as the keys say (a dataset with rows has one QA row), or cannot be
+        read: the caller parses every dataset again."""
         if not datasets or self.folder is None:
-            return CATALOG_SCHEMA.empty_table(), VERDICT_SCHEMA.empty_table()
+            return CATALOG_SCHEMA.empty_table(), VERDICT_SCHEMA.empty_table(), DATASET_QA_SCHEMA.empty_table()
         try:
             return self._tables(datasets)
         except (OSError, pa.ArrowException) as e:
             raise KeptMismatch(f"{self.folder}: {e}") from e
 
-    def _tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+    def _tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
         wanted = pa.array(list(datasets), pa.string())
         parts = sorted(self.folder.glob("part-*.parquet"))
         rows = pa.concat_tables(
             [CATALOG_SCHEMA.empty_table(), *(_only(pq.ParquetFile(p).read(), wanted, CATALOG_SCHEMA) for p in parts)]
         )
         verdicts = _only(pq.ParquetFile(self.folder / VERDICTS_PART).read(), wanted, VERDICT_SCHEMA)
-        for table, what in ((rows, "rows"), (verdicts, "verdicts")):
+        qa = _only(pq.ParquetFile(self.folder / QA_PART).read(), wanted, DATASET_QA_SCHEMA)
+        for table, what in ((rows, "rows"), (verdicts, "verdicts"), (qa, "qa")):
             found = pc.value_counts(table["dataset"]).flatten()
             counts = dict(zip(found[0].to_pylist(), found[1].to_pylist(), strict=True))
             for name in datasets:
-                if counts.get(name, 0) != self.keys[name][what]:
+                entry = self.keys[name]
+                if counts.get(name, 0) != (min(entry["rows"], 1) if what == "qa" else entry[what]):
                     raise KeptMismatch(f"{name}: kept {what} do not match its key")
-        return rows, verdicts
+        return rows, verdicts, qa
 
     def all_kept(self, reused: Sequence[str]) -> bool:
         """Whether `reused` is every dataset the last rebuild kept (none removed, none new) and its kept files hold
@@ -137,27 +145,36 @@ class Kept:
         try:
             rows = sum(pq.ParquetFile(p).metadata.num_rows for p in self.folder.glob("part-*.parquet"))
             verdicts = pq.ParquetFile(self.folder / VERDICTS_PART).metadata.num_rows
+            qa = pq.ParquetFile(self.folder / QA_PART).metadata.num_rows
         except (OSError, pa.ArrowException):
             return False
         entries = self.keys.values()
-        return (rows, verdicts) == (sum(e["rows"] for e in entries), sum(e["verdicts"] for e in entries))
+        want = (
+            sum(e["rows"] for e in entries),
+            sum(e["verdicts"] for e in entries),
+            sum(e["rows"] > 0 for e in entries),
+        )
+        return (rows, verdicts, qa) == want
 
-    def link_previous(self, episodes: Path, verdicts: Path, findings: Path) -> int:
-        """The last rebuild's parts, verdict rows and findings as this one's (`all_kept`: the same bytes); its rows."""
+    def link_previous(self, episodes: Path, verdicts: Path, findings: Path, qa: Path) -> int:
+        """The last rebuild's parts, verdict rows, findings and pooled QA as this one's (`all_kept`: the same bytes);
+        its rows."""
         assert self.folder is not None
         for src in sorted(self.folder.glob("part-*.parquet")):
             _link_or_copy(src, episodes / src.name)
         _link_or_copy(self.folder / VERDICTS_PART, verdicts / PART)
         _link_or_copy(self.folder / FINDINGS_PART, findings / PART)
+        _link_or_copy(self.folder / QA_PART, qa / PART)
         return sum(int(entry["rows"]) for entry in self.keys.values())
 
-    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path, findings: Path) -> None:
-        """This rebuild's parts, verdict rows and findings (the `verdicts` and `findings` folders' one part)
-        hard-linked into `folder` (copied where links fail), then the keys."""
+    def write(self, folder: Path, episode_parts: Sequence[Path], verdicts: Path, findings: Path, qa: Path) -> None:
+        """This rebuild's parts, verdict rows, findings and pooled QA (the `verdicts`, `findings` and `qa` folders' one
+        part) hard-linked into `folder` (copied where links fail), then the keys."""
         for src in episode_parts:
             _link_or_copy(src, folder / src.name)
         _link_or_copy(verdicts / PART, folder / VERDICTS_PART)
         _link_or_copy(findings / PART, folder / FINDINGS_PART)
+        _link_or_copy(qa / PART, folder / QA_PART)
         body = {"rows_version": ROWS_VERSION, "datasets": dict(sorted(self.out.items()))}
         atomic_write(folder / KEYS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
 
@@ -171,7 +188,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 class Fresh:
-    """The rows and verdict rows of the datasets a rebuild parses, written to two Arrow IPC files in `folder` (inside
+    """The rows, verdict rows and pooled QA rows of the datasets a rebuild parses (the QA rows, one a dataset, held),
+    the first two written to two Arrow IPC files in `folder` (inside
     the rebuild's temp folder) as they come, in batches, so that the rebuild never holds more than a batch of them as
     Python objects or per-dataset tables; `read` maps them back (file-backed pages, outside the task's limit on
     private memory: only the sort's copy is allocated) and removes the folder."""
@@ -182,11 +200,13 @@ class Fresh:
         self.folder = folder
         self.rows: list[pa.Table] = []
         self.verdicts: list[dict[str, Any]] = []
+        self.qa: list[dict[str, Any]] = []
         self.writers: tuple[Any, Any] | None = None
 
-    def add(self, rows: pa.Table, verdicts: list[dict[str, Any]]) -> None:
+    def add(self, rows: pa.Table, verdicts: list[dict[str, Any]], qa: dict[str, Any]) -> None:
         self.rows.append(rows)
         self.verdicts += verdicts
+        self.qa.append(qa)
         if sum(t.num_rows for t in self.rows) >= self.BATCH:
             self._flush()
 
@@ -201,10 +221,11 @@ class Fresh:
         self.writers[1].write_table(pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA))
         self.rows, self.verdicts = [], []
 
-    def read(self) -> tuple[pa.Table, pa.Table]:
+    def read(self) -> tuple[pa.Table, pa.Table, pa.Table]:
+        qa = pa.Table.from_pylist(self.qa, schema=DATASET_QA_SCHEMA)
         if self.writers is None:  # under one batch: never written
             rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows])
-            return rows, pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA)
+            return rows, pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA), qa
         self._flush()
         for w in self.writers:
             w.close()
@@ -212,7 +233,7 @@ class Fresh:
             pa.ipc.open_file(pa.memory_map(str(self.folder / n))).read_all() for n in ("rows.arrow", "verdicts.arrow")
         )
         shutil.rmtree(self.folder, ignore_errors=True)  # the maps stay readable until dropped
-        return rows, verdicts
+        return rows, verdicts, qa
 
 
 def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:

@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 from schemas.arrow import arrow_schema
 from schemas.catalog import CatalogRow
 from schemas.corpus import EPISODES_DIR, QUARANTINE_DIR, QuarantineRow
+from schemas.dataset_qa import DATASET_QA_DIR, DatasetQARow
 from schemas.findings import SOURCE_FINDINGS_DIR, SourceFinding
 from schemas.qa import FINDINGS_DIR, DatasetFindingRow
 from schemas.verdicts import VERDICTS_DIR, VerdictRow
@@ -64,6 +65,12 @@ VIEWS = {
         VerdictRow,
         "one row per finding behind an episode's tier (ingest's and `eidata verdicts`'), with value and threshold",
     ),
+    "dataset_qa": View(
+        DATASET_QA_DIR,
+        DatasetQARow,
+        "one row per dataset with episodes: its geometry QA pooled over its episodes and its behaviour findings in "
+        "words, as the report shows them",
+    ),
     "source_findings": View(
         SOURCE_FINDINGS_DIR,
         SourceFinding,
@@ -78,6 +85,7 @@ SHARE = "share 0..1"
 UNITS = {
     "episode_index": "index",
     "num_frames": "frames (10 Hz)",
+    "behaviour_episodes": "episodes",
     "raw_fps": "Hz",
     "qa_frames": "frames (10 Hz)",
     "qa_approach_hist": "frames per 10 deg bin",

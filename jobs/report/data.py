@@ -6,24 +6,25 @@ datasets, read one dataset or one episode at a time.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.root import Root
-from ingest.lerobot.settled import settle_dataset, settled_datasets
+from ingest.lerobot.settled import settle_dataset
 from ingest.lerobot.video_read import decode_frames
-from ingest.qa.dataset import DatasetQA, geometry_findings, geometry_summary
+from ingest.qa.dataset import DatasetBehaviour, DatasetQA, geometry_findings
 from jobs.catalog.behaviour import corpus_thresholds
+from jobs.catalog.dataset_qa import POOLED_COLUMNS, pool, step_findings
 from jobs.catalog.parts import parquet_files
 from jobs.catalog.query import run_query
 from jobs.report.keypoints import camera_model, drawable_keypoints, project
+from schemas.behaviour import BehaviourConfig
 from schemas.canonical import (
     ACTION,
     HAND_KEYPOINTS,
@@ -37,10 +38,11 @@ from schemas.canonical import (
     main_video_key,
 )
 from schemas.catalog import CATALOG_SCHEMA
-from schemas.corpus import EPISODES_DIR, LINEAGE_KEY, EpisodeLineage
+from schemas.corpus import EPISODES_DIR, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
-from schemas.qa import DatasetFinding, QAConfig, QARecord, R, catalog_fields, record_from_columns
+from schemas.qa import DatasetFinding, QAConfig
 from schemas.robots.registry import Effector, default_registry
+from schemas.verdicts import STEP
 
 
 class ReportError(RuntimeError):
@@ -69,19 +71,27 @@ def sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def dataset_records(
-    root: Path, record: type[R], columns: str = ""
-) -> Iterator[tuple[str, list[dict[str, Any]], list[R | None]]]:
-    """Per dataset, in name order: its catalog rows (`dataset`, `columns` and the `qa_*` columns of `record`'s fields)
-    and each row's `record` (`schemas.qa.record_from_columns`), one dataset's rows made Python objects at a time: 100k
-    episodes' QA columns as dicts at once passed the report's memory limit."""
-    qa = ", ".join(name for name, *_ in catalog_fields(record))
-    rows = run_query(root, f"SELECT dataset, {columns}{qa} FROM episodes ORDER BY dataset, episode_index")
-    runs, start = pc.run_end_encode(rows["dataset"].combine_chunks()), 0
-    for name, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-        part = rows.slice(start, end - start).to_pylist()
-        yield name, part, [record_from_columns(r, record) for r in part]
-        start = end
+POOLED_AT_ONCE = 256  # datasets whose episodes `pooled_again` reads in one query
+
+
+def pooled_again(
+    root: Path, datasets: Sequence[str], config: BehaviourConfig
+) -> Iterator[tuple[str, DatasetQA | None, DatasetBehaviour | None]]:
+    """Each of `datasets` (in order) pooled from its episodes' catalog columns with `config`
+    (`jobs.catalog.dataset_qa.pool`): the few a figure draws, whose records it plots, and any whose `dataset_qa` row
+    was judged with other thresholds. `POOLED_AT_ONCE` datasets' rows are Python objects at a time."""
+    columns = ", ".join(POOLED_COLUMNS)
+    for start in range(0, len(datasets), POOLED_AT_ONCE):
+        chunk = list(datasets[start : start + POOLED_AT_ONCE])
+        names = ", ".join(sql_text(d) for d in chunk)
+        where = f"WHERE dataset IN ({names})"
+        rows = run_query(root, f"SELECT {columns} FROM episodes {where} ORDER BY dataset, episode_index").to_pylist()
+        steps = step_findings(run_query(root, f"SELECT * FROM verdicts {where} AND stage = '{STEP}'").to_pylist())
+        by: dict[str, list[dict[str, Any]]] = {d: [] for d in chunk}
+        for r in rows:
+            by[r["dataset"]].append(r)
+        for d in chunk:
+            yield (d, *pool(d, by[d], steps, config))
 
 
 def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
@@ -194,56 +204,6 @@ def info_mask(info: InfoJson) -> list[int] | None:
     return None if ft is None else (ft.info or {}).get("mask")
 
 
-@dataclass
-class CorpusMasks:
-    """What one streamed pass over every dataset's episodes.jsonl gives the report: per embodiment how many episodes
-    have each canonical action dim, the first episodes with a wrist position (one per dataset, up to a limit) and the
-    counts. A line is parsed as plain JSON and dropped: memory holds one dataset's info and one line at a time."""
-
-    coverage: dict[str, tuple[int, np.ndarray]]  # embodiment -> (episodes, (50,) fraction whose mask has the dim)
-    wrists: list[DatasetView]  # per dataset, its first episode whose mask has a wrist position
-    datasets: int
-    episodes: int
-
-
-def _has_wrist(mask: np.ndarray) -> bool:
-    return any(mask[hand_dims(k, WRIST_POS)].all() for k in range(len(HANDS))) if len(mask) else False
-
-
-def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
-    """The action-mask coverage per embodiment and the wrist-trajectory episodes (`CorpusMasks`), in one pass."""
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
-    found: list[DatasetView] = []
-    datasets = episodes = 0
-    for ds in settled_datasets(root):
-        datasets += 1
-        try:
-            info = load_info(ds / INFO_PATH)
-            lines = read_jsonl(ds / EPISODES_PATH) if (ds / EPISODES_PATH).is_file() else iter(())
-            default, wrist = info_mask(info), len(found) < wrists and info.features.get(STATE) is not None
-            view = DatasetView(Root(ds).location(), ds.relative_to(root).as_posix(), info, [])
-            for _, line in lines:
-                episodes += 1
-                lineage = line.get(LINEAGE_KEY) or {}
-                raw = lineage.get("mask")
-                raw = default if raw is None else raw
-                if raw is None:
-                    continue
-                m = np.asarray(raw, bool)
-                emb = lineage.get("embodiment") or view.embodiment
-                sums[emb] = sums.get(emb, np.zeros(len(m))) + m
-                counts[emb] = counts.get(emb, 0) + 1
-                if wrist and _has_wrist(m):
-                    view.episodes.append(line)
-                    found.append(view)
-                    wrist = False
-        except (ValueError, OSError) as err:
-            raise ReportError(f"{ds}: unreadable meta ({err})") from err
-    coverage = {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
-    return CorpusMasks(coverage, found, datasets, episodes)
-
-
 def has_hands(info: InfoJson) -> bool:
     """Human hand data: the dataset declares hands with MANO keypoints (`info.has_hands` of the keypoint feature)."""
     ft = info.features.get(HAND_KEYPOINTS)
@@ -354,11 +314,10 @@ class QAView:
 
 
 def qa_by_dataset(root: Path) -> QAView:
-    """Each dataset's pooled QA (`ingest.qa.dataset.geometry_summary`) from the catalog, with its findings against the
-    thresholds stored with the corpus's episodes at ingest. Datasets without QA (other tools', older ingests) are left
-    out."""
+    """Each dataset's pooled QA (`ingest.qa.dataset.geometry_summary`, pooled by the catalog build: its `dataset_qa`
+    view), with its findings against the thresholds stored with the corpus's episodes at ingest. Datasets without QA
+    (other tools', older ingests) are left out."""
     config, _ = corpus_thresholds(root)
-    summaries = [
-        s for name, _, records in dataset_records(root, QARecord) if (s := geometry_summary(name, records)) is not None
-    ]
+    pooled = run_query(root, "SELECT geometry FROM dataset_qa WHERE geometry IS NOT NULL ORDER BY dataset")
+    summaries = [DatasetQA.model_validate_json(g) for g in pooled["geometry"].to_pylist()]
     return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})

@@ -35,6 +35,19 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def table_or(header: list[str], rows: list[list[object]], none: str) -> str:
-    """`table` of `rows`, or the note `none` when there is no row."""
-    return table(header, rows) if rows else f'<p class="note">{escape(none)}</p>'
+MAX_ROWS = 1000  # rows of a per-dataset table the corpus page shows; the rest counted, with where to read them
+
+
+def capped(header: list[str], rows: list[list[object]], rest: str) -> str:
+    """`table` of the first `MAX_ROWS` of `rows`, then a note naming how many more there are and `rest` (where every
+    row is read: an `eidata query`). A corpus of 30,000 datasets listed every one's measures and findings inline (issue
+    99): the page is a summary, and every finding stays reachable."""
+    if len(rows) <= MAX_ROWS:
+        return table(header, rows)
+    more = f"{len(rows) - MAX_ROWS} more rows of {len(rows)}, not shown: {rest}"
+    return table(header, rows[:MAX_ROWS]) + f'<p class="note">{escape(more)}</p>'
+
+
+def table_or(header: list[str], rows: list[list[object]], none: str, rest: str = "") -> str:
+    """`capped` of `rows`, or the note `none` when there is no row."""
+    return capped(header, rows, rest) if rows else f'<p class="note">{escape(none)}</p>'

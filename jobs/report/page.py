@@ -9,6 +9,7 @@ is there and that each of its images decoded, and records the verdict in `<body 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -23,8 +24,6 @@ from jobs.catalog.build import catalog_snapshot_hash
 from jobs.report import curation, strips
 from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
-    CorpusMasks,
-    corpus_masks,
     coverage_by_source,
     durations_by_source,
     hours_by_source_tier,
@@ -36,10 +35,11 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.markup import Markup, table_or
+from jobs.report.markup import Markup, capped, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
+from jobs.report.masks import CorpusMasks, corpus_masks
 from jobs.report.plots import (
     coverage_figure,
     hours_figure,
@@ -52,6 +52,8 @@ from jobs.report.plots import (
     trajectories_figure,
 )
 from jobs.report.strips import MAX_FIGURE_ROWS, family_rank, figure_rows
+from schemas.corpus import MANIFESTS_DIR
+from schemas.manifest import MANIFEST_JSON
 
 # the page's style, and the script that runs on load: every expected section present, every image in it decoded;
 # verdict on <body> and the console
@@ -120,7 +122,8 @@ def _hours(src: Reading) -> str:
 def _counts(src: Reading) -> str:
     rows = curation.counts_by_dataset(src.root)
     head = ["source", "dataset", *(k.replace("_", " ") for k in curation.COUNTED)]
-    table = _table(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows])
+    rest = _query(src, "SELECT source, dataset, tier, count(*) AS episodes FROM episodes GROUP BY ALL ORDER BY ALL")
+    table = capped(head, [[r["source"], r["subset"], *(r[k] for k in curation.COUNTED)] for r in rows], rest)
     caption = (
         "Written episodes by tier (low, rejected: demoted by a finding), those without the action or the hands their "
         "source should give, and quarantined raw episodes (never written), per source; the losses section names why."
@@ -171,8 +174,11 @@ def _qa(src: Reading) -> str:
         [d, f.code, f"{f.value:.4g}", f"{f.threshold:.4g}", f.message] for d, fs in view.failed.items() for f in fs
     ]
     head = ["dataset", "invariant", "measured", "threshold", "finding"]
-    verdict = table_or(head, failed, "every dataset passes every invariant")
-    overview = _table(["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries])
+    measures = _query(src, "SELECT dataset, geometry_overview FROM dataset_qa ORDER BY dataset")
+    verdict = table_or(head, failed, "every dataset passes every invariant", f"every dataset's measures: {measures}")
+    overview = capped(
+        ["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries], measures
+    )
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
         "their thresholds (dashed). The approach axis is the canonical wrist's z (wrist -> fingertips); "
@@ -200,8 +206,11 @@ def _behaviour(src: Reading) -> str:
         if (f["dataset"], f["code"]) not in said
     ]
     head = ["dataset", "finding", "tier", "measured vs threshold (worst episodes)"]
-    verdict = table_or(head, found, "no behaviour finding in any dataset")
-    overview = _table(["dataset", "measured behaviour"], view.overview)
+    every = "SELECT dataset, finding_codes, finding_messages FROM dataset_qa WHERE len(finding_codes) > 0 ORDER BY 1"
+    rest = f"{_query(src, every)} and {_query(src, 'SELECT * FROM findings ORDER BY dataset')}"
+    verdict = table_or(head, found, "no behaviour finding in any dataset", rest)
+    measures = _query(src, "SELECT dataset, behaviour_overview FROM dataset_qa ORDER BY dataset")
+    overview = capped(["dataset", "measured behaviour"], view.overview, measures)
     caption = (
         "Per episode (dots), the behaviour QA's measured values from the catalog's qa_* columns against the "
         "thresholds of the corpus's ingest spec: dashed demotes to low, dotted quarantines."
@@ -210,6 +219,11 @@ def _behaviour(src: Reading) -> str:
     drawn = BehaviourView(view.config, [b for b in view.datasets if b.dataset in rows], view.catalog_findings)
     caption += _rows_said(len(drawn.datasets), view.total)
     return verdict + _figure(png_data_uri(behaviour_figure(drawn)), "behaviour QA", caption) + overview
+
+
+def _query(src: Reading, sql: str) -> str:
+    """The command that lists what a capped table leaves out (`jobs.report.markup.capped`)."""
+    return f"`eidata query {shlex.quote(src.links.corpus)} {shlex.quote(sql)}`"
 
 
 def _rows_said(drawn: int, datasets: int) -> str:
@@ -244,7 +258,8 @@ def _curated(src: Reading) -> str:
             for m in found
             for e in m.mixture
         ]
-        body += _table(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix)
+        rest = f"each manifest's mixture is in {MANIFESTS_DIR}/NAME/{MANIFEST_JSON}"
+        body += capped(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix, rest)
     else:
         body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
     body += exports_html(list(src.exports))
@@ -346,7 +361,7 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    scan = corpus_masks(root)  # every dataset's episodes.jsonl streamed once
+    scan = corpus_masks(root)  # every episode's mask, from the catalog
     links = links or named_episodes(root, str(root))
     sections = []
     with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:

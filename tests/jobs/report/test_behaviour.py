@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.storage.corpus import Corpus
@@ -15,6 +17,7 @@ from jobs.catalog.build import rebuild_catalog
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
 from jobs.verdicts.step import run_verdicts
 from schemas.behaviour import BehaviourConfig
+from schemas.dataset_qa import DATASET_QA_DIR
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +42,31 @@ def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
     assert len(axes) == len(PANELS)
     dots = sum(len(line.get_xdata()) for line in axes[0].get_lines() if line.get_linestyle() == "None")
     assert dots == 7  # one camera-frozen value per episode
+
+
+def _rewrite_pooled(root: Path, **values: object) -> None:
+    """The catalog's `dataset_qa` rows with `values` in every row (as a rebuild with other pooling would write)."""
+    part = root / DATASET_QA_DIR / "part-00000.parquet"
+    table = pq.read_table(part)
+    for name, value in values.items():
+        column = pa.array([value] * table.num_rows, table.schema.field(name).type)
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    pq.write_table(table, part)
+
+
+def test_findings_are_read_from_each_datasets_pooled_row_judged_again_with_other_thresholds(
+    corpus: Path, tmp_path: Path
+) -> None:
+    # issue 99: the catalog build pools each dataset once (`dataset_qa`); the report reads its row, not every
+    # episode's qa_* columns, unless the row was judged with other thresholds than the corpus's
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root, copy_function=shutil.copy2)
+    said = behaviour_by_dataset(root).messages
+    assert {row[1] for row in said} >= {"qa_native_dead_dims", "qa_duplicate"}
+    _rewrite_pooled(root, finding_codes=["qa_x"], finding_tiers=["low"], finding_messages=["as pooled"])
+    view = behaviour_by_dataset(root)
+    assert [row[1:] for row in view.messages] == [["qa_x", "low", "as pooled"]]
+    (b,) = view.datasets  # the figure's dataset pooled from its episodes, as drawn
+    assert b.episodes == 7
+    _rewrite_pooled(root, thresholds="other thresholds")
+    assert behaviour_by_dataset(root).messages == said

@@ -4,14 +4,15 @@ strips with keypoints projected by the stored intrinsics or a side panel when th
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from jobs.report.data import (
     ReportError,
-    corpus_masks,
     coverage_by_source,
     dataset_view,
     durations_by_source,
@@ -22,6 +23,7 @@ from jobs.report.data import (
     require_catalog,
     wrist_trajectories,
 )
+from jobs.report.masks import corpus_masks
 from schemas.robots.registry import default_registry
 from tests.jobs.report.corpus import CAMERA
 
@@ -99,9 +101,6 @@ def test_other_data_strips_and_the_side_panel_fallback(corpus: Path) -> None:
 
 def test_a_catalog_an_older_eidata_built_is_refused_naming_the_rebuild(corpus: Path, tmp_path: Path) -> None:
     """Its parts lack the newer columns (tier_notes, tier_details): the report says to rebuild, not a binder error."""
-    import shutil
-
-    import pyarrow.parquet as pq
 
     copy = shutil.copytree(corpus, tmp_path / "c")
     require_catalog(copy)
