@@ -23,7 +23,7 @@ values, `Fisheye624 = FisheyeRadTanThinPrism<6, true, true, true>`, line 453), Q
 Pixels of a `width` x `height` image, pixel centres at integer coordinates. Resizing an image scales fx, cx with the
 width and fy, cy with the height; the coefficients act on angles and stay as they are (`resized`). projectaria_tools
 scales a principal point as s (c + 0.5) - 0.5 (`scaleParams`, same file, lines 255-256): half a pixel times (1 - s)
-from ours, under 0.4 px for any downscale, below what the hand projection check (`ingest.qa.projection`) resolves.
+from ours, under 0.4 px for any downscale, below what the hand projection check (`ingest.qa.geometry`) resolves.
 """
 
 from __future__ import annotations

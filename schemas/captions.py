@@ -2,7 +2,7 @@
 
 Caption: the caption text is a task of `meta/tasks.jsonl` (deduplicated by exact text, as for episodes' tasks) and is
 recorded in the episode's lineage, `episodes.jsonl` -> `"eidata": {"caption": CaptionRecord}`, both written by the
-dataset's writer as one journaled meta update (`ingest.lerobot.meta_update`, DESIGN.md section 3.1). The
+dataset's writer as one journaled meta update (`ingest.lerobot.writer`, DESIGN.md section 3.1). The
 episode's own `tasks` and the parquet `task_index` are never changed: the original text stays beside the caption.
 The text of an episode for training is its caption task when present, else its own first task.
 

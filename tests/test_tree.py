@@ -18,11 +18,9 @@ SHIPPED = ("schemas", "adapters", "ingest", "training", "jobs")
 
 # Modules without a mirrored test, each with its reason. Keep it short: a reason is a data table, a module whose
 # behaviour is only observable through its caller's test, or one tested against the S3 server (its test is named).
-_S3 = "needs the S3 server: tested in tests/s3/"
 NO_MIRROR: dict[str, str] = {
     "training/errors.py": "one exception class: raised and matched in tests/training/test_episodes.py, "
     "test_normalize.py and test_action_mask.py",
-    "adapters/storage/object_store.py": _S3 + "test_bucket_output.py",
     "adapters/storage/object_tree.py": "an object store's trees, through their handle: "
     "tests/adapters/storage/test_tree.py (on a local folder) and tests/s3/test_export_multipart.py",
 }

@@ -34,16 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.arctic.files import ALLOCENTRIC_VIEWS, SIDES, SUFFIXES, ArcticSequence, read_sequence, read_subject
-from adapters.base import (
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    ManoParams,
-    RawEpisode,
-    Stream,
-)
+from adapters.base import CameraSource, EpisodeRef, HandSignals, HandTrack, Language, ManoParams, RawEpisode, Stream
 from adapters.cameras import ImageFilesCamera
 from adapters.hand_reading import HandSource, ManoOnlyOptions, Reading, human_episode, natural_order
 from adapters.poses import rotvec_poses

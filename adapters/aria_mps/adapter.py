@@ -37,16 +37,7 @@ from pydantic import Field
 
 from adapters.aria import CameraCalibration, VideoError, read_aria_calibration, rgb_camera
 from adapters.aria_mps import files, forms
-from adapters.base import (
-    AdapterOptions,
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    RawEpisode,
-    Stream,
-    reraised,
-)
+from adapters.base import AdapterOptions, CameraSource, EpisodeRef, HandSignals, HandTrack, RawEpisode, Stream, reraised
 from adapters.hand_reading import HandSource, Reading, human_episode
 from adapters.storage.location import Location
 from schemas.canonical import HANDS, MANO21_NAMES

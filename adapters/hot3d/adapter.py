@@ -50,12 +50,7 @@ from adapters.base import (
     reraised,
 )
 from adapters.hand_reading import HandSource, human_episode, natural_order
-from adapters.hot3d.files import (
-    read_hand_jsonl,
-    read_json,
-    read_pose_csv,
-    read_quest_calibration,
-)
+from adapters.hot3d.files import read_hand_jsonl, read_json, read_pose_csv, read_quest_calibration
 from adapters.hot3d.umetrack import UmeTrackProfile, mirror_right
 from adapters.storage.location import Location
 from schemas.canonical import MANO21_NAMES

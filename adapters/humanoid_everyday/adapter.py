@@ -11,7 +11,7 @@ the root (a zip without `.zip`) / the episode folder inside it.
 | --- | --- | --- |
 | `data.json` steps | states, actions, signals (`steps.py`: fields, units, sources) | both robots' wrists by FK |
 | step `time` | timestamps; `native_fps` = 1 / the median step | 10 Hz grid |
-| step `image` | camera `egocentric`, lazy (`camera.py`), the README's D435 intrinsics | head |
+| step `image` | camera `egocentric`, lazy (`StepImagesCamera`), the README's D435 intrinsics | head |
 | task folder / zip name, or `task_description_dict.json` | `Language` instruction | |
 | `depth`, `lidar`, `hand_pressure_state` | not read (named in `metadata["not_read"]`) | |
 
@@ -20,6 +20,15 @@ through the shipped `g1_arms` and `dex3_hand_*` descriptions. H1_2 (`unitree_h1_
 `states.arm_state` through `h1_2_arms`, the recorder's own IK model, and the Inspire fingertips by FK of
 `states.hand_state` (Inspire 0..1, the right hand first: `steps.py`) through `inspire_hand_*` on its mounts.
 The action is the recorded command (`steps.py`); the teleoperator's head and wrist poses stay natives.
+
+The egocentric camera of a Humanoid Everyday episode: one encoded image per step (the path in the step's `image`),
+read from the task zip or the episode folder while iterated and decoded in memory, never extracted.
+
+The maker's loader opens each image with PIL and converts it to RGB (ausbxuse/Humanoid-Everyday@80e302b:
+humanoid_everyday/core.py:121-125); the README gives PNG, 480x640x3 (README.md:28, 245), its recorder wrote the
+same `color/frame_%06d` files as JPEG in an earlier version (Ausbxuse/avp_teleop@94cd19e:teleop/worker.py:160,194).
+Either decodes here (`adapters.cameras.decode_image`, OpenCV, to RGB). The container is opened once per `frames()`
+pass.
 """
 
 from __future__ import annotations
@@ -35,17 +44,60 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from adapters.base import AdapterOptions, EpisodeRef, Language, RawEpisode, natural_key, reraised
+from adapters.base import AdapterOptions, CameraSource, EpisodeRef, Language, RawEpisode, natural_key, reraised
+from adapters.cameras import decode_image, fit_rgb
 from adapters.hostile import bounds
-from adapters.humanoid_everyday.camera import FrameError, StepImagesCamera, read_frame
 from adapters.humanoid_everyday.steps import ROBOTS, Steps, parse_steps
 from adapters.humanoid_everyday.task import DATA_JSON, SKIPPED, Episode, MemberError, opened_zip, zip_episodes
 from adapters.source_adapter import SourceAdapter
 from adapters.storage.location import Location
 from schemas.canonical import Camera
+from schemas.image_size import FrameFit
 from schemas.robots.joint_space import JointSpaceOptions
 from schemas.settings import limit
 from schemas.tiers import QualityTier, TierVerdict
+
+
+class FrameError(ValueError):
+    """One step's image is absent, outside its episode, or not a decodable image of the first frame's size."""
+
+
+class StepImagesCamera(CameraSource):
+    """Frames `images[i]` (paths relative to the episode folder) at `timestamps[i]`, decoded lazily."""
+
+    def __init__(
+        self,
+        episode: Episode,
+        images: list[str],
+        name: str,
+        canonical: Camera | None,
+        timestamps: np.ndarray,
+        first: np.ndarray,
+        *,
+        intrinsics: np.ndarray | None = None,
+    ) -> None:
+        self.episode, self.images = episode, list(images)
+        super().__init__(name, canonical, timestamps, first.shape[0], first.shape[1], intrinsics)
+
+    def frames(self, indices: list[int] | None = None, fit: FrameFit | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        with self.episode.files() as files:
+            for i in range(len(self.images)) if indices is None else indices:
+                rgb = read_frame(files, self.images[i], i)
+                if rgb.shape[:2] != (self.height, self.width):
+                    raise FrameError(
+                        f"{self.episode.where}: step {i} image {self.images[i]!r} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                        f"frame 0 {self.width}x{self.height}"
+                    )
+                yield i, fit_rgb(rgb, fit)
+
+
+def read_frame(files, rel: str, i: int) -> np.ndarray:
+    """Step `i`'s image `rel` as HxWx3 uint8 RGB; FrameError naming the episode, step and path."""
+    try:
+        return decode_image(files.read(rel, None, f"step {i} image"))
+    except (MemberError, ValueError) as e:
+        raise FrameError(f"{files.episode.where}: step {i} image {rel!r}: {e}") from None
+
 
 CAMERA = "egocentric"  # the maker's own name for it (he2lerobot.py:400 `observation.images.egocentric`)
 DESCRIPTIONS = "task_description_dict.json"  # leaf task name -> sentence (scripts/task_description_dict.json)

@@ -18,13 +18,7 @@ import pyarrow.parquet as pq
 
 from adapters.base import AdapterError, CameraSource, EpisodeRef, RawEpisode, Stream, reraised
 from adapters.cameras import EncodedImagesCamera, VideoClipCamera, VideoFileCamera
-from adapters.lerobot.columns import (
-    BOOKKEEPING,
-    MODALITY_DEFAULT,
-    SUCCESS_COLUMNS,
-    hand_signals,
-    is_action_column,
-)
+from adapters.lerobot.columns import BOOKKEEPING, MODALITY_DEFAULT, SUCCESS_COLUMNS, hand_signals, is_action_column
 from adapters.lerobot.language import episode_language
 from adapters.lerobot_format.files import unreadable
 from adapters.lerobot_format.layout import EpisodeLocation, LoadedDataset, column_to_numpy, is_numeric, read_v3_rows

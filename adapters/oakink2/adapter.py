@@ -28,16 +28,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from adapters.base import (
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    ManoParams,
-    RawEpisode,
-    Stream,
-)
+from adapters.base import CameraSource, EpisodeRef, HandSignals, HandTrack, Language, ManoParams, RawEpisode, Stream
 from adapters.cameras import ImageFilesCamera
 from adapters.hand_reading import HandSource, ManoOnlyOptions, Reading, bases, human_episode
 from adapters.hostile import bounds

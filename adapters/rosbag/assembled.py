@@ -17,8 +17,7 @@ from scipy.spatial.transform import Rotation
 from adapters.base import AdapterError, HandSignals, HandTrack, Language, Stream
 from adapters.rosbag.camera import BagCamera
 from adapters.rosbag.options import EefPose, Gripper
-from adapters.rosbag.tf import TfTree
-from adapters.rosbag.topics import POSE_NAMES, TopicData, topic_key
+from adapters.rosbag.topics import POSE_NAMES, TfTree, TopicData, topic_key
 
 
 @dataclass

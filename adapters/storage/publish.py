@@ -52,7 +52,7 @@ def record_group(journal: dict[str, Any]) -> str:
 
 def derived_meta(records: list[CommitRecord]) -> dict[str, bytes]:
     """The dataset's meta files from its records: each jsonl the concatenation of the text every record appended to
-    it, with the lines a meta change rewrote (`adapters.storage.meta_change`) replaced in order, `info.json` the last
+    it, with the lines a meta change rewrote (`adapters.storage.object_store`) replaced in order, `info.json` the last
     record's. Byte for byte what the local writer's journals leave on disk."""
     if not records:
         return {}

@@ -31,16 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from adapters.base import (
-    CameraSource,
-    EpisodeRef,
-    HandSignals,
-    HandTrack,
-    Language,
-    ManoParams,
-    RawEpisode,
-    Stream,
-)
+from adapters.base import CameraSource, EpisodeRef, HandSignals, HandTrack, Language, ManoParams, RawEpisode, Stream
 from adapters.cameras import VideoFileCamera
 from adapters.hand_reading import VIDEO_ERRORS, HandSource, ManoOnlyOptions, Reading, human_episode, natural_order
 from adapters.poses import rotvec_poses

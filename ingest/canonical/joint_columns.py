@@ -18,14 +18,7 @@ from adapters.base import Stream
 from adapters.same_signal import Coverage, choices_said, shared
 from ingest.canonical.joint_numbering import renumbered
 from schemas.actions import NotCanonical
-from schemas.robots.joint_space import (
-    ArmMap,
-    JointMap,
-    JointSpaceOptions,
-    JointUnitsRecord,
-    column_names,
-    name_key,
-)
+from schemas.robots.joint_space import ArmMap, JointMap, JointSpaceOptions, JointUnitsRecord, column_names, name_key
 
 STATE_STREAMS = ("observation.state", "state.")  # searched first: velocity / effort vectors share the motor names
 ACTION_STREAMS = ("action", "action.")

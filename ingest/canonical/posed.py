@@ -1,5 +1,5 @@
 """The camera a moving-camera episode's trajectory poses, as the judging step's hand projection check needs it
-(`ingest.qa.projection`): its lens in pixels of the stored frames, whichever model the source gave (a pinhole matrix,
+(`ingest.qa.geometry`): its lens in pixels of the stored frames, whichever model the source gave (a pinhole matrix,
 Kannala-Brandt, FISHEYE624: `schemas.camera_model`), and how much of the raw episode's hand track lies outside its
 video. Canonicalization measures this; it never judges it."""
 

@@ -24,13 +24,7 @@ from safetensors.torch import save
 
 from adapters.storage.atomic import atomic_write, remove_temp_files
 from schemas.captions import HIDDEN_KEY, INPUT_IDS_KEY, TEXT_DIR, TextEmbeddingMeta, text_embedding_file
-from schemas.image_latents import (
-    CLS_REGISTERS_KEY,
-    FRAME_INDEX_KEY,
-    LATENTS_DIR,
-    LATENTS_KEY,
-    LatentsMeta,
-)
+from schemas.image_latents import CLS_REGISTERS_KEY, FRAME_INDEX_KEY, LATENTS_DIR, LATENTS_KEY, LatentsMeta
 
 
 def save_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:

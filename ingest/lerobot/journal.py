@@ -2,7 +2,7 @@
 
 The journal (`.eidata/commit.json`) is the commit point of every write the writer makes after its lock is taken:
 an episode commit (file moves out of staging, jsonl appends, the next info.json) and a meta update (tasks appended,
-lines of `episodes.jsonl` replaced, the next info.json when the task count changed; `ingest.lerobot.meta_update`).
+lines of `episodes.jsonl` replaced, the next info.json when the task count changed; `ingest.lerobot.writer`).
 Paths are relative to the dataset root, so a moved or copied dataset still recovers itself (one that commits from
 the staging area of a dataset beside it, `../<subset>/.eidata/staging/<id>`, moved with its source's folder). Appends
 carry each file's size before them and replaced lines their line number, so applying a journal is idempotent: a

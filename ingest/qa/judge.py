@@ -24,9 +24,8 @@ from ingest.episode import (
     SpanRejection,
 )
 from ingest.qa.dataset import episode_verdicts
-from ingest.qa.geometry import measure
+from ingest.qa.geometry import CameraView, measure
 from ingest.qa.phase import Assessment, FrameTap, assess_arrays, assess_cameras
-from ingest.qa.projection import CameraView
 from ingest.qa.quality import assess_quality
 from schemas.actions import ActionKind
 from schemas.canonicalize import CanonicalizeSpec

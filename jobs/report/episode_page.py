@@ -20,13 +20,7 @@ from PIL import Image
 
 from adapters.storage.atomic import atomic_write
 from ingest.progress import Progress
-from jobs.report.episode_data import (
-    EpisodeDetail,
-    EpisodeNotFound,
-    episode_detail,
-    episode_href,
-    lineage_notes,
-)
+from jobs.report.episode_data import EpisodeDetail, EpisodeNotFound, episode_detail, episode_href, lineage_notes
 from jobs.report.episode_links import EpisodeLinks
 from jobs.report.markup import escape as _e
 from jobs.report.markup import png_uri, table_or

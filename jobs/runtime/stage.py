@@ -38,14 +38,7 @@ from jobs.runtime.exits import fail
 from jobs.runtime.intent import CatalogIntent
 from jobs.runtime.job_lock import JobLock, JobLockedError
 from jobs.runtime.options import Opt, opts
-from jobs.runtime.ray_pool import (
-    Device,
-    Placement,
-    PoolError,
-    cluster_resources,
-    place_actors,
-    ray_session,
-)
+from jobs.runtime.ray_pool import Device, Placement, PoolError, cluster_resources, place_actors, ray_session
 from jobs.runtime.retry import EXIT_ENVIRONMENT, EnvironmentFaultError
 from jobs.runtime.shared_fs import SharedFsError
 from schemas.corpus import EPISODES_DIR

@@ -1,6 +1,6 @@
 """Captions in a dataset's meta: which episodes need one, and what to record (`schemas.captions` has the contract).
 
-This module chooses; the dataset's writer writes, in one journaled meta update (`ingest.lerobot.meta_update`), so a
+This module chooses; the dataset's writer writes, in one journaled meta update (`ingest.lerobot.writer`), so a
 run killed at any point leaves the dataset as before or, on the next open, as after; lines of episodes not captioned
 keep their bytes.
 """
@@ -15,8 +15,7 @@ from typing import Any
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from ingest.lerobot.errors import DatasetError, WriterLockedError
-from ingest.lerobot.meta_update import MetaUpdate
-from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer import LeRobotWriter, MetaUpdate
 from schemas.canonical import main_video_key
 from schemas.captions import CaptionKind, CaptionRecord
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage

@@ -29,9 +29,8 @@ from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.canonical.limits import canonical_limits
 from ingest.lerobot.errors import DatasetError, WriterLockedError
-from ingest.lerobot.meta_update import MetaUpdate
 from ingest.lerobot.settled import settled_datasets
-from ingest.lerobot.writer import LeRobotWriter
+from ingest.lerobot.writer import LeRobotWriter, MetaUpdate
 from ingest.qa.copies import scale_with_floor
 from ingest.qa.corpus import (
     SIGNALS_HELD,

@@ -1,6 +1,6 @@
 """`eidata export s3://bucket/corpus --format gr00t` against the real S3 server: each dataset's `meta/modality.json`
 reaches the bucket as the local export's file, byte for byte, published as one meta-change commit record per dataset
-(`adapters.storage.meta_change`), the other objects untouched; an unchanged rerun commits nothing; a dry run writes
+(`adapters.storage.object_store`), the other objects untouched; an unchanged rerun commits nothing; a dry run writes
 nothing; the CLI takes the credential from the environment and names a missing bucket before any work."""
 
 from __future__ import annotations

@@ -41,15 +41,7 @@ from jobs.export.lda.video import as_written, transcode
 from jobs.runtime.stage import Failed, Stage, Usage
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_DIM, HAND_KEYPOINTS, NATIVE_VALID, STATE, STATE_NATIVE
 from schemas.faults import reraise_environment
-from schemas.lda import (
-    ACTION_PARTS,
-    LDA_ACTION,
-    LDA_STATE,
-    STATE_PARTS,
-    STATS_PATH,
-    Layout,
-    column_names,
-)
+from schemas.lda import ACTION_PARTS, LDA_ACTION, LDA_STATE, STATE_PARTS, STATS_PATH, Layout, column_names
 from schemas.lerobot import INFO_PATH, MODALITY_PATH
 from schemas.modality import check_modality
 from schemas.storage import MARKER, CatalogError, NotACorpus, StorageError

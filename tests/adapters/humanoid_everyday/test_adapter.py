@@ -5,7 +5,12 @@ arm joints through `g1_arms` (physical invariants: each wrist within its arm's r
 torso, the left one left of the right in every frame), its command moves and is kept; an H1_2 episode likewise
 through `h1_2_arms`; the rate is the time stamps'; frames decode from the zip in place; a malformed `data.json` is
 refused naming the file, the episode and the field, and the other episode still reads (each field's check:
-test_steps.py)."""
+test_steps.py).
+
+The egocentric camera (`adapters/humanoid_everyday/adapter.py`): frames decoded lazily from the zip or the folder,
+the same pixels either way, in the order asked; a broken or resized image raises a FrameError naming the episode,
+the step and the path.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,15 @@ import json
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from adapters.base import AdapterError, RawEpisode
-from adapters.humanoid_everyday.adapter import HumanoidEverydayAdapter
+from adapters.humanoid_everyday.adapter import FrameError, HumanoidEverydayAdapter, StepImagesCamera, read_frame
+from adapters.humanoid_everyday.task import Episode
 from adapters.registry import get_adapter
+from adapters.storage.location import locate
 from schemas.actions import ActionKind, action_kind
 from schemas.canonical import FINGERTIPS_XYZ, GRIPPER, WRIST_POS, WRIST_ROT6D, Camera, hand_dims
 from tests.fixtures.offline import prepared
@@ -261,3 +269,31 @@ def test_a_member_folder_that_leaves_the_zip_is_flagged(tmp_path: Path) -> None:
     with pytest.raises(AdapterError) as info:
         adapter.read(bad[0])
     assert info.value.field == "zip" and info.value.file == str(z)
+
+
+def _camera(episode: Episode, n: int) -> StepImagesCamera:
+    images = [f"color/frame_{i:06d}.png" for i in range(n)]
+    with episode.files() as f:
+        first = read_frame(f, images[0], 0)
+    return StepImagesCamera(episode, images, "egocentric", Camera.head, np.arange(n) / 30.0, first)
+
+
+def test_zip_and_folder_give_the_same_frames(tmp_path: Path) -> None:
+    z = write_task(tmp_path / "z", "t", [EpisodeSpec(steps=6)])
+    folder = write_task(tmp_path / "f", "t", [EpisodeSpec(steps=6)], zipped=False)
+    a = dict(_camera(Episode(zip_path=locate(z), folder="t/episode_0"), 6).frames([1, 4]))
+    b = dict(_camera(Episode(zip_path=None, folder=locate(folder / "episode_0")), 6).frames([1, 4]))
+    assert list(a) == [1, 4] and all(np.array_equal(a[i], b[i]) for i in a)
+    assert a[4][0, 40, 2] == 4 and a[1].shape == (480, 640, 3)
+
+
+def test_a_broken_or_resized_frame_is_named(tmp_path: Path) -> None:
+    folder = write_task(tmp_path, "t", [EpisodeSpec(steps=4)], zipped=False) / "episode_0"
+    (folder / "color" / "frame_000002.png").write_bytes(b"not an image")
+    _, small = cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))
+    (folder / "color" / "frame_000003.png").write_bytes(small.tobytes())
+    cam = _camera(Episode(zip_path=None, folder=locate(folder)), 4)
+    with pytest.raises(FrameError, match=r"episode_0: step 2 image 'color/frame_000002\.png': not a decodable image"):
+        list(cam.frames([2]))
+    with pytest.raises(FrameError, match=r"step 3 image .* is 64x48, frame 0 640x480"):
+        list(cam.frames([3]))

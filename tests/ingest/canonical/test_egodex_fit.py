@@ -18,7 +18,7 @@ from adapters.synthetic.video import write_mp4
 from ingest.canonical.store import dataset_features
 from ingest.episode import CanonicalEpisode
 from ingest.lerobot.writer import LeRobotWriter
-from ingest.qa.projection import CameraView, view_fractions
+from ingest.qa.geometry import CameraView, view_fractions
 from schemas.camera_model import PinholeCamera
 from schemas.canonical import INTRINSICS_KEY, feature_intrinsics, image_key
 from schemas.canonicalize import CanonicalizeSpec

@@ -4,7 +4,7 @@
 Read from the source (AST): a call that writes (a function whose name says it writes, `open` in a writing mode, a
 rename or copy) and names one of the meta paths in its arguments. The exports are the one exception: each writes
 the meta of the new dataset it creates under its own output folder, never a corpus dataset's.
-The behavioural half is `test_meta_update.py` and the caption store's crash test: a caption run killed inside the
+The behavioural half is `test_writer.py` and the caption store's crash test: a caption run killed inside the
 writer's journal is rolled forward, which a direct write would not be.
 """
 

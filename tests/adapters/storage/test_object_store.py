@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.meta_change import MetaChangeError, meta_change, publish_meta_change
+from adapters.storage.object_store import MetaChangeError, meta_change, publish_meta_change
 from adapters.storage.publish import DatasetPublisher, derived_meta
 from ingest.lerobot.writer import LeRobotWriter
 from tests.adapters.storage.test_publish import LENGTHS, publisher, visible, write
