@@ -21,6 +21,10 @@ SHIPPED = ("schemas", "adapters", "ingest", "training", "jobs")
 NO_MIRROR: dict[str, str] = {
     "training/errors.py": "one exception class: raised and matched in tests/training/test_episodes.py, "
     "test_normalize.py and test_action_mask.py",
+    "schemas/dataset_qa.py": "the pooled QA row's model and Arrow schema, written and read in "
+    "tests/jobs/catalog/test_dataset_qa.py",
+    "training/episode_latents.py": "train's index's latents reads, through `build_index`: "
+    "tests/adapters/storage/test_plan_lines.py (from the catalog, no file opened) and tests/training/test_episodes.py",
     "adapters/storage/object_tree.py": "an object store's trees, through their handle: "
     "tests/adapters/storage/test_tree.py (on a local folder) and tests/s3/test_export_multipart.py",
 }
