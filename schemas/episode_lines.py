@@ -11,8 +11,13 @@ uses (`kept_fields`), so what a plan holds per episode is its fields, not the ep
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from schemas.corpus import LINEAGE_KEY
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _HEAD = re.compile(rb'\s*\{\s*"episode_index"\s*:\s*(-?\d+)\s*[,}]')
 _KEY = b'"episode_index"'
@@ -61,6 +66,7 @@ def kept_fields(line: Mapping[str, Any], top: Collection[str], nested: Mapping[s
 # (`training.episodes`), cut so by `kept_fields`. The catalog holds it per episode (`plan_line`): the fields below
 # beside its own `episode_index`, `num_frames` (the line's `length`) and `episode_uid`, so that a plan reads one
 # column of the catalog instead of every dataset's `episodes.jsonl`.
+PLAN_COLUMN = "plan_line"  # the catalog's column of these fields as JSON (`schemas.catalog`)
 PLAN_TOP = ("episode_index", "tasks", "length")
 PLAN_LINEAGE = ("episode_uid", "source", "subset", "embodiment", "mask", "action_kind", "caption")
 SHARED_TOP = ("tasks",)  # in the catalog's `plan_line` text: what many episodes share (the rest are its columns)
@@ -92,3 +98,40 @@ def joined_fields(shared: Mapping[str, Any], index: int, length: int, uid: str, 
     elif lineage_key in shared:
         out[lineage_key] = lineage
     return out
+
+
+class PlanLines(Mapping[int, dict[str, Any]]):
+    """One dataset's planned episodes: episode_index -> its line cut to the plan's fields (`plan_fields`), made at
+    each ask from the catalog's row (read-only: the values of a `plan_line` text are one object for every episode
+    that has it), and of each its catalog's `native_moves` (`moves`: an array per distinct value, None where null)
+    and its latents files (`latents`: video key -> the parsed text `schemas.image_latents.cataloged` gave, in
+    info.json order, one read-only mapping per distinct set; None where the catalog does not know them: read the
+    files) and its length (`length`)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, tuple[Mapping[str, Any], int, str]] = {}
+        self.moves: dict[int, np.ndarray | None] = {}
+        self.latents: dict[int, Mapping[str, Mapping[str, Any]] | None] = {}
+        self.written_ns = 0  # when the catalog's parts were written (their newest modification time)
+
+    def length(self, index: int) -> int:
+        return self._rows[index][1]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        shared, length, uid = self._rows[index]
+        return joined_fields(shared, index, length, uid, LINEAGE_KEY)
+
+    def shared(self, index: int) -> tuple[Mapping[str, Any], str]:
+        """The episode's `plan_line` parsed (one object for every episode with the same text: what is derived from it
+        alone is derived once, `SourceDataset.lineage`) and its uid, which its line's lineage gets beside it."""
+        shared, _, uid = self._rows[index]
+        return shared, uid
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._rows
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)

@@ -7,6 +7,7 @@ checked against the latents contract and the model."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -15,12 +16,44 @@ from typing import Any
 import numpy as np
 
 from adapters.storage.corpus_files import CorpusFiles
-from adapters.storage.plan_lines import ABSENT, CHANGED, Listing
 from schemas.canonical import Camera, image_key
 from schemas.image_latents import LATENTS_FORMAT, from_catalog, latent_frame_indices, latents_file
 from schemas.lerobot import InfoJson
 from training.config import ModelConfig
 from training.errors import DataError
+
+
+class Listing:
+    """A dataset's local folders, each listed once with its files' times: a plan takes the catalog's word for a
+    latents file only where the file is there and unchanged since the catalog was written (`since_ns`, its parts'
+    time: the rebuild read every file older), so that a file removed or written again since (by hand, by a run
+    stopped before its catalog refresh) is not planned as the catalog says; one listing a folder and a stat a file
+    where each was looked for and opened (`training.episode_latents`, `jobs.stages.latents_plan`)."""
+
+    ABSENT, CATALOGED, CHANGED = "absent", "cataloged", "changed"  # a file's state by `state`
+
+    def __init__(self, since_ns: int) -> None:
+        self.since_ns = since_ns
+        self._times: dict[str, dict[str, int]] = {}  # folder -> its files' modification times
+
+    def state(self, path: Path | str) -> str:
+        """ABSENT, CATALOGED (there, older than the catalog) or CHANGED (written since)."""
+        folder, _, name = str(path).rpartition("/")
+        times = self._times.get(folder)
+        if times is None:
+            times = self._times[folder] = {}
+            try:
+                with os.scandir(folder) as found:
+                    for entry in found:
+                        try:
+                            times[entry.name] = entry.stat().st_mtime_ns
+                        except FileNotFoundError:
+                            continue
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+        if (mtime := times.get(name)) is None:
+            return self.ABSENT
+        return self.CATALOGED if mtime < self.since_ns else self.CHANGED
 
 
 def episode_latents(
@@ -47,9 +80,9 @@ def episode_latents(
             if files.is_file(path):
                 return camera, path, read_latents_header(path, model, files)
             continue
-        if (state := listing.state(path)) == ABSENT:
+        if (state := listing.state(path)) == Listing.ABSENT:
             continue
-        if state == CHANGED or (text := known.get(key)) is None:  # not as the catalog read it: its header read
+        if state == Listing.CHANGED or (text := known.get(key)) is None:  # not as the catalog read it: its header read
             return camera, path, read_latents_header(path, model, files)
         meta, rest = from_catalog(text, key, index)
         frames = derived_frames(length, float(info.fps), float(meta["rate_hz"]))

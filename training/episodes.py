@@ -26,13 +26,12 @@ import pyarrow.parquet as pq
 
 from adapters.storage.corpus import Corpus
 from adapters.storage.corpus_files import CorpusFiles
-from adapters.storage.plan_lines import Listing, PlanLines
 from ingest.progress import Progress
 from schemas.actions import ActionSpace, routed_tier
 from schemas.canonical import Camera
 from schemas.captions import TEXT_FORMAT, text_embedding_file
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.episode_lines import plan_fields
+from schemas.episode_lines import PlanLines, plan_fields
 from schemas.json_document import parsed_json
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.manifest import MANIFEST_JSON, Manifest, Split, check_entries
@@ -40,7 +39,7 @@ from schemas.storage import StorageOptions
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction, episode_action
 from training.config import DataConfig, ModelConfig
-from training.episode_latents import dataset_cameras, episode_latents
+from training.episode_latents import Listing, dataset_cameras, episode_latents
 from training.errors import DataError
 from training.index_report import IndexReport
 from training.routing import anchors_to_end

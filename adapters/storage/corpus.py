@@ -17,9 +17,10 @@ from adapters.storage.digests import FileDigests
 from adapters.storage.location import Location, locate
 from adapters.storage.locks import flocked
 from adapters.storage.object_store import T, W
-from adapters.storage.plan_lines import PlanLines, catalog_lines
+from adapters.storage.plan_lines import catalog_lines
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
+from schemas.episode_lines import PlanLines
 from schemas.storage import NotACorpus, StorageOptions, is_remote, protocol_of
 
 

@@ -13,8 +13,7 @@ of the answer, so that its reader takes its meta as before.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -24,50 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.corpus import EPISODES_DIR, LINEAGE_KEY
-from schemas.episode_lines import joined_fields
+from schemas.corpus import EPISODES_DIR
+from schemas.episode_lines import PLAN_COLUMN, PlanLines
 
-PLAN_COLUMN, MOVES_COLUMN = "plan_line", "native_moves"
+MOVES_COLUMN = "native_moves"
 COLUMNS = ["dataset", "episode_index", "num_frames", "episode_uid", MOVES_COLUMN, PLAN_COLUMN]
 LATENTS_COLUMNS = ["latents_keys", "latents_files"]  # read where the catalog has them (a catalog of before: not)
 BATCH = 65_536  # rows decoded at a time: the column's text is kept as its dictionary's codes
-
-
-class PlanLines(Mapping[int, dict[str, Any]]):
-    """One dataset's planned episodes: episode_index -> its line cut to the plan's fields (`plan_fields`), made at
-    each ask from the catalog's row (read-only: the values of a `plan_line` text are one object for every episode
-    that has it), and of each its catalog's `native_moves` (`moves`: an array per distinct value, None where null)
-    and its latents files (`latents`: video key -> the parsed text `schemas.image_latents.cataloged` gave, in
-    info.json order, one read-only mapping per distinct set; None where the catalog does not know them: read the
-    files) and its length (`length`)."""
-
-    def __init__(self) -> None:
-        self._rows: dict[int, tuple[Mapping[str, Any], int, str]] = {}
-        self.moves: dict[int, np.ndarray | None] = {}
-        self.latents: dict[int, Mapping[str, Mapping[str, Any]] | None] = {}
-        self.written_ns = 0  # when the catalog's parts were written (their newest modification time)
-
-    def length(self, index: int) -> int:
-        return self._rows[index][1]
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        shared, length, uid = self._rows[index]
-        return joined_fields(shared, index, length, uid, LINEAGE_KEY)
-
-    def shared(self, index: int) -> tuple[Mapping[str, Any], str]:
-        """The episode's `plan_line` parsed (one object for every episode with the same text: what is derived from it
-        alone is derived once, `SourceDataset.lineage`) and its uid, which its line's lineage gets beside it."""
-        shared, _, uid = self._rows[index]
-        return shared, uid
-
-    def __contains__(self, index: object) -> bool:
-        return index in self._rows
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
 
 def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None] | None) -> dict[str, PlanLines]:
@@ -120,40 +82,6 @@ def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None
                     None if keys is None or held_texts is None else _latents(keys, held_texts, held, parsed)
                 )
     return {ds: lines for ds, lines in found.items() if ds not in lacking}
-
-
-ABSENT, CATALOGED, CHANGED = "absent", "cataloged", "changed"  # a file's state by `Listing.state`
-
-
-class Listing:
-    """A dataset's local folders, each listed once with its files' times: a plan takes the catalog's word for a
-    latents file only where the file is there and unchanged since the catalog was written (`since_ns`, its parts'
-    time: the rebuild read every file older), so that a file removed or written again since (by hand, by a run
-    stopped before its catalog refresh) is not planned as the catalog says; one listing a folder and a stat a file
-    where each was looked for and opened (`training.episode_latents`, `jobs.stages.latents_plan`)."""
-
-    def __init__(self, since_ns: int) -> None:
-        self.since_ns = since_ns
-        self._times: dict[str, dict[str, int]] = {}  # folder -> its files' modification times
-
-    def state(self, path: Path | str) -> str:
-        """ABSENT, CATALOGED (there, older than the catalog) or CHANGED (written since)."""
-        folder, _, name = str(path).rpartition("/")
-        times = self._times.get(folder)
-        if times is None:
-            times = self._times[folder] = {}
-            try:
-                with os.scandir(folder) as found:
-                    for entry in found:
-                        try:
-                            times[entry.name] = entry.stat().st_mtime_ns
-                        except FileNotFoundError:
-                            continue
-            except (FileNotFoundError, NotADirectoryError):
-                pass
-        if (mtime := times.get(name)) is None:
-            return ABSENT
-        return CATALOGED if mtime < self.since_ns else CHANGED
 
 
 def _latents(

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from adapters.lerobot_format.files import SHARED_INFOS, load_info, load_modality, read_jsonl
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import PlanLines
 from ingest.lerobot.settled import settled_datasets
 from ingest.progress import Progress
 from jobs.catalog.census import described
@@ -39,7 +38,7 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.episode_lines import kept_fields
+from schemas.episode_lines import PlanLines, kept_fields
 from schemas.faults import reraise_environment
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, MODALITY_PATH, InfoJson
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality

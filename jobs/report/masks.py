@@ -13,13 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from adapters.lerobot_format.files import load_info, read_jsonl
-from adapters.storage.plan_lines import BATCH, PLAN_COLUMN
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.parts import parquet_files
 from jobs.report.data import DatasetView, ReportError, dataset_view, info_mask
 from schemas.canonical import HANDS, STATE, WRIST_POS, hand_dims
 from schemas.corpus import EPISODES_DIR, LINEAGE_KEY
+from schemas.episode_lines import PLAN_COLUMN
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
 
 
@@ -42,6 +42,7 @@ def _has_wrist(mask: np.ndarray) -> bool:
     return any(mask[hand_dims(k, WRIST_POS)].all() for k in range(len(HANDS))) if len(mask) else False
 
 
+BATCH = 65_536  # rows decoded at a time, as `adapters.storage.plan_lines.catalog_lines` decodes them
 COLUMNS = ["dataset", "episode_index", PLAN_COLUMN]
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import ABSENT, CATALOGED, CHANGED, Listing, PlanLines
 from jobs.catalog.census import Mark, read_census
 from jobs.runtime.intent import markers
+from schemas.episode_lines import PlanLines
 from schemas.image_latents import from_catalog
 from schemas.lerobot import EPISODES_PATH, InfoJson
 from schemas.storage import CatalogError
+from training.episode_latents import Listing
 
 
 class PlannedLatents:
@@ -71,10 +72,10 @@ class PlannedLatents:
         listing = Listing(lines.written_ns)  # a file there and unchanged since the catalog was written
         for (index, key), name in names.items():
             known = lines.latents.get(index)
-            state = CHANGED if known is None else listing.state(ds / name)
-            if state == CATALOGED and known is not None and key in known:
+            state = Listing.CHANGED if known is None else listing.state(ds / name)
+            if state == Listing.CATALOGED and known is not None and key in known:
                 done[name] = from_catalog(known[key], key, index)[0]
-            elif state != ABSENT:  # written since the catalog, or a file it does not know: its header read
+            elif state != Listing.ABSENT:  # written since the catalog, or a file it does not know: its header read
                 unknown.append(name)
         if unknown:
             done.update(self.corpus.committed(ds, unknown))

@@ -16,12 +16,11 @@ import numpy as np
 
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
-from adapters.storage.plan_lines import PlanLines
 from jobs.export.layout import episode_columns
 from jobs.export.lerobot_v3.cameras import PlanError
 from schemas.canonical import ACTION_NATIVE
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.episode_lines import plan_fields
+from schemas.episode_lines import PlanLines, plan_fields
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, TASKS_PATH, InfoJson
 from schemas.lerobot_features import is_video
 
