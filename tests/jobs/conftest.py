@@ -20,3 +20,21 @@ def planted_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("planted")
     write_planted_corpus(root, CanonicalizeSpec())
     return root
+
+
+@pytest.fixture(scope="module")
+def judged_corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module's copy of the planted corpus with its catalog built and `eidata verdicts` run (the default
+    thresholds): the dataset_qa rows and the report's behaviour section read it."""
+    import shutil
+
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+    from jobs.verdicts.step import run_verdicts
+    from schemas.behaviour import BehaviourConfig
+
+    root = tmp_path_factory.mktemp("corpus") / "corpus"
+    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)  # mtimes kept
+    rebuild_catalog(Corpus(root))
+    run_verdicts(root, BehaviourConfig())
+    return root

@@ -23,12 +23,8 @@ from schemas.qa import Finding, QARecord, record_from_columns
 
 
 @pytest.fixture(scope="module")
-def corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus") / "corpus"  # a copy of the session's (tests/jobs/conftest.py)
-    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)
-    rebuild_catalog(Corpus(root))
-    run_verdicts(root, BehaviourConfig())
-    return root
+def corpus(judged_corpus: Path) -> Path:
+    return judged_corpus  # the module's copy, its catalog and verdicts made (tests/jobs/conftest.py)
 
 
 def _as_the_report_pooled(root: Path) -> list[dict]:

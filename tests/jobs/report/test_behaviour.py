@@ -11,22 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.storage.corpus import Corpus
 from ingest.qa.dataset import behaviour_messages
-from jobs.catalog.build import rebuild_catalog
 from jobs.report.behaviour import PANELS, behaviour_by_dataset, behaviour_figure
-from jobs.verdicts.step import run_verdicts
-from schemas.behaviour import BehaviourConfig
 from schemas.dataset_qa import DATASET_QA_DIR
 
 
 @pytest.fixture(scope="module")
-def corpus(planted_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus") / "corpus"  # a copy of the session's (tests/jobs/conftest.py)
-    shutil.copytree(planted_corpus, root, copy_function=shutil.copy2)
-    rebuild_catalog(Corpus(root))
-    run_verdicts(root, BehaviourConfig())
-    return root
+def corpus(judged_corpus: Path) -> Path:
+    return judged_corpus  # the module's copy, its catalog and verdicts made (tests/jobs/conftest.py)
 
 
 def test_findings_and_measured_values_from_the_catalog(corpus: Path) -> None:
