@@ -15,7 +15,7 @@ from adapters.storage.derived import DERIVED, DerivedFileError, committed_derive
 from adapters.storage.objects import put_if_absent
 from adapters.storage.publish import DatasetPublisher, derived_meta
 from ingest.files.latents import save_atomic
-from tests.adapters.storage.test_publish import LENGTHS, publisher, write
+from tests.adapters.storage.test_publish import LENGTHS, published_dataset, publisher
 
 FILES = {
     "latents/chunk-000/observation.images.head/episode_000000.safetensors": {"episode_index": "0", "model": "m"},
@@ -31,11 +31,7 @@ def make(scratch: Path, rel: str, metadata: dict[str, str], seed: int) -> bytes:
 
 @pytest.fixture
 def published(tmp_path: Path) -> DatasetPublisher:
-    pub = publisher(tmp_path)
-    pub.recover()
-    write(pub.scratch, pub, range(len(LENGTHS)))
-    pub.finish()
-    return pub
+    return published_dataset(tmp_path)
 
 
 def test_a_batch_is_its_objects_and_one_record(published: DatasetPublisher, tmp_path: Path) -> None:

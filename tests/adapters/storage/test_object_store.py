@@ -12,7 +12,7 @@ import pytest
 from adapters.storage.object_store import MetaChangeError, meta_change, publish_meta_change
 from adapters.storage.publish import DatasetPublisher, derived_meta
 from ingest.lerobot.writer import LeRobotWriter
-from tests.adapters.storage.test_publish import LENGTHS, publisher, visible, write
+from tests.adapters.storage.test_publish import LENGTHS, published_dataset, publisher, visible, write
 
 EDITS = {0: "pick up the cube", 2: "put it back"}  # episode -> new task text (2 reuses no task: appended)
 
@@ -33,11 +33,7 @@ def meta(files: dict[str, bytes]) -> dict[str, bytes]:
 
 @pytest.fixture
 def published(tmp_path: Path) -> DatasetPublisher:
-    pub = publisher(tmp_path)
-    pub.recover()
-    write(pub.scratch, pub, range(len(LENGTHS)))
-    pub.finish()
-    return pub
+    return published_dataset(tmp_path)
 
 
 def test_a_meta_update_on_the_scratch_reaches_the_output_byte_for_byte(

@@ -17,6 +17,16 @@ from tests.fixtures.episodes import canonical_frames, canonical_test_features
 LENGTHS, TASKS = [8, 11, 6], ["pick", "place", "pick"]
 
 
+def published_dataset(tmp_path: Path) -> DatasetPublisher:
+    """A dataset of `LENGTHS` episodes written through a publisher and finished: what the derived-file and
+    meta-change tests start from."""
+    pub = publisher(tmp_path)
+    pub.recover()
+    write(pub.scratch, pub, range(len(LENGTHS)))
+    pub.finish()
+    return pub
+
+
 def write(root: Path, publisher: DatasetPublisher | None, episodes: range) -> None:
     with LeRobotWriter.create_or_open(root, fps=10, features=canonical_test_features(), robot_type="franka") as w:
         w.on_commit = publisher.on_commit if publisher is not None else None
