@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 
 from adapters import get_adapter
 from adapters.base import EpisodeRef
-from adapters.hostile.isolated import again
-from adapters.hostile.sandbox import Killed, answer
+from adapters.hostile.sandbox import Killed, answer_refusing
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.root import Root
 from jobs.catalog.parts import parquet_files
@@ -77,17 +76,11 @@ def _written(output: Path, source: str, subset: str) -> set[str]:
 
 
 def plan_source(source: SourceSpec, output: Path | None) -> SourcePlan:
+    """In the parse process: the source discovered as a run's discovery task discovers it; a failure is raised, for
+    `plan_ingest` to refuse the file it names and ask again, as the run does (`answer_refusing`)."""
     plan = SourcePlan(source)
-    adapter = None
-    try:
-        adapter = made = get_adapter(source.adapter, source.options, source.storage)
-        refs: list[EpisodeRef] = again(lambda: list(made.discover(source.root)), f"{source.name}: discovery")
-    except DryRunWriteError:
-        raise  # an adapter that writes under a guarded folder: the dry run's own failure, not the source's
-    except Exception as e:  # a run quarantines the source with this error and goes on
-        plan.error = f"{type(e).__name__}: {e}"
-        plan.findings = source_findings(source, adapter.findings() if adapter else [], 0, failure=plan.error)
-        return plan
+    adapter = get_adapter(source.adapter, source.options, source.storage)
+    refs: list[EpisodeRef] = list(adapter.discover(source.root))
     written: dict[str, set[str]] = {}
     quarantined = _quarantined(output, source.name) if output is not None else set()
     for k, ref in enumerate(refs):
@@ -111,7 +104,9 @@ def plan_ingest(spec: JobSpec, *, sampled: bool = True, reread: Collection[str] 
     """Every source's plan, its corpus and local roots refusing writes while adapters discover, each discovery in a
     parse process under the memory limit as a run's discovery task is (`adapters.hostile.sandbox`); with `sampled`, the
     first episode each source has to write read as a run reads it (`jobs.ingest.sample`); the sources of `reread`
-    planned as a re-read reads them: every raw episode again, none skipped."""
+    planned as a re-read reads them: every raw episode again, none skipped. A file whose parse fails or is killed is
+    refused and the source discovered again, its episodes flagged naming it, as a run's discovery does; a discovery
+    that still fails is said as the run quarantines the source."""
     output = Root.folder_of(spec.output)
     guarded = Root.local_folders([spec.output, *(s.root for s in spec.sources)])
     plans = []
@@ -120,9 +115,12 @@ def plan_ingest(spec: JobSpec, *, sampled: bool = True, reread: Collection[str] 
             mib = spec.parallelism.task_memory_mib
             try:
                 held = None if s.name in reread else output
-                plans.append(answer(plan_source, s, held, mib=mib, what=f"{s.name}: discovery"))
-            except Killed as e:  # a run refuses the file named and discovers the rest; a plan says why
-                plans.append(SourcePlan(s, error=str(e), findings=source_findings(s, [], 0, failure=str(e))))
+                plans.append(answer_refusing(plan_source, s, held, mib=mib, what=f"{s.name}: discovery"))
+            except DryRunWriteError:
+                raise  # an adapter that writes under a guarded folder: the dry run's own failure, not the source's
+            except Exception as e:  # a run quarantines the source with this error and goes on
+                why = str(e) if isinstance(e, Killed) else f"{type(e).__name__}: {e}"
+                plans.append(SourcePlan(s, error=why, findings=source_findings(s, [], 0, failure=why)))
                 continue
             if sampled and plans[-1].first is not None:
                 plans[-1].sampled = sample(spec, plans[-1].first)

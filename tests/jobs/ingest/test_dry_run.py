@@ -54,3 +54,38 @@ def test_episodes_the_corpus_holds_are_said_skipped(
     said = "datasets/agibot/task_327  2 of 3 episodes, 1 already done (skipped: written or quarantined)"
     assert said in capsys.readouterr().out
     assert snapshot(tmp_path) == before
+
+
+def test_a_file_a_discovery_parse_is_killed_for_costs_its_dataset_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A meta file whose parse passes the memory limit is refused at its open and the source discovered again, its
+    dataset's episodes flagged naming it, as a run's discovery does (`test_parse_limit`): the plan said the whole
+    source would be quarantined while a run reads its neighbours."""
+    import numpy as np
+    import yaml
+
+    from tests.adapters.lerobot.conftest import MOTORS, write_arm_dataset
+    from tests.fixtures import library_bombs as lb
+    from tests.jobs.ingest.test_parse_limit import LIMIT_MIB
+
+    root = tmp_path / "lerobot"
+    rows = np.linspace(0.1, 1.0, 40 * len(MOTORS)).reshape(40, len(MOTORS))
+    for name in ("a_info_bomb", "b_good"):
+        write_arm_dataset(root / name, "so101_follower", list(MOTORS), rows)
+    lb.sparse(root / "a_info_bomb/meta/info.json", 600 << 20, head="")  # under `max_json_bytes`: read, and killed
+    spec = tmp_path / "job.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "output": str(tmp_path / "corpus"),
+                "parallelism": {"task_memory_mib": LIMIT_MIB},
+                "sources": [{"name": "lerobot", "adapter": "lerobot", "root": str(root)}],
+            }
+        )
+    )
+    assert main(["ingest", str(spec), "--dry-run", "--no-sample"]) == 0
+    out = capsys.readouterr().out
+    assert "discovery fails" not in out, out
+    assert "to write  datasets/lerobot/b_good  1 of 1 episodes" in out, out
+    assert "a_info_bomb/meta/info.json" in out and f"memory limit of {LIMIT_MIB} MiB" in out, out
