@@ -65,7 +65,7 @@ $(ORACLE_V30_STAMP):
 	touch $(ORACLE_V30_STAMP)
 
 # VITRA's Ego4D undistortion (microsoft/VITRA data/preprocessing/undistort_video.py) needs OpenCV's contrib modules
-# (cv2.omnidir), which cannot sit beside the project's opencv: tests/adapters/vitra/test_videos.py runs it here
+# (cv2.omnidir), which cannot sit beside the project's opencv: tests/adapters/vitra/test_adapter.py runs it here
 ORACLE_VITRA := .venv-oracle-vitra
 oracle-vitra: $(ORACLE_VITRA)/.eidata-installed
 

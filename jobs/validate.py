@@ -165,12 +165,7 @@ def validate_dataset(root: Location, *, data: bool = True, videos: bool = True) 
 
 
 def validate_path(
-    path: Location | str,
-    *,
-    data: bool = True,
-    videos: bool = True,
-    mib: int | None = None,
-    address: str | None = None,
+    path: Location | str, *, data: bool = True, videos: bool = True, mib: int | None = None, address: str | None = None
 ) -> list[ValidationReport]:
     """A dataset root, every dataset of a corpus root (`datasets/<source>/<subset>/`), or every dataset one or two
     levels below `path` (the adapter's discovery rule). The datasets' bytes are parsed in processes of their own

@@ -42,8 +42,7 @@ class BehaviourRecord(BaseModel):
     saturated_dims: list[int] | None = Field(None, description="dims at a limit above saturated_fraction_low")
     saturated_fraction: float | None = Field(None, description="largest fraction of frames a dim sits at a limit")
     native_saturated_dims: list[int] | None = Field(
-        None,
-        description="native arm joint columns at a limit of their description above native_saturated_fraction_low",
+        None, description="native arm joint columns at a limit of their description above native_saturated_fraction_low"
     )
     native_saturated_signals: list[str] | None = Field(
         None, description="the names of the native_saturated_dims columns, in their order"

@@ -47,10 +47,7 @@ INTRINSICS_COLUMN = "cameras/{video_key}/intrinsics"
 CAMERA_SOURCE_COLUMN = "cameras/{video_key}/source"
 
 # Arrow types of the episode columns (a batch of rows where every value is null must still get the column's type)
-EPISODE_COLUMN_TYPES: dict[str, pa.DataType] = {
-    ACTION_MASK_COLUMN: pa.list_(pa.int64()),
-    CAPTION_COLUMN: pa.string(),
-}
+EPISODE_COLUMN_TYPES: dict[str, pa.DataType] = {ACTION_MASK_COLUMN: pa.list_(pa.int64()), CAPTION_COLUMN: pa.string()}
 INTRINSICS_TYPE = pa.list_(pa.float64())
 
 

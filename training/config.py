@@ -189,8 +189,7 @@ class DataConfig(Frozen):
         f"{MAX_WORKERS}; here {default_workers()})",
     )
     cache_dir: str | None = Field(
-        None,
-        description="local cache of a bucket corpus's files (default ~/.cache/eidata/train)",
+        None, description="local cache of a bucket corpus's files (default ~/.cache/eidata/train)"
     )
     cache_bytes: int = Field(64 << 30, ge=1, description="bound of that cache; least recently used files evicted")
 

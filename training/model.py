@@ -262,7 +262,5 @@ class MMDiT(nn.Module):
         assert align is not None
         k, p = self.cfg.chunk, self.cfg.patches
         return DiTOutputs(
-            action=self.action_head(xs[ACTION][:, -k:], c),
-            latent=self.latent_head(xs[IMAGE][:, -p:], c),
-            align=align,
+            action=self.action_head(xs[ACTION][:, -k:], c), latent=self.latent_head(xs[IMAGE][:, -p:], c), align=align
         )

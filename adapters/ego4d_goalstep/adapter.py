@@ -229,14 +229,7 @@ class GoalStepAdapter(VideoWindows[GoalStepOptions]):
         return self.new_ref(raw_id, (video.expected, str(video.annotation_file)), error=e)
 
     def _segment_ref(
-        self,
-        video: Video,
-        raw_id: str,
-        seg: Any,
-        level: str,
-        field: str,
-        nested: list[dict],
-        meta: dict[str, Any],
+        self, video: Video, raw_id: str, seg: Any, level: str, field: str, nested: list[dict], meta: dict[str, Any]
     ) -> EpisodeRef:
         try:
             (start, end, clipped), span = self._window(video, seg, level, field, raw_id)

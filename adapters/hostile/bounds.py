@@ -42,10 +42,7 @@ def load_json(loc: Location, what: str, bound: int | None = None) -> Any:
 
 
 def read_array(
-    arr: Any,
-    start: int | None = None,
-    stop: int | None = None,
-    present: Callable[[], None] | None = None,
+    arr: Any, start: int | None = None, stop: int | None = None, present: Callable[[], None] | None = None
 ) -> np.ndarray:
     """The reading door for arrays a file declares: `arr[start:stop]` (an h5py Dataset or a Zarr array; the whole of
     it by default) as numpy, once its rows are known to hold data. `present`, when given, raises when they hold none

@@ -223,14 +223,7 @@ class Hot3DAdapter(HandSource[Hot3DOptions]):
         return poses
 
     def _video(
-        self,
-        seq: Location,
-        ep: str,
-        headset: str,
-        calib: CameraCalibration,
-        first_ns: int,
-        last_ns: int,
-        t0_ns: int,
+        self, seq: Location, ep: str, headset: str, calib: CameraCalibration, first_ns: int, last_ns: int, t0_ns: int
     ) -> tuple[dict[str, CameraSource], str | dict[str, Any]]:
         """The RGB camera of an Aria `recording.vrs` over the ground truth's span, with its lens from `calib`, and
         what `metadata["video"]` says: the stream read, or why there is none."""

@@ -30,9 +30,7 @@ _EPS = 1e-6
 
 
 def gravity_aligned_frame(
-    world_from_camera0: np.ndarray,
-    up_world: np.ndarray | None,
-    forward_axis: np.ndarray = OPENGL_FORWARD,
+    world_from_camera0: np.ndarray, up_world: np.ndarray | None, forward_axis: np.ndarray = OPENGL_FORWARD
 ) -> np.ndarray:
     """The reference frame for a moving egocentric camera: origin at the first camera position; with `up_world` (the
     world's up axis, e.g. ARKit +y) the frame is gravity-aligned (z up) with its x axis the camera's forward direction

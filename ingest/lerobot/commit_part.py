@@ -106,11 +106,7 @@ def prepare_part(
     info.splits = {"train": f"0:{info.total_episodes}"}
 
     entry = EpisodeEntry(
-        episode_index=ep_index,
-        tasks=list(staged.tasks),
-        length=n,
-        action_config=staged.action_config,
-        **staged.extra,
+        episode_index=ep_index, tasks=list(staged.tasks), length=n, action_config=staged.action_config, **staged.extra
     )
     stats_entry = EpisodeStatsEntry(episode_index=ep_index, stats=stats)
     appends = {

@@ -89,10 +89,7 @@ def channel_plateau(
 
 
 def worst_plateau(
-    channels: list[Channel],
-    moving: np.ndarray,
-    config: BehaviourConfig,
-    explained: list[Explained] | None = None,
+    channels: list[Channel], moving: np.ndarray, config: BehaviourConfig, explained: list[Explained] | None = None
 ) -> Plateau | None:
     """The judged channel with the largest plateau fraction; None when no channel is judged. Explained runs go to
     `explained` (`channel_plateau`)."""

@@ -30,16 +30,7 @@ from schemas.image_latents import FRAME_INDEX_KEY, LATENTS_KEY, cataloged, laten
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson
 from schemas.qa import CATALOG_PREFIX
 from schemas.storage import CatalogError
-from schemas.tiers import (
-    QualityTier,
-    TierVerdict,
-    grouped,
-    notes_of,
-    reasons_of,
-    said_once,
-    split_notes,
-    tier_of,
-)
+from schemas.tiers import QualityTier, TierVerdict, grouped, notes_of, reasons_of, said_once, split_notes, tier_of
 from schemas.verdicts import STEP
 
 # an episode of another tool without an action trains visual forecasting only

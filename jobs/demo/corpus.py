@@ -118,11 +118,7 @@ def write_raw_corpus(
     # the sources beyond `BASE_SOURCES` (two short episodes, one bad)
     if "epic_kitchens" in wanted:
         write_epic_kitchens(
-            raw / "epic_kitchens",
-            videos=scale,
-            duration_s=3.0,
-            segments_per_video=2,
-            corrupt_video=corrupt,
+            raw / "epic_kitchens", videos=scale, duration_s=3.0, segments_per_video=2, corrupt_video=corrupt
         )
     if "ego_video" in wanted:
         write_ego_shards(

@@ -112,10 +112,7 @@ def write_intent(corpus: Corpus, rel: str, intent: dict[str, Any]) -> None:
 
 
 def plan(
-    output: Path,
-    readings: dict[str, SourceReading],
-    held: Callable[[], dict[str, tuple[int, int]]],
-    asked: Reread,
+    output: Path, readings: dict[str, SourceReading], held: Callable[[], dict[str, tuple[int, int]]], asked: Reread
 ) -> list[str]:
     """The sources this run re-reads, in the spec's order: those asked for, those whose reading changed when
     `asked.changed`, and an unfinished re-read (its reading unchanged since). Raises `ReadingsChangedError` for a

@@ -12,7 +12,7 @@ at a time, whatever the corpus's size.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,18 +62,25 @@ def _on_ray(
 
     with ray_session(address, None, OBJECT_STORE_MB, shared_output=shared if address else None, preserve_order=None):
         task: Any = ray.remote(num_cpus=1, max_retries=1)(_apply)  # `work` may be a partial: Ray takes functions
-        window = max(2, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
-        refs: deque = deque()
-        try:
-            for batch in batches:
-                refs.append(task.remote(work, batch))
-                if len(refs) >= window:
-                    yield _got(refs.popleft())
-            while refs:
+        yield from windowed(lambda batch: task.remote(work, batch), batches)
+
+
+def windowed(submit: Callable[[T], Any], items: Iterable[T]) -> Iterator[Any]:
+    """Each item's Ray task (`submit(item)`: its ref), `IN_FLIGHT_PER_CPU` a CPU ahead, results in `items`' order."""
+    import ray
+
+    window = max(2, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
+    refs: deque = deque()
+    try:
+        for item in items:
+            refs.append(submit(item))
+            if len(refs) >= window:
                 yield _got(refs.popleft())
-        finally:  # a batch failed, or a stop: the running tasks end, not writing into what the caller removes
-            for ref in refs:
-                ray.cancel(ref, force=True)
+        while refs:
+            yield _got(refs.popleft())
+    finally:  # a task failed, or a stop: the running tasks end, not writing into what the caller removes
+        for ref in refs:
+            ray.cancel(ref, force=True)
 
 
 def _apply(work: Callable[[list[T]], list[R]], batch: list[T]) -> list[R]:

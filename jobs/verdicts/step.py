@@ -14,7 +14,6 @@ verdict. `plan` judges (the copy checks as Ray tasks, a block of candidate pairs
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -45,6 +44,7 @@ from ingest.qa.corpus import (
     verify,
 )
 from jobs.runtime.options import Opt, job_values, opts
+from jobs.runtime.ray_map import windowed
 from jobs.runtime.ray_pool import ray_session
 from jobs.runtime.stage import CorpusRoot, CorpusStage, RayJob, StageReport
 from schemas.behaviour import BehaviourConfig
@@ -218,14 +218,12 @@ class _Loader:
         return Signals(tuple(names), np.concatenate(values, axis=1), np.concatenate(scales))
 
 
-IN_FLIGHT_PER_CPU = 2  # verification tasks submitted ahead per CPU: the driver holds few blocks' results at once
-
-
 def _on_ray(
     loader: _Loader, config: BehaviourConfig, address: str | None, todo: list[Block]
 ) -> Iterator[list[CopyPair]]:
     """The blocks verified as Ray tasks (`ingest.qa.corpus.verify`, one CPU each, each sent only its block's
-    episodes), results in block order; a single block is verified here, without starting Ray."""
+    episodes), results in block order (`jobs.runtime.ray_map.windowed`: the driver holds few blocks' results at
+    once); a single block is verified here, without starting Ray."""
     if len(todo) < 2:
         yield from (verify(b, loader, config) for b in todo)
         return
@@ -234,14 +232,7 @@ def _on_ray(
     with ray_session(address, None, RayJob.model_fields["object_store_mb"].default, preserve_order=None):
         task = ray.remote(num_cpus=1, max_retries=1)(verify)
         cfg = ray.put(config)
-        window = max(2, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
-        refs: deque = deque()
-        for block in todo:
-            refs.append(task.remote(block, loader.only(block), cfg))
-            if len(refs) >= window:
-                yield ray.get(refs.popleft())
-        while refs:
-            yield ray.get(refs.popleft())
+        yield from windowed(lambda block: task.remote(block, loader.only(block), cfg), todo)
 
 
 def _edited(lin: EpisodeLineage, found: list[Finding], config: BehaviourConfig) -> dict[str, Any] | None:

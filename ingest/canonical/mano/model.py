@@ -71,12 +71,7 @@ class ManoHand:
     """smplx's MANO layer for one side, returning MANO-21 keypoints in OpenPose order (metres)."""
 
     def __init__(
-        self,
-        layer: Any,
-        side: Side,
-        tip_vertices: Sequence[int],
-        path: Path | None = None,
-        reduced: bool = False,
+        self, layer: Any, side: Side, tip_vertices: Sequence[int], path: Path | None = None, reduced: bool = False
     ) -> None:
         self.layer, self.side, self.path, self.reduced = layer, side, path, reduced
         # the model's whole PCA basis (45,45) and mean pose (45,), for `ingest.canonical.mano.evaluate`

@@ -1,16 +1,34 @@
 """Which dataset an episode is written to (`ingest.lerobot.routing`): its subset's while nothing is known of it or the
 signatures match, the size sibling `<subset>@<W>x<H>` when only camera sizes differ, else the signature sibling
-`<subset>@<label>`, named in words for what differs (`ingest.lerobot.sibling_label`), one dataset per signature (the
+`<subset>@<label>`, named in words for what differs (`label`), one dataset per signature (the
 one of that signature on disk whatever its name, a hash only when a label is taken); each with its lineage key and
-reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py."""
+reason. The driver's routing and the commits: tests/jobs/ingest/test_commit.py.
+
+A signature sibling's label (`label`): words a person reads for what a split part has that
+its subset's first dataset has not, never a hash (issue 86: `robomimic@state.native164~c062ad07`,
+`rosbag_interbotix@-state.native_action.native6~09441e94`). Names as real recordings give them: the Interbotix bags'
+(rosbag_interbotix: `wx200.joint_states...`, `wx250.commands.joint_group.cmd[i]`) and an Isaac Lab / robomimic file's
+(`obs.joint_pos.i`, `states.rigid_object.cube_1.root_pose.i`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.lerobot.routing import Declared, Route, digest, feature_diff, route, signature_sibling, size_sibling
+from ingest.lerobot.routing import (
+    Declared,
+    Route,
+    digest,
+    feature_diff,
+    label,
+    route,
+    signature_sibling,
+    size_sibling,
+)
 from ingest.lerobot.writer import LeRobotWriter
 from schemas.lerobot_features import FeatureSpec
+
+STATE, ACTION = "observation.state.native", "action.native"
+MASK = "observation.state.native_valid"
 
 
 def _vec(n: int, stem: str) -> FeatureSpec:
@@ -113,3 +131,42 @@ def test_a_subsets_features_are_declared_by_its_info_else_by_its_first_routed_ep
     assert declared.route("datasets/s/new", b) == Route("datasets/s/new")
     assert declared.features == {"datasets/s/old": a, "datasets/s/new": b}
     assert declared.route("datasets/s/old", b).dataset == "datasets/s/old@state-k0-k1"  # was ...@state.native6~<hash>
+
+
+def _named(names: list[str]) -> FeatureSpec:
+    return FeatureSpec(dtype="float32", shape=(len(names),), names=names)
+
+
+def _robomimic(*cubes: str, joints: int = 9) -> list[str]:
+    names = [f"obs.joint_pos.{i}" for i in range(joints)]
+    return names + [f"states.rigid_object.{c}.root_pose.{i}" for c in cubes for i in range(7)]
+
+
+def test_a_robots_own_namespace_names_the_part() -> None:
+    wx200 = {STATE: _named([f"wx200.joint_states.position.{j}" for j in ("waist", "elbow")])}
+    wx200[ACTION] = _named(["wx200.commands.joint_single.cmd"])
+    wx250 = {ACTION: _named([f"wx250.commands.joint_group.cmd[{i}]" for i in range(6)])}
+    assert label(wx200, wx250) == "wx250"  # was -state.native_action.native6~09441e94
+    assert label(wx250, wx200) == "wx200"
+
+
+def test_a_native_is_named_by_the_parts_of_its_names_the_first_dataset_lacks() -> None:
+    three = {STATE: _named(_robomimic("cube_1", "cube_2", "cube_3"))}
+    other = {STATE: _named(_robomimic("cube_1", "cube_2", "cube_4"))}  # one width (30), another object
+    assert label(three, other) == "state-cube_4"  # was state.native30~<hash>
+    assert label(three, {STATE: _named(_robomimic("cube_1", "cube_2"))}) == "state-23d"
+    assert label(three, {STATE: _named(list(reversed(three[STATE].names)))}) == "state-reordered"
+    renamed = {STATE: _named(_robomimic("cube_1", "cube_2", "cube_3")[:-7] + [f"obs.extra.{i}" for i in range(7)])}
+    assert label(renamed, three) == "state-cube_3"
+    assert label(three, {STATE: three[STATE], ACTION: _named(["actions.0", "actions.1"])}) == "action-actions"
+    assert label({STATE: three[STATE], ACTION: _named(["actions.0"])}, three) == "no-action"
+
+
+def test_cameras_and_masks() -> None:
+    base = {STATE: _named(["j.0"]), MASK: _named(["j.0"]), "observation.images.head": _video(2, 2)}
+    wrist = {**base, "observation.images.wrist": _video(4, 4)}
+    assert label(base, wrist, [MASK]) == "cam-wrist"
+    assert label(wrist, base, [MASK]) == "no-wrist"
+    moved = {**wrist, STATE: _named(["k.0", "k.1"]), MASK: _named(["k.0", "k.1"])}
+    assert label(base, moved, [MASK]) == "k+cam-wrist"  # the mask follows its native, unnamed
+    assert "~" not in label(base, moved) and "/" not in label({}, {"a/b": _named(["x"])})
