@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from functools import lru_cache
+from pathlib import Path
 from string import Formatter
 from typing import Any
 
@@ -59,9 +60,7 @@ def fill_path_template(
     if file_index is not None:
         values["file_index"] = file_index
     try:
-        for _, name, spec, conversion in Formatter().parse(template):
-            if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
-                raise ValueError(f"placeholder {{{name}}} is not a bare name (attribute, index or nested field)")
+        _bare_names(template)
         path = template.format(**values)
     except KeyError as err:
         raise ValueError(
@@ -69,10 +68,19 @@ def fill_path_template(
         ) from None
     except (IndexError, ValueError) as err:
         raise ValueError(f"path template {template!r} cannot be filled ({err})") from None
-    parts = PurePosixPath(path).parts
+    parts = [x for x in path.split("/") if x and x != "."]  # PurePosixPath(path).parts, not made per episode
     if not path or path.startswith(("/", "\\")) or ".." in parts or "\\" in path or "\0" in path or ":" in parts[0]:
         raise ValueError(f"path template {template!r} gives {path!r}, which leaves the dataset root")
     return path
+
+
+@lru_cache(maxsize=1024)
+def _bare_names(template: str) -> None:
+    """ValueError unless every placeholder of `template` is a bare name; checked once per template (a plan fills
+    one or two templates for each of a million episodes' files, issue 99), an error raised again at each ask."""
+    for _, name, spec, conversion in Formatter().parse(template):
+        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+            raise ValueError(f"placeholder {{{name}}} is not a bare name (attribute, index or nested field)")
 
 
 class InfoJson(BaseModel):

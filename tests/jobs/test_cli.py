@@ -138,6 +138,19 @@ def test_a_command_imports_only_its_own_options() -> None:
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
+def test_an_export_other_than_lingbot_imports_no_torch() -> None:
+    """Issue 99: the `export` parser reads the lingbot-va group's options for every format; they lived beside its
+    Wan2.2 encoders, so every export, a dry run of gr00t, LeRobot or LDA included, imported torch (~3.4 CPU-s)."""
+    probe = (
+        "import importlib, sys; from jobs.cli import build_parser; from jobs.export import EXPORT_FORMATS; "
+        "build_parser('export').parse_args(['export', '.', '--format', 'lerobot-v3', '--out', 'o', '--dry-run']); "
+        "[importlib.import_module(m) for f, m in EXPORT_FORMATS.items() if f != 'lingbot-va']; "
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
 def test_a_reader_gone_ends_the_command_quietly() -> None:
     """Issue 50 item 10: `eidata validate ... | head` ended in a BrokenPipeError traceback. Here stdout is a pipe whose
     reading end is closed before the CLI starts, so its first write fails as it does once `head` has exited."""

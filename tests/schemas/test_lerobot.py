@@ -17,6 +17,7 @@ from schemas.lerobot import (
     dump_info,
     dump_jsonl_line,
     dump_lines,
+    fill_path_template,
 )
 from schemas.lerobot_features import DEFAULT_FEATURE_DTYPES, default_features
 
@@ -268,3 +269,23 @@ def test_an_info_json_that_does_not_parse_names_its_file(tmp_path, body: bytes) 
     (tmp_path / "info.json").write_bytes(body)
     with pytest.raises(MetaFileError, match=r"info\.json: not valid JSON"):
         load_info(tmp_path / "info.json")
+
+
+def test_a_path_template_is_parsed_once_for_every_episode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 99: an export's plan fills its datasets' two templates for each of a million episodes' files; parsing the
+    template again at each (string.Formatter, ~10 us) was a quarter of a dry run's CPU. Its checks stay: a placeholder
+    that is no bare name is refused at every ask."""
+    import string
+
+    calls: list[str] = []
+    parse = string.Formatter.parse
+    monkeypatch.setattr(string.Formatter, "parse", lambda self, t: calls.append(t) or parse(self, t))
+    template = "data/chunk-{episode_chunk:03d}/test_parsed_once_{episode_index:06d}.parquet"
+    paths = [fill_path_template(template, i, i // 1000) for i in range(2_000)]
+    assert paths[1999] == "data/chunk-001/test_parsed_once_001999.parquet"
+    assert calls.count(template) == 1
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a bare name"):
+            fill_path_template("data/{episode_index.__class__}_once.parquet", 0, 0)
+    with pytest.raises(ValueError, match="leaves the dataset root"):
+        fill_path_template("./../data/{episode_index}.parquet", 0, 0)

@@ -287,7 +287,7 @@ def _resized(plan: ExportPlan) -> str:
 
 class V30ExportJob(Frozen):
     """One `eidata export --format lerobot-v3` run; ROOT, --out and --cameras are the export command's own flags
-    (`jobs/cli.py`, `jobs.export.lingbot.job.OPTIONS`), read into `root`, `out` and `cameras`; ROOT and --out may be
+    (`jobs/cli.py`, `jobs.export.lingbot.spec.OPTIONS`), read into `root`, `out` and `cameras`; ROOT and --out may be
     bucket URLs (kept as text)."""
 
     root: PathOrUrl

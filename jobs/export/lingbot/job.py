@@ -13,7 +13,6 @@ its meta is written, its completion record last (`Done`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import pickle
@@ -31,7 +30,7 @@ from adapters.storage.atomic import atomic_write, remove_temp_files
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
 from adapters.storage.tree import Tree
-from ingest.encoders.wan import WanModelError
+from ingest.encoders.wan_config import WanModelError
 from ingest.lerobot.settled import settled_datasets
 from ingest.lingbot.dataset import NotCanonicalError
 from jobs.export.lerobot_v3.job import fingerprint
@@ -42,7 +41,6 @@ from jobs.export.lingbot.plan import (
     DatasetPlan,
     DatasetTally,
     ExportError,
-    LingbotExportSpec,
     Models,
     check_models,
     check_settings,
@@ -51,10 +49,10 @@ from jobs.export.lingbot.plan import (
     settings_record,
     work_item,
 )
+from jobs.export.lingbot.spec import LingbotExportSpec, build_spec
 from jobs.runtime.job_lock import JobLock, JobLockedError
-from jobs.runtime.options import Opt, job_values, opts
 from jobs.runtime.ray_pool import place_actors, ray_session
-from jobs.runtime.stage import ADDRESS, Stage, drain, placement_options
+from jobs.runtime.stage import Stage, drain
 from schemas.canonical import ACTION
 from schemas.lerobot import (
     EPISODES_PATH,
@@ -348,34 +346,6 @@ def _lost_blocks_allowed(n: int) -> Iterator[None]:
         yield
     finally:
         ctx.max_errored_blocks = before
-
-
-def _size(text: str) -> tuple[int, int]:
-    h, _, w = text.lower().partition("x")
-    return int(h), int(w or h)
-
-
-# the lingbot-va group of `eidata export`, in the flags' order (root, --out, --dry-run are the command's own)
-OPTIONS = (
-    *opts(LingbotExportSpec, "vae", "text_encoder", "tokenizer", "fps"),
-    Opt(
-        LingbotExportSpec,
-        ("height", "width"),
-        flags=("--size",),
-        parse=_size,
-        show="{}x{}".format,
-        help="frame size HxW, multiples of 16",
-    ),
-    *opts(LingbotExportSpec, "text_len", "cameras"),
-    *placement_options(LingbotExportSpec),
-    Opt(LingbotExportSpec, "max_in_flight"),
-    ADDRESS,
-)
-
-
-def build_spec(args: argparse.Namespace) -> LingbotExportSpec:
-    values = job_values(args, OPTIONS, LingbotExportSpec)
-    return LingbotExportSpec.model_validate({"root": str(args.root), "out": str(args.out), **values})
 
 
 # Exit 0 when every dataset exported fully, 1 when an episode or dataset failed, 2 for a bad call

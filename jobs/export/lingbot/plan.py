@@ -9,13 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
-
 from adapters.lerobot_format.files import load_entries, load_info
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
-from ingest.encoders.wan import (
-    TEXT_LEN,
+from ingest.encoders.wan_config import (
     WanModelError,
     check_wan22_vae,
     latent_grid,
@@ -26,9 +23,8 @@ from ingest.encoders.wan import (
 from ingest.files.lingbot import record_matches
 from ingest.lingbot.action import lingbot_mask
 from ingest.lingbot.dataset import NotCanonicalError, dataset_mask, english_segments, episode_mask, lingbot_info
-from jobs.export import PathOrUrl
 from jobs.export.lerobot_v3.cameras import resolve_cameras
-from jobs.runtime.stage import RayJob
+from jobs.export.lingbot.spec import LingbotExportSpec
 from schemas.canonical import ACTION
 from schemas.corpus import EpisodeLineage
 from schemas.lerobot import (
@@ -50,28 +46,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".model", ".json")
 
 class ExportError(ValueError):
     """The export cannot start as asked (bad folders, settings that differ from an earlier run)."""
-
-
-class LingbotExportSpec(RayJob):
-    model_config = ConfigDict(frozen=False)
-
-    root: PathOrUrl  # ROOT and --out are the `export` command's own flags (jobs/cli.py), for every format
-    out: PathOrUrl
-    vae: Path | None = Field(None, description="local Wan2.2 VAE folder (diffusers AutoencoderKLWan; required)")
-    text_encoder: Path | None = Field(None, description="local UMT5 encoder folder (Wan2.2's text_encoder; required)")
-    tokenizer: Path | None = Field(None, description="tokenizer folder (default: in or beside the text encoder)")
-    fps: int = Field(5, ge=1, description="latent sampling rate; must divide the dataset fps (10 -> 10, 5, 2, 1)")
-    height: int = Field(256, ge=1)
-    width: int = Field(256, ge=1)
-    text_len: int = Field(TEXT_LEN, ge=1, description="text tokens kept; text_emb is zero-padded to this length")
-    cameras: list[str] | None = Field(
-        None,
-        description="video keys or short names (default: every camera); a lerobot-v3/v21 manifest also takes the "
-        "slots primary and wrist (each dataset's main or wrist camera under one name) and none (no video)",
-    )
-    max_in_flight: int = Field(4, ge=1, description="episodes decoded or encoded at once (memory bound)")
-    object_store_mb: int = Field(1024, ge=64)
-    task_retries: int = Field(3, ge=0)
 
 
 @dataclass

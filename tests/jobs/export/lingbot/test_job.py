@@ -25,7 +25,8 @@ from ingest.lingbot.action import lingbot_mask, to_lingbot_actions
 from ingest.lingbot.dataset import vectors
 from jobs.cli import main as eidata
 from jobs.export.lingbot.job import ExportReport, _accept, run_lingbot_export
-from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
+from jobs.export.lingbot.plan import EMPTY_EMB, DatasetTally, check_models, plan_dataset, work_item
+from jobs.export.lingbot.spec import LingbotExportSpec
 from jobs.export.lingbot.work import prepare_episode
 from schemas.canonical import ACTION, STATE
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH

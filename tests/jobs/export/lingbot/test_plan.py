@@ -14,20 +14,20 @@ import pytest
 
 from adapters.lerobot_format.files import load_entries, load_info
 from adapters.storage.corpus import Corpus
-from ingest.encoders.wan import WanModelError
+from ingest.encoders.wan_config import WanModelError
 from ingest.files.lingbot import write_record
 from ingest.lingbot.dataset import NotCanonicalError
 from jobs.export.lingbot.plan import (
     SETTINGS_PATH,
     DatasetTally,
     ExportError,
-    LingbotExportSpec,
     check_models,
     check_settings,
     plan_dataset,
     settings_record,
     work_item,
 )
+from jobs.export.lingbot.spec import LingbotExportSpec
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, EpisodeEntry
 from tests.fixtures.lingbot import latent_tensors
 from tests.fixtures.wan import TEXT_DIM

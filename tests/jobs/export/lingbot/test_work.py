@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 from adapters.storage.corpus import Corpus
 from ingest.files.lingbot import read_record, record_matches
 from ingest.lingbot.dataset import vectors
-from jobs.export.lingbot.plan import DatasetTally, LingbotExportSpec, check_models, plan_dataset, work_item
+from jobs.export.lingbot.plan import DatasetTally, check_models, plan_dataset, work_item
+from jobs.export.lingbot.spec import LingbotExportSpec
 from jobs.export.lingbot.work import LatentEncoder, prepare_episode
 from schemas.canonical import ACTION
 from schemas.lingbot import LINGBOT_ACTION_DIM, LatentPlan
