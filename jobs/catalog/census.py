@@ -15,9 +15,10 @@ opens a corpus to read its catalog.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.storage.atomic import atomic_write
@@ -51,18 +52,20 @@ class Mark:
     @classmethod
     def of(cls, storage: Root, dataset: str, info: InfoJson | None = None) -> Mark:
         """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now (`info`: its info.json
-        as its caller read it, not read again); OSError or ValueError when its `info.json` cannot be read."""
+        as its caller read it, not read again); OSError or ValueError when its `info.json` cannot be read. A folder's
+        files are read and stat'ed directly: through fsspec they were a third of the census of 30k datasets."""
+        info_json = f"{dataset}/{INFO_PATH}"
         if info is None:
-            body = json.loads(storage.read(f"{dataset}/{INFO_PATH}"))
+            raw = Path(storage.where, info_json).read_bytes() if storage.local else storage.read(info_json)
+            body = json.loads(raw)
             episodes, frames = body.get("total_episodes"), body.get("total_frames")
         else:
             episodes, frames = info.total_episodes, info.total_frames
-        jsonl = f"{dataset}/{EPISODES_PATH}"
         return cls(
             episodes=int(episodes or 0),
             frames=int(frames or 0),
-            info_bytes=storage.size(f"{dataset}/{INFO_PATH}"),
-            episodes_bytes=storage.size(jsonl) if storage.exists(jsonl) else -1,
+            info_bytes=_size(storage, info_json),
+            episodes_bytes=_size(storage, f"{dataset}/{EPISODES_PATH}", missing=-1),
         )
 
     def differs(self, now: Mark) -> str:
@@ -76,6 +79,21 @@ class Mark:
         return ""
 
 
+def _size(storage: Root, rel: str, missing: int | None = None) -> int:
+    """The size of the file `rel` of the corpus `storage` (a folder's stat'ed in place); `missing` when there is no
+    such file (None: FileNotFoundError)."""
+    if storage.local:
+        try:
+            return os.stat(Path(storage.where, rel)).st_size
+        except FileNotFoundError:
+            if missing is None:
+                raise
+            return missing
+    if missing is not None and not storage.exists(rel):
+        return missing
+    return storage.size(rel)
+
+
 def _name(corpus_root: Path, dataset: Path) -> str:
     return Path(dataset).relative_to(corpus_root).as_posix()
 
@@ -86,16 +104,22 @@ def take_census(corpus_root: Path, datasets: list[Path]) -> dict[str, Mark]:
     out, storage = {}, Root(corpus_root)
     for ds in sorted(datasets):
         try:
-            out[_name(corpus_root, ds)] = Mark.of(storage, _name(corpus_root, ds))
+            name = _name(corpus_root, ds)
+            out[name] = Mark.of(storage, name)
         except (OSError, ValueError) as e:  # as the rows' reading names it: the dataset and the cause
             raise CatalogError(f"{ds}: {INFO_PATH}: {e}") from e
     return out
 
 
+def census_text(census: dict[str, Mark]) -> str:
+    """What `datasets.json` holds for `census` (the same census gives the same bytes)."""
+    body = {"census_version": CENSUS_VERSION, "datasets": {name: vars(m) for name, m in sorted(census.items())}}
+    return json.dumps(body, indent=1, sort_keys=True) + "\n"
+
+
 def write_census(episodes_dir: Path, census: dict[str, Mark]) -> Path:
-    """`datasets.json` in the new catalog's parts folder (the same census gives the same bytes)."""
-    body = {"census_version": CENSUS_VERSION, "datasets": {name: asdict(m) for name, m in sorted(census.items())}}
-    return atomic_write(Path(episodes_dir) / CENSUS_JSON, json.dumps(body, indent=1, sort_keys=True) + "\n")
+    """`datasets.json` in the new catalog's parts folder (`census_text`)."""
+    return atomic_write(Path(episodes_dir) / CENSUS_JSON, census_text(census))
 
 
 def read_census(corpus_root: Path) -> dict[str, Mark] | None:
@@ -124,7 +148,8 @@ def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
     describes them (or when there is no catalog and no dataset). A dataset the copy lacks is looked for in the corpus
     as plain files (`_plain`): a plain copy keeps the sizes and the info.json a mark is made of."""
     root = Path(corpus_root)
-    found = {_name(root, ds): Root(root) for ds in settled_datasets(root)}
+    local = Root(root)  # one for every dataset: a Root each resolved the corpus's path 30k times (10 s at 1M)
+    found = {_name(root, ds): local for ds in settled_datasets(root)}
     recorded = read_census(root)
     if storage is not None:
         found |= _plain(storage, set(recorded or ()), set(found))

@@ -117,6 +117,23 @@ def dataset_name(corpus_root: Path, dataset_root: Path) -> str:
         raise CatalogError(f"{dataset_root} is not inside the corpus {corpus_root}") from None
 
 
+def dataset_names(corpus_root: Path, datasets: list[Path]) -> list[str]:
+    """`dataset_name` of each of `datasets`, each folder that is no link resolved as its resolved parent folder's
+    entry: one stat a dataset, where resolving each whole path stat'ed every part of it (1.9 s of 30k datasets)."""
+    corpus, parents, out = Path(corpus_root).resolve(), {}, []
+    for ds in map(Path, datasets):
+        if ds.name in ("", ".", "..") or ds.is_symlink():
+            out.append(dataset_name(corpus_root, ds))
+            continue
+        if ds.parent not in parents:
+            parents[ds.parent] = ds.parent.resolve()
+        try:
+            out.append((parents[ds.parent] / ds.name).relative_to(corpus).as_posix())
+        except ValueError:
+            raise CatalogError(f"{ds} is not inside the corpus {corpus_root}") from None
+    return out
+
+
 def dataset_rows(
     corpus_root: Path, dataset_root: Path, *, digests: FileDigests | None = None
 ) -> tuple[list[CatalogRow], list[EpisodeLineage]]:

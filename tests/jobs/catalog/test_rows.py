@@ -79,3 +79,21 @@ def test_missing_episode_file_is_an_error(corpus_copy: Path) -> None:
     (corpus_copy / "datasets/egodex/basic/videos/chunk-000/observation.images.head/episode_000001.mp4").unlink()
     with pytest.raises(CatalogError, match="missing on disk"):
         dataset_rows(corpus_copy, corpus_copy / "datasets/egodex/basic")[0]
+
+
+def test_dataset_names_are_each_datasets_name(tmp_path: Path) -> None:
+    """`dataset_names` (a rebuild's names of 30k datasets, one stat each) names each dataset as `dataset_name` does:
+    through a linked corpus folder, a linked dataset folder, and refusing one outside the corpus."""
+    from jobs.catalog.rows import dataset_name, dataset_names
+
+    real = tmp_path / "real"
+    for rel in ("datasets/a/x", "datasets/a/y", "datasets/b/z", "elsewhere/w"):
+        (real / rel).mkdir(parents=True)
+    (tmp_path / "corpus").symlink_to(real)
+    (real / "datasets/b/linked").symlink_to(real / "datasets/a/x")
+    corpus = tmp_path / "corpus"
+    found = [corpus / "datasets/a/x", corpus / "datasets/a/y", corpus / "datasets/b/linked", real / "datasets/b/z"]
+    assert dataset_names(corpus, found) == [dataset_name(corpus, ds) for ds in found]
+    assert dataset_names(corpus, found)[2] == "datasets/a/x"
+    with pytest.raises(CatalogError, match="not inside the corpus"):
+        dataset_names(corpus / "datasets/a", [corpus / "datasets/b/z"])

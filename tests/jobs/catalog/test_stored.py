@@ -146,3 +146,68 @@ def test_a_new_column_is_another_key(tmp_path: Path, monkeypatch: pytest.MonkeyP
         m.setattr(schemas.catalog, "CATALOG_SCHEMA", wider)
         assert importlib.reload(stored).tree_key(tmp_path) != before
     assert importlib.reload(stored).tree_key(tmp_path) == before  # the shipped schema again: the same key
+
+
+def _catalog_files(root: Path) -> dict[str, int]:
+    """Every file and folder under `catalog/` (the lock file aside) by its inode: a file rewritten or a folder swapped
+    in gets another."""
+    catalog = root / "catalog"
+    return {p.relative_to(catalog).as_posix(): p.stat().st_ino for p in catalog.rglob("*") if p.name != ".rebuild.lock"}
+
+
+def test_an_unchanged_rebuild_writes_nothing(
+    corpus_copy: Path, parsed: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 99: at 1M episodes a rebuild of unchanged datasets linked 30k digests files, wrote 63 MB of keys and a
+    census, and swapped six folders, to leave the catalog it found (80 s): it now finds the live catalog to be what it
+    would swap in and leaves every file and folder as it was."""
+    assert _rebuild(corpus_copy, parsed) == []
+    before = _catalog_files(corpus_copy)
+    with caplog.at_level("INFO", logger="jobs.catalog.build"):
+        assert _rebuild(corpus_copy, parsed) == []
+    assert "(all kept)" in caplog.text
+    assert _catalog_files(corpus_copy) == before
+    _assert_as_old(corpus_copy, tmp_path)
+
+
+def test_a_live_catalog_unlike_the_kept_one_is_swapped_anew(corpus_copy: Path, parsed: list[str]) -> None:
+    """What a rebuild would swap in is swapped in whenever the live catalog differs from it: a file put in one of its
+    folders is gone after it, a part copied over (the same bytes, another file) is the kept one again, and the
+    census of a dataset whose info.json changed is written anew."""
+    assert _rebuild(corpus_copy, parsed) == []
+    verdicts = corpus_copy / VERDICTS_DIR
+    stray = shutil.copy(verdicts / "part-00000.parquet", verdicts / "stray.parquet")
+    assert _rebuild(corpus_copy, parsed) == [] and not Path(stray).exists()
+    part, kept = corpus_copy / OUTPUTS[0], corpus_copy / "catalog" / ROWS_DIR / "part-00000.parquet"
+    part.unlink()
+    shutil.copy(kept, part)
+    assert not part.samefile(kept)
+    assert _rebuild(corpus_copy, parsed) == [] and part.samefile(kept)
+    census = corpus_copy / EPISODES_DIR / "datasets.json"
+    text = census.read_text()
+    assert '"episodes": 3' in text and '"episodes": 4' not in text
+    census.write_text(text.replace('"episodes": 3', '"episodes": 4', 1))
+    assert _rebuild(corpus_copy, parsed) == []
+    assert '"episodes": 4' not in census.read_text()
+
+
+def test_the_tree_key_is_every_file_by_path_size_and_mtime(tmp_path: Path) -> None:
+    """The key kept rows are read under (`tree_key`): sha256 of `ROWS_FORMAT`, then a line per file, sorted by path
+    (a link to a folder is a file, stat'ed through the link), as every kept key was made: another spelling of the
+    walk must give the same key, or every dataset of a corpus would be parsed again."""
+    import hashlib
+    import os
+
+    from jobs.catalog.stored import ROWS_FORMAT, tree_key
+
+    for rel in ("meta/info.json", "a/b", "a.b", "a-b/c", "a/b.c/d/e", "z"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel * 3)
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    found = []
+    for folder, dirs, names in os.walk(tmp_path):  # a link to a folder is in `dirs`, not walked into
+        for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
+            st = os.stat(os.path.join(folder, name))
+            found.append((os.path.relpath(os.path.join(folder, name), tmp_path), st.st_size, st.st_mtime_ns))
+    body = "".join(f"{rel}\0{size}\0{mtime}\n" for rel, size, mtime in sorted(found))
+    assert tree_key(tmp_path) == hashlib.sha256(f"{ROWS_FORMAT}\n{body}".encode()).hexdigest()

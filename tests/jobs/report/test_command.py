@@ -120,3 +120,48 @@ def test_an_episode_page_reads_its_own_dataset_alone(
         )
         assert set(read) == {"bridge"}, read  # its info.json and episodes.jsonl, no other dataset's
         read.clear()
+
+
+_OPENED: list[str] = []  # the files opened while `_RECORDING` (a Python audit hook, added once: `_HOOKED`)
+_RECORDING: list[bool] = []
+_HOOKED: list[bool] = []
+
+
+def _hook(event: str, args: tuple) -> None:
+    if event == "open" and _RECORDING and isinstance(args[0], str | bytes | Path):
+        _OPENED.append(str(args[0]))
+
+
+def test_an_episode_named_by_its_uid_opens_no_other_datasets_episodes(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 99: a page named by its episode_uid also sought the name among the raw ids, streaming every dataset's
+    episodes.jsonl (48 s of its 78 s at 1M episodes), though the catalog had named the episode: the raw ids are read
+    only when no episode_uid is the name. Every file the command opens is recorded (an audit hook, not a stand-in)."""
+    import shutil
+    import sys
+
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+    from schemas.lerobot import EPISODES_PATH
+    from tests.fixtures.corpus import episode, write_dataset
+
+    root = shutil.copytree(corpus, tmp_path / "c")
+    other_episodes = [episode(5, "pick", "oxe/other/e0", "franka")]
+    write_dataset(root / "datasets/oxe/other", "franka", other_episodes, camera=(24, 32))
+    rebuild_catalog(Corpus(root))
+    if not _HOOKED:  # an audit hook cannot be removed: one for the session, recording only in this test
+        sys.addaudithook(_hook)
+        _HOOKED.append(True)
+    for name, opened in (("oxe/bridge/e2", False), ("e1", True)):  # a raw id: every dataset's lines are sought
+        _OPENED.clear()
+        _RECORDING.append(True)
+        try:
+            assert main(["report", str(root), "--episode", name, "--out", str(tmp_path / "e.html")]) == 0, (
+                capsys.readouterr()
+            )
+        finally:
+            _RECORDING.clear()
+        other = str(root / "datasets/oxe/other" / EPISODES_PATH)
+        assert (other in _OPENED) is opened, name
+        assert str(root / "datasets/oxe/bridge" / EPISODES_PATH) in _OPENED
