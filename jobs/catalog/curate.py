@@ -15,7 +15,6 @@ import logging
 import math
 import sys
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -27,13 +26,13 @@ import yaml
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
-from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
+from jobs.catalog.bounded import SqlLimitError, SqlLimits
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.census import open_catalog
-from jobs.catalog.guard import check_expression
+from jobs.catalog.episode_select import Picked, select_episodes
 from jobs.catalog.manifest_write import write_manifest
-from jobs.catalog.overrule import VERDICT_COLUMNS, VerdictChoice, later_columns, overruled_episodes, verdicts_sql
-from jobs.catalog.query import connect, format_table
+from jobs.catalog.overrule import VerdictChoice
+from jobs.catalog.query import format_table
 from jobs.output_lock import OutputLock
 from jobs.runtime.exits import fail
 from jobs.runtime.job_lock import JobLockedError
@@ -56,12 +55,6 @@ from schemas.storage import CatalogError, StorageError, StorageOptions
 from schemas.tiers import QualityTier, RoutingTable
 
 BALANCES: tuple[Balance, ...] = ("none", "source", "subset")
-
-SELECT_SQL = """SELECT e.episode_uid, e.dataset, e.episode_index, e.tier, e.source, e.subset, e.embodiment,
-       e.duration_s, {later_columns}, e.cameras, e.latents_ready, e.catalog_tier
-FROM (SELECT * FROM {episodes} WHERE ({where})) AS e
-WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.episode_uid = e.episode_uid)
-ORDER BY e.episode_uid, e.dataset, e.episode_index"""
 
 log = logging.getLogger(__name__)
 
@@ -104,61 +97,19 @@ def shares(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64) / math.fsum(values)
 
 
-def select_episodes(
-    corpus_root: Path,
-    where: str,
-    verdicts: VerdictChoice | None = None,
-    limits: SqlLimits | None = None,
-    usage: Usage | None = None,
-) -> tuple[str, pa.Table]:
-    """The statement run (with DuckDB's rendering of the checked `where`, `jobs.catalog.guard.check_expression`) and
-    its rows after the verdicts (`VerdictChoice.apply`), on a connection that opens no file, within `limits`
-    (`jobs.catalog.bounded.run_bounded`: SqlLimitError past one; `usage` says what it took)."""
-    limits = limits or SqlLimits()
-
-    verdicts = verdicts or VerdictChoice()
-    select = partial(_selected, where, verdicts.include)
-    sql, rows, found = run_bounded(partial(connect, corpus_root), select, limits, usage)
-    rows = verdicts.apply(rows, found.to_pylist())
-    if verdicts.include:  # what the overrule did, where a user looks (issue 79: it did nothing, silently)
-        back = pc.sum(pc.not_equal(rows["tier"], rows["catalog_tier"])).as_py() or 0
-        log.info(
-            "--include-verdict %s brought back %d episode(s): selected with the tier the overrule gives them "
-            "(applied before --where), other than the catalog's",
-            ", ".join(verdicts.include),
-            back,
-        )
-    return sql, rows.drop_columns(["catalog_tier"])
-
-
-def _selected(where: str, include: tuple[str, ...], con: duckdb.DuckDBPyConnection) -> tuple[str, pa.Table, pa.Table]:
-    """(the statement, its rows, the catalog's verdicts) for the checked `where` on `con` (module-level: it crosses to
-    the bounded child as a pickle). Arrow tables both: they cross as their buffers; the verdicts of a million-episode
-    catalog as Python dicts did not fit the child's 1 GiB beside their pickle."""
-    columns = con.sql("SELECT * FROM episodes LIMIT 0").columns
-    checked = check_expression(con, where, columns)
-    episodes = overruled_episodes(con, columns, include)  # the overrule before the filter: `where` sees its tiers
-    later = later_columns(columns, (*VERDICT_COLUMNS, *CONTENT_COLUMNS))  # `reading`: since issue 98
-    sql = SELECT_SQL.format(where=checked, later_columns=later, episodes=episodes)
-    rows = con.sql(sql).to_arrow_table()  # one statement: the text is ours around a checked expression
-    return sql, rows, con.sql(verdicts_sql(columns)).to_arrow_table()
-
-
-def _say_untrainable(selected: pa.Table) -> None:
-    """How many selected episodes `eidata train` leaves out as the corpus stands (every sample is anchored on image
-    latents, `training.episodes`): without a camera, never; without latents yet, until `eidata latents` runs."""
-    cams = pc.fill_null(pc.list_value_length(selected["cameras"]), 0).to_numpy(zero_copy_only=False)
-    ready = pc.fill_null(selected["latents_ready"], False).to_numpy(zero_copy_only=False)
-    no_camera, waiting = int((cams == 0).sum()), int(((cams > 0) & ~ready).sum())
-    if no_camera or waiting:
+def _say_untrainable(n: int, picked: Picked) -> None:
+    """How many of the `n` selected episodes `eidata train` leaves out as the corpus stands (every sample is anchored
+    on image latents, `training.episodes`): without a camera, never; without latents yet, until `eidata latents`
+    runs (`picked`: counted in the child, `jobs.catalog.episode_select`)."""
+    if picked.no_camera or picked.waiting:
         log.warning(
             "%d of the %d selected episodes cannot train in `eidata train` as the corpus stands: %d have no camera "
             "(never image latents: left out, counted in the run's index.json), %d have no image latents yet "
             "(`eidata latents` first)",
-            no_camera + waiting,
-            selected.num_rows,
-            no_camera,
-            waiting,
+            picked.no_camera + picked.waiting,
+            n,
+            picked.no_camera,
+            picked.waiting,
         )
 
 
@@ -215,7 +166,14 @@ def curate(
         if corpus.exists(f"{folder}/{MANIFEST_JSON}") and not overwrite:
             raise FileExistsError(f"manifest {corpus.where_of(folder)} already exists")
         snapshot = catalog_snapshot_hash(corpus.root)
-        sql, selected = select_episodes(corpus.root, where, verdicts, limits)
+        sql, selected, picked = select_episodes(corpus.root, where, verdicts, limits)
+        if verdicts and verdicts.include:  # what the overrule did, where a user looks (issue 79: it did nothing)
+            log.info(
+                "--include-verdict %s brought back %d episode(s): selected with the tier the overrule gives them "
+                "(applied before --where), other than the catalog's",
+                ", ".join(verdicts.include),
+                picked.brought_back,
+            )
         if catalog_snapshot_hash(corpus.root) != snapshot:
             raise CurateError("the catalog changed while the query ran; run curate again")
         # the manifest of the selection, written in one step (`jobs.catalog.manifest_write`); without `overwrite` a
@@ -229,7 +187,7 @@ def curate(
             raise CurateError(f"episode_uid listed more than once in the catalog: {dupes[:5]} ({len(dupes)} in all)")
         if missing := set(pc.unique(selected["tier"]).to_pylist()) - {t.value for t in routing.probabilities}:
             raise CurateError(f"the routing table has no row for tier(s) {sorted(missing)} present in the selection")
-        _say_untrainable(selected)
+        _say_untrainable(selected.num_rows, picked)
 
         n = selected.num_rows
         keys = {  # balance "none": one group, each weight 1

@@ -19,10 +19,20 @@ VERDICT_COLUMNS = ("default_tier", "tier_codes", "tier_levels")
 VERDICT_CODE = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def verdicts_sql(columns: list[str]) -> str:
-    """Every (episode, code) of the catalog: the `verdicts` view's findings and each episode's kept verdicts."""
-    kept = "" if "tier_codes" not in columns else " UNION SELECT episode_uid, unnest(tier_codes) AS code FROM episodes"
-    return f"SELECT episode_uid, code FROM (SELECT episode_uid, code FROM verdicts{kept}) WHERE code <> ''"
+def codes_sql(columns: list[str]) -> str:
+    """Every code of the catalog, once: the `verdicts` view's findings' and the episodes' kept verdicts'."""
+    kept = "" if "tier_codes" not in columns else " UNION SELECT DISTINCT unnest(tier_codes) AS code FROM episodes"
+    return f"SELECT DISTINCT code FROM verdicts{kept}"
+
+
+def flagged_sql(columns: list[str]) -> str:
+    """The episodes with a finding or a kept verdict of a code in the list `$1`."""
+    kept = (
+        ""
+        if "tier_codes" not in columns
+        else " UNION SELECT episode_uid FROM episodes WHERE list_has_any(tier_codes, $1)"
+    )
+    return f"SELECT episode_uid FROM verdicts WHERE list_contains($1, code){kept}"
 
 
 def later_columns(columns: list[str], names: tuple[str, ...]) -> str:
@@ -93,27 +103,32 @@ class VerdictChoice:
         if bad:
             raise ValueError(f"not a verdict code (lower case, digits and _, e.g. qa_duplicate): {bad}")
 
-    def check(self, verdicts: list[dict]) -> None:
+    def check(self, codes: set[str]) -> None:
         """ValueError naming the known codes when a code is not one: a misspelled `--exclude-verdict` excluded nothing
-        silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those the catalog holds."""
+        silently (review 5, 3f). Known: the codes this version gives (`known_codes`) and those the catalog holds,
+        `codes`."""
         if not (self.include or self.exclude):
             return
-        known = known_codes() | {v["code"] for v in verdicts if VERDICT_CODE.fullmatch(v["code"])}
+        known = known_codes() | {c for c in codes if VERDICT_CODE.fullmatch(c)}
         if bad := sorted({c for c in (*self.include, *self.exclude) if c not in known}):
             raise ValueError(f"unknown verdict code(s) {', '.join(bad)}; the known ones: {', '.join(sorted(known))}")
 
-    def apply(self, rows: pa.Table, verdicts: list[dict]) -> pa.Table:
-        """`rows` (each tier as `overruled_episodes` gave it) without the rejected ones, those with an excluded code and
-        `VERDICT_COLUMNS`; ValueError for a code that is not known (`check`), StaleCatalogError where an overruled code
-        meets a catalog built before verdicts were kept."""
-        self.check(verdicts)
-        if self.include and pa.types.is_null(rows.schema.field("tier_codes").type):  # `later_columns`: none
+    def apply(self, con: duckdb.DuckDBPyConnection, columns: list[str], rows: pa.Table) -> pa.Table:
+        """`rows` (each tier as `overruled_episodes` gave it) without the rejected ones and those with an excluded code
+        in the catalog of `con` (its episodes view's `columns`); ValueError for a code that is not known (`check`),
+        StaleCatalogError where an overruled code meets a catalog built before verdicts were kept. The catalog's
+        verdicts are read only as a code asks: their codes once, the episodes of an excluded one (1.77 million pairs at
+        a million episodes, sent whole to the caller as Python dicts, took it past 1.6 GiB; their UNION, deduplicated
+        whole, took the child past its 1 GiB: issue 99)."""
+        if self.include or self.exclude:
+            self.check({c for (c,) in con.sql(codes_sql(columns)).fetchall() if c})
+        if self.include and "tier_codes" not in columns:  # `later_columns`: none
             raise StaleCatalogError(
                 "the catalog predates kept verdicts, so --include-verdict cannot compute a tier again: rebuild it "
                 "with `eidata catalog ROOT`"
             )
-        dropped = pa.array(sorted({v["episode_uid"] for v in verdicts if v["code"] in self.exclude}), pa.string())
-        keep = pc.and_(
-            pc.not_equal(rows["tier"], QualityTier.rejected.value), pc.invert(pc.is_in(rows["episode_uid"], dropped))
-        )
-        return rows.filter(keep).drop_columns(list(VERDICT_COLUMNS))
+        keep = pc.not_equal(rows["tier"], QualityTier.rejected.value)
+        if self.exclude:
+            dropped = con.sql(flagged_sql(columns), params=[list(self.exclude)]).to_arrow_table()["episode_uid"]
+            keep = pc.and_(keep, pc.invert(pc.is_in(rows["episode_uid"], dropped.combine_chunks())))
+        return rows.filter(keep)

@@ -23,7 +23,6 @@ from typing import Any, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jobs.catalog.bounded import OPTIONS as SQL_OPTIONS
 from jobs.catalog.bounded import SqlLimitError, SqlLimits, Usage, run_bounded
@@ -50,11 +49,11 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence[Path
         # Arrow reads the parts (opened for reading only) and DuckDB scans what it gives: DuckDB itself opens no file,
         # so with external access off a statement has no path to write to (`EXPLAIN ANALYZE COPY ... TO '<part>'`
         # rewrote the catalog while the parts were DuckDB's allowed paths: reliability review 5, 3a). The parts'
-        # columns are unified by name as `read_parquet(union_by_name = true)` did; the files are listed, not globbed.
-        import pyarrow.dataset as ds  # only where a view is made: it imports pandas (0.3 s)
+        # columns are unified by name as `read_parquet(union_by_name = true)` did; a scan reads no row group ahead
+        # (`jobs.catalog.part_scan`: Arrow's default readahead decoded a million-episode catalog whole).
+        from jobs.catalog.part_scan import parts_dataset  # only where a view is made: pyarrow.dataset imports pandas
 
-        schema = pa.unify_schemas([pq.read_schema(p) for p in files], promote_options="permissive")
-        con.register(name, ds.dataset([str(p) for p in files], schema=schema, format="parquet"))
+        con.register(name, parts_dataset(files))
         return
     # no file yet: an empty view with the schema's columns, so queries bind and return no rows
     types = con.from_arrow(schema.empty_table()).types

@@ -92,13 +92,13 @@ def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
 
 def where_episodes(root: Path, where: str) -> dict[str, frozenset[int]]:
     """The episodes `--where` selects in the catalog of the corpus at `root`, as `eidata curate --where` does."""
-    from jobs.catalog.curate import select_episodes  # duckdb's views: only when a where is given
+    from jobs.catalog.episode_select import select_episodes  # duckdb's views: only when a where is given
 
     if not (root / EPISODES_DIR).is_dir():
         raise SelectionError(f"{root}: no catalog to run --where on; `eidata catalog {root}` builds it")
     try:  # the catalog must describe the datasets the stage works on (`jobs.catalog.census`)
         check_census(root, root, "--where")
-        _, rows = select_episodes(root, where)
+        _, rows, _ = select_episodes(root, where)
     except (duckdb.Error, ValueError, SqlLimitError) as e:  # the guard's ExpressionError is a ValueError
         raise SelectionError(f"--where {where!r}: {e}") from None
     return _grouped(rows["dataset"].to_pylist(), rows["episode_index"].to_pylist())

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from jobs.catalog.bounded import GRACE_S, SqlLimitError, SqlLimits, Usage, _hwm_mib, run_bounded
-from jobs.catalog.curate import cli_curate, select_episodes
+from jobs.catalog.curate import cli_curate
+from jobs.catalog.episode_select import select_episodes
 from jobs.catalog.query import cli_query, connect, run_query
 
 LIMITS = SqlLimits(memory_mib=1024, threads=2, deadline_s=2.0)
@@ -119,7 +120,7 @@ def test_ordinary_sql_runs_within_the_limits(root: Path) -> None:
     assert run_query(root, "SELECT current_setting('threads') AS t", unrestricted=True, limits=LIMITS).to_pylist() == [
         {"t": 2}
     ]
-    sql, rows = select_episodes(root, "tier = 'high'", limits=LIMITS)
+    sql, rows, _ = select_episodes(root, "tier = 'high'", limits=LIMITS)
     assert rows.num_rows > 0 and "tier = 'high'" in sql
 
 
