@@ -41,6 +41,7 @@ def write_groups_atomic(tables: Iterable[pa.Table], schema: pa.Schema, path: Pat
             for t in tables:
                 writer.write_table(t, row_group_size=ROW_GROUP_SIZE)
                 empty = False
+                del t  # not held while the next one is made
             if empty:  # as `pq.write_table` of an empty table
                 writer.write_table(schema.empty_table(), row_group_size=ROW_GROUP_SIZE)
 
