@@ -150,9 +150,16 @@ class Rows:
         if not self._fill(n):
             return None
         whole = pa.concat_tables(self.buffer)
-        rest = whole.slice(n)
+        rest, head = whole.slice(n), whole.slice(0, n)
         self.buffer, self.held = ([rest] if rest.num_rows else []), rest.num_rows
-        return whole.slice(0, n).combine_chunks()
+        schema, columns = head.schema, list(head.columns)
+        del whole, head
+        out = []
+        for i, column in enumerate(columns):
+            columns[i] = None  # type: ignore[call-overload]
+            out.append(column.combine_chunks())  # its pieces freed as it is copied: one row group held, not two
+            del column
+        return pa.Table.from_arrays(out, schema=schema)
 
     def groups(self, rows: int, group: int) -> Iterator[pa.Table]:
         """The next `rows` rows (fewer at the end) as tables of `group` rows, the last one shorter."""
