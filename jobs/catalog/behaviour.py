@@ -66,7 +66,16 @@ def catalog_findings(table: pa.Table, configs: Mapping[str, BehaviourConfig]) ->
     rows = []
     for g in table.group_by("dataset", use_threads=False).aggregate(columns).sort_by("dataset").to_pylist():
         config = configs.get(g["dataset"]) or BehaviourConfig()
-        for f in dataset_findings([t or "" for t in g["task_list"]], g["num_frames_list"], config):
-            named = [g["episode_uid_list"][k] for k in f.episodes]
-            rows.append({"dataset": g["dataset"], **f.model_dump(), "episodes": named})
+        rows += finding_rows(g["dataset"], g["episode_uid_list"], g["task_list"], g["num_frames_list"], config)
     return pa.Table.from_pylist(rows, schema=FINDINGS_SCHEMA)
+
+
+def finding_rows(
+    dataset: str, uids: Sequence[str], tasks: Sequence[str | None], frames: Sequence[int], config: BehaviourConfig
+) -> list[dict[str, Any]]:
+    """`catalog_findings`' rows of one dataset, from its episodes' uids, tasks and frame counts in the catalog's
+    order (the rebuild's merge gives them a dataset at a time: `jobs.catalog.merged`)."""
+    rows = []
+    for f in dataset_findings([t or "" for t in tasks], list(frames), config):
+        rows.append({"dataset": dataset, **f.model_dump(), "episodes": [uids[k] for k in f.episodes]})
+    return rows

@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from adapters.storage.atomic import fsync_path
 from adapters.storage.corpus import Corpus
 from adapters.storage.digests import FileDigests
 from ingest.lerobot.settled import settled_datasets
-from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
+from jobs.catalog.behaviour import recorded_thresholds, verdict_rows
 from jobs.catalog.census import CENSUS_JSON, Mark, census_text, read_census, take_census, write_census
 from jobs.catalog.dataset_qa import dataset_qa_row
 from jobs.catalog.losses import NO_ACTION
-from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
+from jobs.catalog.merged import Parsed, check_kept, write_merged
+from jobs.catalog.parts import parquet_files
 from jobs.catalog.rows import dataset_names, dataset_rows
-from jobs.catalog.stored import ROWS_DIR, Fresh, Kept, KeptMismatch, tree_key
+from jobs.catalog.stored import ROWS_DIR, Kept, KeptMismatch, tree_key
 from jobs.runtime.exits import fail
 from jobs.runtime.ray_map import in_order
 from schemas.catalog import CATALOG_SCHEMA
@@ -180,43 +180,41 @@ def _build(corpus: Corpus, new: list[Path], read: _Read, rehash: bool, address: 
     for d in new:
         d.mkdir()
     datasets, census, kept, keyed = read
+    out = (episodes_dir, verdicts, findings, qa)
     try:
-        merged = _rows(corpus, keyed, kept, digests_dir, rehash, address)
+        written = _rows(corpus, keyed, kept, digests_dir, out, rehash, address)
     except KeptMismatch:  # kept files that disagree with their keys: every dataset parsed again
         kept = Kept()
-        merged = _rows(corpus, keyed, kept, digests_dir, rehash, address)
-    if merged is None:  # every dataset as the last rebuild read it, none removed: its files, linked
+        written = _rows(corpus, keyed, kept, digests_dir, out, rehash, address)
+    if written is None:  # every dataset as the last rebuild read it, none removed: its files, linked
         n = kept.link_previous(episodes_dir, verdicts, findings, qa)
         write_census(episodes_dir, census)
         kept.write(rows_dir, sorted(episodes_dir.glob("part-*.parquet")), verdicts, findings, qa)
         log.info("catalog: %d episodes from %d datasets (all kept)", n, len(datasets))
         return n
-    table, found, pooled = merged
-    counts = table.group_by("episode_uid").aggregate([("episode_uid", "count")])
-    if dupes := sorted(counts.filter(pc.greater(counts["episode_uid_count"], 1))["episode_uid"].to_pylist()):
-        raise CatalogError(f"episode_uid found in more than one episode: {dupes[:5]} ({len(dupes)} in all)")
-    configs = {name: kept.config(name) for name, entry in kept.out.items() if entry["rows"]}
-    write_parquet_atomic(catalog_findings(table, configs), findings / "part-00000.parquet")
-    write_parquet_atomic(found, verdicts / "part-00000.parquet")
-    write_parquet_atomic(pooled, qa / "part-00000.parquet")
-    parts = []
-    for i, start in enumerate(range(0, table.num_rows, ROWS_PER_PART)):
-        parts.append(write_parquet_atomic(table.slice(start, ROWS_PER_PART), episodes_dir / f"part-{i:05d}.parquet"))
+    n, parts = written
     write_census(episodes_dir, census)  # the datasets these rows describe (`jobs.catalog.census`)
     kept.write(rows_dir, parts, verdicts, findings, qa)
-    log.info("catalog: %d episodes from %d datasets", table.num_rows, len(datasets))
-    return table.num_rows
+    log.info("catalog: %d episodes from %d datasets", n, len(datasets))
+    return n
 
 
 def _rows(
-    corpus: Corpus, keyed: list[_Keyed], kept: Kept, digests_dir: Path, rehash: bool, address: str | None
-) -> tuple[pa.Table, pa.Table, pa.Table] | None:
-    """The catalog's rows, sorted, its verdict rows in the datasets' order and its pooled QA rows by dataset: kept
-    ones for a dataset whose files are unchanged (its digests file linked, not rewritten), the others parsed from its
-    meta (`dataset_rows`); None when every dataset is kept and none was removed (the last rebuild's files are then
-    this one's)."""
+    corpus: Corpus,
+    keyed: list[_Keyed],
+    kept: Kept,
+    digests_dir: Path,
+    out: tuple[Path, Path, Path, Path],
+    rehash: bool,
+    address: str | None,
+) -> tuple[int, list[Path]] | None:
+    """The catalog's rows, sorted, its verdict rows in the datasets' order, its findings and its pooled QA rows by
+    dataset, written into `out` (`jobs.catalog.merged`): kept ones for a dataset whose files are unchanged (its
+    digests file linked, not rewritten), the others parsed from its meta (`dataset_rows`); the number of rows and
+    the parts, or None when every dataset is kept and none was removed (the last rebuild's files are then this
+    one's)."""
     corpus_root = corpus.root
-    fresh = Fresh(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, not held (O(N) memory)
+    parsed = Parsed(digests_dir.parent / f"{digests_dir.name}-fresh")  # parsed rows on disk, sorted runs
     reused, todo, digests = [], [], corpus_root / "catalog" / FileDigests.DIR
     for k in keyed:
         if kept.reuse(k.name, k.key) and _linked(digests / k.digests_file, digests_dir):
@@ -231,20 +229,13 @@ def _rows(
         hashed += n_bytes
         kept.keep(t.name, t.key, config, rows.num_rows if rows is not None else 0, len(verdicts))
         if rows is not None:
-            fresh.add(rows, verdicts, pooled)
+            parsed.add(rows, verdicts, pooled)
     log.info("catalog: %d datasets, %d parsed (%d bytes hashed)", len(keyed), len(keyed) - len(reused), hashed)
-    new_rows, new_verdicts, new_qa = fresh.read()
-    if not new_rows.num_rows and kept.all_kept(reused):
+    if not parsed.rows.rows and kept.all_kept(reused):
+        parsed.remove()
         return None
-    old_rows, old_verdicts, old_qa = kept.tables(reused)
-    table = pa.concat_tables([old_rows, new_rows])
-    del old_rows, new_rows  # the sort's copy is the only one left (O(N) memory: ~2 KB an episode at 100k)
-    table = sort_catalog(table)
-    order = {k.name: i for i, k in enumerate(keyed)}
-    found = pa.concat_tables([old_verdicts, new_verdicts])
-    position = pa.array([order[d] for d in found["dataset"].to_pylist()], pa.int64())
-    qa = pa.concat_tables([old_qa, new_qa]).sort_by("dataset")
-    return table, found.take(pc.sort_indices(position)), qa  # a stable sort: each dataset's rows in their order
+    check_kept(kept, reused)
+    return write_merged(parsed, kept, reused, [k.name for k in keyed], out, ROWS_PER_PART)
 
 
 class _Todo(NamedTuple):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +27,25 @@ def _check_part(part: str) -> None:
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     """Write next to `path` under a name no `*.parquet` glob matches, fsync, then rename into place."""
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE))
+    return write_groups_atomic([table], table.schema, path)
+
+
+def write_groups_atomic(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> Path:
+    """`write_parquet_atomic` of `tables` one after the other, each its row groups, as `pq.write_table` writes their
+    concatenation when each (but the last) is `ROW_GROUP_SIZE` rows in one chunk a column: the same bytes, without
+    the whole table held (a catalog rebuild's merged rows: `jobs.catalog.runs`)."""
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            empty = True
+            for t in tables:
+                writer.write_table(t, row_group_size=ROW_GROUP_SIZE)
+                empty = False
+                del t  # not held while the next one is made
+            if empty:  # as `pq.write_table` of an empty table
+                writer.write_table(schema.empty_table(), row_group_size=ROW_GROUP_SIZE)
+
+    return atomic_write(path, write)
 
 
 def parquet_files(corpus_root: Path, rel_dir: str) -> list[Path]:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adapters.storage.atomic import atomic_write
@@ -125,34 +124,6 @@ class Kept:
         entry = self.out[dataset]
         return BehaviourConfig.model_validate(entry["config"]) if entry["config"] is not None else BehaviourConfig()
 
-    def tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
-        """The kept episode rows, verdict rows and pooled QA rows of `datasets` (those `reuse` accepted); KeptMismatch
-        when the kept files do not hold as many as the keys say (a dataset with rows has one QA row), or cannot be
-        read: the caller parses every dataset again."""
-        if not datasets or self.folder is None:
-            return CATALOG_SCHEMA.empty_table(), VERDICT_SCHEMA.empty_table(), DATASET_QA_SCHEMA.empty_table()
-        try:
-            return self._tables(datasets)
-        except (OSError, pa.ArrowException) as e:
-            raise KeptMismatch(f"{self.folder}: {e}") from e
-
-    def _tables(self, datasets: Sequence[str]) -> tuple[pa.Table, pa.Table, pa.Table]:
-        wanted = pa.array(list(datasets), pa.string())
-        parts = sorted(self.folder.glob("part-*.parquet"))
-        rows = pa.concat_tables(
-            [CATALOG_SCHEMA.empty_table(), *(_only(pq.ParquetFile(p).read(), wanted, CATALOG_SCHEMA) for p in parts)]
-        )
-        verdicts = _only(pq.ParquetFile(self.folder / VERDICTS_PART).read(), wanted, VERDICT_SCHEMA)
-        qa = _only(pq.ParquetFile(self.folder / QA_PART).read(), wanted, DATASET_QA_SCHEMA)
-        for table, what in ((rows, "rows"), (verdicts, "verdicts"), (qa, "qa")):
-            found = pc.value_counts(table["dataset"]).flatten()
-            counts = dict(zip(found[0].to_pylist(), found[1].to_pylist(), strict=True))
-            for name in datasets:
-                entry = self.keys[name]
-                if counts.get(name, 0) != (min(entry["rows"], 1) if what == "qa" else entry[what]):
-                    raise KeptMismatch(f"{name}: kept {what} do not match its key")
-        return rows, verdicts, qa
-
     def all_kept(self, reused: Sequence[str]) -> bool:
         """Whether `reused` is every dataset the last rebuild kept (none removed, none new) and its kept files hold
         as many rows and verdict rows as the keys say (read from the parquet footers)."""
@@ -227,59 +198,3 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))  # streamed: a kept part may be hundreds of MB
-
-
-class Fresh:
-    """The rows, verdict rows and pooled QA rows of the datasets a rebuild parses (the QA rows, one a dataset, held),
-    the first two written to two Arrow IPC files in `folder` (inside
-    the rebuild's temp folder) as they come, in batches, so that the rebuild never holds more than a batch of them as
-    Python objects or per-dataset tables; `read` maps them back (file-backed pages, outside the task's limit on
-    private memory: only the sort's copy is allocated) and removes the folder."""
-
-    BATCH = 20_000  # rows buffered before they are written
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.rows: list[pa.Table] = []
-        self.verdicts: list[dict[str, Any]] = []
-        self.qa: list[dict[str, Any]] = []
-        self.writers: tuple[Any, Any] | None = None
-
-    def add(self, rows: pa.Table, verdicts: list[dict[str, Any]], qa: dict[str, Any]) -> None:
-        self.rows.append(rows)
-        self.verdicts += verdicts
-        self.qa.append(qa)
-        if sum(t.num_rows for t in self.rows) >= self.BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.writers is None:
-            self.folder.mkdir()
-            self.writers = (
-                pa.ipc.new_file(self.folder / "rows.arrow", CATALOG_SCHEMA),
-                pa.ipc.new_file(self.folder / "verdicts.arrow", VERDICT_SCHEMA),
-            )
-        self.writers[0].write_table(pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows]))
-        self.writers[1].write_table(pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA))
-        self.rows, self.verdicts = [], []
-
-    def read(self) -> tuple[pa.Table, pa.Table, pa.Table]:
-        qa = pa.Table.from_pylist(self.qa, schema=DATASET_QA_SCHEMA)
-        if self.writers is None:  # under one batch: never written
-            rows = pa.concat_tables([CATALOG_SCHEMA.empty_table(), *self.rows])
-            return rows, pa.Table.from_pylist(self.verdicts, schema=VERDICT_SCHEMA), qa
-        self._flush()
-        for w in self.writers:
-            w.close()
-        rows, verdicts = (
-            pa.ipc.open_file(pa.memory_map(str(self.folder / n))).read_all() for n in ("rows.arrow", "verdicts.arrow")
-        )
-        shutil.rmtree(self.folder, ignore_errors=True)  # the maps stay readable until dropped
-        return rows, verdicts, qa
-
-
-def _only(table: pa.Table, datasets: pa.Array, schema: pa.Schema) -> pa.Table:
-    if not table.schema.equals(schema, check_metadata=False):
-        raise KeptMismatch("kept rows of another schema")
-    wanted = pc.is_in(table["dataset"], value_set=datasets)
-    return table if pc.all(wanted).as_py() is not False else table.filter(wanted)

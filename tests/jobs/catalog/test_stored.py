@@ -12,6 +12,8 @@ import pyarrow as pa
 import pytest
 
 import jobs.catalog.build as build
+import jobs.catalog.parts as parts
+import jobs.catalog.runs as runs
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
@@ -19,7 +21,7 @@ from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdic
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.parts import sort_catalog, write_parquet_atomic
 from jobs.catalog.rows import dataset_rows
-from jobs.catalog.stored import KEYS_JSON, ROWS_DIR, Fresh
+from jobs.catalog.stored import KEYS_JSON, ROWS_DIR
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH
@@ -78,11 +80,14 @@ def _rebuild(root: Path, parsed: list[str]) -> list[str]:
     return sorted(parsed)
 
 
-@pytest.mark.parametrize("batch", [Fresh.BATCH, 2])  # 2: the parsed rows go through the disk, batch by batch
+# 2: the parsed rows in runs of 2 rows, merged a row of each at a time, written in row groups of 3 rows
+@pytest.mark.parametrize("batch", [runs.RUN_ROWS, 2])
 def test_unchanged_rebuild_parses_nothing_and_writes_what_the_old_build_writes(
     corpus_copy: Path, parsed: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    monkeypatch.setattr(Fresh, "BATCH", batch)
+    monkeypatch.setattr(runs, "RUN_ROWS", batch)
+    monkeypatch.setattr(runs, "PIECE_ROWS", min(batch, runs.PIECE_ROWS) // 2)
+    monkeypatch.setattr(parts, "ROW_GROUP_SIZE", parts.ROW_GROUP_SIZE if batch > 2 else 3)
     shutil.rmtree(corpus_copy / "catalog" / ROWS_DIR)  # a catalog of an eidata that kept no rows: all parsed
     assert len(_rebuild(corpus_copy, parsed)) == 4
     _assert_as_old(corpus_copy, tmp_path)
