@@ -186,12 +186,7 @@ class _DatasetMeta:
     (`PlanLines.latents`: `training.episode_latents` looks for no file of an episode they know)."""
 
     def __init__(
-        self,
-        rel: str,
-        files: CorpusFiles,
-        episodes: set[int],
-        planned: Mapping[int, Any] | None,
-        cameras: list[Camera],
+        self, rel: str, files: CorpusFiles, episodes: set[int], planned: Mapping[int, Any] | None, cameras: list[Camera]
     ) -> None:
         self.rel, self.root, self.files = rel, files.join(rel), files
         files.list_dataset(self.root)

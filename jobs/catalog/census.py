@@ -215,11 +215,7 @@ def check_census(corpus_root: Path, where: Path | str, reader: str, storage: Roo
 
 @contextmanager
 def open_catalog(
-    where: Path | str,
-    reader: str,
-    options: StorageOptions | None = None,
-    *,
-    copy: bool = False,
+    where: Path | str, reader: str, options: StorageOptions | None = None, *, copy: bool = False
 ) -> Iterator[Corpus]:
     """The corpus at `where` opened for `reader` to read its catalog (`Corpus.read`; `copy`: with the episode files),
     refused with one line when a step that writes the catalog did not finish (`refuse_pending`) or the catalog does

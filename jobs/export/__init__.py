@@ -60,7 +60,7 @@ NO_FRAMES = {
 # honours it (gr00t with --out: `gr00t_copy`; tests/jobs/export/test_manifest_formats.py holds a row per format).
 NO_MANIFEST = {
     "lingbot-va": "it exports every dataset of the corpus, so it would export the episodes the manifest leaves out; "
-    "the manifest's episodes are exported by --format lerobot-v3, lerobot-v21, lda or gr00t --out",
+    "the manifest's episodes are exported by --format lerobot-v3, lerobot-v21, lda or gr00t --out"
 }
 
 
@@ -68,7 +68,7 @@ NO_MANIFEST = {
 # call (exit 2, as README's exit codes say; it was 1 on 00f20645)
 MANIFEST_NEEDS_OUT = {
     "gr00t": "without it each whole dataset gets its meta/modality.json in place, the episodes the manifest leaves "
-    "out too",
+    "out too"
 }
 
 

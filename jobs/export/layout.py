@@ -152,10 +152,7 @@ def episode_mask(
 
 
 def episode_columns(
-    line: Mapping[str, Any],
-    features: Mapping[str, Any],
-    cameras: Sequence[str],
-    lineage: EpisodeLineage | None = None,
+    line: Mapping[str, Any], features: Mapping[str, Any], cameras: Sequence[str], lineage: EpisodeLineage | None = None
 ) -> dict[str, Any]:
     """The layout's episode columns of one canonical episode (`episodes.jsonl` line, its lineage `lineage` where the
     caller has it validated) of a dataset with `features`: action mask, caption, and each exported camera's intrinsics

@@ -175,10 +175,7 @@ def export_corpus(
     # a manifest was selected from the catalog, which must describe the datasets (`open_catalog`); every dataset's
     # export reads no catalog
     opened = open_catalog(root, "export", storage) if manifest is not None else Corpus.read(root, storage, meta=True)
-    with (
-        opened as corpus,
-        Tree.open(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree,
-    ):
+    with opened as corpus, Tree.open(out, storage, "export-lerobot-v3", dry_run=job.plan_only) as tree:
         plans: dict[str, ExportPlan] = {}  # every plan first: the progress line's total and ETA cover the export
         extra: list[Path] = []
         if manifest is not None:

@@ -29,13 +29,7 @@ from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, without_intrinsics
-from jobs.export.lerobot_v3.cameras import (
-    PlanError,
-    default_cameras,
-    resolve_cameras,
-    slot_cameras,
-    slot_columns,
-)
+from jobs.export.lerobot_v3.cameras import PlanError, default_cameras, resolve_cameras, slot_cameras, slot_columns
 from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
 from jobs.export.lerobot_v3.settle import Group, settle
 from jobs.export.lerobot_v3.source import Extent, SourceDataset, common_features
@@ -47,9 +41,7 @@ from schemas.corpus import EpisodeLineage
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
 from schemas.image_size import FrameFit
-from schemas.lerobot import (
-    INFO_PATH,
-)
+from schemas.lerobot import INFO_PATH
 from schemas.lerobot_features import features_v30, is_video, video_keys
 
 MASKED_FEATURES = (ACTION, STATE, HAND_KEYPOINTS)  # a manifest's features whose stats count only the dims in use

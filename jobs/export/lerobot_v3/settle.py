@@ -12,13 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobs.export.lerobot_v3.spaces import (
-    NoActionInSpace,
-    SpaceOf,
-    default_space,
-    episode_lacks,
-    space_of,
-)
+from jobs.export.lerobot_v3.spaces import NoActionInSpace, SpaceOf, default_space, episode_lacks, space_of
 from schemas.actions import ActionKind, ActionSpace
 from schemas.canonical import ACTION
 from schemas.robots.registry import UNKNOWN_EMBODIMENT
