@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.machinery import ExtensionFileLoader
 from types import FrameType
 from typing import Any
 
@@ -51,14 +52,28 @@ def hold(command: str) -> None:
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     global _received
-    while frame is not None and frame.f_code is not _dropped.__code__:
-        frame = frame.f_back
-    if frame is not None:  # inside the unraisable hook, where what it raised is dropped for good: sent again
+    if _unsafe(frame):
         return _again(signum)
     _received = signum
     for s in SIGNALS:  # a second signal ends the process at once
         signal.signal(s, signal.SIG_DFL)
     raise Stopped(signum)
+
+
+def _unsafe(frame: FrameType | None) -> bool:
+    """Where a stop raised would be lost or fatal, so it is sent again (`_again`) until the main thread is past it:
+    the unraisable hook, where what it raised is dropped for good; a C extension's module init
+    (`ExtensionFileLoader.exec_module`), where an exception raised in the Python it calls aborts the process:
+    `import duckdb` makes its enums through `enum` from nanobind's C++, and SIGTERM there ended `eidata export` with
+    SIGABRT and no line (`nanobind::detail::enum_create("ExplainType")`, the long tier's SIGTERM test)."""
+    while frame is not None:
+        code = frame.f_code
+        if code is _dropped.__code__:
+            return True
+        if code.co_name == "exec_module" and isinstance(frame.f_locals.get("self"), ExtensionFileLoader):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _dropped(unraisable: Any) -> None:

@@ -240,3 +240,26 @@ def test_a_stop_raised_where_python_drops_exceptions_is_raised_again(
             time.sleep(0.01)
         assert keep is not None
     assert got.value.status == 143
+
+
+def test_a_stop_inside_a_native_module_s_init_waits_for_its_end() -> None:
+    """SIGTERM while a C extension's module init runs Python (`import duckdb` makes its enums from nanobind's C++)
+    raised `Stopped` there and the process aborted (SIGABRT, no line: the long tier's `export gr00t` SIGTERM test). The
+    stop is held until the init is done, then raised."""
+    import importlib.machinery
+    import os
+
+    done: list[bool] = []
+
+    class Native(importlib.machinery.ExtensionFileLoader):
+        def exec_module(self, module: object) -> None:  # a module init that calls back into Python as the signal lands
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(30):
+                time.sleep(0.01)
+            done.append(True)
+
+    with pytest.raises(Stopped) as got, armed():
+        Native("native", "native.so").exec_module(None)
+        for _ in range(200):  # the command goes on (2 s): the stop must come within it
+            time.sleep(0.01)
+    assert done == [True] and got.value.status == 143
