@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.machinery import ExtensionFileLoader
@@ -24,7 +25,9 @@ from jobs.runtime.exits import say_and_exit
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 AGAIN_S = 0.01  # a stop Python dropped is signalled again this much later (`_dropped`)
+NATIVE_S = 1.0  # how long a stop waits for a C extension's module init to end before it is raised there anyway
 _received: int | None = None  # the signal that stopped the command armed last
+_held_since: float | None = None  # when a stop first found a module init on the stack (`_unsafe`)
 _inside = False  # within `armed()`
 
 
@@ -51,29 +54,33 @@ def hold(command: str) -> None:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    global _received
-    if _unsafe(frame):
+    global _received, _held_since
+    if (where := _unsafe(frame)) == "hook":
         return _again(signum)
+    if where == "init" and time.monotonic() - (_held_since := _held_since or time.monotonic()) < NATIVE_S:
+        return _again(signum)
+    _held_since = None
     _received = signum
     for s in SIGNALS:  # a second signal ends the process at once
         signal.signal(s, signal.SIG_DFL)
     raise Stopped(signum)
 
 
-def _unsafe(frame: FrameType | None) -> bool:
+def _unsafe(frame: FrameType | None) -> str | None:
     """Where a stop raised would be lost or fatal, so it is sent again (`_again`) until the main thread is past it:
-    the unraisable hook, where what it raised is dropped for good; a C extension's module init
+    "hook", the unraisable hook, where what it raised is dropped for good; "init", a C extension's module init
     (`ExtensionFileLoader.exec_module`), where an exception raised in the Python it calls aborts the process:
     `import duckdb` makes its enums through `enum` from nanobind's C++, and SIGTERM there ended `eidata export` with
-    SIGABRT and no line (`nanobind::detail::enum_create("ExplainType")`, the long tier's SIGTERM test)."""
+    SIGABRT and no line (`nanobind::detail::enum_create("ExplainType")`, the long tier's SIGTERM test). An init is
+    waited for `NATIVE_S` at most (duckdb's takes ~0.3 s), so that a stop still ends the command within its bound."""
+    init = False
     while frame is not None:
         code = frame.f_code
         if code is _dropped.__code__:
-            return True
-        if code.co_name == "exec_module" and isinstance(frame.f_locals.get("self"), ExtensionFileLoader):
-            return True
+            return "hook"
+        init = init or (code.co_name == "exec_module" and isinstance(frame.f_locals.get("self"), ExtensionFileLoader))
         frame = frame.f_back
-    return False
+    return "init" if init else None
 
 
 def _dropped(unraisable: Any) -> None:
