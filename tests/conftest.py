@@ -49,6 +49,10 @@ SCENARIO_FILES = (
 )
 SCENARIO_FIXTURES = {"run_oracle", "run_oracle_v30", "s3", "gcs"}
 SCENARIO_MARKERS = ("shared_ray", "own_ray", "oracle")
+# the runners of the makers' own code in their oracle venv (`make oracle-mano`): a module that imports one is a
+# scenario whether or not it says `pytestmark = pytest.mark.oracle` (hot3d's and oakink2's did not, and failed the unit
+# tier under CI=true without the venv)
+ORACLE_RUNNERS = ("tests.oracle.fixture_mano", "tests.oracle.fixture_hand_makers")
 
 
 def is_scenario(item: pytest.Item) -> bool:
@@ -59,7 +63,14 @@ def is_scenario(item: pytest.Item) -> bool:
         or rel in SCENARIO_FILES
         or not SCENARIO_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
         or any(item.get_closest_marker(m) is not None for m in SCENARIO_MARKERS)
+        or any(getattr(v, "__module__", None) in ORACLE_RUNNERS for v in _imported(item))
     )
+
+
+def _imported(item: pytest.Item) -> list[object]:
+    """What the item's test module holds, imports included (none for an item without a module)."""
+    module = getattr(item, "module", None)
+    return list(vars(module).values()) if module is not None else []
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects, and before tests/benchmarks starts its smoke runs

@@ -281,6 +281,7 @@ def test_ego4d_checkerboard_comes_out_straight(tmp_path: Path) -> None:
     assert straight < 0.3 < 2.0 < curved
 
 
+@pytest.mark.oracle  # VITRA's own script in its venv (`make oracle-vitra`): a scenario, as every oracle run is
 def test_ego4d_equals_vitras_script(tmp_path: Path) -> None:
     pre = realdata("vitra_preprocessing/data/preprocessing")
     if not ORACLE_PY.exists():
