@@ -36,7 +36,8 @@ from torch.utils.data import Sampler
 
 from schemas.tiers import RoutingTable
 from training.config import ModelConfig
-from training.episodes import TIERS, EpisodeRecord, SampleIndex
+from training.episode_table import TIER_CODES, EpisodeRecord
+from training.episodes import TIERS, SampleIndex
 from training.errors import DataError
 from training.normalize import NormStats, normalized_episode
 from training.routing import NO_FUTURE, draw_task, routing_arrays
@@ -53,14 +54,18 @@ class ManifestDataset(torch.utils.data.Dataset):
         if self.text_dim != model.text_dim:
             raise DataError(f"text embeddings are {self.text_dim} wide, the model expects {model.text_dim}")
         self.probs = routing_arrays(routing)
-        missing = {e.routed.value for e in index.episodes} - set(self.probs)
+        table = index.episodes
+        missing = {TIER_CODES[int(c)].value for c in np.unique(table.routed)} - set(self.probs)
         if missing:
             raise DataError(f"the manifest's routing table has no row for tier(s) {sorted(missing)}")
         self.stats = stats
-        for ep in index.episodes:  # every statistic a sample will need, now: a missing one names dataset and column
-            for key, width in ep.action.columns():
+        # every statistic a sample will need, now: a missing one names dataset and column (each pair of dataset and
+        # action once, in the order of their first episode)
+        pairs, first = np.unique(np.stack([table.dataset_id, table.action_id], axis=1), axis=0, return_index=True)
+        for dataset_id, action_id in pairs[np.argsort(first)].tolist():
+            for key, width in table.actions[action_id].columns():
                 if width:
-                    stats.get(index.datasets[ep.dataset_id], key)
+                    stats.get(index.datasets[dataset_id], key)
         self._tables: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:

@@ -39,6 +39,12 @@ class Listing:
     def state(self, path: Path | str) -> str:
         """ABSENT, CATALOGED (there, older than the catalog) or CHANGED (written since)."""
         folder, _, name = str(path).rpartition("/")
+        if (mtime := self.times(folder).get(name)) is None:
+            return self.ABSENT
+        return self.CATALOGED if mtime < self.since_ns else self.CHANGED
+
+    def times(self, folder: str) -> dict[str, int]:
+        """The files of a local folder (none where it is not there) and their modification times, listed once."""
         times = self._times.get(folder)
         if times is None:
             times = self._times[folder] = {}
@@ -51,9 +57,7 @@ class Listing:
                             continue
             except (FileNotFoundError, NotADirectoryError):
                 pass
-        if (mtime := times.get(name)) is None:
-            return self.ABSENT
-        return self.CATALOGED if mtime < self.since_ns else self.CHANGED
+        return times
 
 
 def episode_latents(
@@ -66,6 +70,7 @@ def episode_latents(
     length: int,
     keys: list[tuple[str, str]],
     model: ModelConfig,
+    checked: set[tuple[int, str, int, float, float]] | None = None,
 ) -> tuple[str, Path | str, np.ndarray] | None:
     """(camera, latents file, its frame indices) of the first of `keys` ((camera, its video key) of the configured
     cameras the dataset has: `dataset_cameras`) whose latents file episode `index` of the dataset `rel` (its `info`;
@@ -73,7 +78,8 @@ def episode_latents(
     catalog's files of the episode (video key -> `schemas.image_latents.cataloged`'s text, parsed), None where the
     catalog does not know them: each file is then looked for and its header read. Where it knows them, a file is
     looked up in `listing` (one listing a folder): one absent is not there, one written since the catalog or that
-    the catalog does not name has its header read."""
+    the catalog does not name has its header read. `checked`: the (catalog text, key, length, fps, rate) whose
+    derived frames and shape were checked already (one check for the episodes that share them)."""
     for camera, key in keys:
         path = files.join(rel, latents_file(info, index, key))
         if known is None:  # the catalog does not know the episode's files
@@ -85,9 +91,31 @@ def episode_latents(
         if state == Listing.CHANGED or (text := known.get(key)) is None:  # not as the catalog read it: its header read
             return camera, path, read_latents_header(path, model, files)
         meta, rest = from_catalog(text, key, index)
-        frames = derived_frames(length, float(info.fps), float(meta["rate_hz"]))
-        return camera, path, checked_latents(path, meta, (len(frames), *rest), frames, model)
+        frames = derived_frames(length, fps := float(info.fps), rate := float(meta["rate_hz"]))
+        if checked is None or (done := (id(text), key, length, fps, rate)) not in checked:
+            checked_latents(path, meta, (len(frames), *rest), frames, model)
+            if checked is not None:
+                checked.add(done)
+        return camera, path, frames
     return None
+
+
+def maybe_latents(
+    files: CorpusFiles, rel: str, info: InfoJson, listing: Listing, keys: list[tuple[str, str]], indices: np.ndarray
+) -> np.ndarray:
+    """Per episode of `indices` (of the dataset `rel`), whether it may have a latents file of one of `keys`: the
+    folder of its chunk of one of them holds a file. Of a local corpus one listing a folder, so that the episodes of
+    a dataset with no latents are skipped without a path made for each (issue 99); of a bucket every episode."""
+    if not files.storage.local:
+        return np.ones(len(indices), bool)
+    out = np.zeros(len(indices), bool)
+    chunks = indices // info.chunks_size
+    for chunk in np.unique(chunks):
+        first = int(indices[np.argmax(chunks == chunk)])
+        folders = [str(files.join(rel, latents_file(info, first, key))).rpartition("/")[0] for _, key in keys]
+        if any(listing.times(folder) for folder in folders):
+            out[chunks == chunk] = True
+    return out
 
 
 def dataset_cameras(cameras: list[Camera], info: InfoJson) -> list[tuple[str, str]]:

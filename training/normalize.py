@@ -33,7 +33,8 @@ from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, CANONICAL_DIM, STATE
 from schemas.lerobot import EPISODES_STATS_PATH
 from training.actions import place
-from training.episodes import EpisodeRecord, SampleIndex
+from training.episode_table import EpisodeRecord
+from training.episodes import SampleIndex
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -190,10 +191,9 @@ def warn_constant(rel: str, stats: dict[str, FeatureNorm], found: dict[str, list
 def compute_stats(index: SampleIndex) -> NormStats:
     out: dict[str, dict[str, FeatureNorm]] = {}
     for dataset_id, rel in enumerate(index.datasets):  # each has an episode in the index
-        native = [ep for ep in index.episodes if ep.dataset_id == dataset_id and ep.action.space is ActionSpace.native]
-        episodes = [
-            e for e in index.episodes if e.dataset_id == dataset_id and e.action.space is not ActionSpace.native
-        ]
+        of_dataset = index.episodes.of_dataset(dataset_id)
+        native = [ep for ep in of_dataset if ep.action.space is ActionSpace.native]
+        episodes = [ep for ep in of_dataset if ep.action.space is not ActionSpace.native]
         out[rel] = _native_stats(index.files, rel, native) if native else {}
         masks: dict[str, np.ndarray] = {}
         if episodes:

@@ -113,3 +113,74 @@ def _frozen(values: list[bool]) -> np.ndarray:
     out = np.asarray(values, dtype=bool)
     out.flags.writeable = False
     return out
+
+
+class CatalogPlan:
+    """The catalog's plan columns for some datasets as arrays (train's index, `training.entry_lines`: no Python
+    object per episode, issue 99): per cataloged row of those datasets its dataset (an index into the names asked
+    for), `episode_index`, `num_frames`, and codes into the distinct `plan_line` texts (`plans`, -1 where null) and
+    the distinct (latents keys, latents texts) pairs (`latents`, -1 where either is null: the catalog does not know
+    the episode's files), as `catalog_lines` reads them row by row."""
+
+    def __init__(self, written_ns: int) -> None:
+        self.written_ns = written_ns  # when the catalog's parts were written (their newest modification time)
+        self.plans: list[str] = []
+        self.latents: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self.dataset = self.episode_index = self.length = self.plan = self.files = np.zeros(0, np.int64)
+
+
+def catalog_plan(corpus_root: Path, names: list[str]) -> CatalogPlan | None:
+    """The catalog's plan columns (`CatalogPlan`) of the datasets `names`; None where the corpus folder has no
+    catalog or one without the columns (then every dataset's meta is read, as `catalog_lines` answers {})."""
+    parts = sorted(p for p in (Path(corpus_root) / EPISODES_DIR).glob("*.parquet") if not p.name.startswith("."))
+    out = CatalogPlan(max((p.stat().st_mtime_ns for p in parts), default=0))
+    wanted, codes = pa.array(names, pa.string()), [{}, {}]  # text -> its code, per coded column
+    columns: list[list[np.ndarray]] = [[], [], [], [], []]
+    for part in parts:
+        names_in = set(pq.read_schema(part).names)
+        if not {PLAN_COLUMN, MOVES_COLUMN} <= names_in:
+            return None
+        latents = set(LATENTS_COLUMNS) <= names_in
+        f = pq.ParquetFile(part, read_dictionary=[PLAN_COLUMN])  # ParquetFile: as `catalog_lines` says why
+        read = COLUMNS[:3] + [PLAN_COLUMN] + (LATENTS_COLUMNS if latents else [])
+        for batch in f.iter_batches(batch_size=BATCH, columns=read, use_threads=False):
+            batch = batch.filter(pc.is_in(batch.column("dataset"), value_set=wanted))
+            if not batch.num_rows:
+                continue
+            pairs = None  # keys and texts of each row joined by separators JSON never leaves raw: one text a row
+            if latents:
+                keys, texts = (pc.binary_join(batch.column(c), "\x1f") for c in LATENTS_COLUMNS)
+                pairs = pc.binary_join_element_wise(keys, texts, "\x1e").dictionary_encode()
+            plans = _coded(batch.column(PLAN_COLUMN), batch.num_rows, out.plans, codes[0], str)
+            files = _coded(pairs, batch.num_rows, out.latents, codes[1], _pair)
+            columns[0].append(pc.index_in(batch.column("dataset"), value_set=wanted).to_numpy().astype(np.int32))
+            columns[1].append(batch.column("episode_index").to_numpy().astype(np.int64))
+            columns[2].append(batch.column("num_frames").fill_null(-1).to_numpy().astype(np.int64))
+            columns[3].append(plans)
+            columns[4].append(files)
+    if columns[0]:
+        out.dataset, out.episode_index, out.length, out.plan, out.files = (np.concatenate(c) for c in columns)
+    return out
+
+
+def _coded(
+    column: pa.DictionaryArray | None, rows: int, distinct: list[Any], codes: dict[str, int], parse: Any
+) -> np.ndarray:
+    """The code of each of the `rows` of a dictionary `column` into `distinct` (-1 where null, every row where there
+    is no column): its batch's dictionary mapped, each text new to `distinct` appended as `parse` gives it."""
+    if column is None:
+        return np.full(rows, -1, np.int32)
+    mapped = []
+    for text in column.dictionary.to_pylist():
+        if (code := codes.get(text)) is None:
+            code = codes[text] = len(distinct)
+            distinct.append(parse(text))
+        mapped.append(code)
+    table = np.asarray([*mapped, -1], np.int32)  # the last: null
+    return table[column.indices.fill_null(len(mapped)).to_numpy()]
+
+
+def _pair(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(keys, texts) of a row's latents columns as `catalog_plan` joined them."""
+    keys, texts = text.split("\x1e")
+    return tuple(keys.split("\x1f")) if keys else (), tuple(texts.split("\x1f")) if texts else ()

@@ -36,7 +36,8 @@ from tests.training.conftest import MODEL
 from tests.training.corpus import ARM, HIDDEN, tiny_config, world, write_dataset, write_latents, write_texts
 from training.config import DataConfig
 from training.dataset import ManifestDataset, collate
-from training.episodes import EpisodeRecord, SampleIndex, build_index
+from training.episode_table import EpisodeRecord
+from training.episodes import SampleIndex, build_index
 from training.normalize import compute_stats
 from training.objective import LDAObjective, draw_noise
 from training.trainer import train

@@ -6,27 +6,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from adapters.storage.corpus_files import CorpusFiles
-from schemas.corpus import EPISODES_DIR
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
 from tests.training.corpus import TEXT_DIM
 from training.config import DataConfig
 from training.episode_latents import read_latents_header
-from training.episodes import SampleIndex, anchors, build_index
+from training.episodes import SampleIndex, build_index
 from training.errors import DataError
-
-
-def test_anchors_need_a_chunk_and_a_future() -> None:
-    frames = np.arange(0, 40, 2)
-    anchor, future = anchors(frames, length=40, chunk=16, future_offset=16)
-    assert frames[anchor].tolist() == list(range(0, 23, 2))  # t + 16 must still have a latent (<= 38)
-    assert (frames[future] >= frames[anchor] + 16).all() and (frames[future] - frames[anchor] < 18).all()
 
 
 def test_index_reports_its_skips(index: SampleIndex) -> None:
@@ -77,44 +68,3 @@ def test_no_latents_refusal_names_the_command_that_writes_them(manifest: Path, t
         build_index(corpus / "manifests" / manifest.name, "train", MODEL, DataConfig(num_workers=0))
     assert "no episode can give a sample" in str(e.value) and "no latents for cameras" in str(e.value)
     assert f"run `eidata latents {corpus} --model DIR` first" in str(e.value)
-
-
-def test_the_index_parses_its_split_s_lines_and_holds_one_dataset_s_meta(
-    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 75: of each dataset's episodes.jsonl only the split's episodes' lines are parsed (the old build parsed and
-    held every line of every dataset the manifest names, ~33 KB per episode at 100k), and one dataset's meta is alive
-    at a time. Read from the meta: a corpus whose catalog's parts are gone (issue 99: with them, no line is parsed,
-    tests/adapters/storage/test_plan_lines.py)."""
-    corpus = Path(shutil.copytree(manifest.parent.parent, tmp_path / "corpus"))
-    shutil.rmtree(corpus / EPISODES_DIR)
-    manifest = corpus / "manifests" / manifest.name
-    import json
-    import weakref
-
-    import pyarrow.parquet as pq
-
-    from jobs.catalog.manifest_read import entries_file
-    from training import episodes as module
-
-    parsed: list[str] = []
-    real_loads = json.loads
-    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parsed.append(s) or real_loads(s, *a, **k))
-    alive: list[weakref.ref] = []
-    most = []
-    real_meta = module._DatasetMeta
-
-    def meta(*a: object) -> object:
-        most.append(sum(r() is not None for r in alive))  # the one it replaces may still be bound
-        made = real_meta(*a)  # type: ignore[arg-type]
-        alive.append(weakref.ref(made))
-        return made
-
-    monkeypatch.setattr(module, "_DatasetMeta", meta)
-    build_index(manifest, "train", MODEL, DataConfig(num_workers=0))
-    entries = pq.read_table(entries_file(manifest)).to_pylist()
-    train = [e for e in entries if e["split"] == "train"]
-    assert len(train) < len(entries)  # the val episodes' lines are of the same datasets
-    lines = [s for s in parsed if str(s).startswith('{"episode_index"')]  # not info.json, a header
-    assert len(lines) == len(train), (len(lines), len(train))
-    assert max(most) <= 1 and len(alive) == len({e["dataset"] for e in train})

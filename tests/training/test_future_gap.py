@@ -21,8 +21,9 @@ from jobs.stages.latents import LatentsJob
 from schemas.image_latents import latent_frame_indices
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
+from training.anchors import anchors, exact_future
 from training.config import DataConfig
-from training.episodes import anchors, build_index, exact_future
+from training.episodes import build_index
 
 CHUNK, FUTURE = MODEL.chunk, DataConfig().future_offset
 

@@ -8,15 +8,19 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from adapters.storage.corpus_files import CorpusFiles
 from schemas.actions import ActionKind, ActionSpace
+from schemas.lerobot import InfoJson
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction
+from training.anchors import anchors
 from training.dataset import StreamSampler
-from training.episodes import EpisodeRecord, SampleIndex, anchors
+from training.episode_table import TIER_CODES, EpisodeTable
+from training.episodes import SampleIndex
 from training.index_report import IndexReport
 
 CHUNK, FUTURE = 16, 16
@@ -24,28 +28,29 @@ CHUNK, FUTURE = 16, 16
 
 def _index(episodes: list[tuple[str, int, float]], stride: int, unit: str, balance: str = "none") -> SampleIndex:
     """An index of (uid, length, weight) episodes with latents every `stride` frames, by the real anchor rule."""
-    records, per = [], []
-    for i, (uid, length, weight) in enumerate(episodes):
-        frames = np.arange(0, length, stride)
-        a, f = anchors(frames, length, CHUNK, FUTURE)
-        per.append((a, f))
-        records.append(
-            EpisodeRecord(
-                uid=uid,
-                dataset_id=0,
-                episode_index=i,
-                tier=QualityTier.high,
-                routed=QualityTier.high,
-                weight=weight,
-                length=length,
-                action=EpisodeAction(ActionKind.canonical, ActionSpace.canonical, np.ones(50, bool)),
-                data_path=Path("x"),
-                latents_path=Path("x"),
-                camera="head",
-                latent_frames=frames,
-                text_path=None,
-            )
-        )
+    per = [anchors(np.arange(0, length, stride), length, CHUNK, FUTURE) for _, length, _ in episodes]
+    n = len(episodes)
+    codes = np.zeros(n, np.int32)
+    records = EpisodeTable(
+        files=CorpusFiles(Path(".")),
+        datasets=["d"],
+        layouts=[InfoJson.model_construct(data_path="x", chunks_size=1000, total_episodes=n)],
+        uid=pa.array([uid for uid, _, _ in episodes], pa.string()),
+        dataset_id=codes,
+        episode_index=np.arange(n, dtype=np.int64),
+        tier=np.full(n, TIER_CODES.index(QualityTier.high), np.int8),
+        routed=np.full(n, TIER_CODES.index(QualityTier.high), np.int8),
+        weight=np.array([w for _, _, w in episodes], np.float64),
+        length=np.array([length for _, length, _ in episodes], np.int64),
+        action_id=codes,
+        actions=[EpisodeAction(ActionKind.canonical, ActionSpace.canonical, np.ones(50, bool))],
+        camera_id=codes.astype(np.int8),
+        cameras=[("head", "observation.images.head")],
+        frames_id=np.arange(n, dtype=np.int32),
+        frames=[np.arange(0, length, stride) for _, length, _ in episodes],
+        text_id=np.full(n, -1, np.int32),
+        texts=[],
+    )
     return SampleIndex(
         files=CorpusFiles(Path(".")),
         manifest=Manifest.model_construct(balance=balance, weight_unit=unit),
