@@ -8,8 +8,9 @@ manifest of them, `export` of that manifest ended in a traceback. `catalog/episo
 parts, so it is swapped in with them by the rebuild's rename) names every dataset the rebuild read with its mark:
 episodes and frames from `meta/info.json`, the byte sizes of `meta/info.json` and `meta/episodes.jsonl`. Sizes, not
 times or digests: a copy of the corpus keeps them, a check reads no byte of a dataset but its small `info.json`, and
-every commit of a writer grows `episodes.jsonl` and rewrites `info.json`. `open_catalog` is the one way a command
-opens a corpus to read its catalog.
+every commit of a writer grows `episodes.jsonl` and rewrites `info.json`; an `info.json` whose stat is the one it was
+last read under is not read again (`jobs.catalog.info_seen`: 30k of them read before every command at 1M episodes).
+`open_catalog` is the one way a command opens a corpus to read its catalog.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from pathlib import Path
 
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
+from adapters.storage.relative import relative_posix
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
+from jobs.catalog.info_seen import Seen
 from jobs.catalog.parts import parquet_files
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR
@@ -50,21 +53,22 @@ class Mark:
     episodes_bytes: int
 
     @classmethod
-    def of(cls, storage: Root, dataset: str, info: InfoJson | None = None) -> Mark:
+    def of(cls, storage: Root, dataset: str, info: InfoJson | None = None, seen: Seen | None = None) -> Mark:
         """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now (`info`: its info.json
-        as its caller read it, not read again); OSError or ValueError when its `info.json` cannot be read. A folder's
+        as its caller read it, not read again; `seen`: the counts of an info.json whose stat is unchanged, not read
+        again, `jobs.catalog.info_seen`); OSError or ValueError when its `info.json` cannot be read. A folder's
         files are read and stat'ed directly: through fsspec they were a third of the census of 30k datasets."""
         info_json = f"{dataset}/{INFO_PATH}"
-        if info is None:
-            raw = Path(storage.where, info_json).read_bytes() if storage.local else storage.read(info_json)
-            body = json.loads(raw)
-            episodes, frames = body.get("total_episodes"), body.get("total_frames")
+        if info is not None:
+            counts, info_bytes = (info.total_episodes, info.total_frames), _size(storage, info_json)
+        elif storage.local:
+            counts, info_bytes = _local_counts(f"{storage.where}/{info_json}", dataset, seen)
         else:
-            episodes, frames = info.total_episodes, info.total_frames
+            counts, info_bytes = _counts(storage.read(info_json)), _size(storage, info_json)
         return cls(
-            episodes=int(episodes or 0),
-            frames=int(frames or 0),
-            info_bytes=_size(storage, info_json),
+            episodes=int(counts[0] or 0),
+            frames=int(counts[1] or 0),
+            info_bytes=info_bytes,
             episodes_bytes=_size(storage, f"{dataset}/{EPISODES_PATH}", missing=-1),
         )
 
@@ -79,12 +83,31 @@ class Mark:
         return ""
 
 
+def _counts(raw: bytes) -> tuple[int, int]:
+    """(total_episodes, total_frames) of an info.json's bytes (0 for a missing one)."""
+    body = json.loads(raw)
+    return int(body.get("total_episodes") or 0), int(body.get("total_frames") or 0)
+
+
+def _local_counts(path: str, dataset: str, seen: Seen | None) -> tuple[tuple[int, int], int]:
+    """(the counts, the size) of the info.json at `path`: from `seen` when its stat is the one recorded, else read,
+    its stat taken from the open file before its bytes (a write after it changes the stat the next check sees)."""
+    if seen is not None and (counts := seen.counts(dataset, st := os.stat(path))) is not None:
+        return counts, st.st_size
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        counts = _counts(f.read())
+    if seen is not None:
+        seen.saw(dataset, st, *counts)
+    return counts, st.st_size
+
+
 def _size(storage: Root, rel: str, missing: int | None = None) -> int:
     """The size of the file `rel` of the corpus `storage` (a folder's stat'ed in place); `missing` when there is no
     such file (None: FileNotFoundError)."""
     if storage.local:
         try:
-            return os.stat(Path(storage.where, rel)).st_size
+            return os.stat(f"{storage.where}/{rel}").st_size  # a string: a Path per file cost more than its stat
         except FileNotFoundError:
             if missing is None:
                 raise
@@ -95,17 +118,18 @@ def _size(storage: Root, rel: str, missing: int | None = None) -> int:
 
 
 def _name(corpus_root: Path, dataset: Path) -> str:
-    return Path(dataset).relative_to(corpus_root).as_posix()
+    return relative_posix(dataset, corpus_root)
 
 
-def take_census(corpus_root: Path, datasets: list[Path]) -> dict[str, Mark]:
-    """Every dataset's mark as it is now, by name relative to the corpus. Taken before the rows are read: a writer
-    that commits meanwhile leaves a mark older than the rows, seen as a change by the next reader, never hidden."""
+def take_census(corpus_root: Path, datasets: list[Path], seen: Seen | None = None) -> dict[str, Mark]:
+    """Every dataset's mark as it is now, by name relative to the corpus (`seen`: what info.json held by its stat,
+    `jobs.catalog.info_seen`). Taken before the rows are read: a writer that commits meanwhile leaves a mark older
+    than the rows, seen as a change by the next reader, never hidden."""
     out, storage = {}, Root(corpus_root)
     for ds in sorted(datasets):
         try:
             name = _name(corpus_root, ds)
-            out[name] = Mark.of(storage, name)
+            out[name] = Mark.of(storage, name, seen=seen)
         except (OSError, ValueError) as e:  # as the rows' reading names it: the dataset and the cause
             raise CatalogError(f"{ds}: {INFO_PATH}: {e}") from e
     return out
@@ -150,7 +174,7 @@ def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
     root = Path(corpus_root)
     local = Root(root)  # one for every dataset: a Root each resolved the corpus's path 30k times (10 s at 1M)
     found = {_name(root, ds): local for ds in settled_datasets(root)}
-    recorded = read_census(root)
+    recorded, seen = read_census(root), Seen.load(root)
     if storage is not None:
         found |= _plain(storage, set(recorded or ()), set(found))
     if recorded is None:
@@ -167,7 +191,7 @@ def differences(corpus_root: Path, storage: Root | None = None) -> list[str]:
             out.append(f"{name} is in the corpus but not in the catalog (copied in, or an ingest not finished?)")
         else:
             try:
-                now = Mark.of(found[name], name)
+                now = Mark.of(found[name], name, seen=seen)
             except (OSError, ValueError) as e:
                 out.append(f"{name}: {INFO_PATH} unreadable ({e})")
                 continue
@@ -189,10 +213,10 @@ def described(corpus_root: Path, datasets: Collection[str] | None = None) -> set
         recorded = read_census(corpus_root) or {}
     except CatalogError:
         return set()
-    storage, out = Root(corpus_root), set()
+    storage, out, seen = Root(corpus_root), set(), Seen.load(corpus_root)
     for name in recorded if datasets is None else datasets:
         try:
-            if name in recorded and not recorded[name].differs(Mark.of(storage, name)):
+            if name in recorded and not recorded[name].differs(Mark.of(storage, name, seen=seen)):
                 out.add(name)
         except (OSError, ValueError):
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.digests import FileDigests
+from adapters.storage.relative import relative_posix
 from schemas.actions import ActionKind
 from schemas.canonical import (
     ACTION,
@@ -121,14 +123,15 @@ def dataset_names(corpus_root: Path, datasets: list[Path]) -> list[str]:
     """`dataset_name` of each of `datasets`, each folder that is no link resolved as its resolved parent folder's
     entry: one stat a dataset, where resolving each whole path stat'ed every part of it (1.9 s of 30k datasets)."""
     corpus, parents, out = Path(corpus_root).resolve(), {}, []
-    for ds in map(Path, datasets):
-        if ds.name in ("", ".", "..") or ds.is_symlink():
+    for ds in datasets:
+        parent, name = os.path.split(os.fspath(ds if isinstance(ds, Path) else Path(ds)))  # strings: 2 CPU-s at 1M
+        if name in ("", ".", "..") or os.path.islink(ds):
             out.append(dataset_name(corpus_root, ds))
             continue
-        if ds.parent not in parents:
-            parents[ds.parent] = ds.parent.resolve()
+        if parent not in parents:
+            parents[parent] = Path(parent).resolve()
         try:
-            out.append((parents[ds.parent] / ds.name).relative_to(corpus).as_posix())
+            out.append(relative_posix(f"{parents[parent]}/{name}", corpus))
         except ValueError:
             raise CatalogError(f"{ds} is not inside the corpus {corpus_root}") from None
     return out

@@ -72,3 +72,20 @@ def test_v3_tasks_with_a_named_or_unnamed_index(tmp_path: Path, index_name: str 
     pd.DataFrame({"n": [1]}).to_parquet(tmp_path / "meta/tasks.parquet")
     with pytest.raises(ValueError, match="no task text column or no 'task_index'"):
         read_v3_tasks(locate(tmp_path))
+
+
+def test_find_datasets_sorts_as_paths_and_skips_hidden_linked_and_inner_folders(tmp_path: Path) -> None:
+    """`find_datasets` walks strings, not `os.walk` and a `Path` per folder: the same datasets in `Path` order
+    (`a/b` before `a-b`, which a string sort reverses), no hidden folder, no link followed, nothing inside a dataset."""
+    import os
+
+    from adapters.lerobot_format.layout import find_datasets
+
+    for rel in ("a/b", "a-b", "a.b/c/d", "z", "z/data/inner", ".hidden/x", "a/.tmp"):
+        (tmp_path / "datasets" / rel / "meta").mkdir(parents=True)
+        (tmp_path / "datasets" / rel / "meta/info.json").write_text("{}")
+    (tmp_path / "datasets/empty/sub").mkdir(parents=True)
+    os.symlink(tmp_path / "datasets/a", tmp_path / "datasets/linked")
+    found = [p.relative_to(tmp_path / "datasets").as_posix() for p in find_datasets(tmp_path)]
+    assert found == ["a/b", "a-b", "a.b/c/d", "z"]
+    assert all(isinstance(p, Path) for p in find_datasets(tmp_path)) and find_datasets(tmp_path / "none") == []

@@ -130,3 +130,59 @@ def test_described_names_the_datasets_a_plan_may_take_from_the_catalog(corpus_co
     assert described(corpus_copy, asked) == {"datasets/oxe/bridge"}
     (corpus_copy / EPISODES_DIR / CENSUS_JSON).unlink()
     assert described(corpus_copy, asked) == set()
+
+
+def test_an_unchanged_corpus_is_checked_without_reading_an_info_json(
+    corpus_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The check every reader pays (issue 99: 30k info.json read before each command at 1M episodes): after
+    `catalog`, an info.json whose stat is the one it was read under is stat'ed, not opened (`jobs.catalog.info_seen`;
+    its racy window set to none, the fixture's files being seconds old)."""
+    from jobs.catalog import info_seen
+    from jobs.catalog.census import described
+    from tests.fixtures.opened import opened_here
+
+    monkeypatch.setattr(info_seen, "RACY_NS", 0)
+    root = str(corpus_copy)
+    assert jobs.cli.main(["catalog", root]) == 0
+    with opened_here() as opened:
+        assert differences(corpus_copy) == []
+        assert jobs.cli.main(["query", root, "SELECT count(*) FROM episodes"]) == 0
+        assert described(corpus_copy) == {
+            "datasets/oxe/bridge",
+            "datasets/egodex/basic",
+            "datasets/ego4d/clips",
+            "datasets/external/group/foreign",
+        }
+        assert jobs.cli.main(["catalog", root]) == 0
+    capsys.readouterr()
+    assert [p for p in opened if p.endswith(INFO_PATH)] == []
+    # a census of an eidata before the record (or one unreadable): every info.json read, as before
+    (corpus_copy / "catalog" / info_seen.SEEN_JSON).write_text("{")
+    with opened_here() as opened:
+        assert differences(corpus_copy) == []
+    assert len([p for p in opened if p.endswith(INFO_PATH)]) == 4
+
+
+def test_an_info_json_rewritten_in_place_to_its_size_and_mtime_is_noticed(
+    corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guarantee the record must keep: an info.json edited in place keeping its size is read again and the change
+    named; so is one whose mtime was then set back as it was (its ctime moved: no call sets it back)."""
+    import os
+
+    from jobs.catalog import info_seen
+
+    monkeypatch.setattr(info_seen, "RACY_NS", 0)
+    assert jobs.cli.main(["catalog", str(corpus_copy)]) == 0
+    info = corpus_copy / GONE / INFO_PATH
+    before, st = info.read_bytes(), info.stat()
+    assert b'"total_episodes": 3,' in before
+    with info.open("r+b") as f:  # in place: the same inode and size
+        f.write(before.replace(b'"total_episodes": 3,', b'"total_episodes": 4,'))
+    os.utime(info, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert info.stat().st_size == st.st_size and info.stat().st_ino == st.st_ino
+    changed = f"{GONE} changed since the catalog was built (4 episodes"
+    assert [d[: len(changed)] for d in differences(corpus_copy)] == [changed]
+    os.utime(info, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime it was cataloged under
+    assert [d[: len(changed)] for d in differences(corpus_copy)] == [changed]
