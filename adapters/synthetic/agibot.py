@@ -13,8 +13,9 @@ values follow `action/joint/index` (`end_index_missing`); action arrays as long 
 index is a strict subset, the other rows holding the state (`index_subset`, as in the real sample); int64 ns
 timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
 dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
-`state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
-task_info fields and `episode_status`; depth PNGs (uint16 mm). Bad input per episode (`EpisodeSpec.bad`):
+`state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`). The task_info variants
+(`english_*` fields, `episode_status`) and depth PNGs only tests write are `tests/fixtures/writers/agibot.py`'s. Bad
+input per episode (`EpisodeSpec.bad`):
 `action_longer`, `action/joint/position` with more rows than the state (the tests' other faults are
 `tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
 assumption (no official sample).
@@ -29,7 +30,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import h5py
 import numpy as np
 
@@ -44,19 +44,15 @@ SPARSE_GROUPS = ("effector", "left_effector", "right_effector", "end", "joint") 
 SUBSET_GROUPS = ("end", "joint")  # `index_subset`: the groups whose index misses frames (as in the real sample)
 GRIPPER_OPEN_MM, GRIPPER_CLOSED_MM = 35.0, 118.0  # resting states of the gripper (issue #133)
 
-# (task_name, english_task_name, init_scene_text, english_init_scene_text, [(action_text, skill), ...])
+# (task_name, init_scene_text, [(action_text, skill), ...]): English, as in AgiBot World Alpha
 _TASK_TEXTS = (
     (
-        "超市取物",
         "Pickup items in the supermarket",
-        "机器人位于超市水果架前。",
         "The robot is positioned in front of the fruit stand in the supermarket environment.",
         [("Retrieve cucumber from the shelf.", "Pick"), ("Place the held cucumber into the plastic bag.", "Place")],
     ),
     (
-        "收拾餐桌",
         "Clear the dining table",
-        "机器人站在餐桌旁。",
         "The robot stands next to a dining table with plates on it.",
         [("Grasp the plate.", "Pick"), ("Put the plate into the basin.", "Place"), ("Wipe the table.", "Wipe")],
     ),
@@ -78,7 +74,6 @@ class EpisodeSpec:
     dexterous: bool = False
     sparse_actions: bool = False
     end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
-    status: str | None = None  # written as task_info `episode_status` when set
     bad: Literal["action_longer"] | None = None
     layout: Layout = Layout.alpha
     index_subset: bool = False  # joint/end actions as long as the state, their index a strict subset
@@ -121,9 +116,7 @@ def write_agibot(
     cameras: Sequence[str] = DEFAULT_CAMERAS,
     height: int = 48,
     width: int = 64,
-    english_fields: bool = False,
     parameters: bool = True,
-    depth: bool = False,
 ) -> dict[str, WrittenEpisode]:
     """Write the episodes of `specs` under `root`; returns raw id (`<task>/<episode>`) -> what was written."""
     root = Path(root)
@@ -135,14 +128,12 @@ def write_agibot(
         entries = []
         for spec in task_specs:
             rng = np.random.default_rng([0, spec.task_id, spec.episode_id])
-            entries.append(_task_entry(spec, english_fields))
+            entries.append(_task_entry(spec))
             out = WrittenEpisode(spec, entries[-1])
             _write_proprio(root, spec, rng, out)
             _write_videos(root, spec, cameras, height, width, out)
             if parameters:
                 _write_parameters(root, spec, cameras, height, width, out)
-            if depth:
-                _write_depth(root, spec, height, width)
             written[spec.raw_id] = out
         path = root / "task_info" / f"task_{task_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,8 +142,8 @@ def write_agibot(
     return written
 
 
-def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
-    name, en_name, scene, en_scene, steps = _TASK_TEXTS[spec.task_id % len(_TASK_TEXTS)]
+def _task_entry(spec: EpisodeSpec) -> dict[str, Any]:
+    name, scene, steps = _TASK_TEXTS[spec.task_id % len(_TASK_TEXTS)]
     bounds = np.linspace(2, spec.num_frames, len(steps) + 1).astype(int)
     segments = [
         {"start_frame": int(a), "end_frame": int(b), "action_text": text, "skill": skill}
@@ -161,20 +152,7 @@ def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"episode_id": spec.episode_id}
     if spec.label_key is not None:
         entry[spec.label_key] = {"action_config": segments}
-    if english:
-        entry |= {
-            "task_name": name,
-            "english_task_name": en_name,
-            "init_scene_text": scene,
-            "english_init_scene_text": en_scene,
-            "scene_name": "Supermarket",
-            "data_type": "常规",
-        }
-    else:
-        entry |= {"task_name": en_name, "init_scene_text": en_scene}
-    if spec.status is not None:
-        entry["episode_status"] = spec.status
-    return entry
+    return entry | {"task_name": name, "init_scene_text": scene}
 
 
 def _smooth(rng: np.random.Generator, t: np.ndarray, dims: int, scale: float, offset: float = 0.0) -> np.ndarray:
@@ -343,11 +321,3 @@ def _write_parameters(
         ]
         (folder / f"{cam}_extrinsic_params_aligned.json").write_text(json.dumps(aligned))
         out.intrinsics[cam], out.extrinsics[cam] = k, poses
-
-
-def _write_depth(root: Path, spec: EpisodeSpec, height: int, width: int) -> None:
-    folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "depth"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(spec.num_frames):
-        mm = np.full((height, width), 800 + i, np.uint16)
-        cv2.imwrite(str(folder / f"head_depth_{i:06d}.png"), mm)
