@@ -8,17 +8,15 @@ frames late in mm, higher = more closed, from about 35 (open, AgiBot-World issue
 the real sample the two correlate at +0.9, and so do they here.
 
 Quirks reproduced: float64 values and int64 `index` datasets; unused fields present as empty `(0,)` float32 datasets;
-action arrays sparser than state with `action/<group>/index` (`sparse_actions`); an empty `action/end/index` whose
-values follow `action/joint/index` (`end_index_missing`); action arrays as long as the state whose `joint` and `end`
-index is a strict subset, the other rows holding the state (`index_subset`, as in the real sample); int64 ns
-timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
-dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
-`state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`). The task_info variants
-(`english_*` fields, `episode_status`) and depth PNGs only tests write are `tests/fixtures/writers/agibot.py`'s. Bad
-input per episode (`EpisodeSpec.bad`):
-`action_longer`, `action/joint/position` with more rows than the state (the tests' other faults are
-`tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
-assumption (no official sample).
+action arrays sparser than state with `action/<group>/index` (`sparse_actions`); action arrays as long as the state
+whose `joint` and `end` index is a strict subset, the other rows holding the state (`index_subset`, as in the real
+sample); int64 ns timestamps; gripper `(T, 2)` vs dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the
+docs' `state/effector`, the real sample's `state/{left,right}_effector`). An empty `action/end/index`, timestamps
+jittering by up to 15 ms, `label_info` spelled otherwise or missing, the task_info variants (`english_*` fields,
+`episode_status`) and depth PNGs, which only tests write, are `tests/fixtures/writers/agibot.py`'s. Bad input per
+episode (`EpisodeSpec.bad`): `action_longer`, `action/joint/position` with more rows than the state (the tests' other
+faults are `tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling
+and is an assumption (no official sample).
 """
 
 from __future__ import annotations
@@ -73,12 +71,9 @@ class EpisodeSpec:
     num_frames: int = 24
     dexterous: bool = False
     sparse_actions: bool = False
-    end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
     bad: Literal["action_longer"] | None = None
     layout: Layout = Layout.alpha
     index_subset: bool = False  # joint/end actions as long as the state, their index a strict subset
-    irregular_clock: bool = False  # timestamps jitter by up to 15 ms around the 30 Hz grid
-    label_key: str | None = "label_info"  # "lable_info" as the HF card example spells it; None: no label entry
 
     @property
     def raw_id(self) -> str:
@@ -149,9 +144,7 @@ def _task_entry(spec: EpisodeSpec) -> dict[str, Any]:
         {"start_frame": int(a), "end_frame": int(b), "action_text": text, "skill": skill}
         for (text, skill), a, b in zip(steps, bounds[:-1], bounds[1:], strict=True)
     ]
-    entry: dict[str, Any] = {"episode_id": spec.episode_id}
-    if spec.label_key is not None:
-        entry[spec.label_key] = {"action_config": segments}
+    entry: dict[str, Any] = {"episode_id": spec.episode_id, "label_info": {"action_config": segments}}
     return entry | {"task_name": name, "init_scene_text": scene}
 
 
@@ -256,8 +249,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
 
     path = root / "proprio_stats" / str(spec.task_id) / str(spec.episode_id) / "proprio_stats.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
-    jitter = 15_000_000 if spec.irregular_clock else 2_000_000
-    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-jitter, jitter, n)
+    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-2_000_000, 2_000_000, n)
     with h5py.File(path, "w") as f:
         f.create_dataset("timestamp", data=ts.astype(np.int64))
         for kind, arrays in (("state", states), ("action", actions)):
@@ -268,8 +260,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
         for group, idx in index.items():
             if f"action/{group}" not in f:
                 continue
-            empty = spec.end_index_missing and group == "end"
-            f.create_dataset(f"action/{group}/index", data=np.zeros(0, np.int64) if empty else idx.astype(np.int64))
+            f.create_dataset(f"action/{group}/index", data=idx.astype(np.int64))
     out.states, out.actions, out.timestamp_ns = states, actions, ts
     out.action_index = {k: index[k.split("/")[0]] for k in actions}
 
