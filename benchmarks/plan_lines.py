@@ -57,8 +57,9 @@ def tiled(catalog: pa.Table, episodes: int) -> pa.Table:
 
 def main() -> None:
     from adapters.storage.plan_lines import COLUMNS
-    from jobs.catalog.parts import parquet_files, sort_catalog, write_parquet_atomic
+    from jobs.catalog.parts import parquet_files, write_parquet_atomic
     from schemas.corpus import EPISODES_DIR
+    from tests.fixtures.corpus import sort_catalog
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus", type=Path, nargs="?", help="a corpus with a catalog (command_surface's --out/corpus)")

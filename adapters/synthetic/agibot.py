@@ -8,16 +8,15 @@ frames late in mm, higher = more closed, from about 35 (open, AgiBot-World issue
 the real sample the two correlate at +0.9, and so do they here.
 
 Quirks reproduced: float64 values and int64 `index` datasets; unused fields present as empty `(0,)` float32 datasets;
-action arrays sparser than state with `action/<group>/index` (`sparse_actions`); an empty `action/end/index` whose
-values follow `action/joint/index` (`end_index_missing`); action arrays as long as the state whose `joint` and `end`
-index is a strict subset, the other rows holding the state (`index_subset`, as in the real sample); int64 ns
-timestamps jittering by up to 15 ms (`irregular_clock`, the real sample's steps run 14..53 ms); gripper `(T, 2)` vs
-dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the docs' `state/effector`, the real sample's
-`state/{left,right}_effector`); `label_info` under either spelling or none (`label_key`); optional `english_*`
-task_info fields and `episode_status`; depth PNGs (uint16 mm). Bad input per episode (`EpisodeSpec.bad`):
-`action_longer`, `action/joint/position` with more rows than the state (the tests' other faults are
-`tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling and is an
-assumption (no official sample).
+action arrays sparser than state with `action/<group>/index` (`sparse_actions`); action arrays as long as the state
+whose `joint` and `end` index is a strict subset, the other rows holding the state (`index_subset`, as in the real
+sample); int64 ns timestamps; gripper `(T, 2)` vs dexterous-hand `(T, 12)` effectors; the layouts of `Layout` (the
+docs' `state/effector`, the real sample's `state/{left,right}_effector`). An empty `action/end/index`, timestamps
+jittering by up to 15 ms, `label_info` spelled otherwise or missing, the task_info variants (`english_*` fields,
+`episode_status`) and depth PNGs, which only tests write, are `tests/fixtures/writers/agibot.py`'s. Bad input per
+episode (`EpisodeSpec.bad`): `action_longer`, `action/joint/position` with more rows than the state (the tests' other
+faults are `tests/fixtures/corrupt.py` `break_agibot`). The camera-parameter JSON layout follows public AgiBot tooling
+and is an assumption (no official sample).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import h5py
 import numpy as np
 
@@ -44,19 +42,15 @@ SPARSE_GROUPS = ("effector", "left_effector", "right_effector", "end", "joint") 
 SUBSET_GROUPS = ("end", "joint")  # `index_subset`: the groups whose index misses frames (as in the real sample)
 GRIPPER_OPEN_MM, GRIPPER_CLOSED_MM = 35.0, 118.0  # resting states of the gripper (issue #133)
 
-# (task_name, english_task_name, init_scene_text, english_init_scene_text, [(action_text, skill), ...])
+# (task_name, init_scene_text, [(action_text, skill), ...]): English, as in AgiBot World Alpha
 _TASK_TEXTS = (
     (
-        "超市取物",
         "Pickup items in the supermarket",
-        "机器人位于超市水果架前。",
         "The robot is positioned in front of the fruit stand in the supermarket environment.",
         [("Retrieve cucumber from the shelf.", "Pick"), ("Place the held cucumber into the plastic bag.", "Place")],
     ),
     (
-        "收拾餐桌",
         "Clear the dining table",
-        "机器人站在餐桌旁。",
         "The robot stands next to a dining table with plates on it.",
         [("Grasp the plate.", "Pick"), ("Put the plate into the basin.", "Place"), ("Wipe the table.", "Wipe")],
     ),
@@ -77,13 +71,9 @@ class EpisodeSpec:
     num_frames: int = 24
     dexterous: bool = False
     sparse_actions: bool = False
-    end_index_missing: bool = False  # action/end/index empty: its values follow action/joint/index
-    status: str | None = None  # written as task_info `episode_status` when set
     bad: Literal["action_longer"] | None = None
     layout: Layout = Layout.alpha
     index_subset: bool = False  # joint/end actions as long as the state, their index a strict subset
-    irregular_clock: bool = False  # timestamps jitter by up to 15 ms around the 30 Hz grid
-    label_key: str | None = "label_info"  # "lable_info" as the HF card example spells it; None: no label entry
 
     @property
     def raw_id(self) -> str:
@@ -121,9 +111,7 @@ def write_agibot(
     cameras: Sequence[str] = DEFAULT_CAMERAS,
     height: int = 48,
     width: int = 64,
-    english_fields: bool = False,
     parameters: bool = True,
-    depth: bool = False,
 ) -> dict[str, WrittenEpisode]:
     """Write the episodes of `specs` under `root`; returns raw id (`<task>/<episode>`) -> what was written."""
     root = Path(root)
@@ -135,14 +123,12 @@ def write_agibot(
         entries = []
         for spec in task_specs:
             rng = np.random.default_rng([0, spec.task_id, spec.episode_id])
-            entries.append(_task_entry(spec, english_fields))
+            entries.append(_task_entry(spec))
             out = WrittenEpisode(spec, entries[-1])
             _write_proprio(root, spec, rng, out)
             _write_videos(root, spec, cameras, height, width, out)
             if parameters:
                 _write_parameters(root, spec, cameras, height, width, out)
-            if depth:
-                _write_depth(root, spec, height, width)
             written[spec.raw_id] = out
         path = root / "task_info" / f"task_{task_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,30 +137,15 @@ def write_agibot(
     return written
 
 
-def _task_entry(spec: EpisodeSpec, english: bool) -> dict[str, Any]:
-    name, en_name, scene, en_scene, steps = _TASK_TEXTS[spec.task_id % len(_TASK_TEXTS)]
+def _task_entry(spec: EpisodeSpec) -> dict[str, Any]:
+    name, scene, steps = _TASK_TEXTS[spec.task_id % len(_TASK_TEXTS)]
     bounds = np.linspace(2, spec.num_frames, len(steps) + 1).astype(int)
     segments = [
         {"start_frame": int(a), "end_frame": int(b), "action_text": text, "skill": skill}
         for (text, skill), a, b in zip(steps, bounds[:-1], bounds[1:], strict=True)
     ]
-    entry: dict[str, Any] = {"episode_id": spec.episode_id}
-    if spec.label_key is not None:
-        entry[spec.label_key] = {"action_config": segments}
-    if english:
-        entry |= {
-            "task_name": name,
-            "english_task_name": en_name,
-            "init_scene_text": scene,
-            "english_init_scene_text": en_scene,
-            "scene_name": "Supermarket",
-            "data_type": "常规",
-        }
-    else:
-        entry |= {"task_name": en_name, "init_scene_text": en_scene}
-    if spec.status is not None:
-        entry["episode_status"] = spec.status
-    return entry
+    entry: dict[str, Any] = {"episode_id": spec.episode_id, "label_info": {"action_config": segments}}
+    return entry | {"task_name": name, "init_scene_text": scene}
 
 
 def _smooth(rng: np.random.Generator, t: np.ndarray, dims: int, scale: float, offset: float = 0.0) -> np.ndarray:
@@ -278,8 +249,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
 
     path = root / "proprio_stats" / str(spec.task_id) / str(spec.episode_id) / "proprio_stats.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
-    jitter = 15_000_000 if spec.irregular_clock else 2_000_000
-    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-jitter, jitter, n)
+    ts = CLOCK_START_NS + np.arange(n, dtype=np.int64) * 33_333_333 + rng.integers(-2_000_000, 2_000_000, n)
     with h5py.File(path, "w") as f:
         f.create_dataset("timestamp", data=ts.astype(np.int64))
         for kind, arrays in (("state", states), ("action", actions)):
@@ -290,8 +260,7 @@ def _write_proprio(root: Path, spec: EpisodeSpec, rng: np.random.Generator, out:
         for group, idx in index.items():
             if f"action/{group}" not in f:
                 continue
-            empty = spec.end_index_missing and group == "end"
-            f.create_dataset(f"action/{group}/index", data=np.zeros(0, np.int64) if empty else idx.astype(np.int64))
+            f.create_dataset(f"action/{group}/index", data=idx.astype(np.int64))
     out.states, out.actions, out.timestamp_ns = states, actions, ts
     out.action_index = {k: index[k.split("/")[0]] for k in actions}
 
@@ -343,11 +312,3 @@ def _write_parameters(
         ]
         (folder / f"{cam}_extrinsic_params_aligned.json").write_text(json.dumps(aligned))
         out.intrinsics[cam], out.extrinsics[cam] = k, poses
-
-
-def _write_depth(root: Path, spec: EpisodeSpec, height: int, width: int) -> None:
-    folder = root / "observations" / str(spec.task_id) / str(spec.episode_id) / "depth"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(spec.num_frames):
-        mm = np.full((height, width), 800 + i, np.uint16)
-        cv2.imwrite(str(folder / f"head_depth_{i:06d}.png"), mm)

@@ -153,8 +153,8 @@ def frame_image(k: int, wrist_px: dict[int, np.ndarray] | None) -> np.ndarray:
 
 def write_recording(
     path: Path, world_from_camera: np.ndarray, wrists: dict[int, np.ndarray], params: tuple[float, ...], t0_ns: int
-) -> dict[int, np.ndarray]:
-    """Write `path`; return hand -> (T,2) wrist pixels of ground-truth frames 0..T-1."""
+) -> None:
+    """Write `path`, the wrists drawn at their pixels in ground-truth frames 0..T-1."""
     n = len(world_from_camera)
     R, t = world_from_camera[:, :3, :3], world_from_camera[:, :3, 3]
     lens = Fisheye624Camera.from_params(params, SIDE, SIDE)
@@ -165,4 +165,3 @@ def write_recording(
     ]
     pair_codes = range(codes[0] - 1_000_000_000, codes[-1] + 1_000_000_001, 100_000_000)
     write_aria_rgb(path, images, [device_ns(c, t0_ns) for c in codes], [(device_ns(c, t0_ns), c) for c in pair_codes])
-    return pixels

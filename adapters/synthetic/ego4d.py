@@ -5,12 +5,8 @@ Quirks reproduced: `#C C ...` / `#O ...` tags and `#unsure` in the texts; one `a
 per narration), pass 2 not sorted by time. `ego4d.json` lists every video (`is_stereo`, `video_metadata`, `fps`,
 `num_frames`) and clips, downloaded or not. Each `bad` label adds a video: `corrupt_video` an unreadable mp4, any other
 a good one for a test to damage. Frame `i` of video `v` is `synthetic_frame(h, w, i, v.seed)` (clips keep the full
-video's frame numbering); a stereo video holds it as its left eye beside `right_eye_frame`, in a double-width frame as
-Ego4D's `is_stereo` videos do.
-
-`video_start_sec` writes the full-scale mp4s as Ego4D's canonical files are: time base 1/15360 and the first frame at
-pts `round(video_start_sec * 15360)` (323, i.e. 0.021 s, in the official "Examples Notebook"), while narration times
-count from the first frame.
+video's frame numbering). Stereo videos, mp4s whose first frame is not at pts 0 and a corpus without `ego4d.json`
+are variants only tests write (`tests/fixtures/writers/ego4d.py`).
 """
 
 from __future__ import annotations
@@ -20,16 +16,11 @@ import random
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 from adapters.synthetic.video import synthetic_frame, write_mp4, write_not_mp4
 
 PASSES = ("narration_pass_1", "narration_pass_2")
-TIME_BASE = Fraction(1, 15360)  # canonical_video_base_denominator of the Ego4D full-scale mp4s (Examples Notebook)
-RIGHT_EYE_SEED = 3.7  # seed offset of the right eye: a different picture, so a wrong half shows
 TEXTS = (
     "#C C picks up the cup from the table",
     "#C C opens the drawer with his left hand",
@@ -54,7 +45,6 @@ class Ego4DVideo:
     clip_uid: str | None = None
     clip_start_frame: int = 0  # first video frame held by the clip
     clip_frames: int = 0
-    is_stereo: bool = False  # written side by side: left eye `synthetic_frame`, right eye `right_eye_frame`
     start_sec: float = 0.0  # pts time of the first frame of the full-scale mp4 (`video_start_sec`)
 
     @property
@@ -66,18 +56,13 @@ class Ego4DVideo:
 class Ego4DFixture:
     root: Path
     narration_file: Path
-    metadata_file: Path | None
+    metadata_file: Path
     videos: list[Ego4DVideo]
     height: int
     width: int
 
     def video(self, uid: str) -> Ego4DVideo:
         return next(v for v in self.videos if v.uid == uid)
-
-
-def right_eye_frame(height: int, width: int, index: int, seed: float) -> np.ndarray:
-    """The right eye of a stereo video's frame `index` (its left eye is `synthetic_frame` with the same seed)."""
-    return synthetic_frame(height, width, index, seed + RIGHT_EYE_SEED)
 
 
 def _uid(rng: random.Random) -> str:
@@ -93,18 +78,13 @@ def write_ego4d(
     narrations_per_video: int = 4,
     height: int = 48,
     width: int = 64,
-    metadata: bool = True,
     clip_video: bool = False,
     bad: Iterable[str] = (),
-    stereo: Iterable[int] = (),
-    video_start_sec: float = 0.0,
 ) -> Ego4DFixture:
     """Write `num_videos` narrated videos (+ one extra video per `bad` label) and their annotations under `root`.
 
     `clip_video` stores the last good video only as a clip (`v2/clips/<clip_uid>.mp4`, its middle 60 %, narrations
-    inside it), mapped through `ego4d.json` `clips`. `metadata=False` leaves `ego4d.json` out: durations then come
-    from the mp4 headers. `stereo`: indices of the good videos written side by side (`is_stereo`, double width).
-    `video_start_sec`: pts time of the first frame of every full-scale mp4, recorded in `ego4d.json`.
+    inside it), mapped through `ego4d.json` `clips`.
     """
     root = Path(root)
     rng = random.Random(0)
@@ -114,7 +94,6 @@ def write_ego4d(
     for k, case in enumerate(cases):
         uid = _uid(rng)
         v = Ego4DVideo(uid, root / "v2" / "full_scale" / f"{uid}.mp4", n_frames, fps, k, bad=case)
-        v.is_stereo = case is None and k in set(stereo)
         lo, hi = 0, n_frames
         if clip_video and k == num_videos - 1:
             v.clip_uid = _uid(rng)
@@ -150,12 +129,8 @@ def write_ego4d(
         if case == "corrupt_video":
             write_not_mp4(v.path, rng.randbytes(3000))
         else:
-            frames = (_frame(v, height, width, i) for i in range(lo, hi))
-            timing = {}
-            if v.clip_uid is None and video_start_sec:
-                v.start_sec = video_start_sec
-                timing = {"time_base": TIME_BASE, "start_pts": round(video_start_sec / TIME_BASE)}
-            write_mp4(v.path, frames, fps, gop=15, bframes=2, **timing)
+            frames = (synthetic_frame(height, width, i, v.seed) for i in range(lo, hi))
+            write_mp4(v.path, frames, fps, gop=15, bframes=2)
         videos.append(v)
 
     narration_file = root / "v2" / "annotations" / "narration.json"
@@ -166,46 +141,39 @@ def write_ego4d(
     }
     narration_file.write_text(json.dumps(doc, indent=1))
 
-    metadata_file = None
-    if metadata:
-        metadata_file = root / "ego4d.json"
-        meta = {
-            "version": "v2",
-            "videos": [
-                {
-                    "video_uid": v.uid,
-                    "duration_sec": v.duration_s,
-                    "scenarios": ["Cooking"],
-                    "is_stereo": v.is_stereo,
-                    "video_metadata": {
-                        "fps": float(fps),
-                        "num_frames": v.num_frames,
-                        "video_duration_sec": v.duration_s,
-                        "video_start_sec": v.start_sec,
-                        "display_resolution_width": width * (2 if v.is_stereo else 1),
-                        "display_resolution_height": height,
-                        "video_codec": "h264",
-                    },
-                }
-                for v in videos
-            ],
-            "clips": [
-                {
-                    "clip_uid": v.clip_uid,
-                    "video_uid": v.uid,
-                    "video_start_sec": v.clip_start_frame / fps,
-                    "video_end_sec": (v.clip_start_frame + v.clip_frames) / fps,
-                    "video_start_frame": v.clip_start_frame,
-                    "video_end_frame": v.clip_start_frame + v.clip_frames,
-                }
-                for v in videos
-                if v.clip_uid
-            ],
-        }
-        metadata_file.write_text(json.dumps(meta, indent=1))
+    metadata_file = root / "ego4d.json"
+    meta = {
+        "version": "v2",
+        "videos": [
+            {
+                "video_uid": v.uid,
+                "duration_sec": v.duration_s,
+                "scenarios": ["Cooking"],
+                "is_stereo": False,
+                "video_metadata": {
+                    "fps": float(fps),
+                    "num_frames": v.num_frames,
+                    "video_duration_sec": v.duration_s,
+                    "video_start_sec": v.start_sec,
+                    "display_resolution_width": width,
+                    "display_resolution_height": height,
+                    "video_codec": "h264",
+                },
+            }
+            for v in videos
+        ],
+        "clips": [
+            {
+                "clip_uid": v.clip_uid,
+                "video_uid": v.uid,
+                "video_start_sec": v.clip_start_frame / fps,
+                "video_end_sec": (v.clip_start_frame + v.clip_frames) / fps,
+                "video_start_frame": v.clip_start_frame,
+                "video_end_frame": v.clip_start_frame + v.clip_frames,
+            }
+            for v in videos
+            if v.clip_uid
+        ],
+    }
+    metadata_file.write_text(json.dumps(meta, indent=1))
     return Ego4DFixture(root, narration_file, metadata_file, videos, height, width)
-
-
-def _frame(v: Ego4DVideo, height: int, width: int, index: int) -> np.ndarray:
-    left = synthetic_frame(height, width, index, v.seed)
-    return np.concatenate([left, right_eye_frame(height, width, index, v.seed)], axis=1) if v.is_stereo else left

@@ -130,11 +130,11 @@ def write_epic_kitchens(
     return fixture
 
 
-def _row(seg: EpicSegment, index: int) -> dict[str, str]:
+def _row(seg: EpicSegment) -> dict[str, str]:
     text, verb, verb_class, noun, noun_class, nouns, classes = next(
         (n for n in NARRATIONS if n[0] == seg.narration), NARRATIONS[0]
     )
-    row = {
+    return {
         "narration_id": seg.narration_id,
         "participant_id": seg.video_id.partition("_")[0],
         "video_id": seg.video_id,
@@ -151,7 +151,6 @@ def _row(seg: EpicSegment, index: int) -> dict[str, str]:
         "all_nouns": str(nouns),
         "all_noun_classes": str(classes),
     }
-    return row
 
 
 def write_csvs(fixture: EpicFixture) -> None:
@@ -166,7 +165,7 @@ def write_csvs(fixture: EpicFixture) -> None:
             w = csv.DictWriter(f, fieldnames=header)
             w.writeheader()
             for i, seg in enumerate(segs):
-                w.writerow(({"uid": str(i)} if split == "train" else {}) | _row(seg, i))
+                w.writerow(({"uid": str(i)} if split == "train" else {}) | _row(seg))
     with (fixture.root / "EPIC_100_video_info.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["video_id", "duration", "fps", "resolution"])

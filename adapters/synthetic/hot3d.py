@@ -72,9 +72,7 @@ class Hot3DSequence:
     wrists: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,4,4) true wrist poses
     world_from_camera: np.ndarray | None = field(default=None, repr=False)  # (T,4,4)
     rgb_params: tuple[float, ...] = SAMPLE.aria_rgb_params  # the camera-rgb projection its calibration file carries
-    video_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # hand -> (T,2), with a recording
     per_frame: int = 2  # ground-truth timestamps per frame (Aria 2, Quest 3 1)
-    unseen: dict[int, range] = field(default_factory=dict)  # hand -> frames whose lines do not annotate it
     up: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]), repr=False)  # the world's up axis
     objects: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # uid -> (T,3) true positions
 
@@ -189,17 +187,13 @@ def write_hot3d(
     quest: bool = True,
     bad_quaternion: bool = False,
     video: bool = False,
-    unseen: dict[int, range] | None = None,
 ) -> Hot3DFixture:
     """One Aria sequence (+ a Quest 3 one with `quest`, + the `bad_quaternion` one) under `root`; `video`: the good
-    Aria ones' `recording.vrs`; `unseen` (hand -> frames): a hand left out there, as HOT3D annotates only seen hands."""
+    Aria ones' `recording.vrs` (a hand left out of some frames is `tests/fixtures/writers/hot3d.py`'s `unseen`)."""
     root = Path(root)
     specs = [("P0003_c701bd11", "Aria", None)] + ([("P0002_273c2819", "Quest3", None)] if quest else [])
     specs += [("P0099_bad00", "Aria", "bad_quaternion")] if bad_quaternion else []
-    seqs = [
-        write_sequence(root / n, n, headset, frames, case, video and not case, unseen or {})
-        for n, headset, case in specs
-    ]
+    seqs = [write_sequence(root / n, n, headset, frames, case, video and not case) for n, headset, case in specs]
     return Hot3DFixture(root, seqs)
 
 
@@ -210,11 +204,10 @@ def write_sequence(
     frames: int,
     bad: str | None,
     video: bool,
-    unseen: dict[int, range] | None = None,
 ) -> Hot3DSequence:
-    """One sequence; `bad` labels it, and damages it only when it is `bad_quaternion`; `unseen` as `write_hot3d`."""
+    """One sequence; `bad` labels it, and damages it only when it is `bad_quaternion`."""
     path.mkdir(parents=True, exist_ok=True)
-    seq = Hot3DSequence(name, path, headset, frames, bad, unseen=dict(unseen or {}))
+    seq = Hot3DSequence(name, path, headset, frames, bad)
     quest = headset == "Quest3"
     slam_left = SAMPLE.quest_cameras[0]["T_Device_Camera"]  # the Quest 3 ground truth's camera: camera-slam-left
     pose = (slam_left["quaternion_wxyz"], slam_left["translation_xyz"]) if quest else SAMPLE.aria_rgb_t_device_camera
@@ -249,7 +242,7 @@ def write_sequence(
             SAMPLE.aria_rgb_params, aria_recording.SIDE / aria_recording.SENSOR
         )
         vrs = path / "recording.vrs"
-        seq.video_pixels = aria_recording.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
+        aria_recording.write_recording(vrs, cam, seq.wrists, seq.rgb_params, T0_NS)
     _write_calibration(path, quest, seq.rgb_params)
     return seq
 
@@ -283,8 +276,6 @@ def _write_hands(path: Path, seq: Hot3DSequence, stamps: list[int]) -> None:
         flex = 0.25 + 0.15 * np.sin(2 * np.pi * k / 30)
         mano_hands, ume_hands = {}, {}
         for hand in (0, 1):
-            if k in seq.unseen.get(hand, ()):
-                continue
             q, t = _wxyz(seq.wrists[hand][k])
             pose = [0.3 * flex * np.cos(j) for j in range(15)]
             mano_hands[str(hand)] = {"pose": pose, "wrist_xform": {"t_xyz": t, "q_wxyz": q}, "betas": betas}

@@ -3,10 +3,11 @@
 Layout and datasets follow x-humanoid-robomind.github.io `static/all_robot_h5_info.md` / `_v1.2.md` (groups, shapes,
 column meaning), images as the maker's reader decodes them (`static/quick_start.ipynb`): one JPEG per element of a
 variable-length uint8 dataset, encoded by `cv2.imencode` from a BGR array for Franka / UR (a normal JPEG) and from an
-RGB array for AgileX / Tien Kung (so cv2 decodes RGB); `raw` stores raw HxWx3 buffers instead (the maker's fallback).
-Root attrs `compress`, `sim`. Joints move about a pose that holds the gripper in front of the robot, pointing down
-(`HOME`), and the gripper opens and closes. Bad input (`EpisodeSpec.bad`): `truncated`, the file cut to half its size
-(the tests' other faults are `tests/fixtures/corrupt.py` `break_robomind`).
+RGB array for AgileX / Tien Kung (so cv2 decodes RGB); raw HxWx3 buffers instead (the maker's fallback) and the
+instruction CSV are `tests/fixtures/writers/robomind.py`'s. Root attrs `compress`, `sim`. Joints move about a pose
+that holds the gripper in front of the robot, pointing down (`HOME`), and the gripper opens and closes. Bad input
+(`EpisodeSpec.bad`): `truncated`, the file cut to half its size (the tests' other faults are `tests/fixtures/corrupt.py`
+`break_robomind`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class EpisodeSpec:
     frames: int = 40
     split: str | None = "train"  # None: no train/val level (the v1.0 layout)
     benchmark: str | None = None
-    raw: bool = False  # raw HxWx3 buffers instead of JPEG (size must be 480x640 or 720x1280 then)
     bad: Literal["truncated"] | None = None
 
 
@@ -128,7 +128,7 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
     n = s.frames
     puppet = _vectors(s.robot, n)
     with h5py.File(path, "w") as f:
-        f.attrs["compress"] = not s.raw
+        f.attrs["compress"] = True
         f.attrs["sim"] = False
         for group, shift in (("puppet", 0), ("master", 1)):  # the leader runs one step ahead of the follower
             for name, values in puppet.items():
@@ -145,22 +145,14 @@ def write_episode(root: Path, s: EpisodeSpec, size: tuple[int, int] = (48, 64)) 
             for i in range(n):
                 img = frame_image(i, h, w, phase=40 * k)
                 # what cv2 will hand back must be BGR for Franka / UR, RGB for AgileX / Tien Kung
-                if s.raw:
-                    rgb[i] = np.ascontiguousarray(img if layout.rgb_in_bgr_jpeg else img[..., ::-1]).reshape(-1)
-                else:
-                    rgb[i] = np.frombuffer(encode_image(img, store_bgr=layout.rgb_in_bgr_jpeg), np.uint8)
+                rgb[i] = np.frombuffer(encode_image(img, store_bgr=layout.rgb_in_bgr_jpeg), np.uint8)
                 depth[i] = cv2.imencode(".png", np.full((h, w), 600 + i, np.uint16))[1].ravel()
     if s.bad == "truncated":
         truncate(path)
     return out
 
 
-def write_robomind(
-    root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64), instructions: dict[str, str] | None = None
-) -> dict[str, WrittenEpisode]:
-    """Every episode of `specs` under `root` (+ `RoboMIND_v1_2_instr.csv` with `instructions`), by raw id."""
+def write_robomind(root: Path, specs: list[EpisodeSpec], size: tuple[int, int] = (48, 64)) -> dict[str, WrittenEpisode]:
+    """Every episode of `specs` under `root`, by raw id."""
     root.mkdir(parents=True, exist_ok=True)
-    if instructions:
-        rows = [",task,instruction"] + [f'{i},{t},"{text}"' for i, (t, text) in enumerate(instructions.items())]
-        (root / "RoboMIND_v1_2_instr.csv").write_text("\n".join(rows) + "\n")
     return {raw_id(s): write_episode(root, s, size) for s in specs}

@@ -1,5 +1,5 @@
-"""The catalog's parquet parts: rows as a sorted `CATALOG_SCHEMA` table, and `catalog/episodes/<part>.parquet` /
-`catalog/quarantine/<part>.parquet` written atomically (tmp + fsync + rename), in DuckDB-sized row groups, and found."""
+"""The catalog's parquet parts: `catalog/episodes/<part>.parquet` / `catalog/quarantine/<part>.parquet` written
+atomically (tmp + fsync + rename), in DuckDB-sized row groups, and found."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from adapters.storage.atomic import atomic_write
 from schemas.corpus import QUARANTINE_DIR, QUARANTINE_SCHEMA, QuarantineRow
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size: lets it scan one file with every thread
-
-
-def sort_catalog(table: pa.Table) -> pa.Table:
-    return table.sort_by([("episode_uid", "ascending"), ("dataset", "ascending"), ("episode_index", "ascending")])
 
 
 def _check_part(part: str) -> None:

@@ -126,10 +126,10 @@ def episode_frames(ep: DemoEpisode) -> Iterator[dict[str, np.ndarray]]:
         }
 
 
-def run_demo(out: Path, episodes: int = 6, seed: int = 0, overwrite: bool = True) -> DatasetMeta:
+def run_demo(out: Path, episodes: int = 6, seed: int = 0) -> DatasetMeta:
     """Generated episodes written straight to a canonical dataset under `out/datasets/demo/franka_cube`."""
     root = Path(out) / "datasets" / "demo" / "franka_cube"
-    if overwrite and root.exists():
+    if root.exists():
         shutil.rmtree(root)
     embodiment = default_registry().get("franka")
     features = embodiment.features(

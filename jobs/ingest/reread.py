@@ -49,7 +49,6 @@ from schemas.reading import ReadingChange, SourceReading
 
 REREAD_DIR = "reread"  # outside `job/`, which a bucket's job copies whole into its scratch
 INTENT = f"{JOB_DIR}/reread.json"
-PHASES = ("read", "swap", "rows", "catalog")
 
 
 class RereadError(Exception):

@@ -11,9 +11,10 @@ import pytest
 
 from adapters.base import EpisodeRef
 from adapters.ego4d.adapter import Ego4DAdapter
-from adapters.synthetic.ego4d import TIME_BASE, Ego4DFixture, right_eye_frame, write_ego4d
+from adapters.synthetic.ego4d import Ego4DFixture, write_ego4d
 from adapters.synthetic.video import synthetic_frame
 from tests.adapters.ego4d.conftest import check_frames, psnr
+from tests.fixtures.writers.ego4d import TIME_BASE, as_stereo, right_eye_frame, starting_at
 
 
 def _refs(corpus: Ego4DFixture, uid: str) -> list[EpisodeRef]:
@@ -27,8 +28,8 @@ def _header(path: Path) -> tuple[int, int, int]:
 
 
 def test_stereo_video_is_read_as_its_left_eye(tmp_path: Path) -> None:
-    corpus = write_ego4d(tmp_path, num_videos=2, duration_s=3.0, narrations_per_video=2, stereo=[0])
-    stereo, mono = corpus.videos
+    corpus = write_ego4d(tmp_path, num_videos=2, duration_s=3.0, narrations_per_video=2)
+    stereo, mono = as_stereo(corpus, 0), corpus.videos[1]
     assert _header(stereo.path)[:2] == (2 * corpus.width, corpus.height)  # side by side in the file
     assert json.loads(corpus.metadata_file.read_text())["videos"][0]["is_stereo"] is True
     for ref in _refs(corpus, stereo.uid):
@@ -49,7 +50,8 @@ def test_stereo_video_is_read_as_its_left_eye(tmp_path: Path) -> None:
 def test_narration_times_count_from_the_first_frame(tmp_path: Path, start_sec: float) -> None:
     """0.021 s is the canonical start of the official notebook; 0.5 s (15 frames) makes a double or missing shift
     show in the pixels."""
-    corpus = write_ego4d(tmp_path, num_videos=1, duration_s=3.0, narrations_per_video=3, video_start_sec=start_sec)
+    corpus = write_ego4d(tmp_path, num_videos=1, duration_s=3.0, narrations_per_video=3)
+    starting_at(corpus, start_sec)
     (video,) = corpus.videos
     assert _header(video.path)[2] == round(start_sec / TIME_BASE)  # the first frame's pts, as in the real mp4s
     for ref in _refs(corpus, video.uid):

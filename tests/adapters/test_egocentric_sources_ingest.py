@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from adapters.lerobot_format.files import read_jsonl
-from adapters.synthetic.egovideo import write_ego_shards
 from jobs.catalog.query import run_query
 from jobs.ingest.job import run_ingest
 from jobs.spec import load_spec
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.corrupt import write_epic_bad, write_hot3d_bad
+from tests.fixtures.writers.egovideo import write_ego_variants
 from tests.fixtures.writers.vitra import VitraEpisodeSpec, write_vitra
 
 # the module's jobs run on one Ray (tests/ray_scope.py). Slow (~20 s): make test keeps these three sources' ingest end
@@ -28,7 +28,7 @@ def test_epic_egocentric_shards_and_hot3d_are_ingested_end_to_end(tmp_path: Path
     epic = write_epic_bad(
         tmp_path / "epic", ("bad_timestamp", "missing_video"), videos=2, segments_per_video=2, duration_s=3.0
     )
-    shards = write_ego_shards(tmp_path / "ego", workers=1, clips_per_shard=2, seconds=2.0, bad=("bad_json",))
+    shards = write_ego_variants(tmp_path / "ego", workers=1, clips_per_shard=2, seconds=2.0, bad=("bad_json",))
     hot3d = write_hot3d_bad(tmp_path / "hot3d", ("no_hand_source",))
     vitra = write_vitra(tmp_path / "vitra", [VitraEpisodeSpec("epic", "P01_01", "P01/videos/P01_01.MP4")])
     spec = {

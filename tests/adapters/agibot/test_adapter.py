@@ -28,6 +28,7 @@ from schemas.canonical import Camera
 from schemas.tiers import QualityTier
 from tests.fixtures.corrupt import break_agibot
 from tests.fixtures.specs import agibot_specs
+from tests.fixtures.writers.agibot import edit_entries, empty_end_index, english_fields, with_status, write_depth
 
 H, W = 48, 64
 
@@ -36,9 +37,14 @@ H, W = 48, 64
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
     root = tmp_path_factory.mktemp("agibot")
     specs = agibot_specs(num_tasks=2, episodes_per_task=2, num_frames=24)
-    specs[1] = EpisodeSpec(98, specs[1].episode_id, 30, sparse_actions=True, end_index_missing=True, status="failed")
-    specs[2] = EpisodeSpec(327, specs[2].episode_id, 20, dexterous=True, status="success")
-    written = write_agibot(root, specs, height=H, width=W, english_fields=True, depth=True)
+    specs[1] = EpisodeSpec(98, specs[1].episode_id, 30, sparse_actions=True)
+    specs[2] = EpisodeSpec(327, specs[2].episode_id, 20, dexterous=True)
+    written = write_agibot(root, specs, height=H, width=W)
+    empty_end_index(root, specs[1])
+    edit_entries(root, written, english_fields)
+    edit_entries(root, written, with_status({specs[1].raw_id: "failed", specs[2].raw_id: "success"}))
+    for spec in specs:
+        write_depth(root, spec, H, W)
     return root, written
 
 

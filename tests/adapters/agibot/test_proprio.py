@@ -27,6 +27,7 @@ from adapters.synthetic.agibot import (
 from ingest.canonical.resample import nearest_at_or_before
 from schemas.canonical import GRIPPER, Camera, hand_dims
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.agibot import edit_entries, irregular_clock, with_label_key
 from tests.realdata import realdata
 
 H, W = 32, 48
@@ -85,7 +86,8 @@ def test_index_longer_than_equal_length_action_is_an_error(tmp_path: Path) -> No
 
 
 def test_irregular_ns_clock_is_recorded_rows_stay_on_the_frame_grid(tmp_path: Path) -> None:
-    w = _write(tmp_path, EpisodeSpec(5, 1, 60, irregular_clock=True))["5/1"]
+    w = _write(tmp_path, EpisodeSpec(5, 1, 60))["5/1"]
+    irregular_clock(tmp_path, w)
     ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
     clock = ep.metadata["clock"]
     steps = np.diff(w.timestamp_ns) / 1e9
@@ -111,7 +113,8 @@ def test_dexhand_fisheye_wrist_cameras(tmp_path: Path) -> None:
 
 
 def test_lable_info_spelling_and_missing_labels(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    written = _write(tmp_path, EpisodeSpec(5, 1, 12, label_key="lable_info"), EpisodeSpec(5, 2, 12, label_key=None))
+    written = _write(tmp_path, EpisodeSpec(5, 1, 12), EpisodeSpec(5, 2, 12))
+    edit_entries(tmp_path, written, with_label_key({"5/1": "lable_info", "5/2": None}))
     with caplog.at_level(logging.WARNING, logger="adapters.agibot"):
         ep = AgibotAdapter().read(_ref(tmp_path, "5/1"))
         bare = AgibotAdapter().read(_ref(tmp_path, "5/2"))

@@ -24,6 +24,7 @@ from schemas.narration import parse_narration
 from schemas.tiers import SOURCE_NO_ACTION, QualityTier, tier_of
 from tests.adapters.ego4d.conftest import BOTH, check_frames, narration_of, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
+from tests.fixtures.writers.ego4d import without_metadata
 
 # -- narration text --------------------------------------------------------------------------------------------------
 
@@ -57,9 +58,9 @@ def test_discovery_opens_no_video_when_ego4d_json_gives_durations(
 
 
 def test_durations_from_mp4_headers_without_ego4d_json(tmp_path: Path, corpus: Ego4DFixture) -> None:
-    bare = write_ego4d(tmp_path, metadata=False)  # same seed: the same first video (full scale in both)
+    bare = without_metadata(write_ego4d(tmp_path))  # same seed: the same first video (full scale in both)
     uid = corpus.videos[0].uid
-    assert bare.metadata_file is None and bare.videos[0].uid == uid
+    assert not bare.metadata_file.exists() and bare.videos[0].uid == uid
     with_meta = {r.raw_id: r.locator["window_sec"] for r in Ego4DAdapter().discover(corpus.root) if uid in r.raw_id}
     without = {r.raw_id: r.locator["window_sec"] for r in Ego4DAdapter().discover(bare.root) if uid in r.raw_id}
     assert len(with_meta) == 4 and with_meta.keys() == without.keys()
@@ -167,7 +168,8 @@ def test_a_spec_still_giving_goal_step_options_is_refused_at_the_key(
 
 
 def bad_corpus(tmp_path: Path, case: str, metadata: bool = True) -> tuple[Ego4DFixture, Ego4DVideo, list[EpisodeRef]]:
-    corpus = write_ego4d_bad(tmp_path, [case], num_videos=1, duration_s=3.0, narrations_per_video=3, metadata=metadata)
+    corpus = write_ego4d_bad(tmp_path, [case], num_videos=1, duration_s=3.0, narrations_per_video=3)
+    corpus = corpus if metadata else without_metadata(corpus)
     bad = next(v for v in corpus.videos if v.bad == case)
     return corpus, bad, list(Ego4DAdapter(BOTH).discover(corpus.root))
 

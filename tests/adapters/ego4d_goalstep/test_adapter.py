@@ -33,6 +33,7 @@ from tests.adapters.ego4d.conftest import check_frames, psnr
 from tests.fixtures.corrupt import write_ego4d_bad
 from tests.fixtures.ego4d_goalstep import GOALSTEP_BAD_CASES, GoalStepFixture, GoalStepSegment, write_goalstep
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.ego4d import starting_at
 from tests.realdata import realdata
 
 
@@ -183,7 +184,8 @@ def test_bad_entries_are_refused_naming_file_video_and_field(corpus: tuple, case
 
 
 def test_goal_level_spans_the_video_and_holds_steps_and_substeps(tmp_path: Path) -> None:
-    videos = write_ego4d(tmp_path, num_videos=1, duration_s=4.0, narrations_per_video=1, video_start_sec=0.021)
+    videos = write_ego4d(tmp_path, num_videos=1, duration_s=4.0, narrations_per_video=1)
+    starting_at(videos, 0.021)
     write_goalstep(videos)
     (video,) = videos.videos
     ((raw_id, ref),) = refs_by_id(tmp_path, {"levels": ["goal"]}).items()

@@ -12,11 +12,11 @@ import pytest
 from adapters.base import AdapterError
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.egovideo.intrinsics import BadIntrinsics, parse_intrinsics
-from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
 from ingest.canonical.store import dataset_features, lineage
 from schemas.camera_model import KannalaBrandtCamera, PinholeCamera
 from schemas.canonical import CAMERA_MODEL_KEY, INTRINSICS_KEY, image_key
 from tests.fixtures.offline import prepare
+from tests.fixtures.writers.egovideo import BUILDAI_INTRINSICS, write_ego_variants
 
 CARD = BUILDAI_INTRINSICS
 COEFFS = ("k1", "k2", "k3", "k4")
@@ -26,7 +26,7 @@ COEFFS = ("k1", "k2", "k3", "k4")
 def ego(tmp_path_factory: pytest.TempPathFactory):
     bad = {**CARD, "fx": "wide"}
     files = {"worker_001": json.dumps(CARD).encode(), "worker_003": json.dumps(bad).encode()}
-    fx = write_ego_shards(
+    fx = write_ego_variants(
         tmp_path_factory.mktemp("ego_lens"),
         workers=3,
         clips_per_shard=1,
@@ -123,7 +123,7 @@ def test_a_shard_without_the_file_is_a_finding_naming_its_episodes(ego) -> None:
 
 
 def test_a_lens_for_another_picture_shape_fails_naming_the_file(tmp_path) -> None:
-    fx = write_ego_shards(
+    fx = write_ego_variants(
         tmp_path,
         workers=1,
         clips_per_shard=1,

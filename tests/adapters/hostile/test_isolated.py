@@ -139,9 +139,9 @@ def test_a_deep_sidecar_in_a_gzipped_shard_costs_that_shard_only(tmp_path: Path)
     import io
     import tarfile
 
-    from adapters.synthetic.egovideo import write_ego_shards
+    from tests.fixtures.writers.egovideo import write_ego_variants
 
-    write_ego_shards(tmp_path, workers=2, gzip_last=True)
+    write_ego_variants(tmp_path, workers=2, gzip_last=True)
     (shard,) = tmp_path.rglob("*.tar.gz")
     with tarfile.open(shard, "r:gz") as tf:
         members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]  # type: ignore[union-attr]

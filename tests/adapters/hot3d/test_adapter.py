@@ -27,6 +27,7 @@ from schemas.canonicalize import CanonicalizeSpec
 from tests.fixtures.corrupt import HOT3D_BAD_CASES, write_hot3d_bad
 from tests.fixtures.mano import write_mano_npz
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.hot3d import unseen
 
 WRIST, MIDDLE_TIP, INDEX_TIP = (MANO21_NAMES.index(n) for n in ("wrist", "middle_tip", "index_tip"))
 
@@ -296,7 +297,8 @@ def test_a_hand_unseen_for_a_while_leaves_the_other_hand_and_the_sequence_whole(
     over `max_gap_s` 0.5) is invalid on the grid frames that land there (0.7..1.3 s) and the sequence stays one
     episode of 2 s, the right hand valid throughout (issue 56 item 6; before, the left hand's hole cut the sequence
     into two parts under `min_episode_s` 1 s and nothing was kept)."""
-    fixture = write_hot3d(tmp_path, frames=60, quest=False, unseen={0: range(20, 40)})
+    fixture = write_hot3d(tmp_path, frames=60, quest=False)
+    unseen(fixture.sequences[0], 0, range(20, 40))
     adapter = Hot3DAdapter()
     (ref,) = adapter.discover(fixture.root)
     (ep,) = prepared(adapter.read(ref))

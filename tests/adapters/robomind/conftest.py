@@ -12,6 +12,7 @@ from adapters.base import EpisodeRef
 from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.synthetic.robomind import EpisodeSpec, WrittenEpisode, write_robomind
 from tests.fixtures.specs import robomind_specs
+from tests.fixtures.writers.robomind import write_instructions
 
 N = 40
 
@@ -20,7 +21,8 @@ N = 40
 def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, WrittenEpisode]]:
     root = tmp_path_factory.mktemp("robomind")
     specs = [*robomind_specs(N), EpisodeSpec("ur_1rgb", "bread_in_basket_1", "1014_140258", N, split=None)]
-    written = write_robomind(root, specs, instructions={"bread_in_basket_1": "Put bread into the basket"})
+    written = write_robomind(root, specs)
+    write_instructions(root, {"bread_in_basket_1": "Put bread into the basket"})
     ann = root / "language_description_annotation_json"
     ann.mkdir()
     steps = [{"step_description": "move towards the bread", "start_frame": "camera_top_0000.jpg",

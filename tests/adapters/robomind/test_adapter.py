@@ -35,6 +35,7 @@ from schemas.tiers import QualityTier
 from tests.adapters.robomind.conftest import N, discover_refs, robot_ref
 from tests.fixtures.corrupt import break_robomind
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.robomind import write_instructions
 
 
 def test_registered_by_name() -> None:
@@ -322,7 +323,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specs += [EpisodeSpec("franka_3rgb", "task_franka_3rgb", "1014_150000", 40, split="val"),
               EpisodeSpec("ur_1rgb", "task_ur_1rgb", "1014_160000", 40, bad="truncated"),
               EpisodeSpec("agilex_3rgb", "task_agilex_3rgb", "1014_170000", 40)]  # fmt: skip
-    written = write_robomind(tmp / "robomind", specs, size=(32, 48), instructions={"task_ur_1rgb": "pick up the bread"})
+    written = write_robomind(tmp / "robomind", specs, size=(32, 48))
+    write_instructions(tmp / "robomind", {"task_ur_1rgb": "pick up the bread"})
     break_robomind(written["task_agilex_3rgb/train/1014_170000"], "lfs_pointer")
     spec = {
         "output": str(tmp / "corpus"),

@@ -17,6 +17,7 @@ from adapters.robomind.adapter import RoboMINDAdapter
 from adapters.robomind.camera import FrameDecodeError
 from adapters.synthetic.robomind import RED, EpisodeSpec, WrittenEpisode, write_robomind
 from tests.adapters.robomind.conftest import N, discover_refs, robot_ref
+from tests.fixtures.writers.robomind import as_raw_buffers
 
 
 @pytest.mark.parametrize("robot", ["franka_3rgb", "ur_1rgb", "agilex_3rgb", "tienkung_xsens_1rgb"])
@@ -47,7 +48,8 @@ def test_a_bad_frame_later_in_the_episode_names_its_index(tmp_path: Path) -> Non
 def test_raw_buffers_and_the_makers_intrinsics(tmp_path: Path) -> None:
     """Raw 480x640 buffers (the maker's fallback when imdecode fails) decode too; a 640x480 UR camera_top gets the
     maker's matrix, a 64x48 one none (its principal point is not near the image centre)."""
-    write_robomind(tmp_path / "raw", [EpisodeSpec("ur_1rgb", "t", "e1", 3, raw=True)], size=(480, 640))
+    (written,) = write_robomind(tmp_path / "raw", [EpisodeSpec("ur_1rgb", "t", "e1", 3)], size=(480, 640)).values()
+    as_raw_buffers(written, (480, 640))
     raw = RoboMINDAdapter().read(discover_refs(tmp_path / "raw")[0])
     cam = raw.cameras["camera_top"]
     [(_, img)] = list(cam.frames([2]))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from adapters.synthetic.agibot import EpisodeSpec, Layout, write_agibot
+from tests.fixtures.writers.agibot import irregular_clock
 from tests.realdata import realdata
 
 Tree = dict[str, tuple[str, tuple[int, ...], bool]]  # path -> (dtype, shape after the rows, placeholder (0,))
@@ -39,12 +40,14 @@ def real() -> Path:
     return realdata("agibot_proprio_stats_real/proprio_stats.h5")
 
 
-def _written(root: Path, layout: Layout, **spec: object) -> Path:
-    write_agibot(root, [EpisodeSpec(5, 1, 40, layout=layout, **spec)], height=16, width=16)
+def _written(root: Path, layout: Layout, jittered: bool = False, **spec: object) -> Path:
+    written = write_agibot(root, [EpisodeSpec(5, 1, 40, layout=layout, **spec)], height=16, width=16)
+    if jittered:
+        irregular_clock(root, written["5/1"])
     return root / "proprio_stats" / "5" / "1" / "proprio_stats.h5"
 
 
-@pytest.mark.parametrize("spec", [{}, {"index_subset": True, "irregular_clock": True}])
+@pytest.mark.parametrize("spec", [{}, {"index_subset": True, "jittered": True}])
 def test_split_effector_files_hold_the_real_files_datasets(real: Path, tmp_path: Path, spec: dict) -> None:
     theirs, their_attrs = _tree(real)
     ours, our_attrs = _tree(_written(tmp_path, Layout.split_effector, **spec))
@@ -58,7 +61,7 @@ def test_split_effector_files_hold_the_real_files_datasets(real: Path, tmp_path:
 
 
 def test_split_effector_clock_and_gripper_units_are_the_real_ones(real: Path, tmp_path: Path) -> None:
-    path = _written(tmp_path, Layout.split_effector, irregular_clock=True)
+    path = _written(tmp_path, Layout.split_effector, jittered=True)
     with h5py.File(real) as f, h5py.File(path) as g:
         for file in (f, g):
             ts = file["timestamp"][()]

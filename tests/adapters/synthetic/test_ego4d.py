@@ -13,8 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
-from adapters.synthetic.ego4d import TIME_BASE, write_ego4d
+from adapters.synthetic.ego4d import write_ego4d
 from tests.fixtures.ego4d_goalstep import write_goalstep
+from tests.fixtures.writers.ego4d import TIME_BASE
 from tests.realdata import realdata
 
 

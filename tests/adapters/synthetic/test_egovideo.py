@@ -16,7 +16,8 @@ from pathlib import Path
 import av
 import pytest
 
-from adapters.synthetic.egovideo import EgoFixture, write_ego_shards
+from adapters.synthetic.egovideo import EgoFixture
+from tests.fixtures.writers.egovideo import write_ego_variants
 
 KEY = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset base_plus_ext
 
@@ -37,7 +38,7 @@ def _samples(shard: Path) -> list[tuple[str, list[str], dict[str, bytes]]]:
 @pytest.fixture(scope="module")
 def fixture(tmp_path_factory: pytest.TempPathFactory) -> EgoFixture:
     bad = ("no_video", "bad_json", "duplicate_member", "corrupt_shard")
-    return write_ego_shards(tmp_path_factory.mktemp("ego"), workers=2, clips_per_shard=2, seconds=1.0, bad=bad)
+    return write_ego_variants(tmp_path_factory.mktemp("ego"), workers=2, clips_per_shard=2, seconds=1.0, bad=bad)
 
 
 def test_shards_where_the_dataset_card_puts_them(fixture: EgoFixture) -> None:

@@ -31,7 +31,6 @@ from adapters.pickles import unpickle_npy
 from adapters.poses import se3
 from adapters.registry import get_adapter
 from adapters.storage.location import locate
-from adapters.synthetic.egovideo import BUILDAI_INTRINSICS
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.episode import CanonicalEpisode
 from ingest.frames import matrix_to_rot6d, pose_deltas, pose_to_pos_rot6d, rot6d_to_matrix
@@ -52,6 +51,7 @@ from schemas.qa import APPROACH_BINS, QAConfig, QARecord
 from schemas.robots.registry import default_registry
 from tests.fixtures.mano import template_keypoints
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.egovideo import BUILDAI_INTRINSICS
 from tests.needs import tool_missing
 from tests.realdata import realdata
 from tests.schemas.test_camera_model import MAKER_TEST

@@ -12,7 +12,6 @@ import pytest
 from adapters.egovideo.adapter import EgoVideoAdapter
 from adapters.hot3d.adapter import Hot3DAdapter
 from adapters.lerobot_format.files import read_jsonl
-from adapters.synthetic.egovideo import BUILDAI_INTRINSICS, write_ego_shards
 from adapters.synthetic.hot3d import write_hot3d
 from ingest.canonical.store import dataset_features
 from ingest.lerobot.writer import LeRobotWriter
@@ -22,6 +21,7 @@ from schemas.corpus import EpisodeLineage
 from schemas.lerobot import EPISODES_PATH
 from tests.fixtures.episodes import write_episode
 from tests.fixtures.offline import prepared
+from tests.fixtures.writers.egovideo import BUILDAI_INTRINSICS, write_ego_variants
 from tests.needs import tool_missing
 
 
@@ -29,7 +29,7 @@ from tests.needs import tool_missing
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("ego_catalog")
     files = {"worker_001": json.dumps(BUILDAI_INTRINSICS).encode()}
-    raw = write_ego_shards(
+    raw = write_ego_variants(
         base / "raw", workers=2, clips_per_shard=1, seconds=1.5, fps=10, height=64, width=114, intrinsics=files
     )
     adapter = EgoVideoAdapter()

@@ -21,10 +21,10 @@ import jobs.runtime.ray_map as ray_map
 from adapters.storage.corpus import Corpus
 from benchmarks._replicate import replicate
 from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.parts import parquet_files, sort_catalog
+from jobs.catalog.parts import parquet_files
 from schemas.catalog import CATALOG_SCHEMA
 from schemas.corpus import EPISODES_DIR
-from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.corpus import episode, sort_catalog, write_dataset
 
 EPISODES = 8  # in the one dataset the corpora are copies of
 

@@ -19,7 +19,7 @@ from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import catalog_findings, recorded_thresholds, verdict_rows
 from jobs.catalog.build import rebuild_catalog
-from jobs.catalog.parts import sort_catalog, write_parquet_atomic
+from jobs.catalog.parts import write_parquet_atomic
 from jobs.catalog.rows import dataset_rows
 from jobs.catalog.stored import KEYS_JSON, ROWS_DIR
 from schemas.catalog import CATALOG_SCHEMA
@@ -27,7 +27,7 @@ from schemas.corpus import EPISODES_DIR, EpisodeLineage
 from schemas.lerobot import EPISODES_PATH
 from schemas.qa import FINDINGS_DIR
 from schemas.verdicts import VERDICT_SCHEMA, VERDICTS_DIR
-from tests.fixtures.corpus import episode, write_dataset
+from tests.fixtures.corpus import episode, sort_catalog, write_dataset
 
 OUTPUTS = (
     f"{EPISODES_DIR}/part-00000.parquet",
