@@ -208,6 +208,11 @@ class PlanEpisodes(Sequence[EpisodeRef]):
             ref._values = kind.values
         return ref
 
+    def first(self, code: int, positions: np.ndarray) -> EpisodeRef:
+        """The ref of the kind `code`'s first episode (at `positions[0]`), its own columns None: what its kind
+        decides reads none of them (an Arrow value is slow to read one at a time)."""
+        return self._ref(code, int(self.index[positions[0]]), dict.fromkeys(self.own))
+
     def take(self, positions: np.ndarray) -> PlanEpisodes:
         """The episodes at `positions`, in their order (the kinds shared)."""
         at = np.asarray(positions, np.int64)
@@ -234,7 +239,7 @@ class PlanEpisodes(Sequence[EpisodeRef]):
         """`plan_resizing` of the episodes, decided once per kind (its episodes' cameras, sizes and intrinsics are
         its own) and counted for each of its episodes; sets each kind's fits and fitted intrinsics."""
         groups = self.by_kind()
-        refs = [self[int(positions[0])] for _, positions in groups]
+        refs = [self.first(code, positions) for code, positions in groups]
         out = plan_resizing(refs, keys, frames, [len(p) for _, p in groups])
         for (code, _), ref in zip(groups, refs, strict=True):
             kind = self.kinds[code]

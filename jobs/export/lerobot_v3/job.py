@@ -40,7 +40,7 @@ from jobs.export.lerobot_v3.entries import ManifestEntries
 from jobs.export.lerobot_v3.episodes import OWN, Kind
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import ExportPlan, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.plan import ExportPlan, dataset_plan, lacking_datasets, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
@@ -153,16 +153,14 @@ def estimated_bytes(plan: ExportPlan) -> int:
     total, keys, episodes = 0, video_keys(plan.features), plan.episodes
     for code, positions in episodes.by_kind():  # per kind: its dataset, cameras and fits, then its episodes' files
         kind = episodes.kinds[code]
-        size, source = kind.source.corpus.size, kind.source
-        scales = []
+        src, indices = kind.source, episodes.index[positions].tolist()
+        total += sum(src.corpus.sizes(src.root, [src.meta.data_file(i) for i in indices]))
         for key in keys:
             fit = kind.resize.get(key)
             scale = 1.0 if fit is None else (fit.out_hw[0] * fit.out_hw[1]) / (fit.in_hw[0] * fit.in_hw[1])
-            scales.append((kind.cameras.get(key, key), scale))
-        for i in episodes.index[positions].tolist():
-            total += size(source.data_file(i))
-            for camera, scale in scales:
-                total += round(size(source.video_file(i, camera)) * scale)
+            camera = kind.cameras.get(key, key)
+            videos = src.corpus.sizes(src.root, [src.meta.video_file(i, camera) for i in indices])
+            total += sum(round(n * scale) for n in videos)
     return total
 
 
@@ -233,8 +231,8 @@ def export_corpus(
 
 def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_without_action: bool) -> Settled:
     """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
-    of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
-    the planner, which refuses them naming them."""
+    of those left out (`--skip-without-action`), one per dataset. Datasets the corpus lacks are refused, naming
+    them, once the others' episodes are settled (`plan.lacking_datasets`)."""
     entries = ManifestEntries.read(entries_file(mdir))  # columns: no Python row per entry (issue 99)
     named = entries.named()
     here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
@@ -248,7 +246,10 @@ def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_
     )
     del entries  # not held while the plans are made (a manifest of 1M episodes)
     rel = {id(s): ds for ds, s in sources.items()}
-    return settle(episodes, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
+    settled = settle(episodes, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
+    if len(here) < len(named):  # refused, naming them, once the episodes here are settled (as the plan did)
+        lacking_datasets(corpus, mdir.name, list(named))
+    return settled
 
 
 # one dataset's failure does not stop the others (ConstantActionError too); a full disk does (`_failed`)

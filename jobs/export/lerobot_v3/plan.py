@@ -163,30 +163,27 @@ def manifest_plan(
     entries = entries_file(mdir)  # manifest.json read once: the entries file it names
     if not entries.is_file():
         raise PlanError(f"{mdir}: no {entries.name}{missing_hint(manifest, corpus.root)}")
-    table = ManifestEntries.read(entries)
-    if not len(table):
-        raise PlanError(f"manifest {name}: no episodes")
-    if lacking := [d for d in table.datasets if not (corpus.root / d / INFO_PATH).is_file()]:
-        raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
     if group is None:  # every entry, read here (those whose dataset lacks the episode are counted out below)
+        table = ManifestEntries.read(entries)
+        if not len(table):
+            raise PlanError(f"manifest {name}: no episodes")
+        lacking_datasets(corpus, name, table.datasets)
         shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
         named = table.named()
         sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared) for ds in named}
         rows = table.episodes(sources, lambda src, ds, _: Kind(src, dataset=ds), alive=False)
-    else:  # the group's, its datasets as `manifest_groups` read them
+        del table
+    else:  # the group's, its datasets as `manifest_groups` read them (and checked: `lacking_datasets`)
         rows = group.episodes
         sources = {k.dataset: k.source for k in (rows.kinds[c] for c, _ in rows.by_kind())}
-    del table
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
     chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in video_keys(s.features)}), slots=True)
     kinds = rows.by_kind()
-    each = [rows.kinds[c].source for c, positions in kinds for _ in range(len(positions))]  # each episode's dataset
-    chosen = default_cameras(each) if chosen is None else chosen
-    del each
+    chosen = default_cameras([(rows.kinds[c].source, len(at)) for c, at in kinds]) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
     reads = {ds: {k: c for k, c in fill.items() if c is not None and c != k} or NO_CHANGE for ds, fill in fills.items()}
     plan = ExportPlan(name, fps, {}, None, PlanEpisodes([], [], []), consumer_layout({}), sources=[], of=of)
@@ -267,6 +264,12 @@ def manifest_plan(
             layout.features[key]["info"] = {**(layout.features[key].get("info") or {}), PADDING_KEY: PADDING}
     plan.features = features_v30(layout.features, fps)
     return plan
+
+
+def lacking_datasets(corpus: Corpus, name: str, datasets: list[str]) -> None:
+    """PlanError naming the `datasets` of the manifest `name` that `corpus` lacks (their `info.json`), if any."""
+    if lacking := [d for d in datasets if not (corpus.root / d / INFO_PATH).is_file()]:
+        raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
 
 
 def _reasons(tally: Counter[str]) -> str:

@@ -58,11 +58,12 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
     rel = rel or (lambda src: str(src.root))
     eps = refs if isinstance(refs, PlanEpisodes) else PlanEpisodes.of(refs)
     kinds = eps.by_kind()
-    first = {code: eps[int(positions[0])] for code, positions in kinds}  # `spaces.episode_kind` and all, per kind
+    first = {code: eps.first(code, positions) for code, positions in kinds}  # `spaces.episode_kind`..., per kind
     chosen = space or default_space([ref.kind() for ref in first.values()])
     ofs: dict[tuple[int, str | None], SpaceOf | str] = {}
-    verdicts: list[tuple[SpaceOf | None, str | None, Any]] = []  # (of, why it has none, the ref that says so)
+    verdicts: list[tuple[SpaceOf | None, str | None, Any]] = []  # (of, why it has none, its kind's first ref)
     at: dict[tuple[Any, ...], int] = {}  # (kind, `moves` id) -> its verdict
+    lacks: dict[tuple[Any, ...], str | None] = {}  # `episode_lacks` by what it reads: space, kind, `moves` array
     verdict = np.empty(len(eps), np.int64)
     for code, positions in kinds:
         ref = first[code]
@@ -73,18 +74,21 @@ def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str
             except NoActionInSpace as err:
                 ofs[key] = str(err)
         of = ofs[key]
-        column = None if isinstance(of, str) or of.space is ActionSpace.canonical else of.columns[ACTION]
-        moves = ref.source.moves(column) if column is not None else None  # `_lacks` reads no more than these
-        for p in positions if column is not None else positions[:1]:
-            held = None if moves is None else moves.get(int(eps.index[p]))
+        if isinstance(of, str) or of.space is ActionSpace.canonical:  # no episode's `moves` read
+            why = of if isinstance(of, str) else episode_lacks(ref, of, kind)
+            verdicts.append((None, of, ref) if isinstance(of, str) else (of, why, ref))
+            verdict[positions] = len(verdicts) - 1
+            continue
+        moves, vs = ref.source.moves(of.columns[ACTION]), []  # one read-only array per distinct value (catalog)
+        for p, i in zip(positions.tolist(), eps.index[positions].tolist(), strict=True):
+            held = moves.get(i)
             if (v := at.get((code, id(held)))) is None:
+                if (why_at := (id(of), kind, id(held))) not in lacks:  # each `of` held by `ofs` as long as the memo
+                    lacks[why_at] = episode_lacks(eps[p], of, kind)
                 v = at[code, id(held)] = len(verdicts)
-                one = eps[int(p)] if column is not None else ref
-                verdicts.append((None, of, one) if isinstance(of, str) else (of, episode_lacks(one, of, kind), one))
-            if column is not None:
-                verdict[p] = v
-        if column is None:
-            verdict[positions] = v
+                verdicts.append((of, lacks[why_at], ref))
+            vs.append(v)
+        verdict[positions] = vs
     groups: dict[tuple[Any, ...], tuple[Group, list[int]]] = {}
     lacking: dict[tuple[str, str], list[int]] = {}
     _, firsts = np.unique(verdict, return_index=True)
