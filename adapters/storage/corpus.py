@@ -65,6 +65,10 @@ class Corpus:
         committed objects only)."""
         return self.store.size(path)
 
+    def sizes(self, root: Path, rels: Iterable[str]) -> list[int]:
+        """`size` of each file `rel` of the folder `root` of the corpus (a dataset's files, in their order)."""
+        return self.store.sizes(root, rels)
+
     def identity(self, path: Path) -> str:
         """What identifies the corpus file at `path` to a rerun (an export's fingerprint): its path in the corpus
         (however the corpus was spelled: `eidata export corpus` and `eidata export /abs/corpus/` are one export),

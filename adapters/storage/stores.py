@@ -74,6 +74,10 @@ class FolderStore:
     def size(self, path: Path) -> int:
         return os.stat(path).st_size  # no Path made: a dry run's estimate asks it of every episode's files
 
+    def sizes(self, root: Path, rels: Iterable[str]) -> list[int]:
+        base = os.fspath(root)  # no Path made per file: a dry run's estimate asks 1.6M at 1M episodes (issue 99)
+        return [os.stat(os.path.join(base, rel)).st_size for rel in rels]
+
     def identity(self, path: Path) -> str:
         st = path.stat() if path.exists() else None
         where = Path(os.path.abspath(path))

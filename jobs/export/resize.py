@@ -120,15 +120,22 @@ class Resizing:
         }
 
 
-def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: ExportFrames) -> Resizing:
+def plan_resizing(
+    episodes: Sequence[Episode], keys: Sequence[str], frames: ExportFrames, counts: Sequence[int] | None = None
+) -> Resizing:
     """Decide every exported camera's size and each episode's fits (module docstring); sets `episode.resize` and
-    maps the intrinsics columns of the episodes resized."""
-    sizes = {k: Counter(feature_hw(e.source.features[e.camera(k)]) for e in episodes) for k in keys}
-    out = Resizing(frames, {k: frames.target(c) for k, c in sizes.items() if c}, total=len(episodes))
+    maps the intrinsics columns of the episodes resized. `counts`: how many episodes each stands for (a plan's
+    `Kind`: the episodes of one dataset and text, alike in cameras and intrinsics), 1 each by default."""
+    counts = [1] * len(episodes) if counts is None else counts
+    sizes: dict[str, Counter[HW]] = {k: Counter() for k in keys}
+    for k in keys:
+        for e, n in zip(episodes, counts, strict=True):
+            sizes[k][feature_hw(e.source.features[e.camera(k)])] += n
+    out = Resizing(frames, {k: frames.target(c) for k, c in sizes.items() if c}, total=sum(counts))
     out.resized = {k: Counter() for k in out.targets}
     keys = list(out.targets)
     shared: dict[Any, Any] = {}  # one fits mapping per set of sizes, one fitted K per camera, size and K
-    for e in episodes:
+    for e, n in zip(episodes, counts, strict=True):
         hws = tuple(feature_hw(e.source.features[e.camera(k)]) for k in keys)
         if hws not in shared:
             found = {
@@ -141,9 +148,9 @@ def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: Expo
         for key, hw in zip(keys, hws, strict=True):
             if (fit := fits.get(key)) is None:
                 continue
-            out.resized[key][hw] += 1
+            out.resized[key][hw] += n
             at_source = (source_name(e.source), key, hw)
-            out.by_source[at_source] = out.by_source.get(at_source, 0) + 1
+            out.by_source[at_source] = out.by_source.get(at_source, 0) + n
             K = e.extra.get(intrinsics_column(key))
             if K is not None:
                 K = np.reshape(K, (3, 3))
@@ -154,7 +161,7 @@ def plan_resizing(episodes: Sequence[Episode], keys: Sequence[str], frames: Expo
         if mapped:
             e.extra = {**e.extra, **mapped}
         e.resize = fits
-        out.episodes += bool(fits)
+        out.episodes += n if fits else 0
     return out
 
 

@@ -67,12 +67,14 @@ def slot_cameras(src: Any, chosen: list[str]) -> dict[str, str | None]:
     return out
 
 
-def default_cameras(datasets: list[Any]) -> list[str]:
+def default_cameras(datasets: list[tuple[Any, int]]) -> list[str]:
     """The camera most episodes have and those all of them have, when every dataset has them; else the slot
-    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one. `datasets`: each episode's
-    dataset (counted once per episode, its cameras read once per dataset)."""
-    episodes = Counter(id(s) for s in datasets)
-    have = {at: frozenset(video_keys(s.features)) for at, s in {id(s): s for s in datasets}.items()}
+    `primary`, and `wrist` when every dataset has a wrist camera besides its primary one. `datasets`: (a dataset,
+    how many of the episodes are its), its cameras read once per dataset."""
+    episodes: Counter[int] = Counter()
+    for s, n in datasets:
+        episodes[id(s)] += n
+    have = {at: frozenset(video_keys(s.features)) for at, s in {id(s): s for s, _ in datasets}.items()}
     counts = Counter({k: 0 for cams in have.values() for k in cams})
     for at, n in episodes.items():
         counts.update(dict.fromkeys(have[at], n))
@@ -84,7 +86,7 @@ def default_cameras(datasets: list[Any]) -> list[str]:
     if len(with_top) == len(have):
         return common
     slots = [IMAGE_PREFIX + "primary", IMAGE_PREFIX + "wrist"]
-    alike = {id(s): s for s in datasets}.values()
+    alike = {id(s): s for s, _ in datasets}.values()
     return slots if all(None not in slot_cameras(s, slots).values() for s in alike) else slots[:1]
 
 

@@ -36,10 +36,11 @@ from jobs.catalog.manifest_current import check_current
 from jobs.catalog.manifest_read import entries_file
 from jobs.export import FRAME_OPTIONS, PathOrUrl
 from jobs.export.lerobot_v3.cameras import PlanError
-from jobs.export.lerobot_v3.entries import manifest_datasets, manifest_rows
+from jobs.export.lerobot_v3.entries import ManifestEntries
+from jobs.export.lerobot_v3.episodes import OWN, Kind
 from jobs.export.lerobot_v3.masked_stats import masked_stats
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan, dataset_plan, manifest_plan
+from jobs.export.lerobot_v3.plan import ExportPlan, dataset_plan, lacking_datasets, manifest_plan
 from jobs.export.lerobot_v3.settle import Settled, labels, settle
 from jobs.export.lerobot_v3.source import SourceDataset
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
@@ -149,14 +150,17 @@ def export_plan(
 def estimated_bytes(plan: ExportPlan) -> int:
     """What the plan's dataset would take: its episodes' data and video files (a resized camera's scaled by its
     pixels), the meta left out."""
-    total, keys = 0, video_keys(plan.features)
-    for ref in plan.episodes:
-        corpus, i = ref.source.corpus, ref.episode_index
-        total += corpus.size(ref.source.data_file(i))
+    total, keys, episodes = 0, video_keys(plan.features), plan.episodes
+    for code, positions in episodes.by_kind():  # per kind: its dataset, cameras and fits, then its episodes' files
+        kind = episodes.kinds[code]
+        src, indices = kind.source, episodes.index[positions].tolist()
+        total += sum(src.corpus.sizes(src.root, [src.meta.data_file(i) for i in indices]))
         for key in keys:
-            fit = ref.resize.get(key)
+            fit = kind.resize.get(key)
             scale = 1.0 if fit is None else (fit.out_hw[0] * fit.out_hw[1]) / (fit.in_hw[0] * fit.in_hw[1])
-            total += round(corpus.size(ref.source.video_file(i, ref.camera(key))) * scale)
+            camera = kind.cameras.get(key, key)
+            videos = src.corpus.sizes(src.root, [src.meta.video_file(i, camera) for i in indices])
+            total += sum(round(n * scale) for n in videos)
     return total
 
 
@@ -227,22 +231,25 @@ def export_corpus(
 
 def manifest_groups(corpus: Corpus, mdir: Path, space: ActionSpace | None, skip_without_action: bool) -> Settled:
     """The manifest's episodes in the action space, as the datasets they leave as (`settle.settle`), with the lines
-    of those left out (`--skip-without-action`), one per dataset. Datasets or episodes the corpus lacks are left to
-    the planner, which refuses them naming them."""
-    rows = manifest_rows(entries_file(mdir))
-    named = manifest_datasets((r.dataset, r.episode_index) for r in rows)
+    of those left out (`--skip-without-action`), one per dataset. Datasets the corpus lacks are refused, naming
+    them, once the others' episodes are settled (`plan.lacking_datasets`)."""
+    entries = ManifestEntries.read(entries_file(mdir))  # columns: no Python row per entry (issue 99)
+    named = entries.named()
     here = [ds for ds in named if (corpus.root / ds / INFO_PATH).is_file()]
     shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
     planned = corpus.plan_lines({ds: named[ds] for ds in here})  # the catalog's, not each episodes.jsonl
     sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared, planned.get(ds)) for ds in here}
-    refs = [  # the refs `manifest_plan` gives their columns (`plan._group_refs`): one ref per episode alive
-        EpisodeRef(sources[r.dataset], r.episode_index, {"source_dataset": r.dataset, "episode_uid": r.episode_uid})
-        for r in rows
-        if r.dataset in sources and r.episode_index in sources[r.dataset].episodes
-    ]
-    del rows  # not held while the plans are made (a manifest of 100k episodes)
+    del planned
+    # the episodes `manifest_plan` gives their columns: those alive, one kind per dataset and catalog text
+    episodes = entries.episodes(
+        sources, lambda src, ds, _: Kind(src, {"source_dataset": ds, "episode_uid": OWN}, dataset=ds)
+    )
+    del entries  # not held while the plans are made (a manifest of 1M episodes)
     rel = {id(s): ds for ds, s in sources.items()}
-    return settle(refs, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
+    settled = settle(episodes, space, skip_without_action, f"manifest {mdir.name}", lambda src: rel[id(src)])
+    if len(here) < len(named):  # refused, naming them, once the episodes here are settled (as the plan did)
+        lacking_datasets(corpus, mdir.name, list(named))
+    return settled
 
 
 # one dataset's failure does not stop the others (ConstantActionError too); a full disk does (`_failed`)

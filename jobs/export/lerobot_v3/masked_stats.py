@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 from adapters.lerobot_format.stats import Stats
 from adapters.lerobot_format.union_stats import UnionStats
 from jobs.export.layout import Column, flatten_column
-from jobs.export.lerobot_v3.plan import MASKED_FEATURES, EpisodeRef, ExportPlan
+from jobs.export.lerobot_v3.episodes import EpisodeRef
+from jobs.export.lerobot_v3.plan import MASKED_FEATURES, ExportPlan
 from schemas.canonical import HAND_KEYPOINTS, keypoint_slot_mask
 from schemas.export_layout import ACTION_MASK_COLUMN
 
@@ -118,18 +119,19 @@ def masked_stats(plan: ExportPlan) -> MaskedStats:
     once per pass for its embodiment and the union together (`UnionStats`' groups)."""
     columns = _masked_columns(plan)
     dims = {c.key: int(plan.features[c.key]["shape"][0]) for c in columns}
-    used = {(id(ref), c.key): _used(ref, c, dims[c.key]) for ref in plan.episodes for c in columns}
-    anyone = {c.key: np.logical_or.reduce([used[id(r), c.key] for r in plan.episodes]) for c in columns}
-    embodiment = {id(ref): str(ref.column("embodiment", "unknown")) for ref in plan.episodes}
-    names = sorted(set(embodiment.values()))
+    # by the episode's place: a plan's refs are made at each ask (`episodes.PlanEpisodes`), their ids reused
+    used = [{c.key: _used(ref, c, dims[c.key]) for c in columns} for ref in plan.episodes]
+    anyone = {c.key: np.logical_or.reduce([u[c.key] for u in used]) for c in columns}
+    embodiment = [str(ref.column("embodiment", "unknown")) for ref in plan.episodes]
+    names = sorted(set(embodiment))
     stats = {c.key: UnionStats(dims[c.key], groups=names) for c in columns} if names else {}
     frames = 0
-    for ref in plan.episodes:
+    for at, ref in enumerate(plan.episodes):
         values = _read(ref, columns, dims)
         frames += len(next(iter(values.values()))) if values else 0
         for c in columns:
-            mask = used[id(ref), c.key] | ~anyone[c.key]  # a dim nobody uses: every frame's (padding)
-            stats[c.key].add(values[c.key], mask, embodiment[id(ref)])
+            mask = used[at][c.key] | ~anyone[c.key]  # a dim nobody uses: every frame's (padding)
+            stats[c.key].add(values[c.key], mask, embodiment[at])
     union = {k: s.result() for k, s in stats.items()}
     by_embodiment = {name: {k: s.result(name) for k, s in stats.items()} for name in names}
     return MaskedStats(frames, union, by_embodiment, columns, anyone)

@@ -15,14 +15,14 @@ exported. Every plan lays its features out for the trainers that read them (`job
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from adapters.storage.corpus import Corpus
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
@@ -30,17 +30,17 @@ from jobs.catalog.manifest_read import entries_file
 from jobs.catalog.rows import folder_names
 from jobs.export.layout import Layout, consumer_layout, episode_column_types, without_intrinsics
 from jobs.export.lerobot_v3.cameras import PlanError, default_cameras, resolve_cameras, slot_cameras, slot_columns
-from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
+from jobs.export.lerobot_v3.entries import INDEX_COLUMN, ManifestEntries
+from jobs.export.lerobot_v3.episodes import NO_CHANGE, OWN, Kind, PlanEpisodes, embodiment_of
 from jobs.export.lerobot_v3.settle import Group, settle
-from jobs.export.lerobot_v3.source import Extent, SourceDataset, common_features
-from jobs.export.lerobot_v3.spaces import SpaceOf, episode_kind, space_features
-from jobs.export.resize import NO_FITS, Resizing, feature_hw, plan_resizing, video_feature
-from schemas.actions import ActionKind, ActionSpace
+from jobs.export.lerobot_v3.source import SourceDataset, common_features
+from jobs.export.lerobot_v3.spaces import SpaceOf, space_features
+from jobs.export.resize import Resizing, feature_hw, video_feature
+from schemas.actions import ActionSpace
 from schemas.canonical import ACTION, HAND_KEYPOINTS, IMAGE_PREFIX, STATE
 from schemas.corpus import EpisodeLineage
 from schemas.export_frames import ExportFrames
 from schemas.export_layout import CAPTION_COLUMN, camera_source_column
-from schemas.image_size import FrameFit
 from schemas.lerobot import INFO_PATH
 from schemas.lerobot_features import features_v30, is_video, video_keys
 
@@ -49,114 +49,13 @@ PADDING_KEY = "padding"  # info of a masked feature in a manifest export: what a
 PADDING = "the dim's masked median (meta/stats_by_embodiment.json all q50) where the episode does not use the dim"
 
 
-NO_CHANGE: Mapping[str, Any] = NO_FITS  # no camera read from another key, none resized
-_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple for each set of extra columns' names
-
-
-class EpisodeRef:
-    """One episode to export: its dataset, its index there, extra episode columns, and the task every frame gets
-    instead of its own (the caption, `--caption-as-task`; None keeps the frames' tasks). Slotted, its extra columns
-    held as a tuple of values beside one shared tuple of their names (issue 75: a plan holds one per episode of the
-    manifest, ~300 bytes each instead of ~2 KB with a dict)."""
-
-    __slots__ = ("_names", "_values", "cameras", "episode_index", "resize", "source", "task")
-
-    def __init__(
-        self,
-        source: SourceDataset,
-        episode_index: int,
-        extra: Mapping[str, Any] | None = None,
-        task: str | None = None,
-        cameras: Mapping[str, str] = NO_CHANGE,
-        resize: Mapping[str, FrameFit] = NO_CHANGE,
-    ) -> None:
-        self.source, self.episode_index, self.task = source, episode_index, task
-        self.extra = extra or NO_CHANGE
-        self.cameras = cameras  # exported video key -> its dataset's, where they differ
-        self.resize = resize  # exported video key -> its fit, where resized
-
-    @property
-    def extra(self) -> Mapping[str, Any]:
-        """Its extra episode columns, read-only (set them whole: `ref.extra = ref.extra | {...}`)."""
-        return MappingProxyType(dict(zip(self._names, self._values, strict=True)))
-
-    @extra.setter
-    def extra(self, columns: Mapping[str, Any]) -> None:
-        names = tuple(columns)
-        self._names = _KEYS.setdefault(names, names)
-        self._values = tuple(columns.values())
-
-    def column(self, name: str, default: Any = None) -> Any:
-        """Its extra column `name` (`default` without), read without making the mapping `extra` (a plan reads one or
-        two of an episode's ~15 columns, per episode)."""
-        try:
-            return self._values[self._names.index(name)]
-        except ValueError:
-            return default
-
-    def camera(self, key: str) -> str:
-        """The video key of the episode's own dataset the exported camera `key` is read from."""
-        return self.cameras.get(key, key)
-
-    @property
-    def line(self) -> dict[str, Any]:
-        """Its `episodes.jsonl` line ({} where its dataset lacks it)."""
-        return self.source.episodes.get(self.episode_index, {})
-
-    @property
-    def lineage(self) -> EpisodeLineage:
-        """Read from its line at each ask, not kept: a manifest's plan holds a ref per episode (issue 75); a line the
-        catalog gave is validated once per distinct text (`SourceDataset.lineage`)."""
-        return self.source.lineage(self.episode_index)
-
-    def action_kind(self) -> ActionKind:
-        """Its action kind as the catalog and the trainer read it (`EpisodeLineage.action_kind_in`)."""
-        return self.lineage.action_kind_in(self.source.meta)
-
-    @property
-    def stats(self) -> dict[str, Any]:
-        """Its `episodes_stats.jsonl` stats ({} without)."""
-        return self.source.stats.get(self.episode_index, {})
-
-    def extent(self, column: str) -> Extent | None:
-        """(min, max, frames) of `column` over the episode from its stats, None without: no data file read."""
-        return self.source.extents(column).get(self.episode_index)
-
-    def moves(self, column: str) -> np.ndarray | None:
-        """Per dim of `column`, whether it takes more than one value over the episode (`SourceDataset.moves`), None
-        without its stats: no data file read."""
-        return self.source.moves(column).get(self.episode_index)
-
-    @property
-    def uid(self) -> str:
-        """How a message names it: its episode_uid, else its dataset folder's name and its index."""
-        uid = self.column("episode_uid") or self.lineage.episode_uid
-        return str(uid or f"{self.source.root.name} episode {self.episode_index}")
-
-    def embodiment(self) -> str | None:
-        """Its embodiment as the catalog decides it (jobs/catalog/rows.py): its lineage's, else its dataset's action
-        info's, else its robot_type."""
-        return self.source.per_text(self.episode_index, "embodiment", lambda lineage: _embodiment(self.source, lineage))
-
-    def kind(self) -> ActionKind:
-        """Its action kind as a plan settles it (`spaces.episode_kind` of its line and dataset), made once per
-        distinct catalog text (`SourceDataset.per_text`)."""
-        return self.source.per_text(self.episode_index, "kind", lambda _: episode_kind(self.line, self.source.features))
-
-
-def _embodiment(src: SourceDataset, lineage: EpisodeLineage) -> str | None:
-    """`EpisodeRef.embodiment` of an episode of `src` whose lineage the caller has."""
-    info = (src.features.get(ACTION) or {}).get("info") or {}
-    return lineage.embodiment or info.get("embodiment") or src.info.get("robot_type")
-
-
 @dataclass
 class ExportPlan:
     name: str
     fps: int
     features: dict[str, Any]  # the exported features, v3.0 form (`layout.features` with `fps`)
     robot_type: str | None
-    episodes: list[EpisodeRef]
+    episodes: PlanEpisodes  # as columns, an `EpisodeRef` made at each ask (`episodes.py`)
     layout: Layout
     keep_tasks: dict[int, str] | None = None  # a single dataset keeps its task indices
     splits: dict[str, str] | None = None
@@ -167,14 +66,6 @@ class ExportPlan:
     masked_stats: bool = False  # a manifest: stats.json from `masked_stats.py`, exact over the frames that use a dim
     resizing: Resizing | None = None  # the cameras' exported sizes and what is resized to them (`resize.py`)
     of: SpaceOf = field(default_factory=lambda: SpaceOf(ActionSpace.canonical))  # how its action leaves
-
-
-def _ref(ref: EpisodeRef, cameras: list[str], caption_as_task: bool, extra: Mapping[str, Any]) -> EpisodeRef:
-    """`ref` given the layout's episode columns after `extra` (and the caption as its task when asked and known)."""
-    columns = ref.source.episode_columns(ref.episode_index, cameras)
-    ref.extra = dict(extra) | columns
-    ref.task = columns[CAPTION_COLUMN] if caption_as_task else None
-    return ref
 
 
 def dataset_plan(
@@ -198,7 +89,15 @@ def dataset_plan(
     chosen = videos if chosen is None else chosen
     feats = {k: ft for k, ft in src.features.items() if not is_video(ft) or k in chosen}
     fps = int(src.info["fps"])
-    refs = [_ref(EpisodeRef(src, i), chosen, caption_as_task, {}) for i in sorted(src.episodes)]
+    kinds: list[Kind] = []
+    at: dict[Hashable, int] = {}  # its catalog text -> its kind
+    indices = sorted(src.episodes)
+    for i in indices:
+        if src.text(i) not in at:
+            at[src.text(i)] = len(kinds)
+            columns = src.episode_columns(i, chosen)  # the layout's episode columns
+            kinds.append(Kind(src, columns, task=columns[CAPTION_COLUMN] if caption_as_task else None))
+    refs = PlanEpisodes(kinds, np.array([at[src.text(i)] for i in indices], np.int64), np.array(indices, np.int64))
     settled = settle(refs, space, skip_without_action, name)
     if len(settled.groups) > 1:
         robots = [g.robots for g in settled.groups]
@@ -209,7 +108,7 @@ def dataset_plan(
     eps = group.episodes
     feats, from_columns, select, note = space_features(feats, group.of)
     notes = settled.left_out + ([note] if note else [])
-    resizing = sized(plan_resizing(eps, chosen, frames := frames or ExportFrames()), name)
+    resizing = sized(eps.resized(chosen, frames := frames or ExportFrames()), name)
     for k, hw in resizing.targets.items():  # every episode of a dataset alike: its camera's intrinsics fitted too
         feats[k] = video_feature(feats[k], hw, frames.fit_for(feature_hw(feats[k]), hw))
     layout = consumer_layout(feats, keep_nd=keep_nd, from_columns=from_columns, select=select)
@@ -240,7 +139,7 @@ def _lineage_columns(src: SourceDataset, index: int, rel: str) -> dict[str, Any]
         return {
             "source": lineage.source or source,
             "subset": lineage.subset or subset,
-            "embodiment": _embodiment(src, lineage) or "unknown",
+            "embodiment": embodiment_of(src, lineage) or "unknown",
         }
 
     return src.per_text(index, ("lineage columns", rel), made)
@@ -264,55 +163,66 @@ def manifest_plan(
     entries = entries_file(mdir)  # manifest.json read once: the entries file it names
     if not entries.is_file():
         raise PlanError(f"{mdir}: no {entries.name}{missing_hint(manifest, corpus.root)}")
-    rows = manifest_rows(entries)
-    if not rows:
-        raise PlanError(f"manifest {name}: no episodes")
-    if lacking := [d for d in dict.fromkeys(r.dataset for r in rows) if not (corpus.root / d / INFO_PATH).is_file()]:
-        raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
     of = SpaceOf(ActionSpace.canonical) if group is None else group.of
-    if group is not None:
-        allowed = manifest_datasets((r.column("source_dataset"), r.episode_index) for r in group.episodes)
-        rows = [r for r in rows if r.episode_index in allowed.get(r.dataset, ())]
-    # the group's datasets as `manifest_groups` read them (the manifest's episodes), else read here
-    known = {} if group is None else {r.column("source_dataset"): r.source for r in group.episodes}
-    shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
-    sources = {
-        ds: known.get(ds) or SourceDataset(corpus.root / ds, corpus, named, shared)
-        for ds, named in manifest_datasets((r.dataset, r.episode_index) for r in rows).items()
-    }
+    if group is None:  # every entry, read here (those whose dataset lacks the episode are counted out below)
+        table = ManifestEntries.read(entries)
+        if not len(table):
+            raise PlanError(f"manifest {name}: no episodes")
+        lacking_datasets(corpus, name, table.datasets)
+        shared: dict[str, Any] = {}  # the features datasets declare alike, one object each
+        named = table.named()
+        sources = {ds: SourceDataset(corpus.root / ds, corpus, named[ds], shared) for ds in named}
+        rows = table.episodes(sources, lambda src, ds, _: Kind(src, dataset=ds), alive=False)
+        del table
+    else:  # the group's, its datasets as `manifest_groups` read them (and checked: `lacking_datasets`)
+        rows = group.episodes
+        sources = {k.dataset: k.source for k in (rows.kinds[c] for c, _ in rows.by_kind())}
     fps_set = {int(s.info["fps"]) for s in sources.values()}
     if len(fps_set) != 1:
         raise PlanError(f"manifest {name}: datasets at different rates {sorted(fps_set)} cannot be one dataset")
     fps = fps_set.pop()
     chosen = resolve_cameras(cameras, sorted({k for s in sources.values() for k in video_keys(s.features)}), slots=True)
-    chosen = default_cameras([sources[r.dataset] for r in rows]) if chosen is None else chosen
+    kinds = rows.by_kind()
+    chosen = default_cameras([(rows.kinds[c].source, len(at)) for c, at in kinds]) if chosen is None else chosen
     fills = {ds: slot_cameras(src, chosen) for ds, src in sources.items()}
     reads = {ds: {k: c for k, c in fill.items() if c is not None and c != k} or NO_CHANGE for ds, fill in fills.items()}
-    plan = ExportPlan(name, fps, {}, None, [], consumer_layout({}), sources=[], of=of)
-    kept: dict[str, list[EpisodeRef]] = {"train": [], "val": []}
+    plan = ExportPlan(name, fps, {}, None, PlanEpisodes([], [], []), consumer_layout({}), sources=[], of=of)
     per_source: dict[str, Counter[str]] = {}
-    refs = _group_refs(group, rows, sources)
     reading = {ds: [fill[k] for k in chosen] for ds, fill in fills.items()}  # each slot's camera, per dataset
-    for at, r in enumerate(rows):
-        src, index, fill = sources[r.dataset], r.episode_index, fills[r.dataset]
-        columns = _lineage_columns(src, index, r.dataset)
+    made: list[Kind] = []  # the plan's kind of each of the rows' kinds, None for those skipped
+    code = np.full(len(rows.kinds), -1, np.int64)
+    skipped: list[tuple[int, str, int]] = []  # (first position, why, how many)
+    for c, positions in kinds:
+        kind = rows.kinds[c]
+        src, ds, index, fill = kind.source, kind.dataset, int(rows.index[positions[0]]), fills[kind.dataset]
+        columns = _lineage_columns(src, index, ds)
         tally = per_source.setdefault(columns["source"], Counter())
         missing = [k for k in chosen if fill[k] is None]
-        if missing or index not in src.episodes:
+        if missing or index not in src.episodes:  # of a kind's every episode alike (`SourceDataset.text`)
             why = f"no camera {','.join(missing)}" if index in src.episodes else "episode not in its dataset"
-            plan.skipped[why] += 1
-            tally[why] += 1
+            skipped.append((int(positions[0]), why, len(positions)))
+            tally[why] += len(positions)
             continue
-        tally["exported"] += 1
-        extra = columns | {"tier": r.tier, "episode_uid": r.episode_uid, "split": r.split}
-        extra |= {"weight": r.weight, "source_dataset": r.dataset, "source_episode_index": int(index)}
-        ref = refs[at] if refs is not None else EpisodeRef(src, index)
-        episode = src.episode_columns(index, reading[r.dataset])  # as `_ref` gives them, the slots' named
-        ref.extra = slot_columns(extra | episode, fill)
-        ref.task = episode[CAPTION_COLUMN] if caption_as_task else None
-        ref.cameras = reads[r.dataset]
-        kept.setdefault(r.split, []).append(ref)
-    plan.episodes = kept["train"] + kept["val"] + [e for s, v in kept.items() if s not in ("train", "val") for e in v]
+        tally["exported"] += len(positions)
+        extra = columns | {"tier": OWN, "episode_uid": OWN, "split": OWN}
+        extra |= {"weight": OWN, "source_dataset": ds, INDEX_COLUMN: OWN}
+        episode = src.episode_columns(index, reading[ds])  # as `dataset_plan` gives them, the slots' named
+        task = episode[CAPTION_COLUMN] if caption_as_task else None
+        code[c] = len(made)
+        made.append(Kind(src, slot_columns(extra | episode, fill), dataset=ds, task=task, cameras=reads[ds]))
+    for _, why, n in sorted(skipped):  # counted in the order of their first episodes
+        plan.skipped[why] += n
+    kept = code[rows.kind] >= 0
+    split = pc.dictionary_encode(rows.own["split"], null_encoding="encode")
+    splits, split_of = split.dictionary.to_pylist(), split.indices.to_numpy(zero_copy_only=False)
+    at = [np.flatnonzero(kept & (split_of == s)) for s in range(len(splits))]
+    rank = [({"train": 0, "val": 1}.get(v, 2), a[0] if len(a) else 0) for v, a in zip(splits, at, strict=True)]
+    order = sorted(range(len(splits)), key=lambda s: rank[s])  # train, val, then the others as their first comes
+    ordered = [at[s] for s in order]
+    n_train = sum(len(at) for s, at in zip(order, ordered, strict=True) if splits[s] == "train")
+    has_val = any(len(at) for s, at in zip(order, ordered, strict=True) if splits[s] == "val")
+    picked = rows.take(np.concatenate([np.zeros(0, np.int64), *ordered]))
+    plan.episodes = PlanEpisodes(made, code[picked.kind], picked.index, picked.own)
     dropped = {s: t for s, t in per_source.items() if not t["exported"]}
     if dropped and (not allow_dropped_sources or not plan.episodes):
         said = "; ".join(f"source {s}: {sum(t.values())} episodes, {_reasons(t)}" for s, t in sorted(dropped.items()))
@@ -322,29 +232,30 @@ def manifest_plan(
         raise PlanError(f"manifest {name}: the export would leave out {said} (cameras {cams}); {hint}")
     for s, t in sorted(dropped.items()):
         plan.notes.append(f"source {s} left out (--allow-dropped-sources): {sum(t.values())} episodes, {_reasons(t)}")
-    exported = list({id(e.source): e.source for e in plan.episodes}.values())
+    exported = plan.episodes.sources()
     read = {c: exported[0].features[c] for c in of.columns.values()}  # the space's columns, one layout in a group
     feats, from_columns, select, note = space_features(common_features(exported, plan.notes) | read, of)
     plan.notes += [note] if note else []
-    resizing = plan.resizing = sized(plan_resizing(plan.episodes, chosen, frames or ExportFrames()), f"manifest {name}")
+    resizing = plan.resizing = sized(plan.episodes.resized(chosen, frames or ExportFrames()), f"manifest {name}")
+    present = [plan.episodes.kinds[c] for c, _ in plan.episodes.by_kind()]  # in the order of their first episodes
     video_feats = {}
     for k in chosen:  # as an episode at the exported size has it (its codec is the one resized episodes get)
-        first = next((e for e in plan.episodes if k not in e.resize), plan.episodes[0])
-        feature = without_intrinsics(first.source.features[first.camera(k)])  # each episode's are in its row
+        first = next((e for e in present if k not in e.resize), present[0])
+        feature = without_intrinsics(first.source.features[first.cameras.get(k, k)])  # each episode's are in its row
         video_feats[k] = video_feature(feature, resizing.targets[k])
     layout = plan.layout = consumer_layout(
         video_feats | feats, keep_nd=keep_nd, from_columns=from_columns, select=select
     )
     plan.sources = [s.root for s in exported]
     plan.column_types = episode_column_types(chosen) | {
-        camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in plan.episodes)
+        camera_source_column(k): pa.string() for k in chosen if any(k in e.cameras for e in present)
     }
-    total = sum(float(e.column("weight") or 0.0) for e in plan.episodes)
+    weights = pc.fill_null(plan.episodes.own["weight"].cast(pa.float64()), 0.0)
+    total = sum(weights.to_pylist())  # as a sum over the episodes in order: the same float
     if total > 0 and len(plan.episodes) < len(rows):  # mean 1 over what is exported, as over the manifest
-        for e in plan.episodes:
-            e.extra = e.extra | {"weight": float(e.extra["weight"] or 0.0) * len(plan.episodes) / total}
-    n_train = len(kept["train"])
-    plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if kept["val"] else {})
+        new = weights.to_numpy(zero_copy_only=False) * len(plan.episodes) / total
+        plan.episodes.own["weight"] = pa.array(new, pa.float64())
+    plan.splits = {"train": f"0:{n_train}"} | ({"val": f"{n_train}:{len(plan.episodes)}"} if has_val else {})
     robot_types = sorted({str(t) for s in exported if (t := s.info.get("robot_type"))})
     plan.robot_type = "+".join(robot_types) or None  # mixed: 'a+b', each episode's in its `embodiment` column
     plan.masked_stats = of.space is ActionSpace.canonical  # no canonical mask applies to a command: lerobot's stats
@@ -355,16 +266,10 @@ def manifest_plan(
     return plan
 
 
-def _group_refs(group: Group | None, rows: list[ManifestRow], sources: dict[str, SourceDataset]) -> list[Any] | None:
-    """The group's refs (`manifest_groups`', one per row of its episodes, in order) for the rows, to be given their
-    columns in place of new ones (one ref per episode alive, issue 75); None where they are not the rows'."""
-    if group is None or len(group.episodes) != len(rows):
-        return None
-    same = all(
-        ref.source is sources[r.dataset] and ref.episode_index == r.episode_index
-        for ref, r in zip(group.episodes, rows, strict=True)
-    )
-    return group.episodes if same else None
+def lacking_datasets(corpus: Corpus, name: str, datasets: list[str]) -> None:
+    """PlanError naming the `datasets` of the manifest `name` that `corpus` lacks (their `info.json`), if any."""
+    if lacking := [d for d in datasets if not (corpus.root / d / INFO_PATH).is_file()]:
+        raise PlanError(f"manifest {name} names datasets this corpus lacks ({', '.join(lacking[:3])}): curate again")
 
 
 def _reasons(tally: Counter[str]) -> str:

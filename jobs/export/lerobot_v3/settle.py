@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from jobs.export.lerobot_v3.episodes import PlanEpisodes
 from jobs.export.lerobot_v3.spaces import NoActionInSpace, SpaceOf, default_space, episode_lacks, space_of
-from schemas.actions import ActionKind, ActionSpace
+from schemas.actions import ActionSpace
 from schemas.canonical import ACTION
-from schemas.robots.registry import UNKNOWN_EMBODIMENT
+from schemas.robots.registry import UNKNOWN_EMBODIMENT as UNKNOWN
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Group:
     """The episodes of one exported dataset and how its action leaves."""
 
     of: SpaceOf
-    episodes: list[Any] = field(default_factory=list)  # `plan.EpisodeRef`s, the manifest's order kept
+    episodes: Any = None  # its `episodes.PlanEpisodes`, the manifest's order kept
     robots: list[str] = field(default_factory=list)
 
 
@@ -48,60 +51,77 @@ def named(refs: Sequence[Any]) -> str:
 
 
 def settle(refs: Sequence[Any], space: ActionSpace | None, skip: bool, name: str, rel: Any = None) -> Settled:
-    """The episodes `refs` in `space` (None: `default_space` of their kinds) as groups of one `SpaceOf.key` each;
-    `NoActionInSpace` naming the episodes that have none, unless `skip`. `rel(src)`: how a dataset is named."""
+    """The episodes `refs` (a plan's `PlanEpisodes`, or refs one by one) in `space` (None: `default_space` of their
+    kinds) as groups of one `SpaceOf.key` each; `NoActionInSpace` naming the episodes that have none, unless `skip`.
+    `rel(src)`: how a dataset is named. Decided once per `Kind` (and per `moves` array outside the canonical space),
+    each episode given its kind's verdict: no ref made per episode (issue 99)."""
     rel = rel or (lambda src: str(src.root))
-    kinds = [r.kind() for r in refs]  # `spaces.episode_kind` of each
-    chosen = space or default_space(kinds)
+    eps = refs if isinstance(refs, PlanEpisodes) else PlanEpisodes.of(refs)
+    kinds = eps.by_kind()
+    first = {code: eps.first(code, positions) for code, positions in kinds}  # `spaces.episode_kind`..., per kind
+    chosen = space or default_space([ref.kind() for ref in first.values()])
     ofs: dict[tuple[int, str | None], SpaceOf | str] = {}
-    groups: dict[tuple[Any, ...], Group] = {}
-    lacking: dict[tuple[str, str], list[Any]] = {}
-    lacks: dict[tuple[Any, ...], str | None] = {}  # `episode_lacks` by what it reads (`_lacks`)
-    for ref, kind in zip(refs, kinds, strict=True):
-        emb = ref.embodiment()
-        at = (id(ref.source), emb)
-        if at not in ofs:
+    verdicts: list[tuple[SpaceOf | None, str | None, Any]] = []  # (of, why it has none, its kind's first ref)
+    at: dict[tuple[Any, ...], int] = {}  # (kind, `moves` id) -> its verdict
+    lacks: dict[tuple[Any, ...], str | None] = {}  # `episode_lacks` by what it reads: space, kind, `moves` array
+    verdict = np.empty(len(eps), np.int64)
+    for code, positions in kinds:
+        ref = first[code]
+        emb, kind = ref.embodiment(), ref.kind()
+        if (key := (id(ref.source), emb)) not in ofs:
             try:
-                ofs[at] = space_of(ref.source.features, emb, chosen)
+                ofs[key] = space_of(ref.source.features, emb, chosen)
             except NoActionInSpace as err:
-                ofs[at] = str(err)
-        of = ofs[at]
-        why = of if isinstance(of, str) else _lacks(ref, of, kind, lacks)
-        if why is not None:
-            lacking.setdefault((rel(ref.source), why), []).append(ref)
+                ofs[key] = str(err)
+        of = ofs[key]
+        if isinstance(of, str) or of.space is ActionSpace.canonical:  # no episode's `moves` read
+            why = of if isinstance(of, str) else episode_lacks(ref, of, kind)
+            verdicts.append((None, of, ref) if isinstance(of, str) else (of, why, ref))
+            verdict[positions] = len(verdicts) - 1
             continue
-        assert isinstance(of, SpaceOf)
-        group = groups.setdefault(of.key, Group(of))
-        group.episodes.append(ref)
-        robot = next((r for r in (emb, ref.source.info.get("robot_type")) if r and r != UNKNOWN_EMBODIMENT), None)
+        moves, vs = ref.source.moves(of.columns[ACTION]), []  # one read-only array per distinct value (catalog)
+        for p, i in zip(positions.tolist(), eps.index[positions].tolist(), strict=True):
+            held = moves.get(i)
+            if (v := at.get((code, id(held)))) is None:
+                if (why_at := (id(of), kind, id(held))) not in lacks:  # each `of` held by `ofs` as long as the memo
+                    lacks[why_at] = episode_lacks(eps[p], of, kind)
+                v = at[code, id(held)] = len(verdicts)
+                verdicts.append((of, lacks[why_at], ref))
+            vs.append(v)
+        verdict[positions] = vs
+    groups: dict[tuple[Any, ...], tuple[Group, list[int]]] = {}
+    lacking: dict[tuple[str, str], list[int]] = {}
+    _, firsts = np.unique(verdict, return_index=True)
+    for v in np.argsort(firsts, kind="stable").tolist():  # in the order of their first episodes
+        of, why, ref = verdicts[v]
+        if why is not None:
+            lacking.setdefault((rel(ref.source), why), []).append(v)
+            continue
+        assert of is not None
+        group, held = groups.setdefault(of.key, (Group(of), []))
+        held.append(v)
+        robot = next((r for r in (ref.embodiment(), ref.source.info.get("robot_type")) if r and r != UNKNOWN), None)
         robot = robot or _source(ref, rel(ref.source))  # a robot no one named: by its source
         if robot not in group.robots:
             group.robots.append(robot)
-    lines = [f"{ds}: {len(rs)} episodes ({named(rs)}): {why}" for (ds, why), rs in lacking.items()]
+    for group, held in groups.values():
+        group.episodes = eps.take(np.flatnonzero(np.isin(verdict, held)))
+    left = {k: eps.take(np.flatnonzero(np.isin(verdict, vs))) for k, vs in lacking.items()}
+    lines = [f"{ds}: {len(rs)} episodes ({named(rs)}): {why}" for (ds, why), rs in left.items()]
     if lines and not skip:
-        n = sum(len(rs) for rs in lacking.values())
+        n = sum(len(rs) for rs in left.values())
         raise NoActionInSpace(
             f"{name}: {n} episodes have no {chosen.value} action: {'; '.join(lines)}. Choose another --action-space "
             "(canonical, joints, native), select other episodes (eidata curate), or pass --skip-without-action to "
             "leave them out, each dataset named"
         )
-    left = [f"left out (--skip-without-action, no {chosen.value} action): {line}" for line in lines]
+    out = [f"left out (--skip-without-action, no {chosen.value} action): {line}" for line in lines]
     if not groups:
         raise NoActionInSpace(
             f"{name}: no episode has a {chosen.value} action" + (f": {'; '.join(lines)}" if lines else "")
         )
-    skipped = Counter({f"no {chosen.value} action": sum(len(rs) for rs in lacking.values())} if lacking else {})
-    return Settled(chosen, list(groups.values()), left, skipped)
-
-
-def _lacks(ref: Any, of: SpaceOf, kind: ActionKind, memo: dict[tuple[Any, ...], str | None]) -> str | None:
-    """`episode_lacks(ref, of, kind)`, once per space, kind and `moves` array: it reads no more of the episode than
-    these (`SourceDataset.moves`: one read-only array per distinct value where the catalog gave them)."""
-    moves = None if of.space is ActionSpace.canonical else ref.moves(of.columns[ACTION])
-    at = (id(of), kind, id(moves))  # each `of` is held by `settle` as long as the memo
-    if at not in memo:
-        memo[at] = episode_lacks(ref, of, kind)
-    return memo[at]
+    skipped = Counter({f"no {chosen.value} action": sum(len(rs) for rs in left.values())} if left else {})
+    return Settled(chosen, [g for g, _ in groups.values()], out, skipped)
 
 
 def labels(groups: Sequence[Group]) -> list[str]:

@@ -107,6 +107,15 @@ class SourceDataset:
             made = self._made[at] = make(self.lineage(index) if held is None else held[0])
         return made  # type: ignore[no-any-return]
 
+    def text(self, index: int) -> Hashable:
+        """Which of its episodes share everything `per_text` makes (a plan's `episodes.Kind`): of a line the catalog
+        gave, those of its `plan_line` text (the parsed object's id, alive as long as the lines); any other episode
+        alone."""
+        lines = self.episodes
+        if isinstance(lines, PlanLines) and index in lines:
+            return id(lines.shared(index)[0])
+        return ("episode", index)
+
     def episode_columns(self, index: int, cameras: Sequence[str]) -> dict[str, Any]:
         """The layout's episode columns of the episode (`layout.episode_columns`: its mask, caption, each camera's
         intrinsics), made once per distinct `plan_line` text and cameras (`per_text`)."""

@@ -35,8 +35,9 @@ import pyarrow.parquet as pq
 from adapters.lerobot_format.stats import aggregate_stats, as_numpy, episodes_stats, flat_columns, jsonable
 from ingest.lerobot.table import column_numpy
 from jobs.export.layout import Layout
+from jobs.export.lerobot_v3.episodes import EpisodeRef
 from jobs.export.lerobot_v3.masked_stats import MaskedStats, as_lerobot
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
+from jobs.export.lerobot_v3.plan import ExportPlan
 from jobs.export.lerobot_v3.video import VideoFileWriter, probe_open
 from jobs.export.resize import episode_video
 from schemas.lerobot_features import FeatureSpec, hf_features, video_keys

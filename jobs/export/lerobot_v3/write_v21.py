@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 
 from adapters.lerobot_format.stats import numeric_stats
 from ingest.lerobot.table import arrow_schema, column_numpy
+from jobs.export.lerobot_v3.episodes import EpisodeRef
 from jobs.export.lerobot_v3.masked_stats import MaskedStats
-from jobs.export.lerobot_v3.plan import EpisodeRef, ExportPlan
+from jobs.export.lerobot_v3.plan import ExportPlan
 from jobs.export.lerobot_v3.write import ExportWriter, read_episode
 from jobs.export.resize import codec_of, resize_video
 from schemas.lerobot import (

@@ -112,6 +112,7 @@ def test_a_file_s_size_identity_and_copy(tmp_path: Path, monkeypatch: pytest.Mon
     src.parent.mkdir(parents=True)
     src.write_bytes(b"video")
     assert corpus.size(src) == 5
+    assert corpus.sizes(tmp_path / "datasets/a/b", ["videos/e.mp4", "videos/e.mp4"]) == [5, 5]  # a folder's files
     st = src.stat()
     assert corpus.identity(src) == f"datasets/a/b/videos/e.mp4|5|{st.st_mtime_ns}"
     assert corpus.identity(tmp_path / "missing.json") == "missing.json|-1|-1"

@@ -1,14 +1,16 @@
-"""A manifest's entries as a plan reads them (`jobs.export.lerobot_v3.entries`): the same values a plain read gives,
-row for row."""
+"""A manifest's entries as a plan reads them (`jobs.export.lerobot_v3.entries`): columns holding the values a plain
+read gives, row for row, and their episodes as a plan's (`episodes.PlanEpisodes`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.export.lerobot_v3.entries import ManifestRow, manifest_datasets, manifest_rows
+from jobs.export.lerobot_v3.entries import INDEX_COLUMN, OWN_COLUMNS, ManifestEntries
+from jobs.export.lerobot_v3.episodes import OWN, Kind
 
 
 def _entries(path: Path, n: int) -> Path:
@@ -27,17 +29,37 @@ def _entries(path: Path, n: int) -> Path:
     return path
 
 
-def test_rows_equal_a_plain_read(tmp_path: Path) -> None:
+def test_columns_equal_a_plain_read(tmp_path: Path) -> None:
     path = _entries(tmp_path / "entries.parquet", 11)
-    rows = manifest_rows(path)
+    entries = ManifestEntries.read(path)
     plain = pq.read_table(path).to_pylist()
-    assert rows == [ManifestRow(*(r[f] for f in ManifestRow._fields)) for r in plain]
-    assert all(isinstance(r.episode_index, int) for r in rows)
+    assert [entries.datasets[c] for c in entries.dataset] == [r["dataset"] for r in plain]
+    assert entries.index.tolist() == [r["episode_index"] for r in plain]
+    for name in OWN_COLUMNS:
+        assert entries.own[name].to_pylist() == [r[name] for r in plain]
 
 
 def test_datasets_in_the_order_the_rows_first_name_them(tmp_path: Path) -> None:
-    rows = manifest_rows(_entries(tmp_path / "entries.parquet", 7))
-    named = manifest_datasets((r.dataset, r.episode_index) for r in rows)
+    named = ManifestEntries.read(_entries(tmp_path / "entries.parquet", 7)).named()
     assert list(named) == ["datasets/src/sub0", "datasets/src/sub1", "datasets/src/sub2"]
     assert named["datasets/src/sub0"] == {0, 1, 2}
-    assert manifest_datasets([("a", 2), ("b", 1), ("a", 2)]) == {"a": {2}, "b": {1}}
+
+
+def test_episodes_keep_the_manifest_order_and_share_a_kind_per_text(tmp_path: Path) -> None:
+    """Each dataset's episodes alive, in the entries' order, one kind per dataset and text: two datasets here, each
+    one text, so two kinds for nine episodes; an entry whose dataset lacks the episode is left out (alive) or kept."""
+    entries = ManifestEntries.read(_entries(tmp_path / "entries.parquet", 11))
+    src = {
+        ds: SimpleNamespace(root=Path(ds), episodes={0: {}, 1: {}, 2: {}}, text=lambda i: "one")
+        for ds in entries.datasets[:2]
+    }
+    make = lambda s, ds, _: Kind(s, {"source_dataset": ds, "episode_uid": OWN}, dataset=ds)  # noqa: E731
+    eps = entries.episodes(src, make)
+    plain = [r for r in pq.read_table(tmp_path / "entries.parquet").to_pylist() if r["dataset"] in src]
+    alive = [r for r in plain if r["episode_index"] < 3]
+    assert len(eps.kinds) == 2 and len(eps) == len(alive) == 6
+    assert [(r.extra["source_dataset"], r.episode_index, r.extra["episode_uid"]) for r in eps] == [
+        (r["dataset"], r["episode_index"], r["episode_uid"]) for r in alive
+    ]
+    assert eps.own[INDEX_COLUMN].to_pylist() == [r["episode_index"] for r in alive]
+    assert len(entries.episodes(src, make, alive=False)) == len(plain) == 8

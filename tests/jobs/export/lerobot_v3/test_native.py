@@ -25,9 +25,9 @@ from adapters.storage.corpus import Corpus
 from jobs.catalog.build import rebuild_catalog
 from jobs.catalog.curate import curate
 from jobs.catalog.query import run_query
+from jobs.export.lerobot_v3.episodes import EpisodeRef
 from jobs.export.lerobot_v3.job import export_corpus
 from jobs.export.lerobot_v3.native import ConstantActionError, check_action_moves, declares_no_action
-from jobs.export.lerobot_v3.plan import EpisodeRef
 from jobs.export.lerobot_v3.source import SourceDataset
 from schemas.canonical import ACTION, ACTION_NATIVE, CANONICAL_FPS, STATE
 from schemas.canonicalize import CanonicalizeSpec

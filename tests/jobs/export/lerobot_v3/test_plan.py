@@ -184,7 +184,7 @@ def test_a_manifest_of_one_episode_holds_that_episode_and_reads_no_stats(
 def test_a_ref_reads_one_column_as_its_extra_holds_it(tiny_corpus: Path) -> None:
     """`EpisodeRef.column` is `extra[name]` without making the mapping of every column (a plan reads one or two per
     episode: the group's dataset, the weight, issue 99); a column it lacks is the default."""
-    from jobs.export.lerobot_v3.plan import EpisodeRef
+    from jobs.export.lerobot_v3.episodes import EpisodeRef
 
     src = SourceDataset(tiny_corpus / "datasets/oxe/bridge", Corpus(tiny_corpus), {0})
     ref = EpisodeRef(src, 0, {"source_dataset": "datasets/oxe/bridge", "weight": 0.5, "split": None})

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jobs.export.lerobot_v3.plan import EpisodeRef
+from jobs.export.lerobot_v3.episodes import EpisodeRef
 from jobs.export.lerobot_v3.settle import labels, settle
 from jobs.export.lerobot_v3.source import stats_extent
 from jobs.export.lerobot_v3.spaces import NoActionInSpace
