@@ -275,6 +275,9 @@ class ObjectStore(TreePuts):
             raise FileNotFoundError(f"{self.source(path)}: no commit record names it")
         return self._sizes[dataset][name]
 
+    def size_of(self, folder: Path, rels: Iterable[str]) -> int:
+        return sum(self.size(folder / rel) for rel in rels)
+
     def identity(self, path: Path) -> str:
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "-"
         return f"{self.source(path)}|{digest}"

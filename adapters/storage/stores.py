@@ -74,6 +74,15 @@ class FolderStore:
     def size(self, path: Path) -> int:
         return os.stat(path).st_size  # no Path made: a dry run's estimate asks it of every episode's files
 
+    def size_of(self, folder: Path, rels: Iterable[str]) -> int:
+        base, total = f"{os.fspath(folder)}/", 0
+        for rel in rels:  # a string per file, no Path made: 1.6M at 1M episodes
+            try:
+                total += os.stat(base + rel).st_size
+            except OSError:  # as the Path reads it (a "./" or a trailing "/" left out), or its error
+                total += os.stat(folder / rel).st_size
+        return total
+
     def identity(self, path: Path) -> str:
         st = path.stat() if path.exists() else None
         where = Path(os.path.abspath(path))
