@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -30,6 +30,7 @@ from jobs.export.gr00t import (
 )
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import as_written, transcode
+from schemas.episode_lines import PlanTexts
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, MODALITY_PATH, TASKS_PATH
 from schemas.storage import MARKER, SOURCE_KEY, StorageOptions
 
@@ -45,13 +46,13 @@ def dataset_files(described: Described, root: Path, only: frozenset[int] | None 
 
 
 def estimated_bytes(
-    corpus: Corpus, described: Described, root: Path, only: frozenset[int] | None, planned: Mapping[int, dict] | None
+    corpus: Corpus, described: Described, root: Path, only: frozenset[int] | None, planned: PlanTexts | None
 ) -> int:
     """The bytes of the files `dataset_files` names (a dry run's estimate), of the episodes `planned` from the
     catalog (in its order) where given: their paths filled per template and their sizes asked together
     (`Corpus.size_of`); a missing one fails its dataset, named, as the export would."""
     if planned is not None:
-        episodes = [i for i in planned if only is None or i in only]
+        episodes = [i for i in planned.episodes if only is None or i in only]
     else:
         episodes = [int(x["episode_index"]) for x in _lines(root, only)]
     return corpus.size_of(root, episodes_files(described.info, episodes))
@@ -131,7 +132,7 @@ def export_copy(
     src: Path,
     rel: str,
     only: frozenset[int] | None = None,
-    planned: Mapping[int, dict] | None = None,
+    planned: PlanTexts | None = None,
 ) -> DatasetExport:
     """The dataset `rel` (`datasets/<source>/<subset>`) at `src` (the episodes `only` names, if given) into the output
     `tree` as `<source>/<subset>`, planned from its lines in the catalog where given (`planned`)."""
