@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schemas.arrow import grouped
 from schemas.corpus import EPISODES_DIR
 from schemas.episode_lines import PLAN_COLUMN, PlanLines, PlanTexts
 
@@ -55,9 +56,9 @@ def catalog_texts(corpus_root: Path, datasets: Collection[str] | None) -> dict[s
                 batch = batch.filter(pc.is_in(batch.column("dataset"), value_set=names))
             plan = batch.column(PLAN_COLUMN)
             texts = plan.dictionary.to_pylist()
+            for dataset, indices in grouped(batch.column("dataset"), batch.column(COLUMNS[1])).items():
+                found.setdefault(dataset, PlanTexts()).episodes += indices
             codes = pa.table({"dataset": batch.column("dataset"), "code": plan.indices})
-            for dataset, i in zip(*(batch.column(c).to_pylist() for c in COLUMNS[:2]), strict=True):
-                (found.get(dataset) or found.setdefault(dataset, PlanTexts())).episodes.append(i)
             per = codes.group_by(["dataset", "code"], use_threads=False).aggregate([([], "count_all")])
             for dataset, code, n in zip(*(per[c].to_pylist() for c in ("dataset", "code", "count_all")), strict=True):
                 if code is None:
