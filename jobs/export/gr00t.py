@@ -200,7 +200,7 @@ def describe(root: Path, name: str, lines: PlanTexts | None = None) -> Described
         raise ExportError(f"{root / INFO_PATH}: not a LeRobot info.json ({where}{err['msg']})") from e
     except OSError as e:
         raise ExportError(f"{root / INFO_PATH}: cannot read ({e})") from e
-    if not is_canonical(info):
+    if not _canonical(info):
         why = "observation.state / action are not the 50-dim canonical layout"
         raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
     lineages = _lineages(root, lines)
@@ -239,6 +239,19 @@ def _lineages(root: Path, lines: PlanTexts | None) -> list[tuple[EpisodeLineage,
         return [(cut(shared), n) for shared, n in lines.texts.values()]
     read = (line for _, line in read_jsonl(root / EPISODES_PATH)) if (root / EPISODES_PATH).is_file() else ()
     return [(cut(line), 1) for line in read]
+
+
+# id of a shared info -> (that info, `is_canonical` of it): its names flattened once (a quarter of `describe`)
+_CANONICAL: dict[int, tuple[InfoJson, bool]] = {}
+
+
+def _canonical(info: InfoJson) -> bool:
+    """`is_canonical(info)` of an info read only (`load_info(shared=True)`), asked once per info."""
+    if (held := _CANONICAL.get(id(info))) is None:
+        if len(_CANONICAL) >= SHARED_INFOS:
+            _CANONICAL.clear()
+        held = _CANONICAL[id(info)] = (info, is_canonical(info))
+    return held[1]
 
 
 # (id of a shared info, used dims, kind) -> (that info, its checked modality): the info held so its id stays its own
