@@ -86,7 +86,7 @@ def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
         table = check_entries(pq.read_table(entries), folder)
     except (OSError, ValueError) as e:
         raise SelectionError(f"--manifest {given}: {e}") from None
-    check_current(root, folder, root)
+    check_current(root, folder, root, table)  # the entries read once
     return _grouped(table["dataset"], table["episode_index"])
 
 
