@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from schemas.corpus import LINEAGE_KEY
@@ -135,3 +136,13 @@ class PlanLines(Mapping[int, dict[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+@dataclass
+class PlanTexts:
+    """One dataset's episodes as a description reads them from the catalog (gr00t's `describe`): their indices in
+    the catalog's order and each distinct `plan_line` text, parsed (read-only: one object for every dataset with the
+    same text), with how many of the episodes have it; nothing made per episode but its index."""
+
+    episodes: list[int] = field(default_factory=list)
+    texts: dict[str, tuple[Mapping[str, Any], int]] = field(default_factory=dict)  # text -> (its fields, episodes)

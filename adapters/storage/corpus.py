@@ -17,10 +17,10 @@ from adapters.storage.digests import FileDigests
 from adapters.storage.location import Location, locate
 from adapters.storage.locks import flocked
 from adapters.storage.object_store import T, W
-from adapters.storage.plan_lines import catalog_lines
+from adapters.storage.plan_lines import catalog_lines, catalog_texts
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
-from schemas.episode_lines import PlanLines
+from schemas.episode_lines import PlanLines, PlanTexts
 from schemas.storage import NotACorpus, StorageOptions, is_remote, protocol_of
 
 
@@ -139,6 +139,12 @@ class Corpus:
         """What a plan reads of the `wanted` datasets' episodes (None: every dataset), from the catalog's columns
         (`plan_lines.catalog_lines`: no episodes.jsonl read); a dataset the catalog has no lines for is left out."""
         return catalog_lines(self.root, wanted)
+
+    def plan_texts(self, datasets: Collection[str] | None) -> dict[str, PlanTexts]:
+        """What a description reads of the `datasets`' episodes (None: every dataset), from the catalog's columns
+        (`plan_lines.catalog_texts`: each distinct text once, counted); a dataset the catalog has no lines for is
+        left out."""
+        return catalog_texts(self.root, datasets)
 
     def persist(self, rel: str) -> None:
         """The file or folder `rel` as the job left it made the corpus's now (a bucket's scratch carried to the bucket,

@@ -75,8 +75,13 @@ class FolderStore:
         return os.stat(path).st_size  # no Path made: a dry run's estimate asks it of every episode's files
 
     def sizes(self, root: Path, rels: Iterable[str]) -> list[int]:
-        base = os.fspath(root)  # no Path made per file: a dry run's estimate asks 1.6M at 1M episodes (issue 99)
-        return [os.stat(os.path.join(base, rel)).st_size for rel in rels]
+        base, out = f"{os.fspath(root)}/", []
+        for rel in rels:  # a string per file, no Path made: a dry run's estimate asks 1.6M at 1M episodes (issue 99)
+            try:
+                out.append(os.stat(base + rel).st_size)
+            except OSError:  # as the Path reads it (a "./" or a trailing "/" left out), or its error
+                out.append(os.stat(root / rel).st_size)
+        return out
 
     def identity(self, path: Path) -> str:
         st = path.stat() if path.exists() else None

@@ -22,6 +22,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.catalog.census import open_catalog
@@ -66,13 +67,14 @@ class Drift:
     unchecked: int  # entries without a record of their content (a manifest made before entries kept one)
 
 
-def drift(corpus_root: Path, manifest_dir: Path) -> Drift:
-    """The manifest's entries compared with the catalog of the corpus folder `corpus_root` (a bucket's: its local
-    copy); CatalogError when the corpus has no catalog to compare them with."""
+def drift(corpus_root: Path, manifest_dir: Path, entries: pa.Table | None = None) -> Drift:
+    """The manifest's entries (`entries`, as its reader read and checked them, else read here) compared with the
+    catalog of the corpus folder `corpus_root` (a bucket's: its local copy); CatalogError when the corpus has no
+    catalog to compare them with."""
     from jobs.catalog.overrule import later_columns  # duckdb: only where a manifest is used
     from jobs.catalog.query import connect
 
-    table = check_entries(pq.read_table(entries_file(manifest_dir)), manifest_dir)
+    table = check_entries(pq.read_table(entries_file(manifest_dir)), manifest_dir) if entries is None else entries
     if not parquet_files(corpus_root, EPISODES_DIR):
         raise CatalogError(f"{corpus_root}: no catalog to check the manifest {manifest_dir.name} against")
     con = connect(corpus_root)
@@ -91,13 +93,14 @@ def drift(corpus_root: Path, manifest_dir: Path) -> Drift:
     )
 
 
-def check_current(corpus_root: Path, manifest_dir: Path, where: Path | str) -> None:
+def check_current(corpus_root: Path, manifest_dir: Path, where: Path | str, entries: pa.Table | None = None) -> None:
     """ManifestStaleError, one line, when the manifest folder `manifest_dir` names episodes that changed or are gone
     since it was made (`drift`) in the corpus folder `corpus_root` (named `where` to the user): a command would use
     it on a mix of old and new. Entries that could not be checked for a change are said in a warning. Every command
     that takes `--manifest` calls it where it reads one: `selection.manifest_episodes` (latents, caption, the gr00t
-    and lda exports), the LeRobot exports' `_manifest_dir`, `check_manifest_corpus` (train, eval)."""
-    found = drift(corpus_root, manifest_dir)
+    and lda exports), the LeRobot exports' `_manifest_dir`, `check_manifest_corpus` (train, eval). `entries`: the
+    manifest's entries where the caller read them (`check_entries`): 1.2 CPU-s a read at 1M."""
+    found = drift(corpus_root, manifest_dir, entries)
     if found.unchecked:
         log.warning(
             "manifest %s: %d of its %d entries were curated before manifests recorded their episodes' content, so "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,14 @@ def episode_files(info: InfoJson, episode_index: int) -> list[str]:
     if info.video_path is not None:
         files += [info.video_file(episode_index, key) for key in info.video_keys]
     return files
+
+
+def episodes_files(info: InfoJson, episodes: Sequence[int]) -> list[str]:
+    """`episode_files` of each of `episodes`, one after another (paths filled per template: `InfoJson.data_files`)."""
+    files = [info.data_files(episodes)]
+    if info.video_path is not None:
+        files += [info.video_files(episodes, key) for key in info.video_keys]
+    return [rel for per_episode in zip(*files, strict=True) for rel in per_episode]
 
 
 def content_hash(dataset_root: Path, info: InfoJson, episode_index: int, digests: FileDigests | None = None) -> str:

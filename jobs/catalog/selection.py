@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
@@ -17,6 +18,7 @@ from jobs.catalog.census import check_census
 from jobs.catalog.manifest_arg import manifest_folder, missing_hint
 from jobs.catalog.manifest_current import check_current
 from jobs.catalog.manifest_read import entries_file
+from schemas.arrow import grouped
 from schemas.corpus import EPISODES_DIR
 from schemas.manifest import check_entries
 
@@ -68,11 +70,9 @@ class Selection:
         return {i: n for i, n in lengths.items() if i in wanted}
 
 
-def _grouped(datasets: list[str], indices: list[int]) -> dict[str, frozenset[int]]:
-    out: dict[str, set[int]] = {}
-    for ds, i in zip(datasets, indices, strict=True):
-        out.setdefault(ds, set()).add(int(i))
-    return {ds: frozenset(v) for ds, v in out.items()}
+def _grouped(datasets: pa.ChunkedArray, indices: pa.ChunkedArray) -> dict[str, frozenset[int]]:
+    """Each dataset's episode indices (`schemas.arrow.grouped`: 1M rows without an object per row but its index)."""
+    return {ds: frozenset(v) for ds, v in grouped(datasets, indices).items()}
 
 
 def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
@@ -86,8 +86,8 @@ def manifest_episodes(root: Path, given: str) -> dict[str, frozenset[int]]:
         table = check_entries(pq.read_table(entries), folder)
     except (OSError, ValueError) as e:
         raise SelectionError(f"--manifest {given}: {e}") from None
-    check_current(root, folder, root)
-    return _grouped(table["dataset"].to_pylist(), table["episode_index"].to_pylist())
+    check_current(root, folder, root, table)  # the entries read once
+    return _grouped(table["dataset"], table["episode_index"])
 
 
 def where_episodes(root: Path, where: str) -> dict[str, frozenset[int]]:
@@ -101,7 +101,7 @@ def where_episodes(root: Path, where: str) -> dict[str, frozenset[int]]:
         _, rows, _ = select_episodes(root, where)
     except (duckdb.Error, ValueError, SqlLimitError) as e:  # the guard's ExpressionError is a ValueError
         raise SelectionError(f"--where {where!r}: {e}") from None
-    return _grouped(rows["dataset"].to_pylist(), rows["episode_index"].to_pylist())
+    return _grouped(rows["dataset"], rows["episode_index"])
 
 
 def select(root: Path, manifest: str | None, where: str | None) -> Selection | None:

@@ -38,7 +38,7 @@ from schemas.canonical import (
     hand_dims,
 )
 from schemas.corpus import LINEAGE_KEY, EpisodeLineage
-from schemas.episode_lines import PlanLines, kept_fields
+from schemas.episode_lines import PlanTexts, kept_fields
 from schemas.faults import reraise_environment
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, MODALITY_PATH, InfoJson
 from schemas.modality import VIDEO_PREFIX, ColumnSpec, ModalityJson, SliceSpec, check_modality
@@ -187,10 +187,10 @@ class Described(BaseModel):
     notes: list[str] = []
 
 
-def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> Described:
+def describe(root: Path, name: str, lines: PlanTexts | None = None) -> Described:
     """The checked modality of the dataset at `root` (named `name` in messages); RefusedError for a dataset that
-    cannot be described, ExportError for one whose modality does not fit its features. `lines`: its episodes' lines
-    as the catalog holds them (`adapters.storage.plan_lines`), else its episodes.jsonl is read."""
+    cannot be described, ExportError for one whose modality does not fit its features. `lines`: its episodes'
+    lines as the catalog holds them (`planned_lines`), else its episodes.jsonl is read."""
     root = Path(root)
     try:
         info = load_info(root / INFO_PATH, shared=True)  # read only here, and by `gr00t_copy`
@@ -200,26 +200,26 @@ def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> 
         raise ExportError(f"{root / INFO_PATH}: not a LeRobot info.json ({where}{err['msg']})") from e
     except OSError as e:
         raise ExportError(f"{root / INFO_PATH}: cannot read ({e})") from e
-    if not is_canonical(info):
+    if not _canonical(info):
         why = "observation.state / action are not the 50-dim canonical layout"
         raise RefusedError(f"{name}: not a canonical eidata dataset ({why}): no GR00T modality can be given")
     lineages = _lineages(root, lines)
-    masks = [lin.mask for lin in lineages if lin.mask is not None]
+    masks = [lin.mask for lin, _ in lineages if lin.mask is not None]
     used = used_dims(info, masks)
-    kind = dataset_kind(info, used, [lin.action_kind for lin in lineages])
+    kind = dataset_kind(info, used, [lin.action_kind for lin, _ in lineages])
     notes = []
     modality, problems = _checked(info, used, kind, name)
     if kind is ActionKind.native:
         width = info.features[ACTION_NATIVE].shape[0]
         kept = " and observation.state.native" if modality.state else " (no observation.state.native: no state)"
         notes.append(f"robot without a description: its command action.native ({width} dims){kept}, at 10 Hz")
-        still = sum(lin.action_kind is ActionKind.none for lin in lineages)
+        still = sum(n for lin, n in lineages if lin.action_kind is ActionKind.none)
         if still:
             notes.append(f"{still} episode(s) whose command never moves (action_kind none) are read as recorded")
     if any(p.severity == "error" for p in problems):
         raise ExportError(f"{root}: modality does not fit the features: " + "; ".join(p.message for p in problems))
     notes += [f"{p.severity}: {p.message}" for p in problems]
-    captions = sum(lin.caption_text() is not None for lin in lineages)
+    captions = sum(n for lin, n in lineages if lin.caption_text() is not None)
     if captions and CAPTION_ANNOTATION not in modality.annotation:
         notes.append(
             f"{captions} captioned episode(s): the caption is in episodes.jsonl lineage only, GR00T reads language "
@@ -230,22 +230,28 @@ def describe(root: Path, name: str, lines: Mapping[int, dict] | None = None) -> 
     return Described(modality=modality, kind=kind, info=info, notes=notes)
 
 
-def _lineages(root: Path, lines: Mapping[int, dict] | None) -> list[EpisodeLineage]:
-    """What the description reads of each episode's lineage (its mask, action kind, caption; the rest unvalidated),
-    from `lines` (the catalog's: validated once per distinct `plan_line` text, `PlanLines.shared`), else from the
-    dataset's episodes.jsonl."""
+def _lineages(root: Path, lines: PlanTexts | None) -> list[tuple[EpisodeLineage, int]]:
+    """What the description reads of its episodes' lineages (mask, action kind, caption; the rest unvalidated), each
+    with how many episodes have it: from `lines` (the catalog's: one per distinct `plan_line` text), else one per
+    line of the dataset's episodes.jsonl. What is read of them (any mask's dims, any kind, counts) is the same."""
     cut = lambda line: EpisodeLineage.of(kept_fields(line, (), {LINEAGE_KEY: DESCRIBED_LINEAGE}))  # noqa: E731
-    if isinstance(lines, PlanLines):  # the text's fields are the line's but its uid, which is not read here
-        seen: dict[int, tuple[Mapping[str, Any], EpisodeLineage]] = {}
-        for i in lines:
-            shared, _ = lines.shared(i)
-            if id(shared) not in seen:
-                seen[id(shared)] = (shared, cut(shared))
-        return [seen[id(lines.shared(i)[0])][1] for i in lines]
-    if lines is not None:
-        return [cut(line) for line in lines.values()]
+    if lines is not None:  # the text's fields are the line's but its uid and index, which are not read here
+        return [(cut(shared), n) for shared, n in lines.texts.values()]
     read = (line for _, line in read_jsonl(root / EPISODES_PATH)) if (root / EPISODES_PATH).is_file() else ()
-    return [cut(line) for line in read]
+    return [(cut(line), 1) for line in read]
+
+
+# id of a shared info -> (that info, `is_canonical` of it): its names flattened once (a quarter of `describe`)
+_CANONICAL: dict[int, tuple[InfoJson, bool]] = {}
+
+
+def _canonical(info: InfoJson) -> bool:
+    """`is_canonical(info)` of an info read only (`load_info(shared=True)`), asked once per info."""
+    if (held := _CANONICAL.get(id(info))) is None:
+        if len(_CANONICAL) >= SHARED_INFOS:
+            _CANONICAL.clear()
+        held = _CANONICAL[id(info)] = (info, is_canonical(info))
+    return held[1]
 
 
 # (id of a shared info, used dims, kind) -> (that info, its checked modality): the info held so its id stays its own
@@ -271,7 +277,7 @@ def result_of(name: str, status: Status, described: Described) -> DatasetExport:
 
 
 def export_dataset(
-    root: Path, name: str | None = None, *, dry_run: bool = False, lines: Mapping[int, dict] | None = None
+    root: Path, name: str | None = None, *, dry_run: bool = False, lines: PlanTexts | None = None
 ) -> DatasetExport:
     """Build, check and (unless `dry_run`) atomically write `meta/modality.json` of one dataset, in place (`lines`:
     as `describe` takes them)."""
@@ -324,11 +330,11 @@ def for_each_dataset(
     return out
 
 
-def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, Mapping[int, dict[str, Any]]]:
-    """Every episode's line of each dataset (of `datasets`, if given) from the catalog of `corpus`
-    (`adapters.storage.plan_lines`: no dataset's episodes.jsonl read) for the datasets its census describes as they
-    are (`census.described`, as the lda plan asks); every other dataset's lines are read from its meta."""
-    return dict(corpus.plan_lines(dict.fromkeys(described(corpus.root, datasets))))
+def planned_lines(corpus: Corpus, datasets: Collection[str] | None = None) -> dict[str, PlanTexts]:
+    """Every episode of each dataset (of `datasets`, if given) as the catalog of `corpus` holds it (`Corpus.plan_texts`:
+    no dataset's episodes.jsonl read, nothing made per episode but its index) for the datasets its census describes
+    as they are (`census.described`, as the lda plan asks); every other dataset's lines are read from its meta."""
+    return corpus.plan_texts(described(corpus.root, datasets))
 
 
 def export_gr00t(
@@ -336,7 +342,7 @@ def export_gr00t(
     *,
     dry_run: bool = False,
     progress: bool | None = None,
-    lines: Mapping[str, Mapping[int, dict]] | None = None,
+    lines: Mapping[str, PlanTexts] | None = None,
 ) -> list[DatasetExport]:
     """Every dataset under `ROOT/datasets/`, its modality.json written in place (`lines`: `planned_lines`)."""
     lines = lines or {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,7 +18,7 @@ from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.tree import Tree
-from jobs.catalog.rows import episode_files
+from jobs.catalog.rows import episode_files, episodes_files
 from jobs.export.gr00t import (
     DatasetExport,
     Described,
@@ -30,6 +30,7 @@ from jobs.export.gr00t import (
 )
 from jobs.export.lda.stats import ColumnStats, dumps
 from jobs.export.lda.video import as_written, transcode
+from schemas.episode_lines import PlanTexts
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, LEGACY_STATS_PATH, MODALITY_PATH, TASKS_PATH
 from schemas.storage import MARKER, SOURCE_KEY, StorageOptions
 
@@ -37,18 +38,29 @@ COPIED_META = (INFO_PATH, EPISODES_PATH, TASKS_PATH, EPISODES_STATS_PATH)
 EPISODE_META = (EPISODES_PATH, EPISODES_STATS_PATH)  # one line per episode: a manifest's episodes kept
 
 
-def dataset_files(
-    described: Described, root: Path, only: frozenset[int] | None = None, planned: Mapping[int, dict] | None = None
-) -> list[tuple[str, int]]:
+def dataset_files(described: Described, root: Path, only: frozenset[int] | None = None) -> list[tuple[str, int]]:
     """Every episode's parquet and mp4 of the dataset at `root` (of the episodes `only` names, if given), relative to
-    it, as info.json places them, each with its episode's length; its lines `planned` from the catalog (in its
-    order), else read from its episodes.jsonl (in the file's)."""
-    if planned is not None:
-        lines = [planned[i] for i in planned if only is None or i in only]
-    else:
-        read = read_jsonl(root / EPISODES_PATH, only)
-        lines = [line for _, line in read if only is None or line["episode_index"] in only]
+    it, as info.json places them, each with its episode's length, in its episodes.jsonl's order."""
+    lines = _lines(root, only)
     return [(f, int(x["length"])) for x in lines for f in episode_files(described.info, int(x["episode_index"]))]
+
+
+def estimated_bytes(
+    corpus: Corpus, described: Described, root: Path, only: frozenset[int] | None, planned: PlanTexts | None
+) -> int:
+    """The bytes of the files `dataset_files` names (a dry run's estimate), of the episodes `planned` from the
+    catalog (in its order) where given: their paths filled per template and their sizes asked together
+    (`Corpus.sizes`, summed); a missing one fails its dataset, named, as the export would."""
+    if planned is not None:
+        episodes = [i for i in planned.episodes if only is None or i in only]
+    else:
+        episodes = [int(x["episode_index"]) for x in _lines(root, only)]
+    return sum(corpus.sizes(root, episodes_files(described.info, episodes)))
+
+
+def _lines(root: Path, only: frozenset[int] | None) -> list[dict]:
+    read = read_jsonl(root / EPISODES_PATH, only)
+    return [line for _, line in read if only is None or line["episode_index"] in only]
 
 
 def copy_episode_meta(src: Path, dst: Path, kept: Collection[int]) -> list[dict]:
@@ -120,7 +132,7 @@ def export_copy(
     src: Path,
     rel: str,
     only: frozenset[int] | None = None,
-    planned: Mapping[int, dict] | None = None,
+    planned: PlanTexts | None = None,
 ) -> DatasetExport:
     """The dataset `rel` (`datasets/<source>/<subset>`) at `src` (the episodes `only` names, if given) into the output
     `tree` as `<source>/<subset>`, planned from its lines in the catalog where given (`planned`)."""
@@ -130,7 +142,7 @@ def export_copy(
     written = tree.fill(
         name,
         lambda folder: count.append(write_copy(corpus, src, described, folder, only)),
-        lambda: sum(corpus.size(src / f) for f, _ in dataset_files(described, src, only, planned)),
+        lambda: estimated_bytes(corpus, described, src, only, planned),
     )
     result = result_of(rel, "written" if written else "to write", described)
     what = f"{count[0]} episode files written" if written else "episode files to write"

@@ -45,3 +45,24 @@ def test_each_field_type_has_its_column() -> None:
 def test_a_type_without_a_column_is_refused() -> None:
     with pytest.raises(KeyError):
         arrow_type(dict[str, int])
+
+
+def test_rows_grouped_by_key_keep_their_order_and_the_keys_theirs() -> None:
+    """Issue 99: `grouped` gives what a loop over the rows gives (each key's values in row order, keys as first
+    seen, a null key its own group), across chunks and for no row."""
+    import random
+
+    from schemas.arrow import grouped
+
+    rng = random.Random(0)
+    keys = [rng.choice(["b", "a", "c", None, "datasets/x/y"]) for _ in range(2_000)]
+    values = [rng.randrange(10**9) for _ in keys]
+    loop: dict[str | None, list[int]] = {}
+    for k, v in zip(keys, values, strict=True):
+        loop.setdefault(k, []).append(v)
+    chunked = pa.table({"k": keys, "v": values}).to_batches(max_chunksize=300)
+    table = pa.Table.from_batches(chunked)
+    assert table["k"].num_chunks > 1
+    found = grouped(table["k"], table["v"])
+    assert found == loop and list(found) == list(loop)
+    assert grouped(pa.array([], pa.string()), pa.array([], pa.int64())) == {}

@@ -289,3 +289,43 @@ def test_a_path_template_is_parsed_once_for_every_episode(monkeypatch: pytest.Mo
             fill_path_template("data/{episode_index.__class__}_once.parquet", 0, 0)
     with pytest.raises(ValueError, match="leaves the dataset root"):
         fill_path_template("./../data/{episode_index}.parquet", 0, 0)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",  # lerobot's own: checked once
+        "videos/chunk-{chunk_index}/{video_key}/train-{episode_index:05d}-of-{total_episodes:05d}.mp4",
+        "data/{episode_index:.>7}/x.parquet",  # a part of dots and digits: checked per episode
+        "data/{episode_index:x}.parquet",  # hex: checked per episode
+    ],
+)
+def test_a_template_filled_for_many_episodes_gives_each_episodes_path(template: str) -> None:
+    """Issue 99: `fill_path_templates` is `fill_path_template` of each episode, its checks made once where the
+    template's numbers are digits, else per episode (a spec with a fill character could write a '.' part)."""
+    from schemas.lerobot import fill_path_templates
+
+    episodes = [0, 7, 999, 1000, 123_456, 5]
+    want = [fill_path_template(template, i, i // 100, "observation.images.head", None, 200_000) for i in episodes]
+    assert fill_path_templates(template, episodes, 100, "observation.images.head", 200_000) == want
+    assert fill_path_templates(template, [], 100) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("../data/{episode_index:06d}.parquet", "leaves the dataset root"),
+        ("data/{episode_index.real}.parquet", "not a bare name"),
+        ("data/{episode_number:06d}.parquet", "is none of"),
+        ("data/{episode_index:\\>2}.parquet", "leaves the dataset root"),  # 12 fits, 3 is written '\\3'
+    ],
+)
+def test_a_template_refused_for_one_episode_is_refused_for_many(template: str, error: str) -> None:
+    from schemas.lerobot import fill_path_templates
+
+    episodes = [12, 3, 0]
+    with pytest.raises(ValueError, match=error):
+        for i in episodes:
+            fill_path_template(template, i, 0)
+    with pytest.raises(ValueError, match=error):
+        fill_path_templates(template, episodes, 1000)

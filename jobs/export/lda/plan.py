@@ -8,6 +8,7 @@ issue 99: no dataset's episodes.jsonl opened), else from the dataset's episodes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog import selection
 from jobs.catalog.census import described
-from jobs.catalog.rows import episode_files
+from jobs.catalog.rows import episodes_files
 from jobs.export.gr00t import is_canonical
 from jobs.export.lda.columns import layout_of
 from schemas.actions import ActionKind
@@ -65,8 +66,9 @@ class DatasetPlan:
 def missing_files(plan: DatasetPlan) -> list[str]:
     """The episode files (data parquet, each camera's mp4) the export of `plan` reads and its dataset lacks: each one
     fails the dataset when written, so a dry run says so without reading them."""
-    rels = [rel for line in plan.lines for rel in episode_files(plan.info, int(line["episode_index"]))]
-    return [str(plan.src / rel) for rel in rels if not (plan.src / rel).is_file()]
+    rels = episodes_files(plan.info, [int(line["episode_index"]) for line in plan.lines])
+    base = f"{plan.src}/"  # a string per file, no Path made (1M episodes' files); the Path's spelling where it fails
+    return [str(plan.src / rel) for rel in rels if not os.path.isfile(base + rel) and not (plan.src / rel).is_file()]
 
 
 def plan_dataset(

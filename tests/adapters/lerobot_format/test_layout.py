@@ -75,8 +75,9 @@ def test_v3_tasks_with_a_named_or_unnamed_index(tmp_path: Path, index_name: str 
 
 
 def test_find_datasets_sorts_as_paths_and_skips_hidden_linked_and_inner_folders(tmp_path: Path) -> None:
-    """`find_datasets` walks strings, not `os.walk` and a `Path` per folder: the same datasets in `Path` order
-    (`a/b` before `a-b`, which a string sort reverses), no hidden folder, no link followed, nothing inside a dataset."""
+    """`find_datasets` walks strings, not a `Path` per folder, and knows a dataset from its parent's listing: the same
+    datasets in `Path` order (`a/b` before `a-b`, which a string sort reverses), no hidden folder, no link followed
+    (to a folder of datasets or to a dataset), nothing inside a dataset."""
     import os
 
     from adapters.lerobot_format.layout import find_datasets
@@ -86,6 +87,7 @@ def test_find_datasets_sorts_as_paths_and_skips_hidden_linked_and_inner_folders(
         (tmp_path / "datasets" / rel / "meta/info.json").write_text("{}")
     (tmp_path / "datasets/empty/sub").mkdir(parents=True)
     os.symlink(tmp_path / "datasets/a", tmp_path / "datasets/linked")
+    os.symlink(tmp_path / "datasets/z", tmp_path / "datasets/zlinked")
     found = [p.relative_to(tmp_path / "datasets").as_posix() for p in find_datasets(tmp_path)]
     assert found == ["a/b", "a-b", "a.b/c/d", "z"]
     assert all(isinstance(p, Path) for p in find_datasets(tmp_path)) and find_datasets(tmp_path / "none") == []

@@ -234,3 +234,56 @@ def test_an_lda_plan_is_made_from_the_catalog_as_it_was_from_the_meta(corpus: Pa
         assert made == _from_older_catalog(corpus, partial(plans, manifest))
         assert "'native'" in made and "'mask'" in made and "'action_kind'" in made
     assert plans(None) == _from_meta(corpus, lambda: plans(None))
+
+
+def test_gr00t_plans_from_the_catalog_nothing_per_episode_but_its_index(corpus: Path, tmp_path: Path) -> None:
+    """Issue 99: gr00t's plan of a dataset of 3,000 episodes (the catalog's rows of `lab/arm` tiled, half of them
+    with a command that never moves) holds each episode's index and each distinct `plan_line` text once, counted
+    (`Corpus.plan_texts`), and validates one lineage per distinct text, its notes counting episodes: at 1M, lines
+    made per episode cost 7 CPU-s. Counted in bytes, not timed."""
+    import tracemalloc
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from jobs.export.gr00t import describe, planned_lines
+    from schemas.corpus import LINEAGE_KEY, EpisodeLineage
+
+    copy = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    (part,) = (copy / EPISODES_DIR).glob("*.parquet")
+    table = pq.read_table(part)
+    arm = table.filter(pc.equal(table["dataset"], "datasets/lab/arm"))
+    still = [json.loads(t) for t in arm["plan_line"].to_pylist()]
+    for line in still:
+        line[LINEAGE_KEY]["action_kind"] = "none"
+    tiles, at = [], table.schema.get_field_index
+    for k in range(1, 1000):
+        tile = arm.set_column(at("episode_index"), "episode_index", pc.add(arm["episode_index"], 3 * k))
+        if k <= 500:
+            tile = tile.set_column(
+                tile.schema.get_field_index("plan_line"), "plan_line", pa.array(map(json.dumps, still))
+            )
+        tiles.append(tile)
+    pq.write_table(pa.concat_tables([table, *tiles]), part)
+
+    def held(root: Path) -> tuple[int, Any]:
+        with Corpus.read(root, None, meta=True) as opened:
+            tracemalloc.start()
+            try:
+                planned = planned_lines(opened)
+                return tracemalloc.get_traced_memory()[0], planned
+            finally:
+                tracemalloc.stop()
+
+    (small, _), (large, planned) = held(corpus), held(copy)
+    lines = planned["datasets/lab/arm"]
+    assert len(lines.episodes) == 3_000 and sorted(lines.episodes) == list(range(3_000))
+    assert (large - small) / 2_997 < 64, (small, large)  # an index: 36 B; a line per episode held ~300 B more
+    made: list[Any] = []
+    of = EpisodeLineage.of
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EpisodeLineage, "of", staticmethod(lambda line: made.append(line) or of(line)))
+        found = describe(copy / "datasets/lab/arm", "datasets/lab/arm", lines)
+    assert len(made) == len(lines.texts) <= 6 and found.kind == "native"
+    assert "1500 episode(s) whose command never moves (action_kind none)" in str(found.notes), found.notes

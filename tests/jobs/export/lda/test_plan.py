@@ -53,3 +53,25 @@ def test_a_torn_manifest_is_named_not_a_traceback(corpus: Path) -> None:
     (folder / "entries.parquet").write_bytes(b"PAR1 not a parquet file")
     with pytest.raises(LdaExportError, match=r"--manifest torn: .*entries\.parquet"):
         plan_export(corpus, "torn")
+
+
+def test_the_missing_episode_files_are_named_in_order_each_template_filled_once(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dry run names each episode file a plan would read and its dataset lacks (`missing_files`), in the episodes'
+    order; each dataset's path templates are filled and checked once, not per file (issue 99: 26% of the lda dry
+    run's CPU at 100k). Counted, not timed."""
+    import schemas.lerobot as lerobot
+    from jobs.export.lda.plan import missing_files
+
+    plans = {p.name: p for p in plan_export(corpus)}
+    bridge, info = corpus / "datasets/oxe/bridge", plans["oxe/bridge"].info
+    gone = [bridge / info.video_file(0, k) for k in info.video_keys] + [bridge / info.data_file(1)]
+    for path in gone:
+        path.unlink()
+    checked: list[str] = []
+    fill = lerobot.fill_path_template
+    monkeypatch.setattr(lerobot, "fill_path_template", lambda t, *a, **k: checked.append(t) or fill(t, *a, **k))
+    lost = {name: missing_files(p) for name, p in plans.items()}
+    assert lost == {"oxe/bridge": [str(p) for p in gone], "lab/cr5": []}  # episode 0's videos, then 1's parquet
+    assert len(info.video_keys) >= 1 and len(checked) == sum(1 + len(p.info.video_keys) for p in plans.values())
