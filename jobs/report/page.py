@@ -21,6 +21,7 @@ from ingest.progress import Progress
 from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.query import one_reading
 from jobs.report import curation, strips
 from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
@@ -361,14 +362,15 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    scan = corpus_masks(root)  # every episode's mask, from the catalog
-    links = links or named_episodes(root, str(root))
     sections = []
-    with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
-        for key, title, build in SECTIONS:
-            sections.append(Section(key, title, build(Reading(root, scan, links, exports))))
-            bar.update(1)
-    lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
+    with one_reading(root):  # its statements on one connection, each once (`jobs.catalog.query.one_reading`)
+        scan = corpus_masks(root)  # every episode's mask, from the catalog
+        links = links or named_episodes(root, str(root))
+        with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
+            for key, title, build in SECTIONS:
+                sections.append(Section(key, title, build(Reading(root, scan, links, exports))))
+                bar.update(1)
+        lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (
         f"lost: {lost}; {scan.datasets} datasets, {scan.episodes} episodes written; "
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "
