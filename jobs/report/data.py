@@ -311,13 +311,16 @@ class QAView:
     config: QAConfig
     summaries: list[DatasetQA]
     failed: dict[str, list[DatasetFinding]]  # dataset -> failed invariants
+    overviews: list[str]  # each summary's invariants in a line (`ingest.qa.dataset.geometry_overview`)
 
 
 def qa_by_dataset(root: Path) -> QAView:
     """Each dataset's pooled QA (`ingest.qa.dataset.geometry_summary`, pooled by the catalog build: its `dataset_qa`
-    view), with its findings against the thresholds stored with the corpus's episodes at ingest. Datasets without QA
-    (other tools', older ingests) are left out."""
+    view, with its overview in a line), with its findings against the thresholds stored with the corpus's episodes
+    at ingest. Datasets without QA (other tools', older ingests) are left out."""
     config, _ = corpus_thresholds(root)
-    pooled = run_query(root, "SELECT geometry FROM dataset_qa WHERE geometry IS NOT NULL ORDER BY dataset")
+    sql = "SELECT geometry, geometry_overview FROM dataset_qa WHERE geometry IS NOT NULL ORDER BY dataset"
+    pooled = run_query(root, sql)
     summaries = [DatasetQA.model_validate_json(g) for g in pooled["geometry"].to_pylist()]
-    return QAView(config, summaries, {s.dataset: geometry_findings(s, config) for s in summaries})
+    failed = {s.dataset: geometry_findings(s, config) for s in summaries}
+    return QAView(config, summaries, failed, pooled["geometry_overview"].to_pylist())

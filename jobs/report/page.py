@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 from ingest.progress import Progress
-from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
 from jobs.catalog.query import one_reading
@@ -178,7 +177,9 @@ def _qa(src: Reading) -> str:
     measures = _query(src, "SELECT dataset, geometry_overview FROM dataset_qa ORDER BY dataset")
     verdict = table_or(head, failed, "every dataset passes every invariant", f"every dataset's measures: {measures}")
     overview = capped(
-        ["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries], measures
+        ["dataset", "measured invariants"],
+        [[s.dataset, line] for s, line in zip(view.summaries, view.overviews, strict=True)],
+        measures,
     )
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
@@ -186,7 +187,8 @@ def _qa(src: Reading) -> str:
         f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
     )
     rows = figure_rows(src.root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
-    drawn = [s for s in view.summaries if s.dataset in set(rows)]
+    keep = set(rows)
+    drawn = [s for s in view.summaries if s.dataset in keep]
     caption += _rows_said(len(drawn), len(view.summaries))
     return verdict + _figure(png_data_uri(qa_figure(drawn, view.config)), "geometry QA", caption) + overview
 
