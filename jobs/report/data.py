@@ -102,7 +102,12 @@ def hours_by_source_tier(root: Path) -> list[dict[str, Any]]:
 
 def durations_by_source(root: Path) -> dict[str, np.ndarray]:
     rows = run_query(root, "SELECT source, list(duration_s) AS d FROM episodes GROUP BY source ORDER BY source")
-    return {r["source"]: np.asarray(r["d"], np.float64) for r in rows.to_pylist()}
+    # each list straight from Arrow: as Python floats first, 1M of them cost 0.3 CPU-s
+    lists = rows["d"].combine_chunks()
+    return {
+        source: np.asarray(lists[k].values.to_numpy(zero_copy_only=False), np.float64)
+        for k, source in enumerate(rows["source"].to_pylist())
+    }
 
 
 def quarantine_reasons(root: Path) -> list[dict[str, Any]]:

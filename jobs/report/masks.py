@@ -122,6 +122,7 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
     root = Path(root)
     cataloged = _catalog_masks(root)
     arrays: dict[int, np.ndarray] = {}  # id of a parsed mask -> its array
+    per: dict[tuple[str, int], int] = {}  # (embodiment, id of a mask's array) -> episodes: 82k groups at 1M
     for name in dataset_names(root):
         datasets += 1
         try:
@@ -144,14 +145,18 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
                     continue
                 m = _array(raw, arrays)
                 emb = g.embodiment or view.embodiment  # type: ignore[union-attr]  # read where one lacks it
-                sums[emb] = sums.get(emb, np.zeros(len(m))) + m * g.episodes
-                counts[emb] = counts.get(emb, 0) + g.episodes
+                per[emb, id(m)] = per.get((emb, id(m)), 0) + g.episodes
                 if wrist and view is not None and _has_wrist(m):
                     view.episodes.append(g.line if g.line is not None else _line(root, name, g.first))
                     found.append(view)
                     wrist = False
         except (ValueError, OSError) as err:
             raise ReportError(f"{root / name}: unreadable meta ({err})") from err
+    masks = {id(m): m for m in arrays.values()}  # each held by `arrays`: its id names it alone
+    for (emb, at), n in per.items():  # summed per distinct mask: whole counts, exact in any order
+        m = masks[at]
+        sums[emb] = sums.get(emb, np.zeros(len(m))) + m * n
+        counts[emb] = counts.get(emb, 0) + n
     coverage = {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
     return CorpusMasks(coverage, found, datasets, episodes)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 from ingest.progress import Progress
@@ -35,7 +36,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.markup import Markup, capped, table_or
+from jobs.report.markup import MAX_ROWS, Markup, capped, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
@@ -256,13 +257,13 @@ def _curated(src: Reading) -> str:
             for m in found
         ]
         body = _table(["manifest", "where", "balance", "episodes", "splits", "sampling share", "tiers", "made"], rows)
-        mix = [
+        mix = [  # the rows shown alone: 8 manifests of 29,852 datasets each were 240k rows formatted at 1M
             [m.name, e.dataset, e.robot_type, e.episodes, f"{e.hours:.3f}", f"{e.weight:.3f}"]
-            for m in found
-            for e in m.mixture
+            for m, e in islice(((m, e) for m in found for e in m.mixture), MAX_ROWS)
         ]
         rest = f"each manifest's mixture is in {MANIFESTS_DIR}/NAME/{MANIFEST_JSON}"
-        body += capped(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix, rest)
+        total = sum(len(m.mixture) for m in found)
+        body += capped(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix, rest, total)
     else:
         body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
     body += exports_html(list(src.exports))
