@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.root import Root
-from ingest.lerobot.settled import settle_dataset, settled_datasets
-from jobs.catalog.census import read_census
+from ingest.lerobot.settled import settle_dataset
+from jobs.catalog.census import cataloged_datasets
 from jobs.catalog.parts import parquet_files
 from jobs.report.data import DatasetView, ReportError, dataset_view, info_mask
 from schemas.canonical import HANDS, STATE, WRIST_POS, hand_dims
@@ -102,17 +102,6 @@ def _streamed_masks(ds: Path) -> list[_Masks]:
     return out
 
 
-def dataset_names(root: Path) -> list[str]:
-    """The corpus's datasets (relative to `root`) in `find_datasets`' order: those the catalog's census records
-    (`eidata report` opens a catalog only where its census describes the datasets as they are:
-    `jobs.catalog.census.check_census`, which has walked them), else those a walk finds (a catalog without one). The
-    report's own walk statted every dataset again: 1 CPU-s and 3-5 s of wall at 1M episodes."""
-    recorded = read_census(root)
-    if recorded is None:
-        return [ds.relative_to(root).as_posix() for ds in settled_datasets(root)]
-    return sorted(recorded, key=lambda name: name.split("/"))  # as paths sort: part by part
-
-
 def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
     """The action-mask coverage per embodiment and the wrist-trajectory episodes (`CorpusMasks`)."""
     sums: dict[str, np.ndarray] = {}
@@ -123,7 +112,7 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
     cataloged = _catalog_masks(root)
     arrays: dict[int, np.ndarray] = {}  # id of a parsed mask -> its array
     per: dict[tuple[str, int], int] = {}  # (embodiment, id of a mask's array) -> episodes: 82k groups at 1M
-    for name in dataset_names(root):
+    for name in cataloged_datasets(root):  # the census's: no walk
         datasets += 1
         try:
             groups = cataloged.get(name) or _streamed_masks(settle_dataset(root / name))

@@ -6,7 +6,6 @@ parquet columns to arrays in their own dtype, ragged lists refused."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.lerobot_format.files import load_info
-from adapters.lerobot_format.layout import (
-    column_to_numpy,
-    find_datasets,
-    is_numeric,
-    iter_datasets,
-    read_v3_locations,
-    read_v3_tasks,
-    v2_locations,
-)
+from adapters.lerobot_format.layout import column_to_numpy, is_numeric, read_v3_locations, read_v3_tasks, v2_locations
 from adapters.storage.location import locate
 from adapters.synthetic.lerobot import write_lerobot_v3
 from schemas.lerobot import EpisodeEntry
@@ -81,25 +72,3 @@ def test_v3_tasks_with_a_named_or_unnamed_index(tmp_path: Path, index_name: str 
     pd.DataFrame({"n": [1]}).to_parquet(tmp_path / "meta/tasks.parquet")
     with pytest.raises(ValueError, match="no task text column or no 'task_index'"):
         read_v3_tasks(locate(tmp_path))
-
-
-def test_datasets_come_one_at_a_time_in_sorted_order(tmp_path: Path) -> None:
-    # issue 99: a reader of the first dataset alone (the report's recorded thresholds) walked all 29,852 of a
-    # million-episode corpus; the walk goes only as far as it is read, in `find_datasets`' order (paths part by part,
-    # where "a-b" sorts before "a/..." as text)
-    def dataset(name: str) -> None:
-        (tmp_path / "datasets" / name / "meta").mkdir(parents=True)
-        (tmp_path / "datasets" / name / "meta/info.json").write_text("{}")
-
-    for name in ("a/b", "a-b/x", "a.c/y/z", "b", "b/inner", ".hidden/h", "d/e"):  # b/inner: inside a dataset
-        dataset(name)
-    (tmp_path / "datasets/c").mkdir()  # a folder of no dataset, walked after b
-
-    def names(found: Iterable[Path]) -> list[str]:
-        return [p.relative_to(tmp_path / "datasets").as_posix() for p in found]
-
-    assert names(find_datasets(tmp_path)) == ["a/b", "a-b/x", "a.c/y/z", "b", "d/e"]
-    found = iter_datasets(tmp_path)
-    assert next(found) == tmp_path / "datasets/a/b"
-    dataset("c/late")  # written after the first was read: the walk has not reached its folder
-    assert names(found) == ["a-b/x", "a.c/y/z", "b", "c/late", "d/e"]

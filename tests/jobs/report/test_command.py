@@ -172,13 +172,13 @@ def test_an_episode_named_by_its_uid_opens_no_other_datasets_episodes(
         assert str(root / "datasets/oxe/bridge" / EPISODES_PATH) in _OPENED
 
 
-def test_the_corpus_report_reads_the_catalog_once_and_walks_no_dataset_past_the_first(
+def test_the_corpus_report_reads_the_catalog_once_and_walks_no_dataset(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 99: at 1M episodes the report walked the corpus's 29,852 datasets three times (the masks' dataset list
     and the recorded thresholds twice: 3 CPU-s and 15 s of wall) and ran ~50 statements, each on a connection of its
-    own, 8 of them twice or more. The datasets are the catalog census's, the thresholds the first dataset's (the walk
-    goes no further), and every statement runs once on one connection. The folders listed are recorded by an audit
+    own, 8 of them twice or more. The datasets are the catalog census's, the thresholds the first dataset's, and
+    every statement runs once on one connection. The folders listed are recorded by an audit
     hook, the connections and statements by the real functions wrapped."""
     import shutil
     import sys
@@ -193,7 +193,7 @@ def test_the_corpus_report_reads_the_catalog_once_and_walks_no_dataset_past_the_
 
     root = shutil.copytree(corpus, tmp_path / "c")
     recorded = {"qa_config": QAConfig().model_dump(mode="json"), "behaviour_config": BehaviourConfig().model_dump()}
-    for name in ("oxe/aaa", "oxe/other", "oxe/third"):  # the first in the walk's order records the thresholds
+    for name in ("oxe/aaa", "oxe/other", "oxe/third"):  # the first in the catalog's order records the thresholds
         lin = recorded if name == "oxe/aaa" else {}
         ep = episode(5, "pick", f"{name}/e0", "franka", **lin)
         write_dataset(root / "datasets" / name, "franka", [ep], camera=(24, 32))
@@ -211,7 +211,6 @@ def test_the_corpus_report_reads_the_catalog_once_and_walks_no_dataset_past_the_
         write_report(root, tmp_path / "r.html", pages=1)
     finally:
         _RECORDING.clear()
-    datasets = {str(root / "datasets" / name) for name in ("oxe/aaa", "oxe/bridge", "oxe/other", "oxe/third")}
-    assert {p for p in _LISTED if p in datasets} == {str(root / "datasets/oxe/aaa")}, _LISTED
+    assert not [p for p in _LISTED if p.startswith(str(root / "datasets"))], _LISTED  # no dataset folder listed
     assert len(connected) == 1 and len(ran) == len(set(ran)) > 10, (connected, ran)
     assert "oxe/third" in (tmp_path / "r.html").read_text()  # every dataset reported
