@@ -157,6 +157,17 @@ def read_census(corpus_root: Path) -> dict[str, Mark] | None:
         raise CatalogMismatchError(f"{path}: unreadable ({e})") from None
 
 
+def cataloged_datasets(corpus_root: Path) -> list[str]:
+    """The corpus's datasets, relative to it, in `find_datasets`' order (paths part by part): those the catalog's
+    census records, for a reader of a catalog `open_catalog` opened (its census checked to describe the datasets as
+    they are: `check_census`), else those a walk finds (a catalog without a census, an older eidata's). The report
+    walked them three times more at 1M episodes (29,852 datasets: 1 CPU-s and 3-5 s of wall a walk, issue 99)."""
+    recorded = read_census(corpus_root)
+    if recorded is None:
+        return [_name(Path(corpus_root), ds) for ds in settled_datasets(corpus_root)]
+    return sorted(recorded, key=lambda name: name.split("/"))
+
+
 def _plain(storage: Root, recorded: set[str], found: set[str]) -> dict[str, Root]:
     """Of the `recorded` datasets and the corpus's `datasets/<source>/<subset>` not `found` in its reading copy,
     those `storage` (the corpus itself) holds as plain files, `meta/info.json` among them: in a bucket, a corpus put

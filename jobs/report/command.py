@@ -14,6 +14,7 @@ from pathlib import Path
 
 from adapters.storage.atomic import atomic_write
 from jobs.catalog.census import open_catalog
+from jobs.catalog.query import one_reading
 from jobs.report import page
 from jobs.report.data import ReportError
 from jobs.report.episode_data import EpisodeNotFound, episode_href, resolve_episode
@@ -28,9 +29,10 @@ def write_report(
 ) -> tuple[Path, EpisodeLinks]:
     """The corpus page written to `out` and beside it the pages of the first `pages` episodes it names (None: all;
     `jobs.report.episode_links`); `corpus`: ROOT as the user spelled it, for the command each other link names."""
-    links = named_episodes(root, corpus or str(root))
-    write_pages(root, links, Path(out).parent, pages)
-    return atomic_write(Path(out), page.report_html(root, exports, links)), links
+    with one_reading(root):  # every statement of the page and its episode pages on one connection, each once
+        links = named_episodes(root, corpus or str(root))
+        write_pages(root, links, Path(out).parent, pages)
+        return atomic_write(Path(out), page.report_html(root, exports, links)), links
 
 
 def cli_report(args: argparse.Namespace) -> int:
@@ -51,8 +53,9 @@ def cli_report(args: argparse.Namespace) -> int:
                 return where, links.summary()
 
             def put() -> tuple[Path | str, str]:  # a page would copy its files once more: each link names its command
-                links = named_episodes(corpus.root, str(args.root))
-                html = page.report_html(corpus.root, exports, links).encode("utf-8")
+                with one_reading(corpus.root):
+                    links = named_episodes(corpus.root, str(args.root))
+                    html = page.report_html(corpus.root, exports, links).encode("utf-8")
                 return corpus.put("report.html", html), (
                     f"not written for a bucket; `eidata report {args.root} --episode DATASET:INDEX` puts one where its"
                     " link points, `--out FILE --episode-pages all` writes them all beside a local copy"
@@ -70,7 +73,7 @@ def cli_episode(args: argparse.Namespace) -> int:
     """One episode's page, written to `--out`, else to ROOT/`episode_href` (where the corpus report links it)."""
     out = getattr(args, "out", None)
     try:
-        with open_catalog(args.root, "report", copy=True) as corpus:
+        with open_catalog(args.root, "report", copy=True) as corpus, one_reading(corpus.root):
             dataset, index = resolve_episode(corpus.root, args.episode)
             html = episode_html(corpus.root, dataset, index)
             rel = episode_href(dataset, index)

@@ -38,13 +38,15 @@ def table(header: list[str], rows: list[list[object]]) -> str:
 MAX_ROWS = 1000  # rows of a per-dataset table the corpus page shows; the rest counted, with where to read them
 
 
-def capped(header: list[str], rows: list[list[object]], rest: str) -> str:
+def capped(header: list[str], rows: list[list[object]], rest: str, total: int | None = None) -> str:
     """`table` of the first `MAX_ROWS` of `rows`, then a note naming how many more there are and `rest` (where every
     row is read: an `eidata query`). A corpus of 30,000 datasets listed every one's measures and findings inline (issue
-    99): the page is a summary, and every finding stays reachable."""
-    if len(rows) <= MAX_ROWS:
+    99): the page is a summary, and every finding stays reachable. `total`: the rows there are, where `rows` holds
+    the first `MAX_ROWS` of them alone."""
+    total = len(rows) if total is None else total
+    if total <= MAX_ROWS:
         return table(header, rows)
-    more = f"{len(rows) - MAX_ROWS} more rows of {len(rows)}, not shown: {rest}"
+    more = f"{total - MAX_ROWS} more rows of {total}, not shown: {rest}"
     return table(header, rows[:MAX_ROWS]) + f'<p class="note">{escape(more)}</p>'
 
 

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.root import Root
-from ingest.lerobot.settled import settled_datasets
+from ingest.lerobot.settled import settle_dataset
+from jobs.catalog.census import cataloged_datasets
 from jobs.catalog.parts import parquet_files
 from jobs.report.data import DatasetView, ReportError, dataset_view, info_mask
 from schemas.canonical import HANDS, STATE, WRIST_POS, hand_dims
@@ -107,13 +108,14 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
     counts: dict[str, int] = {}
     found: list[DatasetView] = []
     datasets = episodes = 0
+    root = Path(root)
     cataloged = _catalog_masks(root)
     arrays: dict[int, np.ndarray] = {}  # id of a parsed mask -> its array
-    for ds in settled_datasets(root):
+    per: dict[tuple[str, int], int] = {}  # (embodiment, id of a mask's array) -> episodes: 82k groups at 1M
+    for name in cataloged_datasets(root):  # the census's: no walk
         datasets += 1
-        name = ds.relative_to(root).as_posix()
         try:
-            groups = cataloged[name] if name in cataloged else _streamed_masks(ds)
+            groups = cataloged.get(name) or _streamed_masks(settle_dataset(root / name))
             episodes += sum(g.episodes for g in groups)
             own = all(g.mask is not None and g.embodiment for g in groups)
             wrist = len(found) < wrists and any(
@@ -122,6 +124,7 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
             if own and not wrist:  # every line has its mask and embodiment, and no wrist episode is wanted of it
                 info, default = None, None
             else:
+                ds = settle_dataset(root / name)  # a Path made only for a dataset whose meta is read
                 info = load_info(ds / INFO_PATH)
                 default, wrist = info_mask(info), len(found) < wrists and info.features.get(STATE) is not None
             view = None if info is None else DatasetView(Root(ds).location(), name, info, [])
@@ -131,14 +134,18 @@ def corpus_masks(root: Path, wrists: int = 6) -> CorpusMasks:
                     continue
                 m = _array(raw, arrays)
                 emb = g.embodiment or view.embodiment  # type: ignore[union-attr]  # read where one lacks it
-                sums[emb] = sums.get(emb, np.zeros(len(m))) + m * g.episodes
-                counts[emb] = counts.get(emb, 0) + g.episodes
+                per[emb, id(m)] = per.get((emb, id(m)), 0) + g.episodes
                 if wrist and view is not None and _has_wrist(m):
                     view.episodes.append(g.line if g.line is not None else _line(root, name, g.first))
                     found.append(view)
                     wrist = False
         except (ValueError, OSError) as err:
-            raise ReportError(f"{ds}: unreadable meta ({err})") from err
+            raise ReportError(f"{root / name}: unreadable meta ({err})") from err
+    masks = {id(m): m for m in arrays.values()}  # each held by `arrays`: its id names it alone
+    for (emb, at), n in per.items():  # summed per distinct mask: whole counts, exact in any order
+        m = masks[at]
+        sums[emb] = sums.get(emb, np.zeros(len(m))) + m * n
+        counts[emb] = counts.get(emb, 0) + n
     coverage = {e: (counts[e], sums[e] / counts[e]) for e in sorted(sums)}
     return CorpusMasks(coverage, found, datasets, episodes)
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 from ingest.progress import Progress
-from ingest.qa.dataset import geometry_overview
 from jobs.catalog import losses
 from jobs.catalog.build import catalog_snapshot_hash
+from jobs.catalog.query import one_reading
 from jobs.report import curation, strips
 from jobs.report.behaviour import BehaviourView, behaviour_by_dataset, behaviour_figure
 from jobs.report.data import (
@@ -35,7 +36,7 @@ from jobs.report.data import (
 )
 from jobs.report.episode_links import QUARANTINED, EpisodeLinks, named_episodes
 from jobs.report.exports import exports_html
-from jobs.report.markup import Markup, capped, table_or
+from jobs.report.markup import MAX_ROWS, Markup, capped, table_or
 from jobs.report.markup import escape as _e
 from jobs.report.markup import figure as _figure
 from jobs.report.markup import table as _table
@@ -177,7 +178,9 @@ def _qa(src: Reading) -> str:
     measures = _query(src, "SELECT dataset, geometry_overview FROM dataset_qa ORDER BY dataset")
     verdict = table_or(head, failed, "every dataset passes every invariant", f"every dataset's measures: {measures}")
     overview = capped(
-        ["dataset", "measured invariants"], [[s.dataset, geometry_overview(s)] for s in view.summaries], measures
+        ["dataset", "measured invariants"],
+        [[s.dataset, line] for s, line in zip(view.summaries, view.overviews, strict=True)],
+        measures,
     )
     caption = (
         "Measured invariants per dataset, pooled over its episodes from the catalog's qa_* columns, against "
@@ -185,7 +188,8 @@ def _qa(src: Reading) -> str:
         f"top-down within {view.config.top_down_max_deg:g} deg of straight down."
     )
     rows = figure_rows(src.root, [s.dataset for s in view.summaries], {d for d, fs in view.failed.items() if fs})
-    drawn = [s for s in view.summaries if s.dataset in set(rows)]
+    keep = set(rows)
+    drawn = [s for s in view.summaries if s.dataset in keep]
     caption += _rows_said(len(drawn), len(view.summaries))
     return verdict + _figure(png_data_uri(qa_figure(drawn, view.config)), "geometry QA", caption) + overview
 
@@ -253,13 +257,13 @@ def _curated(src: Reading) -> str:
             for m in found
         ]
         body = _table(["manifest", "where", "balance", "episodes", "splits", "sampling share", "tiers", "made"], rows)
-        mix = [
+        mix = [  # the rows shown alone: 8 manifests of 29,852 datasets each were 240k rows formatted at 1M
             [m.name, e.dataset, e.robot_type, e.episodes, f"{e.hours:.3f}", f"{e.weight:.3f}"]
-            for m in found
-            for e in m.mixture
+            for m, e in islice(((m, e) for m in found for e in m.mixture), MAX_ROWS)
         ]
         rest = f"each manifest's mixture is in {MANIFESTS_DIR}/NAME/{MANIFEST_JSON}"
-        body += capped(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix, rest)
+        total = sum(len(m.mixture) for m in found)
+        body += capped(["manifest", "dataset", "robot type", "episodes", "hours", "weight"], mix, rest, total)
     else:
         body = '<p class="note">no manifest yet: `eidata curate ROOT --name NAME --where ...` makes one</p>'
     body += exports_html(list(src.exports))
@@ -361,14 +365,15 @@ def report_html(root: Path, exports: Sequence[Path] = (), links: EpisodeLinks | 
     command that writes its page)."""
     root = Path(root)
     require_catalog(root)
-    scan = corpus_masks(root)  # every episode's mask, from the catalog
-    links = links or named_episodes(root, str(root))
     sections = []
-    with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
-        for key, title, build in SECTIONS:
-            sections.append(Section(key, title, build(Reading(root, scan, links, exports))))
-            bar.update(1)
-    lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
+    with one_reading(root):  # its statements on one connection, each once (`jobs.catalog.query.one_reading`)
+        scan = corpus_masks(root)  # every episode's mask, from the catalog
+        links = links or named_episodes(root, str(root))
+        with closing(Progress(len(SECTIONS), "report", unit="section")) as bar:
+            for key, title, build in SECTIONS:
+                sections.append(Section(key, title, build(Reading(root, scan, links, exports))))
+                bar.update(1)
+        lost = ", ".join(f"{t['episodes']} {t['loss']}" for t in losses.loss_totals(root)) or "nothing"
     summary = (
         f"lost: {lost}; {scan.datasets} datasets, {scan.episodes} episodes written; "
         f"catalog snapshot {catalog_snapshot_hash(root)[:12]}; "

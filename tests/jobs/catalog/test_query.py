@@ -380,3 +380,33 @@ def test_no_path_is_writable_even_past_the_statement_check(corpus: Path, tmp_pat
                 con.execute(sql)
         assert con.execute("SELECT current_setting('allowed_paths')").fetchall() == [([],)]
     assert _files(corpus) == before
+
+
+def test_one_reading_connects_once_and_runs_each_statement_once(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 99: the corpus report ran ~50 statements, each on a connection of its own, 8 of them twice or more
+    import jobs.catalog.query as query
+
+    connected, ran = [], []
+    real_connect, real_table = query.connect, query._table
+    monkeypatch.setattr(query, "connect", lambda *a, **k: connected.append(a[0]) or real_connect(*a, **k))
+    monkeypatch.setattr(query, "_table", lambda sql, con: ran.append(sql) or real_table(sql, con))
+    count = "SELECT count(*) AS n FROM episodes"
+    alone = run_query(corpus, count).to_pylist()
+    assert (len(connected), ran) == (1, [count])
+    connected.clear(), ran.clear()
+    with query.one_reading(corpus):
+        with query.one_reading(corpus):  # within one already: the same connection
+            assert run_query(corpus, count).to_pylist() == alone
+        tiers = "SELECT tier, count(*) AS n FROM episodes GROUP BY tier ORDER BY tier"
+        assert run_query(corpus, tiers).to_pylist() == [{"tier": "high", "n": 4}, {"tier": "low", "n": 1}]
+        assert run_query(corpus, count).to_pylist() == alone  # its rows kept: not run again
+        with pytest.raises(ReadOnlyError):  # each statement checked as run_query checks it
+            run_query(corpus, "DELETE FROM episodes")
+        other = tmp_path / "other"  # another corpus, and a bounded or unrestricted statement: as without the block
+        write_catalog_part(other, [row("oxe", "bridge", 0)], "oxe")
+        assert run_query(other, count).to_pylist() == [{"n": 1}]
+        assert run_query(corpus, count, unrestricted=True).to_pylist() == alone
+    assert connected == [corpus, other, corpus] and ran == [count, tiers, count, count]
+    assert run_query(corpus, count).to_pylist() == alone and len(connected) == 4  # after the block: its own

@@ -127,9 +127,14 @@ _RECORDING: list[bool] = []
 _HOOKED: list[bool] = []
 
 
+_LISTED: list[str] = []  # the folders listed (os.scandir, os.walk's) while `_RECORDING`
+
+
 def _hook(event: str, args: tuple) -> None:
     if event == "open" and _RECORDING and isinstance(args[0], str | bytes | Path):
         _OPENED.append(str(args[0]))
+    if event == "os.scandir" and _RECORDING:
+        _LISTED.append(str(args[0]))
 
 
 def test_an_episode_named_by_its_uid_opens_no_other_datasets_episodes(
@@ -165,3 +170,47 @@ def test_an_episode_named_by_its_uid_opens_no_other_datasets_episodes(
         other = str(root / "datasets/oxe/other" / EPISODES_PATH)
         assert (other in _OPENED) is opened, name
         assert str(root / "datasets/oxe/bridge" / EPISODES_PATH) in _OPENED
+
+
+def test_the_corpus_report_reads_the_catalog_once_and_walks_no_dataset(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 99: at 1M episodes the report walked the corpus's 29,852 datasets three times (the masks' dataset list
+    and the recorded thresholds twice: 3 CPU-s and 15 s of wall) and ran ~50 statements, each on a connection of its
+    own, 8 of them twice or more. The datasets are the catalog census's, the thresholds the first dataset's, and
+    every statement runs once on one connection. The folders listed are recorded by an audit
+    hook, the connections and statements by the real functions wrapped."""
+    import shutil
+    import sys
+
+    import jobs.catalog.query as query
+    from adapters.storage.corpus import Corpus
+    from jobs.catalog.build import rebuild_catalog
+    from jobs.report.command import write_report
+    from schemas.behaviour import BehaviourConfig
+    from schemas.qa import QAConfig
+    from tests.fixtures.corpus import episode, write_dataset
+
+    root = shutil.copytree(corpus, tmp_path / "c")
+    recorded = {"qa_config": QAConfig().model_dump(mode="json"), "behaviour_config": BehaviourConfig().model_dump()}
+    for name in ("oxe/aaa", "oxe/other", "oxe/third"):  # the first in the catalog's order records the thresholds
+        lin = recorded if name == "oxe/aaa" else {}
+        ep = episode(5, "pick", f"{name}/e0", "franka", **lin)
+        write_dataset(root / "datasets" / name, "franka", [ep], camera=(24, 32))
+    rebuild_catalog(Corpus(root))
+    connected, ran = [], []
+    real_connect, real_table = query.connect, query._table
+    monkeypatch.setattr(query, "connect", lambda *a, **k: connected.append(a[0]) or real_connect(*a, **k))
+    monkeypatch.setattr(query, "_table", lambda sql, con: ran.append(sql) or real_table(sql, con))
+    if not _HOOKED:
+        sys.addaudithook(_hook)
+        _HOOKED.append(True)
+    _LISTED.clear()
+    _RECORDING.append(True)
+    try:
+        write_report(root, tmp_path / "r.html", pages=1)
+    finally:
+        _RECORDING.clear()
+    assert not [p for p in _LISTED if p.startswith(str(root / "datasets"))], _LISTED  # no dataset folder listed
+    assert len(connected) == 1 and len(ran) == len(set(ran)) > 10, (connected, ran)
+    assert "oxe/third" in (tmp_path / "r.html").read_text()  # every dataset reported
