@@ -140,8 +140,8 @@ class Corpus:
         (`plan_lines.catalog_lines`: no episodes.jsonl read); a dataset the catalog has no lines for is left out."""
         return catalog_lines(self.root, wanted)
 
-    def plan_texts(self, datasets: Collection[str] | None) -> dict[str, PlanTexts]:
-        """What a description reads of the `datasets`' episodes (None: every dataset), from the catalog's columns
+    def plan_texts(self, datasets: Collection[str]) -> dict[str, PlanTexts]:
+        """What a description reads of the `datasets`' episodes, from the catalog's columns
         (`plan_lines.catalog_texts`: each distinct text once, counted); a dataset the catalog has no lines for is
         left out."""
         return catalog_texts(self.root, datasets)

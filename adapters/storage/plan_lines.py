@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.arrow import grouped
 from schemas.corpus import EPISODES_DIR
 from schemas.episode_lines import PLAN_COLUMN, PlanLines, PlanTexts
 
@@ -38,37 +37,31 @@ def _parts(corpus_root: Path) -> list[Path]:
     return sorted(p for p in (Path(corpus_root) / EPISODES_DIR).glob("*.parquet") if not p.name.startswith("."))
 
 
-def catalog_texts(corpus_root: Path, datasets: Collection[str] | None) -> dict[str, PlanTexts]:
+def catalog_texts(corpus_root: Path, datasets: Collection[str]) -> dict[str, PlanTexts]:
     """dataset -> its every episode's index (in the catalog's order) and `plan_line` texts, each parsed once with how
-    many of its episodes have it, for each dataset of `datasets` (None: every one) whose every row has a
-    `plan_line`; {} where the corpus folder `corpus_root` has no catalog or one without the columns. Read by
-    columns: no object per episode but its index (`catalog_lines` makes three, 7 CPU-s at 1M)."""
+    many of its episodes have it (in the order the dataset's rows first have them), for each dataset of `datasets`
+    whose every row has a `plan_line`; {} where the corpus folder `corpus_root` has no catalog or one without the
+    columns. `catalog_plan`'s columns grouped by dataset: no object per episode but its index (`catalog_lines` makes
+    three, 7 CPU-s at 1M)."""
+    names = sorted(datasets)
+    plan = catalog_plan(corpus_root, names, latents=False)
+    if plan is None or not plan.dataset.size:
+        return {}
     found: dict[str, PlanTexts] = {}
-    lacking: set[str] = set()
-    parsed: dict[str, Mapping[str, Any]] = {}  # text -> its fields: one object per distinct text
-    names = None if datasets is None else pa.array(list(datasets), pa.string())
-    for part in _parts(corpus_root):
-        if not {PLAN_COLUMN, MOVES_COLUMN} <= set(pq.read_schema(part).names):
-            return {}
-        f = pq.ParquetFile(part, read_dictionary=[PLAN_COLUMN])
-        for batch in f.iter_batches(batch_size=BATCH, columns=[*COLUMNS[:2], PLAN_COLUMN], use_threads=False):
-            if names is not None:
-                batch = batch.filter(pc.is_in(batch.column("dataset"), value_set=names))
-            plan = batch.column(PLAN_COLUMN)
-            texts = plan.dictionary.to_pylist()
-            for dataset, indices in grouped(batch.column("dataset"), batch.column(COLUMNS[1])).items():
-                found.setdefault(dataset, PlanTexts()).episodes += indices
-            codes = pa.table({"dataset": batch.column("dataset"), "code": plan.indices})
-            per = codes.group_by(["dataset", "code"], use_threads=False).aggregate([([], "count_all")])
-            for dataset, code, n in zip(*(per[c].to_pylist() for c in ("dataset", "code", "count_all")), strict=True):
-                if code is None:
-                    lacking.add(dataset)
-                    continue
-                text, held = texts[code], found[dataset].texts
-                if (shared := parsed.get(text)) is None:
-                    shared = parsed[text] = json.loads(text)
-                held[text] = (shared, n + held[text][1] if text in held else n)
-    return {ds: texts for ds, texts in found.items() if ds not in lacking}
+    parsed: dict[int, Mapping[str, Any]] = {}  # code -> its text's fields: one object per distinct text
+    order = np.argsort(plan.dataset, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(plan.dataset[order])) + 1):
+        codes = plan.plan[rows]
+        if (codes < 0).any():  # a row cataloged before `plan_line`: the dataset's meta is read
+            continue
+        distinct, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        held = found[names[plan.dataset[rows[0]]]] = PlanTexts(episodes=plan.episode_index[rows].tolist())
+        for i in np.argsort(first):
+            code = int(distinct[i])
+            if (shared := parsed.get(code)) is None:
+                shared = parsed[code] = json.loads(plan.plans[code])
+            held.texts[plan.plans[code]] = (shared, int(counts[i]))
+    return found
 
 
 def catalog_lines(corpus_root: Path, wanted: Mapping[str, Collection[int] | None] | None) -> dict[str, PlanLines]:
@@ -167,26 +160,28 @@ class CatalogPlan:
         self.dataset = self.episode_index = self.length = self.plan = self.files = np.zeros(0, np.int64)
 
 
-def catalog_plan(corpus_root: Path, names: list[str]) -> CatalogPlan | None:
-    """The catalog's plan columns (`CatalogPlan`) of the datasets `names`; None where the corpus folder has no
-    catalog or one without the columns (then every dataset's meta is read, as `catalog_lines` answers {})."""
-    parts = sorted(p for p in (Path(corpus_root) / EPISODES_DIR).glob("*.parquet") if not p.name.startswith("."))
+def catalog_plan(corpus_root: Path, names: list[str], latents: bool = True) -> CatalogPlan | None:
+    """The catalog's plan columns (`CatalogPlan`) of the datasets `names` (without the latents' codes, all -1, where
+    not `latents`); None where the corpus folder has no catalog or one without the columns (then every dataset's meta
+    is read, as `catalog_lines` answers {})."""
+    parts = _parts(corpus_root)
     out = CatalogPlan(max((p.stat().st_mtime_ns for p in parts), default=0))
-    wanted, codes = pa.array(names, pa.string()), [{}, {}]  # text -> its code, per coded column
+    wanted = pa.array(names, pa.string())
+    codes: list[dict[str, int]] = [{}, {}]  # text -> its code, per coded column
     columns: list[list[np.ndarray]] = [[], [], [], [], []]
     for part in parts:
         names_in = set(pq.read_schema(part).names)
         if not {PLAN_COLUMN, MOVES_COLUMN} <= names_in:
             return None
-        latents = set(LATENTS_COLUMNS) <= names_in
+        held = latents and set(LATENTS_COLUMNS) <= names_in
         f = pq.ParquetFile(part, read_dictionary=[PLAN_COLUMN])  # ParquetFile: as `catalog_lines` says why
-        read = COLUMNS[:3] + [PLAN_COLUMN] + (LATENTS_COLUMNS if latents else [])
+        read = COLUMNS[:3] + [PLAN_COLUMN] + (LATENTS_COLUMNS if held else [])
         for batch in f.iter_batches(batch_size=BATCH, columns=read, use_threads=False):
             batch = batch.filter(pc.is_in(batch.column("dataset"), value_set=wanted))
             if not batch.num_rows:
                 continue
             pairs = None  # keys and texts of each row joined by separators JSON never leaves raw: one text a row
-            if latents:
+            if held:
                 keys, texts = (pc.binary_join(batch.column(c), "\x1f") for c in LATENTS_COLUMNS)
                 pairs = pc.binary_join_element_wise(keys, texts, "\x1e").dictionary_encode()
             plans = _coded(batch.column(PLAN_COLUMN), batch.num_rows, out.plans, codes[0], str)
