@@ -28,9 +28,8 @@ from adapters.storage.corpus import Corpus
 from adapters.storage.digests import FileDigests
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.behaviour import recorded_thresholds, verdict_rows
-from jobs.catalog.census import CENSUS_JSON, Mark, census_text, read_census, take_census, write_census
+from jobs.catalog.census import CENSUS_JSON, Mark, Seen, census_text, read_census, take_census, write_census
 from jobs.catalog.dataset_qa import dataset_qa_row
-from jobs.catalog.info_seen import Seen
 from jobs.catalog.losses import NO_ACTION
 from jobs.catalog.merged import Parsed, check_kept, write_merged
 from jobs.catalog.parts import parquet_files
@@ -82,7 +81,7 @@ def rebuild_catalog(corpus: Corpus, *, rehash: bool = False, address: str | None
         for stale in [*catalog.glob(".rebuild-*"), *catalog.glob(".replaced-*")]:
             shutil.rmtree(stale, ignore_errors=True)
         datasets = settled_datasets(corpus_root)
-        seen = Seen.load(corpus_root)  # an unchanged info.json is stat'ed, not read (`jobs.catalog.info_seen`)
+        seen = Seen.load(corpus_root)  # an unchanged info.json is stat'ed, not read (`jobs.catalog.census.Seen`)
         census = take_census(corpus_root, datasets, seen)  # before the rows: see `take_census`
         seen.save(corpus_root)  # only when it changed: facts about the files, whatever the rebuild then does
         kept = Kept.load(None if rehash else catalog / ROWS_DIR)

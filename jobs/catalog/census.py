@@ -9,14 +9,32 @@ parts, so it is swapped in with them by the rebuild's rename) names every datase
 episodes and frames from `meta/info.json`, the byte sizes of `meta/info.json` and `meta/episodes.jsonl`. Sizes, not
 times or digests: a copy of the corpus keeps them, a check reads no byte of a dataset but its small `info.json`, and
 every commit of a writer grows `episodes.jsonl` and rewrites `info.json`; an `info.json` whose stat is the one it was
-last read under is not read again (`jobs.catalog.info_seen`: 30k of them read before every command at 1M episodes).
+last read under is not read again (`Seen`: 30k of them read before every command at 1M episodes).
 `open_catalog` is the one way a command opens a corpus to read its catalog.
+
+What each dataset's `meta/info.json` held when it was last read (`Seen`), by the file's stat, so that the census
+check that precedes every command reading the catalog stats an unchanged info.json instead of reading it.
+
+The census's mark of a dataset holds the episodes and frames its info.json counts: a check read all 29,852 of them
+(15 kB each) before every `query`, `curate`, `report` or export of a 1M-episode corpus, and `catalog` read them again,
+4-6 CPU-s each time (issue 99). `catalog/.info_seen.json` records, per dataset, the stat its info.json was read under
+(size, mtime_ns, ctime_ns, inode) and the two counts it held; a check takes the counts from it while the stat is the
+same, and reads the file otherwise. The change of a file shows in that stat: an in-place write sets mtime and ctime,
+`atomic_write`'s rename is another inode, and ctime cannot be set back by hand (`touch -d`, `os.utime` set mtime
+only). A write in the same timestamp tick as the read it follows would keep the stat (git's "racily clean" index
+entries, Documentation/technical/racy-git.txt): a stat younger than `RACY_NS` when it is read is not recorded, so
+that file is read each time until it is older.
+
+The file is a cache of facts about files, true whichever catalog it sits beside: it lies outside the folders a
+rebuild swaps (an eidata before it ignores it), is written by `eidata catalog` only when it would change, and a
+missing, unreadable or older one means every info.json is read, as before.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +45,65 @@ from adapters.storage.corpus import Corpus
 from adapters.storage.relative import relative_posix
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
-from jobs.catalog.info_seen import Seen
 from jobs.catalog.parts import parquet_files
 from jobs.runtime.intent import refuse_pending
 from schemas.corpus import DATASETS_DIR, EPISODES_DIR
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.storage import CatalogError, StorageOptions
+
+SEEN_JSON = ".info_seen.json"  # in catalog/, beside the folders a rebuild swaps
+SEEN_VERSION = 1
+# a stat younger than this when read is not trusted: above the timestamp tick of any local filesystem (ext4's and
+# xfs's are a jiffy, ns fields; FAT's mtime is 2 s, the coarsest in use)
+RACY_NS = 2_000_000_000
+
+
+def stat_key(st: os.stat_result) -> list[int]:
+    """What of a stat shows a change of the file: its size, mtime_ns, ctime_ns and inode."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class Seen:
+    """The recorded counts by dataset (`load`), and those this census saw (`now`, which `save` records)."""
+
+    def __init__(self, known: dict[str, list[int]] | None = None) -> None:
+        self.known = known or {}
+        self.now: dict[str, list[int]] = {}
+
+    @classmethod
+    def load(cls, corpus_root: Path) -> Seen:
+        """The record of the corpus `corpus_root`; empty when there is none or it cannot be read (all read)."""
+        try:
+            body = json.loads((Path(corpus_root) / "catalog" / SEEN_JSON).read_bytes())
+            if body["seen_version"] != SEEN_VERSION:
+                return cls()
+            return cls({name: list(entry) for name, entry in body["datasets"].items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+
+    def counts(self, dataset: str, st: os.stat_result) -> tuple[int, int] | None:
+        """(episodes, frames) of `dataset`'s info.json as recorded under the stat `st`; None when it was not."""
+        entry = self.known.get(dataset)
+        if entry is None or len(entry) != 6 or entry[:4] != stat_key(st):
+            return None
+        self.now[dataset] = entry
+        return entry[4], entry[5]
+
+    def saw(self, dataset: str, st: os.stat_result, episodes: int, frames: int) -> None:
+        """Record that `dataset`'s info.json, read under the stat `st` (of the open file, taken before its bytes),
+        held `episodes` and `frames`; a racy stat (`RACY_NS`) is not recorded."""
+        if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS:
+            return
+        self.now[dataset] = [*stat_key(st), episodes, frames]
+
+    def save(self, corpus_root: Path) -> bool:
+        """Write what this census saw as the record, when it differs from the one loaded; whether it wrote."""
+        if self.now == self.known:
+            return False
+        body = {"seen_version": SEEN_VERSION, "datasets": dict(sorted(self.now.items()))}
+        atomic_write(Path(corpus_root) / "catalog" / SEEN_JSON, json.dumps(body, separators=(",", ":")) + "\n")
+        return True
+
 
 CENSUS_JSON = "datasets.json"  # in catalog/episodes/, beside the parts it describes
 CENSUS_VERSION = 1
@@ -56,7 +127,7 @@ class Mark:
     def of(cls, storage: Root, dataset: str, info: InfoJson | None = None, seen: Seen | None = None) -> Mark:
         """The mark of the dataset `dataset` (relative to the corpus `storage`) as it is now (`info`: its info.json
         as its caller read it, not read again; `seen`: the counts of an info.json whose stat is unchanged, not read
-        again, `jobs.catalog.info_seen`); OSError or ValueError when its `info.json` cannot be read. A folder's
+        again, `Seen`); OSError or ValueError when its `info.json` cannot be read. A folder's
         files are read and stat'ed directly: through fsspec they were a third of the census of 30k datasets."""
         info_json = f"{dataset}/{INFO_PATH}"
         if info is not None:
@@ -123,7 +194,7 @@ def _name(corpus_root: Path, dataset: Path) -> str:
 
 def take_census(corpus_root: Path, datasets: list[Path], seen: Seen | None = None) -> dict[str, Mark]:
     """Every dataset's mark as it is now, by name relative to the corpus (`seen`: what info.json held by its stat,
-    `jobs.catalog.info_seen`). Taken before the rows are read: a writer that commits meanwhile leaves a mark older
+    `Seen`). Taken before the rows are read: a writer that commits meanwhile leaves a mark older
     than the rows, seen as a change by the next reader, never hidden."""
     out, storage = {}, Root(corpus_root)
     for ds in sorted(datasets):

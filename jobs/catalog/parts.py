@@ -29,7 +29,7 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
 def write_groups_atomic(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> Path:
     """`write_parquet_atomic` of `tables` one after the other, each its row groups, as `pq.write_table` writes their
     concatenation when each (but the last) is `ROW_GROUP_SIZE` rows in one chunk a column: the same bytes, without
-    the whole table held (a catalog rebuild's merged rows: `jobs.catalog.runs`)."""
+    the whole table held (a catalog rebuild's merged rows: `jobs.catalog.merged`)."""
 
     def write(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:

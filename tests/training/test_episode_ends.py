@@ -10,10 +10,10 @@ import torch
 from schemas.tiers import QualityTier, Task
 from tests.training.conftest import MODEL
 from tests.training.helpers import batch_with_tasks, objective
-from training.anchors import anchors
 from training.config import DataConfig
 from training.dataset import ManifestDataset
 from training.episodes import SampleIndex
+from training.index_build import anchors
 from training.routing import NO_FUTURE, TASKS_BY_ID
 
 CHUNK, FUTURE = MODEL.chunk, DataConfig().future_offset

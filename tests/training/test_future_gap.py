@@ -21,9 +21,9 @@ from jobs.stages.latents import LatentsJob
 from schemas.image_latents import latent_frame_indices
 from schemas.tiers import QualityTier
 from tests.training.conftest import MODEL
-from training.anchors import anchors, exact_future
 from training.config import DataConfig
 from training.episodes import build_index
+from training.index_build import anchors, exact_future
 
 CHUNK, FUTURE = MODEL.chunk, DataConfig().future_offset
 

@@ -1,17 +1,19 @@
 """One dataset's entries indexed (training/index_build.py): of its meta only what the split needs is read, and one
-dataset's meta is alive at a time."""
+dataset's meta is alive at a time. Where a sample may anchor: the chunk and the future latent it needs."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from schemas.corpus import EPISODES_DIR
 from tests.training.conftest import MODEL
 from training.config import DataConfig
 from training.episodes import build_index
+from training.index_build import anchors
 
 
 def test_the_index_parses_its_split_s_lines_and_holds_one_dataset_s_meta(
@@ -69,3 +71,10 @@ def test_a_dataset_without_latents_is_left_out_unparsed(manifest: Path, tmp_path
     assert "datasets/ego/video" not in index.datasets
     (reason,) = [r for r in index.report.skipped if r.startswith(NO_LATENTS)]
     assert index.report.skipped[reason] == 1 + sum(e.startswith("ego/") for e in index.report.skipped_examples[reason])
+
+
+def test_anchors_need_a_chunk_and_a_future() -> None:
+    frames = np.arange(0, 40, 2)
+    anchor, future = anchors(frames, length=40, chunk=16, future_offset=16)
+    assert frames[anchor].tolist() == list(range(0, 23, 2))  # t + 16 must still have a latent (<= 38)
+    assert (frames[future] >= frames[anchor] + 16).all() and (frames[future] - frames[anchor] < 18).all()

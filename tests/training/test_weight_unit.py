@@ -17,10 +17,10 @@ from schemas.lerobot import InfoJson
 from schemas.manifest import Manifest
 from schemas.tiers import QualityTier
 from training.actions import EpisodeAction
-from training.anchors import anchors
 from training.dataset import StreamSampler
 from training.episode_table import TIER_CODES, EpisodeTable
 from training.episodes import SampleIndex
+from training.index_build import anchors
 from training.index_report import IndexReport
 
 CHUNK, FUTURE = 16, 16

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from adapters.arctic.files import body_up, read_sequence, read_subject
+from adapters.arctic.adapter import body_up, read_sequence, read_subject
 from adapters.pickles import unpickle_npy
 from adapters.storage.location import locate
 from tests.fixtures.writers.arctic import ArcticSeqSpec, write_arctic

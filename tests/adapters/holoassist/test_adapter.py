@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from adapters.base import AdapterError, RawEpisode
-from adapters.holoassist.files import HAND_FIELDS
+from adapters.holoassist.adapter import HAND_FIELDS
 from adapters.registry import get_adapter
 from schemas.canonicalize import CanonicalizeSpec
 from tests.adapters.human_hands import assert_human_hands

@@ -1,4 +1,4 @@
-"""HoloAssist's text files parsed (`adapters/holoassist/files.py`): the MANO-21 joints picked in psi's order, ticks
+"""HoloAssist's text files parsed (`adapters/holoassist/adapter.py`): the MANO-21 joints picked in psi's order, ticks
 kept exact past float64's range, psi's NaN sentinel and a joint not valid masking the hand in that frame only, a
 flag that is not 0/1 and a time going back named by line, the intrinsics' matrix and size."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.holoassist.files import (
+from adapters.holoassist.adapter import (
     HAND_FIELDS,
     JOINTS,
     MANO21_INDEX,

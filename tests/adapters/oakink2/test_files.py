@@ -1,4 +1,4 @@
-"""OakInk2's annotation dict checked into numpy (`adapters.oakink2.files`): the hands' quaternions must be unit and
+"""OakInk2's annotation dict checked into numpy (`adapters.oakink2.adapter`): the hands' quaternions must be unit and
 w first (a joint's |w| = cos(angle / 2) stays above 0.5 for the bends of a hand), every mocap frame must have its
 entry, each camera its intrinsics and extrinsics on every image frame; each failure names its field.
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from adapters.oakink2.files import anno, primitives
+from adapters.oakink2.adapter import anno, primitives
 
 
 def _fail(message: str, field: str) -> ValueError:

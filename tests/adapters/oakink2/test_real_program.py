@@ -2,7 +2,7 @@
 sequences as OakInk2 ships them, kept in a public project (awaited as `oakink2_program`, tests/REAL_SAMPLES.md). Each
 hand's part of each primitive equals what the maker's toolkit takes from the same keys (`ast.literal_eval` of the
 key, each hand's `(start, end)`, its `seg_desc`: oakink/OakInk2-PreviewTool@63365c6 src/oakink2_toolkit/
-dataset.py:52-65), computed here apart from `adapters/oakink2/files.py`; one hand's primitives never overlap; the
+dataset.py:52-65), computed here apart from `adapters/oakink2/adapter.py`; one hand's primitives never overlap; the
 task is the sequence's line of `task_target.json`. No MANO pickle of OakInk2 was found: this is its program only."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from adapters.oakink2.files import primitives
+from adapters.oakink2.adapter import primitives
 from tests.realdata import realdata
 
 FOLDER = "oakink2_program"

@@ -1,5 +1,5 @@
-"""The column map: a rotation of the wrong width or a map without joints is refused at the spec check; the presets
-name the columns their makers' recorders write.
+"""The column map (`adapters/table_log/adapter.py`): a rotation of the wrong width or a map without joints is refused
+at the spec check; the presets name the columns their makers' recorders write.
 
 Reading one table: the delimiter from the header (UR's RTDE recorder writes spaces), Parquet, and a missing or
 non-numeric column named with the closest one the table has.
@@ -17,7 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.storage.location import locate
-from adapters.table_log.columns import PRESETS, ColumnMap, columns, delimiter, read_table
+from adapters.table_log.adapter import PRESETS, ColumnMap, columns, delimiter, read_table
 
 
 def test_a_rotation_of_the_wrong_width_is_refused() -> None:

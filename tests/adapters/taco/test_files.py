@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from adapters.storage.location import locate
-from adapters.taco.files import read_calibration, read_hand, read_intrinsic, triplet_words, unpickle
+from adapters.taco.adapter import read_calibration, read_hand, read_intrinsic, triplet_words, unpickle
 
 
 class Bad(Exception):

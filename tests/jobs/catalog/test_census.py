@@ -1,19 +1,31 @@
 """The catalog knows the corpus it describes (issue 67 item 8): a copy of the corpus with one dataset folder deleted, a
 dataset grown after the catalog (an ingest killed after its commits), one copied in, a catalog of an older eidata:
 every command that reads the catalog refuses in one line naming the difference and `eidata catalog ROOT`, which
-repairs it."""
+repairs it. The record of what each info.json held by its stat (`Seen`): used while the stat is the same, not
+recorded while the stat is young enough to hide a write in the same timestamp tick."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+import jobs.catalog.census as census
 import jobs.cli
 from adapters.storage.root import Root
-from jobs.catalog.census import CENSUS_JSON, CatalogMismatchError, Mark, check_census, differences, open_catalog
+from jobs.catalog.census import (
+    CENSUS_JSON,
+    SEEN_JSON,
+    CatalogMismatchError,
+    Mark,
+    Seen,
+    check_census,
+    differences,
+    open_catalog,
+)
 from jobs.catalog.selection import SelectionError, where_episodes
 from schemas.corpus import EPISODES_DIR
 from schemas.lerobot import EPISODES_PATH, INFO_PATH
@@ -153,13 +165,12 @@ def test_an_unchanged_corpus_is_checked_without_reading_an_info_json(
     corpus_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The check every reader pays (issue 99: 30k info.json read before each command at 1M episodes): after
-    `catalog`, an info.json whose stat is the one it was read under is stat'ed, not opened (`jobs.catalog.info_seen`;
+    `catalog`, an info.json whose stat is the one it was read under is stat'ed, not opened (`Seen`;
     its racy window set to none, the fixture's files being seconds old)."""
-    from jobs.catalog import info_seen
     from jobs.catalog.census import described
     from tests.fixtures.opened import opened_here
 
-    monkeypatch.setattr(info_seen, "RACY_NS", 0)
+    monkeypatch.setattr(census, "RACY_NS", 0)
     root = str(corpus_copy)
     assert jobs.cli.main(["catalog", root]) == 0
     with opened_here() as opened:
@@ -175,7 +186,7 @@ def test_an_unchanged_corpus_is_checked_without_reading_an_info_json(
     capsys.readouterr()
     assert [p for p in opened if p.endswith(INFO_PATH)] == []
     # a census of an eidata before the record (or one unreadable): every info.json read, as before
-    (corpus_copy / "catalog" / info_seen.SEEN_JSON).write_text("{")
+    (corpus_copy / "catalog" / SEEN_JSON).write_text("{")
     with opened_here() as opened:
         assert differences(corpus_copy) == []
     assert len([p for p in opened if p.endswith(INFO_PATH)]) == 4
@@ -188,9 +199,7 @@ def test_an_info_json_rewritten_in_place_to_its_size_and_mtime_is_noticed(
     named; so is one whose mtime was then set back as it was (its ctime moved: no call sets it back)."""
     import os
 
-    from jobs.catalog import info_seen
-
-    monkeypatch.setattr(info_seen, "RACY_NS", 0)
+    monkeypatch.setattr(census, "RACY_NS", 0)
     assert jobs.cli.main(["catalog", str(corpus_copy)]) == 0
     info = corpus_copy / GONE / INFO_PATH
     before, st = info.read_bytes(), info.stat()
@@ -203,3 +212,36 @@ def test_an_info_json_rewritten_in_place_to_its_size_and_mtime_is_noticed(
     assert [d[: len(changed)] for d in differences(corpus_copy)] == [changed]
     os.utime(info, ns=(st.st_atime_ns, st.st_mtime_ns))  # the mtime it was cataloged under
     assert [d[: len(changed)] for d in differences(corpus_copy)] == [changed]
+
+
+def test_counts_are_taken_only_under_the_stat_they_were_read_under(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(census, "RACY_NS", 0)
+    info = tmp_path / "info.json"
+    info.write_text("{}")
+    first = Seen()
+    first.saw("a", os.stat(info), 3, 40)
+    assert first.save(tmp_path / "corpus") and (tmp_path / "corpus/catalog" / SEEN_JSON).is_file()
+    again = Seen.load(tmp_path / "corpus")
+    assert again.counts("a", os.stat(info)) == (3, 40) and again.now == first.now
+    assert not again.save(tmp_path / "corpus")  # the same record: not written
+    assert again.counts("b", os.stat(info)) is None
+    info.write_text("{}")  # rewritten, the same size
+    assert Seen.load(tmp_path / "corpus").counts("a", os.stat(info)) is None
+
+
+def test_a_young_stat_is_not_recorded(tmp_path: Path) -> None:
+    """A write within `RACY_NS` of the read could keep the stat the read saw (racy-git.txt): not trusted."""
+    info = tmp_path / "info.json"
+    info.write_text("{}")
+    seen = Seen()
+    seen.saw("a", os.stat(info), 3, 40)
+    assert seen.now == {} and not seen.save(tmp_path)
+
+
+def test_an_unreadable_or_older_record_is_none(tmp_path: Path) -> None:
+    (tmp_path / "catalog").mkdir()
+    for text in ("{", '{"seen_version": 0, "datasets": {"a": [1, 2, 3, 4, 5, 6]}}', "[]"):
+        (tmp_path / "catalog" / SEEN_JSON).write_text(text)
+        assert Seen.load(tmp_path).known == {}

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 import jobs.catalog.build as build
+import jobs.catalog.merged as runs
 import jobs.catalog.parts as parts
-import jobs.catalog.runs as runs
 from adapters.lerobot_format.files import read_jsonl
 from adapters.storage.corpus import Corpus
 from ingest.lerobot.settled import settled_datasets
