@@ -1,9 +1,9 @@
 """What train's index reads of each manifest entry's `episodes.jsonl` line, as columns (issue 99): its length, a
 code of its plan fields (`schemas.episode_lines.plan_fields`: its tasks and lineage, which its action and text
 embedding come from) and a code of its latents files as the catalog holds them. From the catalog's columns where it
-describes the dataset (`adapters.storage.plan_lines.catalog_plan`, joined to the entries by dataset and episode
-index), else from the dataset's `episodes.jsonl` (`EntryLines.read_meta`), as `catalog_lines` decides per dataset:
-a dataset with a named episode whose row has no `plan_line` is read from its meta."""
+describes the dataset (`Corpus.plan_columns`, `adapters.storage.plan_lines.catalog_plan`: joined to the entries by
+dataset and episode index), else from the dataset's `episodes.jsonl` (`EntryLines.read_meta`), as `catalog_lines`
+decides per dataset: a dataset with a named episode whose row has no `plan_line` is read from its meta."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from adapters.storage.corpus import Corpus
 from adapters.storage.corpus_files import CorpusFiles
-from adapters.storage.plan_lines import catalog_plan
 from schemas.corpus import LINEAGE_KEY
 from schemas.episode_lines import joined_fields, plan_fields, shared_fields
 from schemas.lerobot import EPISODES_PATH
@@ -37,7 +37,7 @@ class EntryLines:
         self._plans: list[Any] = []  # code -> its text (parsed at first use) or its fields
         self._known: list[Any] = []  # code -> (keys, texts), then the parsed mapping
         self.written_ns = 0
-        catalog = catalog_plan(root, names) if root is not None else None
+        catalog = Corpus(root).plan_columns(names) if root is not None else None
         if catalog is None or not len(catalog.dataset):
             return
         self.written_ns, self._plans, self._known = catalog.written_ns, catalog.plans, catalog.latents

@@ -187,7 +187,7 @@ def _index(built: IndexBuild, manifest_dir: Path | str, split: Split) -> SampleI
 
 
 class _Entries:
-    """The split's manifest entries as columns: `dataset` (codes into `names`), `index`, `uid`, `tier` (codes into
+    """The split's manifest entries as columns: `dataset` (codes into `names`), `index`, `uid`, `tier_code` (codes into
     `TIER_CODES`), `weight`."""
 
     def __init__(self, table: pa.Table, split: Split) -> None:
@@ -198,8 +198,8 @@ class _Entries:
         self.dataset = datasets.indices.to_numpy(zero_copy_only=False)[rows].astype(np.int32)
         self.index = table.column("episode_index").to_numpy()[rows].astype(np.int64)
         self.uid = table.column("episode_uid").combine_chunks().take(pa.array(rows))
-        self.tier = _codes(tiers, [t.value for t in TIER_CODES])[rows].astype(np.int8)
-        if len(bad := np.flatnonzero(self.tier < 0)):
+        self.tier_code = _codes(tiers, [t.value for t in TIER_CODES])[rows].astype(np.int8)
+        if len(bad := np.flatnonzero(self.tier_code < 0)):
             QualityTier(tiers[int(rows[bad[0]])].as_py())  # the ValueError naming it, as a tier is read elsewhere
         self.weight = table.column("weight").to_numpy()[rows].astype(np.float64)
 

@@ -234,7 +234,7 @@ class IndexBuild:
             self.reason[row] = self.reasons.setdefault(str(action_id), len(self.reasons))
             return
         action = self.action_list[action_id]
-        tier = int(e.tier[row])
+        tier = int(e.tier_code[row])
         if (routed := self.routed.get((tier, action_id))) is None:
             routed = self.routed[tier, action_id] = TIER_CODES.index(routed_tier(TIER_CODES[tier], action.kind))
         if (to_end := self.ends.get(TIER_CODES[routed])) is None:
@@ -326,7 +326,7 @@ class IndexBuild:
             uid=e.uid.take(pa.array(entry)),
             dataset_id=cols.array("dataset_id"),
             episode_index=e.index[entry],
-            tier=e.tier[entry],
+            tier=e.tier_code[entry],
             routed=cols.array("routed"),
             weight=e.weight[entry],
             length=self.lines.length[entry],

@@ -17,7 +17,7 @@ from adapters.storage.digests import FileDigests
 from adapters.storage.location import Location, locate
 from adapters.storage.locks import flocked
 from adapters.storage.object_store import T, W
-from adapters.storage.plan_lines import catalog_lines, catalog_texts
+from adapters.storage.plan_lines import CatalogPlan, catalog_lines, catalog_plan, catalog_texts
 from adapters.storage.root import Root
 from adapters.storage.stores import Store, store_for
 from schemas.episode_lines import PlanLines, PlanTexts
@@ -139,6 +139,11 @@ class Corpus:
         """What a plan reads of the `wanted` datasets' episodes (None: every dataset), from the catalog's columns
         (`plan_lines.catalog_lines`: no episodes.jsonl read); a dataset the catalog has no lines for is left out."""
         return catalog_lines(self.root, wanted)
+
+    def plan_columns(self, names: list[str]) -> CatalogPlan | None:
+        """The catalog's plan columns of the datasets `names` as arrays (`plan_lines.catalog_plan`: train's index, no
+        object per episode); None where the catalog has none (every dataset's meta is then read)."""
+        return catalog_plan(self.root, names)
 
     def plan_texts(self, datasets: Collection[str]) -> dict[str, PlanTexts]:
         """What a description reads of the `datasets`' episodes, from the catalog's columns

@@ -20,7 +20,7 @@ from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus_files import CorpusFiles
 from adapters.storage.objects import list_modified
 from adapters.storage.publish import DatasetPublisher
-from adapters.storage.relative import relative_posix
+from schemas.corpus import relative_posix
 from schemas.storage import CatalogError
 
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row group size (the catalog's parts use it too)

@@ -42,12 +42,11 @@ from pathlib import Path
 
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
-from adapters.storage.relative import relative_posix
 from adapters.storage.root import Root
 from ingest.lerobot.settled import settled_datasets
 from jobs.catalog.parts import parquet_files
 from jobs.runtime.intent import refuse_pending
-from schemas.corpus import DATASETS_DIR, EPISODES_DIR
+from schemas.corpus import DATASETS_DIR, EPISODES_DIR, relative_posix
 from schemas.lerobot import EPISODES_PATH, INFO_PATH, InfoJson
 from schemas.storage import CatalogError, StorageOptions
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from adapters.lerobot_format.files import load_info, read_jsonl
 from adapters.storage.digests import FileDigests
-from adapters.storage.relative import relative_posix
 from schemas.actions import ActionKind
 from schemas.canonical import (
     ACTION,
@@ -27,7 +26,15 @@ from schemas.canonical import (
     keypoint_kind,
 )
 from schemas.catalog import CatalogRow
-from schemas.corpus import DATASETS_DIR, EXTERNAL_PIPELINE, LINEAGE_KEY, NO_LINEAGE, EpisodeLineage, episode_uid
+from schemas.corpus import (
+    DATASETS_DIR,
+    EXTERNAL_PIPELINE,
+    LINEAGE_KEY,
+    NO_LINEAGE,
+    EpisodeLineage,
+    episode_uid,
+    relative_posix,
+)
 from schemas.episode_lines import shared_fields
 from schemas.image_latents import FRAME_INDEX_KEY, LATENTS_KEY, cataloged, latent_frame_indices, latents_file
 from schemas.lerobot import EPISODES_PATH, EPISODES_STATS_PATH, INFO_PATH, InfoJson

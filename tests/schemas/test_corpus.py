@@ -27,6 +27,7 @@ from schemas.corpus import (
     QuarantineRow,
     dataset_dir,
     episode_uid,
+    relative_posix,
     tier_fields,
 )
 from schemas.lerobot import EPISODES_PATH, InfoJson
@@ -203,3 +204,32 @@ def test_a_lineage_written_before_verdicts_were_kept_reads_its_tier_through_its_
 def test_a_lineage_without_a_tier_has_no_verdict_to_read() -> None:
     with pytest.raises(ValueError, match="no tier"):
         EpisodeLineage(episode_uid="x/y/z").kept_verdicts()
+
+
+# `relative_posix` names a path as `Path.relative_to` does, by its string where it can.
+RELATIVE_CASES = [
+    ("/c/datasets/a/b", "/c"),
+    ("/c/datasets/a/b", Path("/c")),
+    (Path("/c/datasets/.hidden/x.y"), "/c"),
+    ("/c//datasets/./a/", "/c"),
+    ("/c/datasets/../a", "/c"),
+    ("c/datasets/a", "c"),
+    ("datasets/a", "."),
+    ("datasets/a", ""),
+    ("/c/datasets/a", "/"),
+    ("/c/x/../datasets/a", "/c/x/.."),
+    ("/cd/datasets/a", "/cd"),
+]
+
+
+@pytest.mark.parametrize(("path", "folder"), RELATIVE_CASES)
+def test_as_relative_to_names_it(path: str | Path, folder: str | Path) -> None:
+    assert relative_posix(path, folder) == Path(path).relative_to(folder).as_posix()
+
+
+@pytest.mark.parametrize(("path", "folder"), [("/cd/datasets/a", "/c"), ("/c", "/c/d"), ("c/a", "/c")])
+def test_a_path_outside_the_folder_is_a_value_error(path: str, folder: str) -> None:
+    with pytest.raises(ValueError):
+        Path(path).relative_to(folder)
+    with pytest.raises(ValueError):
+        relative_posix(path, folder)
