@@ -251,10 +251,10 @@ def find_datasets(corpus_root: Path) -> list[Path]:
             elif not os.path.islink(sub):
                 found.append(sub)
         names[:] = below
-    return [Path(p) for p in sorted(found, key=_parts)]
+    return [Path(p) for p in sorted(found, key=path_order)]
 
 
-def _parts(path: str) -> list[str]:
+def path_order(path: str) -> list[str]:
     """The order `Path`s sort in (by their parts: `a/b` before `a-b`), of strings: one list each, not 17 `Path`
     comparisons of 30k datasets (1 CPU-s)."""
     return path.split("/")

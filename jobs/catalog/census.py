@@ -8,9 +8,8 @@ manifest of them, `export` of that manifest ended in a traceback. `catalog/episo
 parts, so it is swapped in with them by the rebuild's rename) names every dataset the rebuild read with its mark:
 episodes and frames from `meta/info.json`, the byte sizes of `meta/info.json` and `meta/episodes.jsonl`. Sizes, not
 times or digests: a copy of the corpus keeps them, a check reads no byte of a dataset but its small `info.json`, and
-every commit of a writer grows `episodes.jsonl` and rewrites `info.json`; an `info.json` whose stat is the one it was
-last read under is not read again (`Seen`: 30k of them read before every command at 1M episodes).
-`open_catalog` is the one way a command opens a corpus to read its catalog.
+every commit of a writer grows `episodes.jsonl` and rewrites `info.json`. `open_catalog` is the one way a command
+opens a corpus to read its catalog.
 
 What each dataset's `meta/info.json` held when it was last read (`Seen`), by the file's stat, so that the census
 check that precedes every command reading the catalog stats an unchanged info.json instead of reading it.
@@ -40,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.lerobot_format.layout import path_order
 from adapters.storage.atomic import atomic_write
 from adapters.storage.corpus import Corpus
 from adapters.storage.root import Root
@@ -235,7 +235,7 @@ def cataloged_datasets(corpus_root: Path) -> list[str]:
     recorded = read_census(corpus_root)
     if recorded is None:
         return [_name(Path(corpus_root), ds) for ds in settled_datasets(corpus_root)]
-    return sorted(recorded, key=lambda name: name.split("/"))
+    return sorted(recorded, key=path_order)
 
 
 def _plain(storage: Root, recorded: set[str], found: set[str]) -> dict[str, Root]:
